@@ -1,0 +1,35 @@
+"""Drafting: a raw idea, request or bug note (plus optional product context) -> one StoryDraft."""
+
+from __future__ import annotations
+
+from pipelines.llm import LLM, StructuredResult
+from pipelines.models import StoryDraft
+from prompts import load_prompt
+
+PROMPT_ID = "draft_story"
+MAX_TEXT_CHARS = 8_000
+MAX_CONTEXT_CHARS = 2_000
+
+
+def prompt_version() -> str:
+    return load_prompt(PROMPT_ID).version
+
+
+def _as_data(text: str) -> str:
+    """Keep user text inside its delimiters: it is data, never instructions."""
+    return text.replace("</input>", "</ input>").replace("<input>", "< input>")
+
+
+def draft_story(llm: LLM, text: str, context: str | None = None) -> StructuredResult[StoryDraft]:
+    """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error."""
+    text = text.strip()
+    if not text:
+        raise ValueError("text is empty: describe the idea, request or bug to draft")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}: shorten it")
+    context = (context or "").strip()
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise ValueError(f"context has {len(context)} characters; the limit is {MAX_CONTEXT_CHARS}")
+    return llm.complete_structured(
+        load_prompt(PROMPT_ID), StoryDraft, text=_as_data(text), context=_as_data(context) or "not given"
+    )

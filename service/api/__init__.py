@@ -1,0 +1,42 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from pipelines.llm import LLM, LLMUnavailable
+from service.api.routes import backlog, drafts, health, suggestions
+from service.review import ReviewError
+from service.runtime import Runtime
+from service.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
+    """Build the app; `llm` overrides the configured provider (tests pass a fake one)."""
+    app = FastAPI(
+        title="Refinery",
+        version="0.1.0",
+        description="AI-assisted backlog refinement: every AI output is a suggestion a person reviews.",
+    )
+    app.state.runtime = Runtime(settings or get_settings(), llm)
+    for module in (drafts, suggestions, backlog, health):
+        app.include_router(module.router)
+
+    @app.exception_handler(ReviewError)
+    async def _review_error(_request: Request, exc: ReviewError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+
+    @app.exception_handler(LLMUnavailable)
+    async def _llm_unavailable(_request: Request, exc: LLMUnavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": f"the LLM is not available: {exc}"})
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(_request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Body
+from sqlalchemy import select
+
+from service import review
+from service.api.deps import ActorDep, RuntimeDep
+from service.schemas import (
+    AcceptRequest,
+    BacklogItemPublic,
+    RejectRequest,
+    SuggestionEventPublic,
+    SuggestionKind,
+    SuggestionPublic,
+    SuggestionStatus,
+)
+from service.tables import SuggestionEvent
+
+router = APIRouter(prefix="/v1/suggestions", tags=["suggestions"])
+
+
+@router.get("", response_model=list[SuggestionPublic])
+def list_suggestions(
+    runtime: RuntimeDep, status: SuggestionStatus | None = None, kind: SuggestionKind | None = None
+) -> list[SuggestionPublic]:
+    with runtime.db.session() as session:
+        return [SuggestionPublic.model_validate(s) for s in review.list_suggestions(session, status, kind)]
+
+
+@router.get("/{suggestion_id}", response_model=SuggestionPublic)
+def get_suggestion(suggestion_id: int, runtime: RuntimeDep) -> SuggestionPublic:
+    with runtime.db.session() as session:
+        return SuggestionPublic.model_validate(review.get_suggestion(session, suggestion_id))
+
+
+@router.get("/{suggestion_id}/history", response_model=list[SuggestionEventPublic])
+def get_history(suggestion_id: int, runtime: RuntimeDep) -> list[SuggestionEventPublic]:
+    """Every change to the suggestion, oldest first, with the payload before and after."""
+    with runtime.db.session() as session:
+        review.get_suggestion(session, suggestion_id)
+        events = session.scalars(
+            select(SuggestionEvent).where(SuggestionEvent.suggestion_id == suggestion_id).order_by(SuggestionEvent.id)
+        )
+        return [SuggestionEventPublic.model_validate(e) for e in events]
+
+
+@router.post("/{suggestion_id}/accept", status_code=201, response_model=BacklogItemPublic)
+def accept(
+    suggestion_id: int, runtime: RuntimeDep, actor: ActorDep, body: AcceptRequest | None = Body(None)
+) -> BacklogItemPublic:
+    """Accept a pending suggestion, optionally with edits: creates and returns the backlog item."""
+    body = body or AcceptRequest()
+    with runtime.db.session() as session:
+        item = review.accept(session, suggestion_id, body.edits, body.decided_by or actor)
+        return BacklogItemPublic.model_validate(item)
+
+
+@router.post("/{suggestion_id}/reject", response_model=SuggestionPublic)
+def reject(suggestion_id: int, body: RejectRequest, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
+    """Reject a pending suggestion; the reason is kept."""
+    with runtime.db.session() as session:
+        suggestion = review.reject(session, suggestion_id, body.reason, body.decided_by or actor)
+        return SuggestionPublic.model_validate(suggestion)

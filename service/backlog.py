@@ -1,0 +1,56 @@
+"""Backlog reads and imports of existing items (idempotent by external id)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.review import NotFound
+from service.schemas import BacklogItemCreate, ImportSkipped
+from service.tables import BacklogItem
+
+
+def list_items(session: Session, limit: int = 100, offset: int = 0) -> list[BacklogItem]:
+    return list(session.scalars(select(BacklogItem).order_by(BacklogItem.id).limit(limit).offset(offset)))
+
+
+def get_item(session: Session, item_id: int) -> BacklogItem:
+    item = session.get(BacklogItem, item_id)
+    if item is None:
+        raise NotFound(f"no backlog item with id {item_id}")
+    return item
+
+
+def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list[BacklogItem], list[ImportSkipped]]:
+    """Create items; one whose external id is already in the backlog (or earlier in this batch) is skipped."""
+    wanted = {i.external_id for i in items if i.external_id}
+    existing = {
+        row.external_id: row.id
+        for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(wanted)))
+    }
+    created: list[BacklogItem] = []
+    skipped: list[ImportSkipped] = []
+    for data in items:
+        if data.external_id and data.external_id in existing:
+            skipped.append(
+                ImportSkipped(
+                    external_id=data.external_id,
+                    existing_id=existing[data.external_id],
+                    reason="an item with this external_id is already in the backlog",
+                )
+            )
+            continue
+        item = BacklogItem(
+            title=data.title,
+            description=data.description,
+            item_type=data.type,
+            labels=[label.lower() for label in data.labels],
+            priority=data.priority,
+            external_id=data.external_id,
+        )
+        session.add(item)
+        session.flush()
+        created.append(item)
+        if data.external_id:
+            existing[data.external_id] = item.id
+    return created, skipped

@@ -1,0 +1,137 @@
+"""The `refinery` command line."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.drafting import MAX_TEXT_CHARS
+from pipelines.llm import LLMUnavailable
+from pipelines.models import StoryDraft
+from service.settings import get_settings
+
+app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
+backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
+app.add_typer(backlog_app, name="backlog")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _runtime():  # noqa: ANN202 - imported lazily so `refinery --help` stays fast
+    from service.runtime import Runtime
+
+    return Runtime(get_settings())
+
+
+def fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    warm: Annotated[bool, typer.Option(help="Load the LLM in the background at start.")] = True,
+) -> None:
+    """Start the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    from service.api import create_app
+
+    api = create_app()
+    runtime = api.state.runtime
+    if warm:
+
+        def _warm() -> None:
+            try:
+                runtime.warm_up()
+                errors.print(f"LLM ready: {runtime.settings.llm_provider} / {runtime.llm_model}")
+            except LLMUnavailable as exc:
+                errors.print(f"[bold red]LLM not available:[/] {exc}")
+
+        threading.Thread(target=_warm, daemon=True, name="llm-warm-up").start()
+    uvicorn.run(api, host=host, port=port)
+
+
+def print_story(suggestion_id: int, status: str, story: StoryDraft) -> None:
+    console.print(f"[bold]{story.title}[/]  [dim]({story.item_type}; suggestion {suggestion_id}, {status})[/]")
+    console.print(story.statement)
+    console.print("\n[bold]Acceptance criteria[/]")
+    for number, c in enumerate(story.acceptance_criteria, 1):
+        console.print(f" {number}. [cyan]Given[/] {c.given}\n    [cyan]When[/] {c.when}\n    [cyan]Then[/] {c.then}")
+    for heading, entries in (
+        ("Labels", story.labels),
+        ("Assumptions", story.assumptions),
+        ("Open questions", story.open_questions),
+    ):
+        if entries:
+            console.print(f"\n[bold]{heading}[/]")
+            for entry in entries:
+                console.print(f" - {entry}")
+
+
+@app.command()
+def draft(
+    text: Annotated[str, typer.Argument(help="The raw idea, request or bug note.")],
+    context: Annotated[str | None, typer.Option(help="Product context.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the suggestion as JSON.")] = False,
+) -> None:
+    """Draft a user story from a raw idea and store it as a pending suggestion."""
+    from service.drafts import create_draft
+    from service.schemas import SuggestionPublic
+
+    if not text.strip():
+        raise fail("the text is empty: describe the idea, request or bug to draft")
+    if len(text) > MAX_TEXT_CHARS:
+        raise fail(f"the text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+    runtime = _runtime()
+    try:
+        with console.status(f"Drafting with {runtime.settings.llm_provider} / {runtime.llm_model} ..."):
+            suggestion = create_draft(runtime, text, context)
+    except (LLMUnavailable, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    public = SuggestionPublic.model_validate(suggestion)
+    if as_json:
+        print(public.model_dump_json(indent=2))
+    elif public.status == "failed":
+        errors.print(f"[bold red]The model's draft was invalid[/] (suggestion {public.id}): {public.reason}")
+    else:
+        print_story(public.id, public.status, StoryDraft.model_validate(public.payload))
+        usage = public.usage
+        console.print(
+            f"\n[dim]{public.model}, prompt {public.prompt_version}, {usage['output_tokens']} tokens out, "
+            f"{usage['latency_s']:.1f} s, {usage['attempts']} attempt(s)[/]"
+        )
+    if public.status == "failed":
+        raise typer.Exit(code=1)
+
+
+@backlog_app.command("list")
+def backlog_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """List backlog items."""
+    from service import backlog
+    from service.schemas import BacklogItemPublic
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        items = [BacklogItemPublic.model_validate(i) for i in backlog.list_items(session, limit)]
+    if as_json:
+        print(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
+        return
+    table = Table("id", "type", "priority", "title", "labels", title=f"Backlog ({len(items)} items)")
+    for item in items:
+        table.add_row(str(item.id), item.item_type, item.priority or "-", item.title, ", ".join(item.labels))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

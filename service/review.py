@@ -1,0 +1,135 @@
+"""The suggestion state machine: pending -> accepted | rejected; failed is terminal. History for every change.
+
+Nothing becomes a backlog item without a person accepting it. Decisions are compare-and-set on the status
+row, so two concurrent accepts cannot both win.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pipelines.llm import StructuredResult, describe_validation_error
+from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from service.tables import BacklogItem, Suggestion, SuggestionEvent, utcnow
+
+
+class ReviewError(Exception):
+    """A request the review workflow refuses; `status_code` says how HTTP should report it."""
+
+    status_code = 400
+
+
+class NotFound(ReviewError):
+    status_code = 404
+
+
+class Conflict(ReviewError):
+    status_code = 409
+
+
+class InvalidEdit(ReviewError):
+    status_code = 422
+
+
+def _record(session: Session, suggestion_id: int, action: str, actor: str | None, before: Any, after: Any) -> None:
+    session.add(SuggestionEvent(suggestion_id=suggestion_id, action=action, actor=actor, before=before, after=after))
+
+
+def propose(
+    session: Session, kind: str, result: StructuredResult, inputs: dict[str, Any], actor: str | None = None
+) -> Suggestion:
+    """Store an AI result as a pending suggestion, or as a failed one carrying the reason."""
+    suggestion = Suggestion(
+        kind=kind,
+        status="pending" if result.ok else "failed",
+        payload=result.value.model_dump(mode="json") if result.ok else {"raw_output": result.raw},
+        input=inputs,
+        model=result.record.model,
+        provider=result.record.provider,
+        prompt_version=f"{result.record.prompt_id}@{result.record.prompt_version}",
+        usage=result.record.usage(),
+        reason=result.error,
+    )
+    session.add(suggestion)
+    session.flush()
+    _record(session, suggestion.id, "created", actor, None, suggestion.payload)
+    return suggestion
+
+
+def get_suggestion(session: Session, suggestion_id: int) -> Suggestion:
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"no suggestion with id {suggestion_id}")
+    return suggestion
+
+
+def _ensure_pending(suggestion: Suggestion) -> None:
+    if suggestion.status != "pending":
+        raise Conflict(
+            f"suggestion {suggestion.id} is already {suggestion.status}; only pending suggestions can be decided"
+        )
+
+
+def _claim(session: Session, suggestion: Suggestion, status: str, actor: str | None, reason: str | None) -> None:
+    """Move a pending suggestion to `status` atomically, or refuse."""
+    _ensure_pending(suggestion)
+    claimed = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion.id, Suggestion.status == "pending")
+        .values(status=status, decided_at=utcnow(), decided_by=actor, reason=reason)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(f"suggestion {suggestion.id} was decided by someone else just now")
+    session.refresh(suggestion)
+
+
+def accept(
+    session: Session, suggestion_id: int, edits: StoryDraftEdits | None = None, actor: str | None = None
+) -> BacklogItem:
+    """Accept a pending story draft, optionally edited, creating the backlog item."""
+    suggestion = get_suggestion(session, suggestion_id)
+    if suggestion.kind != "story_draft":
+        raise Conflict(f"suggestion {suggestion_id} is a {suggestion.kind}; it cannot be accepted here")
+    _ensure_pending(suggestion)
+    draft = StoryDraft.model_validate(suggestion.payload)
+    try:
+        final = edits.apply(draft) if edits else draft
+    except ValidationError as exc:
+        raise InvalidEdit(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
+    _claim(session, suggestion, "accepted", actor, None)
+    item = BacklogItem(
+        title=final.title,
+        description=story_markdown(final),
+        item_type=final.item_type,
+        labels=final.labels,
+        story=final.model_dump(mode="json"),
+        source_suggestion_id=suggestion.id,
+    )
+    session.add(item)
+    session.flush()
+    suggestion.backlog_item_id = item.id
+    after = final.model_dump(mode="json")
+    action = "accepted" if after == suggestion.payload else "accepted_with_edits"
+    _record(session, suggestion.id, action, actor, suggestion.payload, after)
+    return item
+
+
+def reject(session: Session, suggestion_id: int, reason: str, actor: str | None = None) -> Suggestion:
+    """Reject a pending suggestion, keeping the reason."""
+    suggestion = get_suggestion(session, suggestion_id)
+    _claim(session, suggestion, "rejected", actor, reason)
+    _record(session, suggestion.id, "rejected", actor, suggestion.payload, None)
+    return suggestion
+
+
+def list_suggestions(session: Session, status: str | None = None, kind: str | None = None) -> list[Suggestion]:
+    query = select(Suggestion).order_by(Suggestion.id.desc())
+    if status:
+        query = query.where(Suggestion.status == status)
+    if kind:
+        query = query.where(Suggestion.kind == kind)
+    return list(session.scalars(query))

@@ -1,0 +1,117 @@
+"""API request and response models (the Create / Update / Public families)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pipelines.drafting import MAX_CONTEXT_CHARS, MAX_TEXT_CHARS
+from pipelines.models import ItemType, StoryDraftEdits
+
+SuggestionStatus = Literal["pending", "accepted", "rejected", "failed"]
+SuggestionKind = Literal["story_draft"]
+
+
+class DraftCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)] = Field(
+        description="The raw idea, request or bug note."
+    )
+    context: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CONTEXT_CHARS)] | None = Field(
+        None, description="Optional product context: what the product is, who uses it."
+    )
+
+
+class SuggestionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    status: SuggestionStatus
+    payload: dict[str, Any] | None
+    input: dict[str, Any]
+    model: str
+    provider: str
+    prompt_version: str
+    usage: dict[str, Any]
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    reason: str | None
+    backlog_item_id: int | None
+
+
+class SuggestionEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str
+    actor: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    at: datetime
+
+
+class AcceptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    edits: StoryDraftEdits | None = Field(None, description="Fields changed by the reviewer before accepting.")
+    decided_by: str | None = Field(None, max_length=200)
+
+
+class RejectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    decided_by: str | None = Field(None, max_length=200)
+
+
+class BacklogItemCreate(BaseModel):
+    """An existing item imported from another tool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    description: str = Field("", max_length=50_000)
+    type: ItemType = "feature"
+    labels: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = []
+    priority: str | None = Field(None, max_length=40)
+    external_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class BacklogItemPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str
+    item_type: str
+    labels: list[str]
+    priority: str | None
+    external_id: str | None
+    story: dict[str, Any] | None
+    source_suggestion_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImportSkipped(BaseModel):
+    external_id: str
+    existing_id: int
+    reason: str
+
+
+class ImportResult(BaseModel):
+    created: list[BacklogItemPublic]
+    skipped: list[ImportSkipped]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    llm_provider: str
+    llm_model: str | None
+    llm_loaded: bool
+    database: str
+    prompt_versions: dict[str, str]

@@ -1,0 +1,182 @@
+"""The HTTP API with the fake provider: shapes, the review state machine, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import story, story_json
+
+
+def draft(client, llm, reply: str | None = None, text: str = "customers keep asking to filter search by price"):
+    llm.chat.replies.append(reply or story_json())
+    response = client.post("/v1/drafts", json={"text": text, "context": "web shop"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def snapshot(client) -> tuple:
+    return (client.get("/v1/suggestions").json(), client.get("/v1/backlog").json())
+
+
+def test_draft_creates_a_pending_suggestion_with_provenance(client, llm):
+    body = draft(client, llm)
+    assert body["kind"] == "story_draft" and body["status"] == "pending"
+    assert body["payload"] == story()
+    assert body["input"] == {"text": "customers keep asking to filter search by price", "context": "web shop"}
+    assert body["model"] == "fake" and body["prompt_version"].startswith("draft_story@")
+    assert body["usage"]["attempts"] == 1
+    assert client.get(f"/v1/suggestions/{body['id']}").json() == body
+    assert client.get("/v1/backlog").json() == []  # nothing enters the backlog without an accept
+
+
+def test_invalid_model_output_becomes_a_failed_suggestion(client, llm):
+    llm.chat.replies.extend(["{}", "nope", json.dumps(story(acceptance_criteria=[]))])
+    response = client.post("/v1/drafts", json={"text": "make it better"})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "failed"
+    assert "acceptance_criteria" in body["reason"]
+    assert body["payload"] == {"raw_output": json.dumps(story(acceptance_criteria=[]))}
+    accept = client.post(f"/v1/suggestions/{body['id']}/accept", json={})
+    assert accept.status_code == 409
+
+
+def test_accept_with_edits_creates_the_item_and_records_before_after(client, llm):
+    suggestion = draft(client, llm)
+    edits = {"title": "Price range filter on search", "labels": ["search", "filters"]}
+    response = client.post(
+        f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": edits}, headers={"X-User": "pm@example.com"}
+    )
+    assert response.status_code == 201, response.text
+    item = response.json()
+    assert item["title"] == "Price range filter on search"
+    assert item["labels"] == ["search", "filters"]
+    assert item["source_suggestion_id"] == suggestion["id"]
+    assert "Given search results are shown" in item["description"]
+    assert client.get(f"/v1/backlog/{item['id']}").json() == item
+    decided = client.get(f"/v1/suggestions/{suggestion['id']}").json()
+    assert decided["status"] == "accepted" and decided["decided_by"] == "pm@example.com"
+    assert decided["decided_at"] and decided["backlog_item_id"] == item["id"]
+    history = client.get(f"/v1/suggestions/{suggestion['id']}/history").json()
+    assert [event["action"] for event in history] == ["created", "accepted_with_edits"]
+    assert history[1]["before"]["title"] == story()["title"]
+    assert history[1]["after"]["title"] == "Price range filter on search"
+
+
+def test_accept_without_body_keeps_the_draft(client, llm):
+    suggestion = draft(client, llm)
+    item = client.post(f"/v1/suggestions/{suggestion['id']}/accept").json()
+    assert item["title"] == story()["title"] and item["story"] == story()
+
+
+def test_accepting_twice_is_a_conflict_and_changes_nothing(client, llm):
+    suggestion = draft(client, llm)
+    assert client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={}).status_code == 201
+    before = snapshot(client)
+    second = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={})
+    assert second.status_code == 409
+    assert "already accepted" in second.json()["detail"]
+    assert snapshot(client) == before
+
+
+def test_reject_keeps_the_reason_and_blocks_accept(client, llm):
+    suggestion = draft(client, llm)
+    response = client.post(
+        f"/v1/suggestions/{suggestion['id']}/reject", json={"reason": "duplicate of SHOP-12", "decided_by": "ana"}
+    )
+    assert response.status_code == 200
+    assert response.json()["status"] == "rejected" and response.json()["reason"] == "duplicate of SHOP-12"
+    assert client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={}).status_code == 409
+    assert client.get("/v1/backlog").json() == []
+
+
+def test_invalid_edit_is_422_and_leaves_the_suggestion_pending(client, llm):
+    suggestion = draft(client, llm)
+    before = snapshot(client)
+    response = client.post(
+        f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"acceptance_criteria": []}}
+    )
+    assert response.status_code == 422
+    assert "acceptance_criteria" in response.json()["detail"]
+    assert snapshot(client) == before
+    unknown_field = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"priority": "P0"}})
+    assert unknown_field.status_code == 422
+
+
+def test_filters_on_status_and_kind(client, llm):
+    first = draft(client, llm)
+    draft(client, llm)
+    client.post(f"/v1/suggestions/{first['id']}/reject", json={"reason": "no"})
+    assert [s["id"] for s in client.get("/v1/suggestions?status=rejected").json()] == [first["id"]]
+    assert len(client.get("/v1/suggestions?status=pending&kind=story_draft").json()) == 1
+    assert client.get("/v1/suggestions?status=maybe").status_code == 422
+
+
+def test_bad_draft_input_gets_a_4xx_that_says_what_to_fix(client, llm):
+    before = snapshot(client)
+    cases = [
+        ({"text": ""}, "at least 1 character"),
+        ({"text": "   "}, "at least 1 character"),
+        ({"text": "x" * 100_000}, "at most 8000 characters"),
+        ({"txt": "hello"}, "text"),
+        ({"text": 42}, "valid string"),
+        ({"text": "ok", "context": "c" * 5000}, "at most 2000 characters"),
+    ]
+    for body, message in cases:
+        response = client.post("/v1/drafts", json=body)
+        assert response.status_code == 422, body
+        assert message in json.dumps(response.json()), (body, response.json())
+    broken = client.post("/v1/drafts", content=b'{"text": "unterminated', headers={"content-type": "application/json"})
+    assert broken.status_code == 422
+    assert snapshot(client) == before
+    assert llm.chat.calls == []  # bad input never reaches the model
+
+
+def test_unknown_ids_are_404(client):
+    assert client.get("/v1/suggestions/999").status_code == 404
+    assert client.post("/v1/suggestions/999/accept", json={}).status_code == 404
+    assert client.post("/v1/suggestions/999/reject", json={"reason": "x"}).json()["detail"] == "no suggestion with id 999"
+    assert client.get("/v1/backlog/999").status_code == 404
+    assert client.get("/v1/suggestions/abc").status_code == 422
+
+
+def test_reject_needs_a_reason(client, llm):
+    suggestion = draft(client, llm)
+    assert client.post(f"/v1/suggestions/{suggestion['id']}/reject", json={}).status_code == 422
+    assert client.post(f"/v1/suggestions/{suggestion['id']}/reject", json={"reason": " "}).status_code == 422
+    assert client.get(f"/v1/suggestions/{suggestion['id']}").json()["status"] == "pending"
+
+
+def test_backlog_import_is_idempotent_by_external_id(client):
+    items = [
+        {"title": "Export invoices", "type": "feature", "labels": ["Billing"], "priority": "High", "external_id": "JIRA-1"},
+        {"title": "Login loop on Safari", "type": "bug", "external_id": "JIRA-2"},
+        {"title": "No external id"},
+    ]
+    first = client.post("/v1/backlog/items", json=items)
+    assert first.status_code == 201
+    assert [i["title"] for i in first.json()["created"]] == ["Export invoices", "Login loop on Safari", "No external id"]
+    assert first.json()["created"][0]["labels"] == ["billing"]
+    again = client.post("/v1/backlog/items", json=items[:2])
+    assert again.json()["created"] == []
+    assert [s["external_id"] for s in again.json()["skipped"]] == ["JIRA-1", "JIRA-2"]
+    single = client.post("/v1/backlog/items", json={"title": "One more", "external_id": "JIRA-3"})
+    assert single.status_code == 201 and len(single.json()["created"]) == 1
+    assert len(client.get("/v1/backlog").json()) == 4
+    bad = client.post("/v1/backlog/items", json=[{"title": "ok"}, {"title": "", "type": "epic"}])
+    assert bad.status_code == 422
+    assert len(client.get("/v1/backlog").json()) == 4  # the valid row in a bad batch is not half-stored
+
+
+def test_healthz_reports_provider_and_model(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert (body["llm_provider"], body["llm_model"], body["database"]) == ("fake", "fake", "sqlite")
+    assert body["prompt_versions"]["draft_story"]
+
+
+def test_openapi_docs_are_served(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/drafts", "/v1/suggestions", "/v1/suggestions/{suggestion_id}/accept", "/v1/backlog/items"):
+        assert path in paths
