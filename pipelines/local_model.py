@@ -183,12 +183,29 @@ def is_loaded(path: str) -> bool:
     return any(key[0] == path for key in _instances)
 
 
+_GRAMMAR_DROPS = {"minLength", "maxLength", "pattern", "title", "description", "default"}
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The schema without string-length bounds and prose: llama.cpp expands `maxLength: N` into N nested
+    optional rules, which makes the grammar huge and decoding slow. Lengths are checked by pydantic instead."""
+    if isinstance(schema, dict):
+        return {
+            key: grammar_schema(value)
+            for key, value in schema.items()
+            if key not in _GRAMMAR_DROPS or key == "properties" or not isinstance(value, str | int)
+        }
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    return schema
+
+
 @lru_cache(maxsize=16)
 def grammar_for(schema_json: str) -> Any:
     """A llama.cpp grammar that only admits JSON matching the schema (compact: single spaces at most)."""
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    return LlamaGrammar.from_json_schema(json.dumps(grammar_schema(json.loads(schema_json))), verbose=False)
 
 
 def _as_dict(message: BaseMessage) -> dict[str, str]:
@@ -218,7 +235,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         llama = get_llama(self.model_path, self.n_threads, self.n_ctx)
-        grammar = grammar_for(json.dumps(json_schema, sort_keys=True)) if json_schema else None
+        grammar = grammar_for(json.dumps(json_schema)) if json_schema else None
         with _call_lock:
             out = llama.create_chat_completion(
                 messages=[_as_dict(m) for m in messages],

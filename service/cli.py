@@ -112,6 +112,45 @@ def draft(
         raise typer.Exit(code=1)
 
 
+@app.command("eval")
+def run_eval(
+    suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting.")],
+    provider: Annotated[str | None, typer.Option(help="LLM provider: local or openai (default: settings).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
+) -> None:
+    """Run an eval suite: prints a table and writes a JSON report under evals/reports/."""
+    from rich.progress import Progress
+
+    from evals import report
+    from evals.dataset import load_samples
+    from evals.scorers import SCORERS
+    from evals.suites import story_drafting
+    from pipelines.llm import build_llm
+
+    suites = {"story_drafting": story_drafting}
+    if suite not in suites:
+        raise fail(f"unknown suite {suite!r}; choose one of: {', '.join(suites)}")
+    if provider not in (None, "local", "openai"):
+        raise fail(f"unknown provider {provider!r}; use local or openai (fake has no answers to score)")
+    settings = get_settings()
+    if provider:
+        settings = settings.model_copy(update={"llm_provider": provider})
+    try:
+        llm = build_llm(settings.llm_config())
+    except LLMUnavailable as exc:
+        raise fail(str(exc)) from exc
+    total = len(load_samples(suite, limit))
+    with Progress(console=errors) as progress:
+        task = progress.add_task(f"{suite} on {llm.provider} / {llm.model}", total=total)
+        rows = suites[suite].run(llm, limit, on_sample=lambda _id: progress.advance(task))
+    summary = report.summarize(rows, list(SCORERS))
+    costs = report.cost(rows)
+    report.print_table(f"{suite}: {llm.provider} / {llm.model}", summary, costs, console)
+    meta = {"provider": llm.provider, "model": llm.model, "limit": limit}
+    path = report.write_report(suite, meta, summary, costs, rows)
+    console.print(f"report: {path}")
+
+
 @backlog_app.command("list")
 def backlog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

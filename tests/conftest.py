@@ -20,7 +20,11 @@ def story(**overrides: Any) -> dict[str, Any]:
         "goal": "to filter search results by a price range",
         "benefit": "I find affordable products without scrolling 400 results",
         "acceptance_criteria": [
-            {"given": "search results are shown", "when": "I set a min and max price", "then": "only products in range remain"},
+            {
+                "given": "search results are shown",
+                "when": "I set a min and max price",
+                "then": "only products in range remain",
+            },
             {"given": "a price filter is set", "when": "I clear it", "then": "all results are shown again"},
         ],
         "item_type": "feature",

@@ -93,9 +93,7 @@ def test_reject_keeps_the_reason_and_blocks_accept(client, llm):
 def test_invalid_edit_is_422_and_leaves_the_suggestion_pending(client, llm):
     suggestion = draft(client, llm)
     before = snapshot(client)
-    response = client.post(
-        f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"acceptance_criteria": []}}
-    )
+    response = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"acceptance_criteria": []}})
     assert response.status_code == 422
     assert "acceptance_criteria" in response.json()["detail"]
     assert snapshot(client) == before
@@ -135,7 +133,9 @@ def test_bad_draft_input_gets_a_4xx_that_says_what_to_fix(client, llm):
 def test_unknown_ids_are_404(client):
     assert client.get("/v1/suggestions/999").status_code == 404
     assert client.post("/v1/suggestions/999/accept", json={}).status_code == 404
-    assert client.post("/v1/suggestions/999/reject", json={"reason": "x"}).json()["detail"] == "no suggestion with id 999"
+    assert (
+        client.post("/v1/suggestions/999/reject", json={"reason": "x"}).json()["detail"] == "no suggestion with id 999"
+    )
     assert client.get("/v1/backlog/999").status_code == 404
     assert client.get("/v1/suggestions/abc").status_code == 422
 
@@ -149,13 +149,23 @@ def test_reject_needs_a_reason(client, llm):
 
 def test_backlog_import_is_idempotent_by_external_id(client):
     items = [
-        {"title": "Export invoices", "type": "feature", "labels": ["Billing"], "priority": "High", "external_id": "JIRA-1"},
+        {
+            "title": "Export invoices",
+            "type": "feature",
+            "labels": ["Billing"],
+            "priority": "High",
+            "external_id": "JIRA-1",
+        },
         {"title": "Login loop on Safari", "type": "bug", "external_id": "JIRA-2"},
         {"title": "No external id"},
     ]
     first = client.post("/v1/backlog/items", json=items)
     assert first.status_code == 201
-    assert [i["title"] for i in first.json()["created"]] == ["Export invoices", "Login loop on Safari", "No external id"]
+    assert [i["title"] for i in first.json()["created"]] == [
+        "Export invoices",
+        "Login loop on Safari",
+        "No external id",
+    ]
     assert first.json()["created"][0]["labels"] == ["billing"]
     again = client.post("/v1/backlog/items", json=items[:2])
     assert again.json()["created"] == []

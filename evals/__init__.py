@@ -1,0 +1,1 @@
+"""Evaluation harness: an eval is dataset + solver + scorers (inspect_ai style)."""
