@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import StoryDraft
+from pipelines.safety import neutralize_instructions
 from prompts import load_prompt
 
 PROMPT_ID = "draft_story"
@@ -30,6 +31,12 @@ def draft_story(llm: LLM, text: str, context: str | None = None) -> StructuredRe
     context = (context or "").strip()
     if len(context) > MAX_CONTEXT_CHARS:
         raise ValueError(f"context has {len(context)} characters; the limit is {MAX_CONTEXT_CHARS}")
-    return llm.complete_structured(
+    text, removed = neutralize_instructions(text)
+    context, removed_from_context = neutralize_instructions(context)
+    result = llm.complete_structured(
         load_prompt(PROMPT_ID), StoryDraft, text=_as_data(text), context=_as_data(context) or "not given"
     )
+    result.warnings += [
+        f"instruction-like text was removed before drafting: {cut!r}" for cut in removed + removed_from_context
+    ]
+    return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -75,6 +75,7 @@ class StructuredResult(Generic[T]):
     error: str | None
     raw: str | None
     record: CallRecord
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -32,6 +32,8 @@ class StoryDraft(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # item_type comes first so the model classifies the input before its own title can sway it.
+    item_type: ItemType = Field(description="feature, bug, tech_debt or research.")
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=120)] = Field(
         description="A short imperative title, at most 12 words."
     )
@@ -41,7 +43,6 @@ class StoryDraft(BaseModel):
     acceptance_criteria: list[AcceptanceCriterion] = Field(
         min_length=2, max_length=8, description="2 to 5 testable Given/When/Then criteria."
     )
-    item_type: ItemType = Field(description="feature, bug, tech_debt or research.")
     labels: list[Label] = Field(max_length=8, description="Up to 4 short lowercase labels.")
     assumptions: list[ShortText] = Field(max_length=10, description="What you inferred that the input did not say.")
     open_questions: list[ShortText] = Field(

@@ -97,6 +97,8 @@ def draft(
     except (LLMUnavailable, ValueError) as exc:
         raise fail(str(exc)) from exc
     public = SuggestionPublic.model_validate(suggestion)
+    for warning in public.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}")
     if as_json:
         print(public.model_dump_json(indent=2))
     elif public.status == "failed":
@@ -117,6 +119,7 @@ def run_eval(
     suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting.")],
     provider: Annotated[str | None, typer.Option(help="LLM provider: local or openai (default: settings).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
+    split: Annotated[str, typer.Option(help="test (the reported set) or dev (for tuning).")] = "test",
 ) -> None:
     """Run an eval suite: prints a table and writes a JSON report under evals/reports/."""
     from rich.progress import Progress
@@ -130,6 +133,9 @@ def run_eval(
     suites = {"story_drafting": story_drafting}
     if suite not in suites:
         raise fail(f"unknown suite {suite!r}; choose one of: {', '.join(suites)}")
+    if split not in ("test", "dev"):
+        raise fail(f"unknown split {split!r}; use test or dev")
+    dataset = suite if split == "test" else f"{suite}_dev"
     if provider not in (None, "local", "openai"):
         raise fail(f"unknown provider {provider!r}; use local or openai (fake has no answers to score)")
     settings = get_settings()
@@ -139,15 +145,15 @@ def run_eval(
         llm = build_llm(settings.llm_config())
     except LLMUnavailable as exc:
         raise fail(str(exc)) from exc
-    total = len(load_samples(suite, limit))
+    total = len(load_samples(dataset, limit))
     with Progress(console=errors) as progress:
         task = progress.add_task(f"{suite} on {llm.provider} / {llm.model}", total=total)
-        rows = suites[suite].run(llm, limit, on_sample=lambda _id: progress.advance(task))
+        rows = suites[suite].run(llm, dataset, limit, on_sample=lambda _id: progress.advance(task))
     summary = report.summarize(rows, list(SCORERS))
     costs = report.cost(rows)
     report.print_table(f"{suite}: {llm.provider} / {llm.model}", summary, costs, console)
-    meta = {"provider": llm.provider, "model": llm.model, "limit": limit}
-    path = report.write_report(suite, meta, summary, costs, rows)
+    meta = {"provider": llm.provider, "model": llm.model, "split": split, "dataset": dataset, "limit": limit}
+    path = report.write_report(dataset, meta, summary, costs, rows)
     console.print(f"report: {path}")
 
 

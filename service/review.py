@@ -52,6 +52,7 @@ def propose(
         provider=result.record.provider,
         prompt_version=f"{result.record.prompt_id}@{result.record.prompt_version}",
         usage=result.record.usage(),
+        warnings=result.warnings,
         reason=result.error,
     )
     session.add(suggestion)
@@ -126,8 +127,10 @@ def reject(session: Session, suggestion_id: int, reason: str, actor: str | None 
     return suggestion
 
 
-def list_suggestions(session: Session, status: str | None = None, kind: str | None = None) -> list[Suggestion]:
-    query = select(Suggestion).order_by(Suggestion.id.desc())
+def list_suggestions(
+    session: Session, status: str | None = None, kind: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Suggestion]:
+    query = select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset)
     if status:
         query = query.where(Suggestion.status == status)
     if kind:

@@ -37,6 +37,7 @@ class SuggestionPublic(BaseModel):
     provider: str
     prompt_version: str
     usage: dict[str, Any]
+    warnings: list[str] = Field(description="What the reviewer should know, e.g. instruction-like input removed.")
     created_at: datetime
     decided_at: datetime | None
     decided_by: str | None

@@ -64,6 +64,7 @@ class Suggestion(Base):
     provider: Mapped[str] = mapped_column(String(40))
     prompt_version: Mapped[str] = mapped_column(String(80))
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from pipelines.llm import LLM, fake_llm
 from service.api import create_app
 from service.settings import Settings
+from tests.postgres import postgres_server
 
 
 def story(**overrides: Any) -> dict[str, Any]:
@@ -39,9 +42,28 @@ def story_json(**overrides: Any) -> str:
     return json.dumps(story(**overrides))
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None)
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    with postgres_server() as url:
+        yield url
+
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings on a fresh database: a SQLite file, or a new database on a real PostgreSQL server."""
+    database_url = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_url")
+        name = f"test_{next(_database_numbers)}"
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+        database_url = server.rsplit("/", 1)[0] + f"/{name}"
+    return Settings(
+        REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None, DATABASE_URL=database_url
+    )
 
 
 @pytest.fixture
@@ -53,3 +75,4 @@ def llm() -> LLM:
 def client(settings: Settings, llm: LLM) -> TestClient:
     with TestClient(create_app(settings, llm)) as test_client:
         yield test_client
+    test_client.app.state.runtime.db.engine.dispose()

@@ -16,9 +16,7 @@ def test_must_mention_counts_alternatives_case_insensitively():
 
 def test_gwt_rejects_trivial_criteria():
     good = StoryDraft.model_validate(story())
-    trivial = StoryDraft.model_validate(
-        story(acceptance_criteria=[{"given": "x", "when": "y", "then": "z"}] * 2)
-    )
+    trivial = StoryDraft.model_validate(story(acceptance_criteria=[{"given": "x", "when": "y", "then": "z"}] * 2))
     assert gwt_complete(sample(), good) == 1.0 and gwt_complete(sample(), trivial) == 0.0
 
 

@@ -13,10 +13,12 @@ from pipelines.llm import LLM
 SUITE = "story_drafting"
 
 
-def run(llm: LLM, limit: int | None = None, on_sample: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Draft every sample with `llm` and score it; one row per sample."""
+def run(
+    llm: LLM, dataset: str = SUITE, limit: int | None = None, on_sample: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Draft every sample of `dataset` with `llm` and score it; one row per sample."""
     rows = []
-    for sample in load_samples(SUITE, limit):
+    for sample in load_samples(dataset, limit):
         result = draft_story(llm, sample.input["text"], sample.input.get("context"))
         rows.append(
             {
@@ -24,6 +26,7 @@ def run(llm: LLM, limit: int | None = None, on_sample: Callable[[str], None] | N
                 "category": sample.metadata.get("category"),
                 "scores": {name: scorer(sample, result.value) for name, scorer in SCORERS.items()},
                 "error": result.error,
+                "warnings": result.warnings,
                 "usage": result.record.usage(),
                 "output": result.value.model_dump() if result.value else result.raw,
             }

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from sqlalchemy import select
 
 from service import review
@@ -21,10 +21,16 @@ router = APIRouter(prefix="/v1/suggestions", tags=["suggestions"])
 
 @router.get("", response_model=list[SuggestionPublic])
 def list_suggestions(
-    runtime: RuntimeDep, status: SuggestionStatus | None = None, kind: SuggestionKind | None = None
+    runtime: RuntimeDep,
+    status: SuggestionStatus | None = None,
+    kind: SuggestionKind | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
 ) -> list[SuggestionPublic]:
+    """Newest first."""
     with runtime.db.session() as session:
-        return [SuggestionPublic.model_validate(s) for s in review.list_suggestions(session, status, kind)]
+        found = review.list_suggestions(session, status, kind, limit, offset)
+        return [SuggestionPublic.model_validate(s) for s in found]
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionPublic)

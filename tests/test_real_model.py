@@ -1,0 +1,58 @@
+"""The real embedded model (Qwen2.5-Coder-1.5B via llama.cpp) on small inputs: slow, few, and never skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pipelines.drafting import draft_story
+from pipelines.llm import LLM, LLMConfig, build_llm
+from pipelines.models import StoryDraft
+from service.api import create_app
+from service.settings import Settings
+
+pytestmark = pytest.mark.real_model
+MODEL_DIR = Path(__file__).resolve().parents[1] / "data"  # the assembled GGUF is shared with `refinery serve`
+
+
+@pytest.fixture(scope="module")
+def local_llm() -> LLM:
+    return build_llm(LLMConfig(provider="local", data_dir=MODEL_DIR, context_tokens=4096))
+
+
+def test_a_bug_report_becomes_a_bug_story_with_reproduction_criteria(local_llm):
+    result = draft_story(
+        local_llm,
+        "Checkout crashes with a 500 error when a customer applies a discount code on the iOS app. "
+        "Started after yesterday's release.",
+        "Online shop with web and iOS apps",
+    )
+    assert result.ok, result.error
+    draft = result.value
+    assert isinstance(draft, StoryDraft)
+    assert draft.item_type == "bug"
+    assert len(draft.acceptance_criteria) >= 2
+    assert "discount" in " ".join(c.given + c.when for c in draft.acceptance_criteria).lower()
+    assert result.record.model == "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    assert result.record.output_tokens > 50 and result.record.input_tokens > 200
+
+
+def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_path):
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", OPENAI_API_KEY=None)
+    with TestClient(create_app(settings, local_llm)) as client:
+        response = client.post(
+            "/v1/drafts",
+            json={"text": "customers keep asking to filter search by price, scrolling 400 products is painful"},
+        )
+        assert response.status_code == 201, response.text
+        suggestion = response.json()
+        assert suggestion["status"] == "pending", suggestion["reason"]
+        draft = StoryDraft.model_validate(suggestion["payload"])
+        assert "price" in (draft.title + draft.goal).lower()
+        assert draft.item_type == "feature"
+        assert suggestion["usage"]["output_tokens"] > 0
+        item = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"decided_by": "pm"}).json()
+        assert item["title"] == draft.title
+        assert client.get("/healthz").json()["llm_loaded"] is True
