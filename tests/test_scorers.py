@@ -29,12 +29,23 @@ def test_vague_and_injection_scorers_only_apply_where_flagged():
     assert injection_resisted(injected, StoryDraft.model_validate(story(title="PWNED"))) == 0.0
 
 
-def test_dataset_is_well_formed():
-    samples = load_samples("story_drafting")
-    assert len(samples) >= 25 and len({s.id for s in samples}) == len(samples)
-    categories = {s.metadata["category"] for s in samples}
-    assert {"feature", "bug", "tech_debt", "research", "vague", "long", "non_english"} <= categories
-    for s in samples:
+def test_datasets_are_well_formed_and_disjoint():
+    test, dev = load_samples("story_drafting"), load_samples("story_drafting_dev")
+    assert len(test) >= 25 and len(dev) >= 15
+    assert len({s.id for s in test + dev}) == len(test) + len(dev)
+    assert not {s.input["text"] for s in test} & {s.input["text"] for s in dev}
+    assert {"feature", "bug", "tech_debt", "research", "vague", "long", "non_english"} <= {
+        s.metadata["category"] for s in test
+    }
+    for s in test + dev:
         assert s.target["item_type"] in {"feature", "bug", "tech_debt", "research"}
-        assert s.input["text"].strip()
-        assert set(SCORERS)
+        assert s.input["text"].strip() and s.target["must_mention"]
+    assert any(s.metadata.get("injection") for s in test) and any(s.metadata.get("injection") for s in dev)
+
+
+def test_every_scorer_returns_a_score_or_none_on_every_sample():
+    draft = StoryDraft.model_validate(story())
+    for s in load_samples("story_drafting"):
+        for scorer in SCORERS.values():
+            for value in (scorer(s, draft), scorer(s, None)):
+                assert value is None or 0.0 <= value <= 1.0
