@@ -6,6 +6,7 @@ from prompts import PromptTemplate, load_prompt
 
 def test_draft_prompt_loads_with_version_and_valid_examples():
     prompt = load_prompt("draft_story")
+    assert {e.output["item_type"] for e in prompt.examples} == {"feature", "bug", "tech_debt", "research"}
     assert prompt.version
     assert prompt.schema_name == "StoryDraft"
     assert prompt.variables == {"text", "context"}
@@ -21,7 +22,8 @@ def test_missing_variable_is_an_error_not_an_empty_string():
 
 def test_messages_put_examples_before_the_real_input():
     messages = load_prompt("draft_story").messages(text="dark mode please", context="not given")
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    prompt = load_prompt("draft_story")
+    assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * len(prompt.examples) + ["user"]
     assert "dark mode please" in messages[-1]["content"]
 
 
