@@ -7,6 +7,7 @@ per model file is kept alive so llama.cpp's prefix cache makes later calls fast.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -177,6 +178,15 @@ def get_llama(path: str, n_threads: int, n_ctx: int) -> Any:
                 verbose=False,
             )
         return _instances[key]
+
+
+@atexit.register
+def close_all() -> None:
+    """Free the llama.cpp models before interpreter teardown (their finalizers fail once modules are gone)."""
+    with _load_lock:
+        while _instances:
+            _, llama = _instances.popitem()
+            llama.close()
 
 
 def is_loaded(path: str) -> bool:
