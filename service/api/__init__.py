@@ -31,10 +31,6 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     async def _llm_unavailable(_request: Request, exc: LLMUnavailable) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": f"the LLM is not available: {exc}"})
 
-    @app.exception_handler(ValueError)
-    async def _bad_value(_request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
-
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
         return RedirectResponse("/docs")
