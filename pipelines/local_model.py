@@ -142,15 +142,23 @@ def assemble(model: PackagedModel, models_dir: Path) -> Path:
     return target
 
 
+def display_name(choice: str | None) -> str:
+    """The name a model is recorded under, known before anything is assembled or loaded."""
+    choice = choice or DEFAULT_MODEL
+    if choice in PACKAGED_MODELS:
+        return PACKAGED_MODELS[choice].filename.removesuffix(".gguf")
+    return Path(choice).stem
+
+
 def resolve_model(choice: str | None, data_dir: Path) -> ResolvedModel:
     """A packaged model name (assembled and verified) or a path to a GGUF file the user trusts."""
     choice = choice or DEFAULT_MODEL
     if choice in PACKAGED_MODELS:
         model = PACKAGED_MODELS[choice]
-        return ResolvedModel(name=model.filename.removesuffix(".gguf"), path=assemble(model, data_dir / "models"))
+        return ResolvedModel(name=display_name(choice), path=assemble(model, data_dir / "models"))
     path = Path(choice).expanduser()
     if path.is_file():
-        return ResolvedModel(name=path.stem, path=path.resolve())
+        return ResolvedModel(name=display_name(choice), path=path.resolve())
     known = ", ".join(PACKAGED_MODELS)
     raise LLMUnavailable(f"REFINERY_LOCAL_MODEL={choice!r} is neither a packaged model ({known}) nor a GGUF file")
 
@@ -235,6 +243,12 @@ class LocalChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "refinery-llama-cpp"
+
+    def prefill(self, messages: list[dict[str, str]]) -> None:
+        """Load the model and evaluate `messages` (one token generated), warming the prefix cache."""
+        llama = get_llama(self.model_path, self.n_threads, self.n_ctx)
+        with _call_lock:
+            llama.create_chat_completion(messages=messages, max_tokens=1, temperature=self.temperature)
 
     def _generate(
         self,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from pipelines import local_model
+from pipelines import drafting, local_model
 from pipelines.llm import LLM, build_llm
+from prompts import load_prompt
 from service.db import Database
 from service.settings import Settings
 
@@ -31,7 +32,7 @@ class Runtime:
             return self._llm.model
         config = self.settings.llm_config()
         if config.provider == "local":
-            return config.model or local_model.DEFAULT_MODEL
+            return local_model.display_name(config.model)
         return config.model
 
     @property
@@ -42,7 +43,9 @@ class Runtime:
         return local_model.is_loaded(chat.model_path) if isinstance(chat, local_model.LocalChatModel) else True
 
     def warm_up(self) -> None:
-        """Build the LLM and, for the local model, load its weights, so the first request does not wait."""
+        """Build the LLM and, for the local model, load its weights and evaluate the fixed prompt prefix
+        (system prompt and worked examples, ~1,500 tokens) so llama.cpp's prefix cache serves the first draft."""
         llm = self.llm()
         if isinstance(llm.chat, local_model.LocalChatModel):
-            local_model.get_llama(llm.chat.model_path, llm.chat.n_threads, llm.chat.n_ctx)
+            messages = load_prompt(drafting.PROMPT_ID).messages(text="warm-up", context="not given")
+            llm.chat.prefill(messages)
