@@ -21,8 +21,8 @@ def _as_data(text: str) -> str:
     return text.replace("</input>", "</ input>").replace("<input>", "< input>")
 
 
-def draft_story(llm: LLM, text: str, context: str | None = None) -> StructuredResult[StoryDraft]:
-    """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error."""
+def check_input(text: str, context: str | None = None) -> tuple[str, str]:
+    """The stripped text and context, or ValueError saying what to fix."""
     text = text.strip()
     if not text:
         raise ValueError("text is empty: describe the idea, request or bug to draft")
@@ -31,6 +31,12 @@ def draft_story(llm: LLM, text: str, context: str | None = None) -> StructuredRe
     context = (context or "").strip()
     if len(context) > MAX_CONTEXT_CHARS:
         raise ValueError(f"context has {len(context)} characters; the limit is {MAX_CONTEXT_CHARS}")
+    return text, context
+
+
+def draft_story(llm: LLM, text: str, context: str | None = None) -> StructuredResult[StoryDraft]:
+    """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error."""
+    text, context = check_input(text, context)
     text, removed = neutralize_instructions(text)
     context, removed_from_context = neutralize_instructions(context)
     result = llm.complete_structured(

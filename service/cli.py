@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.drafting import MAX_TEXT_CHARS
 from pipelines.llm import LLMUnavailable
 from pipelines.models import StoryDraft
 from service.settings import get_settings
@@ -86,10 +85,6 @@ def draft(
     from service.drafts import create_draft
     from service.schemas import SuggestionPublic
 
-    if not text.strip():
-        raise fail("the text is empty: describe the idea, request or bug to draft")
-    if len(text) > MAX_TEXT_CHARS:
-        raise fail(f"the text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     runtime = _runtime()
     try:
         with console.status(f"Drafting with {runtime.settings.llm_provider} / {runtime.llm_model} ..."):
