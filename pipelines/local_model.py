@@ -211,7 +211,7 @@ def grammar_schema(schema: Any) -> Any:
         return {
             key: grammar_schema(value)
             for key, value in schema.items()
-            if key not in _GRAMMAR_DROPS or key == "properties" or not isinstance(value, str | int)
+            if not (key in _GRAMMAR_DROPS and isinstance(value, str | int))  # a property named "title" is kept
         }
     if isinstance(schema, list):
         return [grammar_schema(item) for item in schema]
