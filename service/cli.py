@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pipelines.llm import LLMUnavailable
 from pipelines.models import StoryDraft
+from service import cli_duplicates
 from service.settings import get_settings
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
@@ -111,12 +112,20 @@ def draft(
 
 @app.command("eval")
 def run_eval(
-    suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting.")],
+    suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting or duplicates.")],
     provider: Annotated[str | None, typer.Option(help="LLM provider: local or openai (default: settings).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
     split: Annotated[str, typer.Option(help="test (the reported set) or dev (for tuning).")] = "test",
+    calibrate: Annotated[
+        bool, typer.Option(help="duplicates on dev only: choose the blend weight and thresholds and save them.")
+    ] = False,
 ) -> None:
     """Run an eval suite: prints a table and writes a JSON report under evals/reports/."""
+    if split not in ("test", "dev"):
+        raise fail(f"unknown split {split!r}; use test or dev")
+    if suite == "duplicates":
+        _eval_duplicates(split, limit, calibrate)
+        return
     from rich.progress import Progress
 
     from evals import report
@@ -128,8 +137,6 @@ def run_eval(
     suites = {"story_drafting": story_drafting}
     if suite not in suites:
         raise fail(f"unknown suite {suite!r}; choose one of: {', '.join(suites)}")
-    if split not in ("test", "dev"):
-        raise fail(f"unknown split {split!r}; use test or dev")
     dataset = suite if split == "test" else f"{suite}_dev"
     if provider not in (None, "local", "openai"):
         raise fail(f"unknown provider {provider!r}; use local or openai (fake has no answers to score)")
@@ -152,6 +159,19 @@ def run_eval(
     console.print(f"report: {path}")
 
 
+def _eval_duplicates(split: str, limit: int | None, calibrate: bool) -> None:
+    from evals.suites import duplicates as suite
+
+    if calibrate and split != "dev":
+        raise fail("calibrate on the dev split only (--split dev); the held-out split is for reporting")
+    try:
+        result = suite.run(split, limit, calibrate, log=errors.print)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    suite.print_report(result, console)
+    console.print(f"report: {suite.write_report(result)}")
+
+
 @backlog_app.command("list")
 def backlog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -172,6 +192,9 @@ def backlog_list(
         table.add_row(str(item.id), item.item_type, item.priority or "-", item.title, ", ".join(item.labels))
     console.print(table)
 
+
+app.command()(cli_duplicates.duplicates)
+app.command()(cli_duplicates.reindex)
 
 if __name__ == "__main__":
     app()

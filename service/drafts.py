@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pipelines.drafting import check_input, draft_story
-from service import review
+from service import dedupe, review
 from service.runtime import Runtime
 from service.tables import Suggestion
 
 
 def create_draft(runtime: Runtime, text: str, context: str | None = None, actor: str | None = None) -> Suggestion:
-    """Draft a story (slow: the LLM runs outside any database transaction), then store it as a suggestion."""
+    """Draft a story (slow: the LLM runs outside any database transaction), store it as a suggestion, then list
+    its likely duplicates on it (proposing a merge when a backlog item is judged a duplicate)."""
     check_input(text, context)  # refuse bad input before the model is built or loaded
     result = draft_story(runtime.llm(), text, context)
     with runtime.db.session() as session:
-        return review.propose(session, "story_draft", result, {"text": text, "context": context}, actor)
+        suggestion_id = review.propose(session, "story_draft", result, {"text": text, "context": context}, actor).id
+    dedupe.check_new_draft(runtime, suggestion_id, actor)
+    with runtime.db.session() as session:
+        return review.get_suggestion(session, suggestion_id)

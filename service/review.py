@@ -88,11 +88,77 @@ def _claim(session: Session, suggestion: Suggestion, status: str, actor: str | N
     session.refresh(suggestion)
 
 
+def propose_merge(
+    session: Session,
+    keep_item_id: int,
+    fold_in: Suggestion,
+    candidate: dict[str, Any],
+    detector: dict[str, str],
+    actor: str | None = None,
+) -> Suggestion:
+    """Propose folding a pending draft into the backlog item it duplicates (kept: the backlog item)."""
+    keep = session.get(BacklogItem, keep_item_id)
+    if keep is None:
+        raise NotFound(f"no backlog item with id {keep_item_id}")
+    payload = {
+        "keep": {"kind": "backlog_item", "item_id": keep.id, "title": keep.title},
+        "fold_in": {"kind": "suggestion", "item_id": fold_in.id, "title": (fold_in.payload or {}).get("title", "")},
+        "score": candidate["score"],
+        "verdict": candidate["verdict"],
+    }
+    suggestion = Suggestion(
+        kind="merge",
+        status="pending",
+        payload=payload,
+        input={"suggestion_id": fold_in.id, "backlog_item_id": keep.id},
+        evidence={"duplicates": [candidate]},
+        **detector,
+    )
+    session.add(suggestion)
+    session.flush()
+    _record(session, suggestion.id, "created", actor, None, payload)
+    return suggestion
+
+
+def _accept_merge(session: Session, merge: Suggestion, actor: str | None) -> BacklogItem:
+    """Fold the duplicate into the kept item: a pending draft is closed as merged, a backlog item is marked
+    merged; the kept item's description notes what was folded in."""
+    keep = session.get(BacklogItem, merge.payload["keep"]["item_id"])
+    if keep is None or keep.merged_into_id is not None:
+        raise Conflict(f"the item to keep ({merge.payload['keep']['item_id']}) is gone or was merged away")
+    _claim(session, merge, "accepted", actor, None)
+    fold_in = merge.payload["fold_in"]
+    if fold_in["kind"] == "suggestion":
+        duplicate = get_suggestion(session, fold_in["item_id"])
+        if duplicate.status != "pending":
+            raise Conflict(f"suggestion {duplicate.id} is already {duplicate.status}; nothing left to merge")
+        _claim(session, duplicate, "rejected", actor, f"merged into backlog item {keep.id} (merge {merge.id})")
+        _record(session, duplicate.id, "merged", actor, duplicate.payload, None)
+        note = duplicate.input.get("text", "")
+    else:
+        folded = session.get(BacklogItem, fold_in["item_id"])
+        if folded is None or folded.merged_into_id is not None:
+            raise Conflict(f"backlog item {fold_in['item_id']} is gone or was already merged")
+        folded.merged_into_id = keep.id
+        note = folded.title
+    keep.description = (
+        f"{keep.description}\n\nMerged duplicate ({fold_in['kind']} {fold_in['item_id']}): {note}".strip()
+    )
+    merge.backlog_item_id = keep.id
+    _record(session, merge.id, "accepted", actor, merge.payload, merge.payload)
+    return keep
+
+
 def accept(
     session: Session, suggestion_id: int, edits: StoryDraftEdits | None = None, actor: str | None = None
 ) -> BacklogItem:
-    """Accept a pending story draft, optionally edited, creating the backlog item."""
+    """Accept a pending suggestion: a story draft (optionally edited) creates its backlog item; a merge folds
+    the duplicate into the kept item and returns that item."""
     suggestion = get_suggestion(session, suggestion_id)
+    if suggestion.kind == "merge":
+        if edits is not None:
+            raise InvalidEdit("a merge suggestion has nothing to edit; accept or reject it")
+        return _accept_merge(session, suggestion, actor)
     if suggestion.kind != "story_draft":
         raise Conflict(f"suggestion {suggestion_id} is a {suggestion.kind}; it cannot be accepted here")
     _ensure_pending(suggestion)

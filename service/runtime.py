@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 
 from pipelines import drafting, local_model
+from pipelines.duplicates import DuplicateDetector
+from pipelines.embeddings import get_embedder
 from pipelines.llm import LLM, build_llm
+from pipelines.vectorstore import VectorStore, open_client
 from prompts import load_prompt
 from service.db import Database
 from service.settings import Settings
@@ -17,6 +20,8 @@ class Runtime:
         self.db = Database(settings.db_url)
         self._llm = llm
         self._lock = threading.Lock()
+        self._detector: DuplicateDetector | None = None
+        self._detector_lock = threading.Lock()
 
     def llm(self) -> LLM:
         """The configured LLM, built on first use (raises LLMUnavailable with what to fix)."""
@@ -24,6 +29,22 @@ class Runtime:
             if self._llm is None:
                 self._llm = build_llm(self.settings.llm_config())
             return self._llm
+
+    def duplicates(self) -> DuplicateDetector:
+        """The duplicate detector over the configured Chroma, built on first use (loads the embedding model).
+        An empty store is rebuilt from the database, the source of truth."""
+        with self._detector_lock:
+            if self._detector is None:
+                settings = self.settings
+                embedder = get_embedder(settings.embedding_model)
+                client = open_client(settings.data_dir / "chroma", settings.chroma_host, settings.chroma_port)
+                self._detector = DuplicateDetector(embedder, VectorStore(client, embedder, settings.chroma_collection))
+                if self._detector.store.count() == 0:
+                    from service import dedupe
+
+                    with self.db.session() as session:
+                        self._detector.add(dedupe.indexable(session))
+            return self._detector
 
     @property
     def llm_model(self) -> str | None:

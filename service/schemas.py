@@ -11,7 +11,7 @@ from pipelines.drafting import MAX_CONTEXT_CHARS, MAX_TEXT_CHARS
 from pipelines.models import ItemType, StoryDraftEdits
 
 SuggestionStatus = Literal["pending", "accepted", "rejected", "failed"]
-SuggestionKind = Literal["story_draft"]
+SuggestionKind = Literal["story_draft", "merge"]
 
 
 class DraftCreate(BaseModel):
@@ -43,6 +43,9 @@ class SuggestionPublic(BaseModel):
     decided_by: str | None
     reason: str | None
     backlog_item_id: int | None
+    evidence: dict[str, Any] | None = Field(
+        None, description="What supports the suggestion, e.g. its likely duplicates with scores and verdicts."
+    )
 
 
 class SuggestionEventPublic(BaseModel):
@@ -94,6 +97,7 @@ class BacklogItemPublic(BaseModel):
     external_id: str | None
     story: dict[str, Any] | None
     source_suggestion_id: int | None
+    merged_into_id: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -107,6 +111,21 @@ class ImportSkipped(BaseModel):
 class ImportResult(BaseModel):
     created: list[BacklogItemPublic]
     skipped: list[ImportSkipped]
+
+
+class DuplicateSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+    k: int = Field(10, ge=1, le=100, description="How many candidates to return.")
+
+
+class DuplicateCandidatePublic(BaseModel):
+    item_id: int = Field(description="The backlog item id, or the suggestion id when kind is 'suggestion'.")
+    kind: Literal["backlog_item", "suggestion"]
+    title: str
+    score: float = Field(ge=0, le=1)
+    verdict: Literal["duplicate", "related", "distinct"]
 
 
 class Health(BaseModel):

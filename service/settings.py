@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipelines.embeddings import DEFAULT_EMBEDDING_MODEL
 from pipelines.llm import LLMConfig, default_threads
 
 
@@ -30,6 +31,14 @@ class Settings(BaseSettings):
     openai_schema_mode: Literal["json_schema", "json_object"] = Field(
         "json_schema", validation_alias="REFINERY_OPENAI_SCHEMA_MODE"
     )
+
+    embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, validation_alias="REFINERY_EMBEDDING_MODEL")
+    chroma_host: str | None = Field(None, validation_alias="CHROMA_HOST")
+    chroma_port: int = Field(8000, validation_alias="CHROMA_PORT", ge=1, le=65535)
+    chroma_collection: str = Field(
+        "refinery-items", validation_alias="REFINERY_CHROMA_COLLECTION", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{2,500}$"
+    )
+    duplicate_check: bool = Field(True, validation_alias="REFINERY_DUPLICATE_CHECK")
 
     @model_validator(mode="after")
     def _default_provider(self) -> Settings:

@@ -46,6 +46,7 @@ class BacklogItem(Base):
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     story: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -65,6 +66,7 @@ class Suggestion(Base):
     prompt_version: Mapped[str] = mapped_column(String(80))
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))

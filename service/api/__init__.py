@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLM, LLMUnavailable
-from service.api.routes import backlog, drafts, health, suggestions
+from pipelines.vectorstore import VectorStoreUnavailable
+from service.api.routes import backlog, drafts, duplicates, health, suggestions
 from service.review import ReviewError
 from service.runtime import Runtime
 from service.settings import Settings, get_settings
@@ -20,7 +22,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         description="AI-assisted backlog refinement: every AI output is a suggestion a person reviews.",
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
-    for module in (drafts, suggestions, backlog, health):
+    for module in (drafts, suggestions, backlog, duplicates, health):
         app.include_router(module.router)
 
     @app.exception_handler(ReviewError)
@@ -30,6 +32,11 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     @app.exception_handler(LLMUnavailable)
     async def _llm_unavailable(_request: Request, exc: LLMUnavailable) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": f"the LLM is not available: {exc}"})
+
+    @app.exception_handler(EmbeddingsUnavailable)
+    @app.exception_handler(VectorStoreUnavailable)
+    async def _index_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": f"duplicate detection is not available: {exc}"})
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:

@@ -2,19 +2,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from service import backlog
+from service import backlog, dedupe
 from service.api.deps import RuntimeDep
-from service.schemas import BacklogItemCreate, BacklogItemPublic, ImportResult
+from service.schemas import BacklogItemCreate, BacklogItemPublic, DuplicateCandidatePublic, ImportResult
 
 router = APIRouter(prefix="/v1/backlog", tags=["backlog"])
 
 
 @router.get("", response_model=list[BacklogItemPublic])
 def list_backlog(
-    runtime: RuntimeDep, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
+    runtime: RuntimeDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    include_merged: bool = Query(False, description="Also list items merged into another."),
 ) -> list[BacklogItemPublic]:
     with runtime.db.session() as session:
-        return [BacklogItemPublic.model_validate(i) for i in backlog.list_items(session, limit, offset)]
+        found = backlog.list_items(session, limit, offset, include_merged)
+        return [BacklogItemPublic.model_validate(i) for i in found]
 
 
 @router.get("/{item_id}", response_model=BacklogItemPublic)
@@ -29,4 +33,16 @@ def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runt
     items = body if isinstance(body, list) else [body]
     with runtime.db.session() as session:
         created, skipped = backlog.import_items(session, items)
-        return ImportResult(created=[BacklogItemPublic.model_validate(i) for i in created], skipped=skipped)
+        result = ImportResult(created=[BacklogItemPublic.model_validate(i) for i in created], skipped=skipped)
+    dedupe.index(runtime, [dedupe.item_document(i) for i in created])
+    return result
+
+
+@router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic])
+def backlog_item_duplicates(
+    item_id: int, runtime: RuntimeDep, k: int = Query(10, ge=1, le=100)
+) -> list[DuplicateCandidatePublic]:
+    """Other backlog items and pending drafts most similar to this item, best first, with verdicts."""
+    with runtime.db.session() as session:
+        item = backlog.get_item(session, item_id)
+    return [DuplicateCandidatePublic(**c) for c in dedupe.item_duplicates(runtime, item, k)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Body, Query
 from sqlalchemy import select
 
-from service import review
+from service import dedupe, review
 from service.api.deps import ActorDep, RuntimeDep
 from service.schemas import (
     AcceptRequest,
@@ -54,11 +54,14 @@ def get_history(suggestion_id: int, runtime: RuntimeDep) -> list[SuggestionEvent
 def accept(
     suggestion_id: int, runtime: RuntimeDep, actor: ActorDep, body: AcceptRequest | None = Body(None)
 ) -> BacklogItemPublic:
-    """Accept a pending suggestion, optionally with edits: creates and returns the backlog item."""
+    """Accept a pending suggestion. A story draft (optionally edited) creates and returns its backlog item; a merge
+    folds the duplicate into the kept item and returns that item."""
     body = body or AcceptRequest()
     with runtime.db.session() as session:
         item = review.accept(session, suggestion_id, body.edits, body.decided_by or actor)
-        return BacklogItemPublic.model_validate(item)
+        suggestion = review.get_suggestion(session, suggestion_id)
+    dedupe.after_decision(runtime, suggestion, item)
+    return BacklogItemPublic.model_validate(item)
 
 
 @router.post("/{suggestion_id}/reject", response_model=SuggestionPublic)
@@ -66,4 +69,6 @@ def reject(suggestion_id: int, body: RejectRequest, runtime: RuntimeDep, actor: 
     """Reject a pending suggestion; the reason is kept."""
     with runtime.db.session() as session:
         suggestion = review.reject(session, suggestion_id, body.reason, body.decided_by or actor)
-        return SuggestionPublic.model_validate(suggestion)
+        result = SuggestionPublic.model_validate(suggestion)
+    dedupe.after_decision(runtime, suggestion, None)
+    return result

@@ -1,0 +1,242 @@
+"""Duplicate detection: for a text, the most similar stored items with a score and a verdict.
+
+score = w * semantic + (1 - w) * lexical, where
+- semantic is the larger of two cosines (all-MiniLM-L6-v2): title vs title, and title + cleaned body vs the same;
+- lexical is the TF-IDF cosine (sublinear tf, English stop words) of the raw title + body, whose stack frames and
+  identifiers are strong evidence of the same bug.
+Both parts lie in [0, 1] whatever the corpus, so thresholds mean the same thing across queries. The weight and the
+verdict thresholds are calibrated on the dev split (Hadoop) by `refinery eval duplicates --calibrate` and read
+from `duplicate_calibration.json` beside this module. Candidates come from Chroma (both fields) and the lexical
+index; each candidate is then scored exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipelines.embeddings import Embedder
+from pipelines.textclean import report_text
+from pipelines.vectorstore import VectorStore
+
+Verdict = Literal["duplicate", "related", "distinct"]
+CALIBRATION_FILE = Path(__file__).with_name("duplicate_calibration.json")
+
+
+class DuplicateCalibration(BaseModel):
+    """How scores are blended and where the verdicts change, with what those thresholds gave on the dev split."""
+
+    semantic_weight: float = Field(0.4, ge=0, le=1)
+    duplicate_threshold: float = Field(0.6, ge=0, le=1)
+    related_threshold: float = Field(0.4, ge=0, le=1)
+    measured_on: str = "not calibrated"
+    duplicate_precision: float | None = None
+    duplicate_recall: float | None = None
+    related_recall: float | None = None
+
+    def verdict(self, score: float) -> Verdict:
+        if score >= self.duplicate_threshold:
+            return "duplicate"
+        if score >= self.related_threshold:
+            return "related"
+        return "distinct"
+
+
+def load_calibration(path: Path = CALIBRATION_FILE) -> DuplicateCalibration:
+    if path.is_file():
+        return DuplicateCalibration.model_validate(json.loads(path.read_text()))
+    return DuplicateCalibration()
+
+
+class Document(BaseModel):
+    """Something that can have duplicates: a backlog item, a suggestion or a ticket."""
+
+    id: str
+    title: str
+    body: str = ""
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+@dataclass
+class Candidate:
+    id: str
+    title: str
+    score: float
+    verdict: Verdict
+    semantic: float
+    lexical: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def semantic_texts(title: str, body: str) -> dict[str, str]:
+    return {"full": report_text(title, body), "title": title.strip() or report_text(title, body)}
+
+
+def lexical_text(title: str, body: str) -> str:
+    return f"{title}\n{body}".strip()
+
+
+class LexicalIndex:
+    """TF-IDF over every stored document, fitted in memory (rebuilt from the vector store's documents)."""
+
+    def __init__(self, ids: list[str], texts: list[str]) -> None:
+        self.ids = ids
+        self.position = {doc_id: i for i, doc_id in enumerate(ids)}
+        self._vectorizer = TfidfVectorizer(
+            token_pattern=r"[A-Za-z0-9_]{2,}", stop_words="english", sublinear_tf=True, dtype=np.float32
+        )
+        self._matrix = self._vectorizer.fit_transform(texts) if ids else sparse.csr_matrix((0, 0))
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """Cosine of each text to every document: shape (len(texts), len(ids))."""
+        if not self.ids:
+            return np.zeros((len(texts), 0), dtype=np.float32)
+        return (self._vectorizer.transform(texts) @ self._matrix.T).toarray()
+
+
+def _matches(metadata: dict[str, Any], where: dict[str, list[Any]] | None) -> bool:
+    return where is None or all(metadata.get(key) in allowed for key, allowed in where.items())
+
+
+class DuplicateDetector:
+    """Index documents into the vector store and find each text's likely duplicates."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        calibration: DuplicateCalibration | None = None,
+        candidates: int = 50,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.calibration = calibration or load_calibration()
+        self.candidates = candidates
+        self._lexical: LexicalIndex | None = None
+        self._metadata: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # -- indexing -------------------------------------------------------------------------------------------
+    def add(self, documents: list[Document], show_progress: bool = False) -> None:
+        """Embed and store (insert or replace) documents."""
+        if not documents:
+            return
+        texts = [semantic_texts(d.title, d.body) for d in documents]
+        vectors = {
+            name: self.embedder.encode([t[name] for t in texts], show_progress=show_progress)
+            for name in ("full", "title")
+        }
+        metadatas = [{**d.metadata, "title": d.title[:500]} for d in documents]
+        self.store.upsert(
+            [d.id for d in documents], vectors, [lexical_text(d.title, d.body) for d in documents], metadatas
+        )
+        with self._lock:
+            self._lexical = None
+
+    def remove(self, ids: list[str]) -> None:
+        self.store.delete(ids)
+        with self._lock:
+            self._lexical = None
+
+    def _lexical_index(self) -> LexicalIndex:
+        with self._lock:
+            if self._lexical is None or len(self._lexical.ids) != self.store.count():
+                ids, documents, metadatas = self.store.documents()
+                self._lexical = LexicalIndex(ids, documents)
+                self._metadata = dict(zip(ids, metadatas, strict=True))
+            return self._lexical
+
+    # -- search ---------------------------------------------------------------------------------------------
+    def search(
+        self,
+        title: str,
+        body: str = "",
+        k: int = 10,
+        where: dict[str, list[Any]] | None = None,
+        exclude: set[str] | None = None,
+    ) -> list[Candidate]:
+        """The k best candidates for one text, best first. `where` keeps items whose metadata values are in the
+        given lists (e.g. {"kind": ["backlog_item"]})."""
+        return self.search_many([(title, body)], k, where, [exclude or set()])[0]
+
+    def search_many(
+        self,
+        queries: list[tuple[str, str]],
+        k: int = 10,
+        where: dict[str, list[Any]] | None = None,
+        exclude: list[set[str]] | None = None,
+    ) -> list[list[Candidate]]:
+        """`search` for many (title, body) queries at once (batched encoding and store queries)."""
+        if not queries:
+            return []
+        lexical = self._lexical_index()
+        exclude = exclude or [set() for _ in queries]
+        texts = [semantic_texts(title, body) for title, body in queries]
+        vectors = {name: self.embedder.encode([t[name] for t in texts]) for name in ("full", "title")}
+        chroma_where = {key: {"$in": list(values)} for key, values in (where or {}).items()} or None
+        if chroma_where and len(chroma_where) > 1:
+            chroma_where = {"$and": [{key: value} for key, value in chroma_where.items()]}
+        pool = self.candidates + max(len(e) for e in exclude)
+        near = {name: self.store.query(name, vectors[name], pool, chroma_where) for name in ("full", "title")}
+        lexical_scores = lexical.scores([lexical_text(title, body) for title, body in queries])
+        semantic: list[dict[str, dict[str, float]]] = []
+        pools: list[list[str]] = []
+        for q in range(len(queries)):
+            found = {name: {hit.id: 1.0 - hit.distance for hit in near[name][q]} for name in ("full", "title")}
+            row = lexical_scores[q]
+            lexical_top = [lexical.ids[i] for i in np.argsort(-row)[: pool * 2] if row[i] > 0]
+            lexical_top = [i for i in lexical_top if _matches(self._metadata.get(i, {}), where)][:pool]
+            pools.append([i for i in {*found["full"], *found["title"], *lexical_top} if i not in exclude[q]])
+            semantic.append(found)
+        for name in ("full", "title"):  # exact cosine for candidates that one list found and the other did not
+            missing = sorted({i for q, ids in enumerate(pools) for i in ids if i not in semantic[q][name]})
+            stored = self.store.vectors(name, missing)
+            for q, ids in enumerate(pools):
+                for doc_id in ids:
+                    if doc_id not in semantic[q][name] and doc_id in stored:
+                        semantic[q][name][doc_id] = float(stored[doc_id] @ vectors[name][q])
+        w = self.calibration.semantic_weight
+        results = []
+        for q, ids in enumerate(pools):
+            scored = []
+            for doc_id in ids:
+                sem = max(semantic[q]["full"].get(doc_id, 0.0), semantic[q]["title"].get(doc_id, 0.0))
+                lex = float(lexical_scores[q][lexical.position[doc_id]]) if doc_id in lexical.position else 0.0
+                score = round(min(1.0, max(0.0, w * sem + (1 - w) * lex)), 4)
+                meta = self._metadata.get(doc_id, {})
+                scored.append(
+                    Candidate(
+                        doc_id, str(meta.get("title", "")), score, self.calibration.verdict(score), sem, lex, meta
+                    )
+                )
+            scored.sort(key=lambda c: (-c.score, c.id))
+            results.append(scored[:k])
+        return results
+
+    def scan(self, where: dict[str, list[Any]] | None = None, k: int = 10) -> list[tuple[Candidate, Candidate]]:
+        """Every pair of stored items (matching `where`) whose verdict is `duplicate`, each pair once, best first."""
+        lexical = self._lexical_index()
+        ids = [i for i in lexical.ids if _matches(self._metadata.get(i, {}), where)]
+        documents = dict(zip(*self.store.documents()[:2], strict=True))
+        titles = {i: str(self._metadata[i].get("title", "")) for i in ids}
+        queries = [(titles[i], documents[i].removeprefix(titles[i].strip()).strip()) for i in ids]
+        found = self.search_many(queries, k, where, [{i} for i in ids])
+        pairs: dict[tuple[str, str], tuple[Candidate, Candidate]] = {}
+        for doc_id, candidates in zip(ids, found, strict=True):
+            for candidate in candidates:
+                if candidate.verdict != "duplicate":
+                    continue
+                key = tuple(sorted((doc_id, candidate.id)))
+                if key not in pairs or pairs[key][1].score < candidate.score:
+                    meta = self._metadata[doc_id]
+                    source = Candidate(doc_id, str(meta.get("title", "")), 1.0, "duplicate", 1.0, 1.0, meta)
+                    pairs[key] = (source, candidate)
+        return sorted(pairs.values(), key=lambda pair: -pair[1].score)

@@ -1,0 +1,160 @@
+"""Duplicates wired into the service (fake LLM; the real embedding model and an embedded Chroma)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.conftest import story_json
+
+ITEMS = [
+    {
+        "title": "Filter search results by price range",
+        "description": "Shoppers want min and max price filters.",
+        "type": "feature",
+        "external_id": "SHOP-1",
+    },
+    {
+        "title": "Password reset email never arrives",
+        "description": "Users do not receive the reset link.",
+        "type": "bug",
+        "external_id": "SHOP-2",
+    },
+    {
+        "title": "Export orders to CSV",
+        "description": "Accounting needs a CSV export of all orders.",
+        "type": "feature",
+        "external_id": "SHOP-3",
+    },
+]
+
+
+def import_items(client) -> list[dict]:
+    response = client.post("/v1/backlog/items", json=ITEMS)
+    assert response.status_code == 201, response.text
+    return response.json()["created"]
+
+
+def test_imported_items_are_searchable(client):
+    items = import_items(client)
+    response = client.post("/v1/duplicates/search", json={"text": "the password reset mail is not delivered", "k": 2})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert [c["item_id"] for c in found][0] == items[1]["id"]
+    assert found[0]["kind"] == "backlog_item" and found[0]["verdict"] in ("duplicate", "related")
+    assert found[1]["verdict"] == "distinct" and len(found) == 2
+
+
+def test_backlog_item_duplicates_exclude_the_item_itself(client):
+    items = import_items(client)
+    client.post(
+        "/v1/backlog/items",
+        json={
+            "title": "Reset password e-mail is never received",
+            "description": "The password reset link email does not arrive.",
+        },
+    )
+    found = client.get(f"/v1/backlog/{items[1]['id']}/duplicates?k=3").json()
+    assert items[1]["id"] not in [c["item_id"] for c in found]
+    assert found[0]["title"] == "Reset password e-mail is never received"
+    assert client.get("/v1/backlog/999/duplicates").status_code == 404
+
+
+def test_a_duplicate_draft_lists_its_duplicates_and_gets_a_merge_suggestion(client, llm):
+    items = import_items(client)
+    llm.chat.replies.append(story_json(title="Filter search results by price range"))
+    draft = client.post("/v1/drafts", json={"text": "let shoppers filter search results by a min and max price"})
+    draft = draft.json()
+    assert draft["status"] == "pending"
+    duplicates = draft["evidence"]["duplicates"]
+    assert duplicates[0]["item_id"] == items[0]["id"] and duplicates[0]["verdict"] == "duplicate"
+    merges = client.get("/v1/suggestions?kind=merge").json()
+    assert len(merges) == 1
+    merge = merges[0]
+    assert merge["payload"]["keep"]["item_id"] == items[0]["id"]
+    assert merge["payload"]["fold_in"] == {
+        "kind": "suggestion",
+        "item_id": draft["id"],
+        "title": "Filter search results by price range",
+    }
+    assert merge["evidence"]["duplicates"][0]["score"] == duplicates[0]["score"]
+    # accepting the merge closes the draft as merged and notes it on the kept item; nothing new in the backlog
+    kept = client.post(f"/v1/suggestions/{merge['id']}/accept", headers={"X-User": "pat"})
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["id"] == items[0]["id"] and "min and max price" in kept.json()["description"]
+    closed = client.get(f"/v1/suggestions/{draft['id']}").json()
+    assert closed["status"] == "rejected" and "merged into backlog item" in closed["reason"]
+    assert len(client.get("/v1/backlog").json()) == 3
+    assert [e["action"] for e in client.get(f"/v1/suggestions/{draft['id']}/history").json()] == ["created", "merged"]
+    # the merged draft left the index
+    found = client.post("/v1/duplicates/search", json={"text": "filter by price"}).json()
+    assert all(c["kind"] == "backlog_item" for c in found)
+    again = client.post(f"/v1/suggestions/{merge['id']}/accept")
+    assert again.status_code == 409
+
+
+def test_a_merge_of_an_already_decided_draft_is_refused_and_changes_nothing(client, llm):
+    import_items(client)
+    llm.chat.replies.append(story_json(title="Filter search results by price range"))
+    draft = client.post("/v1/drafts", json={"text": "filter results by price"}).json()
+    merge = client.get("/v1/suggestions?kind=merge").json()[0]
+    assert client.post(f"/v1/suggestions/{draft['id']}/reject", json={"reason": "not now"}).status_code == 200
+    refused = client.post(f"/v1/suggestions/{merge['id']}/accept")
+    assert refused.status_code == 409 and "already rejected" in refused.json()["detail"]
+    assert client.get(f"/v1/suggestions/{merge['id']}").json()["status"] == "pending"
+    assert client.post(f"/v1/suggestions/{merge['id']}/accept", json={"edits": {"title": "x"}}).status_code == 422
+
+
+def test_a_distinct_draft_gets_no_merge_and_accepted_drafts_become_searchable(client, llm):
+    import_items(client)
+    llm.chat.replies.append(story_json(title="Dark mode for the mobile app", labels=["ui"]))
+    draft = client.post("/v1/drafts", json={"text": "add a dark theme to the app"}).json()
+    assert draft["evidence"]["duplicates"] == [] or all(
+        c["verdict"] != "duplicate" for c in draft["evidence"]["duplicates"]
+    )
+    assert client.get("/v1/suggestions?kind=merge").json() == []
+    pending = client.post("/v1/duplicates/search", json={"text": "dark mode", "k": 1}).json()[0]
+    assert (pending["kind"], pending["item_id"]) == ("suggestion", draft["id"])
+    item = client.post(f"/v1/suggestions/{draft['id']}/accept", json={}).json()
+    found = client.post("/v1/duplicates/search", json={"text": "dark mode", "k": 1}).json()[0]
+    assert (found["kind"], found["item_id"]) == ("backlog_item", item["id"])
+
+
+def test_bad_search_requests_are_4xx(client):
+    assert client.post("/v1/duplicates/search", json={"text": "  "}).status_code == 422
+    assert client.post("/v1/duplicates/search", json={"text": "x", "k": 0}).status_code == 422
+    assert client.post("/v1/duplicates/search", json={"query": "x"}).status_code == 422
+
+
+def test_cli_search_scan_and_reindex(client, settings, monkeypatch):
+    import_items(client)
+    client.post(
+        "/v1/backlog/items",
+        json={"title": "Password reset email never arrives", "description": "Users do not get the reset link."},
+    )
+    client.app.state.runtime.db.engine.dispose()
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    from service.settings import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        result = runner.invoke(app, ["reindex"])
+        assert result.exit_code == 0, result.output
+        assert "Indexed 4 documents" in result.output
+        result = runner.invoke(app, ["duplicates", "reset mail missing", "--json", "--k", "2"])
+        assert result.exit_code == 0, result.output
+        assert [c["title"] for c in json.loads(result.output)] == ["Password reset email never arrives"] * 2
+        result = runner.invoke(app, ["duplicates", "--scan", "--json"])
+        assert result.exit_code == 0, result.output
+        pairs = json.loads(result.output)
+        assert len(pairs) == 1
+        assert pairs[0]["keep"]["title"] == pairs[0]["duplicate"]["title"] == "Password reset email never arrives"
+        result = runner.invoke(app, ["duplicates"])
+        assert result.exit_code == 2 and "either a text" in result.output
+    finally:
+        get_settings.cache_clear()
