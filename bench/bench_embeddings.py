@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.bug_reports import DATA_DIR, load_corpus
-from pipelines.duplicates import DuplicateDetector, Document
+from pipelines.duplicates import Document, DuplicateDetector
 from pipelines.embeddings import get_embedder, resolve_model_path
 from pipelines.vectorstore import VectorStore, open_client
 
@@ -134,9 +133,7 @@ def bench_encode(texts: list[str], rows: list[str]) -> None:
                 rate = len(texts) / min(times)
                 baseline.setdefault(batch, rate)
                 agreement = float(np.min(np.sum(vectors * reference, axis=1)))
-                rows.append(
-                    f"| {name} | {batch} | {rate:.0f} | {rate / baseline[batch]:.2f}x | {agreement:.4f} |"
-                )
+                rows.append(f"| {name} | {batch} | {rate:.0f} | {rate / baseline[batch]:.2f}x | {agreement:.4f} |")
 
 
 def jittered(base: np.ndarray, n: int, rng: np.random.Generator, noise: float = 0.04) -> np.ndarray:
@@ -221,7 +218,8 @@ def main() -> None:
         "",
         "## Chroma HNSW vs exact numpy, k=10 (jittered real MiniLM vectors)",
         "",
-        "| items | add s | Chroma query p50 / p99 ms | HNSW recall@10 vs exact | numpy exact p50 / p99 ms | numpy/Chroma |",
+        "| items | add s | Chroma query p50 / p99 ms | HNSW recall@10 vs exact | numpy exact p50 / p99 ms "
+        "| numpy/Chroma |",
         "|---|---|---|---|---|---|",
     ]
     bench_store(base, sizes, lines)

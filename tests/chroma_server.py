@@ -35,9 +35,10 @@ def chroma_server() -> Iterator[tuple[str, int]]:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
                     break
-            except OSError:
+            except OSError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chroma run did not start: {(Path(data) / 'server.log').read_text()[-2000:]}")
+                    output = (Path(data) / "server.log").read_text()[-2000:]
+                    raise RuntimeError(f"chroma run did not start: {output}") from exc
                 time.sleep(0.3)
         yield "127.0.0.1", port
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.duplicates import DuplicateCalibration, DuplicateDetector, Document, load_calibration
+from pipelines.duplicates import Document, DuplicateCalibration, DuplicateDetector, load_calibration
 from pipelines.embeddings import EmbeddingsUnavailable, get_embedder, resolve_model_path
 from pipelines.vectorstore import VectorStore, VectorStoreUnavailable, open_client
 from tests.chroma_server import chroma_server

@@ -109,11 +109,23 @@ def test_a_merge_of_an_already_decided_draft_is_refused_and_changes_nothing(clie
 
 def test_a_distinct_draft_gets_no_merge_and_accepted_drafts_become_searchable(client, llm):
     import_items(client)
-    llm.chat.replies.append(story_json(title="Dark mode for the mobile app", labels=["ui"]))
-    draft = client.post("/v1/drafts", json={"text": "add a dark theme to the app"}).json()
-    assert draft["evidence"]["duplicates"] == [] or all(
-        c["verdict"] != "duplicate" for c in draft["evidence"]["duplicates"]
+    llm.chat.replies.append(
+        story_json(
+            title="Dark mode for the mobile app",
+            persona="night-time user",
+            goal="a dark colour theme in the mobile app",
+            benefit="the screen does not dazzle me at night",
+            acceptance_criteria=[
+                {"given": "dark mode is on", "when": "I open any screen", "then": "it uses dark colours"},
+                {"given": "the phone uses a dark theme", "when": "I first start the app", "then": "dark mode is on"},
+            ],
+            labels=["ui"],
+            assumptions=[],
+            open_questions=[],
+        )
     )
+    draft = client.post("/v1/drafts", json={"text": "add a dark theme to the app"}).json()
+    assert draft["evidence"]["duplicates"] == []  # only related or duplicate candidates are listed
     assert client.get("/v1/suggestions?kind=merge").json() == []
     pending = client.post("/v1/duplicates/search", json={"text": "dark mode", "k": 1}).json()[0]
     assert (pending["kind"], pending["item_id"]) == ("suggestion", draft["id"])
