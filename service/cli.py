@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLMUnavailable
 from pipelines.models import StoryDraft
+from pipelines.vectorstore import VectorStoreUnavailable
 from service import cli_duplicates
 from service.settings import get_settings
 
@@ -37,7 +39,7 @@ def fail(message: str) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    warm: Annotated[bool, typer.Option(help="Load the LLM in the background at start.")] = True,
+    warm: Annotated[bool, typer.Option(help="Load the LLM and the duplicate index in the background at start.")] = True,
 ) -> None:
     """Start the HTTP API (docs at /docs)."""
     import uvicorn
@@ -49,6 +51,12 @@ def serve(
     if warm:
 
         def _warm() -> None:
+            if runtime.settings.duplicate_check:
+                try:
+                    count = runtime.duplicates().store.count()
+                    errors.print(f"Duplicate index ready: {count} documents ({runtime.settings.embedding_model})")
+                except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
+                    errors.print(f"[bold red]Duplicate detection not available:[/] {exc}")
             try:
                 runtime.warm_up()
                 errors.print(f"LLM ready: {runtime.settings.llm_provider} / {runtime.llm_model}")

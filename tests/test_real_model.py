@@ -42,6 +42,11 @@ def test_a_bug_report_becomes_a_bug_story_with_reproduction_criteria(local_llm):
 def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_path):
     settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", OPENAI_API_KEY=None)
     with TestClient(create_app(settings, local_llm)) as client:
+        existing = {
+            "title": "Filter search results by price range",
+            "description": "Customers want to filter search results by a min and max price instead of scrolling.",
+        }
+        existing_id = client.post("/v1/backlog/items", json=existing).json()["created"][0]["id"]
         response = client.post(
             "/v1/drafts",
             json={"text": "customers keep asking to filter search by price, scrolling 400 products is painful"},
@@ -53,6 +58,12 @@ def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_pat
         assert "price" in (draft.title + draft.goal).lower()
         assert draft.item_type == "feature"
         assert suggestion["usage"]["output_tokens"] > 0
+        # the real embedding model finds the backlog item this draft repeats
+        listed = suggestion["evidence"]["duplicates"]
+        assert (listed[0]["kind"], listed[0]["item_id"]) == ("backlog_item", existing_id), listed
+        assert listed[0]["verdict"] in ("duplicate", "related") and listed[0]["score"] >= 0.48
         item = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"decided_by": "pm"}).json()
         assert item["title"] == draft.title
+        found = client.get(f"/v1/backlog/{existing_id}/duplicates?k=1").json()
+        assert found[0]["item_id"] == item["id"]  # the accepted item was indexed
         assert client.get("/healthz").json()["llm_loaded"] is True
