@@ -45,7 +45,7 @@ def resolve_model_path(model: str) -> Path:
 class Embedder:
     """Encode texts in batches into normalised vectors with sentence-transformers (torch, CPU)."""
 
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64, threads: int | None = None):
+    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 32, threads: int | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
