@@ -14,7 +14,7 @@ from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLMUnavailable
 from pipelines.models import StoryDraft
 from pipelines.vectorstore import VectorStoreUnavailable
-from service import cli_duplicates
+from service import cli_duplicates, cli_ingest
 from service.settings import get_settings
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
@@ -203,6 +203,7 @@ def backlog_list(
 
 app.command()(cli_duplicates.duplicates)
 app.command()(cli_duplicates.reindex)
+app.command()(cli_ingest.ingest)
 
 if __name__ == "__main__":
     app()

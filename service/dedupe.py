@@ -17,7 +17,7 @@ from pipelines.duplicates import Candidate, Document
 from pipelines.models import StoryDraft, story_markdown
 from service import review
 from service.runtime import Runtime
-from service.tables import BacklogItem, Suggestion
+from service.tables import BacklogItem, Suggestion, TicketRow
 
 log = logging.getLogger(__name__)
 SEARCHABLE = {"kind": ["backlog_item", "suggestion"]}
@@ -59,7 +59,22 @@ def indexable(session: Session) -> list[Document]:
         .where(Suggestion.kind == "story_draft", Suggestion.status == "pending")
         .order_by(Suggestion.id)
     )
-    return [item_document(i) for i in items] + [suggestion_document(s) for s in drafts]
+    tickets = session.scalars(select(TicketRow).where(TicketRow.processed_at.is_not(None)).order_by(TicketRow.id))
+    return (
+        [item_document(i) for i in items]
+        + [suggestion_document(s) for s in drafts]
+        + [ticket_document(t) for t in tickets]
+    )
+
+
+def ticket_document(ticket: TicketRow) -> Document:
+    text = ticket.redacted or ""
+    return Document(
+        id=f"ticket:{ticket.id}",
+        title=ticket.subject or text[:120],
+        body=text,
+        metadata={"kind": "ticket", "item_id": ticket.id, "status": "ingested", "job_id": ticket.job_id},
+    )
 
 
 def reindex(runtime: Runtime, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:

@@ -120,6 +120,51 @@ def propose_merge(
     return suggestion
 
 
+def propose_evidence(
+    session: Session, payload: dict[str, Any], inputs: dict[str, Any], evidence: dict[str, Any], model: str
+) -> Suggestion:
+    """Propose attaching a theme's tickets to the existing backlog item they are about."""
+    suggestion = Suggestion(
+        kind="evidence",
+        status="pending",
+        payload=payload,
+        input=inputs,
+        evidence=evidence,
+        model=f"{model} + tf-idf",
+        provider="duplicate-detector",
+        prompt_version="theme-match@1",
+    )
+    session.add(suggestion)
+    session.flush()
+    _record(session, suggestion.id, "created", None, None, payload)
+    return suggestion
+
+
+def _accept_evidence(session: Session, suggestion: Suggestion, actor: str | None) -> BacklogItem:
+    """Attach the theme's tickets to the item: ticket ids, counts, distinct customers, dates and quotes."""
+    from service.tables import TicketRow
+
+    item = session.get(BacklogItem, suggestion.payload["backlog_item_id"])
+    if item is None or item.merged_into_id is not None:
+        raise Conflict(f"backlog item {suggestion.payload['backlog_item_id']} is gone or was merged away")
+    _claim(session, suggestion, "accepted", actor, None)
+    before = dict(item.evidence or {})
+    ticket_ids = sorted({*before.get("ticket_ids", []), *suggestion.evidence.get("ticket_ids", [])})
+    tickets = list(session.scalars(select(TicketRow).where(TicketRow.id.in_(ticket_ids))))
+    dates = sorted(t.created for t in tickets if t.created is not None)
+    item.evidence = {
+        "ticket_ids": ticket_ids,
+        "ticket_count": len(ticket_ids),
+        "distinct_customers": len({t.customer for t in tickets if t.customer}),
+        "date_range": [dates[0].isoformat(), dates[-1].isoformat()] if dates else None,
+        "quotes": [*before.get("quotes", []), *suggestion.evidence.get("quotes", [])][:10],
+        "suggestion_ids": [*before.get("suggestion_ids", []), suggestion.id],
+    }
+    suggestion.backlog_item_id = item.id
+    _record(session, suggestion.id, "accepted", actor, before, item.evidence)
+    return item
+
+
 def _accept_merge(session: Session, merge: Suggestion, actor: str | None) -> BacklogItem:
     """Fold the duplicate into the kept item: a pending draft is closed as merged, a backlog item is marked
     merged; the kept item's description notes what was folded in."""
@@ -155,10 +200,12 @@ def accept(
     """Accept a pending suggestion: a story draft (optionally edited) creates its backlog item; a merge folds
     the duplicate into the kept item and returns that item."""
     suggestion = get_suggestion(session, suggestion_id)
-    if suggestion.kind == "merge":
+    if suggestion.kind in ("merge", "evidence"):
         if edits is not None:
-            raise InvalidEdit("a merge suggestion has nothing to edit; accept or reject it")
-        return _accept_merge(session, suggestion, actor)
+            raise InvalidEdit(f"a {suggestion.kind} suggestion has nothing to edit; accept or reject it")
+        _ensure_pending(suggestion)
+        accept_other = _accept_merge if suggestion.kind == "merge" else _accept_evidence
+        return accept_other(session, suggestion, actor)
     if suggestion.kind != "story_draft":
         raise Conflict(f"suggestion {suggestion_id} is a {suggestion.kind}; it cannot be accepted here")
     _ensure_pending(suggestion)

@@ -11,7 +11,7 @@ from pipelines.drafting import MAX_CONTEXT_CHARS, MAX_TEXT_CHARS
 from pipelines.models import ItemType, StoryDraftEdits
 
 SuggestionStatus = Literal["pending", "accepted", "rejected", "failed"]
-SuggestionKind = Literal["story_draft", "merge"]
+SuggestionKind = Literal["story_draft", "merge", "evidence"]
 
 
 class DraftCreate(BaseModel):
@@ -98,6 +98,7 @@ class BacklogItemPublic(BaseModel):
     story: dict[str, Any] | None
     source_suggestion_id: int | None
     merged_into_id: int | None
+    evidence: dict[str, Any] | None = Field(None, description="Customer evidence: ticket ids, counts, quotes.")
     created_at: datetime
     updated_at: datetime
 
@@ -135,3 +136,32 @@ class Health(BaseModel):
     llm_loaded: bool
     database: str
     prompt_versions: dict[str, str]
+
+
+class JobPublic(BaseModel):
+    """An ingest job's progress; counts are tickets unless named otherwise."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str
+    source: str
+    filename: str
+    total: int = Field(description="Data rows in the file.")
+    processed: int = Field(description="Tickets redacted, embedded and classified.")
+    skipped: int = Field(description="Rows with no usable text.")
+    already_ingested: int = Field(description="Tickets an earlier upload already brought in (not added again).")
+    failed: int
+    themes: int
+    suggestions: int
+    llm_calls: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    eta_s: float | None = None
+    errors: list[str]
+
+
+class JobCreated(BaseModel):
+    job_id: int
+    status_url: str

@@ -47,6 +47,7 @@ class BacklogItem(Base):
     story: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
     merged_into_id: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # customer evidence attached by review
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -86,3 +87,64 @@ class SuggestionEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IngestJob(Base):
+    """One uploaded feedback file and the work done on it; every stage can be resumed after a crash."""
+
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="queued")  # queued|running|done|failed
+    stage: Mapped[str] = mapped_column(String(20), default="parse")  # parse|triage|cluster|themes|done
+    source: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(300))
+    file_path: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mapping, product
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    already_ingested: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    themes: Mapped[int] = mapped_column(Integer, default=0)
+    suggestions: Mapped[int] = mapped_column(Integer, default=0)
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class TicketRow(Base):
+    """A customer ticket or review. The original text stays here; only `redacted` ever reaches a model."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)  # source:id, or hash:<sha256> of the text
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(300))
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    customer: Mapped[str | None] = mapped_column(String(300))
+    created: Mapped[datetime | None]
+    redacted: Mapped[str | None] = mapped_column(Text)
+    redactions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    category: Mapped[str | None] = mapped_column(String(20))
+    category_score: Mapped[float | None]
+    theme_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    processed_at: Mapped[datetime | None]
+
+
+class ThemeRow(Base):
+    """A group of a job's tickets about one thing, and the suggestion made from it (exactly once)."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
+    ticket_ids: Mapped[list[Any]] = mapped_column(JSON)  # most typical first
+    cohesion: Mapped[float]
+    suggestion_id: Mapped[int | None] = mapped_column(Integer)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLM, LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
-from service.api.routes import backlog, drafts, duplicates, health, suggestions
+from service.api.routes import backlog, drafts, duplicates, health, ingest, suggestions
+from service.jobs import JobRunner
 from service.review import ReviewError
 from service.runtime import Runtime
 from service.settings import Settings, get_settings
@@ -16,13 +20,22 @@ from service.settings import Settings, get_settings
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
     """Build the app; `llm` overrides the configured provider (tests pass a fake one)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.jobs.start()  # resumes jobs a previous process left unfinished
+        yield
+        app.state.jobs.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Refinery",
         version="0.1.0",
         description="AI-assisted backlog refinement: every AI output is a suggestion a person reviews.",
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
-    for module in (drafts, suggestions, backlog, duplicates, health):
+    app.state.jobs = JobRunner(app.state.runtime)
+    for module in (drafts, suggestions, backlog, duplicates, ingest, health):
         app.include_router(module.router)
 
     @app.exception_handler(ReviewError)

@@ -1,0 +1,79 @@
+"""Themes from customer feedback: one LLM call per group of tickets, with quotes checked against the source.
+
+The tickets given to the model are already redacted (`pipelines.redact`); their text is data inside delimiters
+it cannot close, and instruction-like sentences are cut first (`pipelines.safety`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from pipelines.llm import LLM, StructuredResult
+from pipelines.models import StoryDraft
+from pipelines.safety import neutralize_instructions
+from prompts import load_prompt
+
+PROMPT_ID = "theme_story"
+MAX_SHOWN = 6
+MAX_TICKET_CHARS = 600
+
+Quote = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=400)]
+
+
+class ThemeStory(StoryDraft):
+    """A story drafted from a theme, with the customer quotes that support it."""
+
+    quotes: list[Quote] = Field(
+        min_length=1, max_length=4, description="2 or 3 short phrases copied exactly from different tickets."
+    )
+
+    def as_story(self) -> StoryDraft:
+        """The story without the quotes (they travel as evidence)."""
+        return StoryDraft.model_validate(self.model_dump(exclude={"quotes"}))
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower().strip(" \"'.,!?")
+
+
+def verify_quotes(quotes: list[str], sources: list[str]) -> tuple[list[str], list[str]]:
+    """Split quotes into those that occur in some source (ignoring case, spacing and surrounding quotes or
+    punctuation) and those that do not."""
+    haystacks = [_normalise(s) for s in sources]
+    kept, dropped = [], []
+    for quote in quotes:
+        needle = _normalise(quote)
+        (kept if needle and any(needle in h for h in haystacks) else dropped).append(quote)
+    return kept, dropped
+
+
+def _as_ticket(text: str) -> str:
+    text = text.replace("</ticket", "</ ticket").replace("<ticket", "< ticket").replace("</tickets", "</ tickets")
+    return f"<ticket>{text[:MAX_TICKET_CHARS]}</ticket>"
+
+
+def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = None) -> StructuredResult[ThemeStory]:
+    """Draft one story for a theme from its most typical (redacted) tickets. Quotes the tickets do not contain
+    are dropped and reported in `warnings`; so are instruction-like sentences cut from the tickets."""
+    shown, removed = [], []
+    for text in tickets[:MAX_SHOWN]:
+        cleaned, cut = neutralize_instructions(text)
+        shown.append(cleaned)
+        removed += cut
+    result = llm.complete_structured(
+        load_prompt(PROMPT_ID),
+        ThemeStory,
+        product=product or "not given",
+        count=str(count),
+        shown=str(len(shown)),
+        tickets="\n".join(_as_ticket(t) for t in shown),
+    )
+    result.warnings += [f"instruction-like text was removed from a ticket: {cut!r}" for cut in removed]
+    if result.value is not None:
+        kept, dropped = verify_quotes(result.value.quotes, tickets)
+        result.value.quotes = kept
+        result.warnings += [f"quote not found in the tickets, dropped: {quote!r}" for quote in dropped]
+    return result

@@ -1,0 +1,98 @@
+"""Ticket triage and themes, without an LLM: category by nearest example sentences, themes by clustering.
+
+Categories: bug | feature_request | question | praise | noise. Themes are built from bugs, feature requests
+and questions; praise and noise are counted but not themed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from sklearn.cluster import AgglomerativeClustering
+
+from pipelines.embeddings import Embedder
+
+Category = Literal["bug", "feature_request", "question", "praise", "noise"]
+THEMED: tuple[str, ...] = ("bug", "feature_request", "question")
+PROTOTYPES_FILE = Path(__file__).with_name("triage.yaml")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+class TicketClassifier:
+    """Nearest category by mean cosine to its example sentences (pipelines/triage.yaml)."""
+
+    def __init__(self, embedder: Embedder, path: Path = PROTOTYPES_FILE) -> None:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.version: str = spec["version"]
+        self.categories: list[str] = list(spec["categories"])
+        self._embedder = embedder
+        self._examples = spec["categories"]
+
+    @cached_property
+    def _centroids(self) -> np.ndarray:
+        rows = []
+        for category in self.categories:
+            mean = self._embedder.encode(self._examples[category]).mean(axis=0)
+            rows.append(mean / np.linalg.norm(mean))
+        return np.stack(rows)
+
+    def classify(self, texts: list[str], vectors: np.ndarray) -> list[tuple[Category, float]]:
+        """(category, similarity) per text; under three words is noise whatever it says."""
+        similarity = vectors @ self._centroids.T
+        out: list[tuple[Category, float]] = []
+        for text, row in zip(texts, similarity, strict=True):
+            best = int(np.argmax(row))
+            category = self.categories[best] if len(_WORD.findall(text)) >= 3 else "noise"
+            out.append((category, round(float(row[best]), 4)))  # type: ignore[arg-type]
+        return out
+
+
+@dataclass
+class ThemeCluster:
+    members: list[int]  # indices into the clustered vectors, most typical first
+    cohesion: float  # mean cosine of the members to their centroid
+
+
+def cluster_themes(vectors: np.ndarray, distance: float = 0.55, min_size: int = 3) -> list[ThemeCluster]:
+    """Agglomerative clustering (cosine, average linkage, cut at `distance`); clusters smaller than `min_size`
+    are left out. Largest theme first; members ordered by closeness to the centroid."""
+    if len(vectors) < max(2, min_size):
+        return []
+    labels = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
+    ).fit_predict(vectors)
+    themes = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < min_size:
+            continue
+        centroid = vectors[members].mean(axis=0)
+        centroid /= np.linalg.norm(centroid)
+        closeness = vectors[members] @ centroid
+        order = np.argsort(-closeness)
+        themes.append(ThemeCluster([int(members[i]) for i in order], round(float(closeness.mean()), 4)))
+    return sorted(themes, key=lambda t: (-len(t.members), t.members[0]))
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def representative_quotes(texts: list[str], limit: int = 3, max_chars: int = 200) -> list[str]:
+    """Verbatim quotes for a theme without asking a model: the first sentence of each of the most typical
+    tickets (cut at a word boundary when long); each is a substring of its ticket by construction."""
+    quotes: list[str] = []
+    for text in texts:
+        sentence = _SENTENCE.split(text.strip(), maxsplit=1)[0].strip()
+        if len(sentence) > max_chars:
+            sentence = sentence[:max_chars].rsplit(" ", 1)[0]
+        if len(_WORD.findall(sentence)) >= 3 and sentence not in quotes:
+            quotes.append(sentence)
+        if len(quotes) == limit:
+            break
+    return quotes

@@ -1,0 +1,72 @@
+"""`refinery ingest FILE`: run an ingest job in this process with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON array or JSONL of tickets or reviews.")],
+    map: Annotated[
+        list[str] | None, typer.Option("--map", help="Column mapping, repeatable: --map body=Description.")
+    ] = None,
+    product: Annotated[str | None, typer.Option(help="What the product is, for drafting stories.")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name (default: the file name).")] = None,
+) -> None:
+    """Ingest feedback: redact, triage, cluster into themes, and propose evidence or story drafts for review."""
+    from pipelines.tickets import MappingError, UnsupportedFile, parse_mapping
+    from service import ingest as jobs
+    from service.runtime import Runtime
+    from service.settings import get_settings
+
+    if not file.is_file():
+        errors.print(f"[bold red]error:[/] {file} is not a file")
+        raise typer.Exit(code=2)
+    runtime = Runtime(get_settings())
+    try:
+        mapping = parse_mapping(map or [])
+        job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source)
+    except (MappingError, UnsupportedFile, ValueError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors) as progress:
+        triage = progress.add_task(f"job {job.id}: triage (redact, embed, classify)", total=None)
+        themes = progress.add_task(f"job {job.id}: themes", total=None, visible=False)
+
+        def show(state) -> None:  # noqa: ANN001
+            to_triage = max(0, state.total - state.skipped - state.already_ingested)
+            progress.update(triage, completed=state.processed, total=to_triage)
+            if state.stage in ("themes", "done"):
+                progress.update(themes, completed=state.suggestions, total=state.themes, visible=True)
+
+        job = jobs.run_job(runtime, job.id, show)
+    table = Table(
+        "job", "status", "rows", "processed", "skipped", "already ingested", "themes", "suggestions", "LLM calls"
+    )
+    table.add_row(
+        str(job.id),
+        job.status,
+        str(job.total),
+        str(job.processed),
+        str(job.skipped),
+        str(job.already_ingested),
+        str(job.themes),
+        str(job.suggestions),
+        str(job.llm_calls),
+    )
+    console.print(table)
+    for error in job.errors[:10]:
+        errors.print(f"[yellow]note:[/] {error}")
+    if job.status != "done":
+        raise typer.Exit(code=1)
+    console.print("Review the suggestions: GET /v1/suggestions?status=pending (or the review desk).")
