@@ -1,33 +1,40 @@
 """Redact personal data and secrets from support-ticket text before it is sent to an LLM.
 
-Each hit is replaced by a placeholder naming its kind, and `Redaction.counts` says how many of each were replaced.
+Each hit is replaced by a placeholder naming its kind ([EMAIL], [PHONE], [CARD], [IBAN], [IP], [SECRET]), and
+`Redaction.counts` says how many of each were replaced.
 
 Redacted:
 - email: addresses such as jane.doe+billing@example.co.uk;
-- phone: numbers that Google's `phonenumbers` accepts as valid for `default_region` ("(415) 555-2671") or, with a
-  leading +, for any country ("+44 20 7946 0958");
-- card: 13-19 digits, optionally grouped by spaces or dashes, that pass the Luhn check;
+- phone: numbers that Google's `phonenumbers` finds valid (Leniency.VALID), in the national format of
+  `default_region` ("(415) 555-2671" for US) or international with a + ("+44 20 7946 0958"), extension included;
+  written in at least 7 characters, and only in texts with at least 7 digits;
+- card: 13-19 digits, optionally grouped by spaces or dashes, that pass the Luhn check (any such id is taken for a
+  card: about one random 13-19 digit number in ten passes);
 - iban: IBANs, compact or grouped by spaces, whose country format and check digits are valid (upper case only);
-- ip: IPv4 and IPv6 addresses that the stdlib `ipaddress` accepts (a four-part version such as 1.2.3.4 is a valid
-  IPv4 address and is redacted; IPv6 needs at least one digit);
+- ip: IPv4 and IPv6 addresses (IPv6 with its %zone) that the stdlib `ipaddress` accepts; a :port or /prefix is kept
+  (a four-part number such as "1.2.3.4" is an IPv4 address even where it is meant as a version; IPv6 needs a digit);
 - secret: PEM private key blocks; AWS access key ids (AKIA/ASIA); GitHub (ghp_, gho_, ghu_, ghs_, ghr_,
-  github_pat_), Slack (xoxb-, xoxa-, xoxp-, xoxr-, xoxs-), Stripe (sk_/pk_/rk_ live or test, whsec_) and Google
-  (AIza) keys; JWTs; the credential after `Authorization:` or `Bearer`; the password in a URL (scheme://user:pw@);
-  the value of `key: value`, `key=value` or `"key": "value"` pairs whose key names a password, passphrase, secret,
-  token, API key, access key or private key (the key itself is kept).
+  github_pat_), Slack (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-), Stripe (sk_/pk_/rk_ + live_/test_, whsec_) and Google
+  (AIza) keys; JWTs; the credential after `Authorization:` (the scheme, e.g. Bearer, is kept) or after `Bearer`
+  (16+ characters); the password in a URL (scheme://user:[SECRET]@host); the value of `key: value`, `key=value`,
+  `key => value` and `"key": "value"` pairs whose key is password, passwd, pwd, passphrase, secret, token, api key,
+  access key, private key or secret key, also inside a longer name (client_secret, DB_PASSWORD, x-api-key,
+  access_token). The key is kept; the value is the quoted string or the next word (up to a space , ; & ) ] } >).
 
-Not redacted: names, postal addresses, dates, account or customer ids, order numbers, Luhn-invalid digit runs,
-national ids (SSN and the like), MAC addresses, URLs and host names, secrets in free prose ("my password is ...") and
-high-entropy strings of an unknown format.
+Not redacted: names, postal addresses, dates and times, account, customer and order ids (unless Luhn-valid with
+13-19 digits), Luhn-invalid numbers, national ids (SSN and the like), MAC addresses, URLs and host names, lower-case
+IBANs, national phone numbers of other countries than `default_region`, secrets in prose ("my password is hunter2")
+and tokens of other formats.
 
-Kinds are applied in this order, each on the text left by the previous ones, so one hit is never replaced twice or in
-part: secret, email, ip, iban, card, phone. Replacing a hit can make a neighbour match (a card followed by a phone
-number is only a 16-digit run once the phone is gone), so the pass is repeated until nothing changes: redact() is
-idempotent. Text without any hit comes back unchanged.
+Kinds are applied in this order, each on the text left by the previous ones, so a hit is never replaced twice or in
+part: secret, email, ip, iban, card, phone. Replacing a hit can expose a neighbour (a card followed by a phone number
+is a 16-digit run only once the phone is gone), so the pass is repeated until nothing changes (at most 4 passes), which
+makes redact() idempotent. Text without any hit comes back unchanged.
 """
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import re
 from collections.abc import Callable
@@ -49,6 +56,7 @@ class Redaction(BaseModel):
 
 
 def _placeholder(kind: str) -> str:
+    """ "email" -> "[EMAIL]"."""
     return f"[{kind.upper()}]"
 
 
@@ -75,8 +83,8 @@ _URL_PASSWORD = re.compile(r"(?<=://)[^\s/:@\[\]]+:" + _NOT_PLACEHOLDER + r"(?P<
 _SECRET_KEY = (
     r"(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|secret[_-]?key)"
 )
-_KEY_VALUE = re.compile(  # optional key prefix (client_, DB_, x-), key, separator, then a quoted or a bare value
-    r"(?i)(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_.-])*" + _SECRET_KEY + r"[\"']?[ \t]*(?:=>|[:=])[ \t]*(?P<q>[\"'])?"
+_KEY_VALUE = re.compile(  # key (also as in client_secret, DB_PASSWORD, x-api-key), separator, quoted or bare value
+    r"(?i)(?<![A-Za-z0-9])" + _SECRET_KEY + r"[\"']?[ \t]*(?:=>|[:=])[ \t]*(?P<q>[\"'])?"
     r"(?!\[[A-Z]+\])(?P<val>(?(q)(?:(?!(?P=q))[^\n])+|[^\s\"'`,;&)\]}>]+))(?(q)(?P=q))"
 )
 _SECRETS = (_PEM, _TOKEN, _AUTHORIZATION, _BEARER, _URL_PASSWORD, _KEY_VALUE)
@@ -90,6 +98,13 @@ _IPV4 = re.compile(r"(?<![\w.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![\w]|\.[0-9])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}")
 _CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _SEVEN_DIGITS = re.compile(r"\d(?:\D*\d){6}")
+# Recent phonenumbers releases (2026 on) can skip candidates shorter than 7 characters ("500", "2.6.1", "#48213")
+# before parsing them, which is most of the matcher's time on ticket text; older releases parse every candidate.
+_MATCHER_OPTIONS: dict[str, int] = (
+    {"min_candidate_length": 7}
+    if "min_candidate_length" in inspect.signature(phonenumbers.PhoneNumberMatcher).parameters
+    else {}
+)
 
 
 def _sub(pattern: re.Pattern[str], text: str, kind: str, counts: dict[str, int], keep: Callable[[str], bool]) -> str:
@@ -111,10 +126,12 @@ def _sub(pattern: re.Pattern[str], text: str, kind: str, counts: dict[str, int],
 
 
 def _always(_: str) -> bool:
+    """Accept every match."""
     return True
 
 
 def _is_ipv4(candidate: str) -> bool:
+    """Whether `candidate` is an IPv4 address (each part 0-255, no leading zeros)."""
     try:
         ipaddress.IPv4Address(candidate)
     except ValueError:
@@ -123,7 +140,8 @@ def _is_ipv4(candidate: str) -> bool:
 
 
 def _is_ipv6(candidate: str) -> bool:
-    if not any(c.isdigit() for c in candidate):  # "dead::beef", "Face::Bead", "::" read as words or punctuation
+    """Whether `candidate` is an IPv6 address with at least one digit."""
+    if not any(c.isdigit() for c in candidate):  # "dead::beef", "Face::Bead" and "::" are words or punctuation
         return False
     try:
         ipaddress.IPv6Address(candidate)
@@ -133,38 +151,49 @@ def _is_ipv6(candidate: str) -> bool:
 
 
 def _is_card(candidate: str) -> bool:
+    """Whether `candidate` has 13-19 digits (spaces and dashes aside) that pass the Luhn check."""
     digits = candidate.replace(" ", "").replace("-", "")
     return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
 
 
+def _iban_length(text: str, start: int, candidate: str) -> int:
+    """Length of the longest valid IBAN that `candidate` (found at `start`) begins with and that ends a word; or 0."""
+    for end in range(len(candidate), 14, -1):
+        ends_word = candidate[end] == " " if end < len(candidate) else not text[start + end : start + end + 1].isalnum()
+        if ends_word and std_iban.is_valid(candidate[:end]):
+            return end
+    return 0
+
+
 def _ibans(text: str, counts: dict[str, int]) -> str:
-    """Replace valid IBANs; a candidate may run on into following upper-case words, so its prefixes are tried."""
+    """Replace valid IBANs. A candidate may run on into the next upper-case words, so its prefixes are tried; when it
+    holds none, the search goes on from its second group."""
     out: list[str] = []
-    pos = 0
-    for match in _IBAN.finditer(text):
+    pos = last = 0
+    while match := _IBAN.search(text, pos):
         candidate = match.group(0)
-        for end in range(len(candidate), 14, -1):
-            if end < len(candidate) and candidate[end] != " ":  # a prefix must end at a group boundary
-                continue
-            if candidate[end - 1] != " " and std_iban.is_valid(candidate[:end]):
-                out.append(text[pos : match.start()])
-                out.append(_placeholder("iban"))
-                pos = match.start() + end
-                counts["iban"] = counts.get("iban", 0) + 1
-                break
+        length = _iban_length(text, match.start(), candidate)
+        if length:
+            out += [text[last : match.start()], _placeholder("iban")]
+            pos = last = match.start() + length
+            counts["iban"] = counts.get("iban", 0) + 1
+        else:
+            space = candidate.find(" ")
+            pos = match.start() + space + 1 if space > 0 else match.end()
     if not out:
         return text
-    out.append(text[pos:])
+    out.append(text[last:])
     return "".join(out)
 
 
 def _phones(text: str, region: str, counts: dict[str, int]) -> str:
-    """Replace numbers `phonenumbers` finds valid; skipped below seven digits, where no valid number fits."""
+    """Replace the numbers `phonenumbers` finds valid; the matcher is skipped when the text has fewer than 7 digits."""
     if not _SEVEN_DIGITS.search(text):
         return text
     out: list[str] = []
     pos = 0
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+    matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID, **_MATCHER_OPTIONS)
+    for match in matcher:
         out.append(text[pos : match.start])
         out.append(_placeholder("phone"))
         pos = match.end
@@ -175,7 +204,8 @@ def _phones(text: str, region: str, counts: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _redact_once(text: str, region: str, counts: dict[str, int]) -> str:
+def _redact_without_phones(text: str, counts: dict[str, int]) -> str:
+    """One pass of every kind but phone, in order: secret, email, ip, iban, card."""
     for pattern in _SECRETS:
         text = _sub(pattern, text, "secret", counts, _always)
     if "@" in text:
@@ -185,8 +215,7 @@ def _redact_once(text: str, region: str, counts: dict[str, int]) -> str:
     if "." in text:
         text = _sub(_IPV4, text, "ip", counts, _is_ipv4)
     text = _ibans(text, counts)
-    text = _sub(_CARD, text, "card", counts, _is_card)
-    return _phones(text, region, counts)
+    return _sub(_CARD, text, "card", counts, _is_card)
 
 
 def redact(text: str, default_region: str = "US") -> Redaction:
@@ -195,9 +224,12 @@ def redact(text: str, default_region: str = "US") -> Redaction:
     `default_region` (ISO 3166 alpha-2) is the country whose national phone format is recognised without a +.
     """
     counts: dict[str, int] = {}
-    for _ in range(_MAX_PASSES):
+    for attempt in range(_MAX_PASSES):
         before = sum(counts.values())
-        text = _redact_once(text, default_region, counts)
+        text = _redact_without_phones(text, counts)
+        # The phone matcher (the slow part) only needs to run again when another kind changed the text since.
+        if attempt == 0 or sum(counts.values()) > before:
+            text = _phones(text, default_region, counts)
         if sum(counts.values()) == before:
             break
     return Redaction(text=text, counts={kind: counts[kind] for kind in KINDS if counts.get(kind)})

@@ -120,19 +120,23 @@ def draft(
 
 @app.command("eval")
 def run_eval(
-    suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting or duplicates.")],
+    suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting, duplicates or ingestion.")],
     provider: Annotated[str | None, typer.Option(help="LLM provider: local or openai (default: settings).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
     split: Annotated[str, typer.Option(help="test (the reported set) or dev (for tuning).")] = "test",
     calibrate: Annotated[
         bool, typer.Option(help="duplicates on dev only: choose the blend weight and thresholds and save them.")
     ] = False,
+    use_llm: Annotated[bool, typer.Option("--llm/--no-llm", help="ingestion: also draft every theme.")] = True,
 ) -> None:
     """Run an eval suite: prints a table and writes a JSON report under evals/reports/."""
     if split not in ("test", "dev"):
         raise fail(f"unknown split {split!r}; use test or dev")
     if suite == "duplicates":
         _eval_duplicates(split, limit, calibrate)
+        return
+    if suite == "ingestion":
+        _eval_ingestion(split, provider, use_llm)
         return
     from rich.progress import Progress
 
@@ -144,7 +148,7 @@ def run_eval(
 
     suites = {"story_drafting": story_drafting}
     if suite not in suites:
-        raise fail(f"unknown suite {suite!r}; choose one of: {', '.join(suites)}")
+        raise fail(f"unknown suite {suite!r}; choose one of: story_drafting, duplicates, ingestion")
     dataset = suite if split == "test" else f"{suite}_dev"
     if provider not in (None, "local", "openai"):
         raise fail(f"unknown provider {provider!r}; use local or openai (fake has no answers to score)")
@@ -164,6 +168,33 @@ def run_eval(
     report.print_table(f"{suite}: {llm.provider} / {llm.model}", summary, costs, console)
     meta = {"provider": llm.provider, "model": llm.model, "split": split, "dataset": dataset, "limit": limit}
     path = report.write_report(dataset, meta, summary, costs, rows)
+    console.print(f"report: {path}")
+
+
+def _eval_ingestion(split: str, provider: str | None, use_llm: bool) -> None:
+    import json
+
+    from evals.report import REPORTS_DIR, stamp_now
+    from evals.suites import ingestion
+    from pipelines.llm import build_llm
+
+    llm = None
+    if use_llm:
+        settings = get_settings()
+        if provider:
+            settings = settings.model_copy(update={"llm_provider": provider})
+        try:
+            llm = build_llm(settings.llm_config())
+        except LLMUnavailable as exc:
+            raise fail(str(exc)) from exc
+    result = ingestion.run(split, llm, log=errors.print)
+    table = Table("metric", "value", title=f"ingestion ({split})")
+    for key, value in result["summary"].items():
+        table.add_row(key, str(value))
+    console.print(table)
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = REPORTS_DIR / f"ingestion-{split}-{stamp_now()}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     console.print(f"report: {path}")
 
 

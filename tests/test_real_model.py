@@ -67,3 +67,26 @@ def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_pat
         found = client.get(f"/v1/backlog/{existing_id}/duplicates?k=1").json()
         assert found[0]["item_id"] == item["id"]  # the accepted item was indexed
         assert client.get("/healthz").json()["llm_loaded"] is True
+
+
+def test_real_tickets_are_themed_by_the_embedding_model_and_drafted_with_verified_quotes(local_llm):
+    from pipelines.embeddings import get_embedder
+    from pipelines.redact import redact
+    from pipelines.themes import draft_theme, verify_quotes
+    from pipelines.triage import TicketClassifier, cluster_themes
+    from tests.test_ingest import CRASH, DARK
+
+    texts = [redact(t).text for t in CRASH + DARK]
+    embedder = get_embedder()
+    vectors = embedder.encode(texts)
+    assert [c for c, _ in TicketClassifier(embedder).classify(texts[:3], vectors[:3])] == ["bug"] * 3
+    themes = cluster_themes(vectors, distance=0.6, min_size=3)
+    assert sorted(sorted(t.members) for t in themes) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    crash = next(t for t in themes if 0 in t.members)
+    result = draft_theme(local_llm, [texts[i] for i in crash.members], 4, "photo sharing app")
+    assert result.ok, result.error
+    assert result.value.item_type == "bug" and "upload" in result.value.title.lower()
+    assert result.value.quotes, result.warnings  # at least one quote survived the check
+    kept, dropped = verify_quotes(result.value.quotes, texts[:4])
+    assert kept == result.value.quotes and not dropped
+    assert result.record.attempts == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import timeit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -85,6 +84,12 @@ def test_valid_ibans_go_whole(iban: str) -> None:
     result = redact(f"Please refund to {iban} BIC COBADEFFXXX.")
     assert result.text == "Please refund to [IBAN] BIC COBADEFFXXX."
     assert result.counts == {"iban": 1}
+
+
+def test_ibans_next_to_each_other_and_inside_a_longer_run() -> None:
+    result = redact("From DE89370400440532013000 GB82WEST12345698765432 and XX12 NO93 8601 1117 947.")
+    assert result.text == "From [IBAN] [IBAN] and XX12 [IBAN]."
+    assert result.counts == {"iban": 3}
 
 
 def test_iban_with_a_wrong_check_digit_stays() -> None:
@@ -243,7 +248,8 @@ def test_redact_never_raises_and_is_idempotent(text: str) -> None:
 
 
 def _ticket(i: int) -> str:
-    body = (
+    """A realistic ~1,000-character bug ticket with one email, one phone number and one IPv4 address."""
+    return (
         f"Ticket {i}: after upgrading to 2.6.{i % 10} the export of report #{48000 + i} fails with a 500 error "
         f"on Chrome 120.0.6099.{i % 200}. Steps: open Reports, pick the {2000 + i % 25} budget, click Export. "
         "It worked on Monday; since then the job times out after 30 s and retries 3 times. Logs show the worker "
@@ -256,12 +262,13 @@ def _ticket(i: int) -> str:
         "The customer wants an update by Friday; their account manager (Enterprise plan) is in copy and will "
         "follow up with the IT team. Thanks, Jane from Support."
     )
-    return body
 
 
-def test_a_thousand_character_ticket_takes_well_under_five_ms() -> None:
+def test_long_realistic_tickets_lose_exactly_their_personal_data() -> None:
+    """Speed is measured in bench/bench_ingest.py (redact stage), not asserted here."""
     tickets = [_ticket(i) for i in range(300)]
     assert all(900 <= len(t) <= 1100 for t in tickets)
-    redact(tickets[0])  # warm up phonenumbers' metadata
-    seconds = timeit.timeit(lambda: [redact(t) for t in tickets], number=1) / len(tickets)
-    assert seconds < 0.005
+    for ticket in tickets:
+        result = redact(ticket)
+        assert result.counts == {"email": 1, "phone": 1, "ip": 1}
+        assert "$19.99" in result.text and "3.1.0" in result.text and "02:00 UTC" in result.text
