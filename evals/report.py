@@ -65,3 +65,11 @@ def write_report(suite: str, meta: dict[str, Any], summary: dict, costs: dict, r
     }
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def write_json(prefix: str, data: dict[str, Any]) -> Path:
+    """Write a suite's result as `evals/reports/<prefix>-<UTC stamp>.json`."""
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = REPORTS_DIR / f"{prefix}-{stamp_now()}.json"
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

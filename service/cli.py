@@ -144,21 +144,12 @@ def run_eval(
     from evals.dataset import load_samples
     from evals.scorers import SCORERS
     from evals.suites import story_drafting
-    from pipelines.llm import build_llm
 
     suites = {"story_drafting": story_drafting}
     if suite not in suites:
         raise fail(f"unknown suite {suite!r}; choose one of: story_drafting, duplicates, ingestion")
     dataset = suite if split == "test" else f"{suite}_dev"
-    if provider not in (None, "local", "openai"):
-        raise fail(f"unknown provider {provider!r}; use local or openai (fake has no answers to score)")
-    settings = get_settings()
-    if provider:
-        settings = settings.model_copy(update={"llm_provider": provider})
-    try:
-        llm = build_llm(settings.llm_config())
-    except LLMUnavailable as exc:
-        raise fail(str(exc)) from exc
+    llm = _eval_llm(provider)
     total = len(load_samples(dataset, limit))
     with Progress(console=errors) as progress:
         task = progress.add_task(f"{suite} on {llm.provider} / {llm.model}", total=total)
@@ -171,34 +162,37 @@ def run_eval(
     console.print(f"report: {path}")
 
 
-def _eval_ingestion(split: str, provider: str | None, use_llm: bool) -> None:
-    import json
-
-    from evals.report import REPORTS_DIR, stamp_now
-    from evals.suites import ingestion
+def _eval_llm(provider: str | None):  # noqa: ANN202 - an LLM, imported lazily
+    """The LLM an eval runs on: the configured one, or `provider` (local / openai)."""
     from pipelines.llm import build_llm
 
-    llm = None
-    if use_llm:
-        settings = get_settings()
-        if provider:
-            settings = settings.model_copy(update={"llm_provider": provider})
-        try:
-            llm = build_llm(settings.llm_config())
-        except LLMUnavailable as exc:
-            raise fail(str(exc)) from exc
+    if provider not in (None, "local", "openai"):
+        raise fail(f"unknown provider {provider!r}; use local or openai (fake has no answers to score)")
+    settings = get_settings()
+    if provider:
+        settings = settings.model_copy(update={"llm_provider": provider})
+    try:
+        return build_llm(settings.llm_config())
+    except LLMUnavailable as exc:
+        raise fail(str(exc)) from exc
+
+
+def _eval_ingestion(split: str, provider: str | None, use_llm: bool) -> None:
+
+    from evals.report import write_json
+    from evals.suites import ingestion
+
+    llm = _eval_llm(provider) if use_llm else None
     result = ingestion.run(split, llm, log=errors.print)
     table = Table("metric", "value", title=f"ingestion ({split})")
     for key, value in result["summary"].items():
         table.add_row(key, str(value))
     console.print(table)
-    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = REPORTS_DIR / f"ingestion-{split}-{stamp_now()}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    console.print(f"report: {path}")
+    console.print(f"report: {write_json(f'ingestion-{split}', result)}")
 
 
 def _eval_duplicates(split: str, limit: int | None, calibrate: bool) -> None:
+    from evals.report import write_json
     from evals.suites import duplicates as suite
 
     if calibrate and split != "dev":
@@ -208,7 +202,7 @@ def _eval_duplicates(split: str, limit: int | None, calibrate: bool) -> None:
     except FileNotFoundError as exc:
         raise fail(str(exc)) from exc
     suite.print_report(result, console)
-    console.print(f"report: {suite.write_report(result)}")
+    console.print(f"report: {write_json(f'duplicates-{split}', result)}")
 
 
 @backlog_app.command("list")

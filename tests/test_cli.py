@@ -51,3 +51,25 @@ def test_draft_with_too_long_text_fails_before_loading_any_model(tmp_path, monke
     result = runner.invoke(app, ["draft", "x" * 9000])
     assert result.exit_code == 2 and "limit is 8000" in result.output
     assert not (tmp_path / "models").exists()
+
+
+def test_ingest_runs_a_job_with_progress_and_reports_counts(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    tickets = tmp_path / "reviews.jsonl"
+    lines = [{"id": 1, "Message": "Great app, love it"}, {"id": 2, "Message": ""}, {"id": 3, "Message": "ok"}]
+    tickets.write_text("\n".join(json.dumps(line) for line in lines))
+    result = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
+    assert result.exit_code == 0, result.output
+    assert "done" in result.output and "row 2: no usable text" in result.output
+    again = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
+    assert again.exit_code == 0, again.output
+    from service import ingest
+    from service.runtime import Runtime
+
+    second = ingest.get_job(Runtime(get_settings()), 2)
+    assert (second.status, second.already_ingested, second.processed) == ("done", 2, 0)
+    wrong = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Nope"])
+    assert wrong.exit_code == 2 and "Nope" in wrong.output and "Message" in wrong.output
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "not a file" in missing.output

@@ -9,7 +9,6 @@ pipeline to use.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import time
@@ -250,12 +249,3 @@ def print_report(result: dict[str, Any], console: Any) -> None:
         f"calibrated on {c['measured_on']}. Index {result['timings']['index_s']} s, "
         f"search {result['timings']['search_all_s']} s."
     )
-
-
-def write_report(result: dict[str, Any]) -> Path:
-    from evals.report import REPORTS_DIR, stamp_now
-
-    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = REPORTS_DIR / f"{SUITE}-{result['split']}-{stamp_now()}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return path
