@@ -21,6 +21,7 @@ def ingest(
     ] = None,
     product: Annotated[str | None, typer.Option(help="What the product is, for drafting stories.")] = None,
     source: Annotated[str | None, typer.Option(help="Source name (default: the file name).")] = None,
+    min_theme_size: Annotated[int, typer.Option(min=2, help="Fewest tickets that make a theme.")] = 3,
 ) -> None:
     """Ingest feedback: redact, triage, cluster into themes, and propose evidence or story drafts for review."""
     from pipelines.tickets import MappingError, UnsupportedFile, parse_mapping
@@ -34,7 +35,7 @@ def ingest(
     runtime = Runtime(get_settings())
     try:
         mapping = parse_mapping(map or [])
-        job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source)
+        job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size)
     except (MappingError, UnsupportedFile, ValueError) as exc:
         errors.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc

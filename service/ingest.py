@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pipelines.redact import redact
 from sqlalchemy import func, select, update
 
+from pipelines.redact import redact
 from pipelines.themes import draft_theme
 from pipelines.tickets import parse_tickets
 from pipelines.triage import THEMED, TicketClassifier, cluster_themes, representative_quotes
@@ -53,11 +53,14 @@ def create_job(
     mapping: dict[str, str] | None = None,
     product: str | None = None,
     source: str | None = None,
+    min_theme_size: int = 3,
 ) -> IngestJob:
     """Check the file parses with this mapping (raises MappingError / UnsupportedFile with what to fix), store
     it, and queue a job."""
     if not data:
         raise ValueError(f"{filename} is empty")
+    if min_theme_size < 2:
+        raise ValueError(f"min_theme_size is {min_theme_size}; a theme needs at least 2 tickets")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValueError(f"{filename} has {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}: split the file")
     parse_tickets(data, filename, mapping, source)
@@ -68,7 +71,7 @@ def create_job(
             filename=filename,
             file_path=str(path),
             file_sha256=digest,
-            params={"mapping": mapping or {}, "product": product},
+            params={"mapping": mapping or {}, "product": product, "min_size": min_theme_size},
         )
         session.add(job)
         session.flush()

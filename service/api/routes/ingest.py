@@ -30,13 +30,14 @@ async def post_ingest(
     ] = None,
     product: Annotated[str | None, Form(max_length=300, description="What the product is (for drafting).")] = None,
     source: Annotated[str | None, Form(max_length=300, description="Source name; default: the file name.")] = None,
+    min_theme_size: Annotated[int, Form(ge=2, le=1000, description="Fewest tickets that make a theme.")] = 3,
 ) -> JobCreated:
     """Store the file and start a job that turns it into themes and suggestions; poll the status URL."""
     data = await file.read(ingest.MAX_UPLOAD_BYTES + 1)
     filename = file.filename or "upload"
     try:
         mapping = parse_mapping(map or [])
-        job = ingest.create_job(runtime, data, filename, mapping, product, source)
+        job = ingest.create_job(runtime, data, filename, mapping, product, source, min_theme_size)
     except (MappingError, UnsupportedFile, ValueError) as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     request.app.state.jobs.submit(job.id)
