@@ -17,6 +17,7 @@ import yaml
 from sklearn.cluster import AgglomerativeClustering
 
 from pipelines.embeddings import Embedder
+from pipelines.safety import neutralize_instructions
 
 Category = Literal["bug", "feature_request", "question", "praise", "noise"]
 THEMED: tuple[str, ...] = ("bug", "feature_request", "question")
@@ -85,10 +86,12 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 def representative_quotes(texts: list[str], limit: int = 3, max_chars: int = 200) -> list[str]:
     """Verbatim quotes for a theme without asking a model: the first sentence of each of the most typical
-    tickets (cut at a word boundary when long); each is a substring of its ticket by construction."""
+    tickets (cut at a word boundary when long) that is not addressed to a model; each is a substring of its
+    ticket by construction."""
     quotes: list[str] = []
     for text in texts:
-        sentence = _SENTENCE.split(text.strip(), maxsplit=1)[0].strip()
+        sentences = [s.strip() for s in _SENTENCE.split(text.strip())]
+        sentence = next((s for s in sentences if not neutralize_instructions(s)[1]), "")
         if len(sentence) > max_chars:
             sentence = sentence[:max_chars].rsplit(" ", 1)[0]
         if len(_WORD.findall(sentence)) >= 3 and sentence not in quotes:

@@ -84,8 +84,10 @@ def test_a_csv_becomes_themes_with_evidence_and_one_llm_call_per_new_theme(clien
     assert evidence["payload"]["title"] == "Dark mode"
     assert evidence["evidence"]["ticket_count"] == 4 and evidence["evidence"]["distinct_customers"] == 4
     assert evidence["evidence"]["date_range"][0].startswith("2026-05")
+    assert len(evidence["evidence"]["quotes"]) >= 2
     for quote in evidence["evidence"]["quotes"]:
         assert any(quote in text for text in DARK)
+        assert "instructions" not in quote  # the injection ticket is never quoted as evidence
     # the crash theme is a new story; the invented quote is dropped and reported
     draft = suggestions["story_draft"]
     assert draft["payload"]["title"] == "Fix the crash when uploading photos" and "quotes" not in draft["payload"]
