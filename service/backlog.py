@@ -10,9 +10,12 @@ from service.schemas import BacklogItemCreate, ImportSkipped
 from service.tables import BacklogItem
 
 
-def list_items(session: Session, limit: int = 100, offset: int = 0, include_merged: bool = False) -> list[BacklogItem]:
-    """Items in id order; items merged into another are left out unless asked for."""
-    query = select(BacklogItem).order_by(BacklogItem.id).limit(limit).offset(offset)
+def list_items(
+    session: Session, limit: int = 100, offset: int = 0, include_merged: bool = False, order: str = "id"
+) -> list[BacklogItem]:
+    """Items in id order, or by accepted priority rank (unranked last); merged items only when asked for."""
+    ordering = (BacklogItem.priority_rank.is_(None), BacklogItem.priority_rank) if order == "priority" else ()
+    query = select(BacklogItem).order_by(*ordering, BacklogItem.id).limit(limit).offset(offset)
     if not include_merged:
         query = query.where(BacklogItem.merged_into_id.is_(None))
     return list(session.scalars(query))

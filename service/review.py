@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.llm import StructuredResult, describe_validation_error
 from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from pipelines.prioritization import InputEdits
 from service.tables import BacklogItem, Suggestion, SuggestionEvent, utcnow
 
 
@@ -35,7 +36,7 @@ class InvalidEdit(ReviewError):
     status_code = 422
 
 
-def _record(session: Session, suggestion_id: int, action: str, actor: str | None, before: Any, after: Any) -> None:
+def record_event(session: Session, suggestion_id: int, action: str, actor: str | None, before: Any, after: Any) -> None:
     session.add(SuggestionEvent(suggestion_id=suggestion_id, action=action, actor=actor, before=before, after=after))
 
 
@@ -57,7 +58,7 @@ def propose(
     )
     session.add(suggestion)
     session.flush()
-    _record(session, suggestion.id, "created", actor, None, suggestion.payload)
+    record_event(session, suggestion.id, "created", actor, None, suggestion.payload)
     return suggestion
 
 
@@ -75,7 +76,7 @@ def _ensure_pending(suggestion: Suggestion) -> None:
         )
 
 
-def _claim(session: Session, suggestion: Suggestion, status: str, actor: str | None, reason: str | None) -> None:
+def claim(session: Session, suggestion: Suggestion, status: str, actor: str | None, reason: str | None) -> None:
     """Move a pending suggestion to `status` atomically, or refuse."""
     _ensure_pending(suggestion)
     claimed = session.execute(
@@ -116,7 +117,7 @@ def propose_merge(
     )
     session.add(suggestion)
     session.flush()
-    _record(session, suggestion.id, "created", actor, None, payload)
+    record_event(session, suggestion.id, "created", actor, None, payload)
     return suggestion
 
 
@@ -136,7 +137,7 @@ def propose_evidence(
     )
     session.add(suggestion)
     session.flush()
-    _record(session, suggestion.id, "created", None, None, payload)
+    record_event(session, suggestion.id, "created", None, None, payload)
     return suggestion
 
 
@@ -147,7 +148,7 @@ def _accept_evidence(session: Session, suggestion: Suggestion, actor: str | None
     item = session.get(BacklogItem, suggestion.payload["backlog_item_id"])
     if item is None or item.merged_into_id is not None:
         raise Conflict(f"backlog item {suggestion.payload['backlog_item_id']} is gone or was merged away")
-    _claim(session, suggestion, "accepted", actor, None)
+    claim(session, suggestion, "accepted", actor, None)
     before = dict(item.evidence or {})
     ticket_ids = sorted({*before.get("ticket_ids", []), *suggestion.evidence.get("ticket_ids", [])})
     tickets = list(session.scalars(select(TicketRow).where(TicketRow.id.in_(ticket_ids))))
@@ -161,7 +162,7 @@ def _accept_evidence(session: Session, suggestion: Suggestion, actor: str | None
         "suggestion_ids": [*before.get("suggestion_ids", []), suggestion.id],
     }
     suggestion.backlog_item_id = item.id
-    _record(session, suggestion.id, "accepted", actor, before, item.evidence)
+    record_event(session, suggestion.id, "accepted", actor, before, item.evidence)
     return item
 
 
@@ -171,14 +172,14 @@ def _accept_merge(session: Session, merge: Suggestion, actor: str | None) -> Bac
     keep = session.get(BacklogItem, merge.payload["keep"]["item_id"])
     if keep is None or keep.merged_into_id is not None:
         raise Conflict(f"the item to keep ({merge.payload['keep']['item_id']}) is gone or was merged away")
-    _claim(session, merge, "accepted", actor, None)
+    claim(session, merge, "accepted", actor, None)
     fold_in = merge.payload["fold_in"]
     if fold_in["kind"] == "suggestion":
         duplicate = get_suggestion(session, fold_in["item_id"])
         if duplicate.status != "pending":
             raise Conflict(f"suggestion {duplicate.id} is already {duplicate.status}; nothing left to merge")
-        _claim(session, duplicate, "rejected", actor, f"merged into backlog item {keep.id} (merge {merge.id})")
-        _record(session, duplicate.id, "merged", actor, duplicate.payload, None)
+        claim(session, duplicate, "rejected", actor, f"merged into backlog item {keep.id} (merge {merge.id})")
+        record_event(session, duplicate.id, "merged", actor, duplicate.payload, None)
         note = duplicate.input.get("text", "")
     else:
         folded = session.get(BacklogItem, fold_in["item_id"])
@@ -190,16 +191,36 @@ def _accept_merge(session: Session, merge: Suggestion, actor: str | None) -> Bac
         f"{keep.description}\n\nMerged duplicate ({fold_in['kind']} {fold_in['item_id']}): {note}".strip()
     )
     merge.backlog_item_id = keep.id
-    _record(session, merge.id, "accepted", actor, merge.payload, merge.payload)
+    record_event(session, merge.id, "accepted", actor, merge.payload, merge.payload)
     return keep
 
 
 def accept(
-    session: Session, suggestion_id: int, edits: StoryDraftEdits | None = None, actor: str | None = None
-) -> BacklogItem:
+    session: Session,
+    suggestion_id: int,
+    edits: StoryDraftEdits | None = None,
+    actor: str | None = None,
+    input_edits: InputEdits | None = None,
+) -> BacklogItem | None:
     """Accept a pending suggestion: a story draft (optionally edited) creates its backlog item; a merge folds
     the duplicate into the kept item and returns that item."""
     suggestion = get_suggestion(session, suggestion_id)
+    if input_edits is not None and suggestion.kind != "priority":
+        raise InvalidEdit("input_edits apply to priority suggestions only")
+    if suggestion.kind == "priority":
+        from service.prioritize import accept_priority
+
+        _ensure_pending(suggestion)
+        if edits is not None:
+            raise InvalidEdit("a priority suggestion is edited through input_edits (reach, impact, effort, ...)")
+        try:
+            return accept_priority(session, suggestion, input_edits, actor)
+        except ValidationError as exc:
+            raise InvalidEdit(f"the edited inputs are not valid: {describe_validation_error(exc)}") from exc
+    if suggestion.kind == "sprint_plan":
+        claim(session, suggestion, "accepted", actor, None)
+        record_event(session, suggestion.id, "accepted", actor, suggestion.payload, suggestion.payload)
+        return None
     if suggestion.kind in ("merge", "evidence"):
         if edits is not None:
             raise InvalidEdit(f"a {suggestion.kind} suggestion has nothing to edit; accept or reject it")
@@ -214,7 +235,7 @@ def accept(
         final = edits.apply(draft) if edits else draft
     except ValidationError as exc:
         raise InvalidEdit(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
-    _claim(session, suggestion, "accepted", actor, None)
+    claim(session, suggestion, "accepted", actor, None)
     item = BacklogItem(
         title=final.title,
         description=story_markdown(final),
@@ -228,15 +249,15 @@ def accept(
     suggestion.backlog_item_id = item.id
     after = final.model_dump(mode="json")
     action = "accepted" if after == suggestion.payload else "accepted_with_edits"
-    _record(session, suggestion.id, action, actor, suggestion.payload, after)
+    record_event(session, suggestion.id, action, actor, suggestion.payload, after)
     return item
 
 
 def reject(session: Session, suggestion_id: int, reason: str, actor: str | None = None) -> Suggestion:
     """Reject a pending suggestion, keeping the reason."""
     suggestion = get_suggestion(session, suggestion_id)
-    _claim(session, suggestion, "rejected", actor, reason)
-    _record(session, suggestion.id, "rejected", actor, suggestion.payload, None)
+    claim(session, suggestion, "rejected", actor, reason)
+    record_event(session, suggestion.id, "rejected", actor, suggestion.payload, None)
     return suggestion
 
 

@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.drafting import MAX_CONTEXT_CHARS, MAX_TEXT_CHARS
 from pipelines.models import ItemType, StoryDraftEdits
+from pipelines.prioritization import FRAMEWORKS, InputEdits
 
 SuggestionStatus = Literal["pending", "accepted", "rejected", "failed"]
-SuggestionKind = Literal["story_draft", "merge", "evidence"]
+SuggestionKind = Literal["story_draft", "merge", "evidence", "priority", "sprint_plan"]
 
 
 class DraftCreate(BaseModel):
@@ -62,6 +63,9 @@ class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     edits: StoryDraftEdits | None = Field(None, description="Fields changed by the reviewer before accepting.")
+    input_edits: InputEdits | None = Field(
+        None, description="Priority suggestions: estimated inputs changed by the reviewer; the score is recomputed."
+    )
     decided_by: str | None = Field(None, max_length=200)
 
 
@@ -99,6 +103,13 @@ class BacklogItemPublic(BaseModel):
     source_suggestion_id: int | None
     merged_into_id: int | None
     evidence: dict[str, Any] | None = Field(None, description="Customer evidence: ticket ids, counts, quotes.")
+    priority_score: float | None = None
+    priority_rank: int | None = None
+    priority_detail: dict[str, Any] | None = None
+    priority_set_by: str | None = None
+    priority_set_at: datetime | None = None
+    story_points: int | None = None
+    depends_on: list[int] | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -165,3 +176,39 @@ class JobPublic(BaseModel):
 class JobCreated(BaseModel):
     job_id: int
     status_url: str
+
+
+class StrategyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)] = Field(
+        description="Product goals / OKRs, one per line."
+    )
+
+
+class StrategyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    text: str
+    set_by: str | None
+    set_at: datetime
+
+
+class PrioritizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    framework: Literal[FRAMEWORKS] = "rice"  # type: ignore[valid-type]
+    item_ids: list[int] | None = Field(None, max_length=50, description="Default: the whole backlog (at most 50).")
+
+
+class PriorityUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class SprintPlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    capacity_points: int = Field(ge=1, le=1000)

@@ -48,6 +48,13 @@ class BacklogItem(Base):
     source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
     merged_into_id: Mapped[int | None] = mapped_column(Integer)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # customer evidence attached by review
+    priority_score: Mapped[float | None]
+    priority_rank: Mapped[int | None] = mapped_column(Integer)
+    priority_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # framework, inputs, score text
+    priority_set_by: Mapped[str | None] = mapped_column(String(200))  # who decided it (a person, always)
+    priority_set_at: Mapped[datetime | None]
+    story_points: Mapped[int | None] = mapped_column(Integer)
+    depends_on: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -148,3 +155,14 @@ class ThemeRow(Base):
     ticket_ids: Mapped[list[Any]] = mapped_column(JSON)  # most typical first
     cohesion: Mapped[float]
     suggestion_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Strategy(Base):
+    """Product goals / OKRs as text; the newest row is the current strategy (older rows are its history)."""
+
+    __tablename__ = "strategy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str | None] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)

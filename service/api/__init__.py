@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLM, LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
-from service.api.routes import backlog, drafts, duplicates, health, ingest, suggestions
+from service.api.routes import backlog, drafts, duplicates, health, ingest, prioritization, suggestions
 from service.jobs import JobRunner
 from service.review import ReviewError
 from service.runtime import Runtime
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
     app.state.jobs = JobRunner(app.state.runtime)
-    for module in (drafts, suggestions, backlog, duplicates, ingest, health):
+    for module in (drafts, suggestions, backlog, duplicates, ingest, prioritization, health):
         app.include_router(module.router)
 
     @app.exception_handler(ReviewError)

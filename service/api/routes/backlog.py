@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 
 from service import backlog, dedupe
@@ -15,9 +17,10 @@ def list_backlog(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     include_merged: bool = Query(False, description="Also list items merged into another."),
+    order: Literal["id", "priority"] = Query("id", description="priority: accepted rank first, unranked last."),
 ) -> list[BacklogItemPublic]:
     with runtime.db.session() as session:
-        found = backlog.list_items(session, limit, offset, include_merged)
+        found = backlog.list_items(session, limit, offset, include_merged, order)
         return [BacklogItemPublic.model_validate(i) for i in found]
 
 

@@ -50,18 +50,19 @@ def get_history(suggestion_id: int, runtime: RuntimeDep) -> list[SuggestionEvent
         return [SuggestionEventPublic.model_validate(e) for e in events]
 
 
-@router.post("/{suggestion_id}/accept", status_code=201, response_model=BacklogItemPublic)
+@router.post("/{suggestion_id}/accept", status_code=201, response_model=BacklogItemPublic | None)
 def accept(
     suggestion_id: int, runtime: RuntimeDep, actor: ActorDep, body: AcceptRequest | None = Body(None)
-) -> BacklogItemPublic:
+) -> BacklogItemPublic | None:
     """Accept a pending suggestion. A story draft (optionally edited) creates and returns its backlog item; a merge
-    folds the duplicate into the kept item and returns that item."""
+    folds the duplicate into the kept item and returns that item; evidence attaches tickets to the item; a
+    priority (optionally with `input_edits`, re-scored) is written to the item; a sprint plan returns null."""
     body = body or AcceptRequest()
     with runtime.db.session() as session:
-        item = review.accept(session, suggestion_id, body.edits, body.decided_by or actor)
+        item = review.accept(session, suggestion_id, body.edits, body.decided_by or actor, body.input_edits)
         suggestion = review.get_suggestion(session, suggestion_id)
     dedupe.after_decision(runtime, suggestion, item)
-    return BacklogItemPublic.model_validate(item)
+    return BacklogItemPublic.model_validate(item) if item is not None else None
 
 
 @router.post("/{suggestion_id}/reject", response_model=SuggestionPublic)

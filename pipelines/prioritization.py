@@ -1,0 +1,229 @@
+"""Prioritization whose arithmetic is transparent: the LLM only estimates inputs (each with a one-sentence
+rationale); RICE, WSJF, MoSCoW and value-vs-effort are computed here, and dependencies are respected in the rank.
+
+- RICE = reach x impact x confidence / effort (Intercom's definition; effort in story points here).
+- WSJF = cost of delay / job size, cost of delay = business value + time criticality + risk reduction (SAFe;
+  each on the modified Fibonacci scale 1, 2, 3, 5, 8, 13, 20).
+- MoSCoW: must > should > could > won't, ties broken by WSJF.
+- Value vs effort: quadrant from business value and effort (quick win, big bet, fill-in, money pit).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pipelines.llm import LLM, StructuredResult
+from pipelines.safety import neutralize_instructions
+from prompts import load_prompt
+
+PROMPT_ID = "estimate_priority"
+Framework = Literal["rice", "wsjf", "moscow", "value_effort"]
+FRAMEWORKS: tuple[str, ...] = ("rice", "wsjf", "moscow", "value_effort")
+FIBONACCI = (1, 2, 3, 5, 8, 13, 20)
+IMPACT = (0.25, 0.5, 1.0, 2.0, 3.0)  # minimal, low, medium, high, massive
+CONFIDENCE = (0.5, 0.8, 1.0)  # low, medium, high
+MOSCOW_ORDER = {"must": 0, "should": 1, "could": 2, "wont": 3}
+Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+Fib = Literal[1, 2, 3, 5, 8, 13, 20]
+
+
+class PriorityInputs(BaseModel):
+    """What the model estimates for one item, each with the reason. No score is asked of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goal: str | None = Field(description="The strategy goal this item serves, quoted from the goals; null if none.")
+    goal_rationale: Rationale
+    reach: int = Field(ge=0, le=10_000_000, description="People affected per quarter (estimate).")
+    reach_rationale: Rationale
+    impact: Literal[0.25, 0.5, 1.0, 2.0, 3.0] = Field(description="0.25 minimal, 0.5 low, 1 medium, 2 high, 3 massive.")
+    impact_rationale: Rationale
+    confidence: Literal[0.5, 0.8, 1.0] = Field(description="How sure the estimates are: 0.5 low, 0.8 medium, 1 high.")
+    confidence_rationale: Rationale
+    effort: Fib = Field(description="Story points on the Fibonacci scale 1, 2, 3, 5, 8, 13, 20.")
+    effort_rationale: Rationale
+    business_value: Fib
+    business_value_rationale: Rationale
+    time_criticality: Fib
+    time_criticality_rationale: Rationale
+    risk_reduction: Fib
+    risk_reduction_rationale: Rationale
+    moscow: Literal["must", "should", "could", "wont"]
+    moscow_rationale: Rationale
+    depends_on: list[int] = Field(
+        default_factory=list, max_length=10, description="Ids of the listed items that must be done first."
+    )
+
+
+class InputEdits(BaseModel):
+    """A reviewer's changes to the estimated inputs; the score is recomputed from the result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reach: int | None = Field(None, ge=0, le=10_000_000)
+    impact: Literal[0.25, 0.5, 1.0, 2.0, 3.0] | None = None
+    confidence: Literal[0.5, 0.8, 1.0] | None = None
+    effort: Fib | None = None
+    business_value: Fib | None = None
+    time_criticality: Fib | None = None
+    risk_reduction: Fib | None = None
+    moscow: Literal["must", "should", "could", "wont"] | None = None
+    depends_on: list[int] | None = None
+
+    def apply(self, inputs: PriorityInputs) -> PriorityInputs:
+        return PriorityInputs.model_validate(inputs.model_dump() | self.model_dump(exclude_unset=True))
+
+
+def rice(reach: float, impact: float, confidence: float, effort: float) -> float:
+    if effort <= 0:
+        raise ValueError("effort must be positive")
+    return reach * impact * confidence / effort
+
+
+def cost_of_delay(business_value: int, time_criticality: int, risk_reduction: int) -> int:
+    return business_value + time_criticality + risk_reduction
+
+
+def wsjf(business_value: int, time_criticality: int, risk_reduction: int, job_size: int) -> float:
+    if job_size <= 0:
+        raise ValueError("job size must be positive")
+    return cost_of_delay(business_value, time_criticality, risk_reduction) / job_size
+
+
+def quadrant(business_value: int, effort: int) -> str:
+    """Value vs effort: high value is 8 or more, high effort 8 points or more."""
+    high_value, high_effort = business_value >= 8, effort >= 8
+    if high_value:
+        return "big bet" if high_effort else "quick win"
+    return "money pit" if high_effort else "fill-in"
+
+
+QUADRANT_ORDER = {"quick win": 0, "big bet": 1, "fill-in": 2, "money pit": 3}
+
+
+def score(framework: Framework, inputs: PriorityInputs) -> tuple[float, str]:
+    """(sort key, higher first; a human-readable score) for one item under `framework`."""
+    w = wsjf(inputs.business_value, inputs.time_criticality, inputs.risk_reduction, inputs.effort)
+    if framework == "rice":
+        value = rice(inputs.reach, inputs.impact, inputs.confidence, inputs.effort)
+        return value, f"RICE {inputs.reach} x {inputs.impact} x {inputs.confidence} / {inputs.effort} = {value:.1f}"
+    if framework == "wsjf":
+        cod = cost_of_delay(inputs.business_value, inputs.time_criticality, inputs.risk_reduction)
+        parts = f"{inputs.business_value} + {inputs.time_criticality} + {inputs.risk_reduction}"
+        return w, f"WSJF ({parts}) / {inputs.effort} = {w:.2f} (cost of delay {cod})"
+    if framework == "moscow":
+        return (3 - MOSCOW_ORDER[inputs.moscow]) * 1000 + w, f"{inputs.moscow.upper()} (WSJF {w:.2f})"
+    q = quadrant(inputs.business_value, inputs.effort)
+    key = (3 - QUADRANT_ORDER[q]) * 1000 + inputs.business_value / inputs.effort
+    return key, f"{q} (value {inputs.business_value}, effort {inputs.effort})"
+
+
+def rank(scores: dict[int, float], depends_on: dict[int, list[int]]) -> list[int]:
+    """Item ids best first, where an item never comes before an item it depends on (among those ranked) and a
+    prerequisite rises with the best item waiting for it. A dependency that would close a cycle is ignored,
+    keeping the edges of better-scored items first."""
+    ids = set(scores)
+    edges: dict[int, set[int]] = {i: set() for i in ids}
+    for item in sorted(ids, key=lambda i: (-scores[i], i)):
+        for dependency in depends_on.get(item, []):
+            if dependency in ids and dependency != item and not _reaches(edges, dependency, item):
+                edges[item].add(dependency)
+    dependents: dict[int, set[int]] = {i: set() for i in ids}
+    for item, dependencies in edges.items():
+        for dependency in dependencies:
+            dependents[dependency].add(item)
+    effective = {i: max(scores[j] for j in {i} | _reachable(dependents, i)) for i in ids}
+    waiting = {i: len(d) for i, d in edges.items()}
+    ready = [(-effective[i], -scores[i], i) for i in ids if waiting[i] == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        *_, item = heapq.heappop(ready)
+        order.append(item)
+        for dependent in dependents[item]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                heapq.heappush(ready, (-effective[dependent], -scores[dependent], dependent))
+    return order
+
+
+def _reachable(edges: dict[int, set[int]], start: int) -> set[int]:
+    seen: set[int] = set()
+    stack = list(edges[start])
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack += edges[node]
+    return seen
+
+
+def _reaches(edges: dict[int, set[int]], start: int, target: int) -> bool:
+    return start == target or target in _reachable(edges, start)
+
+
+def plan_sprint(order: list[int], points: dict[int, int], depends_on: dict[int, list[int]], capacity: int) -> list[int]:
+    """Greedy by rank: take each item that fits the remaining capacity and whose dependencies are already taken
+    (or were not part of the ranking at all)."""
+    ranked, taken, used = set(order), [], 0
+    for item in order:
+        blocked = any(d in ranked and d not in taken for d in depends_on.get(item, []))
+        if not blocked and used + points[item] <= capacity:
+            taken.append(item)
+            used += points[item]
+    return taken
+
+
+def evidence_reach(evidence: dict | None) -> tuple[int, str] | None:
+    """Reach from ingestion evidence (distinct customers, else tickets), with the sentence that says so."""
+    if not evidence or not evidence.get("ticket_count"):
+        return None
+    customers, tickets = evidence.get("distinct_customers") or 0, evidence["ticket_count"]
+    reach = customers or tickets
+    return reach, f"From evidence: {tickets} tickets from {customers or 'unknown'} customers."
+
+
+def item_text(title: str, item_type: str, description: str, evidence: dict | None) -> str:
+    lines = [f"Title: {title}", f"Type: {item_type}"]
+    if evidence and evidence.get("ticket_count"):
+        dates = evidence.get("date_range") or ["?", "?"]
+        lines.append(
+            f"Evidence: {evidence['ticket_count']} tickets from {evidence.get('distinct_customers', '?')} customers, "
+            f"{dates[0][:10]} to {dates[1][:10]}"
+        )
+    lines.append(f"Description: {description[:1500]}")
+    return "\n".join(lines).replace("</item>", "</ item>").replace("<item>", "< item>")
+
+
+def estimate_inputs(
+    llm: LLM,
+    title: str,
+    item_type: str,
+    description: str,
+    evidence: dict | None = None,
+    strategy: str = "",
+    others: list[tuple[int, str]] | None = None,
+) -> StructuredResult[PriorityInputs]:
+    """One LLM call: the framework inputs for one item. Reach is taken from evidence when there is some."""
+    text, removed = neutralize_instructions(item_text(title, item_type, description, evidence))
+    result = llm.complete_structured(
+        load_prompt(PROMPT_ID),
+        PriorityInputs,
+        strategy=strategy.strip() or "none given",
+        others="\n".join(f"{i}: {t}" for i, t in (others or [])[:50]) or "none",
+        item=text,
+    )
+    result.warnings += [f"instruction-like text was removed from the item: {cut!r}" for cut in removed]
+    known = {i for i, _ in others or []}
+    if result.value is not None:
+        reach = evidence_reach(evidence)
+        if reach is not None:
+            result.value.reach, result.value.reach_rationale = reach
+        unknown = [d for d in result.value.depends_on if d not in known]
+        if unknown:
+            result.warnings.append(f"dependencies on items not in the list were dropped: {unknown}")
+            result.value.depends_on = [d for d in result.value.depends_on if d in known]
+    return result

@@ -1,0 +1,227 @@
+"""Prioritization as service operations: strategy, priority suggestions, a ranked view, sprint proposals.
+
+The model estimates inputs; scores and ranks are computed in `pipelines.prioritization`. A priority reaches a
+backlog item only when a person accepts its suggestion, and a priority a person set by hand is never
+overwritten by accepting a suggestion made before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.llm import CallRecord, StructuredResult
+from pipelines.prioritization import (
+    Framework,
+    InputEdits,
+    PriorityInputs,
+    estimate_inputs,
+    plan_sprint,
+    rank,
+    score,
+)
+from service import review
+from service.runtime import Runtime
+from service.tables import BacklogItem, Strategy, Suggestion, utcnow
+
+MAX_ITEMS = 50
+LABELS = ("Highest", "High", "Medium", "Low", "Lowest")
+
+
+def current_strategy(session: Session) -> Strategy | None:
+    return session.scalars(select(Strategy).order_by(Strategy.id.desc()).limit(1)).first()
+
+
+def set_strategy(runtime: Runtime, text: str, actor: str | None) -> Strategy:
+    text = text.strip()
+    if not text:
+        raise review.InvalidEdit("the strategy is empty: give the product goals or OKRs as text")
+    with runtime.db.session() as session:
+        strategy = Strategy(text=text, set_by=actor)
+        session.add(strategy)
+        session.flush()
+        return strategy
+
+
+def label_for(rank_index: int, total: int) -> str:
+    """Jira-style priority from the position in the ranking (fifths, best first)."""
+    return LABELS[min(len(LABELS) - 1, rank_index * len(LABELS) // max(1, total))]
+
+
+def _items(session: Session, item_ids: list[int] | None) -> list[BacklogItem]:
+    query = select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
+    if item_ids:
+        query = query.where(BacklogItem.id.in_(item_ids))
+    items = list(session.scalars(query.limit(MAX_ITEMS + 1)))
+    if item_ids and len(items) != len(set(item_ids)):
+        missing = sorted(set(item_ids) - {i.id for i in items})
+        raise review.NotFound(f"no backlog items with ids {missing}")
+    if len(items) > MAX_ITEMS:
+        raise review.InvalidEdit(f"prioritize at most {MAX_ITEMS} items at a time: pass item_ids")
+    if not items:
+        raise review.InvalidEdit("the backlog is empty: nothing to prioritize")
+    return items
+
+
+def prioritize(
+    runtime: Runtime,
+    framework: Framework,
+    item_ids: list[int] | None = None,
+    actor: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """One LLM call per item for its inputs, then scores and a rank over all of them; one pending `priority`
+    suggestion per item. Returns the ranked view."""
+    with runtime.db.session() as session:
+        items = _items(session, item_ids)
+        strategy = current_strategy(session)
+    others = [(i.id, i.title) for i in items]
+    llm = runtime.llm()
+    results: dict[int, StructuredResult[PriorityInputs]] = {}
+    for done, item in enumerate(items, 1):
+        results[item.id] = estimate_inputs(
+            llm,
+            item.title,
+            item.item_type,
+            item.description,
+            item.evidence,
+            strategy.text if strategy else "",
+            [o for o in others if o[0] != item.id],
+        )
+        if progress:
+            progress(done, len(items))
+    valid = {i: r.value for i, r in results.items() if r.value is not None}
+    scored = {i: score(framework, inputs) for i, inputs in valid.items()}
+    order = rank({i: s[0] for i, s in scored.items()}, {i: v.depends_on for i, v in valid.items()})
+    by_id = {i.id: i for i in items}
+    view = []
+    with runtime.db.session() as session:
+        for position, item_id in enumerate(order):
+            inputs = valid[item_id]
+            payload = {
+                "backlog_item_id": item_id,
+                "title": by_id[item_id].title,
+                "framework": framework,
+                "inputs": inputs.model_dump(mode="json"),
+                "score": round(scored[item_id][0], 4),
+                "score_text": scored[item_id][1],
+                "proposed_rank": position + 1,
+                "proposed_priority": label_for(position, len(order)),
+                "reach_source": "evidence" if (by_id[item_id].evidence or {}).get("ticket_count") else "estimate",
+                "goal": inputs.goal,
+            }
+            suggestion = _propose(session, payload, results[item_id], strategy, actor)
+            view.append({**payload, "suggestion_id": suggestion.id})
+        for item_id, result in results.items():
+            if result.value is None:  # a failed estimate is a failed suggestion, never silent
+                review.propose(session, "priority", result, {"backlog_item_id": item_id, "framework": framework})
+    return view
+
+
+def _propose(
+    session: Session, payload: dict[str, Any], result: StructuredResult, strategy: Strategy | None, actor: str | None
+) -> Suggestion:
+    record: CallRecord = result.record
+    suggestion = Suggestion(
+        kind="priority",
+        status="pending",
+        payload=payload,
+        input={"backlog_item_id": payload["backlog_item_id"], "strategy_id": strategy.id if strategy else None},
+        evidence={"rationale": {k: v for k, v in payload["inputs"].items() if k.endswith("_rationale")}},
+        model=record.model,
+        provider=record.provider,
+        prompt_version=f"{record.prompt_id}@{record.prompt_version}",
+        usage=record.usage(),
+        warnings=result.warnings,
+    )
+    session.add(suggestion)
+    session.flush()
+    review.record_event(session, suggestion.id, "created", actor, None, payload)
+    return suggestion
+
+
+def accept_priority(
+    session: Session, suggestion: Suggestion, edits: InputEdits | None, actor: str | None
+) -> BacklogItem:
+    """Write the (possibly edited, then re-scored) priority to the item, unless a person set the item's priority
+    after this suggestion was made."""
+    item = session.get(BacklogItem, suggestion.payload["backlog_item_id"])
+    if item is None:
+        raise review.NotFound(f"backlog item {suggestion.payload['backlog_item_id']} no longer exists")
+    if item.priority_set_at and item.priority_set_at > suggestion.created_at and item.priority_set_by:
+        raise review.Conflict(
+            f"{item.priority_set_by} set this item's priority at {item.priority_set_at:%Y-%m-%d %H:%M} UTC, after "
+            "this suggestion was made; run prioritize again to get a suggestion that accounts for it"
+        )
+    payload = dict(suggestion.payload)
+    if edits is not None:
+        inputs = edits.apply(PriorityInputs.model_validate(payload["inputs"]))
+        value, text = score(payload["framework"], inputs)
+        payload |= {"inputs": inputs.model_dump(mode="json"), "score": round(value, 4), "score_text": text}
+    review.claim(session, suggestion, "accepted", actor, None)
+    inputs = PriorityInputs.model_validate(payload["inputs"])
+    item.priority = payload["proposed_priority"]
+    item.priority_score = payload["score"]
+    item.priority_rank = payload["proposed_rank"]
+    item.priority_detail = {k: payload[k] for k in ("framework", "score_text", "goal", "reach_source", "inputs")}
+    item.priority_set_by = actor or "reviewer"
+    item.priority_set_at = utcnow()
+    item.story_points = inputs.effort
+    item.depends_on = inputs.depends_on
+    action = "accepted" if payload == suggestion.payload else "accepted_with_edits"
+    review.record_event(session, suggestion.id, action, actor, suggestion.payload, payload)
+    suggestion.payload = payload
+    suggestion.backlog_item_id = item.id
+    return item
+
+
+def set_priority_by_hand(session: Session, item_id: int, priority: str, actor: str | None) -> BacklogItem:
+    item = session.get(BacklogItem, item_id)
+    if item is None:
+        raise review.NotFound(f"no backlog item with id {item_id}")
+    item.priority, item.priority_set_by, item.priority_set_at = priority, actor or "a person", utcnow()
+    item.priority_detail = {"set_by_hand": True}
+    return item
+
+
+def propose_sprint(runtime: Runtime, capacity: int, actor: str | None = None) -> Suggestion:
+    """The highest-ranked prioritized items that fit `capacity` story points, dependencies first."""
+    with runtime.db.session() as session:
+        items = list(
+            session.scalars(
+                select(BacklogItem)
+                .where(BacklogItem.priority_rank.is_not(None), BacklogItem.merged_into_id.is_(None))
+                .order_by(BacklogItem.priority_rank, BacklogItem.id)
+            )
+        )
+        if not items:
+            raise review.InvalidEdit("no prioritized items: accept some priority suggestions first")
+        order = [i.id for i in items]
+        points = {i.id: i.story_points or 0 for i in items}
+        chosen = plan_sprint(order, points, {i.id: i.depends_on or [] for i in items}, capacity)
+        by_id = {i.id: i for i in items}
+        payload = {
+            "capacity_points": capacity,
+            "points_used": sum(points[i] for i in chosen),
+            "items": [
+                {"backlog_item_id": i, "title": by_id[i].title, "points": points[i], "rank": by_id[i].priority_rank}
+                for i in chosen
+            ],
+            "left_out": [i for i in order if i not in chosen][:50],
+        }
+        suggestion = Suggestion(
+            kind="sprint_plan",
+            status="pending",
+            payload=payload,
+            input={"capacity_points": capacity},
+            model="greedy-by-rank",
+            provider="refinery",
+            prompt_version="sprint-plan@1",
+        )
+        session.add(suggestion)
+        session.flush()
+        review.record_event(session, suggestion.id, "created", actor, None, payload)
+        return suggestion

@@ -1,0 +1,155 @@
+"""Prioritization arithmetic, ranking with dependencies and sprint packing (pure functions; hypothesis)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.prioritization import (
+    CONFIDENCE,
+    FIBONACCI,
+    IMPACT,
+    InputEdits,
+    PriorityInputs,
+    plan_sprint,
+    quadrant,
+    rank,
+    rice,
+    score,
+    wsjf,
+)
+
+fib = st.sampled_from(FIBONACCI)
+
+
+def inputs(**overrides) -> PriorityInputs:
+    data = {
+        "goal": None,
+        "goal_rationale": "No goal given.",
+        "reach": 100,
+        "reach_rationale": "Ticket count.",
+        "impact": 1.0,
+        "impact_rationale": "Medium.",
+        "confidence": 0.8,
+        "confidence_rationale": "Some data.",
+        "effort": 3,
+        "effort_rationale": "A few days.",
+        "business_value": 5,
+        "business_value_rationale": "Useful.",
+        "time_criticality": 2,
+        "time_criticality_rationale": "No deadline.",
+        "risk_reduction": 1,
+        "risk_reduction_rationale": "None.",
+        "moscow": "should",
+        "moscow_rationale": "Wanted.",
+    }
+    return PriorityInputs.model_validate(data | overrides)
+
+
+@given(st.integers(0, 10**6), st.sampled_from(IMPACT), st.sampled_from(CONFIDENCE), fib)
+def test_rice_is_reach_times_impact_times_confidence_over_effort(reach, impact, confidence, effort):
+    value = rice(reach, impact, confidence, effort)
+    assert value == pytest.approx(reach * impact * confidence / effort)
+    assert rice(reach * 2, impact, confidence, effort) == pytest.approx(2 * value)  # linear in reach
+    assert rice(reach, impact, confidence, effort * 2) == pytest.approx(value / 2)  # inverse in effort
+
+
+@given(fib, fib, fib, fib)
+def test_wsjf_is_cost_of_delay_over_job_size(value, criticality, risk, size):
+    assert wsjf(value, criticality, risk, size) == pytest.approx((value + criticality + risk) / size)
+    assert wsjf(value, criticality, risk, size) > 0
+
+
+def test_zero_effort_is_refused():
+    with pytest.raises(ValueError):
+        rice(1, 1, 1, 0)
+    with pytest.raises(ValueError):
+        wsjf(1, 1, 1, 0)
+
+
+@given(fib, fib)
+def test_quadrants(value, effort):
+    expected = {
+        (True, False): "quick win",
+        (True, True): "big bet",
+        (False, False): "fill-in",
+        (False, True): "money pit",
+    }
+    assert quadrant(value, effort) == expected[(value >= 8, effort >= 8)]
+
+
+def test_scores_explain_their_arithmetic():
+    key, text = score("rice", inputs(reach=200, impact=2.0, confidence=0.5, effort=5))
+    assert key == 40 and text == "RICE 200 x 2.0 x 0.5 / 5 = 40.0"
+    key, text = score("wsjf", inputs(business_value=8, time_criticality=5, risk_reduction=3, effort=4 if False else 8))
+    assert key == 2 and "(8 + 5 + 3) / 8 = 2.00" in text
+    must, _ = score("moscow", inputs(moscow="must", business_value=1, effort=20))
+    could, _ = score("moscow", inputs(moscow="could", business_value=20, effort=1))
+    assert must > could
+    win, text = score("value_effort", inputs(business_value=13, effort=2))
+    pit, _ = score("value_effort", inputs(business_value=1, effort=13))
+    assert win > pit and text.startswith("quick win")
+
+
+def test_editing_an_input_recomputes_the_score():
+    original = inputs(reach=100, effort=5)
+    edited = InputEdits(reach=400).apply(original)
+    assert score("rice", edited)[0] == 4 * score("rice", original)[0]
+    with pytest.raises(ValueError):
+        InputEdits.model_validate({"effort": 4})  # not on the Fibonacci scale
+
+
+@st.composite
+def ranked_items(draw):
+    ids = draw(st.lists(st.integers(1, 40), min_size=1, max_size=12, unique=True))
+    scores = {i: draw(st.floats(0, 1000, allow_nan=False)) for i in ids}
+    depends = {i: draw(st.lists(st.sampled_from(ids + [99]), max_size=3)) for i in ids}
+    return scores, depends
+
+
+@given(ranked_items())
+def test_rank_keeps_every_item_once_and_respects_dependencies(data):
+    scores, depends = data
+    order = rank(scores, depends)
+    assert sorted(order) == sorted(scores)
+    position = {item: i for i, item in enumerate(order)}
+    kept = 0
+    for item, dependencies in depends.items():
+        for dependency in dependencies:
+            if dependency in position and dependency != item and position[dependency] > position[item]:
+                # only an edge that would close a cycle may be broken
+                assert item in _ancestors(depends, dependency, set(scores))
+            elif dependency in position:
+                kept += 1
+
+
+def _ancestors(depends, start, ids):
+    seen, stack = set(), [start]
+    while stack:
+        node = stack.pop()
+        for d in depends.get(node, []):
+            if d in ids and d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
+
+
+def test_without_dependencies_rank_is_by_score_and_a_dependency_pulls_its_prerequisite_up():
+    scores = {1: 10.0, 2: 50.0, 3: 30.0}
+    assert rank(scores, {}) == [2, 3, 1]
+    assert rank(scores, {2: [1]}) == [1, 2, 3]  # 2 is best but needs 1 first
+    assert sorted(rank({1: 1.0, 2: 2.0}, {1: [2], 2: [1]})) == [1, 2]  # a cycle does not lose items
+
+
+@given(ranked_items(), st.integers(0, 60))
+def test_sprint_plan_fits_capacity_and_never_takes_an_item_before_its_dependencies(data, capacity):
+    scores, depends = data
+    points = {i: FIBONACCI[i % len(FIBONACCI)] for i in scores}
+    order = rank(scores, depends)
+    plan = plan_sprint(order, points, depends, capacity)
+    assert sum(points[i] for i in plan) <= capacity
+    for item in plan:
+        assert all(d not in scores or d in plan for d in depends.get(item, []) if d != item) or any(
+            item in _ancestors(depends, d, set(scores)) for d in depends.get(item, [])
+        )

@@ -1,0 +1,134 @@
+"""Prioritization through the API with the fake LLM: strategy, suggestions per item, edits re-score, human
+decisions are never overwritten, dependencies, sprint plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.tables import BacklogItem
+
+ITEMS = [
+    {"title": "Fix crash on photo upload", "type": "bug", "external_id": "A"},
+    {"title": "Dark mode", "external_id": "B"},
+    {"title": "Upgrade the image library", "type": "tech_debt", "external_id": "C"},
+]
+
+
+def estimate(reach=100, impact=1.0, confidence=0.8, effort=3, depends_on=(), goal=None, **extra) -> str:
+    data = {
+        "goal": goal,
+        "goal_rationale": "Serves the stated goal." if goal else "No goal matches.",
+        "reach": reach,
+        "reach_rationale": "Estimated users per quarter.",
+        "impact": impact,
+        "impact_rationale": "Effect on each user.",
+        "confidence": confidence,
+        "confidence_rationale": "Some data.",
+        "effort": effort,
+        "effort_rationale": "Points.",
+        "business_value": extra.get("business_value", 5),
+        "business_value_rationale": "Value.",
+        "time_criticality": extra.get("time_criticality", 3),
+        "time_criticality_rationale": "Urgency.",
+        "risk_reduction": 2,
+        "risk_reduction_rationale": "Risk.",
+        "moscow": extra.get("moscow", "should"),
+        "moscow_rationale": "Why.",
+        "depends_on": list(depends_on),
+    }
+    return json.dumps(data)
+
+
+def setup_backlog(client) -> list[int]:
+    return [i["id"] for i in client.post("/v1/backlog/items", json=ITEMS).json()["created"]]
+
+
+def test_strategy_is_stored_and_validated(client):
+    assert client.get("/v1/strategy").status_code == 404
+    assert client.put("/v1/strategy", json={"text": "  "}).status_code == 422
+    put = client.put("/v1/strategy", json={"text": "1. Reduce churn\n2. Grow premium"}, headers={"X-User": "po"})
+    assert put.status_code == 200 and put.json()["set_by"] == "po"
+    assert client.get("/v1/strategy").json()["text"] == "1. Reduce churn\n2. Grow premium"
+
+
+def test_rice_suggestions_rank_items_and_accepting_writes_the_priority(client, llm):
+    a, b, c = setup_backlog(client)
+    client.put("/v1/strategy", json={"text": "1. Reduce churn"})
+    runtime = client.app.state.runtime
+    with runtime.db.session() as session:  # evidence from an earlier ingestion
+        session.get(BacklogItem, a).evidence = {"ticket_count": 40, "distinct_customers": 31}
+    llm.chat.replies.extend(
+        [estimate(reach=5, impact=3.0, effort=2, goal="Reduce churn"), estimate(reach=1000, effort=8), estimate()]
+    )
+    response = client.post("/v1/prioritize", json={"framework": "rice"})
+    assert response.status_code == 201, response.text
+    view = response.json()
+    # A's reach comes from evidence (31 customers), not from the model's 5
+    by_item = {row["backlog_item_id"]: row for row in view}
+    assert by_item[a]["inputs"]["reach"] == 31 and by_item[a]["reach_source"] == "evidence"
+    assert "31 customers" in by_item[a]["inputs"]["reach_rationale"]
+    assert by_item[a]["score"] == pytest.approx(31 * 3.0 * 0.8 / 2) and by_item[a]["goal"] == "Reduce churn"
+    assert [row["backlog_item_id"] for row in view] == [b, a, c]  # 100.0 > 37.2 > 26.7
+    assert [row["proposed_rank"] for row in view] == [1, 2, 3]
+    assert "Reduce churn" in " ".join(str(m.content) for m in llm.chat.calls[0])  # strategy given to the model
+    # nothing is written until a person accepts; an edit re-scores
+    assert all(i["priority"] is None for i in client.get("/v1/backlog").json())
+    edited = client.post(f"/v1/suggestions/{by_item[c]['suggestion_id']}/accept", json={"input_edits": {"reach": 1000}})
+    assert edited.status_code == 201, edited.text
+    item = edited.json()
+    assert item["priority_score"] == pytest.approx(1000 * 1.0 * 0.8 / 3, abs=1e-3) and item["story_points"] == 3
+    assert item["priority"] == "Low" and item["priority_rank"] == 3  # proposed rank 3 of 3, kept after the edit
+    history = client.get(f"/v1/suggestions/{by_item[c]['suggestion_id']}/history").json()
+    assert history[-1]["action"] == "accepted_with_edits" and history[-1]["after"]["inputs"]["reach"] == 1000
+    bad = client.post(f"/v1/suggestions/{by_item[b]['suggestion_id']}/accept", json={"input_edits": {"effort": 4}})
+    assert bad.status_code == 422
+    client.post(f"/v1/suggestions/{by_item[b]['suggestion_id']}/accept", json={})
+    ordered = [i["id"] for i in client.get("/v1/backlog?order=priority").json()]
+    assert ordered == [b, c, a]  # ranked items first (by proposed rank), unranked last
+
+
+def test_a_priority_set_by_hand_is_never_overwritten_by_an_older_suggestion(client, llm):
+    a, *_ = setup_backlog(client)
+    llm.chat.replies.append(estimate())
+    suggestion = client.post("/v1/prioritize", json={"framework": "wsjf", "item_ids": [a]}).json()[0]
+    manual = client.patch(f"/v1/backlog/{a}/priority", json={"priority": "Highest"}, headers={"X-User": "ana"})
+    assert manual.status_code == 200
+    refused = client.post(f"/v1/suggestions/{suggestion['suggestion_id']}/accept", json={})
+    assert refused.status_code == 409 and "ana set this item's priority" in refused.json()["detail"]
+    item = client.get(f"/v1/backlog/{a}").json()
+    assert item["priority"] == "Highest" and item["priority_score"] is None
+    assert client.get(f"/v1/suggestions/{suggestion['suggestion_id']}").json()["status"] == "pending"
+
+
+def test_dependencies_are_respected_and_a_sprint_plan_fits_the_capacity(client, llm):
+    a, b, c = setup_backlog(client)
+    # A scores best but depends on C; B is second
+    llm.chat.replies.extend(
+        [estimate(reach=1000, effort=5, depends_on=[c]), estimate(reach=500, effort=3), estimate(reach=10, effort=8)]
+    )
+    view = client.post("/v1/prioritize", json={"framework": "rice"}).json()
+    assert [row["backlog_item_id"] for row in view] == [c, a, b]
+    for row in view:
+        client.post(f"/v1/suggestions/{row['suggestion_id']}/accept", json={})
+    plan = client.post("/v1/sprints/plan", json={"capacity_points": 13})
+    assert plan.status_code == 201, plan.text
+    payload = plan.json()["payload"]
+    assert [i["backlog_item_id"] for i in payload["items"]] == [c, a] and payload["points_used"] == 13
+    assert payload["left_out"] == [b] and plan.json()["kind"] == "sprint_plan" and plan.json()["status"] == "pending"
+    small = client.post("/v1/sprints/plan", json={"capacity_points": 5}).json()["payload"]
+    assert small["items"] == [] or all(i["backlog_item_id"] != a for i in small["items"])  # A never without C
+    assert client.post("/v1/sprints/plan", json={"capacity_points": 0}).status_code == 422
+
+
+def test_invalid_estimates_become_failed_suggestions_and_bad_requests_are_4xx(client, llm):
+    a, *_ = setup_backlog(client)
+    llm.chat.replies.extend(["{}", "nope", json.dumps({"reach": -1})])
+    view = client.post("/v1/prioritize", json={"framework": "rice", "item_ids": [a]}).json()
+    assert view == []
+    failed = client.get("/v1/suggestions?kind=priority&status=failed").json()
+    assert len(failed) == 1 and "invalid output" in failed[0]["reason"]
+    assert client.post("/v1/prioritize", json={"framework": "kano"}).status_code == 422
+    assert client.post("/v1/prioritize", json={"item_ids": [999]}).status_code == 404
+    assert client.post("/v1/sprints/plan", json={"capacity_points": 10}).status_code == 422  # nothing prioritized
