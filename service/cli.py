@@ -14,7 +14,7 @@ from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLMUnavailable
 from pipelines.models import StoryDraft
 from pipelines.vectorstore import VectorStoreUnavailable
-from service import cli_duplicates, cli_ingest
+from service import cli_duplicates, cli_ingest, cli_prioritize
 from service.settings import get_settings
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
@@ -120,9 +120,11 @@ def draft(
 
 @app.command("eval")
 def run_eval(
-    suite: Annotated[str, typer.Argument(help="Eval suite to run: story_drafting, duplicates or ingestion.")],
+    suite: Annotated[str, typer.Argument(help="Eval suite: story_drafting, duplicates, ingestion, prioritization.")],
     provider: Annotated[str | None, typer.Option(help="LLM provider: local or openai (default: settings).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N samples (prioritization: reports per level).")
+    ] = None,
     split: Annotated[str, typer.Option(help="test (the reported set) or dev (for tuning).")] = "test",
     calibrate: Annotated[
         bool, typer.Option(help="duplicates on dev only: choose the blend weight and thresholds and save them.")
@@ -138,6 +140,9 @@ def run_eval(
     if suite == "ingestion":
         _eval_ingestion(split, provider, use_llm)
         return
+    if suite == "prioritization":
+        _eval_prioritization(provider, limit)
+        return
     from rich.progress import Progress
 
     from evals import report
@@ -147,7 +152,7 @@ def run_eval(
 
     suites = {"story_drafting": story_drafting}
     if suite not in suites:
-        raise fail(f"unknown suite {suite!r}; choose one of: story_drafting, duplicates, ingestion")
+        raise fail(f"unknown suite {suite!r}; choose one of: story_drafting, duplicates, ingestion, prioritization")
     dataset = suite if split == "test" else f"{suite}_dev"
     llm = _eval_llm(provider)
     total = len(load_samples(dataset, limit))
@@ -175,6 +180,18 @@ def _eval_llm(provider: str | None):  # noqa: ANN202 - an LLM, imported lazily
         return build_llm(settings.llm_config())
     except LLMUnavailable as exc:
         raise fail(str(exc)) from exc
+
+
+def _eval_prioritization(provider: str | None, per_level: int | None) -> None:
+    from evals.report import write_json
+    from evals.suites import prioritization
+
+    result = prioritization.run(_eval_llm(provider), per_level or 8, log=errors.print)
+    table = Table("metric", "value", title="prioritization (Hadoop priorities)")
+    for key, value in result["summary"].items():
+        table.add_row(key, str(value))
+    console.print(table)
+    console.print(f"report: {write_json('prioritization', result)}")
 
 
 def _eval_ingestion(split: str, provider: str | None, use_llm: bool) -> None:
@@ -229,6 +246,8 @@ def backlog_list(
 app.command()(cli_duplicates.duplicates)
 app.command()(cli_duplicates.reindex)
 app.command()(cli_ingest.ingest)
+app.command()(cli_prioritize.prioritize)
+app.add_typer(cli_prioritize.strategy_app, name="strategy")
 
 if __name__ == "__main__":
     app()

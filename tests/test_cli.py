@@ -73,3 +73,17 @@ def test_ingest_runs_a_job_with_progress_and_reports_counts(tmp_path, monkeypatc
     assert wrong.exit_code == 2 and "Nope" in wrong.output and "Message" in wrong.output
     missing = runner.invoke(app, ["ingest", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "not a file" in missing.output
+
+
+def test_strategy_and_prioritize_commands(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    goals = tmp_path / "goals.md"
+    goals.write_text("1. Reduce churn\n2. Grow premium\n")
+    result = runner.invoke(app, ["strategy", "set", str(goals)])
+    assert result.exit_code == 0 and "2 lines" in result.output
+    assert "Reduce churn" in runner.invoke(app, ["strategy", "show"]).output
+    assert runner.invoke(app, ["strategy", "set", str(tmp_path / "none.md")]).exit_code == 2
+    empty = runner.invoke(app, ["prioritize"])
+    assert empty.exit_code == 2 and "backlog is empty" in empty.output
+    assert runner.invoke(app, ["prioritize", "--framework", "kano"]).exit_code == 2

@@ -90,3 +90,25 @@ def test_real_tickets_are_themed_by_the_embedding_model_and_drafted_with_verifie
     kept, dropped = verify_quotes(result.value.quotes, texts[:4])
     assert kept == result.value.quotes and not dropped
     assert result.record.attempts == 1
+
+
+def test_the_real_model_estimates_priority_inputs_and_code_scores_them(local_llm):
+    from pipelines.prioritization import estimate_inputs, rank, score
+
+    result = estimate_inputs(
+        local_llm,
+        "Checkout fails with a 500 error when a discount code is applied",
+        "bug",
+        "Customers cannot pay when they use a discount code; orders are lost.",
+        {"ticket_count": 23, "distinct_customers": 17, "date_range": ["2026-10-01", "2026-10-09"]},
+        "1. Grow revenue from returning customers.\n2. Enter the German market.",
+        [(7, "Dark mode"), (9, "Upgrade the payment SDK")],
+    )
+    assert result.ok, result.error
+    inputs = result.value
+    assert inputs.reach == 17 and "17 customers" in inputs.reach_rationale  # from evidence, and it says so
+    assert set(inputs.depends_on) <= {7, 9}
+    assert inputs.time_criticality >= 5  # lost orders are urgent
+    rice_score, text = score("rice", inputs)
+    assert rice_score == 17 * inputs.impact * inputs.confidence / inputs.effort and text.startswith("RICE 17 x")
+    assert rank({1: rice_score, 2: 0.0}, {}) == [1, 2]

@@ -1,0 +1,113 @@
+"""prioritization: does the suggested urgency agree with the priority Hadoop's own triagers set?
+
+Sample: Hadoop Jira reports (GitBugs, CC BY 4.0), stratified by their real priority (Blocker .. Trivial), the
+same number from each level (seeded). The model estimates inputs for each report (`estimate_inputs`, no
+strategy, no other items); the suggested urgency is its time criticality (1..20, Fibonacci) and, for the
+categorical comparison, that scale cut into the five Jira levels. Scored against the real priority in the same
+run as a keyword baseline: Spearman's rank correlation and quadratic-weighted Cohen's kappa. Also: consistency
+(a repeat of the same item gives every Fibonacci input within one step) and the share of rationales that name
+their evidence (a word of the report's summary).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from scipy.stats import spearmanr
+from sklearn.metrics import cohen_kappa_score
+
+from evals.bug_reports import load_corpus
+from pipelines.llm import LLM
+from pipelines.prioritization import FIBONACCI, PriorityInputs, estimate_inputs
+
+SUITE = "prioritization"
+LEVELS = ("Trivial", "Minor", "Major", "Critical", "Blocker")  # ordinal 0..4
+FIB_INPUTS = ("effort", "business_value", "time_criticality", "risk_reduction")
+URGENT = re.compile(
+    r"\b(blocker|data ?loss|corrupt\w*|crash\w*|security|cve|vulnerab\w*|deadlock|hang\w*|npe|fail\w*)\b"
+)
+TRIVIAL = re.compile(
+    r"\b(typo\w*|javadoc|doc\w*|cleanup|clean up|checkstyle|findbugs|spotbugs|unused|cosmetic|log message)\b"
+)
+_WORD = re.compile(r"[a-z][a-z0-9]{3,}")
+
+
+def level_from_criticality(value: int) -> int:
+    """Fibonacci time criticality -> Jira level: 1-2 Trivial, 3 Minor, 5-8 Major, 13 Critical, 20 Blocker."""
+    return {1: 0, 2: 0, 3: 1, 5: 2, 8: 2, 13: 3, 20: 4}[value]
+
+
+def keyword_level(text: str) -> int:
+    text = text.lower()
+    if URGENT.search(text):
+        return 3
+    if TRIVIAL.search(text):
+        return 0
+    return 2
+
+
+def names_evidence(inputs: PriorityInputs, summary: str) -> bool:
+    words = set(_WORD.findall(summary.lower()))
+    rationales = " ".join(
+        getattr(inputs, f"{name}_rationale") for name in ("reach", "impact", "time_criticality")
+    ).lower()
+    return bool(words & set(_WORD.findall(rationales)))
+
+
+def within_one_step(a: PriorityInputs, b: PriorityInputs) -> bool:
+    return all(abs(FIBONACCI.index(getattr(a, n)) - FIBONACCI.index(getattr(b, n))) <= 1 for n in FIB_INPUTS)
+
+
+def run(
+    llm: LLM, per_level: int = 8, repeats: int = 10, seed: int = 7, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    corpus = load_corpus("dev")
+    rng = random.Random(seed)
+    sample = []
+    for level in LEVELS:
+        reports = [r for r in corpus.reports if r.priority == level]
+        sample += rng.sample(reports, min(per_level, len(reports)))
+    rows = []
+    for n, report in enumerate(sample, 1):
+        result = estimate_inputs(llm, report.title, "bug", report.description)
+        row = {
+            "id": report.id,
+            "priority": report.priority,
+            "truth": LEVELS.index(report.priority),
+            "keyword": keyword_level(f"{report.title}\n{report.description}"),
+            "error": result.error,
+            "attempts": result.record.attempts,
+            "latency_s": result.record.latency_s,
+        }
+        if result.value is not None:
+            row |= {
+                "inputs": result.value.model_dump(mode="json"),
+                "predicted": level_from_criticality(result.value.time_criticality),
+                "criticality": result.value.time_criticality,
+                "names_evidence": names_evidence(result.value, report.title),
+            }
+        rows.append(row)
+        log(f"{n}/{len(sample)} {report.priority}: {row.get('criticality')} ({result.record.latency_s:.0f} s)")
+    scored = [r for r in rows if "predicted" in r]
+    truth = [r["truth"] for r in scored]
+    summary: dict[str, Any] = {
+        "reports": len(rows),
+        "valid": len(scored),
+        "spearman_model": round(float(spearmanr([r["criticality"] for r in scored], truth).statistic), 3),
+        "spearman_keyword": round(float(spearmanr([r["keyword"] for r in scored], truth).statistic), 3),
+        "kappa_model": round(cohen_kappa_score(truth, [r["predicted"] for r in scored], weights="quadratic"), 3),
+        "kappa_keyword": round(cohen_kappa_score(truth, [r["keyword"] for r in scored], weights="quadratic"), 3),
+        "rationale_names_evidence": round(sum(r["names_evidence"] for r in scored) / max(1, len(scored)), 3),
+    }
+    consistent = 0
+    for row in scored[:repeats]:
+        report = next(r for r in sample if r.id == row["id"])
+        again = estimate_inputs(llm, report.title, "bug", report.description)
+        consistent += again.value is not None and within_one_step(PriorityInputs(**row["inputs"]), again.value)
+    summary["consistency"] = round(consistent / max(1, min(repeats, len(scored))), 3)
+    summary["repeats"] = min(repeats, len(scored))
+    summary["model"] = llm.model
+    return {"suite": SUITE, "split": "hadoop (nothing tuned on it)", "summary": summary, "rows": rows}
