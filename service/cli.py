@@ -7,7 +7,6 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipelines.embeddings import EmbeddingsUnavailable
@@ -15,24 +14,12 @@ from pipelines.llm import LLMUnavailable
 from pipelines.models import StoryDraft
 from pipelines.vectorstore import VectorStoreUnavailable
 from service import cli_duplicates, cli_ingest, cli_prioritize
+from service.cli_common import console, errors, fail, open_runtime
 from service.settings import get_settings
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
 backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
 app.add_typer(backlog_app, name="backlog")
-console = Console()
-errors = Console(stderr=True)
-
-
-def _runtime():  # noqa: ANN202 - imported lazily so `refinery --help` stays fast
-    from service.runtime import Runtime
-
-    return Runtime(get_settings())
-
-
-def fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
 
 
 @app.command()
@@ -47,7 +34,7 @@ def serve(
     from service.api import create_app
 
     api = create_app()
-    runtime = api.state.runtime
+    runtime = api.runtime.runtime
     if warm:
 
         def _warm() -> None:
@@ -94,7 +81,7 @@ def draft(
     from service.drafts import create_draft
     from service.schemas import SuggestionPublic
 
-    runtime = _runtime()
+    runtime = open_runtime()
     try:
         with console.status(f"Drafting with {runtime.settings.llm_provider} / {runtime.llm_model} ..."):
             suggestion = create_draft(runtime, text, context)
@@ -231,7 +218,7 @@ def backlog_list(
     from service import backlog
     from service.schemas import BacklogItemPublic
 
-    runtime = _runtime()
+    runtime = open_runtime()
     with runtime.db.session() as session:
         items = [BacklogItemPublic.model_validate(i) for i in backlog.list_items(session, limit)]
     if as_json:

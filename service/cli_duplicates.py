@@ -6,27 +6,12 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
-
-
-def _runtime():  # noqa: ANN202
-    from service.runtime import Runtime
-    from service.settings import get_settings
-
-    return Runtime(get_settings())
+from service.cli_common import console, errors, fail, open_runtime
 
 
 def _candidates_table(title: str, rows: list[dict]) -> Table:
@@ -48,8 +33,8 @@ def duplicates(
     from service import dedupe
 
     if bool(text) == scan:
-        raise _fail('give either a text (refinery duplicates "export fails on large files") or --scan')
-    runtime = _runtime()
+        raise fail('give either a text (refinery duplicates "export fails on large files") or --scan')
+    runtime = open_runtime()
     try:
         if text:
             found = dedupe.search_text(runtime, text, k)
@@ -61,7 +46,7 @@ def duplicates(
         with console.status("Scanning the backlog for duplicate pairs ..."):
             pairs = runtime.duplicates().scan(where={"kind": ["backlog_item"]})
     except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     rows = [
         {"keep": dedupe.candidate_public(a), "duplicate": dedupe.candidate_public(b), "score": b.score}
         for a, b in pairs
@@ -87,13 +72,13 @@ def reindex() -> None:
     """Rebuild the vector store from the database (the source of truth)."""
     from service import dedupe
 
-    runtime = _runtime()
+    runtime = open_runtime()
     try:
         with Progress(console=errors) as progress:
             task = progress.add_task("Indexing backlog items and pending drafts", total=None)
             count = dedupe.reindex(runtime, lambda done, total: progress.update(task, completed=done, total=total))
     except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     where = (
         f"Chroma server {runtime.settings.chroma_host}:{runtime.settings.chroma_port}"
         if runtime.settings.chroma_host

@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+from service.cli_common import console, errors, fail, open_runtime
 
 
 def ingest(
@@ -26,29 +24,25 @@ def ingest(
     """Ingest feedback: redact, triage, cluster into themes, and propose evidence or story drafts for review."""
     from pipelines.tickets import MappingError, UnsupportedFile, parse_mapping
     from service import ingest as jobs
-    from service.runtime import Runtime
-    from service.settings import get_settings
 
     if not file.is_file():
-        errors.print(f"[bold red]error:[/] {file} is not a file")
-        raise typer.Exit(code=2)
-    runtime = Runtime(get_settings())
+        raise fail(f"{file} is not a file")
+    runtime = open_runtime()
     try:
         mapping = parse_mapping(map or [])
         job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size)
     except (MappingError, UnsupportedFile, ValueError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
+        raise fail(str(exc)) from exc
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors) as progress:
         triage = progress.add_task(f"job {job.id}: triage (redact, embed, classify)", total=None)
         themes = progress.add_task(f"job {job.id}: themes", total=None, visible=False)
 
-        def show(state) -> None:  # noqa: ANN001
-            to_triage = max(0, state.total - state.skipped - state.already_ingested)
-            progress.update(triage, completed=state.processed, total=to_triage)
-            if state.stage in ("themes", "done"):
-                progress.update(themes, completed=state.suggestions, total=state.themes, visible=True)
+        def show(runtime) -> None:  # noqa: ANN001
+            to_triage = max(0, runtime.total - runtime.skipped - runtime.already_ingested)
+            progress.update(triage, completed=runtime.processed, total=to_triage)
+            if runtime.stage in ("themes", "done"):
+                progress.update(themes, completed=runtime.suggestions, total=runtime.themes, visible=True)
 
         job = jobs.run_job(runtime, job.id, show)
     table = Table(

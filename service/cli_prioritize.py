@@ -6,20 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+from service.cli_common import console, errors, fail, open_runtime
+
 strategy_app = typer.Typer(help="Product goals / OKRs that priorities align with.", no_args_is_help=True)
-
-
-def _runtime():  # noqa: ANN202
-    from service.runtime import Runtime
-    from service.settings import get_settings
-
-    return Runtime(get_settings())
 
 
 @strategy_app.command("set")
@@ -31,13 +23,11 @@ def strategy_set(
     from service.review import ReviewError
 
     if not file.is_file():
-        errors.print(f"[bold red]error:[/] {file} is not a file")
-        raise typer.Exit(code=2)
+        raise fail(f"{file} is not a file")
     try:
-        strategy = prioritize.set_strategy(_runtime(), file.read_text(encoding="utf-8"), None)
+        strategy = prioritize.set_strategy(open_runtime(), file.read_text(encoding="utf-8"), None)
     except ReviewError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
+        raise fail(str(exc)) from exc
     console.print(f"Strategy {strategy.id} stored ({len(strategy.text.splitlines())} lines).")
 
 
@@ -45,7 +35,7 @@ def strategy_set(
 def strategy_show() -> None:
     from service import prioritize
 
-    with _runtime().db.session() as session:
+    with open_runtime().db.session() as session:
         strategy = prioritize.current_strategy(session)
         console.print(strategy.text if strategy else "No strategy set: refinery strategy set FILE")
 
@@ -61,9 +51,8 @@ def prioritize(
     from service.review import ReviewError
 
     if framework not in FRAMEWORKS:
-        errors.print(f"[bold red]error:[/] unknown framework {framework!r}; use one of {', '.join(FRAMEWORKS)}")
-        raise typer.Exit(code=2)
-    runtime = _runtime()
+        raise fail(f"unknown framework {framework!r}; use one of {', '.join(FRAMEWORKS)}")
+    runtime = open_runtime()
     try:
         with Progress(console=errors) as progress:
             task = progress.add_task(f"Estimating inputs ({framework})", total=None)
@@ -71,8 +60,7 @@ def prioritize(
                 runtime, framework, item, None, lambda done, total: progress.update(task, completed=done, total=total)
             )
     except (ReviewError, LLMUnavailable) as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
+        raise fail(str(exc)) from exc
     table = Table(
         "rank",
         "item",
