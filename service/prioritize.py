@@ -95,8 +95,10 @@ def prioritize(
             progress(done, len(items))
     valid = {i: r.value for i, r in results.items() if r.value is not None}
     scored = {i: score(framework, inputs) for i, inputs in valid.items()}
-    order = rank({i: s[0] for i, s in scored.items()}, {i: v.depends_on for i, v in valid.items()})
     by_id = {i.id: i for i in items}
+    # dependencies the model names now, plus those a person confirmed by accepting an earlier priority
+    depends = {i: sorted(set(v.depends_on) | set(by_id[i].depends_on or [])) for i, v in valid.items()}
+    order = rank({i: s[0] for i, s in scored.items()}, depends)
     view = []
     with runtime.db.session() as session:
         for position, item_id in enumerate(order):

@@ -120,6 +120,10 @@ def test_dependencies_are_respected_and_a_sprint_plan_fits_the_capacity(client, 
     small = client.post("/v1/sprints/plan", json={"capacity_points": 5}).json()["payload"]
     assert small["items"] == [] or all(i["backlog_item_id"] != a for i in small["items"])  # A never without C
     assert client.post("/v1/sprints/plan", json={"capacity_points": 0}).status_code == 422
+    # a dependency a person confirmed holds in later runs, even when the model no longer names it
+    llm.chat.replies.extend([estimate(reach=1000, effort=5), estimate(reach=500, effort=3), estimate(reach=10)])
+    again = client.post("/v1/prioritize", json={"framework": "rice"}).json()
+    assert [row["backlog_item_id"] for row in again] == [c, a, b]
 
 
 def test_invalid_estimates_become_failed_suggestions_and_bad_requests_are_4xx(client, llm):
