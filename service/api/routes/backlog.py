@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from service import backlog, dedupe
+from service import backlog, dedupe, exports
 from service.api.deps import RuntimeDep
 from service.schemas import BacklogItemCreate, BacklogItemPublic, DuplicateCandidatePublic, ImportResult
 
@@ -22,6 +22,22 @@ def list_backlog(
     with runtime.db.session() as session:
         found = backlog.list_items(session, limit, offset, include_merged, order)
         return [BacklogItemPublic.model_validate(i) for i in found]
+
+
+@router.get("/export", response_class=Response)
+def export_backlog(
+    runtime: RuntimeDep,
+    format: Literal["jira_csv", "jira_json", "linear_json", "github_json", "markdown"] = Query(
+        "markdown", description="jira_csv | jira_json (ADF descriptions) | linear_json | github_json | markdown"
+    ),
+) -> Response:
+    """Every backlog item (merged ones left out) in a format Jira, Linear or GitHub imports, by priority rank."""
+    with runtime.db.session() as session:
+        items = [exports.export_item(i) for i in backlog.list_items(session, 10_000, 0, False, "priority")]
+    content, media_type = exports.export(items, format)
+    extension = {"jira_csv": "csv", "markdown": "md"}.get(format, "json")
+    headers = {"Content-Disposition": f'attachment; filename="backlog-{format}.{extension}"'}
+    return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get("/{item_id}", response_model=BacklogItemPublic)
