@@ -230,6 +230,32 @@ def backlog_list(
     console.print(table)
 
 
+@app.command("export")
+def export_backlog(
+    format: Annotated[
+        str, typer.Option(help="jira_csv, jira_json, linear_json, github_json or markdown.")
+    ] = "markdown",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")] = None,
+) -> None:
+    """Export the backlog (by priority rank) in a format Jira, Linear or GitHub imports."""
+    from pathlib import Path
+
+    from service import backlog, exports
+
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        items = [exports.export_item(i) for i in backlog.list_items(session, 10_000, 0, False, "priority")]
+    try:
+        content, _ = exports.export(items, format)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if output:
+        Path(output).write_text(content, encoding="utf-8")
+        errors.print(f"{len(items)} items written to {output}")
+    else:
+        print(content)
+
+
 app.command()(cli_duplicates.duplicates)
 app.command()(cli_duplicates.reindex)
 app.command()(cli_ingest.ingest)

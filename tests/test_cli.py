@@ -87,3 +87,21 @@ def test_strategy_and_prioritize_commands(tmp_path, monkeypatch):
     empty = runner.invoke(app, ["prioritize"])
     assert empty.exit_code == 2 and "backlog is empty" in empty.output
     assert runner.invoke(app, ["prioritize", "--framework", "kano"]).exit_code == 2
+
+
+def test_export_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    from service import backlog
+    from service.runtime import Runtime
+    from service.schemas import BacklogItemCreate
+
+    with Runtime(get_settings()).db.session() as session:
+        backlog.import_items(session, [BacklogItemCreate(title="Dark mode", labels=["ui"])])
+    result = runner.invoke(app, ["export", "--format", "jira_csv"])
+    assert result.exit_code == 0 and result.output.startswith("Summary,Issue Type,Description,Priority,Labels")
+    assert "Dark mode,Story" in result.output
+    out = tmp_path / "issues.json"
+    assert runner.invoke(app, ["export", "--format", "github_json", "-o", str(out)]).exit_code == 0
+    assert json.loads(out.read_text())[0]["title"] == "Dark mode"
+    bad = runner.invoke(app, ["export", "--format", "xml"])
+    assert bad.exit_code == 2 and "valid formats" in bad.output
