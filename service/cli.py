@@ -34,7 +34,7 @@ def serve(
     from service.api import create_app
 
     api = create_app()
-    runtime = api.runtime.runtime
+    runtime = api.state.runtime
     if warm:
 
         def _warm() -> None:

@@ -38,11 +38,11 @@ def ingest(
         triage = progress.add_task(f"job {job.id}: triage (redact, embed, classify)", total=None)
         themes = progress.add_task(f"job {job.id}: themes", total=None, visible=False)
 
-        def show(runtime) -> None:  # noqa: ANN001
-            to_triage = max(0, runtime.total - runtime.skipped - runtime.already_ingested)
-            progress.update(triage, completed=runtime.processed, total=to_triage)
-            if runtime.stage in ("themes", "done"):
-                progress.update(themes, completed=runtime.suggestions, total=runtime.themes, visible=True)
+        def show(current) -> None:  # noqa: ANN001 - an IngestJob
+            to_triage = max(0, current.total - current.skipped - current.already_ingested)
+            progress.update(triage, completed=current.processed, total=to_triage)
+            if current.stage in ("themes", "done"):
+                progress.update(themes, completed=current.suggestions, total=current.themes, visible=True)
 
         job = jobs.run_job(runtime, job.id, show)
     table = Table(

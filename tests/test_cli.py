@@ -105,3 +105,40 @@ def test_export_command(tmp_path, monkeypatch):
     assert json.loads(out.read_text())[0]["title"] == "Dark mode"
     bad = runner.invoke(app, ["export", "--format", "xml"])
     assert bad.exit_code == 2 and "valid formats" in bad.output
+
+
+def test_serve_starts_the_api_and_its_job_runner(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.postgres import _free_port
+
+    port = _free_port()
+    env = {**os.environ, "REFINERY_DATA_DIR": str(tmp_path), "REFINERY_LLM_PROVIDER": "fake"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    health = json.loads(response.read())
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()[-3000:]
+                assert time.monotonic() < deadline, "refinery serve did not answer"
+                time.sleep(0.5)
+        assert health["status"] == "ok" and health["llm_provider"] == "fake"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/jobs", timeout=5) as response:
+            assert json.loads(response.read()) == []
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
