@@ -125,10 +125,10 @@ class DuplicateDetector:
         self._lock = threading.Lock()
 
     # -- indexing -------------------------------------------------------------------------------------------
-    def add(self, documents: list[Document], show_progress: bool = False) -> None:
-        """Embed and store (insert or replace) documents."""
+    def add(self, documents: list[Document], show_progress: bool = False) -> dict[str, np.ndarray]:
+        """Embed and store (insert or replace) documents; returns their vectors by field ("full", "title")."""
         if not documents:
-            return
+            return {}
         texts = [semantic_texts(d.title, d.body) for d in documents]
         vectors = {
             name: self.embedder.encode([t[name] for t in texts], show_progress=show_progress)
@@ -140,6 +140,7 @@ class DuplicateDetector:
         )
         with self._lock:
             self._lexical = None
+        return vectors
 
     def remove(self, ids: list[str]) -> None:
         self.store.delete(ids)

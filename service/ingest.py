@@ -147,9 +147,7 @@ def triage_batch(runtime: Runtime, classifier: TicketClassifier, unit: dict[str,
     for row, text in zip(rows, texts, strict=True):
         row.redacted = text  # detached copy: only for building the documents
     documents = [dedupe.ticket_document(row) for row in rows]
-    detector.add(documents)
-    vectors = detector.store.vectors("full", [d.id for d in documents])
-    categories = classifier.classify(texts, np.stack([vectors[d.id] for d in documents]))
+    categories = classifier.classify(texts, detector.add(documents)["full"])
     with runtime.db.session() as session:
         done = 0
         for row, redaction, (category, score) in zip(rows, redactions, categories, strict=True):
@@ -194,6 +192,9 @@ def stage_triage(runtime: Runtime, job: IngestJob, progress: Progress | None = N
 def stage_cluster(runtime: Runtime, job: IngestJob) -> None:
     params = job.params
     with runtime.db.session() as session:
+        if session.scalar(select(func.count()).select_from(ThemeRow).where(ThemeRow.job_id == job.id)):
+            session.execute(update(IngestJob).where(IngestJob.id == job.id).values(stage="themes"))
+            return  # already clustered (a second runner got here first)
         rows = list(
             session.execute(
                 select(TicketRow.id)
@@ -237,6 +238,8 @@ def theme_evidence(tickets: list[TicketRow]) -> dict[str, Any]:
 def make_theme_suggestion(runtime: Runtime, job: IngestJob, theme: ThemeRow) -> None:
     """Exactly once per theme: evidence for a matching backlog item, else one LLM call for a story draft."""
     with runtime.db.session() as session:
+        if session.get(ThemeRow, theme.id).suggestion_id is not None:
+            return
         by_id = {t.id: t for t in session.scalars(select(TicketRow).where(TicketRow.id.in_(theme.ticket_ids)))}
     tickets = [by_id[i] for i in theme.ticket_ids if i in by_id]
     texts = [t.redacted or "" for t in tickets]
@@ -247,9 +250,6 @@ def make_theme_suggestion(runtime: Runtime, job: IngestJob, theme: ThemeRow) -> 
     best = next((m for m in matches if m.verdict != "distinct"), None)
     inputs = {"job_id": job.id, "theme_id": theme.id, "tickets": texts[:6]}
     llm_calls = 0
-    with runtime.db.session() as session:
-        if session.get(ThemeRow, theme.id).suggestion_id is not None:
-            return
     if best is not None:
         payload = {
             "backlog_item_id": int(best.metadata["item_id"]),
