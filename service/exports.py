@@ -179,16 +179,22 @@ def _one_line(text: str) -> str:
 # --- Jira CSV ---------------------------------------------------------------------------------------------------
 
 
-def _jira_wiki_description(item: ExportItem) -> str:
-    """The description as Jira wiki-style plain text with a '* [ ] Given ...' checklist."""
+def _text_body(item: ExportItem, bold: str, bullet: str) -> str:
+    """The description as text with a '<bullet> [ ] Given ...' checklist; headings wrapped in `bold`."""
     parts = _parts(item)
     blocks = list(parts.paragraphs)
     if parts.criteria:
-        blocks.append("\n".join(["*Acceptance criteria*", *(f"* [ ] {_criterion_text(c)}" for c in parts.criteria)]))
+        checklist = [f"{bullet} [ ] {_criterion_text(c)}" for c in parts.criteria]
+        blocks.append("\n".join([f"{bold}Acceptance criteria{bold}", *checklist]))
     for heading, entries in (("Assumptions", parts.assumptions), ("Open questions", parts.open_questions)):
         if entries:
-            blocks.append("\n".join([f"*{heading}*", *(f"* {entry}" for entry in entries)]))
+            blocks.append("\n".join([f"{bold}{heading}{bold}", *(f"{bullet} {entry}" for entry in entries)]))
     return "\n\n".join(blocks)
+
+
+def _jira_wiki_description(item: ExportItem) -> str:
+    """The description as Jira wiki-style plain text with a '* [ ] Given ...' checklist."""
+    return _text_body(item, "*", "*")
 
 
 def to_jira_csv(items: Sequence[ExportItem]) -> str:
@@ -295,14 +301,7 @@ def to_jira_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
 
 def _markdown_body(item: ExportItem) -> str:
     """The description as Markdown with a '- [ ] Given ..., when ..., then ...' task list."""
-    parts = _parts(item)
-    blocks = list(parts.paragraphs)
-    if parts.criteria:
-        blocks.append("\n".join(["**Acceptance criteria**", *(f"- [ ] {_criterion_text(c)}" for c in parts.criteria)]))
-    for heading, entries in (("Assumptions", parts.assumptions), ("Open questions", parts.open_questions)):
-        if entries:
-            blocks.append("\n".join([f"**{heading}**", *(f"- {entry}" for entry in entries)]))
-    return "\n\n".join(blocks)
+    return _text_body(item, "**", "-")
 
 
 def linear_priority(priority: str | None) -> int:
