@@ -220,15 +220,22 @@ def stage_cluster(runtime: Runtime, job: IngestJob) -> None:
         session.execute(update(IngestJob).where(IngestJob.id == job.id).values(themes=len(clusters), stage="themes"))
 
 
-def theme_evidence(tickets: list[TicketRow]) -> dict[str, Any]:
-    """Counts and dates for a theme: the evidence every theme suggestion carries."""
+def ticket_stats(tickets: list[TicketRow]) -> dict[str, Any]:
+    """Ticket ids (in the given order), count, distinct customers and date range: evidence for an item."""
     dates = sorted(t.created for t in tickets if t.created is not None)
     return {
         "ticket_ids": [t.id for t in tickets],
-        "ticket_keys": [t.key for t in tickets][:200],
         "ticket_count": len(tickets),
         "distinct_customers": len({t.customer for t in tickets if t.customer}),
         "date_range": [dates[0].isoformat(), dates[-1].isoformat()] if dates else None,
+    }
+
+
+def theme_evidence(tickets: list[TicketRow]) -> dict[str, Any]:
+    """The evidence every theme suggestion carries: ticket stats, keys and categories."""
+    return {
+        **ticket_stats(tickets),
+        "ticket_keys": [t.key for t in tickets][:200],
         "categories": {
             c: sum(t.category == c for t in tickets) for c in THEMED if any(t.category == c for t in tickets)
         },

@@ -143,6 +143,7 @@ def propose_evidence(
 
 def _accept_evidence(session: Session, suggestion: Suggestion, actor: str | None) -> BacklogItem:
     """Attach the theme's tickets to the item: ticket ids, counts, distinct customers, dates and quotes."""
+    from service.ingest import ticket_stats
     from service.tables import TicketRow
 
     item = session.get(BacklogItem, suggestion.payload["backlog_item_id"])
@@ -151,13 +152,9 @@ def _accept_evidence(session: Session, suggestion: Suggestion, actor: str | None
     claim(session, suggestion, "accepted", actor, None)
     before = dict(item.evidence or {})
     ticket_ids = sorted({*before.get("ticket_ids", []), *suggestion.evidence.get("ticket_ids", [])})
-    tickets = list(session.scalars(select(TicketRow).where(TicketRow.id.in_(ticket_ids))))
-    dates = sorted(t.created for t in tickets if t.created is not None)
+    tickets = list(session.scalars(select(TicketRow).where(TicketRow.id.in_(ticket_ids)).order_by(TicketRow.id)))
     item.evidence = {
-        "ticket_ids": ticket_ids,
-        "ticket_count": len(ticket_ids),
-        "distinct_customers": len({t.customer for t in tickets if t.customer}),
-        "date_range": [dates[0].isoformat(), dates[-1].isoformat()] if dates else None,
+        **ticket_stats(tickets),
         "quotes": [*before.get("quotes", []), *suggestion.evidence.get("quotes", [])][:10],
         "suggestion_ids": [*before.get("suggestion_ids", []), suggestion.id],
     }
