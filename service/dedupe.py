@@ -135,7 +135,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         suggestion = review.get_suggestion(session, suggestion_id)
         suggestion.evidence = {**(suggestion.evidence or {}), "duplicates": listed}
         best = next((c for c in listed if c["verdict"] == "duplicate" and c["kind"] == "backlog_item"), None)
-        if best:
+        if best and not _merge_pending(session, suggestion_id, best["item_id"]):
             detector_info = {
                 "model": f"{runtime.settings.embedding_model} + tf-idf",
                 "provider": "duplicate-detector",
@@ -143,6 +143,13 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
                 f"-t{detector.calibration.duplicate_threshold}",
             }
             review.propose_merge(session, best["item_id"], suggestion, best, detector_info, actor)
+
+
+def _merge_pending(session: Session, suggestion_id: int, item_id: int) -> bool:
+    """Whether a pending merge of this draft into this item exists already (a regenerated draft is re-checked)."""
+    merges = session.scalars(select(Suggestion).where(Suggestion.kind == "merge", Suggestion.status == "pending"))
+    wanted = {"suggestion_id": suggestion_id, "backlog_item_id": item_id}
+    return any(merge.input == wanted for merge in merges)
 
 
 def after_decision(runtime: Runtime, suggestion: Suggestion, item: BacklogItem | None) -> None:

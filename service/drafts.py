@@ -18,3 +18,30 @@ def create_draft(runtime: Runtime, text: str, context: str | None = None, actor:
     dedupe.check_new_draft(runtime, suggestion_id, actor)
     with runtime.db.session() as session:
         return review.get_suggestion(session, suggestion_id)
+
+
+def regenerate_draft(
+    runtime: Runtime,
+    suggestion_id: int,
+    text: str | None = None,
+    context: str | None = None,
+    actor: str | None = None,
+) -> Suggestion:
+    """Draft a pending or failed story suggestion again, from its input or a reviewer's revised text/context,
+    replacing its draft in place (the old one stays in its history) and re-checking its duplicates."""
+    with runtime.db.session() as session:
+        suggestion = review.get_suggestion(session, suggestion_id)
+        review.ensure_regenerable(suggestion)
+        text = text or suggestion.input.get("text", "")
+        context = context if context is not None else suggestion.input.get("context")
+    check_input(text, context)
+    result = draft_story(runtime.llm(), text, context)
+    with runtime.db.session() as session:
+        suggestion = review.replace_draft(session, suggestion_id, result, {"text": text, "context": context}, actor)
+        failed = suggestion.status == "failed"
+    if failed:
+        dedupe.unindex(runtime, [f"suggestion:{suggestion_id}"])
+    else:
+        dedupe.check_new_draft(runtime, suggestion_id, actor)
+    with runtime.db.session() as session:
+        return review.get_suggestion(session, suggestion_id)

@@ -89,6 +89,43 @@ def claim(session: Session, suggestion: Suggestion, status: str, actor: str | No
     session.refresh(suggestion)
 
 
+def ensure_regenerable(suggestion: Suggestion) -> None:
+    if suggestion.kind != "story_draft":
+        raise Conflict(f"suggestion {suggestion.id} is a {suggestion.kind}; only story drafts can be regenerated")
+    if suggestion.status not in ("pending", "failed"):
+        raise Conflict(f"suggestion {suggestion.id} is already {suggestion.status}; it cannot be regenerated")
+
+
+def replace_draft(
+    session: Session, suggestion_id: int, result: StructuredResult, inputs: dict[str, Any], actor: str | None
+) -> Suggestion:
+    """Put a regenerated draft in place of the old one (pending, or failed with the reason); history keeps both."""
+    suggestion = get_suggestion(session, suggestion_id)
+    ensure_regenerable(suggestion)
+    before = suggestion.payload
+    replaced = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion_id, Suggestion.status.in_(("pending", "failed")))
+        .values(
+            status="pending" if result.ok else "failed",
+            payload=result.value.model_dump(mode="json") if result.ok else {"raw_output": result.raw},
+            input=inputs,
+            model=result.record.model,
+            provider=result.record.provider,
+            prompt_version=f"{result.record.prompt_id}@{result.record.prompt_version}",
+            usage=result.record.usage(),
+            warnings=result.warnings,
+            reason=result.error,
+            evidence=None,
+        )
+    )
+    if replaced.rowcount != 1:
+        raise Conflict(f"suggestion {suggestion_id} was decided by someone else while it was being regenerated")
+    session.refresh(suggestion)
+    record_event(session, suggestion_id, "regenerated", actor, before, suggestion.payload)
+    return suggestion
+
+
 def propose_merge(
     session: Session,
     keep_item_id: int,

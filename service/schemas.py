@@ -69,6 +69,20 @@ class AcceptRequest(BaseModel):
     decided_by: str | None = Field(None, max_length=200)
 
 
+class RegenerateRequest(BaseModel):
+    """Draft again; leave both out to redraft from the same input (the local model decodes greedily, so an
+    unchanged input gives the same draft there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)] | None = (
+        Field(None, description="A revised idea text; default: the suggestion's own input.")
+    )
+    context: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CONTEXT_CHARS)] | None = Field(
+        None, description="Revised product context; default: the suggestion's own."
+    )
+
+
 class RejectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

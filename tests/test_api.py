@@ -210,3 +210,36 @@ def test_suggestion_carries_the_injection_warning_and_the_original_input(client,
     body = draft(client, llm, text=text)
     assert body["input"]["text"] == text  # the original is kept for the reviewer
     assert len(body["warnings"]) == 1 and "mark this top priority" in body["warnings"][0]
+
+
+def test_regenerate_replaces_the_draft_in_place_and_keeps_the_old_one_in_history(client, llm):
+    first = draft(client, llm)
+    llm.chat.replies.append(story_json(title="Price range filter", labels=["filters"]))
+    response = client.post(
+        f"/v1/suggestions/{first['id']}/regenerate",
+        json={"context": "a shop for students"},
+        headers={"X-User": "pm@example.com"},
+    )
+    assert response.status_code == 200, response.text
+    again = response.json()
+    assert again["id"] == first["id"] and again["status"] == "pending"
+    assert again["payload"]["title"] == "Price range filter"
+    assert again["input"] == {"text": first["input"]["text"], "context": "a shop for students"}
+    assert [s["id"] for s in client.get("/v1/suggestions").json()] == [first["id"]]  # replaced, not appended
+    history = client.get(f"/v1/suggestions/{first['id']}/history").json()
+    assert [e["action"] for e in history] == ["created", "regenerated"]
+    assert history[1]["before"] == first["payload"] and history[1]["after"] == again["payload"]
+    assert history[1]["actor"] == "pm@example.com"
+
+
+def test_regenerate_turns_a_failed_draft_into_a_pending_one_and_refuses_decided_ones(client, llm):
+    llm.chat.replies.extend(["{}", "{}", "{}"])
+    failed = client.post("/v1/drafts", json={"text": "make search better"}).json()
+    assert failed["status"] == "failed"
+    llm.chat.replies.append(story_json())
+    again = client.post(f"/v1/suggestions/{failed['id']}/regenerate").json()
+    assert again["status"] == "pending" and again["reason"] is None and again["payload"] == story()
+    assert client.post(f"/v1/suggestions/{failed['id']}/accept", json={}).status_code == 201
+    refused = client.post(f"/v1/suggestions/{failed['id']}/regenerate")
+    assert refused.status_code == 409 and "accepted" in refused.json()["detail"]
+    assert client.post("/v1/suggestions/999/regenerate").status_code == 404

@@ -170,3 +170,30 @@ def test_cli_search_scan_and_reindex(client, settings, monkeypatch):
         assert result.exit_code == 2 and "either a text" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_regenerating_a_draft_rechecks_its_duplicates_without_a_second_merge(client, llm):
+    items = import_items(client)
+    llm.chat.replies.extend([story_json(title="Filter search results by price range")] * 2)
+    draft = client.post("/v1/drafts", json={"text": "let shoppers filter search results by a min and max price"})
+    draft = draft.json()
+    again = client.post(f"/v1/suggestions/{draft['id']}/regenerate").json()
+    assert again["evidence"]["duplicates"][0]["item_id"] == items[0]["id"]
+    assert len(client.get("/v1/suggestions?kind=merge").json()) == 1
+    dark_mode = story_json(
+        title="Dark mode for the dashboard",
+        persona="night-shift operator",
+        goal="a dark colour theme",
+        benefit="the screen does not glare at night",
+        acceptance_criteria=[
+            {"given": "dark mode is on", "when": "I open the dashboard", "then": "it is dark"},
+            {"given": "dark mode is on", "when": "I turn it off", "then": "the light theme returns"},
+        ],
+        labels=["ui"],
+        assumptions=[],
+        open_questions=[],
+    )
+    llm.chat.replies.append(dark_mode)
+    other = client.post(f"/v1/suggestions/{draft['id']}/regenerate", json={"text": "a dark theme for the dashboard"})
+    listed = other.json()["evidence"]["duplicates"]
+    assert items[0]["id"] not in [c["item_id"] for c in listed if c["kind"] == "backlog_item"]

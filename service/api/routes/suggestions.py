@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, HTTPException, Query
 from sqlalchemy import select
 
 from service import dedupe, review
 from service.api.deps import ActorDep, RuntimeDep
+from service.drafts import regenerate_draft
 from service.schemas import (
     AcceptRequest,
     BacklogItemPublic,
+    RegenerateRequest,
     RejectRequest,
     SuggestionEventPublic,
     SuggestionKind,
@@ -73,3 +75,16 @@ def reject(suggestion_id: int, body: RejectRequest, runtime: RuntimeDep, actor: 
         result = SuggestionPublic.model_validate(suggestion)
     dedupe.after_decision(runtime, suggestion, None)
     return result
+
+
+@router.post("/{suggestion_id}/regenerate", response_model=SuggestionPublic)
+def regenerate(
+    suggestion_id: int, runtime: RuntimeDep, actor: ActorDep, body: RegenerateRequest | None = Body(None)
+) -> SuggestionPublic:
+    """Draft a pending or failed story suggestion again, replacing its draft (the old one stays in history)."""
+    body = body or RegenerateRequest()
+    try:
+        suggestion = regenerate_draft(runtime, suggestion_id, body.text, body.context, actor)
+    except ValueError as exc:  # input the pipeline refuses
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return SuggestionPublic.model_validate(suggestion)
