@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import dedupe
 from service.review import NotFound
-from service.schemas import BacklogItemCreate, ImportSkipped
+from service.runtime import Runtime
+from service.schemas import BacklogItemCreate, BacklogItemPublic, ImportResult, ImportSkipped
 from service.tables import BacklogItem
 
 
@@ -61,3 +63,17 @@ def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list
         if data.external_id:
             existing[data.external_id] = item.id
     return created, skipped
+
+
+def import_and_index(
+    runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None
+) -> ImportResult:
+    """Import items (idempotent by external id) and make the new ones searchable for duplicates."""
+    with runtime.db.session() as session:
+        created, skipped = import_items(session, items)
+        result = ImportResult(
+            created=[BacklogItemPublic.model_validate(i) for i in created], skipped=skipped, problems=problems or []
+        )
+        documents = [dedupe.item_document(i) for i in created]
+    dedupe.index(runtime, documents)
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -238,8 +239,6 @@ def export_backlog(
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")] = None,
 ) -> None:
     """Export the backlog (by priority rank) in a format Jira, Linear or GitHub imports."""
-    from pathlib import Path
-
     from service import backlog, exports
 
     runtime = open_runtime()
@@ -254,6 +253,25 @@ def export_backlog(
         errors.print(f"{len(items)} items written to {output}")
     else:
         print(content)
+
+
+@app.command("import")
+def import_backlog(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Jira CSV export or GitHub issues JSON.")],
+    format: Annotated[str, typer.Option(help="jira_csv or github_json.")] = "jira_csv",
+) -> None:
+    """Import existing issues into the backlog; importing the same issues again adds nothing."""
+    from service import backlog
+    from service.imports import ImportFormatError, parse_import
+
+    try:
+        parsed = parse_import(file.read_bytes(), format)
+    except ImportFormatError as exc:
+        raise fail(str(exc)) from exc
+    result = backlog.import_and_index(open_runtime(), parsed.items, parsed.problems)
+    for problem in result.problems:
+        errors.print(f"[yellow]skipped or cut:[/] {problem}")
+    console.print(f"{len(result.created)} imported, {len(result.skipped)} already in the backlog (same external id)")
 
 
 app.command()(cli_duplicates.duplicates)

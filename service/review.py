@@ -94,6 +94,8 @@ def ensure_regenerable(suggestion: Suggestion) -> None:
         raise Conflict(f"suggestion {suggestion.id} is a {suggestion.kind}; only story drafts can be regenerated")
     if suggestion.status not in ("pending", "failed"):
         raise Conflict(f"suggestion {suggestion.id} is already {suggestion.status}; it cannot be regenerated")
+    if "text" not in suggestion.input:
+        raise Conflict(f"suggestion {suggestion.id} was drafted from a theme of tickets, not from an idea's text")
 
 
 def replace_draft(
@@ -103,6 +105,7 @@ def replace_draft(
     suggestion = get_suggestion(session, suggestion_id)
     ensure_regenerable(suggestion)
     before = suggestion.payload
+    kept_evidence = {k: v for k, v in (suggestion.evidence or {}).items() if k != "duplicates"} or None
     replaced = session.execute(
         update(Suggestion)
         .where(Suggestion.id == suggestion_id, Suggestion.status.in_(("pending", "failed")))
@@ -116,7 +119,7 @@ def replace_draft(
             usage=result.record.usage(),
             warnings=result.warnings,
             reason=result.error,
-            evidence=None,
+            evidence=kept_evidence,
         )
     )
     if replaced.rowcount != 1:

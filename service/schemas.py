@@ -136,7 +136,8 @@ class ImportSkipped(BaseModel):
 
 class ImportResult(BaseModel):
     created: list[BacklogItemPublic]
-    skipped: list[ImportSkipped]
+    skipped: list[ImportSkipped] = Field(description="Records whose external id is already in the backlog.")
+    problems: list[str] = Field([], description="Records the file's parser skipped or cut, and why.")
 
 
 class DuplicateSearch(BaseModel):

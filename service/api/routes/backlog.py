@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 
 from service import backlog, dedupe, exports
 from service.api.deps import RuntimeDep
+from service.imports import ImportFormatError, parse_import
 from service.schemas import BacklogItemCreate, BacklogItemPublic, DuplicateCandidatePublic, ImportResult
 
 router = APIRouter(prefix="/v1/backlog", tags=["backlog"])
+MAX_IMPORT_BYTES = 20_000_000
 
 
 @router.get("", response_model=list[BacklogItemPublic])
@@ -49,12 +51,25 @@ def get_backlog_item(item_id: int, runtime: RuntimeDep) -> BacklogItemPublic:
 @router.post("/items", status_code=201, response_model=ImportResult)
 def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runtime: RuntimeDep) -> ImportResult:
     """Import existing items (one object or a list). Re-importing an external_id creates nothing."""
-    items = body if isinstance(body, list) else [body]
-    with runtime.db.session() as session:
-        created, skipped = backlog.import_items(session, items)
-        result = ImportResult(created=[BacklogItemPublic.model_validate(i) for i in created], skipped=skipped)
-    dedupe.index(runtime, [dedupe.item_document(i) for i in created])
-    return result
+    return backlog.import_and_index(runtime, body if isinstance(body, list) else [body])
+
+
+@router.post("/import", status_code=201, response_model=ImportResult)
+async def import_backlog_file(
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File(description="A Jira CSV export or a GitHub issues JSON file.")],
+    format: Literal["jira_csv", "github_json"] = Query(description="jira_csv | github_json"),
+) -> ImportResult:
+    """Import a Jira CSV export or GitHub issues JSON. Re-importing the same issues (by key, URL, or content when a
+    record has neither) creates nothing; records the parser skipped are listed in `problems`."""
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
+    try:
+        parsed = parse_import(data, format)
+    except ImportFormatError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return backlog.import_and_index(runtime, parsed.items, parsed.problems)
 
 
 @router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic])

@@ -1,0 +1,277 @@
+// The review queue: list suggestions, show one with its input, evidence and provenance, edit it, decide on it.
+
+import { api } from "./api.js";
+import { $, flash, h, table, when } from "./dom.js";
+
+const TYPES = ["feature", "bug", "tech_debt", "research"];
+const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
+const state = { items: [], selected: null, busy: false };
+
+const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+function titleOf(s) {
+  const p = s.payload || {};
+  if (s.kind === "merge") return `Merge "${p.fold_in?.title}" into "${p.keep?.title}"`;
+  if (s.kind === "evidence") return `Evidence for "${p.title || p.backlog_item_title || "#" + p.backlog_item_id}"`;
+  if (s.kind === "sprint_plan") return `Sprint plan (${p.points_used}/${p.capacity_points} points)`;
+  if (s.kind === "priority") return `Priority: ${p.title}`;
+  return p.title || (s.input.text || "").slice(0, 80);
+}
+
+export async function loadQueue(selectId) {
+  const params = new URLSearchParams({ limit: "200" });
+  if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
+  if ($("#filter-status").value) params.set("status", $("#filter-status").value);
+  state.items = await api(`/v1/suggestions?${params}`);
+  state.items.reverse(); // oldest first: review in the order things arrived
+  const queue = $("#queue");
+  queue.replaceChildren(...state.items.map((s) => h("li", {
+    dataset: { id: s.id }, class: `queue-item ${s.status}`, tabindex: "0",
+    onclick: () => select(s.id),
+  }, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, titleOf(s)),
+     h("span", { class: `status ${s.status}` }, s.status))));
+  const keep = state.items.find((s) => s.id === (selectId ?? state.selected?.id));
+  if (keep) select(keep.id);
+  else if (state.items.length) select(state.items[0].id);
+  else { state.selected = null; $("#detail").replaceChildren(h("p", { class: "empty" }, "Nothing to review here.")); }
+  refreshCount();
+}
+
+export async function refreshCount() {
+  const pending = await api("/v1/suggestions?status=pending&limit=1000");
+  $("#pending-count").textContent = pending.length ? String(pending.length) : "";
+}
+
+function select(id) {
+  state.selected = state.items.find((s) => s.id === id) || null;
+  for (const li of document.querySelectorAll("#queue li")) li.classList.toggle("selected", Number(li.dataset.id) === id);
+  document.querySelector(`#queue li[data-id="${id}"]`)?.scrollIntoView({ block: "nearest" });
+  render();
+}
+
+export function move(step) {
+  if (!state.items.length) return;
+  const at = state.items.findIndex((s) => s.id === state.selected?.id);
+  const next = Math.min(Math.max(at + step, 0), state.items.length - 1);
+  select(state.items[next].id);
+}
+
+function provenance(s) {
+  const usage = s.usage || {};
+  return h("p", { class: "provenance" },
+    h("span", { class: "model" }, `model ${s.model} (${s.provider})`), " · ",
+    h("span", { class: "prompt" }, `prompt ${s.prompt_version}`),
+    usage.attempts ? ` · ${usage.attempts} attempt(s)` : "",
+    ` · created ${when(s.created_at)}`,
+    s.decided_at ? ` · ${s.status} by ${s.decided_by || "someone"} at ${when(s.decided_at)}` : "",
+    s.reason ? h("span", { class: "reason" }, ` · reason: ${s.reason}`) : "");
+}
+
+function evidenceBlock(s) {
+  const ev = s.evidence || {};
+  const parts = [];
+  if (ev.duplicates?.length) {
+    parts.push(h("h4", {}, "Possible duplicates"), table(["", "Title", "Score", "Verdict"],
+      ev.duplicates.map((d) => [`${d.kind === "backlog_item" ? "item" : "draft"} #${d.item_id}`, d.title,
+        Number(d.score).toFixed(3), h("span", { class: `verdict ${d.verdict}` }, d.verdict)])));
+  }
+  if (ev.quotes?.length) {
+    parts.push(h("h4", {}, "Customer quotes"), h("ul", { class: "quotes" },
+      ev.quotes.map((q) => h("li", {}, h("q", {}, q.text ?? q), q.ticket_id ? ` (ticket ${q.ticket_id})` : ""))));
+  }
+  const counts = [];
+  if (ev.ticket_count) counts.push(`${ev.ticket_count} tickets`);
+  if (ev.distinct_customers) counts.push(`${ev.distinct_customers} customers`);
+  if (ev.date_range) counts.push(`${when(ev.date_range[0])} – ${when(ev.date_range[1])}`);
+  if (ev.categories) counts.push(Object.entries(ev.categories).map(([c, n]) => `${n} ${c}`).join(", "));
+  const linked = ev.ticket_keys?.length ? ev.ticket_keys : ev.ticket_ids || [];
+  if (linked.length) counts.push(`tickets ${linked.slice(0, 20).join(", ")}${linked.length > 20 ? " …" : ""}`);
+  if (counts.length) parts.push(h("p", { class: "counts" }, counts.join(" · ")));
+  if (ev.rationale) parts.push(h("h4", {}, "Rationales"), table(["Input", "Why"], Object.entries(ev.rationale).map(([k, v]) => [k.replace("_rationale", ""), v])));
+  return parts.length ? h("section", { class: "evidence" }, h("h3", {}, "Evidence"), parts) : h("p", { class: "hint" }, "No evidence recorded.");
+}
+
+function inputBlock(s) {
+  const input = s.input || {};
+  if (input.tickets) {
+    return h("section", { class: "input" }, h("h3", {}, "Input: tickets of the theme (redacted, first few)"),
+      h("ul", { class: "tickets" }, input.tickets.map((t) => h("li", {}, t))));
+  }
+  if (s.kind !== "story_draft") return h("details", {}, h("summary", {}, "Input"), h("pre", {}, JSON.stringify(input, null, 2)));
+  return h("section", { class: "input" }, h("h3", {}, "Input"),
+    h("blockquote", { id: "input-text" }, input.text || ""), input.context ? h("p", { class: "context" }, `Context: ${input.context}`) : "");
+}
+
+function criterionRow(c = { given: "", when: "", then: "" }) {
+  const row = h("div", { class: "criterion" },
+    h("label", {}, "Given", h("input", { name: "given", value: c.given })),
+    h("label", {}, "When", h("input", { name: "when", value: c.when })),
+    h("label", {}, "Then", h("input", { name: "then", value: c.then })),
+    h("button", { type: "button", class: "remove", title: "Remove this criterion", onclick: () => row.remove() }, "×"));
+  return row;
+}
+
+function storyForm(p, editable) {
+  const field = (name, label, value) => h("label", {}, label, h("input", { name, value: value || "", disabled: !editable }));
+  const area = (name, label, values) => h("label", {}, label, h("textarea", { name, rows: "2", disabled: !editable }, (values || []).join("\n")));
+  const criteria = h("div", { id: "criteria" }, (p.acceptance_criteria || []).map(criterionRow));
+  if (!editable) criteria.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
+  return h("form", { id: "story-form", onsubmit: (e) => e.preventDefault() },
+    field("title", "Title", p.title),
+    h("label", {}, "Type", h("select", { name: "item_type", disabled: !editable },
+      TYPES.map((t) => h("option", { value: t, selected: t === p.item_type }, t)))),
+    field("persona", "As a", p.persona), field("goal", "I want", p.goal), field("benefit", "so that", p.benefit),
+    h("fieldset", {}, h("legend", {}, "Acceptance criteria"), criteria,
+      editable ? h("button", { type: "button", id: "add-criterion", onclick: () => criteria.append(criterionRow()) }, "+ criterion") : ""),
+    field("labels", "Labels (comma-separated)", (p.labels || []).join(", ")),
+    area("assumptions", "Assumptions (one per line)", p.assumptions),
+    area("open_questions", "Open questions (one per line)", p.open_questions));
+}
+
+function readStory() {
+  const form = $("#story-form");
+  const value = (name) => form.elements[name].value.trim();
+  return {
+    title: value("title"), persona: value("persona"), goal: value("goal"), benefit: value("benefit"),
+    item_type: value("item_type"),
+    acceptance_criteria: [...form.querySelectorAll(".criterion")].map((row) => ({
+      given: row.querySelector("[name=given]").value.trim(), when: row.querySelector("[name=when]").value.trim(),
+      then: row.querySelector("[name=then]").value.trim(),
+    })),
+    labels: value("labels").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean),
+    assumptions: lines(form.elements.assumptions.value), open_questions: lines(form.elements.open_questions.value),
+  };
+}
+
+function priorityForm(p, editable) {
+  const inputs = p.inputs || {};
+  return h("form", { id: "priority-form", onsubmit: (e) => e.preventDefault() },
+    h("p", {}, `${p.framework?.toUpperCase()} score ${p.score} (${p.score_text}) · proposed rank ${p.proposed_rank}, priority ${p.proposed_priority}`,
+      p.goal ? ` · serves: ${p.goal}` : "", ` · reach from ${p.reach_source}`),
+    h("div", { class: "grid" }, PRIORITY_INPUTS.filter((k) => k in inputs).map((k) =>
+      h("label", {}, k.replace("_", " "), h("input", { name: k, value: String(inputs[k] ?? ""), disabled: !editable, title: inputs[`${k}_rationale`] || "" })))));
+}
+
+function readInputEdits(p) {
+  const edits = {};
+  for (const input of $("#priority-form").querySelectorAll("input")) {
+    const before = p.inputs[input.name];
+    const raw = input.value.trim();
+    const after = typeof before === "number" ? Number(raw) : raw;
+    if (!same(after, before)) edits[input.name] = after;
+  }
+  return edits;
+}
+
+function otherPayload(s) {
+  const p = s.payload || {};
+  if (s.kind === "merge") {
+    return h("section", {}, h("p", {}, "Keep ", h("strong", {}, `item #${p.keep.item_id} ${p.keep.title}`)),
+      h("p", {}, "Fold in ", h("strong", {}, `${p.fold_in.kind === "suggestion" ? "draft" : "item"} #${p.fold_in.item_id} ${p.fold_in.title}`)),
+      h("p", {}, `score ${Number(p.score).toFixed(3)} · verdict ${p.verdict}`));
+  }
+  if (s.kind === "sprint_plan") {
+    return h("section", {}, h("p", {}, `${p.points_used} of ${p.capacity_points} points`),
+      table(["#", "Item", "Points"], (p.items || []).map((i, n) => [String(n + 1), `#${i.backlog_item_id ?? i.id} ${i.title ?? ""}`, String(i.story_points ?? i.points ?? "")])));
+  }
+  return h("pre", {}, JSON.stringify(p, null, 2));
+}
+
+function render() {
+  const s = state.selected;
+  const detail = $("#detail");
+  if (!s) return;
+  const pending = s.status === "pending";
+  const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
+  const body = [];
+  if (s.kind === "story_draft" && s.status !== "failed") body.push(storyForm(s.payload || {}, pending));
+  else if (s.kind === "priority") body.push(priorityForm(s.payload || {}, pending));
+  else if (s.status === "failed") body.push(h("section", { class: "failed" }, h("p", {}, `The model's output failed validation: ${s.reason}`), h("pre", {}, s.payload?.raw_output ?? "")));
+  else body.push(otherPayload(s));
+  detail.replaceChildren(
+    h("h2", {}, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), ` #${s.id} `, h("span", { class: `status ${s.status}` }, s.status)),
+    provenance(s),
+    s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
+    inputBlock(s), evidenceBlock(s), ...body,
+    h("div", { class: "actions" },
+      pending ? h("button", { id: "accept", class: "primary", onclick: accept }, "Accept (a)") : "",
+      pending ? h("input", { id: "reject-reason", placeholder: "Reason for rejecting", maxlength: "2000" }) : "",
+      pending ? h("button", { id: "reject", onclick: reject }, "Reject (r)") : "",
+      regenerable ? h("button", { id: "regenerate", onclick: regenerate }, "Regenerate (g)") : "",
+      h("button", { id: "show-history", onclick: history }, "History (h)"),
+      s.backlog_item_id ? h("a", { href: "#backlog" }, `backlog item #${s.backlog_item_id}`) : ""),
+    regenerable ? h("details", { id: "revise" }, h("summary", {}, "Revise the input before regenerating"),
+      h("textarea", { id: "revise-text", rows: "3" }, s.input.text || ""), h("input", { id: "revise-context", value: s.input.context || "", placeholder: "Product context" })) : "",
+    h("div", { id: "history" }));
+}
+
+async function decide(work, done) {
+  if (state.busy) return;
+  state.busy = true;
+  document.body.classList.add("busy");
+  try {
+    await work();
+    flash(done);
+    await loadQueue();
+  } catch (error) {
+    flash(error.message, "error");
+  } finally {
+    state.busy = false;
+    document.body.classList.remove("busy");
+  }
+}
+
+export function accept() {
+  const s = state.selected;
+  if (!s || s.status !== "pending") return;
+  const body = {};
+  if (s.kind === "story_draft") {
+    const story = readStory();
+    const edits = Object.fromEntries(Object.entries(story).filter(([k, v]) => !same(v, s.payload[k] ?? [])));
+    if (Object.keys(edits).length) body.edits = edits;
+  }
+  if (s.kind === "priority") {
+    const edits = readInputEdits(s.payload);
+    if (Object.keys(edits).length) body.input_edits = edits;
+  }
+  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }),
+    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`);
+}
+
+export function reject() {
+  const s = state.selected;
+  if (!s || s.status !== "pending") return;
+  const reason = $("#reject-reason");
+  if (!reason.value.trim()) { reason.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
+  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: reason.value } }), `Rejected #${s.id}.`);
+}
+
+export function regenerate() {
+  const s = state.selected;
+  if (!$("#regenerate")) return;
+  const revise = $("#revise");
+  const json = {};
+  if (revise?.open) {
+    const text = $("#revise-text").value.trim();
+    const context = $("#revise-context").value.trim();
+    if (text && text !== s.input.text) json.text = text;
+    if (context !== (s.input.context || "")) json.context = context;
+  }
+  flash(`Regenerating #${s.id} …`);
+  return decide(() => api(`/v1/suggestions/${s.id}/regenerate`, { method: "POST", json }), `Regenerated #${s.id}.`);
+}
+
+export async function history() {
+  const s = state.selected;
+  if (!s) return;
+  const events = await api(`/v1/suggestions/${s.id}/history`);
+  $("#history").replaceChildren(h("h3", {}, "History"), table(["When", "Action", "By", "Before", "After"],
+    events.map((e) => [when(e.at), e.action, e.actor || "", h("pre", {}, JSON.stringify(e.before, null, 1)), h("pre", {}, JSON.stringify(e.after, null, 1))])));
+}
+
+export function showSuggestion(id) {
+  $("#filter-kind").value = "";
+  $("#filter-status").value = "";
+  return loadQueue(id);
+}

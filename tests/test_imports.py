@@ -1,0 +1,281 @@
+"""Tests for service.imports: Jira CSV and GitHub issues JSON parsed into BacklogItemCreate."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from service.exports import ExportItem, export
+from service.imports import IMPORT_FORMATS, ImportFormatError, parse_import
+
+# A Jira Cloud "Export CSV (all fields)" file, trimmed: repeated Labels and Sprint columns, a multi-line quoted
+# description, a UTF-8 BOM and CRLF line endings, as Jira writes them.
+JIRA_CLOUD_CSV = (
+    "\ufeffSummary,Issue key,Issue id,Issue Type,Status,Priority,Labels,Labels,Labels,Description,Sprint,Sprint\r\n"
+    'Checkout fails on Safari,SHOP-101,10101,Bug,To Do,High,checkout,Safari,,"Steps:\r\n'
+    '# open cart\r\n# pay, with ""Apple Pay""",Sprint 4,\r\n'
+    "Saved carts,SHOP-102,10102,Story,In Progress,Medium,carts,,,As a shopper I want to save my cart.,,\r\n"
+    ",SHOP-103,10103,Task,To Do,Low,,,,A row whose summary was deleted,,\r\n"
+    "Evaluate search vendors,SHOP-104,10104,Spike,To Do,Lowest,search,research,SEARCH,,,\r\n"
+    "Upgrade ORM,SHOP-105,10105,Sub-task,Done,,tech-debt,,,,,\r\n"
+    "Mystery type,SHOP-106,10106,Custom Thing,To Do,,,,,,,\r\n"
+)
+
+GITHUB_REST_ISSUES: list[dict[str, Any]] = [
+    {
+        "url": "https://api.github.com/repos/acme/shop/issues/42",
+        "repository_url": "https://api.github.com/repos/acme/shop",
+        "html_url": "https://github.com/acme/shop/issues/42",
+        "number": 42,
+        "title": "Crash when the cart is empty",
+        "body": "Open the cart with nothing in it.\r\n\r\nIt crashes.",
+        "labels": [{"id": 1, "name": "bug", "color": "d73a4a"}, {"id": 2, "name": "Priority: High"}],
+        "state": "open",
+    },
+    {
+        "url": "https://api.github.com/repos/acme/shop/issues/43",
+        "repository_url": "https://api.github.com/repos/acme/shop",
+        "html_url": "https://github.com/acme/shop/pull/43",
+        "number": 43,
+        "title": "Fix crash when the cart is empty",
+        "body": "Fixes #42",
+        "labels": [],
+        "pull_request": {"url": "https://api.github.com/repos/acme/shop/pulls/43"},
+    },
+    {
+        "repository_url": "https://api.github.com/repos/acme/shop",
+        "number": 44,
+        "title": "Wishlist",
+        "body": None,
+        "labels": [{"name": "enhancement"}, {"name": "ux"}, {"name": "P0"}],
+    },
+    {"number": 45, "title": "Move to the new payments SDK", "body": "", "labels": ["refactor", "Payments"]},
+    {"number": 46, "title": "   ", "body": "no title", "labels": []},
+]
+
+
+def parse_json(data: Any) -> Any:
+    return parse_import(json.dumps(data).encode(), "github_json")
+
+
+# --- Jira CSV ---------------------------------------------------------------------------------------------------
+
+
+def test_jira_cloud_csv_reads_keys_types_priorities_and_repeated_labels() -> None:
+    parsed = parse_import(JIRA_CLOUD_CSV.encode("utf-8"), "jira_csv")
+
+    by_id = {item.external_id: item for item in parsed.items}
+    assert list(by_id) == ["jira:SHOP-101", "jira:SHOP-102", "jira:SHOP-104", "jira:SHOP-105", "jira:SHOP-106"]
+    bug = by_id["jira:SHOP-101"]
+    assert bug.title == "Checkout fails on Safari"  # the BOM is not part of the first column's name or value
+    assert bug.type == "bug"
+    assert bug.priority == "High"
+    assert bug.labels == ["checkout", "safari"]
+    assert bug.description == 'Steps:\r\n# open cart\r\n# pay, with "Apple Pay"'
+    assert by_id["jira:SHOP-102"].type == "feature"
+    assert by_id["jira:SHOP-104"].type == "research"
+    assert by_id["jira:SHOP-104"].labels == ["search", "research"]  # lowercased and deduplicated, order kept
+    assert by_id["jira:SHOP-105"].type == "tech_debt"
+    assert by_id["jira:SHOP-105"].priority is None
+    assert by_id["jira:SHOP-106"].type == "feature"
+
+
+def test_jira_row_without_summary_is_skipped_with_its_spreadsheet_row_number() -> None:
+    parsed = parse_import(JIRA_CLOUD_CSV.encode("utf-8"), "jira_csv")
+
+    # Header is row 1; SHOP-101 spans three physical lines but is one spreadsheet row (2), so SHOP-103 is row 4.
+    assert parsed.problems == ["row 4: no Summary; skipped"]
+
+
+def test_jira_columns_are_matched_case_insensitively_and_blank_rows_are_counted() -> None:
+    data = b"ISSUE TYPE,summary,issue KEY\nbug,First,A-1\n\n,,\nTask,,A-3\n"
+
+    parsed = parse_import(data, "jira_csv")
+
+    assert [(i.title, i.type, i.external_id) for i in parsed.items] == [("First", "bug", "jira:A-1")]
+    assert parsed.problems == ["row 5: no Summary; skipped"]
+
+
+def test_jira_without_summary_column_names_the_columns_it_found() -> None:
+    with pytest.raises(ImportFormatError, match="no Summary column") as error:
+        parse_import(b"Title;Type;Labels\nCheckout;Bug;x\n", "jira_csv")
+
+    assert "'Title;Type;Labels'" in str(error.value)  # a semicolon-separated file shows as one column
+
+
+def test_jira_empty_file_and_non_utf8_file_are_format_errors() -> None:
+    with pytest.raises(ImportFormatError, match="empty"):
+        parse_import(b"", "jira_csv")
+    with pytest.raises(ImportFormatError, match=r"not UTF-8 .*0xe9 at offset 11"):
+        parse_import("Summary\nCaf\u00e9 menu\n".encode("cp1252"), "jira_csv")
+
+
+def test_long_title_description_and_labels_are_cut_with_problems() -> None:
+    long_label = "x" * 41
+    row = ["T" * 301, "d" * 50_001, f"ok {long_label} OK"]
+    data = ("Summary,Description,Labels\n" + ",".join(row) + "\n").encode()
+
+    parsed = parse_import(data, "jira_csv")
+
+    [item] = parsed.items
+    assert len(item.title) == 300
+    assert len(item.description) == 50_000
+    assert item.labels == ["ok"]
+    assert parsed.problems == [
+        f"row 2: label '{long_label[:40]}'... longer than 40 characters dropped",
+        "row 2: title cut to 300 characters (was 301)",
+        "row 2: description cut to 50000 characters (was 50001)",
+    ]
+
+
+# --- Round trip through our own exporters -----------------------------------------------------------------------
+
+EXPORTED = [
+    ExportItem(id=1, title="Filter by price", description="Shoppers filter.", item_type="feature", labels=["Search"]),
+    ExportItem(id=2, title="Crash on empty cart", description="It crashes.", item_type="bug", labels=["cart", "ux"]),
+    ExportItem(id=3, title="Evaluate vendors", description="", item_type="research", labels=["research"]),
+    ExportItem(id=4, title="Drop legacy ORM", description="Old.", item_type="tech_debt", labels=["mobile app"]),
+    # GitHub labels: ["bug", "enhancement"]; the last type label (the one the exporter appends) decides.
+    ExportItem(id=5, title="Bug bash tooling", description="", item_type="feature", labels=["bug"]),
+]
+
+
+@pytest.mark.parametrize("fmt", IMPORT_FORMATS)
+def test_own_export_round_trips_titles_types_and_labels(fmt: str) -> None:
+    content, _ = export(EXPORTED, fmt)
+
+    parsed = parse_import(content.encode(), fmt)
+
+    assert parsed.problems == []
+    assert [(i.title, i.type) for i in parsed.items] == [(e.title, e.item_type) for e in EXPORTED]
+    # GitHub: the type label the exporter adds is dropped again, so a label equal to it ("research") goes too.
+    if fmt == "jira_csv":
+        expected_labels = [["search"], ["cart", "ux"], ["research"], ["mobile-app"], ["bug"]]
+    else:
+        expected_labels = [["search"], ["cart", "ux"], [], ["mobile app"], ["bug"]]
+    assert [i.labels for i in parsed.items] == expected_labels
+
+
+@pytest.mark.parametrize("fmt", IMPORT_FORMATS)
+def test_records_without_ids_get_stable_content_hash_ids(fmt: str) -> None:
+    content, _ = export(EXPORTED, fmt)
+
+    first = [i.external_id for i in parse_import(content.encode(), fmt).items]
+    again = [i.external_id for i in parse_import(content.encode(), fmt).items]
+    changed = [i.external_id for i in parse_import(content.replace("Crash", "Hang").encode(), fmt).items]
+
+    source = fmt.split("_")[0]
+    assert first == again
+    assert all(str(eid).startswith(f"{source}:sha1:") and len(str(eid)) == len(f"{source}:sha1:") + 12 for eid in first)
+    assert len(set(first)) == len(first)
+    assert changed[1] != first[1] and changed[0] == first[0]
+
+
+# --- GitHub issues JSON -----------------------------------------------------------------------------------------
+
+
+def test_github_rest_issues_skip_pull_requests_and_read_labels_types_and_ids() -> None:
+    parsed = parse_json(GITHUB_REST_ISSUES)
+
+    crash, wishlist, sdk = parsed.items
+    assert (crash.external_id, crash.type, crash.labels, crash.priority) == (
+        "github:acme/shop#42",
+        "bug",
+        ["priority: high"],
+        "High",
+    )
+    assert crash.description == "Open the cart with nothing in it.\r\n\r\nIt crashes."
+    assert (wishlist.external_id, wishlist.description, wishlist.type) == ("github:acme/shop#44", "", "feature")
+    assert (wishlist.labels, wishlist.priority) == (["ux", "p0"], "Highest")
+    assert (sdk.external_id, sdk.type, sdk.labels, sdk.priority) == ("github:#45", "tech_debt", ["payments"], None)
+    assert parsed.problems == ["item 2 (#43): pull request; skipped", "item 5 (#46): no title; skipped"]
+
+
+def test_github_single_object_and_type_labels() -> None:
+    issue = {"html_url": "https://github.com/o/r/issues/7", "title": "Spike: caching", "labels": ["Spike"]}
+
+    [item] = parse_json(issue).items
+
+    assert (item.external_id, item.type, item.labels) == ("github:o/r#7", "research", [])
+    assert [i.type for i in parse_json([{"title": "x", "labels": ["tech debt"]}]).items] == ["tech_debt"]
+    assert [i.type for i in parse_json([{"title": "x", "labels": ["question"]}]).items] == ["feature"]
+
+
+def test_invalid_json_error_gives_line_and_column() -> None:
+    with pytest.raises(ImportFormatError, match=r"invalid JSON at line 3, column 2: Expecting value"):
+        parse_import(b'[\n  {"title": "a"}\n,]', "github_json")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [("just text", "got a string"), (["fine", 3], "item 1 of the array is a string"), (None, "got null")],
+)
+def test_json_that_is_not_issue_objects_is_a_format_error(data: Any, message: str) -> None:
+    with pytest.raises(ImportFormatError, match=message):
+        parse_json(data)
+
+
+def test_unknown_format_lists_the_valid_ones() -> None:
+    with pytest.raises(ImportFormatError, match="unknown import format 'linear_json'.*jira_csv, github_json"):
+        parse_import(b"[]", "linear_json")
+    assert issubclass(ImportFormatError, ValueError)
+
+
+def test_api_import_is_idempotent_and_reports_skipped_rows(client) -> None:
+    upload = {"file": ("jira.csv", JIRA_CLOUD_CSV.encode(), "text/csv")}
+    first = client.post("/v1/backlog/import?format=jira_csv", files=upload)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert [i["external_id"] for i in body["created"]] == [
+        "jira:SHOP-101",
+        "jira:SHOP-102",
+        "jira:SHOP-104",
+        "jira:SHOP-105",
+        "jira:SHOP-106",
+    ]
+    assert any("row 4" in p for p in body["problems"]) and body["skipped"] == []
+    again = client.post("/v1/backlog/import?format=jira_csv", files=upload).json()
+    assert again["created"] == [] and len(again["skipped"]) == 5
+    assert len(client.get("/v1/backlog").json()) == 5
+    # imported items are searchable for duplicates at once
+    found = client.post("/v1/duplicates/search", json={"text": "checkout fails in Safari", "k": 1}).json()
+    assert found[0]["item_id"] == body["created"][0]["id"]
+
+
+def test_api_import_of_github_issues_and_bad_files_are_4xx_and_change_nothing(client) -> None:
+    upload = {"file": ("issues.json", json.dumps(GITHUB_REST_ISSUES).encode(), "application/json")}
+    created = client.post("/v1/backlog/import?format=github_json", files=upload).json()["created"]
+    assert created[0]["external_id"] == "github:acme/shop#42" and created[0]["item_type"] == "bug"
+    before = client.get("/v1/backlog").json()
+    broken = client.post("/v1/backlog/import?format=github_json", files={"file": ("x.json", b"[{", "application/json")})
+    assert broken.status_code == 422 and "line 1" in broken.json()["detail"]
+    wrong = client.post("/v1/backlog/import?format=trello", files=upload)
+    assert wrong.status_code == 422
+    missing = client.post("/v1/backlog/import?format=jira_csv")
+    assert missing.status_code == 422
+    assert client.get("/v1/backlog").json() == before
+
+
+def test_cli_import(settings, monkeypatch, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from service.settings import get_settings
+
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    if settings.database_url:
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    path = tmp_path / "jira.csv"
+    path.write_text(JIRA_CLOUD_CSV, encoding="utf-8")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", str(path), "--format", "jira_csv"])
+    assert first.exit_code == 0, first.output
+    assert "5 imported, 0 already" in first.output and "row 4" in first.output
+    assert "0 imported, 5 already" in runner.invoke(app, ["import", str(path)]).output
+    bad = runner.invoke(app, ["import", str(path), "--format", "github_json"])
+    assert bad.exit_code != 0 and "invalid JSON" in bad.output
+    get_settings.cache_clear()
