@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Set up .venv with everything Refinery needs; safe to run again. `--dev` adds the test tools and, where
-# apt is available and we are root, Debian's PostgreSQL server for the tests that need a real one.
+# apt is available and we are root, Debian's PostgreSQL server and Chromium for the tests that need them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=false
 [ "${1:-}" = "--dev" ] && dev=true
 
-if $dev && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Debian's postgresql (for the PostgreSQL tests) ..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "warning: no PostgreSQL server found; the PostgreSQL tests need Debian's 'postgresql' package" >&2
+# Debian packages the tests need: PostgreSQL (tests that claim a real server start one) and Chromium (browser tests).
+if $dev; then
+  wanted=()
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || wanted+=(postgresql)
+  command -v chromium >/dev/null || wanted+=(chromium)
+  if [ ${#wanted[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "Installing Debian's ${wanted[*]} (for the PostgreSQL and browser tests) ..."
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >/dev/null
+    else
+      echo "warning: the tests need Debian's ${wanted[*]}; install them (apt-get install ${wanted[*]})" >&2
+    fi
   fi
 fi
 

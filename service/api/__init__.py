@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLM, LLMUnavailable
@@ -16,6 +18,8 @@ from service.jobs import JobRunner
 from service.review import ReviewError
 from service.runtime import Runtime
 from service.settings import Settings, get_settings
+
+WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
@@ -51,8 +55,11 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     async def _index_unavailable(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": f"duplicate detection is not available: {exc}"})
 
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+
     @app.get("/", include_in_schema=False)
-    def _root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    def _review_desk() -> FileResponse:
+        """The review desk: a page over this API (no CDN; everything is served from here)."""
+        return FileResponse(WEB / "index.html")
 
     return app

@@ -270,8 +270,8 @@ export async function history() {
     events.map((e) => [when(e.at), e.action, e.actor || "", h("pre", {}, JSON.stringify(e.before, null, 1)), h("pre", {}, JSON.stringify(e.after, null, 1))])));
 }
 
-export function showSuggestion(id) {
+export function showSuggestion(suggestion) {
   $("#filter-kind").value = "";
-  $("#filter-status").value = "";
-  return loadQueue(id);
+  $("#filter-status").value = suggestion.status;
+  return loadQueue(suggestion.id);
 }

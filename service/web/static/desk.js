@@ -1,0 +1,178 @@
+// The review desk: tabs, drafting, uploads with job progress, the backlog, and keyboard shortcuts.
+
+import { api, reviewer, setReviewer } from "./api.js";
+import { $, flash, h, when } from "./dom.js";
+import * as review from "./review.js";
+
+const TABS = ["draft", "upload", "review", "backlog"];
+
+function show(tab) {
+  if (!TABS.includes(tab)) tab = "review";
+  for (const name of TABS) {
+    $(`#tab-${name}`).hidden = name !== tab;
+    $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
+  }
+  const load = { review: () => review.loadQueue(), backlog: loadBacklog, upload: loadJobs }[tab];
+  if (load) load().catch((error) => flash(error.message, "error"));
+}
+
+async function submitDraft(event) {
+  event.preventDefault();
+  const text = $("#idea-text").value.trim();
+  if (!text) { flash("Write the idea first.", "error"); return; }
+  const button = $("#draft-submit");
+  button.disabled = true;
+  button.textContent = "Drafting …";
+  try {
+    const context = $("#idea-context").value.trim();
+    const draft = await api("/v1/drafts", { method: "POST", json: { text, context: context || null } });
+    $("#idea-text").value = "";
+    flash(draft.status === "failed" ? `The draft failed validation: ${draft.reason}` : `Draft #${draft.id} is ready for review.`,
+      draft.status === "failed" ? "error" : "info");
+    location.hash = "#review";
+    await review.showSuggestion(draft);
+  } catch (error) {
+    flash(error.message, "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = "Draft story";
+  }
+}
+
+function jobView(job) {
+  const percent = job.total ? Math.round((100 * (job.processed + job.skipped + job.already_ingested)) / job.total) : 0;
+  return h("div", { class: `job ${job.status}`, id: `job-${job.id}` },
+    h("p", {}, `Job #${job.id} (${job.filename}): `, h("strong", { class: "job-status" }, job.status), ` · stage ${job.stage}`,
+      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+    h("progress", { max: "100", value: String(percent) }),
+    h("p", { class: "counts" }, `${job.processed} of ${job.total} tickets processed · ${job.skipped} without text · `,
+      `${job.already_ingested} already ingested · ${job.themes} themes · ${job.suggestions} suggestions · ${job.llm_calls} LLM calls`),
+    job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
+    job.status === "done" && job.suggestions ? h("a", { href: "#review" }, `Review the ${job.suggestions} suggestions`) : "");
+}
+
+async function watchJob(id) {
+  for (;;) {
+    const job = await api(`/v1/jobs/${id}`);
+    $("#job").replaceChildren(jobView(job));
+    if (job.status === "done" || job.status === "failed") {
+      flash(`Job #${id} ${job.status}.`, job.status === "failed" ? "error" : "info");
+      review.refreshCount();
+      return loadJobs();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function submitUpload(event) {
+  event.preventDefault();
+  const file = $("#upload-file").files[0];
+  if (!file) { flash("Choose a file first.", "error"); return; }
+  const form = new FormData();
+  form.append("file", file);
+  for (const line of $("#upload-map").value.split("\n").map((x) => x.trim()).filter(Boolean)) form.append("map", line);
+  if ($("#upload-product").value.trim()) form.append("product", $("#upload-product").value.trim());
+  form.append("min_theme_size", $("#upload-min").value || "3");
+  try {
+    const created = await api("/v1/ingest", { method: "POST", form });
+    flash(`Job #${created.job_id} started.`);
+    await watchJob(created.job_id);
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function loadJobs() {
+  const jobs = await api("/v1/jobs?limit=10");
+  $("#jobs tbody").replaceChildren(...jobs.map((j) => h("tr", {},
+    h("td", {}, `#${j.id}`), h("td", {}, j.filename), h("td", {}, j.status), h("td", {}, j.stage),
+    h("td", {}, `${j.processed}/${j.total}`), h("td", {}, String(j.themes)), h("td", {}, String(j.suggestions)))));
+}
+
+function backlogRow(item) {
+  const ev = item.evidence || {};
+  const similar = h("button", { class: "similar", title: "Find likely duplicates", onclick: () => showSimilar(item, row) }, "similar");
+  const row = h("tr", { dataset: { id: item.id }, class: item.merged_into_id ? "merged" : "" },
+    h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
+    h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title),
+      h("pre", { class: "description" }, item.description),
+      item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`) : "")),
+    h("td", {}, item.item_type), h("td", {}, item.labels.join(", ")), h("td", {}, item.story_points ?? ""),
+    h("td", {}, item.priority_score != null ? Number(item.priority_score).toFixed(2) : ""),
+    h("td", {}, ev.ticket_count ? `${ev.ticket_count} tickets, ${ev.distinct_customers} customers` : ""),
+    h("td", {}, item.external_id || (item.source_suggestion_id ? `suggestion #${item.source_suggestion_id}` : "")),
+    h("td", {}, similar));
+  return row;
+}
+
+async function showSimilar(item, row) {
+  try {
+    const found = await api(`/v1/backlog/${item.id}/duplicates?k=5`);
+    const listed = found.filter((c) => c.verdict !== "distinct");
+    row.after(h("tr", { class: "similar-row" }, h("td", { colspan: "10" }, listed.length
+      ? h("ul", {}, listed.map((c) => h("li", {}, `${c.kind === "backlog_item" ? "item" : "draft"} #${c.item_id} ${c.title} — ${c.verdict} (${c.score.toFixed(3)})`)))
+      : "No likely duplicates.")));
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function loadBacklog() {
+  const merged = $("#include-merged").checked;
+  const items = await api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`);
+  $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)
+    : [h("tr", {}, h("td", { colspan: "10", class: "empty" }, "The backlog is empty: accept a draft or import issues."))]));
+}
+
+async function submitImport(event) {
+  event.preventDefault();
+  const file = $("#import-file").files[0];
+  if (!file) { flash("Choose a file first.", "error"); return; }
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const result = await api(`/v1/backlog/import?format=${$("#import-format").value}`, { method: "POST", form });
+    const problems = result.problems.length ? ` ${result.problems.length} skipped or cut: ${result.problems.slice(0, 3).join("; ")}` : "";
+    flash(`${result.created.length} imported, ${result.skipped.length} already in the backlog.${problems}`);
+    await loadBacklog();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+function typing(target) {
+  return target.closest("input, textarea, select, [contenteditable]");
+}
+
+function onKey(event) {
+  const inReview = !$("#tab-review").hidden;
+  if (event.key === "Escape" && typing(event.target)) { event.target.blur(); return; }
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    if (event.target.closest("#draft-form")) { event.preventDefault(); $("#draft-form").requestSubmit(); }
+    else if (inReview) { event.preventDefault(); review.accept(); }
+    return;
+  }
+  if (event.key === "Enter" && event.target.id === "reject-reason") { event.preventDefault(); review.reject(); return; }
+  if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey || !inReview) return;
+  const actions = {
+    j: () => review.move(1), ArrowDown: () => review.move(1), k: () => review.move(-1), ArrowUp: () => review.move(-1),
+    a: review.accept, r: review.reject, g: review.regenerate, h: review.history,
+  };
+  if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
+}
+
+function start() {
+  $("#reviewer").value = reviewer();
+  $("#reviewer").addEventListener("change", (e) => { setReviewer(e.target.value); flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`); });
+  $("#draft-form").addEventListener("submit", submitDraft);
+  $("#upload-form").addEventListener("submit", submitUpload);
+  $("#import-form").addEventListener("submit", submitImport);
+  $("#include-merged").addEventListener("change", () => loadBacklog());
+  for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+  show(location.hash.slice(1) || "draft");
+  review.refreshCount().catch(() => {});
+}
+
+start();

@@ -1,0 +1,210 @@
+"""The review desk in a real browser: Debian's headless Chromium driven by Playwright, against a real HTTP server
+(uvicorn) running the app with the fake LLM, the real embedding model and an embedded Chroma."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from pipelines.llm import LLM, fake_llm
+from service.api import create_app
+from service.settings import Settings
+from tests.conftest import story_json
+from tests.live_server import live_server
+
+# Flags for a machine with no network beyond loopback: no background fetches, no sandbox (CI runs as root).
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+TIMEOUT_MS = 60_000  # the first draft loads the embedding model
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "browser tests need Debian's chromium package (scripts/setup.sh --dev installs it as root)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def llm() -> LLM:
+    return fake_llm()
+
+
+@pytest.fixture
+def desk(tmp_path: Path, llm: LLM) -> Iterator[str]:
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None)
+    app = create_app(settings, llm)
+    with live_server(app) as url:
+        yield url
+    app.state.runtime.db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser: Browser, desk: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=desk)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def draft_idea(page: Page, text: str) -> None:
+    page.goto("/#draft")
+    page.fill("#idea-text", text)
+    page.click("#draft-submit")
+    expect(page.locator("#story-form")).to_be_visible()
+
+
+def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.append(story_json())
+    page.goto("/")
+    page.fill("#reviewer", "pat@example.com")
+    page.press("#reviewer", "Tab")  # change event: the name is kept for the X-User header
+    draft_idea(page, "customers keep asking to filter search results by price")
+    expect(page.locator("#detail h2")).to_contain_text("pending")
+    expect(page.locator("#detail .provenance")).to_contain_text("prompt draft_story@")
+    expect(page.locator("#input-text")).to_have_text("customers keep asking to filter search results by price")
+    assert page.input_value("#story-form [name=title]") == "Filter search results by price"
+    # edit the second criterion's outcome, one field of one criterion
+    second_then = page.locator("#criteria .criterion").nth(1).locator("[name=then]")
+    second_then.fill("all 400 results are shown again, sorted as before")
+    page.fill("#story-form [name=labels]", "search, filters")
+    page.click("#accept")
+    expect(page.locator("#flash")).to_contain_text("Accepted #1 with your edits")
+
+    page.click("nav a[data-tab=backlog]")
+    expect(page.locator("#backlog .item-title")).to_have_text(["Filter search results by price"])
+    page.locator("#backlog .item-title").click()
+    expect(page.locator("#backlog .description")).to_contain_text("all 400 results are shown again, sorted as before")
+
+    href = page.get_attribute("a.export[href*=jira_csv]", "href")
+    exported = page.request.get(href)
+    assert exported.ok
+    rows = list(csv.DictReader(io.StringIO(exported.text())))
+    assert [r["Summary"] for r in rows] == ["Filter search results by price"]
+    assert "all 400 results are shown again, sorted as before" in rows[0]["Description"]
+    jira = json.loads(page.request.get(page.get_attribute("a.export[href*=jira_json]", "href")).text())
+    assert "all 400 results are shown again" in json.dumps(jira)
+
+    history = httpx.get(f"{desk}/v1/suggestions/1/history").json()
+    assert [e["action"] for e in history] == ["created", "accepted_with_edits"]
+    assert history[1]["actor"] == "pat@example.com"
+    assert history[1]["after"]["labels"] == ["search", "filters"]
+    assert history[1]["before"]["acceptance_criteria"][1]["then"] == "all results are shown again"
+
+
+def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Price filter"), story_json(title="Dark mode")])
+    draft_idea(page, "filter by price")
+    draft_idea(page, "dark mode please")
+    page.goto("/#review")
+    expect(page.locator("#queue li")).to_have_count(2)
+    expect(page.locator("#queue li.selected")).to_contain_text("Dark mode")  # the one just drafted
+    page.keyboard.press("k")
+    expect(page.locator("#queue li.selected")).to_contain_text("Price filter")
+    page.keyboard.press("j")
+    expect(page.locator("#queue li.selected")).to_contain_text("Dark mode")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#queue li.selected")).to_contain_text("Price filter")
+
+    # regenerate replaces the draft: same suggestion, new title, still two in the queue
+    llm.chat.replies.append(story_json(title="Price range filter on search"))
+    page.keyboard.press("g")
+    expect(page.locator("#story-form [name=title]")).to_have_value("Price range filter on search")
+    expect(page.locator("#queue li")).to_have_count(2)
+    expect(page.locator("#detail h2")).to_contain_text("#1")
+
+    # criteria one by one: add one, remove the first; Ctrl+Enter accepts while editing
+    page.click("#add-criterion")
+    row = page.locator("#criteria .criterion").nth(2)
+    row.locator("[name=given]").fill("a price filter is set")
+    row.locator("[name=when]").fill("I reload the page")
+    row.locator("[name=then]").fill("the filter is still set")
+    page.locator("#criteria .criterion").nth(0).locator("button.remove").click()
+    expect(page.locator("#criteria .criterion")).to_have_count(2)
+    page.locator("#criteria .criterion").last.locator("[name=then]").press("Control+Enter")
+    expect(page.locator("#flash")).to_contain_text("Accepted #1")
+    item = httpx.get(f"{desk}/v1/backlog").json()[0]
+    assert [c["when"] for c in item["story"]["acceptance_criteria"]] == ["I clear it", "I reload the page"]
+
+    # the accepted one left the pending queue; r asks for a reason, Enter rejects
+    expect(page.locator("#queue li")).to_have_count(1)
+    page.keyboard.press("r")
+    expect(page.locator("#reject-reason")).to_be_focused()
+    page.keyboard.type("not this quarter")
+    page.keyboard.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Rejected #2")
+    rejected = httpx.get(f"{desk}/v1/suggestions/2").json()
+    assert rejected["status"] == "rejected" and rejected["reason"] == "not this quarter"
+    page.select_option("#filter-status", "rejected")
+    expect(page.locator("#queue li")).to_have_count(1)
+    page.keyboard.press("h")
+    expect(page.locator("#history")).to_contain_text("rejected")
+
+
+def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page: Page, llm: LLM, desk: str, tmp_path):
+    issues = [
+        {"number": 7, "html_url": "https://github.com/acme/shop/issues/7", "title": "Filter search results by price",
+         "body": "Shoppers want a min and max price filter on search results.", "labels": [{"name": "enhancement"}]},
+        {"number": 8, "html_url": "https://github.com/acme/shop/issues/8", "title": "Password reset mail missing",
+         "body": "<img src=x onerror=\"document.title='owned'\"> reset mails never arrive", "labels": ["bug"]},
+    ]  # fmt: skip
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps(issues))
+    page.goto("/#backlog")
+    page.select_option("#import-format", "github_json")
+    page.set_input_files("#import-file", str(path))
+    page.click("#import-submit")
+    expect(page.locator("#flash")).to_contain_text("2 imported, 0 already in the backlog")
+    page.click("#import-submit")
+    expect(page.locator("#flash")).to_contain_text("0 imported, 2 already in the backlog")
+    expect(page.locator("#backlog .item-title")).to_have_count(2)
+    page.locator("#backlog .item-title", has_text="Password reset").click()
+    expect(page.locator("#backlog .description").nth(1)).to_contain_text("<img src=x")
+    assert page.locator("#backlog img").count() == 0 and page.title() != "owned"
+
+    llm.chat.replies.append(story_json(title="Filter search results by price range"))
+    draft_idea(page, "let shoppers filter search results by a min and max price")
+    duplicates = page.locator("#detail .evidence table")
+    expect(duplicates).to_contain_text("Filter search results by price")
+    expect(duplicates).to_contain_text("duplicate")
+    page.select_option("#filter-kind", "merge")
+    page.select_option("#filter-status", "pending")
+    expect(page.locator("#queue li")).to_have_count(1)
+    expect(page.locator("#detail")).to_contain_text("Keep item #1 Filter search results by price")
+
+
+def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(
+        "id,subject,description\n1,Login,I cannot log in since the update\n2,Export,Please add CSV export\n3,,\n"
+    )
+    page.goto("/#upload")
+    page.set_input_files("#upload-file", str(tickets))
+    page.click("#upload-submit")
+    expect(page.locator("#job .job-status")).to_have_text("done")
+    expect(page.locator("#job .counts")).to_contain_text("2 of 3 tickets processed · 1 without text")
+    expect(page.locator("#jobs tbody tr")).to_have_count(1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,who\n2024-01-01,pat\n")
+    page.set_input_files("#upload-file", str(bad))
+    page.click("#upload-submit")
+    expect(page.locator("#flash.error")).to_contain_text("map")
+    expect(page.locator("#jobs tbody tr")).to_have_count(1)
