@@ -29,7 +29,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     warm: Annotated[bool, typer.Option(help="Load the LLM and the duplicate index in the background at start.")] = True,
 ) -> None:
-    """Start the HTTP API (docs at /docs)."""
+    """Start the review desk (at /) and the HTTP API (docs at /docs)."""
     import uvicorn
 
     from service.api import create_app
@@ -52,6 +52,7 @@ def serve(
                 errors.print(f"[bold red]LLM not available:[/] {exc}")
 
         threading.Thread(target=_warm, daemon=True, name="llm-warm-up").start()
+    errors.print(f"Review desk: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     uvicorn.run(api, host=host, port=port)
 
 

@@ -40,22 +40,26 @@ def record_event(session: Session, suggestion_id: int, action: str, actor: str |
     session.add(SuggestionEvent(suggestion_id=suggestion_id, action=action, actor=actor, before=before, after=after))
 
 
+def result_fields(result: StructuredResult, inputs: dict[str, Any]) -> dict[str, Any]:
+    """A suggestion's columns from an AI result: pending with the value, or failed with the raw output and reason."""
+    return {
+        "status": "pending" if result.ok else "failed",
+        "payload": result.value.model_dump(mode="json") if result.ok else {"raw_output": result.raw},
+        "input": inputs,
+        "model": result.record.model,
+        "provider": result.record.provider,
+        "prompt_version": f"{result.record.prompt_id}@{result.record.prompt_version}",
+        "usage": result.record.usage(),
+        "warnings": result.warnings,
+        "reason": result.error,
+    }
+
+
 def propose(
     session: Session, kind: str, result: StructuredResult, inputs: dict[str, Any], actor: str | None = None
 ) -> Suggestion:
     """Store an AI result as a pending suggestion, or as a failed one carrying the reason."""
-    suggestion = Suggestion(
-        kind=kind,
-        status="pending" if result.ok else "failed",
-        payload=result.value.model_dump(mode="json") if result.ok else {"raw_output": result.raw},
-        input=inputs,
-        model=result.record.model,
-        provider=result.record.provider,
-        prompt_version=f"{result.record.prompt_id}@{result.record.prompt_version}",
-        usage=result.record.usage(),
-        warnings=result.warnings,
-        reason=result.error,
-    )
+    suggestion = Suggestion(kind=kind, **result_fields(result, inputs))
     session.add(suggestion)
     session.flush()
     record_event(session, suggestion.id, "created", actor, None, suggestion.payload)
@@ -109,18 +113,7 @@ def replace_draft(
     replaced = session.execute(
         update(Suggestion)
         .where(Suggestion.id == suggestion_id, Suggestion.status.in_(("pending", "failed")))
-        .values(
-            status="pending" if result.ok else "failed",
-            payload=result.value.model_dump(mode="json") if result.ok else {"raw_output": result.raw},
-            input=inputs,
-            model=result.record.model,
-            provider=result.record.provider,
-            prompt_version=f"{result.record.prompt_id}@{result.record.prompt_version}",
-            usage=result.record.usage(),
-            warnings=result.warnings,
-            reason=result.error,
-            evidence=kept_evidence,
-        )
+        .values(**result_fields(result, inputs), evidence=kept_evidence)
     )
     if replaced.rowcount != 1:
         raise Conflict(f"suggestion {suggestion_id} was decided by someone else while it was being regenerated")

@@ -139,6 +139,10 @@ def test_serve_starts_the_api_and_its_job_runner(tmp_path):
         assert health["status"] == "ok" and health["llm_provider"] == "fake"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/jobs", timeout=5) as response:
             assert json.loads(response.read()) == []
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert "<title>Refinery review desk</title>" in response.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/desk.js", timeout=5) as response:
+            assert "javascript" in response.headers["content-type"] and b"import" in response.read()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -155,6 +155,7 @@ def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm
     assert rejected["status"] == "rejected" and rejected["reason"] == "not this quarter"
     page.select_option("#filter-status", "rejected")
     expect(page.locator("#queue li")).to_have_count(1)
+    expect(page.locator("#detail h2")).to_contain_text("rejected")
     page.keyboard.press("h")
     expect(page.locator("#history")).to_contain_text("rejected")
 
@@ -182,7 +183,7 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
 
     llm.chat.replies.append(story_json(title="Filter search results by price range"))
     draft_idea(page, "let shoppers filter search results by a min and max price")
-    duplicates = page.locator("#detail .evidence table")
+    duplicates = page.locator("#detail section.evidence table")
     expect(duplicates).to_contain_text("Filter search results by price")
     expect(duplicates).to_contain_text("duplicate")
     page.select_option("#filter-kind", "merge")
@@ -208,3 +209,63 @@ def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, 
     page.click("#upload-submit")
     expect(page.locator("#flash.error")).to_contain_text("map")
     expect(page.locator("#jobs tbody tr")).to_have_count(1)
+
+
+def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_ranking(page: Page, llm: LLM, desk: str):
+    from tests.test_prioritization_api import ITEMS, estimate
+
+    assert httpx.post(f"{desk}/v1/backlog/items", json=ITEMS, timeout=120).status_code == 201
+    llm.chat.replies.extend(
+        [estimate(reach=500, effort=2), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
+    )
+    assert httpx.post(f"{desk}/v1/prioritize", json={"framework": "rice"}, timeout=120).status_code == 201
+    page.goto("/#review")
+    expect(page.locator("#queue li")).to_have_count(3)
+    expect(page.locator("#detail")).to_contain_text("RICE 500 x 1.0 x 0.8 / 2 = 200.0")
+    expect(page.locator("#detail section.evidence")).to_contain_text("Estimated users per quarter.")
+    page.fill("#priority-form [name=effort]", "8")
+    page.click("#accept")
+    expect(page.locator("#flash")).to_contain_text("Accepted #1")
+    for left in (2, 1):  # the rest by keyboard, as proposed
+        expect(page.locator("#queue li")).to_have_count(left)
+        page.keyboard.press("a")
+    expect(page.locator("#queue li")).to_have_count(0)
+    page.goto("/#backlog")
+    first = page.locator("#backlog tbody tr").first
+    expect(first).to_contain_text("Fix crash on photo upload")
+    expect(first).to_contain_text("50.00")  # 500 x 1.0 x 0.8 / 8 after the edit
+    assert httpx.get(f"{desk}/v1/backlog/1").json()["story_points"] == 8
+
+
+def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Page, llm: LLM, desk: str, tmp_path):
+    from tests.test_ingest import theme_reply, tickets_csv
+
+    dark_mode = {"title": "Dark mode", "description": "A dark theme for night use."}
+    assert httpx.post(f"{desk}/v1/backlog/items", json=dark_mode, timeout=120).status_code == 201
+    llm.chat.replies.append(theme_reply())
+    path = tmp_path / "freshdesk.csv"
+    path.write_bytes(tickets_csv())
+    page.goto("/#upload")
+    page.fill("#upload-product", "photo sharing app")
+    page.set_input_files("#upload-file", str(path))
+    page.click("#upload-submit")
+    expect(page.locator("#job .job-status")).to_have_text("done")
+    expect(page.locator("#job .counts")).to_contain_text("10 of 11 tickets processed · 1 without text")
+    expect(page.locator("#job .counts")).to_contain_text("2 themes · 2 suggestions · 1 LLM calls")
+    page.click("#job a[href='#review']")
+    page.select_option("#filter-kind", "evidence")
+    expect(page.locator("#queue li")).to_have_count(1)
+    evidence = page.locator("#detail section.evidence")
+    expect(evidence).to_contain_text("4 tickets · 4 customers")
+    expect(evidence.locator(".quotes li")).not_to_have_count(0)
+    page.select_option("#filter-kind", "story_draft")
+    expect(page.locator("#detail section.evidence .quotes")).to_contain_text("Uploading a picture makes the app crash")
+    expect(page.locator("#detail .warnings")).to_contain_text("a quote no customer ever wrote")
+    expect(page.locator("#detail .input .tickets li")).not_to_have_count(0)
+    assert page.locator("#regenerate").count() == 0  # a theme draft is redrafted by ingesting, not from text
+    page.select_option("#filter-kind", "evidence")
+    expect(page.locator("#detail h2")).to_contain_text("evidence")  # the filtered queue is shown before deciding
+    page.keyboard.press("a")
+    expect(page.locator("#flash")).to_contain_text("Accepted")
+    page.goto("/#backlog")
+    expect(page.locator("#backlog tbody tr").first).to_contain_text("4 tickets, 4 customers")

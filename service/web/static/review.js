@@ -5,7 +5,7 @@ import { $, flash, h, table, when } from "./dom.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
-const state = { items: [], selected: null, busy: false };
+const state = { items: [], selected: null, busy: false, loading: false };
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -23,7 +23,12 @@ export async function loadQueue(selectId) {
   const params = new URLSearchParams({ limit: "200" });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
-  state.items = await api(`/v1/suggestions?${params}`);
+  state.loading = true; // a key pressed while the queue reloads must not decide on what was shown before
+  try {
+    state.items = await api(`/v1/suggestions?${params}`);
+  } finally {
+    state.loading = false;
+  }
   state.items.reverse(); // oldest first: review in the order things arrived
   const queue = $("#queue");
   queue.replaceChildren(...state.items.map((s) => h("li", {
@@ -207,7 +212,7 @@ function render() {
 }
 
 async function decide(work, done) {
-  if (state.busy) return;
+  if (state.busy || state.loading) return;
   state.busy = true;
   document.body.classList.add("busy");
   try {
