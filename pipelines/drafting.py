@@ -34,13 +34,20 @@ def check_input(text: str, context: str | None = None) -> tuple[str, str]:
     return text, context
 
 
-def draft_story(llm: LLM, text: str, context: str | None = None) -> StructuredResult[StoryDraft]:
-    """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error."""
+def draft_story(
+    llm: LLM, text: str, context: str | None = None, temperature: float | None = None
+) -> StructuredResult[StoryDraft]:
+    """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error.
+    `temperature` > 0 samples instead of decoding greedily (regenerating a draft)."""
     text, context = check_input(text, context)
     text, removed = neutralize_instructions(text)
     context, removed_from_context = neutralize_instructions(context)
     result = llm.complete_structured(
-        load_prompt(PROMPT_ID), StoryDraft, text=_as_data(text), context=_as_data(context) or "not given"
+        load_prompt(PROMPT_ID),
+        StoryDraft,
+        temperature=temperature,
+        text=_as_data(text),
+        context=_as_data(context) or "not given",
     )
     result.warnings += [
         f"instruction-like text was removed before drafting: {cut!r}" for cut in removed + removed_from_context

@@ -122,13 +122,17 @@ class LLM:
         self.bind_schema = bind_schema
         self.max_attempts = max_attempts
 
-    def complete_structured(self, prompt: PromptTemplate, schema: type[T], **variables: str) -> StructuredResult[T]:
-        """Ask `prompt` filled with `variables`; validate the reply as `schema`, re-asking on invalid output."""
+    def complete_structured(
+        self, prompt: PromptTemplate, schema: type[T], *, temperature: float | None = None, **variables: str
+    ) -> StructuredResult[T]:
+        """Ask `prompt` filled with `variables`; validate the reply as `schema`, re-asking on invalid output.
+        `temperature` overrides the provider's default (0, greedy) for this call, e.g. to draft again differently."""
         record = CallRecord(
             provider=self.provider, model=self.model, prompt_id=prompt.id, prompt_version=prompt.version
         )
         messages: list[BaseMessage] = convert_to_messages(prompt.messages(**variables))
-        bound = self.chat.bind(**self.bind_schema(schema))
+        sampling = {} if temperature is None else {"temperature": temperature}
+        bound = self.chat.bind(**self.bind_schema(schema), **sampling)
         started = time.perf_counter()
         raw: str | None = None
         value: T | None = None

@@ -256,6 +256,7 @@ class LocalChatModel(BaseChatModel):
         stop: list[str] | None = None,
         run_manager: Any = None,
         json_schema: dict[str, Any] | None = None,
+        temperature: float | None = None,
         **kwargs: Any,
     ) -> ChatResult:
         llama = get_llama(self.model_path, self.n_threads, self.n_ctx)
@@ -265,7 +266,7 @@ class LocalChatModel(BaseChatModel):
                 messages=[_as_dict(m) for m in messages],
                 grammar=grammar,
                 max_tokens=self.max_tokens,
-                temperature=self.temperature,
+                temperature=self.temperature if temperature is None else temperature,
                 stop=stop,
             )
         choice = out["choices"][0]

@@ -7,6 +7,9 @@ from service import dedupe, review
 from service.runtime import Runtime
 from service.tables import Suggestion
 
+# Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
+REGENERATE_TEMPERATURE = 0.7
+
 
 def create_draft(runtime: Runtime, text: str, context: str | None = None, actor: str | None = None) -> Suggestion:
     """Draft a story (slow: the LLM runs outside any database transaction), store it as a suggestion, then list
@@ -27,15 +30,16 @@ def regenerate_draft(
     context: str | None = None,
     actor: str | None = None,
 ) -> Suggestion:
-    """Draft a pending or failed story suggestion again, from its input or a reviewer's revised text/context,
-    replacing its draft in place (the old one stays in its history) and re-checking its duplicates."""
+    """Draft a pending or failed story suggestion again (sampled, so it can differ), from its input or a reviewer's
+    revised text/context, replacing its draft in place (the old one stays in its history) and re-checking its
+    duplicates."""
     with runtime.db.session() as session:
         suggestion = review.get_suggestion(session, suggestion_id)
         review.ensure_regenerable(suggestion)
         text = text or suggestion.input.get("text", "")
         context = context if context is not None else suggestion.input.get("context")
     check_input(text, context)
-    result = draft_story(runtime.llm(), text, context)
+    result = draft_story(runtime.llm(), text, context, temperature=REGENERATE_TEMPERATURE)
     with runtime.db.session() as session:
         suggestion = review.replace_draft(session, suggestion_id, result, {"text": text, "context": context}, actor)
         failed = suggestion.status == "failed"

@@ -70,8 +70,8 @@ class AcceptRequest(BaseModel):
 
 
 class RegenerateRequest(BaseModel):
-    """Draft again; leave both out to redraft from the same input (the local model decodes greedily, so an
-    unchanged input gives the same draft there)."""
+    """Draft again, sampled at temperature 0.7 (first drafts are greedy); leave both out to redraft from the same
+    input."""
 
     model_config = ConfigDict(extra="forbid")
 

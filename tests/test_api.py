@@ -223,6 +223,7 @@ def test_regenerate_replaces_the_draft_in_place_and_keeps_the_old_one_in_history
     assert response.status_code == 200, response.text
     again = response.json()
     assert again["id"] == first["id"] and again["status"] == "pending"
+    assert "temperature" not in llm.chat.bound_kwargs[0] and llm.chat.bound_kwargs[1]["temperature"] == 0.7
     assert again["payload"]["title"] == "Price range filter"
     assert again["input"] == {"text": first["input"]["text"], "context": "a shop for students"}
     assert [s["id"] for s in client.get("/v1/suggestions").json()] == [first["id"]]  # replaced, not appended

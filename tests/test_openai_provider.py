@@ -78,3 +78,11 @@ def test_unreachable_server_is_a_failed_result_with_the_reason():
     llm.chat.max_retries = 0
     result = draft_story(llm, "customers want a price filter")
     assert not result.ok and "ConnectionError: Connection error" in result.error
+
+
+def test_a_regenerated_draft_is_sampled_at_the_given_temperature(server):
+    base_url, replies, seen = server
+    replies += [story_json()]
+    config = LLMConfig(provider="openai", base_url=base_url, api_key="k", model="qwen2.5-7b")
+    assert draft_story(build_llm(config), "customers want a price filter", temperature=0.7).ok
+    assert seen[0]["temperature"] == 0.7

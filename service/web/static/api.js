@@ -21,7 +21,12 @@ export async function api(path, { method = "GET", json, form } = {}) {
   if (form !== undefined) body = form;
   const response = await fetch(path, { method, headers, body });
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new Error(data && data.detail ? describe(data.detail) : `${response.status} ${response.statusText}`);
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    if (response.ok) throw new Error(`the server sent something that is not JSON (${response.status})`);
+  }
+  if (!response.ok) throw new Error(data?.detail ? describe(data.detail) : `${response.status} ${response.statusText}: ${text.slice(0, 200)}`);
   return data;
 }

@@ -110,9 +110,9 @@ function inputBlock(s) {
 
 function criterionRow(c = { given: "", when: "", then: "" }) {
   const row = h("div", { class: "criterion" },
-    h("label", {}, "Given", h("input", { name: "given", value: c.given })),
-    h("label", {}, "When", h("input", { name: "when", value: c.when })),
-    h("label", {}, "Then", h("input", { name: "then", value: c.then })),
+    h("label", {}, "Given", h("textarea", { name: "given", rows: "2" }, c.given)),
+    h("label", {}, "When", h("textarea", { name: "when", rows: "2" }, c.when)),
+    h("label", {}, "Then", h("textarea", { name: "then", rows: "2" }, c.then)),
     h("button", { type: "button", class: "remove", title: "Remove this criterion", onclick: () => row.remove() }, "×"));
   return row;
 }
@@ -121,7 +121,7 @@ function storyForm(p, editable) {
   const field = (name, label, value) => h("label", {}, label, h("input", { name, value: value || "", disabled: !editable }));
   const area = (name, label, values) => h("label", {}, label, h("textarea", { name, rows: "2", disabled: !editable }, (values || []).join("\n")));
   const criteria = h("div", { id: "criteria" }, (p.acceptance_criteria || []).map(criterionRow));
-  if (!editable) criteria.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
+  if (!editable) criteria.querySelectorAll("textarea, button").forEach((x) => { x.disabled = true; });
   return h("form", { id: "story-form", onsubmit: (e) => e.preventDefault() },
     field("title", "Title", p.title),
     h("label", {}, "Type", h("select", { name: "item_type", disabled: !editable },
