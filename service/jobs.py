@@ -1,4 +1,5 @@
-"""The in-process job runner: one worker thread runs queued ingest jobs and, at start, resumes unfinished ones.
+"""The in-process job runner: one worker thread runs queued ingest and prioritization jobs, one at a time (they
+share the one local model), and at start resumes the unfinished ones.
 
 The unit it hands out is a job id and the job's stages hand out small serialisable batches, so a distributed
 queue (Celery, RQ, Arq) can replace this class without touching `service.ingest`.
@@ -12,33 +13,36 @@ import threading
 
 from sqlalchemy import select
 
-from service import ingest
+from service import ingest, prioritize_jobs
 from service.runtime import Runtime
-from service.tables import IngestJob
+from service.tables import IngestJob, PrioritizeJob
 
 log = logging.getLogger(__name__)
+RUNS = {"ingest": ingest.run_job, "prioritize": prioritize_jobs.run_job}
+KINDS = {"ingest": IngestJob, "prioritize": PrioritizeJob}
 
 
 class JobRunner:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the worker and queue every job a previous process left queued or running."""
-        with self.runtime.db.session() as session:
-            unfinished = session.scalars(
-                select(IngestJob.id).where(IngestJob.status.in_(("queued", "running"))).order_by(IngestJob.id)
-            ).all()
-        for job_id in unfinished:
-            log.info("resuming ingest job %s", job_id)
-            self._queue.put(job_id)
-        self._thread = threading.Thread(target=self._work, daemon=True, name="ingest-jobs")
+        for kind, table in KINDS.items():
+            with self.runtime.db.session() as session:
+                unfinished = session.scalars(
+                    select(table.id).where(table.status.in_(("queued", "running"))).order_by(table.id)
+                ).all()
+            for job_id in unfinished:
+                log.info("resuming %s job %s", kind, job_id)
+                self._queue.put((kind, job_id))
+        self._thread = threading.Thread(target=self._work, daemon=True, name="jobs")
         self._thread.start()
 
-    def submit(self, job_id: int) -> None:
-        self._queue.put(job_id)
+    def submit(self, job_id: int, kind: str = "ingest") -> None:
+        self._queue.put((kind, job_id))
 
     def stop(self, timeout: float = 5) -> None:
         self._queue.put(None)
@@ -46,8 +50,9 @@ class JobRunner:
             self._thread.join(timeout)
 
     def _work(self) -> None:
-        while (job_id := self._queue.get()) is not None:
+        while (work := self._queue.get()) is not None:
+            kind, job_id = work
             try:
-                ingest.run_job(self.runtime, job_id)
+                RUNS[kind](self.runtime, job_id)
             except Exception:  # run_job records failures on the job; this only guards the worker
-                log.exception("ingest job %s crashed the worker", job_id)
+                log.exception("%s job %s crashed the worker", kind, job_id)

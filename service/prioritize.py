@@ -51,7 +51,7 @@ def label_for(rank_index: int, total: int) -> str:
     return LABELS[min(len(LABELS) - 1, rank_index * len(LABELS) // max(1, total))]
 
 
-def _items(session: Session, item_ids: list[int] | None) -> list[BacklogItem]:
+def select_items(session: Session, item_ids: list[int] | None) -> list[BacklogItem]:
     query = select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
     if item_ids:
         query = query.where(BacklogItem.id.in_(item_ids))
@@ -76,7 +76,7 @@ def prioritize(
     """One LLM call per item for its inputs, then scores and a rank over all of them; one pending `priority`
     suggestion per item. Returns the ranked view."""
     with runtime.db.session() as session:
-        items = _items(session, item_ids)
+        items = select_items(session, item_ids)
         strategy = current_strategy(session)
     others = [(i.id, i.title) for i in items]
     llm = runtime.llm()

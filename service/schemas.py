@@ -217,6 +217,25 @@ class PrioritizeRequest(BaseModel):
     item_ids: list[int] | None = Field(None, max_length=50, description="Default: the whole backlog (at most 50).")
 
 
+class PrioritizeJobPublic(BaseModel):
+    """A prioritization job's progress; `ranked` (best first, one row per item with its suggestion id) when done."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    framework: str
+    total: int = Field(description="Items to estimate.")
+    processed: int = Field(description="Items estimated so far.")
+    failed: int = Field(description="Estimates that stayed invalid (failed suggestions).")
+    errors: list[str]
+    ranked: list[dict[str, Any]] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    eta_s: float | None = None
+
+
 class PriorityUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -166,3 +166,23 @@ class Strategy(Base):
     text: Mapped[str] = mapped_column(Text)
     set_by: Mapped[str | None] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PrioritizeJob(Base):
+    """One prioritization request, run in the background: an estimate per item, then the ranking over them."""
+
+    __tablename__ = "prioritize_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="queued")  # queued|running|done|failed
+    framework: Mapped[str] = mapped_column(String(20))
+    item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ranked: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

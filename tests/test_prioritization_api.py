@@ -4,6 +4,7 @@ decisions are never overwritten, dependencies, sprint plans."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -41,6 +42,17 @@ def estimate(reach=100, impact=1.0, confidence=0.8, effort=3, depends_on=(), goa
     return json.dumps(data)
 
 
+def run_prioritize(client, body: dict, headers: dict | None = None) -> dict:
+    """Start a prioritization job and wait for it; returns the finished job."""
+    started = client.post("/v1/prioritize", json=body, headers=headers or {})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job
+
+
 def setup_backlog(client) -> list[int]:
     return [i["id"] for i in client.post("/v1/backlog/items", json=ITEMS).json()["created"]]
 
@@ -62,9 +74,9 @@ def test_rice_suggestions_rank_items_and_accepting_writes_the_priority(client, l
     llm.chat.replies.extend(
         [estimate(reach=5, impact=3.0, effort=2, goal="Reduce churn"), estimate(reach=1000, effort=8), estimate()]
     )
-    response = client.post("/v1/prioritize", json={"framework": "rice"})
-    assert response.status_code == 201, response.text
-    view = response.json()
+    job = run_prioritize(client, {"framework": "rice"})
+    assert (job["status"], job["total"], job["processed"], job["failed"]) == ("done", 3, 3, 0), job
+    view = job["ranked"]
     # A's reach comes from evidence (31 customers), not from the model's 5
     by_item = {row["backlog_item_id"]: row for row in view}
     assert by_item[a]["inputs"]["reach"] == 31 and by_item[a]["reach_source"] == "evidence"
@@ -92,7 +104,7 @@ def test_rice_suggestions_rank_items_and_accepting_writes_the_priority(client, l
 def test_a_priority_set_by_hand_is_never_overwritten_by_an_older_suggestion(client, llm):
     a, *_ = setup_backlog(client)
     llm.chat.replies.append(estimate())
-    suggestion = client.post("/v1/prioritize", json={"framework": "wsjf", "item_ids": [a]}).json()[0]
+    suggestion = run_prioritize(client, {"framework": "wsjf", "item_ids": [a]})["ranked"][0]
     manual = client.patch(f"/v1/backlog/{a}/priority", json={"priority": "Highest"}, headers={"X-User": "ana"})
     assert manual.status_code == 200
     refused = client.post(f"/v1/suggestions/{suggestion['suggestion_id']}/accept", json={})
@@ -108,7 +120,7 @@ def test_dependencies_are_respected_and_a_sprint_plan_fits_the_capacity(client, 
     llm.chat.replies.extend(
         [estimate(reach=1000, effort=5, depends_on=[c]), estimate(reach=500, effort=3), estimate(reach=10, effort=8)]
     )
-    view = client.post("/v1/prioritize", json={"framework": "rice"}).json()
+    view = run_prioritize(client, {"framework": "rice"})["ranked"]
     assert [row["backlog_item_id"] for row in view] == [c, a, b]
     for row in view:
         client.post(f"/v1/suggestions/{row['suggestion_id']}/accept", json={})
@@ -122,17 +134,41 @@ def test_dependencies_are_respected_and_a_sprint_plan_fits_the_capacity(client, 
     assert client.post("/v1/sprints/plan", json={"capacity_points": 0}).status_code == 422
     # a dependency a person confirmed holds in later runs, even when the model no longer names it
     llm.chat.replies.extend([estimate(reach=1000, effort=5), estimate(reach=500, effort=3), estimate(reach=10)])
-    again = client.post("/v1/prioritize", json={"framework": "rice"}).json()
+    again = run_prioritize(client, {"framework": "rice"})["ranked"]
     assert [row["backlog_item_id"] for row in again] == [c, a, b]
 
 
 def test_invalid_estimates_become_failed_suggestions_and_bad_requests_are_4xx(client, llm):
     a, *_ = setup_backlog(client)
     llm.chat.replies.extend(["{}", "nope", json.dumps({"reach": -1})])
-    view = client.post("/v1/prioritize", json={"framework": "rice", "item_ids": [a]}).json()
-    assert view == []
+    job = run_prioritize(client, {"framework": "rice", "item_ids": [a]})
+    assert job["status"] == "done" and job["ranked"] == [] and job["failed"] == 1
+    assert "failed validation" in job["errors"][0]
     failed = client.get("/v1/suggestions?kind=priority&status=failed").json()
     assert len(failed) == 1 and "invalid output" in failed[0]["reason"]
     assert client.post("/v1/prioritize", json={"framework": "kano"}).status_code == 422
     assert client.post("/v1/prioritize", json={"item_ids": [999]}).status_code == 404
+    assert client.get("/v1/prioritize/jobs/999").status_code == 404
     assert client.post("/v1/sprints/plan", json={"capacity_points": 10}).status_code == 422  # nothing prioritized
+
+
+def test_a_prioritization_job_left_running_by_a_crash_runs_again_at_the_next_start(settings, llm):
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+    from service.tables import PrioritizeJob
+
+    app = create_app(settings, llm)
+    with app.state.runtime.db.session() as session:  # as a killed server leaves it: running, half done
+        session.add(BacklogItem(title="Dark mode", description="", item_type="feature", labels=[]))
+        session.flush()
+        session.add(PrioritizeJob(framework="rice", item_ids=[1], total=1, processed=0, status="running"))
+    llm.chat.replies.append(estimate(reach=200, effort=2))
+    with TestClient(app) as client:  # the app's start resumes it
+        deadline = time.monotonic() + 60
+        while (job := client.get("/v1/prioritize/jobs/1").json())["status"] != "done":
+            assert time.monotonic() < deadline and job["status"] in ("queued", "running"), job
+            time.sleep(0.05)
+        assert job["processed"] == 1 and job["ranked"][0]["score"] == 80.0
+        assert len(client.get("/v1/suggestions?kind=priority").json()) == 1
+    app.state.runtime.db.engine.dispose()

@@ -218,9 +218,14 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     llm.chat.replies.extend(
         [estimate(reach=500, effort=2), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
     )
-    assert httpx.post(f"{desk}/v1/prioritize", json={"framework": "rice"}, timeout=120).status_code == 201
-    page.goto("/#review")
+    page.goto("/#backlog")
+    page.select_option("#prioritize-framework", "rice")
+    page.click("#prioritize-submit")
+    expect(page.locator("#prioritize-job .job-status")).to_have_text("done")
+    expect(page.locator("#prioritize-job")).to_contain_text("3 of 3 items estimated")
+    page.click("#prioritize-job a")
     expect(page.locator("#queue li")).to_have_count(3)
+    expect(page.locator("#queue li .kind.priority")).to_have_count(3)
     expect(page.locator("#detail")).to_contain_text("RICE 500 x 1.0 x 0.8 / 2 = 200.0")
     expect(page.locator("#detail section.evidence")).to_contain_text("Estimated users per quarter.")
     page.fill("#priority-form [name=effort]", "8")
@@ -235,6 +240,13 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     expect(first).to_contain_text("Fix crash on photo upload")
     expect(first).to_contain_text("50.00")  # 500 x 1.0 x 0.8 / 8 after the edit
     assert httpx.get(f"{desk}/v1/backlog/1").json()["story_points"] == 8
+    # a sprint plan from the backlog view opens in the queue: points 8 + 1 fit in 10, dependencies first
+    page.fill("#plan-capacity", "10")
+    page.click("#plan-submit")
+    expect(page.locator("#detail h2")).to_contain_text("sprint plan")
+    expect(page.locator("#detail")).to_contain_text("9 of 10 points")
+    page.keyboard.press("a")
+    expect(page.locator("#flash")).to_contain_text("Accepted #4")
 
 
 def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Page, llm: LLM, desk: str, tmp_path):

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter, HTTPException, Request
 
-from fastapi import APIRouter, HTTPException
-
-from service import prioritize
+from service import prioritize, prioritize_jobs
 from service.api.deps import ActorDep, RuntimeDep
 from service.schemas import (
     BacklogItemPublic,
+    JobCreated,
+    PrioritizeJobPublic,
     PrioritizeRequest,
     PriorityUpdate,
     SprintPlanRequest,
@@ -34,11 +34,20 @@ def get_strategy(runtime: RuntimeDep) -> StrategyPublic:
         return StrategyPublic.model_validate(strategy)
 
 
-@router.post("/v1/prioritize", status_code=201)
-def post_prioritize(body: PrioritizeRequest, runtime: RuntimeDep, actor: ActorDep) -> list[dict[str, Any]]:
-    """Estimate inputs per item (one LLM call each), compute scores and a dependency-respecting rank, and create
-    one pending `priority` suggestion per item. Returns the ranked view (best first)."""
-    return prioritize.prioritize(runtime, body.framework, body.item_ids, actor)
+@router.post("/v1/prioritize", status_code=202, response_model=JobCreated)
+def post_prioritize(body: PrioritizeRequest, request: Request, runtime: RuntimeDep, actor: ActorDep) -> JobCreated:
+    """Start a job that estimates inputs per item (one LLM call each, 30-45 s on the local model), computes scores
+    and a dependency-respecting rank, and creates one pending `priority` suggestion per item; poll the status URL
+    for progress and, when done, the ranked view."""
+    job_id = prioritize_jobs.create_job(runtime, body.framework, body.item_ids, actor)
+    request.app.state.jobs.submit(job_id, "prioritize")
+    return JobCreated(job_id=job_id, status_url=f"/v1/prioritize/jobs/{job_id}")
+
+
+@router.get("/v1/prioritize/jobs/{job_id}", response_model=PrioritizeJobPublic)
+def get_prioritize_job(job_id: int, runtime: RuntimeDep) -> PrioritizeJobPublic:
+    job = prioritize_jobs.get_job(runtime, job_id)
+    return PrioritizeJobPublic.model_validate(job).model_copy(update={"eta_s": prioritize_jobs.eta_seconds(job)})
 
 
 @router.patch("/v1/backlog/{item_id}/priority", response_model=BacklogItemPublic)

@@ -140,6 +140,40 @@ async function submitImport(event) {
   }
 }
 
+async function submitPrioritize(event) {
+  event.preventDefault();
+  try {
+    const created = await api("/v1/prioritize", { method: "POST", json: { framework: $("#prioritize-framework").value } });
+    for (;;) {
+      const job = await api(created.status_url);
+      $("#prioritize-job").replaceChildren(h("div", { class: `job ${job.status}` },
+        h("p", {}, `Prioritization #${job.id} (${job.framework}): `, h("strong", { class: "job-status" }, job.status),
+          ` · ${job.processed} of ${job.total} items estimated`, job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+        h("progress", { max: String(job.total), value: String(job.processed) }),
+        job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
+        job.status === "done" ? h("a", { href: "#review", onclick: () => review.setFilters("priority", "pending") },
+          `Review the ${job.ranked.length} priority suggestions`) : ""));
+      if (job.status === "done" || job.status === "failed") break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    review.refreshCount();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function submitPlan(event) {
+  event.preventDefault();
+  try {
+    const plan = await api("/v1/sprints/plan", { method: "POST", json: { capacity_points: Number($("#plan-capacity").value) } });
+    flash(`Sprint plan #${plan.id}: ${plan.payload.items.length} items, ${plan.payload.points_used} points; review it.`);
+    location.hash = "#review";
+    await review.showSuggestion(plan);
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 function typing(target) {
   return target.closest("input, textarea, select, [contenteditable]");
 }
@@ -167,6 +201,8 @@ function start() {
   $("#draft-form").addEventListener("submit", submitDraft);
   $("#upload-form").addEventListener("submit", submitUpload);
   $("#import-form").addEventListener("submit", submitImport);
+  $("#prioritize-form").addEventListener("submit", submitPrioritize);
+  $("#plan-form").addEventListener("submit", submitPlan);
   $("#include-merged").addEventListener("change", () => loadBacklog());
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
   document.addEventListener("keydown", onKey);

@@ -280,3 +280,8 @@ export function showSuggestion(suggestion) {
   $("#filter-status").value = suggestion.status;
   return loadQueue(suggestion.id);
 }
+
+export function setFilters(kind, status) {
+  $("#filter-kind").value = kind;
+  $("#filter-status").value = status;
+}
