@@ -167,17 +167,53 @@ def accept_priority(
     inputs = PriorityInputs.model_validate(payload["inputs"])
     item.priority = payload["proposed_priority"]
     item.priority_score = payload["score"]
-    item.priority_rank = payload["proposed_rank"]
     item.priority_detail = {k: payload[k] for k in ("framework", "score_text", "goal", "reach_source", "inputs")}
     item.priority_set_by = actor or "reviewer"
     item.priority_set_at = utcnow()
     item.story_points = inputs.effort
     item.depends_on = inputs.depends_on
+    rerank_backlog(session, payload["framework"])
+    if payload["score"] != suggestion.payload["score"]:  # the reviewer's edits moved it: label from its new place
+        payload["proposed_priority"] = item.priority = _label_among_current(session, item, payload["framework"])
     action = "accepted" if payload == suggestion.payload else "accepted_with_edits"
     review.record_event(session, suggestion.id, action, actor, suggestion.payload, payload)
     suggestion.payload = payload
     suggestion.backlog_item_id = item.id
     return item
+
+
+def _label_among_current(session: Session, item: BacklogItem, framework: str) -> str:
+    """The label for the item's score among the accepted scores and the pending suggestions of a framework."""
+    scores = {
+        i.id: i.priority_score
+        for i in session.scalars(select(BacklogItem).where(BacklogItem.priority_score.is_not(None)))
+        if (i.priority_detail or {}).get("framework") == framework and i.merged_into_id is None
+    }
+    pending = session.scalars(select(Suggestion).where(Suggestion.kind == "priority", Suggestion.status == "pending"))
+    for other in pending:
+        if other.payload.get("framework") == framework and other.payload["backlog_item_id"] not in scores:
+            scores[other.payload["backlog_item_id"]] = other.payload["score"]
+    order = sorted(scores, key=lambda i: (-scores[i], i))
+    return label_for(order.index(item.id), len(order))
+
+
+def rerank_backlog(session: Session, framework: str) -> list[int]:
+    """Order the backlog by accepted scores of `framework`, dependencies first, and return that order. Items whose
+    accepted priority came from another framework (scores that do not compare) follow in their previous order."""
+    session.flush()
+    scored = session.scalars(
+        select(BacklogItem).where(BacklogItem.merged_into_id.is_(None), BacklogItem.priority_score.is_not(None))
+    ).all()
+    same = {i.id: i for i in scored if (i.priority_detail or {}).get("framework") == framework}
+    order = rank(
+        {i: item.priority_score for i, item in same.items()}, {i: item.depends_on or [] for i, item in same.items()}
+    )
+    others = sorted(
+        (i for i in scored if i.id not in same), key=lambda i: (i.priority_rank is None, i.priority_rank, i.id)
+    )
+    for position, item in enumerate([same[i] for i in order] + others, 1):
+        item.priority_rank = position
+    return order
 
 
 def set_priority_by_hand(session: Session, item_id: int, priority: str, actor: str | None) -> BacklogItem:

@@ -91,14 +91,15 @@ def test_rice_suggestions_rank_items_and_accepting_writes_the_priority(client, l
     assert edited.status_code == 201, edited.text
     item = edited.json()
     assert item["priority_score"] == pytest.approx(1000 * 1.0 * 0.8 / 3, abs=1e-3) and item["story_points"] == 3
-    assert item["priority"] == "Low" and item["priority_rank"] == 3  # proposed rank 3 of 3, kept after the edit
+    # proposed 3rd of 3 (Low); reach 1000 makes it the best of the run's scores, and the only accepted one so far
+    assert item["priority"] == "Highest" and item["priority_rank"] == 1
     history = client.get(f"/v1/suggestions/{by_item[c]['suggestion_id']}/history").json()
     assert history[-1]["action"] == "accepted_with_edits" and history[-1]["after"]["inputs"]["reach"] == 1000
     bad = client.post(f"/v1/suggestions/{by_item[b]['suggestion_id']}/accept", json={"input_edits": {"effort": 4}})
     assert bad.status_code == 422
     client.post(f"/v1/suggestions/{by_item[b]['suggestion_id']}/accept", json={})
     ordered = [i["id"] for i in client.get("/v1/backlog?order=priority").json()]
-    assert ordered == [b, c, a]  # ranked items first (by proposed rank), unranked last
+    assert ordered == [c, b, a]  # accepted items by score (266.7 > 100), unranked last
 
 
 def test_a_priority_set_by_hand_is_never_overwritten_by_an_older_suggestion(client, llm):
@@ -172,3 +173,26 @@ def test_a_prioritization_job_left_running_by_a_crash_runs_again_at_the_next_sta
         assert job["processed"] == 1 and job["ranked"][0]["score"] == 80.0
         assert len(client.get("/v1/suggestions?kind=priority").json()) == 1
     app.state.runtime.db.engine.dispose()
+
+
+def test_an_input_edit_moves_the_item_in_the_backlog_and_relabels_it(client, llm):
+    a, b, c = setup_backlog(client)
+    llm.chat.replies.extend(
+        [estimate(reach=500, effort=2), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
+    )
+    by_item = {row["backlog_item_id"]: row for row in run_prioritize(client, {"framework": "rice"})["ranked"]}
+    assert by_item[a]["proposed_priority"] == "Highest" and by_item[a]["score"] == 200
+    edited = client.post(f"/v1/suggestions/{by_item[a]['suggestion_id']}/accept", json={"input_edits": {"effort": 13}})
+    assert edited.status_code == 201, edited.text
+    # 500 x 1.0 x 0.8 / 13 = 30.8: now second of the run's three scores (40, 30.8, 16)
+    assert edited.json()["priority"] == "High"
+    assert client.get(f"/v1/suggestions/{by_item[a]['suggestion_id']}").json()["payload"]["proposed_priority"] == "High"
+    for item_id in (b, c):
+        client.post(f"/v1/suggestions/{by_item[item_id]['suggestion_id']}/accept", json={})
+    backlog = client.get("/v1/backlog?order=priority").json()
+    assert [(i["id"], i["priority_rank"]) for i in backlog] == [(c, 1), (a, 2), (b, 3)]
+    assert [i["priority"] for i in backlog] == [
+        "High",
+        "High",
+        "Low",
+    ]  # c and b keep the labels they were accepted with
