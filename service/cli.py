@@ -130,7 +130,7 @@ def run_eval(
         _eval_ingestion(split, provider, use_llm)
         return
     if suite == "prioritization":
-        _eval_prioritization(provider, limit)
+        _eval_prioritization(provider, limit, split)
         return
     from rich.progress import Progress
 
@@ -171,16 +171,17 @@ def _eval_llm(provider: str | None):  # noqa: ANN202 - an LLM, imported lazily
         raise fail(str(exc)) from exc
 
 
-def _eval_prioritization(provider: str | None, per_level: int | None) -> None:
+def _eval_prioritization(provider: str | None, per_level: int | None, split: str) -> None:
     from evals.report import write_json
     from evals.suites import prioritization
 
-    result = prioritization.run(_eval_llm(provider), per_level or 8, log=errors.print)
+    repeats = 10 if split == "test" else 0
+    result = prioritization.run(_eval_llm(provider), per_level, repeats, split, log=errors.print)
     table = Table("metric", "value", title="prioritization (Hadoop priorities)")
     for key, value in result["summary"].items():
         table.add_row(key, str(value))
     console.print(table)
-    console.print(f"report: {write_json('prioritization', result)}")
+    console.print(f"report: {write_json('prioritization' if split == 'test' else 'prioritization-dev', result)}")
 
 
 def _eval_ingestion(split: str, provider: str | None, use_llm: bool) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 
-from evals.bug_reports import load_corpus
+from evals.bug_reports import BugReport, load_corpus
 from pipelines.llm import LLM
 from pipelines.prioritization import FIBONACCI, PriorityInputs, estimate_inputs
 
@@ -61,15 +61,30 @@ def within_one_step(a: PriorityInputs, b: PriorityInputs) -> bool:
     return all(abs(FIBONACCI.index(getattr(a, n)) - FIBONACCI.index(getattr(b, n))) <= 1 for n in FIB_INPUTS)
 
 
-def run(
-    llm: LLM, per_level: int = 8, repeats: int = 10, seed: int = 7, log: Callable[[str], None] = print
-) -> dict[str, Any]:
-    corpus = load_corpus("dev")
+def stratified(reports: list[BugReport], per_level: int, seed: int) -> list[BugReport]:
     rng = random.Random(seed)
     sample = []
     for level in LEVELS:
-        reports = [r for r in corpus.reports if r.priority == level]
-        sample += rng.sample(reports, min(per_level, len(reports)))
+        at_level = [r for r in reports if r.priority == level]
+        sample += rng.sample(at_level, min(per_level, len(at_level)))
+    return sample
+
+
+def select(split: str, per_level: int | None) -> list[BugReport]:
+    """test: the reported sample (8 per level, seed 7); dev: other Hadoop reports for tuning (4 per level, seed 11),
+    never any of the test sample's."""
+    reports = load_corpus("dev").reports
+    test = stratified(reports, per_level or 8, 7) if split == "test" else stratified(reports, 8, 7)
+    if split == "test":
+        return test
+    held = {r.id for r in test}
+    return stratified([r for r in reports if r.id not in held], per_level or 4, 11)
+
+
+def run(
+    llm: LLM, per_level: int | None = None, repeats: int = 10, split: str = "test", log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    sample = select(split, per_level)
     rows = []
     for n, report in enumerate(sample, 1):
         result = estimate_inputs(llm, report.title, "bug", report.description)
@@ -107,7 +122,8 @@ def run(
         report = next(r for r in sample if r.id == row["id"])
         again = estimate_inputs(llm, report.title, "bug", report.description)
         consistent += again.value is not None and within_one_step(PriorityInputs(**row["inputs"]), again.value)
-    summary["consistency"] = round(consistent / max(1, min(repeats, len(scored))), 3)
+    summary["consistency"] = round(consistent / min(repeats, len(scored)), 3) if repeats and scored else None
     summary["repeats"] = min(repeats, len(scored))
     summary["model"] = llm.model
-    return {"suite": SUITE, "split": "hadoop (nothing tuned on it)", "summary": summary, "rows": rows}
+    split_name = "hadoop test sample (nothing tuned on it)" if split == "test" else "hadoop dev sample (for tuning)"
+    return {"suite": SUITE, "split": split_name, "summary": summary, "rows": rows}

@@ -64,12 +64,18 @@ async function watchJob(id) {
   }
 }
 
-async function submitUpload(event) {
-  event.preventDefault();
-  const file = $("#upload-file").files[0];
-  if (!file) { flash("Choose a file first.", "error"); return; }
+function fileForm(input) {
+  const file = $(input).files[0];
+  if (!file) { flash("Choose a file first.", "error"); return null; }
   const form = new FormData();
   form.append("file", file);
+  return form;
+}
+
+async function submitUpload(event) {
+  event.preventDefault();
+  const form = fileForm("#upload-file");
+  if (!form) return;
   for (const line of $("#upload-map").value.split("\n").map((x) => x.trim()).filter(Boolean)) form.append("map", line);
   if ($("#upload-product").value.trim()) form.append("product", $("#upload-product").value.trim());
   form.append("min_theme_size", $("#upload-min").value || "3");
@@ -126,10 +132,8 @@ async function loadBacklog() {
 
 async function submitImport(event) {
   event.preventDefault();
-  const file = $("#import-file").files[0];
-  if (!file) { flash("Choose a file first.", "error"); return; }
-  const form = new FormData();
-  form.append("file", file);
+  const form = fileForm("#import-file");
+  if (!form) return;
   try {
     const result = await api(`/v1/backlog/import?format=${$("#import-format").value}`, { method: "POST", form });
     const problems = result.problems.length ? ` ${result.problems.length} skipped or cut: ${result.problems.slice(0, 3).join("; ")}` : "";
