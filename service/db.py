@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.tables import Base
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -55,3 +58,13 @@ class Database:
         """A session that commits on success and rolls back on any error, so a failure stores nothing."""
         with self.sessions() as session, session.begin():
             yield session
+
+    def get(self, table: type[T], row_id: int) -> T | None:
+        """One row by id, usable after its session has closed."""
+        with self.session() as session:
+            return session.get(table, row_id)
+
+    def update(self, table: type[Any], row_id: int, **values: Any) -> None:
+        """Set columns of one row by id, in a transaction of its own (progress counters, statuses)."""
+        with self.session() as session:
+            session.execute(update(table).where(table.id == row_id).values(**values))

@@ -79,16 +79,14 @@ def create_job(
 
 
 def get_job(runtime: Runtime, job_id: int) -> IngestJob:
-    with runtime.db.session() as session:
-        job = session.get(IngestJob, job_id)
-        if job is None:
-            raise review.NotFound(f"no ingest job with id {job_id}")
-        return job
+    job = runtime.db.get(IngestJob, job_id)
+    if job is None:
+        raise review.NotFound(f"no ingest job with id {job_id}")
+    return job
 
 
 def _update(runtime: Runtime, job_id: int, **values: Any) -> None:
-    with runtime.db.session() as session:
-        session.execute(update(IngestJob).where(IngestJob.id == job_id).values(**values))
+    runtime.db.update(IngestJob, job_id, **values)
 
 
 def stage_parse(runtime: Runtime, job: IngestJob) -> None:

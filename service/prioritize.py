@@ -197,8 +197,8 @@ def _label_among_current(session: Session, item: BacklogItem, framework: str) ->
     return label_for(order.index(item.id), len(order))
 
 
-def rerank_backlog(session: Session, framework: str) -> list[int]:
-    """Order the backlog by accepted scores of `framework`, dependencies first, and return that order. Items whose
+def rerank_backlog(session: Session, framework: str) -> None:
+    """Order the backlog by accepted scores of `framework`, dependencies first. Items whose
     accepted priority came from another framework (scores that do not compare) follow in their previous order."""
     session.flush()
     scored = session.scalars(
@@ -213,7 +213,6 @@ def rerank_backlog(session: Session, framework: str) -> list[int]:
     )
     for position, item in enumerate([same[i] for i in order] + others, 1):
         item.priority_rank = position
-    return order
 
 
 def set_priority_by_hand(session: Session, item_id: int, priority: str, actor: str | None) -> BacklogItem:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import update
-
 from pipelines.llm import LLMUnavailable
 from pipelines.prioritization import Framework
 from service import prioritize, review
@@ -28,17 +26,14 @@ def create_job(runtime: Runtime, framework: Framework, item_ids: list[int] | Non
 
 
 def get_job(runtime: Runtime, job_id: int) -> PrioritizeJob:
-    with runtime.db.session() as session:
-        job = session.get(PrioritizeJob, job_id)
-        if job is None:
-            raise review.NotFound(f"no prioritization job with id {job_id}")
-        session.expunge(job)
-        return job
+    job = runtime.db.get(PrioritizeJob, job_id)
+    if job is None:
+        raise review.NotFound(f"no prioritization job with id {job_id}")
+    return job
 
 
 def _update(runtime: Runtime, job_id: int, **values: Any) -> None:
-    with runtime.db.session() as session:
-        session.execute(update(PrioritizeJob).where(PrioritizeJob.id == job_id).values(**values))
+    runtime.db.update(PrioritizeJob, job_id, **values)
 
 
 def run_job(runtime: Runtime, job_id: int) -> None:
