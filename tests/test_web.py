@@ -216,7 +216,7 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
 
     assert httpx.post(f"{desk}/v1/backlog/items", json=ITEMS, timeout=120).status_code == 201
     llm.chat.replies.extend(
-        [estimate(reach=500, effort=2), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
+        [estimate(reach=500, effort=2, depends_on=[3]), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
     )
     page.goto("/#backlog")
     page.select_option("#prioritize-framework", "rice")
@@ -226,11 +226,15 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     page.click("#prioritize-job a")
     expect(page.locator("#queue li")).to_have_count(3)
     expect(page.locator("#queue li .kind.priority")).to_have_count(3)
+    page.locator("#queue li", has_text="Fix crash on photo upload").click()
     expect(page.locator("#detail")).to_contain_text("RICE 500 x 1.0 x 0.8 / 2 = 200.0")
     expect(page.locator("#detail section.evidence")).to_contain_text("Estimated users per quarter.")
+    expect(page.locator("#detail")).to_contain_text("proposed rank 2")  # after item 3, its proposed prerequisite
+    expect(page.locator("#priority-form [name=depends_on]")).to_have_value("3")
     page.fill("#priority-form [name=effort]", "8")
+    page.fill("#priority-form [name=depends_on]", "")  # the reviewer knows it is no prerequisite
     page.click("#accept")
-    expect(page.locator("#flash")).to_contain_text("Accepted #1")
+    expect(page.locator("#flash")).to_contain_text("Accepted #2")
     for left in (2, 1):  # the rest by keyboard, as proposed
         expect(page.locator("#queue li")).to_have_count(left)
         page.keyboard.press("a")
@@ -239,7 +243,8 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     first = page.locator("#backlog tbody tr").first
     expect(first).to_contain_text("Fix crash on photo upload")
     expect(first).to_contain_text("50.00")  # 500 x 1.0 x 0.8 / 8 after the edit
-    assert httpx.get(f"{desk}/v1/backlog/1").json()["story_points"] == 8
+    item = httpx.get(f"{desk}/v1/backlog/1").json()
+    assert item["story_points"] == 8 and item["depends_on"] == [] and item["priority_rank"] == 1
     # a sprint plan from the backlog view opens in the queue: points 8 + 1 fit in 10, dependencies first
     page.fill("#plan-capacity", "10")
     page.click("#plan-submit")

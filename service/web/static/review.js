@@ -155,15 +155,19 @@ function priorityForm(p, editable) {
     h("p", {}, `${p.framework?.toUpperCase()} score ${p.score} (${p.score_text}) · proposed rank ${p.proposed_rank}, priority ${p.proposed_priority}`,
       p.goal ? ` · serves: ${p.goal}` : "", ` · reach from ${p.reach_source}`),
     h("div", { class: "grid" }, PRIORITY_INPUTS.filter((k) => k in inputs).map((k) =>
-      h("label", {}, k.replace("_", " "), h("input", { name: k, value: String(inputs[k] ?? ""), disabled: !editable, title: inputs[`${k}_rationale`] || "" })))));
+      h("label", {}, k.replace("_", " "), h("input", { name: k, value: String(inputs[k] ?? ""), disabled: !editable, title: inputs[`${k}_rationale`] || "" })))),
+    h("label", {}, "Depends on (backlog item ids, comma-separated; the model may name ones that are not real prerequisites)",
+      h("input", { name: "depends_on", value: (inputs.depends_on || []).join(", "), disabled: !editable })));
 }
+
+const ids = (text) => text.split(/[\s,]+/).filter(Boolean).map(Number);
 
 function readInputEdits(p) {
   const edits = {};
   for (const input of $("#priority-form").querySelectorAll("input")) {
     const before = p.inputs[input.name];
     const raw = input.value.trim();
-    const after = typeof before === "number" ? Number(raw) : raw;
+    const after = input.name === "depends_on" ? ids(raw) : typeof before === "number" ? Number(raw) : raw;
     if (!same(after, before)) edits[input.name] = after;
   }
   return edits;
