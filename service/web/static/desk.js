@@ -51,17 +51,20 @@ function jobView(job) {
     job.status === "done" && job.suggestions ? h("a", { href: "#review" }, `Review the ${job.suggestions} suggestions`) : "");
 }
 
-async function watchJob(id) {
+async function pollJob(url, render) {
   for (;;) {
-    const job = await api(`/v1/jobs/${id}`);
-    $("#job").replaceChildren(jobView(job));
-    if (job.status === "done" || job.status === "failed") {
-      flash(`Job #${id} ${job.status}.`, job.status === "failed" ? "error" : "info");
-      review.refreshCount();
-      return loadJobs();
-    }
+    const job = await api(url);
+    render(job);
+    if (job.status === "done" || job.status === "failed") return job;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+}
+
+async function watchJob(id) {
+  const job = await pollJob(`/v1/jobs/${id}`, (j) => $("#job").replaceChildren(jobView(j)));
+  flash(`Job #${id} ${job.status}.`, job.status === "failed" ? "error" : "info");
+  review.refreshCount();
+  return loadJobs();
 }
 
 function fileForm(input) {
@@ -144,22 +147,21 @@ async function submitImport(event) {
   }
 }
 
+function prioritizeJobView(job) {
+  return h("div", { class: `job ${job.status}` },
+    h("p", {}, `Prioritization #${job.id} (${job.framework}): `, h("strong", { class: "job-status" }, job.status),
+      ` · ${job.processed} of ${job.total} items estimated`, job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+    h("progress", { max: String(job.total), value: String(job.processed) }),
+    job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
+    job.status === "done" ? h("a", { href: "#review", onclick: () => review.setFilters("priority", "pending") },
+      `Review the ${job.ranked.length} priority suggestions`) : "");
+}
+
 async function submitPrioritize(event) {
   event.preventDefault();
   try {
     const created = await api("/v1/prioritize", { method: "POST", json: { framework: $("#prioritize-framework").value } });
-    for (;;) {
-      const job = await api(created.status_url);
-      $("#prioritize-job").replaceChildren(h("div", { class: `job ${job.status}` },
-        h("p", {}, `Prioritization #${job.id} (${job.framework}): `, h("strong", { class: "job-status" }, job.status),
-          ` · ${job.processed} of ${job.total} items estimated`, job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
-        h("progress", { max: String(job.total), value: String(job.processed) }),
-        job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
-        job.status === "done" ? h("a", { href: "#review", onclick: () => review.setFilters("priority", "pending") },
-          `Review the ${job.ranked.length} priority suggestions`) : ""));
-      if (job.status === "done" || job.status === "failed") break;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+    await pollJob(created.status_url, (job) => $("#prioritize-job").replaceChildren(prioritizeJobView(job)));
     review.refreshCount();
   } catch (error) {
     flash(error.message, "error");
