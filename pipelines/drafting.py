@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.llm import LLM, StructuredResult
+from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import StoryDraft
 from pipelines.safety import neutralize_instructions
 from prompts import load_prompt
@@ -35,10 +35,15 @@ def check_input(text: str, context: str | None = None) -> tuple[str, str]:
 
 
 def draft_story(
-    llm: LLM, text: str, context: str | None = None, temperature: float | None = None
+    llm: LLM,
+    text: str,
+    context: str | None = None,
+    temperature: float | None = None,
+    listener: Listener | None = None,
 ) -> StructuredResult[StoryDraft]:
     """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error.
-    `temperature` > 0 samples instead of decoding greedily (regenerating a draft)."""
+    `temperature` > 0 samples instead of decoding greedily (regenerating a draft); a `listener` hears each field
+    of the story as soon as the model has written it."""
     text, context = check_input(text, context)
     text, removed = neutralize_instructions(text)
     context, removed_from_context = neutralize_instructions(context)
@@ -46,6 +51,7 @@ def draft_story(
         load_prompt(PROMPT_ID),
         StoryDraft,
         temperature=temperature,
+        listener=listener,
         text=_as_data(text),
         context=_as_data(context) or "not given",
     )

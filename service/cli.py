@@ -11,8 +11,7 @@ import typer
 from rich.table import Table
 
 from pipelines.embeddings import EmbeddingsUnavailable
-from pipelines.llm import LLMUnavailable
-from pipelines.models import StoryDraft
+from pipelines.llm import CallEvent, LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
 from service import cli_duplicates, cli_ingest, cli_prioritize
 from service.cli_common import console, errors, fail, open_runtime
@@ -39,6 +38,10 @@ def serve(
     if warm:
 
         def _warm() -> None:
+            try:
+                runtime.llm()  # starts the model server; it loads while the duplicate index does
+            except LLMUnavailable as exc:
+                errors.print(f"[bold red]LLM not available:[/] {exc}")
             if runtime.settings.duplicate_check:
                 try:
                     count = runtime.duplicates().store.count()
@@ -56,21 +59,31 @@ def serve(
     uvicorn.run(api, host=host, port=port)
 
 
-def print_story(suggestion_id: int, status: str, story: StoryDraft) -> None:
-    console.print(f"[bold]{story.title}[/]  [dim]({story.item_type}; suggestion {suggestion_id}, {status})[/]")
-    console.print(story.statement)
-    console.print("\n[bold]Acceptance criteria[/]")
-    for number, c in enumerate(story.acceptance_criteria, 1):
-        console.print(f" {number}. [cyan]Given[/] {c.given}\n    [cyan]When[/] {c.when}\n    [cyan]Then[/] {c.then}")
-    for heading, entries in (
-        ("Labels", story.labels),
-        ("Assumptions", story.assumptions),
-        ("Open questions", story.open_questions),
-    ):
-        if entries:
-            console.print(f"\n[bold]{heading}[/]")
-            for entry in entries:
-                console.print(f" - {entry}")
+class LiveStory:
+    """Prints a story's fields as the model writes them (the listener of a streamed draft)."""
+
+    LABELS = {"item_type": "Type", "title": "Title", "persona": "As a", "goal": "I want", "benefit": "So that"}
+
+    def __call__(self, event: CallEvent, data: dict) -> None:
+        if event == CallEvent.queued:
+            errors.print(f"[dim]The model is busy: {data['position']} call(s) ahead of this draft ...[/]")
+        elif event == CallEvent.waiting:
+            errors.print(f"[dim]The model is {data['state']}: {data['reason']} ...[/]")
+        elif event == CallEvent.retry:
+            errors.print(f"[yellow]The model answers again[/] ({data['reason']})")
+        elif event == CallEvent.field:
+            name, value = data["field"], data["value"]
+            if name.startswith("acceptance_criteria."):
+                number = int(name.split(".")[1]) + 1
+                c = value if isinstance(value, dict) else {}
+                console.print(
+                    f" {number}. [cyan]Given[/] {c.get('given', '')}\n    [cyan]When[/] {c.get('when', '')}"
+                    f"\n    [cyan]Then[/] {c.get('then', '')}"
+                )
+            elif isinstance(value, list):
+                console.print(f"[bold]{name.replace('_', ' ').capitalize()}:[/] {'; '.join(map(str, value)) or '-'}")
+            else:
+                console.print(f"[bold]{self.LABELS.get(name, name)}:[/] {value}")
 
 
 @app.command()
@@ -79,14 +92,19 @@ def draft(
     context: Annotated[str | None, typer.Option(help="Product context.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the suggestion as JSON.")] = False,
 ) -> None:
-    """Draft a user story from a raw idea and store it as a pending suggestion."""
+    """Draft a user story from a raw idea and store it as a pending suggestion; the fields print as the model
+    writes them."""
     from service.drafts import create_draft
     from service.schemas import SuggestionPublic
 
     runtime = open_runtime()
     try:
-        with console.status(f"Drafting with {runtime.settings.llm_provider} / {runtime.llm_model} ..."):
-            suggestion = create_draft(runtime, text, context)
+        if as_json:
+            with console.status(f"Drafting with {runtime.settings.llm_provider} / {runtime.llm_model} ..."):
+                suggestion = create_draft(runtime, text, context)
+        else:
+            errors.print(f"[dim]Drafting with {runtime.settings.llm_provider} / {runtime.llm_model} ...[/]")
+            suggestion = create_draft(runtime, text, context, listener=LiveStory())
     except (LLMUnavailable, ValueError) as exc:
         raise fail(str(exc)) from exc
     public = SuggestionPublic.model_validate(suggestion)
@@ -95,13 +113,13 @@ def draft(
     if as_json:
         print(public.model_dump_json(indent=2))
     elif public.status == "failed":
-        errors.print(f"[bold red]The model's draft was invalid[/] (suggestion {public.id}): {public.reason}")
+        errors.print(f"[bold red]The draft failed[/] (suggestion {public.id}, input kept): {public.reason}")
     else:
-        print_story(public.id, public.status, StoryDraft.model_validate(public.payload))
         usage = public.usage
         console.print(
-            f"\n[dim]{public.model}, prompt {public.prompt_version}, {usage['output_tokens']} tokens out, "
-            f"{usage['latency_s']:.1f} s, {usage['attempts']} attempt(s)[/]"
+            f"\n[dim]Stored as suggestion {public.id} ({public.status}); {public.model}, prompt "
+            f"{public.prompt_version}, {usage['output_tokens']} tokens out, {usage['latency_s']:.1f} s, "
+            f"{usage['attempts']} attempt(s)[/]"
         )
     if public.status == "failed":
         raise typer.Exit(code=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipelines.drafting import check_input, draft_story
+from pipelines.llm import Listener
 from service import dedupe, review
 from service.runtime import Runtime
 from service.tables import Suggestion
@@ -11,11 +12,18 @@ from service.tables import Suggestion
 REGENERATE_TEMPERATURE = 0.7
 
 
-def create_draft(runtime: Runtime, text: str, context: str | None = None, actor: str | None = None) -> Suggestion:
+def create_draft(
+    runtime: Runtime,
+    text: str,
+    context: str | None = None,
+    actor: str | None = None,
+    listener: Listener | None = None,
+) -> Suggestion:
     """Draft a story (slow: the LLM runs outside any database transaction), store it as a suggestion, then list
-    its likely duplicates on it (proposing a merge when a backlog item is judged a duplicate)."""
+    its likely duplicates on it (proposing a merge when a backlog item is judged a duplicate). A `listener` hears
+    the model's progress and each field as it is written; what is stored is the same either way."""
     check_input(text, context)  # refuse bad input before the model is built or loaded
-    result = draft_story(runtime.llm(), text, context)
+    result = draft_story(runtime.llm(), text, context, listener=listener)
     with runtime.db.session() as session:
         suggestion_id = review.propose(session, "story_draft", result, {"text": text, "context": context}, actor).id
     dedupe.check_new_draft(runtime, suggestion_id, actor)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from pipelines import drafting, local_model
+from pipelines import drafting
 from pipelines.duplicates import DuplicateDetector
 from pipelines.embeddings import get_embedder
 from pipelines.llm import LLM, build_llm
+from pipelines.llm.server import ModelServer, ServerState
+from pipelines.llm.weights import display_name
 from pipelines.vectorstore import VectorStore, open_client
 from prompts import load_prompt
 from service.db import Database
@@ -22,6 +25,9 @@ class Runtime:
         self._lock = threading.Lock()
         self._detector: DuplicateDetector | None = None
         self._detector_lock = threading.Lock()
+        # Requests that wait for the model run here, never in the web server's own thread pool, so every other
+        # route answers while the model is busy (the threads mostly wait in the model's line).
+        self.model_calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="model-call")
 
     def llm(self) -> LLM:
         """The configured LLM, built on first use (raises LLMUnavailable with what to fix)."""
@@ -53,20 +59,36 @@ class Runtime:
             return self._llm.model
         config = self.settings.llm_config()
         if config.provider == "local":
-            return local_model.display_name(config.model)
+            return display_name(config.model)
         return config.model
+
+    def model_status(self) -> dict:
+        """Where the model stands (the fields of service.schemas.ModelStatus), without starting anything."""
+        llm = self._llm
+        if llm is None:
+            return {"state": "not_started"}
+        gate = {"running": llm.gate.running, "waiting": llm.gate.waiting, "slots": llm.gate.slots} if llm.gate else {}
+        if not isinstance(llm.host, ModelServer):
+            return {"state": "remote", **gate}
+        status = llm.host.status()
+        return {
+            "state": str(status.state),
+            "reason": status.reason,
+            "restarts": status.restarts,
+            "last_exit": status.last_exit,
+            "pid": status.pid,
+            **gate,
+        }
 
     @property
     def llm_loaded(self) -> bool:
-        if self._llm is None:
-            return False
-        chat = self._llm.chat
-        return local_model.is_loaded(chat.model_path) if isinstance(chat, local_model.LocalChatModel) else True
+        return self.model_status()["state"] in (ServerState.ready, "remote")
 
     def warm_up(self) -> None:
-        """Build the LLM and, for the local model, load its weights and evaluate the fixed prompt prefix
-        (system prompt and worked examples, ~1,500 tokens) so llama.cpp's prefix cache serves the first draft."""
+        """Build the LLM and, for the local model, wait for its server and evaluate the fixed prompt prefix (system
+        prompt and worked examples, ~1,500 tokens) so its prompt cache serves the first draft, after a restart too.
+        Raises LLMUnavailable, saying what to fix, when the model cannot run."""
         llm = self.llm()
-        if isinstance(llm.chat, local_model.LocalChatModel):
-            messages = load_prompt(drafting.PROMPT_ID).messages(text="warm-up", context="not given")
-            llm.chat.prefill(messages)
+        if isinstance(llm.host, ModelServer):
+            llm.host.ensure_ready()
+            llm.host.keep_warm(load_prompt(drafting.PROMPT_ID).messages(text="warm-up", context="not given"))

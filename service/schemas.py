@@ -24,6 +24,11 @@ class DraftCreate(BaseModel):
     context: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CONTEXT_CHARS)] | None = Field(
         None, description="Optional product context: what the product is, who uses it."
     )
+    stream: bool = Field(
+        False,
+        description="Answer with server-sent events (as `Accept: text/event-stream` does): each field of the story as "
+        "the model writes it, then the stored suggestion.",
+    )
 
 
 class SuggestionPublic(BaseModel):
@@ -155,11 +160,26 @@ class DuplicateCandidatePublic(BaseModel):
     verdict: Literal["duplicate", "related", "distinct"]
 
 
+class ModelStatus(BaseModel):
+    """Where the model stands. `state`: ready; starting or restarting (`reason` says why); broken (`reason` says
+    what to fix); remote for a model server Refinery does not run; not_started before the first use."""
+
+    state: Literal["not_started", "starting", "ready", "restarting", "broken", "stopped", "remote"]
+    reason: str = ""
+    restarts: int = 0
+    last_exit: str | None = None
+    pid: int | None = None
+    running: int = Field(0, description="Calls the model is working on now.")
+    waiting: int = Field(0, description="Calls waiting in line for the model.")
+    slots: int | None = Field(None, description="Calls the model works on at once.")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     llm_provider: str
     llm_model: str | None
-    llm_loaded: bool
+    llm_loaded: bool = Field(description="The model answers now (llm.state is ready or remote).")
+    llm: ModelStatus
     database: str
     prompt_versions: dict[str, str]
 

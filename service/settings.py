@@ -24,8 +24,14 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("REFINERY_LOCAL_MODEL", "REFINERY_LOCAL_MODEL_PATH")
     )
     llm_threads: int = Field(default_factory=default_threads, validation_alias="REFINERY_LLM_THREADS", ge=1)
-    llm_context_tokens: int = Field(8192, validation_alias="REFINERY_LLM_CONTEXT_TOKENS", ge=1024)
+    llm_context_tokens: int = Field(4096, validation_alias="REFINERY_LLM_CONTEXT_TOKENS", ge=1024)
     llm_max_attempts: int = Field(3, validation_alias="REFINERY_LLM_MAX_ATTEMPTS", ge=1, le=10)
+    llm_timeout_s: float = Field(300.0, validation_alias="REFINERY_LLM_TIMEOUT_S", gt=0)
+    llm_concurrency: int = Field(4, validation_alias="REFINERY_LLM_CONCURRENCY", ge=1, le=64)
+    llama_server: Path | None = Field(None, validation_alias="REFINERY_LLAMA_SERVER")
+    llm_port: int = Field(0, validation_alias="REFINERY_LLM_PORT", ge=0, le=65535)
+    llm_repack: bool = Field(True, validation_alias="REFINERY_LLM_REPACK")
+    llm_memory_limit_mb: int = Field(0, validation_alias="REFINERY_LLM_MEMORY_LIMIT_MB", ge=0)
     openai_api_key: str | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     openai_schema_mode: Literal["json_schema", "json_object"] = Field(
@@ -64,6 +70,12 @@ class Settings(BaseSettings):
             threads=self.llm_threads,
             context_tokens=self.llm_context_tokens,
             max_attempts=self.llm_max_attempts,
+            timeout_s=self.llm_timeout_s,
+            concurrency=self.llm_concurrency,
+            llama_server=self.llama_server,
+            server_port=self.llm_port,
+            repack=self.llm_repack,
+            memory_limit_mb=self.llm_memory_limit_mb,
         )
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from service import dedupe, review
 from service.api.deps import ActorDep, RuntimeDep
+from service.api.streaming import in_model_pool
 from service.drafts import regenerate_draft
 from service.schemas import (
     AcceptRequest,
@@ -78,13 +79,15 @@ def reject(suggestion_id: int, body: RejectRequest, runtime: RuntimeDep, actor: 
 
 
 @router.post("/{suggestion_id}/regenerate", response_model=SuggestionPublic)
-def regenerate(
+async def regenerate(
     suggestion_id: int, runtime: RuntimeDep, actor: ActorDep, body: RegenerateRequest | None = Body(None)
 ) -> SuggestionPublic:
     """Draft a pending or failed story suggestion again, replacing its draft (the old one stays in history)."""
     body = body or RegenerateRequest()
     try:
-        suggestion = regenerate_draft(runtime, suggestion_id, body.text, body.context, actor)
+        suggestion = await in_model_pool(
+            runtime, lambda: regenerate_draft(runtime, suggestion_id, body.text, body.context, actor)
+        )
     except ValueError as exc:  # input the pipeline refuses
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     return SuggestionPublic.model_validate(suggestion)

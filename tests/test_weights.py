@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from pipelines.llm import LLMUnavailable
-from pipelines.local_model import PackagedModel, assemble, resolve_model
+from pipelines.llm.weights import PackagedModel, assemble, resolve_model
 
 
 @pytest.fixture
@@ -60,3 +60,6 @@ def test_a_user_path_is_used_as_is_and_unknown_names_are_refused(tmp_path):
     assert resolve_model(str(own), tmp_path).path == own
     with pytest.raises(LLMUnavailable, match="neither a packaged model"):
         resolve_model("llama-9000", tmp_path)
+    (tmp_path / "notes.txt").write_text("not a model")
+    with pytest.raises(LLMUnavailable, match="not a GGUF file"):
+        resolve_model(str(tmp_path / "notes.txt"), tmp_path)

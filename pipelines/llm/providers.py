@@ -1,0 +1,156 @@
+"""Build the configured LLM. Every real model is reached the same way, over the OpenAI-compatible HTTP API:
+`openai` (OpenAI or any compatible server) by URL, `local` through the llama.cpp server Refinery runs itself.
+`fake` has scripted replies for unit tests of plumbing."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from pipelines.llm import server, weights
+from pipelines.llm.core import LLM, LLMUnavailable
+from pipelines.llm.fake import fake_llm
+from pipelines.llm.gate import ModelGate
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+atexit.register(server.stop_all)
+
+Provider = Literal["local", "openai", "fake"]
+
+
+def default_threads() -> int:
+    """Every core: measured with the model in its own process, 2 threads beat 1 on 2 cores (README, bench)."""
+    return max(1, os.cpu_count() or 1)
+
+
+class LLMConfig(BaseModel):
+    """Everything needed to build an LLM; the service fills it from its settings."""
+
+    provider: Provider = "local"
+    model: str | None = Field(None, description="OpenAI model name, or local model name / GGUF path.")
+    api_key: str | None = None
+    base_url: str | None = None
+    openai_schema_mode: Literal["json_schema", "json_object"] = Field(
+        "json_schema",
+        description="json_object for servers that reject json_schema (llama-cpp-python's server, some Ollama builds).",
+    )
+    data_dir: Path = Path("data")
+    threads: int = Field(default_factory=default_threads, ge=1)
+    context_tokens: int = Field(4096, ge=512, description="Per call (per server slot).")
+    max_output_tokens: int = Field(768, ge=64)
+    max_attempts: int = Field(3, ge=1, le=10)
+    timeout_s: float = Field(300.0, gt=0, description="One request; past it the local server counts as hung.")
+    concurrency: int = Field(4, ge=1, description="Calls at once (local: the server's parallel slots).")
+    llama_server: Path | None = Field(None, description="The llama-server binary (default: beside Python).")
+    server_port: int = Field(0, ge=0, le=65535, description="Loopback port of the local server; 0: a free one.")
+    repack: bool = True
+    memory_limit_mb: int = Field(0, ge=0, description="Address-space limit of the local server process; 0: none.")
+
+
+_SCHEMA_DROPS = {"minLength", "maxLength", "pattern", "title", "default"}
+
+
+def wire_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema sent to a model server: no string bounds or patterns (pydantic checks them on the reply).
+    llama.cpp expands `maxLength: N` into N nested grammar rules; with 2000 it fails to compile the grammar."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: strip(value)
+                for key, value in node.items()
+                if not (key in _SCHEMA_DROPS and isinstance(value, str | int))  # a property named "title" stays
+            }
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    return strip(schema.model_json_schema())
+
+
+def _json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
+    spec = {"name": schema.__name__, "schema": wire_schema(schema), "strict": False}
+    return {"response_format": {"type": "json_schema", "json_schema": spec}}
+
+
+def _chat(config: LLMConfig, model: str, base_url: str | None, api_key: str, retries: int) -> Any:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        temperature=0,
+        timeout=config.timeout_s,
+        max_retries=retries,
+        max_tokens=config.max_output_tokens,
+        stream_usage=True,
+    )
+
+
+def _openai_llm(config: LLMConfig) -> LLM:
+    if not config.api_key and not config.base_url:
+        raise LLMUnavailable("provider 'openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
+    model = config.model or "gpt-4o-mini"
+
+    def bind_schema(schema: type[BaseModel]) -> dict[str, Any]:
+        if config.openai_schema_mode == "json_object":
+            return {"response_format": {"type": "json_object", "schema": wire_schema(schema)}}
+        return _json_schema_format(schema)
+
+    return LLM(
+        _chat(config, model, config.base_url, config.api_key or "not-needed", retries=2),
+        provider="openai",
+        model=model,
+        bind_schema=bind_schema,
+        max_attempts=config.max_attempts,
+        gate=ModelGate(config.concurrency),
+    )
+
+
+def local_server(config: LLMConfig) -> server.ModelServer:
+    """The supervised llama.cpp server for this configuration (shared by every LLM built with it), started."""
+    options = server.ServerOptions(
+        binary=config.llama_server or server.default_binary(),
+        port=config.server_port,
+        threads=config.threads,
+        context_tokens=config.context_tokens,
+        slots=config.concurrency,
+        repack=config.repack,
+        memory_limit_mb=config.memory_limit_mb,
+        log_path=config.data_dir / "logs" / "model-server.log",
+    )
+    choice, data_dir = config.model, config.data_dir
+    instance = server.shared_server(
+        options, lambda: weights.resolve_model(choice, data_dir).path, key=(choice, str(data_dir))
+    )
+    instance.start()
+    return instance
+
+
+def _local_llm(config: LLMConfig) -> LLM:
+    instance = local_server(config)
+    return LLM(
+        _chat(config, weights.display_name(config.model), instance.base_url, "local", retries=0),
+        provider="local",
+        model=weights.display_name(config.model),
+        bind_schema=_json_schema_format,
+        max_attempts=config.max_attempts,
+        gate=instance.gate,
+        host=instance,
+    )
+
+
+def build_llm(config: LLMConfig) -> LLM:
+    """Build the configured provider. Raises LLMUnavailable with what to fix."""
+    if config.provider == "openai":
+        return _openai_llm(config)
+    if config.provider == "local":
+        return _local_llm(config)
+    if config.provider == "fake":
+        return fake_llm(max_attempts=config.max_attempts)
+    raise LLMUnavailable(f"unknown LLM provider {config.provider!r}: use local, openai or fake")
