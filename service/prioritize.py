@@ -8,6 +8,7 @@ overwritten by accepting a suggestion made before it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from sqlalchemy import select
@@ -80,9 +81,9 @@ def prioritize(
         strategy = current_strategy(session)
     others = [(i.id, i.title) for i in items]
     llm = runtime.llm()
-    results: dict[int, StructuredResult[PriorityInputs]] = {}
-    for done, item in enumerate(items, 1):
-        results[item.id] = estimate_inputs(
+
+    def estimate(item: BacklogItem) -> StructuredResult[PriorityInputs]:
+        return estimate_inputs(
             llm,
             item.title,
             item.item_type,
@@ -91,8 +92,17 @@ def prioritize(
             strategy.text if strategy else "",
             [o for o in others if o[0] != item.id],
         )
-        if progress:
-            progress(done, len(items))
+
+    # The estimates are independent: the model server decodes several at once (batched), one slot stays free for
+    # people drafting meanwhile.
+    finished: dict[int, StructuredResult[PriorityInputs]] = {}
+    with ThreadPoolExecutor(max_workers=llm.background_parallelism) as pool:
+        futures = {pool.submit(estimate, item): item.id for item in items}
+        for done, future in enumerate(as_completed(futures), 1):
+            finished[futures[future]] = future.result()
+            if progress:
+                progress(done, len(items))
+    results = {item.id: finished[item.id] for item in items}
     valid = {i: r.value for i, r in results.items() if r.value is not None}
     scored = {i: score(framework, inputs) for i, inputs in valid.items()}
     by_id = {i.id: i for i in items}

@@ -65,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             if crash and number == len(pieces) // 2:
                 os.kill(os.getpid(), signal.SIGSEGV)
             chunk = {"id": "1", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}  # fmt: skip
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}}]}  # fmt: skip
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
             time.sleep(0.01)

@@ -1,9 +1,13 @@
-"""The real embedded model (Qwen2.5-Coder-1.5B via llama.cpp) on small inputs: slow, few, and never skipped."""
+"""The real embedded model (Qwen2.5-Coder-1.5B in llama.cpp's server, built by scripts/setup.sh) on small inputs:
+slow, few, and never skipped. The last test kills the model process in the middle of a real draft."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,6 +16,7 @@ from pipelines.llm import LLM, LLMConfig, build_llm
 from pipelines.models import StoryDraft
 from service.api import create_app
 from service.settings import Settings
+from tests.live_server import live_server, read_events
 
 pytestmark = pytest.mark.real_model
 MODEL_DIR = Path(__file__).resolve().parents[1] / "data"  # the assembled GGUF is shared with `refinery serve`
@@ -19,7 +24,9 @@ MODEL_DIR = Path(__file__).resolve().parents[1] / "data"  # the assembled GGUF i
 
 @pytest.fixture(scope="module")
 def local_llm() -> LLM:
-    return build_llm(LLMConfig(provider="local", data_dir=MODEL_DIR, context_tokens=4096))
+    llm = build_llm(LLMConfig(provider="local", data_dir=MODEL_DIR, context_tokens=4096, concurrency=2))
+    yield llm
+    llm.host.stop()
 
 
 def test_a_bug_report_becomes_a_bug_story_with_reproduction_criteria(local_llm):
@@ -112,3 +119,42 @@ def test_the_real_model_estimates_priority_inputs_and_code_scores_them(local_llm
     rice_score, text = score("rice", inputs)
     assert rice_score == 17 * inputs.impact * inputs.confidence / inputs.effort and text.startswith("RICE 17 x")
     assert rank({1: rice_score, 2: 0.0}, {}) == [1, 2]
+
+
+def test_the_openai_provider_drafts_through_a_real_llama_cpp_server(local_llm):
+    """The documented model-server path: any OpenAI-compatible server, here llama.cpp's own, in json_object mode.
+    The schema sent has no string bounds, so the server can compile it into a grammar."""
+    config = LLMConfig(
+        provider="openai",
+        base_url=local_llm.host.base_url,
+        api_key="x",
+        model="qwen2.5-coder-1.5b",
+        openai_schema_mode="json_object",
+    )
+    result = draft_story(build_llm(config), "Let admins export the audit log as CSV", "B2B SaaS admin console")
+    assert result.ok, result.error
+    assert "audit" in (result.value.title + result.value.goal).lower()
+    assert (result.record.provider, result.record.attempts) == ("openai", 1)
+
+
+def test_killing_the_model_process_in_the_middle_of_a_real_draft_loses_nothing(local_llm, tmp_path):
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", REFINERY_DUPLICATE_CHECK=False)
+    idea = {"text": "Let customers pause their subscription for up to three months", "context": "meal-kit delivery"}
+    with live_server(create_app(settings, local_llm)) as url:
+        events = []
+        with httpx.stream("POST", f"{url}/v1/drafts", json=idea | {"stream": True}, timeout=600) as response:
+            for event, data in read_events(response.iter_lines()):
+                events.append((event, data))
+                if event == "field" and sum(e == "field" for e, _ in events) == 1:
+                    health = httpx.get(f"{url}/healthz", timeout=5).json()  # the API answers during a draft
+                    os.kill(health["llm"]["pid"], signal.SIGKILL)
+        health = httpx.get(f"{url}/healthz", timeout=5).json()["llm"]
+        done = events[-1][1]
+        assert events[-1][0] == "done" and done["status"] == "pending", done
+        assert done["input"] == idea
+        assert any("SIGKILL" in w and "sent again" in w for w in done["warnings"]), done["warnings"]
+        assert "retry" in [e for e, _ in events]
+        assert health["state"] == "ready" and health["restarts"] >= 1 and "SIGKILL" in health["last_exit"]
+        StoryDraft.model_validate(done["payload"])
+        again = httpx.post(f"{url}/v1/drafts", json={"text": "dark mode for the recipe app"}, timeout=600).json()
+        assert again["status"] == "pending" and not again["warnings"]  # the next draft works

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def llm() -> LLM:
-    return fake_llm()
+def llm(request: pytest.FixtureRequest) -> LLM:
+    """The fake LLM; a test can ask for a slow one or one with few slots by parametrizing `llm` indirectly."""
+    return fake_llm(**getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -108,6 +110,66 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
     assert history[1]["actor"] == "pat@example.com"
     assert history[1]["after"]["labels"] == ["search", "filters"]
     assert history[1]["before"]["acceptance_criteria"][1]["then"] == "all results are shown again"
+
+
+@pytest.mark.parametrize("llm", [{"delay_s": 0.1}], indirect=True, ids=["slow-model"])
+def test_a_draft_is_previewed_field_by_field_while_the_model_writes_it(page: Page, llm: LLM):
+    # the first reply lacks most fields: the model is asked again, and what it wrote first leaves the preview
+    llm.chat.replies.extend([json.dumps({"title": "Half a story", "labels": ["stale"]}), story_json()])
+    page.goto("/#draft")
+    page.fill("#idea-text", "customers keep asking to filter search results by price")
+    page.click("#draft-submit")
+    preview = page.locator("#draft-preview")
+    expect(page.locator("#draft-status")).to_contain_text("The model is answering again (attempt 2)")
+    expect(preview.locator(".preview-title")).to_have_text("Filter search results by price")
+    expect(preview.locator(".preview-story")).to_contain_text("As a online shopper, I want to filter search results")
+    expect(preview.locator(".preview-criteria li").first).to_have_text(
+        "Given search results are shown when I set a min and max price then only products in range remain"
+    )
+    # all this arrived while the model was still writing: the review queue has not opened yet
+    assert page.locator("#tab-review").is_hidden() and page.locator("#draft-submit").is_disabled()
+    expect(preview).not_to_contain_text("stale")
+    llm.chat.delay_s = 0  # the rest at once
+    expect(page.locator("#story-form")).to_be_visible()
+    expect(page.locator("#detail h2")).to_contain_text("pending")
+    expect(page.locator("#story-form [name=title]")).to_have_value("Filter search results by price")
+    expect(page.locator("#flash")).to_contain_text("Draft #1 is ready for review.")
+    expect(page.locator("#draft-progress")).to_be_hidden()
+    assert page.input_value("#idea-text") == ""
+
+
+@pytest.mark.parametrize("llm", [{"delay_s": 0.1, "slots": 1}], indirect=True, ids=["one-slot"])
+def test_a_draft_sent_while_the_model_is_busy_shows_its_place_in_line(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Price filter"), story_json(title="Dark mode")])
+    started = threading.Event()
+    first: list[tuple[str, str]] = []
+
+    def draft_elsewhere() -> None:  # another reviewer's draft, which the model is writing
+        headers = {"Accept": "text/event-stream"}
+        body = {"text": "filter search results by price"}
+        with httpx.stream("POST", f"{desk}/v1/drafts", json=body, headers=headers, timeout=120) as response:
+            event = ""
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                    if event == "started":
+                        started.set()
+                elif line.startswith("data:") and event in ("done", "error"):
+                    first.append((event, line.split(":", 1)[1]))
+
+    elsewhere = threading.Thread(target=draft_elsewhere, daemon=True)
+    elsewhere.start()
+    assert started.wait(TIMEOUT_MS / 1000), "the first draft did not start"
+    page.goto("/#draft")
+    page.fill("#idea-text", "dark mode please")
+    page.click("#draft-submit")
+    expect(page.locator("#draft-status")).to_have_text("Waiting for the model: 1 call ahead of yours.")
+    assert page.locator("#draft-preview").inner_text() == ""
+    llm.chat.delay_s = 0  # the rest at once
+    expect(page.locator("#story-form [name=title]")).to_have_value("Dark mode")
+    elsewhere.join(TIMEOUT_MS / 1000)
+    assert [event for event, _ in first] == ["done"]
+    assert json.loads(first[0][1])["payload"]["title"] == "Price filter"
 
 
 def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm: LLM, desk: str):

@@ -132,6 +132,12 @@ class LLM:
         self.gate = gate
         self.host = host
 
+    @property
+    def background_parallelism(self) -> int:
+        """Calls a background job should make at once: every slot of the model but one, which stays free for a
+        person waiting on a draft."""
+        return max(1, (self.gate.slots if self.gate else 1) - 1)
+
     def complete_structured(
         self,
         prompt: PromptTemplate,

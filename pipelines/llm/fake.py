@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from pipelines.llm.core import LLM
+from pipelines.llm.gate import ModelGate
 
 
 class FakeChatModel(BaseChatModel):
@@ -19,6 +21,7 @@ class FakeChatModel(BaseChatModel):
     replies: list[Any] = []
     calls: list[list[BaseMessage]] = []
     bound_kwargs: list[dict[str, Any]] = []
+    delay_s: float = 0.0  # between streamed words, to watch a reply arrive
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @property
@@ -47,12 +50,22 @@ class FakeChatModel(BaseChatModel):
         reply, usage = self._next(messages, kwargs)
         pieces = reply.split(" ")
         for number, piece in enumerate(pieces):
+            time.sleep(self.delay_s)
             last = number == len(pieces) - 1
             text = piece if last else piece + " "
             yield ChatGenerationChunk(message=AIMessageChunk(text, usage_metadata=usage if last else None))
 
 
-def fake_llm(replies: Iterable[Any] = (), max_attempts: int = 3) -> LLM:
-    """An LLM whose replies are scripted, for unit tests."""
-    chat = FakeChatModel(replies=list(replies), calls=[], bound_kwargs=[])
-    return LLM(chat, provider="fake", model="fake", bind_schema=lambda schema: {}, max_attempts=max_attempts)
+def fake_llm(
+    replies: Iterable[Any] = (), max_attempts: int = 3, delay_s: float = 0.0, slots: int | None = None
+) -> LLM:
+    """An LLM whose replies are scripted, for unit tests; with `slots`, calls wait in line as for a real model."""
+    chat = FakeChatModel(replies=list(replies), calls=[], bound_kwargs=[], delay_s=delay_s)
+    return LLM(
+        chat,
+        provider="fake",
+        model="fake",
+        bind_schema=lambda schema: {},
+        max_attempts=max_attempts,
+        gate=ModelGate(slots) if slots else None,
+    )

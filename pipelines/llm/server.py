@@ -73,6 +73,7 @@ class ServerOptions:
     log_path: Path | None = None
     draft_model: Path | None = None  # speculative decoding with a smaller model of the same family
     extra_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # added to the server's environment
 
 
 @dataclass
@@ -315,7 +316,7 @@ class ModelServer:
         try:
             return subprocess.Popen(
                 self.command(model), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=in_child,
+                start_new_session=True, preexec_fn=in_child, env={**os.environ, **dict(self.options.env)},
             )  # fmt: skip
         finally:
             if out is not subprocess.DEVNULL:

@@ -13,13 +13,14 @@ function describe(detail) {
   return typeof detail === "string" ? detail : JSON.stringify(detail);
 }
 
-export async function api(path, { method = "GET", json, form } = {}) {
-  const headers = {};
+function headersFor(extra = {}) {
+  const headers = { ...extra };
   if (reviewer()) headers["X-User"] = reviewer();
-  let body;
-  if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
-  if (form !== undefined) body = form;
-  const response = await fetch(path, { method, headers, body });
+  return headers;
+}
+
+// The reply's JSON; a non-2xx reply throws an Error with the server's `detail`.
+async function readReply(response) {
   const text = await response.text();
   let data = null;
   try {
@@ -29,4 +30,50 @@ export async function api(path, { method = "GET", json, form } = {}) {
   }
   if (!response.ok) throw new Error(data?.detail ? describe(data.detail) : `${response.status} ${response.statusText}: ${text.slice(0, 200)}`);
   return data;
+}
+
+export async function api(path, { method = "GET", json, form } = {}) {
+  const headers = headersFor();
+  let body;
+  if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
+  if (form !== undefined) body = form;
+  return readReply(await fetch(path, { method, headers, body }));
+}
+
+// POST `json` asking for server-sent events; `onEvent(name, data)` hears each progress event as it arrives.
+// Resolves with the data of the final `done` event; an `error` event or a non-2xx reply throws with its detail.
+export async function streamEvents(path, json, onEvent) {
+  const headers = headersFor({ "Content-Type": "application/json", Accept: "text/event-stream" });
+  const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(json) });
+  if (!response.ok || !(response.headers.get("content-type") || "").startsWith("text/event-stream")) {
+    return readReply(response);  // an error, or a server that answered in one piece
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let name = "";
+  let data = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value, { stream: !done });
+    const lines = buffer.split("\n");
+    buffer = done ? "" : lines.pop();
+    for (const raw of lines) {
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (line === "") {  // a blank line ends an event
+        if (data.length) {
+          const event = name || "message";
+          const payload = JSON.parse(data.join("\n"));
+          if (event === "done") { reader.cancel().catch(() => {}); return payload; }
+          if (event === "error") { reader.cancel().catch(() => {}); throw new Error(describe(payload?.detail ?? payload)); }
+          onEvent(event, payload);
+        }
+        name = "";
+        data = [];
+      } else if (line.startsWith("event:")) name = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      // other lines (": ping" comments, id:, retry:) are not used here
+    }
+    if (done) throw new Error("the connection closed before the server was done");
+  }
 }

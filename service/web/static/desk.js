@@ -1,6 +1,6 @@
 // The review desk: tabs, drafting, uploads with job progress, the backlog, and keyboard shortcuts.
 
-import { api, reviewer, setReviewer } from "./api.js";
+import { api, reviewer, setReviewer, streamEvents } from "./api.js";
 import { $, flash, h, when } from "./dom.js";
 import * as review from "./review.js";
 
@@ -16,26 +16,111 @@ function show(tab) {
   if (load) load().catch((error) => flash(error.message, "error"));
 }
 
+// The live preview of a streamed draft: the story's fields as the model writes them.
+function previewView(fields) {
+  const text = (value) => (value === undefined || value === null ? "…" : String(value));
+  const list = (value) => (Array.isArray(value) ? value : [value]).map((x) => h("li", {}, String(x)));
+  const criteria = Object.keys(fields).filter((k) => k.startsWith("acceptance_criteria."))
+    .sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1])).map((k) => fields[k] || {});
+  const story = ["persona", "goal", "benefit"].some((k) => k in fields);
+  return [
+    "item_type" in fields ? h("span", { class: "kind preview-type" }, text(fields.item_type)) : "",
+    "title" in fields ? h("h3", { class: "preview-title" }, text(fields.title)) : "",
+    story ? h("p", { class: "preview-story" }, `As a ${text(fields.persona)}, I want ${text(fields.goal)}, so that ${text(fields.benefit)}.`) : "",
+    criteria.length ? h("ol", { class: "preview-criteria" }, criteria.map((c) => h("li", {},
+      h("b", {}, "Given "), text(c.given), h("b", {}, " when "), text(c.when), h("b", {}, " then "), text(c.then)))) : "",
+    "labels" in fields ? h("p", { class: "preview-labels" }, "Labels: ", (Array.isArray(fields.labels) ? fields.labels : [fields.labels]).join(", ")) : "",
+    "assumptions" in fields ? h("div", { class: "preview-assumptions" }, h("h4", {}, "Assumptions"), h("ul", {}, list(fields.assumptions))) : "",
+    "open_questions" in fields ? h("div", { class: "preview-questions" }, h("h4", {}, "Open questions"), h("ul", {}, list(fields.open_questions))) : "",
+  ];
+}
+
+function draftProgress() {
+  let fields = Object.create(null);  // keyed by names the model wrote
+  const status = (message) => { $("#draft-status").textContent = message; };
+  const render = () => $("#draft-preview").replaceChildren(...previewView(fields));
+  $("#draft-progress").hidden = false;
+  status("Sending the idea …");
+  render();
+  return {
+    event(name, data) {
+      if (name === "queued") {
+        const n = Number(data.position) || 1;
+        status(`Waiting for the model: ${n} call${n === 1 ? "" : "s"} ahead of yours.`);
+      } else if (name === "waiting") {
+        status(`The model is ${data.state || "starting"}${data.reason ? `: ${data.reason}` : ""}`);
+        showModelState({ state: data.state, reason: data.reason });
+      } else if (name === "started") {
+        status("Writing …");
+      } else if (name === "field") {
+        fields[data.field] = data.value;
+        render();
+      } else if (name === "retry") {
+        fields = Object.create(null);
+        render();
+        status(`The model is answering again (attempt ${data.attempt})${data.reason ? `: ${data.reason}` : ""}`);
+      }
+    },
+    close() {
+      $("#draft-progress").hidden = true;
+      $("#draft-preview").replaceChildren();
+      status("");
+    },
+  };
+}
+
+let drafting = false;
+
 async function submitDraft(event) {
   event.preventDefault();
+  if (drafting) return;  // one draft at a time per page: its preview is shown as it is written
   const text = $("#idea-text").value.trim();
   if (!text) { flash("Write the idea first.", "error"); return; }
   const button = $("#draft-submit");
   button.disabled = true;
   button.textContent = "Drafting …";
+  drafting = true;
+  const progress = draftProgress();
   try {
     const context = $("#idea-context").value.trim();
-    const draft = await api("/v1/drafts", { method: "POST", json: { text, context: context || null } });
+    const draft = await streamEvents("/v1/drafts", { text, context: context || null }, progress.event);
+    progress.close();
     $("#idea-text").value = "";
     flash(draft.status === "failed" ? `The draft failed validation: ${draft.reason}` : `Draft #${draft.id} is ready for review.`,
       draft.status === "failed" ? "error" : "info");
     location.hash = "#review";
     await review.showSuggestion(draft);
   } catch (error) {
+    progress.close();
     flash(error.message, "error");
   } finally {
+    drafting = false;
     button.disabled = false;
     button.textContent = "Draft story";
+    refreshModelState();
+  }
+}
+
+// The model's state in the header, when it is not simply ready (or a remote server Refinery does not run).
+const MODEL_STATES = { not_started: "not started yet (it starts with the first draft)", starting: "starting",
+  restarting: "restarting", broken: "broken", stopped: "stopped" };
+
+function showModelState(llm) {
+  const line = $("#model-state");
+  const state = llm?.state;
+  line.textContent = MODEL_STATES[state] ? `Model ${MODEL_STATES[state]}${llm.reason ? `: ${llm.reason}` : ""}` : "";
+  line.className = `hint ${state === "broken" || state === "stopped" ? "bad" : ""}`;
+}
+
+let modelTimer;
+async function refreshModelState() {
+  clearTimeout(modelTimer);
+  try {
+    const health = await api("/healthz");
+    showModelState(health.llm);
+    if (["starting", "restarting"].includes(health.llm?.state)) modelTimer = setTimeout(refreshModelState, 5000);
+  } catch {
+    // the header line is a hint; the draft form says what went wrong when it matters
   }
 }
 
@@ -215,6 +300,7 @@ function start() {
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
   show(location.hash.slice(1) || "draft");
   review.refreshCount().catch(() => {});
+  refreshModelState();
 }
 
 start();
