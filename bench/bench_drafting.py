@@ -13,6 +13,8 @@ Variants (`--only a,b` picks some; names as in the table):
   server-1t / server-2t                     llama-server built without AMX kernels, repacked weights (AVX-512/AVX2)
   server-2t-busy / server-1t-busy           the same while another process keeps one core busy
   server-2t-passive(-busy)                  OpenMP threads sleep at barriers instead of spinning
+  server-2t-spinNk(-busy)                   they spin N thousand times, then sleep (libgomp's default, and the
+                                            other variants': 300k; Refinery's default: 3k)
   server-2t-free                            no grammar at all (what constraining costs; replies may be invalid)
   server-2t-compact                         a compact wire schema: one- or two-letter keys, mapped back
   server-2t-draft05                         speculative decoding with the packaged 0.5B model as draft model
@@ -211,7 +213,13 @@ def run_server(variant: Variant, model: Path, ideas: list) -> Result:
     try:
         server.ensure_ready()
         client = openai.OpenAI(base_url=server.base_url, api_key="local", timeout=900, max_retries=0)
-        server_story(client, "dark mode please", None, variant.schema)  # warm the prompt prefix
+        with ThreadPoolExecutor(variant.options.slots) as pool:  # warm the prompt prefix, in every slot
+            list(
+                pool.map(
+                    lambda _: server_story(client, "dark mode please", None, variant.schema),
+                    range(variant.options.slots),
+                )
+            )
         if variant.batch == 1:
             rows = []
             for text, context in ideas:
@@ -232,9 +240,13 @@ def run_server(variant: Variant, model: Path, ideas: list) -> Result:
 
 
 def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant]:
-    plain = ServerOptions(binary=Path(args.binary), threads=2, repack=True, context_tokens=4096, slots=1)
+    # libgomp's own spin count (300,000) unless a variant says otherwise; Refinery's default is server-2t-spin3k
+    plain = ServerOptions(
+        binary=Path(args.binary), threads=2, repack=True, context_tokens=4096, slots=1,
+        env=(("GOMP_SPINCOUNT", "300000"),),
+    )  # fmt: skip
     norepack = replace(plain, repack=False)
-    passive = replace(plain, env=(("OMP_WAIT_POLICY", "passive"),))
+    passive = replace(plain, env=(("OMP_WAIT_POLICY", "passive"), ("GOMP_SPINCOUNT", "0")))
     found = [
         Variant("inprocess-1t-repack", None, schema="repack"),
         Variant("inprocess-1t", None),
@@ -246,6 +258,13 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
         Variant("server-2t-busy", plain, busy=True),
         Variant("server-2t-passive", passive),
         Variant("server-2t-passive-busy", passive, busy=True),
+        *(
+            Variant(
+                f"server-2t-spin{n // 1000}k{busy}", replace(plain, env=(("GOMP_SPINCOUNT", str(n)),)), busy=bool(busy)
+            )
+            for n in (3_000, 30_000)
+            for busy in ("", "-busy")
+        ),
         Variant("server-2t-free", plain, schema="free"),
         Variant("server-2t-compact", plain, schema="compact"),
         Variant("server-2t-batch4-1slot", plain, batch=4),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.drafting import check_input, draft_story
-from pipelines.llm import Listener
+from pipelines.llm import CallEvent, Listener
 from service import dedupe, review
 from service.runtime import Runtime
 from service.tables import Suggestion
@@ -24,6 +24,8 @@ def create_draft(
     the model's progress and each field as it is written; what is stored is the same either way."""
     check_input(text, context)  # refuse bad input before the model is built or loaded
     result = draft_story(runtime.llm(), text, context, listener=listener)
+    if listener:
+        listener(CallEvent.checking, {})
     with runtime.db.session() as session:
         suggestion_id = review.propose(session, "story_draft", result, {"text": text, "context": context}, actor).id
     dedupe.check_new_draft(runtime, suggestion_id, actor)

@@ -163,7 +163,9 @@ def test_a_draft_sent_while_the_model_is_busy_shows_its_place_in_line(page: Page
     page.goto("/#draft")
     page.fill("#idea-text", "dark mode please")
     page.click("#draft-submit")
-    expect(page.locator("#draft-status")).to_have_text("Waiting for the model: 1 call ahead of yours.")
+    expect(page.locator("#draft-status")).to_have_text(
+        "Waiting for the model: it is working on 1 call; yours is next in line."
+    )
     assert page.locator("#draft-preview").inner_text() == ""
     llm.chat.delay_s = 0  # the rest at once
     expect(page.locator("#story-form [name=title]")).to_have_value("Dark mode")

@@ -30,11 +30,12 @@ T = TypeVar("T", bound=BaseModel)
 class CallEvent(StrEnum):
     """What a listener hears during one structured call, in order."""
 
-    queued = "queued"  # {"position": n}: n calls are ahead or running; repeated as the line moves
+    queued = "queued"  # {"position": n, "running": r}: n-th in the line of waiting calls, r calls running; repeated
     waiting = "waiting"  # {"state", "reason"}: the model is starting or restarting
     started = "started"  # {}: the model is working on this call
     field = "field"  # {"field": "title" | "acceptance_criteria.0" | ..., "value": ...}: a field is complete
     retry = "retry"  # {"attempt": n, "reason": "..."}: fields heard so far are void; the model answers again
+    checking = "checking"  # {}: the reply is valid; the caller checks it further (e.g. duplicates) before storing
 
 
 Listener = Callable[[CallEvent, dict[str, Any]], None]
@@ -162,7 +163,11 @@ class LLM:
         value: T | None = None
         error: str | None = None
         started = time.perf_counter()
-        gate = self.gate.slot(lambda position: emit(CallEvent.queued, {"position": position})) if self.gate else None
+        gate = (
+            self.gate.slot(lambda at: emit(CallEvent.queued, {"position": at, "running": self.gate.running}))
+            if self.gate
+            else None
+        )
         try:
             with gate or nullcontext():
                 generation = self._ready(emit)
@@ -218,6 +223,7 @@ class LLM:
                 raise
             note = f"{what}; it was restarted and the call sent again"
             warnings.append(note)
+            record.attempts += 1
             emit(CallEvent.retry, {"attempt": record.attempts, "reason": note})
             try:
                 generation = self._ready(emit)

@@ -21,7 +21,7 @@ class FakeChatModel(BaseChatModel):
     replies: list[Any] = []
     calls: list[list[BaseMessage]] = []
     bound_kwargs: list[dict[str, Any]] = []
-    delay_s: float = 0.0  # between streamed words, to watch a reply arrive
+    delay_s: float = 0.0  # per word, to watch a reply arrive (streamed) or keep the model busy
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @property
@@ -42,6 +42,7 @@ class FakeChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
         reply, usage = self._next(messages, kwargs)
+        time.sleep(self.delay_s * len(reply.split(" ")))  # as long as the same reply streamed
         return ChatResult(generations=[ChatGeneration(message=AIMessage(reply, usage_metadata=usage))])
 
     def _stream(
@@ -56,9 +57,7 @@ class FakeChatModel(BaseChatModel):
             yield ChatGenerationChunk(message=AIMessageChunk(text, usage_metadata=usage if last else None))
 
 
-def fake_llm(
-    replies: Iterable[Any] = (), max_attempts: int = 3, delay_s: float = 0.0, slots: int | None = None
-) -> LLM:
+def fake_llm(replies: Iterable[Any] = (), max_attempts: int = 3, delay_s: float = 0.0, slots: int | None = None) -> LLM:
     """An LLM whose replies are scripted, for unit tests; with `slots`, calls wait in line as for a real model."""
     chat = FakeChatModel(replies=list(replies), calls=[], bound_kwargs=[], delay_s=delay_s)
     return LLM(

@@ -46,12 +46,16 @@ function draftProgress() {
     event(name, data) {
       if (name === "queued") {
         const n = Number(data.position) || 1;
-        status(`Waiting for the model: ${n} call${n === 1 ? "" : "s"} ahead of yours.`);
+        const r = Number(data.running) || 0;
+        status(`Waiting for the model: it is working on ${r} call${r === 1 ? "" : "s"}; ` +
+          `yours is ${n === 1 ? "next" : `number ${n}`} in line.`);
       } else if (name === "waiting") {
         status(`The model is ${data.state || "starting"}${data.reason ? `: ${data.reason}` : ""}`);
         showModelState({ state: data.state, reason: data.reason });
       } else if (name === "started") {
         status("Writing …");
+      } else if (name === "checking") {
+        status("Checking the backlog for duplicates …");
       } else if (name === "field") {
         fields[data.field] = data.value;
         render();
