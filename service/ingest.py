@@ -303,9 +303,7 @@ def stage_themes(runtime: Runtime, job: IngestJob, progress: Progress | None = N
     ETA counts the parallelism."""
     with runtime.db.session() as session:
         themes = session.scalars(
-            select(ThemeRow)
-            .where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None))
-            .order_by(ThemeRow.id)
+            select(ThemeRow).where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None)).order_by(ThemeRow.id)
         ).all()
     last = time.perf_counter()
     with ThreadPoolExecutor(max_workers=runtime.llm().background_parallelism) as pool:
