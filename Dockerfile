@@ -19,7 +19,7 @@ RUN /opt/venv/bin/pip install --no-cache-dir .
 RUN REFINERY_LLAMA_PORTABLE=1 PYTHON=/opt/venv/bin/python bash scripts/build_llama_server.sh /opt/venv/bin
 
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 refinery \
     && mkdir /data && chown refinery /data
