@@ -23,9 +23,10 @@ import httpx
 
 from pipelines.llm import CallRecord, StructuredResult
 from pipelines.models import StoryDraft
-from service import review
-from service.runtime import Runtime
-from service.settings import Settings
+from service.core.enums import SuggestionKind
+from service.core.runtime import Runtime
+from service.core.settings import Settings
+from service.core.suggestions import Proposal, create_suggestion
 
 FLOOR_APP = "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/ping')\ndef ping():\n    return {'ok': True}\n"
 STORY = {
@@ -67,7 +68,8 @@ def seed(settings: Settings, count: int) -> None:
     result = StructuredResult(value=StoryDraft.model_validate(STORY), error=None, raw=None, record=record)
     with runtime.db.session() as session:
         for number in range(count):
-            review.propose(session, "story_draft", result, {"text": f"idea {number}", "context": None})
+            inputs = {"text": f"idea {number}", "context": None}
+            create_suggestion(session, SuggestionKind.story_draft, Proposal.of(result), inputs)
 
 
 def timed(client: httpx.Client, requests: list[tuple[str, str, dict | None]]) -> list[float]:

@@ -19,6 +19,8 @@ Variants (`--only a,b` picks some; names as in the table):
   server-2t-compact                         a compact wire schema: one- or two-letter keys, mapped back
   server-2t-draft05                         speculative decoding with the packaged 0.5B model as draft model
   server-2t-batch4-1slot / server-2t-batch4 four ideas at once on 1 slot (queued) and on 4 slots (batched)
+  server-2t-spin3k-<file>                   Refinery's default on another GGUF (`--requantized FILE ...`), e.g. the
+                                            packaged Q4_K_M requantized to Q4_0 by llama-quantize
 
 Run: .venv/bin/python -m bench.bench_drafting [--ideas 3] [--only server-2t,server-2t-batch4]
 """
@@ -71,6 +73,7 @@ class Variant:
     schema: str = "full"  # full | free | compact
     busy: bool = False
     batch: int = 1
+    model: Path | None = None  # another GGUF than the packaged model (e.g. a requantization)
 
 
 @dataclass
@@ -272,6 +275,9 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
     ]
     if draft_model is not None:
         found.append(Variant("server-2t-draft05", replace(plain, draft_model=draft_model)))
+    spin3k = replace(plain, env=(("GOMP_SPINCOUNT", "3000"),))
+    for path in args.requantized:  # e.g. the packaged Q4_K_M requantized to Q4_0 by llama-quantize
+        found.append(Variant(f"server-2t-spin3k-{Path(path).stem}", spin3k, model=Path(path)))
     return [v for v in found if not args.only or v.name in args.only.split(",")]
 
 
@@ -281,6 +287,7 @@ def main() -> None:
     parser.add_argument("--only", default="")
     parser.add_argument("--binary", default=str(Path(sys.executable).parent / "llama-server"))
     parser.add_argument("--data-dir", default=os.environ.get("REFINERY_DATA_DIR", "data"))
+    parser.add_argument("--requantized", nargs="*", default=[], help="GGUF files to compare (server, 2 threads)")
     args = parser.parse_args()
     ideas = IDEAS[: args.ideas]
     data = Path(args.data_dir)
@@ -296,7 +303,7 @@ def main() -> None:
         if variant.options is None:
             result = run_inprocess(variant, model, ideas, threads=1, repack=variant.schema == "repack")
         else:
-            result = run_server(variant, model, ideas)
+            result = run_server(variant, variant.model or model, ideas)
         print(row(result, base), flush=True)
 
 

@@ -1,9 +1,11 @@
-"""Aggregate per-sample scores into a table (stdout) and a JSON report (evals/reports/)."""
+"""Every suite's result shown the same way (tables on the console) and written the same way (one JSON report under
+evals/reports/), plus the aggregation helpers the drafting suite scores with."""
 
 from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean, median
@@ -11,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from evals.task import EvalResult
 
 REPORTS_DIR = Path(__file__).parent / "reports"
 
@@ -35,41 +39,54 @@ def cost(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def print_table(title: str, summary: dict[str, dict[str, float]], costs: dict[str, float], console: Console) -> None:
-    table = Table("metric", "score", "n", title=title)
-    for name, value in summary.items():
-        table.add_row(name, f"{value['mean']:.3f}", str(value["n"]))
-    console.print(table)
-    console.print(
-        f"{costs['samples']} samples; latency median {costs['latency_s_median']} s (max {costs['latency_s_max']} s); "
-        f"{costs['output_tokens_mean']} output tokens and {costs['attempts_mean']} attempts per sample on average"
-    )
-
-
 def stamp_now() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write_report(suite: str, meta: dict[str, Any], summary: dict, costs: dict, rows: list[dict]) -> Path:
-    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+def title(result: EvalResult) -> str:
+    meta = result.meta
+    on = f": {meta['provider']} / {meta['model']}" if meta.get("provider") else ""
+    return f"{result.suite} ({meta.get('split')}, {meta.get('dataset', '-')}){on}"
+
+
+def show(result: EvalResult, console: Console) -> None:
+    """A title line, then the summary as tables: metrics with one value in a `metric | value` table; metrics that map
+    to several values (mean and n, or the same metrics per method) in one table per shape, a column per key. Then the
+    notes."""
+    console.print(f"[bold]{title(result)}[/]")
+    scalars = {name: value for name, value in result.summary.items() if not isinstance(value, Mapping)}
+    shapes: dict[tuple[str, ...], list[tuple[str, Mapping]]] = {}
+    for name, value in result.summary.items():
+        if isinstance(value, Mapping):
+            shapes.setdefault(tuple(value), []).append((name, value))
+    for columns, rows in shapes.items():
+        table = Table("metric", *columns)
+        for name, value in rows:
+            table.add_row(name, *(str(value[column]) for column in columns))
+        console.print(table)
+    if scalars:
+        table = Table("metric", "value")
+        for name, value in scalars.items():
+            table.add_row(name, str(value))
+        console.print(table)
+    for note in result.notes:
+        console.print(note)
+
+
+def write(result: EvalResult, directory: Path = REPORTS_DIR) -> Path:
+    """Write `<suite>-<split>[-<provider>]-<UTC stamp>.json` under `directory` (default evals/reports/): the meta,
+    the summary and the per-sample rows."""
+    directory.mkdir(parents=True, exist_ok=True)
     stamp = stamp_now()
-    path = REPORTS_DIR / f"{suite}-{meta['provider']}-{stamp}.json"
-    report = {
-        "suite": suite,
+    parts = [result.suite, result.meta.get("split"), result.meta.get("provider"), stamp]
+    path = directory / ("-".join(str(part) for part in parts if part) + ".json")
+    data = {
+        "suite": result.suite,
         "created_at": stamp,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        **meta,
-        "summary": summary,
-        "cost": costs,
-        "samples": rows,
+        **result.meta,
+        "summary": result.summary,
+        "samples": result.samples,
     }
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-def write_json(prefix: str, data: dict[str, Any]) -> Path:
-    """Write a suite's result as `evals/reports/<prefix>-<UTC stamp>.json`."""
-    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = REPORTS_DIR / f"{prefix}-{stamp_now()}.json"
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import StoryDraft
-from pipelines.safety import neutralize_instructions
+from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import load_prompt
 
 PROMPT_ID = "draft_story"
@@ -14,11 +14,6 @@ MAX_CONTEXT_CHARS = 2_000
 
 def prompt_version() -> str:
     return load_prompt(PROMPT_ID).version
-
-
-def _as_data(text: str) -> str:
-    """Keep user text inside its delimiters: it is data, never instructions."""
-    return text.replace("</input>", "</ input>").replace("<input>", "< input>")
 
 
 def check_input(text: str, context: str | None = None) -> tuple[str, str]:
@@ -52,8 +47,8 @@ def draft_story(
         StoryDraft,
         temperature=temperature,
         listener=listener,
-        text=_as_data(text),
-        context=_as_data(context) or "not given",
+        text=escape_tags(text, "input"),  # the prompt keeps both between <input> and </input>
+        context=escape_tags(context, "input") or "not given",
     )
     result.warnings += [
         f"instruction-like text was removed before drafting: {cut!r}" for cut in removed + removed_from_context

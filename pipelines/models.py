@@ -5,12 +5,12 @@ These models are also the JSON schemas handed to the LLM, so field descriptions 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ItemType = Literal["feature", "bug", "tech_debt", "research"]
-ITEM_TYPES: tuple[str, ...] = ("feature", "bug", "tech_debt", "research")
+ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]

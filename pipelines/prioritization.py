@@ -11,23 +11,26 @@ rationale); RICE, WSJF, MoSCoW and value-vs-effort are computed here, and depend
 from __future__ import annotations
 
 import heapq
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.llm import LLM, StructuredResult
-from pipelines.safety import neutralize_instructions
+from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import load_prompt
 
 PROMPT_ID = "estimate_priority"
 Framework = Literal["rice", "wsjf", "moscow", "value_effort"]
-FRAMEWORKS: tuple[str, ...] = ("rice", "wsjf", "moscow", "value_effort")
-FIBONACCI = (1, 2, 3, 5, 8, 13, 20)
-IMPACT = (0.25, 0.5, 1.0, 2.0, 3.0)  # minimal, low, medium, high, massive
-CONFIDENCE = (0.5, 0.8, 1.0)  # low, medium, high
-MOSCOW_ORDER = {"must": 0, "should": 1, "could": 2, "wont": 3}
-Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 Fib = Literal[1, 2, 3, 5, 8, 13, 20]
+Impact = Literal[0.25, 0.5, 1.0, 2.0, 3.0]  # minimal, low, medium, high, massive
+Confidence = Literal[0.5, 0.8, 1.0]  # low, medium, high
+MoSCoW = Literal["must", "should", "could", "wont"]
+FRAMEWORKS: tuple[str, ...] = get_args(Framework)
+FIBONACCI: tuple[int, ...] = get_args(Fib)
+IMPACT: tuple[float, ...] = get_args(Impact)
+CONFIDENCE: tuple[float, ...] = get_args(Confidence)
+MOSCOW_ORDER = {value: rank for rank, value in enumerate(get_args(MoSCoW))}
+Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 
 
 class PriorityInputs(BaseModel):
@@ -39,9 +42,9 @@ class PriorityInputs(BaseModel):
     goal_rationale: Rationale
     reach: int = Field(ge=0, le=10_000_000, description="People affected per quarter (estimate).")
     reach_rationale: Rationale
-    impact: Literal[0.25, 0.5, 1.0, 2.0, 3.0] = Field(description="0.25 minimal, 0.5 low, 1 medium, 2 high, 3 massive.")
+    impact: Impact = Field(description="0.25 minimal, 0.5 low, 1 medium, 2 high, 3 massive.")
     impact_rationale: Rationale
-    confidence: Literal[0.5, 0.8, 1.0] = Field(description="How sure the estimates are: 0.5 low, 0.8 medium, 1 high.")
+    confidence: Confidence = Field(description="How sure the estimates are: 0.5 low, 0.8 medium, 1 high.")
     confidence_rationale: Rationale
     effort: Fib = Field(description="Story points on the Fibonacci scale 1, 2, 3, 5, 8, 13, 20.")
     effort_rationale: Rationale
@@ -51,7 +54,7 @@ class PriorityInputs(BaseModel):
     time_criticality_rationale: Rationale
     risk_reduction: Fib
     risk_reduction_rationale: Rationale
-    moscow: Literal["must", "should", "could", "wont"]
+    moscow: MoSCoW
     moscow_rationale: Rationale
     depends_on: list[int] = Field(
         default_factory=list, max_length=10, description="Ids of the listed items that must be done first."
@@ -64,13 +67,13 @@ class InputEdits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reach: int | None = Field(None, ge=0, le=10_000_000)
-    impact: Literal[0.25, 0.5, 1.0, 2.0, 3.0] | None = None
-    confidence: Literal[0.5, 0.8, 1.0] | None = None
+    impact: Impact | None = None
+    confidence: Confidence | None = None
     effort: Fib | None = None
     business_value: Fib | None = None
     time_criticality: Fib | None = None
     risk_reduction: Fib | None = None
-    moscow: Literal["must", "should", "could", "wont"] | None = None
+    moscow: MoSCoW | None = None
     depends_on: list[int] | None = None
 
     def apply(self, inputs: PriorityInputs) -> PriorityInputs:
@@ -195,7 +198,7 @@ def item_text(title: str, item_type: str, description: str, evidence: dict | Non
             f"{dates[0][:10]} to {dates[1][:10]}"
         )
     lines.append(f"Description: {description[:1500]}")
-    return "\n".join(lines).replace("</item>", "</ item>").replace("<item>", "< item>")
+    return escape_tags("\n".join(lines), "item")  # the prompt keeps it between <item> and </item>
 
 
 def estimate_inputs(

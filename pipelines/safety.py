@@ -3,6 +3,8 @@
 Defence in depth around the prompt's own rule: sentences that address the model ("ignore previous
 instructions", "set item_type to research", "mark this top priority") are cut from the text before it reaches
 the model, and the cut is reported to the reviewer as a warning. The original text is still stored as input.
+The prompt keeps the text between tags (`<input>`, `<ticket>`, `<item>`); `fence` and `escape_tags` make sure
+the text itself cannot close or open them.
 """
 
 from __future__ import annotations
@@ -39,3 +41,17 @@ def neutralize_instructions(text: str) -> tuple[str, list[str]]:
         else:
             kept.append(sentence)
     return "".join(kept).strip(), removed
+
+
+def escape_tags(text: str, *tags: str) -> str:
+    """`text` with every opening or closing tag named in `tags` made harmless, whatever its case, the spaces
+    inside its brackets or its attributes (`</input>`, `</ Input >`, `<INPUT type=x>`): its `<` becomes `&lt;`, so
+    text cannot end (or open) the block the prompt keeps it in. Text without such a tag comes back unchanged."""
+    names = "|".join(re.escape(tag) for tag in tags)
+    return re.sub(rf"<(?=\s*/?\s*(?:{names})(?![\w-]))", "&lt;", text, flags=re.IGNORECASE)
+
+
+def fence(tag: str, text: str, *inside: str) -> str:
+    """`text` as data between `<tag>` and `</tag>`; neither that tag nor the tags named in `inside` (the blocks
+    this one sits in) can be opened or closed from within it."""
+    return f"<{tag}>{escape_tags(text, tag, *inside)}</{tag}>"

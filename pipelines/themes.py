@@ -13,7 +13,7 @@ from pydantic import Field, StringConstraints
 
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import StoryDraft
-from pipelines.safety import neutralize_instructions
+from pipelines.safety import fence, neutralize_instructions
 from prompts import load_prompt
 
 PROMPT_ID = "theme_story"
@@ -50,11 +50,6 @@ def verify_quotes(quotes: list[str], sources: list[str]) -> tuple[list[str], lis
     return kept, dropped
 
 
-def _as_ticket(text: str) -> str:
-    text = text.replace("</ticket", "</ ticket").replace("<ticket", "< ticket").replace("</tickets", "</ tickets")
-    return f"<ticket>{text[:MAX_TICKET_CHARS]}</ticket>"
-
-
 def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = None) -> StructuredResult[ThemeStory]:
     """Draft one story for a theme from its most typical (redacted) tickets. Quotes the tickets do not contain
     are dropped and reported in `warnings`; so are instruction-like sentences cut from the tickets."""
@@ -69,7 +64,7 @@ def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = 
         product=product or "not given",
         count=str(count),
         shown=str(len(shown)),
-        tickets="\n".join(_as_ticket(t) for t in shown),
+        tickets="\n".join(fence("ticket", t[:MAX_TICKET_CHARS], "tickets") for t in shown),
     )
     result.warnings += [f"instruction-like text was removed from a ticket: {cut!r}" for cut in removed]
     if result.value is not None:

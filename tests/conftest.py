@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from pipelines.llm import LLM, fake_llm
 from service.api import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.postgres import postgres_server
 
 

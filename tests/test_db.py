@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, text
 
-from service.db import Database
+from service.core.db import Database
 
 
 def test_columns_added_since_a_database_was_created_are_added(settings):

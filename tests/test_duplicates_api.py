@@ -150,7 +150,7 @@ def test_cli_search_scan_and_reindex(client, settings, monkeypatch):
     monkeypatch.setenv("REFINERY_DATA_DIR", str(settings.data_dir))
     if settings.database_url:
         monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    from service.settings import get_settings
+    from service.core.settings import get_settings
 
     get_settings.cache_clear()
     runner = CliRunner()

@@ -1,4 +1,4 @@
-"""Tests for service.exports: Jira CSV/JSON (ADF), Linear, GitHub and Markdown exports."""
+"""Tests for service.backlog.exporters: Jira CSV/JSON (ADF), Linear, GitHub and Markdown exports."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.models import StoryDraft, story_markdown
-from service.exports import (
-    FORMATS,
+from service.backlog.exporters import (
+    EXPORT_FORMATS,
     STORY_POINTS_FIELD,
     ExportItem,
     acceptance_criteria,
@@ -300,7 +300,7 @@ def test_export_every_format(item: ExportItem, fmt: str, media_type: str) -> Non
 def test_export_unknown_format_names_valid_ones(item: ExportItem) -> None:
     with pytest.raises(ValueError) as excinfo:
         export([item], "yaml")
-    for fmt in FORMATS:
+    for fmt in EXPORT_FORMATS:
         assert fmt in str(excinfo.value)
 
 

@@ -1,4 +1,4 @@
-"""Tests for service.imports: Jira CSV and GitHub issues JSON parsed into BacklogItemCreate."""
+"""Tests for service.backlog.importers: Jira CSV and GitHub issues JSON parsed into BacklogItemCreate."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.exports import ExportItem, export
-from service.imports import IMPORT_FORMATS, ImportFormatError, parse_import
+from service.backlog.exporters import ExportItem, export
+from service.backlog.importers import IMPORT_FORMATS, ImportFormatError, parse_import
 
 # A Jira Cloud "Export CSV (all fields)" file, trimmed: repeated Labels and Sprint columns, a multi-line quoted
 # description, a UTF-8 BOM and CRLF line endings, as Jira writes them.
@@ -262,7 +262,7 @@ def test_cli_import(settings, monkeypatch, tmp_path) -> None:
     from typer.testing import CliRunner
 
     from service.cli import app
-    from service.settings import get_settings
+    from service.core.settings import get_settings
 
     monkeypatch.setenv("REFINERY_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")

@@ -14,8 +14,8 @@ import time
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.runtime import Runtime
-from service.tables import TicketRow
+from service.core.runtime import Runtime
+from service.core.tables import TicketRow
 from tests.conftest import story
 
 CRASH = [
@@ -160,9 +160,9 @@ def test_bad_uploads_are_clear_4xx_and_store_nothing(client):
 
 KILL_SCRIPT = """
 import os, sys
-from service import ingest
-from service.runtime import Runtime
-from service.settings import Settings
+from service.ingest import jobs as ingest
+from service.core.runtime import Runtime
+from service.core.settings import Settings
 ingest.BATCH = 3
 settings = Settings(REFINERY_DATA_DIR=sys.argv[1], DATABASE_URL=sys.argv[2] or None, REFINERY_LLM_PROVIDER="fake")
 runtime = Runtime(settings)

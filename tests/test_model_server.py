@@ -19,7 +19,7 @@ from pipelines.drafting import draft_story
 from pipelines.llm import CallEvent, LLMConfig, build_llm
 from pipelines.llm.server import ServerState
 from service.api import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.conftest import story_json
 
 FAKE = Path(__file__).with_name("fake_llama_server.py")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from service.tables import BacklogItem
+from service.core.tables import BacklogItem
 
 ITEMS = [
     {"title": "Fix crash on photo upload", "type": "bug", "external_id": "A"},
@@ -157,7 +157,7 @@ def test_a_prioritization_job_left_running_by_a_crash_runs_again_at_the_next_sta
     from fastapi.testclient import TestClient
 
     from service.api import create_app
-    from service.tables import PrioritizeJob
+    from service.core.tables import PrioritizeJob
 
     app = create_app(settings, llm)
     with app.state.runtime.db.session() as session:  # as a killed server leaves it: running, half done

@@ -15,7 +15,7 @@ from pipelines.drafting import draft_story
 from pipelines.llm import LLM, LLMConfig, build_llm
 from pipelines.models import StoryDraft
 from service.api import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.live_server import live_server, read_events
 
 pytestmark = pytest.mark.real_model

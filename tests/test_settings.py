@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.llm import LLMUnavailable, build_llm
-from service.settings import Settings
+from service.core.settings import Settings
 
 
 def test_local_is_the_default_without_an_api_key(monkeypatch):

@@ -14,7 +14,7 @@ from pipelines.llm import CallEvent, fake_llm
 from pipelines.llm.fields import FieldStream
 from pipelines.llm.gate import ModelGate
 from service.api import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.conftest import story, story_json
 from tests.live_server import live_server, read_events
 

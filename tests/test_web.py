@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from pipelines.llm import LLM, fake_llm
 from service.api import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.conftest import story_json
 from tests.live_server import live_server
 

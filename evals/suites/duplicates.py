@@ -3,7 +3,7 @@
 Measured in one run on the same files: a plain BM25 baseline, embeddings alone (exact cosine), and the hybrid
 detector as the service runs it (Chroma + TF-IDF, `pipelines.duplicates`). Metrics: recall@1/5/10, MAP (over the
 top 100), and precision/recall of the `duplicate` verdict over the top-10 candidates of every report.
-`calibrate=True` (dev split only) chooses the blend weight and the verdict thresholds and writes them for the
+`--calibrate` (dev split only) chooses the blend weight and the verdict thresholds and writes them for the
 pipeline to use.
 """
 
@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rank_bm25 import BM25Okapi
 
 from evals.bug_reports import DuplicateCorpus, load_corpus
+from evals.task import EvalError, EvalOptions, EvalResult
 from pipelines.duplicates import (
     CALIBRATION_FILE,
     Candidate,
@@ -33,6 +32,7 @@ from pipelines.embeddings import Embedder, get_embedder
 from pipelines.vectorstore import VectorStore, open_client
 
 SUITE = "duplicates"
+NEEDS_LLM = False
 KS = (1, 5, 10)
 WEIGHTS = tuple(round(w, 1) for w in np.arange(0.0, 1.01, 0.1))
 
@@ -155,15 +155,18 @@ def build_detector(
     return detector
 
 
-def run(
-    split: str = "dev", limit: int | None = None, write_calibration: bool = False, log: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """Run the three methods on one split; with `write_calibration` (dev only) store a new calibration first."""
+def run(options: EvalOptions) -> EvalResult:
+    """Run the three methods on one split (`limit`: its first reports); with `calibrate` (dev only) store a new
+    calibration first."""
+    split, write_calibration, log = options.split, options.calibrate, options.log
     if write_calibration and split != "dev":
-        raise ValueError("calibrate on the dev split only; the held-out split is for reporting")
-    corpus = load_corpus(split)
-    if limit:
-        corpus.reports = corpus.reports[:limit]
+        raise EvalError("calibrate on the dev split only (--split dev); the held-out split is for reporting")
+    try:
+        corpus = load_corpus(split)
+    except FileNotFoundError as exc:
+        raise EvalError(str(exc)) from exc
+    if options.limit:
+        corpus.reports = corpus.reports[: options.limit]
         kept = {r.id for r in corpus.reports}
         corpus.groups = {q: g & kept for q, g in corpus.groups.items() if q in kept and g & kept}
     log(f"{corpus.name}: {len(corpus.reports)} reports, {len(corpus.queries)} queries with a duplicate")
@@ -191,61 +194,36 @@ def run(
             "hybrid": rank_metrics({q: [d for _, d in _reblend(results[q], w)] for q in corpus.queries}, corpus.groups),
         }
     queries, everyone = corpus.queries, list(results)
-    verdicts = {
-        "duplicate_on_reports_with_a_duplicate": flag_metrics(
-            results, corpus.groups, w, calibration.duplicate_threshold, queries
-        ),
-        "duplicate_on_all_reports": flag_metrics(results, corpus.groups, w, calibration.duplicate_threshold, everyone),
-        "related_or_duplicate_top10": flag_metrics(
-            results, corpus.groups, w, calibration.related_threshold, queries, depth=10
-        ),
+    duplicate, related = calibration.duplicate_threshold, calibration.related_threshold
+    verdicts = {  # the verdict at its threshold, over the best candidate (or the top 10) of which reports
+        "duplicate_on_reports_with_a_duplicate": {
+            "threshold": duplicate,
+            **flag_metrics(results, corpus.groups, w, duplicate, queries),
+        },
+        "duplicate_on_all_reports": {
+            "threshold": duplicate,
+            **flag_metrics(results, corpus.groups, w, duplicate, everyone),
+        },
+        "related_or_duplicate_top10": {
+            "threshold": related,
+            **flag_metrics(results, corpus.groups, w, related, queries, depth=10),
+        },
     }
-    return {
-        "suite": SUITE,
-        "split": split,
-        "corpus": corpus.name,
-        "reports": len(corpus.reports),
-        "queries": len(corpus.queries),
-        "embedding_model": embedder.model_name,
-        "calibration": calibration.model_dump(),
-        "methods": methods,
-        "verdicts": verdicts,
-        "timings": timings,
-    }
-
-
-def print_report(result: dict[str, Any], console: Any) -> None:
-    from rich.table import Table
-
-    table = Table(
-        "method",
-        *(f"recall@{k}" for k in KS),
-        "MAP",
-        title=f"duplicates on {result['corpus']} ({result['split']}): {result['queries']} queries, "
-        f"{result['reports']} reports",
+    meta = options.meta(
+        dataset=corpus.name,
+        reports=len(corpus.reports),
+        queries=len(corpus.queries),
+        embedding_model=embedder.model_name,
+        calibration=calibration.model_dump(),
+        timings=timings,
     )
-    for name, metrics in result["methods"].items():
-        table.add_row(name, *(f"{metrics[f'recall@{k}']:.3f}" for k in KS), f"{metrics['MAP']:.3f}")
-    console.print(table)
-    c = result["calibration"]
-    verdicts = Table("verdict", "threshold", "over", "precision", "recall", "flagged", title="verdicts")
-    rows = {
-        "duplicate_on_reports_with_a_duplicate": (
-            "duplicate",
-            "duplicate_threshold",
-            "best candidate, reports with a dup",
-        ),
-        "duplicate_on_all_reports": ("duplicate", "duplicate_threshold", "best candidate, all reports (*)"),
-        "related_or_duplicate_top10": ("related+", "related_threshold", "top 10, reports with a dup"),
-    }
-    for key, (verdict, threshold, over) in rows.items():
-        m = result["verdicts"][key]
-        verdicts.add_row(
-            verdict, str(c[threshold]), over, f"{m['precision']:.3f}", f"{m['recall']:.3f}", str(m["flagged"])
-        )
-    console.print(verdicts)
-    console.print(
-        f"(*) a lower bound: the trackers' duplicate links are incomplete. Semantic weight {c['semantic_weight']}; "
-        f"calibrated on {c['measured_on']}. Index {result['timings']['index_s']} s, "
-        f"search {result['timings']['search_all_s']} s."
+    return EvalResult(
+        suite=SUITE,
+        meta=meta,
+        summary={**methods, **verdicts},
+        notes=[
+            f"{len(corpus.queries)} queries, {len(corpus.reports)} reports. duplicate_on_all_reports is a lower bound:"
+            f" the trackers' duplicate links are incomplete. Semantic weight {w}; calibrated on "
+            f"{calibration.measured_on}. Index {timings['index_s']} s, search {timings['search_all_s']} s."
+        ],
     )

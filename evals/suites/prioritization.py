@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from typing import Any
 
 from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 
 from evals.bug_reports import BugReport, load_corpus
-from pipelines.llm import LLM
+from evals.task import EvalError, EvalOptions, EvalResult
 from pipelines.prioritization import FIBONACCI, PriorityInputs, estimate_inputs
 
 SUITE = "prioritization"
+NEEDS_LLM = True
 LEVELS = ("Trivial", "Minor", "Major", "Critical", "Blocker")  # ordinal 0..4
 FIB_INPUTS = ("effort", "business_value", "time_criticality", "risk_reduction")
 URGENT = re.compile(
@@ -81,10 +81,16 @@ def select(split: str, per_level: int | None) -> list[BugReport]:
     return stratified([r for r in reports if r.id not in held], per_level or 4, 11)
 
 
-def run(
-    llm: LLM, per_level: int | None = None, repeats: int = 10, split: str = "test", log: Callable[[str], None] = print
-) -> dict[str, Any]:
-    sample = select(split, per_level)
+def run(options: EvalOptions) -> EvalResult:
+    """Estimate the inputs of every sampled report (`limit`: reports per level) and score the urgency against the
+    real priority; on the test split the first 10 valid reports are estimated again for consistency."""
+    llm = options.require_llm(SUITE)
+    split, per_level = options.split, options.limit
+    repeats = 10 if split == "test" else 0
+    try:
+        sample = select(split, per_level)
+    except FileNotFoundError as exc:
+        raise EvalError(str(exc)) from exc
     rows = []
     for n, report in enumerate(sample, 1):
         result = estimate_inputs(llm, report.title, "bug", report.description)
@@ -105,7 +111,8 @@ def run(
                 "names_evidence": names_evidence(result.value, report.title),
             }
         rows.append(row)
-        log(f"{n}/{len(sample)} {report.priority}: {row.get('criticality')} ({result.record.latency_s:.0f} s)")
+        options.log(f"{n}/{len(sample)} {report.priority}: {row.get('criticality')} ({result.record.latency_s:.0f} s)")
+        options.on_sample(n, len(sample))
     scored = [r for r in rows if "predicted" in r]
     truth = [r["truth"] for r in scored]
     summary: dict[str, Any] = {
@@ -124,6 +131,6 @@ def run(
         consistent += again.value is not None and within_one_step(PriorityInputs(**row["inputs"]), again.value)
     summary["consistency"] = round(consistent / min(repeats, len(scored)), 3) if repeats and scored else None
     summary["repeats"] = min(repeats, len(scored))
-    summary["model"] = llm.model
-    split_name = "hadoop test sample (nothing tuned on it)" if split == "test" else "hadoop dev sample (for tuning)"
-    return {"suite": SUITE, "split": split_name, "summary": summary, "rows": rows}
+    dataset = "hadoop test sample (nothing tuned on it)" if split == "test" else "hadoop dev sample (for tuning)"
+    meta = options.meta(dataset=dataset, per_level=per_level or (8 if split == "test" else 4), repeats=repeats)
+    return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=rows)

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipelines.llm import server, weights
 from pipelines.llm.core import LLM, LLMUnavailable
@@ -49,6 +50,63 @@ class LLMConfig(BaseModel):
     server_port: int = Field(0, ge=0, le=65535, description="Loopback port of the local server; 0: a free one.")
     repack: bool = True
     memory_limit_mb: int = Field(0, ge=0, description="Address-space limit of the local server process; 0: none.")
+
+
+class LLMSettings(BaseSettings):
+    """The LLM configuration from the environment (and an optional `.env` file): the variables the service reads,
+    for any program that builds the same LLM without the service (the evals). `llm_config()` makes the
+    LLMConfig; the provider defaults to openai when OPENAI_API_KEY is set, else local."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path("data"), validation_alias="REFINERY_DATA_DIR")
+    llm_provider: Provider | None = Field(None, validation_alias="REFINERY_LLM_PROVIDER")
+    llm_model: str | None = Field(None, validation_alias="REFINERY_LLM_MODEL")
+    local_model: str | None = Field(
+        None, validation_alias=AliasChoices("REFINERY_LOCAL_MODEL", "REFINERY_LOCAL_MODEL_PATH")
+    )
+    llm_threads: int = Field(default_factory=default_threads, validation_alias="REFINERY_LLM_THREADS", ge=1)
+    llm_context_tokens: int = Field(4096, validation_alias="REFINERY_LLM_CONTEXT_TOKENS", ge=1024)
+    llm_max_attempts: int = Field(3, validation_alias="REFINERY_LLM_MAX_ATTEMPTS", ge=1, le=10)
+    llm_timeout_s: float = Field(300.0, validation_alias="REFINERY_LLM_TIMEOUT_S", gt=0)
+    llm_concurrency: int = Field(4, validation_alias="REFINERY_LLM_CONCURRENCY", ge=1, le=64)
+    llama_server: Path | None = Field(None, validation_alias="REFINERY_LLAMA_SERVER")
+    llm_port: int = Field(0, validation_alias="REFINERY_LLM_PORT", ge=0, le=65535)
+    llm_repack: bool = Field(True, validation_alias="REFINERY_LLM_REPACK")
+    llm_memory_limit_mb: int = Field(0, validation_alias="REFINERY_LLM_MEMORY_LIMIT_MB", ge=0)
+    openai_api_key: str | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    openai_schema_mode: Literal["json_schema", "json_object"] = Field(
+        "json_schema", validation_alias="REFINERY_OPENAI_SCHEMA_MODE"
+    )
+
+    @model_validator(mode="after")
+    def _default_provider(self) -> LLMSettings:
+        if self.llm_provider is None:
+            self.llm_provider = "openai" if self.openai_api_key else "local"
+        return self
+
+    def llm_config(self) -> LLMConfig:
+        model = self.llm_model
+        if self.llm_provider == "local" and self.local_model:
+            model = self.local_model
+        return LLMConfig(
+            provider=self.llm_provider,
+            model=model,
+            api_key=self.openai_api_key,
+            base_url=self.openai_base_url,
+            openai_schema_mode=self.openai_schema_mode,
+            data_dir=self.data_dir,
+            threads=self.llm_threads,
+            context_tokens=self.llm_context_tokens,
+            max_attempts=self.llm_max_attempts,
+            timeout_s=self.llm_timeout_s,
+            concurrency=self.llm_concurrency,
+            llama_server=self.llama_server,
+            server_port=self.llm_port,
+            repack=self.llm_repack,
+            memory_limit_mb=self.llm_memory_limit_mb,
+        )
 
 
 _SCHEMA_DROPS = {"minLength", "maxLength", "pattern", "title", "default"}

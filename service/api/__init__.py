@@ -1,4 +1,4 @@
-"""The FastAPI application."""
+"""The FastAPI application: every feature's routes, the job runner with every job kind, the error mapping."""
 
 from __future__ import annotations
 
@@ -13,13 +13,23 @@ from fastapi.staticfiles import StaticFiles
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLM, LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
-from service.api.routes import backlog, drafts, duplicates, health, ingest, prioritization, suggestions
-from service.jobs import JobRunner
-from service.review import ReviewError
-from service.runtime import Runtime
-from service.settings import Settings, get_settings
+from service.api import health
+from service.backlog import routes as backlog
+from service.core.errors import DomainError
+from service.core.jobs import JobRunner
+from service.core.runtime import Runtime
+from service.core.settings import Settings, get_settings
+from service.drafting import routes as drafting
+from service.duplicates import routes as duplicates
+from service.ingest import jobs as ingest_jobs
+from service.ingest import routes as ingest
+from service.prioritization import jobs as prioritization_jobs
+from service.prioritization import routes as prioritization
+from service.review import routes as review
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+ROUTERS = (drafting, review, backlog, duplicates, ingest, prioritization, health)
+JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB]
 
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
@@ -38,12 +48,12 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         description="AI-assisted backlog refinement: every AI output is a suggestion a person reviews.",
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
-    app.state.jobs = JobRunner(app.state.runtime)
-    for module in (drafts, suggestions, backlog, duplicates, ingest, prioritization, health):
+    app.state.jobs = JobRunner(app.state.runtime, JOB_KINDS)
+    for module in ROUTERS:
         app.include_router(module.router)
 
-    @app.exception_handler(ReviewError)
-    async def _review_error(_request: Request, exc: ReviewError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
 
     @app.exception_handler(LLMUnavailable)

@@ -150,7 +150,7 @@ async function pollJob(url, render) {
 }
 
 async function watchJob(id) {
-  const job = await pollJob(`/v1/jobs/${id}`, (j) => $("#job").replaceChildren(jobView(j)));
+  const job = await pollJob(`/v1/ingest/jobs/${id}`, (j) => $("#job").replaceChildren(jobView(j)));
   flash(`Job #${id} ${job.status}.`, job.status === "failed" ? "error" : "info");
   review.refreshCount();
   return loadJobs();
@@ -181,7 +181,7 @@ async function submitUpload(event) {
 }
 
 async function loadJobs() {
-  const jobs = await api("/v1/jobs?limit=10");
+  const jobs = await api("/v1/ingest/jobs?limit=10");
   $("#jobs tbody").replaceChildren(...jobs.map((j) => h("tr", {},
     h("td", {}, `#${j.id}`), h("td", {}, j.filename), h("td", {}, j.status), h("td", {}, j.stage),
     h("td", {}, `${j.processed}/${j.total}`), h("td", {}, String(j.themes)), h("td", {}, String(j.suggestions)))));

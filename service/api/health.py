@@ -1,0 +1,55 @@
+"""GET /healthz: liveness, the database, and where the model stands."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from pipelines.drafting import prompt_version
+from service.core.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+class ModelStatus(BaseModel):
+    """Where the model stands. `state`: ready; starting or restarting (`reason` says why); broken (`reason` says
+    what to fix); remote for a model server Refinery does not run; not_started before the first use."""
+
+    state: Literal["not_started", "starting", "ready", "restarting", "broken", "stopped", "remote"]
+    reason: str = ""
+    restarts: int = 0
+    last_exit: str | None = None
+    pid: int | None = None
+    running: int = Field(0, description="Calls the model is working on now.")
+    waiting: int = Field(0, description="Calls waiting in line for the model.")
+    slots: int | None = Field(None, description="Calls the model works on at once.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    llm_provider: str
+    llm_model: str | None
+    llm_loaded: bool = Field(description="The model answers now (llm.state is ready or remote).")
+    llm: ModelStatus
+    database: str
+    prompt_versions: dict[str, str]
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(runtime: RuntimeDep) -> Health:
+    """Liveness, the active LLM provider and model, and where the model stands: starting, ready, restarting or
+    broken (with the reason and what to do), how many calls it is working on and how many wait in line."""
+    with runtime.db.session() as session:
+        session.execute(text("SELECT 1"))
+    return Health(
+        status="ok",
+        llm_provider=runtime.settings.llm_provider,
+        llm_model=runtime.llm_model,
+        llm_loaded=runtime.llm_loaded,
+        llm=ModelStatus.model_validate(runtime.model_status()),
+        database=runtime.db.engine.dialect.name,
+        prompt_versions={"draft_story": prompt_version()},
+    )

@@ -1,0 +1,1 @@
+"""The backlog: accepted work, imported from and exported to Jira, Linear and GitHub."""

@@ -1,0 +1,75 @@
+"""`refinery backlog list`, `refinery export` and `refinery import`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from service.core.cli import console, errors, fail, open_runtime
+
+backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
+
+
+@backlog_app.command("list")
+def backlog_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """List backlog items."""
+    from service.backlog import service
+    from service.core.schemas import BacklogItemPublic
+
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        items = [BacklogItemPublic.model_validate(i) for i in service.list_items(session, limit)]
+    if as_json:
+        print(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
+        return
+    table = Table("id", "type", "priority", "title", "labels", title=f"Backlog ({len(items)} items)")
+    for item in items:
+        table.add_row(str(item.id), item.item_type, item.priority or "-", item.title, ", ".join(item.labels))
+    console.print(table)
+
+
+def export(
+    format: Annotated[
+        str, typer.Option(help="jira_csv, jira_json, linear_json, github_json or markdown.")
+    ] = "markdown",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")] = None,
+) -> None:
+    """Export the backlog (by priority rank) in a format Jira, Linear or GitHub imports."""
+    from service.backlog import service
+
+    try:
+        content, _, count = service.export_backlog(open_runtime(), format)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if output:
+        Path(output).write_text(content, encoding="utf-8")
+        errors.print(f"{count} items written to {output}")
+    else:
+        print(content)
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Jira CSV export or GitHub issues JSON.")],
+    format: Annotated[str, typer.Option(help="jira_csv or github_json.")] = "jira_csv",
+) -> None:
+    """Import existing issues into the backlog; importing the same issues again adds nothing."""
+    from service.backlog import service
+    from service.backlog.importers import ImportFormatError, parse_import
+
+    try:
+        parsed = parse_import(file.read_bytes(), format)
+    except ImportFormatError as exc:
+        raise fail(str(exc)) from exc
+    imported = service.import_and_index(open_runtime(), parsed.items, parsed.problems)
+    for problem in imported.problems:
+        errors.print(f"[yellow]skipped or cut:[/] {problem}")
+    console.print(
+        f"{len(imported.created)} imported, {len(imported.skipped)} already in the backlog (same external id)"
+    )

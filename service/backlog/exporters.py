@@ -1,0 +1,401 @@
+"""Export accepted backlog items to the formats teams import into Jira, Linear and GitHub.
+
+Pure functions: no database, no HTTP. Each exporter takes a list of `ExportItem` and returns either a
+string (CSV, Markdown) or JSON-ready dicts; `export()` picks one by name and returns (content, media_type).
+
+Acceptance criteria come from `ExportItem.story` when present, otherwise they are parsed from the
+description's checklist lines as written by `pipelines.models.story_markdown`
+("- [ ] Given ..., when ..., then ...").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel
+
+ExportFormat = Literal["jira_csv", "jira_json", "linear_json", "github_json", "markdown"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
+
+MEDIA_TYPES: dict[str, str] = {
+    "jira_csv": "text/csv",
+    "jira_json": "application/json",
+    "linear_json": "application/json",
+    "github_json": "application/json",
+    "markdown": "text/markdown",
+}
+
+# Jira's story points field is a custom field whose id differs per Jira site (10016 is the usual Cloud default for
+# "Story point estimate"; classic projects often use another). Look it up via GET /rest/api/3/field and override.
+STORY_POINTS_FIELD = "customfield_10016"
+
+# "Spike" is not a default Jira issue type, so research items become Tasks (they carry a "research" label anyway).
+JIRA_ISSUE_TYPES: dict[str, str] = {"feature": "Story", "bug": "Bug", "tech_debt": "Task", "research": "Task"}
+
+# Linear priorities: 0 none, 1 urgent, 2 high, 3 medium, 4 low.
+LINEAR_PRIORITIES: dict[str, int] = {"highest": 1, "high": 2, "medium": 3, "low": 4, "lowest": 4}
+
+# GitHub's default label set names features "enhancement"; the others follow common conventions.
+GITHUB_TYPE_LABELS: dict[str, str] = {
+    "feature": "enhancement",
+    "bug": "bug",
+    "tech_debt": "tech-debt",
+    "research": "research",
+}
+
+JIRA_CSV_HEADER = ("Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent")
+
+Criterion = tuple[str, str, str]
+
+
+class ExportItem(BaseModel):
+    """An accepted backlog item, ready to export."""
+
+    id: int
+    title: str
+    description: str  # Markdown; may contain a "**Acceptance criteria**" checklist of Given/When/Then lines
+    item_type: str  # feature | bug | tech_debt | research
+    labels: list[str] = []
+    priority: str | None = None  # Jira-style: Highest | High | Medium | Low | Lowest, or None
+    story_points: int | None = None
+    parent: str | None = None  # an external parent key, e.g. "SHOP-12"
+    story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
+
+
+_CRITERION_RE = re.compile(
+    r"^\s*[-*+]\s+\[[ xX]\]\s+given\s+(?P<given>.+?),?\s+when\s+(?P<when>.+?),?\s+then\s+(?P<then>.+?)\s*$",
+    re.IGNORECASE,
+)
+_SECTION_RE = re.compile(r"^\s*\*\*(?P<name>[^*]+?):?\*\*:?\s*$")
+_BULLET_RE = re.compile(r"^\s*[-*+]\s+(?:\[[ xX]\]\s+)?(?P<text>.+?)\s*$")
+_KNOWN_SECTIONS = {"acceptance criteria": "criteria", "assumptions": "assumptions", "open questions": "open_questions"}
+
+
+@dataclass
+class _Parts:
+    """An item's description split into its statement, criteria, assumptions and open questions."""
+
+    paragraphs: list[str] = field(default_factory=list)
+    criteria: list[Criterion] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    open_questions: list[str] = field(default_factory=list)
+
+
+def _criterion_from_line(line: str) -> Criterion | None:
+    """A (given, when, then) triple from one checklist line, or None if the line is not one."""
+    match = _CRITERION_RE.match(line)
+    if not match:
+        return None
+    return match["given"].strip(), match["when"].strip(), match["then"].strip().rstrip(".")
+
+
+def _parse_description(description: str) -> _Parts:
+    """Split a story_markdown-style description into paragraphs and known sections."""
+    parts = _Parts()
+    section: str | None = None
+    body: list[str] = []
+    for line in description.splitlines():
+        heading = _SECTION_RE.match(line)
+        if heading and heading["name"].strip().lower() in _KNOWN_SECTIONS:
+            section = _KNOWN_SECTIONS[heading["name"].strip().lower()]
+            continue
+        criterion = _criterion_from_line(line)
+        if criterion:
+            parts.criteria.append(criterion)
+            continue
+        bullet = _BULLET_RE.match(line)
+        if section in ("assumptions", "open_questions") and bullet:
+            getattr(parts, section).append(bullet["text"])
+            continue
+        if section is not None and not line.strip():
+            continue
+        section = None if line.strip() else section
+        body.append(line)
+    parts.paragraphs = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(body)) if p.strip()]
+    return parts
+
+
+def _story_criteria(story: dict) -> list[Criterion]:
+    """Criteria from a structured story's acceptance_criteria list (entries with all fields empty are skipped)."""
+    result: list[Criterion] = []
+    for entry in story.get("acceptance_criteria") or []:
+        given, when, then = (str(entry.get(key) or "").strip() for key in ("given", "when", "then"))
+        if given or when or then:
+            result.append((given, when, then))
+    return result
+
+
+def _parts(item: ExportItem) -> _Parts:
+    """The item's content, preferring the structured story over the Markdown description."""
+    parsed = _parse_description(item.description)
+    story = item.story
+    if not story:
+        return parsed
+    persona, goal, benefit = (str(story.get(key) or "").strip() for key in ("persona", "goal", "benefit"))
+    paragraphs = [f"As a {persona}, I want {goal}, so that {benefit}."] if persona and goal and benefit else []
+    return _Parts(
+        paragraphs=paragraphs or parsed.paragraphs,
+        criteria=_story_criteria(story),
+        assumptions=[str(a).strip() for a in story.get("assumptions") or [] if str(a).strip()],
+        open_questions=[str(q).strip() for q in story.get("open_questions") or [] if str(q).strip()],
+    )
+
+
+def acceptance_criteria(item: ExportItem) -> list[Criterion]:
+    """The item's (given, when, then) criteria: from `item.story` when present, else from the description."""
+    if item.story:
+        return _story_criteria(item.story)
+    return _parse_description(item.description).criteria
+
+
+def _criterion_text(criterion: Criterion) -> str:
+    given, when, then = criterion
+    return f"Given {given}, when {when}, then {then}"
+
+
+def _clean_label(label: str) -> str:
+    """A label without whitespace (Jira labels cannot contain spaces)."""
+    return re.sub(r"\s+", "-", label.strip())
+
+
+def _jira_labels(item: ExportItem) -> list[str]:
+    return list(dict.fromkeys(clean for label in item.labels if (clean := _clean_label(label))))
+
+
+def _jira_issue_type(item: ExportItem) -> str:
+    return JIRA_ISSUE_TYPES.get(item.item_type.strip().lower(), "Task")
+
+
+def _one_line(text: str) -> str:
+    """Text with whitespace runs (newlines included) collapsed, for titles and summaries."""
+    return " ".join(text.split())
+
+
+# --- Jira CSV ---------------------------------------------------------------------------------------------------
+
+
+def _text_body(item: ExportItem, bold: str, bullet: str) -> str:
+    """The description as text with a '<bullet> [ ] Given ...' checklist; headings wrapped in `bold`."""
+    parts = _parts(item)
+    blocks = list(parts.paragraphs)
+    if parts.criteria:
+        checklist = [f"{bullet} [ ] {_criterion_text(c)}" for c in parts.criteria]
+        blocks.append("\n".join([f"{bold}Acceptance criteria{bold}", *checklist]))
+    for heading, entries in (("Assumptions", parts.assumptions), ("Open questions", parts.open_questions)):
+        if entries:
+            blocks.append("\n".join([f"{bold}{heading}{bold}", *(f"{bullet} {entry}" for entry in entries)]))
+    return "\n\n".join(blocks)
+
+
+def _jira_wiki_description(item: ExportItem) -> str:
+    """The description as Jira wiki-style plain text with a '* [ ] Given ...' checklist."""
+    return _text_body(item, "*", "*")
+
+
+def to_jira_csv(items: Sequence[ExportItem]) -> str:
+    """Jira CSV import file: one row per item; labels space-separated (Jira's CSV convention), spaces become "-"."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(JIRA_CSV_HEADER)
+    for item in items:
+        writer.writerow(
+            [
+                _one_line(item.title),
+                _jira_issue_type(item),
+                _jira_wiki_description(item),
+                item.priority or "",
+                " ".join(_jira_labels(item)),
+                "" if item.story_points is None else item.story_points,
+                item.parent or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+# --- Jira REST v3 (ADF) -----------------------------------------------------------------------------------------
+
+
+def _adf_inline(text: str) -> list[dict[str, Any]]:
+    """Text nodes for a block of text, with hardBreaks between lines (ADF text nodes must be non-empty)."""
+    nodes: list[dict[str, Any]] = []
+    for line in (line.strip() for line in text.splitlines()):
+        if not line:
+            continue
+        if nodes:
+            nodes.append({"type": "hardBreak"})
+        nodes.append({"type": "text", "text": line})
+    return nodes
+
+
+def _adf_heading(text: str) -> dict[str, Any]:
+    return {"type": "heading", "attrs": {"level": 3}, "content": [{"type": "text", "text": text}]}
+
+
+def _adf_bullet_list(entries: list[str]) -> dict[str, Any]:
+    return {
+        "type": "bulletList",
+        "content": [
+            {"type": "listItem", "content": [{"type": "paragraph", "content": _adf_inline(entry)}]} for entry in entries
+        ],
+    }
+
+
+def to_adf(item: ExportItem) -> dict[str, Any]:
+    """The item's description as an Atlassian Document Format v1 document (Jira Cloud REST v3)."""
+    parts = _parts(item)
+    content: list[dict[str, Any]] = [
+        {"type": "paragraph", "content": inline} for paragraph in parts.paragraphs if (inline := _adf_inline(paragraph))
+    ]
+    if parts.criteria:
+        content.append(_adf_heading("Acceptance criteria"))
+        content.append(
+            {
+                "type": "taskList",
+                "attrs": {"localId": f"item-{item.id}-ac"},
+                "content": [
+                    {
+                        "type": "taskItem",
+                        "attrs": {"localId": f"item-{item.id}-ac-{n}", "state": "TODO"},
+                        "content": _adf_inline(_criterion_text(criterion)),
+                    }
+                    for n, criterion in enumerate(parts.criteria, start=1)
+                ],
+            }
+        )
+    for heading, entries in (("Assumptions", parts.assumptions), ("Open questions", parts.open_questions)):
+        if entries:
+            content += [_adf_heading(heading), _adf_bullet_list(entries)]
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def to_jira_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
+    """Jira REST v3 create-issue bodies (POST /rest/api/3/issue); the caller adds fields.project.
+
+    Story points go in `STORY_POINTS_FIELD`, which differs per Jira site.
+    """
+    bodies = []
+    for item in items:
+        fields: dict[str, Any] = {
+            "summary": _one_line(item.title),
+            "issuetype": {"name": _jira_issue_type(item)},
+            "description": to_adf(item),
+            "labels": _jira_labels(item),
+        }
+        if item.priority:
+            fields["priority"] = {"name": item.priority}
+        if item.story_points is not None:
+            fields[STORY_POINTS_FIELD] = item.story_points
+        if item.parent:
+            fields["parent"] = {"key": item.parent}
+        bodies.append({"fields": fields})
+    return bodies
+
+
+# --- Markdown (Linear, GitHub, document) ------------------------------------------------------------------------
+
+
+def _markdown_body(item: ExportItem) -> str:
+    """The description as Markdown with a '- [ ] Given ..., when ..., then ...' task list."""
+    return _text_body(item, "**", "-")
+
+
+def linear_priority(priority: str | None) -> int:
+    """Linear's 0-4 priority for a Jira-style name; None or an unknown name gives 0 (no priority)."""
+    return LINEAR_PRIORITIES.get((priority or "").strip().lower(), 0)
+
+
+def to_linear_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
+    """Linear `IssueCreateInput`-shaped dicts.
+
+    The caller must add `teamId` and resolve `labelNames` to `labelIds` (Linear wants ids); the parent key is not
+    exported because Linear's `parentId` is a Linear issue id.
+    """
+    issues = []
+    for item in items:
+        issue: dict[str, Any] = {
+            "title": _one_line(item.title),
+            "description": _markdown_body(item),
+            "priority": linear_priority(item.priority),
+            "labelNames": list(item.labels),
+        }
+        if item.story_points is not None:
+            issue["estimate"] = item.story_points
+        issues.append(issue)
+    return issues
+
+
+def _github_type_label(item_type: str) -> str:
+    key = item_type.strip().lower()
+    return GITHUB_TYPE_LABELS.get(key, key.replace("_", "-"))
+
+
+def to_github_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
+    """GitHub create-issue bodies (POST /repos/{owner}/{repo}/issues) with the item type added as a label."""
+    return [
+        {
+            "title": _one_line(item.title),
+            "body": _markdown_body(item),
+            "labels": list(dict.fromkeys([*item.labels, _github_type_label(item.item_type)])),
+        }
+        for item in items
+    ]
+
+
+def to_markdown(items: Sequence[ExportItem]) -> str:
+    """A readable Markdown document: one '## <title>' section per item with its metadata and checklist."""
+    sections = ["# Backlog export"]
+    for item in items:
+        meta = [
+            f"- **Type:** {item.item_type}",
+            f"- **Priority:** {item.priority or '-'}",
+            f"- **Story points:** {'-' if item.story_points is None else item.story_points}",
+            f"- **Labels:** {', '.join(item.labels) if item.labels else '-'}",
+        ]
+        if item.parent:
+            meta.append(f"- **Parent:** {item.parent}")
+        body = _markdown_body(item)
+        sections.append("\n\n".join(filter(None, [f"## {_one_line(item.title)}", "\n".join(meta), body])))
+    return "\n\n".join(sections) + "\n"
+
+
+# --- Dispatch ---------------------------------------------------------------------------------------------------
+
+
+def _json(build: Callable[[Sequence[ExportItem]], list[dict[str, Any]]]) -> Callable[[Sequence[ExportItem]], str]:
+    return lambda items: json.dumps(build(items), indent=2, ensure_ascii=False)
+
+
+_RENDERERS: dict[ExportFormat, Callable[[Sequence[ExportItem]], str]] = {
+    "jira_csv": to_jira_csv,
+    "jira_json": _json(to_jira_json),
+    "linear_json": _json(to_linear_json),
+    "github_json": _json(to_github_json),
+    "markdown": to_markdown,
+}
+
+
+def export(items: Sequence[ExportItem], fmt: str) -> tuple[str, str]:
+    """(content, media_type) of the items in format `fmt`; ValueError naming the valid formats for an unknown one."""
+    if fmt not in _RENDERERS:
+        raise ValueError(f"unknown export format {fmt!r}; valid formats: {', '.join(EXPORT_FORMATS)}")
+    return _RENDERERS[fmt](items), MEDIA_TYPES[fmt]
+
+
+def export_item(item: Any) -> ExportItem:
+    """An ExportItem from a backlog item row (service.core.tables.BacklogItem)."""
+    return ExportItem(
+        id=item.id,
+        title=item.title,
+        description=item.description or "",
+        item_type=item.item_type,
+        labels=list(item.labels or []),
+        priority=item.priority,
+        story_points=item.story_points,
+        story=item.story,
+    )

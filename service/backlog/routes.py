@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+
+from service import duplicates
+from service.backlog import service
+from service.backlog.exporters import ExportFormat
+from service.backlog.importers import ImportFormat, ImportFormatError, parse_import
+from service.backlog.schemas import BacklogItemCreate, ImportResult
+from service.core.deps import RuntimeDep
+from service.core.schemas import BacklogItemPublic
+from service.duplicates.schemas import DuplicateCandidatePublic
+
+router = APIRouter(prefix="/v1/backlog", tags=["backlog"])
+MAX_IMPORT_BYTES = 20_000_000
+
+
+def import_result(imported: service.Imported) -> ImportResult:
+    created = [BacklogItemPublic.model_validate(i) for i in imported.created]
+    return ImportResult(created=created, skipped=imported.skipped, problems=imported.problems)
+
+
+@router.get("", response_model=list[BacklogItemPublic])
+def list_backlog(
+    runtime: RuntimeDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    include_merged: bool = Query(False, description="Also list items merged into another."),
+    order: Literal["id", "priority"] = Query("id", description="priority: accepted rank first, unranked last."),
+) -> list[BacklogItemPublic]:
+    with runtime.db.session() as session:
+        found = service.list_items(session, limit, offset, include_merged, order)
+        return [BacklogItemPublic.model_validate(i) for i in found]
+
+
+@router.get("/export", response_class=Response)
+def export_backlog(
+    runtime: RuntimeDep,
+    format: ExportFormat = Query(
+        "markdown", description="jira_csv | jira_json (ADF descriptions) | linear_json | github_json | markdown"
+    ),
+) -> Response:
+    """Every backlog item (merged ones left out) in a format Jira, Linear or GitHub imports, by priority rank."""
+    content, media_type, _ = service.export_backlog(runtime, format)
+    extension = {"jira_csv": "csv", "markdown": "md"}.get(format, "json")
+    headers = {"Content-Disposition": f'attachment; filename="backlog-{format}.{extension}"'}
+    return Response(content, media_type=media_type, headers=headers)
+
+
+@router.get("/{item_id}", response_model=BacklogItemPublic)
+def get_backlog_item(item_id: int, runtime: RuntimeDep) -> BacklogItemPublic:
+    with runtime.db.session() as session:
+        return BacklogItemPublic.model_validate(service.get_item(session, item_id))
+
+
+@router.post("/items", status_code=201, response_model=ImportResult)
+def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runtime: RuntimeDep) -> ImportResult:
+    """Import existing items (one object or a list). Re-importing an external_id creates nothing."""
+    return import_result(service.import_and_index(runtime, body if isinstance(body, list) else [body]))
+
+
+@router.post("/import", status_code=201, response_model=ImportResult)
+async def import_backlog_file(
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File(description="A Jira CSV export or a GitHub issues JSON file.")],
+    format: ImportFormat = Query(description="jira_csv | github_json"),
+) -> ImportResult:
+    """Import a Jira CSV export or GitHub issues JSON. Re-importing the same issues (by key, URL, or content when a
+    record has neither) creates nothing; records the parser skipped are listed in `problems`."""
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
+    try:
+        parsed = parse_import(data, format)
+    except ImportFormatError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return import_result(service.import_and_index(runtime, parsed.items, parsed.problems))
+
+
+@router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic])
+def backlog_item_duplicates(
+    item_id: int, runtime: RuntimeDep, k: int = Query(10, ge=1, le=100)
+) -> list[DuplicateCandidatePublic]:
+    """Other backlog items and pending drafts most similar to this item, best first, with verdicts."""
+    with runtime.db.session() as session:
+        item = service.get_item(session, item_id)
+    return [DuplicateCandidatePublic(**c) for c in duplicates.item_duplicates(runtime, item, k)]

@@ -1,0 +1,35 @@
+"""Requests and responses of the backlog routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pipelines.models import ItemType
+from service.core.schemas import BacklogItemPublic
+
+
+class BacklogItemCreate(BaseModel):
+    """An existing item imported from another tool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    description: str = Field("", max_length=50_000)
+    type: ItemType = "feature"
+    labels: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = []
+    priority: str | None = Field(None, max_length=40)
+    external_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class ImportSkipped(BaseModel):
+    external_id: str
+    existing_id: int
+    reason: str
+
+
+class ImportResult(BaseModel):
+    created: list[BacklogItemPublic]
+    skipped: list[ImportSkipped] = Field(description="Records whose external id is already in the backlog.")
+    problems: list[str] = Field([], description="Records the file's parser skipped or cut, and why.")

@@ -1,0 +1,95 @@
+"""Backlog reads, imports of existing items (idempotent by external id) and exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import duplicates
+from service.backlog.exporters import ExportFormat, export, export_item
+from service.backlog.schemas import BacklogItemCreate, ImportSkipped
+from service.core.errors import NotFound
+from service.core.runtime import Runtime
+from service.core.tables import BacklogItem
+
+MAX_EXPORT = 10_000
+
+
+@dataclass
+class Imported:
+    """What an import created, what it skipped as already there, and what the file's parser skipped or cut."""
+
+    created: list[BacklogItem]
+    skipped: list[ImportSkipped]
+    problems: list[str] = field(default_factory=list)
+
+
+def list_items(
+    session: Session, limit: int = 100, offset: int = 0, include_merged: bool = False, order: str = "id"
+) -> list[BacklogItem]:
+    """Items in id order, or by accepted priority rank (unranked last); merged items only when asked for."""
+    ordering = (BacklogItem.priority_rank.is_(None), BacklogItem.priority_rank) if order == "priority" else ()
+    query = select(BacklogItem).order_by(*ordering, BacklogItem.id).limit(limit).offset(offset)
+    if not include_merged:
+        query = query.where(BacklogItem.merged_into_id.is_(None))
+    return list(session.scalars(query))
+
+
+def get_item(session: Session, item_id: int) -> BacklogItem:
+    item = session.get(BacklogItem, item_id)
+    if item is None:
+        raise NotFound(f"no backlog item with id {item_id}")
+    return item
+
+
+def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list[BacklogItem], list[ImportSkipped]]:
+    """Create items; one whose external id is already in the backlog (or earlier in this batch) is skipped."""
+    wanted = {i.external_id for i in items if i.external_id}
+    existing = {
+        row.external_id: row.id
+        for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(wanted)))
+    }
+    created: list[BacklogItem] = []
+    skipped: list[ImportSkipped] = []
+    for data in items:
+        if data.external_id and data.external_id in existing:
+            skipped.append(
+                ImportSkipped(
+                    external_id=data.external_id,
+                    existing_id=existing[data.external_id],
+                    reason="an item with this external_id is already in the backlog",
+                )
+            )
+            continue
+        item = BacklogItem(
+            title=data.title,
+            description=data.description,
+            item_type=data.type,
+            labels=[label.lower() for label in data.labels],
+            priority=data.priority,
+            external_id=data.external_id,
+        )
+        session.add(item)
+        session.flush()
+        created.append(item)
+        if data.external_id:
+            existing[data.external_id] = item.id
+    return created, skipped
+
+
+def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None) -> Imported:
+    """Import items (idempotent by external id) and make the new ones searchable for duplicates."""
+    with runtime.db.session() as session:
+        created, skipped = import_items(session, items)
+    duplicates.index(runtime, [duplicates.item_document(i) for i in created])
+    return Imported(created, skipped, problems or [])
+
+
+def export_backlog(runtime: Runtime, format: ExportFormat) -> tuple[str, str, int]:
+    """Every backlog item (merged ones left out) by priority rank in `format`: (content, media type, items)."""
+    with runtime.db.session() as session:
+        items = [export_item(i) for i in list_items(session, MAX_EXPORT, 0, False, "priority")]
+    content, media_type = export(items, format)
+    return content, media_type, len(items)

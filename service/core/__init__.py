@@ -1,0 +1,1 @@
+"""What every feature shares: settings, database, tables, the suggestion lifecycle, errors, the runtime."""

@@ -1,0 +1,70 @@
+"""Engine and sessions: a SQLite file under the data directory by default, PostgreSQL by DATABASE_URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, inspect, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.core.tables import Base
+
+T = TypeVar("T")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine and the tables; columns added since a database was created are added to it."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    else:
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
+    return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Additive schema upgrade: every new column is nullable, so an older database only needs ADD COLUMN."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error, so a failure stores nothing."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def get(self, table: type[T], row_id: int) -> T | None:
+        """One row by id, usable after its session has closed."""
+        with self.session() as session:
+            return session.get(table, row_id)
+
+    def update(self, table: type[Any], row_id: int, **values: Any) -> None:
+        """Set columns of one row by id, in a transaction of its own (progress counters, statuses)."""
+        with self.session() as session:
+            session.execute(update(table).where(table.id == row_id).values(**values))

@@ -1,0 +1,44 @@
+"""The vocabularies every layer shares (tables, domain, API), typed once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SuggestionKind(StrEnum):
+    story_draft = "story_draft"
+    merge = "merge"
+    evidence = "evidence"
+    priority = "priority"
+    sprint_plan = "sprint_plan"
+
+
+class SuggestionStatus(StrEnum):
+    """pending -> accepted | rejected; failed (the model's output stayed invalid) is terminal."""
+
+    pending = "pending"
+    accepted = "accepted"
+    rejected = "rejected"
+    failed = "failed"
+
+
+class SuggestionAction(StrEnum):
+    """What a history event records."""
+
+    created = "created"
+    regenerated = "regenerated"
+    accepted = "accepted"
+    accepted_with_edits = "accepted_with_edits"
+    rejected = "rejected"
+    merged = "merged"
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+UNFINISHED = (JobStatus.queued, JobStatus.running)
+FINISHED = (JobStatus.done, JobStatus.failed)

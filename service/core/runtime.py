@@ -1,0 +1,99 @@
+"""The process-wide pieces the API and CLI share: settings, database, the lazily built LLM and duplicate detector."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.orm import Session
+
+from pipelines import drafting
+from pipelines.duplicates import Document, DuplicateDetector
+from pipelines.embeddings import get_embedder
+from pipelines.llm import LLM, build_llm
+from pipelines.llm.server import ModelServer, ServerState
+from pipelines.llm.weights import display_name
+from pipelines.vectorstore import VectorStore, open_client
+from prompts import load_prompt
+from service.core.db import Database
+from service.core.settings import Settings
+
+IndexSeed = Callable[[Session], list[Document]]
+
+
+class Runtime:
+    def __init__(self, settings: Settings, llm: LLM | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.db_url)
+        self._llm = llm
+        self._lock = threading.Lock()
+        self._detector: DuplicateDetector | None = None
+        self._detector_lock = threading.Lock()
+        # Requests that wait for the model run here, never in the web server's own thread pool, so every other
+        # route answers while the model is busy (the threads mostly wait in the model's line).
+        self.model_calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="model-call")
+
+    def llm(self) -> LLM:
+        """The configured LLM, built on first use (raises LLMUnavailable with what to fix)."""
+        with self._lock:
+            if self._llm is None:
+                self._llm = build_llm(self.settings.llm_config())
+            return self._llm
+
+    def detector(self, seed: IndexSeed | None = None) -> DuplicateDetector:
+        """The duplicate detector over the configured Chroma, built on first use (loads the embedding model). An
+        empty store is filled with `seed(session)`: the documents the database, the source of truth, says are
+        indexed (`service.duplicates` knows which)."""
+        with self._detector_lock:
+            if self._detector is None:
+                settings = self.settings
+                embedder = get_embedder(settings.embedding_model)
+                client = open_client(settings.data_dir / "chroma", settings.chroma_host, settings.chroma_port)
+                detector = DuplicateDetector(embedder, VectorStore(client, embedder, settings.chroma_collection))
+                if seed is not None and detector.store.count() == 0:
+                    with self.db.session() as session:
+                        detector.add(seed(session))
+                self._detector = detector
+            return self._detector
+
+    @property
+    def llm_model(self) -> str | None:
+        """The active model's name, without building anything."""
+        if self._llm is not None:
+            return self._llm.model
+        config = self.settings.llm_config()
+        if config.provider == "local":
+            return display_name(config.model)
+        return config.model
+
+    def model_status(self) -> dict:
+        """Where the model stands (the fields of service.api.health.ModelStatus), without starting anything."""
+        llm = self._llm
+        if llm is None:
+            return {"state": "not_started"}
+        gate = {"running": llm.gate.running, "waiting": llm.gate.waiting, "slots": llm.gate.slots} if llm.gate else {}
+        if not isinstance(llm.host, ModelServer):
+            return {"state": "remote", **gate}
+        status = llm.host.status()
+        return {
+            "state": str(status.state),
+            "reason": status.reason,
+            "restarts": status.restarts,
+            "last_exit": status.last_exit,
+            "pid": status.pid,
+            **gate,
+        }
+
+    @property
+    def llm_loaded(self) -> bool:
+        return self.model_status()["state"] in (ServerState.ready, "remote")
+
+    def warm_up(self) -> None:
+        """Build the LLM and, for the local model, wait for its server and evaluate the fixed prompt prefix (system
+        prompt and worked examples, ~1,500 tokens) so its prompt cache serves the first draft, after a restart too.
+        Raises LLMUnavailable, saying what to fix, when the model cannot run."""
+        llm = self.llm()
+        if isinstance(llm.host, ModelServer):
+            llm.host.ensure_ready()
+            llm.host.keep_warm(load_prompt(drafting.PROMPT_ID).messages(text="warm-up", context="not given"))

@@ -1,0 +1,137 @@
+"""The suggestion lifecycle every feature shares: create, read, claim a decision, record history.
+
+pending -> accepted | rejected; failed is terminal. Decisions are compare-and-set on the status row, so two
+concurrent accepts cannot both win. What accepting does to the backlog is the kind's business
+(`service.review.decisions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pipelines.llm import StructuredResult
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.errors import Conflict, NotFound
+from service.core.tables import Suggestion, SuggestionEvent, utcnow
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a suggestion proposes and what produced it: a model's result, or a rule's (a detector, a planner)."""
+
+    payload: dict[str, Any] | None
+    model: str
+    provider: str
+    prompt_version: str
+    status: SuggestionStatus = SuggestionStatus.pending
+    usage: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, result: StructuredResult) -> Proposal:
+        """Pending with the value, or failed with the raw output and the reason."""
+        record = result.record
+        return cls(
+            payload=result.value.model_dump(mode="json") if result.ok else {"raw_output": result.raw},
+            model=record.model,
+            provider=record.provider,
+            prompt_version=f"{record.prompt_id}@{record.prompt_version}",
+            status=SuggestionStatus.pending if result.ok else SuggestionStatus.failed,
+            usage=record.usage(),
+            warnings=list(result.warnings),
+            reason=result.error,
+        )
+
+    def with_payload(self, payload: dict[str, Any]) -> Proposal:
+        return replace(self, payload=payload)
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "payload": self.payload,
+            "model": self.model,
+            "provider": self.provider,
+            "prompt_version": self.prompt_version,
+            "status": self.status,
+            "usage": self.usage,
+            "warnings": self.warnings,
+            "reason": self.reason,
+        }
+
+
+def record_event(
+    session: Session, suggestion_id: int, action: SuggestionAction, actor: str | None, before: Any, after: Any
+) -> None:
+    session.add(SuggestionEvent(suggestion_id=suggestion_id, action=action, actor=actor, before=before, after=after))
+
+
+def create_suggestion(
+    session: Session,
+    kind: SuggestionKind,
+    proposal: Proposal,
+    inputs: dict[str, Any],
+    evidence: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> Suggestion:
+    """Store a proposal as a suggestion (pending, or failed with the reason) with its "created" event."""
+    suggestion = Suggestion(kind=kind, input=inputs, evidence=evidence, **proposal.columns())
+    session.add(suggestion)
+    session.flush()
+    record_event(session, suggestion.id, SuggestionAction.created, actor, None, suggestion.payload)
+    return suggestion
+
+
+def get_suggestion(session: Session, suggestion_id: int) -> Suggestion:
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"no suggestion with id {suggestion_id}")
+    return suggestion
+
+
+def list_suggestions(
+    session: Session,
+    status: SuggestionStatus | None = None,
+    kind: SuggestionKind | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Suggestion]:
+    """Newest first."""
+    query = select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset)
+    if status:
+        query = query.where(Suggestion.status == status)
+    if kind:
+        query = query.where(Suggestion.kind == kind)
+    return list(session.scalars(query))
+
+
+def history(session: Session, suggestion_id: int) -> list[SuggestionEvent]:
+    """Every change to a suggestion, oldest first."""
+    get_suggestion(session, suggestion_id)
+    query = select(SuggestionEvent).where(SuggestionEvent.suggestion_id == suggestion_id).order_by(SuggestionEvent.id)
+    return list(session.scalars(query))
+
+
+def ensure_pending(suggestion: Suggestion) -> None:
+    if suggestion.status != SuggestionStatus.pending:
+        raise Conflict(
+            f"suggestion {suggestion.id} is already {suggestion.status}; only pending suggestions can be decided"
+        )
+
+
+def claim(
+    session: Session, suggestion: Suggestion, status: SuggestionStatus, actor: str | None, reason: str | None
+) -> None:
+    """Move a pending suggestion to `status` atomically, or refuse."""
+    ensure_pending(suggestion)
+    claimed = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion.id, Suggestion.status == SuggestionStatus.pending)
+        .values(status=status, decided_at=utcnow(), decided_by=actor, reason=reason)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(f"suggestion {suggestion.id} was decided by someone else just now")
+    session.refresh(suggestion)

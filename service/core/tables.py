@@ -1,0 +1,190 @@
+"""SQLAlchemy tables: backlog items, suggestions, and the history of every decision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from service.core.enums import JobStatus, SuggestionStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored and returned as aware UTC, on SQLite (which drops the zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class BacklogItem(Base):
+    """Accepted work. Rows are created only by a person accepting a suggestion, or by an import."""
+
+    __tablename__ = "backlog_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    item_type: Mapped[str] = mapped_column(String(20), default="feature")
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    priority: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    story: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # customer evidence attached by review
+    priority_score: Mapped[float | None]
+    priority_rank: Mapped[int | None] = mapped_column(Integer)
+    priority_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # framework, inputs, score text
+    priority_set_by: Mapped[str | None] = mapped_column(String(200))  # who decided it (a person, always)
+    priority_set_at: Mapped[datetime | None]
+    story_points: Mapped[int | None] = mapped_column(Integer)
+    depends_on: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Suggestion(Base):
+    """An AI output awaiting (or after) a person's decision."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)  # SuggestionKind
+    status: Mapped[str] = mapped_column(String(20), index=True, default=SuggestionStatus.pending)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    input: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(40))
+    prompt_version: Mapped[str] = mapped_column(String(80))
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    backlog_item_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class SuggestionEvent(Base):
+    """One change to a suggestion, with the payload before and after."""
+
+    __tablename__ = "suggestion_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # SuggestionAction
+    actor: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IngestJob(Base):
+    """One uploaded feedback file and the work done on it; every stage can be resumed after a crash."""
+
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
+    stage: Mapped[str] = mapped_column(String(20), default="triage")  # service.ingest.jobs.Stage
+    source: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(300))
+    file_path: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mapping, product
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    already_ingested: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    themes: Mapped[int] = mapped_column(Integer, default=0)
+    suggestions: Mapped[int] = mapped_column(Integer, default=0)
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class TicketRow(Base):
+    """A customer ticket or review. The original text stays here; only `redacted` ever reaches a model."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)  # source:id, or hash:<sha256> of the text
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(300))
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    customer: Mapped[str | None] = mapped_column(String(300))
+    created: Mapped[datetime | None]
+    redacted: Mapped[str | None] = mapped_column(Text)
+    redactions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    category: Mapped[str | None] = mapped_column(String(20))
+    category_score: Mapped[float | None]
+    theme_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    processed_at: Mapped[datetime | None]
+
+
+class ThemeRow(Base):
+    """A group of a job's tickets about one thing, and the suggestion made from it (exactly once)."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
+    ticket_ids: Mapped[list[Any]] = mapped_column(JSON)  # most typical first
+    cohesion: Mapped[float]
+    suggestion_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Strategy(Base):
+    """Product goals / OKRs as text; the newest row is the current strategy (older rows are its history)."""
+
+    __tablename__ = "strategy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str | None] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PrioritizeJob(Base):
+    """One prioritization request, run in the background: an estimate per item, then the ranking over them."""
+
+    __tablename__ = "prioritize_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
+    framework: Mapped[str] = mapped_column(String(20))
+    item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ranked: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

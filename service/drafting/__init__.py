@@ -1,0 +1,1 @@
+"""Drafting: raw ideas -> story draft suggestions, streamed as the model writes them."""

@@ -1,0 +1,131 @@
+"""Drafting: a raw idea -> a story draft suggestion; regenerate it; accept it into the backlog."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from pipelines.drafting import check_input, draft_story
+from pipelines.llm import CallEvent, Listener, describe_validation_error
+from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from service import duplicates
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.errors import Conflict, InvalidInput
+from service.core.runtime import Runtime
+from service.core.suggestions import Proposal, claim, create_suggestion, get_suggestion, record_event
+from service.core.tables import BacklogItem, Suggestion
+
+# Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
+REGENERATE_TEMPERATURE = 0.7
+REGENERABLE = (SuggestionStatus.pending, SuggestionStatus.failed)
+
+
+def create_draft(
+    runtime: Runtime,
+    text: str,
+    context: str | None = None,
+    actor: str | None = None,
+    listener: Listener | None = None,
+) -> Suggestion:
+    """Draft a story (slow: the LLM runs outside any database transaction), store it as a suggestion, then list
+    its likely duplicates on it (proposing a merge when a backlog item is judged a duplicate). A `listener` hears
+    the model's progress and each field as it is written; what is stored is the same either way."""
+    check_input(text, context)  # refuse bad input before the model is built or loaded
+    result = draft_story(runtime.llm(), text, context, listener=listener)
+    if listener:
+        listener(CallEvent.checking, {})
+    inputs = {"text": text, "context": context}
+    with runtime.db.session() as session:
+        suggestion_id = create_suggestion(
+            session, SuggestionKind.story_draft, Proposal.of(result), inputs, None, actor
+        ).id
+    duplicates.check_new_draft(runtime, suggestion_id, actor)
+    with runtime.db.session() as session:
+        return get_suggestion(session, suggestion_id)
+
+
+def ensure_regenerable(suggestion: Suggestion) -> None:
+    if suggestion.kind != SuggestionKind.story_draft:
+        raise Conflict(f"suggestion {suggestion.id} is a {suggestion.kind}; only story drafts can be regenerated")
+    if suggestion.status not in REGENERABLE:
+        raise Conflict(f"suggestion {suggestion.id} is already {suggestion.status}; it cannot be regenerated")
+    if "text" not in suggestion.input:
+        raise Conflict(f"suggestion {suggestion.id} was drafted from a theme of tickets, not from an idea's text")
+
+
+def regenerate_draft(
+    runtime: Runtime,
+    suggestion_id: int,
+    text: str | None = None,
+    context: str | None = None,
+    actor: str | None = None,
+) -> Suggestion:
+    """Draft a pending or failed story suggestion again (sampled, so it can differ), from its input or a reviewer's
+    revised text/context, replacing its draft in place (the old one stays in its history) and re-checking its
+    duplicates."""
+    with runtime.db.session() as session:
+        suggestion = get_suggestion(session, suggestion_id)
+        ensure_regenerable(suggestion)
+        text = text or suggestion.input.get("text", "")
+        context = context if context is not None else suggestion.input.get("context")
+    check_input(text, context)
+    result = draft_story(runtime.llm(), text, context, temperature=REGENERATE_TEMPERATURE)
+    with runtime.db.session() as session:
+        suggestion = _replace_draft(
+            session, suggestion_id, Proposal.of(result), {"text": text, "context": context}, actor
+        )
+        failed = suggestion.status == SuggestionStatus.failed
+    if failed:
+        duplicates.unindex(runtime, [duplicates.suggestion_document_id(suggestion_id)])
+    else:
+        duplicates.check_new_draft(runtime, suggestion_id, actor)
+    with runtime.db.session() as session:
+        return get_suggestion(session, suggestion_id)
+
+
+def _replace_draft(
+    session: Session, suggestion_id: int, proposal: Proposal, inputs: dict, actor: str | None
+) -> Suggestion:
+    """Put a regenerated draft in place of the old one (pending, or failed with the reason); history keeps both."""
+    suggestion = get_suggestion(session, suggestion_id)
+    ensure_regenerable(suggestion)
+    before = suggestion.payload
+    kept_evidence = {k: v for k, v in (suggestion.evidence or {}).items() if k != "duplicates"} or None
+    replaced = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion_id, Suggestion.status.in_(REGENERABLE))
+        .values(**proposal.columns(), input=inputs, evidence=kept_evidence)
+    )
+    if replaced.rowcount != 1:
+        raise Conflict(f"suggestion {suggestion_id} was decided by someone else while it was being regenerated")
+    session.refresh(suggestion)
+    record_event(session, suggestion_id, SuggestionAction.regenerated, actor, before, suggestion.payload)
+    return suggestion
+
+
+def accept_draft(
+    session: Session, suggestion: Suggestion, edits: StoryDraftEdits | None, actor: str | None
+) -> BacklogItem:
+    """The draft (with the reviewer's edits, if any) becomes a backlog item."""
+    draft = StoryDraft.model_validate(suggestion.payload)
+    try:
+        final = edits.apply(draft) if edits else draft
+    except ValidationError as exc:
+        raise InvalidInput(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    item = BacklogItem(
+        title=final.title,
+        description=story_markdown(final),
+        item_type=final.item_type,
+        labels=final.labels,
+        story=final.model_dump(mode="json"),
+        source_suggestion_id=suggestion.id,
+    )
+    session.add(item)
+    session.flush()
+    suggestion.backlog_item_id = item.id
+    after = final.model_dump(mode="json")
+    action = SuggestionAction.accepted if after == suggestion.payload else SuggestionAction.accepted_with_edits
+    record_event(session, suggestion.id, action, actor, suggestion.payload, after)
+    return item

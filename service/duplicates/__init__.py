@@ -1,0 +1,31 @@
+"""Duplicate detection: what is indexed, checks on new drafts, merge suggestions, search, reindex."""
+
+from service.duplicates.index import (
+    detector,
+    index,
+    item_document,
+    item_duplicates,
+    reindex,
+    search_text,
+    suggestion_document_id,
+    ticket_document,
+    unindex,
+)
+from service.duplicates.service import accept_merge, check_new_draft, detector_proposal, draft_decided, merge_decided
+
+__all__ = [
+    "accept_merge",
+    "check_new_draft",
+    "detector",
+    "detector_proposal",
+    "draft_decided",
+    "index",
+    "item_document",
+    "item_duplicates",
+    "merge_decided",
+    "reindex",
+    "search_text",
+    "suggestion_document_id",
+    "ticket_document",
+    "unindex",
+]

@@ -1,0 +1,85 @@
+"""`refinery duplicates` and `refinery reindex`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from pipelines.embeddings import EmbeddingsUnavailable
+from pipelines.vectorstore import VectorStoreUnavailable
+from service.core.cli import console, errors, fail, open_runtime
+
+
+def _candidates_table(title: str, rows: list[dict]) -> Table:
+    table = Table("score", "verdict", "kind", "id", "title", title=title)
+    colours = {"duplicate": "bold red", "related": "yellow", "distinct": "dim"}
+    for row in rows:
+        verdict = f"[{colours[row['verdict']]}]{row['verdict']}[/]"
+        table.add_row(f"{row['score']:.3f}", verdict, row["kind"], str(row["item_id"]), row["title"])
+    return table
+
+
+def duplicates(
+    text: Annotated[str | None, typer.Argument(help="Text to find duplicates of (an idea, a ticket, a title).")] = None,
+    scan: Annotated[bool, typer.Option("--scan", help="Report every pair of backlog items judged duplicates.")] = False,
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many candidates to show.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Find likely duplicates of a text among backlog items and pending drafts, or scan the backlog for pairs."""
+    from service import duplicates as feature
+    from service.duplicates.index import candidate_public
+
+    if bool(text) == scan:
+        raise fail('give either a text (refinery duplicates "export fails on large files") or --scan')
+    runtime = open_runtime()
+    try:
+        if text:
+            found = feature.search_text(runtime, text, k)
+            if as_json:
+                print(json.dumps(found, indent=2))
+            else:
+                console.print(_candidates_table(f"Likely duplicates of: {text[:80]}", found))
+            return
+        with console.status("Scanning the backlog for duplicate pairs ..."):
+            pairs = feature.detector(runtime).scan(where={"kind": ["backlog_item"]})
+    except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
+        raise fail(str(exc)) from exc
+    rows = [{"keep": candidate_public(a), "duplicate": candidate_public(b), "score": b.score} for a, b in pairs]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(
+        "score", "item", "title", "duplicate of", "title", title=f"Duplicate pairs in the backlog: {len(rows)}"
+    )
+    for row in rows:
+        keep, dup = row["keep"], row["duplicate"]
+        table.add_row(f"{row['score']:.3f}", str(keep["item_id"]), keep["title"], str(dup["item_id"]), dup["title"])
+    console.print(table)
+    calibration = feature.detector(runtime).calibration
+    console.print(
+        f"[dim]threshold {calibration.duplicate_threshold} (precision {calibration.duplicate_precision}, "
+        f"recall {calibration.duplicate_recall} on {calibration.measured_on})[/]"
+    )
+
+
+def reindex() -> None:
+    """Rebuild the vector store from the database (the source of truth)."""
+    from service import duplicates as feature
+
+    runtime = open_runtime()
+    try:
+        with Progress(console=errors) as progress:
+            task = progress.add_task("Indexing backlog items and pending drafts", total=None)
+            count = feature.reindex(runtime, lambda done, total: progress.update(task, completed=done, total=total))
+    except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
+        raise fail(str(exc)) from exc
+    where = (
+        f"Chroma server {runtime.settings.chroma_host}:{runtime.settings.chroma_port}"
+        if runtime.settings.chroma_host
+        else str(runtime.settings.data_dir / "chroma")
+    )
+    console.print(f"Indexed {count} documents into {where}")

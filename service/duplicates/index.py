@@ -1,0 +1,118 @@
+"""What the duplicate index holds, kept from the database: backlog items (not merged away), pending story drafts
+and ingested tickets. The database is the source of truth; `reindex` rebuilds the vector store from it, and an
+empty store is refilled the first time the detector is taken (`detector`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.duplicates import Candidate, Document, DuplicateDetector
+from pipelines.models import StoryDraft, story_markdown
+from service.core.enums import SuggestionKind, SuggestionStatus
+from service.core.runtime import Runtime
+from service.core.tables import BacklogItem, Suggestion, TicketRow
+
+SEARCHABLE = {"kind": ["backlog_item", "suggestion"]}
+
+
+def detector(runtime: Runtime) -> DuplicateDetector:
+    """The runtime's duplicate detector; an empty store is first filled from the database."""
+    return runtime.detector(seed=indexable)
+
+
+def item_document(item: BacklogItem) -> Document:
+    return Document(
+        id=f"backlog_item:{item.id}",
+        title=item.title,
+        body=item.description or "",
+        metadata={"kind": "backlog_item", "item_id": item.id, "status": "backlog"},
+    )
+
+
+def suggestion_document_id(suggestion_id: int) -> str:
+    return f"suggestion:{suggestion_id}"
+
+
+def suggestion_document(suggestion: Suggestion) -> Document:
+    draft = StoryDraft.model_validate(suggestion.payload)
+    return Document(
+        id=suggestion_document_id(suggestion.id),
+        title=draft.title,
+        body=f"{suggestion.input.get('text', '')}\n{story_markdown(draft)}",
+        metadata={"kind": "suggestion", "item_id": suggestion.id, "status": suggestion.status},
+    )
+
+
+def ticket_document(ticket_id: int, job_id: int, subject: str, redacted: str) -> Document:
+    """A ticket's document, from its redacted text only (the original never reaches the index)."""
+    return Document(
+        id=f"ticket:{ticket_id}",
+        title=subject or redacted[:120],
+        body=redacted,
+        metadata={"kind": "ticket", "item_id": ticket_id, "status": "ingested", "job_id": job_id},
+    )
+
+
+def indexable(session: Session) -> list[Document]:
+    """Every document the index should hold, read from the database."""
+    items = session.scalars(select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id))
+    drafts = session.scalars(
+        select(Suggestion)
+        .where(Suggestion.kind == SuggestionKind.story_draft, Suggestion.status == SuggestionStatus.pending)
+        .order_by(Suggestion.id)
+    )
+    tickets = session.scalars(select(TicketRow).where(TicketRow.processed_at.is_not(None)).order_by(TicketRow.id))
+    return (
+        [item_document(i) for i in items]
+        + [suggestion_document(s) for s in drafts]
+        + [ticket_document(t.id, t.job_id, t.subject, t.redacted or "") for t in tickets]
+    )
+
+
+def reindex(runtime: Runtime, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
+    """Rebuild the vector store from the database; returns how many documents were indexed."""
+    with runtime.db.session() as session:
+        documents = indexable(session)
+    found = runtime.detector()  # no seed: the store is reset and filled right here
+    found.store.reset()
+    for start in range(0, len(documents), batch):
+        found.add(documents[start : start + batch])
+        if progress:
+            progress(min(start + batch, len(documents)), len(documents))
+    return len(documents)
+
+
+def index(runtime: Runtime, documents: list[Document]) -> None:
+    if runtime.settings.duplicate_check and documents:
+        detector(runtime).add(documents)
+
+
+def unindex(runtime: Runtime, ids: list[str]) -> None:
+    if runtime.settings.duplicate_check and ids:
+        detector(runtime).remove(ids)
+
+
+def candidate_public(candidate: Candidate) -> dict[str, Any]:
+    return {
+        "item_id": int(candidate.metadata.get("item_id", 0)),
+        "kind": str(candidate.metadata.get("kind", "")),
+        "title": candidate.title,
+        "score": candidate.score,
+        "verdict": candidate.verdict,
+    }
+
+
+def search_text(runtime: Runtime, text: str, k: int = 10) -> list[dict[str, Any]]:
+    """The backlog items and pending drafts most like `text`, best first."""
+    return [candidate_public(c) for c in detector(runtime).search(text, "", k, SEARCHABLE)]
+
+
+def item_duplicates(runtime: Runtime, item: BacklogItem, k: int = 10) -> list[dict[str, Any]]:
+    """The backlog items and pending drafts most like a backlog item, itself left out."""
+    document = item_document(item)
+    found = detector(runtime).search(document.title, document.body, k, SEARCHABLE, {document.id})
+    return [candidate_public(c) for c in found]

@@ -1,0 +1,1 @@
+"""Feedback ingestion: ticket files -> triage -> themes -> evidence and story drafts for review."""

@@ -1,0 +1,385 @@
+"""Feedback ingestion jobs: uploaded file -> tickets -> triage -> themes -> suggestions with evidence.
+
+The upload is parsed once, when the job is created: its tickets are stored with the job (a ticket seen before, by
+source + id or by content hash, is not added again). The job then runs in stages, each idempotent and committed
+with the state that says it is done, so a job killed at any point resumes where it stopped and processes every
+ticket exactly once:
+  triage  in batches (a serialisable unit `{"job_id", "ticket_ids"}`): redact, embed, classify, index
+  cluster themes from the job's bugs, feature requests and questions
+  themes  per theme: evidence for a matching backlog item, or one LLM call for a new story draft
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from pipelines.duplicates import DuplicateDetector
+from pipelines.redact import redact
+from pipelines.themes import draft_theme
+from pipelines.tickets import ParsedTickets, parse_tickets
+from pipelines.triage import THEMED, TicketClassifier, cluster_themes, representative_quotes
+from service import duplicates
+from service.core import jobs
+from service.core.enums import FINISHED, JobStatus, SuggestionKind
+from service.core.errors import Conflict
+from service.core.runtime import Runtime
+from service.core.suggestions import Proposal, create_suggestion
+from service.core.tables import IngestJob, ThemeRow, TicketRow, utcnow
+from service.ingest.evidence import propose_evidence, theme_evidence
+
+log = logging.getLogger(__name__)
+BATCH = 64
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+Progress = Callable[[IngestJob], None]
+
+
+class Stage(StrEnum):
+    parse = "parse"  # only jobs created before tickets were stored at upload
+    triage = "triage"
+    cluster = "cluster"
+    themes = "themes"
+    done = "done"
+
+
+@dataclass
+class IngestRun:
+    """One run of a job in this process: the detector and classifier taken once, and the vectors triage made,
+    kept for clustering (a resumed job reads those of earlier runs back from the index)."""
+
+    runtime: Runtime
+    job_id: int
+    detector: DuplicateDetector
+    classifier: TicketClassifier
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def get_job(runtime: Runtime, job_id: int) -> IngestJob:
+    return jobs.get_job(runtime, IngestJob, job_id, "ingest")
+
+
+def store_upload(runtime: Runtime, data: bytes, filename: str) -> tuple[Path, str]:
+    """Keep the uploaded bytes under the data directory (named by content hash) before any work starts."""
+    digest = hashlib.sha256(data).hexdigest()
+    folder = runtime.settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}{Path(filename).suffix.lower()[:10]}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path, digest
+
+
+def create_job(
+    runtime: Runtime,
+    data: bytes,
+    filename: str,
+    mapping: dict[str, str] | None = None,
+    product: str | None = None,
+    source: str | None = None,
+    min_theme_size: int = 3,
+) -> IngestJob:
+    """Parse the file with this mapping (raises MappingError / UnsupportedFile with what to fix), keep it, and queue
+    a job with its tickets stored."""
+    if not data:
+        raise ValueError(f"{filename} is empty")
+    if min_theme_size < 2:
+        raise ValueError(f"min_theme_size is {min_theme_size}; a theme needs at least 2 tickets")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{filename} has {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}: split the file")
+    parsed = parse_tickets(data, filename, mapping, source)
+    path, digest = store_upload(runtime, data, filename)
+    with runtime.db.session() as session:
+        job = IngestJob(
+            source=source or filename,
+            filename=filename,
+            file_path=str(path),
+            file_sha256=digest,
+            params={"mapping": mapping or {}, "product": product, "min_size": min_theme_size},
+            stage=Stage.triage,
+        )
+        session.add(job)
+        session.flush()
+        store_tickets(session, job.id, parsed)
+        session.refresh(job)
+        return job
+
+
+def store_tickets(session: Session, job_id: int, parsed: ParsedTickets) -> None:
+    """Add the tickets not seen before and the file's counts to the job."""
+    keys = [t.key for t in parsed.tickets]
+    known = set()
+    for start in range(0, len(keys), 500):
+        known |= set(session.scalars(select(TicketRow.key).where(TicketRow.key.in_(keys[start : start + 500]))))
+    added = 0
+    for ticket in parsed.tickets:
+        if ticket.key in known:
+            continue
+        known.add(ticket.key)  # the same ticket twice in one file counts once
+        session.add(
+            TicketRow(
+                key=ticket.key,
+                job_id=job_id,
+                source=ticket.source,
+                external_id=ticket.external_id,
+                subject=ticket.subject,
+                body=ticket.body,
+                customer=ticket.customer,
+                created=ticket.created_at,
+            )
+        )
+        added += 1
+    session.execute(
+        update(IngestJob)
+        .where(IngestJob.id == job_id)
+        .values(
+            total=parsed.total_rows,
+            skipped=len(parsed.skipped),
+            already_ingested=len(parsed.tickets) - added,
+            errors=[f"row {s.row}: {s.reason}" for s in parsed.skipped[:50]],
+            stage=Stage.triage,
+        )
+    )
+
+
+def stage_parse(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
+    """A job queued before tickets were stored at upload: parse its kept file now."""
+    parsed = parse_tickets(Path(job.file_path).read_bytes(), job.filename, job.params.get("mapping"), job.source)
+    with run.runtime.db.session() as session:
+        store_tickets(session, job.id, parsed)
+
+
+def triage_batch(run: IngestRun, unit: dict[str, Any]) -> int:
+    """One unit of work: redact, embed, classify and index the unprocessed tickets among `unit["ticket_ids"]`."""
+    with run.runtime.db.session() as session:
+        rows = session.execute(
+            select(TicketRow.id, TicketRow.subject, TicketRow.body).where(
+                TicketRow.id.in_(unit["ticket_ids"]), TicketRow.processed_at.is_(None)
+            )
+        ).all()
+    if not rows:
+        return 0
+    redactions = [redact(f"{subject}\n{body}".strip()) for _, subject, body in rows]
+    texts = [r.text for r in redactions]
+    documents = [
+        duplicates.ticket_document(ticket_id, unit["job_id"], subject, text)
+        for (ticket_id, subject, _), text in zip(rows, texts, strict=True)
+    ]
+    vectors = run.detector.add(documents)["full"]
+    categories = run.classifier.classify(texts, vectors)
+    with run.runtime.db.session() as session:
+        done = 0
+        for (ticket_id, _, _), redaction, (category, score) in zip(rows, redactions, categories, strict=True):
+            claimed = session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.processed_at.is_(None))
+                .values(
+                    redacted=redaction.text,
+                    redactions=redaction.counts,
+                    category=category,
+                    category_score=score,
+                    processed_at=utcnow(),
+                )
+            )
+            done += claimed.rowcount
+        session.execute(
+            update(IngestJob).where(IngestJob.id == unit["job_id"]).values(processed=IngestJob.processed + done)
+        )
+    run.vectors.update({row[0]: vector for row, vector in zip(rows, vectors, strict=True)})
+    return done
+
+
+def stage_triage(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
+    while True:
+        with run.runtime.db.session() as session:
+            ids = list(
+                session.scalars(
+                    select(TicketRow.id)
+                    .where(TicketRow.job_id == job.id, TicketRow.processed_at.is_(None))
+                    .order_by(TicketRow.id)
+                    .limit(BATCH)
+                )
+            )
+        if not ids:
+            break
+        triage_batch(run, {"job_id": job.id, "ticket_ids": ids})
+        if progress:
+            progress(get_job(run.runtime, job.id))
+    run.runtime.db.update(IngestJob, job.id, stage=Stage.cluster)
+
+
+def _vectors(run: IngestRun, ticket_ids: list[int]) -> tuple[list[int], np.ndarray]:
+    """The tickets' vectors: this run's, else the index's (tickets triaged before a restart)."""
+    missing = [f"ticket:{i}" for i in ticket_ids if i not in run.vectors]
+    stored = run.detector.store.vectors("full", missing) if missing else {}
+    found = {i: run.vectors.get(i, stored.get(f"ticket:{i}")) for i in ticket_ids}
+    ids = [i for i in ticket_ids if found[i] is not None]
+    return ids, np.stack([found[i] for i in ids]) if ids else np.zeros((0, 1))
+
+
+def _clustered(session: Session, job_id: int) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(ThemeRow).where(ThemeRow.job_id == job_id)))
+
+
+def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
+    with run.runtime.db.session() as session:
+        if _clustered(session, job.id):  # a second runner got here first
+            session.execute(update(IngestJob).where(IngestJob.id == job.id).values(stage=Stage.themes))
+            return
+        themed = list(
+            session.scalars(
+                select(TicketRow.id)
+                .where(TicketRow.job_id == job.id, TicketRow.category.in_(THEMED))
+                .order_by(TicketRow.id)
+            )
+        )
+    ids, vectors = _vectors(run, themed)
+    params = job.params
+    clusters = cluster_themes(
+        vectors, distance=float(params.get("distance", 0.6)), min_size=int(params.get("min_size", 3))
+    )
+    with run.runtime.db.session() as session:
+        if _clustered(session, job.id):
+            return  # the themes and the stage are committed together, so this run is a duplicate
+        for cluster in clusters:
+            members = [ids[m] for m in cluster.members]
+            theme = ThemeRow(job_id=job.id, ticket_ids=members, cohesion=cluster.cohesion)
+            session.add(theme)
+            session.flush()
+            session.execute(update(TicketRow).where(TicketRow.id.in_(members)).values(theme_id=theme.id))
+        session.execute(
+            update(IngestJob).where(IngestJob.id == job.id).values(themes=len(clusters), stage=Stage.themes)
+        )
+
+
+def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow) -> None:
+    """Exactly once per theme: evidence for a matching backlog item, else one LLM call for a story draft."""
+    runtime = run.runtime
+    with runtime.db.session() as session:
+        if session.get(ThemeRow, theme.id).suggestion_id is not None:
+            return
+        by_id = {t.id: t for t in session.scalars(select(TicketRow).where(TicketRow.id.in_(theme.ticket_ids)))}
+    tickets = [by_id[i] for i in theme.ticket_ids if i in by_id]
+    texts = [t.redacted or "" for t in tickets]
+    evidence = theme_evidence(tickets)
+    probe = "\n".join(texts[:3])
+    matches = run.detector.search(probe[:200], probe, k=3, where={"kind": ["backlog_item"]})
+    best = next((m for m in matches if m.verdict != "distinct"), None)
+    inputs = {"job_id": job.id, "theme_id": theme.id, "tickets": texts[:6]}
+    if best is not None:
+        payload = {
+            "backlog_item_id": int(best.metadata["item_id"]),
+            "title": best.title,
+            "match_score": best.score,
+            "verdict": best.verdict,
+        }
+        evidence["quotes"] = representative_quotes(texts)
+        proposal = duplicates.detector_proposal(runtime, run.detector, payload)
+        with runtime.db.session() as session:
+            suggestion = propose_evidence(session, proposal, inputs, evidence)
+            _finish_theme(session, job.id, theme.id, suggestion.id, llm_calls=0)
+        return
+    result = draft_theme(runtime.llm(), texts, len(tickets), job.params.get("product"))
+    if result.value is not None:
+        evidence["quotes"] = result.value.quotes
+        result.value = result.value.as_story()
+    with runtime.db.session() as session:
+        suggestion = create_suggestion(session, SuggestionKind.story_draft, Proposal.of(result), inputs, evidence)
+        suggestion_id = suggestion.id
+        _finish_theme(session, job.id, theme.id, suggestion_id, result.record.attempts)
+    duplicates.check_new_draft(runtime, suggestion_id)
+
+
+def _finish_theme(session: Session, job_id: int, theme_id: int, suggestion_id: int, llm_calls: int) -> None:
+    claimed = session.execute(
+        update(ThemeRow)
+        .where(ThemeRow.id == theme_id, ThemeRow.suggestion_id.is_(None))
+        .values(suggestion_id=suggestion_id)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(f"theme {theme_id} already has a suggestion")
+    session.execute(
+        update(IngestJob)
+        .where(IngestJob.id == job_id)
+        .values(suggestions=IngestJob.suggestions + 1, llm_calls=IngestJob.llm_calls + llm_calls)
+    )
+
+
+def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
+    """One suggestion per theme. Themes are independent: the model server drafts several at once (batched), one
+    slot stays free for people drafting meanwhile. `theme_seconds` keeps the time between finished themes, so the
+    ETA counts the parallelism."""
+    runtime = run.runtime
+    with runtime.db.session() as session:
+        themes = session.scalars(
+            select(ThemeRow).where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None)).order_by(ThemeRow.id)
+        ).all()
+    last = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=runtime.llm().background_parallelism) as pool:
+        for future in as_completed([pool.submit(make_theme_suggestion, run, job, theme) for theme in themes]):
+            future.result()
+            now = time.perf_counter()
+            seconds = job.params.get("theme_seconds", []) + [round(now - last, 2)]
+            last = now
+            job.params = {**job.params, "theme_seconds": seconds[-20:]}
+            runtime.db.update(IngestJob, job.id, params=job.params)
+            if progress:
+                progress(get_job(runtime, job.id))
+    runtime.db.update(IngestJob, job.id, stage=Stage.done, status=JobStatus.done, finished_at=utcnow())
+
+
+STAGES = {
+    Stage.parse: stage_parse,
+    Stage.triage: stage_triage,
+    Stage.cluster: stage_cluster,
+    Stage.themes: stage_themes,
+}
+
+
+def run_job(runtime: Runtime, job_id: int, progress: Progress | None = None) -> IngestJob:
+    """Run (or resume) a job to the end; a failure marks the job failed with the reason and keeps all work."""
+    job = get_job(runtime, job_id)
+    if job.status == JobStatus.done:
+        return job
+    runtime.db.update(IngestJob, job_id, status=JobStatus.running, started_at=job.started_at or utcnow())
+    try:
+        found = duplicates.detector(runtime)
+        run = IngestRun(runtime, job_id, found, TicketClassifier(found.embedder))
+        for stage, work in STAGES.items():
+            job = get_job(runtime, job_id)
+            if job.stage != stage:
+                continue
+            work(run, job, progress)
+            if progress:
+                progress(get_job(runtime, job_id))
+    except Exception as exc:
+        log.exception("ingest job %s failed", job_id)
+        job = get_job(runtime, job_id)
+        runtime.db.update(IngestJob, job_id, status=JobStatus.failed, errors=[*job.errors, f"{job.stage}: {exc}"])
+    return get_job(runtime, job_id)
+
+
+JOB = jobs.JobKind("ingest", IngestJob, run_job)
+
+
+def eta_seconds(job: IngestJob) -> float | None:
+    """Remaining time from the rates seen so far in this job (None when there is nothing to go on yet)."""
+    if job.status in FINISHED:
+        return None
+    seconds = job.params.get("theme_seconds", [])
+    if job.stage == Stage.themes and seconds:
+        return round(sum(seconds) / len(seconds) * max(0, job.themes - job.suggestions), 1)
+    if job.stage == Stage.triage:
+        remaining = max(0, job.total - job.skipped - job.already_ingested - job.processed)
+        return jobs.eta_seconds(job.started_at, job.processed, remaining)
+    return None

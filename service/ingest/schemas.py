@@ -1,0 +1,22 @@
+"""Responses of the ingest routes."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from service.core.schemas import JobPublic
+
+
+class IngestJobPublic(JobPublic):
+    """An ingest job's progress; counts are tickets unless named otherwise."""
+
+    stage: str
+    source: str
+    filename: str
+    total: int = Field(description="Data rows in the file.")
+    processed: int = Field(description="Tickets redacted, embedded and classified.")
+    skipped: int = Field(description="Rows with no usable text.")
+    already_ingested: int = Field(description="Tickets an earlier upload already brought in (not added again).")
+    themes: int
+    suggestions: int
+    llm_calls: int

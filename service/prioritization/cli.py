@@ -1,0 +1,87 @@
+"""`refinery strategy set|show` and `refinery prioritize`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from service.core.cli import console, errors, fail, open_runtime
+
+strategy_app = typer.Typer(help="Product goals / OKRs that priorities align with.", no_args_is_help=True)
+
+
+@strategy_app.command("set")
+def strategy_set(
+    file: Annotated[Path, typer.Argument(help="A text or Markdown file with the goals, one per line.")],
+) -> None:
+    """Store the strategy (earlier versions are kept)."""
+    from service.core.errors import DomainError
+    from service.prioritization import service
+
+    if not file.is_file():
+        raise fail(f"{file} is not a file")
+    try:
+        strategy = service.set_strategy(open_runtime(), file.read_text(encoding="utf-8"), None)
+    except DomainError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"Strategy {strategy.id} stored ({len(strategy.text.splitlines())} lines).")
+
+
+@strategy_app.command("show")
+def strategy_show() -> None:
+    from service.prioritization import service
+
+    with open_runtime().db.session() as session:
+        strategy = service.current_strategy(session)
+        console.print(strategy.text if strategy else "No strategy set: refinery strategy set FILE")
+
+
+def prioritize(
+    framework: Annotated[str, typer.Option(help="rice, wsjf, moscow or value_effort.")] = "rice",
+    item: Annotated[list[int] | None, typer.Option("--item", help="Only these backlog item ids.")] = None,
+) -> None:
+    """Suggest priorities (one LLM call per item for the inputs; scores computed) and print the ranked table."""
+    from pipelines.llm import LLMUnavailable
+    from pipelines.prioritization import FRAMEWORKS
+    from service.core.errors import DomainError
+    from service.prioritization import service
+
+    if framework not in FRAMEWORKS:
+        raise fail(f"unknown framework {framework!r}; use one of {', '.join(FRAMEWORKS)}")
+    runtime = open_runtime()
+    try:
+        with Progress(console=errors) as progress:
+            task = progress.add_task(f"Estimating inputs ({framework})", total=None)
+            view = service.prioritize(
+                runtime, framework, item, None, lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    except (DomainError, LLMUnavailable) as exc:
+        raise fail(str(exc)) from exc
+    table = Table(
+        "rank",
+        "item",
+        "title",
+        "score",
+        "priority",
+        "goal",
+        "reach from",
+        "suggestion",
+        title=f"Suggested ranking ({framework}): pending review",
+    )
+    for row in view:
+        table.add_row(
+            str(row["proposed_rank"]),
+            str(row["backlog_item_id"]),
+            row["title"],
+            row["score_text"],
+            row["proposed_priority"],
+            row["goal"] or "-",
+            row["reach_source"],
+            str(row["suggestion_id"]),
+        )
+    console.print(table)
+    console.print("Accept or edit each: POST /v1/suggestions/{id}/accept (input_edits re-score).")

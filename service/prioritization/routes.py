@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from service.core.deps import ActorDep, JobsDep, RuntimeDep
+from service.core.schemas import BacklogItemPublic, JobCreated, SuggestionPublic
+from service.prioritization import jobs, service
+from service.prioritization.schemas import (
+    PrioritizeJobPublic,
+    PrioritizeRequest,
+    PriorityUpdate,
+    SprintPlanRequest,
+    StrategyPublic,
+    StrategyUpdate,
+)
+
+router = APIRouter(tags=["prioritization"])
+
+
+@router.put("/v1/strategy", response_model=StrategyPublic)
+def put_strategy(body: StrategyUpdate, runtime: RuntimeDep, actor: ActorDep) -> StrategyPublic:
+    """Replace the product goals / OKRs that priority estimates align items with (earlier versions are kept)."""
+    return StrategyPublic.model_validate(service.set_strategy(runtime, body.text, actor))
+
+
+@router.get("/v1/strategy", response_model=StrategyPublic)
+def get_strategy(runtime: RuntimeDep) -> StrategyPublic:
+    with runtime.db.session() as session:
+        strategy = service.current_strategy(session)
+        if strategy is None:
+            raise HTTPException(status_code=404, detail='no strategy set yet: PUT /v1/strategy {"text": ...}')
+        return StrategyPublic.model_validate(strategy)
+
+
+@router.post("/v1/prioritize", status_code=202, response_model=JobCreated)
+def post_prioritize(body: PrioritizeRequest, runtime: RuntimeDep, runner: JobsDep, actor: ActorDep) -> JobCreated:
+    """Start a job that estimates inputs per item (one LLM call each, 30-45 s on the local model), computes scores
+    and a dependency-respecting rank, and creates one pending `priority` suggestion per item; poll the status URL
+    for progress and, when done, the ranked view."""
+    job_id = jobs.create_job(runtime, body.framework, body.item_ids, actor)
+    runner.submit(jobs.JOB, job_id)
+    return JobCreated(job_id=job_id, status_url=f"/v1/prioritize/jobs/{job_id}")
+
+
+@router.get("/v1/prioritize/jobs/{job_id}", response_model=PrioritizeJobPublic)
+def get_prioritize_job(job_id: int, runtime: RuntimeDep) -> PrioritizeJobPublic:
+    job = jobs.get_job(runtime, job_id)
+    return PrioritizeJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+
+
+@router.patch("/v1/backlog/{item_id}/priority", response_model=BacklogItemPublic)
+def set_priority(item_id: int, body: PriorityUpdate, runtime: RuntimeDep, actor: ActorDep) -> BacklogItemPublic:
+    """Set a priority by hand; no suggestion made before this can overwrite it."""
+    with runtime.db.session() as session:
+        return BacklogItemPublic.model_validate(service.set_priority_by_hand(session, item_id, body.priority, actor))
+
+
+@router.post("/v1/sprints/plan", status_code=201, response_model=SuggestionPublic)
+def plan_sprint(body: SprintPlanRequest, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
+    """Propose the highest-ranked prioritized items that fit the capacity, dependencies first, as a suggestion."""
+    return SuggestionPublic.model_validate(service.propose_sprint(runtime, body.capacity_points, actor))

@@ -1,0 +1,58 @@
+"""Requests and responses of the prioritization routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pipelines.prioritization import Framework
+from service.core.schemas import JobPublic
+
+
+class StrategyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)] = Field(
+        description="Product goals / OKRs, one per line."
+    )
+
+
+class StrategyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    text: str
+    set_by: str | None
+    set_at: datetime
+
+
+class PrioritizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    framework: Framework = "rice"
+    item_ids: list[int] | None = Field(None, max_length=50, description="Default: the whole backlog (at most 50).")
+
+
+class PrioritizeJobPublic(JobPublic):
+    """A prioritization job's progress; `ranked` (best first, one row per item with its suggestion id) when done."""
+
+    framework: str
+    total: int = Field(description="Items to estimate.")
+    processed: int = Field(description="Items estimated so far.")
+    failed: int = Field(description="Estimates that stayed invalid (failed suggestions).")
+    ranked: list[dict[str, Any]] | None
+    created_at: datetime
+
+
+class PriorityUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class SprintPlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    capacity_points: int = Field(ge=1, le=1000)

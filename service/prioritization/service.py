@@ -1,0 +1,270 @@
+"""Prioritization as service operations: strategy, priority suggestions, a ranked view, sprint proposals.
+
+The model estimates inputs; scores and ranks are computed in `pipelines.prioritization`. A priority reaches a
+backlog item only when a person accepts its suggestion, and a priority a person set by hand is never
+overwritten by accepting a suggestion made before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.llm import StructuredResult, describe_validation_error
+from pipelines.prioritization import (
+    Framework,
+    InputEdits,
+    PriorityInputs,
+    estimate_inputs,
+    plan_sprint,
+    rank,
+    score,
+)
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.runtime import Runtime
+from service.core.suggestions import Proposal, claim, create_suggestion, record_event
+from service.core.tables import BacklogItem, Strategy, Suggestion, utcnow
+
+MAX_ITEMS = 50
+LABELS = ("Highest", "High", "Medium", "Low", "Lowest")
+
+
+def current_strategy(session: Session) -> Strategy | None:
+    return session.scalars(select(Strategy).order_by(Strategy.id.desc()).limit(1)).first()
+
+
+def set_strategy(runtime: Runtime, text: str, actor: str | None) -> Strategy:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the strategy is empty: give the product goals or OKRs as text")
+    with runtime.db.session() as session:
+        strategy = Strategy(text=text, set_by=actor)
+        session.add(strategy)
+        session.flush()
+        return strategy
+
+
+def label_for(rank_index: int, total: int) -> str:
+    """Jira-style priority from the position in the ranking (fifths, best first)."""
+    return LABELS[min(len(LABELS) - 1, rank_index * len(LABELS) // max(1, total))]
+
+
+def select_items(session: Session, item_ids: list[int] | None) -> list[BacklogItem]:
+    query = select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
+    if item_ids:
+        query = query.where(BacklogItem.id.in_(item_ids))
+    items = list(session.scalars(query.limit(MAX_ITEMS + 1)))
+    if item_ids and len(items) != len(set(item_ids)):
+        missing = sorted(set(item_ids) - {i.id for i in items})
+        raise NotFound(f"no backlog items with ids {missing}")
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(f"prioritize at most {MAX_ITEMS} items at a time: pass item_ids")
+    if not items:
+        raise InvalidInput("the backlog is empty: nothing to prioritize")
+    return items
+
+
+def prioritize(
+    runtime: Runtime,
+    framework: Framework,
+    item_ids: list[int] | None = None,
+    actor: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """One LLM call per item for its inputs, then scores and a rank over all of them; one pending `priority`
+    suggestion per item. Returns the ranked view."""
+    with runtime.db.session() as session:
+        items = select_items(session, item_ids)
+        strategy = current_strategy(session)
+    others = [(i.id, i.title) for i in items]
+    llm = runtime.llm()
+
+    def estimate(item: BacklogItem) -> StructuredResult[PriorityInputs]:
+        return estimate_inputs(
+            llm,
+            item.title,
+            item.item_type,
+            item.description,
+            item.evidence,
+            strategy.text if strategy else "",
+            [o for o in others if o[0] != item.id],
+        )
+
+    # The estimates are independent: the model server decodes several at once (batched), one slot stays free for
+    # people drafting meanwhile.
+    finished: dict[int, StructuredResult[PriorityInputs]] = {}
+    with ThreadPoolExecutor(max_workers=llm.background_parallelism) as pool:
+        futures = {pool.submit(estimate, item): item.id for item in items}
+        for done, future in enumerate(as_completed(futures), 1):
+            finished[futures[future]] = future.result()
+            if progress:
+                progress(done, len(items))
+    results = {item.id: finished[item.id] for item in items}
+    valid = {i: r.value for i, r in results.items() if r.value is not None}
+    scored = {i: score(framework, inputs) for i, inputs in valid.items()}
+    by_id = {i.id: i for i in items}
+    # dependencies the model names now, plus those a person confirmed by accepting an earlier priority
+    depends = {i: sorted(set(v.depends_on) | set(by_id[i].depends_on or [])) for i, v in valid.items()}
+    order = rank({i: s[0] for i, s in scored.items()}, depends)
+    view = []
+    with runtime.db.session() as session:
+        for position, item_id in enumerate(order):
+            inputs = valid[item_id]
+            payload = {
+                "backlog_item_id": item_id,
+                "title": by_id[item_id].title,
+                "framework": framework,
+                "inputs": inputs.model_dump(mode="json"),
+                "score": round(scored[item_id][0], 4),
+                "score_text": scored[item_id][1],
+                "proposed_rank": position + 1,
+                "proposed_priority": label_for(position, len(order)),
+                "reach_source": "evidence" if (by_id[item_id].evidence or {}).get("ticket_count") else "estimate",
+                "goal": inputs.goal,
+            }
+            inputs = {"backlog_item_id": item_id, "strategy_id": strategy.id if strategy else None}
+            rationale = {k: v for k, v in payload["inputs"].items() if k.endswith("_rationale")}
+            proposal = Proposal.of(results[item_id]).with_payload(payload)
+            suggestion = create_suggestion(
+                session, SuggestionKind.priority, proposal, inputs, {"rationale": rationale}, actor
+            )
+            view.append({**payload, "suggestion_id": suggestion.id})
+        for item_id, result in results.items():
+            if result.value is None:  # a failed estimate is a failed suggestion, never silent
+                inputs = {"backlog_item_id": item_id, "framework": framework}
+                create_suggestion(session, SuggestionKind.priority, Proposal.of(result), inputs, None, actor)
+    return view
+
+
+def accept_priority(
+    session: Session, suggestion: Suggestion, edits: InputEdits | None, actor: str | None
+) -> BacklogItem:
+    """Write the (possibly edited, then re-scored) priority to the item, unless a person set the item's priority
+    after this suggestion was made."""
+    try:
+        return _accept_priority(session, suggestion, edits, actor)
+    except ValidationError as exc:
+        raise InvalidInput(f"the edited inputs are not valid: {describe_validation_error(exc)}") from exc
+
+
+def _accept_priority(
+    session: Session, suggestion: Suggestion, edits: InputEdits | None, actor: str | None
+) -> BacklogItem:
+    item = session.get(BacklogItem, suggestion.payload["backlog_item_id"])
+    if item is None:
+        raise NotFound(f"backlog item {suggestion.payload['backlog_item_id']} no longer exists")
+    if item.priority_set_at and item.priority_set_at > suggestion.created_at and item.priority_set_by:
+        raise Conflict(
+            f"{item.priority_set_by} set this item's priority at {item.priority_set_at:%Y-%m-%d %H:%M} UTC, after "
+            "this suggestion was made; run prioritize again to get a suggestion that accounts for it"
+        )
+    payload = dict(suggestion.payload)
+    if edits is not None:
+        inputs = edits.apply(PriorityInputs.model_validate(payload["inputs"]))
+        value, text = score(payload["framework"], inputs)
+        payload |= {"inputs": inputs.model_dump(mode="json"), "score": round(value, 4), "score_text": text}
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    inputs = PriorityInputs.model_validate(payload["inputs"])
+    item.priority = payload["proposed_priority"]
+    item.priority_score = payload["score"]
+    item.priority_detail = {k: payload[k] for k in ("framework", "score_text", "goal", "reach_source", "inputs")}
+    item.priority_set_by = actor or "reviewer"
+    item.priority_set_at = utcnow()
+    item.story_points = inputs.effort
+    item.depends_on = inputs.depends_on
+    rerank_backlog(session, payload["framework"])
+    if payload["score"] != suggestion.payload["score"]:  # the reviewer's edits moved it: label from its new place
+        payload["proposed_priority"] = item.priority = _label_among_current(session, item, payload["framework"])
+    action = SuggestionAction.accepted if payload == suggestion.payload else SuggestionAction.accepted_with_edits
+    record_event(session, suggestion.id, action, actor, suggestion.payload, payload)
+    suggestion.payload = payload
+    suggestion.backlog_item_id = item.id
+    return item
+
+
+def _label_among_current(session: Session, item: BacklogItem, framework: str) -> str:
+    """The label for the item's score among the accepted scores and the pending suggestions of a framework."""
+    scores = {
+        i.id: i.priority_score
+        for i in session.scalars(select(BacklogItem).where(BacklogItem.priority_score.is_not(None)))
+        if (i.priority_detail or {}).get("framework") == framework and i.merged_into_id is None
+    }
+    pending = session.scalars(
+        select(Suggestion).where(
+            Suggestion.kind == SuggestionKind.priority, Suggestion.status == SuggestionStatus.pending
+        )
+    )
+    for other in pending:
+        if other.payload.get("framework") == framework and other.payload["backlog_item_id"] not in scores:
+            scores[other.payload["backlog_item_id"]] = other.payload["score"]
+    order = sorted(scores, key=lambda i: (-scores[i], i))
+    return label_for(order.index(item.id), len(order))
+
+
+def rerank_backlog(session: Session, framework: str) -> None:
+    """Order the backlog by accepted scores of `framework`, dependencies first. Items whose
+    accepted priority came from another framework (scores that do not compare) follow in their previous order."""
+    session.flush()
+    scored = session.scalars(
+        select(BacklogItem).where(BacklogItem.merged_into_id.is_(None), BacklogItem.priority_score.is_not(None))
+    ).all()
+    same = {i.id: i for i in scored if (i.priority_detail or {}).get("framework") == framework}
+    order = rank(
+        {i: item.priority_score for i, item in same.items()}, {i: item.depends_on or [] for i, item in same.items()}
+    )
+    others = sorted(
+        (i for i in scored if i.id not in same), key=lambda i: (i.priority_rank is None, i.priority_rank, i.id)
+    )
+    for position, item in enumerate([same[i] for i in order] + others, 1):
+        item.priority_rank = position
+
+
+def set_priority_by_hand(session: Session, item_id: int, priority: str, actor: str | None) -> BacklogItem:
+    item = session.get(BacklogItem, item_id)
+    if item is None:
+        raise NotFound(f"no backlog item with id {item_id}")
+    item.priority, item.priority_set_by, item.priority_set_at = priority, actor or "a person", utcnow()
+    item.priority_detail = {"set_by_hand": True}
+    return item
+
+
+def propose_sprint(runtime: Runtime, capacity: int, actor: str | None = None) -> Suggestion:
+    """The highest-ranked prioritized items that fit `capacity` story points, dependencies first."""
+    with runtime.db.session() as session:
+        items = list(
+            session.scalars(
+                select(BacklogItem)
+                .where(BacklogItem.priority_rank.is_not(None), BacklogItem.merged_into_id.is_(None))
+                .order_by(BacklogItem.priority_rank, BacklogItem.id)
+            )
+        )
+        if not items:
+            raise InvalidInput("no prioritized items: accept some priority suggestions first")
+        order = [i.id for i in items]
+        points = {i.id: i.story_points or 0 for i in items}
+        chosen = plan_sprint(order, points, {i.id: i.depends_on or [] for i in items}, capacity)
+        by_id = {i.id: i for i in items}
+        payload = {
+            "capacity_points": capacity,
+            "points_used": sum(points[i] for i in chosen),
+            "items": [
+                {"backlog_item_id": i, "title": by_id[i].title, "points": points[i], "rank": by_id[i].priority_rank}
+                for i in chosen
+            ],
+            "left_out": [i for i in order if i not in chosen][:50],
+        }
+        proposal = Proposal(payload, model="greedy-by-rank", provider="refinery", prompt_version="sprint-plan@1")
+        inputs = {"capacity_points": capacity}
+        return create_suggestion(session, SuggestionKind.sprint_plan, proposal, inputs, None, actor)
+
+
+def accept_sprint_plan(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> None:
+    """A sprint plan is a proposal to the team; accepting it records the decision and changes no item."""
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, suggestion.payload, suggestion.payload)

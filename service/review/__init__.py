@@ -1,0 +1,1 @@
+"""Review: a person accepts (maybe with edits) or rejects every suggestion; the suggestions routes."""

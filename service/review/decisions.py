@@ -1,0 +1,96 @@
+"""A person's decision on a suggestion: accept (maybe with edits) or reject, dispatched by kind.
+
+Nothing becomes a backlog item without a person accepting it. Each kind names its handler here: what accepting it
+does to the backlog, which edits it takes, and how the duplicate index follows the decision. The decision is
+committed first; the index follows (a failure there is logged and `refinery reindex` repairs it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from pipelines.models import StoryDraftEdits
+from pipelines.prioritization import InputEdits
+from service import duplicates
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.errors import InvalidInput
+from service.core.runtime import Runtime
+from service.core.suggestions import claim, ensure_pending, get_suggestion, record_event
+from service.core.tables import BacklogItem, Suggestion
+from service.drafting.service import accept_draft
+from service.ingest.evidence import accept_evidence
+from service.prioritization.service import accept_priority, accept_sprint_plan
+
+log = logging.getLogger(__name__)
+Accept = Callable[[Session, Suggestion, Any, str | None], BacklogItem | None]
+Follow = Callable[[Runtime, Suggestion, BacklogItem | None], None]
+EditsField = Literal["edits", "input_edits"]
+
+
+def _unchanged(_runtime: Runtime, _suggestion: Suggestion, _item: BacklogItem | None) -> None:
+    """The index holds nothing this kind of decision changes."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    accept: Accept
+    edits: EditsField | None = None  # which of the accept request's edit fields this kind takes
+    follow: Follow = _unchanged  # keeps the duplicate index in step once the decision is committed
+
+
+HANDLERS: dict[SuggestionKind, Handler] = {
+    SuggestionKind.story_draft: Handler(accept_draft, "edits", duplicates.draft_decided),
+    SuggestionKind.merge: Handler(duplicates.accept_merge, None, duplicates.merge_decided),
+    SuggestionKind.evidence: Handler(accept_evidence),
+    SuggestionKind.priority: Handler(accept_priority, "input_edits"),
+    SuggestionKind.sprint_plan: Handler(accept_sprint_plan),
+}
+EDIT_HINTS = {
+    "edits": "a story draft's fields (title, persona, goal, ...)",
+    "input_edits": "a priority suggestion's estimated inputs (reach, impact, effort, ...)",
+}
+
+
+def _follow(runtime: Runtime, handler: Handler, suggestion: Suggestion, item: BacklogItem | None) -> None:
+    try:
+        handler.follow(runtime, suggestion, item)
+    except Exception:  # the decision is stored; `refinery reindex` repairs the index
+        log.exception("could not update the duplicate index after deciding suggestion %s", suggestion.id)
+
+
+def accept(
+    runtime: Runtime,
+    suggestion_id: int,
+    edits: StoryDraftEdits | None = None,
+    input_edits: InputEdits | None = None,
+    actor: str | None = None,
+) -> BacklogItem | None:
+    """Accept a pending suggestion with the reviewer's edits, if its kind takes them. Returns the backlog item it
+    created or changed (a story draft's new item, a merge's kept item, ...), or None (a sprint plan)."""
+    given: dict[EditsField, Any] = {"edits": edits, "input_edits": input_edits}
+    with runtime.db.session() as session:
+        suggestion = get_suggestion(session, suggestion_id)
+        handler = HANDLERS[SuggestionKind(suggestion.kind)]
+        for name, value in given.items():
+            if value is not None and name != handler.edits:
+                takes = f"it takes {handler.edits}" if handler.edits else "it has nothing to edit; accept or reject it"
+                raise InvalidInput(f"{name} apply to {EDIT_HINTS[name]}; this is a {suggestion.kind}: {takes}")
+        ensure_pending(suggestion)
+        item = handler.accept(session, suggestion, given[handler.edits] if handler.edits else None, actor)
+    _follow(runtime, handler, suggestion, item)
+    return item
+
+
+def reject(runtime: Runtime, suggestion_id: int, reason: str, actor: str | None = None) -> Suggestion:
+    """Reject a pending suggestion, keeping the reason."""
+    with runtime.db.session() as session:
+        suggestion = get_suggestion(session, suggestion_id)
+        claim(session, suggestion, SuggestionStatus.rejected, actor, reason)
+        record_event(session, suggestion.id, SuggestionAction.rejected, actor, suggestion.payload, None)
+    _follow(runtime, HANDLERS[SuggestionKind(suggestion.kind)], suggestion, None)
+    return suggestion

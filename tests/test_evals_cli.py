@@ -1,0 +1,140 @@
+"""`python -m evals`: the eval entry point (its errors, the suites' one run shape, the one report writer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import evals.__main__ as entry
+from evals import report
+from evals.bug_reports import DATA_DIR
+from evals.dataset import load_samples
+from evals.task import EvalOptions, EvalResult
+from pipelines.llm import fake_llm
+from tests.conftest import story_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def evals_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evals", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def assert_usage_error(code: int, output: str, *words: str) -> None:
+    assert code == 2, output
+    assert "Traceback" not in output
+    message = output.strip()
+    assert len(message.splitlines()) == 1 and message.startswith("error:"), message
+    for word in words:
+        assert word in message
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """In this process (the real entry point is `test_an_unknown_suite_exits_2_naming_the_suites`)."""
+    result = CliRunner().invoke(entry.app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_an_unknown_suite_exits_2_naming_the_suites():
+    run = evals_cli("nope")
+    assert run.stdout == ""
+    assert_usage_error(run.returncode, run.stderr, "'nope'", "drafting", "duplicates", "ingest", "prioritization")
+
+
+def test_a_bad_split_or_provider_exits_2_before_any_work():
+    assert_usage_error(*invoke("drafting", "--split", "bogus"), "'bogus'", "test", "dev")
+    assert_usage_error(*invoke("drafting", "--provider", "fake"), "'fake'", "local", "openai")
+    # the first names are aliases: the suite is accepted and the split is what fails
+    assert_usage_error(*invoke("story_drafting", "--split", "bogus"), "split 'bogus'")
+    assert_usage_error(*invoke("ingestion", "--split", "bogus"), "split 'bogus'")
+
+
+def test_calibrating_on_the_test_split_is_refused():
+    assert_usage_error(*invoke("duplicates", "--split", "test", "--calibrate"), "dev split only")
+
+
+def test_a_suite_that_needs_an_llm_says_so_instead_of_failing_inside():
+    assert_usage_error(*invoke("drafting", "--no-llm"), "needs an LLM")
+
+
+def test_the_entry_point_does_not_import_the_service():
+    code = "import sys, evals.__main__; print(sorted(m for m in sys.modules if m.split('.')[0] == 'service'))"
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_every_suite_has_the_one_run_shape():
+    assert set(entry.SUITES) == {"drafting", "duplicates", "ingest", "prioritization"}
+    for name, module in entry.SUITES.items():
+        assert name == module.SUITE and callable(module.run) and isinstance(module.NEEDS_LLM, bool)
+    assert {entry.ALIASES[old] for old in ("story_drafting", "ingestion")} == {"drafting", "ingest"}
+
+
+def test_report_write_and_show_take_any_result(tmp_path):
+    result = EvalResult(
+        suite="demo",
+        meta=EvalOptions(split="dev", limit=3).meta(dataset="d"),
+        summary={"recall": 0.5, "hybrid": {"MAP": 0.7, "recall@1": 0.6}, "bm25": {"MAP": 0.4, "recall@1": 0.3}},
+        samples=[{"id": "a"}],
+        notes=["a note"],
+    )
+    path = report.write(result, tmp_path)
+    assert path.parent == tmp_path and path.name.startswith("demo-dev-") and path.suffix == ".json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert (data["suite"], data["split"], data["limit"], data["dataset"], data["provider"]) == (
+        "demo",
+        "dev",
+        3,
+        "d",
+        None,
+    )
+    assert data["summary"] == result.summary and data["samples"] == [{"id": "a"}]
+    console = Console(record=True, width=120)
+    report.show(result, console)
+    text = console.export_text()
+    for cell in ("demo (dev, d)", "recall", "0.5", "hybrid", "0.7", "bm25", "0.3", "MAP", "a note"):
+        assert cell in text
+
+
+def test_drafting_runs_through_the_entry_point_on_a_given_llm(tmp_path, monkeypatch):
+    monkeypatch.setattr(entry, "eval_llm", lambda provider: fake_llm([story_json()] * 2))
+    result = CliRunner().invoke(
+        entry.app, ["story_drafting", "--split", "dev", "--limit", "2", "--reports", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("drafting-dev-fake-*.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert (data["dataset"], data["model"], data["limit"]) == ("story_drafting_dev", "fake", 2)
+    assert [row["id"] for row in data["samples"]] == [s.id for s in load_samples("story_drafting_dev", 2)]
+    assert data["summary"]["schema_valid"] == {"mean": 1.0, "n": 2} and data["summary"]["samples"] == 2
+    assert "schema_valid" in result.output and f"report: {path}" in result.output.replace("\n", "")
+
+
+@pytest.mark.skipif(not (DATA_DIR / "app_reviews" / "golden_set.csv").is_file(), reason="shared/data not present")
+def test_ingest_without_the_llm_writes_its_report(tmp_path):
+    run = evals_cli("ingest", "--split", "test", "--no-llm", "--reports", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    (path,) = tmp_path.glob("ingest-test-*.json")  # no provider in the name: no LLM was built
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert (data["suite"], data["split"], data["provider"], data["model"]) == ("ingest", "test", None, None)
+    assert {"apps", "reviews", "themes", "coverage", "purity", "nmi", "ari", "baseline_purity"} <= set(data["summary"])
+    assert "llm_calls" not in data["summary"]
+    assert data["summary"]["apps"] == len(data["samples"]) == 2  # the two held-out apps
+    assert {row["app"] for row in data["samples"]} == {"Duck Duck GO", "BatteryBot Battery Indicator"}
+    assert 0 < data["summary"]["purity"] <= 1 and data["summary"]["purity"] > data["summary"]["baseline_purity"]
+    assert f"report: {path}" in run.stdout
