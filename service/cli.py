@@ -18,6 +18,7 @@ from service.drafting import cli as drafting
 from service.duplicates import cli as duplicates
 from service.ingest import cli as ingest
 from service.prioritization import cli as prioritization
+from service.refinement import cli as refinement
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
 
@@ -79,6 +80,7 @@ app.command()(duplicates.reindex)
 app.command()(ingest.ingest)
 app.command()(prioritization.prioritize)
 app.add_typer(prioritization.strategy_app, name="strategy")
+app.command()(refinement.refine)
 
 if __name__ == "__main__":
     app()

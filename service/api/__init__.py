@@ -25,11 +25,13 @@ from service.ingest import jobs as ingest_jobs
 from service.ingest import routes as ingest
 from service.prioritization import jobs as prioritization_jobs
 from service.prioritization import routes as prioritization
+from service.refinement import jobs as refinement_jobs
+from service.refinement import routes as refinement
 from service.review import routes as review
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTERS = (drafting, review, backlog, duplicates, ingest, prioritization, health)
-JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB]
+ROUTERS = (drafting, review, refinement, backlog, duplicates, ingest, prioritization, health)
+JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB]
 
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:

@@ -387,9 +387,10 @@ def export(items: Sequence[ExportItem], fmt: str) -> tuple[str, str]:
     return _RENDERERS[fmt](items), MEDIA_TYPES[fmt]
 
 
-def export_item(item: Any) -> ExportItem:
-    """An ExportItem from a backlog item row (service.core.tables.BacklogItem)."""
+def export_item(item: Any, parent: str | None = None) -> ExportItem:
+    """An ExportItem from a backlog item row (service.core.tables.BacklogItem); `parent`: its parent's key."""
     return ExportItem(
+        parent=parent,
         id=item.id,
         title=item.title,
         description=item.description or "",

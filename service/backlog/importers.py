@@ -152,7 +152,24 @@ def _jira_row(row: list[str], columns: dict[str, list[int]], where: str, result:
         item_type = "research"  # our exporter writes research items as Tasks; their label tells them apart
     key = first("issue key")
     fields = {"title": title, "description": first("description"), "type": item_type, "labels": labels}
-    _add(result, where, "jira", fields | {"priority": first("priority") or None, "external_id": key and f"jira:{key}"})
+    points = _points(first("story points") or first("custom field (story points)"), where, result.problems)
+    extra = {"priority": first("priority") or None, "external_id": key and f"jira:{key}", "story_points": points}
+    _add(result, where, "jira", fields | extra)
+
+
+def _points(cell: str, where: str, problems: list[str]) -> int | None:
+    """Story points from a cell ("5", "5.0", "0.5" rounds up to 1); a cell that is not a number is reported."""
+    if not cell:
+        return None
+    try:
+        value = float(cell.replace(",", "."))
+    except ValueError:
+        problems.append(f"{where}: story points {cell!r} is not a number; left empty")
+        return None
+    if not 0 <= value <= 1000:
+        problems.append(f"{where}: story points {cell!r} is out of range 0-1000; left empty")
+        return None
+    return max(1, round(value)) if value > 0 else 0
 
 
 # --- GitHub issues JSON -----------------------------------------------------------------------------------------

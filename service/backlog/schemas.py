@@ -21,6 +21,7 @@ class BacklogItemCreate(BaseModel):
     labels: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = []
     priority: str | None = Field(None, max_length=40)
     external_id: str | None = Field(None, min_length=1, max_length=200)
+    story_points: int | None = Field(None, ge=0, le=1000, description="The team's estimate, if it has one.")
 
 
 class ImportSkipped(BaseModel):

@@ -70,6 +70,7 @@ def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list
             labels=[label.lower() for label in data.labels],
             priority=data.priority,
             external_id=data.external_id,
+            story_points=data.story_points,
         )
         session.add(item)
         session.flush()
@@ -87,9 +88,16 @@ def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems:
     return Imported(created, skipped, problems or [])
 
 
+def item_key(item: BacklogItem) -> str:
+    """How exports name an item for a link to it: the tracker's own key when imported (SHOP-12), else its id."""
+    return item.external_id.split(":", 1)[-1] if item.external_id else str(item.id)
+
+
 def export_backlog(runtime: Runtime, format: ExportFormat) -> tuple[str, str, int]:
     """Every backlog item (merged ones left out) by priority rank in `format`: (content, media type, items)."""
     with runtime.db.session() as session:
-        items = [export_item(i) for i in list_items(session, MAX_EXPORT, 0, False, "priority")]
+        rows = list_items(session, MAX_EXPORT, 0, False, "priority")
+        keys = {row.id: item_key(row) for row in rows}
+        items = [export_item(row, keys.get(row.parent_id) if row.parent_id else None) for row in rows]
     content, media_type = export(items, format)
     return content, media_type, len(items)

@@ -11,6 +11,9 @@ class SuggestionKind(StrEnum):
     evidence = "evidence"
     priority = "priority"
     sprint_plan = "sprint_plan"
+    rewrite = "rewrite"
+    split = "split"
+    estimate = "estimate"
 
 
 class SuggestionStatus(StrEnum):

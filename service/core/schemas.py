@@ -53,6 +53,7 @@ class BacklogItemPublic(BaseModel):
     priority_set_by: str | None = None
     priority_set_at: datetime | None = None
     story_points: int | None = None
+    parent_id: int | None = Field(None, description="The item a split made this one a child of.")
     depends_on: list[int] | None = None
     created_at: datetime
     updated_at: datetime

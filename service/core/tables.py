@@ -49,6 +49,7 @@ class BacklogItem(Base):
     story: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
     merged_into_id: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the epic a split made this a child of
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # customer evidence attached by review
     priority_score: Mapped[float | None]
     priority_rank: Mapped[int | None] = mapped_column(Integer)
@@ -185,6 +186,26 @@ class PrioritizeJob(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ranked: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class RefineJob(Base):
+    """One refinement run over backlog items: quality check, then rewrite, split and estimate suggestions."""
+
+    __tablename__ = "refine_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
+    item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    suggestions: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

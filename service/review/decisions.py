@@ -25,6 +25,7 @@ from service.core.tables import BacklogItem, Suggestion
 from service.drafting.service import accept_draft
 from service.ingest.evidence import accept_evidence
 from service.prioritization.service import accept_priority, accept_sprint_plan
+from service.refinement import service as refinement
 
 log = logging.getLogger(__name__)
 Accept = Callable[[Session, Suggestion, Any, str | None], BacklogItem | None]
@@ -49,6 +50,9 @@ HANDLERS: dict[SuggestionKind, Handler] = {
     SuggestionKind.evidence: Handler(accept_evidence),
     SuggestionKind.priority: Handler(accept_priority, "input_edits"),
     SuggestionKind.sprint_plan: Handler(accept_sprint_plan),
+    SuggestionKind.rewrite: Handler(refinement.accept_rewrite, "edits", refinement.item_changed),
+    SuggestionKind.split: Handler(refinement.accept_split, None, refinement.item_changed),
+    SuggestionKind.estimate: Handler(refinement.accept_estimate),
 }
 EDIT_HINTS = {
     "edits": "a story draft's fields (title, persona, goal, ...)",

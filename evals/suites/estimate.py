@@ -1,0 +1,130 @@
+"""estimate: story points from comparable past stories (`pipelines.estimate`) on 14 real Jira projects
+(Choetkiertikul et al., TSE 2018, as packaged by GPT2SP).
+
+Per project, the history is what a team would have: dev uses the training rows as history and estimates the
+validation rows (to choose `k` and the prior weight: `--calibrate` sweeps them and prints the best); test uses
+training + validation rows as history and estimates the test rows (the reported figure). Metrics: MAE per
+project next to the Median baseline computed in the same run (predict the history's median) and the published
+MAEs (Deep-SE, GPT2SP, published Median) for context. Similarity: all-MiniLM-L6-v2 cosine of title + start of
+description, as the service's embeddings (the service ranks comparables with the hybrid duplicate score).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from statistics import mean, median
+from typing import Any
+
+import numpy as np
+
+from evals.bug_reports import DATA_DIR
+from evals.task import EvalOptions, EvalResult
+from pipelines.embeddings import get_embedder
+from pipelines.estimate import PRIOR_WEIGHT, Comparable, K, estimate_from_comparables
+
+SUITE = "estimate"
+NEEDS_LLM = False
+FOLDER = DATA_DIR / "story_points"
+KS = (5, 10, 20, 40)
+PRIOR_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
+MAX_TEXT = 600
+
+
+def load_project(path: Any) -> list[dict[str, Any]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [
+            {"title": row["title"], "text": f"{row['title']}. {row['description'] or ''}"[:MAX_TEXT],
+             "points": float(row["storypoint"]), "split": row["split_mark"]}
+            for row in csv.DictReader(handle)
+        ]  # fmt: skip
+
+
+def published() -> dict[str, dict[str, float]]:
+    """Project -> {method: MAE} from published_mae.csv."""
+    with open(FOLDER / "published_mae.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    key = next(k for k in rows[0] if k.lower() in ("project", "proj", "dataset"))
+    return {_norm(r[key]): {k: float(v) for k, v in r.items() if k != key and v not in ("", None)} for r in rows}
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def predictions(
+    history_vectors: np.ndarray, history_points: list[float], query_vectors: np.ndarray, k: int, prior_weight: float
+) -> list[int]:
+    prior = median(history_points)
+    similarity = query_vectors @ history_vectors.T
+    out = []
+    for row in similarity:
+        top = np.argsort(-row)[:k]
+        comparables = [
+            Comparable(item_id=int(i), title="", points=history_points[i], score=float(np.clip(row[i], 0, 1)))
+            for i in top
+        ]
+        out.append(estimate_from_comparables(comparables, prior, k, prior_weight).points)
+    return out
+
+
+def run(options: EvalOptions) -> EvalResult:
+    embedder = get_embedder()
+    started = time.perf_counter()
+    history_splits = ("train",) if options.split == "dev" else ("train", "val")
+    query_split = "val" if options.split == "dev" else "test"
+    grid = [(k, w) for k in KS for w in PRIOR_WEIGHTS] if options.calibrate else [(K, PRIOR_WEIGHT)]
+    papers = published()
+    rows, sweep = [], {pair: [] for pair in grid}
+    files = sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv")
+    for done, path in enumerate(files, 1):
+        items = load_project(path)
+        history = [i for i in items if i["split"] in history_splits]
+        queries = [i for i in items if i["split"] == query_split][: options.limit]
+        vectors = embedder.encode([i["text"] for i in history + queries])
+        history_vectors, query_vectors = vectors[: len(history)], vectors[len(history) :]
+        history_points = [i["points"] for i in history]
+        truth = np.array([i["points"] for i in queries])
+        baseline = float(np.mean(np.abs(truth - median(history_points))))
+        for pair in grid:
+            predicted = np.array(predictions(history_vectors, history_points, query_vectors, *pair))
+            sweep[pair].append(float(np.mean(np.abs(truth - predicted))) / baseline)
+            if pair == (K, PRIOR_WEIGHT) or not options.calibrate:
+                mae = float(np.mean(np.abs(truth - predicted)))
+        paper = papers.get(_norm(path.stem), {})
+        rows.append(
+            {
+                "project": path.stem,
+                "history": len(history),
+                "queries": len(queries),
+                "mae": round(mae, 3),
+                "median_baseline_mae": round(baseline, 3),
+                "beats_median": mae < baseline,
+                **{f"published_{k.lower().replace(' ', '_')}": v for k, v in paper.items()},
+            }
+        )
+        options.log(f"{path.stem}: MAE {mae:.2f} vs median baseline {baseline:.2f} ({len(queries)} items)")
+        options.on_sample(done, len(files))
+    deep_se = [r.get("published_deepse") for r in rows]
+    summary: dict[str, Any] = {
+        "projects": len(rows),
+        "beats_median_baseline": sum(r["beats_median"] for r in rows),
+        "mae_mean": round(mean(r["mae"] for r in rows), 3),
+        "median_baseline_mae_mean": round(mean(r["median_baseline_mae"] for r in rows), 3),
+        "k": K,
+        "prior_weight": PRIOR_WEIGHT,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if all(d is not None for d in deep_se):
+        summary["deep_se_published_mae_mean"] = round(mean(deep_se), 3)
+    notes = []
+    if options.calibrate:
+        ranked = sorted(grid, key=lambda pair: (-sum(r < 1 for r in sweep[pair]), mean(sweep[pair])))
+        for pair in ranked[:5]:
+            notes.append(
+                f"k={pair[0]} prior_weight={pair[1]}: beats the median on {sum(r < 1 for r in sweep[pair])}/"
+                f"{len(rows)} projects, MAE / median MAE {mean(sweep[pair]):.3f} on average"
+            )
+        summary["best"] = {"k": ranked[0][0], "prior_weight": ranked[0][1]}
+    meta = options.meta(dataset="story_points", history=list(history_splits), queries=query_split)
+    return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=rows, notes=notes)

@@ -1,0 +1,272 @@
+"""Quality check of a backlog item against named criteria, after Lucassen et al.'s Quality User Story framework
+plus what a sprint needs. Deterministic and cheap: every rule names the criterion, the exact span of the item's
+text at fault (when there is one), why, and a concrete fix. Rules are tuned to stay quiet on a clear item (a false
+alarm costs a reviewer's trust); `evals/suites/quality.py` measures both. Duplicates and conflicts need the
+vector store, so the service adds those findings (`duplicate`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from pydantic import BaseModel, Field
+
+from pipelines.models import ItemType
+
+Criterion = Literal["well_formed", "atomic", "minimal", "unambiguous", "testable", "estimable", "duplicate"]
+CRITERIA: tuple[str, ...] = get_args(Criterion)
+MAX_POINTS = 8  # more than this does not fit a sprint: split it
+MAX_CRITERIA = 8
+
+VAGUE = (
+    "fast", "quick", "quickly", "easy", "easily", "user-friendly", "user friendly", "intuitive", "simple", "simply",
+    "efficient", "efficiently", "flexible", "robust", "seamless", "seamlessly", "appropriate", "appropriately",
+    "adequate", "etc", "and so on", "as needed", "as appropriate", "if possible", "some", "several", "various",
+    "many", "a lot", "better", "nice", "good", "properly", "correctly", "optimal", "optimized", "improved",
+    "reasonable", "normal", "sufficient", "minimal", "maximal", "state-of-the-art", "modern",
+)  # fmt: skip
+FIXED_PAIRS = (
+    "drag and drop", "terms and conditions", "copy and paste", "cut and paste", "pros and cons", "black and white",
+    "search and replace", "find and replace", "up and running", "read and write", "sign in and out", "log in and out",
+    "import and export", "rock and roll", "q and a", "r and d", "and/or",
+)  # fmt: skip
+PRONOUNS = ("it", "its", "they", "them", "their", "this", "that", "these", "those")
+
+_VAGUE_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted(VAGUE, key=len, reverse=True)) + r")(?![\w-])", re.I
+)
+_STORY_RE = re.compile(
+    r"\bas\s+(?:an?|the)\s+(?P<persona>[^,\n]{1,80}?)\s*,?\s*I\s*(?:'m|\s+am)?\s*"
+    r"(?P<verb>want(?:\s+to)?|would\s+like(?:\s+to)?|need(?:\s+to)?|can|should\s+be\s+able\s+to|able\s+to)\s+"
+    r"(?P<goal>[^\n]+?)(?:\s*,?\s*so\s+that\s+(?P<benefit>[^\n]+?))?\s*(?:\.(?:\s|$)|\n|$)",
+    re.I,
+)
+_CRITERIA_RE = re.compile(
+    r"\bgiven\b.+\bthen\b|^\s*[-*]\s*\[[ xX]?\]|acceptance criteria|\bshould\b.*\n\s*[-*]", re.I | re.M | re.S
+)
+_STEPS_RE = re.compile(r"steps\s+to\s+reproduce|\bsteps\b\s*:|\breproduce\b|^\s*1[.)]\s", re.I | re.M)
+_EXPECTED_RE = re.compile(r"\bexpected\b|\bshould\b", re.I)
+_ACTUAL_RE = re.compile(r"\bactual(?:ly)?\b|\binstead\b|\bbut\b|\bfails?\b|\berror\b|\bcrash", re.I)
+_CHECKLIST_RE = re.compile(r"^\s*[-*]\s*(?:\[[ xX]?\]\s*)?(?:given\b.*|.+)$", re.I | re.M)
+_CONJUNCTION_RE = re.compile(r"\s(and|&|as well as|plus|also)\s", re.I)
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+class Finding(BaseModel):
+    """One thing wrong with an item, against one criterion."""
+
+    criterion: Criterion
+    span: str | None = Field(description="The exact text at fault, as written in the item; null when nothing is.")
+    why: str
+    fix: str
+
+
+class Statement(BaseModel):
+    """The parts of a 'As a <persona>, I want <goal>, so that <benefit>' sentence, as written."""
+
+    text: str
+    persona: str
+    goal: str
+    benefit: str | None
+
+
+def story_statement(text: str) -> Statement | None:
+    """The first user-story sentence in `text`, if there is one."""
+    found = _STORY_RE.search(text)
+    if found is None:
+        return None
+    benefit = found["benefit"].strip() if found["benefit"] else None
+    return Statement(
+        text=found[0].strip(), persona=found["persona"].strip(), goal=found["goal"].strip(), benefit=benefit
+    )
+
+
+def _masked(text: str) -> str:
+    """`text` with fixed pairs ("drag and drop") blanked out, same length, so their 'and' is not a second goal."""
+    for pair in FIXED_PAIRS:
+        text = re.sub(re.escape(pair), lambda m: "_" * len(m[0]), text, flags=re.I)
+    return text
+
+
+def check_atomic(statement: Statement) -> Finding | None:
+    """Two goals in one story: a conjunction joining two actions or things in the goal."""
+    found = _CONJUNCTION_RE.search(_masked(statement.goal))
+    if found is None:
+        return None
+    return Finding(
+        criterion="atomic",
+        span=statement.goal,
+        why=f"the goal joins two things with '{found[1]}': each can be done, tested and estimated on its own",
+        fix="split it into one story per goal (one 'I want' each), or keep one and move the other to a new item",
+    )
+
+
+def check_minimal(statement: Statement) -> Finding | None:
+    """Notes or solution detail inside the story sentence: brackets, 'e.g.', 'i.e.', a 'note'."""
+    found = re.search(r"\([^)]*\)|\[[^\]]*\]|\b(?:e\.g\.|i\.e\.|note:)[^,.;]*", statement.text, re.I)
+    if found is None:
+        return None
+    return Finding(
+        criterion="minimal",
+        span=found[0],
+        why="the story sentence carries a note or solution detail besides who, what and why",
+        fix="keep the sentence to persona, goal and benefit; move the detail to the description or a criterion",
+    )
+
+
+def check_vague(text: str) -> list[Finding]:
+    """Vague words a tester cannot check ('fast', 'user-friendly', 'etc.'), each once."""
+    findings, seen = [], set()
+    for found in _VAGUE_RE.finditer(text):
+        word = found[0]
+        if word.lower() in seen:
+            continue
+        seen.add(word.lower())
+        findings.append(
+            Finding(
+                criterion="unambiguous",
+                span=word,
+                why=f"'{word}' means different things to different readers and cannot be tested",
+                fix=f"replace '{word}' with a measurable condition (a number, a limit, a named list)",
+            )
+        )
+    return findings
+
+
+def pronoun_is_unclear(sentence: str, pronoun_at: int) -> bool:
+    """Whether the pronoun starting at `pronoun_at` has more than one candidate referent before it in its sentence
+    (two or more noun phrases introduced by an article or a determiner), or none at all at the start of a
+    sentence. A rule, not a parser: measured on ReqEval in `evals/suites/quality.py`."""
+    before = sentence[:pronoun_at]
+    candidates = re.findall(r"\b(?:the|a|an|each|every|any|all|some|our|his|her|my|your)\s+[a-z][\w-]*", before, re.I)
+    if not before.strip():
+        return True
+    return len(candidates) >= 2
+
+
+def check_pronouns(statement: Statement) -> Finding | None:
+    """A pronoun in the goal or benefit whose referent is unclear (e.g. 'it' after two things)."""
+    for part in (statement.goal, statement.benefit or ""):
+        for found in re.finditer(r"\b(" + "|".join(PRONOUNS) + r")\b", part, re.I):
+            if found[1].lower() in ("this", "that", "these", "those") and re.match(r"\s+[a-z]", part[found.end() :]):
+                continue  # "this page": a determiner with its noun, not a pronoun
+            if found[1].lower() == "that" and part[: found.start()].strip().lower().endswith(("so", "such")):
+                continue
+            context = (
+                f"{statement.persona} {part[: found.start()]}" if part is statement.benefit else part[: found.start()]
+            )
+            if pronoun_is_unclear(context, len(context)):
+                return Finding(
+                    criterion="unambiguous",
+                    span=found[0],
+                    why=f"'{found[0]}' could refer to more than one thing mentioned before it",
+                    fix=f"name what '{found[0]}' stands for",
+                )
+    return None
+
+
+def check_well_formed(text: str, item_type: ItemType, statement: Statement | None) -> list[Finding]:
+    if item_type == "bug":
+        missing = [
+            name
+            for name, pattern in (
+                ("steps to reproduce", _STEPS_RE),
+                ("expected result", _EXPECTED_RE),
+                ("actual result", _ACTUAL_RE),
+            )
+            if not pattern.search(text)
+        ]
+        if not missing:
+            return []
+        return [
+            Finding(
+                criterion="well_formed",
+                span=None,
+                why=f"a bug report needs steps, expected and actual result; missing: {', '.join(missing)}",
+                fix="add " + ", ".join(missing) + " so anyone can reproduce it and tell when it is fixed",
+            )
+        ]
+    if item_type != "feature":
+        return []
+    if statement is None:
+        return [
+            Finding(
+                criterion="well_formed",
+                span=None,
+                why="no persona and goal: it does not say who wants what",
+                fix="state it as 'As a <who>, I want <what>, so that <why>'",
+            )
+        ]
+    if statement.benefit is None:
+        return [
+            Finding(
+                criterion="well_formed",
+                span=statement.text,
+                why="no benefit: it says who wants what but not why",
+                fix="add ', so that <the value this gives the persona>'",
+            )
+        ]
+    return []
+
+
+def count_criteria(text: str) -> int:
+    """Acceptance criteria written as Given/When/Then lines or a checklist."""
+    gwt = len(re.findall(r"\bgiven\b", text, re.I))
+    checklist = len(re.findall(r"^\s*[-*]\s*\[[ xX]?\]", text, re.M))
+    return max(gwt, checklist)
+
+
+def check_testable(text: str, item_type: ItemType) -> Finding | None:
+    if item_type == "bug" and _EXPECTED_RE.search(text):
+        return None  # the expected result is the test
+    if count_criteria(text) or re.search(r"acceptance criteria|definition of done", text, re.I):
+        return None
+    return Finding(
+        criterion="testable",
+        span=None,
+        why="no acceptance criteria: nobody can tell when it is done",
+        fix="add 2-5 checkable criteria, e.g. 'Given <state>, when <action>, then <observable result>'",
+    )
+
+
+def check_estimable(text: str, title: str, points: int | None, max_points: int = MAX_POINTS) -> Finding | None:
+    if points is not None and points > max_points:
+        return Finding(
+            criterion="estimable",
+            span=None,
+            why=f"{points} story points: more than {max_points} does not fit a sprint",
+            fix="split it into smaller stories (workflow steps, business rules, data variations, happy/unhappy path)",
+        )
+    if count_criteria(text) > MAX_CRITERIA:
+        return Finding(
+            criterion="estimable",
+            span=None,
+            why=f"{count_criteria(text)} acceptance criteria: too much for one story to estimate with confidence",
+            fix="split it so each story has at most 5 criteria",
+        )
+    if len(_WORD_RE.findall(f"{title} {text}")) < 6:
+        return Finding(
+            criterion="estimable",
+            span=None,
+            why="too little text to tell what the work is",
+            fix="say what should change, for whom, and how it is checked",
+        )
+    return None
+
+
+def check_item(
+    title: str, description: str = "", item_type: ItemType = "feature", points: int | None = None
+) -> list[Finding]:
+    """Every finding on an item: well-formed, atomic, minimal, unambiguous, testable, estimable (in that order).
+    Spans are exact substrings of the title or the description."""
+    text = f"{title}\n{description}".strip()
+    statement = story_statement(text)
+    findings = check_well_formed(text, item_type, statement)
+    if statement is not None:
+        findings += [f for f in (check_atomic(statement), check_minimal(statement)) if f]
+    findings += check_vague(text)
+    if statement is not None and (pronoun := check_pronouns(statement)):
+        findings.append(pronoun)
+    findings += [f for f in (check_testable(text, item_type), check_estimable(description, title, points)) if f]
+    return findings

@@ -1,0 +1,100 @@
+"""Refining an existing backlog item with the model: a rewrite that fixes what the quality check found, and a
+split of an item too large for a sprint into small child stories that together cover it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from pipelines.llm import LLM, StructuredResult
+from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text
+from pipelines.quality import Finding
+from pipelines.safety import escape_tags, neutralize_instructions
+from prompts import load_prompt
+
+MAX_ITEM_CHARS = 6_000
+Pattern = Literal[
+    "workflow_steps", "business_rules", "data_variations", "happy_unhappy_path", "crud_operations", "interfaces",
+    "performance", "spike",
+]  # fmt: skip
+
+
+class ChildStory(BaseModel):
+    """One child of a split: a small story of its own."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=120)]
+    persona: ShortText
+    goal: Text
+    benefit: Text
+    acceptance_criteria: list[AcceptanceCriterion] = Field(min_length=2, max_length=4)
+
+    def as_story(self, item_type: ItemType, labels: list[str]) -> StoryDraft:
+        return StoryDraft(
+            item_type=item_type, labels=labels[:8], assumptions=[], open_questions=[], **self.model_dump()
+        )
+
+
+class SplitPlan(BaseModel):
+    """An item split into small child stories along one pattern, with which child covers which requirement."""
+
+    pattern: Pattern = Field(description="The splitting pattern used.")
+    children: list[ChildStory] = Field(min_length=2, max_length=6, description="2 to 6 small, independent stories.")
+    coverage: dict[str, int] = Field(
+        description="For each requirement of the item, by its number as a string, the index of the child covering it."
+    )
+
+    @model_validator(mode="after")
+    def _coverage_names_children(self) -> SplitPlan:
+        wrong = {k: v for k, v in self.coverage.items() if not 0 <= v < len(self.children)}
+        if wrong:
+            raise ValueError(
+                f"coverage names children that do not exist: {wrong}; children are 0..{len(self.children) - 1}"
+            )
+        return self
+
+
+def requirements(text: str) -> list[str]:
+    """The item's requirements as a reviewer would count them: its acceptance-criteria lines (Given/When/Then or
+    a checklist), else its sentences."""
+    lines = [
+        re.sub(r"^\s*[-*]\s*(\[[ xX]?\]\s*)?", "", line).strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*[-*]\s+(\[[ xX]?\]\s*)?\S", line) or re.match(r"^\s*given\b", line, re.I)
+    ]
+    if lines:
+        return lines
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 3]
+
+
+def _item_text(title: str, description: str) -> tuple[str, list[str]]:
+    text, removed = neutralize_instructions(f"{title}\n{description}".strip()[:MAX_ITEM_CHARS])
+    return escape_tags(text, "item"), removed
+
+
+def _warn(result: StructuredResult, removed: list[str]) -> StructuredResult:
+    result.warnings += [f"instruction-like text was removed before refining: {cut!r}" for cut in removed]
+    return result
+
+
+def rewrite_item(
+    llm: LLM, title: str, description: str, item_type: str, findings: list[Finding]
+) -> StructuredResult[StoryDraft]:
+    """The item rewritten as a clear story fixing `findings`, keeping its facts, asking what it does not say."""
+    text, removed = _item_text(title, description)
+    problems = "; ".join(f"{f.criterion}: {f.why}" + (f" ({f.span!r})" if f.span else "") for f in findings)
+    result = llm.complete_structured(
+        load_prompt("rewrite_story"), StoryDraft, item_type=item_type, findings=problems or "none", text=text
+    )
+    return _warn(result, removed)
+
+
+def split_item(llm: LLM, title: str, description: str, item_type: str) -> StructuredResult[SplitPlan]:
+    """2-6 child stories along a named pattern that together cover every requirement of the item."""
+    text, removed = _item_text(title, description)
+    numbered = " | ".join(f"{i}: {r[:200]}" for i, r in enumerate(requirements(description or title))) or "0: " + title
+    result = llm.complete_structured(
+        load_prompt("split_story"), SplitPlan, item_type=item_type, requirements=numbered, text=text
+    )
+    return _warn(result, removed)

@@ -1,0 +1,1 @@
+"""Refinement of the existing backlog: quality findings, rewrites, splits and estimates for review."""

@@ -1,0 +1,294 @@
+"""Refining the backlog a team already has: quality findings, and rewrite, split and estimate suggestions.
+
+A suggestion records the item's fingerprint (title, description, points) when it is made: accepting it after
+the item changed is refused as stale, and refining an unchanged item again returns the pending suggestion instead
+of a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.estimate import Comparable, estimate_from_comparables, team_median
+from pipelines.llm import describe_validation_error
+from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from pipelines.prioritization import estimate_inputs
+from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
+from pipelines.refine import SplitPlan, requirements, rewrite_item, split_item
+from service import duplicates
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.runtime import Runtime
+from service.core.suggestions import Proposal, claim, create_suggestion, record_event
+from service.core.tables import BacklogItem, Suggestion
+
+log = logging.getLogger(__name__)
+MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
+COMPARABLES = 20
+# Findings a rewrite fixes; a duplicate is merged and a too-large item split instead.
+REWRITE_FOR = {"well_formed", "atomic", "minimal", "unambiguous", "testable"}
+
+
+def get_item(session: Session, item_id: int) -> BacklogItem:
+    item = session.get(BacklogItem, item_id)
+    if item is None or item.merged_into_id is not None:
+        raise NotFound(f"no backlog item with id {item_id}" + (" (it was merged away)" if item else ""))
+    return item
+
+
+def fingerprint(item: BacklogItem) -> str:
+    """What a refinement suggestion was made from; a change to any of it makes the suggestion stale."""
+    content = f"{item.title}\n{item.description}\n{item.story_points}\n{item.item_type}".encode()
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def findings(runtime: Runtime, item: BacklogItem) -> list[Finding]:
+    """Rule findings on the item's text, then likely duplicates from the duplicate detector."""
+    found = check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
+    if runtime.settings.duplicate_check:
+        for candidate in duplicates.item_duplicates(runtime, item, 5):
+            if candidate["verdict"] == "duplicate" and candidate["kind"] == "backlog_item":
+                found.append(
+                    Finding(
+                        criterion="duplicate",
+                        span=None,
+                        why=f'reads like backlog item #{candidate["item_id"]} "{candidate["title"]}" '
+                        f"(score {candidate['score']:.2f})",
+                        fix=f"merge the two: keep one and fold the other into it (#{candidate['item_id']})",
+                    )
+                )
+    return found
+
+
+def quality(runtime: Runtime, item_id: int) -> list[Finding]:
+    with runtime.db.session() as session:
+        item = get_item(session, item_id)
+    return findings(runtime, item)
+
+
+def needs_split(item: BacklogItem, found: list[Finding]) -> str | None:
+    """Why the item is too large for a sprint, or None."""
+    if item.story_points is not None and item.story_points > MAX_POINTS:
+        return f"{item.story_points} points (more than {MAX_POINTS})"
+    if "epic" in (item.labels or []):
+        return "it is an epic"
+    if any(f.criterion == "atomic" for f in found):
+        return "it has several goals"
+    if count_criteria(item.description or "") > 5:
+        return f"{count_criteria(item.description or '')} acceptance criteria"
+    return None
+
+
+def _inputs(item: BacklogItem, **extra: Any) -> dict[str, Any]:
+    return {"backlog_item_id": item.id, "fingerprint": fingerprint(item), "title": item.title, **extra}
+
+
+def _pending(session: Session, kind: SuggestionKind, item: BacklogItem) -> Suggestion | None:
+    """A pending suggestion of this kind made from the item as it is now."""
+    wanted = fingerprint(item)
+    pending = session.scalars(
+        select(Suggestion).where(Suggestion.kind == kind, Suggestion.status == SuggestionStatus.pending)
+    )
+    return next(
+        (s for s in pending if s.input.get("backlog_item_id") == item.id and s.input.get("fingerprint") == wanted),
+        None,
+    )
+
+
+def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
+    return [f.model_dump() for f in found]
+
+
+def propose_rewrite(runtime: Runtime, item_id: int, actor: str | None = None) -> tuple[Suggestion | None, list]:
+    """A rewrite of an item the quality check finds unclear: (the suggestion, the findings); (None, findings) when
+    nothing a rewrite fixes was found."""
+    with runtime.db.session() as session:
+        item = get_item(session, item_id)
+        if existing := _pending(session, SuggestionKind.rewrite, item):
+            return existing, existing.evidence.get("findings", [])
+    found = findings(runtime, item)
+    fixable = [f for f in found if f.criterion in REWRITE_FOR]
+    if not fixable:
+        return None, found
+    description = (item.description or "")[:MAX_DESCRIPTION]
+    result = rewrite_item(runtime.llm(), item.title, description, item.item_type, fixable)
+    proposal = Proposal.of(result)
+    with runtime.db.session() as session:
+        suggestion = create_suggestion(
+            session, SuggestionKind.rewrite, proposal, _inputs(item), {"findings": _finding_dicts(found)}, actor
+        )
+    return suggestion, found
+
+
+def propose_split(runtime: Runtime, item_id: int, actor: str | None = None) -> tuple[Suggestion | None, list]:
+    """A split of an item too large for a sprint, or (None, findings) when it is not."""
+    with runtime.db.session() as session:
+        item = get_item(session, item_id)
+        if existing := _pending(session, SuggestionKind.split, item):
+            return existing, existing.evidence.get("findings", [])
+    found = findings(runtime, item)
+    reason = needs_split(item, found)
+    if reason is None:
+        return None, found
+    description = (item.description or "")[:MAX_DESCRIPTION]
+    result = split_item(runtime.llm(), item.title, description, item.item_type)
+    evidence = {
+        "findings": _finding_dicts(found),
+        "why": reason,
+        "requirements": requirements(description or item.title),
+    }
+    with runtime.db.session() as session:
+        suggestion = create_suggestion(
+            session, SuggestionKind.split, Proposal.of(result), _inputs(item), evidence, actor
+        )
+    return suggestion, found
+
+
+def comparables(runtime: Runtime, item: BacklogItem) -> tuple[list[Comparable], float | None]:
+    """The most similar other items with points, and the median of every item's points (the team's prior)."""
+    with runtime.db.session() as session:
+        pointed = {
+            i.id: i
+            for i in session.scalars(
+                select(BacklogItem).where(BacklogItem.story_points.is_not(None), BacklogItem.merged_into_id.is_(None))
+            )
+            if i.id != item.id
+        }
+    if not pointed:
+        return [], None
+    found = duplicates.item_duplicates(runtime, item, min(100, 5 * COMPARABLES))
+    similar = [
+        Comparable(item_id=c["item_id"], title=c["title"], points=pointed[c["item_id"]].story_points, score=c["score"])
+        for c in found
+        if c["kind"] == "backlog_item" and c["item_id"] in pointed
+    ][:COMPARABLES]
+    return similar, team_median([float(i.story_points) for i in pointed.values()])
+
+
+def propose_estimate(runtime: Runtime, item_id: int, actor: str | None = None) -> Suggestion:
+    """Story points with the comparable estimated items as the reason; with none, the model alone (labelled)."""
+    with runtime.db.session() as session:
+        item = get_item(session, item_id)
+        if existing := _pending(session, SuggestionKind.estimate, item):
+            return existing
+    similar, prior = comparables(runtime, item)
+    estimate = estimate_from_comparables(similar, prior)
+    if estimate is not None:
+        payload = {**estimate.model_dump(mode="json"), "method": "comparables"}
+        proposal = Proposal(
+            payload, model="weighted-median-of-comparables", provider="refinery", prompt_version="estimate@1"
+        )
+    else:
+        result = estimate_inputs(
+            runtime.llm(), item.title, item.item_type, (item.description or "")[:MAX_DESCRIPTION], None, "", []
+        )
+        proposal = Proposal.of(result)
+        if result.value is not None:
+            payload = {
+                "points": result.value.effort,
+                "rationale": f"model alone, no estimated items to compare with: {result.value.effort_rationale}",
+                "comparables": [],
+                "method": "model",
+            }
+            proposal = proposal.with_payload(payload)
+    with runtime.db.session() as session:
+        return create_suggestion(session, SuggestionKind.estimate, proposal, _inputs(item), None, actor)
+
+
+def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:
+    """The item a refinement suggestion is about, unchanged since it was made (else Conflict: stale)."""
+    item = get_item(session, suggestion.input["backlog_item_id"])
+    if fingerprint(item) != suggestion.input.get("fingerprint"):
+        raise Conflict(
+            f"suggestion {suggestion.id} is stale: backlog item {item.id} changed after it was made; "
+            "reject it and refine the item again"
+        )
+    return item
+
+
+def _snapshot(item: BacklogItem) -> dict[str, Any]:
+    return {"title": item.title, "description": item.description, "item_type": item.item_type, "labels": item.labels}
+
+
+def accept_rewrite(
+    session: Session, suggestion: Suggestion, edits: StoryDraftEdits | None, actor: str | None
+) -> BacklogItem:
+    """The item takes the rewritten story (with the reviewer's edits); history keeps the item before and after."""
+    item = _current_item(session, suggestion)
+    draft = StoryDraft.model_validate(suggestion.payload)
+    try:
+        final = edits.apply(draft) if edits else draft
+    except ValidationError as exc:
+        raise InvalidInput(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    before = _snapshot(item)
+    item.title, item.description, item.item_type = final.title, story_markdown(final), final.item_type
+    item.labels = sorted({*(item.labels or []), *final.labels})
+    item.story = final.model_dump(mode="json")
+    suggestion.backlog_item_id = item.id
+    edited = final.model_dump(mode="json") != suggestion.payload
+    action = SuggestionAction.accepted_with_edits if edited else SuggestionAction.accepted
+    record_event(session, suggestion.id, action, actor, before, _snapshot(item))
+    return item
+
+
+def accept_split(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> BacklogItem:
+    """The children become backlog items linked to the item, which stays as their epic."""
+    item = _current_item(session, suggestion)
+    plan = SplitPlan.model_validate(suggestion.payload)
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    children = []
+    for child in plan.children:
+        story = child.as_story(item.item_type, item.labels or [])  # type: ignore[arg-type]
+        children.append(
+            BacklogItem(
+                title=story.title,
+                description=story_markdown(story),
+                item_type=story.item_type,
+                labels=story.labels,
+                story=story.model_dump(mode="json"),
+                source_suggestion_id=suggestion.id,
+                parent_id=item.id,
+            )
+        )
+    session.add_all(children)
+    session.flush()
+    item.labels = sorted({*(item.labels or []), "epic"})
+    suggestion.backlog_item_id = item.id
+    after = {"children": [c.id for c in children], "pattern": plan.pattern}
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, _snapshot(item), after)
+    return item
+
+
+def accept_estimate(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> BacklogItem:
+    item = _current_item(session, suggestion)
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    before = {"story_points": item.story_points}
+    item.story_points = int(suggestion.payload["points"])
+    suggestion.backlog_item_id = item.id
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, before, {"story_points": item.story_points})
+    return item
+
+
+def item_changed(runtime: Runtime, suggestion: Suggestion, item: BacklogItem | None) -> None:
+    """A rewritten item is indexed again; a split's children enter the index."""
+    if suggestion.status != SuggestionStatus.accepted or item is None:
+        return
+    with runtime.db.session() as session:
+        made = list(session.scalars(select(BacklogItem).where(BacklogItem.source_suggestion_id == suggestion.id)))
+    duplicates.index(runtime, [duplicates.item_document(i) for i in [item, *made]])
+
+
+def stale(session: Session, suggestion: Suggestion) -> bool:
+    """Whether a pending refinement suggestion's item changed (or went) since it was made."""
+    try:
+        _current_item(session, suggestion)
+    except (Conflict, NotFound):
+        return True
+    return False

@@ -1,0 +1,89 @@
+"""The rule-based quality check: each criterion fires on its defect with the exact span, and stays quiet on a clear
+story."""
+
+import pytest
+
+from pipelines.estimate import Comparable, estimate_from_comparables, snap, weighted_median
+from pipelines.quality import check_item, pronoun_is_unclear, story_statement
+from pipelines.refine import SplitPlan, requirements
+
+CLEAR = (
+    "As a billing admin, I want to download last month's invoices as one PDF, so that I can send them to the "
+    "accountant in one email.\n\n**Acceptance criteria**\n"
+    "- [ ] Given invoices exist for last month, when I choose Download all, then one PDF with every invoice downloads\n"
+    "- [ ] Given no invoices exist, when I choose Download all, then I am told there is nothing to download"
+)
+
+
+def criteria(findings):
+    return [f.criterion for f in findings]
+
+
+def test_a_clear_story_gets_no_findings():
+    assert check_item("Download last month's invoices as one PDF", CLEAR, "feature", 3) == []
+
+
+@pytest.mark.parametrize(
+    ("description", "criterion", "span"),
+    [
+        (CLEAR.replace("as one PDF", "quickly as one PDF"), "unambiguous", "quickly"),
+        (CLEAR.replace("download last month's invoices", "download invoices and archive old customers"), "atomic",
+         "download invoices and archive old customers as one PDF"),
+        (CLEAR.replace(", so that I can send them to the accountant in one email", ""), "well_formed", None),
+        (CLEAR.replace("As a billing admin, I want to", "Please"), "well_formed", None),
+        (CLEAR.replace("as one PDF,", "as one PDF (use wkhtmltopdf),"), "minimal", "(use wkhtmltopdf)"),
+        (CLEAR.split("\n\n")[0], "testable", None),
+    ],
+)  # fmt: skip
+def test_each_defect_is_found_with_its_span(description, criterion, span):
+    found = check_item("Invoices", description, "feature", 3)
+    assert criterion in criteria(found), found
+    finding = next(f for f in found if f.criterion == criterion)
+    text = f"Invoices\n{description}"
+    if span is not None:
+        assert finding.span == span and finding.span in text
+    assert finding.why and finding.fix
+
+
+def test_a_bug_needs_steps_expected_and_actual():
+    found = check_item("Export crashes", "The export crashes.", "bug")
+    assert criteria(found)[0] == "well_formed" and "steps to reproduce" in found[0].why
+    complete = "Steps to reproduce: 1. open reports 2. export\nExpected: a CSV file\nActual: the app crashes"
+    assert "well_formed" not in criteria(check_item("Export crashes", complete, "bug"))
+
+
+def test_too_large_or_too_thin_items_are_not_estimable():
+    assert "estimable" in criteria(check_item("Invoices", CLEAR, "feature", 13))
+    assert "estimable" in criteria(check_item("Fix it", "", "tech_debt"))
+
+
+def test_fixed_pairs_are_not_two_goals():
+    text = CLEAR.replace("download last month's invoices as one PDF", "drag and drop invoices into a folder")
+    assert "atomic" not in criteria(check_item("Invoices", text, "feature", 3))
+
+
+def test_story_statement_and_pronoun_rule():
+    statement = story_statement("As an editor, I can publish a draft, so that readers see it.")
+    assert (statement.persona, statement.goal, statement.benefit) == ("editor", "publish a draft", "readers see it")
+    sentence = "The server sends the report to the client before it closes"
+    assert pronoun_is_unclear(sentence, sentence.index("it closes"))
+    single = "Once the material has arrived, it"
+    assert not pronoun_is_unclear(single, len(single) - 2)
+
+
+def test_estimate_from_comparables_is_a_weighted_median_snapped_to_the_scale():
+    assert snap(4) == 3 and snap(6.5) == 5 and snap(30) == 20
+    assert weighted_median([1, 8, 8], [1, 1, 1]) == 8
+    similar = [Comparable(item_id=i, title="", points=p, score=0.9) for i, p in enumerate([5, 5, 8, 5])]
+    estimate = estimate_from_comparables(similar, team_median=2, k=4, prior_weight=1)
+    assert estimate.points == 5 and "#0 (5 pts" in estimate.rationale
+    assert estimate_from_comparables([], team_median=3) is None
+
+
+def test_split_coverage_must_name_real_children_and_requirements_are_counted():
+    child = {"title": "Export", "persona": "admin", "goal": "export", "benefit": "b",
+             "acceptance_criteria": [{"given": "g", "when": "w", "then": "t"}] * 2}  # fmt: skip
+    with pytest.raises(ValueError, match="coverage names children"):
+        SplitPlan.model_validate({"pattern": "crud_operations", "children": [child, child], "coverage": {"0": 2}})
+    assert requirements(CLEAR)[1].startswith("Given no invoices exist")
+    assert len(requirements("Users sign up with email. Admins approve new accounts.")) == 2

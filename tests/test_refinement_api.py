@@ -1,0 +1,158 @@
+"""Refinement through the API with the fake LLM: quality findings, rewrite, split and estimate suggestions, stale
+suggestions, the refinement run, story points and parent links through import and export."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.conftest import story, story_json
+from tests.test_prioritization_api import estimate
+
+VAGUE = {"title": "Fast search", "description": "Search should be fast and user-friendly.", "external_id": "V"}
+CLEAR = {
+    "title": "Download last month's invoices as one PDF",
+    "description": (
+        "As a billing admin, I want to download last month's invoices as one PDF, so that I can send them to the "
+        "accountant in one email.\n\n**Acceptance criteria**\n"
+        "- [ ] Given invoices exist, when I choose Download all, then one PDF with every invoice downloads\n"
+        "- [ ] Given no invoices exist, when I choose Download all, then I am told there is nothing to download"
+    ),
+    "story_points": 3,
+    "external_id": "C",
+}
+EPIC = {
+    "title": "Customer accounts",
+    "description": "As a shopper, I want an account, so that I can see my orders.\n- Sign up with email\n"
+    "- Reset a forgotten password\n- Delete my account",
+    "story_points": 20,
+    "external_id": "E",
+}
+CHILD = {
+    "title": "Sign up with email",
+    "persona": "shopper",
+    "goal": "to sign up with my email",
+    "benefit": "I can order as a customer",
+    "acceptance_criteria": [
+        {"given": "a new email", "when": "I sign up", "then": "an account is created"},
+        {"given": "a known email", "when": "I sign up", "then": "I am asked to sign in"},
+    ],
+}
+
+
+def add(client, *items) -> list[int]:
+    response = client.post("/v1/backlog/items", json=list(items))
+    assert response.status_code == 201, response.text
+    return [i["id"] for i in response.json()["created"]]
+
+
+def test_quality_findings_name_the_words_at_fault_and_a_clear_item_has_none(client):
+    vague, clear = add(client, VAGUE, CLEAR)
+    findings = client.post(f"/v1/backlog/{vague}/quality").json()["findings"]
+    spans = {f["span"].lower() for f in findings if f["criterion"] == "unambiguous"}
+    assert {"fast", "user-friendly"} <= spans
+    assert {"well_formed", "testable"} <= {f["criterion"] for f in findings}
+    assert client.post(f"/v1/backlog/{clear}/quality").json() == {"findings": []}
+    assert client.post("/v1/backlog/999/quality").status_code == 404
+    assert client.get(f"/v1/backlog/{clear}").json()["story_points"] == 3
+
+
+def test_a_rewrite_updates_the_item_on_accept_and_is_not_made_twice(client, llm):
+    vague, clear = add(client, VAGUE, CLEAR)
+    assert client.post(f"/v1/backlog/{clear}/rewrite").json() == {"findings": []}  # nothing to fix: no suggestion
+    llm.chat.replies.append(story_json(title="Search results within two seconds"))
+    made = client.post(f"/v1/backlog/{vague}/rewrite")
+    assert made.status_code == 201 and made.json()["kind"] == "rewrite", made.text
+    suggestion = made.json()
+    assert suggestion["input"]["backlog_item_id"] == vague and suggestion["evidence"]["findings"]
+    again = client.post(f"/v1/backlog/{vague}/rewrite")
+    assert again.json()["id"] == suggestion["id"]  # unchanged item: the pending suggestion, not a second one
+    accepted = client.post(f"/v1/suggestions/{suggestion['id']}/accept")
+    assert accepted.status_code == 201 and accepted.json()["title"] == "Search results within two seconds"
+    assert "As a online shopper" in accepted.json()["description"]
+    history = client.get(f"/v1/suggestions/{suggestion['id']}/history").json()
+    assert history[-1]["before"]["title"] == "Fast search" and history[-1]["after"]["title"].startswith("Search")
+
+
+def test_a_split_creates_children_linked_to_the_epic_and_exports_carry_the_link(client, llm):
+    (epic,) = add(client, EPIC)
+    plan = {"pattern": "crud_operations", "children": [CHILD, CHILD | {"title": "Reset a forgotten password"}],
+            "coverage": {"0": 0, "1": 1, "2": 1}}  # fmt: skip
+    llm.chat.replies.append(json.dumps(plan))
+    made = client.post(f"/v1/backlog/{epic}/split")
+    assert made.status_code == 201, made.text
+    assert made.json()["evidence"]["why"].startswith("20 points")
+    assert len(made.json()["evidence"]["requirements"]) == 3
+    parent = client.post(f"/v1/suggestions/{made.json()['id']}/accept").json()
+    assert "epic" in parent["labels"]
+    children = [i for i in client.get("/v1/backlog").json() if i["parent_id"] == epic]
+    assert [c["title"] for c in children] == ["Sign up with email", "Reset a forgotten password"]
+    exported = client.get("/v1/backlog/export", params={"format": "jira_csv"}).text
+    assert exported.count(",E\r\n") + exported.count(",E\n") == 2  # each child names its parent's key
+
+
+def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, llm):
+    add(
+        client,
+        {"title": "Export invoices to CSV", "description": "Finance exports invoices.", "story_points": 5},
+        {"title": "Export orders to CSV", "description": "Ops exports orders.", "story_points": 5},
+        {"title": "Dark mode for the mobile app", "description": "Night theme.", "story_points": 13},
+    )
+    (item,) = add(client, {"title": "Export refunds to CSV", "description": "Finance exports refunds."})
+    made = client.post(f"/v1/backlog/{item}/estimate")
+    assert made.status_code == 201, made.text
+    payload = made.json()["payload"]
+    assert payload["method"] == "comparables" and payload["points"] == 5
+    assert payload["comparables"][0]["title"].startswith("Export") and payload["comparables"][0]["points"] == 5
+    client.post(f"/v1/suggestions/{made.json()['id']}/accept")
+    assert client.get(f"/v1/backlog/{item}").json()["story_points"] == 5
+
+
+def test_with_no_estimated_items_the_model_alone_estimates_labelled_so(client, llm):
+    (item,) = add(client, VAGUE)
+    llm.chat.replies.append(estimate(effort=8))
+    payload = client.post(f"/v1/backlog/{item}/estimate").json()["payload"]
+    assert payload["method"] == "model" and payload["points"] == 8 and payload["comparables"] == []
+    assert "no estimated items to compare with" in payload["rationale"]
+
+
+def test_a_suggestion_for_an_item_changed_since_is_stale(client, llm):
+    (vague,) = add(client, VAGUE)
+    llm.chat.replies.extend([story_json(), estimate(effort=3)])
+    rewrite = client.post(f"/v1/backlog/{vague}/rewrite").json()
+    points = client.post(f"/v1/backlog/{vague}/estimate").json()
+    assert client.post(f"/v1/suggestions/{points['id']}/accept").status_code == 201  # the item's points change
+    stale = client.post(f"/v1/suggestions/{rewrite['id']}/accept")
+    assert stale.status_code == 409 and "stale" in stale.json()["detail"]
+
+
+def test_a_refinement_run_reports_progress_and_an_empty_backlog_is_a_4xx(client, llm):
+    assert client.post("/v1/refine", json={}).status_code == 422
+    (vague,) = add(client, VAGUE)
+    llm.chat.replies.extend([story_json(), estimate(effort=2)])
+    started = client.post("/v1/refine", json={"item_ids": [vague]})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert job["status"] == "done" and job["processed"] == 1 and job["suggestions"] == 2, job
+    assert job["findings"] >= 3
+    kinds = sorted(s["kind"] for s in client.get("/v1/suggestions").json())
+    assert kinds == ["estimate", "rewrite"]
+    assert client.post("/v1/refine", json={"item_ids": [999]}).status_code == 404
+
+
+def test_jira_csv_import_reads_story_points(client):
+    csv_text = "Summary,Issue key,Story Points\nExport invoices,SHOP-1,5\nDark mode,SHOP-2,lots\n"
+    response = client.post("/v1/backlog/import", params={"format": "jira_csv"}, files={"file": ("j.csv", csv_text)})
+    body = response.json()
+    assert [i["story_points"] for i in body["created"]] == [5, None]
+    assert any("not a number" in p for p in body["problems"])
+
+
+def test_rewrite_payload_is_a_story(client, llm):
+    (vague,) = add(client, VAGUE)
+    llm.chat.replies.append(json.dumps(story()))
+    payload = client.post(f"/v1/backlog/{vague}/rewrite").json()["payload"]
+    assert payload["title"] == story()["title"]
