@@ -60,9 +60,14 @@ def show(result: EvalResult, console: Console) -> None:
         if isinstance(value, Mapping):
             shapes.setdefault(tuple(value), []).append((name, value))
     for columns, rows in shapes.items():
-        table = Table("metric", *columns)
-        for name, value in rows:
-            table.add_row(name, *(str(value[column]) for column in columns))
+        if len(columns) > 6:  # many metrics per method: a row per metric, a column per method
+            table = Table("metric", *(name for name, _ in rows))
+            for column in columns:
+                table.add_row(column, *(str(value[column]) for _, value in rows))
+        else:
+            table = Table("metric", *columns)
+            for name, value in rows:
+                table.add_row(name, *(str(value[column]) for column in columns))
         console.print(table)
     if scalars:
         table = Table("metric", "value")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text
@@ -15,6 +15,7 @@ from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import load_prompt
 
 MAX_ITEM_CHARS = 6_000
+SPLIT_MAX_TOKENS = 2_048  # up to 6 child stories: about 150 tokens each, more than a single story's limit
 Pattern = Literal[
     "workflow_steps", "business_rules", "data_variations", "happy_unhappy_path", "crud_operations", "interfaces",
     "performance", "spike",
@@ -22,37 +23,50 @@ Pattern = Literal[
 
 
 class ChildStory(BaseModel):
-    """One child of a split: a small story of its own."""
+    """One child of a split: a small story of its own, and the parent's requirements it covers."""
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=120)]
     persona: ShortText
     goal: Text
     benefit: Text
     acceptance_criteria: list[AcceptanceCriterion] = Field(min_length=2, max_length=4)
+    covers: list[Annotated[int, Field(ge=0, le=99)]] = Field(
+        max_length=12, description="The numbers of the item's requirements this child covers."
+    )
 
     def as_story(self, item_type: ItemType, labels: list[str]) -> StoryDraft:
         return StoryDraft(
-            item_type=item_type, labels=labels[:8], assumptions=[], open_questions=[], **self.model_dump()
+            item_type=item_type,
+            labels=labels[:8],
+            assumptions=[],
+            open_questions=[],
+            **self.model_dump(exclude={"covers"}),
         )
 
 
-class SplitPlan(BaseModel):
-    """An item split into small child stories along one pattern, with which child covers which requirement."""
+class SplitReply(BaseModel):
+    """What the model writes: the pattern and the children, each naming the requirements it covers."""
 
     pattern: Pattern = Field(description="The splitting pattern used.")
     children: list[ChildStory] = Field(min_length=2, max_length=6, description="2 to 6 small, independent stories.")
-    coverage: dict[str, int] = Field(
-        description="For each requirement of the item, by its number as a string, the index of the child covering it."
-    )
 
-    @model_validator(mode="after")
-    def _coverage_names_children(self) -> SplitPlan:
-        wrong = {k: v for k, v in self.coverage.items() if not 0 <= v < len(self.children)}
-        if wrong:
-            raise ValueError(
-                f"coverage names children that do not exist: {wrong}; children are 0..{len(self.children) - 1}"
-            )
-        return self
+
+class SplitPlan(SplitReply):
+    """A split with its coverage: requirement number (as a string) -> the first child covering it, and the
+    requirements no child covers."""
+
+    coverage: dict[str, int]
+    uncovered: list[int] = []
+
+    @classmethod
+    def of(cls, reply: SplitReply, requirement_count: int) -> SplitPlan:
+        coverage: dict[str, int] = {}
+        for index, child in enumerate(reply.children):
+            for number in child.covers:
+                if number < requirement_count:
+                    coverage.setdefault(str(number), index)
+        uncovered = [n for n in range(requirement_count) if str(n) not in coverage]
+        return cls(pattern=reply.pattern, children=reply.children, coverage=coverage, uncovered=uncovered)
 
 
 def requirements(text: str) -> list[str]:
@@ -91,10 +105,21 @@ def rewrite_item(
 
 
 def split_item(llm: LLM, title: str, description: str, item_type: str) -> StructuredResult[SplitPlan]:
-    """2-6 child stories along a named pattern that together cover every requirement of the item."""
+    """2-6 child stories along a named pattern that together should cover every requirement of the item; the plan
+    says which child covers which requirement and which none does (also a warning)."""
     text, removed = _item_text(title, description)
-    numbered = " | ".join(f"{i}: {r[:200]}" for i, r in enumerate(requirements(description or title))) or "0: " + title
+    wanted = requirements(description or title) or [title]
+    numbered = " | ".join(f"{i}: {r[:200]}" for i, r in enumerate(wanted))
     result = llm.complete_structured(
-        load_prompt("split_story"), SplitPlan, item_type=item_type, requirements=numbered, text=text
+        load_prompt("split_story"),
+        SplitReply,
+        max_tokens=SPLIT_MAX_TOKENS,
+        item_type=item_type,
+        requirements=numbered,
+        text=text,
     )
+    if result.value is not None:
+        result.value = SplitPlan.of(result.value, len(wanted))
+        if result.value.uncovered:
+            result.warnings.append(f"no child covers requirement(s) {result.value.uncovered} of the item")
     return _warn(result, removed)

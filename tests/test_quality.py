@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.estimate import Comparable, estimate_from_comparables, snap, weighted_median
 from pipelines.quality import check_item, pronoun_is_unclear, story_statement
-from pipelines.refine import SplitPlan, requirements
+from pipelines.refine import SplitPlan, SplitReply, requirements
 
 CLEAR = (
     "As a billing admin, I want to download last month's invoices as one PDF, so that I can send them to the "
@@ -80,10 +80,13 @@ def test_estimate_from_comparables_is_a_weighted_median_snapped_to_the_scale():
     assert estimate_from_comparables([], team_median=3) is None
 
 
-def test_split_coverage_must_name_real_children_and_requirements_are_counted():
+def test_split_coverage_comes_from_the_children_and_requirements_are_counted():
     child = {"title": "Export", "persona": "admin", "goal": "export", "benefit": "b",
              "acceptance_criteria": [{"given": "g", "when": "w", "then": "t"}] * 2}  # fmt: skip
-    with pytest.raises(ValueError, match="coverage names children"):
-        SplitPlan.model_validate({"pattern": "crud_operations", "children": [child, child], "coverage": {"0": 2}})
+    reply = SplitReply.model_validate(
+        {"pattern": "crud_operations", "children": [child | {"covers": [0, 7]}, child | {"covers": [0, 1]}]}
+    )
+    plan = SplitPlan.of(reply, requirement_count=3)
+    assert plan.coverage == {"0": 0, "1": 1} and plan.uncovered == [2]  # 7 is not a requirement: ignored
     assert requirements(CLEAR)[1].startswith("Given no invoices exist")
     assert len(requirements("Users sign up with email. Admins approve new accounts.")) == 2

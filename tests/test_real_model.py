@@ -76,6 +76,41 @@ def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_pat
         assert client.get("/healthz").json()["llm_loaded"] is True
 
 
+def test_refinement_with_the_local_model_rewrites_splits_and_estimates(local_llm, tmp_path):
+    """Quality findings, a rewrite and a split by the real model, and an estimate from comparables found by the real
+    embedding model."""
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", OPENAI_API_KEY=None)
+    with TestClient(create_app(settings, local_llm)) as client:
+        items = [
+            {
+                "title": "Export invoices to CSV",
+                "description": "Finance exports the month's invoices.",
+                "story_points": 3,
+            },
+            {"title": "Dark mode for the mobile app", "description": "A night theme for the app.", "story_points": 13},
+            {"title": "Invoice export", "description": "Exporting invoices should be fast and easy, with VAT numbers."},
+            {
+                "title": "User accounts",
+                "description": "As a shopper, I want an account, so that I can see my orders.\n- Sign up with email"
+                "\n- Reset a forgotten password\n- Delete my account",
+                "story_points": 20,
+            },
+        ]
+        ids = [i["id"] for i in client.post("/v1/backlog/items", json=items).json()["created"]]
+        findings = client.post(f"/v1/backlog/{ids[2]}/quality").json()["findings"]
+        assert {"fast", "easy"} <= {f["span"] for f in findings if f["criterion"] == "unambiguous"}
+        rewrite = client.post(f"/v1/backlog/{ids[2]}/rewrite").json()
+        assert rewrite["kind"] == "rewrite" and rewrite["status"] == "pending", rewrite["reason"]
+        story = StoryDraft.model_validate(rewrite["payload"])
+        assert "vat" in story.model_dump_json().lower()  # a fact the item states is kept
+        split = client.post(f"/v1/backlog/{ids[3]}/split").json()
+        assert split["kind"] == "split" and split["status"] == "pending", split["reason"]
+        assert 2 <= len(split["payload"]["children"]) <= 6
+        estimate = client.post(f"/v1/backlog/{ids[2]}/estimate").json()["payload"]
+        assert estimate["method"] == "comparables"
+        assert estimate["comparables"][0]["title"] == "Export invoices to CSV", estimate["comparables"]
+
+
 def test_real_tickets_are_themed_by_the_embedding_model_and_drafted_with_verified_quotes(local_llm):
     from pipelines.embeddings import get_embedder
     from pipelines.redact import redact

@@ -76,13 +76,14 @@ def test_a_rewrite_updates_the_item_on_accept_and_is_not_made_twice(client, llm)
 
 def test_a_split_creates_children_linked_to_the_epic_and_exports_carry_the_link(client, llm):
     (epic,) = add(client, EPIC)
-    plan = {"pattern": "crud_operations", "children": [CHILD, CHILD | {"title": "Reset a forgotten password"}],
-            "coverage": {"0": 0, "1": 1, "2": 1}}  # fmt: skip
+    children = [CHILD | {"covers": [0]}, CHILD | {"title": "Reset a forgotten password", "covers": [1, 2]}]
+    plan = {"pattern": "crud_operations", "children": children}
     llm.chat.replies.append(json.dumps(plan))
     made = client.post(f"/v1/backlog/{epic}/split")
     assert made.status_code == 201, made.text
     assert made.json()["evidence"]["why"].startswith("20 points")
     assert len(made.json()["evidence"]["requirements"]) == 3
+    assert made.json()["payload"]["coverage"] == {"0": 0, "1": 1, "2": 1}
     parent = client.post(f"/v1/suggestions/{made.json()['id']}/accept").json()
     assert "epic" in parent["labels"]
     children = [i for i in client.get("/v1/backlog").json() if i["parent_id"] == epic]
@@ -122,6 +123,8 @@ def test_a_suggestion_for_an_item_changed_since_is_stale(client, llm):
     rewrite = client.post(f"/v1/backlog/{vague}/rewrite").json()
     points = client.post(f"/v1/backlog/{vague}/estimate").json()
     assert client.post(f"/v1/suggestions/{points['id']}/accept").status_code == 201  # the item's points change
+    queue = client.get("/v1/refine/queue").json()
+    assert [s["stale"] for s in queue[0]["suggestions"]] == [True]  # the queue marks it before anyone accepts
     stale = client.post(f"/v1/suggestions/{rewrite['id']}/accept")
     assert stale.status_code == 409 and "stale" in stale.json()["detail"]
 
@@ -140,6 +143,9 @@ def test_a_refinement_run_reports_progress_and_an_empty_backlog_is_a_4xx(client,
     assert job["findings"] >= 3
     kinds = sorted(s["kind"] for s in client.get("/v1/suggestions").json())
     assert kinds == ["estimate", "rewrite"]
+    (entry,) = client.get("/v1/refine/queue").json()
+    assert entry["item"]["id"] == vague and len(entry["findings"]) == job["findings"]
+    assert sorted(s["kind"] for s in entry["suggestions"]) == ["estimate", "rewrite"]
     assert client.post("/v1/refine", json={"item_ids": [999]}).status_code == 404
 
 
@@ -156,3 +162,16 @@ def test_rewrite_payload_is_a_story(client, llm):
     llm.chat.replies.append(json.dumps(story()))
     payload = client.post(f"/v1/backlog/{vague}/rewrite").json()["payload"]
     assert payload["title"] == story()["title"]
+
+
+def test_a_jira_csv_parent_column_links_items_on_import_and_github_lists_children(client, llm):
+    csv_text = "Summary,Issue key,Parent,Story Points\nAccounts,SHOP-1,,20\nSign up,SHOP-2,SHOP-1,3\n"
+    created = client.post(
+        "/v1/backlog/import", params={"format": "jira_csv"}, files={"file": ("j.csv", csv_text)}
+    ).json()["created"]
+    assert created[1]["parent_id"] == created[0]["id"]
+    github = json.loads(client.get("/v1/backlog/export", params={"format": "github_json"}).text)
+    parent = next(i for i in github if i["title"] == "Accounts")
+    assert "**Child stories**\n- [ ] Sign up" in parent["body"]
+    exported = client.get("/v1/backlog/export", params={"format": "jira_csv"}).text
+    assert "SHOP-1" in exported.splitlines()[-1] or "SHOP-1" in exported.splitlines()[-2]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -350,3 +351,82 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     expect(page.locator("#flash")).to_contain_text("Accepted")
     page.goto("/#backlog")
     expect(page.locator("#backlog tbody tr").first).to_contain_text("4 tickets, 4 customers")
+
+
+def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page: Page, llm: LLM, desk: str):
+    vague = {"title": "Fast search", "description": "Search should be fast and user-friendly.", "external_id": "V"}
+    clear = {  # no findings; no points, so it is estimated from the one item that has points: no model call
+        "title": "Download last month's invoices as one PDF",
+        "description": "As a billing admin, I want to download last month's invoices as one PDF, so that I can send "
+        "them to the accountant in one email.\n\n**Acceptance criteria**\n"
+        "- [ ] Given invoices exist, when I choose Download all, then one PDF with every invoice downloads\n"
+        "- [ ] Given no invoices exist, when I choose Download all, then I am told there is nothing to download",
+        "external_id": "C",
+    }
+    pointed = {
+        "title": "Reset a forgotten password",
+        "description": "As a shopper, I want to reset a forgotten password by email, so that I can sign in again.\n\n"
+        "- [ ] Given a known email, when I ask for a reset, then a reset link arrives within a minute\n"
+        "- [ ] Given an expired link, when I open it, then I am asked to request a new one",
+        "story_points": 2,
+        "external_id": "P",
+    }
+    created = httpx.post(f"{desk}/v1/backlog/items", json=[clear, vague, pointed], timeout=120)
+    assert created.status_code == 201, created.text
+    clear_id, vague_id, _ = [i["id"] for i in created.json()["created"]]
+    llm.chat.replies.append(story_json(title="Search results within two seconds"))  # the one rewrite
+
+    page.goto("/")
+    page.fill("#reviewer", "pat@example.com")
+    page.press("#reviewer", "Tab")
+    page.click("nav a[data-tab=refine]")
+    page.click("#refine-run")
+    expect(page.locator("#refine-job .job-status")).to_have_text("done")
+    expect(page.locator("#refine-job .counts")).to_contain_text("3 of 3 items refined")
+    expect(page.locator("#refine-job .counts")).to_contain_text("3 suggestions")  # a rewrite and two estimates
+
+    entries = page.locator("#refine-queue > li.refine-entry")
+    expect(entries).to_have_count(2)  # the item with points and no findings needs nothing
+    first, second = entries.nth(0), entries.nth(1)
+    expect(first.locator(".item-title")).to_have_text("Fast search")  # most findings first
+    expect(second.locator(".item-title")).to_have_text(clear["title"])
+    expect(second.locator(".finding-count")).to_have_text("0 findings")
+    expect(first.locator(".item-text mark.unambiguous").first).to_have_text(re.compile("^fast$", re.I))
+    user_friendly = first.locator(".item-text mark", has_text="user-friendly")
+    expect(user_friendly).to_have_attribute("title", re.compile("^unambiguous: 'user-friendly' means"))
+    expect(first.locator(".findings")).to_contain_text("no acceptance criteria")
+    rewrite = first.locator("article.suggestion.rewrite")
+    expect(rewrite.locator(".story-title")).to_contain_text("Search results within two seconds")
+    expect(rewrite.locator(".statement")).to_contain_text("As a online shopper, I want to filter search results")
+    expect(rewrite.locator(".open-questions")).to_contain_text("Should the filter also apply to sale prices?")
+    estimate = first.locator("article.suggestion.estimate")
+    expect(estimate.locator(".points")).to_have_text("2 points")
+    expect(estimate.locator("table")).to_contain_text("Reset a forgotten password")
+
+    # a single-item action that is not needed says so; then the clear item's estimate is rejected with a reason
+    second.locator("button.suggest-split").click()
+    expect(page.locator("#flash")).to_contain_text("no split needed")
+    second.locator("article.estimate .reject").click()
+    expect(page.locator("#flash")).to_contain_text("Say why")
+    second.locator("article.estimate .reject-reason").fill("we estimate this in planning")
+    second.locator("article.estimate .reject-reason").press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Rejected estimate")
+    expect(entries).to_have_count(1)
+
+    # accepting the rewrite changes the item; its estimate was made from the old text, so it is stale
+    rewrite.locator("button.accept").click()
+    expect(page.locator("#flash")).to_contain_text('now reads "Search results within two seconds"')
+    assert httpx.get(f"{desk}/v1/backlog/{vague_id}").json()["title"] == "Search results within two seconds"
+    stale = page.locator(f"#refine-queue li[data-id='{vague_id}'] article.estimate")
+    expect(stale.locator(".badge.stale")).to_have_text("stale")
+    stale.locator("button.accept").click()
+    expect(page.locator("#flash.error")).to_contain_text("stale")
+    history = httpx.get(f"{desk}/v1/suggestions?kind=rewrite").json()
+    assert history[0]["status"] == "accepted" and history[0]["decided_by"] == "pat@example.com"
+    assert httpx.get(f"{desk}/v1/backlog/{clear_id}").json()["story_points"] is None
+
+    # the generic review queue lists refinement kinds too, rendered from their payloads
+    page.click("nav a[data-tab=review]")
+    page.select_option("#filter-kind", "estimate")
+    expect(page.locator("#queue li")).to_have_count(1)
+    expect(page.locator("#detail .estimate .points")).to_have_text("2 points")

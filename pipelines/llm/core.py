@@ -146,17 +146,21 @@ class LLM:
         *,
         temperature: float | None = None,
         listener: Listener | None = None,
+        max_tokens: int | None = None,
         **variables: str,
     ) -> StructuredResult[T]:
         """Ask `prompt` filled with `variables`; validate the reply as `schema`, re-asking on invalid output.
         `temperature` overrides the provider's default (0, greedy) for this call, e.g. to draft again differently.
-        With a `listener` the reply is streamed and the listener hears each field as soon as it is complete."""
+        With a `listener` the reply is streamed and the listener hears each field as soon as it is complete.
+        `max_tokens` raises (or lowers) the provider's output limit for a reply known to be long."""
         record = CallRecord(
             provider=self.provider, model=self.model, prompt_id=prompt.id, prompt_version=prompt.version
         )
         emit = listener or _quiet
         messages: list[BaseMessage] = convert_to_messages(prompt.messages(**variables))
         sampling = {} if temperature is None else {"temperature": temperature}
+        if max_tokens is not None:
+            sampling["max_tokens"] = max_tokens
         bound = self.chat.bind(**self.bind_schema(schema), **sampling)
         warnings: list[str] = []
         raw: str | None = None

@@ -65,6 +65,7 @@ class ExportItem(BaseModel):
     priority: str | None = None  # Jira-style: Highest | High | Medium | Low | Lowest, or None
     story_points: int | None = None
     parent: str | None = None  # an external parent key, e.g. "SHOP-12"
+    children: list[str] = []  # the titles of the stories a split made of this one
     story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
 
 
@@ -301,8 +302,12 @@ def to_jira_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
 
 
 def _markdown_body(item: ExportItem) -> str:
-    """The description as Markdown with a '- [ ] Given ..., when ..., then ...' task list."""
-    return _text_body(item, "**", "-")
+    """The description as Markdown with a '- [ ] Given ..., when ..., then ...' task list, and the child stories
+    of a split epic as a task list."""
+    body = _text_body(item, "**", "-")
+    if item.children:
+        body += "\n\n**Child stories**\n" + "\n".join(f"- [ ] {_one_line(title)}" for title in item.children)
+    return body
 
 
 def linear_priority(priority: str | None) -> int:
@@ -387,10 +392,12 @@ def export(items: Sequence[ExportItem], fmt: str) -> tuple[str, str]:
     return _RENDERERS[fmt](items), MEDIA_TYPES[fmt]
 
 
-def export_item(item: Any, parent: str | None = None) -> ExportItem:
-    """An ExportItem from a backlog item row (service.core.tables.BacklogItem); `parent`: its parent's key."""
+def export_item(item: Any, parent: str | None = None, children: list[str] | None = None) -> ExportItem:
+    """An ExportItem from a backlog item row (service.core.tables.BacklogItem); `parent`: its parent's key,
+    `children`: the titles of its child stories."""
     return ExportItem(
         parent=parent,
+        children=children or [],
         id=item.id,
         title=item.title,
         description=item.description or "",

@@ -153,7 +153,9 @@ def _jira_row(row: list[str], columns: dict[str, list[int]], where: str, result:
     key = first("issue key")
     fields = {"title": title, "description": first("description"), "type": item_type, "labels": labels}
     points = _points(first("story points") or first("custom field (story points)"), where, result.problems)
+    parent = first("parent key") or first("parent") or None
     extra = {"priority": first("priority") or None, "external_id": key and f"jira:{key}", "story_points": points}
+    extra["parent"] = parent
     _add(result, where, "jira", fields | extra)
 
 

@@ -22,6 +22,9 @@ class BacklogItemCreate(BaseModel):
     priority: str | None = Field(None, max_length=40)
     external_id: str | None = Field(None, min_length=1, max_length=200)
     story_points: int | None = Field(None, ge=0, le=1000, description="The team's estimate, if it has one.")
+    parent: str | None = Field(
+        None, max_length=200, description="The parent's key (e.g. SHOP-12, its external id): linked once both exist."
+    )
 
 
 class ImportSkipped(BaseModel):

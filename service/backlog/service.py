@@ -53,6 +53,7 @@ def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list
     }
     created: list[BacklogItem] = []
     skipped: list[ImportSkipped] = []
+    links: list[tuple[BacklogItem, str | None]] = []
     for data in items:
         if data.external_id and data.external_id in existing:
             skipped.append(
@@ -75,9 +76,26 @@ def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list
         session.add(item)
         session.flush()
         created.append(item)
+        links.append((item, data.parent))
         if data.external_id:
             existing[data.external_id] = item.id
+    _link_parents(session, links)
     return created, skipped
+
+
+def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]]) -> None:
+    """Point each new item at its parent, found by key among all items (`SHOP-12` matches `jira:SHOP-12`)."""
+    keys = {key for _, key in links if key}
+    if not keys:
+        return
+    candidates = keys | {f"{source}:{key}" for key in keys for source in ("jira", "github", "linear")}
+    found = {
+        row.external_id: row.id
+        for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(candidates)))
+    }
+    for item, key in links:
+        if key:
+            item.parent_id = found.get(key) or next((v for k, v in found.items() if k.split(":", 1)[-1] == key), None)
 
 
 def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None) -> Imported:
@@ -98,6 +116,12 @@ def export_backlog(runtime: Runtime, format: ExportFormat) -> tuple[str, str, in
     with runtime.db.session() as session:
         rows = list_items(session, MAX_EXPORT, 0, False, "priority")
         keys = {row.id: item_key(row) for row in rows}
-        items = [export_item(row, keys.get(row.parent_id) if row.parent_id else None) for row in rows]
+        children: dict[int, list[str]] = {}
+        for row in rows:
+            if row.parent_id:
+                children.setdefault(row.parent_id, []).append(row.title)
+        items = [
+            export_item(row, keys.get(row.parent_id) if row.parent_id else None, children.get(row.id)) for row in rows
+        ]
     content, media_type = export(items, format)
     return content, media_type, len(items)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
-from service.core.schemas import JobCreated, SuggestionPublic
+from service.core.schemas import BacklogItemPublic, JobCreated, SuggestionPublic
 from service.core.streaming import in_model_pool
 from service.refinement import jobs, service
-from service.refinement.schemas import QualityReport, RefineJobPublic, RefineRequest
+from service.refinement.schemas import QualityReport, QueuedSuggestion, QueueEntry, RefineJobPublic, RefineRequest
 
 router = APIRouter(tags=["refinement"])
 NONE_NEEDED = {200: {"model": QualityReport, "description": "The item needs none: its findings (maybe empty)."}}
@@ -63,3 +63,19 @@ def post_refine(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: Ref
 def get_refine_job(job_id: int, runtime: RuntimeDep) -> RefineJobPublic:
     job = jobs.get_job(runtime, job_id)
     return RefineJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+
+
+@router.get("/v1/refine/queue", response_model=list[QueueEntry])
+def refine_queue(runtime: RuntimeDep, limit: int = Query(200, ge=1, le=1000)) -> list[QueueEntry]:
+    """Items with findings or pending rewrite, split or estimate suggestions, most findings first."""
+    return [
+        QueueEntry(
+            item=BacklogItemPublic.model_validate(row["item"]),
+            findings=row["findings"],
+            suggestions=[
+                QueuedSuggestion.model_validate(s).model_copy(update={"stale": s.id in row["stale"]})
+                for s in row["suggestions"]
+            ],
+        )
+        for row in service.queue(runtime, limit)
+    ]

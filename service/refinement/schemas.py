@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.quality import Finding
-from service.core.schemas import JobPublic
+from service.core.schemas import BacklogItemPublic, JobPublic, SuggestionPublic
 
 
 class QualityReport(BaseModel):
@@ -31,3 +31,15 @@ class RefineJobPublic(JobPublic):
     findings: int = Field(description="Quality findings on the items refined so far.")
     suggestions: int = Field(description="Rewrite, split and estimate suggestions made.")
     created_at: datetime
+
+
+class QueuedSuggestion(SuggestionPublic):
+    stale: bool = Field(False, description="The item changed since the suggestion was made: reject it, refine again.")
+
+
+class QueueEntry(BaseModel):
+    """One item of the refinement queue: the item, what is wrong with it, and what is suggested for it."""
+
+    item: BacklogItemPublic
+    findings: list[Finding]
+    suggestions: list[QueuedSuggestion]

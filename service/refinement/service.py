@@ -292,3 +292,28 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
     except (Conflict, NotFound):
         return True
     return False
+
+
+def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
+    """The refinement queue: items with findings or pending refinement suggestions, most findings first; each with
+    its findings and its pending rewrite, split and estimate suggestions (stale ones marked)."""
+    kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate)
+    with runtime.db.session() as session:
+        items = list(
+            session.scalars(select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id))
+        )
+        pending: dict[int, list[Suggestion]] = {}
+        for suggestion in session.scalars(
+            select(Suggestion)
+            .where(Suggestion.kind.in_(kinds), Suggestion.status == SuggestionStatus.pending)
+            .order_by(Suggestion.id)
+        ):
+            pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
+        stale_ids = {s.id for group in pending.values() for s in group if stale(session, s)}
+    rows = []
+    for item in items:
+        found = findings(runtime, item)
+        if found or item.id in pending:
+            rows.append({"item": item, "findings": found, "suggestions": pending.get(item.id, []), "stale": stale_ids})
+    rows.sort(key=lambda row: (-len(row["findings"]), row["item"].id))
+    return rows[:limit]

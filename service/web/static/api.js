@@ -40,6 +40,16 @@ export async function api(path, { method = "GET", json, form } = {}) {
   return readReply(await fetch(path, { method, headers, body }));
 }
 
+// Poll a background job's status URL each second, rendering each status, until it is done or failed.
+export async function pollJob(url, render) {
+  for (;;) {
+    const job = await api(url);
+    render(job);
+    if (job.status === "done" || job.status === "failed") return job;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 // POST `json` asking for server-sent events; `onEvent(name, data)` hears each progress event as it arrives.
 // Resolves with the data of the final `done` event; an `error` event or a non-2xx reply throws with its detail.
 export async function streamEvents(path, json, onEvent) {

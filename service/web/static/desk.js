@@ -1,10 +1,11 @@
-// The review desk: tabs, drafting, uploads with job progress, the backlog, and keyboard shortcuts.
+// The review desk: tabs, drafting, uploads with job progress, the backlog, refinement, and keyboard shortcuts.
 
-import { api, reviewer, setReviewer, streamEvents } from "./api.js";
+import { api, pollJob, reviewer, setReviewer, streamEvents } from "./api.js";
 import { $, flash, h, when } from "./dom.js";
+import * as refine from "./refine.js";
 import * as review from "./review.js";
 
-const TABS = ["draft", "upload", "review", "backlog"];
+const TABS = ["draft", "upload", "review", "refine", "backlog"];
 
 function show(tab) {
   if (!TABS.includes(tab)) tab = "review";
@@ -12,7 +13,7 @@ function show(tab) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
   }
-  const load = { review: () => review.loadQueue(), backlog: loadBacklog, upload: loadJobs }[tab];
+  const load = { review: () => review.loadQueue(), refine: refine.loadQueue, backlog: loadBacklog, upload: loadJobs }[tab];
   if (load) load().catch((error) => flash(error.message, "error"));
 }
 
@@ -138,15 +139,6 @@ function jobView(job) {
       `${job.already_ingested} already ingested · ${job.themes} themes · ${job.suggestions} suggestions · ${job.llm_calls} LLM calls`),
     job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
     job.status === "done" && job.suggestions ? h("a", { href: "#review" }, `Review the ${job.suggestions} suggestions`) : "");
-}
-
-async function pollJob(url, render) {
-  for (;;) {
-    const job = await api(url);
-    render(job);
-    if (job.status === "done" || job.status === "failed") return job;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
 }
 
 async function watchJob(id) {
@@ -298,6 +290,7 @@ function start() {
   $("#import-form").addEventListener("submit", submitImport);
   $("#prioritize-form").addEventListener("submit", submitPrioritize);
   $("#plan-form").addEventListener("submit", submitPlan);
+  refine.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
   document.addEventListener("keydown", onKey);

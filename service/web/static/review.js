@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { $, flash, h, table, when } from "./dom.js";
+import { findingsList, refinementView } from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
@@ -9,6 +10,7 @@ const state = { items: [], selected: null, busy: false, loading: false };
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const STORIES = ["story_draft", "rewrite"];  // kinds whose payload is a story the reviewer can edit before accepting
 
 function titleOf(s) {
   const p = s.payload || {};
@@ -16,6 +18,9 @@ function titleOf(s) {
   if (s.kind === "evidence") return `Evidence for "${p.title || p.backlog_item_title || "#" + p.backlog_item_id}"`;
   if (s.kind === "sprint_plan") return `Sprint plan (${p.points_used}/${p.capacity_points} points)`;
   if (s.kind === "priority") return `Priority: ${p.title}`;
+  if (s.kind === "rewrite") return `Rewrite "${s.input?.title}" as "${p.title ?? "?"}"`;
+  if (s.kind === "split") return `Split "${s.input?.title}" into ${p.children?.length ?? "?"} stories`;
+  if (s.kind === "estimate") return `Estimate "${s.input?.title}": ${p.points ?? "?"} points`;
   return p.title || (s.input.text || "").slice(0, 80);
 }
 
@@ -93,6 +98,9 @@ function evidenceBlock(s) {
   const linked = ev.ticket_keys?.length ? ev.ticket_keys : ev.ticket_ids || [];
   if (linked.length) counts.push(`tickets ${linked.slice(0, 20).join(", ")}${linked.length > 20 ? " …" : ""}`);
   if (counts.length) parts.push(h("p", { class: "counts" }, counts.join(" · ")));
+  if (ev.why) parts.push(h("p", { class: "why" }, `Why: ${ev.why}`));
+  if (ev.requirements?.length) parts.push(h("h4", {}, "Requirements"), h("ol", { class: "requirements" }, ev.requirements.map((r) => h("li", {}, r))));
+  if (ev.findings?.length) parts.push(h("h4", {}, "Findings"), findingsList(ev.findings));
   if (ev.rationale) parts.push(h("h4", {}, "Rationales"), table(["Input", "Why"], Object.entries(ev.rationale).map(([k, v]) => [k.replace("_rationale", ""), v])));
   return parts.length ? h("section", { class: "evidence" }, h("h3", {}, "Evidence"), parts) : h("p", { class: "hint" }, "No evidence recorded.");
 }
@@ -102,6 +110,10 @@ function inputBlock(s) {
   if (input.tickets) {
     return h("section", { class: "input" }, h("h3", {}, "Input: tickets of the theme (redacted, first few)"),
       h("ul", { class: "tickets" }, input.tickets.map((t) => h("li", {}, t))));
+  }
+  if ("backlog_item_id" in input && "fingerprint" in input) {  // a rewrite, split or estimate of a backlog item
+    return h("section", { class: "input" }, h("h3", {}, "Input"),
+      h("p", {}, `Backlog item #${input.backlog_item_id} as it was: `, h("strong", {}, input.title || "")));
   }
   if (s.kind !== "story_draft") return h("details", {}, h("summary", {}, "Input"), h("pre", {}, JSON.stringify(input, null, 2)));
   return h("section", { class: "input" }, h("h3", {}, "Input"),
@@ -194,10 +206,10 @@ function render() {
   const pending = s.status === "pending";
   const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
   const body = [];
-  if (s.kind === "story_draft" && s.status !== "failed") body.push(storyForm(s.payload || {}, pending));
+  if (STORIES.includes(s.kind) && s.status !== "failed") body.push(storyForm(s.payload || {}, pending));
   else if (s.kind === "priority") body.push(priorityForm(s.payload || {}, pending));
   else if (s.status === "failed") body.push(h("section", { class: "failed" }, h("p", {}, `The model's output failed validation: ${s.reason}`), h("pre", {}, s.payload?.raw_output ?? "")));
-  else body.push(otherPayload(s));
+  else body.push(refinementView(s) || otherPayload(s));
   detail.replaceChildren(
     h("h2", {}, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), ` #${s.id} `, h("span", { class: `status ${s.status}` }, s.status)),
     provenance(s),
@@ -235,7 +247,7 @@ export function accept() {
   const s = state.selected;
   if (!s || s.status !== "pending") return;
   const body = {};
-  if (s.kind === "story_draft") {
+  if (STORIES.includes(s.kind)) {
     const story = readStory();
     const edits = Object.fromEntries(Object.entries(story).filter(([k, v]) => !same(v, s.payload[k] ?? [])));
     if (Object.keys(edits).length) body.edits = edits;

@@ -1,0 +1,163 @@
+"""quality: does the rule-based quality check (`pipelines.quality`) find unclear stories, and stay quiet on clear
+ones?
+
+1. Injected defects in real stories (Dalpiaz's 22 backlogs; dev: G02-G14, test: G16-G28). Each real story is
+   kept untouched as a negative, and copied once per defect with exactly one known defect injected: a vague word
+   (unambiguous), a second goal joined by "and" (atomic), no persona or no benefit (well_formed). A finding
+   counts only if the original did not show that criterion already (real stories have real defects); recall is
+   over the copies whose original did not. Per criterion:
+   recall over the copies with that defect, precision over every new finding of that criterion; and the share of
+   originals with any finding (an upper bound on false alarms: some are real). The stories are one-liners
+   without acceptance criteria, so `testable` and `estimable` are not scored here.
+2. ReqEval (NLP4RE 2020): is the tagged pronoun ambiguous (NOCUOUS)? F1 of the NOCUOUS class for the
+   pronoun rule (`pronoun_is_unclear`), tuned on training, reported on test.
+A naive rule baseline runs on the same samples: a keyword list (no persona = no "As a", no benefit = no
+"so that", any " and ", any of five vague words) and, for ReqEval, "every pronoun is ambiguous".
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from evals.bug_reports import DATA_DIR
+from evals.task import EvalOptions, EvalResult
+from pipelines.quality import check_item, pronoun_is_unclear, story_statement
+
+SUITE = "quality"
+NEEDS_LLM = False
+STORIES = DATA_DIR / "user_stories" / "dalpiaz_global.txt"
+REQEVAL = DATA_DIR / "ambiguity"
+SCORED = ("well_formed", "atomic", "unambiguous")
+INJECTED_VAGUE = ("quickly", "easily", "in a user-friendly way", "efficiently", "and so on", "as needed")
+DEV = {f"G{n:02d}" for n in range(2, 15)}
+TEST = {f"G{n:02d}" for n in range(16, 29)}
+Checker = Callable[[str], set[tuple[str, str | None]]]
+
+
+def load_stories(split: str) -> list[tuple[str, str]]:
+    """(backlog, story) pairs of the split."""
+    wanted = DEV if split == "dev" else TEST
+    out = []
+    for line in STORIES.read_text(encoding="utf-8").splitlines():
+        found = re.match(r"#(G\d+)#\s*(.+)", line.strip())
+        if found and found[1] in wanted:
+            out.append((found[1], found[2].strip()))
+    return out
+
+
+def inject(story: str, other_goal: str, rng: random.Random) -> list[tuple[str, str]]:
+    """(criterion, copy) for each defect this story can take."""
+    statement = story_statement(story)
+    if statement is None:
+        return []
+    copies = [("unambiguous", story.replace(statement.goal, f"{statement.goal} {rng.choice(INJECTED_VAGUE)}", 1))]
+    second = re.sub(r"^(to|be able to)\s+", "", other_goal)
+    if second and second.lower() != statement.goal.lower():
+        copies.append(("atomic", story.replace(statement.goal, f"{statement.goal} and {second}", 1)))
+    without_persona = re.sub(r"^\s*as\s+(an?|the)\s+[^,]+?,?\s*(?=I\b)", "", story, count=1, flags=re.I)
+    if without_persona != story:
+        copies.append(("well_formed", without_persona[0].upper() + without_persona[1:]))
+    if statement.benefit:
+        copies.append(("well_formed", re.sub(r",?\s*so\s+that\s+.+$", ".", story, count=1, flags=re.I)))
+    return copies
+
+
+def rules(story: str) -> set[tuple[str, str | None]]:
+    return {(f.criterion, f.span) for f in check_item("", story, "feature", 1) if f.criterion in SCORED}
+
+
+def naive(story: str) -> set[tuple[str, str | None]]:
+    """The baseline: keywords only."""
+    found: set[tuple[str, str | None]] = set()
+    lower = f" {story.lower()} "
+    if " as a" not in lower or "so that" not in lower:
+        found.add(("well_formed", None))
+    if " and " in lower:
+        found.add(("atomic", None))
+    for word in ("fast", "easy", "user-friendly", "etc", "simple"):
+        if f" {word}" in lower:
+            found.add(("unambiguous", word))
+    return found
+
+
+def _criteria(found: set[tuple[str, str | None]]) -> set[str]:
+    return {criterion for criterion, _ in found}
+
+
+def score_injected(samples: list[tuple[str, list[tuple[str, str]]]], checker: Checker) -> dict[str, Any]:
+    tp = dict.fromkeys(SCORED, 0)
+    fp = dict.fromkeys(SCORED, 0)
+    injected = dict.fromkeys(SCORED, 0)
+    alarms = 0
+    for original, copies in samples:
+        before = _criteria(checker(original))
+        alarms += bool(before)
+        for criterion, copy in copies:
+            new = _criteria(checker(copy)) - before
+            if criterion not in before:  # a defect the original already showed cannot be found anew
+                injected[criterion] += 1
+                tp[criterion] += criterion in new
+            for other in new - {criterion}:
+                fp[other] += 1
+    scores: dict[str, Any] = {}
+    for c in SCORED:
+        scores[f"{c} precision"] = round(tp[c] / (tp[c] + fp[c]), 3) if tp[c] + fp[c] else 0.0
+        scores[f"{c} recall"] = round(tp[c] / injected[c], 3) if injected[c] else 0.0
+        scores[f"{c} copies"] = injected[c]
+    return scores | {"originals flagged": round(alarms / len(samples), 3), "originals": len(samples)}
+
+
+def load_reqeval(split: str) -> list[tuple[str, int, bool]]:
+    """(sentence without tags, pronoun offset, ambiguous?)."""
+    name = "reqeval_training.tsv" if split == "dev" else "reqeval_test.tsv"
+    out = []
+    with open(REQEVAL / name, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            sentence, label = row.get("Sentence") or "", (row.get("Detected as") or "").strip().upper()
+            tagged = re.search(r"<referential>(.*?)</referential>", sentence)
+            if tagged is None or label not in ("NOCUOUS", "INNOCUOUS"):
+                continue
+            plain = sentence[: tagged.start()] + tagged[1] + sentence[tagged.end() :]
+            out.append((plain, tagged.start(), label == "NOCUOUS"))
+    return out
+
+
+def f1(predicted: list[bool], truth: list[bool]) -> dict[str, float]:
+    tp = sum(p and t for p, t in zip(predicted, truth, strict=True))
+    precision = tp / sum(predicted) if sum(predicted) else 0.0
+    recall = tp / sum(truth) if sum(truth) else 0.0
+    score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(score, 3)}
+
+
+def run(options: EvalOptions) -> EvalResult:
+    rng = random.Random(7)
+    stories = load_stories(options.split)[: options.limit]
+    goals = [s.goal for _, text in stories if (s := story_statement(text))]
+    samples = [(text, inject(text, rng.choice(goals), rng)) for _, text in stories]
+    samples = [s for s in samples if s[1]]
+    options.log(f"{len(samples)} stories, {sum(len(c) for _, c in samples)} copies with one defect each")
+    reqeval = load_reqeval(options.split)
+    truth = [ambiguous for _, _, ambiguous in reqeval]
+    summary = {
+        "rules": score_injected(samples, rules),
+        "naive_baseline": score_injected(samples, naive),
+        "reqeval_rule": f1([pronoun_is_unclear(s, at) for s, at, _ in reqeval], truth),
+        "reqeval_all_ambiguous_baseline": f1([True] * len(truth), truth),
+        "reqeval_sentences": len(truth),
+    }
+    examples = [
+        {
+            "original": original,
+            "copies": [{"criterion": c, "text": t, "found": sorted(_criteria(rules(t)))} for c, t in copies],
+        }
+        for original, copies in samples[:30]
+    ]
+    meta = options.meta(
+        dataset="dalpiaz user stories + ReqEval", backlogs=sorted(DEV if options.split == "dev" else TEST)
+    )
+    return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=examples)

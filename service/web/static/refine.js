@@ -1,0 +1,133 @@
+// The Refine tab: run a refinement over the backlog, then work through the refinement queue: each item's findings
+// with their spans marked in its text, and its pending rewrite, split and estimate suggestions side by side.
+
+import { api, pollJob } from "./api.js";
+import { $, flash, h } from "./dom.js";
+import { findingsList, highlightedText, refinementView } from "./payloads.js";
+import * as review from "./review.js";
+
+const KINDS = { rewrite: "Rewrite", split: "Split", estimate: "Estimate" };
+const NOT_NEEDED = { rewrite: "no rewrite needed: nothing a rewrite fixes was found", split: "no split needed: it fits a sprint" };
+const state = { busy: false, running: false };
+
+function jobView(job) {
+  return h("div", { class: `job ${job.status}` },
+    h("p", {}, `Refinement #${job.id}: `, h("strong", { class: "job-status" }, job.status),
+      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+    h("progress", { max: String(job.total || 1), value: String(job.processed) }),
+    h("p", { class: "counts" }, `${job.processed} of ${job.total} items refined · ${job.findings} findings · `,
+      `${job.suggestions} suggestions`, job.failed ? ` · ${job.failed} failed` : ""),
+    job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "");
+}
+
+export async function run() {
+  if (state.running) return;
+  state.running = true;
+  const button = $("#refine-run");
+  button.disabled = true;
+  try {
+    const created = await api("/v1/refine", { method: "POST", json: {} });
+    flash(`Refinement #${created.job_id} started.`);
+    const job = await pollJob(created.status_url, (j) => $("#refine-job").replaceChildren(jobView(j)));
+    flash(`Refinement #${job.id} ${job.status}: ${job.findings} findings, ${job.suggestions} suggestions.`,
+      job.status === "failed" ? "error" : "info");
+    await loadQueue();
+    review.refreshCount().catch(() => {});
+  } catch (error) {
+    flash(error.message, "error");
+  } finally {
+    state.running = false;
+    button.disabled = false;
+  }
+}
+
+// Run `work` (an API call) one at a time, reload the queue, then flash what the work said.
+async function act(work) {
+  if (state.busy) { flash("Wait for the last action to finish.", "info"); return; }
+  state.busy = true;
+  document.body.classList.add("busy");
+  try {
+    let message = await work();
+    await loadQueue().catch((error) => { message = `${message} The queue did not reload: ${error.message}`; });
+    flash(message);
+    review.refreshCount().catch(() => {});
+  } catch (error) {
+    flash(error.message, "error");
+  } finally {
+    state.busy = false;
+    document.body.classList.remove("busy");
+  }
+}
+
+function accept(s) {
+  return act(async () => {
+    const item = await api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: {} });
+    const what = { rewrite: `item #${item?.id} now reads "${item?.title}"`, estimate: `item #${item?.id} is ${item?.story_points} points`,
+      split: `item #${item?.id} is an epic with ${s.payload?.children?.length ?? 0} child stories` }[s.kind];
+    return `Accepted ${s.kind} #${s.id}${what ? `: ${what}` : ""}.`;
+  });
+}
+
+function reject(s, input) {
+  const reason = input.value.trim();
+  if (!reason) { input.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
+  return act(async () => {
+    await api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason } });
+    return `Rejected ${s.kind} #${s.id}.`;
+  });
+}
+
+function suggest(item, kind) {
+  return act(async () => {
+    const made = await api(`/v1/backlog/${item.id}/${kind}`, { method: "POST" });
+    if (!made?.id) return `Item #${item.id}: ${NOT_NEEDED[kind] || "nothing to suggest"}.`;
+    return made.status === "failed" ? `The ${kind} for item #${item.id} failed: ${made.reason}`
+      : `${KINDS[kind]} suggestion #${made.id} for item #${item.id} is ready.`;
+  });
+}
+
+function suggestionView(s) {
+  const reason = h("input", { class: "reject-reason", placeholder: "Reason for rejecting", maxlength: "2000",
+    onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); reject(s, reason); } } });
+  return h("article", { class: `suggestion ${s.kind}${s.stale ? " stale" : ""}`, dataset: { id: s.id, kind: s.kind } },
+    h("h4", {}, h("span", { class: `kind ${s.kind}` }, s.kind), ` #${s.id} `,
+      s.stale ? h("span", { class: "badge stale", title: "The item changed since this was suggested: reject it and refine again." }, "stale") : ""),
+    s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
+    refinementView(s),
+    h("div", { class: "actions" },
+      h("button", { class: "primary accept", onclick: () => accept(s) }, "Accept"),
+      s.kind === "rewrite" ? h("button", { class: "edit", title: "Edit the story in the review queue, then accept it",
+        onclick: () => { location.hash = "#review"; review.showSuggestion(s).catch((e) => flash(e.message, "error")); } }, "Edit") : "",
+      reason, h("button", { class: "reject", onclick: () => reject(s, reason) }, "Reject")));
+}
+
+function entryView(entry) {
+  const { item, findings, suggestions } = entry;
+  const n = findings.length;
+  return h("li", { class: "refine-entry", dataset: { id: item.id } },
+    h("div", { class: "refine-item" },
+      h("h3", {}, h("span", { class: "item-title" }, item.title), " ",
+        h("span", { class: "kind" }, item.item_type), " ",
+        h("span", { class: "points" }, item.story_points != null ? `${item.story_points} points` : "no points"), " ",
+        h("span", { class: "finding-count" }, `${n} finding${n === 1 ? "" : "s"}`),
+        h("span", { class: "hint" }, ` · item #${item.id}`, item.parent_id ? ` · child of #${item.parent_id}` : "")),
+      highlightedText(item, findings),
+      findingsList(findings),
+      h("div", { class: "item-actions" },
+        h("button", { class: "suggest-rewrite", onclick: () => suggest(item, "rewrite") }, "Suggest rewrite"),
+        h("button", { class: "suggest-split", onclick: () => suggest(item, "split") }, "Suggest split"),
+        h("button", { class: "suggest-estimate", onclick: () => suggest(item, "estimate") }, "Estimate"))),
+    h("div", { class: "suggestions" }, suggestions.length ? suggestions.map(suggestionView)
+      : h("p", { class: "empty" }, "No pending suggestions for this item.")));
+}
+
+export async function loadQueue() {
+  const entries = await api("/v1/refine/queue?limit=200");
+  $("#refine-queue").replaceChildren(...(entries.length ? entries.map(entryView)
+    : [h("li", { class: "empty" }, "Nothing to refine: no item has findings or pending suggestions. Run a refinement after importing items.")]));
+}
+
+export function start() {
+  $("#refine-run").addEventListener("click", run);
+  $("#refine-reload").addEventListener("click", () => loadQueue().then(() => flash("Queue reloaded.")).catch((e) => flash(e.message, "error")));
+}
