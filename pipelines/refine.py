@@ -83,12 +83,17 @@ def requirements(text: str) -> list[str]:
 
 
 def _item_text(title: str, description: str) -> tuple[str, list[str]]:
-    text, removed = neutralize_instructions(f"{title}\n{description}".strip()[:MAX_ITEM_CHARS])
-    return escape_tags(text, "item"), removed
+    """The item's text for the model (cut to MAX_ITEM_CHARS), and the warnings to attach: what was cut or removed."""
+    full = f"{title}\n{description}".strip()
+    text, removed = neutralize_instructions(full[:MAX_ITEM_CHARS])
+    warnings = [f"instruction-like text was removed before refining: {cut!r}" for cut in removed]
+    if len(full) > MAX_ITEM_CHARS:
+        warnings.append(f"the item has {len(full):,} characters; the model saw the first {MAX_ITEM_CHARS:,}")
+    return escape_tags(text, "item"), warnings
 
 
-def _warn(result: StructuredResult, removed: list[str]) -> StructuredResult:
-    result.warnings += [f"instruction-like text was removed before refining: {cut!r}" for cut in removed]
+def _warn(result: StructuredResult, warnings: list[str]) -> StructuredResult:
+    result.warnings += warnings
     return result
 
 
@@ -96,18 +101,18 @@ def rewrite_item(
     llm: LLM, title: str, description: str, item_type: str, findings: list[Finding]
 ) -> StructuredResult[StoryDraft]:
     """The item rewritten as a clear story fixing `findings`, keeping its facts, asking what it does not say."""
-    text, removed = _item_text(title, description)
+    text, warnings = _item_text(title, description)
     problems = "; ".join(f"{f.criterion}: {f.why}" + (f" ({f.span!r})" if f.span else "") for f in findings)
     result = llm.complete_structured(
         load_prompt("rewrite_story"), StoryDraft, item_type=item_type, findings=problems or "none", text=text
     )
-    return _warn(result, removed)
+    return _warn(result, warnings)
 
 
 def split_item(llm: LLM, title: str, description: str, item_type: str) -> StructuredResult[SplitPlan]:
     """2-6 child stories along a named pattern that together should cover every requirement of the item; the plan
     says which child covers which requirement and which none does (also a warning)."""
-    text, removed = _item_text(title, description)
+    text, warnings = _item_text(title, description)
     wanted = requirements(description or title) or [title]
     numbered = " | ".join(f"{i}: {r[:200]}" for i, r in enumerate(wanted))
     result = llm.complete_structured(
@@ -122,4 +127,4 @@ def split_item(llm: LLM, title: str, description: str, item_type: str) -> Struct
         result.value = SplitPlan.of(result.value, len(wanted))
         if result.value.uncovered:
             result.warnings.append(f"no child covers requirement(s) {result.value.uncovered} of the item")
-    return _warn(result, removed)
+    return _warn(result, warnings)

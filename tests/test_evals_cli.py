@@ -79,7 +79,7 @@ def test_the_entry_point_does_not_import_the_service():
 
 
 def test_every_suite_has_the_one_run_shape():
-    assert set(entry.SUITES) == {"drafting", "duplicates", "ingest", "prioritization"}
+    assert set(entry.SUITES) == {"drafting", "duplicates", "ingest", "prioritization", "quality", "estimate", "split"}
     for name, module in entry.SUITES.items():
         assert name == module.SUITE and callable(module.run) and isinstance(module.NEEDS_LLM, bool)
     assert {entry.ALIASES[old] for old in ("story_drafting", "ingestion")} == {"drafting", "ingest"}
@@ -138,3 +138,18 @@ def test_ingest_without_the_llm_writes_its_report(tmp_path):
     assert {row["app"] for row in data["samples"]} == {"Duck Duck GO", "BatteryBot Battery Indicator"}
     assert 0 < data["summary"]["purity"] <= 1 and data["summary"]["purity"] > data["summary"]["baseline_purity"]
     assert f"report: {path}" in run.stdout
+
+
+def test_quality_suite_runs_on_a_few_real_stories(tmp_path):
+    """The quality eval end to end on dev (rules only: seconds): injected defects found, a report written."""
+    result = subprocess.run(
+        [sys.executable, "-m", "evals", "quality", "--split", "dev", "--limit", "40", "--reports", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (path,) = tmp_path.glob("quality-dev-*.json")
+    summary = json.loads(path.read_text())["summary"]
+    assert summary["rules"]["atomic recall"] > 0.9 and summary["naive_baseline"]["unambiguous recall"] < 0.5
+    assert summary["reqeval_sentences"] == 139

@@ -175,3 +175,15 @@ def test_a_jira_csv_parent_column_links_items_on_import_and_github_lists_childre
     assert "**Child stories**\n- [ ] Sign up" in parent["body"]
     exported = client.get("/v1/backlog/export", params={"format": "jira_csv"}).text
     assert "SHOP-1" in exported.splitlines()[-1] or "SHOP-1" in exported.splitlines()[-2]
+
+
+def test_a_50kb_item_is_checked_whole_and_cut_for_the_model_with_a_warning(client, llm):
+    long_text = "As a clerk, I want to file reports, so that audits pass. " + "Detail of the filing rules. " * 1780
+    (item,) = add(client, {"title": "Reports", "description": long_text[:49_000]})
+    assert "testable" in {f["criterion"] for f in client.post(f"/v1/backlog/{item}/quality").json()["findings"]}
+    llm.chat.replies.append(story_json())
+    rewrite = client.post(f"/v1/backlog/{item}/rewrite").json()
+    assert any("the model saw the first 6,000" in w for w in rewrite["warnings"]), rewrite["warnings"]
+    (empty,) = add(client, {"title": "Fix it"})
+    findings = client.post(f"/v1/backlog/{empty}/quality").json()["findings"]
+    assert "estimable" in {f["criterion"] for f in findings}  # too little to tell what the work is

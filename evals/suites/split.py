@@ -2,8 +2,9 @@
 test G16-G28): 3 or 4 stories of one backlog by the same persona become one epic whose requirements are their
 goals, one per checklist line. Per split: the share of the parent's requirements covered by some child, judged
 two ways (the model's own `coverage` map; and a lexical check: at least half of the requirement's content words
-appear in the child it names, or in any child), children per split, and children still too large (more than 3
-acceptance criteria, the prompt's own limit). `--limit N` parents (default 6: about a minute each locally).
+appear in the child it names, or in any child), children per split, and children still too large (the quality
+check would split them again: two goals, or not estimable). `--limit N` parents (default 6; about 85 s each on
+the local model).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 from evals.suites.quality import load_stories
 from evals.task import EvalOptions, EvalResult
-from pipelines.quality import story_statement
+from pipelines.models import story_markdown
+from pipelines.quality import check_item, story_statement
 from pipelines.refine import SplitPlan, split_item
 
 SUITE = "split"
@@ -93,6 +95,13 @@ def child_text(child: Any) -> str:
     )
 
 
+def too_large(child: Any) -> bool:
+    """Whether the quality check would ask to split the child again: two goals, or not estimable."""
+    story = child.as_story("feature", [])
+    found = check_item(story.title, story_markdown(story), "feature")
+    return any(f.criterion in ("atomic", "estimable") for f in found)
+
+
 def score(plan: SplitPlan, requirements: list[str]) -> dict[str, Any]:
     texts = [child_text(c) for c in plan.children]
     claimed = sum(str(i) in plan.coverage for i in range(len(requirements)))
@@ -105,7 +114,7 @@ def score(plan: SplitPlan, requirements: list[str]) -> dict[str, Any]:
         "coverage_named_child": named / len(requirements),
         "coverage_any_child": anywhere / len(requirements),
         "children": len(plan.children),
-        "children_over_limit": sum(len(c.acceptance_criteria) > 3 for c in plan.children),
+        "children_over_limit": sum(too_large(c) for c in plan.children),
     }
 
 

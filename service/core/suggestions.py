@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pipelines.llm import StructuredResult
+from pipelines.llm import StructuredResult, describe_validation_error
+from pipelines.models import StoryDraft, StoryDraftEdits
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.errors import Conflict, NotFound
+from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.tables import Suggestion, SuggestionEvent, utcnow
 
 
@@ -135,3 +137,15 @@ def claim(
     if claimed.rowcount != 1:
         raise Conflict(f"suggestion {suggestion.id} was decided by someone else just now")
     session.refresh(suggestion)
+
+
+def edited_story(suggestion: Suggestion, edits: StoryDraftEdits | None) -> tuple[StoryDraft, SuggestionAction]:
+    """A suggested story with a reviewer's edits applied (InvalidInput when they break it), and the action the
+    history records: accepted, or accepted_with_edits."""
+    draft = StoryDraft.model_validate(suggestion.payload)
+    try:
+        final = edits.apply(draft) if edits else draft
+    except ValidationError as exc:
+        raise InvalidInput(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
+    edited = final.model_dump(mode="json") != suggestion.payload
+    return final, SuggestionAction.accepted_with_edits if edited else SuggestionAction.accepted

@@ -99,31 +99,36 @@ class SuggestionEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class IngestJob(Base):
+class JobColumns:
+    """What every background job's row has: its status, counts so far, errors and times."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class IngestJob(JobColumns, Base):
     """One uploaded feedback file and the work done on it; every stage can be resumed after a crash."""
 
     __tablename__ = "ingest_jobs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
     stage: Mapped[str] = mapped_column(String(20), default="triage")  # service.ingest.jobs.Stage
     source: Mapped[str] = mapped_column(String(300))
     filename: Mapped[str] = mapped_column(String(300))
     file_path: Mapped[str] = mapped_column(Text)
     file_sha256: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mapping, product
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    processed: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     already_ingested: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
     themes: Mapped[int] = mapped_column(Integer, default=0)
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
 
 class TicketRow(Base):
@@ -171,41 +176,23 @@ class Strategy(Base):
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class PrioritizeJob(Base):
+class PrioritizeJob(JobColumns, Base):
     """One prioritization request, run in the background: an estimate per item, then the ranking over them."""
 
     __tablename__ = "prioritize_jobs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
     framework: Mapped[str] = mapped_column(String(20))
     item_ids: Mapped[list[Any]] = mapped_column(JSON)
     actor: Mapped[str | None] = mapped_column(String(200))
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    processed: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ranked: Mapped[list[Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
 
-class RefineJob(Base):
+class RefineJob(JobColumns, Base):
     """One refinement run over backlog items: quality check, then rewrite, split and estimate suggestions."""
 
     __tablename__ = "refine_jobs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), index=True, default=JobStatus.queued)
     item_ids: Mapped[list[Any]] = mapped_column(JSON)
     actor: Mapped[str | None] = mapped_column(String(200))
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    processed: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
     findings: Mapped[int] = mapped_column(Integer, default=0)
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]

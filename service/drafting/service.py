@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from pipelines.drafting import check_input, draft_story
-from pipelines.llm import CallEvent, Listener, describe_validation_error
-from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from pipelines.llm import CallEvent, Listener
+from pipelines.models import StoryDraftEdits, story_markdown
 from service import duplicates
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.errors import Conflict, InvalidInput
+from service.core.errors import Conflict
 from service.core.runtime import Runtime
-from service.core.suggestions import Proposal, claim, create_suggestion, get_suggestion, record_event
+from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, get_suggestion, record_event
 from service.core.tables import BacklogItem, Suggestion
 
 # Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
@@ -108,11 +107,7 @@ def accept_draft(
     session: Session, suggestion: Suggestion, edits: StoryDraftEdits | None, actor: str | None
 ) -> BacklogItem:
     """The draft (with the reviewer's edits, if any) becomes a backlog item."""
-    draft = StoryDraft.model_validate(suggestion.payload)
-    try:
-        final = edits.apply(draft) if edits else draft
-    except ValidationError as exc:
-        raise InvalidInput(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
+    final, action = edited_story(suggestion, edits)
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
     item = BacklogItem(
         title=final.title,
@@ -125,7 +120,5 @@ def accept_draft(
     session.add(item)
     session.flush()
     suggestion.backlog_item_id = item.id
-    after = final.model_dump(mode="json")
-    action = SuggestionAction.accepted if after == suggestion.payload else SuggestionAction.accepted_with_edits
-    record_event(session, suggestion.id, action, actor, suggestion.payload, after)
+    record_event(session, suggestion.id, action, actor, suggestion.payload, final.model_dump(mode="json"))
     return item

@@ -11,21 +11,19 @@ import hashlib
 import logging
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipelines.estimate import Comparable, estimate_from_comparables, team_median
-from pipelines.llm import describe_validation_error
-from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.prioritization import estimate_inputs
 from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
 from pipelines.refine import SplitPlan, requirements, rewrite_item, split_item
 from service import duplicates
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.errors import Conflict, NotFound
 from service.core.runtime import Runtime
-from service.core.suggestions import Proposal, claim, create_suggestion, record_event
+from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event
 from service.core.tables import BacklogItem, Suggestion
 
 log = logging.getLogger(__name__)
@@ -221,19 +219,13 @@ def accept_rewrite(
 ) -> BacklogItem:
     """The item takes the rewritten story (with the reviewer's edits); history keeps the item before and after."""
     item = _current_item(session, suggestion)
-    draft = StoryDraft.model_validate(suggestion.payload)
-    try:
-        final = edits.apply(draft) if edits else draft
-    except ValidationError as exc:
-        raise InvalidInput(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
+    final, action = edited_story(suggestion, edits)
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
     before = _snapshot(item)
     item.title, item.description, item.item_type = final.title, story_markdown(final), final.item_type
     item.labels = sorted({*(item.labels or []), *final.labels})
     item.story = final.model_dump(mode="json")
     suggestion.backlog_item_id = item.id
-    edited = final.model_dump(mode="json") != suggestion.payload
-    action = SuggestionAction.accepted_with_edits if edited else SuggestionAction.accepted
     record_event(session, suggestion.id, action, actor, before, _snapshot(item))
     return item
 
