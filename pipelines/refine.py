@@ -60,11 +60,13 @@ class SplitPlan(SplitReply):
 
     @classmethod
     def of(cls, reply: SplitReply, requirement_count: int) -> SplitPlan:
+        """Each requirement goes to the most specific child that names it (fewest requirements covered: a spike
+        that claims everything does not hide the child that builds it)."""
         coverage: dict[str, int] = {}
-        for index, child in enumerate(reply.children):
-            for number in child.covers:
-                if number < requirement_count:
-                    coverage.setdefault(str(number), index)
+        for number in range(requirement_count):
+            naming = [i for i, child in enumerate(reply.children) if number in child.covers]
+            if naming:
+                coverage[str(number)] = min(naming, key=lambda i: (len(reply.children[i].covers), i))
         uncovered = [n for n in range(requirement_count) if str(n) not in coverage]
         return cls(pattern=reply.pattern, children=reply.children, coverage=coverage, uncovered=uncovered)
 

@@ -84,9 +84,9 @@ def test_split_coverage_comes_from_the_children_and_requirements_are_counted():
     child = {"title": "Export", "persona": "admin", "goal": "export", "benefit": "b",
              "acceptance_criteria": [{"given": "g", "when": "w", "then": "t"}] * 2}  # fmt: skip
     reply = SplitReply.model_validate(
-        {"pattern": "crud_operations", "children": [child | {"covers": [0, 7]}, child | {"covers": [0, 1]}]}
+        {"pattern": "crud_operations", "children": [child | {"covers": [0, 1, 7]}, child | {"covers": [1]}]}
     )
     plan = SplitPlan.of(reply, requirement_count=3)
-    assert plan.coverage == {"0": 0, "1": 1} and plan.uncovered == [2]  # 7 is not a requirement: ignored
+    assert plan.coverage == {"0": 0, "1": 1} and plan.uncovered == [2]  # the most specific child; 7 is ignored
     assert requirements(CLEAR)[1].startswith("Given no invoices exist")
     assert len(requirements("Users sign up with email. Admins approve new accounts.")) == 2
