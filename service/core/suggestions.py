@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipelines.llm import StructuredResult, describe_validation_error
-from pipelines.models import StoryDraft, StoryDraftEdits
+from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.core.tables import Suggestion, SuggestionEvent, utcnow
+from service.core.tables import BacklogItem, Suggestion, SuggestionEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -149,3 +149,16 @@ def edited_story(suggestion: Suggestion, edits: StoryDraftEdits | None) -> tuple
         raise InvalidInput(f"the edited story is not valid: {describe_validation_error(exc)}") from exc
     edited = final.model_dump(mode="json") != suggestion.payload
     return final, SuggestionAction.accepted_with_edits if edited else SuggestionAction.accepted
+
+
+def story_item(story: StoryDraft, suggestion: Suggestion, parent_id: int | None = None) -> BacklogItem:
+    """The backlog item an accepted story becomes (a draft, or a child of a split)."""
+    return BacklogItem(
+        title=story.title,
+        description=story_markdown(story),
+        item_type=story.item_type,
+        labels=story.labels,
+        story=story.model_dump(mode="json"),
+        source_suggestion_id=suggestion.id,
+        parent_id=parent_id,
+    )

@@ -7,12 +7,20 @@ from sqlalchemy.orm import Session
 
 from pipelines.drafting import check_input, draft_story
 from pipelines.llm import CallEvent, Listener
-from pipelines.models import StoryDraftEdits, story_markdown
+from pipelines.models import StoryDraftEdits
 from service import duplicates
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict
 from service.core.runtime import Runtime
-from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, get_suggestion, record_event
+from service.core.suggestions import (
+    Proposal,
+    claim,
+    create_suggestion,
+    edited_story,
+    get_suggestion,
+    record_event,
+    story_item,
+)
 from service.core.tables import BacklogItem, Suggestion
 
 # Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
@@ -109,14 +117,7 @@ def accept_draft(
     """The draft (with the reviewer's edits, if any) becomes a backlog item."""
     final, action = edited_story(suggestion, edits)
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
-    item = BacklogItem(
-        title=final.title,
-        description=story_markdown(final),
-        item_type=final.item_type,
-        labels=final.labels,
-        story=final.model_dump(mode="json"),
-        source_suggestion_id=suggestion.id,
-    )
+    item = story_item(final, suggestion)
     session.add(item)
     session.flush()
     suggestion.backlog_item_id = item.id

@@ -23,7 +23,7 @@ from service import duplicates
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.runtime import Runtime
-from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event
+from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event, story_item
 from service.core.tables import BacklogItem, Suggestion
 
 log = logging.getLogger(__name__)
@@ -235,20 +235,8 @@ def accept_split(session: Session, suggestion: Suggestion, edits: None, actor: s
     item = _current_item(session, suggestion)
     plan = SplitPlan.model_validate(suggestion.payload)
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
-    children = []
-    for child in plan.children:
-        story = child.as_story(item.item_type, item.labels or [])  # type: ignore[arg-type]
-        children.append(
-            BacklogItem(
-                title=story.title,
-                description=story_markdown(story),
-                item_type=story.item_type,
-                labels=story.labels,
-                story=story.model_dump(mode="json"),
-                source_suggestion_id=suggestion.id,
-                parent_id=item.id,
-            )
-        )
+    labels = [label for label in item.labels or [] if label != "epic"]
+    children = [story_item(c.as_story(item.item_type, labels), suggestion, item.id) for c in plan.children]  # type: ignore[arg-type]
     session.add_all(children)
     session.flush()
     item.labels = sorted({*(item.labels or []), "epic"})
