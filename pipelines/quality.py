@@ -12,7 +12,10 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
-from pipelines.models import ItemType
+from pipelines.llm import LLM, StructuredResult
+from pipelines.models import ItemType, ShortText
+from pipelines.safety import escape_tags
+from prompts import load_prompt
 
 Criterion = Literal["well_formed", "atomic", "minimal", "unambiguous", "testable", "estimable", "duplicate"]
 CRITERIA: tuple[str, ...] = get_args(Criterion)
@@ -275,3 +278,21 @@ def check_item(
         findings.append(pronoun)
     findings += [f for f in (check_testable(text, item_type), check_estimable(description, title, points)) if f]
     return findings
+
+
+class PronounJudgement(BaseModel):
+    """The model's reading of one pronoun: what it could refer to, and whether readers could disagree."""
+
+    candidates: list[ShortText] = Field(max_length=4, description="Noun phrases before the pronoun it could mean.")
+    referent: ShortText | None = Field(description="The candidate a careful reader would pick; null if unsure.")
+    ambiguous: bool
+
+
+def judge_pronoun(llm: LLM, sentence: str, pronoun_at: int) -> StructuredResult[PronounJudgement]:
+    """Ask the model whether the pronoun at `pronoun_at` is ambiguous (the judgement the rule cannot make)."""
+    word = re.match(r"\w+", sentence[pronoun_at:])
+    end = pronoun_at + (word.end() if word else 0)
+    marked = f"{sentence[:pronoun_at]}<p>{sentence[pronoun_at:end]}</p>{sentence[end:]}"
+    return llm.complete_structured(
+        load_prompt("judge_pronoun"), PronounJudgement, sentence=escape_tags(marked, "requirement")
+    )

@@ -143,7 +143,19 @@ def test_ingest_without_the_llm_writes_its_report(tmp_path):
 def test_quality_suite_runs_on_a_few_real_stories(tmp_path):
     """The quality eval end to end on dev (rules only: seconds): injected defects found, a report written."""
     result = subprocess.run(
-        [sys.executable, "-m", "evals", "quality", "--split", "dev", "--limit", "40", "--reports", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "evals",
+            "quality",
+            "--split",
+            "dev",
+            "--limit",
+            "40",
+            "--no-llm",
+            "--reports",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -90,3 +90,15 @@ def test_split_coverage_comes_from_the_children_and_requirements_are_counted():
     assert plan.coverage == {"0": 0, "1": 1} and plan.uncovered == [2]  # the most specific child; 7 is ignored
     assert requirements(CLEAR)[1].startswith("Given no invoices exist")
     assert len(requirements("Users sign up with email. Admins approve new accounts.")) == 2
+
+
+def test_the_model_judges_a_marked_pronoun():
+    from pipelines.llm import fake_llm
+    from pipelines.quality import judge_pronoun
+
+    llm = fake_llm()
+    llm.chat.replies.append('{"candidates": ["the server", "the client"], "referent": null, "ambiguous": true}')
+    sentence = "The server sends the report to the client before it closes."
+    judged = judge_pronoun(llm, sentence, sentence.index("it closes"))
+    assert judged.value.ambiguous and judged.value.candidates == ["the server", "the client"]
+    assert "before <p>it</p> closes" in llm.chat.calls[-1][-1].content

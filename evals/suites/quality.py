@@ -10,7 +10,8 @@ ones?
    originals with any finding (an upper bound on false alarms: some are real). The stories are one-liners
    without acceptance criteria, so `testable` and `estimable` are not scored here.
 2. ReqEval (NLP4RE 2020): is the tagged pronoun ambiguous (NOCUOUS)? F1 of the NOCUOUS class for the
-   pronoun rule (`pronoun_is_unclear`), tuned on training, reported on test.
+   pronoun rule (`pronoun_is_unclear`), tuned on training, reported on test; with an LLM (default; `--no-llm`
+   for the rules alone) also the model's judgement (`judge_pronoun`) alone and combined with the rule.
 A naive rule baseline runs on the same samples: a keyword list (no persona = no "As a", no benefit = no
 "so that", any " and ", any of five vague words) and, for ReqEval, "every pronoun is ambiguous".
 """
@@ -25,10 +26,10 @@ from typing import Any
 
 from evals.bug_reports import DATA_DIR
 from evals.task import EvalOptions, EvalResult
-from pipelines.quality import check_item, pronoun_is_unclear, story_statement
+from pipelines.quality import check_item, judge_pronoun, pronoun_is_unclear, story_statement
 
 SUITE = "quality"
-NEEDS_LLM = False
+NEEDS_LLM = True  # unless --no-llm: the rules alone
 STORIES = DATA_DIR / "user_stories" / "dalpiaz_global.txt"
 REQEVAL = DATA_DIR / "ambiguity"
 SCORED = ("well_formed", "atomic", "unambiguous")
@@ -143,13 +144,24 @@ def run(options: EvalOptions) -> EvalResult:
     options.log(f"{len(samples)} stories, {sum(len(c) for _, c in samples)} copies with one defect each")
     reqeval = load_reqeval(options.split)
     truth = [ambiguous for _, _, ambiguous in reqeval]
-    summary = {
+    rule_says = [pronoun_is_unclear(s, at) for s, at, _ in reqeval]
+    summary: dict[str, Any] = {
         "rules": score_injected(samples, rules),
         "naive_baseline": score_injected(samples, naive),
-        "reqeval_rule": f1([pronoun_is_unclear(s, at) for s, at, _ in reqeval], truth),
+        "reqeval_rule": f1(rule_says, truth),
         "reqeval_all_ambiguous_baseline": f1([True] * len(truth), truth),
         "reqeval_sentences": len(truth),
     }
+    if options.llm is not None:  # the model's judgement on every sentence, and as a check on the rule's findings
+        model_says = []
+        for done, (sentence, at, _) in enumerate(reqeval, 1):
+            judged = judge_pronoun(options.llm, sentence, at)
+            model_says.append(bool(judged.value and judged.value.ambiguous))
+            options.on_sample(done, len(reqeval))
+        summary["reqeval_model"] = f1(model_says, truth)
+        pairs = list(zip(rule_says, model_says, strict=True))
+        summary["reqeval_rule_confirmed_by_model"] = f1([r and m for r, m in pairs], truth)
+        summary["reqeval_rule_or_model"] = f1([r or m for r, m in pairs], truth)
     examples = [
         {
             "original": original,
