@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pipelines.llm import LLM
@@ -18,6 +19,13 @@ SPLITS: tuple[str, ...] = get_args(Split)  # test: the reported set; dev: for tu
 
 class EvalError(Exception):
     """The run cannot go as asked (an option that does not apply, missing data); the entry point prints it."""
+
+
+def require_data(*paths: Path) -> None:
+    """EvalError naming the first of `paths` that is missing (the shared data is not next to the checkout)."""
+    for path in paths:
+        if not path.exists():
+            raise EvalError(f"{path} not found; set REFINERY_SHARED_DATA to the shared data folder")
 
 
 def _ignore(*_: Any) -> None:

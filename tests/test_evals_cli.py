@@ -21,7 +21,7 @@ from tests.conftest import story_json
 ROOT = Path(__file__).resolve().parents[1]
 
 
-SHARED_EXCERPT = Path(__file__).parent / "data" / "shared"  # small excerpts of ../shared/data (README there)
+SHARED_EXCERPT = Path(__file__).parent / "fixtures" / "shared"  # small excerpts of ../shared/data (README there)
 
 
 def evals_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from evals.bug_reports import DATA_DIR
-from evals.task import EvalOptions, EvalResult
+from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.embeddings import get_embedder
 from pipelines.estimate import PRIOR_WEIGHT, Comparable, K, estimate_from_comparables
 
@@ -69,6 +69,7 @@ def predictions(
 
 
 def run(options: EvalOptions) -> EvalResult:
+    require_data(FOLDER / "published_mae.csv")
     embedder = get_embedder()
     started = time.perf_counter()
     history_splits = ("train",) if options.split == "dev" else ("train", "val")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evals.bug_reports import DATA_DIR
-from evals.task import EvalOptions, EvalResult
+from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.quality import check_item, judge_pronoun, pronoun_is_unclear, story_statement
 
 SUITE = "quality"
@@ -136,6 +136,7 @@ def f1(predicted: list[bool], truth: list[bool]) -> dict[str, float]:
 
 
 def run(options: EvalOptions) -> EvalResult:
+    require_data(STORIES, REQEVAL)
     rng = random.Random(7)
     stories = load_stories(options.split)[: options.limit]
     goals = [s.goal for _, text in stories if (s := story_statement(text))]

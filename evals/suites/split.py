@@ -15,8 +15,8 @@ from collections import defaultdict
 from statistics import mean
 from typing import Any
 
-from evals.suites.quality import load_stories
-from evals.task import EvalOptions, EvalResult
+from evals.suites.quality import STORIES, load_stories
+from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.models import story_markdown
 from pipelines.quality import check_item, story_statement
 from pipelines.refine import SplitPlan, split_item
@@ -119,6 +119,7 @@ def score(plan: SplitPlan, requirements: list[str]) -> dict[str, Any]:
 
 
 def run(options: EvalOptions) -> EvalResult:
+    require_data(STORIES)
     llm = options.require_llm(SUITE)
     built = parents(options.split, options.limit or 6)
     rows = []
