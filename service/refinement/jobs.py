@@ -45,12 +45,14 @@ def get_job(runtime: Runtime, job_id: int) -> RefineJob:
 
 
 def refine_item(runtime: Runtime, item_id: int, actor: str | None) -> tuple[int, int]:
-    """(findings, suggestions) for one item; suggestions already pending for the unchanged item are not made again."""
-    rewrite, found = service.propose_rewrite(runtime, item_id, actor)
-    split, _ = service.propose_split(runtime, item_id, actor)
+    """(findings, suggestions) for one item; suggestions already pending for the unchanged item are not made again
+    (they are counted, as the item's current suggestions)."""
     with runtime.db.session() as session:
-        has_points = session.get(BacklogItem, item_id).story_points is not None
-    estimate = None if has_points else service.propose_estimate(runtime, item_id, actor)
+        item = service.get_item(session, item_id)
+    found = service.findings(runtime, item)  # once for both: the duplicate search is not free
+    rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found)
+    split, _ = service.propose_split(runtime, item_id, actor, found)
+    estimate = None if item.story_points is not None else service.propose_estimate(runtime, item_id, actor)
     return len(found), sum(s is not None for s in (rewrite, split, estimate))
 
 

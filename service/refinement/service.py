@@ -103,14 +103,16 @@ def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
     return [f.model_dump() for f in found]
 
 
-def propose_rewrite(runtime: Runtime, item_id: int, actor: str | None = None) -> tuple[Suggestion | None, list]:
+def propose_rewrite(
+    runtime: Runtime, item_id: int, actor: str | None = None, found: list[Finding] | None = None
+) -> tuple[Suggestion | None, list]:
     """A rewrite of an item the quality check finds unclear: (the suggestion, the findings); (None, findings) when
     nothing a rewrite fixes was found."""
     with runtime.db.session() as session:
         item = get_item(session, item_id)
         if existing := _pending(session, SuggestionKind.rewrite, item):
             return existing, existing.evidence.get("findings", [])
-    found = findings(runtime, item)
+    found = findings(runtime, item) if found is None else found
     fixable = [f for f in found if f.criterion in REWRITE_FOR]
     if not fixable:
         return None, found
@@ -124,13 +126,15 @@ def propose_rewrite(runtime: Runtime, item_id: int, actor: str | None = None) ->
     return suggestion, found
 
 
-def propose_split(runtime: Runtime, item_id: int, actor: str | None = None) -> tuple[Suggestion | None, list]:
+def propose_split(
+    runtime: Runtime, item_id: int, actor: str | None = None, found: list[Finding] | None = None
+) -> tuple[Suggestion | None, list]:
     """A split of an item too large for a sprint, or (None, findings) when it is not."""
     with runtime.db.session() as session:
         item = get_item(session, item_id)
         if existing := _pending(session, SuggestionKind.split, item):
             return existing, existing.evidence.get("findings", [])
-    found = findings(runtime, item)
+    found = findings(runtime, item) if found is None else found
     reason = needs_split(item, found)
     if reason is None:
         return None, found
