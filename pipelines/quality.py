@@ -45,13 +45,9 @@ _STORY_RE = re.compile(
     r"(?P<goal>[^\n]+?)(?:\s*,?\s*so\s+that\s+(?P<benefit>[^\n]+?))?\s*(?:\.(?:\s|$)|\n|$)",
     re.I,
 )
-_CRITERIA_RE = re.compile(
-    r"\bgiven\b.+\bthen\b|^\s*[-*]\s*\[[ xX]?\]|acceptance criteria|\bshould\b.*\n\s*[-*]", re.I | re.M | re.S
-)
 _STEPS_RE = re.compile(r"steps\s+to\s+reproduce|\bsteps\b\s*:|\breproduce\b|^\s*1[.)]\s", re.I | re.M)
 _EXPECTED_RE = re.compile(r"\bexpected\b|\bshould\b", re.I)
 _ACTUAL_RE = re.compile(r"\bactual(?:ly)?\b|\binstead\b|\bbut\b|\bfails?\b|\berror\b|\bcrash", re.I)
-_CHECKLIST_RE = re.compile(r"^\s*[-*]\s*(?:\[[ xX]?\]\s*)?(?:given\b.*|.+)$", re.I | re.M)
 _CONJUNCTION_RE = re.compile(r"\s(and|&|as well as|plus|also)\s", re.I)
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 

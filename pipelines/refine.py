@@ -84,6 +84,11 @@ def requirements(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 3]
 
 
+def item_requirements(title: str, description: str) -> list[str]:
+    """What a split must cover: the description's requirements, or the title when it has none."""
+    return requirements(description or title) or [title]
+
+
 def _item_text(title: str, description: str) -> tuple[str, list[str]]:
     """The item's text for the model (cut to MAX_ITEM_CHARS), and the warnings to attach: what was cut or removed."""
     full = f"{title}\n{description}".strip()
@@ -115,7 +120,7 @@ def split_item(llm: LLM, title: str, description: str, item_type: str) -> Struct
     """2-6 child stories along a named pattern that together should cover every requirement of the item; the plan
     says which child covers which requirement and which none does (also a warning)."""
     text, warnings = _item_text(title, description)
-    wanted = requirements(description or title) or [title]
+    wanted = item_requirements(title, description)
     numbered = " | ".join(f"{i}: {r[:200]}" for i, r in enumerate(wanted))
     result = llm.complete_structured(
         load_prompt("split_story"),

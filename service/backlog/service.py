@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
 from service.backlog.schemas import BacklogItemCreate, ImportSkipped
-from service.core.errors import NotFound
+from service.core.errors import InvalidInput, NotFound
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem
 
@@ -37,11 +37,28 @@ def list_items(
     return list(session.scalars(query))
 
 
-def get_item(session: Session, item_id: int) -> BacklogItem:
+def get_item(session: Session, item_id: int, merged: bool = True) -> BacklogItem:
+    """One item; NotFound when there is none (or, with `merged=False`, when it was merged into another)."""
     item = session.get(BacklogItem, item_id)
-    if item is None:
-        raise NotFound(f"no backlog item with id {item_id}")
+    if item is None or (not merged and item.merged_into_id is not None):
+        raise NotFound(f"no backlog item with id {item_id}" + (" (it was merged away)" if item else ""))
     return item
+
+
+def select_items(session: Session, item_ids: list[int] | None, most: int, purpose: str) -> list[BacklogItem]:
+    """The items `item_ids` names (default: the whole backlog), merged ones left out, in id order; NotFound for an
+    unknown id, InvalidInput for more than `most` or none. `purpose` is the verb the errors use ("prioritize")."""
+    query = select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
+    if item_ids:
+        query = query.where(BacklogItem.id.in_(item_ids))
+    items = list(session.scalars(query.limit(most + 1)))
+    if item_ids and len(items) != len(set(item_ids)):
+        raise NotFound(f"no backlog items with ids {sorted(set(item_ids) - {i.id for i in items})}")
+    if len(items) > most:
+        raise InvalidInput(f"{purpose} at most {most} items at a time: pass item_ids")
+    if not items:
+        raise InvalidInput(f"the backlog is empty: nothing to {purpose}")
+    return items
 
 
 def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list[BacklogItem], list[ImportSkipped]]:

@@ -7,6 +7,7 @@ import logging
 
 from pipelines.llm import LLMUnavailable
 from pipelines.prioritization import Framework
+from service.backlog.service import select_items
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus
 from service.core.errors import DomainError
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 def create_job(runtime: Runtime, framework: Framework, item_ids: list[int] | None, actor: str | None) -> int:
     """Check the request now (unknown ids, too many, an empty backlog are 4xx) and queue the job."""
     with runtime.db.session() as session:
-        items = service.select_items(session, item_ids)
+        items = select_items(session, item_ids, service.MAX_ITEMS, "prioritize")
         job = PrioritizeJob(framework=framework, item_ids=[i.id for i in items], actor=actor, total=len(items))
         session.add(job)
         session.flush()

@@ -25,6 +25,7 @@ from pipelines.prioritization import (
     rank,
     score,
 )
+from service.backlog.service import get_item, select_items
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.runtime import Runtime
@@ -55,21 +56,6 @@ def label_for(rank_index: int, total: int) -> str:
     return LABELS[min(len(LABELS) - 1, rank_index * len(LABELS) // max(1, total))]
 
 
-def select_items(session: Session, item_ids: list[int] | None) -> list[BacklogItem]:
-    query = select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
-    if item_ids:
-        query = query.where(BacklogItem.id.in_(item_ids))
-    items = list(session.scalars(query.limit(MAX_ITEMS + 1)))
-    if item_ids and len(items) != len(set(item_ids)):
-        missing = sorted(set(item_ids) - {i.id for i in items})
-        raise NotFound(f"no backlog items with ids {missing}")
-    if len(items) > MAX_ITEMS:
-        raise InvalidInput(f"prioritize at most {MAX_ITEMS} items at a time: pass item_ids")
-    if not items:
-        raise InvalidInput("the backlog is empty: nothing to prioritize")
-    return items
-
-
 def prioritize(
     runtime: Runtime,
     framework: Framework,
@@ -80,7 +66,7 @@ def prioritize(
     """One LLM call per item for its inputs, then scores and a rank over all of them; one pending `priority`
     suggestion per item. Returns the ranked view."""
     with runtime.db.session() as session:
-        items = select_items(session, item_ids)
+        items = select_items(session, item_ids, MAX_ITEMS, "prioritize")
         strategy = current_strategy(session)
     others = [(i.id, i.title) for i in items]
     llm = runtime.llm()
@@ -226,9 +212,7 @@ def rerank_backlog(session: Session, framework: str) -> None:
 
 
 def set_priority_by_hand(session: Session, item_id: int, priority: str, actor: str | None) -> BacklogItem:
-    item = session.get(BacklogItem, item_id)
-    if item is None:
-        raise NotFound(f"no backlog item with id {item_id}")
+    item = get_item(session, item_id)
     item.priority, item.priority_set_by, item.priority_set_at = priority, actor or "a person", utcnow()
     item.priority_detail = {"set_by_hand": True}
     return item

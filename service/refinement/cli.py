@@ -16,7 +16,6 @@ def refine(
 ) -> None:
     """Check the quality of backlog items and suggest rewrites, splits and estimates for review."""
     import threading
-    import time
 
     from service.core.errors import DomainError
     from service.refinement import jobs
@@ -33,9 +32,7 @@ def refine(
         task = progress.add_task(f"refining {job.total} item(s)", total=job.total)
         while worker.is_alive():
             worker.join(0.5)
-            current = jobs.get_job(runtime, job.id)
-            progress.update(task, completed=current.processed)
-            time.sleep(0.2)
+            progress.update(task, completed=jobs.get_job(runtime, job.id).processed)
     job = jobs.get_job(runtime, job.id)
     table = Table("job", "status", "items", "refined", "failed", "findings", "suggestions")
     table.add_row(

@@ -7,14 +7,15 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from pipelines.llm import LLMUnavailable
+from service.backlog.service import get_item, select_items
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus
-from service.core.errors import DomainError, InvalidInput, NotFound
+from service.core.errors import DomainError
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, RefineJob, utcnow
+from service.core.tables import RefineJob, utcnow
 from service.refinement import service
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,7 @@ MAX_ITEMS = 500
 def create_job(runtime: Runtime, item_ids: list[int] | None, actor: str | None) -> RefineJob:
     """Check the request now (unknown ids, an empty backlog are 4xx) and queue the job."""
     with runtime.db.session() as session:
-        query = select(BacklogItem.id).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
-        if item_ids:
-            query = query.where(BacklogItem.id.in_(item_ids))
-        found = list(session.scalars(query.limit(MAX_ITEMS + 1)))
-        if item_ids and len(found) != len(set(item_ids)):
-            raise NotFound(f"no backlog items with ids {sorted(set(item_ids) - set(found))}")
-        if not found:
-            raise InvalidInput("the backlog is empty: import or accept items first, then refine them")
-        if len(found) > MAX_ITEMS:
-            raise InvalidInput(f"refine at most {MAX_ITEMS} items at a time: pass item_ids")
+        found = [i.id for i in select_items(session, item_ids, MAX_ITEMS, "refine")]
         job = RefineJob(item_ids=found, actor=actor, total=len(found))
         session.add(job)
         session.flush()
@@ -48,7 +40,7 @@ def refine_item(runtime: Runtime, item_id: int, actor: str | None) -> tuple[int,
     """(findings, suggestions) for one item; suggestions already pending for the unchanged item are not made again
     (they are counted, as the item's current suggestions)."""
     with runtime.db.session() as session:
-        item = service.get_item(session, item_id)
+        item = get_item(session, item_id, merged=False)
     found = service.findings(runtime, item)  # once for both: the duplicate search is not free
     rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found)
     split, _ = service.propose_split(runtime, item_id, actor, found)

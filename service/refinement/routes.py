@@ -73,8 +73,8 @@ def refine_queue(runtime: RuntimeDep, limit: int = Query(200, ge=1, le=1000)) ->
             item=BacklogItemPublic.model_validate(row["item"]),
             findings=row["findings"],
             suggestions=[
-                QueuedSuggestion.model_validate(s).model_copy(update={"stale": s.id in row["stale"]})
-                for s in row["suggestions"]
+                QueuedSuggestion.model_validate(s).model_copy(update={"stale": is_stale})
+                for s, is_stale in row["suggestions"]
             ],
         )
         for row in service.queue(runtime, limit)

@@ -8,7 +8,6 @@ of a second one.
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -18,26 +17,19 @@ from pipelines.estimate import Comparable, estimate_from_comparables, team_media
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.prioritization import estimate_inputs
 from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
-from pipelines.refine import SplitPlan, requirements, rewrite_item, split_item
+from pipelines.refine import SplitPlan, item_requirements, rewrite_item, split_item
 from service import duplicates
+from service.backlog.service import get_item
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.runtime import Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event, story_item
 from service.core.tables import BacklogItem, Suggestion
 
-log = logging.getLogger(__name__)
 MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
 COMPARABLES = 20
 # Findings a rewrite fixes; a duplicate is merged and a too-large item split instead.
 REWRITE_FOR = {"well_formed", "atomic", "minimal", "unambiguous", "testable"}
-
-
-def get_item(session: Session, item_id: int) -> BacklogItem:
-    item = session.get(BacklogItem, item_id)
-    if item is None or item.merged_into_id is not None:
-        raise NotFound(f"no backlog item with id {item_id}" + (" (it was merged away)" if item else ""))
-    return item
 
 
 def fingerprint(item: BacklogItem) -> str:
@@ -66,7 +58,7 @@ def findings(runtime: Runtime, item: BacklogItem) -> list[Finding]:
 
 def quality(runtime: Runtime, item_id: int) -> list[Finding]:
     with runtime.db.session() as session:
-        item = get_item(session, item_id)
+        item = get_item(session, item_id, merged=False)
     return findings(runtime, item)
 
 
@@ -78,9 +70,8 @@ def needs_split(item: BacklogItem, found: list[Finding]) -> str | None:
         return "it is an epic"
     if any(f.criterion == "atomic" for f in found):
         return "it has several goals"
-    if count_criteria(item.description or "") > 5:
-        return f"{count_criteria(item.description or '')} acceptance criteria"
-    return None
+    criteria = count_criteria(item.description or "")
+    return f"{criteria} acceptance criteria" if criteria > 5 else None
 
 
 def _inputs(item: BacklogItem, **extra: Any) -> dict[str, Any]:
@@ -109,7 +100,7 @@ def propose_rewrite(
     """A rewrite of an item the quality check finds unclear: (the suggestion, the findings); (None, findings) when
     nothing a rewrite fixes was found."""
     with runtime.db.session() as session:
-        item = get_item(session, item_id)
+        item = get_item(session, item_id, merged=False)
         if existing := _pending(session, SuggestionKind.rewrite, item):
             return existing, existing.evidence.get("findings", [])
     found = findings(runtime, item) if found is None else found
@@ -131,7 +122,7 @@ def propose_split(
 ) -> tuple[Suggestion | None, list]:
     """A split of an item too large for a sprint, or (None, findings) when it is not."""
     with runtime.db.session() as session:
-        item = get_item(session, item_id)
+        item = get_item(session, item_id, merged=False)
         if existing := _pending(session, SuggestionKind.split, item):
             return existing, existing.evidence.get("findings", [])
     found = findings(runtime, item) if found is None else found
@@ -143,7 +134,7 @@ def propose_split(
     evidence = {
         "findings": _finding_dicts(found),
         "why": reason,
-        "requirements": requirements(description or item.title),
+        "requirements": item_requirements(item.title, description),
     }
     with runtime.db.session() as session:
         suggestion = create_suggestion(
@@ -176,7 +167,7 @@ def comparables(runtime: Runtime, item: BacklogItem) -> tuple[list[Comparable], 
 def propose_estimate(runtime: Runtime, item_id: int, actor: str | None = None) -> Suggestion:
     """Story points with the comparable estimated items as the reason; with none, the model alone (labelled)."""
     with runtime.db.session() as session:
-        item = get_item(session, item_id)
+        item = get_item(session, item_id, merged=False)
         if existing := _pending(session, SuggestionKind.estimate, item):
             return existing
     similar, prior = comparables(runtime, item)
@@ -205,7 +196,7 @@ def propose_estimate(runtime: Runtime, item_id: int, actor: str | None = None) -
 
 def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:
     """The item a refinement suggestion is about, unchanged since it was made (else Conflict: stale)."""
-    item = get_item(session, suggestion.input["backlog_item_id"])
+    item = get_item(session, suggestion.input["backlog_item_id"], merged=False)
     if fingerprint(item) != suggestion.input.get("fingerprint"):
         raise Conflict(
             f"suggestion {suggestion.id} is stale: backlog item {item.id} changed after it was made; "
@@ -280,7 +271,7 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
 
 def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
     """The refinement queue: items with findings or pending refinement suggestions, most findings first; each with
-    its findings and its pending rewrite, split and estimate suggestions (stale ones marked)."""
+    its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale."""
     kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate)
     with runtime.db.session() as session:
         items = list(
@@ -293,11 +284,11 @@ def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
             .order_by(Suggestion.id)
         ):
             pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
-        stale_ids = {s.id for group in pending.values() for s in group if stale(session, s)}
+        marked = {i: [(s, stale(session, s)) for s in group] for i, group in pending.items()}
     rows = []
     for item in items:
         found = findings(runtime, item)
         if found or item.id in pending:
-            rows.append({"item": item, "findings": found, "suggestions": pending.get(item.id, []), "stale": stale_ids})
+            rows.append({"item": item, "findings": found, "suggestions": marked.get(item.id, [])})
     rows.sort(key=lambda row: (-len(row["findings"]), row["item"].id))
     return rows[:limit]
