@@ -234,7 +234,7 @@ def test_linear_priority_always_in_range(priority: str | None, points: int | Non
 def test_linear_issue_shape(item: ExportItem) -> None:
     issue = to_linear_json([item])[0]
     assert issue["estimate"] == 5
-    assert issue["labelNames"] == ["search", "ux"]
+    assert issue["labelNames"] == ["search", "ux", "Feature"]  # the type, as Linear's default label names it
     assert "teamId" not in issue
     assert issue["description"].count("- [ ] Given ") == len(CRITERIA)
 

@@ -1,13 +1,15 @@
-"""Tests for service.backlog.importers: Jira CSV and GitHub issues JSON parsed into BacklogItemCreate."""
+"""Tests for service.backlog.importers: Jira CSV, GitHub issues JSON and Linear CSV / issues JSON parsed into
+BacklogItemCreate, story points and parent links included."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 
-from service.backlog.exporters import ExportItem, export
+from service.backlog.exporters import EXPORT_FORMATS, ExportItem, export, linear_id
 from service.backlog.importers import IMPORT_FORMATS, ImportFormatError, parse_import
 
 # A Jira Cloud "Export CSV (all fields)" file, trimmed: repeated Labels and Sprint columns, a multi-line quoted
@@ -142,7 +144,10 @@ EXPORTED = [
 ]
 
 
-@pytest.mark.parametrize("fmt", IMPORT_FORMATS)
+ROUND_TRIP_FORMATS = [fmt for fmt in IMPORT_FORMATS if fmt in EXPORT_FORMATS]
+
+
+@pytest.mark.parametrize("fmt", ROUND_TRIP_FORMATS)
 def test_own_export_round_trips_titles_types_and_labels(fmt: str) -> None:
     content, _ = export(EXPORTED, fmt)
 
@@ -158,7 +163,7 @@ def test_own_export_round_trips_titles_types_and_labels(fmt: str) -> None:
     assert [i.labels for i in parsed.items] == expected_labels
 
 
-@pytest.mark.parametrize("fmt", IMPORT_FORMATS)
+@pytest.mark.parametrize("fmt", ["jira_csv", "github_json"])
 def test_records_without_ids_get_stable_content_hash_ids(fmt: str) -> None:
     content, _ = export(EXPORTED, fmt)
 
@@ -218,8 +223,8 @@ def test_json_that_is_not_issue_objects_is_a_format_error(data: Any, message: st
 
 
 def test_unknown_format_lists_the_valid_ones() -> None:
-    with pytest.raises(ImportFormatError, match="unknown import format 'linear_json'.*jira_csv, github_json"):
-        parse_import(b"[]", "linear_json")
+    with pytest.raises(ImportFormatError, match="unknown import format 'asana_csv'.*jira_csv, github_json, linear_csv"):
+        parse_import(b"[]", "asana_csv")
     assert issubclass(ImportFormatError, ValueError)
 
 
@@ -279,3 +284,92 @@ def test_cli_import(settings, monkeypatch, tmp_path) -> None:
     bad = runner.invoke(app, ["import", str(path), "--format", "github_json"])
     assert bad.exit_code != 0 and "invalid JSON" in bad.output
     get_settings.cache_clear()
+
+
+# --- Parent links and Linear ------------------------------------------------------------------------------------
+
+EPIC = [
+    ExportItem(id=1, title="Accounts", description="Sign up and sign in.", item_type="feature", uid="a@1",
+               story_points=20, children=["Sign up", "Sign in"]),
+    ExportItem(id=2, title="Sign up", description="", item_type="feature", uid="a@2", parent_id=1, story_points=3),
+    ExportItem(id=3, title="Sign in", description="", item_type="bug", uid="a@3", parent_id=1),
+]  # fmt: skip
+
+
+def test_linear_export_gives_stable_v4_ids_parents_first_and_parent_ids() -> None:
+    issues = json.loads(export(list(reversed(EPIC)), "linear_json")[0])
+
+    assert [i["title"] for i in issues] == ["Accounts", "Sign in", "Sign up"]  # the parent moves first
+    assert all(uuid.UUID(i["id"]).version == 4 for i in issues)
+    assert [i.get("parentId") for i in issues] == [None, issues[0]["id"], issues[0]["id"]]
+    assert issues[2]["estimate"] == 3 and "estimate" not in issues[1]
+    assert linear_id(EPIC[0]) == issues[0]["id"] != linear_id(EPIC[0].model_copy(update={"uid": "b@1"}))
+    own = str(uuid.uuid4())
+    assert linear_id(EPIC[0].model_copy(update={"uid": f"linear:{own}"})) == own  # imported from Linear: its id
+
+
+@pytest.mark.parametrize("fmt", ["linear_json", "github_json"])
+def test_own_export_round_trips_parent_links(fmt: str) -> None:
+    parsed = parse_import(export(EPIC, fmt)[0].encode(), fmt)
+
+    accounts, sign_up, sign_in = parsed.items
+    assert accounts.parent is None
+    assert sign_up.parent == sign_in.parent == accounts.external_id
+    if fmt == "linear_json":
+        assert accounts.external_id == f"linear:{linear_id(EPIC[0])}"
+        assert [i.story_points for i in parsed.items] == [20, 3, None]
+
+
+def test_github_sub_issues_and_task_lists_name_parents() -> None:
+    issues = [
+        {"html_url": "https://github.com/o/r/issues/1", "title": "Epic", "body": "- [ ] #2\n- [x] o/r#3\n- [ ] #9"},
+        {"html_url": "https://github.com/o/r/issues/2", "title": "Two"},
+        {"html_url": "https://github.com/o/r/issues/3", "title": "Three"},
+        {"html_url": "https://github.com/o/r/issues/4", "title": "Four",
+         "parent_issue_url": "https://api.github.com/repos/o/r/issues/7"},
+        {"html_url": "https://github.com/o/r/issues/5", "title": "Mentions #2 in prose", "body": "See #2."},
+    ]  # fmt: skip
+
+    parents = [i.parent for i in parse_json(issues).items]
+
+    assert parents == [None, "github:o/r#1", "github:o/r#1", "github:o/r#7", None]
+
+
+LINEAR_CSV = (
+    "ID,Team,Title,Description,Status,Estimate,Priority,Project,Labels,Parent issue\n"
+    "ENG-1,Engineering,Accounts,Sign up and in,Backlog,13,Urgent,Auth,Feature,\n"
+    'ENG-2,Engineering,Sign-up crashes,"Steps: open sign up",Todo,2,No priority,Auth,"Bug, mobile",ENG-1\n'
+    "ENG-3,Engineering,,deleted title,Todo,,,,,\n"
+    "ENG-4,Engineering,Dark mode,,Todo,lots,Low,,,\n"
+)
+
+
+def test_linear_csv_reads_estimates_priorities_type_labels_and_parents() -> None:
+    parsed = parse_import(LINEAR_CSV.encode(), "linear_csv")
+
+    accounts, crash, dark = parsed.items
+    assert (accounts.external_id, accounts.story_points, accounts.priority, accounts.type) == (
+        "linear:ENG-1", 13, "Highest", "feature")  # fmt: skip
+    assert (crash.type, crash.labels, crash.priority, crash.parent) == ("bug", ["mobile"], None, "ENG-1")
+    assert (dark.story_points, dark.priority) == (None, "Low")
+    assert parsed.problems == ["row 4: no Title; skipped", "row 5: story points 'lots' is not a number; left empty"]
+    with pytest.raises(ImportFormatError, match="no Title column.*Linear CSV export"):
+        parse_import(b"Summary,Issue key\nx,SHOP-1\n", "linear_csv")
+
+
+def test_linear_graphql_issues_resolve_parents_given_by_id() -> None:
+    answer = {"data": {"issues": {"nodes": [
+        {"id": "u-1", "identifier": "ENG-1", "title": "Accounts", "estimate": 8, "priority": 2,
+         "labels": {"nodes": [{"name": "Improvement"}, {"name": "auth"}]}},
+        {"id": "u-2", "identifier": "ENG-2", "title": "Sign up", "parent": {"id": "u-1"}, "priority": 0},
+        {"id": "u-3", "identifier": "ENG-3", "title": "Elsewhere", "parent": {"id": "u-99"}},
+    ]}}}  # fmt: skip
+
+    accounts, sign_up, elsewhere = parse_import(json.dumps(answer).encode(), "linear_json").items
+
+    assert (accounts.external_id, accounts.story_points, accounts.priority) == ("linear:ENG-1", 8, "High")
+    assert accounts.labels == ["auth"] and accounts.type == "feature"  # "Improvement" is a type label
+    assert (sign_up.parent, sign_up.priority) == ("linear:ENG-1", None)
+    assert elsewhere.parent == "linear:u-99"  # not in this file: linked if an item with that id is imported
+    with pytest.raises(ImportFormatError, match="expected a JSON array of Linear issues"):
+        parse_import(b'"text"', "linear_json")

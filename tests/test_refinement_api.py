@@ -187,3 +187,19 @@ def test_a_50kb_item_is_checked_whole_and_cut_for_the_model_with_a_warning(clien
     (empty,) = add(client, {"title": "Fix it"})
     findings = client.post(f"/v1/backlog/{empty}/quality").json()["findings"]
     assert "estimable" in {f["criterion"] for f in findings}  # too little to tell what the work is
+
+
+def test_linear_and_github_exports_import_back_with_their_parent_links(client, llm):
+    csv_text = "ID,Title,Estimate,Parent issue\nENG-1,Accounts,13,\nENG-2,Sign up,3,ENG-1\n"
+    created = client.post(
+        "/v1/backlog/import", params={"format": "linear_csv"}, files={"file": ("l.csv", csv_text)}
+    ).json()["created"]
+    assert created[1]["parent_id"] == created[0]["id"] and [i["story_points"] for i in created] == [13, 3]
+    linear = json.loads(client.get("/v1/backlog/export", params={"format": "linear_json"}).text)
+    assert linear[1]["parentId"] == linear[0]["id"]
+    for fmt in ("github_json", "linear_json"):  # each export imports back as new items, linked the same way
+        content = client.get("/v1/backlog/export", params={"format": fmt}).text
+        again = client.post("/v1/backlog/import", params={"format": fmt}, files={"file": ("x", content)}).json()
+        titles = {item["id"]: item["title"] for item in again["created"]}
+        links = sorted((item["title"], titles.get(item["parent_id"])) for item in again["created"])
+        assert links == sorted([("Accounts", None), ("Sign up", "Accounts")] * (len(titles) // 2)), fmt

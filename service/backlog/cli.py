@@ -56,8 +56,8 @@ def export(
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Jira CSV export or GitHub issues JSON.")],
-    format: Annotated[str, typer.Option(help="jira_csv or github_json.")] = "jira_csv",
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Jira, GitHub or Linear export.")],
+    format: Annotated[str, typer.Option(help="jira_csv, github_json, linear_csv or linear_json.")] = "jira_csv",
 ) -> None:
     """Import existing issues into the backlog; importing the same issues again adds nothing."""
     from service.backlog import service

@@ -10,10 +10,13 @@ description's checklist lines as written by `pipelines.models.story_markdown`
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -49,6 +52,14 @@ GITHUB_TYPE_LABELS: dict[str, str] = {
     "research": "research",
 }
 
+# Linear's default workspace labels name the types "Feature", "Bug" and "Improvement".
+LINEAR_TYPE_LABELS: dict[str, str] = {
+    "feature": "Feature",
+    "bug": "Bug",
+    "tech_debt": "tech-debt",
+    "research": "research",
+}
+
 JIRA_CSV_HEADER = ("Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent")
 
 Criterion = tuple[str, str, str]
@@ -65,6 +76,8 @@ class ExportItem(BaseModel):
     priority: str | None = None  # Jira-style: Highest | High | Medium | Low | Lowest, or None
     story_points: int | None = None
     parent: str | None = None  # an external parent key, e.g. "SHOP-12"
+    parent_id: int | None = None  # the parent's `id`, when the parent is exported too
+    uid: str = ""  # stable across exports and databases: the external id, or one minted at creation
     children: list[str] = []  # the titles of the stories a split made of this one
     story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
 
@@ -315,22 +328,45 @@ def linear_priority(priority: str | None) -> int:
     return LINEAR_PRIORITIES.get((priority or "").strip().lower(), 0)
 
 
-def to_linear_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
-    """Linear `IssueCreateInput`-shaped dicts.
+def linear_id(item: ExportItem) -> str:
+    """The item's Linear issue id: its own when imported from Linear by id, else a UUID v4-format id derived from
+    `uid`, so exporting again gives the same ids (Linear refuses to create an id twice: no duplicate issues)."""
+    key = item.uid.removeprefix("linear:")
+    with contextlib.suppress(ValueError):
+        if item.uid.startswith("linear:") and uuid.UUID(key).version == 4:
+            return key
+    digest = bytearray(hashlib.sha256(f"refinery:{item.uid or item.id}".encode()).digest()[:16])
+    return str(uuid.UUID(bytes=bytes(digest), version=4))
 
-    The caller must add `teamId` and resolve `labelNames` to `labelIds` (Linear wants ids); the parent key is not
-    exported because Linear's `parentId` is a Linear issue id.
+
+def to_linear_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
+    """Linear `IssueCreateInput`-shaped dicts, parents before their children, each with its `id` and the parent's
+    as `parentId`, so creating them in order (mutation issueCreate) rebuilds the epic links.
+
+    The caller must add `teamId` and resolve `labelNames` (the item's labels and its type's) to `labelIds`.
     """
+    ids = {item.id: linear_id(item) for item in items}
+    parents = {item.id: item.parent_id for item in items if item.parent_id in ids}
+
+    def depth(item_id: int) -> int:
+        seen = {item_id}
+        while (item_id := parents.get(item_id, item_id)) not in seen:
+            seen.add(item_id)
+        return len(seen) - 1
+
     issues = []
-    for item in items:
+    for item in sorted(items, key=lambda item: depth(item.id)):  # stable: keeps the rank order within a level
         issue: dict[str, Any] = {
+            "id": ids[item.id],
             "title": _one_line(item.title),
             "description": _markdown_body(item),
             "priority": linear_priority(item.priority),
-            "labelNames": list(item.labels),
+            "labelNames": list(dict.fromkeys([*item.labels, LINEAR_TYPE_LABELS.get(item.item_type, item.item_type)])),
         }
         if item.story_points is not None:
             issue["estimate"] = item.story_points
+        if item.id in parents:
+            issue["parentId"] = ids[parents[item.id]]
         issues.append(issue)
     return issues
 
@@ -397,6 +433,8 @@ def export_item(item: Any, parent: str | None = None, children: list[str] | None
     `children`: the titles of its child stories."""
     return ExportItem(
         parent=parent,
+        parent_id=item.parent_id,
+        uid=item.external_id or f"{item.id}@{item.created_at.isoformat()}",
         children=children or [],
         id=item.id,
         title=item.title,

@@ -1,9 +1,10 @@
-"""Parse backlog exports from Jira (CSV) and GitHub (issues JSON) into `BacklogItemCreate`s.
+"""Parse backlog exports from Jira (CSV), GitHub (issues JSON) and Linear (CSV or issues JSON) into
+`BacklogItemCreate`s, with story points and parent links.
 
 Pure functions: no database, no HTTP. `parse_import(data, format)` reads an uploaded file's bytes and returns the
 items plus human-readable problems (records skipped, fields cut). Files written by `exporters` (jira_csv,
-github_json) parse back too. A record without an id gets a content-hash external id, so importing the same file
-twice is idempotent.
+github_json, linear_json) parse back too, parents included. A record without an id gets a content-hash external
+id, so importing the same file twice is idempotent.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import urlparse
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 from pipelines.models import ItemType
 from service.backlog.schemas import BacklogItemCreate
 
-ImportFormat = Literal["jira_csv", "github_json"]
+ImportFormat = Literal["jira_csv", "github_json", "linear_csv", "linear_json"]
 IMPORT_FORMATS: tuple[ImportFormat, ...] = get_args(ImportFormat)
 
 MAX_TITLE, MAX_DESCRIPTION, MAX_LABEL, MAX_PRIORITY = 300, 50_000, 40, 40
@@ -35,19 +36,26 @@ JIRA_TYPES: dict[str, ItemType] = {
     **dict.fromkeys(("task", "sub task", "subtask", "technical debt", "tech debt"), "tech_debt"),
     **dict.fromkeys(("spike", "research"), "research"),
 }
-GITHUB_TYPE_LABELS: dict[str, ItemType] = {
+TYPE_LABELS: dict[str, ItemType] = {  # GitHub and Linear have no issue types; teams use labels
     "bug": "bug",
-    **dict.fromkeys(("enhancement", "feature"), "feature"),
+    **dict.fromkeys(("enhancement", "feature", "improvement"), "feature"),
     **dict.fromkeys(("tech debt", "technical debt", "refactor"), "tech_debt"),
     **dict.fromkeys(("research", "spike"), "research"),
 }
 PRIORITY_NAMES = ("Highest", "High", "Medium", "Low", "Lowest")  # P0 .. P4
+# Linear's priorities (0 none, 1 urgent .. 4 low) by number and by the name its CSV export writes.
+LINEAR_PRIORITIES: dict[str, str | None] = {
+    "0": None, "1": "Highest", "2": "High", "3": "Medium", "4": "Low",
+    "no priority": None, "urgent": "Highest", "high": "High", "medium": "Medium", "low": "Low",
+}  # fmt: skip
 
 _PRIORITY_LABEL_RE = re.compile(
     r"^(?:priority\s*[:/=-]?\s*)?p([0-4])$|^priority\s*[:/=-]?\s*(highest|high|medium|low|lowest)$"
 )
 _ISSUE_PATH_RE = re.compile(r"(?:^|/repos)/([^/]+)/([^/]+)/(?:issues|pulls?)/(\d+)/?$")  # html_url or API url
 _REPO_PATH_RE = re.compile(r"/repos/([^/]+)/([^/]+)/?$")  # repository_url
+_ISSUE_REF_RE = re.compile(r"^\s*[-*]\s+\[[ xX]\]\s+(?:([\w.-]+/[\w.-]+))?#(\d+)\b", re.M)  # "- [ ] #12"
+_CHILD_STORIES_RE = re.compile(r"^\*\*Child stories\*\*\s*\n((?:- \[[ xX]\] .+\n?)+)", re.M)  # our exporter
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}
 
 
@@ -65,7 +73,12 @@ class ParsedImport:
 
 def parse_import(data: bytes, format: str) -> ParsedImport:
     """Items from a `format` export (one of IMPORT_FORMATS); ImportFormatError if the file cannot be read as it."""
-    parsers = {"jira_csv": _parse_jira_csv, "github_json": _parse_github_json}
+    parsers = {
+        "jira_csv": _parse_jira_csv,
+        "github_json": _parse_github_json,
+        "linear_csv": _parse_linear_csv,
+        "linear_json": _parse_linear_json,
+    }
     if format not in parsers:
         raise ImportFormatError(f"unknown import format {format!r}; valid formats: {', '.join(IMPORT_FORMATS)}")
     try:
@@ -93,7 +106,7 @@ def _labels(raw: Iterable[str], where: str, problems: list[str]) -> list[str]:
     return result
 
 
-def _add(result: ParsedImport, where: str, source: str, fields: dict[str, Any]) -> None:
+def _add(result: ParsedImport, where: str, source: str, fields: dict[str, Any]) -> BacklogItemCreate | None:
     """Append BacklogItemCreate(**fields), cutting over-long text; no external_id means a content hash."""
     for name, limit in (("title", MAX_TITLE), ("description", MAX_DESCRIPTION), ("priority", MAX_PRIORITY)):
         if fields[name] and len(fields[name]) > limit:
@@ -103,60 +116,93 @@ def _add(result: ParsedImport, where: str, source: str, fields: dict[str, Any]) 
         content = f"{fields['title']}\n{fields['description']}".encode()
         fields["external_id"] = f"{source}:sha1:{hashlib.sha1(content, usedforsecurity=False).hexdigest()[:12]}"
     try:
-        result.items.append(BacklogItemCreate(**fields))
+        item = BacklogItemCreate(**fields)
     except ValidationError as error:
         result.problems.append(f"{where}: {error.errors()[0]['msg']}; skipped")
+        return None
+    result.items.append(item)
+    return item
+
+
+def _type_from_labels(labels: list[str]) -> ItemType:
+    """The item type a type label names ("bug", "enhancement", "spike"...), removing that label; the last one
+    decides (our exporter appends it). No type label: a feature."""
+    type_labels = [label for label in labels if _norm(label) in TYPE_LABELS]
+    if not type_labels:
+        return "feature"
+    labels.remove(type_labels[-1])
+    return TYPE_LABELS[_norm(type_labels[-1])]
+
+
+def _adopt(parent: BacklogItemCreate, children: Iterable[BacklogItemCreate | None]) -> None:
+    """Link `children` found in the parent's own text (a task list of sub-issues) to it, unless they have a parent."""
+    for child in children:
+        if child is not None and child is not parent and child.parent is None:
+            child.parent = parent.external_id
 
 
 # --- Jira CSV ---------------------------------------------------------------------------------------------------
 
 
-def _parse_jira_csv(text: str) -> ParsedImport:
-    """Jira Cloud "Export CSV (all fields)" or our jira_csv export; rows are numbered as a spreadsheet shows them."""
+Cells = Callable[[str], list[str]]  # the non-empty cells of a column, by normalised column name
+
+
+def _parse_csv(text: str, title: str, tool: str, read_row: Callable[[Cells, str, ParsedImport], None]) -> ParsedImport:
+    """Rows of a CSV export with a `title` column, numbered as a spreadsheet shows them, each read by `read_row`."""
     rows = csv.reader(io.StringIO(text, newline=""))
     result = ParsedImport()
     try:
         header = next(rows, None)
         if header is None:
-            raise ImportFormatError("the file is empty; expected a CSV header row with a Summary column")
+            raise ImportFormatError(f"the file is empty; expected a CSV header row with a {title} column")
         columns: dict[str, list[int]] = {}
         for index, name in enumerate(header):
             columns.setdefault(_norm(name), []).append(index)
-        if "summary" not in columns:
+        if _norm(title) not in columns:
             found = ", ".join(repr(name) for name in header if name.strip()) or "none"
-            raise ImportFormatError(f"no Summary column (found: {found}); the header row must name a Summary column")
+            raise ImportFormatError(
+                f"no {title} column (found: {found}); a {tool} CSV export's header row names a {title} column"
+            )
         for number, row in enumerate(rows, start=2):
             if any(cell.strip() for cell in row):
-                _jira_row(row, columns, f"row {number}", result)
+
+                def cells(name: str, row: list[str] = row) -> list[str]:
+                    return [row[i].strip() for i in columns.get(name, []) if i < len(row) and row[i].strip()]
+
+                read_row(cells, f"row {number}", result)
     except csv.Error as error:
         raise ImportFormatError(f"unreadable CSV at line {rows.line_num}: {error}") from error
     return result
 
 
-def _jira_row(row: list[str], columns: dict[str, list[int]], where: str, result: ParsedImport) -> None:
-    def cells(name: str) -> list[str]:
-        return [row[i].strip() for i in columns.get(name, []) if i < len(row) and row[i].strip()]
+def _first(cells: Cells, *names: str) -> str:
+    """The first non-empty cell among the columns `names`, in that order."""
+    return next((cell for name in names for cell in cells(name)), "")
 
-    def first(name: str) -> str:
-        return next(iter(cells(name)), "")
 
-    title = " ".join(first("summary").split())
+def _parse_jira_csv(text: str) -> ParsedImport:
+    """Jira Cloud "Export CSV (all fields)" or our jira_csv export."""
+    return _parse_csv(text, "Summary", "Jira", _jira_row)
+
+
+def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
+    title = " ".join(_first(cells, "summary").split())
     if not title:
         result.problems.append(f"{where}: no Summary; skipped")
         return
     # Jira Cloud repeats the Labels column (one label each); our exporter writes one space-separated column.
     labels = _labels((label for cell in cells("labels") for label in re.split(r"[\s,]+", cell)), where, result.problems)
-    issue_type = _norm(first("issue type"))
+    issue_type = _norm(_first(cells, "issue type"))
     item_type = JIRA_TYPES.get(issue_type, "feature")
     if issue_type == "task" and {"research", "spike"} & set(labels):
         item_type = "research"  # our exporter writes research items as Tasks; their label tells them apart
-    key = first("issue key")
-    fields = {"title": title, "description": first("description"), "type": item_type, "labels": labels}
-    points = _points(first("story points") or first("custom field (story points)"), where, result.problems)
-    parent = first("parent key") or first("parent") or None
-    extra = {"priority": first("priority") or None, "external_id": key and f"jira:{key}", "story_points": points}
-    extra["parent"] = parent
-    _add(result, where, "jira", fields | extra)
+    key = _first(cells, "issue key")
+    _add(result, where, "jira", {
+        "title": title, "description": _first(cells, "description"), "type": item_type, "labels": labels,
+        "priority": _first(cells, "priority") or None, "external_id": key and f"jira:{key}",
+        "story_points": _points(_first(cells, "story points", "custom field (story points)"), where, result.problems),
+        "parent": _first(cells, "parent key", "parent") or None,
+    })  # fmt: skip
 
 
 def _points(cell: str, where: str, problems: list[str]) -> int | None:
@@ -177,20 +223,35 @@ def _points(cell: str, where: str, problems: list[str]) -> int | None:
 # --- GitHub issues JSON -----------------------------------------------------------------------------------------
 
 
-def _parse_github_json(text: str) -> ParsedImport:
-    """GitHub REST issues (array or one object) or our github_json export; pull requests are skipped."""
+def _json_records(text: str, what: str, unwrap: Callable[[Any], Any] = lambda data: data) -> list[dict[str, Any]]:
+    """The objects of a JSON array (or one object) of `what`, or ImportFormatError saying what is wrong."""
     try:
-        data = json.loads(text)
+        data = unwrap(json.loads(text))
     except json.JSONDecodeError as error:
         raise ImportFormatError(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
     records = [data] if isinstance(data, dict) else data
     if not isinstance(records, list):
-        raise ImportFormatError(f"expected a JSON array of issues or one issue object, got {_json_type(data)}")
-    result = ParsedImport()
+        raise ImportFormatError(f"expected a JSON array of {what} or one object, got {_json_type(data)}")
     for index, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise ImportFormatError(f"item {index} of the array is {_json_type(record)}; expected an issue object")
-        _github_issue(record, index, result)
+    return records
+
+
+def _parse_github_json(text: str) -> ParsedImport:
+    """GitHub REST issues (array or one object) or our github_json export; pull requests are skipped. A parent is
+    read from `parent_issue_url` (sub-issues) or from a parent's task list: "- [ ] #12", or the "Child stories"
+    titles our exporter writes."""
+    result = ParsedImport()
+    added = [_github_issue(record, index, result) for index, record in enumerate(_json_records(text, "issues"), 1)]
+    by_id = {item.external_id: item for item, _ in added if item}
+    by_title = {item.title: item for item, _ in added if item}
+    for item, repo in added:
+        if item:
+            refs = _ISSUE_REF_RE.findall(item.description)
+            _adopt(item, (by_id.get(f"github:{other or repo or ''}#{number}") for other, number in refs))
+            for block in _CHILD_STORIES_RE.findall(item.description):
+                _adopt(item, (by_title.get(line[6:].strip()) for line in block.splitlines()))
     return result
 
 
@@ -212,28 +273,102 @@ def _github_ref(record: dict[str, Any]) -> tuple[str | None, int | None]:
     return None, number
 
 
-def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> None:
+def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> tuple[BacklogItemCreate | None, str]:
     repo, number = _github_ref(record)
     where = f"item {index}" + (f" (#{number})" if number is not None else "")
     if record.get("pull_request") or "/pull/" in str(record.get("html_url") or ""):
         result.problems.append(f"{where}: pull request; skipped")
-        return
+        return None, ""
     title = record.get("title")
     title = " ".join(title.split()) if isinstance(title, str) else ""
     if not title:
         result.problems.append(f"{where}: no title; skipped")
-        return
+        return None, ""
     raw_labels = record.get("labels") if isinstance(record.get("labels"), list) else []
     names = (label.get("name") if isinstance(label, dict) else label for label in raw_labels)
     labels = _labels((name for name in names if isinstance(name, str)), where, result.problems)
-    # The last type label decides (our exporter appends it) and is dropped: the item type carries it.
-    type_labels = [label for label in labels if _norm(label) in GITHUB_TYPE_LABELS]
-    item_type = GITHUB_TYPE_LABELS[_norm(type_labels[-1])] if type_labels else "feature"
-    if type_labels:
-        labels.remove(type_labels[-1])
+    item_type = _type_from_labels(labels)
     matches = (_PRIORITY_LABEL_RE.match(label) for label in labels)
     priority = next((PRIORITY_NAMES[int(m[1])] if m[1] else m[2].capitalize() for m in matches if m), None)
     body = record.get("body")
-    fields = {"title": title, "description": body.strip() if isinstance(body, str) else "", "labels": labels}
-    external_id = f"github:{repo or ''}#{number}" if number is not None else None
-    _add(result, where, "github", fields | {"type": item_type, "priority": priority, "external_id": external_id})
+    parent_url = record.get("parent_issue_url")
+    parent = _ISSUE_PATH_RE.search(urlparse(parent_url).path) if isinstance(parent_url, str) else None
+    item = _add(result, where, "github", {
+        "title": title, "description": body.strip() if isinstance(body, str) else "", "labels": labels,
+        "type": item_type, "priority": priority,
+        "external_id": f"github:{repo or ''}#{number}" if number is not None else None,
+        "parent": parent and f"github:{parent[1]}/{parent[2]}#{parent[3]}",
+    })  # fmt: skip
+    return item, repo or ""
+
+
+# --- Linear (CSV export, GraphQL issues JSON, our linear_json export) -----------------------------------------------
+
+
+def _parse_linear_csv(text: str) -> ParsedImport:
+    """Linear's "Export CSV" (ID, Title, Description, Priority, Estimate, Labels, Parent issue columns)."""
+    return _parse_csv(text, "Title", "Linear", _linear_row)
+
+
+def _linear_row(cells: Cells, where: str, result: ParsedImport) -> None:
+    title = " ".join(_first(cells, "title").split())
+    if not title:
+        result.problems.append(f"{where}: no Title; skipped")
+        return
+    labels = _labels((label for cell in cells("labels") for label in cell.split(",")), where, result.problems)
+    key = _first(cells, "id", "identifier")
+    _add(result, where, "linear", {
+        "title": title, "description": _first(cells, "description"), "type": _type_from_labels(labels),
+        "labels": labels, "priority": LINEAR_PRIORITIES.get(_norm(_first(cells, "priority"))),
+        "external_id": key and f"linear:{key}",
+        "story_points": _points(_first(cells, "estimate", "story points"), where, result.problems),
+        "parent": _first(cells, "parent issue", "parent id", "parent") or None,
+    })  # fmt: skip
+
+
+def _parse_linear_json(text: str) -> ParsedImport:
+    """Linear issues from its GraphQL API (`{"data": {"issues": {"nodes": [...]}}}`, a `nodes` list or an array)
+    or our linear_json export: title, description, identifier or id, priority (0-4), estimate, labels (`labelNames`
+    or `labels.nodes`), parent (`parentId` or `parent {id identifier}`)."""
+    result = ParsedImport()
+    uuids: dict[str, str] = {}  # a record's Linear id -> its external id, to resolve parents given by id
+    for index, record in enumerate(_json_records(text, "Linear issues", _graphql_nodes), start=1):
+        item = _linear_issue(record, f"item {index}", result)
+        if item and isinstance(record.get("id"), str):
+            uuids[f"linear:{record['id']}"] = item.external_id or ""
+    for item in result.items:
+        if item.parent in uuids:
+            item.parent = uuids[item.parent]
+    return result
+
+
+def _graphql_nodes(data: Any) -> Any:
+    """The issue list inside a GraphQL answer (`{"data": {"issues": {"nodes": [...]}}}`), else `data`."""
+    for key, kind in (("data", dict), ("issues", dict), ("nodes", list)):
+        if isinstance(data, dict) and isinstance(data.get(key), kind):
+            data = data[key]
+    return data
+
+
+def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> BacklogItemCreate | None:
+    title = record.get("title")
+    title = " ".join(title.split()) if isinstance(title, str) else ""
+    if not title:
+        result.problems.append(f"{where}: no title; skipped")
+        return None
+    raw = record.get("labelNames") or (record.get("labels") or {})
+    raw = raw.get("nodes", []) if isinstance(raw, dict) else raw
+    names = (label.get("name") if isinstance(label, dict) else label for label in raw if raw)
+    labels = _labels((name for name in names if isinstance(name, str)), where, result.problems)
+    key = next((record[k] for k in ("identifier", "id") if isinstance(record.get(k), str) and record[k]), None)
+    parent = record.get("parent") if isinstance(record.get("parent"), dict) else {}
+    parent_key = parent.get("identifier") or parent.get("id") or record.get("parentId")
+    estimate = record.get("estimate")
+    description = record.get("description")
+    return _add(result, where, "linear", {
+        "title": title, "description": description.strip() if isinstance(description, str) else "",
+        "type": _type_from_labels(labels), "labels": labels,
+        "priority": LINEAR_PRIORITIES.get(str(record.get("priority"))), "external_id": key and f"linear:{key}",
+        "story_points": _points("" if estimate is None else str(estimate), where, result.problems),
+        "parent": f"linear:{parent_key}" if isinstance(parent_key, str) and parent_key else None,
+    })  # fmt: skip

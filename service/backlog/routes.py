@@ -7,7 +7,7 @@ from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 from service import duplicates
 from service.backlog import service
 from service.backlog.exporters import ExportFormat
-from service.backlog.importers import ImportFormat, ImportFormatError, parse_import
+from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, parse_import
 from service.backlog.schemas import BacklogItemCreate, ImportResult
 from service.core.deps import RuntimeDep
 from service.core.schemas import BacklogItemPublic
@@ -64,11 +64,12 @@ def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runt
 @router.post("/import", status_code=201, response_model=ImportResult)
 async def import_backlog_file(
     runtime: RuntimeDep,
-    file: Annotated[UploadFile, File(description="A Jira CSV export or a GitHub issues JSON file.")],
-    format: ImportFormat = Query(description="jira_csv | github_json"),
+    file: Annotated[UploadFile, File(description="A Jira CSV, GitHub JSON, Linear CSV or Linear JSON export.")],
+    format: ImportFormat = Query(description=" | ".join(IMPORT_FORMATS)),
 ) -> ImportResult:
-    """Import a Jira CSV export or GitHub issues JSON. Re-importing the same issues (by key, URL, or content when a
-    record has neither) creates nothing; records the parser skipped are listed in `problems`."""
+    """Import a Jira CSV, GitHub issues JSON, Linear CSV or Linear issues JSON export, story points and parent
+    links included. Re-importing the same issues (by key, URL, or content when a record has neither) creates
+    nothing; records the parser skipped are listed in `problems`."""
     data = await file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
