@@ -68,7 +68,11 @@ def run(
         str | None, typer.Option(help="LLM provider: local or openai (default: REFINERY_LLM_PROVIDER).")
     ] = None,
     calibrate: Annotated[
-        bool, typer.Option(help="duplicates on dev only: choose the blend weight and thresholds and save them.")
+        bool,
+        typer.Option(
+            help="On dev. duplicates: choose the blend weight and thresholds and save them; "
+            "estimate: sweep k and the prior weight, and compare learned regressors."
+        ),
     ] = False,
     use_llm: Annotated[bool, typer.Option("--llm/--no-llm", help="ingest: also draft every theme.")] = True,
     reports: Annotated[Path, typer.Option(help="Write the JSON report into this folder.")] = report.REPORTS_DIR,

@@ -35,7 +35,7 @@ def _ignore(*_: Any) -> None:
 @dataclass
 class EvalOptions:
     """What one run is asked for. A suite uses what applies to it: `limit` is samples for drafting, reports for
-    duplicates and reports per priority level for prioritization; `calibrate` is for duplicates (dev only) and
+    duplicates and reports per priority level for prioritization; `calibrate` is for duplicates and estimate (dev) and
     `use_llm` for ingest (drafting the themes too)."""
 
     split: Split = "test"
