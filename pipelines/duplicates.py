@@ -174,14 +174,16 @@ class DuplicateDetector:
         k: int = 10,
         where: dict[str, list[Any]] | None = None,
         exclude: list[set[str]] | None = None,
+        indexed_as: list[str] | None = None,
     ) -> list[list[Candidate]]:
-        """`search` for many (title, body) queries at once (batched encoding and store queries)."""
+        """`search` for many (title, body) queries at once (batched encoding and store queries). `indexed_as`: each
+        query's own id in the index, whose stored vectors stand in for encoding its text again."""
         if not queries:
             return []
         lexical = self._lexical_index()
         exclude = exclude or [set() for _ in queries]
         texts = [semantic_texts(title, body) for title, body in queries]
-        vectors = {name: self.embedder.encode([t[name] for t in texts]) for name in ("full", "title")}
+        vectors = {name: self._query_vectors(name, [t[name] for t in texts], indexed_as) for name in ("full", "title")}
         chroma_where = {key: {"$in": list(values)} for key, values in (where or {}).items()} or None
         if chroma_where and len(chroma_where) > 1:
             chroma_where = {"$and": [{key: value} for key, value in chroma_where.items()]}
@@ -222,6 +224,14 @@ class DuplicateDetector:
             results.append(scored[:k])
         return results
 
+    def _query_vectors(self, name: str, texts: list[str], indexed_as: list[str] | None) -> np.ndarray:
+        """The texts' vectors in field `name`: stored ones where `indexed_as` names a stored id, the rest encoded."""
+        own = indexed_as or [""] * len(texts)
+        stored = self.store.vectors(name, [doc_id for doc_id in own if doc_id])
+        todo = [q for q, doc_id in enumerate(own) if doc_id not in stored]
+        encoded = dict(zip(todo, self.embedder.encode([texts[q] for q in todo]), strict=True)) if todo else {}
+        return np.stack([stored[own[q]] if own[q] in stored else encoded[q] for q in range(len(texts))])
+
     def scan(self, where: dict[str, list[Any]] | None = None, k: int = 10) -> list[tuple[Candidate, Candidate]]:
         """Every pair of stored items (matching `where`) whose verdict is `duplicate`, each pair once, best first."""
         lexical = self._lexical_index()
@@ -229,7 +239,7 @@ class DuplicateDetector:
         documents = dict(zip(*self.store.documents()[:2], strict=True))
         titles = {i: str(self._metadata[i].get("title", "")) for i in ids}
         queries = [(titles[i], documents[i].removeprefix(titles[i].strip()).strip()) for i in ids]
-        found = self.search_many(queries, k, where, [{i} for i in ids])
+        found = self.search_many(queries, k, where, [{i} for i in ids], ids)
         pairs: dict[tuple[str, str], tuple[Candidate, Candidate]] = {}
         for doc_id, candidates in zip(ids, found, strict=True):
             for candidate in candidates:

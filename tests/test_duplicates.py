@@ -121,6 +121,20 @@ def test_scan_reports_each_duplicate_pair_once(tmp_path: Path, embedder):
     assert pairs[0][1].verdict == "duplicate"
 
 
+def test_stored_vectors_give_the_same_candidates_as_encoding_again(tmp_path: Path, embedder):
+    detector = detector_on(open_client(tmp_path / "chroma"), embedder)
+    queries = [(d.title, d.body) for d in ITEMS] + [QUERY]
+    own = [d.id for d in ITEMS] + ["not-indexed"]  # a query not in the index is encoded as before
+    exclude = [{i} for i in own]
+
+    encoded = detector.search_many(queries, 3, None, exclude)
+    stored = detector.search_many(queries, 3, None, exclude, indexed_as=own)
+
+    assert [[(c.id, c.verdict) for c in row] for row in stored] == [[(c.id, c.verdict) for c in row] for row in encoded]
+    assert np.allclose([c.score for row in stored for c in row], [c.score for row in encoded for c in row], atol=1e-3)
+    assert stored[-1][0].id == "a"
+
+
 def test_chroma_server_serves_the_same_code(embedder):
     with chroma_server() as (host, port):
         detector = detector_on(open_client(host=host, port=port), embedder)

@@ -17,6 +17,7 @@ from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, Suggestion, TicketRow
 
 SEARCHABLE = {"kind": ["backlog_item", "suggestion"]}
+SEARCH_BATCH = 128  # queries encoded and searched together
 
 
 def detector(runtime: Runtime) -> DuplicateDetector:
@@ -113,6 +114,18 @@ def search_text(runtime: Runtime, text: str, k: int = 10) -> list[dict[str, Any]
 
 def item_duplicates(runtime: Runtime, item: BacklogItem, k: int = 10) -> list[dict[str, Any]]:
     """The backlog items and pending drafts most like a backlog item, itself left out."""
-    document = item_document(item)
-    found = detector(runtime).search(document.title, document.body, k, SEARCHABLE, {document.id})
-    return [candidate_public(c) for c in found]
+    return items_duplicates(runtime, [item], k)[0]
+
+
+def items_duplicates(runtime: Runtime, items: list[BacklogItem], k: int = 10) -> list[list[dict[str, Any]]]:
+    """`item_duplicates` for many items, in batches of store queries; an indexed item's stored vectors are used
+    instead of encoding its text again."""
+    documents = [item_document(item) for item in items]
+    results: list[list[dict[str, Any]]] = []
+    for start in range(0, len(documents), SEARCH_BATCH):
+        batch = documents[start : start + SEARCH_BATCH]
+        queries = [(document.title, document.body) for document in batch]
+        own = [document.id for document in batch]
+        found = detector(runtime).search_many(queries, k, SEARCHABLE, [{doc_id} for doc_id in own], own)
+        results += [[candidate_public(c) for c in candidates] for candidates in found]
+    return results

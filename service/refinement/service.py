@@ -40,20 +40,29 @@ def fingerprint(item: BacklogItem) -> str:
 
 def findings(runtime: Runtime, item: BacklogItem) -> list[Finding]:
     """Rule findings on the item's text, then likely duplicates from the duplicate detector."""
-    found = check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
-    if runtime.settings.duplicate_check:
-        for candidate in duplicates.item_duplicates(runtime, item, 5):
-            if candidate["verdict"] == "duplicate" and candidate["kind"] == "backlog_item":
-                found.append(
-                    Finding(
-                        criterion="duplicate",
-                        span=None,
-                        why=f'reads like backlog item #{candidate["item_id"]} "{candidate["title"]}" '
-                        f"(score {candidate['score']:.2f})",
-                        fix=f"merge the two: keep one and fold the other into it (#{candidate['item_id']})",
-                    )
-                )
-    return found
+    return findings_many(runtime, [item])[0]
+
+
+def findings_many(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
+    """`findings` for many items, with their duplicate searches batched."""
+    check = runtime.settings.duplicate_check
+    candidates = duplicates.items_duplicates(runtime, items, 5) if check and items else [[] for _ in items]
+    result = []
+    for item, found_duplicates in zip(items, candidates, strict=True):
+        found = check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
+        found += [
+            Finding(
+                criterion="duplicate",
+                span=None,
+                why=f'reads like backlog item #{candidate["item_id"]} "{candidate["title"]}" '
+                f"(score {candidate['score']:.2f})",
+                fix=f"merge the two: keep one and fold the other into it (#{candidate['item_id']})",
+            )
+            for candidate in found_duplicates
+            if candidate["verdict"] == "duplicate" and candidate["kind"] == "backlog_item"
+        ]
+        result.append(found)
+    return result
 
 
 def quality(runtime: Runtime, item_id: int) -> list[Finding]:
@@ -286,8 +295,7 @@ def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
             pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
         marked = {i: [(s, stale(session, s)) for s in group] for i, group in pending.items()}
     rows = []
-    for item in items:
-        found = findings(runtime, item)
+    for item, found in zip(items, findings_many(runtime, items), strict=True):
         if found or item.id in pending:
             rows.append({"item": item, "findings": found, "suggestions": marked.get(item.id, [])})
     rows.sort(key=lambda row: (-len(row["findings"]), row["item"].id))
