@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from evals import report
-from evals.suites import drafting, duplicates, estimate, ingest, prioritization, quality, split
+from evals.suites import drafting, duplicates, estimate, ingest, meetings, prioritization, quality, split
 from evals.task import SPLITS, EvalError, EvalOptions
 from pipelines.llm import LLM, LLMSettings, LLMUnavailable, build_llm
 
@@ -25,6 +25,7 @@ SUITES = {
     "estimate": estimate,
     "quality": quality,
     "split": split,
+    "meetings": meetings,
 }
 ALIASES = {"story_drafting": "drafting", "ingestion": "ingest"}  # the suites' first names
 PROVIDERS = ("local", "openai")

@@ -13,6 +13,7 @@ from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
 from service.backlog import cli as backlog
+from service.conversations import cli as conversations
 from service.core.cli import errors
 from service.drafting import cli as drafting
 from service.duplicates import cli as duplicates
@@ -81,6 +82,7 @@ app.command()(ingest.ingest)
 app.command()(prioritization.prioritize)
 app.add_typer(prioritization.strategy_app, name="strategy")
 app.command()(refinement.refine)
+app.command()(conversations.conversation)
 
 if __name__ == "__main__":
     app()

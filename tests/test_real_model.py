@@ -4,7 +4,9 @@ slow, few, and never skipped. The last test kills the model process in the middl
 from __future__ import annotations
 
 import os
+import re
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -109,6 +111,39 @@ def test_refinement_with_the_local_model_rewrites_splits_and_estimates(local_llm
         estimate = client.post(f"/v1/backlog/{ids[2]}/estimate").json()["payload"]
         assert estimate["method"] == "comparables"
         assert estimate["comparables"][0]["title"] == "Export invoices to CSV", estimate["comparables"]
+
+
+def test_a_short_meeting_becomes_verified_notes_with_the_local_model(local_llm, tmp_path):
+    """A short transcript through the API: the real model reads it, the real embeddings list the backlog items it
+    may discuss, and every suggestion rests on quotes that are in the transcript."""
+    transcript = (
+        "Anna: Good morning everyone, how was the weekend?\n"
+        "Ben: Fine, thanks. The printer is broken again.\n"
+        "Anna: About the invoice export: finance needs the VAT number on every invoice.\n"
+        "Ben: Agreed, we add the VAT number column to the invoice export.\n"
+        "Anna: Good. Ben, can you update the export by Friday?\n"
+        "Ben: Yes, I will update the invoice export by Friday.\n"
+    )
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", OPENAI_API_KEY=None)
+    with TestClient(create_app(settings, local_llm)) as client:
+        items = [{"title": "Export invoices to CSV", "description": "Finance exports the month's invoices."},
+                 {"title": "Dark mode for the mobile app", "description": "A night theme for the app."}]  # fmt: skip
+        ids = [i["id"] for i in client.post("/v1/backlog/items", json=items).json()["created"]]
+        started = client.post("/v1/conversations", files={"file": ("standup.txt", transcript)}).json()
+        deadline = time.monotonic() + 600
+        while (job := client.get(started["status_url"]).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(1)
+        assert job["status"] == "done" and job["failed"] == 0, job
+        suggestions = client.get("/v1/suggestions").json()
+        assert suggestions, job  # the meeting settled something: at least one note survived the quote check
+        lines = [" ".join(re.findall(r"\w+", line.lower())) for line in transcript.splitlines()]
+        for suggestion in suggestions:
+            quotes = (suggestion["payload"] or {}).get("quotes") or (suggestion["evidence"] or {}).get("quotes") or []
+            for quote in quotes:
+                assert " ".join(re.findall(r"\w+", quote["text"].lower())) in lines[quote["turn"]], quote
+        about_dark_mode = [s for s in suggestions if (s["payload"] or {}).get("backlog_item_id") == ids[1]]
+        assert about_dark_mode == []  # nobody talked about it
 
 
 def test_real_tickets_are_themed_by_the_embedding_model_and_drafted_with_verified_quotes(local_llm):

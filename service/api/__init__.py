@@ -15,6 +15,8 @@ from pipelines.llm import LLM, LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
 from service.api import health
 from service.backlog import routes as backlog
+from service.conversations import jobs as conversation_jobs
+from service.conversations import routes as conversations
 from service.core.errors import DomainError
 from service.core.jobs import JobRunner
 from service.core.runtime import Runtime
@@ -30,8 +32,8 @@ from service.refinement import routes as refinement
 from service.review import routes as review
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTERS = (drafting, review, refinement, backlog, duplicates, ingest, prioritization, health)
-JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB]
+ROUTERS = (drafting, review, refinement, conversations, backlog, duplicates, ingest, prioritization, health)
+JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB, conversation_jobs.JOB]
 
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:

@@ -14,6 +14,9 @@ class SuggestionKind(StrEnum):
     rewrite = "rewrite"
     split = "split"
     estimate = "estimate"
+    decision = "decision"
+    action_item = "action_item"
+    item_change = "item_change"
 
 
 class SuggestionStatus(StrEnum):

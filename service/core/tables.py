@@ -196,3 +196,30 @@ class RefineJob(JobColumns, Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     findings: Mapped[int] = mapped_column(Integer, default=0)
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Conversation(Base):
+    """An uploaded meeting transcript or chat export, as speaker turns, and the summary its job made."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    format: Mapped[str] = mapped_column(String(20))  # pipelines.transcripts.TranscriptFormat
+    filename: Mapped[str] = mapped_column(String(300))
+    turns: Mapped[list[Any]] = mapped_column(JSON)  # [{index, speaker, text, thread, at}] as uploaded
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)  # what the parser skipped
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # notes by list, with suggestion ids
+    actor: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationJob(JobColumns, Base):
+    """Reading one conversation: chunks done (`processed` of `total`), suggestions made, quotes checked."""
+
+    __tablename__ = "conversation_jobs"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    suggestions: Mapped[int] = mapped_column(Integer, default=0)
+    quotes_checked: Mapped[int] = mapped_column(Integer, default=0)
+    quotes_dropped: Mapped[int] = mapped_column(Integer, default=0)

@@ -139,6 +139,21 @@ def accept_priority(
         raise InvalidInput(f"the edited inputs are not valid: {describe_validation_error(exc)}") from exc
 
 
+def _accept_priority_signal(
+    session: Session, suggestion: Suggestion, item: BacklogItem, actor: str | None
+) -> BacklogItem:
+    """The item takes the proposed priority; its detail keeps the rationale and the lines it rests on."""
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    before = {"priority": item.priority}
+    item.priority = suggestion.payload["proposed_priority"]
+    item.priority_detail = {k: suggestion.payload.get(k) for k in ("rationale", "quotes", "conversation_id")}
+    item.priority_set_by = actor or "reviewer"
+    item.priority_set_at = utcnow()
+    suggestion.backlog_item_id = item.id
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, before, {"priority": item.priority})
+    return item
+
+
 def _accept_priority(
     session: Session, suggestion: Suggestion, edits: InputEdits | None, actor: str | None
 ) -> BacklogItem:
@@ -150,6 +165,10 @@ def _accept_priority(
             f"{item.priority_set_by} set this item's priority at {item.priority_set_at:%Y-%m-%d %H:%M} UTC, after "
             "this suggestion was made; run prioritize again to get a suggestion that accounts for it"
         )
+    if "framework" not in suggestion.payload:  # a signal from a conversation: the proposed level, its quote
+        if edits is not None:
+            raise InvalidInput("a priority signal from a conversation has no estimated inputs to edit")
+        return _accept_priority_signal(session, suggestion, item, actor)
     payload = dict(suggestion.payload)
     if edits is not None:
         inputs = edits.apply(PriorityInputs.model_validate(payload["inputs"]))

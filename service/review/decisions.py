@@ -21,6 +21,7 @@ from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatu
 from service.core.errors import InvalidInput
 from service.core.runtime import Runtime
 from service.core.suggestions import claim, ensure_pending, get_suggestion, record_event
+from service.conversations import service as conversations
 from service.core.tables import BacklogItem, Suggestion
 from service.drafting.service import accept_draft
 from service.ingest.evidence import accept_evidence
@@ -53,6 +54,9 @@ HANDLERS: dict[SuggestionKind, Handler] = {
     SuggestionKind.rewrite: Handler(refinement.accept_rewrite, "edits", refinement.item_changed),
     SuggestionKind.split: Handler(refinement.accept_split, None, refinement.item_changed),
     SuggestionKind.estimate: Handler(refinement.accept_estimate),
+    SuggestionKind.decision: Handler(conversations.accept_note),
+    SuggestionKind.action_item: Handler(conversations.accept_note),
+    SuggestionKind.item_change: Handler(conversations.accept_item_change, None, conversations.changed_item),
 }
 EDIT_HINTS = {
     "edits": "a story draft's fields (title, persona, goal, ...)",

@@ -1,0 +1,246 @@
+"""From a team conversation to notes: decisions, action items, work the team agreed to build, changes to backlog
+items it discussed, and the questions it left open, each resting on verbatim lines of the transcript.
+
+The transcript is cut into chunks of whole turns (a few turns of overlap, so a decision that spans a cut is seen
+whole once); the model reads each chunk as numbered lines (redacted before, instruction-like sentences cut) and
+cites its evidence as (line number, exact words). Every quote is checked against the transcript: a quote whose
+words are in a nearby line is moved to that line, one that is nowhere is dropped and reported, and a note left
+with no quote is dropped. Notes repeated by overlapping chunks are merged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from pipelines.llm import LLM, CallRecord, StructuredResult
+from pipelines.safety import escape_tags, neutralize_instructions
+from pipelines.transcripts import Turn
+from prompts import load_prompt
+
+PROMPT_ID = "conversation_notes"
+CHUNK_WORDS = 700  # words of transcript per call; with the prompt about 2,000 tokens
+OVERLAP_TURNS = 2
+MAX_TURN_WORDS = 250  # a longer turn is cut for the model (its quotes are checked against the whole turn)
+NEARBY = 3  # a quote found this many lines from the cited one is moved there
+MAX_TOKENS = 1_536
+
+Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
+ChangeKind = Literal["criteria", "question_answered", "scope_cut", "scope_added", "priority"]
+
+
+class TurnQuote(BaseModel):
+    """Words copied from one line of the transcript."""
+
+    turn: int = Field(ge=0, description="The [number] of the line the words are copied from.")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] = Field(
+        description="5 to 25 words copied exactly from that line."
+    )
+    speaker: str = Field("", description="Filled in from the transcript; leave empty.")
+
+
+Quotes = Annotated[list[TurnQuote], Field(min_length=1, max_length=3)]
+
+
+class Decision(BaseModel):
+    decision: Sentence = Field(description="What the group decided or agreed, as one sentence.")
+    decided_by: Name | None = Field(None, description="Who decided, only if the transcript says so.")
+    quotes: Quotes
+
+
+class ActionItem(BaseModel):
+    task: Sentence = Field(description="What someone will do.")
+    owner: Name | None = Field(None, description="Who will do it, only if said.")
+    due: Name | None = Field(None, description="When it is due, only if said.")
+    quotes: Quotes
+
+
+class NewWork(BaseModel):
+    what: Sentence = Field(description="A feature or fix the group agreed to build, as one sentence.")
+    why: Sentence | None = Field(None, description="Why, if said.")
+    quotes: Quotes
+
+
+class ItemChange(BaseModel):
+    item: int = Field(ge=0, description="The #number of the backlog item it changes, from the list given.")
+    change: ChangeKind
+    detail: Sentence = Field(description="The change: the new criterion, the answer, what is cut or added, why.")
+    quotes: Quotes
+
+
+class OpenQuestion(BaseModel):
+    question: Sentence = Field(description="A question the group raised and did not settle.")
+    quotes: Quotes
+
+
+class ConversationNotes(BaseModel):
+    """What the model writes for one chunk; every list may be empty (chit-chat gives nothing)."""
+
+    decisions: list[Decision] = Field(default_factory=list, max_length=6)
+    action_items: list[ActionItem] = Field(default_factory=list, max_length=6)
+    new_work: list[NewWork] = Field(default_factory=list, max_length=4)
+    changes: list[ItemChange] = Field(default_factory=list, max_length=4)
+    open_questions: list[OpenQuestion] = Field(default_factory=list, max_length=4)
+
+    def notes(self) -> Iterator[Note]:
+        yield from (*self.decisions, *self.action_items, *self.new_work, *self.changes, *self.open_questions)
+
+
+Note = Decision | ActionItem | NewWork | ItemChange | OpenQuestion
+NOTE_LISTS = ("decisions", "action_items", "new_work", "changes", "open_questions")
+
+
+@dataclass
+class ConversationResult:
+    """The merged, verified notes of a whole conversation, and how they were made."""
+
+    notes: ConversationNotes = field(default_factory=ConversationNotes)
+    calls: list[CallRecord] = field(default_factory=list)
+    quotes_checked: int = 0
+    quotes_dropped: list[str] = field(default_factory=list)  # what the model claimed and the transcript lacks
+    warnings: list[str] = field(default_factory=list)
+    failed_chunks: list[str] = field(default_factory=list)
+
+
+def chunks(turns: list[Turn], words: int = CHUNK_WORDS, overlap: int = OVERLAP_TURNS) -> list[list[Turn]]:
+    """Whole turns, about `words` words a chunk, each chunk starting `overlap` turns before the last one ended."""
+    result: list[list[Turn]] = []
+    start = 0
+    while start < len(turns):
+        end, count = start, 0
+        while end < len(turns) and (end == start or count + _words(turns[end]) <= words):
+            count += _words(turns[end])
+            end += 1
+        result.append(turns[start:end])
+        if end >= len(turns):
+            break
+        start = max(start + 1, end - overlap)
+    return result
+
+
+def _words(turn: Turn) -> int:
+    return min(len(turn.text.split()), MAX_TURN_WORDS)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^\w%$€£]+", " ", text.lower()).strip()
+
+
+def transcript_lines(turns: list[Turn]) -> tuple[str, list[str]]:
+    """The chunk as the model sees it ("[12] Anna: ..."), and the instruction-like sentences cut from it."""
+    lines, removed = [], []
+    for turn in turns:
+        text = " ".join(turn.text.split()[:MAX_TURN_WORDS])
+        cleaned, cut = neutralize_instructions(text)
+        removed += cut
+        speaker = " ".join(turn.speaker.split())[:40]
+        lines.append(f"[{turn.index}] {speaker}: {escape_tags(cleaned, 'transcript', 'backlog')}")
+    return "\n".join(lines), removed
+
+
+def verify(notes: ConversationNotes, turns: list[Turn], result: ConversationResult) -> ConversationNotes:
+    """Keep the quotes found in the transcript (moved to the nearby line that has them) with their speaker; drop the
+    others and the notes left without a quote."""
+    by_index = {turn.index: turn for turn in turns}
+    normalised = {turn.index: _normalise(turn.text) for turn in turns}
+    kept: dict[str, list[Note]] = {}
+    for name in NOTE_LISTS:
+        kept[name] = []
+        for note in getattr(notes, name):
+            quotes = []
+            for quote in note.quotes:
+                result.quotes_checked += 1
+                needle = _normalise(quote.text)
+                near = sorted(normalised, key=lambda i: (abs(i - quote.turn), i))
+                found = next((i for i in near if abs(i - quote.turn) <= NEARBY and needle in normalised[i]), None)
+                if not needle or found is None:
+                    result.quotes_dropped.append(f"line {quote.turn}: {quote.text!r}")
+                    continue
+                quotes.append(TurnQuote(turn=found, text=quote.text, speaker=by_index[found].speaker))
+            if quotes:
+                kept[name].append(note.model_copy(update={"quotes": quotes}))
+    return ConversationNotes.model_validate({name: [n.model_dump() for n in kept[name]] for name in NOTE_LISTS})
+
+
+def _same(a: Note, b: Note) -> bool:
+    """Two notes from overlapping chunks that say the same thing: a shared quoted line, or most words shared."""
+    if {q.turn for q in a.quotes} & {q.turn for q in b.quotes}:
+        return True
+    words_a, words_b = (set(_normalise(_headline(n)).split()) for n in (a, b))
+    return bool(words_a and words_b) and len(words_a & words_b) / len(words_a | words_b) >= 0.6
+
+
+def _headline(note: Note) -> str:
+    return next(
+        str(getattr(note, key)) for key in ("decision", "task", "what", "detail", "question") if hasattr(note, key)
+    )
+
+
+def merge(parts: list[ConversationNotes]) -> ConversationNotes:
+    """The chunks' notes in the order they were said, each said once."""
+    merged: dict[str, list[Note]] = {name: [] for name in NOTE_LISTS}
+    for part in parts:
+        for name in NOTE_LISTS:
+            for note in getattr(part, name):
+                if not any(type(note) is type(other) and _same(note, other) for other in merged[name]):
+                    merged[name].append(note)
+    ordered = {name: sorted(notes, key=lambda n: min(q.turn for q in n.quotes)) for name, notes in merged.items()}
+    return ConversationNotes.model_construct(**ordered)  # type: ignore[arg-type]
+
+
+def extract_chunk(
+    llm: LLM, turns: list[Turn], backlog: list[tuple[int, str]], title: str | None = None
+) -> StructuredResult[ConversationNotes]:
+    """One call: the notes of one chunk, unverified; `backlog`: (id, title) of items the chunk may discuss. A
+    change naming an item that was not listed is dropped with a warning."""
+    lines, removed = transcript_lines(turns)
+    items = "\n".join(f"#{item_id} {escape_tags(' '.join(text.split())[:150], 'backlog')}" for item_id, text in backlog)
+    result = llm.complete_structured(
+        load_prompt(PROMPT_ID),
+        ConversationNotes,
+        max_tokens=MAX_TOKENS,
+        title=title or "not given",
+        backlog=items or "(none)",
+        transcript=lines,
+    )
+    result.warnings += [f"instruction-like text was cut from the transcript: {cut!r}" for cut in removed]
+    if result.value is not None:
+        known = {item_id for item_id, _ in backlog}
+        result.warnings += [
+            f"a change named backlog item #{c.item}, which was not listed; dropped"
+            for c in result.value.changes
+            if c.item not in known
+        ]
+        result.value.changes = [c for c in result.value.changes if c.item in known]
+    return result
+
+
+def extract(
+    llm: LLM,
+    turns: list[Turn],
+    backlog: Callable[[list[Turn]], list[tuple[int, str]]] = lambda _: [],
+    title: str | None = None,
+    on_chunk: Callable[[int, int], None] = lambda done, total: None,
+) -> ConversationResult:
+    """The notes of a whole conversation: each chunk extracted and verified, then merged. `backlog(chunk)` names
+    the backlog items that chunk may discuss; `on_chunk(done, total)` reports progress. A chunk whose reply never
+    validated is reported in `failed_chunks`; the others still count."""
+    result = ConversationResult()
+    parts = []
+    pieces = chunks(turns)
+    for done, piece in enumerate(pieces, start=1):
+        reply = extract_chunk(llm, piece, backlog(piece), title)
+        result.calls.append(reply.record)
+        result.warnings += reply.warnings
+        if reply.value is None:
+            result.failed_chunks.append(f"lines {piece[0].index}-{piece[-1].index}: {reply.error}")
+        else:
+            parts.append(verify(reply.value, piece, result))
+        on_chunk(done, len(pieces))
+    result.notes = merge(parts)
+    return result

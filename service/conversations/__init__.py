@@ -1,0 +1,1 @@
+"""Conversations: meeting transcripts and chat threads become reviewed suggestions."""

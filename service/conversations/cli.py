@@ -1,0 +1,53 @@
+"""`refinery conversation FILE`: read a meeting transcript or chat export in this process, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from service.core.cli import console, errors, fail, open_runtime
+
+
+def conversation(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Transcript or Slack export.")],
+    format: Annotated[str | None, typer.Option(help="text, vtt, srt, json or slack (default: guessed).")] = None,
+    title: Annotated[str | None, typer.Option(help="Default: the file name.")] = None,
+) -> None:
+    """Turn a meeting or thread into decisions, action items, new stories and backlog changes for review."""
+    import threading
+
+    from service.conversations import jobs, service
+    from service.core.errors import DomainError
+
+    runtime = open_runtime()
+    try:
+        job = service.store(runtime, file.read_bytes(), format, title, file.name, None)
+    except DomainError as exc:
+        raise fail(str(exc)) from exc
+    worker = threading.Thread(target=jobs.run_job, args=(runtime, job.id), daemon=True)
+    worker.start()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors) as progress:
+        task = progress.add_task("reading the conversation (chunks)", total=None)
+        while worker.is_alive():
+            worker.join(0.5)
+            state = jobs.get_job(runtime, job.id)
+            progress.update(task, completed=state.processed, total=state.total or None)
+    job = jobs.get_job(runtime, job.id)
+    summary = service.get_conversation(runtime, job.conversation_id).summary
+    table = Table("conversation", "status", "chunks", "suggestions", "quotes checked", "quotes dropped")
+    table.add_row(str(job.conversation_id), job.status, f"{job.processed}/{job.total}", str(job.suggestions),
+                  str(job.quotes_checked), str(job.quotes_dropped))  # fmt: skip
+    console.print(table)
+    for name in ("decisions", "action_items", "new_work", "changes", "open_questions"):
+        for entry in summary.get(name, []):
+            console.print(f"[bold]{name.replace('_', ' ')}:[/] {entry['text']}")
+    for error in job.errors[:10]:
+        errors.print(f"[yellow]note:[/] {error}")
+    console.print("Review them: GET /v1/suggestions?status=pending (or the review desk).")
+    if job.status != "done":
+        raise typer.Exit(code=1)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+
+from pipelines.transcripts import TranscriptFormat
+from service.conversations import jobs, service
+from service.conversations.schemas import ConversationCreated, ConversationJobPublic, ConversationPublic
+from service.core.deps import ActorDep, JobsDep, RuntimeDep
+
+router = APIRouter(tags=["conversations"])
+MAX_UPLOAD_BYTES = 20_000_000  # a two-hour meeting is about 150 kB of text; a Slack day file rarely 5 MB
+
+
+@router.post("/v1/conversations", status_code=202, response_model=ConversationCreated)
+async def post_conversation(
+    runtime: RuntimeDep,
+    runner: JobsDep,
+    actor: ActorDep,
+    file: Annotated[
+        UploadFile, File(description="A transcript (Speaker: lines, WebVTT, SRT, JSON turns) or a Slack export.")
+    ],
+    format: Annotated[
+        TranscriptFormat | None, Form(description="text | vtt | srt | json | slack; default: guessed.")
+    ] = None,
+    title: Annotated[str | None, Form(max_length=300, description="Default: the file name.")] = None,
+) -> ConversationCreated:
+    """Store the conversation and start a job that turns it into decisions, action items, new stories and changes
+    to backlog items, each a suggestion with the lines it rests on; poll the status URL."""
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(
+            status_code=413,
+            detail=f"the file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB; upload one meeting or channel a time",
+        )
+    job = service.store(runtime, data, format, title, file.filename or "conversation", actor)
+    runner.submit(jobs.JOB, job.id)
+    return ConversationCreated(
+        job_id=job.id,
+        status_url=f"/v1/conversations/jobs/{job.id}",
+        conversation_id=job.conversation_id,
+        conversation_url=f"/v1/conversations/{job.conversation_id}",
+    )
+
+
+@router.get("/v1/conversations/jobs/{job_id}", response_model=ConversationJobPublic)
+def get_conversation_job(job_id: int, runtime: RuntimeDep) -> ConversationJobPublic:
+    job = jobs.get_job(runtime, job_id)
+    return ConversationJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+
+
+@router.get("/v1/conversations/{conversation_id}", response_model=ConversationPublic)
+def get_conversation(conversation_id: int, runtime: RuntimeDep) -> ConversationPublic:
+    return ConversationPublic.model_validate(service.get_conversation(runtime, conversation_id))

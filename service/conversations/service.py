@@ -1,0 +1,229 @@
+"""Conversations: store an uploaded transcript, turn its notes into suggestions, and accept them.
+
+Each note becomes a suggestion with the verbatim lines it rests on (`quotes: [{speaker, text, turn}]`): a
+`decision` or `action_item` (accepting records it in the conversation's decision log), a `story_draft` for work
+the team agreed to build (drafted by the drafting pipeline, checked for duplicates like any draft), an
+`item_change` for a backlog item the conversation changed (accepting appends the change to the item, its history
+keeping the item before and after and the lines it came from), or a `priority` signal (accepting sets the item's
+priority). Open questions go in the summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pipelines.conversation import ConversationNotes, ConversationResult, NewWork, Note, TurnQuote
+from pipelines.drafting import draft_story
+from pipelines.redact import redact
+from pipelines.transcripts import TranscriptError, Turn, parse_transcript
+from service import duplicates
+from service.backlog.service import get_item
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.errors import InvalidInput, NotFound
+from service.core.runtime import Runtime
+from service.core.suggestions import Proposal, claim, create_suggestion, record_event
+from service.core.tables import BacklogItem, Conversation, ConversationJob, Suggestion
+
+PRIORITIES = ("Lowest", "Low", "Medium", "High", "Highest")
+CHANGE_HEADINGS = {
+    "criteria": "Acceptance criterion",
+    "question_answered": "Answered",
+    "scope_cut": "Scope cut",
+    "scope_added": "Scope added",
+}
+
+
+def store(
+    runtime: Runtime, data: bytes, format: str | None, title: str | None, filename: str, actor: str | None
+) -> ConversationJob:
+    """Parse and store the conversation and queue its job; a file that is not a conversation is InvalidInput."""
+    try:
+        transcript = parse_transcript(data, format, filename)  # type: ignore[arg-type]
+    except TranscriptError as exc:
+        raise InvalidInput(str(exc)) from exc
+    with runtime.db.session() as session:
+        conversation = Conversation(
+            title=(title or filename or "conversation").strip()[:300],
+            format=transcript.format,
+            filename=filename[:300],
+            turns=[turn.model_dump() for turn in transcript.turns],
+            problems=transcript.problems,
+            actor=actor,
+        )
+        session.add(conversation)
+        session.flush()
+        job = ConversationJob(conversation_id=conversation.id)
+        session.add(job)
+        session.flush()
+        return job
+
+
+def get_conversation(runtime: Runtime, conversation_id: int) -> Conversation:
+    conversation = runtime.db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation with id {conversation_id}")
+    return conversation
+
+
+def redacted_turns(conversation: Conversation) -> list[Turn]:
+    """The turns as the model sees them: personal data replaced, like tickets."""
+    return [Turn.model_validate(turn | {"text": redact(turn["text"]).text}) for turn in conversation.turns]
+
+
+def backlog_for(runtime: Runtime, turns: list[Turn], k: int = 6) -> list[tuple[int, str]]:
+    """The backlog items a chunk may discuss: those most like its text (the duplicate detector's search)."""
+    if not runtime.settings.duplicate_check:
+        return []
+    text = " ".join(turn.text for turn in turns)
+    found = duplicates.search_text(runtime, text[:4000], k)
+    return [(c["item_id"], c["title"]) for c in found if c["kind"] == "backlog_item"]
+
+
+def _quotes(quotes: list[TurnQuote]) -> list[dict[str, Any]]:
+    return [{"speaker": q.speaker, "text": q.text, "turn": q.turn} for q in quotes]
+
+
+def _proposal(result: ConversationResult, payload: dict[str, Any]) -> Proposal:
+    record = result.calls[0]
+    return Proposal(
+        payload=payload,
+        model=record.model,
+        provider=record.provider,
+        prompt_version=f"{record.prompt_id}@{record.prompt_version}",
+    )
+
+
+def make_suggestions(runtime: Runtime, conversation_id: int, result: ConversationResult, actor: str | None) -> int:
+    """One suggestion per note (a story draft per piece of agreed work); the summary lists them in the order said.
+    Returns how many suggestions were made."""
+    notes = result.notes
+    summary: dict[str, list[dict[str, Any]]] = {"open_questions": []}
+    made = 0
+    source = {"conversation_id": conversation_id}
+    with runtime.db.session() as session:
+        title = get_conversation(runtime, conversation_id).title
+        for kind, name, key in (
+            (SuggestionKind.decision, "decisions", "decision"),
+            (SuggestionKind.action_item, "action_items", "task"),
+        ):
+            for note in getattr(notes, name):
+                payload = note.model_dump(mode="json") | {"quotes": _quotes(note.quotes)} | source
+                suggestion = create_suggestion(
+                    session, kind, _proposal(result, payload), source, _evidence(note), actor
+                )
+                summary.setdefault(name, []).append({"text": getattr(note, key), "suggestion_id": suggestion.id})
+                made += 1
+        for change in notes.changes:
+            item = session.get(BacklogItem, change.item)
+            if item is None:
+                continue
+            payload = {"backlog_item_id": item.id, "item_title": item.title, "change": change.change,
+                       "detail": change.detail, "quotes": _quotes(change.quotes), **source}  # fmt: skip
+            if change.change == "priority":
+                kind = SuggestionKind.priority
+                payload |= {"proposed_priority": _raised(item.priority), "current_priority": item.priority,
+                            "rationale": change.detail, "source": "conversation"}  # fmt: skip
+            else:
+                kind = SuggestionKind.item_change
+            inputs = source | {"backlog_item_id": item.id, "conversation_title": title}
+            suggestion = create_suggestion(session, kind, _proposal(result, payload), inputs, _evidence(change), actor)
+            summary.setdefault("changes", []).append(
+                {"text": change.detail, "item_id": item.id, "change": change.change, "suggestion_id": suggestion.id}
+            )
+            made += 1
+        for question in notes.open_questions:
+            summary["open_questions"].append({"text": question.question, "quotes": _quotes(question.quotes)})
+    for work in notes.new_work:
+        suggestion_id = _draft_new_work(runtime, work, title, source, actor)
+        summary.setdefault("new_work", []).append({"text": work.what, "suggestion_id": suggestion_id})
+        made += 1
+    with runtime.db.session() as session:
+        conversation = session.get(Conversation, conversation_id)
+        conversation.summary = summary | {"decided_in_order": _order(notes)}
+    return made
+
+
+def _evidence(note: Note) -> dict[str, Any]:
+    return {"quotes": _quotes(note.quotes)}
+
+
+def _order(notes: ConversationNotes) -> list[dict[str, Any]]:
+    """Every note as (list, first line), in the order it was said: the summary view's order."""
+    rows = [
+        {"list": name, "turn": min(q.turn for q in note.quotes)}
+        for name in ("decisions", "action_items", "new_work", "changes", "open_questions")
+        for note in getattr(notes, name)
+    ]
+    return sorted(rows, key=lambda row: row["turn"])
+
+
+def _raised(priority: str | None) -> str:
+    """One level above the item's priority (High when it has none)."""
+    if priority not in PRIORITIES:
+        return "High"
+    return PRIORITIES[min(PRIORITIES.index(priority) + 1, len(PRIORITIES) - 1)]
+
+
+def _draft_new_work(runtime: Runtime, work: NewWork, title: str, source: dict[str, Any], actor: str | None) -> int:
+    """A story draft for work the team agreed to build, with its quotes as evidence; duplicates listed on it."""
+    said = "; ".join(f'{q.speaker}: "{q.text}"' for q in work.quotes)
+    text = f"{work.what} {work.why or ''}\nSaid in the meeting: {said}".strip()
+    result = draft_story(runtime.llm(), text[:4000], f"Agreed in the conversation {title!r}.")
+    with runtime.db.session() as session:
+        evidence = {"quotes": _quotes(work.quotes)}
+        inputs = source | {"text": text, "context": f"conversation: {title}"}
+        suggestion = create_suggestion(
+            session, SuggestionKind.story_draft, Proposal.of(result), inputs, evidence, actor
+        )
+        suggestion_id = suggestion.id
+    duplicates.check_new_draft(runtime, suggestion_id, actor)
+    return suggestion_id
+
+
+# --- accepting -----------------------------------------------------------------------------------------------
+
+
+def accept_note(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> None:
+    """A decision or action item is recorded as accepted (the conversation's decision log); no item changes."""
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, None, suggestion.payload)
+
+
+def _lines(payload: dict[str, Any]) -> str:
+    turns = sorted({q["turn"] for q in payload.get("quotes", [])})
+    return ", ".join(str(t) for t in turns)
+
+
+def accept_item_change(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> BacklogItem:
+    """Append the change to the item's description; history keeps the item before and after and the lines."""
+    payload = suggestion.payload or {}
+    item = get_item(session, payload["backlog_item_id"], merged=False)
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    before = {"description": item.description}
+    source = f"(conversation {payload['conversation_id']}, lines {_lines(payload)})"
+    if payload["change"] == "criteria":
+        line = f"- [ ] {payload['detail']} {source}"
+        heading = "**Acceptance criteria**"
+        description = item.description or ""
+        item.description = f"{description}\n{line}" if heading in description else f"{description}\n\n{heading}\n{line}"
+    else:
+        item.description = (
+            f"{item.description or ''}\n\n**{CHANGE_HEADINGS[payload['change']]}** {source}: {payload['detail']}"
+        )
+    item.description = item.description.strip()
+    suggestion.backlog_item_id = item.id
+    after = {
+        "description": item.description,
+        "conversation_id": payload["conversation_id"],
+        "quotes": payload["quotes"],
+    }
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, before, after)
+    return item
+
+
+def changed_item(runtime: Runtime, suggestion: Suggestion, item: BacklogItem | None) -> None:
+    """An item a conversation changed is indexed again."""
+    if suggestion.status == SuggestionStatus.accepted and item is not None:
+        duplicates.index(runtime, [duplicates.item_document(item)])
