@@ -430,3 +430,107 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     page.select_option("#filter-kind", "estimate")
     expect(page.locator("#queue li")).to_have_count(1)
     expect(page.locator("#detail .estimate .points")).to_have_text("2 points")
+
+
+MEETING = """Anna: Let's settle the invoice export before lunch.
+Ben: Invoices will be exported as one PDF per month.
+Anna: And the export must include the VAT number on every page.
+Ben: Who signs off the PDF layout? Nobody knows yet.
+"""
+
+
+def meeting_notes(invoices_id: int) -> str:
+    """The model's notes on MEETING: a decision, a change to the invoices item, an open question, and an action
+    item whose only quote nobody said (dropped with it); no new work."""
+    return json.dumps({
+        "decisions": [{"decision": "Invoices are exported as one PDF per month.", "decided_by": "Ben",
+                       "quotes": [{"turn": 1, "text": "Invoices will be exported as one PDF per month"}]}],
+        "action_items": [{"task": "Draft the PDF layout.", "owner": "Ben",
+                          "quotes": [{"turn": 3, "text": "I will draft the layout tonight"}]}],
+        "new_work": [],
+        "changes": [{"item": invoices_id, "change": "criteria", "detail": "Every page of the PDF shows the VAT number.",
+                     "quotes": [{"turn": 2, "text": "the export must include the VAT number on every page"}]}],
+        "open_questions": [{"question": "Who signs off the PDF layout?",
+                            "quotes": [{"turn": 3, "text": "Who signs off the PDF layout?"}]}],
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("llm", [{"delay_s": 0.05}], indirect=True, ids=["slow-model"])
+def test_a_meeting_upload_shows_what_was_said_in_order_and_accepting_a_change_edits_the_item(
+    page: Page, llm: LLM, desk: str, tmp_path
+):
+    items = [
+        {"title": "Export invoices as PDF", "description": "Billing admins export invoices.", "external_id": "INV"},
+        {"title": "Dark mode", "description": "A dark theme for night use.", "external_id": "DARK"},
+    ]
+    created = httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120)
+    assert created.status_code == 201, created.text
+    invoices_id, dark_id = [item["id"] for item in created.json()["created"]]
+    llm.chat.replies.append(meeting_notes(invoices_id))
+    path = tmp_path / "planning.txt"
+    path.write_text(MEETING)
+
+    page.goto("/#meetings")
+    page.set_input_files("#meeting-file", str(path))
+    page.select_option("#meeting-format", "text")
+    page.fill("#meeting-title", "Invoice planning")
+    page.click("#meeting-submit")
+    expect(page.locator("#meeting-job .progress-line")).to_have_text("chunk 1 of 1")  # the model is still writing
+    expect(page.locator("#meeting-job .job-status")).to_have_text("done")
+    expect(page.locator("#meeting-job .counts")).to_contain_text("2 suggestions · 4 quotes checked · 1 quote dropped")
+    expect(page.locator("#meeting-job .warnings")).to_contain_text("I will draft the layout tonight")
+
+    view = page.locator("#meeting-view")
+    expect(view.locator(".meeting-title")).to_have_text("Invoice planning")
+    rows = view.locator("#meeting-summary > li")
+    expect(rows.locator(".row-kind")).to_have_text(["Decision", f"Change to #{invoices_id}", "Open question"])
+    decision, change, question = rows.nth(0), rows.nth(1), rows.nth(2)
+    expect(decision.locator(".row-text")).to_have_text("Invoices are exported as one PDF per month.")
+    said = 'Ben (line 1): "Invoices will be exported as one PDF per month"'
+    expect(decision.locator(".quotes li")).to_have_text([said])
+    expect(decision.locator(".status")).to_have_text("pending")
+    expect(change.locator(".row-text")).to_have_text("Every page of the PDF shows the VAT number.")
+    expect(change.locator(".row-details")).to_contain_text("Export invoices as PDF")
+    expect(change.locator(".quotes li")).to_have_text(
+        ['Anna (line 2): "the export must include the VAT number on every page"']
+    )
+    expect(question.locator(".row-text")).to_have_text("Who signs off the PDF layout?")
+    expect(question.locator(".quotes li")).to_have_text(['Ben (line 3): "Who signs off the PDF layout?"'])
+    assert question.locator("button").count() == 0  # an open question is no suggestion
+    expect(view.locator("#meeting-summary")).not_to_contain_text("Action item")
+
+    # rejecting needs a reason; accepting the change appends it to the item and the row shows it accepted
+    decision.locator("button.reject").click()
+    expect(page.locator("#flash")).to_contain_text("Say why")
+    change.locator("button.accept").click()
+    expect(page.locator("#flash")).to_contain_text("Accepted item change")
+    change = view.locator("#meeting-summary > li").nth(1)
+    expect(change.locator(".status")).to_have_text("accepted")
+    outcome = f'item #{invoices_id} "Export invoices as PDF" now has the change'
+    expect(change.locator(".outcome")).to_contain_text(outcome)
+    assert change.locator("button.accept").count() == 0
+    item = httpx.get(f"{desk}/v1/backlog/{invoices_id}").json()
+    assert "Every page of the PDF shows the VAT number." in item["description"]
+    assert httpx.get(f"{desk}/v1/backlog/{dark_id}").json()["description"] == "A dark theme for night use."
+
+    # the review queue renders the decision with its quote, and links back to the meeting
+    page.click("nav a[data-tab=review]")
+    page.select_option("#filter-kind", "decision")
+    expect(page.locator("#queue li")).to_have_count(1)
+    note = page.locator("#detail .note.decision")
+    expect(note).to_contain_text("Decided: Invoices are exported as one PDF per month.")
+    expect(note.locator(".quotes li")).to_have_text([said])
+    page.locator("#detail a.meeting-link").click()
+    expect(page.locator("#meeting-view .meeting-title")).to_have_text("Invoice planning")
+
+
+def test_a_file_that_is_no_conversation_is_refused_with_what_to_fix(page: Page, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("just some notes without anyone speaking\nand another line\n")
+    page.goto("/#meetings")
+    page.set_input_files("#meeting-file", str(path))
+    page.click("#meeting-submit")
+    expect(page.locator("#meeting-job .upload-error")).to_contain_text("The upload was refused")
+    expect(page.locator("#meeting-job .upload-error")).to_contain_text("speaker")
+    expect(page.locator("#flash.error")).to_contain_text("speaker")
+    expect(page.locator("#meeting-submit")).to_be_enabled()

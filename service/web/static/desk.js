@@ -1,19 +1,24 @@
-// The review desk: tabs, drafting, uploads with job progress, the backlog, refinement, and keyboard shortcuts.
+// The review desk: tabs, drafting, uploads with job progress, meetings, the backlog, refinement, and keyboard
+// shortcuts.
 
 import { api, pollJob, reviewer, setReviewer, streamEvents } from "./api.js";
 import { $, flash, h, when } from "./dom.js";
+import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
 import * as review from "./review.js";
 
-const TABS = ["draft", "upload", "review", "refine", "backlog"];
+const TABS = ["draft", "upload", "meetings", "review", "refine", "backlog"];
 
-function show(tab) {
-  if (!TABS.includes(tab)) tab = "review";
+// Show a tab, from a hash like "review" or "meetings/12" (a tab and what to open in it).
+function show(hash) {
+  let [tab, arg] = hash.split("/");
+  if (!TABS.includes(tab)) [tab, arg] = ["review", undefined];
   for (const name of TABS) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
   }
-  const load = { review: () => review.loadQueue(), refine: refine.loadQueue, backlog: loadBacklog, upload: loadJobs }[tab];
+  const load = { review: () => review.loadQueue(), refine: refine.loadQueue, backlog: loadBacklog, upload: loadJobs,
+    meetings: () => meetings.load(arg) }[tab];
   if (load) load().catch((error) => flash(error.message, "error"));
 }
 
@@ -291,6 +296,7 @@ function start() {
   $("#prioritize-form").addEventListener("submit", submitPrioritize);
   $("#plan-form").addEventListener("submit", submitPlan);
   refine.start();
+  meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
   document.addEventListener("keydown", onKey);

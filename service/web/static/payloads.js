@@ -117,3 +117,70 @@ export function refinementView(s) {
   if (s.kind === "estimate") return estimateView(p);
   return null;
 }
+
+// --- suggestions from a conversation (a meeting transcript or a Slack channel) ------------------------------
+
+// The lines a note rests on, each as Speaker (line N): "words"; N is the transcript line the words are on (the
+// numbering the meeting's transcript view and the backlog item's history use).
+export function quotesList(quotes) {
+  if (!quotes?.length) return "";
+  return h("ul", { class: "quotes turn-quotes" }, quotes.map((q) => h("li", { dataset: { turn: q.turn } },
+    h("span", { class: "speaker" }, q.speaker || "someone"), ` (line ${q.turn}): `, h("span", { class: "said" }, `"${q.text}"`))));
+}
+
+// Whether quotes were said in a conversation (speaker and line) rather than written in tickets.
+export const saidQuotes = (quotes) => Boolean(quotes?.length) && quotes.every((q) => q && typeof q === "object" && "turn" in q);
+
+export const CHANGES = { criteria: "new acceptance criterion", question_answered: "question answered",
+  scope_cut: "scope cut", scope_added: "scope added", priority: "priority" };
+
+// A conversation's priority signal: a priority suggestion without a framework, the level proposed and why.
+export const prioritySignal = (s) => s.kind === "priority" && s.payload?.source === "conversation";
+
+// What a conversation suggestion says, without its quotes (they are shown with it).
+export function noteText(s) {
+  const p = s.payload || {};
+  if (s.kind === "decision") return p.decision;
+  if (s.kind === "action_item") return p.task;
+  if (s.kind === "item_change") return p.detail;
+  if (prioritySignal(s)) return p.rationale || p.detail;
+  return p.title;
+}
+
+function item(p) {
+  return h("span", { class: "item" }, h("strong", { class: "item-ref" }, `#${p.backlog_item_id}`),
+    p.item_title ? [" ", h("q", { class: "item-title" }, p.item_title)] : "");
+}
+
+// The view of a conversation suggestion's payload (decision, action item, change to an item, priority signal) with
+// its quotes, or null for other kinds.
+export function conversationView(s) {
+  const p = s.payload || {};
+  if (s.kind === "decision") {
+    return h("div", { class: "note decision" },
+      h("p", { class: "note-text" }, h("b", {}, "Decided: "), p.decision),
+      p.decided_by ? h("p", { class: "decided-by" }, `by ${p.decided_by}`) : "",
+      quotesList(p.quotes));
+  }
+  if (s.kind === "action_item") {
+    return h("div", { class: "note action-item" },
+      h("p", { class: "note-text" }, h("b", {}, "To do: "), p.task),
+      h("p", { class: "owner" }, `Owner: ${p.owner || "not said"} · due: ${p.due || "not said"}`),
+      quotesList(p.quotes));
+  }
+  if (s.kind === "item_change") {
+    return h("div", { class: "note item-change" },
+      h("p", {}, "Change to ", item(p), ": ", h("span", { class: "change" }, CHANGES[p.change] || words(p.change))),
+      h("p", { class: "note-text detail" }, p.detail),
+      quotesList(p.quotes),
+      h("p", { class: "hint" }, "Accepting appends this to the item's description, with the lines it came from."));
+  }
+  if (prioritySignal(s)) {
+    return h("div", { class: "note priority-signal" },
+      h("p", {}, "Priority of ", item(p), ": ", h("span", { class: "current" }, p.current_priority || "none"), " → ",
+        h("strong", { class: "proposed-priority" }, p.proposed_priority)),
+      h("p", { class: "rationale" }, h("b", {}, "Why: "), p.rationale || p.detail),
+      quotesList(p.quotes));
+  }
+  return null;
+}

@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { $, flash, h, table, when } from "./dom.js";
-import { findingsList, refinementView } from "./payloads.js";
+import { conversationView, findingsList, noteText, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
@@ -17,7 +17,10 @@ function titleOf(s) {
   if (s.kind === "merge") return `Merge "${p.fold_in?.title}" into "${p.keep?.title}"`;
   if (s.kind === "evidence") return `Evidence for "${p.title || p.backlog_item_title || "#" + p.backlog_item_id}"`;
   if (s.kind === "sprint_plan") return `Sprint plan (${p.points_used}/${p.capacity_points} points)`;
+  if (prioritySignal(s)) return `Priority of "${p.item_title}": ${p.proposed_priority}`;
   if (s.kind === "priority") return `Priority: ${p.title}`;
+  if (s.kind === "item_change") return `Change to "${p.item_title}": ${p.detail ?? ""}`;
+  if (s.kind === "decision" || s.kind === "action_item") return noteText(s) || "";
   if (s.kind === "rewrite") return `Rewrite "${s.input?.title}" as "${p.title ?? "?"}"`;
   if (s.kind === "split") return `Split "${s.input?.title}" into ${p.children?.length ?? "?"} stories`;
   if (s.kind === "estimate") return `Estimate "${s.input?.title}": ${p.points ?? "?"} points`;
@@ -86,7 +89,10 @@ function evidenceBlock(s) {
       ev.duplicates.map((d) => [`${d.kind === "backlog_item" ? "item" : "draft"} #${d.item_id}`, d.title,
         Number(d.score).toFixed(3), h("span", { class: `verdict ${d.verdict}` }, d.verdict)])));
   }
-  if (ev.quotes?.length) {
+  if (saidQuotes(ev.quotes)) {  // from a conversation; a note's own view shows its quotes already
+    if (!saidQuotes(s.payload?.quotes)) parts.push(h("h4", {}, "Said in the meeting"), quotesList(ev.quotes));
+    else parts.push(h("p", { class: "hint" }, `${ev.quotes.length === 1 ? "The line" : "The lines"} quoted below, found in the transcript.`));
+  } else if (ev.quotes?.length) {
     parts.push(h("h4", {}, "Customer quotes"), h("ul", { class: "quotes" },
       ev.quotes.map((q) => h("li", {}, h("q", {}, q.text ?? q), q.ticket_id ? ` (ticket ${q.ticket_id})` : ""))));
   }
@@ -111,13 +117,20 @@ function inputBlock(s) {
     return h("section", { class: "input" }, h("h3", {}, "Input: tickets of the theme (redacted, first few)"),
       h("ul", { class: "tickets" }, input.tickets.map((t) => h("li", {}, t))));
   }
+  if ("conversation_id" in input && s.kind !== "story_draft") {  // a note from a conversation
+    return h("section", { class: "input" }, h("h3", {}, "Input"),
+      h("p", {}, "Said in ", h("a", { class: "meeting-link", href: `#meetings/${input.conversation_id}` },
+        input.conversation_title ? `the meeting "${input.conversation_title}"` : `meeting #${input.conversation_id}`),
+        input.backlog_item_id != null ? ` about backlog item #${input.backlog_item_id}` : ""));
+  }
   if ("backlog_item_id" in input && "fingerprint" in input) {  // a rewrite, split or estimate of a backlog item
     return h("section", { class: "input" }, h("h3", {}, "Input"),
       h("p", {}, `Backlog item #${input.backlog_item_id} as it was: `, h("strong", {}, input.title || "")));
   }
   if (s.kind !== "story_draft") return h("details", {}, h("summary", {}, "Input"), h("pre", {}, JSON.stringify(input, null, 2)));
   return h("section", { class: "input" }, h("h3", {}, "Input"),
-    h("blockquote", { id: "input-text" }, input.text || ""), input.context ? h("p", { class: "context" }, `Context: ${input.context}`) : "");
+    h("blockquote", { id: "input-text" }, input.text || ""), input.context ? h("p", { class: "context" }, `Context: ${input.context}`) : "",
+    input.conversation_id != null ? h("p", {}, h("a", { class: "meeting-link", href: `#meetings/${input.conversation_id}` }, "Open the meeting")) : "");
 }
 
 function criterionRow(c = { given: "", when: "", then: "" }) {
@@ -207,9 +220,9 @@ function render() {
   const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
   const body = [];
   if (STORIES.includes(s.kind) && s.status !== "failed") body.push(storyForm(s.payload || {}, pending));
-  else if (s.kind === "priority") body.push(priorityForm(s.payload || {}, pending));
+  else if (s.kind === "priority" && !prioritySignal(s)) body.push(priorityForm(s.payload || {}, pending));
   else if (s.status === "failed") body.push(h("section", { class: "failed" }, h("p", {}, `The model's output failed validation: ${s.reason}`), h("pre", {}, s.payload?.raw_output ?? "")));
-  else body.push(refinementView(s) || otherPayload(s));
+  else body.push(refinementView(s) || conversationView(s) || otherPayload(s));
   detail.replaceChildren(
     h("h2", {}, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), ` #${s.id} `, h("span", { class: `status ${s.status}` }, s.status)),
     provenance(s),
@@ -252,7 +265,7 @@ export function accept() {
     const edits = Object.fromEntries(Object.entries(story).filter(([k, v]) => !same(v, s.payload[k] ?? [])));
     if (Object.keys(edits).length) body.edits = edits;
   }
-  if (s.kind === "priority") {
+  if (s.kind === "priority" && $("#priority-form")) {  // a conversation's priority signal has no inputs to edit
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) body.input_edits = edits;
   }
