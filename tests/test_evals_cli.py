@@ -80,7 +80,16 @@ def test_the_entry_point_does_not_import_the_service():
 
 
 def test_every_suite_has_the_one_run_shape():
-    assert set(entry.SUITES) == {"drafting", "duplicates", "ingest", "prioritization", "quality", "estimate", "split"}
+    assert set(entry.SUITES) == {
+        "drafting",
+        "duplicates",
+        "ingest",
+        "prioritization",
+        "quality",
+        "estimate",
+        "split",
+        "meetings",
+    }
     for name, module in entry.SUITES.items():
         assert name == module.SUITE and callable(module.run) and isinstance(module.NEEDS_LLM, bool)
     assert {entry.ALIASES[old] for old in ("story_drafting", "ingestion")} == {"drafting", "ingest"}

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from pipelines.models import StoryDraftEdits
 from pipelines.prioritization import InputEdits
 from service import duplicates
+from service.conversations import service as conversations
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput
 from service.core.runtime import Runtime
 from service.core.suggestions import claim, ensure_pending, get_suggestion, record_event
-from service.conversations import service as conversations
 from service.core.tables import BacklogItem, Suggestion
 from service.drafting.service import accept_draft
 from service.ingest.evidence import accept_evidence
