@@ -157,3 +157,35 @@ def test_quality_suite_runs_on_a_few_real_stories(tmp_path):
     summary = json.loads(path.read_text())["summary"]
     assert summary["rules"]["atomic recall"] > 0.9 and summary["naive_baseline"]["unambiguous recall"] < 0.5
     assert summary["rules"]["originals"] == 60 and summary["reqeval_sentences"] == 30
+
+
+def test_meetings_scorer_matches_decisions_to_reference_answers_by_meaning():
+    from evals.suites.meetings import score
+    from pipelines.conversation import ConversationNotes, ConversationResult
+    from pipelines.embeddings import get_embedder
+
+    meeting = {
+        "references": ["The group talked for a while. They decided to use a rubber case for the remote control."],
+        "answers": ["Marketing presented the trend watch. The group decided to use a rubber case for the remote."],
+    }
+    result = ConversationResult(
+        notes=ConversationNotes.model_validate(
+            {
+                "decisions": [
+                    {
+                        "decision": "Use a rubber case for the remote.",
+                        "quotes": [{"turn": 3, "text": "rubber case it is"}],
+                    },
+                    {"decision": "Order pizza for lunch.", "quotes": [{"turn": 9, "text": "pizza for everyone"}]},
+                ]
+            }
+        ),  # fmt: skip
+        quotes_checked=3,
+        quotes_dropped=["line 2: 'never said'"],
+    )
+
+    row = score(result, meeting, get_embedder(), 90.0)
+
+    assert row["references_matched"] == [True] and row["recall"] == 1.0
+    assert [d["supported"] for d in row["decisions"]] == [True, False] and row["precision"] == 0.5
+    assert (row["quotes_checked"], row["quotes_dropped"], row["minutes"]) == (3, 1, 1.5)
