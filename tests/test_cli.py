@@ -152,3 +152,16 @@ def test_serve_starts_the_api_and_its_job_runner(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_conversation_reports_a_file_without_speakers_and_a_model_that_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")  # no scripted replies: every chunk's call fails
+    notes = tmp_path / "notes.txt"
+    notes.write_text("we talked about the export\nand agreed on nothing\n")
+    refused = runner.invoke(app, ["conversation", str(notes)])
+    assert refused.exit_code == 2 and "no speaker" in refused.output.lower()
+    notes.write_text("Anna: shall we ship the export on Friday?\nBen: yes, Friday.\n")
+    result = runner.invoke(app, ["conversation", str(notes), "--title", "standup"])
+    assert result.exit_code == 1 and "failed" in result.output and "1/1" in result.output, result.output
+    assert "no scripted reply" in result.output  # the reason the chunk failed is shown

@@ -124,6 +124,14 @@ def _add(result: ParsedImport, where: str, source: str, fields: dict[str, Any]) 
     return item
 
 
+def _title(value: Any, where: str, name: str, problems: list[str]) -> str:
+    """The record's title with its whitespace collapsed; "" (the record is skipped, and said so) when it has none."""
+    title = " ".join(value.split()) if isinstance(value, str) else ""
+    if not title:
+        problems.append(f"{where}: no {name}; skipped")
+    return title
+
+
 def _type_from_labels(labels: list[str]) -> ItemType:
     """The item type a type label names ("bug", "enhancement", "spike"...), removing that label; the last one
     decides (our exporter appends it). No type label: a feature."""
@@ -186,9 +194,8 @@ def _parse_jira_csv(text: str) -> ParsedImport:
 
 
 def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
-    title = " ".join(_first(cells, "summary").split())
+    title = _title(_first(cells, "summary"), where, "Summary", result.problems)
     if not title:
-        result.problems.append(f"{where}: no Summary; skipped")
         return
     # Jira Cloud repeats the Labels column (one label each); our exporter writes one space-separated column.
     labels = _labels((label for cell in cells("labels") for label in re.split(r"[\s,]+", cell)), where, result.problems)
@@ -279,10 +286,8 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
     if record.get("pull_request") or "/pull/" in str(record.get("html_url") or ""):
         result.problems.append(f"{where}: pull request; skipped")
         return None, ""
-    title = record.get("title")
-    title = " ".join(title.split()) if isinstance(title, str) else ""
+    title = _title(record.get("title"), where, "title", result.problems)
     if not title:
-        result.problems.append(f"{where}: no title; skipped")
         return None, ""
     raw_labels = record.get("labels") if isinstance(record.get("labels"), list) else []
     names = (label.get("name") if isinstance(label, dict) else label for label in raw_labels)
@@ -311,9 +316,8 @@ def _parse_linear_csv(text: str) -> ParsedImport:
 
 
 def _linear_row(cells: Cells, where: str, result: ParsedImport) -> None:
-    title = " ".join(_first(cells, "title").split())
+    title = _title(_first(cells, "title"), where, "Title", result.problems)
     if not title:
-        result.problems.append(f"{where}: no Title; skipped")
         return
     labels = _labels((label for cell in cells("labels") for label in cell.split(",")), where, result.problems)
     key = _first(cells, "id", "identifier")
@@ -351,10 +355,8 @@ def _graphql_nodes(data: Any) -> Any:
 
 
 def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> BacklogItemCreate | None:
-    title = record.get("title")
-    title = " ".join(title.split()) if isinstance(title, str) else ""
+    title = _title(record.get("title"), where, "title", result.problems)
     if not title:
-        result.problems.append(f"{where}: no title; skipped")
         return None
     raw = record.get("labelNames") or (record.get("labels") or {})
     raw = raw.get("nodes", []) if isinstance(raw, dict) else raw

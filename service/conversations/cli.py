@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, open_runtime
+from service.core.cli import console, errors, fail, follow_job, open_runtime
 
 
 def conversation(
@@ -18,8 +17,6 @@ def conversation(
     title: Annotated[str | None, typer.Option(help="Default: the file name.")] = None,
 ) -> None:
     """Turn a meeting or thread into decisions, action items, new stories and backlog changes for review."""
-    import threading
-
     from service.conversations import jobs, service
     from service.core.errors import DomainError
 
@@ -28,16 +25,7 @@ def conversation(
         job = service.store(runtime, file.read_bytes(), format, title, file.name, None)
     except DomainError as exc:
         raise fail(str(exc)) from exc
-    worker = threading.Thread(target=jobs.run_job, args=(runtime, job.id), daemon=True)
-    worker.start()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=errors) as progress:
-        task = progress.add_task("reading the conversation (chunks)", total=None)
-        while worker.is_alive():
-            worker.join(0.5)
-            state = jobs.get_job(runtime, job.id)
-            progress.update(task, completed=state.processed, total=state.total or None)
-    job = jobs.get_job(runtime, job.id)
+    job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, "reading the conversation (chunks)")
     summary = service.get_conversation(runtime, job.conversation_id).summary
     table = Table("conversation", "status", "chunks", "suggestions", "quotes checked", "quotes dropped")
     table.add_row(str(job.conversation_id), job.status, f"{job.processed}/{job.total}", str(job.suggestions),

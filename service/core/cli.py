@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -21,3 +24,24 @@ def fail(message: str) -> typer.Exit:
     """Print the error and return the exit (code 2) for the caller to raise."""
     errors.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=2)
+
+
+def follow_job(
+    runtime: Any, job_id: int, run: Callable[[Any, int], Any], read: Callable[[Any, int], Any], what: str
+) -> Any:
+    """Run a job in a thread of this process with a progress bar of its `processed` out of `total`; the finished
+    job row. `run` and `read` are the feature's run_job and get_job."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    worker = threading.Thread(target=run, args=(runtime, job_id), daemon=True)
+    worker.start()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors) as progress:
+        task = progress.add_task(what, total=None)
+        while worker.is_alive():
+            worker.join(0.5)
+            job = read(runtime, job_id)
+            progress.update(task, completed=job.processed, total=job.total or None)
+    return read(runtime, job_id)
