@@ -90,8 +90,13 @@ def score(result: ConversationResult, meeting: dict[str, Any], embedder: Any, se
     supported = [bool((to_answers[i] >= MATCH).any()) for i in range(len(found))]
     return {
         "decisions": [
-            {"decision": d, "best_reference_score": round(float(to_references[i].max()), 3), "supported": s}
-            for i, (d, s) in enumerate(zip(found, supported, strict=True))
+            {
+                "decision": d.decision,
+                "quotes": [q.model_dump() for q in d.quotes],
+                "supported": s,
+                "best_reference_score": round(float(to_references[i].max()), 3) if len(meeting["references"]) else None,
+            }
+            for i, (d, s) in enumerate(zip(result.notes.decisions, supported, strict=True))
         ],
         "references_matched": matched,
         "recall": sum(matched) / len(matched),
