@@ -107,6 +107,20 @@ class ConversationResult:
     failed_chunks: list[str] = field(default_factory=list)
 
 
+_COMMON_ENGLISH = (
+    "the a an and or but of to in on at for with is are was were be it this that we you i they he she not do "
+    "have has will can so what if as by from yes yeah okay ok no"
+)
+ENGLISH_WORDS = frozenset(_COMMON_ENGLISH.split())
+ENGLISH_SHARE = 0.15  # 38-49% of the words in each of the 117 AMI meetings; a few percent in other languages
+
+
+def english_share(turns: list[Turn]) -> float | None:
+    """The share of the transcript's words that are common English words; None under 30 words (too little)."""
+    words = [w for turn in turns for w in re.findall(r"[^\W\d_]+", turn.text.lower())]
+    return sum(w in ENGLISH_WORDS for w in words) / len(words) if len(words) >= 30 else None
+
+
 def chunks(turns: list[Turn], words: int = CHUNK_WORDS, overlap: int = OVERLAP_TURNS) -> list[list[Turn]]:
     """Whole turns, about `words` words a chunk, each chunk starting `overlap` turns before the last one ended."""
     result: list[list[Turn]] = []

@@ -184,3 +184,16 @@ def test_bad_uploads_are_clear_4xx_and_store_nothing(client):
     assert huge.status_code == 413 and "MB" in huge.json()["detail"]
     assert client.get("/v1/conversations/1").status_code == 404
     assert client.get("/v1/conversations/jobs/1").status_code == 404
+
+
+def test_a_conversation_in_another_language_is_labelled(client, llm):
+    german = (
+        "Anna: Guten Morgen zusammen, wie war euer Wochenende? Ich hoffe, alle sind gut erholt.\n"
+        "Ben: Danke, gut. Wir müssen heute über den Export der Rechnungen sprechen, das ist dringend.\n"
+        "Anna: Einverstanden. Wir bauen den Export bis Freitag und testen ihn mit der Buchhaltung.\n"
+    )
+    job, conversation = run_meeting(client, llm, json.dumps({}), german)
+    assert job["status"] == "done"
+    assert any("does not look like English" in p for p in conversation["problems"]), conversation["problems"]
+    _, english = run_meeting(client, llm, json.dumps({}), MEETING)
+    assert not any("English" in p for p in english["problems"])

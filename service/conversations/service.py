@@ -14,7 +14,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pipelines.conversation import ConversationNotes, ConversationResult, NewWork, Note, TurnQuote
+from pipelines.conversation import (
+    ENGLISH_SHARE,
+    ConversationNotes,
+    ConversationResult,
+    NewWork,
+    Note,
+    TurnQuote,
+    english_share,
+)
 from pipelines.drafting import draft_story
 from pipelines.redact import redact
 from pipelines.transcripts import TranscriptError, Turn, parse_transcript
@@ -43,6 +51,12 @@ def store(
         transcript = parse_transcript(data, format, filename)  # type: ignore[arg-type]
     except TranscriptError as exc:
         raise InvalidInput(str(exc)) from exc
+    share = english_share(transcript.turns)
+    if share is not None and share < ENGLISH_SHARE:
+        transcript.problems.append(
+            f"the conversation does not look like English ({share:.0%} common English words): the model reads "
+            "English best, so expect few or poor notes"
+        )
     with runtime.db.session() as session:
         conversation = Conversation(
             title=(title or filename or "conversation").strip()[:300],
