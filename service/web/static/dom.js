@@ -28,6 +28,22 @@ export function flash(message, kind = "info") {
   if (kind !== "error") flashTimer = setTimeout(() => { box.textContent = ""; box.className = ""; }, 6000);
 }
 
+// Run `work` (an API call making a decision) one at a time; `then` (reload what changed) gets and may amend the
+// message `work` returned, which is flashed; an error in either is flashed as an error.
+export async function oneAtATime(state, work, then) {
+  if (state.busy) { flash("Wait for the last action to finish.", "info"); return; }
+  state.busy = true;
+  document.body.classList.add("busy");
+  try {
+    flash(await then(await work()));
+  } catch (error) {
+    flash(error.message, "error");
+  } finally {
+    state.busy = false;
+    document.body.classList.remove("busy");
+  }
+}
+
 export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }

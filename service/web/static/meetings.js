@@ -3,7 +3,7 @@
 // backlog items and open questions, each with the lines it rests on, and accept or reject the suggestions.
 
 import { api, pollJob } from "./api.js";
-import { $, flash, h, when } from "./dom.js";
+import { $, flash, h, oneAtATime, when } from "./dom.js";
 import { CHANGES, quotesList } from "./payloads.js";
 import * as review from "./review.js";
 
@@ -125,22 +125,13 @@ function outcomeOf(s, item) {
 }
 
 // Run `work` (a decision on the row's suggestion), then show the row with the suggestion as it now is.
-async function decide(row, li, work) {
-  if (state.busy) { flash("Wait for the last action to finish.", "info"); return; }
-  state.busy = true;
-  document.body.classList.add("busy");
-  try {
-    const message = await work();
+function decide(row, li, work) {
+  return oneAtATime(state, work, async (message) => {
     row.suggestion = await api(`/v1/suggestions/${row.suggestion.id}`);
     li.replaceWith(rowView(row));
-    flash(message);
     review.refreshCount().catch(() => {});
-  } catch (error) {
-    flash(error.message, "error");
-  } finally {
-    state.busy = false;
-    document.body.classList.remove("busy");
-  }
+    return message;
+  });
 }
 
 function accept(row, li) {

@@ -2,7 +2,7 @@
 // with their spans marked in its text, and its pending rewrite, split and estimate suggestions side by side.
 
 import { api, pollJob } from "./api.js";
-import { $, flash, h } from "./dom.js";
+import { $, flash, h, oneAtATime } from "./dom.js";
 import { findingsList, highlightedText, refinementView } from "./payloads.js";
 import * as review from "./review.js";
 
@@ -42,21 +42,11 @@ export async function run() {
 }
 
 // Run `work` (an API call) one at a time, reload the queue, then flash what the work said.
-async function act(work) {
-  if (state.busy) { flash("Wait for the last action to finish.", "info"); return; }
-  state.busy = true;
-  document.body.classList.add("busy");
-  try {
-    let message = await work();
-    await loadQueue().catch((error) => { message = `${message} The queue did not reload: ${error.message}`; });
-    flash(message);
+function act(work) {
+  return oneAtATime(state, work, async (message) => {
     review.refreshCount().catch(() => {});
-  } catch (error) {
-    flash(error.message, "error");
-  } finally {
-    state.busy = false;
-    document.body.classList.remove("busy");
-  }
+    return loadQueue().then(() => message, (error) => `${message} The queue did not reload: ${error.message}`);
+  });
 }
 
 function accept(s) {
