@@ -28,6 +28,7 @@ OVERLAP_TURNS = 2
 MAX_TURN_WORDS = 250  # a longer turn is cut for the model (its quotes are checked against the whole turn)
 NEARBY = 3  # a quote found this many lines from the cited one is moved there
 MAX_TOKENS = 1_536
+MAX_QUOTE_CHARS = 300  # a longer quote that checks out is cut to this, at a word: still the speaker's own words
 
 Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
@@ -38,7 +39,7 @@ class TurnQuote(BaseModel):
     """Words copied from one line of the transcript."""
 
     turn: int = Field(ge=0, description="The [number] of the line the words are copied from.")
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] = Field(
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2_000)] = Field(
         description="5 to 25 words copied exactly from that line."
     )
     speaker: str = Field("", description="Filled in from the transcript; leave empty.")
@@ -175,10 +176,15 @@ def verify(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
                 if not needle or found is None:
                     result.quotes_dropped.append(f"line {quote.turn}: {quote.text!r}")
                     continue
-                quotes.append(TurnQuote(turn=found, text=quote.text, speaker=by_index[found].speaker))
+                quotes.append(TurnQuote(turn=found, text=_cut(quote.text), speaker=by_index[found].speaker))
             if quotes:
                 kept[name].append(note.model_copy(update={"quotes": quotes}))
     return ConversationNotes.model_validate({name: [n.model_dump() for n in kept[name]] for name in NOTE_LISTS})
+
+
+def _cut(text: str) -> str:
+    """The quote, cut at a word to MAX_QUOTE_CHARS when longer."""
+    return text if len(text) <= MAX_QUOTE_CHARS else text[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " ..."
 
 
 def _same(a: Note, b: Note) -> bool:

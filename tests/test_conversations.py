@@ -65,6 +65,12 @@ def test_quotes_are_checked_moved_to_the_line_that_has_them_or_dropped() -> None
         ("Ship on Friday.", 1, "Ben")  # the model cited line 0; the words are on line 1
     ]
     assert checked.open_questions[0].quotes[0].turn == 2  # case, spacing and punctuation do not matter
+    long_turn = turns("and " * 200 + "we ship on Friday")
+    long_quote = ConversationNotes.model_validate(
+        {"decisions": [{"decision": "Ship.", "quotes": [quote(0, long_turn[0].text)]}]}  # the model copied it all
+    )
+    [kept] = verify(long_quote, long_turn, ConversationResult()).decisions[0].quotes
+    assert len(kept.text) <= 304 and kept.text.endswith(" ...") and long_turn[0].text.startswith(kept.text[:-4])
     assert result.quotes_checked == 3 and result.quotes_dropped == ["line 1: 'we decided to cancel the project'"]
 
 
