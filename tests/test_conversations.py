@@ -203,3 +203,18 @@ def test_a_conversation_in_another_language_is_labelled(client, llm):
     assert any("does not look like English" in p for p in conversation["problems"]), conversation["problems"]
     _, english = run_meeting(client, llm, json.dumps({}), MEETING)
     assert not any("English" in p for p in english["problems"])
+
+
+def test_making_the_suggestions_again_after_a_crash_repeats_none(client, llm):
+    from service.conversations import service
+
+    created = client.post("/v1/backlog/items", json=[CHECKOUT, INVOICES, DARK]).json()["created"]
+    ids = {item["title"]: item["id"] for item in created}
+    job, conversation = run_meeting(client, llm, notes_reply(ids))
+    before = client.get("/v1/suggestions").json()
+
+    notes = ConversationNotes.model_validate_json(notes_reply(ids))  # a rerun extracts the same notes again
+    made = service.make_suggestions(client.app.state.runtime, conversation["id"], ConversationResult(notes=notes), None)
+
+    assert made == job["suggestions"] == 5
+    assert client.get("/v1/suggestions").json() == before

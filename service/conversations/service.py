@@ -111,52 +111,64 @@ def _proposal(result: ConversationResult, payload: dict[str, Any]) -> Proposal:
 
 def make_suggestions(runtime: Runtime, conversation_id: int, result: ConversationResult, actor: str | None) -> int:
     """One suggestion per note (a story draft per piece of agreed work); the summary lists them in the order said.
-    Returns how many suggestions were made."""
+    Safe to run again after a crash: the decisions, action items and changes are made in one transaction together
+    with the summary, and a story draft already listed in it is not drafted again. Returns the suggestions made."""
     notes = result.notes
-    summary: dict[str, list[dict[str, Any]]] = {"open_questions": []}
-    made = 0
-    source = {"conversation_id": conversation_id}
-    with runtime.db.session() as session:
-        title = get_conversation(runtime, conversation_id).title
-        for kind, name, key in (
-            (SuggestionKind.decision, "decisions", "decision"),
-            (SuggestionKind.action_item, "action_items", "task"),
-        ):
-            for note in getattr(notes, name):
-                payload = note.model_dump(mode="json") | {"quotes": _quotes(note.quotes)} | source
-                suggestion = create_suggestion(
-                    session, kind, _proposal(result, payload), source, _evidence(note), actor
-                )
-                summary.setdefault(name, []).append({"text": getattr(note, key), "suggestion_id": suggestion.id})
-                made += 1
-        for change in notes.changes:
-            item = session.get(BacklogItem, change.item)
-            if item is None:
-                continue
-            payload = {"backlog_item_id": item.id, "item_title": item.title, "change": change.change,
-                       "detail": change.detail, "quotes": _quotes(change.quotes), **source}  # fmt: skip
-            if change.change == "priority":
-                kind = SuggestionKind.priority
-                payload |= {"proposed_priority": _raised(item.priority), "current_priority": item.priority,
-                            "rationale": change.detail, "source": "conversation"}  # fmt: skip
-            else:
-                kind = SuggestionKind.item_change
-            inputs = source | {"backlog_item_id": item.id, "conversation_title": title}
-            suggestion = create_suggestion(session, kind, _proposal(result, payload), inputs, _evidence(change), actor)
-            summary.setdefault("changes", []).append(
-                {"text": change.detail, "item_id": item.id, "change": change.change, "suggestion_id": suggestion.id}
-            )
-            made += 1
-        for question in notes.open_questions:
-            summary["open_questions"].append({"text": question.question, "quotes": _quotes(question.quotes)})
-    for work in notes.new_work:
-        suggestion_id = _draft_new_work(runtime, work, title, source, actor)
-        summary.setdefault("new_work", []).append({"text": work.what, "suggestion_id": suggestion_id})
-        made += 1
     with runtime.db.session() as session:
         conversation = session.get(Conversation, conversation_id)
-        conversation.summary = summary | {"decided_in_order": _order(notes)}
-    return made
+        title, summary = conversation.title, dict(conversation.summary or {})
+        if not summary.get("suggested"):
+            summary = _suggest(session, conversation, result, actor) | {"suggested": True}
+            conversation.summary = summary
+    source = {"conversation_id": conversation_id}
+    for work in notes.new_work:
+        if any(entry["text"] == work.what for entry in summary.get("new_work", [])):
+            continue
+        suggestion_id = _draft_new_work(runtime, work, title, source, actor)
+        summary = summary | {
+            "new_work": [*summary.get("new_work", []), {"text": work.what, "suggestion_id": suggestion_id}]
+        }
+        with runtime.db.session() as session:
+            session.get(Conversation, conversation_id).summary = summary
+    lists = ("decisions", "action_items", "changes", "new_work")
+    return sum(1 for name in lists for entry in summary.get(name, []) if entry.get("suggestion_id"))
+
+
+def _suggest(
+    session: Session, conversation: Conversation, result: ConversationResult, actor: str | None
+) -> dict[str, Any]:
+    """The decisions, action items and changes as suggestions; the summary of all notes, in the order said."""
+    notes = result.notes
+    summary: dict[str, Any] = {"open_questions": [], "decided_in_order": _order(notes)}
+    source = {"conversation_id": conversation.id}
+    for kind, name, key in (
+        (SuggestionKind.decision, "decisions", "decision"),
+        (SuggestionKind.action_item, "action_items", "task"),
+    ):
+        for note in getattr(notes, name):
+            payload = note.model_dump(mode="json") | {"quotes": _quotes(note.quotes)} | source
+            suggestion = create_suggestion(session, kind, _proposal(result, payload), source, _evidence(note), actor)
+            summary.setdefault(name, []).append({"text": getattr(note, key), "suggestion_id": suggestion.id})
+    for change in notes.changes:
+        item = session.get(BacklogItem, change.item)
+        if item is None:
+            continue
+        payload = {"backlog_item_id": item.id, "item_title": item.title, "change": change.change,
+                   "detail": change.detail, "quotes": _quotes(change.quotes), **source}  # fmt: skip
+        if change.change == "priority":
+            kind = SuggestionKind.priority
+            payload |= {"proposed_priority": _raised(item.priority), "current_priority": item.priority,
+                        "rationale": change.detail, "source": "conversation"}  # fmt: skip
+        else:
+            kind = SuggestionKind.item_change
+        inputs = source | {"backlog_item_id": item.id, "conversation_title": conversation.title}
+        suggestion = create_suggestion(session, kind, _proposal(result, payload), inputs, _evidence(change), actor)
+        summary.setdefault("changes", []).append(
+            {"text": change.detail, "item_id": item.id, "change": change.change, "suggestion_id": suggestion.id}
+        )
+    for question in notes.open_questions:
+        summary["open_questions"].append({"text": question.question, "quotes": _quotes(question.quotes)})
+    return summary
 
 
 def _evidence(note: Note) -> dict[str, Any]:
