@@ -11,7 +11,7 @@ with no quote is dropped. Notes repeated by overlapping chunks are merged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -87,9 +87,6 @@ class ConversationNotes(BaseModel):
     new_work: list[NewWork] = Field(default_factory=list, max_length=4)
     changes: list[ItemChange] = Field(default_factory=list, max_length=4)
     open_questions: list[OpenQuestion] = Field(default_factory=list, max_length=4)
-
-    def notes(self) -> Iterator[Note]:
-        yield from (*self.decisions, *self.action_items, *self.new_work, *self.changes, *self.open_questions)
 
 
 Note = Decision | ActionItem | NewWork | ItemChange | OpenQuestion
@@ -171,8 +168,8 @@ def verify(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
             for quote in note.quotes:
                 result.quotes_checked += 1
                 needle = _normalise(quote.text)
-                near = sorted(normalised, key=lambda i: (abs(i - quote.turn), i))
-                found = next((i for i in near if abs(i - quote.turn) <= NEARBY and needle in normalised[i]), None)
+                near = (quote.turn + step for distance in range(NEARBY + 1) for step in sorted({-distance, distance}))
+                found = next((i for i in near if i in normalised and needle in normalised[i]), None)
                 if not needle or found is None:
                     result.quotes_dropped.append(f"line {quote.turn}: {quote.text!r}")
                     continue

@@ -27,7 +27,7 @@ import numpy as np
 
 from evals.bug_reports import DATA_DIR
 from evals.task import EvalOptions, EvalResult, require_data
-from pipelines.conversation import CHUNK_WORDS, ConversationResult, chunks, extract, extract_chunk, verify
+from pipelines.conversation import CHUNK_WORDS, ConversationResult, chunks, extract
 from pipelines.embeddings import get_embedder
 from pipelines.transcripts import parse_transcript
 
@@ -72,14 +72,8 @@ def best_scores(found: list[str], texts: list[str], embedder: Any) -> np.ndarray
 
 
 def baseline(llm: Any, turns: list[Any]) -> ConversationResult:
-    """One call over the start of the transcript (what fits one chunk), quotes checked the same way."""
-    result = ConversationResult()
-    first = chunks(turns, CHUNK_WORDS, 0)[0]
-    reply = extract_chunk(llm, first, [])
-    result.calls.append(reply.record)
-    if reply.value is not None:
-        result.notes = verify(reply.value, first, result)
-    return result
+    """The same pipeline over the start of the transcript only (what fits one chunk): one call."""
+    return extract(llm, chunks(turns)[0])
 
 
 def score(result: ConversationResult, meeting: dict[str, Any], embedder: Any, seconds: float) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from pipelines.models import ItemType
 from service.backlog.schemas import BacklogItemCreate
+from service.core.enums import PRIORITY_LEVELS
 
 ImportFormat = Literal["jira_csv", "github_json", "linear_csv", "linear_json"]
 IMPORT_FORMATS: tuple[ImportFormat, ...] = get_args(ImportFormat)
@@ -42,7 +43,6 @@ TYPE_LABELS: dict[str, ItemType] = {  # GitHub and Linear have no issue types; t
     **dict.fromkeys(("tech debt", "technical debt", "refactor"), "tech_debt"),
     **dict.fromkeys(("research", "spike"), "research"),
 }
-PRIORITY_NAMES = ("Highest", "High", "Medium", "Low", "Lowest")  # P0 .. P4
 # Linear's priorities (0 none, 1 urgent .. 4 low) by number and by the name its CSV export writes.
 LINEAR_PRIORITIES: dict[str, str | None] = {
     "0": None, "1": "Highest", "2": "High", "3": "Medium", "4": "Low",
@@ -293,8 +293,8 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
     names = (label.get("name") if isinstance(label, dict) else label for label in raw_labels)
     labels = _labels((name for name in names if isinstance(name, str)), where, result.problems)
     item_type = _type_from_labels(labels)
-    matches = (_PRIORITY_LABEL_RE.match(label) for label in labels)
-    priority = next((PRIORITY_NAMES[int(m[1])] if m[1] else m[2].capitalize() for m in matches if m), None)
+    matches = (_PRIORITY_LABEL_RE.match(label) for label in labels)  # P0 is the first (highest) level
+    priority = next((PRIORITY_LEVELS[int(m[1])] if m[1] else m[2].capitalize() for m in matches if m), None)
     body = record.get("body")
     parent_url = record.get("parent_issue_url")
     parent = _ISSUE_PATH_RE.search(urlparse(parent_url).path) if isinstance(parent_url, str) else None

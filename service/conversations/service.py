@@ -28,13 +28,12 @@ from pipelines.redact import redact
 from pipelines.transcripts import TranscriptError, Turn, parse_transcript
 from service import duplicates
 from service.backlog.service import get_item
-from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound
 from service.core.runtime import Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, record_event
 from service.core.tables import BacklogItem, Conversation, ConversationJob, Suggestion
 
-PRIORITIES = ("Lowest", "Low", "Medium", "High", "Highest")
 CHANGE_HEADINGS = {
     "criteria": "Acceptance criterion",
     "question_answered": "Answered",
@@ -187,9 +186,9 @@ def _order(notes: ConversationNotes) -> list[dict[str, Any]]:
 
 def _raised(priority: str | None) -> str:
     """One level above the item's priority (High when it has none)."""
-    if priority not in PRIORITIES:
+    if priority not in PRIORITY_LEVELS:
         return "High"
-    return PRIORITIES[min(PRIORITIES.index(priority) + 1, len(PRIORITIES) - 1)]
+    return PRIORITY_LEVELS[max(PRIORITY_LEVELS.index(priority) - 1, 0)]
 
 
 def _draft_new_work(runtime: Runtime, work: NewWork, title: str, source: dict[str, Any], actor: str | None) -> int:

@@ -48,3 +48,6 @@ class JobStatus(StrEnum):
 
 UNFINISHED = (JobStatus.queued, JobStatus.running)
 FINISHED = (JobStatus.done, JobStatus.failed)
+
+
+PRIORITY_LEVELS = ("Highest", "High", "Medium", "Low", "Lowest")  # an item's priority, Jira's names, highest first

@@ -26,14 +26,13 @@ from pipelines.prioritization import (
     score,
 )
 from service.backlog.service import get_item, select_items
-from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.runtime import Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, record_event
 from service.core.tables import BacklogItem, Strategy, Suggestion, utcnow
 
 MAX_ITEMS = 50
-LABELS = ("Highest", "High", "Medium", "Low", "Lowest")
 
 
 def current_strategy(session: Session) -> Strategy | None:
@@ -53,7 +52,7 @@ def set_strategy(runtime: Runtime, text: str, actor: str | None) -> Strategy:
 
 def label_for(rank_index: int, total: int) -> str:
     """Jira-style priority from the position in the ranking (fifths, best first)."""
-    return LABELS[min(len(LABELS) - 1, rank_index * len(LABELS) // max(1, total))]
+    return PRIORITY_LEVELS[min(len(PRIORITY_LEVELS) - 1, rank_index * len(PRIORITY_LEVELS) // max(1, total))]
 
 
 def prioritize(
