@@ -93,12 +93,16 @@ class LexicalIndex:
         self._vectorizer = TfidfVectorizer(
             token_pattern=r"[A-Za-z0-9_]{2,}", stop_words="english", sublinear_tf=True, dtype=np.float32
         )
-        self._matrix = self._vectorizer.fit_transform(texts) if ids else sparse.csr_matrix((0, 0))
+        self._matrix: sparse.csr_matrix | None = None
+        try:
+            self._matrix = self._vectorizer.fit_transform(texts) if ids else None
+        except ValueError:  # "empty vocabulary": no document has a word of 2+ characters that is not a stop word
+            self._matrix = None  # then there is no lexical evidence: every lexical score is 0
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """Cosine of each text to every document: shape (len(texts), len(ids))."""
-        if not self.ids:
-            return np.zeros((len(texts), 0), dtype=np.float32)
+        if self._matrix is None:
+            return np.zeros((len(texts), len(self.ids)), dtype=np.float32)
         return (self._vectorizer.transform(texts) @ self._matrix.T).toarray()
 
 

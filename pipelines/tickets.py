@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pipelines import jsontext
+
 FIELDS: tuple[str, ...] = ("id", "subject", "body", "created", "customer")
 SUPPORTED_FORMATS = ".csv, .tsv, .json (an array of objects), .jsonl / .ndjson (one object per line)"
 
@@ -358,7 +360,7 @@ def _unique_columns(header: list[str]) -> list[str]:
 def _read_json(text: str, name: str) -> _Table:
     """A JSON array of objects, or an object holding one (under "tickets", "results", ... or the first such key)."""
     try:
-        document = json.loads(text)
+        document = jsontext.loads(text)
     except json.JSONDecodeError as error:
         raise UnsupportedFile(f"{name} is not valid JSON: {error}") from error
     items = _json_array(document)
@@ -394,7 +396,7 @@ def _read_jsonl(text: str, name: str) -> _Table:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = jsontext.loads(line)
         except json.JSONDecodeError as error:
             rows.append(f"invalid JSON on line {line_number}: {error.msg}")
             continue
@@ -414,7 +416,7 @@ def _read_jsonl_strict(text: str, name: str) -> _Table:
 def _is_jsonl_saved_as_json(text: str) -> bool:
     """True for a JSON Lines export named .json: the whole text is not JSON, but its first line is an object."""
     try:
-        json.loads(text)
+        jsontext.loads(text)
     except json.JSONDecodeError:
         return _looks_like_jsonl(text)
     return False
@@ -424,7 +426,7 @@ def _looks_like_jsonl(text: str) -> bool:
     """True when the first non-blank line is a JSON object."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     try:
-        return isinstance(json.loads(first), dict)
+        return isinstance(jsontext.loads(first), dict)
     except json.JSONDecodeError:
         return False
 

@@ -21,6 +21,8 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel
 
+from pipelines import jsontext
+
 TranscriptFormat = Literal["text", "vtt", "srt", "json", "slack"]
 TRANSCRIPT_FORMATS: tuple[TranscriptFormat, ...] = get_args(TranscriptFormat)
 
@@ -120,7 +122,7 @@ def _guess(text: str, filename: str | None) -> TranscriptFormat:
     stripped = text.lstrip("\ufeff \t\n")
     if by_extension == "json" or _JSON_START.match(stripped):
         try:
-            return "slack" if _is_slack(json.loads(stripped)) else "json"
+            return "slack" if _is_slack(jsontext.loads(stripped)) else "json"
         except json.JSONDecodeError:
             return "json"  # meant as JSON: the parser reports where it breaks
     if stripped.startswith("WEBVTT"):
@@ -287,7 +289,7 @@ def _clean_cue(text: str) -> str:
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(
             f"the file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; fix it there, "

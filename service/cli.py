@@ -12,16 +12,32 @@ import typer
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
+from service.accounts import cli as accounts
 from service.backlog import cli as backlog
 from service.conversations import cli as conversations
-from service.core.cli import errors
+from service.core import migrate_cli as db
+from service.core.cli import chosen, errors, fail
 from service.drafting import cli as drafting
 from service.duplicates import cli as duplicates
 from service.ingest import cli as ingest
+from service.jobs_cli import job_app
+from service.ops import cli as ops
 from service.prioritization import cli as prioritization
+from service.projects import cli as projects
 from service.refinement import cli as refinement
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
+
+
+@app.callback()
+def main(
+    project: Annotated[
+        str | None,
+        typer.Option("--project", envvar="REFINERY_PROJECT", help="The project commands act on (default: default)."),
+    ] = None,
+) -> None:
+    """Refinery: raw ideas in, reviewed user stories out."""
+    chosen["project"] = project
 
 
 @app.command()
@@ -34,10 +50,33 @@ def serve(
     import uvicorn
 
     from service import duplicates as feature
+    from service.accounts.service import auth_enabled
     from service.api import create_app
+    from service.core import migrate
+    from service.core.settings import get_settings
+    from service.ops.logs import configure_logging
 
-    api = create_app()
+    settings = get_settings()
+    if host not in WILDCARD_HOSTS and host not in settings.allowed_hosts:
+        settings.allowed_hosts.append(host)  # the address it listens on is a name clients use
+    try:
+        api = create_app(settings)
+    except migrate.DatabaseVersionError as exc:
+        raise fail(str(exc)) from exc
     runtime = api.state.runtime
+    if not auth_enabled(runtime.db):
+        if not _loopback(host):
+            raise fail(
+                f"refusing to listen on {host} while there are no users: anyone who can reach it could accept "
+                "suggestions, import and export. Create the first admin with `refinery user add NAME --role admin` "
+                "(then `refinery token create NAME` for scripts), or listen on 127.0.0.1."
+            )
+        errors.print("No users yet: accounts are off, so only this machine can reach the service "
+                     "(`refinery user add NAME --role admin` turns them on).")  # fmt: skip
+    elif host in WILDCARD_HOSTS:
+        errors.print(f"Answering to the host names {', '.join(settings.allowed_hosts)}: set REFINERY_ALLOWED_HOSTS to "
+                     "the names clients use.")  # fmt: skip
+    configure_logging(settings.log_format, settings.log_level)
     if warm:
 
         def _warm() -> None:
@@ -59,7 +98,19 @@ def serve(
 
         threading.Thread(target=_warm, daemon=True, name="llm-warm-up").start()
     errors.print(f"Review desk: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
-    uvicorn.run(api, host=host, port=port)
+    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)  # our handler; a line per request
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command(
@@ -83,6 +134,13 @@ app.command()(prioritization.prioritize)
 app.add_typer(prioritization.strategy_app, name="strategy")
 app.command()(refinement.refine)
 app.command()(conversations.conversation)
+app.add_typer(job_app, name="job")
+app.command()(ops.backup)
+app.command()(ops.restore)
+app.add_typer(accounts.user_app, name="user")
+app.add_typer(accounts.token_app, name="token")
+app.add_typer(projects.project_app, name="project")
+app.add_typer(db.db_app, name="db")
 
 if __name__ == "__main__":
     app()

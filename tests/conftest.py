@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from pipelines.llm import LLM, fake_llm
 from service.api import create_app
 from service.core.settings import Settings
 from tests.postgres import postgres_server
+
+# TestClient sends `Host: testserver`; the service answers only to the names it is told (DNS rebinding)
+os.environ.setdefault("REFINERY_ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
 
 def story(**overrides: Any) -> dict[str, Any]:

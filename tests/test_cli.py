@@ -68,7 +68,9 @@ def test_ingest_runs_a_job_with_progress_and_reports_counts(tmp_path, monkeypatc
     result = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
     assert result.exit_code == 0, result.output
     assert "done" in result.output and "row 2: no usable text" in result.output
-    again = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
+    refused = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
+    assert refused.exit_code == 2 and "already uploaded as ingest job 1" in refused.output
+    again = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message", "--force"])
     assert again.exit_code == 0, again.output
     from service.core.runtime import Runtime
     from service.ingest import jobs as ingest

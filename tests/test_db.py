@@ -1,28 +1,61 @@
-"""Database upgrades: a database created before a column existed gets it, and keeps its rows."""
+"""Databases made before migrations by an older Refinery: what it lacked is added (tables, nullable columns and
+their indexes, as the additive upgrade did), its rows are kept, and it is adopted at the baseline revision."""
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
 
+from service.core import migrate
 from service.core.db import Database
+from service.core.tables import Base
+from tests.fixtures import db_v0_1
 
 
-def test_columns_added_since_a_database_was_created_are_added(settings):
+def older(url: str, *statements: str) -> None:
+    """The 0.1 database at `url`, changed by `statements` into one an older Refinery made."""
+    db_v0_1.load(url)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()
+
+
+def test_what_an_older_database_lacks_is_added_and_its_rows_kept(settings):
+    older(
+        settings.db_url,
+        "DROP TABLE conversation_jobs",  # from before conversations
+        "DROP TABLE conversations",
+        "ALTER TABLE backlog_items DROP COLUMN merged_into_id",
+        "DROP INDEX ix_backlog_items_parent_id",
+        "ALTER TABLE backlog_items DROP COLUMN parent_id",
+        "ALTER TABLE suggestions DROP COLUMN evidence",
+    )
     database = Database(settings.db_url)
-    with database.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO backlog_items (title, description, item_type, labels, created_at, "
-                "updated_at) VALUES ('kept', '', 'feature', '[]', '2026-01-01', '2026-01-01')"
-            )
-        )
-        connection.execute(text("ALTER TABLE backlog_items DROP COLUMN merged_into_id"))
-        connection.execute(text("ALTER TABLE suggestions DROP COLUMN evidence"))
+    with database.engine.connect() as connection:
+        assert migrate.current(connection) == set(migrate.scripts().get_heads())
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        found = connection.execute(text("SELECT id, title, merged_into_id, parent_id FROM backlog_items ORDER BY id"))
+        assert [tuple(row) for row in found] == [
+            (1, "Filter search results by price", None, None),
+            (2, "Export invoices", None, None),
+            (3, "Export invoices as PDF", None, None),
+            (4, "Invoice export", None, None),
+        ]
+        assert connection.execute(text("SELECT count(*) FROM suggestions WHERE evidence IS NULL")).scalar() == 4
+        assert connection.execute(text("SELECT count(*) FROM conversations")).scalar() == 0
+    assert "ix_backlog_items_parent_id" in {i["name"] for i in inspect(database.engine).get_indexes("backlog_items")}
     database.engine.dispose()
-    upgraded = Database(settings.db_url)
-    columns = {c["name"] for c in inspect(upgraded.engine).get_columns("backlog_items")}
-    assert "merged_into_id" in columns
-    assert "evidence" in {c["name"] for c in inspect(upgraded.engine).get_columns("suggestions")}
-    with upgraded.engine.connect() as connection:
-        assert connection.execute(text("SELECT title, merged_into_id FROM backlog_items")).all() == [("kept", None)]
-    upgraded.engine.dispose()
+
+
+def test_an_older_database_without_a_required_column_is_refused_unchanged(settings):
+    dropped = ("DROP TABLE conversation_jobs", "DROP TABLE conversations")  # the baseline makes these first
+    older(settings.db_url, *dropped, "ALTER TABLE ingest_jobs DROP COLUMN stage")
+    with pytest.raises(migrate.DatabaseVersionError, match="ingest_jobs lacks the required column stage"):
+        Database(settings.db_url)
+    engine = create_engine(settings.db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    assert "conversations" not in inspect(engine).get_table_names()  # nothing was changed: all or nothing
+    engine.dispose()

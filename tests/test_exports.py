@@ -272,8 +272,9 @@ def test_markdown_document(item: ExportItem) -> None:
     text = to_markdown([item, other])
     assert "## Filter search results by price" in text
     assert "## Second item" in text
-    assert "- **Priority:** High" in text and "- **Story points:** 5" in text and "- **Labels:** search, ux" in text
-    assert text.count("- [ ] Given ") == len(CRITERIA)
+    # `*` bullets: no line starts as a spreadsheet formula (service.backlog.spreadsheet)
+    assert "* **Priority:** High" in text and "* **Story points:** 5" in text and "* **Labels:** search, ux" in text
+    assert text.count("* [ ] Given ") == len(CRITERIA)
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,8 @@ def test_the_injection_ticket_changes_nothing(client, llm):
 def test_uploading_the_same_file_twice_adds_nothing(client, llm):
     llm.chat.replies.extend([theme_reply(), theme_reply(title="Add a dark mode", item_type="feature")])
     first = wait_for(client, upload(client, tickets_csv())["job_id"])
-    second = wait_for(client, upload(client, tickets_csv(), name="again.csv", source="freshdesk.csv")["job_id"])
+    again = {"name": "again.csv", "source": "freshdesk.csv", "force": "true"}  # without force: 409 (same bytes)
+    second = wait_for(client, upload(client, tickets_csv(), **again)["job_id"])
     assert first["processed"] == 10
     assert second["status"] == "done" and second["already_ingested"] == 10 and second["processed"] == 0
     assert second["themes"] == 0 and second["suggestions"] == 0

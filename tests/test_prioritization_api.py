@@ -143,8 +143,8 @@ def test_invalid_estimates_become_failed_suggestions_and_bad_requests_are_4xx(cl
     a, *_ = setup_backlog(client)
     llm.chat.replies.extend(["{}", "nope", json.dumps({"reach": -1})])
     job = run_prioritize(client, {"framework": "rice", "item_ids": [a]})
-    assert job["status"] == "done" and job["ranked"] == [] and job["failed"] == 1
-    assert "failed validation" in job["errors"][0]
+    assert job["status"] == "failed" and job["ranked"] == [] and job["failed"] == 1  # every estimate failed
+    assert "failed validation" in job["errors"][0] and "every estimate failed" in job["errors"][-1]
     failed = client.get("/v1/suggestions?kind=priority&status=failed").json()
     assert len(failed) == 1 and "invalid output" in failed[0]["reason"]
     assert client.post("/v1/prioritize", json={"framework": "kano"}).status_code == 422

@@ -534,3 +534,72 @@ def test_a_file_that_is_no_conversation_is_refused_with_what_to_fix(page: Page, 
     expect(page.locator("#meeting-job .upload-error")).to_contain_text("speaker")
     expect(page.locator("#flash.error")).to_contain_text("speaker")
     expect(page.locator("#meeting-submit")).to_be_enabled()
+
+
+def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, llm: LLM):
+    """With accounts on the desk asks for a login; a wrong password says so; a viewer is not offered a decision
+    (and the API refuses one); a reviewer's accept is recorded under their name, whatever the page claims."""
+    from service.accounts import service as accounts
+    from service.core.enums import Role
+
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None)
+    app = create_app(settings, llm)
+    with app.state.runtime.db.session() as session:
+        accounts.add_user(session, "ada", Role.admin, "admin password")
+        accounts.add_user(session, "vic", Role.viewer, "viewer password")
+        accounts.add_user(session, "rey", Role.reviewer, "reviewer password")
+        token = accounts.create_token(session, "ada")[1]
+    llm.chat.replies.append(story_json())
+    with live_server(app) as url:
+        made = httpx.post(
+            f"{url}/v1/drafts", json={"text": "filter by price"}, headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )  # fmt: skip
+        assert made.status_code == 201
+        context = browser.new_context(base_url=url)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+
+        def sign_in(name: str, password: str) -> None:
+            page.goto("/#review")
+            expect(page.locator("#login")).to_be_visible()
+            expect(page.locator("main")).to_be_hidden()
+            page.fill("#login-name", name)
+            page.fill("#login-password", password)
+            page.click("#login-submit")
+
+        sign_in("vic", "wrong password")
+        expect(page.locator("#flash")).to_contain_text("wrong user name or password")
+        sign_in("vic", "viewer password")
+        expect(page.locator("#account-name")).to_have_text("vic (viewer)")
+        expect(page.locator("#reviewer-box")).to_be_hidden()
+        page.locator("#queue li").first.click()
+        expect(page.locator("#detail h2")).to_contain_text("pending")
+        expect(page.locator("#accept")).to_be_hidden()
+        expect(page.locator("nav a[data-tab=draft]")).to_be_hidden()
+        page.keyboard.press("a")  # the shortcut reaches the API, which refuses it
+        expect(page.locator("#flash")).to_contain_text("needs the reviewer role")
+        page.click("#sign-out")
+        sign_in("rey", "reviewer password")
+        expect(page.locator("#account-name")).to_have_text("rey (reviewer)")
+        page.locator("#queue li").first.click()
+        page.click("#accept")
+        expect(page.locator("#flash")).to_contain_text("Accepted #1")
+        context.close()
+        history = httpx.get(f"{url}/v1/suggestions/1/history", headers={"Authorization": f"Bearer {token}"}).json()
+        assert [event["actor"] for event in history] == ["ada", "rey"]
+    app.state.runtime.db.engine.dispose()
+
+
+def test_the_project_picker_switches_the_backlog_and_the_export_links(page: Page, desk: str):
+    for key, title in (("shop", "Filter search results by price"), ("mobile", "Offline mode for the Android app")):
+        assert httpx.post(f"{desk}/v1/projects", json={"key": key}).status_code == 201
+        made = httpx.post(f"{desk}/v1/backlog/items?project={key}", json={"title": title}, timeout=120)
+        assert made.status_code == 201
+    page.goto("/#backlog")
+    expect(page.locator("#project")).to_be_visible()
+    expect(page.locator("#backlog .item-title")).to_have_count(0)  # the default project is empty
+    page.select_option("#project", "mobile")
+    expect(page.locator("#backlog .item-title")).to_have_text(["Offline mode for the Android app"])
+    exported = page.request.get(page.get_attribute("a.export[href*=markdown]", "href")).text()
+    assert "Offline mode" in exported and "Filter search results" not in exported

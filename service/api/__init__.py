@@ -6,14 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.llm import LLM, LLMUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
-from service.api import health
+from service.accounts import routes as accounts
+from service.accounts.access import authorize
+from service.api import docs, hardening, health
+from service.api.origin import SameOriginMiddleware
 from service.backlog import routes as backlog
 from service.conversations import jobs as conversation_jobs
 from service.conversations import routes as conversations
@@ -25,14 +29,25 @@ from service.drafting import routes as drafting
 from service.duplicates import routes as duplicates
 from service.ingest import jobs as ingest_jobs
 from service.ingest import routes as ingest
+from service.ops import api as ops
+from service.ops.logs import with_job_context
 from service.prioritization import jobs as prioritization_jobs
 from service.prioritization import routes as prioritization
+from service.projects import routes as projects
 from service.refinement import jobs as refinement_jobs
 from service.refinement import routes as refinement
 from service.review import routes as review
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTERS = (drafting, review, refinement, conversations, backlog, duplicates, ingest, prioritization, health)
+ROUTERS = (
+    drafting, review, refinement, conversations, backlog, duplicates, ingest, prioritization, accounts, projects,
+    health,
+)  # fmt: skip
+ACCESS_RESPONSES = {
+    401: {"description": "Accounts are on and the request did not prove who sent it."},
+    403: {"description": "The caller's role may not do this, or the request came from another website."},
+    404: {"description": "Not found; also a project (`?project=`) that does not exist or is not the caller's."},
+}
 JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB, conversation_jobs.JOB]
 
 
@@ -47,14 +62,23 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
 
     app = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # service.accounts.access: one rule per route
         title="Refinery",
         version="0.1.0",
         description="AI-assisted backlog refinement: every AI output is a suggestion a person reviews.",
+        docs_url=None,  # service.api.docs serves /docs from this server; FastAPI's pages load from a CDN
+        redoc_url=None,
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
-    app.state.jobs = JobRunner(app.state.runtime, JOB_KINDS)
+    app.state.jobs = JobRunner(app.state.runtime, with_job_context(JOB_KINDS))  # job ids in their log lines
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ACCESS_RESPONSES)
+    settings = app.state.runtime.settings
+    app.add_middleware(SameOriginMiddleware, allowed_origins=settings.allowed_origins)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)  # outermost: DNS rebinding
+    hardening.install(app)  # body limits, JSON body checks, short 422s, security headers, model rate limit
+    docs.install(app)  # /docs without a CDN
+    ops.install(app)  # request ids, a log line per request (refused ones too), /metrics
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:

@@ -6,6 +6,10 @@ string (CSV, Markdown) or JSON-ready dicts; `export()` picks one by name and ret
 Acceptance criteria come from `ExportItem.story` when present, otherwise they are parsed from the
 description's checklist lines as written by `pipelines.models.story_markdown`
 ("- [ ] Given ..., when ..., then ...").
+
+The text exports (Jira CSV, Markdown) are safe to open in a spreadsheet: no cell or line starts as a formula
+(`service.backlog.spreadsheet`). The JSON exports are data for an API (Jira, Linear, GitHub), not opened by
+spreadsheets, so their strings are left exactly as the items have them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
+
+from service.backlog.spreadsheet import neutralise_cell, neutralise_markdown
 
 ExportFormat = Literal["jira_csv", "jira_json", "linear_json", "github_json", "markdown"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
@@ -213,22 +219,21 @@ def _jira_wiki_description(item: ExportItem) -> str:
 
 
 def to_jira_csv(items: Sequence[ExportItem]) -> str:
-    """Jira CSV import file: one row per item; labels space-separated (Jira's CSV convention), spaces become "-"."""
+    """Jira CSV import file: one row per item; labels space-separated (Jira's CSV convention), spaces become "-".
+    Text cells that would start a spreadsheet formula get a leading quote; story points stay numbers."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(JIRA_CSV_HEADER)
     for item in items:
-        writer.writerow(
-            [
-                _one_line(item.title),
-                _jira_issue_type(item),
-                _jira_wiki_description(item),
-                item.priority or "",
-                " ".join(_jira_labels(item)),
-                "" if item.story_points is None else item.story_points,
-                item.parent or "",
-            ]
-        )
+        text = [
+            _one_line(item.title),
+            _jira_issue_type(item),
+            _jira_wiki_description(item),
+            item.priority or "",
+            " ".join(_jira_labels(item)),
+        ]
+        points = "" if item.story_points is None else item.story_points
+        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(item.parent or "")])
     return buffer.getvalue()
 
 
@@ -389,7 +394,8 @@ def to_github_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
 
 
 def to_markdown(items: Sequence[ExportItem]) -> str:
-    """A readable Markdown document: one '## <title>' section per item with its metadata and checklist."""
+    """A readable Markdown document: one '## <title>' section per item with its metadata and checklist; `*`
+    bullets, and no line starts as a spreadsheet formula."""
     sections = ["# Backlog export"]
     for item in items:
         meta = [
@@ -402,13 +408,14 @@ def to_markdown(items: Sequence[ExportItem]) -> str:
             meta.append(f"- **Parent:** {item.parent}")
         body = _markdown_body(item)
         sections.append("\n\n".join(filter(None, [f"## {_one_line(item.title)}", "\n".join(meta), body])))
-    return "\n\n".join(sections) + "\n"
+    return neutralise_markdown("\n\n".join(sections)) + "\n"
 
 
 # --- Dispatch ---------------------------------------------------------------------------------------------------
 
 
 def _json(build: Callable[[Sequence[ExportItem]], list[dict[str, Any]]]) -> Callable[[Sequence[ExportItem]], str]:
+    # JSON is data for an API, not a spreadsheet: its strings are not neutralised (a title "=x" stays "=x").
     return lambda items: json.dumps(build(items), indent=2, ensure_ascii=False)
 
 

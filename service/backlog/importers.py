@@ -21,8 +21,10 @@ from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
+from pipelines import jsontext
 from pipelines.models import ItemType
 from service.backlog.schemas import BacklogItemCreate
+from service.backlog.spreadsheet import restore_cell
 from service.core.enums import PRIORITY_LEVELS
 
 ImportFormat = Literal["jira_csv", "github_json", "linear_csv", "linear_json"]
@@ -156,7 +158,9 @@ Cells = Callable[[str], list[str]]  # the non-empty cells of a column, by normal
 
 
 def _parse_csv(text: str, title: str, tool: str, read_row: Callable[[Cells, str, ParsedImport], None]) -> ParsedImport:
-    """Rows of a CSV export with a `title` column, numbered as a spreadsheet shows them, each read by `read_row`."""
+    """Rows of a CSV export with a `title` column, numbered as a spreadsheet shows them, each read by `read_row`.
+    A cell's leading quote before `=`, `+`, `-`, `@`, a tab or a CR is the spreadsheet-safety marker our exporter
+    (and other OWASP-minded tools) add: it is taken off, so "'=SUM(1)" imports as "=SUM(1)"."""
     rows = csv.reader(io.StringIO(text, newline=""))
     result = ParsedImport()
     try:
@@ -175,7 +179,8 @@ def _parse_csv(text: str, title: str, tool: str, read_row: Callable[[Cells, str,
             if any(cell.strip() for cell in row):
 
                 def cells(name: str, row: list[str] = row) -> list[str]:
-                    return [row[i].strip() for i in columns.get(name, []) if i < len(row) and row[i].strip()]
+                    found = (restore_cell(row[i]).strip() for i in columns.get(name, []) if i < len(row))
+                    return [cell for cell in found if cell]
 
                 read_row(cells, f"row {number}", result)
     except csv.Error as error:
@@ -233,7 +238,7 @@ def _points(cell: str, where: str, problems: list[str]) -> int | None:
 def _json_records(text: str, what: str, unwrap: Callable[[Any], Any] = lambda data: data) -> list[dict[str, Any]]:
     """The objects of a JSON array (or one object) of `what`, or ImportFormatError saying what is wrong."""
     try:
-        data = unwrap(json.loads(text))
+        data = unwrap(jsontext.loads(text))
     except json.JSONDecodeError as error:
         raise ImportFormatError(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
     records = [data] if isinstance(data, dict) else data

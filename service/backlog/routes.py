@@ -10,7 +10,7 @@ from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, parse_import
 from service.backlog.schemas import BacklogItemCreate, ImportResult
 from service.core.deps import RuntimeDep
-from service.core.schemas import BacklogItemPublic
+from service.core.schemas import BacklogItemPublic, IdPath, Offset, errors
 from service.duplicates.schemas import DuplicateCandidatePublic
 
 router = APIRouter(prefix="/v1/backlog", tags=["backlog"])
@@ -26,7 +26,7 @@ def import_result(imported: service.Imported) -> ImportResult:
 def list_backlog(
     runtime: RuntimeDep,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     include_merged: bool = Query(False, description="Also list items merged into another."),
     order: Literal["id", "priority"] = Query("id", description="priority: accepted rank first, unranked last."),
 ) -> list[BacklogItemPublic]:
@@ -42,27 +42,31 @@ def export_backlog(
         "markdown", description="jira_csv | jira_json (ADF descriptions) | linear_json | github_json | markdown"
     ),
 ) -> Response:
-    """Every backlog item (merged ones left out) in a format Jira, Linear or GitHub imports, by priority rank."""
-    content, media_type, _ = service.export_backlog(runtime, format)
+    """Every backlog item (merged ones left out, none cut off; `X-Total-Count` says how many) in a format Jira,
+    Linear or GitHub imports, by priority rank."""
+    content, media_type, count = service.export_backlog(runtime, format)
     extension = {"jira_csv": "csv", "markdown": "md"}.get(format, "json")
-    headers = {"Content-Disposition": f'attachment; filename="backlog-{format}.{extension}"'}
+    headers = {
+        "Content-Disposition": f'attachment; filename="backlog-{format}.{extension}"',
+        "X-Total-Count": str(count),
+    }
     return Response(content, media_type=media_type, headers=headers)
 
 
-@router.get("/{item_id}", response_model=BacklogItemPublic)
-def get_backlog_item(item_id: int, runtime: RuntimeDep) -> BacklogItemPublic:
+@router.get("/{item_id}", response_model=BacklogItemPublic, responses=errors(404))
+def get_backlog_item(item_id: IdPath, runtime: RuntimeDep) -> BacklogItemPublic:
     with runtime.db.session() as session:
         return BacklogItemPublic.model_validate(service.get_item(session, item_id))
 
 
-@router.post("/items", status_code=201, response_model=ImportResult)
+@router.post("/items", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
 def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runtime: RuntimeDep) -> ImportResult:
     """Import existing items (one object or a list). Re-importing an external_id creates nothing."""
     return import_result(service.import_and_index(runtime, body if isinstance(body, list) else [body]))
 
 
-@router.post("/import", status_code=201, response_model=ImportResult)
-async def import_backlog_file(
+@router.post("/import", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
+def import_backlog_file(
     runtime: RuntimeDep,
     file: Annotated[UploadFile, File(description="A Jira CSV, GitHub JSON, Linear CSV or Linear JSON export.")],
     format: ImportFormat = Query(description=" | ".join(IMPORT_FORMATS)),
@@ -70,7 +74,7 @@ async def import_backlog_file(
     """Import a Jira CSV, GitHub issues JSON, Linear CSV or Linear issues JSON export, story points and parent
     links included. Re-importing the same issues (by key, URL, or content when a record has neither) creates
     nothing; records the parser skipped are listed in `problems`."""
-    data = await file.read(MAX_IMPORT_BYTES + 1)
+    data = file.file.read(MAX_IMPORT_BYTES + 1)  # a plain def: parsing and indexing run off the event loop
     if len(data) > MAX_IMPORT_BYTES:
         raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
     try:
@@ -80,9 +84,9 @@ async def import_backlog_file(
     return import_result(service.import_and_index(runtime, parsed.items, parsed.problems))
 
 
-@router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic])
+@router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic], responses=errors(404, 503))
 def backlog_item_duplicates(
-    item_id: int, runtime: RuntimeDep, k: int = Query(10, ge=1, le=100)
+    item_id: IdPath, runtime: RuntimeDep, k: int = Query(10, ge=1, le=100)
 ) -> list[DuplicateCandidatePublic]:
     """Other backlog items and pending drafts most similar to this item, best first, with verdicts."""
     with runtime.db.session() as session:

@@ -10,11 +10,9 @@ from sqlalchemy.orm import Session
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
 from service.backlog.schemas import BacklogItemCreate, ImportSkipped
-from service.core.errors import InvalidInput, NotFound
+from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem
-
-MAX_EXPORT = 10_000
 
 
 @dataclass
@@ -27,9 +25,10 @@ class Imported:
 
 
 def list_items(
-    session: Session, limit: int = 100, offset: int = 0, include_merged: bool = False, order: str = "id"
+    session: Session, limit: int | None = 100, offset: int = 0, include_merged: bool = False, order: str = "id"
 ) -> list[BacklogItem]:
-    """Items in id order, or by accepted priority rank (unranked last); merged items only when asked for."""
+    """Items in id order, or by accepted priority rank (unranked last); merged items only when asked for; `limit`
+    None: all of them."""
     ordering = (BacklogItem.priority_rank.is_(None), BacklogItem.priority_rank) if order == "priority" else ()
     query = select(BacklogItem).order_by(*ordering, BacklogItem.id).limit(limit).offset(offset)
     if not include_merged:
@@ -117,6 +116,7 @@ def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]])
 
 def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None) -> Imported:
     """Import items (idempotent by external id) and make the new ones searchable for duplicates."""
+    check_rows(len(items), runtime.settings.max_rows, "the import")
     with runtime.db.session() as session:
         created, skipped = import_items(session, items)
     duplicates.index(runtime, [duplicates.item_document(i) for i in created])
@@ -129,9 +129,10 @@ def item_key(item: BacklogItem) -> str:
 
 
 def export_backlog(runtime: Runtime, format: ExportFormat) -> tuple[str, str, int]:
-    """Every backlog item (merged ones left out) by priority rank in `format`: (content, media type, items)."""
+    """Every backlog item (merged ones left out) by priority rank in `format`, all of them (an export that silently
+    left items out would lose work): (content, media type, items)."""
     with runtime.db.session() as session:
-        rows = list_items(session, MAX_EXPORT, 0, False, "priority")
+        rows = list_items(session, None, 0, False, "priority")
         keys = {row.id: item_key(row) for row in rows}
         children: dict[int, list[str]] = {}
         for row in rows:

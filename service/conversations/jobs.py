@@ -1,5 +1,6 @@
 """Reading a conversation as a background job: chunk by chunk (progress = chunks done of all), then one
-suggestion per verified note. A job a crash interrupted starts its conversation again from the first chunk."""
+suggestion per verified note. A job a crash interrupted starts its conversation again from the first chunk. Each
+chunk is a piece: a cancelled job reads no more chunks and makes no suggestion (the notes are merged at the end)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from pipelines.conversation import chunks, extract
 from pipelines.llm import LLMUnavailable
 from service.conversations import service
+from service.conversations.schemas import ConversationJobPublic
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus
 from service.core.runtime import Runtime
@@ -26,46 +28,51 @@ def run_job(runtime: Runtime, job_id: int) -> None:
         return
     conversation = service.get_conversation(runtime, job.conversation_id)
     turns = service.redacted_turns(conversation)
-    update = runtime.db.update
-    update(ConversationJob, job_id, status=JobStatus.running, started_at=utcnow(), processed=0,
-           total=len(chunks(turns)), failed=0, suggestions=0)  # fmt: skip
+    started = dict(started_at=utcnow(), processed=0, total=len(chunks(turns)), failed=0, suggestions=0)
+    if not jobs.claim(runtime, ConversationJob, job_id, **started):
+        return
+
+    def progress(done: int, _total: int) -> None:
+        runtime.db.update(ConversationJob, job_id, processed=done)
+        jobs.stop_if_cancelled(runtime, ConversationJob, job_id)
+
     try:
         llm = runtime.llm()
-        result = extract(
-            llm,
-            turns,
-            lambda piece: service.backlog_for(runtime, piece),
-            conversation.title,
-            lambda done, _total: update(ConversationJob, job_id, processed=done),
-        )
+        result = extract(llm, turns, lambda piece: service.backlog_for(runtime, piece), conversation.title, progress)
         made = service.make_suggestions(runtime, conversation.id, result, conversation.actor) if result.calls else 0
+    except jobs.Cancelled:
+        log.info("conversation job %s stopped: it was cancelled", job_id)
+        return
     except LLMUnavailable as exc:
-        update(ConversationJob, job_id, status=JobStatus.failed, errors=[str(exc)], finished_at=utcnow())
+        jobs.finish(runtime, ConversationJob, job_id, JobStatus.failed, errors=[str(exc)])
         return
     except Exception as exc:
         log.exception("conversation job %s failed", job_id)
-        update(ConversationJob, job_id, status=JobStatus.failed, errors=[f"{type(exc).__name__}: {exc}"],
-               finished_at=utcnow())  # fmt: skip
+        jobs.finish(runtime, ConversationJob, job_id, JobStatus.failed, errors=[f"{type(exc).__name__}: {exc}"])
         return
     errors = result.failed_chunks + [f"quote not in the transcript, dropped: {q}" for q in result.quotes_dropped]
-    every_chunk_failed = bool(result.calls) and len(result.failed_chunks) == len(result.calls)
-    update(
+    jobs.finish(
+        runtime,
         ConversationJob,
         job_id,
-        status=JobStatus.failed if every_chunk_failed else JobStatus.done,
+        jobs.outcome(len(result.calls), len(result.failed_chunks)),
         failed=len(result.failed_chunks),
         suggestions=made,
         quotes_checked=result.quotes_checked,
         quotes_dropped=len(result.quotes_dropped),
         errors=(errors + result.warnings)[:100],
-        finished_at=utcnow(),
     )
-
-
-JOB = jobs.JobKind("conversation", ConversationJob, run_job)
 
 
 def eta_seconds(job: ConversationJob) -> float | None:
     if job.status != JobStatus.running:
         return None
     return jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed)
+
+
+def public(job: ConversationJob) -> ConversationJobPublic:
+    """The job's status as clients see it."""
+    return ConversationJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+
+
+JOB = jobs.JobKind("conversation", ConversationJob, run_job, public)

@@ -8,13 +8,16 @@ from pipelines.transcripts import TranscriptFormat
 from service.conversations import jobs, service
 from service.conversations.schemas import ConversationCreated, ConversationJobPublic, ConversationPublic
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
+from service.core.schemas import IdPath, errors
 
 router = APIRouter(tags=["conversations"])
 MAX_UPLOAD_BYTES = 20_000_000  # a two-hour meeting is about 150 kB of text; a Slack day file rarely 5 MB
 
 
-@router.post("/v1/conversations", status_code=202, response_model=ConversationCreated)
-async def post_conversation(
+@router.post(
+    "/v1/conversations", status_code=202, response_model=ConversationCreated, responses=errors(400, 413, 422, 429)
+)
+def post_conversation(
     runtime: RuntimeDep,
     runner: JobsDep,
     actor: ActorDep,
@@ -28,7 +31,7 @@ async def post_conversation(
 ) -> ConversationCreated:
     """Store the conversation and start a job that turns it into decisions, action items, new stories and changes
     to backlog items, each a suggestion with the lines it rests on; poll the status URL."""
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)  # a plain def: parsing and storing run off the event loop
     if len(data) > MAX_UPLOAD_BYTES:
         raise HTTPException(
             status_code=413,
@@ -44,12 +47,12 @@ async def post_conversation(
     )
 
 
-@router.get("/v1/conversations/jobs/{job_id}", response_model=ConversationJobPublic)
-def get_conversation_job(job_id: int, runtime: RuntimeDep) -> ConversationJobPublic:
+@router.get("/v1/conversations/jobs/{job_id}", response_model=ConversationJobPublic, responses=errors(404))
+def get_conversation_job(job_id: IdPath, runtime: RuntimeDep) -> ConversationJobPublic:
     job = jobs.get_job(runtime, job_id)
     return ConversationJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
 
 
-@router.get("/v1/conversations/{conversation_id}", response_model=ConversationPublic)
-def get_conversation(conversation_id: int, runtime: RuntimeDep) -> ConversationPublic:
+@router.get("/v1/conversations/{conversation_id}", response_model=ConversationPublic, responses=errors(404))
+def get_conversation(conversation_id: IdPath, runtime: RuntimeDep) -> ConversationPublic:
     return ConversationPublic.model_validate(service.get_conversation(runtime, conversation_id))

@@ -30,6 +30,7 @@ from service import duplicates
 from service.backlog.service import get_item
 from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound
+from service.core.jobs import ensure_capacity
 from service.core.runtime import Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, record_event
 from service.core.tables import BacklogItem, Conversation, ConversationJob, Suggestion
@@ -57,6 +58,7 @@ def store(
             "English best, so expect few or poor notes"
         )
     with runtime.db.session() as session:
+        ensure_capacity(session, runtime.settings.max_active_jobs)  # TooManyJobs (429) at the limit
         conversation = Conversation(
             title=(title or filename or "conversation").strip()[:300],
             format=transcript.format,

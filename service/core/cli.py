@@ -12,12 +12,25 @@ from service.core.settings import get_settings
 
 console = Console()
 errors = Console(stderr=True)
+chosen: dict[str, str | None] = {"project": None}  # `refinery --project KEY`: the project every command acts on
 
 
 def open_runtime():  # noqa: ANN201 - imported lazily so `refinery --help` stays fast
+    """The runtime, acting on the chosen project."""
+    from service.core import scope
+    from service.core.migrate import DatabaseVersionError
     from service.core.runtime import Runtime
 
-    return Runtime(get_settings())
+    try:
+        runtime = Runtime(get_settings())
+    except DatabaseVersionError as exc:  # a database a newer Refinery upgraded: say so, not a traceback
+        raise fail(str(exc)) from exc
+    with runtime.db.session() as session:
+        project = scope.find_project(session, chosen["project"])
+        if project is None:
+            raise fail(f"there is no project {chosen['project']!r}: `refinery project list` shows them")
+        scope.set_project(project.id)
+    return runtime
 
 
 def fail(message: str) -> typer.Exit:
@@ -31,11 +44,12 @@ def follow_job(
 ) -> Any:
     """Run a job in a thread of this process with a progress bar of its `processed` out of `total`; the finished
     job row. `run` and `read` are the feature's run_job and get_job."""
+    import contextvars
     import threading
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    worker = threading.Thread(target=run, args=(runtime, job_id), daemon=True)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run, runtime, job_id), daemon=True)
     worker.start()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors) as progress:

@@ -7,16 +7,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, text, update
+from sqlalchemy import Engine, create_engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.core.tables import Base
+from service.core import migrate, scope
 
 T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine and the tables; columns added since a database was created are added to it."""
+    """Create the engine and bring the database to the newest schema (service.core.migrate); raises
+    DatabaseVersionError for a database a newer Refinery has upgraded."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -30,28 +31,19 @@ def make_engine(url: str) -> Engine:
     else:
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    try:
+        migrate.upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Additive schema upgrade: every new column is nullable, so an older database only needs ADD COLUMN."""
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in Base.metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = scope.scoped(sessionmaker(self.engine, expire_on_commit=False))  # one project at a time
 
     @contextmanager
     def session(self) -> Iterator[Session]:

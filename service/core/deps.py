@@ -18,9 +18,20 @@ def get_jobs(request: Request) -> JobRunner:
     return request.app.state.jobs
 
 
-def get_actor(x_user: Annotated[str | None, Header(max_length=200)] = None) -> str | None:
-    """Who is deciding: the X-User header until authentication lands."""
-    return x_user
+def get_actor(request: Request, x_user: Annotated[str | None, Header(max_length=200)] = None) -> str | None:
+    """Who is acting: the authenticated user once accounts are on (service.accounts.access sets it); before that,
+    on a loopback-only laptop, the name the X-User header gives."""
+    return getattr(request.state, "user", None) or (None if verified(request) else x_user)
+
+
+def verified(request: Request) -> bool:
+    """Accounts are on and the caller proved who they are: names a request claims (X-User, decided_by) are ignored."""
+    return getattr(request.state, "principal", None) is not None
+
+
+def decider(request: Request, actor: str | None, claimed: str | None) -> str | None:
+    """Who a decision is recorded for: the authenticated user; without accounts, a name the body gives, or X-User."""
+    return actor if verified(request) else claimed or actor
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

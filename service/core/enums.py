@@ -40,14 +40,32 @@ class SuggestionAction(StrEnum):
 
 
 class JobStatus(StrEnum):
+    """queued -> running -> done | failed; cancelled (by a person, from queued or running) is final too."""
+
     queued = "queued"
     running = "running"
     done = "done"
     failed = "failed"
+    cancelled = "cancelled"
 
 
 UNFINISHED = (JobStatus.queued, JobStatus.running)
-FINISHED = (JobStatus.done, JobStatus.failed)
+FINISHED = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
 
 
 PRIORITY_LEVELS = ("Highest", "High", "Medium", "Low", "Lowest")  # an item's priority, Jira's names, highest first
+
+
+class Role(StrEnum):
+    """A member's role in a project, weakest first: each role may do everything the roles before it may."""
+
+    viewer = "viewer"  # read
+    reviewer = "reviewer"  # draft, upload, accept, reject
+    admin = "admin"  # members, strategy, settings, import, delete
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+DEFAULT_PROJECT = "default"  # the project today's routes act on; a database from before projects becomes it

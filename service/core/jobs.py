@@ -1,9 +1,13 @@
-"""Background jobs: the in-process runner, and what every job table shares (lookup, ETA).
+"""Background jobs: the in-process runner, and what every job table shares (lookup, ETA, limits, cancelling).
 
 One worker thread runs queued jobs one at a time (they share the one local model) and at start resumes the
 unfinished ones. The unit it hands out is a job kind and id; each feature's job hands out small serialisable pieces,
 so a distributed queue (Celery, RQ, Arq) can replace this class without touching the features. Which kinds exist
 is handed in by `create_app`.
+
+Cancelling goes through the database, so it works from any process (the API, `refinery job cancel`): a queued job
+is cancelled at once; a running one checks its status between pieces (`stop_if_cancelled`) and stops at the next
+boundary. The piece in progress finishes and is kept, as everything committed before it; nothing else starts.
 """
 
 from __future__ import annotations
@@ -16,24 +20,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from service.core.enums import UNFINISHED
-from service.core.errors import NotFound
+from service.core import scope
+from service.core.enums import FINISHED, UNFINISHED, JobStatus
+from service.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.core.runtime import Runtime
-from service.core.tables import utcnow
+from service.core.tables import JobColumns, utcnow
 
 log = logging.getLogger(__name__)
 Job = TypeVar("Job")
+MAX_ERRORS = 100  # lines kept in a job's errors
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """A kind of background job: its name, its table and the function that runs (or resumes) one to the end."""
+    """A kind of background job: its name, its table, the function that runs (or resumes) one to the end, and
+    `public`, the status a client sees (a row -> the kind's JobPublic model)."""
 
     name: str
     table: type[Any]
     run: Callable[[Runtime, int], Any]
+    public: Callable[[Any], Any] | None = None
+
+
+class Cancelled(Exception):  # noqa: N818 - a signal, not an error
+    """The job was cancelled; raised at a piece boundary so its run stops there."""
+
+
+class TooManyJobs(DomainError):
+    status_code = 429
 
 
 def get_job(runtime: Runtime, table: type[Job], job_id: int, name: str) -> Job:
@@ -51,31 +68,150 @@ def eta_seconds(started_at: datetime | None, done: int, remaining: int) -> float
     return round((utcnow() - started_at).total_seconds() / done * remaining, 1)
 
 
+def ensure_capacity(session: Session, limit: int) -> None:
+    """TooManyJobs (429) when `limit` jobs of all kinds together are already queued or running."""
+    counts = {status: 0 for status in UNFINISHED}
+    for table in JobColumns.__subclasses__():  # every job table
+        query = select(table.status, func.count()).where(table.status.in_(UNFINISHED)).group_by(table.status)
+        for status, count in session.execute(query):
+            counts[status] += count
+    active = sum(counts.values())
+    if active >= limit:
+        raise TooManyJobs(
+            f"{active} jobs are already queued or running ({counts[JobStatus.running]} running, "
+            f"{counts[JobStatus.queued]} queued; the limit is {limit}, REFINERY_MAX_ACTIVE_JOBS): wait for one to "
+            "finish, or cancel one (POST /v1/jobs/{id}/cancel?kind=..., or `refinery job cancel ID --kind ...`)"
+        )
+
+
+def claim(runtime: Runtime, table: type[Any], job_id: int, **values: Any) -> bool:
+    """Mark a queued job (or a running one being resumed) running, with `values`; False when it was cancelled or
+    finished meanwhile, and then the caller does nothing."""
+    with runtime.db.session() as session:
+        claimed = session.execute(
+            update(table)
+            .where(table.id == job_id, table.status.in_(UNFINISHED))
+            .values(status=JobStatus.running, **values)
+        )
+        return claimed.rowcount == 1
+
+
+def is_cancelled(runtime: Runtime, table: type[Any], job_id: int) -> bool:
+    with runtime.db.session() as session:
+        return session.scalar(select(table.status).where(table.id == job_id)) == JobStatus.cancelled
+
+
+def stop_if_cancelled(runtime: Runtime, table: type[Any], job_id: int) -> None:
+    """A piece boundary: raise Cancelled when the job was cancelled."""
+    if is_cancelled(runtime, table, job_id):
+        raise Cancelled(f"job {job_id} was cancelled")
+
+
+def outcome(pieces: int, failed: int) -> JobStatus:
+    """A run's status: failed when it had pieces and every one of them failed (nothing usable came of it)."""
+    return JobStatus.failed if pieces and failed >= pieces else JobStatus.done
+
+
+def append_errors(runtime: Runtime, table: type[Any], job_id: int, new: list[str]) -> None:
+    """Add lines to a job's errors (the row locked where the database can, so a cancel note is not lost)."""
+    if not new:
+        return
+    with runtime.db.session() as session:
+        kept = session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+        session.execute(update(table).where(table.id == job_id).values(errors=[*kept, *new][:MAX_ERRORS]))
+
+
+def finish(runtime: Runtime, table: type[Any], job_id: int, status: JobStatus, **values: Any) -> None:
+    """End a run with `status` and its final counts. A job cancelled meanwhile stays cancelled: it still gets the
+    counts, and `errors` are added after its cancel note."""
+    with runtime.db.session() as session:
+        ended = session.execute(
+            update(table)
+            .where(table.id == job_id, table.status != JobStatus.cancelled)
+            .values(status=status, finished_at=utcnow(), **values)
+        )
+        if ended.rowcount:
+            return
+        if "errors" in values:
+            kept = session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+            values["errors"] = [*kept, *(e for e in values["errors"] if e not in kept)][:MAX_ERRORS]
+        if values:
+            session.execute(update(table).where(table.id == job_id).values(**values))
+
+
+def find_kind(runtime: Runtime, kinds: dict[str, JobKind], job_id: int, name: str | None = None) -> JobKind:
+    """The kind of job `job_id` is: `name` when given, else the only kind with a job of that id (ids are per kind).
+    InvalidInput for an unknown name or when several kinds have such a job; NotFound when none has."""
+    if name is not None:
+        if name not in kinds:
+            raise InvalidInput(f"no job kind {name!r}; the kinds are {', '.join(kinds)}")
+        return kinds[name]
+    found = []
+    for kind in kinds.values():
+        job = runtime.db.get(kind.table, job_id)
+        if job is not None:
+            found.append((kind, job))
+    if not found:
+        raise NotFound(f"no job with id {job_id} of any kind ({', '.join(kinds)})")
+    if len(found) > 1:
+        named = ", ".join(f"{kind.name} job {job_id} ({job.status})" for kind, job in found)
+        raise InvalidInput(f"there is {named}: say which kind ({', '.join(k.name for k, _ in found)})")
+    return found[0][0]
+
+
+def cancel(runtime: Runtime, kind: JobKind, job_id: int, actor: str | None = None) -> Any:
+    """Cancel a queued job at once, or a running one at its next piece boundary (the piece in progress finishes
+    and is kept); the job row. Conflict (409) for a job that already ended."""
+    table = kind.table
+    job = get_job(runtime, table, job_id, kind.name)
+    if job.status in FINISHED:
+        raise Conflict(
+            f"{kind.name} job {job_id} is already {job.status}: only a queued or running job can be cancelled"
+        )
+    when = utcnow()
+    note = f"cancelled{f' by {actor}' if actor else ''} at {when:%Y-%m-%d %H:%M:%S} UTC " + (
+        "before it started"
+        if job.status == JobStatus.queued
+        else "while running: the piece in progress finishes and is kept, nothing more is started"
+    )
+    with runtime.db.session() as session:
+        kept = session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+        cancelled = session.execute(
+            update(table)
+            .where(table.id == job_id, table.status.in_(UNFINISHED))
+            .values(status=JobStatus.cancelled, finished_at=when, errors=[*kept, note])
+        )
+    if not cancelled.rowcount:  # it ended meanwhile
+        return cancel(runtime, kind, job_id, actor)
+    log.info("%s job %s %s", kind.name, job_id, note)
+    return get_job(runtime, table, job_id, kind.name)
+
+
 class JobRunner:
     def __init__(self, runtime: Runtime, kinds: list[JobKind]) -> None:
         self.runtime = runtime
         self.kinds = {kind.name: kind for kind in kinds}
-        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, int, int] | None] = queue.Queue()  # kind, job id, project id
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the worker and queue every job a previous process left queued or running."""
+        """Start the worker and queue every job a previous process left queued or running (not a cancelled one)."""
         for name, kind in self.kinds.items():
-            with self.runtime.db.session() as session:
+            with scope.every_project(), self.runtime.db.session() as session:
                 table = kind.table
-                unfinished = session.scalars(
-                    select(table.id).where(table.status.in_(UNFINISHED)).order_by(table.id)
+                unfinished = session.execute(
+                    select(table.id, table.project_id).where(table.status.in_(UNFINISHED)).order_by(table.id)
                 ).all()
-            for job_id in unfinished:
+            for job_id, project_id in unfinished:
                 log.info("resuming %s job %s", name, job_id)
-                self._queue.put((name, job_id))
+                self._queue.put((name, job_id, project_id))
         self._thread = threading.Thread(target=self._work, daemon=True, name="jobs")
         self._thread.start()
 
     def submit(self, kind: JobKind, job_id: int) -> None:
         if kind.name not in self.kinds:
             raise ValueError(f"no runner for {kind.name} jobs")
-        self._queue.put((kind.name, job_id))
+        self._queue.put((kind.name, job_id, scope.current_project()))  # the job runs in the caller's project
 
     def stop(self, timeout: float = 5) -> None:
         self._queue.put(None)
@@ -84,8 +220,9 @@ class JobRunner:
 
     def _work(self) -> None:
         while (work := self._queue.get()) is not None:
-            name, job_id = work
+            name, job_id, project_id = work
             try:
-                self.kinds[name].run(self.runtime, job_id)
+                with scope.in_project(project_id):
+                    self.kinds[name].run(self.runtime, job_id)
             except Exception:  # a job records its own failures; this only guards the worker
                 log.exception("%s job %s crashed the worker", name, job_id)

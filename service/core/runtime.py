@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from pipelines import drafting
 from pipelines.duplicates import Document, DuplicateDetector
 from pipelines.embeddings import get_embedder
-from pipelines.llm import LLM, build_llm
+from pipelines.llm import LLM, StructuredResult, build_llm
 from pipelines.llm.server import ModelServer, ServerState
 from pipelines.llm.weights import display_name
 from pipelines.vectorstore import VectorStore, open_client
@@ -20,6 +22,31 @@ from service.core.db import Database
 from service.core.settings import Settings
 
 IndexSeed = Callable[[Session], list[Document]]
+ModelCallObserver = Callable[[StructuredResult], None]
+
+
+class ObservedLLM:
+    """The LLM, with each structured call's result also handed to observers (metrics); otherwise the LLM itself."""
+
+    def __init__(self, llm: LLM, observers: list[ModelCallObserver]) -> None:
+        self._llm = llm
+        self._observers = observers
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+    def complete_structured(self, *args: Any, **kwargs: Any) -> StructuredResult:
+        result = self._llm.complete_structured(*args, **kwargs)
+        for observe in self._observers:
+            observe(result)
+        return result
+
+
+class ContextThreadPool(ThreadPoolExecutor):
+    """A thread pool whose tasks run in the submitter's context variables (a request's id, for its log lines)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 class Runtime:
@@ -32,14 +59,15 @@ class Runtime:
         self._detector_lock = threading.Lock()
         # Requests that wait for the model run here, never in the web server's own thread pool, so every other
         # route answers while the model is busy (the threads mostly wait in the model's line).
-        self.model_calls = ThreadPoolExecutor(max_workers=64, thread_name_prefix="model-call")
+        self.model_calls = ContextThreadPool(max_workers=64, thread_name_prefix="model-call")
+        self.model_call_observers: list[ModelCallObserver] = []  # each structured call's result (metrics)
 
     def llm(self) -> LLM:
         """The configured LLM, built on first use (raises LLMUnavailable with what to fix)."""
         with self._lock:
             if self._llm is None:
                 self._llm = build_llm(self.settings.llm_config())
-            return self._llm
+            return ObservedLLM(self._llm, self.model_call_observers) if self.model_call_observers else self._llm
 
     def detector(self, seed: IndexSeed | None = None) -> DuplicateDetector:
         """The duplicate detector over the configured Chroma, built on first use (loads the embedding model). An

@@ -1,10 +1,12 @@
-"""Response models more than one feature answers with: suggestions, backlog items, queued jobs."""
+"""Response models more than one feature answers with: suggestions, backlog items, queued jobs, errors; and the
+bounds every id and offset in a request shares."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.core.enums import JobStatus, SuggestionKind, SuggestionStatus
@@ -78,3 +80,56 @@ class JobPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     eta_s: float | None = Field(None, description="Seconds left at the pace so far; null until there is a pace.")
+
+
+# -- request bounds: a number the database cannot hold is a 422, not a 500 (SQLite's integers have 64 bits, the id
+# columns on PostgreSQL 32: INTEGER) ----------------------------------------------------------------------------------
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id (a positive 32-bit integer).")]
+IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many to skip.")]
+
+
+# -- errors -----------------------------------------------------------------------------------------------------------
+class ErrorPublic(BaseModel):
+    """A refused request: what went wrong and, where it can, what to do."""
+
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    """One thing wrong with the request: where (`loc`), what (`msg`), and its kind (`type`)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = Field(None, description="The value at fault; left out or cut when it is large.")
+    ctx: dict[str, Any] | None = None
+
+
+class InvalidPublic(BaseModel):
+    """422: a list of what is malformed in the request, or a sentence saying why well-formed content cannot be used
+    (an unreadable file, an edit that does not fit, an empty backlog)."""
+
+    detail: list[ValidationIssue] | str
+
+
+ERROR_MEANINGS = {
+    400: "The request could not be read (a broken multipart body, ...).",
+    404: "No such item, suggestion, job or conversation.",
+    409: "The request conflicts with the current state (already decided, stale, set by a person, ...).",
+    413: "The body is larger than the service takes (REFINERY_MAX_JSON_MB, REFINERY_MAX_UPLOAD_MB).",
+    422: "The request is malformed, or its content cannot be used: `detail` says what to fix.",
+    429: "Too many requests: model work past REFINERY_MODEL_RATE_PER_MINUTE for this client (retry after the "
+    "`Retry-After` seconds), or too many jobs queued.",
+    503: "The model or the duplicate index is not available: `detail` says why and what to do.",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the error statuses it can answer, each with its body's model."""
+    return {
+        code: {"model": InvalidPublic if code == 422 else ErrorPublic, "description": ERROR_MEANINGS[code]}
+        for code in codes
+    }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from pipelines.embeddings import DEFAULT_EMBEDDING_MODEL
 from pipelines.llm import LLMSettings
@@ -18,9 +20,29 @@ class Settings(LLMSettings):
     chroma_host: str | None = Field(None, validation_alias="CHROMA_HOST")
     chroma_port: int = Field(8000, validation_alias="CHROMA_PORT", ge=1, le=65535)
     chroma_collection: str = Field(
-        "refinery-items", validation_alias="REFINERY_CHROMA_COLLECTION", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{2,500}$"
+        "refinery-items-2", validation_alias="REFINERY_CHROMA_COLLECTION", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{2,500}$"
     )
     duplicate_check: bool = Field(True, validation_alias="REFINERY_DUPLICATE_CHECK")
+    max_active_jobs: int = Field(4, validation_alias="REFINERY_MAX_ACTIVE_JOBS", ge=1)  # queued + running, all kinds
+    log_format: Literal["plain", "json"] = Field("plain", validation_alias="REFINERY_LOG_FORMAT")  # json: JSON lines
+    log_level: str = Field("INFO", validation_alias="REFINERY_LOG_LEVEL", pattern=r"(?i)^(debug|info|warning|error)$")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["localhost", "127.0.0.1", "::1"], validation_alias="REFINERY_ALLOWED_HOSTS"
+    )  # the names this service answers to (Host header), against DNS rebinding; comma-separated in the environment
+    allowed_origins: Annotated[list[str], NoDecode] = Field([], validation_alias="REFINERY_ALLOWED_ORIGINS")
+    session_hours: float = Field(12.0, validation_alias="REFINERY_SESSION_HOURS", gt=0)  # a desk login lasts this long
+    login_attempts: int = Field(5, validation_alias="REFINERY_LOGIN_ATTEMPTS", ge=1)  # failures before a lockout
+    lockout_minutes: float = Field(15.0, validation_alias="REFINERY_LOCKOUT_MINUTES", ge=0)
+    # Request bodies larger than these are refused (413) before they are read: uploads (multipart), everything else.
+    max_upload_mb: float = Field(55.0, validation_alias="REFINERY_MAX_UPLOAD_MB", gt=0)  # ingest keeps files <= 50 MiB
+    max_json_mb: float = Field(2.0, validation_alias="REFINERY_MAX_JSON_MB", gt=0)
+    max_rows: int = Field(100_000, validation_alias="REFINERY_MAX_ROWS", ge=1)  # tickets or items in one upload
+    model_rate_per_minute: int = Field(30, validation_alias="REFINERY_MODEL_RATE_PER_MINUTE", ge=0)  # 0: no limit
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @property
     def db_url(self) -> str:

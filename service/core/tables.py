@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service.core.enums import JobStatus, SuggestionStatus
@@ -34,10 +34,23 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 
 
-class BacklogItem(Base):
+DEFAULT_PROJECT_ID = 1  # made by the migration that brought projects; a database from before is all its data
+
+
+class ProjectScoped:
+    """Rows that belong to one project: service.core.scope shows a session only the current project's and puts new
+    ones in it. Rows written without one (raw inserts) belong to the default project."""
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id"), index=True, server_default=text(str(DEFAULT_PROJECT_ID))
+    )
+
+
+class BacklogItem(ProjectScoped, Base):
     """Accepted work. Rows are created only by a person accepting a suggestion, or by an import."""
 
     __tablename__ = "backlog_items"
+    __table_args__ = (UniqueConstraint("project_id", "external_id", name="uq_backlog_items_project_external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -45,7 +58,7 @@ class BacklogItem(Base):
     item_type: Mapped[str] = mapped_column(String(20), default="feature")
     labels: Mapped[list[Any]] = mapped_column(default=list)
     priority: Mapped[str | None] = mapped_column(String(40))
-    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))  # unique in its project
     story: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
     merged_into_id: Mapped[int | None] = mapped_column(Integer)
@@ -62,7 +75,7 @@ class BacklogItem(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Suggestion(Base):
+class Suggestion(ProjectScoped, Base):
     """An AI output awaiting (or after) a person's decision."""
 
     __tablename__ = "suggestions"
@@ -113,7 +126,7 @@ class JobColumns:
     finished_at: Mapped[datetime | None]
 
 
-class IngestJob(JobColumns, Base):
+class IngestJob(ProjectScoped, JobColumns, Base):
     """One uploaded feedback file and the work done on it; every stage can be resumed after a crash."""
 
     __tablename__ = "ingest_jobs"
@@ -131,13 +144,14 @@ class IngestJob(JobColumns, Base):
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TicketRow(Base):
+class TicketRow(ProjectScoped, Base):
     """A customer ticket or review. The original text stays here; only `redacted` ever reaches a model."""
 
     __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("project_id", "key", name="uq_tickets_project_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), unique=True)  # source:id, or hash:<sha256> of the text
+    key: Mapped[str] = mapped_column(String(400))  # source:id, or hash:<sha256> of the text; unique in its project
     job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
     source: Mapped[str] = mapped_column(String(300))
     external_id: Mapped[str | None] = mapped_column(String(300))
@@ -153,7 +167,7 @@ class TicketRow(Base):
     processed_at: Mapped[datetime | None]
 
 
-class ThemeRow(Base):
+class ThemeRow(ProjectScoped, Base):
     """A group of a job's tickets about one thing, and the suggestion made from it (exactly once)."""
 
     __tablename__ = "themes"
@@ -165,7 +179,7 @@ class ThemeRow(Base):
     suggestion_id: Mapped[int | None] = mapped_column(Integer)
 
 
-class Strategy(Base):
+class Strategy(ProjectScoped, Base):
     """Product goals / OKRs as text; the newest row is the current strategy (older rows are its history)."""
 
     __tablename__ = "strategy"
@@ -176,7 +190,7 @@ class Strategy(Base):
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class PrioritizeJob(JobColumns, Base):
+class PrioritizeJob(ProjectScoped, JobColumns, Base):
     """One prioritization request, run in the background: an estimate per item, then the ranking over them."""
 
     __tablename__ = "prioritize_jobs"
@@ -187,7 +201,7 @@ class PrioritizeJob(JobColumns, Base):
     ranked: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
-class RefineJob(JobColumns, Base):
+class RefineJob(ProjectScoped, JobColumns, Base):
     """One refinement run over backlog items: quality check, then rewrite, split and estimate suggestions."""
 
     __tablename__ = "refine_jobs"
@@ -198,7 +212,7 @@ class RefineJob(JobColumns, Base):
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Conversation(Base):
+class Conversation(ProjectScoped, Base):
     """An uploaded meeting transcript or chat export, as speaker turns, and the summary its job made."""
 
     __tablename__ = "conversations"
@@ -214,7 +228,7 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ConversationJob(JobColumns, Base):
+class ConversationJob(ProjectScoped, JobColumns, Base):
     """Reading one conversation: chunks done (`processed` of `total`), suggestions made, quotes checked."""
 
     __tablename__ = "conversation_jobs"
@@ -223,3 +237,56 @@ class ConversationJob(JobColumns, Base):
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
     quotes_checked: Mapped[int] = mapped_column(Integer, default=0)
     quotes_dropped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Project(Base):
+    """A backlog with its own members. Today's routes act on the default project."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """An account. While there are none the service is open on loopback only; the first user turns auth on."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300))  # scrypt; None: tokens only
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Membership(Base):
+    """A user's role (core.enums.Role) in one project."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class Credential(Base):
+    """A secret that authenticates a user: an API token (`Authorization: Bearer`) or a desk login (a session
+    cookie). Only its SHA-256 is stored; the secret is shown once."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # service.accounts.service.CredentialKind
+    name: Mapped[str] = mapped_column(String(100), default="")
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

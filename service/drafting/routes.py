@@ -6,7 +6,8 @@ from fastapi import APIRouter, Body, Header, HTTPException
 
 from pipelines.drafting import check_input
 from service.core.deps import ActorDep, RuntimeDep
-from service.core.schemas import SuggestionPublic
+from service.core.ratelimit import ModelCallLimit
+from service.core.schemas import IdPath, SuggestionPublic, errors
 from service.core.streaming import event_stream, in_model_pool, wants_events
 from service.drafting.schemas import DraftCreate, RegenerateRequest
 from service.drafting.service import create_draft, regenerate_draft
@@ -25,7 +26,13 @@ STREAM_DOC = {
 }
 
 
-@router.post("/v1/drafts", status_code=201, response_model=SuggestionPublic, responses=STREAM_DOC)
+@router.post(
+    "/v1/drafts",
+    status_code=201,
+    response_model=SuggestionPublic,
+    responses=STREAM_DOC | errors(400, 413, 422, 429, 503),
+    dependencies=[ModelCallLimit],
+)
 async def post_draft(
     body: DraftCreate,
     runtime: RuntimeDep,
@@ -49,9 +56,14 @@ async def post_draft(
     return SuggestionPublic.model_validate(suggestion)
 
 
-@router.post("/v1/suggestions/{suggestion_id}/regenerate", response_model=SuggestionPublic)
+@router.post(
+    "/v1/suggestions/{suggestion_id}/regenerate",
+    response_model=SuggestionPublic,
+    responses=errors(400, 404, 409, 413, 422, 429, 503),
+    dependencies=[ModelCallLimit],
+)
 async def regenerate(
-    suggestion_id: int, runtime: RuntimeDep, actor: ActorDep, body: RegenerateRequest | None = Body(None)
+    suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep, body: RegenerateRequest | None = Body(None)
 ) -> SuggestionPublic:
     """Draft a pending or failed story suggestion again, replacing its draft (the old one stays in history)."""
     body = body or RegenerateRequest()

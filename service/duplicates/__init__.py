@@ -2,6 +2,7 @@
 
 from service.duplicates.index import (
     detector,
+    in_this_project,
     index,
     item_document,
     item_duplicates,
@@ -19,6 +20,7 @@ __all__ = [
     "check_new_draft",
     "detector",
     "detector_proposal",
+    "in_this_project",
     "draft_decided",
     "index",
     "item_document",

@@ -45,7 +45,7 @@ def duplicates(
                 console.print(_candidates_table(f"Likely duplicates of: {text[:80]}", found))
             return
         with console.status("Scanning the backlog for duplicate pairs ..."):
-            pairs = feature.detector(runtime).scan(where={"kind": ["backlog_item"]})
+            pairs = feature.detector(runtime).scan(where=feature.in_this_project("backlog_item"))
     except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
         raise fail(str(exc)) from exc
     rows = [{"keep": candidate_public(a), "duplicate": candidate_public(b), "score": b.score} for a, b in pairs]

@@ -1,6 +1,7 @@
 """What the duplicate index holds, kept from the database: backlog items (not merged away), pending story drafts
-and ingested tickets. The database is the source of truth; `reindex` rebuilds the vector store from it, and an
-empty store is refilled the first time the detector is taken (`detector`)."""
+and ingested tickets, each with its project; a search looks in the current project only. The database is the source
+of truth; `reindex` rebuilds the vector store from it, and an empty store is refilled the first time the detector is
+taken (`detector`)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,18 @@ from sqlalchemy.orm import Session
 
 from pipelines.duplicates import Candidate, Document, DuplicateDetector
 from pipelines.models import StoryDraft, story_markdown
+from service.core import scope
 from service.core.enums import SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, Suggestion, TicketRow
 
-SEARCHABLE = {"kind": ["backlog_item", "suggestion"]}
+SEARCHABLE = ("backlog_item", "suggestion")  # what a new draft or text is checked against
 SEARCH_BATCH = 128  # queries encoded and searched together
+
+
+def in_this_project(*kinds: str) -> dict[str, list[Any]]:
+    """A search's `where`: documents of these kinds in the current project (a search never crosses projects)."""
+    return {"kind": list(kinds), "project": [scope.current_project()]}
 
 
 def detector(runtime: Runtime) -> DuplicateDetector:
@@ -30,7 +37,7 @@ def item_document(item: BacklogItem) -> Document:
         id=f"backlog_item:{item.id}",
         title=item.title,
         body=item.description or "",
-        metadata={"kind": "backlog_item", "item_id": item.id, "status": "backlog"},
+        metadata={"kind": "backlog_item", "item_id": item.id, "status": "backlog", "project": _project(item)},
     )
 
 
@@ -44,22 +51,39 @@ def suggestion_document(suggestion: Suggestion) -> Document:
         id=suggestion_document_id(suggestion.id),
         title=draft.title,
         body=f"{suggestion.input.get('text', '')}\n{story_markdown(draft)}",
-        metadata={"kind": "suggestion", "item_id": suggestion.id, "status": suggestion.status},
+        metadata={
+            "kind": "suggestion",
+            "item_id": suggestion.id,
+            "status": suggestion.status,
+            "project": _project(suggestion),
+        },
     )
 
 
-def ticket_document(ticket_id: int, job_id: int, subject: str, redacted: str) -> Document:
+def _project(row: BacklogItem | Suggestion | TicketRow) -> int:
+    return row.project_id or scope.current_project()  # a row not flushed yet joins the current project
+
+
+def ticket_document(
+    ticket_id: int, job_id: int, subject: str, redacted: str, project_id: int | None = None
+) -> Document:
     """A ticket's document, from its redacted text only (the original never reaches the index)."""
+    project = project_id or scope.current_project()
     return Document(
         id=f"ticket:{ticket_id}",
         title=subject or redacted[:120],
         body=redacted,
-        metadata={"kind": "ticket", "item_id": ticket_id, "status": "ingested", "job_id": job_id},
+        metadata={"kind": "ticket", "item_id": ticket_id, "status": "ingested", "job_id": job_id, "project": project},
     )
 
 
 def indexable(session: Session) -> list[Document]:
-    """Every document the index should hold, read from the database."""
+    """Every document the index should hold, of every project, read from the database."""
+    with scope.every_project():
+        return _indexable(session)
+
+
+def _indexable(session: Session) -> list[Document]:
     items = session.scalars(select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id))
     drafts = session.scalars(
         select(Suggestion)
@@ -70,7 +94,7 @@ def indexable(session: Session) -> list[Document]:
     return (
         [item_document(i) for i in items]
         + [suggestion_document(s) for s in drafts]
-        + [ticket_document(t.id, t.job_id, t.subject, t.redacted or "") for t in tickets]
+        + [ticket_document(t.id, t.job_id, t.subject, t.redacted or "", t.project_id) for t in tickets]
     )
 
 
@@ -109,7 +133,7 @@ def candidate_public(candidate: Candidate) -> dict[str, Any]:
 
 def search_text(runtime: Runtime, text: str, k: int = 10) -> list[dict[str, Any]]:
     """The backlog items and pending drafts most like `text`, best first."""
-    return [candidate_public(c) for c in detector(runtime).search(text, "", k, SEARCHABLE)]
+    return [candidate_public(c) for c in detector(runtime).search(text, "", k, in_this_project(*SEARCHABLE))]
 
 
 def item_duplicates(runtime: Runtime, item: BacklogItem, k: int = 10) -> list[dict[str, Any]]:
@@ -126,6 +150,7 @@ def items_duplicates(runtime: Runtime, items: list[BacklogItem], k: int = 10) ->
         batch = documents[start : start + SEARCH_BATCH]
         queries = [(document.title, document.body) for document in batch]
         own = [document.id for document in batch]
-        found = detector(runtime).search_many(queries, k, SEARCHABLE, [{doc_id} for doc_id in own], own)
+        where = in_this_project(*SEARCHABLE)
+        found = detector(runtime).search_many(queries, k, where, [{doc_id} for doc_id in own], own)
         results += [[candidate_public(c) for c in candidates] for candidates in found]
     return results

@@ -19,6 +19,7 @@ from service.duplicates.index import (
     SEARCHABLE,
     candidate_public,
     detector,
+    in_this_project,
     index,
     item_document,
     suggestion_document,
@@ -52,7 +53,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         document = suggestion_document(suggestion)
     try:
         found_by = detector(runtime)
-        found = found_by.search(document.title, document.body, 5, SEARCHABLE, {document.id})
+        found = found_by.search(document.title, document.body, 5, in_this_project(*SEARCHABLE), {document.id})
         found_by.add([document])
     except Exception as exc:  # the draft is kept whatever happens to the index
         log.exception("duplicate check failed for suggestion %s", suggestion_id)

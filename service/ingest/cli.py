@@ -20,9 +20,11 @@ def ingest(
     product: Annotated[str | None, typer.Option(help="What the product is, for drafting stories.")] = None,
     source: Annotated[str | None, typer.Option(help="Source name (default: the file name).")] = None,
     min_theme_size: Annotated[int, typer.Option(min=2, help="Fewest tickets that make a theme.")] = 3,
+    force: Annotated[bool, typer.Option(help="Start a job even when the same file was ingested before.")] = False,
 ) -> None:
     """Ingest feedback: redact, triage, cluster into themes, and propose evidence or story drafts for review."""
     from pipelines.tickets import MappingError, UnsupportedFile, parse_mapping
+    from service.core.errors import DomainError
     from service.ingest import jobs
 
     if not file.is_file():
@@ -30,8 +32,8 @@ def ingest(
     runtime = open_runtime()
     try:
         mapping = parse_mapping(map or [])
-        job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size)
-    except (MappingError, UnsupportedFile, ValueError) as exc:
+        job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size, force)
+    except (MappingError, UnsupportedFile, ValueError, DomainError) as exc:
         raise fail(str(exc)) from exc
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors) as progress:
@@ -42,11 +44,22 @@ def ingest(
             to_triage = max(0, current.total - current.skipped - current.already_ingested)
             progress.update(triage, completed=current.processed, total=to_triage)
             if current.stage in ("themes", "done"):
-                progress.update(themes, completed=current.suggestions, total=current.themes, visible=True)
+                progress.update(
+                    themes, completed=current.suggestions + current.failed, total=current.themes, visible=True
+                )
 
         job = jobs.run_job(runtime, job.id, show)
     table = Table(
-        "job", "status", "rows", "processed", "skipped", "already ingested", "themes", "suggestions", "LLM calls"
+        "job",
+        "status",
+        "rows",
+        "processed",
+        "skipped",
+        "already ingested",
+        "themes",
+        "suggestions",
+        "failed drafts",
+        "LLM calls",
     )
     table.add_row(
         str(job.id),
@@ -57,6 +70,7 @@ def ingest(
         str(job.already_ingested),
         str(job.themes),
         str(job.suggestions),
+        str(job.failed),
         str(job.llm_calls),
     )
     console.print(table)

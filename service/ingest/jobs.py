@@ -7,6 +7,9 @@ ticket exactly once:
   triage  in batches (a serialisable unit `{"job_id", "ticket_ids"}`): redact, embed, classify, index
   cluster themes from the job's bugs, feature requests and questions
   themes  per theme: evidence for a matching backlog item, or one LLM call for a new story draft
+Each batch and each theme is a piece: a cancelled job stops at the next one (service.core.jobs). The same bytes
+uploaded again are refused while an earlier job of them is queued, running or done (`force` starts another job);
+a job that was cancelled or failed leaves its tickets to the next upload of them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -32,16 +35,18 @@ from pipelines.tickets import ParsedTickets, parse_tickets
 from pipelines.triage import THEMED, TicketClassifier, cluster_themes, representative_quotes
 from service import duplicates
 from service.core import jobs
-from service.core.enums import FINISHED, JobStatus, SuggestionKind
-from service.core.errors import Conflict
-from service.core.runtime import Runtime
+from service.core.enums import FINISHED, JobStatus, SuggestionKind, SuggestionStatus
+from service.core.errors import Conflict, check_rows
+from service.core.runtime import ContextThreadPool, Runtime
 from service.core.suggestions import Proposal, create_suggestion
 from service.core.tables import IngestJob, ThemeRow, TicketRow, utcnow
 from service.ingest.evidence import propose_evidence, theme_evidence
+from service.ingest.schemas import IngestJobPublic
 
 log = logging.getLogger(__name__)
 BATCH = 64
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+LEFT_OVER = (JobStatus.cancelled, JobStatus.failed)  # jobs whose unfinished tickets the next upload takes over
 Progress = Callable[[IngestJob], None]
 
 
@@ -88,9 +93,11 @@ def create_job(
     product: str | None = None,
     source: str | None = None,
     min_theme_size: int = 3,
+    force: bool = False,
 ) -> IngestJob:
     """Parse the file with this mapping (raises MappingError / UnsupportedFile with what to fix), keep it, and queue
-    a job with its tickets stored."""
+    a job with its tickets stored. The same bytes as an earlier queued, running or done job are a Conflict naming
+    it, unless `force`; TooManyJobs when the limit of active jobs is reached."""
     if not data:
         raise ValueError(f"{filename} is empty")
     if min_theme_size < 2:
@@ -98,6 +105,17 @@ def create_job(
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValueError(f"{filename} has {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}: split the file")
     parsed = parse_tickets(data, filename, mapping, source)
+    check_rows(parsed.total_rows, runtime.settings.max_rows, filename)
+    with runtime.db.session() as session:
+        earlier = None if force else same_file_job(session, hashlib.sha256(data).hexdigest())
+        jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
+    if earlier is not None:
+        raise Conflict(
+            f"this file was already uploaded as ingest job {earlier.id} ({earlier.filename!r}, "
+            f"{earlier.created_at:%Y-%m-%d %H:%M} UTC, {earlier.status}; see /v1/ingest/jobs/{earlier.id}): its "
+            "tickets would all count as already ingested. Send force=true (`refinery ingest --force`) to start "
+            "another job anyway"
+        )
     path, digest = store_upload(runtime, data, filename)
     with runtime.db.session() as session:
         job = IngestJob(
@@ -115,17 +133,48 @@ def create_job(
         return job
 
 
-def store_tickets(session: Session, job_id: int, parsed: ParsedTickets) -> None:
-    """Add the tickets not seen before and the file's counts to the job."""
-    keys = [t.key for t in parsed.tickets]
-    known = set()
+def same_file_job(session: Session, digest: str) -> IngestJob | None:
+    """The latest job of the same bytes that is queued, running or done (a cancelled or failed one may be retried)."""
+    query = select(IngestJob).where(IngestJob.file_sha256 == digest, IngestJob.status.not_in(LEFT_OVER))
+    return session.scalars(query.order_by(IngestJob.id.desc()).limit(1)).first()
+
+
+def _seen(session: Session, keys: list[str]) -> tuple[set[str], dict[str, tuple[int, bool]]]:
+    """Of these ticket keys: those stored for good, and those a cancelled or failed job left unfinished (not yet
+    in a theme that has its suggestion), by key: (ticket id, already triaged)."""
+    known: set[str] = set()
+    left: dict[str, tuple[int, bool]] = {}
     for start in range(0, len(keys), 500):
-        known |= set(session.scalars(select(TicketRow.key).where(TicketRow.key.in_(keys[start : start + 500]))))
-    added = 0
+        rows = session.execute(
+            select(TicketRow.key, TicketRow.id, TicketRow.processed_at, IngestJob.status, ThemeRow.suggestion_id)
+            .join(IngestJob, TicketRow.job_id == IngestJob.id)
+            .outerjoin(ThemeRow, TicketRow.theme_id == ThemeRow.id)
+            .where(TicketRow.key.in_(keys[start : start + 500]))
+        )
+        for key, ticket_id, processed_at, status, suggestion_id in rows:
+            if status in LEFT_OVER and suggestion_id is None:
+                left[key] = (ticket_id, processed_at is not None)
+            else:
+                known.add(key)
+    return known, left
+
+
+def store_tickets(session: Session, job_id: int, parsed: ParsedTickets) -> None:
+    """Add the tickets not seen before, take over those a cancelled or failed job left unfinished, and add the
+    file's counts to the job."""
+    known, left = _seen(session, [t.key for t in parsed.tickets])
+    added = triaged = 0
+    taken: list[int] = []
     for ticket in parsed.tickets:
         if ticket.key in known:
             continue
         known.add(ticket.key)  # the same ticket twice in one file counts once
+        added += 1
+        if ticket.key in left:
+            ticket_id, done = left[ticket.key]
+            taken.append(ticket_id)
+            triaged += done
+            continue
         session.add(
             TicketRow(
                 key=ticket.key,
@@ -138,12 +187,15 @@ def store_tickets(session: Session, job_id: int, parsed: ParsedTickets) -> None:
                 created=ticket.created_at,
             )
         )
-        added += 1
+    for start in range(0, len(taken), 500):
+        chunk = taken[start : start + 500]
+        session.execute(update(TicketRow).where(TicketRow.id.in_(chunk)).values(job_id=job_id, theme_id=None))
     session.execute(
         update(IngestJob)
         .where(IngestJob.id == job_id)
         .values(
             total=parsed.total_rows,
+            processed=triaged,
             skipped=len(parsed.skipped),
             already_ingested=len(parsed.tickets) - added,
             errors=[f"row {s.row}: {s.reason}" for s in parsed.skipped[:50]],
@@ -201,6 +253,7 @@ def triage_batch(run: IngestRun, unit: dict[str, Any]) -> int:
 
 def stage_triage(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
     while True:
+        jobs.stop_if_cancelled(run.runtime, IngestJob, job.id)
         with run.runtime.db.session() as session:
             ids = list(
                 session.scalars(
@@ -262,18 +315,21 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
         )
 
 
-def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow) -> None:
-    """Exactly once per theme: evidence for a matching backlog item, else one LLM call for a story draft."""
+def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow) -> str | None:
+    """Exactly once per theme: evidence for a matching backlog item, else one LLM call for a story draft; why,
+    when the draft failed. Nothing once the job is cancelled (each theme is a piece)."""
     runtime = run.runtime
+    if jobs.is_cancelled(runtime, IngestJob, job.id):
+        return None
     with runtime.db.session() as session:
         if session.get(ThemeRow, theme.id).suggestion_id is not None:
-            return
+            return None
         by_id = {t.id: t for t in session.scalars(select(TicketRow).where(TicketRow.id.in_(theme.ticket_ids)))}
     tickets = [by_id[i] for i in theme.ticket_ids if i in by_id]
     texts = [t.redacted or "" for t in tickets]
     evidence = theme_evidence(tickets)
     probe = "\n".join(texts[:3])
-    matches = run.detector.search(probe[:200], probe, k=3, where={"kind": ["backlog_item"]})
+    matches = run.detector.search(probe[:200], probe, k=3, where=duplicates.in_this_project("backlog_item"))
     best = next((m for m in matches if m.verdict != "distinct"), None)
     inputs = {"job_id": job.id, "theme_id": theme.id, "tickets": texts[:6]}
     if best is not None:
@@ -288,19 +344,25 @@ def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow) -> No
         with runtime.db.session() as session:
             suggestion = propose_evidence(session, proposal, inputs, evidence)
             _finish_theme(session, job.id, theme.id, suggestion.id, llm_calls=0)
-        return
+        return None
     result = draft_theme(runtime.llm(), texts, len(tickets), job.params.get("product"))
     if result.value is not None:
         evidence["quotes"] = result.value.quotes
         result.value = result.value.as_story()
     with runtime.db.session() as session:
         suggestion = create_suggestion(session, SuggestionKind.story_draft, Proposal.of(result), inputs, evidence)
-        suggestion_id = suggestion.id
-        _finish_theme(session, job.id, theme.id, suggestion_id, result.record.attempts)
+        suggestion_id, failed = suggestion.id, suggestion.status == SuggestionStatus.failed
+        _finish_theme(session, job.id, theme.id, suggestion_id, result.record.attempts, failed)
+    if failed:
+        what = f"theme {theme.id} ({len(tickets)} tickets)"
+        return f"{what}: its story draft failed: {result.error} (suggestion {suggestion_id})"
     duplicates.check_new_draft(runtime, suggestion_id)
+    return None
 
 
-def _finish_theme(session: Session, job_id: int, theme_id: int, suggestion_id: int, llm_calls: int) -> None:
+def _finish_theme(
+    session: Session, job_id: int, theme_id: int, suggestion_id: int, llm_calls: int, failed: bool = False
+) -> None:
     claimed = session.execute(
         update(ThemeRow)
         .where(ThemeRow.id == theme_id, ThemeRow.suggestion_id.is_(None))
@@ -308,26 +370,29 @@ def _finish_theme(session: Session, job_id: int, theme_id: int, suggestion_id: i
     )
     if claimed.rowcount != 1:
         raise Conflict(f"theme {theme_id} already has a suggestion")
+    count = IngestJob.failed if failed else IngestJob.suggestions
     session.execute(
         update(IngestJob)
         .where(IngestJob.id == job_id)
-        .values(suggestions=IngestJob.suggestions + 1, llm_calls=IngestJob.llm_calls + llm_calls)
+        .values({count: count + 1, "llm_calls": IngestJob.llm_calls + llm_calls})
     )
 
 
 def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
     """One suggestion per theme. Themes are independent: the model server drafts several at once (batched), one
     slot stays free for people drafting meanwhile. `theme_seconds` keeps the time between finished themes, so the
-    ETA counts the parallelism."""
+    ETA counts the parallelism. A failed draft is counted in `failed` with its reason in `errors`; when every
+    theme failed, the job has failed."""
     runtime = run.runtime
     with runtime.db.session() as session:
         themes = session.scalars(
             select(ThemeRow).where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None)).order_by(ThemeRow.id)
         ).all()
     last = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=runtime.llm().background_parallelism) as pool:
+    with ContextThreadPool(max_workers=runtime.llm().background_parallelism) as pool:
         for future in as_completed([pool.submit(make_theme_suggestion, run, job, theme) for theme in themes]):
-            future.result()
+            if failure := future.result():
+                jobs.append_errors(runtime, IngestJob, job.id, [failure])
             now = time.perf_counter()
             seconds = job.params.get("theme_seconds", []) + [round(now - last, 2)]
             last = now
@@ -335,7 +400,16 @@ def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = Non
             runtime.db.update(IngestJob, job.id, params=job.params)
             if progress:
                 progress(get_job(runtime, job.id))
-    runtime.db.update(IngestJob, job.id, stage=Stage.done, status=JobStatus.done, finished_at=utcnow())
+    jobs.stop_if_cancelled(runtime, IngestJob, job.id)
+    job = get_job(runtime, job.id)
+    status = jobs.outcome(job.themes, job.failed)
+    if status == JobStatus.failed:
+        why = (
+            f"every theme's story draft failed ({job.failed} of {job.themes}), so no suggestion came of this job: "
+            "the reasons are above and on the failed suggestions (GET /v1/suggestions?status=failed)"
+        )
+        jobs.append_errors(runtime, IngestJob, job.id, [why])
+    jobs.finish(runtime, IngestJob, job.id, status, stage=Stage.done)
 
 
 STAGES = {
@@ -347,29 +421,29 @@ STAGES = {
 
 
 def run_job(runtime: Runtime, job_id: int, progress: Progress | None = None) -> IngestJob:
-    """Run (or resume) a job to the end; a failure marks the job failed with the reason and keeps all work."""
+    """Run (or resume) a job to the end; a failure marks the job failed with the reason and keeps all work. A job
+    cancelled meanwhile stops at the next batch or theme."""
     job = get_job(runtime, job_id)
-    if job.status == JobStatus.done:
-        return job
-    runtime.db.update(IngestJob, job_id, status=JobStatus.running, started_at=job.started_at or utcnow())
+    if job.status in FINISHED or not jobs.claim(runtime, IngestJob, job_id, started_at=job.started_at or utcnow()):
+        return get_job(runtime, job_id)
     try:
         found = duplicates.detector(runtime)
         run = IngestRun(runtime, job_id, found, TicketClassifier(found.embedder))
         for stage, work in STAGES.items():
+            jobs.stop_if_cancelled(runtime, IngestJob, job_id)
             job = get_job(runtime, job_id)
             if job.stage != stage:
                 continue
             work(run, job, progress)
             if progress:
                 progress(get_job(runtime, job_id))
+    except jobs.Cancelled:
+        log.info("ingest job %s stopped: it was cancelled", job_id)
     except Exception as exc:
         log.exception("ingest job %s failed", job_id)
-        job = get_job(runtime, job_id)
-        runtime.db.update(IngestJob, job_id, status=JobStatus.failed, errors=[*job.errors, f"{job.stage}: {exc}"])
+        jobs.append_errors(runtime, IngestJob, job_id, [f"{get_job(runtime, job_id).stage}: {exc}"])
+        jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
     return get_job(runtime, job_id)
-
-
-JOB = jobs.JobKind("ingest", IngestJob, run_job)
 
 
 def eta_seconds(job: IngestJob) -> float | None:
@@ -378,8 +452,16 @@ def eta_seconds(job: IngestJob) -> float | None:
         return None
     seconds = job.params.get("theme_seconds", [])
     if job.stage == Stage.themes and seconds:
-        return round(sum(seconds) / len(seconds) * max(0, job.themes - job.suggestions), 1)
+        return round(sum(seconds) / len(seconds) * max(0, job.themes - job.suggestions - job.failed), 1)
     if job.stage == Stage.triage:
         remaining = max(0, job.total - job.skipped - job.already_ingested - job.processed)
         return jobs.eta_seconds(job.started_at, job.processed, remaining)
     return None
+
+
+def public(job: IngestJob) -> IngestJobPublic:
+    """The job's status as clients see it."""
+    return IngestJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+
+
+JOB = jobs.JobKind("ingest", IngestJob, run_job, public)

@@ -3,11 +3,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from pipelines.tickets import MappingError, UnsupportedFile, parse_mapping
-from service.core.deps import JobsDep, RuntimeDep
-from service.core.schemas import JobCreated
+from service.core import jobs as core_jobs
+from service.core.deps import ActorDep, JobsDep, RuntimeDep
+from service.core.schemas import IdPath, JobCreated, JobPublic, errors
 from service.core.tables import IngestJob
 from service.ingest import jobs
 from service.ingest.schemas import IngestJobPublic
@@ -16,11 +19,11 @@ router = APIRouter(tags=["ingest"])
 
 
 def job_public(job: IngestJob) -> IngestJobPublic:
-    return IngestJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+    return jobs.public(job)
 
 
-@router.post("/v1/ingest", status_code=202, response_model=JobCreated)
-async def post_ingest(
+@router.post("/v1/ingest", status_code=202, response_model=JobCreated, responses=errors(400, 413, 422, 429))
+def post_ingest(
     runtime: RuntimeDep,
     runner: JobsDep,
     file: Annotated[UploadFile, File(description="CSV, JSON array or JSONL of tickets or reviews.")],
@@ -30,24 +33,57 @@ async def post_ingest(
     product: Annotated[str | None, Form(max_length=300, description="What the product is (for drafting).")] = None,
     source: Annotated[str | None, Form(max_length=300, description="Source name; default: the file name.")] = None,
     min_theme_size: Annotated[int, Form(ge=2, le=1000, description="Fewest tickets that make a theme.")] = 3,
+    force: Annotated[bool, Form(description="Start a job even when the same bytes were uploaded before.")] = False,
 ) -> JobCreated:
     """Store the file and its tickets and start a job that turns them into themes and suggestions; poll the
     status URL."""
-    data = await file.read(jobs.MAX_UPLOAD_BYTES + 1)
+    data = file.file.read(jobs.MAX_UPLOAD_BYTES + 1)  # a plain def: parsing the file runs off the event loop
     filename = file.filename or "upload"
     try:
         mapping = parse_mapping(map or [])
-        job = jobs.create_job(runtime, data, filename, mapping, product, source, min_theme_size)
+        job = jobs.create_job(runtime, data, filename, mapping, product, source, min_theme_size, force)
     except (MappingError, UnsupportedFile, ValueError) as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     runner.submit(jobs.JOB, job.id)
     return JobCreated(job_id=job.id, status_url=f"/v1/ingest/jobs/{job.id}")
 
 
-@router.get("/v1/ingest/jobs/{job_id}", response_model=IngestJobPublic)
-@router.get("/v1/jobs/{job_id}", response_model=IngestJobPublic, deprecated=True, summary="Get Ingest Job (old path)")
-def get_job(job_id: int, runtime: RuntimeDep) -> IngestJobPublic:
+@router.get("/v1/ingest/jobs/{job_id}", response_model=IngestJobPublic, responses=errors(404))
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=IngestJobPublic,
+    responses=errors(404),
+    deprecated=True,
+    summary="Get Ingest Job (old path)",
+)
+def get_job(job_id: IdPath, runtime: RuntimeDep) -> IngestJobPublic:
     return job_public(jobs.get_job(runtime, job_id))
+
+
+@router.post(
+    "/v1/jobs/{job_id}/cancel",
+    tags=["jobs"],
+    response_class=JSONResponse,
+    responses={200: {"model": JobPublic}} | errors(404, 409, 422),
+)
+def cancel_job(
+    job_id: IdPath,
+    runtime: RuntimeDep,
+    runner: JobsDep,
+    actor: ActorDep,
+    kind: str | None = Query(
+        None,
+        description="ingest, prioritize, refine or conversation. Ids are per kind: without it, the only kind with a "
+        "job of this id (422 when several have one).",
+    ),
+) -> JSONResponse:
+    """Cancel a job of any kind: a queued one at once, a running one at its next piece (a ticket batch, a theme, an
+    item, a chunk; the piece in progress and everything before it are kept). 409 for a job that has already ended.
+    Answers the job's status as its status URL shows it, with its `kind`."""
+    found = core_jobs.find_kind(runtime, runner.kinds, job_id, kind)
+    job = core_jobs.cancel(runtime, found, job_id, actor)
+    status = found.public(job) if found.public else JobPublic.model_validate(job)
+    return JSONResponse({**jsonable_encoder(status), "kind": found.name})
 
 
 @router.get("/v1/ingest/jobs", response_model=list[IngestJobPublic])

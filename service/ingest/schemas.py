@@ -18,5 +18,6 @@ class IngestJobPublic(JobPublic):
     skipped: int = Field(description="Rows with no usable text.")
     already_ingested: int = Field(description="Tickets an earlier upload already brought in (not added again).")
     themes: int
-    suggestions: int
+    suggestions: int = Field(description="Suggestions made for review (evidence, story drafts); failed drafts not.")
+    failed: int = Field(description="Themes whose story draft failed (a failed suggestion each; why in errors).")
     llm_calls: int

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.prioritization import Framework
-from service.core.schemas import JobPublic
+from service.core.schemas import IdValue, JobPublic
 
 
 class StrategyUpdate(BaseModel):
@@ -32,7 +32,7 @@ class PrioritizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     framework: Framework = "rice"
-    item_ids: list[int] | None = Field(None, max_length=50, description="Default: the whole backlog (at most 50).")
+    item_ids: list[IdValue] | None = Field(None, max_length=50, description="Default: the whole backlog (at most 50).")
 
 
 class PrioritizeJobPublic(JobPublic):

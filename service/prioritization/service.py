@@ -8,7 +8,7 @@ overwritten by accepting a suggestion made before it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,7 +28,7 @@ from pipelines.prioritization import (
 from service.backlog.service import get_item, select_items
 from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.core.runtime import Runtime
+from service.core.runtime import ContextThreadPool, Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, record_event
 from service.core.tables import BacklogItem, Strategy, Suggestion, utcnow
 
@@ -61,9 +61,11 @@ def prioritize(
     item_ids: list[int] | None = None,
     actor: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    before_each: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """One LLM call per item for its inputs, then scores and a rank over all of them; one pending `priority`
-    suggestion per item. Returns the ranked view."""
+    suggestion per item. Returns the ranked view. `before_each` runs before each estimate: what it raises (a
+    cancelled job) stops the run, and the estimates not started never start."""
     with runtime.db.session() as session:
         items = select_items(session, item_ids, MAX_ITEMS, "prioritize")
         strategy = current_strategy(session)
@@ -71,6 +73,8 @@ def prioritize(
     llm = runtime.llm()
 
     def estimate(item: BacklogItem) -> StructuredResult[PriorityInputs]:
+        if before_each:
+            before_each()
         return estimate_inputs(
             llm,
             item.title,
@@ -84,12 +88,16 @@ def prioritize(
     # The estimates are independent: the model server decodes several at once (batched), one slot stays free for
     # people drafting meanwhile.
     finished: dict[int, StructuredResult[PriorityInputs]] = {}
-    with ThreadPoolExecutor(max_workers=llm.background_parallelism) as pool:
+    with ContextThreadPool(max_workers=llm.background_parallelism) as pool:
         futures = {pool.submit(estimate, item): item.id for item in items}
-        for done, future in enumerate(as_completed(futures), 1):
-            finished[futures[future]] = future.result()
-            if progress:
-                progress(done, len(items))
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                finished[futures[future]] = future.result()
+                if progress:
+                    progress(done, len(items))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
     results = {item.id: finished[item.id] for item in items}
     valid = {i: r.value for i, r in results.items() if r.value is not None}
     scored = {i: score(framework, inputs) for i, inputs in valid.items()}

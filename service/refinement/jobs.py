@@ -1,22 +1,25 @@
 """A refinement run as a background job: per item, the quality check, then a rewrite (unclear items), a split (items
 too large for a sprint) and an estimate (items without points). Items are refined several at once on the model's
-parallel slots; the job's status counts items done, findings and suggestions made."""
+parallel slots; the job's status counts items done, findings and suggestions made. Each item is a piece: a cancelled
+job refines no more items (those in progress finish and are kept). An item whose suggestion failed counts as failed,
+with why in the errors; a run where every item failed has failed."""
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 
 from sqlalchemy import update
 
 from pipelines.llm import LLMUnavailable
 from service.backlog.service import get_item, select_items
 from service.core import jobs
-from service.core.enums import FINISHED, JobStatus
+from service.core.enums import FINISHED, JobStatus, SuggestionStatus
 from service.core.errors import DomainError
-from service.core.runtime import Runtime
+from service.core.runtime import ContextThreadPool, Runtime
 from service.core.tables import RefineJob, utcnow
 from service.refinement import service
+from service.refinement.schemas import RefineJobPublic
 
 log = logging.getLogger(__name__)
 MAX_ITEMS = 500
@@ -26,6 +29,7 @@ def create_job(runtime: Runtime, item_ids: list[int] | None, actor: str | None) 
     """Check the request now (unknown ids, an empty backlog are 4xx) and queue the job."""
     with runtime.db.session() as session:
         found = [i.id for i in select_items(session, item_ids, MAX_ITEMS, "refine")]
+        jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
         job = RefineJob(item_ids=found, actor=actor, total=len(found))
         session.add(job)
         session.flush()
@@ -36,16 +40,29 @@ def get_job(runtime: Runtime, job_id: int) -> RefineJob:
     return jobs.get_job(runtime, RefineJob, job_id, "refinement")
 
 
-def refine_item(runtime: Runtime, item_id: int, actor: str | None) -> tuple[int, int]:
-    """(findings, suggestions) for one item; suggestions already pending for the unchanged item are not made again
-    (they are counted, as the item's current suggestions)."""
+def refine_item(runtime: Runtime, item_id: int, actor: str | None) -> tuple[int, int, list[str]]:
+    """(findings, suggestions, why each failed suggestion failed) for one item; suggestions already pending for the
+    unchanged item are not made again (they are counted, as the item's current suggestions)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
     found = service.findings(runtime, item)  # once for both: the duplicate search is not free
     rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found)
     split, _ = service.propose_split(runtime, item_id, actor, found)
     estimate = None if item.story_points is not None else service.propose_estimate(runtime, item_id, actor)
-    return len(found), sum(s is not None for s in (rewrite, split, estimate))
+    made = [s for s in (rewrite, split, estimate) if s is not None]
+    failures = [
+        f"item {item_id}: the {s.kind} suggestion failed: {s.reason} (suggestion {s.id})"
+        for s in made
+        if s.status == SuggestionStatus.failed
+    ]
+    return len(found), len(made) - len(failures), failures
+
+
+def _refine_piece(runtime: Runtime, job_id: int, item_id: int, actor: str | None) -> tuple[int, int, list[str]] | None:
+    """One item, unless the job was cancelled (then None)."""
+    if jobs.is_cancelled(runtime, RefineJob, job_id):
+        return None
+    return refine_item(runtime, item_id, actor)
 
 
 def _count(runtime: Runtime, job_id: int, **increments: int) -> None:
@@ -57,22 +74,24 @@ def _count(runtime: Runtime, job_id: int, **increments: int) -> None:
 def run_job(runtime: Runtime, job_id: int) -> None:
     """Refine every item of the job. Re-running a job (after a crash) skips what is still pending unchanged."""
     job = get_job(runtime, job_id)
-    if job.status in FINISHED:
+    started = dict(started_at=utcnow(), processed=0, failed=0, findings=0, suggestions=0)
+    if job.status in FINISHED or not jobs.claim(runtime, RefineJob, job_id, **started):
         return
-    update_job = runtime.db.update
-    update_job(RefineJob, job_id, status=JobStatus.running, started_at=utcnow(), processed=0, findings=0, suggestions=0)
     errors: list[str] = []
     try:
         workers = runtime.llm().background_parallelism
     except LLMUnavailable as exc:
-        update_job(RefineJob, job_id, status=JobStatus.failed, errors=[str(exc)], finished_at=utcnow())
+        jobs.finish(runtime, RefineJob, job_id, JobStatus.failed, errors=[str(exc)])
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(refine_item, runtime, i, job.actor): i for i in job.item_ids}
+    with ContextThreadPool(max_workers=workers) as pool:
+        futures = {pool.submit(_refine_piece, runtime, job_id, i, job.actor): i for i in job.item_ids}
         for future in as_completed(futures):
             try:
-                found, made = future.result()
-                _count(runtime, job_id, processed=1, findings=found, suggestions=made)
+                if (result := future.result()) is None:
+                    continue  # cancelled before it started
+                found, made, failures = result
+                errors += failures
+                _count(runtime, job_id, processed=1, findings=found, suggestions=made, failed=int(bool(failures)))
             except (DomainError, LLMUnavailable) as exc:  # e.g. the item was deleted meanwhile
                 errors.append(f"item {futures[future]}: {exc}")
                 _count(runtime, job_id, processed=1, failed=1)
@@ -80,13 +99,22 @@ def run_job(runtime: Runtime, job_id: int) -> None:
                 log.exception("refining item %s failed", futures[future])
                 errors.append(f"item {futures[future]}: {type(exc).__name__}: {exc}")
                 _count(runtime, job_id, processed=1, failed=1)
-    update_job(RefineJob, job_id, status=JobStatus.done, errors=errors[:50], finished_at=utcnow())
-
-
-JOB = jobs.JobKind("refine", RefineJob, run_job)
+    failed = get_job(runtime, job_id).failed
+    status = jobs.outcome(job.total, failed)
+    if status == JobStatus.failed:
+        errors.append(f"every item failed ({failed} of {job.total}): the reasons are above")
+    jobs.finish(runtime, RefineJob, job_id, status, errors=errors[:50])
 
 
 def eta_seconds(job: RefineJob) -> float | None:
     if job.status != JobStatus.running:
         return None
     return jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed)
+
+
+def public(job: RefineJob) -> RefineJobPublic:
+    """The job's status as clients see it."""
+    return RefineJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+
+
+JOB = jobs.JobKind("refine", RefineJob, run_job, public)

@@ -4,17 +4,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
-from service.core.schemas import BacklogItemPublic, JobCreated, SuggestionPublic
+from service.core.ratelimit import ModelCallLimit
+from service.core.schemas import BacklogItemPublic, IdPath, JobCreated, SuggestionPublic, errors
 from service.core.streaming import in_model_pool
 from service.refinement import jobs, service
 from service.refinement.schemas import QualityReport, QueuedSuggestion, QueueEntry, RefineJobPublic, RefineRequest
 
 router = APIRouter(tags=["refinement"])
 NONE_NEEDED = {200: {"model": QualityReport, "description": "The item needs none: its findings (maybe empty)."}}
+MODEL_WORK = {"responses": errors(404, 409, 422, 429, 503), "dependencies": [ModelCallLimit]}
 
 
-@router.post("/v1/backlog/{item_id}/quality", response_model=QualityReport)
-def quality(item_id: int, runtime: RuntimeDep) -> QualityReport:
+@router.post("/v1/backlog/{item_id}/quality", response_model=QualityReport, **MODEL_WORK)
+def quality(item_id: IdPath, runtime: RuntimeDep) -> QualityReport:
     """Findings against named criteria (well_formed, atomic, minimal, unambiguous, testable, estimable,
     duplicate), each with the exact span at fault, why, and a fix. No suggestion is made."""
     return QualityReport(findings=service.quality(runtime, item_id))
@@ -28,22 +30,34 @@ def _suggested(made: tuple) -> SuggestionPublic | JSONResponse:
     return SuggestionPublic.model_validate(suggestion)
 
 
-@router.post("/v1/backlog/{item_id}/rewrite", status_code=201, response_model=SuggestionPublic, responses=NONE_NEEDED)
-async def rewrite(item_id: int, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic | JSONResponse:
+@router.post(
+    "/v1/backlog/{item_id}/rewrite",
+    status_code=201,
+    response_model=SuggestionPublic,
+    responses=NONE_NEEDED | MODEL_WORK["responses"],
+    dependencies=MODEL_WORK["dependencies"],
+)
+async def rewrite(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic | JSONResponse:
     """A `rewrite` suggestion for an unclear item: the improved story, keeping its facts, asking what it does not
     say. An item with nothing a rewrite fixes gets 200 with its findings and no suggestion."""
     return _suggested(await in_model_pool(runtime, lambda: service.propose_rewrite(runtime, item_id, actor)))
 
 
-@router.post("/v1/backlog/{item_id}/split", status_code=201, response_model=SuggestionPublic, responses=NONE_NEEDED)
-async def split(item_id: int, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic | JSONResponse:
+@router.post(
+    "/v1/backlog/{item_id}/split",
+    status_code=201,
+    response_model=SuggestionPublic,
+    responses=NONE_NEEDED | MODEL_WORK["responses"],
+    dependencies=MODEL_WORK["dependencies"],
+)
+async def split(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic | JSONResponse:
     """A `split` suggestion for an item too large for a sprint: `{pattern, children, coverage}`. An item small
     enough gets 200 with its findings and no suggestion."""
     return _suggested(await in_model_pool(runtime, lambda: service.propose_split(runtime, item_id, actor)))
 
 
-@router.post("/v1/backlog/{item_id}/estimate", status_code=201, response_model=SuggestionPublic)
-async def estimate(item_id: int, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
+@router.post("/v1/backlog/{item_id}/estimate", status_code=201, response_model=SuggestionPublic, **MODEL_WORK)
+async def estimate(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
     """An `estimate` suggestion: `{points, rationale, comparables: [{item_id, title, points, score}], method}`;
     method `model` (the model alone) when no item has points yet."""
     return SuggestionPublic.model_validate(
@@ -51,7 +65,7 @@ async def estimate(item_id: int, runtime: RuntimeDep, actor: ActorDep) -> Sugges
     )
 
 
-@router.post("/v1/refine", status_code=202, response_model=JobCreated)
+@router.post("/v1/refine", status_code=202, response_model=JobCreated, responses=errors(400, 404, 413, 422, 429))
 def post_refine(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: RefineRequest | None = None) -> JobCreated:
     """Start a refinement run over the chosen items (default: the whole backlog); poll the status URL."""
     job = jobs.create_job(runtime, body.item_ids if body else None, actor)
@@ -59,8 +73,8 @@ def post_refine(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: Ref
     return JobCreated(job_id=job.id, status_url=f"/v1/refine/jobs/{job.id}")
 
 
-@router.get("/v1/refine/jobs/{job_id}", response_model=RefineJobPublic)
-def get_refine_job(job_id: int, runtime: RuntimeDep) -> RefineJobPublic:
+@router.get("/v1/refine/jobs/{job_id}", response_model=RefineJobPublic, responses=errors(404))
+def get_refine_job(job_id: IdPath, runtime: RuntimeDep) -> RefineJobPublic:
     job = jobs.get_job(runtime, job_id)
     return RefineJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.quality import Finding
-from service.core.schemas import BacklogItemPublic, JobPublic, SuggestionPublic
+from service.core.schemas import BacklogItemPublic, IdValue, JobPublic, SuggestionPublic
 
 
 class QualityReport(BaseModel):
@@ -19,7 +19,7 @@ class QualityReport(BaseModel):
 class RefineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_ids: list[int] | None = Field(None, max_length=500, description="Default: the whole backlog (at most 500).")
+    item_ids: list[IdValue] | None = Field(None, max_length=500, description="Default: the whole backlog (<= 500).")
 
 
 class RefineJobPublic(JobPublic):

@@ -29,11 +29,11 @@ class AcceptRequest(BaseModel):
     input_edits: InputEdits | None = Field(
         None, description="Priority suggestions: estimated inputs changed by the reviewer; the score is recomputed."
     )
-    decided_by: str | None = Field(None, max_length=200)
+    decided_by: str | None = Field(None, max_length=200, description="Who decides; ignored once accounts are on.")
 
 
 class RejectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    decided_by: str | None = Field(None, max_length=200)
+    decided_by: str | None = Field(None, max_length=200, description="Who decides; ignored once accounts are on.")

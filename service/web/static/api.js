@@ -1,4 +1,27 @@
-// The JSON API, with the reviewer's name sent as X-User so decisions record who made them.
+// The JSON API. With accounts on, the desk's session cookie goes with every request and its CSRF token in
+// X-CSRF-Token; with accounts off (a laptop), the reviewer's name goes as X-User so decisions record who made them.
+
+let account = { auth: false, csrf: null };
+
+// What GET /v1/auth/me said: whether accounts are on, and this session's CSRF token.
+export function useAccount(me) {
+  account = { auth: Boolean(me.auth), csrf: me.csrf_token || null };
+}
+
+// The project every request acts on (`?project=`); none: the default project.
+export function project() {
+  return localStorage.getItem("refinery.project") || "";
+}
+
+export function setProject(key) {
+  localStorage.setItem("refinery.project", key);
+}
+
+// `path` with the chosen project added to its query.
+export function inProject(path) {
+  if (!project()) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}project=${encodeURIComponent(project())}`;
+}
 
 export function reviewer() {
   return localStorage.getItem("refinery.user") || "";
@@ -15,7 +38,8 @@ function describe(detail) {
 
 function headersFor(extra = {}) {
   const headers = { ...extra };
-  if (reviewer()) headers["X-User"] = reviewer();
+  if (account.csrf) headers["X-CSRF-Token"] = account.csrf;
+  else if (!account.auth && reviewer()) headers["X-User"] = reviewer();
   return headers;
 }
 
@@ -28,6 +52,7 @@ async function readReply(response) {
   } catch {
     if (response.ok) throw new Error(`the server sent something that is not JSON (${response.status})`);
   }
+  if (response.status === 401) document.dispatchEvent(new CustomEvent("refinery:signin"));
   if (!response.ok) throw new Error(data?.detail ? describe(data.detail) : `${response.status} ${response.statusText}: ${text.slice(0, 200)}`);
   return data;
 }
@@ -37,15 +62,15 @@ export async function api(path, { method = "GET", json, form } = {}) {
   let body;
   if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
   if (form !== undefined) body = form;
-  return readReply(await fetch(path, { method, headers, body }));
+  return readReply(await fetch(inProject(path), { method, headers, body }));
 }
 
-// Poll a background job's status URL each second, rendering each status, until it is done or failed.
+// Poll a background job's status URL each second, rendering each status, until it is done, failed or cancelled.
 export async function pollJob(url, render) {
   for (;;) {
     const job = await api(url);
     render(job);
-    if (job.status === "done" || job.status === "failed") return job;
+    if (["done", "failed", "cancelled"].includes(job.status)) return job;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
@@ -54,7 +79,7 @@ export async function pollJob(url, render) {
 // Resolves with the data of the final `done` event; an `error` event or a non-2xx reply throws with its detail.
 export async function streamEvents(path, json, onEvent) {
   const headers = headersFor({ "Content-Type": "application/json", Accept: "text/event-stream" });
-  const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(json) });
+  const response = await fetch(inProject(path), { method: "POST", headers, body: JSON.stringify(json) });
   if (!response.ok || !(response.headers.get("content-type") || "").startsWith("text/event-stream")) {
     return readReply(response);  // an error, or a server that answered in one piece
   }

@@ -1,8 +1,8 @@
 // The review desk: tabs, drafting, uploads with job progress, meetings, the backlog, refinement, and keyboard
 // shortcuts.
 
-import { api, pollJob, reviewer, setReviewer, streamEvents } from "./api.js";
-import { $, flash, h, when } from "./dom.js";
+import { api, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
+import { $, cancelButton, flash, h, when } from "./dom.js";
 import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
 import * as review from "./review.js";
@@ -138,10 +138,11 @@ function jobView(job) {
   const percent = job.total ? Math.round((100 * (job.processed + job.skipped + job.already_ingested)) / job.total) : 0;
   return h("div", { class: `job ${job.status}`, id: `job-${job.id}` },
     h("p", {}, `Job #${job.id} (${job.filename}): `, h("strong", { class: "job-status" }, job.status), ` · stage ${job.stage}`,
-      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton("ingest", job)),
     h("progress", { max: "100", value: String(percent) }),
     h("p", { class: "counts" }, `${job.processed} of ${job.total} tickets processed · ${job.skipped} without text · `,
-      `${job.already_ingested} already ingested · ${job.themes} themes · ${job.suggestions} suggestions · ${job.llm_calls} LLM calls`),
+      `${job.already_ingested} already ingested · ${job.themes} themes · ${job.suggestions} suggestions · ${job.llm_calls} LLM calls`,
+      job.failed ? ` · ${job.failed} drafts failed` : ""),
     job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
     job.status === "done" && job.suggestions ? h("a", { href: "#review" }, `Review the ${job.suggestions} suggestions`) : "");
 }
@@ -236,7 +237,8 @@ async function submitImport(event) {
 function prioritizeJobView(job) {
   return h("div", { class: `job ${job.status}` },
     h("p", {}, `Prioritization #${job.id} (${job.framework}): `, h("strong", { class: "job-status" }, job.status),
-      ` · ${job.processed} of ${job.total} items estimated`, job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+      ` · ${job.processed} of ${job.total} items estimated`, job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "",
+      " ", cancelButton("prioritize", job)),
     h("progress", { max: String(job.total), value: String(job.processed) }),
     job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
     job.status === "done" ? h("a", { href: "#review", onclick: () => review.setFilters("priority", "pending") },
@@ -287,7 +289,58 @@ function onKey(event) {
   if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
 }
 
-function start() {
+// Projects: a picker when there is more than one; every request and export link acts on the chosen one.
+async function loadProjects() {
+  const projects = await api("/v1/projects").catch(() => []);
+  if (project() && !projects.some((p) => p.key === project())) setProject("");
+  if (!project() && projects.length && !projects.some((p) => p.key === "default")) setProject(projects[0].key);
+  const picker = $("#project");
+  picker.replaceChildren(...projects.map((p) => h("option", { value: p.key }, p.name === p.key ? p.key : `${p.name} (${p.key})`)));
+  picker.value = project() || (projects.find((p) => p.key === "default") || projects[0] || {}).key || "";
+  picker.closest("label").hidden = projects.length < 2;
+  picker.addEventListener("change", () => { setProject(picker.value); location.reload(); });
+  for (const link of document.querySelectorAll("a.export")) link.href = inProject(link.getAttribute("href"));
+}
+
+// Accounts: the login form while signed out; once signed in, the user's name and role (which hides what the role
+// may not do, see desk.css) instead of the Reviewer box.
+function showLogin() {
+  $("#login").hidden = false;
+  document.querySelector("main").hidden = true;
+  document.querySelector("nav").hidden = true;
+  $("#login-name").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  try {
+    await api("/v1/auth/login", { method: "POST", json: { name: $("#login-name").value, password: $("#login-password").value } });
+    location.reload();
+  } catch (error) {
+    $("#login-password").value = "";
+    flash(error.message, "error");
+  }
+}
+
+async function signOut() {
+  await api("/v1/auth/logout", { method: "POST" }).catch(() => {});
+  location.reload();
+}
+
+async function start() {
+  $("#login-form").addEventListener("submit", signIn);
+  $("#sign-out").addEventListener("click", signOut);
+  document.addEventListener("refinery:signin", showLogin);
+  const me = await api("/v1/auth/me").catch(() => ({ auth: false }));
+  useAccount(me);
+  if (me.auth && !me.name) return showLogin();
+  if (me.auth) {
+    $("#reviewer-box").hidden = true;
+    $("#account").hidden = false;
+    $("#account-name").textContent = `${me.name} (${me.role})`;
+    document.body.dataset.role = me.role;
+  }
+  await loadProjects();
   $("#reviewer").value = reviewer();
   $("#reviewer").addEventListener("change", (e) => { setReviewer(e.target.value); flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`); });
   $("#draft-form").addEventListener("submit", submitDraft);

@@ -1,5 +1,7 @@
 // Building DOM nodes safely: text always goes in as text, never as HTML (ticket text is untrusted).
 
+import { api } from "./api.js";
+
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -51,4 +53,22 @@ export function when(iso) {
 export function table(headers, rows) {
   return h("table", {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
     h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell) => h("td", {}, cell))))));
+}
+
+// A Cancel button for a queued or running job of `kind` (ingest, prioritize, refine, conversation); nothing for a
+// finished one. A running job stops at its next piece; the poll that shows the job sees it cancelled.
+export function cancelButton(kind, job) {
+  if (job.status !== "queued" && job.status !== "running") return "";
+  const button = h("button", { type: "button", class: "cancel-job", title: "Stop this job; what it made so far is kept" }, "Cancel");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const cancelled = await api(`/v1/jobs/${job.id}/cancel?kind=${kind}`, { method: "POST" });
+      flash(`Job #${job.id} ${cancelled.status}: ${cancelled.errors.at(-1)}`);
+    } catch (error) {
+      button.disabled = false;
+      flash(error.message, "error");
+    }
+  });
+  return button;
 }

@@ -3,7 +3,7 @@
 // backlog items and open questions, each with the lines it rests on, and accept or reject the suggestions.
 
 import { api, pollJob } from "./api.js";
-import { $, flash, h, oneAtATime, when } from "./dom.js";
+import { $, cancelButton, flash, h, oneAtATime, when } from "./dom.js";
 import { CHANGES, quotesList } from "./payloads.js";
 import * as review from "./review.js";
 
@@ -24,7 +24,8 @@ function progressLine(job) {
 function jobView(job) {
   return h("div", { class: `job ${job.status}`, id: `meeting-job-${job.id}` },
     h("p", {}, `Meeting #${job.conversation_id}, job #${job.id}: `, h("strong", { class: "job-status" }, job.status), " · ",
-      h("span", { class: "progress-line" }, progressLine(job)), job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+      h("span", { class: "progress-line" }, progressLine(job)), job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "",
+      " ", cancelButton("conversation", job)),
     h("progress", { max: String(job.total || 1), value: String(job.processed) }),
     h("p", { class: "counts" }, `${plural(job.suggestions, "suggestion")} · ${plural(job.quotes_checked, "quote")} checked · `,
       h("span", { class: job.quotes_dropped ? "dropped" : "" }, `${plural(job.quotes_dropped, "quote")} dropped`),

@@ -2,7 +2,7 @@
 // with their spans marked in its text, and its pending rewrite, split and estimate suggestions side by side.
 
 import { api, pollJob } from "./api.js";
-import { $, flash, h, oneAtATime } from "./dom.js";
+import { $, cancelButton, flash, h, oneAtATime } from "./dom.js";
 import { findingsList, highlightedText, refinementView } from "./payloads.js";
 import * as review from "./review.js";
 
@@ -13,7 +13,7 @@ const state = { busy: false, running: false };
 function jobView(job) {
   return h("div", { class: `job ${job.status}` },
     h("p", {}, `Refinement #${job.id}: `, h("strong", { class: "job-status" }, job.status),
-      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : ""),
+      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton("refine", job)),
     h("progress", { max: String(job.total || 1), value: String(job.processed) }),
     h("p", { class: "counts" }, `${job.processed} of ${job.total} items refined · ${job.findings} findings · `,
       `${job.suggestions} suggestions`, job.failed ? ` · ${job.failed} failed` : ""),

@@ -1,0 +1,169 @@
+"""Accounts over HTTP: the desk's login, users (admins), and API tokens (each user their own; admins all)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from service.accounts import service
+from service.accounts.access import SESSION_COOKIE, PrincipalDep
+from service.accounts.schemas import (
+    LoginRequest,
+    Me,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from service.accounts.service import CredentialKind, LoginRefused
+from service.core.deps import RuntimeDep
+from service.core.enums import Role
+from service.core.errors import Conflict, InvalidInput, NotFound
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.get("/v1/auth/me", response_model=Me)
+def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
+    """Whether accounts are on and who is asking; with the desk's session, its CSRF token."""
+    if principal is None:
+        return Me(auth=service.auth_enabled(runtime.db))
+    secret = request.cookies.get(SESSION_COOKIE) if principal.via == CredentialKind.session else None
+    return Me(auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret))
+
+
+@router.post("/v1/auth/login", response_model=Me, responses={401: {}, 409: {}, 429: {}})
+def login(body: LoginRequest, request: Request, response: Response, runtime: RuntimeDep) -> Me | JSONResponse:
+    """Sign in to the desk: sets an HttpOnly, SameSite=Strict session cookie."""
+    if not service.auth_enabled(runtime.db):
+        raise Conflict("accounts are off (there are no users yet): create the first admin with "
+                       "`refinery user add NAME --role admin`")  # fmt: skip
+    settings = runtime.settings
+    with runtime.db.session() as session:
+        outcome = service.login(
+            session, body.name, body.password, settings.session_hours, settings.login_attempts, settings.lockout_minutes
+        )
+        role = service.role_of(session, outcome[0].id) if isinstance(outcome, tuple) else None
+    if isinstance(outcome, LoginRefused):
+        if outcome.retry_after_s is None:
+            return JSONResponse({"detail": str(outcome)}, status_code=401)
+        return JSONResponse(
+            {"detail": str(outcome)}, status_code=429, headers={"Retry-After": str(outcome.retry_after_s)}
+        )
+    user, secret = outcome
+    response.set_cookie(
+        SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    return Me(auth=True, name=user.name, role=role, csrf_token=service.csrf_token(secret))
+
+
+@router.post("/v1/auth/logout", status_code=204)
+def logout(response: Response, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """End this desk session (a token is revoked with DELETE /v1/tokens/{id})."""
+    if principal is not None and principal.via == CredentialKind.session:
+        with runtime.db.session() as session:
+            service.logout(session, principal.credential_id)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def _public(user, role: Role | None) -> UserPublic:  # noqa: ANN001
+    return UserPublic(name=user.name, role=role, has_password=bool(user.password_hash), created_at=user.created_at)
+
+
+@router.get("/v1/users", response_model=list[UserPublic])
+def list_users(runtime: RuntimeDep) -> list[UserPublic]:
+    """The project's members and their roles."""
+    with runtime.db.session() as session:
+        return [_public(user, role) for user, role in service.list_users(session, members_only=True)]
+
+
+@router.post("/v1/users", response_model=UserPublic, status_code=201, responses={409: {}})
+def add_user(body: UserCreate, runtime: RuntimeDep) -> UserPublic:
+    """Make someone a member of the project with a role, creating their account if it is new. While accounts are
+    off, the first user must be an admin (and turns them on)."""
+    with runtime.db.session() as session:
+        if body.role != Role.admin and not service.auth_enabled(runtime.db):
+            raise InvalidInput("the first user must be an admin, or nobody could add members later")
+        try:
+            user = service.get_user(session, body.name)
+        except NotFound:
+            user = service.add_user(session, body.name, body.role, body.password)
+        else:
+            if service.role_of(session, user.id) is not None:
+                raise Conflict(
+                    f"{body.name} is a member of this project already: PUT /v1/users/{body.name} changes the role"
+                )
+            if body.password is not None:
+                raise InvalidInput(f"{body.name} has an account already: only they can change its password")
+            service.set_role(session, body.name, body.role)
+        return _public(user, body.role)
+
+
+@router.put("/v1/users/{name}", response_model=UserPublic, responses={404: {}, 409: {}, 422: {}})
+def update_user(name: str, body: UserUpdate, runtime: RuntimeDep, principal: PrincipalDep) -> UserPublic:
+    """Change a member's role in the project, or your own password."""
+    with runtime.db.session() as session:
+        user = service.get_user(session, name)
+        if service.role_of(session, user.id) is None:
+            raise NotFound(f"{name} is not a member of this project")
+        if body.role is not None:
+            if body.role != Role.admin:
+                _keep_an_admin(session, name)
+            service.set_role(session, name, body.role)
+        if body.password is not None:
+            if principal is not None and principal.name != name:
+                raise InvalidInput("only the user can change their own password (`refinery user set NAME --password`)")
+            service.set_password(session, name, body.password)
+        return _public(user, service.role_of(session, user.id))
+
+
+@router.delete("/v1/users/{name}", status_code=204, responses={404: {}, 409: {}})
+def remove_user(name: str, runtime: RuntimeDep) -> None:
+    """Remove a member from the project (their account and other projects stay)."""
+    with runtime.db.session() as session:
+        user = service.get_user(session, name)
+        if service.role_of(session, user.id) is None:
+            raise NotFound(f"{name} is not a member of this project")
+        _keep_an_admin(session, name)
+        service.remove_member(session, name)
+
+
+def _keep_an_admin(session, name: str) -> None:  # noqa: ANN001
+    admins = [user.name for user, role in service.list_users(session) if role == Role.admin]
+    if admins == [name]:
+        raise Conflict(f"{name} is the only admin: make another user an admin first")
+
+
+def _token(credential, owner: str) -> TokenPublic:  # noqa: ANN001
+    fields = ("id", "name", "created_at", "expires_at", "revoked_at", "last_used_at")
+    return TokenPublic(user=owner, **{field: getattr(credential, field) for field in fields})
+
+
+@router.get("/v1/tokens", response_model=list[TokenPublic])
+def list_tokens(runtime: RuntimeDep, principal: PrincipalDep) -> list[TokenPublic]:
+    """Your API tokens, never their secrets (`refinery token list` shows everyone's)."""
+    with runtime.db.session() as session:
+        return [
+            _token(credential, owner)
+            for credential, owner in service.list_tokens(session, principal.user_id if principal else None)
+        ]
+
+
+@router.post("/v1/tokens", response_model=TokenCreated, status_code=201, responses={409: {}})
+def create_token(body: TokenCreate, runtime: RuntimeDep, principal: PrincipalDep) -> TokenCreated:
+    """A new API token of yours, shown once."""
+    if principal is None:
+        raise Conflict("accounts are off: there is nobody to make a token for (`refinery user add NAME --role admin`)")
+    with runtime.db.session() as session:
+        credential, secret = service.create_token(session, principal.name, body.name, body.expires_days)
+        return TokenCreated(**_token(credential, principal.name).model_dump(), token=secret)
+
+
+@router.delete("/v1/tokens/{token_id}", status_code=204, responses={404: {}})
+def revoke_token(token_id: int, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """Revoke one of your tokens: it stops working at once (`refinery token revoke` revokes anyone's)."""
+    with runtime.db.session() as session:
+        service.revoke_token(session, token_id, principal)

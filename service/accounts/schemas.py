@@ -1,0 +1,72 @@
+"""Requests and responses of the account routes: users, tokens, the desk's login."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from service.core.enums import Role
+
+UserName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: UserName
+    password: Password
+
+
+class Me(BaseModel):
+    """Whether accounts are on, and who the caller is. `csrf_token` goes in X-CSRF-Token with the session cookie."""
+
+    auth: bool
+    name: str | None = None
+    role: Role | None = None
+    csrf_token: str | None = None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: UserName
+    role: Role
+    password: Password | None = Field(None, description="For the desk's login; scripts use tokens.")
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    password: Password | None = None
+
+
+class UserPublic(BaseModel):
+    name: str
+    role: Role | None
+    has_password: bool
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(max_length=100)] = Field("", description="What the token is for.")
+    expires_days: float | None = Field(None, gt=0, le=3650, description="None: until revoked.")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    user: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret, shown only now: send it as `Authorization: Bearer <token>`.")

@@ -1,0 +1,1 @@
+"""Alembic's script directory (env.py, versions/): run by service.core.migrate, never imported for the app."""

@@ -1,0 +1,62 @@
+"""`refinery job list` and `refinery job cancel ID`: background jobs of every kind (ingest, prioritize, refine,
+conversation). Beside service/cli.py, not in a feature: it needs every kind, which `service.api` names."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from service.core.cli import console, fail, open_runtime
+
+job_app = typer.Typer(help="Background jobs of every kind: list them, cancel one.", no_args_is_help=True)
+KIND_HELP = "ingest, prioritize, refine or conversation; needed only when jobs of several kinds have this id."
+
+
+def _kinds() -> dict:
+    from service.api import JOB_KINDS
+
+    return {kind.name: kind for kind in JOB_KINDS}
+
+
+@job_app.command("list")
+def list_jobs(
+    all_: Annotated[bool, typer.Option("--all", help="Also finished jobs (the newest 20 of each kind).")] = False,
+) -> None:
+    """Queued and running jobs of every kind, oldest first."""
+    from sqlalchemy import select
+
+    from service.core.enums import UNFINISHED
+
+    runtime = open_runtime()
+    table = Table("kind", "id", "status", "done", "failed", "created")
+    rows = []
+    with runtime.db.session() as session:
+        for name, kind in _kinds().items():
+            query = select(kind.table).order_by(kind.table.id.desc())
+            query = query.limit(20) if all_ else query.where(kind.table.status.in_(UNFINISHED))
+            rows += [(job.created_at, name, job) for job in session.scalars(query)]
+    for created, name, job in sorted(rows, key=lambda row: row[0]):
+        done = f"{job.processed}/{job.total}"
+        table.add_row(name, str(job.id), job.status, done, str(job.failed), f"{created:%Y-%m-%d %H:%M}")
+    console.print(table if rows else "No jobs are queued or running.")
+
+
+@job_app.command("cancel")
+def cancel(
+    job_id: Annotated[int, typer.Argument(help="The job's id (as its status URL and `refinery job list` show).")],
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
+) -> None:
+    """Cancel a job: a queued one at once, a running one at its next piece (what it made so far is kept); a running
+    server's job stops there too, as the status is in the database."""
+    from service.core import jobs
+    from service.core.errors import DomainError
+
+    runtime = open_runtime()
+    try:
+        found = jobs.find_kind(runtime, _kinds(), job_id, kind)
+        job = jobs.cancel(runtime, found, job_id, "cli")
+    except DomainError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"{found.name} job {job.id}: {job.status} ({job.processed} of {job.total} done). {job.errors[-1]}")
