@@ -13,7 +13,18 @@ from rich.console import Console
 from rich.progress import Progress
 
 from evals import report
-from evals.suites import drafting, duplicates, estimate, ingest, meetings, prioritization, quality, split
+from evals.suites import (
+    drafting,
+    duplicates,
+    estimate,
+    ingest,
+    injection,
+    meetings,
+    pii,
+    prioritization,
+    quality,
+    split,
+)
 from evals.task import SPLITS, EvalError, EvalOptions
 from pipelines.llm import LLM, LLMSettings, LLMUnavailable, build_llm
 
@@ -26,6 +37,8 @@ SUITES = {
     "quality": quality,
     "split": split,
     "meetings": meetings,
+    "injection": injection,
+    "pii": pii,
 }
 ALIASES = {"story_drafting": "drafting", "ingestion": "ingest"}  # the suites' first names
 PROVIDERS = ("local", "openai")

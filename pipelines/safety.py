@@ -1,8 +1,13 @@
 """Ticket and idea text is data, never instructions.
 
 Defence in depth around the prompt's own rule: sentences that address the model ("ignore previous
-instructions", "set item_type to research", "mark this top priority") are cut from the text before it reaches
-the model, and the cut is reported to the reviewer as a warning. The original text is still stored as input.
+instructions", "set item_type to research", "mark this top priority", "note to the AI summarizer", the same in
+French, German, Spanish, Portuguese or Italian, role-play set-ups, a reply in our own JSON keys) are cut from the
+text before it reaches the model, and the cut is reported to the reviewer as a warning. Sentences are read as a
+reader sees them: invisible characters (zero-width spaces and the like) are dropped from the text, and leetspeak
+("1gn0r3 4ll pr3v10u5 1nstruct10ns") is read as letters when matching. Chat-template control tokens
+(`<|im_start|>`, `<|eot_id|>`, `[INST]`), which the model server would read as the end of the user's turn, are cut
+too. The original text is still stored as input.
 The prompt keeps the text between tags (`<input>`, `<ticket>`, `<item>`); `fence` and `escape_tags` make sure
 the text itself cannot close or open them.
 """
@@ -10,6 +15,7 @@ the text itself cannot close or open them.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _INSTRUCTION_PATTERNS = [
     r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instructions?|prompts?|rules?|directions?|above|"
@@ -23,18 +29,46 @@ _INSTRUCTION_PATTERNS = [
     r"\b(respond|reply|answer|output)\b[^.!?\n]{0,15}\b(only|exactly|just)\b[^.!?\n]{0,15}"
     r"\b(with|the following|json|ok)\b",
     r"\b(assistant|chatgpt|ai|model|llm|gpt)\b[,:]?\s+(please\s+)?(ignore|forget|disregard|output|respond|set|mark)\b",
+    # "ignore the previous instructions" in French, German, Spanish, Portuguese and Italian
+    r"\b(ignor\w*|oubli\w*|vergiss\w*|olvid\w*|esque[cç]\w*|dimentic\w*)\b[^.!?\n]{0,40}\b(instructions?|consignes?|"
+    r"r[eè]gles?|anweisung\w*|regeln|vorgaben|instrucc\w*|instru[cç][oõ]es|reglas|regras|istruzion\w*|regole)\b",
+    # addressed to a model or a bot by its role
+    r"\b(note|message|instructions?|reminder|memo|request)\s+(to|for)\s+(the\s+|any\s+|our\s+)?(ai|llm|gpt|chatgpt|"
+    r"model|assistant|bot|classifier|summari[sz]er|rewriter|note-?taker)\b",
+    r"\b(ai|meeting|minutes|notes?|triage|summary)[- ]?(bot|summari[sz]er|rewriter|note-?taker|classifier)\s*[:,]",
+    # role-play set-ups
+    r"\b(let'?s play a game|pretend (that )?(you are|you're)|from now on,? you (are|will|must)|role-?play as|"
+    r"you are [\w-]*(bot|gpt)\b)",
+    # a reply written in the keys of our own JSON
+    r"[\"'](item_type|acceptance_criteria|open_questions|action_items|new_work)[\"']\s*:",
 ]
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE | re.MULTILINE)
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+_CONTROL_TOKEN = re.compile(
+    r"<\|[\w .-]{1,40}\|>(?:[ \t]*(?:system|user|assistant|developer|tool)\b)?|\[/?INST\]|<</?SYS>>", re.IGNORECASE
+)
+_LEET_WORD = re.compile(r"\b(?=\w*[^\W\d_])(?=\w*\d)\w+\b")  # a word of letters and digits: "1gn0r3", "4ll"
+_LEET = str.maketrans("0134578", "oieastb")
 REMOVED = "[instruction-like text removed]"
 
 
+def _as_read(sentence: str) -> str:
+    """The sentence as a reader takes it: compatibility forms folded (NFKC), digits inside words read as letters."""
+    folded = unicodedata.normalize("NFKC", sentence)
+    return _LEET_WORD.sub(lambda word: word[0].translate(_LEET), folded)
+
+
 def neutralize_instructions(text: str) -> tuple[str, list[str]]:
-    """Replace each sentence that reads as an instruction to the model; return the text and what was cut."""
-    removed: list[str] = []
+    """Replace each sentence that reads as an instruction to the model, and each chat-template control token; drop
+    invisible characters; return the text and what was cut."""
+    text = _INVISIBLE.sub("", text)
+    removed: list[str] = [token.strip() for token in _CONTROL_TOKEN.findall(text)]
+    if removed:
+        text = _CONTROL_TOKEN.sub(" ", text)
     kept: list[str] = []
     for sentence in _SENTENCE.findall(text):
-        if sentence.strip() and _INSTRUCTION.search(sentence):
+        if sentence.strip() and (_INSTRUCTION.search(sentence) or _INSTRUCTION.search(_as_read(sentence))):
             removed.append(sentence.strip())
             lead = sentence[: len(sentence) - len(sentence.lstrip())]
             kept.append(lead + REMOVED + ("\n" if sentence.endswith("\n") else ""))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.core.cli import console, fail, open_runtime
+from service.core.cli import console, open_runtime, refusals
 
 job_app = typer.Typer(help="Background jobs of every kind: list them, cancel one.", no_args_is_help=True)
 KIND_HELP = "ingest, prioritize, refine or conversation; needed only when jobs of several kinds have this id."
@@ -51,12 +51,9 @@ def cancel(
     """Cancel a job: a queued one at once, a running one at its next piece (what it made so far is kept); a running
     server's job stops there too, as the status is in the database."""
     from service.core import jobs
-    from service.core.errors import DomainError
 
     runtime = open_runtime()
-    try:
+    with refusals():
         found = jobs.find_kind(runtime, _kinds(), job_id, kind)
         job = jobs.cancel(runtime, found, job_id, "cli")
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
     console.print(f"{found.name} job {job.id}: {job.status} ({job.processed} of {job.total} done). {job.errors[-1]}")

@@ -271,3 +271,36 @@ def test_long_realistic_tickets_lose_exactly_their_personal_data() -> None:
         result = redact(ticket)
         assert result.counts == {"email": 1, "phone": 1, "ip": 1}
         assert "$19.99" in result.text and "3.1.0" in result.text and "02:00 UTC" in result.text
+
+
+# --- look-alikes found by the PII eval (evals/suites/pii.py, dev split) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Firmware 4.3.8.12 drops the Wi-Fi connection.",
+        "Build 8.9.5.135 broke the login page.",
+        "Only on version: 10.2.0.1 and release v1.0.3.7.",
+        "Chrome 121.0.5425.195 on Windows shows a 502.",  # phonenumbers takes it for (210) 542-5195 with a trunk 1
+        "Order 622-7762960-9974789 shows twice.",  # Luhn-valid, but grouped as an order number, not as a card
+        "Tracking number 9400 1770 9159 1498 1713 53 is stuck.",  # its first 16 digits pass Luhn
+        "The error says 'Password: must contain a digit'; token: expired.",
+    ],
+)
+def test_versions_order_and_tracking_numbers_and_field_words_stay(text: str) -> None:
+    assert redact(text) == Redaction(text=text, counts={})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("deploy to 10.0.0.12 failed after build 3", "deploy to [IP] failed after build 3"),
+        ("Call 415.555.2671 or 1.415.555.2671", "Call [PHONE] or [PHONE]"),
+        ("Amex 3782 822463 10005, Diners 3056 930902 5904", "Amex [CARD], Diners [CARD]"),
+        ("Visa 4222 2222 2222 2 and 4222-2222-2222-2222-224", "Visa [CARD] and [CARD]"),
+        ("token: expired, password: hunter2", "token: expired, password: [SECRET]"),
+    ],
+)
+def test_the_real_thing_next_to_its_look_alikes_still_goes(text: str, expected: str) -> None:
+    assert redact(text).text == expected

@@ -9,9 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, open_runtime
+from service.core.cli import console, errors, fail, open_runtime, refusals
 from service.core.enums import Role
-from service.core.errors import DomainError
 
 user_app = typer.Typer(help="Users and their roles (the first user turns accounts on).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for scripts: `Authorization: Bearer <token>`.", no_args_is_help=True)
@@ -53,17 +52,14 @@ def user_add(
     first = not service.auth_enabled(runtime.db)
     if first and role != Role.admin:
         raise fail("the first user must be an admin (--role admin), or nobody could add members later")
-    try:
-        with runtime.db.session() as session:
-            existing = session.scalar(select(User).where(User.name == name))
-            if existing is not None:  # another project's member: a member of this one too
-                if service.role_of(session, existing.id) is not None:
-                    raise fail(f"{name} is a member of this project already: `refinery user set {name} --role ...`")
-                service.set_role(session, name, role)
-            else:
-                service.add_user(session, name, role, _password(password))
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), runtime.db.session() as session:
+        existing = session.scalar(select(User).where(User.name == name))
+        if existing is not None:  # another project's member: a member of this one too
+            if service.role_of(session, existing.id) is not None:
+                raise fail(f"{name} is a member of this project already: `refinery user set {name} --role ...`")
+            service.set_role(session, name, role)
+        else:
+            service.add_user(session, name, role, _password(password))
     console.print(f"Added {name} ({role}).")
     if first:
         errors.print(
@@ -96,14 +92,11 @@ def user_set(
     """Change a user's role or password."""
     from service.accounts import service
 
-    try:
-        with open_runtime().db.session() as session:
-            if role is not None:
-                service.set_role(session, name, role)
-            if password:
-                service.set_password(session, name, _password(True) or "")
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), open_runtime().db.session() as session:
+        if role is not None:
+            service.set_role(session, name, role)
+        if password:
+            service.set_password(session, name, _password(True) or "")
     console.print(f"Updated {name}.")
 
 
@@ -112,11 +105,8 @@ def user_remove(name: str) -> None:
     """Remove a user; their tokens and logins stop working."""
     from service.accounts import service
 
-    try:
-        with open_runtime().db.session() as session:
-            service.remove_user(session, name)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), open_runtime().db.session() as session:
+        service.remove_user(session, name)
     console.print(f"Removed {name}.")
 
 
@@ -129,11 +119,8 @@ def token_create(
     """Create an API token and print it (only now: it is stored hashed)."""
     from service.accounts import service
 
-    try:
-        with open_runtime().db.session() as session:
-            credential, secret = service.create_token(session, user, name, expires_days)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), open_runtime().db.session() as session:
+        credential, secret = service.create_token(session, user, name, expires_days)
     errors.print(
         f"Token {credential.id} for {user}; send it as `Authorization: Bearer <token>`. It is not shown again:"
     )
@@ -159,9 +146,6 @@ def token_revoke(token_id: int) -> None:
     """Revoke a token: it stops working at once."""
     from service.accounts import service
 
-    try:
-        with open_runtime().db.session() as session:
-            service.revoke_token(session, token_id)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), open_runtime().db.session() as session:
+        service.revoke_token(session, token_id)
     console.print(f"Revoked token {token_id}.")

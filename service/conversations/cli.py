@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, follow_job, open_runtime
+from service.core.cli import console, errors, follow_job, open_runtime, refusals
 
 
 def conversation(
@@ -18,13 +18,10 @@ def conversation(
 ) -> None:
     """Turn a meeting or thread into decisions, action items, new stories and backlog changes for review."""
     from service.conversations import jobs, service
-    from service.core.errors import DomainError
 
     runtime = open_runtime()
-    try:
+    with refusals():
         job = service.store(runtime, file.read_bytes(), format, title, file.name, None)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
     job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, "reading the conversation (chunks)")
     summary = service.get_conversation(runtime, job.conversation_id).summary
     table = Table("conversation", "status", "chunks", "suggestions", "quotes checked", "quotes dropped")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -37,6 +38,17 @@ def fail(message: str) -> typer.Exit:
     """Print the error and return the exit (code 2) for the caller to raise."""
     errors.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=2)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A request the domain refuses (service.core.errors.DomainError) ends the command with its message."""
+    from service.core.errors import DomainError
+
+    try:
+        yield
+    except DomainError as exc:
+        raise fail(str(exc)) from exc
 
 
 def follow_job(

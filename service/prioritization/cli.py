@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, open_runtime
+from service.core.cli import console, errors, fail, open_runtime, refusals
 
 strategy_app = typer.Typer(help="Product goals / OKRs that priorities align with.", no_args_is_help=True)
 
@@ -19,15 +19,12 @@ def strategy_set(
     file: Annotated[Path, typer.Argument(help="A text or Markdown file with the goals, one per line.")],
 ) -> None:
     """Store the strategy (earlier versions are kept)."""
-    from service.core.errors import DomainError
     from service.prioritization import service
 
     if not file.is_file():
         raise fail(f"{file} is not a file")
-    try:
+    with refusals():
         strategy = service.set_strategy(open_runtime(), file.read_text(encoding="utf-8"), None)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
     console.print(f"Strategy {strategy.id} stored ({len(strategy.text.splitlines())} lines).")
 
 

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.core.cli import console, fail, open_runtime
-from service.core.errors import DomainError
+from service.core.cli import console, open_runtime, refusals
 
 project_app = typer.Typer(help="Projects: several backlogs in one instance.", no_args_is_help=True)
 
@@ -23,12 +22,9 @@ def project_add(
     from service.accounts.service import get_user
     from service.projects import service
 
-    try:
-        with open_runtime().db.session() as session:
-            admin_id = get_user(session, admin).id if admin else None
-            service.create_project(session, key, name, admin_id)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), open_runtime().db.session() as session:
+        admin_id = get_user(session, admin).id if admin else None
+        service.create_project(session, key, name, admin_id)
     console.print(f"Added project {key}" + (f" with {admin} as its admin." if admin else "."))
 
 

@@ -7,21 +7,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, follow_job, open_runtime
+from service.core.cli import console, errors, follow_job, open_runtime, refusals
 
 
 def refine(
     item: Annotated[list[int] | None, typer.Option("--item", help="Only these backlog item ids (repeatable).")] = None,
 ) -> None:
     """Check the quality of backlog items and suggest rewrites, splits and estimates for review."""
-    from service.core.errors import DomainError
     from service.refinement import jobs
 
     runtime = open_runtime()
-    try:
+    with refusals():
         job = jobs.create_job(runtime, item, None)
-    except DomainError as exc:
-        raise fail(str(exc)) from exc
     job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, f"refining {job.total} item(s)")
     table = Table("job", "status", "items", "refined", "failed", "findings", "suggestions")
     table.add_row(
