@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.llm import LLM, CallRecord, StructuredResult
-from pipelines.safety import escape_tags, neutralize_instructions
+from pipelines.safety import escape_tags, neutralize_instructions, screen_speaker
 from pipelines.transcripts import Turn
 from prompts import load_prompt
 
@@ -150,7 +150,8 @@ def transcript_lines(turns: list[Turn]) -> tuple[str, list[str]]:
         text = " ".join(turn.text.split()[:MAX_TURN_WORDS])
         cleaned, cut = neutralize_instructions(text)
         removed += cut
-        speaker = " ".join(turn.speaker.split())[:40]
+        speaker, cut = screen_speaker(" ".join(turn.speaker.split())[:40])
+        removed += cut
         lines.append(f"[{turn.index}] {speaker}: {escape_tags(cleaned, 'transcript', 'backlog')}")
     return "\n".join(lines), removed
 

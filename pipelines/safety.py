@@ -77,6 +77,23 @@ def neutralize_instructions(text: str) -> tuple[str, list[str]]:
     return "".join(kept).strip(), removed
 
 
+_ROLE_NAME = re.compile(
+    r"^[\W_]*(system|assistant|developer|tool|function|ai|bot|model|llm|gpt|chatgpt|instructions?)"
+    r"([\W_]*(prompt|message|note|bot|ai))?[\W_]*$",
+    re.IGNORECASE,
+)
+UNNAMED = "Speaker"
+
+
+def screen_speaker(name: str) -> tuple[str, list[str]]:
+    """A speaker's name as the model may see it: one that reads as a chat role ("SYSTEM", "assistant"), carries a
+    control token or an instruction becomes "Speaker", so no line can pass itself off as the system; what was cut."""
+    cleaned, cut = neutralize_instructions(name)
+    if cut or _ROLE_NAME.match(_as_read(cleaned)):
+        return UNNAMED, [f"speaker name {name.strip()!r}"]
+    return cleaned, []
+
+
 def escape_tags(text: str, *tags: str) -> str:
     """`text` with every opening or closing tag named in `tags` made harmless, whatever its case, the spaces
     inside its brackets or its attributes (`</input>`, `</ Input >`, `<INPUT type=x>`): its `<` becomes `&lt;`, so
