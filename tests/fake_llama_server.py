@@ -15,6 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+def crash() -> None:
+    """SIGSEGV, as llama.cpp's crash ends it. Sent to itself, the signal can land a moment later, after this thread
+    has answered: the thread waits for it instead, so a crash never comes with a reply."""
+    os.kill(os.getpid(), signal.SIGSEGV)
+    time.sleep(3600)
+
+
 def take(variable: str) -> bool:
     """True once for a fault file that exists (it is removed, so the restarted server behaves)."""
     path = os.environ.get(variable)
@@ -50,7 +57,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(3600)
         if not request.get("stream"):
             if take("FAKE_LLAMA_CRASH"):
-                os.kill(os.getpid(), signal.SIGSEGV)
+                crash()
             message = {"role": "assistant", "content": reply}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
             self._json(200, {"id": "1", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice],
@@ -59,11 +66,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
-        crash = take("FAKE_LLAMA_CRASH")
+        crashing = take("FAKE_LLAMA_CRASH")
         pieces = [reply[i : i + 8] for i in range(0, len(reply), 8)]
         for number, piece in enumerate(pieces):
-            if crash and number == len(pieces) // 2:
-                os.kill(os.getpid(), signal.SIGSEGV)
+            if crashing and number == len(pieces) // 2:
+                crash()
             chunk = {"id": "1", "object": "chat.completion.chunk", "created": 0, "model": "m",
                      "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}}]}  # fmt: skip
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
