@@ -194,6 +194,7 @@ def test_the_real_model_estimates_priority_inputs_and_code_scores_them(local_llm
 def test_the_openai_provider_drafts_through_a_real_llama_cpp_server(local_llm):
     """The documented model-server path: any OpenAI-compatible server, here llama.cpp's own, in json_object mode.
     The schema sent has no string bounds, so the server can compile it into a grammar."""
+    local_llm.host.ensure_ready()  # run alone, the server is still loading its model (503) when the call goes out
     config = LLMConfig(
         provider="openai",
         base_url=local_llm.host.base_url,

@@ -3,7 +3,8 @@
 LLM output is untrusted: it is validated against the schema, re-asked a bounded number of times, and otherwise
 returned as a failure with the reason. A call can be streamed: a listener hears each field as soon as it is
 complete. Calls pass a gate (at most N at once, the rest wait in line and hear their place), and a model
-server that crashes or hangs during a call is restarted and the call retried once.
+server that crashes or hangs during a call is restarted and the call retried once. With a pool of servers
+(pipelines.llm.pool) each request goes to a healthy one and is sent again after a transport fault.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
@@ -23,6 +24,9 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_a
 from pipelines.llm.fields import FieldStream
 from pipelines.llm.gate import ModelGate
 from prompts import PromptTemplate
+
+if TYPE_CHECKING:
+    from pipelines.llm.pool import ModelPool
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -51,11 +55,12 @@ class CallRecord(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
-    attempts: int = 0
+    attempts: int = 0  # answers asked for: the first and each re-ask (and a resend after the local server restarted)
+    retries: int = 0  # requests sent again after a transport fault (a pool of servers: 429, 5xx, timeout, ...)
     errors: list[str] = []
 
     def usage(self) -> dict[str, Any]:
-        return self.model_dump(include={"input_tokens", "output_tokens", "latency_s", "attempts", "errors"})
+        return self.model_dump(include={"input_tokens", "output_tokens", "latency_s", "attempts", "retries", "errors"})
 
 
 @dataclass
@@ -124,6 +129,7 @@ class LLM:
         max_attempts: int = 3,
         gate: ModelGate | None = None,
         host: ModelHost | None = None,
+        pool: ModelPool | None = None,
     ) -> None:
         self.chat = chat
         self.provider = provider
@@ -132,6 +138,7 @@ class LLM:
         self.max_attempts = max_attempts
         self.gate = gate
         self.host = host
+        self.pool = pool  # with a pool, each request goes to a server it picks (`chat` is its first server's)
 
     @property
     def background_parallelism(self) -> int:
@@ -161,7 +168,7 @@ class LLM:
         sampling = {} if temperature is None else {"temperature": temperature}
         if max_tokens is not None:
             sampling["max_tokens"] = max_tokens
-        bound = self.chat.bind(**self.bind_schema(schema), **sampling)
+        options = {**self.bind_schema(schema), **sampling}
         warnings: list[str] = []
         raw: str | None = None
         value: T | None = None
@@ -183,7 +190,7 @@ class LLM:
                         if record.attempts:
                             emit(CallEvent.retry, {"attempt": record.attempts + 1, "reason": record.errors[-1]})
                         record.attempts += 1
-                        raw, generation = self._ask_recovering(bound, messages, record, emit, generation, warnings)
+                        raw, generation = self._ask_recovering(options, messages, record, emit, generation, warnings)
                         try:
                             value = schema.model_validate_json(raw.strip())
                         except ValidationError as exc:
@@ -210,7 +217,7 @@ class LLM:
 
     def _ask_recovering(
         self,
-        bound: Any,
+        options: dict[str, Any],
         messages: list[BaseMessage],
         record: CallRecord,
         emit: Listener,
@@ -220,7 +227,7 @@ class LLM:
         """One request; if the model server crashed or hung during it, the request is sent once more after the
         server is back (the warning says what happened). Returns the reply text and the server's generation."""
         try:
-            return self._ask(bound, messages, record, emit), generation
+            return self._send(options, messages, record, emit), generation
         except Exception as exc:
             what = self.host.recover(exc, generation) if self.host else None
             if what is None:
@@ -234,9 +241,22 @@ class LLM:
             except LLMUnavailable as down:
                 raise LLMUnavailable(f"{what}, and it could not be started again: {down}") from down
             try:
-                return self._ask(bound, messages, record, emit), generation
+                return self._send(options, messages, record, emit), generation
             except Exception as again:
                 raise RuntimeError(f"{what}, and the call sent again after the restart failed too: {again}") from again
+
+    def _send(self, options: dict[str, Any], messages: list[BaseMessage], record: CallRecord, emit: Listener) -> str:
+        """One request with these bound options: to the chat model, or through the pool, which picks a server and
+        sends the request again after a transport fault (counted in `record.retries`; listeners hear a retry)."""
+        if self.pool is None:
+            return self._ask(self.chat.bind(**options), messages, record, emit)
+
+        def resent(reason: str) -> None:
+            record.retries += 1
+            record.errors.append(reason)
+            emit(CallEvent.retry, {"attempt": record.attempts, "reason": reason})
+
+        return self.pool.send(lambda chat: self._ask(chat.bind(**options), messages, record, emit), resent)
 
     def _ask(self, bound: Any, messages: list[BaseMessage], record: CallRecord, emit: Listener) -> str:
         if emit is _quiet:

@@ -38,9 +38,22 @@ class ModelGate:
         try:
             yield
         finally:
-            with self._changed:
-                self._running -= 1
-                self._changed.notify_all()
+            self.leave()
+
+    def try_enter(self) -> bool:
+        """Take a slot now if one is free and nobody waits in line (True), else take nothing (False); who took
+        one must `leave()`. For a caller that picks among several gates (pipelines.llm.pool)."""
+        with self._changed:
+            if self._line or self._running >= self.slots:
+                return False
+            self._running += 1
+            return True
+
+    def leave(self) -> None:
+        """Give back a slot (one taken with `try_enter`; `slot()` does it on its way out)."""
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
 
     @property
     def running(self) -> int:

@@ -1,6 +1,6 @@
 """Build the configured LLM. Every real model is reached the same way, over the OpenAI-compatible HTTP API:
-`openai` (OpenAI or any compatible server) by URL, `local` through the llama.cpp server Refinery runs itself.
-`fake` has scripted replies for unit tests of plumbing."""
+`openai` (OpenAI or any compatible servers) by URL, one or several (a pool: pipelines.llm.pool), `local` through
+the llama.cpp server Refinery runs itself. `fake` has scripted replies for unit tests of plumbing."""
 
 from __future__ import annotations
 
@@ -9,18 +9,20 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipelines.llm import server, weights
 from pipelines.llm.core import LLM, LLMUnavailable
 from pipelines.llm.fake import fake_llm
 from pipelines.llm.gate import ModelGate
+from pipelines.llm.pool import CircuitBreaker, ModelPool, PoolServer, RetryPolicy, parse_base_urls
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 atexit.register(server.stop_all)
 
 Provider = Literal["local", "openai", "fake"]
+OPENAI_URL = "https://api.openai.com/v1"
 
 
 def default_threads() -> int:
@@ -34,7 +36,7 @@ class LLMConfig(BaseModel):
     provider: Provider = "local"
     model: str | None = Field(None, description="OpenAI model name, or local model name / GGUF path.")
     api_key: str | None = None
-    base_url: str | None = None
+    base_url: str | None = Field(None, description="openai: a server's URL, or several, comma-separated (a pool).")
     openai_schema_mode: Literal["json_schema", "json_object"] = Field(
         "json_schema",
         description="json_object for servers that reject json_schema (llama-cpp-python's server, some Ollama builds).",
@@ -45,11 +47,24 @@ class LLMConfig(BaseModel):
     max_output_tokens: int = Field(768, ge=64)
     max_attempts: int = Field(3, ge=1, le=10)
     timeout_s: float = Field(300.0, gt=0, description="One request; past it the local server counts as hung.")
-    concurrency: int = Field(4, ge=1, description="Calls at once (local: the server's parallel slots).")
+    concurrency: int = Field(4, ge=1, description="Calls at once per server (local: the server's parallel slots).")
+    retries: int = Field(2, ge=0, le=10, description="openai: resends after a 429, 5xx, timeout, lost connection.")
+    backoff_s: float = Field(0.5, gt=0, le=60, description="openai: the first wait before a resend; doubled each time.")
+    breaker_failures: int = Field(3, ge=1, description="openai: transport faults in a row that take a server out.")
+    breaker_cooldown_s: float = Field(30.0, gt=0, description="openai: how long a server is out before a probe.")
     llama_server: Path | None = Field(None, description="The llama-server binary (default: beside Python).")
     server_port: int = Field(0, ge=0, le=65535, description="Loopback port of the local server; 0: a free one.")
     repack: bool = True
     memory_limit_mb: int = Field(0, ge=0, description="Address-space limit of the local server process; 0: none.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return ",".join(parse_base_urls(value)) if value and value.strip() else None
+
+    @property
+    def base_urls(self) -> list[str]:
+        return self.base_url.split(",") if self.base_url else []
 
 
 class LLMSettings(BaseSettings):
@@ -74,11 +89,25 @@ class LLMSettings(BaseSettings):
     llm_port: int = Field(0, validation_alias="REFINERY_LLM_PORT", ge=0, le=65535)
     llm_repack: bool = Field(True, validation_alias="REFINERY_LLM_REPACK")
     llm_memory_limit_mb: int = Field(0, validation_alias="REFINERY_LLM_MEMORY_LIMIT_MB", ge=0)
+    llm_retries: int = Field(2, validation_alias="REFINERY_LLM_RETRIES", ge=0, le=10)
+    llm_backoff_s: float = Field(0.5, validation_alias="REFINERY_LLM_BACKOFF_S", gt=0, le=60)
+    llm_breaker_failures: int = Field(3, validation_alias="REFINERY_LLM_BREAKER_FAILURES", ge=1)
+    llm_breaker_cooldown_s: float = Field(30.0, validation_alias="REFINERY_LLM_BREAKER_COOLDOWN_S", gt=0)
     openai_api_key: str | None = Field(None, validation_alias="OPENAI_API_KEY")
-    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("REFINERY_OPENAI_BASE_URLS", "OPENAI_BASE_URL")
+    )  # one URL or several, comma-separated
     openai_schema_mode: Literal["json_schema", "json_object"] = Field(
         "json_schema", validation_alias="REFINERY_OPENAI_SCHEMA_MODE"
     )
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        try:
+            return ",".join(parse_base_urls(value)) if value and value.strip() else None
+        except ValueError as exc:
+            raise ValueError(f"REFINERY_OPENAI_BASE_URLS / OPENAI_BASE_URL: {exc}") from None
 
     @model_validator(mode="after")
     def _default_provider(self) -> LLMSettings:
@@ -102,6 +131,10 @@ class LLMSettings(BaseSettings):
             max_attempts=self.llm_max_attempts,
             timeout_s=self.llm_timeout_s,
             concurrency=self.llm_concurrency,
+            retries=self.llm_retries,
+            backoff_s=self.llm_backoff_s,
+            breaker_failures=self.llm_breaker_failures,
+            breaker_cooldown_s=self.llm_breaker_cooldown_s,
             llama_server=self.llama_server,
             server_port=self.llm_port,
             repack=self.llm_repack,
@@ -135,7 +168,7 @@ def _json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
     return {"response_format": {"type": "json_schema", "json_schema": spec}}
 
 
-def _chat(config: LLMConfig, model: str, base_url: str | None, api_key: str, retries: int) -> Any:
+def _chat(config: LLMConfig, model: str, base_url: str, api_key: str, retries: int) -> Any:
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
@@ -152,7 +185,10 @@ def _chat(config: LLMConfig, model: str, base_url: str | None, api_key: str, ret
 
 def _openai_llm(config: LLMConfig) -> LLM:
     if not config.api_key and not config.base_url:
-        raise LLMUnavailable("provider 'openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
+        raise LLMUnavailable(
+            "provider 'openai' needs OPENAI_API_KEY, or OPENAI_BASE_URL (one or several comma-separated URLs) "
+            "for OpenAI-compatible servers"
+        )
     model = config.model or "gpt-4o-mini"
 
     def bind_schema(schema: type[BaseModel]) -> dict[str, Any]:
@@ -160,13 +196,27 @@ def _openai_llm(config: LLMConfig) -> LLM:
             return {"response_format": {"type": "json_object", "schema": wire_schema(schema)}}
         return _json_schema_format(schema)
 
+    pool = ModelPool(
+        [
+            PoolServer(
+                url,
+                _chat(config, model, url, config.api_key or "not-needed", retries=0),  # the pool sends again
+                ModelGate(config.concurrency),
+                CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s),
+            )
+            for url in config.base_urls or [OPENAI_URL]  # never None: the client would read OPENAI_BASE_URL itself
+        ],
+        RetryPolicy(retries=config.retries, backoff_s=config.backoff_s),
+        timeout_s=config.timeout_s,
+    )
     return LLM(
-        _chat(config, model, config.base_url, config.api_key or "not-needed", retries=2),
+        pool.servers[0].chat,
         provider="openai",
         model=model,
         bind_schema=bind_schema,
         max_attempts=config.max_attempts,
-        gate=ModelGate(config.concurrency),
+        gate=pool.gate,
+        pool=pool,
     )
 
 
