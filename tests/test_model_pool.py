@@ -123,6 +123,22 @@ def test_a_dead_server_opens_its_breaker_and_calls_go_to_the_other(serve):
     assert dead_status["state"] == "open" and "Connection refused" in dead_status["reason"]
 
 
+def test_healthz_shows_each_servers_breaker_through_the_api(serve, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+    from service.core.settings import Settings
+
+    dead, alive = f"http://127.0.0.1:{free_port()}/v1", serve()
+    app = create_app(Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_DUPLICATE_CHECK=False), pool_llm(dead, alive.url))
+    with TestClient(app, base_url="http://localhost") as client:
+        for _ in range(3):
+            assert client.post("/v1/drafts", json={"text": IDEA}).json()["status"] == "pending"
+        servers = client.get("/healthz").json()["llm"]["servers"]
+    assert [(s["url"], s["state"]) for s in servers] == [(dead, "open"), (alive.url, "closed")]
+    assert "Connection refused" in servers[0]["reason"] and servers[1]["sent"] == 3 and servers[1]["slots"] == 2
+
+
 def test_all_servers_dead_fails_fast_naming_them():
     urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(2)]
     llm = pool_llm(*urls, timeout_s=30, breaker_failures=2, breaker_cooldown_s=30)

@@ -14,9 +14,22 @@ from service.core.deps import RuntimeDep
 router = APIRouter(tags=["health"])
 
 
+class ServerStatus(BaseModel):
+    """One OpenAI-compatible server of the `openai` provider: its circuit breaker's state (closed: in use; open:
+    taken out after faults in a row, `reason` says the last; half_open: one probe request decides) and its load."""
+
+    url: str
+    state: Literal["closed", "open", "half_open"]
+    reason: str = ""
+    running: int = 0
+    slots: int
+    sent: int = Field(0, description="Requests sent to it so far.")
+
+
 class ModelStatus(BaseModel):
     """Where the model stands. `state`: ready; starting or restarting (`reason` says why); broken (`reason` says
-    what to fix); remote for a model server Refinery does not run; not_started before the first use."""
+    what to fix); remote for model servers Refinery does not run (`servers`: each one's state); not_started before
+    the first use."""
 
     state: Literal["not_started", "starting", "ready", "restarting", "broken", "stopped", "remote"]
     reason: str = ""
@@ -26,6 +39,7 @@ class ModelStatus(BaseModel):
     running: int = Field(0, description="Calls the model is working on now.")
     waiting: int = Field(0, description="Calls waiting in line for the model.")
     slots: int | None = Field(None, description="Calls the model works on at once.")
+    servers: list[ServerStatus] = Field([], description="The openai provider's servers, each with its breaker.")
 
 
 class Health(BaseModel):

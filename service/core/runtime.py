@@ -102,7 +102,7 @@ class Runtime:
             return {"state": "not_started"}
         gate = {"running": llm.gate.running, "waiting": llm.gate.waiting, "slots": llm.gate.slots} if llm.gate else {}
         if not isinstance(llm.host, ModelServer):
-            return {"state": "remote", **gate}
+            return {"state": "remote", **gate, "servers": pool.status() if (pool := getattr(llm, "pool", None)) else []}
         status = llm.host.status()
         return {
             "state": str(status.state),
