@@ -64,7 +64,9 @@ def serve(
     except migrate.DatabaseVersionError as exc:
         raise fail(str(exc)) from exc
     runtime = api.state.runtime
-    if not auth_enabled(runtime.db):
+    with runtime.db.session() as session:
+        accounts_on = auth_enabled(session)
+    if not accounts_on:
         if not _loopback(host):
             raise fail(
                 f"refusing to listen on {host} while there are no users: anyone who can reach it could accept "

@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from service.accounts import service
 from service.accounts.service import CredentialKind, Principal
@@ -96,20 +97,17 @@ def rule(request: Request) -> Role | None:
     return ACCESS[key]
 
 
-def identify(request: Request, token: str | None, session_secret: str | None) -> Principal | None:
+def identify(request: Request, session: Session, token: str | None, session_secret: str | None) -> Principal | None:
     """The principal behind a bearer token or the session cookie (checking the CSRF token of a cookie on a
     state-changing request); None when neither is given. 401 for a token or cookie that is not (or no longer)
     valid."""
-    db = request.app.state.runtime.db
     if token:
-        with db.session() as session:
-            principal = service.authenticate(session, token, CredentialKind.token)
+        principal = service.authenticate(session, token, CredentialKind.token)
         if principal is None:
             raise HTTPException(401, "the API token is not valid: it is unknown, expired or revoked", _challenge())
         return principal
     if session_secret:
-        with db.session() as session:
-            principal = service.authenticate(session, session_secret, CredentialKind.session)
+        principal = service.authenticate(session, session_secret, CredentialKind.session)
         if principal is None:
             raise HTTPException(401, "the desk session has ended or is not valid here: sign in again", _challenge())
         if request.method not in SAFE_METHODS:
@@ -152,21 +150,21 @@ async def authorize(
 def _check(
     request: Request, token: str | None, session_secret: str | None, key: str | None
 ) -> tuple[Principal | None, int]:
-    db = request.app.state.runtime.db
-    with db.session() as session:
+    """Who is asking and which project they act on, in one transaction (a token's last use is recorded in it)."""
+    with request.app.state.runtime.db.session() as session:
         found = scope.find_project(session, key)
         project_id = found.id if found else None
-    if not service.auth_enabled(db):
-        if project_id is None:
-            raise HTTPException(404, f"there is no project {key!r}: `GET /v1/projects` lists them")
-        return None, project_id
-    need = rule(request)
-    with scope.in_project(project_id or scope.EVERY):  # the caller's role is their role in that project
-        if need is PUBLIC:  # a stale cookie or token must not keep anyone from the login
-            with contextlib.suppress(HTTPException):
-                return identify(request, token, session_secret), project_id or scope.DEFAULT_PROJECT_ID
-            return None, project_id or scope.DEFAULT_PROJECT_ID
-        principal = identify(request, token, session_secret)
+        if not service.auth_enabled(session):
+            if project_id is None:
+                raise HTTPException(404, f"there is no project {key!r}: `GET /v1/projects` lists them")
+            return None, project_id
+        need = rule(request)
+        with scope.in_project(project_id or scope.EVERY):  # the caller's role is their role in that project
+            if need is PUBLIC:  # a stale cookie or token must not keep anyone from the login
+                with contextlib.suppress(HTTPException):
+                    return identify(request, session, token, session_secret), project_id or scope.DEFAULT_PROJECT_ID
+                return None, project_id or scope.DEFAULT_PROJECT_ID
+            principal = identify(request, session, token, session_secret)
     if principal is None:
         raise HTTPException(
             401, "sign in: send `Authorization: Bearer <token>` (`refinery token create NAME`)", _challenge()

@@ -48,11 +48,10 @@ def user_add(
     from service.accounts import service
     from service.core.tables import User
 
-    runtime = open_runtime()
-    first = not service.auth_enabled(runtime.db)
-    if first and role != Role.admin:
-        raise fail("the first user must be an admin (--role admin), or nobody could add members later")
-    with refusals(), runtime.db.session() as session:
+    with refusals(), open_runtime().db.session() as session:
+        first = not service.auth_enabled(session)
+        if first and role != Role.admin:
+            raise fail("the first user must be an admin (--role admin), or nobody could add members later")
         existing = session.scalar(select(User).where(User.name == name))
         if existing is not None:  # another project's member: a member of this one too
             if service.role_of(session, existing.id) is not None:

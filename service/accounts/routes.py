@@ -29,7 +29,8 @@ router = APIRouter(tags=["accounts"])
 def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
     """Whether accounts are on and who is asking; with the desk's session, its CSRF token."""
     if principal is None:
-        return Me(auth=service.auth_enabled(runtime.db))
+        with runtime.db.session() as session:
+            return Me(auth=service.auth_enabled(session))
     secret = request.cookies.get(SESSION_COOKIE) if principal.via == CredentialKind.session else None
     return Me(auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret))
 
@@ -37,11 +38,11 @@ def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
 @router.post("/v1/auth/login", response_model=Me, responses={401: {}, 409: {}, 429: {}})
 def login(body: LoginRequest, request: Request, response: Response, runtime: RuntimeDep) -> Me | JSONResponse:
     """Sign in to the desk: sets an HttpOnly, SameSite=Strict session cookie."""
-    if not service.auth_enabled(runtime.db):
-        raise Conflict("accounts are off (there are no users yet): create the first admin with "
-                       "`refinery user add NAME --role admin`")  # fmt: skip
     settings = runtime.settings
     with runtime.db.session() as session:
+        if not service.auth_enabled(session):
+            raise Conflict("accounts are off (there are no users yet): create the first admin with "
+                           "`refinery user add NAME --role admin`")  # fmt: skip
         outcome = service.login(
             session, body.name, body.password, settings.session_hours, settings.login_attempts, settings.lockout_minutes
         )
@@ -85,7 +86,7 @@ def add_user(body: UserCreate, runtime: RuntimeDep) -> UserPublic:
     """Make someone a member of the project with a role, creating their account if it is new. While accounts are
     off, the first user must be an admin (and turns them on)."""
     with runtime.db.session() as session:
-        if body.role != Role.admin and not service.auth_enabled(runtime.db):
+        if body.role != Role.admin and not service.auth_enabled(session):
             raise InvalidInput("the first user must be an admin, or nobody could add members later")
         try:
             user = service.get_user(session, body.name)

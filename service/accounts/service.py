@@ -16,7 +16,6 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from service.core import scope
-from service.core.db import Database
 from service.core.enums import Role
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.tables import Credential, Membership, User, utcnow
@@ -72,10 +71,9 @@ def check_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(found, base64.b64decode(key))
 
 
-def auth_enabled(db: Database) -> bool:
+def auth_enabled(session: Session) -> bool:
     """Accounts are on once a user exists."""
-    with db.session() as session:
-        return bool(session.scalar(select(exists().where(User.id.is_not(None)))))
+    return bool(session.scalar(select(exists().where(User.id.is_not(None)))))
 
 
 def add_user(session: Session, name: str, role: Role, password: str | None = None) -> User:
@@ -142,9 +140,10 @@ def role_of(session: Session, user_id: int) -> Role | None:
 
 
 def list_users(session: Session, members_only: bool = False) -> list[tuple[User, Role | None]]:
-    """Users with their role in the current project (every account, or its members only)."""
-    users = [(user, role_of(session, user.id)) for user in session.scalars(select(User).order_by(User.id))]
-    return [(user, role) for user, role in users if role or not members_only]
+    """Users with their role in the current project (every account, or its members only), in one query."""
+    here = (Membership.user_id == User.id) & (Membership.project_id == scope.current_project())
+    rows = session.execute(select(User, Membership.role).outerjoin(Membership, here).order_by(User.id))
+    return [(user, Role(role) if role else None) for user, role in rows if role or not members_only]
 
 
 def remove_user(session: Session, name: str) -> None:
@@ -244,7 +243,7 @@ def authenticate(session: Session, secret: str, kind: CredentialKind) -> Princip
         return None
     credential, name = row
     now = utcnow()
-    if credential.revoked_at is not None or (credential.expires_at is not None and credential.expires_at <= now):
+    if credential.revoked_at is not None or expired(credential, now):
         return None
     if credential.last_used_at is None or now - credential.last_used_at > timedelta(minutes=1):
         credential.last_used_at = now
@@ -258,4 +257,5 @@ def authenticate(session: Session, secret: str, kind: CredentialKind) -> Princip
 
 
 def expired(credential: Credential, now: datetime | None = None) -> bool:
+    """The credential's expiry has passed (one without an expiry never expires)."""
     return credential.expires_at is not None and credential.expires_at <= (now or utcnow())
