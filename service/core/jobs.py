@@ -112,12 +112,17 @@ def outcome(pieces: int, failed: int) -> JobStatus:
     return JobStatus.failed if pieces and failed >= pieces else JobStatus.done
 
 
+def _locked_errors(session: Session, table: type[Any], job_id: int) -> list[str]:
+    """A job's errors so far, its row locked where the database can (so no concurrent note is lost)."""
+    return session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+
+
 def append_errors(runtime: Runtime, table: type[Any], job_id: int, new: list[str]) -> None:
     """Add lines to a job's errors (the row locked where the database can, so a cancel note is not lost)."""
     if not new:
         return
     with runtime.db.session() as session:
-        kept = session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+        kept = _locked_errors(session, table, job_id)
         session.execute(update(table).where(table.id == job_id).values(errors=[*kept, *new][:MAX_ERRORS]))
 
 
@@ -133,7 +138,7 @@ def finish(runtime: Runtime, table: type[Any], job_id: int, status: JobStatus, *
         if ended.rowcount:
             return
         if "errors" in values:
-            kept = session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+            kept = _locked_errors(session, table, job_id)
             values["errors"] = [*kept, *(e for e in values["errors"] if e not in kept)][:MAX_ERRORS]
         if values:
             session.execute(update(table).where(table.id == job_id).values(**values))
@@ -175,7 +180,7 @@ def cancel(runtime: Runtime, kind: JobKind, job_id: int, actor: str | None = Non
         else "while running: the piece in progress finishes and is kept, nothing more is started"
     )
     with runtime.db.session() as session:
-        kept = session.scalar(select(table.errors).where(table.id == job_id).with_for_update()) or []
+        kept = _locked_errors(session, table, job_id)
         cancelled = session.execute(
             update(table)
             .where(table.id == job_id, table.status.in_(UNFINISHED))
