@@ -37,7 +37,12 @@ def item_document(item: BacklogItem) -> Document:
         id=f"backlog_item:{item.id}",
         title=item.title,
         body=item.description or "",
-        metadata={"kind": "backlog_item", "item_id": item.id, "status": "backlog", "project": _project(item)},
+        metadata={
+            "kind": "backlog_item",
+            "item_id": item.id,
+            "status": "backlog",
+            "project": _project(item.project_id),
+        },
     )
 
 
@@ -55,25 +60,30 @@ def suggestion_document(suggestion: Suggestion) -> Document:
             "kind": "suggestion",
             "item_id": suggestion.id,
             "status": suggestion.status,
-            "project": _project(suggestion),
+            "project": _project(suggestion.project_id),
         },
     )
 
 
-def _project(row: BacklogItem | Suggestion | TicketRow) -> int:
-    return row.project_id or scope.current_project()  # a row not flushed yet joins the current project
+def _project(project_id: int | None) -> int:
+    return project_id or scope.current_project()  # a row not flushed yet joins the current project
 
 
 def ticket_document(
     ticket_id: int, job_id: int, subject: str, redacted: str, project_id: int | None = None
 ) -> Document:
     """A ticket's document, from its redacted text only (the original never reaches the index)."""
-    project = project_id or scope.current_project()
     return Document(
         id=f"ticket:{ticket_id}",
         title=subject or redacted[:120],
         body=redacted,
-        metadata={"kind": "ticket", "item_id": ticket_id, "status": "ingested", "job_id": job_id, "project": project},
+        metadata={
+            "kind": "ticket",
+            "item_id": ticket_id,
+            "status": "ingested",
+            "job_id": job_id,
+            "project": _project(project_id),
+        },
     )
 
 
