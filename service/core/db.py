@@ -15,6 +15,11 @@ from service.core import migrate, scope
 T = TypeVar("T")
 
 
+def driver_url(url: str) -> str:
+    """The URL with the driver Refinery installs: psycopg 3 for PostgreSQL (`postgresql://` would mean psycopg2)."""
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine and bring the database to the newest schema (service.core.migrate); raises
     DatabaseVersionError for a database a newer Refinery has upgraded."""
@@ -29,7 +34,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     else:
-        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        url = driver_url(url)
         engine = create_engine(url, pool_pre_ping=True)
     try:
         migrate.upgrade(engine)

@@ -18,10 +18,11 @@ def _revisions(url: str) -> set[str]:
     from sqlalchemy import create_engine
 
     from service.core import migrate
+    from service.core.db import driver_url
 
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return set()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(driver_url(url))
     try:
         with engine.connect() as connection:
             return migrate.current(connection)

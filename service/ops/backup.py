@@ -44,7 +44,8 @@ from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import JSON, TypeDecorator
 
-from service.core.db import Database
+from service.core import migrate
+from service.core.db import Database, driver_url
 from service.core.settings import Settings
 from service.core.tables import Base, Project
 
@@ -77,7 +78,7 @@ def refinery_version() -> str:
 
 
 def _engine(url: str) -> Engine:
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return create_engine(driver_url(url))
 
 
 def _is_datetime(column: Column) -> bool:
@@ -185,11 +186,8 @@ def _encode(value: Any) -> Any:
 
 
 def _alembic_revision(connection: Connection) -> str | None:
-    """The schema revision, when the database has Alembic's table (read defensively: it may not)."""
-    if not inspect(connection).has_table("alembic_version"):
-        return None
-    revisions = connection.execute(sql("SELECT version_num FROM alembic_version")).scalars().all()
-    return ",".join(sorted(revisions)) or None
+    """The schema revision (None for a database Alembic never touched)."""
+    return ",".join(sorted(migrate.current(connection))) or None
 
 
 def _files(folder: Path) -> list[Path]:
@@ -276,8 +274,8 @@ def _check(manifest: Manifest, staged: Path) -> None:
         newer = True
     if newer:
         raise BackupError(f"the backup was made by Refinery {manifest.refinery_version}, newer than {ours}: upgrade")
-    known = _known_revisions()
-    if manifest.alembic_revision and known is not None and not set(manifest.alembic_revision.split(",")) <= known:
+    known = {script.revision for script in migrate.scripts().walk_revisions()}
+    if manifest.alembic_revision and not set(manifest.alembic_revision.split(",")) <= known:
         raise BackupError(
             f"the backup's schema revision {manifest.alembic_revision} is unknown here: a newer Refinery made it"
         )
@@ -295,16 +293,6 @@ def _check(manifest: Manifest, staged: Path) -> None:
             found += 1
         if found != count:
             raise BackupError(f"db/{name}.jsonl has {found} rows, its manifest says {count}: the archive is damaged")
-
-
-def _known_revisions() -> set[str] | None:
-    """The schema revisions this Refinery knows; None where it has no migrations."""
-    try:
-        from service.core import migrate
-
-        return {script.revision for script in migrate.scripts().walk_revisions()}
-    except Exception:  # no migrations here: the table and column checks still apply
-        return None
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
