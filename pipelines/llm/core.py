@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
@@ -24,9 +24,6 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_a
 from pipelines.llm.fields import FieldStream
 from pipelines.llm.gate import ModelGate
 from prompts import PromptTemplate
-
-if TYPE_CHECKING:
-    from pipelines.llm.pool import ModelPool
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -82,6 +79,18 @@ class LLMUnavailable(RuntimeError):
     """The provider cannot be used at all (model not installed, bad configuration, model server broken)."""
 
 
+class ServerPool(Protocol):
+    """Several model servers behind one LLM (pipelines.llm.pool.ModelPool): each request goes to one it picks."""
+
+    def send(self, ask: Callable[[Any], str], resent: Callable[[str], None]) -> str:
+        """`ask(chat)` on a server; `resent(reason)` hears why a request is sent again after a transport fault."""
+        ...
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each server's state, for health pages."""
+        ...
+
+
 class ModelHost(Protocol):
     """A model server the LLM depends on (the embedded model): readiness before a call, recovery after a fault."""
 
@@ -129,7 +138,7 @@ class LLM:
         max_attempts: int = 3,
         gate: ModelGate | None = None,
         host: ModelHost | None = None,
-        pool: ModelPool | None = None,
+        pool: ServerPool | None = None,
     ) -> None:
         self.chat = chat
         self.provider = provider
