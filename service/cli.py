@@ -20,11 +20,11 @@ from service.core.cli import chosen, errors, fail
 from service.drafting import cli as drafting
 from service.duplicates import cli as duplicates
 from service.ingest import cli as ingest
-from service.jobs_cli import job_app
 from service.ops import cli as ops
 from service.prioritization import cli as prioritization
 from service.projects import cli as projects
 from service.refinement import cli as refinement
+from service.worker import cli as worker
 
 app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
 
@@ -136,7 +136,8 @@ app.command()(prioritization.prioritize)
 app.add_typer(prioritization.strategy_app, name="strategy")
 app.command()(refinement.refine)
 app.command()(conversations.conversation)
-app.add_typer(job_app, name="job")
+app.add_typer(worker.job_app, name="job")
+app.command("worker")(worker.worker)
 app.command()(ops.backup)
 app.command()(ops.restore)
 app.add_typer(accounts.user_app, name="user")

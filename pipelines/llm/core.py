@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
+import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from pydantic import BaseModel, ValidationError
@@ -69,6 +70,7 @@ class StructuredResult(Generic[T]):
     raw: str | None
     record: CallRecord
     warnings: list[str] = field(default_factory=list)
+    unreachable: bool = False  # no answer: the model could not run or be reached (not a bad reply); worth a retry later
 
     @property
     def ok(self) -> bool:
@@ -77,6 +79,17 @@ class StructuredResult(Generic[T]):
 
 class LLMUnavailable(RuntimeError):
     """The provider cannot be used at all (model not installed, bad configuration, model server broken)."""
+
+
+class TransportFailed(RuntimeError):
+    """A request failed on every try with a transport fault; the message says the last one."""
+
+
+# Failures where no model answered (as opposed to one that answered wrongly): a later try may succeed.
+UNREACHABLE = (
+    LLMUnavailable, TransportFailed, TimeoutError, ConnectionError,
+    openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError,
+)  # fmt: skip
 
 
 class ServerPool(Protocol):
@@ -182,6 +195,7 @@ class LLM:
         raw: str | None = None
         value: T | None = None
         error: str | None = None
+        unreachable = False
         started = time.perf_counter()
         gate = (
             self.gate.slot(lambda at: emit(CallEvent.queued, {"position": at, "running": self.gate.running}))
@@ -211,13 +225,15 @@ class LLM:
             last = exc.last_attempt.exception()
             error = f"invalid output after {record.attempts} attempts: {getattr(last, 'error', last)}"
         except LLMUnavailable as exc:  # the model cannot run: a failed call that says what to fix
-            error = f"the model is not available: {exc}"
+            error, unreachable = f"the model is not available: {exc}", True
             record.errors.append(error)
         except Exception as exc:  # transport errors, timeouts, provider errors: a failed call, not a crash
-            error = f"LLM call failed: {type(exc).__name__}: {exc}"
+            error, unreachable = f"LLM call failed: {type(exc).__name__}: {exc}", isinstance(exc, UNREACHABLE)
             record.errors.append(error)
         record.latency_s = round(time.perf_counter() - started, 3)
-        return StructuredResult(value=value, error=error, raw=raw, record=record, warnings=warnings)
+        return StructuredResult(
+            value=value, error=error, raw=raw, record=record, warnings=warnings, unreachable=unreachable
+        )
 
     def _ready(self, emit: Listener) -> int:
         if self.host is None:

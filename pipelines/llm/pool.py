@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import openai
 
-from pipelines.llm.core import LLMUnavailable
+from pipelines.llm.core import LLMUnavailable, TransportFailed
 from pipelines.llm.gate import ModelGate
 
 try:  # recent openai releases talk over httpx2, older ones over httpx: a raw wire error may be either
@@ -56,10 +56,6 @@ def parse_base_urls(text: str) -> list[str]:
         if urls.count(url) > 1:
             raise ValueError(f"{url} is listed twice")
     return urls
-
-
-class TransportFailed(RuntimeError):
-    """A request failed on every try with a transport fault; the message says the last one."""
 
 
 @dataclass(frozen=True)

@@ -19,24 +19,19 @@ from service.accounts.access import authorize
 from service.api import docs, hardening, health
 from service.api.origin import SameOriginMiddleware
 from service.backlog import routes as backlog
-from service.conversations import jobs as conversation_jobs
 from service.conversations import routes as conversations
 from service.core.errors import DomainError
-from service.core.jobs import JobRunner
 from service.core.runtime import Runtime
 from service.core.settings import Settings, get_settings
 from service.drafting import routes as drafting
 from service.duplicates import routes as duplicates
-from service.ingest import jobs as ingest_jobs
 from service.ingest import routes as ingest
 from service.ops import api as ops
-from service.ops.logs import with_job_context
-from service.prioritization import jobs as prioritization_jobs
 from service.prioritization import routes as prioritization
 from service.projects import routes as projects
-from service.refinement import jobs as refinement_jobs
 from service.refinement import routes as refinement
 from service.review import routes as review
+from service.worker import job_queue
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
@@ -48,7 +43,6 @@ ACCESS_RESPONSES = {
     403: {"description": "The caller's role may not do this, or the request came from another website."},
     404: {"description": "Not found; also a project (`?project=`) that does not exist or is not the caller's."},
 }
-JOB_KINDS = [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB, conversation_jobs.JOB]
 
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
@@ -70,7 +64,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         redoc_url=None,
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
-    app.state.jobs = JobRunner(app.state.runtime, with_job_context(JOB_KINDS))  # job ids in their log lines
+    app.state.jobs = job_queue(app.state.runtime)  # REFINERY_QUEUE: this process's thread, or worker processes
     for module in ROUTERS:
         app.include_router(module.router, responses=ACCESS_RESPONSES)
     settings = app.state.runtime.settings

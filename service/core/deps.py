@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from service.core.jobs import JobRunner
+from service.core.jobs import JobQueue
 from service.core.runtime import Runtime
 
 
@@ -14,7 +14,7 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_jobs(request: Request) -> JobRunner:
+def get_jobs(request: Request) -> JobQueue:
     return request.app.state.jobs
 
 
@@ -35,5 +35,5 @@ def decider(request: Request, actor: str | None, claimed: str | None) -> str | N
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ActorDep = Annotated[str | None, Depends(get_actor)]

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -35,18 +35,37 @@ MAX_ERRORS = 100  # lines kept in a job's errors
 
 
 @dataclass(frozen=True)
+class FanOut:
+    """How a job splits into pieces that several workers share (service.worker). `plan(runtime, job_id)` advances
+    the job as far as it goes without pieces and returns the pieces (JSON-able dicts) of its current stage, none
+    once it has ended; `piece(runtime, job_id, piece, last_try)` does one piece, at most once in effect, and says
+    whether its stage may now be complete (then the job is planned again); `fail(runtime, job_id, piece, error)`
+    records a piece that failed on every try as a counted failure, and says the same."""
+
+    plan: Callable[[Runtime, int], list[dict[str, Any]]]
+    piece: Callable[[Runtime, int, dict[str, Any], bool], bool]
+    fail: Callable[[Runtime, int, dict[str, Any], str], bool]
+
+
+@dataclass(frozen=True)
 class JobKind:
-    """A kind of background job: its name, its table, the function that runs (or resumes) one to the end, and
-    `public`, the status a client sees (a row -> the kind's JobPublic model)."""
+    """A kind of background job: its name, its table, the function that runs (or resumes) one to the end,
+    `public`, the status a client sees (a row -> the kind's JobPublic model), and `fan_out` where its pieces can
+    run on several workers at once (else one worker runs it whole)."""
 
     name: str
     table: type[Any]
     run: Callable[[Runtime, int], Any]
     public: Callable[[Any], Any] | None = None
+    fan_out: FanOut | None = None
 
 
 class Cancelled(Exception):  # noqa: N818 - a signal, not an error
     """The job was cancelled; raised at a piece boundary so its run stops there."""
+
+
+class TryLater(Exception):  # noqa: N818 - a signal, not an error
+    """A piece cannot be done now (no model answered); the queue tries it again later."""
 
 
 class TooManyJobs(DomainError):
@@ -192,7 +211,19 @@ def cancel(runtime: Runtime, kind: JobKind, job_id: int, actor: str | None = Non
     return get_job(runtime, table, job_id, kind.name)
 
 
+class JobQueue(Protocol):
+    """Where the API hands jobs: this process's JobRunner, or service.worker's queue for worker processes."""
+
+    kinds: dict[str, JobKind]
+
+    def start(self) -> None: ...
+    def submit(self, kind: JobKind, job_id: int) -> None: ...
+    def stop(self, timeout: float = 5) -> None: ...
+
+
 class JobRunner:
+    """The inline queue (REFINERY_QUEUE=inline): one thread of the API process runs the jobs, one at a time."""
+
     def __init__(self, runtime: Runtime, kinds: list[JobKind]) -> None:
         self.runtime = runtime
         self.kinds = {kind.name: kind for kind in kinds}

@@ -37,6 +37,11 @@ class Settings(LLMSettings):
     max_upload_mb: float = Field(55.0, validation_alias="REFINERY_MAX_UPLOAD_MB", gt=0)  # ingest keeps files <= 50 MiB
     max_json_mb: float = Field(2.0, validation_alias="REFINERY_MAX_JSON_MB", gt=0)
     max_rows: int = Field(100_000, validation_alias="REFINERY_MAX_ROWS", ge=1)  # tickets or items in one upload
+    # Background jobs: `inline` runs them in a thread of the API process; `postgres` puts them on a procrastinate
+    # queue in DATABASE_URL's PostgreSQL for `refinery worker` processes (service.worker).
+    queue: Literal["inline", "postgres"] = Field("inline", validation_alias="REFINERY_QUEUE")
+    worker_heartbeat_s: float = Field(5.0, validation_alias="REFINERY_WORKER_HEARTBEAT_S", gt=0)  # stalled after 4x
+    piece_attempts: int = Field(5, validation_alias="REFINERY_PIECE_ATTEMPTS", ge=1, le=20)  # then a counted failure
     model_rate_per_minute: int = Field(30, validation_alias="REFINERY_MODEL_RATE_PER_MINUTE", ge=0)  # 0: no limit
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")

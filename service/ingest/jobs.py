@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,11 @@ from sqlalchemy.orm import Session
 
 from pipelines.duplicates import DuplicateDetector
 from pipelines.redact import redact
+from pipelines.themes import PROMPT_ID as THEME_PROMPT
 from pipelines.themes import draft_theme
 from pipelines.tickets import ParsedTickets, parse_tickets
 from pipelines.triage import THEMED, TicketClassifier, cluster_themes, representative_quotes
+from prompts import load_prompt
 from service import duplicates
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus, SuggestionKind, SuggestionStatus
@@ -310,14 +313,18 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
             session.add(theme)
             session.flush()
             session.execute(update(TicketRow).where(TicketRow.id.in_(members)).values(theme_id=theme.id))
+        params = {**job.params, "themes_started": utcnow().isoformat()}  # the ETA's clock for the themes stage
         session.execute(
-            update(IngestJob).where(IngestJob.id == job.id).values(themes=len(clusters), stage=Stage.themes)
+            update(IngestJob)
+            .where(IngestJob.id == job.id)
+            .values(themes=len(clusters), stage=Stage.themes, params=params)
         )
 
 
-def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow) -> str | None:
+def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow, wait_for_model: bool = False) -> str | None:
     """Exactly once per theme: evidence for a matching backlog item, else one LLM call for a story draft; why,
-    when the draft failed. Nothing once the job is cancelled (each theme is a piece)."""
+    when the draft failed. Nothing once the job is cancelled (each theme is a piece). `wait_for_model`: when no
+    model answered, raise jobs.TryLater (the queue tries the piece again) instead of keeping a failed draft."""
     runtime = run.runtime
     if jobs.is_cancelled(runtime, IngestJob, job.id):
         return None
@@ -346,6 +353,8 @@ def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow) -> st
             _finish_theme(session, job.id, theme.id, suggestion.id, llm_calls=0)
         return None
     result = draft_theme(runtime.llm(), texts, len(tickets), job.params.get("product"))
+    if result.unreachable and wait_for_model:
+        raise jobs.TryLater(f"theme {theme.id}: {result.error}")
     if result.value is not None:
         evidence["quotes"] = result.value.quotes
         result.value = result.value.as_story()
@@ -380,28 +389,37 @@ def _finish_theme(
 
 def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
     """One suggestion per theme. Themes are independent: the model server drafts several at once (batched), one
-    slot stays free for people drafting meanwhile. `theme_seconds` keeps the time between finished themes, so the
-    ETA counts the parallelism. A failed draft is counted in `failed` with its reason in `errors`; when every
-    theme failed, the job has failed."""
+    slot stays free for people drafting meanwhile. A failed draft is counted in `failed` with its reason in
+    `errors`; when every theme failed, the job has failed."""
     runtime = run.runtime
-    with runtime.db.session() as session:
-        themes = session.scalars(
-            select(ThemeRow).where(ThemeRow.job_id == job.id, ThemeRow.suggestion_id.is_(None)).order_by(ThemeRow.id)
-        ).all()
-    last = time.perf_counter()
     with ContextThreadPool(max_workers=runtime.llm().background_parallelism) as pool:
-        for future in as_completed([pool.submit(make_theme_suggestion, run, job, theme) for theme in themes]):
+        for future in as_completed(
+            [pool.submit(make_theme_suggestion, run, job, t) for t in _open_themes(run, job.id)]
+        ):
             if failure := future.result():
                 jobs.append_errors(runtime, IngestJob, job.id, [failure])
-            now = time.perf_counter()
-            seconds = job.params.get("theme_seconds", []) + [round(now - last, 2)]
-            last = now
-            job.params = {**job.params, "theme_seconds": seconds[-20:]}
-            runtime.db.update(IngestJob, job.id, params=job.params)
             if progress:
                 progress(get_job(runtime, job.id))
     jobs.stop_if_cancelled(runtime, IngestJob, job.id)
-    job = get_job(runtime, job.id)
+    end_job(runtime, job.id)
+
+
+def _open_themes(run: IngestRun, job_id: int) -> list[ThemeRow]:
+    """The job's themes that have no suggestion yet."""
+    with run.runtime.db.session() as session:
+        query = select(ThemeRow).where(ThemeRow.job_id == job_id, ThemeRow.suggestion_id.is_(None))
+        return list(session.scalars(query.order_by(ThemeRow.id)))
+
+
+def end_job(runtime: Runtime, job_id: int) -> None:
+    """Once, when every theme has its suggestion: done, or failed when every theme's draft failed."""
+    with runtime.db.session() as session:
+        ended = session.execute(
+            update(IngestJob).where(IngestJob.id == job_id, IngestJob.stage == Stage.themes).values(stage=Stage.done)
+        )
+    if not ended.rowcount:
+        return  # another worker ended it
+    job = get_job(runtime, job_id)
     status = jobs.outcome(job.themes, job.failed)
     if status == JobStatus.failed:
         why = (
@@ -409,7 +427,7 @@ def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = Non
             "the reasons are above and on the failed suggestions (GET /v1/suggestions?status=failed)"
         )
         jobs.append_errors(runtime, IngestJob, job.id, [why])
-    jobs.finish(runtime, IngestJob, job.id, status, stage=Stage.done)
+    jobs.finish(runtime, IngestJob, job.id, status)
 
 
 STAGES = {
@@ -447,12 +465,13 @@ def run_job(runtime: Runtime, job_id: int, progress: Progress | None = None) -> 
 
 
 def eta_seconds(job: IngestJob) -> float | None:
-    """Remaining time from the rates seen so far in this job (None when there is nothing to go on yet)."""
+    """Remaining time from the rates seen so far in this job (None when there is nothing to go on yet); the rate
+    since the stage began counts the themes drafted in parallel, by one process or several workers."""
     if job.status in FINISHED:
         return None
-    seconds = job.params.get("theme_seconds", [])
-    if job.stage == Stage.themes and seconds:
-        return round(sum(seconds) / len(seconds) * max(0, job.themes - job.suggestions - job.failed), 1)
+    if job.stage == Stage.themes and (started := job.params.get("themes_started")):
+        done = job.suggestions + job.failed
+        return jobs.eta_seconds(datetime.fromisoformat(started), done, max(0, job.themes - done))
     if job.stage == Stage.triage:
         remaining = max(0, job.total - job.skipped - job.already_ingested - job.processed)
         return jobs.eta_seconds(job.started_at, job.processed, remaining)
@@ -464,4 +483,107 @@ def public(job: IngestJob) -> IngestJobPublic:
     return IngestJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
 
 
-JOB = jobs.JobKind("ingest", IngestJob, run_job, public)
+# Fan-out (service.worker): several workers share one job, a piece each: a triage batch, or one theme's suggestion.
+
+
+@cache
+def _classifier(detector: DuplicateDetector) -> TicketClassifier:
+    return TicketClassifier(detector.embedder)
+
+
+def _run(runtime: Runtime, job_id: int) -> IngestRun:
+    """This process's detector and classifier, taken once, for a piece of the job."""
+    found = duplicates.detector(runtime)
+    return IngestRun(runtime, job_id, found, _classifier(found))
+
+
+def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
+    """Advance the job as far as it goes without pieces (parse, cluster, the end) and return the pieces of its
+    current stage; none when it has ended. Safe to call again at any time: done work is not redone."""
+    job = get_job(runtime, job_id)
+    if job.status in FINISHED or not jobs.claim(runtime, IngestJob, job_id, started_at=job.started_at or utcnow()):
+        return []
+    try:
+        while True:
+            jobs.stop_if_cancelled(runtime, IngestJob, job_id)
+            job = get_job(runtime, job_id)
+            if job.stage == Stage.triage:
+                if pieces := _triage_pieces(runtime, job_id):
+                    return pieces
+                runtime.db.update(IngestJob, job_id, stage=Stage.cluster)
+            elif job.stage == Stage.themes:
+                if pieces := [{"theme_id": theme.id} for theme in _open_themes(_run(runtime, job_id), job_id)]:
+                    return pieces
+                end_job(runtime, job_id)
+            elif job.stage in (Stage.parse, Stage.cluster):
+                STAGES[job.stage](_run(runtime, job_id), job)
+            else:
+                return []
+    except jobs.Cancelled:
+        log.info("ingest job %s stopped: it was cancelled", job_id)
+    except Exception as exc:
+        log.exception("ingest job %s failed", job_id)
+        jobs.append_errors(runtime, IngestJob, job_id, [f"{get_job(runtime, job_id).stage}: {exc}"])
+        jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
+    return []
+
+
+def _triage_pieces(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
+    with runtime.db.session() as session:
+        ids = list(
+            session.scalars(
+                select(TicketRow.id)
+                .where(TicketRow.job_id == job_id, TicketRow.processed_at.is_(None))
+                .order_by(TicketRow.id)
+            )
+        )
+    return [{"ticket_ids": ids[start : start + BATCH]} for start in range(0, len(ids), BATCH)]
+
+
+def do_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], last_try: bool) -> bool:
+    """One piece, at most once in effect (a piece done before changes nothing); True when its stage may now be
+    complete, so the job is planned again. Raises jobs.TryLater while the model does not answer, unless this is
+    the last try: then the theme keeps a failed draft saying so."""
+    if jobs.is_cancelled(runtime, IngestJob, job_id):
+        return False
+    run = _run(runtime, job_id)
+    if "ticket_ids" in piece:
+        triage_batch(run, {"job_id": job_id, "ticket_ids": piece["ticket_ids"]})
+        with runtime.db.session() as session:
+            left = session.scalar(
+                select(func.count())
+                .select_from(TicketRow)
+                .where(TicketRow.job_id == job_id, TicketRow.processed_at.is_(None))
+            )
+        return not left
+    theme = runtime.db.get(ThemeRow, piece["theme_id"])
+    if failure := make_theme_suggestion(run, get_job(runtime, job_id), theme, wait_for_model=not last_try):
+        jobs.append_errors(runtime, IngestJob, job_id, [failure])
+    return not _open_themes(run, job_id)
+
+
+def fail_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], error: str) -> bool:
+    """A piece that failed on every try: a theme keeps a failed suggestion with the error (counted in the job's
+    `failed`); a triage batch fails the job (triage is local code: its failure is a fault to fix, not data)."""
+    if "ticket_ids" in piece:
+        jobs.append_errors(runtime, IngestJob, job_id, [f"triage of tickets {piece['ticket_ids'][:3]}...: {error}"])
+        jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
+        return False
+    inputs = {"job_id": job_id, "theme_id": piece["theme_id"]}
+    prompt = load_prompt(THEME_PROMPT)
+    config = runtime.settings.llm_config()
+    proposal = Proposal(
+        None, runtime.llm_model or "", config.provider, f"{prompt.id}@{prompt.version}", SuggestionStatus.failed
+    )
+    with runtime.db.session() as session:
+        suggestion = create_suggestion(session, SuggestionKind.story_draft, replace(proposal, reason=error), inputs)
+        try:
+            _finish_theme(session, job_id, piece["theme_id"], suggestion.id, llm_calls=0, failed=True)
+        except Conflict:
+            session.rollback()
+            return False
+    jobs.append_errors(runtime, IngestJob, job_id, [f"theme {piece['theme_id']}: {error} (suggestion {suggestion.id})"])
+    return not _open_themes(_run(runtime, job_id), job_id)
+
+
+JOB = jobs.JobKind("ingest", IngestJob, run_job, public, jobs.FanOut(plan, do_piece, fail_piece))

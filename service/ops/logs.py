@@ -106,7 +106,8 @@ def configure_logging(fmt: LogFormat = "plain", level: str | int = "INFO", strea
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # not two lines of migration chatter per start
+    for chatty in ("alembic", "httpx"):  # not migration chatter per start, nor a line per vector-store request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # no handlers of their own: through the root
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

@@ -1,5 +1,5 @@
-"""`refinery job list` and `refinery job cancel ID`: background jobs of every kind (ingest, prioritize, refine,
-conversation). Beside service/cli.py, not in a feature: it needs every kind, which `service.api` names."""
+"""`refinery worker` runs queued jobs; `refinery job list` and `refinery job cancel ID` show and stop background
+jobs of every kind (ingest, prioritize, refine, conversation)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,55 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.core.cli import console, open_runtime, refusals
+from service.core.cli import console, errors, fail, open_runtime, refusals
 
 job_app = typer.Typer(help="Background jobs of every kind: list them, cancel one.", no_args_is_help=True)
 KIND_HELP = "ingest, prioritize, refine or conversation; needed only when jobs of several kinds have this id."
 
 
 def _kinds() -> dict:
-    from service.api import JOB_KINDS
+    from service.worker import JOB_KINDS
 
     return {kind.name: kind for kind in JOB_KINDS}
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Pieces this process runs at once.")] = 1,
+    name: Annotated[str | None, typer.Option(help="The worker's name in logs (default: host and process id).")] = None,
+) -> None:
+    """Run queued jobs (REFINERY_QUEUE=postgres) until stopped with Ctrl-C or SIGTERM; start as many as you like, on
+    as many machines, with the API's settings. Each job's pieces are shared among them."""
+    import asyncio
+    import os
+    import socket
+
+    from sqlalchemy.exc import OperationalError
+
+    from service.core.settings import get_settings
+    from service.ops.logs import configure_logging
+    from service.worker import JOB_KINDS
+    from service.worker.queue import QueueUnavailable, conninfo, work
+
+    settings = get_settings()
+    if settings.queue != "postgres":
+        raise fail(
+            "REFINERY_QUEUE is inline: `refinery serve` runs the jobs itself. For worker processes set "
+            "REFINERY_QUEUE=postgres and DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB, for them and for the API"
+        )
+    try:
+        conninfo(settings)
+        runtime = open_runtime()
+    except QueueUnavailable as exc:
+        raise fail(str(exc)) from exc
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise fail(
+            f"cannot reach the database in DATABASE_URL: {reason}. Check its host, port, user and password"
+        ) from exc
+    configure_logging(settings.log_format, settings.log_level)
+    name = name or f"{socket.gethostname()}-{os.getpid()}"
+    errors.print(f"worker {name}: running queued jobs (Ctrl-C stops it after the pieces in progress)")
+    asyncio.run(work(runtime, JOB_KINDS, concurrency, name))
 
 
 @job_app.command("list")
