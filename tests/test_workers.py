@@ -28,7 +28,6 @@ from tests.scripted_openai_server import ScriptedServer
 from tests.worker_stack import THEME_REPLY, Stack, tickets_csv
 
 
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresProcess]:
     with postgres_process() as server:
