@@ -96,8 +96,8 @@ def exactly_once(api: TestClient, job_id: int, tickets: int) -> list[Suggestion]
 
 
 def test_two_workers_share_one_job_and_each_theme_is_drafted_once(api, stack, model):
-    stack.start_worker("a")
-    stack.start_worker("b")
+    stack.start_workers(["a", "b"])
+    assert api.get("/healthz").json()["queue"] == {"kind": "postgres", "workers": 2, "waiting": 0, "running": 0}
     job_id = ingest(api, themes=8)
     job = wait_for(api, job_id)
     assert job["status"] == "done", job["errors"]
@@ -110,8 +110,7 @@ def test_two_workers_share_one_job_and_each_theme_is_drafted_once(api, stack, mo
 
 
 def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(api, stack, model):
-    a = stack.start_worker("a")
-    stack.start_worker("b")
+    a, _ = stack.start_workers(["a", "b"])
     job_id = ingest(api, themes=10)
     wait_for(api, job_id, until=lambda job: job["suggestions"] >= 2)
     a.send_signal(signal.SIGKILL)  # in the middle of a theme, most likely: each takes 0.6 s

@@ -33,6 +33,34 @@ TOPICS = [
     ("add an option to split a bill between friends", "feature"),
     ("videos keep buffering on a fast wifi connection", "bug"),
     ("please support two-factor authentication with an app", "feature"),
+    ("the calendar sync with Outlook duplicates my events", "bug"),
+    ("add a way to schedule posts for later", "feature"),
+    ("the invoice PDF shows the wrong tax rate", "bug"),
+    ("please let me change the font size in the reader", "feature"),
+    ("audio and video are out of sync in recorded calls", "bug"),
+    ("add a shared shopping list for the family", "feature"),
+    ("password reset emails never arrive", "bug"),
+    ("please add keyboard shortcuts for the editor", "feature"),
+    ("the battery drains fast when the app runs in the background", "bug"),
+    ("offer an annual subscription with a discount", "feature"),
+    ("uploaded files larger than 2 GB are cut off", "bug"),
+    ("add a timer that reminds me to take a break", "feature"),
+    ("the barcode scanner cannot read QR codes on receipts", "bug"),
+    ("please let me export my workout history to Strava", "feature"),
+    ("the chat messages arrive in the wrong order", "bug"),
+    ("add a dark blue color theme for the dashboard charts", "feature"),
+    ("the train timetable shows departures that were cancelled", "bug"),
+    ("please allow recurring transfers between my bank accounts", "feature"),
+    ("the photo editor crops portraits upside down", "bug"),
+    ("let teachers grade homework directly in the tablet app", "feature"),
+    ("the thermostat schedule resets after a power cut", "bug"),
+    ("add a recipe scaler that converts servings and units", "feature"),
+    ("parking tickets are charged twice on my credit card statement", "bug"),
+    ("please add subtitles in Spanish to the course videos", "feature"),
+    ("the flight check-in page freezes at seat selection", "bug"),
+    ("let me tag my expenses by project for tax reports", "feature"),
+    ("the podcast player forgets my playback position", "bug"),
+    ("add a pet vaccination reminder to the vet app", "feature"),
 ]
 PHRASES = ["{}.", "Hi team, {}!", "{}, this is really annoying", "Honestly {}, please look into it", "{} again today"]
 THEME_REPLY = json.dumps(story(title="A story drafted from a theme", quotes=["a quote"]))
@@ -62,6 +90,7 @@ class Stack:
     data_dir: Path
     heartbeat_s: float = 0.5
     piece_attempts: int = 3
+    llm_timeout_s: float = 20
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -88,25 +117,32 @@ class Stack:
             "REFINERY_LLM_CONCURRENCY": "8",
             "REFINERY_LLM_RETRIES": "0",
             "REFINERY_LLM_BREAKER_COOLDOWN_S": "1",
-            "REFINERY_LLM_TIMEOUT_S": "20",
+            "REFINERY_LLM_TIMEOUT_S": str(self.llm_timeout_s),
             "REFINERY_WORKER_HEARTBEAT_S": str(self.heartbeat_s),
             "REFINERY_PIECE_ATTEMPTS": str(self.piece_attempts),
             "REFINERY_LOG_LEVEL": "INFO",
         }
 
-    def start_worker(self, name: str, timeout: float = 120) -> subprocess.Popen:
+    def start_worker(self, name: str, timeout: float = 180) -> subprocess.Popen:
         """A `refinery worker` process, once it says it is ready."""
-        log = self.data_dir / f"worker-{name}.log"
+        return self.start_workers([name], timeout)[0]
+
+    def start_workers(self, names: list[str], timeout: float = 180) -> list[subprocess.Popen]:
+        """`refinery worker` processes, started together, once each says it is ready."""
         env = {**os.environ, **self.env, "HF_HUB_OFFLINE": "1"}
-        command = [str(Path(sys.executable).with_name("refinery")), "worker", "--name", name]
-        process = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-        self.workers.append(process)
+        started = []
+        for name in names:
+            command = [str(Path(sys.executable).with_name("refinery")), "worker", "--name", name]
+            log = (self.data_dir / f"worker-{name}.log").open("w")
+            started.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+        self.workers += started
         deadline = time.monotonic() + timeout
-        while "ready" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker {name} did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        return process
+        for name, process in zip(names, started, strict=True):
+            while "ready" not in self.log(name):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {name} did not start: {self.log(name)[-3000:]}")
+                time.sleep(0.2)
+        return started
 
     def log(self, name: str) -> str:
         return (self.data_dir / f"worker-{name}.log").read_text()

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from pipelines.drafting import prompt_version
-from service.core.deps import RuntimeDep
+from service.core.deps import JobsDep, RuntimeDep
 
 router = APIRouter(tags=["health"])
 
@@ -42,6 +42,16 @@ class ModelStatus(BaseModel):
     servers: list[ServerStatus] = Field([], description="The openai provider's servers, each with its breaker.")
 
 
+class QueueStatus(BaseModel):
+    """Where background jobs run: `inline` (a thread of this process) or `postgres` (the procrastinate queue run by
+    `refinery worker` processes: how many answered their heartbeat lately, and the tasks waiting and running)."""
+
+    kind: Literal["inline", "postgres"]
+    workers: int = Field(description="Processes running jobs (inline: this one).")
+    waiting: int = Field(description="Jobs (inline) or tasks (postgres: plans and pieces) waiting for a worker.")
+    running: int = Field(description="Tasks running now (inline: 0 or 1 job).")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     llm_provider: str
@@ -49,11 +59,12 @@ class Health(BaseModel):
     llm_loaded: bool = Field(description="The model answers now (llm.state is ready or remote).")
     llm: ModelStatus
     database: str
+    queue: QueueStatus
     prompt_versions: dict[str, str]
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(runtime: RuntimeDep) -> Health:
+def healthz(runtime: RuntimeDep, queue: JobsDep) -> Health:
     """Liveness, the active LLM provider and model, and where the model stands: starting, ready, restarting or
     broken (with the reason and what to do), how many calls it is working on and how many wait in line."""
     with runtime.db.session() as session:
@@ -65,5 +76,6 @@ def healthz(runtime: RuntimeDep) -> Health:
         llm_loaded=runtime.llm_loaded,
         llm=ModelStatus.model_validate(runtime.model_status()),
         database=runtime.db.engine.dialect.name,
+        queue=QueueStatus.model_validate(queue.status()),
         prompt_versions={"draft_story": prompt_version()},
     )

@@ -219,6 +219,7 @@ class JobQueue(Protocol):
     def start(self) -> None: ...
     def submit(self, kind: JobKind, job_id: int) -> None: ...
     def stop(self, timeout: float = 5) -> None: ...
+    def status(self) -> dict[str, Any]: ...  # service.api.health.QueueStatus's fields
 
 
 class JobRunner:
@@ -229,6 +230,7 @@ class JobRunner:
         self.kinds = {kind.name: kind for kind in kinds}
         self._queue: queue.Queue[tuple[str, int, int] | None] = queue.Queue()  # kind, job id, project id
         self._thread: threading.Thread | None = None
+        self._busy = False
 
     def start(self) -> None:
         """Start the worker and queue every job a previous process left queued or running (not a cancelled one)."""
@@ -249,6 +251,9 @@ class JobRunner:
             raise ValueError(f"no runner for {kind.name} jobs")
         self._queue.put((kind.name, job_id, scope.current_project()))  # the job runs in the caller's project
 
+    def status(self) -> dict[str, Any]:
+        return {"kind": "inline", "workers": 1, "waiting": self._queue.qsize(), "running": int(self._busy)}
+
     def stop(self, timeout: float = 5) -> None:
         self._queue.put(None)
         if self._thread:
@@ -257,8 +262,11 @@ class JobRunner:
     def _work(self) -> None:
         while (work := self._queue.get()) is not None:
             name, job_id, project_id = work
+            self._busy = True
             try:
                 with scope.in_project(project_id):
                     self.kinds[name].run(self.runtime, job_id)
             except Exception:  # a job records its own failures; this only guards the worker
                 log.exception("%s job %s crashed the worker", name, job_id)
+            finally:
+                self._busy = False

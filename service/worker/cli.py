@@ -23,6 +23,9 @@ def _kinds() -> dict:
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Pieces this process runs at once.")] = 1,
     name: Annotated[str | None, typer.Option(help="The worker's name in logs (default: host and process id).")] = None,
+    threads: Annotated[
+        int, typer.Option(min=1, help="CPU threads for embeddings; workers share the cores, so 1 per worker.")
+    ] = 1,
 ) -> None:
     """Run queued jobs (REFINERY_QUEUE=postgres) until stopped with Ctrl-C or SIGTERM; start as many as you like, on
     as many machines, with the API's settings. Each job's pieces are shared among them."""
@@ -54,6 +57,9 @@ def worker(
             f"cannot reach the database in DATABASE_URL: {reason}. Check its host, port, user and password"
         ) from exc
     configure_logging(settings.log_format, settings.log_level)
+    import torch
+
+    torch.set_num_threads(threads)  # several processes on the cores: idle threads spinning would slow the others
     name = name or f"{socket.gethostname()}-{os.getpid()}"
     errors.print(f"worker {name}: running queued jobs (Ctrl-C stops it after the pieces in progress)")
     asyncio.run(work(runtime, JOB_KINDS, concurrency, name))

@@ -30,6 +30,7 @@ from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from service import duplicates
 from service.core import scope
 from service.core.enums import UNFINISHED
 from service.core.jobs import JobKind
@@ -130,6 +131,14 @@ def install_schema(runtime: Runtime, app: procrastinate.App) -> None:
             connection.connection.driver_connection.execute(app.schema_manager.get_schema())  # no parameters: % is %
 
 
+ALIVE_WORKERS = text(
+    "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"
+)
+TASKS_BY_STATUS = text(
+    "SELECT status::text, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY status"
+)
+
+
 class PostgresQueue:
     """The API's side of the queue: it only enqueues. Same face as service.core.jobs.JobRunner."""
 
@@ -146,6 +155,18 @@ class PostgresQueue:
         if kind.name not in self.kinds:
             raise ValueError(f"no worker runs {kind.name} jobs")
         defer_plan(self.app, kind.name, job_id, scope.current_project())
+
+    def status(self) -> dict[str, Any]:
+        """Workers that sent a heartbeat lately, and the queue's tasks waiting and running."""
+        with self.runtime.db.engine.connect() as connection:
+            workers = connection.scalar(ALIVE_WORKERS, {"s": 4 * self.runtime.settings.worker_heartbeat_s})
+            tasks = dict(connection.execute(TASKS_BY_STATUS).all())
+        return {
+            "kind": "postgres",
+            "workers": workers,
+            "waiting": tasks.get("todo", 0),
+            "running": tasks.get("doing", 0),
+        }
 
     def stop(self, timeout: float = 5) -> None:
         self.app.close()
@@ -177,6 +198,16 @@ async def _retry_stalled(app: procrastinate.App, after_s: float) -> None:
             log.debug("stalled-job check: %s", exc)
 
 
+def _warm_up(runtime: Runtime) -> None:
+    """Build the LLM client, load the embedding model and open the vector store now, so the first piece does not
+    wait for them."""
+    try:
+        runtime.llm()
+        duplicates.detector(runtime).embedder.encode(["warm up"])
+    except Exception as exc:  # the pieces that need them fail with the reason, and are tried again
+        log.warning("not everything a piece needs is available yet: %s", exc)
+
+
 async def work(runtime: Runtime, kinds: list[JobKind], concurrency: int = 1, name: str | None = None) -> None:
     """Run a worker until SIGINT or SIGTERM (the piece in progress finishes). While the database is unreachable it
     waits and reconnects: its pieces stay on the queue and are retried."""
@@ -195,6 +226,7 @@ async def work(runtime: Runtime, kinds: list[JobKind], concurrency: int = 1, nam
     }
     app = build_app(settings)
     install_schema(runtime, app)
+    await asyncio.to_thread(_warm_up, runtime)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
