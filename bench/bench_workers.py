@@ -51,6 +51,13 @@ def environment(values: dict[str, str]):  # noqa: ANN201
                 os.environ[name] = value
 
 
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def llm_stage(stack: Stack, workers: int, themes: int, model: str) -> dict:
     """One ingestion job of `themes` topics with `workers` workers; the LLM stage's themes and seconds."""
     names = [f"w{workers}-{i}" for i in range(workers)]
@@ -113,8 +120,7 @@ def main() -> None:
     parser.add_argument("--no-real", action="store_true", help="skip the real model server")
     args = parser.parse_args()
     out = [
-        f"# bench_workers: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores",
+        f"# bench_workers: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu_name()}, {os.cpu_count()} cores",
         "",
     ]
     with ExitStack() as stack_of:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,11 @@ from sqlalchemy import select
 from service.api import create_app
 from service.core import scope
 from service.core.settings import Settings
-from service.core.tables import Suggestion, ThemeRow, TicketRow
+from service.core.tables import RefineJob, Suggestion, ThemeRow, TicketRow
 from tests.chroma_server import chroma_server
 from tests.postgres import PostgresProcess, postgres_process
 from tests.scripted_openai_server import ScriptedServer
-from tests.worker_stack import THEME_REPLY, Stack, tickets_csv
+from tests.worker_stack import THEME_REPLY, TOPICS, Stack, tickets_csv
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +54,19 @@ def stack(postgres, chroma, model, tmp_path) -> Iterator[Stack]:
     found.stop_workers()
 
 
-@pytest.fixture
-def api(stack: Stack, monkeypatch) -> Iterator[TestClient]:
-    """The API, enqueueing only (no job runs in this process)."""
-    for name, value in stack.env.items():
-        monkeypatch.setenv(name, value)
-    with TestClient(create_app(Settings())) as client:
+@contextmanager
+def serving(stack: Stack) -> Iterator[TestClient]:
+    """The API on the stack's settings, enqueueing only (no job runs in this process)."""
+    settings = Settings(**{name: value for name, value in stack.env.items()})
+    with TestClient(create_app(settings)) as client:
         yield client
     client.app.state.runtime.db.engine.dispose()
+
+
+@pytest.fixture
+def api(stack: Stack) -> Iterator[TestClient]:
+    with serving(stack) as client:
+        yield client
 
 
 def ingest(api: TestClient, themes: int, first: int = 0) -> int:
@@ -159,6 +165,49 @@ def test_a_piece_that_always_fails_is_a_counted_failure_with_its_reason(api, sta
     suggestions = exactly_once(api, job_id, 8)
     assert all(s.status == "failed" and s.reason for s in suggestions)
     assert any("theme" in e for e in job["errors"])
+
+
+def test_a_refine_run_is_shared_by_workers_and_each_item_counted_once(api, stack, model):
+    a, _ = stack.start_workers(["a", "b"])
+    ids = []
+    for i, (topic, kind) in enumerate(TOPICS[:6]):
+        body = {"title": topic.capitalize(), "description": f"Reported {i + 2} times.", "type": kind}
+        ids.append(api.post("/v1/backlog/items", json=body).json()["created"][0]["id"])
+    created = api.post("/v1/refine", json={"item_ids": ids})
+    assert created.status_code == 202, created.text
+    job_id = created.json()["job_id"]
+    status = f"/v1/refine/jobs/{job_id}"
+    deadline = time.monotonic() + 180
+    while api.get(status).json()["processed"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    a.send_signal(signal.SIGKILL)
+    while (job := api.get(status).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["processed"] == job["total"] == 6, job  # each item counted once, the killed worker's one too
+    runtime = api.app.state.runtime
+    with runtime.db.session() as session:
+        row = session.get(RefineJob, job_id)
+        estimates = Counter(
+            s.input.get("backlog_item_id") for s in session.scalars(select(Suggestion)) if s.kind == "estimate"
+        )
+    assert sorted(row.done_item_ids) == sorted(ids)
+    assert set(estimates) == set(ids) and set(estimates.values()) == {1}, estimates  # no estimate doubled
+
+
+def test_a_model_server_that_never_answers_gives_failed_pieces_with_the_reason(postgres, chroma, model, tmp_path):
+    stack = Stack(postgres.url, chroma, model.url, tmp_path, llm_timeout_s=1, piece_attempts=2)
+    try:
+        stack.start_worker("a")
+        model.fault("hang", times=None)
+        with serving(stack) as api:
+            job = wait_for(api, ingest(api, themes=2))
+            assert job["status"] == "failed" and job["themes"] == job["failed"] == 2, job
+            suggestions = exactly_once(api, job_id=job["id"], tickets=8)
+            assert all("no reply within 1 s" in s.reason for s in suggestions), [s.reason for s in suggestions]
+    finally:
+        stack.stop_workers()
 
 
 def _worker(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:

@@ -41,7 +41,7 @@ class Settings(LLMSettings):
     # queue in DATABASE_URL's PostgreSQL for `refinery worker` processes (service.worker).
     queue: Literal["inline", "postgres"] = Field("inline", validation_alias="REFINERY_QUEUE")
     worker_heartbeat_s: float = Field(5.0, validation_alias="REFINERY_WORKER_HEARTBEAT_S", gt=0)  # stalled after 4x
-    piece_attempts: int = Field(5, validation_alias="REFINERY_PIECE_ATTEMPTS", ge=1, le=20)  # then a counted failure
+    piece_attempts: int = Field(8, validation_alias="REFINERY_PIECE_ATTEMPTS", ge=1, le=20)  # then a counted failure
     model_rate_per_minute: int = Field(30, validation_alias="REFINERY_MODEL_RATE_PER_MINUTE", ge=0)  # 0: no limit
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")

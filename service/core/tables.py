@@ -207,6 +207,7 @@ class RefineJob(ProjectScoped, JobColumns, Base):
     __tablename__ = "refine_jobs"
 
     item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    done_item_ids: Mapped[list[Any] | None] = mapped_column(JSON)  # items refined (fanned out: each counted once)
     actor: Mapped[str | None] = mapped_column(String(200))
     findings: Mapped[int] = mapped_column(Integer, default=0)
     suggestions: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import as_completed
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from pipelines.llm import LLMUnavailable
 from service.backlog.service import get_item, select_items
@@ -117,4 +118,61 @@ def public(job: RefineJob) -> RefineJobPublic:
     return RefineJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
 
 
-JOB = jobs.JobKind("refine", RefineJob, run_job, public)
+# Fan-out (service.worker): several workers share one run, a piece per item; `done_item_ids` counts each item once.
+
+
+def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
+    """The items not refined yet, one piece each; the end of the run once there are none."""
+    job = get_job(runtime, job_id)
+    if job.status in FINISHED or not jobs.claim(runtime, RefineJob, job_id, started_at=job.started_at or utcnow()):
+        return []
+    done = set(job.done_item_ids or [])
+    if pieces := [{"item_id": item_id} for item_id in job.item_ids if item_id not in done]:
+        return pieces
+    with runtime.db.session() as session:
+        ended = session.execute(
+            update(RefineJob)
+            .where(RefineJob.id == job_id, RefineJob.status == JobStatus.running)
+            .values(status=jobs.outcome(job.total, job.failed), finished_at=utcnow())
+        )
+    if ended.rowcount and job.total and job.failed >= job.total:
+        jobs.append_errors(
+            runtime, RefineJob, job_id, [f"every item failed ({job.failed} of {job.total}): the reasons are above"]
+        )
+    return []
+
+
+def _record(runtime: Runtime, job_id: int, item_id: int, found: int, made: int, failures: list[str]) -> bool:
+    """Count one item's outcome, once whatever the number of runs (the row locked where the database can); whether
+    every item is now done."""
+    with runtime.db.session() as session:
+        job = session.scalars(select(RefineJob).where(RefineJob.id == job_id).with_for_update()).one()
+        done = list(job.done_item_ids or [])
+        if item_id not in done:
+            job.done_item_ids = [*done, item_id]
+            job.processed += 1
+            job.findings += found
+            job.suggestions += made
+            job.failed += int(bool(failures))
+            job.errors = [*(job.errors or []), *failures][: jobs.MAX_ERRORS]
+        return len(job.done_item_ids) >= len(job.item_ids)
+
+
+def do_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], last_try: bool) -> bool:
+    """Refine one item (suggestions still pending for the unchanged item are not made again) and count it once."""
+    if jobs.is_cancelled(runtime, RefineJob, job_id):
+        return False
+    item_id = piece["item_id"]
+    try:
+        found, made, failures = refine_item(runtime, item_id, get_job(runtime, job_id).actor)
+    except (DomainError, LLMUnavailable) as exc:  # e.g. the item was deleted meanwhile
+        return _record(runtime, job_id, item_id, 0, 0, [f"item {item_id}: {exc}"])
+    return _record(runtime, job_id, item_id, found, made, failures)
+
+
+def fail_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], error: str) -> bool:
+    """An item that failed on every try: counted as failed, with the error."""
+    return _record(runtime, job_id, piece["item_id"], 0, 0, [f"item {piece['item_id']}: {error}"])
+
+
+JOB = jobs.JobKind("refine", RefineJob, run_job, public, jobs.FanOut(plan, do_piece, fail_piece))
