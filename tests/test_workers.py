@@ -5,6 +5,7 @@ double nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -194,6 +195,47 @@ def test_a_refine_run_is_shared_by_workers_and_each_item_counted_once(api, stack
         )
     assert sorted(row.done_item_ids) == sorted(ids)
     assert set(estimates) == set(ids) and set(estimates.values()) == {1}, estimates  # no estimate doubled
+
+
+PRIORITY_REPLY = json.dumps({
+    "goal": None, "goal_rationale": "No goals were given.", "reach": 1000, "reach_rationale": "Every user.",
+    "impact": 1.0, "impact_rationale": "It blocks the task.", "confidence": 0.8, "confidence_rationale": "Reported.",
+    "effort": 3, "effort_rationale": "A small change.", "business_value": 8, "business_value_rationale": "Revenue.",
+    "time_criticality": 5, "time_criticality_rationale": "Soon.", "risk_reduction": 2,
+    "risk_reduction_rationale": "Little.", "moscow": "should", "moscow_rationale": "Wanted.", "depends_on": [],
+})  # fmt: skip
+
+
+def test_a_prioritize_job_shares_its_estimates_and_ranks_once(postgres, chroma, tmp_path):
+    with ScriptedServer(reply=PRIORITY_REPLY, latency_s=0.8, slots=8) as server:
+        stack = Stack(postgres.url, chroma, server.url, tmp_path)
+        try:
+            a, _ = stack.start_workers(["a", "b"])
+            with serving(stack) as api:
+                ids = [
+                    api.post("/v1/backlog/items", json={"title": topic, "type": kind}).json()["created"][0]["id"]
+                    for topic, kind in TOPICS[:6]
+                ]
+                job_id = api.post("/v1/prioritize", json={"item_ids": ids}).json()["job_id"]
+                status = f"/v1/prioritize/jobs/{job_id}"
+                deadline = time.monotonic() + 180
+                while api.get(status).json()["processed"] < 1:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+                a.send_signal(signal.SIGKILL)
+                while (job := api.get(status).json())["status"] not in ("done", "failed"):
+                    assert time.monotonic() < deadline, job
+                    time.sleep(0.2)
+                assert job["status"] == "done" and (job["processed"], job["failed"]) == (6, 0), job
+                runtime = api.app.state.runtime
+                with runtime.db.session() as session:
+                    made = [s for s in session.scalars(select(Suggestion)) if s.kind == "priority"]
+                    session.expunge_all()
+            assert server.stats().answered in (6, 7)  # one estimate per item; the killed worker's call may be redone
+            assert sorted(s.input["backlog_item_id"] for s in made) == sorted(ids)  # one suggestion each, ranked once
+            assert sorted(s.payload["proposed_rank"] for s in made) == list(range(1, 7))
+        finally:
+            stack.stop_workers()
 
 
 def test_a_model_server_that_never_answers_gives_failed_pieces_with_the_reason(postgres, chroma, model, tmp_path):

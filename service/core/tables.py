@@ -199,6 +199,7 @@ class PrioritizeJob(ProjectScoped, JobColumns, Base):
     item_ids: Mapped[list[Any]] = mapped_column(JSON)
     actor: Mapped[str | None] = mapped_column(String(200))
     ranked: Mapped[list[Any] | None] = mapped_column(JSON)
+    estimates: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # fanned out: each item's estimate, kept once
 
 
 class RefineJob(ProjectScoped, JobColumns, Base):

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.llm import StructuredResult, describe_validation_error
+from pipelines.llm import LLM, StructuredResult, describe_validation_error
 from pipelines.prioritization import (
     Framework,
     InputEdits,
@@ -69,21 +69,12 @@ def prioritize(
     with runtime.db.session() as session:
         items = select_items(session, item_ids, MAX_ITEMS, "prioritize")
         strategy = current_strategy(session)
-    others = [(i.id, i.title) for i in items]
     llm = runtime.llm()
 
     def estimate(item: BacklogItem) -> StructuredResult[PriorityInputs]:
         if before_each:
             before_each()
-        return estimate_inputs(
-            llm,
-            item.title,
-            item.item_type,
-            item.description,
-            item.evidence,
-            strategy.text if strategy else "",
-            [o for o in others if o[0] != item.id],
-        )
+        return estimate_item(llm, item, items, strategy)
 
     # The estimates are independent: the model server decodes several at once (batched), one slot stays free for
     # people drafting meanwhile.
@@ -98,6 +89,31 @@ def prioritize(
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
+    return propose_ranking(runtime, framework, items, strategy, finished, actor)
+
+
+def estimate_item(
+    llm: LLM, item: BacklogItem, items: list[BacklogItem], strategy: Strategy | None
+) -> StructuredResult[PriorityInputs]:
+    """One item's inputs, among `items` (the others it may depend on), under the strategy."""
+    others = [(i.id, i.title) for i in items if i.id != item.id]
+    return estimate_inputs(
+        llm, item.title, item.item_type, item.description, item.evidence, strategy.text if strategy else "", others
+    )
+
+
+def propose_ranking(
+    runtime: Runtime,
+    framework: Framework,
+    items: list[BacklogItem],
+    strategy: Strategy | None,
+    finished: dict[int, StructuredResult[PriorityInputs]],
+    actor: str | None,
+    job_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Scores and a rank over the estimates (by item id): one pending `priority` suggestion per item, a failed one
+    per failed estimate (its input names the job that made it, if any). Returns the ranked view."""
+    made_by = {"job_id": job_id} if job_id is not None else {}
     results = {item.id: finished[item.id] for item in items}
     valid = {i: r.value for i, r in results.items() if r.value is not None}
     scored = {i: score(framework, inputs) for i, inputs in valid.items()}
@@ -121,7 +137,7 @@ def prioritize(
                 "reach_source": "evidence" if (by_id[item_id].evidence or {}).get("ticket_count") else "estimate",
                 "goal": inputs.goal,
             }
-            inputs = {"backlog_item_id": item_id, "strategy_id": strategy.id if strategy else None}
+            inputs = {"backlog_item_id": item_id, "strategy_id": strategy.id if strategy else None, **made_by}
             rationale = {k: v for k, v in payload["inputs"].items() if k.endswith("_rationale")}
             proposal = Proposal.of(results[item_id]).with_payload(payload)
             suggestion = create_suggestion(
@@ -130,7 +146,7 @@ def prioritize(
             view.append({**payload, "suggestion_id": suggestion.id})
         for item_id, result in results.items():
             if result.value is None:  # a failed estimate is a failed suggestion, never silent
-                inputs = {"backlog_item_id": item_id, "framework": framework}
+                inputs = {"backlog_item_id": item_id, "framework": framework, **made_by}
                 create_suggestion(session, SuggestionKind.priority, Proposal.of(result), inputs, None, actor)
     return view
 
