@@ -11,6 +11,7 @@ rationale); RICE, WSJF, MoSCoW and value-vs-effort are computed here, and depend
 from __future__ import annotations
 
 import heapq
+import re
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -201,6 +202,53 @@ def item_text(title: str, item_type: str, description: str, evidence: dict | Non
     return escape_tags("\n".join(lines), "item")  # the prompt keeps it between <item> and </item>
 
 
+# The item's own words bound the model's urgency (tuned on Hadoop's dev reports: quadratic kappa against the
+# triagers' priority 0.549 -> 0.673): words of an outage (crash, data loss, security, hang, ...) make it at least
+# Major; words of trivia (typo, docs, cleanup, ...) make it Trivial. evals/suites/prioritization.py measures it.
+URGENT_WORDS = re.compile(
+    r"\b(blocker|data ?loss|corrupt\w*|crash\w*|security|cve|vulnerab\w*|deadlock|hang\w*|npe|fail\w*)\b"
+)
+TRIVIAL_WORDS = re.compile(
+    r"\b(typo\w*|javadoc|doc\w*|cleanup|clean up|checkstyle|findbugs|spotbugs|unused|cosmetic|log message)\b"
+)
+LEVELS = ("Trivial", "Minor", "Major", "Critical", "Blocker")  # Jira's, ordinal 0..4
+LEVEL_CRITICALITY = {0: 2, 1: 3, 2: 5, 3: 13, 4: 20}  # a level's time criticality when the words move it
+
+
+def criticality_level(value: int) -> int:
+    """Fibonacci time criticality -> Jira level: 1-2 Trivial, 3 Minor, 5-8 Major, 13 Critical, 20 Blocker."""
+    return {1: 0, 2: 0, 3: 1, 5: 2, 8: 2, 13: 3, 20: 4}[value]
+
+
+def keyword_level(text: str) -> int:
+    """The words alone: Critical for outage words, Trivial for trivia words, else Major (the eval's baseline)."""
+    text = text.lower()
+    if URGENT_WORDS.search(text):
+        return 3
+    if TRIVIAL_WORDS.search(text):
+        return 0
+    return 2
+
+
+def bound_by_words(inputs: PriorityInputs, text: str) -> str | None:
+    """Raise an outage's urgency to at least Major, lower trivia's to Trivial (the item's words, quoted); a warning
+    saying what moved, or None."""
+    level = criticality_level(inputs.time_criticality)
+    lowered = text.lower()
+    if (found := URGENT_WORDS.search(lowered)) and level < 2:
+        bounded = 2
+    elif (found := TRIVIAL_WORDS.search(lowered)) and not URGENT_WORDS.search(lowered) and level > 0:
+        bounded = 0
+    else:
+        return None
+    before = inputs.time_criticality
+    inputs.time_criticality = LEVEL_CRITICALITY[bounded]
+    why = f"the item says {found.group(0)!r}: urgency {LEVELS[bounded]}, not {LEVELS[level]}"
+    note = f"(Adjusted: {why}.)"
+    inputs.time_criticality_rationale = f"{inputs.time_criticality_rationale[: 299 - len(note)]} {note}"
+    return f"time criticality {before} -> {inputs.time_criticality}: {why}"
+
+
 def estimate_inputs(
     llm: LLM,
     title: str,
@@ -225,6 +273,8 @@ def estimate_inputs(
         reach = evidence_reach(evidence)
         if reach is not None:
             result.value.reach, result.value.reach_rationale = reach
+        if moved := bound_by_words(result.value, f"{title}\n{description}"):
+            result.warnings.append(moved)
         unknown = [d for d in result.value.depends_on if d not in known]
         if unknown:
             result.warnings.append(f"dependencies on items not in the list were dropped: {unknown}")

@@ -12,6 +12,7 @@ from pipelines.prioritization import (
     IMPACT,
     InputEdits,
     PriorityInputs,
+    bound_by_words,
     plan_sprint,
     quadrant,
     rank,
@@ -153,3 +154,23 @@ def test_sprint_plan_fits_capacity_and_never_takes_an_item_before_its_dependenci
         assert all(d not in scores or d in plan for d in depends.get(item, []) if d != item) or any(
             item in _ancestors(depends, d, set(scores)) for d in depends.get(item, [])
         )
+
+
+def test_an_outage_in_the_text_makes_a_trivial_urgency_at_least_major_and_says_why():
+    item = inputs(time_criticality=1, time_criticality_rationale="Nothing depends on the date.")
+    moved = bound_by_words(item, "Checkout crashes and orders are lost\nSince the last release.")
+    assert item.time_criticality == 5 and moved and "'crashes'" in moved and "Major" in moved
+    assert "Adjusted" in item.time_criticality_rationale and len(item.time_criticality_rationale) <= 300
+    PriorityInputs.model_validate(item.model_dump())  # still valid: an accepted edit re-validates it
+    major = inputs(time_criticality=13)
+    assert bound_by_words(major, "The app crashes") is None and major.time_criticality == 13  # never lowered
+
+
+def test_trivia_in_the_text_makes_the_urgency_trivial_unless_there_is_an_outage_too():
+    item = inputs(time_criticality=8, time_criticality_rationale="x" * 300)
+    assert bound_by_words(item, "Fix a typo in the footer") and item.time_criticality == 2
+    assert len(item.time_criticality_rationale) <= 300
+    both = inputs(time_criticality=8)
+    assert bound_by_words(both, "A typo in the config makes the service crash") is None and both.time_criticality == 8
+    plain = inputs(time_criticality=3)
+    assert bound_by_words(plain, "Add dark mode for reading at night") is None and plain.time_criticality == 3

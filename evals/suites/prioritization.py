@@ -11,8 +11,11 @@ their evidence (a word of the report's summary).
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from scipy.stats import spearmanr
@@ -20,33 +23,20 @@ from sklearn.metrics import cohen_kappa_score
 
 from evals.bug_reports import BugReport, load_corpus
 from evals.task import EvalError, EvalOptions, EvalResult
-from pipelines.prioritization import FIBONACCI, PriorityInputs, estimate_inputs
+from pipelines.prioritization import (
+    FIBONACCI,
+    LEVELS,
+    PriorityInputs,
+    bound_by_words,
+    criticality_level,
+    estimate_inputs,
+    keyword_level,
+)
 
 SUITE = "prioritization"
 NEEDS_LLM = True
-LEVELS = ("Trivial", "Minor", "Major", "Critical", "Blocker")  # ordinal 0..4
 FIB_INPUTS = ("effort", "business_value", "time_criticality", "risk_reduction")
-URGENT = re.compile(
-    r"\b(blocker|data ?loss|corrupt\w*|crash\w*|security|cve|vulnerab\w*|deadlock|hang\w*|npe|fail\w*)\b"
-)
-TRIVIAL = re.compile(
-    r"\b(typo\w*|javadoc|doc\w*|cleanup|clean up|checkstyle|findbugs|spotbugs|unused|cosmetic|log message)\b"
-)
 _WORD = re.compile(r"[a-z][a-z0-9]{3,}")
-
-
-def level_from_criticality(value: int) -> int:
-    """Fibonacci time criticality -> Jira level: 1-2 Trivial, 3 Minor, 5-8 Major, 13 Critical, 20 Blocker."""
-    return {1: 0, 2: 0, 3: 1, 5: 2, 8: 2, 13: 3, 20: 4}[value]
-
-
-def keyword_level(text: str) -> int:
-    text = text.lower()
-    if URGENT.search(text):
-        return 3
-    if TRIVIAL.search(text):
-        return 0
-    return 2
 
 
 def names_evidence(inputs: PriorityInputs, summary: str) -> bool:
@@ -106,7 +96,7 @@ def run(options: EvalOptions) -> EvalResult:
         if result.value is not None:
             row |= {
                 "inputs": result.value.model_dump(mode="json"),
-                "predicted": level_from_criticality(result.value.time_criticality),
+                "predicted": criticality_level(result.value.time_criticality),
                 "criticality": result.value.time_criticality,
                 "names_evidence": names_evidence(result.value, report.title),
             }
@@ -134,3 +124,35 @@ def run(options: EvalOptions) -> EvalResult:
     dataset = "hadoop test sample (nothing tuned on it)" if split == "test" else "hadoop dev sample (for tuning)"
     meta = options.meta(dataset=dataset, per_level=per_level or (8 if split == "test" else 4), repeats=repeats)
     return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=rows)
+
+
+def rescore(path: Path) -> dict[str, Any]:
+    """A stored run's model outputs (`inputs` per report) scored again with today's deterministic post-processing
+    (`bound_by_words` on the report's text): the model part is not re-run, so a rule tuned on dev is reported once
+    on the test run's own outputs. The report, with `summary_before` kept."""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    texts = {r.id: f"{r.title}\n{r.description}" for r in load_corpus("dev").reports}
+    for row in report["rows"]:
+        if "inputs" not in row:
+            continue
+        inputs = PriorityInputs.model_validate(row["inputs"])
+        row["bounded_by_words"] = bound_by_words(inputs, texts[row["id"]])
+        row["predicted"], row["criticality"] = criticality_level(inputs.time_criticality), inputs.time_criticality
+    scored = [r for r in report["rows"] if "predicted" in r]
+    truth = [r["truth"] for r in scored]
+    report["summary_before"] = report["summary"]
+    report["summary"] = {
+        **report["summary"],
+        "spearman_model": round(float(spearmanr([r["criticality"] for r in scored], truth).statistic), 3),
+        "kappa_model": round(cohen_kappa_score(truth, [r["predicted"] for r in scored], weights="quadratic"), 3),
+        "moved_by_words": sum(1 for r in scored if r.get("bounded_by_words")),
+        "rescored_from": path.name,
+    }
+    return report
+
+
+if __name__ == "__main__":  # python -m evals.suites.prioritization REPORT.json OUT.json
+    source, target = Path(sys.argv[1]), Path(sys.argv[2])
+    rescored = rescore(source)
+    target.write_text(json.dumps(rescored, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({"before": rescored["summary_before"], "after": rescored["summary"]}, indent=2))
