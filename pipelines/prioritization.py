@@ -249,6 +249,23 @@ def bound_by_words(inputs: PriorityInputs, text: str) -> str | None:
     return f"time criticality {before} -> {inputs.time_criticality}: {why}"
 
 
+def _normalise(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def dependency_evidence(text: str, other_id: int, other_title: str, other_key: str | None = None) -> str | None:
+    """The words of an item's `text` that name another item: its key (SHOP-12), `#id`, or its whole title (two
+    words or more); None when the text does not name it. A dependency is proposed only with such evidence."""
+    if other_key and (found := re.search(rf"(?<![\w-]){re.escape(other_key)}(?![\w-])", text, re.IGNORECASE)):
+        return found.group(0)
+    if found := re.search(rf"#{other_id}\b", text):
+        return found.group(0)
+    title = _normalise(other_title)
+    if len(title.split()) >= 2 and f" {title} " in f" {_normalise(text)} ":
+        return other_title.strip()
+    return None
+
+
 def estimate_inputs(
     llm: LLM,
     title: str,
@@ -256,19 +273,21 @@ def estimate_inputs(
     description: str,
     evidence: dict | None = None,
     strategy: str = "",
-    others: list[tuple[int, str]] | None = None,
+    others: list[tuple[int, str]] | list[tuple[int, str, str | None]] | None = None,
 ) -> StructuredResult[PriorityInputs]:
-    """One LLM call: the framework inputs for one item. Reach is taken from evidence when there is some."""
+    """One LLM call: the framework inputs for one item. Reach is taken from evidence when there is some. `others`:
+    the other items (id, title, optionally key); a dependency on one is kept only when the item's text names it
+    (`dependency_evidence`), else dropped with a warning."""
     text, removed = neutralize_instructions(item_text(title, item_type, description, evidence))
     result = llm.complete_structured(
         load_prompt(PROMPT_ID),
         PriorityInputs,
         strategy=strategy.strip() or "none given",
-        others="\n".join(f"{i}: {t}" for i, t in (others or [])[:50]) or "none",
+        others="\n".join(f"{other[0]}: {other[1]}" for other in (others or [])[:50]) or "none",
         item=text,
     )
     result.warnings += [f"instruction-like text was removed from the item: {cut!r}" for cut in removed]
-    known = {i for i, _ in others or []}
+    known = {other[0]: other for other in others or []}
     if result.value is not None:
         reach = evidence_reach(evidence)
         if reach is not None:
@@ -278,5 +297,9 @@ def estimate_inputs(
         unknown = [d for d in result.value.depends_on if d not in known]
         if unknown:
             result.warnings.append(f"dependencies on items not in the list were dropped: {unknown}")
-            result.value.depends_on = [d for d in result.value.depends_on if d in known]
+        text = f"{title}\n{description}"
+        named = [d for d in result.value.depends_on if d in known and dependency_evidence(text, *known[d])]
+        if unnamed := [d for d in result.value.depends_on if d in known and d not in named]:
+            result.warnings.append(f"dependencies the item's text does not name were dropped: {unnamed}")
+        result.value.depends_on = named
     return result

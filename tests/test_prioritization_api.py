@@ -53,8 +53,8 @@ def run_prioritize(client, body: dict, headers: dict | None = None) -> dict:
     return job
 
 
-def setup_backlog(client) -> list[int]:
-    return [i["id"] for i in client.post("/v1/backlog/items", json=ITEMS).json()["created"]]
+def setup_backlog(client, items: list[dict] = ITEMS) -> list[int]:
+    return [i["id"] for i in client.post("/v1/backlog/items", json=items).json()["created"]]
 
 
 def test_strategy_is_stored_and_validated(client):
@@ -116,13 +116,18 @@ def test_a_priority_set_by_hand_is_never_overwritten_by_an_older_suggestion(clie
 
 
 def test_dependencies_are_respected_and_a_sprint_plan_fits_the_capacity(client, llm):
-    a, b, c = setup_backlog(client)
-    # A scores best but depends on C; B is second
+    # A scores best but depends on C, which its text names; B is second
+    blocked = {**ITEMS[0], "description": "Needs the new decoder: upgrade the image library first."}
+    a, b, c = setup_backlog(client, [blocked, *ITEMS[1:]])
     llm.chat.replies.extend(
         [estimate(reach=1000, effort=5, depends_on=[c]), estimate(reach=500, effort=3), estimate(reach=10, effort=8)]
     )
     view = run_prioritize(client, {"framework": "rice"})["ranked"]
     assert [row["backlog_item_id"] for row in view] == [c, a, b]
+    shown = next(row for row in view if row["backlog_item_id"] == a)["dependencies"]
+    assert shown == [
+        {"item_id": c, "evidence": "Upgrade the image library", "source": "text", "title": ITEMS[2]["title"]}
+    ]
     for row in view:
         client.post(f"/v1/suggestions/{row['suggestion_id']}/accept", json={})
     plan = client.post("/v1/sprints/plan", json={"capacity_points": 13})
@@ -196,3 +201,22 @@ def test_an_input_edit_moves_the_item_in_the_backlog_and_relabels_it(client, llm
         "High",
         "Low",
     ]  # c and b keep the labels they were accepted with
+
+
+def test_a_dependency_the_item_does_not_name_is_not_proposed(client, llm):
+    """The hand check that ranked "checkout fails, orders lost" behind "dark mode" and a footer typo: the model names
+    dependencies no text supports; they are dropped, with a warning, and the outage ranks first."""
+    items = [
+        {"title": "Checkout fails with a 500 error, orders are lost", "type": "bug"},
+        {"title": "Dark mode"},
+        {"title": "Fix typo in the footer", "type": "bug"},
+    ]
+    checkout, dark, typo = setup_backlog(client, items)
+    llm.chat.replies.extend(
+        [estimate(reach=5000, effort=3, depends_on=[dark, typo]), estimate(reach=300), estimate(reach=50, effort=1)]
+    )
+    view = run_prioritize(client, {"framework": "rice"})["ranked"]
+    first = view[0]
+    assert first["backlog_item_id"] == checkout and first["dependencies"] == [] and first["inputs"]["depends_on"] == []
+    warnings = client.get(f"/v1/suggestions/{first['suggestion_id']}").json()["warnings"]
+    assert any("does not name were dropped" in w and str(dark) in w for w in warnings), warnings

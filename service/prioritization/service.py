@@ -20,6 +20,7 @@ from pipelines.prioritization import (
     Framework,
     InputEdits,
     PriorityInputs,
+    dependency_evidence,
     estimate_inputs,
     plan_sprint,
     rank,
@@ -96,7 +97,7 @@ def estimate_item(
     llm: LLM, item: BacklogItem, items: list[BacklogItem], strategy: Strategy | None
 ) -> StructuredResult[PriorityInputs]:
     """One item's inputs, among `items` (the others it may depend on), under the strategy."""
-    others = [(i.id, i.title) for i in items if i.id != item.id]
+    others = [(i.id, i.title, i.external_id) for i in items if i.id != item.id]
     return estimate_inputs(
         llm, item.title, item.item_type, item.description, item.evidence, strategy.text if strategy else "", others
     )
@@ -135,6 +136,7 @@ def propose_ranking(
                 "proposed_rank": position + 1,
                 "proposed_priority": label_for(position, len(order)),
                 "reach_source": "evidence" if (by_id[item_id].evidence or {}).get("ticket_count") else "estimate",
+                "dependencies": _dependencies(by_id[item_id], inputs.depends_on, by_id),
                 "goal": inputs.goal,
             }
             inputs = {"backlog_item_id": item_id, "strategy_id": strategy.id if strategy else None, **made_by}
@@ -149,6 +151,21 @@ def propose_ranking(
                 inputs = {"backlog_item_id": item_id, "framework": framework, **made_by}
                 create_suggestion(session, SuggestionKind.priority, Proposal.of(result), inputs, None, actor)
     return view
+
+
+def _dependencies(item: BacklogItem, proposed: list[int], by_id: dict[int, BacklogItem]) -> list[dict[str, Any]]:
+    """Each dependency with its evidence: the words of the item that name the other, or a person's link."""
+    text = f"{item.title}\n{item.description}"
+    linked = [{"item_id": d, "evidence": "linked by a person", "source": "person"} for d in item.depends_on or []]
+    named = [
+        {"item_id": d, "evidence": dependency_evidence(text, d, by_id[d].title, by_id[d].external_id), "source": "text"}
+        for d in proposed
+        if d in by_id and d not in (item.depends_on or [])
+    ]
+    return [
+        {**entry, "title": by_id[entry["item_id"]].title if entry["item_id"] in by_id else None}
+        for entry in linked + named
+    ]
 
 
 def accept_priority(

@@ -181,8 +181,10 @@ function priorityForm(p, editable) {
       p.goal ? ` · serves: ${p.goal}` : "", ` · reach from ${p.reach_source}`),
     h("div", { class: "grid" }, PRIORITY_INPUTS.filter((k) => k in inputs).map((k) =>
       h("label", {}, k.replace("_", " "), h("input", { name: k, value: String(inputs[k] ?? ""), disabled: !editable, title: inputs[`${k}_rationale`] || "" })))),
-    h("label", {}, "Depends on (backlog item ids, comma-separated; the model may name ones that are not real prerequisites)",
-      h("input", { name: "depends_on", value: (inputs.depends_on || []).join(", "), disabled: !editable })));
+    h("label", {}, "Depends on (backlog item ids, comma-separated; proposed only where the item's text names the other item, or a person linked them)",
+      h("input", { name: "depends_on", value: (inputs.depends_on || []).join(", "), disabled: !editable })),
+    h("ul", { class: "evidence", id: "dependency-evidence" }, (p.dependencies || []).map((d) =>
+      h("li", {}, `#${d.item_id} ${d.title || ""}: `, d.source === "text" ? h("q", {}, d.evidence) : d.evidence))));
 }
 
 const ids = (text) => text.split(/[\s,]+/).filter(Boolean).map(Number);
