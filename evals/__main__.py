@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from evals import report
 from evals.suites import (
+    dependencies,
     drafting,
     duplicates,
     estimate,
@@ -33,6 +34,7 @@ SUITES = {
     "duplicates": duplicates,
     "ingest": ingest,
     "prioritization": prioritization,
+    "dependencies": dependencies,
     "estimate": estimate,
     "quality": quality,
     "split": split,

@@ -85,6 +85,7 @@ def test_every_suite_has_the_one_run_shape():
         "duplicates",
         "ingest",
         "prioritization",
+        "dependencies",
         "quality",
         "estimate",
         "split",
@@ -239,3 +240,17 @@ def test_injection_suite_flags_outputs_that_follow_the_attacker(tmp_path, monkey
         {"path": "item_type", "op": "eq", "value": "research"}
     ]
     assert "changed: draft-ignore (title)" in output
+
+
+def test_dependencies_suite_counts_invented_and_named_prerequisites(tmp_path, monkeypatch):
+    from tests.test_prioritization_api import estimate
+
+    # dev: D-1 invents a dependency on D-2 (its text does not name it), D-6 names D-3 (key) and keeps it
+    replies = [estimate(depends_on=[2]), *[estimate()] * 4, estimate(depends_on=[3])]
+    monkeypatch.setattr(entry, "eval_llm", lambda provider: fake_llm(replies))
+    result = CliRunner().invoke(entry.app, ["dependencies", "--split", "dev", "--reports", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("dependencies-dev-fake-*.json")
+    summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
+    assert summary["no_known_dependency"] == 5 and summary["invented_raw"] == 0.2 and summary["invented"] == 0.0
+    assert (summary["named"], summary["named_kept"]) == (1, 1.0)
