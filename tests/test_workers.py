@@ -168,6 +168,20 @@ def test_a_piece_that_always_fails_is_a_counted_failure_with_its_reason(api, sta
     assert any("theme" in e for e in job["errors"])
 
 
+def kill_after_one_item(api: TestClient, status: str, worker: subprocess.Popen) -> dict:
+    """SIGKILL `worker` once the job at `status` has done an item (another is most likely in progress); the job as
+    it ends."""
+    deadline = time.monotonic() + 180
+    while api.get(status).json()["processed"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGKILL)
+    while (job := api.get(status).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    return job
+
+
 def test_a_refine_run_is_shared_by_workers_and_each_item_counted_once(api, stack, model):
     a, _ = stack.start_workers(["a", "b"])
     ids = []
@@ -177,15 +191,7 @@ def test_a_refine_run_is_shared_by_workers_and_each_item_counted_once(api, stack
     created = api.post("/v1/refine", json={"item_ids": ids})
     assert created.status_code == 202, created.text
     job_id = created.json()["job_id"]
-    status = f"/v1/refine/jobs/{job_id}"
-    deadline = time.monotonic() + 180
-    while api.get(status).json()["processed"] < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    a.send_signal(signal.SIGKILL)
-    while (job := api.get(status).json())["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
+    job = kill_after_one_item(api, f"/v1/refine/jobs/{job_id}", a)
     assert job["processed"] == job["total"] == 6, job  # each item counted once, the killed worker's one too
     runtime = api.app.state.runtime
     with runtime.db.session() as session:
@@ -217,15 +223,7 @@ def test_a_prioritize_job_shares_its_estimates_and_ranks_once(postgres, chroma, 
                     for topic, kind in TOPICS[:6]
                 ]
                 job_id = api.post("/v1/prioritize", json={"item_ids": ids}).json()["job_id"]
-                status = f"/v1/prioritize/jobs/{job_id}"
-                deadline = time.monotonic() + 180
-                while api.get(status).json()["processed"] < 1:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
-                a.send_signal(signal.SIGKILL)
-                while (job := api.get(status).json())["status"] not in ("done", "failed"):
-                    assert time.monotonic() < deadline, job
-                    time.sleep(0.2)
+                job = kill_after_one_item(api, f"/v1/prioritize/jobs/{job_id}", a)
                 assert job["status"] == "done" and (job["processed"], job["failed"]) == (6, 0), job
                 runtime = api.app.state.runtime
                 with runtime.db.session() as session:

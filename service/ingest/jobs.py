@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -438,13 +439,27 @@ STAGES = {
 }
 
 
+@contextmanager
+def _stopping(runtime: Runtime, job_id: int) -> Iterator[None]:
+    """A cancelled job stops quietly; any other failure marks it failed with the stage and the reason, keeping all
+    work done."""
+    try:
+        yield
+    except jobs.Cancelled:
+        log.info("ingest job %s stopped: it was cancelled", job_id)
+    except Exception as exc:
+        log.exception("ingest job %s failed", job_id)
+        jobs.append_errors(runtime, IngestJob, job_id, [f"{get_job(runtime, job_id).stage}: {exc}"])
+        jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
+
+
 def run_job(runtime: Runtime, job_id: int, progress: Progress | None = None) -> IngestJob:
     """Run (or resume) a job to the end; a failure marks the job failed with the reason and keeps all work. A job
     cancelled meanwhile stops at the next batch or theme."""
     job = get_job(runtime, job_id)
     if job.status in FINISHED or not jobs.claim(runtime, IngestJob, job_id, started_at=job.started_at or utcnow()):
         return get_job(runtime, job_id)
-    try:
+    with _stopping(runtime, job_id):
         found = duplicates.detector(runtime)
         run = IngestRun(runtime, job_id, found, TicketClassifier(found.embedder))
         for stage, work in STAGES.items():
@@ -455,12 +470,6 @@ def run_job(runtime: Runtime, job_id: int, progress: Progress | None = None) -> 
             work(run, job, progress)
             if progress:
                 progress(get_job(runtime, job_id))
-    except jobs.Cancelled:
-        log.info("ingest job %s stopped: it was cancelled", job_id)
-    except Exception as exc:
-        log.exception("ingest job %s failed", job_id)
-        jobs.append_errors(runtime, IngestJob, job_id, [f"{get_job(runtime, job_id).stage}: {exc}"])
-        jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
     return get_job(runtime, job_id)
 
 
@@ -503,7 +512,7 @@ def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
     job = get_job(runtime, job_id)
     if job.status in FINISHED or not jobs.claim(runtime, IngestJob, job_id, started_at=job.started_at or utcnow()):
         return []
-    try:
+    with _stopping(runtime, job_id):
         while True:
             jobs.stop_if_cancelled(runtime, IngestJob, job_id)
             job = get_job(runtime, job_id)
@@ -519,12 +528,6 @@ def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
                 STAGES[job.stage](_run(runtime, job_id), job)
             else:
                 return []
-    except jobs.Cancelled:
-        log.info("ingest job %s stopped: it was cancelled", job_id)
-    except Exception as exc:
-        log.exception("ingest job %s failed", job_id)
-        jobs.append_errors(runtime, IngestJob, job_id, [f"{get_job(runtime, job_id).stage}: {exc}"])
-        jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
     return []
 
 
