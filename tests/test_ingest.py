@@ -76,7 +76,7 @@ def test_a_csv_becomes_themes_with_evidence_and_one_llm_call_per_new_theme(clien
     job = wait_for(client, created["job_id"])
     assert job["status"] == "done", job["errors"]
     assert (job["total"], job["skipped"], job["processed"]) == (11, 1, 10)
-    assert job["themes"] == 2 and job["suggestions"] == 2 and job["llm_calls"] == 1
+    assert job["themes"] == 2 and job["suggestions"] == 2 and job["llm_calls"] == 1 and job["unthemed"] == 0
     assert any("row 11" in e and "no usable text" in e for e in job["errors"])
     suggestions = {s["kind"]: s for s in client.get("/v1/suggestions?status=pending").json()}
     # the dark-mode theme matches the backlog item: evidence, no LLM call

@@ -381,3 +381,21 @@ def test_golden_set_app_reviews() -> None:
     assert first.created_at == datetime(2016, 1, 15, tzinfo=UTC)  # "15/01/16", day first
     assert first.body.startswith("Fundamental flaw")
     assert len({t.key for t in parsed.tickets}) == len(parsed.tickets)
+
+
+def test_a_ticket_in_no_theme_joins_the_nearest_theme_only_when_close_enough():
+    import numpy as np
+
+    from pipelines.triage import ThemeCluster, attach_leftovers
+
+    def unit(*values: float) -> np.ndarray:
+        vector = np.array(values, dtype=float)
+        return vector / np.linalg.norm(vector)
+
+    vectors = np.stack([unit(1, 0, 0), unit(1, 0.1, 0), unit(0, 1, 0), unit(0.1, 1, 0), unit(1, 0.3, 0), unit(0, 0, 1)])
+    themes = [ThemeCluster([0, 1], 0.99), ThemeCluster([2, 3], 0.99)]
+    joined = attach_leftovers(vectors, themes, similarity=0.45)
+    assert joined[0].members == [0, 1, 4] and joined[0].attached == 1  # close to the first theme: joins it, last
+    assert joined[1].members == [2, 3] and joined[1].attached == 0
+    assert all(5 not in t.members for t in joined)  # like neither: stays unthemed
+    assert attach_leftovers(vectors, [], 0.45) == []

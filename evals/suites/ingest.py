@@ -23,7 +23,7 @@ from pipelines.embeddings import get_embedder
 from pipelines.redact import redact
 from pipelines.themes import draft_theme
 from pipelines.tickets import parse_tickets
-from pipelines.triage import THEMED, TicketClassifier, cluster_themes
+from pipelines.triage import THEMED, TicketClassifier, attach_leftovers, cluster_themes
 
 SUITE = "ingest"
 NEEDS_LLM = True  # unless --no-llm: the clustering alone
@@ -82,7 +82,9 @@ def run(options: EvalOptions) -> EvalResult:
         vectors = embedder.encode(texts)
         categories = classifier.classify(texts, vectors)
         themed = [i for i, (category, _) in enumerate(categories) if category in THEMED]
-        themes = cluster_themes(vectors[themed], distance, min_size) if themed else []
+        themes = (
+            attach_leftovers(vectors[themed], cluster_themes(vectors[themed], distance, min_size)) if themed else []
+        )
         members = [(themed[m], t) for t, theme in enumerate(themes) for m in theme.members]
         row: dict[str, Any] = {
             "app": app,
@@ -90,6 +92,7 @@ def run(options: EvalOptions) -> EvalResult:
             "themed": len(themed),
             "themes": len(themes),
             "clustered": len(members),
+            "attached": sum(t.attached for t in themes),
             "categories": dict(Counter(c for c, _ in categories)),
         }
         if members:
@@ -118,6 +121,8 @@ def run(options: EvalOptions) -> EvalResult:
         "reviews": tickets_seen,
         "themes": sum(r["themes"] for r in per_app),
         "coverage": round(sum(r["clustered"] for r in per_app) / max(1, sum(r["themed"] for r in per_app)), 3),
+        "attached": sum(r["attached"] for r in per_app),
+        "unthemed": sum(r["themed"] - r["clustered"] for r in per_app),
         **{f"{m}": _weighted(scored, "themes_scores", m) for m in ("purity", "nmi", "ari")},
         **{f"baseline_{m}": _weighted(scored, "one_theme_baseline", m) for m in ("purity", "nmi", "ari")},
     }

@@ -35,7 +35,14 @@ from pipelines.redact import redact
 from pipelines.themes import PROMPT_ID as THEME_PROMPT
 from pipelines.themes import draft_theme
 from pipelines.tickets import ParsedTickets, parse_tickets
-from pipelines.triage import THEMED, TicketClassifier, cluster_themes, representative_quotes
+from pipelines.triage import (
+    ATTACH_SIMILARITY,
+    THEMED,
+    TicketClassifier,
+    attach_leftovers,
+    cluster_themes,
+    representative_quotes,
+)
 from prompts import load_prompt
 from service import duplicates
 from service.core import jobs
@@ -302,9 +309,12 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
         )
     ids, vectors = _vectors(run, themed)
     params = job.params
-    clusters = cluster_themes(
-        vectors, distance=float(params.get("distance", 0.6)), min_size=int(params.get("min_size", 3))
+    clusters = attach_leftovers(
+        vectors,
+        cluster_themes(vectors, distance=float(params.get("distance", 0.6)), min_size=int(params.get("min_size", 3))),
+        float(params.get("attach", ATTACH_SIMILARITY)),
     )
+    unthemed = len(ids) - sum(len(c.members) for c in clusters)
     with run.runtime.db.session() as session:
         if _clustered(session, job.id):
             return  # the themes and the stage are committed together, so this run is a duplicate
@@ -314,7 +324,8 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
             session.add(theme)
             session.flush()
             session.execute(update(TicketRow).where(TicketRow.id.in_(members)).values(theme_id=theme.id))
-        params = {**job.params, "themes_started": utcnow().isoformat()}  # the ETA's clock for the themes stage
+        # the ETA's clock for the themes stage; the bugs, requests and questions that joined no theme
+        params = {**job.params, "themes_started": utcnow().isoformat(), "unthemed": unthemed}
         session.execute(
             update(IngestJob)
             .where(IngestJob.id == job.id)
@@ -489,7 +500,8 @@ def eta_seconds(job: IngestJob) -> float | None:
 
 def public(job: IngestJob) -> IngestJobPublic:
     """The job's status as clients see it."""
-    return IngestJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+    extra = {"eta_s": eta_seconds(job), "unthemed": (job.params or {}).get("unthemed", 0)}
+    return IngestJobPublic.model_validate(job).model_copy(update=extra)
 
 
 # Fan-out (service.worker): several workers share one job, a piece each: a triage batch, or one theme's suggestion.

@@ -18,6 +18,10 @@ class IngestJobPublic(JobPublic):
     skipped: int = Field(description="Rows with no usable text.")
     already_ingested: int = Field(description="Tickets an earlier upload already brought in (not added again).")
     themes: int
+    unthemed: int = Field(
+        0,
+        description="Bugs, feature requests and questions in no theme (too few alike, none close enough to join one).",
+    )
     suggestions: int = Field(description="Suggestions made for review (evidence, story drafts); failed drafts not.")
     failed: int = Field(description="Themes whose story draft failed (a failed suggestion each; why in errors).")
     llm_calls: int
