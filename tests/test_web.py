@@ -279,7 +279,8 @@ def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, 
 def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_ranking(page: Page, llm: LLM, desk: str):
     from tests.test_prioritization_api import ITEMS, estimate
 
-    assert httpx.post(f"{desk}/v1/backlog/items", json=ITEMS, timeout=120).status_code == 201
+    blocked = {**ITEMS[0], "description": "Needs the new decoder: upgrade the image library first."}  # names item 3
+    assert httpx.post(f"{desk}/v1/backlog/items", json=[blocked, *ITEMS[1:]], timeout=120).status_code == 201
     llm.chat.replies.extend(
         [estimate(reach=500, effort=2, depends_on=[3]), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
     )
@@ -291,11 +292,20 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     page.click("#prioritize-job a")
     expect(page.locator("#queue li")).to_have_count(3)
     expect(page.locator("#queue li .kind.priority")).to_have_count(3)
+    # value vs effort: one point per priority, placed by its inputs; a point opens its suggestion
+    points = page.locator("#priority-matrix .point")
+    expect(points).to_have_count(3)
+    expect(page.locator("#priority-matrix")).to_contain_text("Quick wins")
+    third = httpx.get(f"{desk}/v1/suggestions?kind=priority", timeout=60).json()
+    dark = next(s for s in third if s["payload"]["title"] == "Dark mode")
+    page.locator(f"#priority-matrix .point[data-id='{dark['id']}']").click()
+    expect(page.locator("#detail h2")).to_contain_text(f"#{dark['id']}")
     page.locator("#queue li", has_text="Fix crash on photo upload").click()
     expect(page.locator("#detail")).to_contain_text("RICE 500 x 1.0 x 0.8 / 2 = 200.0")
     expect(page.locator("#detail section.evidence")).to_contain_text("Estimated users per quarter.")
     expect(page.locator("#detail")).to_contain_text("proposed rank 2")  # after item 3, its proposed prerequisite
     expect(page.locator("#priority-form [name=depends_on]")).to_have_value("3")
+    expect(page.locator("#dependency-evidence")).to_contain_text("Upgrade the image library")  # its evidence
     page.fill("#priority-form [name=effort]", "8")
     page.fill("#priority-form [name=depends_on]", "")  # the reviewer knows it is no prerequisite
     page.click("#accept")

@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { $, flash, h, table, when } from "./dom.js";
+import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, noteText, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
@@ -44,6 +45,8 @@ export async function loadQueue(selectId) {
     onclick: () => select(s.id),
   }, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, titleOf(s)),
      h("span", { class: `status ${s.status}` }, s.status))));
+  const matrix = valueEffortMatrix(state.items, select);
+  $("#matrix-slot").replaceChildren(...(matrix ? [matrix] : []));
   const keep = state.items.find((s) => s.id === (selectId ?? state.selected?.id));
   if (keep) select(keep.id);
   else if (state.items.length) select(state.items[0].id);
