@@ -101,6 +101,18 @@ def test_a_csv_becomes_themes_with_evidence_and_one_llm_call_per_new_theme(clien
     with runtime.db.session() as session:
         bodies = [t.body for t in session.query(TicketRow).all()]
     assert any("jo.doe@example.com" in b for b in bodies)
+    # the themes, largest first, with their tickets per week (the tickets' own dates)
+    themes = client.get(f"/v1/ingest/jobs/{created['job_id']}/themes").json()
+    assert [t["tickets"] for t in themes] == [4, 4] and {t["title"] for t in themes} == {
+        draft["payload"]["title"],
+        "Dark mode",
+    }
+    dark = next(t for t in themes if t["title"] == "Dark mode")
+    assert sum(w["tickets"] for w in dark["weeks"]) == 4 and dark["weeks"] == sorted(
+        dark["weeks"], key=lambda w: w["week"]
+    )
+    assert all(w["week"] == "undated" or w["week"] < "2026-12" for w in dark["weeks"])
+    assert client.get("/v1/ingest/jobs/999/themes").status_code == 404
     # accepting the evidence attaches the tickets to the item
     item = client.post(f"/v1/suggestions/{evidence['id']}/accept").json()
     assert item["evidence"]["ticket_count"] == 4 and len(item["evidence"]["quotes"]) >= 2

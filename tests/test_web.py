@@ -343,7 +343,12 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     page.click("#upload-submit")
     expect(page.locator("#job .job-status")).to_have_text("done")
     expect(page.locator("#job .counts")).to_contain_text("10 of 11 tickets processed · 1 without text")
-    expect(page.locator("#job .counts")).to_contain_text("2 themes · 2 suggestions · 1 LLM calls")
+    expect(page.locator("#job .counts")).to_contain_text("2 themes · 0 unthemed")
+    expect(page.locator("#job .counts")).to_contain_text("2 suggestions · 1 LLM calls")
+    # each theme's tickets per week: 4 tickets each, on 4 different weeks
+    expect(page.locator("#themes tbody tr")).to_have_count(2)
+    expect(page.locator("#themes tbody tr").first.locator(".bar")).to_have_count(4)
+    expect(page.locator("#themes")).to_contain_text("Fix the crash when uploading photos")
     page.click("#job a[href='#review']")
     page.select_option("#filter-kind", "evidence")
     expect(page.locator("#queue li")).to_have_count(1)

@@ -74,6 +74,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/jobs/{job_id}"): V,
     ("POST", "/v1/jobs/{job_id}/cancel"): R,
     ("GET", "/v1/ingest/jobs/{job_id}"): V,
+    ("GET", "/v1/ingest/jobs/{job_id}/themes"): V,
     ("GET", "/v1/jobs"): V,
     ("GET", "/v1/ingest/jobs"): V,
     ("PUT", "/v1/strategy"): A,

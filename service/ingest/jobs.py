@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -50,9 +51,9 @@ from service.core.enums import FINISHED, JobStatus, SuggestionKind, SuggestionSt
 from service.core.errors import Conflict, check_rows
 from service.core.runtime import ContextThreadPool, Runtime
 from service.core.suggestions import Proposal, create_suggestion
-from service.core.tables import IngestJob, ThemeRow, TicketRow, utcnow
+from service.core.tables import IngestJob, Suggestion, ThemeRow, TicketRow, utcnow
 from service.ingest.evidence import propose_evidence, theme_evidence
-from service.ingest.schemas import IngestJobPublic
+from service.ingest.schemas import IngestJobPublic, ThemePublic, WeekCount
 
 log = logging.getLogger(__name__)
 BATCH = 64
@@ -496,6 +497,40 @@ def eta_seconds(job: IngestJob) -> float | None:
         remaining = max(0, job.total - job.skipped - job.already_ingested - job.processed)
         return jobs.eta_seconds(job.started_at, job.processed, remaining)
     return None
+
+
+def themes(runtime: Runtime, job_id: int) -> list[ThemePublic]:
+    """The job's themes, largest first, each with its tickets per week (by the tickets' own dates)."""
+    get_job(runtime, job_id)  # NotFound for a job of no project of the caller's
+    with runtime.db.session() as session:
+        rows = session.scalars(select(ThemeRow).where(ThemeRow.job_id == job_id)).all()
+        dated = session.execute(
+            select(TicketRow.theme_id, TicketRow.created).where(
+                TicketRow.job_id == job_id, TicketRow.theme_id.is_not(None)
+            )
+        ).all()
+        titles = {
+            s.id: (s.payload or {}).get("title")
+            for s in session.scalars(
+                select(Suggestion).where(Suggestion.id.in_([t.suggestion_id for t in rows if t.suggestion_id]))
+            )
+        }
+    weeks: dict[int, Counter[str]] = {}
+    for theme_id, created in dated:
+        week = (created - timedelta(days=created.weekday())).date().isoformat() if created else "undated"
+        weeks.setdefault(theme_id, Counter())[week] += 1
+    found = [
+        ThemePublic(
+            id=t.id,
+            title=titles.get(t.suggestion_id),
+            tickets=len(t.ticket_ids),
+            cohesion=t.cohesion,
+            suggestion_id=t.suggestion_id,
+            weeks=[WeekCount(week=w, tickets=n) for w, n in sorted(weeks.get(t.id, Counter()).items())],
+        )
+        for t in rows
+    ]
+    return sorted(found, key=lambda theme: (-theme.tickets, theme.id))
 
 
 def public(job: IngestJob) -> IngestJobPublic:

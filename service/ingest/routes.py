@@ -13,7 +13,7 @@ from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, JobCreated, JobPublic, errors
 from service.core.tables import IngestJob
 from service.ingest import jobs
-from service.ingest.schemas import IngestJobPublic
+from service.ingest.schemas import IngestJobPublic, ThemePublic
 
 router = APIRouter(tags=["ingest"])
 
@@ -58,6 +58,12 @@ def post_ingest(
 )
 def get_job(job_id: IdPath, runtime: RuntimeDep) -> IngestJobPublic:
     return job_public(jobs.get_job(runtime, job_id))
+
+
+@router.get("/v1/ingest/jobs/{job_id}/themes", response_model=list[ThemePublic], responses=errors(404))
+def get_themes(job_id: IdPath, runtime: RuntimeDep) -> list[ThemePublic]:
+    """The job's themes, largest first: tickets, the suggestion made from it, and tickets per week."""
+    return jobs.themes(runtime, job_id)
 
 
 @router.post(

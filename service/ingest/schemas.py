@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from service.core.schemas import JobPublic
 
@@ -25,3 +25,19 @@ class IngestJobPublic(JobPublic):
     suggestions: int = Field(description="Suggestions made for review (evidence, story drafts); failed drafts not.")
     failed: int = Field(description="Themes whose story draft failed (a failed suggestion each; why in errors).")
     llm_calls: int
+
+
+class WeekCount(BaseModel):
+    week: str = Field(description="The Monday of the ISO week (YYYY-MM-DD), or `undated` for tickets with no date.")
+    tickets: int
+
+
+class ThemePublic(BaseModel):
+    """A theme of an ingest job: its tickets, the suggestion made from it, and its tickets per week."""
+
+    id: int
+    title: str | None = Field(description="The title of its suggestion (a story draft, or the matched item).")
+    tickets: int
+    cohesion: float
+    suggestion_id: int | None
+    weeks: list[WeekCount] = Field(description="Tickets per week by their own date, oldest first.")

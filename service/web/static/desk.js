@@ -147,8 +147,25 @@ function jobView(job) {
     job.status === "done" && job.suggestions ? h("a", { href: "#review" }, `Review the ${job.suggestions} suggestions`) : "");
 }
 
+// Each theme's tickets per week (by the tickets' own dates): a row of bars, the tallest week full height.
+function themesView(themes) {
+  const most = Math.max(1, ...themes.flatMap((t) => t.weeks.map((w) => w.tickets)));
+  return h("table", { id: "themes" }, h("caption", {}, "Themes: tickets per week"),
+    h("thead", {}, h("tr", {}, h("th", {}, "Theme"), h("th", {}, "Tickets"), h("th", {}, "Per week (oldest first)"))),
+    h("tbody", {}, themes.map((t) => h("tr", { dataset: { theme: t.id } },
+      h("td", {}, t.suggestion_id ? h("a", { href: "#review", onclick: () => review.showSuggestion({ id: t.suggestion_id, status: "" }) }, t.title || `#${t.suggestion_id}`) : (t.title || "-")),
+      h("td", {}, String(t.tickets)),
+      h("td", {}, h("span", { class: "bars", "aria-label": t.weeks.map((w) => `${w.week}: ${w.tickets}`).join(", ") },
+        t.weeks.map((w) => {
+          const bar = h("span", { class: "bar", title: `${w.week}: ${w.tickets} tickets` });
+          bar.style.height = `${Math.max(8, (100 * w.tickets) / most)}%`; // CSSOM, allowed by the style policy
+          return bar;
+        })))))));
+}
+
 async function watchJob(id) {
   const job = await pollJob(`/v1/ingest/jobs/${id}`, (j) => $("#job").replaceChildren(jobView(j)));
+  if (job.themes) $("#job").append(themesView(await api(`/v1/ingest/jobs/${id}/themes`)));
   flash(`Job #${id} ${job.status}.`, job.status === "failed" ? "error" : "info");
   review.refreshCount();
   return loadJobs();
