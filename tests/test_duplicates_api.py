@@ -197,3 +197,24 @@ def test_regenerating_a_draft_rechecks_its_duplicates_without_a_second_merge(cli
     other = client.post(f"/v1/suggestions/{draft['id']}/regenerate", json={"text": "a dark theme for the dashboard"})
     listed = other.json()["evidence"]["duplicates"]
     assert items[0]["id"] not in [c["item_id"] for c in listed if c["kind"] == "backlog_item"]
+
+
+def test_a_pasted_report_is_searched_as_title_and_body_like_the_items(client, monkeypatch):
+    """Items are indexed as title and description; a pasted report is searched the same way (its first line the
+    title), not as one long title, which missed duplicates (recall@10 0.837 through the service vs 0.893)."""
+    from pipelines.duplicates import DuplicateDetector
+
+    asked: list[tuple[str, str]] = []
+    search = DuplicateDetector.search
+
+    def spy(self, title, body="", *args, **kwargs):
+        asked.append((title, body))
+        return search(self, title, body, *args, **kwargs)
+
+    monkeypatch.setattr(DuplicateDetector, "search", spy)
+    client.post("/v1/backlog/items", json={"title": "Photo upload crashes", "description": "The app closes."})
+    found = client.post("/v1/duplicates/search", json={"text": "Photo upload crashes\nEvery time I pick a photo."})
+    assert found.status_code == 200 and found.json()[0]["title"] == "Photo upload crashes"
+    given = client.post("/v1/duplicates/search", json={"title": "Upload crash", "text": "Line one\nline two"})
+    assert given.status_code == 200
+    assert asked == [("Photo upload crashes", "Every time I pick a photo."), ("Upload crash", "Line one\nline two")]

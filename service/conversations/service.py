@@ -92,7 +92,7 @@ def backlog_for(runtime: Runtime, turns: list[Turn], k: int = 6) -> list[tuple[i
     if not runtime.settings.duplicate_check:
         return []
     text = " ".join(turn.text for turn in turns)
-    found = duplicates.search_text(runtime, text[:4000], k)
+    found = duplicates.search_text(runtime, "", k, title=text[:4000])  # the whole chunk as one line
     return [(c["item_id"], c["title"]) for c in found if c["kind"] == "backlog_item"]
 
 

@@ -141,9 +141,14 @@ def candidate_public(candidate: Candidate) -> dict[str, Any]:
     }
 
 
-def search_text(runtime: Runtime, text: str, k: int = 10) -> list[dict[str, Any]]:
-    """The backlog items and pending drafts most like `text`, best first."""
-    return [candidate_public(c) for c in detector(runtime).search(text, "", k, in_this_project(*SEARCHABLE))]
+def search_text(runtime: Runtime, text: str, k: int = 10, title: str | None = None) -> list[dict[str, Any]]:
+    """The backlog items and pending drafts most like `text`, best first. Searched as items are indexed, title and
+    body apart: without `title`, the text's first line is the title and the rest the body (the whole text as a
+    title made pasted reports miss duplicates: recall@10 0.837 through the service against 0.893 in the eval)."""
+    if title is None:
+        title, _, text = text.strip().partition("\n")
+    found = detector(runtime).search(title, text.strip(), k, in_this_project(*SEARCHABLE))
+    return [candidate_public(c) for c in found]
 
 
 def item_duplicates(runtime: Runtime, item: BacklogItem, k: int = 10) -> list[dict[str, Any]]:

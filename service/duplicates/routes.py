@@ -14,4 +14,5 @@ router = APIRouter(prefix="/v1/duplicates", tags=["duplicates"])
 def search_duplicates(body: DuplicateSearch, runtime: RuntimeDep) -> list[DuplicateCandidatePublic]:
     """The backlog items and pending drafts most similar to `text`, best first, each with a score in [0, 1] and a
     verdict (duplicate | related | distinct) from thresholds calibrated on real duplicate bug reports."""
-    return [DuplicateCandidatePublic(**c) for c in duplicates.search_text(runtime, body.text, body.k)]
+    found = duplicates.search_text(runtime, body.text, body.k, body.title)
+    return [DuplicateCandidatePublic(**c) for c in found]
