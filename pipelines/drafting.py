@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import StoryDraft
 from pipelines.safety import escape_tags, neutralize_instructions
@@ -53,4 +55,32 @@ def draft_story(
     result.warnings += [
         f"instruction-like text was removed before drafting: {cut!r}" for cut in removed + removed_from_context
     ]
+    if result.value is not None:
+        result.warnings += [
+            f"the draft states {number!r} ({where!r}), which the input does not give: confirm it or move it to the "
+            "assumptions"
+            for number, where in unsupported_numbers(result.value, text, context)
+        ]
     return result
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.rstrip("%").replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def unsupported_numbers(draft: StoryDraft, *sources: str) -> list[tuple[str, str]]:
+    """Numbers the story states (title, goal, benefit, criteria) that neither the sources nor the draft's own
+    assumptions give: (the number, the sentence it is in). A model that turns "after 20+ minutes" into "within 10
+    seconds" invents a promise; the reviewer is told instead of the number passing as the customer's."""
+    given = _numbers(" ".join([*sources, *draft.assumptions, *draft.open_questions]))
+    parts = [draft.title, draft.persona, draft.goal, draft.benefit]
+    parts += [part for c in draft.acceptance_criteria for part in (c.given, c.when, c.then)]
+    found: list[tuple[str, str]] = []
+    for part in parts:
+        for number in sorted(_numbers(part) - given):
+            if number not in {n for n, _ in found}:
+                found.append((number, part))
+    return found

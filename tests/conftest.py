@@ -25,7 +25,7 @@ def story(**overrides: Any) -> dict[str, Any]:
         "title": "Filter search results by price",
         "persona": "online shopper",
         "goal": "to filter search results by a price range",
-        "benefit": "I find affordable products without scrolling 400 results",
+        "benefit": "I find affordable products without scrolling through every result",
         "acceptance_criteria": [
             {
                 "given": "search results are shown",

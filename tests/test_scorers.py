@@ -49,3 +49,34 @@ def test_every_scorer_returns_a_score_or_none_on_every_sample():
         for scorer in SCORERS.values():
             for value in (scorer(s, draft), scorer(s, None)):
                 assert value is None or 0.0 <= value <= 1.0
+
+
+def test_a_number_the_input_does_not_give_is_reported_unless_it_is_an_assumption():
+    from evals.scorers import no_invented_numbers
+    from pipelines.drafting import unsupported_numbers
+
+    idea = "Password reset emails arrive after 20+ minutes for outlook.com users"
+    plain = {"benefit": "I can sign in again soon", "assumptions": []}
+    invented = StoryDraft.model_validate(story(goal="to get the reset email within 10 seconds", **plain))
+    assert unsupported_numbers(invented, idea) == [("10", "to get the reset email within 10 seconds")]
+    kept = StoryDraft.model_validate(story(goal="to get the reset email in under 20 minutes", **plain))
+    assert unsupported_numbers(kept, idea) == []
+    assumed = StoryDraft.model_validate(
+        story(
+            goal="to get the reset email within 10 seconds", benefit=plain["benefit"], assumptions=["10 s is assumed."]
+        )
+    )
+    assert unsupported_numbers(assumed, idea) == []
+    given = Sample(id="x", input={"text": idea}, target={}, metadata={})
+    assert no_invented_numbers(given, invented) == 0.0 and no_invented_numbers(given, kept) == 1.0
+    assert no_invented_numbers(given, None) is None
+
+
+def test_a_draft_with_an_invented_number_carries_a_warning_saying_so():
+    from pipelines.drafting import draft_story
+    from pipelines.llm import fake_llm
+    from tests.conftest import story_json
+
+    llm = fake_llm([story_json(goal="to get the reset email within 10 seconds", assumptions=[])])
+    result = draft_story(llm, "Password reset emails arrive after 20+ minutes for outlook.com users")
+    assert result.ok and any("'10'" in w and "does not give" in w for w in result.warnings), result.warnings
