@@ -78,9 +78,8 @@ def unsupported_numbers(draft: StoryDraft, *sources: str) -> list[tuple[str, str
     given = _numbers(" ".join([*sources, *draft.assumptions, *draft.open_questions]))
     parts = [draft.title, draft.persona, draft.goal, draft.benefit]
     parts += [part for c in draft.acceptance_criteria for part in (c.given, c.when, c.then)]
-    found: list[tuple[str, str]] = []
+    found: dict[str, str] = {}  # number -> the first part it is in
     for part in parts:
         for number in sorted(_numbers(part) - given):
-            if number not in {n for n, _ in found}:
-                found.append((number, part))
-    return found
+            found.setdefault(number, part)
+    return list(found.items())

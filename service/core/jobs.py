@@ -23,6 +23,8 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from pipelines.llm import CallRecord
+from prompts import load_prompt
 from service.core import scope
 from service.core.enums import FINISHED, UNFINISHED, JobStatus
 from service.core.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -113,6 +115,24 @@ def claim(runtime: Runtime, table: type[Any], job_id: int, **values: Any) -> boo
             .values(status=JobStatus.running, **values)
         )
         return claimed.rowcount == 1
+
+
+def failed_record(runtime: Runtime, prompt_id: str) -> CallRecord:
+    """The call record of a piece that failed on every try before any answer: the configured model and the prompt
+    it would have used (what a failed suggestion shows as its provenance)."""
+    prompt = load_prompt(prompt_id)
+    return CallRecord(
+        provider=runtime.settings.llm_config().provider,
+        model=runtime.llm_model or "",
+        prompt_id=prompt.id,
+        prompt_version=prompt.version,
+    )
+
+
+def resume(runtime: Runtime, table: type[Any], job: Any) -> bool:
+    """Claim a queued or running job for a run that keeps its first start time; False when it has ended or was
+    cancelled meanwhile (then the caller does nothing)."""
+    return job.status not in FINISHED and claim(runtime, table, job.id, started_at=job.started_at or utcnow())
 
 
 def is_cancelled(runtime: Runtime, table: type[Any], job_id: int) -> bool:
@@ -211,6 +231,20 @@ def cancel(runtime: Runtime, kind: JobKind, job_id: int, actor: str | None = Non
     return get_job(runtime, table, job_id, kind.name)
 
 
+def unfinished(runtime: Runtime, kinds: dict[str, JobKind]) -> list[tuple[str, int, int]]:
+    """(kind, job id, project id) of every queued or running job of these kinds, in every project, oldest first
+    per kind (not a cancelled one)."""
+    found = []
+    for name, kind in kinds.items():
+        table = kind.table
+        with scope.every_project(), runtime.db.session() as session:
+            rows = session.execute(
+                select(table.id, table.project_id).where(table.status.in_(UNFINISHED)).order_by(table.id)
+            ).all()
+        found += [(name, job_id, project_id) for job_id, project_id in rows]
+    return found
+
+
 class JobQueue(Protocol):
     """Where the API hands jobs: this process's JobRunner, or service.worker's queue for worker processes."""
 
@@ -234,15 +268,9 @@ class JobRunner:
 
     def start(self) -> None:
         """Start the worker and queue every job a previous process left queued or running (not a cancelled one)."""
-        for name, kind in self.kinds.items():
-            with scope.every_project(), self.runtime.db.session() as session:
-                table = kind.table
-                unfinished = session.execute(
-                    select(table.id, table.project_id).where(table.status.in_(UNFINISHED)).order_by(table.id)
-                ).all()
-            for job_id, project_id in unfinished:
-                log.info("resuming %s job %s", name, job_id)
-                self._queue.put((name, job_id, project_id))
+        for name, job_id, project_id in unfinished(self.runtime, self.kinds):
+            log.info("resuming %s job %s", name, job_id)
+            self._queue.put((name, job_id, project_id))
         self._thread = threading.Thread(target=self._work, daemon=True, name="jobs")
         self._thread.start()
 

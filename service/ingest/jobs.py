@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -44,7 +44,6 @@ from pipelines.triage import (
     cluster_themes,
     representative_quotes,
 )
-from prompts import load_prompt
 from service import duplicates
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus, SuggestionKind, SuggestionStatus
@@ -263,18 +262,17 @@ def triage_batch(run: IngestRun, unit: dict[str, Any]) -> int:
     return done
 
 
+def _unprocessed(runtime: Runtime, job_id: int, limit: int | None = None) -> list[int]:
+    """The job's tickets not triaged yet, in id order (the first `limit`)."""
+    query = select(TicketRow.id).where(TicketRow.job_id == job_id, TicketRow.processed_at.is_(None))
+    with runtime.db.session() as session:
+        return list(session.scalars(query.order_by(TicketRow.id).limit(limit)))
+
+
 def stage_triage(run: IngestRun, job: IngestJob, progress: Progress | None = None) -> None:
     while True:
         jobs.stop_if_cancelled(run.runtime, IngestJob, job.id)
-        with run.runtime.db.session() as session:
-            ids = list(
-                session.scalars(
-                    select(TicketRow.id)
-                    .where(TicketRow.job_id == job.id, TicketRow.processed_at.is_(None))
-                    .order_by(TicketRow.id)
-                    .limit(BATCH)
-                )
-            )
+        ids = _unprocessed(run.runtime, job.id, BATCH)
         if not ids:
             break
         triage_batch(run, {"job_id": job.id, "ticket_ids": ids})
@@ -407,7 +405,7 @@ def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = Non
     runtime = run.runtime
     with ContextThreadPool(max_workers=runtime.llm().background_parallelism) as pool:
         for future in as_completed(
-            [pool.submit(make_theme_suggestion, run, job, t) for t in _open_themes(run, job.id)]
+            [pool.submit(make_theme_suggestion, run, job, t) for t in _open_themes(runtime, job.id)]
         ):
             if failure := future.result():
                 jobs.append_errors(runtime, IngestJob, job.id, [failure])
@@ -417,9 +415,9 @@ def stage_themes(run: IngestRun, job: IngestJob, progress: Progress | None = Non
     end_job(runtime, job.id)
 
 
-def _open_themes(run: IngestRun, job_id: int) -> list[ThemeRow]:
+def _open_themes(runtime: Runtime, job_id: int) -> list[ThemeRow]:
     """The job's themes that have no suggestion yet."""
-    with run.runtime.db.session() as session:
+    with runtime.db.session() as session:
         query = select(ThemeRow).where(ThemeRow.job_id == job_id, ThemeRow.suggestion_id.is_(None))
         return list(session.scalars(query.order_by(ThemeRow.id)))
 
@@ -469,7 +467,7 @@ def run_job(runtime: Runtime, job_id: int, progress: Progress | None = None) -> 
     """Run (or resume) a job to the end; a failure marks the job failed with the reason and keeps all work. A job
     cancelled meanwhile stops at the next batch or theme."""
     job = get_job(runtime, job_id)
-    if job.status in FINISHED or not jobs.claim(runtime, IngestJob, job_id, started_at=job.started_at or utcnow()):
+    if not jobs.resume(runtime, IngestJob, job):
         return get_job(runtime, job_id)
     with _stopping(runtime, job_id):
         found = duplicates.detector(runtime)
@@ -557,7 +555,7 @@ def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
     """Advance the job as far as it goes without pieces (parse, cluster, the end) and return the pieces of its
     current stage; none when it has ended. Safe to call again at any time: done work is not redone."""
     job = get_job(runtime, job_id)
-    if job.status in FINISHED or not jobs.claim(runtime, IngestJob, job_id, started_at=job.started_at or utcnow()):
+    if not jobs.resume(runtime, IngestJob, job):
         return []
     with _stopping(runtime, job_id):
         while True:
@@ -568,7 +566,7 @@ def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
                     return pieces
                 runtime.db.update(IngestJob, job_id, stage=Stage.cluster)
             elif job.stage == Stage.themes:
-                if pieces := [{"theme_id": theme.id} for theme in _open_themes(_run(runtime, job_id), job_id)]:
+                if pieces := [{"theme_id": theme.id} for theme in _open_themes(runtime, job_id)]:
                     return pieces
                 end_job(runtime, job_id)
             elif job.stage in (Stage.parse, Stage.cluster):
@@ -579,14 +577,7 @@ def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
 
 
 def _triage_pieces(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
-    with runtime.db.session() as session:
-        ids = list(
-            session.scalars(
-                select(TicketRow.id)
-                .where(TicketRow.job_id == job_id, TicketRow.processed_at.is_(None))
-                .order_by(TicketRow.id)
-            )
-        )
+    ids = _unprocessed(runtime, job_id)
     return [{"ticket_ids": ids[start : start + BATCH]} for start in range(0, len(ids), BATCH)]
 
 
@@ -599,17 +590,11 @@ def do_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], last_try: boo
     run = _run(runtime, job_id)
     if "ticket_ids" in piece:
         triage_batch(run, {"job_id": job_id, "ticket_ids": piece["ticket_ids"]})
-        with runtime.db.session() as session:
-            left = session.scalar(
-                select(func.count())
-                .select_from(TicketRow)
-                .where(TicketRow.job_id == job_id, TicketRow.processed_at.is_(None))
-            )
-        return not left
+        return not _unprocessed(runtime, job_id, limit=1)
     theme = runtime.db.get(ThemeRow, piece["theme_id"])
     if failure := make_theme_suggestion(run, get_job(runtime, job_id), theme, wait_for_model=not last_try):
         jobs.append_errors(runtime, IngestJob, job_id, [failure])
-    return not _open_themes(run, job_id)
+    return not _open_themes(runtime, job_id)
 
 
 def fail_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], error: str) -> bool:
@@ -620,20 +605,18 @@ def fail_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], error: str)
         jobs.finish(runtime, IngestJob, job_id, JobStatus.failed)
         return False
     inputs = {"job_id": job_id, "theme_id": piece["theme_id"]}
-    prompt = load_prompt(THEME_PROMPT)
-    config = runtime.settings.llm_config()
-    proposal = Proposal(
-        None, runtime.llm_model or "", config.provider, f"{prompt.id}@{prompt.version}", SuggestionStatus.failed
-    )
+    record = jobs.failed_record(runtime, THEME_PROMPT)
+    version = f"{record.prompt_id}@{record.prompt_version}"
+    proposal = Proposal(None, record.model, record.provider, version, SuggestionStatus.failed, reason=error)
     with runtime.db.session() as session:
-        suggestion = create_suggestion(session, SuggestionKind.story_draft, replace(proposal, reason=error), inputs)
+        suggestion = create_suggestion(session, SuggestionKind.story_draft, proposal, inputs)
         try:
             _finish_theme(session, job_id, piece["theme_id"], suggestion.id, llm_calls=0, failed=True)
         except Conflict:
             session.rollback()
             return False
     jobs.append_errors(runtime, IngestJob, job_id, [f"theme {piece['theme_id']}: {error} (suggestion {suggestion.id})"])
-    return not _open_themes(_run(runtime, job_id), job_id)
+    return not _open_themes(runtime, job_id)
 
 
 JOB = jobs.JobKind("ingest", IngestJob, run_job, public, jobs.FanOut(plan, do_piece, fail_piece))

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from pipelines.llm import CallRecord, LLMUnavailable, StructuredResult
 from pipelines.prioritization import PROMPT_ID, Framework, PriorityInputs
-from prompts import load_prompt
 from service.backlog.service import select_items
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus, SuggestionKind
@@ -121,7 +120,7 @@ def _keep(runtime: Runtime, job_id: int, item_id: int, result: StructuredResult[
 def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
     """The items without an estimate, one piece each; once there are none, the ranking and its suggestions."""
     job = get_job(runtime, job_id)
-    if job.status in FINISHED or not jobs.claim(runtime, PrioritizeJob, job_id, started_at=job.started_at or utcnow()):
+    if not jobs.resume(runtime, PrioritizeJob, job):
         return []
     kept = job.estimates or {}
     if pieces := [{"item_id": item_id} for item_id in job.item_ids if str(item_id) not in kept]:
@@ -173,11 +172,7 @@ def do_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], last_try: boo
 
 def fail_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], error: str) -> bool:
     """An estimate that failed on every try: kept as a failed estimate with the error (a failed suggestion)."""
-    prompt = load_prompt(PROMPT_ID)
-    config = runtime.settings.llm_config()
-    record = CallRecord(
-        provider=config.provider, model=runtime.llm_model or "", prompt_id=prompt.id, prompt_version=prompt.version
-    )
+    record = jobs.failed_record(runtime, PROMPT_ID)
     return _keep(runtime, job_id, piece["item_id"], StructuredResult(None, error, None, record))
 
 

@@ -124,7 +124,7 @@ def public(job: RefineJob) -> RefineJobPublic:
 def plan(runtime: Runtime, job_id: int) -> list[dict[str, Any]]:
     """The items not refined yet, one piece each; the end of the run once there are none."""
     job = get_job(runtime, job_id)
-    if job.status in FINISHED or not jobs.claim(runtime, RefineJob, job_id, started_at=job.started_at or utcnow()):
+    if not jobs.resume(runtime, RefineJob, job):
         return []
     done = set(job.done_item_ids or [])
     if pieces := [{"item_id": item_id} for item_id in job.item_ids if item_id not in done]:

@@ -27,13 +27,12 @@ from typing import Any
 import procrastinate
 import psycopg
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from service import duplicates
 from service.core import scope
-from service.core.enums import UNFINISHED
-from service.core.jobs import JobKind
+from service.core.jobs import JobKind, unfinished
 from service.core.runtime import Runtime
 from service.core.settings import Settings
 from service.ops.logs import job_context
@@ -175,15 +174,10 @@ class PostgresQueue:
 def requeue_unfinished(runtime: Runtime, app: procrastinate.App, kinds: dict[str, JobKind]) -> int:
     """Plan every queued or running job again (a job of an inline run, a plan lost with its worker): planning is
     idempotent, and a plan already waiting is not doubled. How many."""
-    count = 0
-    for name, kind in kinds.items():
-        with scope.every_project(), runtime.db.session() as session:
-            table = kind.table
-            rows = session.execute(select(table.id, table.project_id).where(table.status.in_(UNFINISHED))).all()
-        for job_id, project in rows:
-            defer_plan(app, name, job_id, project)
-            count += 1
-    return count
+    found = unfinished(runtime, kinds)
+    for name, job_id, project in found:
+        defer_plan(app, name, job_id, project)
+    return len(found)
 
 
 async def _retry_stalled(app: procrastinate.App, after_s: float) -> None:
