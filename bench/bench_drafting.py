@@ -64,6 +64,10 @@ SHORT = {
     "given": "gi", "when": "wh", "then": "th", "labels": "l", "assumptions": "a", "open_questions": "q",
 }  # fmt: skip
 LONG = {short: name for name, short in SHORT.items()}
+NGRAM_SPECS = [  # (kind, n: tokens looked up, m: tokens drafted)
+    *(("ngram-simple", n, m) for n, m in ((3, 4), (2, 8), (2, 3), (3, 3), (4, 4), (3, 6), (4, 3), (5, 4))),
+    ("ngram-map-k", 3, 4), ("ngram-map-k", 2, 8),
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -276,6 +280,16 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
     if draft_model is not None:
         found.append(Variant("server-2t-draft05", replace(plain, draft_model=draft_model)))
     spin3k = replace(plain, env=(("GOMP_SPINCOUNT", "3000"),))
+    for kind, n, m in NGRAM_SPECS:  # speculative decoding with drafts looked up in the context, no draft model
+        found.append(Variant(f"server-2t-spin3k-{kind}-{n}-{m}", replace(spin3k, speculative=f"{kind}:{n}:{m}")))
+    found.append(Variant("server-2t-spin3k-batch4", replace(spin3k, slots=4), batch=4))
+    found.append(
+        Variant(
+            "server-2t-spin3k-ngram-simple-3-4-batch4",
+            replace(spin3k, slots=4, speculative="ngram-simple:3:4"),
+            batch=4,
+        )
+    )
     for path in args.requantized:  # e.g. the packaged Q4_K_M requantized to Q4_0 by llama-quantize
         found.append(Variant(f"server-2t-spin3k-{Path(path).stem}", spin3k, model=Path(path)))
     return [v for v in found if not args.only or v.name in args.only.split(",")]

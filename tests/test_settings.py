@@ -52,3 +52,20 @@ def test_openai_without_key_or_url_says_what_to_set(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):
         build_llm(Settings(_env_file=None, REFINERY_LLM_PROVIDER="openai").llm_config())
+
+
+def test_speculative_decoding_reaches_the_model_server_command(monkeypatch):
+    from pipelines.llm.server import ModelServer, ServerOptions
+
+    monkeypatch.delenv("REFINERY_LLM_SPECULATIVE", raising=False)
+    assert Settings(_env_file=None).llm_config().speculative == "ngram-simple:3:4"
+    command = ModelServer(ServerOptions(speculative="ngram-simple:3:4"), lambda: Path("m.gguf")).command(Path("m"))
+    assert command[-6:] == [
+        "--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", "3", "--spec-ngram-simple-size-m", "4"
+    ]  # fmt: skip
+    monkeypatch.setenv("REFINERY_LLM_SPECULATIVE", "none")
+    off = Settings(_env_file=None).llm_config().speculative
+    assert "--spec-type" not in ModelServer(ServerOptions(speculative=off), lambda: Path("m")).command(Path("m"))
+    monkeypatch.setenv("REFINERY_LLM_SPECULATIVE", "draft-model")
+    with pytest.raises(ValueError, match="REFINERY_LLM_SPECULATIVE"):
+        Settings(_env_file=None)

@@ -30,6 +30,9 @@ def default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+SPECULATIVE_PATTERN = r"^(none|ngram-(simple|map-k):[1-9][0-9]?:[1-9][0-9]?)$"  # llama-server's lookup kinds
+
+
 class LLMConfig(BaseModel):
     """Everything needed to build an LLM; the service fills it from its settings."""
 
@@ -55,6 +58,11 @@ class LLMConfig(BaseModel):
     llama_server: Path | None = Field(None, description="The llama-server binary (default: beside Python).")
     server_port: int = Field(0, ge=0, le=65535, description="Loopback port of the local server; 0: a free one.")
     repack: bool = True
+    speculative: str = Field(
+        "ngram-simple:3:4",
+        pattern=SPECULATIVE_PATTERN,
+        description="local: draft tokens looked up in the context (kind:N:M), verified by the model; none: off.",
+    )
     memory_limit_mb: int = Field(0, ge=0, description="Address-space limit of the local server process; 0: none.")
 
     @field_validator("base_url")
@@ -89,6 +97,9 @@ class LLMSettings(BaseSettings):
     llm_port: int = Field(0, validation_alias="REFINERY_LLM_PORT", ge=0, le=65535)
     llm_repack: bool = Field(True, validation_alias="REFINERY_LLM_REPACK")
     llm_memory_limit_mb: int = Field(0, validation_alias="REFINERY_LLM_MEMORY_LIMIT_MB", ge=0)
+    llm_speculative: str = Field(
+        "ngram-simple:3:4", validation_alias="REFINERY_LLM_SPECULATIVE", pattern=SPECULATIVE_PATTERN
+    )
     llm_retries: int = Field(2, validation_alias="REFINERY_LLM_RETRIES", ge=0, le=10)
     llm_backoff_s: float = Field(0.5, validation_alias="REFINERY_LLM_BACKOFF_S", gt=0, le=60)
     llm_breaker_failures: int = Field(3, validation_alias="REFINERY_LLM_BREAKER_FAILURES", ge=1)
@@ -138,6 +149,7 @@ class LLMSettings(BaseSettings):
             llama_server=self.llama_server,
             server_port=self.llm_port,
             repack=self.llm_repack,
+            speculative=self.llm_speculative,
             memory_limit_mb=self.llm_memory_limit_mb,
         )
 
@@ -229,6 +241,7 @@ def local_server(config: LLMConfig) -> server.ModelServer:
         context_tokens=config.context_tokens,
         slots=config.concurrency,
         repack=config.repack,
+        speculative=config.speculative,
         memory_limit_mb=config.memory_limit_mb,
         log_path=config.data_dir / "logs" / "model-server.log",
     )

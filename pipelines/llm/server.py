@@ -76,6 +76,7 @@ class ServerOptions:
     ready_timeout_s: float = 300.0
     log_path: Path | None = None
     draft_model: Path | None = None  # speculative decoding with a smaller model of the same family
+    speculative: str = "none"  # or "ngram-simple:N:M": draft M tokens that followed the last N earlier in the context
     extra_args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()  # added to the server's environment
 
@@ -302,6 +303,9 @@ class ModelServer:
             args.append("--no-repack")
         if o.draft_model is not None:
             args += ["--model-draft", str(o.draft_model), "--threads-draft", str(o.threads)]
+        if o.speculative != "none":
+            kind, n, m = o.speculative.split(":")
+            args += ["--spec-type", kind, f"--spec-{kind}-size-n", n, f"--spec-{kind}-size-m", m]
         return args + list(o.extra_args)
 
     def _spawn(self, model: Path) -> subprocess.Popen[bytes]:
