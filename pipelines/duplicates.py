@@ -4,10 +4,17 @@ score = w * semantic + (1 - w) * lexical, where
 - semantic is the larger of two cosines (all-MiniLM-L6-v2): title vs title, and title + cleaned body vs the same;
 - lexical is the TF-IDF cosine (sublinear tf, English stop words) of the raw title + body, whose stack frames and
   identifiers are strong evidence of the same bug.
-Both parts lie in [0, 1] whatever the corpus, so thresholds mean the same thing across queries. The weight and the
-verdict thresholds are calibrated on the dev split (Hadoop) by `refinery eval duplicates --calibrate` and read
-from `duplicate_calibration.json` beside this module. Candidates come from Chroma (both fields) and the lexical
-index; each candidate is then scored exactly.
+Both parts lie in [0, 1] whatever the corpus. Candidates come from Chroma (both fields) and the lexical index; each
+candidate is then scored exactly.
+
+The verdict has two stages. `related` is a score threshold. `duplicate` is a second stage: the probability that a
+candidate is the same report, from how far its score stands out of the query's own candidates (`stand_out`: z
+against the query's candidates ranked 6-20, and the gap to the next one). An absolute score did not transfer
+between trackers (tuned on Hadoop, precision 0.333 at recall 0.027 on SeaMonkey, whose reports all score lower);
+a score measured against the query's own background does. A project's reviewer decisions on merges recalibrate
+that probability (`DuplicateCalibration.recalibrated`: Platt scaling with a prior at the dev calibration). The
+weight, thresholds and stage-two weights are fitted on the dev split (Hadoop) by `refinery eval duplicates
+--calibrate` and read from `duplicate_calibration.json` beside this module.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 from scipy import sparse
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipelines.embeddings import Embedder
@@ -31,23 +40,95 @@ Verdict = Literal["duplicate", "related", "distinct"]
 CALIBRATION_FILE = Path(__file__).with_name("duplicate_calibration.json")
 
 
+BACKGROUND = slice(5, 20)  # a query's candidates ranked 6-20: what an unrelated report scores against it
+MIN_BACKGROUND = 8  # fewer (a small index): the calibration's reference background stands in
+PRIOR_SD = 1.0  # how far a project's decisions may move the dev calibration's slope and offset, per unit of evidence
+
+
+class StandOut(BaseModel):
+    """How far a candidate's score stands out of its query's other candidates."""
+
+    z: float  # (score - background mean) / background standard deviation
+    gap: float  # score - the next candidate's score
+    rank: int = 0  # 0: the best candidate
+
+
+class Decision(BaseModel):
+    """A reviewer's decision on a proposed pair: the same report (merge accepted) or not (merge rejected)."""
+
+    stand_out: StandOut
+    same: bool
+
+
 class DuplicateCalibration(BaseModel):
-    """How scores are blended and where the verdicts change, with what those thresholds gave on the dev split."""
+    """How scores are blended, where the verdicts change, and what that gave on the dev split."""
 
     semantic_weight: float = Field(0.4, ge=0, le=1)
-    duplicate_threshold: float = Field(0.6, ge=0, le=1)
     related_threshold: float = Field(0.4, ge=0, le=1)
+    z_weight: float = 1.0
+    gap_weight: float = 0.0
+    later_weight: float = 0.0  # added for a candidate that is not the best one
+    intercept: float = -4.0
+    duplicate_probability: float = Field(0.75, gt=0, lt=1, description="`duplicate` at or above this probability")
+    reference_mean: float = 0.2  # background of a query with too few candidates of its own
+    reference_sd: float = Field(0.05, gt=0)
+    decision_slope: float = 1.0  # Platt scaling learned from reviewer decisions (1, 0: none)
+    decision_offset: float = 0.0
+    decisions: int = Field(0, ge=0, description="reviewer decisions this calibration has learned from")
     measured_on: str = "not calibrated"
     duplicate_precision: float | None = None
     duplicate_recall: float | None = None
     related_recall: float | None = None
 
-    def verdict(self, score: float) -> Verdict:
-        if score >= self.duplicate_threshold:
-            return "duplicate"
-        if score >= self.related_threshold:
-            return "related"
-        return "distinct"
+    def logit(self, stand_out: StandOut) -> float:
+        """The dev calibration's log-odds that a candidate is a duplicate (before reviewer decisions)."""
+        later = self.later_weight if stand_out.rank else 0.0
+        return self.intercept + self.z_weight * stand_out.z + self.gap_weight * stand_out.gap + later
+
+    def probability(self, stand_out: StandOut) -> float:
+        return float(expit(self.decision_slope * self.logit(stand_out) + self.decision_offset))
+
+    def verdict(self, score: float, probability: float) -> Verdict:
+        if score < self.related_threshold:
+            return "distinct"
+        return "duplicate" if probability >= self.duplicate_probability else "related"
+
+    def recalibrated(self, decisions: list[Decision]) -> DuplicateCalibration:
+        """This calibration after a project's reviewer decisions: slope and offset of the dev log-odds refitted to
+        the decisions (maximum a posteriori, a normal prior at 1 and 0), so a tracker whose duplicates stand out
+        less or more than the dev tracker's gets probabilities that match its own reviewers."""
+        if not decisions:
+            return self.model_copy(update={"decision_slope": 1.0, "decision_offset": 0.0, "decisions": 0})
+        logits = np.array([self.logit(d.stand_out) for d in decisions])
+        same = np.array([d.same for d in decisions], dtype=float)
+
+        def loss(params: np.ndarray) -> float:
+            slope, offset = params
+            z = slope * logits + offset
+            log_likelihood = np.sum(same * -np.logaddexp(0, -z) + (1 - same) * -np.logaddexp(0, z))
+            return float(-log_likelihood + ((slope - 1) ** 2 + offset**2) / (2 * PRIOR_SD**2))
+
+        # slope >= 0: a candidate that stands out more is never less likely the same report
+        slope, offset = minimize(loss, np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(0, None), (None, None)]).x
+        return self.model_copy(
+            update={"decision_slope": round(float(slope), 4), "decision_offset": round(float(offset), 4),
+                    "decisions": len(decisions)}
+        )  # fmt: skip
+
+
+def stand_out(scores: list[float], calibration: DuplicateCalibration) -> list[StandOut]:
+    """For scores sorted best first (every candidate of one query), how far each stands out of the background."""
+    background = np.array(scores[BACKGROUND])
+    if len(background) >= MIN_BACKGROUND:
+        mean, sd = float(background.mean()), max(float(background.std()), calibration.reference_sd / 2)
+    else:
+        mean, sd = calibration.reference_mean, calibration.reference_sd
+    return [
+        StandOut(
+            z=round((score - mean) / sd, 4), gap=round(score - (scores[i + 1] if i + 1 < len(scores) else 0), 4), rank=i
+        )
+        for i, score in enumerate(scores)
+    ]
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> DuplicateCalibration:
@@ -74,6 +155,8 @@ class Candidate:
     semantic: float
     lexical: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    stand_out: StandOut = field(default_factory=lambda: StandOut(z=0.0, gap=0.0))
+    probability: float = 0.0  # that it is a duplicate of the query (the verdict's second stage)
 
 
 def semantic_texts(title: str, body: str) -> dict[str, str]:
@@ -167,10 +250,11 @@ class DuplicateDetector:
         k: int = 10,
         where: dict[str, list[Any]] | None = None,
         exclude: set[str] | None = None,
+        calibration: DuplicateCalibration | None = None,
     ) -> list[Candidate]:
         """The k best candidates for one text, best first. `where` keeps items whose metadata values are in the
         given lists (e.g. {"kind": ["backlog_item"]})."""
-        return self.search_many([(title, body)], k, where, [exclude or set()])[0]
+        return self.search_many([(title, body)], k, where, [exclude or set()], calibration=calibration)[0]
 
     def search_many(
         self,
@@ -179,9 +263,11 @@ class DuplicateDetector:
         where: dict[str, list[Any]] | None = None,
         exclude: list[set[str]] | None = None,
         indexed_as: list[str] | None = None,
+        calibration: DuplicateCalibration | None = None,
     ) -> list[list[Candidate]]:
         """`search` for many (title, body) queries at once (batched encoding and store queries). `indexed_as`: each
-        query's own id in the index, whose stored vectors stand in for encoding its text again."""
+        query's own id in the index, whose stored vectors stand in for encoding its text again. `calibration`: one
+        other than the detector's (a project's, recalibrated by its reviewers' decisions)."""
         if not queries:
             return []
         lexical = self._lexical_index()
@@ -210,7 +296,8 @@ class DuplicateDetector:
                 for doc_id in ids:
                     if doc_id not in semantic[q][name] and doc_id in stored:
                         semantic[q][name][doc_id] = float(stored[doc_id] @ vectors[name][q])
-        w = self.calibration.semantic_weight
+        calibration = calibration or self.calibration
+        w = calibration.semantic_weight
         results = []
         for q, ids in enumerate(pools):
             scored = []
@@ -219,12 +306,12 @@ class DuplicateDetector:
                 lex = float(lexical_scores[q][lexical.position[doc_id]]) if doc_id in lexical.position else 0.0
                 score = round(min(1.0, max(0.0, w * sem + (1 - w) * lex)), 4)
                 meta = self._metadata.get(doc_id, {})
-                scored.append(
-                    Candidate(
-                        doc_id, str(meta.get("title", "")), score, self.calibration.verdict(score), sem, lex, meta
-                    )
-                )
+                scored.append(Candidate(doc_id, str(meta.get("title", "")), score, "distinct", sem, lex, meta))
             scored.sort(key=lambda c: (-c.score, c.id))
+            for candidate, how_far in zip(scored, stand_out([c.score for c in scored], calibration), strict=True):
+                candidate.stand_out = how_far
+                candidate.probability = round(calibration.probability(how_far), 4)
+                candidate.verdict = calibration.verdict(candidate.score, candidate.probability)
             results.append(scored[:k])
         return results
 
@@ -236,14 +323,16 @@ class DuplicateDetector:
         encoded = dict(zip(todo, self.embedder.encode([texts[q] for q in todo]), strict=True)) if todo else {}
         return np.stack([stored[own[q]] if own[q] in stored else encoded[q] for q in range(len(texts))])
 
-    def scan(self, where: dict[str, list[Any]] | None = None, k: int = 10) -> list[tuple[Candidate, Candidate]]:
+    def scan(
+        self, where: dict[str, list[Any]] | None = None, k: int = 10, calibration: DuplicateCalibration | None = None
+    ) -> list[tuple[Candidate, Candidate]]:
         """Every pair of stored items (matching `where`) whose verdict is `duplicate`, each pair once, best first."""
         lexical = self._lexical_index()
         ids = [i for i in lexical.ids if _matches(self._metadata.get(i, {}), where)]
         documents = dict(zip(*self.store.documents()[:2], strict=True))
         titles = {i: str(self._metadata[i].get("title", "")) for i in ids}
         queries = [(titles[i], documents[i].removeprefix(titles[i].strip()).strip()) for i in ids]
-        found = self.search_many(queries, k, where, [{i} for i in ids], ids)
+        found = self.search_many(queries, k, where, [{i} for i in ids], ids, calibration)
         pairs: dict[tuple[str, str], tuple[Candidate, Candidate]] = {}
         for doc_id, candidates in zip(ids, found, strict=True):
             for candidate in candidates:

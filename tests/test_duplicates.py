@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.duplicates import Document, DuplicateCalibration, DuplicateDetector, load_calibration
+from pipelines.duplicates import (
+    Decision,
+    Document,
+    DuplicateCalibration,
+    DuplicateDetector,
+    StandOut,
+    load_calibration,
+    stand_out,
+)
 from pipelines.embeddings import EmbeddingsUnavailable, get_embedder, resolve_model_path
 from pipelines.vectorstore import VectorStore, VectorStoreUnavailable, open_client
 from tests.chroma_server import chroma_server
@@ -94,8 +102,8 @@ def test_filters_exclusions_and_removal(tmp_path: Path, embedder):
 
 
 def test_verdicts_follow_the_calibrated_thresholds(tmp_path: Path, embedder):
-    strict = DuplicateCalibration(semantic_weight=0.4, duplicate_threshold=0.99, related_threshold=0.98)
-    lenient = DuplicateCalibration(semantic_weight=0.4, duplicate_threshold=0.05, related_threshold=0.01)
+    strict = DuplicateCalibration(semantic_weight=0.4, duplicate_probability=0.99, related_threshold=0.98)
+    lenient = DuplicateCalibration(semantic_weight=0.4, duplicate_probability=0.01, related_threshold=0.01)
     client = open_client(tmp_path / "chroma")
     detector = detector_on(client, embedder)
     detector.calibration = strict
@@ -146,3 +154,27 @@ def test_an_unreachable_chroma_server_is_a_clear_error(embedder):
 
     with pytest.raises(VectorStoreUnavailable, match="chroma run"):
         VectorStore(open_client(host="127.0.0.1", port=_free_port()), embedder)
+
+
+def test_the_second_stage_reads_how_far_a_score_stands_out_of_its_own_background():
+    calibration = DuplicateCalibration(z_weight=1.0, gap_weight=0.0, intercept=-4.0, related_threshold=0.3)
+    # the same best score is a duplicate on a tracker whose other candidates score low, not where all score high
+    low = stand_out([0.6, 0.3, 0.29, 0.28, 0.27, *[0.2 + 0.01 * (i % 3) for i in range(15)]], calibration)
+    high = stand_out([0.6, 0.59, 0.58, 0.58, 0.57, *[0.55 + 0.01 * (i % 3) for i in range(15)]], calibration)
+    assert low[0].z > 10 > 3 > high[0].z and low[0].gap == 0.3
+    assert calibration.verdict(0.6, calibration.probability(low[0])) == "duplicate"
+    assert calibration.verdict(0.6, calibration.probability(high[0])) == "related"
+    assert calibration.verdict(0.2, calibration.probability(low[0])) == "distinct"  # below `related`: never more
+    # a short list (a small backlog) is measured against the calibration's reference background
+    short = stand_out([0.5, 0.1], calibration)
+    assert short[0].z == round((0.5 - calibration.reference_mean) / calibration.reference_sd, 4)
+
+
+def test_reviewer_decisions_move_the_probability_their_way_and_none_leave_it():
+    calibration = DuplicateCalibration(z_weight=1.0, gap_weight=0.0, intercept=-4.0)
+    pair = StandOut(z=5.0, gap=0.1)  # probability 0.73 before any decision
+    assert calibration.recalibrated([]).probability(pair) == calibration.probability(pair)
+    rejected = calibration.recalibrated([Decision(stand_out=StandOut(z=z, gap=0.1), same=False) for z in (4, 5, 6) * 7])
+    accepted = calibration.recalibrated([Decision(stand_out=StandOut(z=z, gap=0.1), same=True) for z in (3, 4, 5) * 7])
+    assert rejected.decisions == 21 and rejected.probability(pair) < 0.5 < 0.73 < accepted.probability(pair)
+    assert calibration.decisions == 0  # recalibrated returns a copy

@@ -218,3 +218,28 @@ def test_a_pasted_report_is_searched_as_title_and_body_like_the_items(client, mo
     given = client.post("/v1/duplicates/search", json={"title": "Upload crash", "text": "Line one\nline two"})
     assert given.status_code == 200
     assert asked == [("Photo upload crashes", "Every time I pick a photo."), ("Upload crash", "Line one\nline two")]
+
+
+def test_merge_decisions_recalibrate_the_verdict_and_an_admin_can_reset_what_was_learned(client, llm):
+    items = import_items(client)
+    before = client.get("/v1/duplicates/calibration").json()
+    assert before["decisions"] == 0 and (before["decision_slope"], before["decision_offset"]) == (1.0, 0.0)
+    search = {"text": "Filter search results by price range\nShoppers want min and max price filters."}
+    first = client.post("/v1/duplicates/search", json=search).json()[0]
+    assert first["item_id"] == items[0]["id"] and 0 <= first["probability"] <= 1 and first["stand_out"]["z"] > 0
+    llm.chat.replies.append(story_json(title="Filter search results by price range"))
+    draft = client.post("/v1/drafts", json={"text": "let shoppers filter search results by a min and max price"})
+    merge = client.get("/v1/suggestions?kind=merge&status=pending").json()[0]
+    assert merge["input"]["suggestion_id"] == draft.json()["id"]
+    assert merge["evidence"]["duplicates"][0]["stand_out"]["z"] > 0
+    # this team says: not the same (and drops the draft, so that it leaves the index)
+    assert client.post(f"/v1/suggestions/{merge['id']}/reject", json={"reason": "not a duplicate"}).status_code == 200
+    assert client.post(f"/v1/suggestions/{draft.json()['id']}/reject", json={"reason": "no"}).status_code == 200
+    learned = client.get("/v1/duplicates/calibration").json()
+    assert (learned["decisions"], learned["rejected_merges"], learned["accepted_merges"]) == (1, 1, 0)
+    assert learned["decision_offset"] < 0
+    after = client.post("/v1/duplicates/search", json=search).json()[0]
+    assert after["item_id"] == first["item_id"] and after["probability"] < first["probability"]
+    reset = client.delete("/v1/duplicates/calibration")
+    assert reset.status_code == 200 and reset.json()["decisions"] == 0 and reset.json()["learned_since"]
+    assert client.post("/v1/duplicates/search", json=search).json()[0]["probability"] == first["probability"]

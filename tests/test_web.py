@@ -255,6 +255,17 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
     page.select_option("#filter-status", "pending")
     expect(page.locator("#queue li")).to_have_count(1)
     expect(page.locator("#detail")).to_contain_text("Keep item #1 Filter search results by price")
+    # "not a duplicate": the verdict learns from it, the backlog says so, and the reset forgets it
+    page.keyboard.press("r")
+    page.keyboard.type("not the same request")
+    page.keyboard.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Rejected")
+    page.click("nav a[data-tab=backlog]")
+    learning = page.locator("#duplicate-learning")
+    expect(learning).to_contain_text("learned from 1 merge decisions (0 accepted, 1 rejected)")
+    page.once("dialog", lambda dialog: dialog.accept())
+    learning.get_by_role("button", name="Reset what was learned").click()
+    expect(learning).to_contain_text("nothing learned from this project's merge decisions yet")
 
 
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):

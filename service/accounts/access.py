@@ -70,6 +70,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/backlog/import"): A,
     ("GET", "/v1/backlog/{item_id}/duplicates"): V,
     ("POST", "/v1/duplicates/search"): V,
+    ("GET", "/v1/duplicates/calibration"): V,
+    ("DELETE", "/v1/duplicates/calibration"): A,
     ("POST", "/v1/ingest"): R,
     ("GET", "/v1/jobs/{job_id}"): V,
     ("POST", "/v1/jobs/{job_id}/cancel"): R,

@@ -250,6 +250,7 @@ class Project(Base):
     key: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duplicates_learned_since: Mapped[datetime | None]  # merges decided before do not recalibrate duplicates
 
 
 class User(Base):

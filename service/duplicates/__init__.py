@@ -1,6 +1,7 @@
 """Duplicate detection: what is indexed, checks on new drafts, merge suggestions, search, reindex."""
 
 from service.duplicates.index import (
+    calibration,
     detector,
     in_this_project,
     index,
@@ -17,6 +18,7 @@ from service.duplicates.service import accept_merge, check_new_draft, detector_p
 
 __all__ = [
     "accept_merge",
+    "calibration",
     "check_new_draft",
     "detector",
     "detector_proposal",

@@ -45,7 +45,8 @@ def duplicates(
                 console.print(_candidates_table(f"Likely duplicates of: {text[:80]}", found))
             return
         with console.status("Scanning the backlog for duplicate pairs ..."):
-            pairs = feature.detector(runtime).scan(where=feature.in_this_project("backlog_item"))
+            learned = feature.calibration(runtime)
+            pairs = feature.detector(runtime).scan(feature.in_this_project("backlog_item"), calibration=learned)
     except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
         raise fail(str(exc)) from exc
     rows = [{"keep": candidate_public(a), "duplicate": candidate_public(b), "score": b.score} for a, b in pairs]
@@ -59,10 +60,10 @@ def duplicates(
         keep, dup = row["keep"], row["duplicate"]
         table.add_row(f"{row['score']:.3f}", str(keep["item_id"]), keep["title"], str(dup["item_id"]), dup["title"])
     console.print(table)
-    calibration = feature.detector(runtime).calibration
     console.print(
-        f"[dim]threshold {calibration.duplicate_threshold} (precision {calibration.duplicate_precision}, "
-        f"recall {calibration.duplicate_recall} on {calibration.measured_on})[/]"
+        f"[dim]duplicate at probability >= {learned.duplicate_probability} (precision {learned.duplicate_precision}, "
+        f"recall {learned.duplicate_recall} on {learned.measured_on}); recalibrated by {learned.decisions} "
+        "merge decisions of this project[/]"
     )
 
 

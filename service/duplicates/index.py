@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.duplicates import Candidate, Document, DuplicateDetector
+from pipelines.duplicates import Candidate, Document, DuplicateCalibration, DuplicateDetector
 from pipelines.models import StoryDraft, story_markdown
 from service.core import scope
 from service.core.enums import SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, Suggestion, TicketRow
+from service.duplicates import learning
 
 SEARCHABLE = ("backlog_item", "suggestion")  # what a new draft or text is checked against
 SEARCH_BATCH = 128  # queries encoded and searched together
@@ -30,6 +31,11 @@ def in_this_project(*kinds: str) -> dict[str, list[Any]]:
 def detector(runtime: Runtime) -> DuplicateDetector:
     """The runtime's duplicate detector; an empty store is first filled from the database."""
     return runtime.detector(seed=indexable)
+
+
+def calibration(runtime: Runtime) -> DuplicateCalibration:
+    """The current project's duplicate calibration: the dev one, recalibrated by its reviewers' merge decisions."""
+    return learning.project_calibration(runtime, detector(runtime).calibration)
 
 
 def item_document(item: BacklogItem) -> Document:
@@ -138,6 +144,8 @@ def candidate_public(candidate: Candidate) -> dict[str, Any]:
         "title": candidate.title,
         "score": candidate.score,
         "verdict": candidate.verdict,
+        "probability": candidate.probability,
+        "stand_out": candidate.stand_out.model_dump(),
     }
 
 
@@ -147,7 +155,7 @@ def search_text(runtime: Runtime, text: str, k: int = 10, title: str | None = No
     title made pasted reports miss duplicates: recall@10 0.837 through the service against 0.893 in the eval)."""
     if title is None:
         title, _, text = text.strip().partition("\n")
-    found = detector(runtime).search(title, text.strip(), k, in_this_project(*SEARCHABLE))
+    found = detector(runtime).search(title, text.strip(), k, in_this_project(*SEARCHABLE), None, calibration(runtime))
     return [candidate_public(c) for c in found]
 
 
@@ -161,11 +169,12 @@ def items_duplicates(runtime: Runtime, items: list[BacklogItem], k: int = 10) ->
     instead of encoding its text again."""
     documents = [item_document(item) for item in items]
     results: list[list[dict[str, Any]]] = []
+    learned = calibration(runtime)
     for start in range(0, len(documents), SEARCH_BATCH):
         batch = documents[start : start + SEARCH_BATCH]
         queries = [(document.title, document.body) for document in batch]
         own = [document.id for document in batch]
         where = in_this_project(*SEARCHABLE)
-        found = detector(runtime).search_many(queries, k, where, [{doc_id} for doc_id in own], own)
+        found = detector(runtime).search_many(queries, k, where, [{doc_id} for doc_id in own], own, learned)
         results += [[candidate_public(c) for c in candidates] for candidates in found]
     return results

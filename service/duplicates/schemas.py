@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.drafting import MAX_TEXT_CHARS
-from pipelines.duplicates import Verdict
+from pipelines.duplicates import StandOut, Verdict
 
 
 class DuplicateSearch(BaseModel):
@@ -28,3 +29,22 @@ class DuplicateCandidatePublic(BaseModel):
     title: str
     score: float = Field(ge=0, le=1)
     verdict: Verdict
+    probability: float = Field(
+        ge=0, le=1, description="That it is the same report: the second stage, after this project's decisions."
+    )
+    stand_out: StandOut = Field(description="How far its score stands out of the other candidates' (z and gap).")
+
+
+class DuplicateLearningPublic(BaseModel):
+    """What the project's merge decisions taught the duplicate verdict."""
+
+    measured_on: str = Field(description="Where the starting calibration was fitted.")
+    dev_precision: float | None
+    dev_recall: float | None
+    duplicate_probability: float = Field(description="A candidate at or above this probability is a `duplicate`.")
+    decisions: int = Field(description="Merge decisions learned from (accepted and rejected, since the last reset).")
+    accepted_merges: int
+    rejected_merges: int
+    decision_slope: float = Field(description="Platt scaling fitted to the decisions (1 and 0: nothing learned).")
+    decision_offset: float
+    learned_since: datetime | None = Field(description="The last reset; None: every decision counts.")

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.duplicates import DuplicateDetector
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.runtime import Runtime
@@ -17,6 +16,7 @@ from service.core.suggestions import Proposal, claim, create_suggestion, get_sug
 from service.core.tables import BacklogItem, Suggestion
 from service.duplicates.index import (
     SEARCHABLE,
+    calibration,
     candidate_public,
     detector,
     in_this_project,
@@ -30,14 +30,14 @@ from service.duplicates.index import (
 log = logging.getLogger(__name__)
 
 
-def detector_proposal(runtime: Runtime, found: DuplicateDetector, payload: dict[str, Any]) -> Proposal:
+def detector_proposal(runtime: Runtime, payload: dict[str, Any]) -> Proposal:
     """A proposal made by the duplicate detector (no LLM): its embedding model and calibration are its version."""
-    calibration = found.calibration
+    used = calibration(runtime)
     return Proposal(
         payload=payload,
         model=f"{runtime.settings.embedding_model} + tf-idf",
         provider="duplicate-detector",
-        prompt_version=f"duplicates@w{calibration.semantic_weight}-t{calibration.duplicate_threshold}",
+        prompt_version=f"duplicates@w{used.semantic_weight}-p{used.duplicate_probability}-d{used.decisions}",
     )
 
 
@@ -53,7 +53,8 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         document = suggestion_document(suggestion)
     try:
         found_by = detector(runtime)
-        found = found_by.search(document.title, document.body, 5, in_this_project(*SEARCHABLE), {document.id})
+        where = in_this_project(*SEARCHABLE)
+        found = found_by.search(document.title, document.body, 5, where, {document.id}, calibration(runtime))
         found_by.add([document])
     except Exception as exc:  # the draft is kept whatever happens to the index
         log.exception("duplicate check failed for suggestion %s", suggestion_id)
@@ -67,7 +68,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         suggestion.evidence = {**(suggestion.evidence or {}), "duplicates": listed}
         best = next((c for c in listed if c["verdict"] == "duplicate" and c["kind"] == "backlog_item"), None)
         if best and not _merge_pending(session, suggestion_id, best["item_id"]):
-            _propose_merge(session, best["item_id"], suggestion, best, detector_proposal(runtime, found_by, {}), actor)
+            _propose_merge(session, best["item_id"], suggestion, best, detector_proposal(runtime, {}), actor)
 
 
 def _merge_pending(session: Session, suggestion_id: int, item_id: int) -> bool:

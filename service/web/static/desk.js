@@ -223,14 +223,37 @@ async function showSimilar(item, row) {
     const found = await api(`/v1/backlog/${item.id}/duplicates?k=5`);
     const listed = found.filter((c) => c.verdict !== "distinct");
     row.after(h("tr", { class: "similar-row" }, h("td", { colspan: "10" }, listed.length
-      ? h("ul", {}, listed.map((c) => h("li", {}, `${c.kind === "backlog_item" ? "item" : "draft"} #${c.item_id} ${c.title} — ${c.verdict} (${c.score.toFixed(3)})`)))
+      ? h("ul", {}, listed.map((c) => h("li", {}, `${c.kind === "backlog_item" ? "item" : "draft"} #${c.item_id} ${c.title} — ${c.verdict} (score ${c.score.toFixed(3)}, ${Math.round(c.probability * 100)}% likely the same)`)))
       : "No likely duplicates.")));
   } catch (error) {
     flash(error.message, "error");
   }
 }
 
+// What this project's merge decisions taught the duplicate verdict, with a reset (admins; others get a 403).
+async function loadLearning() {
+  const learned = await api("/v1/duplicates/calibration");
+  const taught = learned.decisions
+    ? `learned from ${learned.decisions} merge decisions (${learned.accepted_merges} accepted, ${learned.rejected_merges} rejected)`
+    : "nothing learned from this project's merge decisions yet";
+  $("#duplicate-learning").replaceChildren(
+    `Duplicate verdict: a merge is proposed at ${Math.round(learned.duplicate_probability * 100)}% likely the same; ${taught}. `,
+    learned.decisions ? h("button", { type: "button", onclick: resetLearning }, "Reset what was learned") : "");
+}
+
+async function resetLearning() {
+  if (!confirm("Forget what this project's merge decisions taught the duplicate verdict?")) return;
+  try {
+    await api("/v1/duplicates/calibration", { method: "DELETE" });
+    flash("The duplicate verdict is back to its starting calibration.");
+    await loadLearning();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 async function loadBacklog() {
+  loadLearning().catch(() => $("#duplicate-learning").replaceChildren());
   const merged = $("#include-merged").checked;
   const items = await api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`);
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)

@@ -1,0 +1,84 @@
+"""What a project's reviewers taught the duplicate verdict: every accepted merge says "the same report", every
+rejected one "not the same", and the project's calibration is the dev calibration refitted to those decisions
+(`DuplicateCalibration.recalibrated`). An admin can reset it: decisions before the reset no longer count."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.duplicates import Decision, DuplicateCalibration, StandOut
+from service.core import scope
+from service.core.enums import SuggestionKind, SuggestionStatus
+from service.core.runtime import Runtime
+from service.core.tables import Project, Suggestion, utcnow
+
+_cache: dict[tuple[int, int, tuple[Any, ...]], DuplicateCalibration] = {}
+_lock = threading.Lock()
+
+
+def decisions(session: Session) -> list[Decision]:
+    """The current project's decided merges since its last reset, oldest first, as labelled pairs. A merge made
+    before the second stage existed has no stand-out in its evidence and teaches nothing."""
+    project = session.get(Project, scope.current_project())
+    since = project.duplicates_learned_since if project else None
+    query = select(Suggestion).where(
+        Suggestion.kind == SuggestionKind.merge,
+        Suggestion.status.in_([SuggestionStatus.accepted, SuggestionStatus.rejected]),
+    )
+    if since is not None:
+        query = query.where(Suggestion.decided_at >= since)
+    found = []
+    for merge in session.scalars(query.order_by(Suggestion.decided_at, Suggestion.id)):
+        evidence = ((merge.evidence or {}).get("duplicates") or [{}])[0]
+        if isinstance(evidence.get("stand_out"), dict):
+            stand_out = StandOut.model_validate(evidence["stand_out"])
+            found.append(Decision(stand_out=stand_out, same=merge.status == SuggestionStatus.accepted))
+    return found
+
+
+def project_calibration(runtime: Runtime, base: DuplicateCalibration) -> DuplicateCalibration:
+    """The duplicate calibration of the current project: `base` (the dev calibration) after its reviewers'
+    decisions."""
+    with runtime.db.session() as session:
+        learned = decisions(session)
+    key = (id(base), scope.current_project(), tuple((d.stand_out.z, d.stand_out.gap, d.same) for d in learned))
+    with _lock:
+        if key not in _cache:
+            if len(_cache) > 256:
+                _cache.clear()
+            _cache[key] = base.recalibrated(learned)
+        return _cache[key]
+
+
+def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
+    """What the project's decisions changed, for the desk and `GET /v1/duplicates/calibration`."""
+    calibration = project_calibration(runtime, base)
+    with runtime.db.session() as session:
+        project = session.get(Project, scope.current_project())
+        since = project.duplicates_learned_since if project else None
+        same = sum(d.same for d in decisions(session))
+    return {
+        "measured_on": base.measured_on,
+        "dev_precision": base.duplicate_precision,
+        "dev_recall": base.duplicate_recall,
+        "duplicate_probability": base.duplicate_probability,
+        "decisions": calibration.decisions,
+        "accepted_merges": same,
+        "rejected_merges": calibration.decisions - same,
+        "decision_slope": calibration.decision_slope,
+        "decision_offset": calibration.decision_offset,
+        "learned_since": since,
+    }
+
+
+def reset(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
+    """Forget what the project's decisions taught: only merges decided from now on count."""
+    with runtime.db.session() as session:
+        project = session.get(Project, scope.current_project())
+        if project is not None:
+            project.duplicates_learned_since = utcnow()
+    return learned(runtime, base)
