@@ -20,6 +20,7 @@ from evals.suites import (
     estimate,
     ingest,
     injection,
+    learning,
     meetings,
     pii,
     prioritization,
@@ -41,6 +42,7 @@ SUITES = {
     "meetings": meetings,
     "injection": injection,
     "pii": pii,
+    "learning": learning,
 }
 ALIASES = {"story_drafting": "drafting", "ingestion": "ingest"}  # the suites' first names
 PROVIDERS = ("local", "openai")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import StoryDraft
 from pipelines.safety import escape_tags, neutralize_instructions
-from prompts import load_prompt
+from prompts import Example, PromptTemplate, load_prompt
 
 PROMPT_ID = "draft_story"
 MAX_TEXT_CHARS = 8_000
 MAX_CONTEXT_CHARS = 2_000
+TEAM_EXAMPLES = 3  # a team's latest accepted edits in the prompt; each adds ~250 tokens to a 4,096-token context
 
 
 def prompt_version() -> str:
@@ -31,21 +33,45 @@ def check_input(text: str, context: str | None = None) -> tuple[str, str]:
     return text, context
 
 
+def team_example(text: str, context: str | None, story: dict[str, Any]) -> Example:
+    """A story a team accepted after editing it, as a worked example for the prompt: its input goes in as data,
+    like any input (instruction-like text removed, tags escaped)."""
+    text, _ = neutralize_instructions(text.strip()[:MAX_TEXT_CHARS])
+    context, _ = neutralize_instructions((context or "").strip()[:MAX_CONTEXT_CHARS])
+    output = StoryDraft.model_validate(story).model_dump(mode="json")
+    return Example(
+        input={"text": escape_tags(text, "input"), "context": escape_tags(context, "input") or "not given"},
+        output=output,
+    )
+
+
+def draft_prompt(examples: list[Example] | None = None) -> PromptTemplate:
+    """The drafting prompt; a team's accepted edits go after the built-in examples (the model follows the most
+    recent turns most), and the version says how many there are."""
+    prompt = load_prompt(PROMPT_ID)
+    if not examples:
+        return prompt
+    return prompt.model_copy(
+        update={"examples": [*prompt.examples, *examples], "version": f"{prompt.version}+team{len(examples)}"}
+    )
+
+
 def draft_story(
     llm: LLM,
     text: str,
     context: str | None = None,
     temperature: float | None = None,
     listener: Listener | None = None,
+    examples: list[Example] | None = None,
 ) -> StructuredResult[StoryDraft]:
     """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error.
     `temperature` > 0 samples instead of decoding greedily (regenerating a draft); a `listener` hears each field
-    of the story as soon as the model has written it."""
+    of the story as soon as the model has written it; `examples` (`team_example`) show the team's own style."""
     text, context = check_input(text, context)
     text, removed = neutralize_instructions(text)
     context, removed_from_context = neutralize_instructions(context)
     result = llm.complete_structured(
-        load_prompt(PROMPT_ID),
+        draft_prompt(examples),
         StoryDraft,
         temperature=temperature,
         listener=listener,

@@ -244,3 +244,28 @@ def test_regenerate_turns_a_failed_draft_into_a_pending_one_and_refuses_decided_
     refused = client.post(f"/v1/suggestions/{failed['id']}/regenerate")
     assert refused.status_code == 409 and "accepted" in refused.json()["detail"]
     assert client.post("/v1/suggestions/999/regenerate").status_code == 404
+
+
+def test_accepted_edits_become_examples_in_the_next_drafts_and_an_admin_can_reset_them(client, llm):
+    assert client.get("/v1/drafts/learning").json()["edited_accepts"] == 0
+    plain = draft(client, llm, text="let shoppers save a wishlist")
+    client.post(f"/v1/suggestions/{plain['id']}/accept", json={})  # accepted as drafted: nothing to learn
+    edited = draft(client, llm, text="let shoppers filter search by price")
+    edits = {"title": "Search: Price range filter", "labels": ["search", "filters"]}
+    assert client.post(f"/v1/suggestions/{edited['id']}/accept", json={"edits": edits}).status_code == 201
+    learned = client.get("/v1/drafts/learning").json()
+    assert learned["edited_accepts"] == 1 and learned["learned_since"] is None
+    assert learned["examples"][0]["suggestion_id"] == edited["id"] and learned["examples"][0]["in_prompt"]
+    assert learned["examples"][0]["edited_fields"] == ["labels", "title"]
+
+    later = draft(client, llm, text="shoppers want to sort search results by rating")
+    assert later["evidence"]["team_examples"] == [edited["id"]] and later["prompt_version"].endswith("+team1")
+    turns = [str(message.content) for message in llm.chat.calls[-1]]
+    # the edited story is the last worked example, its idea a user turn of data like any input
+    assert "Search: Price range filter" in turns[-2] and "let shoppers filter search by price" in turns[-3]
+    assert "<input>" in turns[-3] and "save a wishlist" not in " ".join(turns)
+
+    reset = client.delete("/v1/drafts/learning").json()
+    assert reset["edited_accepts"] == 0 and reset["learned_since"]
+    after_reset = draft(client, llm, text="shoppers want to sort search results by price")
+    assert "team_examples" not in (after_reset["evidence"] or {}) and "+team" not in after_reset["prompt_version"]

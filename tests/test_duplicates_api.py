@@ -222,7 +222,7 @@ def test_a_pasted_report_is_searched_as_title_and_body_like_the_items(client, mo
 
 def test_merge_decisions_recalibrate_the_verdict_and_an_admin_can_reset_what_was_learned(client, llm):
     items = import_items(client)
-    before = client.get("/v1/duplicates/calibration").json()
+    before = client.get("/v1/duplicates/learning").json()
     assert before["decisions"] == 0 and (before["decision_slope"], before["decision_offset"]) == (1.0, 0.0)
     search = {"text": "Filter search results by price range\nShoppers want min and max price filters."}
     first = client.post("/v1/duplicates/search", json=search).json()[0]
@@ -235,11 +235,11 @@ def test_merge_decisions_recalibrate_the_verdict_and_an_admin_can_reset_what_was
     # this team says: not the same (and drops the draft, so that it leaves the index)
     assert client.post(f"/v1/suggestions/{merge['id']}/reject", json={"reason": "not a duplicate"}).status_code == 200
     assert client.post(f"/v1/suggestions/{draft.json()['id']}/reject", json={"reason": "no"}).status_code == 200
-    learned = client.get("/v1/duplicates/calibration").json()
+    learned = client.get("/v1/duplicates/learning").json()
     assert (learned["decisions"], learned["rejected_merges"], learned["accepted_merges"]) == (1, 1, 0)
     assert learned["decision_offset"] < 0
     after = client.post("/v1/duplicates/search", json=search).json()[0]
     assert after["item_id"] == first["item_id"] and after["probability"] < first["probability"]
-    reset = client.delete("/v1/duplicates/calibration")
+    reset = client.delete("/v1/duplicates/learning")
     assert reset.status_code == 200 and reset.json()["decisions"] == 0 and reset.json()["learned_since"]
     assert client.post("/v1/duplicates/search", json=search).json()[0]["probability"] == first["probability"]

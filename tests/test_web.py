@@ -111,6 +111,13 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
     assert history[1]["actor"] == "pat@example.com"
     assert history[1]["after"]["labels"] == ["search", "filters"]
     assert history[1]["before"]["acceptance_criteria"][1]["then"] == "all results are shown again"
+    # the edit is now an example for the next drafts; the draft tab says so and an admin can reset it
+    page.click("nav a[data-tab=draft]")
+    learning = page.locator("#draft-learning")
+    expect(learning).to_contain_text("Drafts follow your team's 1 latest accepted edits (#1 Filter search results by")
+    page.once("dialog", lambda dialog: dialog.accept())
+    learning.get_by_role("button", name="Reset what was learned").click()
+    expect(learning).to_contain_text("Drafts use the built-in examples")
 
 
 @pytest.mark.parametrize("llm", [{"delay_s": 0.1}], indirect=True, ids=["slow-model"])

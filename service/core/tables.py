@@ -251,6 +251,7 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     duplicates_learned_since: Mapped[datetime | None]  # merges decided before do not recalibrate duplicates
+    drafts_learned_since: Mapped[datetime | None]  # drafts accepted with edits before are not examples
 
 
 class User(Base):

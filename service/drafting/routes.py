@@ -9,7 +9,8 @@ from service.core.deps import ActorDep, RuntimeDep
 from service.core.ratelimit import ModelCallLimit
 from service.core.schemas import IdPath, SuggestionPublic, errors
 from service.core.streaming import event_stream, in_model_pool, wants_events
-from service.drafting.schemas import DraftCreate, RegenerateRequest
+from service.drafting import learning
+from service.drafting.schemas import DraftCreate, DraftLearningPublic, RegenerateRequest
 from service.drafting.service import create_draft, regenerate_draft
 
 router = APIRouter(tags=["drafting"])
@@ -74,3 +75,16 @@ async def regenerate(
     except ValueError as exc:  # input the pipeline refuses
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     return SuggestionPublic.model_validate(suggestion)
+
+
+@router.get("/v1/drafts/learning", response_model=DraftLearningPublic)
+def draft_learning(runtime: RuntimeDep) -> DraftLearningPublic:
+    """What drafting learned in this project: its drafts accepted with edits, the latest of which are examples in
+    the drafting prompt."""
+    return DraftLearningPublic(**learning.learned(runtime))
+
+
+@router.delete("/v1/drafts/learning", response_model=DraftLearningPublic)
+def reset_draft_learning(runtime: RuntimeDep) -> DraftLearningPublic:
+    """Forget this project's accepted edits (admins): drafts use the built-in examples until the next edit."""
+    return DraftLearningPublic(**learning.reset(runtime))

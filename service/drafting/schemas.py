@@ -1,7 +1,8 @@
-"""Requests of the drafting routes."""
+"""Requests and responses of the drafting routes."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -37,3 +38,19 @@ class RegenerateRequest(BaseModel):
     context: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CONTEXT_CHARS)] | None = Field(
         None, description="Revised product context; default: the suggestion's own."
     )
+
+
+class TeamExamplePublic(BaseModel):
+    suggestion_id: int
+    title: str
+    edited_fields: list[str] = Field(description="What the reviewer changed before accepting.")
+    accepted_at: datetime
+    in_prompt: bool = Field(description="Whether it is one of the examples new drafts are shown.")
+
+
+class DraftLearningPublic(BaseModel):
+    """What drafting learned in this project."""
+
+    edited_accepts: int = Field(description="Drafts accepted with edits since the last reset.")
+    examples: list[TeamExamplePublic] = Field(description="The latest 20 of them, newest first.")
+    learned_since: datetime | None = Field(description="The last reset; None: every edit counts.")

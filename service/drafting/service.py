@@ -22,6 +22,7 @@ from service.core.suggestions import (
     story_item,
 )
 from service.core.tables import BacklogItem, Suggestion
+from service.drafting import learning
 
 # Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
 REGENERATE_TEMPERATURE = 0.7
@@ -36,16 +37,20 @@ def create_draft(
     listener: Listener | None = None,
 ) -> Suggestion:
     """Draft a story (slow: the LLM runs outside any database transaction), store it as a suggestion, then list
-    its likely duplicates on it (proposing a merge when a backlog item is judged a duplicate). A `listener` hears
-    the model's progress and each field as it is written; what is stored is the same either way."""
+    its likely duplicates on it (proposing a merge when a backlog item is judged a duplicate). The project's latest
+    accepted edits are examples in the prompt (their ids in `evidence.team_examples`). A `listener` hears the
+    model's progress and each field as it is written; what is stored is the same either way."""
     check_input(text, context)  # refuse bad input before the model is built or loaded
-    result = draft_story(runtime.llm(), text, context, listener=listener)
+    with runtime.db.session() as session:
+        examples, example_ids = learning.team_examples(session)
+    result = draft_story(runtime.llm(), text, context, listener=listener, examples=examples)
     if listener:
         listener(CallEvent.checking, {})
     inputs = {"text": text, "context": context}
+    evidence = {"team_examples": example_ids} if example_ids else None
     with runtime.db.session() as session:
         suggestion_id = create_suggestion(
-            session, SuggestionKind.story_draft, Proposal.of(result), inputs, None, actor
+            session, SuggestionKind.story_draft, Proposal.of(result), inputs, evidence, actor
         ).id
     duplicates.check_new_draft(runtime, suggestion_id, actor)
     with runtime.db.session() as session:
@@ -77,7 +82,9 @@ def regenerate_draft(
         text = text or suggestion.input.get("text", "")
         context = context if context is not None else suggestion.input.get("context")
     check_input(text, context)
-    result = draft_story(runtime.llm(), text, context, temperature=REGENERATE_TEMPERATURE)
+    with runtime.db.session() as session:
+        examples, _ = learning.team_examples(session)
+    result = draft_story(runtime.llm(), text, context, temperature=REGENERATE_TEMPERATURE, examples=examples)
     with runtime.db.session() as session:
         suggestion = _replace_draft(
             session, suggestion_id, Proposal.of(result), {"text": text, "context": context}, actor

@@ -55,7 +55,7 @@ def project_calibration(runtime: Runtime, base: DuplicateCalibration) -> Duplica
 
 
 def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
-    """What the project's decisions changed, for the desk and `GET /v1/duplicates/calibration`."""
+    """What the project's decisions changed, for the desk and `GET /v1/duplicates/learning`."""
     calibration = project_calibration(runtime, base)
     with runtime.db.session() as session:
         project = session.get(Project, scope.current_project())

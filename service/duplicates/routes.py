@@ -19,13 +19,13 @@ def search_duplicates(body: DuplicateSearch, runtime: RuntimeDep) -> list[Duplic
     return [DuplicateCandidatePublic(**c) for c in found]
 
 
-@router.get("/calibration", response_model=DuplicateLearningPublic, responses=errors(503))
+@router.get("/learning", response_model=DuplicateLearningPublic, responses=errors(503))
 def duplicate_learning(runtime: RuntimeDep) -> DuplicateLearningPublic:
     """What this project's accepted and rejected merges taught the `duplicate` verdict."""
     return DuplicateLearningPublic(**learning.learned(runtime, duplicates.detector(runtime).calibration))
 
 
-@router.delete("/calibration", response_model=DuplicateLearningPublic, responses=errors(503))
+@router.delete("/learning", response_model=DuplicateLearningPublic, responses=errors(503))
 def reset_duplicate_learning(runtime: RuntimeDep) -> DuplicateLearningPublic:
     """Forget what this project's merge decisions taught (admins): only merges decided from now on count."""
     return DuplicateLearningPublic(**learning.reset(runtime, duplicates.detector(runtime).calibration))

@@ -18,7 +18,7 @@ function show(hash) {
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
   }
   const load = { review: () => review.loadQueue(), refine: refine.loadQueue, backlog: loadBacklog, upload: loadJobs,
-    meetings: () => meetings.load(arg) }[tab];
+    meetings: () => meetings.load(arg), draft: loadDraftLearning }[tab];
   if (load) load().catch((error) => flash(error.message, "error"));
 }
 
@@ -230,30 +230,42 @@ async function showSimilar(item, row) {
   }
 }
 
+// Learned from review (each with a reset; admins only, others get a 403): drafts follow the team's latest
+// accepted edits; the duplicate verdict is recalibrated by its merge decisions.
+async function loadDraftLearning() {
+  const learned = await api("/v1/drafts/learning").catch(() => null);
+  if (!learned) { $("#draft-learning").replaceChildren(); return; }
+  const shown = learned.examples.filter((e) => e.in_prompt);
+  $("#draft-learning").replaceChildren(shown.length
+    ? `Drafts follow your team's ${shown.length} latest accepted edits (${shown.map((e) => `#${e.suggestion_id} ${e.title}`).join("; ")}). `
+    : "Drafts use the built-in examples: no draft has been accepted with edits yet. ",
+  shown.length ? h("button", { type: "button", onclick: () => resetLearning("/v1/drafts/learning", loadDraftLearning) }, "Reset what was learned") : "");
+}
+
 // What this project's merge decisions taught the duplicate verdict, with a reset (admins; others get a 403).
-async function loadLearning() {
-  const learned = await api("/v1/duplicates/calibration");
+async function loadDuplicateLearning() {
+  const learned = await api("/v1/duplicates/learning");
   const taught = learned.decisions
     ? `learned from ${learned.decisions} merge decisions (${learned.accepted_merges} accepted, ${learned.rejected_merges} rejected)`
     : "nothing learned from this project's merge decisions yet";
   $("#duplicate-learning").replaceChildren(
     `Duplicate verdict: a merge is proposed at ${Math.round(learned.duplicate_probability * 100)}% likely the same; ${taught}. `,
-    learned.decisions ? h("button", { type: "button", onclick: resetLearning }, "Reset what was learned") : "");
+    learned.decisions ? h("button", { type: "button", onclick: () => resetLearning("/v1/duplicates/learning", loadDuplicateLearning) }, "Reset what was learned") : "");
 }
 
-async function resetLearning() {
-  if (!confirm("Forget what this project's merge decisions taught the duplicate verdict?")) return;
+async function resetLearning(path, reload) {
+  if (!confirm("Forget what this project's reviews taught here?")) return;
   try {
-    await api("/v1/duplicates/calibration", { method: "DELETE" });
-    flash("The duplicate verdict is back to its starting calibration.");
-    await loadLearning();
+    await api(path, { method: "DELETE" });
+    flash("Reset: only decisions from now on count.");
+    await reload();
   } catch (error) {
     flash(error.message, "error");
   }
 }
 
 async function loadBacklog() {
-  loadLearning().catch(() => $("#duplicate-learning").replaceChildren());
+  loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   const merged = $("#include-merged").checked;
   const items = await api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`);
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)

@@ -1,5 +1,5 @@
-"""duplicate learning: a project's merge decisions recalibrate its duplicate verdict; an admin's reset is the time
-from which they count
+"""learning from review: a project's merge decisions recalibrate its duplicate verdict, its drafts accepted with
+edits become drafting examples; an admin's reset is the time from which each counts
 
 Revision ID: 0005
 Revises: 0004
@@ -20,8 +20,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("projects") as batch:
         batch.add_column(sa.Column("duplicates_learned_since", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("drafts_learned_since", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("projects") as batch:
+        batch.drop_column("drafts_learned_since")
         batch.drop_column("duplicates_learned_since")
