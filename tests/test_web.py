@@ -68,6 +68,16 @@ def page(browser: Browser, desk: str) -> Iterator[Page]:
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
+def learned_then_reset(page: Page, tab: str, line_id: str, learned: str, after_reset: str) -> None:
+    """The tab's "learned from review" line says `learned`; its reset button (confirmed) makes it say `after_reset`."""
+    page.click(f"nav a[data-tab={tab}]")
+    line = page.locator(f"#{line_id}")
+    expect(line).to_contain_text(learned)
+    page.once("dialog", lambda dialog: dialog.accept())
+    line.get_by_role("button", name="Reset what was learned").click()
+    expect(line).to_contain_text(after_reset)
+
+
 def draft_idea(page: Page, text: str) -> None:
     page.goto("/#draft")
     page.fill("#idea-text", text)
@@ -112,12 +122,10 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
     assert history[1]["after"]["labels"] == ["search", "filters"]
     assert history[1]["before"]["acceptance_criteria"][1]["then"] == "all results are shown again"
     # the edit is now an example for the next drafts; the draft tab says so and an admin can reset it
-    page.click("nav a[data-tab=draft]")
-    learning = page.locator("#draft-learning")
-    expect(learning).to_contain_text("Drafts follow your team's 1 latest accepted edits (#1 Filter search results by")
-    page.once("dialog", lambda dialog: dialog.accept())
-    learning.get_by_role("button", name="Reset what was learned").click()
-    expect(learning).to_contain_text("Drafts use the built-in examples")
+    learned_then_reset(
+        page, "draft", "draft-learning", "Drafts follow your team's 1 latest accepted edits (#1 Filter search",
+        "Drafts use the built-in examples",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("llm", [{"delay_s": 0.1}], indirect=True, ids=["slow-model"])
@@ -267,12 +275,10 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
     page.keyboard.type("not the same request")
     page.keyboard.press("Enter")
     expect(page.locator("#flash")).to_contain_text("Rejected")
-    page.click("nav a[data-tab=backlog]")
-    learning = page.locator("#duplicate-learning")
-    expect(learning).to_contain_text("learned from 1 merge decisions (0 accepted, 1 rejected)")
-    page.once("dialog", lambda dialog: dialog.accept())
-    learning.get_by_role("button", name="Reset what was learned").click()
-    expect(learning).to_contain_text("nothing learned from this project's merge decisions yet")
+    learned_then_reset(
+        page, "backlog", "duplicate-learning", "learned from 1 merge decisions (0 accepted, 1 rejected)",
+        "nothing learned from this project's merge decisions yet",
+    )  # fmt: skip
 
 
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):
