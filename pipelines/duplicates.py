@@ -51,6 +51,7 @@ class StandOut(BaseModel):
     z: float  # (score - background mean) / background standard deviation
     gap: float  # score - the next candidate's score
     rank: int = 0  # 0: the best candidate
+    background: int = 0  # candidates it was measured against (fewer than MIN_BACKGROUND: the reference stood in)
 
 
 class Decision(BaseModel):
@@ -70,6 +71,9 @@ class DuplicateCalibration(BaseModel):
     later_weight: float = 0.0  # added for a candidate that is not the best one
     intercept: float = -4.0
     duplicate_probability: float = Field(0.75, gt=0, lt=1, description="`duplicate` at or above this probability")
+    small_index_threshold: float = Field(
+        0.66, ge=0, le=1, description="the score `duplicate` also needs where there was no background to measure"
+    )  # the one-stage threshold calibrated on the dev split before the second stage (precision 0.724 there)
     reference_mean: float = 0.2  # background of a query with too few candidates of its own
     reference_sd: float = Field(0.05, gt=0)
     decision_slope: float = 1.0  # Platt scaling learned from reviewer decisions (1, 0: none)
@@ -88,10 +92,15 @@ class DuplicateCalibration(BaseModel):
     def probability(self, stand_out: StandOut) -> float:
         return float(expit(self.decision_slope * self.logit(stand_out) + self.decision_offset))
 
-    def verdict(self, score: float, probability: float) -> Verdict:
-        if score < self.related_threshold:
+    def verdict(self, candidate: Candidate) -> Verdict:
+        """distinct below the `related` score; duplicate at the `duplicate` probability, and, where the query had
+        too few candidates to measure how far one stands out (a small backlog), only at the old score threshold."""
+        if candidate.score < self.related_threshold:
             return "distinct"
-        return "duplicate" if probability >= self.duplicate_probability else "related"
+        if candidate.probability < self.duplicate_probability:
+            return "related"
+        measured = candidate.stand_out.background >= MIN_BACKGROUND
+        return "duplicate" if measured or candidate.score >= self.small_index_threshold else "related"
 
     def recalibrated(self, decisions: list[Decision]) -> DuplicateCalibration:
         """This calibration after a project's reviewer decisions: slope and offset of the dev log-odds refitted to
@@ -119,13 +128,17 @@ class DuplicateCalibration(BaseModel):
 def stand_out(scores: list[float], calibration: DuplicateCalibration) -> list[StandOut]:
     """For scores sorted best first (every candidate of one query), how far each stands out of the background."""
     background = np.array(scores[BACKGROUND])
-    if len(background) >= MIN_BACKGROUND:
+    measured = len(background) if len(background) >= MIN_BACKGROUND else 0
+    if measured:
         mean, sd = float(background.mean()), max(float(background.std()), calibration.reference_sd / 2)
     else:
         mean, sd = calibration.reference_mean, calibration.reference_sd
     return [
         StandOut(
-            z=round((score - mean) / sd, 4), gap=round(score - (scores[i + 1] if i + 1 < len(scores) else 0), 4), rank=i
+            z=round((score - mean) / sd, 4),
+            gap=round(score - (scores[i + 1] if i + 1 < len(scores) else 0), 4),
+            rank=i,
+            background=measured,
         )
         for i, score in enumerate(scores)
     ]
@@ -311,7 +324,7 @@ class DuplicateDetector:
             for candidate, how_far in zip(scored, stand_out([c.score for c in scored], calibration), strict=True):
                 candidate.stand_out = how_far
                 candidate.probability = round(calibration.probability(how_far), 4)
-                candidate.verdict = calibration.verdict(candidate.score, candidate.probability)
+                candidate.verdict = calibration.verdict(candidate)
             results.append(scored[:k])
         return results
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines.duplicates import (
+    Candidate,
     Decision,
     Document,
     DuplicateCalibration,
@@ -103,7 +104,9 @@ def test_filters_exclusions_and_removal(tmp_path: Path, embedder):
 
 def test_verdicts_follow_the_calibrated_thresholds(tmp_path: Path, embedder):
     strict = DuplicateCalibration(semantic_weight=0.4, duplicate_probability=0.99, related_threshold=0.98)
-    lenient = DuplicateCalibration(semantic_weight=0.4, duplicate_probability=0.01, related_threshold=0.01)
+    lenient = DuplicateCalibration(
+        semantic_weight=0.4, duplicate_probability=0.01, related_threshold=0.01, small_index_threshold=0.05
+    )
     client = open_client(tmp_path / "chroma")
     detector = detector_on(client, embedder)
     detector.calibration = strict
@@ -158,16 +161,26 @@ def test_an_unreachable_chroma_server_is_a_clear_error(embedder):
 
 def test_the_second_stage_reads_how_far_a_score_stands_out_of_its_own_background():
     calibration = DuplicateCalibration(z_weight=1.0, gap_weight=0.0, intercept=-4.0, related_threshold=0.3)
+
+    def judged(scores: list[float]) -> Candidate:
+        best = Candidate("x", "", scores[0], "distinct", scores[0], scores[0])
+        best.stand_out = stand_out(scores, calibration)[0]
+        best.probability = calibration.probability(best.stand_out)
+        best.verdict = calibration.verdict(best)
+        return best
+
     # the same best score is a duplicate on a tracker whose other candidates score low, not where all score high
-    low = stand_out([0.6, 0.3, 0.29, 0.28, 0.27, *[0.2 + 0.01 * (i % 3) for i in range(15)]], calibration)
-    high = stand_out([0.6, 0.59, 0.58, 0.58, 0.57, *[0.55 + 0.01 * (i % 3) for i in range(15)]], calibration)
-    assert low[0].z > 10 > 3 > high[0].z and low[0].gap == 0.3
-    assert calibration.verdict(0.6, calibration.probability(low[0])) == "duplicate"
-    assert calibration.verdict(0.6, calibration.probability(high[0])) == "related"
-    assert calibration.verdict(0.2, calibration.probability(low[0])) == "distinct"  # below `related`: never more
-    # a short list (a small backlog) is measured against the calibration's reference background
-    short = stand_out([0.5, 0.1], calibration)
-    assert short[0].z == round((0.5 - calibration.reference_mean) / calibration.reference_sd, 4)
+    low = judged([0.6, 0.3, 0.29, 0.28, 0.27, *[0.2 + 0.01 * (i % 3) for i in range(15)]])
+    high = judged([0.6, 0.59, 0.58, 0.58, 0.57, *[0.55 + 0.01 * (i % 3) for i in range(15)]])
+    assert low.stand_out.z > 10 > 3 > high.stand_out.z and low.stand_out.gap == 0.3
+    assert (low.verdict, high.verdict) == ("duplicate", "related")
+    assert judged([0.2, *[0.01] * 19]).verdict == "distinct"  # below `related`: never more, however it stands out
+    # a short list (a small backlog) is measured against the reference background, and `duplicate` also needs the
+    # one-stage score threshold there: nothing to tell how unusual the score is
+    short = judged([0.6, 0.1])
+    assert short.stand_out.z == round((0.6 - calibration.reference_mean) / calibration.reference_sd, 4)
+    assert short.stand_out.background == 0 and short.probability > 0.9 and short.verdict == "related"
+    assert judged([0.7, 0.1]).verdict == "duplicate"
 
 
 def test_reviewer_decisions_move_the_probability_their_way_and_none_leave_it():

@@ -45,7 +45,6 @@ WEIGHTS = tuple(round(w, 1) for w in np.arange(0.0, 1.01, 0.1))
 FLAGGED = ("duplicate", "related")
 DECISIONS = (0, 20, 50, 100)
 SHOWN = 3  # candidates a simulated reviewer decides on per report
-OLD_DUPLICATE_THRESHOLD = 0.66  # the score threshold the verdict used before the second stage (dev-calibrated)
 
 
 def rank_metrics(rankings: dict[str, list[str]], groups: dict[str, set[str]]) -> dict[str, float]:
@@ -104,7 +103,7 @@ def verdicts(candidates: list[Candidate], calibration: DuplicateCalibration) -> 
     )
     for candidate, how_far in zip(rescored, stand_out([c.score for c in rescored], calibration), strict=True):
         candidate.stand_out, candidate.probability = how_far, calibration.probability(how_far)
-        candidate.verdict = calibration.verdict(candidate.score, candidate.probability)
+        candidate.verdict = calibration.verdict(candidate)
     return rescored
 
 
@@ -204,18 +203,18 @@ def score_only(
     calibration: DuplicateCalibration,
 ) -> dict[str, Any]:
     """The old one-stage verdict in the same run, for comparison: `duplicate` when the best candidate's score
-    reaches the score threshold calibrated on the dev split before the second stage existed."""
+    reaches the score threshold calibrated on the dev split before the second stage existed (still used where a
+    query has too few candidates to measure how far one stands out: `small_index_threshold`)."""
+    old = calibration.small_index_threshold
 
     def metrics(among: list[str]) -> dict[str, float]:
-        flagged = [
-            q for q in among if _reblend(results[q], calibration.semantic_weight)[0][0] >= OLD_DUPLICATE_THRESHOLD
-        ]
+        flagged = [q for q in among if _reblend(results[q], calibration.semantic_weight)[0][0] >= old]
         correct = sum(_reblend(results[q], calibration.semantic_weight)[0][1] in groups.get(q, set()) for q in flagged)
         wanted = sum(1 for q in among if groups.get(q))
         return {"precision": round(correct / len(flagged), 3) if flagged else 1.0,
                 "recall": round(correct / wanted, 3) if wanted else 0.0, "flagged": len(flagged)}  # fmt: skip
 
-    return {"threshold": OLD_DUPLICATE_THRESHOLD, "reports_with_a_duplicate": metrics(queries),
+    return {"threshold": old, "reports_with_a_duplicate": metrics(queries),
             "all_reports": metrics(everyone)}  # fmt: skip
 
 
