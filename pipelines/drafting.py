@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import StoryDraft
@@ -45,15 +45,25 @@ def team_example(text: str, context: str | None, story: dict[str, Any]) -> Examp
     )
 
 
-def draft_prompt(examples: list[Example] | None = None) -> PromptTemplate:
-    """The drafting prompt; a team's accepted edits go after the built-in examples (the model follows the most
-    recent turns most), and the version says how many there are."""
+TEAM_NOTE = (
+    "\n- The last {n} examples are stories this team accepted after editing them: write the story the way they are"
+    " written (title format, wording, labels, criteria), whatever the earlier examples do."
+)
+TeamExampleMode = Literal["append", "note", "replace"]
+
+
+def draft_prompt(examples: list[Example] | None = None, mode: TeamExampleMode = "replace") -> PromptTemplate:
+    """The drafting prompt with a team's accepted edits as the last examples (the model follows the latest turns
+    most); the version says how many. `replace` (the default, best on the dev split: `python -m evals learning`)
+    drops as many built-in examples as there are team examples and tells the model to write like them; `note`
+    keeps the built-in ones and tells; `append` only adds the team's."""
     prompt = load_prompt(PROMPT_ID)
     if not examples:
         return prompt
-    return prompt.model_copy(
-        update={"examples": [*prompt.examples, *examples], "version": f"{prompt.version}+team{len(examples)}"}
-    )
+    built_in = prompt.examples[len(examples) :] if mode == "replace" else prompt.examples
+    system = prompt.system + (TEAM_NOTE.format(n=len(examples)) if mode != "append" else "")
+    version = f"{prompt.version}+team{len(examples)}"
+    return prompt.model_copy(update={"examples": [*built_in, *examples], "system": system, "version": version})
 
 
 def draft_story(
@@ -63,15 +73,17 @@ def draft_story(
     temperature: float | None = None,
     listener: Listener | None = None,
     examples: list[Example] | None = None,
+    example_mode: TeamExampleMode = "replace",
 ) -> StructuredResult[StoryDraft]:
     """Draft one user story from `text`. A reply that stays invalid after re-asks comes back as an error.
     `temperature` > 0 samples instead of decoding greedily (regenerating a draft); a `listener` hears each field
-    of the story as soon as the model has written it; `examples` (`team_example`) show the team's own style."""
+    of the story as soon as the model has written it; `examples` (`team_example`) show the team's own style
+    (`example_mode`: see `draft_prompt`)."""
     text, context = check_input(text, context)
     text, removed = neutralize_instructions(text)
     context, removed_from_context = neutralize_instructions(context)
     result = llm.complete_structured(
-        draft_prompt(examples),
+        draft_prompt(examples, example_mode),
         StoryDraft,
         temperature=temperature,
         listener=listener,

@@ -264,6 +264,7 @@ def test_accepted_edits_become_examples_in_the_next_drafts_and_an_admin_can_rese
     # the edited story is the last worked example, its idea a user turn of data like any input
     assert "Search: Price range filter" in turns[-2] and "let shoppers filter search by price" in turns[-3]
     assert "<input>" in turns[-3] and "save a wishlist" not in " ".join(turns)
+    assert "this team accepted after editing them" in turns[0]  # told to write like them
 
     reset = client.delete("/v1/drafts/learning").json()
     assert reset["edited_accepts"] == 0 and reset["learned_since"]

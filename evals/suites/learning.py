@@ -3,9 +3,10 @@
 A simulated team edits every draft the same way before accepting it: the title starts with the story's area, its
 first label ("Search: Filter results by price"), a common convention in Jira and Linear backlogs. On the
 story_drafting dev split the first `EDITED` ideas are drafted, edited that way and accepted (they play the team's
-history); the remaining ideas are drafted twice, without and with the latest `TEAM_EXAMPLES` accepted edits as
-examples (as the service does), and each draft is scored for the team's style and for what the drafting eval
-checks anyway (schema, Given/When/Then, must-mention), so a style gain that costs content shows.
+history); the remaining ideas are drafted without and with the latest `TEAM_EXAMPLES` accepted edits as examples,
+each way `draft_prompt` can show them (`replace`, the service's, drops as many built-in examples and says to write
+like the team), and each draft is scored for the team's style and for what the drafting eval checks anyway
+(schema, Given/When/Then, must-mention, type), so a style gain that costs content shows.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def area_is_label(sample: Sample, draft: StoryDraft | None) -> float | None:
 
 
 STYLE = {"area_prefix": area_prefix, "area_is_label": area_is_label}
+MODES = ("append", "note", "replace")  # how the team's examples join the built-in ones (`draft_prompt`)
 
 
 def run(options: EvalOptions) -> EvalResult:
-    """Dev split only: it compares two ways of drafting the same ideas, nothing here is held out."""
+    """Dev split only: it compares ways of drafting the same ideas; nothing here is held out."""
     if options.split != "dev":
         raise EvalError("the learning suite runs on the dev split (--split dev): it plays a team's history from it")
     llm = options.require_llm(SUITE)
@@ -59,7 +61,7 @@ def run(options: EvalOptions) -> EvalResult:
     if len(samples) <= EDITED:
         raise EvalError(f"the learning suite needs more than {EDITED} samples (--limit)")
     history, ideas = samples[:EDITED], samples[EDITED:]
-    total = len(history) + 2 * len(ideas)
+    total = len(history) + (1 + len(MODES)) * len(ideas)
     edited: list[Any] = []
     for done, sample in enumerate(history, 1):
         result = draft_story(llm, sample.input["text"], sample.input.get("context"))
@@ -69,9 +71,12 @@ def run(options: EvalOptions) -> EvalResult:
         options.on_sample(done, total)
     examples = edited[-TEAM_EXAMPLES:]
     rows = []
-    for condition, shown in (("without_examples", None), ("with_team_examples", examples)):
+    conditions = [("without_examples", None, "replace"), *((mode, examples, mode) for mode in MODES)]
+    for condition, shown, mode in conditions:
         for sample in ideas:
-            result = draft_story(llm, sample.input["text"], sample.input.get("context"), examples=shown)
+            result = draft_story(
+                llm, sample.input["text"], sample.input.get("context"), examples=shown, example_mode=mode
+            )
             scorers = {**STYLE, **{name: SCORERS[name] for name in KEPT}}
             rows.append(
                 {
@@ -90,7 +95,7 @@ def run(options: EvalOptions) -> EvalResult:
             **report.summarize([r for r in rows if r["condition"] == condition], names),
             **report.cost([r for r in rows if r["condition"] == condition]),
         }
-        for condition in ("without_examples", "with_team_examples")
+        for condition in dict.fromkeys(r["condition"] for r in rows)
     }
     return EvalResult(
         suite=SUITE,
@@ -101,6 +106,6 @@ def run(options: EvalOptions) -> EvalResult:
         samples=rows,
         notes=[
             f"{len(edited)} of {len(history)} history drafts edited and accepted; the latest {len(examples)} are "
-            f"examples in the prompt; {len(ideas)} ideas drafted with and without them."
+            f"examples in the prompt; {len(ideas)} ideas drafted without them and with them in each mode."
         ],
     )
