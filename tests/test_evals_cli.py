@@ -72,6 +72,10 @@ def test_a_suite_that_needs_an_llm_says_so_instead_of_failing_inside():
     assert_usage_error(*invoke("drafting", "--no-llm"), "needs an LLM")
 
 
+def test_the_learning_suite_plays_a_team_from_the_dev_split_only():
+    assert_usage_error(*invoke("learning", "--split", "test", "--no-llm"), "dev split")
+
+
 def test_the_entry_point_does_not_import_the_service():
     code = "import sys, evals.__main__; print(sorted(m for m in sys.modules if m.split('.')[0] == 'service'))"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -92,6 +96,7 @@ def test_every_suite_has_the_one_run_shape():
         "meetings",
         "pii",
         "injection",
+        "learning",
     }
     for name, module in entry.SUITES.items():
         assert name == module.SUITE and callable(module.run) and isinstance(module.NEEDS_LLM, bool)
