@@ -282,6 +282,8 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
     spin3k = replace(plain, env=(("GOMP_SPINCOUNT", "3000"),))
     for kind, n, m in NGRAM_SPECS:  # speculative decoding with drafts looked up in the context, no draft model
         found.append(Variant(f"server-2t-spin3k-{kind}-{n}-{m}", replace(spin3k, speculative=f"{kind}:{n}:{m}")))
+    for kind in ("ngram-cache", "ngram-mod"):  # lookup kinds without N:M sizes, with llama-server's defaults
+        found.append(Variant(f"server-2t-spin3k-{kind}", replace(spin3k, extra_args=("--spec-type", kind))))
     found.append(Variant("server-2t-spin3k-batch4", replace(spin3k, slots=4), batch=4))
     found.append(
         Variant(
