@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import sparse
 from scipy.optimize import minimize
 from scipy.special import expit
@@ -48,6 +48,8 @@ PRIOR_SD = 1.0  # how far a project's decisions may move the dev calibration's s
 class StandOut(BaseModel):
     """How far a candidate's score stands out of its query's other candidates."""
 
+    model_config = ConfigDict(frozen=True)
+
     z: float  # (score - background mean) / background standard deviation
     gap: float  # score - the next candidate's score
     rank: int = 0  # 0: the best candidate
@@ -56,6 +58,8 @@ class StandOut(BaseModel):
 
 class Decision(BaseModel):
     """A reviewer's decision on a proposed pair: the same report (merge accepted) or not (merge rejected)."""
+
+    model_config = ConfigDict(frozen=True)
 
     stand_out: StandOut
     same: bool
@@ -170,6 +174,16 @@ class Candidate:
     metadata: dict[str, Any] = field(default_factory=dict)
     stand_out: StandOut = field(default_factory=lambda: StandOut(z=0.0, gap=0.0))
     probability: float = 0.0  # that it is a duplicate of the query (the verdict's second stage)
+
+
+def judge(candidates: list[Candidate], calibration: DuplicateCalibration) -> list[Candidate]:
+    """Give every candidate of one query, sorted best first (the whole list: the second stage reads ranks 6-20),
+    how far it stands out, its probability and its verdict under `calibration`; returns them."""
+    for candidate, how_far in zip(candidates, stand_out([c.score for c in candidates], calibration), strict=True):
+        candidate.stand_out = how_far
+        candidate.probability = round(calibration.probability(how_far), 4)
+        candidate.verdict = calibration.verdict(candidate)
+    return candidates
 
 
 def semantic_texts(title: str, body: str) -> dict[str, str]:
@@ -321,11 +335,7 @@ class DuplicateDetector:
                 meta = self._metadata.get(doc_id, {})
                 scored.append(Candidate(doc_id, str(meta.get("title", "")), score, "distinct", sem, lex, meta))
             scored.sort(key=lambda c: (-c.score, c.id))
-            for candidate, how_far in zip(scored, stand_out([c.score for c in scored], calibration), strict=True):
-                candidate.stand_out = how_far
-                candidate.probability = round(calibration.probability(how_far), 4)
-                candidate.verdict = calibration.verdict(candidate)
-            results.append(scored[:k])
+            results.append(judge(scored, calibration)[:k])
         return results
 
     def _query_vectors(self, name: str, texts: list[str], indexed_as: list[str] | None) -> np.ndarray:

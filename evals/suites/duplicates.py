@@ -31,9 +31,9 @@ from pipelines.duplicates import (
     Document,
     DuplicateCalibration,
     DuplicateDetector,
+    judge,
     lexical_text,
     load_calibration,
-    stand_out,
 )
 from pipelines.embeddings import Embedder, get_embedder
 from pipelines.vectorstore import VectorStore, open_client
@@ -101,10 +101,7 @@ def verdicts(candidates: list[Candidate], calibration: DuplicateCalibration) -> 
         (replace(c, score=round(w * c.semantic + (1 - w) * c.lexical, 4)) for c in candidates),
         key=lambda c: (-c.score, c.id),
     )
-    for candidate, how_far in zip(rescored, stand_out([c.score for c in rescored], calibration), strict=True):
-        candidate.stand_out, candidate.probability = how_far, calibration.probability(how_far)
-        candidate.verdict = calibration.verdict(candidate)
-    return rescored
+    return judge(rescored, calibration)
 
 
 def flag_metrics(
@@ -207,9 +204,11 @@ def score_only(
     query has too few candidates to measure how far one stands out: `small_index_threshold`)."""
     old = calibration.small_index_threshold
 
+    best = {q: _reblend(candidates, calibration.semantic_weight)[0] for q, candidates in results.items()}
+
     def metrics(among: list[str]) -> dict[str, float]:
-        flagged = [q for q in among if _reblend(results[q], calibration.semantic_weight)[0][0] >= old]
-        correct = sum(_reblend(results[q], calibration.semantic_weight)[0][1] in groups.get(q, set()) for q in flagged)
+        flagged = [q for q in among if best[q][0] >= old]
+        correct = sum(best[q][1] in groups.get(q, set()) for q in flagged)
         wanted = sum(1 for q in among if groups.get(q))
         return {"precision": round(correct / len(flagged), 3) if flagged else 1.0,
                 "recall": round(correct / wanted, 3) if wanted else 0.0, "flagged": len(flagged)}  # fmt: skip
