@@ -16,7 +16,7 @@ from service.core.enums import SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.tables import Project, Suggestion, utcnow
 
-_cache: dict[tuple[int, int, tuple[Any, ...]], DuplicateCalibration] = {}
+_cache: dict[tuple[int, tuple[Decision, ...]], DuplicateCalibration] = {}
 _lock = threading.Lock()
 
 
@@ -40,12 +40,9 @@ def decisions(session: Session) -> list[Decision]:
     return found
 
 
-def project_calibration(runtime: Runtime, base: DuplicateCalibration) -> DuplicateCalibration:
-    """The duplicate calibration of the current project: `base` (the dev calibration) after its reviewers'
-    decisions."""
-    with runtime.db.session() as session:
-        learned = decisions(session)
-    key = (id(base), scope.current_project(), tuple((d.stand_out.z, d.stand_out.gap, d.same) for d in learned))
+def _recalibrated(base: DuplicateCalibration, learned: list[Decision]) -> DuplicateCalibration:
+    """`base` refitted to `learned`, kept while the same decisions come back (every search asks)."""
+    key = (id(base), tuple(learned))
     with _lock:
         if key not in _cache:
             if len(_cache) > 256:
@@ -54,13 +51,21 @@ def project_calibration(runtime: Runtime, base: DuplicateCalibration) -> Duplica
         return _cache[key]
 
 
+def project_calibration(runtime: Runtime, base: DuplicateCalibration) -> DuplicateCalibration:
+    """The duplicate calibration of the current project: `base` (the dev calibration) after its reviewers'
+    decisions."""
+    with runtime.db.session() as session:
+        return _recalibrated(base, decisions(session))
+
+
 def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
     """What the project's decisions changed, for the desk and `GET /v1/duplicates/learning`."""
-    calibration = project_calibration(runtime, base)
     with runtime.db.session() as session:
         project = session.get(Project, scope.current_project())
         since = project.duplicates_learned_since if project else None
-        same = sum(d.same for d in decisions(session))
+        found = decisions(session)
+    calibration = _recalibrated(base, found)
+    same = sum(d.same for d in found)
     return {
         "measured_on": base.measured_on,
         "dev_precision": base.duplicate_precision,

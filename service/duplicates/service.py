@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipelines.duplicates import DuplicateCalibration
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.runtime import Runtime
@@ -30,9 +31,9 @@ from service.duplicates.index import (
 log = logging.getLogger(__name__)
 
 
-def detector_proposal(runtime: Runtime, payload: dict[str, Any]) -> Proposal:
-    """A proposal made by the duplicate detector (no LLM): its embedding model and calibration are its version."""
-    used = calibration(runtime)
+def detector_proposal(runtime: Runtime, used: DuplicateCalibration, payload: dict[str, Any]) -> Proposal:
+    """A proposal made by the duplicate detector (no LLM): its embedding model and the calibration `used` are its
+    version."""
     return Proposal(
         payload=payload,
         model=f"{runtime.settings.embedding_model} + tf-idf",
@@ -53,8 +54,8 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         document = suggestion_document(suggestion)
     try:
         found_by = detector(runtime)
-        where = in_this_project(*SEARCHABLE)
-        found = found_by.search(document.title, document.body, 5, where, {document.id}, calibration(runtime))
+        where, used = in_this_project(*SEARCHABLE), calibration(runtime)
+        found = found_by.search(document.title, document.body, 5, where, {document.id}, used)
         found_by.add([document])
     except Exception as exc:  # the draft is kept whatever happens to the index
         log.exception("duplicate check failed for suggestion %s", suggestion_id)
@@ -68,7 +69,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         suggestion.evidence = {**(suggestion.evidence or {}), "duplicates": listed}
         best = next((c for c in listed if c["verdict"] == "duplicate" and c["kind"] == "backlog_item"), None)
         if best and not _merge_pending(session, suggestion_id, best["item_id"]):
-            _propose_merge(session, best["item_id"], suggestion, best, detector_proposal(runtime, {}), actor)
+            _propose_merge(session, best["item_id"], suggestion, best, detector_proposal(runtime, used, {}), actor)
 
 
 def _merge_pending(session: Session, suggestion_id: int, item_id: int) -> bool:

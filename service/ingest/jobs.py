@@ -358,7 +358,7 @@ def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow, wait_
             "verdict": best.verdict,
         }
         evidence["quotes"] = representative_quotes(texts)
-        proposal = duplicates.detector_proposal(runtime, payload)
+        proposal = duplicates.detector_proposal(runtime, duplicates.calibration(runtime), payload)
         with runtime.db.session() as session:
             suggestion = propose_evidence(session, proposal, inputs, evidence)
             _finish_theme(session, job.id, theme.id, suggestion.id, llm_calls=0)
