@@ -46,6 +46,11 @@ def every_project() -> Any:
     return in_project(EVERY)
 
 
+def this_project(session: Session) -> Project | None:
+    """The current project's row."""
+    return session.get(Project, current_project())
+
+
 def find_project(session: Session, key: str | None) -> Project | None:
     """A project by key; the default project for None."""
     if key is None:

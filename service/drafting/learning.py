@@ -15,12 +15,12 @@ from prompts import Example
 from service.core import scope
 from service.core.enums import SuggestionAction, SuggestionKind
 from service.core.runtime import Runtime
-from service.core.tables import Project, Suggestion, SuggestionEvent, utcnow
+from service.core.tables import Suggestion, SuggestionEvent, utcnow
 
 
 def _edited_accepts(session: Session, limit: int | None) -> list[tuple[Suggestion, SuggestionEvent]]:
     """The current project's drafts accepted with edits since its last reset, newest first."""
-    project = session.get(Project, scope.current_project())
+    project = scope.this_project(session)
     since = project.drafts_learned_since if project else None
     query = (
         select(Suggestion, SuggestionEvent)
@@ -47,7 +47,7 @@ def team_examples(session: Session) -> tuple[list[Example], list[int]]:
 def learned(runtime: Runtime) -> dict[str, Any]:
     """What drafting learned in this project, for the desk and `GET /v1/drafts/learning`."""
     with runtime.db.session() as session:
-        project = session.get(Project, scope.current_project())
+        project = scope.this_project(session)
         edits = _edited_accepts(session, None)
         in_use = {s.id for s, _ in edits[:TEAM_EXAMPLES]}
         return {
@@ -71,7 +71,7 @@ def learned(runtime: Runtime) -> dict[str, Any]:
 def reset(runtime: Runtime) -> dict[str, Any]:
     """Forget the project's accepted edits: drafts use the built-in examples only, until the next edit."""
     with runtime.db.session() as session:
-        project = session.get(Project, scope.current_project())
+        project = scope.this_project(session)
         if project is not None:
             project.drafts_learned_since = utcnow()
     return learned(runtime)

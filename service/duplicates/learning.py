@@ -14,7 +14,7 @@ from pipelines.duplicates import Decision, DuplicateCalibration, StandOut
 from service.core import scope
 from service.core.enums import SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
-from service.core.tables import Project, Suggestion, utcnow
+from service.core.tables import Suggestion, utcnow
 
 _cache: dict[tuple[int, tuple[Decision, ...]], DuplicateCalibration] = {}
 _lock = threading.Lock()
@@ -23,7 +23,7 @@ _lock = threading.Lock()
 def decisions(session: Session) -> list[Decision]:
     """The current project's decided merges since its last reset, oldest first, as labelled pairs. A merge made
     before the second stage existed has no stand-out in its evidence and teaches nothing."""
-    project = session.get(Project, scope.current_project())
+    project = scope.this_project(session)
     since = project.duplicates_learned_since if project else None
     query = select(Suggestion).where(
         Suggestion.kind == SuggestionKind.merge,
@@ -61,7 +61,7 @@ def project_calibration(runtime: Runtime, base: DuplicateCalibration) -> Duplica
 def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
     """What the project's decisions changed, for the desk and `GET /v1/duplicates/learning`."""
     with runtime.db.session() as session:
-        project = session.get(Project, scope.current_project())
+        project = scope.this_project(session)
         since = project.duplicates_learned_since if project else None
         found = decisions(session)
     calibration = _recalibrated(base, found)
@@ -83,7 +83,7 @@ def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
 def reset(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
     """Forget what the project's decisions taught: only merges decided from now on count."""
     with runtime.db.session() as session:
-        project = session.get(Project, scope.current_project())
+        project = scope.this_project(session)
         if project is not None:
             project.duplicates_learned_since = utcnow()
     return learned(runtime, base)
