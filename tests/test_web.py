@@ -272,6 +272,7 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
     expect(page.locator("#detail")).to_contain_text("Keep item #1 Filter search results by price")
     # "not a duplicate": the verdict learns from it, the backlog says so, and the reset forgets it
     page.keyboard.press("r")
+    expect(page.locator("#reject-reason")).to_be_focused()
     page.keyboard.type("not the same request")
     page.keyboard.press("Enter")
     expect(page.locator("#flash")).to_contain_text("Rejected")

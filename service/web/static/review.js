@@ -221,6 +221,11 @@ function render() {
   const s = state.selected;
   const detail = $("#detail");
   if (!s) return;
+  // A re-render of the same suggestion (a refresh of the queue) keeps a half-typed reject reason and its focus: lost
+  // focus would send the rest of the reason to the review shortcuts (an "a" in it would accept).
+  const typed = $("#reject-reason");
+  const kept = typed && detail.dataset.id === String(s.id) ? { value: typed.value, focused: document.activeElement === typed } : null;
+  detail.dataset.id = String(s.id);
   const pending = s.status === "pending";
   const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
   const body = [];
@@ -243,6 +248,11 @@ function render() {
     regenerable ? h("details", { id: "revise" }, h("summary", {}, "Revise the input before regenerating"),
       h("textarea", { id: "revise-text", rows: "3" }, s.input.text || ""), h("input", { id: "revise-context", value: s.input.context || "", placeholder: "Product context" })) : "",
     h("div", { id: "history" }));
+  const reason = $("#reject-reason");
+  if (kept && reason) {
+    reason.value = kept.value;
+    if (kept.focused) reason.focus();
+  }
 }
 
 async function decide(work, done) {
