@@ -69,6 +69,21 @@ def upload(client: TestClient, data: bytes, name: str = "freshdesk.csv", **form)
     return response.json()
 
 
+def test_a_theme_is_matched_to_the_backlog_with_the_projects_learned_calibration(client, llm, monkeypatch):
+    """What a project's reviewers taught the duplicate verdict applies to themes too: with a calibration under which
+    nothing is even related, the dark-mode theme gets a draft instead of evidence, and the record names it."""
+    from service.ingest import jobs as ingest
+
+    runtime: Runtime = client.app.state.runtime
+    strict = runtime.detector().calibration.model_copy(update={"related_threshold": 1.0, "decisions": 7})
+    monkeypatch.setattr(ingest.duplicates, "calibration", lambda _runtime: strict)
+    client.post("/v1/backlog/items", json={"title": "Dark mode", "description": "A dark theme for night use."})
+    llm.chat.replies.extend([theme_reply(), theme_reply()])
+    job = wait_for(client, upload(client, tickets_csv(), product="photo sharing app")["job_id"])
+    assert job["status"] == "done" and job["llm_calls"] == 2, job
+    assert not client.get("/v1/suggestions?kind=evidence").json()
+
+
 def test_a_csv_becomes_themes_with_evidence_and_one_llm_call_per_new_theme(client, llm):
     client.post("/v1/backlog/items", json={"title": "Dark mode", "description": "A dark theme for night use."})
     llm.chat.replies.append(theme_reply())

@@ -347,7 +347,9 @@ def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow, wait_
     texts = [t.redacted or "" for t in tickets]
     evidence = theme_evidence(tickets)
     probe = "\n".join(texts[:3])
-    matches = run.detector.search(probe[:200], probe, k=3, where=duplicates.in_this_project("backlog_item"))
+    learned = duplicates.calibration(runtime)  # the project's, as every other duplicate search uses
+    where = duplicates.in_this_project("backlog_item")
+    matches = run.detector.search(probe[:200], probe, k=3, where=where, calibration=learned)
     best = next((m for m in matches if m.verdict != "distinct"), None)
     inputs = {"job_id": job.id, "theme_id": theme.id, "tickets": texts[:6]}
     if best is not None:
@@ -358,7 +360,7 @@ def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow, wait_
             "verdict": best.verdict,
         }
         evidence["quotes"] = representative_quotes(texts)
-        proposal = duplicates.detector_proposal(runtime, duplicates.calibration(runtime), payload)
+        proposal = duplicates.detector_proposal(runtime, learned, payload)
         with runtime.db.session() as session:
             suggestion = propose_evidence(session, proposal, inputs, evidence)
             _finish_theme(session, job.id, theme.id, suggestion.id, llm_calls=0)
