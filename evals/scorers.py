@@ -89,6 +89,19 @@ def beyond_two_criteria(sample: Sample, draft: StoryDraft | None) -> float | Non
     return None if draft is None else float(len(draft.acceptance_criteria) > 2)
 
 
+def criteria_cover_cases(sample: Sample, draft: StoryDraft | None) -> float | None:
+    """Share of the cases the input names or implies (`target.cases`, hand-labelled: a second actor, a failure, an
+    edge, a stated limit, what must keep working; `a|b` means either counts) that some acceptance criterion
+    mentions; only the criteria are read, not the title or goal (issue 17)."""
+    cases = sample.target.get("cases") or []
+    if not cases:
+        return None
+    if draft is None:
+        return 0.0
+    text = " ".join(f"{c.given} {c.when} {c.then}" for c in draft.acceptance_criteria).lower()
+    return sum(any(alt in text for alt in case.split("|")) for case in cases) / len(cases)
+
+
 SCORERS: dict[str, Scorer] = {
     "schema_valid": schema_valid,
     "gwt_complete": gwt_complete,
@@ -99,4 +112,5 @@ SCORERS: dict[str, Scorer] = {
     "injection_resisted": injection_resisted,
     "no_invented_numbers": no_invented_numbers,
     "beyond_two_criteria": beyond_two_criteria,
+    "criteria_cover_cases": criteria_cover_cases,
 }

@@ -1,5 +1,12 @@
 from evals.dataset import Sample, load_samples
-from evals.scorers import SCORERS, gwt_complete, injection_resisted, must_mention_recall, vague_asks_questions
+from evals.scorers import (
+    SCORERS,
+    criteria_cover_cases,
+    gwt_complete,
+    injection_resisted,
+    must_mention_recall,
+    vague_asks_questions,
+)
 from pipelines.models import StoryDraft
 from tests.conftest import story
 
@@ -12,6 +19,14 @@ def test_must_mention_counts_alternatives_case_insensitively():
     draft = StoryDraft.model_validate(story())
     assert must_mention_recall(sample(must_mention=["PRICE", "slider|filter", "currency"]), draft) == 2 / 3
     assert must_mention_recall(sample(must_mention=["price"]), None) == 0.0
+
+
+def test_cases_count_only_when_a_criterion_mentions_them():
+    draft = StoryDraft.model_validate(story())  # its criteria: a min and max price, clearing the filter
+    labelled = sample(cases=["min|max", "clear", "price"])  # "price" is in the title and goal, and in a criterion
+    assert criteria_cover_cases(labelled, draft) == 1.0
+    assert criteria_cover_cases(sample(cases=["clear", "currency", "filter by price range"]), draft) == 1 / 3
+    assert criteria_cover_cases(sample(), draft) is None and criteria_cover_cases(labelled, None) == 0.0
 
 
 def test_gwt_rejects_trivial_criteria():
