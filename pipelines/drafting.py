@@ -6,7 +6,7 @@ import re
 from typing import Any, Literal
 
 from pipelines.llm import LLM, Listener, StructuredResult
-from pipelines.models import StoryDraft
+from pipelines.models import AcceptanceCriterion, StoryDraft
 from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import Example, PromptTemplate, load_prompt
 
@@ -94,12 +94,42 @@ def draft_story(
         f"instruction-like text was removed before drafting: {cut!r}" for cut in removed + removed_from_context
     ]
     if result.value is not None:
+        result.value, dropped = without_empty_criteria(result.value)
+        result.warnings += [f"a criterion that tests nothing was dropped: {_criterion(c)!r}" for c in dropped]
         result.warnings += [
             f"the draft states {number!r} ({where!r}), which the input does not give: confirm it or move it to the "
             "assumptions"
             for number, where in unsupported_numbers(result.value, text, context)
         ]
     return result
+
+
+def _criterion(c: AcceptanceCriterion) -> str:
+    return f"given {c.given}, when {c.when}, then {c.then}"
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def without_empty_criteria(draft: StoryDraft) -> tuple[StoryDraft, list[AcceptanceCriterion]]:
+    """The draft without criteria that test nothing, and those dropped: a criterion whose outcome repeats its own
+    precondition or action ("given the pipeline is faster ... then the pipeline is faster"), or that repeats an
+    earlier criterion word for word. A small model pads a list this way when asked for more cases; at least two
+    criteria (the schema's minimum) are always kept."""
+    kept: list[AcceptanceCriterion] = []
+    dropped: list[AcceptanceCriterion] = []
+    seen: set[tuple[str, str, str]] = set()
+    for criterion in draft.acceptance_criteria:
+        given, when, then = (_key(part) for part in (criterion.given, criterion.when, criterion.then))
+        if then in (given, when) or (given, when, then) in seen:
+            dropped.append(criterion)
+        else:
+            kept.append(criterion)
+        seen.add((given, when, then))
+    if len(kept) < 2:  # too few left: keep the list as written (the reviewer sees it)
+        return draft, []
+    return draft.model_copy(update={"acceptance_criteria": kept}), dropped
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")

@@ -95,3 +95,21 @@ def test_a_draft_with_an_invented_number_carries_a_warning_saying_so():
     llm = fake_llm([story_json(goal="to get the reset email within 10 seconds", assumptions=[])])
     result = draft_story(llm, "Password reset emails arrive after 20+ minutes for outlook.com users")
     assert result.ok and any("'10'" in w and "does not give" in w for w in result.warnings), result.warnings
+
+
+def test_a_criterion_that_tests_nothing_is_dropped_with_a_warning_but_two_always_stay():
+    from pipelines.drafting import draft_story, without_empty_criteria
+    from pipelines.llm import fake_llm
+    from tests.conftest import story_json
+
+    good = story()["acceptance_criteria"]
+    padding = {"given": "the pipeline is faster than before", "when": "tests run", "then": "The pipeline is faster"
+               " than before."}  # fmt: skip
+    repeated = dict(good[0], given=good[0]["given"].upper())  # the first criterion again, word for word
+    llm = fake_llm([story_json(acceptance_criteria=[*good, padding, repeated])])
+    result = draft_story(llm, "checkout tests are flaky and make the pipeline slow")
+    assert [c.model_dump() for c in result.value.acceptance_criteria] == good
+    assert sum("tests nothing was dropped" in w for w in result.warnings) == 2, result.warnings
+    # only degenerate criteria: the draft is left as written (fewer than two would remain)
+    only = StoryDraft.model_validate(story(acceptance_criteria=[padding, padding]))
+    assert without_empty_criteria(only) == (only, [])
