@@ -220,3 +220,20 @@ def test_a_dependency_the_item_does_not_name_is_not_proposed(client, llm):
     assert first["backlog_item_id"] == checkout and first["dependencies"] == [] and first["inputs"]["depends_on"] == []
     warnings = client.get(f"/v1/suggestions/{first['suggestion_id']}").json()["warnings"]
     assert any("does not name were dropped" in w and str(dark) in w for w in warnings), warnings
+
+
+def test_a_priority_suggestion_shows_similar_items_whose_priority_the_team_already_set(client, llm):
+    crash, dark, _ = setup_backlog(client)
+    llm.chat.replies.append(estimate(time_criticality=13))
+    job = run_prioritize(client, {"framework": "rice", "item_ids": [crash]})
+    first = job["ranked"][0]
+    assert client.get(f"/v1/suggestions/{first['suggestion_id']}").json()["evidence"]["comparables"] == []
+    assert client.post(f"/v1/suggestions/{first['suggestion_id']}/accept", json={}).status_code == 201
+    (new,) = setup_backlog(client, [{"title": "Crash when uploading a photo on Android", "type": "bug"}])
+    llm.chat.replies.append(estimate())
+    job = run_prioritize(client, {"framework": "rice", "item_ids": [new]})
+    evidence = client.get(f"/v1/suggestions/{job['ranked'][0]['suggestion_id']}").json()["evidence"]
+    (comparable,) = evidence["comparables"]  # the dark-mode item has no priority yet: not a comparable
+    assert comparable["item_id"] == crash and comparable["priority"] == "Highest"
+    assert comparable["time_criticality"] == 13 and comparable["set_by"] == "reviewer" and comparable["score"] > 0.3
+    assert dark not in [c["item_id"] for c in evidence["comparables"]]

@@ -151,7 +151,42 @@ def rescore(path: Path) -> dict[str, Any]:
     return report
 
 
-if __name__ == "__main__":  # python -m evals.suites.prioritization REPORT.json OUT.json
+def comparables_check(report: Path, split: str = "dev") -> dict[str, Any]:
+    """Would the team's own priorities of similar items help? The other Hadoop reports (neither sample's) play the
+    team's decided priorities; for each report of a stored run, the mean level of its k most similar ones (MiniLM
+    cosine, title + description) is blended into the model's level as `model + w * (neighbours - team mean)`.
+    Spearman of the neighbours alone, and the quadratic kappa of each blend against the model's own."""
+    import numpy as np
+
+    from pipelines.embeddings import get_embedder
+
+    reports = load_corpus("dev").reports
+    sample, other = select(split, None), select("test" if split == "dev" else "dev", None)
+    rows = {r["id"]: r for r in json.loads(report.read_text(encoding="utf-8"))["rows"] if "predicted" in r}
+    scored = [r for r in sample if r.id in rows]
+    held = {r.id for r in sample + other}
+    history = [r for r in reports if r.id not in held]
+    embed = get_embedder().encode
+    vectors = embed([f"{r.title}. {r.description[:600]}" for r in history + scored])
+    similarity = vectors[len(history) :] @ vectors[: len(history)].T
+    levels = np.array([LEVELS.index(r.priority) for r in history])
+    truth = [LEVELS.index(r.priority) for r in scored]
+    model = np.array([rows[r.id]["predicted"] for r in scored])
+    out: dict[str, Any] = {"reports": len(scored), "history": len(history)}
+    out["kappa_model"] = round(cohen_kappa_score(truth, model, weights="quadratic"), 3)
+    for k in (5, 10, 20, 50):
+        near = levels[np.argsort(-similarity, axis=1)[:, :k]].mean(axis=1)
+        out[f"k={k}"] = {"spearman_neighbours": round(float(spearmanr(near, truth).statistic), 3)}
+        for w in (0.5, 1.0, 2.0):
+            blended = np.clip(np.rint(model + w * (near - levels.mean())), 0, 4).astype(int)
+            out[f"k={k}"][f"kappa_w={w}"] = round(cohen_kappa_score(truth, blended, weights="quadratic"), 3)
+    return out
+
+
+if __name__ == "__main__":  # python -m evals.suites.prioritization REPORT.json OUT.json | --comparables REPORT.json
+    if sys.argv[1] == "--comparables":
+        print(json.dumps(comparables_check(Path(sys.argv[2])), indent=2))
+        sys.exit()
     source, target = Path(sys.argv[1]), Path(sys.argv[2])
     rescored = rescore(source)
     target.write_text(json.dumps(rescored, indent=2) + "\n", encoding="utf-8")

@@ -110,6 +110,10 @@ function evidenceBlock(s) {
   if (ev.why) parts.push(h("p", { class: "why" }, `Why: ${ev.why}`));
   if (ev.requirements?.length) parts.push(h("h4", {}, "Requirements"), h("ol", { class: "requirements" }, ev.requirements.map((r) => h("li", {}, r))));
   if (ev.findings?.length) parts.push(h("h4", {}, "Findings"), findingsList(ev.findings));
+  if (ev.comparables?.length) {  // a priority suggestion: similar items whose priority the team already set
+    parts.push(h("h4", {}, "Similar items the team already prioritized"), table(["Item", "Priority", "Time criticality", "Set by", "Similarity"],
+      ev.comparables.map((c) => [`#${c.item_id} ${c.title}`, c.priority, String(c.time_criticality ?? "-"), c.set_by, Number(c.score).toFixed(2)])));
+  }
   if (ev.rationale) parts.push(h("h4", {}, "Rationales"), table(["Input", "Why"], Object.entries(ev.rationale).map(([k, v]) => [k.replace("_rationale", ""), v])));
   return parts.length ? h("section", { class: "evidence" }, h("h3", {}, "Evidence"), parts) : h("p", { class: "hint" }, "No evidence recorded.");
 }
