@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,6 +353,21 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     expect(page.locator("#detail")).to_contain_text("9 of 10 points")
     page.keyboard.press("a")
     expect(page.locator("#flash")).to_contain_text("Accepted #4")
+    # a new item's priority suggestion shows the similar items the team has prioritized since
+    new = {"title": "Crash when uploading a photo on Android", "type": "bug"}
+    (created,) = httpx.post(f"{desk}/v1/backlog/items", json=[new], timeout=120).json()["created"]
+    llm.chat.replies.append(estimate())
+    started = httpx.post(f"{desk}/v1/prioritize", json={"framework": "rice", "item_ids": [created["id"]]}, timeout=60)
+    job_url = f"{desk}{started.json()['status_url']}"
+    while (job := httpx.get(job_url, timeout=60).json())["status"] in ("queued", "running"):
+        time.sleep(0.1)
+    page.goto("/#review")
+    page.reload()  # the queue as it is now
+    page.locator("#queue li", has_text="Crash when uploading").click()
+    comparables = page.locator("#detail section.evidence table", has_text="Fix crash on photo upload")
+    expect(comparables).to_contain_text("Highest")
+    expect(page.locator("#detail section.evidence")).to_contain_text("Similar items the team already prioritized")
+    assert job["status"] == "done"
 
 
 def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Page, llm: LLM, desk: str, tmp_path):
