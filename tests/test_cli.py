@@ -73,9 +73,9 @@ def test_ingest_runs_a_job_with_progress_and_reports_counts(tmp_path, monkeypatc
     again = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message", "--force"])
     assert again.exit_code == 0, again.output
     from service.core.runtime import Runtime
-    from service.ingest import jobs as ingest
+    from service.ingest.service import get_job
 
-    second = ingest.get_job(Runtime(get_settings()), 2)
+    second = get_job(Runtime(get_settings()), 2)
     assert (second.status, second.already_ingested, second.processed) == ("done", 2, 0)
     wrong = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Nope"])
     assert wrong.exit_code == 2 and "Nope" in wrong.output and "Message" in wrong.output

@@ -189,12 +189,13 @@ def test_bad_uploads_are_clear_4xx_and_store_nothing(client):
 KILL_SCRIPT = """
 import os, sys
 from service.ingest import jobs as ingest
+from service.ingest.service import create_job
 from service.core.runtime import Runtime
 from service.core.settings import Settings
 ingest.BATCH = 3
 settings = Settings(REFINERY_DATA_DIR=sys.argv[1], DATABASE_URL=sys.argv[2] or None, REFINERY_LLM_PROVIDER="fake")
 runtime = Runtime(settings)
-job = ingest.create_job(runtime, open(sys.argv[3], "rb").read(), "freshdesk.csv")
+job = create_job(runtime, open(sys.argv[3], "rb").read(), "freshdesk.csv")
 original = ingest.triage_batch
 calls = []
 def dying(*args, **kwargs):

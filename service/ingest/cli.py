@@ -25,14 +25,14 @@ def ingest(
     """Ingest feedback: redact, triage, cluster into themes, and propose evidence or story drafts for review."""
     from pipelines.tickets import MappingError, UnsupportedFile, parse_mapping
     from service.core.errors import DomainError
-    from service.ingest import jobs
+    from service.ingest import jobs, service
 
     if not file.is_file():
         raise fail(f"{file} is not a file")
     runtime = open_runtime()
     try:
         mapping = parse_mapping(map or [])
-        job = jobs.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size, force)
+        job = service.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size, force)
     except (MappingError, UnsupportedFile, ValueError, DomainError) as exc:
         raise fail(str(exc)) from exc
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -12,14 +12,14 @@ from service.core import jobs as core_jobs
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, JobCreated, JobPublic, errors
 from service.core.tables import IngestJob
-from service.ingest import jobs
+from service.ingest import jobs, service
 from service.ingest.schemas import IngestJobPublic, ThemePublic
 
 router = APIRouter(tags=["ingest"])
 
 
 def job_public(job: IngestJob) -> IngestJobPublic:
-    return jobs.public(job)
+    return service.public(job)
 
 
 @router.post("/v1/ingest", status_code=202, response_model=JobCreated, responses=errors(400, 413, 422, 429))
@@ -37,11 +37,11 @@ def post_ingest(
 ) -> JobCreated:
     """Store the file and its tickets and start a job that turns them into themes and suggestions; poll the
     status URL."""
-    data = file.file.read(jobs.MAX_UPLOAD_BYTES + 1)  # a plain def: parsing the file runs off the event loop
+    data = file.file.read(service.MAX_UPLOAD_BYTES + 1)  # a plain def: parsing the file runs off the event loop
     filename = file.filename or "upload"
     try:
         mapping = parse_mapping(map or [])
-        job = jobs.create_job(runtime, data, filename, mapping, product, source, min_theme_size, force)
+        job = service.create_job(runtime, data, filename, mapping, product, source, min_theme_size, force)
     except (MappingError, UnsupportedFile, ValueError) as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     runner.submit(jobs.JOB, job.id)
@@ -57,13 +57,13 @@ def post_ingest(
     summary="Get Ingest Job (old path)",
 )
 def get_job(job_id: IdPath, runtime: RuntimeDep) -> IngestJobPublic:
-    return job_public(jobs.get_job(runtime, job_id))
+    return job_public(service.get_job(runtime, job_id))
 
 
 @router.get("/v1/ingest/jobs/{job_id}/themes", response_model=list[ThemePublic], responses=errors(404))
 def get_themes(job_id: IdPath, runtime: RuntimeDep) -> list[ThemePublic]:
     """The job's themes, largest first: tickets, the suggestion made from it, and tickets per week."""
-    return jobs.themes(runtime, job_id)
+    return service.themes(runtime, job_id)
 
 
 @router.post(
