@@ -21,7 +21,7 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 from sklearn.linear_model import LogisticRegression
 
-from evals.bug_reports import DuplicateCorpus, load_corpus
+from evals.bug_reports import BugReport, DuplicateCorpus, load_corpus
 from evals.task import EvalError, EvalOptions, EvalResult
 from pipelines.duplicates import (
     BACKGROUND,
@@ -236,25 +236,57 @@ def reviewer_curve(
     second half's reports with a known duplicate after the first 0, 20, 50 and 100 decisions."""
     order = sorted(corpus.reports, key=lambda r: _created(r.created))
     half = {r.id for r in order[: len(order) // 2]}
-    shown = [
-        Decision(stand_out=candidate.stand_out, same=candidate.id in corpus.groups[report.id])
-        for report in order[: len(order) // 2]
-        if corpus.groups.get(report.id)
-        for candidate in verdicts(results[report.id], calibration)[:SHOWN]
-        if candidate.verdict != "distinct"
-    ]
     reported = [q for q in corpus.queries if q not in half]
+    linked_only = _decisions(corpus, order[: len(order) // 2], results, calibration, every_merge=False)
+    every_merge = _decisions(corpus, order[: len(order) // 2], results, calibration, every_merge=True)
+    return {
+        "reviewer_half_reports": len(half),
+        "reported_queries": len(reported),
+        "decisions_available": len(linked_only),
+        **_curve(corpus, results, calibration, linked_only, reported),
+        "with_every_proposed_merge": {
+            "decisions_available": len(every_merge),
+            **_curve(corpus, results, calibration, every_merge, reported),
+        },
+    }
+
+
+def _decisions(
+    corpus: DuplicateCorpus,
+    reports: list[BugReport],
+    results: dict[str, list[Candidate]],
+    calibration: DuplicateCalibration,
+    every_merge: bool,
+) -> list[Decision]:
+    """The simulated reviewer's decisions, report by report: the shown candidates of reports with a known duplicate;
+    with `every_merge`, also every merge proposed on the other reports, rejected ("not the same": the tracker links
+    none, though some unlinked pairs are real duplicates, so this reviewer is stricter than a real one)."""
+    decided = []
+    for report in reports:
+        same = corpus.groups.get(report.id, set())
+        for candidate in verdicts(results[report.id], calibration)[:SHOWN]:
+            if (same and candidate.verdict != "distinct") or (every_merge and candidate.verdict == "duplicate"):
+                decided.append(Decision(stand_out=candidate.stand_out, same=candidate.id in same))
+    return decided
+
+
+def _curve(
+    corpus: DuplicateCorpus,
+    results: dict[str, list[Candidate]],
+    calibration: DuplicateCalibration,
+    decided: list[Decision],
+    reported: list[str],
+) -> dict[str, Any]:
     curve = {}
-    for n in sorted({min(n, len(shown)) for n in DECISIONS}):
-        learned = calibration.recalibrated(shown[:n])
+    for n in sorted({min(n, len(decided)) for n in (*DECISIONS, len(decided))}):
+        learned = calibration.recalibrated(decided[:n])
         curve[f"after_{n}_decisions"] = {
             **flag_metrics(results, corpus.groups, learned, reported),
-            "same_in_decisions": sum(d.same for d in shown[:n]),
+            "same_in_decisions": sum(d.same for d in decided[:n]),
             "slope": learned.decision_slope,
             "offset": learned.decision_offset,
         }
-    return {"reviewer_half_reports": len(half), "decisions_available": len(shown), "reported_queries": len(reported),
-            **curve}  # fmt: skip
+    return curve
 
 
 def build_detector(
