@@ -80,7 +80,7 @@ def show(result: EvalResult, console: Console) -> None:
 
 def write(result: EvalResult, directory: Path = REPORTS_DIR) -> Path:
     """Write `<suite>-<split>[-<provider>]-<UTC stamp>.json` under `directory` (default evals/reports/): the meta,
-    the summary and the per-sample rows."""
+    the summary, the notes (when there are any) and the per-sample rows."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = stamp_now()
     parts = [result.suite, result.meta.get("split"), result.meta.get("provider"), stamp]
@@ -91,6 +91,7 @@ def write(result: EvalResult, directory: Path = REPORTS_DIR) -> Path:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         **result.meta,
         "summary": result.summary,
+        **({"notes": result.notes} if result.notes else {}),
         "samples": result.samples,
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

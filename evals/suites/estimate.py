@@ -27,6 +27,8 @@ SUITE = "estimate"
 NEEDS_LLM = False
 FOLDER = DATA_DIR / "story_points"
 KS = (5, 10, 20, 40)
+RECENT = (30, 40, 50, 60, 75, 100)  # --calibrate: the prior over the team's most recent items (k = K)
+RECENT_WEIGHTS = (2.0, 4.0, 8.0)
 PRIOR_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
 MAX_TEXT = 600
 
@@ -53,9 +55,16 @@ def _norm(name: str) -> str:
 
 
 def predictions(
-    history_vectors: np.ndarray, history_points: list[float], query_vectors: np.ndarray, k: int, prior_weight: float
+    history_vectors: np.ndarray,
+    history_points: list[float],
+    query_vectors: np.ndarray,
+    k: int,
+    prior_weight: float,
+    recent: int | None = None,
 ) -> list[int]:
-    prior = median(history_points)
+    """The rule's estimates; `recent`: the prior is the median of the last `recent` history items (in time order)
+    instead of all of them."""
+    prior = median(history_points[-recent:] if recent else history_points)
     similarity = query_vectors @ history_vectors.T
     out = []
     for row in similarity:
@@ -98,6 +107,7 @@ def run(options: EvalOptions) -> EvalResult:
     papers = published()
     rows, sweep = [], {pair: [] for pair in grid}
     models: dict[str, list[float]] = {}  # --calibrate: each learned model's MAE / median MAE per project
+    recents: dict[tuple[int, float], list[float]] = {}  # --calibrate: the rule with a recent prior, the same
     files = sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv")
     for done, path in enumerate(files, 1):
         items = load_project(path)
@@ -114,6 +124,10 @@ def run(options: EvalOptions) -> EvalResult:
             maes[pair] = float(np.mean(np.abs(truth - predicted)))
             sweep[pair].append(maes[pair] / baseline)
         if options.calibrate:
+            for recent in RECENT:
+                for weight in RECENT_WEIGHTS:
+                    guess = np.array(predictions(history_vectors, history_points, query_vectors, K, weight, recent))
+                    recents.setdefault((recent, weight), []).append(float(np.mean(np.abs(truth - guess))) / baseline)
             for name, predicted in learned(history_vectors, history_points, query_vectors).items():
                 models.setdefault(name, []).append(float(np.mean(np.abs(truth - predicted))) / baseline)
         mae = maes[(K, PRIOR_WEIGHT)]  # the rule as the service runs it (the grid always holds it)
@@ -152,6 +166,11 @@ def run(options: EvalOptions) -> EvalResult:
                 f"{len(rows)} projects, MAE / median MAE {mean(sweep[pair]):.3f} on average"
             )
         summary["best"] = {"k": ranked[0][0], "prior_weight": ranked[0][1]}
+        for (recent, weight), ratios in recents.items():
+            notes.append(
+                f"k={K} prior_weight={weight}, prior over the last {recent} items: beats the median on "
+                f"{sum(r < 1 for r in ratios)}/{len(rows)} projects, MAE / median MAE {mean(ratios):.3f} on average"
+            )
         for name, ratios in models.items():
             notes.append(
                 f"{name}: beats the median on {sum(r < 1 for r in ratios)}/{len(rows)} projects, "
