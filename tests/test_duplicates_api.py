@@ -243,3 +243,18 @@ def test_merge_decisions_recalibrate_the_verdict_and_an_admin_can_reset_what_was
     reset = client.delete("/v1/duplicates/learning")
     assert reset.status_code == 200 and reset.json()["decisions"] == 0 and reset.json()["learned_since"]
     assert client.post("/v1/duplicates/search", json=search).json()[0]["probability"] == first["probability"]
+
+
+def test_learning_warns_when_the_decisions_silenced_the_verdict(client, monkeypatch):
+    from pipelines.duplicates import Decision, StandOut
+    from service.duplicates import learning
+
+    clear = StandOut(z=8.0, gap=0.2, rank=0, background=15)  # a best candidate that stands far out
+    assert client.get("/v1/duplicates/learning").json()["warning"] is None  # nothing decided yet
+    monkeypatch.setattr(learning, "decisions", lambda session: [Decision(stand_out=clear, same=True)] * 3)
+    kept = client.get("/v1/duplicates/learning").json()
+    assert (kept["decided_still_proposed"], kept["warning"]) == (3, None)
+    monkeypatch.setattr(learning, "decisions", lambda session: [Decision(stand_out=clear, same=False)] * 40)
+    silenced = client.get("/v1/duplicates/learning").json()
+    assert silenced["decided_still_proposed"] == 0 and "none of the 40 merges" in silenced["warning"]
+    assert "reset" in silenced["warning"]

@@ -66,6 +66,7 @@ def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
         found = decisions(session)
     calibration = _recalibrated(base, found)
     same = sum(d.same for d in found)
+    still = sum(calibration.probability(d.stand_out) >= base.duplicate_probability for d in found)
     return {
         "measured_on": base.measured_on,
         "dev_precision": base.duplicate_precision,
@@ -77,7 +78,20 @@ def learned(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:
         "decision_slope": calibration.decision_slope,
         "decision_offset": calibration.decision_offset,
         "learned_since": since,
+        "decided_still_proposed": still,
+        "warning": silenced_warning(len(found), still),
     }
+
+
+def silenced_warning(decided: int, still: int) -> str | None:
+    """Said when the decisions taught the verdict to propose none of the merges decided so far: a team that
+    rejects most merges can silence the detector this way (README: the stricter simulated reviewer)."""
+    if not decided or still:
+        return None
+    return (
+        f"none of the {decided} merges decided so far would be proposed now: after these decisions the detector "
+        "proposes few or no merges. If that is not what the team meant, an admin can reset what was learned."
+    )
 
 
 def reset(runtime: Runtime, base: DuplicateCalibration) -> dict[str, Any]:

@@ -48,3 +48,7 @@ class DuplicateLearningPublic(BaseModel):
     decision_slope: float = Field(description="Platt scaling fitted to the decisions (1 and 0: nothing learned).")
     decision_offset: float
     learned_since: datetime | None = Field(description="The last reset; None: every decision counts.")
+    decided_still_proposed: int = Field(description="Of the decided merges, how many would be proposed now.")
+    warning: str | None = Field(
+        None, description="Set when the decisions silenced the detector (none of them would be proposed now)."
+    )

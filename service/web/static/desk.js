@@ -250,6 +250,7 @@ async function loadDuplicateLearning() {
     : "nothing learned from this project's merge decisions yet";
   $("#duplicate-learning").replaceChildren(
     `Duplicate verdict: a merge is proposed at ${Math.round(learned.duplicate_probability * 100)}% likely the same; ${taught}. `,
+    learned.warning ? h("strong", { class: "warning" }, `${learned.warning} `) : "",
     learned.decisions ? h("button", { type: "button", onclick: () => resetLearning("/v1/duplicates/learning", loadDuplicateLearning) }, "Reset what was learned") : "");
 }
 
