@@ -164,20 +164,19 @@ def decided_comparables(runtime: Runtime, items: list[BacklogItem]) -> dict[int,
     its time criticality: the team's own decisions beside the model's estimate. Shown, not blended in: on the
     prioritization eval's dev sample the priorities of a Hadoop report's 5 to 50 most similar reports agreed with
     its own only weakly (Spearman 0.02-0.17) and blending them did not raise the urgency kappa (README)."""
+    prioritized = (BacklogItem.priority.is_not(None), BacklogItem.merged_into_id.is_(None))
     with runtime.db.session() as session:
-        decided = {
-            i.id: i
-            for i in session.scalars(
-                select(BacklogItem).where(BacklogItem.priority.is_not(None), BacklogItem.merged_into_id.is_(None))
-            )
-        }
-    if not decided or not items:
-        return {}
+        if not items or session.scalar(select(BacklogItem.id).where(*prioritized).limit(1)) is None:
+            return {}
     try:
         found = duplicates.items_duplicates(runtime, items, min(100, 5 * COMPARABLES))
     except Exception:  # the estimates stand without comparables (e.g. the vector store is down)
         log.exception("comparables for priority suggestions failed")
         return {}
+    near_ids = {c["item_id"] for candidates in found for c in candidates if c["kind"] == "backlog_item"}
+    with runtime.db.session() as session:  # only the candidates' rows, not every prioritized item of the backlog
+        query = select(BacklogItem).where(BacklogItem.id.in_(near_ids), *prioritized)
+        decided = {i.id: i for i in session.scalars(query)}
     comparables = {}
     for item, candidates in zip(items, found, strict=True):
         near = [c for c in candidates if c["kind"] == "backlog_item" and c["item_id"] in decided][:COMPARABLES]
