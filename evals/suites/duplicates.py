@@ -232,13 +232,15 @@ def reviewer_curve(
     half a simulated reviewer goes through the reports known to have a duplicate, in report order, and decides on
     each of their first `SHOWN` candidates that is shown (verdict duplicate: a merge to accept or reject; related:
     listed, to mark a duplicate or not), saying "same" exactly for a known duplicate link. Only those reports: on
-    the others the links are incomplete, so "not the same" would often be wrong. The verdict is then measured on the
-    second half's reports with a known duplicate after the first 0, 20, 50 and 100 decisions."""
+    the others the links are incomplete, so "not the same" would often be wrong. A second, stricter reviewer also
+    rejects every merge proposed on the other reports (`with_every_proposed_merge`). The verdict is then measured on
+    the second half's reports with a known duplicate after the first 0, 20, 50, 100 and all decisions."""
     order = sorted(corpus.reports, key=lambda r: _created(r.created))
-    half = {r.id for r in order[: len(order) // 2]}
+    first_half = order[: len(order) // 2]
+    half = {r.id for r in first_half}
     reported = [q for q in corpus.queries if q not in half]
-    linked_only = _decisions(corpus, order[: len(order) // 2], results, calibration, every_merge=False)
-    every_merge = _decisions(corpus, order[: len(order) // 2], results, calibration, every_merge=True)
+    linked_only = _decisions(corpus, first_half, results, calibration, every_merge=False)
+    every_merge = _decisions(corpus, first_half, results, calibration, every_merge=True)
     return {
         "reviewer_half_reports": len(half),
         "reported_queries": len(reported),
