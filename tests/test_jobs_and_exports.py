@@ -29,7 +29,7 @@ from service.core.settings import get_settings
 from service.core.tables import BacklogItem, Conversation, ConversationJob, IngestJob, PrioritizeJob, RefineJob
 from tests.test_ingest import theme_reply, tickets_csv, upload, wait_for
 from tests.test_prioritization_api import ITEMS, estimate
-from tests.test_web import browser, desk, page  # noqa: F401 - the review desk in a real browser
+from tests.test_web import browser, desk, page, visit  # noqa: F401 - the review desk in a real browser
 
 SMALL_CSV = b"id,subject,description\n1,Login,I cannot log in since the update\n2,Export,Please add CSV export\n"
 PAYLOAD = "=cmd|' /C calc'!A0"
@@ -189,7 +189,7 @@ def test_the_desk_cancels_a_running_upload(page, llm, tmp_path):  # noqa: F811 -
     tickets = tmp_path / "tickets.csv"
     tickets.write_bytes(tickets_csv())
     try:
-        page.goto("/#upload")
+        visit(page, "/#upload")
         page.set_input_files("#upload-file", str(tickets))
         page.click("#upload-submit")
         expect(page.locator("#job .job-status")).to_have_text("running")

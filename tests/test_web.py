@@ -69,6 +69,12 @@ def page(browser: Browser, desk: str) -> Iterator[Page]:
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
+def visit(page: Page, path: str) -> None:
+    """Opens `path` and waits until the desk has wired its forms and shortcuts (it marks `body[data-ready]`)."""
+    page.goto(path)
+    page.wait_for_selector("body[data-ready]", state="attached")
+
+
 def learned_then_reset(page: Page, tab: str, line_id: str, learned: str, after_reset: str) -> None:
     """The tab's "learned from review" line says `learned`; its reset button (confirmed) makes it say `after_reset`."""
     page.click(f"nav a[data-tab={tab}]")
@@ -80,7 +86,7 @@ def learned_then_reset(page: Page, tab: str, line_id: str, learned: str, after_r
 
 
 def draft_idea(page: Page, text: str) -> None:
-    page.goto("/#draft")
+    visit(page, "/#draft")
     page.fill("#idea-text", text)
     page.click("#draft-submit")
     expect(page.locator("#story-form")).to_be_visible()
@@ -88,7 +94,7 @@ def draft_idea(page: Page, text: str) -> None:
 
 def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(page: Page, llm: LLM, desk: str):
     llm.chat.replies.append(story_json())
-    page.goto("/")
+    visit(page, "/")
     page.fill("#reviewer", "pat@example.com")
     page.press("#reviewer", "Tab")  # change event: the name is kept for the X-User header
     draft_idea(page, "customers keep asking to filter search results by price")
@@ -133,7 +139,7 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
 def test_a_draft_is_previewed_field_by_field_while_the_model_writes_it(page: Page, llm: LLM):
     # the first reply lacks most fields: the model is asked again, and what it wrote first leaves the preview
     llm.chat.replies.extend([json.dumps({"title": "Half a story", "labels": ["stale"]}), story_json()])
-    page.goto("/#draft")
+    visit(page, "/#draft")
     page.fill("#idea-text", "customers keep asking to filter search results by price")
     page.click("#draft-submit")
     preview = page.locator("#draft-preview")
@@ -177,7 +183,7 @@ def test_a_draft_sent_while_the_model_is_busy_shows_its_place_in_line(page: Page
     elsewhere = threading.Thread(target=draft_elsewhere, daemon=True)
     elsewhere.start()
     assert started.wait(TIMEOUT_MS / 1000), "the first draft did not start"
-    page.goto("/#draft")
+    visit(page, "/#draft")
     page.fill("#idea-text", "dark mode please")
     page.click("#draft-submit")
     expect(page.locator("#draft-status")).to_have_text(
@@ -195,7 +201,7 @@ def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm
     llm.chat.replies.extend([story_json(title="Price filter"), story_json(title="Dark mode")])
     draft_idea(page, "filter by price")
     draft_idea(page, "dark mode please")
-    page.goto("/#review")
+    visit(page, "/#review")
     expect(page.locator("#queue li")).to_have_count(2)
     expect(page.locator("#queue li.selected")).to_contain_text("Dark mode")  # the one just drafted
     page.keyboard.press("k")
@@ -250,7 +256,7 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
     ]  # fmt: skip
     path = tmp_path / "issues.json"
     path.write_text(json.dumps(issues))
-    page.goto("/#backlog")
+    visit(page, "/#backlog")
     page.select_option("#import-format", "github_json")
     page.set_input_files("#import-file", str(path))
     page.click("#import-submit")
@@ -288,7 +294,7 @@ def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, 
     tickets.write_text(
         "id,subject,description\n1,Login,I cannot log in since the update\n2,Export,Please add CSV export\n3,,\n"
     )
-    page.goto("/#upload")
+    visit(page, "/#upload")
     page.set_input_files("#upload-file", str(tickets))
     page.click("#upload-submit")
     expect(page.locator("#job .job-status")).to_have_text("done")
@@ -310,7 +316,7 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     llm.chat.replies.extend(
         [estimate(reach=500, effort=2, depends_on=[3]), estimate(reach=100, effort=5), estimate(reach=50, effort=1)]
     )
-    page.goto("/#backlog")
+    visit(page, "/#backlog")
     page.select_option("#prioritize-framework", "rice")
     page.click("#prioritize-submit")
     expect(page.locator("#prioritize-job .job-status")).to_have_text("done")
@@ -340,7 +346,7 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
         expect(page.locator("#queue li")).to_have_count(left)
         page.keyboard.press("a")
     expect(page.locator("#queue li")).to_have_count(0)
-    page.goto("/#backlog")
+    visit(page, "/#backlog")
     first = page.locator("#backlog tbody tr").first
     expect(first).to_contain_text("Fix crash on photo upload")
     expect(first).to_contain_text("50.00")  # 500 x 1.0 x 0.8 / 8 after the edit
@@ -361,7 +367,7 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     job_url = f"{desk}{started.json()['status_url']}"
     while (job := httpx.get(job_url, timeout=60).json())["status"] in ("queued", "running"):
         time.sleep(0.1)
-    page.goto("/#review")
+    visit(page, "/#review")
     page.reload()  # the queue as it is now
     page.locator("#queue li", has_text="Crash when uploading").click()
     comparables = page.locator("#detail section.evidence table", has_text="Fix crash on photo upload")
@@ -378,7 +384,7 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     llm.chat.replies.append(theme_reply())
     path = tmp_path / "freshdesk.csv"
     path.write_bytes(tickets_csv())
-    page.goto("/#upload")
+    visit(page, "/#upload")
     page.fill("#upload-product", "photo sharing app")
     page.set_input_files("#upload-file", str(path))
     page.click("#upload-submit")
@@ -405,7 +411,7 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     expect(page.locator("#detail h2")).to_contain_text("evidence")  # the filtered queue is shown before deciding
     page.keyboard.press("a")
     expect(page.locator("#flash")).to_contain_text("Accepted")
-    page.goto("/#backlog")
+    visit(page, "/#backlog")
     expect(page.locator("#backlog tbody tr").first).to_contain_text("4 tickets, 4 customers")
 
 
@@ -432,7 +438,7 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     clear_id, vague_id, _ = [i["id"] for i in created.json()["created"]]
     llm.chat.replies.append(story_json(title="Search results within two seconds"))  # the one rewrite
 
-    page.goto("/")
+    visit(page, "/")
     page.fill("#reviewer", "pat@example.com")
     page.press("#reviewer", "Tab")
     page.click("nav a[data-tab=refine]")
@@ -526,7 +532,7 @@ def test_a_meeting_upload_shows_what_was_said_in_order_and_accepting_a_change_ed
     path = tmp_path / "planning.txt"
     path.write_text(MEETING)
 
-    page.goto("/#meetings")
+    visit(page, "/#meetings")
     page.set_input_files("#meeting-file", str(path))
     page.select_option("#meeting-format", "text")
     page.fill("#meeting-title", "Invoice planning")
@@ -583,7 +589,7 @@ def test_a_meeting_upload_shows_what_was_said_in_order_and_accepting_a_change_ed
 def test_a_file_that_is_no_conversation_is_refused_with_what_to_fix(page: Page, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("just some notes without anyone speaking\nand another line\n")
-    page.goto("/#meetings")
+    visit(page, "/#meetings")
     page.set_input_files("#meeting-file", str(path))
     page.click("#meeting-submit")
     expect(page.locator("#meeting-job .upload-error")).to_contain_text("The upload was refused")
@@ -617,7 +623,7 @@ def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, 
         page.set_default_timeout(TIMEOUT_MS)
 
         def sign_in(name: str, password: str) -> None:
-            page.goto("/#review")
+            visit(page, "/#review")
             expect(page.locator("#login")).to_be_visible()
             expect(page.locator("main")).to_be_hidden()
             page.fill("#login-name", name)
@@ -652,7 +658,7 @@ def test_the_project_picker_switches_the_backlog_and_the_export_links(page: Page
         assert httpx.post(f"{desk}/v1/projects", json={"key": key}).status_code == 201
         made = httpx.post(f"{desk}/v1/backlog/items?project={key}", json={"title": title}, timeout=120)
         assert made.status_code == 201
-    page.goto("/#backlog")
+    visit(page, "/#backlog")
     expect(page.locator("#project")).to_be_visible()
     expect(page.locator("#backlog .item-title")).to_have_count(0)  # the default project is empty
     page.select_option("#project", "mobile")

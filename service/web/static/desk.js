@@ -380,13 +380,21 @@ async function signOut() {
   location.reload();
 }
 
+// Wires the page; `body[data-ready]` is set once every form and shortcut answers (the browser tests wait for it).
 async function start() {
+  // The reviewer's name is wired first: a name typed while the account and projects load is kept, not overwritten.
+  $("#reviewer").value = reviewer();
+  $("#reviewer").addEventListener("change", (e) => { setReviewer(e.target.value); flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`); });
   $("#login-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", signOut);
   document.addEventListener("refinery:signin", showLogin);
   const me = await api("/v1/auth/me").catch(() => ({ auth: false }));
   useAccount(me);
-  if (me.auth && !me.name) return showLogin();
+  if (me.auth && !me.name) {
+    showLogin();
+    document.body.dataset.ready = "login";
+    return;
+  }
   if (me.auth) {
     $("#reviewer-box").hidden = true;
     $("#account").hidden = false;
@@ -394,8 +402,6 @@ async function start() {
     document.body.dataset.role = me.role;
   }
   await loadProjects();
-  $("#reviewer").value = reviewer();
-  $("#reviewer").addEventListener("change", (e) => { setReviewer(e.target.value); flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`); });
   $("#draft-form").addEventListener("submit", submitDraft);
   $("#upload-form").addEventListener("submit", submitUpload);
   $("#import-form").addEventListener("submit", submitImport);
@@ -410,6 +416,7 @@ async function start() {
   show(location.hash.slice(1) || "draft");
   review.refreshCount().catch(() => {});
   refreshModelState();
+  document.body.dataset.ready = "desk";
 }
 
 start();
