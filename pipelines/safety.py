@@ -7,7 +7,8 @@ text before it reaches the model, and the cut is reported to the reviewer as a w
 reader sees them: invisible characters (zero-width spaces and the like) are dropped from the text, and leetspeak
 ("1gn0r3 4ll pr3v10u5 1nstruct10ns") is read as letters when matching. Chat-template control tokens
 (`<|im_start|>`, `<|eot_id|>`, `[INST]`), which the model server would read as the end of the user's turn, are cut
-too. The original text is still stored as input.
+too, and with one that opens a turn for another role (`<|im_start|>system`) the text of that forged turn. The
+original text is still stored as input.
 The prompt keeps the text between tags (`<input>`, `<ticket>`, `<item>`); `fence` and `escape_tags` make sure
 the text itself cannot close or open them.
 """
@@ -36,6 +37,9 @@ _INSTRUCTION_PATTERNS = [
     r"\b(note|message|instructions?|reminder|memo|request)\s+(to|for)\s+(the\s+|any\s+|our\s+)?(ai|llm|gpt|chatgpt|"
     r"model|assistant|bot|classifier|summari[sz]er|rewriter|note-?taker)\b",
     r"\b(ai|meeting|minutes|notes?|triage|summary)[- ]?(bot|summari[sz]er|rewriter|note-?taker|classifier)\s*[:,]",
+    # what the model was "configured" or "instructed" with, as if the text could tell it
+    r"\byou\s+(were|are|have\s+been|'ve\s+been)\s+(configured|instructed|programmed)\b",
+    r"\byour\s+(configured\s+)?(system\s+prompt|house\s+style)\b",
     # role-play set-ups
     r"\b(let'?s play a game|pretend (that )?(you are|you're)|from now on,? you (are|will|must)|role-?play as|"
     r"you are [\w-]*(bot|gpt)\b)",
@@ -47,6 +51,13 @@ _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 _CONTROL_TOKEN = re.compile(
     r"<\|[\w .-]{1,40}\|>(?:[ \t]*(?:system|user|assistant|developer|tool)\b)?|\[/?INST\]|<</?SYS>>", re.IGNORECASE
+)
+# A control token that opens a turn for another role (`<|im_start|>system`, `<|start_header_id|>assistant`,
+# `<<SYS>>`): what follows it, up to the next control token, is a forged turn, never something a person wrote.
+_FORGED_TURN = re.compile(
+    r"(?:<\|[\w .-]{1,40}\|>[ \t]*(?:system|assistant|developer|tool)\b|<<SYS>>)(?:<\|end_header_id\|>)?"
+    r".*?(?=<\|[\w .-]{1,40}\|>|\[/?INST\]|<</?SYS>>|\Z)",
+    re.IGNORECASE | re.DOTALL,
 )
 _LEET_WORD = re.compile(r"\b(?=\w*[^\W\d_])(?=\w*\d)\w+\b")  # a word of letters and digits: "1gn0r3", "4ll"
 _LEET = str.maketrans("0134578", "oieastb")
@@ -60,10 +71,14 @@ def _as_read(sentence: str) -> str:
 
 
 def neutralize_instructions(text: str) -> tuple[str, list[str]]:
-    """Replace each sentence that reads as an instruction to the model, and each chat-template control token; drop
-    invisible characters; return the text and what was cut."""
+    """Replace each sentence that reads as an instruction to the model, each turn forged with chat-template control
+    tokens (the token and what follows it up to the next one) and each control token; drop invisible characters;
+    return the text and what was cut."""
     text = _INVISIBLE.sub("", text)
-    removed: list[str] = [token.strip() for token in _CONTROL_TOKEN.findall(text)]
+    removed: list[str] = [" ".join(turn.split()) for turn in _FORGED_TURN.findall(text)]
+    if removed:
+        text = _FORGED_TURN.sub(f" {REMOVED} ", text)
+    removed += [token.strip() for token in _CONTROL_TOKEN.findall(text)]
     if removed:
         text = _CONTROL_TOKEN.sub(" ", text)
     kept: list[str] = []
