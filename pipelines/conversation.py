@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.llm import LLM, CallRecord, StructuredResult
-from pipelines.safety import escape_tags, neutralize_instructions, screen_speaker
+from pipelines.safety import REMOVED, escape_tags, neutralize_instructions, screen_speaker
 from pipelines.transcripts import Turn
 from prompts import load_prompt
 
@@ -27,6 +27,7 @@ CHUNK_WORDS = 700  # words of transcript per call; with the prompt about 2,000 t
 OVERLAP_TURNS = 2
 MAX_TURN_WORDS = 250  # a longer turn is cut for the model (its quotes are checked against the whole turn)
 NEARBY = 3  # a quote found this many lines from the cited one is moved there
+MOVED_WORDS = 3  # a quote of at least this many words is also looked for in the rest of its chunk (a wrong line number)
 MAX_TOKENS = 1_536
 MAX_QUOTE_CHARS = 300  # a longer quote that checks out is cut to this, at a word: still the speaker's own words
 
@@ -139,28 +140,37 @@ def _words(turn: Turn) -> int:
     return min(len(turn.text.split()), MAX_TURN_WORDS)
 
 
+_FILLER = re.compile(r"\b(?:uh|um|erm|er|ah|eh|mm|hmm|mm hmm|uh huh)\b")  # sounds, not words: a quote may drop them
+
+
 def _normalise(text: str) -> str:
-    return re.sub(r"[^\w%$€£]+", " ", text.lower()).strip()
+    """Lower-case words, punctuation and filler sounds dropped: what must match for a quote to be the speaker's."""
+    return " ".join(_FILLER.sub(" ", re.sub(r"[^\w%$€£]+", " ", text.lower())).split())
 
 
 def transcript_lines(turns: list[Turn]) -> tuple[str, list[str]]:
-    """The chunk as the model sees it ("[12] Anna: ..."), and the instruction-like sentences cut from it."""
+    """The chunk as the model sees it ("[12] Anna: ..."), and the instruction-like sentences cut from it. A turn
+    whose speaker is named like a chat role ("SYSTEM") speaks as no person does: its words are withheld too."""
     lines, removed = [], []
     for turn in turns:
         text = " ".join(turn.text.split()[:MAX_TURN_WORDS])
         cleaned, cut = neutralize_instructions(text)
         removed += cut
         speaker, cut = screen_speaker(" ".join(turn.speaker.split())[:40])
+        if cut:
+            cut.append(f"the words of {turn.speaker.strip()!r}: {cleaned}")
+            cleaned = REMOVED
         removed += cut
         lines.append(f"[{turn.index}] {speaker}: {escape_tags(cleaned, 'transcript', 'backlog')}")
     return "\n".join(lines), removed
 
 
 def verify(notes: ConversationNotes, turns: list[Turn], result: ConversationResult) -> ConversationNotes:
-    """Keep the quotes found in the transcript (moved to the nearby line that has them) with their speaker; drop the
-    others and the notes left without a quote."""
+    """Keep the quotes found in the transcript with their speaker, moved to the line that has them: a nearby line, or
+    for a quote of MOVED_WORDS words or more the chunk's line nearest to the cited one (the model miscopies line
+    numbers: "7" for 74); drop the others and the notes left without a quote."""
     by_index = {turn.index: turn for turn in turns}
-    normalised = {turn.index: _normalise(turn.text) for turn in turns}
+    normalised = {turn.index: f" {_normalise(turn.text)} " for turn in turns}  # spaced: whole words match
     kept: dict[str, list[Note]] = {}
     for name in NOTE_LISTS:
         kept[name] = []
@@ -168,10 +178,13 @@ def verify(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
             quotes = []
             for quote in note.quotes:
                 result.quotes_checked += 1
-                needle = _normalise(quote.text)
+                needle = f" {_normalise(quote.text)} "
                 near = (quote.turn + step for distance in range(NEARBY + 1) for step in sorted({-distance, distance}))
                 found = next((i for i in near if i in normalised and needle in normalised[i]), None)
-                if not needle or found is None:
+                if found is None and len(needle.split()) >= MOVED_WORDS:
+                    anywhere = (i for i, said in normalised.items() if needle in said)
+                    found = min(anywhere, key=lambda i: abs(i - quote.turn), default=None)
+                if not needle.strip() or found is None:
                     result.quotes_dropped.append(f"line {quote.turn}: {quote.text!r}")
                     continue
                 quotes.append(TurnQuote(turn=found, text=_cut(quote.text), speaker=by_index[found].speaker))

@@ -74,6 +74,27 @@ def test_quotes_are_checked_moved_to_the_line_that_has_them_or_dropped() -> None
     assert result.quotes_checked == 3 and result.quotes_dropped == ["line 1: 'we decided to cancel the project'"]
 
 
+def test_a_quote_under_a_wrong_line_number_is_found_in_its_chunk_fillers_aside_and_whole_words_only() -> None:
+    said = turns(*(f"filler line {i}" for i in range(80)))
+    said[74] = Turn(index=74, speaker="Anna", text="So, um, the current market trends point to uh fruit shapes.")
+    said[75] = Turn(index=75, speaker="Ben", text="It does look odd.")
+    notes = ConversationNotes.model_validate({
+        "decisions": [
+            {"decision": "Fruit shapes.", "quotes": [quote(7, "the current market trends point to fruit shapes")]},
+            {"decision": "Short.", "quotes": [quote(7, "it does")]},  # under 3 words: not looked for far away
+            {"decision": "Part of a word.", "quotes": [quote(75, "It d")]},
+        ],
+    })  # fmt: skip
+    result = ConversationResult()
+
+    checked = verify(notes, said, result)
+
+    assert [(d.decision, d.quotes[0].turn, d.quotes[0].speaker) for d in checked.decisions] == [
+        ("Fruit shapes.", 74, "Anna")  # line "7" was 74 miscopied; "um" and "uh" are sounds, not words
+    ]
+    assert result.quotes_dropped == ["line 7: 'it does'", "line 75: 'It d'"]
+
+
 def test_notes_repeated_by_overlapping_chunks_are_merged_in_the_order_said() -> None:
     first = ConversationNotes.model_validate({"decisions": [
         {"decision": "Ship the export on Friday.", "quotes": [quote(5, "ship it on Friday")]},
