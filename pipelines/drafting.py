@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 from pipelines.llm import LLM, Listener, StructuredResult
-from pipelines.models import AcceptanceCriterion, StoryDraft
+from pipelines.models import AcceptanceCriterion, ShortText, StoryDraft
 from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import Example, PromptTemplate, load_prompt
 
@@ -151,3 +153,49 @@ def unsupported_numbers(draft: StoryDraft, *sources: str) -> list[tuple[str, str
         for number in sorted(_numbers(part) - given):
             found.setdefault(number, part)
     return list(found.items())
+
+
+class InventedFact(BaseModel):
+    """One specific fact a story states that its input does not give, as the story words it."""
+
+    fact: ShortText = Field(description="The words, copied exactly from the story.")
+    kind: Literal["number", "name", "promise"]
+
+
+class InventedFacts(BaseModel):
+    """A judge's reading of one draft: what it invented (empty when nothing)."""
+
+    invented: list[InventedFact] = Field(max_length=8)
+
+
+def story_for_judge(draft: StoryDraft) -> str:
+    """The draft as plain lines: title, story sentence, one Given/When/Then per criterion, assumptions."""
+    lines = [f"Title: {draft.title}", f"As a {draft.persona}, I want {draft.goal}, so that {draft.benefit}."]
+    lines += [f"Given {c.given}, when {c.when}, then {c.then}." for c in draft.acceptance_criteria]
+    return "\n".join([*lines, f"Assumptions: {'; '.join(draft.assumptions) or 'none'}"])
+
+
+def judge_invented(
+    llm: LLM, draft: StoryDraft, text: str, context: str | None = None
+) -> tuple[list[InventedFact], StructuredResult[InventedFacts]]:
+    """Ask the model which facts of `draft` its input does not give (an eval judge, not a step of drafting). Its
+    reply is untrusted: a fact kept must be words of the story that the input and the assumptions do not contain."""
+    source = "\n".join(part for part in (context, text) if part)
+    story = story_for_judge(draft)
+    result = llm.complete_structured(
+        load_prompt("judge_invented"),
+        InventedFacts,
+        text=escape_tags(source, "input", "story"),
+        story=escape_tags(story, "input", "story"),
+    )
+    given = _plain(" ".join([source, *draft.assumptions]))
+    kept = [
+        f
+        for f in (result.value.invented if result.value else [])
+        if _plain(f.fact).strip() and _plain(f.fact) in _plain(story) and _plain(f.fact) not in given
+    ]
+    return kept, result
+
+
+def _plain(text: str) -> str:
+    return " " + " ".join(re.sub(r"[^\w%$€£]+", " ", text.lower()).split()) + " "

@@ -113,3 +113,26 @@ def test_a_criterion_that_tests_nothing_is_dropped_with_a_warning_but_two_always
     # only degenerate criteria: the draft is left as written (fewer than two would remain)
     only = StoryDraft.model_validate(story(acceptance_criteria=[padding, padding]))
     assert without_empty_criteria(only) == (only, [])
+
+
+def test_the_invented_facts_judge_keeps_only_story_words_the_input_does_not_give():
+    """The judge's reply is untrusted: a 'fact' the story does not contain, or one the input gives, is not kept."""
+    import json
+
+    from pipelines.drafting import judge_invented
+    from pipelines.llm import fake_llm
+
+    draft = StoryDraft.model_validate(story(goal="to filter search results by a price range within 2 seconds"))
+    reply = {
+        "invented": [
+            {"fact": "within 2 seconds", "kind": "number"},  # in the story, not in the input: kept
+            {"fact": "via Algolia", "kind": "name"},  # not in the story: the judge made it up
+            {"fact": "search results", "kind": "promise"},  # the input says it
+        ]
+    }
+    llm = fake_llm([json.dumps(reply)])
+    facts, result = judge_invented(llm, draft, "Let shoppers filter search results by price.")
+    assert [f.fact for f in facts] == ["within 2 seconds"] and result.ok
+    sent = llm.chat.calls[0][-1].content
+    assert "<input>\nLet shoppers filter search results by price.\n</input>" in sent
+    assert "Given search results are shown, when I set a min and max price, then only products in range remain." in sent

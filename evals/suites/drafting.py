@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from evals import report
-from evals.dataset import load_samples
+from evals.dataset import Sample, load_samples
 from evals.scorers import SCORERS
 from evals.task import EvalOptions, EvalResult
-from pipelines.drafting import draft_story, without_empty_criteria
+from pipelines.drafting import draft_story, judge_invented, without_empty_criteria
+from pipelines.llm import LLM
 from pipelines.models import StoryDraft
+from prompts import load_prompt
 
 SUITE = "drafting"
 DATASET = "story_drafting"  # the dataset files keep the suite's first name: story_drafting{,_dev}.jsonl
@@ -27,29 +29,44 @@ def run(options: EvalOptions) -> EvalResult:
     rows = []
     for done, sample in enumerate(samples, 1):
         result = draft_story(llm, sample.input["text"], sample.input.get("context"))
-        rows.append(
-            {
-                "id": sample.id,
-                "category": sample.metadata.get("category"),
-                "scores": {name: scorer(sample, result.value) for name, scorer in SCORERS.items()},
-                "error": result.error,
-                "warnings": result.warnings,
-                "usage": result.record.usage(),
-                "output": result.value.model_dump() if result.value else result.raw,
-            }
-        )
+        row = {
+            "id": sample.id,
+            "category": sample.metadata.get("category"),
+            "scores": {name: scorer(sample, result.value) for name, scorer in SCORERS.items()},
+            "error": result.error,
+            "warnings": result.warnings,
+            "usage": result.record.usage(),
+            "output": result.value.model_dump() if result.value else result.raw,
+        }
+        rows.append(judged(llm, sample, result.value, row))
         options.on_sample(done, len(samples))
     return EvalResult(
         suite=SUITE,
-        meta=options.meta(dataset=dataset),
-        summary={**report.summarize(rows, list(SCORERS)), **report.cost(rows)},  # {mean, n} per scorer; then cost
+        meta=options.meta(dataset=dataset, judge_prompt=f"judge_invented@{load_prompt('judge_invented').version}"),
+        summary={**report.summarize(rows, SCORED), **report.cost(rows)},  # {mean, n} per scorer; then cost
         samples=rows,
     )
 
 
-def rescore(path: Path) -> dict[str, Any]:
+JUDGED = "no_invented_facts"  # the one model-judged scorer: no number, name or promise the input does not give
+SCORED = [*SCORERS, JUDGED]
+
+
+def judged(llm: LLM, sample: Sample, draft: StoryDraft | None, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with the judge's verdict: JUDGED is 1.0 when the judge finds no invented fact (None without a draft or
+    when the judge's reply failed), and `invented` lists the facts it found (checked to be the story's words)."""
+    if draft is None:
+        return {**row, "scores": {**row["scores"], JUDGED: None}, "invented": []}
+    facts, result = judge_invented(llm, draft, sample.input["text"], sample.input.get("context"))
+    score = None if result.value is None else float(not facts)
+    invented = [f.model_dump() for f in facts]
+    return {**row, "scores": {**row["scores"], JUDGED: score}, "invented": invented, "judge_error": result.error}
+
+
+def rescore(path: Path, judge: LLM | None = None) -> dict[str, Any]:
     """A stored run's drafts scored again with today's scorers and post-processing (`without_empty_criteria`): the
-    model is not re-run. The report, with `summary_before` kept and each draft's dropped criteria listed."""
+    drafting model is not re-run; with `judge`, the model-judged scorer too. The report, with `summary_before` kept
+    and each draft's dropped criteria listed."""
     stored = json.loads(path.read_text(encoding="utf-8"))
     split = stored.get("dataset", DATASET)
     samples = {s.id: s for s in load_samples(split)}
@@ -59,12 +76,23 @@ def rescore(path: Path) -> dict[str, Any]:
             draft, dropped = without_empty_criteria(draft)
             row["output"], row["criteria_dropped"] = draft.model_dump(), [c.model_dump() for c in dropped]
         row["scores"] = {name: scorer(samples[row["id"]], draft) for name, scorer in SCORERS.items()}
+        if judge is not None:
+            row.update(judged(judge, samples[row["id"]], draft, row))
     stored["summary_before"] = stored["summary"]
-    stored["summary"] = {**stored["summary"], **report.summarize(stored["samples"], list(SCORERS))}
+    scored = SCORED if judge is not None else list(SCORERS)
+    stored["summary"] = {**stored["summary"], **report.summarize(stored["samples"], scored)}
     stored["rescored_from"] = path.name
+    if judge is not None:
+        stored["judge"] = {"model": judge.model, "prompt": f"judge_invented@{load_prompt('judge_invented').version}"}
     return stored
 
 
-if __name__ == "__main__":  # python -m evals.suites.drafting REPORT.json OUT.json
+if __name__ == "__main__":  # python -m evals.suites.drafting REPORT.json OUT.json [--judge]: --judge on the local model
     source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    target.write_text(json.dumps(rescore(source), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    judge = None
+    if "--judge" in sys.argv[3:]:
+        from pipelines.llm import LLMSettings, build_llm
+
+        settings = LLMSettings().model_copy(update={"llm_provider": "local"})
+        judge = build_llm(settings.llm_config())
+    target.write_text(json.dumps(rescore(source, judge), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
