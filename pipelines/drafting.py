@@ -155,17 +155,18 @@ def unsupported_numbers(draft: StoryDraft, *sources: str) -> list[tuple[str, str
     return list(found.items())
 
 
-class InventedFact(BaseModel):
-    """One specific fact a story states that its input does not give, as the story words it."""
+class StoryDetail(BaseModel):
+    """One specific detail a story states, and whether (the judge says) its input gives it."""
 
-    fact: ShortText = Field(description="The words, copied exactly from the story.")
+    detail: ShortText = Field(description="The words, copied exactly from the story.")
     kind: Literal["number", "name", "promise"]
+    stated: bool = Field(description="True when the input or the story's assumptions give it; false when added.")
 
 
 class InventedFacts(BaseModel):
-    """A judge's reading of one draft: what it invented (empty when nothing)."""
+    """A judge's reading of one draft: its specific details, each marked stated or not."""
 
-    invented: list[InventedFact] = Field(max_length=8)
+    details: list[StoryDetail] = Field(max_length=12)
 
 
 def story_for_judge(draft: StoryDraft) -> str:
@@ -177,9 +178,10 @@ def story_for_judge(draft: StoryDraft) -> str:
 
 def judge_invented(
     llm: LLM, draft: StoryDraft, text: str, context: str | None = None
-) -> tuple[list[InventedFact], StructuredResult[InventedFacts]]:
-    """Ask the model which facts of `draft` its input does not give (an eval judge, not a step of drafting). Its
-    reply is untrusted: a fact kept must be words of the story that the input and the assumptions do not contain."""
+) -> tuple[list[StoryDetail], StructuredResult[InventedFacts]]:
+    """The details of `draft` its input does not give, as the model judges them (an eval judge, not a step of
+    drafting). Its reply is untrusted: a detail counts only when it is words of the story, the judge says the input
+    does not state it, and some word of it (beyond stop words) is in neither the input nor the assumptions."""
     source = "\n".join(part for part in (context, text) if part)
     story = story_for_judge(draft)
     result = llm.complete_structured(
@@ -188,14 +190,24 @@ def judge_invented(
         text=escape_tags(source, "input", "story"),
         story=escape_tags(story, "input", "story"),
     )
-    given = _plain(" ".join([source, *draft.assumptions]))
-    kept = [
-        f
-        for f in (result.value.invented if result.value else [])
-        if _plain(f.fact).strip() and _plain(f.fact) in _plain(story) and _plain(f.fact) not in given
-    ]
-    return kept, result
+    given = _content_words(" ".join([source, *draft.assumptions]))
+    details = result.value.details if result.value else []
+    return [
+        d
+        for d in details
+        if not d.stated
+        and _plain(d.detail).strip()
+        and _plain(d.detail) in _plain(story)
+        and not _content_words(d.detail) <= given  # every word of it is in the input: said another way, not added
+    ], result
 
 
 def _plain(text: str) -> str:
     return " " + " ".join(re.sub(r"[^\w%$€£]+", " ", text.lower()).split()) + " "
+
+
+def _content_words(text: str) -> set[str]:
+    """Its words less English stop words, a plural's "s" dropped: what a detail must add to be new."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return {w.removesuffix("s") for w in _plain(text).split() if w not in ENGLISH_STOP_WORDS}

@@ -130,7 +130,8 @@ def test_report_write_and_show_take_any_result(tmp_path):
 
 
 def test_drafting_runs_through_the_entry_point_on_a_given_llm(tmp_path, monkeypatch):
-    judged = json.dumps({"invented": [{"fact": "a price range", "kind": "promise"}]})  # the judge, after each draft
+    detail = {"detail": "a price range", "kind": "promise", "stated": False}
+    judged = json.dumps({"details": [detail]})  # the judge, after each draft
     monkeypatch.setattr(entry, "eval_llm", lambda provider: fake_llm([story_json(), judged] * 2))
     result = CliRunner().invoke(
         entry.app, ["story_drafting", "--split", "dev", "--limit", "2", "--reports", str(tmp_path)]
@@ -142,7 +143,7 @@ def test_drafting_runs_through_the_entry_point_on_a_given_llm(tmp_path, monkeypa
     assert [row["id"] for row in data["samples"]] == [s.id for s in load_samples("story_drafting_dev", 2)]
     assert data["summary"]["schema_valid"] == {"mean": 1.0, "n": 2} and data["summary"]["samples"] == 2
     assert data["summary"]["no_invented_facts"] == {"mean": 0.0, "n": 2}  # "a price range" is in the story only
-    assert data["samples"][0]["invented"] == [{"fact": "a price range", "kind": "promise"}]
+    assert data["samples"][0]["invented"] == [detail]
     assert "schema_valid" in result.output and f"report: {path}" in result.output.replace("\n", "")
 
 

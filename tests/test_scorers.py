@@ -124,15 +124,17 @@ def test_the_invented_facts_judge_keeps_only_story_words_the_input_does_not_give
 
     draft = StoryDraft.model_validate(story(goal="to filter search results by a price range within 2 seconds"))
     reply = {
-        "invented": [
-            {"fact": "within 2 seconds", "kind": "number"},  # in the story, not in the input: kept
-            {"fact": "via Algolia", "kind": "name"},  # not in the story: the judge made it up
-            {"fact": "search results", "kind": "promise"},  # the input says it
+        "details": [
+            {"detail": "within 2 seconds", "kind": "number", "stated": False},  # in the story, not the input: kept
+            {"detail": "via Algolia", "kind": "name", "stated": False},  # not in the story: the judge made it up
+            {"detail": "results by price", "kind": "promise", "stated": False},  # the input says it
+            {"detail": "price range", "kind": "number", "stated": True},  # the judge says the input gives it
+            {"detail": "filter search results by price", "kind": "promise", "stated": False},  # the input's words
         ]
     }
     llm = fake_llm([json.dumps(reply)])
-    facts, result = judge_invented(llm, draft, "Let shoppers filter search results by price.")
-    assert [f.fact for f in facts] == ["within 2 seconds"] and result.ok
+    facts, result = judge_invented(llm, draft, "Let shoppers filter search results by price range.")
+    assert [f.detail for f in facts] == ["within 2 seconds"] and result.ok
     sent = llm.chat.calls[0][-1].content
-    assert "<input>\nLet shoppers filter search results by price.\n</input>" in sent
+    assert "<input>\nLet shoppers filter search results by price range.\n</input>" in sent
     assert "Given search results are shown, when I set a min and max price, then only products in range remain." in sent
