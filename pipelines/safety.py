@@ -40,6 +40,9 @@ _INSTRUCTION_PATTERNS = [
     # what the model was "configured" or "instructed" with, as if the text could tell it
     r"\byou\s+(were|are|have\s+been|'ve\s+been)\s+(configured|instructed|programmed)\b",
     r"\byour\s+(configured\s+)?(system\s+prompt|house\s+style)\b",
+    # text asking to be repeated word for word in the reply
+    r"\b(quote|repeat|copy)\s+(this|these|the following|my)\s+(sentence|text|line|words?|phrase|message)\b"
+    r"[^.!?\n]{0,40}\bin your (answer|reply|output|response|summary)\b",
     # role-play set-ups
     r"\b(let'?s play a game|pretend (that )?(you are|you're)|from now on,? you (are|will|must)|role-?play as|"
     r"you are [\w-]*(bot|gpt)\b)",
