@@ -19,6 +19,9 @@ Variants (`--only a,b` picks some; names as in the table):
   server-2t-compact                         a compact wire schema: one- or two-letter keys, mapped back
   server-2t-draft05                         speculative decoding with the packaged 0.5B model as draft model
   server-2t-batch4-1slot / server-2t-batch4 four ideas at once on 1 slot (queued) and on 4 slots (batched)
+  server-2t-spin3k-ngram-simple-3-4-<flag>  today's default (speculative lookup 3:4) with one more server flag:
+                                            fa-off (no flash attention), kv-q8 (8-bit KV cache), cpu-strict
+                                            (threads pinned to cores)
   server-2t-spin3k-<file>                   Refinery's default on another GGUF (`--requantized FILE ...`), e.g. the
                                             packaged Q4_K_M requantized to Q4_0 by llama-quantize
 
@@ -292,6 +295,13 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
             batch=4,
         )
     )
+    default = replace(spin3k, speculative="ngram-simple:3:4")  # Refinery's model server today
+    for name, extra in (  # server flags on top of today's default: attention kernels, KV cache type, thread pinning
+        ("fa-off", ("--flash-attn", "off")),
+        ("kv-q8", ("--flash-attn", "on", "--cache-type-k", "q8_0", "--cache-type-v", "q8_0")),
+        ("cpu-strict", ("--cpu-strict", "1")),
+    ):
+        found.append(Variant(f"server-2t-spin3k-ngram-simple-3-4-{name}", replace(default, extra_args=extra)))
     for path in args.requantized:  # e.g. the packaged Q4_K_M requantized to Q4_0 by llama-quantize
         found.append(Variant(f"server-2t-spin3k-{Path(path).stem}", spin3k, model=Path(path)))
     return [v for v in found if not args.only or v.name in args.only.split(",")]
