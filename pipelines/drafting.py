@@ -191,15 +191,14 @@ def judge_invented(
         story=escape_tags(story, "input", "story"),
     )
     given = _content_words(" ".join([source, *draft.assumptions]))
-    details = result.value.details if result.value else []
-    return [
-        d
-        for d in details
-        if not d.stated
-        and _plain(d.detail).strip()
-        and _plain(d.detail) in _plain(story)
-        and not _content_words(d.detail) <= given  # every word of it is in the input: said another way, not added
-    ], result
+    said = _plain(story)
+
+    def invented(detail: StoryDetail) -> bool:
+        words = _plain(detail.detail)
+        # every word of it in the input: said another way, not added
+        return bool(words.strip()) and words in said and not _content_words(detail.detail) <= given
+
+    return [d for d in (result.value.details if result.value else []) if not d.stated and invented(d)], result
 
 
 def _plain(text: str) -> str:

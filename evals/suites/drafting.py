@@ -42,7 +42,7 @@ def run(options: EvalOptions) -> EvalResult:
         options.on_sample(done, len(samples))
     return EvalResult(
         suite=SUITE,
-        meta=options.meta(dataset=dataset, judge_prompt=f"judge_invented@{load_prompt('judge_invented').version}"),
+        meta=options.meta(dataset=dataset, judge_prompt=judge_prompt()),
         summary={**report.summarize(rows, SCORED), **report.cost(rows)},  # {mean, n} per scorer; then cost
         samples=rows,
     )
@@ -50,6 +50,11 @@ def run(options: EvalOptions) -> EvalResult:
 
 JUDGED = "no_invented_facts"  # the one model-judged scorer: no number, name or promise the input does not give
 SCORED = [*SCORERS, JUDGED]
+
+
+def judge_prompt() -> str:
+    """The judge's prompt and version, as reports name it."""
+    return f"judge_invented@{load_prompt('judge_invented').version}"
 
 
 def judged(llm: LLM, sample: Sample, draft: StoryDraft | None, row: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def rescore(path: Path, judge: LLM | None = None) -> dict[str, Any]:
     stored["summary"] = {**stored["summary"], **report.summarize(stored["samples"], scored)}
     stored["rescored_from"] = path.name
     if judge is not None:
-        stored["judge"] = {"model": judge.model, "prompt": f"judge_invented@{load_prompt('judge_invented').version}"}
+        stored["judge"] = {"model": judge.model, "prompt": judge_prompt()}
     return stored
 
 
