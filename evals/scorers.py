@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from evals.dataset import Sample
-from pipelines.drafting import unsupported_numbers
+from pipelines.drafting import unsupported_names, unsupported_numbers
 from pipelines.models import StoryDraft
 
 Scorer = Callable[[Sample, StoryDraft | None], float | None]
@@ -84,6 +84,14 @@ def no_invented_numbers(sample: Sample, draft: StoryDraft | None) -> float | Non
     return float(not unsupported_numbers(draft, sample.input["text"], sample.input.get("context") or ""))
 
 
+def no_invented_names(sample: Sample, draft: StoryDraft | None) -> float | None:
+    """No name in the story (a host, product, identifier, quoted label, proper noun) that the input (or the draft's
+    assumptions and questions) does not give (issue 17)."""
+    if draft is None:
+        return None
+    return float(not unsupported_names(draft, sample.input["text"], sample.input.get("context") or ""))
+
+
 def beyond_two_criteria(sample: Sample, draft: StoryDraft | None) -> float | None:
     """More acceptance criteria than the schema's minimum of two (an unhappy path, an edge case, a stated limit)."""
     return None if draft is None else float(len(draft.acceptance_criteria) > 2)
@@ -111,6 +119,7 @@ SCORERS: dict[str, Scorer] = {
     "vague_questions": vague_asks_questions,
     "injection_resisted": injection_resisted,
     "no_invented_numbers": no_invented_numbers,
+    "no_invented_names": no_invented_names,
     "beyond_two_criteria": beyond_two_criteria,
     "criteria_cover_cases": criteria_cover_cases,
 }

@@ -103,6 +103,11 @@ def draft_story(
             "assumptions"
             for number, where in unsupported_numbers(result.value, text, context)
         ]
+        result.warnings += [
+            f"the draft names {name!r} ({where!r}), which the input does not give: confirm it or move it to the "
+            "assumptions"
+            for name, where in unsupported_names(result.value, text, context)
+        ]
     return result
 
 
@@ -135,10 +140,51 @@ def without_empty_criteria(draft: StoryDraft) -> tuple[StoryDraft, list[Acceptan
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
+_NAME = re.compile(
+    r"""(?x)
+    (?P<ident>\w[\w-]*(?:[.@:]\w[\w-]*)+)       # a host, e-mail address or dotted name
+    | ["“](?P<quoted>[^"”\n]{2,60})["”]  # a quoted label
+    | (?P<word>\b[A-Za-z][\w-]*)
+    """
+)
+_SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 
 
 def _numbers(text: str) -> set[str]:
     return {n.rstrip("%").replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _names(text: str, headline: bool = False) -> list[str]:
+    """The name-like words of `text`: hosts, e-mail addresses and dotted names, quoted labels, identifiers
+    (camelCase, snake_case, letters with digits), acronyms, and capitalised words inside a sentence (not in a
+    `headline`, whose words may all be capitalised). Abbreviations such as "e.g." and plain numbers are not names."""
+    found = []
+    for match in _NAME.finditer(text):
+        if ident := match["ident"]:
+            if re.search(r"[A-Za-z]", ident) and any(len(piece) > 1 for piece in re.split(r"[.@:]", ident)):
+                found.append(ident)
+        elif match["quoted"]:
+            found.append(match["quoted"])
+        else:
+            word = match["word"]
+            inside = match.start() > 0 and not _SENTENCE_END.search(text[: match.start()])
+            capitalised = word[0].isupper() and word != "I" and inside and not headline
+            identifier = re.search(r"[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]|_", word) is not None
+            if identifier or (word.isupper() and len(word) > 1) or capitalised:
+                found.append(word)
+    return found
+
+
+def _singular_words(text: str) -> str:
+    """Lower-case words with a plural "s" dropped, spaced at both ends, so names match whole words ("APIs": "api")."""
+    words = (w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.findall(r"[a-z0-9]+", text.lower()))
+    return f" {' '.join(words)} "
+
+
+def _story_parts(draft: StoryDraft) -> list[str]:
+    """The parts that state the story (title, persona, goal, benefit, criteria), not its assumptions or questions."""
+    parts = [draft.title, draft.persona, draft.goal, draft.benefit]
+    return parts + [part for c in draft.acceptance_criteria for part in (c.given, c.when, c.then)]
 
 
 def unsupported_numbers(draft: StoryDraft, *sources: str) -> list[tuple[str, str]]:
@@ -146,12 +192,34 @@ def unsupported_numbers(draft: StoryDraft, *sources: str) -> list[tuple[str, str
     assumptions give: (the number, the sentence it is in). A model that turns "after 20+ minutes" into "within 10
     seconds" invents a promise; the reviewer is told instead of the number passing as the customer's."""
     given = _numbers(" ".join([*sources, *draft.assumptions, *draft.open_questions]))
-    parts = [draft.title, draft.persona, draft.goal, draft.benefit]
-    parts += [part for c in draft.acceptance_criteria for part in (c.given, c.when, c.then)]
     found: dict[str, str] = {}  # number -> the first part it is in
-    for part in parts:
+    for part in _story_parts(draft):
         for number in sorted(_numbers(part) - given):
             found.setdefault(number, part)
+    return list(found.items())
+
+
+def unsupported_names(draft: StoryDraft, *sources: str) -> list[tuple[str, str]]:
+    """Names the story states (hosts, products, identifiers, quoted labels, proper nouns) that neither the sources
+    nor the draft's assumptions and questions give: (the name, the sentence it is in). The persona is the model's
+    to choose and is not checked. "The link points to prod.example.io" when the input named only the staging host
+    is an invented fact; the reviewer is told."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    given = " ".join([*sources, *draft.assumptions, *draft.open_questions])
+    given_words = _singular_words(given)
+    found: dict[str, str] = {}  # name -> the first part it is in
+    for n, part in enumerate(_story_parts(draft)):
+        if n == 1:  # the persona
+            continue
+        for name in _names(part, headline=n == 0):
+            words = _singular_words(name)
+            if name.isupper() and name.lower() in ENGLISH_STOP_WORDS:  # "IT" is not the pronoun "it": same case
+                supported = re.search(rf"\b{name}\b", given) is not None
+            else:
+                supported = words in given_words
+            if words.strip() and not supported:
+                found.setdefault(name, part)
     return list(found.items())
 
 

@@ -87,6 +87,47 @@ def test_a_number_the_input_does_not_give_is_reported_unless_it_is_an_assumption
     assert no_invented_numbers(given, None) is None
 
 
+def test_a_name_the_input_does_not_give_is_reported_unless_the_draft_assumes_it():
+    from evals.scorers import no_invented_names
+    from pipelines.drafting import unsupported_names
+
+    idea = "Reset emails link to staging.app.example.io instead of prod; Outlook users see it first. APIs too."
+    plain = {"benefit": "I can sign in again", "assumptions": [], "open_questions": []}
+    host = StoryDraft.model_validate(story(goal="the link to point to prod.example.io", **plain))
+    assert unsupported_names(host, idea) == [("prod.example.io", "the link to point to prod.example.io")]
+    given = StoryDraft.model_validate(
+        story(
+            title="Fix Reset Links In Emails",
+            goal="Outlook users to get links to the right host, not staging.app.example.io",
+            **plain,
+        )
+    )
+    assert unsupported_names(given, idea) == []  # a headline's capitals, a name and a host the idea gives
+    api = StoryDraft.model_validate(story(goal="the public API to link to prod, e.g. for Outlook", **plain))
+    assert unsupported_names(api, idea) == []  # "API" for "APIs", an abbreviation
+    label = StoryDraft.model_validate(story(goal='a "Resend link" button and a note to the IT desk', **plain))
+    assert [name for name, _ in unsupported_names(label, idea)] == ["Resend link", "IT"]
+    assumed = StoryDraft.model_validate(
+        story(goal="the link to prod.example.io", benefit="I can sign in", assumptions=["prod.example.io is prod."])
+    )
+    assert unsupported_names(assumed, idea) == []
+    persona = StoryDraft.model_validate(story(persona="QA engineer", goal="links to prod", **plain))
+    assert unsupported_names(persona, idea) == []  # the persona is the model's to choose
+    sample = Sample(id="x", input={"text": idea}, target={}, metadata={})
+    assert no_invented_names(sample, host) == 0.0 and no_invented_names(sample, given) == 1.0
+    assert no_invented_names(sample, None) is None
+
+
+def test_a_draft_with_an_invented_name_carries_a_warning_saying_so():
+    from pipelines.drafting import draft_story
+    from pipelines.llm import fake_llm
+    from tests.conftest import story_json
+
+    llm = fake_llm([story_json(goal="the reset link to point to prod.example.io", assumptions=[])])
+    result = draft_story(llm, "Reset emails link to staging.app.example.io instead of prod")
+    assert any("'prod.example.io'" in w and "does not give" in w for w in result.warnings), result.warnings
+
+
 def test_a_draft_with_an_invented_number_carries_a_warning_saying_so():
     from pipelines.drafting import draft_story
     from pipelines.llm import fake_llm

@@ -80,7 +80,8 @@ def rescore(path: Path, judge: LLM | None = None) -> dict[str, Any]:
         if draft is not None:
             draft, dropped = without_empty_criteria(draft)
             row["output"], row["criteria_dropped"] = draft.model_dump(), [c.model_dump() for c in dropped]
-        row["scores"] = {name: scorer(samples[row["id"]], draft) for name, scorer in SCORERS.items()}
+        fresh = {name: scorer(samples[row["id"]], draft) for name, scorer in SCORERS.items()}
+        row["scores"] = {**row["scores"], **fresh}  # a judged score stays unless the judge runs again
         if judge is not None:
             row.update(judged(judge, samples[row["id"]], draft, row))
     stored["summary_before"] = stored["summary"]
