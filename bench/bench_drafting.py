@@ -19,11 +19,15 @@ Variants (`--only a,b` picks some; names as in the table):
   server-2t-compact                         a compact wire schema: one- or two-letter keys, mapped back
   server-2t-draft05                         speculative decoding with the packaged 0.5B model as draft model
   server-2t-batch4-1slot / server-2t-batch4 four ideas at once on 1 slot (queued) and on 4 slots (batched)
-  server-2t-spin3k-ngram-simple-3-4-<flag>  today's default (speculative lookup 3:4) with one more server flag:
+  server-2t-spin3k-ngram-simple-3-4-<flag>  the default before huge pages (speculative lookup 3:4) with one more flag:
                                             fa-off (no flash attention), kv-q8 (8-bit KV cache), cpu-strict
-                                            (threads pinned to cores)
-  server-2t-spin3k-<file>                   Refinery's default on another GGUF (`--requantized FILE ...`), e.g. the
-                                            packaged Q4_K_M requantized to Q4_0 by llama-quantize
+                                            (threads pinned to cores), no-mmap (`--load-mode none`: weights
+                                            read into memory, not mapped)
+  server-2t-spin3k-ngram-simple-3-4-thp      the same, glibc's malloc asking for transparent huge pages
+                                            (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
+  server-2t-spin3k-ngram-simple-3-4-thp-no-mmap  both: Refinery's default today (ServerOptions.huge_pages)
+  <today's default>-<file>                  Refinery's default on another GGUF (`--requantized FILE ...`), e.g. the
+                                            packaged Q4_K_M requantized by llama-quantize
 
 Run: .venv/bin/python -m bench.bench_drafting [--ideas 3] [--only server-2t,server-2t-batch4]
 """
@@ -249,10 +253,13 @@ def run_server(variant: Variant, model: Path, ideas: list) -> Result:
         server.stop()
 
 
+DEFAULT = "server-2t-spin3k-ngram-simple-3-4-thp-no-mmap"  # Refinery's model server today
+
+
 def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant]:
     # libgomp's own spin count (300,000) unless a variant says otherwise; Refinery's default is server-2t-spin3k
     plain = ServerOptions(
-        binary=Path(args.binary), threads=2, repack=True, context_tokens=4096, slots=1,
+        binary=Path(args.binary), threads=2, repack=True, huge_pages=False, context_tokens=4096, slots=1,
         env=(("GOMP_SPINCOUNT", "300000"),),
     )  # fmt: skip
     norepack = replace(plain, repack=False)
@@ -295,15 +302,20 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
             batch=4,
         )
     )
-    default = replace(spin3k, speculative="ngram-simple:3:4")  # Refinery's model server today
-    for name, extra in (  # server flags on top of today's default: attention kernels, KV cache type, thread pinning
+    previous = replace(spin3k, speculative="ngram-simple:3:4")  # Refinery's model server before huge pages
+    for name, extra in (  # server flags on top of it: attention kernels, KV cache type, thread pinning, no mmap
         ("fa-off", ("--flash-attn", "off")),
         ("kv-q8", ("--flash-attn", "on", "--cache-type-k", "q8_0", "--cache-type-v", "q8_0")),
         ("cpu-strict", ("--cpu-strict", "1")),
+        ("no-mmap", ("--load-mode", "none")),
     ):
-        found.append(Variant(f"server-2t-spin3k-ngram-simple-3-4-{name}", replace(default, extra_args=extra)))
+        found.append(Variant(f"server-2t-spin3k-ngram-simple-3-4-{name}", replace(previous, extra_args=extra)))
+    thp = replace(previous, env=(*previous.env, ("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")))  # malloc asks for THP
+    found.append(Variant("server-2t-spin3k-ngram-simple-3-4-thp", thp))
+    default = replace(previous, huge_pages=True)  # Refinery's model server today: both of the above
+    found.append(Variant(DEFAULT, default))
     for path in args.requantized:  # e.g. the packaged Q4_K_M requantized to Q4_0 by llama-quantize
-        found.append(Variant(f"server-2t-spin3k-{Path(path).stem}", spin3k, model=Path(path)))
+        found.append(Variant(f"{DEFAULT}-{Path(path).stem}", default, model=Path(path)))
     return [v for v in found if not args.only or v.name in args.only.split(",")]
 
 

@@ -69,3 +69,18 @@ def test_speculative_decoding_reaches_the_model_server_command(monkeypatch):
     monkeypatch.setenv("REFINERY_LLM_SPECULATIVE", "draft-model")
     with pytest.raises(ValueError, match="REFINERY_LLM_SPECULATIVE"):
         Settings(_env_file=None)
+
+
+def test_huge_pages_read_the_weights_into_memory_and_ask_glibc_for_them(monkeypatch):
+    from pipelines.llm.server import ModelServer, ServerOptions
+
+    monkeypatch.delenv("REFINERY_LLM_HUGE_PAGES", raising=False)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # the user's own tunables are kept
+    assert Settings(_env_file=None).llm_config().huge_pages is True
+    server = ModelServer(ServerOptions(), lambda: Path("m.gguf"))
+    assert server.command(Path("m"))[-2:] == ["--load-mode", "none"]
+    assert server.environment()["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    monkeypatch.setenv("REFINERY_LLM_HUGE_PAGES", "false")
+    off = ModelServer(ServerOptions(huge_pages=Settings(_env_file=None).llm_config().huge_pages), lambda: Path("m"))
+    assert "--load-mode" not in off.command(Path("m"))
+    assert off.environment()["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"

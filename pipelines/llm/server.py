@@ -42,6 +42,7 @@ CRASH_LOOP = (3, 120.0)  # this many exits within this many seconds: broken, not
 # the default, one other busy process made 2 threads collapse to 0.5 tokens/s; with 3,000 they keep 5.4 tokens/s
 # and lose 4% when the machine is idle (bench_drafting). The environment can override it.
 SERVER_ENV = {"GOMP_SPINCOUNT": "3000"}
+HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 
 
 class ServerState(StrEnum):
@@ -72,6 +73,7 @@ class ServerOptions:
     context_tokens: int = 4096  # per slot
     slots: int = 1
     repack: bool = True  # llama.cpp's repacked CPU weights (llama-server --no-repack turns them off)
+    huge_pages: bool = True  # weights read into memory that glibc's malloc backs with transparent huge pages
     memory_limit_mb: int = 0  # address-space limit of the server process; 0: none
     ready_timeout_s: float = 300.0
     log_path: Path | None = None
@@ -301,12 +303,25 @@ class ModelServer:
         ]  # fmt: skip
         if not o.repack:
             args.append("--no-repack")
+        if o.huge_pages:  # read, not memory-mapped: a file mapping gets 4 KiB pages, malloc'd memory huge ones
+            args += ["--load-mode", "none"]
         if o.draft_model is not None:
             args += ["--model-draft", str(o.draft_model), "--threads-draft", str(o.threads)]
         if o.speculative != "none":
             kind, n, m = o.speculative.split(":")
             args += ["--spec-type", kind, f"--spec-{kind}-size-n", n, f"--spec-{kind}-size-m", m]
         return args + list(o.extra_args)
+
+    def environment(self) -> dict[str, str]:
+        """The server's environment: SERVER_ENV, then this process's, then the options'. With `huge_pages`, glibc's
+        malloc is asked for transparent huge pages (`glibc.malloc.hugetlb=1`; ignored by a glibc older than 2.35
+        or where THP is off): the weights are read on every token, and 2 MiB pages spare the TLB misses of 4 KiB
+        ones (0.93x the time per draft in bench_drafting)."""
+        env = {**SERVER_ENV, **os.environ, **dict(self.options.env)}
+        if self.options.huge_pages:
+            tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t]
+            env["GLIBC_TUNABLES"] = ":".join([*tunables, HUGE_PAGES_TUNABLE])
+        return env
 
     def _spawn(self, model: Path) -> subprocess.Popen[bytes]:
         limit = self.options.memory_limit_mb
@@ -324,7 +339,7 @@ class ModelServer:
         try:
             return subprocess.Popen(
                 self.command(model), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=in_child, env={**SERVER_ENV, **os.environ, **dict(self.options.env)},
+                start_new_session=True, preexec_fn=in_child, env=self.environment(),
             )  # fmt: skip
         finally:
             if out is not subprocess.DEVNULL:
