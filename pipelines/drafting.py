@@ -98,16 +98,7 @@ def draft_story(
     if result.value is not None:
         result.value, dropped = without_empty_criteria(result.value)
         result.warnings += [f"a criterion that tests nothing was dropped: {_criterion(c)!r}" for c in dropped]
-        result.warnings += [
-            f"the draft states {number!r} ({where!r}), which the input does not give: confirm it or move it to the "
-            "assumptions"
-            for number, where in unsupported_numbers(result.value, text, context)
-        ]
-        result.warnings += [
-            f"the draft names {name!r} ({where!r}), which the input does not give: confirm it or move it to the "
-            "assumptions"
-            for name, where in unsupported_names(result.value, text, context)
-        ]
+        result.warnings += unsupported_details(result.value, text, context)
     return result
 
 
@@ -221,6 +212,16 @@ def unsupported_names(draft: StoryDraft, *sources: str) -> list[tuple[str, str]]
             if words.strip() and not supported:
                 found.setdefault(name, part)
     return list(found.items())
+
+
+def unsupported_details(draft: StoryDraft, *sources: str) -> list[str]:
+    """A warning for each number and name the story states that the sources do not give."""
+    numbers = [(f"states {number!r}", where) for number, where in unsupported_numbers(draft, *sources)]
+    names = [(f"names {name!r}", where) for name, where in unsupported_names(draft, *sources)]
+    return [
+        f"the draft {what} ({where!r}), which the input does not give: confirm it or move it to the assumptions"
+        for what, where in numbers + names
+    ]
 
 
 class StoryDetail(BaseModel):

@@ -203,3 +203,11 @@ def test_linear_and_github_exports_import_back_with_their_parent_links(client, l
         titles = {item["id"]: item["title"] for item in again["created"]}
         links = sorted((item["title"], titles.get(item["parent_id"])) for item in again["created"])
         assert links == sorted([("Accounts", None), ("Sign up", "Accounts")] * (len(titles) // 2)), fmt
+
+
+def test_a_rewrite_that_adds_a_number_or_name_the_item_does_not_give_says_so(client, llm):
+    (vague,) = add(client, VAGUE)
+    llm.chat.replies.append(story_json(goal="results within 2 seconds on the Elasticsearch cluster", assumptions=[]))
+    made = client.post(f"/v1/backlog/{vague}/rewrite").json()
+    warnings = " ".join(made["warnings"])
+    assert "'2'" in warnings and "'Elasticsearch'" in warnings and "does not give" in warnings, warnings
