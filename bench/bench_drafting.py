@@ -26,6 +26,9 @@ Variants (`--only a,b` picks some; names as in the table):
   server-2t-spin3k-ngram-simple-3-4-thp      the same, glibc's malloc asking for transparent huge pages
                                             (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
   server-2t-spin3k-ngram-simple-3-4-thp-no-mmap  both: Refinery's default today (ServerOptions.huge_pages)
+  server-2t-spin3k-ngram-simple-3-4(-thp-no-mmap)-separate-head  the default before huge pages, and today's, on
+                                            the packaged file as shipped, with its separate Q6_K output head (every
+                                            other variant runs the tied copy, weights.tied_copy)
   <today's default>-<file>                  Refinery's default on another GGUF (`--requantized FILE ...`), e.g. the
                                             packaged Q4_K_M requantized by llama-quantize
 
@@ -56,7 +59,7 @@ import openai
 from pipelines.llm import wire_schema
 from pipelines.llm.fields import FieldStream
 from pipelines.llm.server import ModelServer, ServerOptions
-from pipelines.llm.weights import resolve_model
+from pipelines.llm.weights import DEFAULT_MODEL, PACKAGED_MODELS, assemble, resolve_model
 from pipelines.models import StoryDraft
 from prompts import load_prompt
 
@@ -313,6 +316,9 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
     thp = replace(previous, env=(*previous.env, ("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")))  # malloc asks for THP
     found.append(Variant("server-2t-spin3k-ngram-simple-3-4-thp", thp))
     default = replace(previous, huge_pages=True)  # Refinery's model server today: both of the above
+    if getattr(args, "separate_head", None):  # on the packaged file, with its separate Q6_K output head
+        found.append(Variant("server-2t-spin3k-ngram-simple-3-4-separate-head", previous, model=args.separate_head))
+        found.append(Variant(f"{DEFAULT}-separate-head", default, model=args.separate_head))
     found.append(Variant(DEFAULT, default))
     for path in args.requantized:  # e.g. the packaged Q4_K_M requantized to Q4_0 by llama-quantize
         found.append(Variant(f"{DEFAULT}-{Path(path).stem}", default, model=Path(path)))
@@ -329,7 +335,8 @@ def main() -> None:
     args = parser.parse_args()
     ideas = IDEAS[: args.ideas]
     data = Path(args.data_dir)
-    model = resolve_model(None, data).path
+    model = resolve_model(None, data).path  # the packaged model's tied copy
+    args.separate_head = assemble(PACKAGED_MODELS[DEFAULT_MODEL], data / "models")  # the file as packaged
     try:
         draft_model = resolve_model("qwen2.5-coder-0.5b", data).path
     except Exception:  # the 0.5B packages are optional

@@ -44,7 +44,7 @@ def test_a_bug_report_becomes_a_bug_story_with_reproduction_criteria(local_llm):
     assert draft.item_type == "bug"
     assert len(draft.acceptance_criteria) >= 2
     assert "discount" in " ".join(c.given + c.when for c in draft.acceptance_criteria).lower()
-    assert result.record.model == "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    assert result.record.model == "qwen2.5-coder-1.5b-instruct-q4_k_m-tied"
     assert result.record.output_tokens > 50 and result.record.input_tokens > 200
 
 

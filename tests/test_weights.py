@@ -63,3 +63,49 @@ def test_a_user_path_is_used_as_is_and_unknown_names_are_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model")
     with pytest.raises(LLMUnavailable, match="not a GGUF file"):
         resolve_model(str(tmp_path / "notes.txt"), tmp_path)
+
+
+def tiny_gguf(path, head: bool = True):
+    """A small GGUF with embeddings, one layer weight and (optionally) a separate output head."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    writer = GGUFWriter(path, "qwen2")
+    writer.add_uint32("qwen2.block_count", 1)
+    writer.add_string("general.name", "tiny")
+    embeddings = np.arange(32, dtype=np.float32).reshape(4, 8)
+    writer.add_tensor("token_embd.weight", embeddings)
+    if head:
+        writer.add_tensor("output.weight", embeddings + 0.5)
+    writer.add_tensor("blk.0.ffn_up.weight", np.ones((2, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_a_tied_model_is_copied_once_without_its_separate_head_and_the_copy_is_checked(tmp_path):
+    from gguf import GGUFReader
+
+    from pipelines.llm.weights import tied_copy
+
+    source = tiny_gguf(tmp_path / "tiny.gguf")
+    copy = tied_copy(source, "ab" * 32)
+    assert copy.name == "tiny-tied.gguf"
+    reader = GGUFReader(copy)
+    assert [t.name for t in reader.tensors] == ["token_embd.weight", "blk.0.ffn_up.weight"]
+    assert reader.fields["general.name"].contents() == "tiny" and reader.fields["qwen2.block_count"].contents() == 1
+    assert reader.tensors[0].data.tolist() == GGUFReader(source).tensors[0].data.tolist()
+    stamp = copy.stat().st_mtime_ns
+    assert tied_copy(source, "ab" * 32) == copy and copy.stat().st_mtime_ns == stamp  # made once
+    copy.write_bytes(b"GGUF tampered")
+    assert [t.name for t in GGUFReader(tied_copy(source, "ab" * 32)).tensors][0] == "token_embd.weight"  # made again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-tied.gguf", "tiny-tied.gguf.verified", "tiny.gguf"]
+
+
+def test_a_file_without_a_separate_head_is_used_as_it_is(tmp_path):
+    from pipelines.llm.weights import tied_copy
+
+    source = tiny_gguf(tmp_path / "tiny.gguf", head=False)
+    assert tied_copy(source, "cd" * 32) == source

