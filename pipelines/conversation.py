@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.llm import LLM, CallRecord, StructuredResult
 from pipelines.safety import REMOVED, escape_tags, neutralize_instructions, screen_speaker
+from pipelines.textclean import plain_words
 from pipelines.transcripts import Turn
 from prompts import load_prompt
 
@@ -145,7 +146,7 @@ _FILLER = re.compile(r"\b(?:uh|um|erm|er|ah|eh|mm|hmm|mm hmm|uh huh)\b")  # soun
 
 def _normalise(text: str) -> str:
     """Lower-case words, punctuation and filler sounds dropped: what must match for a quote to be the speaker's."""
-    return " ".join(_FILLER.sub(" ", re.sub(r"[^\w%$€£]+", " ", text.lower())).split())
+    return " ".join(_FILLER.sub(" ", plain_words(text)).split())
 
 
 def transcript_lines(turns: list[Turn]) -> tuple[str, list[str]]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import AcceptanceCriterion, ShortText, StoryDraft
 from pipelines.safety import escape_tags, neutralize_instructions
+from pipelines.textclean import plain_words
 from prompts import Example, PromptTemplate, load_prompt
 
 PROMPT_ID = "draft_story"
@@ -168,7 +169,7 @@ def _names(text: str, headline: bool = False) -> list[str]:
 
 def _singular_words(text: str) -> str:
     """Lower-case words with a plural "s" dropped, spaced at both ends, so names match whole words ("APIs": "api")."""
-    words = (w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.findall(r"[a-z0-9]+", text.lower()))
+    words = (w[:-1] if len(w) > 3 and w.endswith("s") else w for w in plain_words(text).split())
     return f" {' '.join(words)} "
 
 
@@ -271,7 +272,7 @@ def judge_invented(
 
 
 def _plain(text: str) -> str:
-    return " " + " ".join(re.sub(r"[^\w%$€£]+", " ", text.lower()).split()) + " "
+    return f" {plain_words(text)} "  # spaced: whole words match
 
 
 def _content_words(text: str) -> set[str]:

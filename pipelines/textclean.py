@@ -1,5 +1,5 @@
 """Strip what every report of a tracker shares (template headings, user agents, stack frames, markup, signatures)
-so duplicate scores compare what the reports are about."""
+so duplicate scores compare what the reports are about; and text as a word-for-word match sees it (`plain_words`)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ _URL = re.compile(r"https?://\S+")
 _SIGN_OFF = re.compile(r"(?ims)^\s*(thanks|thank you|regards|best regards|cheers|br)\s*[,!.]?\s*\n.{0,80}\Z")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_NOT_WORD = re.compile(r"[^\w%$€£]+")
+
+
+def plain_words(text: str) -> str:
+    """Lower-case words separated by single spaces, punctuation dropped (%, $, €, £ kept): what must match when a
+    quote or a detail is checked word for word against its source."""
+    return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
 
 
 def clean_report(text: str) -> str:
