@@ -242,14 +242,34 @@ def extract_chunk(
     )
     result.warnings += [f"instruction-like text was cut from the transcript: {cut!r}" for cut in removed]
     if result.value is not None:
-        known = {item_id for item_id, _ in backlog}
+        known = dict(backlog)
         result.warnings += [
             f"a change named backlog item #{c.item}, which was not listed; dropped"
             for c in result.value.changes
             if c.item not in known
         ]
-        result.value.changes = [c for c in result.value.changes if c.item in known]
+        changes = [c for c in result.value.changes if c.item in known]
+        result.warnings += [
+            f"a change to backlog item #{c.item} ({known[c.item][:60]!r}) rests on lines not about it; dropped"
+            for c in changes
+            if not _mentions(c.quotes, known[c.item])
+        ]
+        result.value.changes = [c for c in changes if _mentions(c.quotes, known[c.item])]
     return result
+
+
+def _content_words(text: str) -> set[str]:
+    """The words that carry meaning (no stop words), a plural "s" dropped."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = plain_words(text).split()
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in ENGLISH_STOP_WORDS}
+
+
+def _mentions(quotes: list[TurnQuote], item: str) -> bool:
+    """Whether the quoted lines share a word with the item's title or description: a change the model pins on an item
+    nobody named ("dark mode" for lines about the invoice export) is not evidence for that item."""
+    return bool(_content_words(" ".join(q.text for q in quotes)) & _content_words(item))
 
 
 def extract(

@@ -114,6 +114,24 @@ def test_notes_repeated_by_overlapping_chunks_are_merged_in_the_order_said() -> 
     ]
 
 
+def test_a_change_pinned_on_an_item_its_lines_do_not_mention_is_dropped_with_a_warning() -> None:
+    from pipelines.conversation import extract_chunk
+    from pipelines.llm import fake_llm
+
+    lines = turns("About the invoice export: finance needs the VAT number.", "Agreed, we add the VAT number column.")
+    invoice_lines = [quote(0, "finance needs the VAT number"), quote(1, "we add the VAT number column")]
+    reply = json.dumps({"changes": [
+        {"item": 1, "change": "criteria", "detail": "Invoices carry the VAT number.", "quotes": invoice_lines},
+        {"item": 2, "change": "priority", "detail": "The invoice export is critical.", "quotes": invoice_lines},
+    ]})  # fmt: skip
+    backlog = [(1, "Export invoices to CSV. Finance exports the month's invoices."), (2, "Dark mode for the app")]
+
+    result = extract_chunk(fake_llm([reply]), lines, backlog)
+
+    assert [c.item for c in result.value.changes] == [1]
+    assert any("#2 ('Dark mode for the app') rests on lines not about it" in w for w in result.warnings)
+
+
 def notes_reply(ids: dict[str, int]) -> str:
     return json.dumps({
         "decisions": [{"decision": "Guest checkout validates the email before payment.", "decided_by": "Anna",

@@ -130,7 +130,8 @@ def test_healthz_shows_each_servers_breaker_through_the_api(serve, tmp_path):
     from service.core.settings import Settings
 
     dead, alive = f"http://127.0.0.1:{free_port()}/v1", serve()
-    app = create_app(Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_DUPLICATE_CHECK=False), pool_llm(dead, alive.url))
+    llm = pool_llm(dead, alive.url, breaker_cooldown_s=60.0)  # still open when /healthz is read, however slow the CI
+    app = create_app(Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_DUPLICATE_CHECK=False), llm)
     with TestClient(app, base_url="http://localhost") as client:
         for _ in range(3):
             assert client.post("/v1/drafts", json={"text": IDEA}).json()["status"] == "pending"
