@@ -58,7 +58,7 @@ import openai
 
 from pipelines.llm import wire_schema
 from pipelines.llm.fields import FieldStream
-from pipelines.llm.server import ModelServer, ServerOptions
+from pipelines.llm.server import HUGE_PAGES_TUNABLE, ModelServer, ServerOptions
 from pipelines.llm.weights import DEFAULT_MODEL, PACKAGED_MODELS, assemble, resolve_model
 from pipelines.models import StoryDraft
 from prompts import load_prompt
@@ -313,7 +313,7 @@ def variants(args: argparse.Namespace, draft_model: Path | None) -> list[Variant
         ("no-mmap", ("--load-mode", "none")),
     ):
         found.append(Variant(f"server-2t-spin3k-ngram-simple-3-4-{name}", replace(previous, extra_args=extra)))
-    thp = replace(previous, env=(*previous.env, ("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")))  # malloc asks for THP
+    thp = replace(previous, env=(*previous.env, ("GLIBC_TUNABLES", HUGE_PAGES_TUNABLE)))  # malloc asks for THP
     found.append(Variant("server-2t-spin3k-ngram-simple-3-4-thp", thp))
     default = replace(previous, huge_pages=True)  # Refinery's model server today: both of the above
     if getattr(args, "separate_head", None):  # on the packaged file, with its separate Q6_K output head

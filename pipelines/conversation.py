@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.llm import LLM, CallRecord, StructuredResult
 from pipelines.safety import REMOVED, escape_tags, neutralize_instructions, screen_speaker
-from pipelines.textclean import plain_words
+from pipelines.textclean import content_words, plain_words
 from pipelines.transcripts import Turn
 from prompts import load_prompt
 
@@ -248,28 +248,20 @@ def extract_chunk(
             for c in result.value.changes
             if c.item not in known
         ]
-        changes = [c for c in result.value.changes if c.item in known]
+        listed = [c for c in result.value.changes if c.item in known]
+        result.value.changes = [c for c in listed if _mentions(c.quotes, known[c.item])]
         result.warnings += [
             f"a change to backlog item #{c.item} ({known[c.item][:60]!r}) rests on lines not about it; dropped"
-            for c in changes
-            if not _mentions(c.quotes, known[c.item])
+            for c in listed
+            if c not in result.value.changes
         ]
-        result.value.changes = [c for c in changes if _mentions(c.quotes, known[c.item])]
     return result
-
-
-def _content_words(text: str) -> set[str]:
-    """The words that carry meaning (no stop words), a plural "s" dropped."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    words = plain_words(text).split()
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in ENGLISH_STOP_WORDS}
 
 
 def _mentions(quotes: list[TurnQuote], item: str) -> bool:
     """Whether the quoted lines share a word with the item's title or description: a change the model pins on an item
     nobody named ("dark mode" for lines about the invoice export) is not evidence for that item."""
-    return bool(_content_words(" ".join(q.text for q in quotes)) & _content_words(item))
+    return bool(content_words(" ".join(q.text for q in quotes)) & content_words(item))
 
 
 def extract(

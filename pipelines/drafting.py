@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from pipelines.llm import LLM, Listener, StructuredResult
 from pipelines.models import AcceptanceCriterion, ShortText, StoryDraft
 from pipelines.safety import escape_tags, neutralize_instructions
-from pipelines.textclean import plain_words
+from pipelines.textclean import content_words, plain_words, singular
 from prompts import Example, PromptTemplate, load_prompt
 
 PROMPT_ID = "draft_story"
@@ -169,8 +169,7 @@ def _names(text: str, headline: bool = False) -> list[str]:
 
 def _singular_words(text: str) -> str:
     """Lower-case words with a plural "s" dropped, spaced at both ends, so names match whole words ("APIs": "api")."""
-    words = (w[:-1] if len(w) > 3 and w.endswith("s") else w for w in plain_words(text).split())
-    return f" {' '.join(words)} "
+    return f" {' '.join(singular(w) for w in plain_words(text).split())} "
 
 
 def _story_parts(draft: StoryDraft) -> list[str]:
@@ -260,23 +259,16 @@ def judge_invented(
         text=escape_tags(source, "input", "story"),
         story=escape_tags(story, "input", "story"),
     )
-    given = _content_words(" ".join([source, *draft.assumptions]))
+    given = content_words(" ".join([source, *draft.assumptions]))
     said = _plain(story)
 
     def invented(detail: StoryDetail) -> bool:
         words = _plain(detail.detail)
         # every word of it in the input: said another way, not added
-        return bool(words.strip()) and words in said and not _content_words(detail.detail) <= given
+        return bool(words.strip()) and words in said and not content_words(detail.detail) <= given
 
     return [d for d in (result.value.details if result.value else []) if not d.stated and invented(d)], result
 
 
 def _plain(text: str) -> str:
     return f" {plain_words(text)} "  # spaced: whole words match
-
-
-def _content_words(text: str) -> set[str]:
-    """Its words less English stop words, a plural's "s" dropped: what a detail must add to be new."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return {w.removesuffix("s") for w in _plain(text).split() if w not in ENGLISH_STOP_WORDS}

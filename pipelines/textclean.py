@@ -1,5 +1,6 @@
 """Strip what every report of a tracker shares (template headings, user agents, stack frames, markup, signatures)
-so duplicate scores compare what the reports are about; and text as a word-for-word match sees it (`plain_words`)."""
+so duplicate scores compare what the reports are about; and text as a word-for-word match sees it (`plain_words`,
+`singular`, `content_words`)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ def plain_words(text: str) -> str:
     """Lower-case words separated by single spaces, punctuation dropped (%, $, €, £ kept): what must match when a
     quote or a detail is checked word for word against its source."""
     return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
+
+
+def singular(word: str) -> str:
+    """A plural's "s" dropped from a word of four letters or more ("apis": "api"; "gas" stays)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def content_words(text: str) -> set[str]:
+    """The plain words that carry meaning: English stop words left out, plurals folded (`singular`)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return {singular(w) for w in plain_words(text).split() if w not in ENGLISH_STOP_WORDS}
 
 
 def clean_report(text: str) -> str:

