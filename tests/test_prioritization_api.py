@@ -237,3 +237,25 @@ def test_a_priority_suggestion_shows_similar_items_whose_priority_the_team_alrea
     assert comparable["item_id"] == crash and comparable["priority"] == "Highest"
     assert comparable["time_criticality"] == 13 and comparable["set_by"] == "reviewer" and comparable["score"] > 0.3
     assert dark not in [c["item_id"] for c in evidence["comparables"]]
+
+
+def test_with_enough_decided_priorities_the_urgency_leans_toward_the_teams_own(client, llm, monkeypatch):
+    history = []
+    for n in range(5):
+        history += [
+            {"title": f"Payment outage stops orders in region {n}", "type": "bug", "priority": "Blocker"},
+            {"title": f"Add an export option to report {n}", "priority": "Major"},
+            {"title": f"Spelling on the about page, paragraph {n}", "priority": "Trivial"},
+        ]
+    setup_backlog(client, history)
+    first, second = setup_backlog(client, [{"title": "Payment outage stops orders", "type": "bug"}] * 2)
+    llm.chat.replies.append(estimate(time_criticality=1))
+    (alone,) = run_prioritize(client, {"framework": "wsjf", "item_ids": [first]})["ranked"]
+    assert alone["inputs"]["time_criticality"] == 1  # 15 decided items: too few to learn from (500 by default)
+    monkeypatch.setattr("pipelines.prioritization.TEAM_MIN_ITEMS", 15)
+    llm.chat.replies.append(estimate(time_criticality=1))
+    (blended,) = run_prioritize(client, {"framework": "wsjf", "item_ids": [second]})["ranked"]
+    assert blended["inputs"]["time_criticality"] == 5  # Trivial and the team's Blocker, averaged: Major
+    assert "team's own priorities" in blended["inputs"]["time_criticality_rationale"]
+    warnings = client.get(f"/v1/suggestions/{blended['suggestion_id']}").json()["warnings"]
+    assert any("time criticality 1 -> 5" in w for w in warnings), warnings

@@ -12,6 +12,7 @@ their evidence (a word of the report's summary).
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import sys
@@ -27,10 +28,13 @@ from pipelines.prioritization import (
     FIBONACCI,
     LEVELS,
     PriorityInputs,
+    TeamPriorities,
+    blend_with_team,
     bound_by_words,
     criticality_level,
     estimate_inputs,
     keyword_level,
+    team_text,
 )
 
 SUITE = "prioritization"
@@ -71,6 +75,16 @@ def select(split: str, per_level: int | None) -> list[BugReport]:
     return stratified([r for r in reports if r.id not in held], per_level or 4, 11)
 
 
+def team_history() -> TeamPriorities | None:
+    """The team's decided priorities: every Hadoop report in neither sample (nor the larger dev draws)."""
+    reports = load_corpus("dev").reports
+    held = {r.id for split, limit in (("test", None), ("dev", None), ("dev", 12)) for r in select(split, limit)}
+    history = [r for r in reports if r.id not in held and r.priority in LEVELS]
+    return TeamPriorities.fit(
+        [team_text(r.title, r.description) for r in history], [LEVELS.index(r.priority) for r in history]
+    )
+
+
 def run(options: EvalOptions) -> EvalResult:
     """Estimate the inputs of every sampled report (`limit`: reports per level) and score the urgency against the
     real priority; on the test split the first 10 valid reports are estimated again for consistency."""
@@ -81,9 +95,10 @@ def run(options: EvalOptions) -> EvalResult:
         sample = select(split, per_level)
     except FileNotFoundError as exc:
         raise EvalError(str(exc)) from exc
+    team = team_history()
     rows = []
     for n, report in enumerate(sample, 1):
-        result = estimate_inputs(llm, report.title, "bug", report.description)
+        result = estimate_inputs(llm, report.title, "bug", report.description, team=team)
         row = {
             "id": report.id,
             "priority": report.priority,
@@ -93,7 +108,11 @@ def run(options: EvalOptions) -> EvalResult:
             "attempts": result.record.attempts,
             "latency_s": result.record.latency_s,
         }
+        if team is not None:
+            row["team_level"] = round(team.level(team_text(report.title, report.description)), 3)
         if result.value is not None:
+            row["model_criticality"] = PriorityInputs.model_validate_json((result.raw or "").strip()).time_criticality
+            row["warnings"] = result.warnings
             row |= {
                 "inputs": result.value.model_dump(mode="json"),
                 "predicted": criticality_level(result.value.time_criticality),
@@ -103,21 +122,12 @@ def run(options: EvalOptions) -> EvalResult:
         rows.append(row)
         options.log(f"{n}/{len(sample)} {report.priority}: {row.get('criticality')} ({result.record.latency_s:.0f} s)")
         options.on_sample(n, len(sample))
+    summary = _summary(rows)
     scored = [r for r in rows if "predicted" in r]
-    truth = [r["truth"] for r in scored]
-    summary: dict[str, Any] = {
-        "reports": len(rows),
-        "valid": len(scored),
-        "spearman_model": round(float(spearmanr([r["criticality"] for r in scored], truth).statistic), 3),
-        "spearman_keyword": round(float(spearmanr([r["keyword"] for r in scored], truth).statistic), 3),
-        "kappa_model": round(cohen_kappa_score(truth, [r["predicted"] for r in scored], weights="quadratic"), 3),
-        "kappa_keyword": round(cohen_kappa_score(truth, [r["keyword"] for r in scored], weights="quadratic"), 3),
-        "rationale_names_evidence": round(sum(r["names_evidence"] for r in scored) / max(1, len(scored)), 3),
-    }
     consistent = 0
     for row in scored[:repeats]:
         report = next(r for r in sample if r.id == row["id"])
-        again = estimate_inputs(llm, report.title, "bug", report.description)
+        again = estimate_inputs(llm, report.title, "bug", report.description, team=team)
         consistent += again.value is not None and within_one_step(PriorityInputs(**row["inputs"]), again.value)
     summary["consistency"] = round(consistent / min(repeats, len(scored)), 3) if repeats and scored else None
     summary["repeats"] = min(repeats, len(scored))
@@ -126,28 +136,67 @@ def run(options: EvalOptions) -> EvalResult:
     return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=rows)
 
 
-def rescore(path: Path) -> dict[str, Any]:
-    """A stored run's model outputs (`inputs` per report) scored again with today's deterministic post-processing
-    (`bound_by_words` on the report's text): the model part is not re-run, so a rule tuned on dev is reported once
-    on the test run's own outputs. The report, with `summary_before` kept."""
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Agreement with the real priority: the urgency as suggested (model, team blend, word bound), the model's own
+    answer, the team classifier alone and the keyword baseline; how many the team and the words moved."""
+    scored = [r for r in rows if "predicted" in r]
+    truth = [r["truth"] for r in scored]
+
+    def agreement(name: str, ranks: list[float], levels: list[int]) -> dict[str, float]:
+        return {
+            f"spearman_{name}": round(float(spearmanr(ranks, truth).statistic), 3),
+            f"kappa_{name}": round(cohen_kappa_score(truth, levels, weights="quadratic"), 3),
+        }
+
+    summary: dict[str, Any] = {
+        "reports": len(rows),
+        "valid": len(scored),
+        **agreement("model", [r["criticality"] for r in scored], [r["predicted"] for r in scored]),
+        **agreement("keyword", [r["keyword"] for r in scored], [r["keyword"] for r in scored]),
+    }
+    if all("model_criticality" in r for r in scored):
+        own = [r["model_criticality"] for r in scored]
+        summary |= agreement("model_alone", own, [criticality_level(c) for c in own])
+    if all("team_level" in r for r in scored):
+        team = [r["team_level"] for r in scored]
+        summary |= agreement("team_alone", team, [min(4, math.floor(t + 0.5)) for t in team])
+    summary["moved_by_team"] = sum(1 for r in scored if any("team's own" in w for w in r.get("warnings", [])))
+    summary["moved_by_words"] = sum(1 for r in scored if any("the item says" in w for w in r.get("warnings", [])))
+    summary["severe_called_trivial"] = sum(1 for r in scored if r["truth"] >= 3 and r["predicted"] == 0)
+    summary["rationale_names_evidence"] = round(
+        sum(r.get("names_evidence", False) for r in scored) / max(1, len(scored)), 3
+    )
+    return summary
+
+
+def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return report.get("samples") or report["rows"]  # reports before 2026-11-26 call them rows
+
+
+def rescore(path: Path, team: bool = True) -> dict[str, Any]:
+    """A stored run's model outputs (`inputs` per report, the model's own time criticality) scored again with today's
+    deterministic post-processing: blended with the team's priorities (`blend_with_team`, unless `team` is False),
+    then bounded by the report's words (`bound_by_words`). The model is not re-run, so a rule tuned on dev is
+    reported once on the test run's own outputs. The report, with `summary_before` kept."""
     report = json.loads(path.read_text(encoding="utf-8"))
-    texts = {r.id: f"{r.title}\n{r.description}" for r in load_corpus("dev").reports}
-    for row in report["rows"]:
+    texts = {r.id: (r.title, r.description) for r in load_corpus("dev").reports}
+    history = team_history() if team else None
+    rows = _rows(report)
+    for row in rows:
         if "inputs" not in row:
             continue
         inputs = PriorityInputs.model_validate(row["inputs"])
-        row["bounded_by_words"] = bound_by_words(inputs, texts[row["id"]])
+        inputs.time_criticality = row.setdefault("model_criticality", inputs.time_criticality)
+        title, description = texts[row["id"]]
+        moved = [w for w in row.get("warnings", []) if not w.startswith("time criticality ")]  # the rules' own
+        if history is not None:
+            row["team_level"] = round(history.level(team_text(title, description)), 3)
+            moved.append(blend_with_team(inputs, row["team_level"]))
+        moved.append(bound_by_words(inputs, f"{title}\n{description}"))
+        row["warnings"] = [w for w in moved if w]
         row["predicted"], row["criticality"] = criticality_level(inputs.time_criticality), inputs.time_criticality
-    scored = [r for r in report["rows"] if "predicted" in r]
-    truth = [r["truth"] for r in scored]
     report["summary_before"] = report["summary"]
-    report["summary"] = {
-        **report["summary"],
-        "spearman_model": round(float(spearmanr([r["criticality"] for r in scored], truth).statistic), 3),
-        "kappa_model": round(cohen_kappa_score(truth, [r["predicted"] for r in scored], weights="quadratic"), 3),
-        "moved_by_words": sum(1 for r in scored if r.get("bounded_by_words")),
-        "rescored_from": path.name,
-    }
+    report["summary"] = {**report["summary"], **_summary(rows), "rescored_from": path.name}
     return report
 
 
@@ -162,7 +211,7 @@ def comparables_check(report: Path, split: str = "dev") -> dict[str, Any]:
 
     reports = load_corpus("dev").reports
     sample, other = select(split, None), select("test" if split == "dev" else "dev", None)
-    rows = {r["id"]: r for r in json.loads(report.read_text(encoding="utf-8"))["rows"] if "predicted" in r}
+    rows = {r["id"]: r for r in _rows(json.loads(report.read_text(encoding="utf-8"))) if "predicted" in r}
     scored = [r for r in sample if r.id in rows]
     held = {r.id for r in sample + other}
     history = [r for r in reports if r.id not in held]
@@ -183,11 +232,11 @@ def comparables_check(report: Path, split: str = "dev") -> dict[str, Any]:
     return out
 
 
-if __name__ == "__main__":  # python -m evals.suites.prioritization REPORT.json OUT.json | --comparables REPORT.json
+if __name__ == "__main__":  # python -m evals.suites.prioritization REPORT.json OUT.json [--no-team] | --comparables R
     if sys.argv[1] == "--comparables":
         print(json.dumps(comparables_check(Path(sys.argv[2])), indent=2))
         sys.exit()
     source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    rescored = rescore(source)
+    rescored = rescore(source, team="--no-team" not in sys.argv)
     target.write_text(json.dumps(rescored, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"before": rescored["summary_before"], "after": rescored["summary"]}, indent=2))

@@ -164,7 +164,8 @@ def do_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], last_try: boo
     item = next((i for i in items if i.id == piece["item_id"]), None)
     if item is None:
         return fail_piece(runtime, job_id, piece, f"backlog item {piece['item_id']} no longer exists")
-    result = service.estimate_item(runtime.llm(), item, items, strategy)
+    team = service.team_priorities(runtime, [i.id for i in items])
+    result = service.estimate_item(runtime.llm(), item, items, strategy, team)
     if result.unreachable and not last_try:
         raise jobs.TryLater(f"item {item.id}: {result.error}")
     return _keep(runtime, job_id, item.id, result)
