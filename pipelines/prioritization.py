@@ -307,7 +307,7 @@ def blend_with_team(inputs: PriorityInputs, team_level: float, weight: float = T
         return None
     before = inputs.time_criticality
     inputs.time_criticality = LEVEL_CRITICALITY[blended]
-    why = f"the team's own priorities for such items suggest {LEVELS[round(team_level)]}"
+    why = f"the team's own priorities for such items suggest {LEVELS[min(4, math.floor(team_level + 0.5))]}"
     note = f"(Adjusted: {why}, so {LEVELS[blended]}, not {LEVELS[level]}.)"
     inputs.time_criticality_rationale = f"{inputs.time_criticality_rationale[: 299 - len(note)]} {note}"
     return f"time criticality {before} -> {inputs.time_criticality}: {why}"

@@ -259,3 +259,12 @@ def test_with_enough_decided_priorities_the_urgency_leans_toward_the_teams_own(c
     assert "team's own priorities" in blended["inputs"]["time_criticality_rationale"]
     warnings = client.get(f"/v1/suggestions/{blended['suggestion_id']}").json()["warnings"]
     assert any("time criticality 1 -> 5" in w for w in warnings), warnings
+
+
+def test_decided_items_with_no_usable_words_leave_the_estimate_as_the_model_made_it(client, llm, monkeypatch):
+    monkeypatch.setattr("pipelines.prioritization.TEAM_MIN_ITEMS", 3)
+    setup_backlog(client, [{"title": t, "priority": p} for t, p in (("The", "Blocker"), ("A", "Major"), ("It", "Low"))])
+    (new,) = setup_backlog(client, [{"title": "Payment outage stops orders", "type": "bug"}])
+    llm.chat.replies.append(estimate(time_criticality=1))
+    job = run_prioritize(client, {"framework": "wsjf", "item_ids": [new]})
+    assert job["status"] == "done" and job["ranked"][0]["inputs"]["time_criticality"] == 1

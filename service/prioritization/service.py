@@ -136,7 +136,11 @@ def team_priorities(runtime: Runtime, excluded: list[int]) -> TeamPriorities | N
             return _TEAMS[key]
         query = select(BacklogItem.title, BacklogItem.description, BacklogItem.priority).where(*decided)
         rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(TEAM_HISTORY)).all()
-    team = TeamPriorities.fit([team_text(t, d or "") for t, d, _ in rows], [priority_level(p) for *_, p in rows])
+    try:
+        team = TeamPriorities.fit([team_text(t, d or "") for t, d, _ in rows], [priority_level(p) for *_, p in rows])
+    except ValueError:  # e.g. no word left after stop words: the estimates stand without the team's level
+        log.exception("the team's priorities could not be learned")
+        team = None
     _TEAMS.clear()
     _TEAMS[key] = team
     return team
