@@ -257,8 +257,11 @@ def test_with_enough_decided_priorities_the_urgency_leans_toward_the_teams_own(c
     (blended,) = run_prioritize(client, {"framework": "wsjf", "item_ids": [second]})["ranked"]
     assert blended["inputs"]["time_criticality"] == 5  # Trivial and the team's Blocker, averaged: Major
     assert "team's own priorities" in blended["inputs"]["time_criticality_rationale"]
-    warnings = client.get(f"/v1/suggestions/{blended['suggestion_id']}").json()["warnings"]
-    assert any("time criticality 1 -> 5" in w for w in warnings), warnings
+    suggestion = client.get(f"/v1/suggestions/{blended['suggestion_id']}").json()
+    assert any("time criticality 1 -> 5" in w for w in suggestion["warnings"]), suggestion["warnings"]
+    assert suggestion["evidence"]["team"]["items"] == 15 and suggestion["evidence"]["team"]["level"] == "Blocker"
+    alone_evidence = client.get(f"/v1/suggestions/{alone['suggestion_id']}").json()["evidence"]
+    assert "team" not in alone_evidence  # nothing learned yet, nothing shown
 
 
 def test_decided_items_with_no_usable_words_leave_the_estimate_as_the_model_made_it(client, llm, monkeypatch):

@@ -376,6 +376,33 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     assert job["status"] == "done"
 
 
+def test_a_priority_suggestion_says_what_the_teams_own_priorities_suggest(page: Page, llm: LLM, desk: str, monkeypatch):
+    from tests.test_prioritization_api import estimate
+
+    monkeypatch.setattr("pipelines.prioritization.TEAM_MIN_ITEMS", 15)
+    history = [
+        {"title": f"{title} {n}", "type": "bug", "priority": priority}
+        for n in range(5)
+        for title, priority in (("Payment outage stops orders in region", "Blocker"), ("Add an export option to report",
+            "Major"), ("Spelling on the about page, paragraph", "Trivial"))
+    ]  # fmt: skip
+    history.append({"title": "Payment outage stops orders", "type": "bug"})
+    created = httpx.post(f"{desk}/v1/backlog/items", json=history, timeout=120).json()["created"]
+    llm.chat.replies.append(estimate(time_criticality=1))
+    started = httpx.post(
+        f"{desk}/v1/prioritize", json={"framework": "wsjf", "item_ids": [created[-1]["id"]]}, timeout=60
+    )
+    job_url = f"{desk}{started.json()['status_url']}"
+    while (job := httpx.get(job_url, timeout=60).json())["status"] in ("queued", "running"):
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    visit(page, "/#review")
+    page.locator("#queue li", has_text="Payment outage stops orders").click()
+    evidence = page.locator("#detail section.evidence")
+    expect(evidence).to_contain_text("The team's own priorities (15 decided items) suggest Blocker")
+    expect(evidence).to_contain_text("Adjusted: the team's own priorities")  # in the time criticality's rationale
+
+
 def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Page, llm: LLM, desk: str, tmp_path):
     from tests.test_ingest import theme_reply, tickets_csv
 

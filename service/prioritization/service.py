@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.llm import LLM, StructuredResult, describe_validation_error
 from pipelines.prioritization import (
+    LEVELS,
     Framework,
     InputEdits,
     PriorityInputs,
@@ -163,6 +164,7 @@ def propose_ranking(
     scored = {i: score(framework, inputs) for i, inputs in valid.items()}
     by_id = {i.id: i for i in items}
     similar = decided_comparables(runtime, [by_id[i] for i in valid])
+    team = team_priorities(runtime, [item.id for item in items])  # the one the estimates used (kept)
     # dependencies the model names now, plus those a person confirmed by accepting an earlier priority
     depends = {i: sorted(set(v.depends_on) | set(by_id[i].depends_on or [])) for i, v in valid.items()}
     order = rank({i: s[0] for i, s in scored.items()}, depends)
@@ -187,6 +189,8 @@ def propose_ranking(
             rationale = {k: v for k, v in payload["inputs"].items() if k.endswith("_rationale")}
             proposal = Proposal.of(results[item_id]).with_payload(payload)
             evidence = {"rationale": rationale, "comparables": similar.get(item_id, [])}
+            if team is not None:
+                evidence["team"] = team_evidence(team, by_id[item_id])
             suggestion = create_suggestion(session, SuggestionKind.priority, proposal, inputs, evidence, actor)
             view.append({**payload, "suggestion_id": suggestion.id})
         for item_id, result in results.items():
@@ -220,6 +224,12 @@ def decided_comparables(runtime: Runtime, items: list[BacklogItem]) -> dict[int,
         near = [c for c in candidates if c["kind"] == "backlog_item" and c["item_id"] in decided][:COMPARABLES]
         comparables[item.id] = [_comparable(decided[c["item_id"]], c["score"]) for c in near]
     return comparables
+
+
+def team_evidence(team: TeamPriorities, item: BacklogItem) -> dict[str, Any]:
+    """What the team's decided priorities suggest for the item's words, as shown beside the estimate."""
+    level = team.level(team_text(item.title, item.description or ""))
+    return {"items": team.size, "level": LEVELS[min(4, int(level + 0.5))], "value": round(level, 2)}
 
 
 def _comparable(item: BacklogItem, score: float) -> dict[str, Any]:

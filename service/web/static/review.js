@@ -114,6 +114,10 @@ function evidenceBlock(s) {
     parts.push(h("h4", {}, "Similar items the team already prioritized"), table(["Item", "Priority", "Time criticality", "Set by", "Similarity"],
       ev.comparables.map((c) => [`#${c.item_id} ${c.title}`, c.priority, String(c.time_criticality ?? "-"), c.set_by, Number(c.score).toFixed(2)])));
   }
+  if (ev.team) {  // a priority suggestion, once the team has decided enough priorities to learn from
+    parts.push(h("p", { class: "team" }, `The team's own priorities (${ev.team.items} decided items) suggest ${ev.team.level} ` +
+      "for words like these; the urgency is the average of that and the model's estimate."));
+  }
   if (ev.rationale) parts.push(h("h4", {}, "Rationales"), table(["Input", "Why"], Object.entries(ev.rationale).map(([k, v]) => [k.replace("_rationale", ""), v])));
   return parts.length ? h("section", { class: "evidence" }, h("h3", {}, "Evidence"), parts) : h("p", { class: "hint" }, "No evidence recorded.");
 }
