@@ -200,6 +200,8 @@ def propose_estimate(runtime: Runtime, item_id: int, actor: str | None = None) -
             }
             proposal = proposal.with_payload(payload)
     with runtime.db.session() as session:
+        if existing := _pending(session, SuggestionKind.estimate, item):  # made meanwhile (a piece run twice)
+            return existing
         return create_suggestion(session, SuggestionKind.estimate, proposal, _inputs(item), None, actor)
 
 
