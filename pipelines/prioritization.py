@@ -217,6 +217,11 @@ LEVELS = ("Trivial", "Minor", "Major", "Critical", "Blocker")  # Jira's, ordinal
 LEVEL_CRITICALITY = {0: 2, 1: 3, 2: 5, 3: 13, 4: 20}  # a level's time criticality when the words move it
 
 
+def nearest_level(value: float) -> int:
+    """The Jira level 0..4 nearest to a mean of levels (halves round up)."""
+    return min(4, max(0, math.floor(value + 0.5)))
+
+
 def criticality_level(value: int) -> int:
     """Fibonacci time criticality -> Jira level: 1-2 Trivial, 3 Minor, 5-8 Major, 13 Critical, 20 Blocker."""
     return {1: 0, 2: 0, 3: 1, 5: 2, 8: 2, 13: 3, 20: 4}[value]
@@ -302,12 +307,12 @@ def blend_with_team(inputs: PriorityInputs, team_level: float, weight: float = T
     """Move the model's urgency toward the level the team's own priorities suggest for such words (`TeamPriorities.
     level`): the nearest level to `(1 - weight) x model + weight x team`. A warning saying what moved, or None."""
     level = criticality_level(inputs.time_criticality)
-    blended = min(4, max(0, math.floor((1 - weight) * level + weight * team_level + 0.5)))
+    blended = nearest_level((1 - weight) * level + weight * team_level)
     if blended == level:
         return None
     before = inputs.time_criticality
     inputs.time_criticality = LEVEL_CRITICALITY[blended]
-    why = f"the team's own priorities for such items suggest {LEVELS[min(4, math.floor(team_level + 0.5))]}"
+    why = f"the team's own priorities for such items suggest {LEVELS[nearest_level(team_level)]}"
     note = f"(Adjusted: {why}, so {LEVELS[blended]}, not {LEVELS[level]}.)"
     inputs.time_criticality_rationale = f"{inputs.time_criticality_rationale[: 299 - len(note)]} {note}"
     return f"time criticality {before} -> {inputs.time_criticality}: {why}"

@@ -12,7 +12,6 @@ their evidence (a word of the report's summary).
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import sys
@@ -34,6 +33,7 @@ from pipelines.prioritization import (
     criticality_level,
     estimate_inputs,
     keyword_level,
+    nearest_level,
     team_text,
 )
 
@@ -159,7 +159,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         summary |= agreement("model_alone", own, [criticality_level(c) for c in own])
     if all("team_level" in r for r in scored):
         team = [r["team_level"] for r in scored]
-        summary |= agreement("team_alone", team, [min(4, math.floor(t + 0.5)) for t in team])
+        summary |= agreement("team_alone", team, [nearest_level(t) for t in team])
     summary["moved_by_team"] = sum(1 for r in scored if any("team's own" in w for w in r.get("warnings", [])))
     summary["moved_by_words"] = sum(1 for r in scored if any("the item says" in w for w in r.get("warnings", [])))
     summary["severe_called_trivial"] = sum(1 for r in scored if r["truth"] >= 3 and r["predicted"] == 0)

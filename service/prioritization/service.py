@@ -25,6 +25,7 @@ from pipelines.prioritization import (
     TeamPriorities,
     dependency_evidence,
     estimate_inputs,
+    nearest_level,
     plan_sprint,
     priority_level,
     rank,
@@ -229,7 +230,7 @@ def decided_comparables(runtime: Runtime, items: list[BacklogItem]) -> dict[int,
 def team_evidence(team: TeamPriorities, item: BacklogItem) -> dict[str, Any]:
     """What the team's decided priorities suggest for the item's words, as shown beside the estimate."""
     level = team.level(team_text(item.title, item.description or ""))
-    return {"items": team.size, "level": LEVELS[min(4, int(level + 0.5))], "value": round(level, 2)}
+    return {"items": team.size, "level": LEVELS[nearest_level(level)], "value": round(level, 2)}
 
 
 def _comparable(item: BacklogItem, score: float) -> dict[str, Any]:
