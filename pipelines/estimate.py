@@ -1,9 +1,10 @@
 """Story points from comparable past stories: the k most similar items that already have points vote, weighted
 by similarity, together with the team's own median (a prior that keeps a thin or noisy neighbourhood from
-swinging the estimate); the weighted median is snapped to the planning-poker scale.
+swinging the estimate) and, once the team has estimated enough items, what its points say about the item's words
+(`TeamPoints`); the weighted median is snapped to the planning-poker scale.
 
-`k` and `prior_weight` were chosen on each project's validation rows with its training rows as history
-(`python -m evals estimate --split dev`) and are reported on the held-out test rows.
+`k`, `prior_weight` and `words_weight` were chosen on each project's validation rows with its training rows as
+history (`python -m evals estimate --split dev --calibrate`) and are reported on the held-out test rows.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from statistics import median
 
 from pydantic import BaseModel, Field
 
+from pipelines.words import WordClassifier
+
 SCALE: tuple[int, ...] = (1, 2, 3, 5, 8, 13, 20, 40, 100)  # modified Fibonacci, as in planning poker
 K = 20
 PRIOR_WEIGHT = 4.0  # the team median counts as this many comparables
+WORDS_WEIGHT = 2.0  # the team's words count this many times as much as the comparables and the median together
+WORDS_MIN_ITEMS = 200  # the smallest history measured (the eval's smallest project has 211 training rows)
 
 
 class Comparable(BaseModel):
@@ -49,10 +54,37 @@ def weighted_median(values: list[float], weights: list[float]) -> float:
     return pairs[-1][0]
 
 
+class TeamPoints:
+    """What the team's own estimates say about an item's words: a `WordClassifier` over the points of the items
+    it already estimated."""
+
+    def __init__(self, texts: list[str], points: list[float]) -> None:
+        self._words = WordClassifier(texts, points)
+        self.size = self._words.size
+
+    @classmethod
+    def fit(cls, texts: list[str], points: list[float]) -> TeamPoints | None:
+        """None unless `WORDS_MIN_ITEMS` items have points, of at least two values."""
+        if len(texts) < WORDS_MIN_ITEMS or len(set(points)) < 2:
+            return None
+        return cls(texts, points)
+
+    def distribution(self, text: str) -> dict[float, float]:
+        """Points -> how likely the team would give them to `text`."""
+        probabilities = self._words.probabilities([text])[0]
+        return {float(value): float(p) for value, p in zip(self._words.classes, probabilities, strict=True)}
+
+
 def estimate_from_comparables(
-    comparables: list[Comparable], team_median: float | None, k: int = K, prior_weight: float = PRIOR_WEIGHT
+    comparables: list[Comparable],
+    team_median: float | None,
+    k: int = K,
+    prior_weight: float = PRIOR_WEIGHT,
+    words: dict[float, float] | None = None,
+    words_weight: float = WORDS_WEIGHT,
 ) -> Estimate | None:
-    """The estimate from the `k` most similar comparables and the team median, or None when there are none."""
+    """The estimate from the `k` most similar comparables, the team median and the team's `words` distribution
+    (`TeamPoints.distribution`), or None when there are no comparables."""
     nearest = sorted(comparables, key=lambda c: -c.score)[:k]
     if not nearest:
         return None
@@ -61,10 +93,18 @@ def estimate_from_comparables(
     if team_median is not None and prior_weight > 0:
         values.append(team_median)
         weights.append(prior_weight * (sum(weights) / len(weights)))
+    reasons = [f"the {len(nearest)} most similar estimated items"]
+    if team_median is not None:
+        reasons.append(f"team median {team_median:g}")
+    if words and words_weight > 0:
+        total = sum(weights)
+        values += list(words)
+        weights += [words_weight * total * p for p in words.values()]
+        likely = max(words, key=lambda value: words[value])
+        reasons.append(f"items worded like this one most often got {likely:g} ({words[likely]:.0%})")
     points = snap(weighted_median(values, weights))
     top = ", ".join(f"#{c.item_id} ({c.points:g} pts, {c.score:.2f})" for c in nearest[:3])
-    prior = f"; team median {team_median:g}" if team_median is not None else ""
-    rationale = f"weighted median of the {len(nearest)} most similar estimated items{prior}; closest: {top}"
+    rationale = f"weighted median of {'; '.join(reasons)}; closest: {top}"
     return Estimate(points=points, rationale=rationale, comparables=nearest)
 
 

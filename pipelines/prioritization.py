@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.llm import LLM, StructuredResult
 from pipelines.safety import escape_tags, neutralize_instructions
+from pipelines.words import WordClassifier, item_words
 from prompts import load_prompt
 
 PROMPT_ID = "estimate_priority"
@@ -269,19 +270,14 @@ def priority_level(priority: str | None) -> int | None:
 
 
 class TeamPriorities:
-    """What the team's own decided priorities say about an item's words: a text classifier (TF-IDF, logistic
-    regression with balanced classes) fitted on the items whose priority the team already set. Its expected level
-    is compressed toward the middle, so `level` stretches how far an item stands from the team's typical one."""
+    """What the team's own decided priorities say about an item's words (a `WordClassifier` with balanced
+    classes). Its expected level is compressed toward the middle, so `level` stretches how far an item stands from
+    the team's typical one."""
 
     def __init__(self, texts: list[str], levels: list[int]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
-        self.size = len(texts)
-        self._vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2), stop_words="english")
-        features = self._vectorizer.fit_transform(texts)
-        self._model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(features, levels)
-        self.mean = float((self._model.predict_proba(features) @ self._model.classes_).mean())
+        self._words = WordClassifier(texts, levels, balanced=True)
+        self.size = self._words.size
+        self.mean = float((self._words.probabilities(texts) @ self._words.classes).mean())
 
     @classmethod
     def fit(cls, texts: list[str], levels: list[int | None]) -> TeamPriorities | None:
@@ -294,13 +290,8 @@ class TeamPriorities:
     def level(self, text: str) -> float:
         """The level the team's decisions suggest for `text`, 0 (Trivial) .. 4 (Blocker): Major, moved by
         `TEAM_STRETCH` levels per unit its expected level stands above or below the team's mean."""
-        expected = float(self._model.predict_proba(self._vectorizer.transform([text]))[0] @ self._model.classes_)
+        expected = float(self._words.probabilities([text])[0] @ self._words.classes)
         return min(4.0, max(0.0, 2 + TEAM_STRETCH * (expected - self.mean)))
-
-
-def team_text(title: str, description: str) -> str:
-    """What the team classifier reads of an item: the title twice (it weighs most), then the description's start."""
-    return f"{title}\n{title}\n{description[:1000]}"
 
 
 def blend_with_team(inputs: PriorityInputs, team_level: float, weight: float = TEAM_WEIGHT) -> str | None:
@@ -363,7 +354,7 @@ def estimate_inputs(
         reach = evidence_reach(evidence)
         if reach is not None:
             result.value.reach, result.value.reach_rationale = reach
-        if team is not None and (moved := blend_with_team(result.value, team.level(team_text(title, description)))):
+        if team is not None and (moved := blend_with_team(result.value, team.level(item_words(title, description)))):
             result.warnings.append(moved)
         if moved := bound_by_words(result.value, f"{title}\n{description}"):
             result.warnings.append(moved)

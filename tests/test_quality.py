@@ -3,7 +3,7 @@ story."""
 
 import pytest
 
-from pipelines.estimate import Comparable, estimate_from_comparables, snap, weighted_median
+from pipelines.estimate import WORDS_MIN_ITEMS, Comparable, TeamPoints, estimate_from_comparables, snap, weighted_median
 from pipelines.quality import check_item, pronoun_is_unclear, story_statement
 from pipelines.refine import SplitPlan, SplitReply, requirements
 
@@ -78,6 +78,22 @@ def test_estimate_from_comparables_is_a_weighted_median_snapped_to_the_scale():
     estimate = estimate_from_comparables(similar, team_median=2, k=4, prior_weight=1)
     assert estimate.points == 5 and "#0 (5 pts" in estimate.rationale
     assert estimate_from_comparables([], team_median=3) is None
+
+
+def test_the_teams_words_pull_the_estimate_toward_what_such_items_got():
+    texts = [f"export report {n}" if n % 2 else f"payment provider migration {n}" for n in range(WORDS_MIN_ITEMS)]
+    points = [2.0 if n % 2 else 13.0 for n in range(WORDS_MIN_ITEMS)]
+    assert TeamPoints.fit(texts[:-1], points[:-1]) is None  # one item short
+    assert TeamPoints.fit(texts, [3.0] * len(texts)) is None  # one value only
+    team = TeamPoints.fit(texts, points)
+    said = team.distribution("migrate the payment provider")
+    assert set(said) == {2.0, 13.0} and said[13.0] > 0.8 and sum(said.values()) == pytest.approx(1)
+    similar = [Comparable(item_id=i, title="", points=p, score=0.5) for i, p in enumerate([3, 3, 5, 8])]
+    alone = estimate_from_comparables(similar, team_median=3)
+    worded = estimate_from_comparables(similar, team_median=3, words=said)
+    assert alone.points == 3 and worded.points == 13
+    assert "most often got 13" in worded.rationale and "most often" not in alone.rationale
+    assert estimate_from_comparables(similar, team_median=3, words=said, words_weight=0).points == 3
 
 
 def test_split_coverage_comes_from_the_children_and_requirements_are_counted():

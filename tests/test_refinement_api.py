@@ -109,6 +109,43 @@ def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, l
     assert client.get(f"/v1/backlog/{item}").json()["story_points"] == 5
 
 
+def test_once_the_team_has_estimated_enough_items_its_words_join_the_comparables(client, llm, monkeypatch):
+    monkeypatch.setattr("pipelines.estimate.WORDS_MIN_ITEMS", 6)
+    history = [
+        {"title": f"Migrate the payment provider for {market}", "description": "Payments move.", "story_points": 13}
+        for market in ("France", "Spain", "Italy")
+    ] + [{"title": f"Export {what} to CSV", "description": "A CSV export.", "story_points": 2} for what in "ABC"]
+    pointed = add(client, *history)
+    (item,) = add(client, {"title": "Migrate the payment provider for Peru", "description": "Payments move."})
+    payload = (made := client.post(f"/v1/backlog/{item}/estimate").json())["payload"]
+    assert payload["method"] == "comparables+words" and "most often got 13" in payload["rationale"]
+    assert made["model"].endswith("+team-words") and made["evidence"]["team_words"]["items"] == 6
+    assert made["evidence"]["team_words"]["likely"][0]["points"] == 13
+    again = client.post(f"/v1/backlog/{pointed[0]}/estimate").json()  # an estimated item: its own points left out
+    assert again["payload"]["method"] == "comparables"  # five items left: too few to learn from
+
+
+def test_the_same_refinement_suggestion_made_twice_at_once_is_stored_once(client, llm):
+    """As when two workers run the same piece: both got past the check for a pending one before either stored."""
+    from service.core.enums import SuggestionKind
+    from service.core.suggestions import Proposal
+    from service.core.tables import BacklogItem
+    from service.refinement.service import _create
+
+    runtime = client.app.state.runtime
+    (item_id,) = add(client, VAGUE)
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+    proposal = Proposal({"points": 3, "rationale": "r", "comparables": []}, "m", "refinery", "estimate@2")
+    first = _create(runtime, SuggestionKind.estimate, proposal, item, None, None)
+    second = _create(runtime, SuggestionKind.estimate, proposal, item, None, None)
+    assert second.id == first.id
+    assert len(client.get("/v1/suggestions", params={"kind": "estimate"}).json()) == 1
+    client.post(f"/v1/suggestions/{first.id}/reject", json={"reason": "too low"})
+    third = _create(runtime, SuggestionKind.estimate, proposal, item, None, None)  # decided: a new one may be made
+    assert third.id != first.id and client.get(f"/v1/suggestions/{third.id}").json()["status"] == "pending"
+
+
 def test_with_no_estimated_items_the_model_alone_estimates_labelled_so(client, llm):
     (item,) = add(client, VAGUE)
     llm.chat.replies.append(estimate(effort=8))

@@ -6,7 +6,9 @@ validation rows (to choose `k` and the prior weight: `--calibrate` sweeps them a
 training + validation rows as history and estimates the test rows (the reported figure). Metrics: MAE per
 project next to the Median baseline computed in the same run (predict the history's median) and the published
 MAEs (Deep-SE, GPT2SP, published Median) for context. Similarity: all-MiniLM-L6-v2 cosine of title + start of
-description, as the service's embeddings (the service ranks comparables with the hybrid duplicate score).
+description, as the service's embeddings (the service ranks comparables with the hybrid duplicate score). The
+team's words (`TeamPoints`, fitted on the history as the service fits it on the items with points) join the rule
+as the service runs it; `mae_rule_alone` is the rule without them, in the same run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 from evals.bug_reports import DATA_DIR
 from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.embeddings import get_embedder
-from pipelines.estimate import PRIOR_WEIGHT, Comparable, K, estimate_from_comparables
+from pipelines.estimate import PRIOR_WEIGHT, WORDS_WEIGHT, Comparable, K, TeamPoints, estimate_from_comparables
+from pipelines.words import item_words
 
 SUITE = "estimate"
 NEEDS_LLM = False
@@ -30,13 +33,15 @@ KS = (5, 10, 20, 40)
 RECENT = (30, 40, 50, 60, 75, 100)  # --calibrate: the prior over the team's most recent items (k = K)
 RECENT_WEIGHTS = (2.0, 4.0, 8.0)
 PRIOR_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
+WORDS_WEIGHTS = (0.0, 1.0, 2.0, 4.0)  # --calibrate, with k = K and the prior weight PRIOR_WEIGHT
 MAX_TEXT = 600
 
 
 def load_project(path: Any) -> list[dict[str, Any]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return [
-            {"title": row["title"], "text": f"{row['title']}. {row['description'] or ''}"[:MAX_TEXT],
+            {"title": row["title"], "description": row["description"] or "",
+             "text": f"{row['title']}. {row['description'] or ''}"[:MAX_TEXT],
              "points": float(row["storypoint"]), "split": row["split_mark"]}
             for row in csv.DictReader(handle)
         ]  # fmt: skip
@@ -61,19 +66,22 @@ def predictions(
     k: int,
     prior_weight: float,
     recent: int | None = None,
+    words: list[dict[float, float]] | None = None,
+    words_weight: float = WORDS_WEIGHT,
 ) -> list[int]:
     """The rule's estimates; `recent`: the prior is the median of the last `recent` history items (in time order)
-    instead of all of them."""
+    instead of all of them; `words`: the team's words' distribution for each query."""
     prior = median(history_points[-recent:] if recent else history_points)
     similarity = query_vectors @ history_vectors.T
     out = []
-    for row in similarity:
+    for n, row in enumerate(similarity):
         top = np.argsort(-row)[:k]
         comparables = [
             Comparable(item_id=int(i), title="", points=history_points[i], score=float(np.clip(row[i], 0, 1)))
             for i in top
         ]
-        out.append(estimate_from_comparables(comparables, prior, k, prior_weight).points)
+        said = words[n] if words else None
+        out.append(estimate_from_comparables(comparables, prior, k, prior_weight, said, words_weight).points)
     return out
 
 
@@ -108,6 +116,7 @@ def run(options: EvalOptions) -> EvalResult:
     rows, sweep = [], {pair: [] for pair in grid}
     models: dict[str, list[float]] = {}  # --calibrate: each learned model's MAE / median MAE per project
     recents: dict[tuple[int, float], list[float]] = {}  # --calibrate: the rule with a recent prior, the same
+    worded: dict[float, list[float]] = {}  # --calibrate: the rule with the team's words at each weight, the same
     files = sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv")
     for done, path in enumerate(files, 1):
         items = load_project(path)
@@ -123,6 +132,11 @@ def run(options: EvalOptions) -> EvalResult:
             predicted = np.array(predictions(history_vectors, history_points, query_vectors, *pair))
             maes[pair] = float(np.mean(np.abs(truth - predicted)))
             sweep[pair].append(maes[pair] / baseline)
+        team = TeamPoints.fit([item_words(i["title"], i["description"]) for i in history], history_points)
+        said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
+        for weight in WORDS_WEIGHTS if options.calibrate else (WORDS_WEIGHT,):
+            guess = predictions(history_vectors, history_points, query_vectors, K, PRIOR_WEIGHT, None, said, weight)
+            worded.setdefault(weight, []).append(float(np.mean(np.abs(truth - np.array(guess)))) / baseline)
         if options.calibrate:
             for recent in RECENT:
                 for weight in RECENT_WEIGHTS:
@@ -130,7 +144,8 @@ def run(options: EvalOptions) -> EvalResult:
                     recents.setdefault((recent, weight), []).append(float(np.mean(np.abs(truth - guess))) / baseline)
             for name, predicted in learned(history_vectors, history_points, query_vectors).items():
                 models.setdefault(name, []).append(float(np.mean(np.abs(truth - predicted))) / baseline)
-        mae = maes[(K, PRIOR_WEIGHT)]  # the rule as the service runs it (the grid always holds it)
+        alone = maes[(K, PRIOR_WEIGHT)]  # the rule without the words (the grid always holds it)
+        mae = worded[WORDS_WEIGHT][-1] * baseline  # as the service runs it
         paper = papers.get(_norm(path.stem), {})
         rows.append(
             {
@@ -138,12 +153,18 @@ def run(options: EvalOptions) -> EvalResult:
                 "history": len(history),
                 "queries": len(queries),
                 "mae": round(mae, 3),
+                "mae_rule_alone": round(alone, 3),
                 "median_baseline_mae": round(baseline, 3),
                 "beats_median": mae < baseline,
+                "rule_alone_beats_median": alone < baseline,
+                "team_words": team is not None,
                 **{f"published_{k.lower().replace(' ', '_')}": v for k, v in paper.items()},
             }
         )
-        options.log(f"{path.stem}: MAE {mae:.2f} vs median baseline {baseline:.2f} ({len(queries)} items)")
+        options.log(
+            f"{path.stem}: MAE {mae:.2f} (rule alone {alone:.2f}) vs median baseline {baseline:.2f} "
+            f"({len(queries)} items)"
+        )
         options.on_sample(done, len(files))
     deep_se = [r.get("published_deepse") for r in rows]
     summary: dict[str, Any] = {
@@ -151,8 +172,11 @@ def run(options: EvalOptions) -> EvalResult:
         "beats_median_baseline": sum(r["beats_median"] for r in rows),
         "mae_mean": round(mean(r["mae"] for r in rows), 3),
         "median_baseline_mae_mean": round(mean(r["median_baseline_mae"] for r in rows), 3),
+        "rule_alone_beats_median_baseline": sum(r["rule_alone_beats_median"] for r in rows),
+        "rule_alone_mae_mean": round(mean(r["mae_rule_alone"] for r in rows), 3),
         "k": K,
         "prior_weight": PRIOR_WEIGHT,
+        "words_weight": WORDS_WEIGHT,
         "seconds": round(time.perf_counter() - started, 1),
     }
     if all(d is not None for d in deep_se):
@@ -166,6 +190,11 @@ def run(options: EvalOptions) -> EvalResult:
                 f"{len(rows)} projects, MAE / median MAE {mean(sweep[pair]):.3f} on average"
             )
         summary["best"] = {"k": ranked[0][0], "prior_weight": ranked[0][1]}
+        for weight, ratios in worded.items():
+            notes.append(
+                f"k={K} prior_weight={PRIOR_WEIGHT} words_weight={weight}: beats the median on "
+                f"{sum(r < 1 for r in ratios)}/{len(rows)} projects, MAE / median MAE {mean(ratios):.3f} on average"
+            )
         for (recent, weight), ratios in recents.items():
             notes.append(
                 f"k={K} prior_weight={weight}, prior over the last {recent} items: beats the median on "

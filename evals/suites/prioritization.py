@@ -34,8 +34,8 @@ from pipelines.prioritization import (
     estimate_inputs,
     keyword_level,
     nearest_level,
-    team_text,
 )
+from pipelines.words import item_words
 
 SUITE = "prioritization"
 NEEDS_LLM = True
@@ -81,7 +81,7 @@ def team_history() -> TeamPriorities | None:
     held = {r.id for split, limit in (("test", None), ("dev", None), ("dev", 12)) for r in select(split, limit)}
     history = [r for r in reports if r.id not in held and r.priority in LEVELS]
     return TeamPriorities.fit(
-        [team_text(r.title, r.description) for r in history], [LEVELS.index(r.priority) for r in history]
+        [item_words(r.title, r.description) for r in history], [LEVELS.index(r.priority) for r in history]
     )
 
 
@@ -109,7 +109,7 @@ def run(options: EvalOptions) -> EvalResult:
             "latency_s": result.record.latency_s,
         }
         if team is not None:
-            row["team_level"] = round(team.level(team_text(report.title, report.description)), 3)
+            row["team_level"] = round(team.level(item_words(report.title, report.description)), 3)
         if result.value is not None:
             row["model_criticality"] = PriorityInputs.model_validate_json((result.raw or "").strip()).time_criticality
             row["warnings"] = result.warnings
@@ -190,7 +190,7 @@ def rescore(path: Path, team: bool = True) -> dict[str, Any]:
         title, description = texts[row["id"]]
         moved = [w for w in row.get("warnings", []) if not w.startswith("time criticality ")]  # the rules' own
         if history is not None:
-            row["team_level"] = round(history.level(team_text(title, description)), 3)
+            row["team_level"] = round(history.level(item_words(title, description)), 3)
             moved.append(blend_with_team(inputs, row["team_level"]))
         moved.append(bound_by_words(inputs, f"{title}\n{description}"))
         row["warnings"] = [w for w in moved if w]

@@ -78,9 +78,13 @@ def create_suggestion(
     inputs: dict[str, Any],
     evidence: dict[str, Any] | None = None,
     actor: str | None = None,
+    pending_key: str | None = None,
 ) -> Suggestion:
-    """Store a proposal as a suggestion (pending, or failed with the reason) with its "created" event."""
+    """Store a proposal as a suggestion (pending, or failed with the reason) with its "created" event. A pending one
+    with a `pending_key` another pending suggestion holds raises IntegrityError at the flush."""
     suggestion = Suggestion(kind=kind, input=inputs, evidence=evidence, **proposal.columns())
+    if proposal.status == SuggestionStatus.pending:
+        suggestion.pending_key = pending_key
     session.add(suggestion)
     session.flush()
     record_event(session, suggestion.id, SuggestionAction.created, actor, None, suggestion.payload)
@@ -132,7 +136,7 @@ def claim(
     claimed = session.execute(
         update(Suggestion)
         .where(Suggestion.id == suggestion.id, Suggestion.status == SuggestionStatus.pending)
-        .values(status=status, decided_at=utcnow(), decided_by=actor, reason=reason)
+        .values(status=status, decided_at=utcnow(), decided_by=actor, reason=reason, pending_key=None)
     )
     if claimed.rowcount != 1:
         raise Conflict(f"suggestion {suggestion.id} was decided by someone else just now")

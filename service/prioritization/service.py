@@ -13,7 +13,7 @@ from concurrent.futures import as_completed
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipelines.llm import LLM, StructuredResult, describe_validation_error
@@ -30,20 +30,19 @@ from pipelines.prioritization import (
     priority_level,
     rank,
     score,
-    team_text,
 )
+from pipelines.words import item_words
 from service import duplicates
 from service.backlog.service import get_item, select_items
 from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.learned import learned
 from service.core.runtime import ContextThreadPool, Runtime
-from service.core.scope import current_project
 from service.core.suggestions import Proposal, claim, create_suggestion, record_event
 from service.core.tables import BacklogItem, Strategy, Suggestion, utcnow
 
 MAX_ITEMS = 50
 COMPARABLES = 3  # the most similar items whose priority the team already set, shown on each priority suggestion
-TEAM_HISTORY = 20_000  # the most recent decided items the team classifier learns from
 
 log = logging.getLogger(__name__)
 
@@ -122,30 +121,16 @@ def estimate_item(
     )
 
 
-_TEAMS: dict[tuple, TeamPriorities | None] = {}  # the last classifier per project, by what it was fitted on
-
-
 def team_priorities(runtime: Runtime, excluded: list[int]) -> TeamPriorities | None:
     """A classifier of the words of the items whose priority the team already set (accepted, by hand, or imported),
     excluding the items being estimated; None while there are fewer than `TEAM_MIN_ITEMS` (README: blending it
-    into the model's urgency raised the agreement with Hadoop's triagers on dev). Kept while nothing it read
-    changes."""
-    decided = (BacklogItem.priority.is_not(None), BacklogItem.merged_into_id.is_(None), BacklogItem.id.not_in(excluded))
-    with runtime.db.session() as session:
-        count, changed = session.execute(select(func.count(), func.max(BacklogItem.updated_at)).where(*decided)).one()
-        key = (runtime.db.url, current_project(), count, changed, tuple(sorted(excluded)))
-        if key in _TEAMS:
-            return _TEAMS[key]
-        query = select(BacklogItem.title, BacklogItem.description, BacklogItem.priority).where(*decided)
-        rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(TEAM_HISTORY)).all()
-    try:
-        team = TeamPriorities.fit([team_text(t, d or "") for t, d, _ in rows], [priority_level(p) for *_, p in rows])
-    except ValueError:  # e.g. no word left after stop words: the estimates stand without the team's level
-        log.exception("the team's priorities could not be learned")
-        team = None
-    _TEAMS.clear()
-    _TEAMS[key] = team
-    return team
+    into the model's urgency raised the agreement with Hadoop's triagers on dev)."""
+    return learned(
+        runtime,
+        BacklogItem.priority,
+        excluded,
+        lambda rows: TeamPriorities.fit([item_words(t, d) for t, d, _ in rows], [priority_level(p) for *_, p in rows]),
+    )
 
 
 def propose_ranking(
@@ -229,7 +214,7 @@ def decided_comparables(runtime: Runtime, items: list[BacklogItem]) -> dict[int,
 
 def team_evidence(team: TeamPriorities, item: BacklogItem) -> dict[str, Any]:
     """What the team's decided priorities suggest for the item's words, as shown beside the estimate."""
-    level = team.level(team_text(item.title, item.description or ""))
+    level = team.level(item_words(item.title, item.description or ""))
     return {"items": team.size, "level": LEVELS[nearest_level(level)], "value": round(level, 2)}
 
 

@@ -1,0 +1,45 @@
+"""Models fitted on what a team already decided (its priorities, its story points), kept until that changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from service.core.runtime import Runtime
+from service.core.scope import current_project
+from service.core.tables import BacklogItem
+
+log = logging.getLogger(__name__)
+HISTORY = 20_000  # the most recent decided items a model learns from
+Fitted = TypeVar("Fitted")
+_FITTED: dict[str, tuple[tuple, Any]] = {}  # by what was decided: (what the last fit read, the fit)
+
+
+def learned(
+    runtime: Runtime,
+    decided: InstrumentedAttribute,
+    excluded: list[int],
+    fit: Callable[[list[tuple[str, str, Any]]], Fitted | None],
+) -> Fitted | None:
+    """`fit` over (title, description, decision) of the items whose `decided` column is set, excluding `excluded`
+    (the items being estimated); its result is kept while those items are unchanged. A ValueError from `fit`
+    (e.g. no word left after stop words) is logged and gives None: the estimates then stand without it."""
+    where = (decided.is_not(None), BacklogItem.merged_into_id.is_(None), BacklogItem.id.not_in(excluded))
+    with runtime.db.session() as session:
+        count, changed = session.execute(select(func.count(), func.max(BacklogItem.updated_at)).where(*where)).one()
+        key = (runtime.db.url, current_project(), count, changed, tuple(sorted(excluded)))
+        if (kept := _FITTED.get(decided.key)) and kept[0] == key:
+            return kept[1]
+        query = select(BacklogItem.title, BacklogItem.description, decided).where(*where)
+        rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(HISTORY)).all()
+    try:
+        result = fit([(title, description or "", value) for title, description, value in rows])
+    except ValueError:
+        log.exception("what the team decided (%s) could not be learned", decided.key)
+        result = None
+    _FITTED[decided.key] = (key, result)
+    return result
