@@ -43,3 +43,8 @@ def learned(
         result = None
     _FITTED[decided.key] = (key, result)
     return result
+
+
+def forget() -> None:
+    """Drop every kept fit (the next call fits again)."""
+    _FITTED.clear()
