@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.llm import LLM, CallRecord, StructuredResult
 from pipelines.safety import REMOVED, escape_tags, neutralize_instructions, screen_speaker
-from pipelines.textclean import content_words, plain_words
+from pipelines.textclean import content_words, plain_words, singular
 from pipelines.transcripts import Turn
 from prompts import load_prompt
 
@@ -105,6 +105,7 @@ class ConversationResult:
     quotes_dropped: list[str] = field(default_factory=list)  # what the model claimed and the transcript lacks
     warnings: list[str] = field(default_factory=list)
     failed_chunks: list[str] = field(default_factory=list)
+    ruled_out: dict[int, list[TurnQuote]] = field(default_factory=dict)  # decision index -> lines that rule it out
 
 
 _COMMON_ENGLISH = (
@@ -264,6 +265,44 @@ def _mentions(quotes: list[TurnQuote], item: str) -> bool:
     return bool(content_words(" ".join(q.text for q in quotes)) & content_words(item))
 
 
+# "we will omit the touch screen", "no need for a talk-back", "rather than buttons": a rejection before its object
+_REJECTS = re.compile(
+    r"\b(?:omit\w*|scrap\w*|drop\w*|abandon\w*|get rid of|do without|without|instead of|rather than|decided against|"
+    r"no longer|don t need|do not need|no need for|forget about|rule out|not (?:going to |gonna )?(?:use|have|include|"
+    r"do|go with)|won t (?:use|have|include))\b"
+)
+_REJECTED = re.compile(
+    r"\b(?:rul\w* (?:it|that|them|this) out|(?:it|that)(?: s| is) out|forget (?:it|that))\b"
+)  # after
+_GENERIC_WORDS = (
+    "use used using include make need want go get add have like think just really thing way good right one kind bit "
+    "lot also maybe probably sort"
+)
+_GENERIC = frozenset(_GENERIC_WORDS.split())  # words of a decision too common to tie a line to it
+REVERSAL_WORDS = 2  # topic words a line must reject (dev: 1 flagged 32 of 134 reference decisions, 2 flagged 4)
+REVERSAL_SPAN = 6  # words after a rejection (twice as many before "ruled that out") in which they must be
+
+
+def ruled_out(decision: Decision, turns: list[Turn]) -> list[TurnQuote]:
+    """Lines from the decision's first quote on that rule out what it decides ("we will omit the touch screen" for
+    "use a simple touch screen"): a rejection followed closely by `REVERSAL_WORDS` of the decision's topic words, or
+    "ruled that out" closely after them. None for a decision that is itself a rejection. The model sometimes writes
+    the opposite of what a meeting settled; these lines are shown to the reviewer, the decision is kept."""
+    stated = plain_words(decision.decision)
+    if _REJECTS.search(stated) or _REJECTED.search(stated):
+        return []
+    topic = {w for w in content_words(stated) if w not in _GENERIC and len(w) > 2}
+    start = min(q.turn for q in decision.quotes)
+    found = []
+    for turn in (t for t in turns if t.index >= start):
+        words = plain_words(turn.text)
+        near = [words[m.end() :].split()[:REVERSAL_SPAN] for m in _REJECTS.finditer(words)]
+        near += [words[: m.start()].split()[-2 * REVERSAL_SPAN :] for m in _REJECTED.finditer(words)]
+        if any(len(topic & {singular(w) for w in span}) >= REVERSAL_WORDS for span in near):
+            found.append(TurnQuote(turn=turn.index, text=_cut(turn.text), speaker=turn.speaker))
+    return found
+
+
 def extract(
     llm: LLM,
     turns: list[Turn],
@@ -287,4 +326,5 @@ def extract(
             parts.append(verify(reply.value, piece, result))
         on_chunk(done, len(pieces))
     result.notes = merge(parts)
+    result.ruled_out = {n: lines for n, d in enumerate(result.notes.decisions) if (lines := ruled_out(d, turns))}
     return result

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from pipelines.conversation import ConversationNotes, ConversationResult, chunks, merge, verify
+from pipelines.conversation import ConversationNotes, ConversationResult, Decision, chunks, merge, ruled_out, verify
 from pipelines.transcripts import Turn
 from tests.conftest import story_json
 
@@ -205,6 +205,48 @@ def test_a_meeting_changes_one_item_adds_a_story_raises_a_priority_and_leaves_th
     assert rejected.json()["reason"] == "not decided"
     dark = client.get(f"/v1/backlog/{ids['Dark mode']}").json()
     assert (dark["description"], dark["priority"]) == (DARK["description"], None)
+
+
+REVERSED = """Anna: Let's use a touch screen for the remote, it is our selling point.
+Ben: Sounds good.
+Anna: Marketing says the touch screen costs too much.
+Ben: Then we will omit the touch screen in favour of voice control.
+Anna: Fine, voice control it is.
+"""
+
+
+def test_a_later_line_that_rules_a_decision_out_is_found():
+    said = turns(*(line.split(": ", 1)[1] for line in REVERSED.splitlines()))
+    use = Decision(decision="Use a touch screen on the remote.", quotes=[quote(0, "use a touch screen")])
+    assert [(q.turn, q.speaker) for q in ruled_out(use, said)] == [(3, "Ben")]
+    voice = Decision(decision="Use voice control instead.", quotes=[quote(3, "in favour of voice control")])
+    assert ruled_out(voice, said) == []  # "in favour of" is no rejection, and the line says what was chosen
+    omit = Decision(decision="Omit the touch screen.", quotes=[quote(3, "we will omit the touch screen")])
+    assert ruled_out(omit, said) == []  # the decision is itself the rejection
+    later = Decision(decision="Use a touch screen.", quotes=[quote(4, "voice control it is")])
+    assert ruled_out(later, said) == []  # only lines from the decision's first quote on
+    one_word = Decision(decision="Use a screen.", quotes=[quote(0, "use a touch screen")])
+    assert ruled_out(one_word, said) == []  # two of its words must be ruled out, not one
+    after = turns("We looked at the touch screen again and more or less ruled that out.")
+    assert len(ruled_out(Decision(decision="Add a touch screen.", quotes=[quote(0, "the touch screen")]), after)) == 1
+
+
+def test_a_decision_a_later_line_rules_out_is_kept_with_a_warning(client, llm):
+    reply = json.dumps({"decisions": [
+        {"decision": "Use a touch screen on the remote.", "quotes": [quote(0, "use a touch screen for the remote")]},
+        {"decision": "Use voice control.", "quotes": [quote(3, "in favour of voice control")]},
+    ]})  # fmt: skip
+    job, _ = run_meeting(client, llm, reply, REVERSED)
+    assert job["status"] == "done" and job["suggestions"] == 2, job
+    touch, voice = sorted(client.get("/v1/suggestions").json(), key=lambda s: s["id"])
+    assert touch["evidence"]["ruled_out_by"] == [
+        {"speaker": "Ben", "text": "Then we will omit the touch screen in favour of voice control.", "turn": 3}
+    ]
+    assert touch["warnings"] == [
+        "line 3 (Ben) may rule this out: 'Then we will omit the touch screen in favour of voice control.'; "
+        "check it is not the opposite"
+    ]
+    assert touch["status"] == "pending" and voice["warnings"] == [] and "ruled_out_by" not in voice["evidence"]
 
 
 def test_chit_chat_gives_no_suggestions(client, llm):

@@ -525,6 +525,7 @@ MEETING = """Anna: Let's settle the invoice export before lunch.
 Ben: Invoices will be exported as one PDF per month.
 Anna: And the export must include the VAT number on every page.
 Ben: Who signs off the PDF layout? Nobody knows yet.
+Anna: Actually, drop the one PDF per month plan, finance wants single invoices.
 """
 
 
@@ -578,6 +579,8 @@ def test_a_meeting_upload_shows_what_was_said_in_order_and_accepting_a_change_ed
     said = 'Ben (line 1): "Invoices will be exported as one PDF per month"'
     expect(decision.locator(".quotes li")).to_have_text([said])
     expect(decision.locator(".status")).to_have_text("pending")
+    expect(decision.locator(".warnings")).to_contain_text("line 4 (Anna) may rule this out")  # the last line
+    assert change.locator(".warnings").count() == 0
     expect(change.locator(".row-text")).to_have_text("Every page of the PDF shows the VAT number.")
     expect(change.locator(".row-details")).to_contain_text("Export invoices as PDF")
     expect(change.locator(".quotes li")).to_have_text(

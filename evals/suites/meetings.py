@@ -89,6 +89,7 @@ def score(result: ConversationResult, meeting: dict[str, Any], embedder: Any, se
                 "quotes": [q.model_dump() for q in d.quotes],
                 "supported": s,
                 "best_reference_score": round(float(to_references[i].max()), 3) if len(meeting["references"]) else None,
+                "ruled_out_by": [q.turn for q in result.ruled_out.get(i, [])],
             }
             for i, (d, s) in enumerate(zip(result.notes.decisions, supported, strict=True))
         ],
@@ -111,6 +112,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "decision_recall": round(sum(references) / len(references), 3) if references else None,
         "decision_precision": round(sum(d["supported"] for d in decisions) / len(decisions), 3) if decisions else None,
         "decisions_extracted": len(decisions),
+        "decisions_a_later_line_rules_out": sum(bool(d.get("ruled_out_by")) for d in decisions),
         "quote_verification_rate": round(1 - sum(r["quotes_dropped"] for r in rows) / checked, 3) if checked else None,
         "llm_calls_per_meeting": round(mean(r["llm_calls"] for r in rows), 1),
         "minutes_per_meeting": round(mean(r["minutes"] for r in rows), 2),

@@ -100,14 +100,19 @@ def _quotes(quotes: list[TurnQuote]) -> list[dict[str, Any]]:
     return [{"speaker": q.speaker, "text": q.text, "turn": q.turn} for q in quotes]
 
 
-def _proposal(result: ConversationResult, payload: dict[str, Any]) -> Proposal:
+def _proposal(result: ConversationResult, payload: dict[str, Any], warnings: list[str] | None = None) -> Proposal:
     record = result.calls[0]
     return Proposal(
         payload=payload,
         model=record.model,
         provider=record.provider,
         prompt_version=f"{record.prompt_id}@{record.prompt_version}",
+        warnings=warnings or [],
     )
+
+
+def _ruled_out(lines: list[TurnQuote]) -> list[str]:
+    return [f"line {q.turn} ({q.speaker}) may rule this out: {q.text!r}; check it is not the opposite" for q in lines]
 
 
 def make_suggestions(runtime: Runtime, conversation_id: int, result: ConversationResult, actor: str | None) -> int:
@@ -146,9 +151,12 @@ def _suggest(
         (SuggestionKind.decision, "decisions", "decision"),
         (SuggestionKind.action_item, "action_items", "task"),
     ):
-        for note in getattr(notes, name):
+        for n, note in enumerate(getattr(notes, name)):
             payload = note.model_dump(mode="json") | {"quotes": _quotes(note.quotes)} | source
-            suggestion = create_suggestion(session, kind, _proposal(result, payload), source, _evidence(note), actor)
+            against = result.ruled_out.get(n, []) if kind == SuggestionKind.decision else []
+            evidence = _evidence(note) | ({"ruled_out_by": _quotes(against)} if against else {})
+            proposal = _proposal(result, payload, _ruled_out(against))
+            suggestion = create_suggestion(session, kind, proposal, source, evidence, actor)
             summary.setdefault(name, []).append({"text": getattr(note, key), "suggestion_id": suggestion.id})
     for change in notes.changes:
         item = session.get(BacklogItem, change.item)

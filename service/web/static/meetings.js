@@ -96,6 +96,7 @@ function decisionBar(row, li) {
     outcome ? h("span", { class: "outcome" }, outcome) : "",
     s.status === "rejected" && s.reason ? h("span", { class: "hint reason" }, `reason: ${s.reason}`) : "",
     s.status === "failed" && s.reason ? h("span", { class: "warnings reason" }, s.reason) : "",
+    s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
     s.status === "pending" ? [
       h("button", { class: "primary accept", onclick: () => accept(row, li) }, "Accept"),
       reason, h("button", { class: "reject", onclick: () => reject(row, li, reason) }, "Reject"),
