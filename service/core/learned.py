@@ -24,9 +24,10 @@ def learned(
     decided: InstrumentedAttribute,
     excluded: list[int],
     fit: Callable[[list[tuple[str, str, Any]]], Fitted | None],
+    limit: int = HISTORY,
 ) -> Fitted | None:
-    """`fit` over (title, description, decision) of the items whose `decided` column is set, excluding `excluded`
-    (the items being estimated); its result is kept while those items are unchanged. A ValueError from `fit`
+    """`fit` over (title, description, decision) of the `limit` newest items whose `decided` column is set, excluding
+    `excluded` (the items being estimated); its result is kept while those items are unchanged. A ValueError from `fit`
     (e.g. no word left after stop words) is logged and gives None: the estimates then stand without it."""
     where = (decided.is_not(None), BacklogItem.merged_into_id.is_(None), BacklogItem.id.not_in(excluded))
     with runtime.db.session() as session:
@@ -35,7 +36,7 @@ def learned(
         if (kept := _FITTED.get(decided.key)) and kept[0] == key:
             return kept[1]
         query = select(BacklogItem.title, BacklogItem.description, decided).where(*where)
-        rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(HISTORY)).all()
+        rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(limit)).all()
     try:
         result = fit([(title, description or "", value) for title, description, value in rows])
     except ValueError:

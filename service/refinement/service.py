@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipelines.estimate import Comparable, TeamPoints, estimate_from_comparables, team_median
+from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.prioritization import estimate_inputs
 from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
@@ -186,15 +186,17 @@ def comparables(runtime: Runtime, item: BacklogItem) -> tuple[list[Comparable], 
 
 
 def team_points(runtime: Runtime, item: BacklogItem) -> TeamPoints | None:
-    """A classifier of the words of the items with points (the item itself left out), or None while fewer than
-    `WORDS_MIN_ITEMS` have points (README: joined to the comparables, it brought the estimate below the Median
-    baseline on more projects). An item without points is left out anyway, so a refinement run fits it once."""
+    """A classifier of the words of the newest `WORDS_MAX_ITEMS` items with points (the item itself left out), or
+    None while fewer than `WORDS_MIN_ITEMS` have points (README: joined to the comparables, it brought the estimate
+    below the Median baseline on more projects). An item without points is left out anyway, so a refinement run
+    fits it once."""
     excluded = [item.id] if item.story_points is not None else []
     return learned(
         runtime,
         BacklogItem.story_points,
         excluded,
         lambda rows: TeamPoints.fit([item_words(t, d) for t, d, _ in rows], [float(p) for *_, p in rows]),
+        WORDS_MAX_ITEMS,
     )
 
 
