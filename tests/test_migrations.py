@@ -182,3 +182,40 @@ def test_db_revision_writes_what_the_tables_add_to_the_newest_revision(tmp_path:
             migrate.new_revision("again")
     finally:
         Base.metadata.remove(added)
+
+
+def test_pending_refinement_suggestions_get_their_key_on_upgrade_and_a_later_duplicate_none(settings: Settings):
+    """0006 keys the pending rewrite/split/estimate suggestions a database already has; of two made from the same
+    item as it is (the two-worker race it closes), the first is keyed and the later one stays pending unkeyed."""
+    import json
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from service.core.db import driver_url
+
+    engine = create_engine(driver_url(settings.db_url))
+    with engine.begin() as connection:
+        command.upgrade(migrate.config(connection), "0005")
+        made = {"backlog_item_id": 7, "fingerprint": "f1"}
+        for kind, status, inputs in [
+            ("estimate", "pending", made),
+            ("estimate", "pending", made),  # the same one again
+            ("estimate", "pending", made | {"fingerprint": "f0"}),  # from the item before it changed
+            ("rewrite", "pending", made),
+            ("estimate", "accepted", made),
+            ("decision", "pending", {"conversation_id": 1}),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO suggestions (kind, status, input, model, provider, prompt_version, usage, warnings, "
+                    "created_at) VALUES (:kind, :status, :input, 'm', 'p', 'v', '{}', '[]', CURRENT_TIMESTAMP)"
+                ),
+                {"kind": kind, "status": status, "input": json.dumps(inputs)},
+            )
+    engine.dispose()
+    database = Database(settings.db_url)
+    with database.engine.connect() as connection:
+        keys = connection.execute(text("SELECT pending_key FROM suggestions ORDER BY id")).scalars().all()
+    assert keys == ["estimate:7:f1", None, "estimate:7:f0", "rewrite:7:f1", None, None]
+    database.engine.dispose()
