@@ -271,9 +271,8 @@ _REJECTS = re.compile(
     r"no longer|don t need|do not need|no need for|forget about|rule out|not (?:going to |gonna )?(?:use|have|include|"
     r"do|go with)|won t (?:use|have|include))\b"
 )
-_REJECTED = re.compile(
-    r"\b(?:rul\w* (?:it|that|them|this) out|(?:it|that)(?: s| is) out|forget (?:it|that))\b"
-)  # after
+# "we have more or less ruled that out": a rejection after its object
+_REJECTED = re.compile(r"\b(?:rul\w* (?:it|that|them|this) out|(?:it|that)(?: s| is) out|forget (?:it|that))\b")
 _GENERIC_WORDS = (
     "use used using include make need want go get add have like think just really thing way good right one kind bit "
     "lot also maybe probably sort"
