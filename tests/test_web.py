@@ -521,6 +521,30 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     expect(page.locator("#detail .estimate .points")).to_have_text("2 points")
 
 
+def test_an_estimate_the_teams_words_joined_shows_what_they_suggest(page: Page, desk: str, monkeypatch):
+    monkeypatch.setattr("pipelines.estimate.WORDS_MIN_ITEMS", 6)  # the server runs in this process
+    history = [
+        {"title": f"Migrate the payment provider for {market}", "description": "Payments move.", "story_points": 13}
+        for market in ("France", "Spain", "Italy")
+    ] + [{"title": f"Export {what} to CSV", "description": "A CSV export.", "story_points": 2} for what in "ABC"]
+    item = {"title": "Migrate the payment provider for Peru", "description": "Payments move."}
+    created = httpx.post(f"{desk}/v1/backlog/items", json=[*history, item], timeout=120)
+    assert created.status_code == 201, created.text
+    item_id = created.json()["created"][-1]["id"]
+    made = httpx.post(f"{desk}/v1/backlog/{item_id}/estimate", timeout=120).json()
+    assert made["evidence"]["team_words"]["items"] == 6 and made["evidence"]["team_words"]["likely"][0]["points"] == 13
+
+    team_words = re.compile(r"^Team's words \(learned from 6 items with points\): 13 \(\d+%\)(, \d+ \(\d+%\))*$")
+    visit(page, "/#refine")
+    estimate = page.locator(f"#refine-queue li[data-id='{item_id}'] article.estimate")
+    expect(estimate.locator(".team-words")).to_have_text(team_words)
+    expect(estimate.locator("table")).to_contain_text("Migrate the payment provider")  # beside the comparables
+    page.click("nav a[data-tab=review]")
+    page.select_option("#filter-kind", "estimate")
+    expect(page.locator("#detail .estimate .team-words")).to_have_text(team_words)
+    expect(page.locator("#detail section.evidence")).to_contain_text("shown with the estimate below")
+
+
 MEETING = """Anna: Let's settle the invoice export before lunch.
 Ben: Invoices will be exported as one PDF per month.
 Anna: And the export must include the VAT number on every page.

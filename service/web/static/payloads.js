@@ -99,14 +99,18 @@ export function splitView(p, evidence) {
       children[child] ? `${child + 1}. ${children[child].title}` : `child ${child + 1}`]))] : "");
 }
 
-// An estimate's payload: the points, why, and the comparable items that voted.
-export function estimateView(p) {
+// An estimate's payload: the points, why, the comparable items that voted, and, when the team's word classifier
+// joined them, the points the team's own estimates give words like these (evidence.team_words).
+export function estimateView(p, evidence) {
   const comparables = p.comparables || [];
+  const team = evidence?.team_words;
   return h("div", { class: "estimate" },
     h("p", {}, h("strong", { class: "points" }, `${p.points} points`), ` · ${p.method === "model" ? "the model alone" : "from comparable items"}`),
     h("p", { class: "rationale" }, p.rationale),
     comparables.length ? table(["Comparable item", "Points", "Score"], comparables.map((c) => [
-      `#${c.item_id} ${c.title}`, String(c.points), Number(c.score).toFixed(2)])) : "");
+      `#${c.item_id} ${c.title}`, String(c.points), Number(c.score).toFixed(2)])) : "",
+    team?.likely?.length ? h("p", { class: "team-words" }, `Team's words (learned from ${team.items} items with points): `,
+      team.likely.map((l) => `${l.points} (${Math.round(Number(l.p) * 100)}%)`).join(", ")) : "");
 }
 
 // The view of a refinement suggestion's payload, or null for other kinds.
@@ -114,7 +118,7 @@ export function refinementView(s) {
   const p = s.payload || {};
   if (s.kind === "rewrite") return storyView(p);
   if (s.kind === "split") return splitView(p, s.evidence);
-  if (s.kind === "estimate") return estimateView(p);
+  if (s.kind === "estimate") return estimateView(p, s.evidence);
   return null;
 }
 

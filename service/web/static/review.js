@@ -118,6 +118,7 @@ function evidenceBlock(s) {
     parts.push(h("p", { class: "team" }, `The team's own priorities (${ev.team.items} decided items) suggest ${ev.team.level} ` +
       "for words like these; the urgency is the average of that and the model's estimate."));
   }
+  if (ev.team_words) parts.push(h("p", { class: "hint" }, "What the team's words suggest is shown with the estimate below."));
   if (ev.rationale) parts.push(h("h4", {}, "Rationales"), table(["Input", "Why"], Object.entries(ev.rationale).map(([k, v]) => [k.replace("_rationale", ""), v])));
   return parts.length ? h("section", { class: "evidence" }, h("h3", {}, "Evidence"), parts) : h("p", { class: "hint" }, "No evidence recorded.");
 }
