@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from evals import report
 from evals.suites import (
+    conversations,
     dependencies,
     drafting,
     duplicates,
@@ -40,6 +41,7 @@ SUITES = {
     "quality": quality,
     "split": split,
     "meetings": meetings,
+    "conversations": conversations,
     "injection": injection,
     "pii": pii,
     "learning": learning,

@@ -195,6 +195,108 @@ def verify(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
     return ConversationNotes.model_validate({name: [n.model_dump() for n in kept[name]] for name in NOTE_LISTS})
 
 
+def _mentioned(note: Note, by_index: dict[int, Turn]) -> bool:
+    """Whether a quoted line, or a line next to one, shares a word with what the note says (number words count;
+    "L_C_D_s", a transcript's spelled acronym, is "lcds"). A note the model wrote from its examples or the backlog
+    ("Add a newsletter signup form" on lines about a frozen camera) rests on lines that are not about it."""
+    said = _topic(_headline(note))
+    near = {q.turn + step for q in note.quotes for step in (-1, 0, 1)}
+    return any(said & _topic(by_index[i].text) for i in near if i in by_index)
+
+
+_NUMBERS = "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred"
+_NUMBER_WORDS = frozenset(_NUMBERS.split())
+
+
+def _topic(text: str) -> set[str]:
+    """The words that tie a note to a line: content words and number words, acronyms' underscores dropped."""
+    plain = text.replace("_", "")
+    return content_words(plain) | (set(plain_words(plain).split()) & _NUMBER_WORDS)
+
+
+# "I'll update the designs", "let me check": the speaker takes the task on
+_COMMITS = re.compile(r"\b(?:i ll|i will(?! not)|i can(?! t\b)|i m going to|i am going to|let me)\b")
+_ASKS = re.compile(r"\b(?:can|could|would) you\b")
+_DUE = re.compile(
+    r"\b(?:by|before|until|on) ((?:next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    r"(?: morning| evening)?|tomorrow|tonight|today|next week|(?:the )?end of (?:the )?(?:day|week|month|sprint))\b"
+    r"|\b(today|tomorrow|tonight)\b"
+)
+
+
+def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResult) -> ConversationNotes:
+    """Verified notes held to their lines: a note (other than a change, which `extract_chunk` holds to its item)
+    whose quoted lines do not mention it is dropped with a warning; an action item with no owner gets the speaker
+    who takes it on in a quoted line ("I'll ..."), or the speaker a quoted line asks ("Ben, can you ..."), and with
+    no due date the one that line says ("by Friday")."""
+    by_index = {turn.index: turn for turn in turns}
+    speakers = {turn.speaker.strip().lower(): turn.speaker.strip() for turn in turns if turn.speaker.strip()}
+    kept: dict[str, list[Note]] = {name: [] for name in NOTE_LISTS}
+    for name in NOTE_LISTS:
+        for note in getattr(notes, name):
+            if name != "changes" and not _mentioned(note, by_index):
+                result.warnings.append(f"a note whose quoted lines do not mention it was dropped: {_headline(note)!r}")
+                continue
+            if isinstance(note, OpenQuestion) and not any(_asks(by_index.get(q.turn)) for q in note.quotes):
+                result.warnings.append(f"a question that no quoted line asks was dropped: {note.question!r}")
+                continue
+            if isinstance(note, ActionItem) and not (note.owner and note.due):
+                note = note.model_copy(update=_owner_and_due(note, by_index, speakers))
+            if isinstance(note, ActionItem) and not note.owner and _said(note, by_index, _BUILDS):
+                note = NewWork(what=note.task, quotes=note.quotes)  # the group's work, filed as nobody's task
+            elif isinstance(note, Decision) and _said(note, by_index, _STORY):
+                note = NewWork(what=note.decision, quotes=note.quotes)  # "let's add it as its own story"
+            elif isinstance(note, NewWork) and not (_said(note, by_index, _BUILDS) or _said(note, by_index, _AGREES)):
+                owner = _owner_and_due(ActionItem(task=note.what, quotes=note.quotes), by_index, speakers)
+                if "owner" not in owner:
+                    result.warnings.append(f"new work that no quoted line agrees to build was dropped: {note.what!r}")
+                    continue
+                note = ActionItem(task=note.what, quotes=note.quotes, **owner)  # "I'll ask the platform team"
+            kept[
+                "new_work" if isinstance(note, NewWork) else "action_items" if isinstance(note, ActionItem) else name
+            ].append(note)
+    return ConversationNotes.model_construct(**kept)  # type: ignore[arg-type]
+
+
+# "let's build saved addresses", "that's a new story": the group agrees to build something
+_BUILDS = re.compile(
+    r"\b(?:let s|we ll|we will|we should|going to) (?:build|add|do|make)\b|\b(?:new|own|separate) stor(?:y|ies)\b"
+)
+_AGREES = re.compile(r"\b(?:agreed|sounds good|let s do (?:it|that|both))\b")
+_STORY = re.compile(r"\b(?:new|own|separate) stor(?:y|ies)\b")
+_UNSETTLED = re.compile(r"\b(?:not sure|no idea|don t know|do not know|unclear|open question|tbd)\b")
+
+
+def _asks(turn: Turn | None) -> bool:
+    """Whether a line asks something or says it is unsettled: where an open question can rest."""
+    return turn is not None and ("?" in turn.text or bool(_UNSETTLED.search(plain_words(turn.text))))
+
+
+def _said(note: Note, by_index: dict[int, Turn], pattern: re.Pattern[str]) -> bool:
+    """Whether one of the note's quoted lines says `pattern` (the whole line, not only the quoted words)."""
+    return any(pattern.search(plain_words(by_index[q.turn].text)) for q in note.quotes if q.turn in by_index)
+
+
+def _owner_and_due(item: ActionItem, by_index: dict[int, Turn], speakers: dict[str, str]) -> dict[str, str]:
+    """The owner and due date the quoted lines say, for the fields the model left empty."""
+    found: dict[str, str] = {}
+    for quote in item.quotes:
+        turn = by_index.get(quote.turn)
+        if turn is None:
+            continue
+        words = plain_words(turn.text)
+        if not item.owner and "owner" not in found:
+            if _COMMITS.search(words) and turn.speaker.strip():
+                found["owner"] = turn.speaker.strip()
+            elif _ASKS.search(words):
+                asked = [speakers[w] for w in words.split() if w in speakers and w != turn.speaker.strip().lower()]
+                if asked:
+                    found["owner"] = asked[0]
+        if not item.due and "due" not in found and (due := _DUE.search(words)):
+            found["due"] = (due.group(1) or due.group(2)).capitalize()
+    return found
+
+
 def _cut(text: str) -> str:
     """The quote, cut at a word to MAX_QUOTE_CHARS when longer."""
     return text if len(text) <= MAX_QUOTE_CHARS else text[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " ..."
@@ -250,6 +352,20 @@ def extract_chunk(
             if c.item not in known
         ]
         listed = [c for c in result.value.changes if c.item in known]
+        listed_work = [
+            (w, next((i for i, text in backlog if _names_item(w, text)), None)) for w in result.value.new_work
+        ]
+        result.warnings += [
+            f"new work that is backlog item #{item} was dropped: {w.what!r}"
+            for w, item in listed_work
+            if item is not None
+        ]
+        result.value.new_work = [w for w, item in listed_work if item is None]
+        restating = [c for c in listed if _restates(c, known[c.item])]
+        result.warnings += [
+            f"a change to backlog item #{c.item} only restated the item ({c.detail[:60]!r}); dropped" for c in restating
+        ]
+        listed = [c for c in listed if c not in restating]
         result.value.changes = [c for c in listed if _mentions(c.quotes, known[c.item])]
         result.warnings += [
             f"a change to backlog item #{c.item} ({known[c.item][:60]!r}) rests on lines not about it; dropped"
@@ -257,6 +373,19 @@ def extract_chunk(
             if c not in result.value.changes
         ]
     return result
+
+
+def _names_item(work: NewWork, item: str) -> bool:
+    """Whether new work is a listed backlog item again ("Add contact tags" for "Tags for contacts"): every word of it
+    but the generic ones ("add", "make") is a word of the item."""
+    words = {w for w in content_words(work.what) if w not in _GENERIC}
+    return bool(words) and words <= content_words(item)
+
+
+def _restates(change: ItemChange, item: str) -> bool:
+    """A change whose detail says nothing the item does not already say ("FAQ page for billing questions" as a new
+    criterion of that very item) changes nothing. A scope cut may: what is left is words of the item."""
+    return change.change != "scope_cut" and content_words(change.detail) <= content_words(item)
 
 
 def _mentions(quotes: list[TurnQuote], item: str) -> bool:
@@ -322,7 +451,7 @@ def extract(
         if reply.value is None:
             result.failed_chunks.append(f"lines {piece[0].index}-{piece[-1].index}: {reply.error}")
         else:
-            parts.append(verify(reply.value, piece, result))
+            parts.append(ground(verify(reply.value, piece, result), piece, result))
         on_chunk(done, len(pieces))
     result.notes = merge(parts)
     result.ruled_out = {n: lines for n, d in enumerate(result.notes.decisions) if (lines := ruled_out(d, turns))}

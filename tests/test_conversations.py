@@ -299,3 +299,113 @@ def test_making_the_suggestions_again_after_a_crash_repeats_none(client, llm):
 
     assert made == job["suggestions"] == 5
     assert client.get("/v1/suggestions").json() == before
+
+
+def grounded(notes: dict[str, Any], lines: list[Turn]) -> tuple[ConversationNotes, ConversationResult]:
+    from pipelines.conversation import ground
+
+    result = ConversationResult()
+    return ground(ConversationNotes.model_validate(notes), lines, result), result
+
+
+def test_a_note_whose_lines_do_not_mention_it_is_dropped_unless_they_agree_to_the_line_before() -> None:
+    lines = turns(
+        "So rubber for the case then?",
+        "Yeah, fine by me.",
+        "My camera keeps freezing, one second.",
+        "We could take Apple Pay at some point.",
+    )
+    notes, result = grounded({
+        "decisions": [
+            {"decision": "Use rubber for the case.", "quotes": [quote(1, "Yeah, fine by me")]},
+            {"decision": "Add a newsletter signup form.", "quotes": [quote(2, "My camera keeps freezing")]},
+        ],
+        "open_questions": [{"question": "Do guests get PayPal?", "quotes": [quote(3, "take Apple Pay")]}],
+    }, lines)  # fmt: skip
+
+    assert [d.decision for d in notes.decisions] == ["Use rubber for the case."]
+    assert notes.open_questions == []
+    assert sum("do not mention it was dropped" in w for w in result.warnings) == 2
+
+
+def test_an_open_question_must_rest_on_a_line_that_asks_or_leaves_it_open() -> None:
+    lines = turns(
+        "Which currencies come first?", "The reset link stays valid for 30 minutes.", "Not sure about PayPal."
+    )
+    notes, result = grounded({"open_questions": [
+        {"question": "Which currencies come first?", "quotes": [quote(0, "Which currencies come first?")]},
+        {"question": "How long is the reset link valid?", "quotes": [quote(1, "The reset link stays valid")]},
+        {"question": "Do we take PayPal?", "quotes": [quote(2, "Not sure about PayPal")]},
+    ]}, lines)  # fmt: skip
+
+    assert [q.question for q in notes.open_questions] == ["Which currencies come first?", "Do we take PayPal?"]
+    assert any("no quoted line asks" in w for w in result.warnings)
+
+
+def test_an_action_item_gets_the_owner_and_due_date_its_lines_say() -> None:
+    lines = [
+        Turn(index=0, speaker="Mia", text="I'll write the release notes by Friday."),
+        Turn(index=1, speaker="Leo", text="Mia, can you check the changelog today?"),
+        Turn(index=2, speaker="Leo", text="I can't do the blog post."),
+        Turn(index=3, speaker="Sam", text="Sure."),
+    ]
+    notes, _ = grounded({"action_items": [
+        {"task": "Write the release notes.", "quotes": [quote(0, "I'll write the release notes by Friday")]},
+        {"task": "Check the changelog.", "quotes": [quote(1, "can you check the changelog today")]},
+        {"task": "Do the blog post.", "owner": "Priya", "quotes": [quote(2, "I can't do the blog post")]},
+        {"task": "Write the blog post.", "quotes": [quote(2, "I can't do the blog post")]},
+    ]}, lines)  # fmt: skip
+
+    assert [(a.owner, a.due) for a in notes.action_items] == [
+        ("Mia", "Friday"),
+        ("Mia", "Today"),
+        ("Priya", None),  # the model's owner is kept
+        (None, None),  # "I can't" takes nothing on
+    ]
+
+
+def test_work_the_group_agrees_to_build_is_new_work_and_an_idea_nobody_agreed_to_is_not() -> None:
+    lines = [
+        Turn(index=0, speaker="Eli", text="Yes, let's build saved addresses, it's a new story."),
+        Turn(index=1, speaker="Kim", text="Agreed, log out of all devices gets its own story."),
+        Turn(index=2, speaker="Nina", text="Live chat means someone has to staff it all day."),
+        Turn(index=3, speaker="Mia", text="Not sure, I'll ask the platform team about the deprecation."),
+    ]
+    notes, result = grounded({
+        "decisions": [{"decision": "Log out of all devices.", "quotes": [quote(1, "log out of all devices")]}],
+        "action_items": [{"task": "Build saved addresses.", "quotes": [quote(0, "let's build saved addresses")]}],
+        "new_work": [
+            {"what": "Build an in-app live chat.", "quotes": [quote(2, "Live chat means someone has to staff it")]},
+            {"what": "Ask the platform team about the deprecation.",
+             "quotes": [quote(3, "I'll ask the platform team about the deprecation")]},
+        ],
+    }, lines)  # fmt: skip
+
+    assert notes.decisions == []
+    assert sorted(w.what for w in notes.new_work) == ["Build saved addresses.", "Log out of all devices."]
+    assert [(a.task, a.owner) for a in notes.action_items] == [("Ask the platform team about the deprecation.", "Mia")]
+    assert any("no quoted line agrees to build" in w for w in result.warnings)
+
+
+def test_new_work_that_is_a_listed_item_and_a_change_that_restates_its_item_are_dropped() -> None:
+    from pipelines.conversation import extract_chunk
+    from pipelines.llm import fake_llm
+
+    lines = turns("Tags are blocking the demo, and the import is CSV only for now.", "Agreed, let's do that.")
+    said = [quote(0, "Tags are blocking the demo"), quote(0, "the import is CSV only for now")]
+    reply = json.dumps({
+        "new_work": [{"what": "Add contact tags.", "quotes": said[:1]}],
+        "changes": [
+            {"item": 11, "change": "criteria", "detail": "Tags for contacts.", "quotes": said[:1]},
+            {"item": 11, "change": "priority", "detail": "Tags block the demo.", "quotes": said[:1]},
+            {"item": 10, "change": "scope_cut", "detail": "Import contacts from CSV only.", "quotes": said[1:]},
+        ],
+    })  # fmt: skip
+    backlog = [(10, "Import contacts from CSV, Excel and vCard files"), (11, "Tags for contacts")]
+
+    result = extract_chunk(fake_llm([reply]), lines, backlog)
+
+    assert result.value.new_work == []
+    assert [(c.item, c.change) for c in result.value.changes] == [(11, "priority"), (10, "scope_cut")]
+    assert any("is backlog item #11" in w for w in result.warnings)
+    assert any("only restated the item" in w for w in result.warnings)

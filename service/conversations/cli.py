@@ -30,7 +30,10 @@ def conversation(
     console.print(table)
     for name in ("decisions", "action_items", "new_work", "changes", "open_questions"):
         for entry in summary.get(name, []):
-            console.print(f"[bold]{name.replace('_', ' ')}:[/] {entry['text']}")
+            who = ", ".join(f"{k} {entry[k]}" for k in ("owner", "due") if entry.get(k))
+            console.print(
+                f"[bold]{name.replace('_', ' ')}:[/] {entry['text']}" + (f" ({who})" if who else ""), highlight=False
+            )
     for error in job.errors[:10]:
         errors.print(f"[yellow]note:[/] {error}")
     console.print("Review them: GET /v1/suggestions?status=pending (or the review desk).")

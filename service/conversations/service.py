@@ -157,7 +157,8 @@ def _suggest(
             evidence = _evidence(note) | ({"ruled_out_by": _quotes(against)} if against else {})
             proposal = _proposal(result, payload, _ruled_out(against))
             suggestion = create_suggestion(session, kind, proposal, source, evidence, actor)
-            summary.setdefault(name, []).append({"text": getattr(note, key), "suggestion_id": suggestion.id})
+            who = {k: v for k in ("owner", "due") if (v := getattr(note, k, None))}  # an action item's, when said
+            summary.setdefault(name, []).append({"text": getattr(note, key), "suggestion_id": suggestion.id} | who)
     for change in notes.changes:
         item = session.get(BacklogItem, change.item)
         if item is None:
