@@ -24,6 +24,9 @@ _INSTRUCTION_PATTERNS = [
     r"\b(set|change|make|classify|label|mark)\b[^.!?\n]{0,30}\b(item[_ ]?type|output format|classification)\b",
     r"\b(set|change|make|mark)\s+(this|it|its)\b[^.!?\n]{0,20}\b(priority|title|type|status)\b",
     r"\bclassify (this|it) as\b",
+    # "file it as research": how the writer should type the item, as an instruction
+    r"\b(classify|file|categori[sz]e|label|log|tag|treat|count)\s+(this|it)\s+(as|under)\s+(an?\s+)?(bug|feature|"
+    r"research|spike|tech[\s_-]?debt|story|task|epic|enhancement|improvement)\b",
     r"\bmark\b[^.!?\n]{0,20}\b(top|highest|critical|urgent|p0|blocker)\b[^.!?\n]{0,10}\bpriority\b",
     r"\b(you are now|act as (the|an?) (ai|assistant|model|system)|new instructions?|system prompt)\b",
     r"^\s*(system|assistant)\s*:",
