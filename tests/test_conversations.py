@@ -301,6 +301,10 @@ def test_making_the_suggestions_again_after_a_crash_repeats_none(client, llm):
     assert client.get("/v1/suggestions").json() == before
 
 
+def spoken(*lines: tuple[str, str]) -> list[Turn]:
+    return [Turn(index=i, speaker=speaker, text=text) for i, (speaker, text) in enumerate(lines)]
+
+
 def grounded(notes: dict[str, Any], lines: list[Turn]) -> tuple[ConversationNotes, ConversationResult]:
     from pipelines.conversation import ground
 
@@ -343,12 +347,12 @@ def test_an_open_question_must_rest_on_a_line_that_asks_or_leaves_it_open() -> N
 
 
 def test_an_action_item_gets_the_owner_and_due_date_its_lines_say() -> None:
-    lines = [
-        Turn(index=0, speaker="Mia", text="I'll write the release notes by Friday."),
-        Turn(index=1, speaker="Leo", text="Mia, can you check the changelog today?"),
-        Turn(index=2, speaker="Leo", text="I can't do the blog post."),
-        Turn(index=3, speaker="Sam", text="Sure."),
-    ]
+    lines = spoken(
+        ("Mia", "I'll write the release notes by Friday."),
+        ("Leo", "Mia, can you check the changelog today?"),
+        ("Leo", "I can't do the blog post."),
+        ("Sam", "Sure."),
+    )
     notes, _ = grounded({"action_items": [
         {"task": "Write the release notes.", "quotes": [quote(0, "I'll write the release notes by Friday")]},
         {"task": "Check the changelog.", "quotes": [quote(1, "can you check the changelog today")]},
@@ -365,12 +369,12 @@ def test_an_action_item_gets_the_owner_and_due_date_its_lines_say() -> None:
 
 
 def test_work_the_group_agrees_to_build_is_new_work_and_an_idea_nobody_agreed_to_is_not() -> None:
-    lines = [
-        Turn(index=0, speaker="Eli", text="Yes, let's build saved addresses, it's a new story."),
-        Turn(index=1, speaker="Kim", text="Agreed, log out of all devices gets its own story."),
-        Turn(index=2, speaker="Nina", text="Live chat means someone has to staff it all day."),
-        Turn(index=3, speaker="Mia", text="Not sure, I'll ask the platform team about the deprecation."),
-    ]
+    lines = spoken(
+        ("Eli", "Yes, let's build saved addresses, it's a new story."),
+        ("Kim", "Agreed, log out of all devices gets its own story."),
+        ("Nina", "Live chat means someone has to staff it all day."),
+        ("Mia", "Not sure, I'll ask the platform team about the deprecation."),
+    )
     notes, result = grounded({
         "decisions": [{"decision": "Log out of all devices.", "quotes": [quote(1, "log out of all devices")]}],
         "action_items": [{"task": "Build saved addresses.", "quotes": [quote(0, "let's build saved addresses")]}],
