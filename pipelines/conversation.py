@@ -225,10 +225,10 @@ _DUE = re.compile(
 
 
 def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResult) -> ConversationNotes:
-    """Verified notes held to their lines: a note (other than a change, which `extract_chunk` holds to its item)
-    whose quoted lines do not mention it is dropped with a warning; an action item with no owner gets the speaker
-    who takes it on in a quoted line ("I'll ..."), or the speaker a quoted line asks ("Ben, can you ..."), and with
-    no due date the one that line says ("by Friday")."""
+    """Verified notes held to their lines, no model: a note (other than a change, which `extract_chunk` holds to its
+    item) that its quoted lines and their neighbours do not mention is dropped, and so is an open question no quoted
+    line asks; an action item gets the owner and due date its lines say when the model left them empty; a note is
+    moved to the list its lines say it belongs in (`_refiled`). Each note dropped is named in `result.warnings`."""
     by_index = {turn.index: turn for turn in turns}
     speakers = {turn.speaker.strip().lower(): turn.speaker.strip() for turn in turns if turn.speaker.strip()}
     kept: dict[str, list[Note]] = {name: [] for name in NOTE_LISTS}
@@ -236,34 +236,36 @@ def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
         for note in getattr(notes, name):
             if name != "changes" and not _mentioned(note, by_index):
                 result.warnings.append(f"a note whose quoted lines do not mention it was dropped: {_headline(note)!r}")
-                continue
-            if isinstance(note, OpenQuestion) and not any(_asks(by_index.get(q.turn)) for q in note.quotes):
+            elif isinstance(note, OpenQuestion) and not any(_asks(by_index.get(q.turn)) for q in note.quotes):
                 result.warnings.append(f"a question that no quoted line asks was dropped: {note.question!r}")
-                continue
-            if isinstance(note, ActionItem) and not (note.owner and note.due):
-                note = note.model_copy(update=_owner_and_due(note, by_index, speakers))
-            if isinstance(note, ActionItem) and not note.owner and _said(note, by_index, _BUILDS):
-                note = NewWork(what=note.task, quotes=note.quotes)  # the group's work, filed as nobody's task
-            elif isinstance(note, Decision) and _said(note, by_index, _STORY):
-                note = NewWork(what=note.decision, quotes=note.quotes)  # "let's add it as its own story"
-            elif isinstance(note, NewWork) and not (_said(note, by_index, _BUILDS) or _said(note, by_index, _AGREES)):
-                owner = _owner_and_due(ActionItem(task=note.what, quotes=note.quotes), by_index, speakers)
-                if "owner" not in owner:
-                    result.warnings.append(f"new work that no quoted line agrees to build was dropped: {note.what!r}")
-                    continue
-                note = ActionItem(task=note.what, quotes=note.quotes, **owner)  # "I'll ask the platform team"
-            kept[
-                "new_work" if isinstance(note, NewWork) else "action_items" if isinstance(note, ActionItem) else name
-            ].append(note)
+            elif (refiled := _refiled(note, by_index, speakers)) is None:
+                result.warnings.append(f"new work that no quoted line agrees to build was dropped: {_headline(note)!r}")
+            else:
+                kept[_LIST_OF.get(type(refiled), name)].append(refiled)
     return ConversationNotes.model_construct(**kept)  # type: ignore[arg-type]
 
 
-# "let's build saved addresses", "that's a new story": the group agrees to build something
-_BUILDS = re.compile(
-    r"\b(?:let s|we ll|we will|we should|going to) (?:build|add|do|make)\b|\b(?:new|own|separate) stor(?:y|ies)\b"
-)
-_AGREES = re.compile(r"\b(?:agreed|sounds good|let s do (?:it|that|both))\b")
+def _refiled(note: Note, by_index: dict[int, Turn], speakers: dict[str, str]) -> Note | None:
+    """The note as its lines file it: work the group agrees to build ("let's build saved addresses") that the model
+    wrote as nobody's task, or as a decision "as its own story", is new work; new work no quoted line agrees to is
+    the action item of a speaker who takes it on ("I'll ask the platform team"), or None (dropped)."""
+    if isinstance(note, ActionItem) and not (note.owner and note.due):
+        note = note.model_copy(update=_owner_and_due(note, by_index, speakers))
+    if isinstance(note, ActionItem) and not note.owner and _said(note, by_index, _BUILDS):
+        return NewWork(what=note.task, quotes=note.quotes)
+    if isinstance(note, Decision) and _said(note, by_index, _STORY):
+        return NewWork(what=note.decision, quotes=note.quotes)
+    if isinstance(note, NewWork) and not (_said(note, by_index, _BUILDS) or _said(note, by_index, _AGREES)):
+        owner = _owner_and_due(ActionItem(task=note.what, quotes=note.quotes), by_index, speakers)
+        return ActionItem(task=note.what, quotes=note.quotes, **owner) if "owner" in owner else None
+    return note
+
+
+_LIST_OF: dict[type, str] = {NewWork: "new_work", ActionItem: "action_items"}  # where a refiled note goes
+# "a new story", "its own story"; "let's build saved addresses": the group agrees to build something
 _STORY = re.compile(r"\b(?:new|own|separate) stor(?:y|ies)\b")
+_BUILDS = re.compile(rf"\b(?:let s|we ll|we will|we should|going to) (?:build|add|do|make)\b|{_STORY.pattern}")
+_AGREES = re.compile(r"\b(?:agreed|sounds good|let s do (?:it|that|both))\b")
 _UNSETTLED = re.compile(r"\b(?:not sure|no idea|don t know|do not know|unclear|open question|tbd)\b")
 
 
