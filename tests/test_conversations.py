@@ -187,6 +187,7 @@ def test_a_meeting_changes_one_item_adds_a_story_raises_a_priority_and_leaves_th
     assert suggestions["story_draft"]["evidence"]["quotes"][0]["turn"] == 6
     assert suggestions["priority"]["payload"]["proposed_priority"] == "High"
     assert [q["text"] for q in conversation["summary"]["open_questions"]] == ["Do guests get PayPal?"]
+    assert [(a["owner"], a["due"]) for a in conversation["summary"]["action_items"]] == [("Ben", "Friday")]
     assert [row["turn"] for row in conversation["summary"]["decided_in_order"]] == sorted(
         row["turn"] for row in conversation["summary"]["decided_in_order"]
     )
