@@ -94,6 +94,7 @@ def test_every_suite_has_the_one_run_shape():
         "estimate",
         "split",
         "meetings",
+        "conversations",
         "pii",
         "injection",
         "learning",
@@ -241,7 +242,7 @@ def test_injection_suite_flags_outputs_that_follow_the_attacker(tmp_path, monkey
         "changed_share": 1.0,
         "only_in_quotes": 0,
         "failed": 0,
-        "cut_by_safety": 1,  # the plain "Ignore all previous instructions" sentence
+        "cut_by_safety": 2,  # the plain "Ignore all previous instructions" sentence and "file it as research"
     }
     first, second = data["samples"]
     assert (first["id"], first["canary_in"], first["predicates_met"]) == ("draft-ignore", ["title"], [])
@@ -263,3 +264,26 @@ def test_dependencies_suite_counts_invented_and_named_prerequisites(tmp_path, mo
     summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
     assert summary["no_known_dependency"] == 5 and summary["invented_raw"] == 0.2 and summary["invented"] == 0.0
     assert (summary["named"], summary["named_kept"]) == (1, 1.0)
+
+
+def test_conversations_suite_scores_notes_before_and_after_ground(tmp_path, monkeypatch):
+    """Fake model on the first dev conversation: new work filed as nobody's task, a task whose owner it left empty,
+    and a floated idea as a decision; `ground` refiles the first, fills the owner and drops nothing it should keep."""
+    reply = json.dumps({
+        "action_items": [
+            {"task": "Build saved delivery addresses.", "quotes": [{"turn": 7, "text": "let's build saved addresses"}]},
+            {"task": "Update the guest checkout ticket.", "quotes": [{"turn": 3, "text": "I'll update the ticket"}]},
+        ],
+        "changes": [{"item": 1, "change": "criteria", "detail": "Guests give a phone number.",
+                     "quotes": [{"turn": 3, "text": "a phone number is required for guests"}]}],
+    })  # fmt: skip
+    monkeypatch.setattr(entry, "eval_llm", lambda provider: fake_llm([reply]))
+    result = CliRunner().invoke(
+        entry.app, ["conversations", "--split", "dev", "--limit", "1", "--reports", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("conversations-dev-fake-*.json")
+    summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
+    assert summary["new_work_recall"] == {"rate": 1.0, "hits": 1, "of": 1, "rate_before_ground": 0.0}
+    assert summary["action_item_recall"] == {"rate": 1.0, "hits": 1, "of": 1, "rate_before_ground": 0.0}
+    assert summary["change_recall"]["hits"] == 1 and summary["untouched_changed"]["hits"] == 0
