@@ -439,10 +439,12 @@ def extract(
     backlog: Callable[[list[Turn]], list[tuple[int, str]]] = lambda _: [],
     title: str | None = None,
     on_chunk: Callable[[int, int], None] = lambda done, total: None,
+    hold: Callable[[ConversationNotes, list[Turn], ConversationResult], ConversationNotes] = ground,
 ) -> ConversationResult:
-    """The notes of a whole conversation: each chunk extracted and verified, then merged. `backlog(chunk)` names
-    the backlog items that chunk may discuss; `on_chunk(done, total)` reports progress. A chunk whose reply never
-    validated is reported in `failed_chunks`; the others still count."""
+    """The notes of a whole conversation: each chunk extracted, verified and held to its lines (`hold`, `ground`
+    unless an eval wraps it to see the notes before), then merged. `backlog(chunk)` names the backlog items that
+    chunk may discuss; `on_chunk(done, total)` reports progress. A chunk whose reply never validated is reported in
+    `failed_chunks`; the others still count."""
     result = ConversationResult()
     parts = []
     pieces = chunks(turns)
@@ -453,7 +455,7 @@ def extract(
         if reply.value is None:
             result.failed_chunks.append(f"lines {piece[0].index}-{piece[-1].index}: {reply.error}")
         else:
-            parts.append(ground(verify(reply.value, piece, result), piece, result))
+            parts.append(hold(verify(reply.value, piece, result), piece, result))
         on_chunk(done, len(pieces))
     result.notes = merge(parts)
     result.ruled_out = {n: lines for n, d in enumerate(result.notes.decisions) if (lines := ruled_out(d, turns))}

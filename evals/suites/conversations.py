@@ -4,12 +4,12 @@ action items, open questions, and nothing from small talk or ideas nobody took u
 Data: `evals/datasets/conversations{,_dev}.jsonl`, short stand-ups, refinements and threads written for this eval
 (dev 6, test 8; the test ones written before any run), each with a small backlog and, by hand, what it settles:
 the new work agreed (terms, any of which the note's `what` must contain), ideas floated or dropped (terms that no
-new work may contain), changes to items (item, allowed kinds, terms), items nobody discussed (no change allowed),
-decisions, action items (owner and terms) and open questions. Each conversation goes through
-`pipelines.conversation.extract`'s steps as the service runs them, with its whole backlog listed, and is scored
-twice on the same replies: after the quote check only (`before_ground`) and after `ground` too (what is stored). Notes
-match by words of their own text, never of their quotes (those are the transcript's words). Precision comes first
-(issue 14): `floated_drafted`, `untouched_changed` and `quiet_with_notes` should be 0.
+new work may contain), changes to items (item and allowed kinds are scored; their terms are for a reader), items
+nobody discussed (no change allowed), decisions, action items (owner and terms) and open questions. Each
+conversation goes through `pipelines.conversation.extract` as the service runs it, with its whole backlog listed,
+and is scored twice on the same replies: after the quote check only (`rate_before_ground`) and after `ground` too
+(what is stored). Notes match by words of their own text, never of their quotes (those are the transcript's
+words). Precision comes first (issue 14): `floated_drafted`, `untouched_changed` and `quiet_with_notes` should be 0.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from evals.dataset import load_samples
 from evals.task import EvalOptions, EvalResult
-from pipelines.conversation import ConversationNotes, ConversationResult, chunks, extract_chunk, ground, merge, verify
+from pipelines.conversation import ConversationNotes, ConversationResult, extract, ground, merge
 from pipelines.transcripts import Turn
 
 SUITE = "conversations"
@@ -34,40 +34,37 @@ def _owns(item: Any, owner: str) -> bool:
     return (item.owner or "").strip().lower() == owner.lower()
 
 
-def _recall(expected: list[Any], found: list[bool]) -> tuple[int, int]:
-    return sum(found), len(expected)
+def _hits(found: list[bool]) -> tuple[int, int]:
+    """(hits, out of) for one expected thing per entry of `found`."""
+    return sum(found), len(found)
 
 
 def score(notes: ConversationNotes, target: dict[str, Any]) -> dict[str, Any]:
     """Counts (hits, out of) per metric for one conversation; pooled over the split by `summarise`."""
     work = [n.what for n in notes.new_work]
     decisions = [n.decision for n in notes.decisions]
-    changes = [(c.item, c.change, c.detail) for c in notes.changes]
+    changes = [(c.item, c.change) for c in notes.changes]
     expected_items = {c["item"] for c in target["changes"]}
 
     def change_found(want: dict[str, Any]) -> bool:
-        return any(i == want["item"] and kind in want["kinds"] for i, kind, _ in changes)
+        return any(i == want["item"] and kind in want["kinds"] for i, kind in changes)
 
     return {
-        "new_work_recall": _recall(target["new_work"], [any(_has(w, t) for w in work) for t in target["new_work"]]),
+        "new_work_recall": _hits([any(_has(w, t) for w in work) for t in target["new_work"]]),
         "new_work_precision": (sum(any(_has(w, t) for t in target["new_work"]) for w in work), len(work)),
         "floated_drafted": (sum(_has(w, target["floated"]) for w in work), len(work)),
-        "change_recall": _recall(target["changes"], [change_found(c) for c in target["changes"]]),
-        "change_precision": (sum(i in expected_items for i, _, _ in changes), len(changes)),
-        "untouched_changed": (sum(i in target["untouched"] for i, _, _ in changes), len(target["untouched"])),
-        "decision_recall": _recall(
-            target["decisions"], [any(_has(d, t) for d in decisions) for t in target["decisions"]]
-        ),
-        "action_item_recall": _recall(
-            target["action_items"],
+        "change_recall": _hits([change_found(c) for c in target["changes"]]),
+        "change_precision": (sum(i in expected_items for i, _ in changes), len(changes)),
+        "untouched_changed": (sum(i in target["untouched"] for i, _ in changes), len(target["untouched"])),
+        "decision_recall": _hits([any(_has(d, t) for d in decisions) for t in target["decisions"]]),
+        "action_item_recall": _hits(
             [
                 any(_owns(n, a["owner"]) and _has(n.task, a["terms"]) for n in notes.action_items)
                 for a in target["action_items"]
-            ],
+            ]
         ),
-        "open_question_recall": _recall(
-            target["open_questions"],
-            [any(_has(q.question, t) for q in notes.open_questions) for t in target["open_questions"]],
+        "open_question_recall": _hits(
+            [any(_has(q.question, t) for q in notes.open_questions) for t in target["open_questions"]]
         ),
         "quiet_with_notes": (
             int(target["quiet"] and any(getattr(notes, name) for name in type(notes).model_fields)),
@@ -92,17 +89,20 @@ def run(options: EvalOptions) -> EvalResult:
     for done, sample in enumerate(samples, 1):
         turns = [Turn(index=i, speaker=s, text=t) for i, (s, t) in enumerate(sample.input["turns"])]
         backlog = [(item_id, text) for item_id, text in sample.input["backlog"]]
+        checked: list[ConversationNotes] = []
+
+        def hold(
+            notes: ConversationNotes,
+            piece: list[Turn],
+            result: ConversationResult,
+            seen: list[ConversationNotes] = checked,
+        ) -> ConversationNotes:
+            seen.append(notes)  # after the quote check, before `ground`
+            return ground(notes, piece, result)
+
         started = time.perf_counter()
-        result, checked, grounded = ConversationResult(), [], []
-        for piece in chunks(turns):  # as `extract` does, keeping the notes before `ground` too
-            reply = extract_chunk(llm, piece, backlog, sample.input["title"])
-            result.warnings += reply.warnings
-            if reply.value is None:
-                result.failed_chunks.append(reply.error or "no reply")
-                continue
-            checked.append(verify(reply.value, piece, result))
-            grounded.append(ground(checked[-1], piece, result))
-        notes = merge(grounded)
+        result = extract(llm, turns, lambda _, listed=backlog: listed, sample.input["title"], hold=hold)
+        notes = result.notes
         rows.append({
             "id": sample.id,
             "scores": score(notes, sample.target),
