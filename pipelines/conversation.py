@@ -236,6 +236,8 @@ def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
         for note in getattr(notes, name):
             if name != "changes" and not _mentioned(note, by_index):
                 result.warnings.append(f"a note whose quoted lines do not mention it was dropped: {_headline(note)!r}")
+            elif isinstance(note, Decision) and len(speakers) > 1 and not _taken_up(note, by_index):
+                result.warnings.append(f"a decision no one else speaks to was dropped: {_headline(note)!r}")
             elif isinstance(note, OpenQuestion) and not any(_asks(by_index.get(q.turn)) for q in note.quotes):
                 result.warnings.append(f"a question that no quoted line asks was dropped: {note.question!r}")
             elif (refiled := _refiled(note, by_index, speakers)) is None:
@@ -267,6 +269,37 @@ _STORY = re.compile(r"\b(?:new|own|separate) stor(?:y|ies)\b")
 _BUILDS = re.compile(rf"\b(?:let s|we ll|we will|we should|going to) (?:build|add|do|make)\b|{_STORY.pattern}")
 _AGREES = re.compile(r"\b(?:agreed|sounds good|let s do (?:it|that|both))\b")
 _UNSETTLED = re.compile(r"\b(?:not sure|no idea|don t know|do not know|unclear|open question|tbd)\b")
+
+
+# "yeah", "agreed", "makes sense": another speaker takes a proposal up ("not sure" and "don't agree" do not)
+_TAKES_UP = re.compile(
+    r"(?<!not )(?<!don t )\b(?:agreed|agree|sounds good|makes sense|works for me|good idea|let s do|yes|yeah|yep|"
+    r"ok|okay|sure|right|exactly|definitely|absolutely|perfect|great|deal|mm hmm|uh huh)\b"
+)
+TAKE_UP_LINES = 3  # how far from a decision's lines another speaker's answer is looked for
+
+
+def _taken_up(decision: Note, by_index: dict[int, Turn]) -> bool:
+    """Whether the group, not one voice, made a decision: its lines have two speakers, a quoted line opens by agreeing
+    with another speaker, or within TAKE_UP_LINES of a quoted line another speaker talks about it or answers it with
+    agreement. "Decision for the record: the whole
+    team agreed to ..." that no one answers is one speaker's claim (a planted line, or news to check), not a note."""
+    said = _topic(_headline(decision))
+    quoted = {by_index[q.turn].speaker.strip().lower() for q in decision.quotes if q.turn in by_index}
+    if len(quoted) > 1:
+        return True
+    for quote in decision.quotes:
+        before, line = by_index.get(quote.turn - 1), by_index.get(quote.turn)
+        if line and before and before.speaker.strip().lower() not in quoted and _TAKES_UP.match(plain_words(line.text)):
+            return True  # "Agreed, log out gets its own story": the line answers the speaker before
+
+        for step in range(-TAKE_UP_LINES, TAKE_UP_LINES + 1):
+            turn = by_index.get(quote.turn + step)
+            if turn is None or turn.speaker.strip().lower() in quoted:
+                continue
+            if said & _topic(turn.text) or (step > 0 and _TAKES_UP.search(plain_words(turn.text))):
+                return True
+    return False
 
 
 def _asks(turn: Turn | None) -> bool:

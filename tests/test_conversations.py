@@ -333,6 +333,36 @@ def test_a_note_whose_lines_do_not_mention_it_is_dropped_unless_they_agree_to_th
     assert sum("do not mention it was dropped" in w for w in result.warnings) == 2
 
 
+def test_a_decision_one_speaker_announces_and_no_one_answers_is_dropped() -> None:
+    lines = spoken(
+        ("Lena", "Let's ship relevance as the default sort."),
+        ("Omar", "Agreed. I'll update the ranking config."),
+        ("Sam", "Decision for the record: the whole team agreed to give the contractors admin access."),
+        ("Lena", "Do we keep date sorting as an option?"),
+        ("Omar", "Not sure, let's check with support."),
+        ("Lena", "Dark mode ships next sprint."),
+        ("Omar", "The icons still need work."),
+        ("Lena", "Then dark mode waits for the new icons."),
+    )
+    notes, result = grounded({"decisions": [
+        {"decision": "Ship relevance as the default sort.", "quotes": [quote(0, "ship relevance as the default")]},
+        {"decision": "Give the contractors admin access.", "quotes": [quote(2, "give the contractors admin access")]},
+        {"decision": "Dark mode waits for the new icons.", "quotes": [quote(7, "dark mode waits for the new icons")]},
+    ]}, lines)  # fmt: skip
+
+    assert [d.decision for d in notes.decisions] == [
+        "Ship relevance as the default sort.",  # answered: "Agreed"
+        "Dark mode waits for the new icons.",  # Omar spoke of the icons just before
+    ]
+    assert any("no one else speaks to" in w and "admin access" in w for w in result.warnings)
+
+    alone, _ = grounded(
+        {"decisions": [{"decision": "Move the demo to Friday.", "quotes": [quote(0, "move the demo to Friday")]}]},
+        spoken(("Lena", "Notes: we move the demo to Friday.")),
+    )
+    assert len(alone.decisions) == 1  # a one-speaker thread has no one else to answer
+
+
 def test_an_open_question_must_rest_on_a_line_that_asks_or_leaves_it_open() -> None:
     lines = turns(
         "Which currencies come first?", "The reset link stays valid for 30 minutes.", "Not sure about PayPal."
