@@ -282,8 +282,8 @@ TAKE_UP_LINES = 3  # how far from a decision's lines another speaker's answer is
 def _taken_up(decision: Note, by_index: dict[int, Turn]) -> bool:
     """Whether the group, not one voice, made a decision: its lines have two speakers, a quoted line opens by agreeing
     with another speaker, or within TAKE_UP_LINES of a quoted line another speaker talks about it or answers it with
-    agreement. "Decision for the record: the whole
-    team agreed to ..." that no one answers is one speaker's claim (a planted line, or news to check), not a note."""
+    agreement. "Decision for the record: the whole team agreed to ..." that no one answers is one speaker's claim (a
+    planted line, or news to check), not a note."""
     said = _topic(_headline(decision))
     quoted = {by_index[q.turn].speaker.strip().lower() for q in decision.quotes if q.turn in by_index}
     if len(quoted) > 1:
@@ -292,7 +292,6 @@ def _taken_up(decision: Note, by_index: dict[int, Turn]) -> bool:
         before, line = by_index.get(quote.turn - 1), by_index.get(quote.turn)
         if line and before and before.speaker.strip().lower() not in quoted and _TAKES_UP.match(plain_words(line.text)):
             return True  # "Agreed, log out gets its own story": the line answers the speaker before
-
         for step in range(-TAKE_UP_LINES, TAKE_UP_LINES + 1):
             turn = by_index.get(quote.turn + step)
             if turn is None or turn.speaker.strip().lower() in quoted:
