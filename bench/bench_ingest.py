@@ -78,7 +78,7 @@ def main() -> None:
             lambda redacted=redacted, vectors=vectors: classifier.classify(redacted, vectors)
         )
         themed = [i for i, (category, _) in enumerate(categories) if category in THEMED]
-        themes, cluster_s = timed(lambda themed=themed, vectors=vectors: cluster_themes(vectors[themed], 0.6, 3))
+        themes, cluster_s = timed(lambda themed=themed, vectors=vectors: cluster_themes(vectors[themed], min_size=3))
         theme_times = []
         for theme in themes[: args.sample]:
             members = [redacted[themed[m]] for m in theme.members]

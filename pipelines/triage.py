@@ -61,13 +61,17 @@ class ThemeCluster:
     attached: int = 0  # members that were in no theme of `min_size` and joined this one (attach_leftovers)
 
 
-def cluster_themes(vectors: np.ndarray, distance: float = 0.55, min_size: int = 3) -> list[ThemeCluster]:
-    """Agglomerative clustering (cosine, average linkage, cut at `distance`); clusters smaller than `min_size`
-    are left out. Largest theme first; members ordered by closeness to the centroid."""
+THEME_DISTANCE = 0.66  # chosen on the ingest eval's dev apps: coverage as before (0.757), purity 0.563 -> 0.609
+
+
+def cluster_themes(vectors: np.ndarray, distance: float = THEME_DISTANCE, min_size: int = 3) -> list[ThemeCluster]:
+    """Agglomerative clustering (cosine, complete linkage: every two tickets of a theme are within `distance` of each
+    other); clusters smaller than `min_size` are left out. Largest theme first; members ordered by closeness to the
+    centroid."""
     if len(vectors) < max(2, min_size):
         return []
     labels = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
+        n_clusters=None, metric="cosine", linkage="complete", distance_threshold=distance
     ).fit_predict(vectors)
     themes = []
     for label in np.unique(labels):

@@ -157,7 +157,7 @@ def test_real_tickets_are_themed_by_the_embedding_model_and_drafted_with_verifie
     embedder = get_embedder()
     vectors = embedder.encode(texts)
     assert [c for c, _ in TicketClassifier(embedder).classify(texts[:3], vectors[:3])] == ["bug"] * 3
-    themes = cluster_themes(vectors, distance=0.6, min_size=3)
+    themes = cluster_themes(vectors, min_size=3)
     assert sorted(sorted(t.members) for t in themes) == [[0, 1, 2, 3], [4, 5, 6, 7]]
     crash = next(t for t in themes if 0 in t.members)
     result = draft_theme(local_llm, [texts[i] for i in crash.members], 4, "photo sharing app")

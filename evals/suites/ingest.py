@@ -11,6 +11,7 @@ held out; test: "Duck Duck GO" and "BatteryBot Battery Indicator", reported sepa
 from __future__ import annotations
 
 import csv
+import random
 import time
 from collections import Counter
 from typing import Any
@@ -23,11 +24,11 @@ from pipelines.embeddings import get_embedder
 from pipelines.redact import redact
 from pipelines.themes import draft_theme
 from pipelines.tickets import parse_tickets
-from pipelines.triage import THEMED, TicketClassifier, attach_leftovers, cluster_themes
+from pipelines.triage import THEME_DISTANCE, THEMED, TicketClassifier, attach_leftovers, cluster_themes
 
 SUITE = "ingest"
 NEEDS_LLM = True  # unless --no-llm: the clustering alone
-DISTANCE = 0.6  # where the clustering is cut (cosine distance), as in the service by default
+DISTANCE = THEME_DISTANCE  # where the clustering is cut (cosine distance), as in the service by default
 MIN_SIZE = 3  # smaller clusters are not themes
 HELD_OUT = ("Duck Duck GO", "BatteryBot Battery Indicator")
 GOLDEN = DATA_DIR / "app_reviews" / "golden_set.csv"
@@ -56,6 +57,13 @@ def theme_scores(labels: list[str], assignment: list[int]) -> dict[str, float]:
         "nmi": normalized_mutual_info_score(labels, assignment),
         "ari": adjusted_rand_score(labels, assignment),
     }
+
+
+def chance_purity(labels: list[str], pool: list[str], assignment: list[int], draws: int = 20) -> float:
+    """The purity the same theme sizes get when filled with reviews drawn at random from `pool` (the app's themed
+    reviews), averaged over seeded draws: what small themes score by chance alone."""
+    rng = random.Random(0)
+    return sum(theme_scores(rng.sample(pool, len(labels)), assignment)["purity"] for _ in range(draws)) / draws
 
 
 def _weighted(rows: list[dict[str, Any]], key: str, metric: str) -> float:
@@ -99,6 +107,8 @@ def run(options: EvalOptions) -> EvalResult:
             labels = [reviews[i][1] for i, _ in members]
             row["themes_scores"] = theme_scores(labels, [t for _, t in members])
             row["one_theme_baseline"] = theme_scores(labels, [0] * len(labels))
+            pool = [reviews[i][1] for i in themed]
+            row["chance"] = {"purity": chance_purity(labels, pool, [t for _, t in members])}
         if llm is not None:
             for theme in themes:
                 theme_texts = [texts[themed[m]] for m in theme.members]
@@ -125,6 +135,7 @@ def run(options: EvalOptions) -> EvalResult:
         "unthemed": sum(r["themed"] - r["clustered"] for r in per_app),
         **{f"{m}": _weighted(scored, "themes_scores", m) for m in ("purity", "nmi", "ari")},
         **{f"baseline_{m}": _weighted(scored, "one_theme_baseline", m) for m in ("purity", "nmi", "ari")},
+        "chance_purity": _weighted(scored, "chance", "purity"),
     }
     if llm is not None:
         summary |= {

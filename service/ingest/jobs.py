@@ -30,6 +30,7 @@ from pipelines.themes import draft_theme
 from pipelines.tickets import parse_tickets
 from pipelines.triage import (
     ATTACH_SIMILARITY,
+    THEME_DISTANCE,
     THEMED,
     TicketClassifier,
     attach_leftovers,
@@ -158,7 +159,9 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
     params = job.params
     clusters = attach_leftovers(
         vectors,
-        cluster_themes(vectors, distance=float(params.get("distance", 0.6)), min_size=int(params.get("min_size", 3))),
+        cluster_themes(
+            vectors, distance=float(params.get("distance", THEME_DISTANCE)), min_size=int(params.get("min_size", 3))
+        ),
         float(params.get("attach", ATTACH_SIMILARITY)),
     )
     unthemed = len(ids) - sum(len(c.members) for c in clusters)
