@@ -159,7 +159,18 @@ def test_ingest_without_the_llm_writes_its_report(tmp_path):
     assert data["summary"]["apps"] == len(data["samples"]) == 2  # the two held-out apps
     assert {row["app"] for row in data["samples"]} == {"Duck Duck GO", "BatteryBot Battery Indicator"}
     assert 0 < data["summary"]["purity"] <= 1 and data["summary"]["purity"] > data["summary"]["baseline_purity"]
+    assert 0 < data["summary"]["chance_purity"] < data["summary"]["purity"]  # better than random themes of those sizes
     assert f"report: {path}" in run.stdout
+
+
+def test_chance_purity_is_what_random_themes_of_the_same_sizes_score():
+    from evals.suites.ingest import chance_purity
+
+    assert chance_purity(["UI"] * 4, ["UI"] * 10, [0, 0, 1, 1]) == 1.0  # one topic: any draw is pure
+    pool = ["UI", "BATTERY"] * 50
+    pairs = chance_purity(["UI", "UI", "BATTERY", "BATTERY"], pool, [0, 0, 1, 1], draws=200)
+    one = chance_purity(["UI", "UI", "BATTERY", "BATTERY"], pool, [0, 0, 0, 0], draws=200)
+    assert 0.7 < pairs < 0.8 and 0.6 < one < 0.75 and one < pairs  # small themes score more by chance
 
 
 def test_quality_suite_runs_on_a_few_real_stories(tmp_path):
