@@ -230,7 +230,7 @@ def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
     line asks; an action item gets the owner and due date its lines say when the model left them empty; a note is
     moved to the list its lines say it belongs in (`_refiled`). Each note dropped is named in `result.warnings`."""
     by_index = {turn.index: turn for turn in turns}
-    speakers = {turn.speaker.strip().lower(): turn.speaker.strip() for turn in turns if turn.speaker.strip()}
+    speakers = {_voice(turn): turn.speaker.strip() for turn in turns if turn.speaker.strip()}
     kept: dict[str, list[Note]] = {name: [] for name in NOTE_LISTS}
     for name in NOTE_LISTS:
         for note in getattr(notes, name):
@@ -285,20 +285,25 @@ def _taken_up(decision: Note, by_index: dict[int, Turn]) -> bool:
     agreement. "Decision for the record: the whole team agreed to ..." that no one answers is one speaker's claim (a
     planted line, or news to check), not a note."""
     said = _topic(_headline(decision))
-    quoted = {by_index[q.turn].speaker.strip().lower() for q in decision.quotes if q.turn in by_index}
+    quoted = {_voice(by_index[q.turn]) for q in decision.quotes if q.turn in by_index}
     if len(quoted) > 1:
         return True
     for quote in decision.quotes:
         before, line = by_index.get(quote.turn - 1), by_index.get(quote.turn)
-        if line and before and before.speaker.strip().lower() not in quoted and _TAKES_UP.match(plain_words(line.text)):
+        if line and before and _voice(before) not in quoted and _TAKES_UP.match(plain_words(line.text)):
             return True  # "Agreed, log out gets its own story": the line answers the speaker before
         for step in range(-TAKE_UP_LINES, TAKE_UP_LINES + 1):
             turn = by_index.get(quote.turn + step)
-            if turn is None or turn.speaker.strip().lower() in quoted:
+            if turn is None or _voice(turn) in quoted:
                 continue
             if said & _topic(turn.text) or (step > 0 and _TAKES_UP.search(plain_words(turn.text))):
                 return True
     return False
+
+
+def _voice(turn: Turn) -> str:
+    """Who said a line, as lines are compared ("Ben " and "ben" are one speaker)."""
+    return turn.speaker.strip().lower()
 
 
 def _asks(turn: Turn | None) -> bool:
@@ -323,7 +328,7 @@ def _owner_and_due(item: ActionItem, by_index: dict[int, Turn], speakers: dict[s
             if _COMMITS.search(words) and turn.speaker.strip():
                 found["owner"] = turn.speaker.strip()
             elif _ASKS.search(words):
-                asked = [speakers[w] for w in words.split() if w in speakers and w != turn.speaker.strip().lower()]
+                asked = [speakers[w] for w in words.split() if w in speakers and w != _voice(turn)]
                 if asked:
                     found["owner"] = asked[0]
         if not item.due and "due" not in found and (due := _DUE.search(words)):

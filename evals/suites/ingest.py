@@ -104,11 +104,10 @@ def run(options: EvalOptions) -> EvalResult:
             "categories": dict(Counter(c for c, _ in categories)),
         }
         if members:
-            labels = [reviews[i][1] for i, _ in members]
-            row["themes_scores"] = theme_scores(labels, [t for _, t in members])
+            labels, assignment = [reviews[i][1] for i, _ in members], [t for _, t in members]
+            row["themes_scores"] = theme_scores(labels, assignment)
             row["one_theme_baseline"] = theme_scores(labels, [0] * len(labels))
-            pool = [reviews[i][1] for i in themed]
-            row["chance"] = {"purity": chance_purity(labels, pool, [t for _, t in members])}
+            row["chance"] = {"purity": chance_purity(labels, [reviews[i][1] for i in themed], assignment)}
         if llm is not None:
             for theme in themes:
                 theme_texts = [texts[themed[m]] for m in theme.members]
