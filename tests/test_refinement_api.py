@@ -146,6 +146,28 @@ def test_the_same_refinement_suggestion_made_twice_at_once_is_stored_once(client
     assert third.id != first.id and client.get(f"/v1/suggestions/{third.id}").json()["status"] == "pending"
 
 
+def test_a_failed_suggestion_is_kept_by_a_redone_piece_and_tried_again_later(client, llm):
+    """A worker that stored a failed estimate and died before counting the item: the piece redone within the same
+    job keeps that failure (no second suggestion); a later request tries again."""
+    from datetime import UTC, datetime, timedelta
+
+    from service.refinement.service import propose_estimate
+
+    runtime = client.app.state.runtime
+    (item,) = add(client, VAGUE)
+    job_start = datetime.now(UTC) - timedelta(seconds=1)
+    llm.chat.replies.extend(["not json"] * 3)
+    failed = propose_estimate(runtime, item, since=job_start)
+    assert failed.status == "failed"
+    assert propose_estimate(runtime, item, since=job_start).id == failed.id  # the redone piece: no model call
+    llm.chat.replies.append(estimate(effort=5))
+    retried = propose_estimate(runtime, item)
+    assert retried.id != failed.id and retried.status == "pending" and retried.payload["points"] == 5
+    assert propose_estimate(runtime, item).id == retried.id
+    made = client.get("/v1/suggestions", params={"kind": "estimate"}).json()
+    assert sorted(s["status"] for s in made) == ["failed", "pending"]
+
+
 def test_with_no_estimated_items_the_model_alone_estimates_labelled_so(client, llm):
     (item,) = add(client, VAGUE)
     llm.chat.replies.append(estimate(effort=8))

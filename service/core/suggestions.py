@@ -80,11 +80,9 @@ def create_suggestion(
     actor: str | None = None,
     pending_key: str | None = None,
 ) -> Suggestion:
-    """Store a proposal as a suggestion (pending, or failed with the reason) with its "created" event. A pending one
-    with a `pending_key` another pending suggestion holds raises IntegrityError at the flush."""
-    suggestion = Suggestion(kind=kind, input=inputs, evidence=evidence, **proposal.columns())
-    if proposal.status == SuggestionStatus.pending:
-        suggestion.pending_key = pending_key
+    """Store a proposal as a suggestion (pending, or failed with the reason) with its "created" event. One with a
+    `pending_key` another suggestion holds raises IntegrityError at the flush."""
+    suggestion = Suggestion(kind=kind, input=inputs, evidence=evidence, pending_key=pending_key, **proposal.columns())
     session.add(suggestion)
     session.flush()
     record_event(session, suggestion.id, SuggestionAction.created, actor, None, suggestion.payload)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import as_completed
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -41,15 +42,18 @@ def get_job(runtime: Runtime, job_id: int) -> RefineJob:
     return jobs.get_job(runtime, RefineJob, job_id, "refinement")
 
 
-def refine_item(runtime: Runtime, item_id: int, actor: str | None) -> tuple[int, int, list[str]]:
+def refine_item(
+    runtime: Runtime, item_id: int, actor: str | None, since: datetime | None = None
+) -> tuple[int, int, list[str]]:
     """(findings, suggestions, why each failed suggestion failed) for one item; suggestions already pending for the
-    unchanged item are not made again (they are counted, as the item's current suggestions)."""
+    unchanged item, or failed since `since` (the job's start), are not made again (they are counted, as the item's
+    current suggestions)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
     found = service.findings(runtime, item)  # once for both: the duplicate search is not free
-    rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found)
-    split, _ = service.propose_split(runtime, item_id, actor, found)
-    estimate = None if item.story_points is not None else service.propose_estimate(runtime, item_id, actor)
+    rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found, since)
+    split, _ = service.propose_split(runtime, item_id, actor, found, since)
+    estimate = None if item.story_points is not None else service.propose_estimate(runtime, item_id, actor, since)
     made = [s for s in (rewrite, split, estimate) if s is not None]
     failures = [
         f"item {item_id}: the {s.kind} suggestion failed: {s.reason} (suggestion {s.id})"
@@ -59,11 +63,11 @@ def refine_item(runtime: Runtime, item_id: int, actor: str | None) -> tuple[int,
     return len(found), len(made) - len(failures), failures
 
 
-def _refine_piece(runtime: Runtime, job_id: int, item_id: int, actor: str | None) -> tuple[int, int, list[str]] | None:
+def _refine_piece(runtime: Runtime, job: RefineJob, item_id: int) -> tuple[int, int, list[str]] | None:
     """One item, unless the job was cancelled (then None)."""
-    if jobs.is_cancelled(runtime, RefineJob, job_id):
+    if jobs.is_cancelled(runtime, RefineJob, job.id):
         return None
-    return refine_item(runtime, item_id, actor)
+    return refine_item(runtime, item_id, job.actor, job.created_at)
 
 
 def _count(runtime: Runtime, job_id: int, **increments: int) -> None:
@@ -85,7 +89,7 @@ def run_job(runtime: Runtime, job_id: int) -> None:
         jobs.finish(runtime, RefineJob, job_id, JobStatus.failed, errors=[str(exc)])
         return
     with ContextThreadPool(max_workers=workers) as pool:
-        futures = {pool.submit(_refine_piece, runtime, job_id, i, job.actor): i for i in job.item_ids}
+        futures = {pool.submit(_refine_piece, runtime, job, i): i for i in job.item_ids}
         for future in as_completed(futures):
             try:
                 if (result := future.result()) is None:
@@ -164,7 +168,8 @@ def do_piece(runtime: Runtime, job_id: int, piece: dict[str, Any], last_try: boo
         return False
     item_id = piece["item_id"]
     try:
-        found, made, failures = refine_item(runtime, item_id, get_job(runtime, job_id).actor)
+        job = get_job(runtime, job_id)
+        found, made, failures = refine_item(runtime, item_id, job.actor, job.created_at)
     except (DomainError, LLMUnavailable) as exc:  # e.g. the item was deleted meanwhile
         return _record(runtime, job_id, item_id, 0, 0, [f"item {item_id}: {exc}"])
     return _record(runtime, job_id, item_id, found, made, failures)

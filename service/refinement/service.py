@@ -8,6 +8,7 @@ of a second one.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -94,9 +95,18 @@ def _key(kind: SuggestionKind, item: BacklogItem) -> str:
     return f"{kind}:{item.id}:{fingerprint(item)}"
 
 
-def _pending(session: Session, kind: SuggestionKind, item: BacklogItem) -> Suggestion | None:
-    """A pending suggestion of this kind made from the item as it is now."""
-    return session.scalar(select(Suggestion).where(Suggestion.pending_key == _key(kind, item)))
+def _pending(
+    session: Session, kind: SuggestionKind, item: BacklogItem, since: datetime | None = None
+) -> Suggestion | None:
+    """The suggestion of this kind already made from the item as it is now: a pending one, or one that failed since
+    `since` (a refinement job's start, so that a redone piece keeps its failure instead of storing a second). An
+    earlier failure gives up its key and is tried again."""
+    found = session.scalar(select(Suggestion).where(Suggestion.pending_key == _key(kind, item)))
+    if found is not None and found.status == SuggestionStatus.failed and (since is None or found.created_at < since):
+        found.pending_key = None
+        session.flush()
+        return None
+    return found
 
 
 def _create(
@@ -107,8 +117,8 @@ def _create(
     evidence: dict[str, Any] | None,
     actor: str | None,
 ) -> Suggestion:
-    """Store a refinement suggestion; when the same one was stored meanwhile (two workers ran the same piece), that
-    one."""
+    """Store a refinement suggestion (pending or failed, keyed); when the same one was stored meanwhile (two workers
+    ran the same piece), that one."""
     try:
         with runtime.db.session() as session:
             return create_suggestion(session, kind, proposal, _inputs(item), evidence, actor, _key(kind, item))
@@ -124,13 +134,17 @@ def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
 
 
 def propose_rewrite(
-    runtime: Runtime, item_id: int, actor: str | None = None, found: list[Finding] | None = None
+    runtime: Runtime,
+    item_id: int,
+    actor: str | None = None,
+    found: list[Finding] | None = None,
+    since: datetime | None = None,
 ) -> tuple[Suggestion | None, list]:
     """A rewrite of an item the quality check finds unclear: (the suggestion, the findings); (None, findings) when
     nothing a rewrite fixes was found."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _pending(session, SuggestionKind.rewrite, item):
+        if existing := _pending(session, SuggestionKind.rewrite, item, since):
             return existing, existing.evidence.get("findings", [])
     found = findings(runtime, item) if found is None else found
     fixable = [f for f in found if f.criterion in REWRITE_FOR]
@@ -143,12 +157,16 @@ def propose_rewrite(
 
 
 def propose_split(
-    runtime: Runtime, item_id: int, actor: str | None = None, found: list[Finding] | None = None
+    runtime: Runtime,
+    item_id: int,
+    actor: str | None = None,
+    found: list[Finding] | None = None,
+    since: datetime | None = None,
 ) -> tuple[Suggestion | None, list]:
     """A split of an item too large for a sprint, or (None, findings) when it is not."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _pending(session, SuggestionKind.split, item):
+        if existing := _pending(session, SuggestionKind.split, item, since):
             return existing, existing.evidence.get("findings", [])
     found = findings(runtime, item) if found is None else found
     reason = needs_split(item, found)
@@ -200,11 +218,13 @@ def team_points(runtime: Runtime, item: BacklogItem) -> TeamPoints | None:
     )
 
 
-def propose_estimate(runtime: Runtime, item_id: int, actor: str | None = None) -> Suggestion:
+def propose_estimate(
+    runtime: Runtime, item_id: int, actor: str | None = None, since: datetime | None = None
+) -> Suggestion:
     """Story points with the comparable estimated items as the reason; with none, the model alone (labelled)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _pending(session, SuggestionKind.estimate, item):
+        if existing := _pending(session, SuggestionKind.estimate, item, since):
             return existing
     similar, prior = comparables(runtime, item)
     team = team_points(runtime, item) if similar else None
