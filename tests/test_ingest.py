@@ -133,6 +133,38 @@ def test_a_csv_becomes_themes_with_evidence_and_one_llm_call_per_new_theme(clien
     assert item["evidence"]["ticket_count"] == 4 and len(item["evidence"]["quotes"]) >= 2
 
 
+SINGLES = [
+    "Please let me export my invoices to a CSV file, my accountant needs them every month.",
+    "How do I change the language of the app to Spanish?",
+]
+
+
+def test_feedback_in_no_theme_is_listed_and_proposed_as_evidence_for_the_item_it_reads_like(client, llm):
+    for title, description in [("Dark mode", "A dark theme for night use."), ("Export invoices to CSV", "")]:
+        client.post("/v1/backlog/items", json={"title": title, "description": description or title})
+    llm.chat.replies.append(theme_reply())
+    rows = [["Ticket ID", "Description"], *([f"T-{i}", t] for i, t in enumerate(CRASH + DARK + SINGLES))]
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    job_id = upload(client, out.getvalue().encode())["job_id"]
+    job = wait_for(client, job_id)
+    assert job["status"] == "done" and job["themes"] == 2 and job["llm_calls"] == 1, job
+    assert job["suggestions"] == 3, job  # a draft, the dark-mode theme's evidence, one single ticket's evidence
+    assert (job["unthemed"], job["unthemed_to_items"]) == (2, 1), job
+    unthemed = client.get(f"/v1/ingest/jobs/{job_id}/unthemed").json()
+    assert sum(unthemed["counts"].values()) == 2 and unthemed["to_items"] == 1, unthemed
+    by_text = {t["text"]: t for t in unthemed["tickets"]}
+    export, language = by_text[SINGLES[0]], by_text[SINGLES[1]]
+    assert language["suggestion_id"] is None and export["external_id"] == "T-8"
+    evidence = client.get(f"/v1/suggestions/{export['suggestion_id']}").json()
+    assert evidence["kind"] == "evidence" and evidence["status"] == "pending"
+    assert evidence["payload"]["title"] == "Export invoices to CSV" and evidence["input"]["unthemed"] is True
+    assert evidence["evidence"]["ticket_ids"] == [export["id"]]
+    item = client.post(f"/v1/suggestions/{evidence['id']}/accept").json()
+    assert item["title"] == "Export invoices to CSV" and item["evidence"]["ticket_count"] == 1
+    assert client.get("/v1/ingest/jobs/999/unthemed").status_code == 404
+
+
 def test_the_injection_ticket_changes_nothing(client, llm):
     client.post("/v1/backlog/items", json={"title": "Unrelated export item", "description": "CSV export."})
     llm.chat.replies.extend([theme_reply(), theme_reply(title="Add a dark mode", item_type="feature")])

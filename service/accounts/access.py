@@ -79,6 +79,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/jobs/{job_id}/cancel"): R,
     ("GET", "/v1/ingest/jobs/{job_id}"): V,
     ("GET", "/v1/ingest/jobs/{job_id}/themes"): V,
+    ("GET", "/v1/ingest/jobs/{job_id}/unthemed"): V,
     ("GET", "/v1/jobs"): V,
     ("GET", "/v1/ingest/jobs"): V,
     ("PUT", "/v1/strategy"): A,

@@ -44,9 +44,7 @@ def ingest(
             to_triage = max(0, current.total - current.skipped - current.already_ingested)
             progress.update(triage, completed=current.processed, total=to_triage)
             if current.stage in ("themes", "done"):
-                progress.update(
-                    themes, completed=current.suggestions + current.failed, total=current.themes, visible=True
-                )
+                progress.update(themes, completed=service.themes_done(current), total=current.themes, visible=True)
 
         job = jobs.run_job(runtime, job.id, show)
     table = Table(
@@ -74,6 +72,12 @@ def ingest(
         str(job.llm_calls),
     )
     console.print(table)
+    public = service.public(job)
+    if public.unthemed:
+        console.print(
+            f"{public.unthemed} bugs, requests and questions joined no theme; {public.unthemed_to_items} of them read "
+            f"like a backlog item and are proposed as its evidence (list: GET /v1/ingest/jobs/{job.id}/unthemed)."
+        )
     for error in job.errors[:10]:
         errors.print(f"[yellow]note:[/] {error}")
     if job.status != "done":

@@ -164,7 +164,9 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
         ),
         float(params.get("attach", ATTACH_SIMILARITY)),
     )
-    unthemed = len(ids) - sum(len(c.members) for c in clusters)
+    placed = {ids[m] for c in clusters for m in c.members}
+    left = [i for i in ids if i not in placed]
+    matched = match_unthemed(run, left)
     with run.runtime.db.session() as session:
         if _clustered(session, job.id):
             return  # the themes and the stage are committed together, so this run is a duplicate
@@ -174,13 +176,55 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
             session.add(theme)
             session.flush()
             session.execute(update(TicketRow).where(TicketRow.id.in_(members)).values(theme_id=theme.id))
-        # the ETA's clock for the themes stage; the bugs, requests and questions that joined no theme
-        params = {**job.params, "themes_started": utcnow().isoformat(), "unthemed": unthemed}
+        to_items = {
+            str(propose_evidence(session, proposal, inputs, evidence).id): evidence["ticket_ids"]
+            for proposal, inputs, evidence in matched
+        }
+        # the ETA's clock for the themes stage; the bugs, requests and questions that joined no theme, and those of
+        # them proposed as evidence for a backlog item (suggestion id -> ticket ids: not themes, so not counted as done)
+        params = {**job.params, "themes_started": utcnow().isoformat(), "unthemed": len(left), "to_items": to_items}
         session.execute(
             update(IngestJob)
             .where(IngestJob.id == job.id)
-            .values(themes=len(clusters), stage=Stage.themes, params=params)
+            .values(
+                themes=len(clusters),
+                stage=Stage.themes,
+                params=params,
+                suggestions=IngestJob.suggestions + len(to_items),
+            )
         )
+
+
+def match_unthemed(run: IngestRun, ticket_ids: list[int]) -> list[tuple[Proposal, dict[str, Any], dict[str, Any]]]:
+    """Tickets in no theme that read like an existing backlog item (the duplicate detector's verdict, as for a
+    theme): per item, an evidence proposal with its inputs and evidence (tickets in id order)."""
+    if not ticket_ids:
+        return []
+    with run.runtime.db.session() as session:
+        tickets = list(session.scalars(select(TicketRow).where(TicketRow.id.in_(ticket_ids)).order_by(TicketRow.id)))
+        session.expunge_all()
+    texts = [t.redacted or "" for t in tickets]
+    learned = duplicates.calibration(run.runtime)
+    found = run.detector.search_many(
+        [(t.subject or text[:200], text) for t, text in zip(tickets, texts, strict=True)],
+        k=3,
+        where=duplicates.in_this_project("backlog_item"),
+        indexed_as=[f"ticket:{t.id}" for t in tickets],
+        calibration=learned,
+    )
+    by_item: dict[int, list[tuple[Any, TicketRow, str]]] = {}
+    for ticket, text, candidates in zip(tickets, texts, found, strict=True):
+        if best := next((c for c in candidates if c.verdict != "distinct"), None):
+            by_item.setdefault(int(best.metadata["item_id"]), []).append((best, ticket, text))
+    made = []
+    for item_id, rows in by_item.items():
+        best = max((c for c, _, _ in rows), key=lambda c: c.score)
+        payload = {"backlog_item_id": item_id, "title": best.title, "match_score": best.score, "verdict": best.verdict}
+        evidence = theme_evidence([t for _, t, _ in rows])
+        evidence["quotes"] = representative_quotes([text for *_, text in rows])
+        inputs = {"job_id": run.job_id, "unthemed": True, "tickets": [text for *_, text in rows][:6]}
+        made.append((duplicates.detector_proposal(run.runtime, learned, payload), inputs, evidence))
+    return made
 
 
 def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow, wait_for_model: bool = False) -> str | None:

@@ -13,7 +13,7 @@ from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, JobCreated, JobPublic, errors
 from service.core.tables import IngestJob
 from service.ingest import jobs, service
-from service.ingest.schemas import IngestJobPublic, ThemePublic
+from service.ingest.schemas import IngestJobPublic, ThemePublic, UnthemedPublic
 
 router = APIRouter(tags=["ingest"])
 
@@ -64,6 +64,15 @@ def get_job(job_id: IdPath, runtime: RuntimeDep) -> IngestJobPublic:
 def get_themes(job_id: IdPath, runtime: RuntimeDep) -> list[ThemePublic]:
     """The job's themes, largest first: tickets, the suggestion made from it, and tickets per week."""
     return service.themes(runtime, job_id)
+
+
+@router.get("/v1/ingest/jobs/{job_id}/unthemed", response_model=UnthemedPublic, responses=errors(404))
+def get_unthemed(
+    job_id: IdPath, runtime: RuntimeDep, limit: int = Query(200, ge=1, le=5000, description="Tickets listed at most.")
+) -> UnthemedPublic:
+    """The job's bugs, feature requests and questions that joined no theme: counts by category, and each ticket with
+    the evidence suggestion proposing it for a backlog item it reads like, if any."""
+    return service.unthemed(runtime, job_id, limit)
 
 
 @router.post(

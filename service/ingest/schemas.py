@@ -22,6 +22,9 @@ class IngestJobPublic(JobPublic):
         0,
         description="Bugs, feature requests and questions in no theme (too few alike, none close enough to join one).",
     )
+    unthemed_to_items: int = Field(
+        0, description="Of the unthemed, tickets proposed as evidence for the backlog item each reads like."
+    )
     suggestions: int = Field(description="Suggestions made for review (evidence, story drafts); failed drafts not.")
     failed: int = Field(description="Themes whose story draft failed (a failed suggestion each; why in errors).")
     llm_calls: int
@@ -41,3 +44,22 @@ class ThemePublic(BaseModel):
     cohesion: float
     suggestion_id: int | None
     weeks: list[WeekCount] = Field(description="Tickets per week by their own date, oldest first.")
+
+
+class UnthemedTicket(BaseModel):
+    id: int
+    external_id: str | None
+    category: str = Field(description="bug, feature_request or question.")
+    text: str = Field(description="The redacted text, its first 300 characters.")
+    suggestion_id: int | None = Field(
+        description="The evidence suggestion proposing it for the backlog item it reads like, if there is one."
+    )
+
+
+class UnthemedPublic(BaseModel):
+    """A job's bugs, feature requests and questions in no theme: counts by category, how many were proposed as
+    evidence for a backlog item, and the tickets themselves (first `limit`, in id order)."""
+
+    counts: dict[str, int]
+    to_items: int = Field(description="Of them, tickets proposed as evidence for an existing backlog item.")
+    tickets: list[UnthemedTicket]

@@ -19,12 +19,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipelines.tickets import ParsedTickets, parse_tickets
+from pipelines.triage import THEMED
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus
 from service.core.errors import Conflict, check_rows
 from service.core.runtime import Runtime
 from service.core.tables import IngestJob, Suggestion, ThemeRow, TicketRow
-from service.ingest.schemas import IngestJobPublic, ThemePublic, WeekCount
+from service.ingest.schemas import IngestJobPublic, ThemePublic, UnthemedPublic, UnthemedTicket, WeekCount
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 LEFT_OVER = (JobStatus.cancelled, JobStatus.failed)  # jobs whose unfinished tickets the next upload takes over
@@ -172,13 +173,23 @@ def store_tickets(session: Session, job_id: int, parsed: ParsedTickets) -> None:
     )
 
 
+def to_items(job: IngestJob) -> dict[int, int]:
+    """Tickets in no theme proposed as evidence for a backlog item: ticket id -> the evidence suggestion's id."""
+    return {t: int(s) for s, ids in (job.params or {}).get("to_items", {}).items() for t in ids}
+
+
+def themes_done(job: IngestJob) -> int:
+    """Themes with their suggestion (drafted, matched or failed); the evidence for tickets in no theme is not one."""
+    return job.suggestions + job.failed - len((job.params or {}).get("to_items", {}))
+
+
 def eta_seconds(job: IngestJob) -> float | None:
     """Remaining time from the rates seen so far in this job (None when there is nothing to go on yet); the rate
     since the stage began counts the themes drafted in parallel, by one process or several workers."""
     if job.status in FINISHED:
         return None
     if job.stage == Stage.themes and (started := job.params.get("themes_started")):
-        done = job.suggestions + job.failed
+        done = themes_done(job)
         return jobs.eta_seconds(datetime.fromisoformat(started), done, max(0, job.themes - done))
     if job.stage == Stage.triage:
         remaining = max(0, job.total - job.skipped - job.already_ingested - job.processed)
@@ -222,5 +233,35 @@ def themes(runtime: Runtime, job_id: int) -> list[ThemePublic]:
 
 def public(job: IngestJob) -> IngestJobPublic:
     """The job's status as clients see it."""
-    extra = {"eta_s": eta_seconds(job), "unthemed": (job.params or {}).get("unthemed", 0)}
+    extra = {
+        "eta_s": eta_seconds(job),
+        "unthemed": (job.params or {}).get("unthemed", 0),
+        "unthemed_to_items": len(to_items(job)),
+    }
     return IngestJobPublic.model_validate(job).model_copy(update=extra)
+
+
+def unthemed(runtime: Runtime, job_id: int, limit: int = 200) -> UnthemedPublic:
+    """The job's bugs, feature requests and questions in no theme, each with the evidence suggestion that proposes it
+    for a backlog item when one does (made when the job clustered its themes)."""
+    job = get_job(runtime, job_id)  # NotFound for a job of no project of the caller's
+    proposed = to_items(job)
+    query = select(TicketRow).where(
+        TicketRow.job_id == job_id, TicketRow.theme_id.is_(None), TicketRow.category.in_(THEMED)
+    )
+    with runtime.db.session() as session:
+        rows = list(session.scalars(query.order_by(TicketRow.id)))
+    return UnthemedPublic(
+        counts=dict(Counter(t.category for t in rows)),
+        to_items=sum(t.id in proposed for t in rows),
+        tickets=[
+            UnthemedTicket(
+                id=t.id,
+                external_id=t.external_id,
+                category=t.category,
+                text=(t.redacted or "")[:300],
+                suggestion_id=proposed.get(t.id),
+            )
+            for t in rows[:limit]
+        ],
+    )

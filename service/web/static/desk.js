@@ -141,7 +141,7 @@ function jobView(job) {
       job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton("ingest", job)),
     h("progress", { max: "100", value: String(percent) }),
     h("p", { class: "counts" }, `${job.processed} of ${job.total} tickets processed · ${job.skipped} without text · `,
-      `${job.already_ingested} already ingested · ${job.themes} themes · ${job.unthemed ?? 0} unthemed (bugs, requests, questions in no theme) · ${job.suggestions} suggestions · ${job.llm_calls} LLM calls`,
+      `${job.already_ingested} already ingested · ${job.themes} themes · ${job.unthemed ?? 0} unthemed (bugs, requests, questions in no theme; ${job.unthemed_to_items ?? 0} proposed as evidence for a backlog item) · ${job.suggestions} suggestions · ${job.llm_calls} LLM calls`,
       job.failed ? ` · ${job.failed} drafts failed` : ""),
     job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "",
     job.status === "done" && job.suggestions ? h("a", { href: "#review" }, `Review the ${job.suggestions} suggestions`) : "");
