@@ -442,6 +442,28 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     expect(page.locator("#backlog tbody tr").first).to_contain_text("4 tickets, 4 customers")
 
 
+def test_feedback_in_no_theme_is_listed_with_the_evidence_proposed_for_it(page: Page, llm: LLM, desk: str, tmp_path):
+    from tests.test_ingest import CRASH, SINGLES, theme_reply
+
+    item = {"title": "Export invoices to CSV", "description": "Export invoices to CSV"}
+    assert httpx.post(f"{desk}/v1/backlog/items", json=item, timeout=120).status_code == 201
+    llm.chat.replies.append(theme_reply())
+    path = tmp_path / "tickets.csv"
+    path.write_text("Ticket ID,Description\n" + "".join(f'T-{i},"{t}"\n' for i, t in enumerate(CRASH + SINGLES)))
+    visit(page, "/#upload")
+    page.set_input_files("#upload-file", str(path))
+    page.click("#upload-submit")
+    expect(page.locator("#job .job-status")).to_have_text("done")
+    expect(page.locator("#job .counts")).to_contain_text("2 unthemed (bugs, requests, questions in no theme; 1 prop")
+    table = page.locator("#unthemed")
+    expect(table.locator("caption")).to_contain_text("1 proposed as evidence for a backlog item")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    row = table.locator("tbody tr", has_text="export my invoices")
+    row.locator("a").click()
+    expect(page.locator("#detail h2")).to_contain_text("evidence")
+    expect(page.locator("#detail")).to_contain_text("Export invoices to CSV")
+
+
 def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page: Page, llm: LLM, desk: str):
     vague = {"title": "Fast search", "description": "Search should be fast and user-friendly.", "external_id": "V"}
     clear = {  # no findings; no points, so it is estimated from the one item that has points: no model call

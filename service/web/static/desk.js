@@ -163,9 +163,21 @@ function themesView(themes) {
         })))))));
 }
 
+// The bugs, requests and questions in no theme, each with the evidence suggestion proposing it for a backlog item.
+function unthemedView(unthemed) {
+  const counts = Object.entries(unthemed.counts).map(([category, n]) => `${n} ${category.replace("_", " ")}`).join(", ");
+  return h("table", { id: "unthemed" },
+    h("caption", {}, `In no theme: ${counts}; ${unthemed.to_items} proposed as evidence for a backlog item`),
+    h("thead", {}, h("tr", {}, h("th", {}, "Ticket"), h("th", {}, "Category"), h("th", {}, "Suggestion"))),
+    h("tbody", {}, unthemed.tickets.map((t) => h("tr", { dataset: { ticket: t.id } },
+      h("td", {}, t.text), h("td", {}, t.category.replace("_", " ")),
+      h("td", {}, t.suggestion_id ? h("a", { href: "#review", onclick: () => review.showSuggestion({ id: t.suggestion_id, status: "" }) }, `evidence #${t.suggestion_id}`) : "-")))));
+}
+
 async function watchJob(id) {
   const job = await pollJob(`/v1/ingest/jobs/${id}`, (j) => $("#job").replaceChildren(jobView(j)));
   if (job.themes) $("#job").append(themesView(await api(`/v1/ingest/jobs/${id}/themes`)));
+  if (job.unthemed) $("#job").append(unthemedView(await api(`/v1/ingest/jobs/${id}/unthemed?limit=100`)));
   flash(`Job #${id} ${job.status}.`, job.status === "failed" ? "error" : "info");
   review.refreshCount();
   return loadJobs();
