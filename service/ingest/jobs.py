@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from pipelines.duplicates import DuplicateDetector
+from pipelines.duplicates import Candidate, DuplicateDetector
 from pipelines.redact import redact
 from pipelines.themes import PROMPT_ID as THEME_PROMPT
 from pipelines.themes import draft_theme
@@ -212,7 +212,7 @@ def match_unthemed(run: IngestRun, ticket_ids: list[int]) -> list[tuple[Proposal
         indexed_as=[f"ticket:{t.id}" for t in tickets],
         calibration=learned,
     )
-    by_item: dict[int, list[tuple[Any, TicketRow, str]]] = {}
+    by_item: dict[int, list[tuple[Candidate, TicketRow, str]]] = {}
     for ticket, text, candidates in zip(tickets, texts, found, strict=True):
         if best := next((c for c in candidates if c.verdict != "distinct"), None):
             by_item.setdefault(int(best.metadata["item_id"]), []).append((best, ticket, text))
