@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from pipelines.drafting import unsupported_details
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import StoryDraft
 from pipelines.safety import fence, neutralize_instructions
@@ -52,7 +53,8 @@ def verify_quotes(quotes: list[str], sources: list[str]) -> tuple[list[str], lis
 
 def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = None) -> StructuredResult[ThemeStory]:
     """Draft one story for a theme from its most typical (redacted) tickets. Quotes the tickets do not contain
-    are dropped and reported in `warnings`; so are instruction-like sentences cut from the tickets."""
+    are dropped and reported in `warnings`; so are instruction-like sentences cut from the tickets, and numbers and
+    names the story states that neither the tickets shown nor the product give (as for a drafted idea)."""
     shown, removed = [], []
     for text in tickets[:MAX_SHOWN]:
         cleaned, cut = neutralize_instructions(text)
@@ -71,4 +73,5 @@ def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = 
         kept, dropped = verify_quotes(result.value.quotes, tickets)
         result.value.quotes = kept
         result.warnings += [f"quote not found in the tickets, dropped: {quote!r}" for quote in dropped]
+        result.warnings += unsupported_details(result.value, *shown, product or "")
     return result

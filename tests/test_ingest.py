@@ -264,3 +264,18 @@ def test_a_job_killed_mid_way_resumes_on_restart_and_processes_each_ticket_once(
         assert len(rows) == 10 and all(r.processed_at is not None for r in rows)
         assert len(client.get("/v1/suggestions").json()) == 2
     client.app.state.runtime.db.engine.dispose()
+
+
+def test_a_theme_draft_is_warned_of_a_number_or_name_the_tickets_do_not_give():
+    from pipelines.llm import fake_llm
+    from pipelines.themes import draft_theme
+
+    reply = theme_reply(
+        goal="to upload photos without a crash within 5 seconds",
+        quotes=["Uploading a picture makes the app crash immediately"],
+    )
+    result = draft_theme(fake_llm([reply]), CRASH, 4, "photo sharing app")
+    assert result.ok
+    assert any("states '5'" in w and "does not give" in w for w in result.warnings), result.warnings
+    clean = draft_theme(fake_llm([theme_reply(quotes=[CRASH[1]])]), CRASH, 4, "photo sharing app")
+    assert not [w for w in clean.warnings if "does not give" in w], clean.warnings

@@ -4,7 +4,8 @@ Per app: the reviews are parsed by the real parser, redacted, embedded, classifi
 requests and questions clustered into themes (`pipelines.triage`). Theme quality is scored against the manual
 topic labels (`class1`): purity, NMI and ARI over the reviews placed in a theme, per app, weighted by size; a
 one-theme-per-app baseline is scored in the same run. With an LLM, each theme is drafted once
-(`pipelines.themes`) and the quotes it returns are checked against the reviews. Dev: every app except the two
+(`pipelines.themes`), the quotes it returns are checked against the reviews, and the drafts warned of a number or
+name the reviews do not give are counted. Dev: every app except the two
 held out; test: "Duck Duck GO" and "BatteryBot Battery Indicator", reported separately.
 """
 
@@ -82,7 +83,7 @@ def run(options: EvalOptions) -> EvalResult:
     embedder = get_embedder()
     classifier = TicketClassifier(embedder)
     per_app = []
-    quotes_kept = quotes_total = llm_calls = failed = tickets_seen = 0
+    quotes_kept = quotes_total = llm_calls = failed = tickets_seen = unsupported = 0
     llm_seconds = 0.0
     for done, (app, reviews) in enumerate(apps.items(), 1):
         texts = [text for text, _ in reviews]
@@ -119,6 +120,7 @@ def run(options: EvalOptions) -> EvalResult:
                     failed += 1
                     continue
                 dropped = sum("quote not found" in w for w in result.warnings)
+                unsupported += any("which the input does not give" in w for w in result.warnings)
                 quotes_kept += len(result.value.quotes)
                 quotes_total += len(result.value.quotes) + dropped
         options.log(f"{app}: {len(texts)} reviews, {len(themed)} themed, {len(themes)} themes")
@@ -143,6 +145,7 @@ def run(options: EvalOptions) -> EvalResult:
             "quotes_verified_share": round(quotes_kept / quotes_total, 3) if quotes_total else None,
             "quotes_kept": quotes_kept,
             "failed_drafts": failed,
+            "drafts_stating_unsupported_details": unsupported,  # a number or name no ticket shown gives (warned)
             "llm_seconds_per_theme": round(llm_seconds / max(1, summary["themes"]), 1),
         }
     meta = options.meta(dataset=GOLDEN.name, distance=distance, min_size=min_size)
