@@ -195,6 +195,21 @@ def stage_cluster(run: IngestRun, job: IngestJob, progress: Progress | None = No
         )
 
 
+def _item_match(candidates: list[Candidate]) -> Candidate | None:
+    """The best backlog item the detector does not call distinct, if any."""
+    return next((c for c in candidates if c.verdict != "distinct"), None)
+
+
+def _evidence_payload(match: Candidate) -> dict[str, Any]:
+    """An evidence suggestion's payload: the backlog item the tickets read like, and how well they match it."""
+    return {
+        "backlog_item_id": int(match.metadata["item_id"]),
+        "title": match.title,
+        "match_score": match.score,
+        "verdict": match.verdict,
+    }
+
+
 def match_unthemed(run: IngestRun, ticket_ids: list[int]) -> list[tuple[Proposal, dict[str, Any], dict[str, Any]]]:
     """Tickets in no theme that read like an existing backlog item (the duplicate detector's verdict, as for a
     theme): per item, an evidence proposal with its inputs and evidence (tickets in id order)."""
@@ -214,12 +229,11 @@ def match_unthemed(run: IngestRun, ticket_ids: list[int]) -> list[tuple[Proposal
     )
     by_item: dict[int, list[tuple[Candidate, TicketRow, str]]] = {}
     for ticket, text, candidates in zip(tickets, texts, found, strict=True):
-        if best := next((c for c in candidates if c.verdict != "distinct"), None):
+        if best := _item_match(candidates):
             by_item.setdefault(int(best.metadata["item_id"]), []).append((best, ticket, text))
     made = []
-    for item_id, rows in by_item.items():
-        best = max((c for c, _, _ in rows), key=lambda c: c.score)
-        payload = {"backlog_item_id": item_id, "title": best.title, "match_score": best.score, "verdict": best.verdict}
+    for rows in by_item.values():
+        payload = _evidence_payload(max((c for c, _, _ in rows), key=lambda c: c.score))
         evidence = theme_evidence([t for _, t, _ in rows])
         evidence["quotes"] = representative_quotes([text for *_, text in rows])
         inputs = {"job_id": run.job_id, "unthemed": True, "tickets": [text for *_, text in rows][:6]}
@@ -245,15 +259,10 @@ def make_theme_suggestion(run: IngestRun, job: IngestJob, theme: ThemeRow, wait_
     learned = duplicates.calibration(runtime)  # the project's, as every other duplicate search uses
     where = duplicates.in_this_project("backlog_item")
     matches = run.detector.search(probe[:200], probe, k=3, where=where, calibration=learned)
-    best = next((m for m in matches if m.verdict != "distinct"), None)
+    best = _item_match(matches)
     inputs = {"job_id": job.id, "theme_id": theme.id, "tickets": texts[:6]}
     if best is not None:
-        payload = {
-            "backlog_item_id": int(best.metadata["item_id"]),
-            "title": best.title,
-            "match_score": best.score,
-            "verdict": best.verdict,
-        }
+        payload = _evidence_payload(best)
         evidence["quotes"] = representative_quotes(texts)
         proposal = duplicates.detector_proposal(runtime, learned, payload)
         with runtime.db.session() as session:

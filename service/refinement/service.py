@@ -95,7 +95,7 @@ def _key(kind: SuggestionKind, item: BacklogItem) -> str:
     return f"{kind}:{item.id}:{fingerprint(item)}"
 
 
-def _pending(
+def _existing(
     session: Session, kind: SuggestionKind, item: BacklogItem, since: datetime | None = None
 ) -> Suggestion | None:
     """The suggestion of this kind already made from the item as it is now: a pending one, or one that failed since
@@ -124,7 +124,7 @@ def _create(
             return create_suggestion(session, kind, proposal, _inputs(item), evidence, actor, _key(kind, item))
     except IntegrityError:
         with runtime.db.session() as session:
-            if existing := _pending(session, kind, item):
+            if existing := _existing(session, kind, item):
                 return existing
         raise
 
@@ -144,7 +144,7 @@ def propose_rewrite(
     nothing a rewrite fixes was found."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _pending(session, SuggestionKind.rewrite, item, since):
+        if existing := _existing(session, SuggestionKind.rewrite, item, since):
             return existing, existing.evidence.get("findings", [])
     found = findings(runtime, item) if found is None else found
     fixable = [f for f in found if f.criterion in REWRITE_FOR]
@@ -166,7 +166,7 @@ def propose_split(
     """A split of an item too large for a sprint, or (None, findings) when it is not."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _pending(session, SuggestionKind.split, item, since):
+        if existing := _existing(session, SuggestionKind.split, item, since):
             return existing, existing.evidence.get("findings", [])
     found = findings(runtime, item) if found is None else found
     reason = needs_split(item, found)
@@ -224,7 +224,7 @@ def propose_estimate(
     """Story points with the comparable estimated items as the reason; with none, the model alone (labelled)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _pending(session, SuggestionKind.estimate, item, since):
+        if existing := _existing(session, SuggestionKind.estimate, item, since):
             return existing
     similar, prior = comparables(runtime, item)
     team = team_points(runtime, item) if similar else None
