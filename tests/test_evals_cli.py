@@ -298,3 +298,36 @@ def test_conversations_suite_scores_notes_before_and_after_ground(tmp_path, monk
     assert summary["new_work_recall"] == {"rate": 1.0, "hits": 1, "of": 1, "rate_before_ground": 0.0}
     assert summary["action_item_recall"] == {"rate": 1.0, "hits": 1, "of": 1, "rate_before_ground": 0.0}
     assert summary["change_recall"]["hits"] == 1 and summary["untouched_changed"]["hits"] == 0
+
+
+def test_estimate_model_check_scores_the_model_alone_and_with_comparables(tmp_path, monkeypatch):
+    """Fake model, a two-project folder: each row asks the model twice (the service's fallback, then with the
+    comparables), a reply that never fits counts as unanswered, and each method is scored on its own rows."""
+    from evals.suites import estimate as suite
+    from tests.test_prioritization_api import estimate
+
+    for name, shift in (("alpha", 0), ("beta", 10)):
+        lines = ["title,description,storypoint,split_mark"]
+        lines += [f"Add export {n},Export the report as CSV {n},{3 + shift},train" for n in range(6)]
+        lines += [f"Add export {n},Export the report as CSV {n},{5 + shift},val" for n in range(6, 8)]
+        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "published_mae.csv").write_text("Project,Median\nalpha,1\nbeta,1\n", encoding="utf-8")
+    monkeypatch.setattr(suite, "FOLDER", tmp_path)
+    points = json.dumps({"points": 5, "rationale": "Like the 3-point exports, a little more."})
+    replies = [estimate(effort=5), points, estimate(effort=8), "not json", "{}", "[]"]  # alpha's rows
+    replies += [estimate(effort=13), json.dumps({"points": 13, "rationale": "As the 13s."})] * 2  # beta's rows
+    found = suite.model_check(fake_llm(replies), "dev", 2, log=lambda _: None)
+    rows, summary = found["rows"], found["summary"]
+    assert [(r["project"], r["truth"], r["model_alone"], r["model_with_comparables"]) for r in rows] == [
+        ("alpha", 5.0, 5, 5), ("alpha", 5.0, 8, None), ("beta", 15.0, 13, 13), ("beta", 15.0, 13, 13)
+    ]  # fmt: skip
+    assert summary["median"]["mae"] == 2.0 and summary["rule"]["mae"] == 2.0  # the history is all 3s (or 13s)
+    assert summary["model_alone"] == {
+        "mae": 1.75,
+        "median_mae_same_rows": 2.0,
+        "answered": 4,
+        "projects_below_median": 1,
+    }
+    assert summary["model_with_comparables"]["answered"] == 3 and summary["model_with_comparables"]["mae"] == 1.333
+    without = suite.model_check(fake_llm([points] * 2), "dev", 1, log=lambda _: None, alone=False)["summary"]
+    assert "model_alone" not in without and without["model_with_comparables"]["answered"] == 2

@@ -14,17 +14,26 @@ as the service runs it; `mae_rule_alone` is the rule without them, in the same r
 from __future__ import annotations
 
 import csv
+import json
+import random
+import sys
 import time
+from pathlib import Path
 from statistics import mean, median
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel
 
 from evals.bug_reports import DATA_DIR
 from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.embeddings import get_embedder
 from pipelines.estimate import PRIOR_WEIGHT, WORDS_WEIGHT, Comparable, K, TeamPoints, estimate_from_comparables
+from pipelines.llm import LLM
+from pipelines.prioritization import estimate_inputs
+from pipelines.safety import escape_tags
 from pipelines.words import item_words
+from prompts import load_prompt
 
 SUITE = "estimate"
 NEEDS_LLM = False
@@ -207,3 +216,88 @@ def run(options: EvalOptions) -> EvalResult:
             )
     meta = options.meta(dataset="story_points", history=list(history_splits), queries=query_split)
     return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=rows, notes=notes)
+
+
+class PointsEstimate(BaseModel):
+    """The model's story points for one item, read beside the team's comparables (prompt `estimate_points`)."""
+
+    points: Literal[1, 2, 3, 5, 8, 13, 20]  # with 40 and 100 too (prompt 0.1.0), 39 of 54 dev replies were 100
+    rationale: str
+
+
+def points_with_comparables(
+    llm: LLM, title: str, description: str, nearest: list[tuple[float, float, str]], team_median: float
+) -> int | None:
+    """The model's estimate shown the `nearest` (points, similarity, title) items and the team median; None when
+    its reply never fit the schema."""
+    shown = "\n".join(f"- {p:g} pts, {s:.2f}: {escape_tags(t[:120], 'item')}" for p, s, t in nearest) or "none"
+    result = llm.complete_structured(
+        load_prompt("estimate_points"),
+        PointsEstimate,
+        median=f"{team_median:g}",
+        comparables=shown,
+        item=escape_tags(f"{title}\n{description[:1000]}", "item"),
+    )
+    return result.value.points if result.value else None
+
+
+def model_check(llm: LLM, split: str, per_project: int, log: Any = print, alone: bool = True) -> dict[str, Any]:
+    """The model against the rule on `per_project` seeded rows of each project: the model alone (the service's
+    estimate when no item has points: the priority prompt's effort) and the model shown the 5 nearest items with
+    points and the team median (prompt `estimate_points`), next to the rule as the service runs it and the Median
+    baseline on the same rows. `alone=False` skips the model alone (its long prompt is most of the time)."""
+    embedder = get_embedder()
+    history_splits = ("train",) if split == "dev" else ("train", "val")
+    query_split = "val" if split == "dev" else "test"
+    rows, started = [], time.perf_counter()
+    for path in sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv"):
+        items = load_project(path)
+        history = [i for i in items if i["split"] in history_splits]
+        pool = [i for i in items if i["split"] == query_split]
+        queries = random.Random(f"{path.stem}:{split}").sample(pool, min(per_project, len(pool)))
+        vectors = embedder.encode([i["text"] for i in history + queries])
+        history_vectors, query_vectors = vectors[: len(history)], vectors[len(history) :]
+        points = [i["points"] for i in history]
+        centre = median(points)
+        team = TeamPoints.fit([item_words(i["title"], i["description"]) for i in history], points)
+        said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
+        rule = predictions(history_vectors, points, query_vectors, K, PRIOR_WEIGHT, None, said)
+        similarity = query_vectors @ history_vectors.T
+        for n, item in enumerate(queries):
+            inputs = estimate_inputs(llm, item["title"], "story", item["description"][:1000]) if alone else None
+            top = np.argsort(-similarity[n])[:5]
+            nearest = [(points[i], float(similarity[n][i]), history[i]["title"]) for i in top]
+            shown = points_with_comparables(llm, item["title"], item["description"], nearest, centre)
+            rows.append(
+                {"project": path.stem, "truth": item["points"], "median": centre, "rule": rule[n],
+                 "model_alone": inputs.value.effort if inputs and inputs.value else None,
+                 "model_with_comparables": shown}
+            )  # fmt: skip
+        log(f"{path.stem}: {len(queries)} rows, {time.perf_counter() - started:.0f} s")
+    summary: dict[str, Any] = {"rows": len(rows), "per_project": per_project, "split": split}
+    for method in ("median", "rule", "model_alone", "model_with_comparables"):
+        answered = [r for r in rows if r[method] is not None]
+        if not answered:
+            continue
+        summary[method] = {
+            "mae": round(mean(abs(r["truth"] - r[method]) for r in answered), 3),
+            "median_mae_same_rows": round(mean(abs(r["truth"] - r["median"]) for r in answered), 3),
+            "answered": len(answered),
+            "projects_below_median": sum(
+                mean(abs(r["truth"] - r[method]) for r in answered if r["project"] == p)
+                < mean(abs(r["truth"] - r["median"]) for r in answered if r["project"] == p)
+                for p in {r["project"] for r in answered}
+            ),
+        }
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    return {"summary": summary, "rows": rows}
+
+
+if __name__ == "__main__":  # python -m evals.suites.estimate --model N dev|test OUT.json [--no-alone] (local model)
+    from evals.__main__ import eval_llm
+
+    if len(sys.argv) not in (5, 6) or sys.argv[1] != "--model" or sys.argv[5:] not in ([], ["--no-alone"]):
+        sys.exit("usage: python -m evals.suites.estimate --model ROWS_PER_PROJECT dev|test OUT.json [--no-alone]")
+    found = model_check(eval_llm("local"), sys.argv[3], int(sys.argv[2]), alone=sys.argv[5:] != ["--no-alone"])
+    Path(sys.argv[4]).write_text(json.dumps(found, indent=2), encoding="utf-8")
+    print(json.dumps(found["summary"], indent=2))
