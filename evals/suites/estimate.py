@@ -294,10 +294,11 @@ def model_check(llm: LLM, split: str, per_project: int, log: Any = print, alone:
 
 
 if __name__ == "__main__":  # python -m evals.suites.estimate --model N dev|test OUT.json [--no-alone] (local model)
-    from evals.__main__ import eval_llm
+    from pipelines.llm import LLMSettings, build_llm
 
     if len(sys.argv) not in (5, 6) or sys.argv[1] != "--model" or sys.argv[5:] not in ([], ["--no-alone"]):
         sys.exit("usage: python -m evals.suites.estimate --model ROWS_PER_PROJECT dev|test OUT.json [--no-alone]")
-    found = model_check(eval_llm("local"), sys.argv[3], int(sys.argv[2]), alone=sys.argv[5:] != ["--no-alone"])
+    llm = build_llm(LLMSettings().model_copy(update={"llm_provider": "local"}).llm_config())
+    found = model_check(llm, sys.argv[3], int(sys.argv[2]), alone=sys.argv[5:] != ["--no-alone"])
     Path(sys.argv[4]).write_text(json.dumps(found, indent=2), encoding="utf-8")
     print(json.dumps(found["summary"], indent=2))
