@@ -25,6 +25,7 @@ from statistics import mean, median
 from sqlalchemy import update
 
 import pipelines.estimate
+from bench import publish
 from evals.suites.estimate import FOLDER, load_project
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import import_and_index
@@ -109,9 +110,7 @@ def main() -> None:
     ]
     for project in args.projects:
         lines += measure(project, args.queries)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bench import publish
 from evals.__main__ import eval_llm
 from pipelines.drafting import draft_prompt
 from pipelines.safety import escape_tags
@@ -72,9 +73,7 @@ def main() -> None:
                 f"{row['seconds'] / base['seconds']:.2f} | {'yes' if row['text'] == base['text'] else 'no'} | "
                 f"{'yes' if row['text'] == cached['text'] else 'no'} |"
             )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import publish
 from evals.bug_reports import DATA_DIR
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import import_and_index
@@ -103,9 +104,7 @@ def main() -> None:
     ]
     for n in args.items:
         lines += measure(n)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import publish
 from bench.bench_refine import stories
 from evals.bug_reports import DATA_DIR
 from service.backlog.service import import_and_index
@@ -74,9 +75,7 @@ def main() -> None:
                 f"| {n} | {name} | {found['seconds']:.2f} | {found['seconds'] / base['seconds']:.2f} | "
                 f"{found['unthemed']} | {found['to_items']} |"
             )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":
