@@ -171,9 +171,11 @@ def test_a_failed_suggestion_is_kept_by_a_redone_piece_and_tried_again_later(cli
 def test_with_no_estimated_items_the_model_alone_estimates_labelled_so(client, llm):
     (item,) = add(client, VAGUE)
     llm.chat.replies.append(estimate(effort=8))
-    payload = client.post(f"/v1/backlog/{item}/estimate").json()["payload"]
+    made = client.post(f"/v1/backlog/{item}/estimate").json()
+    payload = made["payload"]
     assert payload["method"] == "model" and payload["points"] == 8 and payload["comparables"] == []
     assert "no estimated items to compare with" in payload["rationale"]
+    assert any("the model's points alone" in w and "5.7 points" in w for w in made["warnings"])
 
 
 def test_a_suggestion_for_an_item_changed_since_is_stale(client, llm):
