@@ -8,7 +8,8 @@ project next to the Median baseline computed in the same run (predict the histor
 MAEs (Deep-SE, GPT2SP, published Median) for context. Similarity: all-MiniLM-L6-v2 cosine of title + start of
 description, as the service's embeddings (the service ranks comparables with the hybrid duplicate score). The
 team's words (`TeamPoints`, fitted on the history as the service fits it on the items with points) join the rule
-as the service runs it; `mae_rule_alone` is the rule without them, in the same run.
+as the service runs it; `mae_rule_alone` is the rule without them, in the same run. The model is measured apart,
+on a sample (`python -m evals.suites.estimate --model N dev|test OUT.json`, `model_check`): it takes seconds a row.
 """
 
 from __future__ import annotations
