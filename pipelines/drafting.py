@@ -214,12 +214,15 @@ def unsupported_names(draft: StoryDraft, *sources: str) -> list[tuple[str, str]]
     return list(found.items())
 
 
+UNSUPPORTED = "which the input does not give"  # in every `unsupported_details` warning (evals count them by it)
+
+
 def unsupported_details(draft: StoryDraft, *sources: str) -> list[str]:
     """A warning for each number and name the story states that the sources do not give."""
     numbers = [(f"states {number!r}", where) for number, where in unsupported_numbers(draft, *sources)]
     names = [(f"names {name!r}", where) for name, where in unsupported_names(draft, *sources)]
     return [
-        f"the draft {what} ({where!r}), which the input does not give: confirm it or move it to the assumptions"
+        f"the draft {what} ({where!r}), {UNSUPPORTED}: confirm it or move it to the assumptions"
         for what, where in numbers + names
     ]
 

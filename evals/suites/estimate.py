@@ -45,6 +45,8 @@ RECENT_WEIGHTS = (2.0, 4.0, 8.0)
 PRIOR_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
 WORDS_WEIGHTS = (0.0, 1.0, 2.0, 4.0)  # --calibrate, with k = K and the prior weight PRIOR_WEIGHT
 MAX_TEXT = 600
+HISTORY = {"dev": ("train",), "test": ("train", "val")}  # per split: the rows that play the team's history
+QUERIES = {"dev": "val", "test": "test"}  # and the rows estimated
 
 
 def load_project(path: Any) -> list[dict[str, Any]]:
@@ -55,6 +57,11 @@ def load_project(path: Any) -> list[dict[str, Any]]:
              "points": float(row["storypoint"]), "split": row["split_mark"]}
             for row in csv.DictReader(handle)
         ]  # fmt: skip
+
+
+def project_files() -> list[Path]:
+    """One CSV per project, by name."""
+    return sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv")
 
 
 def published() -> dict[str, dict[str, float]]:
@@ -119,15 +126,14 @@ def run(options: EvalOptions) -> EvalResult:
     require_data(FOLDER / "published_mae.csv")
     embedder = get_embedder()
     started = time.perf_counter()
-    history_splits = ("train",) if options.split == "dev" else ("train", "val")
-    query_split = "val" if options.split == "dev" else "test"
+    history_splits, query_split = HISTORY[options.split], QUERIES[options.split]
     grid = [(k, w) for k in KS for w in PRIOR_WEIGHTS] if options.calibrate else [(K, PRIOR_WEIGHT)]
     papers = published()
     rows, sweep = [], {pair: [] for pair in grid}
     models: dict[str, list[float]] = {}  # --calibrate: each learned model's MAE / median MAE per project
     recents: dict[tuple[int, float], list[float]] = {}  # --calibrate: the rule with a recent prior, the same
     worded: dict[float, list[float]] = {}  # --calibrate: the rule with the team's words at each weight, the same
-    files = sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv")
+    files = project_files()
     for done, path in enumerate(files, 1):
         items = load_project(path)
         history = [i for i in items if i["split"] in history_splits]
@@ -248,10 +254,9 @@ def model_check(llm: LLM, split: str, per_project: int, log: Any = print, alone:
     points and the team median (prompt `estimate_points`), next to the rule as the service runs it and the Median
     baseline on the same rows. `alone=False` skips the model alone (its long prompt is most of the time)."""
     embedder = get_embedder()
-    history_splits = ("train",) if split == "dev" else ("train", "val")
-    query_split = "val" if split == "dev" else "test"
+    history_splits, query_split = HISTORY[split], QUERIES[split]
     rows, started = [], time.perf_counter()
-    for path in sorted(p for p in FOLDER.glob("*.csv") if p.name != "published_mae.csv"):
+    for path in project_files():
         items = load_project(path)
         history = [i for i in items if i["split"] in history_splits]
         pool = [i for i in items if i["split"] == query_split]

@@ -21,6 +21,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from evals.bug_reports import DATA_DIR
 from evals.task import EvalError, EvalOptions, EvalResult
+from pipelines.drafting import UNSUPPORTED
 from pipelines.embeddings import get_embedder
 from pipelines.redact import redact
 from pipelines.themes import draft_theme
@@ -120,7 +121,7 @@ def run(options: EvalOptions) -> EvalResult:
                     failed += 1
                     continue
                 dropped = sum("quote not found" in w for w in result.warnings)
-                unsupported += any("which the input does not give" in w for w in result.warnings)
+                unsupported += any(UNSUPPORTED in w for w in result.warnings)
                 quotes_kept += len(result.value.quotes)
                 quotes_total += len(result.value.quotes) + dropped
         options.log(f"{app}: {len(texts)} reviews, {len(themed)} themed, {len(themes)} themes")
