@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+from pipelines.points_model import joined
 from tests.conftest import story, story_json
 from tests.test_prioritization_api import estimate
 
@@ -272,3 +273,58 @@ def test_a_rewrite_that_adds_a_number_or_name_the_item_does_not_give_says_so(cli
     made = client.post(f"/v1/backlog/{vague}/rewrite").json()
     warnings = " ".join(made["warnings"])
     assert "'2'" in warnings and "'Elasticsearch'" in warnings and "does not give" in warnings, warnings
+
+
+def test_once_enough_items_have_points_the_teams_fitted_model_joins_the_estimate(client, llm, monkeypatch):
+    """The first estimate starts the fit in the background and stands without it; later ones join it."""
+    from service.refinement import points_model
+
+    monkeypatch.setattr(points_model, "MIN_ITEMS", 6)
+    history = [
+        {"title": f"Migrate the {w} database to the new cluster", "description": "Move it.", "story_points": 13}
+        for w in ("billing", "orders", "search")
+    ] + [{"title": f"Fix a typo in the {w} footer", "description": "A typo.", "story_points": 1} for w in "ABC"]
+    add(client, *history)
+    first, second = add(
+        client,
+        {"title": "Migrate the accounts database to the new cluster", "description": "Move it."},
+        {"title": "Migrate the reports database to the new cluster", "description": "Move it."},
+    )
+    made = client.post(f"/v1/backlog/{first}/estimate").json()
+    assert made["payload"]["method"] == "comparables" and made["evidence"] == {"team_model_fitting": True}
+    runtime = client.app.state.runtime
+    fitted, fitting = points_model.team_model(runtime, wait=True)
+    assert fitted is not None and fitted.size == 6 and not fitting
+    root = points_model.folder(runtime)
+    assert [p.name for p in root.iterdir()] == ["000006"]  # the lock is gone, the fit kept
+    later = client.post(f"/v1/backlog/{second}/estimate").json()
+    assert later["payload"]["method"] == "comparables+team-model" and later["model"].endswith("+team-model")
+    said = later["evidence"]["team_model"]
+    assert said["items"] == 6 and later["payload"]["points"] == joined(said["rule_points"], said["points"])
+    assert "the team's own model (fine-tuned on 6 estimated items" in later["payload"]["rationale"]
+
+
+def test_a_fit_left_by_a_process_that_ended_is_taken_over_and_a_failed_fit_is_not_retried(client, monkeypatch):
+    import subprocess
+
+    from service.refinement import points_model
+
+    monkeypatch.setattr(points_model, "MIN_ITEMS", 2)
+    runtime = client.app.state.runtime
+    add(client, *({"title": f"Item {n}", "description": "", "story_points": 3} for n in range(2)))
+    root = points_model.folder(runtime)
+    root.mkdir(parents=True)
+    ended = subprocess.Popen(["true"])  # noqa: S607
+    ended.wait()
+    (root / points_model.LOCK).write_text(str(ended.pid))  # as a worker killed mid-fit leaves it
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(points_model.PointsModel, "fit", broken)
+    assert points_model.team_model(runtime, wait=True) == (None, False)
+    assert calls == [1] and not (root / points_model.LOCK).exists()
+    assert points_model.team_model(runtime) == (None, False)  # the same items: not tried again
+    assert calls == [1]

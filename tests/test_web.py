@@ -567,6 +567,35 @@ def test_an_estimate_the_teams_words_joined_shows_what_they_suggest(page: Page, 
     expect(page.locator("#detail section.evidence")).to_contain_text("shown with the estimate below")
 
 
+def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk: str, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("service.refinement.points_model.MIN_ITEMS", 6)  # the server runs in this process
+    history = [
+        {"title": f"Migrate the {w} database to the new cluster", "description": "Move it.", "story_points": 13}
+        for w in ("billing", "orders", "search")
+    ] + [{"title": f"Fix a typo in the {w} footer", "description": "A typo.", "story_points": 1} for w in "ABC"]
+    items = [{"title": f"Migrate the {w} database to the new cluster", "description": "Move it."} for w in "XY"]
+    created = httpx.post(f"{desk}/v1/backlog/items", json=[*history, *items], timeout=120)
+    assert created.status_code == 201, created.text
+    first, second = (c["id"] for c in created.json()["created"][-2:])
+    made = httpx.post(f"{desk}/v1/backlog/{first}/estimate", timeout=120).json()
+    assert made["evidence"] == {"team_model_fitting": True}
+    visit(page, "/#refine")
+    fitting = page.locator(f"#refine-queue li[data-id='{first}'] article.estimate .team-model")
+    expect(fitting).to_have_text(re.compile(r"^The team's own model is being fitted"))
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("points-models/*/0*/points-model.pt")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    later = httpx.post(f"{desk}/v1/backlog/{second}/estimate", timeout=120).json()
+    said = later["evidence"]["team_model"]
+    page.reload()  # the same address: a visit would not load the queue again
+    page.wait_for_selector("body[data-ready]", state="attached")
+    note = page.locator(f"#refine-queue li[data-id='{second}'] article.estimate .team-model")
+    expect(note).to_have_text(
+        f"Team's own model (fine-tuned on 6 items with points): {said['points']:.1f} points; the comparables said "
+        f"{said['rule_points']}; the estimate is their geometric mean."
+    )
+
+
 MEETING = """Anna: Let's settle the invoice export before lunch.
 Ben: Invoices will be exported as one PDF per month.
 Anna: And the export must include the VAT number on every page.

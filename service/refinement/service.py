@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
 from pipelines.models import StoryDraftEdits, story_markdown
+from pipelines.points_model import joined, model_text
 from pipelines.prioritization import estimate_inputs
 from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
 from pipelines.refine import SplitPlan, item_requirements, rewrite_item, split_item
@@ -29,6 +30,7 @@ from service.core.learned import learned
 from service.core.runtime import Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event, story_item
 from service.core.tables import BacklogItem, Suggestion
+from service.refinement import points_model
 
 MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
 COMPARABLES = 20
@@ -224,6 +226,27 @@ def team_points(runtime: Runtime, item: BacklogItem) -> TeamPoints | None:
     )
 
 
+def _join_team_model(
+    runtime: Runtime, item: BacklogItem, payload: dict[str, Any], model: str, evidence: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The rule's estimate joined to the team's fine-tuned model's (`service.refinement.points_model`), once the team
+    has one; `evidence` says what the model said, or that it is being fitted."""
+    fitted, fitting = points_model.team_model(runtime)
+    if fitting:
+        evidence["team_model_fitting"] = True
+    if fitted is None:
+        return payload, model
+    said = fitted.predict([model_text(item.title, item.description or "")])[0]
+    points = joined(payload["points"], said)
+    evidence["team_model"] = {"items": fitted.size, "points": round(said, 2), "rule_points": payload["points"]}
+    rationale = (
+        f"{payload['rationale']}; joined to the team's own model (fine-tuned on {fitted.size} estimated items: "
+        f"{said:.1f}) by their geometric mean"
+    )
+    payload = {**payload, "points": points, "rationale": rationale, "method": f"{payload['method']}+team-model"}
+    return payload, f"{model}+team-model"
+
+
 def propose_estimate(
     runtime: Runtime, item_id: int, actor: str | None = None, since: datetime | None = None
 ) -> Suggestion:
@@ -236,17 +259,19 @@ def propose_estimate(
     team = team_points(runtime, item) if similar else None
     words = team.distribution(item_words(item.title, item.description or "")) if team else None
     estimate = estimate_from_comparables(similar, prior, words=words)
-    evidence = None
+    evidence: dict[str, Any] | None = None
     if estimate is not None:
         payload = {**estimate.model_dump(mode="json"), "method": "comparables"}
         model = "weighted-median-of-comparables"
+        evidence = {}
         if team and words:
             payload["method"], model = "comparables+words", f"{model}+team-words"
             likely = sorted(words.items(), key=lambda pair: -pair[1])[:3]
-            evidence = {
-                "team_words": {"items": team.size, "likely": [{"points": v, "p": round(p, 3)} for v, p in likely]}
-            }
-        proposal = Proposal(payload, model=model, provider="refinery", prompt_version="estimate@2")
+            evidence["team_words"] = {
+                "items": team.size, "likely": [{"points": v, "p": round(p, 3)} for v, p in likely]
+            }  # fmt: skip
+        payload, model = _join_team_model(runtime, item, payload, model, evidence)
+        proposal = Proposal(payload, model=model, provider="refinery", prompt_version="estimate@3")
     else:
         result = estimate_inputs(
             runtime.llm(), item.title, item.item_type, (item.description or "")[:MAX_DESCRIPTION], None, "", []
@@ -262,7 +287,7 @@ def propose_estimate(
                 "method": "model",
             }
             proposal = proposal.with_payload(payload)
-    return _create(runtime, SuggestionKind.estimate, proposal, item, evidence, actor)
+    return _create(runtime, SuggestionKind.estimate, proposal, item, evidence or None, actor)
 
 
 def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:

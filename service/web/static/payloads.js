@@ -100,7 +100,8 @@ export function splitView(p, evidence) {
 }
 
 // An estimate's payload: the points, why, the comparable items that voted, and, when the team's word classifier
-// joined them, the points the team's own estimates give words like these (evidence.team_words).
+// joined them, the points the team's own estimates give words like these (evidence.team_words), and what the
+// team's fine-tuned model said (evidence.team_model).
 export function estimateView(p, evidence) {
   const comparables = p.comparables || [];
   const team = evidence?.team_words;
@@ -110,7 +111,19 @@ export function estimateView(p, evidence) {
     comparables.length ? table(["Comparable item", "Points", "Score"], comparables.map((c) => [
       `#${c.item_id} ${c.title}`, String(c.points), Number(c.score).toFixed(2)])) : "",
     team?.likely?.length ? h("p", { class: "team-words" }, `Team's words (learned from ${team.items} items with points): `,
-      team.likely.map((l) => `${l.points} (${Math.round(Number(l.p) * 100)}%)`).join(", ")) : "");
+      team.likely.map((l) => `${l.points} (${Math.round(Number(l.p) * 100)}%)`).join(", ")) : "",
+    teamModelNote(evidence));
+}
+
+// What the team's fine-tuned points model said (evidence.team_model), or that it is being fitted.
+function teamModelNote(evidence) {
+  const said = evidence?.team_model;
+  if (said) {
+    return h("p", { class: "team-model" }, `Team's own model (fine-tuned on ${said.items} items with points): ` +
+      `${Number(said.points).toFixed(1)} points; the comparables said ${said.rule_points}; the estimate is their geometric mean.`);
+  }
+  return evidence?.team_model_fitting ? h("p", { class: "team-model hint" },
+    "The team's own model is being fitted on its items with points; estimates made after it ends take it into account.") : "";
 }
 
 // The view of a refinement suggestion's payload, or null for other kinds.
