@@ -86,9 +86,11 @@ class PointsModel:
         model: str = DEFAULT_EMBEDDING_MODEL,
         epochs: int = EPOCHS,
         progress: Callable[[int, int], None] | None = None,
+        after_epoch: Callable[[int, PointsModel], None] | None = None,
     ) -> PointsModel:
-        """Fine-tune on `texts` (`model_text`) and their points (> 0); `progress(steps done, steps)`. Seeded, so the
-        same items on the same machine give the same model."""
+        """Fine-tune on `texts` (`model_text`) and their points (> 0); `progress(steps done, steps)`;
+        `after_epoch(passes done, the model so far)` (for a sweep). Seeded, so the same items on the same machine give
+        the same model."""
         import torch
 
         random.seed(0)
@@ -124,6 +126,10 @@ class PointsModel:
                 schedule.step()
                 if progress:
                     progress(epoch * batches + n + 1, epochs * batches)
+            if after_epoch:
+                network.eval()
+                after_epoch(epoch + 1, cls(network, tokenizer, len(texts)))
+                network.train()
         network.eval()
         return cls(network, tokenizer, len(texts))
 
