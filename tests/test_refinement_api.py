@@ -328,3 +328,19 @@ def test_a_fit_left_by_a_process_that_ended_is_taken_over_and_a_failed_fit_is_no
     assert calls == [1] and not (root / points_model.LOCK).exists()
     assert points_model.team_model(runtime) == (None, False)  # the same items: not tried again
     assert calls == [1]
+
+
+def test_a_damaged_fit_is_dropped_and_the_estimate_stands_without_it(client, llm, monkeypatch):
+    from service.refinement import points_model
+
+    monkeypatch.setattr(points_model, "MIN_ITEMS", 2)
+    runtime = client.app.state.runtime
+    add(client, *({"title": f"Export {n} to CSV", "description": "", "story_points": 3} for n in "AB"))
+    (item,) = add(client, {"title": "Export C to CSV", "description": ""})
+    damaged = points_model.folder(runtime) / "000002"
+    damaged.mkdir(parents=True)
+    (damaged / "points-model.pt").write_bytes(b"not a model")
+    monkeypatch.setattr(points_model, "start_fit", lambda runtime, count: None)  # as if another process fits
+    made = client.post(f"/v1/backlog/{item}/estimate")
+    assert made.status_code == 201, made.text
+    assert made.json()["payload"]["method"] == "comparables" and not damaged.exists()

@@ -139,5 +139,10 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[PointsModel | None
         return None, fitting
     with _lock:
         if newest not in _loaded:
-            _loaded[newest] = PointsModel.load(newest, runtime.settings.embedding_model)
+            try:
+                _loaded[newest] = PointsModel.load(newest, runtime.settings.embedding_model)
+            except Exception:  # a damaged or foreign file: dropped, and the next estimate fits again
+                log.exception("the team's points model in %s could not be loaded; it is removed", newest)
+                shutil.rmtree(newest, ignore_errors=True)
+                return None, fitting
         return _loaded[newest], fitting
