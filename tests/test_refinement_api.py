@@ -302,6 +302,10 @@ def test_once_enough_items_have_points_the_teams_fitted_model_joins_the_estimate
     said = later["evidence"]["team_model"]
     assert said["items"] == 6 and later["payload"]["points"] == joined(said["rule_points"], said["points"])
     assert "the team's own model (fine-tuned on 6 estimated items" in later["payload"]["rationale"]
+    add(client, {"title": "Fix a typo in the D footer", "description": "A typo.", "story_points": 1})  # 7: refit
+    refitted, _ = points_model.team_model(runtime, wait=True)
+    assert refitted is not fitted and refitted.size == 7 and [p.name for p in root.iterdir()] == ["000007"]
+    assert [p.name for p in points_model._loaded if p.parent == root] == ["000007"]  # the old fit left memory
 
 
 def test_a_fit_left_by_a_process_that_ended_is_taken_over_and_a_failed_fit_is_not_retried(client, monkeypatch):

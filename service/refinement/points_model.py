@@ -41,6 +41,13 @@ def newest_fit(root: Path) -> Path | None:
     return max(fits, key=lambda p: (p.stat().st_mtime, p.name), default=None)
 
 
+def _keep(fit: Path, model: PointsModel) -> None:
+    """Keep `model` loaded as its project's fit, dropping that project's older fits from memory (call under _lock)."""
+    for other in [p for p in _loaded if p.parent == fit.parent and p != fit]:
+        del _loaded[other]
+    _loaded[fit] = model
+
+
 def _pointed(runtime: Runtime) -> list[tuple[str, str, float]]:
     where = (BacklogItem.story_points.is_not(None), BacklogItem.merged_into_id.is_(None))
     query = select(BacklogItem.title, BacklogItem.description, BacklogItem.story_points).where(*where)
@@ -91,7 +98,7 @@ def _fit(root: Path, rows: list[tuple[str, str, float]], count: int) -> None:
             if old != final:
                 shutil.rmtree(old, ignore_errors=True)
         with _lock:
-            _loaded[final] = model
+            _keep(final, model)
         log.info("the team's points model was fitted on %d items (%s)", len(rows), final)
     except Exception:
         log.exception("fitting the team's points model failed; estimates stand without it")
@@ -140,7 +147,7 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[PointsModel | None
     with _lock:
         if newest not in _loaded:
             try:
-                _loaded[newest] = PointsModel.load(newest, runtime.settings.embedding_model)
+                _keep(newest, PointsModel.load(newest, runtime.settings.embedding_model))
             except Exception:  # a damaged or foreign file: dropped, and the next estimate fits again
                 log.exception("the team's points model in %s could not be loaded; it is removed", newest)
                 shutil.rmtree(newest, ignore_errors=True)
