@@ -12,7 +12,6 @@ of six on dev.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ import numpy as np
 
 from pipelines.embeddings import DEFAULT_EMBEDDING_MODEL, resolve_model_path
 from pipelines.estimate import snap
-from pipelines.words import item_words
 
 MIN_ITEMS = 200  # as the team's words (`WORDS_MIN_ITEMS`): the eval's smallest history is 211 items
 EPOCHS = 2
@@ -31,11 +29,6 @@ HEAD_LEARNING_RATE = 1e-3
 BATCH = 16
 MAX_TOKENS = 128
 WEIGHTS = "points-model.pt"
-
-
-def model_text(title: str, description: str) -> str:
-    """What the model reads of an item: what the team's words read (the title twice, the description's start)."""
-    return item_words(title, description)
 
 
 def joined(rule_points: float, model_points: float) -> int:
@@ -88,14 +81,12 @@ class PointsModel:
         progress: Callable[[int, int], None] | None = None,
         after_epoch: Callable[[int, PointsModel], None] | None = None,
     ) -> PointsModel:
-        """Fine-tune on `texts` (`model_text`) and their points (> 0); `progress(steps done, steps)`;
-        `after_epoch(passes done, the model so far)` (for a sweep). Seeded, so the same items on the same machine give
-        the same model."""
+        """Fine-tune on `texts` (`pipelines.words.item_words`, what the team's words read too) and their points
+        (> 0); `progress(steps done, steps)`; `after_epoch(passes done, the model so far)` (for a sweep). Seeded, so
+        the same items on the same machine give the same model."""
         import torch
 
-        random.seed(0)
-        np.random.seed(0)
-        torch.manual_seed(0)
+        torch.manual_seed(0)  # dropout; the order of the items has its own generator
         network, tokenizer = cls._parts(model, float(np.log(np.median(points))))
         target = torch.tensor(np.log(np.asarray(points, dtype=float)), dtype=torch.float32)
         encoded = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.points_model import PointsModel, joined, model_text
+from pipelines.points_model import PointsModel, joined
+from pipelines.words import item_words
 
 BIG = ["billing", "orders", "search", "accounts", "payments", "reports", "invoices", "users"]
 SMALL = ["pricing", "help", "about", "careers", "contact", "terms", "privacy", "blog"]
@@ -13,16 +14,16 @@ SMALL = ["pricing", "help", "about", "careers", "contact", "terms", "privacy", "
 
 @pytest.fixture(scope="module")
 def fitted() -> PointsModel:
-    texts = [model_text(f"Migrate the {w} database to the new cluster", "Move the data, keep it online.") for w in BIG]
-    texts += [model_text(f"Fix a typo in the {w} page footer", "One word is misspelt.") for w in SMALL]
+    texts = [item_words(f"Migrate the {w} database to the new cluster", "Move the data, keep it online.") for w in BIG]
+    texts += [item_words(f"Fix a typo in the {w} page footer", "One word is misspelt.") for w in SMALL]
     return PointsModel.fit(texts, [13.0] * len(BIG) + [1.0] * len(SMALL), epochs=6)
 
 
 def test_the_fitted_model_gives_more_points_to_items_worded_like_the_big_ones(fitted):
     big, small = fitted.predict(
         [
-            model_text("Migrate the catalogue database to the new cluster", "Move the data, keep it online."),
-            model_text("Fix a typo in the press page footer", "One word is misspelt."),
+            item_words("Migrate the catalogue database to the new cluster", "Move the data, keep it online."),
+            item_words("Fix a typo in the press page footer", "One word is misspelt."),
         ]
     )
     assert fitted.size == 16
@@ -30,7 +31,7 @@ def test_the_fitted_model_gives_more_points_to_items_worded_like_the_big_ones(fi
 
 
 def test_a_saved_model_predicts_as_it_did(fitted, tmp_path):
-    text = [model_text("Migrate the catalogue database", "")]
+    text = [item_words("Migrate the catalogue database", "")]
     fitted.save(tmp_path / "fit")
     again = PointsModel.load(tmp_path / "fit")
     assert again.size == fitted.size

@@ -31,7 +31,7 @@ from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.embeddings import get_embedder
 from pipelines.estimate import PRIOR_WEIGHT, WORDS_WEIGHT, Comparable, K, TeamPoints, estimate_from_comparables
 from pipelines.llm import LLM
-from pipelines.points_model import MIN_ITEMS, PointsModel, joined, model_text
+from pipelines.points_model import MIN_ITEMS, PointsModel, joined
 from pipelines.prioritization import estimate_inputs
 from pipelines.safety import escape_tags
 from pipelines.words import item_words
@@ -106,9 +106,9 @@ def predictions(
 def points_model_joined(history: list[dict[str, Any]], queries: list[dict[str, Any]], rule: list[int]) -> list[int]:
     """The rule's estimates joined to those of the team's model fitted on `history`, as the service joins them."""
     fitted = PointsModel.fit(
-        [model_text(i["title"], i["description"]) for i in history], [i["points"] for i in history]
+        [item_words(i["title"], i["description"]) for i in history], [i["points"] for i in history]
     )
-    said = fitted.predict([model_text(i["title"], i["description"]) for i in queries])
+    said = fitted.predict([item_words(i["title"], i["description"]) for i in queries])
     return [joined(r, m) for r, m in zip(rule, said, strict=True)]
 
 
@@ -174,9 +174,9 @@ def run(options: EvalOptions) -> EvalResult:
                 models.setdefault(name, []).append(float(np.mean(np.abs(truth - predicted))) / baseline)
         alone = maes[(K, PRIOR_WEIGHT)]  # the rule without the words (the grid always holds it)
         worded_mae = worded[WORDS_WEIGHT][-1] * baseline  # the rule with the words, without the team's model
-        fitted = time.perf_counter()
+        fit_started = time.perf_counter()
         service = points_model_joined(history, queries, rule) if len(history) >= MIN_ITEMS else rule
-        fitted = time.perf_counter() - fitted
+        fitted = time.perf_counter() - fit_started
         mae = float(np.mean(np.abs(truth - np.array(service))))  # as the service runs it
         paper = papers.get(_norm(path.stem), {})
         rows.append(

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from pipelines.points_model import MIN_ITEMS, WEIGHTS, PointsModel, model_text
-from service.core.learned import HISTORY
+from pipelines.points_model import MIN_ITEMS, WEIGHTS, PointsModel
+from pipelines.words import item_words
+from service.core.learned import decided_rows
 from service.core.runtime import Runtime
 from service.core.scope import current_project
 from service.core.tables import BacklogItem
@@ -49,11 +50,8 @@ def _keep(fit: Path, model: PointsModel) -> None:
 
 
 def _pointed(runtime: Runtime) -> list[tuple[str, str, float]]:
-    where = (BacklogItem.story_points.is_not(None), BacklogItem.merged_into_id.is_(None))
-    query = select(BacklogItem.title, BacklogItem.description, BacklogItem.story_points).where(*where)
     with runtime.db.session() as session:
-        rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(HISTORY)).all()
-    return [(t, d or "", float(p)) for t, d, p in rows if p and p > 0]
+        return [(t, d, float(p)) for t, d, p in decided_rows(session, BacklogItem.story_points) if p > 0]
 
 
 def _count(runtime: Runtime) -> int:
@@ -87,7 +85,7 @@ def _take_lock(root: Path) -> bool:
 
 def _fit(root: Path, rows: list[tuple[str, str, float]], count: int) -> None:
     try:
-        model = PointsModel.fit([model_text(t, d) for t, d, _ in rows], [p for *_, p in rows])
+        model = PointsModel.fit([item_words(t, d) for t, d, _ in rows], [p for *_, p in rows])
         staging = root / f".staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         model.save(staging)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
 from pipelines.models import StoryDraftEdits, story_markdown
-from pipelines.points_model import joined, model_text
+from pipelines.points_model import joined
 from pipelines.prioritization import estimate_inputs
 from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
 from pipelines.refine import SplitPlan, item_requirements, rewrite_item, split_item
@@ -236,7 +236,7 @@ def _join_team_model(
         evidence["team_model_fitting"] = True
     if fitted is None:
         return payload, model
-    said = fitted.predict([model_text(item.title, item.description or "")])[0]
+    said = fitted.predict([item_words(item.title, item.description or "")])[0]
     points = joined(payload["points"], said)
     evidence["team_model"] = {"items": fitted.size, "points": round(said, 2), "rule_points": payload["points"]}
     rationale = (
