@@ -350,10 +350,15 @@ def test_restoring_over_a_database_with_rows_needs_force(small_backup, tmp_path,
     target = local_settings(tmp_path / "target")
     with TestClient(create_app(target, fake_llm())) as client:
         client.post("/v1/backlog/items", json={"title": "Written before the restore"})
+    fit = target.points_models_dir / "project-1" / "000200"  # a points model fitted on the rows replaced below
+    fit.mkdir(parents=True)
+    (fit / "points-model.pt").write_bytes(b"weights")
     use_env(monkeypatch, target)
     refused = runner.invoke(cli, ["restore", str(small_backup)])
     assert refused.exit_code == 2 and "1 in backlog_items" in refused.output
     assert [row["title"] for row in tables(target.db_url)["backlog_items"]] == ["Written before the restore"]
+    assert fit.exists()  # a refused restore changes nothing
     forced = runner.invoke(cli, ["restore", str(small_backup), "--force"])
     assert forced.exit_code == 0, forced.output
     assert tables(target.db_url) == tables(local_settings(tmp_path / "source").db_url)
+    assert not target.points_models_dir.exists()  # fitted on other rows: refitted on the restored ones when needed

@@ -4,6 +4,8 @@ suggestions, the refinement run, story points and parent links through import an
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 
 from pipelines.points_model import joined
@@ -294,7 +296,7 @@ def test_once_enough_items_have_points_the_teams_fitted_model_joins_the_estimate
     assert made["payload"]["method"] == "comparables" and made["evidence"] == {"team_model_fitting": True}
     runtime = client.app.state.runtime
     fitted, fitting = points_model.team_model(runtime, wait=True)
-    assert fitted is not None and fitted.size == 6 and not fitting
+    assert fitted is not None and fitted.model.size == 6 and not fitting
     root = points_model.folder(runtime)
     assert [p.name for p in root.iterdir()] == ["000006"]  # the lock is gone, the fit kept
     later = client.post(f"/v1/backlog/{second}/estimate").json()
@@ -302,9 +304,14 @@ def test_once_enough_items_have_points_the_teams_fitted_model_joins_the_estimate
     said = later["evidence"]["team_model"]
     assert said["items"] == 6 and later["payload"]["points"] == joined(said["rule_points"], said["points"])
     assert "the team's own model (fine-tuned on 6 estimated items" in later["payload"]["rationale"]
+    learned_from = json.loads((root / "000006" / points_model.ITEMS).read_text())
+    assert len(learned_from) == 6 and first not in learned_from and second not in learned_from
+    again = client.post(f"/v1/backlog/{learned_from[0]}/estimate").json()  # an item whose points the fit saw
+    assert again["payload"]["method"] == "comparables" and "team_model" not in again["evidence"]
+    assert again["evidence"]["team_model_left_out"] == "the team's model learned from this item's own points"
     add(client, {"title": "Fix a typo in the D footer", "description": "A typo.", "story_points": 1})  # 7: refit
     refitted, _ = points_model.team_model(runtime, wait=True)
-    assert refitted is not fitted and refitted.size == 7 and [p.name for p in root.iterdir()] == ["000007"]
+    assert refitted is not fitted and refitted.model.size == 7 and [p.name for p in root.iterdir()] == ["000007"]
     assert [p.name for p in points_model._loaded if p.parent == root] == ["000007"]  # the old fit left memory
 
 
@@ -320,7 +327,8 @@ def test_a_fit_left_by_a_process_that_ended_is_taken_over_and_a_failed_fit_is_no
     root.mkdir(parents=True)
     ended = subprocess.Popen(["true"])  # noqa: S607
     ended.wait()
-    (root / points_model.LOCK).write_text(str(ended.pid))  # as a worker killed mid-fit leaves it
+    lock = root / points_model.LOCK
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": ended.pid}))  # as a worker killed mid-fit
     calls = []
 
     def broken(*args, **kwargs):
@@ -329,9 +337,52 @@ def test_a_fit_left_by_a_process_that_ended_is_taken_over_and_a_failed_fit_is_no
 
     monkeypatch.setattr(points_model.PointsModel, "fit", broken)
     assert points_model.team_model(runtime, wait=True) == (None, False)
-    assert calls == [1] and not (root / points_model.LOCK).exists()
+    assert calls == [1] and not lock.exists()
     assert points_model.team_model(runtime) == (None, False)  # the same items: not tried again
     assert calls == [1]
+
+
+def test_another_machines_fit_is_waited_for_until_its_lock_goes_stale(client, monkeypatch):
+    """Workers on several hosts share the data folder (compose.yaml): a pid means nothing on another host, so a lock
+    from there holds while the fit touches it, and is taken over once it has not been touched for STALE_S."""
+    from service.refinement import points_model
+
+    monkeypatch.setattr(points_model, "MIN_ITEMS", 2)
+    runtime = client.app.state.runtime
+    add(client, *({"title": f"Item {n}", "description": "", "story_points": 3} for n in range(2)))
+    root = points_model.folder(runtime)
+    root.mkdir(parents=True)
+    lock = root / points_model.LOCK
+    lock.write_text(json.dumps({"host": "worker-on-another-machine", "pid": os.getpid() + 1}))
+    started = []
+
+    def stand_in(root, rows, count):  # holds the lock as a fit would, ends at once
+        started.append(count)
+        points_model._fitting.pop(root)
+
+    monkeypatch.setattr(points_model, "_fit", stand_in)
+    assert points_model.team_model(runtime) == (None, True)  # fitting elsewhere: the estimate stands without it
+    assert started == [] and lock.exists()
+    old = time.time() - points_model.STALE_S - 1
+    os.utime(lock, (old, old))  # that machine stopped touching it
+    assert points_model.team_model(runtime, wait=True) == (None, False)
+    holder = json.loads(lock.read_text())  # the stand-in fit above leaves the lock to the test
+    assert started == [2] and holder == {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def test_a_fit_touches_its_lock_as_it_goes(tmp_path, monkeypatch):
+    from service.refinement import points_model
+
+    lock = tmp_path / points_model.LOCK
+    lock.write_text("{}")
+    old = time.time() - 100
+    os.utime(lock, (old, old))
+    touch = points_model._heartbeat(lock)
+    touch(1, 10)
+    assert lock.stat().st_mtime == old  # not yet: HEARTBEAT_S has not passed
+    monkeypatch.setattr(points_model, "HEARTBEAT_S", 0.0)
+    touch(2, 10)
+    assert time.time() - lock.stat().st_mtime < 5
 
 
 def test_a_damaged_fit_is_dropped_and_the_estimate_stands_without_it(client, llm, monkeypatch):

@@ -577,6 +577,7 @@ def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk:
     created = httpx.post(f"{desk}/v1/backlog/items", json=[*history, *items], timeout=120)
     assert created.status_code == 201, created.text
     first, second = (c["id"] for c in created.json()["created"][-2:])
+    known = created.json()["created"][0]["id"]  # an item with points: the fit learns from it
     made = httpx.post(f"{desk}/v1/backlog/{first}/estimate", timeout=120).json()
     assert made["evidence"] == {"team_model_fitting": True}
     visit(page, "/#refine")
@@ -587,6 +588,7 @@ def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk:
         time.sleep(0.5)
     later = httpx.post(f"{desk}/v1/backlog/{second}/estimate", timeout=120).json()
     said = later["evidence"]["team_model"]
+    assert "team_model_left_out" in httpx.post(f"{desk}/v1/backlog/{known}/estimate", timeout=120).json()["evidence"]
     page.reload()  # the same address: a visit would not load the queue again
     page.wait_for_selector("body[data-ready]", state="attached")
     note = page.locator(f"#refine-queue li[data-id='{second}'] article.estimate .team-model")
@@ -594,6 +596,8 @@ def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk:
         f"Team's own model (fine-tuned on 6 items with points): {said['points']:.1f} points; the comparables said "
         f"{said['rule_points']}; the estimate is their geometric mean."
     )
+    left_out = page.locator(f"#refine-queue li[data-id='{known}'] article.estimate .team-model")
+    expect(left_out).to_have_text("The team's own model is left out: it learned from this item's own points.")
 
 
 MEETING = """Anna: Let's settle the invoice export before lunch.

@@ -23,14 +23,22 @@ def _decided(decided: InstrumentedAttribute, excluded: list[int]) -> tuple:
     return decided.is_not(None), BacklogItem.merged_into_id.is_(None), BacklogItem.id.not_in(excluded)
 
 
+def decided_items(
+    session: Session, decided: InstrumentedAttribute, excluded: list[int] | None = None, limit: int = HISTORY
+) -> list[tuple[int, str, str, Any]]:
+    """(id, title, description, decision) of the `limit` newest items (not merged, not `excluded`) whose `decided`
+    column is set."""
+    columns = (BacklogItem.id, BacklogItem.title, BacklogItem.description, decided)
+    query = select(*columns).where(*_decided(decided, excluded or []))
+    rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(limit))
+    return [(item_id, title, description or "", value) for item_id, title, description, value in rows]
+
+
 def decided_rows(
     session: Session, decided: InstrumentedAttribute, excluded: list[int] | None = None, limit: int = HISTORY
 ) -> list[tuple[str, str, Any]]:
-    """(title, description, decision) of the `limit` newest items (not merged, not `excluded`) whose `decided` column
-    is set."""
-    query = select(BacklogItem.title, BacklogItem.description, decided).where(*_decided(decided, excluded or []))
-    rows = session.execute(query.order_by(BacklogItem.id.desc()).limit(limit))
-    return [(title, description or "", value) for title, description, value in rows]
+    """`decided_items` without the ids."""
+    return [row[1:] for row in decided_items(session, decided, excluded, limit)]
 
 
 def learned(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -52,6 +53,11 @@ class Settings(LLMSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'refinery.db').resolve()}"
+
+    @property
+    def points_models_dir(self) -> Path:
+        """Each project's fitted points model (derived from its items with points: refitted, never backed up)."""
+        return self.data_dir / "points-models"
 
 
 @cache

@@ -50,7 +50,7 @@ from service.core.settings import Settings
 from service.core.tables import Base, Project
 
 FORMAT = 1  # the archive layout; a reader refuses a higher number
-FOLDERS = ("uploads",)  # what the data directory keeps besides the database (models, chroma and logs are rebuilt)
+FOLDERS = ("uploads",)  # what the data directory keeps besides the database (models, fits, chroma, logs are rebuilt)
 MANIFEST = "manifest.json"
 BATCH = 500
 RELOCATED = {("ingest_jobs", "file_path")}  # absolute paths into the data directory's uploads
@@ -224,6 +224,7 @@ def restore(settings: Settings, archive: Path, force: bool = False) -> Manifest:
             raise BackupError(f"the restore failed and was rolled back: {exc}") from exc
         finally:
             database.engine.dispose()
+        shutil.rmtree(settings.points_models_dir, ignore_errors=True)  # fitted on the rows just replaced
         for folder in FOLDERS:
             if (staged / folder).is_dir():
                 try:

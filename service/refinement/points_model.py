@@ -3,22 +3,30 @@ points once `MIN_ITEMS` have them, kept on disk under the data folder, and fitte
 with points has moved by a tenth. No estimate waits for a fit (minutes on a laptop: README); until the first one
 ends, estimates are the rule's alone and say the model is being fitted.
 
-One process fits a project's model at a time: a lock file names the fitting process, and a lock left by a process
-that ended is taken over. Processes on other machines keep their own fits (each its data folder)."""
+One process fits a project's model at a time, also across machines sharing the data folder (compose.yaml): a lock
+file names the fitting host and process, and the fit touches it as it goes. A lock is taken over when its process
+has ended (same host) or it has not been touched for `STALE_S` (any host: a killed container, a lost machine).
+A fit also keeps which items it learned from: their own estimates stand without it (it has seen their points)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import socket
+import tempfile
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from pipelines.points_model import MIN_ITEMS, WEIGHTS, PointsModel
 from pipelines.words import item_words
-from service.core.learned import decided_rows
+from service.core.learned import decided_items
 from service.core.runtime import Runtime
 from service.core.scope import current_project
 from service.core.tables import BacklogItem
@@ -26,15 +34,31 @@ from service.core.tables import BacklogItem
 log = logging.getLogger(__name__)
 REFIT_SHARE = 0.1  # fit again once the items with points differ by this share from those of the last fit
 LOCK = "fitting.lock"
+ITEMS = "items.json"  # the ids of the items a fit learned from
+HEARTBEAT_S = 30.0  # a fit touches its lock this often
+STALE_S = 600.0  # a lock untouched this long is taken over, whichever host wrote it
 _lock = threading.Lock()
-_loaded: dict[Path, PointsModel] = {}
+_loaded: dict[Path, Fit] = {}
 _fitting: dict[Path, threading.Thread] = {}
 _failed: dict[Path, int] = {}  # a fit that failed is not tried again until the items with points change
 
 
+@dataclass(frozen=True)
+class Fit:
+    """A project's fitted points model and the ids of the items it learned from."""
+
+    model: PointsModel
+    items: frozenset[int]
+
+    @classmethod
+    def load(cls, path: Path, embedding_model: str) -> Fit:
+        model = PointsModel.load(path, embedding_model)
+        return cls(model, frozenset(json.loads((path / ITEMS).read_text())))
+
+
 def folder(runtime: Runtime) -> Path:
     """Where the current project's fits are kept: one folder per fit, named by how many items it learned from."""
-    return runtime.settings.data_dir / "points-models" / f"project-{current_project()}"
+    return runtime.settings.points_models_dir / f"project-{current_project()}"
 
 
 def newest_fit(root: Path) -> Path | None:
@@ -42,16 +66,17 @@ def newest_fit(root: Path) -> Path | None:
     return max(fits, key=lambda p: (p.stat().st_mtime, p.name), default=None)
 
 
-def _keep(fit: Path, model: PointsModel) -> None:
-    """Keep `model` loaded as its project's fit, dropping that project's older fits from memory (call under _lock)."""
-    for other in [p for p in _loaded if p.parent == fit.parent and p != fit]:
+def _keep(path: Path, fit: Fit) -> None:
+    """Keep `fit` loaded as its project's, dropping that project's older fits from memory (call under _lock)."""
+    for other in [p for p in _loaded if p.parent == path.parent and p != path]:
         del _loaded[other]
-    _loaded[fit] = model
+    _loaded[path] = fit
 
 
-def _pointed(runtime: Runtime) -> list[tuple[str, str, float]]:
+def _pointed(runtime: Runtime) -> list[tuple[int, str, str, float]]:
     with runtime.db.session() as session:
-        return [(t, d, float(p)) for t, d, p in decided_rows(session, BacklogItem.story_points) if p > 0]
+        rows = decided_items(session, BacklogItem.story_points)
+    return [(item_id, t, d, float(p)) for item_id, t, d, p in rows if p > 0]
 
 
 def _count(runtime: Runtime) -> int:
@@ -60,43 +85,80 @@ def _count(runtime: Runtime) -> int:
         return int(session.scalar(select(func.count()).where(*where)) or 0)
 
 
+def _held(path: Path) -> bool:
+    """Whether the lock at `path` is held by a fit that is still running, as far as can be told from here."""
+    try:
+        if time.time() - path.stat().st_mtime > STALE_S:
+            return False  # not touched for long: its fit died, wherever it ran
+        holder = json.loads(path.read_text() or "{}")
+    except FileNotFoundError:
+        return False
+    except ValueError:
+        return True  # being written: wait for it to go stale
+    if not isinstance(holder, dict) or holder.get("host") != socket.gethostname():
+        return True  # another machine's fit (or another version's lock), touched lately
+    try:
+        os.kill(int(holder.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return False  # a process of this host that ended
+    except (ValueError, OSError):
+        return True  # alive, another user's (PermissionError), or unreadable
+    return True
+
+
 def _take_lock(root: Path) -> bool:
-    """Whether this process may fit: no other live process holds the project's lock."""
+    """Whether this process may fit: no running fit holds the project's lock."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK
     for _ in range(2):
         try:
             handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            try:
-                holder = int(path.read_text() or 0)
-                os.kill(holder, 0)
-                return False  # a live process is fitting
-            except (ValueError, ProcessLookupError, FileNotFoundError):
-                path.unlink(missing_ok=True)  # left by a process that ended
-                continue
-            except PermissionError:
-                return False  # alive, another user's
+            if _held(path):
+                return False
+            path.unlink(missing_ok=True)  # left by a fit that died
+            continue
         with os.fdopen(handle, "w") as out:
-            out.write(str(os.getpid()))
+            json.dump({"host": socket.gethostname(), "pid": os.getpid()}, out)
         return True
     return False
 
 
-def _fit(root: Path, rows: list[tuple[str, str, float]], count: int) -> None:
+def _heartbeat(path: Path) -> Callable[[int, int], None]:
+    """A fit's progress callback that touches its lock every `HEARTBEAT_S`."""
+    last = [time.monotonic()]
+
+    def touch(done: int, steps: int) -> None:
+        if time.monotonic() - last[0] >= HEARTBEAT_S:
+            last[0] = time.monotonic()
+            path.touch()
+
+    return touch
+
+
+def _drop_older(root: Path, kept: Path) -> None:
+    """Remove the project's fits other than `kept`, and staging folders left by fits that died."""
+    for old in [*root.glob("[0-9]*"), *root.glob(".staging-*")]:
+        try:
+            if old != kept and (old.name[0] != "." or time.time() - old.stat().st_mtime > STALE_S):
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            pass  # removed meanwhile
+
+
+def _fit(root: Path, rows: list[tuple[int, str, str, float]], count: int) -> None:
     try:
-        model = PointsModel.fit([item_words(t, d) for t, d, _ in rows], [p for *_, p in rows])
-        staging = root / f".staging-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        texts, points = [item_words(t, d) for _, t, d, _ in rows], [p for *_, p in rows]
+        model = PointsModel.fit(texts, points, progress=_heartbeat(root / LOCK))
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
         model.save(staging)
+        (staging / ITEMS).write_text(json.dumps(sorted(item_id for item_id, *_ in rows)))
         final = root / f"{count:06d}"
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
-        for old in root.glob("[0-9]*"):
-            if old != final:
-                shutil.rmtree(old, ignore_errors=True)
+        _drop_older(root, final)
         with _lock:
-            _keep(final, model)
+            _keep(final, Fit(model, frozenset(item_id for item_id, *_ in rows)))
         log.info("the team's points model was fitted on %d items (%s)", len(rows), final)
     except Exception:
         log.exception("fitting the team's points model failed; estimates stand without it")
@@ -124,7 +186,7 @@ def start_fit(runtime: Runtime, count: int) -> threading.Thread | None:
     return thread
 
 
-def team_model(runtime: Runtime, wait: bool = False) -> tuple[PointsModel | None, bool]:
+def team_model(runtime: Runtime, wait: bool = False) -> tuple[Fit | None, bool]:
     """(the newest fit of the current project's model or None, whether a fit is under way). Starts a fit when there
     is none yet or the items with points moved by `REFIT_SHARE` since; `wait` waits for a fit started here."""
     count = _count(runtime)
@@ -145,7 +207,7 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[PointsModel | None
     with _lock:
         if newest not in _loaded:
             try:
-                _keep(newest, PointsModel.load(newest, runtime.settings.embedding_model))
+                _keep(newest, Fit.load(newest, runtime.settings.embedding_model))
             except Exception:  # a damaged or foreign file: dropped, and the next estimate fits again
                 log.exception("the team's points model in %s could not be loaded; it is removed", newest)
                 shutil.rmtree(newest, ignore_errors=True)

@@ -231,16 +231,19 @@ def _join_team_model(
 ) -> tuple[dict[str, Any], str]:
     """The rule's estimate joined to the team's fine-tuned model's (`service.refinement.points_model`), once the team
     has one; `evidence` says what the model said, or that it is being fitted."""
-    fitted, fitting = points_model.team_model(runtime)
+    fit, fitting = points_model.team_model(runtime)
     if fitting:
         evidence["team_model_fitting"] = True
-    if fitted is None:
+    if fit is None:
         return payload, model
-    said = fitted.predict([item_words(item.title, item.description or "")])[0]
+    if item.id in fit.items:  # it learned this item's own points: its answer would repeat them
+        evidence["team_model_left_out"] = "the team's model learned from this item's own points"
+        return payload, model
+    said = fit.model.predict([item_words(item.title, item.description or "")])[0]
     points = joined(payload["points"], said)
-    evidence["team_model"] = {"items": fitted.size, "points": round(said, 2), "rule_points": payload["points"]}
+    evidence["team_model"] = {"items": fit.model.size, "points": round(said, 2), "rule_points": payload["points"]}
     rationale = (
-        f"{payload['rationale']}; joined to the team's own model (fine-tuned on {fitted.size} estimated items: "
+        f"{payload['rationale']}; joined to the team's own model (fine-tuned on {fit.model.size} estimated items: "
         f"{said:.1f}) by their geometric mean"
     )
     payload = {**payload, "points": points, "rationale": rationale, "method": f"{payload['method']}+team-model"}

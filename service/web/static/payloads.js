@@ -115,12 +115,16 @@ export function estimateView(p, evidence) {
     teamModelNote(evidence));
 }
 
-// What the team's fine-tuned points model said (evidence.team_model), or that it is being fitted.
+// What the team's fine-tuned points model said (evidence.team_model), that it is being fitted, or that it is left out
+// (it learned from this item's own points).
 function teamModelNote(evidence) {
   const said = evidence?.team_model;
   if (said) {
     return h("p", { class: "team-model" }, `Team's own model (fine-tuned on ${said.items} items with points): ` +
       `${Number(said.points).toFixed(1)} points; the comparables said ${said.rule_points}; the estimate is their geometric mean.`);
+  }
+  if (evidence?.team_model_left_out) {
+    return h("p", { class: "team-model hint" }, "The team's own model is left out: it learned from this item's own points.");
   }
   return evidence?.team_model_fitting ? h("p", { class: "team-model hint" },
     "The team's own model is being fitted on its items with points; estimates made after it ends take it into account.") : "";
