@@ -370,6 +370,34 @@ def test_another_machines_fit_is_waited_for_until_its_lock_goes_stale(client, mo
     assert started == [2] and holder == {"host": socket.gethostname(), "pid": os.getpid()}
 
 
+def test_what_the_points_model_learned_is_shown_and_it_can_be_fitted_again(client, monkeypatch):
+    from service.refinement import points_model
+
+    monkeypatch.setattr(points_model, "MIN_ITEMS", 2)
+    runtime = client.app.state.runtime
+    add(client, *({"title": f"Export {n} to CSV", "description": "", "story_points": 3} for n in "ABC"))
+    before = client.get("/v1/estimates/learning").json()
+    assert before["items_with_points"] == 3 and before["min_items"] == 2
+    assert before["fitted_on"] is None and before["fitted_at"] is None and not before["fitting"]
+    first, _ = points_model.team_model(runtime, wait=True)
+    learned = client.get("/v1/estimates/learning").json()
+    assert learned["fitted_on"] == 3 and learned["fitted_at"] and not learned["fitting"]
+    assert (learned["refit_below"], learned["refit_from"]) == (3, 4)  # a tenth of 3 is less than one item
+    root = points_model.folder(runtime)
+    monkeypatch.setitem(points_model._fitting, root, None)  # a fit running in this process
+    busy = client.delete("/v1/estimates/learning")
+    assert busy.status_code == 409 and "being fitted now" in busy.json()["detail"]
+    assert (root / "000003").exists()  # refused: nothing removed
+    monkeypatch.delitem(points_model._fitting, root)
+    again = client.delete("/v1/estimates/learning")
+    assert again.status_code == 200 and again.json()["fitting"] and again.json()["fitted_on"] is None
+    if running := points_model._fitting.get(root):
+        running.join()
+    second, _ = points_model.team_model(runtime)
+    assert second is not None and second is not first and second.model.size == 3
+    assert client.get("/v1/estimates/learning").json()["fitted_on"] == 3
+
+
 def test_a_fit_touches_its_lock_as_it_goes(tmp_path, monkeypatch):
     from service.refinement import points_model
 

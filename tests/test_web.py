@@ -598,6 +598,18 @@ def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk:
     )
     left_out = page.locator(f"#refine-queue li[data-id='{known}'] article.estimate .team-model")
     expect(left_out).to_have_text("The team's own model is left out: it learned from this item's own points.")
+    page.click("nav a[data-tab=backlog]")  # what the points model learned, and "Fit again"
+    line = page.locator("#estimate-learning")
+    expect(line).to_contain_text("6 items with points; the team's own points model is fitted on 6 items with points")
+    page.once("dialog", lambda dialog: dialog.accept())
+    line.get_by_role("button", name="Fit again").click()
+    expect(page.locator("#flash")).to_contain_text("The team's points model is being fitted again.")
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{desk}/v1/estimates/learning").json()["fitting"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    page.click("nav a[data-tab=review]")
+    page.click("nav a[data-tab=backlog]")
+    expect(line).to_contain_text("the team's own points model is fitted on 6 items with points")
 
 
 MEETING = """Anna: Let's settle the invoice export before lunch.

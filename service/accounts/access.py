@@ -74,6 +74,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/duplicates/search"): V,
     ("GET", "/v1/duplicates/learning"): V,
     ("DELETE", "/v1/duplicates/learning"): A,
+    ("GET", "/v1/estimates/learning"): V,
+    ("DELETE", "/v1/estimates/learning"): A,
     ("POST", "/v1/ingest"): R,
     ("GET", "/v1/jobs/{job_id}"): V,
     ("POST", "/v1/jobs/{job_id}/cancel"): R,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -20,12 +21,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
 from pipelines.points_model import MIN_ITEMS, WEIGHTS, PointsModel
 from pipelines.words import item_words
+from service.core.errors import Conflict
 from service.core.learned import decided_items
 from service.core.runtime import Runtime
 from service.core.scope import current_project
@@ -213,3 +217,38 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[Fit | None, bool]:
                 shutil.rmtree(newest, ignore_errors=True)
                 return None, fitting
         return _loaded[newest], fitting
+
+
+def learned(runtime: Runtime) -> dict[str, Any]:
+    """What the current project's points model learned, for the desk and `GET /v1/estimates/learning`."""
+    root = folder(runtime)
+    newest = newest_fit(root)
+    fitted_on = int(newest.name) if newest else None
+    return {
+        "items_with_points": _count(runtime),
+        "min_items": MIN_ITEMS,
+        "fitted_on": fitted_on,
+        "fitted_at": datetime.fromtimestamp(newest.stat().st_mtime, UTC) if newest else None,
+        "fitting": root in _fitting or _held(root / LOCK),
+        "failed_on": _failed.get(root),
+        "refit_below": None if fitted_on is None else fitted_on - math.ceil(REFIT_SHARE * fitted_on) + 1,
+        "refit_from": None if fitted_on is None else fitted_on + math.ceil(REFIT_SHARE * fitted_on),
+    }
+
+
+def refit(runtime: Runtime) -> dict[str, Any]:
+    """Forget the current project's fits and fit again on its items with points as they are now (admins: after the
+    team re-estimated many items, say). Conflict while a fit is running."""
+    root = folder(runtime)
+    with _lock:
+        if root in _fitting or _held(root / LOCK):
+            raise Conflict("the team's points model is being fitted now: try again when that fit has ended")
+        for path in [p for p in _loaded if p.parent == root]:
+            del _loaded[path]
+        _failed.pop(root, None)
+        for old in root.glob("[0-9]*") if root.is_dir() else []:
+            shutil.rmtree(old, ignore_errors=True)
+    count = _count(runtime)
+    if count >= MIN_ITEMS:
+        start_fit(runtime, count)
+    return learned(runtime)

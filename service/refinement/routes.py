@@ -7,8 +7,15 @@ from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.ratelimit import ModelCallLimit
 from service.core.schemas import BacklogItemPublic, IdPath, JobCreated, SuggestionPublic, errors
 from service.core.streaming import in_model_pool
-from service.refinement import jobs, service
-from service.refinement.schemas import QualityReport, QueuedSuggestion, QueueEntry, RefineJobPublic, RefineRequest
+from service.refinement import jobs, points_model, service
+from service.refinement.schemas import (
+    EstimateLearningPublic,
+    QualityReport,
+    QueuedSuggestion,
+    QueueEntry,
+    RefineJobPublic,
+    RefineRequest,
+)
 
 router = APIRouter(tags=["refinement"])
 NONE_NEEDED = {200: {"model": QualityReport, "description": "The item needs none: its findings (maybe empty)."}}
@@ -93,3 +100,17 @@ def refine_queue(runtime: RuntimeDep, limit: int = Query(200, ge=1, le=1000)) ->
         )
         for row in service.queue(runtime, limit)
     ]
+
+
+@router.get("/v1/estimates/learning", response_model=EstimateLearningPublic)
+def estimate_learning(runtime: RuntimeDep) -> EstimateLearningPublic:
+    """What this project's items with points taught its estimates: the team's own points model, when and on how
+    many items it was fitted, whether a fit is running, and when it will be fitted again."""
+    return EstimateLearningPublic(**points_model.learned(runtime))
+
+
+@router.delete("/v1/estimates/learning", response_model=EstimateLearningPublic, responses=errors(409))
+def refit_estimate_learning(runtime: RuntimeDep) -> EstimateLearningPublic:
+    """Forget the team's points model and fit it again on the items with points as they are now (admins); 409 while
+    a fit is running."""
+    return EstimateLearningPublic(**points_model.refit(runtime))

@@ -43,3 +43,18 @@ class QueueEntry(BaseModel):
     item: BacklogItemPublic
     findings: list[Finding]
     suggestions: list[QueuedSuggestion]
+
+
+class EstimateLearningPublic(BaseModel):
+    """What the project's items with points taught its estimates: the team's own fine-tuned points model."""
+
+    items_with_points: int
+    min_items: int = Field(description="Items with points needed before the team's model is fitted.")
+    fitted_on: int | None = Field(description="How many items with points the kept fit learned from; None: no fit.")
+    fitted_at: datetime | None
+    fitting: bool = Field(description="A fit is running (here or in another process); estimates stand without it.")
+    failed_on: int | None = Field(
+        None, description="A fit on this many items failed in this process (not tried again until they change)."
+    )
+    refit_below: int | None = Field(description="Fitted again once the items with points fall below this count...")
+    refit_from: int | None = Field(description="... or reach this one (a tenth more or fewer than `fitted_on`).")

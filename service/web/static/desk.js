@@ -266,6 +266,32 @@ async function loadDuplicateLearning() {
     learned.decisions ? h("button", { type: "button", onclick: () => resetLearning("/v1/duplicates/learning", loadDuplicateLearning) }, "Reset what was learned") : "");
 }
 
+// What the items with points taught the estimates: the team's own points model (fitted, fitting, or how many
+// items with points it still needs), with "Fit again" for admins.
+async function loadEstimateLearning() {
+  const l = await api("/v1/estimates/learning");
+  const when = l.fitted_at ? new Date(l.fitted_at).toLocaleString() : "";
+  const state = l.fitting ? "being fitted now; estimates stand without it until the fit ends"
+    : l.fitted_on ? `fitted on ${l.fitted_on} items with points (${when}); fitted again below ${l.refit_below} or from ${l.refit_from}`
+    : l.items_with_points >= l.min_items ? "not fitted yet: the next estimate starts its fit"
+    : `fitted once ${l.min_items} items have points`;
+  $("#estimate-learning").replaceChildren(
+    `Story points: ${l.items_with_points} items with points; the team's own points model is ${state}. `,
+    l.failed_on ? h("strong", { class: "warning" }, `Its fit on ${l.failed_on} items failed (see the server log). `) : "",
+    l.fitted_on && !l.fitting ? h("button", { type: "button", class: "admin-only", onclick: refitPointsModel }, "Fit again") : "");
+}
+
+async function refitPointsModel() {
+  if (!confirm("Forget the team's points model and fit it again on the items with points as they are now?")) return;
+  try {
+    await api("/v1/estimates/learning", { method: "DELETE" });
+    flash("The team's points model is being fitted again.");
+    await loadEstimateLearning();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 async function resetLearning(path, reload) {
   if (!confirm("Forget what this project's reviews taught here?")) return;
   try {
@@ -279,6 +305,7 @@ async function resetLearning(path, reload) {
 
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
+  loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
   const merged = $("#include-merged").checked;
   const items = await api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`);
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)
