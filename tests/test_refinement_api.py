@@ -353,7 +353,11 @@ def test_another_machines_fit_is_waited_for_until_its_lock_goes_stale(client, mo
     root = points_model.folder(runtime)
     root.mkdir(parents=True)
     lock = root / points_model.LOCK
-    lock.write_text(json.dumps({"host": "worker-on-another-machine", "pid": os.getpid() + 1}))
+    elsewhere = {"host": "worker-on-another-machine", "pid": os.getpid() + 1, "started": time.time() - 60}
+    lock.write_text(json.dumps(elsewhere | {"done": 30, "steps": 120}))  # as its fit writes it
+    shown = client.get("/v1/estimates/learning").json()
+    assert shown["fitting"] and shown["fit_progress"]["done"] == 30 and shown["fit_progress"]["steps"] == 120
+    assert 175 <= shown["fit_progress"]["eta_s"] <= 185  # 60 s for 30 steps: about 180 s for the other 90
     started = []
 
     def stand_in(root, rows, count):  # holds the lock as a fit would, ends at once
@@ -367,7 +371,7 @@ def test_another_machines_fit_is_waited_for_until_its_lock_goes_stale(client, mo
     os.utime(lock, (old, old))  # that machine stopped touching it
     assert points_model.team_model(runtime, wait=True) == (None, False)
     holder = json.loads(lock.read_text())  # the stand-in fit above leaves the lock to the test
-    assert started == [2] and holder == {"host": socket.gethostname(), "pid": os.getpid()}
+    assert started == [2] and (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
 
 
 def test_what_the_points_model_learned_is_shown_and_it_can_be_fitted_again(client, monkeypatch):
@@ -398,19 +402,23 @@ def test_what_the_points_model_learned_is_shown_and_it_can_be_fitted_again(clien
     assert client.get("/v1/estimates/learning").json()["fitted_on"] == 3
 
 
-def test_a_fit_touches_its_lock_as_it_goes(tmp_path, monkeypatch):
+def test_a_fit_writes_its_progress_into_its_lock_as_it_goes(tmp_path, monkeypatch):
     from service.refinement import points_model
 
     lock = tmp_path / points_model.LOCK
     lock.write_text("{}")
     old = time.time() - 100
     os.utime(lock, (old, old))
-    touch = points_model._heartbeat(lock)
-    touch(1, 10)
-    assert lock.stat().st_mtime == old  # not yet: HEARTBEAT_S has not passed
+    beat = points_model._heartbeat(lock)
+    beat(1, 10)
+    assert lock.stat().st_mtime == old and lock.read_text() == "{}"  # not yet: HEARTBEAT_S has not passed
     monkeypatch.setattr(points_model, "HEARTBEAT_S", 0.0)
-    touch(2, 10)
-    assert time.time() - lock.stat().st_mtime < 5
+    beat(2, 10)
+    assert time.time() - lock.stat().st_mtime < 5 and [p.name for p in tmp_path.iterdir()] == [points_model.LOCK]
+    holder = json.loads(lock.read_text())
+    assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
+    assert (holder["done"], holder["steps"]) == (2, 10)
+    assert points_model._progress(lock)["done"] == 2
 
 
 def test_a_damaged_fit_is_dropped_and_the_estimate_stands_without_it(client, llm, monkeypatch):

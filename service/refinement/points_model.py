@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 REFIT_SHARE = 0.1  # fit again once the items with points differ by this share from those of the last fit
 LOCK = "fitting.lock"
 ITEMS = "items.json"  # the ids of the items a fit learned from
-HEARTBEAT_S = 30.0  # a fit touches its lock this often
+HEARTBEAT_S = 10.0  # a fit writes its progress into its lock this often
 STALE_S = 600.0  # a lock untouched this long is taken over, whichever host wrote it
 _lock = threading.Lock()
 _loaded: dict[Path, Fit] = {}
@@ -123,21 +123,40 @@ def _take_lock(root: Path) -> bool:
             path.unlink(missing_ok=True)  # left by a fit that died
             continue
         with os.fdopen(handle, "w") as out:
-            json.dump({"host": socket.gethostname(), "pid": os.getpid()}, out)
+            json.dump(_holder(started=time.time()), out)
         return True
     return False
 
 
-def _heartbeat(path: Path) -> Callable[[int, int], None]:
-    """A fit's progress callback that touches its lock every `HEARTBEAT_S`."""
-    last = [time.monotonic()]
+def _holder(**progress: float) -> dict[str, Any]:
+    """What a lock says: the fitting host and process, and how far the fit is."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), **progress}
 
-    def touch(done: int, steps: int) -> None:
+
+def _heartbeat(path: Path) -> Callable[[int, int], None]:
+    """A fit's progress callback: every `HEARTBEAT_S` it writes the steps done into the lock (replaced whole, so
+    the lock never disappears), which also tells other processes that the fit is alive."""
+    started, last = time.time(), [time.monotonic()]
+
+    def beat(done: int, steps: int) -> None:
         if time.monotonic() - last[0] >= HEARTBEAT_S:
             last[0] = time.monotonic()
-            path.touch()
+            staged = path.with_name(f".{path.name}-{os.getpid()}-{threading.get_ident()}")
+            staged.write_text(json.dumps(_holder(started=started, done=done, steps=steps)))
+            os.replace(staged, path)
 
-    return touch
+    return beat
+
+
+def _progress(path: Path) -> dict[str, Any] | None:
+    """How far the fit holding the lock at `path` is: steps done, steps, seconds left (None until it says)."""
+    try:
+        holder = json.loads(path.read_text())
+        done, steps, started = int(holder["done"]), int(holder["steps"]), float(holder["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    eta = (time.time() - started) / done * (steps - done) if done else None
+    return {"done": done, "steps": steps, "eta_s": None if eta is None else round(eta)}
 
 
 def _drop_older(root: Path, kept: Path) -> None:
@@ -224,12 +243,14 @@ def learned(runtime: Runtime) -> dict[str, Any]:
     root = folder(runtime)
     newest = newest_fit(root)
     fitted_on = int(newest.name) if newest else None
+    fitting = root in _fitting or _held(root / LOCK)
     return {
         "items_with_points": _count(runtime),
         "min_items": MIN_ITEMS,
         "fitted_on": fitted_on,
         "fitted_at": datetime.fromtimestamp(newest.stat().st_mtime, UTC) if newest else None,
-        "fitting": root in _fitting or _held(root / LOCK),
+        "fitting": fitting,
+        "fit_progress": _progress(root / LOCK) if fitting else None,
         "failed_on": _failed.get(root),
         "refit_below": None if fitted_on is None else fitted_on - math.ceil(REFIT_SHARE * fitted_on) + 1,
         "refit_from": None if fitted_on is None else fitted_on + math.ceil(REFIT_SHARE * fitted_on),

@@ -45,6 +45,14 @@ class QueueEntry(BaseModel):
     suggestions: list[QueuedSuggestion]
 
 
+class FitProgress(BaseModel):
+    """How far a running fit of the team's points model is (written by the fit every 10 s)."""
+
+    done: int = Field(description="Training steps done (batches of 16 items, over 2 passes).")
+    steps: int
+    eta_s: int | None = Field(description="Seconds left at the pace so far.")
+
+
 class EstimateLearningPublic(BaseModel):
     """What the project's items with points taught its estimates: the team's own fine-tuned points model."""
 
@@ -53,6 +61,7 @@ class EstimateLearningPublic(BaseModel):
     fitted_on: int | None = Field(description="How many items with points the kept fit learned from; None: no fit.")
     fitted_at: datetime | None
     fitting: bool = Field(description="A fit is running (here or in another process); estimates stand without it.")
+    fit_progress: FitProgress | None = Field(None, description="How far the running fit is, once it has said.")
     failed_on: int | None = Field(
         None, description="A fit on this many items failed in this process (not tried again until they change)."
     )

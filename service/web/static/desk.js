@@ -271,7 +271,9 @@ async function loadDuplicateLearning() {
 async function loadEstimateLearning() {
   const l = await api("/v1/estimates/learning");
   const when = l.fitted_at ? new Date(l.fitted_at).toLocaleString() : "";
-  const state = l.fitting ? "being fitted now; estimates stand without it until the fit ends"
+  const p = l.fit_progress;
+  const progress = p ? ` (${Math.round((100 * p.done) / p.steps)}%${p.eta_s != null ? `, about ${Math.ceil(p.eta_s / 60)} min left` : ""})` : "";
+  const state = l.fitting ? `being fitted now${progress}; estimates stand without it until the fit ends`
     : l.fitted_on ? `fitted on ${l.fitted_on} items with points (${when}); fitted again below ${l.refit_below} or from ${l.refit_from}`
     : l.items_with_points >= l.min_items ? "not fitted yet: the next estimate starts its fit"
     : `fitted once ${l.min_items} items have points`;
