@@ -7,7 +7,9 @@ Every item is stored twice, in two cosine collections: its title, and its title 
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from pipelines.embeddings import Embedder
 
 FIELDS = ("full", "title")
 QUERY_BATCH = 256
+OWNER = "refinery-owner.lock"  # in an embedded store's folder: locked by the one process that may open it
+_owned: dict[Path, int] = {}  # the embedded stores this process holds: folder -> the locked file's descriptor
 
 
 class VectorStoreUnavailable(RuntimeError):
@@ -74,9 +78,35 @@ def open_client(path: Path | None = None, host: str | None = None, port: int = 8
         raise ValueError("an embedded Chroma needs a path")
     try:
         path.mkdir(parents=True, exist_ok=True)
+        claim(path)
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except (OSError, ValueError) as exc:
         raise VectorStoreUnavailable(f"cannot open the Chroma store at {path}: {exc}") from exc
+
+
+def claim(path: Path) -> None:
+    """Hold the embedded store in `path` for this process, for as long as it runs. Chroma's embedded store serves
+    one process: a second one writing to it leaves the first reading stale segments (every search then fails until
+    a restart), so a second process is refused, saying which process holds the store and what to do instead. The
+    lock is the operating system's (flock), so it ends with its process, however that ends."""
+    folder = path.resolve()
+    if folder in _owned:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder / OWNER, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(handle, 200, 0).decode(errors="replace").strip() or "another process"
+        os.close(handle)
+        raise VectorStoreUnavailable(
+            f"the embedded vector store in {folder} is in use by {holder}, and Chroma's embedded store serves one "
+            "process at a time. While `refinery serve` runs, do this through it (the desk or the HTTP API), or stop "
+            "it first; for several processes on one index, run a Chroma server (`chroma run`) and set CHROMA_HOST"
+        ) from None
+    os.ftruncate(handle, 0)
+    os.pwrite(handle, f"process {os.getpid()} ({' '.join([Path(sys.argv[0]).name, *sys.argv[1:2]])})".encode(), 0)
+    _owned[folder] = handle
 
 
 @dataclass

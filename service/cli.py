@@ -26,7 +26,20 @@ from service.projects import cli as projects
 from service.refinement import cli as refinement
 from service.worker import cli as worker
 
-app = typer.Typer(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
+
+class Refinery(typer.Typer):
+    """The command line; an index or embedding model that cannot be opened ends any command with one line saying
+    why and what to do (exit code 2), not a traceback."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
+            errors.print(f"[bold red]error:[/] {exc}")
+            raise SystemExit(2) from None
+
+
+app = Refinery(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)
 
 
 @app.callback()

@@ -151,9 +151,30 @@ def test_serve_starts_the_api_and_its_job_runner(tmp_path):
             assert "<title>Refinery review desk</title>" in response.read().decode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/desk.js", timeout=5) as response:
             assert "javascript" in response.headers["content-type"] and b"import" in response.read()
+        # The server holds the embedded vector store: a second process writing to it would leave the server's
+        # searches failing on stale segments, so a command that needs it is refused, and nothing is written.
+        search = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/duplicates/search", data=b'{"text": "dark mode"}', method="POST",
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(search, timeout=60) as response:
+            assert json.loads(response.read()) == []
+        export = tmp_path / "jira.csv"
+        export.write_text("Issue key,Summary,Issue Type\nSHOP-1,Dark mode,Story\n")
+        command = [sys.executable, "-m", "service.cli", "import", str(export)]
+        refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        said = " ".join(refused.stderr.split())
+        assert refused.returncode == 2 and "Traceback" not in said, said
+        assert f"is in use by process {server.pid} (cli.py serve)" in said and "set CHROMA_HOST" in said, said
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/backlog", timeout=5) as response:
+            assert json.loads(response.read()) == []  # refused before any row was written
+        with urllib.request.urlopen(search, timeout=60) as response:  # the server's index still answers
+            assert json.loads(response.read()) == []
     finally:
         server.terminate()
         server.wait(timeout=30)
+    imported = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0 and "1 imported" in imported.stdout, imported.stderr[-2000:]
 
 
 def test_conversation_reports_a_file_without_speakers_and_a_model_that_fails(tmp_path, monkeypatch):

@@ -267,3 +267,5 @@ def test_a_worker_with_a_wrong_database_url_says_what_to_fix(tmp_path, postgres)
     assert done.returncode == 2 and "set DATABASE_URL=postgresql://" in done.stderr
     done = _worker({"REFINERY_QUEUE": "inline"}, tmp_path)
     assert done.returncode == 2 and "REFINERY_QUEUE is inline" in done.stderr
+    done = _worker({"REFINERY_QUEUE": "postgres", "DATABASE_URL": postgres.url, "CHROMA_HOST": ""}, tmp_path)
+    assert done.returncode == 2 and "CHROMA_HOST is not set" in done.stderr and "Traceback" not in done.stderr

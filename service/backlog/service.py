@@ -117,6 +117,8 @@ def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]])
 def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None) -> Imported:
     """Import items (idempotent by external id) and make the new ones searchable for duplicates."""
     check_rows(len(items), runtime.settings.max_rows, "the import")
+    if runtime.settings.duplicate_check:
+        duplicates.detector(runtime)  # an index that cannot be opened refuses the import before any row is written
     with runtime.db.session() as session:
         created, skipped = import_items(session, items)
     duplicates.index(runtime, [duplicates.item_document(i) for i in created])

@@ -19,7 +19,7 @@ def conversation(
     """Turn a meeting or thread into decisions, action items, new stories and backlog changes for review."""
     from service.conversations import jobs, service
 
-    runtime = open_runtime()
+    runtime = open_runtime(index=True)
     with refusals():
         job = service.store(runtime, file.read_bytes(), format, title, file.name, None)
     job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, "reading the conversation (chunks)")

@@ -16,8 +16,10 @@ errors = Console(stderr=True)
 chosen: dict[str, str | None] = {"project": None}  # `refinery --project KEY`: the project every command acts on
 
 
-def open_runtime():  # noqa: ANN201 - imported lazily so `refinery --help` stays fast
-    """The runtime, acting on the chosen project."""
+def open_runtime(index: bool = False):  # noqa: ANN201 - imported lazily so `refinery --help` stays fast
+    """The runtime, acting on the chosen project. `index`: the command writes to the duplicate index, so an embedded
+    one that another process holds (`refinery serve`) ends it here, before anything is stored."""
+    from pipelines.vectorstore import VectorStoreUnavailable, claim
     from service.core import scope
     from service.core.migrate import DatabaseVersionError
     from service.core.runtime import Runtime
@@ -26,6 +28,12 @@ def open_runtime():  # noqa: ANN201 - imported lazily so `refinery --help` stays
         runtime = Runtime(get_settings())
     except DatabaseVersionError as exc:  # a database a newer Refinery upgraded: say so, not a traceback
         raise fail(str(exc)) from exc
+    settings = runtime.settings
+    if index and settings.duplicate_check and not settings.chroma_host:
+        try:
+            claim(settings.data_dir / "chroma")
+        except VectorStoreUnavailable as exc:
+            raise fail(str(exc)) from exc
     with runtime.db.session() as session:
         project = scope.find_project(session, chosen["project"])
         if project is None:

@@ -29,7 +29,7 @@ def ingest(
 
     if not file.is_file():
         raise fail(f"{file} is not a file")
-    runtime = open_runtime()
+    runtime = open_runtime(index=True)
     try:
         mapping = parse_mapping(map or [])
         job = service.create_job(runtime, file.read_bytes(), file.name, mapping, product, source, min_theme_size, force)

@@ -16,7 +16,7 @@ def refine(
     """Check the quality of backlog items and suggest rewrites, splits and estimates for review."""
     from service.refinement import jobs
 
-    runtime = open_runtime()
+    runtime = open_runtime(index=True)
     with refusals():
         job = jobs.create_job(runtime, item, None)
     job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, f"refining {job.total} item(s)")

@@ -56,6 +56,12 @@ def worker(
         raise fail(
             f"cannot reach the database in DATABASE_URL: {reason}. Check its host, port, user and password"
         ) from exc
+    if settings.duplicate_check and not settings.chroma_host:
+        raise fail(
+            "CHROMA_HOST is not set: workers and the API share the duplicate index through a Chroma server (the "
+            "embedded store serves one process). Run `chroma run --path DIR --port 8001` and set CHROMA_HOST and "
+            "CHROMA_PORT for the API and every worker"
+        )
     configure_logging(settings.log_format, settings.log_level)
     import torch
 
