@@ -76,8 +76,8 @@ class Runtime:
         with self._detector_lock:
             if self._detector is None:
                 settings = self.settings
-                embedder = get_embedder(settings.embedding_model)
                 client = open_client(settings.data_dir / "chroma", settings.chroma_host, settings.chroma_port)
+                embedder = get_embedder(settings.embedding_model)
                 detector = DuplicateDetector(embedder, VectorStore(client, embedder, settings.chroma_collection))
                 if seed is not None and detector.store.count() == 0:
                     with self.db.session() as session:
