@@ -39,12 +39,15 @@ _VAGUE_RE = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted(VAGUE, key=len, reverse=True)) + r")(?![\w-])", re.I
 )
 _STORY_RE = re.compile(
-    r"\bas\s+(?:an?|the)\s+(?P<persona>[^,\n]{1,80}?)\s*,?\s*I\s*(?:'m|\s+am)?\s*"
-    r"(?P<verb>(?:do\s+not\s+|don't\s+)?want(?:\s+to)?|would\s+like(?:\s+to)?|need(?:\s+to)?|can|"
-    r"should\s+be\s+able\s+to|able\s+to)\s+"
-    r"(?P<goal>[^\n]+?)(?:\s*,?\s*so\s+that\s+(?P<benefit>[^\n]+?))?\s*(?:\.(?:\s|$)|\n|$)",
+    r"\bas\s+(?:an?|the)\s+(?P<persona>[^,\n]{1,80}?)\s*"
+    r"(?:,\s*(?:[^\n,]{1,80}?,?\s+)??|)"  # a clause before the goal: "As a user, after a sprint ends, I want ..."
+    r"I\s*(?:['’]m|\s+am)?\s*(?:(?:only|also|just|really|often|always|sometimes)\s+)?"
+    r"(?P<verb>(?:do\s+not\s+|don['’]t\s+)?(?:want|need)(?:\s+to)?|(?:would|['’]d)\s+(?:like|love|want)(?:\s+to)?|"
+    r"can|should\s+be\s+able\s+to|able\s+to|expect(?:\s+that)?|wish(?:\s+to)?)\s+"
+    r"(?P<goal>[^\n]+?)(?:\s*,?\s*(?:so\s+that|in\s+order\s+to|so(?=\s+(?:I|we|you|they)\s+(?:can|could|will|would|"
+    r"don['’]t|do\s+not|won['’]t|no\s+longer)\b))\s+(?P<benefit>[^\n]+?))?\s*(?:\.(?:\s|$)|\n|$)",
     re.I,
-)
+)  # the verbs and benefit markers real Jira stories use ("I'd like", "so I can", "in order to"): README, quality
 _STEPS_RE = re.compile(r"steps\s+to\s+reproduce|\bsteps\b\s*:|\breproduce\b|^\s*1[.)]\s", re.I | re.M)
 _EXPECTED_RE = re.compile(r"\bexpected\b|\bshould\b", re.I)
 _ACTUAL_RE = re.compile(r"\bactual(?:ly)?\b|\binstead\b|\bbut\b|\bfails?\b|\berror\b|\bcrash", re.I)

@@ -62,6 +62,38 @@ def test_fixed_pairs_are_not_two_goals():
     assert "atomic" not in criteria(check_item("Invoices", text, "feature", 3))
 
 
+@pytest.mark.parametrize(
+    ("text", "persona", "goal", "benefit"),
+    [  # as real Jira stories write them (README, quality: 47 of 149 such dev titles were misread before)
+        ("As a forward planner, I'd like to be able to name future sprints", "forward planner",
+         "be able to name future sprints", None),
+        ("As a PO, I’d love to see the Epic of a story, so I can plan it", "PO", "see the Epic of a story",
+         "I can plan it"),
+        ("As a user, following Sprint completion I'd like to see the report", "user", "see the report", None),
+        ("As an owner, I only want zero-padded fields, so that I can justify padding.", "owner",
+         "zero-padded fields", "I can justify padding"),
+        ("As a developer I expect that Clover configures IDEA, in order to save time", "developer",
+         "Clover configures IDEA", "save time"),
+        ("as a developer I don't need to run Clover on JDK1.5 anymore", "developer", "run Clover on JDK1.5 anymore",
+         None),
+    ],
+)  # fmt: skip
+def test_the_ways_real_stories_say_who_wants_what_and_why(text, persona, goal, benefit):
+    statement = story_statement(text)
+    assert statement is not None, text
+    assert (statement.persona, statement.goal, statement.benefit) == (persona, goal, benefit)
+    assert not [f for f in check_item(text, "", "feature", 3) if f.why.startswith("no persona and goal")]
+
+
+def test_text_that_is_not_a_story_is_still_not_read_as_one():
+    for text in (
+        "As a ResearcherDeveloper, would like the ability import/export from MS-SQL, so that I can use it.",
+        "As a use GH should create OD compliant projects.",
+        "Put the add comment button on the comment tab",
+    ):
+        assert story_statement(text) is None, text
+
+
 def test_story_statement_and_pronoun_rule():
     statement = story_statement("As an editor, I can publish a draft, so that readers see it.")
     assert (statement.persona, statement.goal, statement.benefit) == ("editor", "publish a draft", "readers see it")

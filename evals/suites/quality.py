@@ -9,7 +9,10 @@ ones?
    recall over the copies with that defect, precision over every new finding of that criterion; and the share of
    originals with any finding (an upper bound on false alarms: some are real). The stories are one-liners
    without acceptance criteria, so `testable` and `estimable` are not scored here.
-2. ReqEval (NLP4RE 2020): is the tagged pronoun ambiguous (NOCUOUS)? F1 of the NOCUOUS class for the
+2. Real Jira items written as user stories ("As a ..." titles of the 14 story-point projects; dev: the train and
+   validation rows, test: the test rows): the share the rules read as having no persona and goal, each a false
+   alarm (every one names a persona), and the share with no benefit (mostly real: QUS counts it).
+3. ReqEval (NLP4RE 2020): is the tagged pronoun ambiguous (NOCUOUS)? F1 of the NOCUOUS class for the
    pronoun rule (`pronoun_is_unclear`), tuned on training, reported on test; with an LLM (default; `--no-llm`
    for the rules alone) also the model's judgement (`judge_pronoun`) alone and combined with the rule.
 A naive rule baseline runs on the same samples: a keyword list (no persona = no "As a", no benefit = no
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evals.bug_reports import DATA_DIR
+from evals.suites.estimate import load_project, project_files
 from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.quality import check_item, judge_pronoun, pronoun_is_unclear, story_statement
 
@@ -62,8 +66,9 @@ def inject(story: str, other_goal: str, rng: random.Random) -> list[tuple[str, s
     without_persona = re.sub(r"^\s*as\s+(an?|the)\s+[^,]+?,?\s*(?=I\b)", "", story, count=1, flags=re.I)
     if without_persona != story:
         copies.append(("well_formed", without_persona[0].upper() + without_persona[1:]))
-    if statement.benefit:
-        copies.append(("well_formed", re.sub(r",?\s*so\s+that\s+.+$", ".", story, count=1, flags=re.I)))
+    if statement.benefit:  # the benefit's marker ("so that", "so I can", "in order to") goes with it
+        marker = r",?\s*(?:so\s+that|in\s+order\s+to|so)\s+" + re.escape(statement.benefit) + ".*$"
+        copies.append(("well_formed", re.sub(marker, ".", story, count=1, flags=re.I | re.S)))
     return copies
 
 
@@ -112,6 +117,24 @@ def score_injected(samples: list[tuple[str, list[tuple[str, str]]]], checker: Ch
     return scores | {"originals flagged": round(alarms / len(samples), 3), "originals": len(samples)}
 
 
+def jira_stories(split: str) -> list[tuple[str, str]]:
+    """(title, description) of the split's Jira items whose title is written as a user story."""
+    wanted = ("train", "val") if split == "dev" else ("test",)
+    rows = [row for path in project_files() for row in load_project(path) if row["split"] in wanted]
+    return [(r["title"], r["description"]) for r in rows if re.match(r"\s*as\s+an?\s", r["title"], re.I)]
+
+
+def score_jira_stories(stories: list[tuple[str, str]]) -> dict[str, Any]:
+    whys = [[f.why for f in check_item(t, d) if f.criterion == "well_formed"] for t, d in stories]
+    unread = sum(any(w.startswith("no persona and goal") for w in found) for found in whys)
+    no_benefit = sum(any(w.startswith("no benefit") for w in found) for found in whys)
+    return {
+        "stories": len(stories),
+        "read as no persona and goal (false alarm)": round(unread / len(stories), 3) if stories else 0.0,
+        "no benefit": round(no_benefit / len(stories), 3) if stories else 0.0,
+    }
+
+
 def load_reqeval(split: str) -> list[tuple[str, int, bool]]:
     """(sentence without tags, pronoun offset, ambiguous?)."""
     name = "reqeval_training.tsv" if split == "dev" else "reqeval_test.tsv"
@@ -136,7 +159,7 @@ def f1(predicted: list[bool], truth: list[bool]) -> dict[str, float]:
 
 
 def run(options: EvalOptions) -> EvalResult:
-    require_data(STORIES, REQEVAL)
+    require_data(STORIES, REQEVAL, DATA_DIR / "story_points")
     rng = random.Random(7)
     stories = load_stories(options.split)[: options.limit]
     goals = [s.goal for _, text in stories if (s := story_statement(text))]
@@ -149,6 +172,7 @@ def run(options: EvalOptions) -> EvalResult:
     summary: dict[str, Any] = {
         "rules": score_injected(samples, rules),
         "naive_baseline": score_injected(samples, naive),
+        "jira_stories": score_jira_stories(jira_stories(options.split)),
         "reqeval_rule": f1(rule_says, truth),
         "reqeval_all_ambiguous_baseline": f1([True] * len(truth), truth),
         "reqeval_sentences": len(truth),
@@ -171,6 +195,7 @@ def run(options: EvalOptions) -> EvalResult:
         for original, copies in samples[:30]
     ]
     meta = options.meta(
-        dataset="dalpiaz user stories + ReqEval", backlogs=sorted(DEV if options.split == "dev" else TEST)
+        dataset="dalpiaz user stories + Jira story-point items + ReqEval",
+        backlogs=sorted(DEV if options.split == "dev" else TEST),
     )
     return EvalResult(suite=SUITE, meta=meta, summary=summary, samples=examples)
