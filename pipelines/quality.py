@@ -39,7 +39,7 @@ _VAGUE_RE = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted(VAGUE, key=len, reverse=True)) + r")(?![\w-])", re.I
 )
 _STORY_RE = re.compile(
-    r"\bas\s+(?:an?|the)\s+(?P<persona>[^,\n]{1,80}?)\s*"
+    r"\bas\s+(?:(?:an?|the)\s+(?P<persona>[^,\n]{1,80}?)|(?P<named>(?-i:[A-Z][\w'-]+)))\s*"  # "As Patrick, I want"
     r"(?:,\s*(?:[^\n,]{1,80}?,?\s+)??|)"  # a clause before the goal: "As a user, after a sprint ends, I want ..."
     r"I\s*(?:['’]m|\s+am)?\s*(?:(?:only|also|just|really|often|always|sometimes)\s+)?"
     r"(?P<verb>(?:do\s+not\s+|don['’]t\s+)?(?:want|need)(?:\s+to)?|(?:would|['’]d)\s+(?:like|love|want)(?:\s+to)?|"
@@ -80,7 +80,10 @@ def story_statement(text: str) -> Statement | None:
         return None
     benefit = found["benefit"].strip() if found["benefit"] else None
     return Statement(
-        text=found[0].strip(), persona=found["persona"].strip(), goal=found["goal"].strip(), benefit=benefit
+        text=found[0].strip(),
+        persona=(found["persona"] or found["named"]).strip(),
+        goal=found["goal"].strip(),
+        benefit=benefit,
     )
 
 

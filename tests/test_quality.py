@@ -76,6 +76,8 @@ def test_fixed_pairs_are_not_two_goals():
          "Clover configures IDEA", "save time"),
         ("as a developer I don't need to run Clover on JDK1.5 anymore", "developer", "run Clover on JDK1.5 anymore",
          None),
+        ("As Patrick, I want to choose a colour for a version so I can identify it", "Patrick",
+         "choose a colour for a version", "I can identify it"),
     ],
 )  # fmt: skip
 def test_the_ways_real_stories_say_who_wants_what_and_why(text, persona, goal, benefit):
@@ -89,6 +91,7 @@ def test_text_that_is_not_a_story_is_still_not_read_as_one():
     for text in (
         "As a ResearcherDeveloper, would like the ability import/export from MS-SQL, so that I can use it.",
         "As a use GH should create OD compliant projects.",
+        "As soon as I want to leave, the page asks twice.",
         "Put the add comment button on the comment tab",
     ):
         assert story_statement(text) is None, text
