@@ -182,15 +182,42 @@ def test_with_no_estimated_items_the_model_alone_estimates_labelled_so(client, l
 
 
 def test_a_suggestion_for_an_item_changed_since_is_stale(client, llm):
-    (vague,) = add(client, VAGUE)
-    llm.chat.replies.extend([story_json(), estimate(effort=3)])
-    rewrite = client.post(f"/v1/backlog/{vague}/rewrite").json()
-    points = client.post(f"/v1/backlog/{vague}/estimate").json()
+    """A rewrite is made from the item's text: accepting its estimate first (the points change) leaves it current.
+    An estimate is made from the text too: accepting the rewrite first makes it stale."""
+    first, second = add(client, VAGUE, {**VAGUE, "title": "Search should be fast too", "external_id": "V2"})
+    llm.chat.replies.extend([story_json(), estimate(effort=3), story_json(), estimate(effort=5)])
+    rewrite = client.post(f"/v1/backlog/{first}/rewrite").json()
+    points = client.post(f"/v1/backlog/{first}/estimate").json()
     assert client.post(f"/v1/suggestions/{points['id']}/accept").status_code == 201  # the item's points change
-    queue = client.get("/v1/refine/queue").json()
-    assert [s["stale"] for s in queue[0]["suggestions"]] == [True]  # the queue marks it before anyone accepts
-    stale = client.post(f"/v1/suggestions/{rewrite['id']}/accept")
+    queue = {entry["item"]["id"]: entry for entry in client.get("/v1/refine/queue").json()}
+    assert [s["stale"] for s in queue[first]["suggestions"]] == [False]
+    assert client.post(f"/v1/suggestions/{rewrite['id']}/accept").status_code == 201
+    rewrite = client.post(f"/v1/backlog/{second}/rewrite").json()
+    points = client.post(f"/v1/backlog/{second}/estimate").json()
+    assert client.post(f"/v1/suggestions/{rewrite['id']}/accept").status_code == 201  # the item's text changes
+    queue = {entry["item"]["id"]: entry for entry in client.get("/v1/refine/queue").json()}
+    assert [(s["kind"], s["stale"]) for s in queue[second]["suggestions"]] == [("estimate", True)]  # marked early
+    stale = client.post(f"/v1/suggestions/{points['id']}/accept")
     assert stale.status_code == 409 and "stale" in stale.json()["detail"]
+
+
+def test_a_rewrite_stored_before_points_stopped_counting_for_it_is_still_current(client, llm):
+    """Pending rewrites stored by an earlier version carry a fingerprint with the points: while the item is as it
+    was they are current, and refining it again finds them instead of making a second."""
+    from service.core.tables import BacklogItem, Suggestion
+    from service.refinement.service import fingerprint
+
+    (item,) = add(client, VAGUE)
+    llm.chat.replies.append(story_json())
+    rewrite = client.post(f"/v1/backlog/{item}/rewrite").json()
+    runtime = client.app.state.runtime
+    with runtime.db.session() as session:
+        legacy = fingerprint(session.get(BacklogItem, item))  # with the points, as every kind had it
+        stored = session.get(Suggestion, rewrite["id"])
+        stored.input = {**stored.input, "fingerprint": legacy}
+        stored.pending_key = f"rewrite:{item}:{legacy}"
+    assert client.post(f"/v1/backlog/{item}/rewrite").json()["id"] == rewrite["id"]  # no second rewrite
+    assert client.post(f"/v1/suggestions/{rewrite['id']}/accept").status_code == 201
 
 
 def test_a_refinement_run_reports_progress_and_an_empty_backlog_is_a_4xx(client, llm):

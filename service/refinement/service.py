@@ -1,8 +1,9 @@
 """Refining the backlog a team already has: quality findings, and rewrite, split and estimate suggestions.
 
-A suggestion records the item's fingerprint (title, description, points) when it is made: accepting it after
-the item changed is refused as stale, and refining an unchanged item again returns the pending suggestion instead
-of a second one.
+A suggestion records the item's fingerprint when it is made (title, description and type; an estimate also the
+points): accepting it after that changed is refused as stale, and refining an unchanged item again returns the
+pending suggestion instead of a second one. So accepting an item's estimate leaves its rewrite and split current,
+while accepting its rewrite makes its estimate stale (that was made from the old text).
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ MODEL_ALONE_WARNING = (
 )
 
 
-def fingerprint(item: BacklogItem) -> str:
-    """What a refinement suggestion was made from; a change to any of it makes the suggestion stale."""
-    content = f"{item.title}\n{item.description}\n{item.story_points}\n{item.item_type}".encode()
+def fingerprint(item: BacklogItem, kind: SuggestionKind = SuggestionKind.estimate) -> str:
+    """What a refinement suggestion of `kind` was made from; a change to any of it makes the suggestion stale. The
+    points count for an estimate only (and for every suggestion stored before 2026-11-27: `_current_item`)."""
+    points = item.story_points if kind == SuggestionKind.estimate else "-"
+    content = f"{item.title}\n{item.description}\n{points}\n{item.item_type}".encode()
     return hashlib.sha256(content).hexdigest()[:16]
 
 
@@ -95,12 +98,12 @@ def needs_split(item: BacklogItem, found: list[Finding]) -> str | None:
     return f"{criteria} acceptance criteria" if criteria > 5 else None
 
 
-def _inputs(item: BacklogItem, **extra: Any) -> dict[str, Any]:
-    return {"backlog_item_id": item.id, "fingerprint": fingerprint(item), "title": item.title, **extra}
+def _inputs(item: BacklogItem, kind: SuggestionKind) -> dict[str, Any]:
+    return {"backlog_item_id": item.id, "fingerprint": fingerprint(item, kind), "title": item.title}
 
 
 def _key(kind: SuggestionKind, item: BacklogItem) -> str:
-    return f"{kind}:{item.id}:{fingerprint(item)}"
+    return f"{kind}:{item.id}:{fingerprint(item, kind)}"
 
 
 def _existing(
@@ -109,7 +112,8 @@ def _existing(
     """The suggestion of this kind already made from the item as it is now: a pending one, or one that failed since
     `since` (a refinement job's start, so that a redone piece keeps its failure instead of storing a second). An
     earlier failure gives up its key and is tried again."""
-    found = session.scalar(select(Suggestion).where(Suggestion.pending_key == _key(kind, item)))
+    keys = [_key(kind, item), f"{kind}:{item.id}:{fingerprint(item)}"]  # the second: stored before 2026-11-27
+    found = session.scalar(select(Suggestion).where(Suggestion.pending_key.in_(keys)).limit(1))
     if found is not None and found.status == SuggestionStatus.failed and (since is None or found.created_at < since):
         found.pending_key = None
         session.flush()
@@ -129,7 +133,7 @@ def _create(
     ran the same piece), that one."""
     try:
         with runtime.db.session() as session:
-            return create_suggestion(session, kind, proposal, _inputs(item), evidence, actor, _key(kind, item))
+            return create_suggestion(session, kind, proposal, _inputs(item, kind), evidence, actor, _key(kind, item))
     except IntegrityError:
         with runtime.db.session() as session:
             if existing := _existing(session, kind, item):
@@ -296,7 +300,8 @@ def propose_estimate(
 def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:
     """The item a refinement suggestion is about, unchanged since it was made (else Conflict: stale)."""
     item = get_item(session, suggestion.input["backlog_item_id"], merged=False)
-    if fingerprint(item) != suggestion.input.get("fingerprint"):
+    made_from = suggestion.input.get("fingerprint")
+    if made_from not in (fingerprint(item, suggestion.kind), fingerprint(item)):  # the second: stored before 2026-11-27
         raise Conflict(
             f"suggestion {suggestion.id} is stale: backlog item {item.id} changed after it was made; "
             "reject it and refine the item again"
