@@ -181,6 +181,8 @@ def test_quality_suite_runs_on_a_few_real_stories(tmp_path):
     summary = json.loads(path.read_text())["summary"]
     assert summary["rules"]["atomic recall"] > 0.9 and summary["naive_baseline"]["unambiguous recall"] < 0.5
     assert summary["rules"]["originals"] == 60 and summary["reqeval_sentences"] == 30
+    jira = summary["jira_stories"]  # 8 stories, 6 of them "I'd like": none misread, none with a benefit
+    assert jira == {"stories": 8, "read as no persona and goal (false alarm)": 0.0, "no benefit": 1.0}
 
 
 def test_meetings_scorer_matches_decisions_to_reference_answers_by_meaning():
