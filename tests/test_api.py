@@ -156,7 +156,7 @@ def test_backlog_import_is_idempotent_by_external_id(client):
             "priority": "High",
             "external_id": "JIRA-1",
         },
-        {"title": "Login loop on Safari", "type": "bug", "external_id": "JIRA-2"},
+        {"title": "Login loop on Safari", "item_type": "bug", "external_id": "JIRA-2"},  # as the item reads back
         {"title": "No external id"},
     ]
     first = client.post("/v1/backlog/items", json=items)
@@ -167,6 +167,7 @@ def test_backlog_import_is_idempotent_by_external_id(client):
         "No external id",
     ]
     assert first.json()["created"][0]["labels"] == ["billing"]
+    assert [i["item_type"] for i in first.json()["created"]] == ["feature", "bug", "feature"]  # `type` read too
     again = client.post("/v1/backlog/items", json=items[:2])
     assert again.json()["created"] == []
     assert [s["external_id"] for s in again.json()["skipped"]] == ["JIRA-1", "JIRA-2"]

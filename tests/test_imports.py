@@ -72,16 +72,16 @@ def test_jira_cloud_csv_reads_keys_types_priorities_and_repeated_labels() -> Non
     assert list(by_id) == ["jira:SHOP-101", "jira:SHOP-102", "jira:SHOP-104", "jira:SHOP-105", "jira:SHOP-106"]
     bug = by_id["jira:SHOP-101"]
     assert bug.title == "Checkout fails on Safari"  # the BOM is not part of the first column's name or value
-    assert bug.type == "bug"
+    assert bug.item_type == "bug"
     assert bug.priority == "High"
     assert bug.labels == ["checkout", "safari"]
     assert bug.description == 'Steps:\r\n# open cart\r\n# pay, with "Apple Pay"'
-    assert by_id["jira:SHOP-102"].type == "feature"
-    assert by_id["jira:SHOP-104"].type == "research"
+    assert by_id["jira:SHOP-102"].item_type == "feature"
+    assert by_id["jira:SHOP-104"].item_type == "research"
     assert by_id["jira:SHOP-104"].labels == ["search", "research"]  # lowercased and deduplicated, order kept
-    assert by_id["jira:SHOP-105"].type == "tech_debt"
+    assert by_id["jira:SHOP-105"].item_type == "tech_debt"
     assert by_id["jira:SHOP-105"].priority is None
-    assert by_id["jira:SHOP-106"].type == "feature"
+    assert by_id["jira:SHOP-106"].item_type == "feature"
 
 
 def test_jira_row_without_summary_is_skipped_with_its_spreadsheet_row_number() -> None:
@@ -96,7 +96,7 @@ def test_jira_columns_are_matched_case_insensitively_and_blank_rows_are_counted(
 
     parsed = parse_import(data, "jira_csv")
 
-    assert [(i.title, i.type, i.external_id) for i in parsed.items] == [("First", "bug", "jira:A-1")]
+    assert [(i.title, i.item_type, i.external_id) for i in parsed.items] == [("First", "bug", "jira:A-1")]
     assert parsed.problems == ["row 5: no Summary; skipped"]
 
 
@@ -154,7 +154,7 @@ def test_own_export_round_trips_titles_types_and_labels(fmt: str) -> None:
     parsed = parse_import(content.encode(), fmt)
 
     assert parsed.problems == []
-    assert [(i.title, i.type) for i in parsed.items] == [(e.title, e.item_type) for e in EXPORTED]
+    assert [(i.title, i.item_type) for i in parsed.items] == [(e.title, e.item_type) for e in EXPORTED]
     # GitHub: the type label the exporter adds is dropped again, so a label equal to it ("research") goes too.
     if fmt == "jira_csv":
         expected_labels = [["search"], ["cart", "ux"], ["research"], ["mobile-app"], ["bug"]]
@@ -185,16 +185,16 @@ def test_github_rest_issues_skip_pull_requests_and_read_labels_types_and_ids() -
     parsed = parse_json(GITHUB_REST_ISSUES)
 
     crash, wishlist, sdk = parsed.items
-    assert (crash.external_id, crash.type, crash.labels, crash.priority) == (
+    assert (crash.external_id, crash.item_type, crash.labels, crash.priority) == (
         "github:acme/shop#42",
         "bug",
         ["priority: high"],
         "High",
     )
     assert crash.description == "Open the cart with nothing in it.\r\n\r\nIt crashes."
-    assert (wishlist.external_id, wishlist.description, wishlist.type) == ("github:acme/shop#44", "", "feature")
+    assert (wishlist.external_id, wishlist.description, wishlist.item_type) == ("github:acme/shop#44", "", "feature")
     assert (wishlist.labels, wishlist.priority) == (["ux", "p0"], "Highest")
-    assert (sdk.external_id, sdk.type, sdk.labels, sdk.priority) == ("github:#45", "tech_debt", ["payments"], None)
+    assert (sdk.external_id, sdk.item_type, sdk.labels, sdk.priority) == ("github:#45", "tech_debt", ["payments"], None)
     assert parsed.problems == ["item 2 (#43): pull request; skipped", "item 5 (#46): no title; skipped"]
 
 
@@ -203,9 +203,9 @@ def test_github_single_object_and_type_labels() -> None:
 
     [item] = parse_json(issue).items
 
-    assert (item.external_id, item.type, item.labels) == ("github:o/r#7", "research", [])
-    assert [i.type for i in parse_json([{"title": "x", "labels": ["tech debt"]}]).items] == ["tech_debt"]
-    assert [i.type for i in parse_json([{"title": "x", "labels": ["question"]}]).items] == ["feature"]
+    assert (item.external_id, item.item_type, item.labels) == ("github:o/r#7", "research", [])
+    assert [i.item_type for i in parse_json([{"title": "x", "labels": ["tech debt"]}]).items] == ["tech_debt"]
+    assert [i.item_type for i in parse_json([{"title": "x", "labels": ["question"]}]).items] == ["feature"]
 
 
 def test_invalid_json_error_gives_line_and_column() -> None:
@@ -348,9 +348,9 @@ def test_linear_csv_reads_estimates_priorities_type_labels_and_parents() -> None
     parsed = parse_import(LINEAR_CSV.encode(), "linear_csv")
 
     accounts, crash, dark = parsed.items
-    assert (accounts.external_id, accounts.story_points, accounts.priority, accounts.type) == (
+    assert (accounts.external_id, accounts.story_points, accounts.priority, accounts.item_type) == (
         "linear:ENG-1", 13, "Highest", "feature")  # fmt: skip
-    assert (crash.type, crash.labels, crash.priority, crash.parent) == ("bug", ["mobile"], None, "ENG-1")
+    assert (crash.item_type, crash.labels, crash.priority, crash.parent) == ("bug", ["mobile"], None, "ENG-1")
     assert (dark.story_points, dark.priority) == (None, "Low")
     assert parsed.problems == ["row 4: no Title; skipped", "row 5: story points 'lots' is not a number; left empty"]
     with pytest.raises(ImportFormatError, match="no Title column.*Linear CSV export"):
@@ -368,7 +368,7 @@ def test_linear_graphql_issues_resolve_parents_given_by_id() -> None:
     accounts, sign_up, elsewhere = parse_import(json.dumps(answer).encode(), "linear_json").items
 
     assert (accounts.external_id, accounts.story_points, accounts.priority) == ("linear:ENG-1", 8, "High")
-    assert accounts.labels == ["auth"] and accounts.type == "feature"  # "Improvement" is a type label
+    assert accounts.labels == ["auth"] and accounts.item_type == "feature"  # "Improvement" is a type label
     assert (sign_up.parent, sign_up.priority) == ("linear:ENG-1", None)
     assert elsewhere.parent == "linear:u-99"  # not in this file: linked if an item with that id is imported
     with pytest.raises(ImportFormatError, match="expected a JSON array of Linear issues"):

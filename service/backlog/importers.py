@@ -210,7 +210,7 @@ def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
         item_type = "research"  # our exporter writes research items as Tasks; their label tells them apart
     key = _first(cells, "issue key")
     _add(result, where, "jira", {
-        "title": title, "description": _first(cells, "description"), "type": item_type, "labels": labels,
+        "title": title, "description": _first(cells, "description"), "item_type": item_type, "labels": labels,
         "priority": _first(cells, "priority") or None, "external_id": key and f"jira:{key}",
         "story_points": _points(_first(cells, "story points", "custom field (story points)"), where, result.problems),
         "parent": _first(cells, "parent key", "parent") or None,
@@ -305,7 +305,7 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
     parent = _ISSUE_PATH_RE.search(urlparse(parent_url).path) if isinstance(parent_url, str) else None
     item = _add(result, where, "github", {
         "title": title, "description": body.strip() if isinstance(body, str) else "", "labels": labels,
-        "type": item_type, "priority": priority,
+        "item_type": item_type, "priority": priority,
         "external_id": f"github:{repo or ''}#{number}" if number is not None else None,
         "parent": parent and f"github:{parent[1]}/{parent[2]}#{parent[3]}",
     })  # fmt: skip
@@ -327,7 +327,7 @@ def _linear_row(cells: Cells, where: str, result: ParsedImport) -> None:
     labels = _labels((label for cell in cells("labels") for label in cell.split(",")), where, result.problems)
     key = _first(cells, "id", "identifier")
     _add(result, where, "linear", {
-        "title": title, "description": _first(cells, "description"), "type": _type_from_labels(labels),
+        "title": title, "description": _first(cells, "description"), "item_type": _type_from_labels(labels),
         "labels": labels, "priority": LINEAR_PRIORITIES.get(_norm(_first(cells, "priority"))),
         "external_id": key and f"linear:{key}",
         "story_points": _points(_first(cells, "estimate", "story points"), where, result.problems),
@@ -374,7 +374,7 @@ def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> B
     description = record.get("description")
     return _add(result, where, "linear", {
         "title": title, "description": description.strip() if isinstance(description, str) else "",
-        "type": _type_from_labels(labels), "labels": labels,
+        "item_type": _type_from_labels(labels), "labels": labels,
         "priority": LINEAR_PRIORITIES.get(str(record.get("priority"))), "external_id": key and f"linear:{key}",
         "story_points": _points("" if estimate is None else str(estimate), where, result.problems),
         "parent": f"linear:{parent_key}" if isinstance(parent_key, str) and parent_key else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.models import ItemType
 from service.core.schemas import BacklogItemPublic
@@ -17,7 +17,11 @@ class BacklogItemCreate(BaseModel):
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     description: str = Field("", max_length=50_000)
-    type: ItemType = "feature"
+    item_type: ItemType = Field(
+        "feature",
+        validation_alias=AliasChoices("item_type", "type"),
+        description="As every other model names it; `type` is accepted too (this field's name until 2026-11-27).",
+    )
     labels: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = []
     priority: str | None = Field(None, max_length=40)
     external_id: str | None = Field(None, min_length=1, max_length=200)

@@ -83,7 +83,7 @@ def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list
         item = BacklogItem(
             title=data.title,
             description=data.description,
-            item_type=data.type,
+            item_type=data.item_type,
             labels=[label.lower() for label in data.labels],
             priority=data.priority,
             external_id=data.external_id,
