@@ -33,6 +33,8 @@ FIXED_PAIRS = (
     "drag and drop", "terms and conditions", "copy and paste", "cut and paste", "pros and cons", "black and white",
     "search and replace", "find and replace", "up and running", "read and write", "sign in and out", "log in and out",
     "import and export", "rock and roll", "q and a", "r and d", "and/or", "and so on", "and so forth",
+    "on and off", "back and forth", "up and down", "in and out", "over and over", "again and again",
+    "more and more", "trial and error", "each and every", "date and time", "first and last name",
 )  # fmt: skip
 
 _VAGUE_RE = re.compile(

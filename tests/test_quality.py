@@ -60,6 +60,8 @@ def test_too_large_or_too_thin_items_are_not_estimable():
 def test_fixed_pairs_are_not_two_goals():
     text = CLEAR.replace("download last month's invoices as one PDF", "drag and drop invoices into a folder")
     assert "atomic" not in criteria(check_item("Invoices", text, "feature", 3))
+    toggle = "As a user I would like to toggle the columns on and off on a board, so that I see less"  # a Jira story
+    assert "atomic" not in criteria(check_item(toggle, "", "feature", 3))
 
 
 @pytest.mark.parametrize(
