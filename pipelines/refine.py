@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from pipelines.drafting import unsupported_details
+from pipelines.drafting import criterion_key, criterion_text, testing_criteria, unsupported_details
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text
 from pipelines.quality import Finding
@@ -137,4 +137,26 @@ def split_item(llm: LLM, title: str, description: str, item_type: str) -> Struct
         result.value = SplitPlan.of(result.value, len(wanted))
         if result.value.uncovered:
             result.warnings.append(f"no child covers requirement(s) {result.value.uncovered} of the item")
+        result.value, checked = _checked_children(result.value, title, description, item_type)
+        result.warnings += checked
     return _warn(result, warnings)
+
+
+def _checked_children(plan: SplitPlan, title: str, description: str, item_type: str) -> tuple[SplitPlan, list[str]]:
+    """Each child as a draft is checked: criteria that test nothing dropped, numbers and names the item does not give
+    flagged; and children with the same criteria flagged (copies, not independent stories)."""
+    children, warnings = [], []
+    for n, child in enumerate(plan.children, 1):
+        kept, dropped = testing_criteria(child.acceptance_criteria)
+        warnings += [f"child {n}: a criterion that tests nothing was dropped: {criterion_text(c)!r}" for c in dropped]
+        child = child.model_copy(update={"acceptance_criteria": kept})
+        warnings += [f"child {n}: {w}" for w in unsupported_details(child.as_story(item_type, []), title, description)]
+        children.append(child)
+    said = [frozenset(map(criterion_key, child.acceptance_criteria)) for child in children]
+    warnings += [
+        f"children {a + 1} and {b + 1} have the same acceptance criteria: they are not yet independent stories"
+        for a in range(len(said))
+        for b in range(a + 1, len(said))
+        if said[a] == said[b]
+    ]
+    return plan.model_copy(update={"children": children}), warnings

@@ -1,6 +1,8 @@
 """The rule-based quality check: each criterion fires on its defect with the exact span, and stays quiet on a clear
 story."""
 
+import json
+
 import pytest
 
 from pipelines.estimate import WORDS_MIN_ITEMS, Comparable, TeamPoints, estimate_from_comparables, snap, weighted_median
@@ -143,6 +145,27 @@ def test_split_coverage_comes_from_the_children_and_requirements_are_counted():
     assert plan.coverage == {"0": 0, "1": 1} and plan.uncovered == [2]  # the most specific child; 7 is ignored
     assert requirements(CLEAR)[1].startswith("Given no invoices exist")
     assert len(requirements("Users sign up with email. Admins approve new accounts.")) == 2
+
+
+def test_split_children_are_checked_like_drafts():
+    """As the local model wrote one (README: refinement): a criterion written twice, children that are copies of each
+    other, and a number the item does not give."""
+    from pipelines.llm import fake_llm
+    from pipelines.refine import split_item
+
+    create = {"given": "the done column has issues", "when": "I click Create", "then": "a fix version is created"}
+    shown = {"given": "a fix version was created", "when": "I open the versions list", "then": "I see it"}
+    child = {"persona": "release manager", "goal": "create a fix version", "benefit": "I can ship",
+             "acceptance_criteria": [create, shown, shown], "covers": [0]}  # fmt: skip
+    later = child | {"title": "Release a fix version", "goal": "release it within 5 minutes", "covers": [1]}
+    llm = fake_llm()
+    llm.chat.replies.append(json.dumps({"pattern": "workflow_steps", "children": [child | {"title": "Create"}, later]}))
+    made = split_item(llm, "Create and release a fix version", "- create a fix version\n- release it", "feature")
+    plan, warnings = made.value, " | ".join(made.warnings)
+    assert [len(c.acceptance_criteria) for c in plan.children] == [2, 2]  # the repeated criterion dropped
+    assert "child 1: a criterion that tests nothing was dropped" in warnings
+    assert "children 1 and 2 have the same acceptance criteria" in warnings
+    assert "child 2: the draft states '5'" in warnings and "child 1: the draft states" not in warnings
 
 
 def test_the_model_judges_a_marked_pronoun():
