@@ -3,6 +3,7 @@ split of an item too large for a sprint into small child stories that together c
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Literal
 
@@ -144,7 +145,7 @@ def split_item(llm: LLM, title: str, description: str, item_type: str) -> Struct
 
 def _checked_children(plan: SplitPlan, title: str, description: str, item_type: str) -> tuple[SplitPlan, list[str]]:
     """Each child as a draft is checked: criteria that test nothing dropped, numbers and names the item does not give
-    flagged; and children with the same criteria flagged (copies, not independent stories)."""
+    flagged; and children that share half or more of their criteria flagged (copies, not independent stories)."""
     children, warnings = [], []
     for n, child in enumerate(plan.children, 1):
         kept, dropped = testing_criteria(child.acceptance_criteria)
@@ -152,11 +153,12 @@ def _checked_children(plan: SplitPlan, title: str, description: str, item_type: 
         child = child.model_copy(update={"acceptance_criteria": kept})
         warnings += [f"child {n}: {w}" for w in unsupported_details(child.as_story(item_type, []), title, description)]
         children.append(child)
-    said = [frozenset(map(criterion_key, child.acceptance_criteria)) for child in children]
-    warnings += [
-        f"children {a + 1} and {b + 1} have the same acceptance criteria: they are not yet independent stories"
-        for a in range(len(said))
-        for b in range(a + 1, len(said))
-        if said[a] == said[b]
-    ]
+    said = [set(map(criterion_key, child.acceptance_criteria)) for child in children]
+    for a, b in itertools.combinations(range(len(said)), 2):
+        shared, fewer = len(said[a] & said[b]), min(len(said[a]), len(said[b]))
+        if shared >= 2 and 2 * shared >= fewer:  # half or more of one child's criteria are the other's too
+            warnings.append(
+                f"children {a + 1} and {b + 1} share {shared} of {fewer} acceptance criteria: they are not yet "
+                "independent stories"
+            )
     return plan.model_copy(update={"children": children}), warnings
