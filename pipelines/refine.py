@@ -17,6 +17,7 @@ from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import load_prompt
 
 MAX_ITEM_CHARS = 6_000
+EVERY_CHILD_CLAIMS_ALL = "every child claims every requirement of the item: which child covers what is unsaid"
 SPLIT_MAX_TOKENS = 2_048  # up to 6 child stories: about 150 tokens each, more than a single story's limit
 Pattern = Literal[
     "workflow_steps", "business_rules", "data_variations", "happy_unhappy_path", "crud_operations", "interfaces",
@@ -138,6 +139,9 @@ def split_item(llm: LLM, title: str, description: str, item_type: str) -> Struct
         result.value = SplitPlan.of(result.value, len(wanted))
         if result.value.uncovered:
             result.warnings.append(f"no child covers requirement(s) {result.value.uncovered} of the item")
+        every = set(range(len(wanted)))
+        if len(wanted) > 1 and all(every <= set(child.covers) for child in result.value.children):
+            result.warnings.append(EVERY_CHILD_CLAIMS_ALL)
         result.value, checked = _checked_children(result.value, title, description, item_type)
         result.warnings += checked
     return _warn(result, warnings)

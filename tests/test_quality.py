@@ -151,7 +151,7 @@ def test_split_children_are_checked_like_drafts():
     """As the local model wrote one (README: refinement): a criterion written twice, children that are copies of each
     other, and a number the item does not give."""
     from pipelines.llm import fake_llm
-    from pipelines.refine import split_item
+    from pipelines.refine import EVERY_CHILD_CLAIMS_ALL, split_item
 
     create = {"given": "the done column has issues", "when": "I click Create", "then": "a fix version is created"}
     shown = {"given": "a fix version was created", "when": "I open the versions list", "then": "I see it"}
@@ -167,9 +167,15 @@ def test_split_children_are_checked_like_drafts():
     assert "children 1 and 2 share 2 of 2 acceptance criteria" in warnings
     assert "child 2: the draft states '5'" in warnings and "child 1: the draft states" not in warnings
     other = later | {"acceptance_criteria": [create, {**shown, "then": "I see it with its issues"}]}
-    llm.chat.replies.append(json.dumps({"pattern": "workflow_steps", "children": [child | {"title": "A"}, other]}))
+    llm.chat.replies.append(json.dumps({"pattern": "workflow_steps", "children": [child | {"title": "Create"}, other]}))
     made = split_item(llm, "Create and release a fix version", "- create a fix version\n- release it", "feature")
-    assert not any("share" in w for w in made.warnings)  # one criterion in common: independent enough
+    assert made.value is not None and not any("share" in w for w in made.warnings)  # one in common: independent
+    assert not any("every child claims" in w for w in made.warnings)
+    both = {"covers": [0, 1]}
+    llm.chat.replies.append(json.dumps({"pattern": "workflow_steps", "children": [child | both | {"title": "Create"},
+                                                                                 other | both]}))  # fmt: skip
+    made = split_item(llm, "Create and release a fix version", "- create a fix version\n- release it", "feature")
+    assert made.value is not None and EVERY_CHILD_CLAIMS_ALL in made.warnings
 
 
 def test_the_model_judges_a_marked_pronoun():
