@@ -258,3 +258,31 @@ def test_learning_warns_when_the_decisions_silenced_the_verdict(client, monkeypa
     silenced = client.get("/v1/duplicates/learning").json()
     assert silenced["decided_still_proposed"] == 0 and "none of the 40 merges" in silenced["warning"]
     assert "reset" in silenced["warning"]
+
+
+def test_while_another_process_holds_the_embedded_index_a_draft_is_kept_and_an_import_refused(client, llm):
+    """`refinery draft` beside a running `refinery serve` (here the roles are swapped: another process holds this
+    service's store): the draft is stored with a warning that its duplicate check could not run; an import, which
+    must index what it stores, is refused with 503 before any row is written."""
+    import subprocess
+    import sys
+
+    settings = client.app.state.runtime.settings
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from pipelines.vectorstore import claim; "
+         "claim(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)", str(settings.data_dir / "chroma")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        llm.chat.replies.append(story_json())
+        made = client.post("/v1/drafts", json={"text": "customers want to filter search results by price"})
+        assert made.status_code == 201, made.text
+        said = " ".join(made.json()["warnings"])
+        assert "duplicate check failed: the embedded vector store in" in said and f"process {holder.pid}" in said
+        refused = client.post("/v1/backlog/items", json={"title": "Dark mode", "external_id": "J-9"})
+        assert refused.status_code == 503 and "in use by process" in refused.json()["detail"]
+        assert client.get("/v1/backlog").json() == []
+    finally:
+        holder.kill()
+        holder.wait()
