@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from pipelines.llm import LLM, fake_llm
 from service.api import create_app
@@ -440,6 +440,33 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     expect(page.locator("#flash")).to_contain_text("Accepted")
     visit(page, "/#backlog")
     expect(page.locator("#backlog tbody tr").first).to_contain_text("4 tickets, 4 customers")
+
+
+def test_a_slow_reload_does_not_overwrite_the_queue_a_filter_asked_for(page: Page, desk: str):
+    """The queue's first load (every kind) answers after the load a filter change started: the filtered one stays."""
+    history = {"title": "Reset a forgotten password", "description": "By email.", "story_points": 2}
+    items = [{"title": f"Reset a forgotten {what}", "description": "By email."} for what in ("PIN", "passphrase")]
+    created = httpx.post(f"{desk}/v1/backlog/items", json=[history, *items], timeout=120)
+    assert created.status_code == 201, created.text
+    for made in created.json()["created"][1:]:  # estimated from the item with points: no model call
+        assert httpx.post(f"{desk}/v1/backlog/{made['id']}/estimate", timeout=120).status_code == 201
+    held: list[Route] = []
+    first_load = re.compile(r"/v1/suggestions\?limit=200&status=pending$")  # every kind, the default status
+    page.route(first_load, lambda route: route.continue_() if held else held.append(route))  # hold only the first
+    visit(page, "/#review")
+    for _ in range(200):  # until the first load reaches the route and is held there
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    page.select_option("#filter-kind", "rewrite")
+    expect(page.locator("#detail")).to_contain_text("Nothing to review here.")
+    with page.expect_response(first_load):
+        held[0].continue_()
+    page.wait_for_timeout(500)  # what the late reply would have drawn, had it been drawn
+    assert page.locator("#queue li").count() == 0
+    page.select_option("#filter-kind", "estimate")
+    expect(page.locator("#queue li")).to_have_count(2)
 
 
 def test_feedback_in_no_theme_is_listed_with_the_evidence_proposed_for_it(page: Page, llm: LLM, desk: str, tmp_path):

@@ -2,7 +2,7 @@
 // shortcuts.
 
 import { api, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
-import { $, cancelButton, flash, h, when } from "./dom.js";
+import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
 import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
 import * as review from "./review.js";
@@ -305,11 +305,14 @@ async function resetLearning(path, reload) {
   }
 }
 
+const fetchBacklog = latestOnly((merged) => api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`));
+
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
   const merged = $("#include-merged").checked;
-  const items = await api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`);
+  const items = await fetchBacklog(merged);
+  if (items === SUPERSEDED) return;
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)
     : [h("tr", {}, h("td", { colspan: "10", class: "empty" }, "The backlog is empty: accept a draft or import issues."))]));
 }

@@ -20,6 +20,18 @@ export function h(tag, attrs = {}, ...children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+// Wrap an async loader so that only its latest call's reply counts: a reload started before a filter changed can
+// answer after the one started after it, and must not overwrite it. A superseded call resolves to SUPERSEDED.
+export const SUPERSEDED = Symbol("superseded");
+export function latestOnly(load) {
+  let calls = 0;
+  return async (...args) => {
+    const call = ++calls;
+    const reply = await load(...args);
+    return call === calls ? reply : SUPERSEDED;
+  };
+}
+
 let flashTimer;
 export function flash(message, kind = "info") {
   const box = $("#flash");

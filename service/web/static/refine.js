@@ -2,7 +2,7 @@
 // with their spans marked in its text, and its pending rewrite, split and estimate suggestions side by side.
 
 import { api, pollJob } from "./api.js";
-import { $, cancelButton, flash, h, oneAtATime } from "./dom.js";
+import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, oneAtATime } from "./dom.js";
 import { findingsList, highlightedText, refinementView } from "./payloads.js";
 import * as review from "./review.js";
 
@@ -111,8 +111,11 @@ function entryView(entry) {
       : h("p", { class: "empty" }, "No pending suggestions for this item.")));
 }
 
+const fetchQueue = latestOnly(() => api("/v1/refine/queue?limit=200"));
+
 export async function loadQueue() {
-  const entries = await api("/v1/refine/queue?limit=200");
+  const entries = await fetchQueue();
+  if (entries === SUPERSEDED) return;
   $("#refine-queue").replaceChildren(...(entries.length ? entries.map(entryView)
     : [h("li", { class: "empty" }, "Nothing to refine: no item has findings or pending suggestions. Run a refinement after importing items.")]));
 }

@@ -1,13 +1,14 @@
 // The review queue: list suggestions, show one with its input, evidence and provenance, edit it, decide on it.
 
 import { api } from "./api.js";
-import { $, flash, h, table, when } from "./dom.js";
+import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, noteText, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
-const state = { items: [], selected: null, busy: false, loading: false };
+const state = { items: [], selected: null, busy: false, loading: 0 };
+const fetchQueue = latestOnly((params) => api(`/v1/suggestions?${params}`));
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -32,12 +33,15 @@ export async function loadQueue(selectId) {
   const params = new URLSearchParams({ limit: "200" });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
-  state.loading = true; // a key pressed while the queue reloads must not decide on what was shown before
+  state.loading += 1; // a key pressed while the queue reloads must not decide on what was shown before
+  let items;
   try {
-    state.items = await api(`/v1/suggestions?${params}`);
+    items = await fetchQueue(params);
   } finally {
-    state.loading = false;
+    state.loading -= 1;
   }
+  if (items === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
+  state.items = items;
   state.items.reverse(); // oldest first: review in the order things arrived
   const queue = $("#queue");
   queue.replaceChildren(...state.items.map((s) => h("li", {
