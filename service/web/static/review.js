@@ -7,7 +7,7 @@ import { conversationView, findingsList, noteText, prioritySignal, quotesList, r
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
-const state = { items: [], selected: null, busy: false, loading: 0 };
+const state = { items: [], selected: null, selectId: undefined, busy: false, loading: 0 };
 const fetchQueue = latestOnly((params) => api(`/v1/suggestions?${params}`));
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
@@ -30,6 +30,7 @@ function titleOf(s) {
 }
 
 export async function loadQueue(selectId) {
+  if (selectId !== undefined) state.selectId = selectId; // a later reload that supersedes this one selects it
   const params = new URLSearchParams({ limit: "200" });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
@@ -51,7 +52,8 @@ export async function loadQueue(selectId) {
      h("span", { class: `status ${s.status}` }, s.status))));
   const matrix = valueEffortMatrix(state.items, select);
   $("#matrix-slot").replaceChildren(...(matrix ? [matrix] : []));
-  const keep = state.items.find((s) => s.id === (selectId ?? state.selected?.id));
+  const keep = state.items.find((s) => s.id === (state.selectId ?? state.selected?.id));
+  state.selectId = undefined;
   if (keep) select(keep.id);
   else if (state.items.length) select(state.items[0].id);
   else { state.selected = null; $("#detail").replaceChildren(h("p", { class: "empty" }, "Nothing to review here.")); }
