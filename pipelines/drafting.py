@@ -97,40 +97,25 @@ def draft_story(
         f"instruction-like text was removed before drafting: {cut!r}" for cut in removed + removed_from_context
     ]
     if result.value is not None:
-        result.value, dropped = without_empty_criteria(result.value)
-        result.warnings += [f"a criterion that tests nothing was dropped: {criterion_text(c)!r}" for c in dropped]
-        result.warnings += unsupported_details(result.value, text, context)
+        result.value, found = checked(result.value, text, context)
+        result.warnings += found
     return result
 
 
-def criterion_text(c: AcceptanceCriterion) -> str:
+def checked(draft: StoryDraft, *sources: str) -> tuple[StoryDraft, list[str]]:
+    """The draft without criteria that test nothing, and a warning for each one dropped and for each number and name
+    it states that `sources` do not give (drafts; a split's children)."""
+    draft, dropped = without_empty_criteria(draft)
+    warnings = [f"a criterion that tests nothing was dropped: {_criterion(c)!r}" for c in dropped]
+    return draft, warnings + unsupported_details(draft, *sources)
+
+
+def _criterion(c: AcceptanceCriterion) -> str:
     return f"given {c.given}, when {c.when}, then {c.then}"
 
 
 def _key(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
-
-
-def testing_criteria(
-    criteria: list[AcceptanceCriterion],
-) -> tuple[list[AcceptanceCriterion], list[AcceptanceCriterion]]:
-    """(the criteria that test something, those dropped): dropped is a criterion whose outcome repeats its own
-    precondition or action ("given the pipeline is faster ... then the pipeline is faster"), or that repeats an
-    earlier criterion word for word. A small model pads a list this way when asked for more cases; at least two
-    criteria (the schema's minimum) are always kept."""
-    kept: list[AcceptanceCriterion] = []
-    dropped: list[AcceptanceCriterion] = []
-    seen: set[tuple[str, str, str]] = set()
-    for criterion in criteria:
-        given, when, then = criterion_key(criterion)
-        if then in (given, when) or (given, when, then) in seen:
-            dropped.append(criterion)
-        else:
-            kept.append(criterion)
-        seen.add((given, when, then))
-    if len(kept) < 2:  # too few left: keep the list as written (the reviewer sees it)
-        return list(criteria), []
-    return kept, dropped
 
 
 def criterion_key(criterion: AcceptanceCriterion) -> tuple[str, str, str]:
@@ -139,9 +124,23 @@ def criterion_key(criterion: AcceptanceCriterion) -> tuple[str, str, str]:
 
 
 def without_empty_criteria(draft: StoryDraft) -> tuple[StoryDraft, list[AcceptanceCriterion]]:
-    """The draft without criteria that test nothing (`testing_criteria`), and those dropped."""
-    kept, dropped = testing_criteria(draft.acceptance_criteria)
-    return (draft.model_copy(update={"acceptance_criteria": kept}), dropped) if dropped else (draft, [])
+    """The draft without criteria that test nothing, and those dropped: a criterion whose outcome repeats its own
+    precondition or action ("given the pipeline is faster ... then the pipeline is faster"), or that repeats an
+    earlier criterion word for word. A small model pads a list this way when asked for more cases; at least two
+    criteria (the schema's minimum) are always kept."""
+    kept: list[AcceptanceCriterion] = []
+    dropped: list[AcceptanceCriterion] = []
+    seen: set[tuple[str, str, str]] = set()
+    for criterion in draft.acceptance_criteria:
+        given, when, then = criterion_key(criterion)
+        if then in (given, when) or (given, when, then) in seen:
+            dropped.append(criterion)
+        else:
+            kept.append(criterion)
+        seen.add((given, when, then))
+    if len(kept) < 2:  # too few left: keep the list as written (the reviewer sees it)
+        return draft, []
+    return draft.model_copy(update={"acceptance_criteria": kept}), dropped
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")

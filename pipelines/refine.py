@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from pipelines.drafting import criterion_key, criterion_text, testing_criteria, unsupported_details
+from pipelines.drafting import checked, criterion_key, unsupported_details
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text
 from pipelines.quality import Finding
@@ -152,11 +152,9 @@ def _checked_children(plan: SplitPlan, title: str, description: str, item_type: 
     flagged; and children that share half or more of their criteria flagged (copies, not independent stories)."""
     children, warnings = [], []
     for n, child in enumerate(plan.children, 1):
-        kept, dropped = testing_criteria(child.acceptance_criteria)
-        warnings += [f"child {n}: a criterion that tests nothing was dropped: {criterion_text(c)!r}" for c in dropped]
-        child = child.model_copy(update={"acceptance_criteria": kept})
-        warnings += [f"child {n}: {w}" for w in unsupported_details(child.as_story(item_type, []), title, description)]
-        children.append(child)
+        story, found = checked(child.as_story(item_type, []), title, description)
+        children.append(child.model_copy(update={"acceptance_criteria": story.acceptance_criteria}))
+        warnings += [f"child {n}: {w}" for w in found]
     said = [set(map(criterion_key, child.acceptance_criteria)) for child in children]
     for a, b in itertools.combinations(range(len(said)), 2):
         shared, fewer = len(said[a] & said[b]), min(len(said[a]), len(said[b]))

@@ -77,8 +77,7 @@ def open_client(path: Path | None = None, host: str | None = None, port: int = 8
     if path is None:
         raise ValueError("an embedded Chroma needs a path")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        claim(path)
+        claim(path)  # makes the folder too
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except (OSError, ValueError) as exc:
         raise VectorStoreUnavailable(f"cannot open the Chroma store at {path}: {exc}") from exc

@@ -31,7 +31,7 @@ def open_runtime(index: bool = False):  # noqa: ANN201 - imported lazily so `ref
     settings = runtime.settings
     if index and settings.duplicate_check and not settings.chroma_host:
         try:
-            claim(settings.data_dir / "chroma")
+            claim(settings.chroma_dir)
         except VectorStoreUnavailable as exc:
             raise fail(str(exc)) from exc
     with runtime.db.session() as session:

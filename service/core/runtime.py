@@ -76,7 +76,7 @@ class Runtime:
         with self._detector_lock:
             if self._detector is None:
                 settings = self.settings
-                client = open_client(settings.data_dir / "chroma", settings.chroma_host, settings.chroma_port)
+                client = open_client(settings.chroma_dir, settings.chroma_host, settings.chroma_port)
                 embedder = get_embedder(settings.embedding_model)
                 detector = DuplicateDetector(embedder, VectorStore(client, embedder, settings.chroma_collection))
                 if seed is not None and detector.store.count() == 0:

@@ -55,6 +55,11 @@ class Settings(LLMSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'refinery.db').resolve()}"
 
     @property
+    def chroma_dir(self) -> Path:
+        """The embedded vector store (when no CHROMA_HOST is set)."""
+        return self.data_dir / "chroma"
+
+    @property
     def points_models_dir(self) -> Path:
         """Each project's fitted points model (derived from its items with points: refitted, never backed up)."""
         return self.data_dir / "points-models"

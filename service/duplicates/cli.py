@@ -81,6 +81,6 @@ def reindex() -> None:
     where = (
         f"Chroma server {runtime.settings.chroma_host}:{runtime.settings.chroma_port}"
         if runtime.settings.chroma_host
-        else str(runtime.settings.data_dir / "chroma")
+        else str(runtime.settings.chroma_dir)
     )
     console.print(f"Indexed {count} documents into {where}")

@@ -219,7 +219,8 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[Fit | None, bool]:
     newest = newest_fit(root)
     fitted_on = int(newest.name) if newest else 0
     fitting = False
-    if newest is None or abs(count - fitted_on) >= REFIT_SHARE * fitted_on:
+    below, above = _refit_bounds(fitted_on)
+    if newest is None or not below <= count < above:
         thread = start_fit(runtime, count)
         fitting = thread is not None or (root / LOCK).exists()
         if thread is not None and wait:
@@ -238,12 +239,25 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[Fit | None, bool]:
         return _loaded[newest], fitting
 
 
+def _refit_bounds(fitted_on: int) -> tuple[int, int]:
+    """The counts of items with points a fit on `fitted_on` items stands for: from the first up to, not including,
+    the second (a change of `REFIT_SHARE` or more either way fits again)."""
+    share = math.ceil(REFIT_SHARE * fitted_on)
+    return fitted_on - share + 1, fitted_on + share
+
+
+def _running(root: Path) -> bool:
+    """Whether a fit of the project in `root` runs, in this process or (by its lock) in another."""
+    return root in _fitting or _held(root / LOCK)
+
+
 def learned(runtime: Runtime) -> dict[str, Any]:
     """What the current project's points model learned, for the desk and `GET /v1/estimates/learning`."""
     root = folder(runtime)
     newest = newest_fit(root)
     fitted_on = int(newest.name) if newest else None
-    fitting = root in _fitting or _held(root / LOCK)
+    fitting = _running(root)
+    below, above = _refit_bounds(fitted_on) if fitted_on else (None, None)
     return {
         "items_with_points": _count(runtime),
         "min_items": MIN_ITEMS,
@@ -252,8 +266,8 @@ def learned(runtime: Runtime) -> dict[str, Any]:
         "fitting": fitting,
         "fit_progress": _progress(root / LOCK) if fitting else None,
         "failed_on": _failed.get(root),
-        "refit_below": None if fitted_on is None else fitted_on - math.ceil(REFIT_SHARE * fitted_on) + 1,
-        "refit_from": None if fitted_on is None else fitted_on + math.ceil(REFIT_SHARE * fitted_on),
+        "refit_below": below,
+        "refit_from": above,
     }
 
 
@@ -262,7 +276,7 @@ def refit(runtime: Runtime) -> dict[str, Any]:
     team re-estimated many items, say). Conflict while a fit is running."""
     root = folder(runtime)
     with _lock:
-        if root in _fitting or _held(root / LOCK):
+        if _running(root):
             raise Conflict("the team's points model is being fitted now: try again when that fit has ended")
         for path in [p for p in _loaded if p.parent == root]:
             del _loaded[path]

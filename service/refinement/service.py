@@ -98,12 +98,18 @@ def needs_split(item: BacklogItem, found: list[Finding]) -> str | None:
     return f"{criteria} acceptance criteria" if criteria > 5 else None
 
 
+def _made_from(item: BacklogItem, kind: SuggestionKind) -> tuple[str, str]:
+    """The fingerprints a current suggestion of `kind` on `item` may carry: today's, and the one every suggestion
+    stored before 2026-11-27 has (points included for every kind)."""
+    return fingerprint(item, kind), fingerprint(item)
+
+
 def _inputs(item: BacklogItem, kind: SuggestionKind) -> dict[str, Any]:
     return {"backlog_item_id": item.id, "fingerprint": fingerprint(item, kind), "title": item.title}
 
 
-def _key(kind: SuggestionKind, item: BacklogItem) -> str:
-    return f"{kind}:{item.id}:{fingerprint(item, kind)}"
+def _key(kind: SuggestionKind, item: BacklogItem, made_from: str | None = None) -> str:
+    return f"{kind}:{item.id}:{made_from or fingerprint(item, kind)}"
 
 
 def _existing(
@@ -112,7 +118,7 @@ def _existing(
     """The suggestion of this kind already made from the item as it is now: a pending one, or one that failed since
     `since` (a refinement job's start, so that a redone piece keeps its failure instead of storing a second). An
     earlier failure gives up its key and is tried again."""
-    keys = [_key(kind, item), f"{kind}:{item.id}:{fingerprint(item)}"]  # the second: stored before 2026-11-27
+    keys = [_key(kind, item, made_from) for made_from in _made_from(item, kind)]
     found = session.scalar(select(Suggestion).where(Suggestion.pending_key.in_(keys)).limit(1))
     if found is not None and found.status == SuggestionStatus.failed and (since is None or found.created_at < since):
         found.pending_key = None
@@ -300,8 +306,7 @@ def propose_estimate(
 def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:
     """The item a refinement suggestion is about, unchanged since it was made (else Conflict: stale)."""
     item = get_item(session, suggestion.input["backlog_item_id"], merged=False)
-    made_from = suggestion.input.get("fingerprint")
-    if made_from not in (fingerprint(item, suggestion.kind), fingerprint(item)):  # the second: stored before 2026-11-27
+    if suggestion.input.get("fingerprint") not in _made_from(item, suggestion.kind):
         raise Conflict(
             f"suggestion {suggestion.id} is stale: backlog item {item.id} changed after it was made; "
             "reject it and refine the item again"

@@ -280,25 +280,19 @@ async function loadEstimateLearning() {
   $("#estimate-learning").replaceChildren(
     `Story points: ${l.items_with_points} items with points; the team's own points model is ${state}. `,
     l.failed_on ? h("strong", { class: "warning" }, `Its fit on ${l.failed_on} items failed (see the server log). `) : "",
-    l.fitted_on && !l.fitting ? h("button", { type: "button", class: "admin-only", onclick: refitPointsModel }, "Fit again") : "");
+    l.fitted_on && !l.fitting ? h("button", { type: "button", class: "admin-only", onclick: () => resetLearning(
+      "/v1/estimates/learning", loadEstimateLearning,
+      "Forget the team's points model and fit it again on the items with points as they are now?",
+      "The team's points model is being fitted again.") }, "Fit again") : "");
 }
 
-async function refitPointsModel() {
-  if (!confirm("Forget the team's points model and fit it again on the items with points as they are now?")) return;
-  try {
-    await api("/v1/estimates/learning", { method: "DELETE" });
-    flash("The team's points model is being fitted again.");
-    await loadEstimateLearning();
-  } catch (error) {
-    flash(error.message, "error");
-  }
-}
-
-async function resetLearning(path, reload) {
-  if (!confirm("Forget what this project's reviews taught here?")) return;
+// DELETE a learning resource after the reviewer confirms `question`, say `done`, then show it again with `reload`.
+async function resetLearning(path, reload, question = "Forget what this project's reviews taught here?",
+  done = "Reset: only decisions from now on count.") {
+  if (!confirm(question)) return;
   try {
     await api(path, { method: "DELETE" });
-    flash("Reset: only decisions from now on count.");
+    flash(done);
     await reload();
   } catch (error) {
     flash(error.message, "error");
