@@ -279,8 +279,10 @@ def test_cli_import(settings, monkeypatch, tmp_path) -> None:
     runner = CliRunner()
     first = runner.invoke(app, ["import", str(path), "--format", "jira_csv"])
     assert first.exit_code == 0, first.output
-    assert "5 imported, 0 already" in first.output and "row 4" in first.output
-    assert "0 imported, 5 already" in runner.invoke(app, ["import", str(path)]).output
+    assert "5 imported, 0 updated from the tracker, 0 already" in first.output and "row 4" in first.output
+    assert "0 imported, 0 updated from the tracker, 5 already" in runner.invoke(app, ["import", str(path)]).output
+    path.write_text(JIRA_CLOUD_CSV.replace("Checkout fails on Safari", "Checkout fails on Safari 17"), encoding="utf-8")
+    assert "0 imported, 1 updated from the tracker, 4 already" in runner.invoke(app, ["import", str(path)]).output
     bad = runner.invoke(app, ["import", str(path), "--format", "github_json"])
     assert bad.exit_code != 0 and "invalid JSON" in bad.output
     get_settings.cache_clear()

@@ -59,7 +59,8 @@ def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Jira, GitHub or Linear export.")],
     format: Annotated[str, typer.Option(help="jira_csv, github_json, linear_csv or linear_json.")] = "jira_csv",
 ) -> None:
-    """Import existing issues into the backlog; importing the same issues again adds nothing."""
+    """Import existing issues into the backlog; importing the same issues again adds nothing and takes the
+    tracker's changes since the last import (fields changed here too are kept, and listed)."""
     from service.backlog import service
     from service.backlog.importers import ImportFormatError, parse_import
 
@@ -70,6 +71,13 @@ def import_(
     imported = service.import_and_index(open_runtime(), parsed.items, parsed.problems)
     for problem in imported.problems:
         errors.print(f"[yellow]skipped or cut:[/] {problem}")
+    for update in imported.updated:
+        if update.kept:
+            errors.print(
+                f"[yellow]kept as here:[/] {update.external_id} (#{update.item_id}): {', '.join(update.kept)} "
+                "changed both here and in the tracker"
+            )
     console.print(
-        f"{len(imported.created)} imported, {len(imported.skipped)} already in the backlog (same external id)"
+        f"{len(imported.created)} imported, {len(imported.updated)} updated from the tracker, "
+        f"{len(imported.skipped)} already in the backlog and unchanged"
     )

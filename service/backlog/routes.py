@@ -19,7 +19,7 @@ MAX_IMPORT_BYTES = 20_000_000
 
 def import_result(imported: service.Imported) -> ImportResult:
     created = [BacklogItemPublic.model_validate(i) for i in imported.created]
-    return ImportResult(created=created, skipped=imported.skipped, problems=imported.problems)
+    return ImportResult(created=created, updated=imported.updated, skipped=imported.skipped, problems=imported.problems)
 
 
 @router.get("", response_model=list[BacklogItemPublic])
@@ -61,7 +61,8 @@ def get_backlog_item(item_id: IdPath, runtime: RuntimeDep) -> BacklogItemPublic:
 
 @router.post("/items", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
 def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runtime: RuntimeDep) -> ImportResult:
-    """Import existing items (one object or a list). Re-importing an external_id creates nothing."""
+    """Import existing items (one object or a list). Re-importing an external_id creates nothing: the item takes
+    the tracker's changes since the last import, except to fields changed here too (`updated`)."""
     return import_result(service.import_and_index(runtime, body if isinstance(body, list) else [body]))
 
 
@@ -73,7 +74,8 @@ def import_backlog_file(
 ) -> ImportResult:
     """Import a Jira CSV, GitHub issues JSON, Linear CSV or Linear issues JSON export, story points and parent
     links included. Re-importing the same issues (by key, URL, or content when a record has neither) creates
-    nothing; records the parser skipped are listed in `problems`."""
+    nothing: an issue changed in the tracker since the last import takes those changes, except to fields changed
+    here too, which are kept (`updated` says which); records the parser skipped are listed in `problems`."""
     data = file.file.read(MAX_IMPORT_BYTES + 1)  # a plain def: parsing and indexing run off the event loop
     if len(data) > MAX_IMPORT_BYTES:
         raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")

@@ -37,7 +37,25 @@ class ImportSkipped(BaseModel):
     reason: str
 
 
+class ImportUpdated(BaseModel):
+    """An item already here that the tracker changed since the last import."""
+
+    external_id: str
+    item_id: int
+    changed: list[str] = Field(description="Fields the tracker changed, now the item's as the tracker has them.")
+    kept: list[str] = Field(
+        description="Fields changed both here (an accepted suggestion, a person) and in the tracker: kept as they "
+        "are here; a later re-import does not raise them again unless the tracker changes them again."
+    )
+
+
 class ImportResult(BaseModel):
     created: list[BacklogItemPublic]
-    skipped: list[ImportSkipped] = Field(description="Records whose external id is already in the backlog.")
+    updated: list[ImportUpdated] = Field(
+        [], description="Items already here that the tracker changed since the last import: what was applied or kept."
+    )
+    skipped: list[ImportSkipped] = Field(
+        description="Records whose external id is already in the backlog, unchanged in the tracker since the last "
+        "import (or merged into another item here)."
+    )
     problems: list[str] = Field([], description="Records the file's parser skipped or cut, and why.")

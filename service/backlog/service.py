@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
-from service.backlog.schemas import BacklogItemCreate, ImportSkipped
+from service.backlog.schemas import BacklogItemCreate, ImportSkipped, ImportUpdated
+from service.core.enums import SuggestionStatus
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem
+from service.core.tables import BacklogItem, Suggestion
+
+# The fields an import sets. A re-import merges the tracker's changes to them into the item, three-way against the
+# fields as the last import gave them (`BacklogItem.imported`): a field the tracker changed is updated, unless it was
+# changed here too (an accepted rewrite, estimate or priority), when this backlog's value is kept and said so.
+SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points")
+REPEATED = "repeats an earlier record of this import with the same external_id"
 
 
 @dataclass
 class Imported:
-    """What an import created, what it skipped as already there, and what the file's parser skipped or cut."""
+    """What an import created, what it updated from the tracker's changes, what it skipped as already there (and
+    unchanged), and what the file's parser skipped or cut."""
 
     created: list[BacklogItem]
     skipped: list[ImportSkipped]
     problems: list[str] = field(default_factory=list)
+    updated: list[ImportUpdated] = field(default_factory=list)
 
 
 def list_items(
@@ -60,25 +70,31 @@ def select_items(session: Session, item_ids: list[int] | None, most: int, purpos
     return items
 
 
-def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list[BacklogItem], list[ImportSkipped]]:
-    """Create items; one whose external id is already in the backlog (or earlier in this batch) is skipped."""
+def import_items(
+    session: Session, items: list[BacklogItemCreate]
+) -> tuple[list[BacklogItem], list[ImportUpdated], list[ImportSkipped]]:
+    """Create the items not here yet; an item already here (same external id) takes the tracker's changes since the
+    last import (`_reimport`), or is skipped when there are none; a record repeating an earlier one of the batch is
+    skipped. Returns (created, updated, skipped)."""
     wanted = {i.external_id for i in items if i.external_id}
     existing = {
-        row.external_id: row.id
-        for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(wanted)))
+        row.external_id: row for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(wanted)))
     }
     created: list[BacklogItem] = []
+    updated: list[ImportUpdated] = []
     skipped: list[ImportSkipped] = []
     links: list[tuple[BacklogItem, str | None]] = []
+    seen: set[str] = set()
     for data in items:
-        if data.external_id and data.external_id in existing:
-            skipped.append(
-                ImportSkipped(
-                    external_id=data.external_id,
-                    existing_id=existing[data.external_id],
-                    reason="an item with this external_id is already in the backlog",
-                )
-            )
+        key = data.external_id
+        if key and key in existing:
+            item = existing[key]
+            outcome = REPEATED if key in seen else _reimport(session, item, tracked(data), links)
+            seen.add(key)
+            if isinstance(outcome, ImportUpdated):
+                updated.append(outcome)
+            else:
+                skipped.append(ImportSkipped(external_id=key, existing_id=item.id, reason=outcome))
             continue
         item = BacklogItem(
             title=data.title,
@@ -88,15 +104,70 @@ def import_items(session: Session, items: list[BacklogItemCreate]) -> tuple[list
             priority=data.priority,
             external_id=data.external_id,
             story_points=data.story_points,
+            imported=tracked(data) if key else None,
         )
         session.add(item)
         session.flush()
         created.append(item)
         links.append((item, data.parent))
-        if data.external_id:
-            existing[data.external_id] = item.id
+        if key:
+            existing[key] = item
+            seen.add(key)
     _link_parents(session, links)
-    return created, skipped
+    return created, updated, skipped
+
+
+def tracked(data: BacklogItemCreate) -> dict[str, Any]:
+    """The synced fields, and the parent's key, as the tracker gives them."""
+    labels = sorted({label.lower() for label in data.labels})
+    return {**data.model_dump(include=set(SYNCED)), "labels": labels, "parent": data.parent}
+
+
+def _ours(item: BacklogItem) -> dict[str, Any]:
+    """The synced fields as the item has them here."""
+    return {name: sorted(item.labels or []) if name == "labels" else getattr(item, name) for name in SYNCED}
+
+
+def _changed_here(session: Session, item: BacklogItem) -> bool:
+    """Whether a person changed the item here: accepted a suggestion on it, or set its priority by hand."""
+    accepted = select(Suggestion.id).where(
+        Suggestion.backlog_item_id == item.id, Suggestion.status == SuggestionStatus.accepted
+    )
+    return item.priority_set_by is not None or session.scalar(accepted.limit(1)) is not None
+
+
+def _reimport(
+    session: Session,
+    item: BacklogItem,
+    theirs: dict[str, Any],
+    links: list[tuple[BacklogItem, str | None]],
+) -> ImportUpdated | str:
+    """Merge the tracker's changes since the last import into `item`: what was updated and kept, or why nothing was.
+    An item imported before the fields were kept (`imported` empty) counts as unchanged here unless `_changed_here`;
+    otherwise each field the tracker changed is kept as it is here."""
+    if item.merged_into_id is not None:
+        return f"merged into backlog item #{item.merged_into_id} here: the tracker's changes to it are not applied"
+    base = item.imported
+    if base is None and not _changed_here(session, item):
+        base = {**_ours(item), "parent": theirs["parent"]}
+    ours = _ours(item)
+    changed: list[str] = []
+    kept: list[str] = []
+    for name in SYNCED:
+        if theirs[name] == ours[name] or (base is not None and theirs[name] == base[name]):
+            continue
+        if base is not None and ours[name] == base[name]:
+            setattr(item, name, theirs[name])
+            changed.append(name)
+        else:
+            kept.append(name)
+    if base is not None and theirs["parent"] != base["parent"]:
+        links.append((item, theirs["parent"]))
+        changed.append("parent")
+    item.imported = theirs
+    if not changed and not kept:
+        return "already in the backlog, unchanged in the tracker since the last import"
+    return ImportUpdated(external_id=item.external_id or "", item_id=item.id, changed=changed, kept=kept)
 
 
 def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]]) -> None:
@@ -120,9 +191,10 @@ def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems:
     if runtime.settings.duplicate_check:
         duplicates.detector(runtime)  # an index that cannot be opened refuses the import before any row is written
     with runtime.db.session() as session:
-        created, skipped = import_items(session, items)
-    duplicates.index(runtime, [duplicates.item_document(i) for i in created])
-    return Imported(created, skipped, problems or [])
+        created, updated, skipped = import_items(session, items)
+        reread = [session.get(BacklogItem, u.item_id) for u in updated if {"title", "description"} & set(u.changed)]
+    duplicates.index(runtime, [duplicates.item_document(i) for i in [*created, *reread] if i is not None])
+    return Imported(created, skipped, problems or [], updated)
 
 
 def item_key(item: BacklogItem) -> str:

@@ -71,6 +71,7 @@ class BacklogItem(ProjectScoped, Base):
     priority_set_at: Mapped[datetime | None]
     story_points: Mapped[int | None] = mapped_column(Integer)
     depends_on: Mapped[list[Any] | None] = mapped_column(JSON)
+    imported: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its fields as the tracker last gave them
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

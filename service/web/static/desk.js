@@ -318,7 +318,9 @@ async function submitImport(event) {
   try {
     const result = await api(`/v1/backlog/import?format=${$("#import-format").value}`, { method: "POST", form });
     const problems = result.problems.length ? ` ${result.problems.length} skipped or cut: ${result.problems.slice(0, 3).join("; ")}` : "";
-    flash(`${result.created.length} imported, ${result.skipped.length} already in the backlog.${problems}`);
+    const kept = result.updated.filter((u) => u.kept.length);
+    const conflicts = kept.length ? ` Kept as here, changed both here and in the tracker: ${kept.slice(0, 3).map((u) => `${u.external_id} (${u.kept.join(", ")})`).join("; ")}.` : "";
+    flash(`${result.created.length} imported, ${result.updated.length} updated from the tracker, ${result.skipped.length} already in the backlog.${conflicts}${problems}`);
     await loadBacklog();
   } catch (error) {
     flash(error.message, "error");

@@ -1,0 +1,133 @@
+"""Re-importing a tracker's export: what the tracker changed since the last import is applied to the items here,
+what was changed here too is kept and said so, and suggestions made from the old text become stale."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import update
+
+from service.core.tables import BacklogItem
+
+HEADER = ["Summary", "Issue key", "Issue Type", "Priority", "Labels", "Description", "Story Points", "Parent"]
+ROWS = [
+    ["Checkout fails on Safari", "SHOP-1", "Bug", "High", "checkout", "Paying with Apple Pay fails.", "3", ""],
+    ["Saved carts", "SHOP-2", "Story", "Medium", "carts", "As a shopper I want to save my cart.", "5", ""],
+    ["Export orders to CSV", "SHOP-3", "Story", "Low", "", "Ops exports orders.", "2", ""],
+]
+
+
+def jira_csv(rows: list[list[str]]) -> dict[str, tuple[str, bytes, str]]:
+    out = io.StringIO()
+    csv.writer(out).writerows([HEADER, *rows])
+    return {"file": ("jira.csv", out.getvalue().encode(), "text/csv")}
+
+
+def changed(rows: list[list[str]], key: str, **fields: str) -> list[list[str]]:
+    """The rows with the issue `key`'s columns (by header name, spaces as underscores) changed."""
+    return [
+        [fields.get(name.replace(" ", "_"), value) for name, value in zip(HEADER, row, strict=True)]
+        if row[1] == key
+        else row
+        for row in rows
+    ]
+
+
+def imported(client, rows: list[list[str]]) -> dict:
+    response = client.post("/v1/backlog/import?format=jira_csv", files=jira_csv(rows))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def ids(client) -> dict[str, int]:
+    return {i["external_id"].split(":")[-1]: i["id"] for i in client.get("/v1/backlog").json()}
+
+
+def test_a_reimport_applies_what_the_tracker_changed_and_skips_the_rest(client):
+    imported(client, ROWS)
+    rows = changed(ROWS, "SHOP-1", Summary="Checkout fails on Safari 17", Story_Points="5")
+    rows = changed(rows, "SHOP-2", Labels="", Description="As a shopper I want to keep my cart for a week.")
+    again = imported(client, rows)
+    assert again["created"] == []
+    assert {(u["external_id"], tuple(u["changed"]), tuple(u["kept"])) for u in again["updated"]} == {
+        ("jira:SHOP-1", ("title", "story_points"), ()),
+        ("jira:SHOP-2", ("description", "labels"), ()),
+    }
+    assert [s["external_id"] for s in again["skipped"]] == ["jira:SHOP-3"]
+    assert "unchanged in the tracker" in again["skipped"][0]["reason"]
+    item = client.get(f"/v1/backlog/{ids(client)['SHOP-1']}").json()
+    assert (item["title"], item["story_points"], item["priority"]) == ("Checkout fails on Safari 17", 5, "High")
+    assert client.get(f"/v1/backlog/{ids(client)['SHOP-2']}").json()["labels"] == []
+    # the index has the new text: a search for it finds the item
+    found = client.post("/v1/duplicates/search", json={"text": "keep my shopping cart for a week", "k": 1}).json()
+    assert found[0]["item_id"] == ids(client)["SHOP-2"]
+    third = imported(client, rows)  # the same file again: nothing left to apply
+    assert third["updated"] == [] and len(third["skipped"]) == 3
+
+
+def test_a_field_changed_here_and_in_the_tracker_keeps_the_value_here(client):
+    imported(client, ROWS)
+    item = ids(client)["SHOP-3"]
+    assert client.patch(f"/v1/backlog/{item}/priority", json={"priority": "Highest"}).status_code == 200
+    rows = changed(ROWS, "SHOP-3", Priority="Lowest", Summary="Export orders and refunds to CSV")
+    again = imported(client, rows)
+    assert [(u["changed"], u["kept"]) for u in again["updated"]] == [(["title"], ["priority"])]
+    after = client.get(f"/v1/backlog/{item}").json()
+    assert (after["title"], after["priority"]) == ("Export orders and refunds to CSV", "Highest")
+    # said once: the tracker's value is now the last import's, so the same file again raises nothing
+    assert imported(client, rows)["updated"] == []
+
+
+def test_a_pending_estimate_of_an_item_the_tracker_changed_is_stale(client):
+    imported(client, ROWS)
+    item = ids(client)["SHOP-3"]
+    client.post("/v1/backlog/import?format=jira_csv", files=jira_csv(changed(ROWS, "SHOP-3", Story_Points="")))
+    made = client.post(f"/v1/backlog/{item}/estimate")
+    assert made.status_code == 201, made.text
+    imported(client, changed(ROWS, "SHOP-3", Story_Points="", Description="Ops exports orders and refunds."))
+    accepted = client.post(f"/v1/suggestions/{made.json()['id']}/accept")
+    assert accepted.status_code == 409 and "stale" in accepted.json()["detail"]
+    assert client.get(f"/v1/backlog/{item}").json()["story_points"] is None  # nothing written
+
+
+def test_an_item_imported_before_fields_were_kept_takes_changes_unless_a_person_changed_it(client):
+    imported(client, ROWS)
+    runtime = client.app.state.runtime
+    with runtime.db.session() as session:
+        session.execute(update(BacklogItem).values(imported=None))  # as a database from before 2026-11-27 has it
+    item = ids(client)["SHOP-1"]
+    assert client.patch(f"/v1/backlog/{item}/priority", json={"priority": "Highest"}).status_code == 200
+    rows = changed(ROWS, "SHOP-1", Summary="Checkout fails on Safari 17")
+    rows = changed(rows, "SHOP-2", Summary="Saved carts for a week")
+    again = imported(client, rows)
+    assert {u["external_id"]: (u["changed"], u["kept"]) for u in again["updated"]} == {
+        "jira:SHOP-1": ([], ["title", "priority"]),  # a person changed it here: every field that differs is kept
+        "jira:SHOP-2": (["title"], []),
+    }
+    assert client.get(f"/v1/backlog/{item}").json()["title"] == "Checkout fails on Safari"
+
+
+def test_a_repeated_record_and_a_merged_item_are_skipped_with_why(client):
+    rows = [*ROWS, changed(ROWS, "SHOP-1", Summary="Another title")[0]]
+    first = imported(client, rows)
+    assert len(first["created"]) == 3
+    assert [s["reason"] for s in first["skipped"]] == [
+        "repeats an earlier record of this import with the same external_id"
+    ]
+    runtime = client.app.state.runtime
+    shop = ids(client)
+    with runtime.db.session() as session:
+        session.get(BacklogItem, shop["SHOP-2"]).merged_into_id = shop["SHOP-1"]
+    again = imported(client, changed(ROWS, "SHOP-2", Summary="Saved carts for a week"))
+    reasons = {s["external_id"]: s["reason"] for s in again["skipped"]}
+    assert reasons["jira:SHOP-2"].startswith(f"merged into backlog item #{shop['SHOP-1']} here")
+    assert again["updated"] == []
+
+
+def test_a_parent_changed_in_the_tracker_is_linked_again(client):
+    imported(client, ROWS)
+    shop = ids(client)
+    again = imported(client, changed(ROWS, "SHOP-3", Parent="SHOP-2"))
+    assert [u["changed"] for u in again["updated"]] == [["parent"]]
+    assert client.get(f"/v1/backlog/{shop['SHOP-3']}").json()["parent_id"] == shop["SHOP-2"]
