@@ -95,6 +95,32 @@ def test_a_split_creates_children_linked_to_the_epic_and_exports_carry_the_link(
     assert exported.count(",E\r\n") + exported.count(",E\n") == 2  # each child names its parent's key
 
 
+def test_an_epic_with_children_is_not_split_rewritten_or_estimated_again(client, llm):
+    """Once split (here, or in the tracker), an item's stories, criteria and size are its children's: a second
+    refinement run proposes nothing for it, and its findings are only vague words (and duplicates)."""
+    (epic,) = add(client, EPIC | {"description": EPIC["description"] + "\nAnd so on, etc."})
+    children = [CHILD | {"covers": [0]}, CHILD | {"title": "Reset a forgotten password", "covers": [1, 2]}]
+    llm.chat.replies.append(json.dumps({"pattern": "crud_operations", "children": children}))
+    split = client.post(f"/v1/backlog/{epic}/split").json()
+    assert client.post(f"/v1/suggestions/{split['id']}/accept").status_code == 201, split
+    assert {f["criterion"] for f in client.post(f"/v1/backlog/{epic}/quality").json()["findings"]} == {"unambiguous"}
+    assert client.post(f"/v1/backlog/{epic}/split").json()["findings"]  # 200: findings, no second split
+    assert client.post(f"/v1/backlog/{epic}/rewrite").status_code == 200
+    started = client.post("/v1/refine", json={"item_ids": [epic]}).json()
+    deadline = time.monotonic() + 60
+    while (job := client.get(started["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert (job["status"], job["suggestions"]) == ("done", 0), job  # no model reply queued: none was asked for
+    # an item the tracker gave children is an epic as well: no persona, criteria or size findings, 40 points and all
+    parent, _ = add(
+        client, {**VAGUE, "external_id": "P", "story_points": 40}, {**CLEAR, "external_id": "K", "parent": "P"}
+    )
+    found = client.post(f"/v1/backlog/{parent}/quality").json()["findings"]
+    assert sorted(f["span"].lower() for f in found) == ["fast", "user-friendly"]
+    assert client.post(f"/v1/backlog/{parent}/split").json() == {"findings": found}
+
+
 def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, llm):
     add(
         client,

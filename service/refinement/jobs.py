@@ -50,10 +50,11 @@ def refine_item(
     current suggestions)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
+        sized = item.story_points is not None or bool(service.epics_among(session, [item_id]))  # epics: by children
     found = service.findings(runtime, item)  # once for both: the duplicate search is not free
     rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found, since)
     split, _ = service.propose_split(runtime, item_id, actor, found, since)
-    estimate = None if item.story_points is not None else service.propose_estimate(runtime, item_id, actor, since)
+    estimate = None if sized else service.propose_estimate(runtime, item_id, actor, since)
     made = [s for s in (rewrite, split, estimate) if s is not None]
     failures = [
         f"item {item_id}: the {s.kind} suggestion failed: {s.reason} (suggestion {s.id})"

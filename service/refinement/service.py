@@ -37,6 +37,10 @@ MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality ch
 COMPARABLES = 20
 # Findings a rewrite fixes; a duplicate is merged and a too-large item split instead.
 REWRITE_FOR = {"well_formed", "atomic", "minimal", "unambiguous", "testable"}
+# An item with children (split here or in the tracker) is their epic: the persona, criteria and size are its
+# children's, so only vague words and duplicates are findings on it, and it is not rewritten, split or estimated
+# again by a refinement.
+EPIC_CRITERIA = {"unambiguous", "duplicate"}
 # What the estimate eval measured for the model alone (README, "the model, measured"): said on each such estimate.
 MODEL_ALONE_WARNING = (
     "no item in this project has story points yet, so these are the model's points alone: on 56 real Jira items "
@@ -58,10 +62,20 @@ def findings(runtime: Runtime, item: BacklogItem) -> list[Finding]:
     return findings_many(runtime, [item])[0]
 
 
+def epics_among(session: Session, item_ids: list[int]) -> set[int]:
+    """Those of the items that have children (not merged away): epics, whose stories are their children."""
+    query = select(BacklogItem.parent_id).where(
+        BacklogItem.parent_id.in_(item_ids), BacklogItem.merged_into_id.is_(None)
+    )
+    return set(session.scalars(query.distinct()))
+
+
 def findings_many(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
-    """`findings` for many items, with their duplicate searches batched."""
+    """`findings` for many items, with their duplicate searches batched; an epic's only as `EPIC_CRITERIA` says."""
     check = runtime.settings.duplicate_check
     candidates = duplicates.items_duplicates(runtime, items, 5) if check and items else [[] for _ in items]
+    with runtime.db.session() as session:
+        epics = epics_among(session, [i.id for i in items])
     result = []
     for item, found_duplicates in zip(items, candidates, strict=True):
         found = check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
@@ -76,7 +90,7 @@ def findings_many(runtime: Runtime, items: list[BacklogItem]) -> list[list[Findi
             for candidate in found_duplicates
             if candidate["verdict"] == "duplicate" and candidate["kind"] == "backlog_item"
         ]
-        result.append(found)
+        result.append([f for f in found if f.criterion in EPIC_CRITERIA] if item.id in epics else found)
     return result
 
 
@@ -164,9 +178,10 @@ def propose_rewrite(
         item = get_item(session, item_id, merged=False)
         if existing := _existing(session, SuggestionKind.rewrite, item, since):
             return existing, existing.evidence.get("findings", [])
+        epic = bool(epics_among(session, [item.id]))
     found = findings(runtime, item) if found is None else found
     fixable = [f for f in found if f.criterion in REWRITE_FOR]
-    if not fixable:
+    if not fixable or epic:
         return None, found
     description = (item.description or "")[:MAX_DESCRIPTION]
     result = rewrite_item(runtime.llm(), item.title, description, item.item_type, fixable)
@@ -186,8 +201,9 @@ def propose_split(
         item = get_item(session, item_id, merged=False)
         if existing := _existing(session, SuggestionKind.split, item, since):
             return existing, existing.evidence.get("findings", [])
+        epic = bool(epics_among(session, [item.id]))
     found = findings(runtime, item) if found is None else found
-    reason = needs_split(item, found)
+    reason = None if epic else needs_split(item, found)
     if reason is None:
         return None, found
     description = (item.description or "")[:MAX_DESCRIPTION]
