@@ -35,12 +35,22 @@ def test_backlog_list_reads_the_database(tmp_path, monkeypatch):
     from service.backlog.schemas import BacklogItemCreate
 
     with runtime.db.session() as session:
-        backlog.import_items(session, [BacklogItemCreate(title="Export invoices", external_id="J-1")])
+        backlog.import_items(
+            session,
+            [
+                BacklogItemCreate(title="Export invoices", external_id="jira:J-1", story_points=13),
+                BacklogItemCreate(title="As CSV", external_id="jira:J-2", parent="J-1"),
+            ],
+        )
     result = runner.invoke(app, ["backlog", "list", "--json"])
     assert result.exit_code == 0, result.output
-    assert [i["title"] for i in json.loads(result.output)] == ["Export invoices"]
-    table = runner.invoke(app, ["backlog", "list"])
-    assert "Export invoices" in table.output
+    assert [i["title"] for i in json.loads(result.output)] == ["Export invoices", "As CSV"]
+    table = runner.invoke(app, ["backlog", "list"], terminal_width=200)
+    rows = [line.split("│")[1:-1] for line in table.output.splitlines() if "J-" in line]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["1", "J-1", "feature", "-", "13", "Export invoices", ""],
+        ["2", "J-2", "feature", "-", "-", "As CSV (child of #1)", ""],
+    ]
 
 
 def test_refinery_eval_runs_the_eval_entry_point():

@@ -29,9 +29,12 @@ def backlog_list(
     if as_json:
         print(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
-    table = Table("id", "type", "priority", "title", "labels", title=f"Backlog ({len(items)} items)")
+    table = Table("id", "key", "type", "priority", "points", "title", "labels", title=f"Backlog ({len(items)} items)")
     for item in items:
-        table.add_row(str(item.id), item.item_type, item.priority or "-", item.title, ", ".join(item.labels))
+        key = item.external_id.split(":", 1)[-1] if item.external_id else "-"
+        points = "-" if item.story_points is None else str(item.story_points)
+        title = f"{item.title} (child of #{item.parent_id})" if item.parent_id else item.title
+        table.add_row(str(item.id), key, item.item_type, item.priority or "-", points, title, ", ".join(item.labels))
     console.print(table)
 
 
