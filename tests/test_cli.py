@@ -103,7 +103,7 @@ def test_strategy_and_prioritize_commands(tmp_path, monkeypatch):
     assert "Reduce churn" in runner.invoke(app, ["strategy", "show"]).output
     assert runner.invoke(app, ["strategy", "set", str(tmp_path / "none.md")]).exit_code == 2
     empty = runner.invoke(app, ["prioritize"])
-    assert empty.exit_code == 2 and "backlog is empty" in empty.output
+    assert empty.exit_code == 2 and "backlog has no open items" in empty.output
     assert runner.invoke(app, ["prioritize", "--framework", "kano"]).exit_code == 2
 
 

@@ -375,3 +375,27 @@ def test_linear_graphql_issues_resolve_parents_given_by_id() -> None:
     assert elsewhere.parent == "linear:u-99"  # not in this file: linked if an item with that id is imported
     with pytest.raises(ImportFormatError, match="expected a JSON array of Linear issues"):
         parse_import(b'"text"', "linear_json")
+
+
+def test_each_tracker_says_which_issues_are_closed() -> None:
+    """Done, resolved or cancelled issues are imported `closed` (history): Jira by Status, Status Category or
+    Resolution; GitHub by state (REST "closed", gh CLI "CLOSED"); Linear JSON by state type or name, or a completion
+    date; Linear CSV by Status or its Completed / Canceled dates."""
+    jira = (
+        "Summary,Issue key,Status,Status Category,Resolution\n"
+        "A,J-1,Done,Done,Done\nB,J-2,In Review,In Progress,\nC,J-3,Shipped to prod,Done,\nD,J-4,Open,To Do,Won't Do\n"
+    )
+    assert [i.closed for i in parse_import(jira.encode(), "jira_csv").items] == [True, False, True, True]
+    github = [{"number": n, "title": "T", "state": state} for n, state in ((1, "closed"), (2, "open"), (3, "CLOSED"))]
+    assert [i.closed for i in parse_import(json.dumps(github).encode(), "github_json").items] == [True, False, True]
+    linear = [
+        {"identifier": "ENG-1", "title": "T", "state": {"name": "Shipped", "type": "completed"}},
+        {"identifier": "ENG-2", "title": "T", "state": {"name": "In Progress", "type": "started"}},
+        {"identifier": "ENG-3", "title": "T", "canceledAt": "2026-11-01T00:00:00Z"},
+        {"identifier": "ENG-4", "title": "T"},
+    ]
+    assert [i.closed for i in parse_import(json.dumps(linear).encode(), "linear_json").items] == [
+        True, False, True, False
+    ]  # fmt: skip
+    linear_csv = "ID,Title,Status,Completed,Canceled\nE-1,T,Done,,\nE-2,T,Todo,,\nE-3,T,Custom,2026-11-01,\n"
+    assert [i.closed for i in parse_import(linear_csv.encode(), "linear_csv").items] == [True, False, True]

@@ -131,3 +131,28 @@ def test_a_parent_changed_in_the_tracker_is_linked_again(client):
     again = imported(client, changed(ROWS, "SHOP-3", Parent="SHOP-2"))
     assert [u["changed"] for u in again["updated"]] == [["parent"]]
     assert client.get(f"/v1/backlog/{shop['SHOP-3']}").json()["parent_id"] == shop["SHOP-2"]
+
+
+def test_closed_issues_are_history_not_work(client, llm):
+    """Done or cancelled in the tracker: comparables for estimates, but no refinement, queue row or priority."""
+    rows = [[*ROWS[0][:5], "Done already.", "3", ""], *ROWS[1:]]
+    header = [*HEADER, "Status"]
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *[[*r, "Done" if r[1] == "SHOP-1" else "To Do"] for r in rows]])
+    made = client.post("/v1/backlog/import?format=jira_csv", files={"file": ("j.csv", out.getvalue().encode())})
+    assert [i["closed"] for i in made.json()["created"]] == [True, False, False]
+    shop = ids(client)
+    queue = client.get("/v1/refine/queue").json()
+    assert shop["SHOP-1"] not in {row["item"]["id"] for row in queue}  # it has findings, but it is done
+    assert client.post("/v1/refine", json={}).status_code == 202
+    job = client.get("/v1/refine/jobs/1").json()
+    assert job["total"] == 2  # the open items only
+    # a new item's estimate still learns from the done one
+    (new,) = [
+        i["id"] for i in client.post("/v1/backlog/items", json={"title": "Checkout fails on Firefox"}).json()["created"]
+    ]
+    comparables = client.post(f"/v1/backlog/{new}/estimate").json()["payload"]["comparables"]
+    assert shop["SHOP-1"] in {c["item_id"] for c in comparables}
+    # the tracker reopens it: a re-import says so
+    reopened = client.post("/v1/backlog/import?format=jira_csv", files=jira_csv(rows)).json()  # no Status column
+    assert [(u["external_id"], u["changed"]) for u in reopened["updated"]] == [("jira:SHOP-1", ["closed"])]

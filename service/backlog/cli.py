@@ -34,6 +34,7 @@ def backlog_list(
         key = item.external_id.split(":", 1)[-1] if item.external_id else "-"
         points = "-" if item.story_points is None else str(item.story_points)
         title = f"{item.title} (child of #{item.parent_id})" if item.parent_id else item.title
+        title += " (closed)" if item.closed else ""
         table.add_row(str(item.id), key, item.item_type, item.priority or "-", points, title, ", ".join(item.labels))
     console.print(table)
 

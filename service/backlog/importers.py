@@ -59,6 +59,12 @@ _REPO_PATH_RE = re.compile(r"/repos/([^/]+)/([^/]+)/?$")  # repository_url
 _ISSUE_REF_RE = re.compile(r"^\s*[-*]\s+\[[ xX]\]\s+(?:([\w.-]+/[\w.-]+))?#(\d+)\b", re.M)  # "- [ ] #12"
 _CHILD_STORIES_RE = re.compile(r"^\*\*Child stories\*\*\s*\n((?:- \[[ xX]\] .+\n?)+)", re.M)  # our exporter
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}
+# Workflow states, by `_norm`, that mean an issue is finished: Jira's Done category and common resolutions, Linear's
+# completed and cancelled states. Such issues are imported as `closed`: history, not work.
+CLOSED_STATES = frozenset(
+    ("done", "closed", "resolved", "complete", "completed", "cancelled", "canceled", "won't do", "wont do",
+     "won't fix", "wont fix", "rejected", "duplicate", "released", "shipped")
+)  # fmt: skip
 
 
 class ImportFormatError(ValueError):
@@ -209,11 +215,14 @@ def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
     if issue_type == "task" and {"research", "spike"} & set(labels):
         item_type = "research"  # our exporter writes research items as Tasks; their label tells them apart
     key = _first(cells, "issue key")
+    resolution = _norm(_first(cells, "resolution"))
+    closed = _norm(_first(cells, "status category")) == "done" or _norm(_first(cells, "status")) in CLOSED_STATES
     _add(result, where, "jira", {
         "title": title, "description": _first(cells, "description"), "item_type": item_type, "labels": labels,
         "priority": _first(cells, "priority") or None, "external_id": key and f"jira:{key}",
         "story_points": _points(_first(cells, "story points", "custom field (story points)"), where, result.problems),
         "parent": _first(cells, "parent key", "parent") or None,
+        "closed": closed or resolution not in ("", "unresolved"),
     })  # fmt: skip
 
 
@@ -308,6 +317,7 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
         "item_type": item_type, "priority": priority,
         "external_id": f"github:{repo or ''}#{number}" if number is not None else None,
         "parent": parent and f"github:{parent[1]}/{parent[2]}#{parent[3]}",
+        "closed": str(record.get("state") or "").lower() == "closed",
     })  # fmt: skip
     return item, repo or ""
 
@@ -332,6 +342,7 @@ def _linear_row(cells: Cells, where: str, result: ParsedImport) -> None:
         "external_id": key and f"linear:{key}",
         "story_points": _points(_first(cells, "estimate", "story points"), where, result.problems),
         "parent": _first(cells, "parent issue", "parent id", "parent") or None,
+        "closed": _norm(_first(cells, "status")) in CLOSED_STATES or bool(_first(cells, "completed", "canceled")),
     })  # fmt: skip
 
 
@@ -372,10 +383,13 @@ def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> B
     parent_key = parent.get("identifier") or parent.get("id") or record.get("parentId")
     estimate = record.get("estimate")
     description = record.get("description")
+    state = record.get("state") if isinstance(record.get("state"), dict) else {}
+    closed = any(_norm(str(state.get(name) or "")) in CLOSED_STATES for name in ("type", "name"))
     return _add(result, where, "linear", {
         "title": title, "description": description.strip() if isinstance(description, str) else "",
         "item_type": _type_from_labels(labels), "labels": labels,
         "priority": LINEAR_PRIORITIES.get(str(record.get("priority"))), "external_id": key and f"linear:{key}",
         "story_points": _points("" if estimate is None else str(estimate), where, result.problems),
         "parent": f"linear:{parent_key}" if isinstance(parent_key, str) and parent_key else None,
+        "closed": closed or bool(record.get("completedAt") or record.get("canceledAt")),
     })  # fmt: skip

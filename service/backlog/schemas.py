@@ -29,6 +29,11 @@ class BacklogItemCreate(BaseModel):
     parent: str | None = Field(
         None, max_length=200, description="The parent's key (e.g. SHOP-12, its external id): linked once both exist."
     )
+    closed: bool = Field(
+        False,
+        description="Done or cancelled in its tracker: kept as history (comparables for estimates, duplicates), left "
+        "out of refinement runs, prioritization of the whole backlog, the refinement queue and sprint plans.",
+    )
 
 
 class ImportSkipped(BaseModel):

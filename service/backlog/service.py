@@ -19,7 +19,7 @@ from service.core.tables import BacklogItem, Suggestion
 # The fields an import sets. A re-import merges the tracker's changes to them into the item, three-way against the
 # fields as the last import gave them (`BacklogItem.imported`): a field the tracker changed is updated, unless it was
 # changed here too (an accepted rewrite, estimate or priority), when this backlog's value is kept and said so.
-SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points")
+SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points", "closed")
 REPEATED = "repeats an earlier record of this import with the same external_id"
 
 
@@ -55,18 +55,18 @@ def get_item(session: Session, item_id: int, merged: bool = True) -> BacklogItem
 
 
 def select_items(session: Session, item_ids: list[int] | None, most: int, purpose: str) -> list[BacklogItem]:
-    """The items `item_ids` names (default: the whole backlog), merged ones left out, in id order; NotFound for an
-    unknown id, InvalidInput for more than `most` or none. `purpose` is the verb the errors use ("prioritize")."""
+    """The items `item_ids` names (default: the whole backlog's open items), merged ones left out, in id order;
+    NotFound for an unknown id, InvalidInput for more than `most` or none. `purpose` is the verb the errors use
+    ("prioritize")."""
     query = select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id)
-    if item_ids:
-        query = query.where(BacklogItem.id.in_(item_ids))
+    query = query.where(BacklogItem.id.in_(item_ids) if item_ids else BacklogItem.closed.is_(False))
     items = list(session.scalars(query.limit(most + 1)))
     if item_ids and len(items) != len(set(item_ids)):
         raise NotFound(f"no backlog items with ids {sorted(set(item_ids) - {i.id for i in items})}")
     if len(items) > most:
         raise InvalidInput(f"{purpose} at most {most} items at a time: pass item_ids")
     if not items:
-        raise InvalidInput(f"the backlog is empty: nothing to {purpose}")
+        raise InvalidInput(f"the backlog has no open items: nothing to {purpose}")
     return items
 
 
@@ -104,6 +104,7 @@ def import_items(
             priority=data.priority,
             external_id=data.external_id,
             story_points=data.story_points,
+            closed=data.closed,
             imported=tracked(data) if key else None,
         )
         session.add(item)

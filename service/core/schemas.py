@@ -56,6 +56,7 @@ class BacklogItemPublic(BaseModel):
     priority_set_at: datetime | None = None
     story_points: int | None = None
     parent_id: int | None = Field(None, description="The item a split made this one a child of.")
+    closed: bool = Field(False, description="Done or cancelled in its tracker: history, not work to refine or plan.")
     depends_on: list[int] | None = None
     created_at: datetime
     updated_at: datetime

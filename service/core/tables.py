@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service.core.enums import JobStatus, SuggestionStatus
@@ -72,6 +72,7 @@ class BacklogItem(ProjectScoped, Base):
     story_points: Mapped[int | None] = mapped_column(Integer)
     depends_on: Mapped[list[Any] | None] = mapped_column(JSON)
     imported: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its fields as the tracker last gave them
+    closed: Mapped[bool] = mapped_column(default=False, server_default=false())  # done or cancelled in its tracker
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -360,7 +360,11 @@ def propose_sprint(runtime: Runtime, capacity: int, actor: str | None = None) ->
         items = list(
             session.scalars(
                 select(BacklogItem)
-                .where(BacklogItem.priority_rank.is_not(None), BacklogItem.merged_into_id.is_(None))
+                .where(
+                    BacklogItem.priority_rank.is_not(None),
+                    BacklogItem.merged_into_id.is_(None),
+                    BacklogItem.closed.is_(False),
+                )
                 .order_by(BacklogItem.priority_rank, BacklogItem.id)
             )
         )

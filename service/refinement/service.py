@@ -400,7 +400,11 @@ def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
     kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate)
     with runtime.db.session() as session:
         items = list(
-            session.scalars(select(BacklogItem).where(BacklogItem.merged_into_id.is_(None)).order_by(BacklogItem.id))
+            session.scalars(
+                select(BacklogItem)
+                .where(BacklogItem.merged_into_id.is_(None), BacklogItem.closed.is_(False))
+                .order_by(BacklogItem.id)
+            )
         )
         pending: dict[int, list[Suggestion]] = {}
         for suggestion in session.scalars(

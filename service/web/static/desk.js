@@ -217,9 +217,10 @@ async function loadJobs() {
 function backlogRow(item) {
   const ev = item.evidence || {};
   const similar = h("button", { class: "similar", title: "Find likely duplicates", onclick: () => showSimilar(item, row) }, "similar");
-  const row = h("tr", { dataset: { id: item.id }, class: item.merged_into_id ? "merged" : "" },
+  const row = h("tr", { dataset: { id: item.id }, class: item.merged_into_id ? "merged" : item.closed ? "closed" : "" },
     h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
-    h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title),
+    h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
+      item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : ""),
       h("pre", { class: "description" }, item.description),
       item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`) : "")),
     h("td", {}, item.item_type), h("td", {}, item.labels.join(", ")), h("td", {}, item.story_points ?? ""),

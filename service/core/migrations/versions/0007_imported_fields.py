@@ -1,5 +1,6 @@
 """imported fields: each imported item keeps its fields as the tracker last gave them, so that a re-import applies
-the tracker's changes since then and keeps what was changed here
+the tracker's changes since then and keeps what was changed here; and whether its tracker closed it (done or
+cancelled: history for estimates and duplicates, not work to refine, prioritize or plan)
 
 Revision ID: 0007
 Revises: 0006
@@ -20,8 +21,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("backlog_items") as batch:
         batch.add_column(sa.Column("imported", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("closed", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("backlog_items") as batch:
+        batch.drop_column("closed")
         batch.drop_column("imported")
