@@ -1,5 +1,6 @@
-"""Re-importing a tracker's export: what the tracker changed since the last import is applied to the items here,
-what was changed here too is kept and said so, and suggestions made from the old text become stale."""
+"""Items that change after they came in: re-importing a tracker's export applies what the tracker changed since the
+last import and keeps (and says) what was changed here too; a person edits an item; the item's history keeps both;
+suggestions made from the old text become stale."""
 
 from __future__ import annotations
 
@@ -156,3 +157,58 @@ def test_closed_issues_are_history_not_work(client, llm):
     # the tracker reopens it: a re-import says so
     reopened = client.post("/v1/backlog/import?format=jira_csv", files=jira_csv(rows)).json()  # no Status column
     assert [(u["external_id"], u["changed"]) for u in reopened["updated"]] == [("jira:SHOP-1", ["closed"])]
+
+
+def test_a_person_edits_an_item_its_history_keeps_it_and_a_reimport_keeps_the_edit(client):
+    imported(client, ROWS)
+    item = ids(client)["SHOP-2"]
+    edit = {"title": "Saved carts for a week", "story_points": None, "labels": ["Carts", "retention"]}
+    edited = client.patch(f"/v1/backlog/{item}", json=edit, headers={"X-User": "pat"})
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert (body["title"], body["story_points"], body["labels"]) == (
+        "Saved carts for a week",
+        None,
+        ["carts", "retention"],
+    )
+    found = client.post("/v1/duplicates/search", json={"text": "saved carts for a week", "k": 1}).json()
+    assert found[0]["item_id"] == item and found[0]["title"] == "Saved carts for a week"  # indexed again
+    # the tracker changes the title and the description: the title stays as edited here, the description comes in
+    rows = changed(ROWS, "SHOP-2", Summary="Saved carts v2", Description="Keep carts.")
+    again = imported(client, rows)
+    assert [(u["changed"], u["kept"]) for u in again["updated"]] == [(["description"], ["title"])]
+    history = client.get(f"/v1/backlog/{item}/history").json()
+    assert [(e["action"], e["actor"]) for e in history] == [("edited", "pat"), ("imported", None)]
+    assert history[0]["before"] == {"title": "Saved carts", "labels": ["carts"], "story_points": 5}
+    assert history[1]["after"] == {"description": "Keep carts."}
+    assert client.patch(f"/v1/backlog/{item}", json=edit).json()["title"] == "Saved carts for a week"  # no change
+    assert len(client.get(f"/v1/backlog/{item}/history").json()) == 2  # an edit that changes nothing is no event
+
+
+def test_a_bad_edit_says_what_to_fix_and_changes_nothing(client):
+    imported(client, ROWS)
+    item = ids(client)["SHOP-1"]
+    for body, says in (
+        ({}, "nothing to change"),
+        ({"title": None}, "title cannot be null"),
+        ({"title": "  "}, "at least 1 character"),
+        ({"story_points": -1}, "greater than or equal to 0"),
+        ({"status": "done"}, "Extra inputs are not permitted"),
+    ):
+        refused = client.patch(f"/v1/backlog/{item}", json=body)
+        assert refused.status_code == 422 and says in refused.text, (body, refused.text)
+    assert client.patch("/v1/backlog/999", json={"title": "X"}).status_code == 404
+    assert client.get(f"/v1/backlog/{item}").json()["title"] == "Checkout fails on Safari"
+    assert client.get(f"/v1/backlog/{item}/history").json() == []
+
+
+def test_closing_an_item_by_hand_takes_it_out_of_the_queue_and_makes_its_estimate_stale(client):
+    imported(client, changed(ROWS, "SHOP-3", Story_Points=""))
+    item = ids(client)["SHOP-3"]
+    made = client.post(f"/v1/backlog/{item}/estimate").json()
+    assert item in {row["item"]["id"] for row in client.get("/v1/refine/queue").json()}
+    assert client.patch(f"/v1/backlog/{item}", json={"closed": True}).json()["closed"] is True
+    assert item not in {row["item"]["id"] for row in client.get("/v1/refine/queue").json()}
+    reopened = client.patch(f"/v1/backlog/{item}", json={"closed": False, "description": "Ops and finance."}).json()
+    assert reopened["closed"] is False
+    assert client.post(f"/v1/suggestions/{made['id']}/accept").status_code == 409  # made from the old text

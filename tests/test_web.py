@@ -295,6 +295,29 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
     )  # fmt: skip
 
 
+def test_an_item_is_edited_in_the_backlog_tab_and_its_history_shows_who_changed_what(page: Page, desk: str):
+    item = {"title": "Export invoices", "description": "Finance exports invoices.", "story_points": 5}
+    assert httpx.post(f"{desk}/v1/backlog/items", json=item, timeout=120).status_code == 201
+    visit(page, "/#backlog")
+    page.fill("#reviewer", "pat@example.com")
+    page.press("#reviewer", "Tab")
+    page.locator("#backlog .item-title").click()
+    page.click("#backlog .edit-item")
+    form = page.locator("#backlog .edit-item-form")
+    form.locator("[name=title]").fill("Export invoices to CSV")
+    form.locator("[name=story_points]").fill("")
+    form.locator("[name=closed]").check()
+    form.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("Saved #1: title, story_points, closed changed.")
+    expect(page.locator("#backlog tr.closed .item-title")).to_have_text("Export invoices to CSV (closed)")
+    page.locator("#backlog .item-title").click()
+    page.click("#backlog .item-history-button")
+    expect(page.locator("#backlog .item-history li")).to_contain_text(
+        'edited by pat@example.com: title: "Export invoices" → "Export invoices to CSV"; story_points: 5 → null; '
+        "closed: false → true"
+    )
+
+
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):
     tickets = tmp_path / "tickets.csv"
     tickets.write_text(

@@ -68,6 +68,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/backlog"): V,
     ("GET", "/v1/backlog/export"): V,
     ("GET", "/v1/backlog/{item_id}"): V,
+    ("PATCH", "/v1/backlog/{item_id}"): R,
+    ("GET", "/v1/backlog/{item_id}/history"): V,
     ("POST", "/v1/backlog/items"): R,
     ("POST", "/v1/backlog/import"): A,
     ("GET", "/v1/backlog/{item_id}/duplicates"): V,

@@ -8,8 +8,8 @@ from service import duplicates
 from service.backlog import service
 from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, parse_import
-from service.backlog.schemas import BacklogItemCreate, ImportResult
-from service.core.deps import RuntimeDep
+from service.backlog.schemas import BacklogItemCreate, BacklogItemUpdate, ImportResult, ItemEventPublic
+from service.core.deps import ActorDep, RuntimeDep
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, errors
 from service.duplicates.schemas import DuplicateCandidatePublic
 
@@ -57,6 +57,23 @@ def export_backlog(
 def get_backlog_item(item_id: IdPath, runtime: RuntimeDep) -> BacklogItemPublic:
     with runtime.db.session() as session:
         return BacklogItemPublic.model_validate(service.get_item(session, item_id))
+
+
+@router.patch("/{item_id}", response_model=BacklogItemPublic, responses=errors(404, 413, 422, 503))
+def edit_backlog_item(
+    item_id: IdPath, body: BacklogItemUpdate, runtime: RuntimeDep, actor: ActorDep
+) -> BacklogItemPublic:
+    """A person's edit of an item (the fields given; `story_points: null` clears them). The item's history keeps
+    each change; pending suggestions made from the old text become stale; a re-import keeps these fields."""
+    return BacklogItemPublic.model_validate(service.edit_item(runtime, item_id, body, actor))
+
+
+@router.get("/{item_id}/history", response_model=list[ItemEventPublic], responses=errors(404))
+def backlog_item_history(item_id: IdPath, runtime: RuntimeDep) -> list[ItemEventPublic]:
+    """Changes to the item outside suggestions, oldest first: a person's edits, re-imports that took the tracker's
+    changes (changes by accepted suggestions are in each suggestion's history)."""
+    with runtime.db.session() as session:
+        return [ItemEventPublic.model_validate(e) for e in service.item_history(session, item_id)]
 
 
 @router.post("/items", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from pipelines.models import ItemType
 from service.core.schemas import BacklogItemPublic
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
 class BacklogItemCreate(BaseModel):
@@ -15,14 +19,14 @@ class BacklogItemCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    title: Title
     description: str = Field("", max_length=50_000)
     item_type: ItemType = Field(
         "feature",
         validation_alias=AliasChoices("item_type", "type"),
         description="As every other model names it; `type` is accepted too (this field's name until 2026-11-27).",
     )
-    labels: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = []
+    labels: list[Label] = []
     priority: str | None = Field(None, max_length=40)
     external_id: str | None = Field(None, min_length=1, max_length=200)
     story_points: int | None = Field(None, ge=0, le=1000, description="The team's estimate, if it has one.")
@@ -34,6 +38,42 @@ class BacklogItemCreate(BaseModel):
         description="Done or cancelled in its tracker: kept as history (comparables for estimates, duplicates), left "
         "out of refinement runs, prioritization of the whole backlog, the refinement queue and sprint plans.",
     )
+
+
+class BacklogItemUpdate(BaseModel):
+    """A person's edit of an item: the fields given change (`story_points: null` clears the points)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: str | None = Field(None, max_length=50_000)
+    item_type: ItemType | None = None
+    labels: list[Label] | None = None
+    story_points: int | None = Field(None, ge=0, le=1000)
+    closed: bool | None = Field(None, description="Done or cancelled: history, not work to refine or plan.")
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> BacklogItemUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one of " + ", ".join(type(self).model_fields))
+        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None and n != "story_points")
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (only story_points can be cleared)")
+        return self
+
+
+class ItemEventPublic(BaseModel):
+    """One change to an item outside a suggestion: the changed fields before and after."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    item_id: int
+    action: str = Field(description="edited (by a person) | imported (a re-import took the tracker's changes)")
+    actor: str | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    at: datetime
 
 
 class ImportSkipped(BaseModel):

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
-from service.backlog.schemas import BacklogItemCreate, ImportSkipped, ImportUpdated
-from service.core.enums import SuggestionStatus
+from service.backlog.schemas import BacklogItemCreate, BacklogItemUpdate, ImportSkipped, ImportUpdated
+from service.core.enums import ItemAction, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, Suggestion
+from service.core.tables import BacklogItem, ItemEvent, Suggestion
 
 # The fields an import sets. A re-import merges the tracker's changes to them into the item, three-way against the
 # fields as the last import gave them (`BacklogItem.imported`): a field the tracker changed is updated, unless it was
@@ -137,6 +137,35 @@ def _changed_here(session: Session, item: BacklogItem) -> bool:
     return item.priority_set_by is not None or session.scalar(accepted.limit(1)) is not None
 
 
+def edit_item(runtime: Runtime, item_id: int, edit: BacklogItemUpdate, actor: str | None) -> BacklogItem:
+    """A person's edit: the fields given change, the item's history keeps them before and after, and a changed
+    text is indexed again. A re-import later keeps these fields as they are here (see `_reimport`)."""
+    wanted = edit.model_dump(exclude_unset=True)
+    if "labels" in wanted:
+        wanted["labels"] = sorted({label.lower() for label in wanted["labels"]})
+    with runtime.db.session() as session:
+        item = get_item(session, item_id, merged=False)
+        ours = _ours(item)
+        changed = {name: value for name, value in wanted.items() if ours[name] != value}
+        if not changed:
+            return item
+        if item.external_id and item.imported is None:
+            item.imported = ours  # the tracker's values, as best known: this edit must not look like theirs
+        for name, value in changed.items():
+            setattr(item, name, value)
+        before = {name: ours[name] for name in changed}
+        session.add(ItemEvent(item_id=item.id, action=ItemAction.edited, actor=actor, before=before, after=changed))
+    if {"title", "description", "item_type"} & set(changed):
+        duplicates.index(runtime, [duplicates.item_document(item)])
+    return item
+
+
+def item_history(session: Session, item_id: int) -> list[ItemEvent]:
+    """The item's changes outside suggestions, oldest first (NotFound for an unknown item)."""
+    get_item(session, item_id)
+    return list(session.scalars(select(ItemEvent).where(ItemEvent.item_id == item_id).order_by(ItemEvent.id)))
+
+
 def _reimport(
     session: Session,
     item: BacklogItem,
@@ -150,7 +179,7 @@ def _reimport(
         return f"merged into backlog item #{item.merged_into_id} here: the tracker's changes to it are not applied"
     base = item.imported
     if base is None and not _changed_here(session, item):
-        base = {**_ours(item), "parent": theirs["parent"]}
+        base = _ours(item)  # no parent: unknown, so not relinked
     ours = _ours(item)
     changed: list[str] = []
     kept: list[str] = []
@@ -162,10 +191,13 @@ def _reimport(
             changed.append(name)
         else:
             kept.append(name)
-    if base is not None and theirs["parent"] != base["parent"]:
+    if base is not None and theirs["parent"] != base.get("parent", theirs["parent"]):
         links.append((item, theirs["parent"]))
         changed.append("parent")
     item.imported = theirs
+    if changed:
+        before, after = ({n: values.get(n) for n in changed} for values in (ours, theirs))
+        session.add(ItemEvent(item_id=item.id, action=ItemAction.imported, actor=None, before=before, after=after))
     if not changed and not kept:
         return "already in the backlog, unchanged in the tracker since the last import"
     return ImportUpdated(external_id=item.external_id or "", item_id=item.id, changed=changed, kept=kept)

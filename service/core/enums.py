@@ -28,6 +28,13 @@ class SuggestionStatus(StrEnum):
     failed = "failed"
 
 
+class ItemAction(StrEnum):
+    """What a backlog item's own history records (changes by accepted suggestions are in theirs)."""
+
+    edited = "edited"  # by a person, PATCH /v1/backlog/{id}
+    imported = "imported"  # a re-import took the tracker's changes
+
+
 class SuggestionAction(StrEnum):
     """What a history event records."""
 

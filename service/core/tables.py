@@ -77,6 +77,21 @@ class BacklogItem(ProjectScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ItemEvent(ProjectScoped, Base):
+    """One change to a backlog item outside a suggestion (a person's edit, a re-import taking the tracker's
+    changes), with the changed fields before and after."""
+
+    __tablename__ = "item_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # ItemAction
+    actor: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Suggestion(ProjectScoped, Base):
     """An AI output awaiting (or after) a person's decision."""
 

@@ -222,13 +222,68 @@ function backlogRow(item) {
     h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
       item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : ""),
       h("pre", { class: "description" }, item.description),
-      item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`) : "")),
+      item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`)
+        : h("p", { class: "item-actions" },
+          h("button", { class: "edit edit-item", onclick: (e) => e.target.closest("details").append(editForm(item)) }, "Edit"), " ",
+          h("button", { class: "item-history-button", onclick: (e) => showHistory(item, e.target.closest("details")) }, "History")))),
     h("td", {}, item.item_type), h("td", {}, item.labels.join(", ")), h("td", {}, item.story_points ?? ""),
     h("td", {}, item.priority_score != null ? Number(item.priority_score).toFixed(2) : ""),
     h("td", {}, ev.ticket_count ? `${ev.ticket_count} tickets, ${ev.distinct_customers} customers` : ""),
     h("td", {}, item.external_id || (item.source_suggestion_id ? `suggestion #${item.source_suggestion_id}` : "")),
     h("td", {}, similar));
   return row;
+}
+
+const ITEM_TYPES = ["feature", "bug", "tech_debt", "research"];
+
+// A person's edit of a backlog item: the form sends only the fields changed (PATCH); the item's history keeps them.
+function editForm(item) {
+  const field = (name, input) => h("label", {}, `${name} `, input);
+  const form = h("form", { class: "edit-item-form" },
+    field("Title", h("input", { name: "title", value: item.title, required: true, maxlength: "300" })),
+    field("Description", h("textarea", { name: "description", rows: "6" }, item.description)),
+    field("Type", h("select", { name: "item_type" }, ITEM_TYPES.map((t) => h("option", { value: t, selected: t === item.item_type }, t)))),
+    field("Labels", h("input", { name: "labels", value: item.labels.join(", ") })),
+    field("Points", h("input", { name: "story_points", type: "number", min: "0", max: "1000", value: String(item.story_points ?? "") })),
+    h("label", {}, h("input", { type: "checkbox", name: "closed", checked: item.closed }), " closed (done or cancelled)"),
+    h("button", { type: "submit", class: "save-item" }, "Save"), " ",
+    h("button", { type: "button", onclick: () => form.remove() }, "Cancel"));
+  form.addEventListener("submit", (event) => saveItem(event, item));
+  return form;
+}
+
+async function saveItem(event, item) {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  const points = String(data.get("story_points") ?? "");
+  const wanted = {
+    title: data.get("title"), description: data.get("description"), item_type: data.get("item_type"),
+    labels: String(data.get("labels")).split(",").map((x) => x.trim()).filter(Boolean),
+    story_points: points === "" ? null : Number(points), closed: data.get("closed") === "on",
+  };
+  const body = Object.fromEntries(Object.entries(wanted).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(item[k] ?? null)));
+  if (!Object.keys(body).length) { flash("Nothing changed."); return; }
+  try {
+    await api(`/v1/backlog/${item.id}`, { method: "PATCH", json: body });
+    flash(`Saved #${item.id}: ${Object.keys(body).join(", ")} changed.`);
+    await loadBacklog();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function showHistory(item, details) {
+  try {
+    const events = await api(`/v1/backlog/${item.id}/history`);
+    const change = (e) => Object.keys(e.after).map((k) => `${k}: ${JSON.stringify(e.before[k])} → ${JSON.stringify(e.after[k])}`).join("; ");
+    const who = (e) => (e.action === "imported" ? "a re-import" : e.actor || "someone");
+    details.querySelector(".item-history")?.remove();
+    details.append(h("ul", { class: "item-history" }, events.length
+      ? events.map((e) => h("li", {}, `${e.at.slice(0, 16).replace("T", " ")} ${e.action} by ${who(e)}: ${change(e)}`))
+      : h("li", {}, "No edit or re-import has changed this item (accepted suggestions are in their own history).")));
+  } catch (error) {
+    flash(error.message, "error");
+  }
 }
 
 async function showSimilar(item, row) {
