@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -102,9 +102,12 @@ def draft_story(
     return result
 
 
-def checked(draft: StoryDraft, *sources: str) -> tuple[StoryDraft, list[str]]:
+Draft = TypeVar("Draft", bound=StoryDraft)  # a story draft or a kind of it (a theme's story): kept as it is
+
+
+def checked(draft: Draft, *sources: str) -> tuple[Draft, list[str]]:
     """The draft without criteria that test nothing, and a warning for each one dropped and for each number and name
-    it states that `sources` do not give (drafts; a split's children)."""
+    it states that `sources` do not give (drafts, rewrites, a split's children, a theme's story)."""
     draft, dropped = without_empty_criteria(draft)
     warnings = [f"a criterion that tests nothing was dropped: {_criterion(c)!r}" for c in dropped]
     return draft, warnings + unsupported_details(draft, *sources)
@@ -123,7 +126,7 @@ def criterion_key(criterion: AcceptanceCriterion) -> tuple[str, str, str]:
     return _key(criterion.given), _key(criterion.when), _key(criterion.then)
 
 
-def without_empty_criteria(draft: StoryDraft) -> tuple[StoryDraft, list[AcceptanceCriterion]]:
+def without_empty_criteria(draft: Draft) -> tuple[Draft, list[AcceptanceCriterion]]:
     """The draft without criteria that test nothing, and those dropped: a criterion whose outcome repeats its own
     precondition or action ("given the pipeline is faster ... then the pipeline is faster"), or that repeats an
     earlier criterion word for word. A small model pads a list this way when asked for more cases; at least two

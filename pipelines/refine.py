@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from pipelines.drafting import checked, criterion_key, unsupported_details
+from pipelines.drafting import checked, criterion_key
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text
 from pipelines.quality import Finding
@@ -116,8 +116,9 @@ def rewrite_item(
     result = llm.complete_structured(
         load_prompt("rewrite_story"), StoryDraft, item_type=item_type, findings=problems or "none", text=text
     )
-    if result.value is not None:  # a rewrite keeps the item's facts: a number or name it does not give is flagged
-        warnings += unsupported_details(result.value, title, description)
+    if result.value is not None:  # checked like a draft: keeps the item's facts, drops criteria that test nothing
+        result.value, found = checked(result.value, title, description)
+        warnings += found
     return _warn(result, warnings)
 
 

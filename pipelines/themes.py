@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from pipelines.drafting import unsupported_details
+from pipelines.drafting import checked
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import StoryDraft
 from pipelines.safety import fence, neutralize_instructions
@@ -53,8 +53,9 @@ def verify_quotes(quotes: list[str], sources: list[str]) -> tuple[list[str], lis
 
 def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = None) -> StructuredResult[ThemeStory]:
     """Draft one story for a theme from its most typical (redacted) tickets. Quotes the tickets do not contain
-    are dropped and reported in `warnings`; so are instruction-like sentences cut from the tickets, and numbers and
-    names the story states that neither the tickets shown nor the product give (as for a drafted idea)."""
+    are dropped and reported in `warnings`; so are instruction-like sentences cut from the tickets, criteria that test
+    nothing, and numbers and names the story states that neither the tickets shown nor the product give (as for a
+    drafted idea)."""
     shown, removed = [], []
     for text in tickets[:MAX_SHOWN]:
         cleaned, cut = neutralize_instructions(text)
@@ -73,5 +74,6 @@ def draft_theme(llm: LLM, tickets: list[str], count: int, product: str | None = 
         kept, dropped = verify_quotes(result.value.quotes, tickets)
         result.value.quotes = kept
         result.warnings += [f"quote not found in the tickets, dropped: {quote!r}" for quote in dropped]
-        result.warnings += unsupported_details(result.value, *shown, product or "")
+        result.value, found = checked(result.value, *shown, product or "")  # as a drafted idea is checked
+        result.warnings += found
     return result

@@ -279,3 +279,7 @@ def test_a_theme_draft_is_warned_of_a_number_or_name_the_tickets_do_not_give():
     assert any("states '5'" in w and "does not give" in w for w in result.warnings), result.warnings
     clean = draft_theme(fake_llm([theme_reply(quotes=[CRASH[1]])]), CRASH, 4, "photo sharing app")
     assert not [w for w in clean.warnings if "does not give" in w], clean.warnings
+    criteria = json.loads(theme_reply())["acceptance_criteria"]
+    padded = draft_theme(fake_llm([theme_reply(acceptance_criteria=[*criteria, criteria[0]])]), CRASH, 4, "photos")
+    assert len(padded.value.acceptance_criteria) == 2 and type(padded.value).__name__ == "ThemeStory"
+    assert any("a criterion that tests nothing was dropped" in w for w in padded.warnings), padded.warnings

@@ -147,6 +147,22 @@ def test_split_coverage_comes_from_the_children_and_requirements_are_counted():
     assert len(requirements("Users sign up with email. Admins approve new accounts.")) == 2
 
 
+def test_a_rewrite_is_checked_like_a_draft():
+    """A criterion written twice is dropped (said in a warning); a number the item does not give is flagged."""
+    from pipelines.llm import fake_llm
+    from pipelines.refine import rewrite_item
+    from tests.conftest import story_json
+
+    create = {"given": "the done column has issues", "when": "I click Create", "then": "a fix version is created"}
+    criteria = [create, create, {**create, "then": "I see it"}]
+    llm = fake_llm()
+    llm.chat.replies.append(story_json(goal="create a fix version within 5 minutes", acceptance_criteria=criteria))
+    made = rewrite_item(llm, "Fix versions", "Create a fix version from the done column.", "feature", [])
+    assert made.value is not None and len(made.value.acceptance_criteria) == 2
+    assert any("a criterion that tests nothing was dropped" in w for w in made.warnings)
+    assert any("the draft states '5'" in w for w in made.warnings)
+
+
 def test_split_children_are_checked_like_drafts():
     """As the local model wrote one (README: refinement): a criterion written twice, children that are copies of each
     other, and a number the item does not give."""

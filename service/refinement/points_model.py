@@ -222,7 +222,7 @@ def team_model(runtime: Runtime, wait: bool = False) -> tuple[Fit | None, bool]:
     below, above = _refit_bounds(fitted_on)
     if newest is None or not below <= count < above:
         thread = start_fit(runtime, count)
-        fitting = thread is not None or (root / LOCK).exists()
+        fitting = thread is not None or _running(root)
         if thread is not None and wait:
             thread.join()
             newest, fitting = newest_fit(root), False
