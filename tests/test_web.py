@@ -123,7 +123,7 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
     jira = json.loads(page.request.get(page.get_attribute("a.export[href*=jira_json]", "href")).text())
     assert "all 400 results are shown again" in json.dumps(jira)
 
-    history = httpx.get(f"{desk}/v1/suggestions/1/history").json()
+    history = httpx.get(f"{desk}/v1/suggestions/1/history", timeout=120).json()
     assert [e["action"] for e in history] == ["created", "accepted_with_edits"]
     assert history[1]["actor"] == "pat@example.com"
     assert history[1]["after"]["labels"] == ["search", "filters"]
@@ -228,7 +228,7 @@ def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm
     expect(page.locator("#criteria .criterion")).to_have_count(2)
     page.locator("#criteria .criterion").last.locator("[name=then]").press("Control+Enter")
     expect(page.locator("#flash")).to_contain_text("Accepted #1")
-    item = httpx.get(f"{desk}/v1/backlog").json()[0]
+    item = httpx.get(f"{desk}/v1/backlog", timeout=120).json()[0]
     assert [c["when"] for c in item["story"]["acceptance_criteria"]] == ["I clear it", "I reload the page"]
 
     # the accepted one left the pending queue; r asks for a reason, Enter rejects
@@ -238,7 +238,7 @@ def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm
     page.keyboard.type("not this quarter")
     page.keyboard.press("Enter")
     expect(page.locator("#flash")).to_contain_text("Rejected #2")
-    rejected = httpx.get(f"{desk}/v1/suggestions/2").json()
+    rejected = httpx.get(f"{desk}/v1/suggestions/2", timeout=120).json()
     assert rejected["status"] == "rejected" and rejected["reason"] == "not this quarter"
     page.select_option("#filter-status", "rejected")
     expect(page.locator("#queue li")).to_have_count(1)
@@ -379,7 +379,7 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     first = page.locator("#backlog tbody tr").first
     expect(first).to_contain_text("Fix crash on photo upload")
     expect(first).to_contain_text("50.00")  # 500 x 1.0 x 0.8 / 8 after the edit
-    item = httpx.get(f"{desk}/v1/backlog/1").json()
+    item = httpx.get(f"{desk}/v1/backlog/1", timeout=120).json()
     assert item["story_points"] == 8 and item["depends_on"] == [] and item["priority_rank"] == 1
     # a sprint plan from the backlog view opens in the queue: points 8 + 1 fit in 10, dependencies first
     page.fill("#plan-capacity", "10")
@@ -583,14 +583,16 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     # accepting the rewrite changes the item; its estimate was made from the old text, so it is stale
     rewrite.locator("button.accept").click()
     expect(page.locator("#flash")).to_contain_text('now reads "Search results within two seconds"')
-    assert httpx.get(f"{desk}/v1/backlog/{vague_id}").json()["title"] == "Search results within two seconds"
+    assert (
+        httpx.get(f"{desk}/v1/backlog/{vague_id}", timeout=120).json()["title"] == "Search results within two seconds"
+    )
     stale = page.locator(f"#refine-queue li[data-id='{vague_id}'] article.estimate")
     expect(stale.locator(".badge.stale")).to_have_text("stale")
     stale.locator("button.accept").click()
     expect(page.locator("#flash.error")).to_contain_text("stale")
-    history = httpx.get(f"{desk}/v1/suggestions?kind=rewrite").json()
+    history = httpx.get(f"{desk}/v1/suggestions?kind=rewrite", timeout=120).json()
     assert history[0]["status"] == "accepted" and history[0]["decided_by"] == "pat@example.com"
-    assert httpx.get(f"{desk}/v1/backlog/{clear_id}").json()["story_points"] is None
+    assert httpx.get(f"{desk}/v1/backlog/{clear_id}", timeout=120).json()["story_points"] is None
 
     # the generic review queue lists refinement kinds too, rendered from their payloads
     page.click("nav a[data-tab=review]")
@@ -661,7 +663,7 @@ def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk:
     line.get_by_role("button", name="Fit again").click()
     expect(page.locator("#flash")).to_contain_text("The team's points model is being fitted again.")
     deadline = time.monotonic() + 120
-    while httpx.get(f"{desk}/v1/estimates/learning").json()["fitting"] and time.monotonic() < deadline:
+    while httpx.get(f"{desk}/v1/estimates/learning", timeout=120).json()["fitting"] and time.monotonic() < deadline:
         time.sleep(0.5)
     page.click("nav a[data-tab=review]")
     page.click("nav a[data-tab=backlog]")
@@ -748,9 +750,9 @@ def test_a_meeting_upload_shows_what_was_said_in_order_and_accepting_a_change_ed
     outcome = f'item #{invoices_id} "Export invoices as PDF" now has the change'
     expect(change.locator(".outcome")).to_contain_text(outcome)
     assert change.locator("button.accept").count() == 0
-    item = httpx.get(f"{desk}/v1/backlog/{invoices_id}").json()
+    item = httpx.get(f"{desk}/v1/backlog/{invoices_id}", timeout=120).json()
     assert "Every page of the PDF shows the VAT number." in item["description"]
-    assert httpx.get(f"{desk}/v1/backlog/{dark_id}").json()["description"] == "A dark theme for night use."
+    assert httpx.get(f"{desk}/v1/backlog/{dark_id}", timeout=120).json()["description"] == "A dark theme for night use."
 
     # the review queue renders the decision with its quote, and links back to the meeting
     page.click("nav a[data-tab=review]")
@@ -825,14 +827,16 @@ def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, 
         page.click("#accept")
         expect(page.locator("#flash")).to_contain_text("Accepted #1")
         context.close()
-        history = httpx.get(f"{url}/v1/suggestions/1/history", headers={"Authorization": f"Bearer {token}"}).json()
+        history = httpx.get(
+            f"{url}/v1/suggestions/1/history", headers={"Authorization": f"Bearer {token}"}, timeout=120
+        ).json()
         assert [event["actor"] for event in history] == ["ada", "rey"]
     app.state.runtime.db.engine.dispose()
 
 
 def test_the_project_picker_switches_the_backlog_and_the_export_links(page: Page, desk: str):
     for key, title in (("shop", "Filter search results by price"), ("mobile", "Offline mode for the Android app")):
-        assert httpx.post(f"{desk}/v1/projects", json={"key": key}).status_code == 201
+        assert httpx.post(f"{desk}/v1/projects", json={"key": key}, timeout=120).status_code == 201
         made = httpx.post(f"{desk}/v1/backlog/items?project={key}", json={"title": title}, timeout=120)
         assert made.status_code == 201
     visit(page, "/#backlog")
