@@ -21,15 +21,23 @@ export function h(tag, attrs = {}, ...children) {
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 // Wrap an async loader so that only its latest call's reply counts: a reload started before a filter changed can
-// answer after the one started after it, and must not overwrite it. A superseded call resolves to SUPERSEDED.
+// answer after the one started after it, and must not overwrite it. A superseded call resolves to SUPERSEDED;
+// `pending` is true while the latest call runs (what is shown is about to change), whatever older ones still do.
 export const SUPERSEDED = Symbol("superseded");
 export function latestOnly(load) {
   let calls = 0;
-  return async (...args) => {
+  const latest = async (...args) => {
     const call = ++calls;
-    const reply = await load(...args);
-    return call === calls ? reply : SUPERSEDED;
+    latest.pending = true;
+    try {
+      const reply = await load(...args);
+      return call === calls ? reply : SUPERSEDED;
+    } finally {
+      if (call === calls) latest.pending = false;
+    }
   };
+  latest.pending = false;
+  return latest;
 }
 
 let flashTimer;

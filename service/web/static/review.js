@@ -7,7 +7,7 @@ import { conversationView, findingsList, noteText, prioritySignal, quotesList, r
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
-const state = { items: [], selected: null, selectId: undefined, busy: false, loading: 0 };
+const state = { items: [], selected: null, selectId: undefined, busy: false };
 const fetchQueue = latestOnly((params) => api(`/v1/suggestions?${params}`));
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
@@ -34,13 +34,7 @@ export async function loadQueue(selectId) {
   const params = new URLSearchParams({ limit: "200" });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
-  state.loading += 1; // a key pressed while the queue reloads must not decide on what was shown before
-  let items;
-  try {
-    items = await fetchQueue(params);
-  } finally {
-    state.loading -= 1;
-  }
+  const items = await fetchQueue(params);
   if (items === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
   state.items = items;
   state.items.reverse(); // oldest first: review in the order things arrived
@@ -271,7 +265,7 @@ function render() {
 }
 
 async function decide(work, done) {
-  if (state.busy || state.loading) return;
+  if (state.busy || fetchQueue.pending) return; // a key pressed while the queue reloads must not decide on what was shown
   state.busy = true;
   document.body.classList.add("busy");
   try {
