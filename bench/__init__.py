@@ -3,7 +3,28 @@
 
 from __future__ import annotations
 
+import argparse
+import platform
+from datetime import UTC, datetime
 from pathlib import Path
+
+
+def machine() -> str:
+    """What a bench's output says of the machine it ran on."""
+    return f"Machine: {platform.processor() or platform.machine()}, {platform.platform()}."
+
+
+def table_head(title: str, note: str, columns: list[str]) -> list[str]:
+    """A bench output's first lines: `title` with today's date, the machine and `note`, the table's header row."""
+    header = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return [f"# {title} ({datetime.now(UTC):%Y-%m-%d})", "", f"{machine()} {note}", "", *header]
+
+
+def backlog_sizes() -> list[int]:
+    """The backlog sizes a bench runs at: `--items N [N ...]` (default 300 and 1,000)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, nargs="+", default=[300, 1000])
+    return parser.parse_args().items
 
 
 def publish(lines: list[str], path: Path) -> None:

@@ -19,7 +19,6 @@ Run: .venv/bin/python -m bench.bench_estimate [--projects talenddataquality appc
 from __future__ import annotations
 
 import argparse
-import platform
 import resource
 import tempfile
 import time
@@ -30,7 +29,7 @@ from statistics import mean, median
 from sqlalchemy import update
 
 import pipelines.estimate
-from bench import publish
+from bench import machine, publish
 from evals.suites.estimate import FOLDER, load_project
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import import_and_index
@@ -115,7 +114,7 @@ def main() -> None:
         f"# Story-point estimate through the service: the rule alone vs joined by the team's words and model "
         f"({datetime.now(UTC):%Y-%m-%d})",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.platform()}. Per project, its train and "
+        f"{machine()} Per project, its train and "
         f"validation rows seeded with their points, the first {args.queries} test rows estimated; one run each, same "
         "process and index; the ratio is the rest's seconds against the rule alone's. + team model: the first "
         "estimate's seconds are the fit's (2 passes over the items with points, 128 tokens each).",

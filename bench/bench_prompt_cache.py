@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bench import publish
+from bench import machine, publish
 from evals.__main__ import eval_llm
 from pipelines.drafting import draft_prompt
 from pipelines.safety import escape_tags
@@ -57,8 +56,7 @@ def main() -> None:
     lines = [
         f"# Prompt cache: speed and repeatability of greedy drafts ({datetime.now(UTC):%F})",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.platform()}. Model: {llm.model}, "
-        f"{args.ideas} dev ideas, one server, the passes in this order.",
+        f"{machine()} Model: {llm.model}, {args.ideas} dev ideas, one server, the passes in this order.",
         "",
         "| idea | pass | prompt tokens read | seconds | ratio to no cache | same reply as: whole prompt read | "
         "second cached pass |",

@@ -11,15 +11,12 @@ Run: .venv/bin/python -m bench.bench_refine [--items 300 1000]
 
 from __future__ import annotations
 
-import argparse
-import platform
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import publish
+from bench import backlog_sizes, publish, table_head
 from evals.bug_reports import DATA_DIR
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import import_and_index
@@ -27,7 +24,7 @@ from service.core.runtime import Runtime
 from service.core.settings import Settings
 from service.core.tables import BacklogItem
 from service.duplicates import detector, item_document
-from service.duplicates.index import SEARCH_BATCH, SEARCHABLE, items_duplicates
+from service.duplicates.index import SEARCH_BATCH, SEARCHABLE, in_this_project, items_duplicates
 from service.refinement import service
 
 RESULTS = Path(__file__).parent / "results" / "bench_refine.md"
@@ -43,7 +40,7 @@ def per_item(runtime: Runtime, items: list[BacklogItem]) -> list[set[int]]:
     found = []
     for item in items:
         document = item_document(item)
-        hits = detector(runtime).search(document.title, document.body, 5, SEARCHABLE, {document.id})
+        hits = detector(runtime).search(document.title, document.body, 5, in_this_project(*SEARCHABLE), {document.id})
         found.append({int(c.metadata["item_id"]) for c in hits if c.verdict == "duplicate"})
     return found
 
@@ -53,7 +50,7 @@ def batched(runtime: Runtime, items: list[BacklogItem]) -> list[set[int]]:
     for start in range(0, len(items), SEARCH_BATCH):
         documents = [item_document(item) for item in items[start : start + SEARCH_BATCH]]
         queries = [(d.title, d.body) for d in documents]
-        hits = detector(runtime).search_many(queries, 5, SEARCHABLE, [{d.id} for d in documents])
+        hits = detector(runtime).search_many(queries, 5, in_this_project(*SEARCHABLE), [{d.id} for d in documents])
         found += [{int(c.metadata["item_id"]) for c in row if c.verdict == "duplicate"} for row in hits]
     return found
 
@@ -90,19 +87,13 @@ def measure(n: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, nargs="+", default=[300, 1000])
-    args = parser.parse_args()
-    lines = [
-        f"# Refinement queue: duplicate search per item vs batched vs stored vectors ({datetime.now(UTC):%Y-%m-%d})",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.platform()}. "
+    sizes = backlog_sizes()
+    lines = table_head(
+        "Refinement queue: duplicate search per item vs batched vs stored vectors",
         "Times are one run each; ratios are against `per item` at the same size, in the same process.",
-        "",
-        "| items | variant | seconds | per item (ms) | ratio | same duplicates as per item |",
-        "|---|---|---|---|---|---|",
-    ]
-    for n in args.items:
+        ["items", "variant", "seconds", "per item (ms)", "ratio", "same duplicates as per item"],
+    )
+    for n in sizes:
         lines += measure(n)
     publish(lines, RESULTS)
 

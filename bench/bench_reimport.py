@@ -10,14 +10,11 @@ Run: .venv/bin/python -m bench.bench_reimport [--items 300 1000]
 
 from __future__ import annotations
 
-import argparse
-import platform
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import publish
+from bench import backlog_sizes, publish, table_head
 from bench.bench_refine import stories
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import Imported, import_and_index
@@ -57,19 +54,13 @@ def measure(n: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, nargs="+", default=[300, 1000])
-    args = parser.parse_args()
-    lines = [
-        f"# Re-importing a tracker's export against the first import ({datetime.now(UTC):%Y-%m-%d})",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.platform()}. "
+    sizes = backlog_sizes()
+    lines = table_head(
+        "Re-importing a tracker's export against the first import",
         "One run each; ratios are against the first import at the same size, in the same process.",
-        "",
-        "| items | import | seconds | per item (ms) | ratio | created / updated / unchanged |",
-        "|---|---|---|---|---|---|",
-    ]
-    for n in args.items:
+        ["items", "import", "seconds", "per item (ms)", "ratio", "created / updated / unchanged"],
+    )
+    for n in sizes:
         lines += measure(n)
     publish(lines, RESULTS)
 

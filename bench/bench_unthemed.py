@@ -10,15 +10,12 @@ Run: .venv/bin/python -m bench.bench_unthemed [--items 300 1000]
 
 from __future__ import annotations
 
-import argparse
-import platform
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import publish
+from bench import backlog_sizes, publish, table_head
 from bench.bench_refine import stories
 from evals.bug_reports import DATA_DIR
 from service.backlog.service import import_and_index
@@ -55,20 +52,15 @@ def ingest(items: int, match: bool) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, nargs="+", default=[300, 1000])
-    args = parser.parse_args()
-    lines = [
-        f"# Ingest cluster stage: themes only vs themes and matching the rest to the backlog ({datetime.now(UTC):%F})",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.platform()}. 1,583 app reviews per job. "
-        "Times are one run each; the ratio is against `themes only` at the same size, in the same process.",
-        "",
-        "| backlog items | variant | cluster stage (s) | ratio | unthemed | proposed as evidence |",
-        "|---|---|---|---|---|---|",
-    ]
+    sizes = backlog_sizes()
+    lines = table_head(
+        "Ingest cluster stage: themes only vs themes and matching the rest to the backlog",
+        "1,583 app reviews per job. Times are one run each; the ratio is against `themes only` at the same size, "
+        "in the same process.",
+        ["backlog items", "variant", "cluster stage (s)", "ratio", "unthemed", "proposed as evidence"],
+    )
     ingest(20, match=True)  # load the models outside the timings
-    for n in args.items:
+    for n in sizes:
         base = ingest(n, match=False)
         for name, found in (("themes only", base), ("themes + matching", ingest(n, match=True))):
             lines.append(
