@@ -152,7 +152,16 @@ def test_broken_adf_fails_validation(adf_validator: jsonschema.protocols.Validat
 
 
 def test_jira_csv_header_is_exact(item: ExportItem) -> None:
-    assert to_jira_csv([item]).splitlines()[0] == "Summary,Issue Type,Description,Priority,Labels,Story Points,Parent"
+    header = "Summary,Issue Type,Description,Priority,Labels,Story Points,Parent,Status"
+    assert to_jira_csv([item]).splitlines()[0] == header
+
+
+def test_a_closed_item_exports_as_done_to_jira_csv_and_imports_back_closed(item: ExportItem) -> None:
+    from service.backlog.importers import parse_import
+
+    exported = to_jira_csv([item, item.model_copy(update={"id": 2, "title": "Old", "closed": True})])
+    assert [row["Status"] for row in csv.DictReader(io.StringIO(exported))] == ["", "Done"]
+    assert [i.closed for i in parse_import(exported.encode(), "jira_csv").items] == [False, True]
 
 
 def test_jira_csv_round_trips_awkward_text() -> None:

@@ -66,7 +66,7 @@ LINEAR_TYPE_LABELS: dict[str, str] = {
     "research": "research",
 }
 
-JIRA_CSV_HEADER = ("Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent")
+JIRA_CSV_HEADER = ("Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent", "Status")
 
 Criterion = tuple[str, str, str]
 
@@ -86,6 +86,7 @@ class ExportItem(BaseModel):
     uid: str = ""  # stable across exports and databases: the external id, or one minted at creation
     children: list[str] = []  # the titles of the stories a split made of this one
     story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
+    closed: bool = False  # done or cancelled in its tracker
 
 
 _CRITERION_RE = re.compile(
@@ -233,7 +234,8 @@ def to_jira_csv(items: Sequence[ExportItem]) -> str:
             " ".join(_jira_labels(item)),
         ]
         points = "" if item.story_points is None else item.story_points
-        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(item.parent or "")])
+        status = "Done" if item.closed else ""  # empty: the project's first status, as Jira's importer does
+        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(item.parent or ""), status])
     return buffer.getvalue()
 
 
@@ -451,4 +453,5 @@ def export_item(item: Any, parent: str | None = None, children: list[str] | None
         priority=item.priority,
         story_points=item.story_points,
         story=item.story,
+        closed=bool(getattr(item, "closed", False)),
     )
