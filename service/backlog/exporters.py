@@ -453,5 +453,5 @@ def export_item(item: Any, parent: str | None = None, children: list[str] | None
         priority=item.priority,
         story_points=item.story_points,
         story=item.story,
-        closed=bool(getattr(item, "closed", False)),
+        closed=item.closed,
     )

@@ -21,6 +21,7 @@ from service.core.tables import BacklogItem, ItemEvent, Suggestion
 # changed here too (an accepted rewrite, estimate or priority), when this backlog's value is kept and said so.
 SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points", "closed")
 REPEATED = "repeats an earlier record of this import with the same external_id"
+INDEXED = frozenset(("title", "description"))  # what the duplicate index reads of an item (`item_document`)
 
 
 @dataclass
@@ -120,8 +121,12 @@ def import_items(
 
 def tracked(data: BacklogItemCreate) -> dict[str, Any]:
     """The synced fields, and the parent's key, as the tracker gives them."""
-    labels = sorted({label.lower() for label in data.labels})
-    return {**data.model_dump(include=set(SYNCED)), "labels": labels, "parent": data.parent}
+    return {**data.model_dump(include=set(SYNCED)), "labels": _label_set(data.labels), "parent": data.parent}
+
+
+def _label_set(labels: list[str]) -> list[str]:
+    """Labels as a synced field compares them: lower-case, each once, sorted."""
+    return sorted({label.lower() for label in labels})
 
 
 def _ours(item: BacklogItem) -> dict[str, Any]:
@@ -142,7 +147,7 @@ def edit_item(runtime: Runtime, item_id: int, edit: BacklogItemUpdate, actor: st
     text is indexed again. A re-import later keeps these fields as they are here (see `_reimport`)."""
     wanted = edit.model_dump(exclude_unset=True)
     if "labels" in wanted:
-        wanted["labels"] = sorted({label.lower() for label in wanted["labels"]})
+        wanted["labels"] = _label_set(wanted["labels"])
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
         ours = _ours(item)
@@ -155,7 +160,7 @@ def edit_item(runtime: Runtime, item_id: int, edit: BacklogItemUpdate, actor: st
             setattr(item, name, value)
         before = {name: ours[name] for name in changed}
         session.add(ItemEvent(item_id=item.id, action=ItemAction.edited, actor=actor, before=before, after=changed))
-    if {"title", "description", "item_type"} & set(changed):
+    if INDEXED & set(changed):
         duplicates.index(runtime, [duplicates.item_document(item)])
     return item
 
@@ -225,7 +230,7 @@ def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems:
         duplicates.detector(runtime)  # an index that cannot be opened refuses the import before any row is written
     with runtime.db.session() as session:
         created, updated, skipped = import_items(session, items)
-        reread = [session.get(BacklogItem, u.item_id) for u in updated if {"title", "description"} & set(u.changed)]
+        reread = [session.get(BacklogItem, u.item_id) for u in updated if INDEXED & set(u.changed)]
     duplicates.index(runtime, [duplicates.item_document(i) for i in [*created, *reread] if i is not None])
     return Imported(created, skipped, problems or [], updated)
 
