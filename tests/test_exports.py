@@ -164,6 +164,25 @@ def test_a_closed_item_exports_as_done_to_jira_csv_and_imports_back_closed(item:
     assert [i.closed for i in parse_import(exported.encode(), "jira_csv").items] == [False, True]
 
 
+@pytest.mark.parametrize("fmt", ["linear_json", "github_json"])
+def test_a_closed_item_exports_closed_to_linear_and_github_and_imports_back_closed(item: ExportItem, fmt: str) -> None:
+    """Linear: `stateName` "Done" for the caller to resolve to the team's stateId; GitHub: state closed, completed
+    (applied by a PATCH after creation). An open item has neither."""
+    from service.backlog.importers import parse_import
+
+    content, _ = export([item, item.model_copy(update={"id": 2, "title": "Old", "closed": True})], fmt)
+    open_body, closed_body = json.loads(content)
+    state = {"linear_json": ("stateName", "Done"), "github_json": ("state", "closed")}[fmt]
+    assert state[0] not in open_body and closed_body[state[0]] == state[1]
+    assert [i.closed for i in parse_import(content.encode(), fmt).items] == [False, True]
+
+
+def test_markdown_marks_a_closed_item_done(item: ExportItem) -> None:
+    document = to_markdown([item, item.model_copy(update={"id": 2, "title": "Old", "closed": True})])
+    open_section, closed_section = document.split("\n## ")[1:]
+    assert "**Status:** Done" in closed_section and "Status" not in open_section
+
+
 def test_jira_csv_round_trips_awkward_text() -> None:
     description = 'Commas, "quotes" and\nnewlines\n\n**Acceptance criteria**\n- [ ] Given a, when b, then "c", d'
     item = ExportItem(

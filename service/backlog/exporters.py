@@ -50,6 +50,9 @@ JIRA_ISSUE_TYPES: dict[str, str] = {"feature": "Story", "bug": "Bug", "tech_debt
 # Linear priorities: 0 none, 1 urgent, 2 high, 3 medium, 4 low.
 LINEAR_PRIORITIES: dict[str, int] = {"highest": 1, "high": 2, "medium": 3, "low": 4, "lowest": 4}
 
+# Linear's default completed state; the caller resolves `stateName` to the team's `stateId`, as it does labels.
+LINEAR_DONE_STATE = "Done"
+
 # GitHub's default label set names features "enhancement"; the others follow common conventions.
 GITHUB_TYPE_LABELS: dict[str, str] = {
     "feature": "enhancement",
@@ -350,7 +353,8 @@ def to_linear_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
     """Linear `IssueCreateInput`-shaped dicts, parents before their children, each with its `id` and the parent's
     as `parentId`, so creating them in order (mutation issueCreate) rebuilds the epic links.
 
-    The caller must add `teamId` and resolve `labelNames` (the item's labels and its type's) to `labelIds`.
+    The caller must add `teamId` and resolve `labelNames` (the item's labels and its type's) to `labelIds`, and a
+    closed item's `stateName` ("Done") to the team's `stateId`.
     """
     ids = {item.id: linear_id(item) for item in items}
     parents = {item.id: item.parent_id for item in items if item.parent_id in ids}
@@ -374,6 +378,8 @@ def to_linear_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
             issue["estimate"] = item.story_points
         if item.id in parents:
             issue["parentId"] = ids[parents[item.id]]
+        if item.closed:
+            issue["stateName"] = LINEAR_DONE_STATE
         issues.append(issue)
     return issues
 
@@ -384,15 +390,22 @@ def _github_type_label(item_type: str) -> str:
 
 
 def to_github_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
-    """GitHub create-issue bodies (POST /repos/{owner}/{repo}/issues) with the item type added as a label."""
-    return [
-        {
+    """GitHub create-issue bodies (POST /repos/{owner}/{repo}/issues) with the item type added as a label.
+
+    A closed item's body also has `state` "closed" and `state_reason` "completed": GitHub opens every issue it
+    creates, so the caller closes it after (PATCH /repos/{owner}/{repo}/issues/{number} with those two fields).
+    """
+    bodies = []
+    for item in items:
+        body: dict[str, Any] = {
             "title": _one_line(item.title),
             "body": _markdown_body(item),
             "labels": list(dict.fromkeys([*item.labels, _github_type_label(item.item_type)])),
         }
-        for item in items
-    ]
+        if item.closed:
+            body |= {"state": "closed", "state_reason": "completed"}
+        bodies.append(body)
+    return bodies
 
 
 def to_markdown(items: Sequence[ExportItem]) -> str:
@@ -408,6 +421,8 @@ def to_markdown(items: Sequence[ExportItem]) -> str:
         ]
         if item.parent:
             meta.append(f"- **Parent:** {item.parent}")
+        if item.closed:
+            meta.append("- **Status:** Done")
         body = _markdown_body(item)
         sections.append("\n\n".join(filter(None, [f"## {_one_line(item.title)}", "\n".join(meta), body])))
     return neutralise_markdown("\n\n".join(sections)) + "\n"

@@ -349,7 +349,7 @@ def _linear_row(cells: Cells, where: str, result: ParsedImport) -> None:
 def _parse_linear_json(text: str) -> ParsedImport:
     """Linear issues from its GraphQL API (`{"data": {"issues": {"nodes": [...]}}}`, a `nodes` list or an array)
     or our linear_json export: title, description, identifier or id, priority (0-4), estimate, labels (`labelNames`
-    or `labels.nodes`), parent (`parentId` or `parent {id identifier}`)."""
+    or `labels.nodes`), parent (`parentId` or `parent {id identifier}`), state (`state {type name}` or `stateName`)."""
     result = ParsedImport()
     uuids: dict[str, str] = {}  # a record's Linear id -> its external id, to resolve parents given by id
     for index, record in enumerate(_json_records(text, "Linear issues", _graphql_nodes), start=1):
@@ -384,7 +384,8 @@ def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> B
     estimate = record.get("estimate")
     description = record.get("description")
     state = record.get("state") if isinstance(record.get("state"), dict) else {}
-    closed = any(_norm(str(state.get(name) or "")) in CLOSED_STATES for name in ("type", "name"))
+    states = (state.get("type"), state.get("name"), record.get("stateName"))  # stateName: our linear_json export
+    closed = any(_norm(str(name or "")) in CLOSED_STATES for name in states)
     return _add(result, where, "linear", {
         "title": title, "description": description.strip() if isinstance(description, str) else "",
         "item_type": _type_from_labels(labels), "labels": labels,
