@@ -95,6 +95,24 @@ def test_a_duplicate_draft_lists_its_duplicates_and_gets_a_merge_suggestion(clie
     assert again.status_code == 409
 
 
+def test_a_draft_that_duplicates_a_closed_item_says_so_on_the_merge_and_its_duplicates(client, llm):
+    """A done item may mean the idea is done already, or that it asks for it again: the merge is still proposed, with
+    a warning, and every list of duplicates marks the item closed."""
+    items = import_items(client)
+    assert client.patch(f"/v1/backlog/{items[0]['id']}", json={"closed": True}).status_code == 200
+    llm.chat.replies.append(story_json(title="Filter search results by price range"))
+    draft = client.post("/v1/drafts", json={"text": "let shoppers filter search results by a min and max price"}).json()
+    assert [(d["item_id"], d["closed"]) for d in draft["evidence"]["duplicates"][:1]] == [(items[0]["id"], True)]
+    merge = client.get("/v1/suggestions?kind=merge").json()[0]
+    assert merge["payload"]["keep"]["closed"] is True
+    assert any(f"backlog item {items[0]['id']} is closed" in w for w in merge["warnings"])
+    found = client.post("/v1/duplicates/search", json={"text": "filter search results by price"}).json()
+    assert {c["item_id"]: c["closed"] for c in found if c["kind"] == "backlog_item"}[items[0]["id"]] is True
+    assert not any(c["closed"] for c in found if c["item_id"] != items[0]["id"] or c["kind"] != "backlog_item")
+    open_item = client.get(f"/v1/backlog/{items[1]['id']}/duplicates?k=3").json()
+    assert [c["closed"] for c in open_item if c["item_id"] == items[0]["id"] and c["kind"] == "backlog_item"] == [True]
+
+
 def test_a_merge_of_an_already_decided_draft_is_refused_and_changes_nothing(client, llm):
     import_items(client)
     llm.chat.replies.append(story_json(title="Filter search results by price range"))

@@ -149,6 +149,18 @@ def candidate_public(candidate: Candidate) -> dict[str, Any]:
     }
 
 
+def mark_closed(runtime: Runtime, lists: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The public candidates with `closed` set on each backlog item done or cancelled in its tracker (read from the
+    database, so a re-import or an edit that closes an item shows at once)."""
+    ids = {c["item_id"] for found in lists for c in found if c["kind"] == "backlog_item"}
+    if ids:
+        with runtime.db.session() as session:
+            closed = set(session.scalars(select(BacklogItem.id).where(BacklogItem.id.in_(ids), BacklogItem.closed)))
+    else:
+        closed = set()
+    return [[{**c, "closed": c["kind"] == "backlog_item" and c["item_id"] in closed} for c in found] for found in lists]
+
+
 def search_text(runtime: Runtime, text: str, k: int = 10, title: str | None = None) -> list[dict[str, Any]]:
     """The backlog items and pending drafts most like `text`, best first. Searched as items are indexed, title and
     body apart: without `title`, the text's first line is the title and the rest the body (the whole text as a
@@ -156,7 +168,7 @@ def search_text(runtime: Runtime, text: str, k: int = 10, title: str | None = No
     if title is None:
         title, _, text = text.strip().partition("\n")
     found = detector(runtime).search(title, text.strip(), k, in_this_project(*SEARCHABLE), None, calibration(runtime))
-    return [candidate_public(c) for c in found]
+    return mark_closed(runtime, [[candidate_public(c) for c in found]])[0]
 
 
 def item_duplicates(runtime: Runtime, item: BacklogItem, k: int = 10) -> list[dict[str, Any]]:
@@ -177,4 +189,4 @@ def items_duplicates(runtime: Runtime, items: list[BacklogItem], k: int = 10) ->
         where = in_this_project(*SEARCHABLE)
         found = detector(runtime).search_many(queries, k, where, [{doc_id} for doc_id in own], own, learned)
         results += [[candidate_public(c) for c in candidates] for candidates in found]
-    return results
+    return mark_closed(runtime, results)

@@ -33,6 +33,7 @@ class DuplicateCandidatePublic(BaseModel):
         ge=0, le=1, description="That it is the same report: the second stage, after this project's decisions."
     )
     stand_out: StandOut = Field(description="How far its score stands out of the other candidates' (z and gap).")
+    closed: bool = Field(False, description="A backlog item done or cancelled in its tracker (history, not work).")
 
 
 class DuplicateLearningPublic(BaseModel):

@@ -4,6 +4,7 @@ what accepting or rejecting a merge or a draft does to the index."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from service.duplicates.index import (
     in_this_project,
     index,
     item_document,
+    mark_closed,
     suggestion_document,
     suggestion_document_id,
     unindex,
@@ -63,7 +65,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
             suggestion = get_suggestion(session, suggestion_id)
             suggestion.warnings = [*suggestion.warnings, f"duplicate check failed: {exc}"]
         return
-    listed = [candidate_public(c) for c in found if c.verdict != "distinct"]
+    listed = mark_closed(runtime, [[candidate_public(c) for c in found if c.verdict != "distinct"]])[0]
     with runtime.db.session() as session:
         suggestion = get_suggestion(session, suggestion_id)
         suggestion.evidence = {**(suggestion.evidence or {}), "duplicates": listed}
@@ -89,12 +91,15 @@ def _propose_merge(
     proposal: Proposal,
     actor: str | None,
 ) -> Suggestion:
-    """Propose folding a pending draft into the backlog item it duplicates (kept: the backlog item)."""
+    """Propose folding a pending draft into the backlog item it duplicates (kept: the backlog item). A closed item
+    is proposed too (the idea may be done already), with a warning that the idea may ask for it again."""
     keep = session.get(BacklogItem, keep_item_id)
     if keep is None:
         raise NotFound(f"no backlog item with id {keep_item_id}")
+    if keep.closed:
+        proposal = replace(proposal, warnings=[*proposal.warnings, closed_warning(keep)])
     payload = {
-        "keep": {"kind": "backlog_item", "item_id": keep.id, "title": keep.title},
+        "keep": {"kind": "backlog_item", "item_id": keep.id, "title": keep.title, "closed": keep.closed},
         "fold_in": {"kind": "suggestion", "item_id": fold_in.id, "title": (fold_in.payload or {}).get("title", "")},
         "score": candidate["score"],
         "verdict": candidate["verdict"],
@@ -102,6 +107,13 @@ def _propose_merge(
     inputs = {"suggestion_id": fold_in.id, "backlog_item_id": keep.id}
     evidence = {"duplicates": [candidate]}
     return create_suggestion(session, SuggestionKind.merge, proposal.with_payload(payload), inputs, evidence, actor)
+
+
+def closed_warning(item: BacklogItem) -> str:
+    return (
+        f"backlog item {item.id} is closed (done or cancelled in its tracker): accepting folds this into finished "
+        "work; if it asks for that work again (a regression, a change), reject the merge and keep it as new work"
+    )
 
 
 def accept_merge(session: Session, merge: Suggestion, edits: None, actor: str | None) -> BacklogItem:

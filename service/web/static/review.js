@@ -89,7 +89,7 @@ function evidenceBlock(s) {
   const parts = [];
   if (ev.duplicates?.length) {
     parts.push(h("h4", {}, "Possible duplicates"), table(["", "Title", "Score", "Verdict"],
-      ev.duplicates.map((d) => [`${d.kind === "backlog_item" ? "item" : "draft"} #${d.item_id}`, d.title,
+      ev.duplicates.map((d) => [`${d.kind === "backlog_item" ? "item" : "draft"} #${d.item_id}`, d.closed ? `${d.title} (closed)` : d.title,
         Number(d.score).toFixed(3), h("span", { class: `verdict ${d.verdict}` }, d.verdict)])));
   }
   if (saidQuotes(ev.quotes)) {  // from a conversation; a note's own view shows its quotes already
@@ -215,7 +215,7 @@ function readInputEdits(p) {
 function otherPayload(s) {
   const p = s.payload || {};
   if (s.kind === "merge") {
-    return h("section", {}, h("p", {}, "Keep ", h("strong", {}, `item #${p.keep.item_id} ${p.keep.title}`)),
+    return h("section", {}, h("p", {}, "Keep ", h("strong", {}, `item #${p.keep.item_id} ${p.keep.title}${p.keep.closed ? " (closed)" : ""}`)),
       h("p", {}, "Fold in ", h("strong", {}, `${p.fold_in.kind === "suggestion" ? "draft" : "item"} #${p.fold_in.item_id} ${p.fold_in.title}`)),
       h("p", {}, `score ${Number(p.score).toFixed(3)} · verdict ${p.verdict}`));
   }
