@@ -147,6 +147,40 @@ def test_reject_needs_a_reason(client, llm):
     assert client.get(f"/v1/suggestions/{suggestion['id']}").json()["status"] == "pending"
 
 
+def test_the_backlog_is_searched_and_filtered_with_a_total(client):
+    """Words (all of them, any case, in title, description or key), type, label and state narrow the list;
+    X-Total-Count counts every match, past the page; characters special to SQL match themselves."""
+    items = [
+        {"title": "Export invoices to CSV", "labels": ["Billing"], "external_id": "SHOP-1"},
+        {"title": "Login loop on Safari", "type": "bug", "description": "Users on SAFARI 17 loop", "labels": ["auth"]},
+        {"title": "Old export of invoices", "labels": ["billing", "legacy"], "closed": True, "external_id": "SHOP-12"},
+        {"title": "Discount of 100% off", "description": "a_b", "labels": ["billing-ops"]},
+    ]
+    assert client.post("/v1/backlog/items", json=items).status_code == 201
+
+    def titles(query: str, total: int | None = None) -> list[str]:
+        response = client.get(f"/v1/backlog?{query}")
+        assert response.status_code == 200, response.text
+        if total is not None:
+            assert response.headers["X-Total-Count"] == str(total)
+        return [item["title"] for item in response.json()]
+
+    assert titles("", 4) == [i["title"] for i in items]
+    assert titles("q=EXPORT invoices") == ["Export invoices to CSV", "Old export of invoices"]
+    assert titles("q=safari 17") == ["Login loop on Safari"]  # one word in the title, the other in the description
+    assert titles("q=shop-12") == ["Old export of invoices"]  # the tracker's key
+    assert titles("q=100%25") == ["Discount of 100% off"] and titles("q=a_b") == ["Discount of 100% off"]
+    assert titles("q=t%25off") == [] and titles("q=d_scount") == []  # % and _ are not wildcards
+    assert titles("item_type=bug") == ["Login loop on Safari"]
+    assert titles("label=Billing") == ["Export invoices to CSV", "Old export of invoices"]  # not billing-ops
+    assert titles("state=open&label=billing", 1) == ["Export invoices to CSV"]
+    assert titles("state=closed", 1) == ["Old export of invoices"]
+    assert titles("limit=1&offset=1&q=invoices", 2) == ["Old export of invoices"]
+    for bad in ("state=done", "item_type=epic", f"q={'x' * 201}"):
+        response = client.get(f"/v1/backlog?{bad}")
+        assert response.status_code == 422 and bad.split("=")[0] in response.text
+
+
 def test_backlog_import_is_idempotent_by_external_id(client):
     items = [
         {

@@ -51,6 +51,12 @@ def test_backlog_list_reads_the_database(tmp_path, monkeypatch):
         ["1", "J-1", "feature", "-", "13", "Export invoices", ""],
         ["2", "J-2", "feature", "-", "-", "As CSV (child of #1)", ""],
     ]
+    found = runner.invoke(app, ["backlog", "list", "--search", "csv", "--type", "feature", "--state", "open"])
+    assert found.exit_code == 0 and "Backlog (1 item)" in found.output and "As CSV" in found.output
+    cut = runner.invoke(app, ["backlog", "list", "--limit", "1"])
+    assert "Backlog (1 of 2 items)" in cut.output
+    refused = runner.invoke(app, ["backlog", "list", "--state", "done", "--type", "epic"])
+    assert refused.exit_code == 2 and "--state" in refused.output and "--type" in refused.output
 
 
 def test_refinery_eval_runs_the_eval_entry_point():

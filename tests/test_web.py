@@ -318,6 +318,34 @@ def test_an_item_is_edited_in_the_backlog_tab_and_its_history_shows_who_changed_
     )
 
 
+def test_the_backlog_tab_searches_and_filters_and_counts_what_matches(page: Page, desk: str):
+    items = [
+        {"title": "Export invoices to CSV", "labels": ["billing"], "external_id": "SHOP-1"},
+        {"title": "Login loop on Safari", "type": "bug", "labels": ["auth"]},
+        {"title": "Old invoice export", "labels": ["billing"], "closed": True},
+    ]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    visit(page, "/#backlog")
+    titles = page.locator("#backlog tbody .item-title")
+    expect(titles).to_have_count(3)
+    expect(page.locator("#backlog-count")).to_have_text("3 items")
+    page.fill("#backlog-q", "invoice")  # as typed: applied after a pause
+    expect(titles).to_have_count(2)
+    expect(page.locator("#backlog-count")).to_have_text("2 items match")
+    page.select_option("#backlog-state", "open")
+    expect(titles).to_have_text(["Export invoices to CSV"])
+    page.fill("#backlog-q", "shop-1")
+    expect(page.locator("#backlog-count")).to_have_text("1 item matches")
+    page.fill("#backlog-q", "")
+    page.select_option("#backlog-state", "all")
+    page.select_option("#backlog-type", "bug")
+    expect(titles).to_have_text(["Login loop on Safari"])
+    page.fill("#backlog-label", "billing")
+    expect(page.locator("#backlog tbody .empty")).to_have_text("No item matches these filters.")
+    page.select_option("#backlog-type", "")
+    expect(titles).to_have_text(["Export invoices to CSV", "Old invoice export (closed)"])
+
+
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):
     tickets = tmp_path / "tickets.csv"
     tickets.write_text(

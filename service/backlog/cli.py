@@ -18,18 +18,34 @@ backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
 def backlog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    search: Annotated[str | None, typer.Option("--search", "-q", help="Words in title, description or key.")] = None,
+    item_type: Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")] = None,
+    label: Annotated[str | None, typer.Option(help="Only items with this label.")] = None,
+    state: Annotated[str, typer.Option(help="open, closed or all.")] = "all",
 ) -> None:
-    """List backlog items."""
+    """List backlog items (filtered by words, type, label and state)."""
+    from pydantic import ValidationError
+
     from service.backlog import service
+    from service.backlog.schemas import BacklogFilter
     from service.core.schemas import BacklogItemPublic
 
+    try:
+        shown = BacklogFilter(q=search, item_type=item_type, label=label, state=state)
+    except ValidationError as exc:
+        options = {"q": "--search", "item_type": "--type"}
+        said = (f"{options.get(str(e['loc'][0]), '--' + str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        raise fail("; ".join(said)) from exc
     runtime = open_runtime()
     with runtime.db.session() as session:
-        items = [BacklogItemPublic.model_validate(i) for i in service.list_items(session, limit)]
+        items = [BacklogItemPublic.model_validate(i) for i in service.list_items(session, limit, shown=shown)]
+        total = service.count_items(session, shown=shown)
     if as_json:
         print(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
-    table = Table("id", "key", "type", "priority", "points", "title", "labels", title=f"Backlog ({len(items)} items)")
+    noun = "item" if total == 1 else "items"
+    shown_of = f"{len(items)} of {total} {noun}" if total > len(items) else f"{total} {noun}"
+    table = Table("id", "key", "type", "priority", "points", "title", "labels", title=f"Backlog ({shown_of})")
     for item in items:
         key = item.external_id.split(":", 1)[-1] if item.external_id else "-"
         points = "-" if item.story_points is None else str(item.story_points)

@@ -8,7 +8,7 @@ from service import duplicates
 from service.backlog import service
 from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, parse_import
-from service.backlog.schemas import BacklogItemCreate, BacklogItemUpdate, ImportResult, ItemEventPublic
+from service.backlog.schemas import BacklogFilter, BacklogItemCreate, BacklogItemUpdate, ImportResult, ItemEventPublic
 from service.core.deps import ActorDep, RuntimeDep
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, errors
 from service.duplicates.schemas import DuplicateCandidatePublic
@@ -22,16 +22,20 @@ def import_result(imported: service.Imported) -> ImportResult:
     return ImportResult(created=created, updated=imported.updated, skipped=imported.skipped, problems=imported.problems)
 
 
-@router.get("", response_model=list[BacklogItemPublic])
+@router.get("", response_model=list[BacklogItemPublic], responses=errors(422))
 def list_backlog(
     runtime: RuntimeDep,
+    response: Response,
+    shown: Annotated[BacklogFilter, Query()],
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
     include_merged: bool = Query(False, description="Also list items merged into another."),
     order: Literal["id", "priority"] = Query("id", description="priority: accepted rank first, unranked last."),
 ) -> list[BacklogItemPublic]:
+    """Backlog items, filtered by words, type, label and state; `X-Total-Count` says how many match in all."""
     with runtime.db.session() as session:
-        found = service.list_items(session, limit, offset, include_merged, order)
+        found = service.list_items(session, limit, offset, include_merged, order, shown)
+        response.headers["X-Total-Count"] = str(service.count_items(session, include_merged, shown))
         return [BacklogItemPublic.model_validate(i) for i in found]
 
 

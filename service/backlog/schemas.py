@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -37,6 +37,21 @@ class BacklogItemCreate(BaseModel):
         False,
         description="Done or cancelled in its tracker: kept as history (comparables for estimates, duplicates), left "
         "out of refinement runs, prioritization of the whole backlog, the refinement queue and sprint plans.",
+    )
+
+
+class BacklogFilter(BaseModel):
+    """Which items a backlog listing shows (every filter given must hold)."""
+
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="Words that must all appear (any case) in the title, the description or the key (e.g. SHOP-12).",
+    )
+    item_type: ItemType | None = Field(None, description="Only items of this type.")
+    label: Label | None = Field(None, description="Only items with this label (labels are kept in lower case).")
+    state: Literal["open", "closed", "all"] = Field(
+        "all", description="open: not done or cancelled in its tracker; closed: done or cancelled."
     )
 
 

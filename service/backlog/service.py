@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
-from service.backlog.schemas import BacklogItemCreate, BacklogItemUpdate, ImportSkipped, ImportUpdated
+from service.backlog.schemas import (
+    BacklogFilter,
+    BacklogItemCreate,
+    BacklogItemUpdate,
+    ImportSkipped,
+    ImportUpdated,
+)
 from service.core.enums import ItemAction, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
@@ -35,16 +42,41 @@ class Imported:
     updated: list[ImportUpdated] = field(default_factory=list)
 
 
-def list_items(
-    session: Session, limit: int | None = 100, offset: int = 0, include_merged: bool = False, order: str = "id"
-) -> list[BacklogItem]:
-    """Items in id order, or by accepted priority rank (unranked last); merged items only when asked for; `limit`
-    None: all of them."""
-    ordering = (BacklogItem.priority_rank.is_(None), BacklogItem.priority_rank) if order == "priority" else ()
-    query = select(BacklogItem).order_by(*ordering, BacklogItem.id).limit(limit).offset(offset)
+def _filtered(query: Select[Any], include_merged: bool, shown: BacklogFilter) -> Select[Any]:
+    """`query` narrowed to the items `shown` asks for (merged ones only with `include_merged`)."""
     if not include_merged:
         query = query.where(BacklogItem.merged_into_id.is_(None))
-    return list(session.scalars(query))
+    for word in (shown.q or "").split():
+        fields = (BacklogItem.title, BacklogItem.description, BacklogItem.external_id)
+        query = query.where(or_(*(field.icontains(word, autoescape=True) for field in fields)))
+    if shown.item_type:
+        query = query.where(BacklogItem.item_type == shown.item_type)
+    if shown.label:  # labels are a JSON list, stored as json.dumps writes it in SQLite and PostgreSQL alike
+        query = query.where(cast(BacklogItem.labels, Text).contains(json.dumps(shown.label.lower()), autoescape=True))
+    if shown.state != "all":
+        query = query.where(BacklogItem.closed.is_(shown.state == "closed"))
+    return query
+
+
+def list_items(
+    session: Session,
+    limit: int | None = 100,
+    offset: int = 0,
+    include_merged: bool = False,
+    order: str = "id",
+    shown: BacklogFilter | None = None,
+) -> list[BacklogItem]:
+    """Items in id order, or by accepted priority rank (unranked last); merged items only when asked for; only those
+    `shown` asks for; `limit` None: all of them."""
+    ordering = (BacklogItem.priority_rank.is_(None), BacklogItem.priority_rank) if order == "priority" else ()
+    query = select(BacklogItem).order_by(*ordering, BacklogItem.id).limit(limit).offset(offset)
+    return list(session.scalars(_filtered(query, include_merged, shown or BacklogFilter())))
+
+
+def count_items(session: Session, include_merged: bool = False, shown: BacklogFilter | None = None) -> int:
+    """How many items `list_items` would give with no limit."""
+    query = _filtered(select(func.count()).select_from(BacklogItem), include_merged, shown or BacklogFilter())
+    return session.scalar(query) or 0
 
 
 def get_item(session: Session, item_id: int, merged: bool = True) -> BacklogItem:

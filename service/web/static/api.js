@@ -65,6 +65,13 @@ export async function api(path, { method = "GET", json, form } = {}) {
   return readReply(await fetch(inProject(path), { method, headers, body }));
 }
 
+// A page of a listing: its items and how many match in all (the `X-Total-Count` header).
+export async function apiPage(path) {
+  const response = await fetch(inProject(path), { headers: headersFor() });
+  const items = await readReply(response);
+  return { items, total: Number(response.headers.get("X-Total-Count") ?? items.length) };
+}
+
 // Poll a background job's status URL each second, rendering each status, until it is done, failed or cancelled.
 export async function pollJob(url, render) {
   for (;;) {

@@ -1,7 +1,7 @@
 // The review desk: tabs, drafting, uploads with job progress, meetings, the backlog, refinement, and keyboard
 // shortcuts.
 
-import { api, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
+import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
 import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
@@ -355,16 +355,33 @@ async function resetLearning(path, reload, question = "Forget what this project'
   }
 }
 
-const fetchBacklog = latestOnly((merged) => api(`/v1/backlog?order=priority&limit=1000&include_merged=${merged}`));
+const BACKLOG_PAGE = 1000;
+const fetchBacklog = latestOnly((query) => apiPage(`/v1/backlog?${query}`));
+
+// The backlog's filters as a query: words, type, label, state, merged items.
+function backlogQuery() {
+  const query = new URLSearchParams({ order: "priority", limit: String(BACKLOG_PAGE), include_merged: String($("#include-merged").checked), state: $("#backlog-state").value });
+  for (const [name, id] of [["q", "#backlog-q"], ["item_type", "#backlog-type"], ["label", "#backlog-label"]]) {
+    const value = $(id).value.trim();
+    if (value) query.set(name, value);
+  }
+  return query;
+}
 
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
-  const merged = $("#include-merged").checked;
-  const items = await fetchBacklog(merged);
-  if (items === SUPERSEDED) return;
+  const query = backlogQuery();
+  const filtered = ["q", "item_type", "label"].some((name) => query.has(name)) || query.get("state") !== "all";
+  const page = await fetchBacklog(query);
+  if (page === SUPERSEDED) return;
+  const { items, total } = page;
+  const noun = total === 1 ? "item" : "items";
+  $("#backlog-count").textContent = total > items.length ? `the first ${items.length} of ${total} ${noun}: narrow the search to see the rest`
+    : filtered ? `${total} ${noun} ${total === 1 ? "matches" : "match"}` : `${total} ${noun}`;
+  const empty = filtered ? "No item matches these filters." : "The backlog is empty: accept a draft or import issues.";
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)
-    : [h("tr", {}, h("td", { colspan: "10", class: "empty" }, "The backlog is empty: accept a draft or import issues."))]));
+    : [h("tr", {}, h("td", { colspan: "10", class: "empty" }, empty))]));
 }
 
 async function submitImport(event) {
@@ -506,6 +523,12 @@ async function start() {
   refine.start();
   meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
+  let typing;  // a search waits for a pause in typing; the other filters apply at once
+  for (const id of ["#backlog-q", "#backlog-label"]) {
+    $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadBacklog(), 250); });
+  }
+  for (const id of ["#backlog-type", "#backlog-state"]) $(id).addEventListener("change", () => loadBacklog());
+  $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
