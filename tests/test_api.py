@@ -147,6 +147,34 @@ def test_reject_needs_a_reason(client, llm):
     assert client.get(f"/v1/suggestions/{suggestion['id']}").json()["status"] == "pending"
 
 
+def test_several_suggestions_are_accepted_or_rejected_at_once_and_a_refusal_leaves_the_rest(client, llm):
+    """Each decision is its own: one already decided or unknown is refused with its status and detail, the others
+    are decided (each with its event and who decided); nothing is decided twice, and bad requests change nothing."""
+    first, second, third, fourth = (draft(client, llm, text=f"idea number {n}") for n in range(4))
+    client.post(f"/v1/suggestions/{first['id']}/reject", json={"reason": "not now"})
+    accepted = client.post(
+        "/v1/suggestions/accept", json={"ids": [first["id"], second["id"], 999, second["id"], third["id"]]},
+        headers={"X-User": "ana"},
+    )  # fmt: skip
+    assert accepted.status_code == 200, accepted.text
+    assert [(s["id"], s["status"], s["decided_by"]) for s in accepted.json()["decided"]] == [
+        (second["id"], "accepted", "ana"),
+        (third["id"], "accepted", "ana"),
+    ]
+    assert [(r["id"], r["status_code"]) for r in accepted.json()["refused"]] == [(first["id"], 409), (999, 404)]
+    assert "already rejected" in accepted.json()["refused"][0]["detail"]
+    assert sorted(i["source_suggestion_id"] for i in client.get("/v1/backlog").json()) == [second["id"], third["id"]]
+    before = snapshot(client)
+    for bad in ({"ids": []}, {"ids": [fourth["id"]], "reason": " "}, {"ids": list(range(1, 202)), "reason": "x"}):
+        assert client.post("/v1/suggestions/reject", json=bad).status_code == 422
+    assert client.post("/v1/suggestions/accept", json={"ids": [fourth["id"]], "edits": {}}).status_code == 422
+    assert snapshot(client) == before
+    rejected = client.post("/v1/suggestions/reject", json={"ids": [fourth["id"], second["id"]], "reason": "dup"})
+    assert [(s["id"], s["reason"]) for s in rejected.json()["decided"]] == [(fourth["id"], "dup")]
+    assert [r["id"] for r in rejected.json()["refused"]] == [second["id"]]
+    assert [e["action"] for e in client.get(f"/v1/suggestions/{third['id']}/history").json()] == ["created", "accepted"]
+
+
 def test_the_backlog_is_searched_and_filtered_with_a_total(client):
     """Words (all of them, any case, in title, description or key), type, label and state narrow the list;
     X-Total-Count counts every match, past the page; characters special to SQL match themselves."""

@@ -197,6 +197,37 @@ def test_a_draft_sent_while_the_model_is_busy_shows_its_place_in_line(page: Page
     assert json.loads(first[0][1])["payload"]["title"] == "Price filter"
 
 
+def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_at_once(page: Page, llm: LLM, desk: str):
+    titles = ["Price filter", "Dark mode", "CSV export"]
+    llm.chat.replies.extend(story_json(title=title) for title in titles)
+    for title in titles:
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": title.lower()}, timeout=120).status_code == 201
+    visit(page, "/#review")
+    queue = page.locator("#queue li")
+    expect(queue).to_have_count(3)
+    expect(queue.nth(0)).to_have_class(re.compile("selected"))
+    queue.nth(2).locator(".tick").check()  # a box, or x on the selected one
+    expect(queue.nth(2)).not_to_have_class(re.compile("selected"))  # ticking does not open it
+    page.keyboard.press("x")
+    expect(page.locator("#bulk-count")).to_have_text("2 ticked")
+    page.click("#bulk-reject")
+    expect(page.locator("#bulk-reason")).to_be_focused()  # a rejection needs its reason
+    page.fill("#bulk-reason", "not this quarter")
+    page.click("#bulk-reject")
+    expect(page.locator("#flash")).to_have_text("Rejected 2 of 2.")
+    expect(queue).to_have_text([re.compile("Dark mode")])
+    page.check("#bulk-all")
+    page.click("#bulk-accept")
+    expect(page.locator("#flash")).to_have_text("Accepted 1 of 1.")
+    expect(page.locator("#detail .empty")).to_have_text("Nothing to review here.")
+    rejected = httpx.get(f"{desk}/v1/suggestions?status=rejected", timeout=120).json()
+    assert sorted((s["payload"]["title"], s["reason"]) for s in rejected) == [
+        ("CSV export", "not this quarter"),
+        ("Price filter", "not this quarter"),
+    ]
+    assert [i["title"] for i in httpx.get(f"{desk}/v1/backlog", timeout=120).json()] == ["Dark mode"]
+
+
 def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm: LLM, desk: str):
     llm.chat.replies.extend([story_json(title="Price filter"), story_json(title="Dark mode")])
     draft_idea(page, "filter by price")

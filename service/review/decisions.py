@@ -19,7 +19,7 @@ from pipelines.prioritization import InputEdits
 from service import duplicates
 from service.conversations import service as conversations
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.errors import InvalidInput
+from service.core.errors import DomainError, InvalidInput
 from service.core.runtime import Runtime
 from service.core.suggestions import claim, ensure_pending, get_suggestion, record_event
 from service.core.tables import BacklogItem, Suggestion
@@ -92,6 +92,20 @@ def accept(
         item = handler.accept(session, suggestion, given[handler.edits] if handler.edits else None, actor)
     _follow(runtime, handler, suggestion, item)
     return item
+
+
+def decide_many(ids: list[int], decide: Callable[[int], Any]) -> tuple[list[int], list[tuple[int, DomainError]]]:
+    """`decide` each suggestion in turn, each decision committed on its own: the ids decided, and those refused
+    with the refusal (already decided, unknown, stale, ...). An id given twice is decided once."""
+    decided, refused = [], []
+    for suggestion_id in dict.fromkeys(ids):
+        try:
+            decide(suggestion_id)
+        except DomainError as exc:
+            refused.append((suggestion_id, exc))
+        else:
+            decided.append(suggestion_id)
+    return decided, refused
 
 
 def reject(runtime: Runtime, suggestion_id: int, reason: str, actor: str | None = None) -> Suggestion:

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Body, Query, Request
 
 from service.core import suggestions
 from service.core.deps import ActorDep, RuntimeDep, decider
 from service.core.enums import SuggestionKind, SuggestionStatus
+from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPublic, errors
 from service.review import decisions
-from service.review.schemas import AcceptRequest, RejectRequest, SuggestionEventPublic
+from service.review.schemas import (
+    AcceptRequest,
+    DecidedMany,
+    DecideManyRequest,
+    Refused,
+    RejectManyRequest,
+    RejectRequest,
+    SuggestionEventPublic,
+)
 
 router = APIRouter(prefix="/v1/suggestions", tags=["review"])
 
@@ -24,6 +36,30 @@ def list_suggestions(
     with runtime.db.session() as session:
         found = suggestions.list_suggestions(session, status, kind, limit, offset)
         return [SuggestionPublic.model_validate(s) for s in found]
+
+
+def decided_many(runtime: Runtime, ids: list[int], decide: Callable[[int], Any]) -> DecidedMany:
+    decided, refused = decisions.decide_many(ids, decide)
+    with runtime.db.session() as session:
+        found = [SuggestionPublic.model_validate(suggestions.get_suggestion(session, i)) for i in decided]
+    return DecidedMany(
+        decided=found, refused=[Refused(id=i, status_code=e.status_code, detail=str(e)) for i, e in refused]
+    )
+
+
+@router.post("/accept", response_model=DecidedMany, responses=errors(422, 503))
+def accept_many(body: DecideManyRequest, request: Request, runtime: RuntimeDep, actor: ActorDep) -> DecidedMany:
+    """Accept several pending suggestions as they are (no edits), each as its own accept would; one refused (already
+    decided, stale, gone) is listed with why and leaves the others decided."""
+    who = decider(request, actor, body.decided_by)
+    return decided_many(runtime, body.ids, lambda i: decisions.accept(runtime, i, actor=who))
+
+
+@router.post("/reject", response_model=DecidedMany, responses=errors(422, 503))
+def reject_many(body: RejectManyRequest, request: Request, runtime: RuntimeDep, actor: ActorDep) -> DecidedMany:
+    """Reject several pending suggestions for one reason, each as its own reject would; one refused is listed."""
+    who = decider(request, actor, body.decided_by)
+    return decided_many(runtime, body.ids, lambda i: decisions.reject(runtime, i, body.reason, who))
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionPublic, responses=errors(404))

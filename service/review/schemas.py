@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints
 
 from pipelines.models import StoryDraftEdits
 from pipelines.prioritization import InputEdits
 from service.core.enums import SuggestionAction
+from service.core.schemas import SuggestionPublic
+
+MAX_DECIDED_AT_ONCE = 200
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Decider = Annotated[str | None, Field(max_length=200, description="Who decides; ignored once accounts are on.")]
 
 
 class SuggestionEventPublic(BaseModel):
@@ -29,11 +34,37 @@ class AcceptRequest(BaseModel):
     input_edits: InputEdits | None = Field(
         None, description="Priority suggestions: estimated inputs changed by the reviewer; the score is recomputed."
     )
-    decided_by: str | None = Field(None, max_length=200, description="Who decides; ignored once accounts are on.")
+    decided_by: Decider = None
 
 
 class RejectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    decided_by: str | None = Field(None, max_length=200, description="Who decides; ignored once accounts are on.")
+    reason: Reason
+    decided_by: Decider = None
+
+
+class DecideManyRequest(BaseModel):
+    """Several pending suggestions decided alike: accepted as they are, or rejected for one reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[PositiveInt] = Field(min_length=1, max_length=MAX_DECIDED_AT_ONCE, description="Suggestion ids.")
+    decided_by: Decider = None
+
+
+class RejectManyRequest(DecideManyRequest):
+    reason: Reason
+
+
+class Refused(BaseModel):
+    """A suggestion of a bulk decision that was not decided, and why (as its own route would have answered)."""
+
+    id: int
+    status_code: int
+    detail: str
+
+
+class DecidedMany(BaseModel):
+    decided: list[SuggestionPublic] = Field(description="The suggestions decided, in the order asked for.")
+    refused: list[Refused] = Field(description="Those left as they were: already decided, unknown, stale, ...")

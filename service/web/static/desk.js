@@ -434,8 +434,8 @@ async function submitPlan(event) {
   }
 }
 
-function typing(target) {
-  return target.closest("input, textarea, select, [contenteditable]");
+function typing(target) {  // a tick box is not typed in: the review keys still work after ticking one
+  return target.closest("input:not([type=checkbox]), textarea, select, [contenteditable]");
 }
 
 function onKey(event) {
@@ -450,7 +450,7 @@ function onKey(event) {
   if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey || !inReview) return;
   const actions = {
     j: () => review.move(1), ArrowDown: () => review.move(1), k: () => review.move(-1), ArrowUp: () => review.move(-1),
-    a: review.accept, r: review.reject, g: review.regenerate, h: review.history,
+    a: review.accept, r: review.reject, g: review.regenerate, h: review.history, x: review.tick,
   };
   if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
 }
@@ -530,6 +530,9 @@ async function start() {
   for (const id of ["#backlog-type", "#backlog-state"]) $(id).addEventListener("change", () => loadBacklog());
   $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
+  $("#bulk-all").addEventListener("change", (event) => review.tickAll(event.target.checked));
+  $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));
+  $("#bulk-reject").addEventListener("click", () => review.decideTicked("reject"));
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
   show(location.hash.slice(1) || "draft");

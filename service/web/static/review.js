@@ -7,7 +7,7 @@ import { conversationView, findingsList, noteText, prioritySignal, quotesList, r
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
-const state = { items: [], selected: null, selectId: undefined, busy: false };
+const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set() };
 const fetchQueue = latestOnly((params) => api(`/v1/suggestions?${params}`));
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
@@ -38,12 +38,16 @@ export async function loadQueue(selectId) {
   if (items === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
   state.items = items;
   state.items.reverse(); // oldest first: review in the order things arrived
+  const pendingIds = new Set(state.items.filter((s) => s.status === "pending").map((s) => s.id));
+  state.ticked = new Set([...state.ticked].filter((id) => pendingIds.has(id)));  // ticks on what is still shown
   const queue = $("#queue");
   queue.replaceChildren(...state.items.map((s) => h("li", {
     dataset: { id: s.id }, class: `queue-item ${s.status}`, tabindex: "0",
     onclick: () => select(s.id),
-  }, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, titleOf(s)),
+  }, s.status === "pending" ? tickBox(s.id) : h("span", {}),
+     h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, titleOf(s)),
      h("span", { class: `status ${s.status}` }, s.status))));
+  showTicked();
   const matrix = valueEffortMatrix(state.items, select);
   $("#matrix-slot").replaceChildren(...(matrix ? [matrix] : []));
   const keep = state.items.find((s) => s.id === (state.selectId ?? state.selected?.id));
@@ -52,6 +56,50 @@ export async function loadQueue(selectId) {
   else if (state.items.length) select(state.items[0].id);
   else { state.selected = null; $("#detail").replaceChildren(h("p", { class: "empty" }, "Nothing to review here.")); }
   refreshCount();
+}
+
+// Ticking: several pending suggestions accepted as they are, or rejected for one reason, in one request.
+function tickBox(id) {
+  const box = h("input", { type: "checkbox", class: "tick", title: "Tick to decide on several at once (x)", "aria-label": `Tick #${id}` });
+  box.checked = state.ticked.has(id);
+  box.addEventListener("click", (event) => event.stopPropagation());
+  box.addEventListener("change", () => { if (box.checked) state.ticked.add(id); else state.ticked.delete(id); showTicked(); });
+  return box;
+}
+
+function showTicked() {
+  const pending = state.items.filter((s) => s.status === "pending");
+  $("#bulk").hidden = !pending.length;
+  $("#bulk-count").textContent = `${state.ticked.size} ticked`;
+  $("#bulk-all").checked = pending.length > 0 && pending.every((s) => state.ticked.has(s.id));
+  for (const box of document.querySelectorAll("#queue .tick")) box.checked = state.ticked.has(Number(box.closest("li").dataset.id));
+}
+
+export function tick() {
+  const s = state.selected;
+  if (!s || s.status !== "pending") return;
+  if (state.ticked.has(s.id)) state.ticked.delete(s.id); else state.ticked.add(s.id);
+  showTicked();
+}
+
+export function tickAll(on) {
+  state.ticked = new Set(on ? state.items.filter((s) => s.status === "pending").map((s) => s.id) : []);
+  showTicked();
+}
+
+export function decideTicked(verb) {
+  const ids = [...state.ticked];
+  if (!ids.length) { flash("Tick the suggestions to decide on first (x, or the boxes in the queue).", "info"); return; }
+  const reason = $("#bulk-reason").value.trim();
+  if (verb === "reject" && !reason) { $("#bulk-reason").focus(); flash("Say why you reject them, then press Reject ticked.", "info"); return; }
+  let said = "";
+  return decide(async () => {
+    const result = await api(`/v1/suggestions/${verb}`, { method: "POST", json: verb === "reject" ? { ids, reason } : { ids } });
+    const refused = result.refused.map((r) => `#${r.id}: ${r.detail}`).join("; ");
+    said = `${verb === "reject" ? "Rejected" : "Accepted"} ${result.decided.length} of ${ids.length}.${refused ? ` Not decided: ${refused}` : ""}`;
+    state.ticked.clear();
+    $("#bulk-reason").value = "";
+  }, () => said);
 }
 
 export async function refreshCount() {
@@ -270,7 +318,7 @@ async function decide(work, done) {
   document.body.classList.add("busy");
   try {
     await work();
-    flash(done);
+    flash(typeof done === "function" ? done() : done);
     await loadQueue();
   } catch (error) {
     flash(error.message, "error");
