@@ -24,6 +24,7 @@ from service.ops import cli as ops
 from service.prioritization import cli as prioritization
 from service.projects import cli as projects
 from service.refinement import cli as refinement
+from service.review import cli as review
 from service.worker import cli as worker
 
 
@@ -139,6 +140,7 @@ def run_eval(context: typer.Context) -> None:
 
 
 app.command()(drafting.draft)
+app.add_typer(review.review_app, name="review")
 app.add_typer(backlog.backlog_app, name="backlog")
 app.command("export")(backlog.export)
 app.command("import")(backlog.import_)

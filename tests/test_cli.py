@@ -204,3 +204,38 @@ def test_conversation_reports_a_file_without_speakers_and_a_model_that_fails(tmp
     result = runner.invoke(app, ["conversation", str(notes), "--title", "standup"])
     assert result.exit_code == 1 and "failed" in result.output and "1/1" in result.output, result.output
     assert "no scripted reply" in result.output  # the reason the chunk failed is shown
+
+
+def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tmp_path, monkeypatch):
+    """`refinery review`: each decision is its own (one refused says why and the exit code is 1); who decided is
+    --as; nothing is decided twice."""
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    from service.core.enums import SuggestionKind
+    from service.core.runtime import Runtime
+    from service.core.suggestions import Proposal, create_suggestion
+    from tests.conftest import story
+
+    runtime = Runtime(get_settings())
+    with runtime.db.session() as session:
+        for title in ("Price filter", "Dark mode", "CSV export"):
+            proposal = Proposal(story(title=title), "fake", "fake", "draft_story@test", warnings=["a warning"])
+            create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": title.lower()})
+    listed = runner.invoke(app, ["review", "list"], terminal_width=200)
+    assert listed.exit_code == 0 and all(t in listed.output for t in ("Price filter", "Dark mode", "CSV export"))
+    shown = runner.invoke(app, ["review", "show", "2"], terminal_width=200)
+    assert "#2 story_draft (pending): Dark mode" in shown.output and "warning: a warning" in shown.output
+    assert json.loads(runner.invoke(app, ["review", "show", "2", "--json"]).output)["payload"]["title"] == "Dark mode"
+    assert runner.invoke(app, ["review", "show", "9"]).exit_code == 2
+    accepted = runner.invoke(app, ["review", "accept", "1", "9", "--as", "ana"])
+    assert accepted.exit_code == 1
+    assert "accepted #1: backlog item #1" in accepted.output and "#9: no suggestion with id 9" in accepted.output
+    assert runner.invoke(app, ["review", "reject", "2", "3", "--reason", " "]).exit_code == 2
+    rejected = runner.invoke(app, ["review", "reject", "2", "3", "1", "--reason", "not now", "--as", "bo"])
+    assert rejected.exit_code == 1 and "rejected #2" in rejected.output and "rejected #3" in rejected.output
+    assert "#1: suggestion 1 is already accepted" in rejected.output
+    assert runner.invoke(app, ["review", "list", "--status", "nope"]).exit_code == 2
+    decided = json.loads(runner.invoke(app, ["review", "show", "3", "--json"]).output)
+    assert (decided["status"], decided["reason"], decided["decided_by"]) == ("rejected", "not now", "bo")
+    pending = runner.invoke(app, ["review", "list"], terminal_width=200)
+    assert "Suggestions (0 shown)" in pending.output
