@@ -67,6 +67,34 @@ def test_fixed_pairs_are_not_two_goals():
 
 
 @pytest.mark.parametrize(
+    ("title", "second"),
+    [
+        ("Export invoices and send reminders", "send reminders"),
+        ("Rename xd-config.yml to servers.yml and add modules.yml", "add modules.yml"),
+        ("[UI] Remove the old header, and update the docs", "update the docs"),
+        ("Set up the cluster and install Spark", "install Spark"),
+        ("Build and test the 2.1 release", None),  # one object for both: one piece of work
+        ("Set up and install Spark", None),  # a phrasal verb, not an object
+        ("Add multi-line text boxes and search history", None),  # "search" here is a noun
+        ("Implement drag and drop for snippets", None),
+        ("Export invoices and receipts", None),
+        ("Checkout crashes and loses the order", None),  # not a task
+    ],
+)
+def test_a_title_written_as_a_task_with_a_second_task_is_not_atomic(title: str, second: str | None) -> None:
+    found = [f for f in check_item(title, "", "feature", 3) if f.criterion == "atomic"]
+    assert [f.span for f in found] == ([second] if second else [])
+    assert all(f.span in title for f in found)
+
+
+def test_a_second_task_is_looked_for_only_in_a_task_title() -> None:
+    """A bug's title reports a fault; a story sentence is checked by its goal instead."""
+    assert not [f for f in check_item("Remove the cache and fix the login", "", "bug") if f.criterion == "atomic"]
+    story = "Add export and fix login\nAs a clerk, I want to export invoices, so that I can file taxes."
+    assert not [f for f in check_item(story.split("\n")[0], story.split("\n")[1]) if f.criterion == "atomic"]
+
+
+@pytest.mark.parametrize(
     ("text", "persona", "goal", "benefit"),
     [  # as real Jira stories write them (README, quality: 47 of 149 such dev titles were misread before)
         ("As a forward planner, I'd like to be able to name future sprints", "forward planner",

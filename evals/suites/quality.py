@@ -11,7 +11,8 @@ ones?
    without acceptance criteria, so `testable` and `estimable` are not scored here.
 2. Real Jira items written as user stories ("As a ..." titles of the 14 story-point projects; dev: the train and
    validation rows, test: the test rows): the share the rules read as having no persona and goal, each a false
-   alarm (every one names a persona), and the share with no benefit (mostly real: QUS counts it).
+   alarm (every one names a persona), and the share with no benefit (mostly real: QUS counts it). The other titles,
+   written as tasks: the share the atomic rule reads as two tasks, with a sample to judge by hand.
 3. ReqEval (NLP4RE 2020): is the tagged pronoun ambiguous (NOCUOUS)? F1 of the NOCUOUS class for the
    pronoun rule (`pronoun_is_unclear`), tuned on training, reported on test; with an LLM (default; `--no-llm`
    for the rules alone) also the model's judgement (`judge_pronoun`) alone and combined with the rule.
@@ -135,6 +136,26 @@ def score_jira_stories(stories: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
+def score_task_titles(split: str, shown: int = 40) -> dict[str, Any]:
+    """Titles written as tasks (no "As a" sentence) that the atomic rule reads as two tasks: the share of every
+    title of the split, and a seeded sample of the flagged ones with their spans, for judging by hand (no labels)."""
+    wanted = ("train", "val") if split == "dev" else ("test",)
+    titles = [r["title"] for path in project_files() for r in load_project(path) if r["split"] in wanted]
+    flagged = [
+        (title, found[0].span)
+        for title in titles
+        if story_statement(title) is None
+        and (found := [f for f in check_item(title, "", "feature", 1) if f.criterion == "atomic"])
+    ]
+    sample = random.Random(11).sample(flagged, min(shown, len(flagged)))
+    return {
+        "titles": len(titles),
+        "flagged as two tasks": len(flagged),
+        "share flagged": round(len(flagged) / len(titles), 4) if titles else 0.0,
+        "sample to judge by hand": [{"title": title, "second task": span} for title, span in sample],
+    }
+
+
 def load_reqeval(split: str) -> list[tuple[str, int, bool]]:
     """(sentence without tags, pronoun offset, ambiguous?)."""
     name = "reqeval_training.tsv" if split == "dev" else "reqeval_test.tsv"
@@ -173,6 +194,7 @@ def run(options: EvalOptions) -> EvalResult:
         "rules": score_injected(samples, rules),
         "naive_baseline": score_injected(samples, naive),
         "jira_stories": score_jira_stories(jira_stories(options.split)),
+        "task_titles": score_task_titles(options.split),
         "reqeval_rule": f1(rule_says, truth),
         "reqeval_all_ambiguous_baseline": f1([True] * len(truth), truth),
         "reqeval_sentences": len(truth),
