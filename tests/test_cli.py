@@ -129,6 +129,9 @@ def test_export_command(tmp_path, monkeypatch):
     assert json.loads(out.read_text())[0]["title"] == "Dark mode"
     bad = runner.invoke(app, ["export", "--format", "xml"])
     assert bad.exit_code == 2 and "valid formats" in bad.output
+    filtered = runner.invoke(app, ["export", "--format", "jira_csv", "--label", "ux"])
+    assert filtered.exit_code == 0 and "Dark mode" not in filtered.output
+    assert runner.invoke(app, ["export", "--state", "nope"]).exit_code == 2
 
 
 def test_serve_starts_the_api_and_its_job_runner(tmp_path):

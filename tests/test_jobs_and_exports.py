@@ -269,6 +269,23 @@ def test_an_export_of_more_than_10000_items_has_every_item_and_says_how_many(cli
     assert len(exported) == 10_001 and exported[-1]["Summary"] == "Item 10000"
 
 
+def test_an_export_takes_the_listings_filters_and_a_child_keeps_its_parents_key(client):
+    items = [
+        {"title": "Billing epic", "external_id": "SHOP-1", "labels": ["billing"], "closed": True},
+        {"title": "Export invoices", "external_id": "SHOP-2", "labels": ["billing"], "parent": "SHOP-1"},
+        {"title": "Dark mode", "external_id": "SHOP-3", "labels": ["ui"]},
+    ]
+    assert client.post("/v1/backlog/items", json=items).status_code == 201
+    response = client.get("/v1/backlog/export?format=jira_csv&state=open&label=billing")
+    assert response.status_code == 200 and response.headers["x-total-count"] == "1"
+    assert [(r["Summary"], r["Parent"]) for r in csv.DictReader(io.StringIO(response.text))] == [
+        ("Export invoices", "SHOP-1")  # the parent, closed, is not exported; the link is kept
+    ]
+    assert client.get("/v1/backlog/export?format=markdown&q=dark").headers["x-total-count"] == "1"
+    assert client.get("/v1/backlog/export?format=markdown").headers["x-total-count"] == "3"
+    assert client.get("/v1/backlog/export?format=markdown&state=done").status_code == 422
+
+
 # --- 6. spreadsheet formula injection ----------------------------------------------------------------------------
 
 

@@ -375,6 +375,10 @@ def test_the_backlog_tab_searches_and_filters_and_counts_what_matches(page: Page
     expect(page.locator("#backlog tbody .empty")).to_have_text("No item matches these filters.")
     page.select_option("#backlog-type", "")
     expect(titles).to_have_text(["Export invoices to CSV", "Old invoice export (closed)"])
+    page.select_option("#backlog-state", "open")  # the export links export what is shown
+    expect(titles).to_have_text(["Export invoices to CSV"])
+    exported = page.request.get(page.get_attribute("a.export[href*=jira_csv]", "href")).text()
+    assert [row["Summary"] for row in csv.DictReader(io.StringIO(exported))] == ["Export invoices to CSV"]
 
 
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):

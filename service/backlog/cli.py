@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,30 +12,40 @@ from rich.table import Table
 from service.core.cli import console, errors, fail, open_runtime
 
 backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
+Search = Annotated[str | None, typer.Option("--search", "-q", help="Words in title, description or key.")]
+ItemTypeOption = Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")]
+LabelOption = Annotated[str | None, typer.Option("--label", help="Only items with this label.")]
+StateOption = Annotated[str, typer.Option("--state", help="open, closed or all.")]
+
+
+def backlog_filter(search: str | None, item_type: str | None, label: str | None, state: str) -> Any:
+    """The filter the options ask for; a CLI error naming each option at fault."""
+    from pydantic import ValidationError
+
+    from service.backlog.schemas import BacklogFilter
+
+    try:
+        return BacklogFilter(q=search, item_type=item_type, label=label, state=state)
+    except ValidationError as exc:
+        options = {"q": "--search", "item_type": "--type"}
+        said = (f"{options.get(str(e['loc'][0]), '--' + str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        raise fail("; ".join(said)) from exc
 
 
 @backlog_app.command("list")
 def backlog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-    search: Annotated[str | None, typer.Option("--search", "-q", help="Words in title, description or key.")] = None,
-    item_type: Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")] = None,
-    label: Annotated[str | None, typer.Option(help="Only items with this label.")] = None,
-    state: Annotated[str, typer.Option(help="open, closed or all.")] = "all",
+    search: Search = None,
+    item_type: ItemTypeOption = None,
+    label: LabelOption = None,
+    state: StateOption = "all",
 ) -> None:
     """List backlog items (filtered by words, type, label and state)."""
-    from pydantic import ValidationError
-
     from service.backlog import service
-    from service.backlog.schemas import BacklogFilter
     from service.core.schemas import BacklogItemPublic
 
-    try:
-        shown = BacklogFilter(q=search, item_type=item_type, label=label, state=state)
-    except ValidationError as exc:
-        options = {"q": "--search", "item_type": "--type"}
-        said = (f"{options.get(str(e['loc'][0]), '--' + str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
-        raise fail("; ".join(said)) from exc
+    shown = backlog_filter(search, item_type, label, state)
     runtime = open_runtime()
     with runtime.db.session() as session:
         items = [BacklogItemPublic.model_validate(i) for i in service.list_items(session, limit, shown=shown)]
@@ -60,12 +70,18 @@ def export(
         str, typer.Option(help="jira_csv, jira_json, linear_json, github_json or markdown.")
     ] = "markdown",
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")] = None,
+    search: Search = None,
+    item_type: ItemTypeOption = None,
+    label: LabelOption = None,
+    state: StateOption = "all",
 ) -> None:
-    """Export the backlog (by priority rank) in a format Jira, Linear or GitHub imports."""
+    """Export the backlog (by priority rank), or the items the filters ask for, in a format Jira, Linear or GitHub
+    imports."""
     from service.backlog import service
 
+    shown = backlog_filter(search, item_type, label, state)
     try:
-        content, _, count = service.export_backlog(open_runtime(), format)  # type: ignore[arg-type]
+        content, _, count = service.export_backlog(open_runtime(), format, shown)  # type: ignore[arg-type]
     except ValueError as exc:
         raise fail(str(exc)) from exc
     if output:

@@ -42,13 +42,14 @@ def list_backlog(
 @router.get("/export", response_class=Response)
 def export_backlog(
     runtime: RuntimeDep,
+    shown: Annotated[BacklogFilter, Query()],
     format: ExportFormat = Query(
         "markdown", description="jira_csv | jira_json (ADF descriptions) | linear_json | github_json | markdown"
     ),
 ) -> Response:
-    """Every backlog item (merged ones left out, none cut off; `X-Total-Count` says how many) in a format Jira,
-    Linear or GitHub imports, by priority rank."""
-    content, media_type, count = service.export_backlog(runtime, format)
+    """Every backlog item, or those the filters (as the listing's) ask for (merged ones left out, none cut off;
+    `X-Total-Count` says how many) in a format Jira, Linear or GitHub imports, by priority rank."""
+    content, media_type, count = service.export_backlog(runtime, format, shown)
     extension = {"jira_csv": "csv", "markdown": "md"}.get(format, "json")
     headers = {
         "Content-Disposition": f'attachment; filename="backlog-{format}.{extension}"',

@@ -272,12 +272,17 @@ def item_key(item: BacklogItem) -> str:
     return item.external_id.split(":", 1)[-1] if item.external_id else str(item.id)
 
 
-def export_backlog(runtime: Runtime, format: ExportFormat) -> tuple[str, str, int]:
-    """Every backlog item (merged ones left out) by priority rank in `format`, all of them (an export that silently
-    left items out would lose work): (content, media type, items)."""
+def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter | None = None) -> tuple[str, str, int]:
+    """Every backlog item `shown` asks for (default: all; merged ones left out) by priority rank in `format`, none
+    cut off (an export that silently left items out would lose work): (content, media type, items). A child whose
+    parent is not exported still names its parent's key."""
     with runtime.db.session() as session:
-        rows = list_items(session, None, 0, False, "priority")
+        rows = list_items(session, None, 0, False, "priority", shown)
         keys = {row.id: item_key(row) for row in rows}
+        missing = {row.parent_id for row in rows if row.parent_id and row.parent_id not in keys}
+        if missing:
+            parents = session.scalars(select(BacklogItem).where(BacklogItem.id.in_(missing)))
+            keys |= {parent.id: item_key(parent) for parent in parents}
         children: dict[int, list[str]] = {}
         for row in rows:
             if row.parent_id:

@@ -368,6 +368,15 @@ function backlogQuery() {
   return query;
 }
 
+// The export links: the chosen project, and the backlog's filters when any is set (an export of what is shown).
+function exportLinks(query = new URLSearchParams()) {
+  const filters = new URLSearchParams([...query].filter(([name, value]) => ["q", "item_type", "label"].includes(name) || (name === "state" && value !== "all")));
+  for (const link of document.querySelectorAll("a.export")) {
+    link.dataset.base ||= link.getAttribute("href");
+    link.href = inProject(filters.size ? `${link.dataset.base}&${filters}` : link.dataset.base);
+  }
+}
+
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
@@ -375,6 +384,7 @@ async function loadBacklog() {
   const filtered = ["q", "item_type", "label"].some((name) => query.has(name)) || query.get("state") !== "all";
   const page = await fetchBacklog(query);
   if (page === SUPERSEDED) return;
+  exportLinks(query);
   const { items, total } = page;
   const noun = total === 1 ? "item" : "items";
   $("#backlog-count").textContent = total > items.length ? `the first ${items.length} of ${total} ${noun}: narrow the search to see the rest`
@@ -465,7 +475,7 @@ async function loadProjects() {
   picker.value = project() || (projects.find((p) => p.key === "default") || projects[0] || {}).key || "";
   picker.closest("label").hidden = projects.length < 2;
   picker.addEventListener("change", () => { setProject(picker.value); location.reload(); });
-  for (const link of document.querySelectorAll("a.export")) link.href = inProject(link.getAttribute("href"));
+  exportLinks();
 }
 
 // Accounts: the login form while signed out; once signed in, the user's name and role (which hides what the role
