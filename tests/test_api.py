@@ -151,6 +151,8 @@ def test_several_suggestions_are_accepted_or_rejected_at_once_and_a_refusal_leav
     """Each decision is its own: one already decided or unknown is refused with its status and detail, the others
     are decided (each with its event and who decided); nothing is decided twice, and bad requests change nothing."""
     first, second, third, fourth = (draft(client, llm, text=f"idea number {n}") for n in range(4))
+    listed = client.get("/v1/suggestions?status=pending&limit=1")
+    assert len(listed.json()) == 1 and listed.headers["X-Total-Count"] == "4"
     client.post(f"/v1/suggestions/{first['id']}/reject", json={"reason": "not now"})
     accepted = client.post(
         "/v1/suggestions/accept", json={"ids": [first["id"], second["id"], 999, second["id"], third["id"]]},

@@ -205,6 +205,7 @@ def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_a
     visit(page, "/#review")
     queue = page.locator("#queue li")
     expect(queue).to_have_count(3)
+    expect(page.locator("#pending-count")).to_have_text("3")
     expect(queue.nth(0)).to_have_class(re.compile("selected"))
     queue.nth(2).locator(".tick").check()  # a box, or x on the selected one
     expect(queue.nth(2)).not_to_have_class(re.compile("selected"))  # ticking does not open it
@@ -216,6 +217,7 @@ def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_a
     page.click("#bulk-reject")
     expect(page.locator("#flash")).to_have_text("Rejected 2 of 2.")
     expect(queue).to_have_text([re.compile("Dark mode")])
+    expect(page.locator("#pending-count")).to_have_text("1")
     page.check("#bulk-all")
     page.click("#bulk-accept")
     expect(page.locator("#flash")).to_have_text("Accepted 1 of 1.")
@@ -226,6 +228,27 @@ def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_a
         ("Price filter", "not this quarter"),
     ]
     assert [i["title"] for i in httpx.get(f"{desk}/v1/backlog", timeout=120).json()] == ["Dark mode"]
+
+
+def test_a_queue_longer_than_a_page_says_how_many_are_not_shown(page: Page, tmp_path: Path):
+    from service.core.enums import SuggestionKind
+    from service.core.runtime import Runtime
+    from service.core.suggestions import Proposal, create_suggestion
+
+    runtime = Runtime(Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None))
+    with runtime.db.session() as session:  # the desk's own database
+        for n in range(201):
+            proposal = Proposal(json.loads(story_json(title=f"Idea {n}")), "fake", "fake", "draft_story@test")
+            create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": f"idea {n}"})
+    runtime.db.engine.dispose()
+    visit(page, "/#review")
+    expect(page.locator("#queue li")).to_have_count(200)
+    expect(page.locator("#pending-count")).to_have_text("201")
+    expect(page.locator("#queue-total")).to_have_text(
+        "the newest 200 of 201 shown: decide these, or filter by kind, to see the rest"
+    )
+    page.select_option("#filter-kind", "merge")
+    expect(page.locator("#queue-total")).to_have_text("")
 
 
 def test_keyboard_next_regenerate_reject_and_criteria_add_remove(page: Page, llm: LLM, desk: str):

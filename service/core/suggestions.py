@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from pipelines.llm import StructuredResult, describe_validation_error
@@ -104,12 +104,23 @@ def list_suggestions(
     offset: int = 0,
 ) -> list[Suggestion]:
     """Newest first."""
-    query = select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset)
+    query = _of(select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset), status, kind)
+    return list(session.scalars(query))
+
+
+def count_suggestions(
+    session: Session, status: SuggestionStatus | None = None, kind: SuggestionKind | None = None
+) -> int:
+    """How many `list_suggestions` would give with no limit."""
+    return session.scalar(_of(select(func.count()).select_from(Suggestion), status, kind)) or 0
+
+
+def _of(query: Select[Any], status: SuggestionStatus | None, kind: SuggestionKind | None) -> Select[Any]:
     if status:
         query = query.where(Suggestion.status == status)
     if kind:
         query = query.where(Suggestion.kind == kind)
-    return list(session.scalars(query))
+    return query
 
 
 def history(session: Session, suggestion_id: int) -> list[SuggestionEvent]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from service.core import suggestions
 from service.core.deps import ActorDep, RuntimeDep, decider
@@ -27,14 +27,16 @@ router = APIRouter(prefix="/v1/suggestions", tags=["review"])
 @router.get("", response_model=list[SuggestionPublic])
 def list_suggestions(
     runtime: RuntimeDep,
+    response: Response,
     status: SuggestionStatus | None = None,
     kind: SuggestionKind | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> list[SuggestionPublic]:
-    """Newest first."""
+    """Newest first; `X-Total-Count` says how many match in all."""
     with runtime.db.session() as session:
         found = suggestions.list_suggestions(session, status, kind, limit, offset)
+        response.headers["X-Total-Count"] = str(suggestions.count_suggestions(session, status, kind))
         return [SuggestionPublic.model_validate(s) for s in found]
 
 

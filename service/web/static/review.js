@@ -1,6 +1,6 @@
 // The review queue: list suggestions, show one with its input, evidence and provenance, edit it, decide on it.
 
-import { api } from "./api.js";
+import { api, apiPage } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, noteText, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
@@ -8,7 +8,8 @@ import { conversationView, findingsList, noteText, prioritySignal, quotesList, r
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
 const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set() };
-const fetchQueue = latestOnly((params) => api(`/v1/suggestions?${params}`));
+const QUEUE_PAGE = 200;
+const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -31,12 +32,14 @@ function titleOf(s) {
 
 export async function loadQueue(selectId) {
   if (selectId !== undefined) state.selectId = selectId; // a later reload that supersedes this one selects it
-  const params = new URLSearchParams({ limit: "200" });
+  const params = new URLSearchParams({ limit: String(QUEUE_PAGE) });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
-  const items = await fetchQueue(params);
-  if (items === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
-  state.items = items;
+  const page = await fetchQueue(params);
+  if (page === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
+  state.items = page.items;
+  $("#queue-total").textContent = page.total > page.items.length
+    ? `the newest ${page.items.length} of ${page.total} shown: decide these, or filter by kind, to see the rest` : "";
   state.items.reverse(); // oldest first: review in the order things arrived
   const pendingIds = new Set(state.items.filter((s) => s.status === "pending").map((s) => s.id));
   state.ticked = new Set([...state.ticked].filter((id) => pendingIds.has(id)));  // ticks on what is still shown
@@ -103,8 +106,8 @@ export function decideTicked(verb) {
 }
 
 export async function refreshCount() {
-  const pending = await api("/v1/suggestions?status=pending&limit=1000");
-  $("#pending-count").textContent = pending.length ? String(pending.length) : "";
+  const { total } = await apiPage("/v1/suggestions?status=pending&limit=1");
+  $("#pending-count").textContent = total ? String(total) : "";
 }
 
 function select(id) {
