@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from pipelines.drafting import checked, criterion_key
 from pipelines.llm import LLM, StructuredResult
-from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text
-from pipelines.quality import Finding
+from pipelines.models import AcceptanceCriterion, ItemType, ShortText, StoryDraft, Text, story_markdown
+from pipelines.quality import Finding, check_item
 from pipelines.safety import escape_tags, neutralize_instructions
 from prompts import load_prompt
 
@@ -118,8 +118,24 @@ def rewrite_item(
     )
     if result.value is not None:  # checked like a draft: keeps the item's facts, drops criteria that test nothing
         result.value, found = checked(result.value, title, description)
-        warnings += found
+        warnings += found + still_found(result.value, findings)
     return _warn(result, warnings)
+
+
+def still_found(story: StoryDraft, fixing: list[Finding]) -> list[str]:
+    """Warnings for what the quality check still finds in a rewrite, of the criteria it was asked to fix (a vague
+    word kept or brought in, no persona or benefit, two goals): the reviewer edits it or rejects it."""
+    asked = {f.criterion for f in fixing}
+    left: dict[str, list[Finding]] = {}
+    for found in check_item(story.title, story_markdown(story), story.item_type):
+        if found.criterion in asked:
+            left.setdefault(found.criterion, []).append(found)
+    warnings = []
+    for criterion, found in left.items():
+        spans = ", ".join(repr(f.span) for f in found if f.span)
+        said = f"the words {spans}" if spans else found[0].why
+        warnings.append(f"the rewrite still fails '{criterion}', which it was asked to fix: {said}; edit it first")
+    return warnings
 
 
 def split_item(llm: LLM, title: str, description: str, item_type: str) -> StructuredResult[SplitPlan]:

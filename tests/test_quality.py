@@ -191,6 +191,27 @@ def test_a_rewrite_is_checked_like_a_draft():
     assert any("the draft states '5'" in w for w in made.warnings)
 
 
+def test_a_rewrite_that_keeps_a_problem_it_was_asked_to_fix_says_so():
+    """The rewrite is checked by the rules it was asked to satisfy; a problem it was not asked about is not warned
+    of (the item did not have it), and a clear rewrite has no such warning."""
+    from pipelines.llm import fake_llm
+    from pipelines.refine import rewrite_item
+    from tests.conftest import story_json
+
+    item = ("Make the app fast etc", "It should be fast.")
+    findings = check_item(*item, "feature", 3)
+    assert {"unambiguous", "well_formed"} <= {f.criterion for f in findings}
+    llm = fake_llm()
+    llm.chat.replies.append(story_json(title="Fast app", goal="to use the app quickly"))
+    vague = rewrite_item(llm, *item, "feature", findings)
+    assert [w for w in vague.warnings if "still fails" in w] == [
+        "the rewrite still fails 'unambiguous', which it was asked to fix: the words 'Fast', 'quickly'; edit it first"
+    ]
+    llm.chat.replies.append(story_json())
+    clear = rewrite_item(llm, *item, "feature", findings)
+    assert clear.value is not None and not [w for w in clear.warnings if "still fails" in w]
+
+
 def test_split_children_are_checked_like_drafts():
     """As the local model wrote one (README: refinement): a criterion written twice, children that are copies of each
     other, and a number the item does not give."""

@@ -36,6 +36,6 @@ def conversation(
             )
     for error in job.errors[:10]:
         errors.print(f"[yellow]note:[/] {error}")
-    console.print("Review them: GET /v1/suggestions?status=pending (or the review desk).")
+    console.print("Review them: `refinery review list`, the review desk, or GET /v1/suggestions?status=pending.")
     if job.status != "done":
         raise typer.Exit(code=1)

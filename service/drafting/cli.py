@@ -71,5 +71,6 @@ def draft(
             f"{public.prompt_version}, {usage['output_tokens']} tokens out, {usage['latency_s']:.1f} s, "
             f"{usage['attempts']} attempt(s)[/]"
         )
+        console.print(f"[dim]Into the backlog: refinery review accept {public.id} (or edit it in the review desk)[/]")
     if public.status == "failed":
         raise typer.Exit(code=1)

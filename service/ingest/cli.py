@@ -82,4 +82,4 @@ def ingest(
         errors.print(f"[yellow]note:[/] {error}")
     if job.status != "done":
         raise typer.Exit(code=1)
-    console.print("Review the suggestions: GET /v1/suggestions?status=pending (or the review desk).")
+    console.print("Review them: `refinery review list`, the review desk, or GET /v1/suggestions?status=pending.")

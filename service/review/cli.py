@@ -26,6 +26,10 @@ def summary(suggestion: Any) -> str:
         return f"sprint plan: {payload.get('points_used')} of {payload.get('capacity_points')} points"
     if suggestion.kind == "estimate":
         return f'{payload.get("points", "?")} points for "{given.get("title", "")}"'
+    if suggestion.kind == "split" and "children" in payload:
+        return f'split "{given.get("title", "")}" into {len(payload["children"])} stories ({payload.get("pattern")})'
+    if suggestion.kind == "rewrite" and "title" in payload:
+        return f'rewrite "{given.get("title", "")}" as "{payload["title"]}"'
     for found in (payload.get("title"), payload.get("item_title"), payload.get("text"), given.get("title")):
         if isinstance(found, str) and found:
             return found
