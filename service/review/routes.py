@@ -40,7 +40,7 @@ def list_suggestions(
         return [SuggestionPublic.model_validate(s) for s in found]
 
 
-def decided_many(runtime: Runtime, ids: list[int], decide: Callable[[int], Any]) -> DecidedMany:
+def _decided_many(runtime: Runtime, ids: list[int], decide: Callable[[int], Any]) -> DecidedMany:
     decided, refused = decisions.decide_many(ids, decide)
     with runtime.db.session() as session:
         found = [SuggestionPublic.model_validate(suggestions.get_suggestion(session, i)) for i in decided]
@@ -54,14 +54,14 @@ def accept_many(body: DecideManyRequest, request: Request, runtime: RuntimeDep, 
     """Accept several pending suggestions as they are (no edits), each as its own accept would; one refused (already
     decided, stale, gone) is listed with why and leaves the others decided."""
     who = decider(request, actor, body.decided_by)
-    return decided_many(runtime, body.ids, lambda i: decisions.accept(runtime, i, actor=who))
+    return _decided_many(runtime, body.ids, lambda i: decisions.accept(runtime, i, actor=who))
 
 
 @router.post("/reject", response_model=DecidedMany, responses=errors(422, 503))
 def reject_many(body: RejectManyRequest, request: Request, runtime: RuntimeDep, actor: ActorDep) -> DecidedMany:
     """Reject several pending suggestions for one reason, each as its own reject would; one refused is listed."""
     who = decider(request, actor, body.decided_by)
-    return decided_many(runtime, body.ids, lambda i: decisions.reject(runtime, i, body.reason, who))
+    return _decided_many(runtime, body.ids, lambda i: decisions.reject(runtime, i, body.reason, who))
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionPublic, responses=errors(404))
