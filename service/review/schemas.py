@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.models import StoryDraftEdits
 from pipelines.prioritization import InputEdits
 from service.core.enums import SuggestionAction
-from service.core.schemas import SuggestionPublic
+from service.core.schemas import IdValue, SuggestionPublic
 
 MAX_DECIDED_AT_ONCE = 200
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -49,7 +49,7 @@ class DecideManyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[PositiveInt] = Field(min_length=1, max_length=MAX_DECIDED_AT_ONCE, description="Suggestion ids.")
+    ids: list[IdValue] = Field(min_length=1, max_length=MAX_DECIDED_AT_ONCE, description="Suggestion ids.")
     decided_by: Decider = None
 
 
