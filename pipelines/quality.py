@@ -119,9 +119,17 @@ def _masked(text: str) -> str:
     return text
 
 
+def _adverbs(text: str, conjunction: re.Match[str]) -> bool:
+    """Whether the conjunction joins two adverbs ("quickly and easily"): one action done two ways, not two goals."""
+    before = re.findall(r"[A-Za-z]+", text[: conjunction.start()])[-1:]
+    after = re.findall(r"[A-Za-z]+", text[conjunction.end() :])[:1]
+    return bool(before and after) and all(w.lower().endswith("ly") and len(w) > 4 for w in before + after)
+
+
 def check_atomic(statement: Statement) -> Finding | None:
     """Two goals in one story: a conjunction joining two actions or things in the goal."""
-    found = _CONJUNCTION_RE.search(_masked(statement.goal))
+    goal = _masked(statement.goal)
+    found = next((m for m in _CONJUNCTION_RE.finditer(goal) if not _adverbs(goal, m)), None)
     if found is None:
         return None
     return Finding(

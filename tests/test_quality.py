@@ -59,6 +59,14 @@ def test_too_large_or_too_thin_items_are_not_estimable():
     assert "estimable" in criteria(check_item("Fix it", "", "tech_debt"))
 
 
+def test_two_adverbs_are_one_goal_done_two_ways():
+    """'quickly and easily' is how, not a second goal (dev: 2 originals read so, test: 1; README, quality)."""
+    one = check_item("As a user, I want to use the app quickly and easily, so that I save time.")
+    assert "atomic" not in criteria(one) and "unambiguous" in criteria(one)  # still vague, though
+    two = check_item("As a user, I want to apply quickly and pay easily, so that I save time.")
+    assert [f.span for f in two if f.criterion == "atomic"] == ["apply quickly and pay easily"]
+
+
 def test_fixed_pairs_are_not_two_goals():
     text = CLEAR.replace("download last month's invoices as one PDF", "drag and drop invoices into a folder")
     assert "atomic" not in criteria(check_item("Invoices", text, "feature", 3))
