@@ -185,6 +185,9 @@ def test_the_backlog_is_searched_and_filtered_with_a_total(client):
         {"title": "Login loop on Safari", "type": "bug", "description": "Users on SAFARI 17 loop", "labels": ["auth"]},
         {"title": "Old export of invoices", "labels": ["billing", "legacy"], "closed": True, "external_id": "SHOP-12"},
         {"title": "Discount of 100% off", "description": "a_b", "labels": ["billing-ops"]},
+        {"title": "Gift cards", "external_id": "jira:SHOP-120"},
+        {"title": "Dark mode", "external_id": "github:acme/shop#12"},
+        {"title": "Light mode", "external_id": "github:acme/shop#112"},
     ]
     assert client.post("/v1/backlog/items", json=items).status_code == 201
 
@@ -195,10 +198,18 @@ def test_the_backlog_is_searched_and_filtered_with_a_total(client):
             assert response.headers["X-Total-Count"] == str(total)
         return [item["title"] for item in response.json()]
 
-    assert titles("", 4) == [i["title"] for i in items]
+    assert titles("", 7) == [i["title"] for i in items]
     assert titles("q=EXPORT invoices") == ["Export invoices to CSV", "Old export of invoices"]
     assert titles("q=safari 17") == ["Login loop on Safari"]  # one word in the title, the other in the description
-    assert titles("q=shop-12") == ["Old export of invoices"]  # the tracker's key
+    assert titles("q=shop-12") == ["Old export of invoices"]  # the tracker's key: that issue, not SHOP-120
+    assert titles("q=SHOP-120") == ["Gift cards"] and titles("q=%2312") == ["Dark mode"]  # GitHub's #12, not #112
+    assert titles("q=shop", 5) == [
+        "Export invoices to CSV",
+        "Old export of invoices",
+        "Gift cards",
+        "Dark mode",
+        "Light mode",
+    ]
     assert titles("q=100%25") == ["Discount of 100% off"] and titles("q=a_b") == ["Discount of 100% off"]
     assert titles("q=t%25off") == [] and titles("q=d_scount") == []  # % and _ are not wildcards
     assert titles("item_type=bug") == ["Login loop on Safari"]

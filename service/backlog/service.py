@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from service.core.tables import BacklogItem, ItemEvent, Suggestion
 # The fields an import sets. A re-import merges the tracker's changes to them into the item, three-way against the
 # fields as the last import gave them (`BacklogItem.imported`): a field the tracker changed is updated, unless it was
 # changed here too (an accepted rewrite, estimate or priority), when this backlog's value is kept and said so.
+KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*-\d+)|#\d+")  # SHOP-12 (Jira, Linear), #12 (GitHub)
 SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points", "closed")
 REPEATED = "repeats an earlier record of this import with the same external_id"
 INDEXED = frozenset(("title", "description"))  # what the duplicate index reads of an item (`item_document`)
@@ -47,8 +49,15 @@ def _filtered(query: Select[Any], include_merged: bool, shown: BacklogFilter) ->
     if not include_merged:
         query = query.where(BacklogItem.merged_into_id.is_(None))
     for word in (shown.q or "").split():
-        fields = (BacklogItem.title, BacklogItem.description, BacklogItem.external_id)
-        query = query.where(or_(*(field.icontains(word, autoescape=True) for field in fields)))
+        text = or_(
+            BacklogItem.title.icontains(word, autoescape=True), BacklogItem.description.icontains(word, autoescape=True)
+        )
+        if KEY_RE.fullmatch(word):  # SHOP-12 is that issue, not SHOP-120 too: the external id is or ends with it
+            key, suffix = func.lower(BacklogItem.external_id), word.lower()
+            suffix = suffix if suffix.startswith("#") else f":{suffix}"
+            query = query.where(or_(text, key == word.lower(), key.endswith(suffix, autoescape=True)))
+        else:
+            query = query.where(or_(text, BacklogItem.external_id.icontains(word, autoescape=True)))
     if shown.item_type:
         query = query.where(BacklogItem.item_type == shown.item_type)
     if shown.label:  # labels are a JSON list, stored as json.dumps writes it in SQLite and PostgreSQL alike

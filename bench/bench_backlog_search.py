@@ -1,0 +1,88 @@
+"""What searching and filtering the backlog costs, against listing a page of it.
+
+For each backlog size: N items written straight into a fresh SQLite database (real user stories, repeated past
+the number there are; every tenth closed, labels from a small set), then `GET /v1/backlog` through the app in this
+process (a page of 100 by priority rank, the desk's order) plainly and with each filter, 50 requests each after a
+warm-up. Every variant counts its matches for `X-Total-Count`, the plain listing too. Ratios are against the plain
+listing at the same size, in the same process.
+Run: .venv/bin/python -m bench.bench_backlog_search --items 1000 10000
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from bench import backlog_sizes, publish, table_head
+from bench.bench_refine import stories
+from pipelines.llm import fake_llm
+from service.api import create_app
+from service.core.settings import Settings
+from service.core.tables import BacklogItem
+
+RESULTS = Path(__file__).parent / "results" / "bench_backlog_search.md"
+LABELS = ("billing", "search", "ux", "auth", "reports")
+VARIANTS = {
+    "the page (no filter)": "",
+    "one word (q=password)": "q=password",
+    "two words (q=user account)": "q=user%20account",
+    "a key (q=BENCH-77)": "q=BENCH-77",
+    "label=billing": "label=billing",
+    "state=open": "state=open",
+    "q=user, state=open, label=ux": "q=user&state=open&label=ux",
+}
+REQUESTS = 50
+
+
+def measure(n: int) -> list[str]:
+    settings = Settings(
+        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
+    )
+    app = create_app(settings, fake_llm())
+    rows = []
+    with TestClient(app, base_url="http://localhost") as client:
+        with app.state.runtime.db.session() as session:
+            real = stories(n)  # as many real stories as there are, repeated to reach n
+            items = [
+                {"title": real[number % len(real)].title, "description": real[number % len(real)].description,
+                 "labels": [LABELS[number % len(LABELS)]], "external_id": f"jira:BENCH-{number}",
+                 "closed": number % 10 == 0, "project_id": 1}
+                for number in range(n)
+            ]  # fmt: skip
+            session.execute(insert(BacklogItem), items)
+        times: dict[str, float] = {}
+        for name, query in VARIANTS.items():
+            path = f"/v1/backlog?order=priority&{query}"
+            client.get(path)
+            samples = []
+            for _ in range(REQUESTS):
+                started = time.perf_counter()
+                response = client.get(path)
+                samples.append(time.perf_counter() - started)
+                response.raise_for_status()
+            times[name] = statistics.median(samples)
+            matches = response.headers["X-Total-Count"]
+            rows.append((name, times[name], matches))
+    floor = times["the page (no filter)"]
+    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in rows]
+
+
+def main() -> None:
+    lines = table_head(
+        "Searching and filtering the backlog against listing a page of it",
+        f"Median of {REQUESTS} requests each, in-process (TestClient, SQLite); ratios against the page with no "
+        "filter at the same size, in the same process.",
+        ["items", "GET /v1/backlog", "ms", "ratio", "matches"],
+    )
+    for n in backlog_sizes():
+        lines += measure(n)
+    publish(lines, RESULTS)
+
+
+if __name__ == "__main__":
+    main()
