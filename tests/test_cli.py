@@ -242,3 +242,24 @@ def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tm
     assert (decided["status"], decided["reason"], decided["decided_by"]) == ("rejected", "not now", "bo")
     pending = runner.invoke(app, ["review", "list"], terminal_width=200)
     assert "Suggestions (0 shown)" in pending.output
+
+
+def test_review_list_says_what_each_kind_proposes():
+    from types import SimpleNamespace
+
+    from service.review.cli import summary
+
+    def said(kind: str, payload: dict, given: dict | None = None) -> str:
+        return summary(SimpleNamespace(kind=kind, payload=payload, input=given or {}, reason=None))
+
+    assert said("merge", {"fold_in": {"title": "A"}, "keep": {"title": "B"}}) == 'merge "A" into "B"'
+    assert said("evidence", {"title": "Login"}) == 'evidence for "Login"'
+    assert said("priority", {"title": "Login", "proposed_priority": "High"}) == 'priority of "Login": High'
+    assert said("item_change", {"item_title": "Login", "detail": "add SSO"}) == 'change to "Login": add SSO'
+    assert said("decision", {"decision": "Ship SSO first"}) == "Ship SSO first"
+    assert said("action_item", {"task": "Ana drafts the SSO spec"}) == "Ana drafts the SSO spec"
+    assert said("estimate", {"points": 5}, {"title": "Login"}) == '5 points for "Login"'
+    assert said("split", {"children": [{}, {}], "pattern": "crud_operations"}, {"title": "Login"}) == (
+        'split "Login" into 2 stories (crud_operations)'
+    )
+    assert said("story_draft", {"raw_output": "{"}, {"text": "an idea\n  with  lines"}) == "an idea with lines"

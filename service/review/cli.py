@@ -30,7 +30,14 @@ def summary(suggestion: Any) -> str:
         return f'split "{given.get("title", "")}" into {len(payload["children"])} stories ({payload.get("pattern")})'
     if suggestion.kind == "rewrite" and "title" in payload:
         return f'rewrite "{given.get("title", "")}" as "{payload["title"]}"'
-    for found in (payload.get("title"), payload.get("item_title"), payload.get("text"), given.get("title")):
+    if suggestion.kind == "evidence":
+        return f'evidence for "{payload.get("title") or payload.get("backlog_item_title") or given.get("title", "")}"'
+    if suggestion.kind == "item_change":
+        return f'change to "{payload.get("item_title", "")}": {payload.get("detail", "")}'
+    if suggestion.kind == "priority" and "proposed_priority" in payload:
+        return f'priority of "{payload.get("item_title") or payload.get("title", "")}": {payload["proposed_priority"]}'
+    notes = (payload.get("decision"), payload.get("task"))  # a meeting's decision or action item
+    for found in (*notes, payload.get("title"), payload.get("item_title"), payload.get("text"), given.get("title")):
         if isinstance(found, str) and found:
             return found
     return " ".join(str(given.get("text") or suggestion.reason or "").split())[:100]
