@@ -230,6 +230,38 @@ def test_a_suggestion_for_an_item_changed_since_is_stale(client, llm):
     assert stale.status_code == 409 and "stale" in stale.json()["detail"]
 
 
+def test_the_queue_keeps_its_findings_until_something_they_read_changes(client, llm, monkeypatch):
+    """Loading the queue again reads the findings it made (the duplicate search is its cost); an edit, a new item or
+    a new draft makes it check again, and what changed shows."""
+    from service.refinement import service
+
+    checked: list[int] = []
+    findings_many = service.findings_many
+
+    def counted(runtime, items):
+        checked.append(len(items))
+        return findings_many(runtime, items)
+
+    monkeypatch.setattr(service, "findings_many", counted)
+
+    def criteria(item_id: int) -> list[str]:
+        queue = {entry["item"]["id"]: entry for entry in client.get("/v1/refine/queue").json()}
+        return sorted({f["criterion"] for f in queue[item_id]["findings"]}) if item_id in queue else []
+
+    vague, clear = add(client, VAGUE, CLEAR)
+    assert "unambiguous" in criteria(vague) and criteria(clear) == [] and checked == [2]
+    assert "unambiguous" in criteria(vague) and checked == [2]  # nothing changed: not checked again
+    assert client.patch(f"/v1/backlog/{clear}", json={"description": "It should be fast."}).status_code == 200
+    assert "unambiguous" in criteria(clear) and checked == [2, 2]
+    add(client, {"title": "Dark mode", "external_id": "D"})
+    criteria(vague)
+    llm.chat.replies.append(story_json())
+    assert client.post("/v1/drafts", json={"text": "dark mode please"}).status_code == 201
+    criteria(vague)
+    criteria(vague)
+    assert checked == [2, 2, 3, 3]
+
+
 def test_a_rewrite_stored_before_points_stopped_counting_for_it_is_still_current(client, llm):
     """Pending rewrites stored by an earlier version carry a fingerprint with the points: while the item is as it
     was they are current, and refining it again finds them instead of making a second."""

@@ -9,10 +9,11 @@ while accepting its rewrite makes its estimate stale (that was made from the old
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from pipelines.refine import SplitPlan, item_requirements, rewrite_item, split_i
 from pipelines.words import item_words
 from service import duplicates
 from service.backlog.service import get_item
+from service.core import scope
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.learned import learned
@@ -33,6 +35,7 @@ from service.core.suggestions import Proposal, claim, create_suggestion, edited_
 from service.core.tables import BacklogItem, Suggestion
 from service.refinement import points_model
 
+_QUEUE_FINDINGS: dict[tuple, tuple[tuple, dict[int, list[Finding]]]] = {}  # by database and project
 MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
 COMPARABLES = 20
 # Findings a rewrite fixes; a duplicate is merged and a too-large item split instead.
@@ -394,6 +397,35 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
     return False
 
 
+def _findings_read(runtime: Runtime) -> tuple:
+    """What every item's findings are computed from, cheaply: the items not merged away (count and latest change:
+    text, type, points, parent, closed), the pending drafts the duplicate index also holds, the project's duplicate
+    calibration and whether duplicates are checked. Equal twice: the findings are the same."""
+    with runtime.db.session() as session:
+        live = BacklogItem.merged_into_id.is_(None)
+        items = tuple(session.execute(select(func.count(), func.max(BacklogItem.updated_at)).where(live)).one())
+        drafts = session.execute(
+            select(Suggestion.id, Suggestion.payload).where(
+                Suggestion.kind == SuggestionKind.story_draft, Suggestion.status == SuggestionStatus.pending
+            )
+        )
+        drafted = hashlib.sha256(json.dumps([[i, p] for i, p in drafts], sort_keys=True, default=str).encode())
+    check = runtime.settings.duplicate_check
+    return items, drafted.hexdigest(), check, repr(duplicates.calibration(runtime)) if check else None
+
+
+def _queue_findings(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
+    """`findings_many` for the queue's items, kept while nothing they are computed from changed (the queue is loaded
+    far more often than the backlog changes: each decision in the desk reloads it)."""
+    where = (runtime.db.url, scope.current_project())
+    read = _findings_read(runtime)
+    kept = _QUEUE_FINDINGS.get(where)
+    if kept is None or kept[0] != read or any(item.id not in kept[1] for item in items):
+        kept = (read, dict(zip([i.id for i in items], findings_many(runtime, items), strict=True)))
+        _QUEUE_FINDINGS[where] = kept
+    return [kept[1][item.id] for item in items]
+
+
 def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
     """The refinement queue: items with findings or pending refinement suggestions, most findings first; each with
     its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale."""
@@ -415,7 +447,7 @@ def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
             pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
         marked = {i: [(s, stale(session, s)) for s in group] for i, group in pending.items()}
     rows = []
-    for item, found in zip(items, findings_many(runtime, items), strict=True):
+    for item, found in zip(items, _queue_findings(runtime, items), strict=True):
         if found or item.id in pending:
             rows.append({"item": item, "findings": found, "suggestions": marked.get(item.id, [])})
     rows.sort(key=lambda row: (-len(row["findings"]), row["item"].id))
