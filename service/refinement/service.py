@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -398,12 +398,13 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
 
 
 def _findings_read(runtime: Runtime) -> tuple:
-    """What every item's findings are computed from, cheaply: the items not merged away (count and latest change:
+    """What every item's findings are computed from, cheaply: the items not merged away (each one's last change:
     text, type, points, parent, closed), the pending drafts the duplicate index also holds, the project's duplicate
     calibration and whether duplicates are checked. Equal twice: the findings are the same."""
     with runtime.db.session() as session:
         live = BacklogItem.merged_into_id.is_(None)
-        items = tuple(session.execute(select(func.count(), func.max(BacklogItem.updated_at)).where(live)).one())
+        changed = session.execute(select(BacklogItem.id, BacklogItem.updated_at).where(live).order_by(BacklogItem.id))
+        items = hashlib.sha256(repr(list(changed)).encode()).hexdigest()  # every item's last change, not the latest
         drafts = session.execute(
             select(Suggestion.id, Suggestion.payload).where(
                 Suggestion.kind == SuggestionKind.story_draft, Suggestion.status == SuggestionStatus.pending
