@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -16,31 +17,46 @@ Ids = Annotated[list[int], typer.Argument(help="Suggestion ids (see `refinery re
 As = Annotated[str | None, typer.Option("--as", help="Who decides (default: your login name).")]
 
 
+def _titled(payload: dict[str, Any], *keys: str) -> str:
+    return next((str(payload[key]) for key in keys if payload.get(key)), "")
+
+
+def _merge(p: dict[str, Any], g: dict[str, Any]) -> str:
+    return f'merge "{_titled(p.get("fold_in") or {}, "title")}" into "{_titled(p.get("keep") or {}, "title")}"'
+
+
+def _split(p: dict[str, Any], g: dict[str, Any]) -> str | None:
+    if "children" not in p:
+        return None
+    return f'split "{g.get("title", "")}" into {len(p["children"])} stories ({p.get("pattern")})'
+
+
+def _priority(p: dict[str, Any], g: dict[str, Any]) -> str | None:
+    if "proposed_priority" not in p:
+        return None
+    return f'priority of "{_titled(p, "item_title", "title")}": {p["proposed_priority"]}'
+
+
+# What each kind proposes, from its payload and input; None: the payload lacks it (a failed suggestion's raw output).
+PROPOSES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str | None]] = {
+    "merge": _merge,
+    "split": _split,
+    "priority": _priority,
+    "sprint_plan": lambda p, g: f"sprint plan: {p.get('points_used')} of {p.get('capacity_points')} points",
+    "estimate": lambda p, g: f'{p.get("points", "?")} points for "{g.get("title", "")}"',
+    "rewrite": lambda p, g: f'rewrite "{g.get("title", "")}" as "{p["title"]}"' if "title" in p else None,
+    "evidence": lambda p, g: f'evidence for "{_titled(p, "title", "backlog_item_title") or g.get("title", "")}"',
+    "item_change": lambda p, g: f'change to "{p.get("item_title", "")}": {p.get("detail", "")}',
+}
+
+
 def summary(suggestion: Any) -> str:
     """One line on what a suggestion proposes, whatever its kind."""
     payload, given = suggestion.payload or {}, suggestion.input or {}
-    if suggestion.kind == "merge":
-        fold_in, keep = payload.get("fold_in") or {}, payload.get("keep") or {}
-        return f'merge "{fold_in.get("title", "")}" into "{keep.get("title", "")}"'
-    if suggestion.kind == "sprint_plan":
-        return f"sprint plan: {payload.get('points_used')} of {payload.get('capacity_points')} points"
-    if suggestion.kind == "estimate":
-        return f'{payload.get("points", "?")} points for "{given.get("title", "")}"'
-    if suggestion.kind == "split" and "children" in payload:
-        return f'split "{given.get("title", "")}" into {len(payload["children"])} stories ({payload.get("pattern")})'
-    if suggestion.kind == "rewrite" and "title" in payload:
-        return f'rewrite "{given.get("title", "")}" as "{payload["title"]}"'
-    if suggestion.kind == "evidence":
-        return f'evidence for "{payload.get("title") or payload.get("backlog_item_title") or given.get("title", "")}"'
-    if suggestion.kind == "item_change":
-        return f'change to "{payload.get("item_title", "")}": {payload.get("detail", "")}'
-    if suggestion.kind == "priority" and "proposed_priority" in payload:
-        return f'priority of "{payload.get("item_title") or payload.get("title", "")}": {payload["proposed_priority"]}'
-    notes = (payload.get("decision"), payload.get("task"))  # a meeting's decision or action item
-    for found in (*notes, payload.get("title"), payload.get("item_title"), payload.get("text"), given.get("title")):
-        if isinstance(found, str) and found:
-            return found
-    return " ".join(str(given.get("text") or suggestion.reason or "").split())[:100]
+    if said := PROPOSES.get(suggestion.kind, lambda p, g: None)(payload, given):
+        return said
+    named = _titled(payload, "decision", "task", "title", "item_title", "text") or _titled(given, "title")
+    return named or " ".join(str(given.get("text") or suggestion.reason or "").split())[:100]
 
 
 @review_app.command("list")
