@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,3 +33,11 @@ def publish(lines: list[str], path: Path) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     path.write_text(text, encoding="utf-8")
+
+
+def publish_by_size(title: str, note: str, columns: list[str], measure: Callable[[int], list[str]], path: Path) -> None:
+    """The table of `measure`'s rows at each backlog size asked for (`backlog_sizes`), printed and kept in `path`."""
+    lines = table_head(title, note, columns)
+    for n in backlog_sizes():
+        lines += measure(n)
+    publish(lines, path)

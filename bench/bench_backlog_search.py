@@ -18,7 +18,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from bench import backlog_sizes, publish, table_head
+from bench import publish_by_size
 from bench.bench_refine import stories
 from pipelines.llm import fake_llm
 from service.api import create_app
@@ -73,15 +73,14 @@ def measure(n: int) -> list[str]:
 
 
 def main() -> None:
-    lines = table_head(
+    publish_by_size(
         "Searching and filtering the backlog against listing a page of it",
         f"Median of {REQUESTS} requests each, in-process (TestClient, SQLite); ratios against the page with no "
         "filter at the same size, in the same process.",
         ["items", "GET /v1/backlog", "ms", "ratio", "matches"],
+        measure,
+        RESULTS,
     )
-    for n in backlog_sizes():
-        lines += measure(n)
-    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":

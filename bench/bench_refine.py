@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import backlog_sizes, publish, table_head
+from bench import publish_by_size
 from evals.bug_reports import DATA_DIR
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import import_and_index
@@ -88,15 +88,13 @@ def measure(n: int) -> list[str]:
 
 
 def main() -> None:
-    sizes = backlog_sizes()
-    lines = table_head(
+    publish_by_size(
         "Refinement queue: duplicate search per item vs batched vs stored vectors",
         "Times are one run each; ratios are against `per item` at the same size, in the same process.",
         ["items", "variant", "seconds", "per item (ms)", "ratio", "same duplicates as per item"],
+        measure,
+        RESULTS,
     )
-    for n in sizes:
-        lines += measure(n)
-    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import backlog_sizes, publish, table_head
+from bench import publish_by_size
 from bench.bench_refine import stories
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.service import Imported, import_and_index
@@ -54,15 +54,13 @@ def measure(n: int) -> list[str]:
 
 
 def main() -> None:
-    sizes = backlog_sizes()
-    lines = table_head(
+    publish_by_size(
         "Re-importing a tracker's export against the first import",
         "One run each; ratios are against the first import at the same size, in the same process.",
         ["items", "import", "seconds", "per item (ms)", "ratio", "created / updated / unchanged"],
+        measure,
+        RESULTS,
     )
-    for n in sizes:
-        lines += measure(n)
-    publish(lines, RESULTS)
 
 
 if __name__ == "__main__":
