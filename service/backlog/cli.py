@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from service.core.cli import console, errors, fail, open_runtime
+
+if TYPE_CHECKING:
+    from service.backlog.schemas import BacklogFilter
 
 backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
 Search = Annotated[str | None, typer.Option("--search", "-q", help="Words in title, description or key.")]
@@ -18,7 +21,7 @@ LabelOption = Annotated[str | None, typer.Option("--label", help="Only items wit
 StateOption = Annotated[str, typer.Option("--state", help="open, closed or all.")]
 
 
-def backlog_filter(search: str | None, item_type: str | None, label: str | None, state: str) -> Any:
+def backlog_filter(search: str | None, item_type: str | None, label: str | None, state: str) -> BacklogFilter:
     """The filter the options ask for; a CLI error naming each option at fault."""
     from pydantic import ValidationError
 

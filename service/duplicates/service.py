@@ -97,7 +97,7 @@ def _propose_merge(
     if keep is None:
         raise NotFound(f"no backlog item with id {keep_item_id}")
     if keep.closed:
-        proposal = replace(proposal, warnings=[*proposal.warnings, closed_warning(keep)])
+        proposal = replace(proposal, warnings=[*proposal.warnings, _closed_warning(keep)])
     payload = {
         "keep": {"kind": "backlog_item", "item_id": keep.id, "title": keep.title, "closed": keep.closed},
         "fold_in": {"kind": "suggestion", "item_id": fold_in.id, "title": (fold_in.payload or {}).get("title", "")},
@@ -109,7 +109,7 @@ def _propose_merge(
     return create_suggestion(session, SuggestionKind.merge, proposal.with_payload(payload), inputs, evidence, actor)
 
 
-def closed_warning(item: BacklogItem) -> str:
+def _closed_warning(item: BacklogItem) -> str:
     return (
         f"backlog item {item.id} is closed (done or cancelled in its tracker): accepting folds this into finished "
         "work; if it asks for that work again (a regression, a change), reject the merge and keep it as new work"

@@ -35,7 +35,6 @@ from service.core.suggestions import Proposal, claim, create_suggestion, edited_
 from service.core.tables import BacklogItem, Suggestion
 from service.refinement import points_model
 
-_QUEUE_FINDINGS: dict[tuple, tuple[tuple, dict[int, list[Finding]]]] = {}  # by database and project
 MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
 COMPARABLES = 20
 # Findings a rewrite fixes; a duplicate is merged and a too-large item split instead.
@@ -395,6 +394,9 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
     except (Conflict, NotFound):
         return True
     return False
+
+
+_QUEUE_FINDINGS: dict[tuple, tuple[tuple, dict[int, list[Finding]]]] = {}  # by database and project
 
 
 def _findings_read(runtime: Runtime) -> tuple:

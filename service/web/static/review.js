@@ -41,7 +41,7 @@ export async function loadQueue(selectId) {
   $("#queue-total").textContent = page.total > page.items.length
     ? `the newest ${page.items.length} of ${page.total} shown: decide these, or filter by kind, to see the rest` : "";
   state.items.reverse(); // oldest first: review in the order things arrived
-  const pendingIds = new Set(state.items.filter((s) => s.status === "pending").map((s) => s.id));
+  const pendingIds = new Set(pendingShown().map((s) => s.id));
   state.ticked = new Set([...state.ticked].filter((id) => pendingIds.has(id)));  // ticks on what is still shown
   const queue = $("#queue");
   queue.replaceChildren(...state.items.map((s) => h("li", {
@@ -64,14 +64,15 @@ export async function loadQueue(selectId) {
 // Ticking: several pending suggestions accepted as they are, or rejected for one reason, in one request.
 function tickBox(id) {
   const box = h("input", { type: "checkbox", class: "tick", title: "Tick to decide on several at once (x)", "aria-label": `Tick #${id}` });
-  box.checked = state.ticked.has(id);
   box.addEventListener("click", (event) => event.stopPropagation());
   box.addEventListener("change", () => { if (box.checked) state.ticked.add(id); else state.ticked.delete(id); showTicked(); });
   return box;
 }
 
-function showTicked() {
-  const pending = state.items.filter((s) => s.status === "pending");
+const pendingShown = () => state.items.filter((s) => s.status === "pending");
+
+function showTicked() {  // the boxes, the count and "all pending shown" as `state.ticked` says
+  const pending = pendingShown();
   $("#bulk").hidden = !pending.length;
   $("#bulk-count").textContent = `${state.ticked.size} ticked`;
   $("#bulk-all").checked = pending.length > 0 && pending.every((s) => state.ticked.has(s.id));
@@ -86,7 +87,7 @@ export function tick() {
 }
 
 export function tickAll(on) {
-  state.ticked = new Set(on ? state.items.filter((s) => s.status === "pending").map((s) => s.id) : []);
+  state.ticked = new Set(on ? pendingShown().map((s) => s.id) : []);
   showTicked();
 }
 
