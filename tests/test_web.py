@@ -589,6 +589,43 @@ def test_a_slow_reload_does_not_overwrite_the_queue_a_filter_asked_for(page: Pag
     assert page.locator("#queue li").count() == 1
 
 
+def test_a_decision_made_while_the_queue_reloads_waits_for_it_and_stands_only_on_what_is_still_shown(
+    page: Page, desk: str
+):
+    """Enter pressed while a filter's reload is out is neither lost nor applied blindly: once the reload is drawn,
+    the rejection goes ahead if its suggestion is still shown and pending, and is refused, saying so, if not."""
+    history = {"title": "Reset a forgotten password", "description": "By email.", "story_points": 2}
+    items = [{"title": f"Reset a forgotten {what}", "description": "By email."} for what in ("PIN", "passphrase")]
+    created = httpx.post(f"{desk}/v1/backlog/items", json=[history, *items], timeout=120)
+    assert created.status_code == 201, created.text
+    for made in created.json()["created"][1:]:  # estimated from the item with points: no model call
+        assert httpx.post(f"{desk}/v1/backlog/{made['id']}/estimate", timeout=120).status_code == 201
+    visit(page, "/#review")
+    expect(page.locator("#queue li")).to_have_count(2)
+    held: list[Route] = []
+    for kind, said, pending in (("estimate", "Rejected #1", 1), ("merge", "The queue changed while it reloaded", 1)):
+        held.clear()
+        reload = re.compile(rf"/v1/suggestions\?limit=200&kind={kind}&status=pending$")
+        page.route(reload, lambda route: held.append(route))
+        page.select_option("#filter-kind", kind)
+        for _ in range(200):  # until the reload reaches the route and is held there
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert len(held) == 1
+        page.keyboard.press("r")
+        expect(page.locator("#reject-reason")).to_be_focused()
+        page.keyboard.type("too rough")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        assert "Rejected" not in page.locator("#flash").inner_text()  # nothing decided while the reload is out
+        held[0].continue_()
+        expect(page.locator("#flash")).to_contain_text(said)
+        page.unroute(reload)
+        statuses = httpx.get(f"{desk}/v1/suggestions", params={"status": "pending"}, timeout=30).json()
+        assert len(statuses) == pending
+
+
 def test_feedback_in_no_theme_is_listed_with_the_evidence_proposed_for_it(page: Page, llm: LLM, desk: str, tmp_path):
     from tests.test_ingest import CRASH, SINGLES, theme_reply
 

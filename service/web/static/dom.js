@@ -26,17 +26,23 @@ export const $ = (selector, root = document) => root.querySelector(selector);
 export const SUPERSEDED = Symbol("superseded");
 export function latestOnly(load) {
   let calls = 0;
-  const latest = async (...args) => {
+  let last = Promise.resolve();
+  const latest = (...args) => {
     const call = ++calls;
     latest.pending = true;
-    try {
-      const reply = await load(...args);
-      return call === calls ? reply : SUPERSEDED;
-    } finally {
-      if (call === calls) latest.pending = false;
-    }
+    last = (async () => {
+      try {
+        const reply = await load(...args);
+        return call === calls ? reply : SUPERSEDED;
+      } finally {
+        if (call === calls) latest.pending = false;
+      }
+    })();
+    return last;
   };
   latest.pending = false;
+  // Resolves once no call is out, after the callers awaiting the latest one have drawn its reply.
+  latest.settled = async () => { while (latest.pending) await last.catch(() => {}); };
   return latest;
 }
 

@@ -103,7 +103,7 @@ export function decideTicked(verb) {
     said = `${verb === "reject" ? "Rejected" : "Accepted"} ${result.decided.length} of ${ids.length}.${refused ? ` Not decided: ${refused}` : ""}`;
     state.ticked.clear();
     $("#bulk-reason").value = "";
-  }, () => said);
+  }, () => said, () => ids.every((id) => state.ticked.has(id)));
 }
 
 export async function refreshCount() {
@@ -316,11 +316,17 @@ function render() {
   }
 }
 
-async function decide(work, done) {
-  if (state.busy || fetchQueue.pending) return; // a key pressed while the queue reloads must not decide on what was shown
+// A decision asked for while the queue reloads waits for the reload, then goes ahead only if `stands()` (what was
+// decided on is still shown, still pending): a key pressed meanwhile is neither lost nor applied to something else.
+async function decide(work, done, stands) {
+  if (state.busy) return;
   state.busy = true;
   document.body.classList.add("busy");
   try {
+    if (fetchQueue.pending) {
+      await fetchQueue.settled();
+      if (!stands()) { flash("The queue changed while it reloaded: check what is shown, then decide again.", "info"); return; }
+    }
     await work();
     flash(typeof done === "function" ? done() : done);
     await loadQueue();
@@ -331,6 +337,8 @@ async function decide(work, done) {
     document.body.classList.remove("busy");
   }
 }
+
+const stillShown = (s) => () => state.selected?.id === s.id && state.selected.status === "pending";
 
 export function accept() {
   const s = state.selected;
@@ -346,15 +354,16 @@ export function accept() {
     if (Object.keys(edits).length) body.input_edits = edits;
   }
   return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }),
-    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`);
+    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s));
 }
 
 export function reject() {
   const s = state.selected;
   if (!s || s.status !== "pending") return;
   const reason = $("#reject-reason");
-  if (!reason.value.trim()) { reason.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
-  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: reason.value } }), `Rejected #${s.id}.`);
+  const text = reason.value;
+  if (!text.trim()) { reason.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
+  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }), `Rejected #${s.id}.`, stillShown(s));
 }
 
 export function regenerate() {
@@ -369,7 +378,8 @@ export function regenerate() {
     if (context !== (s.input.context || "")) json.context = context;
   }
   flash(`Regenerating #${s.id} …`);
-  return decide(() => api(`/v1/suggestions/${s.id}/regenerate`, { method: "POST", json }), `Regenerated #${s.id}.`);
+  return decide(() => api(`/v1/suggestions/${s.id}/regenerate`, { method: "POST", json }), `Regenerated #${s.id}.`,
+    () => state.selected?.id === s.id);
 }
 
 export async function history() {
