@@ -135,6 +135,34 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
     )  # fmt: skip
 
 
+def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):
+    """Another suggestion, another tab: coming back shows the edits typed before, and accepting applies them."""
+    llm.chat.replies.extend([story_json(), story_json(title="Export invoices as PDF")])
+    draft_idea(page, "customers keep asking to filter search results by price")
+    draft_idea(page, "accountants want invoices as PDF")
+    visit(page, "/#review")
+    page.locator("#queue li", has_text="Filter search results by price").click()
+    page.fill("#story-form [name=title]", "Filter search results by a price range")
+    page.locator("#criteria .criterion").nth(0).locator("[name=then]").fill("only items in the range are shown")
+    page.locator("#queue li", has_text="Export invoices as PDF").click()
+    expect(page.locator("#story-form [name=title]")).to_have_value("Export invoices as PDF")
+    expect(page.locator("#detail .unsaved")).to_have_count(0)
+    page.click("nav a[data-tab=backlog]")
+    page.click("nav a[data-tab=review]")
+    page.locator("#queue li", has_text="Filter search results by price").click()
+    expect(page.locator("#story-form [name=title]")).to_have_value("Filter search results by a price range")
+    expect(page.locator("#criteria .criterion").nth(0).locator("[name=then]")).to_have_value(
+        "only items in the range are shown"
+    )
+    expect(page.locator("#detail .unsaved")).to_contain_text("Your edits, not yet accepted, are kept")
+    page.click("#accept")
+    expect(page.locator("#flash")).to_contain_text("with your edits")
+    item = httpx.get(f"{desk}/v1/backlog", timeout=30).json()[0]
+    assert item["title"] == "Filter search results by a price range"
+    assert "only items in the range are shown" in item["description"]
+    expect(page.locator("#detail .unsaved")).to_have_count(0)  # the other draft, never edited
+
+
 @pytest.mark.parametrize("llm", [{"delay_s": 0.1}], indirect=True, ids=["slow-model"])
 def test_a_draft_is_previewed_field_by_field_while_the_model_writes_it(page: Page, llm: LLM):
     # the first reply lacks most fields: the model is asked again, and what it wrote first leaves the preview

@@ -7,7 +7,9 @@ import { conversationView, findingsList, noteText, prioritySignal, quotesList, r
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
-const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set() };
+// unsaved: a pending suggestion's edits not yet accepted, kept (by id) while the reviewer looks elsewhere: another
+// suggestion, another tab, a filter. `shown` is the suggestion the detail pane was last drawn for.
+const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set(), unsaved: new Map(), shown: null };
 const QUEUE_PAGE = 200;
 const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 
@@ -278,10 +280,38 @@ function otherPayload(s) {
   return h("pre", {}, JSON.stringify(p, null, 2));
 }
 
+// Keep what the reviewer typed into the shown suggestion's form, if it differs from the suggestion, before the pane
+// is drawn again; drawn again from the same suggestion, the form shows it (a changed suggestion drops it).
+function keepUnsaved() {
+  const s = state.shown;
+  if (!s || s.status !== "pending" || $("#detail").dataset.id !== String(s.id)) return;
+  let edited = null;
+  if ($("#story-form")) {
+    const story = readStory();
+    if (Object.entries(story).some(([k, v]) => !same(v, s.payload[k] ?? []))) edited = { ...s.payload, ...story };
+  } else if ($("#priority-form")) {
+    const edits = readInputEdits(s.payload);
+    if (Object.keys(edits).length) edited = { ...s.payload, inputs: { ...s.payload.inputs, ...edits } };
+  }
+  if (edited) state.unsaved.set(s.id, { from: JSON.stringify(s.payload), payload: edited });
+  else state.unsaved.delete(s.id);
+}
+
+function unsavedPayload(s) {
+  const kept = state.unsaved.get(s.id);
+  if (kept && s.status === "pending" && kept.from === JSON.stringify(s.payload)) return kept.payload;
+  state.unsaved.delete(s.id);
+  return null;
+}
+
 function render() {
   const s = state.selected;
   const detail = $("#detail");
   if (!s) return;
+  keepUnsaved();
+  state.shown = s;
+  const unsaved = unsavedPayload(s);
+  const payload = unsaved || s.payload || {};
   // A re-render of the same suggestion (a refresh of the queue) keeps a half-typed reject reason and its focus: lost
   // focus would send the rest of the reason to the review shortcuts (an "a" in it would accept).
   const typed = $("#reject-reason");
@@ -290,8 +320,9 @@ function render() {
   const pending = s.status === "pending";
   const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
   const body = [];
-  if (STORIES.includes(s.kind) && s.status !== "failed") body.push(storyForm(s.payload || {}, pending));
-  else if (s.kind === "priority" && !prioritySignal(s)) body.push(priorityForm(s.payload || {}, pending));
+  if (unsaved) body.push(h("p", { class: "unsaved" }, "Your edits, not yet accepted, are kept: accept to keep them, or edit them back."));
+  if (STORIES.includes(s.kind) && s.status !== "failed") body.push(storyForm(payload, pending));
+  else if (s.kind === "priority" && !prioritySignal(s)) body.push(priorityForm(payload, pending));
   else if (s.status === "failed") body.push(h("section", { class: "failed" }, h("p", {}, `The model's output failed validation: ${s.reason}`), h("pre", {}, s.payload?.raw_output ?? "")));
   else body.push(refinementView(s) || conversationView(s) || otherPayload(s));
   detail.replaceChildren(
@@ -340,6 +371,12 @@ async function decide(work, done, stands) {
 
 const stillShown = (s) => () => state.selected?.id === s.id && state.selected.status === "pending";
 
+// A decided suggestion's form edits are spent: the queue's reload must not keep them.
+function forget(s) {
+  state.unsaved.delete(s.id);
+  if (state.shown?.id === s.id) state.shown = null;
+}
+
 export function accept() {
   const s = state.selected;
   if (!s || s.status !== "pending") return;
@@ -353,7 +390,7 @@ export function accept() {
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) body.input_edits = edits;
   }
-  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }),
+  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }).then(() => forget(s)),
     `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s));
 }
 
@@ -363,7 +400,8 @@ export function reject() {
   const reason = $("#reject-reason");
   const text = reason.value;
   if (!text.trim()) { reason.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
-  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }), `Rejected #${s.id}.`, stillShown(s));
+  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }).then(() => forget(s)),
+    `Rejected #${s.id}.`, stillShown(s));
 }
 
 export function regenerate() {
