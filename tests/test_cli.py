@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -242,6 +243,61 @@ def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tm
     assert (decided["status"], decided["reason"], decided["decided_by"]) == ("rejected", "not now", "bo")
     pending = runner.invoke(app, ["review", "list"], terminal_width=200)
     assert "Suggestions (0 shown)" in pending.output
+
+
+def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):
+    """`refinery review edit`: the story's fields open in $EDITOR as JSON; what changed is accepted as edits; an
+    unchanged file, bad JSON or an invalid story accepts nothing and keeps what was typed."""
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    from service.core.enums import SuggestionKind
+    from service.core.runtime import Runtime
+    from service.core.suggestions import Proposal, create_suggestion
+    from tests.conftest import story
+
+    runtime = Runtime(get_settings())
+    with runtime.db.session() as session:
+        proposal = Proposal(story(title="Price filter"), "fake", "fake", "draft_story@test")
+        create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": "price filter"})
+        merge = Proposal({"keep": {}, "fold_in": {}}, "fake", "fake", "merge@test")
+        create_suggestion(session, SuggestionKind.merge, merge, {})
+    editor = tmp_path / "editor.py"  # an editor that applies EDIT (a Python expression over the JSON `d`) to the file
+    editor.write_text(
+        "import json, os, sys\n"
+        "path = sys.argv[1]\n"
+        "d = json.load(open(path))\n"
+        "exec(os.environ['EDIT'])\n"
+        "open(path, 'w').write(d if isinstance(d, str) else json.dumps(d))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.setenv("EDIT", "pass")
+    monkeypatch.setenv("COLUMNS", "300")  # the messages on one line
+    unchanged = runner.invoke(app, ["review", "edit", "1"])
+    assert unchanged.exit_code == 1 and "Nothing changed: #1 stays pending" in unchanged.output
+    monkeypatch.setenv("EDIT", "d = '{\"title\": '")
+    broken = runner.invoke(app, ["review", "edit", "1"])
+    assert broken.exit_code == 2 and "not valid JSON" in broken.output, broken.output
+    assert "#1 stays pending, your edits are in" in broken.output
+    kept = broken.output.split("your edits are in")[1].split()[0]
+    assert Path(kept).read_text() == '{"title": '
+    monkeypatch.setenv("EDIT", "d['acceptance_criteria'] = []")
+    invalid = runner.invoke(app, ["review", "edit", "1"])
+    assert invalid.exit_code == 2 and "acceptance_criteria" in invalid.output, invalid.output
+    monkeypatch.setenv("EDIT", "d['title'] = 'Filter by a price range'; d['labels'] = ['pricing']")
+    edited = runner.invoke(app, ["review", "edit", "1", "--as", "ana"])
+    assert edited.exit_code == 0, edited.output
+    assert "accepted #1 with your edits (title, labels): backlog item #1" in edited.output
+    item = json.loads(runner.invoke(app, ["backlog", "list", "--json"]).output)[0]
+    assert (item["title"], item["labels"]) == ("Filter by a price range", ["pricing"])
+    decided = json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)
+    assert decided["decided_by"] == "ana"
+    again = runner.invoke(app, ["review", "edit", "1"])
+    assert again.exit_code == 2 and "already accepted" in again.output
+    nothing = runner.invoke(app, ["review", "edit", "2"])
+    assert nothing.exit_code == 2 and "nothing to edit" in nothing.output
+    edits = tmp_path / "edits.json"
+    edits.write_text('{"title": "x"')
+    assert runner.invoke(app, ["review", "edit", "2", "--file", str(edits)]).exit_code == 2
 
 
 def test_review_list_says_what_each_kind_proposes():

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.table import Table
 
@@ -131,12 +132,88 @@ def _decided(runtime: Any, verb: str, ids: list[int], decide: Any) -> None:
 
 @review_app.command("accept")
 def review_accept(ids: Ids, decided_by: As = None) -> None:
-    """Accept suggestions as they are (edit them first in the desk or with the API's `edits`)."""
+    """Accept suggestions as they are (`refinery review edit` accepts one with your edits)."""
     from service.review import decisions
 
     runtime = open_runtime(index=True)
     who = decided_by or getpass.getuser()
     _decided(runtime, "accepted", ids, lambda i: decisions.accept(runtime, i, actor=who))
+
+
+def _editable(runtime: Any, suggestion_id: int) -> tuple[str, dict[str, Any]]:
+    """Which edits a pending suggestion takes ("edits" or "input_edits") and its current values of them."""
+    from pipelines.models import StoryDraftEdits
+    from pipelines.prioritization import InputEdits
+    from service.core.enums import SuggestionKind
+    from service.core.suggestions import ensure_pending, get_suggestion
+    from service.review.decisions import HANDLERS
+
+    with refusals(), runtime.db.session() as session:
+        suggestion = get_suggestion(session, suggestion_id)
+        ensure_pending(suggestion)
+        field, payload = HANDLERS[SuggestionKind(suggestion.kind)].edits, suggestion.payload or {}
+        if field is None:
+            raise fail(f"#{suggestion_id} is a {suggestion.kind}: it has nothing to edit; accept or reject it")
+    if field == "edits":
+        return field, {k: payload[k] for k in StoryDraftEdits.model_fields if k in payload}
+    inputs = payload.get("inputs") or {}
+    return field, {k: inputs[k] for k in InputEdits.model_fields if k in inputs}
+
+
+def _kept(text: str, suggestion_id: int) -> str:
+    """Keep what the reviewer typed in a file, so a refused edit costs no retyping; its path."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", prefix=f"refinery-edit-{suggestion_id}-", suffix=".json", delete=False) as f:
+        f.write(text)
+    return f.name
+
+
+@review_app.command("edit")
+def review_edit(
+    suggestion_id: Annotated[int, typer.Argument(help="The suggestion's id.")],
+    from_file: Annotated[
+        typer.FileText | None, typer.Option("--file", help="A JSON object of the fields to change, not an editor.")
+    ] = None,
+    decided_by: As = None,
+) -> None:
+    """Edit a story (draft or rewrite) or a priority's inputs in your $EDITOR, as JSON, then accept it with the
+    edits. Leaving it unchanged accepts nothing."""
+    from pydantic import ValidationError
+
+    from pipelines.llm.core import describe_validation_error
+    from pipelines.models import StoryDraftEdits
+    from pipelines.prioritization import InputEdits
+    from service.core.errors import DomainError
+    from service.review import decisions
+
+    runtime = open_runtime(index=True)
+    field, before = _editable(runtime, suggestion_id)
+    shown = json.dumps(before, indent=2, ensure_ascii=False) + "\n"
+    text = from_file.read() if from_file else click.edit(shown, extension=".json")
+    if text is None or text.strip() == shown.strip():
+        console.print(f"Nothing changed: #{suggestion_id} stays pending.")
+        raise typer.Exit(code=1)
+    try:
+        after = json.loads(text)
+        if not isinstance(after, dict):
+            raise ValueError("the edits must be one object of fields, as shown")
+        changed = {k: v for k, v in after.items() if v != before.get(k)}
+        model = StoryDraftEdits if field == "edits" else InputEdits
+        edits = model.model_validate(changed)
+    except (ValueError, ValidationError) as exc:
+        said = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"not valid JSON: {exc}"
+        raise fail(f"{said}; #{suggestion_id} stays pending, your edits are in {_kept(text, suggestion_id)}") from exc
+    if not changed:
+        console.print(f"Nothing changed: #{suggestion_id} stays pending.")
+        raise typer.Exit(code=1)
+    who = decided_by or getpass.getuser()
+    try:
+        item = decisions.accept(runtime, suggestion_id, actor=who, **{field: edits})
+    except DomainError as exc:
+        raise fail(f"{exc}; #{suggestion_id} stays pending, your edits are in {_kept(text, suggestion_id)}") from exc
+    said = f"accepted #{suggestion_id} with your edits ({', '.join(changed)})"
+    console.print(said + (f": backlog item #{item.id}" if item is not None else ""))
 
 
 @review_app.command("reject")
