@@ -136,7 +136,8 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
 
 
 def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):
-    """Another suggestion, another tab: coming back shows the edits typed before, and accepting applies them."""
+    """Another suggestion, another tab: coming back shows the edits typed before, and accepting applies them; ticked
+    with others to accept as they are, it is held back, saying why."""
     llm.chat.replies.extend([story_json(), story_json(title="Export invoices as PDF")])
     draft_idea(page, "customers keep asking to filter search results by price")
     draft_idea(page, "accountants want invoices as PDF")
@@ -155,6 +156,11 @@ def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page
         "only items in the range are shown"
     )
     expect(page.locator("#detail .unsaved")).to_contain_text("Your edits, not yet accepted, are kept")
+    page.check("#bulk-all")  # accepting ticked ones "as they are" would drop the edits: refused, saying which
+    page.click("#bulk-accept")
+    expect(page.locator("#flash")).to_contain_text("#1 has your edits, not yet accepted: accept it on its own (a)")
+    assert httpx.get(f"{desk}/v1/backlog", timeout=30).json() == []
+    page.uncheck("#bulk-all")
     page.click("#accept")
     expect(page.locator("#flash")).to_contain_text("with your edits")
     item = httpx.get(f"{desk}/v1/backlog", timeout=30).json()[0]

@@ -98,6 +98,12 @@ export function decideTicked(verb) {
   if (!ids.length) { flash("Tick the suggestions to decide on first (x, or the boxes in the queue).", "info"); return; }
   const reason = $("#bulk-reason").value.trim();
   if (verb === "reject" && !reason) { $("#bulk-reason").focus(); flash("Say why you reject them, then press Reject ticked.", "info"); return; }
+  keepUnsaved();
+  const edited = verb === "accept" ? ids.filter((id) => state.unsaved.has(id)) : [];
+  if (edited.length) {
+    flash(`${edited.map((id) => `#${id}`).join(", ")} ${edited.length > 1 ? "have" : "has"} your edits, not yet accepted: accept ${edited.length > 1 ? "each" : "it"} on its own (a) to keep them, or untick ${edited.length > 1 ? "them" : "it"}.`, "info");
+    return;
+  }
   let said = "";
   return decide(async () => {
     const result = await api(`/v1/suggestions/${verb}`, { method: "POST", json: verb === "reject" ? { ids, reason } : { ids } });
