@@ -591,15 +591,20 @@ def test_an_upload_becomes_themes_whose_evidence_is_shown_and_accepted(page: Pag
     expect(page.locator("#backlog tbody tr").first).to_contain_text("4 tickets, 4 customers")
 
 
-def test_a_slow_reload_does_not_overwrite_the_queue_a_filter_asked_for(page: Page, desk: str):
-    """The queue's first load (every kind) answers after the load a filter change started: the filtered list stays,
-    and a decision made meanwhile is not held up by the outdated load."""
+def two_pending_estimates(desk: str) -> None:
+    """Three items, one with points; the other two estimated from it (no model call): suggestions #1 and #2."""
     history = {"title": "Reset a forgotten password", "description": "By email.", "story_points": 2}
     items = [{"title": f"Reset a forgotten {what}", "description": "By email."} for what in ("PIN", "passphrase")]
     created = httpx.post(f"{desk}/v1/backlog/items", json=[history, *items], timeout=120)
     assert created.status_code == 201, created.text
-    for made in created.json()["created"][1:]:  # estimated from the item with points: no model call
+    for made in created.json()["created"][1:]:
         assert httpx.post(f"{desk}/v1/backlog/{made['id']}/estimate", timeout=120).status_code == 201
+
+
+def test_a_slow_reload_does_not_overwrite_the_queue_a_filter_asked_for(page: Page, desk: str):
+    """The queue's first load (every kind) answers after the load a filter change started: the filtered list stays,
+    and a decision made meanwhile is not held up by the outdated load."""
+    two_pending_estimates(desk)
     held: list[Route] = []
     first_load = re.compile(r"/v1/suggestions\?limit=200&status=pending$")  # every kind, the default status
     page.route(first_load, lambda route: route.continue_() if held else held.append(route))  # hold only the first
@@ -628,12 +633,7 @@ def test_a_decision_made_while_the_queue_reloads_waits_for_it_and_stands_only_on
 ):
     """Enter pressed while a filter's reload is out is neither lost nor applied blindly: once the reload is drawn,
     the rejection goes ahead if its suggestion is still shown and pending, and is refused, saying so, if not."""
-    history = {"title": "Reset a forgotten password", "description": "By email.", "story_points": 2}
-    items = [{"title": f"Reset a forgotten {what}", "description": "By email."} for what in ("PIN", "passphrase")]
-    created = httpx.post(f"{desk}/v1/backlog/items", json=[history, *items], timeout=120)
-    assert created.status_code == 201, created.text
-    for made in created.json()["created"][1:]:  # estimated from the item with points: no model call
-        assert httpx.post(f"{desk}/v1/backlog/{made['id']}/estimate", timeout=120).status_code == 201
+    two_pending_estimates(desk)
     visit(page, "/#review")
     expect(page.locator("#queue li")).to_have_count(2)
     held: list[Route] = []
