@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pipelines.duplicates import BACKGROUND
 from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.points_model import joined
@@ -72,28 +75,47 @@ def epics_among(session: Session, item_ids: list[int]) -> set[int]:
     return set(session.scalars(query.distinct()))
 
 
+def _text_findings(item: BacklogItem) -> list[Finding]:
+    return check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
+
+
+def _duplicate_findings(candidates: list[dict[str, Any]]) -> list[Finding]:
+    return [
+        Finding(
+            criterion="duplicate",
+            span=None,
+            why=f'reads like backlog item #{candidate["item_id"]} "{candidate["title"]}" '
+            f"(score {candidate['score']:.2f})",
+            fix=f"merge the two: keep one and fold the other into it (#{candidate['item_id']})",
+        )
+        for candidate in candidates
+        if candidate["verdict"] == "duplicate" and candidate["kind"] == "backlog_item"
+    ]
+
+
+DUPLICATES_SHOWN = 5  # an item's likeliest duplicates that can be findings
+JUDGED_WITH = BACKGROUND.stop  # the likeliest duplicates an item's verdicts are judged with (`judge`)
+
+
+def _candidates(runtime: Runtime, items: list[BacklogItem], k: int = DUPLICATES_SHOWN) -> list[list[dict[str, Any]]]:
+    """Each item's `k` likeliest duplicates (none when the project does not check duplicates)."""
+    check = runtime.settings.duplicate_check
+    return duplicates.items_duplicates(runtime, items, k) if check and items else [[] for _ in items]
+
+
+def _as_epic(found: list[Finding], epic: bool) -> list[Finding]:
+    return [f for f in found if f.criterion in EPIC_CRITERIA] if epic else found
+
+
 def findings_many(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
     """`findings` for many items, with their duplicate searches batched; an epic's only as `EPIC_CRITERIA` says."""
-    check = runtime.settings.duplicate_check
-    candidates = duplicates.items_duplicates(runtime, items, 5) if check and items else [[] for _ in items]
+    candidates = _candidates(runtime, items)
     with runtime.db.session() as session:
         epics = epics_among(session, [i.id for i in items])
-    result = []
-    for item, found_duplicates in zip(items, candidates, strict=True):
-        found = check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
-        found += [
-            Finding(
-                criterion="duplicate",
-                span=None,
-                why=f'reads like backlog item #{candidate["item_id"]} "{candidate["title"]}" '
-                f"(score {candidate['score']:.2f})",
-                fix=f"merge the two: keep one and fold the other into it (#{candidate['item_id']})",
-            )
-            for candidate in found_duplicates
-            if candidate["verdict"] == "duplicate" and candidate["kind"] == "backlog_item"
-        ]
-        result.append([f for f in found if f.criterion in EPIC_CRITERIA] if item.id in epics else found)
-    return result
+    return [
+        _as_epic(_text_findings(item) + _duplicate_findings(found), item.id in epics)
+        for item, found in zip(items, candidates, strict=True)
+    ]
 
 
 def quality(runtime: Runtime, item_id: int) -> list[Finding]:
@@ -396,17 +418,29 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
     return False
 
 
-_QUEUE_FINDINGS: dict[tuple, tuple[tuple, dict[int, list[Finding]]]] = {}  # by database and project
+@dataclass
+class _Kept:
+    """The queue's findings as last computed, and what they were computed from."""
+
+    others: tuple  # the pending drafts, the duplicate check, the calibration: a change recomputes everything
+    changed: dict[int, Any] = field(default_factory=dict)  # each live item's last change
+    texts: dict[int, str] = field(default_factory=dict)  # a hash of each queued item's indexed text
+    found: dict[int, list[Finding]] = field(default_factory=dict)  # each queued item's findings on its own text
+    candidates: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # and its JUDGED_WITH likeliest
+    epics: set[int] = field(default_factory=set)  # the queued items that have children
 
 
-def _findings_read(runtime: Runtime) -> tuple:
-    """What every item's findings are computed from, cheaply: the items not merged away (each one's last change:
-    text, type, points, parent, closed), the pending drafts the duplicate index also holds, the project's duplicate
-    calibration and whether duplicates are checked. Equal twice: the findings are the same."""
+_QUEUE_FINDINGS: dict[tuple, _Kept] = {}  # by database and project
+_QUEUE_LOCK = threading.Lock()
+
+
+def _findings_read(runtime: Runtime) -> tuple[dict[int, Any], tuple]:
+    """What every item's findings are computed from, cheaply: each item not merged away with its last change (text,
+    type, points, parent, closed); and the pending drafts the duplicate index also holds, the project's duplicate
+    calibration and whether duplicates are checked."""
     with runtime.db.session() as session:
         live = BacklogItem.merged_into_id.is_(None)
-        changed = session.execute(select(BacklogItem.id, BacklogItem.updated_at).where(live).order_by(BacklogItem.id))
-        items = hashlib.sha256(repr(list(changed)).encode()).hexdigest()  # every item's last change, not the latest
+        changed = {i: at for i, at in session.execute(select(BacklogItem.id, BacklogItem.updated_at).where(live))}
         drafts = session.execute(
             select(Suggestion.id, Suggestion.payload).where(
                 Suggestion.kind == SuggestionKind.story_draft, Suggestion.status == SuggestionStatus.pending
@@ -414,19 +448,65 @@ def _findings_read(runtime: Runtime) -> tuple:
         )
         drafted = hashlib.sha256(json.dumps([[i, p] for i, p in drafts], sort_keys=True, default=str).encode())
     check = runtime.settings.duplicate_check
-    return items, drafted.hexdigest(), check, repr(duplicates.calibration(runtime)) if check else None
+    return changed, (drafted.hexdigest(), check, repr(duplicates.calibration(runtime)) if check else None)
+
+
+def _text_hash(item: BacklogItem) -> str:
+    return hashlib.sha256(f"{item.title}\n{item.description or ''}".encode()).hexdigest()
+
+
+def _to_search(kept: _Kept, changed: dict[int, Any], items: list[BacklogItem]) -> tuple[list[BacklogItem], set[int]]:
+    """The queued items whose indexed text changed (or that are new), and the ids of every live or gone item whose
+    text may have changed (a closed item's too: it is a candidate, not queued)."""
+    queued = {item.id for item in items}
+    retexted = {i for i in changed.keys() - queued if kept.changed.get(i) != changed[i]} | (
+        kept.changed.keys() - changed.keys()
+    )
+    first = [item for item in items if kept.texts.get(item.id) != _text_hash(item)]
+    return first, retexted | {item.id for item in first}
 
 
 def _queue_findings(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
-    """`findings_many` for the queue's items, kept while nothing they are computed from changed (the queue is loaded
-    far more often than the backlog changes: each decision in the desk reloads it)."""
+    """`findings_many` for the queue's items, kept between loads (the queue is loaded far more often than the backlog
+    changes: each decision in the desk reloads it). After a change only what it can touch is checked again: the
+    rules on the changed items, and the duplicate search of the items whose text changed, of the items that had one
+    of them among the candidates their verdicts are judged with, and of those they now find there (measured against
+    checking every item in `bench/bench_refine.py`). A new draft, calibration or setting checks everything again."""
+    with _QUEUE_LOCK:  # two loads at once would each update what is kept from their own read
+        return _kept_findings(runtime, items)
+
+
+def _kept_findings(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
     where = (runtime.db.url, scope.current_project())
-    read = _findings_read(runtime)
+    changed, others = _findings_read(runtime)
     kept = _QUEUE_FINDINGS.get(where)
-    if kept is None or kept[0] != read or any(item.id not in kept[1] for item in items):
-        kept = (read, dict(zip([i.id for i in items], findings_many(runtime, items), strict=True)))
-        _QUEUE_FINDINGS[where] = kept
-    return [kept[1][item.id] for item in items]
+    if kept is None or kept.others != others:
+        kept = _QUEUE_FINDINGS[where] = _Kept(others)
+    moved = [item for item in items if item.id not in kept.found or kept.changed.get(item.id) != changed.get(item.id)]
+    if moved or kept.changed != changed:
+        first, retexted = _to_search(kept, changed, items)
+        by_id = {item.id: item for item in items}
+        named = {
+            i
+            for i, found in kept.candidates.items()
+            if any(c["kind"] == "backlog_item" and c["item_id"] in retexted for c in found)
+        }
+        searched = dict(zip([i.id for i in first], _candidates(runtime, first, JUDGED_WITH), strict=True))
+        named |= {c["item_id"] for found in searched.values() for c in found if c["kind"] == "backlog_item"}
+        again = [by_id[i] for i in sorted(named & by_id.keys() - searched.keys())]
+        searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH), strict=True))
+        kept.candidates = {i: kept.candidates[i] for i in by_id.keys() & kept.candidates.keys()} | searched
+        kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()} | {
+            i.id: _text_findings(i) for i in moved
+        }
+        kept.texts = {item.id: _text_hash(item) for item in items}
+        kept.changed = changed
+        with runtime.db.session() as session:
+            kept.epics = epics_among(session, list(by_id))
+    return [
+        _as_epic(kept.found[i.id] + _duplicate_findings(kept.candidates[i.id][:DUPLICATES_SHOWN]), i.id in kept.epics)
+        for i in items
+    ]
 
 
 def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
