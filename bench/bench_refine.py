@@ -6,8 +6,8 @@ in one process and on the same index, three ways to find each item's duplicates:
   batched     `search_many` over batches of 128, texts encoded in batches;
   stored      batched, with the item's own vectors read from the index instead of encoded (the service now).
 Each row checks that the variant finds the same duplicates as the first one. Then the whole queue call, again with
-nothing changed, and after 1 and 10 items were re-worded (the queue keeps its findings and searches again only what
-the change can touch), each checked against every item's findings computed afresh.
+nothing changed, and after 1 item, then 10 were re-worded and after a new draft (the queue keeps its findings and
+searches again only what the change can touch), each checked against every item's findings computed afresh.
 Run: .venv/bin/python -m bench.bench_refine [--items 300 1000]
 """
 
@@ -22,10 +22,13 @@ from pathlib import Path
 from bench import publish_by_size
 from evals.bug_reports import DATA_DIR
 from pipelines.quality import Finding
+from service import duplicates
 from service.backlog.schemas import BacklogItemCreate, BacklogItemUpdate
 from service.backlog.service import edit_item, import_and_index
+from service.core.enums import SuggestionKind
 from service.core.runtime import Runtime
 from service.core.settings import Settings
+from service.core.suggestions import Proposal, create_suggestion
 from service.core.tables import BacklogItem
 from service.duplicates import detector, item_document
 from service.duplicates.index import SEARCH_BATCH, SEARCHABLE, in_this_project, items_duplicates
@@ -88,10 +91,11 @@ def measure(n: int) -> list[str]:
         seconds, queue = timed(lambda: service.queue(runtime, len(items)))
         rows.append(f"| {len(items)} | {name} | {seconds:.2f} | {1000 * seconds / len(items):.1f} | "
                     f"{seconds / base_seconds:.3f} | ({len(queue)} rows) |")  # fmt: skip
-    for changed in (1, 10):  # items re-worded as a person or an accepted rewrite does; then the queue, kept findings
-        for item in items[7 : 7 + 11 * changed : 11]:  # each copies the wording of the item after it
-            after = items[items.index(item) + 1]
-            edit_item(runtime, item.id, BacklogItemUpdate(description=f"{after.description} (reworded)"), "bench")
+    changes = [("1 item re-worded", lambda: reword(runtime, items[7:8])),
+               ("10 items re-worded", lambda: reword(runtime, items[18 : 18 + 110 : 11])),
+               ("a new draft worded like an item", lambda: draft_like(runtime, items[40]))]  # fmt: skip
+    for name, change in changes:
+        change()
         seconds, queue = timed(lambda: service.queue(runtime, len(items)))
         found = {row["item"].id: row["findings"] for row in queue}
         now = fresh_items(runtime)
@@ -101,11 +105,33 @@ def measure(n: int) -> list[str]:
         ]
         agreed = [(kept, right) for kept, right in pairs if named(kept) == named(right)]
         same, moved = len(agreed), [abs(a - b) for k, r in agreed for a, b in zip(scores(k), scores(r), strict=True)]
-        drift = max(moved, default=0)
-        rows.append(f"| {len(items)} | queue after {changed} item(s) re-worded | {seconds:.2f} | "
-                    f"{1000 * seconds / len(items):.1f} | {seconds / base_seconds:.3f} | {same}/{len(items)} the "
-                    f"same findings as all checked afresh (scores within {drift:.2f}) |")  # fmt: skip
+        rows.append(f"| {len(items)} | queue after {name} | {seconds:.2f} | {1000 * seconds / len(items):.1f} | "
+                    f"{seconds / base_seconds:.3f} | {same}/{len(items)} the same findings as all checked afresh "
+                    f"(scores within {max(moved, default=0):.2f}) |")  # fmt: skip
     return rows
+
+
+def reword(runtime: Runtime, items: list[BacklogItem]) -> None:
+    """Each item copies the wording of the item after it, as a person's edit or an accepted rewrite would."""
+    with runtime.db.session() as session:
+        following = {i.id: session.get(BacklogItem, i.id + 1) for i in items}
+        texts = {i: f"{after.description} (reworded)" for i, after in following.items()}
+    for item_id, text in texts.items():
+        edit_item(runtime, item_id, BacklogItemUpdate(description=text), "bench")
+
+
+def draft_like(runtime: Runtime, item: BacklogItem) -> None:
+    """A pending story draft worded like the item, indexed as a drafted idea is."""
+    criteria = [{"given": "a user", "when": "they ask", "then": f"it is done {n}"} for n in (1, 2)]
+    story = {"item_type": "feature", "title": item.title[:100], "persona": "user", "goal": item.description,
+             "benefit": "it helps", "labels": [], "assumptions": [], "open_questions": [],
+             "acceptance_criteria": criteria}  # fmt: skip
+    with runtime.db.session() as session:
+        made = create_suggestion(
+            session, SuggestionKind.story_draft, Proposal(story, "fake", "fake", "bench"), {"text": item.description}
+        )
+        draft_id = made.id
+    duplicates.check_new_draft(runtime, draft_id)
 
 
 def named(found: list[Finding]) -> list[tuple[str, str | None, str]]:

@@ -246,8 +246,9 @@ FEATURES = [
 
 def test_the_queue_keeps_its_findings_and_searches_again_only_what_a_change_can_touch(client, llm, monkeypatch):
     """Loading the queue again reads the findings it made (the duplicate search is its cost). After a change only the
-    items whose text changed, the items that had one of them among their likeliest duplicates and those they now
-    find are searched again, and the queue's findings are always those of checking every item afresh."""
+    items whose text changed, the items that had one of them (or a changed draft) among their likeliest duplicates
+    and those they now find are searched again, and the queue's findings are always those of checking every item
+    afresh."""
     from service.core.tables import BacklogItem
     from service.refinement import service
 
@@ -307,8 +308,12 @@ def test_the_queue_keeps_its_findings_and_searches_again_only_what_a_change_can_
     assert first not in queue_is_fresh() and 0 < sum(map(len, searched[before:])) < len(ids)
     llm.chat.replies.append(story_json())
     assert client.post("/v1/drafts", json={"text": "dark mode please"}).status_code == 201
+    before = len(searched)
     queue_is_fresh()
-    assert searched[-1] == [i for i in ids if i != first]  # a new draft: every item is searched again
+    assert 0 < sum(map(len, searched[before:])) < len(ids) - 1  # a new draft: the items near it are searched again
+    draft = client.get("/v1/suggestions", params={"kind": "story_draft"}).json()[0]
+    assert client.post(f"/v1/suggestions/{draft['id']}/reject", json={"reason": "no"}).status_code == 200
+    queue_is_fresh()  # and again when it leaves the index
 
 
 def test_a_rewrite_stored_before_points_stopped_counting_for_it_is_still_current(client, llm):

@@ -3,6 +3,7 @@
 from service.duplicates.index import (
     calibration,
     detector,
+    drafts_duplicates,
     in_this_project,
     index,
     item_document,
@@ -21,6 +22,7 @@ __all__ = [
     "calibration",
     "check_new_draft",
     "detector",
+    "drafts_duplicates",
     "detector_proposal",
     "in_this_project",
     "draft_decided",

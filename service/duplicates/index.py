@@ -179,7 +179,16 @@ def item_duplicates(runtime: Runtime, item: BacklogItem, k: int = 10) -> list[di
 def items_duplicates(runtime: Runtime, items: list[BacklogItem], k: int = 10) -> list[list[dict[str, Any]]]:
     """`item_duplicates` for many items, in batches of store queries; an indexed item's stored vectors are used
     instead of encoding its text again."""
-    documents = [item_document(item) for item in items]
+    return documents_duplicates(runtime, [item_document(item) for item in items], k)
+
+
+def drafts_duplicates(runtime: Runtime, drafts: list[Suggestion], k: int = 10) -> list[list[dict[str, Any]]]:
+    """The backlog items and other pending drafts most like each pending story draft."""
+    return documents_duplicates(runtime, [suggestion_document(draft) for draft in drafts], k)
+
+
+def documents_duplicates(runtime: Runtime, documents: list[Document], k: int) -> list[list[dict[str, Any]]]:
+    """The candidates of indexed documents, each left out of its own, in batches of store queries."""
     results: list[list[dict[str, Any]]] = []
     learned = calibration(runtime)
     for start in range(0, len(documents), SEARCH_BATCH):

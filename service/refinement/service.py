@@ -422,8 +422,9 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
 class _Kept:
     """The queue's findings as last computed, and what they were computed from."""
 
-    others: tuple  # the pending drafts, the duplicate check, the calibration: a change recomputes everything
+    others: tuple  # the duplicate check and the calibration: a change recomputes everything
     changed: dict[int, Any] = field(default_factory=dict)  # each live item's last change
+    drafts: dict[int, str] = field(default_factory=dict)  # a hash of each pending draft (the index holds them too)
     texts: dict[int, str] = field(default_factory=dict)  # a hash of each queued item's indexed text
     found: dict[int, list[Finding]] = field(default_factory=dict)  # each queued item's findings on its own text
     candidates: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # and its JUDGED_WITH likeliest
@@ -434,79 +435,91 @@ _QUEUE_FINDINGS: dict[tuple, _Kept] = {}  # by database and project
 _QUEUE_LOCK = threading.Lock()
 
 
-def _findings_read(runtime: Runtime) -> tuple[dict[int, Any], tuple]:
+def _findings_read(runtime: Runtime) -> tuple[dict[int, Any], dict[int, str], tuple]:
     """What every item's findings are computed from, cheaply: each item not merged away with its last change (text,
-    type, points, parent, closed); and the pending drafts the duplicate index also holds, the project's duplicate
-    calibration and whether duplicates are checked."""
+    type, points, parent, closed); each pending draft (the duplicate index holds them too); whether duplicates are
+    checked and the project's duplicate calibration."""
     with runtime.db.session() as session:
         live = BacklogItem.merged_into_id.is_(None)
         changed = {i: at for i, at in session.execute(select(BacklogItem.id, BacklogItem.updated_at).where(live))}
-        drafts = session.execute(
+        pending = session.execute(
             select(Suggestion.id, Suggestion.payload).where(
                 Suggestion.kind == SuggestionKind.story_draft, Suggestion.status == SuggestionStatus.pending
             )
         )
-        drafted = hashlib.sha256(json.dumps([[i, p] for i, p in drafts], sort_keys=True, default=str).encode())
+        drafts = {
+            i: hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest() for i, p in pending
+        }
     check = runtime.settings.duplicate_check
-    return changed, (drafted.hexdigest(), check, repr(duplicates.calibration(runtime)) if check else None)
+    return changed, drafts, (check, repr(duplicates.calibration(runtime)) if check else None)
 
 
 def _text_hash(item: BacklogItem) -> str:
     return hashlib.sha256(f"{item.title}\n{item.description or ''}".encode()).hexdigest()
 
 
-def _to_search(kept: _Kept, changed: dict[int, Any], items: list[BacklogItem]) -> tuple[list[BacklogItem], set[int]]:
-    """The queued items whose indexed text changed (or that are new), and the ids of every live or gone item whose
-    text may have changed (a closed item's too: it is a candidate, not queued)."""
-    queued = {item.id for item in items}
-    retexted = {i for i in changed.keys() - queued if kept.changed.get(i) != changed[i]} | (
-        kept.changed.keys() - changed.keys()
-    )
-    first = [item for item in items if kept.texts.get(item.id) != _text_hash(item)]
-    return first, retexted | {item.id for item in first}
+def _drafts_candidates(runtime: Runtime, draft_ids: list[int]) -> list[list[dict[str, Any]]]:
+    if not draft_ids or not runtime.settings.duplicate_check:
+        return []
+    with runtime.db.session() as session:
+        drafts = list(session.scalars(select(Suggestion).where(Suggestion.id.in_(draft_ids))))
+    return duplicates.drafts_duplicates(runtime, drafts, JUDGED_WITH)
 
 
 def _queue_findings(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
     """`findings_many` for the queue's items, kept between loads (the queue is loaded far more often than the backlog
     changes: each decision in the desk reloads it). After a change only what it can touch is checked again: the
     rules on the changed items, and the duplicate search of the items whose text changed, of the items that had one
-    of them among the candidates their verdicts are judged with, and of those they now find there (measured against
-    checking every item in `bench/bench_refine.py`). A new draft, calibration or setting checks everything again."""
+    of them (or a changed draft) among the candidates their verdicts are judged with, and of those they now find
+    there (measured against checking every item in `bench/bench_refine.py`). Another calibration or setting checks
+    everything again."""
     with _QUEUE_LOCK:  # two loads at once would each update what is kept from their own read
-        return _kept_findings(runtime, items)
-
-
-def _kept_findings(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
-    where = (runtime.db.url, scope.current_project())
-    changed, others = _findings_read(runtime)
-    kept = _QUEUE_FINDINGS.get(where)
-    if kept is None or kept.others != others:
-        kept = _QUEUE_FINDINGS[where] = _Kept(others)
-    moved = [item for item in items if item.id not in kept.found or kept.changed.get(item.id) != changed.get(item.id)]
-    if moved or kept.changed != changed:
-        first, retexted = _to_search(kept, changed, items)
-        by_id = {item.id: item for item in items}
-        named = {
-            i
-            for i, found in kept.candidates.items()
-            if any(c["kind"] == "backlog_item" and c["item_id"] in retexted for c in found)
-        }
-        searched = dict(zip([i.id for i in first], _candidates(runtime, first, JUDGED_WITH), strict=True))
-        named |= {c["item_id"] for found in searched.values() for c in found if c["kind"] == "backlog_item"}
-        again = [by_id[i] for i in sorted(named & by_id.keys() - searched.keys())]
-        searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH), strict=True))
-        kept.candidates = {i: kept.candidates[i] for i in by_id.keys() & kept.candidates.keys()} | searched
-        kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()} | {
-            i.id: _text_findings(i) for i in moved
-        }
-        kept.texts = {item.id: _text_hash(item) for item in items}
-        kept.changed = changed
-        with runtime.db.session() as session:
-            kept.epics = epics_among(session, list(by_id))
+        where = (runtime.db.url, scope.current_project())
+        changed, drafts, others = _findings_read(runtime)
+        kept = _QUEUE_FINDINGS.get(where)
+        if kept is None or kept.others != others:
+            kept = _QUEUE_FINDINGS[where] = _Kept(others)
+        moved = [i for i in items if i.id not in kept.found or kept.changed.get(i.id) != changed.get(i.id)]
+        redrafted = {d for d in drafts.keys() | kept.drafts.keys() if drafts.get(d) != kept.drafts.get(d)}
+        if moved or redrafted or kept.changed != changed:
+            _check_again(runtime, kept, items, moved, changed, drafts, redrafted)
+        found, candidates, epics = kept.found, kept.candidates, kept.epics
     return [
-        _as_epic(kept.found[i.id] + _duplicate_findings(kept.candidates[i.id][:DUPLICATES_SHOWN]), i.id in kept.epics)
-        for i in items
+        _as_epic(found[i.id] + _duplicate_findings(candidates[i.id][:DUPLICATES_SHOWN]), i.id in epics) for i in items
     ]
+
+
+def _check_again(
+    runtime: Runtime,
+    kept: _Kept,
+    items: list[BacklogItem],
+    moved: list[BacklogItem],
+    changed: dict[int, Any],
+    drafts: dict[int, str],
+    redrafted: set[int],
+) -> None:
+    """Update `kept` for the queue's `items` after a change: `moved` items (their last change differs), `changed`
+    (every live item's last change now), `drafts` (each pending draft now) of which `redrafted` are new, changed or
+    gone."""
+    by_id = {item.id: item for item in items}
+    first = [item for item in items if kept.texts.get(item.id) != _text_hash(item)]  # new or re-worded
+    others = {i for i in changed.keys() - by_id.keys() if kept.changed.get(i) != changed[i]}  # closed ones
+    touched = {("backlog_item", i) for i in {*others, *(kept.changed.keys() - changed.keys()), *(i.id for i in first)}}
+    touched |= {("suggestion", d) for d in redrafted}
+    named = {i for i, found in kept.candidates.items() if any((c["kind"], c["item_id"]) in touched for c in found)}
+    searched = dict(zip([i.id for i in first], _candidates(runtime, first, JUDGED_WITH), strict=True))
+    now_finding = _drafts_candidates(runtime, sorted(redrafted & drafts.keys())) if len(first) < len(items) else []
+    named |= {
+        c["item_id"] for found in [*searched.values(), *now_finding] for c in found if c["kind"] == "backlog_item"
+    }
+    again = [by_id[i] for i in sorted(named & by_id.keys() - searched.keys())]
+    searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH), strict=True))
+    kept.candidates = {i: kept.candidates[i] for i in by_id.keys() & kept.candidates.keys()} | searched
+    kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()} | {i.id: _text_findings(i) for i in moved}
+    kept.texts = {item.id: _text_hash(item) for item in items}
+    kept.changed, kept.drafts = changed, drafts
+    with runtime.db.session() as session:
+        kept.epics = epics_among(session, list(by_id))
 
 
 def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
