@@ -25,6 +25,7 @@ def test_draft_creates_a_pending_suggestion_with_provenance(client, llm):
     assert body["input"] == {"text": "customers keep asking to filter search by price", "context": "web shop"}
     assert body["model"] == "fake" and body["prompt_version"].startswith("draft_story@")
     assert body["usage"]["attempts"] == 1
+    assert body["summary"] == story()["title"]  # one line on what it proposes, as the desk's queue shows it
     assert client.get(f"/v1/suggestions/{body['id']}").json() == body
     assert client.get("/v1/backlog").json() == []  # nothing enters the backlog without an accept
 
@@ -37,6 +38,7 @@ def test_invalid_model_output_becomes_a_failed_suggestion(client, llm):
     assert body["status"] == "failed"
     assert "acceptance_criteria" in body["reason"]
     assert body["payload"] == {"raw_output": json.dumps(story(acceptance_criteria=[]))}
+    assert body["summary"] == "make it better"  # a failed draft is summed up by its idea
     accept = client.post(f"/v1/suggestions/{body['id']}/accept", json={})
     assert accept.status_code == 409
 

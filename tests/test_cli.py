@@ -303,19 +303,19 @@ def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_p
 def test_review_list_says_what_each_kind_proposes():
     from types import SimpleNamespace
 
-    from service.review.cli import summary
+    from service.core.summaries import summary
 
     def said(kind: str, payload: dict, given: dict | None = None) -> str:
         return summary(SimpleNamespace(kind=kind, payload=payload, input=given or {}, reason=None))
 
-    assert said("merge", {"fold_in": {"title": "A"}, "keep": {"title": "B"}}) == 'merge "A" into "B"'
-    assert said("evidence", {"title": "Login"}) == 'evidence for "Login"'
-    assert said("priority", {"title": "Login", "proposed_priority": "High"}) == 'priority of "Login": High'
-    assert said("item_change", {"item_title": "Login", "detail": "add SSO"}) == 'change to "Login": add SSO'
+    assert said("merge", {"fold_in": {"title": "A"}, "keep": {"title": "B"}}) == 'Merge "A" into "B"'
+    assert said("evidence", {"title": "Login"}) == 'Evidence for "Login"'
+    assert said("priority", {"title": "Login", "proposed_priority": "High"}) == 'Priority of "Login": High'
+    assert said("item_change", {"item_title": "Login", "detail": "add SSO"}) == 'Change to "Login": add SSO'
     assert said("decision", {"decision": "Ship SSO first"}) == "Ship SSO first"
     assert said("action_item", {"task": "Ana drafts the SSO spec"}) == "Ana drafts the SSO spec"
     assert said("estimate", {"points": 5}, {"title": "Login"}) == '5 points for "Login"'
     assert said("split", {"children": [{}, {}], "pattern": "crud_operations"}, {"title": "Login"}) == (
-        'split "Login" into 2 stories (crud_operations)'
+        'Split "Login" into 2 stories (crud_operations)'
     )
     assert said("story_draft", {"raw_output": "{"}, {"text": "an idea\n  with  lines"}) == "an idea with lines"

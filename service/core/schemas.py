@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from service.core.enums import JobStatus, SuggestionKind, SuggestionStatus
+from service.core.summaries import summary
 
 
 class SuggestionPublic(BaseModel):
@@ -33,6 +34,11 @@ class SuggestionPublic(BaseModel):
     evidence: dict[str, Any] | None = Field(
         None, description="What supports the suggestion, e.g. its likely duplicates with scores and verdicts."
     )
+
+    @computed_field(description='One line on what it proposes, e.g. `Merge "A" into "B"` or `5 points for "A"`.')
+    @property
+    def summary(self) -> str:
+        return summary(self)
 
 
 class BacklogItemPublic(BaseModel):

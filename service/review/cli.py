@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import click
@@ -12,52 +11,11 @@ import typer
 from rich.table import Table
 
 from service.core.cli import console, errors, fail, open_runtime, refusals
+from service.core.summaries import summary
 
 review_app = typer.Typer(help="Review suggestions: nothing enters the backlog until a person accepts it.")
 Ids = Annotated[list[int], typer.Argument(help="Suggestion ids (see `refinery review list`).")]
 As = Annotated[str | None, typer.Option("--as", help="Who decides (default: your login name).")]
-
-
-def _titled(payload: dict[str, Any], *keys: str) -> str:
-    return next((str(payload[key]) for key in keys if payload.get(key)), "")
-
-
-def _merge(p: dict[str, Any], g: dict[str, Any]) -> str:
-    return f'merge "{_titled(p.get("fold_in") or {}, "title")}" into "{_titled(p.get("keep") or {}, "title")}"'
-
-
-def _split(p: dict[str, Any], g: dict[str, Any]) -> str | None:
-    if "children" not in p:
-        return None
-    return f'split "{g.get("title", "")}" into {len(p["children"])} stories ({p.get("pattern")})'
-
-
-def _priority(p: dict[str, Any], g: dict[str, Any]) -> str | None:
-    if "proposed_priority" not in p:
-        return None
-    return f'priority of "{_titled(p, "item_title", "title")}": {p["proposed_priority"]}'
-
-
-# What each kind proposes, from its payload and input; None: the payload lacks it (a failed suggestion's raw output).
-PROPOSES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str | None]] = {
-    "merge": _merge,
-    "split": _split,
-    "priority": _priority,
-    "sprint_plan": lambda p, g: f"sprint plan: {p.get('points_used')} of {p.get('capacity_points')} points",
-    "estimate": lambda p, g: f'{p.get("points", "?")} points for "{g.get("title", "")}"',
-    "rewrite": lambda p, g: f'rewrite "{g.get("title", "")}" as "{p["title"]}"' if "title" in p else None,
-    "evidence": lambda p, g: f'evidence for "{_titled(p, "title", "backlog_item_title") or g.get("title", "")}"',
-    "item_change": lambda p, g: f'change to "{p.get("item_title", "")}": {p.get("detail", "")}',
-}
-
-
-def summary(suggestion: Any) -> str:
-    """One line on what a suggestion proposes, whatever its kind."""
-    payload, given = suggestion.payload or {}, suggestion.input or {}
-    if said := PROPOSES.get(suggestion.kind, lambda p, g: None)(payload, given):
-        return said
-    named = _titled(payload, "decision", "task", "title", "item_title", "text") or _titled(given, "title")
-    return named or " ".join(str(given.get("text") or suggestion.reason or "").split())[:100]
 
 
 @review_app.command("list")

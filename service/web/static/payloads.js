@@ -158,16 +158,6 @@ export const CHANGES = { criteria: "new acceptance criterion", question_answered
 // A conversation's priority signal: a priority suggestion without a framework, the level proposed and why.
 export const prioritySignal = (s) => s.kind === "priority" && s.payload?.source === "conversation";
 
-// What a conversation suggestion says, without its quotes (they are shown with it).
-export function noteText(s) {
-  const p = s.payload || {};
-  if (s.kind === "decision") return p.decision;
-  if (s.kind === "action_item") return p.task;
-  if (s.kind === "item_change") return p.detail;
-  if (prioritySignal(s)) return p.rationale || p.detail;
-  return p.title;
-}
-
 function item(p) {
   return h("span", { class: "item" }, h("strong", { class: "item-ref" }, `#${p.backlog_item_id}`),
     p.item_title ? [" ", h("q", { class: "item-title" }, p.item_title)] : "");

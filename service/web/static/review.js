@@ -3,7 +3,7 @@
 import { api, apiPage } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
 import { valueEffortMatrix } from "./matrix.js";
-import { conversationView, findingsList, noteText, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
+import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
@@ -16,21 +16,6 @@ const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const STORIES = ["story_draft", "rewrite"];  // kinds whose payload is a story the reviewer can edit before accepting
-
-function titleOf(s) {
-  const p = s.payload || {};
-  if (s.kind === "merge") return `Merge "${p.fold_in?.title}" into "${p.keep?.title}"`;
-  if (s.kind === "evidence") return `Evidence for "${p.title || p.backlog_item_title || "#" + p.backlog_item_id}"`;
-  if (s.kind === "sprint_plan") return `Sprint plan (${p.points_used}/${p.capacity_points} points)`;
-  if (prioritySignal(s)) return `Priority of "${p.item_title}": ${p.proposed_priority}`;
-  if (s.kind === "priority") return `Priority: ${p.title}`;
-  if (s.kind === "item_change") return `Change to "${p.item_title}": ${p.detail ?? ""}`;
-  if (s.kind === "decision" || s.kind === "action_item") return noteText(s) || "";
-  if (s.kind === "rewrite") return `Rewrite "${s.input?.title}" as "${p.title ?? "?"}"`;
-  if (s.kind === "split") return `Split "${s.input?.title}" into ${p.children?.length ?? "?"} stories`;
-  if (s.kind === "estimate") return `Estimate "${s.input?.title}": ${p.points ?? "?"} points`;
-  return p.title || (s.input.text || "").slice(0, 80);
-}
 
 export async function loadQueue(selectId) {
   if (selectId !== undefined) state.selectId = selectId; // a later reload that supersedes this one selects it
@@ -50,7 +35,7 @@ export async function loadQueue(selectId) {
     dataset: { id: s.id }, class: `queue-item ${s.status}`, tabindex: "0",
     onclick: () => select(s.id),
   }, s.status === "pending" ? tickBox(s.id) : h("span", {}),
-     h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, titleOf(s)),
+     h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, s.summary),
      h("span", { class: `status ${s.status}` }, s.status))));
   showTicked();
   const matrix = valueEffortMatrix(state.items, select);
