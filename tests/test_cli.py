@@ -300,6 +300,47 @@ def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_p
     assert runner.invoke(app, ["review", "edit", "2", "--file", str(edits)]).exit_code == 2
 
 
+def test_backlog_show_finds_an_item_by_id_or_tracker_key_with_its_children_and_pending_suggestions(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    monkeypatch.setenv("COLUMNS", "300")
+    from service.backlog.schemas import BacklogItemCreate
+    from service.backlog.service import import_and_index
+    from service.core.enums import SuggestionKind
+    from service.core.runtime import Runtime
+    from service.core.suggestions import Proposal, create_suggestion
+
+    runtime = Runtime(get_settings())
+    import_and_index(runtime, [
+        BacklogItemCreate(title="Checkout [beta]", description="Pay by card.", external_id="jira:SHOP-1",
+                          labels=["epic"], story_points=13),
+        BacklogItemCreate(title="Pay by card", external_id="jira:SHOP-12", parent="SHOP-1", closed=True),
+        BacklogItemCreate(title="Pay by invoice", external_id="jira:SHOP-120", parent="SHOP-1"),
+        BacklogItemCreate(title="Dark mode", external_id="github:acme/shop#7"),
+    ])  # fmt: skip
+    with runtime.db.session() as session:
+        estimate = Proposal({"points": 8, "rationale": "like #2"}, "fake", "fake", "estimate@test")
+        create_suggestion(
+            session, SuggestionKind.estimate, estimate, {"backlog_item_id": 1, "title": "Checkout [beta]"}
+        )
+    shown = runner.invoke(app, ["backlog", "show", "SHOP-1"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "#1 SHOP-1 Checkout [beta]"  # a title is text, not markup
+    assert "13 points" in lines[1] and "labels: epic" in lines[1]
+    assert "child #2 Pay by card (closed)" in shown.output and "child #3 Pay by invoice" in shown.output
+    assert 'pending: #1 estimate: 8 points for "Checkout [beta]"' in shown.output
+    assert runner.invoke(app, ["backlog", "show", "shop-12"]).output.startswith("#2 SHOP-12 Pay by card (closed)")
+    assert "child of #1" in runner.invoke(app, ["backlog", "show", "3"]).output
+    assert runner.invoke(app, ["backlog", "show", "#7"]).output.startswith("#4 acme/shop#7 Dark mode")
+    assert json.loads(runner.invoke(app, ["backlog", "show", "4", "--json"]).output)["title"] == "Dark mode"
+    missing = runner.invoke(app, ["backlog", "show", "SHOP-9"])
+    assert missing.exit_code == 2 and "no backlog item with id or key 'SHOP-9'" in missing.output
+    assert runner.invoke(app, ["backlog", "show", "99"]).exit_code == 2
+
+
 def test_review_list_says_what_each_kind_proposes():
     from types import SimpleNamespace
 

@@ -1,4 +1,4 @@
-"""`refinery backlog list`, `refinery export` and `refinery import`."""
+"""`refinery backlog list` and `show`, `refinery export` and `refinery import`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from service.core.cli import console, errors, fail, open_runtime
 if TYPE_CHECKING:
     from service.backlog.schemas import BacklogFilter
 
-backlog_app = typer.Typer(help="Read the backlog.", no_args_is_help=True)
+backlog_app = typer.Typer(help="Read the backlog: list and search it, show one item.", no_args_is_help=True)
 Search = Annotated[str | None, typer.Option("--search", "-q", help="Words in title, description or key.")]
 ItemTypeOption = Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")]
 LabelOption = Annotated[str | None, typer.Option("--label", help="Only items with this label.")]
@@ -33,6 +33,46 @@ def backlog_filter(search: str | None, item_type: str | None, label: str | None,
         options = {"q": "--search", "item_type": "--type"}
         said = (f"{options.get(str(e['loc'][0]), '--' + str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
         raise fail("; ".join(said)) from exc
+
+
+@backlog_app.command("show")
+def backlog_show(
+    item: Annotated[str, typer.Argument(help="The item's id, or its tracker key (SHOP-12; quote a GitHub '#12').")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the item as JSON.")] = False,
+) -> None:
+    """One item: its fields, description, parent and children, evidence, and the suggestions pending on it."""
+    from sqlalchemy import select
+
+    from service.backlog import service
+    from service.core.cli import refusals
+    from service.core.enums import SuggestionStatus
+    from service.core.schemas import BacklogItemPublic
+    from service.core.summaries import summary
+    from service.core.tables import BacklogItem, Suggestion
+
+    runtime = open_runtime()
+    with refusals(), runtime.db.session() as session:
+        found = BacklogItemPublic.model_validate(service.find_item(session, item))
+        children = select(BacklogItem).where(BacklogItem.parent_id == found.id).order_by(BacklogItem.id)
+        kids = [f"child #{c.id} {c.title}" + (" (closed)" if c.closed else "") for c in session.scalars(children)]
+        pending = session.scalars(select(Suggestion).where(Suggestion.status == SuggestionStatus.pending))
+        on_it = [(s.id, s.kind, summary(s)) for s in pending if (s.input or {}).get("backlog_item_id") == found.id]
+    if as_json:
+        print(found.model_dump_json(indent=2))
+        return
+    key = found.external_id.split(":", 1)[-1] if found.external_id else None
+    heading = f"#{found.id}{f' {key}' if key else ''} {found.title}" + (" (closed)" if found.closed else "")
+    points = "no points" if found.story_points is None else f"{found.story_points} points"
+    facts = [found.item_type, f"priority {found.priority or '-'}", points, f"labels: {', '.join(found.labels) or '-'}"]
+    facts += [f"merged into #{found.merged_into_id}"] if found.merged_into_id else []
+    facts += [f"child of #{found.parent_id}"] if found.parent_id else []
+    evidence = found.evidence or {}
+    if evidence.get("ticket_count"):
+        facts.append(f"evidence: {evidence['ticket_count']} tickets, {evidence.get('distinct_customers', 0)} customers")
+    for line in [heading, " · ".join(facts), *kids, "", found.description or "(no description)"]:
+        console.print(line, markup=False, highlight=False, style="bold" if line is heading else None)
+    for suggestion_id, kind, said in on_it:
+        console.print(f"pending: #{suggestion_id} {kind}: {said} (refinery review show {suggestion_id})", markup=False)
 
 
 @backlog_app.command("list")

@@ -67,6 +67,27 @@ def _filtered(query: Select[Any], include_merged: bool, shown: BacklogFilter) ->
     return query
 
 
+def find_item(session: Session, given: str) -> BacklogItem:
+    """The item `given` names: its id (12, or #12 where no imported issue has that number) or its tracker key (SHOP-12,
+    #12); NotFound, saying what was tried, when none does."""
+    given = given.strip()
+    if KEY_RE.fullmatch(given):
+        key = given.lower()
+        suffix = key if key.startswith("#") else f":{key}"
+        external = func.lower(BacklogItem.external_id)
+        found = session.scalars(
+            select(BacklogItem).where(or_(external == key, external.endswith(suffix, autoescape=True))).limit(2)
+        ).all()
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise InvalidInput(f"{given} names more than one item (from different trackers): give its id")
+        given = given.removeprefix("#")
+    if given.isdigit() and len(given) < 10:
+        return get_item(session, int(given))
+    raise NotFound(f"no backlog item with id or key {given!r} (an id is a number; a key looks like SHOP-12 or #12)")
+
+
 def list_items(
     session: Session,
     limit: int | None = 100,
