@@ -148,6 +148,8 @@ def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page
     page.locator("#queue li", has_text="Export invoices as PDF").click()
     expect(page.locator("#story-form [name=title]")).to_have_value("Export invoices as PDF")
     expect(page.locator("#detail .unsaved")).to_have_count(0)
+    expect(page.locator("#queue li.edited")).to_have_count(1)  # the queue marks the one with edits kept
+    expect(page.locator("#queue li.edited")).to_contain_text("Filter search results by price")
     page.click("nav a[data-tab=backlog]")
     page.click("nav a[data-tab=review]")
     page.locator("#queue li", has_text="Filter search results by price").click()
@@ -167,6 +169,7 @@ def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page
     assert item["title"] == "Filter search results by a price range"
     assert "only items in the range are shown" in item["description"]
     expect(page.locator("#detail .unsaved")).to_have_count(0)  # the other draft, never edited
+    expect(page.locator("#queue li.edited")).to_have_count(0)
 
 
 @pytest.mark.parametrize("llm", [{"delay_s": 0.1}], indirect=True, ids=["slow-model"])

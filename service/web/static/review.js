@@ -32,7 +32,7 @@ export async function loadQueue(selectId) {
   state.ticked = new Set([...state.ticked].filter((id) => pendingIds.has(id)));  // ticks on what is still shown
   const queue = $("#queue");
   queue.replaceChildren(...state.items.map((s) => h("li", {
-    dataset: { id: s.id }, class: `queue-item ${s.status}`, tabindex: "0",
+    dataset: { id: s.id }, class: `queue-item ${s.status}${state.unsaved.has(s.id) ? " edited" : ""}`, tabindex: "0",
     onclick: () => select(s.id),
   }, s.status === "pending" ? tickBox(s.id) : h("span", {}),
      h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, s.summary),
@@ -286,12 +286,16 @@ function keepUnsaved() {
   }
   if (edited) state.unsaved.set(s.id, { from: JSON.stringify(s.payload), payload: edited });
   else state.unsaved.delete(s.id);
+  document.querySelector(`#queue li[data-id="${s.id}"]`)?.classList.toggle("edited", Boolean(edited));
 }
 
 function unsavedPayload(s) {
   const kept = state.unsaved.get(s.id);
   if (kept && s.status === "pending" && kept.from === JSON.stringify(s.payload)) return kept.payload;
-  state.unsaved.delete(s.id);
+  if (kept) {
+    state.unsaved.delete(s.id);
+    document.querySelector(`#queue li[data-id="${s.id}"]`)?.classList.remove("edited");
+  }
   return null;
 }
 
