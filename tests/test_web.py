@@ -163,6 +163,11 @@ def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page
     expect(page.locator("#flash")).to_contain_text("#1 has your edits, not yet accepted: accept it on its own (a)")
     assert httpx.get(f"{desk}/v1/backlog", timeout=30).json() == []
     page.uncheck("#bulk-all")
+    asked: list[str] = []  # leaving the page with edits kept but not accepted: the browser asks first
+    page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.evaluate("location.reload()")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
     page.click("#accept")
     expect(page.locator("#flash")).to_contain_text("with your edits")
     item = httpx.get(f"{desk}/v1/backlog", timeout=30).json()[0]
@@ -170,6 +175,11 @@ def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page
     assert "only items in the range are shown" in item["description"]
     expect(page.locator("#detail .unsaved")).to_have_count(0)  # the other draft, never edited
     expect(page.locator("#queue li.edited")).to_have_count(0)
+    asked.clear()
+    page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
+    page.reload()  # nothing kept now: leaving does not ask
+    expect(page.locator("#queue li")).to_have_count(1)
+    assert asked == []
 
 
 @pytest.mark.parametrize("llm", [{"delay_s": 0.1}], indirect=True, ids=["slow-model"])

@@ -541,6 +541,7 @@ async function start() {
   $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
   $("#bulk-all").addEventListener("change", (event) => review.tickAll(event.target.checked));
+  window.addEventListener("beforeunload", (event) => { if (review.holdsUnsavedEdits()) event.preventDefault(); });
   $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));
   $("#bulk-reject").addEventListener("click", () => review.decideTicked("reject"));
   document.addEventListener("keydown", onKey);

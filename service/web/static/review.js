@@ -95,6 +95,7 @@ export function decideTicked(verb) {
     const refused = result.refused.map((r) => `#${r.id}: ${r.detail}`).join("; ");
     said = `${verb === "reject" ? "Rejected" : "Accepted"} ${result.decided.length} of ${ids.length}.${refused ? ` Not decided: ${refused}` : ""}`;
     state.ticked.clear();
+    for (const s of result.decided) forget(s);
     $("#bulk-reason").value = "";
   }, () => said, () => ids.every((id) => state.ticked.has(id)));
 }
@@ -427,6 +428,12 @@ export function showSuggestion(suggestion) {
   $("#filter-kind").value = "";
   $("#filter-status").value = suggestion.status;
   return loadQueue(suggestion.id);
+}
+
+// Whether edits not yet accepted would be lost by leaving the page (the browser then asks first).
+export function holdsUnsavedEdits() {
+  keepUnsaved();
+  return state.unsaved.size > 0;
 }
 
 export function setFilters(kind, status) {
