@@ -341,6 +341,32 @@ def test_backlog_show_finds_an_item_by_id_or_tracker_key_with_its_children_and_p
     assert runner.invoke(app, ["backlog", "show", "99"]).exit_code == 2
 
 
+def test_refine_check_lists_the_findings_without_the_model_and_exits_1_when_there_are_some(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")  # no scripted replies: a model call would fail
+    monkeypatch.setenv("COLUMNS", "300")
+    from service.backlog.schemas import BacklogItemCreate
+    from service.backlog.service import import_and_index
+    from service.core.runtime import Runtime
+    from tests.test_refinement_api import CLEAR, VAGUE
+
+    empty = runner.invoke(app, ["refine", "--check"])
+    assert empty.exit_code == 2 and "the backlog has no open items: nothing to check" in empty.output
+    import_and_index(Runtime(get_settings()), [BacklogItemCreate(**VAGUE), BacklogItemCreate(**CLEAR)])
+    checked = runner.invoke(app, ["refine", "--check"])
+    assert checked.exit_code == 1, checked.output
+    assert checked.output.startswith("#1 Fast search\n") and '  unambiguous "Fast": ' in checked.output
+    assert "#2" not in checked.output and "1 of 2 items have findings (" in checked.output
+    listed = json.loads(runner.invoke(app, ["refine", "--check", "--json"]).output)
+    assert [row["item_id"] for row in listed] == [1] and {"criterion", "span", "why", "fix"} <= set(
+        listed[0]["findings"][0]
+    )
+    clear = runner.invoke(app, ["refine", "--check", "--item", "2"])
+    assert clear.exit_code == 0 and "0 of 1 items have findings" in clear.output
+    assert runner.invoke(app, ["refine", "--json"]).exit_code == 2  # --json goes with --check
+    assert runner.invoke(app, ["review", "list"]).output.count("story_draft") == 0  # nothing was suggested
+
+
 def test_review_list_says_what_each_kind_proposes():
     from types import SimpleNamespace
 
