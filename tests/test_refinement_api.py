@@ -314,6 +314,9 @@ def test_the_queue_keeps_its_findings_and_searches_again_only_what_a_change_can_
     draft = client.get("/v1/suggestions", params={"kind": "story_draft"}).json()[0]
     assert client.post(f"/v1/suggestions/{draft['id']}/reject", json={"reason": "no"}).status_code == 200
     queue_is_fresh()  # and again when it leaves the index
+    before = len(searched)
+    assert client.get("/v1/refine/queue", params={"recheck": True}).status_code == 200
+    assert searched[before:] == [[i for i in ids if i != first]]  # asked to: every item is checked again
 
 
 def test_a_rewrite_stored_before_points_stopped_counting_for_it_is_still_current(client, llm):

@@ -87,7 +87,11 @@ def get_refine_job(job_id: IdPath, runtime: RuntimeDep) -> RefineJobPublic:
 
 
 @router.get("/v1/refine/queue", response_model=list[QueueEntry])
-def refine_queue(runtime: RuntimeDep, limit: int = Query(200, ge=1, le=1000)) -> list[QueueEntry]:
+def refine_queue(
+    runtime: RuntimeDep,
+    limit: int = Query(200, ge=1, le=1000),
+    recheck: bool = Query(False, description="Check every item again instead of what changed since the last load."),
+) -> list[QueueEntry]:
     """Items with findings or pending rewrite, split or estimate suggestions, most findings first."""
     return [
         QueueEntry(
@@ -98,7 +102,7 @@ def refine_queue(runtime: RuntimeDep, limit: int = Query(200, ge=1, le=1000)) ->
                 for s, is_stale in row["suggestions"]
             ],
         )
-        for row in service.queue(runtime, limit)
+        for row in service.queue(runtime, limit, recheck)
     ]
 
 

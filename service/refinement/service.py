@@ -466,18 +466,19 @@ def _drafts_candidates(runtime: Runtime, draft_ids: list[int]) -> list[list[dict
     return duplicates.drafts_duplicates(runtime, drafts, JUDGED_WITH)
 
 
-def _queue_findings(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
+def _queue_findings(runtime: Runtime, items: list[BacklogItem], recheck: bool = False) -> list[list[Finding]]:
     """`findings_many` for the queue's items, kept between loads (the queue is loaded far more often than the backlog
     changes: each decision in the desk reloads it). After a change only what it can touch is checked again: the
     rules on the changed items, and the duplicate search of the items whose text changed, of the items that had one
     of them (or a changed draft) among the candidates their verdicts are judged with, and of those they now find
-    there (measured against checking every item in `bench/bench_refine.py`). Another calibration or setting checks
-    everything again."""
+    there (measured against checking every item in `bench/bench_refine.py`). Another calibration or setting, or
+    `recheck`, checks everything again: a borderline verdict that only the backlog's word statistics moved is not
+    followed."""
     with _QUEUE_LOCK:  # two loads at once would each update what is kept from their own read
         where = (runtime.db.url, scope.current_project())
         changed, drafts, others = _findings_read(runtime)
         kept = _QUEUE_FINDINGS.get(where)
-        if kept is None or kept.others != others:
+        if kept is None or kept.others != others or recheck:
             kept = _QUEUE_FINDINGS[where] = _Kept(others)
         moved = [i for i in items if i.id not in kept.found or kept.changed.get(i.id) != changed.get(i.id)]
         redrafted = {d for d in drafts.keys() | kept.drafts.keys() if drafts.get(d) != kept.drafts.get(d)}
@@ -522,9 +523,10 @@ def _check_again(
         kept.epics = epics_among(session, list(by_id))
 
 
-def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
+def queue(runtime: Runtime, limit: int = 200, recheck: bool = False) -> list[dict[str, Any]]:
     """The refinement queue: items with findings or pending refinement suggestions, most findings first; each with
-    its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale."""
+    its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale. `recheck`:
+    every item's findings computed again, not only what changed since the last load."""
     kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate)
     with runtime.db.session() as session:
         items = list(
@@ -543,7 +545,7 @@ def queue(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
             pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
         marked = {i: [(s, stale(session, s)) for s in group] for i, group in pending.items()}
     rows = []
-    for item, found in zip(items, _queue_findings(runtime, items), strict=True):
+    for item, found in zip(items, _queue_findings(runtime, items, recheck), strict=True):
         if found or item.id in pending:
             rows.append({"item": item, "findings": found, "suggestions": marked.get(item.id, [])})
     rows.sort(key=lambda row: (-len(row["findings"]), row["item"].id))

@@ -111,10 +111,11 @@ function entryView(entry) {
       : h("p", { class: "empty" }, "No pending suggestions for this item.")));
 }
 
-const fetchQueue = latestOnly(() => api("/v1/refine/queue?limit=200"));
+const fetchQueue = latestOnly((recheck) => api(`/v1/refine/queue?limit=200${recheck ? "&recheck=true" : ""}`));
 
-export async function loadQueue() {
-  const entries = await fetchQueue();
+// `recheck`: every item checked again (the Reload button), not only what changed since the last load.
+export async function loadQueue(recheck = false) {
+  const entries = await fetchQueue(recheck);
   if (entries === SUPERSEDED) return;
   $("#refine-queue").replaceChildren(...(entries.length ? entries.map(entryView)
     : [h("li", { class: "empty" }, "Nothing to refine: no item has findings or pending suggestions. Run a refinement after importing items.")]));
@@ -122,5 +123,5 @@ export async function loadQueue() {
 
 export function start() {
   $("#refine-run").addEventListener("click", run);
-  $("#refine-reload").addEventListener("click", () => loadQueue().then(() => flash("Queue reloaded.")).catch((e) => flash(e.message, "error")));
+  $("#refine-reload").addEventListener("click", () => loadQueue(true).then(() => flash("Queue reloaded: every item checked again.")).catch((e) => flash(e.message, "error")));
 }
