@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from service import duplicates
@@ -44,6 +44,13 @@ class Imported:
     updated: list[ImportUpdated] = field(default_factory=list)
 
 
+def _has_key(key: str) -> ColumnElement[bool]:
+    """The item is the tracker's issue `key` (SHOP-12, #12), not SHOP-120 too: its external id is or ends with it."""
+    key = key.lower()
+    external = func.lower(BacklogItem.external_id)
+    return or_(external == key, external.endswith(key if key.startswith("#") else f":{key}", autoescape=True))
+
+
 def _filtered(query: Select[Any], include_merged: bool, shown: BacklogFilter) -> Select[Any]:
     """`query` narrowed to the items `shown` asks for (merged ones only with `include_merged`)."""
     if not include_merged:
@@ -52,10 +59,8 @@ def _filtered(query: Select[Any], include_merged: bool, shown: BacklogFilter) ->
         text = or_(
             BacklogItem.title.icontains(word, autoescape=True), BacklogItem.description.icontains(word, autoescape=True)
         )
-        if KEY_RE.fullmatch(word):  # SHOP-12 is that issue, not SHOP-120 too: the external id is or ends with it
-            key, suffix = func.lower(BacklogItem.external_id), word.lower()
-            suffix = suffix if suffix.startswith("#") else f":{suffix}"
-            query = query.where(or_(text, key == word.lower(), key.endswith(suffix, autoescape=True)))
+        if KEY_RE.fullmatch(word):
+            query = query.where(or_(text, _has_key(word)))
         else:
             query = query.where(or_(text, BacklogItem.external_id.icontains(word, autoescape=True)))
     if shown.item_type:
@@ -72,12 +77,7 @@ def find_item(session: Session, given: str) -> BacklogItem:
     #12); NotFound, saying what was tried, when none does."""
     given = given.strip()
     if KEY_RE.fullmatch(given):
-        key = given.lower()
-        suffix = key if key.startswith("#") else f":{key}"
-        external = func.lower(BacklogItem.external_id)
-        found = session.scalars(
-            select(BacklogItem).where(or_(external == key, external.endswith(suffix, autoescape=True))).limit(2)
-        ).all()
+        found = session.scalars(select(BacklogItem).where(_has_key(given)).limit(2)).all()
         if len(found) == 1:
             return found[0]
         if len(found) > 1:

@@ -503,7 +503,8 @@ def _check_again(
     (every live item's last change now), `drafts` (each pending draft now) of which `redrafted` are new, changed or
     gone."""
     by_id = {item.id: item for item in items}
-    first = [item for item in items if kept.texts.get(item.id) != _text_hash(item)]  # new or re-worded
+    texts = {item.id: _text_hash(item) for item in items}
+    first = [item for item in items if kept.texts.get(item.id) != texts[item.id]]  # new or re-worded
     others = {i for i in changed.keys() - by_id.keys() if kept.changed.get(i) != changed[i]}  # closed ones
     touched = {("backlog_item", i) for i in {*others, *(kept.changed.keys() - changed.keys()), *(i.id for i in first)}}
     touched |= {("suggestion", d) for d in redrafted}
@@ -517,7 +518,7 @@ def _check_again(
     searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH), strict=True))
     kept.candidates = {i: kept.candidates[i] for i in by_id.keys() & kept.candidates.keys()} | searched
     kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()} | {i.id: _text_findings(i) for i in moved}
-    kept.texts = {item.id: _text_hash(item) for item in items}
+    kept.texts = texts
     kept.changed, kept.drafts = changed, drafts
     with runtime.db.session() as session:
         kept.epics = epics_among(session, list(by_id))

@@ -16,6 +16,7 @@ const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const STORIES = ["story_draft", "rewrite"];  // kinds whose payload is a story the reviewer can edit before accepting
+const queueRow = (id) => document.querySelector(`#queue li[data-id="${id}"]`);
 
 export async function loadQueue(selectId) {
   if (selectId !== undefined) state.selectId = selectId; // a later reload that supersedes this one selects it
@@ -108,7 +109,7 @@ export async function refreshCount() {
 function select(id) {
   state.selected = state.items.find((s) => s.id === id) || null;
   for (const li of document.querySelectorAll("#queue li")) li.classList.toggle("selected", Number(li.dataset.id) === id);
-  document.querySelector(`#queue li[data-id="${id}"]`)?.scrollIntoView({ block: "nearest" });
+  queueRow(id)?.scrollIntoView({ block: "nearest" });
   render();
 }
 
@@ -232,6 +233,9 @@ function readStory() {
   };
 }
 
+// The story form's fields that differ from the suggested story `p`.
+const readStoryEdits = (p) => Object.fromEntries(Object.entries(readStory()).filter(([k, v]) => !same(v, p[k] ?? [])));
+
 function priorityForm(p, editable) {
   const inputs = p.inputs || {};
   return h("form", { id: "priority-form", onsubmit: (e) => e.preventDefault() },
@@ -279,15 +283,15 @@ function keepUnsaved() {
   if (!s || s.status !== "pending" || $("#detail").dataset.id !== String(s.id)) return;
   let edited = null;
   if ($("#story-form")) {
-    const story = readStory();
-    if (Object.entries(story).some(([k, v]) => !same(v, s.payload[k] ?? []))) edited = { ...s.payload, ...story };
+    const edits = readStoryEdits(s.payload);
+    if (Object.keys(edits).length) edited = { ...s.payload, ...edits };
   } else if ($("#priority-form")) {
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) edited = { ...s.payload, inputs: { ...s.payload.inputs, ...edits } };
   }
   if (edited) state.unsaved.set(s.id, { from: JSON.stringify(s.payload), payload: edited });
   else state.unsaved.delete(s.id);
-  document.querySelector(`#queue li[data-id="${s.id}"]`)?.classList.toggle("edited", Boolean(edited));
+  queueRow(s.id)?.classList.toggle("edited", Boolean(edited));
 }
 
 function unsavedPayload(s) {
@@ -295,7 +299,7 @@ function unsavedPayload(s) {
   if (kept && s.status === "pending" && kept.from === JSON.stringify(s.payload)) return kept.payload;
   if (kept) {
     state.unsaved.delete(s.id);
-    document.querySelector(`#queue li[data-id="${s.id}"]`)?.classList.remove("edited");
+    queueRow(s.id)?.classList.remove("edited");
   }
   return null;
 }
@@ -378,8 +382,7 @@ export function accept() {
   if (!s || s.status !== "pending") return;
   const body = {};
   if (STORIES.includes(s.kind)) {
-    const story = readStory();
-    const edits = Object.fromEntries(Object.entries(story).filter(([k, v]) => !same(v, s.payload[k] ?? [])));
+    const edits = readStoryEdits(s.payload);
     if (Object.keys(edits).length) body.edits = edits;
   }
   if (s.kind === "priority" && $("#priority-form")) {  // a conversation's priority signal has no inputs to edit
