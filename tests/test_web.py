@@ -500,6 +500,12 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     expect(page.locator("#detail")).to_contain_text("proposed rank 2")  # after item 3, its proposed prerequisite
     expect(page.locator("#priority-form [name=depends_on]")).to_have_value("3")
     expect(page.locator("#dependency-evidence")).to_contain_text("Upgrade the image library")  # its evidence
+    page.fill("#priority-form [name=effort]", "a lot")  # not a number: refused, saying which input, kept as typed
+    page.click("#accept")
+    expect(page.locator("#flash.error")).to_contain_text("effort")
+    page.locator("#queue li", has_text="Dark mode").click()
+    page.locator("#queue li", has_text="Fix crash on photo upload").click()
+    expect(page.locator("#priority-form [name=effort]")).to_have_value("a lot")
     page.fill("#priority-form [name=effort]", "8")
     page.fill("#priority-form [name=depends_on]", "")  # the reviewer knows it is no prerequisite
     page.click("#accept")

@@ -249,14 +249,17 @@ function priorityForm(p, editable) {
       h("li", {}, `#${d.item_id} ${d.title || ""}: `, d.source === "text" ? h("q", {}, d.evidence) : d.evidence))));
 }
 
-const ids = (text) => text.split(/[\s,]+/).filter(Boolean).map(Number);
+// A number typed as a number; anything else as typed, for the server to say what is wrong with it (a NaN would be sent
+// as null and come back as "NaN" in a kept edit).
+const numberOrText = (raw) => (raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw);
+const ids = (text) => text.split(/[\s,]+/).filter(Boolean).map(numberOrText);
 
 function readInputEdits(p) {
   const edits = {};
   for (const input of $("#priority-form").querySelectorAll("input")) {
     const before = p.inputs[input.name];
     const raw = input.value.trim();
-    const after = input.name === "depends_on" ? ids(raw) : typeof before === "number" ? Number(raw) : raw;
+    const after = input.name === "depends_on" ? ids(raw) : typeof before === "number" ? numberOrText(raw) : raw;
     if (!same(after, before)) edits[input.name] = after;
   }
   return edits;
