@@ -50,7 +50,9 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # "Loading weights" on every command's stderr says nothing useful
         if threads:
             torch.set_num_threads(threads)
         self.model_name = model

@@ -1,3 +1,4 @@
+import getpass
 import json
 import subprocess
 import sys
@@ -339,6 +340,56 @@ def test_backlog_show_finds_an_item_by_id_or_tracker_key_with_its_children_and_p
     missing = runner.invoke(app, ["backlog", "show", "SHOP-9"])
     assert missing.exit_code == 2 and "no backlog item with id or key 'SHOP-9'" in missing.output
     assert runner.invoke(app, ["backlog", "show", "99"]).exit_code == 2
+
+
+def test_backlog_add_searches_for_what_looks_alike_first_and_backlog_edit_changes_the_fields_given(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    monkeypatch.setenv("COLUMNS", "300")
+    first = ["backlog", "add", "Export invoices as PDF", "-d", "Accountants download each invoice as a PDF."]
+    added = runner.invoke(app, [*first, "--label", "Billing", "--points", "3", "--as", "ana"])
+    assert added.exit_code == 0 and added.output.strip() == "Added #1 Export invoices as PDF", added.output
+    alike = ["backlog", "add", "Download invoices as PDF files", "--file", "-"]
+    refused = runner.invoke(app, alike, input="Accountants want to download every invoice as a PDF.")
+    assert refused.exit_code == 2 and "Export invoices as PDF" in refused.output and "--anyway" in refused.output
+    assert "Loading weights" not in refused.output  # no model-loading bars on a command's output
+    anyway = runner.invoke(app, [*alike, "--anyway", "--json"], input="Accountants want every invoice as a PDF.")
+    assert anyway.exit_code == 0, anyway.output
+    second = json.loads(anyway.output)
+    assert (second["id"], second["description"]) == (2, "Accountants want every invoice as a PDF.")
+    shown = runner.invoke(app, ["backlog", "show", "1"]).output
+    assert "3 points" in shown and "labels: billing" in shown and "added by ana on " in shown
+    for bad, says in [
+        (["backlog", "add", " "], "TITLE: String should have at least 1 character"),
+        (["backlog", "add", "x", "--type", "story"], "--type: Input should be 'feature'"),
+        (["backlog", "add", "x", "-d", "a", "--file", "-"], "--description or --file, not both"),
+        (["backlog", "edit", "1"], "nothing to change"),
+        (["backlog", "edit", "1", "--points", "3", "--no-points"], "contradict"),
+        (["backlog", "edit", "9", "--close"], "no backlog item with id 9"),
+    ]:
+        result = runner.invoke(app, bad)
+        assert result.exit_code == 2 and says in " ".join(result.output.split()), (bad, result.output)
+    assert len(json.loads(runner.invoke(app, ["backlog", "list", "--json"]).output)) == 2  # nothing added on errors
+    edited = runner.invoke(app, ["backlog", "edit", "1", "--title", "Export invoices to PDF", "--no-points", "--close"])
+    assert edited.output.strip() == "#1 Export invoices to PDF: title, story_points, closed changed", edited.output
+    again = runner.invoke(app, ["backlog", "edit", "1", "--title", "Export invoices to PDF"])
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    runner.invoke(app, ["backlog", "edit", "1", "--reopen", "--no-labels", "--as", "bo"])
+    item = json.loads(runner.invoke(app, ["backlog", "show", "1", "--json"]).output)
+    assert (item["story_points"], item["closed"], item["labels"]) == (None, False, [])
+    from service.backlog.service import item_history
+    from service.core.runtime import Runtime
+
+    with Runtime(get_settings()).db.session() as session:
+        events = [(e.action, e.actor, sorted(e.after)) for e in item_history(session, 1)]
+    who = getpass.getuser()
+    assert events == [
+        ("added", "ana", []),
+        ("edited", who, ["closed", "story_points", "title"]),
+        ("edited", "bo", ["closed", "labels"]),
+    ]
 
 
 def test_refine_check_lists_the_findings_without_the_model_and_exits_1_when_there_are_some(tmp_path, monkeypatch):

@@ -185,6 +185,19 @@ def test_a_person_edits_an_item_its_history_keeps_it_and_a_reimport_keeps_the_ed
     assert len(client.get(f"/v1/backlog/{item}/history").json()) == 2  # an edit that changes nothing is no event
 
 
+def test_an_item_added_by_a_person_records_who_added_it_and_a_trackers_item_does_not(client):
+    mine = {"title": "Export invoices as PDF", "labels": ["Billing"], "story_points": 3}
+    theirs = {"title": "Dark mode", "external_id": "jira:SHOP-9"}
+    added = client.post("/v1/backlog/items", json=[mine, theirs], headers={"X-User": "ana"})
+    assert added.status_code == 201, added.text
+    first, second = (i["id"] for i in added.json()["created"])
+    history = client.get(f"/v1/backlog/{first}/history").json()
+    assert [(e["action"], e["actor"], e["before"], e["after"]) for e in history] == [("added", "ana", {}, {})]
+    assert client.get(f"/v1/backlog/{second}/history").json() == []  # its origin is its tracker
+    unnamed = client.post("/v1/backlog/items", json={"title": "Offline mode"}).json()["created"][0]["id"]
+    assert [(e["action"], e["actor"]) for e in client.get(f"/v1/backlog/{unnamed}/history").json()] == [("added", None)]
+
+
 def test_a_bad_edit_says_what_to_fix_and_changes_nothing(client):
     imported(client, ROWS)
     item = ids(client)["SHOP-1"]

@@ -413,10 +413,53 @@ def test_an_item_is_edited_in_the_backlog_tab_and_its_history_shows_who_changed_
     expect(page.locator("#backlog tr.closed .item-title")).to_have_text("Export invoices to CSV (closed)")
     page.locator("#backlog .item-title").click()
     page.click("#backlog .item-history-button")
-    expect(page.locator("#backlog .item-history li")).to_contain_text(
+    expect(page.locator("#backlog .item-history li").first).to_contain_text("added by someone")  # unnamed, by the API
+    expect(page.locator("#backlog .item-history li").last).to_contain_text(
         'edited by pat@example.com: title: "Export invoices" → "Export invoices to CSV"; story_points: 5 → null; '
         "closed: false → true"
     )
+
+
+def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):
+    visit(page, "/#backlog")
+    expect(page.locator("#backlog tbody")).to_contain_text("add an item")
+    page.fill("#reviewer", "pat@example.com")
+    page.press("#reviewer", "Tab")
+    page.click("#new-item summary")
+    form = page.locator("#new-item-form")
+    form.locator("[name=title]").fill("Export invoices as PDF")
+    form.locator("[name=description]").fill("Accountants download each invoice as a PDF for their records.")
+    form.locator("[name=item_type]").select_option("feature")
+    form.locator("[name=labels]").fill("billing, export")
+    form.locator("[name=story_points]").fill("3")
+    form.locator("#new-item-submit").click()  # nothing alike yet: added at once
+    expect(page.locator("#flash")).to_contain_text("Added #1 Export invoices as PDF.")
+    expect(page.locator("#new-item")).not_to_have_attribute("open", "")
+    row = page.locator("#backlog tbody tr", has_text="Export invoices as PDF")
+    expect(row).to_contain_text("billing, export")
+    expect(row).to_contain_text("3")
+    page.click("#new-item summary")
+    form.locator("[name=title]").fill("Download invoices as PDF files")
+    form.locator("[name=description]").fill("Accountants want to download every invoice as a PDF for their records.")
+    form.locator("#new-item-submit").click()  # alike: listed, and nothing added yet
+    expect(form.locator(".similar-found")).to_contain_text("item #1 Export invoices as PDF")
+    expect(form.locator("#new-item-submit")).to_have_text("Add anyway")
+    assert len(httpx.get(f"{desk}/v1/backlog", timeout=60).json()) == 1
+    form.locator("[name=title]").fill("Download invoices as PDF")  # a changed text is searched again
+    expect(form.locator("#new-item-submit")).to_have_text("Add")
+    expect(form.locator(".similar-found")).to_be_empty()
+    form.locator("#new-item-submit").click()
+    expect(form.locator("#new-item-submit")).to_have_text("Add anyway")
+    form.locator("#new-item-submit").click()
+    expect(page.locator("#flash")).to_contain_text("Added #2 Download invoices as PDF.")
+    items = {i["title"]: i for i in httpx.get(f"{desk}/v1/backlog", timeout=60).json()}
+    assert items["Export invoices as PDF"]["labels"] == ["billing", "export"]
+    assert items["Export invoices as PDF"]["story_points"] == 3
+    assert items["Download invoices as PDF"]["story_points"] is None  # the form was cleared after the first
+    first = page.locator("#backlog tbody tr", has_text="Export invoices as PDF")
+    first.locator(".item-title").click()
+    first.locator(".item-history-button").click()
+    expect(first.locator(".item-history li")).to_have_text(re.compile(r"^\S+ \S+ added by pat@example.com$"))
 
 
 def test_the_backlog_tab_searches_and_filters_and_counts_what_matches(page: Page, desk: str):
@@ -999,6 +1042,7 @@ def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, 
         expect(page.locator("#detail h2")).to_contain_text("pending")
         expect(page.locator("#accept")).to_be_hidden()
         expect(page.locator("nav a[data-tab=draft]")).to_be_hidden()
+        expect(page.locator("#new-item")).to_be_hidden()  # a viewer adds no item
         page.keyboard.press("a")  # the shortcut reaches the API, which refuses it
         expect(page.locator("#flash")).to_contain_text("needs the reviewer role")
         page.click("#sign-out")

@@ -2,59 +2,195 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, open_runtime
+from service.core.cli import candidates_table, console, errors, fail, open_runtime, refusals
 
 if TYPE_CHECKING:
     from service.backlog.schemas import BacklogFilter
 
-backlog_app = typer.Typer(help="Read the backlog: list and search it, show one item.", no_args_is_help=True)
+backlog_app = typer.Typer(
+    help="The backlog: list and search it, show one item, add and edit items of your own.", no_args_is_help=True
+)
 Search = Annotated[str | None, typer.Option("--search", "-q", help="Words in title, description or key.")]
 ItemTypeOption = Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")]
 LabelOption = Annotated[str | None, typer.Option("--label", help="Only items with this label.")]
 StateOption = Annotated[str, typer.Option("--state", help="open, closed or all.")]
 
 
-def backlog_filter(search: str | None, item_type: str | None, label: str | None, state: str) -> BacklogFilter:
-    """The filter the options ask for; a CLI error naming each option at fault."""
+ItemArgument = Annotated[str, typer.Argument(help="The item's id, or its tracker key (SHOP-12; quote a GitHub '#12').")]
+Description = Annotated[str | None, typer.Option("--description", "-d", help="The description.")]
+DescriptionFile = Annotated[
+    Path | None, typer.Option("--file", dir_okay=False, help="Read the description from this file ('-': stdin).")
+]
+Labels = Annotated[list[str] | None, typer.Option("--label", help="A label (repeat the option for more).")]
+Points = Annotated[int | None, typer.Option("--points", help="Story points, where the team has estimated it.")]
+As = Annotated[str | None, typer.Option("--as", help="Who does it, for the item's history (default: your login name).")]
+OPTIONS = {"q": "--search", "item_type": "--type", "story_points": "--points", "labels": "--label"}
+
+
+def with_options(model: type[Any], names: dict[str, str] | None = None, **fields: Any) -> Any:
+    """`model` made from the options' values; a CLI error naming each option (or argument, in `names`) at fault."""
     from pydantic import ValidationError
 
+    named = OPTIONS | (names or {})
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        said = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else None
+            said.append(f"{named.get(field, f'--{field}')}: {error['msg']}" if field else error["msg"])
+        raise fail("; ".join(said)) from exc
+
+
+def backlog_filter(search: str | None, item_type: str | None, label: str | None, state: str) -> BacklogFilter:
+    """The filter the options ask for; a CLI error naming each option at fault."""
     from service.backlog.schemas import BacklogFilter
 
+    return with_options(BacklogFilter, q=search, item_type=item_type, label=label, state=state)
+
+
+def _description(given: str | None, file: Path | None) -> str | None:
+    """The description from `--description` or `--file` (not both); None when neither is given."""
+    if given is not None and file is not None:
+        raise fail("give the description with --description or --file, not both")
+    if file is None:
+        return given
     try:
-        return BacklogFilter(q=search, item_type=item_type, label=label, state=state)
-    except ValidationError as exc:
-        options = {"q": "--search", "item_type": "--type"}
-        said = (f"{options.get(str(e['loc'][0]), '--' + str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
-        raise fail("; ".join(said)) from exc
+        return sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the description from {file}: {exc}") from exc
+
+
+@backlog_app.command("add")
+def backlog_add(
+    title: Annotated[str, typer.Argument(help="The item's title.")],
+    description: Description = None,
+    file: DescriptionFile = None,
+    item_type: Annotated[str, typer.Option("--type", help="feature, bug, tech_debt or research.")] = "feature",
+    labels: Labels = None,
+    points: Points = None,
+    anyway: Annotated[
+        bool, typer.Option("--anyway", help="Add it even where items alike are found, without asking.")
+    ] = False,
+    added_by: As = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new item as JSON.")] = False,
+) -> None:
+    """Add an item of your own. The backlog and pending drafts are searched for it first: where some look alike
+    they are listed, and it is added only if you say so (or give --anyway)."""
+    from service import duplicates
+    from service.backlog import service
+    from service.backlog.schemas import BacklogItemCreate
+    from service.core.schemas import BacklogItemPublic
+
+    text = _description(description, file) or ""
+    data = with_options(
+        BacklogItemCreate,
+        {"title": "TITLE"},
+        title=title,
+        description=text,
+        item_type=item_type,
+        labels=labels or [],
+        story_points=points,
+    )
+    runtime = open_runtime(index=True)
+    alike = []
+    if runtime.settings.duplicate_check:
+        with refusals():
+            found = duplicates.search_text(runtime, f"{data.title}\n{data.description.strip()}".strip(), 5)
+        alike = [c for c in found if c["verdict"] != "distinct"]
+    if alike and not anyway:
+        console.print(candidates_table(f"Already here, and may be the same as {data.title!r}", alike))
+        if not sys.stdin.isatty() or not typer.confirm("Add it anyway?", default=False, err=True):
+            raise fail("nothing added: use what is there, or add it with --anyway")
+    with refusals():
+        imported = service.import_and_index(runtime, [data], added_by=added_by or getpass.getuser())
+    (item,) = imported.created
+    if as_json:
+        print(BacklogItemPublic.model_validate(item).model_dump_json(indent=2))
+    else:
+        console.print(f"Added #{item.id} {item.title}", markup=False, highlight=False)
+
+
+@backlog_app.command("edit")
+def backlog_edit(
+    item: ItemArgument,
+    title: Annotated[str | None, typer.Option("--title", help="The new title.")] = None,
+    description: Description = None,
+    file: DescriptionFile = None,
+    item_type: Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")] = None,
+    labels: Annotated[
+        list[str] | None, typer.Option("--label", help="The item's labels, all of them (repeat the option).")
+    ] = None,
+    no_labels: Annotated[bool, typer.Option("--no-labels", help="Remove every label.")] = False,
+    points: Points = None,
+    no_points: Annotated[bool, typer.Option("--no-points", help="Clear the story points.")] = False,
+    closed: Annotated[
+        bool | None, typer.Option("--close/--reopen", help="Done or cancelled (history, not work), or open again.")
+    ] = None,
+    edited_by: As = None,
+) -> None:
+    """Change an item's fields, as the desk's Edit does: the item's history keeps each change with who made it, and
+    suggestions pending on its old text become stale."""
+    from service.backlog import service
+    from service.backlog.schemas import BacklogItemUpdate
+    from service.core.schemas import BacklogItemPublic
+
+    if labels and no_labels or points is not None and no_points:
+        raise fail("--label and --no-labels, or --points and --no-points, contradict each other: give one")
+    given = {"title": title, "description": _description(description, file), "item_type": item_type}
+    given |= {"labels": [] if no_labels else labels, "story_points": points, "closed": closed}
+    wanted = {name: value for name, value in given.items() if value is not None}
+    wanted |= {"story_points": None} if no_points else {}
+    if not wanted:
+        raise fail(
+            "nothing to change: give --title, --description or --file, --type, --label or --no-labels, "
+            "--points or --no-points, --close or --reopen"
+        )
+    edit = with_options(BacklogItemUpdate, **wanted)
+    runtime = open_runtime(index=True)
+    with refusals():
+        with runtime.db.session() as session:
+            before = BacklogItemPublic.model_validate(service.find_item(session, item))
+        edited = service.edit_item(runtime, before.id, edit, edited_by or getpass.getuser())
+        after = BacklogItemPublic.model_validate(edited)
+    changed = [
+        name for name in type(edit).model_fields if name in wanted and getattr(before, name) != getattr(after, name)
+    ]
+    said = f"{', '.join(changed)} changed" if changed else "nothing changed: it already says that"
+    console.print(f"#{after.id} {after.title}: {said}", markup=False, highlight=False)
 
 
 @backlog_app.command("show")
 def backlog_show(
-    item: Annotated[str, typer.Argument(help="The item's id, or its tracker key (SHOP-12; quote a GitHub '#12').")],
+    item: ItemArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the item as JSON.")] = False,
 ) -> None:
     """One item: its fields, description, parent and children, evidence, and the suggestions pending on it."""
     from sqlalchemy import select
 
     from service.backlog import service
-    from service.core.cli import refusals
-    from service.core.enums import SuggestionStatus
+    from service.core.enums import ItemAction, SuggestionStatus
     from service.core.schemas import BacklogItemPublic
     from service.core.summaries import summary
-    from service.core.tables import BacklogItem, Suggestion
+    from service.core.tables import BacklogItem, ItemEvent, Suggestion
 
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
         found = BacklogItemPublic.model_validate(service.find_item(session, item))
         children = select(BacklogItem).where(BacklogItem.parent_id == found.id).order_by(BacklogItem.id)
         kids = [f"child #{c.id} {c.title}" + (" (closed)" if c.closed else "") for c in session.scalars(children)]
+        added = session.scalars(
+            select(ItemEvent).where(ItemEvent.item_id == found.id, ItemEvent.action == ItemAction.added).limit(1)
+        ).first()
         pending = session.scalars(select(Suggestion).where(Suggestion.status == SuggestionStatus.pending))
         on_it = [(s.id, s.kind, summary(s)) for s in pending if (s.input or {}).get("backlog_item_id") == found.id]
     if as_json:
@@ -66,6 +202,7 @@ def backlog_show(
     facts = [found.item_type, f"priority {found.priority or '-'}", points, f"labels: {', '.join(found.labels) or '-'}"]
     facts += [f"merged into #{found.merged_into_id}"] if found.merged_into_id else []
     facts += [f"child of #{found.parent_id}"] if found.parent_id else []
+    facts += [f"added by {added.actor or 'someone'} on {added.at:%Y-%m-%d}"] if added else []
     evidence = found.evidence or {}
     if evidence.get("ticket_count"):
         facts.append(f"evidence: {evidence['ticket_count']} tickets, {evidence.get('distinct_customers', 0)} customers")

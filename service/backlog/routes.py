@@ -82,10 +82,14 @@ def backlog_item_history(item_id: IdPath, runtime: RuntimeDep) -> list[ItemEvent
 
 
 @router.post("/items", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
-def import_backlog_items(body: BacklogItemCreate | list[BacklogItemCreate], runtime: RuntimeDep) -> ImportResult:
-    """Import existing items (one object or a list). Re-importing an external_id creates nothing: the item takes
-    the tracker's changes since the last import, except to fields changed here too (`updated`)."""
-    return import_result(service.import_and_index(runtime, body if isinstance(body, list) else [body]))
+def import_backlog_items(
+    body: BacklogItemCreate | list[BacklogItemCreate], runtime: RuntimeDep, actor: ActorDep
+) -> ImportResult:
+    """Add items (one object or a list): a person's own, or existing ones from a tracker (with `external_id`).
+    Re-importing an external_id creates nothing: the item takes the tracker's changes since the last import, except
+    to fields changed here too (`updated`). A new item without an external_id records who added it in its history."""
+    items = body if isinstance(body, list) else [body]
+    return import_result(service.import_and_index(runtime, items, added_by=actor or ""))
 
 
 @router.post("/import", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))

@@ -134,11 +134,12 @@ def select_items(session: Session, item_ids: list[int] | None, most: int, purpos
 
 
 def import_items(
-    session: Session, items: list[BacklogItemCreate]
+    session: Session, items: list[BacklogItemCreate], added_by: str | None = None
 ) -> tuple[list[BacklogItem], list[ImportUpdated], list[ImportSkipped]]:
     """Create the items not here yet; an item already here (same external id) takes the tracker's changes since the
     last import (`_reimport`), or is skipped when there are none; a record repeating an earlier one of the batch is
-    skipped. Returns (created, updated, skipped)."""
+    skipped. With `added_by` (items sent one by one, not a tracker's file), a new item of no tracker records who
+    added it in its history. Returns (created, updated, skipped)."""
     wanted = {i.external_id for i in items if i.external_id}
     existing = {
         row.external_id: row for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(wanted)))
@@ -172,6 +173,9 @@ def import_items(
         )
         session.add(item)
         session.flush()
+        if added_by is not None and not key:
+            added = ItemEvent(item_id=item.id, action=ItemAction.added, actor=added_by or None, before={}, after={})
+            session.add(added)
         created.append(item)
         links.append((item, data.parent))
         if key:
@@ -285,13 +289,16 @@ def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]])
             item.parent_id = found.get(key) or next((v for k, v in found.items() if k.split(":", 1)[-1] == key), None)
 
 
-def import_and_index(runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None) -> Imported:
-    """Import items (idempotent by external id) and make the new ones searchable for duplicates."""
+def import_and_index(
+    runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None, added_by: str | None = None
+) -> Imported:
+    """Import items (idempotent by external id) and make the new ones searchable for duplicates; `added_by` as in
+    `import_items` ("" for someone unnamed)."""
     check_rows(len(items), runtime.settings.max_rows, "the import")
     if runtime.settings.duplicate_check:
         duplicates.detector(runtime)  # an index that cannot be opened refuses the import before any row is written
     with runtime.db.session() as session:
-        created, updated, skipped = import_items(session, items)
+        created, updated, skipped = import_items(session, items, added_by)
         reread = [session.get(BacklogItem, u.item_id) for u in updated if INDEXED & set(u.changed)]
     duplicates.index(runtime, [duplicates.item_document(i) for i in [*created, *reread] if i is not None])
     return Imported(created, skipped, problems or [], updated)

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from service.core.settings import get_settings
 
@@ -50,13 +52,26 @@ def fail(message: str) -> typer.Exit:
 
 @contextmanager
 def refusals() -> Iterator[None]:
-    """A request the domain refuses (service.core.errors.DomainError) ends the command with its message."""
+    """A request the domain refuses (service.core.errors.DomainError), or an embedding model or vector store that
+    cannot serve it, ends the command with its message."""
+    from pipelines.embeddings import EmbeddingsUnavailable
+    from pipelines.vectorstore import VectorStoreUnavailable
     from service.core.errors import DomainError
 
     try:
         yield
-    except DomainError as exc:
+    except (DomainError, EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
         raise fail(str(exc)) from exc
+
+
+def candidates_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """Likely duplicates (the duplicate search's candidates), best first, with their verdicts."""
+    table = Table("score", "verdict", "kind", "id", "title", title=title)
+    colours = {"duplicate": "bold red", "related": "yellow", "distinct": "dim"}
+    for row in rows:
+        verdict = f"[{colours[row['verdict']]}]{row['verdict']}[/]"
+        table.add_row(f"{row['score']:.3f}", verdict, row["kind"], str(row["item_id"]), escape(row["title"]))
+    return table
 
 
 def follow_job(

@@ -31,6 +31,7 @@ class SuggestionStatus(StrEnum):
 class ItemAction(StrEnum):
     """What a backlog item's own history records (changes by accepted suggestions are in theirs)."""
 
+    added = "added"  # by a person or a script, an item of no tracker (POST /v1/backlog/items, `refinery backlog add`)
     edited = "edited"  # by a person, PATCH /v1/backlog/{id}
     imported = "imported"  # a re-import took the tracker's changes
 

@@ -11,16 +11,7 @@ from rich.table import Table
 
 from pipelines.embeddings import EmbeddingsUnavailable
 from pipelines.vectorstore import VectorStoreUnavailable
-from service.core.cli import console, errors, fail, open_runtime
-
-
-def _candidates_table(title: str, rows: list[dict]) -> Table:
-    table = Table("score", "verdict", "kind", "id", "title", title=title)
-    colours = {"duplicate": "bold red", "related": "yellow", "distinct": "dim"}
-    for row in rows:
-        verdict = f"[{colours[row['verdict']]}]{row['verdict']}[/]"
-        table.add_row(f"{row['score']:.3f}", verdict, row["kind"], str(row["item_id"]), row["title"])
-    return table
+from service.core.cli import candidates_table, console, errors, fail, open_runtime
 
 
 def duplicates(
@@ -42,7 +33,7 @@ def duplicates(
             if as_json:
                 print(json.dumps(found, indent=2))
             else:
-                console.print(_candidates_table(f"Likely duplicates of: {text[:80]}", found))
+                console.print(candidates_table(f"Likely duplicates of: {text[:80]}", found))
             return
         with console.status("Scanning the backlog for duplicate pairs ..."):
             learned = feature.calibration(runtime)

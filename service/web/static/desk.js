@@ -236,15 +236,32 @@ function backlogRow(item) {
 
 const ITEM_TYPES = ["feature", "bug", "tech_debt", "research"];
 
+// An item's fields as a form's inputs: a person's edit of an item, or a new one (`item` blank).
+function itemFields(item) {
+  const field = (name, input) => h("label", {}, `${name} `, input);
+  return [
+    field("Title", h("input", { name: "title", value: item.title, required: true, maxlength: "300" })),
+    field("Description", h("textarea", { name: "description", rows: "6", maxlength: "50000" }, item.description)),
+    field("Type", h("select", { name: "item_type" }, ITEM_TYPES.map((t) => h("option", { value: t, selected: t === item.item_type }, t)))),
+    field("Labels", h("input", { name: "labels", value: item.labels.join(", "), placeholder: "comma-separated" })),
+    field("Points", h("input", { name: "story_points", type: "number", min: "0", max: "1000", value: String(item.story_points ?? "") })),
+  ];
+}
+
+// What an item form says: the fields as the API names them (blank points: none).
+function readItem(form) {
+  const data = new FormData(form);
+  const points = String(data.get("story_points") ?? "");
+  return {
+    title: String(data.get("title")).trim(), description: String(data.get("description")), item_type: data.get("item_type"),
+    labels: String(data.get("labels")).split(",").map((x) => x.trim()).filter(Boolean),
+    story_points: points === "" ? null : Number(points), closed: data.get("closed") === "on",
+  };
+}
+
 // A person's edit of a backlog item: the form sends only the fields changed (PATCH); the item's history keeps them.
 function editForm(item) {
-  const field = (name, input) => h("label", {}, `${name} `, input);
-  const form = h("form", { class: "edit-item-form" },
-    field("Title", h("input", { name: "title", value: item.title, required: true, maxlength: "300" })),
-    field("Description", h("textarea", { name: "description", rows: "6" }, item.description)),
-    field("Type", h("select", { name: "item_type" }, ITEM_TYPES.map((t) => h("option", { value: t, selected: t === item.item_type }, t)))),
-    field("Labels", h("input", { name: "labels", value: item.labels.join(", ") })),
-    field("Points", h("input", { name: "story_points", type: "number", min: "0", max: "1000", value: String(item.story_points ?? "") })),
+  const form = h("form", { class: "edit-item-form" }, ...itemFields(item),
     h("label", {}, h("input", { type: "checkbox", name: "closed", checked: item.closed }), " closed (done or cancelled)"),
     h("button", { type: "submit", class: "save-item" }, "Save"), " ",
     h("button", { type: "button", onclick: () => form.remove() }, "Cancel"));
@@ -252,15 +269,64 @@ function editForm(item) {
   return form;
 }
 
+// A person's own item, added to the backlog directly (no suggestion: a person wrote it). The first "Add" searches the
+// backlog and pending drafts for it; when some look alike they are listed, and adding it anyway takes a second click.
+function newItemForm() {
+  const blank = { title: "", description: "", item_type: "feature", labels: [], story_points: null };
+  const form = h("form", { id: "new-item-form", class: "edit-item-form" }, ...itemFields(blank),
+    h("div", { class: "similar-found" }),
+    h("button", { type: "submit", class: "primary", id: "new-item-submit" }, "Add"), " ",
+    h("button", { type: "button", onclick: () => closeNewItem(form) }, "Cancel"));
+  form.addEventListener("submit", addItem);
+  form.addEventListener("input", (event) => {
+    if (["title", "description"].includes(event.target.name)) resetNewItem(form);
+  });
+  return form;
+}
+
+function resetNewItem(form) {
+  delete form.dataset.checked;
+  form.querySelector(".similar-found").replaceChildren();
+  form.querySelector("#new-item-submit").textContent = "Add";
+}
+
+function closeNewItem(form) {
+  form.reset();
+  resetNewItem(form);
+  $("#new-item").open = false;
+}
+
+async function addItem(event) {
+  event.preventDefault();
+  const form = event.target;
+  const { closed, story_points: points, ...item } = readItem(form);
+  const text = [item.title, item.description.trim()].filter(Boolean).join("\n");
+  try {
+    if (form.dataset.checked !== text) {
+      const found = await api("/v1/duplicates/search", { method: "POST", json: { text, k: 5 } });
+      const listed = found.filter((c) => c.verdict !== "distinct");
+      form.dataset.checked = text;
+      if (listed.length) {
+        form.querySelector(".similar-found").replaceChildren(
+          h("p", { class: "warning" }, `${listed.length === 1 ? "This item or pending draft" : `These ${listed.length} items or pending drafts`} may be the same as yours: add yours anyway, or cancel and use what is there.`),
+          h("ul", {}, listed.map((c) => h("li", {}, `${c.kind === "backlog_item" ? "item" : "draft"} #${c.item_id} ${c.title} — ${c.verdict} (${Math.round(c.probability * 100)}% likely the same)`))));
+        form.querySelector("#new-item-submit").textContent = "Add anyway";
+        return;
+      }
+    }
+    const result = await api("/v1/backlog/items", { method: "POST", json: points === null ? item : { ...item, story_points: points } });
+    const [created] = result.created;
+    flash(`Added #${created.id} ${created.title}.`);
+    closeNewItem(form);
+    await loadBacklog();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 async function saveItem(event, item) {
   event.preventDefault();
-  const data = new FormData(event.target);
-  const points = String(data.get("story_points") ?? "");
-  const wanted = {
-    title: data.get("title"), description: data.get("description"), item_type: data.get("item_type"),
-    labels: String(data.get("labels")).split(",").map((x) => x.trim()).filter(Boolean),
-    story_points: points === "" ? null : Number(points), closed: data.get("closed") === "on",
-  };
+  const wanted = readItem(event.target);
   const body = Object.fromEntries(Object.entries(wanted).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(item[k] ?? null)));
   if (!Object.keys(body).length) { flash("Nothing changed."); return; }
   try {
@@ -279,7 +345,7 @@ async function showHistory(item, details) {
     const who = (e) => (e.action === "imported" ? "a re-import" : e.actor || "someone");
     details.querySelector(".item-history")?.remove();
     details.append(h("ul", { class: "item-history" }, events.length
-      ? events.map((e) => h("li", {}, `${e.at.slice(0, 16).replace("T", " ")} ${e.action} by ${who(e)}: ${change(e)}`))
+      ? events.map((e) => h("li", {}, `${e.at.slice(0, 16).replace("T", " ")} ${e.action} by ${who(e)}${e.action === "added" ? "" : `: ${change(e)}`}`))
       : h("li", {}, "No edit or re-import has changed this item (accepted suggestions are in their own history).")));
   } catch (error) {
     flash(error.message, "error");
@@ -389,7 +455,7 @@ async function loadBacklog() {
   const noun = total === 1 ? "item" : "items";
   $("#backlog-count").textContent = total > items.length ? `the first ${items.length} of ${total} ${noun}: narrow the search to see the rest`
     : filtered ? `${total} ${noun} ${total === 1 ? "matches" : "match"}` : `${total} ${noun}`;
-  const empty = filtered ? "No item matches these filters." : "The backlog is empty: accept a draft or import issues.";
+  const empty = filtered ? "No item matches these filters." : "The backlog is empty: accept a draft, add an item or import issues.";
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)
     : [h("tr", {}, h("td", { colspan: "10", class: "empty" }, empty))]));
 }
@@ -530,6 +596,7 @@ async function start() {
   $("#import-form").addEventListener("submit", submitImport);
   $("#prioritize-form").addEventListener("submit", submitPrioritize);
   $("#plan-form").addEventListener("submit", submitPlan);
+  $("#new-item").append(newItemForm());
   refine.start();
   meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
