@@ -244,6 +244,12 @@ def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tm
     assert (decided["status"], decided["reason"], decided["decided_by"]) == ("rejected", "not now", "bo")
     pending = runner.invoke(app, ["review", "list"], terminal_width=200)
     assert "Suggestions (0 shown)" in pending.output
+    undone = runner.invoke(app, ["review", "undo", "3", "1", "--as", "cy"])  # the accepted draft's item is deleted
+    assert undone.exit_code == 0 and "undone #3" in undone.output and "undone #1" in undone.output, undone.output
+    assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["status"] == "pending"
+    assert json.loads(runner.invoke(app, ["backlog", "list", "--json"]).output) == []
+    again = runner.invoke(app, ["review", "undo", "3"])
+    assert again.exit_code == 1 and "only a decision can be undone" in again.output
 
 
 def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):

@@ -135,6 +135,39 @@ def test_paste_draft_edit_a_criterion_accept_then_backlog_and_export_have_it(pag
     )  # fmt: skip
 
 
+def test_a_decision_is_undone_from_its_message_by_key_or_from_the_decided_suggestion(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Filter search results by price"), story_json(title="Dark mode")])
+    for text in ("filter search results by price please", "a dark mode for night owls"):
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    visit(page, "/#review")
+    page.locator("#queue li", has_text="Filter search results by price").click()
+    page.click("#accept")
+    expect(page.locator("#flash")).to_contain_text("Accepted #1.")
+    assert len(httpx.get(f"{desk}/v1/backlog", timeout=60).json()) == 1
+    page.click("#flash button.undo")  # the item it became is gone, the draft is pending and shown again
+    expect(page.locator("#flash")).to_contain_text("Undone: #1 is pending again.")
+    expect(page.locator("#detail h2")).to_contain_text("#1 pending")
+    assert httpx.get(f"{desk}/v1/backlog", timeout=60).json() == []
+    page.locator("#queue li", has_text="Dark mode").click()
+    page.keyboard.press("r")
+    page.keyboard.type("not this quarter")
+    page.keyboard.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Rejected #2.")
+    expect(page.locator("#queue li")).to_have_count(1)
+    page.keyboard.press("u")  # the last decision
+    expect(page.locator("#flash")).to_contain_text("Undone: #2 is pending again.")
+    expect(page.locator("#queue li")).to_have_count(2)
+    page.keyboard.press("a")  # #2, shown again, accepted
+    expect(page.locator("#flash")).to_contain_text("Accepted #2.")
+    (item,) = httpx.get(f"{desk}/v1/backlog", timeout=60).json()
+    httpx.patch(f"{desk}/v1/backlog/{item['id']}", json={"story_points": 3}, timeout=60)  # the backlog moves on
+    page.select_option("#filter-status", "accepted")
+    page.locator("#queue li", has_text="Dark mode").click()
+    page.click("#undo")
+    expect(page.locator("#flash.error")).to_contain_text("was edited since it was accepted")
+    assert httpx.get(f"{desk}/v1/suggestions/2", timeout=60).json()["status"] == "accepted"
+
+
 def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):
     """Another suggestion, another tab: coming back shows the edits typed before, and accepting applies them; ticked
     with others to accept as they are, it is held back, saying why."""
@@ -803,10 +836,17 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     second.locator("article.estimate .reject-reason").press("Enter")
     expect(page.locator("#flash")).to_contain_text("Rejected estimate")
     expect(entries).to_have_count(1)
+    page.click("#flash button.undo")  # undone: pending again, the item back in the queue; then rejected for good
+    expect(page.locator("#flash")).to_contain_text("is pending again")
+    expect(entries).to_have_count(2)
+    entries.nth(1).locator("article.estimate .reject-reason").fill("we estimate this in planning")
+    entries.nth(1).locator("article.estimate .reject-reason").press("Enter")
+    expect(entries).to_have_count(1)
 
     # accepting the rewrite changes the item; its estimate was made from the old text, so it is stale
     rewrite.locator("button.accept").click()
     expect(page.locator("#flash")).to_contain_text('now reads "Search results within two seconds"')
+    expect(page.locator("#flash button.undo")).to_have_count(0)  # a rewrite's acceptance is not undone here
     assert (
         httpx.get(f"{desk}/v1/backlog/{vague_id}", timeout=120).json()["title"] == "Search results within two seconds"
     )

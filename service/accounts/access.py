@@ -53,6 +53,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/suggestions"): V,
     ("GET", "/v1/suggestions/{suggestion_id}"): V,
     ("GET", "/v1/suggestions/{suggestion_id}/history"): V,
+    ("POST", "/v1/suggestions/{suggestion_id}/undo"): R,
     ("POST", "/v1/suggestions/accept"): R,
     ("POST", "/v1/suggestions/reject"): R,
     ("POST", "/v1/suggestions/{suggestion_id}/accept"): R,

@@ -45,6 +45,7 @@ class SuggestionAction(StrEnum):
     accepted_with_edits = "accepted_with_edits"
     rejected = "rejected"
     merged = "merged"
+    reopened = "reopened"  # a decision undone: pending again
 
 
 class JobStatus(StrEnum):

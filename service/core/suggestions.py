@@ -152,6 +152,32 @@ def claim(
     session.refresh(suggestion)
 
 
+def reopen(session: Session, suggestion: Suggestion, actor: str | None, pending_key: str | None = None) -> None:
+    """Undo a decision: the decided suggestion is pending again (atomically, or Conflict), with `pending_key` (the
+    key a refinement suggestion holds while pending), and its history says what was undone. What the decision did
+    to the backlog is for the caller to undo first."""
+    decided = {"status": suggestion.status, "decided_by": suggestion.decided_by, "reason": suggestion.reason}
+    if pending_key and session.scalar(select(Suggestion.id).where(Suggestion.pending_key == pending_key)):
+        newer = session.scalar(select(Suggestion.id).where(Suggestion.pending_key == pending_key))
+        raise Conflict(f"suggestion {newer} proposes the same for the item as it is now: decide that one instead")
+    reopened = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion.id, Suggestion.status == suggestion.status)
+        .values(
+            status=SuggestionStatus.pending,
+            decided_at=None,
+            decided_by=None,
+            reason=None,
+            backlog_item_id=None,
+            pending_key=pending_key,
+        )
+    )
+    if reopened.rowcount != 1:
+        raise Conflict(f"suggestion {suggestion.id} was changed by someone else just now")
+    session.refresh(suggestion)
+    record_event(session, suggestion.id, SuggestionAction.reopened, actor, decided, {"status": "pending"})
+
+
 def edited_story(suggestion: Suggestion, edits: StoryDraftEdits | None) -> tuple[StoryDraft, SuggestionAction]:
     """A suggested story with a reviewer's edits applied (InvalidInput when they break it), and the action the
     history records: accepted, or accepted_with_edits."""

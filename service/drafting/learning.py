@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pipelines.drafting import TEAM_EXAMPLES, team_example
 from prompts import Example
 from service.core import scope
-from service.core.enums import SuggestionAction, SuggestionKind
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.tables import Suggestion, SuggestionEvent, utcnow
 
@@ -27,6 +27,7 @@ def _edited_accepts(session: Session, limit: int | None) -> list[tuple[Suggestio
         .join(SuggestionEvent, SuggestionEvent.suggestion_id == Suggestion.id)
         .where(
             Suggestion.kind == SuggestionKind.story_draft,
+            Suggestion.status == SuggestionStatus.accepted,  # an acceptance undone teaches nothing
             SuggestionEvent.action == SuggestionAction.accepted_with_edits,
         )
         .order_by(SuggestionEvent.at.desc(), SuggestionEvent.id.desc())

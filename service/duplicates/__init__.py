@@ -15,7 +15,14 @@ from service.duplicates.index import (
     ticket_document,
     unindex,
 )
-from service.duplicates.service import accept_merge, check_new_draft, detector_proposal, draft_decided, merge_decided
+from service.duplicates.service import (
+    accept_merge,
+    check_new_draft,
+    detector_proposal,
+    draft_decided,
+    draft_reopened,
+    merge_decided,
+)
 
 __all__ = [
     "accept_merge",
@@ -26,6 +33,7 @@ __all__ = [
     "detector_proposal",
     "in_this_project",
     "draft_decided",
+    "draft_reopened",
     "index",
     "item_document",
     "item_duplicates",

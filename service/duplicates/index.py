@@ -38,9 +38,13 @@ def calibration(runtime: Runtime) -> DuplicateCalibration:
     return learning.project_calibration(runtime, detector(runtime).calibration)
 
 
+def item_document_id(item_id: int) -> str:
+    return f"backlog_item:{item_id}"
+
+
 def item_document(item: BacklogItem) -> Document:
     return Document(
-        id=f"backlog_item:{item.id}",
+        id=item_document_id(item.id),
         title=item.title,
         body=item.description or "",
         metadata={

@@ -24,6 +24,7 @@ from service.duplicates.index import (
     in_this_project,
     index,
     item_document,
+    item_document_id,
     mark_closed,
     suggestion_document,
     suggestion_document_id,
@@ -156,6 +157,13 @@ def draft_decided(runtime: Runtime, draft: Suggestion, item: BacklogItem | None)
     unindex(runtime, [suggestion_document_id(draft.id)])
     if item is not None:
         index(runtime, [item_document(item)])
+
+
+def draft_reopened(runtime: Runtime, draft: Suggestion, item_id: int | None) -> None:
+    """A draft whose decision was undone is searchable again; the item an undone acceptance deleted is not."""
+    if item_id is not None:
+        unindex(runtime, [item_document_id(item_id)])
+    index(runtime, [suggestion_document(draft)])
 
 
 def merge_decided(runtime: Runtime, merge: Suggestion, item: BacklogItem | None) -> None:

@@ -35,7 +35,7 @@ from service.core.errors import Conflict, NotFound
 from service.core.learned import learned
 from service.core.runtime import Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event, story_item
-from service.core.tables import BacklogItem, Suggestion
+from service.core.tables import BacklogItem, Suggestion, SuggestionEvent
 from service.refinement import points_model
 
 MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
@@ -388,6 +388,32 @@ def accept_split(session: Session, suggestion: Suggestion, edits: None, actor: s
     after = {"children": [c.id for c in children], "pattern": plan.pattern}
     record_event(session, suggestion.id, SuggestionAction.accepted, actor, _snapshot(item), after)
     return item
+
+
+def undo_estimate(session: Session, suggestion: Suggestion) -> None:
+    """Undo an estimate's acceptance: the item's points go back to what they were, if they are still the accepted
+    ones (else Conflict: a person or another estimate changed them since)."""
+    accepted = session.scalars(
+        select(SuggestionEvent)
+        .where(SuggestionEvent.suggestion_id == suggestion.id, SuggestionEvent.action == SuggestionAction.accepted)
+        .order_by(SuggestionEvent.id.desc())
+        .limit(1)
+    ).one()
+    item = get_item(session, suggestion.backlog_item_id or 0)
+    if item.story_points != accepted.after["story_points"]:
+        raise Conflict(
+            f"backlog item {item.id} has {item.story_points} points now, not the {accepted.after['story_points']} "
+            "this estimate gave: set its points by editing the item instead"
+        )
+    item.story_points = accepted.before["story_points"]
+
+
+def pending_key(suggestion: Suggestion) -> str | None:
+    """The key a refinement suggestion holds while pending (so an item refined twice, unchanged, gets one)."""
+    made = suggestion.input or {}
+    if "backlog_item_id" not in made or "fingerprint" not in made:
+        return None
+    return f"{suggestion.kind}:{made['backlog_item_id']}:{made['fingerprint']}"
 
 
 def accept_estimate(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> BacklogItem:

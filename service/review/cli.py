@@ -98,6 +98,17 @@ def review_accept(ids: Ids, decided_by: As = None) -> None:
     _decided(runtime, "accepted", ids, lambda i: decisions.accept(runtime, i, actor=who))
 
 
+@review_app.command("undo")
+def review_undo(ids: Ids, undone_by: As = None) -> None:
+    """Undo decisions: each suggestion is pending again. A rejection always; an accepted draft (its new item is
+    deleted) or estimate (the points restored) while nothing has changed or used them since."""
+    from service.review import decisions
+
+    runtime = open_runtime(index=True)
+    who = undone_by or getpass.getuser()
+    _decided(runtime, "undone", ids, lambda i: decisions.undo(runtime, i, actor=who))
+
+
 def _editable(runtime: Any, suggestion_id: int) -> tuple[str, dict[str, Any]]:
     """Which edits a pending suggestion takes ("edits" or "input_edits") and its current values of them."""
     from pipelines.models import StoryDraftEdits

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipelines.models import StoryDraftEdits
@@ -19,11 +20,11 @@ from pipelines.prioritization import InputEdits
 from service import duplicates
 from service.conversations import service as conversations
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.errors import DomainError, InvalidInput
+from service.core.errors import Conflict, DomainError, InvalidInput
 from service.core.runtime import Runtime
-from service.core.suggestions import claim, ensure_pending, get_suggestion, record_event
-from service.core.tables import BacklogItem, Suggestion
-from service.drafting.service import accept_draft
+from service.core.suggestions import claim, ensure_pending, get_suggestion, record_event, reopen
+from service.core.tables import BacklogItem, Suggestion, SuggestionEvent
+from service.drafting.service import accept_draft, undo_draft
 from service.ingest.evidence import accept_evidence
 from service.prioritization.service import accept_priority, accept_sprint_plan
 from service.refinement import service as refinement
@@ -32,10 +33,16 @@ log = logging.getLogger(__name__)
 Accept = Callable[[Session, Suggestion, Any, str | None], BacklogItem | None]
 Follow = Callable[[Runtime, Suggestion, BacklogItem | None], None]
 EditsField = Literal["edits", "input_edits"]
+Undo = Callable[[Session, Suggestion], None]
+Reopened = Callable[[Runtime, Suggestion, int | None], None]
 
 
 def _unchanged(_runtime: Runtime, _suggestion: Suggestion, _item: BacklogItem | None) -> None:
     """The index holds nothing this kind of decision changes."""
+
+
+def _no_key(_suggestion: Suggestion) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,17 +50,28 @@ class Handler:
     accept: Accept
     edits: EditsField | None = None  # which of the accept request's edit fields this kind takes
     follow: Follow = _unchanged  # keeps the duplicate index in step once the decision is committed
+    undo: Undo | None = None  # reverts what accepting did to the backlog (Conflict when it cannot); None: it can't
+    reopened: Reopened = _unchanged  # keeps the index in step once a decision is undone
+    pending_key: Callable[[Suggestion], str | None] = _no_key  # the key the kind holds while pending
 
 
 HANDLERS: dict[SuggestionKind, Handler] = {
-    SuggestionKind.story_draft: Handler(accept_draft, "edits", duplicates.draft_decided),
+    SuggestionKind.story_draft: Handler(
+        accept_draft, "edits", duplicates.draft_decided, undo_draft, duplicates.draft_reopened
+    ),
     SuggestionKind.merge: Handler(duplicates.accept_merge, None, duplicates.merge_decided),
     SuggestionKind.evidence: Handler(accept_evidence),
     SuggestionKind.priority: Handler(accept_priority, "input_edits"),
     SuggestionKind.sprint_plan: Handler(accept_sprint_plan),
-    SuggestionKind.rewrite: Handler(refinement.accept_rewrite, "edits", refinement.item_changed),
-    SuggestionKind.split: Handler(refinement.accept_split, None, refinement.item_changed),
-    SuggestionKind.estimate: Handler(refinement.accept_estimate),
+    SuggestionKind.rewrite: Handler(
+        refinement.accept_rewrite, "edits", refinement.item_changed, pending_key=refinement.pending_key
+    ),
+    SuggestionKind.split: Handler(
+        refinement.accept_split, None, refinement.item_changed, pending_key=refinement.pending_key
+    ),
+    SuggestionKind.estimate: Handler(
+        refinement.accept_estimate, undo=refinement.undo_estimate, pending_key=refinement.pending_key
+    ),
     SuggestionKind.decision: Handler(conversations.accept_note),
     SuggestionKind.action_item: Handler(conversations.accept_note),
     SuggestionKind.item_change: Handler(conversations.accept_item_change, None, conversations.changed_item),
@@ -115,4 +133,43 @@ def reject(runtime: Runtime, suggestion_id: int, reason: str, actor: str | None 
         claim(session, suggestion, SuggestionStatus.rejected, actor, reason)
         record_event(session, suggestion.id, SuggestionAction.rejected, actor, suggestion.payload, None)
     _follow(runtime, HANDLERS[SuggestionKind(suggestion.kind)], suggestion, None)
+    return suggestion
+
+
+UNDONE = (SuggestionStatus.accepted, SuggestionStatus.rejected)
+
+
+def undo(runtime: Runtime, suggestion_id: int, actor: str | None = None) -> Suggestion:
+    """Undo a decision: the suggestion is pending again. A rejection is always undone; an acceptance where its kind
+    can revert what it did to the backlog exactly (a draft's new item is deleted, an estimate's points restored) and
+    nothing has built on it since; otherwise Conflict, saying what to do instead."""
+    with runtime.db.session() as session:
+        suggestion = get_suggestion(session, suggestion_id)
+        handler = HANDLERS[SuggestionKind(suggestion.kind)]
+        if suggestion.status not in UNDONE:
+            raise Conflict(f"suggestion {suggestion.id} is {suggestion.status}: only a decision can be undone")
+        item_id = suggestion.backlog_item_id
+        last = session.scalars(
+            select(SuggestionEvent)
+            .where(SuggestionEvent.suggestion_id == suggestion.id)
+            .order_by(SuggestionEvent.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None and last.action == SuggestionAction.merged:
+            raise Conflict(
+                f"suggestion {suggestion.id} was merged into a backlog item by accepting a merge, which cannot be "
+                "undone here: edit that item instead"
+            )
+        if suggestion.status == SuggestionStatus.accepted:
+            if handler.undo is None:
+                raise Conflict(
+                    f"accepting a {suggestion.kind} cannot be undone here (what it changed may have been built on): "
+                    "edit the backlog items it changed instead; the suggestion's history has the values before"
+                )
+            handler.undo(session, suggestion)
+        reopen(session, suggestion, actor, handler.pending_key(suggestion))
+    try:
+        handler.reopened(runtime, suggestion, item_id)
+    except Exception:  # the undo is stored; `refinery reindex` repairs the index
+        log.exception("could not update the duplicate index after undoing the decision on suggestion %s", suggestion_id)
     return suggestion

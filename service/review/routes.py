@@ -108,3 +108,11 @@ def reject(
     return SuggestionPublic.model_validate(
         decisions.reject(runtime, suggestion_id, body.reason, decider(request, actor, body.decided_by))
     )
+
+
+@router.post("/{suggestion_id}/undo", response_model=SuggestionPublic, responses=errors(404, 409, 503))
+def undo(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
+    """Undo a decision: the suggestion is pending again, and its history says so. A rejection is always undone; an
+    accepted story draft's new item is deleted and an accepted estimate's points restored, if nothing has changed
+    or used them since; other acceptances, or those built on, are refused (409) with what to do instead."""
+    return SuggestionPublic.model_validate(decisions.undo(runtime, suggestion_id, actor))

@@ -526,7 +526,7 @@ function onKey(event) {
   if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey || !inReview) return;
   const actions = {
     j: () => review.move(1), ArrowDown: () => review.move(1), k: () => review.move(-1), ArrowUp: () => review.move(-1),
-    a: review.accept, r: review.reject, g: review.regenerate, h: review.history, x: review.tick,
+    a: review.accept, r: review.reject, g: review.regenerate, h: review.history, x: review.tick, u: () => review.undo(),
   };
   if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
 }

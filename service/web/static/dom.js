@@ -47,9 +47,10 @@ export function latestOnly(load) {
 }
 
 let flashTimer;
-export function flash(message, kind = "info") {
+// A message for a few seconds (an error stays); `action`, an element such as an Undo button, follows it.
+export function flash(message, kind = "info", action = null) {
   const box = $("#flash");
-  box.textContent = message;
+  box.replaceChildren(message, ...(action ? [" ", action] : []));
   box.className = kind;
   box.setAttribute("role", kind === "error" ? "alert" : "status");
   clearTimeout(flashTimer);
@@ -57,13 +58,14 @@ export function flash(message, kind = "info") {
 }
 
 // Run `work` (an API call making a decision) one at a time; `then` (reload what changed) gets and may amend the
-// message `work` returned, which is flashed; an error in either is flashed as an error.
-export async function oneAtATime(state, work, then) {
+// message `work` returned, which is flashed (with `action` after it, such as an Undo button); an error in either is
+// flashed as an error.
+export async function oneAtATime(state, work, then, action = null) {
   if (state.busy) { flash("Wait for the last action to finish.", "info"); return; }
   state.busy = true;
   document.body.classList.add("busy");
   try {
-    flash(await then(await work()));
+    flash(await then(await work()), "info", action);
   } catch (error) {
     flash(error.message, "error");
   } finally {

@@ -41,13 +41,19 @@ export async function run() {
   }
 }
 
-// Run `work` (an API call) one at a time, reload the queue, then flash what the work said.
-function act(work) {
+// Run `work` (an API call) one at a time, reload the queue, then flash what the work said (and `action`).
+function act(work, action = null) {
   return oneAtATime(state, work, async (message) => {
     review.refreshCount().catch(() => {});
     return loadQueue().then(() => message, (error) => `${message} The queue did not reload: ${error.message}`);
-  });
+  }, action);
 }
+
+// Undo the decision just made on `s`: pending again, back in the item's suggestions (the API says why where it cannot).
+const undoButton = (s) => h("button", { type: "button", class: "undo", onclick: () => act(async () => {
+  await api(`/v1/suggestions/${s.id}/undo`, { method: "POST" });
+  return `Undone: ${s.kind} #${s.id} is pending again.`;
+}) }, "Undo");
 
 function accept(s) {
   return act(async () => {
@@ -55,7 +61,7 @@ function accept(s) {
     const what = { rewrite: `item #${item?.id} now reads "${item?.title}"`, estimate: `item #${item?.id} is ${item?.story_points} points`,
       split: `item #${item?.id} is an epic with ${s.payload?.children?.length ?? 0} child stories` }[s.kind];
     return `Accepted ${s.kind} #${s.id}${what ? `: ${what}` : ""}.`;
-  });
+  }, review.UNDONE_ACCEPTS.includes(s.kind) ? undoButton(s) : null);
 }
 
 function reject(s, input) {
@@ -64,7 +70,7 @@ function reject(s, input) {
   return act(async () => {
     await api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason } });
     return `Rejected ${s.kind} #${s.id}.`;
-  });
+  }, undoButton(s));
 }
 
 function suggest(item, kind) {

@@ -16,6 +16,9 @@ const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const STORIES = ["story_draft", "rewrite"];  // kinds whose payload is a story the reviewer can edit before accepting
+// Kinds whose acceptance can be undone (service/review/decisions.py: HANDLERS with an `undo`); any rejection can be.
+export const UNDONE_ACCEPTS = ["story_draft", "estimate"];
+export const undoable = (s) => s.status === "rejected" || (s.status === "accepted" && UNDONE_ACCEPTS.includes(s.kind));
 const queueRow = (id) => document.querySelector(`#queue li[data-id="${id}"]`);
 
 export async function loadQueue(selectId) {
@@ -338,6 +341,7 @@ function render() {
       pending ? h("input", { id: "reject-reason", placeholder: "Reason for rejecting", maxlength: "2000" }) : "",
       pending ? h("button", { id: "reject", onclick: reject }, "Reject (r)") : "",
       regenerable ? h("button", { id: "regenerate", onclick: regenerate }, "Regenerate (g)") : "",
+      undoable(s) ? h("button", { id: "undo", class: "undo", onclick: () => undo(s.id) }, "Undo this decision (u)") : "",
       h("button", { id: "show-history", onclick: history }, "History (h)"),
       s.backlog_item_id ? h("a", { href: "#backlog" }, `backlog item #${s.backlog_item_id}`) : ""),
     regenerable ? h("details", { id: "revise" }, h("summary", {}, "Revise the input before regenerating"),
@@ -352,7 +356,7 @@ function render() {
 
 // A decision asked for while the queue reloads waits for the reload, then goes ahead only if `stands()` (what was
 // decided on is still shown, still pending): a key pressed meanwhile is neither lost nor applied to something else.
-async function decide(work, done, stands) {
+async function decide(work, done, stands, undoable = false) {
   if (state.busy) return;
   state.busy = true;
   document.body.classList.add("busy");
@@ -361,8 +365,8 @@ async function decide(work, done, stands) {
       await fetchQueue.settled();
       if (!stands()) { flash("The queue changed while it reloaded: check what is shown, then decide again.", "info"); return; }
     }
-    await work();
-    flash(typeof done === "function" ? done() : done);
+    const made = await work();
+    flash(typeof done === "function" ? done() : done, "info", undoable ? undoButton(made.id) : null);
     await loadQueue();
   } catch (error) {
     flash(error.message, "error");
@@ -392,8 +396,8 @@ export function accept() {
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) body.input_edits = edits;
   }
-  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }).then(() => forget(s)),
-    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s));
+  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }).then(() => decided(s)),
+    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s), UNDONE_ACCEPTS.includes(s.kind));
 }
 
 export function reject() {
@@ -402,8 +406,27 @@ export function reject() {
   const reason = $("#reject-reason");
   const text = reason.value;
   if (!text.trim()) { reason.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
-  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }).then(() => forget(s)),
-    `Rejected #${s.id}.`, stillShown(s));
+  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }).then(() => decided(s)),
+    `Rejected #${s.id}.`, stillShown(s), true);
+}
+
+// The reviewer's last decision on this page, which `u` (or the Undo next to its message) undoes.
+function decided(s) {
+  forget(s);
+  state.lastDecided = s.id;
+  return s;
+}
+
+const undoButton = (id) => h("button", { type: "button", class: "undo", onclick: () => undo(id) }, "Undo (u)");
+
+// Undo a decision: the suggestion is pending again (the API refuses, saying why, where the backlog has moved on).
+export function undo(id = state.selected?.status === "pending" ? state.lastDecided : state.selected?.id ?? state.lastDecided) {
+  if (!id) { flash("No decision to undo: decide one first, or open a decided suggestion.", "info"); return; }
+  return decide(async () => {
+    await api(`/v1/suggestions/${id}/undo`, { method: "POST" });
+    if (state.lastDecided === id) state.lastDecided = null;
+    state.selectId = id;  // shown again, to decide anew
+  }, `Undone: #${id} is pending again.`, () => true);
 }
 
 export function regenerate() {
