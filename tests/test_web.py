@@ -295,12 +295,21 @@ def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_a
     expect(page.locator("#bulk-reason")).to_be_focused()  # a rejection needs its reason
     page.fill("#bulk-reason", "not this quarter")
     page.click("#bulk-reject")
-    expect(page.locator("#flash")).to_have_text("Rejected 2 of 2.")
+    expect(page.locator("#flash")).to_contain_text("Rejected 2 of 2.")
+    expect(queue).to_have_text([re.compile("Dark mode")])
+    page.click("#flash button.undo")  # both at once, pending again; then rejected again
+    expect(page.locator("#flash")).to_have_text("Undone 2 of 2: pending again.")
+    expect(queue).to_have_count(3)
+    queue.nth(0).locator(".tick").check()
+    queue.nth(2).locator(".tick").check()
+    page.fill("#bulk-reason", "not this quarter")
+    page.click("#bulk-reject")
+    expect(page.locator("#flash")).to_contain_text("Rejected 2 of 2.")
     expect(queue).to_have_text([re.compile("Dark mode")])
     expect(page.locator("#pending-count")).to_have_text("1")
     page.check("#bulk-all")
     page.click("#bulk-accept")
-    expect(page.locator("#flash")).to_have_text("Accepted 1 of 1.")
+    expect(page.locator("#flash")).to_contain_text("Accepted 1 of 1.")
     expect(page.locator("#detail .empty")).to_have_text("Nothing to review here.")
     rejected = httpx.get(f"{desk}/v1/suggestions?status=rejected", timeout=120).json()
     assert sorted((s["payload"]["title"], s["reason"]) for s in rejected) == [

@@ -9,7 +9,7 @@ const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
 // unsaved: a pending suggestion's edits not yet accepted, kept (by id) while the reviewer looks elsewhere: another
 // suggestion, another tab, a filter. `shown` is the suggestion the detail pane was last drawn for.
-const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set(), unsaved: new Map(), shown: null };
+const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set(), unsaved: new Map(), shown: null, lastDecided: [] };
 const QUEUE_PAGE = 200;
 const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 
@@ -99,8 +99,8 @@ export function decideTicked(verb) {
     const refused = result.refused.map((r) => `#${r.id}: ${r.detail}`).join("; ");
     said = `${verb === "reject" ? "Rejected" : "Accepted"} ${result.decided.length} of ${ids.length}.${refused ? ` Not decided: ${refused}` : ""}`;
     state.ticked.clear();
-    for (const s of result.decided) forget(s);
     $("#bulk-reason").value = "";
+    return decided(result.decided, verb);
   }, () => said, () => ids.every((id) => state.ticked.has(id)));
 }
 
@@ -341,7 +341,7 @@ function render() {
       pending ? h("input", { id: "reject-reason", placeholder: "Reason for rejecting", maxlength: "2000" }) : "",
       pending ? h("button", { id: "reject", onclick: reject }, "Reject (r)") : "",
       regenerable ? h("button", { id: "regenerate", onclick: regenerate }, "Regenerate (g)") : "",
-      undoable(s) ? h("button", { id: "undo", class: "undo", onclick: () => undo(s.id) }, "Undo this decision (u)") : "",
+      undoable(s) ? h("button", { id: "undo", class: "undo", onclick: () => undo([s.id]) }, "Undo this decision (u)") : "",
       h("button", { id: "show-history", onclick: history }, "History (h)"),
       s.backlog_item_id ? h("a", { href: "#backlog" }, `backlog item #${s.backlog_item_id}`) : ""),
     regenerable ? h("details", { id: "revise" }, h("summary", {}, "Revise the input before regenerating"),
@@ -356,7 +356,7 @@ function render() {
 
 // A decision asked for while the queue reloads waits for the reload, then goes ahead only if `stands()` (what was
 // decided on is still shown, still pending): a key pressed meanwhile is neither lost nor applied to something else.
-async function decide(work, done, stands, undoable = false) {
+async function decide(work, done, stands) {
   if (state.busy) return;
   state.busy = true;
   document.body.classList.add("busy");
@@ -365,8 +365,8 @@ async function decide(work, done, stands, undoable = false) {
       await fetchQueue.settled();
       if (!stands()) { flash("The queue changed while it reloaded: check what is shown, then decide again.", "info"); return; }
     }
-    const made = await work();
-    flash(typeof done === "function" ? done() : done, "info", undoable ? undoButton(made.id) : null);
+    const made = await work();  // the ids of decisions it made that can be undone, if any
+    flash(typeof done === "function" ? done() : done, "info", Array.isArray(made) && made.length ? undoButton(made) : null);
     await loadQueue();
   } catch (error) {
     flash(error.message, "error");
@@ -396,8 +396,8 @@ export function accept() {
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) body.input_edits = edits;
   }
-  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }).then(() => decided(s)),
-    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s), UNDONE_ACCEPTS.includes(s.kind));
+  return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }).then(() => decided([s], "accept")),
+    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s));
 }
 
 export function reject() {
@@ -406,27 +406,41 @@ export function reject() {
   const reason = $("#reject-reason");
   const text = reason.value;
   if (!text.trim()) { reason.focus(); flash("Say why you reject it, then press Enter.", "info"); return; }
-  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }).then(() => decided(s)),
-    `Rejected #${s.id}.`, stillShown(s), true);
+  return decide(() => api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason: text } }).then(() => decided([s], "reject")),
+    `Rejected #${s.id}.`, stillShown(s));
 }
 
-// The reviewer's last decision on this page, which `u` (or the Undo next to its message) undoes.
-function decided(s) {
-  forget(s);
-  state.lastDecided = s.id;
-  return s;
+// The reviewer's last decisions on this page (one, or a ticked batch) that can be undone, which `u` (or the Undo
+// next to their message) undoes; their ids.
+function decided(list, verb) {
+  for (const s of list) forget(s);
+  state.lastDecided = list.filter((s) => verb === "reject" || UNDONE_ACCEPTS.includes(s.kind)).map((s) => s.id);
+  return state.lastDecided;
 }
 
-const undoButton = (id) => h("button", { type: "button", class: "undo", onclick: () => undo(id) }, "Undo (u)");
+const undoButton = (ids) => h("button", { type: "button", class: "undo", onclick: () => undo(ids) }, "Undo (u)");
 
-// Undo a decision: the suggestion is pending again (the API refuses, saying why, where the backlog has moved on).
-export function undo(id = state.selected?.status === "pending" ? state.lastDecided : state.selected?.id ?? state.lastDecided) {
-  if (!id) { flash("No decision to undo: decide one first, or open a decided suggestion.", "info"); return; }
+// Undo decisions (the decided suggestion shown, else the last ones made here): each is pending again, or refused by
+// the API saying why (the backlog has moved on since).
+export function undo(ids = undoable(state.selected ?? {}) ? [state.selected.id] : state.lastDecided) {
+  if (!ids?.length) { flash("No decision to undo: decide one first, or open a decided suggestion.", "info"); return; }
+  let said = "";
   return decide(async () => {
-    await api(`/v1/suggestions/${id}/undo`, { method: "POST" });
-    if (state.lastDecided === id) state.lastDecided = null;
-    state.selectId = id;  // shown again, to decide anew
-  }, `Undone: #${id} is pending again.`, () => true);
+    const undone = [], refused = [];
+    for (const id of ids) {
+      try {
+        await api(`/v1/suggestions/${id}/undo`, { method: "POST" });
+        undone.push(id);
+      } catch (error) {
+        refused.push(`#${id}: ${error.message}`);
+      }
+    }
+    state.lastDecided = (state.lastDecided || []).filter((id) => !undone.includes(id));
+    if (!undone.length) throw new Error(`Not undone: ${refused.join("; ")}`);
+    state.selectId = undone[0];  // shown again, to decide anew
+    said = ids.length === 1 ? `Undone: #${undone[0]} is pending again.`
+      : `Undone ${undone.length} of ${ids.length}: pending again.${refused.length ? ` Not undone: ${refused.join("; ")}` : ""}`;
+  }, () => said, () => true);
 }
 
 export function regenerate() {
