@@ -54,6 +54,15 @@ def test_an_accepted_draft_is_undone_by_deleting_its_item_while_nothing_has_used
     assert client.get(f"/v1/backlog/{item['id']}").json()["story_points"] == 3
 
 
+def test_a_draft_accepted_with_edits_then_undone_is_no_longer_an_example_for_drafting(client, llm):
+    made = draft(client, llm, "Export invoices as PDF")
+    edits = {"edits": {"title": "Download invoices as one PDF"}}
+    assert client.post(f"/v1/suggestions/{made['id']}/accept", json=edits).status_code == 201
+    assert client.get("/v1/drafts/learning").json()["edited_accepts"] == 1
+    assert client.post(f"/v1/suggestions/{made['id']}/undo").status_code == 200
+    assert client.get("/v1/drafts/learning").json()["edited_accepts"] == 0
+
+
 def test_an_accepted_draft_with_a_suggestion_about_its_item_is_not_undone(client, llm):
     made = draft(client, llm, "Export orders to CSV")
     item = client.post(f"/v1/suggestions/{made['id']}/accept").json()
