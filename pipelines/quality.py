@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipelines.llm import LLM, StructuredResult
 from pipelines.models import ItemType, ShortText
@@ -87,6 +87,27 @@ class Finding(BaseModel):
     span: str | None = Field(description="The exact text at fault, as written in the item; null when nothing is.")
     why: str
     fix: str
+
+
+class Readiness(BaseModel):
+    """What a team counts as ready for a sprint (its Definition of Ready): the criteria it checks, and the most
+    points an item may have before it is too large (more must be split)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criteria: list[Criterion] = Field(
+        default_factory=lambda: list(CRITERIA), description="The criteria checked; the others find nothing."
+    )
+    max_points: int = Field(MAX_POINTS, ge=1, le=100, description="More points than this do not fit a sprint.")
+
+    @field_validator("criteria")
+    @classmethod
+    def _in_order(cls, criteria: list[Criterion]) -> list[Criterion]:
+        return [c for c in CRITERIA if c in criteria]  # type: ignore[misc]
+
+    def keep(self, found: list[Finding]) -> list[Finding]:
+        """The findings on the criteria checked."""
+        return [f for f in found if f.criterion in self.criteria]
 
 
 class Statement(BaseModel):
@@ -314,10 +335,14 @@ def check_estimable(text: str, title: str, points: int | None, max_points: int =
 
 
 def check_item(
-    title: str, description: str = "", item_type: ItemType = "feature", points: int | None = None
+    title: str,
+    description: str = "",
+    item_type: ItemType = "feature",
+    points: int | None = None,
+    max_points: int = MAX_POINTS,
 ) -> list[Finding]:
-    """Every finding on an item: well-formed, atomic, minimal, unambiguous, testable, estimable (in that order).
-    Spans are exact substrings of the title or the description."""
+    """Every finding on an item: well-formed, atomic, minimal, unambiguous, testable, estimable (in that order; more
+    than `max_points` is too large). Spans are exact substrings of the title or the description."""
     text = f"{title}\n{description}".strip()
     statement = story_statement(text)
     findings = check_well_formed(text, item_type, statement)
@@ -328,7 +353,8 @@ def check_item(
     findings += check_vague(text)
     if statement is not None and (pronoun := check_pronouns(statement)):
         findings.append(pronoun)
-    findings += [f for f in (check_testable(text, item_type), check_estimable(description, title, points)) if f]
+    size = check_estimable(description, title, points, max_points)
+    findings += [f for f in (check_testable(text, item_type), size) if f]
     return findings
 
 

@@ -422,6 +422,22 @@ def test_refine_check_lists_the_findings_without_the_model_and_exits_1_when_ther
     assert clear.exit_code == 0 and "0 of 1 items have findings" in clear.output
     assert runner.invoke(app, ["refine", "--json"]).exit_code == 2  # --json goes with --check
     assert runner.invoke(app, ["review", "list"]).output.count("story_draft") == 0  # nothing was suggested
+    # the team's Definition of Ready: the criteria it checks, the size that fits a sprint
+    shown = runner.invoke(app, ["readiness"])
+    assert "Checked: well_formed, atomic," in shown.output and "at most 8 points" in shown.output
+    only = runner.invoke(app, ["readiness", "--criterion", "estimable", "--max-points", "2"])
+    assert only.exit_code == 0 and "Checked: estimable (not checked: well_formed," in only.output, only.output
+    checked = runner.invoke(app, ["refine", "--check"])  # the vague words are not checked; the 3 points are too many
+    assert checked.output.startswith("#2 ") and "estimable" in checked.output and "unambiguous" not in checked.output
+    for bad, says in (
+        (["readiness", "--criterion", "clarity"], "--criterion clarity is unknown"),
+        (["readiness", "--max-points", "0"], "--max-points: Input should be greater than or equal to 1"),
+        (["readiness", "--default", "--max-points", "3"], "--default sets both"),
+    ):
+        refused = runner.invoke(app, bad)
+        assert refused.exit_code == 2 and says in refused.output, (bad, refused.output)
+    assert "at most 2 points" in runner.invoke(app, ["readiness"]).output
+    assert "at most 8 points" in runner.invoke(app, ["readiness", "--default"]).output
 
 
 def test_review_list_says_what_each_kind_proposes():

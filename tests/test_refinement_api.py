@@ -14,6 +14,7 @@ import time
 from sqlalchemy import select
 
 from pipelines.points_model import joined
+from pipelines.quality import CRITERIA
 from tests.conftest import story, story_json
 from tests.test_prioritization_api import estimate
 
@@ -580,3 +581,39 @@ def test_a_damaged_fit_is_dropped_and_the_estimate_stands_without_it(client, llm
     made = client.post(f"/v1/backlog/{item}/estimate")
     assert made.status_code == 201, made.text
     assert made.json()["payload"]["method"] == "comparables" and not damaged.exists()
+
+
+def test_a_projects_definition_of_ready_sets_the_criteria_checked_and_the_size_that_fits_a_sprint(client):
+    vague, clear = add(client, VAGUE, CLEAR)
+    default = client.get("/v1/refine/readiness").json()
+    assert default == {"criteria": list(CRITERIA), "max_points": 8, "not_checked": []}
+
+    def criteria(item: int) -> set[str]:
+        return {f["criterion"] for f in client.post(f"/v1/backlog/{item}/quality").json()["findings"]}
+
+    def queued() -> dict[int, set[str]]:
+        rows = client.get("/v1/refine/queue").json()
+        return {row["item"]["id"]: {f["criterion"] for f in row["findings"]} for row in rows}
+
+    assert "unambiguous" in criteria(vague) and queued()[vague] == criteria(vague)
+    assert criteria(clear) == set()
+    ready = {"criteria": ["testable", "well_formed", "estimable", "testable"], "max_points": 2}
+    saved = client.put("/v1/refine/readiness", json=ready)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["criteria"] == ["well_formed", "testable", "estimable"]  # in order, once
+    assert saved.json()["max_points"] == 2 and "unambiguous" in saved.json()["not_checked"]
+    assert client.get("/v1/refine/readiness").json() == saved.json()
+    assert "unambiguous" not in criteria(vague) and criteria(vague) <= {"well_formed", "testable", "estimable"}
+    (size,) = client.post(f"/v1/backlog/{clear}/quality").json()["findings"]  # 3 points: more than 2 now
+    assert size["criterion"] == "estimable" and "more than 2" in size["why"]
+    assert queued() == {vague: criteria(vague), clear: {"estimable"}}  # the kept queue follows the change
+    for bad, says in (
+        ({"criteria": ["clarity"]}, "well_formed"),
+        ({"max_points": 0}, "greater than or equal to 1"),
+        ({"max_points": 8, "colour": "red"}, "Extra inputs are not permitted"),
+    ):
+        refused = client.put("/v1/refine/readiness", json=bad)
+        assert refused.status_code == 422 and says in refused.text, (bad, refused.text)
+    assert client.get("/v1/refine/readiness").json()["max_points"] == 2  # nothing changed by a refusal
+    assert client.put("/v1/refine/readiness", json={}).json() == default  # back to the default
+    assert "unambiguous" in criteria(vague)

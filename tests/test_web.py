@@ -874,6 +874,26 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     expect(page.locator("#detail .estimate .points")).to_have_text("2 points")
 
 
+def test_the_definition_of_ready_chooses_what_the_refine_queue_finds(page: Page, desk: str):
+    from tests.test_refinement_api import VAGUE
+
+    assert httpx.post(f"{desk}/v1/backlog/items", json=[VAGUE], timeout=120).status_code == 201
+    visit(page, "/#refine")
+    entry = page.locator("#refine-queue > li.refine-entry")
+    expect(entry.locator(".item-text mark.unambiguous").first).to_be_visible()
+    summary = page.locator("#readiness summary")
+    expect(summary).to_have_text("Definition of ready: every criterion checked, at most 8 points")
+    summary.click()
+    page.locator("#readiness-form input[value=unambiguous]").uncheck()
+    page.fill("#readiness-form [name=max_points]", "5")
+    page.click("#readiness-save")
+    expect(page.locator("#flash")).to_contain_text("Definition of ready saved: 6 criteria, at most 5 points.")
+    expect(summary).to_have_text("Definition of ready: 6 of 7 criteria checked, at most 5 points")
+    expect(entry.locator(".item-text mark.unambiguous")).to_have_count(0)  # the queue follows it
+    expect(page.locator("#readiness-form input[value=unambiguous]")).not_to_be_checked()
+    assert httpx.get(f"{desk}/v1/refine/readiness", timeout=60).json()["not_checked"] == ["unambiguous"]
+
+
 def test_an_estimate_the_teams_words_joined_shows_what_they_suggest(page: Page, desk: str, monkeypatch):
     monkeypatch.setattr("pipelines.estimate.WORDS_MIN_ITEMS", 6)  # the server runs in this process
     history = [

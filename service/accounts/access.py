@@ -65,6 +65,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/refine"): R,
     ("GET", "/v1/refine/jobs/{job_id}"): V,
     ("GET", "/v1/refine/queue"): V,
+    ("GET", "/v1/refine/readiness"): V,
+    ("PUT", "/v1/refine/readiness"): A,
     ("POST", "/v1/conversations"): R,
     ("GET", "/v1/conversations/jobs/{job_id}"): V,
     ("GET", "/v1/conversations/{conversation_id}"): V,

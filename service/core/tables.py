@@ -272,6 +272,7 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     duplicates_learned_since: Mapped[datetime | None]  # merges decided before do not recalibrate duplicates
     drafts_learned_since: Mapped[datetime | None]  # drafts accepted with edits before are not examples
+    readiness: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its Definition of Ready; None: the default
 
 
 class User(Base):

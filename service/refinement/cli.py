@@ -74,3 +74,43 @@ def _check(item_ids: list[int] | None, as_json: bool) -> None:
         console.print(f"{len(found)} of {len(items)} items have findings" + (f" ({said})" if said else ""))
     if found:
         raise typer.Exit(code=1)
+
+
+def readiness(
+    criteria: Annotated[
+        list[str] | None,
+        typer.Option("--criterion", help="A criterion to check (repeat for each; the others are not checked)."),
+    ] = None,
+    max_points: Annotated[
+        int | None, typer.Option("--max-points", help="The most points that fit a sprint (more: split).")
+    ] = None,
+    default: Annotated[bool, typer.Option("--default", help="Back to every criterion and 8 points.")] = False,
+) -> None:
+    """Show this project's Definition of Ready (the quality criteria checked, the most points that fit a sprint), or
+    change it with the options given."""
+    from pydantic import ValidationError
+
+    from pipelines.quality import CRITERIA, Readiness
+    from service.refinement import service
+
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        ready = service.readiness(session)
+    if default or criteria or max_points is not None:
+        if default and (criteria or max_points is not None):
+            raise fail("--default sets both: give it alone")
+        unknown = sorted(set(criteria or []) - set(CRITERIA))
+        if unknown:
+            raise fail(f"--criterion {', '.join(unknown)} is unknown; choose from: {', '.join(CRITERIA)}")
+        wanted = {} if default else ready.model_dump() | {"criteria": criteria or ready.criteria}
+        if max_points is not None:
+            wanted["max_points"] = max_points
+        try:
+            ready = service.set_readiness(runtime, Readiness.model_validate(wanted))
+        except ValidationError as exc:  # the criteria are checked above: the number is out of bounds
+            raise fail(f"--max-points: {exc.errors()[0]['msg']}") from exc
+    off = [c for c in CRITERIA if c not in ready.criteria]
+    console.print(
+        f"Checked: {', '.join(ready.criteria) or 'nothing'}" + (f" (not checked: {', '.join(off)})" if off else "")
+    )
+    console.print(f"Fits a sprint: at most {ready.max_points} points")

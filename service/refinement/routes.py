@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from pipelines.quality import Readiness
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.ratelimit import ModelCallLimit
 from service.core.schemas import BacklogItemPublic, IdPath, JobCreated, SuggestionPublic, errors
@@ -13,6 +14,7 @@ from service.refinement.schemas import (
     QualityReport,
     QueuedSuggestion,
     QueueEntry,
+    ReadinessPublic,
     RefineJobPublic,
     RefineRequest,
 )
@@ -118,3 +120,18 @@ def refit_estimate_learning(runtime: RuntimeDep) -> EstimateLearningPublic:
     """Forget the team's points model and fit it again on the items with points as they are now (admins); 409 while
     a fit is running."""
     return EstimateLearningPublic(**points_model.refit(runtime))
+
+
+@router.get("/v1/refine/readiness", response_model=ReadinessPublic)
+def get_readiness(runtime: RuntimeDep) -> ReadinessPublic:
+    """This project's Definition of Ready: the quality criteria it checks (the others find nothing) and the most
+    points that fit a sprint (more are an `estimable` finding, and a reason to split)."""
+    with runtime.db.session() as session:
+        return ReadinessPublic.model_validate(service.readiness(session).model_dump())
+
+
+@router.put("/v1/refine/readiness", response_model=ReadinessPublic, responses=errors(422))
+def put_readiness(body: Readiness, runtime: RuntimeDep) -> ReadinessPublic:
+    """Set this project's Definition of Ready (admins): every later quality check, refinement queue and run follows
+    it; suggestions already made stay as they are. A field left out takes its default."""
+    return ReadinessPublic.model_validate(service.set_readiness(runtime, body).model_dump())

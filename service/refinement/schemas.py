@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from pipelines.quality import Finding
+from pipelines.quality import CRITERIA, Criterion, Finding, Readiness
 from service.core.schemas import BacklogItemPublic, IdValue, JobPublic, SuggestionPublic
+
+
+class ReadinessPublic(Readiness):
+    """A project's Definition of Ready, with the criteria it does not check."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def not_checked(self) -> list[Criterion]:
+        return [c for c in CRITERIA if c not in self.criteria]  # type: ignore[misc]
 
 
 class QualityReport(BaseModel):

@@ -24,7 +24,7 @@ from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.points_model import joined
 from pipelines.prioritization import estimate_inputs
-from pipelines.quality import MAX_POINTS, Finding, check_item, count_criteria
+from pipelines.quality import MAX_POINTS, Finding, Readiness, check_item, count_criteria
 from pipelines.refine import SplitPlan, item_requirements, rewrite_item, split_item
 from pipelines.words import item_words
 from service import duplicates
@@ -75,8 +75,27 @@ def epics_among(session: Session, item_ids: list[int]) -> set[int]:
     return set(session.scalars(query.distinct()))
 
 
-def _text_findings(item: BacklogItem) -> list[Finding]:
-    return check_item(item.title, item.description or "", item.item_type, item.story_points)  # type: ignore[arg-type]
+def _text_findings(item: BacklogItem, ready: Readiness) -> list[Finding]:
+    """The rules' findings on the item (before `ready` leaves out the criteria it does not check)."""
+    text = item.description or ""
+    return check_item(item.title, text, item.item_type, item.story_points, ready.max_points)  # type: ignore[arg-type]
+
+
+def readiness(session: Session) -> Readiness:
+    """The current project's Definition of Ready: the criteria it checks and the most points that fit a sprint (the
+    default where it set none)."""
+    project = scope.this_project(session)
+    return Readiness.model_validate(project.readiness) if project and project.readiness else Readiness()
+
+
+def set_readiness(runtime: Runtime, ready: Readiness) -> Readiness:
+    """Make `ready` the current project's Definition of Ready: every later check, queue and run follows it."""
+    with runtime.db.session() as session:
+        project = scope.this_project(session)
+        if project is None:
+            raise NotFound("no such project")
+        project.readiness = ready.model_dump(mode="json")
+    return ready
 
 
 def _duplicate_findings(candidates: list[dict[str, Any]]) -> list[Finding]:
@@ -109,11 +128,12 @@ def _as_epic(found: list[Finding], epic: bool) -> list[Finding]:
 
 def findings_many(runtime: Runtime, items: list[BacklogItem]) -> list[list[Finding]]:
     """`findings` for many items, with their duplicate searches batched; an epic's only as `EPIC_CRITERIA` says."""
-    candidates = _candidates(runtime, items)
     with runtime.db.session() as session:
         epics = epics_among(session, [i.id for i in items])
+        ready = readiness(session)
+    candidates = _candidates(runtime, items) if "duplicate" in ready.criteria else [[] for _ in items]
     return [
-        _as_epic(_text_findings(item) + _duplicate_findings(found), item.id in epics)
+        _as_epic(ready.keep(_text_findings(item, ready) + _duplicate_findings(found)), item.id in epics)
         for item, found in zip(items, candidates, strict=True)
     ]
 
@@ -124,10 +144,11 @@ def quality(runtime: Runtime, item_id: int) -> list[Finding]:
     return findings(runtime, item)
 
 
-def needs_split(item: BacklogItem, found: list[Finding]) -> str | None:
-    """Why the item is too large for a sprint, or None."""
-    if item.story_points is not None and item.story_points > MAX_POINTS:
-        return f"{item.story_points} points (more than {MAX_POINTS})"
+def needs_split(item: BacklogItem, found: list[Finding], max_points: int = MAX_POINTS) -> str | None:
+    """Why the item is too large for a sprint (more than `max_points`, an epic, several goals, many criteria), or
+    None."""
+    if item.story_points is not None and item.story_points > max_points:
+        return f"{item.story_points} points (more than {max_points})"
     if "epic" in (item.labels or []):
         return "it is an epic"
     if any(f.criterion == "atomic" for f in found):
@@ -226,8 +247,9 @@ def propose_split(
         if existing := _existing(session, SuggestionKind.split, item, since):
             return existing, existing.evidence.get("findings", [])
         epic = bool(epics_among(session, [item.id]))
+        max_points = readiness(session).max_points
     found = findings(runtime, item) if found is None else found
-    reason = None if epic else needs_split(item, found)
+    reason = None if epic else needs_split(item, found, max_points)
     if reason is None:
         return None, found
     description = (item.description or "")[:MAX_DESCRIPTION]
@@ -448,7 +470,7 @@ def stale(session: Session, suggestion: Suggestion) -> bool:
 class _Kept:
     """The queue's findings as last computed, and what they were computed from."""
 
-    others: tuple  # the duplicate check and the calibration: a change recomputes everything
+    others: tuple  # the duplicate check, its calibration, the Definition of Ready: a change recomputes everything
     changed: dict[int, Any] = field(default_factory=dict)  # each live item's last change
     drafts: dict[int, str] = field(default_factory=dict)  # a hash of each pending draft (the index holds them too)
     texts: dict[int, str] = field(default_factory=dict)  # a hash of each queued item's indexed text
@@ -464,8 +486,9 @@ _QUEUE_LOCK = threading.Lock()
 def _findings_read(runtime: Runtime) -> tuple[dict[int, Any], dict[int, str], tuple]:
     """What every item's findings are computed from, cheaply: each item not merged away with its last change (text,
     type, points, parent, closed); each pending draft (the duplicate index holds them too); whether duplicates are
-    checked and the project's duplicate calibration."""
+    checked, the project's duplicate calibration and its Definition of Ready."""
     with runtime.db.session() as session:
+        ready = readiness(session)
         live = BacklogItem.merged_into_id.is_(None)
         changed = {i: at for i, at in session.execute(select(BacklogItem.id, BacklogItem.updated_at).where(live))}
         pending = session.execute(
@@ -477,7 +500,7 @@ def _findings_read(runtime: Runtime) -> tuple[dict[int, Any], dict[int, str], tu
             i: hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest() for i, p in pending
         }
     check = runtime.settings.duplicate_check
-    return changed, drafts, (check, repr(duplicates.calibration(runtime)) if check else None)
+    return changed, drafts, (check, repr(duplicates.calibration(runtime)) if check else None, ready)
 
 
 def _text_hash(item: BacklogItem) -> str:
@@ -508,11 +531,13 @@ def _queue_findings(runtime: Runtime, items: list[BacklogItem], recheck: bool = 
             kept = _QUEUE_FINDINGS[where] = _Kept(others)
         moved = [i for i in items if i.id not in kept.found or kept.changed.get(i.id) != changed.get(i.id)]
         redrafted = {d for d in drafts.keys() | kept.drafts.keys() if drafts.get(d) != kept.drafts.get(d)}
+        ready = others[-1]
         if moved or redrafted or kept.changed != changed:
-            _check_again(runtime, kept, items, moved, changed, drafts, redrafted)
+            _check_again(runtime, kept, items, moved, changed, drafts, redrafted, ready)
         found, candidates, epics = kept.found, kept.candidates, kept.epics
     return [
-        _as_epic(found[i.id] + _duplicate_findings(candidates[i.id][:DUPLICATES_SHOWN]), i.id in epics) for i in items
+        _as_epic(ready.keep(found[i.id] + _duplicate_findings(candidates[i.id][:DUPLICATES_SHOWN])), i.id in epics)
+        for i in items
     ]
 
 
@@ -524,10 +549,11 @@ def _check_again(
     changed: dict[int, Any],
     drafts: dict[int, str],
     redrafted: set[int],
+    ready: Readiness,
 ) -> None:
     """Update `kept` for the queue's `items` after a change: `moved` items (their last change differs), `changed`
     (every live item's last change now), `drafts` (each pending draft now) of which `redrafted` are new, changed or
-    gone."""
+    gone; the rules as `ready` sets them."""
     by_id = {item.id: item for item in items}
     texts = {item.id: _text_hash(item) for item in items}
     first = [item for item in items if kept.texts.get(item.id) != texts[item.id]]  # new or re-worded
@@ -543,7 +569,8 @@ def _check_again(
     again = [by_id[i] for i in sorted(named & by_id.keys() - searched.keys())]
     searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH), strict=True))
     kept.candidates = {i: kept.candidates[i] for i in by_id.keys() & kept.candidates.keys()} | searched
-    kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()} | {i.id: _text_findings(i) for i in moved}
+    kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()}
+    kept.found |= {i.id: _text_findings(i, ready) for i in moved}
     kept.texts = texts
     kept.changed, kept.drafts = changed, drafts
     with runtime.db.session() as session:

@@ -17,7 +17,7 @@ function show(hash) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
   }
-  const load = { review: () => review.loadQueue(), refine: refine.loadQueue, backlog: loadBacklog, upload: loadJobs,
+  const load = { review: () => review.loadQueue(), refine: () => Promise.all([refine.loadQueue(), refine.loadReadiness()]), backlog: loadBacklog, upload: loadJobs,
     meetings: () => meetings.load(arg), draft: loadDraftLearning }[tab];
   if (load) load().catch((error) => flash(error.message, "error"));
 }

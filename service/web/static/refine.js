@@ -127,7 +127,39 @@ export async function loadQueue(recheck = false) {
     : [h("li", { class: "empty" }, "Nothing to refine: no item has findings or pending suggestions. Run a refinement after importing items.")]));
 }
 
+// The project's Definition of Ready: the criteria the quality check applies and the most points that fit a sprint;
+// admins change it (the API refuses others).
+const CRITERIA_SAID = {
+  well_formed: "well-formed: persona and goal (a bug: steps, expected, actual)", atomic: "atomic: one goal, not \"X and Y\"",
+  minimal: "minimal: no solution detail in the story sentence", unambiguous: "unambiguous: no vague words or unclear pronouns",
+  testable: "testable: checkable acceptance criteria", estimable: "estimable: fits a sprint (at most the points below)",
+  duplicate: "no duplicate among the other items",
+};
+
+export async function loadReadiness() {
+  const ready = await api("/v1/refine/readiness");
+  const n = ready.criteria.length, all = n + ready.not_checked.length;
+  $("#readiness summary").textContent = `Definition of ready: ${n === all ? "every criterion" : `${n} of ${all} criteria`} checked, at most ${ready.max_points} points`;
+  const box = (c, on) => h("label", {}, h("input", { type: "checkbox", name: "criteria", value: c, checked: on }), ` ${CRITERIA_SAID[c] ?? c}`);
+  $("#readiness-form").replaceChildren(
+    ...ready.criteria.map((c) => box(c, true)), ...ready.not_checked.map((c) => box(c, false)),
+    h("label", {}, "Fits a sprint: at most ", h("input", { name: "max_points", type: "number", min: "1", max: "100", value: String(ready.max_points) }), " points"),
+    h("button", { type: "submit", class: "admin-only", id: "readiness-save" }, "Save"));
+}
+
+function saveReadiness(event) {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  const json = { criteria: data.getAll("criteria"), max_points: Number(data.get("max_points")) };
+  return act(async () => {
+    await api("/v1/refine/readiness", { method: "PUT", json });
+    await loadReadiness();
+    return `Definition of ready saved: ${json.criteria.length} criteria, at most ${json.max_points} points. The queue follows it.`;
+  });
+}
+
 export function start() {
+  $("#readiness-form").addEventListener("submit", saveReadiness);
   $("#refine-run").addEventListener("click", run);
   $("#refine-reload").addEventListener("click", () => loadQueue(true).then(() => flash("Queue reloaded: every item checked again.")).catch((e) => flash(e.message, "error")));
 }
