@@ -617,3 +617,14 @@ def test_a_projects_definition_of_ready_sets_the_criteria_checked_and_the_size_t
     assert client.get("/v1/refine/readiness").json()["max_points"] == 2  # nothing changed by a refusal
     assert client.put("/v1/refine/readiness", json={}).json() == default  # back to the default
     assert "unambiguous" in criteria(vague)
+
+
+def test_a_definition_of_ready_without_duplicates_finds_none_and_the_queue_does_not_search_for_them(client):
+    twin = {**CLEAR, "external_id": "C2", "title": "Download last month's invoices as a single PDF"}
+    first, second = add(client, CLEAR, twin)
+    queue = {row["item"]["id"]: row["findings"] for row in client.get("/v1/refine/queue").json()}
+    assert [f["criterion"] for f in queue[first]] == ["duplicate"] and f"#{second}" in queue[first][0]["why"]
+    others = [c for c in CRITERIA if c != "duplicate"]
+    assert client.put("/v1/refine/readiness", json={"criteria": others}).status_code == 200
+    assert client.get("/v1/refine/queue").json() == []
+    assert client.post(f"/v1/backlog/{first}/quality").json() == {"findings": []}

@@ -116,9 +116,12 @@ DUPLICATES_SHOWN = 5  # an item's likeliest duplicates that can be findings
 JUDGED_WITH = BACKGROUND.stop  # the likeliest duplicates an item's verdicts are judged with (`judge`)
 
 
-def _candidates(runtime: Runtime, items: list[BacklogItem], k: int = DUPLICATES_SHOWN) -> list[list[dict[str, Any]]]:
-    """Each item's `k` likeliest duplicates (none when the project does not check duplicates)."""
-    check = runtime.settings.duplicate_check
+def _candidates(
+    runtime: Runtime, items: list[BacklogItem], k: int = DUPLICATES_SHOWN, ready: Readiness | None = None
+) -> list[list[dict[str, Any]]]:
+    """Each item's `k` likeliest duplicates (none when the service or the project's Definition of Ready does not
+    check duplicates)."""
+    check = runtime.settings.duplicate_check and (ready is None or "duplicate" in ready.criteria)
     return duplicates.items_duplicates(runtime, items, k) if check and items else [[] for _ in items]
 
 
@@ -131,7 +134,7 @@ def findings_many(runtime: Runtime, items: list[BacklogItem]) -> list[list[Findi
     with runtime.db.session() as session:
         epics = epics_among(session, [i.id for i in items])
         ready = readiness(session)
-    candidates = _candidates(runtime, items) if "duplicate" in ready.criteria else [[] for _ in items]
+    candidates = _candidates(runtime, items, ready=ready)
     return [
         _as_epic(ready.keep(_text_findings(item, ready) + _duplicate_findings(found)), item.id in epics)
         for item, found in zip(items, candidates, strict=True)
@@ -561,13 +564,13 @@ def _check_again(
     touched = {("backlog_item", i) for i in {*others, *(kept.changed.keys() - changed.keys()), *(i.id for i in first)}}
     touched |= {("suggestion", d) for d in redrafted}
     named = {i for i, found in kept.candidates.items() if any((c["kind"], c["item_id"]) in touched for c in found)}
-    searched = dict(zip([i.id for i in first], _candidates(runtime, first, JUDGED_WITH), strict=True))
+    searched = dict(zip([i.id for i in first], _candidates(runtime, first, JUDGED_WITH, ready), strict=True))
     now_finding = _drafts_candidates(runtime, sorted(redrafted & drafts.keys())) if len(first) < len(items) else []
     named |= {
         c["item_id"] for found in [*searched.values(), *now_finding] for c in found if c["kind"] == "backlog_item"
     }
     again = [by_id[i] for i in sorted(named & by_id.keys() - searched.keys())]
-    searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH), strict=True))
+    searched |= dict(zip([i.id for i in again], _candidates(runtime, again, JUDGED_WITH, ready), strict=True))
     kept.candidates = {i: kept.candidates[i] for i in by_id.keys() & kept.candidates.keys()} | searched
     kept.found = {i: kept.found[i] for i in by_id.keys() & kept.found.keys()}
     kept.found |= {i.id: _text_findings(i, ready) for i in moved}
