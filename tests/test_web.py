@@ -1043,6 +1043,14 @@ def test_a_meeting_upload_shows_what_was_said_in_order_and_accepting_a_change_ed
     outcome = f'item #{invoices_id} "Export invoices as PDF" now has the change'
     expect(change.locator(".outcome")).to_contain_text(outcome)
     assert change.locator("button.accept").count() == 0
+    assert change.locator("button.undo").count() == 0  # a change to an item is not undone here
+    decision = view.locator("#meeting-summary > li").nth(0)
+    decision.locator(".reject-reason").fill("not decided yet")
+    decision.locator("button.reject").click()
+    expect(decision.locator(".status")).to_have_text("rejected")
+    view.locator("#meeting-summary > li").nth(0).locator("button.undo").click()  # a rejection is undone
+    expect(page.locator("#flash")).to_contain_text("is pending again")
+    expect(view.locator("#meeting-summary > li").nth(0).locator(".status")).to_have_text("pending")
     item = httpx.get(f"{desk}/v1/backlog/{invoices_id}", timeout=120).json()
     assert "Every page of the PDF shows the VAT number." in item["description"]
     assert httpx.get(f"{desk}/v1/backlog/{dark_id}", timeout=120).json()["description"] == "A dark theme for night use."

@@ -101,6 +101,7 @@ function decisionBar(row, li) {
       h("button", { class: "primary accept", onclick: () => accept(row, li) }, "Accept"),
       reason, h("button", { class: "reject", onclick: () => reject(row, li, reason) }, "Reject"),
     ] : "",
+    review.undoable(s) ? h("button", { class: "undo", title: "Make it pending again", onclick: () => undo(row, li) }, "Undo") : "",
     h("button", { class: "open-review", title: "Open it in the review queue (to edit a story before accepting)",
       onclick: () => { location.hash = "#review"; review.showSuggestion(s).catch((e) => flash(e.message, "error")); } }, "Review"));
 }
@@ -152,6 +153,15 @@ function reject(row, li, input) {
   return decide(row, li, async () => {
     await api(`/v1/suggestions/${s.id}/reject`, { method: "POST", json: { reason } });
     return `Rejected ${s.kind.replace("_", " ")} #${s.id}.`;
+  });
+}
+
+function undo(row, li) {
+  const s = row.suggestion;
+  return decide(row, li, async () => {
+    await api(`/v1/suggestions/${s.id}/undo`, { method: "POST" });
+    delete state.outcomes[s.id];
+    return `Undone: ${s.kind.replace("_", " ")} #${s.id} is pending again.`;
   });
 }
 
