@@ -348,3 +348,18 @@ def test_accepted_edits_become_examples_in_the_next_drafts_and_an_admin_can_rese
     assert reset["edited_accepts"] == 0 and reset["learned_since"]
     after_reset = draft(client, llm, text="shoppers want to sort search results by price")
     assert "team_examples" not in (after_reset["evidence"] or {}) and "+team" not in after_reset["prompt_version"]
+
+
+def test_suggestions_are_searched_by_the_words_in_what_they_propose_or_were_made_from(client, llm):
+    for title, text in (("Export invoices", "accountants export invoices"), ("Café menu", "show the café's menu")):
+        llm.chat.replies.append(story_json(title=title))
+        assert client.post("/v1/drafts", json={"text": text}).status_code == 201
+    found = client.get("/v1/suggestions", params={"q": "INVOICES export"})
+    assert [s["payload"]["title"] for s in found.json()] == ["Export invoices"]
+    assert found.headers["X-Total-Count"] == "1"
+    assert [s["payload"]["title"] for s in client.get("/v1/suggestions", params={"q": "café"}).json()] == ["Café menu"]
+    by_input = client.get("/v1/suggestions", params={"q": "accountants"}).json()  # in what it was made from
+    assert [s["payload"]["title"] for s in by_input] == ["Export invoices"]
+    assert client.get("/v1/suggestions", params={"q": "price"}).headers["X-Total-Count"] == "2"
+    assert client.get("/v1/suggestions", params={"q": "price 100%"}).json() == []  # a % is a character, not a wildcard
+    assert client.get("/v1/suggestions", params={"q": "x" * 201}).status_code == 422

@@ -228,6 +228,8 @@ def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tm
             create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": title.lower()})
     listed = runner.invoke(app, ["review", "list"], terminal_width=200)
     assert listed.exit_code == 0 and all(t in listed.output for t in ("Price filter", "Dark mode", "CSV export"))
+    searched = runner.invoke(app, ["review", "list", "--search", "DARK"], terminal_width=200)
+    assert "Dark mode" in searched.output and "CSV export" not in searched.output and "(1 shown)" in searched.output
     shown = runner.invoke(app, ["review", "show", "2"], terminal_width=200)
     assert "#2 story_draft (pending): Dark mode" in shown.output and "warning: a warning" in shown.output
     assert json.loads(runner.invoke(app, ["review", "show", "2", "--json"]).output)["payload"]["title"] == "Dark mode"

@@ -317,6 +317,12 @@ def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_a
         ("Price filter", "not this quarter"),
     ]
     assert [i["title"] for i in httpx.get(f"{desk}/v1/backlog", timeout=120).json()] == ["Dark mode"]
+    page.select_option("#filter-status", "")
+    expect(queue).to_have_count(3)
+    page.fill("#filter-q", "dark MODE")  # words in what it proposes, any case
+    expect(queue).to_have_text([re.compile("Dark mode")])
+    page.fill("#filter-q", "csv")
+    expect(queue).to_have_text([re.compile("CSV export")])
 
 
 def test_a_queue_longer_than_a_page_says_how_many_are_not_shown(page: Page, tmp_path: Path):
@@ -334,7 +340,7 @@ def test_a_queue_longer_than_a_page_says_how_many_are_not_shown(page: Page, tmp_
     expect(page.locator("#queue li")).to_have_count(200)
     expect(page.locator("#pending-count")).to_have_text("201")
     expect(page.locator("#queue-total")).to_have_text(
-        "the newest 200 of 201 shown: decide these, or filter by kind, to see the rest"
+        "the newest 200 of 201 shown: decide these, or filter or search, to see the rest"
     )
     page.select_option("#filter-kind", "merge")
     expect(page.locator("#queue-total")).to_have_text("")

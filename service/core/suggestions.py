@@ -7,11 +7,12 @@ concurrent accepts cannot both win. What accepting does to the backlog is the ki
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Text, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pipelines.llm import StructuredResult, describe_validation_error
@@ -102,24 +103,42 @@ def list_suggestions(
     kind: SuggestionKind | None = None,
     limit: int = 100,
     offset: int = 0,
+    q: str | None = None,
 ) -> list[Suggestion]:
-    """Newest first."""
-    query = _of(select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset), status, kind)
+    """Newest first; `q`: words that must all appear (any case) in what it proposes or what it was made from."""
+    query = _of(select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset), status, kind, q)
     return list(session.scalars(query))
 
 
 def count_suggestions(
-    session: Session, status: SuggestionStatus | None = None, kind: SuggestionKind | None = None
+    session: Session,
+    status: SuggestionStatus | None = None,
+    kind: SuggestionKind | None = None,
+    q: str | None = None,
 ) -> int:
     """How many `list_suggestions` would give with no limit."""
-    return session.scalar(_of(select(func.count()).select_from(Suggestion), status, kind)) or 0
+    return session.scalar(_of(select(func.count()).select_from(Suggestion), status, kind, q)) or 0
 
 
-def _of(query: Select[Any], status: SuggestionStatus | None, kind: SuggestionKind | None) -> Select[Any]:
+def _of(
+    query: Select[Any], status: SuggestionStatus | None, kind: SuggestionKind | None, q: str | None = None
+) -> Select[Any]:
     if status:
         query = query.where(Suggestion.status == status)
     if kind:
         query = query.where(Suggestion.kind == kind)
+    for word in (q or "").split():
+        # payload and input are JSON, stored as json.dumps writes them (so "é" is stored as "\u00e9")
+        spellings = {word, json.dumps(word)[1:-1]}
+        query = query.where(
+            or_(
+                *(
+                    cast(column, Text).icontains(w, autoescape=True)
+                    for column in (Suggestion.payload, Suggestion.input)
+                    for w in spellings
+                )
+            )
+        )
     return query
 
 

@@ -23,6 +23,9 @@ def review_list(
     status: Annotated[str, typer.Option(help="pending, failed, accepted, rejected or all.")] = "pending",
     kind: Annotated[str | None, typer.Option(help="story_draft, merge, evidence, priority, rewrite, ...")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    search: Annotated[
+        str | None, typer.Option("--search", "-q", help="Words in what it proposes or was made from.")
+    ] = None,
 ) -> None:
     """Suggestions, newest first (pending ones by default)."""
     from service.core import suggestions
@@ -37,7 +40,7 @@ def review_list(
     of_kind = SuggestionKind(kind) if kind else None
     runtime = open_runtime()
     with runtime.db.session() as session:
-        found = suggestions.list_suggestions(session, wanted, of_kind, limit, 0)
+        found = suggestions.list_suggestions(session, wanted, of_kind, limit, 0, search)
         rows = [(str(s.id), s.kind, s.status, summary(s), s.created_at.strftime("%Y-%m-%d %H:%M")) for s in found]
     table = Table("id", "kind", "status", "what", "created", title=f"Suggestions ({len(rows)} shown)")
     for row in rows:

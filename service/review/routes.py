@@ -32,11 +32,14 @@ def list_suggestions(
     kind: SuggestionKind | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
+    q: str | None = Query(
+        None, max_length=200, description="Words that must all appear (any case) in what it proposes or its input."
+    ),
 ) -> list[SuggestionPublic]:
     """Newest first; `X-Total-Count` says how many match in all."""
     with runtime.db.session() as session:
-        found = suggestions.list_suggestions(session, status, kind, limit, offset)
-        response.headers["X-Total-Count"] = str(suggestions.count_suggestions(session, status, kind))
+        found = suggestions.list_suggestions(session, status, kind, limit, offset, q)
+        response.headers["X-Total-Count"] = str(suggestions.count_suggestions(session, status, kind, q))
         return [SuggestionPublic.model_validate(s) for s in found]
 
 

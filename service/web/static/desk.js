@@ -607,6 +607,8 @@ async function start() {
   for (const id of ["#backlog-type", "#backlog-state"]) $(id).addEventListener("change", () => loadBacklog());
   $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
   for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
+  let searching;  // the queue's search waits for a pause in typing
+  $("#filter-q").addEventListener("input", () => { clearTimeout(searching); searching = setTimeout(() => review.loadQueue(), 250); });
   $("#bulk-all").addEventListener("change", (event) => review.tickAll(event.target.checked));
   window.addEventListener("beforeunload", (event) => { if (review.holdsUnsavedEdits()) event.preventDefault(); });
   $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));

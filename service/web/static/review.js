@@ -26,11 +26,12 @@ export async function loadQueue(selectId) {
   const params = new URLSearchParams({ limit: String(QUEUE_PAGE) });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
+  if ($("#filter-q").value.trim()) params.set("q", $("#filter-q").value.trim());
   const page = await fetchQueue(params);
   if (page === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
   state.items = page.items;
   $("#queue-total").textContent = page.total > page.items.length
-    ? `the newest ${page.items.length} of ${page.total} shown: decide these, or filter by kind, to see the rest` : "";
+    ? `the newest ${page.items.length} of ${page.total} shown: decide these, or filter or search, to see the rest` : "";
   state.items.reverse(); // oldest first: review in the order things arrived
   const pendingIds = new Set(pendingShown().map((s) => s.id));
   state.ticked = new Set([...state.ticked].filter((id) => pendingIds.has(id)));  // ticks on what is still shown
@@ -469,6 +470,7 @@ export async function history() {
 
 export function showSuggestion(suggestion) {
   $("#filter-kind").value = "";
+  $("#filter-q").value = "";
   $("#filter-status").value = suggestion.status;
   return loadQueue(suggestion.id);
 }
@@ -481,5 +483,6 @@ export function holdsUnsavedEdits() {
 
 export function setFilters(kind, status) {
   $("#filter-kind").value = kind;
+  $("#filter-q").value = "";
   $("#filter-status").value = status;
 }
