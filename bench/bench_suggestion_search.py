@@ -1,0 +1,84 @@
+"""What searching the suggestions costs (the review queue's Search), against listing the desk's page of them.
+
+For each size: N story-draft suggestions written straight into a fresh SQLite database (real user stories as their
+input and payload, repeated past the number there are; every third decided), then `GET /v1/suggestions` through the
+app in this process (the desk's page: the newest 200), plainly and with each search, 50 requests each after a
+warm-up. Every variant counts its matches for `X-Total-Count`. Ratios are against the plain page at the same size,
+in the same process. The search reads every suggestion's JSON as text (no index), so it grows with the table.
+Run: .venv/bin/python -m bench.bench_suggestion_search --items 1000 10000
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from bench import publish_by_size
+from bench.bench_refine import stories
+from pipelines.llm import fake_llm
+from service.api import create_app
+from service.core.settings import Settings
+from service.core.tables import Suggestion
+
+RESULTS = Path(__file__).parent / "results" / "bench_suggestion_search.md"
+VARIANTS = {
+    "the page (no search)": "",
+    "one word (q=password)": "q=password",
+    "two words (q=user account)": "q=user%20account",
+    "pending, one word": "status=pending&q=password",
+}
+REQUESTS = 50
+
+
+def measure(n: int) -> list[str]:
+    settings = Settings(
+        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
+    )
+    app = create_app(settings, fake_llm())
+    rows = []
+    with TestClient(app, base_url="http://localhost") as client:
+        with app.state.runtime.db.session() as session:
+            real = stories(n)
+            drafts = [
+                {"kind": "story_draft", "status": "pending" if number % 3 else "accepted", "project_id": 1,
+                 "input": {"text": real[number % len(real)].description},
+                 "payload": {"title": real[number % len(real)].title, "goal": real[number % len(real)].description},
+                 "model": "bench", "provider": "fake", "prompt_version": "draft_story@bench", "usage": {},
+                 "warnings": []}
+                for number in range(n)
+            ]  # fmt: skip
+            session.execute(insert(Suggestion), drafts)
+        times: dict[str, float] = {}
+        for name, query in VARIANTS.items():
+            path = f"/v1/suggestions?limit=200&{query}"
+            client.get(path)
+            samples = []
+            for _ in range(REQUESTS):
+                started = time.perf_counter()
+                response = client.get(path)
+                samples.append(time.perf_counter() - started)
+                response.raise_for_status()
+            times[name] = statistics.median(samples)
+            rows.append((name, times[name], response.headers["X-Total-Count"]))
+    floor = times["the page (no search)"]
+    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in rows]
+
+
+def main() -> None:
+    publish_by_size(
+        "Searching the suggestions against listing the desk's page of them",
+        f"Median of {REQUESTS} requests each, in-process (TestClient, SQLite); ratios against the page with no "
+        "search at the same size, in the same process.",
+        ["suggestions", "GET /v1/suggestions", "ms", "ratio", "matches"],
+        measure,
+        RESULTS,
+    )
+
+
+if __name__ == "__main__":
+    main()
