@@ -142,10 +142,14 @@ def _used_since(session: Session, item: BacklogItem, source: Suggestion) -> str 
     linked = or_(BacklogItem.parent_id == item.id, BacklogItem.merged_into_id == item.id)
     if session.scalar(select(BacklogItem.id).where(linked).limit(1)):
         return "has children or merged items"
+    prerequisites = session.scalars(select(BacklogItem.depends_on).where(BacklogItem.depends_on.is_not(None)))
+    if any(item.id in (ids or []) for ids in prerequisites):
+        return "is another item's prerequisite"
     later = select(Suggestion).where(Suggestion.id != source.id, Suggestion.created_at >= source.decided_at)
     for other in session.scalars(later):
         payload = other.payload or {}
         about = {other.backlog_item_id, (other.input or {}).get("backlog_item_id"), payload.get("backlog_item_id")}
+        about |= set((payload.get("inputs") or {}).get("depends_on") or [])
         merged = [payload.get(side) or {} for side in ("keep", "fold_in")]
         if item.id in about or any(m.get("kind") == "backlog_item" and m.get("item_id") == item.id for m in merged):
             return f"has suggestion {other.id} made about it"
