@@ -358,7 +358,8 @@ def test_backlog_add_searches_for_what_looks_alike_first_and_backlog_edit_change
     monkeypatch.setenv("COLUMNS", "300")
     first = ["backlog", "add", "Export invoices as PDF", "-d", "Accountants download each invoice as a PDF."]
     added = runner.invoke(app, [*first, "--label", "Billing", "--points", "3", "--as", "ana"])
-    assert added.exit_code == 0 and added.output.strip() == "Added #1 Export invoices as PDF", added.output
+    assert added.exit_code == 0 and added.output.startswith("Added #1 Export invoices as PDF\n"), added.output
+    assert "refinery refine --check --item 1" in added.output
     alike = ["backlog", "add", "Download invoices as PDF files", "--file", "-"]
     refused = runner.invoke(app, alike, input="Accountants want to download every invoice as a PDF.")
     assert refused.exit_code == 2 and "Export invoices as PDF" in refused.output and "--anyway" in refused.output

@@ -481,7 +481,8 @@ def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_an
     form.locator("[name=labels]").fill("billing, export")
     form.locator("[name=story_points]").fill("3")
     form.locator("#new-item-submit").click()  # nothing alike yet: added at once
-    expect(page.locator("#flash")).to_contain_text("Added #1 Export invoices as PDF.")
+    expect(page.locator("#flash")).to_contain_text("Added #1 Export invoices as PDF. The quality check finds 2:")
+    expect(page.locator("#flash")).to_contain_text("well-formed")  # no "As a ..." sentence
     expect(page.locator("#new-item")).not_to_have_attribute("open", "")
     row = page.locator("#backlog tbody tr", has_text="Export invoices as PDF")
     expect(row).to_contain_text("billing, export")

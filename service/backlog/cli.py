@@ -118,6 +118,7 @@ def backlog_add(
         print(BacklogItemPublic.model_validate(item).model_dump_json(indent=2))
     else:
         console.print(f"Added #{item.id} {item.title}", markup=False, highlight=False)
+        console.print(f"Its quality findings: `refinery refine --check --item {item.id}`", markup=False)
 
 
 @backlog_app.command("edit")

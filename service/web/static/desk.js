@@ -316,7 +316,11 @@ async function addItem(event) {
     }
     const result = await api("/v1/backlog/items", { method: "POST", json: points === null ? item : { ...item, story_points: points } });
     const [created] = result.created;
-    flash(`Added #${created.id} ${created.title}.`);
+    const { findings } = await api(`/v1/backlog/${created.id}/quality`, { method: "POST" }).catch(() => ({ findings: null }));
+    const said = findings === null ? "" : findings.length
+      ? ` The quality check finds ${findings.length}: ${[...new Set(findings.map((f) => f.criterion.replace("_", "-")))].join(", ")} (the Refine tab says what to fix).`
+      : " The quality check finds nothing to fix.";
+    flash(`Added #${created.id} ${created.title}.${said}`);
     closeNewItem(form);
     await loadBacklog();
   } catch (error) {
