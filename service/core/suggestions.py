@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Select, Text, cast, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipelines.llm import StructuredResult, describe_validation_error
@@ -176,21 +177,24 @@ def reopen(session: Session, suggestion: Suggestion, actor: str | None, pending_
     key a refinement suggestion holds while pending), and its history says what was undone. What the decision did
     to the backlog is for the caller to undo first."""
     decided = {"status": suggestion.status, "decided_by": suggestion.decided_by, "reason": suggestion.reason}
-    if pending_key and session.scalar(select(Suggestion.id).where(Suggestion.pending_key == pending_key)):
-        newer = session.scalar(select(Suggestion.id).where(Suggestion.pending_key == pending_key))
+    newer = session.scalar(select(Suggestion.id).where(Suggestion.pending_key == pending_key)) if pending_key else None
+    if newer is not None:
         raise Conflict(f"suggestion {newer} proposes the same for the item as it is now: decide that one instead")
-    reopened = session.execute(
-        update(Suggestion)
-        .where(Suggestion.id == suggestion.id, Suggestion.status == suggestion.status)
-        .values(
-            status=SuggestionStatus.pending,
-            decided_at=None,
-            decided_by=None,
-            reason=None,
-            backlog_item_id=None,
-            pending_key=pending_key,
+    try:
+        reopened = session.execute(
+            update(Suggestion)
+            .where(Suggestion.id == suggestion.id, Suggestion.status == suggestion.status)
+            .values(
+                status=SuggestionStatus.pending,
+                decided_at=None,
+                decided_by=None,
+                reason=None,
+                backlog_item_id=None,
+                pending_key=pending_key,
+            )
         )
-    )
+    except IntegrityError as exc:  # the same suggestion was made again just now
+        raise Conflict(f"a suggestion like {suggestion.id} was made just now: decide that one instead") from exc
     if reopened.rowcount != 1:
         raise Conflict(f"suggestion {suggestion.id} was changed by someone else just now")
     session.refresh(suggestion)

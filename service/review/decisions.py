@@ -82,9 +82,10 @@ EDIT_HINTS = {
 }
 
 
-def _follow(runtime: Runtime, handler: Handler, suggestion: Suggestion, item: BacklogItem | None) -> None:
+def _in_step(keep: Callable[[], None], suggestion: Suggestion) -> None:
+    """Keep the duplicate index in step with a decision (or its undoing) already committed."""
     try:
-        handler.follow(runtime, suggestion, item)
+        keep()
     except Exception:  # the decision is stored; `refinery reindex` repairs the index
         log.exception("could not update the duplicate index after deciding suggestion %s", suggestion.id)
 
@@ -108,7 +109,7 @@ def accept(
                 raise InvalidInput(f"{name} apply to {EDIT_HINTS[name]}; this is a {suggestion.kind}: {takes}")
         ensure_pending(suggestion)
         item = handler.accept(session, suggestion, given[handler.edits] if handler.edits else None, actor)
-    _follow(runtime, handler, suggestion, item)
+    _in_step(lambda: handler.follow(runtime, suggestion, item), suggestion)
     return item
 
 
@@ -132,7 +133,7 @@ def reject(runtime: Runtime, suggestion_id: int, reason: str, actor: str | None 
         suggestion = get_suggestion(session, suggestion_id)
         claim(session, suggestion, SuggestionStatus.rejected, actor, reason)
         record_event(session, suggestion.id, SuggestionAction.rejected, actor, suggestion.payload, None)
-    _follow(runtime, HANDLERS[SuggestionKind(suggestion.kind)], suggestion, None)
+    _in_step(lambda: HANDLERS[SuggestionKind(suggestion.kind)].follow(runtime, suggestion, None), suggestion)
     return suggestion
 
 
@@ -168,8 +169,5 @@ def undo(runtime: Runtime, suggestion_id: int, actor: str | None = None) -> Sugg
                 )
             handler.undo(session, suggestion)
         reopen(session, suggestion, actor, handler.pending_key(suggestion))
-    try:
-        handler.reopened(runtime, suggestion, item_id)
-    except Exception:  # the undo is stored; `refinery reindex` repairs the index
-        log.exception("could not update the duplicate index after undoing the decision on suggestion %s", suggestion_id)
+    _in_step(lambda: handler.reopened(runtime, suggestion, item_id), suggestion)
     return suggestion
