@@ -256,10 +256,10 @@ def test_the_queue_keeps_its_findings_and_searches_again_only_what_a_change_can_
     searched: list[list[int]] = []
     candidates = service._candidates
 
-    def counted(runtime, items, k=5):
+    def counted(runtime, items, k=5, ready=None):
         if items:
             searched.append(sorted(i.id for i in items))
-        return candidates(runtime, items, k)
+        return candidates(runtime, items, k, ready)
 
     def queue_is_fresh() -> dict[int, list[str]]:
         """The queue's findings, checked against every item's findings computed afresh; each item's criteria."""

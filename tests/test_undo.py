@@ -95,6 +95,52 @@ def test_an_accepted_estimate_is_undone_while_the_points_are_still_its_own(clien
     assert client.get(f"/v1/backlog/{item}").json()["story_points"] == 8
 
 
+def test_an_accepted_rewrite_is_undone_while_the_item_still_reads_as_the_rewrite_left_it(client, llm):
+    from tests.test_refinement_api import VAGUE
+
+    (item,) = add(client, {**VAGUE, "labels": ["search"]})
+    before = client.get(f"/v1/backlog/{item}").json()
+    llm.chat.replies.append(story_json(title="Search results within two seconds", labels=["performance"]))
+    made = client.post(f"/v1/backlog/{item}/rewrite").json()
+    client.post(f"/v1/suggestions/{made['id']}/accept")
+    assert client.get(f"/v1/backlog/{item}").json()["title"] == "Search results within two seconds"
+    undone = client.post(f"/v1/suggestions/{made['id']}/undo")
+    assert undone.status_code == 200 and undone.json()["status"] == "pending", undone.text
+    after = client.get(f"/v1/backlog/{item}").json()
+    fields = ("title", "description", "item_type", "labels", "story")
+    assert {k: after[k] for k in fields} == {k: before[k] for k in fields}  # exactly as it was
+    assert found(client, "fast search user-friendly")[0] == ("backlog_item", item)  # indexed as it reads again
+    assert client.post(f"/v1/suggestions/{made['id']}/accept").status_code == 201  # current again: accepted anew
+    client.patch(f"/v1/backlog/{item}", json={"title": "Search results within one second"})
+    refused = client.post(f"/v1/suggestions/{made['id']}/undo")
+    assert refused.status_code == 409 and "changed after this rewrite was accepted" in refused.json()["detail"]
+    assert client.get(f"/v1/backlog/{item}").json()["title"] == "Search results within one second"
+
+
+def test_an_accepted_split_is_undone_by_deleting_its_children_while_nothing_has_used_them(client, llm):
+    import json
+
+    from tests.test_refinement_api import CHILD, EPIC
+
+    (epic,) = add(client, EPIC)
+    children = [CHILD | {"covers": [0]}, CHILD | {"title": "Reset a forgotten password", "covers": [1, 2]}]
+    llm.chat.replies.extend([json.dumps({"pattern": "crud_operations", "children": children})] * 2)
+    made = client.post(f"/v1/backlog/{epic}/split").json()
+    assert "epic" in client.post(f"/v1/suggestions/{made['id']}/accept").json()["labels"]
+    assert len(client.get("/v1/backlog").json()) == 3
+    undone = client.post(f"/v1/suggestions/{made['id']}/undo")
+    assert undone.status_code == 200 and undone.json()["status"] == "pending", undone.text
+    (left,) = client.get("/v1/backlog").json()
+    assert left["id"] == epic and "epic" not in left["labels"]
+    assert ("backlog_item", epic + 1) not in found(client, "reset a forgotten password")  # children left the index
+    client.post(f"/v1/suggestions/{made['id']}/accept")
+    child = next(i for i in client.get("/v1/backlog").json() if i["parent_id"] == epic)
+    client.patch(f"/v1/backlog/{child['id']}", json={"story_points": 2})  # a child is used: the undo would lose it
+    refused = client.post(f"/v1/suggestions/{made['id']}/undo")
+    assert refused.status_code == 409 and f"child {child['id']} was edited" in refused.json()["detail"]
+    assert len(client.get("/v1/backlog").json()) == 3
+
+
 def test_a_rejected_estimate_is_not_reopened_next_to_a_newer_one(client, llm):
     add(client, {"title": "Export invoices to CSV", "description": "Finance exports invoices.", "story_points": 5})
     (item,) = add(client, {"title": "Export refunds to CSV", "description": "Finance exports refunds."})

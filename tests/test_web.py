@@ -862,7 +862,7 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     # accepting the rewrite changes the item; its estimate was made from the old text, so it is stale
     rewrite.locator("button.accept").click()
     expect(page.locator("#flash")).to_contain_text('now reads "Search results within two seconds"')
-    expect(page.locator("#flash button.undo")).to_have_count(0)  # a rewrite's acceptance is not undone here
+    expect(page.locator("#flash button.undo")).to_have_count(1)  # a rewrite's acceptance can be undone too
     assert (
         httpx.get(f"{desk}/v1/backlog/{vague_id}", timeout=120).json()["title"] == "Search results within two seconds"
     )

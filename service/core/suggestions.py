@@ -20,7 +20,7 @@ from pipelines.llm import StructuredResult, describe_validation_error
 from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.core.tables import BacklogItem, Suggestion, SuggestionEvent, utcnow
+from service.core.tables import BacklogItem, ItemEvent, Suggestion, SuggestionEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,30 @@ def reopen(session: Session, suggestion: Suggestion, actor: str | None, pending_
         raise Conflict(f"suggestion {suggestion.id} was changed by someone else just now")
     session.refresh(suggestion)
     record_event(session, suggestion.id, SuggestionAction.reopened, actor, decided, {"status": "pending"})
+
+
+def item_used_since(session: Session, item: BacklogItem, source: Suggestion) -> str | None:
+    """What has happened to an item since the suggestion `source` made it, if anything: edits, a priority set,
+    evidence, a merge or split, or a suggestion made about it."""
+    if session.scalar(select(ItemEvent.id).where(ItemEvent.item_id == item.id).limit(1)):
+        return "was edited"
+    if item.merged_into_id or item.priority_set_by or item.evidence:
+        return "was merged, prioritized or given evidence"
+    linked = or_(BacklogItem.parent_id == item.id, BacklogItem.merged_into_id == item.id)
+    if session.scalar(select(BacklogItem.id).where(linked).limit(1)):
+        return "has children or merged items"
+    prerequisites = session.scalars(select(BacklogItem.depends_on).where(BacklogItem.depends_on.is_not(None)))
+    if any(item.id in (ids or []) for ids in prerequisites):
+        return "is another item's prerequisite"
+    later = select(Suggestion).where(Suggestion.id != source.id, Suggestion.created_at >= source.decided_at)
+    for other in session.scalars(later):
+        payload = other.payload or {}
+        about = {other.backlog_item_id, (other.input or {}).get("backlog_item_id"), payload.get("backlog_item_id")}
+        about |= set((payload.get("inputs") or {}).get("depends_on") or [])
+        merged = [payload.get(side) or {} for side in ("keep", "fold_in")]
+        if item.id in about or any(m.get("kind") == "backlog_item" and m.get("item_id") == item.id for m in merged):
+            return f"has suggestion {other.id} made about it"
+    return None
 
 
 def edited_story(suggestion: Suggestion, edits: StoryDraftEdits | None) -> tuple[StoryDraft, SuggestionAction]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from pipelines.drafting import check_input, draft_story
@@ -18,10 +18,11 @@ from service.core.suggestions import (
     create_suggestion,
     edited_story,
     get_suggestion,
+    item_used_since,
     record_event,
     story_item,
 )
-from service.core.tables import BacklogItem, ItemEvent, Suggestion
+from service.core.tables import BacklogItem, Suggestion
 from service.drafting import learning
 
 # Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
@@ -123,37 +124,13 @@ def undo_draft(session: Session, suggestion: Suggestion) -> None:
     (else Conflict, saying what did and what to do instead)."""
     item = session.get(BacklogItem, suggestion.backlog_item_id or 0)
     if item is not None:
-        if used := _used_since(session, item, suggestion):
+        if used := item_used_since(session, item, suggestion):
             raise Conflict(
                 f"backlog item {item.id} that this draft became {used} since it was accepted, so deleting it would "
                 "lose that: edit the item or close it instead"
             )
         session.delete(item)
         session.flush()
-
-
-def _used_since(session: Session, item: BacklogItem, source: Suggestion) -> str | None:
-    """What has happened to an item since the suggestion `source` made it, if anything: edits, a priority set,
-    evidence, a merge or split, or a suggestion made about it."""
-    if session.scalar(select(ItemEvent.id).where(ItemEvent.item_id == item.id).limit(1)):
-        return "was edited"
-    if item.merged_into_id or item.priority_set_by or item.evidence:
-        return "was merged, prioritized or given evidence"
-    linked = or_(BacklogItem.parent_id == item.id, BacklogItem.merged_into_id == item.id)
-    if session.scalar(select(BacklogItem.id).where(linked).limit(1)):
-        return "has children or merged items"
-    prerequisites = session.scalars(select(BacklogItem.depends_on).where(BacklogItem.depends_on.is_not(None)))
-    if any(item.id in (ids or []) for ids in prerequisites):
-        return "is another item's prerequisite"
-    later = select(Suggestion).where(Suggestion.id != source.id, Suggestion.created_at >= source.decided_at)
-    for other in session.scalars(later):
-        payload = other.payload or {}
-        about = {other.backlog_item_id, (other.input or {}).get("backlog_item_id"), payload.get("backlog_item_id")}
-        about |= set((payload.get("inputs") or {}).get("depends_on") or [])
-        merged = [payload.get(side) or {} for side in ("keep", "fold_in")]
-        if item.id in about or any(m.get("kind") == "backlog_item" and m.get("item_id") == item.id for m in merged):
-            return f"has suggestion {other.id} made about it"
-    return None
 
 
 def accept_draft(

@@ -34,7 +34,15 @@ from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatu
 from service.core.errors import Conflict, NotFound
 from service.core.learned import learned
 from service.core.runtime import Runtime
-from service.core.suggestions import Proposal, claim, create_suggestion, edited_story, record_event, story_item
+from service.core.suggestions import (
+    Proposal,
+    claim,
+    create_suggestion,
+    edited_story,
+    item_used_since,
+    record_event,
+    story_item,
+)
 from service.core.tables import BacklogItem, Suggestion, SuggestionEvent
 from service.refinement import points_model
 
@@ -390,7 +398,7 @@ def accept_rewrite(
     item = _current_item(session, suggestion)
     final, action = edited_story(suggestion, edits)
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
-    before = _snapshot(item)
+    before = {**_snapshot(item), "story": item.story}  # the story too, so that an undo restores the item exactly
     item.title, item.description, item.item_type = final.title, story_markdown(final), final.item_type
     item.labels = sorted({*(item.labels or []), *final.labels})
     item.story = final.model_dump(mode="json")
@@ -404,6 +412,7 @@ def accept_split(session: Session, suggestion: Suggestion, edits: None, actor: s
     item = _current_item(session, suggestion)
     plan = SplitPlan.model_validate(suggestion.payload)
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    before = _snapshot(item)
     labels = [label for label in item.labels or [] if label != "epic"]
     children = [story_item(c.as_story(item.item_type, labels), suggestion, item.id) for c in plan.children]  # type: ignore[arg-type]
     session.add_all(children)
@@ -411,19 +420,79 @@ def accept_split(session: Session, suggestion: Suggestion, edits: None, actor: s
     item.labels = sorted({*(item.labels or []), "epic"})
     suggestion.backlog_item_id = item.id
     after = {"children": [c.id for c in children], "pattern": plan.pattern}
-    record_event(session, suggestion.id, SuggestionAction.accepted, actor, _snapshot(item), after)
+    record_event(session, suggestion.id, SuggestionAction.accepted, actor, before, after)
     return item
+
+
+def _accepted(session: Session, suggestion: Suggestion) -> SuggestionEvent:
+    """The history event of the suggestion's acceptance (with the item before and after)."""
+    accepts = (SuggestionAction.accepted, SuggestionAction.accepted_with_edits)
+    return session.scalars(
+        select(SuggestionEvent)
+        .where(SuggestionEvent.suggestion_id == suggestion.id, SuggestionEvent.action.in_(accepts))
+        .order_by(SuggestionEvent.id.desc())
+        .limit(1)
+    ).one()
+
+
+def undo_rewrite(session: Session, suggestion: Suggestion) -> None:
+    """Undo a rewrite's acceptance: the item takes back its title, description, type, labels and story, if it still
+    reads as the rewrite left it (else Conflict: it was edited since)."""
+    accepted = _accepted(session, suggestion)
+    if "story" not in (accepted.before or {}):
+        raise Conflict(
+            f"suggestion {suggestion.id} was accepted before rewrites could be undone (its history does not keep the "
+            "item's story before): edit the item instead; the history has its text before"
+        )
+    item = get_item(session, suggestion.backlog_item_id or 0)
+    if _snapshot(item) != accepted.after:
+        raise Conflict(
+            f"backlog item {item.id} changed after this rewrite was accepted: edit it instead; the suggestion's "
+            "history has its text before"
+        )
+    for name, value in accepted.before.items():
+        setattr(item, name, value)
+
+
+def undo_split(session: Session, suggestion: Suggestion) -> None:
+    """Undo a split's acceptance: its children are deleted and the item is no longer labelled an epic (unless it
+    was before, or has other children), if nothing has changed or used a child since (else Conflict)."""
+    accepted = _accepted(session, suggestion)
+    item = get_item(session, suggestion.backlog_item_id or 0)
+    children = [session.get(BacklogItem, child) for child in accepted.after["children"]]
+    for child_id, child in zip(accepted.after["children"], children, strict=True):
+        if child is None:
+            raise Conflict(f"child {child_id} of this split is gone: edit or close the other children instead")
+        if used := item_used_since(session, child, suggestion):
+            raise Conflict(
+                f"child {child.id} {used} since the split was accepted, so deleting it would lose that: edit or close "
+                "the children instead"
+            )
+    for child in children:
+        session.delete(child)
+    session.flush()
+    others = session.scalar(select(BacklogItem.id).where(BacklogItem.parent_id == item.id).limit(1))
+    if "epic" not in (accepted.before.get("labels") or []) and others is None:
+        item.labels = [label for label in item.labels or [] if label != "epic"]
+
+
+def reverted(runtime: Runtime, suggestion: Suggestion, item_id: int | None) -> None:
+    """After an undone rewrite or split: the item is indexed as it reads again, a split's children leave the index."""
+    if suggestion.kind == SuggestionKind.split:
+        with runtime.db.session() as session:
+            children = _accepted(session, suggestion).after.get("children", [])
+        duplicates.unindex(runtime, [duplicates.item_document_id(child) for child in children])
+        return
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id or 0)
+    if item is not None:
+        duplicates.index(runtime, [duplicates.item_document(item)])
 
 
 def undo_estimate(session: Session, suggestion: Suggestion) -> None:
     """Undo an estimate's acceptance: the item's points go back to what they were, if they are still the accepted
     ones (else Conflict: a person or another estimate changed them since)."""
-    accepted = session.scalars(
-        select(SuggestionEvent)
-        .where(SuggestionEvent.suggestion_id == suggestion.id, SuggestionEvent.action == SuggestionAction.accepted)
-        .order_by(SuggestionEvent.id.desc())
-        .limit(1)
-    ).one()
+    accepted = _accepted(session, suggestion)
     item = get_item(session, suggestion.backlog_item_id or 0)
     if item.story_points != accepted.after["story_points"]:
         raise Conflict(

@@ -103,8 +103,9 @@ def review_accept(ids: Ids, decided_by: As = None) -> None:
 
 @review_app.command("undo")
 def review_undo(ids: Ids, undone_by: As = None) -> None:
-    """Undo decisions: each suggestion is pending again. A rejection always; an accepted draft (its new item is
-    deleted) or estimate (the points restored) while nothing has changed or used them since."""
+    """Undo decisions: each suggestion is pending again. A rejection always; an accepted draft or split (the items
+    it made are deleted), rewrite (the text restored) or estimate (the points restored) while nothing has changed or
+    used them since."""
     from service.review import decisions
 
     runtime = open_runtime(index=True)

@@ -64,10 +64,20 @@ HANDLERS: dict[SuggestionKind, Handler] = {
     SuggestionKind.priority: Handler(accept_priority, "input_edits"),
     SuggestionKind.sprint_plan: Handler(accept_sprint_plan),
     SuggestionKind.rewrite: Handler(
-        refinement.accept_rewrite, "edits", refinement.item_changed, pending_key=refinement.pending_key
+        refinement.accept_rewrite,
+        "edits",
+        refinement.item_changed,
+        refinement.undo_rewrite,
+        refinement.reverted,
+        refinement.pending_key,
     ),
     SuggestionKind.split: Handler(
-        refinement.accept_split, None, refinement.item_changed, pending_key=refinement.pending_key
+        refinement.accept_split,
+        None,
+        refinement.item_changed,
+        refinement.undo_split,
+        refinement.reverted,
+        refinement.pending_key,
     ),
     SuggestionKind.estimate: Handler(
         refinement.accept_estimate, undo=refinement.undo_estimate, pending_key=refinement.pending_key
@@ -142,8 +152,9 @@ UNDONE = (SuggestionStatus.accepted, SuggestionStatus.rejected)
 
 def undo(runtime: Runtime, suggestion_id: int, actor: str | None = None) -> Suggestion:
     """Undo a decision: the suggestion is pending again. A rejection is always undone; an acceptance where its kind
-    can revert what it did to the backlog exactly (a draft's new item is deleted, an estimate's points restored) and
-    nothing has built on it since; otherwise Conflict, saying what to do instead."""
+    can revert what it did to the backlog exactly (a draft's new item or a split's children deleted, a rewritten
+    item's text or an estimate's points restored) and nothing has built on it since; otherwise Conflict, saying what
+    to do instead."""
     with runtime.db.session() as session:
         suggestion = get_suggestion(session, suggestion_id)
         handler = HANDLERS[SuggestionKind(suggestion.kind)]

@@ -116,6 +116,7 @@ def reject(
 @router.post("/{suggestion_id}/undo", response_model=SuggestionPublic, responses=errors(404, 409, 503))
 def undo(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
     """Undo a decision: the suggestion is pending again, and its history says so. A rejection is always undone; an
-    accepted story draft's new item is deleted and an accepted estimate's points restored, if nothing has changed
-    or used them since; other acceptances, or those built on, are refused (409) with what to do instead."""
+    accepted story draft's new item or split's children are deleted, a rewritten item's text and an estimate's
+    points restored, if nothing has changed or used them since; other acceptances (merge, evidence, priority, a
+    meeting's notes and changes), or those built on, are refused (409) with what to do instead."""
     return SuggestionPublic.model_validate(decisions.undo(runtime, suggestion_id, actor))

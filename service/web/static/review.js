@@ -17,7 +17,7 @@ const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const STORIES = ["story_draft", "rewrite"];  // kinds whose payload is a story the reviewer can edit before accepting
 // Kinds whose acceptance can be undone (service/review/decisions.py: HANDLERS with an `undo`); any rejection can be.
-export const UNDONE_ACCEPTS = ["story_draft", "estimate"];
+export const UNDONE_ACCEPTS = ["story_draft", "rewrite", "split", "estimate"];
 export const undoable = (s) => s.status === "rejected" || (s.status === "accepted" && UNDONE_ACCEPTS.includes(s.kind));
 const queueRow = (id) => document.querySelector(`#queue li[data-id="${id}"]`);
 
