@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 def machine() -> str:
@@ -41,3 +44,20 @@ def publish_by_size(title: str, note: str, columns: list[str], measure: Callable
     for n in backlog_sizes():
         lines += measure(n)
     publish(lines, path)
+
+
+def listings_timed(client: Any, paths: dict[str, str], requests: int, n: int) -> list[str]:
+    """Table rows at size `n`: each named GET's median time over `requests` calls after a warm-up, its ratio against
+    the first path's, and its `X-Total-Count` (how many match)."""
+    rows = []
+    for name, path in paths.items():
+        client.get(path)
+        samples = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(path)
+            samples.append(time.perf_counter() - started)
+            response.raise_for_status()
+        rows.append((name, statistics.median(samples), response.headers["X-Total-Count"]))
+    floor = rows[0][1]
+    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in rows]

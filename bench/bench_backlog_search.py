@@ -10,15 +10,13 @@ Run: .venv/bin/python -m bench.bench_backlog_search --items 1000 10000
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from bench import publish_by_size
+from bench import listings_timed, publish_by_size
 from bench.bench_refine import stories
 from pipelines.llm import fake_llm
 from service.api import create_app
@@ -44,7 +42,6 @@ def measure(n: int) -> list[str]:
         REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
     )
     app = create_app(settings, fake_llm())
-    rows = []
     with TestClient(app, base_url="http://localhost") as client:
         with app.state.runtime.db.session() as session:
             real = stories(n)  # as many real stories as there are, repeated to reach n
@@ -55,21 +52,8 @@ def measure(n: int) -> list[str]:
                 for number in range(n)
             ]  # fmt: skip
             session.execute(insert(BacklogItem), items)
-        times: dict[str, float] = {}
-        for name, query in VARIANTS.items():
-            path = f"/v1/backlog?order=priority&{query}"
-            client.get(path)
-            samples = []
-            for _ in range(REQUESTS):
-                started = time.perf_counter()
-                response = client.get(path)
-                samples.append(time.perf_counter() - started)
-                response.raise_for_status()
-            times[name] = statistics.median(samples)
-            matches = response.headers["X-Total-Count"]
-            rows.append((name, times[name], matches))
-    floor = times["the page (no filter)"]
-    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in rows]
+        paths = {name: f"/v1/backlog?order=priority&{query}" for name, query in VARIANTS.items()}
+        return listings_timed(client, paths, REQUESTS, n)
 
 
 def main() -> None:

@@ -10,15 +10,13 @@ Run: .venv/bin/python -m bench.bench_suggestion_search --items 1000 10000
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from bench import publish_by_size
+from bench import listings_timed, publish_by_size
 from bench.bench_refine import stories
 from pipelines.llm import fake_llm
 from service.api import create_app
@@ -40,7 +38,6 @@ def measure(n: int) -> list[str]:
         REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
     )
     app = create_app(settings, fake_llm())
-    rows = []
     with TestClient(app, base_url="http://localhost") as client:
         with app.state.runtime.db.session() as session:
             real = stories(n)
@@ -53,20 +50,8 @@ def measure(n: int) -> list[str]:
                 for number in range(n)
             ]  # fmt: skip
             session.execute(insert(Suggestion), drafts)
-        times: dict[str, float] = {}
-        for name, query in VARIANTS.items():
-            path = f"/v1/suggestions?limit=200&{query}"
-            client.get(path)
-            samples = []
-            for _ in range(REQUESTS):
-                started = time.perf_counter()
-                response = client.get(path)
-                samples.append(time.perf_counter() - started)
-                response.raise_for_status()
-            times[name] = statistics.median(samples)
-            rows.append((name, times[name], response.headers["X-Total-Count"]))
-    floor = times["the page (no search)"]
-    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in rows]
+        paths = {name: f"/v1/suggestions?limit=200&{query}" for name, query in VARIANTS.items()}
+        return listings_timed(client, paths, REQUESTS, n)
 
 
 def main() -> None:
