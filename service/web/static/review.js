@@ -423,7 +423,13 @@ const undoButton = (ids) => h("button", { type: "button", class: "undo", onclick
 
 // Undo decisions (the decided suggestion shown, else the last ones made here): each is pending again, or refused by
 // the API saying why (the backlog has moved on since).
-export function undo(ids = undoable(state.selected ?? {}) ? [state.selected.id] : state.lastDecided) {
+export function undo(ids = undefined) {
+  const s = state.selected;
+  if (ids === undefined && s?.status === "accepted" && !undoable(s)) {  // not some other decision instead
+    flash(`Accepting a ${s.kind.replace("_", " ")} is not undone here: edit the items it changed instead.`, "info");
+    return;
+  }
+  ids ??= s && undoable(s) ? [s.id] : state.lastDecided;
   if (!ids?.length) { flash("No decision to undo: decide one first, or open a decided suggestion.", "info"); return; }
   let said = "";
   return decide(async () => {
