@@ -197,7 +197,7 @@ def backlog_show(
     if as_json:
         print(found.model_dump_json(indent=2))
         return
-    key = found.external_id.split(":", 1)[-1] if found.external_id else None
+    key = service.item_key(found) if found.external_id else None
     heading = f"#{found.id}{f' {key}' if key else ''} {found.title}" + (" (closed)" if found.closed else "")
     points = "no points" if found.story_points is None else f"{found.story_points} points"
     facts = [found.item_type, f"priority {found.priority or '-'}", points, f"labels: {', '.join(found.labels) or '-'}"]
@@ -238,7 +238,7 @@ def backlog_list(
     shown_of = f"{len(items)} of {total} {noun}" if total > len(items) else f"{total} {noun}"
     table = Table("id", "key", "type", "priority", "points", "title", "labels", title=f"Backlog ({shown_of})")
     for item in items:
-        key = item.external_id.split(":", 1)[-1] if item.external_id else "-"
+        key = service.item_key(item) if item.external_id else "-"
         points = "-" if item.story_points is None else str(item.story_points)
         title = f"{item.title} (child of #{item.parent_id})" if item.parent_id else item.title
         title += " (closed)" if item.closed else ""

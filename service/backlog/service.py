@@ -22,6 +22,7 @@ from service.backlog.schemas import (
 from service.core.enums import ItemAction, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
+from service.core.schemas import BacklogItemPublic
 from service.core.tables import BacklogItem, ItemEvent, Suggestion
 
 # The fields an import sets. A re-import merges the tracker's changes to them into the item, three-way against the
@@ -304,7 +305,7 @@ def import_and_index(
     return Imported(created, skipped, problems or [], updated)
 
 
-def item_key(item: BacklogItem) -> str:
+def item_key(item: BacklogItem | BacklogItemPublic) -> str:
     """How exports name an item for a link to it: the tracker's own key when imported (SHOP-12), else its id."""
     return item.external_id.split(":", 1)[-1] if item.external_id else str(item.id)
 

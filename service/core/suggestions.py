@@ -203,7 +203,7 @@ def reopen(session: Session, suggestion: Suggestion, actor: str | None, pending_
 
 def item_used_since(session: Session, item: BacklogItem, source: Suggestion) -> str | None:
     """What has happened to an item since the suggestion `source` made it, if anything: edits, a priority set,
-    evidence, a merge or split, or a suggestion made about it."""
+    evidence, a merge or split, another item's dependency on it, or a suggestion made about it."""
     if session.scalar(select(ItemEvent.id).where(ItemEvent.item_id == item.id).limit(1)):
         return "was edited"
     if item.merged_into_id or item.priority_set_by or item.evidence:

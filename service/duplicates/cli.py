@@ -9,9 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from pipelines.embeddings import EmbeddingsUnavailable
-from pipelines.vectorstore import VectorStoreUnavailable
-from service.core.cli import candidates_table, console, errors, fail, open_runtime
+from service.core.cli import candidates_table, console, errors, fail, open_runtime, refusals
 
 
 def duplicates(
@@ -27,7 +25,7 @@ def duplicates(
     if bool(text) == scan:
         raise fail('give either a text (refinery duplicates "export fails on large files") or --scan')
     runtime = open_runtime()
-    try:
+    with refusals():
         if text:
             found = feature.search_text(runtime, text, k)
             if as_json:
@@ -38,8 +36,6 @@ def duplicates(
         with console.status("Scanning the backlog for duplicate pairs ..."):
             learned = feature.calibration(runtime)
             pairs = feature.detector(runtime).scan(feature.in_this_project("backlog_item"), calibration=learned)
-    except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
-        raise fail(str(exc)) from exc
     rows = [{"keep": candidate_public(a), "duplicate": candidate_public(b), "score": b.score} for a, b in pairs]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -63,12 +59,9 @@ def reindex() -> None:
     from service import duplicates as feature
 
     runtime = open_runtime()
-    try:
-        with Progress(console=errors) as progress:
-            task = progress.add_task("Indexing backlog items and pending drafts", total=None)
-            count = feature.reindex(runtime, lambda done, total: progress.update(task, completed=done, total=total))
-    except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
-        raise fail(str(exc)) from exc
+    with refusals(), Progress(console=errors) as progress:
+        task = progress.add_task("Indexing backlog items and pending drafts", total=None)
+        count = feature.reindex(runtime, lambda done, total: progress.update(task, completed=done, total=total))
     where = (
         f"Chroma server {runtime.settings.chroma_host}:{runtime.settings.chroma_port}"
         if runtime.settings.chroma_host

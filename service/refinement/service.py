@@ -179,7 +179,12 @@ def _inputs(item: BacklogItem, kind: SuggestionKind) -> dict[str, Any]:
 
 
 def _key(kind: SuggestionKind, item: BacklogItem, made_from: str | None = None) -> str:
-    return f"{kind}:{item.id}:{made_from or fingerprint(item, kind)}"
+    return _keyed(kind, item.id, made_from or fingerprint(item, kind))
+
+
+def _keyed(kind: str, item_id: int, made_from: str) -> str:
+    """The pending key of a suggestion of `kind` on the item, made from the item as `made_from` fingerprints it."""
+    return f"{kind}:{item_id}:{made_from}"
 
 
 def _existing(
@@ -507,7 +512,7 @@ def pending_key(suggestion: Suggestion) -> str | None:
     made = suggestion.input or {}
     if "backlog_item_id" not in made or "fingerprint" not in made:
         return None
-    return f"{suggestion.kind}:{made['backlog_item_id']}:{made['fingerprint']}"
+    return _keyed(suggestion.kind, made["backlog_item_id"], made["fingerprint"])
 
 
 def accept_estimate(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> BacklogItem:
@@ -579,8 +584,8 @@ def _text_hash(item: BacklogItem) -> str:
     return hashlib.sha256(f"{item.title}\n{item.description or ''}".encode()).hexdigest()
 
 
-def _drafts_candidates(runtime: Runtime, draft_ids: list[int]) -> list[list[dict[str, Any]]]:
-    if not draft_ids or not runtime.settings.duplicate_check:
+def _drafts_candidates(runtime: Runtime, draft_ids: list[int], ready: Readiness) -> list[list[dict[str, Any]]]:
+    if not draft_ids or not runtime.settings.duplicate_check or "duplicate" not in ready.criteria:
         return []
     with runtime.db.session() as session:
         drafts = list(session.scalars(select(Suggestion).where(Suggestion.id.in_(draft_ids))))
@@ -634,7 +639,8 @@ def _check_again(
     touched |= {("suggestion", d) for d in redrafted}
     named = {i for i, found in kept.candidates.items() if any((c["kind"], c["item_id"]) in touched for c in found)}
     searched = dict(zip([i.id for i in first], _candidates(runtime, first, JUDGED_WITH, ready), strict=True))
-    now_finding = _drafts_candidates(runtime, sorted(redrafted & drafts.keys())) if len(first) < len(items) else []
+    redrafts = sorted(redrafted & drafts.keys())
+    now_finding = _drafts_candidates(runtime, redrafts, ready) if len(first) < len(items) else []
     named |= {
         c["item_id"] for found in [*searched.values(), *now_finding] for c in found if c["kind"] == "backlog_item"
     }
