@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -46,18 +47,33 @@ def publish_by_size(title: str, note: str, columns: list[str], measure: Callable
     publish(lines, path)
 
 
-def listings_timed(client: Any, paths: dict[str, str], requests: int, n: int) -> list[str]:
-    """Table rows at size `n`: each named GET's median time over `requests` calls after a warm-up, its ratio against
-    the first path's, and its `X-Total-Count` (how many match)."""
-    rows = []
-    for name, path in paths.items():
-        client.get(path)
-        samples = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            response = client.get(path)
-            samples.append(time.perf_counter() - started)
-            response.raise_for_status()
-        rows.append((name, statistics.median(samples), response.headers["X-Total-Count"]))
-    floor = rows[0][1]
-    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in rows]
+def listings_timed(table: Any, rows: list[dict[str, Any]], paths: dict[str, str], requests: int, n: int) -> list[str]:
+    """Table rows at size `n` for listing routes in this process: `rows` written straight into `table` of a fresh
+    SQLite database (fake LLM, no duplicate index), then each named GET's median time over `requests` calls after a
+    warm-up, its ratio against the first path's, and its `X-Total-Count` (how many match)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import insert
+
+    from pipelines.llm import fake_llm
+    from service.api import create_app
+    from service.core.settings import Settings
+
+    settings = Settings(
+        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
+    )
+    app = create_app(settings, fake_llm())
+    timed = []
+    with TestClient(app, base_url="http://localhost") as client:
+        with app.state.runtime.db.session() as session:
+            session.execute(insert(table), rows)
+        for name, path in paths.items():
+            client.get(path)
+            samples = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = client.get(path)
+                samples.append(time.perf_counter() - started)
+                response.raise_for_status()
+            timed.append((name, statistics.median(samples), response.headers["X-Total-Count"]))
+    floor = timed[0][1]
+    return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} | {matches} |" for name, t, matches in timed]

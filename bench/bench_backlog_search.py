@@ -10,17 +10,10 @@ Run: .venv/bin/python -m bench.bench_backlog_search --items 1000 10000
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-
-from fastapi.testclient import TestClient
-from sqlalchemy import insert
 
 from bench import listings_timed, publish_by_size
 from bench.bench_refine import stories
-from pipelines.llm import fake_llm
-from service.api import create_app
-from service.core.settings import Settings
 from service.core.tables import BacklogItem
 
 RESULTS = Path(__file__).parent / "results" / "bench_backlog_search.md"
@@ -38,22 +31,15 @@ REQUESTS = 50
 
 
 def measure(n: int) -> list[str]:
-    settings = Settings(
-        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
-    )
-    app = create_app(settings, fake_llm())
-    with TestClient(app, base_url="http://localhost") as client:
-        with app.state.runtime.db.session() as session:
-            real = stories(n)  # as many real stories as there are, repeated to reach n
-            items = [
-                {"title": real[number % len(real)].title, "description": real[number % len(real)].description,
-                 "labels": [LABELS[number % len(LABELS)]], "external_id": f"jira:BENCH-{number}",
-                 "closed": number % 10 == 0, "project_id": 1}
-                for number in range(n)
-            ]  # fmt: skip
-            session.execute(insert(BacklogItem), items)
-        paths = {name: f"/v1/backlog?order=priority&{query}" for name, query in VARIANTS.items()}
-        return listings_timed(client, paths, REQUESTS, n)
+    real = stories(n)  # as many real stories as there are, repeated to reach n
+    items = [
+        {"title": real[number % len(real)].title, "description": real[number % len(real)].description,
+         "labels": [LABELS[number % len(LABELS)]], "external_id": f"jira:BENCH-{number}",
+         "closed": number % 10 == 0, "project_id": 1}
+        for number in range(n)
+    ]  # fmt: skip
+    paths = {name: f"/v1/backlog?order=priority&{query}" for name, query in VARIANTS.items()}
+    return listings_timed(BacklogItem, items, paths, REQUESTS, n)
 
 
 def main() -> None:

@@ -10,17 +10,10 @@ Run: .venv/bin/python -m bench.bench_suggestion_search --items 1000 10000
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-
-from fastapi.testclient import TestClient
-from sqlalchemy import insert
 
 from bench import listings_timed, publish_by_size
 from bench.bench_refine import stories
-from pipelines.llm import fake_llm
-from service.api import create_app
-from service.core.settings import Settings
 from service.core.tables import Suggestion
 
 RESULTS = Path(__file__).parent / "results" / "bench_suggestion_search.md"
@@ -34,24 +27,16 @@ REQUESTS = 50
 
 
 def measure(n: int) -> list[str]:
-    settings = Settings(
-        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
-    )
-    app = create_app(settings, fake_llm())
-    with TestClient(app, base_url="http://localhost") as client:
-        with app.state.runtime.db.session() as session:
-            real = stories(n)
-            drafts = [
-                {"kind": "story_draft", "status": "pending" if number % 3 else "accepted", "project_id": 1,
-                 "input": {"text": real[number % len(real)].description},
-                 "payload": {"title": real[number % len(real)].title, "goal": real[number % len(real)].description},
-                 "model": "bench", "provider": "fake", "prompt_version": "draft_story@bench", "usage": {},
-                 "warnings": []}
-                for number in range(n)
-            ]  # fmt: skip
-            session.execute(insert(Suggestion), drafts)
-        paths = {name: f"/v1/suggestions?limit=200&{query}" for name, query in VARIANTS.items()}
-        return listings_timed(client, paths, REQUESTS, n)
+    real = stories(n)
+    drafts = [
+        {"kind": "story_draft", "status": "pending" if number % 3 else "accepted", "project_id": 1,
+         "input": {"text": real[number % len(real)].description},
+         "payload": {"title": real[number % len(real)].title, "goal": real[number % len(real)].description},
+         "model": "bench", "provider": "fake", "prompt_version": "draft_story@bench", "usage": {}, "warnings": []}
+        for number in range(n)
+    ]  # fmt: skip
+    paths = {name: f"/v1/suggestions?limit=200&{query}" for name, query in VARIANTS.items()}
+    return listings_timed(Suggestion, drafts, paths, REQUESTS, n)
 
 
 def main() -> None:
