@@ -8,6 +8,12 @@ class DomainError(Exception):
     status_code = 400
 
 
+class Forbidden(DomainError):
+    """The caller may not do this to this row (another person's comment)."""
+
+    status_code = 403
+
+
 class NotFound(DomainError):
     status_code = 404
 

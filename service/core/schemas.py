@@ -34,6 +34,7 @@ class SuggestionPublic(BaseModel):
     evidence: dict[str, Any] | None = Field(
         None, description="What supports the suggestion, e.g. its likely duplicates with scores and verdicts."
     )
+    comment_count: int = Field(0, description="How many comments people left on it (`GET .../comments`).")
 
     @computed_field(description='One line on what it proposes, e.g. `Merge "A" into "B"` or `5 points for "A"`.')
     @property
@@ -124,6 +125,7 @@ class InvalidPublic(BaseModel):
 
 ERROR_MEANINGS = {
     400: "The request could not be read (a broken multipart body, ...).",
+    403: "The caller may not do this: another person's comment, or a role too weak for the route.",
     404: "No such item, suggestion, job or conversation.",
     409: "The request conflicts with the current state (already decided, stale, set by a person, ...).",
     413: "The body is larger than the service takes (REFINERY_MAX_JSON_MB, REFINERY_MAX_UPLOAD_MB).",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import Select, Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pipelines.llm import StructuredResult, describe_validation_error
 from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
@@ -87,6 +88,7 @@ def create_suggestion(
     suggestion = Suggestion(kind=kind, input=inputs, evidence=evidence, pending_key=pending_key, **proposal.columns())
     session.add(suggestion)
     session.flush()
+    set_committed_value(suggestion, "comment_count", 0)
     record_event(session, suggestion.id, SuggestionAction.created, actor, None, suggestion.payload)
     return suggestion
 

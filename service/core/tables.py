@@ -5,8 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, false, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 from service.core.enums import JobStatus, SuggestionStatus
 
@@ -130,6 +143,30 @@ class SuggestionEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(ProjectScoped, Base):
+    """A person's remark on a suggestion (a question to the team, why it is held), kept whatever its status; not a
+    change to it, so not in its history."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    author: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Loaded with the suggestion and kept through its flushes (a flush of a suggestion never changes its comments); a new
+# suggestion's is set to 0 where it is made (`service.core.suggestions.create_suggestion`).
+Suggestion.comment_count = column_property(
+    select(func.count(Comment.id))
+    .where(Comment.suggestion_id == Suggestion.id)
+    .correlate_except(Comment)
+    .scalar_subquery(),
+    expire_on_flush=False,
+)
 
 
 class JobColumns:

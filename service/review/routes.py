@@ -5,14 +5,17 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from service.accounts import PrincipalDep
 from service.core import suggestions
 from service.core.deps import ActorDep, RuntimeDep, decider
-from service.core.enums import SuggestionKind, SuggestionStatus
+from service.core.enums import Role, SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPublic, errors
-from service.review import decisions
+from service.review import comments, decisions
 from service.review.schemas import (
     AcceptRequest,
+    CommentCreate,
+    CommentPublic,
     DecidedMany,
     DecideManyRequest,
     Refused,
@@ -120,3 +123,31 @@ def undo(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> Suggest
     points restored, if nothing has changed or used them since; other acceptances (merge, evidence, priority, a
     meeting's notes and changes), or those built on, are refused (409) with what to do instead."""
     return SuggestionPublic.model_validate(decisions.undo(runtime, suggestion_id, actor))
+
+
+@router.get("/{suggestion_id}/comments", response_model=list[CommentPublic], responses=errors(404))
+def list_comments(suggestion_id: IdPath, runtime: RuntimeDep) -> list[CommentPublic]:
+    """People's comments on the suggestion, oldest first."""
+    with runtime.db.session() as session:
+        return [CommentPublic.model_validate(c) for c in comments.list_comments(session, suggestion_id)]
+
+
+@router.post("/{suggestion_id}/comments", status_code=201, response_model=CommentPublic, responses=errors(404, 422))
+def add_comment(
+    suggestion_id: IdPath, body: CommentCreate, request: Request, runtime: RuntimeDep, actor: ActorDep
+) -> CommentPublic:
+    """Comment on a suggestion of any status (a question to the team, why it is held); it decides nothing."""
+    with runtime.db.session() as session:
+        comment = comments.add_comment(session, suggestion_id, decider(request, actor, body.author), body.text)
+        return CommentPublic.model_validate(comment)
+
+
+@router.delete("/{suggestion_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
+def delete_comment(
+    suggestion_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, principal: PrincipalDep
+) -> Response:
+    """Delete a comment: your own; an admin's, anyone's (while accounts are off, anyone's)."""
+    anyones = principal is None or principal.role == Role.admin
+    with runtime.db.session() as session:
+        comments.delete_comment(session, suggestion_id, comment_id, actor, anyones)
+    return Response(status_code=204)

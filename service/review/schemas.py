@@ -14,7 +14,10 @@ from service.core.schemas import IdValue, SuggestionPublic
 
 MAX_DECIDED_AT_ONCE = 200
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Decider = Annotated[str | None, Field(max_length=200, description="Who decides; ignored once accounts are on.")]
+MAX_COMMENT = 10_000
+Decider = Annotated[
+    str | None, Field(max_length=200, description="Who decides (or comments); ignored once accounts are on.")
+]
 
 
 class SuggestionEventPublic(BaseModel):
@@ -68,3 +71,20 @@ class Refused(BaseModel):
 class DecidedMany(BaseModel):
     decided: list[SuggestionPublic] = Field(description="The suggestions decided, in the order asked for.")
     refused: list[Refused] = Field(description="Those left as they were: already decided, unknown, stale, ...")
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT)]
+    author: Decider = None
+
+
+class CommentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    suggestion_id: int
+    author: str | None
+    text: str
+    at: datetime
