@@ -254,6 +254,39 @@ def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tm
     assert again.exit_code == 1 and "only a decision can be undone" in again.output
 
 
+def test_review_comment_adds_to_a_suggestions_thread_which_show_and_list_print(tmp_path, monkeypatch):
+    """`refinery review comment`: a comment on any suggestion, from the argument or standard input; `review show` prints
+    the thread (markup in it as text), `review list` the count; an empty or unknown one is a CLI error."""
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    from service.core.enums import SuggestionKind
+    from service.core.runtime import Runtime
+    from service.core.suggestions import Proposal, create_suggestion
+    from tests.conftest import story
+
+    runtime = Runtime(get_settings())
+    with runtime.db.session() as session:
+        proposal = Proposal(story(title="Price filter"), "fake", "fake", "draft_story@test")
+        create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": "price filter"})
+    said = runner.invoke(app, ["review", "comment", "1", "In scope for [bold]Q3[/]?", "--as", "ana"])
+    assert said.exit_code == 0 and "commented on #1 as ana" in said.output, said.output
+    piped = runner.invoke(app, ["review", "comment", "1", "-"], input="Yes, after the redesign.\n")
+    assert piped.exit_code == 0 and f"as {getpass.getuser()}" in piped.output
+    shown = runner.invoke(app, ["review", "show", "1"], terminal_width=200)
+    assert "comments (2):" in shown.output and ": In scope for [bold]Q3[/]?" in shown.output, shown.output
+    assert ": Yes, after the redesign." in shown.output
+    listed = runner.invoke(app, ["review", "list"], terminal_width=200)
+    assert "comments" in listed.output and "│ 2 " in listed.output, listed.output
+    assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["comment_count"] == 2
+    empty = runner.invoke(app, ["review", "comment", "1", "  "])
+    assert empty.exit_code == 2 and "the comment is empty" in empty.output
+    long = runner.invoke(app, ["review", "comment", "1", "x" * 10_001])
+    assert long.exit_code == 2 and "at most 10,000" in long.output
+    unknown = runner.invoke(app, ["review", "comment", "9", "hello"])
+    assert unknown.exit_code == 2 and "no suggestion with id 9" in unknown.output
+    assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["comment_count"] == 2
+
+
 def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):
     """`refinery review edit`: the story's fields open in $EDITOR as JSON; what changed is accepted as edits; an
     unchanged file, bad JSON or an invalid story accepts nothing and keeps what was typed."""

@@ -168,6 +168,46 @@ def test_a_decision_is_undone_from_its_message_by_key_or_from_the_decided_sugges
     assert httpx.get(f"{desk}/v1/suggestions/2", timeout=60).json()["status"] == "accepted"
 
 
+def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(
+    page: Page, llm: LLM, desk: str
+):
+    llm.chat.replies.extend([story_json(title="Filter search results by price"), story_json(title="Dark mode")])
+    for text in ("filter search results by price please", "a dark mode for night owls"):
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    said = {"text": "Is this <b>in scope</b> for Q3?", "author": "bo"}
+    assert httpx.post(f"{desk}/v1/suggestions/1/comments", json=said, timeout=60).status_code == 201
+    visit(page, "/#review")
+    page.fill("#reviewer", "ana")
+    page.locator("#reviewer").dispatch_event("change")
+    expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("1 💬")
+    page.locator("#queue li", has_text="Filter search results by price").click()
+    expect(page.locator("#comments h3")).to_have_text("Comments (1)")
+    expect(page.locator("#comments .comment-text")).to_have_text("Is this <b>in scope</b> for Q3?")  # text, not HTML
+    expect(page.locator("#comments b")).to_have_count(0)
+    page.keyboard.press("c")
+    page.keyboard.type("After the redesign, ")
+    page.locator("#queue li", has_text="Dark mode").click()  # half a comment is kept while looking elsewhere
+    page.locator("#queue li", has_text="Filter search results by price").click()
+    expect(page.locator("#comment-text")).to_have_value("After the redesign, ")
+    page.locator("#comment-text").press("End")
+    page.keyboard.type("I think.")
+    page.keyboard.press("Control+Enter")  # sends the comment; does not accept the draft
+    expect(page.locator("#flash")).to_contain_text("Commented on #1.")
+    expect(page.locator("#comments .comment-text")).to_have_text(
+        ["Is this <b>in scope</b> for Q3?", "After the redesign, I think."]
+    )
+    expect(page.locator("#comments .comment-by").nth(1)).to_contain_text("ana")
+    expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("2 💬")
+    assert httpx.get(f"{desk}/v1/suggestions/1", timeout=60).json()["status"] == "pending"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#comments li", has_text="I think.").get_by_role("button", name="Delete").click()
+    expect(page.locator("#flash")).to_contain_text("Comment deleted.")
+    expect(page.locator("#comments h3")).to_have_text("Comments (1)")
+    page.keyboard.press("a")  # the review keys work again once out of the comment box
+    expect(page.locator("#flash")).to_contain_text("Accepted #1.")
+    assert [c["author"] for c in httpx.get(f"{desk}/v1/suggestions/1/comments", timeout=60).json()] == ["bo"]
+
+
 def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):
     """Another suggestion, another tab: coming back shows the edits typed before, and accepting applies them; ticked
     with others to accept as they are, it is held back, saying why."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import click
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from service.core.cli import console, errors, fail, open_runtime, refusals
@@ -41,8 +42,18 @@ def review_list(
     runtime = open_runtime()
     with runtime.db.session() as session:
         found = suggestions.list_suggestions(session, wanted, of_kind, limit, 0, search)
-        rows = [(str(s.id), s.kind, s.status, summary(s), s.created_at.strftime("%Y-%m-%d %H:%M")) for s in found]
-    table = Table("id", "kind", "status", "what", "created", title=f"Suggestions ({len(rows)} shown)")
+        rows = [
+            (
+                str(s.id),
+                s.kind,
+                s.status,
+                summary(s),
+                str(s.comment_count or ""),
+                s.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for s in found
+        ]
+    table = Table("id", "kind", "status", "what", "comments", "created", title=f"Suggestions ({len(rows)} shown)")
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -56,10 +67,12 @@ def review_show(
     """One suggestion: what it proposes, its warnings, what it was made from and by which model and prompt."""
     from service.core import suggestions
     from service.core.schemas import SuggestionPublic
+    from service.review.comments import list_comments
 
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
         shown = SuggestionPublic.model_validate(suggestions.get_suggestion(session, suggestion_id))
+        thread = [(c.author or "someone", c.at, c.text) for c in list_comments(session, suggestion_id)]
     if as_json:
         print(shown.model_dump_json(indent=2))
         return
@@ -72,6 +85,33 @@ def review_show(
     console.print_json(json.dumps(shown.payload))
     if shown.evidence:
         console.print(f"evidence: {', '.join(sorted(shown.evidence))} (`--json` shows it)")
+    if thread:
+        console.print(f"comments ({len(thread)}):")
+    for author, at, text in thread:
+        console.print(f"  {author}, {at:%Y-%m-%d %H:%M}: ", escape(text), sep="")
+
+
+@review_app.command("comment")
+def review_comment(
+    suggestion_id: Annotated[int, typer.Argument(help="The suggestion's id.")],
+    text: Annotated[str, typer.Argument(help="The comment ('-': read it from standard input).")],
+    author: Annotated[str | None, typer.Option("--as", help="Who comments (default: your login name).")] = None,
+) -> None:
+    """Comment on a suggestion of any status (a question to the team, why it is held); it decides nothing."""
+    import sys
+
+    from service.review.comments import add_comment
+    from service.review.schemas import MAX_COMMENT
+
+    said = (sys.stdin.read() if text == "-" else text).strip()
+    if not said:
+        raise fail("the comment is empty: write what you want to say")
+    if len(said) > MAX_COMMENT:
+        raise fail(f"the comment has {len(said):,} characters; one takes at most {MAX_COMMENT:,}: shorten it")
+    runtime = open_runtime()
+    with refusals(), runtime.db.session() as session:
+        comment = add_comment(session, suggestion_id, author or getpass.getuser(), said)
+        console.print(f"commented on #{suggestion_id} as {comment.author}")
 
 
 def _decided(runtime: Any, verb: str, ids: list[int], decide: Any) -> None:

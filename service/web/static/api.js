@@ -1,11 +1,16 @@
 // The JSON API. With accounts on, the desk's session cookie goes with every request and its CSRF token in
 // X-CSRF-Token; with accounts off (a laptop), the reviewer's name goes as X-User so decisions record who made them.
 
-let account = { auth: false, csrf: null };
+let account = { auth: false, csrf: null, name: null, role: null };
 
-// What GET /v1/auth/me said: whether accounts are on, and this session's CSRF token.
+// What GET /v1/auth/me said: whether accounts are on, who is signed in with which role, and the session's CSRF token.
 export function useAccount(me) {
-  account = { auth: Boolean(me.auth), csrf: me.csrf_token || null };
+  account = { auth: Boolean(me.auth), csrf: me.csrf_token || null, name: me.name || null, role: me.role || null };
+}
+
+// Who acts: the signed-in user and their role; with accounts off, the Reviewer name (and no role: everything is open).
+export function whoami() {
+  return account.auth ? { auth: true, name: account.name, role: account.role } : { auth: false, name: reviewer(), role: null };
 }
 
 // The project every request acts on (`?project=`); none: the default project.

@@ -523,6 +523,7 @@ function onKey(event) {
   if (event.key === "Escape" && typing(event.target)) { event.target.blur(); return; }
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
     if (event.target.closest("#draft-form")) { event.preventDefault(); $("#draft-form").requestSubmit(); }
+    else if (event.target.id === "comment-text") { event.preventDefault(); review.sendComment(); }
     else if (inReview) { event.preventDefault(); review.accept(); }
     return;
   }
@@ -531,6 +532,7 @@ function onKey(event) {
   const actions = {
     j: () => review.move(1), ArrowDown: () => review.move(1), k: () => review.move(-1), ArrowUp: () => review.move(-1),
     a: review.accept, r: review.reject, g: review.regenerate, h: review.history, x: review.tick, u: () => review.undo(),
+    c: review.focusComment,
   };
   if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
 }

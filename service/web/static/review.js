@@ -1,6 +1,6 @@
 // The review queue: list suggestions, show one with its input, evidence and provenance, edit it, decide on it.
 
-import { api, apiPage } from "./api.js";
+import { api, apiPage, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
@@ -9,7 +9,8 @@ const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
 // unsaved: a pending suggestion's edits not yet accepted, kept (by id) while the reviewer looks elsewhere: another
 // suggestion, another tab, a filter. `shown` is the suggestion the detail pane was last drawn for.
-const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set(), unsaved: new Map(), shown: null, lastDecided: [] };
+// commentDrafts: a comment typed and not yet sent, by suggestion id, kept across re-renders and other suggestions.
+const state = { items: [], selected: null, selectId: undefined, busy: false, ticked: new Set(), unsaved: new Map(), shown: null, lastDecided: [], commentDrafts: new Map() };
 const QUEUE_PAGE = 200;
 const fetchQueue = latestOnly((params) => apiPage(`/v1/suggestions?${params}`));
 
@@ -40,7 +41,8 @@ export async function loadQueue(selectId) {
     dataset: { id: s.id }, class: `queue-item ${s.status}${state.unsaved.has(s.id) ? " edited" : ""}`, tabindex: "0",
     onclick: () => select(s.id),
   }, s.status === "pending" ? tickBox(s.id) : h("span", {}),
-     h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ", h("span", { class: "title" }, s.summary),
+     h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ",
+     h("span", { class: "title" }, s.summary, commentCount(s.comment_count)),
      h("span", { class: `status ${s.status}` }, s.status))));
   showTicked();
   const matrix = valueEffortMatrix(state.items, select);
@@ -347,7 +349,9 @@ function render() {
       s.backlog_item_id ? h("a", { href: "#backlog" }, `backlog item #${s.backlog_item_id}`) : ""),
     regenerable ? h("details", { id: "revise" }, h("summary", {}, "Revise the input before regenerating"),
       h("textarea", { id: "revise-text", rows: "3" }, s.input.text || ""), h("input", { id: "revise-context", value: s.input.context || "", placeholder: "Product context" })) : "",
+    h("section", { id: "comments", dataset: { id: s.id } }),
     h("div", { id: "history" }));
+  loadComments(s).catch((error) => flash(error.message, "error"));
   const reason = $("#reject-reason");
   if (kept && reason) {
     reason.value = kept.value;
@@ -472,6 +476,67 @@ export async function history() {
   const events = await api(`/v1/suggestions/${s.id}/history`);
   $("#history").replaceChildren(h("h3", {}, "History"), table(["When", "Action", "By", "Before", "After"],
     events.map((e) => [when(e.at), e.action, e.actor || "", h("pre", {}, JSON.stringify(e.before, null, 1)), h("pre", {}, JSON.stringify(e.after, null, 1))])));
+}
+
+// Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it; a
+// comment decides nothing. Its author, or an admin, deletes it (with accounts off, anyone: names are not proven).
+const commentCount = (n) => n ? h("span", { class: "comment-count", title: `${n} comment${n === 1 ? "" : "s"}` }, ` · ${n} 💬`) : "";
+
+async function loadComments(s) {
+  const list = await api(`/v1/suggestions/${s.id}/comments`);
+  const slot = $("#comments");
+  if (!slot || slot.dataset.id !== String(s.id)) return;  // another suggestion is shown by now
+  const me = whoami();
+  const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
+  const text = h("textarea", { id: "comment-text", rows: "2", maxlength: "10000", placeholder: "A question to the team, why it is held… (c; Ctrl+Enter sends)" });
+  text.value = state.commentDrafts.get(s.id) || "";
+  text.addEventListener("input", () => state.commentDrafts.set(s.id, text.value));
+  const focused = document.activeElement?.id === "comment-text";
+  slot.replaceChildren(h("h3", {}, `Comments (${list.length})`),
+    list.length ? h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
+      h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`),
+      mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => deleteComment(s, c) }, "Delete") : "",
+      h("p", { class: "comment-text" }, c.text)))) : "",
+    h("form", { id: "comment-form", onsubmit: (event) => { event.preventDefault(); sendComment(); } },
+      text, h("button", { type: "submit" }, "Comment")));
+  if (focused) text.focus();
+  const item = state.items.find((x) => x.id === s.id);
+  if (item && item.comment_count !== list.length) {  // someone else commented meanwhile, or this page did
+    item.comment_count = list.length;
+    queueRow(s.id)?.querySelector(".title .comment-count")?.remove();
+    queueRow(s.id)?.querySelector(".title")?.append(commentCount(list.length));
+  }
+}
+
+export async function sendComment() {
+  const s = state.selected;
+  const text = $("#comment-text");
+  if (!s || !text) return;
+  if (!text.value.trim()) { text.focus(); flash("Write the comment first.", "info"); return; }
+  try {
+    await api(`/v1/suggestions/${s.id}/comments`, { method: "POST", json: { text: text.value } });
+    state.commentDrafts.delete(s.id);
+    text.value = "";
+    await loadComments(s);
+    flash(`Commented on #${s.id}.`);
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function deleteComment(s, c) {
+  if (!confirm(`Delete ${c.author ? `${c.author}'s` : "this"} comment?`)) return;
+  try {
+    await api(`/v1/suggestions/${s.id}/comments/${c.id}`, { method: "DELETE" });
+    await loadComments(s);
+    flash("Comment deleted.");
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+export function focusComment() {
+  $("#comment-text")?.focus();
 }
 
 export function showSuggestion(suggestion) {
