@@ -101,6 +101,12 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("PATCH", "/v1/backlog/{item_id}/priority"): R,
     ("POST", "/v1/sprints/plan"): R,
     ("GET", "/metrics"): V,
+    ("GET", "/v1/webhooks"): A,  # their URLs can be secrets (a chat's incoming webhook)
+    ("POST", "/v1/webhooks"): A,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): A,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): A,
+    ("POST", "/v1/webhooks/{webhook_id}/ping"): A,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): A,
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API token: `refinery token create NAME` prints one.")

@@ -31,12 +31,14 @@ from service.prioritization import routes as prioritization
 from service.projects import routes as projects
 from service.refinement import routes as refinement
 from service.review import routes as review
+from service.webhooks import routes as webhooks
+from service.webhooks.delivery import Sender
 from service.worker import job_queue
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
     drafting, review, refinement, conversations, backlog, duplicates, ingest, prioritization, accounts, projects,
-    health,
+    webhooks, health,
 )  # fmt: skip
 ACCESS_RESPONSES = {
     401: {"description": "Accounts are on and the request did not prove who sent it."},
@@ -51,7 +53,9 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.jobs.start()  # resumes jobs a previous process left unfinished
+        app.state.webhooks.start()  # sends what is due, this process's deliveries and any other's
         yield
+        app.state.webhooks.stop()
         app.state.jobs.stop()
 
     app = FastAPI(
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         redoc_url=None,
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
+    app.state.webhooks = Sender(app.state.runtime.db)
     app.state.jobs = job_queue(app.state.runtime)  # REFINERY_QUEUE: this process's thread, or worker processes
     for module in ROUTERS:
         app.include_router(module.router, responses=ACCESS_RESPONSES)

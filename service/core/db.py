@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.core import migrate, scope
+from service.core import migrate, outbox, scope
 
 T = TypeVar("T")
 
@@ -48,7 +48,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = scope.scoped(sessionmaker(self.engine, expire_on_commit=False))  # one project at a time
+        # one project at a time; webhook deliveries written as each transaction commits
+        self.sessions = outbox.install(scope.scoped(sessionmaker(self.engine, expire_on_commit=False)))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -48,6 +48,25 @@ class SuggestionAction(StrEnum):
     reopened = "reopened"  # a decision undone: pending again
 
 
+class WebhookEvent(StrEnum):
+    """What a webhook can be told of (service.core.outbox); `ping` is the test an admin sends."""
+
+    suggestion_created = "suggestion.created"  # pending, or failed (the model's output stayed invalid)
+    suggestion_accepted = "suggestion.accepted"  # with or without edits
+    suggestion_rejected = "suggestion.rejected"  # by a person, or a draft a merge folded in
+    suggestion_reopened = "suggestion.reopened"  # a decision undone
+    comment_created = "comment.created"
+    ping = "ping"
+
+
+class DeliveryStatus(StrEnum):
+    """pending (waiting for its first or next attempt) -> delivered | failed (every attempt refused)."""
+
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
 class JobStatus(StrEnum):
     """queued -> running -> done | failed; cancelled (by a person, from queued or running) is final too."""
 

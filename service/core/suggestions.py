@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from pipelines.llm import StructuredResult, describe_validation_error
 from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
+from service.core import outbox
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.tables import BacklogItem, ItemEvent, Suggestion, SuggestionEvent, utcnow
@@ -72,6 +73,7 @@ def record_event(
     session: Session, suggestion_id: int, action: SuggestionAction, actor: str | None, before: Any, after: Any
 ) -> None:
     session.add(SuggestionEvent(suggestion_id=suggestion_id, action=action, actor=actor, before=before, after=after))
+    outbox.queue_action(session, action, suggestion_id, actor)
 
 
 def create_suggestion(

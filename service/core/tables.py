@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
-from service.core.enums import JobStatus, SuggestionStatus
+from service.core.enums import DeliveryStatus, JobStatus, SuggestionStatus
 
 
 def utcnow() -> datetime:
@@ -167,6 +167,37 @@ Suggestion.comment_count = column_property(
     .scalar_subquery(),
     expire_on_flush=False,
 )
+
+
+class Webhook(ProjectScoped, Base):
+    """A URL told of a project's events (an HTTP POST per event, signed with its secret)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(JSON)  # WebhookEvent values
+    secret: Mapped[str] = mapped_column(String(200))  # the HMAC key of X-Refinery-Signature (kept: it signs each)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(ProjectScoped, Base):
+    """One event for one webhook: written in the transaction that made the event, sent (and retried) afterwards."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(40))  # WebhookEvent
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=DeliveryStatus.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # also a sender's lease
+    status_code: Mapped[int | None] = mapped_column(Integer)  # the receiver's last answer
+    error: Mapped[str | None] = mapped_column(Text)  # why the last attempt failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
 
 
 class JobColumns:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.core import outbox
+from service.core.enums import WebhookEvent
 from service.core.errors import Forbidden, NotFound
 from service.core.suggestions import get_suggestion
 from service.core.tables import Comment
@@ -23,6 +25,7 @@ def add_comment(session: Session, suggestion_id: int, author: str | None, text: 
     comment = Comment(suggestion_id=suggestion_id, author=author, text=text)
     session.add(comment)
     session.flush()
+    outbox.queue(session, WebhookEvent.comment_created, suggestion_id, author, comment.id)
     return comment
 
 

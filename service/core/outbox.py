@@ -1,0 +1,119 @@
+"""Webhook events, written in the transaction that made them (a transactional outbox).
+
+Whatever makes an event (a suggestion created, decided or reopened: `record_event`; a comment) queues it on the
+session; when that transaction commits, each webhook of the suggestion's project that wants the event gets a
+`WebhookDelivery` row with the event's body, built from the rows as the transaction leaves them. So an event is sent
+only if what it tells of was stored, and is not lost if the process stops before sending: `service.webhooks` sends
+the rows, from any process, and retries them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.core.enums import SuggestionAction, SuggestionStatus, WebhookEvent
+from service.core.summaries import summary
+from service.core.tables import Comment, Project, Suggestion, Webhook, WebhookDelivery, utcnow
+
+QUEUED = "refinery_webhook_events"  # session.info key: the events of the transaction under way
+
+OF_ACTION = {
+    SuggestionAction.created: WebhookEvent.suggestion_created,
+    SuggestionAction.accepted: WebhookEvent.suggestion_accepted,
+    SuggestionAction.accepted_with_edits: WebhookEvent.suggestion_accepted,
+    SuggestionAction.rejected: WebhookEvent.suggestion_rejected,
+    SuggestionAction.merged: WebhookEvent.suggestion_rejected,  # a draft folded into an item by an accepted merge
+    SuggestionAction.reopened: WebhookEvent.suggestion_reopened,
+}  # `regenerated` replaces a pending draft in place: not an event
+VERBS = {
+    WebhookEvent.suggestion_accepted: "accepted",
+    WebhookEvent.suggestion_rejected: "rejected",
+    WebhookEvent.suggestion_reopened: "reopened",
+}
+
+
+@dataclass(frozen=True)
+class Queued:
+    event: WebhookEvent
+    suggestion_id: int
+    actor: str | None
+    comment_id: int | None = None
+
+
+def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str | None, comment_id: int | None = None):
+    """Tell the project's webhooks of `what` once this transaction commits."""
+    session.info.setdefault(QUEUED, []).append(Queued(what, suggestion_id, actor, comment_id))
+
+
+def queue_action(session: Session, action: SuggestionAction, suggestion_id: int, actor: str | None) -> None:
+    """The webhook event of a suggestion's history event, if it is one."""
+    if action in OF_ACTION:
+        queue(session, OF_ACTION[action], suggestion_id, actor)
+
+
+def install(sessions: sessionmaker) -> sessionmaker:
+    """Make these sessions write the deliveries of their events when they commit, and forget them on a rollback."""
+    event.listen(sessions, "before_commit", _write_deliveries)
+    event.listen(sessions, "after_soft_rollback", lambda session, _previous: session.info.pop(QUEUED, None))
+    return sessions
+
+
+def _write_deliveries(session: Session) -> None:
+    for queued in session.info.pop(QUEUED, []):
+        suggestion = session.get(Suggestion, queued.suggestion_id)
+        if suggestion is None:
+            continue
+        hooks = session.scalars(select(Webhook).where(Webhook.project_id == suggestion.project_id)).all()
+        wanted = [hook for hook in hooks if queued.event in hook.events]
+        if not wanted:
+            continue
+        comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
+        body = event_body(queued.event, suggestion, queued.actor, comment, session.get(Project, suggestion.project_id))
+        for hook in wanted:
+            session.add(WebhookDelivery(webhook_id=hook.id, project_id=hook.project_id, event=queued.event, body=body))
+
+
+def event_body(
+    what: WebhookEvent, suggestion: Suggestion, actor: str | None, comment: Comment | None, project: Project | None
+) -> dict[str, Any]:
+    """What a receiver is sent: the event, the suggestion as it now stands, the comment if any, and `text`, one line a
+    chat's incoming webhook (Slack, Mattermost) shows as it is."""
+    kind = suggestion.kind.replace("_", " ")
+    said = summary(suggestion)
+    who = actor or "someone"
+    if what == WebhookEvent.suggestion_created:
+        failed = suggestion.status == SuggestionStatus.failed
+        text = f"{'Failed' if failed else 'New'} {kind} #{suggestion.id}{'' if failed else ' to review'}: {said}"
+    elif what == WebhookEvent.comment_created and comment is not None:
+        text = f"{who} commented on {kind} #{suggestion.id} ({said}): {comment.text[:300]}"
+    else:
+        text = f"{who} {VERBS.get(what, what.value)} {kind} #{suggestion.id}: {said}"
+        if what == WebhookEvent.suggestion_accepted and suggestion.backlog_item_id:
+            text += f" (backlog item #{suggestion.backlog_item_id})"
+    body: dict[str, Any] = {
+        "event": what.value,
+        "at": utcnow().isoformat(),
+        "project": project.key if project else None,
+        "actor": actor,
+        "text": text,
+        "suggestion": {
+            "id": suggestion.id,
+            "kind": suggestion.kind,
+            "status": suggestion.status,
+            "summary": said,
+            "decided_by": suggestion.decided_by,
+            "reason": suggestion.reason,
+            "backlog_item_id": suggestion.backlog_item_id,
+        },
+    }
+    if comment is not None:
+        body["comment"] = {
+            "id": comment.id,
+            "author": comment.author,
+            "text": comment.text,
+            "at": comment.at.isoformat(),
+        }
+    return body

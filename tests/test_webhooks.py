@@ -1,0 +1,171 @@
+"""Webhooks (`/v1/webhooks`): a project's events are POSTed, signed, to a real HTTP receiver once the transaction
+that made them commits; a refused decision sends nothing; a failing receiver is retried with backoff, then the
+delivery is failed and can be sent again; events and projects are kept apart; the running service sends by itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from service.core.tables import utcnow
+from service.webhooks.delivery import ATTEMPTS, BACKOFF_S, SIGNATURE, deliver_due, sign
+from tests.conftest import story_json
+from tests.test_undo import draft
+from tests.webhook_receiver import receiver
+
+SECRET = "s3cret-s3cret-s3cret"
+
+
+@pytest.fixture
+def hooked(client):
+    """The client with the app's own sender stopped: each test sends with `deliver_due`, at the times it chooses."""
+    client.app.state.webhooks.stop()
+    return client
+
+
+def add_hook(client, url: str, **body) -> dict:
+    made = client.post("/v1/webhooks", json={"url": url, "secret": SECRET, **body})
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, llm):
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as got:
+        hook = add_hook(client, got.url)
+        assert hook["secret"] == SECRET and hook["events"] == [
+            "suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened",
+            "comment.created",
+        ]  # fmt: skip
+        first = draft(client, llm, "Filter search results by price")
+        second = draft(client, llm, "Dark mode")
+        edits = {"edits": {"title": "Filter results by price"}}
+        assert client.post(f"/v1/suggestions/{first['id']}/accept", json=edits, headers={"X-User": "ana"}).is_success
+        assert client.post(f"/v1/suggestions/{first['id']}/accept").status_code == 409  # refused: nothing to tell
+        client.post(f"/v1/suggestions/{second['id']}/reject", json={"reason": "later"}, headers={"X-User": "bo"})
+        client.post(f"/v1/suggestions/{second['id']}/comments", json={"text": "Too soon?"}, headers={"X-User": "bo"})
+        client.post(f"/v1/suggestions/{second['id']}/undo", headers={"X-User": "bo"})
+        assert got.received == []  # nothing is sent in the request that made it
+        assert deliver_due(db) == 6
+        assert got.events() == [
+            "suggestion.created", "suggestion.created", "suggestion.accepted", "suggestion.rejected",
+            "comment.created", "suggestion.reopened",
+        ]  # fmt: skip
+        for r in got.received:  # each signed over its raw body with the secret, and named
+            assert r.headers[SIGNATURE.lower()] == sign(SECRET, r.raw)
+            assert r.headers["content-type"] == "application/json" and r.headers["x-refinery-delivery"].isdigit()
+            assert r.headers["x-refinery-event"] == r.body["event"]
+        accepted = got.received[2].body
+        assert accepted["project"] == "default" and accepted["actor"] == "ana"
+        assert accepted["suggestion"] | {"summary": None} == {
+            "id": first["id"], "kind": "story_draft", "status": "accepted", "summary": None, "decided_by": "ana",
+            "reason": None, "backlog_item_id": 1,
+        }  # fmt: skip
+        assert (
+            accepted["text"]
+            == f"ana accepted story draft #{first['id']}: Filter search results by price (backlog item #1)"
+        )
+        assert (
+            got.received[0].body["text"] == f"New story draft #{first['id']} to review: Filter search results by price"
+        )
+        said = got.received[4].body
+        assert said["comment"]["text"] == "Too soon?" and said["text"].startswith(
+            f"bo commented on story draft #{second['id']}"
+        )
+        assert deliver_due(db) == 0  # each sent once
+    listed = client.get("/v1/webhooks").json()
+    assert listed[0]["deliveries"] == {"pending": 0, "delivered": 6, "failed": 0} and "secret" not in listed[0]
+    assert listed[0]["last_delivery"]["event"] == "suggestion.reopened"
+
+
+def test_a_failing_receiver_is_retried_with_backoff_then_failed_and_sent_again_by_hand(hooked, llm):
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as got:
+        hook = add_hook(client, got.url, events=["suggestion.created"])
+        got.answers = [500] * ATTEMPTS
+        draft(client, llm, "Filter search results by price")
+        now = utcnow()
+        assert deliver_due(db, now) == 1
+        (tried,) = client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+        assert (tried["status"], tried["attempts"], tried["status_code"]) == ("pending", 1, 500)
+        assert "the receiver answered 500: receiver is down" in tried["error"]
+        assert deliver_due(db, now + timedelta(seconds=BACKOFF_S[0] - 5)) == 0  # not due yet
+        for wait in BACKOFF_S:
+            now += timedelta(seconds=wait + 1)
+            assert deliver_due(db, now) == 1
+        (failed,) = client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+        assert (failed["status"], failed["attempts"], failed["next_attempt_at"]) == ("failed", ATTEMPTS, None)
+        assert deliver_due(db, now + timedelta(days=1)) == 0 and len(got.received) == ATTEMPTS
+        again = client.post(f"/v1/webhooks/{hook['id']}/deliveries/{failed['id']}/redeliver")
+        assert again.status_code == 200, again.text
+        assert (again.json()["status"], again.json()["attempts"], again.json()["status_code"]) == ("delivered", 1, 200)
+        assert len({r.headers["x-refinery-delivery"] for r in got.received}) == 1  # the same delivery each time
+    assert client.post(f"/v1/webhooks/{hook['id']}/deliveries/999/redeliver").status_code == 404
+
+
+def test_a_webhook_gets_only_its_events_and_only_its_projects(hooked, llm):
+    client, db = hooked, hooked.app.state.runtime.db
+    assert client.post("/v1/projects", json={"key": "shop", "name": "Shop"}).status_code == 201
+    with receiver() as comments, receiver() as shop:
+        add_hook(client, comments.url, events=["comment.created"])
+        made = client.post("/v1/webhooks?project=shop", json={"url": shop.url})
+        assert made.status_code == 201 and len(made.json()["secret"]) >= 32  # one made when none is given
+        mine = draft(client, llm, "Dark mode")
+        client.post(f"/v1/suggestions/{mine['id']}/comments", json={"text": "night owls"})
+        llm.chat.replies.append(story_json(title="Gift cards"))
+        theirs = client.post("/v1/drafts?project=shop", json={"text": "gift cards please"}).json()
+        deliver_due(db)
+        assert comments.events() == ["comment.created"]
+        assert shop.events() == ["suggestion.created"] and shop.received[0].body["suggestion"]["id"] == theirs["id"]
+        assert shop.received[0].body["project"] == "shop"
+        assert shop.received[0].headers[SIGNATURE.lower()] == sign(made.json()["secret"], shop.received[0].raw)
+    assert len(client.get("/v1/webhooks").json()) == 1 and len(client.get("/v1/webhooks?project=shop").json()) == 1
+
+
+def test_ping_says_how_the_receiver_answered_and_removing_a_webhook_drops_what_is_unsent(hooked, llm):
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as got:
+        hook = add_hook(client, got.url)
+        pinged = client.post(f"/v1/webhooks/{hook['id']}/ping", headers={"X-User": "ana"})
+        assert pinged.status_code == 200 and (pinged.json()["status"], pinged.json()["status_code"]) == (
+            "delivered",
+            200,
+        )
+        assert got.received[0].body["text"] == "Refinery: this webhook works (sent by ana to test it)"
+        url = got.url
+    down = client.post(f"/v1/webhooks/{hook['id']}/ping").json()  # the receiver is gone: said at once, not retried
+    assert down["status"] == "failed" and down["status_code"] is None and "ConnectError" in down["error"], down
+    draft(client, llm, "Dark mode")
+    assert client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()[0]["status"] == "pending"
+    assert client.delete(f"/v1/webhooks/{hook['id']}").status_code == 204
+    assert client.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
+    assert deliver_due(db) == 0 and client.get("/v1/webhooks").json() == []
+    assert client.delete(f"/v1/webhooks/{hook['id']}").status_code == 404
+    assert url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "ftp://example.com/hook"},
+        {"url": "not a url"},
+        {"url": "http://127.0.0.1/hook", "events": ["suggestion.eaten"]},
+        {"url": "http://127.0.0.1/hook", "events": ["ping"]},
+        {"url": "http://127.0.0.1/hook", "events": []},
+        {"url": "http://127.0.0.1/hook", "secret": "short"},
+        {"url": "http://127.0.0.1/" + "x" * 2000},
+        {"url": "http://127.0.0.1/hook", "extra": True},
+    ],
+)
+def test_a_bad_webhook_is_refused_saying_what_to_fix(body, hooked):
+    refused = hooked.post("/v1/webhooks", json=body)
+    assert refused.status_code == 422, refused.text
+    assert hooked.get("/v1/webhooks").json() == []
+
+
+def test_the_running_service_sends_events_by_itself(client, llm):
+    with receiver() as got:
+        add_hook(client, got.url, events=["suggestion.created"])
+        draft(client, llm, "Filter search results by price")
+        assert [r.body["event"] for r in got.wait_for(1)] == ["suggestion.created"]  # the app's sender, within seconds

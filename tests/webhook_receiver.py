@@ -1,0 +1,66 @@
+"""A real HTTP server (http.server on a free loopback port, in a thread) that receives webhook deliveries: it keeps
+each request's headers and body and answers with the status codes it is told to, then 200."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[Received] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)  # status codes to answer with, in order; then 200
+
+    def events(self) -> list[str]:
+        return [r.body["event"] for r in self.received]
+
+    def wait_for(self, n: int, timeout: float = 15) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.received
+
+
+@contextmanager
+def receiver() -> Iterator[Receiver]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    got = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            got.received.append(Received({k.lower(): v for k, v in self.headers.items()}, raw))
+            status = got.answers.pop(0) if got.answers else 200
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"ok" if status < 300 else b"receiver is down")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server.RequestHandlerClass = Handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield got
+    finally:
+        server.shutdown()
+        server.server_close()
