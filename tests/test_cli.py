@@ -287,6 +287,38 @@ def test_review_comment_adds_to_a_suggestions_thread_which_show_and_list_print(t
     assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["comment_count"] == 2
 
 
+def test_webhook_commands_add_ping_list_and_remove_against_a_real_receiver(tmp_path, monkeypatch):
+    """`refinery webhook`: add (the secret shown once), ping (a real HTTP receiver gets it, signed), deliveries, list,
+    remove; a bad URL or an unknown webhook is a CLI error."""
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    from service.webhooks.delivery import SIGNATURE, sign
+    from tests.webhook_receiver import receiver
+
+    bad = runner.invoke(app, ["webhook", "add", "ftp://example.com/hook"])
+    assert bad.exit_code == 2 and "URL scheme should be 'http' or 'https'" in bad.output
+    unknown = runner.invoke(app, ["webhook", "add", "http://127.0.0.1/hook", "-e", "suggestion.eaten"])
+    assert unknown.exit_code == 2 and "events" in unknown.output
+    with receiver() as got:
+        added = runner.invoke(app, ["webhook", "add", got.url, "-e", "comment.created", "--secret", "x" * 20])
+        assert added.exit_code == 0 and "Added webhook 1: comment.created" in added.output, added.output
+        assert "Signing secret (shown only now): " + "x" * 20 in added.output
+        pinged = runner.invoke(app, ["webhook", "ping", "1"])
+        assert pinged.exit_code == 0 and "Delivered 1 (ping): the receiver answered 200." in pinged.output
+        assert got.events() == ["ping"] and got.received[0].headers[SIGNATURE.lower()] == sign(
+            "x" * 20, got.received[0].raw
+        )
+    down = runner.invoke(app, ["webhook", "ping", "1"])  # the receiver has stopped
+    assert down.exit_code == 2 and "delivery 2 was not delivered (failed): ConnectError" in down.output
+    listed = runner.invoke(app, ["webhook", "list"], terminal_width=250)
+    assert "Webhooks (1)" in listed.output and "ping: failed" in listed.output, listed.output
+    deliveries = runner.invoke(app, ["webhook", "deliveries", "1"], terminal_width=250)
+    assert "Deliveries (2)" in deliveries.output and "delivered" in deliveries.output
+    assert runner.invoke(app, ["webhook", "remove", "1"]).exit_code == 0
+    gone = runner.invoke(app, ["webhook", "ping", "1"])
+    assert gone.exit_code == 2 and "no webhook with id 1" in gone.output
+
+
 def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):
     """`refinery review edit`: the story's fields open in $EDITOR as JSON; what changed is accepted as edits; an
     unchanged file, bad JSON or an invalid story accepts nothing and keeps what was typed."""
