@@ -118,20 +118,25 @@ class Sender:
     def __init__(self, db: Database, interval_s: float = 1.0) -> None:
         self.db, self.interval_s = db, interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="refinery-webhooks", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start sending (again, after a stop: an app's lifespan can be entered more than once)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="refinery-webhooks", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
             try:
-                while deliver_due(self.db) and not self._stop.is_set():
+                while deliver_due(self.db) and not stop.is_set():
                     pass  # a full batch: there may be more
             except Exception:  # the database away for a moment: try again next tick
                 log.exception("sending webhook deliveries failed; trying again")
