@@ -179,7 +179,7 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
     visit(page, "/#review")
     page.fill("#reviewer", "ana")
     page.locator("#reviewer").dispatch_event("change")
-    expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("1 💬")
+    expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("· 1 comment")
     page.locator("#queue li", has_text="Filter search results by price").click()
     expect(page.locator("#comments h3")).to_have_text("Comments (1)")
     expect(page.locator("#comments .comment-text")).to_have_text("Is this <b>in scope</b> for Q3?")  # text, not HTML
@@ -197,7 +197,7 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
         ["Is this <b>in scope</b> for Q3?", "After the redesign, I think."]
     )
     expect(page.locator("#comments .comment-by").nth(1)).to_contain_text("ana")
-    expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("2 💬")
+    expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("· 2 comments")
     assert httpx.get(f"{desk}/v1/suggestions/1", timeout=60).json()["status"] == "pending"
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#comments li", has_text="I think.").get_by_role("button", name="Delete").click()
@@ -206,6 +206,36 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
     page.keyboard.press("a")  # the review keys work again once out of the comment box
     expect(page.locator("#flash")).to_contain_text("Accepted #1.")
     assert [c["author"] for c in httpx.get(f"{desk}/v1/suggestions/1/comments", timeout=60).json()] == ["bo"]
+
+
+def test_an_admin_adds_a_webhook_pings_it_sees_its_deliveries_and_removes_it(page: Page, llm: LLM, desk: str):
+    from tests.webhook_receiver import receiver
+
+    with receiver() as got:
+        visit(page, "/#backlog")
+        page.click("#webhooks summary")
+        expect(page.locator("#webhooks-list")).to_contain_text("No webhook yet.")
+        page.fill("#webhook-form input[name=url]", got.url)
+        page.uncheck("#webhook-form input[value='suggestion.created']")
+        page.click("#webhook-add")
+        expect(page.locator("#flash")).to_contain_text(f"Webhook 1 added: 4 events to {got.url}")
+        expect(page.locator("#webhook-secret code")).to_have_text(re.compile(r"^[\w-]{40,}$"))
+        page.click("#webhooks-list .ping-webhook")
+        expect(page.locator("#flash")).to_contain_text("Ping delivered: the receiver answered 200.")
+        assert got.events() == ["ping"]
+        expect(page.locator("#webhooks-list")).to_contain_text("1 / 0 / 0")
+        llm.chat.replies.append(story_json(title="Dark mode"))
+        made = httpx.post(f"{desk}/v1/drafts", json={"text": "dark mode"}, timeout=60).json()  # not subscribed
+        httpx.post(f"{desk}/v1/suggestions/{made['id']}/reject", json={"reason": "later"}, timeout=60)
+        assert [r.body["event"] for r in got.wait_for(2)] == ["ping", "suggestion.rejected"]  # sent by the server
+        page.click("#webhooks-list .show-deliveries")
+        expect(page.locator("#webhook-deliveries tbody tr")).to_have_count(2)
+        expect(page.locator("#webhook-deliveries tbody tr").first).to_contain_text("suggestion.rejected")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#webhooks-list .remove-webhook")
+        expect(page.locator("#flash")).to_contain_text("Webhook 1 removed.")
+        expect(page.locator("#webhooks-list")).to_contain_text("No webhook yet.")
+    assert httpx.get(f"{desk}/v1/webhooks", timeout=60).json() == []
 
 
 def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):

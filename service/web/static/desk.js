@@ -6,6 +6,7 @@ import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.j
 import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
 import * as review from "./review.js";
+import * as webhooks from "./webhooks.js";
 
 const TABS = ["draft", "upload", "meetings", "review", "refine", "backlog"];
 
@@ -604,6 +605,7 @@ async function start() {
   $("#plan-form").addEventListener("submit", submitPlan);
   $("#new-item").append(newItemForm());
   refine.start();
+  webhooks.start();
   meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
   let typing;  // a search waits for a pause in typing; the other filters apply at once

@@ -480,7 +480,7 @@ export async function history() {
 
 // Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it; a
 // comment decides nothing. Its author, or an admin, deletes it (with accounts off, anyone: names are not proven).
-const commentCount = (n) => n ? h("span", { class: "comment-count", title: `${n} comment${n === 1 ? "" : "s"}` }, ` · ${n} 💬`) : "";
+const commentCount = (n) => n ? h("span", { class: "comment-count" }, ` · ${n} comment${n === 1 ? "" : "s"}`) : "";
 
 async function loadComments(s) {
   const list = await api(`/v1/suggestions/${s.id}/comments`);
