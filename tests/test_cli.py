@@ -21,6 +21,23 @@ def fresh_settings():
     get_settings.cache_clear()
 
 
+def drafts_in(tmp_path, monkeypatch, *titles: str):  # noqa: ANN201 (a Runtime, imported lazily as the CLI does)
+    """A fresh data folder for the CLI (fake LLM) holding a pending story draft, with a warning, of each title."""
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    from service.core.enums import SuggestionKind
+    from service.core.runtime import Runtime
+    from service.core.suggestions import Proposal, create_suggestion
+    from tests.conftest import story
+
+    runtime = Runtime(get_settings())
+    with runtime.db.session() as session:
+        for title in titles:
+            proposal = Proposal(story(title=title), "fake", "fake", "draft_story@test", warnings=["a warning"])
+            create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": title.lower()})
+    return runtime
+
+
 def test_draft_with_an_empty_text_is_a_cli_error(tmp_path, monkeypatch):
     monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
     result = runner.invoke(app, ["draft", "   "])
@@ -214,18 +231,7 @@ def test_conversation_reports_a_file_without_speakers_and_a_model_that_fails(tmp
 def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tmp_path, monkeypatch):
     """`refinery review`: each decision is its own (one refused says why and the exit code is 1); who decided is
     --as; nothing is decided twice."""
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
-    from service.core.enums import SuggestionKind
-    from service.core.runtime import Runtime
-    from service.core.suggestions import Proposal, create_suggestion
-    from tests.conftest import story
-
-    runtime = Runtime(get_settings())
-    with runtime.db.session() as session:
-        for title in ("Price filter", "Dark mode", "CSV export"):
-            proposal = Proposal(story(title=title), "fake", "fake", "draft_story@test", warnings=["a warning"])
-            create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": title.lower()})
+    drafts_in(tmp_path, monkeypatch, "Price filter", "Dark mode", "CSV export")
     listed = runner.invoke(app, ["review", "list"], terminal_width=200)
     assert listed.exit_code == 0 and all(t in listed.output for t in ("Price filter", "Dark mode", "CSV export"))
     searched = runner.invoke(app, ["review", "list", "--search", "DARK"], terminal_width=200)
@@ -257,17 +263,7 @@ def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tm
 def test_review_comment_adds_to_a_suggestions_thread_which_show_and_list_print(tmp_path, monkeypatch):
     """`refinery review comment`: a comment on any suggestion, from the argument or standard input; `review show` prints
     the thread (markup in it as text), `review list` the count; an empty or unknown one is a CLI error."""
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
-    from service.core.enums import SuggestionKind
-    from service.core.runtime import Runtime
-    from service.core.suggestions import Proposal, create_suggestion
-    from tests.conftest import story
-
-    runtime = Runtime(get_settings())
-    with runtime.db.session() as session:
-        proposal = Proposal(story(title="Price filter"), "fake", "fake", "draft_story@test")
-        create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": "price filter"})
+    drafts_in(tmp_path, monkeypatch, "Price filter")
     said = runner.invoke(app, ["review", "comment", "1", "In scope for [bold]Q3[/]?", "--as", "ana"])
     assert said.exit_code == 0 and "commented on #1 as ana" in said.output, said.output
     piped = runner.invoke(app, ["review", "comment", "1", "-"], input="Yes, after the redesign.\n")
@@ -322,17 +318,11 @@ def test_webhook_commands_add_ping_list_and_remove_against_a_real_receiver(tmp_p
 def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):
     """`refinery review edit`: the story's fields open in $EDITOR as JSON; what changed is accepted as edits; an
     unchanged file, bad JSON or an invalid story accepts nothing and keeps what was typed."""
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
     from service.core.enums import SuggestionKind
-    from service.core.runtime import Runtime
     from service.core.suggestions import Proposal, create_suggestion
-    from tests.conftest import story
 
-    runtime = Runtime(get_settings())
+    runtime = drafts_in(tmp_path, monkeypatch, "Price filter")
     with runtime.db.session() as session:
-        proposal = Proposal(story(title="Price filter"), "fake", "fake", "draft_story@test")
-        create_suggestion(session, SuggestionKind.story_draft, proposal, {"text": "price filter"})
         merge = Proposal({"keep": {}, "fold_in": {}}, "fake", "fake", "merge@test")
         create_suggestion(session, SuggestionKind.merge, merge, {})
     editor = tmp_path / "editor.py"  # an editor that applies EDIT (a Python expression over the JSON `d`) to the file
