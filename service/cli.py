@@ -16,7 +16,7 @@ from service.accounts import cli as accounts
 from service.backlog import cli as backlog
 from service.conversations import cli as conversations
 from service.core import migrate_cli as db
-from service.core.cli import chosen, errors, fail
+from service.core.cli import chosen, errors, fail, opened
 from service.drafting import cli as drafting
 from service.duplicates import cli as duplicates
 from service.ingest import cli as ingest
@@ -39,6 +39,21 @@ class Refinery(typer.Typer):
         except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
             errors.print(f"[bold red]error:[/] {exc}")
             raise SystemExit(2) from None
+        finally:
+            _send_webhooks()
+
+
+def _send_webhooks(seconds: float = 5.0) -> None:
+    """Send the webhook deliveries that are due (those this command's decisions and comments made, and any other),
+    for at most `seconds`; what is left is sent by `refinery serve`, or by the next command."""
+    if not opened:
+        return
+    from service.webhooks.delivery import deliver_due
+
+    try:
+        deliver_due(opened[-1].db, seconds=seconds)
+    except Exception as exc:  # noqa: BLE001 - the command's work is done and stored; this is only its notices
+        errors.print(f"[yellow]warning:[/] webhook deliveries were not sent now ({exc}); `refinery serve` sends them")
 
 
 app = Refinery(help="Refinery: raw ideas in, reviewed user stories out.", no_args_is_help=True)

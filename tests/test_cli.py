@@ -315,6 +315,24 @@ def test_webhook_commands_add_ping_list_and_remove_against_a_real_receiver(tmp_p
     assert gone.exit_code == 2 and "no webhook with id 1" in gone.output
 
 
+def test_a_cli_decision_is_sent_to_the_webhooks_as_the_command_ends(tmp_path, monkeypatch):
+    """With no `refinery serve` running, the events a command makes are sent as it ends (a real command, a real
+    receiver)."""
+    import os
+
+    from tests.webhook_receiver import receiver
+
+    drafts_in(tmp_path, monkeypatch, "Price filter")
+    with receiver() as got:
+        assert runner.invoke(app, ["webhook", "add", got.url]).exit_code == 0
+        env = os.environ | {"REFINERY_DATA_DIR": str(tmp_path), "REFINERY_LLM_PROVIDER": "fake"}
+        command = [sys.executable, "-m", "service.cli", "review", "reject", "1", "--reason", "later", "--as", "ana"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "rejected #1" in done.stdout, done.stderr
+        assert got.events() == ["suggestion.rejected"]  # the draft was made before the webhook
+        assert got.received[0].body["text"] == "ana rejected story draft #1: Price filter"
+
+
 def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):
     """`refinery review edit`: the story's fields open in $EDITOR as JSON; what changed is accepted as edits; an
     unchanged file, bad JSON or an invalid story accepts nothing and keeps what was typed."""

@@ -16,6 +16,7 @@ from service.core.settings import get_settings
 console = Console()
 errors = Console(stderr=True)
 chosen: dict[str, str | None] = {"project": None}  # `refinery --project KEY`: the project every command acts on
+opened: list[Any] = []  # the runtimes this command opened (the webhook events it made are sent as it ends)
 
 
 def open_runtime(index: bool = False):  # noqa: ANN201 - imported lazily so `refinery --help` stays fast
@@ -41,6 +42,7 @@ def open_runtime(index: bool = False):  # noqa: ANN201 - imported lazily so `ref
         if project is None:
             raise fail(f"there is no project {chosen['project']!r}: `refinery project list` shows them")
         scope.set_project(project.id)
+    opened.append(runtime)
     return runtime
 
 

@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 
@@ -35,9 +36,16 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def deliver_due(db: Database, now: datetime | None = None, limit: int = 20, client: httpx.Client | None = None) -> int:
-    """Send up to `limit` deliveries that are due (of every project); how many were attempted."""
-    now = now or utcnow()
+def deliver_due(
+    db: Database,
+    now: datetime | None = None,
+    limit: int = 20,
+    client: httpx.Client | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Send up to `limit` deliveries that are due (of every project), starting none after `seconds`; how many were
+    attempted."""
+    started, now = time.monotonic(), now or utcnow()
     with every_project(), db.session() as session:
         due = session.scalars(
             select(WebhookDelivery.id)
@@ -47,8 +55,13 @@ def deliver_due(db: Database, now: datetime | None = None, limit: int = 20, clie
         ).all()
     if not due:
         return 0
+    attempted = 0
     with nullcontext(client) if client else httpx.Client(timeout=TIMEOUT_S) as http:
-        return sum(attempt(db, delivery_id, now, http) for delivery_id in due)
+        for delivery_id in due:
+            if seconds is not None and time.monotonic() - started > seconds:
+                break
+            attempted += attempt(db, delivery_id, now, http)
+    return attempted
 
 
 def send_now(db: Database, delivery_id: int) -> bool:
