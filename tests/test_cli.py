@@ -333,6 +333,25 @@ def test_a_cli_decision_is_sent_to_the_webhooks_as_the_command_ends(tmp_path, mo
         assert got.received[0].body["text"] == "ana rejected story draft #1: Price filter"
 
 
+def test_review_assign_gives_suggestions_to_a_person_and_list_filters_by_them(tmp_path, monkeypatch):
+    drafts_in(tmp_path, monkeypatch, "Price filter", "Dark mode", "CSV export")
+    given = runner.invoke(app, ["review", "assign", "1", "2", "--to", "bo", "--as", "ana"])
+    assert given.exit_code == 0 and "assigned #1 to bo" in given.output and "assigned #2 to bo" in given.output
+    mine = runner.invoke(app, ["review", "assign", "3", "--to", "me"])
+    assert mine.exit_code == 0 and f"assigned #3 to {getpass.getuser()}" in mine.output
+    listed = runner.invoke(app, ["review", "list", "--assignee", "bo"], terminal_width=200)
+    assert "(2 shown)" in listed.output and "Dark mode" in listed.output and "CSV export" not in listed.output
+    assert "CSV export" in runner.invoke(app, ["review", "list", "--assignee", "me"], terminal_width=200).output
+    back = runner.invoke(app, ["review", "assign", "1", "--nobody"])
+    assert back.exit_code == 0 and "assigned #1 to no one" in back.output
+    assert "(1 shown)" in runner.invoke(app, ["review", "list", "--unassigned"], terminal_width=200).output
+    assert runner.invoke(app, ["review", "assign", "1"]).exit_code == 2  # neither --to nor --nobody
+    runner.invoke(app, ["review", "reject", "2", "--reason", "later"])
+    refused = runner.invoke(app, ["review", "assign", "2", "9", "--to", "cy"])
+    assert refused.exit_code == 1 and "only an undecided one is assigned" in refused.output
+    assert "#9: no suggestion with id 9" in refused.output
+
+
 def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_path, monkeypatch):
     """`refinery review edit`: the story's fields open in $EDITOR as JSON; what changed is accepted as edits; an
     unchanged file, bad JSON or an invalid story accepts nothing and keeps what was typed."""

@@ -218,7 +218,7 @@ def test_an_admin_adds_a_webhook_pings_it_sees_its_deliveries_and_removes_it(pag
         page.fill("#webhook-form input[name=url]", got.url)
         page.uncheck("#webhook-form input[value='suggestion.created']")
         page.click("#webhook-add")
-        expect(page.locator("#flash")).to_contain_text(f"Webhook 1 added: 4 events to {got.url}")
+        expect(page.locator("#flash")).to_contain_text(f"Webhook 1 added: 5 events to {got.url}")
         expect(page.locator("#webhook-secret code")).to_have_text(re.compile(r"^[\w-]{40,}$"))
         page.click("#webhooks-list .ping-webhook")
         expect(page.locator("#flash")).to_contain_text("Ping delivered: the receiver answered 200.")
@@ -236,6 +236,40 @@ def test_an_admin_adds_a_webhook_pings_it_sees_its_deliveries_and_removes_it(pag
         expect(page.locator("#flash")).to_contain_text("Webhook 1 removed.")
         expect(page.locator("#webhooks-list")).to_contain_text("No webhook yet.")
     assert httpx.get(f"{desk}/v1/webhooks", timeout=60).json() == []
+
+
+def test_a_reviewer_takes_a_suggestion_and_filters_the_queue_to_their_own(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Filter search results by price"), story_json(title="Dark mode")])
+    for text in ("filter search results by price please", "a dark mode for night owls"):
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    visit(page, "/#review")
+    page.select_option("#filter-assignee", "me")
+    expect(page.locator("#flash")).to_contain_text("Type your name in Reviewer first")
+    expect(page.locator("#queue li")).to_have_count(0)
+    page.fill("#reviewer", "ana")
+    page.locator("#reviewer").dispatch_event("change")
+    page.select_option("#filter-assignee", "")
+    page.locator("#queue li", has_text="Dark mode").click()
+    page.keyboard.press("m")
+    expect(page.locator("#flash")).to_contain_text("#2 is assigned to ana.")
+    expect(page.locator("#queue li", has_text="Dark mode")).to_contain_text("→ ana")
+    page.locator("#queue li", has_text="Filter search results").click()
+    page.fill("#assignee", "bo")
+    page.click("#assign")
+    expect(page.locator("#flash")).to_contain_text("#1 is assigned to bo.")
+    page.select_option("#filter-assignee", "me")
+    expect(page.locator("#queue li")).to_have_count(1)
+    expect(page.locator("#queue li")).to_contain_text("Dark mode")
+    page.select_option("#filter-assignee", "none")
+    expect(page.locator("#queue li")).to_have_count(0)
+    page.select_option("#filter-assignee", "")
+    page.locator("#queue li", has_text="Filter search results").click()
+    page.click("#unassign")
+    expect(page.locator("#flash")).to_contain_text("#1 is assigned to no one.")
+    history = httpx.get(f"{desk}/v1/suggestions/1/history", timeout=60).json()
+    assert [(e["actor"], e["after"]) for e in history if e["action"] == "assigned"] == [
+        ("ana", {"assignee": "bo"}), ("ana", {"assignee": None})
+    ]  # fmt: skip
 
 
 def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):

@@ -36,7 +36,7 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
         hook = add_hook(client, got.url)
         assert hook["secret"] == SECRET and hook["events"] == [
             "suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened",
-            "comment.created",
+            "suggestion.assigned", "comment.created",
         ]  # fmt: skip
         first = draft(client, llm, "Filter search results by price")
         second = draft(client, llm, "Dark mode")
@@ -60,7 +60,7 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
         assert accepted["project"] == "default" and accepted["actor"] == "ana"
         assert accepted["suggestion"] | {"summary": None} == {
             "id": first["id"], "kind": "story_draft", "status": "accepted", "summary": None, "decided_by": "ana",
-            "reason": None, "backlog_item_id": 1,
+            "reason": None, "backlog_item_id": 1, "assignee": None,
         }  # fmt: skip
         assert (
             accepted["text"]

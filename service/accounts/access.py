@@ -54,6 +54,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/suggestions/{suggestion_id}"): V,
     ("GET", "/v1/suggestions/{suggestion_id}/history"): V,
     ("POST", "/v1/suggestions/{suggestion_id}/undo"): R,
+    ("POST", "/v1/suggestions/{suggestion_id}/assign"): R,
     ("GET", "/v1/suggestions/{suggestion_id}/comments"): V,
     ("POST", "/v1/suggestions/{suggestion_id}/comments"): R,
     ("DELETE", "/v1/suggestions/{suggestion_id}/comments/{comment_id}"): R,

@@ -97,6 +97,16 @@ def _password_hash(password: str | None) -> str | None:
     return hash_password(password)
 
 
+def can_decide(session: Session, name: str) -> bool:
+    """Whether `name` may decide suggestions in the current project: anyone while accounts are off; once they are on,
+    a member with the reviewer role or above."""
+    if not auth_enabled(session):
+        return True
+    user = session.scalar(select(User).where(User.name == name))
+    role = role_of(session, user.id) if user is not None else None
+    return role is not None and role.rank >= Role.reviewer.rank
+
+
 def get_user(session: Session, name: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:

@@ -46,6 +46,7 @@ class SuggestionAction(StrEnum):
     rejected = "rejected"
     merged = "merged"
     reopened = "reopened"  # a decision undone: pending again
+    assigned = "assigned"  # given to a person to decide (or given back: no one)
 
 
 class WebhookEvent(StrEnum):
@@ -55,6 +56,7 @@ class WebhookEvent(StrEnum):
     suggestion_accepted = "suggestion.accepted"  # with or without edits
     suggestion_rejected = "suggestion.rejected"  # by a person, or a draft a merge folded in
     suggestion_reopened = "suggestion.reopened"  # a decision undone
+    suggestion_assigned = "suggestion.assigned"  # given to a person to decide, or to no one
     comment_created = "comment.created"
     ping = "ping"
 

@@ -1,7 +1,7 @@
 """Webhook events, written in the transaction that made them (a transactional outbox).
 
-Whatever makes an event (a suggestion created, decided or reopened: `record_event`; a comment) queues it on the
-session; when that transaction commits, each webhook of the suggestion's project that wants the event gets a
+Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment) queues it on
+the session; when that transaction commits, each webhook of the suggestion's project that wants the event gets a
 `WebhookDelivery` row with the event's body, built from the rows as the transaction leaves them. So an event is sent
 only if what it tells of was stored, and is not lost if the process stops before sending: `service.webhooks` sends
 the rows, from any process, and retries them."""
@@ -27,6 +27,7 @@ OF_ACTION = {
     SuggestionAction.rejected: WebhookEvent.suggestion_rejected,
     SuggestionAction.merged: WebhookEvent.suggestion_rejected,  # a draft folded into an item by an accepted merge
     SuggestionAction.reopened: WebhookEvent.suggestion_reopened,
+    SuggestionAction.assigned: WebhookEvent.suggestion_assigned,
 }  # `regenerated` replaces a pending draft in place: not an event
 VERBS = {
     WebhookEvent.suggestion_accepted: "accepted",
@@ -87,6 +88,8 @@ def event_body(
     if what == WebhookEvent.suggestion_created:
         failed = suggestion.status == SuggestionStatus.failed
         text = f"{'Failed' if failed else 'New'} {kind} #{suggestion.id}{'' if failed else ' to review'}: {said}"
+    elif what == WebhookEvent.suggestion_assigned:
+        text = f"{who} assigned {kind} #{suggestion.id} to {suggestion.assignee or 'no one'}: {said}"
     elif what == WebhookEvent.comment_created and comment is not None:
         text = f"{who} commented on {kind} #{suggestion.id} ({said}): {comment.text[:300]}"
     else:
@@ -107,6 +110,7 @@ def event_body(
             "decided_by": suggestion.decided_by,
             "reason": suggestion.reason,
             "backlog_item_id": suggestion.backlog_item_id,
+            "assignee": suggestion.assignee,
         },
     }
     if comment is not None:

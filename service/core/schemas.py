@@ -31,6 +31,7 @@ class SuggestionPublic(BaseModel):
     decided_by: str | None
     reason: str | None
     backlog_item_id: int | None
+    assignee: str | None = Field(None, description="Who is to decide it (`POST .../assign`); null: no one.")
     evidence: dict[str, Any] | None = Field(
         None, description="What supports the suggestion, e.g. its likely duplicates with scores and verdicts."
     )

@@ -102,36 +102,41 @@ def get_suggestion(session: Session, suggestion_id: int) -> Suggestion:
     return suggestion
 
 
+@dataclass(frozen=True)
+class Filter:
+    """Which suggestions a listing shows: `q`, words that must all appear (any case) in what it proposes or what it
+    was made from; `assignee`, given to that person; `unassigned`, given to no one."""
+
+    status: SuggestionStatus | None = None
+    kind: SuggestionKind | None = None
+    q: str | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+
+
 def list_suggestions(
-    session: Session,
-    status: SuggestionStatus | None = None,
-    kind: SuggestionKind | None = None,
-    limit: int = 100,
-    offset: int = 0,
-    q: str | None = None,
+    session: Session, where: Filter | None = None, limit: int = 100, offset: int = 0
 ) -> list[Suggestion]:
-    """Newest first; `q`: words that must all appear (any case) in what it proposes or what it was made from."""
-    query = _of(select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset), status, kind, q)
+    """Newest first."""
+    query = _of(select(Suggestion).order_by(Suggestion.id.desc()).limit(limit).offset(offset), where or Filter())
     return list(session.scalars(query))
 
 
-def count_suggestions(
-    session: Session,
-    status: SuggestionStatus | None = None,
-    kind: SuggestionKind | None = None,
-    q: str | None = None,
-) -> int:
+def count_suggestions(session: Session, where: Filter | None = None) -> int:
     """How many `list_suggestions` would give with no limit."""
-    return session.scalar(_of(select(func.count()).select_from(Suggestion), status, kind, q)) or 0
+    return session.scalar(_of(select(func.count()).select_from(Suggestion), where or Filter())) or 0
 
 
-def _of(
-    query: Select[Any], status: SuggestionStatus | None, kind: SuggestionKind | None, q: str | None = None
-) -> Select[Any]:
+def _of(query: Select[Any], where: Filter) -> Select[Any]:
+    status, kind, q = where.status, where.kind, where.q
     if status:
         query = query.where(Suggestion.status == status)
     if kind:
         query = query.where(Suggestion.kind == kind)
+    if where.assignee:
+        query = query.where(Suggestion.assignee == where.assignee)
+    if where.unassigned:
+        query = query.where(Suggestion.assignee.is_(None))
     for word in (q or "").split():
         # payload and input are JSON, stored as json.dumps writes them (so "é" is stored as "\u00e9")
         spellings = {word, json.dumps(word)[1:-1]}
@@ -152,6 +157,19 @@ def history(session: Session, suggestion_id: int) -> list[SuggestionEvent]:
     get_suggestion(session, suggestion_id)
     query = select(SuggestionEvent).where(SuggestionEvent.suggestion_id == suggestion_id).order_by(SuggestionEvent.id)
     return list(session.scalars(query))
+
+
+def assign(session: Session, suggestion: Suggestion, assignee: str | None, actor: str | None) -> bool:
+    """Give an undecided (pending or failed) suggestion to a person to decide, or to no one; its history records who
+    did. False when it was theirs already (nothing recorded)."""
+    if suggestion.status not in (SuggestionStatus.pending, SuggestionStatus.failed):
+        raise Conflict(f"suggestion {suggestion.id} is {suggestion.status}: only an undecided one is assigned")
+    if suggestion.assignee == assignee:
+        return False
+    before = {"assignee": suggestion.assignee}
+    suggestion.assignee = assignee
+    record_event(session, suggestion.id, SuggestionAction.assigned, actor, before, {"assignee": assignee})
+    return True
 
 
 def ensure_pending(suggestion: Suggestion) -> None:

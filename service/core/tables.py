@@ -126,6 +126,7 @@ class Suggestion(ProjectScoped, Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     backlog_item_id: Mapped[int | None] = mapped_column(Integer)
+    assignee: Mapped[str | None] = mapped_column(String(200), index=True)  # who is to decide it, if someone is
     # While pending (or failed, until tried again), what makes it one of a kind (a refinement suggestion: kind, item,
     # fingerprint), so that two workers making the same one store it once; cleared when it is decided.
     pending_key: Mapped[str | None] = mapped_column(String(120), unique=True)

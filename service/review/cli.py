@@ -27,6 +27,8 @@ def review_list(
     search: Annotated[
         str | None, typer.Option("--search", "-q", help="Words in what it proposes or was made from.")
     ] = None,
+    assignee: Annotated[str | None, typer.Option(help="Given to this person ('me': your login name).")] = None,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Given to no one.")] = False,
 ) -> None:
     """Suggestions, newest first (pending ones by default)."""
     from service.core import suggestions
@@ -41,7 +43,10 @@ def review_list(
     of_kind = SuggestionKind(kind) if kind else None
     runtime = open_runtime()
     with runtime.db.session() as session:
-        found = suggestions.list_suggestions(session, wanted, of_kind, limit, 0, search)
+        who = getpass.getuser() if assignee == "me" else assignee
+        found = suggestions.list_suggestions(
+            session, suggestions.Filter(wanted, of_kind, search, who, unassigned), limit
+        )
         rows = [
             (
                 str(s.id),
@@ -53,7 +58,9 @@ def review_list(
             )
             for s in found
         ]
-    table = Table("id", "kind", "status", "what", "comments", "created", title=f"Suggestions ({len(rows)} shown)")
+    table = Table(
+        "id", "kind", "status", "what", "assignee", "comments", "created", title=f"Suggestions ({len(rows)} shown)"
+    )
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -114,7 +121,7 @@ def review_comment(
         console.print(f"commented on #{suggestion_id} as {comment.author}")
 
 
-def _decided(runtime: Any, verb: str, ids: list[int], decide: Any) -> None:
+def _decided(runtime: Any, verb: str, ids: list[int], decide: Any, suffix: str = "") -> None:
     """Decide each, say what became of it (and the backlog item an accept made or changed); exit 1 if any was
     refused."""
     from service.core import suggestions
@@ -124,7 +131,7 @@ def _decided(runtime: Any, verb: str, ids: list[int], decide: Any) -> None:
     with runtime.db.session() as session:
         for suggestion_id in decided:
             item = suggestions.get_suggestion(session, suggestion_id).backlog_item_id
-            console.print(f"{verb} #{suggestion_id}" + (f": backlog item #{item}" if item else ""))
+            console.print(f"{verb} #{suggestion_id}{suffix}" + (f": backlog item #{item}" if item else ""))
     for suggestion_id, exc in refused:
         errors.print(f"[bold red]not {verb}:[/] #{suggestion_id}: {exc}")
     if refused:
@@ -139,6 +146,26 @@ def review_accept(ids: Ids, decided_by: As = None) -> None:
     runtime = open_runtime(index=True)
     who = decided_by or getpass.getuser()
     _decided(runtime, "accepted", ids, lambda i: decisions.accept(runtime, i, actor=who))
+
+
+@review_app.command("assign")
+def review_assign(
+    ids: Ids,
+    to: Annotated[str | None, typer.Option("--to", help="Who is to decide them ('me': your login name).")] = None,
+    nobody: Annotated[bool, typer.Option("--nobody", help="Give them back: assigned to no one.")] = False,
+    assigned_by: As = None,
+) -> None:
+    """Give undecided suggestions to a person to decide (anyone may still decide them), or to no one."""
+    from service.review import decisions
+
+    if (to is None) == (not nobody):
+        raise fail("say --to NAME, or --nobody to give them back")
+    name = (getpass.getuser() if to == "me" else to.strip()) if to is not None else None
+    if name is not None and not 1 <= len(name) <= 200:
+        raise fail("--to takes a name of 1-200 characters")
+    runtime = open_runtime()
+    who = assigned_by or getpass.getuser()
+    _decided(runtime, "assigned", ids, lambda i: decisions.assign(runtime, i, name, who), f" to {name or 'no one'}")
 
 
 @review_app.command("undo")

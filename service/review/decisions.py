@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from pipelines.models import StoryDraftEdits
 from pipelines.prioritization import InputEdits
 from service import duplicates
+from service.accounts import can_decide
 from service.conversations import service as conversations
+from service.core import suggestions
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, DomainError, InvalidInput
 from service.core.runtime import Runtime
@@ -135,6 +137,20 @@ def decide_many(ids: list[int], decide: Callable[[int], Any]) -> tuple[list[int]
         else:
             decided.append(suggestion_id)
     return decided, refused
+
+
+def assign(runtime: Runtime, suggestion_id: int, assignee: str | None, actor: str | None = None) -> Suggestion:
+    """Give an undecided suggestion to a person to decide, or to no one (None). With accounts on, only to a reviewer
+    or admin of the project."""
+    with runtime.db.session() as session:
+        suggestion = get_suggestion(session, suggestion_id)
+        if assignee is not None and not can_decide(session, assignee):
+            raise InvalidInput(
+                f"{assignee!r} may not decide suggestions in this project: assign it to a reviewer or an admin "
+                "(`refinery user list` shows them)"
+            )
+        suggestions.assign(session, suggestion, assignee, actor)
+        return suggestion
 
 
 def reject(runtime: Runtime, suggestion_id: int, reason: str, actor: str | None = None) -> Suggestion:

@@ -14,6 +14,7 @@ from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPu
 from service.review import comments, decisions
 from service.review.schemas import (
     AcceptRequest,
+    AssignRequest,
     CommentCreate,
     CommentPublic,
     DecidedMany,
@@ -38,11 +39,14 @@ def list_suggestions(
     q: str | None = Query(
         None, max_length=200, description="Words that must all appear (any case) in what it proposes or its input."
     ),
+    assignee: str | None = Query(None, min_length=1, max_length=200, description="Given to this person to decide."),
+    unassigned: bool = Query(False, description="Given to no one."),
 ) -> list[SuggestionPublic]:
     """Newest first; `X-Total-Count` says how many match in all."""
+    where = suggestions.Filter(status, kind, q, assignee, unassigned)
     with runtime.db.session() as session:
-        found = suggestions.list_suggestions(session, status, kind, limit, offset, q)
-        response.headers["X-Total-Count"] = str(suggestions.count_suggestions(session, status, kind, q))
+        found = suggestions.list_suggestions(session, where, limit, offset)
+        response.headers["X-Total-Count"] = str(suggestions.count_suggestions(session, where))
         return [SuggestionPublic.model_validate(s) for s in found]
 
 
@@ -114,6 +118,14 @@ def reject(
     return SuggestionPublic.model_validate(
         decisions.reject(runtime, suggestion_id, body.reason, decider(request, actor, body.decided_by))
     )
+
+
+@router.post("/{suggestion_id}/assign", response_model=SuggestionPublic, responses=errors(404, 409, 422))
+def assign(suggestion_id: IdPath, body: AssignRequest, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
+    """Give an undecided (pending or failed) suggestion to a person to decide, or to no one (`"assignee": null`); its
+    history records who did. With accounts on, the assignee is a reviewer or admin of the project (else 422). Anyone
+    may still decide it: the assignee is whose queue it is in."""
+    return SuggestionPublic.model_validate(decisions.assign(runtime, suggestion_id, body.assignee, actor))
 
 
 @router.post("/{suggestion_id}/undo", response_model=SuggestionPublic, responses=errors(404, 409, 503))

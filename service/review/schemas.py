@@ -40,6 +40,14 @@ class AcceptRequest(BaseModel):
     decided_by: Decider = None
 
 
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = Field(
+        description="Who is to decide it; null: no one (anyone may)."
+    )
+
+
 class RejectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

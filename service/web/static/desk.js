@@ -533,7 +533,7 @@ function onKey(event) {
   const actions = {
     j: () => review.move(1), ArrowDown: () => review.move(1), k: () => review.move(-1), ArrowUp: () => review.move(-1),
     a: review.accept, r: review.reject, g: review.regenerate, h: review.history, x: review.tick, u: () => review.undo(),
-    c: review.focusComment,
+    c: review.focusComment, m: () => review.assignTo("me"),
   };
   if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
 }
@@ -614,7 +614,7 @@ async function start() {
   }
   for (const id of ["#backlog-type", "#backlog-state"]) $(id).addEventListener("change", () => loadBacklog());
   $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
-  for (const id of ["#filter-kind", "#filter-status"]) $(id).addEventListener("change", () => review.loadQueue());
+  for (const id of ["#filter-kind", "#filter-status", "#filter-assignee"]) $(id).addEventListener("change", () => review.loadQueue());
   let searching;  // the queue's search waits for a pause in typing
   $("#filter-q").addEventListener("input", () => { clearTimeout(searching); searching = setTimeout(() => review.loadQueue(), 250); });
   $("#bulk-all").addEventListener("change", (event) => review.tickAll(event.target.checked));

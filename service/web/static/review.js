@@ -28,6 +28,12 @@ export async function loadQueue(selectId) {
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
   if ($("#filter-status").value) params.set("status", $("#filter-status").value);
   if ($("#filter-q").value.trim()) params.set("q", $("#filter-q").value.trim());
+  const assigned = $("#filter-assignee").value;
+  if (assigned === "none") params.set("unassigned", "true");
+  else if (assigned === "me") {
+    if (!whoami().name) flash("Type your name in Reviewer first: \"to me\" means the suggestions given to that name.", "info");
+    params.set("assignee", whoami().name || " ");  // no name: none (assignees are stripped, never a space)
+  }
   const page = await fetchQueue(params);
   if (page === SUPERSEDED) return; // a later reload (say, after a filter changed) shows its own reply
   state.items = page.items;
@@ -42,7 +48,7 @@ export async function loadQueue(selectId) {
     onclick: () => select(s.id),
   }, s.status === "pending" ? tickBox(s.id) : h("span", {}),
      h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ",
-     h("span", { class: "title" }, s.summary, commentCount(s.comment_count)),
+     h("span", { class: "title" }, s.summary, commentCount(s.comment_count), s.assignee ? h("span", { class: "assignee" }, ` → ${s.assignee}`) : ""),
      h("span", { class: `status ${s.status}` }, s.status))));
   showTicked();
   const matrix = valueEffortMatrix(state.items, select);
@@ -346,6 +352,7 @@ function render() {
       regenerable ? h("button", { id: "regenerate", onclick: regenerate }, "Regenerate (g)") : "",
       undoable(s) ? h("button", { id: "undo", class: "undo", onclick: () => undo([s.id]) }, "Undo this decision (u)") : "",
       h("button", { id: "show-history", onclick: history }, "History (h)"),
+      pending || s.status === "failed" ? assignBox(s) : (s.assignee ? h("span", { class: "hint" }, `assigned to ${s.assignee}`) : ""),
       s.backlog_item_id ? h("a", { href: "#backlog" }, `backlog item #${s.backlog_item_id}`) : ""),
     regenerable ? h("details", { id: "revise" }, h("summary", {}, "Revise the input before regenerating"),
       h("textarea", { id: "revise-text", rows: "3" }, s.input.text || ""), h("input", { id: "revise-context", value: s.input.context || "", placeholder: "Product context" })) : "",
@@ -476,6 +483,27 @@ export async function history() {
   const events = await api(`/v1/suggestions/${s.id}/history`);
   $("#history").replaceChildren(h("h3", {}, "History"), table(["When", "Action", "By", "Before", "After"],
     events.map((e) => [when(e.at), e.action, e.actor || "", h("pre", {}, JSON.stringify(e.before, null, 1)), h("pre", {}, JSON.stringify(e.after, null, 1))])));
+}
+
+// Assigning: an undecided suggestion is given to a person to decide ("me": the Reviewer name or the signed-in user),
+// or to no one; anyone may still decide it. The queue filters on it.
+function assignBox(s) {
+  return h("span", { class: "assign" },
+    h("input", { id: "assignee", value: s.assignee || "", placeholder: "assign to…", maxlength: "200", "aria-label": "Assignee" }),
+    h("button", { type: "button", id: "assign", onclick: () => assignTo($("#assignee").value.trim() || null) }, s.assignee ? "Reassign" : "Assign"),
+    h("button", { type: "button", id: "assign-me", onclick: () => assignTo("me") }, "To me (m)"),
+    s.assignee ? h("button", { type: "button", id: "unassign", onclick: () => assignTo(null) }, "Unassign") : "");
+}
+
+export function assignTo(who) {
+  const s = state.selected;
+  if (!s || (s.status !== "pending" && s.status !== "failed")) return;
+  const name = who === "me" ? whoami().name : who;
+  if (who === "me" && !name) { flash("Type your name in Reviewer first.", "info"); return; }
+  return decide(async () => {
+    await api(`/v1/suggestions/${s.id}/assign`, { method: "POST", json: { assignee: name } });
+    state.selectId = s.id;
+  }, name ? `#${s.id} is assigned to ${name}.` : `#${s.id} is assigned to no one.`, () => state.selected?.id === s.id);
 }
 
 // Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it; a
