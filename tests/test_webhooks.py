@@ -4,6 +4,7 @@ delivery is failed and can be sent again; events and projects are kept apart; th
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -102,6 +103,40 @@ def test_a_failing_receiver_is_retried_with_backoff_then_failed_and_sent_again_b
         assert (again.json()["status"], again.json()["attempts"], again.json()["status_code"]) == ("delivered", 1, 200)
         assert len({r.headers["x-refinery-delivery"] for r in got.received}) == 1  # the same delivery each time
     assert client.post(f"/v1/webhooks/{hook['id']}/deliveries/999/redeliver").status_code == 404
+
+
+def test_a_slow_receiver_holds_up_only_its_own_deliveries_and_a_dead_one_waits_as_a_whole(hooked, llm):
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as slow, receiver() as fast:
+        slow.delay_s = 1.0
+        add_hook(client, slow.url, events=["suggestion.created"])
+        add_hook(client, fast.url, events=["suggestion.created"])
+        for title in ("Price filter", "Dark mode", "CSV export"):
+            draft(client, llm, title)
+        started = time.monotonic()
+        assert deliver_due(db) == 6
+        assert time.monotonic() - started >= 3.0  # the slow one's three, one after another
+        assert max(r.at for r in fast.received) - started < 1.0  # the fast one's, meanwhile
+        for got in (slow, fast):  # each webhook's in the order they were made
+            assert [r.body["suggestion"]["summary"] for r in got.received] == [
+                "Price filter",
+                "Dark mode",
+                "CSV export",
+            ]
+        dead = slow.url
+    for old in client.get("/v1/webhooks").json():
+        client.delete(f"/v1/webhooks/{old['id']}")
+    hook = add_hook(client, dead, events=["comment.created"])  # its receiver has stopped
+    made = draft(client, llm, "Gift cards")
+    for text in ("one", "two", "three"):
+        client.post(f"/v1/suggestions/{made['id']}/comments", json={"text": text})
+    assert deliver_due(db) == 1  # the first fails; the other two wait with it, no attempt counted
+    tried = client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+    assert [(d["status"], d["attempts"]) for d in tried] == [("pending", 0), ("pending", 0), ("pending", 1)]
+    assert len({d["next_attempt_at"] for d in tried}) == 1
+    later = utcnow() + timedelta(seconds=BACKOFF_S[0] + 1)
+    assert deliver_due(db, later) == 1  # the oldest again (order kept), then the rest wait longer
+    assert [d["attempts"] for d in client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()] == [0, 0, 2]
 
 
 def test_a_webhook_gets_only_its_events_and_only_its_projects(hooked, llm):

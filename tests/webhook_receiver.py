@@ -17,6 +17,7 @@ from typing import Any
 class Received:
     headers: dict[str, str]
     raw: bytes
+    at: float = 0.0  # time.monotonic() when it arrived
 
     @property
     def body(self) -> dict[str, Any]:
@@ -28,6 +29,7 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)  # status codes to answer with, in order; then 200
+    delay_s: float = 0.0  # how long it takes to answer each
 
     def events(self) -> list[str]:
         return [r.body["event"] for r in self.received]
@@ -47,7 +49,8 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            got.received.append(Received({k.lower(): v for k, v in self.headers.items()}, raw))
+            got.received.append(Received({k.lower(): v for k, v in self.headers.items()}, raw, time.monotonic()))
+            time.sleep(got.delay_s)
             status = got.answers.pop(0) if got.answers else 200
             self.send_response(status)
             self.end_headers()

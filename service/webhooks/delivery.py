@@ -1,8 +1,10 @@
 """Sending webhook deliveries (written by `service.core.outbox`): each is an HTTP POST of its JSON body, signed with
 the webhook's secret (`X-Refinery-Signature: sha256=HMAC`, as GitHub signs), retried after 30 s, 2 min, 10 min and
-1 h, then failed. A sender claims a delivery by a lease on it, so any number of processes send without sending one
-twice at once; a sender that dies mid-send leaves it to be sent again after the lease: at least once, and a receiver
-tells repeats apart by `X-Refinery-Delivery`."""
+1 h, then failed. Each webhook's deliveries go out in order, several webhooks at once; a failed attempt makes the
+webhook's other deliveries wait as long as it (its receiver is down), without counting an attempt for them. A sender
+claims a delivery by a lease on it, so any number of processes send without sending one twice at once; a sender that
+dies mid-send leaves it to be sent again after the lease: at least once, and a receiver tells repeats apart by
+`X-Refinery-Delivery`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 
@@ -28,6 +31,7 @@ BACKOFF_S = (30, 120, 600, 3600)  # after the 1st to 4th failed attempt
 ATTEMPTS = len(BACKOFF_S) + 1
 LEASE_S = 60.0  # longer than a send can take (TIMEOUT_S)
 TIMEOUT_S = 10.0
+PARALLEL = 8  # webhooks sent to at once: a slow or dead receiver holds up only its own deliveries
 SIGNATURE = "X-Refinery-Signature"
 
 
@@ -47,21 +51,31 @@ def deliver_due(
     attempted."""
     started, now = time.monotonic(), now or utcnow()
     with every_project(), db.session() as session:
-        due = session.scalars(
-            select(WebhookDelivery.id)
+        due = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.webhook_id)
             .where(WebhookDelivery.status == DeliveryStatus.pending, WebhookDelivery.next_attempt_at <= now)
             .order_by(WebhookDelivery.id)
             .limit(limit)
         ).all()
-    if not due:
-        return 0
-    attempted = 0
-    with nullcontext(client) if client else httpx.Client(timeout=TIMEOUT_S) as http:
-        for delivery_id in due:
+    queues: dict[int, list[int]] = {}
+    for delivery_id, webhook_id in due:
+        queues.setdefault(webhook_id, []).append(delivery_id)
+
+    def in_order(ids: list[int]) -> int:  # one webhook's, oldest first
+        attempted = 0
+        for delivery_id in ids:
             if seconds is not None and time.monotonic() - started > seconds:
                 break
             attempted += attempt(db, delivery_id, now, http)
-    return attempted
+        return attempted
+
+    if not queues:
+        return 0
+    with nullcontext(client) if client else httpx.Client(timeout=TIMEOUT_S) as http:
+        if len(queues) == 1:
+            return in_order(next(iter(queues.values())))
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(queues)), thread_name_prefix="webhook") as pool:
+            return sum(pool.map(in_order, queues.values()))
 
 
 def send_now(db: Database, delivery_id: int) -> bool:
@@ -89,6 +103,7 @@ def attempt(db: Database, delivery_id: int, now: datetime, http: httpx.Client) -
         if delivery is None or hook is None:
             return False
         url, secret, event, body, attempts = hook.url, hook.secret, delivery.event, delivery.body, delivery.attempts
+        webhook_id = hook.id
     status_code, error = send(url, secret, event, delivery_id, body, http)
     values: dict[str, object] = {"status_code": status_code, "error": error}
     if error is None:
@@ -99,6 +114,16 @@ def attempt(db: Database, delivery_id: int, now: datetime, http: httpx.Client) -
         values |= {"next_attempt_at": utcnow() + timedelta(seconds=BACKOFF_S[attempts - 1])}
     with every_project(), db.session() as session:
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
+        if error and "next_attempt_at" in values:  # the receiver is down: its other deliveries wait as long
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.webhook_id == webhook_id,
+                    WebhookDelivery.status == DeliveryStatus.pending,
+                    WebhookDelivery.next_attempt_at < values["next_attempt_at"],
+                )
+                .values(next_attempt_at=values["next_attempt_at"])
+            )
     if error:
         log.warning("webhook delivery %s (%s) to %s, attempt %s: %s", delivery_id, event, url, attempts, error)
     return True
