@@ -270,6 +270,11 @@ def test_a_reviewer_takes_a_suggestion_and_filters_the_queue_to_their_own(page: 
     assert [(e["actor"], e["after"]) for e in history if e["action"] == "assigned"] == [
         ("ana", {"assignee": "bo"}), ("ana", {"assignee": None})
     ]  # fmt: skip
+    page.check("#bulk-all")
+    page.fill("#bulk-assignee", "cy")
+    page.click("#bulk-assign")
+    expect(page.locator("#flash")).to_contain_text("Assigned 2 of 2 to cy.")
+    expect(page.locator("#queue li .assignee")).to_have_text([" → cy", " → cy"])
 
 
 def test_edits_not_yet_accepted_are_kept_while_the_reviewer_looks_elsewhere(page: Page, llm: LLM, desk: str):

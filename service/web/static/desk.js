@@ -621,6 +621,7 @@ async function start() {
   window.addEventListener("beforeunload", (event) => { if (review.holdsUnsavedEdits()) event.preventDefault(); });
   $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));
   $("#bulk-reject").addEventListener("click", () => review.decideTicked("reject"));
+  $("#bulk-assign").addEventListener("click", () => review.assignTicked());
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
   show(location.hash.slice(1) || "draft");

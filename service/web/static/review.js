@@ -495,6 +495,26 @@ function assignBox(s) {
     s.assignee ? h("button", { type: "button", id: "unassign", onclick: () => assignTo(null) }, "Unassign") : "");
 }
 
+// The ticked suggestions given to one person (or to no one, with the name left empty), each on its own request.
+export function assignTicked() {
+  const ids = [...state.ticked];
+  if (!ids.length) { flash("Tick the suggestions to assign first (x, or the boxes in the queue).", "info"); return; }
+  const name = $("#bulk-assignee").value.trim() || null;
+  let said = "";
+  return decide(async () => {
+    const refused = [];
+    for (const id of ids) {
+      try {
+        await api(`/v1/suggestions/${id}/assign`, { method: "POST", json: { assignee: name } });
+      } catch (error) {
+        refused.push(`#${id}: ${error.message}`);
+      }
+    }
+    state.ticked.clear();
+    said = `Assigned ${ids.length - refused.length} of ${ids.length} to ${name || "no one"}.${refused.length ? ` Not assigned: ${refused.join("; ")}` : ""}`;
+  }, () => said, () => true);
+}
+
 export function assignTo(who) {
   const s = state.selected;
   if (!s || (s.status !== "pending" && s.status !== "failed")) return;
