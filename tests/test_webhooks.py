@@ -37,7 +37,7 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
         hook = add_hook(client, got.url)
         assert hook["secret"] == SECRET and hook["events"] == [
             "suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened",
-            "suggestion.assigned", "comment.created",
+            "suggestion.assigned", "comment.created", "job.finished",
         ]  # fmt: skip
         first = draft(client, llm, "Filter search results by price")
         second = draft(client, llm, "Dark mode")
@@ -137,6 +137,35 @@ def test_a_slow_receiver_holds_up_only_its_own_deliveries_and_a_dead_one_waits_a
     later = utcnow() + timedelta(seconds=BACKOFF_S[0] + 1)
     assert deliver_due(db, later) == 1  # the oldest again (order kept), then the rest wait longer
     assert [d["attempts"] for d in client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()] == [0, 0, 2]
+
+
+def test_a_job_that_ends_is_told_done_or_cancelled_with_its_counts(hooked, llm):
+    from service.core.tables import RefineJob
+    from tests.test_refinement_api import VAGUE, add, estimate
+
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as got:
+        add_hook(client, got.url, events=["job.finished"])
+        (vague,) = add(client, VAGUE)
+        llm.chat.replies.extend([story_json(), estimate(effort=2)])
+        started = client.post("/v1/refine", json={"item_ids": [vague]}).json()
+        deadline = time.monotonic() + 60
+        while client.get(started["status_url"]).json()["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with db.session() as session:  # a job queued and not started (none runs it): cancelled by a person
+            session.add(queued := RefineJob(item_ids=[vague], total=1))
+        cancelled = client.post(f"/v1/jobs/{queued.id}/cancel?kind=refine", headers={"X-User": "ana"})
+        assert cancelled.status_code == 200, cancelled.text
+        deliver_due(db)
+        done, stopped = (r.body for r in got.received)
+        assert done["text"] == f"Refine job {started['job_id']} done: 1 of 1 processed"
+        assert done["job"] | {"started_at": None, "finished_at": None} == {
+            "kind": "refine", "id": started["job_id"], "status": "done", "total": 1, "processed": 1, "failed": 0,
+            "errors": [], "started_at": None, "finished_at": None,
+        }  # fmt: skip
+        assert (stopped["job"]["status"], stopped["actor"]) == ("cancelled", "ana")
+        assert stopped["text"] == f"Refine job {queued.id} cancelled: 0 of 1 processed"
 
 
 def test_a_webhook_gets_only_its_events_and_only_its_projects(hooked, llm):

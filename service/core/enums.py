@@ -58,6 +58,9 @@ class WebhookEvent(StrEnum):
     suggestion_reopened = "suggestion.reopened"  # a decision undone
     suggestion_assigned = "suggestion.assigned"  # given to a person to decide, or to no one
     comment_created = "comment.created"
+    job_finished = (
+        "job.finished"  # a background job (ingest, refine, prioritize, conversation) done, failed or cancelled
+    )
     ping = "ping"
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.llm import CallRecord
 from prompts import load_prompt
-from service.core import scope
+from service.core import outbox, scope
 from service.core.enums import FINISHED, UNFINISHED, JobStatus
 from service.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.core.runtime import Runtime
@@ -175,6 +175,7 @@ def finish(runtime: Runtime, table: type[Any], job_id: int, status: JobStatus, *
             .values(status=status, finished_at=utcnow(), **values)
         )
         if ended.rowcount:
+            outbox.queue_job_finished(session, table, job_id)
             return
         if "errors" in values:
             kept = _locked_errors(session, table, job_id)
@@ -225,6 +226,8 @@ def cancel(runtime: Runtime, kind: JobKind, job_id: int, actor: str | None = Non
             .where(table.id == job_id, table.status.in_(UNFINISHED))
             .values(status=JobStatus.cancelled, finished_at=when, errors=[*kept, note])
         )
+        if cancelled.rowcount:
+            outbox.queue_job_finished(session, table, job_id, actor)
     if not cancelled.rowcount:  # it ended meanwhile
         return cancel(runtime, kind, job_id, actor)
     log.info("%s job %s %s", kind.name, job_id, note)

@@ -1,7 +1,7 @@
 """Webhook events, written in the transaction that made them (a transactional outbox).
 
-Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment) queues it on
-the session; when that transaction commits, each webhook of the suggestion's project that wants the event gets a
+Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment; a job's end)
+queues it on the session; when that transaction commits, each webhook of the row's project that wants the event gets a
 `WebhookDelivery` row with the event's body, built from the rows as the transaction leaves them. So an event is sent
 only if what it tells of was stored, and is not lost if the process stops before sending: `service.webhooks` sends
 the rows, from any process, and retries them."""
@@ -39,14 +39,20 @@ VERBS = {
 @dataclass(frozen=True)
 class Queued:
     event: WebhookEvent
-    suggestion_id: int
+    suggestion_id: int | None
     actor: str | None
     comment_id: int | None = None
+    job: tuple[type[Any], int] | None = None  # a job's table and id
 
 
 def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str | None, comment_id: int | None = None):
     """Tell the project's webhooks of `what` once this transaction commits."""
     session.info.setdefault(QUEUED, []).append(Queued(what, suggestion_id, actor, comment_id))
+
+
+def queue_job_finished(session: Session, table: type[Any], job_id: int, actor: str | None = None) -> None:
+    """Tell the project's webhooks that a job ended (done, failed or cancelled) once this transaction commits."""
+    session.info.setdefault(QUEUED, []).append(Queued(WebhookEvent.job_finished, None, actor, job=(table, job_id)))
 
 
 def queue_action(session: Session, action: SuggestionAction, suggestion_id: int, actor: str | None) -> None:
@@ -64,17 +70,49 @@ def install(sessions: sessionmaker) -> sessionmaker:
 
 def _write_deliveries(session: Session) -> None:
     for queued in session.info.pop(QUEUED, []):
-        suggestion = session.get(Suggestion, queued.suggestion_id)
-        if suggestion is None:
+        row = (
+            session.get(*queued.job, populate_existing=True)
+            if queued.job
+            else session.get(Suggestion, queued.suggestion_id)
+        )
+        if row is None:
             continue
-        hooks = session.scalars(select(Webhook).where(Webhook.project_id == suggestion.project_id)).all()
+        hooks = session.scalars(select(Webhook).where(Webhook.project_id == row.project_id)).all()
         wanted = [hook for hook in hooks if queued.event in hook.events]
         if not wanted:
             continue
-        comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
-        body = event_body(queued.event, suggestion, queued.actor, comment, session.get(Project, suggestion.project_id))
+        project = session.get(Project, row.project_id)
+        if queued.job:
+            body = job_body(row, queued.actor, project)
+        else:
+            comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
+            body = event_body(queued.event, row, queued.actor, comment, project)
         for hook in wanted:
             session.add(WebhookDelivery(webhook_id=hook.id, project_id=hook.project_id, event=queued.event, body=body))
+
+
+def job_body(job: Any, actor: str | None, project: Project | None) -> dict[str, Any]:
+    """`job.finished`: the job's kind, status and counts (those every job has), and one line for a chat."""
+    kind = job.__tablename__.removesuffix("_jobs")
+    counts = f"{job.processed} of {job.total} processed" + (f", {job.failed} failed" if job.failed else "")
+    return {
+        "event": WebhookEvent.job_finished.value,
+        "at": utcnow().isoformat(),
+        "project": project.key if project else None,
+        "actor": actor,
+        "text": f"{kind.capitalize()} job {job.id} {job.status}: {counts}",
+        "job": {
+            "kind": kind,
+            "id": job.id,
+            "status": job.status,
+            "total": job.total,
+            "processed": job.processed,
+            "failed": job.failed,
+            "errors": list(job.errors or [])[-5:],
+            "started_at": job.started_at.isoformat() if job.started_at else None,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        },
+    }
 
 
 def event_body(
