@@ -342,6 +342,7 @@ def test_review_assign_gives_suggestions_to_a_person_and_list_filters_by_them(tm
     listed = runner.invoke(app, ["review", "list", "--assignee", "bo"], terminal_width=200)
     assert "(2 shown)" in listed.output and "Dark mode" in listed.output and "CSV export" not in listed.output
     assert "CSV export" in runner.invoke(app, ["review", "list", "--assignee", "me"], terminal_width=200).output
+    assert "assigned to bo" in runner.invoke(app, ["review", "show", "2"], terminal_width=200).output
     back = runner.invoke(app, ["review", "assign", "1", "--nobody"])
     assert back.exit_code == 0 and "assigned #1 to no one" in back.output
     assert "(1 shown)" in runner.invoke(app, ["review", "list", "--unassigned"], terminal_width=200).output

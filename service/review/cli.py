@@ -87,6 +87,8 @@ def review_show(
     console.print(f"model {shown.model} ({shown.provider}), prompt {shown.prompt_version}")
     for warning in shown.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
+    if shown.assignee:
+        console.print(f"assigned to {escape(shown.assignee)}")
     if shown.reason:
         console.print(f"reason: {shown.reason}")
     console.print_json(json.dumps(shown.payload))
