@@ -26,9 +26,12 @@ def test_people_comment_on_a_suggestion_and_read_the_thread_oldest_first(client,
         ("ana", "Is this in scope for Q3?"),
         ("bo", "Yes, <b>after</b> the redesign."),  # stored as typed; the desk shows it as text
     ]
-    assert client.get(f"/v1/suggestions/{made['id']}").json()["comment_count"] == 2
+    assert [c["mentions"] for c in thread] == [[], []]
+    said = comment(client, made["id"], "@bo, @cy: see @bo's note; mail ana@example.com or @ana@example.com.").json()
+    assert said["mentions"] == ["bo", "cy", "ana@example.com"]  # each once; an e-mail address is not a mention
+    assert client.get(f"/v1/suggestions/{made['id']}").json()["comment_count"] == 3
     listed = client.get("/v1/suggestions").json()
-    assert [s["comment_count"] for s in listed if s["id"] == made["id"]] == [2]
+    assert [s["comment_count"] for s in listed if s["id"] == made["id"]] == [3]
     # a comment is not a change: the history and the status are as they were
     assert [e["action"] for e in client.get(f"/v1/suggestions/{made['id']}/history").json()] == ["created"]
     assert client.get(f"/v1/suggestions/{made['id']}").json()["status"] == "pending"

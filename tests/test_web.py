@@ -174,7 +174,7 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
     llm.chat.replies.extend([story_json(title="Filter search results by price"), story_json(title="Dark mode")])
     for text in ("filter search results by price please", "a dark mode for night owls"):
         assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
-    said = {"text": "Is this <b>in scope</b> for Q3?", "author": "bo"}
+    said = {"text": "Is this <b>in scope</b> for Q3, @ana?", "author": "bo"}
     assert httpx.post(f"{desk}/v1/suggestions/1/comments", json=said, timeout=60).status_code == 201
     visit(page, "/#review")
     page.fill("#reviewer", "ana")
@@ -182,8 +182,9 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
     expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("· 1 comment")
     page.locator("#queue li", has_text="Filter search results by price").click()
     expect(page.locator("#comments h3")).to_have_text("Comments (1)")
-    expect(page.locator("#comments .comment-text")).to_have_text("Is this <b>in scope</b> for Q3?")  # text, not HTML
+    expect(page.locator("#comments .comment-text")).to_have_text("Is this <b>in scope</b> for Q3, @ana?")  # not HTML
     expect(page.locator("#comments b")).to_have_count(0)
+    expect(page.locator("#comments .mention.me")).to_have_text("@ana")  # the reader, marked
     page.keyboard.press("c")
     page.keyboard.type("After the redesign, ")
     page.locator("#queue li", has_text="Dark mode").click()  # half a comment is kept while looking elsewhere
@@ -194,7 +195,7 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
     page.keyboard.press("Control+Enter")  # sends the comment; does not accept the draft
     expect(page.locator("#flash")).to_contain_text("Commented on #1.")
     expect(page.locator("#comments .comment-text")).to_have_text(
-        ["Is this <b>in scope</b> for Q3?", "After the redesign, I think."]
+        ["Is this <b>in scope</b> for Q3, @ana?", "After the redesign, I think."]
     )
     expect(page.locator("#comments .comment-by").nth(1)).to_contain_text("ana")
     expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("· 2 comments")

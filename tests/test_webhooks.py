@@ -71,8 +71,10 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
             got.received[0].body["text"] == f"New story draft #{first['id']} to review: Filter search results by price"
         )
         said = got.received[4].body
-        assert said["comment"]["text"] == "Too soon?" and said["text"].startswith(
-            f"bo commented on story draft #{second['id']}"
+        assert (
+            said["comment"]["text"] == "Too soon?"
+            and said["comment"]["mentions"] == []
+            and said["text"].startswith(f"bo commented on story draft #{second['id']}")
         )
         assert deliver_due(db) == 0  # each sent once
     listed = client.get("/v1/webhooks").json()

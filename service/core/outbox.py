@@ -156,6 +156,7 @@ def event_body(
             "id": comment.id,
             "author": comment.author,
             "text": comment.text,
+            "mentions": comment.mentions,
             "at": comment.at.isoformat(),
         }
     return body

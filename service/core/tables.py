@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 
 
+MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9])?)")  # @ and a user name
 DEFAULT_PROJECT_ID = 1  # made by the migration that brought projects; a database from before is all its data
 
 
@@ -157,6 +159,12 @@ class Comment(ProjectScoped, Base):
     author: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def mentions(self) -> list[str]:
+        """The names it mentions (`@bo`, `@ana@example.com`), each once, in order; an e-mail address in the text is
+        not a mention."""
+        return list(dict.fromkeys(MENTION.findall(self.text)))
 
 
 # Loaded with the suggestion and kept through its flushes (a flush of a suggestion never changes its comments); a new

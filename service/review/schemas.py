@@ -96,3 +96,4 @@ class CommentPublic(BaseModel):
     author: str | None
     text: str
     at: datetime
+    mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")

@@ -544,7 +544,7 @@ async function loadComments(s) {
     list.length ? h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
       h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`),
       mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => deleteComment(s, c) }, "Delete") : "",
-      h("p", { class: "comment-text" }, c.text)))) : "",
+      h("p", { class: "comment-text" }, ...withMentions(c.text, me.name))))) : "",
     h("form", { id: "comment-form", onsubmit: (event) => { event.preventDefault(); sendComment(); } },
       text, h("button", { type: "submit" }, "Comment")));
   if (focused) text.focus();
@@ -554,6 +554,20 @@ async function loadComments(s) {
     queueRow(s.id)?.querySelector(".title .comment-count")?.remove();
     queueRow(s.id)?.querySelector(".title")?.append(commentCount(list.length));
   }
+}
+
+// A comment's text as text nodes, each @name (as the server reads them: service/core/tables.py MENTION) in bold, and
+// marked when it names the reader.
+const MENTION = /(?<![\w@.])@([A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9])?)/g;
+function withMentions(text, myName) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION)) {
+    parts.push(text.slice(last, match.index), h("strong", { class: `mention${match[1] === myName ? " me" : ""}` }, match[0]));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
 }
 
 export async function sendComment() {
