@@ -204,6 +204,10 @@ def test_ping_says_how_the_receiver_answered_and_removing_a_webhook_drops_what_i
     assert down["status"] == "failed" and down["status_code"] is None and "ConnectError" in down["error"], down
     draft(client, llm, "Dark mode")
     assert client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()[0]["status"] == "pending"
+    scraped = client.get("/metrics").text  # an operator can alert on deliveries piling up or failing
+    assert 'refinery_webhook_deliveries{status="pending"} 1.0' in scraped
+    assert 'refinery_webhook_deliveries{status="delivered"} 1.0' in scraped
+    assert 'refinery_webhook_deliveries{status="failed"} 1.0' in scraped
     assert client.delete(f"/v1/webhooks/{hook['id']}").status_code == 204
     assert client.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
     assert deliver_due(db) == 0 and client.get("/v1/webhooks").json() == []

@@ -2,7 +2,8 @@
 
 Counted as they happen: HTTP requests and their latency by route template, model calls by provider, model and
 outcome with their tokens and latency. Read from the database at scrape time: jobs by kind and status, the job
-queue's depth, suggestions by kind and status; and the model's line (calls running, waiting)."""
+queue's depth, suggestions by kind and status, webhook deliveries by status; and the model's line (calls running,
+waiting)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from pipelines.llm import StructuredResult
-from service.core.enums import JobStatus
+from service.core.enums import DeliveryStatus, JobStatus
 from service.core.runtime import Runtime
-from service.core.tables import Suggestion
+from service.core.tables import Suggestion, WebhookDelivery
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -130,8 +131,18 @@ class StateCollector(Collector):
             by_kind = (Suggestion.kind, Suggestion.status)
             for kind, status, count in session.execute(select(*by_kind, func.count()).group_by(*by_kind)):
                 suggestions.add_metric([kind, status], count)
+            sent = dict(
+                session.execute(select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)).all()
+            )
+        deliveries = GaugeMetricFamily(
+            "refinery_webhook_deliveries",
+            "Webhook deliveries by status: pending (to be tried), delivered, failed (every attempt refused).",
+            labels=["status"],
+        )
+        for status in DeliveryStatus:
+            deliveries.add_metric([status], sent.get(status, 0))
         depth.add_metric([], queued)
-        yield from (jobs, depth, suggestions)
+        yield from (jobs, depth, suggestions, deliveries)
 
     def _model_line(self) -> Iterator[Metric]:
         status = self.runtime.model_status()
