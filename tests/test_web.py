@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -239,11 +240,18 @@ def test_an_admin_adds_a_webhook_pings_it_sees_its_deliveries_and_removes_it(pag
     assert httpx.get(f"{desk}/v1/webhooks", timeout=60).json() == []
 
 
-def test_a_reviewer_takes_a_suggestion_and_filters_the_queue_to_their_own(page: Page, llm: LLM, desk: str):
+def test_a_reviewer_takes_a_suggestion_and_filters_the_queue_to_their_own(
+    page: Page, llm: LLM, desk: str, tmp_path: Path
+):
     llm.chat.replies.extend([story_json(title="Filter search results by price"), story_json(title="Dark mode")])
     for text in ("filter search results by price please", "a dark mode for night owls"):
         assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    with sqlite3.connect(tmp_path / "refinery.db") as db:  # the first has waited three days and a bit
+        db.execute("UPDATE suggestions SET created_at = datetime('now', '-3 days', '-1 hour') WHERE id = 1")
     visit(page, "/#review")
+    expect(page.locator("#queue li", has_text="Filter search results")).to_contain_text("waiting 3 d")
+    expect(page.locator("#queue li .age")).to_have_count(1)
+    expect(page.locator("#pending-count")).to_have_text("2")
     page.select_option("#filter-assignee", "me")
     expect(page.locator("#flash")).to_contain_text("Type your name in Reviewer first")
     expect(page.locator("#queue li")).to_have_count(0)
@@ -253,6 +261,7 @@ def test_a_reviewer_takes_a_suggestion_and_filters_the_queue_to_their_own(page: 
     page.locator("#queue li", has_text="Dark mode").click()
     page.keyboard.press("m")
     expect(page.locator("#flash")).to_contain_text("#2 is assigned to ana.")
+    expect(page.locator("#pending-count")).to_have_text("2 · 1 yours")
     expect(page.locator("#queue li", has_text="Dark mode")).to_contain_text("→ ana")
     page.locator("#queue li", has_text="Filter search results").click()
     page.fill("#assignee", "bo")

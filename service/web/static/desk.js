@@ -580,7 +580,11 @@ async function signOut() {
 async function start() {
   // The reviewer's name is wired first: a name typed while the account and projects load is kept, not overwritten.
   $("#reviewer").value = reviewer();
-  $("#reviewer").addEventListener("change", (e) => { setReviewer(e.target.value); flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`); });
+  $("#reviewer").addEventListener("change", (e) => {
+    setReviewer(e.target.value);
+    flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`);
+    review.refreshCount().catch(() => {});  // "yours" follows the name
+  });
   $("#login-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", signOut);
   document.addEventListener("refinery:signin", showLogin);

@@ -48,7 +48,7 @@ export async function loadQueue(selectId) {
     onclick: () => select(s.id),
   }, s.status === "pending" ? tickBox(s.id) : h("span", {}),
      h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), " ",
-     h("span", { class: "title" }, s.summary, commentCount(s.comment_count), s.assignee ? h("span", { class: "assignee" }, ` → ${s.assignee}`) : ""),
+     h("span", { class: "title" }, s.summary, commentCount(s.comment_count), waited(s), s.assignee ? h("span", { class: "assignee" }, ` → ${s.assignee}`) : ""),
      h("span", { class: `status ${s.status}` }, s.status))));
   showTicked();
   const matrix = valueEffortMatrix(state.items, select);
@@ -113,9 +113,19 @@ export function decideTicked(verb) {
   }, () => said, () => ids.every((id) => state.ticked.has(id)));
 }
 
+// The Review tab's badge: pending suggestions, and how many of them are given to me.
 export async function refreshCount() {
-  const { total } = await apiPage("/v1/suggestions?status=pending&limit=1");
-  $("#pending-count").textContent = total ? String(total) : "";
+  const me = whoami().name;
+  const [all, mine] = await Promise.all([apiPage("/v1/suggestions?status=pending&limit=1"),
+    me ? apiPage(`/v1/suggestions?status=pending&limit=1&assignee=${encodeURIComponent(me)}`) : { total: 0 }]);
+  $("#pending-count").textContent = all.total ? `${all.total}${mine.total ? ` · ${mine.total} yours` : ""}` : "";
+}
+
+// How long an undecided suggestion has waited, once it is a day or more.
+function waited(s) {
+  const days = Math.floor((Date.now() - new Date(s.created_at).getTime()) / 86_400_000);
+  return days >= 1 && (s.status === "pending" || s.status === "failed")
+    ? h("span", { class: "age", title: `made ${when(s.created_at)}` }, ` · waiting ${days} d`) : "";
 }
 
 function select(id) {
