@@ -90,3 +90,15 @@ def test_a_comment_belongs_to_its_suggestions_project(client, llm):
     other = draft(client, llm, "Export invoices as PDF")  # the default project's
     wrong = client.delete(f"/v1/suggestions/{other['id']}/comments/{said['id']}?project=shop")
     assert wrong.status_code == 404
+
+
+def test_the_desk_reads_mentions_with_the_servers_pattern():
+    """review.js bolds the @names the server lists in `mentions`: both use one pattern (service/core/tables.py)."""
+    import re
+    from pathlib import Path
+
+    from service.core.tables import MENTION
+
+    script = (Path(__file__).parents[1] / "service/web/static/review.js").read_text()
+    found = re.search(r"const MENTION = /(.*)/g;", script)
+    assert found is not None and found.group(1) == MENTION.pattern

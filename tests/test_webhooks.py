@@ -239,3 +239,16 @@ def test_the_running_service_sends_events_by_itself(client, llm):
         add_hook(client, got.url, events=["suggestion.created"])
         draft(client, llm, "Filter search results by price")
         assert [r.body["event"] for r in got.wait_for(1)] == ["suggestion.created"]  # the app's sender, within seconds
+
+
+def test_the_desk_offers_the_events_a_webhook_can_subscribe_to():
+    """The Backlog tab's checkboxes (webhooks.js EVENTS) are the server's subscribable events, in its order."""
+    import re
+    from pathlib import Path
+
+    from service.webhooks.schemas import EVENTS
+
+    script = (Path(__file__).parents[1] / "service/web/static/webhooks.js").read_text()
+    listed = re.search(r"const EVENTS = \[([^\]]*)\]", script)
+    assert listed is not None
+    assert re.findall(r'"([\w.]+)"', listed.group(1)) == [e.value for e in EVENTS]

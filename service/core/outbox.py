@@ -47,12 +47,16 @@ class Queued:
 
 def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str | None, comment_id: int | None = None):
     """Tell the project's webhooks of `what` once this transaction commits."""
-    session.info.setdefault(QUEUED, []).append(Queued(what, suggestion_id, actor, comment_id))
+    _enqueue(session, Queued(what, suggestion_id, actor, comment_id))
 
 
 def queue_job_finished(session: Session, table: type[Any], job_id: int, actor: str | None = None) -> None:
     """Tell the project's webhooks that a job ended (done, failed or cancelled) once this transaction commits."""
-    session.info.setdefault(QUEUED, []).append(Queued(WebhookEvent.job_finished, None, actor, job=(table, job_id)))
+    _enqueue(session, Queued(WebhookEvent.job_finished, None, actor, job=(table, job_id)))
+
+
+def _enqueue(session: Session, queued: Queued) -> None:
+    session.info.setdefault(QUEUED, []).append(queued)
 
 
 def queue_action(session: Session, action: SuggestionAction, suggestion_id: int, actor: str | None) -> None:
@@ -69,6 +73,7 @@ def install(sessions: sessionmaker) -> sessionmaker:
 
 
 def _write_deliveries(session: Session) -> None:
+    hooks_of: dict[int, list[Webhook]] = {}  # by project: read once per commit, however many events it made
     for queued in session.info.pop(QUEUED, []):
         row = (
             session.get(*queued.job, populate_existing=True)
@@ -77,8 +82,10 @@ def _write_deliveries(session: Session) -> None:
         )
         if row is None:
             continue
-        hooks = session.scalars(select(Webhook).where(Webhook.project_id == row.project_id)).all()
-        wanted = [hook for hook in hooks if queued.event in hook.events]
+        if row.project_id not in hooks_of:
+            query = select(Webhook).where(Webhook.project_id == row.project_id)
+            hooks_of[row.project_id] = list(session.scalars(query))
+        wanted = [hook for hook in hooks_of[row.project_id] if queued.event in hook.events]
         if not wanted:
             continue
         project = session.get(Project, row.project_id)

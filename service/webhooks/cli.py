@@ -101,12 +101,11 @@ def webhook_deliveries(webhook_id: WebhookId, limit: Annotated[int, typer.Option
 
 
 def _sent(runtime: object, delivery_id: int) -> None:
-    from service.core.tables import WebhookDelivery
+    from service.core.enums import DeliveryStatus
     from service.webhooks import delivery
 
-    delivery.send_now(runtime.db, delivery_id)
-    sent = runtime.db.get(WebhookDelivery, delivery_id)
-    if sent.status != "delivered":
+    sent = delivery.send_now(runtime.db, delivery_id)
+    if sent.status != DeliveryStatus.delivered:
         raise fail(f"delivery {delivery_id} was not delivered ({sent.status}): {sent.error}")
     console.print(f"Delivered {delivery_id} ({sent.event}): the receiver answered {sent.status_code}.")
 

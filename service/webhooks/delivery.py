@@ -78,10 +78,12 @@ def deliver_due(
             return sum(pool.map(in_order, queues.values()))
 
 
-def send_now(db: Database, delivery_id: int) -> bool:
-    """Send one delivery now, if it is pending (a ping, a redelivery)."""
+def send_now(db: Database, delivery_id: int) -> WebhookDelivery | None:
+    """Send one delivery now, if it is pending (a ping, a redelivery); the delivery as it then stands."""
     with httpx.Client(timeout=TIMEOUT_S) as http:
-        return attempt(db, delivery_id, utcnow(), http)
+        attempt(db, delivery_id, utcnow(), http)
+    with every_project():
+        return db.get(WebhookDelivery, delivery_id)
 
 
 def attempt(db: Database, delivery_id: int, now: datetime, http: httpx.Client) -> bool:

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query, Response
 from service.core.deps import ActorDep, RuntimeDep
 from service.core.runtime import Runtime
 from service.core.schemas import IdPath, Offset, errors
-from service.core.tables import WebhookDelivery
 from service.webhooks import delivery, service
 from service.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 
@@ -54,9 +53,7 @@ def list_deliveries(
 
 
 def _sent_now(runtime: Runtime, delivery_id: int) -> DeliveryPublic:
-    delivery.send_now(runtime.db, delivery_id)
-    with runtime.db.session() as session:
-        return DeliveryPublic.model_validate(session.get(WebhookDelivery, delivery_id))
+    return DeliveryPublic.model_validate(delivery.send_now(runtime.db, delivery_id))
 
 
 @router.post("/{webhook_id}/ping", response_model=DeliveryPublic, responses=errors(404))
