@@ -1,2 +1,2 @@
-"""Webhooks: a project's events (suggestions created, decided, reopened; comments) POSTed to URLs an admin sets,
-signed, retried, with each delivery's outcome kept; the routes, the sender and `refinery webhook`."""
+"""Webhooks: a project's events (suggestions created, decided, reopened, assigned; comments; jobs ended) POSTed to URLs
+an admin sets, signed, retried, with each delivery's outcome kept; the routes, the sender and `refinery webhook`."""
