@@ -137,6 +137,13 @@ def backlog_edit(
     closed: Annotated[
         bool | None, typer.Option("--close/--reopen", help="Done or cancelled (history, not work), or open again.")
     ] = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--depends-on", help="An item it waits for, by id or key (repeat the option): all of them, replacing."
+        ),
+    ] = None,
+    no_depends_on: Annotated[bool, typer.Option("--no-depends-on", help="It waits for nothing.")] = False,
     edited_by: As = None,
 ) -> None:
     """Change an item's fields, as the desk's Edit does: the item's history keeps each change with who made it, and
@@ -145,22 +152,27 @@ def backlog_edit(
     from service.backlog.schemas import BacklogItemUpdate
     from service.core.schemas import BacklogItemPublic
 
-    if labels and no_labels or points is not None and no_points:
-        raise fail("--label and --no-labels, or --points and --no-points, contradict each other: give one")
+    if labels and no_labels or points is not None and no_points or depends_on and no_depends_on:
+        raise fail(
+            "--label and --no-labels, --points and --no-points, or --depends-on and --no-depends-on contradict each "
+            "other: give one"
+        )
     given = {"title": title, "description": _description(description, file), "item_type": item_type}
     given |= {"labels": [] if no_labels else labels, "story_points": points, "closed": closed}
     wanted = {name: value for name, value in given.items() if value is not None}
     wanted |= {"story_points": None} if no_points else {}
-    if not wanted:
+    if not wanted and not depends_on and not no_depends_on:
         raise fail(
             "nothing to change: give --title, --description or --file, --type, --label or --no-labels, "
-            "--points or --no-points, --close or --reopen"
+            "--points or --no-points, --close or --reopen, --depends-on or --no-depends-on"
         )
-    edit = with_options(BacklogItemUpdate, **wanted)
     runtime = open_runtime(index=True)
     with refusals():
         with runtime.db.session() as session:
             before = BacklogItemPublic.model_validate(service.find_item(session, item))
+            if depends_on or no_depends_on:
+                wanted["depends_on"] = [service.find_item(session, key).id for key in depends_on or []]
+        edit = with_options(BacklogItemUpdate, {"depends_on": "--depends-on"}, **wanted)
         edited = service.edit_item(runtime, before.id, edit, edited_by or getpass.getuser())
         after = BacklogItemPublic.model_validate(edited)
     changed = [
@@ -189,6 +201,8 @@ def backlog_show(
         found = BacklogItemPublic.model_validate(service.find_item(session, item))
         children = select(BacklogItem).where(BacklogItem.parent_id == found.id).order_by(BacklogItem.id)
         kids = [f"child #{c.id} {c.title}" + (" (closed)" if c.closed else "") for c in session.scalars(children)]
+        waits, blocks = service.links(session, found)
+        kids += [f"{how} #{i.id} {i.title}" + (" (closed)" if i.closed else "") for how, i in _linked(waits, blocks)]
         added = session.scalars(
             select(ItemEvent).where(ItemEvent.item_id == found.id, ItemEvent.action == ItemAction.added).limit(1)
         ).first()
@@ -211,6 +225,10 @@ def backlog_show(
         console.print(line, markup=False, highlight=False, style="bold" if line is heading else None)
     for suggestion_id, kind, said in on_it:
         console.print(f"pending: #{suggestion_id} {kind}: {said} (refinery review show {suggestion_id})", markup=False)
+
+
+def _linked(waits: list[Any], blocks: list[Any]) -> list[tuple[str, Any]]:
+    return [("waits for", i) for i in waits] + [("blocks", i) for i in blocks]
 
 
 @backlog_app.command("list")
@@ -241,6 +259,7 @@ def backlog_list(
         key = service.item_key(item) if item.external_id else "-"
         points = "-" if item.story_points is None else str(item.story_points)
         title = f"{item.title} (child of #{item.parent_id})" if item.parent_id else item.title
+        title += f" (waits for {', '.join(f'#{i}' for i in item.depends_on)})" if item.depends_on else ""
         title += " (closed)" if item.closed else ""
         table.add_row(str(item.id), key, item.item_type, item.priority or "-", points, title, ", ".join(item.labels))
     console.print(table)

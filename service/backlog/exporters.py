@@ -70,6 +70,9 @@ LINEAR_TYPE_LABELS: dict[str, str] = {
 }
 
 JIRA_CSV_HEADER = ("Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent", "Status")
+# One column per item an item blocks, repeated as Jira's own export does. Outward, because Jira's CSV importer reads a
+# link column from the row's own issue ("X blocks K"); `importers` reads these back, and the inward ones too.
+JIRA_BLOCKS_COLUMN = "Outward issue link (Blocks)"
 
 Criterion = tuple[str, str, str]
 
@@ -88,6 +91,8 @@ class ExportItem(BaseModel):
     parent_id: int | None = None  # the parent's `id`, when the parent is exported too
     uid: str = ""  # stable across exports and databases: the external id, or one minted at creation
     children: list[str] = []  # the titles of the stories a split made of this one
+    depends_on: list[str] = []  # the keys of the items it waits for, as `parent` names its parent
+    blocks: list[str] = []  # the keys of the items waiting for it
     story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
     closed: bool = False  # done or cancelled in its tracker
 
@@ -227,7 +232,8 @@ def to_jira_csv(items: Sequence[ExportItem]) -> str:
     Text cells that would start a spreadsheet formula get a leading quote; story points stay numbers."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(JIRA_CSV_HEADER)
+    links = max((len(item.blocks) for item in items), default=0) or 1
+    writer.writerow((*JIRA_CSV_HEADER, *[JIRA_BLOCKS_COLUMN] * links))
     for item in items:
         text = [
             _one_line(item.title),
@@ -238,7 +244,8 @@ def to_jira_csv(items: Sequence[ExportItem]) -> str:
         ]
         points = "" if item.story_points is None else item.story_points
         status = "Done" if item.closed else ""  # empty: the project's first status, as Jira's importer does
-        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(item.parent or ""), status])
+        blocks = [neutralise_cell(key) for key in item.blocks] + [""] * (links - len(item.blocks))
+        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(item.parent or ""), status, *blocks])
     return buffer.getvalue()
 
 
@@ -421,6 +428,8 @@ def to_markdown(items: Sequence[ExportItem]) -> str:
         ]
         if item.parent:
             meta.append(f"- **Parent:** {item.parent}")
+        if item.depends_on:
+            meta.append(f"- **Depends on:** {', '.join(item.depends_on)}")
         if item.closed:
             meta.append("- **Status:** Done")
         body = _markdown_body(item)
@@ -452,11 +461,20 @@ def export(items: Sequence[ExportItem], fmt: str) -> tuple[str, str]:
     return _RENDERERS[fmt](items), MEDIA_TYPES[fmt]
 
 
-def export_item(item: Any, parent: str | None = None, children: list[str] | None = None) -> ExportItem:
+def export_item(
+    item: Any,
+    parent: str | None = None,
+    children: list[str] | None = None,
+    depends_on: list[str] | None = None,
+    blocks: list[str] | None = None,
+) -> ExportItem:
     """An ExportItem from a backlog item row (service.core.tables.BacklogItem); `parent`: its parent's key,
-    `children`: the titles of its child stories."""
+    `children`: the titles of its child stories, `depends_on` and `blocks`: the keys of the items it waits for and
+    of those waiting for it."""
     return ExportItem(
         parent=parent,
+        depends_on=depends_on or [],
+        blocks=blocks or [],
         parent_id=item.parent_id,
         uid=item.external_id or f"{item.id}@{item.created_at.isoformat()}",
         children=children or [],

@@ -67,6 +67,11 @@ CLOSED_STATES = frozenset(
 )  # fmt: skip
 
 
+# Jira's links of type Blocks, by `_norm`: on issue X, an inward link to K means "X is blocked by K" (X waits for K),
+# an outward one "X blocks K". Jira Cloud's CSV export repeats each column, one linked key per cell.
+JIRA_BLOCKED_BY, JIRA_BLOCKS = "inward issue link (blocks)", "outward issue link (blocks)"
+
+
 class ImportFormatError(ValueError):
     """The file cannot be read as the named format; the message says what to fix."""
 
@@ -77,6 +82,8 @@ class ParsedImport:
 
     items: list[BacklogItemCreate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    blocks: list[tuple[BacklogItemCreate, str, list[str]]] = field(default_factory=list)
+    """(item, where, the keys of the items it blocks): links given from the blocker's side, read by `_blocked_by`."""
 
 
 def parse_import(data: bytes, format: str) -> ParsedImport:
@@ -96,7 +103,9 @@ def parse_import(data: bytes, format: str) -> ParsedImport:
             f"the file is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
             "export or save it as UTF-8 and upload it again"
         ) from error
-    return parsers[format](text)
+    result = parsers[format](text)
+    _blocked_by(result)
+    return result
 
 
 def _norm(text: str) -> str:
@@ -155,6 +164,25 @@ def _adopt(parent: BacklogItemCreate, children: Iterable[BacklogItemCreate | Non
     for child in children:
         if child is not None and child is not parent and child.parent is None:
             child.parent = parent.external_id
+
+
+def _blocked_by(result: ParsedImport) -> None:
+    """Turn each "X blocks K" into K waiting for X (`depends_on_keys`), K found in the file by its key; a K not in
+    the file is said in `problems` (its own export carries the link from its side)."""
+    by_key: dict[str, BacklogItemCreate] = {}
+    for item in result.items:
+        if item.external_id:
+            by_key.setdefault(item.external_id, item)
+            by_key.setdefault(item.external_id.split(":", 1)[-1], item)
+    for blocker, where, keys in result.blocks:
+        for key in keys:
+            waiting = by_key.get(key)
+            if waiting is None:
+                result.problems.append(
+                    f"{where}: blocks {key}, which no issue of the file has as its key; that link is left out"
+                )
+            elif waiting is not blocker and blocker.external_id not in waiting.depends_on_keys:
+                waiting.depends_on_keys.append(blocker.external_id or "")
 
 
 # --- Jira CSV ---------------------------------------------------------------------------------------------------
@@ -217,13 +245,16 @@ def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
     key = _first(cells, "issue key")
     resolution = _norm(_first(cells, "resolution"))
     closed = _norm(_first(cells, "status category")) == "done" or _norm(_first(cells, "status")) in CLOSED_STATES
-    _add(result, where, "jira", {
+    item = _add(result, where, "jira", {
         "title": title, "description": _first(cells, "description"), "item_type": item_type, "labels": labels,
         "priority": _first(cells, "priority") or None, "external_id": key and f"jira:{key}",
         "story_points": _points(_first(cells, "story points", "custom field (story points)"), where, result.problems),
         "parent": _first(cells, "parent key", "parent") or None,
         "closed": closed or resolution not in ("", "unresolved"),
+        "depends_on_keys": [f"jira:{key}" for key in cells(JIRA_BLOCKED_BY)],
     })  # fmt: skip
+    if item is not None and (blocked := cells(JIRA_BLOCKS)):
+        result.blocks.append((item, where, blocked))
 
 
 def _points(cell: str, where: str, problems: list[str]) -> int | None:
@@ -386,11 +417,30 @@ def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> B
     state = record.get("state") if isinstance(record.get("state"), dict) else {}
     states = (state.get("type"), state.get("name"), record.get("stateName"))  # stateName: our linear_json export
     closed = any(_norm(str(name or "")) in CLOSED_STATES for name in states)
-    return _add(result, where, "linear", {
+    item = _add(result, where, "linear", {
         "title": title, "description": description.strip() if isinstance(description, str) else "",
         "item_type": _type_from_labels(labels), "labels": labels,
         "priority": LINEAR_PRIORITIES.get(str(record.get("priority"))), "external_id": key and f"linear:{key}",
         "story_points": _points("" if estimate is None else str(estimate), where, result.problems),
         "parent": f"linear:{parent_key}" if isinstance(parent_key, str) and parent_key else None,
         "closed": closed or bool(record.get("completedAt") or record.get("canceledAt")),
+        "depends_on_keys": _linear_blocks(record, "inverseRelations", "issue"),
     })  # fmt: skip
+    if item is not None and (blocked := _linear_blocks(record, "relations", "relatedIssue")):
+        result.blocks.append((item, where, blocked))
+    return item
+
+
+def _linear_blocks(record: dict[str, Any], connection: str, side: str) -> list[str]:
+    """The `linear:KEY`s of the `blocks` relations in `connection` (GraphQL `relations` or `inverseRelations`
+    nodes), each the issue on `side`: `relations` of X name the issues X blocks (`relatedIssue`), `inverseRelations`
+    the issues that block X (`issue`)."""
+    nodes = record.get(connection)
+    nodes = nodes.get("nodes") if isinstance(nodes, dict) else nodes
+    keys = []
+    for node in nodes if isinstance(nodes, list) else []:
+        other = node.get(side) if isinstance(node, dict) and node.get("type") == "blocks" else None
+        key = other and (other.get("identifier") or other.get("id")) if isinstance(other, dict) else None
+        if isinstance(key, str) and key:
+            keys.append(f"linear:{key}")
+    return keys

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from pipelines.models import ItemType
-from service.core.schemas import BacklogItemPublic
+from service.core.schemas import BacklogItemPublic, IdValue
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -32,6 +32,14 @@ class BacklogItemCreate(BaseModel):
     story_points: int | None = Field(None, ge=0, le=1000, description="The team's estimate, if it has one.")
     parent: str | None = Field(
         None, max_length=200, description="The parent's key (e.g. SHOP-12, its external id): linked once both exist."
+    )
+    depends_on_keys: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]] = (
+        Field(
+            [],
+            max_length=100,
+            description='The keys of the items it waits for (Jira\'s "is blocked by", e.g. SHOP-3): linked once '
+            "both exist, as `depends_on`.",
+        )
     )
     closed: bool = Field(
         False,
@@ -66,6 +74,12 @@ class BacklogItemUpdate(BaseModel):
     labels: list[Label] | None = None
     story_points: int | None = Field(None, ge=0, le=1000)
     closed: bool | None = Field(None, description="Done or cancelled: history, not work to refine or plan.")
+    depends_on: list[IdValue] | None = Field(
+        None,
+        max_length=100,
+        description='The ids of the items it waits for (Jira\'s "is blocked by"), all of them; [] removes every '
+        "dependency. Ranks and sprint plans put them first; a cycle is refused.",
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> BacklogItemUpdate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,12 +150,13 @@ def import_items(
     updated: list[ImportUpdated] = []
     skipped: list[ImportSkipped] = []
     links: list[tuple[BacklogItem, str | None]] = []
+    waits: list[tuple[BacklogItem, list[str]]] = []
     seen: set[str] = set()
     for data in items:
         key = data.external_id
         if key and key in existing:
             item = existing[key]
-            outcome = REPEATED if key in seen else _reimport(session, item, tracked(data), links)
+            outcome = REPEATED if key in seen else _reimport(session, item, tracked(data), links, waits)
             seen.add(key)
             if isinstance(outcome, ImportUpdated):
                 updated.append(outcome)
@@ -179,16 +181,21 @@ def import_items(
             session.add(added)
         created.append(item)
         links.append((item, data.parent))
+        waits.append((item, data.depends_on_keys))
         if key:
             existing[key] = item
             seen.add(key)
     _link_parents(session, links)
+    _link_dependencies(session, waits)
     return created, updated, skipped
 
 
 def tracked(data: BacklogItemCreate) -> dict[str, Any]:
-    """The synced fields, and the parent's key, as the tracker gives them."""
-    return {**data.model_dump(include=set(SYNCED)), "labels": _label_set(data.labels), "parent": data.parent}
+    """The synced fields, and the keys of the parent and of the items it waits for, as the tracker gives them."""
+    keys = sorted(set(data.depends_on_keys))
+    return {**data.model_dump(include=set(SYNCED)), "labels": _label_set(data.labels), "parent": data.parent} | {
+        "depends_on_keys": keys
+    }
 
 
 def _label_set(labels: list[str]) -> list[str]:
@@ -217,19 +224,82 @@ def edit_item(runtime: Runtime, item_id: int, edit: BacklogItemUpdate, actor: st
         wanted["labels"] = _label_set(wanted["labels"])
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
+        if "depends_on" in wanted:
+            wanted["depends_on"] = check_dependencies(session, item, wanted["depends_on"])
         ours = _ours(item)
-        changed = {name: value for name, value in wanted.items() if ours[name] != value}
+        current = ours | {"depends_on": sorted(item.depends_on or [])}
+        changed = {name: value for name, value in wanted.items() if current[name] != value}
         if not changed:
             return item
         if item.external_id and item.imported is None:
             item.imported = ours  # the tracker's values, as best known: this edit must not look like theirs
         for name, value in changed.items():
-            setattr(item, name, value)
-        before = {name: ours[name] for name in changed}
+            setattr(item, name, value or None if name == "depends_on" else value)
+        before = {name: current[name] for name in changed}
         session.add(ItemEvent(item_id=item.id, action=ItemAction.edited, actor=actor, before=before, after=changed))
     if INDEXED & set(changed):
         duplicates.index(runtime, [duplicates.item_document(item)])
     return item
+
+
+def check_dependencies(session: Session, item: BacklogItem, wanted: list[int]) -> list[int]:
+    """`wanted` as `item.depends_on` keeps it (each id once, sorted), or InvalidInput saying what to fix: the item
+    itself, an item that does not exist or was merged away, or one that already waits for `item` (a cycle)."""
+    ids = sorted(set(wanted))
+    if item.id in ids:
+        raise InvalidInput(f"item #{item.id} cannot depend on itself: remove {item.id} from depends_on")
+    found = {row.id: row for row in session.scalars(select(BacklogItem).where(BacklogItem.id.in_(ids)))}
+    if unknown := [i for i in ids if i not in found]:
+        raise InvalidInput(f"depends_on names no backlog item with id {', '.join(map(str, unknown))}")
+    for row in found.values():
+        if row.merged_into_id is not None:
+            raise InvalidInput(f"item #{row.id} was merged into #{row.merged_into_id}: depend on #{row.merged_into_id}")
+    waiting = session.execute(select(BacklogItem.id, BacklogItem.depends_on).where(BacklogItem.depends_on.is_not(None)))
+    graph = {row_id: set(depends or []) for row_id, depends in waiting}
+    for start in ids:
+        if path := _path(graph, start, item.id):
+            chain = " waits for ".join(f"#{i}" for i in path)
+            raise InvalidInput(f"{chain}: #{item.id} cannot also wait for #{start}, that would be a cycle")
+    return ids
+
+
+def links(session: Session, item: BacklogItem | BacklogItemPublic) -> tuple[list[BacklogItem], list[BacklogItem]]:
+    """(the items `item` waits for, the items waiting for it), each in id order; merged-away items left out."""
+    waits = list(item.depends_on or [])
+    blocks = _waiting_for(session)[item.id]
+    rows = session.scalars(select(BacklogItem).where(BacklogItem.id.in_([*waits, *blocks])).order_by(BacklogItem.id))
+    found = list(rows)
+    return [r for r in found if r.id in waits], [r for r in found if r.id in blocks]
+
+
+def _waiting_for(session: Session) -> defaultdict[int, list[int]]:
+    """For each item, the ids of the items (not merged away) that wait for it, in id order."""
+    rows = select(BacklogItem.id, BacklogItem.depends_on).where(
+        BacklogItem.depends_on.is_not(None), BacklogItem.merged_into_id.is_(None)
+    )
+    waiting: defaultdict[int, list[int]] = defaultdict(list)
+    for item_id, depends_on in session.execute(rows.order_by(BacklogItem.id)):
+        for prerequisite in depends_on or []:
+            waiting[prerequisite].append(item_id)
+    return waiting
+
+
+def _path(graph: dict[int, set[int]], start: int, goal: int) -> list[int]:
+    """The shortest chain of dependencies from `start` to `goal` in `graph` (item -> the items it waits for), or []."""
+    came_from: dict[int, int | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node == goal:
+            path = [node]
+            while (previous := came_from[path[-1]]) is not None:
+                path.append(previous)
+            return path[::-1]
+        for following in sorted(graph.get(node, ())):
+            if following not in came_from:
+                came_from[following] = node
+                queue.append(following)
+    return []
 
 
 def item_history(session: Session, item_id: int) -> list[ItemEvent]:
@@ -243,6 +313,7 @@ def _reimport(
     item: BacklogItem,
     theirs: dict[str, Any],
     links: list[tuple[BacklogItem, str | None]],
+    waits: list[tuple[BacklogItem, list[str]]],
 ) -> ImportUpdated | str:
     """Merge the tracker's changes since the last import into `item`: what was updated and kept, or why nothing was.
     An item imported before the fields were kept (`imported` empty) counts as unchanged here unless `_changed_here`;
@@ -266,6 +337,14 @@ def _reimport(
     if base is not None and theirs["parent"] != base.get("parent", theirs["parent"]):
         links.append((item, theirs["parent"]))
         changed.append("parent")
+    # an item imported before dependencies were read had none from its tracker, unless it has some here
+    their_waits = theirs["depends_on_keys"]
+    if base is not None and their_waits != base.get("depends_on_keys", their_waits if item.depends_on else []):
+        if _dependencies_edited_here(session, item):
+            kept.append("depends_on_keys")
+        else:
+            waits.append((item, theirs["depends_on_keys"]))
+            changed.append("depends_on_keys")
     item.imported = theirs
     if changed:
         before, after = ({n: values.get(n) for n in changed} for values in (ours, theirs))
@@ -275,19 +354,36 @@ def _reimport(
     return ImportUpdated(external_id=item.external_id or "", item_id=item.id, changed=changed, kept=kept)
 
 
-def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]]) -> None:
-    """Point each new item at its parent, found by key among all items (`SHOP-12` matches `jira:SHOP-12`)."""
-    keys = {key for _, key in links if key}
-    if not keys:
-        return
+def _dependencies_edited_here(session: Session, item: BacklogItem) -> bool:
+    """Whether a person changed the item's dependencies here (its history has such an edit)."""
+    edits = select(ItemEvent.after).where(ItemEvent.item_id == item.id, ItemEvent.action == ItemAction.edited)
+    return any("depends_on" in after for after in session.scalars(edits))
+
+
+def _by_key(session: Session, keys: set[str]) -> dict[str, int]:
+    """The ids of the items the tracker `keys` name (`SHOP-12` matches `jira:SHOP-12`), for those found."""
     candidates = keys | {f"{source}:{key}" for key in keys for source in ("jira", "github", "linear")}
-    found = {
-        row.external_id: row.id
-        for row in session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(candidates)))
-    }
+    rows = session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(candidates)))
+    found = {row.external_id: row.id for row in rows if row.external_id}
+    short = {external.split(":", 1)[-1]: row_id for external, row_id in found.items()}
+    return {key: found.get(key) or short[key] for key in keys if key in found or key in short}
+
+
+def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]]) -> None:
+    """Point each new item at its parent, found by key among all items."""
+    found = _by_key(session, {key for _, key in links if key})
     for item, key in links:
         if key:
-            item.parent_id = found.get(key) or next((v for k, v in found.items() if k.split(":", 1)[-1] == key), None)
+            item.parent_id = found.get(key)
+
+
+def _link_dependencies(session: Session, waits: list[tuple[BacklogItem, list[str]]]) -> None:
+    """Point each item at the items it waits for, found by key among all items (keys not found are left out)."""
+    found = _by_key(session, {key for _, keys in waits for key in keys})
+    for item, keys in waits:
+        ids = sorted({found[key] for key in keys if key in found} - {item.id})
+        if ids or item.depends_on:
+            item.depends_on = ids or None
 
 
 def import_and_index(
@@ -317,16 +413,24 @@ def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter 
     with runtime.db.session() as session:
         rows = list_items(session, None, 0, False, "priority", shown)
         keys = {row.id: item_key(row) for row in rows}
-        missing = {row.parent_id for row in rows if row.parent_id and row.parent_id not in keys}
-        if missing:
-            parents = session.scalars(select(BacklogItem).where(BacklogItem.id.in_(missing)))
-            keys |= {parent.id: item_key(parent) for parent in parents}
+        blocks = _waiting_for(session)
+        linked = {i for row in rows for i in [row.parent_id, *(row.depends_on or []), *blocks[row.id]]}
+        if missing := linked - set(keys) - {None}:
+            others = session.scalars(select(BacklogItem).where(BacklogItem.id.in_(missing)))
+            keys |= {other.id: item_key(other) for other in others}
         children: dict[int, list[str]] = {}
         for row in rows:
             if row.parent_id:
                 children.setdefault(row.parent_id, []).append(row.title)
         items = [
-            export_item(row, keys.get(row.parent_id) if row.parent_id else None, children.get(row.id)) for row in rows
+            export_item(
+                row,
+                keys.get(row.parent_id) if row.parent_id else None,
+                children.get(row.id),
+                [keys[i] for i in row.depends_on or [] if i in keys],
+                [keys[i] for i in blocks[row.id] if i in keys],
+            )
+            for row in rows
         ]
     content, media_type = export(items, format)
     return content, media_type, len(items)

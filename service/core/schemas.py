@@ -65,7 +65,9 @@ class BacklogItemPublic(BaseModel):
     story_points: int | None = None
     parent_id: int | None = Field(None, description="The item a split made this one a child of.")
     closed: bool = Field(False, description="Done or cancelled in its tracker: history, not work to refine or plan.")
-    depends_on: list[int] | None = None
+    depends_on: list[int] | None = Field(
+        None, description="The ids of the items it waits for: set by a person, imported, or by an accepted priority."
+    )
     created_at: datetime
     updated_at: datetime
 

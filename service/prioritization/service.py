@@ -299,7 +299,8 @@ def _accept_priority(
     item.priority_set_by = actor or "reviewer"
     item.priority_set_at = utcnow()
     item.story_points = inputs.effort
-    item.depends_on = inputs.depends_on
+    # the dependencies the reviewer accepted join the item's own (a person's, its tracker's), never replace them
+    item.depends_on = sorted(set(item.depends_on or []) | set(inputs.depends_on)) or None
     rerank_backlog(session, payload["framework"])
     if payload["score"] != suggestion.payload["score"]:  # the reviewer's edits moved it: label from its new place
         payload["proposed_priority"] = item.priority = _label_among_current(session, item, payload["framework"])
