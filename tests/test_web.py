@@ -587,6 +587,37 @@ def test_an_item_is_edited_in_the_backlog_tab_and_its_history_shows_who_changed_
     )
 
 
+def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_both_sides(page: Page, desk: str):
+    items = [
+        {"title": "Checkout API", "external_id": "jira:SHOP-1"},
+        {"title": "Payments SDK", "external_id": "jira:SHOP-2", "closed": True},
+        {"title": "Checkout page"},
+    ]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    visit(page, "/#backlog")
+    page_row = page.locator("#backlog tbody tr[data-id='3']")
+    page_row.locator(".item-title").click()
+    page_row.locator(".edit-item").click()
+    field = page_row.locator("[name=depends_on]")
+    field.fill("SHOP-9")
+    page_row.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("No item has the key SHOP-9")
+    field.fill("shop-1, #2")
+    page_row.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("Saved #3: depends_on changed.")
+    expect(page_row.locator(".waits-mark")).to_have_text(" (waits for SHOP-1)")  # SHOP-2 is done
+    page_row.locator(".item-title").click()
+    expect(page_row.locator(".item-links")).to_have_text("Waits for: SHOP-1 Checkout API; SHOP-2 Payments SDK (closed)")
+    api_row = page.locator("#backlog tbody tr[data-id='1']")
+    api_row.locator(".item-title").click()
+    expect(api_row.locator(".item-links")).to_have_text("Blocks: #3 Checkout page")
+    api_row.locator(".edit-item").click()
+    api_row.locator("[name=depends_on]").fill("3")
+    api_row.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("#3 waits for #1: #1 cannot also wait for #3, that would be a cycle")
+    assert httpx.get(f"{desk}/v1/backlog/1", timeout=30).json()["depends_on"] is None
+
+
 def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):
     visit(page, "/#backlog")
     expect(page.locator("#backlog tbody")).to_contain_text("add an item")

@@ -215,14 +215,45 @@ async function loadJobs() {
     h("td", {}, `${j.processed}/${j.total}`), h("td", {}, String(j.themes)), h("td", {}, String(j.suggestions)))));
 }
 
+// The items the backlog shows, by id: names for the items an item waits for, and the items waiting for it.
+let shownItems = new Map();
+
+function itemName(id) {
+  const item = shownItems.get(id);
+  return item?.external_id ? item.external_id.split(":").pop() : `#${id}`;
+}
+
+// What an item waits for and what waits for it (among the items shown), each named with its title.
+function linksView(item) {
+  const named = (id) => { const other = shownItems.get(id); return other ? `${itemName(id)} ${other.title}${other.closed ? " (closed)" : ""}` : itemName(id); };
+  const blocks = [...shownItems.values()].filter((other) => (other.depends_on || []).includes(item.id)).map((other) => other.id);
+  return [["Waits for", item.depends_on || []], ["Blocks", blocks]].filter(([, ids]) => ids.length)
+    .map(([how, ids]) => h("p", { class: "item-links" }, `${how}: ${ids.map(named).join("; ")}`));
+}
+
+// The ids a "Depends on" field names: ids (12, #12) or tracker keys (SHOP-12), each found in the backlog.
+async function itemIds(text) {
+  const ids = [];
+  for (const token of text.split(/[\s,]+/).filter(Boolean)) {
+    if (/^#?\d+$/.test(token)) { ids.push(Number(token.replace("#", ""))); continue; }
+    const found = await api(`/v1/backlog?${new URLSearchParams({ q: token, limit: "20" })}`);
+    const same = found.filter((i) => (i.external_id || "").split(":").pop().toLowerCase() === token.toLowerCase());
+    if (same.length !== 1) throw new Error(same.length ? `${token} names more than one item: give its id.` : `No item has the key ${token}: give an id (12) or a key (SHOP-12).`);
+    ids.push(same[0].id);
+  }
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
+
 function backlogRow(item) {
   const ev = item.evidence || {};
+  const open = (item.depends_on || []).filter((id) => !shownItems.get(id)?.closed);
   const similar = h("button", { class: "similar", title: "Find likely duplicates", onclick: () => showSimilar(item, row) }, "similar");
   const row = h("tr", { dataset: { id: item.id }, class: item.merged_into_id ? "merged" : item.closed ? "closed" : "" },
     h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
     h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
-      item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : ""),
-      h("pre", { class: "description" }, item.description),
+      item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : "",
+      open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : ""),
+      h("pre", { class: "description" }, item.description), ...linksView(item),
       item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`)
         : h("p", { class: "item-actions" },
           h("button", { class: "edit edit-item", onclick: (e) => e.target.closest("details").append(editForm(item)) }, "Edit"), " ",
@@ -263,6 +294,7 @@ function readItem(form) {
 // A person's edit of a backlog item: the form sends only the fields changed (PATCH); the item's history keeps them.
 function editForm(item) {
   const form = h("form", { class: "edit-item-form" }, ...itemFields(item),
+    h("label", {}, "Depends on ", h("input", { name: "depends_on", value: (item.depends_on || []).map(itemName).join(", "), placeholder: "ids or keys: 12, SHOP-3" })),
     h("label", {}, h("input", { type: "checkbox", name: "closed", checked: item.closed }), " closed (done or cancelled)"),
     h("button", { type: "submit", class: "save-item" }, "Save"), " ",
     h("button", { type: "button", onclick: () => form.remove() }, "Cancel"));
@@ -333,8 +365,10 @@ async function saveItem(event, item) {
   event.preventDefault();
   const wanted = readItem(event.target);
   const body = Object.fromEntries(Object.entries(wanted).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(item[k] ?? null)));
-  if (!Object.keys(body).length) { flash("Nothing changed."); return; }
   try {
+    const waits = await itemIds(String(new FormData(event.target).get("depends_on")));
+    if (JSON.stringify(waits) !== JSON.stringify(item.depends_on || [])) body.depends_on = waits;
+    if (!Object.keys(body).length) { flash("Nothing changed."); return; }
     await api(`/v1/backlog/${item.id}`, { method: "PATCH", json: body });
     flash(`Saved #${item.id}: ${Object.keys(body).join(", ")} changed.`);
     await loadBacklog();
@@ -457,6 +491,7 @@ async function loadBacklog() {
   if (page === SUPERSEDED) return;
   exportLinks(query);
   const { items, total } = page;
+  shownItems = new Map(items.map((item) => [item.id, item]));
   const noun = total === 1 ? "item" : "items";
   $("#backlog-count").textContent = total > items.length ? `the first ${items.length} of ${total} ${noun}: narrow the search to see the rest`
     : filtered ? `${total} ${noun} ${total === 1 ? "matches" : "match"}` : `${total} ${noun}`;
