@@ -1,0 +1,109 @@
+"""What dependencies between items cost: a person's edit of what an item waits for (the cycle check reads every
+item's dependencies) and the Jira CSV export (which names, on each prerequisite, the items waiting for it).
+
+For each size: N backlog items (real user stories, as `bench_refine` reads them) written straight into a fresh SQLite
+database; then the export (`GET /v1/backlog/export?format=jira_csv`) and an edit of the last item's labels (`PATCH`,
+the baseline: an edit that checks nothing) with no dependency anywhere; then every odd item from the third on is made
+to wait for the item before it, and every other one of those also for the one before that (N/2 items with
+dependencies), and the export and an edit
+of the last item's `depends_on` (toggled between two values, so every call changes it) are timed again. Medians over
+REQUESTS calls after a warm-up (EXPORTS for the export); ratios against the baseline of the same kind at the same size,
+in the same process.
+Run: .venv/bin/python -m bench.bench_dependencies --items 1000 10000
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import insert, update
+
+from bench import publish_by_size
+from bench.bench_refine import stories
+from service.core.tables import BacklogItem
+
+RESULTS = Path(__file__).parent / "results" / "bench_dependencies.md"
+REQUESTS = 30
+EXPORTS = 5
+
+
+def timed(call: Callable[[int], object], requests: int) -> float:
+    """The median time of `call(k)` over `requests` calls after a warm-up (a reply that is not 2xx raises)."""
+    reply = call(-1)
+    if hasattr(reply, "raise_for_status"):
+        reply.raise_for_status()
+    samples = []
+    for k in range(requests):
+        started = time.perf_counter()
+        reply = call(k)
+        samples.append(time.perf_counter() - started)
+        if hasattr(reply, "raise_for_status"):
+            reply.raise_for_status()
+    return statistics.median(samples)
+
+
+def measure(n: int) -> list[str]:
+    from fastapi.testclient import TestClient
+
+    from pipelines.llm import fake_llm
+    from service.api import create_app
+    from service.core.settings import Settings
+
+    real = stories(n)
+    rows = [
+        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
+         "labels": [], "external_id": f"jira:BENCH-{k + 1}"}
+        for k in range(n)
+    ]  # fmt: skip
+    settings = Settings(
+        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
+    )
+    app = create_app(settings, fake_llm())
+    db = app.state.runtime.db
+    last = n
+
+    def export(_: int) -> object:
+        return client.get("/v1/backlog/export?format=jira_csv")
+
+    def labels(k: int) -> object:
+        return client.patch(f"/v1/backlog/{last}", json={"labels": [f"l{k % 2}"]})
+
+    def waits(k: int) -> object:
+        return client.patch(f"/v1/backlog/{last}", json={"depends_on": [1 + k % 2]})
+
+    with TestClient(app, base_url="http://localhost") as client:
+        with db.session() as session:
+            session.execute(insert(BacklogItem), rows)
+        before = [("export, no dependencies", timed(export, EXPORTS)), ("edit labels", timed(labels, REQUESTS))]
+        with db.session() as session:
+            for item in range(3, n, 2):  # item k waits for k - 1 and, every other time, k - 2
+                depends_on = [item - 1, item - 2] if item % 4 == 1 else [item - 1]
+                session.execute(update(BacklogItem).where(BacklogItem.id == item).values(depends_on=depends_on))
+        waiting = len(range(3, n, 2))
+        exported = export(0).text
+        assert exported.count("BENCH-") >= waiting, "the export names the items waiting for each prerequisite"
+        after = [("export, with dependencies", timed(export, EXPORTS)), ("edit depends_on", timed(waits, REQUESTS))]
+    out = []
+    for (base_name, base), (name, value) in zip(before, after, strict=True):
+        out.append(f"| {n} | 0 | {base_name} | {1000 * base:.2f} | 1.00 |")
+        out.append(f"| {n} | {waiting} | {name} | {1000 * value:.2f} | {value / base:.2f} |")
+    return out
+
+
+def main() -> None:
+    publish_by_size(
+        "Dependencies: the Jira CSV export and an edit of what an item waits for",
+        f"Median of {EXPORTS} exports and {REQUESTS} edits each, in-process (SQLite, TestClient); ratios against the "
+        "same export with no dependency, and against an edit of the labels, at the same size in the same process.",
+        ["items", "items with dependencies", "what", "ms", "ratio"],
+        measure,
+        RESULTS,
+    )
+
+
+if __name__ == "__main__":
+    main()
