@@ -55,7 +55,7 @@ def test_a_person_sets_what_an_item_waits_for_and_its_history_keeps_it(client):
     assert patch(client, page, [api, sdk]).status_code == 200
     assert len(client.get(f"/v1/backlog/{page}/history").json()) == len(history)  # no change, no event
     cleared = patch(client, page, [])
-    assert cleared.status_code == 200 and cleared.json()["depends_on"] is None
+    assert cleared.status_code == 200 and cleared.json()["depends_on"] == []
 
 
 def test_a_dependency_on_itself_an_unknown_or_merged_item_or_a_cycle_is_refused_and_changes_nothing(client):
@@ -74,7 +74,7 @@ def test_a_dependency_on_itself_an_unknown_or_merged_item_or_a_cycle_is_refused_
     ]:
         refused = patch(client, a, depends_on)
         assert refused.status_code == 422 and says in refused.text, (depends_on, refused.text)
-    assert client.get(f"/v1/backlog/{a}").json()["depends_on"] is None
+    assert client.get(f"/v1/backlog/{a}").json()["depends_on"] == []
     assert len(client.get(f"/v1/backlog/{a}/history").json()) == 1  # added; no edit
 
 
@@ -111,7 +111,7 @@ def test_a_jira_export_s_blocks_links_come_in_both_ways_and_a_link_to_an_issue_n
     assert imported["problems"] == [said]
     items = by_key(client)
     assert items["SHOP-3"]["depends_on"] == sorted([items["SHOP-1"]["id"], items["SHOP-2"]["id"]])
-    assert [items[k]["depends_on"] for k in ("SHOP-1", "SHOP-2", "SHOP-4")] == [None, None, None]
+    assert [items[k]["depends_on"] for k in ("SHOP-1", "SHOP-2", "SHOP-4")] == [[], [], []]
     # exported: each blocker names what it blocks (Jira's importer reads a link from the row's own issue)
     rows = list(csv.reader(io.StringIO(client.get("/v1/backlog/export?format=jira_csv").text)))
     header, body = rows[0], {row[0]: row[8:] for row in rows[1:]}

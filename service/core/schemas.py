@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from service.core.enums import JobStatus, SuggestionKind, SuggestionStatus
 from service.core.summaries import summary
@@ -65,11 +65,16 @@ class BacklogItemPublic(BaseModel):
     story_points: int | None = None
     parent_id: int | None = Field(None, description="The item a split made this one a child of.")
     closed: bool = Field(False, description="Done or cancelled in its tracker: history, not work to refine or plan.")
-    depends_on: list[int] | None = Field(
-        None, description="The ids of the items it waits for: set by a person, imported, or by an accepted priority."
+    depends_on: list[int] = Field(
+        [], description="The ids of the items it waits for: set by a person, imported, or by an accepted priority."
     )
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _none_is_no_dependency(cls, value: list[int] | None) -> list[int]:
+        return value or []
 
 
 class JobCreated(BaseModel):
