@@ -341,6 +341,8 @@ def test_review_assign_gives_suggestions_to_a_person_and_list_filters_by_them(tm
     assert mine.exit_code == 0 and f"assigned #3 to {getpass.getuser()}" in mine.output
     listed = runner.invoke(app, ["review", "list", "--assignee", "bo"], terminal_width=200)
     assert "(2 shown)" in listed.output and "Dark mode" in listed.output and "CSV export" not in listed.output
+    header, row = (line for line in listed.output.splitlines() if "assignee" in line or "Dark mode" in line)
+    assert row[header.index("assignee") :].startswith("bo "), listed.output  # under its own heading
     assert "CSV export" in runner.invoke(app, ["review", "list", "--assignee", "me"], terminal_width=200).output
     assert "assigned to bo" in runner.invoke(app, ["review", "show", "2"], terminal_width=200).output
     back = runner.invoke(app, ["review", "assign", "1", "--nobody"])

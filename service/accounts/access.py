@@ -51,6 +51,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("DELETE", "/v1/drafts/learning"): A,
     ("POST", "/v1/suggestions/{suggestion_id}/regenerate"): R,
     ("GET", "/v1/suggestions"): V,
+    ("GET", "/v1/suggestions/insights"): V,
     ("GET", "/v1/suggestions/{suggestion_id}"): V,
     ("GET", "/v1/suggestions/{suggestion_id}/history"): V,
     ("POST", "/v1/suggestions/{suggestion_id}/undo"): R,

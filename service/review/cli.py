@@ -53,6 +53,7 @@ def review_list(
                 s.kind,
                 s.status,
                 summary(s),
+                s.assignee or "",
                 str(s.comment_count or ""),
                 s.created_at.strftime("%Y-%m-%d %H:%M"),
             )
@@ -64,6 +65,58 @@ def review_list(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+@review_app.command("insights")
+def review_insights(
+    days: Annotated[int | None, typer.Option(help="Only suggestions made in the last N days.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """How reviewers answered the suggestions: per kind, per model and prompt version, per reviewer."""
+    from service.review import insights
+
+    if days is not None and not 1 <= days <= 3650:
+        raise fail(f"--days {days} is out of range: give 1 to 3650 (or leave it out for all)")
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        seen = insights.insights(session, days)
+    if as_json:
+        print(seen.model_dump_json(indent=2))
+        return
+    if not seen.kinds:
+        console.print("No suggestions yet" + (f" in the last {days} days." if days else "."), markup=False)
+        return
+    window = f"the last {days} days" if days else "all time"
+    kinds = Table(
+        "kind", "made", "pending", "failed", "accepted", "of them edited", "rejected", "undone", "accepted share",
+        "median h to decide", "reasons most given", title=f"How reviewers answered ({window})",
+    )  # fmt: skip
+    for k in seen.kinds:
+        reasons = "; ".join(f"{r.reason} ({r.count})" for r in k.rejection_reasons) or "-"
+        kinds.add_row(
+            k.kind, str(k.made), str(k.pending), str(k.failed), str(k.accepted), str(k.accepted_with_edits),
+            str(k.rejected), str(k.undone), _share(k.acceptance_rate), _number(k.median_hours_to_decision),
+            escape(reasons),
+        )  # fmt: skip
+    sources = Table("kind", "provider", "model", "prompt", "made", "failed", "decided", "accepted share")
+    for s in seen.sources:
+        sources.add_row(
+            s.kind, s.provider, escape(s.model), escape(s.prompt_version), str(s.made), str(s.failed),
+            str(s.decided), _share(s.acceptance_rate),
+        )  # fmt: skip
+    reviewers = Table("reviewer", "accepted", "rejected")
+    for r in seen.reviewers:
+        reviewers.add_row(escape(r.name or "(no name)"), str(r.accepted), str(r.rejected))
+    for table in (kinds, sources, reviewers):
+        console.print(table)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 @review_app.command("show")

@@ -11,7 +11,7 @@ from service.core.deps import ActorDep, RuntimeDep, decider
 from service.core.enums import Role, SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPublic, errors
-from service.review import comments, decisions
+from service.review import comments, decisions, insights
 from service.review.schemas import (
     AcceptRequest,
     AssignRequest,
@@ -19,6 +19,7 @@ from service.review.schemas import (
     CommentPublic,
     DecidedMany,
     DecideManyRequest,
+    InsightsPublic,
     Refused,
     RejectManyRequest,
     RejectRequest,
@@ -48,6 +49,18 @@ def list_suggestions(
         found = suggestions.list_suggestions(session, where, limit, offset)
         response.headers["X-Total-Count"] = str(suggestions.count_suggestions(session, where))
         return [SuggestionPublic.model_validate(s) for s in found]
+
+
+@router.get("/insights", response_model=InsightsPublic, responses=errors(422))
+def review_insights(
+    runtime: RuntimeDep,
+    days: int | None = Query(None, ge=1, le=3650, description="Only suggestions made in the last N days."),
+) -> InsightsPublic:
+    """How reviewers answered this project's suggestions: per kind, accepted as made or after edits, rejected (the
+    reasons most given), undone, failed, pending, and the median time to a decision; per model and prompt version,
+    the share accepted; per reviewer, what each decided."""
+    with runtime.db.session() as session:
+        return insights.insights(session, days)
 
 
 def _decided_many(runtime: Runtime, ids: list[int], decide: Callable[[int], Any]) -> DecidedMany:

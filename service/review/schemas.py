@@ -97,3 +97,54 @@ class CommentPublic(BaseModel):
     text: str
     at: datetime
     mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")
+
+
+class ReasonCount(BaseModel):
+    reason: str = Field(description="As reasons are counted: one line, lower case, numbers as #.")
+    count: int
+
+
+class KindInsight(BaseModel):
+    """How reviewers answered one kind of suggestion."""
+
+    kind: str
+    made: int
+    pending: int
+    failed: int = Field(description="The model's output stayed invalid after its re-asks: nothing to decide.")
+    accepted: int
+    accepted_with_edits: int = Field(description="Of the accepted, those a reviewer changed before accepting.")
+    rejected: int
+    undone: int = Field(description="Decisions undone (pending again), counted once per undo.")
+    acceptance_rate: float | None = Field(description="accepted / (accepted + rejected); null before any decision.")
+    edited_share: float | None = Field(description="accepted_with_edits / accepted; null before any acceptance.")
+    median_hours_to_decision: float | None = Field(description="From made to decided, over the decided ones.")
+    rejection_reasons: list[ReasonCount] = Field(description="The reasons most given, most first (at most 5).")
+
+
+class SourceInsight(BaseModel):
+    """What one model and prompt version made of one kind, and how often a reviewer accepted it."""
+
+    kind: str
+    provider: str
+    model: str
+    prompt_version: str
+    made: int
+    failed: int
+    decided: int
+    acceptance_rate: float | None
+
+
+class ReviewerInsight(BaseModel):
+    name: str | None = Field(description="Who decided; null for decisions made with no name (accounts off).")
+    accepted: int
+    rejected: int
+
+
+class InsightsPublic(BaseModel):
+    """How the suggestions made since `since` (all, when null) were reviewed."""
+
+    since: datetime | None
+    days: int | None
+    kinds: list[KindInsight]
+    sources: list[SourceInsight]
+    reviewers: list[ReviewerInsight]
