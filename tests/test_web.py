@@ -169,6 +169,29 @@ def test_a_decision_is_undone_from_its_message_by_key_or_from_the_decided_sugges
     assert httpx.get(f"{desk}/v1/suggestions/2", timeout=60).json()["status"] == "accepted"
 
 
+def test_how_reviews_went_shows_each_kind_s_answers_and_the_reviewers(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Filter by price"), story_json(title="Dark mode"), story_json()])
+    for text in ("filter search results by price please", "a dark mode for night owls", "export orders as csv"):
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    edits = {"edits": {"title": "Price range filter"}}
+    assert httpx.post(f"{desk}/v1/suggestions/1/accept", json=edits, headers={"X-User": "ana"}, timeout=60).is_success
+    reason = {"reason": "Out of scope <b>now</b>"}
+    assert httpx.post(f"{desk}/v1/suggestions/2/reject", json=reason, headers={"X-User": "bo"}, timeout=60).is_success
+    visit(page, "/#review")
+    page.locator("#insights summary").click()
+    kinds = page.locator("#insights-body table").first
+    expect(kinds.locator("tbody tr")).to_have_count(1)
+    hours = re.compile(r"^0(\.0\d*)?$")  # decided within seconds
+    expect(kinds.locator("tbody tr td")).to_have_text(
+        ["story_draft", "3", "1", "0", "1", "1", "1", "0", "50%", hours, "out of scope <b>now</b> (1)"]
+    )  # a reason is text, never markup
+    expect(page.locator("#insights-body")).to_contain_text("draft_story@")
+    reviewers = page.locator("#insights-body table").last
+    expect(reviewers.locator("tbody tr")).to_have_text([re.compile("ana\\s*1\\s*0"), re.compile("bo\\s*0\\s*1")])
+    page.select_option("#insights-days", "")  # ever: the same three
+    expect(kinds.locator("tbody tr td").nth(1)).to_have_text("3")
+
+
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(
     page: Page, llm: LLM, desk: str
 ):
