@@ -47,6 +47,20 @@ def publish_by_size(title: str, note: str, columns: list[str], measure: Callable
     publish(lines, path)
 
 
+def median_time(call: Callable[[int], object], requests: int) -> float:
+    """The median time of `call(k)` for k in 0..requests-1 after a warm-up `call(-1)`; a reply that is not 2xx (one
+    with `raise_for_status`) raises."""
+    samples = []
+    for k in range(-1, requests):
+        started = time.perf_counter()
+        reply = call(k)
+        if k >= 0:
+            samples.append(time.perf_counter() - started)
+        if hasattr(reply, "raise_for_status"):
+            reply.raise_for_status()
+    return statistics.median(samples)
+
+
 def listings_timed(table: Any, rows: list[dict[str, Any]], paths: dict[str, str], requests: int, n: int) -> list[str]:
     """Table rows at size `n` for listing routes in this process: `rows` written straight into `table` of a fresh
     SQLite database (fake LLM, no duplicate index), then each named GET's median time over `requests` calls after a

@@ -11,16 +11,14 @@ Run: .venv/bin/python -m bench.bench_comments --items 1000 10000
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import defer
 
-from bench import publish_by_size
+from bench import median_time, publish_by_size
 from bench.bench_refine import stories
 from service.core.tables import Comment, Suggestion
 
@@ -28,19 +26,6 @@ RESULTS = Path(__file__).parent / "results" / "bench_comments.md"
 REQUESTS = 50
 PER_SUGGESTION = 3
 PAGE = 200
-
-
-def timed(call: Callable[[], object]) -> float:
-    """The median time of `call` over REQUESTS calls after a warm-up (a reply that is not 2xx raises)."""
-    reply = call()
-    if hasattr(reply, "raise_for_status"):
-        reply.raise_for_status()
-    samples = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def measure(n: int) -> list[str]:
@@ -70,8 +55,8 @@ def measure(n: int) -> list[str]:
     db = app.state.runtime.db
     page = select(Suggestion).order_by(Suggestion.id.desc()).limit(PAGE)
 
-    def listed(query: object) -> Callable[[], object]:
-        def call() -> object:
+    def listed(query: object) -> Callable[[int], object]:
+        def call(_: int = 0) -> object:
             with db.session() as session:
                 return [
                     (s.id, s.comment_count if "comment_count" in s.__dict__ else None) for s in session.scalars(query)
@@ -85,11 +70,12 @@ def measure(n: int) -> list[str]:
             session.execute(insert(Comment), said)
         assert listed(page)()[0][1] == PER_SUGGESTION
         before, now = page.options(defer(Suggestion.comment_count)), page
+        page_path, thread_path = f"/v1/suggestions?limit={PAGE}", f"/v1/suggestions/{n}/comments"
         rows = [
-            ("the page's query, comments not counted (before)", timed(listed(before))),
-            ("the page's query, comments counted (now)", timed(listed(now))),
-            ("GET /v1/suggestions?limit=200", timed(lambda: client.get(f"/v1/suggestions?limit={PAGE}"))),
-            (f"GET /v1/suggestions/{n}/comments", timed(lambda: client.get(f"/v1/suggestions/{n}/comments"))),
+            ("the page's query, comments not counted (before)", median_time(listed(before), REQUESTS)),
+            ("the page's query, comments counted (now)", median_time(listed(now), REQUESTS)),
+            (f"GET {page_path}", median_time(lambda _: client.get(page_path), REQUESTS)),
+            (f"GET {thread_path}", median_time(lambda _: client.get(thread_path), REQUESTS)),
         ]
     floor = rows[0][1]
     return [f"| {n} | {n * PER_SUGGESTION} | {name} | {1000 * t:.2f} | {t / floor:.2f} |" for name, t in rows]

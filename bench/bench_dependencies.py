@@ -14,36 +14,18 @@ Run: .venv/bin/python -m bench.bench_dependencies --items 1000 10000
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import insert, update
 
-from bench import publish_by_size
+from bench import median_time, publish_by_size
 from bench.bench_refine import stories
 from service.core.tables import BacklogItem
 
 RESULTS = Path(__file__).parent / "results" / "bench_dependencies.md"
 REQUESTS = 30
 EXPORTS = 5
-
-
-def timed(call: Callable[[int], object], requests: int) -> float:
-    """The median time of `call(k)` over `requests` calls after a warm-up (a reply that is not 2xx raises)."""
-    reply = call(-1)
-    if hasattr(reply, "raise_for_status"):
-        reply.raise_for_status()
-    samples = []
-    for k in range(requests):
-        started = time.perf_counter()
-        reply = call(k)
-        samples.append(time.perf_counter() - started)
-        if hasattr(reply, "raise_for_status"):
-            reply.raise_for_status()
-    return statistics.median(samples)
 
 
 def measure(n: int) -> list[str]:
@@ -78,7 +60,10 @@ def measure(n: int) -> list[str]:
     with TestClient(app, base_url="http://localhost") as client:
         with db.session() as session:
             session.execute(insert(BacklogItem), rows)
-        before = [("export, no dependencies", timed(export, EXPORTS)), ("edit labels", timed(labels, REQUESTS))]
+        before = [
+            ("export, no dependencies", median_time(export, EXPORTS)),
+            ("edit labels", median_time(labels, REQUESTS)),
+        ]
         with db.session() as session:
             for item in range(3, n, 2):  # item k waits for k - 1 and, every other time, k - 2
                 depends_on = [item - 1, item - 2] if item % 4 == 1 else [item - 1]
@@ -86,7 +71,10 @@ def measure(n: int) -> list[str]:
         waiting = len(range(3, n, 2))
         exported = export(0).text
         assert exported.count("BENCH-") >= waiting, "the export names the items waiting for each prerequisite"
-        after = [("export, with dependencies", timed(export, EXPORTS)), ("edit depends_on", timed(waits, REQUESTS))]
+        after = [
+            ("export, with dependencies", median_time(export, EXPORTS)),
+            ("edit depends_on", median_time(waits, REQUESTS)),
+        ]
     out = []
     for (base_name, base), (name, value) in zip(before, after, strict=True):
         out.append(f"| {n} | 0 | {base_name} | {1000 * base:.2f} | 1.00 |")

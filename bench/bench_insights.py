@@ -11,32 +11,18 @@ Run: .venv/bin/python -m bench.bench_insights --items 1000 10000 100000
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench import publish_by_size
+from bench import median_time, publish_by_size
 from bench.bench_refine import stories
 from service.core.tables import Suggestion, SuggestionEvent, utcnow
 
 RESULTS = Path(__file__).parent / "results" / "bench_insights.md"
 REQUESTS = 20
-
-
-def timed(call: Callable[[], object]) -> float:
-    """The median time of `call` over REQUESTS calls after a warm-up (a reply that is not 2xx raises)."""
-    call().raise_for_status()  # type: ignore[attr-defined]
-    samples = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def outcome(number: int) -> tuple[str, str | None]:
@@ -84,11 +70,12 @@ def measure(n: int) -> list[str]:
             session.execute(insert(SuggestionEvent), events)
         seen = client.get("/v1/suggestions/insights").json()["kinds"][0]
         assert seen["made"] == n and seen["accepted_with_edits"] > 0, seen
-        rows = [
-            ("GET /v1/suggestions?limit=200 (the page)", timed(lambda: client.get("/v1/suggestions?limit=200"))),
-            ("GET /v1/suggestions/insights (all)", timed(lambda: client.get("/v1/suggestions/insights"))),
-            ("GET /v1/suggestions/insights?days=30", timed(lambda: client.get("/v1/suggestions/insights?days=30"))),
-        ]
+        paths = {
+            "GET /v1/suggestions?limit=200 (the page)": "/v1/suggestions?limit=200",
+            "GET /v1/suggestions/insights (all)": "/v1/suggestions/insights",
+            "GET /v1/suggestions/insights?days=30": "/v1/suggestions/insights?days=30",
+        }
+        rows = [(name, median_time(lambda _, path=path: client.get(path), REQUESTS)) for name, path in paths.items()]
     floor = rows[0][1]
     return [f"| {n} | {name} | {1000 * t:.1f} | {t / floor:.2f} |" for name, t in rows]
 
