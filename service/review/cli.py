@@ -59,11 +59,11 @@ def review_list(
             )
             for s in found
         ]
-    table = Table(
-        "id", "kind", "status", "what", "assignee", "comments", "created", title=f"Suggestions ({len(rows)} shown)"
-    )
+    headings = ("id", "kind", "status", "what", "assignee", "comments", "created")
+    shown = [k for k, name in enumerate(headings) if name not in ("assignee", "comments") or any(r[k] for r in rows)]
+    table = Table(*(headings[k] for k in shown), title=f"Suggestions ({len(rows)} shown)")  # no empty columns
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(row[k] for k in shown))
     console.print(table)
 
 
