@@ -157,6 +157,7 @@ def run_eval(context: typer.Context) -> None:
 
 app.command()(drafting.draft)
 app.add_typer(review.review_app, name="review")
+app.command()(review.activity)
 app.add_typer(backlog.backlog_app, name="backlog")
 app.command("export")(backlog.export)
 app.command("import")(backlog.import_)

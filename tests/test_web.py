@@ -192,6 +192,29 @@ def test_how_reviews_went_shows_each_kind_s_answers_and_the_reviewers(page: Page
     expect(kinds.locator("tbody tr td").nth(1)).to_have_text("3")
 
 
+def test_the_activity_lists_what_people_did_and_opens_a_suggestion_from_its_line(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Filter by price"), story_json(title="Dark mode")])
+    for text in ("filter search results by price please", "a dark mode for night owls"):
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    reason = {"reason": "Later <i>maybe</i>"}
+    assert httpx.post(f"{desk}/v1/suggestions/2/reject", json=reason, headers={"X-User": "bo"}, timeout=60).is_success
+    said = httpx.post(f"{desk}/v1/suggestions/1/comments", json={"text": "Is this Q3?"}, headers={"X-User": "ana"})
+    assert said.is_success
+    visit(page, "/#review")
+    page.fill("#reviewer", "ana")
+    page.press("#reviewer", "Tab")
+    page.locator("#activity summary").click()
+    lines = page.locator("#activity-list li")
+    expect(lines).to_have_count(2)
+    expect(lines.first).to_contain_text("ana commented on #1 Filter by price: Is this Q3?")
+    expect(lines.last).to_contain_text("bo rejected #2 Dark mode: Later <i>maybe</i>")  # text, never markup
+    lines.last.locator(".activity-subject").click()
+    expect(page.locator("#detail h2")).to_contain_text("#2 rejected")
+    page.check("#activity-mine")
+    expect(lines).to_have_count(1)
+    expect(lines.first).to_contain_text("ana commented")
+
+
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(
     page: Page, llm: LLM, desk: str
 ):

@@ -52,6 +52,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/suggestions/{suggestion_id}/regenerate"): R,
     ("GET", "/v1/suggestions"): V,
     ("GET", "/v1/suggestions/insights"): V,
+    ("GET", "/v1/activity"): V,
     ("GET", "/v1/suggestions/{suggestion_id}"): V,
     ("GET", "/v1/suggestions/{suggestion_id}/history"): V,
     ("POST", "/v1/suggestions/{suggestion_id}/undo"): R,

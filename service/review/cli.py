@@ -111,6 +111,31 @@ def review_insights(
         console.print(table)
 
 
+def activity(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only what this person did ('me': your login).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What people did in the project, newest first: decisions, assignments, comments, edits of backlog items."""
+    from service.review.activity import activity as done
+
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        lines = done(session, limit, None, getpass.getuser() if actor == "me" else actor)
+    if as_json:
+        print(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
+        return
+    if not lines:
+        console.print("Nothing done yet" + (f" by {actor}." if actor else "."), markup=False)
+        return
+    for line in lines:
+        about = f"#{line.suggestion_id} {line.kind}" if line.suggestion_id else f"item #{line.item_id}"
+        who = line.actor or ("a re-import" if line.action == "imported" else "someone")
+        detail = f": {line.detail}" if line.detail else ""
+        said = f"{line.at:%Y-%m-%d %H:%M} {who} {line.action} {about} {line.subject}{detail}"
+        console.print(said, markup=False, highlight=False)
+
+
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 

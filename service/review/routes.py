@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -11,9 +12,10 @@ from service.core.deps import ActorDep, RuntimeDep, decider
 from service.core.enums import Role, SuggestionKind, SuggestionStatus
 from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPublic, errors
-from service.review import comments, decisions, insights
+from service.review import activity, comments, decisions, insights
 from service.review.schemas import (
     AcceptRequest,
+    ActivityPublic,
     AssignRequest,
     CommentCreate,
     CommentPublic,
@@ -26,10 +28,10 @@ from service.review.schemas import (
     SuggestionEventPublic,
 )
 
-router = APIRouter(prefix="/v1/suggestions", tags=["review"])
+queue = APIRouter(prefix="/v1/suggestions", tags=["review"])  # the review queue: suggestions and their decisions
 
 
-@router.get("", response_model=list[SuggestionPublic])
+@queue.get("", response_model=list[SuggestionPublic])
 def list_suggestions(
     runtime: RuntimeDep,
     response: Response,
@@ -51,7 +53,7 @@ def list_suggestions(
         return [SuggestionPublic.model_validate(s) for s in found]
 
 
-@router.get("/insights", response_model=InsightsPublic, responses=errors(422))
+@queue.get("/insights", response_model=InsightsPublic, responses=errors(422))
 def review_insights(
     runtime: RuntimeDep,
     days: int | None = Query(None, ge=1, le=3650, description="Only suggestions made in the last N days."),
@@ -72,7 +74,7 @@ def _decided_many(runtime: Runtime, ids: list[int], decide: Callable[[int], Any]
     )
 
 
-@router.post("/accept", response_model=DecidedMany, responses=errors(422, 503))
+@queue.post("/accept", response_model=DecidedMany, responses=errors(422, 503))
 def accept_many(body: DecideManyRequest, request: Request, runtime: RuntimeDep, actor: ActorDep) -> DecidedMany:
     """Accept several pending suggestions as they are (no edits), each as its own accept would; one refused (already
     decided, stale, gone) is listed with why and leaves the others decided."""
@@ -80,27 +82,27 @@ def accept_many(body: DecideManyRequest, request: Request, runtime: RuntimeDep, 
     return _decided_many(runtime, body.ids, lambda i: decisions.accept(runtime, i, actor=who))
 
 
-@router.post("/reject", response_model=DecidedMany, responses=errors(422, 503))
+@queue.post("/reject", response_model=DecidedMany, responses=errors(422, 503))
 def reject_many(body: RejectManyRequest, request: Request, runtime: RuntimeDep, actor: ActorDep) -> DecidedMany:
     """Reject several pending suggestions for one reason, each as its own reject would; one refused is listed."""
     who = decider(request, actor, body.decided_by)
     return _decided_many(runtime, body.ids, lambda i: decisions.reject(runtime, i, body.reason, who))
 
 
-@router.get("/{suggestion_id}", response_model=SuggestionPublic, responses=errors(404))
+@queue.get("/{suggestion_id}", response_model=SuggestionPublic, responses=errors(404))
 def get_suggestion(suggestion_id: IdPath, runtime: RuntimeDep) -> SuggestionPublic:
     with runtime.db.session() as session:
         return SuggestionPublic.model_validate(suggestions.get_suggestion(session, suggestion_id))
 
 
-@router.get("/{suggestion_id}/history", response_model=list[SuggestionEventPublic], responses=errors(404))
+@queue.get("/{suggestion_id}/history", response_model=list[SuggestionEventPublic], responses=errors(404))
 def get_history(suggestion_id: IdPath, runtime: RuntimeDep) -> list[SuggestionEventPublic]:
     """Every change to the suggestion, oldest first, with the payload before and after."""
     with runtime.db.session() as session:
         return [SuggestionEventPublic.model_validate(e) for e in suggestions.history(session, suggestion_id)]
 
 
-@router.post(
+@queue.post(
     "/{suggestion_id}/accept",
     status_code=201,
     response_model=BacklogItemPublic | None,
@@ -123,7 +125,7 @@ def accept(
     return BacklogItemPublic.model_validate(item) if item is not None else None
 
 
-@router.post("/{suggestion_id}/reject", response_model=SuggestionPublic, responses=errors(400, 404, 409, 413, 422, 503))
+@queue.post("/{suggestion_id}/reject", response_model=SuggestionPublic, responses=errors(400, 404, 409, 413, 422, 503))
 def reject(
     suggestion_id: IdPath, body: RejectRequest, request: Request, runtime: RuntimeDep, actor: ActorDep
 ) -> SuggestionPublic:
@@ -133,7 +135,7 @@ def reject(
     )
 
 
-@router.post("/{suggestion_id}/assign", response_model=SuggestionPublic, responses=errors(404, 409, 422))
+@queue.post("/{suggestion_id}/assign", response_model=SuggestionPublic, responses=errors(404, 409, 422))
 def assign(suggestion_id: IdPath, body: AssignRequest, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
     """Give an undecided (pending or failed) suggestion to a person to decide, or to no one (`"assignee": null`); its
     history records who did. With accounts on, the assignee is a reviewer or admin of the project (else 422). Anyone
@@ -141,7 +143,7 @@ def assign(suggestion_id: IdPath, body: AssignRequest, runtime: RuntimeDep, acto
     return SuggestionPublic.model_validate(decisions.assign(runtime, suggestion_id, body.assignee, actor))
 
 
-@router.post("/{suggestion_id}/undo", response_model=SuggestionPublic, responses=errors(404, 409, 503))
+@queue.post("/{suggestion_id}/undo", response_model=SuggestionPublic, responses=errors(404, 409, 503))
 def undo(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic:
     """Undo a decision: the suggestion is pending again, and its history says so. A rejection is always undone; an
     accepted story draft's new item or split's children are deleted, a rewritten item's text and an estimate's
@@ -150,14 +152,14 @@ def undo(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> Suggest
     return SuggestionPublic.model_validate(decisions.undo(runtime, suggestion_id, actor))
 
 
-@router.get("/{suggestion_id}/comments", response_model=list[CommentPublic], responses=errors(404))
+@queue.get("/{suggestion_id}/comments", response_model=list[CommentPublic], responses=errors(404))
 def list_comments(suggestion_id: IdPath, runtime: RuntimeDep) -> list[CommentPublic]:
     """People's comments on the suggestion, oldest first."""
     with runtime.db.session() as session:
         return [CommentPublic.model_validate(c) for c in comments.list_comments(session, suggestion_id)]
 
 
-@router.post("/{suggestion_id}/comments", status_code=201, response_model=CommentPublic, responses=errors(404, 422))
+@queue.post("/{suggestion_id}/comments", status_code=201, response_model=CommentPublic, responses=errors(404, 422))
 def add_comment(
     suggestion_id: IdPath, body: CommentCreate, request: Request, runtime: RuntimeDep, actor: ActorDep
 ) -> CommentPublic:
@@ -167,7 +169,7 @@ def add_comment(
         return CommentPublic.model_validate(comment)
 
 
-@router.delete("/{suggestion_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
+@queue.delete("/{suggestion_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
 def delete_comment(
     suggestion_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, principal: PrincipalDep
 ) -> Response:
@@ -176,3 +178,21 @@ def delete_comment(
     with runtime.db.session() as session:
         comments.delete_comment(session, suggestion_id, comment_id, actor, anyones)
     return Response(status_code=204)
+
+
+router = APIRouter(tags=["review"])
+router.include_router(queue)
+
+
+@router.get("/v1/activity", response_model=list[ActivityPublic], responses=errors(422))
+def project_activity(
+    runtime: RuntimeDep,
+    limit: int = Query(50, ge=1, le=500),
+    before: datetime | None = Query(None, description="Only what happened before this time (the last `at` shown)."),
+    actor: str | None = Query(None, min_length=1, max_length=200, description="Only what this person did."),
+) -> list[ActivityPublic]:
+    """What people did in this project, newest first: decisions (accepted, with or without edits, rejected, undone),
+    assignments, regenerated drafts, comments, their own edits of backlog items, and re-imports that took a tracker's
+    changes. What the AI made is not listed (the review queue holds it)."""
+    with runtime.db.session() as session:
+        return activity.activity(session, limit, before, actor)

@@ -148,3 +148,21 @@ class InsightsPublic(BaseModel):
     kinds: list[KindInsight]
     sources: list[SourceInsight]
     reviewers: list[ReviewerInsight]
+
+
+class ActivityPublic(BaseModel):
+    """One thing a person did: a decision or assignment on a suggestion, a comment on one, or an edit of an item."""
+
+    at: datetime
+    actor: str | None = Field(description="Who did it; null for no name (accounts off) or a re-import.")
+    action: str = Field(
+        description="accepted | accepted_with_edits | rejected | reopened | assigned | regenerated | merged | "
+        "commented (on a suggestion); added | edited | imported (a backlog item)"
+    )
+    suggestion_id: int | None = None
+    item_id: int | None = None
+    kind: str | None = Field(None, description="The suggestion's kind.")
+    subject: str = Field(description="What it was about: the suggestion's summary, or the item's title.")
+    detail: str | None = Field(
+        None, description="To whom it was assigned, why it was rejected, the comment, or the item's fields changed."
+    )

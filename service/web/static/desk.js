@@ -3,6 +3,7 @@
 
 import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
+import * as activity from "./activity.js";
 import * as insights from "./insights.js";
 import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
@@ -647,6 +648,7 @@ async function start() {
   refine.start();
   webhooks.start();
   insights.start();
+  activity.start();
   meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
   let typing;  // a search waits for a pause in typing; the other filters apply at once

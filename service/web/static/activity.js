@@ -1,0 +1,46 @@
+// What people did in this project (on the Review tab), newest first: decisions, assignments, comments, edits of
+// items; a suggestion's line opens it in the queue. "Older" loads the next page.
+
+import { api, whoami } from "./api.js";
+import { $, flash, h, when } from "./dom.js";
+import { showSuggestion } from "./review.js";
+
+const PAGE = 30;
+const SAID = { accepted: "accepted", accepted_with_edits: "accepted with edits", rejected: "rejected", reopened: "undid the decision on",
+  assigned: "assigned", regenerated: "regenerated", merged: "merged", commented: "commented on", added: "added", edited: "edited", imported: "re-imported" };
+
+function line(a) {
+  const who = a.actor || (a.action === "imported" ? "A re-import" : "Someone");
+  const about = a.suggestion_id
+    ? h("a", { href: "#review", class: "activity-subject", onclick: (e) => { e.preventDefault(); open(a.suggestion_id); } }, `#${a.suggestion_id} ${a.subject}`)
+    : h("span", { class: "activity-subject" }, `item #${a.item_id} ${a.subject}`);
+  return h("li", { dataset: { at: a.at } }, h("span", { class: "hint" }, when(a.at)), ` ${who} ${SAID[a.action] || a.action} `, about,
+    a.detail ? h("span", { class: "activity-detail" }, `: ${a.detail}`) : "");
+}
+
+async function open(id) {
+  try {
+    showSuggestion(await api(`/v1/suggestions/${id}`));
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+export async function load(older = false) {
+  const list = $("#activity-list");
+  const query = new URLSearchParams({ limit: String(PAGE) });
+  if ($("#activity-mine").checked && whoami().name) query.set("actor", whoami().name);
+  if (older && list.lastElementChild?.dataset.at) query.set("before", list.lastElementChild.dataset.at);
+  const found = await api(`/v1/activity?${query}`);
+  const lines = found.map(line);
+  if (older) list.append(...lines); else list.replaceChildren(...lines);
+  if (!list.children.length) list.replaceChildren(h("li", { class: "hint" }, "Nothing done yet: decisions, comments and edits show here."));
+  $("#activity-older").hidden = found.length < PAGE;
+}
+
+export function start() {
+  const reload = (older = false) => { if ($("#activity").open) load(older).catch((e) => flash(e.message, "error")); };
+  $("#activity").addEventListener("toggle", () => reload());
+  $("#activity-mine").addEventListener("change", () => reload());
+  $("#activity-older").addEventListener("click", () => reload(true));
+}

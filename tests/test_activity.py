@@ -1,0 +1,71 @@
+"""The project's activity: what people did (decisions, assignments, comments, edits of items), newest first, by
+person, a page at a time, per project; what the AI made is not listed."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.test_api import draft
+from tests.test_cli import drafts_in
+
+
+def test_activity_lists_what_people_did_newest_first_with_what_each_adds(client, llm):
+    accepted, rejected, assigned = (draft(client, llm)["id"] for _ in range(3))
+    ana, bo = {"X-User": "ana"}, {"X-User": "bo"}
+    edits = {"edits": {"title": "Price range filter"}}
+    item = client.post(f"/v1/suggestions/{accepted}/accept", json=edits, headers=ana).json()["id"]
+    client.post(f"/v1/suggestions/{rejected}/reject", json={"reason": "Out of scope\nfor Q3"}, headers=bo)
+    client.post(f"/v1/suggestions/{assigned}/assign", json={"assignee": "cy"}, headers=ana)
+    client.post(f"/v1/suggestions/{assigned}/comments", json={"text": "@cy can you take it?"}, headers=bo)
+    client.patch(f"/v1/backlog/{item}", json={"story_points": 3, "labels": ["pricing"]}, headers={"X-User": "pat"})
+    seen = client.get("/v1/activity")
+    assert seen.status_code == 200, seen.text
+    lines = seen.json()
+    assert [(a["actor"], a["action"]) for a in lines] == [
+        ("pat", "edited"),
+        ("bo", "commented"),
+        ("ana", "assigned"),
+        ("bo", "rejected"),
+        ("ana", "accepted_with_edits"),
+    ]  # the drafts the model made are not listed
+    edited, commented, given, refused, taken = lines
+    said = (item, "Price range filter", "labels, story_points")
+    assert (edited["item_id"], edited["subject"], edited["detail"]) == said
+    assert (commented["suggestion_id"], commented["kind"], commented["detail"]) == (
+        assigned,
+        "story_draft",
+        "@cy can you take it?",
+    )
+    assert given["detail"] == "to cy" and refused["detail"] == "Out of scope for Q3"  # on one line
+    assert taken["suggestion_id"] == accepted and taken["detail"] is None
+    assert taken["subject"] == "Filter search results by price"  # what the model proposed; the item took the edit
+    assert [a["action"] for a in client.get("/v1/activity?actor=bo").json()] == ["commented", "rejected"]
+    first = client.get("/v1/activity?limit=2").json()
+    rest = client.get("/v1/activity", params={"before": first[-1]["at"]}).json()
+    assert [a["action"] for a in first + rest] == [a["action"] for a in lines]  # a page at a time, none twice
+    assert client.post("/v1/projects", json={"key": "mobile", "name": "Mobile"}).status_code == 201
+    assert client.get("/v1/activity?project=mobile").json() == []
+    for bad in ("limit=0", "limit=501", "before=yesterday", "actor="):
+        assert client.get(f"/v1/activity?{bad}").status_code == 422, bad
+
+
+def test_refinery_activity_prints_a_line_each(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+    drafts_in(tmp_path, monkeypatch)
+    assert "Nothing done yet." in runner.invoke(app, ["activity"]).output
+    drafts_in(tmp_path, monkeypatch, "Price filter", "Dark mode")
+    runner.invoke(app, ["review", "reject", "1", "--reason", "later", "--as", "bo"])
+    runner.invoke(app, ["review", "comment", "2", "Q3?", "--as", "ana"])
+    shown = runner.invoke(app, ["activity"])
+    assert shown.exit_code == 0, shown.output
+    first, second = shown.output.splitlines()
+    assert first.endswith("ana commented #2 story_draft Dark mode: Q3?"), first
+    assert second.endswith("bo rejected #1 story_draft Price filter: later"), second
+    assert [a["actor"] for a in json.loads(runner.invoke(app, ["activity", "--actor", "bo", "--json"]).output)] == [
+        "bo"
+    ]
+    assert runner.invoke(app, ["activity", "--limit", "0"]).exit_code == 2
