@@ -1,11 +1,12 @@
-"""What the review insights cost to read, next to the review queue's page.
+"""What the review insights and the activity cost to read, next to the review queue's page.
 
 For each size: N story-draft suggestions (real user stories, as `bench_comments` writes them) made over the last 60
 days, of which a tenth pending, a twentieth failed, and of the rest three in five accepted (a third of those after
 edits) and two in five rejected for one of 20 reasons, each with its history (created, and accepted, accepted with
 edits or rejected), written straight into a fresh SQLite database. Then, 20 times each after a warm-up, the queue's
 page (`GET /v1/suggestions?limit=200`, the baseline) and the insights over all suggestions and over the last 30 days
-(`GET /v1/suggestions/insights`). Medians; ratios against the page at the same size, in the same process.
+(`GET /v1/suggestions/insights`), and the newest 50 things people did (`GET /v1/activity`: every decision is one).
+Medians; ratios against the page at the same size, in the same process.
 Run: .venv/bin/python -m bench.bench_insights --items 1000 10000 100000
 """
 
@@ -59,7 +60,8 @@ def measure(n: int) -> list[str]:
         )  # fmt: skip
         events.append({"suggestion_id": number + 1, "action": "created", "at": made})
         if action:
-            events.append({"suggestion_id": number + 1, "action": action, "at": decided})
+            decider = drafts[-1]["decided_by"]
+            events.append({"suggestion_id": number + 1, "action": action, "at": decided, "actor": decider})
     settings = Settings(
         REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
     )
@@ -74,6 +76,8 @@ def measure(n: int) -> list[str]:
             "GET /v1/suggestions?limit=200 (the page)": "/v1/suggestions?limit=200",
             "GET /v1/suggestions/insights (all)": "/v1/suggestions/insights",
             "GET /v1/suggestions/insights?days=30": "/v1/suggestions/insights?days=30",
+            "GET /v1/activity (the newest 50)": "/v1/activity",
+            "GET /v1/activity?actor=reviewer3": "/v1/activity?actor=reviewer3",
         }
         rows = [(name, median_time(lambda _, path=path: client.get(path), REQUESTS)) for name, path in paths.items()]
     floor = rows[0][1]
@@ -82,7 +86,7 @@ def measure(n: int) -> list[str]:
 
 def main() -> None:
     publish_by_size(
-        "Review insights next to the review queue's page",
+        "Review insights and activity next to the review queue's page",
         f"Median of {REQUESTS} calls each, in-process (SQLite, TestClient); ratios against the queue's page at the "
         "same size, in the same process.",
         ["suggestions", "what", "ms", "ratio"],

@@ -33,8 +33,7 @@ def activity(
 ) -> list[ActivityPublic]:
     """The `limit` newest things people did in the current project before `before` (all, when None), by `actor` when
     given (a decision made with no name is nobody's)."""
-    decisions = select(SuggestionEvent, Suggestion).join(Suggestion, Suggestion.id == SuggestionEvent.suggestion_id)
-    decisions = decisions.where(SuggestionEvent.action != SuggestionAction.created)
+    decisions = select(SuggestionEvent).where(SuggestionEvent.action != SuggestionAction.created)
     comments = select(Comment, Suggestion).join(Suggestion, Suggestion.id == Comment.suggestion_id)
     edits = select(ItemEvent, BacklogItem).join(BacklogItem, BacklogItem.id == ItemEvent.item_id)
     if actor is not None:
@@ -42,7 +41,8 @@ def activity(
         comments = comments.where(Comment.author == actor)
         edits = edits.where(ItemEvent.actor == actor)
     found: list[ActivityPublic] = []
-    for event, suggestion in session.execute(_newest(decisions, SuggestionEvent.at, SuggestionEvent.id, before, limit)):
+    newest = _newest(decisions, SuggestionEvent.at, SuggestionEvent.id, before, limit)
+    for event, suggestion in _in_this_project(session, newest, limit):
         found.append(
             ActivityPublic(
                 at=event.at,
@@ -74,6 +74,23 @@ def activity(
             )
         )
     return sorted(found, key=lambda a: a.at, reverse=True)[:limit]
+
+
+def _in_this_project(session: Session, newest: Select, limit: int) -> list[tuple[SuggestionEvent, Suggestion]]:
+    """The first `limit` events of `newest` (events of every project, newest first) whose suggestion is in the current
+    project, each with it. A page of events is read at a time, then their suggestions: joined in one query, SQLite
+    reads the project's suggestions first and sorts all their events (a tenth of a second at 100,000)."""
+    found: list[tuple[SuggestionEvent, Suggestion]] = []
+    query = newest
+    while len(found) < limit:
+        events = list(session.scalars(query))
+        if not events:
+            break
+        wanted = {event.suggestion_id for event in events}
+        here = {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(wanted)))}
+        found += [(event, here[event.suggestion_id]) for event in events if event.suggestion_id in here]
+        query = newest.where(SuggestionEvent.id < events[-1].id)
+    return found[:limit]
 
 
 def _decision_detail(event: SuggestionEvent, suggestion: Suggestion) -> str | None:
