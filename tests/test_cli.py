@@ -25,6 +25,7 @@ def drafts_in(tmp_path, monkeypatch, *titles: str):  # noqa: ANN201 (a Runtime, 
     """A fresh data folder for the CLI (fake LLM) holding a pending story draft, with a warning, of each title."""
     monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    get_settings.cache_clear()  # settings are cached per process: read this test's environment
     from service.core.enums import SuggestionKind
     from service.core.runtime import Runtime
     from service.core.suggestions import Proposal, create_suggestion

@@ -52,6 +52,8 @@ def test_insights_count_each_kind_s_decisions_edits_reasons_undos_and_time_to_de
         {"reason": "out of scope for q3", "count": 1},
     ]
     assert 1.49 <= drafts["median_hours_to_decision"] <= 1.51  # of 3 h, 5 h and two decisions made at once
+    by_week = [(w["accepted"], w["rejected"]) for w in drafts["weeks"]]
+    assert tuple(map(sum, zip(*by_week, strict=True))) == (2, 2)  # one week, or two when run early on a Monday
     (source,) = body["sources"]
     assert (source["provider"], source["made"], source["failed"], source["decided"], source["acceptance_rate"]) == (
         "fake",
@@ -76,7 +78,10 @@ def test_insights_cover_only_the_days_asked_for_and_only_the_project_asked_for(c
     month = client.get("/v1/suggestions/insights?days=30").json()
     assert [(k["made"], k["accepted"], k["rejected"]) for k in month["kinds"]] == [(1, 1, 0)]
     assert month["days"] == 30 and month["since"]
-    assert [(k["made"], k["rejected"]) for k in client.get("/v1/suggestions/insights").json()["kinds"]] == [(2, 1)]
+    (ever,) = client.get("/v1/suggestions/insights").json()["kinds"]
+    assert (ever["made"], ever["rejected"]) == (2, 1)
+    assert [(w["accepted"], w["rejected"], w["acceptance_rate"]) for w in ever["weeks"]] == [(0, 1, 0.0), (1, 0, 1.0)]
+    assert ever["weeks"][0]["week"] < ever["weeks"][1]["week"]  # by the week each was made, oldest first
     assert client.post("/v1/projects", json={"key": "mobile", "name": "Mobile"}).status_code == 201
     assert client.get("/v1/suggestions/insights?project=mobile").json()["kinds"] == []
     for bad in ("days=0", "days=x", "days=4000"):
@@ -99,6 +104,7 @@ def test_review_insights_prints_each_kind_and_reviewer(tmp_path, monkeypatch):
     shown = runner.invoke(app, ["review", "insights", "--days", "7"])
     assert shown.exit_code == 0, shown.output
     assert "story_draft" in shown.output and "out of scope (1)" in shown.output and "bo" in shown.output
+    assert "story_draft by the week made: week of " in shown.output and ": 0% of 1" in shown.output
     data = json.loads(runner.invoke(app, ["review", "insights", "--json"]).output)
     assert [(k["made"], k["pending"], k["rejected"]) for k in data["kinds"]] == [(2, 1, 1)]
     refused = runner.invoke(app, ["review", "insights", "--days", "0"])

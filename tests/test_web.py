@@ -183,8 +183,12 @@ def test_how_reviews_went_shows_each_kind_s_answers_and_the_reviewers(page: Page
     expect(kinds.locator("tbody tr")).to_have_count(1)
     hours = re.compile(r"^0(\.0\d*)?$")  # decided within seconds
     expect(kinds.locator("tbody tr td")).to_have_text(
-        ["story_draft", "3", "1", "0", "1", "1", "1", "0", "50%", hours, "out of scope <b>now</b> (1)"]
+        ["story_draft", "3", "1", "0", "1", "1", "1", "0", "50%", "", hours, "out of scope <b>now</b> (1)"]
     )  # a reason is text, never markup
+    week = kinds.locator(".week")  # one bar: the week they were made, half of it accepted
+    expect(week).to_have_count(1)
+    expect(week).to_have_attribute("title", re.compile(r"^week of \d{4}-\d\d-\d\d: 1 accepted, 1 rejected$"))
+    expect(week.locator(".week-bar")).to_have_attribute("style", "height: 50%")
     expect(page.locator("#insights-body")).to_contain_text("draft_story@")
     reviewers = page.locator("#insights-body table").last
     expect(reviewers.locator("tbody tr")).to_have_text([re.compile("ana\\s*1\\s*0"), re.compile("bo\\s*0\\s*1")])

@@ -107,7 +107,12 @@ def review_insights(
     reviewers = Table("reviewer", "accepted", "rejected")
     for r in seen.reviewers:
         reviewers.add_row(escape(r.name or "(no name)"), str(r.accepted), str(r.rejected))
-    for table in (kinds, sources, reviewers):
+    console.print(kinds)
+    for k in seen.kinds:
+        said = (f"week of {w.week}: {_share(w.acceptance_rate)} of {w.accepted + w.rejected}" for w in k.weeks)
+        weeks = " · ".join(said)
+        console.print(f"{k.kind} by the week made: {weeks or '-'}", markup=False, highlight=False)
+    for table in (sources, reviewers):
         console.print(table)
 
 

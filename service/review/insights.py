@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,9 +16,17 @@ from sqlalchemy.orm import Session
 
 from service.core.enums import SuggestionAction, SuggestionStatus
 from service.core.tables import Suggestion, SuggestionEvent, utcnow
-from service.review.schemas import InsightsPublic, KindInsight, ReasonCount, ReviewerInsight, SourceInsight
+from service.review.schemas import (
+    InsightsPublic,
+    KindInsight,
+    ReasonCount,
+    ReviewerInsight,
+    SourceInsight,
+    WeekInsight,
+)
 
 REASONS_SHOWN = 5
+WEEKS_SHOWN = 12
 _NUMBER = re.compile(r"(?<!\w)#?\d+(?!\w)")  # 12, #12; not the 3 of Q3
 ACCEPTING = (SuggestionAction.accepted, SuggestionAction.accepted_with_edits)
 
@@ -54,6 +62,7 @@ def insights(session: Session, days: int | None = None) -> InsightsPublic:
     )
     waits: dict[str, list[float]] = defaultdict(list)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    weekly: dict[str, dict[date, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     decided = made.with_only_columns(
         Suggestion.kind, Suggestion.status, Suggestion.created_at, Suggestion.decided_at, Suggestion.reason
     ).where(Suggestion.status.in_((SuggestionStatus.accepted, SuggestionStatus.rejected)))
@@ -62,8 +71,10 @@ def insights(session: Session, days: int | None = None) -> InsightsPublic:
             waits[kind].append((decided_at - created_at).total_seconds() / 3600)
         if status == SuggestionStatus.rejected and reason:
             reasons[kind][reason_key(reason)] += 1
+        weekly[kind][created_at.date() - timedelta(days=created_at.weekday())][status] += 1
     kinds = [
-        _kind(kind, statuses[kind], edited[kind], undone[kind], waits[kind], reasons[kind]) for kind in sorted(statuses)
+        _kind(kind, statuses[kind], edited[kind], undone[kind], waits[kind], reasons[kind], _weeks(weekly[kind]))
+        for kind in sorted(statuses)
     ]
     return InsightsPublic(
         since=since, days=days, kinds=kinds, sources=_sources(session, made), reviewers=_reviewers(session, made)
@@ -95,8 +106,23 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
+def _weeks(weekly: dict[date, Counter[str]]) -> list[WeekInsight]:
+    """The latest WEEKS_SHOWN weeks in which suggestions that were later decided were made, oldest first."""
+    weeks = []
+    for monday in sorted(weekly)[-WEEKS_SHOWN:]:
+        yes, no = weekly[monday][SuggestionStatus.accepted], weekly[monday][SuggestionStatus.rejected]
+        weeks.append(WeekInsight(week=monday, accepted=yes, rejected=no, acceptance_rate=_rate(yes, yes + no)))
+    return weeks
+
+
 def _kind(
-    kind: str, status: Counter[str], edited: int, undone: int, waits: list[float], reasons: Counter[str]
+    kind: str,
+    status: Counter[str],
+    edited: int,
+    undone: int,
+    waits: list[float],
+    reasons: Counter[str],
+    weeks: list[WeekInsight],
 ) -> KindInsight:
     accepted, rejected = status[SuggestionStatus.accepted], status[SuggestionStatus.rejected]
     return KindInsight(
@@ -114,6 +140,7 @@ def _kind(
         rejection_reasons=[
             ReasonCount(reason=r, count=n) for r, n in sorted(reasons.items(), key=lambda rn: (-rn[1], rn[0]))
         ][:REASONS_SHOWN],
+        weeks=weeks,
     )
 
 

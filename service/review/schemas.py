@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -104,6 +104,16 @@ class ReasonCount(BaseModel):
     count: int
 
 
+class WeekInsight(BaseModel):
+    """The suggestions of a kind made in one week (from `week`, a Monday) and decided since: is the share accepted
+    rising as the team's edits and decisions teach the prompts?"""
+
+    week: date
+    accepted: int
+    rejected: int
+    acceptance_rate: float | None
+
+
 class KindInsight(BaseModel):
     """How reviewers answered one kind of suggestion."""
 
@@ -119,6 +129,7 @@ class KindInsight(BaseModel):
     edited_share: float | None = Field(description="accepted_with_edits / accepted; null before any acceptance.")
     median_hours_to_decision: float | None = Field(description="From made to decided, over the decided ones.")
     rejection_reasons: list[ReasonCount] = Field(description="The reasons most given, most first (at most 5).")
+    weeks: list[WeekInsight] = Field(description="By the week they were made, the latest 12 with decisions.")
 
 
 class SourceInsight(BaseModel):

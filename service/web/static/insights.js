@@ -14,10 +14,12 @@ export async function load() {
     return;
   }
   const reasons = (k) => k.rejection_reasons.map((r) => `${r.reason} (${r.count})`).join("; ") || "-";
+  const weeks = (k) => h("span", { class: "weeks" }, k.weeks.map((w) => h("span", { class: "week", title: `week of ${w.week}: ${w.accepted} accepted, ${w.rejected} rejected` },
+    h("span", { class: "week-bar", style: `height: ${Math.round(100 * (w.acceptance_rate ?? 0))}%` }))));
   $("#insights-body").replaceChildren(
-    table(["Kind", "Made", "Pending", "Failed", "Accepted", "of them edited", "Rejected", "Undone", "Accepted share", "Median hours to decide", "Reasons most given"],
+    table(["Kind", "Made", "Pending", "Failed", "Accepted", "of them edited", "Rejected", "Undone", "Accepted share", "by week made", "Median hours to decide", "Reasons most given"],
       seen.kinds.map((k) => [k.kind, String(k.made), String(k.pending), String(k.failed), String(k.accepted), String(k.accepted_with_edits),
-        String(k.rejected), String(k.undone), share(k.acceptance_rate), k.median_hours_to_decision ?? "-", reasons(k)])),
+        String(k.rejected), String(k.undone), share(k.acceptance_rate), weeks(k), k.median_hours_to_decision ?? "-", reasons(k)])),
     h("h4", {}, "By model and prompt version"),
     table(["Kind", "Provider", "Model", "Prompt", "Made", "Failed", "Decided", "Accepted share"],
       seen.sources.map((s) => [s.kind, s.provider, s.model, s.prompt_version, String(s.made), String(s.failed), String(s.decided), share(s.acceptance_rate)])),
