@@ -668,6 +668,29 @@ def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_b
     assert httpx.get(f"{desk}/v1/backlog/1", timeout=30).json()["depends_on"] == []
 
 
+def test_ticked_items_get_a_label_and_are_closed_together(page: Page, desk: str):
+    items = [{"title": "Checkout API"}, {"title": "Payments SDK", "labels": ["old"]}, {"title": "Dark mode"}]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    visit(page, "/#backlog")
+    expect(page.locator("#backlog-bulk")).to_be_hidden()
+    for item in (1, 2):
+        page.locator(f"#backlog tbody tr[data-id='{item}'] .tick-item").check()
+    expect(page.locator("#backlog-bulk-count")).to_have_text("2 ticked:")
+    page.click("#backlog-bulk-add")
+    expect(page.locator("#flash")).to_contain_text("Type the label first.")
+    page.fill("#backlog-bulk-label", "Q3")
+    page.click("#backlog-bulk-add")
+    expect(page.locator("#flash")).to_contain_text("2 changed, 0 already so.")
+    expect(page.locator("#backlog-bulk")).to_be_hidden()  # the list was reloaded: nothing ticked
+    expect(page.locator("#backlog tbody tr[data-id='2']")).to_contain_text("old, q3")
+    page.check("#backlog-tick-all")
+    expect(page.locator("#backlog-bulk-count")).to_have_text("3 ticked:")
+    page.click("#backlog-bulk-close")
+    expect(page.locator("#flash")).to_contain_text("3 changed, 0 already so.")
+    expect(page.locator("#backlog tbody tr.closed")).to_have_count(3)
+    assert [i["labels"] for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()] == [["q3"], ["old", "q3"], []]
+
+
 def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):
     visit(page, "/#backlog")
     expect(page.locator("#backlog tbody")).to_contain_text("add an item")

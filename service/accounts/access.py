@@ -80,6 +80,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/backlog/export"): V,
     ("GET", "/v1/backlog/{item_id}"): V,
     ("PATCH", "/v1/backlog/{item_id}"): R,
+    ("POST", "/v1/backlog/edit"): R,
     ("GET", "/v1/backlog/{item_id}/history"): V,
     ("POST", "/v1/backlog/items"): R,
     ("POST", "/v1/backlog/import"): A,

@@ -182,6 +182,42 @@ def backlog_edit(
     console.print(f"#{after.id} {after.title}: {said}", markup=False, highlight=False)
 
 
+@backlog_app.command("bulk")
+def backlog_bulk(
+    items: Annotated[list[str], typer.Argument(help="The items' ids or tracker keys (SHOP-12).")],
+    add_labels: Annotated[list[str] | None, typer.Option("--add-label", help="A label each gets (repeat).")] = None,
+    remove_labels: Annotated[
+        list[str] | None, typer.Option("--remove-label", help="A label taken off each (repeat).")
+    ] = None,
+    item_type: ItemTypeOption = None,
+    closed: Annotated[bool | None, typer.Option("--close/--reopen", help="Done or cancelled, or open again.")] = None,
+    edited_by: As = None,
+) -> None:
+    """Edit several items alike (Jira's bulk change): labels added or removed, the type, closed or reopened; each
+    change in its item's history."""
+    from service.backlog import service
+    from service.backlog.schemas import BacklogBulkEdit
+
+    if not (add_labels or remove_labels or item_type or closed is not None):
+        raise fail("nothing to change: give --add-label, --remove-label, --type, --close or --reopen")
+    runtime = open_runtime(index=True)
+    with refusals():
+        with runtime.db.session() as session:
+            ids = [service.find_item(session, given).id for given in items]
+        bulk = with_options(
+            BacklogBulkEdit,
+            {"item_ids": "ITEMS", "add_labels": "--add-label", "remove_labels": "--remove-label", "closed": "--close"},
+            item_ids=ids, add_labels=add_labels or [], remove_labels=remove_labels or [], item_type=item_type,
+            closed=closed,
+        )  # fmt: skip
+        edited = service.edit_items(runtime, bulk, edited_by or getpass.getuser())
+    named = {"changed": edited.changed, "already so": edited.unchanged}
+    said = [f"{len(some)} {what}: {', '.join(f'#{i}' for i in some)}" for what, some in named.items() if some]
+    said += [f"#{r.id} not edited: {r.detail}" for r in edited.refused]
+    for line in said:
+        console.print(line, markup=False, highlight=False)
+
+
 @backlog_app.command("show")
 def backlog_show(
     item: ItemArgument,

@@ -8,7 +8,15 @@ from service import duplicates
 from service.backlog import service
 from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, parse_import
-from service.backlog.schemas import BacklogFilter, BacklogItemCreate, BacklogItemUpdate, ImportResult, ItemEventPublic
+from service.backlog.schemas import (
+    BacklogBulkEdit,
+    BacklogFilter,
+    BacklogItemCreate,
+    BacklogItemUpdate,
+    BulkEdited,
+    ImportResult,
+    ItemEventPublic,
+)
 from service.core.deps import ActorDep, RuntimeDep
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, errors
 from service.duplicates.schemas import DuplicateCandidatePublic
@@ -71,6 +79,13 @@ def edit_backlog_item(
     """A person's edit of an item (the fields given; `story_points: null` clears them). The item's history keeps
     each change; pending suggestions made from the old text become stale; a re-import keeps these fields."""
     return BacklogItemPublic.model_validate(service.edit_item(runtime, item_id, body, actor))
+
+
+@router.post("/edit", response_model=BulkEdited, responses=errors(413, 422))
+def edit_backlog_items(body: BacklogBulkEdit, runtime: RuntimeDep, actor: ActorDep) -> BulkEdited:
+    """Edit up to 500 items alike, in one transaction: labels added or removed, the type, done or open again. Each
+    change is in its item's history; an unknown or merged-away item is refused (listed) and the others edited."""
+    return service.edit_items(runtime, body, actor)
 
 
 @router.get("/{item_id}/history", response_model=list[ItemEventPublic], responses=errors(404))

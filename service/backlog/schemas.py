@@ -12,6 +12,7 @@ from service.core.schemas import BacklogItemPublic, IdValue
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+MAX_BULK = 500  # items edited alike at once
 
 
 class BacklogItemCreate(BaseModel):
@@ -89,6 +90,38 @@ class BacklogItemUpdate(BaseModel):
         if nulls:
             raise ValueError(f"{', '.join(nulls)} cannot be null (only story_points can be cleared)")
         return self
+
+
+class BacklogBulkEdit(BaseModel):
+    """Several items edited alike (Jira's bulk change): labels added or removed, type, done or open again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[IdValue] = Field(min_length=1, max_length=MAX_BULK, description="The items to edit.")
+    add_labels: list[Label] = Field([], max_length=20, description="Labels each item gets (kept in lower case).")
+    remove_labels: list[Label] = Field([], max_length=20, description="Labels taken off each item that has them.")
+    item_type: ItemType | None = None
+    closed: bool | None = Field(None, description="Done or cancelled (true), or open again (false).")
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> BacklogBulkEdit:
+        if not (self.add_labels or self.remove_labels or self.item_type or self.closed is not None):
+            raise ValueError("nothing to change: give add_labels, remove_labels, item_type or closed")
+        both = {x.lower() for x in self.add_labels} & {x.lower() for x in self.remove_labels}
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} both added and removed: give each label once")
+        return self
+
+
+class BulkRefused(BaseModel):
+    id: int
+    detail: str
+
+
+class BulkEdited(BaseModel):
+    changed: list[int] = Field([], description="Items the edit changed (each change is in the item's history).")
+    unchanged: list[int] = Field([], description="Items that already were so.")
+    refused: list[BulkRefused] = Field([], description="Items not edited, and why (unknown, merged away).")
 
 
 class ItemEventPublic(BaseModel):

@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
 from service.backlog.schemas import (
+    BacklogBulkEdit,
     BacklogFilter,
     BacklogItemCreate,
     BacklogItemUpdate,
+    BulkEdited,
+    BulkRefused,
     ImportSkipped,
     ImportUpdated,
 )
@@ -219,27 +222,52 @@ def _changed_here(session: Session, item: BacklogItem) -> bool:
 def edit_item(runtime: Runtime, item_id: int, edit: BacklogItemUpdate, actor: str | None) -> BacklogItem:
     """A person's edit: the fields given change, the item's history keeps them before and after, and a changed
     text is indexed again. A re-import later keeps these fields as they are here (see `_reimport`)."""
-    wanted = edit.model_dump(exclude_unset=True)
-    if "labels" in wanted:
-        wanted["labels"] = _label_set(wanted["labels"])
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if "depends_on" in wanted:
-            wanted["depends_on"] = check_dependencies(session, item, wanted["depends_on"])
-        ours = _ours(item)
-        current = ours | {"depends_on": sorted(item.depends_on or [])}
-        changed = {name: value for name, value in wanted.items() if current[name] != value}
-        if not changed:
-            return item
-        if item.external_id and item.imported is None:
-            item.imported = ours  # the tracker's values, as best known: this edit must not look like theirs
-        for name, value in changed.items():
-            setattr(item, name, value or None if name == "depends_on" else value)
-        before = {name: current[name] for name in changed}
-        session.add(ItemEvent(item_id=item.id, action=ItemAction.edited, actor=actor, before=before, after=changed))
+        changed = _edit(session, item, edit.model_dump(exclude_unset=True), actor)
     if INDEXED & set(changed):
         duplicates.index(runtime, [duplicates.item_document(item)])
     return item
+
+
+def _edit(session: Session, item: BacklogItem, wanted: dict[str, Any], actor: str | None) -> dict[str, Any]:
+    """Set the `wanted` fields that differ, keeping the change in the item's history; what changed."""
+    if "labels" in wanted:
+        wanted["labels"] = _label_set(wanted["labels"])
+    if "depends_on" in wanted:
+        wanted["depends_on"] = check_dependencies(session, item, wanted["depends_on"])
+    ours = _ours(item)
+    current = ours | {"depends_on": sorted(item.depends_on or [])}
+    changed = {name: value for name, value in wanted.items() if current[name] != value}
+    if not changed:
+        return changed
+    if item.external_id and item.imported is None:
+        item.imported = ours  # the tracker's values, as best known: this edit must not look like theirs
+    for name, value in changed.items():
+        setattr(item, name, value or None if name == "depends_on" else value)
+    before = {name: current[name] for name in changed}
+    session.add(ItemEvent(item_id=item.id, action=ItemAction.edited, actor=actor, before=before, after=changed))
+    return changed
+
+
+def edit_items(runtime: Runtime, bulk: BacklogBulkEdit, actor: str | None) -> BulkEdited:
+    """Several items edited alike in one transaction (labels added or removed, type, closed), each change in its
+    item's history as a person's edit; an unknown or merged-away item is refused, the others still edited."""
+    edited = BulkEdited()
+    with runtime.db.session() as session:
+        found = {i.id: i for i in session.scalars(select(BacklogItem).where(BacklogItem.id.in_(bulk.item_ids)))}
+        for item_id in dict.fromkeys(bulk.item_ids):
+            item = found.get(item_id)
+            if item is None or item.merged_into_id is not None:
+                why = f"merged into #{item.merged_into_id}" if item else "no backlog item with this id"
+                edited.refused.append(BulkRefused(id=item_id, detail=why))
+                continue
+            labels = [label for label in item.labels or [] if label not in {x.lower() for x in bulk.remove_labels}]
+            wanted = bulk.model_dump(include={"item_type", "closed"}, exclude_none=True)
+            wanted["labels"] = [*labels, *bulk.add_labels]
+            changed = _edit(session, item, wanted, actor)
+            (edited.changed if changed else edited.unchanged).append(item_id)
+    return edited
 
 
 def check_dependencies(session: Session, item: BacklogItem, wanted: list[int]) -> list[int]:

@@ -250,8 +250,9 @@ function backlogRow(item) {
   const ev = item.evidence || {};
   const open = (item.depends_on || []).filter((id) => !shownItems.get(id)?.closed);
   const similar = h("button", { class: "similar", title: "Find likely duplicates", onclick: () => showSimilar(item, row) }, "similar");
+  const tick = item.merged_into_id ? "" : h("input", { type: "checkbox", class: "tick-item", value: String(item.id), "aria-label": `Tick #${item.id}`, onchange: showBacklogTicked });
   const row = h("tr", { dataset: { id: item.id }, class: item.merged_into_id ? "merged" : item.closed ? "closed" : "" },
-    h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
+    h("td", {}, tick), h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
     h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
       item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : "",
       open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : ""),
@@ -397,7 +398,7 @@ async function showSimilar(item, row) {
   try {
     const found = await api(`/v1/backlog/${item.id}/duplicates?k=5`);
     const listed = found.filter((c) => c.verdict !== "distinct");
-    row.after(h("tr", { class: "similar-row" }, h("td", { colspan: "10" }, listed.length
+    row.after(h("tr", { class: "similar-row" }, h("td", { colspan: "11" }, listed.length
       ? h("ul", {}, listed.map((c) => h("li", {}, `${c.kind === "backlog_item" ? "item" : "draft"} #${c.item_id} ${c.title} — ${c.verdict} (score ${c.score.toFixed(3)}, ${Math.round(c.probability * 100)}% likely the same)`)))
       : "No likely duplicates.")));
   } catch (error) {
@@ -484,6 +485,33 @@ function exportLinks(query = new URLSearchParams()) {
   }
 }
 
+// Items ticked on the Backlog tab, edited alike (Jira's bulk change): a label added or removed, closed or reopened.
+function backlogTicked() {
+  return [...document.querySelectorAll("#backlog .tick-item:checked")].map((box) => Number(box.value));
+}
+
+function showBacklogTicked() {
+  const ticked = backlogTicked();
+  $("#backlog-bulk").hidden = ticked.length === 0;
+  $("#backlog-bulk-count").textContent = `${ticked.length} ticked:`;
+}
+
+async function editTicked(change) {
+  const ids = backlogTicked();
+  const label = $("#backlog-bulk-label").value.trim().toLowerCase();
+  const body = { item_ids: ids, ...change(label) };
+  if (("add_labels" in body || "remove_labels" in body) && !label) { flash("Type the label first.", "error"); return; }
+  try {
+    const done = await api("/v1/backlog/edit", { method: "POST", json: body });
+    const refused = done.refused.map((r) => `#${r.id}: ${r.detail}`).join("; ");
+    flash(`${done.changed.length} changed, ${done.unchanged.length} already so${refused ? `; not edited: ${refused}` : ""}.`, refused ? "error" : undefined);
+    $("#backlog-bulk-label").value = "";
+    await loadBacklog();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
@@ -498,8 +526,10 @@ async function loadBacklog() {
   $("#backlog-count").textContent = total > items.length ? `the first ${items.length} of ${total} ${noun}: narrow the search to see the rest`
     : filtered ? `${total} ${noun} ${total === 1 ? "matches" : "match"}` : `${total} ${noun}`;
   const empty = filtered ? "No item matches these filters." : "The backlog is empty: accept a draft, add an item or import issues.";
+  $("#backlog-tick-all").checked = false;
   $("#backlog tbody").replaceChildren(...(items.length ? items.map(backlogRow)
-    : [h("tr", {}, h("td", { colspan: "10", class: "empty" }, empty))]));
+    : [h("tr", {}, h("td", { colspan: "11", class: "empty" }, empty))]));
+  showBacklogTicked();
 }
 
 async function submitImport(event) {
@@ -651,6 +681,14 @@ async function start() {
   activity.start();
   meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
+  $("#backlog-tick-all").addEventListener("change", (event) => {
+    for (const box of document.querySelectorAll("#backlog .tick-item")) box.checked = event.target.checked;
+    showBacklogTicked();
+  });
+  $("#backlog-bulk-add").addEventListener("click", () => editTicked((label) => ({ add_labels: [label] })));
+  $("#backlog-bulk-remove").addEventListener("click", () => editTicked((label) => ({ remove_labels: [label] })));
+  $("#backlog-bulk-close").addEventListener("click", () => editTicked(() => ({ closed: true })));
+  $("#backlog-bulk-reopen").addEventListener("click", () => editTicked(() => ({ closed: false })));
   let typing;  // a search waits for a pause in typing; the other filters apply at once
   for (const id of ["#backlog-q", "#backlog-label"]) {
     $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadBacklog(), 250); });
