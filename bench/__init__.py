@@ -8,7 +8,8 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,10 @@ def median_time(call: Callable[[int], object], requests: int) -> float:
     return statistics.median(samples)
 
 
-def listings_timed(table: Any, rows: list[dict[str, Any]], paths: dict[str, str], requests: int, n: int) -> list[str]:
-    """Table rows at size `n` for listing routes in this process: `rows` written straight into `table` of a fresh
-    SQLite database (fake LLM, no duplicate index), then each named GET's median time over `requests` calls after a
-    warm-up, its ratio against the first path's, and its `X-Total-Count` (how many match)."""
+@contextmanager
+def served(rows: dict[Any, list[dict[str, Any]]]) -> Iterator[tuple[Any, Any]]:
+    """(app, client) of a fresh SQLite database (fake LLM, no duplicate index) holding `rows` (by table, written
+    straight in, in that order), in this process."""
     from fastapi.testclient import TestClient
     from sqlalchemy import insert
 
@@ -76,10 +77,19 @@ def listings_timed(table: Any, rows: list[dict[str, Any]], paths: dict[str, str]
         REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
     )
     app = create_app(settings, fake_llm())
-    timed = []
     with TestClient(app, base_url="http://localhost") as client:
         with app.state.runtime.db.session() as session:
-            session.execute(insert(table), rows)
+            for table, written in rows.items():
+                session.execute(insert(table), written)
+        yield app, client
+
+
+def listings_timed(table: Any, rows: list[dict[str, Any]], paths: dict[str, str], requests: int, n: int) -> list[str]:
+    """Table rows at size `n` for listing routes in this process: `rows` written straight into `table` of a fresh
+    SQLite database (fake LLM, no duplicate index), then each named GET's median time over `requests` calls after a
+    warm-up, its ratio against the first path's, and its `X-Total-Count` (how many match)."""
+    timed = []
+    with served({table: rows}) as (_, client):
         for name, path in paths.items():
             client.get(path)
             samples = []

@@ -10,12 +10,9 @@ Run: .venv/bin/python -m bench.bench_bulk_edit --items 1000 10000
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
-from sqlalchemy import insert
-
-from bench import median_time, publish_by_size
+from bench import median_time, publish_by_size, served
 from bench.bench_refine import stories
 from service.core.tables import BacklogItem
 
@@ -24,26 +21,14 @@ ROUNDS = 5
 
 
 def measure(n: int) -> list[str]:
-    from fastapi.testclient import TestClient
-
-    from pipelines.llm import fake_llm
-    from service.api import create_app
-    from service.core.settings import Settings
-
     real = stories(min(n, 5000))
     rows = [
         {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
          "labels": []}
         for k in range(n)
     ]  # fmt: skip
-    settings = Settings(
-        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
-    )
-    app = create_app(settings, fake_llm())
     out = []
-    with TestClient(app, base_url="http://localhost") as client:
-        with app.state.runtime.db.session() as session:
-            session.execute(insert(BacklogItem), rows)
+    with served({BacklogItem: rows}) as (_, client):
         for k in (50, 500):
             ids = list(range(1, k + 1))
 

@@ -11,14 +11,13 @@ Run: .venv/bin/python -m bench.bench_comments --items 1000 10000
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from bench import median_time, publish_by_size
+from bench import median_time, publish_by_size, served
 from bench.bench_refine import stories
 from service.core.tables import Comment, Suggestion
 
@@ -29,12 +28,6 @@ PAGE = 200
 
 
 def measure(n: int) -> list[str]:
-    from fastapi.testclient import TestClient
-
-    from pipelines.llm import fake_llm
-    from service.api import create_app
-    from service.core.settings import Settings
-
     real = stories(n)
     drafts = [
         {"kind": "story_draft", "status": "pending", "project_id": 1,
@@ -48,26 +41,18 @@ def measure(n: int) -> list[str]:
         for number in range(n)
         for k in range(PER_SUGGESTION)
     ]
-    settings = Settings(
-        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
-    )
-    app = create_app(settings, fake_llm())
-    db = app.state.runtime.db
     page = select(Suggestion).order_by(Suggestion.id.desc()).limit(PAGE)
 
     def listed(query: object) -> Callable[[int], object]:
         def call(_: int = 0) -> object:
-            with db.session() as session:
+            with app.state.runtime.db.session() as session:
                 return [
                     (s.id, s.comment_count if "comment_count" in s.__dict__ else None) for s in session.scalars(query)
                 ]
 
         return call
 
-    with TestClient(app, base_url="http://localhost") as client:
-        with db.session() as session:
-            session.execute(insert(Suggestion), drafts)
-            session.execute(insert(Comment), said)
+    with served({Suggestion: drafts, Comment: said}) as (app, client):
         assert listed(page)()[0][1] == PER_SUGGESTION
         before, now = page.options(defer(Suggestion.comment_count)), page
         page_path, thread_path = f"/v1/suggestions?limit={PAGE}", f"/v1/suggestions/{n}/comments"

@@ -14,12 +14,11 @@ Run: .venv/bin/python -m bench.bench_dependencies --items 1000 10000
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
-from bench import median_time, publish_by_size
+from bench import median_time, publish_by_size, served
 from bench.bench_refine import stories
 from service.core.tables import BacklogItem
 
@@ -29,23 +28,12 @@ EXPORTS = 5
 
 
 def measure(n: int) -> list[str]:
-    from fastapi.testclient import TestClient
-
-    from pipelines.llm import fake_llm
-    from service.api import create_app
-    from service.core.settings import Settings
-
     real = stories(n)
     rows = [
         {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
          "labels": [], "external_id": f"jira:BENCH-{k + 1}"}
         for k in range(n)
     ]  # fmt: skip
-    settings = Settings(
-        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
-    )
-    app = create_app(settings, fake_llm())
-    db = app.state.runtime.db
     last = n
 
     def export(_: int) -> object:
@@ -57,14 +45,12 @@ def measure(n: int) -> list[str]:
     def waits(k: int) -> object:
         return client.patch(f"/v1/backlog/{last}", json={"depends_on": [1 + k % 2]})
 
-    with TestClient(app, base_url="http://localhost") as client:
-        with db.session() as session:
-            session.execute(insert(BacklogItem), rows)
+    with served({BacklogItem: rows}) as (app, client):
         before = [
             ("export, no dependencies", median_time(export, EXPORTS)),
             ("edit labels", median_time(labels, REQUESTS)),
         ]
-        with db.session() as session:
+        with app.state.runtime.db.session() as session:
             for item in range(3, n, 2):  # item k waits for k - 1 and, every other time, k - 2
                 depends_on = [item - 1, item - 2] if item % 4 == 1 else [item - 1]
                 session.execute(update(BacklogItem).where(BacklogItem.id == item).values(depends_on=depends_on))

@@ -12,13 +12,10 @@ Run: .venv/bin/python -m bench.bench_insights --items 1000 10000 100000
 
 from __future__ import annotations
 
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
-
-from bench import median_time, publish_by_size
+from bench import median_time, publish_by_size, served
 from bench.bench_refine import stories
 from service.core.tables import Suggestion, SuggestionEvent, utcnow
 
@@ -38,12 +35,6 @@ def outcome(number: int) -> tuple[str, str | None]:
 
 
 def measure(n: int) -> list[str]:
-    from fastapi.testclient import TestClient
-
-    from pipelines.llm import fake_llm
-    from service.api import create_app
-    from service.core.settings import Settings
-
     real, now = stories(min(n, 5000)), utcnow()
     drafts, events = [], []
     for number in range(n):
@@ -62,14 +53,7 @@ def measure(n: int) -> list[str]:
         if action:
             decider = drafts[-1]["decided_by"]
             events.append({"suggestion_id": number + 1, "action": action, "at": decided, "actor": decider})
-    settings = Settings(
-        REFINERY_DATA_DIR=tempfile.mkdtemp(), REFINERY_LLM_PROVIDER="fake", REFINERY_DUPLICATE_CHECK=False
-    )
-    app = create_app(settings, fake_llm())
-    with TestClient(app, base_url="http://localhost") as client:
-        with app.state.runtime.db.session() as session:
-            session.execute(insert(Suggestion), drafts)
-            session.execute(insert(SuggestionEvent), events)
+    with served({Suggestion: drafts, SuggestionEvent: events}) as (_, client):
         seen = client.get("/v1/suggestions/insights").json()["kinds"][0]
         assert seen["made"] == n and seen["accepted_with_edits"] > 0, seen
         paths = {

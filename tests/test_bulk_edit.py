@@ -3,10 +3,8 @@ each change in its item's history, through the API and the CLI."""
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
 from service.cli import app
-from tests.test_dependencies import JIRA, add
+from tests.test_dependencies import add, jira_imported
 
 
 def test_several_items_are_edited_alike_each_in_its_history_and_an_unknown_one_is_said(client):
@@ -45,13 +43,7 @@ def test_several_items_are_edited_alike_each_in_its_history_and_an_unknown_one_i
 
 
 def test_backlog_bulk_edits_items_by_id_or_key(tmp_path, monkeypatch):
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
-    monkeypatch.setenv("COLUMNS", "300")
-    runner = CliRunner()
-    path = tmp_path / "jira.csv"
-    path.write_text(JIRA)
-    assert runner.invoke(app, ["import", str(path), "--format", "jira_csv"]).exit_code == 0
+    runner = jira_imported(tmp_path, monkeypatch)
     done = runner.invoke(app, ["backlog", "bulk", "SHOP-1", "SHOP-2", "3", "--add-label", "q3", "--as", "bo"])
     assert done.exit_code == 0, done.output
     assert "3 changed: #1, #2, #3" in done.output

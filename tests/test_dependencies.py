@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from service.backlog.exporters import ExportItem, export
 from service.backlog.importers import parse_import
 from service.cli import app
+from service.core.settings import get_settings
 from service.core.tables import BacklogItem
 from tests.test_prioritization_api import estimate, run_prioritize
 
@@ -190,14 +191,21 @@ def test_linear_relations_of_type_blocks_are_read_from_either_side():
     assert [i.depends_on_keys for i in parsed.items] == [[], ["linear:ENG-1"], []]
 
 
-def test_backlog_edit_and_show_name_what_an_item_waits_for_and_blocks(tmp_path, monkeypatch):
+def jira_imported(tmp_path, monkeypatch) -> CliRunner:
+    """A fresh data folder for the CLI (fake LLM) holding the items of `JIRA`, imported by `refinery import`."""
     monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
     monkeypatch.setenv("COLUMNS", "300")
+    get_settings.cache_clear()  # settings are cached per process: read this test's environment
     runner = CliRunner()
     path = tmp_path / "jira.csv"
     path.write_text(JIRA)
     assert runner.invoke(app, ["import", str(path), "--format", "jira_csv"]).exit_code == 0
+    return runner
+
+
+def test_backlog_edit_and_show_name_what_an_item_waits_for_and_blocks(tmp_path, monkeypatch):
+    runner = jira_imported(tmp_path, monkeypatch)
     shown = runner.invoke(app, ["backlog", "show", "SHOP-3"]).output
     assert "waits for #1 Checkout API\n" in shown and "waits for #2 Payments SDK (closed)\n" in shown
     assert "blocks #3 Checkout page\n" in runner.invoke(app, ["backlog", "show", "SHOP-1"]).output
