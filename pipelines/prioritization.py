@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+from collections import deque
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -135,7 +136,7 @@ def rank(scores: dict[int, float], depends_on: dict[int, list[int]]) -> list[int
     edges: dict[int, set[int]] = {i: set() for i in ids}
     for item in sorted(ids, key=lambda i: (-scores[i], i)):
         for dependency in depends_on.get(item, []):
-            if dependency in ids and dependency != item and not _reaches(edges, dependency, item):
+            if dependency in ids and dependency != item and not dependency_path(edges, dependency, item):
                 edges[item].add(dependency)
     dependents: dict[int, set[int]] = {i: set() for i in ids}
     for item, dependencies in edges.items():
@@ -167,8 +168,23 @@ def _reachable(edges: dict[int, set[int]], start: int) -> set[int]:
     return seen
 
 
-def _reaches(edges: dict[int, set[int]], start: int, target: int) -> bool:
-    return start == target or target in _reachable(edges, start)
+def dependency_path(edges: dict[int, set[int]], start: int, goal: int) -> list[int]:
+    """The shortest chain of dependencies from `start` to `goal` (`edges`: item -> the items it depends on), both
+    ends included ([start] when they are one), or [] when `start` does not depend on `goal`, even indirectly."""
+    came_from: dict[int, int | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node == goal:
+            path = [node]
+            while (previous := came_from[path[-1]]) is not None:
+                path.append(previous)
+            return path[::-1]
+        for following in sorted(edges.get(node, ())):
+            if following not in came_from:
+                came_from[following] = node
+                queue.append(following)
+    return []
 
 
 def plan_sprint(order: list[int], points: dict[int, int], depends_on: dict[int, list[int]], capacity: int) -> list[int]:

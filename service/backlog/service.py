@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from pipelines.prioritization import dependency_path
 from service import duplicates
 from service.backlog.exporters import ExportFormat, export, export_item
 from service.backlog.schemas import (
@@ -195,10 +196,9 @@ def import_items(
 
 def tracked(data: BacklogItemCreate) -> dict[str, Any]:
     """The synced fields, and the keys of the parent and of the items it waits for, as the tracker gives them."""
-    keys = sorted(set(data.depends_on_keys))
-    return {**data.model_dump(include=set(SYNCED)), "labels": _label_set(data.labels), "parent": data.parent} | {
-        "depends_on_keys": keys
-    }
+    synced = data.model_dump(include=set(SYNCED))
+    waits = sorted(set(data.depends_on_keys))
+    return {**synced, "labels": _label_set(data.labels), "parent": data.parent, "depends_on_keys": waits}
 
 
 def _label_set(labels: list[str]) -> list[str]:
@@ -254,6 +254,8 @@ def edit_items(runtime: Runtime, bulk: BacklogBulkEdit, actor: str | None) -> Bu
     """Several items edited alike in one transaction (labels added or removed, type, closed), each change in its
     item's history as a person's edit; an unknown or merged-away item is refused, the others still edited."""
     edited = BulkEdited()
+    removed = {label.lower() for label in bulk.remove_labels}
+    alike = bulk.model_dump(include={"item_type", "closed"}, exclude_none=True)
     with runtime.db.session() as session:
         found = {i.id: i for i in session.scalars(select(BacklogItem).where(BacklogItem.id.in_(bulk.item_ids)))}
         for item_id in dict.fromkeys(bulk.item_ids):
@@ -262,10 +264,8 @@ def edit_items(runtime: Runtime, bulk: BacklogBulkEdit, actor: str | None) -> Bu
                 why = f"merged into #{item.merged_into_id}" if item else "no backlog item with this id"
                 edited.refused.append(BulkRefused(id=item_id, detail=why))
                 continue
-            labels = [label for label in item.labels or [] if label not in {x.lower() for x in bulk.remove_labels}]
-            wanted = bulk.model_dump(include={"item_type", "closed"}, exclude_none=True)
-            wanted["labels"] = [*labels, *bulk.add_labels]
-            changed = _edit(session, item, wanted, actor)
+            kept = [label for label in item.labels or [] if label not in removed]
+            changed = _edit(session, item, {**alike, "labels": [*kept, *bulk.add_labels]}, actor)
             (edited.changed if changed else edited.unchanged).append(item_id)
     return edited
 
@@ -285,7 +285,7 @@ def check_dependencies(session: Session, item: BacklogItem, wanted: list[int]) -
     waiting = session.execute(select(BacklogItem.id, BacklogItem.depends_on).where(BacklogItem.depends_on.is_not(None)))
     graph = {row_id: set(depends or []) for row_id, depends in waiting}
     for start in ids:
-        if path := _path(graph, start, item.id):
+        if path := dependency_path(graph, start, item.id):
             chain = " waits for ".join(f"#{i}" for i in path)
             raise InvalidInput(f"{chain}: #{item.id} cannot also wait for #{start}, that would be a cycle")
     return ids
@@ -310,24 +310,6 @@ def _waiting_for(session: Session) -> defaultdict[int, list[int]]:
         for prerequisite in depends_on or []:
             waiting[prerequisite].append(item_id)
     return waiting
-
-
-def _path(graph: dict[int, set[int]], start: int, goal: int) -> list[int]:
-    """The shortest chain of dependencies from `start` to `goal` in `graph` (item -> the items it waits for), or []."""
-    came_from: dict[int, int | None] = {start: None}
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        if node == goal:
-            path = [node]
-            while (previous := came_from[path[-1]]) is not None:
-                path.append(previous)
-            return path[::-1]
-        for following in sorted(graph.get(node, ())):
-            if following not in came_from:
-                came_from[following] = node
-                queue.append(following)
-    return []
 
 
 def item_history(session: Session, item_id: int) -> list[ItemEvent]:

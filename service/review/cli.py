@@ -43,7 +43,7 @@ def review_list(
     of_kind = SuggestionKind(kind) if kind else None
     runtime = open_runtime()
     with runtime.db.session() as session:
-        who = getpass.getuser() if assignee == "me" else assignee
+        who = _person(assignee)
         found = suggestions.list_suggestions(
             session, suggestions.Filter(wanted, of_kind, search, who, unassigned), limit
         )
@@ -126,7 +126,7 @@ def activity(
 
     runtime = open_runtime()
     with runtime.db.session() as session:
-        lines = done(session, limit, None, getpass.getuser() if actor == "me" else actor)
+        lines = done(session, limit, None, _person(actor))
     if as_json:
         print(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
         return
@@ -139,6 +139,11 @@ def activity(
         detail = f": {line.detail}" if line.detail else ""
         said = f"{line.at:%Y-%m-%d %H:%M} {who} {line.action} {about} {line.subject}{detail}"
         console.print(said, markup=False, highlight=False)
+
+
+def _person(name: str | None) -> str | None:
+    """A name an option gives; "me" is your login name."""
+    return getpass.getuser() if name == "me" else name
 
 
 def _share(value: float | None) -> str:
@@ -245,7 +250,7 @@ def review_assign(
 
     if (to is None) == (not nobody):
         raise fail("say --to NAME, or --nobody to give them back")
-    name = (getpass.getuser() if to == "me" else to.strip()) if to is not None else None
+    name = _person(to.strip() if to is not None else None)
     if name is not None and not 1 <= len(name) <= 200:
         raise fail("--to takes a name of 1-200 characters")
     runtime = open_runtime()
