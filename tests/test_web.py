@@ -691,6 +691,35 @@ def test_ticked_items_get_a_label_and_are_closed_together(page: Page, desk: str)
     assert [i["labels"] for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()] == [["q3"], ["old", "q3"], []]
 
 
+def test_an_admin_connects_jira_and_a_reviewer_sends_the_ticked_items_then_all(page: Page, desk: str):
+    from tests.tracker_standin import TOKEN, USER, standin
+
+    items = [{"title": "Checkout API"}, {"title": "Payments SDK"}, {"title": "Dark mode"}]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    with standin() as site:
+        visit(page, "/#backlog")
+        expect(page.locator("#tracker-send")).to_be_hidden()
+        page.click("#tracker summary")
+        page.fill("#tracker-form input[name=url]", site.url)
+        page.fill("#tracker-form input[name=target]", "SHOP")
+        page.fill("#tracker-form input[name=user]", USER)
+        page.fill("#tracker-form input[name=token]", TOKEN)
+        page.click("#tracker-save")
+        expect(page.locator("#flash")).to_contain_text("Tracker saved")
+        page.click("#tracker-check")
+        expect(page.locator("#flash")).to_contain_text("signed in to Jira as Ana Lima; project SHOP: Shop")
+        expect(page.locator("#tracker-send")).to_have_text("Send to Jira SHOP")
+        page.locator("#backlog tbody tr[data-id='2'] .tick-item").check()
+        page.click("#backlog-bulk-send")
+        expect(page.locator("#flash")).to_contain_text("1 created, 0 updated, 0 unchanged.")
+        link = page.locator("#backlog tbody tr[data-id='2'] a", has_text="SHOP-1")
+        expect(link).to_have_attribute("href", f"{site.url}/browse/SHOP-1")
+        page.click("#tracker-send")
+        expect(page.locator("#flash")).to_contain_text("2 created, 0 updated, 1 unchanged.")
+        expect(page.locator("#tracker-job")).to_contain_text("3 of 3")
+        assert sorted(issue["summary"] for issue in site.jira().values()) == ["Checkout API", "Dark mode", "Payments SDK"]
+
+
 def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):
     visit(page, "/#backlog")
     expect(page.locator("#backlog tbody")).to_contain_text("add an item")

@@ -111,6 +111,12 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): A,
     ("POST", "/v1/webhooks/{webhook_id}/ping"): A,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): A,
+    ("GET", "/v1/tracker"): V,  # never the token
+    ("PUT", "/v1/tracker"): A,
+    ("DELETE", "/v1/tracker"): A,
+    ("POST", "/v1/tracker/check"): A,
+    ("POST", "/v1/tracker/push"): R,  # writes to the team's tracker, as exporting and importing by hand would
+    ("GET", "/v1/tracker/jobs/{job_id}"): V,
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API token: `refinery token create NAME` prints one.")

@@ -31,6 +31,7 @@ from service.prioritization import routes as prioritization
 from service.projects import routes as projects
 from service.refinement import routes as refinement
 from service.review import routes as review
+from service.trackers import routes as trackers
 from service.webhooks import routes as webhooks
 from service.webhooks.delivery import Sender
 from service.worker import job_queue
@@ -38,7 +39,7 @@ from service.worker import job_queue
 WEB = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
     drafting, review, refinement, conversations, backlog, duplicates, ingest, prioritization, accounts, projects,
-    webhooks, health,
+    webhooks, trackers, health,
 )  # fmt: skip
 ACCESS_RESPONSES = {
     401: {"description": "Accounts are on and the request did not prove who sent it."},

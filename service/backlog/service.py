@@ -211,6 +211,38 @@ def _ours(item: BacklogItem) -> dict[str, Any]:
     return {name: sorted(item.labels or []) if name == "labels" else getattr(item, name) for name in SYNCED}
 
 
+def changed_since_tracker(item: BacklogItem) -> list[str]:
+    """The synced fields changed here since the tracker last had them (by an import or a push); none for an item
+    of no tracker, or one imported before the fields were kept (then what the tracker has is not known)."""
+    if not item.external_id or item.imported is None:
+        return []
+    ours = _ours(item) | {"labels": _label_set(item.labels or [])}
+    return [name for name in SYNCED if ours[name] != item.imported.get(name, ours[name])]
+
+
+def tracker_fields(item: BacklogItem, parent: str | None) -> dict[str, Any]:
+    """The item's synced fields as a tracker will have them once it is sent (`BacklogItem.imported`'s shape), with
+    its parent's key there; taken before sending, so an edit made meanwhile still counts as a change here."""
+    known = item.imported or {}
+    return _ours(item) | {
+        "labels": _label_set(item.labels or []),
+        "parent": parent if parent is not None else known.get("parent"),
+        "depends_on_keys": known.get("depends_on_keys", []),
+    }
+
+
+def sent_to_tracker(
+    session: Session, item: BacklogItem, external_id: str, fields: dict[str, Any], actor: str | None
+) -> None:
+    """Record that the tracker now has the item as `fields` (`tracker_fields`), as the issue `external_id`, so a
+    re-import of that tracker's file finds it unchanged; its history says who sent it."""
+    before = {"external_id": item.external_id} if item.external_id != external_id else {}
+    item.external_id = external_id
+    item.imported = fields
+    after = {"external_id": external_id} if before else {"sent": external_id}
+    session.add(ItemEvent(item_id=item.id, action=ItemAction.sent, actor=actor, before=before, after=after))
+
+
 def _changed_here(session: Session, item: BacklogItem) -> bool:
     """Whether a person changed the item here: accepted a suggestion on it, or set its priority by hand."""
     accepted = select(Suggestion.id).where(

@@ -34,6 +34,7 @@ class ItemAction(StrEnum):
     added = "added"  # by a person or a script, an item of no tracker (POST /v1/backlog/items, `refinery backlog add`)
     edited = "edited"  # by a person, PATCH /v1/backlog/{id}
     imported = "imported"  # a re-import took the tracker's changes
+    sent = "sent"  # created or updated in the project's tracker by a person's push (service.trackers)
 
 
 class SuggestionAction(StrEnum):
@@ -70,6 +71,13 @@ class DeliveryStatus(StrEnum):
     pending = "pending"
     delivered = "delivered"
     failed = "failed"
+
+
+class TrackerKind(StrEnum):
+    """The trackers a project's backlog items are sent to (service.trackers); their keys as imports name them."""
+
+    jira = "jira"  # Jira Cloud, REST API v3
+    github = "github"  # GitHub (or GitHub Enterprise Server) issues, REST API
 
 
 class JobStatus(StrEnum):

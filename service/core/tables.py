@@ -311,6 +311,37 @@ class RefineJob(ProjectScoped, JobColumns, Base):
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class TrackerConnection(ProjectScoped, Base):
+    """Where a project's backlog items are sent (one tracker per project): Jira Cloud or GitHub issues."""
+
+    __tablename__ = "tracker_connections"
+    __table_args__ = (UniqueConstraint("project_id", name="uq_tracker_connections_project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # TrackerKind
+    url: Mapped[str] = mapped_column(String(2000))  # Jira site, or GitHub's API root
+    target: Mapped[str] = mapped_column(String(200))  # Jira project key, or GitHub owner/repo
+    user: Mapped[str | None] = mapped_column(String(200))  # Jira account email (GitHub needs none)
+    token: Mapped[str] = mapped_column(String(2000))  # kept to call the tracker; never shown again
+    story_points_field: Mapped[str | None] = mapped_column(String(100))  # Jira's custom field id
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PushJob(ProjectScoped, JobColumns, Base):
+    """Sending backlog items to the project's tracker: new ones created, ones changed here since updated."""
+
+    __tablename__ = "push_jobs"
+
+    item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    tracker: Mapped[str] = mapped_column(String(300))  # e.g. "jira SHOP at https://acme.atlassian.net"
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Conversation(ProjectScoped, Base):
     """An uploaded meeting transcript or chat export, as speaker turns, and the summary its job made."""
 

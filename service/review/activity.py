@@ -68,6 +68,8 @@ def activity(
         )
     for event, item in session.execute(_newest(edits, ItemEvent.at, ItemEvent.id, before, limit)):
         changed = ", ".join(sorted(event.after)) if event.action != ItemAction.added else None
+        if event.action == ItemAction.sent:  # the issue it is in the tracker
+            changed = (event.after.get("external_id") or event.after.get("sent") or "").split(":", 1)[-1]
         found.append(
             ActivityPublic(
                 at=event.at, actor=event.actor, action=event.action, item_id=item.id, subject=item.title, detail=changed

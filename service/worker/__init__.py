@@ -10,9 +10,10 @@ from service.ingest import jobs as ingest_jobs
 from service.ops.logs import with_job_context
 from service.prioritization import jobs as prioritization_jobs
 from service.refinement import jobs as refinement_jobs
+from service.trackers import jobs as push_jobs
 
 JOB_KINDS: list[JobKind] = with_job_context(
-    [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB, conversation_jobs.JOB]
+    [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB, conversation_jobs.JOB, push_jobs.JOB]
 )  # each run in its job's log context (job ids in log lines)
 
 

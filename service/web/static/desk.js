@@ -9,6 +9,7 @@ import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
 import * as review from "./review.js";
 import * as webhooks from "./webhooks.js";
+import * as tracker from "./tracker.js";
 
 const TABS = ["draft", "upload", "meetings", "review", "refine", "backlog"];
 
@@ -264,7 +265,7 @@ function backlogRow(item) {
     h("td", {}, item.item_type), h("td", {}, item.labels.join(", ")), h("td", {}, item.story_points ?? ""),
     h("td", {}, item.priority_score != null ? Number(item.priority_score).toFixed(2) : ""),
     h("td", {}, ev.ticket_count ? `${ev.ticket_count} tickets, ${ev.distinct_customers} customers` : ""),
-    h("td", {}, item.external_id || (item.source_suggestion_id ? `suggestion #${item.source_suggestion_id}` : "")),
+    h("td", {}, tracker.issueLink(item.external_id) || item.external_id || (item.source_suggestion_id ? `suggestion #${item.source_suggestion_id}` : "")),
     h("td", {}, similar));
   return row;
 }
@@ -517,7 +518,7 @@ async function loadBacklog() {
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
   const query = backlogQuery();
   const filtered = ["q", "item_type", "label"].some((name) => query.has(name)) || query.get("state") !== "all";
-  const page = await fetchBacklog(query);
+  const [page] = await Promise.all([fetchBacklog(query), tracker.load().catch(() => {})]);  // keys link to the tracker
   if (page === SUPERSEDED) return;
   exportLinks(query);
   const { items, total } = page;
@@ -677,6 +678,7 @@ async function start() {
   $("#new-item").append(newItemForm());
   refine.start();
   webhooks.start();
+  tracker.start(() => loadBacklog(), backlogTicked);
   insights.start();
   activity.start();
   meetings.start();

@@ -1,0 +1,1 @@
+"""Sending backlog items to the team's tracker (Jira Cloud, GitHub issues): created there, or updated when changed."""

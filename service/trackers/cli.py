@@ -1,0 +1,141 @@
+"""`refinery tracker set|show|check|remove|push`: the project's Jira or GitHub connection, and sending items there."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from service.core.cli import console, errors, fail, follow_job, open_runtime, refusals
+from service.core.enums import TrackerKind
+
+tracker_app = typer.Typer(
+    help="Send backlog items to Jira Cloud or GitHub issues: created there, or updated when changed here.",
+    no_args_is_help=True,
+)
+TOKEN_ENV = {TrackerKind.jira: "JIRA_API_TOKEN", TrackerKind.github: "GITHUB_TOKEN"}
+
+
+@tracker_app.command("set")
+def tracker_set(
+    kind: Annotated[TrackerKind, typer.Argument(help="jira (Jira Cloud) or github (GitHub issues).")],
+    url: Annotated[
+        str | None, typer.Option(help="Jira: the site (https://acme.atlassian.net). GitHub Enterprise: its API root.")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Jira: the project key (SHOP).")] = None,
+    repo: Annotated[str | None, typer.Option(help="GitHub: owner/repo.")] = None,
+    user: Annotated[str | None, typer.Option(help="Jira: the account's email.")] = None,
+    points_field: Annotated[
+        str | None, typer.Option(help="Jira: the story points field's id (default customfield_10016).")
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            help="The environment variable holding the token (default JIRA_API_TOKEN or GITHUB_TOKEN); "
+            "unset, the token is asked for, hidden, or the kept one is used."
+        ),
+    ] = None,  # fmt: skip
+) -> None:
+    """Connect this project to its tracker (or change the connection); then `refinery tracker check`."""
+    import getpass
+
+    from pydantic import ValidationError
+
+    from pipelines.llm import describe_validation_error
+    from service.trackers import service
+    from service.trackers.schemas import TrackerSet
+
+    target = project if kind == TrackerKind.jira else repo
+    if not target:
+        raise fail("--project SHOP is needed for Jira" if kind == TrackerKind.jira else "--repo owner/repo is needed")
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        kept = service.get_connection(session)
+        keeps = kept is not None and kept.kind == kind
+    token = os.environ.get(token_env or TOKEN_ENV[kind]) or None
+    if token is None and not keeps:
+        token = typer.prompt(f"{kind} token", hide_input=True)
+    body = {"kind": kind, "url": url, "target": target, "user": user, "token": token}
+    body["story_points_field"] = points_field
+    try:
+        wanted = TrackerSet.model_validate(body)
+    except ValidationError as exc:
+        raise fail(describe_validation_error(exc)) from exc
+    with refusals(), runtime.db.session() as session:
+        said = service.describe(service.set_connection(session, wanted, getpass.getuser()))
+    console.print(f"This project sends its items to {escape(said)}. Try it: refinery tracker check")
+
+
+@tracker_app.command("show")
+def tracker_show() -> None:
+    """The project's tracker (never its token)."""
+    from service.trackers import service
+
+    with open_runtime().db.session() as session:
+        row = service.get_connection(session)
+        if row is None:
+            raise fail(service.NOT_CONNECTED)
+        shown = service.public(row)
+        said = service.describe(row)
+    console.print(escape(said) + (f" as {escape(shown.user)}" if shown.user else ""))
+    when = f"{shown.updated_at:%Y-%m-%d %H:%M}"
+    console.print(f"issues: {escape(shown.browse_url)}; set by {shown.updated_by or '?'} at {when}")
+
+
+@tracker_app.command("check")
+def tracker_check() -> None:
+    """Call the tracker with the kept token: who it is, and whether the project or repository is there."""
+    from service.trackers import service
+    from service.trackers.clients import TrackerError
+
+    with refusals(), open_runtime().db.session() as session:
+        tracker = service.client(service.connection(session))
+    try:
+        console.print(escape(tracker.check()))
+    except TrackerError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        tracker.close()
+
+
+@tracker_app.command("remove")
+def tracker_remove() -> None:
+    """Forget the connection and its token (items sent keep their keys)."""
+    from service.trackers import service
+
+    with refusals(), open_runtime().db.session() as session:
+        session.delete(service.connection(session))
+    console.print("The tracker connection and its token are forgotten.")
+
+
+@tracker_app.command("push")
+def tracker_push(
+    item: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--item",
+            help="Only these backlog item ids (repeatable); default: every open item, and every "
+            "item already in the tracker.",
+        ),
+    ] = None,  # fmt: skip
+) -> None:
+    """Send items to the tracker: new ones created, ones changed here since updated (progress bar)."""
+    import getpass
+
+    from service.trackers import jobs
+
+    runtime = open_runtime()
+    with refusals():
+        job = jobs.create_job(runtime, item, getpass.getuser())
+    job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, f"sending {job.total} item(s) to {job.tracker}")
+    table = Table("job", "status", "items", "created", "updated", "unchanged", "skipped", "failed")
+    table.add_row(*(str(v) for v in (job.id, job.status, job.total, job.created, job.updated, job.unchanged,
+                                     job.skipped, job.failed)))  # fmt: skip
+    console.print(table)
+    for note in job.errors[:20]:
+        errors.print(f"[yellow]note:[/] {escape(note)}")
+    if job.status != "done" or job.failed:
+        raise typer.Exit(code=1)

@@ -1,0 +1,301 @@
+"""Calling a tracker's REST API to create and update issues: Jira Cloud (REST v3) and GitHub issues.
+
+The bodies are the exports' (`service.backlog.exporters`: `to_jira_json`, `to_github_json`), so what is sent is what
+a downloaded export holds. A call is retried on a network error, 429 or 502-504 (waiting what `Retry-After` says, at
+most `MAX_WAIT_S`), up to `ATTEMPTS` times; a refused credential (401, 403 that is not a rate limit) stops the
+whole push (`Refused`), anything else fails one item (`TrackerError`) with what the tracker said.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_github_json, to_jira_json
+from service.core.enums import TrackerKind
+
+ATTEMPTS = 4
+MAX_WAIT_S = 30.0
+TIMEOUT_S = 20.0
+RETRIED = frozenset({429, 502, 503, 504})
+JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")
+GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
+
+
+class TrackerError(Exception):
+    """One call failed for a reason the tracker gave (or the network): that item is not sent."""
+
+
+class Refused(TrackerError):
+    """The tracker refused the credentials or their permissions: no item can be sent until they are fixed."""
+
+
+class Gone(TrackerError):
+    """The issue an item was sent as is not in the tracker any more."""
+
+
+@dataclass
+class Sent:
+    """What the tracker made of an item: its key there (SHOP-12, owner/repo#12) and what it did not take."""
+
+    key: str
+    warnings: list[str] = field(default_factory=list)
+
+
+class Tracker(Protocol):
+    kind: TrackerKind
+    name: str  # "Jira" | "GitHub", for messages
+
+    def check(self) -> str: ...
+    def create(self, item: ExportItem) -> Sent: ...
+    def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent: ...
+    def close(self) -> None: ...
+
+
+def _detail(response: httpx.Response) -> str:
+    """What the tracker said, in a line: Jira's errorMessages and field errors, GitHub's message and errors."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    said = [str(body["message"])] if body.get("message") else []
+    said += [str(message) for message in body.get("errorMessages") or []]
+    errors = body.get("errors")
+    if isinstance(errors, dict):  # Jira: field -> what is wrong with it
+        said += [f"{name}: {why}" for name, why in errors.items()]
+    elif isinstance(errors, list):  # GitHub: [{resource, field, code, message?}]
+        said += [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
+    return "; ".join(said)[:500] or response.reason_phrase
+
+
+def _wait_s(response: httpx.Response, attempt: int) -> float:
+    """How long to wait before trying again: `Retry-After` (seconds) or GitHub's rate limit reset, else 1, 2, 4 s."""
+    retry_after = response.headers.get("retry-after", "")
+    if retry_after.isdigit():
+        return min(float(retry_after), MAX_WAIT_S)
+    reset = response.headers.get("x-ratelimit-reset", "")
+    if reset.isdigit():
+        return min(max(float(reset) - time.time(), 0.0), MAX_WAIT_S)
+    return float(2**attempt)
+
+
+def _rate_limited(response: httpx.Response) -> bool:
+    """A 429, or GitHub's 403 for a (secondary) rate limit."""
+    return response.status_code == 429 or (
+        response.status_code == 403
+        and (response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers)
+    )
+
+
+@dataclass
+class Http:
+    """An httpx client with the retries above; `sleep` is replaceable so tests do not wait."""
+
+    client: httpx.Client
+    name: str
+    sleep: Callable[[float], None] = time.sleep
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        for attempt in range(ATTEMPTS):
+            last = attempt == ATTEMPTS - 1
+            try:
+                response = self.client.request(method, path, json=body)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise TrackerError(f"could not reach {self.name} at {self.client.base_url}: {exc}") from exc
+                self.sleep(float(2**attempt))
+                continue
+            if (response.status_code in RETRIED or _rate_limited(response)) and not last:
+                self.sleep(_wait_s(response, attempt))
+                continue
+            if response.status_code in (401, 403):
+                raise Refused(
+                    f"{self.name} refused the request ({response.status_code}: {_detail(response)}): check the "
+                    "user, the token and its permissions (refinery tracker check)"
+                )
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _fail(name: str, what: str, response: httpx.Response) -> TrackerError:
+    kind = Gone if response.status_code == 404 else TrackerError
+    return kind(f"{name} did not {what} ({response.status_code}: {_detail(response)})")
+
+
+class Jira:
+    """Jira Cloud, REST API v3, signed in with an account's email and API token (basic auth)."""
+
+    kind = TrackerKind.jira
+    name = "Jira"
+
+    def __init__(self, url: str, project: str, user: str, token: str, points_field: str | None = None) -> None:
+        client = httpx.Client(
+            base_url=url.rstrip("/") + "/rest/api/3", auth=(user, token), timeout=TIMEOUT_S,
+            headers={"Accept": "application/json"},
+        )  # fmt: skip
+        self.http, self.project = Http(client, self.name), project
+        self.points_field = points_field or STORY_POINTS_FIELD
+
+    def check(self) -> str:
+        me = self.http.call("GET", "/myself")
+        if me.status_code != 200:
+            raise _fail(self.name, "say who the token belongs to", me)
+        project = self.http.call("GET", f"/project/{self.project}")
+        if project.status_code != 200:
+            raise _fail(self.name, f"find project {self.project}", project)
+        return f"signed in to Jira as {me.json().get('displayName', '?')}; project {self.project}: " + str(
+            project.json().get("name", "?")
+        )
+
+    def _fields(self, item: ExportItem) -> dict[str, Any]:
+        fields = to_jira_json([item])[0]["fields"]
+        if STORY_POINTS_FIELD in fields and self.points_field != STORY_POINTS_FIELD:
+            fields[self.points_field] = fields.pop(STORY_POINTS_FIELD)
+        return fields
+
+    def _optional(self) -> dict[str, str]:
+        """The fields an issue is still worth sending without (Jira field -> what to call it)."""
+        return {"priority": "priority", "labels": "labels", self.points_field: "story points", "parent": "parent"}
+
+    def _send(self, method: str, path: str, fields: dict[str, Any], what: str) -> tuple[httpx.Response, list[str]]:
+        """Send `fields`; where Jira refuses only fields an issue can do without (a priority its scheme lacks, a
+        story points field not on the screen, an issue type the project lacks), send again without them (the type
+        as Task), once, and say so."""
+        warnings: list[str] = []
+        for _ in range(2):
+            response = self.http.call(method, path, {"fields": fields})
+            if response.status_code != 400:
+                break
+            is_json = "json" in response.headers.get("content-type", "")
+            refused = (response.json().get("errors") or {}) if is_json else {}
+            optional = self._optional()
+            if not refused or not set(refused) <= {*optional, "issuetype"}:
+                break
+            if "issuetype" in refused and fields.get("issuetype", {}).get("name") == FALLBACK_ISSUE_TYPE:
+                break
+            for name, said in refused.items():
+                if name == "issuetype":
+                    was = fields["issuetype"]["name"]
+                    fields["issuetype"] = {"name": FALLBACK_ISSUE_TYPE}
+                    warnings.append(f"Jira has no issue type {was} here ({said}): sent as {FALLBACK_ISSUE_TYPE}")
+                else:
+                    fields.pop(name, None)
+                    warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it")
+        if response.status_code >= 300:
+            raise _fail(self.name, what, response)
+        return response, warnings
+
+    def create(self, item: ExportItem) -> Sent:
+        fields = {"project": {"key": self.project}, **self._fields(item)}
+        response, warnings = self._send("POST", "/issue", fields, "create the issue")
+        key = str(response.json()["key"])
+        if item.closed:
+            warnings += self._transition(key, done=True)
+        return Sent(key, warnings)
+
+    def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
+        full = self._fields(item)
+        wanted = {
+            "title": ["summary"], "description": ["description"], "item_type": ["issuetype"], "labels": ["labels"],
+            "priority": ["priority"], "story_points": [self.points_field],
+        }  # fmt: skip
+        names = {name for field_name in changed for name in wanted.get(field_name, [])}
+        fields = {name: full.get(name) for name in names}  # a field the item no longer has is cleared
+        warnings: list[str] = []
+        if fields:
+            _, warnings = self._send("PUT", f"/issue/{key}", fields, f"update {key}")
+        if "closed" in changed:
+            warnings += self._transition(key, done=item.closed)
+        return Sent(key, warnings)
+
+    def _transition(self, key: str, done: bool) -> list[str]:
+        """Move the issue to a status of the Done category (or back to To Do); a warning when its workflow has no
+        such transition from where it is."""
+        wanted = ("done",) if done else ("new", "indeterminate")
+        found = self.http.call("GET", f"/issue/{key}/transitions")
+        if found.status_code != 200:
+            raise _fail(self.name, f"list the transitions of {key}", found)
+        for category in wanted:
+            for transition in found.json().get("transitions", []):
+                if transition.get("to", {}).get("statusCategory", {}).get("key") == category:
+                    body = {"transition": {"id": transition["id"]}}
+                    moved = self.http.call("POST", f"/issue/{key}/transitions", body)
+                    if moved.status_code >= 300:
+                        raise _fail(self.name, f"move {key} to {transition['to'].get('name')}", moved)
+                    return []
+        to = "done" if done else "to do"
+        return [f"{key}'s workflow has no transition to {to} from its status: change it in Jira"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GitHub:
+    """GitHub issues of one repository, with a token that may write issues (a fine-grained token: Issues, write)."""
+
+    kind = TrackerKind.github
+    name = "GitHub"
+
+    def __init__(self, url: str, repo: str, token: str) -> None:
+        client = httpx.Client(
+            base_url=url.rstrip("/"), timeout=TIMEOUT_S,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
+                     "X-GitHub-Api-Version": "2022-11-28"},
+        )  # fmt: skip
+        self.http, self.repo = Http(client, self.name), repo
+
+    def check(self) -> str:
+        found = self.http.call("GET", f"/repos/{self.repo}")
+        if found.status_code != 200:
+            raise _fail(self.name, f"find the repository {self.repo}", found)
+        repo = found.json()
+        said = f"GitHub repository {repo.get('full_name', self.repo)}"
+        if repo.get("has_issues") is False:
+            raise TrackerError(f"{said} has issues turned off: turn them on in its settings")
+        if (repo.get("permissions") or {}).get("push") is False:
+            said += " (the token may not be able to add labels: it has no write access)"
+        return said
+
+    def create(self, item: ExportItem) -> Sent:
+        body = to_github_json([item])[0]
+        state = {name: body.pop(name) for name in ("state", "state_reason") if name in body}
+        response = self.http.call("POST", f"/repos/{self.repo}/issues", body)
+        if response.status_code >= 300:
+            raise _fail(self.name, "create the issue", response)
+        number = response.json()["number"]
+        if state:  # GitHub opens every issue it creates
+            self._patch(number, state)
+        return Sent(f"{self.repo}#{number}")
+
+    def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
+        full = to_github_json([item])[0]
+        wanted = {
+            "title": ["title"], "description": ["body"], "labels": ["labels"], "item_type": ["labels"],
+            "closed": ["state", "state_reason"],
+        }  # fmt: skip
+        names = {name for field_name in changed for name in wanted.get(field_name, [])}
+        body = {name: full.get(name) for name in names}
+        if "state" in body and body["state"] is None:
+            body |= {"state": "open", "state_reason": "reopened"}
+        if body:
+            self._patch(int(key.rsplit("#", 1)[1]), body)
+        return Sent(key)
+
+    def _patch(self, number: int, body: dict[str, Any]) -> None:
+        response = self.http.call("PATCH", f"/repos/{self.repo}/issues/{number}", body)
+        if response.status_code >= 300:
+            raise _fail(self.name, f"update {self.repo}#{number}", response)
+
+    def close(self) -> None:
+        self.http.close()

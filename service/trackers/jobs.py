@@ -1,0 +1,80 @@
+"""Sending items to the tracker as a background job, one item at a time with its counts (a few hundred ms each). Each
+item's key is committed as soon as the tracker answers, so a job a crash interrupted runs again from the start
+and finds the items already sent unchanged: at most the one item in flight when the process died can be created
+twice. Refused credentials stop the job (every other item would fail alike); any other failure is that item's."""
+
+from __future__ import annotations
+
+import logging
+
+from service.core import jobs
+from service.core.enums import FINISHED, JobStatus
+from service.core.runtime import Runtime
+from service.core.tables import PushJob, utcnow
+from service.trackers import service
+from service.trackers.clients import Refused
+from service.trackers.schemas import PushJobPublic
+from service.trackers.service import Outcome
+
+log = logging.getLogger(__name__)
+COUNTED = (Outcome.created, Outcome.updated, Outcome.unchanged, Outcome.skipped)
+
+
+def create_job(runtime: Runtime, item_ids: list[int] | None, actor: str | None) -> PushJob:
+    """Check the request now (no tracker, unknown ids, too many, nothing to send are 4xx) and queue the job."""
+    with runtime.db.session() as session:
+        row = service.connection(session)
+        items = service.items_to_push(session, row, item_ids)
+        jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
+        job = PushJob(item_ids=[i.id for i in items], actor=actor, total=len(items), tracker=service.describe(row))
+        session.add(job)
+        session.flush()
+        return job
+
+
+def get_job(runtime: Runtime, job_id: int) -> PushJob:
+    return jobs.get_job(runtime, PushJob, job_id, "push")
+
+
+def run_job(runtime: Runtime, job_id: int) -> None:
+    job = get_job(runtime, job_id)
+    counts = {outcome.value: 0 for outcome in COUNTED} | {"failed": 0}
+    if job.status in FINISHED or not jobs.claim(runtime, PushJob, job_id, started_at=utcnow(), processed=0, **counts):
+        return
+    with runtime.db.session() as session:
+        row = service.get_connection(session)
+    if row is None:
+        jobs.finish(runtime, PushJob, job_id, JobStatus.failed, errors=[service.NOT_CONNECTED])
+        return
+    tracker = service.client(row)
+    try:
+        for done, item_id in enumerate(job.item_ids, 1):
+            jobs.stop_if_cancelled(runtime, PushJob, job_id)
+            pushed = service.push_item(runtime, tracker, row, item_id, job.actor)
+            counts[pushed.outcome.value] += 1
+            jobs.append_errors(runtime, PushJob, job_id, pushed.notes)
+            runtime.db.update(PushJob, job_id, processed=done, **counts)
+    except jobs.Cancelled:
+        log.info("push job %s stopped: it was cancelled", job_id)
+        return
+    except Refused as exc:
+        jobs.finish(runtime, PushJob, job_id, JobStatus.failed, errors=[f"stopped: {exc}"])
+        return
+    except Exception as exc:
+        log.exception("push job %s failed", job_id)
+        jobs.finish(runtime, PushJob, job_id, JobStatus.failed, errors=[f"{type(exc).__name__}: {exc}"])
+        return
+    finally:
+        tracker.close()
+    sent = job.total - counts[Outcome.skipped]
+    jobs.finish(runtime, PushJob, job_id, jobs.outcome(sent, counts["failed"]), **counts)
+
+
+def public(job: PushJob) -> PushJobPublic:
+    """The job's status as clients see it."""
+    running = job.status == JobStatus.running
+    eta = jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed) if running else None
+    return PushJobPublic.model_validate(job).model_copy(update={"eta_s": eta})
+
+
+JOB = jobs.JobKind("push", PushJob, run_job, public)

@@ -1,0 +1,66 @@
+"""The tracker routes: /v1/tracker (the connection: admins) and pushes of backlog items to it (reviewers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from service.core.deps import ActorDep, JobsDep, RuntimeDep
+from service.core.schemas import IdPath, JobCreated, errors
+from service.trackers import jobs, service
+from service.trackers.clients import TrackerError
+from service.trackers.schemas import PushJobPublic, PushRequest, TrackerCheck, TrackerPublic, TrackerSet
+
+router = APIRouter(prefix="/v1/tracker", tags=["tracker"])
+
+
+@router.get("", response_model=TrackerPublic | None)
+def get_tracker(runtime: RuntimeDep) -> TrackerPublic | None:
+    """This project's tracker (never its token), or null when none is connected."""
+    with runtime.db.session() as session:
+        row = service.get_connection(session)
+        return service.public(row) if row else None
+
+
+@router.put("", response_model=TrackerPublic, responses=errors(422))
+def set_tracker(body: TrackerSet, runtime: RuntimeDep, actor: ActorDep) -> TrackerPublic:
+    """Connect this project to Jira Cloud (site, project key, account email, API token) or GitHub issues
+    (owner/repo, token), or change the connection. POST /v1/tracker/check tries it."""
+    with runtime.db.session() as session:
+        return service.public(service.set_connection(session, body, actor))
+
+
+@router.delete("", status_code=204, responses=errors(404))
+def remove_tracker(runtime: RuntimeDep) -> Response:
+    """Forget the connection and its token. Items sent keep their keys (a re-import still finds them)."""
+    with runtime.db.session() as session:
+        session.delete(service.connection(session))
+    return Response(status_code=204)
+
+
+@router.post("/check", response_model=TrackerCheck, responses=errors(404))
+async def check_tracker(runtime: RuntimeDep) -> TrackerCheck:
+    """Call the tracker with the kept token: who it says the token belongs to and whether the project or
+    repository is there. Nothing is written."""
+    with runtime.db.session() as session:
+        tracker = service.client(service.connection(session))
+    try:
+        return TrackerCheck(ok=True, detail=await run_in_threadpool(tracker.check))
+    except TrackerError as exc:
+        return TrackerCheck(ok=False, detail=str(exc))
+    finally:
+        tracker.close()
+
+
+@router.post("/push", status_code=202, response_model=JobCreated, responses=errors(404, 422, 429))
+def push(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: PushRequest | None = None) -> JobCreated:
+    """Send items to the tracker as a job: an item of no tracker is created there (and takes the issue's key), an
+    item already there is updated with what changed here since; poll the status URL."""
+    job = jobs.create_job(runtime, body.item_ids if body else None, actor)
+    runner.submit(jobs.JOB, job.id)
+    return JobCreated(job_id=job.id, status_url=f"/v1/tracker/jobs/{job.id}")
+
+
+@router.get("/jobs/{job_id}", response_model=PushJobPublic, responses=errors(404))
+def get_push_job(job_id: IdPath, runtime: RuntimeDep) -> PushJobPublic:
+    return jobs.public(jobs.get_job(runtime, job_id))

@@ -1,0 +1,88 @@
+"""Requests and responses of the tracker routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, model_validator
+
+from service.core.enums import TrackerKind
+from service.core.schemas import IdValue, JobPublic
+from service.trackers.clients import GITHUB_REPO_RE, JIRA_KEY_RE
+
+Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
+GITHUB_API = "https://api.github.com"
+MAX_PUSH = 1000  # items per push job
+
+
+class TrackerSet(BaseModel):
+    """Where this project's items go. The token is kept to call the tracker and never shown again; left out, the one
+    kept is used (to change the other fields alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: TrackerKind = Field(description="jira (Jira Cloud) or github (GitHub issues).")
+    url: Url | None = Field(
+        None, description=f"Jira: the site, e.g. https://acme.atlassian.net. GitHub: its API root ({GITHUB_API})."
+    )
+    target: str = Field(min_length=1, max_length=200, description="Jira: the project key (SHOP). GitHub: owner/repo.")
+    user: str | None = Field(None, max_length=200, description="Jira: the account's email (GitHub needs none).")
+    token: str | None = Field(None, min_length=1, max_length=2000, description="Jira: an API token. GitHub: a token.")
+    story_points_field: str | None = Field(
+        None, pattern=r"^customfield_\d+$", description="Jira: the story points field (default customfield_10016)."
+    )
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Self:
+        if self.kind == TrackerKind.jira:
+            missing = [name for name in ("url", "user") if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"a Jira connection needs {' and '.join(missing)} (the site and the account's email)")
+            if not JIRA_KEY_RE.match(self.target):
+                raise ValueError(f"target {self.target!r} is not a Jira project key: capital letters, like SHOP")
+        else:
+            if not GITHUB_REPO_RE.match(self.target):
+                raise ValueError(f"target {self.target!r} is not a GitHub repository: owner/repo")
+            if self.user or self.story_points_field:
+                raise ValueError("user and story_points_field are Jira's: a GitHub connection has neither")
+        return self
+
+
+class TrackerPublic(BaseModel):
+    kind: TrackerKind
+    url: str
+    target: str
+    user: str | None
+    story_points_field: str | None
+    browse_url: str = Field(description="An issue's page: replace {key} with its key (SHOP-12, or 12 on GitHub).")
+    updated_by: str | None
+    updated_at: datetime
+
+
+class TrackerCheck(BaseModel):
+    ok: bool
+    detail: str = Field(description="Who the tracker says the token is and what it found, or what to fix.")
+
+
+class PushRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[IdValue] | None = Field(
+        None, min_length=1, max_length=MAX_PUSH,
+        description="These items (default: every open item, and every item already in this tracker).",
+    )  # fmt: skip
+
+
+class PushJobPublic(JobPublic):
+    """A push's progress: items created in the tracker, updated there, unchanged since sent, skipped, failed."""
+
+    tracker: str
+    total: int = Field(description="Items to send.")
+    processed: int = Field(description="Items done so far, whatever the outcome.")
+    created: int = Field(description="Items created in the tracker.")
+    updated: int = Field(description="Items changed here since the tracker last had them, updated there.")
+    unchanged: int = Field(description="Items the tracker already has as they are.")
+    skipped: int = Field(description="Items not sent (of another tracker, or closed and never sent): see errors.")
+    failed: int = Field(description="Items the tracker refused or could not be reached for (see errors).")
+    created_at: datetime

@@ -1,0 +1,190 @@
+"""The project's tracker connection, and sending one backlog item to it.
+
+An item of no tracker is created there and takes the issue's key as its external id (`jira:SHOP-12`,
+`github:owner/repo#12`, as imports name them), so exporting or importing that tracker's file later finds it; an
+item already there (sent before, or imported from it) is updated with the fields changed here since the tracker last
+had them, and left alone when there are none. What the tracker has is kept as `BacklogItem.imported`, the field a
+re-import compares against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from service.backlog.exporters import ExportItem, export_item
+from service.backlog.service import changed_since_tracker, select_items, sent_to_tracker, tracker_fields
+from service.core.enums import TrackerKind
+from service.core.errors import InvalidInput, NotFound
+from service.core.runtime import Runtime
+from service.core.tables import BacklogItem, TrackerConnection
+from service.trackers.clients import GitHub, Jira, Refused, Tracker, TrackerError
+from service.trackers.schemas import GITHUB_API, MAX_PUSH, TrackerPublic, TrackerSet
+
+NOT_CONNECTED = "this project has no tracker: an admin connects one (PUT /v1/tracker, `refinery tracker set`)"
+
+
+class Outcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    skipped = "skipped"
+    failed = "failed"
+
+
+@dataclass
+class Pushed:
+    """What became of one item: the outcome, its key in the tracker, and what to tell the person."""
+
+    outcome: Outcome
+    key: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def get_connection(session: Session) -> TrackerConnection | None:
+    return session.scalars(select(TrackerConnection)).first()
+
+
+def connection(session: Session) -> TrackerConnection:
+    """The project's tracker; NotFound saying how to connect one."""
+    found = get_connection(session)
+    if found is None:
+        raise NotFound(NOT_CONNECTED)
+    return found
+
+
+def set_connection(session: Session, wanted: TrackerSet, actor: str | None) -> TrackerConnection:
+    """Connect the project to a tracker, or change its connection; the kept token stays unless a new one is given
+    (a new tracker kind or site needs one)."""
+    found = get_connection(session)
+    url = str(wanted.url).rstrip("/") if wanted.url else GITHUB_API
+    if wanted.token is None and (found is None or found.kind != wanted.kind or found.url != url):
+        raise InvalidInput("token: give the tracker's token (one is kept only for the same tracker and site)")
+    row = found or TrackerConnection()
+    row.kind, row.url, row.target, row.user = wanted.kind, url, wanted.target, wanted.user
+    row.story_points_field, row.updated_by = wanted.story_points_field, actor
+    row.token = wanted.token or row.token
+    session.add(row)
+    session.flush()
+    return row
+
+
+def public(row: TrackerConnection) -> TrackerPublic:
+    """The connection as people see it: never the token."""
+    if row.kind == TrackerKind.jira:
+        browse = f"{row.url}/browse/{{key}}"
+    else:
+        web = row.url.replace("//api.github.com", "//github.com").removesuffix("/api/v3")
+        browse = f"{web}/{row.target}/issues/{{key}}"
+    return TrackerPublic(
+        kind=row.kind, url=row.url, target=row.target, user=row.user, story_points_field=row.story_points_field,
+        browse_url=browse, updated_by=row.updated_by, updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+def client(row: TrackerConnection) -> Tracker:
+    if row.kind == TrackerKind.jira:
+        return Jira(row.url, row.target, row.user or "", row.token, row.story_points_field)
+    return GitHub(row.url, row.target, row.token)
+
+
+def describe(row: TrackerConnection) -> str:
+    """'Jira project SHOP at https://acme.atlassian.net', 'GitHub acme/shop'."""
+    if row.kind == TrackerKind.jira:
+        return f"Jira project {row.target} at {row.url}"
+    return f"GitHub {row.target}" + ("" if row.url == GITHUB_API else f" at {row.url}")
+
+
+def prefix(row: TrackerConnection) -> str:
+    """How an item's external id names an issue of this tracker: `jira:SHOP-` or `github:owner/repo#`."""
+    return f"jira:{row.target}-" if row.kind == TrackerKind.jira else f"github:{row.target}#"
+
+
+def key_here(row: TrackerConnection, external_id: str | None) -> str | None:
+    """The issue key an item has in this tracker (SHOP-12, owner/repo#12), or None when it is not one of its."""
+    start = prefix(row)
+    if not external_id or not external_id.lower().startswith(start.lower()):
+        return None
+    number = external_id[len(start) :]
+    return external_id.split(":", 1)[1] if number.isdigit() else None
+
+
+def items_to_push(session: Session, row: TrackerConnection, item_ids: list[int] | None) -> list[BacklogItem]:
+    """The items asked for (default: every open item, and every item already in this tracker, so closing one here
+    closes it there), parents before their children."""
+    if item_ids:
+        items = select_items(session, item_ids, MAX_PUSH, "send")
+    else:
+        start = prefix(row)
+        query = select(BacklogItem).where(
+            BacklogItem.merged_into_id.is_(None),
+            or_(BacklogItem.closed.is_(False), BacklogItem.external_id.startswith(start, autoescape=True)),
+        )
+        items = list(session.scalars(query.order_by(BacklogItem.id).limit(MAX_PUSH + 1)))
+        if len(items) > MAX_PUSH:
+            raise InvalidInput(f"send at most {MAX_PUSH} items at a time: pass item_ids")
+        if not items:
+            raise InvalidInput("the backlog has no open items: nothing to send")
+    return _parents_first(items)
+
+
+def _parents_first(items: list[BacklogItem]) -> list[BacklogItem]:
+    ids = {item.id: item for item in items}
+
+    def depth(item: BacklogItem) -> int:
+        seen = {item.id}
+        while item.parent_id in ids and item.parent_id not in seen:
+            item = ids[item.parent_id]
+            seen.add(item.id)
+        return len(seen)
+
+    return sorted(items, key=lambda item: (depth(item), item.id))
+
+
+def _export(session: Session, row: TrackerConnection, item: BacklogItem) -> ExportItem:
+    """The item as the tracker is sent it: its parent's key there (None when the parent is not in it), and the
+    titles of its children."""
+    parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
+    titles = select(BacklogItem.title).where(BacklogItem.parent_id == item.id)
+    children = session.scalars(titles.order_by(BacklogItem.id))
+    parent_key = key_here(row, parent.external_id) if parent else None
+    if parent_key and row.kind == TrackerKind.github:
+        parent_key = None  # GitHub has no parent field: the parent's body lists its children instead
+    return export_item(item, parent_key, list(children))
+
+
+def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
+    """Send one item (see the module's docstring). `Refused` (bad credentials) is raised for the job to stop; any other
+    failure is this item's."""
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        if item is None or item.merged_into_id is not None:
+            return Pushed(Outcome.skipped, notes=[f"#{item_id} was deleted or merged away meanwhile: not sent"])
+        key = key_here(row, item.external_id)
+        name = f"#{item.id} {item.title[:60]}"
+        if key is None and item.external_id:
+            source = item.external_id.split(":", 1)[0]
+            said = f"{name} came from {source} ({item.external_id}): not sent to {tracker.name}"
+            return Pushed(Outcome.skipped, notes=[said])
+        if key is None and item.closed:
+            return Pushed(Outcome.skipped, notes=[f"{name} is closed and was never sent: not created"])
+        changed = changed_since_tracker(item) if key else []
+        if key and not changed:
+            return Pushed(Outcome.unchanged, key)
+        export = _export(session, row, item)
+        fields = tracker_fields(item, export.parent)
+    try:
+        sent = tracker.update(key, export, changed) if key else tracker.create(export)
+    except Refused:
+        raise
+    except TrackerError as exc:
+        return Pushed(Outcome.failed, key, [f"{name}: {exc}"])
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        if item is not None:
+            sent_to_tracker(session, item, f"{row.kind}:{sent.key}", fields, actor)
+    notes = [f"{name} ({sent.key}): {warning}" for warning in sent.warnings]
+    return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)

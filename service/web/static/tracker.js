@@ -1,0 +1,113 @@
+// The project's tracker (Backlog tab): admins connect Jira Cloud or GitHub issues; reviewers send items there (all, or
+// the ticked ones): new items are created, items changed here since are updated, with the job's counts as it goes.
+
+import { api, pollJob } from "./api.js";
+import { $, cancelButton, flash, h } from "./dom.js";
+
+let connected = null;  // GET /v1/tracker: the connection (never its token), or null
+let reload = async () => {};
+
+const NAMES = { jira: "Jira", github: "GitHub" };
+
+// The issue an item is in this tracker, as a link; null for an item of no tracker or of another one.
+export function issueLink(externalId) {
+  if (!connected || !externalId) return null;
+  const start = connected.kind === "jira" ? `jira:${connected.target}-` : `github:${connected.target}#`;
+  if (!externalId.toLowerCase().startsWith(start.toLowerCase())) return null;
+  const key = connected.kind === "jira" ? externalId.slice(5) : externalId.slice(start.length);
+  return h("a", { href: connected.browse_url.replace("{key}", key), target: "_blank", rel: "noopener" }, externalId.split(":").pop());
+}
+
+export async function load() {
+  connected = await api("/v1/tracker");
+  const where = connected ? `${NAMES[connected.kind]} ${connected.target}` : "";
+  $("#tracker summary").textContent = connected ? `Tracker: ${where}` : "Tracker: none connected";
+  $("#tracker-send").hidden = !connected;
+  $("#tracker-send").textContent = connected ? `Send to ${where}` : "";
+  $("#backlog-bulk-send").hidden = !connected;
+  $("#tracker-state").replaceChildren(connected
+    ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
+      h("button", { type: "button", id: "tracker-check", onclick: check }, "Check"), " ",
+      h("button", { type: "button", id: "tracker-remove", onclick: remove }, "Disconnect"))
+    : "No tracker: connect one to send items to it.");
+  const form = $("#tracker-form");
+  if (connected) for (const name of ["kind", "url", "target", "user", "story_points_field"]) form.elements[name].value = connected[name] || "";
+  fitKind();
+}
+
+function fitKind() {
+  const jira = $("#tracker-form").elements.kind.value === "jira";
+  for (const name of ["user", "story_points_field"]) $("#tracker-form").elements[name].hidden = !jira;
+  $("#tracker-form").elements.url.placeholder = jira ? "https://acme.atlassian.net" : "https://api.github.com (or GitHub Enterprise's API root)";
+  $("#tracker-form").elements.target.placeholder = jira ? "project key, e.g. SHOP" : "owner/repo";
+}
+
+async function act(work) {
+  try {
+    flash(await work());
+    await load();
+    await reload();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+function save(event) {
+  event.preventDefault();
+  const data = Object.fromEntries([...new FormData(event.target)].map(([k, v]) => [k, String(v).trim() || null]));
+  if (data.kind === "github") { delete data.user; delete data.story_points_field; }
+  return act(async () => {
+    await api("/v1/tracker", { method: "PUT", json: data });
+    event.target.elements.token.value = "";
+    return "Tracker saved: Check tries it.";
+  });
+}
+
+const check = () => act(async () => {
+  const said = await api("/v1/tracker/check", { method: "POST" });
+  if (!said.ok) throw new Error(said.detail);
+  return said.detail;
+});
+
+const remove = () => confirm("Forget the tracker and its token? Items sent keep their keys.") && act(async () => {
+  await api("/v1/tracker", { method: "DELETE" });
+  return "Tracker disconnected.";
+});
+
+function jobView(job) {
+  return h("div", { class: `job ${job.status}` },
+    h("p", {}, `Sending to ${job.tracker}: `, h("strong", { class: "job-status" }, job.status),
+      ` · ${job.processed} of ${job.total}: ${job.created} created, ${job.updated} updated, ${job.unchanged} unchanged, ${job.skipped} skipped, ${job.failed} failed`,
+      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton("push", job)),
+    h("progress", { max: String(job.total), value: String(job.processed) }),
+    job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "");
+}
+
+// Send the items `ids` names (all: null) and show the job until it ends.
+export async function send(ids) {
+  try {
+    const started = await api("/v1/tracker/push", { method: "POST", json: ids ? { item_ids: ids } : {} });
+    const job = await pollJob(started.status_url, (j) => $("#tracker-job").replaceChildren(jobView(j)));
+    flash(`Sent to ${job.tracker}: ${job.created} created, ${job.updated} updated, ${job.unchanged} unchanged${job.failed ? `, ${job.failed} failed` : ""}.`,
+      job.failed || job.status === "failed" ? "error" : undefined);
+    await reload();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+export function start(reloadBacklog, ticked) {
+  reload = reloadBacklog;
+  $("#tracker-form").replaceChildren(
+    h("select", { name: "kind", "aria-label": "Tracker", onchange: fitKind }, h("option", { value: "jira" }, "Jira Cloud"), h("option", { value: "github" }, "GitHub issues")),
+    h("input", { name: "url", type: "url", maxlength: "2000", "aria-label": "Site or API root" }),
+    h("input", { name: "target", required: true, maxlength: "200", "aria-label": "Project key or owner/repo" }),
+    h("input", { name: "user", type: "email", maxlength: "200", placeholder: "account email", "aria-label": "Jira account email" }),
+    h("input", { name: "token", type: "password", maxlength: "2000", autocomplete: "off", placeholder: "API token (kept, never shown)", "aria-label": "Token" }),
+    h("input", { name: "story_points_field", maxlength: "100", placeholder: "points field (customfield_10016)", "aria-label": "Story points field" }),
+    h("button", { type: "submit", id: "tracker-save" }, "Save"));
+  $("#tracker-form").addEventListener("submit", save);
+  $("#tracker-send").addEventListener("click", () => send(null));
+  $("#backlog-bulk-send").addEventListener("click", () => send(ticked()));
+  load().catch(() => {});
+}

@@ -1,0 +1,227 @@
+"""Sending backlog items to the team's tracker (`/v1/tracker`, `refinery tracker`): against a stand-in of Jira Cloud's
+and GitHub's issue APIs on a real loopback HTTP server (tests/tracker_standin.py; the real services cannot be reached
+here). New items are created there, parents first, and take the issue's key; a second push sends nothing; what a
+person changes here is updated there, closing by the workflow's transition; the tracker's file re-imported finds
+every item unchanged; refusals the tracker can get over are worked round and said, others fail that item alone, bad
+credentials stop the push; the token is never shown."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import update
+
+from service.core.tables import BacklogItem
+from service.trackers import clients
+from tests.test_reimport import jira_csv
+from tests.tracker_standin import GITHUB_TOKEN, TOKEN, USER, standin
+
+ITEMS = [
+    {"title": "Saved carts", "description": "As a shopper I want to save my cart, so that I can buy later.",
+     "item_type": "feature", "labels": ["carts"], "priority": "High", "story_points": 5},
+    {"title": "Checkout fails on Safari", "description": "Steps: pay with Apple Pay.\nExpected: paid.\nActual: error.",
+     "item_type": "bug", "labels": ["checkout"], "story_points": 3},
+    {"title": "Share a saved cart", "description": "As a shopper I want to share a saved cart with a friend.",
+     "item_type": "feature"},
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr(clients.Http, "sleep", staticmethod(lambda _s: None))
+
+
+def add_items(client, items=ITEMS) -> list[int]:
+    made = client.post("/v1/backlog/items", json=items)
+    assert made.status_code == 201, made.text
+    return [i["id"] for i in made.json()["created"]]
+
+
+def connect_jira(client, site, **overrides) -> dict:
+    body = {"kind": "jira", "url": site.url, "target": "SHOP", "user": USER, "token": TOKEN} | overrides
+    response = client.put("/v1/tracker", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def push(client, **body) -> dict:
+    started = client.post("/v1/tracker/push", json=body or None)
+    assert started.status_code == 202, started.text
+    url = started.json()["status_url"]
+    deadline = time.monotonic() + 60
+    while (job := client.get(url).json())["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return job
+
+
+def items(client) -> dict[int, dict]:
+    return {i["id"]: i for i in client.get("/v1/backlog", params={"state": "all"}).json()}
+
+
+def test_a_connection_is_checked_and_never_shows_its_token(client):
+    with standin() as site:
+        shown = connect_jira(client, site)
+        assert TOKEN not in str(shown) and shown["browse_url"] == f"{site.url}/browse/{{key}}"
+        assert TOKEN not in client.get("/v1/tracker").text
+        check = client.post("/v1/tracker/check").json()
+        assert check == {"ok": True, "detail": "signed in to Jira as Ana Lima; project SHOP: Shop"}
+        connect_jira(client, site, token=None, target="SHOPX")  # the kept token, another project
+        said = client.post("/v1/tracker/check").json()
+        assert not said["ok"] and "find project SHOPX (404: No project could be found" in said["detail"]
+        connect_jira(client, site, token="wrong")
+        said = client.post("/v1/tracker/check").json()
+        assert not said["ok"] and "Jira refused the request (401" in said["detail"]
+    assert client.delete("/v1/tracker").status_code == 204
+    assert client.get("/v1/tracker").json() is None
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"kind": "jira", "url": "https://acme.atlassian.net", "target": "SHOP", "token": "t"}, "needs user"),
+        ({"kind": "jira", "url": "https://a.atlassian.net", "target": "shop", "user": "a@b", "token": "t"}, "project key"),
+        ({"kind": "github", "target": "acme", "token": "t"}, "owner/repo"),
+        ({"kind": "github", "target": "acme/shop"}, "give the tracker's token"),
+        ({"kind": "gitlab", "target": "acme/shop", "token": "t"}, "kind"),
+    ],
+)
+def test_a_bad_connection_is_refused_saying_what_to_fix(client, body, says):
+    response = client.put("/v1/tracker", json=body)
+    assert response.status_code == 422 and says in response.text
+    assert client.get("/v1/tracker").json() is None
+
+
+def test_push_needs_a_tracker_and_known_items(client):
+    add_items(client)
+    refused = client.post("/v1/tracker/push")
+    assert refused.status_code == 404 and "an admin connects one" in refused.json()["detail"]
+    with standin() as site:
+        connect_jira(client, site)
+        assert client.post("/v1/tracker/push", json={"item_ids": [999]}).status_code == 404
+        assert client.post("/v1/tracker/push", json={"item_ids": []}).status_code == 422
+
+
+def test_jira_gets_new_items_parents_first_then_only_what_changed_here(client):
+    parent, bug, child = add_items(client)
+    with client.app.state.runtime.db.session() as session:  # as accepting a split links them
+        session.execute(update(BacklogItem).where(BacklogItem.id == child).values(parent_id=parent))
+    with standin() as site:
+        connect_jira(client, site)
+        job = push(client, item_ids=[child, bug, parent])
+        assert (job["status"], job["created"], job["failed"], job["errors"]) == ("done", 3, 0, [])
+        keys = {i: items(client)[i]["external_id"] for i in (parent, bug, child)}
+        assert keys == {parent: "jira:SHOP-1", bug: "jira:SHOP-2", child: "jira:SHOP-3"}
+        issues = site.jira()
+        assert issues["SHOP-3"]["parent"] == {"key": "SHOP-1"}  # the parent was created first
+        assert issues["SHOP-1"]["issuetype"] == {"name": "Story"} and issues["SHOP-2"]["issuetype"] == {"name": "Bug"}
+        assert (issues["SHOP-1"]["customfield_10016"], issues["SHOP-1"]["priority"]) == (5, {"name": "High"})
+        assert issues["SHOP-1"]["description"]["type"] == "doc"  # ADF, checked against Atlassian's schema
+        history = client.get(f"/v1/backlog/{bug}/history").json()
+        assert history[-1]["action"] == "sent" and history[-1]["after"] == {"external_id": "jira:SHOP-2"}
+
+        writes = len(site.writes())
+        again = push(client)
+        assert (again["unchanged"], again["created"], again["updated"]) == (3, 0, 0)
+        assert len(site.writes()) == writes  # nothing was sent
+
+        client.patch(f"/v1/backlog/{bug}", json={"title": "Checkout fails on Safari 17"})
+        client.patch(f"/v1/backlog/{child}", json={"closed": True})
+        job = push(client)
+        assert (job["updated"], job["unchanged"], job["status"]) == (2, 1, "done")
+        assert site.jira()["SHOP-2"]["summary"] == "Checkout fails on Safari 17"
+        assert site.writes()[writes].body == {"fields": {"summary": "Checkout fails on Safari 17"}}  # that field only
+        assert site.jira()["SHOP-3"]["status"] == "Done"  # by the workflow's transition to a Done status
+
+        # the tracker's own export, re-imported, finds every item as it is: nothing created, nothing changed
+        now = items(client)
+        rows = [
+            [now[i]["title"], key.split(":")[1], issue_type, now[i]["priority"] or "", " ".join(now[i]["labels"]),
+             now[i]["description"], str(now[i]["story_points"] or ""), ""]
+            for i, key, issue_type in ((parent, keys[parent], "Story"), (bug, keys[bug], "Bug"))
+        ]  # fmt: skip
+        reimported = client.post("/v1/backlog/import?format=jira_csv", files=jira_csv(rows)).json()
+        assert reimported["created"] == [] and reimported["updated"] == []
+        assert len(client.get("/v1/backlog", params={"state": "all"}).json()) == 3
+
+
+def test_what_jira_refuses_is_worked_round_and_said_or_fails_that_item_alone(client):
+    first, second, third = add_items(client)
+    with standin() as site:
+        site.issue_types, site.screen = {"Task", "Epic"}, set()  # no Story or Bug; story points not on the screen
+        site.failures = [(429, {}, {"Retry-After": "0"}), (503, {}, {"Retry-After": "0"})]  # then answered
+        connect_jira(client, site)
+        job = push(client, item_ids=[first, second])
+        assert (job["created"], job["failed"], job["status"]) == (2, 0, "done")
+        assert {issue["issuetype"]["name"] for issue in site.jira().values()} == {"Task"}
+        assert not any("customfield_10016" in issue for issue in site.jira().values())
+        notes = " | ".join(job["errors"])
+        assert "Jira has no issue type Story here (Specify a valid issue type): sent as Task" in notes
+        assert "Jira did not take the story points (Field 'customfield_10016' cannot be set" in notes
+
+        site.failures = [(400, {"errorMessages": ["The issue is too big."], "errors": {}}, {})]
+        job = push(client, item_ids=[third, first])
+        assert (job["failed"], job["unchanged"], job["status"]) == (1, 1, "done")
+        assert job["errors"] == [f"#{third} Share a saved cart: Jira did not create the issue (400: The issue is too big.)"]
+        assert items(client)[third]["external_id"] is None  # it can be sent again
+        assert push(client, item_ids=[third])["created"] == 1
+
+
+def test_refused_credentials_stop_the_push_and_nothing_is_recorded(client):
+    add_items(client)
+    with standin() as site:
+        connect_jira(client, site, token="expired")
+        job = push(client)
+        assert job["status"] == "failed" and job["processed"] == 0
+        assert job["errors"][0].startswith("stopped: Jira refused the request (401")
+        assert all(i["external_id"] is None for i in items(client).values()) and site.jira() == {}
+
+
+def test_github_issues_are_created_closed_and_items_of_other_trackers_left_alone(client):
+    open_item, done, _ = add_items(client)
+    linear = client.post("/v1/backlog/items", json={"title": "From Linear", "external_id": "linear:ENG-4"}).json()
+    client.patch(f"/v1/backlog/{done}", json={"closed": True})
+    with standin() as site:
+        shown = client.put("/v1/tracker", json={"kind": "github", "url": site.url, "target": "acme/shop",
+                                                "token": GITHUB_TOKEN}).json()  # fmt: skip
+        assert shown["browse_url"] == f"{site.url}/acme/shop/issues/{{key}}"
+        assert client.post("/v1/tracker/check").json()["ok"]
+        job = push(client)
+        assert (job["created"], job["skipped"], job["failed"]) == (2, 1, 0)
+        assert any("came from linear (linear:ENG-4): not sent to GitHub" in note for note in job["errors"])
+        assert push(client, item_ids=[done])["skipped"] == 1  # closed and never sent: not created
+        assert items(client)[open_item]["external_id"] == "github:acme/shop#1"
+        assert site.github()["1"]["labels"] == ["carts", "enhancement"]
+        client.patch(f"/v1/backlog/{open_item}", json={"closed": True})
+        assert push(client, item_ids=[open_item])["updated"] == 1
+        assert site.github()["1"]["state"] == "closed" and site.writes()[-1].body == {
+            "state": "closed", "state_reason": "completed"
+        }  # fmt: skip
+        assert items(client)[linear["created"][0]["id"]]["external_id"] == "linear:ENG-4"
+
+
+def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from service.core.settings import get_settings
+
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    with standin() as site:
+        monkeypatch.setenv("JIRA_API_TOKEN", TOKEN)
+        said = runner.invoke(app, ["tracker", "set", "jira", "--url", site.url, "--project", "SHOP", "--user", USER])
+        assert said.exit_code == 0 and "Jira project SHOP" in said.output, said.output
+        assert "Ana Lima" in runner.invoke(app, ["tracker", "check"]).output
+        assert TOKEN not in runner.invoke(app, ["tracker", "show"]).output
+        runner.invoke(app, ["backlog", "add", "Saved carts", "-d", "As a shopper I want to save my cart.", "--anyway"])
+        pushed = runner.invoke(app, ["tracker", "push"])
+        assert pushed.exit_code == 0 and "created" in pushed.output, pushed.output
+        assert list(site.jira()) == ["SHOP-1"]
+        monkeypatch.setenv("JIRA_API_TOKEN", "wrong")
+        runner.invoke(app, ["tracker", "set", "jira", "--url", site.url, "--project", "SHOP", "--user", USER])
+        failed = runner.invoke(app, ["tracker", "check"])
+        assert failed.exit_code == 2 and "Jira refused the request (401" in failed.output, failed.output
+    get_settings.cache_clear()

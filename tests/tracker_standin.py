@@ -1,0 +1,211 @@
+"""A stand-in for Jira Cloud's and GitHub's issue APIs: a real HTTP server (http.server on a free loopback port, in a
+thread) that keeps issues in memory and answers as their documentation says for the calls Refinery makes. It is
+not Jira or GitHub (neither can be run here): it checks what the real ones refuse that Refinery could get wrong
+(credentials, the project, a description that is not valid ADF by Atlassian's own schema, a priority or issue type
+the project lacks, a field not on the create screen, labels with spaces, a parent that does not exist), and it can
+be told to answer the next writes with given failures (429 with Retry-After, 500, 400)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+ADF_SCHEMA = Path("/work/shared/schemas/adf-v1-full.json")
+USER, TOKEN = "ana@acme.test", "jira-api-token"
+GITHUB_TOKEN = "github_pat_standin"
+PRIORITIES = {"Highest", "High", "Medium", "Low", "Lowest"}
+TRANSITIONS = [
+    {"id": "11", "name": "To Do", "to": {"name": "To Do", "statusCategory": {"key": "new"}}},
+    {"id": "21", "name": "In Progress", "to": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}}},
+    {"id": "31", "name": "Done", "to": {"name": "Done", "statusCategory": {"key": "done"}}},
+]
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass
+class Standin:
+    url: str
+    project: str = "SHOP"
+    repo: str = "acme/shop"
+    issue_types: set[str] = field(default_factory=lambda: {"Story", "Bug", "Task", "Epic"})
+    screen: set[str] = field(default_factory=lambda: {"customfield_10016"})  # custom fields on the create screen
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # Jira key or GitHub number -> the issue
+    calls: list[Call] = field(default_factory=list)
+    failures: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # for the next writes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method != "GET"]
+
+    def jira(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.issues.items() if not k.isdigit()}
+
+    def github(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.issues.items() if k.isdigit()}
+
+
+@functools.cache
+def _adf() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft4Validator(json.loads(ADF_SCHEMA.read_text(encoding="utf-8")))
+
+
+def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    known = {"project", "summary", "issuetype", "description", "labels", "priority", "parent", *site.screen}
+    for name in fields:
+        if name not in known:
+            errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+    if creating and fields.get("project", {}).get("key") != site.project:
+        errors["project"] = "valid project is required"
+    if creating or "summary" in fields:
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary.strip() or "\n" in summary or len(summary) > 255:
+            errors["summary"] = "You must specify a summary of the issue."
+    issue_type = (fields.get("issuetype") or {}).get("name")
+    if (creating or "issuetype" in fields) and issue_type not in site.issue_types:
+        errors["issuetype"] = "Specify a valid issue type"
+    if "description" in fields and fields["description"] is not None:
+        try:
+            _adf().validate(fields["description"])
+        except jsonschema.ValidationError as exc:
+            errors["description"] = f"Operation value must be an Atlassian Document: {exc.message[:100]}"
+    if fields.get("priority") is not None and fields["priority"].get("name") not in PRIORITIES:
+        errors["priority"] = "Specify the Priority (name) in the string format"
+    if any(" " in label for label in fields.get("labels") or []):
+        errors["labels"] = "The label must not contain spaces."
+    if fields.get("parent") and fields["parent"].get("key") not in site.issues:
+        errors["parent"] = "Could not find issue by id or key."
+    return errors
+
+
+@contextmanager
+def standin() -> Iterator[Standin]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    site = Standin(f"http://127.0.0.1:{server.server_address[1]}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+            raw = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if raw:
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length)) if length else None
+            with site.lock:
+                site.calls.append(Call(self.command, self.path, body))
+                if self.command != "GET" and site.failures:
+                    self._answer(*site.failures.pop(0))
+                    return
+                if self.path.startswith("/rest/api/3/"):
+                    self._jira(self.path.removeprefix("/rest/api/3"), body)
+                elif self.path.startswith("/repos/"):
+                    self._github(self.path, body)
+                else:
+                    self._answer(404, {"message": "Not Found"})
+
+        do_GET = do_POST = do_PUT = do_PATCH = _handle  # noqa: N815 (http.server's names)
+
+        def _jira(self, path: str, body: Any) -> None:
+            expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self._answer(401, {"errorMessages": ["Client must be authenticated to access this resource."]})
+                return
+            method = self.command
+            if method == "GET" and path == "/myself":
+                self._answer(200, {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ana Lima"})
+            elif method == "GET" and path.startswith("/project/"):
+                found = path.removeprefix("/project/") == site.project
+                self._answer(200 if found else 404, {"key": site.project, "name": "Shop"} if found else
+                             {"errorMessages": [f"No project could be found with key '{path[9:]}'."]})  # fmt: skip
+            elif method == "POST" and path == "/issue":
+                errors = _jira_field_errors(site, body["fields"], creating=True)
+                if errors:
+                    self._answer(400, {"errorMessages": [], "errors": errors})
+                    return
+                key = f"{site.project}-{len(site.jira()) + 1}"
+                site.issues[key] = {**body["fields"], "status": "To Do"}
+                self._answer(201, {"id": str(10000 + len(site.issues)), "key": key, "self": f"{site.url}/x/{key}"})
+            elif (match := re.fullmatch(r"/issue/([A-Z]+-\d+)(/transitions)?", path)) is None:
+                self._answer(404, {"errorMessages": ["Not found"]})
+            elif match[1] not in site.issues:
+                self._answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
+            elif match[2] and method == "GET":
+                self._answer(200, {"transitions": TRANSITIONS})
+            elif match[2] and method == "POST":
+                moved = next(t for t in TRANSITIONS if t["id"] == body["transition"]["id"])
+                site.issues[match[1]]["status"] = moved["to"]["name"]
+                self._answer(204)
+            elif method == "PUT":
+                errors = _jira_field_errors(site, body["fields"], creating=False)
+                if errors:
+                    self._answer(400, {"errorMessages": [], "errors": errors})
+                    return
+                site.issues[match[1]].update(body["fields"])
+                self._answer(204)
+            else:
+                self._answer(405, {"errorMessages": ["Method not allowed"]})
+
+        def _github(self, path: str, body: Any) -> None:
+            if self.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+                self._answer(401, {"message": "Bad credentials"})
+                return
+            base = f"/repos/{site.repo}"
+            if not path.startswith(base):
+                self._answer(404, {"message": "Not Found"})
+            elif self.command == "GET" and path == base:
+                self._answer(200, {"full_name": site.repo, "has_issues": True, "permissions": {"push": True}})
+            elif self.command == "POST" and path == f"{base}/issues":
+                title = body.get("title")
+                if not isinstance(title, str) or not title.strip() or "state" in body:
+                    invalid = [{"resource": "Issue", "field": "title", "code": "invalid"}]
+                    self._answer(422, {"message": "Validation Failed", "errors": invalid})
+                    return
+                number = str(len(site.github()) + 1)
+                site.issues[number] = {**body, "state": "open"}
+                self._answer(
+                    201, {"number": int(number), "html_url": f"https://github.test/{site.repo}/issues/{number}"}
+                )
+            elif self.command == "PATCH" and (match := re.fullmatch(rf"{base}/issues/(\d+)", path)):
+                if match[1] not in site.issues:
+                    self._answer(404, {"message": "Not Found"})
+                    return
+                site.issues[match[1]].update(body)
+                self._answer(200, {"number": int(match[1])})
+            else:
+                self._answer(404, {"message": "Not Found"})
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server.RequestHandlerClass = Handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
