@@ -717,7 +717,8 @@ def test_an_admin_connects_jira_and_a_reviewer_sends_the_ticked_items_then_all(p
         page.click("#tracker-send")
         expect(page.locator("#flash")).to_contain_text("2 created, 0 updated, 1 unchanged.")
         expect(page.locator("#tracker-job")).to_contain_text("3 of 3")
-        assert sorted(issue["summary"] for issue in site.jira().values()) == ["Checkout API", "Dark mode", "Payments SDK"]
+        summaries = sorted(issue["summary"] for issue in site.jira().values())
+        assert summaries == ["Checkout API", "Dark mode", "Payments SDK"]
 
 
 def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):

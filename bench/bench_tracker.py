@@ -1,0 +1,77 @@
+"""What sending a backlog to its tracker costs Refinery: a push job of N items to a stand-in of Jira Cloud's API on a
+loopback server (tests/tracker_standin.py: no network wait, so this is Refinery's own cost and the stand-in's), against
+building the same N issue bodies for a download (`GET /v1/backlog/export?format=jira_json`), in the same process.
+
+For each size: N backlog items (real user stories, as `bench_refine` reads them) written straight into a fresh SQLite
+database; then the first push (every item created), a second (nothing changed: nothing sent), and a push after a
+tenth of the items were edited (those updated). A real Jira answers a create in a few hundred ms, which a push of N
+items adds N times over (one call per item, in order); that wait is not in these figures.
+Run: .venv/bin/python -m bench.bench_tracker --items 100 500
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench import median_time, publish_by_size, served
+from bench.bench_refine import stories
+from service.core.tables import BacklogItem
+from tests.tracker_standin import TOKEN, USER, standin
+
+RESULTS = Path(__file__).parent / "results" / "bench_tracker.md"
+
+
+def timed_push(client, body: dict | None = None) -> tuple[float, dict]:
+    started = time.perf_counter()
+    url = client.post("/v1/tracker/push", json=body).json()["status_url"]
+    while (job := client.get(url).json())["status"] in ("queued", "running"):
+        time.sleep(0.01)
+    return time.perf_counter() - started, job
+
+
+def measure(n: int) -> list[str]:
+    real = stories(min(n, 5000))
+    rows = [
+        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
+         "labels": ["bench"], "story_points": 3}
+        for k in range(n)
+    ]  # fmt: skip
+    out = []
+    with served({BacklogItem: rows}) as (_, client), standin() as site:
+        body = {"kind": "jira", "url": site.url, "target": "SHOP", "user": USER, "token": TOKEN}
+        client.put("/v1/tracker", json=body).raise_for_status()
+        bodies = median_time(lambda _r: client.get("/v1/backlog/export", params={"format": "jira_json"}), 3)
+        out.append(f"| {n} | build the {n} Jira bodies (export jira_json) | - | {1000 * bodies:.0f} | 1.00 |")
+        for what, prepare in (
+            ("first push: every item created", lambda: None),
+            ("again, nothing changed", lambda: None),
+            ("after a tenth were edited", lambda: [
+                client.patch(f"/v1/backlog/{i}", json={"title": f"Edited {i}"}).raise_for_status()
+                for i in range(1, n + 1, 10)]),
+        ):  # fmt: skip
+            prepare()
+            calls = len(site.calls)
+            took, job = timed_push(client)
+            assert job["status"] == "done" and not job["failed"], job
+            said = f"{job['created']} created, {job['updated']} updated, {job['unchanged']} unchanged"
+            out.append(
+                f"| {n} | {what} ({said}; {len(site.calls) - calls} calls) | {1000 * took / n:.1f} | "
+                f"{1000 * took:.0f} | {took / bodies:.2f} |"
+            )
+    return out
+
+
+def main() -> None:
+    publish_by_size(
+        "Sending a backlog to its tracker (a stand-in of Jira Cloud on loopback) against building the same bodies",
+        "One push job each, in-process (SQLite, TestClient, the job runner's thread); ms per item and in all; ratios "
+        "against building the same items' Jira bodies for a download, in the same process.",
+        ["items", "what", "ms per item", "ms", "ratio"],
+        measure,
+        RESULTS,
+    )
+
+
+if __name__ == "__main__":
+    main()
