@@ -21,6 +21,8 @@ from typing import Any
 
 import jsonschema
 
+from tests.webhook_receiver import serving
+
 ADF_SCHEMA = Path("/work/shared/schemas/adf-v1-full.json")
 USER, TOKEN = "ana@acme.test", "jira-api-token"
 GITHUB_TOKEN = "github_pat_standin"
@@ -201,11 +203,5 @@ def standin() -> Iterator[Standin]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server, Handler):
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
