@@ -119,6 +119,8 @@ def test_jira_gets_new_items_parents_first_then_only_what_changed_here(client):
         assert issues["SHOP-1"]["description"]["type"] == "doc"  # ADF, checked against Atlassian's schema
         history = client.get(f"/v1/backlog/{bug}/history").json()
         assert history[-1]["action"] == "sent" and history[-1]["after"] == {"external_id": "jira:SHOP-2"}
+        sent = [a for a in client.get("/v1/activity").json() if a["action"] == "sent"]
+        assert {(a["item_id"], a["detail"]) for a in sent} == {(parent, "SHOP-1"), (bug, "SHOP-2"), (child, "SHOP-3")}
 
         writes = len(site.writes())
         again = push(client)

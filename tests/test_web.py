@@ -1383,6 +1383,7 @@ def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, 
         page.keyboard.press("a")  # the shortcut reaches the API, which refuses it
         expect(page.locator("#flash")).to_contain_text("needs the reviewer role")
         page.click("#sign-out")
+        expect(page.locator("#login")).to_be_visible()  # signed out: the next page must not race the logout
         sign_in("rey", "reviewer password")
         expect(page.locator("#account-name")).to_have_text("rey (reviewer)")
         page.locator("#queue li").first.click()
