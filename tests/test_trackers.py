@@ -1,9 +1,10 @@
-"""Sending backlog items to the team's tracker (`/v1/tracker`, `refinery tracker`): against a stand-in of Jira Cloud's
-and GitHub's issue APIs on a real loopback HTTP server (tests/tracker_standin.py; the real services cannot be reached
-here). New items are created there, parents first, and take the issue's key; a second push sends nothing; what a
-person changes here is updated there, closing by the workflow's transition; the tracker's file re-imported finds
-every item unchanged; refusals the tracker can get over are worked round and said, others fail that item alone, bad
-credentials stop the push; the token is never shown."""
+"""Sending backlog items to the team's tracker (`/v1/tracker`, `refinery tracker`): against a stand-in of the issue APIs
+of Jira Cloud, GitHub and Linear on a real loopback HTTP server (tests/tracker_standin.py; the real services cannot be
+reached here). New items are created there, parents first, and take the issue's key; a second push sends nothing;
+what a person changes here is updated there, closing by the workflow's transition; the tracker's file re-imported
+finds every item unchanged; refusals the tracker can get over are worked round and said, others fail that item alone,
+bad credentials stop the push; a Linear create whose answer was lost makes no second issue; the token is never
+shown."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from service.core.tables import BacklogItem
 from service.trackers import clients
 from tests.test_reimport import jira_csv
-from tests.tracker_standin import GITHUB_TOKEN, TOKEN, USER, standin
+from tests.tracker_standin import GITHUB_TOKEN, LINEAR_KEY, TOKEN, USER, standin
 
 ITEMS = [
     {"title": "Saved carts", "description": "As a shopper I want to save my cart, so that I can buy later.",
@@ -83,6 +84,8 @@ def test_a_connection_is_checked_and_never_shows_its_token(client):
         ({"kind": "jira", "url": "https://a.test", "target": "shop", "user": "a@b", "token": "t"}, "project key"),
         ({"kind": "github", "target": "acme", "token": "t"}, "owner/repo"),
         ({"kind": "github", "target": "acme/shop"}, "give the tracker's token"),
+        ({"kind": "linear", "target": "eng", "token": "t"}, "Linear team key"),
+        ({"kind": "linear", "target": "ENG", "user": "a@b", "token": "t"}, "Jira's"),
         ({"kind": "gitlab", "target": "acme/shop", "token": "t"}, "kind"),
     ],
 )
@@ -167,7 +170,16 @@ def test_what_jira_refuses_is_worked_round_and_said_or_fails_that_item_alone(cli
         said = f"#{third} Share a saved cart: Jira did not create the issue (400: The issue is too big.)"
         assert job["errors"] == [said]
         assert items(client)[third]["external_id"] is None  # it can be sent again
-        assert push(client, item_ids=[third])["created"] == 1
+        site.issue_types.add("Story")
+        site.lose_creates = 1  # Jira makes the issue, but its answer is lost: not sent again by itself
+        job = push(client, item_ids=[third])
+        assert (
+            job["failed"] == 1
+            and "answered 502 (Bad Gateway): it may have been created anyway: look in" in job["errors"][0]
+        )
+        assert len(site.jira()) == 3
+        assert push(client, item_ids=[third])["created"] == 1  # sent again on purpose: now twice in Jira, as said
+        assert len(site.jira()) == 4
 
 
 def test_refused_credentials_stop_the_push_and_nothing_is_recorded(client):
@@ -201,6 +213,42 @@ def test_github_issues_are_created_closed_and_items_of_other_trackers_left_alone
             "state": "closed", "state_reason": "completed"
         }  # fmt: skip
         assert items(client)[linear["created"][0]["id"]]["external_id"] == "linear:ENG-4"
+
+
+def test_linear_gets_items_with_their_labels_parent_and_state_and_a_lost_answer_makes_no_second_issue(client):
+    parent, bug, child = add_items(client)
+    with client.app.state.runtime.db.session() as session:
+        session.execute(update(BacklogItem).where(BacklogItem.id == child).values(parent_id=parent))
+    with standin() as site:
+        body = {"kind": "linear", "url": site.url, "target": "ENG", "token": LINEAR_KEY}
+        shown = client.put("/v1/tracker", json=body).json()
+        assert shown["browse_url"] is None and LINEAR_KEY not in str(shown)
+        assert (
+            client.post("/v1/tracker/check").json()["detail"]
+            == "signed in to Linear as Ana Lima; team ENG: Engineering"
+        )
+        site.lose_creates = 1  # the first issue is made but the answer is lost: the create is sent again
+        job = push(client)
+        assert (job["created"], job["failed"], job["status"]) == (3, 0, "done"), job
+        issues = site.linear()
+        assert sorted(issues) == ["ENG-1", "ENG-2", "ENG-3"]  # the repeated create made no fourth
+        assert any("ENG-1 was already made by an earlier try: not made again" in note for note in job["errors"])
+        assert any("made the label carts in team ENG" in note for note in job["errors"])
+        keys = {i: items(client)[i]["external_id"] for i in (parent, bug, child)}
+        assert keys == {parent: "linear:ENG-1", bug: "linear:ENG-2", child: "linear:ENG-3"}
+        assert issues["ENG-3"]["parentId"] == issues["ENG-1"]["id"]
+        assert (issues["ENG-1"]["priority"], issues["ENG-1"]["estimate"]) == (2, 5)  # High
+        named = {site.labels[label] for label in issues["ENG-2"]["labelIds"]}
+        assert named == {"checkout", "Bug"}  # the workspace's Bug label, any case
+        assert push(client)["unchanged"] == 3
+        client.patch(f"/v1/backlog/{bug}", json={"closed": True, "story_points": 8})
+        assert push(client)["updated"] == 1
+        assert site.writes()[-1].body["variables"] == {"id": "ENG-2", "input": {"estimate": 8, "stateId": "state-done"}}
+
+        client.put("/v1/tracker", json=body | {"token": "lin_api_wrong"})
+        client.patch(f"/v1/backlog/{bug}", json={"closed": False})
+        job = push(client)
+        assert job["status"] == "failed" and "Linear refused the request (401" in job["errors"][0]
 
 
 def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkeypatch):

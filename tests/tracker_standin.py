@@ -1,9 +1,12 @@
-"""A stand-in for Jira Cloud's and GitHub's issue APIs: a real HTTP server (http.server on a free loopback port, in a
-thread) that keeps issues in memory and answers as their documentation says for the calls Refinery makes. It is
-not Jira or GitHub (neither can be run here): it checks what the real ones refuse that Refinery could get wrong
-(credentials, the project, a description that is not valid ADF by Atlassian's own schema, a priority or issue type
-the project lacks, a field not on the create screen, labels with spaces, a parent that does not exist), and it can
-be told to answer the next writes with given failures (429 with Retry-After, 500, 400)."""
+"""A stand-in for Jira Cloud's, GitHub's and Linear's issue APIs: a real HTTP server (http.server on a free loopback
+port, in a thread) that keeps issues in memory and answers as their documentation says for the calls Refinery makes.
+It is not Jira, GitHub or Linear (none can be reached here): it checks what the real ones refuse that Refinery could
+get wrong (credentials, the project, a description that is not valid ADF by Atlassian's own schema, a priority or
+issue type the project lacks, a field not on the create screen, labels with spaces, a parent that does not exist),
+and it can be told to answer the next writes with given failures (429 with Retry-After, 500, 400) or to lose the
+answers of the next creates it carries out (a 502 instead). Linear's GraphQL is answered by operation name, for the
+queries and mutations Refinery sends: it refuses an unknown team, label, state or parent, an issue id that is not a
+UUID v4, and an id already taken."""
 
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ from tests.webhook_receiver import serving
 ADF_SCHEMA = Path("/work/shared/schemas/adf-v1-full.json")
 USER, TOKEN = "ana@acme.test", "jira-api-token"
 GITHUB_TOKEN = "github_pat_standin"
+LINEAR_KEY = "lin_api_standin"
+LINEAR_STATES = [
+    {"id": "state-backlog", "name": "Backlog", "type": "backlog"},
+    {"id": "state-todo", "name": "Todo", "type": "unstarted"},
+    {"id": "state-done", "name": "Done", "type": "completed"},
+]
 PRIORITIES = {"Highest", "High", "Medium", "Low", "Lowest"}
 TRANSITIONS = [
     {"id": "11", "name": "To Do", "to": {"name": "To Do", "statusCategory": {"key": "new"}}},
@@ -51,6 +60,9 @@ class Standin:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # Jira key or GitHub number -> the issue
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # for the next writes
+    lose_creates: int = 0  # the next creates are carried out, then answered 502 (the answer lost on the way)
+    team: str = "ENG"
+    labels: dict[str, str] = field(default_factory=lambda: {"label-feature": "Feature", "label-bug": "Bug"})
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def writes(self) -> list[Call]:
@@ -61,6 +73,62 @@ class Standin:
 
     def github(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.issues.items() if k.isdigit()}
+
+    def linear(self) -> dict[str, dict[str, Any]]:
+        """Linear's issues by identifier (ENG-1)."""
+        return {v["identifier"]: v for k, v in self.issues.items() if k.startswith("linear:")}
+
+
+def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(data, error) for one GraphQL request, by its operation."""
+    issues = {v["id"]: v for v in site.linear().values()} | site.linear()
+    if query.startswith("query { viewer"):
+        return {"viewer": {"name": "Ana Lima"}}, None
+    if query.startswith("query Team("):
+        labels = {"nodes": [{"id": i, "name": n} for i, n in site.labels.items() if not i.startswith("team-label")]}
+        team = {
+            "id": "team-1",
+            "name": "Engineering",
+            "states": {"nodes": LINEAR_STATES},
+            "labels": {"nodes": [{"id": i, "name": n} for i, n in site.labels.items() if i.startswith("team-label")]},
+        }
+        return {"teams": {"nodes": [team] if variables["key"] == site.team else []}, "issueLabels": labels}, None
+    if query.startswith("mutation Label("):
+        made = f"team-label-{len(site.labels)}"
+        site.labels[made] = variables["input"]["name"]
+        return {"issueLabelCreate": {"success": True, "issueLabel": {"id": made}}}, None
+    if query.startswith(("query Parent(", "query Issue(")):
+        found = issues.get(variables["id"])
+        return (
+            ({"issue": {"id": found["id"], "identifier": found["identifier"]}}, None)
+            if found
+            else (None, "Entity not found")
+        )
+    if query.startswith("mutation Create("):
+        issue = variables["input"]
+        if issue.get("teamId") != "team-1" or not str(issue.get("title", "")).strip():
+            return None, "Argument Validation Error: teamId and title are required"
+        if issue["id"] in issues or not re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", issue["id"]
+        ):
+            return None, "Entity already exists or id is not a UUID v4"
+        if set(issue.get("labelIds", [])) - set(site.labels) or issue.get("parentId", issue["id"]) not in {
+            *issues,
+            issue["id"],
+        }:
+            return None, "Entity not found: a label or the parent"
+        if issue.get("stateId") not in (None, *(state["id"] for state in LINEAR_STATES)):
+            return None, "Entity not found: the state"
+        identifier = f"{site.team}-{len(site.linear()) + 1}"
+        site.issues[f"linear:{issue['id']}"] = {**issue, "identifier": identifier}
+        return {"issueCreate": {"success": True, "issue": {"identifier": identifier}}}, None
+    if query.startswith("mutation Update("):
+        found = issues.get(variables["id"])
+        if found is None:
+            return None, "Entity not found"
+        found.update(variables["input"])
+        return {"issueUpdate": {"success": True}}, None
+    return None, f"unknown operation: {query[:40]}"
 
 
 @functools.cache
@@ -122,10 +190,21 @@ def standin() -> Iterator[Standin]:
                 if self.command != "GET" and site.failures:
                     self._answer(*site.failures.pop(0))
                     return
+                creating = self.command == "POST" and (
+                    self.path.endswith(("/issue", "/issues"))
+                    or str((body or {}).get("query", "")).startswith("mutation Create(")
+                )
+                lose = creating and site.lose_creates > 0
+                site.lose_creates -= lose
+                answer = self._answer
+                if lose:
+                    self._answer = lambda *_args: answer(502, {"message": "Bad Gateway"})  # type: ignore[method-assign]
                 if self.path.startswith("/rest/api/3/"):
                     self._jira(self.path.removeprefix("/rest/api/3"), body)
                 elif self.path.startswith("/repos/"):
                     self._github(self.path, body)
+                elif self.path == "/graphql":
+                    self._graphql(body)
                 else:
                     self._answer(404, {"message": "Not Found"})
 
@@ -170,6 +249,18 @@ def standin() -> Iterator[Standin]:
                 self._answer(204)
             else:
                 self._answer(405, {"errorMessages": ["Method not allowed"]})
+
+        def _graphql(self, body: Any) -> None:
+            if self.headers.get("Authorization") != LINEAR_KEY:
+                refused = {"type": "authentication_error", "userPresentableMessage": "Your API key is not valid."}
+                self._answer(401, {"errors": [{"message": "Authentication required", "extensions": refused}]})
+                return
+            data, error = _linear(site, body["query"], body.get("variables") or {})
+            if error:
+                said = {"type": "invalid_input", "userPresentableMessage": error}
+                self._answer(200, {"data": None, "errors": [{"message": error, "extensions": said}]})
+            else:
+                self._answer(200, {"data": data})
 
         def _github(self, path: str, body: Any) -> None:
             if self.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":

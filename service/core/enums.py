@@ -78,6 +78,7 @@ class TrackerKind(StrEnum):
 
     jira = "jira"  # Jira Cloud, REST API v3
     github = "github"  # GitHub (or GitHub Enterprise Server) issues, REST API
+    linear = "linear"  # Linear, GraphQL API
 
 
 class JobStatus(StrEnum):

@@ -1,1 +1,2 @@
-"""Sending backlog items to the team's tracker (Jira Cloud, GitHub issues): created there, or updated when changed."""
+"""Sending backlog items to the team's tracker (Jira Cloud, GitHub issues, Linear): created there, or updated when
+changed here."""

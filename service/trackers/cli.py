@@ -1,4 +1,5 @@
-"""`refinery tracker set|show|check|remove|push`: the project's Jira or GitHub connection, and sending items there."""
+"""`refinery tracker set|show|check|remove|push`: the project's Jira, GitHub or Linear connection, and sending items
+there."""
 
 from __future__ import annotations
 
@@ -13,20 +14,25 @@ from service.core.cli import console, errors, fail, follow_job, open_runtime, re
 from service.core.enums import TrackerKind
 
 tracker_app = typer.Typer(
-    help="Send backlog items to Jira Cloud or GitHub issues: created there, or updated when changed here.",
+    help="Send backlog items to Jira Cloud, GitHub issues or Linear: created there, or updated when changed here.",
     no_args_is_help=True,
 )
-TOKEN_ENV = {TrackerKind.jira: "JIRA_API_TOKEN", TrackerKind.github: "GITHUB_TOKEN"}
+TOKEN_ENV = {
+    TrackerKind.jira: "JIRA_API_TOKEN",
+    TrackerKind.github: "GITHUB_TOKEN",
+    TrackerKind.linear: "LINEAR_API_KEY",
+}
 
 
 @tracker_app.command("set")
 def tracker_set(
-    kind: Annotated[TrackerKind, typer.Argument(help="jira (Jira Cloud) or github (GitHub issues).")],
+    kind: Annotated[TrackerKind, typer.Argument(help="jira (Jira Cloud), github (GitHub issues) or linear.")],
     url: Annotated[
         str | None, typer.Option(help="Jira: the site (https://acme.atlassian.net). GitHub Enterprise: its API root.")
     ] = None,
     project: Annotated[str | None, typer.Option(help="Jira: the project key (SHOP).")] = None,
     repo: Annotated[str | None, typer.Option(help="GitHub: owner/repo.")] = None,
+    team: Annotated[str | None, typer.Option(help="Linear: the team's key (ENG).")] = None,
     user: Annotated[str | None, typer.Option(help="Jira: the account's email.")] = None,
     points_field: Annotated[
         str | None, typer.Option(help="Jira: the story points field's id (default customfield_10016).")
@@ -48,9 +54,10 @@ def tracker_set(
     from service.trackers import service
     from service.trackers.schemas import TrackerSet
 
-    target = project if kind == TrackerKind.jira else repo
+    target, option = {TrackerKind.jira: (project, "--project SHOP"), TrackerKind.github: (repo, "--repo owner/repo"),
+                      TrackerKind.linear: (team, "--team ENG")}[kind]  # fmt: skip
     if not target:
-        raise fail("--project SHOP is needed for Jira" if kind == TrackerKind.jira else "--repo owner/repo is needed")
+        raise fail(f"{option} is needed for {kind}")
     runtime = open_runtime()
     with runtime.db.session() as session:
         kept = service.get_connection(session)
@@ -82,7 +89,8 @@ def tracker_show() -> None:
         said = service.describe(row)
     console.print(escape(said) + (f" as {escape(shown.user)}" if shown.user else ""))
     when = f"{shown.updated_at:%Y-%m-%d %H:%M}"
-    console.print(f"issues: {escape(shown.browse_url)}; set by {shown.updated_by or '?'} at {when}")
+    issues = f"issues: {escape(shown.browse_url)}; " if shown.browse_url else ""
+    console.print(f"{issues}set by {shown.updated_by or '?'} at {when}")
 
 
 @tracker_app.command("check")

@@ -1,9 +1,12 @@
-"""Calling a tracker's REST API to create and update issues: Jira Cloud (REST v3) and GitHub issues.
+"""Calling a tracker's API to create and update issues: Jira Cloud (REST v3), GitHub issues (REST) and Linear
+(GraphQL).
 
 The bodies are the exports' (`service.backlog.exporters`: `to_jira_json`, `to_github_json`), so what is sent is what
 a downloaded export holds. A call is retried on a network error, 429 or 502-504 (waiting what `Retry-After` says, at
-most `MAX_WAIT_S`), up to `ATTEMPTS` times; a refused credential (401, 403 that is not a rate limit) stops the
-whole push (`Refused`), anything else fails one item (`TrackerError`) with what the tracker said.
+most `MAX_WAIT_S`), up to `ATTEMPTS` times, except a Jira or GitHub create after an answer that leaves unknown whether
+it was carried out (`Unsure`: neither tracker can tell a repeated create; Linear can, by the issue's id); a refused
+credential (401, 403 that is not a rate limit) stops the whole push (`Refused`), anything else fails one item
+(`TrackerError`) with what the tracker said.
 """
 
 from __future__ import annotations
@@ -16,14 +19,22 @@ from typing import Any, Protocol
 
 import httpx
 
-from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_github_json, to_jira_json
+from service.backlog.exporters import (
+    STORY_POINTS_FIELD,
+    ExportItem,
+    to_github_json,
+    to_jira_json,
+    to_linear_json,
+)
 from service.core.enums import TrackerKind
 
 ATTEMPTS = 4
 MAX_WAIT_S = 30.0
 TIMEOUT_S = 20.0
 RETRIED = frozenset({429, 502, 503, 504})
-JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")
+SURE = frozenset({429, 503})  # not carried out: a create is sent again after these only
+UNSURE = "it may have been created anyway: look in the tracker before sending this item again"
+JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")  # a Jira project's key, and a Linear team's
 GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
 
@@ -34,6 +45,10 @@ class TrackerError(Exception):
 
 class Refused(TrackerError):
     """The tracker refused the credentials or their permissions: no item can be sent until they are fixed."""
+
+
+class Unsure(TrackerError):
+    """A create whose outcome is unknown (its answer was lost): it is not sent again by itself."""
 
 
 class Gone(TrackerError):
@@ -103,19 +118,27 @@ class Http:
     name: str
     sleep: Callable[[float], None] = time.sleep
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, once: bool = False) -> httpx.Response:
+        """The tracker's answer. `once`: a create the tracker cannot recognise when sent again, retried only where it
+        surely was not carried out (429, 503, no connection); after a 502, 504 or a lost answer it may have been, so
+        `Unsure` says to look before sending it again."""
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
             try:
                 response = self.client.request(method, path, json=body)
             except httpx.HTTPError as exc:
+                if once and not isinstance(exc, httpx.ConnectError):
+                    raise Unsure(f"{self.name} did not answer ({exc}): {UNSURE}") from exc
                 if last:
                     raise TrackerError(f"could not reach {self.name} at {self.client.base_url}: {exc}") from exc
                 self.sleep(float(2**attempt))
                 continue
-            if (response.status_code in RETRIED or _rate_limited(response)) and not last:
+            retried = response.status_code in (SURE if once else RETRIED) or _rate_limited(response)
+            if retried and not last:
                 self.sleep(_wait_s(response, attempt))
                 continue
+            if once and response.status_code in RETRIED - SURE:
+                raise Unsure(f"{self.name} answered {response.status_code} ({_detail(response)}): {UNSURE}")
             if response.status_code in (401, 403):
                 raise Refused(
                     f"{self.name} refused the request ({response.status_code}: {_detail(response)}): check the "
@@ -174,7 +197,7 @@ class Jira:
         as Task), once, and say so."""
         warnings: list[str] = []
         for _ in range(2):
-            response = self.http.call(method, path, {"fields": fields})
+            response = self.http.call(method, path, {"fields": fields}, once=method == "POST")
             if response.status_code != 400:
                 break
             is_json = "json" in response.headers.get("content-type", "")
@@ -270,7 +293,7 @@ class GitHub:
     def create(self, item: ExportItem) -> Sent:
         body = to_github_json([item])[0]
         state = {name: body.pop(name) for name in ("state", "state_reason") if name in body}
-        response = self.http.call("POST", f"/repos/{self.repo}/issues", body)
+        response = self.http.call("POST", f"/repos/{self.repo}/issues", body, once=True)
         if response.status_code >= 300:
             raise _fail(self.name, "create the issue", response)
         number = response.json()["number"]
@@ -296,6 +319,152 @@ class GitHub:
         response = self.http.call("PATCH", f"/repos/{self.repo}/issues/{number}", body)
         if response.status_code >= 300:
             raise _fail(self.name, f"update {self.repo}#{number}", response)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+LINEAR_API = "https://api.linear.app"
+LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
+
+
+class Linear:
+    """Linear's GraphQL API for one team, with a personal API key (or an OAuth token). An issue is created with the
+    id the `linear_json` export gives the item, so a create repeated after a crash finds the issue made the first
+    time instead of making a second."""
+
+    kind = TrackerKind.linear
+    name = "Linear"
+
+    def __init__(self, url: str, team: str, token: str) -> None:
+        auth = token if token.startswith("lin_api_") else f"Bearer {token}"  # personal keys go bare
+        client = httpx.Client(base_url=url.rstrip("/"), timeout=TIMEOUT_S, headers={"Authorization": auth})
+        self.http, self.team_key = Http(client, self.name), team
+        self._team: dict[str, Any] | None = None
+
+    def _run(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
+        """The query's `data`; GraphQL errors as TrackerError (Refused for credentials), rate limits retried."""
+        for attempt in range(ATTEMPTS):
+            response = self.http.call("POST", "/graphql", {"query": query, "variables": variables})
+            body = response.json() if "json" in response.headers.get("content-type", "") else {}
+            errors = body.get("errors") or []
+            kinds = {(e.get("extensions") or {}).get("type") for e in errors}
+            if "ratelimited" in kinds and attempt < ATTEMPTS - 1:
+                self.http.sleep(_wait_s(response, attempt))
+                continue
+            said = "; ".join(
+                str((e.get("extensions") or {}).get("userPresentableMessage") or e.get("message")) for e in errors
+            )
+            if kinds & LINEAR_REFUSED:
+                raise Refused(f"Linear refused the request ({said}): check the API key and its team access")
+            if errors or response.status_code >= 300 or not body.get("data"):
+                raise TrackerError(f"Linear did not {what} ({response.status_code}: {said or _detail(response)})")
+            return body["data"]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def team(self) -> dict[str, Any]:
+        """The team: its id, name, workflow states and labels (the team's and the workspace's), read once."""
+        if self._team is None:
+            found = self._run(
+                "query Team($key: String!) { teams(filter: {key: {eq: $key}}) { nodes { id name "
+                "states { nodes { id name type } } labels { nodes { id name } } } } "
+                "issueLabels(filter: {team: {null: true}}) { nodes { id name } } }",
+                {"key": self.team_key}, f"find team {self.team_key}",
+            )  # fmt: skip
+            nodes = found["teams"]["nodes"]
+            if not nodes:
+                raise TrackerError(f"Linear has no team with key {self.team_key} that this key can see")
+            team = nodes[0]
+            labels = [*found["issueLabels"]["nodes"], *team["labels"]["nodes"]]
+            self._team = {**team, "label_ids": {label["name"].lower(): label["id"] for label in labels}}
+        return self._team
+
+    def check(self) -> str:
+        viewer = self._run("query { viewer { name } }", {}, "say who the key belongs to")["viewer"]
+        return f"signed in to Linear as {viewer['name']}; team {self.team_key}: {self.team()['name']}"
+
+    def _label_ids(self, names: list[str], warnings: list[str]) -> list[str]:
+        """The ids of the labels named (any case); a label the workspace lacks is made in the team."""
+        known, ids = self.team()["label_ids"], []
+        for name in names:
+            if name.lower() not in known:
+                made = self._run(
+                    "mutation Label($input: IssueLabelCreateInput!) { issueLabelCreate(input: $input) "
+                    "{ success issueLabel { id } } }",
+                    {"input": {"name": name, "teamId": self.team()["id"]}}, f"make the label {name}",
+                )  # fmt: skip
+                known[name.lower()] = made["issueLabelCreate"]["issueLabel"]["id"]
+                warnings.append(f"made the label {name} in team {self.team_key}")
+            ids.append(known[name.lower()])
+        return ids
+
+    def _state_id(self, done: bool) -> str | None:
+        """A workflow state of the Done kind (completed), or for reopening the first to-do kind (unstarted, backlog)."""
+        states = self.team()["states"]["nodes"]
+        for kind in ("completed",) if done else ("unstarted", "backlog"):
+            for state in states:
+                if state.get("type") == kind:
+                    return str(state["id"])
+        return None
+
+    def _input(self, item: ExportItem, warnings: list[str]) -> dict[str, Any]:
+        issue = to_linear_json([item])[0]
+        issue["labelIds"] = self._label_ids(issue.pop("labelNames"), warnings)
+        if issue.pop("stateName", None):
+            issue["stateId"] = self._state_id(done=True)
+        if item.parent:
+            parent = self._run("query Parent($id: String!) { issue(id: $id) { id } }", {"id": item.parent},
+                               f"find the parent {item.parent}")  # fmt: skip
+            issue["parentId"] = parent["issue"]["id"]
+        return issue
+
+    def create(self, item: ExportItem) -> Sent:
+        warnings: list[str] = []
+        issue = {"teamId": self.team()["id"], **self._input(item, warnings)}
+        try:
+            made = self._run(
+                "mutation Create($input: IssueCreateInput!) { issueCreate(input: $input) "
+                "{ success issue { identifier } } }",
+                {"input": issue}, "create the issue",
+            )  # fmt: skip
+        except Refused:
+            raise
+        except TrackerError:
+            found = self._existing(issue["id"])  # made by an earlier try whose answer was lost
+            if found is None:
+                raise
+            return Sent(found, [*warnings, f"{found} was already made by an earlier try: not made again"])
+        return Sent(str(made["issueCreate"]["issue"]["identifier"]), warnings)
+
+    def _existing(self, issue_id: str) -> str | None:
+        try:
+            found = self._run("query Issue($id: String!) { issue(id: $id) { identifier } }", {"id": issue_id}, "")
+        except Refused:
+            raise
+        except TrackerError:
+            return None
+        return str(found["issue"]["identifier"]) if found.get("issue") else None
+
+    def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
+        warnings: list[str] = []
+        full = to_linear_json([item])[0]
+        wanted = {"title": "title", "description": "description", "priority": "priority", "story_points": "estimate"}
+        issue = {wanted[name]: full.get(wanted[name]) for name in changed if name in wanted}
+        if {"labels", "item_type"} & set(changed):
+            issue["labelIds"] = self._label_ids(full["labelNames"], warnings)
+        if "closed" in changed:
+            state = self._state_id(done=item.closed)
+            if state is None:
+                warnings.append(f"team {self.team_key} has no state to {'close' if item.closed else 'reopen'} it in")
+            else:
+                issue["stateId"] = state
+        if issue:
+            self._run(
+                "mutation Update($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) "
+                "{ success } }",
+                {"id": key, "input": issue}, f"update {key}",
+            )  # fmt: skip
+        return Sent(key, warnings)
 
     def close(self) -> None:
         self.http.close()

@@ -24,8 +24,8 @@ def get_tracker(runtime: RuntimeDep) -> TrackerPublic | None:
 
 @router.put("", response_model=TrackerPublic, responses=errors(422))
 def set_tracker(body: TrackerSet, runtime: RuntimeDep, actor: ActorDep) -> TrackerPublic:
-    """Connect this project to Jira Cloud (site, project key, account email, API token) or GitHub issues
-    (owner/repo, token), or change the connection. POST /v1/tracker/check tries it."""
+    """Connect this project to Jira Cloud (site, project key, account email, API token), GitHub issues (owner/repo,
+    token) or Linear (team key, API key), or change the connection. POST /v1/tracker/check tries it."""
     with runtime.db.session() as session:
         return service.public(service.set_connection(session, body, actor))
 

@@ -9,11 +9,17 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, m
 
 from service.core.enums import TrackerKind
 from service.core.schemas import IdValue, JobPublic
-from service.trackers.clients import GITHUB_REPO_RE, JIRA_KEY_RE
+from service.trackers.clients import GITHUB_REPO_RE, JIRA_KEY_RE, LINEAR_API
 
 Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 GITHUB_API = "https://api.github.com"
-MAX_PUSH = 1000  # items per push job
+DEFAULT_URL = {TrackerKind.github: GITHUB_API, TrackerKind.linear: LINEAR_API}
+MAX_PUSH = 1000
+TARGETS = {
+    TrackerKind.jira: (JIRA_KEY_RE, "Jira project key: capital letters, like SHOP"),
+    TrackerKind.github: (GITHUB_REPO_RE, "GitHub repository: owner/repo"),
+    TrackerKind.linear: (JIRA_KEY_RE, "Linear team key: capital letters, like ENG"),
+}  # items per push job
 
 
 class TrackerSet(BaseModel):
@@ -22,30 +28,30 @@ class TrackerSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: TrackerKind = Field(description="jira (Jira Cloud) or github (GitHub issues).")
+    kind: TrackerKind = Field(description="jira (Jira Cloud), github (GitHub issues) or linear.")
     url: Url | None = Field(
         None, description=f"Jira: the site, e.g. https://acme.atlassian.net. GitHub: its API root ({GITHUB_API})."
     )
-    target: str = Field(min_length=1, max_length=200, description="Jira: the project key (SHOP). GitHub: owner/repo.")
-    user: str | None = Field(None, max_length=200, description="Jira: the account's email (GitHub needs none).")
-    token: str | None = Field(None, min_length=1, max_length=2000, description="Jira: an API token. GitHub: a token.")
+    target: str = Field(
+        min_length=1, max_length=200, description="Jira: a project key (SHOP). GitHub: owner/repo. Linear: a team key."
+    )
+    user: str | None = Field(None, max_length=200, description="Jira: the account's email (the others need none).")
+    token: str | None = Field(None, min_length=1, max_length=2000, description="An API token (Linear: an API key).")
     story_points_field: str | None = Field(
         None, pattern=r"^customfield_\d+$", description="Jira: the story points field (default customfield_10016)."
     )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Self:
+        pattern, shape = TARGETS[self.kind]
+        if not pattern.match(self.target):
+            raise ValueError(f"target {self.target!r} is not a {shape}")
         if self.kind == TrackerKind.jira:
             missing = [name for name in ("url", "user") if not getattr(self, name)]
             if missing:
                 raise ValueError(f"a Jira connection needs {' and '.join(missing)} (the site and the account's email)")
-            if not JIRA_KEY_RE.match(self.target):
-                raise ValueError(f"target {self.target!r} is not a Jira project key: capital letters, like SHOP")
-        else:
-            if not GITHUB_REPO_RE.match(self.target):
-                raise ValueError(f"target {self.target!r} is not a GitHub repository: owner/repo")
-            if self.user or self.story_points_field:
-                raise ValueError("user and story_points_field are Jira's: a GitHub connection has neither")
+        elif self.user or self.story_points_field:
+            raise ValueError(f"user and story_points_field are Jira's: a {self.kind} connection has neither")
         return self
 
 
@@ -55,7 +61,10 @@ class TrackerPublic(BaseModel):
     target: str
     user: str | None
     story_points_field: str | None
-    browse_url: str = Field(description="An issue's page: replace {key} with its key (SHOP-12, or 12 on GitHub).")
+    browse_url: str | None = Field(
+        description="An issue's page: replace {key} with its key (SHOP-12, or 12 on GitHub); null for Linear, whose "
+        "pages are under the workspace's name."
+    )
     updated_by: str | None
     updated_at: datetime
 

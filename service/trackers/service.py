@@ -21,8 +21,8 @@ from service.core.enums import TrackerKind
 from service.core.errors import InvalidInput, NotFound
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, TrackerConnection
-from service.trackers.clients import GitHub, Jira, Refused, Tracker, TrackerError
-from service.trackers.schemas import GITHUB_API, MAX_PUSH, TrackerPublic, TrackerSet
+from service.trackers.clients import GitHub, Jira, Linear, Refused, Tracker, TrackerError
+from service.trackers.schemas import DEFAULT_URL, MAX_PUSH, TrackerPublic, TrackerSet
 
 NOT_CONNECTED = "this project has no tracker: an admin connects one (PUT /v1/tracker, `refinery tracker set`)"
 
@@ -60,7 +60,7 @@ def set_connection(session: Session, wanted: TrackerSet, actor: str | None) -> T
     """Connect the project to a tracker, or change its connection; the kept token stays unless a new one is given
     (a new tracker kind or site needs one)."""
     found = get_connection(session)
-    url = str(wanted.url).rstrip("/") if wanted.url else GITHUB_API
+    url = str(wanted.url).rstrip("/") if wanted.url else DEFAULT_URL[wanted.kind]
     if wanted.token is None and (found is None or found.kind != wanted.kind or found.url != url):
         raise InvalidInput("token: give the tracker's token (one is kept only for the same tracker and site)")
     row = found or TrackerConnection()
@@ -74,9 +74,10 @@ def set_connection(session: Session, wanted: TrackerSet, actor: str | None) -> T
 
 def public(row: TrackerConnection) -> TrackerPublic:
     """The connection as people see it: never the token."""
+    browse = None
     if row.kind == TrackerKind.jira:
         browse = f"{row.url}/browse/{{key}}"
-    else:
+    elif row.kind == TrackerKind.github:
         web = row.url.replace("//api.github.com", "//github.com").removesuffix("/api/v3")
         browse = f"{web}/{row.target}/issues/{{key}}"
     return TrackerPublic(
@@ -88,19 +89,22 @@ def public(row: TrackerConnection) -> TrackerPublic:
 def client(row: TrackerConnection) -> Tracker:
     if row.kind == TrackerKind.jira:
         return Jira(row.url, row.target, row.user or "", row.token, row.story_points_field)
+    if row.kind == TrackerKind.linear:
+        return Linear(row.url, row.target, row.token)
     return GitHub(row.url, row.target, row.token)
 
 
 def describe(row: TrackerConnection) -> str:
-    """'Jira project SHOP at https://acme.atlassian.net', 'GitHub acme/shop'."""
+    """'Jira project SHOP at https://acme.atlassian.net', 'GitHub acme/shop', 'Linear team ENG'."""
     if row.kind == TrackerKind.jira:
         return f"Jira project {row.target} at {row.url}"
-    return f"GitHub {row.target}" + ("" if row.url == GITHUB_API else f" at {row.url}")
+    name = "GitHub" if row.kind == TrackerKind.github else "Linear team"
+    return f"{name} {row.target}" + ("" if row.url == DEFAULT_URL[TrackerKind(row.kind)] else f" at {row.url}")
 
 
 def prefix(row: TrackerConnection) -> str:
-    """How an item's external id names an issue of this tracker: `jira:SHOP-` or `github:owner/repo#`."""
-    return f"jira:{row.target}-" if row.kind == TrackerKind.jira else f"github:{row.target}#"
+    """How an item's external id names an issue of this tracker: `jira:SHOP-`, `github:owner/repo#`, `linear:ENG-`."""
+    return f"github:{row.target}#" if row.kind == TrackerKind.github else f"{row.kind}:{row.target}-"
 
 
 def key_here(row: TrackerConnection, external_id: str | None) -> str | None:

@@ -388,7 +388,8 @@ async function showHistory(item, details) {
     const who = (e) => (e.action === "imported" ? "a re-import" : e.actor || "someone");
     details.querySelector(".item-history")?.remove();
     details.append(h("ul", { class: "item-history" }, events.length
-      ? events.map((e) => h("li", {}, `${e.at.slice(0, 16).replace("T", " ")} ${e.action} by ${who(e)}${e.action === "added" ? "" : `: ${change(e)}`}`))
+      ? events.map((e) => h("li", {}, `${e.at.slice(0, 16).replace("T", " ")} ${e.action} by ${who(e)}${e.action === "added" ? ""
+        : e.action === "sent" ? ` to the tracker as ${(e.after.external_id || e.after.sent).split(":").pop()}` : `: ${change(e)}`}`))
       : h("li", {}, "No edit or re-import has changed this item (accepted suggestions are in their own history).")));
   } catch (error) {
     flash(error.message, "error");

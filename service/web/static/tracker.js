@@ -1,4 +1,4 @@
-// The project's tracker (Backlog tab): admins connect Jira Cloud or GitHub issues; reviewers send items there (all, or
+// The project's tracker (Backlog tab): admins connect Jira Cloud, GitHub issues or Linear; reviewers send items there (all, or
 // the ticked ones): new items are created, items changed here since are updated, with the job's counts as it goes.
 
 import { api, pollJob } from "./api.js";
@@ -7,14 +7,17 @@ import { $, cancelButton, flash, h } from "./dom.js";
 let connected = null;  // GET /v1/tracker: the connection (never its token), or null
 let reload = async () => {};
 
-const NAMES = { jira: "Jira", github: "GitHub" };
+const NAMES = { jira: "Jira", github: "GitHub", linear: "Linear" };
+const URLS = { jira: "https://acme.atlassian.net", github: "https://api.github.com (or GitHub Enterprise's API root)", linear: "https://api.linear.app" };
+const TARGETS = { jira: "project key, e.g. SHOP", github: "owner/repo", linear: "team key, e.g. ENG" };
 
 // The issue an item is in this tracker, as a link; null for an item of no tracker or of another one.
 export function issueLink(externalId) {
-  if (!connected || !externalId) return null;
-  const start = connected.kind === "jira" ? `jira:${connected.target}-` : `github:${connected.target}#`;
+  if (!connected?.browse_url || !externalId) return null;
+  const github = connected.kind === "github";
+  const start = github ? `github:${connected.target}#` : `${connected.kind}:${connected.target}-`;
   if (!externalId.toLowerCase().startsWith(start.toLowerCase())) return null;
-  const key = connected.kind === "jira" ? externalId.slice(5) : externalId.slice(start.length);
+  const key = github ? externalId.slice(start.length) : externalId.split(":").pop();
   return h("a", { href: connected.browse_url.replace("{key}", key), target: "_blank", rel: "noopener" }, externalId.split(":").pop());
 }
 
@@ -36,10 +39,10 @@ export async function load() {
 }
 
 function fitKind() {
-  const jira = $("#tracker-form").elements.kind.value === "jira";
-  for (const name of ["user", "story_points_field"]) $("#tracker-form").elements[name].hidden = !jira;
-  $("#tracker-form").elements.url.placeholder = jira ? "https://acme.atlassian.net" : "https://api.github.com (or GitHub Enterprise's API root)";
-  $("#tracker-form").elements.target.placeholder = jira ? "project key, e.g. SHOP" : "owner/repo";
+  const kind = $("#tracker-form").elements.kind.value;
+  for (const name of ["user", "story_points_field"]) $("#tracker-form").elements[name].hidden = kind !== "jira";
+  $("#tracker-form").elements.url.placeholder = URLS[kind];
+  $("#tracker-form").elements.target.placeholder = TARGETS[kind];
 }
 
 async function act(work) {
@@ -55,7 +58,7 @@ async function act(work) {
 function save(event) {
   event.preventDefault();
   const data = Object.fromEntries([...new FormData(event.target)].map(([k, v]) => [k, String(v).trim() || null]));
-  if (data.kind === "github") { delete data.user; delete data.story_points_field; }
+  if (data.kind !== "jira") { delete data.user; delete data.story_points_field; }
   return act(async () => {
     await api("/v1/tracker", { method: "PUT", json: data });
     event.target.elements.token.value = "";
@@ -99,7 +102,7 @@ export async function send(ids) {
 export function start(reloadBacklog, ticked) {
   reload = reloadBacklog;
   $("#tracker-form").replaceChildren(
-    h("select", { name: "kind", "aria-label": "Tracker", onchange: fitKind }, h("option", { value: "jira" }, "Jira Cloud"), h("option", { value: "github" }, "GitHub issues")),
+    h("select", { name: "kind", "aria-label": "Tracker", onchange: fitKind }, h("option", { value: "jira" }, "Jira Cloud"), h("option", { value: "github" }, "GitHub issues"), h("option", { value: "linear" }, "Linear")),
     h("input", { name: "url", type: "url", maxlength: "2000", "aria-label": "Site or API root" }),
     h("input", { name: "target", required: true, maxlength: "200", "aria-label": "Project key or owner/repo" }),
     h("input", { name: "user", type: "email", maxlength: "200", placeholder: "account email", "aria-label": "Jira account email" }),
