@@ -8,6 +8,7 @@ shown."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -213,6 +214,15 @@ def test_github_issues_are_created_closed_and_items_of_other_trackers_left_alone
             "state": "closed", "state_reason": "completed"
         }  # fmt: skip
         assert items(client)[linear["created"][0]["id"]]["external_id"] == "linear:ENG-4"
+
+        # GitHub's own issues re-imported: nothing changed (GitHub keeps no priority or points: still here)
+        issues = [{"number": int(n), "html_url": f"https://github.com/acme/shop/issues/{n}", "title": i["title"],
+                   "body": i["body"], "labels": [{"name": name} for name in i["labels"]], "state": i["state"]}
+                  for n, i in site.github().items()]  # fmt: skip
+        files = {"file": ("issues.json", json.dumps(issues).encode(), "application/json")}
+        again = client.post("/v1/backlog/import?format=github_json", files=files).json()
+        assert again["created"] == [] and again["updated"] == [], again
+        assert (items(client)[open_item]["priority"], items(client)[open_item]["story_points"]) == ("High", 5)
 
 
 def test_linear_gets_items_with_their_labels_parent_and_state_and_a_lost_answer_makes_no_second_issue(client):

@@ -1,5 +1,5 @@
-"""Parse backlog exports from Jira (CSV), GitHub (issues JSON) and Linear (CSV or issues JSON) into
-`BacklogItemCreate`s, with story points and parent links.
+"""Parse backlog exports from Jira (CSV, or REST issues JSON), GitHub (issues JSON) and Linear (CSV or issues JSON)
+into `BacklogItemCreate`s, with story points and parent links.
 
 Pure functions: no database, no HTTP. `parse_import(data, format)` reads an uploaded file's bytes and returns the
 items plus human-readable problems (records skipped, fields cut). Files written by `exporters` (jira_csv,
@@ -23,11 +23,12 @@ from pydantic import ValidationError
 
 from pipelines import jsontext
 from pipelines.models import ItemType
+from service.backlog.exporters import STORY_POINTS_FIELD
 from service.backlog.schemas import BacklogItemCreate
 from service.backlog.spreadsheet import restore_cell
 from service.core.enums import PRIORITY_LEVELS
 
-ImportFormat = Literal["jira_csv", "github_json", "linear_csv", "linear_json"]
+ImportFormat = Literal["jira_csv", "jira_json", "github_json", "linear_csv", "linear_json"]
 IMPORT_FORMATS: tuple[ImportFormat, ...] = get_args(ImportFormat)
 
 MAX_TITLE, MAX_DESCRIPTION, MAX_LABEL, MAX_PRIORITY = 300, 50_000, 40, 40
@@ -86,10 +87,12 @@ class ParsedImport:
     """(item, where, the keys of the items it blocks): links given from the blocker's side, read by `_blocked_by`."""
 
 
-def parse_import(data: bytes, format: str) -> ParsedImport:
-    """Items from a `format` export (one of IMPORT_FORMATS); ImportFormatError if the file cannot be read as it."""
-    parsers = {
+def parse_import(data: bytes, format: str, points_field: str = STORY_POINTS_FIELD) -> ParsedImport:
+    """Items from a `format` export (one of IMPORT_FORMATS); ImportFormatError if the file cannot be read as it.
+    `points_field`: the Jira site's story points field, for jira_json."""
+    parsers: dict[str, Callable[[str], ParsedImport]] = {
         "jira_csv": _parse_jira_csv,
+        "jira_json": lambda text: _parse_jira_json(text, points_field),
         "github_json": _parse_github_json,
         "linear_csv": _parse_linear_csv,
         "linear_json": _parse_linear_json,
@@ -255,6 +258,113 @@ def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
     })  # fmt: skip
     if item is not None and (blocked := cells(JIRA_BLOCKS)):
         result.blocks.append((item, where, blocked))
+
+
+def _parse_jira_json(text: str, points_field: str) -> ParsedImport:
+    """Jira Cloud REST v3 issues: a search's answer (`{"issues": [...]}`), an array, or one issue (`{key, fields}`);
+    also our jira_json export. The description is Atlassian Document Format, read back as Markdown."""
+    result = ParsedImport()
+    unwrap = lambda data: data["issues"] if isinstance(data, dict) and isinstance(data.get("issues"), list) else data  # noqa: E731
+    for index, record in enumerate(_json_records(text, "issues", unwrap), 1):
+        _jira_issue(
+            record, f"issue {index}" + (f" ({record['key']})" if record.get("key") else ""), result, points_field
+        )
+    return result
+
+
+def _jira_issue(record: dict[str, Any], where: str, result: ParsedImport, points_field: str) -> None:
+    fields = record.get("fields") if isinstance(record.get("fields"), dict) else {}
+    title = _title(fields.get("summary"), where, "summary", result.problems)
+    if not title:
+        return
+    named = lambda name: str((fields.get(name) or {}).get("name") or "") if isinstance(fields.get(name), dict) else ""  # noqa: E731
+    labels = _labels((label for label in fields.get("labels") or [] if isinstance(label, str)), where, result.problems)
+    issue_type = _norm(named("issuetype"))
+    item_type = JIRA_TYPES.get(issue_type, "feature")
+    if issue_type == "task" and {"research", "spike"} & set(labels):
+        item_type = "research"
+    description = fields.get("description")
+    status = fields.get("status") if isinstance(fields.get("status"), dict) else {}
+    category = status.get("statusCategory") if isinstance(status.get("statusCategory"), dict) else {}
+    parent = fields.get("parent") if isinstance(fields.get("parent"), dict) else {}
+    links = [link for link in fields.get("issuelinks") or [] if isinstance(link, dict) and _is_blocks(link)]
+    key = record.get("key") if isinstance(record.get("key"), str) else None
+    points = fields.get(points_field)
+    item = _add(result, where, "jira", {
+        "title": title, "item_type": item_type, "labels": labels, "priority": named("priority") or None,
+        "description": adf_text(description) if isinstance(description, dict) else str(description or "").strip(),
+        "external_id": key and f"jira:{key}",
+        "story_points": _points("" if points is None else str(points), where, result.problems),
+        "parent": parent.get("key") if isinstance(parent.get("key"), str) else None,
+        "closed": category.get("key") == "done" or bool(fields.get("resolution")),
+        "depends_on_keys": [f"jira:{link['inwardIssue']['key']}" for link in links if _linked(link, "inwardIssue")],
+    })  # fmt: skip
+    if item is not None and (
+        blocked := [link["outwardIssue"]["key"] for link in links if _linked(link, "outwardIssue")]
+    ):
+        result.blocks.append((item, where, blocked))
+
+
+def _is_blocks(link: dict[str, Any]) -> bool:
+    return isinstance(link.get("type"), dict) and _norm(str(link["type"].get("name") or "")) == "blocks"
+
+
+def _linked(link: dict[str, Any], side: str) -> bool:
+    """Whether the link names an issue on `side`: on an issue's own links, `inwardIssue` is the issue it is blocked by
+    and `outwardIssue` one it blocks."""
+    return isinstance(link.get(side), dict) and isinstance(link[side].get("key"), str)
+
+
+def adf_text(doc: dict[str, Any]) -> str:
+    """An Atlassian Document Format document as Markdown: paragraphs, headings as bold lines (as `exporters` writes
+    its sections), task lists as "- [ ]" lines, bullet and numbered lists, code blocks; marks are dropped."""
+    text = ""
+    for node in doc.get("content") or []:
+        if block := _adf_block(node):
+            text += ("\n" if text.endswith("**") else "\n\n" if text else "") + block  # a section's lines follow it
+    return text.strip()
+
+
+def _adf_block(node: Any) -> str:
+    if not isinstance(node, dict):
+        return ""
+    kind, content = node.get("type"), node.get("content") or []
+    if kind == "heading":
+        return f"**{_adf_inline_text(content)}**"
+    if kind in ("bulletList", "orderedList", "taskList"):
+        lines = []
+        for n, entry in enumerate(content, 1):
+            if not isinstance(entry, dict):
+                continue
+            if kind == "taskList":
+                done = (entry.get("attrs") or {}).get("state") == "DONE"
+                lines.append(f"- [{'x' if done else ' '}] {_adf_inline_text(entry.get('content') or [])}")
+            else:
+                text = " ".join(_adf_block(child) for child in entry.get("content") or [])
+                lines.append(f"{f'{n}.' if kind == 'orderedList' else '-'} {text}")
+        return "\n".join(lines)
+    if kind == "codeBlock":
+        return f"```\n{_adf_inline_text(content)}\n```"
+    if kind in ("blockquote", "panel", "expand"):
+        return "\n\n".join(block for child in content if (block := _adf_block(child)))
+    return _adf_inline_text(content)
+
+
+def _adf_inline_text(nodes: list[Any]) -> str:
+    parts = []
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "hardBreak":
+            parts.append("\n")
+        elif node.get("type") == "text":
+            parts.append(str(node.get("text") or ""))
+        elif node.get("type") in ("mention", "emoji", "status", "date", "inlineCard"):
+            attrs = node.get("attrs") or {}
+            parts.append(str(attrs.get("text") or attrs.get("shortName") or attrs.get("url") or ""))
+        elif node.get("content"):
+            parts.append(_adf_block(node))
+    return "".join(parts).strip()
 
 
 def _points(cell: str, where: str, problems: list[str]) -> int | None:

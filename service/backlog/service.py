@@ -212,30 +212,39 @@ def _ours(item: BacklogItem) -> dict[str, Any]:
 
 
 def changed_since_tracker(item: BacklogItem) -> list[str]:
-    """The synced fields changed here since the tracker last had them (by an import or a push); none for an item
-    of no tracker, or one imported before the fields were kept (then what the tracker has is not known)."""
+    """The synced fields changed here since the tracker last had them (by an import, or a push, which keeps the fields
+    as they were here then as `here`); none for an item of no tracker, or one imported before the fields were kept
+    (then what the tracker has is not known)."""
     if not item.external_id or item.imported is None:
         return []
-    ours = _ours(item) | {"labels": _label_set(item.labels or [])}
-    return [name for name in SYNCED if ours[name] != item.imported.get(name, ours[name])]
+    here = item.imported.get("here") or item.imported
+    ours = _ours(item)
+    return [
+        name for name in SYNCED if _synced_value(name, ours[name]) != _synced_value(name, here.get(name, ours[name]))
+    ]
 
 
-def tracker_fields(item: BacklogItem, parent: str | None) -> dict[str, Any]:
-    """The item's synced fields as a tracker will have them once it is sent (`BacklogItem.imported`'s shape), with
-    its parent's key there; taken before sending, so an edit made meanwhile still counts as a change here."""
+def _synced_value(name: str, value: Any) -> Any:
+    return _label_set(value or []) if name == "labels" else value
+
+
+def tracker_fields(item: BacklogItem, theirs: dict[str, Any], parent: str | None) -> dict[str, Any]:
+    """What `BacklogItem.imported` keeps once the item is sent: the synced fields as the tracker will give them back
+    to an import (`theirs`), its parent's key there, and the fields as they are here (`here`: what a later edit is
+    compared with). Taken before sending, so an edit made meanwhile still counts as a change here."""
     known = item.imported or {}
-    return _ours(item) | {
-        "labels": _label_set(item.labels or []),
+    return {name: theirs[name] for name in SYNCED} | {
         "parent": parent if parent is not None else known.get("parent"),
         "depends_on_keys": known.get("depends_on_keys", []),
+        "here": _ours(item),
     }
 
 
 def sent_to_tracker(
     session: Session, item: BacklogItem, external_id: str, fields: dict[str, Any], actor: str | None
 ) -> None:
-    """Record that the tracker now has the item as `fields` (`tracker_fields`), as the issue `external_id`, so a
-    re-import of that tracker's file finds it unchanged; its history says who sent it."""
+    """Record that the tracker now has the item (`fields`, from `tracker_fields`) as the issue `external_id`, so a
+    re-import of that tracker's issues finds it unchanged; its history says who sent it."""
     before = {"external_id": item.external_id} if item.external_id != external_id else {}
     item.external_id = external_id
     item.imported = fields
@@ -371,7 +380,7 @@ def _reimport(
     for name in SYNCED:
         if theirs[name] == ours[name] or (base is not None and theirs[name] == base[name]):
             continue
-        if base is not None and ours[name] == base[name]:
+        if base is not None and ours[name] == base.get("here", base)[name]:  # unchanged here since the last sync
             setattr(item, name, theirs[name])
             changed.append(name)
         else:

@@ -221,11 +221,8 @@ class Jira:
 
     def create(self, item: ExportItem) -> Sent:
         fields = {"project": {"key": self.project}, **self._fields(item)}
-        response, warnings = self._send("POST", "/issue", fields, "create the issue")
-        key = str(response.json()["key"])
-        if item.closed:
-            warnings += self._transition(key, done=True)
-        return Sent(key, warnings)
+        response, warnings = self._send("POST", "/issue", fields, "create the issue")  # open, as a new item is
+        return Sent(str(response.json()["key"]), warnings)
 
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
         full = self._fields(item)
@@ -291,15 +288,11 @@ class GitHub:
         return said
 
     def create(self, item: ExportItem) -> Sent:
-        body = to_github_json([item])[0]
-        state = {name: body.pop(name) for name in ("state", "state_reason") if name in body}
+        body = to_github_json([item])[0]  # open: a closed item is never created (service.push_item)
         response = self.http.call("POST", f"/repos/{self.repo}/issues", body, once=True)
         if response.status_code >= 300:
             raise _fail(self.name, "create the issue", response)
-        number = response.json()["number"]
-        if state:  # GitHub opens every issue it creates
-            self._patch(number, state)
-        return Sent(f"{self.repo}#{number}")
+        return Sent(f"{self.repo}#{response.json()['number']}")
 
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
         full = to_github_json([item])[0]
@@ -410,8 +403,7 @@ class Linear:
     def _input(self, item: ExportItem, warnings: list[str]) -> dict[str, Any]:
         issue = to_linear_json([item])[0]
         issue["labelIds"] = self._label_ids(issue.pop("labelNames"), warnings)
-        if issue.pop("stateName", None):
-            issue["stateId"] = self._state_id(done=True)
+        issue.pop("stateName", None)  # open, as a new item is (a closed one is never created)
         if item.parent:
             parent = self._run("query Parent($id: String!) { issue(id: $id) { id } }", {"id": item.parent},
                                f"find the parent {item.parent}")  # fmt: skip

@@ -9,14 +9,17 @@ re-import compares against.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.backlog.exporters import ExportItem, export_item
-from service.backlog.service import changed_since_tracker, select_items, sent_to_tracker, tracker_fields
+from service.backlog.exporters import ExportItem, export_item, to_github_json, to_jira_json, to_linear_json
+from service.backlog.importers import parse_import
+from service.backlog.service import changed_since_tracker, select_items, sent_to_tracker, tracked, tracker_fields
 from service.core.enums import TrackerKind
 from service.core.errors import InvalidInput, NotFound
 from service.core.runtime import Runtime
@@ -160,6 +163,26 @@ def _export(session: Session, row: TrackerConnection, item: BacklogItem) -> Expo
     return export_item(item, parent_key, list(children))
 
 
+def as_tracker(row: TrackerConnection, item: ExportItem) -> dict[str, Any]:
+    """The synced fields as the tracker will hold the item and give them back to an import: the item put through that
+    tracker's exporter and read back by its importer (GitHub keeps no priority or points; Jira's description comes
+    back from ADF), so a re-import of an issue nobody touched finds nothing changed."""
+    if row.kind == TrackerKind.jira:
+        records, fmt = [{"key": f"{row.target}-1", **to_jira_json([item])[0]}], "jira_json"
+    elif row.kind == TrackerKind.github:
+        records, fmt = [{"number": 1, **to_github_json([item])[0]}], "github_json"
+    else:
+        records, fmt = to_linear_json([item]), "linear_json"
+    return tracked(parse_import(json.dumps(records).encode(), fmt).items[0])
+
+
+def _as_imported(row: TrackerConnection, key: str | None) -> str | None:
+    """A parent's key as that tracker's import names it (SHOP-1, linear:ENG-1; GitHub's parents are not sent)."""
+    if key is None or row.kind == TrackerKind.github:
+        return None
+    return key if row.kind == TrackerKind.jira else f"{row.kind}:{key}"
+
+
 def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
     """Send one item (see the module's docstring). `Refused` (bad credentials) is raised for the job to stop; any other
     failure is this item's."""
@@ -179,7 +202,7 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
         if key and not changed:
             return Pushed(Outcome.unchanged, key)
         export = _export(session, row, item)
-        fields = tracker_fields(item, export.parent)
+        fields = tracker_fields(item, as_tracker(row, export), _as_imported(row, export.parent))
     try:
         sent = tracker.update(key, export, changed) if key else tracker.create(export)
     except Refused:
