@@ -261,6 +261,73 @@ def test_linear_gets_items_with_their_labels_parent_and_state_and_a_lost_answer_
         assert job["status"] == "failed" and "Linear refused the request (401" in job["errors"][0]
 
 
+def pull(client) -> dict:
+    pulled = client.post("/v1/tracker/pull")
+    assert pulled.status_code == 201, pulled.text
+    return pulled.json()
+
+
+def test_a_pull_brings_what_changed_in_jira_and_new_issues_and_keeps_what_changed_here(client):
+    first, second, third = add_items(client)
+    with standin() as site:
+        connect_jira(client, site)
+        push(client)
+        untouched = pull(client)  # what was sent comes back as it is: nothing to do
+        assert (untouched["created"], untouched["updated"], len(untouched["skipped"])) == ([], [], 3)
+        site.issues["SHOP-1"]["summary"] = "Saved carts for a week"  # edited in Jira
+        site.issues["SHOP-2"]["status"] = "Done"
+        site.issues["SHOP-2"]["description"] = {"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Fails only with Apple Pay."}]}]}  # fmt: skip
+        site.issues["SHOP-3"]["priority"] = {"name": "Low"}  # and here, to High: kept as here
+        client.patch(f"/v1/backlog/{third}", json={"title": "Share a saved cart by link"})
+        with client.app.state.runtime.db.session() as session:
+            session.execute(update(BacklogItem).where(BacklogItem.id == third).values(priority="High"))
+        site.issues["SHOP-4"] = {"summary": "Gift wrapping", "issuetype": {"name": "Story"}, "labels": ["gifts"],
+                                 "status": "To Do", "parent": {"key": "SHOP-1"}}  # fmt: skip
+        pulled = pull(client)
+        assert [i["title"] for i in pulled["created"]] == ["Gift wrapping"]
+        changes = {u["external_id"]: (u["changed"], u["kept"]) for u in pulled["updated"]}
+        assert changes == {"jira:SHOP-1": (["title"], []), "jira:SHOP-2": (["description", "closed"], []),
+                           "jira:SHOP-3": ([], ["priority"])}  # fmt: skip
+        now = items(client)
+        assert now[first]["title"] == "Saved carts for a week"
+        assert (now[second]["description"], now[second]["closed"]) == ("Fails only with Apple Pay.", True)
+        assert (now[third]["priority"], now[third]["title"]) == ("High", "Share a saved cart by link")
+        gift = next(i for i in now.values() if i["title"] == "Gift wrapping")
+        assert (gift["external_id"], gift["parent_id"], gift["labels"]) == ("jira:SHOP-4", first, ["gifts"])
+        job = push(client)  # only what changed here since goes back: #3's title and priority
+        assert (job["updated"], job["unchanged"]) == (1, 3), job
+        assert site.writes()[-1].body == {
+            "fields": {"summary": "Share a saved cart by link", "priority": {"name": "High"}}
+        }
+
+
+@pytest.mark.parametrize("kind", ["github", "linear"])
+def test_a_pull_from_github_or_linear_finds_what_was_sent_unchanged_and_takes_an_edit(client, kind):
+    first, *_ = add_items(client)
+    with standin() as site:
+        target, token = ("acme/shop", GITHUB_TOKEN) if kind == "github" else ("ENG", LINEAR_KEY)
+        client.put("/v1/tracker", json={"kind": kind, "url": site.url, "target": target, "token": token})
+        assert push(client)["created"] == 3
+        untouched = pull(client)
+        assert (untouched["created"], untouched["updated"]) == ([], []), untouched
+        key = next(iter(site.github() if kind == "github" else site.linear()))
+        site.issues[key if kind == "github" else f"linear:{site.linear()[key]['id']}"]["title"] = "Saved carts v2"
+        pulled = pull(client)
+        assert [(u["changed"], u["kept"]) for u in pulled["updated"]] == [(["title"], [])]
+        assert items(client)[first]["title"] == "Saved carts v2"
+        assert (items(client)[first]["priority"], items(client)[first]["story_points"]) == ("High", 5)
+
+
+def test_a_pull_that_the_tracker_refuses_says_so_and_changes_nothing(client):
+    add_items(client)
+    with standin() as site:
+        connect_jira(client, site, token="expired")
+        refused = client.post("/v1/tracker/pull")
+        assert refused.status_code == 502 and "Jira refused the request (401" in refused.json()["detail"]
+    assert all(i["external_id"] is None for i in items(client).values())
+
+
 def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
@@ -281,6 +348,9 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         pushed = runner.invoke(app, ["tracker", "push"])
         assert pushed.exit_code == 0 and "created" in pushed.output, pushed.output
         assert list(site.jira()) == ["SHOP-1"]
+        site.issues["SHOP-1"]["summary"] = "Saved carts for a week"
+        pulled = runner.invoke(app, ["tracker", "pull"])
+        assert pulled.exit_code == 0 and "0 new, 1 updated from the tracker" in pulled.output, pulled.output
         monkeypatch.setenv("JIRA_API_TOKEN", "wrong")
         runner.invoke(app, ["tracker", "set", "jira", "--url", site.url, "--project", "SHOP", "--user", USER])
         failed = runner.invoke(app, ["tracker", "check"])

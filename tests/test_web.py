@@ -691,7 +691,7 @@ def test_ticked_items_get_a_label_and_are_closed_together(page: Page, desk: str)
     assert [i["labels"] for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()] == [["q3"], ["old", "q3"], []]
 
 
-def test_an_admin_connects_jira_and_a_reviewer_sends_the_ticked_items_then_all(page: Page, desk: str):
+def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_change_back(page: Page, desk: str):
     from tests.tracker_standin import TOKEN, USER, standin
 
     items = [{"title": "Checkout API"}, {"title": "Payments SDK"}, {"title": "Dark mode"}]
@@ -719,6 +719,10 @@ def test_an_admin_connects_jira_and_a_reviewer_sends_the_ticked_items_then_all(p
         expect(page.locator("#tracker-job")).to_contain_text("3 of 3")
         summaries = sorted(issue["summary"] for issue in site.jira().values())
         assert summaries == ["Checkout API", "Dark mode", "Payments SDK"]
+        site.issues["SHOP-1"]["summary"] = "Payments SDK v2"  # changed in Jira
+        page.click("#tracker-pull")
+        expect(page.locator("#flash")).to_contain_text("0 new, 1 updated from the tracker, 2 unchanged.")
+        expect(page.locator("#backlog tbody tr[data-id='2']")).to_contain_text("Payments SDK v2")
 
 
 def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):

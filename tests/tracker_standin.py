@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
@@ -122,6 +123,9 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         identifier = f"{site.team}-{len(site.linear()) + 1}"
         site.issues[f"linear:{issue['id']}"] = {**issue, "identifier": identifier}
         return {"issueCreate": {"success": True, "issue": {"identifier": identifier}}}, None
+    if query.startswith("query Issues("):
+        found = _linear_issues(site) if variables["key"] == site.team else []
+        return {"issues": {"nodes": found, "pageInfo": {"hasNextPage": False, "endCursor": None}}}, None
     if query.startswith("mutation Update("):
         found = issues.get(variables["id"])
         if found is None:
@@ -165,6 +169,42 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool) ->
     return errors
 
 
+def _jira_issues(site: Standin) -> list[dict[str, Any]]:
+    """Jira's issues as its search gives them: key and fields, the status with its category."""
+    found = []
+    for key, issue in sorted(site.jira().items(), key=lambda pair: int(pair[0].split("-")[1])):
+        fields = {name: value for name, value in issue.items() if name not in ("project", "status")}
+        done = issue["status"] == "Done"
+        fields["status"] = {"name": issue["status"], "statusCategory": {"key": "done" if done else "new"}}
+        found.append({"id": key, "key": key, "fields": fields})
+    return found
+
+
+def _github_issues(site: Standin) -> list[dict[str, Any]]:
+    """GitHub's issues as its list gives them: labels as objects, the web address that names the repository."""
+    return [
+        {**issue, "number": int(n), "labels": [{"name": label} for label in issue.get("labels", [])],
+         "html_url": f"https://github.com/{site.repo}/issues/{n}"}
+        for n, issue in sorted(site.github().items(), key=lambda pair: int(pair[0]))
+    ]  # fmt: skip
+
+
+def _linear_issues(site: Standin) -> list[dict[str, Any]]:
+    """Linear's issues as the Issues query asks for them."""
+    by_id = {issue["id"]: issue for issue in site.linear().values()}
+    states = {state["id"]: state for state in LINEAR_STATES}
+    return [
+        {"id": issue["id"], "identifier": issue["identifier"], "title": issue["title"],
+         "description": issue.get("description"), "priority": issue.get("priority", 0),
+         "estimate": issue.get("estimate"),
+         "labels": {"nodes": [{"name": site.labels[label]} for label in issue.get("labelIds", [])]},
+         "parent": {"identifier": by_id[issue["parentId"]]["identifier"]} if issue.get("parentId") else None,
+         "state": states[issue.get("stateId", "state-todo")], "relations": {"nodes": []},
+         "inverseRelations": {"nodes": []}}
+        for issue in site.linear().values()
+    ]  # fmt: skip
+
+
 @contextmanager
 def standin() -> Iterator[Standin]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
@@ -199,8 +239,17 @@ def standin() -> Iterator[Standin]:
                 answer = self._answer
                 if lose:
                     self._answer = lambda *_args: answer(502, {"message": "Bad Gateway"})  # type: ignore[method-assign]
-                if self.path.startswith("/rest/api/3/"):
+                path, query = urlsplit(self.path).path, parse_qs(urlsplit(self.path).query)
+                if path == "/rest/api/3/search/jql" and self.command == "GET":
+                    if self._jira_signed_in():
+                        self._page(_jira_issues(site), query, "maxResults", "nextPageToken")
+                elif self.path.startswith("/rest/api/3/"):
                     self._jira(self.path.removeprefix("/rest/api/3"), body)
+                elif path == f"/repos/{site.repo}/issues" and self.command == "GET":
+                    if self.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+                        self._answer(401, {"message": "Bad credentials"})
+                    else:
+                        self._page(_github_issues(site), query, "per_page", "page")
                 elif self.path.startswith("/repos/"):
                     self._github(self.path, body)
                 elif self.path == "/graphql":
@@ -210,10 +259,15 @@ def standin() -> Iterator[Standin]:
 
         do_GET = do_POST = do_PUT = do_PATCH = _handle  # noqa: N815 (http.server's names)
 
-        def _jira(self, path: str, body: Any) -> None:
+        def _jira_signed_in(self) -> bool:
             expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
             if self.headers.get("Authorization") != expected:
                 self._answer(401, {"errorMessages": ["Client must be authenticated to access this resource."]})
+                return False
+            return True
+
+        def _jira(self, path: str, body: Any) -> None:
+            if not self._jira_signed_in():
                 return
             method = self.command
             if method == "GET" and path == "/myself":
@@ -249,6 +303,19 @@ def standin() -> Iterator[Standin]:
                 self._answer(204)
             else:
                 self._answer(405, {"errorMessages": ["Method not allowed"]})
+
+        def _page(self, issues: list[dict[str, Any]], query: dict[str, list[str]], size: str, token: str) -> None:
+            """A page of `issues`: Jira's enhanced search (`nextPageToken`, `isLast`), or GitHub's (a list, `page`)."""
+            per = int(query.get(size, ["50"])[0])
+            if token == "page":  # GitHub: pages from 1
+                start = (int(query.get("page", ["1"])[0]) - 1) * per
+                self._answer(200, issues[start : start + per])
+                return
+            start = int(query.get(token, ["0"])[0])
+            page: dict[str, Any] = {"issues": issues[start : start + per], "isLast": start + per >= len(issues)}
+            if not page["isLast"]:
+                page["nextPageToken"] = str(start + per)
+            self._answer(200, page)
 
         def _graphql(self, body: Any) -> None:
             if self.headers.get("Authorization") != LINEAR_KEY:

@@ -116,6 +116,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("DELETE", "/v1/tracker"): A,
     ("POST", "/v1/tracker/check"): A,
     ("POST", "/v1/tracker/push"): R,  # writes to the team's tracker, as exporting and importing by hand would
+    ("POST", "/v1/tracker/pull"): A,  # an import of the tracker's issues, as a file import is
     ("GET", "/v1/tracker/jobs/{job_id}"): V,
 }
 

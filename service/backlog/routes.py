@@ -25,11 +25,6 @@ router = APIRouter(prefix="/v1/backlog", tags=["backlog"])
 MAX_IMPORT_BYTES = 20_000_000
 
 
-def import_result(imported: service.Imported) -> ImportResult:
-    created = [BacklogItemPublic.model_validate(i) for i in imported.created]
-    return ImportResult(created=created, updated=imported.updated, skipped=imported.skipped, problems=imported.problems)
-
-
 @router.get("", response_model=list[BacklogItemPublic], responses=errors(422))
 def list_backlog(
     runtime: RuntimeDep,
@@ -104,7 +99,7 @@ def import_backlog_items(
     Re-importing an external_id creates nothing: the item takes the tracker's changes since the last import, except
     to fields changed here too (`updated`). A new item without an external_id records who added it in its history."""
     items = body if isinstance(body, list) else [body]
-    return import_result(service.import_and_index(runtime, items, added_by=actor or ""))
+    return ImportResult.of(service.import_and_index(runtime, items, added_by=actor or ""))
 
 
 @router.post("/import", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
@@ -124,7 +119,7 @@ def import_backlog_file(
         parsed = parse_import(data, format)
     except ImportFormatError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    return import_result(service.import_and_index(runtime, parsed.items, parsed.problems))
+    return ImportResult.of(service.import_and_index(runtime, parsed.items, parsed.problems))
 
 
 @router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic], responses=errors(404, 503))

@@ -166,3 +166,9 @@ class ImportResult(BaseModel):
         "import (or merged into another item here)."
     )
     problems: list[str] = Field([], description="Records the file's parser skipped or cut, and why.")
+
+    @classmethod
+    def of(cls, imported: Any) -> ImportResult:
+        """The result of an import (`service.backlog.service.Imported`) as clients see it."""
+        created = [BacklogItemPublic.model_validate(item) for item in imported.created]
+        return cls(created=created, updated=imported.updated, skipped=imported.skipped, problems=imported.problems)

@@ -140,6 +140,7 @@ ERROR_MEANINGS = {
     422: "The request is malformed, or its content cannot be used: `detail` says what to fix.",
     429: "Too many requests: model work past REFINERY_MODEL_RATE_PER_MINUTE for this client (retry after the "
     "`Retry-After` seconds), or too many jobs queued.",
+    502: "The project's tracker (Jira, GitHub, Linear) refused or could not be reached: `detail` has its answer.",
     503: "The model or the duplicate index is not available: `detail` says why and what to do.",
 }
 

@@ -147,3 +147,34 @@ def tracker_push(
         errors.print(f"[yellow]note:[/] {escape(note)}")
     if job.status != "done" or job.failed:
         raise typer.Exit(code=1)
+
+
+@tracker_app.command("pull")
+def tracker_pull() -> None:
+    """Import the tracker's issues, as its export file would be: new ones added, ones changed there updated, fields
+    changed here too kept (and listed)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from service.trackers import service
+    from service.trackers.clients import TrackerError
+
+    runtime = open_runtime()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors) as progress:
+        task = progress.add_task("reading the tracker's issues", total=None)
+        try:
+            with refusals():
+                imported = service.pull(runtime, lambda n: progress.update(task, description=f"{n} issues read"))
+        except TrackerError as exc:
+            raise fail(str(exc)) from exc
+    for problem in imported.problems[:20]:
+        errors.print(f"[yellow]skipped or cut:[/] {escape(problem)}")
+    for update in imported.updated:
+        if update.kept:
+            kept = ", ".join(update.kept)
+            errors.print(
+                f"[yellow]kept as here:[/] {update.external_id} (#{update.item_id}): {kept} changed both here and there"
+            )
+    console.print(
+        f"{len(imported.created)} new, {len(imported.updated)} updated from the tracker, "
+        f"{len(imported.skipped)} already here and unchanged"
+    )

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 
@@ -36,6 +37,7 @@ SURE = frozenset({429, 503})  # not carried out: a create is sent again after th
 UNSURE = "it may have been created anyway: look in the tracker before sending this item again"
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")  # a Jira project's key, and a Linear team's
 GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+PAGE = 100  # issues per page read
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
 
 
@@ -65,11 +67,13 @@ class Sent:
 
 class Tracker(Protocol):
     kind: TrackerKind
-    name: str  # "Jira" | "GitHub", for messages
+    name: str  # "Jira" | "GitHub" | "Linear", for messages
+    import_format: str  # how `service.backlog.importers` reads its issues (`issues` pages)
 
     def check(self) -> str: ...
     def create(self, item: ExportItem) -> Sent: ...
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent: ...
+    def issues(self) -> Iterator[list[dict[str, Any]]]: ...
     def close(self) -> None: ...
 
 
@@ -161,6 +165,7 @@ class Jira:
 
     kind = TrackerKind.jira
     name = "Jira"
+    import_format = "jira_json"
 
     def __init__(self, url: str, project: str, user: str, token: str, points_field: str | None = None) -> None:
         client = httpx.Client(
@@ -239,6 +244,26 @@ class Jira:
             warnings += self._transition(key, done=item.closed)
         return Sent(key, warnings)
 
+    def issues(self) -> Iterator[list[dict[str, Any]]]:
+        """The project's issues, a page at a time (the enhanced search, `nextPageToken`)."""
+        fields = (
+            f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
+        )
+        params: dict[str, Any] = {
+            "jql": f'project = "{self.project}" ORDER BY key ASC',
+            "fields": fields,
+            "maxResults": PAGE,
+        }
+        while True:
+            found = self.http.call("GET", "/search/jql?" + urlencode(params))
+            if found.status_code != 200:
+                raise _fail(self.name, f"list the issues of {self.project}", found)
+            page = found.json()
+            yield page.get("issues") or []
+            if page.get("isLast", True) or not page.get("nextPageToken"):
+                return
+            params["nextPageToken"] = page["nextPageToken"]
+
     def _transition(self, key: str, done: bool) -> list[str]:
         """Move the issue to a status of the Done category (or back to To Do); a warning when its workflow has no
         such transition from where it is."""
@@ -266,6 +291,7 @@ class GitHub:
 
     kind = TrackerKind.github
     name = "GitHub"
+    import_format = "github_json"
 
     def __init__(self, url: str, repo: str, token: str) -> None:
         client = httpx.Client(
@@ -308,6 +334,19 @@ class GitHub:
             self._patch(int(key.rsplit("#", 1)[1]), body)
         return Sent(key)
 
+    def issues(self) -> Iterator[list[dict[str, Any]]]:
+        """The repository's issues, open and closed, a page at a time; pull requests left out."""
+        page = 1
+        while True:
+            found = self.http.call("GET", f"/repos/{self.repo}/issues?state=all&per_page={PAGE}&page={page}")
+            if found.status_code != 200:
+                raise _fail(self.name, f"list the issues of {self.repo}", found)
+            issues = found.json()
+            yield [issue for issue in issues if not issue.get("pull_request")]
+            if len(issues) < PAGE:
+                return
+            page += 1
+
     def _patch(self, number: int, body: dict[str, Any]) -> None:
         response = self.http.call("PATCH", f"/repos/{self.repo}/issues/{number}", body)
         if response.status_code >= 300:
@@ -328,6 +367,7 @@ class Linear:
 
     kind = TrackerKind.linear
     name = "Linear"
+    import_format = "linear_json"
 
     def __init__(self, url: str, team: str, token: str) -> None:
         auth = token if token.startswith("lin_api_") else f"Bearer {token}"  # personal keys go bare
@@ -457,6 +497,23 @@ class Linear:
                 {"id": key, "input": issue}, f"update {key}",
             )  # fmt: skip
         return Sent(key, warnings)
+
+    def issues(self) -> Iterator[list[dict[str, Any]]]:
+        """The team's issues, a page at a time, with what the `linear_json` import reads (blocks relations too)."""
+        after = None
+        while True:
+            found = self._run(
+                "query Issues($key: String!, $after: String) { issues(filter: {team: {key: {eq: $key}}}, "
+                f"first: {PAGE}, after: $after) {{ nodes {{ id identifier title description priority estimate "
+                "labels { nodes { name } } parent { identifier } state { type name } "
+                "relations { nodes { type relatedIssue { identifier } } } "
+                "inverseRelations { nodes { type issue { identifier } } } } pageInfo { hasNextPage endCursor } } }",
+                {"key": self.team_key, "after": after}, f"list the issues of team {self.team_key}",
+            )["issues"]  # fmt: skip
+            yield found["nodes"]
+            if not found["pageInfo"]["hasNextPage"]:
+                return
+            after = found["pageInfo"]["endCursor"]
 
     def close(self) -> None:
         self.http.close()

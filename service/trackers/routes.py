@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
+from service.backlog.schemas import ImportResult
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, JobCreated, errors
 from service.trackers import jobs, service
@@ -59,6 +60,17 @@ def push(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: PushReques
     job = jobs.create_job(runtime, body.item_ids if body else None, actor)
     runner.submit(jobs.JOB, job.id)
     return JobCreated(job_id=job.id, status_url=f"/v1/tracker/jobs/{job.id}")
+
+
+@router.post("/pull", status_code=201, response_model=ImportResult, responses=errors(404, 413, 502, 503))
+def pull(runtime: RuntimeDep) -> ImportResult:
+    """Read the tracker's issues and import them, as its export file would be: new issues added, issues changed
+    there since the last import or push updated, fields a person changed here too kept (`updated` says which).
+    502 with the tracker's answer when it cannot be read."""
+    try:
+        return ImportResult.of(service.pull(runtime))
+    except TrackerError as exc:
+        raise HTTPException(status_code=502, detail=str(exc)) from exc
 
 
 @router.get("/jobs/{job_id}", response_model=PushJobPublic, responses=errors(404))

@@ -10,6 +10,7 @@ re-import compares against.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -17,11 +18,26 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.backlog.exporters import ExportItem, export_item, to_github_json, to_jira_json, to_linear_json
+from service.backlog.exporters import (
+    STORY_POINTS_FIELD,
+    ExportItem,
+    export_item,
+    to_github_json,
+    to_jira_json,
+    to_linear_json,
+)
 from service.backlog.importers import parse_import
-from service.backlog.service import changed_since_tracker, select_items, sent_to_tracker, tracked, tracker_fields
+from service.backlog.service import (
+    Imported,
+    changed_since_tracker,
+    import_and_index,
+    select_items,
+    sent_to_tracker,
+    tracked,
+    tracker_fields,
+)
 from service.core.enums import TrackerKind
-from service.core.errors import InvalidInput, NotFound
+from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, TrackerConnection
 from service.trackers.clients import GitHub, Jira, Linear, Refused, Tracker, TrackerError
@@ -215,3 +231,25 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
             sent_to_tracker(session, item, f"{row.kind}:{sent.key}", fields, actor)
     notes = [f"{name} ({sent.key}): {warning}" for warning in sent.warnings]
     return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)
+
+
+def pull(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> Imported:
+    """Read every issue of the tracker's project, repository or team, and import them as a file of them would be:
+    new ones added, ones the tracker changed since the last import or push updated, fields changed here too kept.
+    `progress` hears how many issues have been read. TrackerError (Refused too) when the tracker cannot be read."""
+    with runtime.db.session() as session:
+        row = connection(session)
+        points = row.story_points_field or STORY_POINTS_FIELD
+    tracker = client(row)
+    records: list[dict[str, Any]] = []
+    try:
+        for page in tracker.issues():
+            records += page
+            if len(records) > runtime.settings.max_rows:
+                raise TooLarge(f"{describe(row)} has more than {runtime.settings.max_rows:,} issues, more than a pull "
+                               "takes (REFINERY_MAX_ROWS)")  # fmt: skip
+            progress(len(records))
+    finally:
+        tracker.close()
+    parsed = parse_import(json.dumps(records).encode(), tracker.import_format, points)
+    return import_and_index(runtime, parsed.items, parsed.problems)

@@ -1,5 +1,6 @@
 // The project's tracker (Backlog tab): admins connect Jira Cloud, GitHub issues or Linear; reviewers send items there (all, or
-// the ticked ones): new items are created, items changed here since are updated, with the job's counts as it goes.
+// the ticked ones): new items are created, items changed here since are updated, with the job's counts as it goes;
+// admins pull the tracker's issues back (its changes, new issues), as an import of its file.
 
 import { api, pollJob } from "./api.js";
 import { $, cancelButton, flash, h } from "./dom.js";
@@ -28,6 +29,8 @@ export async function load() {
   $("#tracker-send").hidden = !connected;
   $("#tracker-send").textContent = connected ? `Send to ${where}` : "";
   $("#backlog-bulk-send").hidden = !connected;
+  $("#tracker-pull").hidden = !connected;
+  $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
   $("#tracker-state").replaceChildren(connected
     ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
       h("button", { type: "button", id: "tracker-check", onclick: check }, "Check"), " ",
@@ -99,6 +102,22 @@ export async function send(ids) {
   }
 }
 
+// Import the tracker's issues: new ones added, ones changed there updated, fields changed here too kept (and said).
+async function pull() {
+  $("#tracker-pull").disabled = true;
+  try {
+    const result = await api("/v1/tracker/pull", { method: "POST" });
+    const kept = result.updated.filter((u) => u.kept.length);
+    const conflicts = kept.length ? ` Kept as here, changed both here and there: ${kept.slice(0, 3).map((u) => `${u.external_id} (${u.kept.join(", ")})`).join("; ")}.` : "";
+    flash(`${result.created.length} new, ${result.updated.length} updated from the tracker, ${result.skipped.length} unchanged.${conflicts}`);
+    await reload();
+  } catch (error) {
+    flash(error.message, "error");
+  } finally {
+    $("#tracker-pull").disabled = false;
+  }
+}
+
 export function start(reloadBacklog, ticked) {
   reload = reloadBacklog;
   $("#tracker-form").replaceChildren(
@@ -111,6 +130,7 @@ export function start(reloadBacklog, ticked) {
     h("button", { type: "submit", id: "tracker-save" }, "Save"));
   $("#tracker-form").addEventListener("submit", save);
   $("#tracker-send").addEventListener("click", () => send(null));
+  $("#tracker-pull").addEventListener("click", pull);
   $("#backlog-bulk-send").addEventListener("click", () => send(ticked()));
   load().catch(() => {});
 }
