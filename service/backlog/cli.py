@@ -329,7 +329,9 @@ def export(
 
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Jira, GitHub or Linear export.")],
-    format: Annotated[str, typer.Option(help="jira_csv, github_json, linear_csv or linear_json.")] = "jira_csv",
+    format: Annotated[
+        str, typer.Option(help="jira_csv, jira_json, github_json, linear_csv or linear_json.")
+    ] = "jira_csv",
 ) -> None:
     """Import existing issues into the backlog; importing the same issues again adds nothing and takes the
     tracker's changes since the last import (fields changed here too are kept, and listed)."""

@@ -105,13 +105,14 @@ def import_backlog_items(
 @router.post("/import", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
 def import_backlog_file(
     runtime: RuntimeDep,
-    file: Annotated[UploadFile, File(description="A Jira CSV, GitHub JSON, Linear CSV or Linear JSON export.")],
+    file: Annotated[UploadFile, File(description="A Jira CSV or JSON, GitHub JSON, Linear CSV or Linear JSON export.")],
     format: ImportFormat = Query(description=" | ".join(IMPORT_FORMATS)),
 ) -> ImportResult:
-    """Import a Jira CSV, GitHub issues JSON, Linear CSV or Linear issues JSON export, story points and parent
-    links included. Re-importing the same issues (by key, URL, or content when a record has neither) creates
-    nothing: an issue changed in the tracker since the last import takes those changes, except to fields changed
-    here too, which are kept (`updated` says which); records the parser skipped are listed in `problems`."""
+    """Import a Jira CSV or REST issues JSON, GitHub issues JSON, Linear CSV or Linear issues JSON export, story
+    points and parent links included. Re-importing the same issues (by key, URL, or content when a record has
+    neither) creates nothing: an issue changed in the tracker since the last import takes those changes, except to
+    fields changed here too, which are kept (`updated` says which); records the parser skipped are listed in
+    `problems`."""
     data = file.file.read(MAX_IMPORT_BYTES + 1)  # a plain def: parsing and indexing run off the event loop
     if len(data) > MAX_IMPORT_BYTES:
         raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
