@@ -1,11 +1,13 @@
-"""What sending a backlog to its tracker costs Refinery: a push job of N items to a stand-in of Jira Cloud's API on a
-loopback server (tests/tracker_standin.py: no network wait, so this is Refinery's own cost and the stand-in's), against
-building the same N issue bodies for a download (`GET /v1/backlog/export?format=jira_json`), in the same process.
+"""What sending a backlog to its tracker and pulling it back costs Refinery: a push job of N items to a stand-in of
+Jira Cloud's API on a loopback server (tests/tracker_standin.py: no network wait, so this is Refinery's own cost and
+the stand-in's), against building the same N issue bodies for a download (`GET /v1/backlog/export?format=jira_json`),
+in the same process.
 
 For each size: N backlog items (real user stories, as `bench_refine` reads them) written straight into a fresh SQLite
-database; then the first push (every item created), a second (nothing changed: nothing sent), and a push after a
-tenth of the items were edited (those updated). A real Jira answers a create in a few hundred ms, which a push of N
-items adds N times over (one call per item, in order); that wait is not in these figures.
+database; then the first push (every item created), a second (nothing changed: nothing sent), a push after a tenth of
+the items were edited (those updated), and a pull of every issue back (all unchanged). A real Jira answers a create in
+a few hundred ms, which a push of N items adds N times over (one call per item, in order); that wait is not in these
+figures.
 Run: .venv/bin/python -m bench.bench_tracker --items 100 500
 """
 
@@ -59,12 +61,22 @@ def measure(n: int) -> list[str]:
                 f"| {n} | {what} ({said}; {len(site.calls) - calls} calls) | {1000 * took / n:.1f} | "
                 f"{1000 * took:.0f} | {took / bodies:.2f} |"
             )
+        calls = len(site.calls)
+        started = time.perf_counter()
+        pulled = client.post("/v1/tracker/pull").json()
+        took = time.perf_counter() - started
+        said = f"{len(pulled['created'])} new, {len(pulled['updated'])} updated, {len(pulled['skipped'])} unchanged"
+        out.append(
+            f"| {n} | pull every issue back ({said}; {len(site.calls) - calls} calls) | {1000 * took / n:.1f} | "
+            f"{1000 * took:.0f} | {took / bodies:.2f} |"
+        )
     return out
 
 
 def main() -> None:
     publish_by_size(
-        "Sending a backlog to its tracker (a stand-in of Jira Cloud on loopback) against building the same bodies",
+        "Sending a backlog to its tracker and pulling it back (a stand-in of Jira Cloud on loopback) against building "
+        "the same bodies",
         "One push job each, in-process (SQLite, TestClient, the job runner's thread); ms per item and in all; ratios "
         "against building the same items' Jira bodies for a download, in the same process.",
         ["items", "what", "ms per item", "ms", "ratio"],
