@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from service.core.tables import BacklogItem
-from service.trackers import clients
+from service.trackers import http
 from tests.test_reimport import jira_csv
 from tests.tracker_standin import GITHUB_TOKEN, LINEAR_KEY, TOKEN, USER, standin
 
@@ -31,7 +31,7 @@ ITEMS = [
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch):
-    monkeypatch.setattr(clients.Http, "sleep", staticmethod(lambda _s: None))
+    monkeypatch.setattr(http.Http, "sleep", staticmethod(lambda _s: None))
 
 
 def add_items(client, items=ITEMS) -> list[int]:

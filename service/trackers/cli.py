@@ -97,7 +97,7 @@ def tracker_show() -> None:
 def tracker_check() -> None:
     """Call the tracker with the kept token: who it is, and whether the project or repository is there."""
     from service.trackers import service
-    from service.trackers.clients import TrackerError
+    from service.trackers.http import TrackerError
 
     with refusals(), open_runtime().db.session() as session:
         tracker = service.client(service.connection(session))
@@ -156,7 +156,7 @@ def tracker_pull() -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from service.trackers import service
-    from service.trackers.clients import TrackerError
+    from service.trackers.http import TrackerError
 
     runtime = open_runtime()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors) as progress:

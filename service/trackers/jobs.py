@@ -12,7 +12,7 @@ from service.core.enums import FINISHED, JobStatus
 from service.core.runtime import Runtime
 from service.core.tables import PushJob, utcnow
 from service.trackers import service
-from service.trackers.clients import Refused
+from service.trackers.http import Refused
 from service.trackers.schemas import PushJobPublic
 from service.trackers.service import Outcome
 

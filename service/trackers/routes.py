@@ -9,7 +9,7 @@ from service.backlog.schemas import ImportResult
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, JobCreated, errors
 from service.trackers import jobs, service
-from service.trackers.clients import TrackerError
+from service.trackers.http import TrackerError
 from service.trackers.schemas import PushJobPublic, PushRequest, TrackerCheck, TrackerPublic, TrackerSet
 
 router = APIRouter(prefix="/v1/tracker", tags=["tracker"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Self
 
@@ -9,16 +10,18 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, m
 
 from service.core.enums import TrackerKind
 from service.core.schemas import IdValue, JobPublic
-from service.trackers.clients import GITHUB_REPO_RE, JIRA_KEY_RE, LINEAR_API
 
 Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 GITHUB_API = "https://api.github.com"
+LINEAR_API = "https://api.linear.app"
+KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")  # a Jira project's key, and a Linear team's
+GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 DEFAULT_URL = {TrackerKind.github: GITHUB_API, TrackerKind.linear: LINEAR_API}
 MAX_PUSH = 1000
 TARGETS = {
-    TrackerKind.jira: (JIRA_KEY_RE, "Jira project key: capital letters, like SHOP"),
+    TrackerKind.jira: (KEY_RE, "Jira project key: capital letters, like SHOP"),
     TrackerKind.github: (GITHUB_REPO_RE, "GitHub repository: owner/repo"),
-    TrackerKind.linear: (JIRA_KEY_RE, "Linear team key: capital letters, like ENG"),
+    TrackerKind.linear: (KEY_RE, "Linear team key: capital letters, like ENG"),
 }  # items per push job
 
 

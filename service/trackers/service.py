@@ -40,7 +40,10 @@ from service.core.enums import TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, TrackerConnection
-from service.trackers.clients import GitHub, Jira, Linear, Refused, Tracker, TrackerError
+from service.trackers.github import GitHub
+from service.trackers.http import Refused, Tracker, TrackerError
+from service.trackers.jira import Jira
+from service.trackers.linear import Linear
 from service.trackers.schemas import DEFAULT_URL, MAX_PUSH, TrackerPublic, TrackerSet
 
 NOT_CONNECTED = "this project has no tracker: an admin connects one (PUT /v1/tracker, `refinery tracker set`)"

@@ -1,0 +1,142 @@
+"""Jira Cloud's REST API v3: create and update issues (bodies as the jira_json export writes them), move them through
+the workflow, read a project's issues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_jira_json
+from service.core.enums import TrackerKind
+from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, fail
+
+FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
+
+
+class Jira:
+    """Jira Cloud, REST API v3, signed in with an account's email and API token (basic auth)."""
+
+    kind = TrackerKind.jira
+    name = "Jira"
+    import_format = "jira_json"
+
+    def __init__(self, url: str, project: str, user: str, token: str, points_field: str | None = None) -> None:
+        client = httpx.Client(
+            base_url=url.rstrip("/") + "/rest/api/3", auth=(user, token), timeout=TIMEOUT_S,
+            headers={"Accept": "application/json"},
+        )  # fmt: skip
+        self.http, self.project = Http(client, self.name), project
+        self.points_field = points_field or STORY_POINTS_FIELD
+
+    def check(self) -> str:
+        me = self.http.call("GET", "/myself")
+        if me.status_code != 200:
+            raise fail(self.name, "say who the token belongs to", me)
+        project = self.http.call("GET", f"/project/{self.project}")
+        if project.status_code != 200:
+            raise fail(self.name, f"find project {self.project}", project)
+        return f"signed in to Jira as {me.json().get('displayName', '?')}; project {self.project}: " + str(
+            project.json().get("name", "?")
+        )
+
+    def _fields(self, item: ExportItem) -> dict[str, Any]:
+        fields = to_jira_json([item])[0]["fields"]
+        if STORY_POINTS_FIELD in fields and self.points_field != STORY_POINTS_FIELD:
+            fields[self.points_field] = fields.pop(STORY_POINTS_FIELD)
+        return fields
+
+    def _optional(self) -> dict[str, str]:
+        """The fields an issue is still worth sending without (Jira field -> what to call it)."""
+        return {"priority": "priority", "labels": "labels", self.points_field: "story points", "parent": "parent"}
+
+    def _send(self, method: str, path: str, fields: dict[str, Any], what: str) -> tuple[httpx.Response, list[str]]:
+        """Send `fields`; where Jira refuses only fields an issue can do without (a priority its scheme lacks, a
+        story points field not on the screen, an issue type the project lacks), send again without them (the type
+        as Task), once, and say so."""
+        warnings: list[str] = []
+        for _ in range(2):
+            response = self.http.call(method, path, {"fields": fields}, once=method == "POST")
+            if response.status_code != 400:
+                break
+            is_json = "json" in response.headers.get("content-type", "")
+            refused = (response.json().get("errors") or {}) if is_json else {}
+            optional = self._optional()
+            if not refused or not set(refused) <= {*optional, "issuetype"}:
+                break
+            if "issuetype" in refused and fields.get("issuetype", {}).get("name") == FALLBACK_ISSUE_TYPE:
+                break
+            for name, said in refused.items():
+                if name == "issuetype":
+                    was = fields["issuetype"]["name"]
+                    fields["issuetype"] = {"name": FALLBACK_ISSUE_TYPE}
+                    warnings.append(f"Jira has no issue type {was} here ({said}): sent as {FALLBACK_ISSUE_TYPE}")
+                else:
+                    fields.pop(name, None)
+                    warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it")
+        if response.status_code >= 300:
+            raise fail(self.name, what, response)
+        return response, warnings
+
+    def create(self, item: ExportItem) -> Sent:
+        fields = {"project": {"key": self.project}, **self._fields(item)}
+        response, warnings = self._send("POST", "/issue", fields, "create the issue")  # open, as a new item is
+        return Sent(str(response.json()["key"]), warnings)
+
+    def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
+        full = self._fields(item)
+        wanted = {
+            "title": ["summary"], "description": ["description"], "item_type": ["issuetype"], "labels": ["labels"],
+            "priority": ["priority"], "story_points": [self.points_field],
+        }  # fmt: skip
+        names = {name for field_name in changed for name in wanted.get(field_name, [])}
+        fields = {name: full.get(name) for name in names}  # a field the item no longer has is cleared
+        warnings: list[str] = []
+        if fields:
+            _, warnings = self._send("PUT", f"/issue/{key}", fields, f"update {key}")
+        if "closed" in changed:
+            warnings += self._transition(key, done=item.closed)
+        return Sent(key, warnings)
+
+    def issues(self) -> Iterator[list[dict[str, Any]]]:
+        """The project's issues, a page at a time (the enhanced search, `nextPageToken`)."""
+        fields = (
+            f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
+        )
+        params: dict[str, Any] = {
+            "jql": f'project = "{self.project}" ORDER BY key ASC',
+            "fields": fields,
+            "maxResults": PAGE,
+        }
+        while True:
+            found = self.http.call("GET", "/search/jql?" + urlencode(params))
+            if found.status_code != 200:
+                raise fail(self.name, f"list the issues of {self.project}", found)
+            page = found.json()
+            yield page.get("issues") or []
+            if page.get("isLast", True) or not page.get("nextPageToken"):
+                return
+            params["nextPageToken"] = page["nextPageToken"]
+
+    def _transition(self, key: str, done: bool) -> list[str]:
+        """Move the issue to a status of the Done category (or back to To Do); a warning when its workflow has no
+        such transition from where it is."""
+        wanted = ("done",) if done else ("new", "indeterminate")
+        found = self.http.call("GET", f"/issue/{key}/transitions")
+        if found.status_code != 200:
+            raise fail(self.name, f"list the transitions of {key}", found)
+        for category in wanted:
+            for transition in found.json().get("transitions", []):
+                if transition.get("to", {}).get("statusCategory", {}).get("key") == category:
+                    body = {"transition": {"id": transition["id"]}}
+                    moved = self.http.call("POST", f"/issue/{key}/transitions", body)
+                    if moved.status_code >= 300:
+                        raise fail(self.name, f"move {key} to {transition['to'].get('name')}", moved)
+                    return []
+        to = "done" if done else "to do"
+        return [f"{key}'s workflow has no transition to {to} from its status: change it in Jira"]
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,174 @@
+"""Linear's GraphQL API for one team: create and update issues (as the linear_json export writes them, with its
+stable ids), labels and states by name, read the team's issues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from service.backlog.exporters import ExportItem, to_linear_json
+from service.core.enums import TrackerKind
+from service.trackers.http import ATTEMPTS, PAGE, TIMEOUT_S, Http, Refused, Sent, TrackerError, detail, wait_s
+
+LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
+
+
+class Linear:
+    """Linear's GraphQL API for one team, with a personal API key (or an OAuth token). An issue is created with the
+    id the `linear_json` export gives the item, so a create repeated after a crash finds the issue made the first
+    time instead of making a second."""
+
+    kind = TrackerKind.linear
+    name = "Linear"
+    import_format = "linear_json"
+
+    def __init__(self, url: str, team: str, token: str) -> None:
+        auth = token if token.startswith("lin_api_") else f"Bearer {token}"  # personal keys go bare
+        client = httpx.Client(base_url=url.rstrip("/"), timeout=TIMEOUT_S, headers={"Authorization": auth})
+        self.http, self.team_key = Http(client, self.name), team
+        self._team: dict[str, Any] | None = None
+
+    def _run(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
+        """The query's `data`; GraphQL errors as TrackerError (Refused for credentials), rate limits retried."""
+        for attempt in range(ATTEMPTS):
+            response = self.http.call("POST", "/graphql", {"query": query, "variables": variables})
+            body = response.json() if "json" in response.headers.get("content-type", "") else {}
+            errors = body.get("errors") or []
+            kinds = {(e.get("extensions") or {}).get("type") for e in errors}
+            if "ratelimited" in kinds and attempt < ATTEMPTS - 1:
+                self.http.sleep(wait_s(response, attempt))
+                continue
+            said = "; ".join(
+                str((e.get("extensions") or {}).get("userPresentableMessage") or e.get("message")) for e in errors
+            )
+            if kinds & LINEAR_REFUSED:
+                raise Refused(f"Linear refused the request ({said}): check the API key and its team access")
+            if errors or response.status_code >= 300 or not body.get("data"):
+                raise TrackerError(f"Linear did not {what} ({response.status_code}: {said or detail(response)})")
+            return body["data"]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def team(self) -> dict[str, Any]:
+        """The team: its id, name, workflow states and labels (the team's and the workspace's), read once."""
+        if self._team is None:
+            found = self._run(
+                "query Team($key: String!) { teams(filter: {key: {eq: $key}}) { nodes { id name "
+                "states { nodes { id name type } } labels { nodes { id name } } } } "
+                "issueLabels(filter: {team: {null: true}}) { nodes { id name } } }",
+                {"key": self.team_key}, f"find team {self.team_key}",
+            )  # fmt: skip
+            nodes = found["teams"]["nodes"]
+            if not nodes:
+                raise TrackerError(f"Linear has no team with key {self.team_key} that this key can see")
+            team = nodes[0]
+            labels = [*found["issueLabels"]["nodes"], *team["labels"]["nodes"]]
+            self._team = {**team, "label_ids": {label["name"].lower(): label["id"] for label in labels}}
+        return self._team
+
+    def check(self) -> str:
+        viewer = self._run("query { viewer { name } }", {}, "say who the key belongs to")["viewer"]
+        return f"signed in to Linear as {viewer['name']}; team {self.team_key}: {self.team()['name']}"
+
+    def _label_ids(self, names: list[str], warnings: list[str]) -> list[str]:
+        """The ids of the labels named (any case); a label the workspace lacks is made in the team."""
+        known, ids = self.team()["label_ids"], []
+        for name in names:
+            if name.lower() not in known:
+                made = self._run(
+                    "mutation Label($input: IssueLabelCreateInput!) { issueLabelCreate(input: $input) "
+                    "{ success issueLabel { id } } }",
+                    {"input": {"name": name, "teamId": self.team()["id"]}}, f"make the label {name}",
+                )  # fmt: skip
+                known[name.lower()] = made["issueLabelCreate"]["issueLabel"]["id"]
+                warnings.append(f"made the label {name} in team {self.team_key}")
+            ids.append(known[name.lower()])
+        return ids
+
+    def _state_id(self, done: bool) -> str | None:
+        """A workflow state of the Done kind (completed), or for reopening the first to-do kind (unstarted, backlog)."""
+        states = self.team()["states"]["nodes"]
+        for kind in ("completed",) if done else ("unstarted", "backlog"):
+            for state in states:
+                if state.get("type") == kind:
+                    return str(state["id"])
+        return None
+
+    def _input(self, item: ExportItem, warnings: list[str]) -> dict[str, Any]:
+        issue = to_linear_json([item])[0]
+        issue["labelIds"] = self._label_ids(issue.pop("labelNames"), warnings)
+        issue.pop("stateName", None)  # open, as a new item is (a closed one is never created)
+        if item.parent:
+            parent = self._run("query Parent($id: String!) { issue(id: $id) { id } }", {"id": item.parent},
+                               f"find the parent {item.parent}")  # fmt: skip
+            issue["parentId"] = parent["issue"]["id"]
+        return issue
+
+    def create(self, item: ExportItem) -> Sent:
+        warnings: list[str] = []
+        issue = {"teamId": self.team()["id"], **self._input(item, warnings)}
+        try:
+            made = self._run(
+                "mutation Create($input: IssueCreateInput!) { issueCreate(input: $input) "
+                "{ success issue { identifier } } }",
+                {"input": issue}, "create the issue",
+            )  # fmt: skip
+        except Refused:
+            raise
+        except TrackerError:
+            found = self._existing(issue["id"])  # made by an earlier try whose answer was lost
+            if found is None:
+                raise
+            return Sent(found, [*warnings, f"{found} was already made by an earlier try: not made again"])
+        return Sent(str(made["issueCreate"]["issue"]["identifier"]), warnings)
+
+    def _existing(self, issue_id: str) -> str | None:
+        try:
+            found = self._run("query Issue($id: String!) { issue(id: $id) { identifier } }", {"id": issue_id}, "")
+        except Refused:
+            raise
+        except TrackerError:
+            return None
+        return str(found["issue"]["identifier"]) if found.get("issue") else None
+
+    def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
+        warnings: list[str] = []
+        full = to_linear_json([item])[0]
+        wanted = {"title": "title", "description": "description", "priority": "priority", "story_points": "estimate"}
+        issue = {wanted[name]: full.get(wanted[name]) for name in changed if name in wanted}
+        if {"labels", "item_type"} & set(changed):
+            issue["labelIds"] = self._label_ids(full["labelNames"], warnings)
+        if "closed" in changed:
+            state = self._state_id(done=item.closed)
+            if state is None:
+                warnings.append(f"team {self.team_key} has no state to {'close' if item.closed else 'reopen'} it in")
+            else:
+                issue["stateId"] = state
+        if issue:
+            self._run(
+                "mutation Update($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) "
+                "{ success } }",
+                {"id": key, "input": issue}, f"update {key}",
+            )  # fmt: skip
+        return Sent(key, warnings)
+
+    def issues(self) -> Iterator[list[dict[str, Any]]]:
+        """The team's issues, a page at a time, with what the `linear_json` import reads (blocks relations too)."""
+        after = None
+        while True:
+            found = self._run(
+                "query Issues($key: String!, $after: String) { issues(filter: {team: {key: {eq: $key}}}, "
+                f"first: {PAGE}, after: $after) {{ nodes {{ id identifier title description priority estimate "
+                "labels { nodes { name } } parent { identifier } state { type name } "
+                "relations { nodes { type relatedIssue { identifier } } } "
+                "inverseRelations { nodes { type issue { identifier } } } } pageInfo { hasNextPage endCursor } } }",
+                {"key": self.team_key, "after": after}, f"list the issues of team {self.team_key}",
+            )["issues"]  # fmt: skip
+            yield found["nodes"]
+            if not found["pageInfo"]["hasNextPage"]:
+                return
+            after = found["pageInfo"]["endCursor"]
+
+    def close(self) -> None:
+        self.http.close()
