@@ -5,9 +5,10 @@ in the same process.
 
 For each size: N backlog items (real user stories, as `bench_refine` reads them) written straight into a fresh SQLite
 database; then the first push (every item created), a second (nothing changed: nothing sent), a push after a tenth of
-the items were edited (those updated), and a pull of every issue back (all unchanged). A real Jira answers a create in
-a few hundred ms, which a push of N items adds N times over (one call per item, in order); that wait is not in these
-figures.
+the items were edited (those updated), and a pull of every issue back (all unchanged); and the preview the desk asks
+for with every backlog page (`GET /v1/tracker/pending`), before the first push and after them. A real Jira answers a
+create in a few hundred ms, which a push of N items adds N times over (one call per item, in order); that wait is not
+in these figures.
 Run: .venv/bin/python -m bench.bench_tracker --items 100 500
 """
 
@@ -45,6 +46,9 @@ def measure(n: int) -> list[str]:
         client.put("/v1/tracker", json=body).raise_for_status()
         bodies = median_time(lambda _r: client.get("/v1/backlog/export", params={"format": "jira_json"}), 3)
         out.append(f"| {n} | build the {n} Jira bodies (export jira_json) | - | {1000 * bodies:.0f} | 1.00 |")
+        before = median_time(lambda _r: client.get("/v1/tracker/pending"), 5)
+        out.append(f"| {n} | preview before the first push (GET /v1/tracker/pending: {n} to create) | "
+                   f"{1000 * before / n:.2f} | {1000 * before:.0f} | {before / bodies:.2f} |")  # fmt: skip
         for what, prepare in (
             ("first push: every item created", lambda: None),
             ("again, nothing changed", lambda: None),
@@ -61,6 +65,9 @@ def measure(n: int) -> list[str]:
                 f"| {n} | {what} ({said}; {len(site.calls) - calls} calls) | {1000 * took / n:.1f} | "
                 f"{1000 * took:.0f} | {took / bodies:.2f} |"
             )
+        after = median_time(lambda _r: client.get("/v1/tracker/pending"), 5)
+        out.append(f"| {n} | preview after them (all {n} sent: each compared with what the tracker has) | "
+                   f"{1000 * after / n:.2f} | {1000 * after:.0f} | {after / bodies:.2f} |")  # fmt: skip
         calls = len(site.calls)
         started = time.perf_counter()
         pulled = client.post("/v1/tracker/pull").json()

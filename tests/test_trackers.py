@@ -112,6 +112,9 @@ def test_jira_gets_new_items_parents_first_then_only_what_changed_here(client):
         session.execute(update(BacklogItem).where(BacklogItem.id == child).values(parent_id=parent))
     with standin() as site:
         connect_jira(client, site)
+        preview = client.get("/v1/tracker/pending").json()  # asks Jira nothing
+        assert (preview["created"], preview["updated"], preview["unchanged"], site.calls) == (3, 0, 0, [])
+        assert [i["item_id"] for i in preview["items"]] == [parent, bug, child]  # parents first
         job = push(client, item_ids=[child, bug, parent])
         assert (job["status"], job["created"], job["failed"], job["errors"]) == ("done", 3, 0, [])
         keys = {i: items(client)[i]["external_id"] for i in (parent, bug, child)}
@@ -133,6 +136,9 @@ def test_jira_gets_new_items_parents_first_then_only_what_changed_here(client):
 
         client.patch(f"/v1/backlog/{bug}", json={"title": "Checkout fails on Safari 17"})
         client.patch(f"/v1/backlog/{child}", json={"closed": True})
+        preview = client.get("/v1/tracker/pending").json()
+        assert (preview["updated"], preview["unchanged"]) == (2, 1)
+        assert [(i["key"], i["changed"]) for i in preview["items"]] == [("SHOP-2", ["title"]), ("SHOP-3", ["closed"])]
         job = push(client)
         assert (job["updated"], job["unchanged"], job["status"]) == (2, 1, "done")
         assert site.jira()["SHOP-2"]["summary"] == "Checkout fails on Safari 17"
@@ -206,6 +212,11 @@ def test_github_issues_are_created_closed_and_items_of_other_trackers_left_alone
         assert (job["created"], job["skipped"], job["failed"]) == (2, 1, 0)
         assert any("came from linear (linear:ENG-4): not sent to GitHub" in note for note in job["errors"])
         assert push(client, item_ids=[done])["skipped"] == 1  # closed and never sent: not created
+        reasons = {i["item_id"]: i["reason"] for i in client.get("/v1/tracker/pending").json()["items"]}
+        assert (
+            reasons[linear["created"][0]["id"]]
+            == f"came from linear (linear:ENG-4): not sent to GitHub acme/shop at {site.url}"
+        )
         assert items(client)[open_item]["external_id"] == "github:acme/shop#1"
         assert site.github()["1"]["labels"] == ["carts", "enhancement"]
         client.patch(f"/v1/backlog/{open_item}", json={"closed": True})
@@ -345,6 +356,9 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         assert "Ana Lima" in runner.invoke(app, ["tracker", "check"]).output
         assert TOKEN not in runner.invoke(app, ["tracker", "show"]).output
         runner.invoke(app, ["backlog", "add", "Saved carts", "-d", "As a shopper I want to save my cart.", "--anyway"])
+        dry = runner.invoke(app, ["tracker", "push", "--dry-run"])
+        assert dry.exit_code == 0 and "1 created, 0 updated, 0 unchanged, 0 skipped (nothing sent)" in dry.output
+        assert site.jira() == {}
         pushed = runner.invoke(app, ["tracker", "push"])
         assert pushed.exit_code == 0 and "created" in pushed.output, pushed.output
         assert list(site.jira()) == ["SHOP-1"]

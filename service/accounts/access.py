@@ -118,6 +118,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/tracker/push"): R,  # writes to the team's tracker, as exporting and importing by hand would
     ("POST", "/v1/tracker/pull"): A,  # an import of the tracker's issues, as a file import is
     ("GET", "/v1/tracker/jobs/{job_id}"): V,
+    ("GET", "/v1/tracker/pending"): V,
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API token: `refinery token create NAME` prints one.")

@@ -129,12 +129,18 @@ def tracker_push(
             "item already in the tracker.",
         ),
     ] = None,  # fmt: skip
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be created, updated and skipped; send nothing.")
+    ] = False,
 ) -> None:
     """Send items to the tracker: new ones created, ones changed here since updated (progress bar)."""
     import getpass
 
     from service.trackers import jobs
 
+    if dry_run:
+        _preview(item)
+        return
     runtime = open_runtime()
     with refusals():
         job = jobs.create_job(runtime, item, getpass.getuser())
@@ -177,4 +183,24 @@ def tracker_pull() -> None:
     console.print(
         f"{len(imported.created)} new, {len(imported.updated)} updated from the tracker, "
         f"{len(imported.skipped)} already here and unchanged"
+    )
+
+
+def _preview(item_ids: list[int] | None) -> None:
+    """What a push would do: each item it would create, update (with the fields) or skip (with why)."""
+    from collections import Counter
+
+    from service.trackers import service
+
+    with refusals(), open_runtime().db.session() as session:
+        planned = service.preview(session, item_ids)
+        where = service.describe(service.connection(session))
+    table = Table("item", "would be", "key", "fields or why", "title", title=f"A push to {where} would:")
+    for p in planned:
+        if p.outcome != service.Outcome.unchanged:
+            table.add_row(f"#{p.item_id}", p.outcome, p.key or "", ", ".join(p.changed) or p.reason or "", p.title[:50])
+    console.print(table)
+    counts = Counter(p.outcome.value for p in planned)
+    console.print(
+        ", ".join(f"{counts[o]} {o}" for o in ("created", "updated", "unchanged", "skipped")) + " (nothing sent)"
     )

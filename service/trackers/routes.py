@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response
+from collections import Counter
+
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.backlog.schemas import ImportResult
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
-from service.core.schemas import IdPath, JobCreated, errors
+from service.core.schemas import IdPath, IdValue, JobCreated, errors
 from service.trackers import jobs, service
 from service.trackers.http import TrackerError
-from service.trackers.schemas import PushJobPublic, PushRequest, TrackerCheck, TrackerPublic, TrackerSet
+from service.trackers.schemas import (
+    MAX_PUSH,
+    PlannedPublic,
+    PushJobPublic,
+    PushPreview,
+    PushRequest,
+    TrackerCheck,
+    TrackerPublic,
+    TrackerSet,
+)
 
 router = APIRouter(prefix="/v1/tracker", tags=["tracker"])
 
@@ -51,6 +62,19 @@ async def check_tracker(runtime: RuntimeDep) -> TrackerCheck:
         return TrackerCheck(ok=False, detail=str(exc))
     finally:
         tracker.close()
+
+
+@router.get("/pending", response_model=PushPreview, responses=errors(404, 422))
+def pending(runtime: RuntimeDep, item_ids: list[IdValue] | None = Query(None, max_length=MAX_PUSH)) -> PushPreview:
+    """What a push of these items (default: as a push takes them) would do now: how many it would create, update and
+    skip, and which, with the fields each update would send. Nothing is written and the tracker is not called."""
+    with runtime.db.session() as session:
+        planned = service.preview(session, item_ids)
+        tracker = service.describe(service.connection(session))
+    counts = Counter(p.outcome.value for p in planned)
+    shown = [PlannedPublic.model_validate(p) for p in planned if p.outcome != service.Outcome.unchanged]
+    outcomes = ("created", "updated", "unchanged", "skipped")
+    return PushPreview(tracker=tracker, items=shown, **{outcome: counts[outcome] for outcome in outcomes})
 
 
 @router.post("/push", status_code=202, response_model=JobCreated, responses=errors(404, 422, 429))

@@ -98,3 +98,27 @@ class PushJobPublic(JobPublic):
     skipped: int = Field(description="Items not sent (of another tracker, or closed and never sent): see errors.")
     failed: int = Field(description="Items the tracker refused or could not be reached for (see errors).")
     created_at: datetime
+
+
+class PlannedPublic(BaseModel):
+    """What a push would do with one item."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    item_id: int
+    title: str
+    outcome: str = Field(description="created, updated or skipped (unchanged items are only counted).")
+    key: str | None = Field(description="Its key in the tracker, once sent.")
+    changed: list[str] = Field(description="The fields an update would send: those changed here since the last sync.")
+    reason: str | None = Field(description="Why it would be skipped.")
+
+
+class PushPreview(BaseModel):
+    """What a push would do now, asking the tracker nothing: counts, and each item it would create, update or skip."""
+
+    tracker: str
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    items: list[PlannedPublic]

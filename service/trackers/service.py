@@ -202,28 +202,56 @@ def _as_imported(row: TrackerConnection, key: str | None) -> str | None:
     return key if row.kind == TrackerKind.jira else f"{row.kind}:{key}"
 
 
+@dataclass
+class Planned:
+    """What a push would do with one item: its outcome (created, updated, unchanged or skipped), its key there, the
+    fields it would send (an update), and why it would skip it."""
+
+    item_id: int
+    title: str
+    outcome: Outcome
+    key: str | None = None
+    changed: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+def plan(row: TrackerConnection, item: BacklogItem) -> Planned:
+    """What a push would do with `item`, asking the tracker nothing."""
+    key = key_here(row, item.external_id)
+    if key is None and item.external_id:
+        source = item.external_id.split(":", 1)[0]
+        said = f"came from {source} ({item.external_id}): not sent to {describe(row)}"
+        return Planned(item.id, item.title, Outcome.skipped, reason=said)
+    if key is None and item.closed:
+        return Planned(item.id, item.title, Outcome.skipped, reason="closed and never sent: not created")
+    if key is None:
+        return Planned(item.id, item.title, Outcome.created)
+    changed = changed_since_tracker(item)
+    return Planned(item.id, item.title, Outcome.updated if changed else Outcome.unchanged, key, changed)
+
+
+def preview(session: Session, item_ids: list[int] | None) -> list[Planned]:
+    """What a push of these items (default: as a push takes them) would do, item by item, parents first."""
+    row = connection(session)
+    return [plan(row, item) for item in items_to_push(session, row, item_ids)]
+
+
 def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
-    """Send one item (see the module's docstring). `Refused` (bad credentials) is raised for the job to stop; any other
-    failure is this item's."""
+    """Send one item (see the module's docstring and `plan`). `Refused` (bad credentials) is raised for the job to
+    stop; any other failure is this item's."""
     with runtime.db.session() as session:
         item = session.get(BacklogItem, item_id)
         if item is None or item.merged_into_id is not None:
             return Pushed(Outcome.skipped, notes=[f"#{item_id} was deleted or merged away meanwhile: not sent"])
-        key = key_here(row, item.external_id)
+        planned = plan(row, item)
         name = f"#{item.id} {item.title[:60]}"
-        if key is None and item.external_id:
-            source = item.external_id.split(":", 1)[0]
-            said = f"{name} came from {source} ({item.external_id}): not sent to {tracker.name}"
-            return Pushed(Outcome.skipped, notes=[said])
-        if key is None and item.closed:
-            return Pushed(Outcome.skipped, notes=[f"{name} is closed and was never sent: not created"])
-        changed = changed_since_tracker(item) if key else []
-        if key and not changed:
-            return Pushed(Outcome.unchanged, key)
+        if planned.outcome in (Outcome.skipped, Outcome.unchanged):
+            return Pushed(planned.outcome, planned.key, [f"{name} {planned.reason}"] if planned.reason else [])
         export = _export(session, row, item)
         fields = tracker_fields(item, as_tracker(row, export), _as_imported(row, export.parent))
+    key = planned.key
     try:
-        sent = tracker.update(key, export, changed) if key else tracker.create(export)
+        sent = tracker.update(key, export, planned.changed) if key else tracker.create(export)
     except Refused:
         raise
     except TrackerError as exc:

@@ -28,6 +28,11 @@ export async function load() {
   $("#tracker summary").textContent = connected ? `Tracker: ${where}` : "Tracker: none connected";
   $("#tracker-send").hidden = !connected;
   $("#tracker-send").textContent = connected ? `Send to ${where}` : "";
+  if (connected) {  // what a push would do, on the button: "Send to Jira SHOP (3 new, 2 changed)"
+    const pending = await api("/v1/tracker/pending").catch(() => null);
+    const said = pending && [pending.created && `${pending.created} new`, pending.updated && `${pending.updated} changed`].filter(Boolean);
+    if (said) $("#tracker-send").textContent += said.length ? ` (${said.join(", ")})` : " (nothing new)";
+  }
   $("#backlog-bulk-send").hidden = !connected;
   $("#tracker-pull").hidden = !connected;
   $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
