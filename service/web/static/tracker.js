@@ -109,7 +109,9 @@ export async function send(ids) {
 
 // Import the tracker's issues: new ones added, ones changed there updated, fields changed here too kept (and said).
 async function pull() {
-  $("#tracker-pull").disabled = true;
+  const button = $("#tracker-pull"), label = button.textContent;
+  button.disabled = true;
+  button.textContent = "Pulling: reading the tracker's issues…";  // one request; a first pull of thousands takes minutes
   try {
     const result = await api("/v1/tracker/pull", { method: "POST" });
     const kept = result.updated.filter((u) => u.kept.length);
@@ -119,7 +121,8 @@ async function pull() {
   } catch (error) {
     flash(error.message, "error");
   } finally {
-    $("#tracker-pull").disabled = false;
+    button.disabled = false;
+    if (button.textContent.startsWith("Pulling")) button.textContent = label;
   }
 }
 
