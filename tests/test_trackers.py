@@ -170,6 +170,15 @@ def test_what_jira_refuses_is_worked_round_and_said_or_fails_that_item_alone(cli
         notes = " | ".join(job["errors"])
         assert "Jira has no issue type Story here (Specify a valid issue type): sent as Task" in notes
         assert "Jira did not take the story points (Field 'customfield_10016' cannot be set" in notes
+        # what Jira did not take is not taken from it either: a pull keeps points and types, a push resends nothing
+        pulled = pull(client)
+        assert (pulled["created"], pulled["updated"]) == ([], []), pulled
+        kept = items(client)
+        assert [(kept[i]["item_type"], kept[i]["story_points"]) for i in (first, second)] == [
+            ("feature", 5),
+            ("bug", 3),
+        ]
+        assert push(client, item_ids=[first, second])["unchanged"] == 2
 
         site.failures = [(400, {"errorMessages": ["The issue is too big."], "errors": {}}, {})]
         job = push(client, item_ids=[third, first])

@@ -397,6 +397,9 @@ def _reimport(
             waits.append((item, theirs["depends_on_keys"]))
             changed.append("depends_on_keys")
     item.imported = theirs
+    if base is not None and "here" in base:  # what a push left here: the fields just applied are as they are here now
+        now = _ours(item)
+        item.imported = {**theirs, "here": base["here"] | {name: now[name] for name in changed if name in SYNCED}}
     if changed:
         before, after = ({n: values.get(n) for n in changed} for values in (ours, theirs))
         session.add(ItemEvent(item_id=item.id, action=ItemAction.imported, actor=None, before=before, after=after))

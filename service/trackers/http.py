@@ -48,6 +48,9 @@ class Sent:
 
     key: str
     warnings: list[str] = field(default_factory=list)
+    dropped: list[str] = field(
+        default_factory=list
+    )  # the item's fields the tracker did not take (item_type: made a Task)
 
 
 class Tracker(Protocol):

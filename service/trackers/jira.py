@@ -52,11 +52,16 @@ class Jira:
         """The fields an issue is still worth sending without (Jira field -> what to call it)."""
         return {"priority": "priority", "labels": "labels", self.points_field: "story points", "parent": "parent"}
 
-    def _send(self, method: str, path: str, fields: dict[str, Any], what: str) -> tuple[httpx.Response, list[str]]:
+    def _ours(self) -> dict[str, str]:
+        """The item's field each Jira field carries."""
+        return {"priority": "priority", "labels": "labels", self.points_field: "story_points", "parent": "parent",
+                "issuetype": "item_type"}  # fmt: skip
+
+    def _send(self, method: str, path: str, fields: dict[str, Any], what: str) -> tuple[httpx.Response, Sent]:
         """Send `fields`; where Jira refuses only fields an issue can do without (a priority its scheme lacks, a
         story points field not on the screen, an issue type the project lacks), send again without them (the type
-        as Task), once, and say so."""
-        warnings: list[str] = []
+        as Task), once, and say so. The Sent has no key yet."""
+        sent = Sent("")
         for _ in range(2):
             response = self.http.call(method, path, {"fields": fields}, once=method == "POST")
             if response.status_code != 400:
@@ -72,18 +77,20 @@ class Jira:
                 if name == "issuetype":
                     was = fields["issuetype"]["name"]
                     fields["issuetype"] = {"name": FALLBACK_ISSUE_TYPE}
-                    warnings.append(f"Jira has no issue type {was} here ({said}): sent as {FALLBACK_ISSUE_TYPE}")
+                    sent.warnings.append(f"Jira has no issue type {was} here ({said}): sent as {FALLBACK_ISSUE_TYPE}")
                 else:
                     fields.pop(name, None)
-                    warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it")
+                    sent.warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it")
+                sent.dropped.append(self._ours()[name])
         if response.status_code >= 300:
             raise fail(self.name, what, response)
-        return response, warnings
+        return response, sent
 
     def create(self, item: ExportItem) -> Sent:
         fields = {"project": {"key": self.project}, **self._fields(item)}
-        response, warnings = self._send("POST", "/issue", fields, "create the issue")  # open, as a new item is
-        return Sent(str(response.json()["key"]), warnings)
+        response, sent = self._send("POST", "/issue", fields, "create the issue")  # open, as a new item is
+        sent.key = str(response.json()["key"])
+        return sent
 
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
         full = self._fields(item)
@@ -93,12 +100,13 @@ class Jira:
         }  # fmt: skip
         names = {name for field_name in changed for name in wanted.get(field_name, [])}
         fields = {name: full.get(name) for name in names}  # a field the item no longer has is cleared
-        warnings: list[str] = []
+        sent = Sent(key)
         if fields:
-            _, warnings = self._send("PUT", f"/issue/{key}", fields, f"update {key}")
+            sent = self._send("PUT", f"/issue/{key}", fields, f"update {key}")[1]
+            sent.key = key
         if "closed" in changed:
-            warnings += self._transition(key, done=item.closed)
-        return Sent(key, warnings)
+            sent.warnings += self._transition(key, done=item.closed)
+        return sent
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The project's issues, a page at a time (the enhanced search, `nextPageToken`)."""

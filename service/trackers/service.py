@@ -236,6 +236,18 @@ def preview(session: Session, item_ids: list[int] | None) -> list[Planned]:
     return [plan(row, item) for item in items_to_push(session, row, item_ids)]
 
 
+def _not_taken(row: TrackerConnection, item: ExportItem, dropped: list[str], known: dict[str, Any] | None) -> dict:
+    """What the tracker holds for the fields it did not take: as it had them before (an update, `known`), or nothing
+    (a create; an issue type it lacks made a Task, read back as its importer reads a Task)."""
+    if known is not None:
+        return {name: known.get(name) for name in dropped}
+    as_task = item.model_copy(update={"item_type": "tech_debt"})  # exported as a Task
+    empty: dict[str, Any] = {"labels": []}
+    if "item_type" in dropped:
+        empty["item_type"] = as_tracker(row, as_task)["item_type"]
+    return {name: empty.get(name) for name in dropped}
+
+
 def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
     """Send one item (see the module's docstring and `plan`). `Refused` (bad credentials) is raised for the job to
     stop; any other failure is this item's."""
@@ -249,6 +261,7 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
             return Pushed(planned.outcome, planned.key, [f"{name} {planned.reason}"] if planned.reason else [])
         export = _export(session, row, item)
         fields = tracker_fields(item, as_tracker(row, export), _as_imported(row, export.parent))
+        known = dict(item.imported or {})
     key = planned.key
     try:
         sent = tracker.update(key, export, planned.changed) if key else tracker.create(export)
@@ -259,6 +272,7 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
     with runtime.db.session() as session:
         item = session.get(BacklogItem, item_id)
         if item is not None:
+            fields |= _not_taken(row, export, sent.dropped, known if key else None)
             sent_to_tracker(session, item, f"{row.kind}:{sent.key}", fields, actor)
     notes = [f"{name} ({sent.key}): {warning}" for warning in sent.warnings]
     return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)
