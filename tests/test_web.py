@@ -709,6 +709,7 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         page.click("#tracker-check")
         expect(page.locator("#flash")).to_contain_text("signed in to Jira as Ana Lima; project SHOP: Shop")
         expect(page.locator("#tracker-send")).to_have_text("Send to Jira SHOP (3 new)")
+        page.wait_for_load_state("networkidle")  # the backlog reloaded after the save: a tick now stays
         page.locator("#backlog tbody tr[data-id='2'] .tick-item").check()
         page.click("#backlog-bulk-send")
         expect(page.locator("#flash")).to_contain_text("1 created, 0 updated, 0 unchanged.")

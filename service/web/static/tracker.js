@@ -53,11 +53,14 @@ function fitKind() {
   $("#tracker-form").elements.target.placeholder = TARGETS[kind];
 }
 
-async function act(work) {
+// Run `work` and say what it said; `changes` (a save, a disconnect) reloads the backlog, whose keys link to the tracker.
+async function act(work, changes = true) {
   try {
     flash(await work());
-    await load();
-    await reload();
+    if (changes) {
+      await load();
+      await reload();
+    }
   } catch (error) {
     flash(error.message, "error");
   }
@@ -78,7 +81,7 @@ const check = () => act(async () => {
   const said = await api("/v1/tracker/check", { method: "POST" });
   if (!said.ok) throw new Error(said.detail);
   return said.detail;
-});
+}, false);  // a check changes nothing: the backlog is not reloaded under the reader's ticks
 
 const remove = () => confirm("Forget the tracker and its token? Items sent keep their keys.") && act(async () => {
   await api("/v1/tracker", { method: "DELETE" });
