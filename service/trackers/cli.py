@@ -188,8 +188,6 @@ def tracker_pull() -> None:
 
 def _preview(item_ids: list[int] | None) -> None:
     """What a push would do: each item it would create, update (with the fields) or skip (with why)."""
-    from collections import Counter
-
     from service.trackers import service
 
     with refusals(), open_runtime().db.session() as session:
@@ -200,7 +198,4 @@ def _preview(item_ids: list[int] | None) -> None:
         if p.outcome != service.Outcome.unchanged:
             table.add_row(f"#{p.item_id}", p.outcome, p.key or "", ", ".join(p.changed) or p.reason or "", p.title[:50])
     console.print(table)
-    counts = Counter(p.outcome.value for p in planned)
-    console.print(
-        ", ".join(f"{counts[o]} {o}" for o in ("created", "updated", "unchanged", "skipped")) + " (nothing sent)"
-    )
+    console.print(", ".join(f"{n} {outcome}" for outcome, n in service.counted(planned).items()) + " (nothing sent)")

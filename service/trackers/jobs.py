@@ -14,10 +14,9 @@ from service.core.tables import PushJob, utcnow
 from service.trackers import service
 from service.trackers.http import Refused
 from service.trackers.schemas import PushJobPublic
-from service.trackers.service import Outcome
+from service.trackers.service import PLANNED, Outcome
 
 log = logging.getLogger(__name__)
-COUNTED = (Outcome.created, Outcome.updated, Outcome.unchanged, Outcome.skipped)
 
 
 def create_job(runtime: Runtime, item_ids: list[int] | None, actor: str | None) -> PushJob:
@@ -38,7 +37,7 @@ def get_job(runtime: Runtime, job_id: int) -> PushJob:
 
 def run_job(runtime: Runtime, job_id: int) -> None:
     job = get_job(runtime, job_id)
-    counts = {outcome.value: 0 for outcome in COUNTED} | {"failed": 0}
+    counts = {outcome.value: 0 for outcome in PLANNED} | {"failed": 0}
     if job.status in FINISHED or not jobs.claim(runtime, PushJob, job_id, started_at=utcnow(), processed=0, **counts):
         return
     with runtime.db.session() as session:

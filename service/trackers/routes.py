@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -71,10 +69,8 @@ def pending(runtime: RuntimeDep, item_ids: list[IdValue] | None = Query(None, ma
     with runtime.db.session() as session:
         planned = service.preview(session, item_ids)
         tracker = service.describe(service.connection(session))
-    counts = Counter(p.outcome.value for p in planned)
     shown = [PlannedPublic.model_validate(p) for p in planned if p.outcome != service.Outcome.unchanged]
-    outcomes = ("created", "updated", "unchanged", "skipped")
-    return PushPreview(tracker=tracker, items=shown, **{outcome: counts[outcome] for outcome in outcomes})
+    return PushPreview(tracker=tracker, items=shown, **service.counted(planned))
 
 
 @router.post("/push", status_code=202, response_model=JobCreated, responses=errors(404, 422, 429))

@@ -57,6 +57,9 @@ class Outcome(StrEnum):
     failed = "failed"
 
 
+PLANNED = (Outcome.created, Outcome.updated, Outcome.unchanged, Outcome.skipped)  # what a push decides before sending
+
+
 @dataclass
 class Pushed:
     """What became of one item: the outcome, its key in the tracker, and what to tell the person."""
@@ -246,6 +249,11 @@ def _not_taken(row: TrackerConnection, item: ExportItem, dropped: list[str], kno
     if "item_type" in dropped:
         empty["item_type"] = as_tracker(row, as_task)["item_type"]
     return {name: empty.get(name) for name in dropped}
+
+
+def counted(planned: list[Planned]) -> dict[str, int]:
+    """How many items a push would create, update, leave unchanged and skip."""
+    return {outcome.value: sum(p.outcome == outcome for p in planned) for outcome in PLANNED}
 
 
 def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
