@@ -5,7 +5,8 @@ in the same process.
 
 For each size: N backlog items (real user stories, as `bench_refine` reads them) written straight into a fresh SQLite
 database; then the first push (every item created), a second (nothing changed: nothing sent), a push after a tenth of
-the items were edited (those updated), and a pull of every issue back (all unchanged); and the preview the desk asks
+the items were edited (those updated), one after a tenth were set to wait for another item (a Blocks link each: the
+issue's links read, then one made), and a pull of every issue back (all unchanged); and the preview the desk asks
 for with every backlog page (`GET /v1/tracker/pending`), before the first push and after them. A real Jira answers a
 create in a few hundred ms, which a push of N items adds N times over (one call per item, in order); that wait is not
 in these figures.
@@ -55,6 +56,9 @@ def measure(n: int) -> list[str]:
             ("after a tenth were edited", lambda: [
                 client.patch(f"/v1/backlog/{i}", json={"title": f"Edited {i}"}).raise_for_status()
                 for i in range(1, n + 1, 10)]),
+            ("after a tenth were set to wait for the item before (Blocks links made)", lambda: [
+                client.patch(f"/v1/backlog/{i}", json={"depends_on": [i - 1]}).raise_for_status()
+                for i in range(2, n + 1, 10)]),
         ):  # fmt: skip
             prepare()
             calls = len(site.calls)

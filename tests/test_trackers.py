@@ -379,3 +379,75 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         failed = runner.invoke(app, ["tracker", "check"])
         assert failed.exit_code == 2 and "Jira refused the request (401" in failed.output, failed.output
     get_settings.cache_clear()
+
+
+def connect(client, site, kind: str) -> None:
+    if kind == "jira":
+        connect_jira(client, site)
+        return
+    target, token = ("acme/shop", GITHUB_TOKEN) if kind == "github" else ("ENG", LINEAR_KEY)
+    connected = client.put("/v1/tracker", json={"kind": kind, "url": site.url, "target": target, "token": token})
+    assert connected.status_code == 200, connected.text
+
+
+def waits(client, item_id: int, on: list[int]) -> None:
+    edited = client.patch(f"/v1/backlog/{item_id}", json={"depends_on": on})
+    assert edited.status_code == 200, edited.text
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_dependencies_become_the_trackers_blocked_by_links_and_a_pull_finds_them_unchanged(client, kind):
+    first, second, third = add_items(client)
+    waits(client, first, [third])  # on an item sent after it: linked once every item has its key
+    waits(client, second, [first])
+    key = {"jira": "SHOP-{}", "github": "{}", "linear": "ENG-{}"}[kind].format
+    with standin() as site:
+        connect(client, site, kind)
+        job = push(client)
+        assert (job["created"], job["failed"]) == (3, 0) and not any("wait" in e for e in job["errors"]), job
+        assert site.blocked_by() == {(key(1), key(3)), (key(2), key(1))}  # (blocked, blocker)
+        untouched = pull(client)
+        assert (untouched["created"], untouched["updated"]) == ([], []), untouched
+        assert {i: items(client)[i]["depends_on"] for i in (first, second, third)} == {
+            first: [third], second: [first], third: []}  # fmt: skip
+        writes = len(site.writes())
+        assert push(client)["unchanged"] == 3 and len(site.writes()) == writes  # nothing to send
+
+        waits(client, second, [])  # no longer waits
+        waits(client, third, [second])
+        preview = client.get("/v1/tracker/pending").json()
+        assert [(i["item_id"], i["changed"]) for i in preview["items"]] == [
+            (second, ["depends_on"]), (third, ["depends_on"])]  # fmt: skip
+        job = push(client)
+        assert (job["updated"], job["unchanged"], job["failed"]) == (2, 1, 0), job
+        assert site.blocked_by() == {(key(1), key(3)), (key(3), key(2))}
+        untouched = pull(client)
+        assert (untouched["created"], untouched["updated"]) == ([], []), untouched
+
+
+def test_jira_links_name_the_blocker_as_inward_a_link_made_there_is_kept_and_a_refused_link_is_retried(client):
+    first, second, third = add_items(client)
+    waits(client, second, [first])
+    with standin() as site:
+        connect_jira(client, site)
+        push(client)
+        made = [c.body for c in site.writes() if c.path.endswith("/issueLink")]
+        blocks = {"type": {"name": "Blocks"}, "inwardIssue": {"key": "SHOP-1"}, "outwardIssue": {"key": "SHOP-2"}}
+        assert made == [blocks]  # SHOP-2 waits for SHOP-1
+
+        site.jira_links["29999"] = ("SHOP-3", "SHOP-1")  # made in Jira: SHOP-3 blocks SHOP-1
+        waits(client, third, [second])
+        site.failures = [(404, {"errorMessages": ["No issue link type with name 'Blocks' found."]}, {})]
+        job = push(client)
+        assert (job["failed"], job["unchanged"], job["status"]) == (1, 2, "done"), job
+        assert "what it waits for was not all sent" in job["errors"][0] and "'Blocks'" in job["errors"][0]
+        assert ("SHOP-1", "SHOP-3") in site.blocked_by()  # Jira's own link is left alone
+        assert [i["changed"] for i in client.get("/v1/tracker/pending").json()["items"]] == [["depends_on"]]
+        job = push(client)  # tried again
+        assert (job["updated"], job["failed"]) == (1, 0), job
+        assert site.blocked_by() == {("SHOP-2", "SHOP-1"), ("SHOP-1", "SHOP-3"), ("SHOP-3", "SHOP-2")}
+
+        pulled = pull(client)  # the link made in Jira comes here
+        assert [(u["external_id"], u["changed"]) for u in pulled["updated"]] == [("jira:SHOP-1", ["depends_on_keys"])]
+        assert items(client)[first]["depends_on"] == [third]
+        assert pull(client)["updated"] == []

@@ -65,6 +65,9 @@ class Standin:
     team: str = "ENG"
     labels: dict[str, str] = field(default_factory=lambda: {"label-feature": "Feature", "label-bug": "Bug"})
     lock: threading.Lock = field(default_factory=threading.Lock)
+    jira_links: dict[str, tuple[str, str]] = field(default_factory=dict)  # link id -> (blocker key, blocked key)
+    github_blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocked number, blocker number)
+    relations: dict[str, dict[str, str]] = field(default_factory=dict)  # Linear: id -> type, issueId, relatedIssueId
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
@@ -78,6 +81,42 @@ class Standin:
     def linear(self) -> dict[str, dict[str, Any]]:
         """Linear's issues by identifier (ENG-1)."""
         return {v["identifier"]: v for k, v in self.issues.items() if k.startswith("linear:")}
+
+    def blocked_by(self) -> set[tuple[str, str]]:
+        """Every "blocked by" link, as (blocked, blocker) keys: SHOP-2 / 2 / ENG-2."""
+        by_id = {v["id"]: k for k, v in self.linear().items()}
+        return (
+            {(blocked, blocker) for blocker, blocked in self.jira_links.values()}
+            | self.github_blocks
+            | {(by_id[r["relatedIssueId"]], by_id[r["issueId"]]) for r in self.relations.values()}
+        )
+
+
+def _jira_links(site: Standin, key: str) -> list[dict[str, Any]]:
+    """An issue's links as Jira gives them (Atlassian's issue linking model): the other issue of each, as
+    `inwardIssue` (the issue it is blocked by) or `outwardIssue` (one it blocks)."""
+    kind = {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
+    return [
+        {"id": link_id, "type": kind, **({"inwardIssue": {"key": blocker}} if blocked == key else {}),
+         **({"outwardIssue": {"key": blocked}} if blocker == key else {})}
+        for link_id, (blocker, blocked) in site.jira_links.items() if key in (blocker, blocked)
+    ]  # fmt: skip
+
+
+def _github_issue(site: Standin, number: str) -> dict[str, Any]:
+    """A GitHub issue as its API gives it: database id, labels as objects, addresses, its dependencies' counts."""
+    issue = site.issues[number]
+    blockers = [b for blocked, b in site.github_blocks if blocked == number]
+    blocking = [blocked for blocked, b in site.github_blocks if b == number]
+    still = [b for b in blockers if site.issues[b].get("state") == "open"]
+    summary = {"blocked_by": len(still), "total_blocked_by": len(blockers), "blocking": len(blocking),
+               "total_blocking": len(blocking)}  # fmt: skip
+    return {
+        **issue, "id": 1000 + int(number), "number": int(number),
+        "labels": [{"name": name} for name in issue.get("labels", [])],
+        "html_url": f"https://github.com/{site.repo}/issues/{number}",
+        "repository_url": f"{site.url}/repos/{site.repo}", "issue_dependencies_summary": summary,
+    }  # fmt: skip
 
 
 def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -126,6 +165,25 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
     if query.startswith("query Issues("):
         found = _linear_issues(site) if variables["key"] == site.team else []
         return {"issues": {"nodes": found, "pageInfo": {"hasNextPage": False, "endCursor": None}}}, None
+    if query.startswith("query Blockers("):
+        found = issues.get(variables["id"])
+        if found is None:
+            return None, "Entity not found"
+        nodes = [{"id": rid, "type": r["type"], "issue": {"identifier": issues[r["issueId"]]["identifier"]}}
+                 for rid, r in site.relations.items() if r["relatedIssueId"] == found["id"]]  # fmt: skip
+        return {"issue": {"id": found["id"], "inverseRelations": {"nodes": nodes}}}, None
+    if query.startswith("mutation Relate("):
+        wanted = variables["input"]
+        ids = {v["id"] for v in site.linear().values()}
+        if wanted.get("type") not in ("blocks", "related", "duplicate") or not {
+            wanted.get("issueId"), wanted.get("relatedIssueId")} <= ids:  # fmt: skip
+            return None, "Entity not found: issueId and relatedIssueId must be issue ids"
+        site.relations[f"relation-{len(site.relations) + 1}"] = wanted
+        return {"issueRelationCreate": {"success": True}}, None
+    if query.startswith("mutation Unrelate("):
+        if site.relations.pop(variables["id"], None) is None:
+            return None, "Entity not found"
+        return {"issueRelationDelete": {"success": True}}, None
     if query.startswith("mutation Update("):
         found = issues.get(variables["id"])
         if found is None:
@@ -176,17 +234,14 @@ def _jira_issues(site: Standin) -> list[dict[str, Any]]:
         fields = {name: value for name, value in issue.items() if name not in ("project", "status")}
         done = issue["status"] == "Done"
         fields["status"] = {"name": issue["status"], "statusCategory": {"key": "done" if done else "new"}}
+        fields["issuelinks"] = _jira_links(site, key)
         found.append({"id": key, "key": key, "fields": fields})
     return found
 
 
 def _github_issues(site: Standin) -> list[dict[str, Any]]:
-    """GitHub's issues as its list gives them: labels as objects, the web address that names the repository."""
-    return [
-        {**issue, "number": int(n), "labels": [{"name": label} for label in issue.get("labels", [])],
-         "html_url": f"https://github.com/{site.repo}/issues/{n}"}
-        for n, issue in sorted(site.github().items(), key=lambda pair: int(pair[0]))
-    ]  # fmt: skip
+    """GitHub's issues as its list gives them."""
+    return [_github_issue(site, n) for n in sorted(site.github(), key=int)]
 
 
 def _linear_issues(site: Standin) -> list[dict[str, Any]]:
@@ -199,8 +254,11 @@ def _linear_issues(site: Standin) -> list[dict[str, Any]]:
          "estimate": issue.get("estimate"),
          "labels": {"nodes": [{"name": site.labels[label]} for label in issue.get("labelIds", [])]},
          "parent": {"identifier": by_id[issue["parentId"]]["identifier"]} if issue.get("parentId") else None,
-         "state": states[issue.get("stateId", "state-todo")], "relations": {"nodes": []},
-         "inverseRelations": {"nodes": []}}
+         "state": states[issue.get("stateId", "state-todo")],
+         "relations": {"nodes": [{"type": r["type"], "relatedIssue": {"identifier": by_id[r["relatedIssueId"]]
+                                  ["identifier"]}} for r in site.relations.values() if r["issueId"] == issue["id"]]},
+         "inverseRelations": {"nodes": [{"type": r["type"], "issue": {"identifier": by_id[r["issueId"]]["identifier"]}}
+                                        for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]}}
         for issue in site.linear().values()
     ]  # fmt: skip
 
@@ -257,7 +315,7 @@ def standin() -> Iterator[Standin]:
                 else:
                     self._answer(404, {"message": "Not Found"})
 
-        do_GET = do_POST = do_PUT = do_PATCH = _handle  # noqa: N815 (http.server's names)
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815 (http.server's names)
 
         def _jira_signed_in(self) -> bool:
             expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
@@ -269,7 +327,7 @@ def standin() -> Iterator[Standin]:
         def _jira(self, path: str, body: Any) -> None:
             if not self._jira_signed_in():
                 return
-            method = self.command
+            method, path = self.command, urlsplit(path).path
             if method == "GET" and path == "/myself":
                 self._answer(200, {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ana Lima"})
             elif method == "GET" and path.startswith("/project/"):
@@ -284,12 +342,24 @@ def standin() -> Iterator[Standin]:
                 key = f"{site.project}-{len(site.jira()) + 1}"
                 site.issues[key] = {**body["fields"], "status": "To Do"}
                 self._answer(201, {"id": str(10000 + len(site.issues)), "key": key, "self": f"{site.url}/x/{key}"})
+            elif method == "POST" and path == "/issueLink":
+                keys = [(body.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue")]
+                if (body.get("type") or {}).get("name") != "Blocks" or not set(keys) <= set(site.issues):
+                    self._answer(404, {"errorMessages": ["No issue link type or issue with that name or key."]})
+                    return
+                site.jira_links[str(20000 + len(site.jira_links))] = (keys[0], keys[1])  # inward: the blocker
+                self._answer(201)
+            elif method == "DELETE" and path.startswith("/issueLink/"):
+                gone = site.jira_links.pop(path.removeprefix("/issueLink/"), None)
+                self._answer(204 if gone else 404, None if gone else {"errorMessages": ["No issue link"]})
             elif (match := re.fullmatch(r"/issue/([A-Z]+-\d+)(/transitions)?", path)) is None:
                 self._answer(404, {"errorMessages": ["Not found"]})
             elif match[1] not in site.issues:
                 self._answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
             elif match[2] and method == "GET":
                 self._answer(200, {"transitions": TRANSITIONS})
+            elif method == "GET":
+                self._answer(200, {"key": match[1], "fields": {"issuelinks": _jira_links(site, match[1])}})
             elif match[2] and method == "POST":
                 moved = next(t for t in TRANSITIONS if t["id"] == body["transition"]["id"])
                 site.issues[match[1]]["status"] = moved["to"]["name"]
@@ -333,8 +403,15 @@ def standin() -> Iterator[Standin]:
             if self.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
                 self._answer(401, {"message": "Bad credentials"})
                 return
-            base = f"/repos/{site.repo}"
-            if not path.startswith(base):
+            base, path = f"/repos/{site.repo}", urlsplit(path).path
+            issue = re.fullmatch(rf"{base}/issues/(\d+)(/dependencies/blocked_by)?(?:/(\d+))?", path)
+            if issue and issue[1] not in site.issues:
+                self._answer(404, {"message": "Not Found"})
+            elif issue and issue[2]:
+                self._github_dependencies(issue[1], issue[3], body)
+            elif issue and self.command == "GET":
+                self._answer(200, _github_issue(site, issue[1]))
+            elif not path.startswith(base):
                 self._answer(404, {"message": "Not Found"})
             elif self.command == "GET" and path == base:
                 self._answer(200, {"full_name": site.repo, "has_issues": True, "permissions": {"push": True}})
@@ -349,12 +426,29 @@ def standin() -> Iterator[Standin]:
                 self._answer(
                     201, {"number": int(number), "html_url": f"https://github.test/{site.repo}/issues/{number}"}
                 )
-            elif self.command == "PATCH" and (match := re.fullmatch(rf"{base}/issues/(\d+)", path)):
-                if match[1] not in site.issues:
-                    self._answer(404, {"message": "Not Found"})
+            elif self.command == "PATCH" and issue:
+                site.issues[issue[1]].update(body)
+                self._answer(200, {"number": int(issue[1])})
+            else:
+                self._answer(404, {"message": "Not Found"})
+
+        def _github_dependencies(self, number: str, blocker_id: str | None, body: Any) -> None:
+            """GET, POST ({issue_id}) and DELETE (/{issue_id}) of what issue `number` is blocked by, by database id."""
+            by_id = {str(1000 + int(n)): n for n in site.github()}
+            blockers = sorted(b for blocked, b in site.github_blocks if blocked == number)
+            if self.command == "GET":
+                self._answer(200, [_github_issue(site, b) for b in blockers])
+            elif self.command == "POST":
+                blocker = by_id.get(str((body or {}).get("issue_id")))
+                if blocker is None or blocker == number or blocker in blockers:
+                    invalid = [{"resource": "IssueDependency", "code": "invalid"}]
+                    self._answer(422, {"message": "Validation Failed", "errors": invalid})
                     return
-                site.issues[match[1]].update(body)
-                self._answer(200, {"number": int(match[1])})
+                site.github_blocks.add((number, blocker))
+                self._answer(201, _github_issue(site, blocker))
+            elif self.command == "DELETE" and by_id.get(blocker_id or "") in blockers:
+                site.github_blocks.discard((number, by_id[blocker_id or ""]))
+                self._answer(200, _github_issue(site, number))
             else:
                 self._answer(404, {"message": "Not Found"})
 

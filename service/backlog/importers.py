@@ -435,6 +435,12 @@ def _github_ref(record: dict[str, Any]) -> tuple[str | None, int | None]:
     return None, number
 
 
+def github_key(record: dict[str, Any]) -> str | None:
+    """An issue as imports name it, `github:owner/repo#12`, or None without its number."""
+    repo, number = _github_ref(record)
+    return f"github:{repo or ''}#{number}" if number is not None else None
+
+
 def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> tuple[BacklogItemCreate | None, str]:
     repo, number = _github_ref(record)
     where = f"item {index}" + (f" (#{number})" if number is not None else "")
@@ -453,12 +459,13 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
     body = record.get("body")
     parent_url = record.get("parent_issue_url")
     parent = _ISSUE_PATH_RE.search(urlparse(parent_url).path) if isinstance(parent_url, str) else None
+    blockers = record.get("blocked_by") if isinstance(record.get("blocked_by"), list) else []  # added by a pull
     item = _add(result, where, "github", {
         "title": title, "description": body.strip() if isinstance(body, str) else "", "labels": labels,
-        "item_type": item_type, "priority": priority,
-        "external_id": f"github:{repo or ''}#{number}" if number is not None else None,
+        "item_type": item_type, "priority": priority, "external_id": github_key(record),
         "parent": parent and f"github:{parent[1]}/{parent[2]}#{parent[3]}",
         "closed": str(record.get("state") or "").lower() == "closed",
+        "depends_on_keys": [key for issue in blockers if isinstance(issue, dict) and (key := github_key(issue))],
     })  # fmt: skip
     return item, repo or ""
 

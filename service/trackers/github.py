@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from service.backlog.exporters import ExportItem, to_github_json
+from service.backlog.importers import github_key
 from service.core.enums import TrackerKind
 from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, TrackerError, fail
 
@@ -58,18 +59,51 @@ class GitHub:
         if "state" in body and body["state"] is None:
             body |= {"state": "open", "state_reason": "reopened"}
         if body:
-            self._patch(int(key.rsplit("#", 1)[1]), body)
+            self._patch(_number(key), body)
         return Sent(key)
 
+    def blockers(self, key: str) -> dict[str, str]:
+        """The issues `key` is blocked by (GitHub's issue dependencies), with their database ids."""
+        return {github_key(issue) or "": str(issue["id"]) for issue in self._blocked_by(_number(key))}
+
+    def _blocked_by(self, number: int) -> list[dict[str, Any]]:
+        path = f"/repos/{self.repo}/issues/{number}/dependencies/blocked_by?per_page={PAGE}"
+        found = self.http.call("GET", path)
+        if found.status_code != 200:
+            raise fail(self.name, f"read what {self.repo}#{number} is blocked by", found)
+        return list(found.json())
+
+    def block(self, key: str, blocker: str) -> None:
+        """Mark `key` as blocked by `blocker`: GitHub names the blocker by its database id, read first."""
+        repo, number = blocker.removeprefix("github:").rsplit("#", 1)
+        issue = self.http.call("GET", f"/repos/{repo}/issues/{number}")
+        if issue.status_code != 200:
+            raise fail(self.name, f"find {repo}#{number}", issue)
+        path = f"/repos/{self.repo}/issues/{_number(key)}/dependencies/blocked_by"
+        made = self.http.call("POST", path, {"issue_id": issue.json()["id"]}, once=True)
+        if made.status_code >= 300:
+            raise fail(self.name, f"mark {key} as blocked by {repo}#{number}", made)
+
+    def unblock(self, key: str, link: str) -> None:
+        path = f"/repos/{self.repo}/issues/{_number(key)}/dependencies/blocked_by/{link}"
+        gone = self.http.call("DELETE", path)
+        if gone.status_code >= 300 and gone.status_code != 404:
+            raise fail(self.name, f"remove a dependency of {key}", gone)
+
     def issues(self) -> Iterator[list[dict[str, Any]]]:
-        """The repository's issues, open and closed, a page at a time; pull requests left out."""
+        """The repository's issues, open and closed, a page at a time; pull requests left out. An issue blocked by
+        others gets them as `blocked_by` (a call each, only for those: the list gives their count alone)."""
         page = 1
         while True:
             found = self.http.call("GET", f"/repos/{self.repo}/issues?state=all&per_page={PAGE}&page={page}")
             if found.status_code != 200:
                 raise fail(self.name, f"list the issues of {self.repo}", found)
             issues = found.json()
-            yield [issue for issue in issues if not issue.get("pull_request")]
+            kept = [issue for issue in issues if not issue.get("pull_request")]
+            for issue in kept:
+                if (issue.get("issue_dependencies_summary") or {}).get("total_blocked_by"):
+                    issue["blocked_by"] = self._blocked_by(issue["number"])
+            yield kept
             if len(issues) < PAGE:
                 return
             page += 1
@@ -81,3 +115,8 @@ class GitHub:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _number(key: str) -> int:
+    """The issue number of a key (owner/repo#12)."""
+    return int(key.rsplit("#", 1)[1])

@@ -14,6 +14,7 @@ from service.core.enums import TrackerKind
 from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, fail
 
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
+BLOCKS = "Blocks"  # the link type every Jira Cloud site starts with: "blocks" outward, "is blocked by" inward
 
 
 class Jira:
@@ -107,6 +108,34 @@ class Jira:
         if "closed" in changed:
             sent.warnings += self._transition(key, done=item.closed)
         return sent
+
+    def blockers(self, key: str) -> dict[str, str]:
+        """The issues `key` is blocked by: on an issue's own links, a Blocks link naming an `inwardIssue` (Atlassian's
+        issue linking model)."""
+        found = self.http.call("GET", f"/issue/{key}?fields=issuelinks")
+        if found.status_code != 200:
+            raise fail(self.name, f"read the links of {key}", found)
+        links = (found.json().get("fields") or {}).get("issuelinks") or []
+        return {
+            f"jira:{link['inwardIssue']['key']}": str(link["id"])
+            for link in links
+            if (link.get("type") or {}).get("name") == BLOCKS and (link.get("inwardIssue") or {}).get("key")
+        }
+
+    def block(self, key: str, blocker: str) -> None:
+        """A Blocks link from `blocker` to `key`. Creating one, Jira takes the blocker as `inwardIssue`, the reverse of
+        what the names suggest (as teams who checked it on Jira Cloud report: mozilla/jira-bugzilla-integration#1285,
+        atlassian/atlassian-mcp-server#112); read back, `key` then lists the blocker as its `inwardIssue`."""
+        body = {"type": {"name": BLOCKS}, "inwardIssue": {"key": blocker.removeprefix("jira:")},
+                "outwardIssue": {"key": key}}  # fmt: skip
+        made = self.http.call("POST", "/issueLink", body, once=True)
+        if made.status_code >= 300:
+            raise fail(self.name, f"link {key} as blocked by {blocker.removeprefix('jira:')}", made)
+
+    def unblock(self, key: str, link: str) -> None:
+        gone = self.http.call("DELETE", f"/issueLink/{link}")
+        if gone.status_code >= 300 and gone.status_code != 404:
+            raise fail(self.name, f"remove a link of {key}", gone)
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The project's issues, a page at a time (the enhanced search, `nextPageToken`)."""

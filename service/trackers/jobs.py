@@ -1,4 +1,5 @@
-"""Sending items to the tracker as a background job, one item at a time with its counts (a few hundred ms each). Each
+"""Sending items to the tracker as a background job, one item at a time with its counts (a few hundred ms each), then
+the links of those whose dependencies changed (an item is counted failed when its links fail). Each
 item's key is committed as soon as the tracker answers, so a job a crash interrupted runs again from the start
 and finds the items already sent unchanged: at most the one item in flight when the process died can be created
 twice. Refused credentials stop the job (every other item would fail alike); any other failure is that item's."""
@@ -46,13 +47,25 @@ def run_job(runtime: Runtime, job_id: int) -> None:
         jobs.finish(runtime, PushJob, job_id, JobStatus.failed, errors=[service.NOT_CONNECTED])
         return
     tracker = service.client(row)
+    outcomes: dict[int, Outcome] = {}
     try:
         for done, item_id in enumerate(job.item_ids, 1):
             jobs.stop_if_cancelled(runtime, PushJob, job_id)
             pushed = service.push_item(runtime, tracker, row, item_id, job.actor)
+            outcomes[item_id] = pushed.outcome
             counts[pushed.outcome.value] += 1
             jobs.append_errors(runtime, PushJob, job_id, pushed.notes)
             runtime.db.update(PushJob, job_id, processed=done, **counts)
+        for item_id in service.with_links(runtime, job.item_ids):  # once all have keys: a link may name a later one
+            jobs.stop_if_cancelled(runtime, PushJob, job_id)
+            said = service.link_item(runtime, tracker, row, item_id)
+            if said and outcomes[item_id] != Outcome.failed:
+                counts[outcomes[item_id].value] -= 1
+                counts[Outcome.failed.value] += 1
+                outcomes[item_id] = Outcome.failed
+            if said:
+                jobs.append_errors(runtime, PushJob, job_id, said)
+                runtime.db.update(PushJob, job_id, **counts)
     except jobs.Cancelled:
         log.info("push job %s stopped: it was cancelled", job_id)
         return

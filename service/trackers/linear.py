@@ -30,10 +30,11 @@ class Linear:
         self.http, self.team_key = Http(client, self.name), team
         self._team: dict[str, Any] | None = None
 
-    def _run(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
-        """The query's `data`; GraphQL errors as TrackerError (Refused for credentials), rate limits retried."""
+    def _run(self, query: str, variables: dict[str, Any], what: str, once: bool = False) -> dict[str, Any]:
+        """The query's `data`; GraphQL errors as TrackerError (Refused for credentials), rate limits retried; `once`
+        as `Http.call` has it."""
         for attempt in range(ATTEMPTS):
-            response = self.http.call("POST", "/graphql", {"query": query, "variables": variables})
+            response = self.http.call("POST", "/graphql", {"query": query, "variables": variables}, once=once)
             body = response.json() if "json" in response.headers.get("content-type", "") else {}
             errors = body.get("errors") or []
             kinds = {(e.get("extensions") or {}).get("type") for e in errors}
@@ -152,6 +153,32 @@ class Linear:
                 {"id": key, "input": issue}, f"update {key}",
             )  # fmt: skip
         return Sent(key, warnings)
+
+    def blockers(self, key: str) -> dict[str, str]:
+        """The issues `key` is blocked by: the `blocks` relations of other issues to it, with their ids."""
+        found = self._run(
+            "query Blockers($id: String!) { issue(id: $id) { id inverseRelations(first: 250) { nodes { id type "
+            "issue { identifier } } } } }",
+            {"id": key}, f"read the relations of {key}",
+        )["issue"]  # fmt: skip
+        nodes = found["inverseRelations"]["nodes"]
+        return {f"linear:{node['issue']['identifier']}": str(node["id"]) for node in nodes if node["type"] == "blocks"}
+
+    def block(self, key: str, blocker: str) -> None:
+        """A `blocks` relation from `blocker` to `key`, named by their ids (read first)."""
+        find, other = "query Parent($id: String!) { issue(id: $id) { id } }", blocker.removeprefix("linear:")
+        ids = [self._run(find, {"id": name}, f"find {name}")["issue"]["id"] for name in (other, key)]
+        self._run(
+            "mutation Relate($input: IssueRelationCreateInput!) { issueRelationCreate(input: $input) { success } }",
+            {"input": {"type": "blocks", "issueId": ids[0], "relatedIssueId": ids[1]}},
+            f"mark {key} as blocked by {other}", once=True,
+        )  # fmt: skip
+
+    def unblock(self, key: str, link: str) -> None:
+        self._run(
+            "mutation Unrelate($id: String!) { issueRelationDelete(id: $id) { success } }",
+            {"id": link}, f"remove a relation of {key}",
+        )  # fmt: skip
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The team's issues, a page at a time, with what the `linear_json` import reads (blocks relations too)."""

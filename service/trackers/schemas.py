@@ -93,7 +93,9 @@ class PushJobPublic(JobPublic):
     total: int = Field(description="Items to send.")
     processed: int = Field(description="Items done so far, whatever the outcome.")
     created: int = Field(description="Items created in the tracker.")
-    updated: int = Field(description="Items changed here since the tracker last had them, updated there.")
+    updated: int = Field(
+        description="Items changed here since the tracker last had them (fields, or what they wait for), updated there."
+    )
     unchanged: int = Field(description="Items the tracker already has as they are.")
     skipped: int = Field(description="Items not sent (of another tracker, or closed and never sent): see errors.")
     failed: int = Field(description="Items the tracker refused or could not be reached for (see errors).")
@@ -109,7 +111,10 @@ class PlannedPublic(BaseModel):
     title: str
     outcome: str = Field(description="created, updated or skipped (unchanged items are only counted).")
     key: str | None = Field(description="Its key in the tracker, once sent.")
-    changed: list[str] = Field(description="The fields an update would send: those changed here since the last sync.")
+    changed: list[str] = Field(
+        description="The fields an update would send: those changed here since the last sync; `depends_on` when the "
+        "items it waits for changed (sent as the tracker's blocked-by links)."
+    )
     reason: str | None = Field(description="Why it would be skipped.")
 
 

@@ -41,7 +41,7 @@ from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, TrackerConnection
 from service.trackers.github import GitHub
-from service.trackers.http import Refused, Tracker, TrackerError
+from service.trackers.http import Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
 from service.trackers.linear import Linear
 from service.trackers.schemas import DEFAULT_URL, MAX_PUSH, TrackerPublic, TrackerSet
@@ -218,8 +218,9 @@ class Planned:
     reason: str | None = None
 
 
-def plan(row: TrackerConnection, item: BacklogItem) -> Planned:
-    """What a push would do with `item`, asking the tracker nothing."""
+def plan(session: Session, row: TrackerConnection, item: BacklogItem) -> Planned:
+    """What a push would do with `item`, asking the tracker nothing: an item already there is updated when a field or
+    what it waits for changed here since the tracker last had them."""
     key = key_here(row, item.external_id)
     if key is None and item.external_id:
         source = item.external_id.split(":", 1)[0]
@@ -229,14 +230,29 @@ def plan(row: TrackerConnection, item: BacklogItem) -> Planned:
         return Planned(item.id, item.title, Outcome.skipped, reason="closed and never sent: not created")
     if key is None:
         return Planned(item.id, item.title, Outcome.created)
-    changed = changed_since_tracker(item)
+    changed = changed_since_tracker(item) + (["depends_on"] if any(blocked_by(session, row, item)) else [])
     return Planned(item.id, item.title, Outcome.updated if changed else Outcome.unchanged, key, changed)
+
+
+def blocked_by(session: Session, row: TrackerConnection, item: BacklogItem) -> tuple[list[str], list[str]]:
+    """The issues the item's issue is to be marked blocked by, and no longer (named as the items' external ids, which
+    are also how the tracker's import names them): its prerequisites here that are in this tracker, against the links
+    the tracker was last known to have (`imported`). A link to an issue that is not in the backlog is left alone."""
+    known = set((item.imported or {}).get("depends_on_keys") or [])
+    waits = set(item.depends_on or [])
+    if not known and not waits:
+        return [], []
+    named = or_(BacklogItem.id.in_(waits), BacklogItem.external_id.in_(known))
+    ids = dict(session.execute(select(BacklogItem.id, BacklogItem.external_id).where(named)).all())
+    wanted = {ids[i] for i in waits if key_here(row, ids.get(i))}
+    gone = {external for i, external in ids.items() if external in known and i not in waits}
+    return sorted(wanted - known), sorted(gone)
 
 
 def preview(session: Session, item_ids: list[int] | None) -> list[Planned]:
     """What a push of these items (default: as a push takes them) would do, item by item, parents first."""
     row = connection(session)
-    return [plan(row, item) for item in items_to_push(session, row, item_ids)]
+    return [plan(session, row, item) for item in items_to_push(session, row, item_ids)]
 
 
 def _not_taken(row: TrackerConnection, item: ExportItem, dropped: list[str], known: dict[str, Any] | None) -> dict:
@@ -263,16 +279,16 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
         item = session.get(BacklogItem, item_id)
         if item is None or item.merged_into_id is not None:
             return Pushed(Outcome.skipped, notes=[f"#{item_id} was deleted or merged away meanwhile: not sent"])
-        planned = plan(row, item)
+        planned = plan(session, row, item)
         name = f"#{item.id} {item.title[:60]}"
         if planned.outcome in (Outcome.skipped, Outcome.unchanged):
             return Pushed(planned.outcome, planned.key, [f"{name} {planned.reason}"] if planned.reason else [])
         export = _export(session, row, item)
         fields = tracker_fields(item, as_tracker(row, export), _as_imported(row, export.parent))
         known = dict(item.imported or {})
-    key = planned.key
+    key, changed = planned.key, [name for name in planned.changed if name != "depends_on"]  # links: `link_item`
     try:
-        sent = tracker.update(key, export, planned.changed) if key else tracker.create(export)
+        sent = (tracker.update(key, export, changed) if changed else Sent(key)) if key else tracker.create(export)
     except Refused:
         raise
     except TrackerError as exc:
@@ -284,6 +300,56 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
             sent_to_tracker(session, item, f"{row.kind}:{sent.key}", fields, actor)
     notes = [f"{name} ({sent.key}): {warning}" for warning in sent.warnings]
     return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)
+
+
+def with_links(runtime: Runtime, item_ids: list[int]) -> list[int]:
+    """Those of the items that wait for others here, or whose issue was last known to be blocked by others: the only
+    ones whose links a push may have to change."""
+    with runtime.db.session() as session:
+        rows = session.execute(
+            select(BacklogItem.id, BacklogItem.depends_on, BacklogItem.imported).where(BacklogItem.id.in_(item_ids))
+        )
+        found = {i for i, waits, known in rows if waits or (known or {}).get("depends_on_keys")}
+    return [i for i in item_ids if i in found]
+
+
+def link_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int) -> list[str]:
+    """Mark the item's issue as blocked by the issues of its prerequisites there, and no longer by those it stopped
+    waiting for here (see `blocked_by`), after reading what the tracker has (so nothing is linked twice). What was
+    done is recorded as the tracker's; what failed is said (it is tried again by the next push). `Refused` is
+    raised."""
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        key = key_here(row, item.external_id) if item is not None and item.merged_into_id is None else None
+        if item is None or key is None:
+            return []
+        add, remove = blocked_by(session, row, item)
+        name = f"#{item.id} {item.title[:60]} ({key})"
+    if not add and not remove:
+        return []
+    linked, unlinked, said = set(), set(), []
+    try:
+        there = tracker.blockers(key)
+        for blocker in add:
+            if blocker not in there:
+                tracker.block(key, blocker)
+            linked.add(blocker)
+        for blocker in remove:
+            if blocker in there:
+                tracker.unblock(key, there[blocker])
+            unlinked.add(blocker)
+    except Refused:
+        raise
+    except Unsure:
+        said.append(f"{name}: {tracker.name} did not answer whether it made a link; the next push looks first")
+    except TrackerError as exc:
+        said.append(f"{name}: what it waits for was not all sent ({exc}); the next push tries again")
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        if item is not None and (linked or unlinked):
+            known = set((item.imported or {}).get("depends_on_keys") or [])
+            item.imported = {**(item.imported or {}), "depends_on_keys": sorted((known | linked) - unlinked)}
+    return said
 
 
 def pull(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> Imported:
