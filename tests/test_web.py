@@ -724,7 +724,9 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         assert summaries == ["Checkout API", "Dark mode", "Payments SDK"]
         site.issues["SHOP-1"]["summary"] = "Payments SDK v2"  # changed in Jira
         page.click("#tracker-pull")
-        expect(page.locator("#flash")).to_contain_text("0 new, 1 updated from the tracker, 2 unchanged.")
+        expect(page.locator("#flash")).to_contain_text(
+            "0 imported, 1 updated from the tracker, 2 already in the backlog."
+        )
         expect(page.locator("#tracker-pull")).to_have_text("Pull from Jira SHOP")
         expect(page.locator("#backlog tbody tr[data-id='2']")).to_contain_text("Payments SDK v2")
 

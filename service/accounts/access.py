@@ -84,6 +84,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/backlog/{item_id}/history"): V,
     ("POST", "/v1/backlog/items"): R,
     ("POST", "/v1/backlog/import"): A,
+    ("POST", "/v1/backlog/import/jobs"): A,
+    ("GET", "/v1/backlog/import/jobs/{job_id}"): V,
     ("GET", "/v1/backlog/{item_id}/duplicates"): V,
     ("POST", "/v1/duplicates/search"): V,
     ("GET", "/v1/duplicates/learning"): V,
@@ -118,6 +120,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/tracker/push"): R,  # writes to the team's tracker, as exporting and importing by hand would
     ("POST", "/v1/tracker/pull"): A,  # an import of the tracker's issues, as a file import is
     ("GET", "/v1/tracker/jobs/{job_id}"): V,
+    ("GET", "/v1/tracker/pulls/{job_id}"): V,
     ("GET", "/v1/tracker/pending"): V,
 }
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from service.core.cli import candidates_table, console, errors, fail, open_runtime, refusals
+from service.core.cli import candidates_table, console, errors, fail, follow_job, open_runtime, refusals
 
 if TYPE_CHECKING:
     from service.backlog.schemas import BacklogFilter
@@ -335,23 +336,35 @@ def import_(
 ) -> None:
     """Import existing issues into the backlog; importing the same issues again adds nothing and takes the
     tracker's changes since the last import (fields changed here too are kept, and listed)."""
-    from service.backlog import service
+    from service.backlog import jobs
     from service.backlog.importers import ImportFormatError, parse_import
+    from service.core.tables import ImportJob
 
     try:
         parsed = parse_import(file.read_bytes(), format)
     except ImportFormatError as exc:
         raise fail(str(exc)) from exc
-    imported = service.import_and_index(open_runtime(), parsed.items, parsed.problems)
-    for problem in imported.problems:
-        errors.print(f"[yellow]skipped or cut:[/] {problem}")
-    for update in imported.updated:
-        if update.kept:
-            errors.print(
-                f"[yellow]kept as here:[/] {update.external_id} (#{update.item_id}): {', '.join(update.kept)} "
-                "changed both here and in the tracker"
-            )
+    runtime = open_runtime()
+    with refusals():
+        job = jobs.create_job(runtime, ImportJob, f"{file.name} ({format})", parsed, getpass.getuser())
+    print_imported(follow_job(runtime, job.id, jobs.JOB.run, jobs.get_job, f"importing {file.name}"))
+
+
+def print_imported(job: Any) -> None:
+    """An import job's outcome (a file's or a pull's): what the parser skipped, fields kept as here, the counts; a
+    CLI error saying why when it failed."""
+    if job.status != "done":
+        raise fail("; ".join(job.errors) or f"the import {job.status}")
+    for problem in job.problems[:20]:
+        errors.print(f"[yellow]skipped or cut:[/] {escape(problem)}")
+    if len(job.problems) > 20:
+        errors.print(f"[yellow]and {len(job.problems) - 20} more skipped or cut[/]")
+    for update in job.updates:
+        if update["kept"]:
+            kept = ", ".join(update["kept"])
+            errors.print(f"[yellow]kept as here:[/] {update['external_id']} (#{update['item_id']}): {kept} changed "
+                         "both here and in the tracker")  # fmt: skip
     console.print(
-        f"{len(imported.created)} imported, {len(imported.updated)} updated from the tracker, "
-        f"{len(imported.skipped)} already in the backlog and unchanged"
+        f"{job.created} imported, {job.updated} updated from the tracker, {job.unchanged} already in the backlog and "
+        "unchanged"
     )

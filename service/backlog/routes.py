@@ -5,20 +5,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 
 from service import duplicates
-from service.backlog import service
+from service.backlog import jobs, service
 from service.backlog.exporters import ExportFormat
-from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, parse_import
+from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, ParsedImport, parse_import
 from service.backlog.schemas import (
     BacklogBulkEdit,
     BacklogFilter,
     BacklogItemCreate,
     BacklogItemUpdate,
     BulkEdited,
+    ImportJobPublic,
     ImportResult,
     ItemEventPublic,
 )
-from service.core.deps import ActorDep, RuntimeDep
-from service.core.schemas import BacklogItemPublic, IdPath, Offset, errors
+from service.core.deps import ActorDep, JobsDep, RuntimeDep
+from service.core.schemas import BacklogItemPublic, IdPath, JobCreated, Offset, errors
+from service.core.tables import ImportJob
 from service.duplicates.schemas import DuplicateCandidatePublic
 
 router = APIRouter(prefix="/v1/backlog", tags=["backlog"])
@@ -102,25 +104,50 @@ def import_backlog_items(
     return ImportResult.of(service.import_and_index(runtime, items, added_by=actor or ""))
 
 
-@router.post("/import", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
-def import_backlog_file(
-    runtime: RuntimeDep,
-    file: Annotated[UploadFile, File(description="A Jira CSV or JSON, GitHub JSON, Linear CSV or Linear JSON export.")],
-    format: ImportFormat = Query(description=" | ".join(IMPORT_FORMATS)),
-) -> ImportResult:
-    """Import a Jira CSV or REST issues JSON, GitHub issues JSON, Linear CSV or Linear issues JSON export, story
-    points and parent links included. Re-importing the same issues (by key, URL, or content when a record has
-    neither) creates nothing: an issue changed in the tracker since the last import takes those changes, except to
-    fields changed here too, which are kept (`updated` says which); records the parser skipped are listed in
-    `problems`."""
-    data = file.file.read(MAX_IMPORT_BYTES + 1)  # a plain def: parsing and indexing run off the event loop
+def _parsed(file: UploadFile, format: ImportFormat) -> ParsedImport:
+    """The uploaded file read as `format`: 413 when too large, 422 saying what is wrong with it."""
+    data = file.file.read(MAX_IMPORT_BYTES + 1)  # in a plain def route: parsing runs off the event loop
     if len(data) > MAX_IMPORT_BYTES:
         raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
     try:
-        parsed = parse_import(data, format)
+        return parse_import(data, format)
     except ImportFormatError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+
+ImportFile = Annotated[
+    UploadFile, File(description="A Jira CSV or JSON, GitHub JSON, Linear CSV or Linear JSON export.")
+]
+FormatQuery = Annotated[ImportFormat, Query(description=" | ".join(IMPORT_FORMATS))]
+
+
+@router.post("/import", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))
+def import_backlog_file(runtime: RuntimeDep, file: ImportFile, format: FormatQuery) -> ImportResult:
+    """Import a Jira CSV or REST issues JSON, GitHub issues JSON, Linear CSV or Linear issues JSON export, story
+    points and parent links included, within this request (a large file: `POST /v1/backlog/import/jobs`).
+    Re-importing the same issues (by key, URL, or content when a record has neither) creates nothing: an issue changed
+    in the tracker since the last import takes those changes, except to fields changed here too, which are kept
+    (`updated` says which); records the parser skipped are listed in `problems`."""
+    parsed = _parsed(file, format)
     return ImportResult.of(service.import_and_index(runtime, parsed.items, parsed.problems))
+
+
+@router.post("/import/jobs", status_code=202, response_model=JobCreated, responses=errors(413, 422, 429, 503))
+def import_backlog_file_as_job(
+    runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, file: ImportFile, format: FormatQuery
+) -> JobCreated:
+    """Import an export file as `POST /v1/backlog/import` does, as a background job with progress (thousands of
+    issues take minutes: each new one is embedded for the duplicate check); poll the status URL."""
+    parsed = _parsed(file, format)
+    job = jobs.create_job(runtime, ImportJob, f"{file.filename or 'upload'} ({format})", parsed, actor)
+    runner.submit(jobs.JOB, job.id)
+    return JobCreated(job_id=job.id, status_url=f"/v1/backlog/import/jobs/{job.id}")
+
+
+@router.get("/import/jobs/{job_id}", response_model=ImportJobPublic, responses=errors(404))
+def get_import_job(job_id: IdPath, runtime: RuntimeDep) -> ImportJobPublic:
+    """An import job's phase and counts; once done, what was added, updated and kept."""
+    return jobs.public(jobs.get_job(runtime, job_id))
 
 
 @router.get("/{item_id}/duplicates", response_model=list[DuplicateCandidatePublic], responses=errors(404, 503))

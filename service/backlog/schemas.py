@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from pipelines.models import ItemType
-from service.core.schemas import BacklogItemPublic, IdValue
+from service.core.enums import ImportPhase
+from service.core.schemas import BacklogItemPublic, IdValue, JobPublic
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -154,6 +155,24 @@ class ImportUpdated(BaseModel):
         description="Fields changed both here (an accepted suggestion, a person) and in the tracker: kept as they "
         "are here; a later re-import does not raise them again unless the tracker changes them again."
     )
+
+
+class ImportJobPublic(JobPublic):
+    """An import's progress (a file, or a pull of the tracker's issues) and, once done, what came of it."""
+
+    source: str = Field(description="The file and its format, or the tracker.")
+    phase: ImportPhase = Field(
+        description="reading (a pull: the tracker's issues), importing (the rows), indexing (the new text embedded)."
+    )
+    total: int = Field(description="Records to import (a pull: known once its issues are read).")
+    processed: int = Field(description="While reading, issues read; then records imported and embedded.")
+    created: int = Field(description="Items added.")
+    updated: int = Field(description="Items already here that the tracker changed since the last import.")
+    unchanged: int = Field(description="Records already here and unchanged (or merged into another item here).")
+    created_ids: list[int] = Field(description="The ids of the items added.")
+    updates: list[ImportUpdated] = Field(description="What each update applied, and kept as it is here.")
+    problems: list[str] = Field(description="Records the parser skipped or cut, and why.")
+    created_at: datetime
 
 
 class ImportResult(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -440,18 +441,41 @@ def _link_dependencies(session: Session, waits: list[tuple[BacklogItem, list[str
             item.depends_on = ids or None
 
 
+def check_import(runtime: Runtime, rows: int) -> None:
+    """Refuse an import before any row is written: more rows than REFINERY_MAX_ROWS (413), or a duplicate index that
+    cannot be opened (503)."""
+    check_rows(rows, runtime.settings.max_rows, "the import")
+    if runtime.settings.duplicate_check:
+        duplicates.detector(runtime)
+
+
+def reindexed(updated: list[ImportUpdated]) -> list[int]:
+    """The items a re-import changed the indexed text of (they are embedded again)."""
+    return [u.item_id for u in updated if INDEXED & set(u.changed)]
+
+
+def index_items(runtime: Runtime, item_ids: list[int], progress: Callable[[int], None] | None = None) -> None:
+    """Make these items searchable for duplicates; `progress` hears how many are done, a batch at a time."""
+    with runtime.db.session() as session:
+        rows = list(session.scalars(select(BacklogItem).where(BacklogItem.id.in_(item_ids)).order_by(BacklogItem.id)))
+    duplicates.index(runtime, [duplicates.item_document(row) for row in rows], progress)
+
+
 def import_and_index(
-    runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None, added_by: str | None = None
+    runtime: Runtime,
+    items: list[BacklogItemCreate],
+    problems: list[str] | None = None,
+    added_by: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Imported:
     """Import items (idempotent by external id) and make the new ones searchable for duplicates; `added_by` as in
-    `import_items` ("" for someone unnamed)."""
-    check_rows(len(items), runtime.settings.max_rows, "the import")
-    if runtime.settings.duplicate_check:
-        duplicates.detector(runtime)  # an index that cannot be opened refuses the import before any row is written
+    `import_items` ("" for someone unnamed); `progress(done, total)` hears the embedding's, a batch at a time."""
+    check_import(runtime, len(items))
     with runtime.db.session() as session:
         created, updated, skipped = import_items(session, items, added_by)
-        reread = [session.get(BacklogItem, u.item_id) for u in updated if INDEXED & set(u.changed)]
-    duplicates.index(runtime, [duplicates.item_document(i) for i in [*created, *reread] if i is not None])
+        reread = [session.get(BacklogItem, item_id) for item_id in reindexed(updated)]
+    documents = [duplicates.item_document(i) for i in [*created, *reread] if i is not None]
+    duplicates.index(runtime, documents, progress and (lambda done: progress(done, len(documents))))
     return Imported(created, skipped, problems or [], updated)
 
 

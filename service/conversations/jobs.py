@@ -64,15 +64,9 @@ def run_job(runtime: Runtime, job_id: int) -> None:
     )
 
 
-def eta_seconds(job: ConversationJob) -> float | None:
-    if job.status != JobStatus.running:
-        return None
-    return jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed)
-
-
 def public(job: ConversationJob) -> ConversationJobPublic:
     """The job's status as clients see it."""
-    return ConversationJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+    return jobs.shown(ConversationJobPublic, job)
 
 
 JOB = jobs.JobKind("conversation", ConversationJob, run_job, public)

@@ -49,8 +49,7 @@ def post_conversation(
 
 @router.get("/v1/conversations/jobs/{job_id}", response_model=ConversationJobPublic, responses=errors(404))
 def get_conversation_job(job_id: IdPath, runtime: RuntimeDep) -> ConversationJobPublic:
-    job = jobs.get_job(runtime, job_id)
-    return ConversationJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+    return jobs.public(jobs.get_job(runtime, job_id))
 
 
 @router.get("/v1/conversations/{conversation_id}", response_model=ConversationPublic, responses=errors(404))

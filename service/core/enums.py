@@ -81,6 +81,14 @@ class TrackerKind(StrEnum):
     linear = "linear"  # Linear, GraphQL API
 
 
+class ImportPhase(StrEnum):
+    """Where an import job stands: reading a tracker's issues (a pull), writing the rows, embedding the new text."""
+
+    reading = "reading"
+    importing = "importing"
+    indexing = "indexing"
+
+
 class JobStatus(StrEnum):
     """queued -> running -> done | failed; cancelled (by a person, from queued or running) is final too."""
 

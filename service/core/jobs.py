@@ -1,9 +1,9 @@
 """Background jobs: the in-process runner, and what every job table shares (lookup, ETA, limits, cancelling).
 
-One worker thread runs queued jobs one at a time (they share the one local model) and at start resumes the
-unfinished ones. The unit it hands out is a job kind and id; each feature's job hands out small serialisable pieces,
-so a distributed queue (Celery, RQ, Arq) can replace this class without touching the features. Which kinds exist
-is handed in by `create_app`.
+One worker thread runs queued model jobs one at a time (they share the one local model), a second the light ones
+(imports, pushes), and at start they resume the unfinished ones. The unit it hands out is a job kind and id; each
+feature's job hands out small serialisable pieces, so a distributed queue (Celery, RQ, Arq) can replace this class
+without touching the features. Which kinds exist is handed in by `create_app`.
 
 Cancelling goes through the database, so it works from any process (the API, `refinery job cancel`): a queued job
 is cancelled at once; a running one checks its status between pieces (`stop_if_cancelled`) and stops at the next
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from service.core.tables import JobColumns, utcnow
 
 log = logging.getLogger(__name__)
 Job = TypeVar("Job")
+Shown = TypeVar("Shown", bound=BaseModel)
 MAX_ERRORS = 100  # lines kept in a job's errors
 
 
@@ -60,6 +62,7 @@ class JobKind:
     run: Callable[[Runtime, int], Any]
     public: Callable[[Any], Any] | None = None
     fan_out: FanOut | None = None
+    light: bool = False  # uses no model (an import, a push): the inline runner runs it beside the model's jobs
 
 
 class Cancelled(Exception):  # noqa: N818 - a signal, not an error
@@ -89,10 +92,33 @@ def eta_seconds(started_at: datetime | None, done: int, remaining: int) -> float
     return round((utcnow() - started_at).total_seconds() / done * remaining, 1)
 
 
+def job_tables() -> list[type[Any]]:
+    """Every job table (the subclasses of JobColumns that are tables, through mixins such as ImportColumns)."""
+    found, todo = [], list(JobColumns.__subclasses__())
+    while todo:
+        table = todo.pop(0)
+        todo += table.__subclasses__()
+        if "__tablename__" in vars(table):
+            found.append(table)
+    return found
+
+
+def eta(job: Any) -> float | None:
+    """Seconds left for a running job at its pace so far (`processed` of `total`); None when it is not running."""
+    if job.status != JobStatus.running:
+        return None
+    return eta_seconds(job.started_at, job.processed, job.total - job.processed)
+
+
+def shown(model: type[Shown], job: Any) -> Shown:
+    """A job's status as clients see it: its row as `model` (a JobPublic), with the time left while it runs."""
+    return model.model_validate(job).model_copy(update={"eta_s": eta(job)})
+
+
 def ensure_capacity(session: Session, limit: int) -> None:
     """TooManyJobs (429) when `limit` jobs of all kinds together are already queued or running."""
     counts = {status: 0 for status in UNFINISHED}
-    for table in JobColumns.__subclasses__():  # every job table
+    for table in job_tables():
         query = select(table.status, func.count()).where(table.status.in_(UNFINISHED)).group_by(table.status)
         for status, count in session.execute(query):
             counts[status] += count
@@ -260,44 +286,52 @@ class JobQueue(Protocol):
 
 
 class JobRunner:
-    """The inline queue (REFINERY_QUEUE=inline): one thread of the API process runs the jobs, one at a time."""
+    """The inline queue (REFINERY_QUEUE=inline): threads of the API process run the jobs, one at a time per lane:
+    one lane for the jobs that use the model (they share the one local model), one for the `light` jobs (imports,
+    pulls, pushes), so an import does not wait behind a long model run."""
 
     def __init__(self, runtime: Runtime, kinds: list[JobKind]) -> None:
         self.runtime = runtime
         self.kinds = {kind.name: kind for kind in kinds}
-        self._queue: queue.Queue[tuple[str, int, int] | None] = queue.Queue()  # kind, job id, project id
-        self._thread: threading.Thread | None = None
-        self._busy = False
+        self._queues: dict[bool, queue.Queue[tuple[str, int, int] | None]] = {
+            light: queue.Queue() for light in (False, True)
+        }  # by lane (light?): kind, job id, project id
+        self._threads: list[threading.Thread] = []
+        self._busy = {False: False, True: False}
 
     def start(self) -> None:
-        """Start the worker and queue every job a previous process left queued or running (not a cancelled one)."""
+        """Start the workers and queue every job a previous process left queued or running (not a cancelled one)."""
         for name, job_id, project_id in unfinished(self.runtime, self.kinds):
             log.info("resuming %s job %s", name, job_id)
-            self._queue.put((name, job_id, project_id))
-        self._thread = threading.Thread(target=self._work, daemon=True, name="jobs")
-        self._thread.start()
+            self._queues[self.kinds[name].light].put((name, job_id, project_id))
+        for light in (False, True):
+            thread = threading.Thread(target=self._work, args=(light,), daemon=True, name=f"jobs{'-light' * light}")
+            thread.start()
+            self._threads.append(thread)
 
     def submit(self, kind: JobKind, job_id: int) -> None:
         if kind.name not in self.kinds:
             raise ValueError(f"no runner for {kind.name} jobs")
-        self._queue.put((kind.name, job_id, scope.current_project()))  # the job runs in the caller's project
+        self._queues[kind.light].put((kind.name, job_id, scope.current_project()))  # in the caller's project
 
     def status(self) -> dict[str, Any]:
-        return {"kind": "inline", "workers": 1, "waiting": self._queue.qsize(), "running": int(self._busy)}
+        waiting = sum(lane.qsize() for lane in self._queues.values())
+        return {"kind": "inline", "workers": 2, "waiting": waiting, "running": sum(self._busy.values())}
 
     def stop(self, timeout: float = 5) -> None:
-        self._queue.put(None)
-        if self._thread:
-            self._thread.join(timeout)
+        for lane in self._queues.values():
+            lane.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _work(self) -> None:
-        while (work := self._queue.get()) is not None:
+    def _work(self, light: bool) -> None:
+        while (work := self._queues[light].get()) is not None:
             name, job_id, project_id = work
-            self._busy = True
+            self._busy[light] = True
             try:
                 with scope.in_project(project_id):
                     self.kinds[name].run(self.runtime, job_id)
             except Exception:  # a job records its own failures; this only guards the worker
                 log.exception("%s job %s crashed the worker", name, job_id)
             finally:
-                self._busy = False
+                self._busy[light] = False

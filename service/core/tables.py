@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
-from service.core.enums import DeliveryStatus, JobStatus, SuggestionStatus
+from service.core.enums import DeliveryStatus, ImportPhase, JobStatus, SuggestionStatus
 
 
 def utcnow() -> datetime:
@@ -340,6 +340,34 @@ class PushJob(ProjectScoped, JobColumns, Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ImportColumns(JobColumns):
+    """An import run as a job (a file, or a pull of a tracker's issues): `total` records, `processed` of them read,
+    then imported and embedded; the records are kept until it ends, so a resumed job goes on from its phase."""
+
+    source: Mapped[str] = mapped_column(String(300))  # "backlog.csv (jira_csv)", "Jira project SHOP at ..."
+    actor: Mapped[str | None] = mapped_column(String(200))
+    phase: Mapped[str] = mapped_column(String(20), default=ImportPhase.importing)  # ImportPhase
+    records: Mapped[list[Any] | None] = mapped_column(JSON)  # the parsed items (BacklogItemCreate) until it ends
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)  # records the parser skipped or cut, and why
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    created_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updates: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ImportUpdated: what was applied or kept
+
+
+class ImportJob(ProjectScoped, ImportColumns, Base):
+    """A tracker's export file imported into the backlog (service.backlog.jobs)."""
+
+    __tablename__ = "import_jobs"
+
+
+class PullJob(ProjectScoped, ImportColumns, Base):
+    """The connected tracker's issues read and imported into the backlog (service.trackers.jobs)."""
+
+    __tablename__ = "pull_jobs"
 
 
 class Conversation(ProjectScoped, Base):

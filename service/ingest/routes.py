@@ -88,12 +88,13 @@ def cancel_job(
     actor: ActorDep,
     kind: str | None = Query(
         None,
-        description="ingest, prioritize, refine or conversation. Ids are per kind: without it, the only kind with a "
-        "job of this id (422 when several have one).",
+        description="ingest, prioritize, refine, conversation, push, pull or import. Ids are per kind: without it, "
+        "the only kind with a job of this id (422 when several have one).",
     ),
 ) -> JSONResponse:
     """Cancel a job of any kind: a queued one at once, a running one at its next piece (a ticket batch, a theme, an
-    item, a chunk; the piece in progress and everything before it are kept). 409 for a job that has already ended.
+    item, a chunk, a page of a tracker's issues; the piece in progress and everything before it are kept; an import
+    whose rows are written runs to its end). 409 for a job that has already ended.
     Answers the job's status as its status URL shows it, with its `kind`."""
     found = core_jobs.find_kind(runtime, runner.kinds, job_id, kind)
     job = core_jobs.cancel(runtime, found, job_id, actor)

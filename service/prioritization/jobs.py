@@ -78,16 +78,9 @@ def _end(runtime: Runtime, job_id: int, ranked: list[dict[str, Any]]) -> None:
     jobs.finish(runtime, PrioritizeJob, job_id, status, ranked=ranked, failed=failed, errors=errors)
 
 
-def eta_seconds(job: PrioritizeJob) -> float | None:
-    """Seconds left at the pace so far, once an item is done."""
-    if job.status != JobStatus.running:
-        return None
-    return jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed)
-
-
 def public(job: PrioritizeJob) -> PrioritizeJobPublic:
     """The job's status as clients see it."""
-    return PrioritizeJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+    return jobs.shown(PrioritizeJobPublic, job)
 
 
 # Fan-out (service.worker): several workers share the estimates, a piece per item, each kept in `estimates` once;

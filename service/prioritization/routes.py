@@ -45,8 +45,7 @@ def post_prioritize(body: PrioritizeRequest, runtime: RuntimeDep, runner: JobsDe
 
 @router.get("/v1/prioritize/jobs/{job_id}", response_model=PrioritizeJobPublic, responses=errors(404))
 def get_prioritize_job(job_id: IdPath, runtime: RuntimeDep) -> PrioritizeJobPublic:
-    job = jobs.get_job(runtime, job_id)
-    return PrioritizeJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+    return jobs.public(jobs.get_job(runtime, job_id))
 
 
 @router.patch(

@@ -112,15 +112,9 @@ def run_job(runtime: Runtime, job_id: int) -> None:
     jobs.finish(runtime, RefineJob, job_id, status, errors=errors[:50])
 
 
-def eta_seconds(job: RefineJob) -> float | None:
-    if job.status != JobStatus.running:
-        return None
-    return jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed)
-
-
 def public(job: RefineJob) -> RefineJobPublic:
     """The job's status as clients see it."""
-    return RefineJobPublic.model_validate(job).model_copy(update={"eta_s": eta_seconds(job)})
+    return jobs.shown(RefineJobPublic, job)
 
 
 # Fan-out (service.worker): several workers share one run, a piece per item; `done_item_ids` counts each item once.

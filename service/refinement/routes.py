@@ -84,8 +84,7 @@ def post_refine(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: Ref
 
 @router.get("/v1/refine/jobs/{job_id}", response_model=RefineJobPublic, responses=errors(404))
 def get_refine_job(job_id: IdPath, runtime: RuntimeDep) -> RefineJobPublic:
-    job = jobs.get_job(runtime, job_id)
-    return RefineJobPublic.model_validate(job).model_copy(update={"eta_s": jobs.eta_seconds(job)})
+    return jobs.public(jobs.get_job(runtime, job_id))
 
 
 @router.get("/v1/refine/queue", response_model=list[QueueEntry])

@@ -3,6 +3,7 @@ there."""
 
 from __future__ import annotations
 
+import getpass
 import os
 from typing import Annotated
 
@@ -159,31 +160,13 @@ def tracker_push(
 def tracker_pull() -> None:
     """Import the tracker's issues, as its export file would be: new ones added, ones changed there updated, fields
     changed here too kept (and listed)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    from service.trackers import service
-    from service.trackers.http import TrackerError
+    from service.backlog.cli import print_imported
+    from service.trackers import jobs
 
     runtime = open_runtime()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors) as progress:
-        task = progress.add_task("reading the tracker's issues", total=None)
-        try:
-            with refusals():
-                imported = service.pull(runtime, lambda n: progress.update(task, description=f"{n} issues read"))
-        except TrackerError as exc:
-            raise fail(str(exc)) from exc
-    for problem in imported.problems[:20]:
-        errors.print(f"[yellow]skipped or cut:[/] {escape(problem)}")
-    for update in imported.updated:
-        if update.kept:
-            kept = ", ".join(update.kept)
-            errors.print(
-                f"[yellow]kept as here:[/] {update.external_id} (#{update.item_id}): {kept} changed both here and there"
-            )
-    console.print(
-        f"{len(imported.created)} new, {len(imported.updated)} updated from the tracker, "
-        f"{len(imported.skipped)} already here and unchanged"
-    )
+    with refusals():
+        job = jobs.create_pull(runtime, getpass.getuser())
+    print_imported(follow_job(runtime, job.id, jobs.PULL_JOB.run, jobs.get_pull, f"pulling from {job.source}"))
 
 
 def _preview(item_ids: list[int] | None) -> None:

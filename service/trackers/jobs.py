@@ -1,19 +1,27 @@
-"""Sending items to the tracker as a background job, one item at a time with its counts (a few hundred ms each), then
-the links of those whose dependencies changed (an item is counted failed when its links fail). Each
-item's key is committed as soon as the tracker answers, so a job a crash interrupted runs again from the start
-and finds the items already sent unchanged: at most the one item in flight when the process died can be created
-twice. Refused credentials stop the job (every other item would fail alike); any other failure is that item's."""
+"""The tracker's jobs: a push and a pull.
+
+A push sends items one at a time with its counts (a few hundred ms each), then the links of those whose
+dependencies changed (an item is counted failed when its links fail). Each item's key is committed as soon as the
+tracker answers, so a job a crash interrupted runs again from the start and finds the items already sent unchanged:
+at most the one item in flight when the process died can be created twice. Refused credentials stop the job (every
+other item would fail alike); any other failure is that item's.
+
+A pull reads the tracker's issues and imports them as an import job does (service.backlog.jobs), in its own table;
+a tracker that cannot be read fails it, saying why."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from service.backlog import jobs as import_jobs
+from service.backlog.importers import ParsedImport
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus
 from service.core.runtime import Runtime
-from service.core.tables import PushJob, utcnow
+from service.core.tables import PullJob, PushJob, utcnow
 from service.trackers import service
-from service.trackers.http import Refused
+from service.trackers.http import Refused, TrackerError
 from service.trackers.schemas import PushJobPublic
 from service.trackers.service import PLANNED, Outcome
 
@@ -84,9 +92,31 @@ def run_job(runtime: Runtime, job_id: int) -> None:
 
 def public(job: PushJob) -> PushJobPublic:
     """The job's status as clients see it."""
-    running = job.status == JobStatus.running
-    eta = jobs.eta_seconds(job.started_at, job.processed, job.total - job.processed) if running else None
-    return PushJobPublic.model_validate(job).model_copy(update={"eta_s": eta})
+    return jobs.shown(PushJobPublic, job)
 
 
-JOB = jobs.JobKind("push", PushJob, run_job, public)
+JOB = jobs.JobKind("push", PushJob, run_job, public, light=True)
+
+
+def create_pull(runtime: Runtime, actor: str | None) -> PullJob:
+    """Queue a pull of the tracker's issues (404 with none connected, 429 with too many jobs)."""
+    with runtime.db.session() as session:
+        source = service.describe(service.connection(session))
+    return import_jobs.create_job(runtime, PullJob, source, None, actor)
+
+
+def run_pull(runtime: Runtime, job_id: int) -> None:
+    def read(heard: Callable[[int], None]) -> ParsedImport:
+        try:
+            return service.read(runtime, heard)
+        except TrackerError as exc:
+            raise import_jobs.ReadFailed(str(exc)) from exc
+
+    import_jobs.run_import(runtime, PullJob, job_id, read)
+
+
+def get_pull(runtime: Runtime, job_id: int) -> PullJob:
+    return jobs.get_job(runtime, PullJob, job_id, "pull")
+
+
+PULL_JOB = jobs.JobKind("pull", PullJob, run_pull, import_jobs.public, light=True)

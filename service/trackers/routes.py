@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from service.backlog.schemas import ImportResult
+from service.backlog import jobs as import_jobs
+from service.backlog.schemas import ImportJobPublic
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, IdValue, JobCreated, errors
 from service.trackers import jobs, service
@@ -82,15 +83,20 @@ def push(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: PushReques
     return JobCreated(job_id=job.id, status_url=f"/v1/tracker/jobs/{job.id}")
 
 
-@router.post("/pull", status_code=201, response_model=ImportResult, responses=errors(404, 413, 502, 503))
-def pull(runtime: RuntimeDep) -> ImportResult:
-    """Read the tracker's issues and import them, as its export file would be: new issues added, issues changed
-    there since the last import or push updated, fields a person changed here too kept (`updated` says which).
-    502 with the tracker's answer when it cannot be read."""
-    try:
-        return ImportResult.of(service.pull(runtime))
-    except TrackerError as exc:
-        raise HTTPException(status_code=502, detail=str(exc)) from exc
+@router.post("/pull", status_code=202, response_model=JobCreated, responses=errors(404, 429))
+def pull(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep) -> JobCreated:
+    """Read the tracker's issues and import them, as its export file would be, as a background job: new issues added,
+    issues changed there since the last import or push updated, fields a person changed here too kept (`updates` says
+    which). Poll the status URL; a tracker that cannot be read fails the job with its answer."""
+    job = jobs.create_pull(runtime, actor)
+    runner.submit(jobs.PULL_JOB, job.id)
+    return JobCreated(job_id=job.id, status_url=f"/v1/tracker/pulls/{job.id}")
+
+
+@router.get("/pulls/{job_id}", response_model=ImportJobPublic, responses=errors(404))
+def get_pull_job(job_id: IdPath, runtime: RuntimeDep) -> ImportJobPublic:
+    """A pull's phase (reading the tracker, importing, embedding) and counts; once done, what came of it."""
+    return import_jobs.public(jobs.get_pull(runtime, job_id))
 
 
 @router.get("/jobs/{job_id}", response_model=PushJobPublic, responses=errors(404))

@@ -26,7 +26,7 @@ from service.backlog.exporters import (
     to_jira_json,
     to_linear_json,
 )
-from service.backlog.importers import parse_import
+from service.backlog.importers import ParsedImport, parse_import
 from service.backlog.service import (
     Imported,
     changed_since_tracker,
@@ -352,10 +352,9 @@ def link_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
     return said
 
 
-def pull(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> Imported:
-    """Read every issue of the tracker's project, repository or team, and import them as a file of them would be:
-    new ones added, ones the tracker changed since the last import or push updated, fields changed here too kept.
-    `progress` hears how many issues have been read. TrackerError (Refused too) when the tracker cannot be read."""
+def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> ParsedImport:
+    """Every issue of the tracker's project, repository or team, parsed as a file of them would be; `progress` hears
+    how many have been read. TrackerError (Refused too) when the tracker cannot be read."""
     with runtime.db.session() as session:
         row = connection(session)
         points = row.story_points_field or STORY_POINTS_FIELD
@@ -370,5 +369,15 @@ def pull(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) ->
             progress(len(records))
     finally:
         tracker.close()
-    parsed = parse_import(json.dumps(records).encode(), tracker.import_format, points)
-    return import_and_index(runtime, parsed.items, parsed.problems)
+    return parse_import(json.dumps(records).encode(), tracker.import_format, points)
+
+
+def pull(
+    runtime: Runtime,
+    read_progress: Callable[[int], None] = lambda _n: None,
+    index_progress: Callable[[int, int], None] | None = None,
+) -> Imported:
+    """Read the tracker's issues (`read`) and import them: new ones added, ones the tracker changed since the last
+    import or push updated, fields changed here too kept; `index_progress` as `import_and_index` has it."""
+    parsed = read(runtime, read_progress)
+    return import_and_index(runtime, parsed.items, parsed.problems, progress=index_progress)

@@ -3,6 +3,7 @@ for `refinery worker` processes; REFINERY_QUEUE picks), and the `refinery worker
 
 from __future__ import annotations
 
+from service.backlog import jobs as import_jobs
 from service.conversations import jobs as conversation_jobs
 from service.core.jobs import JobKind, JobQueue, JobRunner
 from service.core.runtime import Runtime
@@ -10,10 +11,18 @@ from service.ingest import jobs as ingest_jobs
 from service.ops.logs import with_job_context
 from service.prioritization import jobs as prioritization_jobs
 from service.refinement import jobs as refinement_jobs
-from service.trackers import jobs as push_jobs
+from service.trackers import jobs as tracker_jobs
 
 JOB_KINDS: list[JobKind] = with_job_context(
-    [ingest_jobs.JOB, prioritization_jobs.JOB, refinement_jobs.JOB, conversation_jobs.JOB, push_jobs.JOB]
+    [
+        ingest_jobs.JOB,
+        prioritization_jobs.JOB,
+        refinement_jobs.JOB,
+        conversation_jobs.JOB,
+        tracker_jobs.JOB,
+        tracker_jobs.PULL_JOB,
+        import_jobs.JOB,
+    ]
 )  # each run in its job's log context (job ids in log lines)
 
 

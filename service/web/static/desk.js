@@ -3,6 +3,7 @@
 
 import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
+import { followImport } from "./imports.js";
 import * as activity from "./activity.js";
 import * as insights from "./insights.js";
 import * as meetings from "./meetings.js";
@@ -538,15 +539,16 @@ async function submitImport(event) {
   event.preventDefault();
   const form = fileForm("#import-file");
   if (!form) return;
+  const button = $("#import-submit");
+  button.disabled = true;
   try {
-    const result = await api(`/v1/backlog/import?format=${$("#import-format").value}`, { method: "POST", form });
-    const problems = result.problems.length ? ` ${result.problems.length} skipped or cut: ${result.problems.slice(0, 3).join("; ")}` : "";
-    const kept = result.updated.filter((u) => u.kept.length);
-    const conflicts = kept.length ? ` Kept as here, changed both here and in the tracker: ${kept.slice(0, 3).map((u) => `${u.external_id} (${u.kept.join(", ")})`).join("; ")}.` : "";
-    flash(`${result.created.length} imported, ${result.updated.length} updated from the tracker, ${result.skipped.length} already in the backlog.${conflicts}${problems}`);
+    const started = await api(`/v1/backlog/import/jobs?format=${$("#import-format").value}`, { method: "POST", form });
+    await followImport(started.status_url, $("#import-job"), "import");
     await loadBacklog();
   } catch (error) {
     flash(error.message, "error");
+  } finally {
+    button.disabled = false;
   }
 }
 

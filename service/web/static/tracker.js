@@ -1,9 +1,10 @@
 // The project's tracker (Backlog tab): admins connect Jira Cloud, GitHub issues or Linear; reviewers send items there (all, or
 // the ticked ones): new items are created, items changed here since are updated, with the job's counts as it goes;
-// admins pull the tracker's issues back (its changes, new issues), as an import of its file.
+// admins pull the tracker's issues back (its changes, new issues), as an import job of its file.
 
 import { api, pollJob } from "./api.js";
 import { $, cancelButton, flash, h } from "./dom.js";
+import { followImport } from "./imports.js";
 
 let connected = null;  // GET /v1/tracker: the connection (never its token), or null
 let reload = async () => {};
@@ -110,22 +111,19 @@ export async function send(ids) {
   }
 }
 
-// Import the tracker's issues: new ones added, ones changed there updated, fields changed here too kept (and said).
+// Import the tracker's issues as a job: new ones added, ones changed there updated, fields changed here too kept (and
+// said), with its phase and counts shown as it goes.
 async function pull() {
-  const button = $("#tracker-pull"), label = button.textContent;
+  const button = $("#tracker-pull");
   button.disabled = true;
-  button.textContent = "Pulling: reading the tracker's issues…";  // one request; a first pull of thousands takes minutes
   try {
-    const result = await api("/v1/tracker/pull", { method: "POST" });
-    const kept = result.updated.filter((u) => u.kept.length);
-    const conflicts = kept.length ? ` Kept as here, changed both here and there: ${kept.slice(0, 3).map((u) => `${u.external_id} (${u.kept.join(", ")})`).join("; ")}.` : "";
-    flash(`${result.created.length} new, ${result.updated.length} updated from the tracker, ${result.skipped.length} unchanged.${conflicts}`);
+    const started = await api("/v1/tracker/pull", { method: "POST" });
+    await followImport(started.status_url, $("#tracker-job"), "pull");
     await reload();
   } catch (error) {
     flash(error.message, "error");
   } finally {
     button.disabled = false;
-    if (button.textContent.startsWith("Pulling")) button.textContent = label;
   }
 }
 

@@ -1,0 +1,29 @@
+// Imports run as background jobs (a file on the Backlog tab, a pull of the tracker's issues): their phase and counts
+// while they run, then what came of them, said the same way for both.
+
+import { pollJob } from "./api.js";
+import { cancelButton, flash, h } from "./dom.js";
+
+const PHASES = { reading: "reading the tracker's issues", importing: "importing", indexing: "embedding for the duplicate check" };
+
+function importView(job, kind) {
+  const reading = job.phase === "reading";
+  return h("div", { class: `job ${job.status}` },
+    h("p", {}, `Importing ${job.source}: `, h("strong", { class: "job-status" }, job.status === "running" ? PHASES[job.phase] : job.status),
+      reading ? ` · ${job.processed} issues read` : ` · ${job.processed} of ${job.total}`,
+      job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton(kind, job)),
+    reading ? "" : h("progress", { max: String(job.total), value: String(job.processed) }),
+    job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "");
+}
+
+// Show the import job at `statusUrl` in `place` until it ends, then flash what came of it; throws why it failed.
+export async function followImport(statusUrl, place, kind) {
+  const job = await pollJob(statusUrl, (j) => place.replaceChildren(importView(j, kind)));
+  if (job.status !== "done") throw new Error(job.errors.join("; ") || `The import was ${job.status}.`);
+  place.replaceChildren();
+  const kept = job.updates.filter((u) => u.kept.length);
+  const conflicts = kept.length ? ` Kept as here, changed both here and in the tracker: ${kept.slice(0, 3).map((u) => `${u.external_id} (${u.kept.join(", ")})`).join("; ")}.` : "";
+  const problems = job.problems.length ? ` ${job.problems.length} skipped or cut: ${job.problems.slice(0, 3).join("; ")}` : "";
+  flash(`${job.created} imported, ${job.updated} updated from the tracker, ${job.unchanged} already in the backlog.${conflicts}${problems}`);
+  return job;
+}
