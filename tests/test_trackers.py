@@ -383,6 +383,11 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         site.issues["SHOP-1"]["summary"] = "Saved carts for a week"
         pulled = runner.invoke(app, ["tracker", "pull"])
         assert pulled.exit_code == 0 and "0 imported, 1 updated from the tracker" in pulled.output, pulled.output
+        hook = runner.invoke(app, ["tracker", "hook", "--url", "https://refinery.acme.test"])
+        assert hook.exit_code == 0 and "address: https://refinery.acme.test/v1/tracker/hook?project=default" in (
+            hook.output) and "System > WebHooks" in hook.output, hook.output  # fmt: skip
+        short = runner.invoke(app, ["tracker", "hook", "--secret", "short"])
+        assert short.exit_code == 2 and "at least 16 characters" in short.output, short.output
         monkeypatch.setenv("JIRA_API_TOKEN", "wrong")
         runner.invoke(app, ["tracker", "set", "jira", "--url", site.url, "--project", "SHOP", "--user", USER])
         failed = runner.invoke(app, ["tracker", "check"])

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -729,6 +731,18 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         )
         expect(page.locator("#tracker-pull")).to_have_text("Pull from Jira SHOP")
         expect(page.locator("#backlog tbody tr[data-id='2']")).to_contain_text("Payments SDK v2")
+
+        page.click("#tracker-hook-show")  # live updates: the webhook Jira is to send its changes to
+        expect(page.locator("#tracker-hook .hook-url")).to_have_text(f"{desk}/v1/tracker/hook?project=default")
+        secret = page.locator("#tracker-hook .hook-secret").inner_text()
+        site.issues["SHOP-1"]["summary"] = "Payments SDK v3"
+        event = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": "SHOP-1"}}).encode()
+        signature = "sha256=" + hmac.new(secret.encode(), event, hashlib.sha256).hexdigest()
+        heard = httpx.post(f"{desk}/v1/tracker/hook?project=default", content=event,
+                           headers={"X-Hub-Signature": signature}, timeout=60)  # fmt: skip
+        assert heard.status_code == 200 and heard.json()["detail"] == "jira:issue_updated: updated: title", heard.text
+        page.click("#tracker-hook-show")
+        expect(page.locator("#tracker-hook")).to_contain_text("SHOP-1 jira:issue_updated: updated: title")
 
 
 def test_a_person_adds_an_item_and_is_shown_what_looks_alike_before_adding_it_anyway(page: Page, desk: str):

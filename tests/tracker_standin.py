@@ -165,6 +165,11 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
     if query.startswith("query Issues("):
         found = _linear_issues(site) if variables["key"] == site.team else []
         return {"issues": {"nodes": found, "pageInfo": {"hasNextPage": False, "endCursor": None}}}, None
+    if query.startswith("query OneIssue("):
+        found = issues.get(variables["id"])
+        if found is None:
+            return None, "Entity not found: Issue"
+        return {"issue": {**_linear_issue(site, found), "team": {"key": site.team}}}, None
     if query.startswith("query Blockers("):
         found = issues.get(variables["id"])
         if found is None:
@@ -246,9 +251,14 @@ def _github_issues(site: Standin) -> list[dict[str, Any]]:
 
 def _linear_issues(site: Standin) -> list[dict[str, Any]]:
     """Linear's issues as the Issues query asks for them."""
+    return [_linear_issue(site, issue) for issue in site.linear().values()]
+
+
+def _linear_issue(site: Standin, issue: dict[str, Any]) -> dict[str, Any]:
+    """One issue with the fields Refinery reads."""
     by_id = {issue["id"]: issue for issue in site.linear().values()}
     states = {state["id"]: state for state in LINEAR_STATES}
-    return [
+    return (
         {"id": issue["id"], "identifier": issue["identifier"], "title": issue["title"],
          "description": issue.get("description"), "priority": issue.get("priority", 0),
          "estimate": issue.get("estimate"),
@@ -259,8 +269,7 @@ def _linear_issues(site: Standin) -> list[dict[str, Any]]:
                                   ["identifier"]}} for r in site.relations.values() if r["issueId"] == issue["id"]]},
          "inverseRelations": {"nodes": [{"type": r["type"], "issue": {"identifier": by_id[r["issueId"]]["identifier"]}}
                                         for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]}}
-        for issue in site.linear().values()
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 @contextmanager
@@ -358,8 +367,8 @@ def standin() -> Iterator[Standin]:
                 self._answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
             elif match[2] and method == "GET":
                 self._answer(200, {"transitions": TRANSITIONS})
-            elif method == "GET":
-                self._answer(200, {"key": match[1], "fields": {"issuelinks": _jira_links(site, match[1])}})
+            elif method == "GET":  # the issue as the search gives it (whatever `fields` asks for)
+                self._answer(200, next(issue for issue in _jira_issues(site) if issue["key"] == match[1]))
             elif match[2] and method == "POST":
                 moved = next(t for t in TRANSITIONS if t["id"] == body["transition"]["id"])
                 site.issues[match[1]]["status"] = moved["to"]["name"]

@@ -122,6 +122,9 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/tracker/jobs/{job_id}"): V,
     ("GET", "/v1/tracker/pulls/{job_id}"): V,
     ("GET", "/v1/tracker/pending"): V,
+    ("GET", "/v1/tracker/hook"): A,  # holds the webhook secret
+    ("PUT", "/v1/tracker/hook"): A,
+    ("POST", "/v1/tracker/hook"): PUBLIC,  # the tracker's webhook: taken only with this project's signature
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API token: `refinery token create NAME` prints one.")

@@ -58,13 +58,13 @@ def run_import(runtime: Runtime, table: type[Any], job_id: int, read: Read | Non
 
             def heard(issues: int) -> None:  # between pages: counted, and stopped if cancelled
                 jobs.stop_if_cancelled(runtime, table, job_id)
-                _set(runtime, table, job_id, processed=issues)
+                runtime.db.update(table, job_id, processed=issues)
 
             parsed = read(heard)
             service.check_import(runtime, len(parsed.items))
             records = [item.model_dump(mode="json") for item in parsed.items]
-            _set(runtime, table, job_id, phase=ImportPhase.importing, records=records, problems=parsed.problems,
-                 total=len(records), processed=0)  # fmt: skip
+            runtime.db.update(table, job_id, phase=ImportPhase.importing, records=records, problems=parsed.problems,
+                              total=len(records), processed=0)  # fmt: skip
         jobs.stop_if_cancelled(runtime, table, job_id)
         job = jobs.get_job(runtime, table, job_id, "import")
         if job.phase == ImportPhase.importing:
@@ -73,7 +73,7 @@ def run_import(runtime: Runtime, table: type[Any], job_id: int, read: Read | Non
         updates = [ImportUpdated.model_validate(u) for u in job.updates]
         todo = [*job.created_ids, *service.reindexed(updates)]
         done = job.total - len(todo)
-        service.index_items(runtime, todo, lambda n: _set(runtime, table, job_id, processed=done + n))
+        service.index_items(runtime, todo, lambda n: runtime.db.update(table, job_id, processed=done + n))
     except jobs.Cancelled:
         log.info("import job %s stopped: it was cancelled", job_id)
         return
@@ -82,7 +82,7 @@ def run_import(runtime: Runtime, table: type[Any], job_id: int, read: Read | Non
         return
     except Exception as exc:
         log.exception("import job %s failed", job_id)
-        jobs.finish(runtime, table, job_id, JobStatus.failed, errors=[f"{type(exc).__name__}: {exc}"])
+        jobs.finish(runtime, table, job_id, JobStatus.failed, errors=[f"{type(exc).__name__}: {exc}"], records=None)
         return
     jobs.finish(runtime, table, job_id, JobStatus.done, processed=job.total, records=None)
 
@@ -99,10 +99,6 @@ def _import_rows(runtime: Runtime, table: type[Any], job: Any) -> None:
             "updates": [u.model_dump(mode="json") for u in updated], "processed": len(items) - todo,
         }  # fmt: skip
         session.execute(update(table).where(table.id == job.id).values(**values))
-
-
-def _set(runtime: Runtime, table: type[Any], job_id: int, **values: Any) -> None:
-    runtime.db.update(table, job_id, **values)
 
 
 def public(job: Any) -> ImportJobPublic:

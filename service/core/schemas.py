@@ -133,6 +133,7 @@ class InvalidPublic(BaseModel):
 
 ERROR_MEANINGS = {
     400: "The request could not be read (a broken multipart body, ...).",
+    401: "Not signed in; for a tracker's webhook, not signed with this project's secret.",
     403: "The caller may not do this: another person's comment, or a role too weak for the route.",
     404: "No such item, suggestion, job or conversation.",
     409: "The request conflicts with the current state (already decided, stale, set by a person, ...).",

@@ -326,6 +326,9 @@ class TrackerConnection(ProjectScoped, Base):
     story_points_field: Mapped[str | None] = mapped_column(String(100))  # Jira's custom field id
     updated_by: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    hook_secret: Mapped[str | None] = mapped_column(String(100))  # the tracker signs its webhooks with it
+    hook_received_at: Mapped[datetime | None]  # the last webhook taken
+    hook_last: Mapped[str | None] = mapped_column(String(500))  # what it was and what came of it
 
 
 class PushJob(ProjectScoped, JobColumns, Base):

@@ -94,6 +94,36 @@ def tracker_show() -> None:
     console.print(f"{issues}set by {shown.updated_by or '?'} at {when}")
 
 
+@tracker_app.command("hook")
+def tracker_hook(
+    url: Annotated[
+        str, typer.Option(help="This server's address as the tracker reaches it (a public one, not localhost).")
+    ] = "http://127.0.0.1:8000",
+    secret: Annotated[str | None, typer.Option(help="Set this secret (Linear shows its own signing secret).")] = None,
+    new_secret: Annotated[bool, typer.Option("--new-secret", help="Replace the secret with a new random one.")] = False,
+) -> None:
+    """Where the tracker sends its webhooks so its changes show here at once, with the secret to sign them (keep
+    it private), which events to pick there, and the last webhook heard."""
+    from service.core import scope
+    from service.core.enums import DEFAULT_PROJECT
+    from service.trackers import service
+    from service.trackers.schemas import HookSecret
+
+    try:
+        wanted = HookSecret(secret=secret).secret
+    except ValueError as exc:
+        raise fail(f"--secret: {exc}") from exc
+    with refusals(), open_runtime().db.session() as session:
+        row = service.connection(session)
+        if wanted or new_secret:
+            row.hook_secret = wanted or service.new_hook_secret()
+        project = scope.this_project(session)
+        setup = service.hook_setup(row, url, project.key if project else DEFAULT_PROJECT)
+    console.print(f"address: {escape(setup.url)}\nsecret: {setup.secret}\n{escape(setup.events)}")
+    heard = f"{setup.received_at:%Y-%m-%d %H:%M}: {escape(setup.last or '')}" if setup.received_at else "none yet"
+    console.print(f"last webhook heard: {heard}")
+
+
 @tracker_app.command("check")
 def tracker_check() -> None:
     """Call the tracker with the kept token: who it is, and whether the project or repository is there."""

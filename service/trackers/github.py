@@ -99,14 +99,26 @@ class GitHub:
             if found.status_code != 200:
                 raise fail(self.name, f"list the issues of {self.repo}", found)
             issues = found.json()
-            kept = [issue for issue in issues if not issue.get("pull_request")]
-            for issue in kept:
-                if (issue.get("issue_dependencies_summary") or {}).get("total_blocked_by"):
-                    issue["blocked_by"] = self._blocked_by(issue["number"])
-            yield kept
+            yield [self._with_blockers(issue) for issue in issues if not issue.get("pull_request")]
             if len(issues) < PAGE:
                 return
             page += 1
+
+    def issue(self, key: str) -> dict[str, Any] | None:
+        """One issue as the list gives it; None when it is not there, or is a pull request."""
+        found = self.http.call("GET", f"/repos/{self.repo}/issues/{_number(key)}")
+        if found.status_code in (404, 410):
+            return None
+        if found.status_code != 200:
+            raise fail(self.name, f"read {key}", found)
+        issue = found.json()
+        return None if issue.get("pull_request") else self._with_blockers(issue)
+
+    def _with_blockers(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """The issue with the issues it is blocked by as `blocked_by` (read only when its summary counts some)."""
+        if (issue.get("issue_dependencies_summary") or {}).get("total_blocked_by"):
+            issue["blocked_by"] = self._blocked_by(issue["number"])
+        return issue
 
     def _patch(self, number: int, body: dict[str, Any]) -> None:
         response = self.http.call("PATCH", f"/repos/{self.repo}/issues/{number}", body)

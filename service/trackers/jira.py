@@ -137,14 +137,25 @@ class Jira:
         if gone.status_code >= 300 and gone.status_code != 404:
             raise fail(self.name, f"remove a link of {key}", gone)
 
+    def _read(self) -> str:
+        """The fields the jira_json import reads."""
+        return f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
+
+    def issue(self, key: str) -> dict[str, Any] | None:
+        """One issue as the search gives it; None when it is not there (deleted, or moved to another project)."""
+        found = self.http.call("GET", f"/issue/{key}?" + urlencode({"fields": self._read()}))
+        if found.status_code == 404:
+            return None
+        if found.status_code != 200:
+            raise fail(self.name, f"read {key}", found)
+        issue = found.json()
+        return issue if str(issue.get("key", "")).startswith(f"{self.project}-") else None
+
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The project's issues, a page at a time (the enhanced search, `nextPageToken`)."""
-        fields = (
-            f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
-        )
         params: dict[str, Any] = {
             "jql": f'project = "{self.project}" ORDER BY key ASC',
-            "fields": fields,
+            "fields": self._read(),
             "maxResults": PAGE,
         }
         while True:

@@ -13,6 +13,11 @@ from service.core.enums import TrackerKind
 from service.trackers.http import ATTEMPTS, PAGE, TIMEOUT_S, Http, Refused, Sent, TrackerError, detail, wait_s
 
 LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
+READ = (
+    "id identifier title description priority estimate labels { nodes { name } } parent { identifier } "
+    "state { type name } relations { nodes { type relatedIssue { identifier } } } "
+    "inverseRelations { nodes { type issue { identifier } } }"
+)  # an issue's fields the linear_json import reads
 
 
 class Linear:
@@ -180,16 +185,25 @@ class Linear:
             {"id": link}, f"remove a relation of {key}",
         )  # fmt: skip
 
+    def issue(self, key: str) -> dict[str, Any] | None:
+        """One issue (by its identifier or id) as the team's list gives it; None when it is not there or is another
+        team's."""
+        try:
+            found = self._run(f"query OneIssue($id: String!) {{ issue(id: $id) {{ {READ} team {{ key }} }} }}",
+                              {"id": key}, f"read {key}")["issue"]  # fmt: skip
+        except Refused:
+            raise
+        except TrackerError:
+            return None  # Linear answers an unknown issue with an error, not a null
+        return found if found and (found.get("team") or {}).get("key") == self.team_key else None
+
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The team's issues, a page at a time, with what the `linear_json` import reads (blocks relations too)."""
         after = None
         while True:
             found = self._run(
                 "query Issues($key: String!, $after: String) { issues(filter: {team: {key: {eq: $key}}}, "
-                f"first: {PAGE}, after: $after) {{ nodes {{ id identifier title description priority estimate "
-                "labels { nodes { name } } parent { identifier } state { type name } "
-                "relations { nodes { type relatedIssue { identifier } } } "
-                "inverseRelations { nodes { type issue { identifier } } } } pageInfo { hasNextPage endCursor } } }",
+                f"first: {PAGE}, after: $after) {{ nodes {{ {READ} }} pageInfo {{ hasNextPage endCursor }} }} }}",
                 {"key": self.team_key, "after": after}, f"list the issues of team {self.team_key}",
             )["issues"]  # fmt: skip
             yield found["nodes"]

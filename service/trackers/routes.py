@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from service.backlog import jobs as import_jobs
 from service.backlog.schemas import ImportJobPublic
+from service.core import scope
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
+from service.core.enums import DEFAULT_PROJECT
 from service.core.schemas import IdPath, IdValue, JobCreated, errors
-from service.trackers import jobs, service
+from service.trackers import hooks, jobs, service
 from service.trackers.http import TrackerError
 from service.trackers.schemas import (
     MAX_PUSH,
+    HookHeard,
+    HookSecret,
+    HookSetup,
     PlannedPublic,
     PushJobPublic,
     PushPreview,
@@ -61,6 +67,42 @@ async def check_tracker(runtime: RuntimeDep) -> TrackerCheck:
         return TrackerCheck(ok=False, detail=str(exc))
     finally:
         tracker.close()
+
+
+@router.get("/hook", response_model=HookSetup, responses=errors(404))
+def get_hook(runtime: RuntimeDep, request: Request) -> HookSetup:
+    """Where the tracker sends its webhooks so its changes show here at once, the secret it signs them with, and
+    what to pick there; the last webhook heard."""
+    with runtime.db.session() as session:
+        row = service.connection(session)
+        return service.hook_setup(row, str(request.base_url), _project_key(session))
+
+
+@router.put("/hook", response_model=HookSetup, responses=errors(404, 422))
+def set_hook_secret(runtime: RuntimeDep, request: Request, body: HookSecret | None = None) -> HookSetup:
+    """Set the webhook secret: the one given (Linear makes its own), or a new random one (the old stops working)."""
+    with runtime.db.session() as session:
+        row = service.connection(session)
+        row.hook_secret = (body.secret if body else None) or service.new_hook_secret()
+        return service.hook_setup(row, str(request.base_url), _project_key(session))
+
+
+@router.post("/hook", response_model=HookHeard, responses=errors(401, 404, 422, 502))
+async def tracker_hook(runtime: RuntimeDep, request: Request) -> HookHeard:
+    """A webhook from the tracker (Jira, GitHub, Linear), signed with this project's secret: the issue it names is
+    read from the tracker and imported, as a pull of it alone would be. Events about other issues, deletions and pings
+    are taken and ignored (200, `imported` false); a missing or wrong signature is 401."""
+    body = await request.body()
+    try:
+        heard = await run_in_threadpool(hooks.receive, runtime, body, request.headers)
+    except TrackerError as exc:
+        raise HTTPException(status_code=502, detail=str(exc)) from exc
+    return HookHeard(key=heard.key, imported=heard.imported, detail=heard.detail)
+
+
+def _project_key(session: Session) -> str:
+    found = scope.this_project(session)
+    return found.key if found else DEFAULT_PROJECT
 
 
 @router.get("/pending", response_model=PushPreview, responses=errors(404, 422))

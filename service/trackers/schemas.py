@@ -72,6 +72,34 @@ class TrackerPublic(BaseModel):
     updated_at: datetime
 
 
+class HookSetup(BaseModel):
+    """How the tracker tells Refinery of its changes: where it sends its webhooks, the secret it signs them with
+    (admins only), and the last one heard."""
+
+    url: str = Field(description="Where the tracker sends them: this server's address as this request reached it.")
+    secret: str = Field(description="Enter it as the webhook's secret in the tracker.")
+    events: str = Field(description="Where to add the webhook in the tracker, and which events to pick.")
+    received_at: datetime | None = Field(description="When the last webhook was taken; null before the first.")
+    last: str | None = Field(description="What it was about and what came of it.")
+
+
+class HookSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str | None = Field(
+        None, min_length=16, max_length=100, pattern=r"^[\x21-\x7e]+$",
+        description="The secret the tracker signs with (Linear shows its own); left out, a new random one.",
+    )  # fmt: skip
+
+
+class HookHeard(BaseModel):
+    """What became of one webhook."""
+
+    key: str | None = Field(description="The issue it named (SHOP-12, owner/repo#12, ENG-12); null when ignored.")
+    imported: bool = Field(description="Whether the issue was read from the tracker and imported.")
+    detail: str = Field(description="What came of it: added, updated (which fields), unchanged, or why ignored.")
+
+
 class TrackerCheck(BaseModel):
     ok: bool
     detail: str = Field(description="Who the tracker says the token is and what it found, or what to fix.")

@@ -10,6 +10,7 @@ re-import compares against.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -44,7 +45,7 @@ from service.trackers.github import GitHub
 from service.trackers.http import Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
 from service.trackers.linear import Linear
-from service.trackers.schemas import DEFAULT_URL, MAX_PUSH, TrackerPublic, TrackerSet
+from service.trackers.schemas import DEFAULT_URL, MAX_PUSH, HookSetup, TrackerPublic, TrackerSet
 
 NOT_CONNECTED = "this project has no tracker: an admin connects one (PUT /v1/tracker, `refinery tracker set`)"
 
@@ -92,9 +93,34 @@ def set_connection(session: Session, wanted: TrackerSet, actor: str | None) -> T
     row.kind, row.url, row.target, row.user = wanted.kind, url, wanted.target, wanted.user
     row.story_points_field, row.updated_by = wanted.story_points_field, actor
     row.token = wanted.token or row.token
+    row.hook_secret = row.hook_secret or new_hook_secret()
     session.add(row)
     session.flush()
     return row
+
+
+def new_hook_secret() -> str:
+    """A secret for the tracker to sign its webhooks with (service.trackers.hooks)."""
+    return secrets.token_hex(32)
+
+
+HOOK_EVENTS = {
+    TrackerKind.jira: "Jira: Settings > System > WebHooks > Create a WebHook; events: Issue created and updated "
+    "(JQL: project = {target}); paste the secret into Secret.",
+    TrackerKind.github: "GitHub: the repository's Settings > Webhooks > Add webhook; content type application/json; "
+    "the secret; events: Issues.",
+    TrackerKind.linear: "Linear: Settings > API > Webhooks > New webhook; the team {target}; data change events: "
+    "Issues; Linear shows its own signing secret: set it here with refinery tracker hook --secret.",
+}
+
+
+def hook_setup(row: TrackerConnection, base_url: str, project_key: str) -> HookSetup:
+    """Where and how the tracker sends its webhooks (admins only: the secret is in it)."""
+    url = f"{base_url.rstrip('/')}/v1/tracker/hook?project={project_key}"
+    return HookSetup(
+        url=url, secret=row.hook_secret or "", events=HOOK_EVENTS[TrackerKind(row.kind)].format(target=row.target),
+        received_at=row.hook_received_at, last=row.hook_last,
+    )  # fmt: skip
 
 
 def public(row: TrackerConnection) -> TrackerPublic:
@@ -357,7 +383,6 @@ def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) ->
     how many have been read. TrackerError (Refused too) when the tracker cannot be read."""
     with runtime.db.session() as session:
         row = connection(session)
-        points = row.story_points_field or STORY_POINTS_FIELD
     tracker = client(row)
     records: list[dict[str, Any]] = []
     try:
@@ -369,7 +394,14 @@ def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) ->
             progress(len(records))
     finally:
         tracker.close()
-    return parse_import(json.dumps(records).encode(), tracker.import_format, points)
+    return as_import(row, tracker, records)
+
+
+def as_import(row: TrackerConnection, tracker: Tracker, records: list[dict[str, Any]]) -> ParsedImport:
+    """Issues as the tracker's API gives them, read as a file of them would be (the site's points field too)."""
+    return parse_import(
+        json.dumps(records).encode(), tracker.import_format, row.story_points_field or STORY_POINTS_FIELD
+    )
 
 
 def pull(

@@ -40,8 +40,10 @@ export async function load() {
   $("#tracker-state").replaceChildren(connected
     ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
       h("button", { type: "button", id: "tracker-check", onclick: check }, "Check"), " ",
+      h("button", { type: "button", id: "tracker-hook-show", onclick: () => showHook() }, "Live updates"), " ",
       h("button", { type: "button", id: "tracker-remove", onclick: remove }, "Disconnect"))
     : "No tracker: connect one to send items to it.");
+  $("#tracker-hook").replaceChildren();
   const form = $("#tracker-form");
   if (connected) for (const name of ["kind", "url", "target", "user", "story_points_field"]) form.elements[name].value = connected[name] || "";
   fitKind();
@@ -83,6 +85,21 @@ const check = () => act(async () => {
   if (!said.ok) throw new Error(said.detail);
   return said.detail;
 }, false);  // a check changes nothing: the backlog is not reloaded under the reader's ticks
+
+// The webhook the tracker sends its changes to (so they show here without a pull): its address, the secret to sign
+// with (admins see it), what to pick in the tracker, and the last one heard; `secret: {}` makes a new secret.
+async function showHook(secret = null) {
+  try {
+    const hook = await api("/v1/tracker/hook", secret ? { method: "PUT", json: secret } : {});
+    const heard = hook.received_at ? `Last heard ${new Date(hook.received_at).toLocaleString()}: ${hook.last}` : "No webhook heard yet.";
+    $("#tracker-hook").replaceChildren(
+      h("span", {}, "Webhook address: ", h("code", { class: "hook-url" }, hook.url), " secret: ", h("code", { class: "hook-secret" }, hook.secret), " "),
+      h("button", { type: "button", id: "tracker-hook-new", onclick: () => confirm("Make a new secret? The tracker's webhook stops working until it has the new one.") && showHook({}) }, "New secret"),
+      h("br"), h("span", { class: "hint" }, `${hook.events} ${heard}`));
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
 
 const remove = () => confirm("Forget the tracker and its token? Items sent keep their keys.") && act(async () => {
   await api("/v1/tracker", { method: "DELETE" });

@@ -1,0 +1,143 @@
+"""Webhooks from the tracker: each signed event about one of its issues brings that issue here at once, as a pull
+of that issue alone would, so a change made in Jira, GitHub or Linear shows without anyone pulling.
+
+An admin sets it up once per project: `GET /v1/tracker/hook` gives the address and a secret, which the tracker's
+admin enters in a webhook there (Jira: System > WebHooks, issue created and updated; GitHub: the repository's
+Settings > Webhooks, `application/json`, Issues; Linear: Settings > API > Webhooks, Issues). Each event must carry the
+tracker's own signature of its body with that secret (HMAC-SHA256: Jira's `X-Hub-Signature` and GitHub's
+`X-Hub-Signature-256` as `sha256=<hex>`, Linear's `Linear-Signature` as `<hex>`, and a Linear event older than
+`MAX_AGE_S` is refused). An event only names an issue: its state is read from the tracker's API with the kept token,
+never taken from the event's body, so a forged or replayed body could at most make Refinery read an issue again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+
+from service.backlog.schemas import ImportUpdated
+from service.backlog.service import import_and_index
+from service.core.enums import TrackerKind
+from service.core.errors import DomainError, InvalidInput
+from service.core.runtime import Runtime
+from service.core.tables import TrackerConnection, utcnow
+from service.trackers import service
+
+SIGNATURE = {
+    TrackerKind.jira: "x-hub-signature",
+    TrackerKind.github: "x-hub-signature-256",
+    TrackerKind.linear: "linear-signature",
+}
+MAX_AGE_S = 300  # a Linear event's `webhookTimestamp` may be this old at most
+
+
+class NotSigned(DomainError):
+    """The event does not carry this project's signature: it is not taken."""
+
+    status_code = 401
+
+
+@dataclass
+class Heard:
+    """What became of one event: the issue it named (its key here), whether it was imported, and what came of it."""
+
+    key: str | None
+    imported: bool
+    detail: str
+
+
+def signed(kind: str, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether `headers` carry the tracker's HMAC-SHA256 signature of `body` with `secret`."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = digest if kind == TrackerKind.linear else f"sha256={digest}"
+    return hmac.compare_digest(headers.get(SIGNATURE[TrackerKind(kind)], "").strip().lower(), expected)
+
+
+def named_issue(row: TrackerConnection, event: dict[str, Any], headers: Mapping[str, str]) -> tuple[str | None, str]:
+    """The key of the issue of this tracker the event is about (SHOP-12, owner/repo#12, ENG-12) and what happened,
+    or None and why the event is left alone."""
+    if row.kind == TrackerKind.jira:
+        what, key = str(event.get("webhookEvent") or "an event"), (event.get("issue") or {}).get("key")
+        if not what.startswith("jira:issue_") or not isinstance(key, str):
+            return None, f"{what}: only issue events are read"
+        if what == "jira:issue_deleted":
+            return None, f"{key} was deleted in Jira: nothing is removed here"
+        return (key, what) if key.startswith(f"{row.target}-") else (None, f"{key} is not in project {row.target}")
+    if row.kind == TrackerKind.github:
+        what, action = headers.get("x-github-event", ""), str(event.get("action") or "")
+        if what == "ping":
+            return None, "ping: GitHub reaches Refinery"
+        number, repo = (event.get("issue") or {}).get("number"), (event.get("repository") or {}).get("full_name")
+        if what != "issues" or not isinstance(number, int):
+            return None, f"{what or 'an event'}: only issues events are read"
+        if str(repo).lower() != row.target.lower():
+            return None, f"{repo} is not {row.target}"
+        if action in ("deleted", "transferred"):
+            return None, f"{row.target}#{number} was {action} on GitHub: nothing is removed here"
+        return f"{row.target}#{number}", f"issues {action}"
+    what, action, data = event.get("type"), event.get("action"), event.get("data") or {}
+    key = data.get("identifier") or data.get("id")
+    if what != "Issue" or not isinstance(key, str):
+        return None, f"{what or 'an event'}: only Issue events are read"
+    if action == "remove":
+        return None, f"{key} was removed in Linear: nothing is removed here"
+    return key, f"Issue {action}"
+
+
+def receive(runtime: Runtime, body: bytes, headers: Mapping[str, str]) -> Heard:
+    """Take one webhook: check its signature (NotSigned), find the issue it names, read that issue from the tracker
+    and import it as a pull would (new, changed there, or unchanged; fields changed here too kept). The connection
+    records when it last heard one and what came of it."""
+    with runtime.db.session() as session:
+        row = service.connection(session)
+    if not row.hook_secret or not signed(row.kind, row.hook_secret, body, headers):
+        raise NotSigned(f"the event is not signed with this project's secret ({SIGNATURE[TrackerKind(row.kind)]})")
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput(f"the event is not JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise InvalidInput("the event is not a JSON object")
+    stamp = event.get("webhookTimestamp")
+    if isinstance(stamp, int | float) and abs(time.time() - stamp / 1000) > MAX_AGE_S:
+        raise NotSigned(f"the event was sent more than {MAX_AGE_S} s ago: a replay is not taken")
+    key, what = named_issue(row, event, headers)
+    heard = Heard(key, False, what)
+    if key is not None:
+        heard = _bring(runtime, row, key, what)
+    with runtime.db.session() as session:
+        said = f"{heard.key or ''} {heard.detail}".strip()[:500]
+        kept = TrackerConnection.updated_at  # hearing an event does not change the connection's own date
+        values = {"hook_received_at": utcnow(), "hook_last": said, "updated_at": kept}
+        session.execute(update(TrackerConnection).where(TrackerConnection.id == row.id).values(**values))
+    return heard
+
+
+def _bring(runtime: Runtime, row: TrackerConnection, key: str, what: str) -> Heard:
+    """Read the issue `key` from the tracker and import it alone."""
+    tracker = service.client(row)
+    try:
+        record = tracker.issue(key)
+    finally:
+        tracker.close()
+    if record is None:
+        return Heard(key, False, f"{what}: {key} is not in {service.describe(row)} any more; nothing changed here")
+    parsed = service.as_import(row, tracker, [record])
+    imported = import_and_index(runtime, parsed.items, parsed.problems)
+    return Heard(key, True, f"{what}: {_outcome(imported.created, imported.updated)}")
+
+
+def _outcome(created: list[Any], updated: list[ImportUpdated]) -> str:
+    if created:
+        return f"added as item #{created[0].id}"
+    if not updated:
+        return "unchanged here"
+    done, kept = updated[0].changed, updated[0].kept
+    return "updated: " + ", ".join(done or ["nothing"]) + (f"; kept as here: {', '.join(kept)}" if kept else "")

@@ -1,0 +1,117 @@
+"""Webhooks from the tracker (`POST /v1/tracker/hook`): a signed event brings the issue it names here at once, read
+from the tracker (the stand-in of tests/tracker_standin.py), never from the event's body; an unsigned, wrongly
+signed or replayed event is refused and changes nothing; events about other issues, deletions and pings are taken
+and ignored; the secret is shown to admins and can be replaced (Linear makes its own)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from service.trackers import http
+from tests.test_trackers import GITHUB_TOKEN, LINEAR_KEY, add_items, connect_jira, items, push
+from tests.tracker_standin import standin
+
+
+def send(client, event: dict, secret: str | None, header: str, prefix: str = "sha256=", **headers):
+    body = json.dumps(event).encode()
+    if secret is not None:
+        headers[header] = prefix + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return client.post("/v1/tracker/hook?project=default", content=body, headers=headers)
+
+
+def jira_event(key: str, what: str = "jira:issue_updated", **fields) -> dict:
+    return {"webhookEvent": what, "timestamp": 1764338400000, "issue": {"key": key, "fields": fields}}
+
+
+def test_a_signed_jira_event_brings_that_issue_from_jira_and_nothing_else_is_taken(client, monkeypatch):
+    monkeypatch.setattr(http.Http, "sleep", staticmethod(lambda _s: None))
+    first, *_ = add_items(client)
+    assert client.post("/v1/tracker/hook", content=b"{}").status_code == 404  # no tracker yet
+    with standin() as site:
+        connect_jira(client, site)
+        push(client)
+        setup = client.get("/v1/tracker/hook").json()
+        assert setup["url"].endswith("/v1/tracker/hook?project=default") and len(setup["secret"]) == 64
+        assert "System > WebHooks" in setup["events"] and setup["received_at"] is None
+        secret, header = setup["secret"], "X-Hub-Signature"
+        connected_at = client.get("/v1/tracker").json()["updated_at"]
+
+        site.issues["SHOP-1"]["summary"] = "Saved carts for a week"  # edited in Jira
+        forged = jira_event("SHOP-1", summary="FORGED")
+        assert send(client, forged, None, header).status_code == 401  # unsigned
+        assert send(client, forged, "not the secret", header).status_code == 401
+        assert items(client)[first]["title"] == "Saved carts"  # nothing taken
+        heard = send(client, forged, secret, header)
+        assert heard.status_code == 200, heard.text
+        assert heard.json() == {"key": "SHOP-1", "imported": True, "detail": "jira:issue_updated: updated: title"}
+        assert items(client)[first]["title"] == "Saved carts for a week"  # Jira's, not the event's body
+        again = send(client, forged, secret, header).json()
+        assert again["detail"] == "jira:issue_updated: unchanged here"
+
+        site.issues["SHOP-4"] = {"summary": "Gift wrapping", "issuetype": {"name": "Story"}, "status": "To Do"}
+        made = send(client, jira_event("SHOP-4", "jira:issue_created"), secret, header).json()
+        assert made["imported"] and made["detail"].startswith("jira:issue_created: added as item #")
+        assert "Gift wrapping" in {i["title"] for i in items(client).values()}
+
+        ignored = {
+            "OPS-3": jira_event("OPS-3"),
+            "deleted": jira_event("SHOP-2", "jira:issue_deleted"),
+            "comment": {"webhookEvent": "comment_created", "comment": {"body": "hi"}},
+        }
+        for name, event in ignored.items():
+            said = send(client, event, secret, header)
+            assert said.status_code == 200 and said.json()["imported"] is False, (name, said.text)
+        assert len(items(client)) == 4  # the deleted issue is not removed here
+        setup = client.get("/v1/tracker/hook").json()
+        assert setup["received_at"] and setup["last"].startswith("comment_created")
+        assert client.get("/v1/tracker").json()["updated_at"] == connected_at  # hearing is not reconnecting
+
+        new = client.put("/v1/tracker/hook", json={}).json()["secret"]
+        assert new != secret and send(client, forged, secret, header).status_code == 401  # the old one is gone
+        assert send(client, forged, new, header).status_code == 200
+        bad = client.post("/v1/tracker/hook", content=b"[1, 2", headers={header: "sha256=" + hmac.new(
+            new.encode(), b"[1, 2", hashlib.sha256).hexdigest()})  # fmt: skip
+        assert bad.status_code == 422 and "not JSON" in bad.json()["detail"]
+
+
+def test_github_and_linear_events_are_checked_by_their_own_signatures(client, monkeypatch):
+    monkeypatch.setattr(http.Http, "sleep", staticmethod(lambda _s: None))
+    first, *_ = add_items(client)
+    with standin() as site:
+        connected = {"kind": "github", "url": site.url, "target": "acme/shop", "token": GITHUB_TOKEN}
+        client.put("/v1/tracker", json=connected).raise_for_status()
+        push(client)
+        secret = client.get("/v1/tracker/hook").json()["secret"]
+        header = "X-Hub-Signature-256"
+        ping = send(client, {"zen": "Keep it simple."}, secret, header, **{"X-GitHub-Event": "ping"}).json()
+        assert ping == {"key": None, "imported": False, "detail": "ping: GitHub reaches Refinery"}
+        site.issues["1"]["title"] = "Saved carts v2"
+        event = {"action": "edited", "issue": {"number": 1}, "repository": {"full_name": "acme/shop"}}
+        heard = send(client, event, secret, header, **{"X-GitHub-Event": "issues"}).json()
+        assert heard == {"key": "acme/shop#1", "imported": True, "detail": "issues edited: updated: title"}
+        assert items(client)[first]["title"] == "Saved carts v2"
+        other = event | {"repository": {"full_name": "acme/other"}}
+        assert send(client, other, secret, header, **{"X-GitHub-Event": "issues"}).json()["imported"] is False
+
+    client.delete("/v1/tracker")
+    with standin() as site:
+        connected = {"kind": "linear", "url": site.url, "target": "ENG", "token": LINEAR_KEY}
+        client.put("/v1/tracker", json=connected).raise_for_status()
+        linears = add_items(client, [{"title": "Dark mode", "description": "As a reader I want a dark theme."}])
+        push(client)
+        own = "lin_wh_" + "a1" * 20  # Linear makes the signing secret; an admin sets it here
+        assert client.put("/v1/tracker/hook", json={"secret": own}).json()["secret"] == own
+        issue = next(v for v in site.issues.values() if v.get("title") == "Dark mode")
+        issue["title"] = "Dark mode everywhere"
+        event = {"action": "update", "type": "Issue", "data": {"id": issue["id"], "identifier": issue["identifier"]},
+                 "webhookTimestamp": int(time.time() * 1000)}  # fmt: skip
+        heard = send(client, event, own, "Linear-Signature", prefix="").json()
+        assert heard["imported"] and heard["detail"] == "Issue update: updated: title", heard
+        assert items(client)[linears[0]]["title"] == "Dark mode everywhere"
+        stale = event | {"webhookTimestamp": int((time.time() - 3600) * 1000)}
+        replayed = send(client, stale, own, "Linear-Signature", prefix="")
+        assert replayed.status_code == 401 and "replay" in replayed.json()["detail"]
+        assert send(client, event, own, "X-Hub-Signature").status_code == 401  # Linear's own header only
