@@ -7,7 +7,8 @@ For each size: N backlog items (real user stories, as `bench_refine` reads them)
 database; then the first push (every item created), a second (nothing changed: nothing sent), a push after a tenth of
 the items were edited (those updated), one after a tenth were set to wait for another item (a Blocks link each: the
 issue's links read, then one made), and a pull of every issue back (all unchanged); and the preview the desk asks
-for with every backlog page (`GET /v1/tracker/pending`), before the first push and after them. A real Jira answers a
+for with every backlog page (`GET /v1/tracker/pending`), before the first push and after them; last, the median of 20
+webhooks, each for one issue retitled in the stand-in (the issue read back and imported alone). A real Jira answers a
 create in a few hundred ms, which a push of N items adds N times over (one call per item, in order); that wait is not
 in these figures.
 Run: .venv/bin/python -m bench.bench_tracker --items 100 500
@@ -15,6 +16,9 @@ Run: .venv/bin/python -m bench.bench_tracker --items 100 500
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from pathlib import Path
 
@@ -81,6 +85,19 @@ def measure(n: int) -> list[str]:
             f"| {n} | pull every issue back ({said}; {len(site.calls) - calls} calls) | {1000 * took / n:.1f} | "
             f"{1000 * took:.0f} | {took / bodies:.2f} |"
         )
+        secret = client.get("/v1/tracker/hook").json()["secret"]
+
+        def webhook(run: int) -> None:  # an issue retitled in Jira, and its signed event
+            key = f"SHOP-{run % n + 1}"
+            site.issues[key]["summary"] = f"Retitled in Jira {run}"
+            event = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": key}}).encode()
+            signature = "sha256=" + hmac.new(secret.encode(), event, hashlib.sha256).hexdigest()
+            heard = client.post("/v1/tracker/hook", content=event, headers={"X-Hub-Signature": signature}).json()
+            assert heard["detail"] == "jira:issue_updated: updated: title", heard
+
+        hook = median_time(webhook, 20)
+        said = "a webhook: one issue retitled in Jira, read from it and imported (its text embedded again)"
+        out.append(f"| {n} | {said} | - | {1000 * hook:.0f} | {hook / bodies:.2f} |")
     return out
 
 

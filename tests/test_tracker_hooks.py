@@ -10,6 +10,9 @@ import hmac
 import json
 import time
 
+from sqlalchemy.exc import IntegrityError
+
+from service.backlog import service as backlog_service
 from service.trackers import http
 from tests.test_trackers import GITHUB_TOKEN, LINEAR_KEY, add_items, connect_jira, items, push
 from tests.tracker_standin import standin
@@ -56,6 +59,23 @@ def test_a_signed_jira_event_brings_that_issue_from_jira_and_nothing_else_is_tak
         assert made["imported"] and made["detail"].startswith("jira:issue_created: added as item #")
         assert "Gift wrapping" in {i["title"] for i in items(client).values()}
 
+        site.issues["SHOP-5"] = {"summary": "Gift cards", "issuetype": {"name": "Story"}, "status": "To Do"}
+        real, tries = backlog_service.import_items, []
+
+        def raced(session, found, *args):  # another event for the same new issue is taken meanwhile
+            tries.append(1)
+            if len(tries) > 1:
+                return real(session, found, *args)
+            with client.app.state.runtime.db.session() as other:
+                real(other, found, *args)
+            raise IntegrityError("INSERT INTO backlog_items", {}, Exception("unique constraint"))
+
+        monkeypatch.setattr(backlog_service, "import_items", raced)
+        raced_in = send(client, jira_event("SHOP-5", "jira:issue_created"), secret, header).json()
+        monkeypatch.setattr(backlog_service, "import_items", real)
+        assert raced_in["detail"] == "jira:issue_created: unchanged here" and len(tries) == 2
+        assert [i["title"] for i in items(client).values()].count("Gift cards") == 1
+
         ignored = {
             "OPS-3": jira_event("OPS-3"),
             "deleted": jira_event("SHOP-2", "jira:issue_deleted"),
@@ -64,7 +84,7 @@ def test_a_signed_jira_event_brings_that_issue_from_jira_and_nothing_else_is_tak
         for name, event in ignored.items():
             said = send(client, event, secret, header)
             assert said.status_code == 200 and said.json()["imported"] is False, (name, said.text)
-        assert len(items(client)) == 4  # the deleted issue is not removed here
+        assert len(items(client)) == 5  # the deleted issue is not removed here
         setup = client.get("/v1/tracker/hook").json()
         assert setup["received_at"] and setup["last"].startswith("comment_created")
         assert client.get("/v1/tracker").json()["updated_at"] == connected_at  # hearing is not reconnecting

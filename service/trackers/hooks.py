@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from service.backlog.schemas import ImportUpdated
 from service.backlog.service import import_and_index
@@ -130,7 +131,10 @@ def _bring(runtime: Runtime, row: TrackerConnection, key: str, what: str) -> Hea
     if record is None:
         return Heard(key, False, f"{what}: {key} is not in {service.describe(row)} any more; nothing changed here")
     parsed = service.as_import(row, tracker, [record])
-    imported = import_and_index(runtime, parsed.items, parsed.problems)
+    try:
+        imported = import_and_index(runtime, parsed.items, parsed.problems)
+    except IntegrityError:  # trackers send several events at once: another one added this new issue meanwhile
+        imported = import_and_index(runtime, parsed.items, parsed.problems)
     return Heard(key, True, f"{what}: {_outcome(imported.created, imported.updated)}")
 
 
