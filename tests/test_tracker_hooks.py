@@ -9,13 +9,20 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.backlog import service as backlog_service
-from service.trackers import http
-from tests.test_trackers import GITHUB_TOKEN, LINEAR_KEY, add_items, connect_jira, items, push
-from tests.tracker_standin import standin
+from service.core.tables import PullJob, utcnow
+from service.trackers import http, schedule
+from tests.test_trackers import GITHUB_TOKEN, LINEAR_KEY, add_items, connect_jira, finished, items, push
+from tests.tracker_standin import TOKEN, USER, standin
+
+
+def jira_connection(site, **overrides) -> dict:
+    return {"kind": "jira", "url": site.url, "target": "SHOP", "user": USER, "token": TOKEN} | overrides
 
 
 def send(client, event: dict, secret: str | None, header: str, prefix: str = "sha256=", **headers):
@@ -135,3 +142,41 @@ def test_github_and_linear_events_are_checked_by_their_own_signatures(client, mo
         replayed = send(client, stale, own, "Linear-Signature", prefix="")
         assert replayed.status_code == 401 and "replay" in replayed.json()["detail"]
         assert send(client, event, own, "X-Hub-Signature").status_code == 401  # Linear's own header only
+
+
+def test_a_schedule_pulls_the_tracker_that_often_and_starts_one_pull_at_a_time(client, monkeypatch):
+    monkeypatch.setattr(http.Http, "sleep", staticmethod(lambda _s: None))
+    runtime, runner = client.app.state.runtime, client.app.state.jobs
+    first, *_ = add_items(client)
+    with standin() as site:
+        connect_jira(client, site)
+        push(client)
+        assert schedule.start_due(runtime, runner) == []  # no schedule set
+        assert client.put("/v1/tracker", json=jira_connection(site, pull_every_minutes=2)).status_code == 422
+        assert client.put("/v1/tracker", json=jira_connection(site, pull_every_minutes=15)).status_code == 200
+        assert client.get("/v1/tracker").json()["pull_every_minutes"] == 15
+
+        site.issues["SHOP-1"]["summary"] = "Saved carts for a week"  # edited in Jira
+        first_pull = schedule.start_due(runtime, runner)
+        assert len(first_pull) == 1
+        job = finished(client, f"/v1/tracker/pulls/{first_pull[0]}")
+        assert (job["status"], job["updated"]) == ("done", 1), job
+        assert items(client)[first]["title"] == "Saved carts for a week"
+        assert schedule.start_due(runtime, runner) == []  # the last began less than 15 minutes ago
+
+        with runtime.db.session() as session:  # ... as if it had begun 16 minutes ago
+            session.execute(update(PullJob).values(created_at=utcnow() - timedelta(minutes=16)))
+        site.issues["SHOP-1"]["summary"] = "Saved carts for a month"
+        watch = schedule.Schedule(runtime, runner, interval_s=0.05)  # the API process's thread
+        watch.start()
+        try:
+            deadline = time.monotonic() + 30
+            while items(client)[first]["title"] != "Saved carts for a month" and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            watch.stop()
+        assert items(client)[first]["title"] == "Saved carts for a month"
+        with runtime.db.session() as session:
+            pulls = session.scalars(select(PullJob).order_by(PullJob.id)).all()
+        assert [p.actor for p in pulls] == ["schedule"] * 2  # one per due time, not one per look
+        assert finished(client, f"/v1/tracker/pulls/{pulls[-1].id}")["status"] == "done"

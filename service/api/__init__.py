@@ -32,6 +32,7 @@ from service.projects import routes as projects
 from service.refinement import routes as refinement
 from service.review import routes as review
 from service.trackers import routes as trackers
+from service.trackers.schedule import Schedule
 from service.webhooks import routes as webhooks
 from service.webhooks.delivery import Sender
 from service.worker import job_queue
@@ -55,7 +56,9 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.jobs.start()  # resumes jobs a previous process left unfinished
         app.state.webhooks.start()  # sends what is due, this process's deliveries and any other's
+        app.state.schedule.start()  # pulls the trackers whose connection says how often
         yield
+        app.state.schedule.stop()
         app.state.webhooks.stop()
         app.state.jobs.stop()
 
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     app.state.runtime = Runtime(settings or get_settings(), llm)
     app.state.webhooks = Sender(app.state.runtime.db)
     app.state.jobs = job_queue(app.state.runtime)  # REFINERY_QUEUE: this process's thread, or worker processes
+    app.state.schedule = Schedule(app.state.runtime, app.state.jobs)
     for module in ROUTERS:
         app.include_router(module.router, responses=ACCESS_RESPONSES)
     settings = app.state.runtime.settings

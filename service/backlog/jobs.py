@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from service.backlog import service
 from service.backlog.importers import ParsedImport
@@ -39,13 +40,18 @@ def create_job(runtime: Runtime, table: type[Any], source: str, parsed: ParsedIm
         service.check_import(runtime, len(parsed.items))
     with runtime.db.session() as session:
         jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
-        job = table(source=source[:300], actor=actor, phase=ImportPhase.reading, records=None, problems=[])
-        if parsed is not None:
-            job.phase, job.total, job.problems = ImportPhase.importing, len(parsed.items), parsed.problems
-            job.records = [item.model_dump(mode="json") for item in parsed.items]
-        session.add(job)
-        session.flush()
-        return job
+        return add_job(session, table, source, parsed, actor)
+
+
+def add_job(session: Session, table: type[Any], source: str, parsed: ParsedImport | None, actor: str | None) -> Any:
+    """A new queued import job in `session` (nothing checked: see `create_job`)."""
+    job = table(source=source[:300], actor=actor, phase=ImportPhase.reading, records=None, problems=[])
+    if parsed is not None:
+        job.phase, job.total, job.problems = ImportPhase.importing, len(parsed.items), parsed.problems
+        job.records = [item.model_dump(mode="json") for item in parsed.items]
+    session.add(job)
+    session.flush()
+    return job
 
 
 def run_import(runtime: Runtime, table: type[Any], job_id: int, read: Read | None = None) -> None:

@@ -329,6 +329,7 @@ class TrackerConnection(ProjectScoped, Base):
     hook_secret: Mapped[str | None] = mapped_column(String(100))  # the tracker signs its webhooks with it
     hook_received_at: Mapped[datetime | None]  # the last webhook taken
     hook_last: Mapped[str | None] = mapped_column(String(500))  # what it was and what came of it
+    pull_every_minutes: Mapped[int | None]  # pulled on a schedule (service.trackers.schedule); None: only when asked
 
 
 class PushJob(ProjectScoped, JobColumns, Base):

@@ -38,6 +38,9 @@ def tracker_set(
     points_field: Annotated[
         str | None, typer.Option(help="Jira: the story points field's id (default customfield_10016).")
     ] = None,
+    pull_every: Annotated[
+        int | None, typer.Option(help="Pull the tracker's issues every this many minutes (5-1440); unset: when asked.")
+    ] = None,
     token_env: Annotated[
         str | None,
         typer.Option(
@@ -67,7 +70,7 @@ def tracker_set(
     if token is None and not keeps:
         token = typer.prompt(f"{kind} token", hide_input=True)
     body = {"kind": kind, "url": url, "target": target, "user": user, "token": token}
-    body["story_points_field"] = points_field
+    body |= {"story_points_field": points_field, "pull_every_minutes": pull_every}
     try:
         wanted = TrackerSet.model_validate(body)
     except ValidationError as exc:
@@ -91,7 +94,8 @@ def tracker_show() -> None:
     console.print(escape(said) + (f" as {escape(shown.user)}" if shown.user else ""))
     when = f"{shown.updated_at:%Y-%m-%d %H:%M}"
     issues = f"issues: {escape(shown.browse_url)}; " if shown.browse_url else ""
-    console.print(f"{issues}set by {shown.updated_by or '?'} at {when}")
+    every = f"pulled every {shown.pull_every_minutes} minutes; " if shown.pull_every_minutes else ""
+    console.print(f"{issues}{every}set by {shown.updated_by or '?'} at {when}")
 
 
 @tracker_app.command("hook")

@@ -43,6 +43,9 @@ class TrackerSet(BaseModel):
     story_points_field: str | None = Field(
         None, pattern=r"^customfield_\d+$", description="Jira: the story points field (default customfield_10016)."
     )
+    pull_every_minutes: int | None = Field(
+        None, ge=5, le=1440, description="Pull the tracker's issues this often (5-1440 minutes); null: only when asked."
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Self:
@@ -64,6 +67,7 @@ class TrackerPublic(BaseModel):
     target: str
     user: str | None
     story_points_field: str | None
+    pull_every_minutes: int | None = Field(description="How often its issues are pulled by themselves; null: never.")
     browse_url: str | None = Field(
         description="An issue's page: replace {key} with its key (SHOP-12, or 12 on GitHub); null for Linear, whose "
         "pages are under the workspace's name."

@@ -92,6 +92,7 @@ def set_connection(session: Session, wanted: TrackerSet, actor: str | None) -> T
     row = found or TrackerConnection()
     row.kind, row.url, row.target, row.user = wanted.kind, url, wanted.target, wanted.user
     row.story_points_field, row.updated_by = wanted.story_points_field, actor
+    row.pull_every_minutes = wanted.pull_every_minutes
     row.token = wanted.token or row.token
     row.hook_secret = row.hook_secret or new_hook_secret()
     session.add(row)
@@ -133,7 +134,8 @@ def public(row: TrackerConnection) -> TrackerPublic:
         browse = f"{web}/{row.target}/issues/{{key}}"
     return TrackerPublic(
         kind=row.kind, url=row.url, target=row.target, user=row.user, story_points_field=row.story_points_field,
-        browse_url=browse, updated_by=row.updated_by, updated_at=row.updated_at,
+        pull_every_minutes=row.pull_every_minutes, browse_url=browse, updated_by=row.updated_by,
+        updated_at=row.updated_at,
     )  # fmt: skip
 
 

@@ -39,13 +39,14 @@ export async function load() {
   $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
   $("#tracker-state").replaceChildren(connected
     ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
+      connected.pull_every_minutes ? `Pulled every ${connected.pull_every_minutes} minutes. ` : "",
       h("button", { type: "button", id: "tracker-check", onclick: check }, "Check"), " ",
       h("button", { type: "button", id: "tracker-hook-show", onclick: () => showHook() }, "Live updates"), " ",
       h("button", { type: "button", id: "tracker-remove", onclick: remove }, "Disconnect"))
     : "No tracker: connect one to send items to it.");
   $("#tracker-hook").replaceChildren();
   const form = $("#tracker-form");
-  if (connected) for (const name of ["kind", "url", "target", "user", "story_points_field"]) form.elements[name].value = connected[name] || "";
+  if (connected) for (const name of ["kind", "url", "target", "user", "story_points_field", "pull_every_minutes"]) form.elements[name].value = connected[name] || "";
   fitKind();
 }
 
@@ -73,6 +74,7 @@ function save(event) {
   event.preventDefault();
   const data = Object.fromEntries([...new FormData(event.target)].map(([k, v]) => [k, String(v).trim() || null]));
   if (data.kind !== "jira") { delete data.user; delete data.story_points_field; }
+  data.pull_every_minutes = data.pull_every_minutes ? Number(data.pull_every_minutes) : null;
   return act(async () => {
     await api("/v1/tracker", { method: "PUT", json: data });
     event.target.elements.token.value = "";
@@ -153,6 +155,7 @@ export function start(reloadBacklog, ticked) {
     h("input", { name: "user", type: "email", maxlength: "200", placeholder: "account email", "aria-label": "Jira account email" }),
     h("input", { name: "token", type: "password", maxlength: "2000", autocomplete: "off", placeholder: "API token (kept, never shown)", "aria-label": "Token" }),
     h("input", { name: "story_points_field", maxlength: "100", placeholder: "points field (customfield_10016)", "aria-label": "Story points field" }),
+    h("input", { name: "pull_every_minutes", type: "number", min: "5", max: "1440", placeholder: "pull every … min", title: "Pull its issues every this many minutes (5-1440); blank: only when asked", "aria-label": "Pull every (minutes)" }),
     h("button", { type: "submit", id: "tracker-save" }, "Save"));
   $("#tracker-form").addEventListener("submit", save);
   $("#tracker-send").addEventListener("click", () => send(null));

@@ -1,4 +1,4 @@
-"""tracker hooks: the secret that signs a tracker's webhooks, and the last one received
+"""tracker hooks: the secret that signs a tracker's webhooks, the last one received, and a schedule of pulls
 
 Revision ID: 0014
 Revises: 0013
@@ -21,10 +21,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("hook_secret", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("hook_received_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("hook_last", sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column("pull_every_minutes", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tracker_connections", schema=None) as batch_op:
+        batch_op.drop_column("pull_every_minutes")
         batch_op.drop_column("hook_last")
         batch_op.drop_column("hook_received_at")
         batch_op.drop_column("hook_secret")
