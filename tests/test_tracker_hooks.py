@@ -167,7 +167,7 @@ def test_a_schedule_pulls_the_tracker_that_often_and_starts_one_pull_at_a_time(c
         with runtime.db.session() as session:  # ... as if it had begun 16 minutes ago
             session.execute(update(PullJob).values(created_at=utcnow() - timedelta(minutes=16)))
         site.issues["SHOP-1"]["summary"] = "Saved carts for a month"
-        watch = schedule.Schedule(runtime, runner, interval_s=0.05)  # the API process's thread
+        watch = schedule.schedule(runtime, runner, interval_s=0.05)  # the API process's thread
         watch.start()
         try:
             deadline = time.monotonic() + 30

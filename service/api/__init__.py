@@ -32,9 +32,9 @@ from service.projects import routes as projects
 from service.refinement import routes as refinement
 from service.review import routes as review
 from service.trackers import routes as trackers
-from service.trackers.schedule import Schedule
+from service.trackers.schedule import schedule
 from service.webhooks import routes as webhooks
-from service.webhooks.delivery import Sender
+from service.webhooks.delivery import sender
 from service.worker import job_queue
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -72,9 +72,9 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         redoc_url=None,
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
-    app.state.webhooks = Sender(app.state.runtime.db)
+    app.state.webhooks = sender(app.state.runtime.db)
     app.state.jobs = job_queue(app.state.runtime)  # REFINERY_QUEUE: this process's thread, or worker processes
-    app.state.schedule = Schedule(app.state.runtime, app.state.jobs)
+    app.state.schedule = schedule(app.state.runtime, app.state.jobs)
     for module in ROUTERS:
         app.include_router(module.router, responses=ACCESS_RESPONSES)
     settings = app.state.runtime.settings

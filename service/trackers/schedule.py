@@ -16,6 +16,7 @@ from service.backlog import jobs as import_jobs
 from service.core import scope
 from service.core.enums import UNFINISHED
 from service.core.jobs import JobQueue, TooManyJobs, ensure_capacity
+from service.core.periodic import Periodic
 from service.core.runtime import Runtime
 from service.core.tables import PullJob, TrackerConnection, utcnow
 from service.trackers import service
@@ -59,30 +60,11 @@ def start_due(runtime: Runtime, runner: JobQueue) -> list[int]:
     return started
 
 
-class Schedule:
+def schedule(runtime: Runtime, runner: JobQueue, interval_s: float = 30.0) -> Periodic:
     """A thread of the API process that starts the pulls that are due every `interval_s` seconds."""
 
-    def __init__(self, runtime: Runtime, runner: JobQueue, interval_s: float = 30.0) -> None:
-        self.runtime, self.runner, self.interval_s = runtime, runner, interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def start(_stop: threading.Event) -> None:
+        for job_id in start_due(runtime, runner):
+            log.info("scheduled pull job %s started", job_id)
 
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="refinery-schedule", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval_s):
-            try:
-                for job_id in start_due(self.runtime, self.runner):
-                    log.info("scheduled pull job %s started", job_id)
-            except Exception:  # the database away for a moment: try again next time
-                log.exception("starting scheduled pulls failed; trying again")
+    return Periodic("refinery-schedule", interval_s, start)

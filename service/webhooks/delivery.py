@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from service.core.db import Database
 from service.core.enums import DeliveryStatus, WebhookEvent
+from service.core.periodic import Periodic
 from service.core.scope import every_project
 from service.core.tables import Webhook, WebhookDelivery, utcnow
 
@@ -152,31 +153,11 @@ def send(
     return answer.status_code, f"the receiver answered {answer.status_code}: {answer.text[:200]}"
 
 
-class Sender:
+def sender(db: Database, interval_s: float = 1.0) -> Periodic:
     """A thread of the API process that sends what is due every `interval_s` seconds."""
 
-    def __init__(self, db: Database, interval_s: float = 1.0) -> None:
-        self.db, self.interval_s = db, interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def send(stop: threading.Event) -> None:
+        while deliver_due(db) and not stop.is_set():
+            pass  # a full batch: there may be more
 
-    def start(self) -> None:
-        """Start sending (again, after a stop: an app's lifespan can be entered more than once)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="refinery-webhooks", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval_s):
-            try:
-                while deliver_due(self.db) and not stop.is_set():
-                    pass  # a full batch: there may be more
-            except Exception:  # the database away for a moment: try again next tick
-                log.exception("sending webhook deliveries failed; trying again")
+    return Periodic("refinery-webhooks", interval_s, send)
