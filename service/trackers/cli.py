@@ -89,13 +89,15 @@ def tracker_show() -> None:
         row = service.get_connection(session)
         if row is None:
             raise fail(service.NOT_CONNECTED)
-        shown = service.public(row)
+        shown = service.public(row, session)
         said = service.describe(row)
     console.print(escape(said) + (f" as {escape(shown.user)}" if shown.user else ""))
     when = f"{shown.updated_at:%Y-%m-%d %H:%M}"
     issues = f"issues: {escape(shown.browse_url)}; " if shown.browse_url else ""
     every = f"pulled every {shown.pull_every_minutes} minutes; " if shown.pull_every_minutes else ""
     console.print(f"{issues}{every}set by {shown.updated_by or '?'} at {when}")
+    if shown.last_pull:
+        console.print(f"last pull: {escape(shown.last_pull)}")
 
 
 @tracker_app.command("hook")

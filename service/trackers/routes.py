@@ -36,7 +36,7 @@ def get_tracker(runtime: RuntimeDep) -> TrackerPublic | None:
     """This project's tracker (never its token), or null when none is connected."""
     with runtime.db.session() as session:
         row = service.get_connection(session)
-        return service.public(row) if row else None
+        return service.public(row, session) if row else None
 
 
 @router.put("", response_model=TrackerPublic, responses=errors(422))

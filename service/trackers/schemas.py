@@ -68,6 +68,9 @@ class TrackerPublic(BaseModel):
     user: str | None
     story_points_field: str | None
     pull_every_minutes: int | None = Field(description="How often its issues are pulled by themselves; null: never.")
+    last_pull: str | None = Field(
+        None, description="The last pull that ended: when, by whom (or the schedule), and what came of it."
+    )
     browse_url: str | None = Field(
         description="An issue's page: replace {key} with its key (SHOP-12, or 12 on GitHub); null for Linear, whose "
         "pages are under the workspace's name."

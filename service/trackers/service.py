@@ -40,7 +40,7 @@ from service.backlog.service import (
 from service.core.enums import TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, TrackerConnection
+from service.core.tables import BacklogItem, PullJob, TrackerConnection
 from service.trackers.github import GitHub
 from service.trackers.http import Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
@@ -124,8 +124,18 @@ def hook_setup(row: TrackerConnection, base_url: str, project_key: str) -> HookS
     )  # fmt: skip
 
 
-def public(row: TrackerConnection) -> TrackerPublic:
-    """The connection as people see it: never the token."""
+def last_pull(session: Session) -> str | None:
+    """The last pull that ended, in a line: "2026-11-28 14:05 UTC by schedule: done, 2 imported, 1 updated"."""
+    ended = select(PullJob).where(PullJob.finished_at.is_not(None)).order_by(PullJob.id.desc()).limit(1)
+    job = session.scalars(ended).first()
+    if job is None or job.finished_at is None:
+        return None
+    what = f"{job.created} imported, {job.updated} updated" if job.status == "done" else "; ".join(job.errors[-1:])
+    return f"{job.finished_at:%Y-%m-%d %H:%M} UTC by {job.actor or 'someone'}: {job.status}, {what}"
+
+
+def public(row: TrackerConnection, session: Session | None = None) -> TrackerPublic:
+    """The connection as people see it, with its last pull when `session` is given: never the token."""
     browse = None
     if row.kind == TrackerKind.jira:
         browse = f"{row.url}/browse/{{key}}"
@@ -134,7 +144,8 @@ def public(row: TrackerConnection) -> TrackerPublic:
         browse = f"{web}/{row.target}/issues/{{key}}"
     return TrackerPublic(
         kind=row.kind, url=row.url, target=row.target, user=row.user, story_points_field=row.story_points_field,
-        pull_every_minutes=row.pull_every_minutes, browse_url=browse, updated_by=row.updated_by,
+        pull_every_minutes=row.pull_every_minutes, last_pull=last_pull(session) if session else None,
+        browse_url=browse, updated_by=row.updated_by,
         updated_at=row.updated_at,
     )  # fmt: skip
 

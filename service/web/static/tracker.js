@@ -40,6 +40,7 @@ export async function load() {
   $("#tracker-state").replaceChildren(connected
     ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
       connected.pull_every_minutes ? `Pulled every ${connected.pull_every_minutes} minutes. ` : "",
+      connected.last_pull ? `Last pull: ${connected.last_pull}. ` : "",
       h("button", { type: "button", id: "tracker-check", onclick: check }, "Check"), " ",
       h("button", { type: "button", id: "tracker-hook-show", onclick: () => showHook() }, "Live updates"), " ",
       h("button", { type: "button", id: "tracker-remove", onclick: remove }, "Disconnect"))
