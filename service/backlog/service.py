@@ -454,28 +454,27 @@ def reindexed(updated: list[ImportUpdated]) -> list[int]:
     return [u.item_id for u in updated if INDEXED & set(u.changed)]
 
 
-def index_items(runtime: Runtime, item_ids: list[int], progress: Callable[[int], None] | None = None) -> None:
-    """Make these items searchable for duplicates; `progress` hears how many are done, a batch at a time."""
-    with runtime.db.session() as session:
-        rows = list(session.scalars(select(BacklogItem).where(BacklogItem.id.in_(item_ids)).order_by(BacklogItem.id)))
-    duplicates.index(runtime, [duplicates.item_document(row) for row in rows], progress)
+def index_items(runtime: Runtime, item_ids: list[int], progress: Callable[[int], None], batch: int = 256) -> None:
+    """Make these items searchable for duplicates, `batch` at a time; `progress` hears how many are done after each
+    (256 a batch: each is a write to the index, and smaller batches cost more, bench/bench_import_jobs.py)."""
+    for start in range(0, len(item_ids), batch):
+        chunk = item_ids[start : start + batch]
+        with runtime.db.session() as session:
+            rows = list(session.scalars(select(BacklogItem).where(BacklogItem.id.in_(chunk))))
+        duplicates.index(runtime, [duplicates.item_document(row) for row in rows])
+        progress(start + len(chunk))
 
 
 def import_and_index(
-    runtime: Runtime,
-    items: list[BacklogItemCreate],
-    problems: list[str] | None = None,
-    added_by: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    runtime: Runtime, items: list[BacklogItemCreate], problems: list[str] | None = None, added_by: str | None = None
 ) -> Imported:
-    """Import items (idempotent by external id) and make the new ones searchable for duplicates; `added_by` as in
-    `import_items` ("" for someone unnamed); `progress(done, total)` hears the embedding's, a batch at a time."""
+    """Import items (idempotent by external id) and make the new ones searchable for duplicates, within this call
+    (a large import: `service.backlog.jobs`); `added_by` as in `import_items` ("" for someone unnamed)."""
     check_import(runtime, len(items))
     with runtime.db.session() as session:
         created, updated, skipped = import_items(session, items, added_by)
         reread = [session.get(BacklogItem, item_id) for item_id in reindexed(updated)]
-    documents = [duplicates.item_document(i) for i in [*created, *reread] if i is not None]
-    duplicates.index(runtime, documents, progress and (lambda done: progress(done, len(documents))))
+    duplicates.index(runtime, [duplicates.item_document(i) for i in [*created, *reread] if i is not None])
     return Imported(created, skipped, problems or [], updated)
 
 

@@ -131,17 +131,9 @@ def reindex(runtime: Runtime, progress: Callable[[int, int], None] | None = None
     return len(documents)
 
 
-def index(
-    runtime: Runtime, documents: list[Document], progress: Callable[[int], None] | None = None, batch: int = 256
-) -> None:
-    """Make the documents searchable; `progress` hears how many are done after each batch."""
-    if not runtime.settings.duplicate_check or not documents:
-        return
-    found, size = detector(runtime), batch if progress else len(documents)
-    for start in range(0, len(documents), size):
-        found.add(documents[start : start + size])
-        if progress:
-            progress(min(start + size, len(documents)))
+def index(runtime: Runtime, documents: list[Document]) -> None:
+    if runtime.settings.duplicate_check and documents:
+        detector(runtime).add(documents)
 
 
 def unindex(runtime: Runtime, ids: list[str]) -> None:

@@ -29,9 +29,7 @@ from service.backlog.exporters import (
 )
 from service.backlog.importers import ParsedImport, parse_import
 from service.backlog.service import (
-    Imported,
     changed_since_tracker,
-    import_and_index,
     select_items,
     sent_to_tracker,
     tracked,
@@ -415,14 +413,3 @@ def as_import(row: TrackerConnection, tracker: Tracker, records: list[dict[str, 
     return parse_import(
         json.dumps(records).encode(), tracker.import_format, row.story_points_field or STORY_POINTS_FIELD
     )
-
-
-def pull(
-    runtime: Runtime,
-    read_progress: Callable[[int], None] = lambda _n: None,
-    index_progress: Callable[[int, int], None] | None = None,
-) -> Imported:
-    """Read the tracker's issues (`read`) and import them: new ones added, ones the tracker changed since the last
-    import or push updated, fields changed here too kept; `index_progress` as `import_and_index` has it."""
-    parsed = read(runtime, read_progress)
-    return import_and_index(runtime, parsed.items, parsed.problems, progress=index_progress)
