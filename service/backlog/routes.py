@@ -132,7 +132,7 @@ def import_backlog_file(runtime: RuntimeDep, file: ImportFile, format: FormatQue
     return ImportResult.of(service.import_and_index(runtime, parsed.items, parsed.problems))
 
 
-@router.post("/import/jobs", status_code=202, response_model=JobCreated, responses=errors(413, 422, 429, 503))
+@router.post("/import/jobs", status_code=202, response_model=JobCreated, responses=errors(400, 413, 422, 429, 503))
 def import_backlog_file_as_job(
     runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, file: ImportFile, format: FormatQuery
 ) -> JobCreated:
