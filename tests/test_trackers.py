@@ -17,7 +17,7 @@ from sqlalchemy import update
 from service.core.tables import BacklogItem
 from service.trackers import http
 from tests.test_reimport import jira_csv
-from tests.tracker_standin import GITHUB_TOKEN, LINEAR_KEY, TOKEN, USER, standin
+from tests.tracker_standin import DC_PAT, GITHUB_TOKEN, LINEAR_KEY, TOKEN, USER, standin
 
 ITEMS = [
     {"title": "Saved carts", "description": "As a shopper I want to save my cart, so that I can buy later.",
@@ -465,3 +465,38 @@ def test_jira_links_name_the_blocker_as_inward_a_link_made_there_is_kept_and_a_r
         assert [(u["external_id"], u["changed"]) for u in pulled["updates"]] == [("jira:SHOP-1", ["depends_on_keys"])]
         assert items(client)[first]["depends_on"] == [third]
         assert pull(client)["updated"] == 0
+
+
+def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by_start(client, monkeypatch):
+    from service.trackers import jira
+
+    parent, bug, child = add_items(client)
+    with client.app.state.runtime.db.session() as session:
+        session.execute(update(BacklogItem).where(BacklogItem.id == child).values(parent_id=parent))
+    waits_on = client.patch(f"/v1/backlog/{bug}", json={"depends_on": [parent]})
+    assert waits_on.status_code == 200, waits_on.text
+    with standin() as site:
+        body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+        assert client.put("/v1/tracker", json=body | {"kind": "github", "target": "a/b"}).status_code == 422
+        shown = client.put("/v1/tracker", json=body).json()  # no user: the token is a personal access token
+        assert (shown["edition"], shown["user"]) == ("data_center", None)
+        check = client.post("/v1/tracker/check").json()
+        assert check == {"ok": True, "detail": "signed in to Jira Data Center as Ana Lima; project SHOP: Shop"}
+        job = push(client)
+        assert (job["created"], job["failed"]) == (3, 0), job
+        assert [c.path.split("?")[0] for c in site.writes()][:3] == ["/rest/api/2/issue"] * 3  # REST v2
+        issues = site.jira()
+        assert issues["SHOP-1"]["description"].startswith("As a shopper I want to save my cart")  # wiki markup
+        assert "parent" not in issues["SHOP-3"] and any("did not take the parent" in e for e in job["errors"])
+        assert site.blocked_by() == {("SHOP-2", "SHOP-1")}
+        monkeypatch.setattr(jira, "PAGE", 2)  # Data Center's search pages by startAt: 3 issues in 2 pages
+        untouched = pull(client)
+        assert (untouched["created"], untouched["updated"], untouched["unchanged"]) == (0, 0, 3), untouched
+        assert len([c for c in site.calls if c.path.startswith("/rest/api/2/search")]) == 2
+        client.patch(f"/v1/backlog/{bug}", json={"title": "Checkout fails on Safari 17"})
+        assert push(client)["updated"] == 1
+        assert site.writes()[-1].path == "/rest/api/2/issue/SHOP-2"
+        assert site.jira()["SHOP-2"]["summary"] == "Checkout fails on Safari 17"
+        site.issues["SHOP-1"]["description"] = "As a shopper I want to save my cart for a week."
+        pulled = pull(client)
+        assert [(u["external_id"], u["changed"]) for u in pulled["updates"]] == [("jira:SHOP-1", ["description"])]

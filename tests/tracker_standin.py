@@ -29,6 +29,7 @@ from tests.webhook_receiver import serving
 
 ADF_SCHEMA = Path("/work/shared/schemas/adf-v1-full.json")
 USER, TOKEN = "ana@acme.test", "jira-api-token"
+DC_PAT = "jira-data-center-personal-access-token"
 GITHUB_TOKEN = "github_pat_standin"
 LINEAR_KEY = "lin_api_standin"
 LINEAR_STATES = [
@@ -203,7 +204,9 @@ def _adf() -> jsonschema.protocols.Validator:
     return jsonschema.Draft4Validator(json.loads(ADF_SCHEMA.read_text(encoding="utf-8")))
 
 
-def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool) -> dict[str, str]:
+def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2: bool = False) -> dict[str, str]:
+    """What Jira refuses in `fields`: Cloud (REST v3) wants an ADF description, Data Center (`v2`) a string, and takes
+    a parent only for a sub-task (an epic's stories are linked by its Epic Link field there)."""
     errors: dict[str, str] = {}
     known = {"project", "summary", "issuetype", "description", "labels", "priority", "parent", *site.screen}
     for name in fields:
@@ -218,7 +221,10 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool) ->
     issue_type = (fields.get("issuetype") or {}).get("name")
     if (creating or "issuetype" in fields) and issue_type not in site.issue_types:
         errors["issuetype"] = "Specify a valid issue type"
-    if "description" in fields and fields["description"] is not None:
+    if "description" in fields and fields["description"] is not None and v2:
+        if not isinstance(fields["description"], str):
+            errors["description"] = "Operation value must be a string"
+    elif "description" in fields and fields["description"] is not None:
         try:
             _adf().validate(fields["description"])
         except jsonschema.ValidationError as exc:
@@ -229,6 +235,8 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool) ->
         errors["labels"] = "The label must not contain spaces."
     if fields.get("parent") and fields["parent"].get("key") not in site.issues:
         errors["parent"] = "Could not find issue by id or key."
+    elif fields.get("parent") and v2 and issue_type != "Sub-task":
+        errors["parent"] = "Field 'parent' cannot be set. It is not on the appropriate screen, or unknown."
     return errors
 
 
@@ -310,8 +318,11 @@ def standin() -> Iterator[Standin]:
                 if path == "/rest/api/3/search/jql" and self.command == "GET":
                     if self._jira_signed_in():
                         self._page(_jira_issues(site), query, "maxResults", "nextPageToken")
-                elif self.path.startswith("/rest/api/3/"):
-                    self._jira(self.path.removeprefix("/rest/api/3"), body)
+                elif path == "/rest/api/2/search" and self.command == "GET":
+                    if self._jira_signed_in(v2=True):
+                        self._page(_jira_issues(site), query, "maxResults", "startAt")
+                elif self.path.startswith(("/rest/api/3/", "/rest/api/2/")):
+                    self._jira(self.path[len("/rest/api/3") :], body, v2=self.path.startswith("/rest/api/2/"))
                 elif path == f"/repos/{site.repo}/issues" and self.command == "GET":
                     if self.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
                         self._answer(401, {"message": "Bad credentials"})
@@ -326,15 +337,16 @@ def standin() -> Iterator[Standin]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815 (http.server's names)
 
-        def _jira_signed_in(self) -> bool:
-            expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
+        def _jira_signed_in(self, v2: bool = False) -> bool:
+            """Basic auth with the account and token; Data Center also takes its personal access token."""
+            expected = {"Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()}
+            if self.headers.get("Authorization") not in expected | ({f"Bearer {DC_PAT}"} if v2 else set()):
                 self._answer(401, {"errorMessages": ["Client must be authenticated to access this resource."]})
                 return False
             return True
 
-        def _jira(self, path: str, body: Any) -> None:
-            if not self._jira_signed_in():
+        def _jira(self, path: str, body: Any, v2: bool = False) -> None:
+            if not self._jira_signed_in(v2):
                 return
             method, path = self.command, urlsplit(path).path
             if method == "GET" and path == "/myself":
@@ -344,7 +356,7 @@ def standin() -> Iterator[Standin]:
                 self._answer(200 if found else 404, {"key": site.project, "name": "Shop"} if found else
                              {"errorMessages": [f"No project could be found with key '{path[9:]}'."]})  # fmt: skip
             elif method == "POST" and path == "/issue":
-                errors = _jira_field_errors(site, body["fields"], creating=True)
+                errors = _jira_field_errors(site, body["fields"], creating=True, v2=v2)
                 if errors:
                     self._answer(400, {"errorMessages": [], "errors": errors})
                     return
@@ -374,7 +386,7 @@ def standin() -> Iterator[Standin]:
                 site.issues[match[1]]["status"] = moved["to"]["name"]
                 self._answer(204)
             elif method == "PUT":
-                errors = _jira_field_errors(site, body["fields"], creating=False)
+                errors = _jira_field_errors(site, body["fields"], creating=False, v2=v2)
                 if errors:
                     self._answer(400, {"errorMessages": [], "errors": errors})
                     return
@@ -384,13 +396,18 @@ def standin() -> Iterator[Standin]:
                 self._answer(405, {"errorMessages": ["Method not allowed"]})
 
         def _page(self, issues: list[dict[str, Any]], query: dict[str, list[str]], size: str, token: str) -> None:
-            """A page of `issues`: Jira's enhanced search (`nextPageToken`, `isLast`), or GitHub's (a list, `page`)."""
+            """A page of `issues`: Jira Cloud's enhanced search (`nextPageToken`, `isLast`), Jira Data Center's
+            (`startAt`, `total`), or GitHub's (a list, `page`)."""
             per = int(query.get(size, ["50"])[0])
             if token == "page":  # GitHub: pages from 1
                 start = (int(query.get("page", ["1"])[0]) - 1) * per
                 self._answer(200, issues[start : start + per])
                 return
             start = int(query.get(token, ["0"])[0])
+            if token == "startAt":  # Jira Data Center's search: no token, the total instead
+                self._answer(200, {"issues": issues[start : start + per], "startAt": start, "maxResults": per,
+                                   "total": len(issues)})  # fmt: skip
+                return
             page: dict[str, Any] = {"issues": issues[start : start + per], "isLast": start + per >= len(issues)}
             if not page["isLast"]:
                 page["nextPageToken"] = str(start + per)

@@ -305,8 +305,9 @@ def to_adf(item: ExportItem) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": content}
 
 
-def to_jira_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
-    """Jira REST v3 create-issue bodies (POST /rest/api/3/issue); the caller adds fields.project.
+def to_jira_json(items: Sequence[ExportItem], wiki: bool = False) -> list[dict[str, Any]]:
+    """Jira REST v3 create-issue bodies (POST /rest/api/3/issue), or with `wiki` REST v2's (Jira Data Center: the
+    description in wiki markup, as the CSV has it); the caller adds fields.project.
 
     Story points go in `STORY_POINTS_FIELD`, which differs per Jira site.
     """
@@ -315,7 +316,7 @@ def to_jira_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
         fields: dict[str, Any] = {
             "summary": _one_line(item.title),
             "issuetype": {"name": _jira_issue_type(item)},
-            "description": to_adf(item),
+            "description": _jira_wiki_description(item) if wiki else to_adf(item),
             "labels": _jira_labels(item),
         }
         if item.priority:

@@ -81,6 +81,13 @@ class TrackerKind(StrEnum):
     linear = "linear"  # Linear, GraphQL API
 
 
+class JiraEdition(StrEnum):
+    """Which Jira a connection calls: Jira Cloud (REST v3, ADF descriptions) or Data Center (REST v2, wiki markup)."""
+
+    cloud = "cloud"
+    data_center = "data_center"
+
+
 class ImportPhase(StrEnum):
     """Where an import job stands: reading a tracker's issues (a pull), writing the rows, embedding the new text."""
 

@@ -330,6 +330,7 @@ class TrackerConnection(ProjectScoped, Base):
     hook_received_at: Mapped[datetime | None]  # the last webhook taken
     hook_last: Mapped[str | None] = mapped_column(String(500))  # what it was and what came of it
     pull_every_minutes: Mapped[int | None]  # pulled on a schedule (service.trackers.schedule); None: only when asked
+    edition: Mapped[str | None] = mapped_column(String(20))  # Jira: JiraEdition (None: cloud)
 
 
 class PushJob(ProjectScoped, JobColumns, Base):

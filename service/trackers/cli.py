@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from service.core.cli import console, errors, fail, follow_job, open_runtime, refusals
-from service.core.enums import TrackerKind
+from service.core.enums import JiraEdition, TrackerKind
 
 tracker_app = typer.Typer(
     help="Send backlog items to Jira Cloud, GitHub issues or Linear: created there, or updated when changed here.",
@@ -38,6 +38,9 @@ def tracker_set(
     points_field: Annotated[
         str | None, typer.Option(help="Jira: the story points field's id (default customfield_10016).")
     ] = None,
+    edition: Annotated[
+        JiraEdition, typer.Option(help="Jira: cloud, or data_center (a personal access token without --user).")
+    ] = JiraEdition.cloud,
     pull_every: Annotated[
         int | None, typer.Option(help="Pull the tracker's issues every this many minutes (5-1440); unset: when asked.")
     ] = None,
@@ -71,6 +74,7 @@ def tracker_set(
         token = typer.prompt(f"{kind} token", hide_input=True)
     body = {"kind": kind, "url": url, "target": target, "user": user, "token": token}
     body |= {"story_points_field": points_field, "pull_every_minutes": pull_every}
+    body["edition"] = edition if kind == TrackerKind.jira else None
     try:
         wanted = TrackerSet.model_validate(body)
     except ValidationError as exc:

@@ -1,5 +1,7 @@
-"""Jira Cloud's REST API v3: create and update issues (bodies as the jira_json export writes them), move them through
-the workflow, read a project's issues."""
+"""Jira's REST API: create and update issues (bodies as the jira_json export writes them), move them through the
+workflow, link them, read a project's issues. Jira Cloud takes REST v3 (descriptions in ADF, the enhanced search);
+Jira Data Center REST v2 (descriptions in wiki markup, the paged search, a personal access token or a user and
+password)."""
 
 from __future__ import annotations
 
@@ -18,17 +20,23 @@ BLOCKS = "Blocks"  # the link type every Jira Cloud site starts with: "blocks" o
 
 
 class Jira:
-    """Jira Cloud, REST API v3, signed in with an account's email and API token (basic auth)."""
+    """Jira Cloud (REST v3, an account's email and API token, basic auth) or, with `data_center`, Jira Data Center
+    (REST v2; a personal access token as a bearer token when no user is given, else the user and password)."""
 
     kind = TrackerKind.jira
-    name = "Jira"
     import_format = "jira_json"
 
-    def __init__(self, url: str, project: str, user: str, token: str, points_field: str | None = None) -> None:
+    def __init__(
+        self, url: str, project: str, user: str | None, token: str, points_field: str | None = None,
+        data_center: bool = False,
+    ) -> None:  # fmt: skip
+        bearer = data_center and not user
         client = httpx.Client(
-            base_url=url.rstrip("/") + "/rest/api/3", auth=(user, token), timeout=TIMEOUT_S,
-            headers={"Accept": "application/json"},
+            base_url=url.rstrip("/") + ("/rest/api/2" if data_center else "/rest/api/3"), timeout=TIMEOUT_S,
+            auth=None if bearer else (user or "", token),
+            headers={"Accept": "application/json"} | ({"Authorization": f"Bearer {token}"} if bearer else {}),
         )  # fmt: skip
+        self.data_center, self.name = data_center, "Jira Data Center" if data_center else "Jira"
         self.http, self.project = Http(client, self.name), project
         self.points_field = points_field or STORY_POINTS_FIELD
 
@@ -39,12 +47,12 @@ class Jira:
         project = self.http.call("GET", f"/project/{self.project}")
         if project.status_code != 200:
             raise fail(self.name, f"find project {self.project}", project)
-        return f"signed in to Jira as {me.json().get('displayName', '?')}; project {self.project}: " + str(
+        return f"signed in to {self.name} as {me.json().get('displayName', '?')}; project {self.project}: " + str(
             project.json().get("name", "?")
         )
 
     def _fields(self, item: ExportItem) -> dict[str, Any]:
-        fields = to_jira_json([item])[0]["fields"]
+        fields = to_jira_json([item], wiki=self.data_center)[0]["fields"]
         if STORY_POINTS_FIELD in fields and self.points_field != STORY_POINTS_FIELD:
             fields[self.points_field] = fields.pop(STORY_POINTS_FIELD)
         return fields
@@ -152,12 +160,16 @@ class Jira:
         return issue if str(issue.get("key", "")).startswith(f"{self.project}-") else None
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
-        """The project's issues, a page at a time (the enhanced search, `nextPageToken`)."""
+        """The project's issues, a page at a time (Cloud's enhanced search, `nextPageToken`; Data Center's search,
+        `startAt`)."""
         params: dict[str, Any] = {
             "jql": f'project = "{self.project}" ORDER BY key ASC',
             "fields": self._read(),
             "maxResults": PAGE,
         }
+        if self.data_center:
+            yield from self._pages(params)
+            return
         while True:
             found = self.http.call("GET", "/search/jql?" + urlencode(params))
             if found.status_code != 200:
@@ -167,6 +179,20 @@ class Jira:
             if page.get("isLast", True) or not page.get("nextPageToken"):
                 return
             params["nextPageToken"] = page["nextPageToken"]
+
+    def _pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Data Center's search (`GET /search`), `startAt` by `startAt`, until `total` issues were read."""
+        start = 0
+        while True:
+            found = self.http.call("GET", "/search?" + urlencode(params | {"startAt": start}))
+            if found.status_code != 200:
+                raise fail(self.name, f"list the issues of {self.project}", found)
+            page = found.json()
+            issues = page.get("issues") or []
+            yield issues
+            start += len(issues)
+            if not issues or start >= int(page.get("total") or 0):
+                return
 
     def _transition(self, key: str, done: bool) -> list[str]:
         """Move the issue to a status of the Done category (or back to To Do); a warning when its workflow has no

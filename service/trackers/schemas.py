@@ -8,7 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, model_validator
 
-from service.core.enums import TrackerKind
+from service.core.enums import JiraEdition, TrackerKind
 from service.core.schemas import IdValue, JobPublic
 
 Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
@@ -46,6 +46,10 @@ class TrackerSet(BaseModel):
     pull_every_minutes: int | None = Field(
         None, ge=5, le=1440, description="Pull the tracker's issues this often (5-1440 minutes); null: only when asked."
     )
+    edition: JiraEdition | None = Field(
+        None, description="Jira: cloud (the default) or data_center (REST v2; a personal access token, or a user and "
+        "password).",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Self:
@@ -53,11 +57,12 @@ class TrackerSet(BaseModel):
         if not pattern.match(self.target):
             raise ValueError(f"target {self.target!r} is not a {shape}")
         if self.kind == TrackerKind.jira:
-            missing = [name for name in ("url", "user") if not getattr(self, name)]
+            cloud = self.edition in (None, JiraEdition.cloud)
+            missing = [name for name in ("url", "user") if not getattr(self, name) and (cloud or name == "url")]
             if missing:
                 raise ValueError(f"a Jira connection needs {' and '.join(missing)} (the site and the account's email)")
-        elif self.user or self.story_points_field:
-            raise ValueError(f"user and story_points_field are Jira's: a {self.kind} connection has neither")
+        elif self.user or self.story_points_field or self.edition:
+            raise ValueError(f"user, story_points_field and edition are Jira's: a {self.kind} connection has none")
         return self
 
 
@@ -67,6 +72,7 @@ class TrackerPublic(BaseModel):
     target: str
     user: str | None
     story_points_field: str | None
+    edition: JiraEdition | None = Field(None, description="Jira: cloud or data_center.")
     pull_every_minutes: int | None = Field(description="How often its issues are pulled by themselves; null: never.")
     last_pull: str | None = Field(
         None, description="The last pull that ended: when, by whom (or the schedule), and what came of it."

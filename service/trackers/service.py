@@ -35,7 +35,7 @@ from service.backlog.service import (
     tracked,
     tracker_fields,
 )
-from service.core.enums import TrackerKind
+from service.core.enums import JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, PullJob, TrackerConnection
@@ -91,6 +91,7 @@ def set_connection(session: Session, wanted: TrackerSet, actor: str | None) -> T
     row.kind, row.url, row.target, row.user = wanted.kind, url, wanted.target, wanted.user
     row.story_points_field, row.updated_by = wanted.story_points_field, actor
     row.pull_every_minutes = wanted.pull_every_minutes
+    row.edition = wanted.edition if wanted.edition != JiraEdition.cloud else None
     row.token = wanted.token or row.token
     row.hook_secret = row.hook_secret or new_hook_secret()
     session.add(row)
@@ -140,26 +141,31 @@ def public(row: TrackerConnection, session: Session | None = None) -> TrackerPub
     elif row.kind == TrackerKind.github:
         web = row.url.replace("//api.github.com", "//github.com").removesuffix("/api/v3")
         browse = f"{web}/{row.target}/issues/{{key}}"
+    edition = row.edition or (JiraEdition.cloud if row.kind == TrackerKind.jira else None)
     return TrackerPublic(
         kind=row.kind, url=row.url, target=row.target, user=row.user, story_points_field=row.story_points_field,
-        pull_every_minutes=row.pull_every_minutes, last_pull=last_pull(session) if session else None,
-        browse_url=browse, updated_by=row.updated_by,
-        updated_at=row.updated_at,
+        edition=edition, pull_every_minutes=row.pull_every_minutes, last_pull=last_pull(session) if session else None,
+        browse_url=browse, updated_by=row.updated_by, updated_at=row.updated_at,
     )  # fmt: skip
 
 
 def client(row: TrackerConnection) -> Tracker:
     if row.kind == TrackerKind.jira:
-        return Jira(row.url, row.target, row.user or "", row.token, row.story_points_field)
+        return Jira(row.url, row.target, row.user, row.token, row.story_points_field, data_center(row))
     if row.kind == TrackerKind.linear:
         return Linear(row.url, row.target, row.token)
     return GitHub(row.url, row.target, row.token)
 
 
+def data_center(row: TrackerConnection) -> bool:
+    """Whether the connection is to Jira Data Center (REST v2, wiki markup), not Jira Cloud."""
+    return row.kind == TrackerKind.jira and row.edition == JiraEdition.data_center
+
+
 def describe(row: TrackerConnection) -> str:
     """'Jira project SHOP at https://acme.atlassian.net', 'GitHub acme/shop', 'Linear team ENG'."""
     if row.kind == TrackerKind.jira:
-        return f"Jira project {row.target} at {row.url}"
+        return f"Jira{' Data Center' * data_center(row)} project {row.target} at {row.url}"
     name = "GitHub" if row.kind == TrackerKind.github else "Linear team"
     return f"{name} {row.target}" + ("" if row.url == DEFAULT_URL[TrackerKind(row.kind)] else f" at {row.url}")
 
@@ -227,7 +233,7 @@ def as_tracker(row: TrackerConnection, item: ExportItem) -> dict[str, Any]:
     tracker's exporter and read back by its importer (GitHub keeps no priority or points; Jira's description comes
     back from ADF), so a re-import of an issue nobody touched finds nothing changed."""
     if row.kind == TrackerKind.jira:
-        records, fmt = [{"key": f"{row.target}-1", **to_jira_json([item])[0]}], "jira_json"
+        records, fmt = [{"key": f"{row.target}-1", **to_jira_json([item], wiki=data_center(row))[0]}], "jira_json"
     elif row.kind == TrackerKind.github:
         records, fmt = [{"number": 1, **to_github_json([item])[0]}], "github_json"
     else:

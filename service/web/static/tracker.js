@@ -47,13 +47,13 @@ export async function load() {
     : "No tracker: connect one to send items to it.");
   $("#tracker-hook").replaceChildren();
   const form = $("#tracker-form");
-  if (connected) for (const name of ["kind", "url", "target", "user", "story_points_field", "pull_every_minutes"]) form.elements[name].value = connected[name] || "";
+  if (connected) for (const name of ["kind", "edition", "url", "target", "user", "story_points_field", "pull_every_minutes"]) form.elements[name].value = connected[name] || (name === "edition" ? "cloud" : "");
   fitKind();
 }
 
 function fitKind() {
   const kind = $("#tracker-form").elements.kind.value;
-  for (const name of ["user", "story_points_field"]) $("#tracker-form").elements[name].hidden = kind !== "jira";
+  for (const name of ["edition", "user", "story_points_field"]) $("#tracker-form").elements[name].hidden = kind !== "jira";
   $("#tracker-form").elements.url.placeholder = URLS[kind];
   $("#tracker-form").elements.target.placeholder = TARGETS[kind];
 }
@@ -74,7 +74,7 @@ async function act(work, changes = true) {
 function save(event) {
   event.preventDefault();
   const data = Object.fromEntries([...new FormData(event.target)].map(([k, v]) => [k, String(v).trim() || null]));
-  if (data.kind !== "jira") { delete data.user; delete data.story_points_field; }
+  if (data.kind !== "jira") { delete data.user; delete data.story_points_field; delete data.edition; }
   data.pull_every_minutes = data.pull_every_minutes ? Number(data.pull_every_minutes) : null;
   return act(async () => {
     await api("/v1/tracker", { method: "PUT", json: data });
@@ -151,9 +151,10 @@ export function start(reloadBacklog, ticked) {
   reload = reloadBacklog;
   $("#tracker-form").replaceChildren(
     h("select", { name: "kind", "aria-label": "Tracker", onchange: fitKind }, h("option", { value: "jira" }, "Jira Cloud"), h("option", { value: "github" }, "GitHub issues"), h("option", { value: "linear" }, "Linear")),
+    h("select", { name: "edition", "aria-label": "Jira edition" }, h("option", { value: "cloud" }, "Cloud"), h("option", { value: "data_center" }, "Data Center")),
     h("input", { name: "url", type: "url", maxlength: "2000", "aria-label": "Site or API root" }),
     h("input", { name: "target", required: true, maxlength: "200", "aria-label": "Project key or owner/repo" }),
-    h("input", { name: "user", type: "email", maxlength: "200", placeholder: "account email", "aria-label": "Jira account email" }),
+    h("input", { name: "user", maxlength: "200", placeholder: "account email (Data Center: blank with a token)", "aria-label": "Jira account" }),
     h("input", { name: "token", type: "password", maxlength: "2000", autocomplete: "off", placeholder: "API token (kept, never shown)", "aria-label": "Token" }),
     h("input", { name: "story_points_field", maxlength: "100", placeholder: "points field (customfield_10016)", "aria-label": "Story points field" }),
     h("input", { name: "pull_every_minutes", type: "number", min: "5", max: "1440", placeholder: "pull every … min", title: "Pull its issues every this many minutes (5-1440); blank: only when asked", "aria-label": "Pull every (minutes)" }),

@@ -1,4 +1,5 @@
-"""tracker hooks: the secret that signs a tracker's webhooks, the last one received, and a schedule of pulls
+"""tracker hooks: the secret that signs a tracker's webhooks, the last one received, a schedule of pulls, and which
+Jira (Cloud or Data Center)
 
 Revision ID: 0014
 Revises: 0013
@@ -22,10 +23,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("hook_received_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("hook_last", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("pull_every_minutes", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("edition", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tracker_connections", schema=None) as batch_op:
+        batch_op.drop_column("edition")
         batch_op.drop_column("pull_every_minutes")
         batch_op.drop_column("hook_last")
         batch_op.drop_column("hook_received_at")
