@@ -500,3 +500,22 @@ def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by
         site.issues["SHOP-1"]["description"] = "As a shopper I want to save my cart for a week."
         pulled = pull(client)
         assert [(u["external_id"], u["changed"]) for u in pulled["updates"]] == [("jira:SHOP-1", ["description"])]
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_a_child_sent_with_its_parent_comes_back_from_a_pull_unchanged(client, kind):
+    parent, _bug, child = add_items(client)
+    with client.app.state.runtime.db.session() as session:  # as accepting a split links them
+        session.execute(update(BacklogItem).where(BacklogItem.id == child).values(parent_id=parent))
+    with standin() as site:
+        if kind == "jira":
+            connect_jira(client, site)
+        else:
+            target, token = ("acme/shop", GITHUB_TOKEN) if kind == "github" else ("ENG", LINEAR_KEY)
+            client.put("/v1/tracker", json={"kind": kind, "url": site.url, "target": target, "token": token})
+        assert push(client)["created"] == 3
+        if kind == "github":  # GitHub's own parent link: a sub-issue
+            assert site.issues["3"]["parent_issue_url"].endswith("/repos/acme/shop/issues/1")
+        pulled = pull(client)
+        assert (pulled["created"], pulled["updated"], pulled["unchanged"]) == (0, 0, 3), pulled
+        assert items(client)[child]["parent_id"] == parent

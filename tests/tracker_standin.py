@@ -430,9 +430,11 @@ def standin() -> Iterator[Standin]:
                 self._answer(401, {"message": "Bad credentials"})
                 return
             base, path = f"/repos/{site.repo}", urlsplit(path).path
-            issue = re.fullmatch(rf"{base}/issues/(\d+)(/dependencies/blocked_by)?(?:/(\d+))?", path)
+            issue = re.fullmatch(rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues)?(?:/(\d+))?", path)
             if issue and issue[1] not in site.issues:
                 self._answer(404, {"message": "Not Found"})
+            elif issue and issue[2] == "/sub_issues" and self.command == "POST":
+                self._github_sub_issue(issue[1], body)
             elif issue and issue[2]:
                 self._github_dependencies(issue[1], issue[3], body)
             elif issue and self.command == "GET":
@@ -449,14 +451,23 @@ def standin() -> Iterator[Standin]:
                     return
                 number = str(len(site.github()) + 1)
                 site.issues[number] = {**body, "state": "open"}
-                self._answer(
-                    201, {"number": int(number), "html_url": f"https://github.test/{site.repo}/issues/{number}"}
-                )
+                self._answer(201, _github_issue(site, number))
             elif self.command == "PATCH" and issue:
                 site.issues[issue[1]].update(body)
                 self._answer(200, {"number": int(issue[1])})
             else:
                 self._answer(404, {"message": "Not Found"})
+
+        def _github_sub_issue(self, number: str, body: Any) -> None:
+            """POST {sub_issue_id}: the issue of that database id becomes a sub-issue of `number` (one parent each)."""
+            child = {str(1000 + int(n)): n for n in site.github()}.get(str((body or {}).get("sub_issue_id")))
+            if child is None or child == number or site.issues[child].get("parent_issue_url"):
+                self._answer(
+                    422, {"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "invalid"}]}
+                )
+                return
+            site.issues[child]["parent_issue_url"] = f"{site.url}/repos/{site.repo}/issues/{number}"
+            self._answer(201, _github_issue(site, number))
 
         def _github_dependencies(self, number: str, blocker_id: str | None, body: Any) -> None:
             """GET, POST ({issue_id}) and DELETE (/{issue_id}) of what issue `number` is blocked by, by database id."""

@@ -11,7 +11,7 @@ import httpx
 from service.backlog.exporters import ExportItem, to_github_json
 from service.backlog.importers import github_key
 from service.core.enums import TrackerKind
-from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, TrackerError, fail
+from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, TrackerError, detail, fail
 
 
 class GitHub:
@@ -42,11 +42,21 @@ class GitHub:
         return said
 
     def create(self, item: ExportItem) -> Sent:
+        """A new issue; a child is made a sub-issue of its parent (GitHub's own parent link), or sent without it, said,
+        where the repository's GitHub has no sub-issues."""
         body = to_github_json([item])[0]  # open: a closed item is never created (service.push_item)
         response = self.http.call("POST", f"/repos/{self.repo}/issues", body, once=True)
         if response.status_code >= 300:
             raise fail(self.name, "create the issue", response)
-        return Sent(f"{self.repo}#{response.json()['number']}")
+        made = response.json()
+        sent = Sent(f"{self.repo}#{made['number']}")
+        if item.parent:
+            path = f"/repos/{self.repo}/issues/{_number(item.parent)}/sub_issues"
+            adopted = self.http.call("POST", path, {"sub_issue_id": made["id"]})
+            if adopted.status_code >= 300:
+                sent.warnings.append(f"GitHub did not make it a sub-issue of {item.parent} ({detail(adopted)})")
+                sent.dropped.append("parent")
+        return sent
 
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
         full = to_github_json([item])[0]

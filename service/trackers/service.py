@@ -222,9 +222,7 @@ def _export(session: Session, row: TrackerConnection, item: BacklogItem) -> Expo
     parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
     titles = select(BacklogItem.title).where(BacklogItem.parent_id == item.id)
     children = session.scalars(titles.order_by(BacklogItem.id))
-    parent_key = key_here(row, parent.external_id) if parent else None
-    if parent_key and row.kind == TrackerKind.github:
-        parent_key = None  # GitHub has no parent field: the parent's body lists its children instead
+    parent_key = key_here(row, parent.external_id) if parent else None  # GitHub: made a sub-issue of it
     return export_item(item, parent_key, list(children))
 
 
@@ -242,8 +240,8 @@ def as_tracker(row: TrackerConnection, item: ExportItem) -> dict[str, Any]:
 
 
 def _as_imported(row: TrackerConnection, key: str | None) -> str | None:
-    """A parent's key as that tracker's import names it (SHOP-1, linear:ENG-1; GitHub's parents are not sent)."""
-    if key is None or row.kind == TrackerKind.github:
+    """A parent's key as that tracker's import names it (SHOP-1, linear:ENG-1, github:owner/repo#1)."""
+    if key is None:
         return None
     return key if row.kind == TrackerKind.jira else f"{row.kind}:{key}"
 
