@@ -100,3 +100,25 @@ def test_the_inline_runner_runs_an_import_beside_a_long_model_job(client):
         release.set()
         runner.stop()
     assert ran == ["model"]
+
+
+def test_a_dry_run_says_what_an_import_would_do_and_writes_nothing(client):
+    said = finished(client, client.post(
+        "/v1/backlog/import/jobs?format=github_json&dry_run=true", files={"file": ("issues.json", ISSUES)}
+    ).json()["status_url"])  # fmt: skip
+    assert (said["status"], said["dry_run"], said["created"], said["created_ids"]) == ("done", True, 3, [])
+    assert client.get("/v1/backlog").json() == []  # nothing written
+    assert client.post("/v1/duplicates/search", json={"text": GITHUB_REST_ISSUES[0]["title"]}).json() == []
+
+    done = finished(client, start(client).json()["status_url"])
+    assert (done["created"], done["dry_run"]) == (said["created"], False)
+    changed = [dict(GITHUB_REST_ISSUES[0], title="Crash when the cart is empty on iOS"), *GITHUB_REST_ISSUES[1:]]
+    would = finished(client, client.post(
+        "/v1/backlog/import/jobs?format=github_json&dry_run=true",
+        files={"file": ("issues.json", json.dumps(changed).encode())},
+    ).json()["status_url"])  # fmt: skip
+    assert [(u["external_id"], u["changed"]) for u in would["updates"]] == [("github:acme/shop#42", ["title"])]
+    titles = {i["title"] for i in client.get("/v1/backlog").json()}
+    assert "Crash when the cart is empty" in titles and "Crash when the cart is empty on iOS" not in titles
+    history = client.get(f"/v1/backlog/{done['created_ids'][0]}/history").json()
+    assert [e["action"] for e in history] == []  # the dry run left no trace in the item's history

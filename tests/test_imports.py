@@ -278,6 +278,8 @@ def test_cli_import(settings, monkeypatch, tmp_path) -> None:
     path.write_text(JIRA_CLOUD_CSV, encoding="utf-8")
     get_settings.cache_clear()
     runner = CliRunner()
+    dry = runner.invoke(app, ["import", str(path), "--format", "jira_csv", "--dry-run"])
+    assert dry.exit_code == 0 and "would import 5, update 0 from the tracker" in dry.output, dry.output
     first = runner.invoke(app, ["import", str(path), "--format", "jira_csv"])
     assert first.exit_code == 0, first.output
     assert "5 imported, 0 updated from the tracker, 0 already" in first.output and "row 4" in first.output

@@ -519,3 +519,22 @@ def test_a_child_sent_with_its_parent_comes_back_from_a_pull_unchanged(client, k
         pulled = pull(client)
         assert (pulled["created"], pulled["updated"], pulled["unchanged"]) == (0, 0, 3), pulled
         assert items(client)[child]["parent_id"] == parent
+
+
+def test_a_pull_dry_run_lists_what_changed_in_the_tracker_and_changes_nothing(client):
+    first, *_ = add_items(client)
+    with standin() as site:
+        connect_jira(client, site)
+        push(client)
+        site.issues["SHOP-1"]["summary"] = "Saved carts for a week"
+        site.issues["SHOP-4"] = {"summary": "Gift wrapping", "issuetype": {"name": "Story"}, "status": "To Do"}
+        started = client.post("/v1/tracker/pull?dry_run=true")
+        assert started.status_code == 202, started.text
+        would = finished(client, started.json()["status_url"])
+        assert (would["status"], would["dry_run"], would["created"], would["unchanged"]) == ("done", True, 1, 2)
+        assert [(u["external_id"], u["changed"]) for u in would["updates"]] == [("jira:SHOP-1", ["title"])]
+        assert items(client)[first]["title"] == "Saved carts" and len(items(client)) == 3  # nothing written
+        assert client.get("/v1/tracker").json()["last_pull"] is None  # a dry run is not a pull
+        pulled = pull(client)
+        assert (pulled["created"], pulled["updated"]) == (1, 1) and items(client)[first]["title"] != "Saved carts"
+        assert client.get("/v1/tracker").json()["last_pull"].endswith("done, 1 imported, 1 updated")

@@ -333,6 +333,7 @@ def import_(
     format: Annotated[
         str, typer.Option(help="jira_csv, jira_json, github_json, linear_csv or linear_json.")
     ] = "jira_csv",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what it would add and update.")] = False,
 ) -> None:
     """Import existing issues into the backlog; importing the same issues again adds nothing and takes the
     tracker's changes since the last import (fields changed here too are kept, and listed)."""
@@ -346,7 +347,7 @@ def import_(
         raise fail(str(exc)) from exc
     runtime = open_runtime()
     with refusals():
-        job = jobs.create_job(runtime, ImportJob, f"{file.name} ({format})", parsed, getpass.getuser())
+        job = jobs.create_job(runtime, ImportJob, f"{file.name} ({format})", parsed, getpass.getuser(), dry_run)
     print_imported(follow_job(runtime, job.id, jobs.JOB.run, jobs.get_job, f"importing {file.name}"))
 
 
@@ -360,10 +361,18 @@ def print_imported(job: Any) -> None:
     if len(job.problems) > 20:
         errors.print(f"[yellow]and {len(job.problems) - 20} more skipped or cut[/]")
     for update in job.updates:
+        said = f"{update['external_id']} (#{update['item_id']})"
+        if job.dry_run and update["changed"]:
+            console.print(f"would update {said}: {', '.join(update['changed'])}")
         if update["kept"]:
             kept = ", ".join(update["kept"])
-            errors.print(f"[yellow]kept as here:[/] {update['external_id']} (#{update['item_id']}): {kept} changed "
-                         "both here and in the tracker")  # fmt: skip
+            errors.print(f"[yellow]kept as here:[/] {said}: {kept} changed both here and in the tracker")
+    if job.dry_run:
+        console.print(
+            f"would import {job.created}, update {job.updated} from the tracker, leave {job.unchanged} unchanged "
+            "(a dry run: nothing was written)"
+        )
+        return
     console.print(
         f"{job.created} imported, {job.updated} updated from the tracker, {job.unchanged} already in the backlog and "
         "unchanged"

@@ -33,19 +33,27 @@ class ReadFailed(Exception):
     """The source could not be read (the tracker refused or could not be reached): the job fails saying why."""
 
 
-def create_job(runtime: Runtime, table: type[Any], source: str, parsed: ParsedImport | None, actor: str | None) -> Any:
+def create_job(
+    runtime: Runtime, table: type[Any], source: str, parsed: ParsedImport | None, actor: str | None,
+    dry_run: bool = False,
+) -> Any:  # fmt: skip
     """Check the import now (too many rows 413, an index that cannot be opened 503, too many jobs 429) and queue it:
-    a parsed file starts at importing, a pull (`parsed` None) at reading."""
+    a parsed file starts at importing, a pull (`parsed` None) at reading. A `dry_run` says what the import would do
+    and writes nothing."""
     if parsed is not None:
         service.check_import(runtime, len(parsed.items))
     with runtime.db.session() as session:
         jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
-        return add_job(session, table, source, parsed, actor)
+        return add_job(session, table, source, parsed, actor, dry_run)
 
 
-def add_job(session: Session, table: type[Any], source: str, parsed: ParsedImport | None, actor: str | None) -> Any:
+def add_job(
+    session: Session, table: type[Any], source: str, parsed: ParsedImport | None, actor: str | None,
+    dry_run: bool = False,
+) -> Any:  # fmt: skip
     """A new queued import job in `session` (nothing checked: see `create_job`)."""
-    job = table(source=source[:300], actor=actor, phase=ImportPhase.reading, records=None, problems=[])
+    job = table(source=source[:300], actor=actor, phase=ImportPhase.reading, records=None, problems=[],
+                dry_run=dry_run)  # fmt: skip
     if parsed is not None:
         job.phase, job.total, job.problems = ImportPhase.importing, len(parsed.items), parsed.problems
         job.records = [item.model_dump(mode="json") for item in parsed.items]
@@ -77,7 +85,7 @@ def run_import(runtime: Runtime, table: type[Any], job_id: int, read: Read | Non
             _import_rows(runtime, table, job)
             job = jobs.get_job(runtime, table, job_id, "import")
         updates = [ImportUpdated.model_validate(u) for u in job.updates]
-        todo = [*job.created_ids, *service.reindexed(updates)]
+        todo = [] if job.dry_run else [*job.created_ids, *service.reindexed(updates)]
         done = job.total - len(todo)
         service.index_items(runtime, todo, lambda n: runtime.db.update(table, job_id, processed=done + n))
     except jobs.Cancelled:
@@ -94,17 +102,28 @@ def run_import(runtime: Runtime, table: type[Any], job_id: int, read: Read | Non
 
 
 def _import_rows(runtime: Runtime, table: type[Any], job: Any) -> None:
-    """Write every row, and what came of them, in one transaction: a crash leaves both or neither."""
+    """Write every row, and what came of them, in one transaction: a crash leaves both or neither. A dry run's rows
+    are rolled back, and only what they would have made is kept (no ids: nothing was added)."""
     items = [BacklogItemCreate.model_validate(record) for record in job.records or []]
+    if job.dry_run:
+        with runtime.db.sessions() as session:  # no commit: rolled back when it closes
+            values = _made(session, items, dry_run=True)
+            session.rollback()
+        runtime.db.update(table, job.id, **values)
+        return
     with runtime.db.session() as session:
-        created, updated, skipped = service.import_items(session, items, None)
-        todo = len(created) + len(service.reindexed(updated))
-        values = {
-            "phase": ImportPhase.indexing, "created": len(created), "updated": len(updated),
-            "unchanged": len(skipped), "created_ids": [item.id for item in created],
-            "updates": [u.model_dump(mode="json") for u in updated], "processed": len(items) - todo,
-        }  # fmt: skip
-        session.execute(update(table).where(table.id == job.id).values(**values))
+        session.execute(update(table).where(table.id == job.id).values(**_made(session, items, dry_run=False)))
+
+
+def _made(session: Session, items: list[BacklogItemCreate], dry_run: bool) -> dict[str, Any]:
+    """Import `items` in `session`; the job's columns that say what came of it (what is left to embed)."""
+    created, updated, skipped = service.import_items(session, items, None)
+    todo = 0 if dry_run else len(created) + len(service.reindexed(updated))
+    return {
+        "phase": ImportPhase.indexing, "created": len(created), "updated": len(updated), "unchanged": len(skipped),
+        "created_ids": [] if dry_run else [item.id for item in created],
+        "updates": [u.model_dump(mode="json") for u in updated], "processed": len(items) - todo,
+    }  # fmt: skip
 
 
 def public(job: Any) -> ImportJobPublic:

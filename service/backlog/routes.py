@@ -19,7 +19,7 @@ from service.backlog.schemas import (
     ItemEventPublic,
 )
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
-from service.core.schemas import BacklogItemPublic, IdPath, JobCreated, Offset, errors
+from service.core.schemas import BacklogItemPublic, DryRun, IdPath, JobCreated, Offset, errors
 from service.core.tables import ImportJob
 from service.duplicates.schemas import DuplicateCandidatePublic
 
@@ -134,12 +134,18 @@ def import_backlog_file(runtime: RuntimeDep, file: ImportFile, format: FormatQue
 
 @router.post("/import/jobs", status_code=202, response_model=JobCreated, responses=errors(400, 413, 422, 429, 503))
 def import_backlog_file_as_job(
-    runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, file: ImportFile, format: FormatQuery
+    runtime: RuntimeDep,
+    runner: JobsDep,
+    actor: ActorDep,
+    file: ImportFile,
+    format: FormatQuery,
+    dry_run: DryRun = False,
 ) -> JobCreated:
     """Import an export file as `POST /v1/backlog/import` does, as a background job with progress (thousands of
-    issues take minutes: each new one is embedded for the duplicate check); poll the status URL."""
+    issues take minutes: each new one is embedded for the duplicate check); poll the status URL. `dry_run`: what
+    the import would add, update (which fields) and keep as here, with nothing written."""
     parsed = _parsed(file, format)
-    job = jobs.create_job(runtime, ImportJob, f"{file.filename or 'upload'} ({format})", parsed, actor)
+    job = jobs.create_job(runtime, ImportJob, f"{file.filename or 'upload'} ({format})", parsed, actor, dry_run)
     runner.submit(jobs.JOB, job.id)
     return JobCreated(job_id=job.id, status_url=f"/v1/backlog/import/jobs/{job.id}")
 

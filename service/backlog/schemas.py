@@ -172,6 +172,7 @@ class ImportJobPublic(JobPublic):
     created_ids: list[int] = Field(description="The ids of the items added.")
     updates: list[ImportUpdated] = Field(description="What each update applied, and kept as it is here.")
     problems: list[str] = Field(description="Records the parser skipped or cut, and why.")
+    dry_run: bool = Field(description="What the import would do: the counts and updates, nothing written.")
     created_at: datetime
 
 

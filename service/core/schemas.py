@@ -105,6 +105,7 @@ MAX_OFFSET = 2**63 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id (a positive 32-bit integer).")]
 IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many to skip.")]
+DryRun = Annotated[bool, Query(description="Only say what it would do; nothing is written.")]
 
 
 # -- errors -----------------------------------------------------------------------------------------------------------

@@ -361,6 +361,7 @@ class ImportColumns(JobColumns):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     created_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     updates: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ImportUpdated: what was applied or kept
+    dry_run: Mapped[bool] = mapped_column(default=False)  # what it would do: its rows written, then rolled back
 
 
 class ImportJob(ProjectScoped, ImportColumns, Base):

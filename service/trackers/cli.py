@@ -197,7 +197,9 @@ def tracker_push(
 
 
 @tracker_app.command("pull")
-def tracker_pull() -> None:
+def tracker_pull(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what it would add and update.")] = False,
+) -> None:
     """Import the tracker's issues, as its export file would be: new ones added, ones changed there updated, fields
     changed here too kept (and listed)."""
     from service.backlog.cli import print_imported
@@ -205,7 +207,7 @@ def tracker_pull() -> None:
 
     runtime = open_runtime()
     with refusals():
-        job = jobs.create_pull(runtime, getpass.getuser())
+        job = jobs.create_pull(runtime, getpass.getuser(), dry_run)
     print_imported(follow_job(runtime, job.id, jobs.PULL_JOB.run, jobs.get_pull, f"pulling from {job.source}"))
 
 

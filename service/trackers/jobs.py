@@ -98,11 +98,12 @@ def public(job: PushJob) -> PushJobPublic:
 JOB = jobs.JobKind("push", PushJob, run_job, public, light=True)
 
 
-def create_pull(runtime: Runtime, actor: str | None) -> PullJob:
-    """Queue a pull of the tracker's issues (404 with none connected, 429 with too many jobs)."""
+def create_pull(runtime: Runtime, actor: str | None, dry_run: bool = False) -> PullJob:
+    """Queue a pull of the tracker's issues (404 with none connected, 429 with too many jobs); a `dry_run` only says
+    what it would do."""
     with runtime.db.session() as session:
         source = service.describe(service.connection(session))
-    return import_jobs.create_job(runtime, PullJob, source, None, actor)
+    return import_jobs.create_job(runtime, PullJob, source, None, actor, dry_run)
 
 
 def run_pull(runtime: Runtime, job_id: int) -> None:

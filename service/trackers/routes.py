@@ -11,7 +11,7 @@ from service.backlog.schemas import ImportJobPublic
 from service.core import scope
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.enums import DEFAULT_PROJECT
-from service.core.schemas import IdPath, IdValue, JobCreated, errors
+from service.core.schemas import DryRun, IdPath, IdValue, JobCreated, errors
 from service.trackers import hooks, jobs, service
 from service.trackers.http import TrackerError
 from service.trackers.schemas import (
@@ -126,11 +126,12 @@ def push(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: PushReques
 
 
 @router.post("/pull", status_code=202, response_model=JobCreated, responses=errors(404, 429))
-def pull(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep) -> JobCreated:
+def pull(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, dry_run: DryRun = False) -> JobCreated:
     """Read the tracker's issues and import them, as its export file would be, as a background job: new issues added,
     issues changed there since the last import or push updated, fields a person changed here too kept (`updates` says
-    which). Poll the status URL; a tracker that cannot be read fails the job with its answer."""
-    job = jobs.create_pull(runtime, actor)
+    which). Poll the status URL; a tracker that cannot be read fails the job with its answer. `dry_run`: what the pull
+    would do, nothing written."""
+    job = jobs.create_pull(runtime, actor, dry_run)
     runner.submit(jobs.PULL_JOB, job.id)
     return JobCreated(job_id=job.id, status_url=f"/v1/tracker/pulls/{job.id}")
 

@@ -34,7 +34,8 @@ def start_if_due(runtime: Runtime, project_id: int) -> PullJob | None:
         row = session.scalars(select(TrackerConnection).with_for_update()).first()
         if row is None or not row.pull_every_minutes:
             return None
-        last = session.scalars(select(PullJob).order_by(PullJob.id.desc()).limit(1)).first()
+        pulls = select(PullJob).where(PullJob.dry_run.is_(False)).order_by(PullJob.id.desc())
+        last = session.scalars(pulls.limit(1)).first()
         every = timedelta(minutes=row.pull_every_minutes)
         if last is not None and (last.status in UNFINISHED or last.created_at > utcnow() - every):
             return None

@@ -124,8 +124,10 @@ def hook_setup(row: TrackerConnection, base_url: str, project_key: str) -> HookS
 
 
 def last_pull(session: Session) -> str | None:
-    """The last pull that ended, in a line: "2026-11-28 14:05 UTC by schedule: done, 2 imported, 1 updated"."""
-    ended = select(PullJob).where(PullJob.finished_at.is_not(None)).order_by(PullJob.id.desc()).limit(1)
+    """The last pull that ended (not a dry run), in a line: "2026-11-28 14:05 UTC by schedule: done, 2 imported, 1
+    updated"."""
+    ended = select(PullJob).where(PullJob.finished_at.is_not(None), PullJob.dry_run.is_(False))
+    ended = ended.order_by(PullJob.id.desc()).limit(1)
     job = session.scalars(ended).first()
     if job is None or job.finished_at is None:
         return None

@@ -32,6 +32,7 @@ def upgrade() -> None:
             sa.Column("unchanged", sa.Integer(), nullable=False),
             sa.Column("created_ids", sa.JSON(), nullable=False),
             sa.Column("updates", sa.JSON(), nullable=False),
+            sa.Column("dry_run", sa.Boolean(), nullable=False),
             sa.Column("id", sa.Integer(), nullable=False),
             sa.Column("status", sa.String(length=20), nullable=False),
             sa.Column("total", sa.Integer(), nullable=False),
