@@ -579,6 +579,12 @@ def test_import_shows_duplicates_on_a_new_draft_and_ticket_text_stays_text(page:
     visit(page, "/#backlog")
     page.select_option("#import-format", "github_json")
     page.set_input_files("#import-file", str(path))
+    page.check("#import-dry-run")  # first only what it would do
+    page.click("#import-submit")
+    expect(page.locator("#flash")).to_contain_text("Dry run, nothing written: would import 2, update 0")
+    expect(page.locator("#backlog .item-title")).to_have_count(0)
+    page.uncheck("#import-dry-run")
+    page.set_input_files("#import-file", str(path))
     page.click("#import-submit")
     expect(page.locator("#flash")).to_contain_text("2 imported, 0 updated from the tracker, 0 already in the backlog")
     issues[1] |= {"title": "Password reset mail missing for outlook.com", "state": "closed"}  # changed since

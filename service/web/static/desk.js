@@ -542,7 +542,8 @@ async function submitImport(event) {
   const button = $("#import-submit");
   button.disabled = true;
   try {
-    const started = await api(`/v1/backlog/import/jobs?format=${$("#import-format").value}`, { method: "POST", form });
+    const dry = $("#import-dry-run").checked ? "&dry_run=true" : "";
+    const started = await api(`/v1/backlog/import/jobs?format=${$("#import-format").value}${dry}`, { method: "POST", form });
     await followImport(started.status_url, $("#import-job"), "import");
     await loadBacklog();
   } catch (error) {

@@ -24,6 +24,11 @@ export async function followImport(statusUrl, place, kind) {
   const kept = job.updates.filter((u) => u.kept.length);
   const conflicts = kept.length ? ` Kept as here, changed both here and in the tracker: ${kept.slice(0, 3).map((u) => `${u.external_id} (${u.kept.join(", ")})`).join("; ")}.` : "";
   const problems = job.problems.length ? ` ${job.problems.length} skipped or cut: ${job.problems.slice(0, 3).join("; ")}` : "";
+  if (job.dry_run) {
+    const changes = job.updates.filter((u) => u.changed.length).slice(0, 3).map((u) => `${u.external_id} (${u.changed.join(", ")})`);
+    flash(`Dry run, nothing written: would import ${job.created}, update ${job.updated} from the tracker${changes.length ? ` (${changes.join("; ")})` : ""}, leave ${job.unchanged} unchanged.${conflicts}${problems}`);
+    return job;
+  }
   flash(`${job.created} imported, ${job.updated} updated from the tracker, ${job.unchanged} already in the backlog.${conflicts}${problems}`);
   return job;
 }
