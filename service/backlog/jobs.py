@@ -5,6 +5,8 @@ A job goes through its phases (`ImportPhase`): reading (a pull: the tracker's is
 (every row in one transaction, which also records what it created and updated, so a resumed job never loses them),
 indexing (the new and changed text embedded for the duplicate check, a batch at a time: `processed` of `total`).
 Cancelling stops it before its rows are written; once they are, it runs to the end, so nothing is left unsearchable.
+A dry run goes through the same phases, rolls its rows back and embeds nothing: its counts and updates say what the
+import would do.
 """
 
 from __future__ import annotations
