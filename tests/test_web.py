@@ -731,6 +731,10 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         summaries = sorted(issue["summary"] for issue in site.jira().values())
         assert summaries == ["Checkout API", "Dark mode", "Payments SDK"]
         site.issues["SHOP-1"]["summary"] = "Payments SDK v2"  # changed in Jira
+        page.click("#tracker-pull-preview")
+        would = "would import 0, update 1 from the tracker (jira:SHOP-1 (title))"
+        expect(page.locator("#flash")).to_contain_text(would)
+        expect(page.locator("#backlog tbody tr[data-id='2']")).not_to_contain_text("Payments SDK v2")
         page.click("#tracker-pull")
         expect(page.locator("#flash")).to_contain_text(
             "0 imported, 1 updated from the tracker, 2 already in the backlog."

@@ -36,6 +36,7 @@ export async function load() {
   }
   $("#backlog-bulk-send").hidden = !connected;
   $("#tracker-pull").hidden = !connected;
+  $("#tracker-pull-preview").hidden = !connected;
   $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
   $("#tracker-state").replaceChildren(connected
     ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
@@ -133,11 +134,11 @@ export async function send(ids) {
 
 // Import the tracker's issues as a job: new ones added, ones changed there updated, fields changed here too kept (and
 // said), with its phase and counts shown as it goes.
-async function pull() {
-  const button = $("#tracker-pull");
+async function pull(dry = false) {
+  const button = $(dry ? "#tracker-pull-preview" : "#tracker-pull");
   button.disabled = true;
   try {
-    const started = await api("/v1/tracker/pull", { method: "POST" });
+    const started = await api(`/v1/tracker/pull${dry ? "?dry_run=true" : ""}`, { method: "POST" });
     await followImport(started.status_url, $("#tracker-job"), "pull");
     await reload();
   } catch (error) {
@@ -161,7 +162,8 @@ export function start(reloadBacklog, ticked) {
     h("button", { type: "submit", id: "tracker-save" }, "Save"));
   $("#tracker-form").addEventListener("submit", save);
   $("#tracker-send").addEventListener("click", () => send(null));
-  $("#tracker-pull").addEventListener("click", pull);
+  $("#tracker-pull").addEventListener("click", () => pull());
+  $("#tracker-pull-preview").addEventListener("click", () => pull(true));
   $("#backlog-bulk-send").addEventListener("click", () => send(ticked()));
   load().catch(() => {});
 }
