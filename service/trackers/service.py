@@ -327,7 +327,8 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
         if planned.outcome in (Outcome.skipped, Outcome.unchanged):
             return Pushed(planned.outcome, planned.key, [f"{name} {planned.reason}"] if planned.reason else [])
         export = _export(session, row, item)
-        fields = tracker_fields(item, as_tracker(row, export), _as_imported(row, export.parent))
+        parent = _as_imported(row, export.parent) if planned.key is None else None  # an update sends no parent
+        fields = tracker_fields(item, as_tracker(row, export), parent)
         known = dict(item.imported or {})
     key, changed = planned.key, [name for name in planned.changed if name != "depends_on"]  # links: `link_item`
     try:
