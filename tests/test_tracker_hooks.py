@@ -83,15 +83,26 @@ def test_a_signed_jira_event_brings_that_issue_from_jira_and_nothing_else_is_tak
         assert raced_in["detail"] == "jira:issue_created: unchanged here" and len(tries) == 2
         assert [i["title"] for i in items(client).values()].count("Gift cards") == 1
 
+        forged = send(client, jira_event("SHOP-3", "jira:issue_deleted"), secret, header).json()
+        assert forged["detail"] == "jira:issue_deleted: unchanged here"  # Jira still has it: nothing closed
+        bug = next(i for i in items(client).values() if i["external_id"] == "jira:SHOP-2")
+        del site.issues["SHOP-2"]  # deleted in Jira
+        gone = send(client, jira_event("SHOP-2", "jira:issue_deleted"), secret, header).json()
+        assert gone["imported"] and gone["detail"].endswith(f"is not in Jira project SHOP at {site.url} any more: "
+                                                            f"item #{bug['id']} closed here"), gone  # fmt: skip
+        assert items(client)[bug["id"]]["closed"] is True  # closed, not deleted: a person can reopen it
+        history = client.get(f"/v1/backlog/{bug['id']}/history").json()
+        assert history[-1]["after"] == {"closed": True, "gone_from_tracker": "SHOP-2"}
+        assert client.get("/v1/tracker/pending").json()["updated"] == 0  # nothing to send to the gone issue
         ignored = {
             "OPS-3": jira_event("OPS-3"),
-            "deleted": jira_event("SHOP-2", "jira:issue_deleted"),
+            "deleted again": jira_event("SHOP-2", "jira:issue_deleted"),
             "comment": {"webhookEvent": "comment_created", "comment": {"body": "hi"}},
         }
         for name, event in ignored.items():
             said = send(client, event, secret, header)
             assert said.status_code == 200 and said.json()["imported"] is False, (name, said.text)
-        assert len(items(client)) == 5  # the deleted issue is not removed here
+        assert len(items(client)) == 5  # nothing is removed here
         setup = client.get("/v1/tracker/hook").json()
         assert setup["received_at"] and setup["last"].startswith("comment_created")
         assert client.get("/v1/tracker").json()["updated_at"] == connected_at  # hearing is not reconnecting

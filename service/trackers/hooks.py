@@ -20,15 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.backlog.schemas import ImportUpdated
 from service.backlog.service import import_and_index
-from service.core.enums import TrackerKind
+from service.core.enums import ItemAction, TrackerKind
 from service.core.errors import DomainError, InvalidInput
 from service.core.runtime import Runtime
-from service.core.tables import TrackerConnection, utcnow
+from service.core.tables import BacklogItem, ItemEvent, TrackerConnection, utcnow
 from service.trackers import service
 
 SIGNATURE = {
@@ -68,8 +68,6 @@ def named_issue(row: TrackerConnection, event: dict[str, Any], headers: Mapping[
         what, key = str(event.get("webhookEvent") or "an event"), (event.get("issue") or {}).get("key")
         if not what.startswith("jira:issue_") or not isinstance(key, str):
             return None, f"{what}: only issue events are read"
-        if what == "jira:issue_deleted":
-            return None, f"{key} was deleted in Jira: nothing is removed here"
         return (key, what) if key.startswith(f"{row.target}-") else (None, f"{key} is not in project {row.target}")
     if row.kind == TrackerKind.github:
         what, action = headers.get("x-github-event", ""), str(event.get("action") or "")
@@ -80,15 +78,11 @@ def named_issue(row: TrackerConnection, event: dict[str, Any], headers: Mapping[
             return None, f"{what or 'an event'}: only issues events are read"
         if str(repo).lower() != row.target.lower():
             return None, f"{repo} is not {row.target}"
-        if action in ("deleted", "transferred"):
-            return None, f"{row.target}#{number} was {action} on GitHub: nothing is removed here"
         return f"{row.target}#{number}", f"issues {action}"
     what, action, data = event.get("type"), event.get("action"), event.get("data") or {}
     key = data.get("identifier") or data.get("id")
     if what != "Issue" or not isinstance(key, str):
         return None, f"{what or 'an event'}: only Issue events are read"
-    if action == "remove":
-        return None, f"{key} was removed in Linear: nothing is removed here"
     return key, f"Issue {action}"
 
 
@@ -128,14 +122,37 @@ def _bring(runtime: Runtime, row: TrackerConnection, key: str, what: str) -> Hea
         record = tracker.issue(key)
     finally:
         tracker.close()
-    if record is None:
-        return Heard(key, False, f"{what}: {key} is not in {service.describe(row)} any more; nothing changed here")
+    if record is None:  # deleted there, or moved out of the project: the tracker says so, not the event
+        return _close(runtime, row, key, what)
     parsed = service.as_import(row, tracker, [record])
     try:
         imported = import_and_index(runtime, parsed.items, parsed.problems)
     except IntegrityError:  # trackers send several events at once: another one added this new issue meanwhile
         imported = import_and_index(runtime, parsed.items, parsed.problems)
     return Heard(key, True, f"{what}: {_outcome(imported.created, imported.updated)}")
+
+
+def _close(runtime: Runtime, row: TrackerConnection, key: str, what: str) -> Heard:
+    """The item of an issue the tracker no longer has, closed here (not deleted: its history and suggestions stay,
+    and a person can reopen it), with that in its history."""
+    gone = f"{what}: {key} is not in {service.describe(row)} any more"
+    with runtime.db.session() as session:
+        found = select(BacklogItem).where(
+            BacklogItem.external_id == f"{row.kind}:{key}", BacklogItem.merged_into_id.is_(None)
+        )
+        item = session.scalars(found).first()
+        if item is None or item.closed:
+            return Heard(key, False, f"{gone}; {'already closed' if item else 'not'} here")
+        item.closed = True
+        known = dict(item.imported or {})
+        item.imported = (
+            known | {"closed": True} | ({"here": known["here"] | {"closed": True}} if "here" in known else {})
+        )
+        after = {"closed": True, "gone_from_tracker": key}
+        session.add(
+            ItemEvent(item_id=item.id, action=ItemAction.imported, actor=None, before={"closed": False}, after=after)
+        )
+        return Heard(key, True, f"{gone}: item #{item.id} closed here")
 
 
 def _outcome(created: list[Any], updated: list[ImportUpdated]) -> str:
