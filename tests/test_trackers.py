@@ -538,3 +538,9 @@ def test_a_pull_dry_run_lists_what_changed_in_the_tracker_and_changes_nothing(cl
         pulled = pull(client)
         assert (pulled["created"], pulled["updated"]) == (1, 1) and items(client)[first]["title"] != "Saved carts"
         assert client.get("/v1/tracker").json()["last_pull"].endswith("done, 1 imported, 1 updated")
+        third = next(i for i in items(client).values() if i["external_id"] == "jira:SHOP-3")
+        del site.issues["SHOP-3"]  # deleted in Jira: a pull says so and leaves the item open
+        said = pull(client)["problems"]
+        assert len(said) == 1 and said[0].startswith("1 open item(s) here are not among Jira project SHOP") and (
+            said[0].endswith(": SHOP-3; they are left as they are")), said  # fmt: skip
+        assert items(client)[third["id"]]["closed"] is False

@@ -412,7 +412,25 @@ def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) ->
             progress(len(records))
     finally:
         tracker.close()
-    return as_import(row, tracker, records)
+    parsed = as_import(row, tracker, records)
+    if missing := _not_read(runtime, row, {item.external_id for item in parsed.items}):
+        shown = ", ".join(key.split(":", 1)[1] for key in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        parsed.problems.append(
+            f"{len(missing)} open item(s) here are not among {describe(row)}'s issues any more (deleted there, moved, "
+            f"or hidden from this token): {shown}; they are left as they are"
+        )
+    return parsed
+
+
+def _not_read(runtime: Runtime, row: TrackerConnection, read: set[str | None]) -> list[str]:
+    """The external ids of this tracker's open items here that a pull of all its issues did not find."""
+    with runtime.db.session() as session:
+        mine = select(BacklogItem.external_id).where(
+            BacklogItem.external_id.startswith(prefix(row), autoescape=True),
+            BacklogItem.merged_into_id.is_(None),
+            BacklogItem.closed.is_(False),
+        )
+        return sorted(key for key in session.scalars(mine) if key and key not in read)
 
 
 def as_import(row: TrackerConnection, tracker: Tracker, records: list[dict[str, Any]]) -> ParsedImport:
