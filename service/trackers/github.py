@@ -115,9 +115,9 @@ class GitHub:
             page += 1
 
     def issue(self, key: str) -> dict[str, Any] | None:
-        """One issue as the list gives it; None when it is not there, or is a pull request."""
+        """One issue as the list gives it; None when it is not there (deleted, transferred), or is a pull request."""
         found = self.http.call("GET", f"/repos/{self.repo}/issues/{_number(key)}")
-        if found.status_code in (404, 410):
+        if found.status_code in (301, 404, 410):  # 301: transferred to another repository
             return None
         if found.status_code != 200:
             raise fail(self.name, f"read {key}", found)
