@@ -1,10 +1,11 @@
 """The tracker's jobs: a push and a pull.
 
-A push sends items one at a time with its counts (a few hundred ms each), then the links of those whose
-dependencies changed (an item is counted failed when its links fail). Each item's key is committed as soon as the
-tracker answers, so a job a crash interrupted runs again from the start and finds the items already sent unchanged:
-at most the one item in flight when the process died can be created twice. Refused credentials stop the job (every
-other item would fail alike); any other failure is that item's.
+A push decides first, in one transaction, which items it would create or update, and sends those one at a time
+with its counts (a few hundred ms each; an item edited after that decision waits for the next push), then the links
+of those whose dependencies changed (an item is counted failed when its links fail). Each item's key is committed as
+soon as the tracker answers, so a job a crash interrupted runs again from the start and finds the items already sent
+unchanged: at most the one item in flight when the process died can be created twice. Refused credentials stop the
+job (every other item would fail alike); any other failure is that item's.
 
 A pull reads the tracker's issues and imports them as an import job does (service.backlog.jobs), in its own table;
 a tracker that cannot be read fails it, saying why."""
@@ -12,6 +13,7 @@ a tracker that cannot be read fails it, saying why."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from service.backlog import jobs as import_jobs
@@ -57,13 +59,20 @@ def run_job(runtime: Runtime, job_id: int) -> None:
     tracker = service.client(row)
     outcomes: dict[int, Outcome] = {}
     try:
+        ahead, written = service.plan_all(runtime, row, job.item_ids), time.monotonic()
         for done, item_id in enumerate(job.item_ids, 1):
-            jobs.stop_if_cancelled(runtime, PushJob, job_id)
-            pushed = service.push_item(runtime, tracker, row, item_id, job.actor)
+            planned = ahead.get(item_id)
+            if planned is not None and planned.outcome in service.NOT_SENT:
+                pushed = service.as_pushed(planned)  # nothing to send: no call, no transaction of its own
+            else:
+                jobs.stop_if_cancelled(runtime, PushJob, job_id)
+                pushed = service.push_item(runtime, tracker, row, item_id, job.actor)
             outcomes[item_id] = pushed.outcome
             counts[pushed.outcome.value] += 1
             jobs.append_errors(runtime, PushJob, job_id, pushed.notes)
-            runtime.db.update(PushJob, job_id, processed=done, **counts)
+            if pushed.outcome not in service.NOT_SENT or done == job.total or time.monotonic() - written > 0.5:
+                runtime.db.update(PushJob, job_id, processed=done, **counts)
+                written = time.monotonic()
         for item_id in service.with_links(runtime, job.item_ids):  # once all have keys: a link may name a later one
             jobs.stop_if_cancelled(runtime, PushJob, job_id)
             said = service.link_item(runtime, tracker, row, item_id)

@@ -310,6 +310,23 @@ def _not_taken(row: TrackerConnection, item: ExportItem, dropped: list[str], kno
     return {name: empty.get(name) for name in dropped}
 
 
+NOT_SENT = (Outcome.skipped, Outcome.unchanged)  # what a push decides without calling the tracker
+
+
+def as_pushed(planned: Planned) -> Pushed:
+    """An item a push does not send (skipped or unchanged), as its outcome, with why it was skipped."""
+    said = [f"#{planned.item_id} {planned.title[:60]} {planned.reason}"] if planned.reason else []
+    return Pushed(planned.outcome, planned.key, said)
+
+
+def plan_all(runtime: Runtime, row: TrackerConnection, item_ids: list[int]) -> dict[int, Planned]:
+    """What a push would do with each of these items (those still here), decided in one session: a push sends only
+    those it would create or update, each decided again as it is sent."""
+    with runtime.db.session() as session:
+        found = session.scalars(select(BacklogItem).where(BacklogItem.id.in_(item_ids)))
+        return {item.id: plan(session, row, item) for item in found if item.merged_into_id is None}
+
+
 def counted(planned: list[Planned]) -> dict[str, int]:
     """How many items a push would create, update, leave unchanged and skip."""
     return {outcome.value: sum(p.outcome == outcome for p in planned) for outcome in PLANNED}
@@ -324,8 +341,8 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
             return Pushed(Outcome.skipped, notes=[f"#{item_id} was deleted or merged away meanwhile: not sent"])
         planned = plan(session, row, item)
         name = f"#{item.id} {item.title[:60]}"
-        if planned.outcome in (Outcome.skipped, Outcome.unchanged):
-            return Pushed(planned.outcome, planned.key, [f"{name} {planned.reason}"] if planned.reason else [])
+        if planned.outcome in NOT_SENT:
+            return as_pushed(planned)
         export = _export(session, row, item)
         parent = _as_imported(row, export.parent) if planned.key is None else None  # an update sends no parent
         fields = tracker_fields(item, as_tracker(row, export), parent)
