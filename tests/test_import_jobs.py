@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -17,19 +16,13 @@ from service.backlog.importers import parse_import
 from service.core import jobs
 from service.core.tables import ImportJob
 from tests.test_imports import GITHUB_REST_ISSUES
+from tests.test_trackers import finished
 
 ISSUES = json.dumps(GITHUB_REST_ISSUES).encode()
 
 
 def start(client, data: bytes = ISSUES, format: str = "github_json"):
     return client.post(f"/v1/backlog/import/jobs?format={format}", files={"file": ("issues.json", data)})
-
-
-def finished(client, url: str) -> dict:
-    deadline = time.monotonic() + 60
-    while (job := client.get(url).json())["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return job
 
 
 def test_an_import_job_reports_its_counts_and_embeds_what_it_added(client):

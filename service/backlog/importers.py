@@ -297,12 +297,22 @@ def _jira_issue(record: dict[str, Any], where: str, result: ParsedImport, points
         "story_points": _points("" if points is None else str(points), where, result.problems),
         "parent": parent.get("key") if isinstance(parent.get("key"), str) else None,
         "closed": category.get("key") == "done" or bool(fields.get("resolution")),
-        "depends_on_keys": [f"jira:{link['inwardIssue']['key']}" for link in links if _linked(link, "inwardIssue")],
+        "depends_on_keys": list(jira_blocked_by(links)),
     })  # fmt: skip
     if item is not None and (
         blocked := [link["outwardIssue"]["key"] for link in links if _linked(link, "outwardIssue")]
     ):
         result.blocks.append((item, where, blocked))
+
+
+def jira_blocked_by(links: Iterable[Any]) -> dict[str, str]:
+    """The issues an issue's own links say it is blocked by, as imports name them (`jira:SHOP-3`), each with its
+    link's id: the Blocks links that name an `inwardIssue`."""
+    return {
+        f"jira:{link['inwardIssue']['key']}": str(link.get("id") or "")
+        for link in links
+        if isinstance(link, dict) and _is_blocks(link) and _linked(link, "inwardIssue")
+    }
 
 
 def _is_blocks(link: dict[str, Any]) -> bool:

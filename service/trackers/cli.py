@@ -114,8 +114,6 @@ def tracker_hook(
 ) -> None:
     """Where the tracker sends its webhooks so its changes show here at once, with the secret to sign them (keep
     it private), which events to pick there, and the last webhook heard."""
-    from service.core import scope
-    from service.core.enums import DEFAULT_PROJECT
     from service.trackers import service
     from service.trackers.schemas import HookSecret
 
@@ -127,8 +125,7 @@ def tracker_hook(
         row = service.connection(session)
         if wanted or new_secret:
             row.hook_secret = wanted or service.new_hook_secret()
-        project = scope.this_project(session)
-        setup = service.hook_setup(row, url, project.key if project else DEFAULT_PROJECT)
+        setup = service.hook_setup(session, row, url)
     console.print(f"address: {escape(setup.url)}\nsecret: {setup.secret}\n{escape(setup.events)}")
     heard = f"{setup.received_at:%Y-%m-%d %H:%M}: {escape(setup.last or '')}" if setup.received_at else "none yet"
     console.print(f"last webhook heard: {heard}")

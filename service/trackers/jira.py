@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import httpx
 
 from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_jira_json
+from service.backlog.importers import jira_blocked_by
 from service.core.enums import TrackerKind
 from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, fail
 
@@ -118,17 +119,11 @@ class Jira:
         return sent
 
     def blockers(self, key: str) -> dict[str, str]:
-        """The issues `key` is blocked by: on an issue's own links, a Blocks link naming an `inwardIssue` (Atlassian's
-        issue linking model)."""
+        """The issues `key` is blocked by, read as a pull reads them (Atlassian's issue linking model)."""
         found = self.http.call("GET", f"/issue/{key}?fields=issuelinks")
         if found.status_code != 200:
             raise fail(self.name, f"read the links of {key}", found)
-        links = (found.json().get("fields") or {}).get("issuelinks") or []
-        return {
-            f"jira:{link['inwardIssue']['key']}": str(link["id"])
-            for link in links
-            if (link.get("type") or {}).get("name") == BLOCKS and (link.get("inwardIssue") or {}).get("key")
-        }
+        return jira_blocked_by((found.json().get("fields") or {}).get("issuelinks") or [])
 
     def block(self, key: str, blocker: str) -> None:
         """A Blocks link from `blocker` to `key`. Creating one, Jira takes the blocker as `inwardIssue`, the reverse of

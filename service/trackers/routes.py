@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
 from service.backlog import jobs as import_jobs
 from service.backlog.schemas import ImportJobPublic
-from service.core import scope
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
-from service.core.enums import DEFAULT_PROJECT
 from service.core.schemas import DryRun, IdPath, IdValue, JobCreated, errors
 from service.trackers import hooks, jobs, service
 from service.trackers.http import TrackerError
@@ -75,7 +72,7 @@ def get_hook(runtime: RuntimeDep, request: Request) -> HookSetup:
     what to pick there; the last webhook heard."""
     with runtime.db.session() as session:
         row = service.connection(session)
-        return service.hook_setup(row, str(request.base_url), _project_key(session))
+        return service.hook_setup(session, row, str(request.base_url))
 
 
 @router.put("/hook", response_model=HookSetup, responses=errors(404, 422))
@@ -84,7 +81,7 @@ def set_hook_secret(runtime: RuntimeDep, request: Request, body: HookSecret | No
     with runtime.db.session() as session:
         row = service.connection(session)
         row.hook_secret = (body.secret if body else None) or service.new_hook_secret()
-        return service.hook_setup(row, str(request.base_url), _project_key(session))
+        return service.hook_setup(session, row, str(request.base_url))
 
 
 @router.post("/hook", response_model=HookHeard, responses=errors(401, 404, 422, 502))
@@ -98,11 +95,6 @@ async def tracker_hook(runtime: RuntimeDep, request: Request) -> HookHeard:
     except TrackerError as exc:
         raise HTTPException(status_code=502, detail=str(exc)) from exc
     return HookHeard(key=heard.key, imported=heard.imported, detail=heard.detail)
-
-
-def _project_key(session: Session) -> str:
-    found = scope.this_project(session)
-    return found.key if found else DEFAULT_PROJECT
 
 
 @router.get("/pending", response_model=PushPreview, responses=errors(404, 422))

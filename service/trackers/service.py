@@ -35,7 +35,8 @@ from service.backlog.service import (
     tracked,
     tracker_fields,
 )
-from service.core.enums import JiraEdition, TrackerKind
+from service.core import scope
+from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
 from service.core.tables import BacklogItem, PullJob, TrackerConnection
@@ -114,9 +115,11 @@ HOOK_EVENTS = {
 }
 
 
-def hook_setup(row: TrackerConnection, base_url: str, project_key: str) -> HookSetup:
-    """Where and how the tracker sends its webhooks (admins only: the secret is in it)."""
-    url = f"{base_url.rstrip('/')}/v1/tracker/hook?project={project_key}"
+def hook_setup(session: Session, row: TrackerConnection, base_url: str) -> HookSetup:
+    """Where and how the tracker sends its webhooks, to this server at `base_url` (admins only: the secret is in
+    it)."""
+    project = scope.this_project(session)
+    url = f"{base_url.rstrip('/')}/v1/tracker/hook?project={project.key if project else DEFAULT_PROJECT}"
     return HookSetup(
         url=url, secret=row.hook_secret or "", events=HOOK_EVENTS[TrackerKind(row.kind)].format(target=row.target),
         received_at=row.hook_received_at, last=row.hook_last,
