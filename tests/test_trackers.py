@@ -544,3 +544,71 @@ def test_a_pull_dry_run_lists_what_changed_in_the_tracker_and_changes_nothing(cl
         assert len(said) == 1 and said[0].startswith("1 open item(s) here are not among Jira project SHOP") and (
             said[0].endswith(": SHOP-3; they are left as they are")), said  # fmt: skip
         assert items(client)[third["id"]]["closed"] is False
+
+
+def move(client, item_id: int, under: int | None) -> None:
+    moved = client.patch(f"/v1/backlog/{item_id}", json={"parent_id": under})
+    assert moved.status_code == 200, moved.text
+
+
+def parent_there(site, kind: str, key: str) -> str | None:
+    """The key of the issue's parent in the stand-in (SHOP-1, 1, ENG-1), or None."""
+    if kind == "jira":
+        return (site.issues[key].get("parent") or {}).get("key")
+    if kind == "github":
+        url = site.issues[key].get("parent_issue_url")
+        return url.rsplit("/", 1)[1] if url else None
+    issues = site.linear()
+    issue = next(i for i in issues.values() if i["identifier"] == key)
+    return next((i["identifier"] for i in issues.values() if i["id"] == issue.get("parentId")), None)
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_an_item_moved_under_another_parent_or_none_is_moved_there_by_the_next_push(client, kind):
+    parent, bug, child = add_items(client)
+    move(client, child, parent)
+    key = {"jira": "SHOP-{}", "github": "{}", "linear": "ENG-{}"}[kind].format
+    with standin() as site:
+        connect(client, site, kind)
+        assert push(client)["created"] == 3 and parent_there(site, kind, key(3)) == key(1)
+
+        move(client, child, bug)  # to another epic
+        preview = client.get("/v1/tracker/pending").json()
+        assert [(i["item_id"], i["changed"]) for i in preview["items"]] == [(child, ["parent"])]
+        job = push(client)
+        assert (job["updated"], job["unchanged"], job["failed"]) == (1, 2, 0), job
+        assert parent_there(site, kind, key(3)) == key(2)
+        untouched = pull(client)
+        assert (untouched["created"], untouched["updated"]) == (0, 0), untouched
+        assert items(client)[child]["parent_id"] == bug
+        assert push(client)["unchanged"] == 3  # sent: nothing left to send
+
+        move(client, child, None)  # out of any epic
+        assert push(client)["updated"] == 1 and parent_there(site, kind, key(3)) is None
+        untouched = pull(client)
+        assert (untouched["updated"], items(client)[child]["parent_id"]) == (0, None), untouched
+
+
+def test_a_move_here_is_kept_over_the_trackers_and_waits_for_a_new_parent_to_be_sent(client):
+    parent, bug, child = add_items(client)
+    with standin() as site:
+        connect_jira(client, site)
+        push(client)
+        site.issues["SHOP-3"]["parent"] = {"key": "SHOP-1"}  # moved in Jira
+        move(client, child, bug)  # and here, before a pull
+        pulled = pull(client)
+        assert [(u["external_id"], u["changed"], u["kept"]) for u in pulled["updates"]] == [
+            ("jira:SHOP-3", [], ["parent"])]  # fmt: skip
+        assert items(client)[child]["parent_id"] == bug
+        assert push(client)["updated"] == 1 and site.issues["SHOP-3"]["parent"] == {"key": "SHOP-2"}
+
+        site.issues["SHOP-3"]["parent"] = None  # taken out of its epic in Jira: a pull takes that
+        assert [u["changed"] for u in pull(client)["updates"]] == [["parent"]]
+        assert items(client)[child]["parent_id"] is None
+
+        (epic,) = add_items(client, [{"title": "Gift cards", "description": "As a shopper I want gift cards."}])
+        move(client, child, epic)  # under an item Jira does not have yet
+        assert push(client, item_ids=[child])["unchanged"] == 1 and site.issues["SHOP-3"].get("parent") is None
+        job = push(client)  # the epic is created first, then the child moved under it
+        assert (job["created"], job["updated"]) == (1, 1), job
+        assert site.issues["SHOP-3"]["parent"] == {"key": "SHOP-4"}

@@ -676,6 +676,32 @@ def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_b
     assert httpx.get(f"{desk}/v1/backlog/1", timeout=30).json()["depends_on"] == []
 
 
+def test_an_item_is_put_under_an_epic_by_key_and_taken_out_and_a_cycle_is_refused(page: Page, desk: str):
+    items = [{"title": "Checkout", "external_id": "jira:SHOP-1"}, {"title": "Payments"}, {"title": "Checkout page"}]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    visit(page, "/#backlog")
+    page_row = page.locator("#backlog tbody tr[data-id='3']")
+    page_row.locator(".item-title").click()
+    page_row.locator(".edit-item").click()
+    page_row.locator("[name=parent]").fill("shop-1")
+    page_row.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("Saved #3: parent_id changed.")
+    page_row.locator(".item-title").click()
+    expect(page_row.locator(".item-links")).to_have_text("Under: SHOP-1 Checkout")
+    epic_row = page.locator("#backlog tbody tr[data-id='1']")
+    epic_row.locator(".item-title").click()
+    expect(epic_row.locator(".item-links")).to_have_text("Holds: #3 Checkout page")
+    epic_row.locator(".edit-item").click()
+    epic_row.locator("[name=parent]").fill("3")
+    epic_row.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("#3 under #1: #1 cannot also be under #3, that would be a cycle")
+    page_row.locator(".edit-item").click()  # still open: a refused edit reloads nothing
+    page_row.locator("[name=parent]").fill("")
+    page_row.locator(".save-item").click()
+    expect(page.locator("#flash")).to_contain_text("Saved #3: parent_id changed.")
+    assert httpx.get(f"{desk}/v1/backlog/3", timeout=30).json()["parent_id"] is None
+
+
 def test_ticked_items_get_a_label_and_are_closed_together(page: Page, desk: str):
     items = [{"title": "Checkout API"}, {"title": "Payments SDK", "labels": ["old"]}, {"title": "Dark mode"}]
     assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201

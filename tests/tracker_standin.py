@@ -105,18 +105,24 @@ def _jira_links(site: Standin, key: str) -> list[dict[str, Any]]:
 
 
 def _github_issue(site: Standin, number: str) -> dict[str, Any]:
-    """A GitHub issue as its API gives it: database id, labels as objects, addresses, its dependencies' counts."""
+    """A GitHub issue as its API gives it: database id, labels as objects, addresses, its dependencies' and
+    sub-issues' counts."""
     issue = site.issues[number]
     blockers = [b for blocked, b in site.github_blocks if blocked == number]
     blocking = [blocked for blocked, b in site.github_blocks if b == number]
     still = [b for b in blockers if site.issues[b].get("state") == "open"]
     summary = {"blocked_by": len(still), "total_blocked_by": len(blockers), "blocking": len(blocking),
                "total_blocking": len(blocking)}  # fmt: skip
+    url = f"{site.url}/repos/{site.repo}/issues/{number}"
+    children = [n for n, other in site.github().items() if other.get("parent_issue_url") == url]
+    done = sum(site.issues[n].get("state") == "closed" for n in children)
     return {
         **issue, "id": 1000 + int(number), "number": int(number),
         "labels": [{"name": name} for name in issue.get("labels", [])],
-        "html_url": f"https://github.com/{site.repo}/issues/{number}",
+        "html_url": f"https://github.com/{site.repo}/issues/{number}", "url": url,
         "repository_url": f"{site.url}/repos/{site.repo}", "issue_dependencies_summary": summary,
+        "sub_issues_summary": {"total": len(children), "completed": done,
+                               "percent_completed": 100 * done // len(children) if children else 0},
     }  # fmt: skip
 
 
@@ -430,11 +436,13 @@ def standin() -> Iterator[Standin]:
                 self._answer(401, {"message": "Bad credentials"})
                 return
             base, path = f"/repos/{site.repo}", urlsplit(path).path
-            issue = re.fullmatch(rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues)?(?:/(\d+))?", path)
+            issue = re.fullmatch(rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues?)?(?:/(\d+))?", path)
             if issue and issue[1] not in site.issues:
                 self._answer(404, {"message": "Not Found"})
             elif issue and issue[2] == "/sub_issues" and self.command == "POST":
                 self._github_sub_issue(issue[1], body)
+            elif issue and issue[2] == "/sub_issue" and self.command == "DELETE":
+                self._github_sub_issue(issue[1], body, remove=True)
             elif issue and issue[2]:
                 self._github_dependencies(issue[1], issue[3], body)
             elif issue and self.command == "GET":
@@ -458,15 +466,26 @@ def standin() -> Iterator[Standin]:
             else:
                 self._answer(404, {"message": "Not Found"})
 
-        def _github_sub_issue(self, number: str, body: Any) -> None:
-            """POST {sub_issue_id}: the issue of that database id becomes a sub-issue of `number` (one parent each)."""
+        def _github_sub_issue(self, number: str, body: Any, remove: bool = False) -> None:
+            """POST /sub_issues {sub_issue_id, replace_parent}: the issue of that database id becomes a sub-issue of
+            `number` (one parent each: one it has is replaced only when asked); DELETE /sub_issue {sub_issue_id}: it
+            is one no more."""
             child = {str(1000 + int(n)): n for n in site.github()}.get(str((body or {}).get("sub_issue_id")))
-            if child is None or child == number or site.issues[child].get("parent_issue_url"):
+            url = f"{site.url}/repos/{site.repo}/issues/{number}"
+            if remove and (child is None or site.issues[child].get("parent_issue_url") != url):
+                self._answer(404, {"message": "Not Found"})
+                return
+            if remove:
+                site.issues[child or ""].pop("parent_issue_url")
+                self._answer(200, _github_issue(site, number))
+                return
+            has_one = child is not None and site.issues[child].get("parent_issue_url")
+            if child is None or child == number or has_one and not (body or {}).get("replace_parent"):
                 self._answer(
                     422, {"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "invalid"}]}
                 )
                 return
-            site.issues[child]["parent_issue_url"] = f"{site.url}/repos/{site.repo}/issues/{number}"
+            site.issues[child]["parent_issue_url"] = url
             self._answer(201, _github_issue(site, number))
 
         def _github_dependencies(self, number: str, blocker_id: str | None, body: Any) -> None:

@@ -145,6 +145,10 @@ def backlog_edit(
         ),
     ] = None,
     no_depends_on: Annotated[bool, typer.Option("--no-depends-on", help="It waits for nothing.")] = False,
+    parent: Annotated[
+        str | None, typer.Option("--parent", help="The item it goes under (an epic), by id or key.")
+    ] = None,
+    no_parent: Annotated[bool, typer.Option("--no-parent", help="It goes under no item.")] = False,
     edited_by: As = None,
 ) -> None:
     """Change an item's fields, as the desk's Edit does: the item's history keeps each change with who made it, and
@@ -153,19 +157,19 @@ def backlog_edit(
     from service.backlog.schemas import BacklogItemUpdate
     from service.core.schemas import BacklogItemPublic
 
-    if labels and no_labels or points is not None and no_points or depends_on and no_depends_on:
+    if labels and no_labels or points is not None and no_points or depends_on and no_depends_on or parent and no_parent:
         raise fail(
-            "--label and --no-labels, --points and --no-points, or --depends-on and --no-depends-on contradict each "
-            "other: give one"
+            "--label and --no-labels, --points and --no-points, --depends-on and --no-depends-on, or --parent and "
+            "--no-parent contradict each other: give one"
         )
     given = {"title": title, "description": _description(description, file), "item_type": item_type}
     given |= {"labels": [] if no_labels else labels, "story_points": points, "closed": closed}
     wanted = {name: value for name, value in given.items() if value is not None}
     wanted |= {"story_points": None} if no_points else {}
-    if not wanted and not depends_on and not no_depends_on:
+    if not wanted and not depends_on and not no_depends_on and not parent and not no_parent:
         raise fail(
             "nothing to change: give --title, --description or --file, --type, --label or --no-labels, "
-            "--points or --no-points, --close or --reopen, --depends-on or --no-depends-on"
+            "--points or --no-points, --close or --reopen, --depends-on or --no-depends-on, --parent or --no-parent"
         )
     runtime = open_runtime(index=True)
     with refusals():
@@ -173,7 +177,9 @@ def backlog_edit(
             before = BacklogItemPublic.model_validate(service.find_item(session, item))
             if depends_on or no_depends_on:
                 wanted["depends_on"] = [service.find_item(session, key).id for key in depends_on or []]
-        edit = with_options(BacklogItemUpdate, {"depends_on": "--depends-on"}, **wanted)
+            if parent or no_parent:
+                wanted["parent_id"] = service.find_item(session, parent).id if parent else None
+        edit = with_options(BacklogItemUpdate, {"depends_on": "--depends-on", "parent_id": "--parent"}, **wanted)
         edited = service.edit_item(runtime, before.id, edit, edited_by or getpass.getuser())
         after = BacklogItemPublic.model_validate(edited)
     changed = [

@@ -413,17 +413,20 @@ def _json_records(text: str, what: str, unwrap: Callable[[Any], Any] = lambda da
 def _parse_github_json(text: str) -> ParsedImport:
     """GitHub REST issues (array or one object) or our github_json export; pull requests are skipped. A parent is
     read from `parent_issue_url` (sub-issues) or from a parent's task list: "- [ ] #12", or the "Child stories"
-    titles our exporter writes."""
-    result = ParsedImport()
-    added = [_github_issue(record, index, result) for index, record in enumerate(_json_records(text, "issues"), 1)]
+    titles our exporter writes (only where the issue has no `sub_issues_summary`: GitHub's API gives one with
+    sub-issues, which say the parent then)."""
+    result, records = ParsedImport(), _json_records(text, "issues")
+    added = [_github_issue(record, index, result) for index, record in enumerate(records, 1)]
     by_id = {item.external_id: item for item, _ in added if item}
     by_title = {item.title: item for item, _ in added if item}
+    from_api = {github_key(record) for record in records if "sub_issues_summary" in record}  # sub-issues: the parents
     for item, repo in added:
         if item:
             refs = _ISSUE_REF_RE.findall(item.description)
             _adopt(item, (by_id.get(f"github:{other or repo or ''}#{number}") for other, number in refs))
-            for block in _CHILD_STORIES_RE.findall(item.description):
-                _adopt(item, (by_title.get(line[6:].strip()) for line in block.splitlines()))
+            if item.external_id not in from_api:
+                for block in _CHILD_STORIES_RE.findall(item.description):
+                    _adopt(item, (by_title.get(line[6:].strip()) for line in block.splitlines()))
     return result
 
 

@@ -14,6 +14,7 @@ from service.core.schemas import BacklogItemPublic, IdValue, JobPublic
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 MAX_BULK = 500  # items edited alike at once
+CLEARABLE = ("story_points", "parent_id")  # what an edit may set to null
 
 
 class BacklogItemCreate(BaseModel):
@@ -82,14 +83,19 @@ class BacklogItemUpdate(BaseModel):
         description='The ids of the items it waits for (Jira\'s "is blocked by"), all of them; [] removes every '
         "dependency. Ranks and sprint plans put them first; a cycle is refused.",
     )
+    parent_id: IdValue | None = Field(
+        None,
+        description="The item it is a child of (an epic's story, as a split makes it); null: none. Its tracker's "
+        "issue is moved under the parent's by the next push. An item under its own child is refused.",
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> BacklogItemUpdate:
         if not self.model_fields_set:
             raise ValueError("nothing to change: give at least one of " + ", ".join(type(self).model_fields))
-        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None and n != "story_points")
+        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None and n not in CLEARABLE)
         if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null (only story_points can be cleared)")
+            raise ValueError(f"{', '.join(nulls)} cannot be null (only {' and '.join(CLEARABLE)} can be cleared)")
         return self
 
 

@@ -37,6 +37,7 @@ from service.core.tables import BacklogItem, ItemEvent, Suggestion
 KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*-\d+)|#\d+")  # SHOP-12 (Jira, Linear), #12 (GitHub)
 SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points", "closed")
 REPEATED = "repeats an earlier record of this import with the same external_id"
+PARENT_MOVED = "parent_moved"  # kept in `BacklogItem.imported` from a person's move here until the tracker has it
 INDEXED = frozenset(("title", "description"))  # what the duplicate index reads of an item (`item_document`)
 
 
@@ -231,11 +232,11 @@ def _synced_value(name: str, value: Any) -> Any:
 
 def tracker_fields(item: BacklogItem, theirs: dict[str, Any], parent: str | None) -> dict[str, Any]:
     """What `BacklogItem.imported` keeps once the item is sent: the synced fields as the tracker will give them back
-    to an import (`theirs`), its parent's key there, and the fields as they are here (`here`: what a later edit is
-    compared with). Taken before sending, so an edit made meanwhile still counts as a change here."""
+    to an import (`theirs`), its parent's key there (`parent`), and the fields as they are here (`here`: what a later
+    edit is compared with). Taken before sending, so an edit made meanwhile still counts as a change here."""
     known = item.imported or {}
     return {name: theirs[name] for name in SYNCED} | {
-        "parent": parent if parent is not None else known.get("parent"),
+        "parent": parent,
         "depends_on_keys": known.get("depends_on_keys", []),
         "here": _ours(item),
     }
@@ -278,13 +279,17 @@ def _edit(session: Session, item: BacklogItem, wanted: dict[str, Any], actor: st
         wanted["labels"] = _label_set(wanted["labels"])
     if "depends_on" in wanted:
         wanted["depends_on"] = check_dependencies(session, item, wanted["depends_on"])
+    if wanted.get("parent_id") is not None:
+        check_parent(session, item, wanted["parent_id"])
     ours = _ours(item)
-    current = ours | {"depends_on": sorted(item.depends_on or [])}
+    current = ours | {"depends_on": sorted(item.depends_on or []), "parent_id": item.parent_id}
     changed = {name: value for name, value in wanted.items() if current[name] != value}
     if not changed:
         return changed
     if item.external_id and item.imported is None:
         item.imported = ours  # the tracker's values, as best known: this edit must not look like theirs
+    if item.external_id and "parent_id" in changed:
+        item.imported = {**(item.imported or {}), PARENT_MOVED: True}  # for the tracker: moved here
     for name, value in changed.items():
         setattr(item, name, value or None if name == "depends_on" else value)
     before = {name: current[name] for name in changed}
@@ -331,6 +336,26 @@ def check_dependencies(session: Session, item: BacklogItem, wanted: list[int]) -
             chain = " waits for ".join(f"#{i}" for i in path)
             raise InvalidInput(f"{chain}: #{item.id} cannot also wait for #{start}, that would be a cycle")
     return ids
+
+
+def check_parent(session: Session, item: BacklogItem, parent_id: int) -> None:
+    """InvalidInput saying what to fix when `item` cannot be put under `parent_id`: itself, an item that does not exist
+    or was merged away, or one of its own children or their children (a cycle)."""
+    if parent_id == item.id:
+        raise InvalidInput(f"item #{item.id} cannot be its own parent: give another parent_id, or null for none")
+    parent = session.get(BacklogItem, parent_id)
+    if parent is None:
+        raise InvalidInput(f"parent_id names no backlog item with id {parent_id}")
+    if parent.merged_into_id is not None:
+        raise InvalidInput(f"item #{parent_id} was merged into #{parent.merged_into_id}: put it under that one")
+    chain, above = [parent_id], parent
+    while above is not None and above.parent_id is not None and above.parent_id not in chain:
+        if above.parent_id == item.id:
+            under = " under ".join(f"#{i}" for i in chain)
+            raise InvalidInput(f"{under} under #{item.id}: #{item.id} cannot also be under #{parent_id}, that would be "
+                               "a cycle")  # fmt: skip
+        chain.append(above.parent_id)
+        above = session.get(BacklogItem, above.parent_id)
 
 
 def links(session: Session, item: BacklogItem | BacklogItemPublic) -> tuple[list[BacklogItem], list[BacklogItem]]:
@@ -386,9 +411,13 @@ def _reimport(
             changed.append(name)
         else:
             kept.append(name)
+    moved = base is not None and bool(base.get(PARENT_MOVED))  # a person moved it here since: theirs waits
     if base is not None and theirs["parent"] != base.get("parent", theirs["parent"]):
-        links.append((item, theirs["parent"]))
-        changed.append("parent")
+        if moved:
+            kept.append("parent")
+        else:
+            links.append((item, theirs["parent"]))
+            changed.append("parent")
     # an item imported before dependencies were read had none from its tracker, unless it has some here
     their_waits = theirs["depends_on_keys"]
     if base is not None and their_waits != base.get("depends_on_keys", their_waits if item.depends_on else []):
@@ -397,10 +426,11 @@ def _reimport(
         else:
             waits.append((item, theirs["depends_on_keys"]))
             changed.append("depends_on_keys")
-    item.imported = theirs
+    item.imported = theirs | ({PARENT_MOVED: True} if moved else {})
     if base is not None and "here" in base:  # what a push left here: the fields just applied are as they are here now
         now = _ours(item)
-        item.imported = {**theirs, "here": base["here"] | {name: now[name] for name in changed if name in SYNCED}}
+        here = base["here"] | {name: now[name] for name in changed if name in SYNCED}
+        item.imported = item.imported | {"here": here}
     if changed:
         before, after = ({n: values.get(n) for n in changed} for values in (ours, theirs))
         session.add(ItemEvent(item_id=item.id, action=ItemAction.imported, actor=None, before=before, after=after))
@@ -428,8 +458,7 @@ def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]])
     """Point each new item at its parent, found by key among all items."""
     found = _by_key(session, {key for _, key in links if key})
     for item, key in links:
-        if key:
-            item.parent_id = found.get(key)
+        item.parent_id = found.get(key) if key else None  # a parent removed there is removed here
 
 
 def _link_dependencies(session: Session, waits: list[tuple[BacklogItem, list[str]]]) -> None:

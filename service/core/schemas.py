@@ -63,7 +63,9 @@ class BacklogItemPublic(BaseModel):
     priority_set_by: str | None = None
     priority_set_at: datetime | None = None
     story_points: int | None = None
-    parent_id: int | None = Field(None, description="The item a split made this one a child of.")
+    parent_id: int | None = Field(
+        None, description="The item it is under: the epic a split made it a child of, or one a person put it under."
+    )
     closed: bool = Field(False, description="Done or cancelled in its tracker: history, not work to refine or plan.")
     depends_on: list[int] = Field(
         [], description="The ids of the items it waits for: set by a person, imported, or by an accepted priority."

@@ -51,12 +51,35 @@ class GitHub:
         made = response.json()
         sent = Sent(f"{self.repo}#{made['number']}")
         if item.parent:
-            path = f"/repos/{self.repo}/issues/{_number(item.parent)}/sub_issues"
-            adopted = self.http.call("POST", path, {"sub_issue_id": made["id"]})
-            if adopted.status_code >= 300:
-                sent.warnings.append(f"GitHub did not make it a sub-issue of {item.parent} ({detail(adopted)})")
-                sent.dropped.append("parent")
+            self._adopt(item.parent, made, sent)
         return sent
+
+    def _adopt(self, parent: str, issue: dict[str, Any], sent: Sent) -> None:
+        """Make `issue` a sub-issue of `parent`, in place of a parent it has; said, and dropped, where GitHub
+        refuses."""
+        path = f"/repos/{self.repo}/issues/{_number(parent)}/sub_issues"
+        adopted = self.http.call("POST", path, {"sub_issue_id": issue["id"], "replace_parent": True})
+        if adopted.status_code >= 300:
+            sent.warnings.append(f"GitHub did not make it a sub-issue of {parent} ({detail(adopted)})")
+            sent.dropped.append("parent")
+
+    def _move(self, key: str, parent: str | None, sent: Sent) -> None:
+        """Put the issue under `parent` (a sub-issue), or under none: it is read first for its id and parent."""
+        found = self.http.call("GET", f"/repos/{self.repo}/issues/{_number(key)}")
+        if found.status_code != 200:
+            raise fail(self.name, f"read {key}", found)
+        issue = found.json()
+        if parent:
+            self._adopt(parent, issue, sent)
+            return
+        above = github_key({"url": issue["parent_issue_url"]}) if issue.get("parent_issue_url") else None
+        if above is None:
+            return
+        repo, number = above.removeprefix("github:").rsplit("#", 1)
+        gone = self.http.call("DELETE", f"/repos/{repo}/issues/{number}/sub_issue", {"sub_issue_id": issue["id"]})
+        if gone.status_code >= 300 and gone.status_code != 404:
+            sent.warnings.append(f"GitHub did not take it out of {repo}#{number} ({detail(gone)})")
+            sent.dropped.append("parent")
 
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
         full = to_github_json([item])[0]
@@ -70,7 +93,10 @@ class GitHub:
             body |= {"state": "open", "state_reason": "reopened"}
         if body:
             self._patch(_number(key), body)
-        return Sent(key)
+        sent = Sent(key)
+        if "parent" in changed:
+            self._move(key, item.parent, sent)
+        return sent
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by (GitHub's issue dependencies), with their database ids."""

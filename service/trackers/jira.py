@@ -106,10 +106,10 @@ class Jira:
         full = self._fields(item)
         wanted = {
             "title": ["summary"], "description": ["description"], "item_type": ["issuetype"], "labels": ["labels"],
-            "priority": ["priority"], "story_points": [self.points_field],
+            "priority": ["priority"], "story_points": [self.points_field], "parent": ["parent"],
         }  # fmt: skip
         names = {name for field_name in changed for name in wanted.get(field_name, [])}
-        fields = {name: full.get(name) for name in names}  # a field the item no longer has is cleared
+        fields = {name: full.get(name) for name in names}  # a field the item no longer has is cleared (parent too)
         sent = Sent(key)
         if fields:
             sent = self._send("PUT", f"/issue/{key}", fields, f"update {key}")[1]

@@ -106,10 +106,14 @@ class Linear:
         issue["labelIds"] = self._label_ids(issue.pop("labelNames"), warnings)
         issue.pop("stateName", None)  # open, as a new item is (a closed one is never created)
         if item.parent:
-            parent = self._run("query Parent($id: String!) { issue(id: $id) { id } }", {"id": item.parent},
-                               f"find the parent {item.parent}")  # fmt: skip
-            issue["parentId"] = parent["issue"]["id"]
+            issue["parentId"] = self._id(item.parent)
         return issue
+
+    def _id(self, identifier: str) -> str:
+        """The id of the issue `identifier` names (ENG-12)."""
+        found = self._run("query Parent($id: String!) { issue(id: $id) { id } }", {"id": identifier},
+                          f"find {identifier}")  # fmt: skip
+        return str(found["issue"]["id"])
 
     def create(self, item: ExportItem) -> Sent:
         warnings: list[str] = []
@@ -145,6 +149,8 @@ class Linear:
         issue = {wanted[name]: full.get(wanted[name]) for name in changed if name in wanted}
         if {"labels", "item_type"} & set(changed):
             issue["labelIds"] = self._label_ids(full["labelNames"], warnings)
+        if "parent" in changed:  # moved under another issue, or under none
+            issue["parentId"] = self._id(item.parent) if item.parent else None
         if "closed" in changed:
             state = self._state_id(done=item.closed)
             if state is None:
@@ -171,8 +177,8 @@ class Linear:
 
     def block(self, key: str, blocker: str) -> None:
         """A `blocks` relation from `blocker` to `key`, named by their ids (read first)."""
-        find, other = "query Parent($id: String!) { issue(id: $id) { id } }", blocker.removeprefix("linear:")
-        ids = [self._run(find, {"id": name}, f"find {name}")["issue"]["id"] for name in (other, key)]
+        other = blocker.removeprefix("linear:")
+        ids = [self._id(name) for name in (other, key)]
         self._run(
             "mutation Relate($input: IssueRelationCreateInput!) { issueRelationCreate(input: $input) { success } }",
             {"input": {"type": "blocks", "issueId": ids[0], "relatedIssueId": ids[1]}},

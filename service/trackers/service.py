@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -29,6 +29,7 @@ from service.backlog.exporters import (
 )
 from service.backlog.importers import ParsedImport, parse_import
 from service.backlog.service import (
+    PARENT_MOVED,
     changed_since_tracker,
     select_items,
     sent_to_tracker,
@@ -264,9 +265,10 @@ class Planned:
     reason: str | None = None
 
 
-def plan(session: Session, row: TrackerConnection, item: BacklogItem) -> Planned:
-    """What a push would do with `item`, asking the tracker nothing: an item already there is updated when a field or
-    what it waits for changed here since the tracker last had them."""
+def plan(session: Session, row: TrackerConnection, item: BacklogItem, coming: Collection[int] = ()) -> Planned:
+    """What a push would do with `item`, asking the tracker nothing: an item already there is updated when a field,
+    what it waits for or its parent changed here since the tracker last had them (`coming`: the items the push
+    creates before it)."""
     key = key_here(row, item.external_id)
     if key is None and item.external_id:
         source = item.external_id.split(":", 1)[0]
@@ -277,7 +279,32 @@ def plan(session: Session, row: TrackerConnection, item: BacklogItem) -> Planned
     if key is None:
         return Planned(item.id, item.title, Outcome.created)
     changed = changed_since_tracker(item) + (["depends_on"] if any(blocked_by(session, row, item)) else [])
+    changed += ["parent"] if moved(session, row, item, coming) else []
     return Planned(item.id, item.title, Outcome.updated if changed else Outcome.unchanged, key, changed)
+
+
+def moved(session: Session, row: TrackerConnection, item: BacklogItem, coming: Collection[int] = ()) -> bool:
+    """Whether a person moved the item under another parent here (or under none) since the tracker last had its
+    parent, and the tracker can take the move: a parent not in this tracker waits for a push that creates it
+    (`coming`); Jira Data Center links an epic's stories by a field of its own, so it takes none."""
+    known = item.imported or {}
+    if not known.get(PARENT_MOVED) or data_center(row):
+        return False
+    parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
+    key = _as_imported(row, key_here(row, parent.external_id)) if parent else None
+    if parent is not None and key is None:
+        return parent.id in coming
+    return key != known.get("parent")
+
+
+def plan_each(session: Session, row: TrackerConnection, items: list[BacklogItem]) -> list[Planned]:
+    """`plan` of each item (parents first), knowing which the push creates before it."""
+    coming: set[int] = set()
+    planned = []
+    for item in items:
+        planned.append(plan(session, row, item, coming))
+        coming |= {item.id} if planned[-1].outcome == Outcome.created else set()
+    return planned
 
 
 def blocked_by(session: Session, row: TrackerConnection, item: BacklogItem) -> tuple[list[str], list[str]]:
@@ -298,7 +325,7 @@ def blocked_by(session: Session, row: TrackerConnection, item: BacklogItem) -> t
 def preview(session: Session, item_ids: list[int] | None) -> list[Planned]:
     """What a push of these items (default: as a push takes them) would do, item by item, parents first."""
     row = connection(session)
-    return [plan(session, row, item) for item in items_to_push(session, row, item_ids)]
+    return plan_each(session, row, items_to_push(session, row, item_ids))
 
 
 def _not_taken(row: TrackerConnection, item: ExportItem, dropped: list[str], known: dict[str, Any] | None) -> dict:
@@ -326,8 +353,9 @@ def plan_all(runtime: Runtime, row: TrackerConnection, item_ids: list[int]) -> d
     """What a push would do with each of these items (those still here), decided in one session: a push sends only
     those it would create or update, each decided again as it is sent."""
     with runtime.db.session() as session:
-        found = session.scalars(select(BacklogItem).where(BacklogItem.id.in_(item_ids)))
-        return {item.id: plan(session, row, item) for item in found if item.merged_into_id is None}
+        found = {item.id: item for item in session.scalars(select(BacklogItem).where(BacklogItem.id.in_(item_ids)))}
+        items = [found[i] for i in item_ids if i in found and found[i].merged_into_id is None]
+        return {planned.item_id: planned for planned in plan_each(session, row, items)}
 
 
 def counted(planned: list[Planned]) -> dict[str, int]:
@@ -347,9 +375,10 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
         if planned.outcome in NOT_SENT:
             return as_pushed(planned)
         export = _export(session, row, item)
-        parent = _as_imported(row, export.parent) if planned.key is None else None  # an update sends no parent
-        fields = tracker_fields(item, as_tracker(row, export), parent)
         known = dict(item.imported or {})
+        moving = "parent" in planned.changed  # an update sends a parent only when a person moved the item here
+        parent = _as_imported(row, export.parent) if planned.key is None or moving else known.get("parent")
+        fields = tracker_fields(item, as_tracker(row, export), parent)
     key, changed = planned.key, [name for name in planned.changed if name != "depends_on"]  # links: `link_item`
     try:
         sent = (tracker.update(key, export, changed) if changed else Sent(key)) if key else tracker.create(export)
@@ -361,6 +390,8 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
         item = session.get(BacklogItem, item_id)
         if item is not None:
             fields |= _not_taken(row, export, sent.dropped, known if key else None)
+            if known.get(PARENT_MOVED) and (not moving or "parent" in sent.dropped):
+                fields[PARENT_MOVED] = True  # not sent yet: the next push tries again
             sent_to_tracker(session, item, f"{row.kind}:{sent.key}", fields, actor)
     notes = [f"{name} ({sent.key}): {warning}" for warning in sent.warnings]
     return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)

@@ -227,11 +227,15 @@ function itemName(id) {
   return item?.external_id ? item.external_id.split(":").pop() : `#${id}`;
 }
 
-// What an item waits for and what waits for it (among the items shown), each named with its title.
+// The item an item is under and those under it, what it waits for and what waits for it (among the items shown),
+// each named with its title.
 function linksView(item) {
   const named = (id) => { const other = shownItems.get(id); return other ? `${itemName(id)} ${other.title}${other.closed ? " (closed)" : ""}` : itemName(id); };
-  const blocks = [...shownItems.values()].filter((other) => (other.depends_on || []).includes(item.id)).map((other) => other.id);
-  return [["Waits for", item.depends_on || []], ["Blocks", blocks]].filter(([, ids]) => ids.length)
+  const others = [...shownItems.values()];
+  const blocks = others.filter((other) => (other.depends_on || []).includes(item.id)).map((other) => other.id);
+  const children = others.filter((other) => other.parent_id === item.id).map((other) => other.id);
+  return [["Under", item.parent_id ? [item.parent_id] : []], ["Holds", children], ["Waits for", item.depends_on || []], ["Blocks", blocks]]
+    .filter(([, ids]) => ids.length)
     .map(([how, ids]) => h("p", { class: "item-links" }, `${how}: ${ids.map(named).join("; ")}`));
 }
 
@@ -300,6 +304,7 @@ function readItem(form) {
 function editForm(item) {
   const form = h("form", { class: "edit-item-form" }, ...itemFields(item),
     h("label", {}, "Depends on ", h("input", { name: "depends_on", value: (item.depends_on || []).map(itemName).join(", "), placeholder: "ids or keys: 12, SHOP-3" })),
+    h("label", {}, "Under ", h("input", { name: "parent", value: item.parent_id ? itemName(item.parent_id) : "", placeholder: "the epic's id or key; blank: none" })),
     h("label", {}, h("input", { type: "checkbox", name: "closed", checked: item.closed }), " closed (done or cancelled)"),
     h("button", { type: "submit", class: "save-item" }, "Save"), " ",
     h("button", { type: "button", onclick: () => form.remove() }, "Cancel"));
@@ -371,8 +376,12 @@ async function saveItem(event, item) {
   const wanted = readItem(event.target);
   const body = Object.fromEntries(Object.entries(wanted).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(item[k] ?? null)));
   try {
-    const waits = await itemIds(String(new FormData(event.target).get("depends_on")));
+    const form = new FormData(event.target);
+    const waits = await itemIds(String(form.get("depends_on")));
     if (JSON.stringify(waits) !== JSON.stringify(item.depends_on || [])) body.depends_on = waits;
+    const under = await itemIds(String(form.get("parent")));
+    if (under.length > 1) throw new Error("An item goes under one item: give one id or key, or none.");
+    if ((under[0] ?? null) !== (item.parent_id ?? null)) body.parent_id = under[0] ?? null;
     if (!Object.keys(body).length) { flash("Nothing changed."); return; }
     await api(`/v1/backlog/${item.id}`, { method: "PATCH", json: body });
     flash(`Saved #${item.id}: ${Object.keys(body).join(", ")} changed.`);
