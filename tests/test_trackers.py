@@ -195,11 +195,15 @@ def test_what_jira_refuses_is_worked_round_and_said_or_fails_that_item_alone(cli
         job = push(client, item_ids=[third])
         assert (
             job["failed"] == 1
-            and "answered 502 (Bad Gateway): it may have been created anyway: look in" in job["errors"][0]
+            and "answered 502 (Bad Gateway): it may have been created anyway: the next push looks" in job["errors"][0]
         )
-        assert len(site.jira()) == 3
-        assert push(client, item_ids=[third])["created"] == 1  # sent again on purpose: now twice in Jira, as said
-        assert len(site.jira()) == 4
+        assert len(site.jira()) == 3 and items(client)[third]["external_id"] is None
+        job = push(client, item_ids=[third])  # finds the issue the lost create made: not made twice
+        assert (job["created"], job["failed"]) == (1, 0) and len(site.jira()) == 3, job
+        said = f"#{third} Share a saved cart (SHOP-3): made by an earlier push whose answer was lost"
+        assert said in job["errors"][0], job
+        assert items(client)[third]["external_id"] == "jira:SHOP-3"
+        assert push(client, item_ids=[third])["unchanged"] == 1
 
 
 def test_refused_credentials_stop_the_push_and_nothing_is_recorded(client):
@@ -612,3 +616,35 @@ def test_a_move_here_is_kept_over_the_trackers_and_waits_for_a_new_parent_to_be_
         job = push(client)  # the epic is created first, then the child moved under it
         assert (job["created"], job["updated"]) == (1, 1), job
         assert site.issues["SHOP-3"]["parent"] == {"key": "SHOP-4"}
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_a_push_that_ended_before_storing_a_key_finds_the_issue_it_made_and_makes_none_twice(client, kind, monkeypatch):
+    from service.trackers import service
+
+    first, second, _third = add_items(client)
+    stored = service.sent_to_tracker
+
+    def crash_once(session, item, *args):
+        if item.id == second and not crashed:
+            crashed.append(item.id)
+            raise RuntimeError("the process ended")  # after the tracker made the issue, before its key was stored
+        stored(session, item, *args)
+
+    crashed: list[int] = []
+    monkeypatch.setattr(service, "sent_to_tracker", crash_once)
+    with standin() as site:
+        connect(client, site, kind)
+        assert push(client)["status"] == "failed" and crashed == [second]
+        made = {"jira": site.jira, "github": site.github, "linear": site.linear}[kind]
+        assert len(made()) == 2 and items(client)[second]["external_id"] is None
+        client.patch(f"/v1/backlog/{second}", json={"labels": ["checkout", "safari"]})  # edited meanwhile
+        job = push(client)  # as the job would run again: the second item's issue is found, not made again
+        assert (job["created"], job["failed"], len(made())) == (2, 0, 3), job
+        key = {"jira": "SHOP-2", "github": "acme/shop#2", "linear": "ENG-2"}[kind]
+        assert items(client)[second]["external_id"] == f"{kind}:{key}"
+        if kind != "linear":  # Linear finds it by its id when the create is sent again: no search
+            assert any(f"({key}): made by an earlier push whose answer was lost" in e for e in job["errors"]), job
+        pulled = pull(client)
+        assert (pulled["created"], pulled["updated"]) == (0, 0), pulled
+        assert push(client)["unchanged"] == 3

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,31 @@ def _jira_issues(site: Standin) -> list[dict[str, Any]]:
     return found
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _jira_found(site: Standin, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The issues a search's JQL finds: the project's, made in the last N minutes when it says `created >= "-Nm"`
+    (an issue put in by a test without `created` is older), newest first when it orders by `created DESC`."""
+    jql = query.get("jql", [""])[0]
+    found = _jira_issues(site)
+    if within := re.search(r'created >= "-(\d+)m"', jql):
+        start = datetime.now(UTC) - timedelta(minutes=int(within[1]))
+        found = [i for i in found if datetime.fromisoformat(i["fields"].get("created") or "1970-01-01T00:00Z") >= start]
+    return found[::-1] if "ORDER BY created DESC" in jql else found
+
+
+def _github_found(site: Standin, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The issues GitHub's list gives: updated since `since` (an issue put in by a test without times is older),
+    newest first for `sort=created&direction=desc`."""
+    found = _github_issues(site)
+    if since := query.get("since", [""])[0]:
+        start = datetime.fromisoformat(since)
+        found = [i for i in found if datetime.fromisoformat(i.get("updated_at") or "1970-01-01T00:00Z") >= start]
+    return found[::-1] if query.get("direction") == ["desc"] else found
+
+
 def _github_issues(site: Standin) -> list[dict[str, Any]]:
     """GitHub's issues as its list gives them."""
     return [_github_issue(site, n) for n in sorted(site.github(), key=int)]
@@ -323,17 +349,17 @@ def standin() -> Iterator[Standin]:
                 path, query = urlsplit(self.path).path, parse_qs(urlsplit(self.path).query)
                 if path == "/rest/api/3/search/jql" and self.command == "GET":
                     if self._jira_signed_in():
-                        self._page(_jira_issues(site), query, "maxResults", "nextPageToken")
+                        self._page(_jira_found(site, query), query, "maxResults", "nextPageToken")
                 elif path == "/rest/api/2/search" and self.command == "GET":
                     if self._jira_signed_in(v2=True):
-                        self._page(_jira_issues(site), query, "maxResults", "startAt")
+                        self._page(_jira_found(site, query), query, "maxResults", "startAt")
                 elif self.path.startswith(("/rest/api/3/", "/rest/api/2/")):
                     self._jira(self.path[len("/rest/api/3") :], body, v2=self.path.startswith("/rest/api/2/"))
                 elif path == f"/repos/{site.repo}/issues" and self.command == "GET":
                     if self.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
                         self._answer(401, {"message": "Bad credentials"})
                     else:
-                        self._page(_github_issues(site), query, "per_page", "page")
+                        self._page(_github_found(site, query), query, "per_page", "page")
                 elif self.path.startswith("/repos/"):
                     self._github(self.path, body)
                 elif self.path == "/graphql":
@@ -367,7 +393,7 @@ def standin() -> Iterator[Standin]:
                     self._answer(400, {"errorMessages": [], "errors": errors})
                     return
                 key = f"{site.project}-{len(site.jira()) + 1}"
-                site.issues[key] = {**body["fields"], "status": "To Do"}
+                site.issues[key] = {**body["fields"], "status": "To Do", "created": _now()}
                 self._answer(201, {"id": str(10000 + len(site.issues)), "key": key, "self": f"{site.url}/x/{key}"})
             elif method == "POST" and path == "/issueLink":
                 keys = [(body.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue")]
@@ -458,10 +484,10 @@ def standin() -> Iterator[Standin]:
                     self._answer(422, {"message": "Validation Failed", "errors": invalid})
                     return
                 number = str(len(site.github()) + 1)
-                site.issues[number] = {**body, "state": "open"}
+                site.issues[number] = {**body, "state": "open", "created_at": _now(), "updated_at": _now()}
                 self._answer(201, _github_issue(site, number))
             elif self.command == "PATCH" and issue:
-                site.issues[issue[1]].update(body)
+                site.issues[issue[1]].update(body, updated_at=_now())
                 self._answer(200, {"number": int(issue[1])})
             else:
                 self._answer(404, {"message": "Not Found"})

@@ -4,14 +4,16 @@ them), read them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from service.backlog.exporters import ExportItem, to_github_json
 from service.backlog.importers import github_key
 from service.core.enums import TrackerKind
-from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, TrackerError, detail, fail
+from service.trackers.http import CLOCK_SKEW, PAGE, TIMEOUT_S, Http, Sent, TrackerError, detail, fail, same_title
 
 
 class GitHub:
@@ -139,6 +141,19 @@ class GitHub:
             if len(issues) < PAGE:
                 return
             page += 1
+
+    def made_since(self, title: str, since: datetime) -> list[str]:
+        """The repository's issues titled `title` created since `since`: the newest 100 updated since then."""
+        start = since - CLOCK_SKEW
+        query = {"state": "all", "since": start.isoformat(), "sort": "created", "direction": "desc", "per_page": PAGE}
+        found = self.http.call("GET", f"/repos/{self.repo}/issues?" + urlencode(query))
+        if found.status_code != 200:
+            raise fail(self.name, f"list the new issues of {self.repo}", found)
+        return [
+            f"{self.repo}#{issue['number']}" for issue in found.json()
+            if not issue.get("pull_request") and same_title(str(issue.get("title") or ""), title)
+            and datetime.fromisoformat(str(issue.get("created_at") or "1970-01-01T00:00:00Z")) >= start
+        ]  # fmt: skip
 
     def issue(self, key: str) -> dict[str, Any] | None:
         """One issue as the list gives it; None when it is not there (deleted, transferred), or is a pull request."""

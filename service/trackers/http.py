@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -22,7 +23,8 @@ MAX_WAIT_S = 30.0
 TIMEOUT_S = 20.0
 RETRIED = frozenset({429, 502, 503, 504})
 SURE = frozenset({429, 503})  # not carried out: a create is sent again after these only
-UNSURE = "it may have been created anyway: look in the tracker before sending this item again"
+UNSURE = "it may have been created anyway: the next push looks for it in the tracker before creating it again"
+CLOCK_SKEW = timedelta(minutes=10)  # how far this machine's clock and the tracker's may differ: `made_since` looks back
 PAGE = 100  # issues per page read
 
 
@@ -35,7 +37,8 @@ class Refused(TrackerError):
 
 
 class Unsure(TrackerError):
-    """A create whose outcome is unknown (its answer was lost): it is not sent again by itself."""
+    """A create whose outcome is unknown (its answer was lost): the next push looks for the issue before sending it
+    again (`Tracker.made_since`)."""
 
 
 class Gone(TrackerError):
@@ -56,7 +59,8 @@ class Sent:
 class Tracker(Protocol):
     """A tracker's issues: `create` and `update` send an item's fields; `blockers` are the issues the issue `key` is
     blocked by (each as an import names it, `jira:SHOP-3`, with the id of the link for `unblock`), `block` makes the
-    issue `key` blocked by the issue `blocker` (a key as `blockers` names it)."""
+    issue `key` blocked by the issue `blocker` (a key as `blockers` names it); `made_since` the keys of the issues
+    titled `title` made since `since` (less `CLOCK_SKEW`), to find a create whose answer was lost."""
 
     kind: TrackerKind
     name: str  # "Jira" | "GitHub" | "Linear", for messages
@@ -70,6 +74,7 @@ class Tracker(Protocol):
     def unblock(self, key: str, link: str) -> None: ...
     def issues(self) -> Iterator[list[dict[str, Any]]]: ...
     def issue(self, key: str) -> dict[str, Any] | None: ...
+    def made_since(self, title: str, since: datetime) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -154,3 +159,8 @@ class Http:
 def fail(name: str, what: str, response: httpx.Response) -> TrackerError:
     kind = Gone if response.status_code == 404 else TrackerError
     return kind(f"{name} did not {what} ({response.status_code}: {detail(response)})")
+
+
+def same_title(a: str, b: str) -> bool:
+    """Whether two titles are the same once whitespace runs are one space (as a tracker keeps a one-line title)."""
+    return " ".join(a.split()) == " ".join(b.split())

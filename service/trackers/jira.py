@@ -5,7 +5,9 @@ password)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +16,7 @@ import httpx
 from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_jira_json
 from service.backlog.importers import jira_blocked_by
 from service.core.enums import TrackerKind
-from service.trackers.http import PAGE, TIMEOUT_S, Http, Sent, fail
+from service.trackers.http import CLOCK_SKEW, PAGE, TIMEOUT_S, Http, Sent, fail, same_title
 
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
 BLOCKS = "Blocks"  # the link type every Jira Cloud site starts with: "blocks" outward, "is blocked by" inward
@@ -155,13 +157,21 @@ class Jira:
         return issue if str(issue.get("key", "")).startswith(f"{self.project}-") else None
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
-        """The project's issues, a page at a time (Cloud's enhanced search, `nextPageToken`; Data Center's search,
+        """The project's issues, a page at a time."""
+        return self._search(f'project = "{self.project}" ORDER BY key ASC', self._read())
+
+    def made_since(self, title: str, since: datetime) -> list[str]:
+        """The keys of the project's issues titled `title` created since `since`, asked for in minutes before now (a
+        JQL date would be read in the token's user's time zone)."""
+        minutes = math.ceil((datetime.now(UTC) - since + CLOCK_SKEW).total_seconds() / 60)
+        jql = f'project = "{self.project}" AND created >= "-{minutes}m" ORDER BY created DESC'
+        found = (issue for page in self._search(jql, "summary") for issue in page)
+        return [str(i["key"]) for i in found if same_title(str((i.get("fields") or {}).get("summary") or ""), title)]
+
+    def _search(self, jql: str, fields: str) -> Iterator[list[dict[str, Any]]]:
+        """The issues `jql` finds, a page at a time (Cloud's enhanced search, `nextPageToken`; Data Center's search,
         `startAt`)."""
-        params: dict[str, Any] = {
-            "jql": f'project = "{self.project}" ORDER BY key ASC',
-            "fields": self._read(),
-            "maxResults": PAGE,
-        }
+        params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": PAGE}
         if self.data_center:
             yield from self._pages(params)
             return

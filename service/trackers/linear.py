@@ -4,6 +4,7 @@ stable ids), labels and states by name, read the team's issues."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -130,7 +131,8 @@ class Linear:
             found = self._existing(issue["id"])  # made by an earlier try whose answer was lost
             if found is None:
                 raise
-            return Sent(found, [*warnings, f"{found} was already made by an earlier try: not made again"])
+            self._update(found, {name: value for name, value in issue.items() if name not in ("id", "teamId")})
+            return Sent(found, [*warnings, f"{found} was already made by an earlier try: not made again, updated"])
         return Sent(str(made["issueCreate"]["issue"]["identifier"]), warnings)
 
     def _existing(self, issue_id: str) -> str | None:
@@ -141,6 +143,10 @@ class Linear:
         except TrackerError:
             return None
         return str(found["issue"]["identifier"]) if found.get("issue") else None
+
+    def made_since(self, title: str, since: datetime) -> list[str]:
+        """None to look for: a create sent again finds the issue the first one made by its id (`create`)."""
+        return []
 
     def update(self, key: str, item: ExportItem, changed: list[str]) -> Sent:
         warnings: list[str] = []
@@ -158,12 +164,15 @@ class Linear:
             else:
                 issue["stateId"] = state
         if issue:
-            self._run(
-                "mutation Update($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) "
-                "{ success } }",
-                {"id": key, "input": issue}, f"update {key}",
-            )  # fmt: skip
+            self._update(key, issue)
         return Sent(key, warnings)
+
+    def _update(self, key: str, issue: dict[str, Any]) -> None:
+        self._run(
+            "mutation Update($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) "
+            "{ success } }",
+            {"id": key, "input": issue}, f"update {key}",
+        )  # fmt: skip
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by: the `blocks` relations of other issues to it, with their ids."""

@@ -13,6 +13,7 @@ import json
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -340,6 +341,7 @@ def _not_taken(row: TrackerConnection, item: ExportItem, dropped: list[str], kno
     return {name: empty.get(name) for name in dropped}
 
 
+CREATING = "creating"  # in `BacklogItem.imported` of an item in no tracker: a create sent ({at, title}), unanswered
 NOT_SENT = (Outcome.skipped, Outcome.unchanged)  # what a push decides without calling the tracker
 
 
@@ -364,8 +366,63 @@ def counted(planned: list[Planned]) -> dict[str, int]:
 
 
 def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
-    """Send one item (see the module's docstring and `plan`). `Refused` (bad credentials) is raised for the job to
-    stop; any other failure is this item's."""
+    """Send one item (see the module's docstring and `plan`), after finding the issue an earlier push's create made if
+    its answer was not stored (`made_earlier`). `Refused` (bad credentials) is raised for the job to stop; any other
+    failure is this item's."""
+    found = made_earlier(runtime, tracker, row, item_id, actor)
+    if found is not None and found.outcome == Outcome.failed:
+        return found
+    pushed = _send(runtime, tracker, row, item_id, actor)
+    if found is None or pushed.outcome == Outcome.failed:
+        return pushed
+    return Pushed(Outcome.created, found.key, found.notes + pushed.notes)
+
+
+def made_earlier(
+    runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None
+) -> Pushed | None:
+    """When an earlier push sent a create of the item and its answer was never stored (lost on the way, or the process
+    ended first; `CREATING`): the issue it made, found in the tracker by its title among those made since, recorded as
+    the item's as the tracker has it (so `_send` then updates what differs); None when there is none (the item is
+    created); a failure when several could be it, or the tracker cannot be asked."""
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        if item is None or item.external_id is not None or not (item.imported or {}).get(CREATING):
+            return None
+        creating, name = dict(item.imported[CREATING]), f"#{item.id} {item.title[:60]}"
+    try:
+        keys = tracker.made_since(creating["title"], datetime.fromisoformat(creating["at"]))
+        issue = tracker.issue(keys[0]) if len(keys) == 1 else None
+    except Refused:
+        raise
+    except TrackerError as exc:
+        said = f"{name}: could not look in {tracker.name} for the issue an earlier push may have made ({exc}): not sent"
+        return Pushed(Outcome.failed, notes=[said])
+    if len(keys) > 1:
+        said = (f"{name}: an earlier push may have made it, and {', '.join(keys)} are all titled so and new: delete "
+                f"the extra ones in {tracker.name}, then push again")  # fmt: skip
+        return Pushed(Outcome.failed, notes=[said])
+    if issue is None:
+        return None
+    parsed = as_import(row, tracker, [issue]).items[0]
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        if item is not None:
+            sent_to_tracker(session, item, f"{row.kind}:{keys[0]}", tracked(parsed), actor)
+    said = f"{name} ({keys[0]}): made by an earlier push whose answer was lost; found in {tracker.name}, not made again"
+    return Pushed(Outcome.created, keys[0], [said])
+
+
+def _creating(runtime: Runtime, item_id: int, title: str | None) -> None:
+    """Keep on the item that a create with `title` is being sent now (None: none is), until its key is stored."""
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        if item is not None and item.external_id is None:
+            item.imported = {CREATING: {"at": datetime.now(UTC).isoformat(), "title": title}} if title else None
+
+
+def _send(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int, actor: str | None) -> Pushed:
+    """Create the item in the tracker, or update what changed here since; `Refused` raised."""
     with runtime.db.session() as session:
         item = session.get(BacklogItem, item_id)
         if item is None or item.merged_into_id is not None:
@@ -380,11 +437,17 @@ def push_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
         parent = _as_imported(row, export.parent) if planned.key is None or moving else known.get("parent")
         fields = tracker_fields(item, as_tracker(row, export), parent)
     key, changed = planned.key, [name for name in planned.changed if name != "depends_on"]  # links: `link_item`
+    if key is None:
+        _creating(runtime, item_id, export.title)
     try:
         sent = (tracker.update(key, export, changed) if changed else Sent(key)) if key else tracker.create(export)
     except Refused:
+        if key is None:
+            _creating(runtime, item_id, None)
         raise
     except TrackerError as exc:
+        if key is None and not isinstance(exc, Unsure):
+            _creating(runtime, item_id, None)  # the tracker said no: nothing to look for
         return Pushed(Outcome.failed, key, [f"{name}: {exc}"])
     with runtime.db.session() as session:
         item = session.get(BacklogItem, item_id)
