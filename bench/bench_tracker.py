@@ -114,6 +114,28 @@ def measure(n: int) -> list[str]:
         hook = median_time(webhook, 20)
         said = "a webhook: one issue retitled in Jira, read from it and imported (its text embedded again)"
         out.append(f"| {n} | {said} | - | {1000 * hook:.0f} | {hook / bodies:.2f} |")
+        out += marked_creates(client, n, bodies)
+    return out
+
+
+def marked_creates(client, n: int, bodies: float) -> list[str]:
+    """A tenth more items created, each push with the mark a create leaves until its key is stored (since 2026-11-28's
+    third stop) and without it (as before), alternated twice in the same process; the faster of each pair."""
+    creating, took = service._creating, {True: [], False: []}
+    for run, marked in enumerate((False, True, True, False)):
+        rows = [{"title": f"New {run} {k}", "description": "As a shopper I want it."} for k in range(max(n // 10, 1))]
+        ids = [i["id"] for i in client.post("/v1/backlog/items", json=rows).json()["created"]]
+        service._creating = creating if marked else lambda *_args: None
+        try:
+            seconds, job = timed_job(client, "/v1/tracker/push", {"item_ids": ids})
+        finally:
+            service._creating = creating
+        assert job["created"] == len(ids), job
+        took[marked].append(seconds / len(ids))
+    out = []
+    for marked, said in ((False, "without the create mark (as before)"), (True, "with the create mark")):
+        per = min(took[marked])
+        out.append(f"| {n} | a tenth more items created, {said} | {1000 * per:.1f} | - | {per * n / 10 / bodies:.2f} |")
     return out
 
 

@@ -518,8 +518,11 @@ def test_a_child_sent_with_its_parent_comes_back_from_a_pull_unchanged(client, k
             target, token = ("acme/shop", GITHUB_TOKEN) if kind == "github" else ("ENG", LINEAR_KEY)
             client.put("/v1/tracker", json={"kind": kind, "url": site.url, "target": target, "token": token})
         assert push(client)["created"] == 3
-        if kind == "github":  # GitHub's own parent link: a sub-issue
+        if kind == "github":  # GitHub's own parent link: a sub-issue; the parent's body lists no children
             assert site.issues["3"]["parent_issue_url"].endswith("/repos/acme/shop/issues/1")
+        if kind != "jira":
+            body = site.issues["1"]["body"] if kind == "github" else site.linear()["ENG-1"]["description"]
+            assert "Share a saved cart" not in body and "Child stories" not in body
         pulled = pull(client)
         assert (pulled["created"], pulled["updated"], pulled["unchanged"]) == (0, 0, 3), pulled
         assert items(client)[child]["parent_id"] == parent

@@ -224,13 +224,12 @@ def _parents_first(items: list[BacklogItem]) -> list[BacklogItem]:
 
 
 def _export(session: Session, row: TrackerConnection, item: BacklogItem) -> ExportItem:
-    """The item as the tracker is sent it: its parent's key there (None when the parent is not in it), and the
-    titles of its children."""
+    """The item as the tracker is sent it, with its parent's key there (None when the parent is not in it). Not with
+    its children's titles, which a file export lists in an epic's body: each tracker links a child to its parent
+    itself (a GitHub sub-issue), and a list in the body would go stale when a child moves."""
     parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
-    titles = select(BacklogItem.title).where(BacklogItem.parent_id == item.id)
-    children = session.scalars(titles.order_by(BacklogItem.id))
     parent_key = key_here(row, parent.external_id) if parent else None  # GitHub: made a sub-issue of it
-    return export_item(item, parent_key, list(children))
+    return export_item(item, parent_key)
 
 
 def as_tracker(row: TrackerConnection, item: ExportItem) -> dict[str, Any]:
