@@ -125,7 +125,8 @@ def test_jira_gets_new_items_parents_first_then_only_what_changed_here(client):
         assert keys == {parent: "jira:SHOP-1", bug: "jira:SHOP-2", child: "jira:SHOP-3"}
         issues = site.jira()
         assert issues["SHOP-3"]["parent"] == {"key": "SHOP-1"}  # the parent was created first
-        assert issues["SHOP-1"]["issuetype"] == {"name": "Story"} and issues["SHOP-2"]["issuetype"] == {"name": "Bug"}
+        assert issues["SHOP-1"]["issuetype"] == {"name": "Epic"}  # Jira takes a parent only of a story's level above
+        assert issues["SHOP-2"]["issuetype"] == {"name": "Bug"}
         assert (issues["SHOP-1"]["customfield_10016"], issues["SHOP-1"]["priority"]) == (5, {"name": "High"})
         assert issues["SHOP-1"]["description"]["type"] == "doc"  # ADF, checked against Atlassian's schema
         history = client.get(f"/v1/backlog/{bug}/history").json()
@@ -154,7 +155,7 @@ def test_jira_gets_new_items_parents_first_then_only_what_changed_here(client):
         rows = [
             [now[i]["title"], key.split(":")[1], issue_type, now[i]["priority"] or "", " ".join(now[i]["labels"]),
              now[i]["description"], str(now[i]["story_points"] or ""), ""]
-            for i, key, issue_type in ((parent, keys[parent], "Story"), (bug, keys[bug], "Bug"))
+            for i, key, issue_type in ((parent, keys[parent], "Epic"), (bug, keys[bug], "Bug"))
         ]  # fmt: skip
         reimported = client.post("/v1/backlog/import?format=jira_csv", files=jira_csv(rows)).json()
         assert reimported["created"] == [] and reimported["updated"] == []
@@ -570,55 +571,80 @@ def parent_there(site, kind: str, key: str) -> str | None:
     return next((i["identifier"] for i in issues.values() if i["id"] == issue.get("parentId")), None)
 
 
+EPICS = [
+    ITEMS[0],
+    {"title": "Gift cards", "description": "As a shopper I want gift cards, so that friends can choose."},
+    ITEMS[2],
+    {"title": "Wrap a gift", "description": "As a shopper I want my gift wrapped."},
+]  # two epics (an item with children is one) and a story under each
+
+
+def two_epics(client) -> tuple[int, int, int, int]:
+    carts, gifts, share, wrap = add_items(client, EPICS)
+    move(client, share, carts)
+    move(client, wrap, gifts)
+    return carts, gifts, share, wrap
+
+
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])
-def test_an_item_moved_under_another_parent_or_none_is_moved_there_by_the_next_push(client, kind):
-    parent, bug, child = add_items(client)
-    move(client, child, parent)
+def test_an_item_moved_to_another_epic_or_out_of_any_is_moved_there_by_the_next_push(client, kind):
+    carts, gifts, share, _wrap = two_epics(client)
     key = {"jira": "SHOP-{}", "github": "{}", "linear": "ENG-{}"}[kind].format
     with standin() as site:
         connect(client, site, kind)
-        assert push(client)["created"] == 3 and parent_there(site, kind, key(3)) == key(1)
+        assert push(client)["created"] == 4 and parent_there(site, kind, key(3)) == key(1)
+        assert parent_there(site, kind, key(4)) == key(2)
 
-        move(client, child, bug)  # to another epic
+        move(client, share, gifts)  # to the other epic
         preview = client.get("/v1/tracker/pending").json()
-        assert [(i["item_id"], i["changed"]) for i in preview["items"]] == [(child, ["parent"])]
+        assert [(i["item_id"], i["changed"]) for i in preview["items"]] == [(share, ["parent"])]
         job = push(client)
-        assert (job["updated"], job["unchanged"], job["failed"]) == (1, 2, 0), job
+        assert (job["updated"], job["unchanged"], job["failed"], job["errors"]) == (1, 3, 0, []), job
         assert parent_there(site, kind, key(3)) == key(2)
         untouched = pull(client)
         assert (untouched["created"], untouched["updated"]) == (0, 0), untouched
-        assert items(client)[child]["parent_id"] == bug
-        assert push(client)["unchanged"] == 3  # sent: nothing left to send
+        assert items(client)[share]["parent_id"] == gifts
+        assert push(client)["unchanged"] == 4  # sent: nothing left to send
 
-        move(client, child, None)  # out of any epic
+        move(client, share, None)  # out of any epic
         assert push(client)["updated"] == 1 and parent_there(site, kind, key(3)) is None
         untouched = pull(client)
-        assert (untouched["updated"], items(client)[child]["parent_id"]) == (0, None), untouched
+        assert (untouched["updated"], items(client)[share]["parent_id"]) == (0, None), untouched
+        assert items(client)[carts]["parent_id"] is None
 
 
-def test_a_move_here_is_kept_over_the_trackers_and_waits_for_a_new_parent_to_be_sent(client):
-    parent, bug, child = add_items(client)
+def test_a_move_here_is_kept_over_jiras_a_refused_one_is_said_once_and_a_new_epic_is_sent_first(client):
+    carts, gifts, share, wrap = two_epics(client)
     with standin() as site:
         connect_jira(client, site)
         push(client)
-        site.issues["SHOP-3"]["parent"] = {"key": "SHOP-1"}  # moved in Jira
-        move(client, child, bug)  # and here, before a pull
+        site.issues["SHOP-3"]["parent"] = {"key": "SHOP-2"}  # moved in Jira
+        move(client, share, None)  # and out of its epic here, before a pull
         pulled = pull(client)
         assert [(u["external_id"], u["changed"], u["kept"]) for u in pulled["updates"]] == [
             ("jira:SHOP-3", [], ["parent"])]  # fmt: skip
-        assert items(client)[child]["parent_id"] == bug
-        assert push(client)["updated"] == 1 and site.issues["SHOP-3"]["parent"] == {"key": "SHOP-2"}
+        assert items(client)[share]["parent_id"] is None
+        assert push(client)["updated"] == 1 and site.issues["SHOP-3"]["parent"] is None
 
-        site.issues["SHOP-3"]["parent"] = None  # taken out of its epic in Jira: a pull takes that
+        site.issues["SHOP-3"]["parent"] = {"key": "SHOP-1"}  # put back in Jira: a pull takes that
         assert [u["changed"] for u in pull(client)["updates"]] == [["parent"]]
-        assert items(client)[child]["parent_id"] is None
+        assert items(client)[share]["parent_id"] == carts
 
-        (epic,) = add_items(client, [{"title": "Gift cards", "description": "As a shopper I want gift cards."}])
-        move(client, child, epic)  # under an item Jira does not have yet
-        assert push(client, item_ids=[child])["unchanged"] == 1 and site.issues["SHOP-3"].get("parent") is None
-        job = push(client)  # the epic is created first, then the child moved under it
+        move(client, share, wrap)  # under a story: Jira takes a story only under an epic
+        job = push(client)
+        assert (job["updated"], job["failed"]) == (1, 0) and site.issues["SHOP-3"]["parent"] == {"key": "SHOP-1"}
+        assert any("did not take the parent (Given parent work item does not belong" in e for e in job["errors"]), job
+        assert push(client)["unchanged"] == 4  # said once: not sent again until it is moved again
+        assert pull(client)["updated"] == 0 and items(client)[share]["parent_id"] == wrap  # kept here
+
+        (toys,) = add_items(client, [{"title": "Toys", "description": "As a parent I want to buy toys."}])
+        move(client, share, toys)  # under an item Jira does not have yet
+        assert push(client, item_ids=[share])["unchanged"] == 1 and site.issues["SHOP-3"]["parent"] == {"key": "SHOP-1"}
+        job = push(client)  # the new epic is created first, then the story moved under it
         assert (job["created"], job["updated"]) == (1, 1), job
-        assert site.issues["SHOP-3"]["parent"] == {"key": "SHOP-4"}
+        assert site.issues["SHOP-5"]["issuetype"] == {"name": "Epic"} and site.issues["SHOP-3"]["parent"] == {
+            "key": "SHOP-5"}  # fmt: skip
+        assert gifts
 
 
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])

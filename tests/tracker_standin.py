@@ -213,7 +213,8 @@ def _adf() -> jsonschema.protocols.Validator:
 
 def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2: bool = False) -> dict[str, str]:
     """What Jira refuses in `fields`: Cloud (REST v3) wants an ADF description, Data Center (`v2`) a string, and takes
-    a parent only for a sub-task (an epic's stories are linked by its Epic Link field there)."""
+    a parent only for a sub-task (an epic's stories are linked by its Epic Link field there); on Cloud a story, task
+    or bug goes only under an Epic."""
     errors: dict[str, str] = {}
     known = {"project", "summary", "issuetype", "description", "labels", "priority", "parent", *site.screen}
     for name in fields:
@@ -244,6 +245,8 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2
         errors["parent"] = "Could not find issue by id or key."
     elif fields.get("parent") and v2 and issue_type != "Sub-task":
         errors["parent"] = "Field 'parent' cannot be set. It is not on the appropriate screen, or unknown."
+    elif fields.get("parent") and (site.issues[fields["parent"]["key"]].get("issuetype") or {}).get("name") != "Epic":
+        errors["parent"] = "Given parent work item does not belong to appropriate hierarchy."  # Cloud: under an epic
     return errors
 
 

@@ -198,7 +198,8 @@ def _jira_labels(item: ExportItem) -> list[str]:
 
 
 def _jira_issue_type(item: ExportItem) -> str:
-    return JIRA_ISSUE_TYPES.get(item.item_type.strip().lower(), "Task")
+    """An item with children is their Epic (in Jira only an epic can be a story's, task's or bug's parent)."""
+    return "Epic" if item.children else JIRA_ISSUE_TYPES.get(item.item_type.strip().lower(), "Task")
 
 
 def _one_line(text: str) -> str:

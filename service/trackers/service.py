@@ -224,12 +224,17 @@ def _parents_first(items: list[BacklogItem]) -> list[BacklogItem]:
 
 
 def _export(session: Session, row: TrackerConnection, item: BacklogItem) -> ExportItem:
-    """The item as the tracker is sent it, with its parent's key there (None when the parent is not in it). Not with
-    its children's titles, which a file export lists in an epic's body: each tracker links a child to its parent
-    itself (a GitHub sub-issue), and a list in the body would go stale when a child moves."""
+    """The item as the tracker is sent it, with its parent's key there (None when the parent is not in it). Jira is
+    told whether it has children (it is then an Epic, the only issue type a story can be under), GitHub and Linear
+    not: a file export lists an epic's children in its body, but these trackers link a child to its parent
+    themselves (a GitHub sub-issue), and a list in the body would go stale when a child moves."""
     parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
     parent_key = key_here(row, parent.external_id) if parent else None  # GitHub: made a sub-issue of it
-    return export_item(item, parent_key)
+    children: list[str] = []
+    if row.kind == TrackerKind.jira:
+        titles = select(BacklogItem.title).where(BacklogItem.parent_id == item.id, BacklogItem.merged_into_id.is_(None))
+        children = list(session.scalars(titles.order_by(BacklogItem.id)))
+    return export_item(item, parent_key, children)
 
 
 def as_tracker(row: TrackerConnection, item: ExportItem) -> dict[str, Any]:
@@ -452,8 +457,8 @@ def _send(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: i
         item = session.get(BacklogItem, item_id)
         if item is not None:
             fields |= _not_taken(row, export, sent.dropped, known if key else None)
-            if known.get(PARENT_MOVED) and (not moving or "parent" in sent.dropped):
-                fields[PARENT_MOVED] = True  # not sent yet: the next push tries again
+            if known.get(PARENT_MOVED) and not moving:
+                fields[PARENT_MOVED] = True  # not sent yet: a later push sends it (a refused one is not sent again)
             sent_to_tracker(session, item, f"{row.kind}:{sent.key}", fields, actor)
     notes = [f"{name} ({sent.key}): {warning}" for warning in sent.warnings]
     return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)
