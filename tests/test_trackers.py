@@ -493,6 +493,7 @@ def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by
         issues = site.jira()
         assert issues["SHOP-1"]["description"].startswith("As a shopper I want to save my cart")  # wiki markup
         assert "parent" not in issues["SHOP-3"] and any("did not take the parent" in e for e in job["errors"])
+        assert issues["SHOP-1"]["issuetype"] == {"name": "Story"}  # no Epic: it would want an Epic Name there
         assert site.blocked_by() == {("SHOP-2", "SHOP-1")}
         monkeypatch.setattr(jira, "PAGE", 2)  # Data Center's search pages by startAt: 3 issues in 2 pages
         untouched = pull(client)
