@@ -723,6 +723,16 @@ def test_ticked_items_get_a_label_and_are_closed_together(page: Page, desk: str)
     expect(page.locator("#flash")).to_contain_text("3 changed, 0 already so.")
     expect(page.locator("#backlog tbody tr.closed")).to_have_count(3)
     assert [i["labels"] for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()] == [["q3"], ["old", "q3"], []]
+    for item in (2, 3):
+        page.locator(f"#backlog tbody tr[data-id='{item}'] .tick-item").check()
+    page.fill("#backlog-bulk-parent", "1")
+    page.click("#backlog-bulk-move")
+    expect(page.locator("#flash")).to_contain_text("2 changed, 0 already so.")
+    assert [i["parent_id"] for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()] == [None, 1, 1]
+    page.locator("#backlog tbody tr[data-id='2'] .tick-item").check()
+    page.click("#backlog-bulk-unparent")
+    expect(page.locator("#flash")).to_contain_text("1 changed, 0 already so.")
+    assert [i["parent_id"] for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()] == [None, None, 1]
 
 
 def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_change_back(page: Page, desk: str):

@@ -198,24 +198,32 @@ def backlog_bulk(
     ] = None,
     item_type: ItemTypeOption = None,
     closed: Annotated[bool | None, typer.Option("--close/--reopen", help="Done or cancelled, or open again.")] = None,
+    parent: Annotated[str | None, typer.Option("--parent", help="The item each goes under, by id or key.")] = None,
+    no_parent: Annotated[bool, typer.Option("--no-parent", help="Each goes under no item.")] = False,
     edited_by: As = None,
 ) -> None:
-    """Edit several items alike (Jira's bulk change): labels added or removed, the type, closed or reopened; each
-    change in its item's history."""
+    """Edit several items alike (Jira's bulk change): labels added or removed, the type, closed or reopened, moved
+    under an epic or out of any; each change in its item's history."""
     from service.backlog import service
     from service.backlog.schemas import BacklogBulkEdit
 
-    if not (add_labels or remove_labels or item_type or closed is not None):
-        raise fail("nothing to change: give --add-label, --remove-label, --type, --close or --reopen")
+    if parent and no_parent:
+        raise fail("--parent and --no-parent contradict each other: give one")
+    if not (add_labels or remove_labels or item_type or closed is not None or parent or no_parent):
+        raise fail("nothing to change: give --add-label, --remove-label, --type, --close or --reopen, --parent or "
+                   "--no-parent")  # fmt: skip
     runtime = open_runtime(index=True)
     with refusals():
         with runtime.db.session() as session:
             ids = [service.find_item(session, given).id for given in items]
+            under = service.find_item(session, parent).id if parent else None
+            moved = {"parent_id": under} if parent or no_parent else {}
         bulk = with_options(
             BacklogBulkEdit,
-            {"item_ids": "ITEMS", "add_labels": "--add-label", "remove_labels": "--remove-label", "closed": "--close"},
+            {"item_ids": "ITEMS", "add_labels": "--add-label", "remove_labels": "--remove-label", "closed": "--close",
+             "parent_id": "--parent"},
             item_ids=ids, add_labels=add_labels or [], remove_labels=remove_labels or [], item_type=item_type,
-            closed=closed,
+            closed=closed, **moved,
         )  # fmt: skip
         edited = service.edit_items(runtime, bulk, edited_by or getpass.getuser())
     named = {"changed": edited.changed, "already so": edited.unchanged}

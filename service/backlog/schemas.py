@@ -100,7 +100,8 @@ class BacklogItemUpdate(BaseModel):
 
 
 class BacklogBulkEdit(BaseModel):
-    """Several items edited alike (Jira's bulk change): labels added or removed, type, done or open again."""
+    """Several items edited alike (Jira's bulk change): labels added or removed, type, done or open again, moved under
+    an epic or out of any."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -109,11 +110,13 @@ class BacklogBulkEdit(BaseModel):
     remove_labels: list[Label] = Field([], max_length=20, description="Labels taken off each item that has them.")
     item_type: ItemType | None = None
     closed: bool | None = Field(None, description="Done or cancelled (true), or open again (false).")
+    parent_id: IdValue | None = Field(None, description="The item each goes under (an epic); null: under none.")
 
     @model_validator(mode="after")
     def _something_to_change(self) -> BacklogBulkEdit:
-        if not (self.add_labels or self.remove_labels or self.item_type or self.closed is not None):
-            raise ValueError("nothing to change: give add_labels, remove_labels, item_type or closed")
+        moved = "parent_id" in self.model_fields_set
+        if not (self.add_labels or self.remove_labels or self.item_type or self.closed is not None or moved):
+            raise ValueError("nothing to change: give add_labels, remove_labels, item_type, closed or parent_id")
         both = {x.lower() for x in self.add_labels} & {x.lower() for x in self.remove_labels}
         if both:
             raise ValueError(f"{', '.join(sorted(both))} both added and removed: give each label once")

@@ -298,12 +298,20 @@ def _edit(session: Session, item: BacklogItem, wanted: dict[str, Any], actor: st
 
 
 def edit_items(runtime: Runtime, bulk: BacklogBulkEdit, actor: str | None) -> BulkEdited:
-    """Several items edited alike in one transaction (labels added or removed, type, closed), each change in its
-    item's history as a person's edit; an unknown or merged-away item is refused, the others still edited."""
+    """Several items edited alike in one transaction (labels added or removed, type, closed, parent), each change in
+    its item's history as a person's edit; an unknown or merged-away item, or one that cannot go under the parent
+    (itself, or one of its own children), is refused, the others still edited. InvalidInput for a parent that is
+    unknown or merged away."""
     edited = BulkEdited()
     removed = {label.lower() for label in bulk.remove_labels}
     alike = bulk.model_dump(include={"item_type", "closed"}, exclude_none=True)
+    alike |= {"parent_id": bulk.parent_id} if "parent_id" in bulk.model_fields_set else {}
     with runtime.db.session() as session:
+        if bulk.parent_id is not None:
+            parent = session.get(BacklogItem, bulk.parent_id)
+            if parent is None or parent.merged_into_id is not None:
+                why = f"was merged into #{parent.merged_into_id}" if parent else "is no backlog item"
+                raise InvalidInput(f"parent_id: #{bulk.parent_id} {why}")
         found = {i.id: i for i in session.scalars(select(BacklogItem).where(BacklogItem.id.in_(bulk.item_ids)))}
         for item_id in dict.fromkeys(bulk.item_ids):
             item = found.get(item_id)
@@ -312,7 +320,11 @@ def edit_items(runtime: Runtime, bulk: BacklogBulkEdit, actor: str | None) -> Bu
                 edited.refused.append(BulkRefused(id=item_id, detail=why))
                 continue
             kept = [label for label in item.labels or [] if label not in removed]
-            changed = _edit(session, item, {**alike, "labels": [*kept, *bulk.add_labels]}, actor)
+            try:
+                changed = _edit(session, item, {**alike, "labels": [*kept, *bulk.add_labels]}, actor)
+            except InvalidInput as exc:  # under itself or its own child: nothing of it changed
+                edited.refused.append(BulkRefused(id=item_id, detail=str(exc)))
+                continue
             (edited.changed if changed else edited.unchanged).append(item_id)
     return edited
 

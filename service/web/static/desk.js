@@ -524,6 +524,18 @@ async function editTicked(change) {
   }
 }
 
+// Move the ticked items under the item named (an id or key).
+async function moveTicked(named) {
+  try {
+    const ids = await itemIds(named);
+    if (ids.length !== 1) { flash("Give the one item to move them under: its id (12) or key (SHOP-12).", "error"); return; }
+    await editTicked(() => ({ parent_id: ids[0] }));
+    $("#backlog-bulk-parent").value = "";
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
@@ -704,6 +716,8 @@ async function start() {
   $("#backlog-bulk-remove").addEventListener("click", () => editTicked((label) => ({ remove_labels: [label] })));
   $("#backlog-bulk-close").addEventListener("click", () => editTicked(() => ({ closed: true })));
   $("#backlog-bulk-reopen").addEventListener("click", () => editTicked(() => ({ closed: false })));
+  $("#backlog-bulk-move").addEventListener("click", () => moveTicked($("#backlog-bulk-parent").value));
+  $("#backlog-bulk-unparent").addEventListener("click", () => editTicked(() => ({ parent_id: null })));
   let typing;  // a search waits for a pause in typing; the other filters apply at once
   for (const id of ["#backlog-q", "#backlog-label"]) {
     $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadBacklog(), 250); });
