@@ -8,13 +8,7 @@ from sqlalchemy import update
 
 from service.cli import app
 from service.core.tables import BacklogItem
-from tests.test_dependencies import jira_imported
-
-
-def add(client, *titles: str) -> list[int]:
-    created = client.post("/v1/backlog/items", json=[{"title": t} for t in titles])
-    assert created.status_code == 201, created.text
-    return [i["id"] for i in created.json()["created"]]
+from tests.test_dependencies import add, jira_imported
 
 
 def under(client, item: int, parent, user: str = "pat"):

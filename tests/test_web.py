@@ -645,6 +645,12 @@ def test_an_item_is_edited_in_the_backlog_tab_and_its_history_shows_who_changed_
     )
 
 
+def save_field(row, name: str, value: str) -> None:
+    """Type `value` into the open Edit form's field `name` of the backlog row, and save."""
+    row.locator(f"[name={name}]").fill(value)
+    row.locator(".save-item").click()
+
+
 def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_both_sides(page: Page, desk: str):
     items = [
         {"title": "Checkout API", "external_id": "jira:SHOP-1"},
@@ -656,12 +662,9 @@ def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_b
     page_row = page.locator("#backlog tbody tr[data-id='3']")
     page_row.locator(".item-title").click()
     page_row.locator(".edit-item").click()
-    field = page_row.locator("[name=depends_on]")
-    field.fill("SHOP-9")
-    page_row.locator(".save-item").click()
+    save_field(page_row, "depends_on", "SHOP-9")
     expect(page.locator("#flash")).to_contain_text("No item has the key SHOP-9")
-    field.fill("shop-1, #2")
-    page_row.locator(".save-item").click()
+    save_field(page_row, "depends_on", "shop-1, #2")
     expect(page.locator("#flash")).to_contain_text("Saved #3: depends_on changed.")
     expect(page_row.locator(".waits-mark")).to_have_text(" (waits for SHOP-1)")  # SHOP-2 is done
     page_row.locator(".item-title").click()
@@ -670,8 +673,7 @@ def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_b
     api_row.locator(".item-title").click()
     expect(api_row.locator(".item-links")).to_have_text("Blocks: #3 Checkout page")
     api_row.locator(".edit-item").click()
-    api_row.locator("[name=depends_on]").fill("3")
-    api_row.locator(".save-item").click()
+    save_field(api_row, "depends_on", "3")
     expect(page.locator("#flash")).to_contain_text("#3 waits for #1: #1 cannot also wait for #3, that would be a cycle")
     assert httpx.get(f"{desk}/v1/backlog/1", timeout=30).json()["depends_on"] == []
 
@@ -683,8 +685,7 @@ def test_an_item_is_put_under_an_epic_by_key_and_taken_out_and_a_cycle_is_refuse
     page_row = page.locator("#backlog tbody tr[data-id='3']")
     page_row.locator(".item-title").click()
     page_row.locator(".edit-item").click()
-    page_row.locator("[name=parent]").fill("shop-1")
-    page_row.locator(".save-item").click()
+    save_field(page_row, "parent", "shop-1")
     expect(page.locator("#flash")).to_contain_text("Saved #3: parent_id changed.")
     page_row.locator(".item-title").click()
     expect(page_row.locator(".item-links")).to_have_text("Under: SHOP-1 Checkout")
@@ -692,12 +693,10 @@ def test_an_item_is_put_under_an_epic_by_key_and_taken_out_and_a_cycle_is_refuse
     epic_row.locator(".item-title").click()
     expect(epic_row.locator(".item-links")).to_have_text("Holds: #3 Checkout page")
     epic_row.locator(".edit-item").click()
-    epic_row.locator("[name=parent]").fill("3")
-    epic_row.locator(".save-item").click()
+    save_field(epic_row, "parent", "3")
     expect(page.locator("#flash")).to_contain_text("#3 under #1: #1 cannot also be under #3, that would be a cycle")
     page_row.locator(".edit-item").click()  # still open: a refused edit reloads nothing
-    page_row.locator("[name=parent]").fill("")
-    page_row.locator(".save-item").click()
+    save_field(page_row, "parent", "")
     expect(page.locator("#flash")).to_contain_text("Saved #3: parent_id changed.")
     assert httpx.get(f"{desk}/v1/backlog/3", timeout=30).json()["parent_id"] is None
 
