@@ -645,7 +645,15 @@ def test_a_move_here_is_kept_over_jiras_a_refused_one_is_said_once_and_a_new_epi
         assert (job["created"], job["updated"]) == (1, 1), job
         assert site.issues["SHOP-5"]["issuetype"] == {"name": "Epic"} and site.issues["SHOP-3"]["parent"] == {
             "key": "SHOP-5"}  # fmt: skip
-        assert gifts
+
+        client.patch(f"/v1/backlog/{gifts}", json={"item_type": "bug", "title": "Gift cards fail"})  # an epic
+        job = push(client)
+        assert job["updated"] == 1 and job["errors"] == [
+            f"#{gifts} Gift cards fail (SHOP-2): SHOP-2 has child issues: its type is not changed in Jira"]  # fmt: skip
+        assert site.issues["SHOP-2"]["issuetype"] == {"name": "Epic"} and site.issues["SHOP-2"]["summary"] == (
+            "Gift cards fail")  # fmt: skip
+        assert pull(client)["updated"] == 0 and items(client)[gifts]["item_type"] == "bug"
+        assert push(client)["unchanged"] == 5
 
 
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])

@@ -111,11 +111,15 @@ class Jira:
             "priority": ["priority"], "story_points": [self.points_field], "parent": ["parent"],
         }  # fmt: skip
         names = {name for field_name in changed for name in wanted.get(field_name, [])}
-        fields = {name: full.get(name) for name in names}  # a field the item no longer has is cleared (parent too)
+        kept = item.children and "issuetype" in names  # an epic keeps its type there: Epic, or what it was sent as
+        fields = {name: full.get(name) for name in names - ({"issuetype"} if kept else set())}  # none: cleared
         sent = Sent(key)
         if fields:
             sent = self._send("PUT", f"/issue/{key}", fields, f"update {key}")[1]
             sent.key = key
+        if kept:
+            sent.warnings.append(f"{key} has child issues: its type is not changed in {self.name}")
+            sent.dropped.append("item_type")
         if "closed" in changed:
             sent.warnings += self._transition(key, done=item.closed)
         return sent
