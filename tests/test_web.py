@@ -763,6 +763,17 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         expect(page.locator("#flash")).to_contain_text("2 created, 0 updated, 1 unchanged.")
         expect(page.locator("#tracker-send")).to_have_text("Send to Jira SHOP (nothing new)")
         expect(page.locator("#tracker-job")).to_contain_text("3 of 3")
+        expect(page.locator("#backlog .changed-mark")).to_have_count(0)
+        row = page.locator("#backlog tbody tr[data-id='3']")
+        row.locator(".item-title").click()
+        row.locator(".edit-item").click()
+        row.locator("[name=labels]").fill("ux")
+        save_field(row, "parent", "1")  # changed here: the row says what a send would update
+        expect(row.locator(".changed-mark")).to_have_text(" (changed here: labels, parent)")
+        expect(page.locator("#tracker-send")).to_have_text("Send to Jira SHOP (1 changed)")
+        page.click("#tracker-send")
+        expect(page.locator("#flash")).to_contain_text("0 created, 1 updated, 2 unchanged.")
+        expect(page.locator("#backlog .changed-mark")).to_have_count(0)
         summaries = sorted(issue["summary"] for issue in site.jira().values())
         assert summaries == ["Checkout API", "Dark mode", "Payments SDK"]
         site.issues["SHOP-1"]["summary"] = "Payments SDK v2"  # changed in Jira

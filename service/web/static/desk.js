@@ -261,7 +261,8 @@ function backlogRow(item) {
     h("td", {}, tick), h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
     h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
       item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : "",
-      open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : ""),
+      open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : "",
+      tracker.changedMark(item.id)),
       h("pre", { class: "description" }, item.description), ...linksView(item),
       item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`)
         : h("p", { class: "item-actions" },

@@ -7,6 +7,7 @@ import { $, cancelButton, flash, h } from "./dom.js";
 import { followImport } from "./imports.js";
 
 let connected = null;  // GET /v1/tracker: the connection (never its token), or null
+let changedHere = new Map();  // item id -> the fields changed here since the tracker last had them (a push sends them)
 let reload = async () => {};
 
 const NAMES = { jira: "Jira", github: "GitHub", linear: "Linear" };
@@ -23,16 +24,26 @@ export function issueLink(externalId) {
   return h("a", { href: connected.browse_url.replace("{key}", key), target: "_blank", rel: "noopener" }, externalId.split(":").pop());
 }
 
+// A backlog row's mark for an item changed here since its tracker last had it: "(changed here: title, parent)".
+export function changedMark(itemId) {
+  const changed = changedHere.get(itemId);
+  if (!changed) return "";
+  const names = changed.map((name) => name.replace("_", " ").replace("depends on", "dependencies"));
+  return h("span", { class: "hint changed-mark", title: `Not in ${NAMES[connected.kind]} yet: the next send updates it` }, ` (changed here: ${names.join(", ")})`);
+}
+
 export async function load() {
   connected = await api("/v1/tracker");
   const where = connected ? `${NAMES[connected.kind]} ${connected.target}` : "";
   $("#tracker summary").textContent = connected ? `Tracker: ${where}` : "Tracker: none connected";
   $("#tracker-send").hidden = !connected;
   $("#tracker-send").textContent = connected ? `Send to ${where}` : "";
+  changedHere = new Map();
   if (connected) {  // what a push would do, on the button: "Send to Jira SHOP (3 new, 2 changed)"
     const pending = await api("/v1/tracker/pending").catch(() => null);
     const said = pending && [pending.created && `${pending.created} new`, pending.updated && `${pending.updated} changed`].filter(Boolean);
     if (said) $("#tracker-send").textContent += said.length ? ` (${said.join(", ")})` : " (nothing new)";
+    for (const item of pending?.items || []) if (item.outcome === "updated") changedHere.set(item.item_id, item.changed);
   }
   $("#backlog-bulk-send").hidden = !connected;
   $("#tracker-pull").hidden = !connected;
