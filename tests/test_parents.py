@@ -21,6 +21,10 @@ def test_a_person_puts_an_item_under_another_moves_it_and_takes_it_out_and_its_h
     assert moved.status_code == 200 and moved.json()["parent_id"] == epic, moved.text
     assert under(client, story, other).json()["parent_id"] == other
     assert under(client, story, other).status_code == 200  # the same again: no change, no event
+    listed = client.get("/v1/backlog", params={"parent_id": other})
+    assert [i["id"] for i in listed.json()] == [story] and listed.headers["X-Total-Count"] == "1"
+    exported = client.get("/v1/backlog/export", params={"format": "markdown", "parent_id": other}).text
+    assert "Pay by card" in exported and "Checkout" not in exported
     out = under(client, story, None)
     assert out.status_code == 200 and out.json()["parent_id"] is None
     history = [(e["actor"], e["before"], e["after"]) for e in client.get(f"/v1/backlog/{story}/history").json()]
@@ -56,6 +60,10 @@ def test_backlog_edit_puts_an_item_under_another_by_key_and_says_what_to_fix(tmp
     assert edited.output.strip() == "#4 Receipts: parent_id changed", edited.output
     assert "child of #1" in runner.invoke(app, ["backlog", "show", "SHOP-4"]).output
     assert "child #4 Receipts" in runner.invoke(app, ["backlog", "show", "SHOP-1"]).output
+    listed = runner.invoke(app, ["backlog", "list", "--parent", "SHOP-1"]).output
+    assert "Backlog (1 item)" in listed and "Receipts (child of #1)" in listed, listed
+    nowhere = runner.invoke(app, ["backlog", "list", "--parent", "SHOP-9"])
+    assert nowhere.exit_code == 2 and "no backlog item with id or key 'SHOP-9'" in " ".join(nowhere.output.split())
     for bad, says in [
         (["--parent", "SHOP-9"], "no backlog item with id or key 'SHOP-9'"),
         (["--parent", "1", "--no-parent"], "contradict"),

@@ -695,7 +695,16 @@ def test_an_item_is_put_under_an_epic_by_key_and_taken_out_and_a_cycle_is_refuse
     epic_row.locator(".edit-item").click()
     save_field(epic_row, "parent", "3")
     expect(page.locator("#flash")).to_contain_text("#3 under #1: #1 cannot also be under #3, that would be a cycle")
-    page_row.locator(".edit-item").click()  # still open: a refused edit reloads nothing
+    page.fill("#backlog-parent", "shop-1")  # only the epic's stories
+    page.press("#backlog-parent", "Enter")
+    expect(page.locator("#backlog-count")).to_have_text("1 item matches")
+    expect(page.locator("#backlog tbody tr")).to_have_count(1)
+    expect(page.locator("a.export").first).to_have_attribute("href", re.compile(r"parent_id=1"))
+    page.fill("#backlog-parent", "")
+    page.press("#backlog-parent", "Enter")
+    expect(page.locator("#backlog tbody tr")).to_have_count(3)
+    page_row.locator(".item-title").click()
+    page_row.locator(".edit-item").click()
     save_field(page_row, "parent", "")
     expect(page.locator("#flash")).to_contain_text("Saved #3: parent_id changed.")
     assert httpx.get(f"{desk}/v1/backlog/3", timeout=30).json()["parent_id"] is None

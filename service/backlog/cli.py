@@ -16,6 +16,7 @@ from service.core.cli import candidates_table, console, errors, fail, follow_job
 
 if TYPE_CHECKING:
     from service.backlog.schemas import BacklogFilter
+    from service.core.runtime import Runtime
 
 backlog_app = typer.Typer(
     help="The backlog: list and search it, show one item, add and edit items of your own.", no_args_is_help=True
@@ -24,6 +25,7 @@ Search = Annotated[str | None, typer.Option("--search", "-q", help="Words in tit
 ItemTypeOption = Annotated[str | None, typer.Option("--type", help="feature, bug, tech_debt or research.")]
 LabelOption = Annotated[str | None, typer.Option("--label", help="Only items with this label.")]
 StateOption = Annotated[str, typer.Option("--state", help="open, closed or all.")]
+ParentOption = Annotated[str | None, typer.Option("--parent", help="Only the items under this one, by id or key.")]
 
 
 ItemArgument = Annotated[str, typer.Argument(help="The item's id, or its tracker key (SHOP-12; quote a GitHub '#12').")]
@@ -52,11 +54,19 @@ def with_options(model: type[Any], names: dict[str, str] | None = None, **fields
         raise fail("; ".join(said)) from exc
 
 
-def backlog_filter(search: str | None, item_type: str | None, label: str | None, state: str) -> BacklogFilter:
-    """The filter the options ask for; a CLI error naming each option at fault."""
+def backlog_filter(
+    runtime: Runtime, search: str | None, item_type: str | None, label: str | None, state: str, parent: str | None
+) -> BacklogFilter:
+    """The filter the options ask for (`parent`: an item's id or key); a CLI error naming each option at fault."""
+    from service.backlog import service
     from service.backlog.schemas import BacklogFilter
 
-    return with_options(BacklogFilter, q=search, item_type=item_type, label=label, state=state)
+    under = None
+    if parent:
+        with refusals(), runtime.db.session() as session:
+            under = service.find_item(session, parent).id
+    return with_options(BacklogFilter, {"parent_id": "--parent"}, q=search, item_type=item_type, label=label,
+                        state=state, parent_id=under)  # fmt: skip
 
 
 def _description(given: str | None, file: Path | None) -> str | None:
@@ -290,13 +300,14 @@ def backlog_list(
     item_type: ItemTypeOption = None,
     label: LabelOption = None,
     state: StateOption = "all",
+    parent: ParentOption = None,
 ) -> None:
-    """List backlog items (filtered by words, type, label and state)."""
+    """List backlog items (filtered by words, type, label, state and the item they are under)."""
     from service.backlog import service
     from service.core.schemas import BacklogItemPublic
 
-    shown = backlog_filter(search, item_type, label, state)
     runtime = open_runtime()
+    shown = backlog_filter(runtime, search, item_type, label, state, parent)
     with runtime.db.session() as session:
         items = [BacklogItemPublic.model_validate(i) for i in service.list_items(session, limit, shown=shown)]
         total = service.count_items(session, shown=shown)
@@ -325,14 +336,16 @@ def export(
     item_type: ItemTypeOption = None,
     label: LabelOption = None,
     state: StateOption = "all",
+    parent: ParentOption = None,
 ) -> None:
     """Export the backlog (by priority rank), or the items the filters ask for, in a format Jira, Linear or GitHub
     imports."""
     from service.backlog import service
 
-    shown = backlog_filter(search, item_type, label, state)
+    runtime = open_runtime()
+    shown = backlog_filter(runtime, search, item_type, label, state, parent)
     try:
-        content, _, count = service.export_backlog(open_runtime(), format, shown)  # type: ignore[arg-type]
+        content, _, count = service.export_backlog(runtime, format, shown)  # type: ignore[arg-type]
     except ValueError as exc:
         raise fail(str(exc)) from exc
     if output:

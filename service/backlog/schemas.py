@@ -64,6 +64,7 @@ class BacklogFilter(BaseModel):
     state: Literal["open", "closed", "all"] = Field(
         "all", description="open: not done or cancelled in its tracker; closed: done or cancelled."
     )
+    parent_id: IdValue | None = Field(None, description="Only the items under this one (an epic's stories).")
 
 
 class BacklogItemUpdate(BaseModel):

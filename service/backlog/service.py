@@ -77,6 +77,8 @@ def _filtered(query: Select[Any], include_merged: bool, shown: BacklogFilter) ->
         query = query.where(cast(BacklogItem.labels, Text).contains(json.dumps(shown.label.lower()), autoescape=True))
     if shown.state != "all":
         query = query.where(BacklogItem.closed.is_(shown.state == "closed"))
+    if shown.parent_id is not None:
+        query = query.where(BacklogItem.parent_id == shown.parent_id)
     return query
 
 

@@ -480,18 +480,21 @@ const BACKLOG_PAGE = 1000;
 const fetchBacklog = latestOnly((query) => apiPage(`/v1/backlog?${query}`));
 
 // The backlog's filters as a query: words, type, label, state, merged items.
-function backlogQuery() {
+async function backlogQuery() {
   const query = new URLSearchParams({ order: "priority", limit: String(BACKLOG_PAGE), include_merged: String($("#include-merged").checked), state: $("#backlog-state").value });
   for (const [name, id] of [["q", "#backlog-q"], ["item_type", "#backlog-type"], ["label", "#backlog-label"]]) {
     const value = $(id).value.trim();
     if (value) query.set(name, value);
   }
+  const named = $("#backlog-parent").value.trim();  // an id or a key: the items under it
+  const under = named ? await itemIds(named).catch((error) => { flash(error.message, "error"); return []; }) : [];
+  if (under.length) query.set("parent_id", String(under[0]));
   return query;
 }
 
 // The export links: the chosen project, and the backlog's filters when any is set (an export of what is shown).
 function exportLinks(query = new URLSearchParams()) {
-  const filters = new URLSearchParams([...query].filter(([name, value]) => ["q", "item_type", "label"].includes(name) || (name === "state" && value !== "all")));
+  const filters = new URLSearchParams([...query].filter(([name, value]) => ["q", "item_type", "label", "parent_id"].includes(name) || (name === "state" && value !== "all")));
   for (const link of document.querySelectorAll("a.export")) {
     link.dataset.base ||= link.getAttribute("href");
     link.href = inProject(filters.size ? `${link.dataset.base}&${filters}` : link.dataset.base);
@@ -540,8 +543,8 @@ async function moveTicked(named) {
 async function loadBacklog() {
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
-  const query = backlogQuery();
-  const filtered = ["q", "item_type", "label"].some((name) => query.has(name)) || query.get("state") !== "all";
+  const query = await backlogQuery();
+  const filtered = ["q", "item_type", "label", "parent_id"].some((name) => query.has(name)) || query.get("state") !== "all";
   const [page] = await Promise.all([fetchBacklog(query), tracker.load().catch(() => {})]);  // keys link to the tracker
   if (page === SUPERSEDED) return;
   exportLinks(query);
@@ -723,7 +726,7 @@ async function start() {
   for (const id of ["#backlog-q", "#backlog-label"]) {
     $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadBacklog(), 250); });
   }
-  for (const id of ["#backlog-type", "#backlog-state"]) $(id).addEventListener("change", () => loadBacklog());
+  for (const id of ["#backlog-type", "#backlog-state", "#backlog-parent"]) $(id).addEventListener("change", () => loadBacklog());
   $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
   for (const id of ["#filter-kind", "#filter-status", "#filter-assignee"]) $(id).addEventListener("change", () => review.loadQueue());
   let searching;  // the queue's search waits for a pause in typing
