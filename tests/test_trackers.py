@@ -17,7 +17,16 @@ from sqlalchemy import update
 from service.core.tables import BacklogItem
 from service.trackers import http
 from tests.test_reimport import jira_csv
-from tests.tracker_standin import DC_PAT, GITHUB_TOKEN, LINEAR_KEY, TOKEN, USER, standin
+from tests.tracker_standin import (
+    DC_EPIC_LINK,
+    DC_EPIC_NAME,
+    DC_PAT,
+    GITHUB_TOKEN,
+    LINEAR_KEY,
+    TOKEN,
+    USER,
+    standin,
+)
 
 ITEMS = [
     {"title": "Saved carts", "description": "As a shopper I want to save my cart, so that I can buy later.",
@@ -492,8 +501,9 @@ def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by
         assert [c.path.split("?")[0] for c in site.writes()][:3] == ["/rest/api/2/issue"] * 3  # REST v2
         issues = site.jira()
         assert issues["SHOP-1"]["description"].startswith("As a shopper I want to save my cart")  # wiki markup
-        assert "parent" not in issues["SHOP-3"] and any("did not take the parent" in e for e in job["errors"])
-        assert issues["SHOP-1"]["issuetype"] == {"name": "Story"}  # no Epic: it would want an Epic Name there
+        assert job["errors"] == [], job
+        assert "parent" not in issues["SHOP-3"] and issues["SHOP-3"][DC_EPIC_LINK] == "SHOP-1"  # its Epic Link
+        assert issues["SHOP-1"]["issuetype"] == {"name": "Epic"} and issues["SHOP-1"][DC_EPIC_NAME] == "Saved carts"
         assert site.blocked_by() == {("SHOP-2", "SHOP-1")}
         monkeypatch.setattr(jira, "PAGE", 2)  # Data Center's search pages by startAt: 3 issues in 2 pages
         untouched = pull(client)
@@ -506,6 +516,20 @@ def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by
         site.issues["SHOP-1"]["description"] = "As a shopper I want to save my cart for a week."
         pulled = pull(client)
         assert [(u["external_id"], u["changed"]) for u in pulled["updates"]] == [("jira:SHOP-1", ["description"])]
+        assert items(client)[child]["parent_id"] == parent  # read from its Epic Link
+        move(client, child, None)  # out of its epic: its Epic Link cleared
+        assert push(client)["updated"] == 1 and site.jira()["SHOP-3"][DC_EPIC_LINK] is None
+        assert pull(client)["updated"] == 0 and items(client)[child]["parent_id"] is None
+        (gifts,) = add_items(client, [{"title": "Gift cards", "description": "As a shopper I want gift cards."}])
+        site.issue_types.discard("Epic")  # a project without the Epic type: the epic goes as a Task, without a name
+        move(client, child, gifts)
+        job = push(client)
+        assert (job["created"], job["failed"]) == (1, 0) and site.jira()["SHOP-4"]["issuetype"] == {"name": "Task"}
+        assert DC_EPIC_NAME not in site.jira()["SHOP-4"], job
+        move(client, child, bug)  # under a Bug: Data Center refuses it as an Epic Link, said once
+        job = push(client)
+        assert any("did not take the parent (The issue key 'SHOP-2' for field 'Epic Link'" in e for e in job["errors"])
+        assert push(client)["unchanged"] == 4
 
 
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])

@@ -31,6 +31,14 @@ from tests.webhook_receiver import serving
 ADF_SCHEMA = Path("/work/shared/schemas/adf-v1-full.json")
 USER, TOKEN = "ana@acme.test", "jira-api-token"
 DC_PAT = "jira-data-center-personal-access-token"
+DC_EPIC_LINK, DC_EPIC_NAME = "customfield_10101", "customfield_10102"  # Data Center's (Jira Software's) epic fields
+DC_FIELDS = [
+    {"id": "summary", "name": "Summary", "custom": False, "schema": {"type": "string", "system": "summary"}},
+    {"id": DC_EPIC_LINK, "name": "Epic Link", "custom": True,
+     "schema": {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10101}},
+    {"id": DC_EPIC_NAME, "name": "Epic Name", "custom": True,
+     "schema": {"type": "string", "custom": "com.pyxis.greenhopper.jira:gh-epic-label", "customId": 10102}},
+]  # fmt: skip
 GITHUB_TOKEN = "github_pat_standin"
 LINEAR_KEY = "lin_api_standin"
 LINEAR_STATES = [
@@ -217,6 +225,7 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2
     or bug goes only under an Epic."""
     errors: dict[str, str] = {}
     known = {"project", "summary", "issuetype", "description", "labels", "priority", "parent", *site.screen}
+    known |= {DC_EPIC_LINK, DC_EPIC_NAME} if v2 else set()
     for name in fields:
         if name not in known:
             errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
@@ -247,6 +256,13 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2
         errors["parent"] = "Field 'parent' cannot be set. It is not on the appropriate screen, or unknown."
     elif fields.get("parent") and (site.issues[fields["parent"]["key"]].get("issuetype") or {}).get("name") != "Epic":
         errors["parent"] = "Given parent work item does not belong to appropriate hierarchy."  # Cloud: under an epic
+    if v2 and fields.get(DC_EPIC_LINK) is not None and (
+        (site.issues.get(fields[DC_EPIC_LINK]) or {}).get("issuetype") or {}).get("name") != "Epic":  # fmt: skip
+        errors[DC_EPIC_LINK] = f"The issue key '{fields[DC_EPIC_LINK]}' for field 'Epic Link' is invalid."
+    if v2 and creating and issue_type == "Epic" and not fields.get(DC_EPIC_NAME):
+        errors[DC_EPIC_NAME] = "Epic Name is required."
+    elif v2 and DC_EPIC_NAME in fields and issue_type not in (None, "Epic"):
+        errors[DC_EPIC_NAME] = f"Field '{DC_EPIC_NAME}' cannot be set. It is not on the appropriate screen, or unknown."
     return errors
 
 
@@ -384,7 +400,9 @@ def standin() -> Iterator[Standin]:
             if not self._jira_signed_in(v2):
                 return
             method, path = self.command, urlsplit(path).path
-            if method == "GET" and path == "/myself":
+            if method == "GET" and path == "/field" and v2:
+                self._answer(200, DC_FIELDS)
+            elif method == "GET" and path == "/myself":
                 self._answer(200, {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ana Lima"})
             elif method == "GET" and path.startswith("/project/"):
                 found = path.removeprefix("/project/") == site.project

@@ -20,6 +20,8 @@ from service.trackers.http import CLOCK_SKEW, PAGE, TIMEOUT_S, Http, Sent, fail,
 
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
 BLOCKS = "Blocks"  # the link type every Jira Cloud site starts with: "blocks" outward, "is blocked by" inward
+EPIC_LINK = "com.pyxis.greenhopper.jira:gh-epic-link"  # Data Center's Epic Link field, by its type (its id differs)
+EPIC_NAME = "com.pyxis.greenhopper.jira:gh-epic-label"  # Data Center's Epic Name field, which an Epic must have
 
 
 class Jira:
@@ -42,6 +44,7 @@ class Jira:
         self.data_center, self.name = data_center, "Jira Data Center" if data_center else "Jira"
         self.http, self.project = Http(client, self.name), project
         self.points_field = points_field or STORY_POINTS_FIELD
+        self._epic: dict[str, str] | None = None  # Data Center: the Epic Link and Epic Name fields' ids, read once
 
     def check(self) -> str:
         me = self.http.call("GET", "/myself")
@@ -54,20 +57,54 @@ class Jira:
             project.json().get("name", "?")
         )
 
+    def epic_fields(self) -> dict[str, str]:
+        """Data Center (Jira Software): the ids of its Epic Link field (`link`: an issue's epic, by key, where Cloud
+        has `parent`) and Epic Name field (`name`, which an Epic must have there), found among the site's fields;
+        empty on Cloud, or on a site without Jira Software."""
+        if self._epic is None:
+            self._epic = {}
+            if self.data_center:
+                found = self.http.call("GET", "/field")
+                if found.status_code != 200:
+                    raise fail(self.name, "list the fields", found)
+                for given in found.json():
+                    kind = str((given.get("schema") or {}).get("custom") or "")
+                    for name, custom in (("link", EPIC_LINK), ("name", EPIC_NAME)):
+                        if kind == custom:
+                            self._epic[name] = str(given["id"])
+        return self._epic
+
     def _fields(self, item: ExportItem) -> dict[str, Any]:
         fields = to_jira_json([item], wiki=self.data_center)[0]["fields"]
         if STORY_POINTS_FIELD in fields and self.points_field != STORY_POINTS_FIELD:
             fields[self.points_field] = fields.pop(STORY_POINTS_FIELD)
+        epic = self.epic_fields()
+        if "link" in epic and "parent" in fields:  # Data Center: a story names its epic by its Epic Link field
+            fields[epic["link"]] = fields.pop("parent")["key"]
+        if "name" in epic and fields["issuetype"]["name"] == "Epic":
+            fields[epic["name"]] = fields["summary"]
         return fields
 
+    def _parent_field(self) -> str:
+        """Where an issue's parent goes: `parent` (Cloud), or Data Center's Epic Link field."""
+        return self.epic_fields().get("link", "parent")
+
     def _optional(self) -> dict[str, str]:
-        """The fields an issue is still worth sending without (Jira field -> what to call it)."""
-        return {"priority": "priority", "labels": "labels", self.points_field: "story points", "parent": "parent"}
+        """The fields an issue is still worth sending without (Jira field -> what to call it): an Epic Name too, which
+        a Task (an Epic the project lacks) cannot have."""
+        optional = {"priority": "priority", "labels": "labels", self.points_field: "story points",
+                    self._parent_field(): "parent"}  # fmt: skip
+        if "name" in self.epic_fields():
+            optional[self.epic_fields()["name"]] = "epic name"
+        return optional
 
     def _ours(self) -> dict[str, str]:
-        """The item's field each Jira field carries."""
-        return {"priority": "priority", "labels": "labels", self.points_field: "story_points", "parent": "parent",
-                "issuetype": "item_type"}  # fmt: skip
+        """The item's field each Jira field carries (the Epic Name, its title, as a field of its own)."""
+        ours = {"priority": "priority", "labels": "labels", self.points_field: "story_points",
+                self._parent_field(): "parent", "issuetype": "item_type"}  # fmt: skip
+        if "name" in self.epic_fields():
+            ours[self.epic_fields()["name"]] = "epic_name"
+        return ours
 
     def _send(self, method: str, path: str, fields: dict[str, Any], what: str) -> tuple[httpx.Response, Sent]:
         """Send `fields`; where Jira refuses only fields an issue can do without (a priority its scheme lacks, a
@@ -89,6 +126,7 @@ class Jira:
                 if name == "issuetype":
                     was = fields["issuetype"]["name"]
                     fields["issuetype"] = {"name": FALLBACK_ISSUE_TYPE}
+                    fields.pop(self.epic_fields().get("name", ""), None)  # a Task has no Epic Name
                     sent.warnings.append(f"Jira has no issue type {was} here ({said}): sent as {FALLBACK_ISSUE_TYPE}")
                 else:
                     fields.pop(name, None)
@@ -108,7 +146,7 @@ class Jira:
         full = self._fields(item)
         wanted = {
             "title": ["summary"], "description": ["description"], "item_type": ["issuetype"], "labels": ["labels"],
-            "priority": ["priority"], "story_points": [self.points_field], "parent": ["parent"],
+            "priority": ["priority"], "story_points": [self.points_field], "parent": [self._parent_field()],
         }  # fmt: skip
         names = {name for field_name in changed for name in wanted.get(field_name, [])}
         kept = item.children and "issuetype" in names  # an epic keeps its type there: Epic, or what it was sent as
@@ -147,8 +185,17 @@ class Jira:
             raise fail(self.name, f"remove a link of {key}", gone)
 
     def _read(self) -> str:
-        """The fields the jira_json import reads."""
-        return f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
+        """The fields the jira_json import reads (and Data Center's Epic Link, read as the parent)."""
+        read = f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
+        return read + "".join(f",{link}" for link in [self.epic_fields().get("link")] if link)
+
+    def _as_read(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """An issue as the jira_json import reads it: on Data Center, its Epic Link's key as its `parent`."""
+        fields = issue.get("fields") or {}
+        link = self.epic_fields().get("link")
+        if link and isinstance(fields.get(link), str) and not fields.get("parent"):
+            fields["parent"] = {"key": fields[link]}
+        return issue
 
     def issue(self, key: str) -> dict[str, Any] | None:
         """One issue as the search gives it; None when it is not there (deleted, or moved to another project)."""
@@ -158,11 +205,12 @@ class Jira:
         if found.status_code != 200:
             raise fail(self.name, f"read {key}", found)
         issue = found.json()
-        return issue if str(issue.get("key", "")).startswith(f"{self.project}-") else None
+        return self._as_read(issue) if str(issue.get("key", "")).startswith(f"{self.project}-") else None
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The project's issues, a page at a time."""
-        return self._search(f'project = "{self.project}" ORDER BY key ASC', self._read())
+        for page in self._search(f'project = "{self.project}" ORDER BY key ASC', self._read()):
+            yield [self._as_read(issue) for issue in page]
 
     def made_since(self, title: str, since: datetime) -> list[str]:
         """The keys of the project's issues titled `title` created since `since`, asked for in minutes before now (a

@@ -224,15 +224,14 @@ def _parents_first(items: list[BacklogItem]) -> list[BacklogItem]:
 
 
 def _export(session: Session, row: TrackerConnection, item: BacklogItem) -> ExportItem:
-    """The item as the tracker is sent it, with its parent's key there (None when the parent is not in it). Jira Cloud
-    is told whether it has children (it is then an Epic, the only issue type a story can be under), GitHub and Linear
+    """The item as the tracker is sent it, with its parent's key there (None when the parent is not in it). Jira is
+    told whether it has children (it is then an Epic, the only issue type a story can be under), GitHub and Linear
     not: a file export lists an epic's children in its body, but these trackers link a child to its parent
-    themselves (a GitHub sub-issue), and a list in the body would go stale when a child moves. Nor Jira Data Center,
-    which takes no parent from here and would want an Epic Name for an Epic."""
+    themselves (a GitHub sub-issue), and a list in the body would go stale when a child moves."""
     parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
     parent_key = key_here(row, parent.external_id) if parent else None  # GitHub: made a sub-issue of it
     children: list[str] = []
-    if row.kind == TrackerKind.jira and not data_center(row):
+    if row.kind == TrackerKind.jira:
         titles = select(BacklogItem.title).where(BacklogItem.parent_id == item.id, BacklogItem.merged_into_id.is_(None))
         children = list(session.scalars(titles.order_by(BacklogItem.id)))
     return export_item(item, parent_key, children)
@@ -292,9 +291,9 @@ def plan(session: Session, row: TrackerConnection, item: BacklogItem, coming: Co
 def moved(session: Session, row: TrackerConnection, item: BacklogItem, coming: Collection[int] = ()) -> bool:
     """Whether a person moved the item under another parent here (or under none) since the tracker last had its
     parent, and the tracker can take the move: a parent not in this tracker waits for a push that creates it
-    (`coming`); Jira Data Center links an epic's stories by a field of its own, so it takes none."""
+    (`coming`)."""
     known = item.imported or {}
-    if not known.get(PARENT_MOVED) or data_center(row):
+    if not known.get(PARENT_MOVED):
         return False
     parent = session.get(BacklogItem, item.parent_id) if item.parent_id else None
     key = _as_imported(row, key_here(row, parent.external_id)) if parent else None
