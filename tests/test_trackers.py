@@ -495,7 +495,8 @@ def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by
         shown = client.put("/v1/tracker", json=body).json()  # no user: the token is a personal access token
         assert (shown["edition"], shown["user"]) == ("data_center", None)
         check = client.post("/v1/tracker/check").json()
-        assert check == {"ok": True, "detail": "signed in to Jira Data Center as Ana Lima; project SHOP: Shop"}
+        said = f"signed in to Jira Data Center as Ana Lima; project SHOP: Shop; epics by {DC_EPIC_LINK}"
+        assert check == {"ok": True, "detail": said}
         job = push(client)
         assert (job["created"], job["failed"]) == (3, 0), job
         assert [c.path.split("?")[0] for c in site.writes()][:3] == ["/rest/api/2/issue"] * 3  # REST v2

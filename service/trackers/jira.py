@@ -53,9 +53,13 @@ class Jira:
         project = self.http.call("GET", f"/project/{self.project}")
         if project.status_code != 200:
             raise fail(self.name, f"find project {self.project}", project)
-        return f"signed in to {self.name} as {me.json().get('displayName', '?')}; project {self.project}: " + str(
+        said = f"signed in to {self.name} as {me.json().get('displayName', '?')}; project {self.project}: " + str(
             project.json().get("name", "?")
         )
+        if self.data_center:
+            link = self.epic_fields().get("link")
+            said += f"; epics by {link}" if link else "; no Epic Link field (Jira Software?): children go without epic"
+        return said
 
     def epic_fields(self) -> dict[str, str]:
         """Data Center (Jira Software): the ids of its Epic Link field (`link`: an issue's epic, by key, where Cloud
