@@ -76,3 +76,16 @@ def test_backlog_edit_puts_an_item_under_another_by_key_and_says_what_to_fix(tmp
     assert cycle.exit_code == 2 and "#1 cannot also be under #4, that would be a cycle" in cycle.output
     out = runner.invoke(app, ["backlog", "edit", "4", "--no-parent"])
     assert out.exit_code == 0 and "child of" not in runner.invoke(app, ["backlog", "show", "4"]).output
+
+
+def test_an_item_of_another_project_is_no_parent(client):
+    from tests.test_projects import make_projects
+
+    make_projects(client)
+    shop = client.get("/v1/backlog?project=shop").json()
+    mobile = client.get("/v1/backlog?project=mobile").json()
+    across = client.patch(f"/v1/backlog/{shop[0]['id']}?project=shop", json={"parent_id": mobile[0]["id"]})
+    assert across.status_code == 422 and f"names no backlog item with id {mobile[0]['id']}" in across.text
+    body = {"item_ids": [shop[0]["id"]], "parent_id": mobile[0]["id"]}
+    bulk = client.post("/v1/backlog/edit?project=shop", json=body)
+    assert bulk.status_code == 422 and "is no backlog item" in bulk.text
