@@ -26,6 +26,8 @@ ItemTypeOption = Annotated[str | None, typer.Option("--type", help="feature, bug
 LabelOption = Annotated[str | None, typer.Option("--label", help="Only items with this label.")]
 StateOption = Annotated[str, typer.Option("--state", help="open, closed or all.")]
 ParentOption = Annotated[str | None, typer.Option("--parent", help="Only the items under this one, by id or key.")]
+MoveUnder = Annotated[str | None, typer.Option("--parent", help="The item it goes under (an epic), by id or key.")]
+NoParent = Annotated[bool, typer.Option("--no-parent", help="Under no item.")]
 
 
 ItemArgument = Annotated[str, typer.Argument(help="The item's id, or its tracker key (SHOP-12; quote a GitHub '#12').")]
@@ -67,6 +69,15 @@ def backlog_filter(
             under = service.find_item(session, parent).id
     return with_options(BacklogFilter, {"parent_id": "--parent"}, q=search, item_type=item_type, label=label,
                         state=state, parent_id=under)  # fmt: skip
+
+
+def _moved(session: Any, parent: str | None, no_parent: bool) -> dict[str, int | None]:
+    """`parent_id` as --parent (an id or key) or --no-parent ask for it, or nothing when neither is given."""
+    from service.backlog import service
+
+    if not parent and not no_parent:
+        return {}
+    return {"parent_id": service.find_item(session, parent).id if parent else None}
 
 
 def _description(given: str | None, file: Path | None) -> str | None:
@@ -155,10 +166,8 @@ def backlog_edit(
         ),
     ] = None,
     no_depends_on: Annotated[bool, typer.Option("--no-depends-on", help="It waits for nothing.")] = False,
-    parent: Annotated[
-        str | None, typer.Option("--parent", help="The item it goes under (an epic), by id or key.")
-    ] = None,
-    no_parent: Annotated[bool, typer.Option("--no-parent", help="It goes under no item.")] = False,
+    parent: MoveUnder = None,
+    no_parent: NoParent = False,
     edited_by: As = None,
 ) -> None:
     """Change an item's fields, as the desk's Edit does: the item's history keeps each change with who made it, and
@@ -187,8 +196,7 @@ def backlog_edit(
             before = BacklogItemPublic.model_validate(service.find_item(session, item))
             if depends_on or no_depends_on:
                 wanted["depends_on"] = [service.find_item(session, key).id for key in depends_on or []]
-            if parent or no_parent:
-                wanted["parent_id"] = service.find_item(session, parent).id if parent else None
+            wanted |= _moved(session, parent, no_parent)
         edit = with_options(BacklogItemUpdate, {"depends_on": "--depends-on", "parent_id": "--parent"}, **wanted)
         edited = service.edit_item(runtime, before.id, edit, edited_by or getpass.getuser())
         after = BacklogItemPublic.model_validate(edited)
@@ -208,8 +216,8 @@ def backlog_bulk(
     ] = None,
     item_type: ItemTypeOption = None,
     closed: Annotated[bool | None, typer.Option("--close/--reopen", help="Done or cancelled, or open again.")] = None,
-    parent: Annotated[str | None, typer.Option("--parent", help="The item each goes under, by id or key.")] = None,
-    no_parent: Annotated[bool, typer.Option("--no-parent", help="Each goes under no item.")] = False,
+    parent: MoveUnder = None,
+    no_parent: NoParent = False,
     edited_by: As = None,
 ) -> None:
     """Edit several items alike (Jira's bulk change): labels added or removed, the type, closed or reopened, moved
@@ -226,8 +234,7 @@ def backlog_bulk(
     with refusals():
         with runtime.db.session() as session:
             ids = [service.find_item(session, given).id for given in items]
-            under = service.find_item(session, parent).id if parent else None
-            moved = {"parent_id": under} if parent or no_parent else {}
+            moved = _moved(session, parent, no_parent)
         bulk = with_options(
             BacklogBulkEdit,
             {"item_ids": "ITEMS", "add_labels": "--add-label", "remove_labels": "--remove-label", "closed": "--close",

@@ -191,7 +191,8 @@ class Jira:
     def _read(self) -> str:
         """The fields the jira_json import reads (and Data Center's Epic Link, read as the parent)."""
         read = f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
-        return read + "".join(f",{link}" for link in [self.epic_fields().get("link")] if link)
+        link = self.epic_fields().get("link")
+        return f"{read},{link}" if link else read
 
     def _as_read(self, issue: dict[str, Any]) -> dict[str, Any]:
         """An issue as the jira_json import reads it: on Data Center, its Epic Link's key as its `parent`."""
