@@ -219,6 +219,20 @@ def test_the_activity_lists_what_people_did_and_opens_a_suggestion_from_its_line
     page.check("#activity-mine")
     expect(lines).to_have_count(1)
     expect(lines.first).to_contain_text("ana commented")
+    page.uncheck("#activity-mine")
+    made = httpx.post(f"{desk}/v1/backlog/items", json=[{"title": f"Item {i}"} for i in range(40)], timeout=120)
+    ids = [i["id"] for i in made.json()["created"]]
+    edited = httpx.post(f"{desk}/v1/backlog/edit", json={"item_ids": ids, "closed": True}, timeout=60)
+    assert edited.is_success  # 40 edits, several stored in the same microsecond
+    page.locator("#activity summary").click()
+    page.locator("#activity summary").click()  # opened again: reloaded, 30 lines a page
+    expect(lines).to_have_count(30)
+    for shown in (60, 82):  # 40 items added, 40 edited, the 2 lines before them: each once
+        page.click("#activity-older")
+        expect(lines).to_have_count(shown)
+    expect(page.locator("#activity-older")).to_be_hidden()
+    closed = [line for line in lines.all_inner_texts() if line.endswith(": closed")]
+    assert len(closed) == len(set(closed)) == 40
 
 
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(

@@ -5,8 +5,9 @@ tracker's changes). What the AI made is not listed: the review queue is where th
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from service.core.enums import ItemAction, SuggestionAction
@@ -24,15 +25,49 @@ def _cut(text: str | None) -> str | None:
     return text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "…"
 
 
-def _newest(query: Select, at: object, event_id: object, before: datetime | None, limit: int) -> Select:
-    return (query.where(at < before) if before else query).order_by(event_id.desc()).limit(limit)
+class Cursor(NamedTuple):
+    """Where a page of activity ended: its last line's time, source and row id. Lines are ordered by time, then source,
+    then id, newest first, so lines stored in the same microsecond (a bulk edit's) are neither skipped nor repeated."""
+
+    at: datetime
+    source: int  # DECISION, COMMENT or EDIT
+    row: int
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat()}~{self.source}~{self.row}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        """A cursor from its text; ValueError when it is not one."""
+        at, source, row = text.split("~")
+        return cls(datetime.fromisoformat(at), int(source), int(row))
+
+
+DECISION, COMMENT, EDIT = 0, 1, 2  # each line's source, in the order ties in time are shown (newest first: EDIT first)
+
+
+def _older(at: ColumnElement, row: ColumnElement, source: int, after: Cursor) -> ColumnElement[bool]:
+    """The rows of `source` that come after `after` in the order above."""
+    if source < after.source:
+        return at <= after.at
+    if source > after.source:
+        return at < after.at
+    return or_(at < after.at, and_(at == after.at, row < after.row))
+
+
+def _newest(
+    query: Select, at: ColumnElement, row: ColumnElement, source: int, after: Cursor | None, limit: int
+) -> Select:
+    return (query.where(_older(at, row, source, after)) if after else query).order_by(row.desc()).limit(limit)
 
 
 def activity(
-    session: Session, limit: int = 50, before: datetime | None = None, actor: str | None = None
-) -> list[ActivityPublic]:
-    """The `limit` newest things people did in the current project before `before` (all, when None), by `actor` when
-    given (a decision made with no name is nobody's)."""
+    session: Session, limit: int = 50, before: datetime | None = None, actor: str | None = None,
+    after: Cursor | None = None,
+) -> list[ActivityPublic]:  # fmt: skip
+    """The `limit` newest things people did in the current project, after the line `after` (each line's `cursor`) or
+    before the time `before` (all, when neither), by `actor` when given (a decision made with no name is nobody's)."""
+    after = after or (Cursor(before, -1, 0) if before else None)  # a time alone: everything strictly before it
     decisions = select(SuggestionEvent).where(SuggestionEvent.action != SuggestionAction.created)
     comments = select(Comment, Suggestion).join(Suggestion, Suggestion.id == Comment.suggestion_id)
     edits = select(ItemEvent, BacklogItem).join(BacklogItem, BacklogItem.id == ItemEvent.item_id)
@@ -41,11 +76,12 @@ def activity(
         comments = comments.where(Comment.author == actor)
         edits = edits.where(ItemEvent.actor == actor)
     found: list[ActivityPublic] = []
-    newest = _newest(decisions, SuggestionEvent.at, SuggestionEvent.id, before, limit)
+    newest = _newest(decisions, SuggestionEvent.at, SuggestionEvent.id, DECISION, after, limit)
     for event, suggestion in _in_this_project(session, newest, limit):
         found.append(
             ActivityPublic(
                 at=event.at,
+                cursor=str(Cursor(event.at, DECISION, event.id)),
                 actor=event.actor,
                 action=event.action,
                 suggestion_id=suggestion.id,
@@ -54,10 +90,11 @@ def activity(
                 detail=_decision_detail(event, suggestion),
             )
         )
-    for comment, suggestion in session.execute(_newest(comments, Comment.at, Comment.id, before, limit)):
+    for comment, suggestion in session.execute(_newest(comments, Comment.at, Comment.id, COMMENT, after, limit)):
         found.append(
             ActivityPublic(
                 at=comment.at,
+                cursor=str(Cursor(comment.at, COMMENT, comment.id)),
                 actor=comment.author,
                 action="commented",
                 suggestion_id=suggestion.id,
@@ -66,16 +103,22 @@ def activity(
                 detail=_cut(comment.text),
             )
         )
-    for event, item in session.execute(_newest(edits, ItemEvent.at, ItemEvent.id, before, limit)):
+    for event, item in session.execute(_newest(edits, ItemEvent.at, ItemEvent.id, EDIT, after, limit)):
         changed = ", ".join(sorted(event.after)) if event.action != ItemAction.added else None
         if event.action == ItemAction.sent:  # the issue it is in the tracker
             changed = (event.after.get("external_id") or event.after.get("sent") or "").split(":", 1)[-1]
         found.append(
             ActivityPublic(
-                at=event.at, actor=event.actor, action=event.action, item_id=item.id, subject=item.title, detail=changed
-            )
+                at=event.at,
+                cursor=str(Cursor(event.at, EDIT, event.id)),
+                actor=event.actor,
+                action=event.action,
+                item_id=item.id,
+                subject=item.title,
+                detail=changed,
+            )  # fmt: skip
         )
-    return sorted(found, key=lambda a: a.at, reverse=True)[:limit]
+    return sorted(found, key=lambda a: Cursor.parse(a.cursor), reverse=True)[:limit]
 
 
 def _in_this_project(session: Session, newest: Select, limit: int) -> list[tuple[SuggestionEvent, Suggestion]]:

@@ -10,6 +10,7 @@ from service.accounts import PrincipalDep
 from service.core import suggestions
 from service.core.deps import ActorDep, RuntimeDep, decider
 from service.core.enums import Role, SuggestionKind, SuggestionStatus
+from service.core.errors import InvalidInput
 from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPublic, errors
 from service.review import activity, comments, decisions, insights
@@ -188,11 +189,18 @@ router.include_router(queue)
 def project_activity(
     runtime: RuntimeDep,
     limit: int = Query(50, ge=1, le=500),
-    before: datetime | None = Query(None, description="Only what happened before this time (the last `at` shown)."),
+    before: datetime | None = Query(None, description="Only what happened before this time."),
+    after: str | None = Query(
+        None, max_length=100, description="Only what comes after this line (the last line's `cursor`): the next page."
+    ),
     actor: str | None = Query(None, min_length=1, max_length=200, description="Only what this person did."),
 ) -> list[ActivityPublic]:
     """What people did in this project, newest first: decisions (accepted, with or without edits, rejected, undone),
     assignments, regenerated drafts, comments, their own edits of backlog items, and re-imports that took a tracker's
     changes. What the AI made is not listed (the review queue holds it)."""
+    try:
+        cursor = activity.Cursor.parse(after) if after else None
+    except ValueError as exc:
+        raise InvalidInput("after: give the `cursor` of the last line shown, as the feed gave it") from exc
     with runtime.db.session() as session:
-        return activity.activity(session, limit, before, actor)
+        return activity.activity(session, limit, before, actor, cursor)

@@ -165,6 +165,7 @@ class ActivityPublic(BaseModel):
     """One thing a person did: a decision or assignment on a suggestion, a comment on one, or an edit of an item."""
 
     at: datetime
+    cursor: str = Field(description="Where this line is in the feed: the last one shown, as `after`, gets the next.")
     actor: str | None = Field(description="Who did it; null for no name (accounts off) or a re-import.")
     action: str = Field(
         description="accepted | accepted_with_edits | rejected | reopened | assigned | regenerated | merged | "

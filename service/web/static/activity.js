@@ -14,7 +14,7 @@ function line(a) {
   const about = a.suggestion_id
     ? h("a", { href: "#review", class: "activity-subject", onclick: (e) => { e.preventDefault(); open(a.suggestion_id); } }, `#${a.suggestion_id} ${a.subject}`)
     : h("span", { class: "activity-subject" }, `item #${a.item_id} ${a.subject}`);
-  return h("li", { dataset: { at: a.at } }, h("span", { class: "hint" }, when(a.at)), ` ${who} ${SAID[a.action] || a.action} `, about,
+  return h("li", { dataset: { at: a.at, cursor: a.cursor } }, h("span", { class: "hint" }, when(a.at)), ` ${who} ${SAID[a.action] || a.action} `, about,
     a.detail ? h("span", { class: "activity-detail" }, `: ${a.detail}`) : "");
 }
 
@@ -30,7 +30,7 @@ export async function load(older = false) {
   const list = $("#activity-list");
   const query = new URLSearchParams({ limit: String(PAGE) });
   if ($("#activity-mine").checked && whoami().name) query.set("actor", whoami().name);
-  if (older && list.lastElementChild?.dataset.at) query.set("before", list.lastElementChild.dataset.at);
+  if (older && list.lastElementChild?.dataset.cursor) query.set("after", list.lastElementChild.dataset.cursor);
   const found = await api(`/v1/activity?${query}`);
   const lines = found.map(line);
   if (older) list.append(...lines); else list.replaceChildren(...lines);
