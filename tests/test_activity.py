@@ -84,3 +84,12 @@ def test_refinery_activity_prints_a_line_each(tmp_path, monkeypatch):
         "bo"
     ]
     assert runner.invoke(app, ["activity", "--limit", "0"]).exit_code == 2
+
+
+def test_a_rejections_line_keeps_the_reason_it_was_given(client, llm):
+    made = draft(client, llm)["id"]
+    assert client.post(f"/v1/suggestions/{made}/reject", json={"reason": "Not now"}).status_code == 200
+    assert client.post(f"/v1/suggestions/{made}/undo").status_code == 200
+    assert client.post(f"/v1/suggestions/{made}/reject", json={"reason": "Duplicate of #3"}).status_code == 200
+    said = [a["detail"] for a in client.get("/v1/activity").json() if a["action"] == "rejected"]
+    assert said == ["Duplicate of #3", "Not now"]  # each as given, newest first

@@ -139,9 +139,10 @@ def _in_this_project(session: Session, newest: Select, limit: int) -> list[tuple
 
 
 def _decision_detail(event: SuggestionEvent, suggestion: Suggestion) -> str | None:
-    """What a decision's line adds: whom it was assigned to, the reason of a rejection (as it stands now)."""
+    """What a decision's line adds: whom it was assigned to, the reason of a rejection (as it was given; one recorded
+    before 2026-11-28's third stop, as the suggestion has it now)."""
     if event.action == SuggestionAction.assigned:
         return f"to {(event.after or {}).get('assignee') or 'no one'}"
     if event.action == SuggestionAction.rejected:
-        return _cut(suggestion.reason)
+        return _cut((event.after or {}).get("reason", suggestion.reason))
     return None

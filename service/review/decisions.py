@@ -158,7 +158,7 @@ def reject(runtime: Runtime, suggestion_id: int, reason: str, actor: str | None 
     with runtime.db.session() as session:
         suggestion = get_suggestion(session, suggestion_id)
         claim(session, suggestion, SuggestionStatus.rejected, actor, reason)
-        record_event(session, suggestion.id, SuggestionAction.rejected, actor, suggestion.payload, None)
+        record_event(session, suggestion.id, SuggestionAction.rejected, actor, suggestion.payload, {"reason": reason})
     _in_step(lambda: HANDLERS[SuggestionKind(suggestion.kind)].follow(runtime, suggestion, None), suggestion)
     return suggestion
 
