@@ -224,3 +224,19 @@ def test_backlog_edit_and_show_name_what_an_item_waits_for_and_blocks(tmp_path, 
     assert "blocks #4 Receipts" in runner.invoke(app, ["backlog", "show", "1"]).output
     cleared = runner.invoke(app, ["backlog", "edit", "3", "--no-depends-on"])
     assert cleared.exit_code == 0 and "waits for" not in runner.invoke(app, ["backlog", "show", "3"]).output
+
+
+def test_a_link_from_the_tracker_is_shown_as_the_trackers_and_one_a_person_changed_as_theirs(client, llm):
+    client.post("/v1/backlog/import?format=jira_csv", files={"file": ("jira.csv", JIRA.encode(), "text/csv")})
+    items = by_key(client)
+    page, api, sdk = (items[k]["id"] for k in ("SHOP-3", "SHOP-1", "SHOP-2"))
+    llm.chat.replies.extend([estimate(effort=3)])
+    (row,) = run_prioritize(client, {"framework": "rice", "item_ids": [page]})["ranked"]
+    assert [(d["item_id"], d["evidence"], d["source"]) for d in row["dependencies"]] == [
+        (api, "linked in the tracker (SHOP-1)", "tracker"),
+        (sdk, "linked in the tracker (SHOP-2)", "tracker"),
+    ]
+    assert patch(client, page, [api]).status_code == 200  # a person changes them here: theirs from now on
+    llm.chat.replies.extend([estimate(effort=3)])
+    (row,) = run_prioritize(client, {"framework": "rice", "item_ids": [page]})["ranked"]
+    assert [(d["item_id"], d["source"]) for d in row["dependencies"]] == [(api, "person")]

@@ -435,7 +435,7 @@ def _reimport(
     # an item imported before dependencies were read had none from its tracker, unless it has some here
     their_waits = theirs["depends_on_keys"]
     if base is not None and their_waits != base.get("depends_on_keys", their_waits if item.depends_on else []):
-        if _dependencies_edited_here(session, item):
+        if dependencies_edited_here(session, item):
             kept.append("depends_on_keys")
         else:
             waits.append((item, theirs["depends_on_keys"]))
@@ -453,7 +453,7 @@ def _reimport(
     return ImportUpdated(external_id=item.external_id or "", item_id=item.id, changed=changed, kept=kept)
 
 
-def _dependencies_edited_here(session: Session, item: BacklogItem) -> bool:
+def dependencies_edited_here(session: Session, item: BacklogItem) -> bool:
     """Whether a person changed the item's dependencies here (its history has such an edit)."""
     edits = select(ItemEvent.after).where(ItemEvent.item_id == item.id, ItemEvent.action == ItemAction.edited)
     return any("depends_on" in after for after in session.scalars(edits))

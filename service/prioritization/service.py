@@ -33,7 +33,7 @@ from pipelines.prioritization import (
 )
 from pipelines.words import item_words
 from service import duplicates
-from service.backlog.service import get_item, select_items
+from service.backlog.service import dependencies_edited_here, get_item, select_items
 from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.learned import learned
@@ -168,7 +168,7 @@ def propose_ranking(
                 "proposed_rank": position + 1,
                 "proposed_priority": label_for(position, len(order)),
                 "reach_source": "evidence" if (by_id[item_id].evidence or {}).get("ticket_count") else "estimate",
-                "dependencies": _dependencies(by_id[item_id], inputs.depends_on, by_id),
+                "dependencies": _dependencies(session, by_id[item_id], inputs.depends_on, by_id),
                 "goal": inputs.goal,
             }
             inputs = {"backlog_item_id": item_id, "strategy_id": strategy.id if strategy else None, **made_by}
@@ -230,10 +230,13 @@ def _comparable(item: BacklogItem, score: float) -> dict[str, Any]:
     }
 
 
-def _dependencies(item: BacklogItem, proposed: list[int], by_id: dict[int, BacklogItem]) -> list[dict[str, Any]]:
-    """Each dependency with its evidence: the words of the item that name the other, or a person's link."""
+def _dependencies(
+    session: Session, item: BacklogItem, proposed: list[int], by_id: dict[int, BacklogItem]
+) -> list[dict[str, Any]]:
+    """Each dependency with its evidence: the words of the item that name the other, or a link the tracker has (one
+    imported, and not changed by a person here since) or a person made."""
     text = f"{item.title}\n{item.description}"
-    linked = [{"item_id": d, "evidence": "linked by a person", "source": "person"} for d in item.depends_on or []]
+    linked = [_linked(session, item, d) for d in item.depends_on or []]
     named = [
         {"item_id": d, "evidence": dependency_evidence(text, d, by_id[d].title, by_id[d].external_id), "source": "text"}
         for d in proposed
@@ -243,6 +246,17 @@ def _dependencies(item: BacklogItem, proposed: list[int], by_id: dict[int, Backl
         {**entry, "title": by_id[entry["item_id"]].title if entry["item_id"] in by_id else None}
         for entry in linked + named
     ]
+
+
+def _linked(session: Session, item: BacklogItem, prerequisite: int) -> dict[str, Any]:
+    """A dependency the item has, with who made it: its tracker (the tracker's links hold it and no person changed
+    the item's dependencies here), else a person (here, or by accepting a priority)."""
+    theirs = (item.imported or {}).get("depends_on_keys") or []
+    key = session.scalar(select(BacklogItem.external_id).where(BacklogItem.id == prerequisite)) if theirs else None
+    if key and any(key == k or key.endswith(f":{k}") for k in theirs) and not dependencies_edited_here(session, item):
+        return {"item_id": prerequisite, "evidence": f"linked in the tracker ({key.split(':', 1)[-1]})",
+                "source": "tracker"}  # fmt: skip
+    return {"item_id": prerequisite, "evidence": "linked by a person", "source": "person"}
 
 
 def accept_priority(
