@@ -656,6 +656,15 @@ def test_a_move_here_is_kept_over_jiras_a_refused_one_is_said_once_and_a_new_epi
         assert [u["changed"] for u in pull(client)["updates"]] == [["parent"]]
         assert items(client)[share]["parent_id"] == carts
 
+        move(client, share, gifts)  # moved here and in Jira alike: nothing kept, nothing left to send
+        site.issues["SHOP-3"]["parent"] = {"key": "SHOP-2"}
+        assert pull(client)["updates"] == [] and push(client)["unchanged"] == 4
+        move(client, share, None)
+        move(client, share, gifts)  # and back where Jira has it: nothing to send
+        assert client.get("/v1/tracker/pending").json()["updated"] == 0
+        move(client, share, carts)
+        assert push(client)["updated"] == 1 and site.issues["SHOP-3"]["parent"] == {"key": "SHOP-1"}
+
         move(client, share, wrap)  # under a story: Jira takes a story only under an epic
         job = push(client)
         assert (job["updated"], job["failed"]) == (1, 0) and site.issues["SHOP-3"]["parent"] == {"key": "SHOP-1"}

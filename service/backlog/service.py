@@ -290,8 +290,11 @@ def _edit(session: Session, item: BacklogItem, wanted: dict[str, Any], actor: st
         return changed
     if item.external_id and item.imported is None:
         item.imported = ours  # the tracker's values, as best known: this edit must not look like theirs
-    if item.external_id and "parent_id" in changed:
-        item.imported = {**(item.imported or {}), PARENT_MOVED: True}  # for the tracker: moved here
+    if item.external_id and "parent_id" in changed:  # for the tracker: moved here, or back where it has it
+        item.parent_id = changed["parent_id"]
+        there = _under(session, item, (item.imported or {}).get("parent"))
+        item.imported = {k: v for k, v in (item.imported or {}).items() if k != PARENT_MOVED} | (
+            {} if there else {PARENT_MOVED: True})  # fmt: skip
     for name, value in changed.items():
         setattr(item, name, value or None if name == "depends_on" else value)
     before = {name: current[name] for name in changed}
@@ -426,7 +429,9 @@ def _reimport(
         else:
             kept.append(name)
     moved = base is not None and bool(base.get(PARENT_MOVED))  # a person moved it here since: theirs waits
-    if base is not None and theirs["parent"] != base.get("parent", theirs["parent"]):
+    if moved and _under(session, item, theirs["parent"]):
+        moved = False  # moved there alike: nothing left to send
+    elif base is not None and theirs["parent"] != base.get("parent", theirs["parent"]):
         if moved:
             kept.append("parent")
         else:
@@ -451,6 +456,15 @@ def _reimport(
     if not changed and not kept:
         return "already in the backlog, unchanged in the tracker since the last import"
     return ImportUpdated(external_id=item.external_id or "", item_id=item.id, changed=changed, kept=kept)
+
+
+def _under(session: Session, item: BacklogItem, key: str | None) -> bool:
+    """Whether the item is under the issue `key` names (SHOP-1, github:owner/repo#1, as an import names a parent), or
+    under none when `key` is None."""
+    if key is None or item.parent_id is None:
+        return key is None and item.parent_id is None
+    parent = session.get(BacklogItem, item.parent_id)
+    return parent is not None and _by_key(session, {key}).get(key) == parent.id
 
 
 def dependencies_edited_here(session: Session, item: BacklogItem) -> bool:
