@@ -37,7 +37,7 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
         hook = add_hook(client, got.url)
         assert hook["secret"] == SECRET and hook["events"] == [
             "suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened",
-            "suggestion.assigned", "comment.created", "job.finished",
+            "suggestion.assigned", "comment.created", "item.created", "item.updated", "job.finished",
         ]  # fmt: skip
         first = draft(client, llm, "Filter search results by price")
         second = draft(client, llm, "Dark mode")
@@ -252,3 +252,24 @@ def test_the_desk_offers_the_events_a_webhook_can_subscribe_to():
     listed = re.search(r"const EVENTS = \[([^\]]*)\]", script)
     assert listed is not None
     assert re.findall(r'"([\w.]+)"', listed.group(1)) == [e.value for e in EVENTS]
+
+
+def test_a_persons_item_added_and_edited_alone_or_in_bulk_are_told_with_the_fields_changed(hooked):
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as got:
+        add_hook(client, got.url, events=["item.created", "item.updated"])
+        made = client.post("/v1/backlog/items", json=[{"title": "Gift cards"}, {"title": "Wrap a gift"}],
+                           headers={"X-User": "ana"}).json()["created"]  # fmt: skip
+        epic, story = (i["id"] for i in made)
+        client.patch(f"/v1/backlog/{story}", json={"parent_id": epic, "labels": ["Q3"]}, headers={"X-User": "bo"})
+        client.patch(f"/v1/backlog/{story}", json={"labels": ["q3"]})  # nothing changed: nothing told
+        client.post("/v1/backlog/edit", json={"item_ids": [epic, story], "closed": True}, headers={"X-User": "cy"})
+        tracked = {"external_id": "jira:SHOP-1", "title": "From Jira"}
+        client.post("/v1/backlog/items", json=[tracked])  # a tracker's issue imported: not a person's item
+        assert deliver_due(db) == 5
+        assert got.events() == ["item.created", "item.created", "item.updated", "item.updated", "item.updated"]
+        moved = got.received[2].body
+        assert moved["text"] == f"bo edited item #{story} Wrap a gift: labels, parent_id"
+        assert moved["changed"] == {"parent_id": epic, "labels": ["q3"]} and moved["item"]["parent_id"] == epic
+        assert got.received[0].body["text"] == f"ana added item #{epic}: Gift cards"
+        assert [r.body["changed"] for r in got.received[3:]] == [{"closed": True}, {"closed": True}]

@@ -25,7 +25,8 @@ from service.backlog.schemas import (
     ImportSkipped,
     ImportUpdated,
 )
-from service.core.enums import ItemAction, SuggestionStatus
+from service.core import outbox
+from service.core.enums import ItemAction, SuggestionStatus, WebhookEvent
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic
@@ -187,6 +188,7 @@ def import_items(
         if added_by is not None and not key:
             added = ItemEvent(item_id=item.id, action=ItemAction.added, actor=added_by or None, before={}, after={})
             session.add(added)
+            outbox.queue_item(session, WebhookEvent.item_created, item.id, added_by or None)
         created.append(item)
         links.append((item, data.parent))
         waits.append((item, data.depends_on_keys))
@@ -299,6 +301,7 @@ def _edit(session: Session, item: BacklogItem, wanted: dict[str, Any], actor: st
         setattr(item, name, value or None if name == "depends_on" else value)
     before = {name: current[name] for name in changed}
     session.add(ItemEvent(item_id=item.id, action=ItemAction.edited, actor=actor, before=before, after=changed))
+    outbox.queue_item(session, WebhookEvent.item_updated, item.id, actor, changed)
     return changed
 
 

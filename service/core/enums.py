@@ -59,6 +59,8 @@ class WebhookEvent(StrEnum):
     suggestion_reopened = "suggestion.reopened"  # a decision undone
     suggestion_assigned = "suggestion.assigned"  # given to a person to decide, or to no one
     comment_created = "comment.created"
+    item_created = "item.created"  # a person added a backlog item of their own
+    item_updated = "item.updated"  # a person edited a backlog item (one, or several alike): the fields changed
     job_finished = (
         "job.finished"  # a background job (ingest, refine, prioritize, conversation) done, failed or cancelled
     )

@@ -1,6 +1,7 @@
 """Webhook events, written in the transaction that made them (a transactional outbox).
 
-Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment; a job's end)
+Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment; a person's
+backlog item added or edited; a job's end)
 queues it on the session; when that transaction commits, each webhook of the row's project that wants the event gets a
 `WebhookDelivery` row with the event's body, built from the rows as the transaction leaves them. So an event is sent
 only if what it tells of was stored, and is not lost if the process stops before sending: `service.webhooks` sends
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.core.enums import SuggestionAction, SuggestionStatus, WebhookEvent
 from service.core.summaries import summary
-from service.core.tables import Comment, Project, Suggestion, Webhook, WebhookDelivery, utcnow
+from service.core.tables import BacklogItem, Comment, Project, Suggestion, Webhook, WebhookDelivery, utcnow
 
 QUEUED = "refinery_webhook_events"  # session.info key: the events of the transaction under way
 
@@ -43,6 +44,8 @@ class Queued:
     actor: str | None
     comment_id: int | None = None
     job: tuple[type[Any], int] | None = None  # a job's table and id
+    item_id: int | None = None
+    changed: dict[str, Any] | None = None  # an item's fields a person changed, as they are now
 
 
 def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str | None, comment_id: int | None = None):
@@ -53,6 +56,14 @@ def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str |
 def queue_job_finished(session: Session, table: type[Any], job_id: int, actor: str | None = None) -> None:
     """Tell the project's webhooks that a job ended (done, failed or cancelled) once this transaction commits."""
     _enqueue(session, Queued(WebhookEvent.job_finished, None, actor, job=(table, job_id)))
+
+
+def queue_item(
+    session: Session, what: WebhookEvent, item_id: int, actor: str | None, changed: dict[str, Any] | None = None
+) -> None:
+    """Tell the project's webhooks that a person added (`item.created`) or edited (`item.updated`, with the fields
+    `changed`) a backlog item, once this transaction commits."""
+    _enqueue(session, Queued(what, None, actor, item_id=item_id, changed=changed))
 
 
 def _enqueue(session: Session, queued: Queued) -> None:
@@ -75,11 +86,12 @@ def install(sessions: sessionmaker) -> sessionmaker:
 def _write_deliveries(session: Session) -> None:
     hooks_of: dict[int, list[Webhook]] = {}  # by project: read once per commit, however many events it made
     for queued in session.info.pop(QUEUED, []):
-        row = (
-            session.get(*queued.job, populate_existing=True)
-            if queued.job
-            else session.get(Suggestion, queued.suggestion_id)
-        )
+        if queued.job:
+            row = session.get(*queued.job, populate_existing=True)
+        elif queued.item_id is not None:
+            row = session.get(BacklogItem, queued.item_id)
+        else:
+            row = session.get(Suggestion, queued.suggestion_id)
         if row is None:
             continue
         if row.project_id not in hooks_of:
@@ -91,6 +103,8 @@ def _write_deliveries(session: Session) -> None:
         project = session.get(Project, row.project_id)
         if queued.job:
             body = job_body(row, queued.actor, project)
+        elif queued.item_id is not None:
+            body = item_body(queued.event, row, queued.actor, queued.changed or {}, project)
         else:
             comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
             body = event_body(queued.event, row, queued.actor, comment, project)
@@ -119,6 +133,39 @@ def job_body(job: Any, actor: str | None, project: Project | None) -> dict[str, 
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         },
+    }
+
+
+def item_body(
+    what: WebhookEvent, item: BacklogItem, actor: str | None, changed: dict[str, Any], project: Project | None
+) -> dict[str, Any]:
+    """`item.created` / `item.updated`: the item as it now stands, the fields a person changed (`changed`, their new
+    values), and one line for a chat."""
+    who = actor or "someone"
+    text = (
+        f"{who} added item #{item.id}: {item.title}"
+        if what == WebhookEvent.item_created
+        else f"{who} edited item #{item.id} {item.title}: {', '.join(sorted(changed))}"
+    )
+    return {
+        "event": what.value,
+        "at": utcnow().isoformat(),
+        "project": project.key if project else None,
+        "actor": actor,
+        "text": text,
+        "item": {
+            "id": item.id,
+            "title": item.title,
+            "item_type": item.item_type,
+            "labels": list(item.labels or []),
+            "priority": item.priority,
+            "story_points": item.story_points,
+            "parent_id": item.parent_id,
+            "depends_on": list(item.depends_on or []),
+            "closed": item.closed,
+            "external_id": item.external_id,
+        },  # fmt: skip
+        "changed": changed,
     }
 
 
