@@ -112,16 +112,24 @@ def _write_deliveries(session: Session) -> None:
             session.add(WebhookDelivery(webhook_id=hook.id, project_id=hook.project_id, event=queued.event, body=body))
 
 
+def _envelope(what: WebhookEvent, actor: str | None, project: Project | None, text: str) -> dict[str, Any]:
+    """What every event's body has: the event, when, the project's key, who, and one line for a chat."""
+    return {
+        "event": what.value,
+        "at": utcnow().isoformat(),
+        "project": project.key if project else None,
+        "actor": actor,
+        "text": text,
+    }
+
+
 def job_body(job: Any, actor: str | None, project: Project | None) -> dict[str, Any]:
     """`job.finished`: the job's kind, status and counts (those every job has), and one line for a chat."""
     kind = job.__tablename__.removesuffix("_jobs")
     counts = f"{job.processed} of {job.total} processed" + (f", {job.failed} failed" if job.failed else "")
-    return {
-        "event": WebhookEvent.job_finished.value,
-        "at": utcnow().isoformat(),
-        "project": project.key if project else None,
-        "actor": actor,
-        "text": f"{kind.capitalize()} job {job.id} {job.status}: {counts}",
+    return _envelope(
+        WebhookEvent.job_finished, actor, project, f"{kind.capitalize()} job {job.id} {job.status}: {counts}"
+    ) | {
         "job": {
             "kind": kind,
             "id": job.id,
@@ -147,12 +155,7 @@ def item_body(
         if what == WebhookEvent.item_created
         else f"{who} edited item #{item.id} {item.title}: {', '.join(sorted(changed))}"
     )
-    return {
-        "event": what.value,
-        "at": utcnow().isoformat(),
-        "project": project.key if project else None,
-        "actor": actor,
-        "text": text,
+    return _envelope(what, actor, project, text) | {
         "item": {
             "id": item.id,
             "title": item.title,
@@ -188,12 +191,7 @@ def event_body(
         text = f"{who} {VERBS.get(what, what.value)} {kind} #{suggestion.id}: {said}"
         if what == WebhookEvent.suggestion_accepted and suggestion.backlog_item_id:
             text += f" (backlog item #{suggestion.backlog_item_id})"
-    body: dict[str, Any] = {
-        "event": what.value,
-        "at": utcnow().isoformat(),
-        "project": project.key if project else None,
-        "actor": actor,
-        "text": text,
+    body = _envelope(what, actor, project, text) | {
         "suggestion": {
             "id": suggestion.id,
             "kind": suggestion.kind,

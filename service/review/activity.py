@@ -116,7 +116,7 @@ def activity(
                 item_id=item.id,
                 subject=item.title,
                 detail=changed,
-            )  # fmt: skip
+            )
         )
     return sorted(found, key=lambda a: Cursor.parse(a.cursor), reverse=True)[:limit]
 
