@@ -20,6 +20,10 @@ from service.trackers.http import CLOCK_SKEW, PAGE, TIMEOUT_S, Http, Sent, fail,
 
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
 BLOCKS = "Blocks"  # the link type every Jira Cloud site starts with: "blocks" outward, "is blocked by" inward
+HIERARCHY = (
+    "; Jira takes a story, task or bug only under an Epic: make the parent an Epic there and put the issue under it "
+    "in Jira, and a pull brings the link back"
+)  # what to do when Jira refuses a parent
 EPIC_LINK = "com.pyxis.greenhopper.jira:gh-epic-link"  # Data Center's Epic Link field, by its type (its id differs)
 EPIC_NAME = "com.pyxis.greenhopper.jira:gh-epic-label"  # Data Center's Epic Name field, which an Epic must have
 
@@ -134,7 +138,9 @@ class Jira:
                     sent.warnings.append(f"Jira has no issue type {was} here ({said}): sent as {FALLBACK_ISSUE_TYPE}")
                 else:
                     fields.pop(name, None)
-                    sent.warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it")
+                    epic = (fields.get("issuetype") or {}).get("name") == "Epic"  # an update sends no type
+                    hint = HIERARCHY if optional[name] == "parent" and not epic else ""
+                    sent.warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it{hint}")
                 sent.dropped.append(self._ours()[name])
         if response.status_code >= 300:
             raise fail(self.name, what, response)

@@ -479,7 +479,7 @@ async function resetLearning(path, reload, question = "Forget what this project'
 const BACKLOG_PAGE = 1000;
 const fetchBacklog = latestOnly((query) => apiPage(`/v1/backlog?${query}`));
 
-// The backlog's filters as a query: words, type, label, state, merged items.
+// The backlog's filters as a query: words, type, label, state, the epic they are under (an id or key), merged items.
 async function backlogQuery() {
   const query = new URLSearchParams({ order: "priority", limit: String(BACKLOG_PAGE), include_merged: String($("#include-merged").checked), state: $("#backlog-state").value });
   for (const [name, id] of [["q", "#backlog-q"], ["item_type", "#backlog-type"], ["label", "#backlog-label"]]) {
