@@ -533,6 +533,22 @@ def test_jira_data_center_takes_wiki_markup_a_personal_access_token_and_pages_by
         assert push(client)["unchanged"] == 4
 
 
+def test_jira_data_center_without_jira_software_sends_a_child_without_its_epic_and_says_why(client):
+    epic, _bug, story = add_items(client)
+    move(client, story, epic)
+    with standin() as site:
+        site.jira_software = False  # no Epic Link field and no Epic type: no epics to link to
+        site.issue_types.discard("Epic")
+        body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+        assert client.put("/v1/tracker", json=body).status_code == 200
+        assert client.post("/v1/tracker/check").json()["detail"].endswith(
+            "; no Epic Link field (Jira Software?): children go without epic")  # fmt: skip
+        job = push(client)
+        assert (job["created"], job["failed"]) == (3, 0) and "parent" not in site.jira()["SHOP-3"], job["errors"]
+        (said,) = [e for e in job["errors"] if "did not take the parent" in e]
+        assert "(Field 'parent' cannot be set" in said and "Epic" not in said, said
+
+
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])
 def test_a_child_sent_with_its_parent_comes_back_from_a_pull_unchanged(client, kind):
     parent, _bug, child = add_items(client)

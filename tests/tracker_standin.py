@@ -72,6 +72,7 @@ class Standin:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # for the next writes
     lose_creates: int = 0  # the next creates are carried out, then answered 502 (the answer lost on the way)
+    jira_software: bool = True  # Data Center: its Epic Link and Epic Name fields exist
     team: str = "ENG"
     labels: dict[str, str] = field(default_factory=lambda: {"label-feature": "Feature", "label-bug": "Bug"})
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -225,7 +226,7 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2
     or bug goes only under an Epic."""
     errors: dict[str, str] = {}
     known = {"project", "summary", "issuetype", "description", "labels", "priority", "parent", *site.screen}
-    known |= {DC_EPIC_LINK, DC_EPIC_NAME} if v2 else set()
+    known |= {DC_EPIC_LINK, DC_EPIC_NAME} if v2 and site.jira_software else set()
     for name in fields:
         if name not in known:
             errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
@@ -259,7 +260,7 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2
     if v2 and fields.get(DC_EPIC_LINK) is not None and (
         (site.issues.get(fields[DC_EPIC_LINK]) or {}).get("issuetype") or {}).get("name") != "Epic":  # fmt: skip
         errors[DC_EPIC_LINK] = f"The issue key '{fields[DC_EPIC_LINK]}' for field 'Epic Link' is invalid."
-    if v2 and creating and issue_type == "Epic" and not fields.get(DC_EPIC_NAME):
+    if v2 and site.jira_software and creating and issue_type == "Epic" and not fields.get(DC_EPIC_NAME):
         errors[DC_EPIC_NAME] = "Epic Name is required."
     elif v2 and DC_EPIC_NAME in fields and issue_type not in (None, "Epic"):
         errors[DC_EPIC_NAME] = f"Field '{DC_EPIC_NAME}' cannot be set. It is not on the appropriate screen, or unknown."
@@ -401,7 +402,7 @@ def standin() -> Iterator[Standin]:
                 return
             method, path = self.command, urlsplit(path).path
             if method == "GET" and path == "/field" and v2:
-                self._answer(200, DC_FIELDS)
+                self._answer(200, DC_FIELDS if site.jira_software else DC_FIELDS[:1])
             elif method == "GET" and path == "/myself":
                 self._answer(200, {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ana Lima"})
             elif method == "GET" and path.startswith("/project/"):

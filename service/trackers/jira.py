@@ -139,7 +139,8 @@ class Jira:
                 else:
                     fields.pop(name, None)
                     epic = (fields.get("issuetype") or {}).get("name") == "Epic"  # an update sends no type
-                    hint = HIERARCHY if optional[name] == "parent" and not epic else ""
+                    linkless = self.data_center and "link" not in self.epic_fields()  # no Jira Software: no epics
+                    hint = HIERARCHY if optional[name] == "parent" and not epic and not linkless else ""
                     sent.warnings.append(f"Jira did not take the {optional[name]} ({said}): sent without it{hint}")
                 sent.dropped.append(self._ours()[name])
         if response.status_code >= 300:
