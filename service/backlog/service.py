@@ -467,7 +467,7 @@ def _under(session: Session, item: BacklogItem, key: str | None) -> bool:
     if key is None or item.parent_id is None:
         return key is None and item.parent_id is None
     parent = session.get(BacklogItem, item.parent_id)
-    return parent is not None and _by_key(session, {key}).get(key) == parent.id
+    return parent is not None and items_by_key(session, {key}).get(key) == parent.id
 
 
 def dependencies_edited_here(session: Session, item: BacklogItem) -> bool:
@@ -476,7 +476,7 @@ def dependencies_edited_here(session: Session, item: BacklogItem) -> bool:
     return any("depends_on" in after for after in session.scalars(edits))
 
 
-def _by_key(session: Session, keys: set[str]) -> dict[str, int]:
+def items_by_key(session: Session, keys: set[str]) -> dict[str, int]:
     """The ids of the items the tracker `keys` name (`SHOP-12` matches `jira:SHOP-12`), for those found."""
     candidates = keys | {f"{source}:{key}" for key in keys for source in ("jira", "github", "linear")}
     rows = session.scalars(select(BacklogItem).where(BacklogItem.external_id.in_(candidates)))
@@ -487,14 +487,14 @@ def _by_key(session: Session, keys: set[str]) -> dict[str, int]:
 
 def _link_parents(session: Session, links: list[tuple[BacklogItem, str | None]]) -> None:
     """Point each new item at its parent, found by key among all items."""
-    found = _by_key(session, {key for _, key in links if key})
+    found = items_by_key(session, {key for _, key in links if key})
     for item, key in links:
         item.parent_id = found.get(key) if key else None  # a parent removed there is removed here
 
 
 def _link_dependencies(session: Session, waits: list[tuple[BacklogItem, list[str]]]) -> None:
     """Point each item at the items it waits for, found by key among all items (keys not found are left out)."""
-    found = _by_key(session, {key for _, keys in waits for key in keys})
+    found = items_by_key(session, {key for _, keys in waits for key in keys})
     for item, keys in waits:
         ids = sorted({found[key] for key in keys if key in found} - {item.id})
         if ids or item.depends_on:

@@ -33,7 +33,7 @@ from pipelines.prioritization import (
 )
 from pipelines.words import item_words
 from service import duplicates
-from service.backlog.service import dependencies_edited_here, get_item, select_items
+from service.backlog.service import dependencies_edited_here, get_item, items_by_key, select_items
 from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.learned import learned
@@ -234,9 +234,18 @@ def _dependencies(
     session: Session, item: BacklogItem, proposed: list[int], by_id: dict[int, BacklogItem]
 ) -> list[dict[str, Any]]:
     """Each dependency with its evidence: the words of the item that name the other, or a link the tracker has (one
-    imported, and not changed by a person here since) or a person made."""
+    imported, and not changed by a person here since: "linked in the tracker (SHOP-3)") or a person made (here, or by
+    accepting a priority)."""
     text = f"{item.title}\n{item.description}"
-    linked = [_linked(session, item, d) for d in item.depends_on or []]
+    theirs = set((item.imported or {}).get("depends_on_keys") or [])
+    tracker = {} if not theirs or dependencies_edited_here(session, item) else items_by_key(session, theirs)
+    keys = {found: key for key, found in tracker.items()}
+    linked = [
+        {"item_id": d, "evidence": f"linked in the tracker ({keys[d].split(':', 1)[-1]})", "source": "tracker"}
+        if d in keys
+        else {"item_id": d, "evidence": "linked by a person", "source": "person"}
+        for d in item.depends_on or []
+    ]
     named = [
         {"item_id": d, "evidence": dependency_evidence(text, d, by_id[d].title, by_id[d].external_id), "source": "text"}
         for d in proposed
@@ -246,17 +255,6 @@ def _dependencies(
         {**entry, "title": by_id[entry["item_id"]].title if entry["item_id"] in by_id else None}
         for entry in linked + named
     ]
-
-
-def _linked(session: Session, item: BacklogItem, prerequisite: int) -> dict[str, Any]:
-    """A dependency the item has, with who made it: its tracker (the tracker's links hold it and no person changed
-    the item's dependencies here), else a person (here, or by accepting a priority)."""
-    theirs = (item.imported or {}).get("depends_on_keys") or []
-    key = session.scalar(select(BacklogItem.external_id).where(BacklogItem.id == prerequisite)) if theirs else None
-    if key and any(key == k or key.endswith(f":{k}") for k in theirs) and not dependencies_edited_here(session, item):
-        return {"item_id": prerequisite, "evidence": f"linked in the tracker ({key.split(':', 1)[-1]})",
-                "source": "tracker"}  # fmt: skip
-    return {"item_id": prerequisite, "evidence": "linked by a person", "source": "person"}
 
 
 def accept_priority(

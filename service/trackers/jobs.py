@@ -4,8 +4,9 @@ A push decides first, in one transaction, which items it would create or update,
 with its counts (a few hundred ms each; an item edited after that decision waits for the next push), then the links
 of those whose dependencies changed (an item is counted failed when its links fail). Each item's key is committed as
 soon as the tracker answers, so a job a crash interrupted runs again from the start and finds the items already sent
-unchanged: at most the one item in flight when the process died can be created twice. Refused credentials stop the
-job (every other item would fail alike); any other failure is that item's.
+unchanged; the one item in flight when the process died is looked for in the tracker before it is created again
+(`service.made_earlier`). Refused credentials stop the job (every other item would fail alike); any other failure is
+that item's.
 
 A pull reads the tracker's issues and imports them as an import job does (service.backlog.jobs), in its own table;
 a tracker that cannot be read fails it, saying why."""
