@@ -19,6 +19,7 @@ from service.core import migrate_cli as db
 from service.core.cli import chosen, errors, fail, opened
 from service.drafting import cli as drafting
 from service.duplicates import cli as duplicates
+from service.inbox import cli as inbox
 from service.ingest import cli as ingest
 from service.ops import cli as ops
 from service.prioritization import cli as prioritization
@@ -159,6 +160,7 @@ def run_eval(context: typer.Context) -> None:
 app.command()(drafting.draft)
 app.add_typer(review.review_app, name="review")
 app.command()(review.activity)
+app.add_typer(inbox.inbox_app, name="inbox")
 app.add_typer(backlog.backlog_app, name="backlog")
 app.command("export")(backlog.export)
 app.command("import")(backlog.import_)

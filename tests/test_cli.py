@@ -284,6 +284,31 @@ def test_review_comment_adds_to_a_suggestions_thread_which_show_and_list_print(t
     assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["comment_count"] == 2
 
 
+def test_inbox_lists_a_persons_lines_and_marks_them_read_from_the_terminal(tmp_path, monkeypatch):
+    """`refinery inbox`: the lines of `--as` (default: your login), unread ones starred, and the count; `inbox read`
+    marks some or all read (or unread again); ids and --all together are a CLI error."""
+    drafts_in(tmp_path, monkeypatch, "Price filter")
+    runner.invoke(app, ["review", "comment", "1", "@bo please check the totals", "--as", "ana"])
+    runner.invoke(app, ["review", "comment", "1", "@bo and the currency", "--as", "ana"])
+    listed = runner.invoke(app, ["inbox", "--as", "bo"], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "ana mentioned you on story draft #1 (Price filter): @bo please check the totals" in listed.output
+    assert "2 unread" in listed.output
+    ids = [line["id"] for line in json.loads(runner.invoke(app, ["inbox", "--as", "bo", "--json"]).output)]
+    marked = runner.invoke(app, ["inbox", "read", str(ids[1]), "--as", "bo"])
+    assert marked.exit_code == 0 and "Marked 1 read; 1 unread." in marked.output, marked.output
+    unread = json.loads(runner.invoke(app, ["inbox", "--as", "bo", "--unread", "--json"]).output)
+    assert [line["id"] for line in unread] == [ids[0]]
+    both = runner.invoke(app, ["inbox", "read", "--all", str(ids[0]), "--as", "bo"])
+    assert both.exit_code == 2 and "not both" in both.output
+    assert "Marked 1 read; 0 unread." in runner.invoke(app, ["inbox", "read", "--all", "--as", "bo"]).output
+    assert (
+        "Marked 2 unread; 2 unread." in runner.invoke(app, ["inbox", "read", "--all", "--unread", "--as", "bo"]).output
+    )
+    monkeypatch.setattr("getpass.getuser", lambda: "cy")
+    assert "Nothing in cy's inbox." in runner.invoke(app, ["inbox"]).output
+
+
 def test_webhook_commands_add_ping_list_and_remove_against_a_real_receiver(tmp_path, monkeypatch):
     """`refinery webhook`: add (the secret shown once), ping (a real HTTP receiver gets it, signed), deliveries, list,
     remove; a bad URL or an unknown webhook is a CLI error."""

@@ -235,6 +235,43 @@ def test_the_activity_lists_what_people_did_and_opens_a_suggestion_from_its_line
     assert len(closed) == len(set(closed)) == 40
 
 
+def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_it_read(page: Page, llm: LLM, desk: str):
+    llm.chat.replies.extend([story_json(title="Filter by price"), story_json(title="Dark mode")])
+    for text in ("filter search results by price please", "a dark mode for night owls"):
+        assert httpx.post(f"{desk}/v1/drafts", json={"text": text}, timeout=120).status_code == 201
+    said = {"text": "Can you size this, @ana? <b>soon</b>"}
+    assert httpx.post(f"{desk}/v1/suggestions/1/comments", json=said, headers={"X-User": "bo"}).is_success
+    given = httpx.post(f"{desk}/v1/suggestions/2/assign", json={"assignee": "ana"}, headers={"X-User": "bo"})
+    assert given.is_success
+    visit(page, "/#draft")
+    expect(page.locator("#inbox-unread")).to_have_text("")  # no name yet: no inbox
+    page.fill("#reviewer", "ana")
+    page.locator("#reviewer").dispatch_event("change")
+    expect(page.locator("#inbox-unread")).to_have_text("2")
+    page.click("#inbox-link")  # to the Review tab, the inbox open
+    lines = page.locator("#inbox-list li")
+    expect(lines).to_have_count(2)
+    expect(lines.first).to_contain_text("bo gave you story draft #2 (Dark mode) to decide")
+    expect(lines.last).to_contain_text(
+        "bo mentioned you on story draft #1 (Filter by price): Can you size this, @ana? <b>soon</b>"
+    )
+    expect(page.locator("#inbox-list b")).to_have_count(0)  # text, never markup
+    expect(page.locator("#inbox-list li.unread")).to_have_count(2)
+    lines.last.locator(".inbox-text").click()
+    expect(page.locator("#detail h2")).to_contain_text("#1")
+    expect(page.locator("#inbox-list li.unread")).to_have_count(1)
+    expect(page.locator("#inbox-count")).to_have_text("1")
+    lines.last.get_by_role("button", name="Mark unread").click()
+    expect(page.locator("#inbox-unread")).to_have_text("2")
+    page.click("#inbox-all-read")
+    expect(page.locator("#inbox-list li.unread")).to_have_count(0)
+    expect(page.locator("#inbox-unread")).to_have_text("")
+    assert httpx.get(f"{desk}/v1/inbox?unread=true", headers={"X-User": "ana"}).json() == []
+    page.check("#inbox-unread-only")
+    expect(lines).to_have_count(1)
+    expect(lines.first).to_contain_text("Nothing here")
+
+
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(
     page: Page, llm: LLM, desk: str
 ):

@@ -25,6 +25,7 @@ from service.core.runtime import Runtime
 from service.core.settings import Settings, get_settings
 from service.drafting import routes as drafting
 from service.duplicates import routes as duplicates
+from service.inbox import routes as inbox
 from service.ingest import routes as ingest
 from service.ops import api as ops
 from service.prioritization import routes as prioritization
@@ -39,7 +40,7 @@ from service.worker import job_queue
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
-    drafting, review, refinement, conversations, backlog, duplicates, ingest, prioritization, accounts, projects,
+    drafting, review, inbox, refinement, conversations, backlog, duplicates, ingest, prioritization, accounts, projects,
     webhooks, trackers, health,
 )  # fmt: skip
 ACCESS_RESPONSES = {

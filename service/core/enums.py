@@ -67,6 +67,15 @@ class WebhookEvent(StrEnum):
     ping = "ping"
 
 
+class NotificationReason(StrEnum):
+    """Why a person's inbox holds a line (service.core.notifications), strongest first: one line a person per event."""
+
+    mentioned = "mentioned"  # named with @ in a comment
+    assigned = "assigned"  # given a suggestion to decide
+    commented = "commented"  # a comment on a suggestion given to them, or whose thread they are in
+    decided = "decided"  # someone else decided (or undid) a suggestion given to them
+
+
 class DeliveryStatus(StrEnum):
     """pending (waiting for its first or next attempt) -> delivered | failed (every attempt refused)."""
 

@@ -1,4 +1,4 @@
-"""Webhook events, written in the transaction that made them (a transactional outbox).
+"""Webhook events, written in the transaction that made them (a transactional outbox), and people's inboxes.
 
 Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment; a person's
 backlog item added or edited; a job's end)
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.core import notifications
 from service.core.enums import SuggestionAction, SuggestionStatus, WebhookEvent
 from service.core.summaries import summary
 from service.core.tables import BacklogItem, Comment, Project, Suggestion, Webhook, WebhookDelivery, utcnow
@@ -78,14 +79,21 @@ def queue_action(session: Session, action: SuggestionAction, suggestion_id: int,
 
 def install(sessions: sessionmaker) -> sessionmaker:
     """Make these sessions write the deliveries of their events when they commit, and forget them on a rollback."""
-    event.listen(sessions, "before_commit", _write_deliveries)
+    event.listen(sessions, "before_commit", _write_events)
     event.listen(sessions, "after_soft_rollback", lambda session, _previous: session.info.pop(QUEUED, None))
     return sessions
 
 
-def _write_deliveries(session: Session) -> None:
+def _write_events(session: Session) -> None:
+    """The transaction's events become webhook deliveries and inbox lines (service.core.notifications)."""
+    events = session.info.pop(QUEUED, [])
+    _write_deliveries(session, events)
+    notifications.write(session, events)
+
+
+def _write_deliveries(session: Session, events: list[Queued]) -> None:
     hooks_of: dict[int, list[Webhook]] = {}  # by project: read once per commit, however many events it made
-    for queued in session.info.pop(QUEUED, []):
+    for queued in events:
         if queued.job:
             row = session.get(*queued.job, populate_existing=True)
         elif queued.item_id is not None:

@@ -178,6 +178,23 @@ Suggestion.comment_count = column_property(
 )
 
 
+class Notification(ProjectScoped, Base):
+    """A line in a person's inbox: something another person did that concerns them (a mention, a suggestion given to
+    them, a comment or a decision on one), written in the transaction that did it (service.core.notifications)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # NotificationReason
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)  # one line, as it was said then
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
 class Webhook(ProjectScoped, Base):
     """A URL told of a project's events (an HTTP POST per event, signed with its secret)."""
 

@@ -70,11 +70,11 @@ export async function api(path, { method = "GET", json, form } = {}) {
   return readReply(await fetch(inProject(path), { method, headers, body }));
 }
 
-// A page of a listing: its items and how many match in all (the `X-Total-Count` header).
-export async function apiPage(path) {
+// A page of a listing: its items and how many match in all (the `X-Total-Count` header, or the count `header` gives).
+export async function apiPage(path, header = "X-Total-Count") {
   const response = await fetch(inProject(path), { headers: headersFor() });
   const items = await readReply(response);
-  return { items, total: Number(response.headers.get("X-Total-Count") ?? items.length) };
+  return { items, total: Number(response.headers.get(header) ?? items.length) };
 }
 
 // Poll a background job's status URL each second, rendering each status, until it is done, failed or cancelled.

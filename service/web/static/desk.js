@@ -5,6 +5,7 @@ import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setRev
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
 import { followImport } from "./imports.js";
 import * as activity from "./activity.js";
+import * as inbox from "./inbox.js";
 import * as insights from "./insights.js";
 import * as meetings from "./meetings.js";
 import * as refine from "./refine.js";
@@ -681,6 +682,7 @@ async function start() {
     setReviewer(e.target.value);
     flash(`Decisions are recorded as ${e.target.value || "anonymous"}.`);
     review.refreshCount().catch(() => {});  // "yours" follows the name
+    inbox.refresh().catch(() => {});
   });
   $("#login-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", signOut);
@@ -710,6 +712,7 @@ async function start() {
   tracker.start(() => loadBacklog(), backlogTicked);
   insights.start();
   activity.start();
+  inbox.start();
   meetings.start();
   $("#include-merged").addEventListener("change", () => loadBacklog());
   $("#backlog-tick-all").addEventListener("change", (event) => {

@@ -1,0 +1,110 @@
+"""People's inboxes: what another person did that concerns them, written in the transaction that did it.
+
+The events are the outbox's (`service.core.outbox` queues them on the session; at commit it hands them here too):
+- a comment tells those it mentions (`@bo`), the person the suggestion is given to, and everyone earlier in its thread;
+- a suggestion given to someone tells them;
+- a decision on a suggestion given to someone (accepted, rejected, undone) tells them, if they did not make it.
+
+No one is told of what they did themselves, and a person gets one line an event (the strongest reason). Once accounts
+are on, only the project's members are told: a mention of anyone else is a name in the text, nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.core.enums import NotificationReason, WebhookEvent
+from service.core.summaries import summary
+from service.core.tables import Comment, Membership, Notification, Suggestion, User
+
+if TYPE_CHECKING:
+    from service.core.outbox import Queued
+
+SHOWN_TEXT = 300  # of a comment, in its line
+DECIDED = {
+    WebhookEvent.suggestion_accepted: "accepted",
+    WebhookEvent.suggestion_rejected: "rejected",
+    WebhookEvent.suggestion_reopened: "undid the decision on",
+}
+
+
+def write(session: Session, events: Iterable[Queued]) -> None:
+    """Add the inbox lines of this transaction's events."""
+    for queued in events:
+        if queued.suggestion_id is None or not _concerns_people(queued.event):
+            continue
+        suggestion = session.get(Suggestion, queued.suggestion_id)
+        if suggestion is None:
+            continue
+        comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
+        told = _recipients(session, queued, suggestion, comment)
+        told.pop(queued.actor or "", None)
+        members = _members(session, suggestion.project_id, told)
+        for recipient, reason in told.items():
+            if members is None or recipient in members:
+                session.add(
+                    Notification(
+                        project_id=suggestion.project_id,
+                        recipient=recipient,
+                        reason=reason,
+                        suggestion_id=suggestion.id,
+                        comment_id=comment.id if comment else None,
+                        actor=queued.actor,
+                        text=line(reason, queued, suggestion, comment),
+                    )
+                )
+
+
+def _concerns_people(event: WebhookEvent) -> bool:
+    return event in DECIDED or event in (WebhookEvent.comment_created, WebhookEvent.suggestion_assigned)
+
+
+def _recipients(
+    session: Session, queued: Queued, suggestion: Suggestion, comment: Comment | None
+) -> dict[str, NotificationReason]:
+    """Who is told, each with the strongest reason, in the order they are named."""
+    told: dict[str, NotificationReason] = {}
+    if queued.event == WebhookEvent.comment_created and comment is not None:
+        for name in comment.mentions:
+            told.setdefault(name, NotificationReason.mentioned)
+        if suggestion.assignee:
+            told.setdefault(suggestion.assignee, NotificationReason.commented)
+        earlier = select(Comment.author).where(
+            Comment.suggestion_id == suggestion.id, Comment.id < comment.id, Comment.author.is_not(None)
+        )
+        for author in session.scalars(earlier.order_by(Comment.id)):
+            told.setdefault(author, NotificationReason.commented)
+    elif queued.event == WebhookEvent.suggestion_assigned and suggestion.assignee:
+        told[suggestion.assignee] = NotificationReason.assigned
+    elif queued.event in DECIDED and suggestion.assignee:
+        told[suggestion.assignee] = NotificationReason.decided
+    return told
+
+
+def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str] | None:
+    """Which of `names` are members of the project; None while accounts are off (anyone may be told)."""
+    if session.scalar(select(User.id).limit(1)) is None:
+        return None
+    query = (
+        select(User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id, User.name.in_(list(names)))
+    )
+    return set(session.scalars(query))
+
+
+def line(reason: NotificationReason, queued: Queued, suggestion: Suggestion, comment: Comment | None) -> str:
+    """The inbox's line: who did what to which suggestion, and what a comment said."""
+    who = queued.actor or "Someone"
+    subject = f"{suggestion.kind.replace('_', ' ')} #{suggestion.id} ({summary(suggestion)})"
+    if comment is not None:
+        said = " ".join(comment.text.split())
+        said = said if len(said) <= SHOWN_TEXT else said[: SHOWN_TEXT - 1] + "…"
+        verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
+        return f"{who} {verb} {subject}: {said}"
+    if reason == NotificationReason.assigned:
+        return f"{who} gave you {subject} to decide"
+    return f"{who} {DECIDED[queued.event]} {subject}, given to you"

@@ -1,0 +1,68 @@
+"""`refinery inbox`, `refinery inbox read`: your inbox in the project, from a terminal."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Annotated
+
+import typer
+
+from service.core.cli import console, fail, open_runtime, refusals
+
+inbox_app = typer.Typer(
+    help="Your inbox: mentions, suggestions given to you, comments and decisions on them.", invoke_without_command=True
+)
+As = Annotated[str | None, typer.Option("--as", help="Whose inbox (default: your login name).")]
+
+
+@inbox_app.callback()
+def inbox(
+    context: typer.Context,
+    unread: Annotated[bool, typer.Option("--unread", help="Only lines not yet read.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    person: As = None,
+) -> None:
+    """What others did that concerns you, newest first; unread lines are marked `*`."""
+    if context.invoked_subcommand is not None:
+        return
+    from service.inbox import service
+    from service.inbox.schemas import NotificationPublic
+
+    recipient = person or getpass.getuser()
+    with open_runtime().db.session() as session:
+        lines = [NotificationPublic.model_validate(n) for n in service.list_inbox(session, recipient, unread, limit)]
+        left = service.count_unread(session, recipient)
+    if as_json:
+        print(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
+        return
+    if not lines:
+        console.print(f"Nothing {'unread ' if unread else ''}in {recipient}'s inbox.", markup=False)
+        return
+    for line in lines:
+        console.print(
+            f"{' ' if line.read else '*'} {line.id:>5} {line.at:%Y-%m-%d %H:%M} {line.text}",
+            markup=False,
+            soft_wrap=True,
+        )
+    console.print(f"{left} unread. Mark read: refinery inbox read ID... (or --all)", markup=False, highlight=False)
+
+
+@inbox_app.command("read")
+def inbox_read(
+    ids: Annotated[list[int] | None, typer.Argument(help="The lines' ids (see `refinery inbox`).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every line of your inbox.")] = False,
+    again: Annotated[bool, typer.Option("--unread", help="Mark them unread again.")] = False,
+    person: As = None,
+) -> None:
+    """Mark lines of your inbox read (or unread again)."""
+    from service.inbox import service
+
+    if bool(ids) == every:
+        raise fail("give the lines' ids, or --all, not both")
+    recipient = person or getpass.getuser()
+    with refusals(), open_runtime().db.session() as session:
+        marked = service.mark(session, recipient, None if every else ids, not again)
+        left = service.count_unread(session, recipient)
+    console.print(f"Marked {marked} {'unread' if again else 'read'}; {left} unread.", markup=False, highlight=False)

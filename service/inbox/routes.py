@@ -1,0 +1,40 @@
+"""`/v1/inbox`: the caller's inbox in the current project."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from service.core.deps import ActorDep, RuntimeDep
+from service.core.schemas import MAX_ID, errors
+from service.inbox import service
+from service.inbox.schemas import Marked, MarkRequest, NotificationPublic
+
+router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+
+
+@router.get("", response_model=list[NotificationPublic], responses=errors(422))
+def list_inbox(
+    runtime: RuntimeDep,
+    actor: ActorDep,
+    response: Response,
+    unread: bool = Query(False, description="Only lines not yet read."),
+    limit: int = Query(50, ge=1, le=500),
+    after: int | None = Query(None, ge=1, le=MAX_ID, description="Only lines older than this one (the next page)."),
+) -> list[NotificationPublic]:
+    """What others did that concerns you, newest first: you were mentioned in a comment, given a suggestion to
+    decide, or someone commented on or decided a suggestion given to you or whose thread you are in.
+    `X-Unread-Count` says how many of your lines are unread. Without accounts, name yourself with `X-User`."""
+    recipient = service.whose(actor)
+    with runtime.db.session() as session:
+        found = service.list_inbox(session, recipient, unread, limit, after)
+        response.headers["X-Unread-Count"] = str(service.count_unread(session, recipient))
+        return [NotificationPublic.model_validate(n) for n in found]
+
+
+@router.post("/read", response_model=Marked, responses=errors(422))
+def mark(body: MarkRequest, runtime: RuntimeDep, actor: ActorDep) -> Marked:
+    """Mark lines of your inbox read (`"read": false`: unread again): these `ids`, or `"all": true`."""
+    recipient = service.whose(actor)
+    with runtime.db.session() as session:
+        marked = service.mark(session, recipient, None if body.all else body.ids, body.read)
+        return Marked(marked=marked, unread=service.count_unread(session, recipient))

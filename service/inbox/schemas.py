@@ -1,0 +1,55 @@
+"""Requests and responses of the inbox routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.core.enums import NotificationReason
+from service.core.schemas import IdValue
+
+MAX_MARKED_AT_ONCE = 1000
+
+
+class NotificationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reason: NotificationReason = Field(description="Why it is yours: mentioned, assigned, commented or decided.")
+    suggestion_id: int
+    comment_id: int | None = Field(description="The comment it tells of, if any.")
+    actor: str | None = Field(description="Who did it.")
+    text: str = Field(description="One line: who did what to which suggestion.")
+    at: datetime
+    read: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, row: object) -> object:
+        if hasattr(row, "read_at"):
+            return {name: getattr(row, name) for name in cls.model_fields if name != "read"} | {
+                "read": row.read_at is not None
+            }
+        return row
+
+
+class MarkRequest(BaseModel):
+    """Mark lines of your inbox read (or unread again): these `ids`, or `all` of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[IdValue] = Field([], max_length=MAX_MARKED_AT_ONCE, description="The lines' ids.")
+    all: bool = Field(False, description="Every line of your inbox in this project.")
+    read: bool = Field(True, description="false: mark them unread again.")
+
+    @model_validator(mode="after")
+    def _some(self) -> MarkRequest:
+        if bool(self.ids) == self.all:
+            raise ValueError("give the lines' `ids`, or `all: true`, not both")
+        return self
+
+
+class Marked(BaseModel):
+    marked: int = Field(description="How many lines changed.")
+    unread: int = Field(description="How many lines of your inbox are unread now.")

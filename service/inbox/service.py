@@ -1,0 +1,52 @@
+"""Reading a person's inbox and marking its lines read."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service.core.errors import InvalidInput
+from service.core.tables import Notification, utcnow
+
+NO_ONE = (
+    "say whose inbox: sign in, or name yourself (the X-User header; the desk's name box; `refinery inbox --as NAME`)"
+)
+
+
+def whose(name: str | None) -> str:
+    """The person an inbox request is for; refused when no one is named."""
+    if not name:
+        raise InvalidInput(NO_ONE)
+    return name
+
+
+def list_inbox(
+    session: Session, recipient: str, unread: bool = False, limit: int = 50, after: int | None = None
+) -> list[Notification]:
+    """The person's lines in the current project, newest first; after the line `after` (the next page)."""
+    query = select(Notification).where(Notification.recipient == recipient)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    if after is not None:
+        query = query.where(Notification.id < after)
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def count_unread(session: Session, recipient: str) -> int:
+    query = select(func.count(Notification.id)).where(
+        Notification.recipient == recipient, Notification.read_at.is_(None)
+    )
+    return session.scalar(query) or 0
+
+
+def mark(session: Session, recipient: str, ids: list[int] | None, read: bool = True) -> int:
+    """Mark the person's lines `ids` (all of them: None) read, or unread; how many changed. Another person's lines and
+    ids that are not lines are left alone."""
+    query = update(Notification).where(Notification.recipient == recipient)
+    if ids is not None:
+        query = query.where(Notification.id.in_(ids))
+    query = query.where(Notification.read_at.is_(None) if read else Notification.read_at.is_not(None))
+    changed = session.execute(
+        query.values(read_at=utcnow() if read else None), execution_options={"synchronize_session": False}
+    )
+    return changed.rowcount or 0

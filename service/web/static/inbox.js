@@ -1,0 +1,76 @@
+// The reviewer's inbox (on the Review tab, its unread count in the header): mentions, suggestions given to them,
+// comments and decisions on those. A line opens its suggestion and is marked read; "Older" loads the next page.
+
+import { api, apiPage, whoami } from "./api.js";
+import { $, flash, h, when } from "./dom.js";
+import { showSuggestion } from "./review.js";
+
+const PAGE = 30;
+
+function line(n) {
+  const open = h("a", { href: "#review", class: "inbox-text", onclick: (e) => { e.preventDefault(); openLine(n, li); } }, n.text);
+  const toggle = h("button", { type: "button", class: "inbox-mark", onclick: () => mark([n.id], li.classList.contains("unread")).catch((e) => flash(e.message, "error")) },
+    n.read ? "Mark unread" : "Mark read");
+  const li = h("li", { class: n.read ? "" : "unread", dataset: { id: n.id } }, h("span", { class: "hint" }, when(n.at)), " ", open, " ", toggle);
+  return li;
+}
+
+function showUnread(count) {
+  for (const badge of [$("#inbox-count"), $("#inbox-unread")]) badge.textContent = count ? String(count) : "";
+}
+
+async function openLine(n, li) {
+  try {
+    if (li.classList.contains("unread")) await mark([n.id], true);
+    showSuggestion(await api(`/v1/suggestions/${n.suggestion_id}`));
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function mark(ids, read) {
+  const done = await api("/v1/inbox/read", { method: "POST", json: ids ? { ids, read } : { all: true } });
+  for (const li of $("#inbox-list").children) {
+    if (!ids || ids.includes(Number(li.dataset.id))) {
+      li.classList.toggle("unread", !read);
+      const button = li.querySelector(".inbox-mark");
+      if (button) button.textContent = read ? "Mark unread" : "Mark read";
+    }
+  }
+  showUnread(done.unread);
+}
+
+// The unread count only (the header's badge), without loading the lines.
+export async function refresh() {
+  if (!whoami().name) { showUnread(0); return; }
+  showUnread((await apiPage("/v1/inbox?unread=true&limit=1", "X-Unread-Count")).total);
+}
+
+export async function load(older = false) {
+  const list = $("#inbox-list");
+  if (!whoami().name) {
+    list.replaceChildren(h("li", { class: "hint" }, "Type your name in Reviewer (top right) to see what others asked of you."));
+    $("#inbox-older").hidden = true;
+    return;
+  }
+  const query = new URLSearchParams({ limit: String(PAGE) });
+  if ($("#inbox-unread-only").checked) query.set("unread", "true");
+  if (older && list.lastElementChild?.dataset.id) query.set("after", list.lastElementChild.dataset.id);
+  const { items, total } = await apiPage(`/v1/inbox?${query}`, "X-Unread-Count");
+  const lines = items.map(line);
+  if (older) list.append(...lines); else list.replaceChildren(...lines);
+  if (!list.children.length) list.replaceChildren(h("li", { class: "hint" }, "Nothing here: mentions, suggestions given to you, and comments and decisions on them show here."));
+  $("#inbox-older").hidden = items.length < PAGE;
+  showUnread(total);
+}
+
+export function start() {
+  const reload = (older = false) => { if ($("#inbox").open) load(older).catch((e) => flash(e.message, "error")); };
+  $("#inbox").addEventListener("toggle", () => reload());
+  $("#inbox-unread-only").addEventListener("change", () => reload());
+  $("#inbox-older").addEventListener("click", () => reload(true));
+  $("#inbox-all-read").addEventListener("click", () => mark(null, true).catch((e) => flash(e.message, "error")));
+  $("#inbox-link").addEventListener("click", () => { $("#inbox").open = true; });
+  refresh().catch(() => {});
+  setInterval(() => { if (document.visibilityState === "visible") refresh().catch(() => {}); }, 60_000);
+}

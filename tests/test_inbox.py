@@ -1,0 +1,124 @@
+"""A person's inbox (`/v1/inbox`, `refinery inbox`): others' mentions of them, suggestions given to them, comments and
+decisions on those and on threads they are in; one line a person per event, none for what they did themselves; read
+and unread; only the project's members once accounts are on; a deleted comment's line goes with it."""
+
+from __future__ import annotations
+
+from tests.conftest import story_json
+from tests.test_access import make_users
+from tests.test_assign import assign
+from tests.test_comments import comment
+from tests.test_undo import draft
+
+
+def inbox(client, who: str, query: str = "") -> tuple[list[tuple[str, int, str | None]], int]:
+    """(reason, suggestion, actor) per line, newest first, and the unread count."""
+    found = client.get(f"/v1/inbox?{query}", headers={"X-User": who})
+    assert found.status_code == 200, found.text
+    return [(n["reason"], n["suggestion_id"], n["actor"]) for n in found.json()], int(found.headers["X-Unread-Count"])
+
+
+def test_mentions_assignments_comments_and_decisions_reach_the_people_they_concern(client, llm):
+    first, second = draft(client, llm, "Filter search results by price"), draft(client, llm, "Dark mode")
+    assert inbox(client, "bo") == ([], 0)
+    assign(client, first["id"], "bo", **{"X-User": "ana"})
+    comment(client, first["id"], "@cy can you size this? @bo fyi", **{"X-User": "ana"})
+    comment(client, first["id"], "About 3 points", **{"X-User": "cy"})
+    comment(client, second["id"], "@cy @ana what about @bo?", **{"X-User": "dee"})
+    client.post(f"/v1/suggestions/{first['id']}/reject", json={"reason": "later"}, headers={"X-User": "cy"})
+    client.post(f"/v1/suggestions/{first['id']}/undo", headers={"X-User": "bo"})  # bo's own: not told to bo
+    lines, unread = inbox(client, "bo")
+    assert lines == [
+        ("decided", first["id"], "cy"),
+        ("mentioned", second["id"], "dee"),
+        ("commented", first["id"], "cy"),  # a comment on a suggestion given to bo
+        ("mentioned", first["id"], "ana"),  # mentioned and assigned: one line, the mention
+        ("assigned", first["id"], "ana"),
+    ]
+    assert unread == 5
+    assert inbox(client, "cy")[0] == [("mentioned", second["id"], "dee"), ("mentioned", first["id"], "ana")]
+    # ana is in the first thread, so cy's reply is hers too; bo's undo is told to no one (no one else was given it)
+    assert inbox(client, "ana")[0] == [("mentioned", second["id"], "dee"), ("commented", first["id"], "cy")]
+    assert inbox(client, "dee") == ([], 0)  # nothing she did is in her own inbox
+    texts = [n["text"] for n in client.get("/v1/inbox", headers={"X-User": "bo"}).json()]
+    assert texts[1] == f"dee mentioned you on story draft #{second['id']} (Dark mode): @cy @ana what about @bo?"
+    assert texts[0] == f"cy rejected story draft #{first['id']} (Filter search results by price), given to you"
+    assert texts[4] == f"ana gave you story draft #{first['id']} (Filter search results by price) to decide"
+
+
+def test_lines_are_marked_read_and_unread_one_by_one_or_all_and_another_persons_stay_as_they_are(client, llm):
+    made = draft(client, llm, "Export invoices as PDF")
+    for k in range(3):
+        comment(client, made["id"], f"@bo note {k}", **{"X-User": "ana"})
+    comment(client, made["id"], "@cy look", **{"X-User": "ana"})
+    ids = [n["id"] for n in client.get("/v1/inbox", headers={"X-User": "bo"}).json()]
+    read = client.post("/v1/inbox/read", json={"ids": [ids[0], ids[0], 999]}, headers={"X-User": "bo"})
+    assert read.status_code == 200 and read.json() == {"marked": 1, "unread": 2}, read.text
+    assert [n["read"] for n in client.get("/v1/inbox", headers={"X-User": "bo"}).json()] == [True, False, False]
+    assert inbox(client, "bo", "unread=true")[1] == 2 and len(inbox(client, "bo", "unread=true")[0]) == 2
+    cy_line = client.get("/v1/inbox", headers={"X-User": "cy"}).json()[0]["id"]
+    stolen = client.post("/v1/inbox/read", json={"ids": [cy_line]}, headers={"X-User": "bo"})
+    assert stolen.json()["marked"] == 0 and inbox(client, "cy")[1] == 1  # bo cannot read cy's lines
+    every = client.post("/v1/inbox/read", json={"all": True}, headers={"X-User": "bo"})
+    assert every.json() == {"marked": 2, "unread": 0}
+    again = client.post("/v1/inbox/read", json={"ids": [ids[2]], "read": False}, headers={"X-User": "bo"})
+    assert again.json() == {"marked": 1, "unread": 1}
+    page = client.get(f"/v1/inbox?limit=2&after={ids[0]}", headers={"X-User": "bo"}).json()
+    assert [n["id"] for n in page] == ids[1:3]
+
+
+def test_an_inbox_without_a_name_or_with_a_bad_body_is_refused_saying_what_to_fix(client, llm):
+    nameless = client.get("/v1/inbox")
+    assert nameless.status_code == 422 and "say whose inbox" in nameless.json()["detail"]
+    assert client.post("/v1/inbox/read", json={"all": True}).status_code == 422
+    for body in ({}, {"ids": [1], "all": True}, {"ids": [0]}, {"ids": [1], "extra": 1}):
+        refused = client.post("/v1/inbox/read", json=body, headers={"X-User": "bo"})
+        assert refused.status_code == 422, (body, refused.text)
+    assert "not both" in client.post("/v1/inbox/read", json={}, headers={"X-User": "bo"}).text
+    assert client.get("/v1/inbox?after=0", headers={"X-User": "bo"}).status_code == 422
+
+
+def test_a_deleted_comment_takes_its_lines_and_projects_keep_their_inboxes_apart(client, llm):
+    made = draft(client, llm, "Export invoices as PDF")
+    said = comment(client, made["id"], "@bo typo", **{"X-User": "ana"}).json()
+    assert inbox(client, "bo")[1] == 1
+    assert (
+        client.delete(f"/v1/suggestions/{made['id']}/comments/{said['id']}", headers={"X-User": "ana"}).status_code
+        == 204
+    )
+    assert inbox(client, "bo") == ([], 0)
+    assert client.post("/v1/projects", json={"key": "ops", "name": "Ops"}).status_code == 201
+    llm.chat.replies.append(story_json(title="Rotate logs"))
+    other = client.post("/v1/drafts?project=ops", json={"text": "rotate logs"}).json()
+    client.post(
+        f"/v1/suggestions/{other['id']}/comments?project=ops", json={"text": "@bo here"}, headers={"X-User": "ana"}
+    )
+    assert inbox(client, "bo") == ([], 0)
+    assert inbox(client, "bo", "project=ops")[0] == [("mentioned", other["id"], "ana")]
+
+
+def test_with_accounts_on_only_members_are_told_and_each_reads_their_own(client, llm):
+    tokens = make_users(client)
+    as_ = {name: {"Authorization": f"Bearer {tokens[name]}"} for name in ("viewer", "reviewer", "admin", "outsider")}
+    llm.chat.replies.append(story_json(title="Filter search results by price"))
+    made = client.post("/v1/drafts", json={"text": "filter by price"}, headers=as_["reviewer"]).json()
+    said = client.post(
+        f"/v1/suggestions/{made['id']}/comments",
+        json={"text": "@viewer @outsider @nobody @admin have a look"},
+        headers=as_["reviewer"],
+    )
+    assert said.status_code == 201
+    assert assign(client, made["id"], "admin", **as_["reviewer"]).status_code == 200
+    mine = client.get("/v1/inbox", headers={**as_["viewer"], "X-User": "admin"})  # a claimed name is ignored
+    assert [n["reason"] for n in mine.json()] == ["mentioned"]
+    assert [n["reason"] for n in client.get("/v1/inbox", headers=as_["admin"]).json()] == ["assigned", "mentioned"]
+    assert client.get("/v1/inbox", headers=as_["outsider"]).status_code == 404  # not a project of theirs
+    with client.app.state.runtime.db.session() as session:
+        from sqlalchemy import select
+
+        from service.core.tables import Notification
+
+        assert sorted(session.scalars(select(Notification.recipient))) == ["admin", "admin", "viewer"]
+    first = mine.json()[0]["id"]
+    assert client.post("/v1/inbox/read", json={"ids": [first]}, headers=as_["viewer"]).json()["marked"] == 1
+    assert client.get("/v1/inbox", headers=as_["viewer"]).headers["X-Unread-Count"] == "0"
