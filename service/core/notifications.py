@@ -11,7 +11,7 @@ are on, only the project's members are told: a mention of anyone else is a name 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,8 +20,14 @@ from service.core.enums import NotificationReason, WebhookEvent
 from service.core.summaries import summary
 from service.core.tables import Comment, Membership, Notification, Suggestion, User
 
-if TYPE_CHECKING:
-    from service.core.outbox import Queued
+
+class Queued(Protocol):
+    """What this reads of an event the outbox queued (`service.core.outbox.Queued`)."""
+
+    event: WebhookEvent
+    suggestion_id: int | None
+    actor: str | None
+    comment_id: int | None
 
 SHOWN_TEXT = 300  # of a comment, in its line
 DECIDED = {

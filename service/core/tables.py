@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -183,6 +184,7 @@ class Notification(ProjectScoped, Base):
     them, a comment or a decision on one), written in the transaction that did it (service.core.notifications)."""
 
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_unread", "recipient", "project_id", "read_at"),)  # a person's unread
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(200), index=True)

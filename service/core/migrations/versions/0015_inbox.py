@@ -39,10 +39,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_notifications_project_id"), ["project_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_notifications_recipient"), ["recipient"], unique=False)
         batch_op.create_index(batch_op.f("ix_notifications_suggestion_id"), ["suggestion_id"], unique=False)
+        batch_op.create_index("ix_notifications_unread", ["recipient", "project_id", "read_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_unread")
         batch_op.drop_index(batch_op.f("ix_notifications_suggestion_id"))
         batch_op.drop_index(batch_op.f("ix_notifications_recipient"))
         batch_op.drop_index(batch_op.f("ix_notifications_project_id"))
