@@ -95,6 +95,9 @@ def test_a_deleted_comment_takes_its_lines_and_projects_keep_their_inboxes_apart
     )
     assert inbox(client, "bo") == ([], 0)
     assert inbox(client, "bo", "project=ops")[0] == [("mentioned", other["id"], "ana")]
+    listed = client.get("/v1/projects", headers={"X-User": "bo"}).json()
+    assert [(p["key"], p["unread"]) for p in listed] == [("default", 0), ("ops", 1)]
+    assert [p["unread"] for p in client.get("/v1/projects").json()] == [None, None]  # no one named
 
 
 def test_with_accounts_on_only_members_are_told_and_each_reads_their_own(client, llm):

@@ -270,6 +270,17 @@ def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_i
     page.check("#inbox-unread-only")
     expect(lines).to_have_count(1)
     expect(lines.first).to_contain_text("Nothing here")
+    assert httpx.post(f"{desk}/v1/projects", json={"key": "ops", "name": "Ops"}).status_code == 201
+    llm.chat.replies.append(story_json(title="Rotate logs"))
+    assert httpx.post(f"{desk}/v1/drafts?project=ops", json={"text": "rotate logs"}, timeout=120).is_success
+    mention = {"text": "@ana rotate them weekly?"}
+    assert httpx.post(
+        f"{desk}/v1/suggestions/3/comments?project=ops", json=mention, headers={"X-User": "bo"}
+    ).is_success
+    page.reload()
+    page.wait_for_selector("body[data-ready]", state="attached")
+    expect(page.locator("#project option[value=ops]")).to_have_text("Ops (ops) · 1 unread")  # another project's count
+    expect(page.locator("#project option[value=default]")).to_have_text("Default project (default)")
 
 
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(

@@ -29,6 +29,7 @@ class Queued(Protocol):
     actor: str | None
     comment_id: int | None
 
+
 SHOWN_TEXT = 300  # of a comment, in its line
 DECIDED = {
     WebhookEvent.suggestion_accepted: "accepted",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from service.core import scope
 from service.core.errors import InvalidInput
 from service.core.tables import Notification, utcnow
 
@@ -50,3 +51,14 @@ def mark(session: Session, recipient: str, ids: list[int] | None, read: bool = T
         query.values(read_at=utcnow() if read else None), execution_options={"synchronize_session": False}
     )
     return changed.rowcount or 0
+
+
+def unread_by_project(session: Session, recipient: str) -> dict[int, int]:
+    """How many unread lines the person has in each project (by id; projects with none are left out)."""
+    query = (
+        select(Notification.project_id, func.count(Notification.id))
+        .where(Notification.recipient == recipient, Notification.read_at.is_(None))
+        .group_by(Notification.project_id)
+    )
+    with scope.every_project():
+        return {project_id: count for project_id, count in session.execute(query)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.accounts import PrincipalDep
-from service.core.deps import RuntimeDep
+from service.core.deps import ActorDep, RuntimeDep
+from service.inbox import service as inbox
 from service.projects import service
 from service.projects.schemas import ProjectCreate, ProjectPublic
 
@@ -13,11 +14,22 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 
 @router.get("", response_model=list[ProjectPublic])
-def list_projects(runtime: RuntimeDep, principal: PrincipalDep) -> list[ProjectPublic]:
-    """The projects you are a member of (all of them while accounts are off)."""
+def list_projects(runtime: RuntimeDep, principal: PrincipalDep, actor: ActorDep) -> list[ProjectPublic]:
+    """The projects you are a member of (all of them while accounts are off), each with how many lines of your inbox
+    there are unread (null when you are not named: no account, no X-User)."""
     with runtime.db.session() as session:
         found = service.list_projects(session, principal.user_id if principal else None)
-        return [ProjectPublic(key=p.key, name=p.name, created_at=p.created_at, role=role) for p, role in found]
+        unread = inbox.unread_by_project(session, actor) if actor else None
+        return [
+            ProjectPublic(
+                key=p.key,
+                name=p.name,
+                created_at=p.created_at,
+                role=role,
+                unread=None if unread is None else unread.get(p.id, 0),
+            )
+            for p, role in found
+        ]
 
 
 @router.post("", response_model=ProjectPublic, status_code=201, responses={409: {}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.core.enums import Role
 from service.core.scope import KEY_PATTERN
@@ -23,3 +23,6 @@ class ProjectPublic(BaseModel):
     name: str
     created_at: datetime
     role: Role | None = None  # the caller's role in it (None while accounts are off)
+    unread: int | None = Field(
+        None, description="Lines of the caller's inbox unread there; null: the caller is not named."
+    )

@@ -642,8 +642,11 @@ async function loadProjects() {
   if (project() && !projects.some((p) => p.key === project())) setProject("");
   if (!project() && projects.length && !projects.some((p) => p.key === "default")) setProject(projects[0].key);
   const picker = $("#project");
-  picker.replaceChildren(...projects.map((p) => h("option", { value: p.key }, p.name === p.key ? p.key : `${p.name} (${p.key})`)));
-  picker.value = project() || (projects.find((p) => p.key === "default") || projects[0] || {}).key || "";
+  const current = project() || (projects.find((p) => p.key === "default") || projects[0] || {}).key || "";
+  const named = (p) => (p.name === p.key ? p.key : `${p.name} (${p.key})`)
+    + (p.unread && p.key !== current ? ` · ${p.unread} unread` : "");  // this project's count is the Inbox badge
+  picker.replaceChildren(...projects.map((p) => h("option", { value: p.key }, named(p))));
+  picker.value = current;
   picker.closest("label").hidden = projects.length < 2;
   picker.addEventListener("change", () => { setProject(picker.value); location.reload(); });
   exportLinks();
