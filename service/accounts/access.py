@@ -107,6 +107,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/prioritize"): R,
     ("GET", "/v1/prioritize/jobs/{job_id}"): V,
     ("PATCH", "/v1/backlog/{item_id}/priority"): R,
+    ("POST", "/v1/backlog/rank"): R,
     ("POST", "/v1/sprints/plan"): R,
     ("GET", "/metrics"): V,
     ("GET", "/v1/webhooks"): A,  # their URLs can be secrets (a chat's incoming webhook)

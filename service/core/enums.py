@@ -35,6 +35,15 @@ class ItemAction(StrEnum):
     edited = "edited"  # by a person, PATCH /v1/backlog/{id}
     imported = "imported"  # a re-import took the tracker's changes
     sent = "sent"  # created or updated in the project's tracker by a person's push (service.trackers)
+    ranked = "ranked"  # put in its place in the backlog's order by a person (before or after another, top, bottom)
+
+
+class RankPlace(StrEnum):
+    """Where a person puts backlog items in the order without naming an item to go before or after."""
+
+    top = "top"
+    bottom = "bottom"
+    score = "score"  # no longer placed by hand: back where the accepted scores put them
 
 
 class SuggestionAction(StrEnum):

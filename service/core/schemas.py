@@ -59,6 +59,9 @@ class BacklogItemPublic(BaseModel):
     evidence: dict[str, Any] | None = Field(None, description="Customer evidence: ticket ids, counts, quotes.")
     priority_score: float | None = None
     priority_rank: int | None = None
+    ranked_by: str | None = Field(
+        None, description="Who put it in its place in the order by hand (`POST /v1/backlog/rank`); a rerank keeps it."
+    )
     priority_detail: dict[str, Any] | None = None
     priority_set_by: str | None = None
     priority_set_at: datetime | None = None

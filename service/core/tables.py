@@ -82,6 +82,7 @@ class BacklogItem(ProjectScoped, Base):
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # customer evidence attached by review
     priority_score: Mapped[float | None]
     priority_rank: Mapped[int | None] = mapped_column(Integer)
+    ranked_by: Mapped[str | None] = mapped_column(String(200))  # who put it in its place by hand; a rerank keeps it
     priority_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # framework, inputs, score text
     priority_set_by: Mapped[str | None] = mapped_column(String(200))  # who decided it (a person, always)
     priority_set_at: Mapped[datetime | None]

@@ -1,4 +1,4 @@
-"""`refinery strategy set|show` and `refinery prioritize`."""
+"""`refinery strategy set|show`, `refinery prioritize` and `refinery rank`."""
 
 from __future__ import annotations
 
@@ -82,3 +82,45 @@ def prioritize(
         )
     console.print(table)
     console.print("Accept or edit each: POST /v1/suggestions/{id}/accept (input_edits re-score).")
+
+
+def rank(
+    items: Annotated[
+        list[str], typer.Argument(help="The items to move, in this order: ids or tracker keys (SHOP-12).")
+    ],
+    before: Annotated[str | None, typer.Option("--before", help="Just above this item (id or key).")] = None,
+    after: Annotated[str | None, typer.Option("--after", help="Just below this item (id or key).")] = None,
+    top: Annotated[bool, typer.Option("--top", help="At the top of the backlog.")] = False,
+    bottom: Annotated[bool, typer.Option("--bottom", help="At the bottom of the backlog.")] = False,
+    by_score: Annotated[
+        bool, typer.Option("--by-score", help="No longer placed by hand: back to their scores.")
+    ] = False,
+    person: Annotated[str | None, typer.Option("--as", help="Who moves them (default: your login name).")] = None,
+) -> None:
+    """Move backlog items in the order (the backlog's, the sprint plan's, exports'); placed by hand, they keep their
+    place when accepted priorities reorder the rest."""
+    import getpass
+
+    from service.backlog.service import find_item
+    from service.core.enums import RankPlace
+    from service.prioritization import service
+
+    chosen = [
+        place
+        for place, given in ((RankPlace.top, top), (RankPlace.bottom, bottom), (RankPlace.score, by_score))
+        if given
+    ]
+    if len(chosen) + (before is not None) + (after is not None) != 1:
+        raise fail("say where: --before ITEM, --after ITEM, --top, --bottom or --by-score (one of them)")
+    with refusals(), open_runtime().db.session() as session:
+        anchor = find_item(session, before or after).id if before or after else None
+        moved = service.move_in_rank(
+            session,
+            [find_item(session, given).id for given in items],
+            person or getpass.getuser(),
+            anchor if before else None,
+            anchor if after else None,
+            chosen[0] if chosen else None,
+        )
+        said = ", ".join(f"#{item.id} to {item.priority_rank or 'unranked'}" for item in moved)
+    console.print(f"Ranked {said}.", markup=False, highlight=False)

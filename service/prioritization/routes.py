@@ -10,6 +10,7 @@ from service.prioritization.schemas import (
     PrioritizeJobPublic,
     PrioritizeRequest,
     PriorityUpdate,
+    RankRequest,
     SprintPlanRequest,
     StrategyPublic,
     StrategyUpdate,
@@ -55,6 +56,17 @@ def set_priority(item_id: IdPath, body: PriorityUpdate, runtime: RuntimeDep, act
     """Set a priority by hand; no suggestion made before this can overwrite it."""
     with runtime.db.session() as session:
         return BacklogItemPublic.model_validate(service.set_priority_by_hand(session, item_id, body.priority, actor))
+
+
+@router.post("/v1/backlog/rank", response_model=list[BacklogItemPublic], responses=errors(404, 422))
+def rank_items(body: RankRequest, runtime: RuntimeDep, actor: ActorDep) -> list[BacklogItemPublic]:
+    """Move items in the backlog's order (the Backlog tab's, the sprint plan's, exports'): before or after an item,
+    to the top or the bottom; each is placed by hand, so accepting a priority later reorders the others around it.
+    `"to": "score"` gives them back to their scores. Unranked items above the new place are numbered too. Returns the
+    moved items as they now stand; each one's history records the move."""
+    with runtime.db.session() as session:
+        moved = service.move_in_rank(session, body.item_ids, actor, body.before_id, body.after_id, body.to)
+        return [BacklogItemPublic.model_validate(item) for item in moved]
 
 
 @router.post(

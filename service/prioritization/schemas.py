@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pipelines.prioritization import Framework
+from service.core.enums import RankPlace
 from service.core.schemas import IdValue, JobPublic
 
 
@@ -56,3 +57,15 @@ class SprintPlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     capacity_points: int = Field(ge=1, le=1000)
+
+
+class RankRequest(BaseModel):
+    """Put items, in the order given, before or after another item of the backlog's order, or at its top or bottom
+    (placed by hand: a rerank by accepted scores keeps them there); `"to": "score"` gives them back to the scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[IdValue] = Field(min_length=1, max_length=500, description="The items to move, in this order.")
+    before_id: IdValue | None = Field(None, description="Just above this item.")
+    after_id: IdValue | None = Field(None, description="Just below this item.")
+    to: RankPlace | None = Field(None, description="top, bottom, or score (no longer placed by hand).")

@@ -34,12 +34,19 @@ from pipelines.prioritization import (
 from pipelines.words import item_words
 from service import duplicates
 from service.backlog.service import dependencies_edited_here, get_item, items_by_key, select_items
-from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.enums import (
+    PRIORITY_LEVELS,
+    ItemAction,
+    RankPlace,
+    SuggestionAction,
+    SuggestionKind,
+    SuggestionStatus,
+)
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.learned import learned
 from service.core.runtime import ContextThreadPool, Runtime
 from service.core.suggestions import Proposal, claim, create_suggestion, record_event
-from service.core.tables import BacklogItem, Strategy, Suggestion, utcnow
+from service.core.tables import BacklogItem, ItemEvent, Strategy, Suggestion, utcnow
 
 MAX_ITEMS = 50
 COMPARABLES = 3  # the most similar items whose priority the team already set, shown on each priority suggestion
@@ -343,21 +350,106 @@ def _label_among_current(session: Session, item: BacklogItem, framework: str) ->
 
 
 def rerank_backlog(session: Session, framework: str) -> None:
-    """Order the backlog by accepted scores of `framework`, dependencies first. Items whose
-    accepted priority came from another framework (scores that do not compare) follow in their previous order."""
+    """Order the backlog by accepted scores of `framework`, dependencies first. An item a person put in its place by
+    hand (`ranked_by`) keeps its place; the others fill the places left: the scored ones of `framework` by score,
+    then the rest (scores of another framework, which do not compare, and items numbered only by a hand move) in their
+    previous order."""
     session.flush()
-    scored = session.scalars(
-        select(BacklogItem).where(BacklogItem.merged_into_id.is_(None), BacklogItem.priority_score.is_not(None))
-    ).all()
-    same = {i.id: i for i in scored if (i.priority_detail or {}).get("framework") == framework}
+    current = _in_rank_order(
+        session.scalars(
+            select(BacklogItem).where(
+                BacklogItem.merged_into_id.is_(None),
+                BacklogItem.priority_score.is_not(None) | BacklogItem.priority_rank.is_not(None),
+            )
+        ).all()
+    )
+    same = {
+        i.id: i
+        for i in current
+        if not i.ranked_by and i.priority_score is not None and (i.priority_detail or {}).get("framework") == framework
+    }
     order = rank(
         {i: item.priority_score for i, item in same.items()}, {i: item.depends_on or [] for i, item in same.items()}
     )
-    others = sorted(
-        (i for i in scored if i.id not in same), key=lambda i: (i.priority_rank is None, i.priority_rank, i.id)
+    rest = iter([same[i] for i in order] + [i for i in current if i.id not in same and not i.ranked_by])
+    for position, item in enumerate(current, 1):
+        (item if item.ranked_by else next(rest)).priority_rank = position
+
+
+def _in_rank_order(items: list[BacklogItem]) -> list[BacklogItem]:
+    """The backlog's order: ranked items by rank, then the unranked by id."""
+    return sorted(items, key=lambda i: (i.priority_rank is None, i.priority_rank or 0, i.id))
+
+
+MOST_RANKED_AT_ONCE = 500
+
+
+def move_in_rank(
+    session: Session,
+    item_ids: list[int],
+    actor: str | None,
+    before: int | None = None,
+    after: int | None = None,
+    to: RankPlace | None = None,
+) -> list[BacklogItem]:
+    """Put items, in the order given, just before or after another item of the backlog's order, or at its top or
+    bottom; each is then placed by hand (a rerank by scores keeps it there). `to=score` gives them back to the
+    scores. Unranked items above the new place get their numbers too. Each moved item's history records it."""
+    if [before, after, to].count(None) != 2:
+        raise InvalidInput("say where: before an item, after an item, or to top, bottom or score (one of them)")
+    moved = [get_item(session, i, merged=False) for i in dict.fromkeys(item_ids)]
+    if not moved or len(moved) > MOST_RANKED_AT_ONCE:
+        raise InvalidInput(f"give 1 to {MOST_RANKED_AT_ONCE} items to rank")
+    was = {item.id: item.priority_rank for item in moved}
+    if to == RankPlace.score:
+        for item in moved:
+            item.ranked_by = None
+        framework = _latest_framework(session)
+        if framework is not None:
+            rerank_backlog(session, framework)
+        _record_moves(session, moved, was, actor)
+        return moved
+    anchor_id = before if before is not None else after
+    if anchor_id is not None and anchor_id in was:
+        raise InvalidInput(f"item {anchor_id} is one of those moved: rank them before or after another item")
+    anchor = get_item(session, anchor_id, merged=False) if anchor_id is not None else None
+    order = [
+        i
+        for i in _in_rank_order(session.scalars(select(BacklogItem).where(BacklogItem.merged_into_id.is_(None))).all())
+        if i.id not in was
+    ]
+    at = (
+        {RankPlace.top: 0, RankPlace.bottom: len(order)}.get(to)
+        if anchor is None
+        else order.index(anchor) + (after is not None)
     )
-    for position, item in enumerate([same[i] for i in order] + others, 1):
-        item.priority_rank = position
+    order[at:at] = moved
+    last = at + len(moved)  # everything above here is ranked now
+    for position, item in enumerate(order, 1):
+        if position <= last or item.priority_rank is not None:
+            item.priority_rank = position
+    for item in moved:
+        item.ranked_by = actor or "a person"
+    _record_moves(session, moved, was, actor)
+    return moved
+
+
+def _latest_framework(session: Session) -> str | None:
+    """The framework of the priority accepted last, which the backlog's scores follow."""
+    latest = session.scalars(
+        select(BacklogItem)
+        .where(BacklogItem.priority_score.is_not(None), BacklogItem.priority_set_at.is_not(None))
+        .order_by(BacklogItem.priority_set_at.desc())
+        .limit(1)
+    ).first()
+    return (latest.priority_detail or {}).get("framework") if latest else None
+
+
+def _record_moves(session: Session, moved: list[BacklogItem], was: dict[int, int | None], actor: str | None) -> None:
+    session.flush()
+    for item in moved:
+        before, after = {"rank": was[item.id]}, {"rank": item.priority_rank, "by_hand": item.ranked_by is not None}
+        session.add(ItemEvent(item_id=item.id, action=ItemAction.ranked, actor=actor, before=before, after=after))
 
 
 def set_priority_by_hand(session: Session, item_id: int, priority: str, actor: str | None) -> BacklogItem:

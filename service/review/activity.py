@@ -107,6 +107,8 @@ def activity(
         changed = ", ".join(sorted(event.after)) if event.action != ItemAction.added else None
         if event.action == ItemAction.sent:  # the issue it is in the tracker
             changed = (event.after.get("external_id") or event.after.get("sent") or "").split(":", 1)[-1]
+        if event.action == ItemAction.ranked:
+            changed = _rank_detail(event)
         found.append(
             ActivityPublic(
                 at=event.at,
@@ -136,6 +138,13 @@ def _in_this_project(session: Session, newest: Select, limit: int) -> list[tuple
         found += [(event, here[event.suggestion_id]) for event in events if event.suggestion_id in here]
         query = newest.where(SuggestionEvent.id < events[-1].id)
     return found[:limit]
+
+
+def _rank_detail(event: ItemEvent) -> str:
+    """Where a person put an item in the order: "to place 1 (was 7)", or back to its score's place."""
+    now, was = event.after.get("rank"), event.before.get("rank")
+    where = f"to place {now}" if event.after.get("by_hand") else f"back to its score's place ({now})"
+    return where + (f" (was {was})" if was is not None and was != now else "")
 
 
 def _decision_detail(event: SuggestionEvent, suggestion: Suggestion) -> str | None:

@@ -7,7 +7,7 @@ import { showSuggestion } from "./review.js";
 
 const PAGE = 30;
 const SAID = { accepted: "accepted", accepted_with_edits: "accepted with edits", rejected: "rejected", reopened: "undid the decision on",
-  assigned: "assigned", regenerated: "regenerated", merged: "merged", commented: "commented on", added: "added", edited: "edited", imported: "re-imported", sent: "sent to the tracker" };
+  assigned: "assigned", regenerated: "regenerated", merged: "merged", commented: "commented on", added: "added", edited: "edited", imported: "re-imported", sent: "sent to the tracker", ranked: "ranked" };
 
 function line(a) {
   const who = a.actor || (a.action === "imported" ? "A re-import" : "Someone");
