@@ -284,6 +284,34 @@ def test_review_comment_adds_to_a_suggestions_thread_which_show_and_list_print(t
     assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["comment_count"] == 2
 
 
+def test_rank_moves_items_by_id_or_key_and_refuses_an_unclear_place(tmp_path, monkeypatch):
+    """`refinery rank`: items (ids or tracker keys) before or after another, to the top or bottom, or back to their
+    scores; no place, two places or an unknown item are CLI errors."""
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    from service.backlog import service as backlog
+    from service.backlog.schemas import BacklogItemCreate
+    from service.core.runtime import Runtime
+
+    with Runtime(get_settings()).db.session() as session:
+        backlog.import_items(session, [BacklogItemCreate(title=f"T{k}", external_id=f"jira:J-{k}") for k in (1, 2, 3)])
+    moved = runner.invoke(app, ["rank", "J-3", "--top", "--as", "ana"])
+    assert moved.exit_code == 0 and "Ranked #3 to 1." in moved.output, moved.output
+    assert "Ranked #1 to 3." in runner.invoke(app, ["rank", "1", "--after", "J-2"]).output
+    listed = json.loads(runner.invoke(app, ["backlog", "list", "--json"]).output)
+    assert [(i["id"], i["priority_rank"], i["ranked_by"]) for i in listed] == [
+        (1, 3, getpass.getuser()), (2, 2, None), (3, 1, "ana"),
+    ]  # fmt: skip
+    assert "Ranked #3 to 1." in runner.invoke(app, ["rank", "3", "--by-score"]).output  # no score yet: where it is
+    for args, said in (
+        (["rank", "1"], "say where"),
+        (["rank", "1", "--top", "--bottom"], "say where"),
+        (["rank", "J-9", "--top"], "no backlog item with id or key 'J-9'"),
+        (["rank", "1", "--before", "1"], "is one of those moved"),
+    ):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2 and said in refused.output, (args, refused.output)
+
+
 def test_inbox_lists_a_persons_lines_and_marks_them_read_from_the_terminal(tmp_path, monkeypatch):
     """`refinery inbox`: the lines of `--as` (default: your login), unread ones starred, and the count; `inbox read`
     marks some or all read (or unread again); ids and --all together are a CLI error."""

@@ -740,6 +740,37 @@ def test_an_item_is_made_to_wait_for_others_by_id_or_key_and_the_backlog_shows_b
     assert httpx.get(f"{desk}/v1/backlog/1", timeout=30).json()["depends_on"] == []
 
 
+def test_items_are_ranked_by_dragging_one_onto_another_and_ticked_ones_moved_together(page: Page, desk: str):
+    items = [{"title": "Checkout", "external_id": "jira:SHOP-1"}, {"title": "Payments"}, {"title": "Search"}]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    visit(page, "/#backlog")
+    page.fill("#reviewer", "ana")
+    page.locator("#reviewer").dispatch_event("change")
+    rows = page.locator("#backlog tbody tr")
+    titles = rows.locator(".item-title")
+    expect(titles).to_have_text(["Checkout", "Payments", "Search"])
+    page.locator("#backlog tbody tr[data-id='3'] .drag").drag_to(page.locator("#backlog tbody tr[data-id='1']"))
+    expect(page.locator("#flash")).to_contain_text("Ranked 1 item: #3 to 1.")
+    expect(titles).to_have_text(["Search", "Checkout", "Payments"])
+    expect(page.locator("#backlog tbody tr[data-id='3'] .rank")).to_have_text("⠿ 1 by hand")
+    expect(page.locator("#backlog tbody tr[data-id='3'] .by-hand")).to_have_attribute("title", re.compile("by ana"))
+    for item_id in ("1", "2"):
+        page.check(f"#backlog tbody tr[data-id='{item_id}'] .tick-item")
+    page.click("#backlog-bulk-top")
+    expect(page.locator("#flash")).to_contain_text("Ranked 2 items: #1 to 1, #2 to 2.")
+    expect(titles).to_have_text(["Checkout", "Payments", "Search"])
+    page.check("#backlog tbody tr[data-id='2'] .tick-item")
+    page.fill("#backlog-bulk-anchor", "shop-1")
+    page.click("#backlog-bulk-above")
+    expect(titles).to_have_text(["Payments", "Checkout", "Search"])
+    page.check("#backlog tbody tr[data-id='2'] .tick-item")
+    page.click("#backlog-bulk-score")  # no scores accepted yet: it stays where it is, no longer by hand
+    expect(page.locator("#flash")).to_contain_text("1 item back to their scores.")
+    expect(page.locator("#backlog tbody tr[data-id='2'] .by-hand")).to_have_count(0)
+    ranks = [(i["id"], i["priority_rank"], i["ranked_by"]) for i in httpx.get(f"{desk}/v1/backlog", timeout=30).json()]
+    assert ranks == [(1, 2, "ana"), (2, 1, None), (3, 3, "ana")]
+
+
 def test_an_item_is_put_under_an_epic_by_key_and_taken_out_and_a_cycle_is_refused(page: Page, desk: str):
     items = [{"title": "Checkout", "external_id": "jira:SHOP-1"}, {"title": "Payments"}, {"title": "Checkout page"}]
     assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201

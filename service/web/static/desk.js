@@ -259,7 +259,7 @@ function backlogRow(item) {
   const similar = h("button", { class: "similar", title: "Find likely duplicates", onclick: () => showSimilar(item, row) }, "similar");
   const tick = item.merged_into_id ? "" : h("input", { type: "checkbox", class: "tick-item", value: String(item.id), "aria-label": `Tick #${item.id}`, onchange: showBacklogTicked });
   const row = h("tr", { dataset: { id: item.id }, class: item.merged_into_id ? "merged" : item.closed ? "closed" : "" },
-    h("td", {}, tick), h("td", {}, item.priority_rank ?? ""), h("td", {}, item.priority || ""),
+    h("td", {}, tick), h("td", { class: "rank" }, rankCell(item)), h("td", {}, item.priority || ""),
     h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
       item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : "",
       open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : "",
@@ -274,7 +274,54 @@ function backlogRow(item) {
     h("td", {}, ev.ticket_count ? `${ev.ticket_count} tickets, ${ev.distinct_customers} customers` : ""),
     h("td", {}, tracker.issueLink(item.external_id) || item.external_id || (item.source_suggestion_id ? `suggestion #${item.source_suggestion_id}` : "")),
     h("td", {}, similar));
+  if (!item.merged_into_id) dropTarget(row, item);
   return row;
+}
+
+// An item's place in the order, with a handle to drag it elsewhere (the ticked items, if it is one of them), and
+// whether a person put it there by hand (accepted priorities then reorder the others around it).
+function rankCell(item) {
+  if (item.merged_into_id) return String(item.priority_rank ?? "");
+  const handle = h("span", { class: "drag", draggable: "true", title: "Drag onto another item to rank it above that one", "aria-hidden": "true",
+    ondragstart: (event) => { event.dataTransfer.setData("text/plain", String(item.id)); event.dataTransfer.effectAllowed = "move"; } }, "⠿");
+  const hand = item.ranked_by ? h("span", { class: "hint by-hand", title: `Placed by hand by ${item.ranked_by}: reranks keep it here` }, " by hand") : "";
+  return h("span", {}, handle, ` ${item.priority_rank ?? ""}`, hand);
+}
+
+function dropTarget(row, item) {
+  row.addEventListener("dragover", (event) => { event.preventDefault(); row.classList.add("drop-here"); });
+  row.addEventListener("dragleave", () => row.classList.remove("drop-here"));
+  row.addEventListener("drop", (event) => {
+    event.preventDefault();
+    row.classList.remove("drop-here");
+    const dragged = Number(event.dataTransfer.getData("text/plain"));
+    const ticked = backlogTicked();
+    const ids = ticked.includes(dragged) ? ticked : [dragged];
+    if (dragged && !ids.includes(item.id)) rankItems(ids, { before_id: item.id });
+  });
+}
+
+// Move items in the backlog's order: `where` is {before_id}, {to: "top" | "bottom" | "score"}.
+async function rankItems(ids, where) {
+  try {
+    const moved = await api("/v1/backlog/rank", { method: "POST", json: { item_ids: ids, ...where } });
+    const noun = moved.length === 1 ? "item" : "items";
+    flash(where.to === "score" ? `${moved.length} ${noun} back to their scores.` : `Ranked ${moved.length} ${noun}: ${moved.map((i) => `#${i.id} to ${i.priority_rank}`).join(", ")}.`);
+    await loadBacklog();
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
+async function rankTickedAbove(named) {
+  try {
+    const ids = await itemIds(named);
+    if (ids.length !== 1) { flash("Give the one item to rank them above: its id (12) or key (SHOP-12).", "error"); return; }
+    await rankItems(backlogTicked(), { before_id: ids[0] });
+    $("#backlog-bulk-anchor").value = "";
+  } catch (error) {
+    flash(error.message, "error");
+  }
 }
 
 const ITEM_TYPES = ["feature", "bug", "tech_debt", "research"];
@@ -728,6 +775,10 @@ async function start() {
   $("#backlog-bulk-reopen").addEventListener("click", () => editTicked(() => ({ closed: false })));
   $("#backlog-bulk-move").addEventListener("click", () => moveTicked($("#backlog-bulk-parent").value));
   $("#backlog-bulk-unparent").addEventListener("click", () => editTicked(() => ({ parent_id: null })));
+  $("#backlog-bulk-top").addEventListener("click", () => rankItems(backlogTicked(), { to: "top" }));
+  $("#backlog-bulk-bottom").addEventListener("click", () => rankItems(backlogTicked(), { to: "bottom" }));
+  $("#backlog-bulk-score").addEventListener("click", () => rankItems(backlogTicked(), { to: "score" }));
+  $("#backlog-bulk-above").addEventListener("click", () => rankTickedAbove($("#backlog-bulk-anchor").value));
   let typing;  // a search waits for a pause in typing; the other filters apply at once
   for (const id of ["#backlog-q", "#backlog-label"]) {
     $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadBacklog(), 250); });
