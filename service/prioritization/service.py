@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import as_completed
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pipelines.llm import LLM, StructuredResult, describe_validation_error
 from pipelines.prioritization import (
@@ -349,36 +350,53 @@ def _label_among_current(session: Session, item: BacklogItem, framework: str) ->
     return label_for(order.index(item.id), len(order))
 
 
+class Placed(NamedTuple):
+    """What ordering the backlog reads of an item (not the whole row: a backlog of 10,000 is read at each move)."""
+
+    id: int
+    rank: int | None
+    by_hand: bool
+    score: float | None = None
+    framework: str | None = None
+    depends_on: list[int] | None = None
+
+
+def _in_rank_order(session: Session, scored: bool = False) -> list[Placed]:
+    """The backlog's order, merged items left out: ranked items by rank, then the unranked by id; `scored`: with each
+    one's accepted score, its framework and what it waits for."""
+    columns = [BacklogItem.id, BacklogItem.priority_rank, BacklogItem.ranked_by.is_not(None)]
+    if scored:
+        columns += [BacklogItem.priority_score, BacklogItem.priority_detail, BacklogItem.depends_on]
+    rows = session.execute(select(*columns).where(BacklogItem.merged_into_id.is_(None))).all()
+    placed = [Placed(*row[:4], (row[4] or {}).get("framework"), row[5]) if scored else Placed(*row) for row in rows]
+    return sorted(placed, key=lambda p: (p.rank is None, p.rank or 0, p.id))
+
+
+def _write_ranks(session: Session, was: list[Placed], now: list[Placed | None]) -> None:
+    """Write the ranks that changed (`now[k]` is at place k + 1; None: unranked) in one statement, and give the items
+    already loaded theirs."""
+    ranks = {p.id: k + 1 for k, p in enumerate(now) if p}
+    changed = [{"item": p.id, "rank": ranks[p.id]} for p in was if p.id in ranks and ranks[p.id] != p.rank]
+    if changed:
+        table = BacklogItem.__table__
+        statement = update(table).where(table.c.id == bindparam("item")).values(priority_rank=bindparam("rank"))
+        session.execute(statement, changed)
+        for row in list(session.identity_map.values()):  # as if read again (they may be returned after the session)
+            if isinstance(row, BacklogItem) and row.id in ranks:
+                set_committed_value(row, "priority_rank", ranks[row.id])
+
+
 def rerank_backlog(session: Session, framework: str) -> None:
     """Order the backlog by accepted scores of `framework`, dependencies first. An item a person put in its place by
     hand (`ranked_by`) keeps its place; the others fill the places left: the scored ones of `framework` by score,
     then the rest (scores of another framework, which do not compare, and items numbered only by a hand move) in their
     previous order."""
     session.flush()
-    current = _in_rank_order(
-        session.scalars(
-            select(BacklogItem).where(
-                BacklogItem.merged_into_id.is_(None),
-                BacklogItem.priority_score.is_not(None) | BacklogItem.priority_rank.is_not(None),
-            )
-        ).all()
-    )
-    same = {
-        i.id: i
-        for i in current
-        if not i.ranked_by and i.priority_score is not None and (i.priority_detail or {}).get("framework") == framework
-    }
-    order = rank(
-        {i: item.priority_score for i, item in same.items()}, {i: item.depends_on or [] for i, item in same.items()}
-    )
-    rest = iter([same[i] for i in order] + [i for i in current if i.id not in same and not i.ranked_by])
-    for position, item in enumerate(current, 1):
-        (item if item.ranked_by else next(rest)).priority_rank = position
-
-
-def _in_rank_order(items: list[BacklogItem]) -> list[BacklogItem]:
-    """The backlog's order: ranked items by rank, then the unranked by id."""
-    return sorted(items, key=lambda i: (i.priority_rank is None, i.priority_rank or 0, i.id))
+    current = [p for p in _in_rank_order(session, scored=True) if p.rank is not None or p.score is not None]
+    same = {p.id: p for p in current if not p.by_hand and p.score is not None and p.framework == framework}
+    order = rank({i: p.score for i, p in same.items()}, {i: p.depends_on or [] for i, p in same.items()})
+    rest = iter([same[i] for i in order] + [p for p in current if p.id not in same and not p.by_hand])
+    _write_ranks(session, current, [p if p.by_hand else next(rest) for p in current])
 
 
 MOST_RANKED_AT_ONCE = 500
@@ -412,22 +430,18 @@ def move_in_rank(
     anchor_id = before if before is not None else after
     if anchor_id is not None and anchor_id in was:
         raise InvalidInput(f"item {anchor_id} is one of those moved: rank them before or after another item")
-    anchor = get_item(session, anchor_id, merged=False) if anchor_id is not None else None
-    order = [
-        i
-        for i in _in_rank_order(session.scalars(select(BacklogItem).where(BacklogItem.merged_into_id.is_(None))).all())
-        if i.id not in was
-    ]
+    if anchor_id is not None:
+        get_item(session, anchor_id, merged=False)
+    current = _in_rank_order(session)
+    order = [p for p in current if p.id not in was]
     at = (
         {RankPlace.top: 0, RankPlace.bottom: len(order)}.get(to)
-        if anchor is None
-        else order.index(anchor) + (after is not None)
+        if anchor_id is None
+        else [p.id for p in order].index(anchor_id) + (after is not None)
     )
-    order[at:at] = moved
+    order[at:at] = [Placed(item.id, item.priority_rank, True) for item in moved]
     last = at + len(moved)  # everything above here is ranked now
-    for position, item in enumerate(order, 1):
-        if position <= last or item.priority_rank is not None:
-            item.priority_rank = position
+    _write_ranks(session, current, [p if k < last or p.rank is not None else None for k, p in enumerate(order)])
     for item in moved:
         item.ranked_by = actor or "a person"
     _record_moves(session, moved, was, actor)
