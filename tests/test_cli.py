@@ -301,6 +301,9 @@ def test_rank_moves_items_by_id_or_key_and_refuses_an_unclear_place(tmp_path, mo
     assert [(i["id"], i["priority_rank"], i["ranked_by"]) for i in listed] == [
         (1, 3, getpass.getuser()), (2, 2, None), (3, 1, "ana"),
     ]  # fmt: skip
+    table = runner.invoke(app, ["backlog", "list", "--by-rank"], terminal_width=200)
+    rows = [[cell.strip() for cell in line.split("│")[1:3]] for line in table.output.splitlines() if "J-" in line]
+    assert rows == [["1 by hand", "3"], ["2", "2"], ["3 by hand", "1"]]
     assert "Ranked #3 to 1." in runner.invoke(app, ["rank", "3", "--by-score"]).output  # no score yet: where it is
     for args, said in (
         (["rank", "1"], "say where"),

@@ -308,6 +308,10 @@ def backlog_list(
     label: LabelOption = None,
     state: StateOption = "all",
     parent: ParentOption = None,
+    by_rank: Annotated[
+        bool,
+        typer.Option("--by-rank", help="In the backlog's order (ranked first), with each rank ('by hand' marked)."),
+    ] = False,
 ) -> None:
     """List backlog items (filtered by words, type, label, state and the item they are under)."""
     from service.backlog import service
@@ -316,21 +320,25 @@ def backlog_list(
     runtime = open_runtime()
     shown = backlog_filter(runtime, search, item_type, label, state, parent)
     with runtime.db.session() as session:
-        items = [BacklogItemPublic.model_validate(i) for i in service.list_items(session, limit, shown=shown)]
+        found = service.list_items(session, limit, order="priority" if by_rank else "id", shown=shown)
+        items = [BacklogItemPublic.model_validate(i) for i in found]
         total = service.count_items(session, shown=shown)
     if as_json:
         print(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
     noun = "item" if total == 1 else "items"
     shown_of = f"{len(items)} of {total} {noun}" if total > len(items) else f"{total} {noun}"
-    table = Table("id", "key", "type", "priority", "points", "title", "labels", title=f"Backlog ({shown_of})")
+    headings = ("rank",) * by_rank + ("id", "key", "type", "priority", "points", "title", "labels")
+    table = Table(*headings, title=f"Backlog ({shown_of})")
     for item in items:
         key = service.item_key(item) if item.external_id else "-"
         points = "-" if item.story_points is None else str(item.story_points)
         title = f"{item.title} (child of #{item.parent_id})" if item.parent_id else item.title
         title += f" (waits for {', '.join(f'#{i}' for i in item.depends_on)})" if item.depends_on else ""
         title += " (closed)" if item.closed else ""
-        table.add_row(str(item.id), key, item.item_type, item.priority or "-", points, title, ", ".join(item.labels))
+        row = [str(item.id), key, item.item_type, item.priority or "-", points, title, ", ".join(item.labels)]
+        rank = f"{item.priority_rank or '-'}{' by hand' if item.ranked_by else ''}"
+        table.add_row(*([rank] if by_rank else []), *row)
     console.print(table)
 
 
