@@ -313,15 +313,11 @@ async function rankItems(ids, where) {
   }
 }
 
-async function rankTickedAbove(named) {
-  try {
-    const ids = await itemIds(named);
-    if (ids.length !== 1) { flash("Give the one item to rank them above: its id (12) or key (SHOP-12).", "error"); return; }
-    await rankItems(backlogTicked(), { before_id: ids[0] });
+function rankTickedAbove(named) {
+  return oneNamed(named, "rank them above", async (id) => {
+    await rankItems(backlogTicked(), { before_id: id });
     $("#backlog-bulk-anchor").value = "";
-  } catch (error) {
-    flash(error.message, "error");
-  }
+  });
 }
 
 const ITEM_TYPES = ["feature", "bug", "tech_debt", "research"];
@@ -577,12 +573,19 @@ async function editTicked(change) {
 }
 
 // Move the ticked items under the item named (an id or key).
-async function moveTicked(named) {
+function moveTicked(named) {
+  return oneNamed(named, "move them under", async (id) => {
+    await editTicked(() => ({ parent_id: id }));
+    $("#backlog-bulk-parent").value = "";
+  });
+}
+
+// `act` on the one item `named` (an id or key); `what` it is for says what to give when it names none or several.
+async function oneNamed(named, what, act) {
   try {
     const ids = await itemIds(named);
-    if (ids.length !== 1) { flash("Give the one item to move them under: its id (12) or key (SHOP-12).", "error"); return; }
-    await editTicked(() => ({ parent_id: ids[0] }));
-    $("#backlog-bulk-parent").value = "";
+    if (ids.length !== 1) { flash(`Give the one item to ${what}: its id (12) or key (SHOP-12).`, "error"); return; }
+    await act(ids[0]);
   } catch (error) {
     flash(error.message, "error");
   }
