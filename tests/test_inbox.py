@@ -65,16 +65,28 @@ def test_lines_are_marked_read_and_unread_one_by_one_or_all_and_another_persons_
     assert again.json() == {"marked": 1, "unread": 1}
     page = client.get(f"/v1/inbox?limit=2&after={ids[0]}", headers={"X-User": "bo"}).json()
     assert [n["id"] for n in page] == ids[1:3]
+    other = draft(client, llm, "Dark mode")
+    comment(client, other["id"], "@bo one", **{"X-User": "ana"})
+    comment(client, other["id"], "@bo two", **{"X-User": "ana"})
+    seen = client.post("/v1/inbox/read", json={"suggestion_id": other["id"]}, headers={"X-User": "bo"})
+    assert seen.json() == {"marked": 2, "unread": 1}  # its two lines; the one marked unread again above stays so
 
 
 def test_an_inbox_without_a_name_or_with_a_bad_body_is_refused_saying_what_to_fix(client, llm):
     nameless = client.get("/v1/inbox")
     assert nameless.status_code == 422 and "say whose inbox" in nameless.json()["detail"]
     assert client.post("/v1/inbox/read", json={"all": True}).status_code == 422
-    for body in ({}, {"ids": [1], "all": True}, {"ids": [0]}, {"ids": [1], "extra": 1}):
+    for body in (
+        {},
+        {"ids": [1], "all": True},
+        {"ids": [1], "suggestion_id": 1},
+        {"ids": [0]},
+        {"ids": [1], "extra": 1},
+        {"suggestion_id": 0},
+    ):
         refused = client.post("/v1/inbox/read", json=body, headers={"X-User": "bo"})
         assert refused.status_code == 422, (body, refused.text)
-    assert "not both" in client.post("/v1/inbox/read", json={}, headers={"X-User": "bo"}).text
+    assert "(one of them)" in client.post("/v1/inbox/read", json={}, headers={"X-User": "bo"}).text
     assert client.get("/v1/inbox?after=0", headers={"X-User": "bo"}).status_code == 422
 
 

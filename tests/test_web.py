@@ -263,6 +263,9 @@ def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_i
     expect(page.locator("#inbox-count")).to_have_text("1")
     lines.last.get_by_role("button", name="Mark unread").click()
     expect(page.locator("#inbox-unread")).to_have_text("2")
+    page.locator("#queue li", has_text="Dark mode").click()  # looked at in the queue: its line is read
+    expect(page.locator("#inbox-unread")).to_have_text("1")
+    expect(lines.first).not_to_have_class(re.compile("unread"))
     page.click("#inbox-all-read")
     expect(page.locator("#inbox-list li.unread")).to_have_count(0)
     expect(page.locator("#inbox-unread")).to_have_text("")

@@ -33,8 +33,9 @@ def list_inbox(
 
 @router.post("/read", response_model=Marked, responses=errors(422))
 def mark(body: MarkRequest, runtime: RuntimeDep, actor: ActorDep) -> Marked:
-    """Mark lines of your inbox read (`"read": false`: unread again): these `ids`, or `"all": true`."""
+    """Mark lines of your inbox read (`"read": false`: unread again): these `ids`, those about a `suggestion_id` (the
+    desk marks them when it shows the suggestion), or `"all": true`."""
     recipient = service.whose(actor)
     with runtime.db.session() as session:
-        marked = service.mark(session, recipient, None if body.all else body.ids, body.read)
+        marked = service.mark(session, recipient, body.ids or None, body.read, body.suggestion_id)
         return Marked(marked=marked, unread=service.count_unread(session, recipient))

@@ -35,18 +35,19 @@ class NotificationPublic(BaseModel):
 
 
 class MarkRequest(BaseModel):
-    """Mark lines of your inbox read (or unread again): these `ids`, or `all` of them."""
+    """Mark lines of your inbox read (or unread again): these `ids`, those of one suggestion, or `all` of them."""
 
     model_config = ConfigDict(extra="forbid")
 
     ids: list[IdValue] = Field([], max_length=MAX_MARKED_AT_ONCE, description="The lines' ids.")
+    suggestion_id: IdValue | None = Field(None, description="Every line about this suggestion (it was looked at).")
     all: bool = Field(False, description="Every line of your inbox in this project.")
     read: bool = Field(True, description="false: mark them unread again.")
 
     @model_validator(mode="after")
-    def _some(self) -> MarkRequest:
-        if bool(self.ids) == self.all:
-            raise ValueError("give the lines' `ids`, or `all: true`, not both")
+    def _one(self) -> MarkRequest:
+        if [bool(self.ids), self.suggestion_id is not None, self.all].count(True) != 1:
+            raise ValueError("give the lines' `ids`, a `suggestion_id`, or `all: true` (one of them)")
         return self
 
 

@@ -11,7 +11,7 @@ function line(n) {
   const open = h("a", { href: "#review", class: "inbox-text", onclick: (e) => { e.preventDefault(); openLine(n, li); } }, n.text);
   const toggle = h("button", { type: "button", class: "inbox-mark", onclick: () => mark([n.id], li.classList.contains("unread")).catch((e) => flash(e.message, "error")) },
     n.read ? "Mark unread" : "Mark read");
-  const li = h("li", { class: n.read ? "" : "unread", dataset: { id: n.id } }, h("span", { class: "hint" }, when(n.at)), " ", open, " ", toggle);
+  const li = h("li", { class: n.read ? "" : "unread", dataset: { id: n.id, suggestion: n.suggestion_id } }, h("span", { class: "hint" }, when(n.at)), " ", open, " ", toggle);
   return li;
 }
 
@@ -28,10 +28,12 @@ async function openLine(n, li) {
   }
 }
 
-async function mark(ids, read) {
-  const done = await api("/v1/inbox/read", { method: "POST", json: ids ? { ids, read } : { all: true } });
+// Marks lines read (or unread): `ids`, those about the suggestion `about`, or all of them (neither).
+async function mark(ids, read, about = null) {
+  const json = ids ? { ids, read } : about ? { suggestion_id: about } : { all: true };
+  const done = await api("/v1/inbox/read", { method: "POST", json });
   for (const li of $("#inbox-list").children) {
-    if (!ids || ids.includes(Number(li.dataset.id))) {
+    if (ids ? ids.includes(Number(li.dataset.id)) : !about || Number(li.dataset.suggestion) === about) {
       li.classList.toggle("unread", !read);
       const button = li.querySelector(".inbox-mark");
       if (button) button.textContent = read ? "Mark unread" : "Mark read";
@@ -71,6 +73,10 @@ export function start() {
   $("#inbox-older").addEventListener("click", () => reload(true));
   $("#inbox-all-read").addEventListener("click", () => mark(null, true).catch((e) => flash(e.message, "error")));
   $("#inbox-link").addEventListener("click", () => { $("#inbox").open = true; });
+  // A suggestion looked at in the queue, however it was reached: its lines are read (when any are unread).
+  document.addEventListener("refinery:shown", (event) => {
+    if (whoami().name && $("#inbox-unread").textContent && !$("#tab-review").hidden) mark(null, true, event.detail).catch(() => {});
+  });
   refresh().catch(() => {});
   setInterval(() => { if (document.visibilityState === "visible") refresh().catch(() => {}); }, 60_000);
 }

@@ -53,10 +53,11 @@ export async function loadQueue(selectId) {
   showTicked();
   const matrix = valueEffortMatrix(state.items, select);
   $("#matrix-slot").replaceChildren(...(matrix ? [matrix] : []));
-  const keep = state.items.find((s) => s.id === (state.selectId ?? state.selected?.id));
+  const asked = state.selectId;  // opened from elsewhere (the inbox, the activity, a link): looked at
+  const keep = state.items.find((s) => s.id === (asked ?? state.selected?.id));
   state.selectId = undefined;
-  if (keep) select(keep.id);
-  else if (state.items.length) select(state.items[0].id);
+  if (keep) select(keep.id, keep.id === asked);
+  else if (state.items.length) select(state.items[0].id, false);  // shown first by itself: not yet looked at
   else { state.selected = null; $("#detail").replaceChildren(h("p", { class: "empty" }, "Nothing to review here.")); }
   refreshCount();
 }
@@ -128,8 +129,11 @@ function waited(s) {
     ? h("span", { class: "age", title: `made ${when(s.created_at)}` }, ` · waiting ${days} d`) : "";
 }
 
-function select(id) {
+// Show suggestion `id`; `looked`: a person chose it (a click, a key, opened from elsewhere), so the inbox marks its
+// lines read.
+function select(id, looked = true) {
   state.selected = state.items.find((s) => s.id === id) || null;
+  if (looked && state.selected) document.dispatchEvent(new CustomEvent("refinery:shown", { detail: id }));
   for (const li of document.querySelectorAll("#queue li")) li.classList.toggle("selected", Number(li.dataset.id) === id);
   queueRow(id)?.scrollIntoView({ block: "nearest" });
   render();
