@@ -394,6 +394,11 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         pushed = runner.invoke(app, ["tracker", "push"])
         assert pushed.exit_code == 0 and "created" in pushed.output, pushed.output
         assert list(site.jira()) == ["SHOP-1"]
+        runner.invoke(app, ["backlog", "add", "Share a cart", "--anyway"])
+        runner.invoke(app, ["rank", "2", "1", "--top"])
+        ordered = runner.invoke(app, ["tracker", "push", "--order"])
+        assert ordered.exit_code == 0 and "order: 2 ranked issues put in the backlog's order" in ordered.output
+        assert site.rank == ["SHOP-2", "SHOP-1"]
         site.issues["SHOP-1"]["summary"] = "Saved carts for a week"
         pulled = runner.invoke(app, ["tracker", "pull"])
         assert pulled.exit_code == 0 and "0 imported, 1 updated from the tracker" in pulled.output, pulled.output
@@ -738,3 +743,59 @@ def test_a_push_that_ended_before_storing_a_key_finds_the_issue_it_made_and_make
         pulled = pull(client)
         assert (pulled["created"], pulled["updated"]) == (0, 0), pulled
         assert push(client)["unchanged"] == 3
+
+
+def test_a_push_with_the_order_ranks_jiras_issues_as_the_backlog_and_only_when_it_changed(client):
+    ids = add_items(client, [{"title": f"Item {k}"} for k in range(1, 61)])  # more than Jira ranks in one call
+    with standin() as site:
+        connect_jira(client, site)
+        first = push(client)  # without the order: Jira keeps its own (the order of creation)
+        assert first["status"] == "done" and not [n for n in first["errors"] if n.startswith("order")]
+        assert site.rank[:3] == ["SHOP-1", "SHOP-2", "SHOP-3"]
+        key = {item_id: f"SHOP-{k}" for k, item_id in enumerate(ids, 1)}
+        client.post("/v1/backlog/rank", json={"item_ids": [ids[59], ids[2]], "to": "top"})
+        client.post("/v1/backlog/rank", json={"item_ids": [ids[0]], "after_id": ids[54]})
+        order = [i["id"] for i in client.get("/v1/backlog?order=priority&limit=100").json()]
+        assert [i["priority_rank"] is None for i in client.get("/v1/backlog?order=priority").json()].count(True) == 4
+        ranked = push(client, order=True)
+        assert ranked["status"] == "done" and ranked["updated"] == 0, ranked
+        assert "order: 56 ranked issues put in the backlog's order in Jira" in ranked["errors"]  # not the 4 unranked
+        assert site.rank == [key[i] for i in order]
+        rank_calls = [c.body for c in site.writes() if c.path.endswith("/issue/rank")]
+        assert rank_calls[0] == {"issues": [key[ids[59]]], "rankBeforeIssue": "SHOP-1"}  # the first to the top
+        assert [len(c["issues"]) for c in rank_calls[1:]] == [50, 5]  # then the 55 others after it
+        again = push(client, order=True)
+        assert "order: the 56 ranked issues are in the order last sent" in again["errors"]
+        assert len([c for c in site.writes() if c.path.endswith("/issue/rank")]) == 3
+        site.issues.pop("SHOP-5")  # deleted in Jira meanwhile: said, the rest ranked, tried again next time
+        site.rank.remove("SHOP-5")
+        client.post("/v1/backlog/rank", json={"item_ids": [ids[4]], "to": "top"})
+        partly = push(client, item_ids=[ids[1]], order=True)
+        assert partly["status"] == "done" and partly["errors"][:2] == [
+            "Jira did not rank SHOP-5: Issue does not exist",
+            "Jira did not rank SHOP-60..SHOP-51 by SHOP-5 (400: Give 1 to 50 issues and another issue to rank them "
+            "by.)",
+        ], partly["errors"]  # said, the push not failed, the rest sent; tried again by the next push with the order
+        assert push(client, item_ids=[ids[1]], order=True)["errors"][0].startswith("Jira did not rank SHOP-5")
+
+
+def test_a_push_with_the_order_says_where_there_is_none_to_set(client):
+    add_items(client)
+    with standin() as site:
+        site.jira_software = False
+        connect_jira(client, site, edition="data_center", user=None, token=DC_PAT)
+        client.post("/v1/backlog/rank", json={"item_ids": [3, 2, 1], "to": "top"})
+        said = push(client, order=True)
+        assert said["status"] == "done", said
+        assert said["errors"] == [
+            "Jira Data Center has no rank to set here (Jira Data Center did not list the issues of SHOP (400: Field "
+            "'Rank' does not exist or you do not have permission.)): order not sent"
+        ]
+    with standin() as site:
+        connect(client, site, "github")
+        fresh = add_items(client)
+        client.post("/v1/backlog/rank", json={"item_ids": fresh, "to": "top"})
+        said = push(client, item_ids=fresh, order=True)
+        assert said["created"] == 3 and said["errors"] == [
+            "GitHub issues have no order to set (a Project's view sorts them): the backlog's order is not sent"
+        ]

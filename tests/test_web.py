@@ -881,6 +881,13 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         expect(page.locator("#backlog .changed-mark")).to_have_count(0)
         summaries = sorted(issue["summary"] for issue in site.jira().values())
         assert summaries == ["Checkout API", "Dark mode", "Payments SDK"]
+        assert httpx.post(f"{desk}/v1/backlog/rank", json={"item_ids": [3, 1], "to": "top"}, timeout=30).is_success
+        page.check("#tracker-order")  # then the ranked issues in the backlog's order there
+        page.click("#tracker-send")
+        expect(page.locator("#tracker-job")).to_contain_text(
+            "order: 2 ranked issues put in the backlog's order in Jira"
+        )
+        assert site.rank[:2] == ["SHOP-3", "SHOP-2"]  # items 3 and 1
         site.issues["SHOP-1"]["summary"] = "Payments SDK v2"  # changed in Jira
         page.click("#tracker-pull-preview")
         would = "would import 0, update 1 from the tracker (jira:SHOP-1 (title))"

@@ -79,6 +79,7 @@ class Standin:
     jira_links: dict[str, tuple[str, str]] = field(default_factory=dict)  # link id -> (blocker key, blocked key)
     github_blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocked number, blocker number)
     relations: dict[str, dict[str, str]] = field(default_factory=dict)  # Linear: id -> type, issueId, relatedIssueId
+    rank: list[str] = field(default_factory=list)  # Jira's rank: its issues' keys in the backlog's order there
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
@@ -291,6 +292,8 @@ def _jira_found(site: Standin, query: dict[str, list[str]]) -> list[dict[str, An
     if within := re.search(r'created >= "-(\d+)m"', jql):
         start = datetime.now(UTC) - timedelta(minutes=int(within[1]))
         found = [i for i in found if datetime.fromisoformat(i["fields"].get("created") or "1970-01-01T00:00Z") >= start]
+    if "ORDER BY Rank ASC" in jql:  # issues put in by a test, not in the rank, come last
+        return sorted(found, key=lambda i: site.rank.index(i["key"]) if i["key"] in site.rank else len(site.rank))
     return found[::-1] if "ORDER BY created DESC" in jql else found
 
 
@@ -367,12 +370,17 @@ def standin() -> Iterator[Standin]:
                 if lose:
                     self._answer = lambda *_args: answer(502, {"message": "Bad Gateway"})  # type: ignore[method-assign]
                 path, query = urlsplit(self.path).path, parse_qs(urlsplit(self.path).query)
-                if path == "/rest/api/3/search/jql" and self.command == "GET":
+                if "Rank" in query.get("jql", [""])[0] and not site.jira_software:
+                    self._answer(400, {"errorMessages": ["Field 'Rank' does not exist or you do not have permission."]})
+                elif path == "/rest/api/3/search/jql" and self.command == "GET":
                     if self._jira_signed_in():
                         self._page(_jira_found(site, query), query, "maxResults", "nextPageToken")
                 elif path == "/rest/api/2/search" and self.command == "GET":
                     if self._jira_signed_in(v2=True):
                         self._page(_jira_found(site, query), query, "maxResults", "startAt")
+                elif path == "/rest/agile/1.0/issue/rank" and self.command == "PUT":
+                    if self._jira_signed_in(v2=True):
+                        self._jira_rank(body)
                 elif self.path.startswith(("/rest/api/3/", "/rest/api/2/")):
                     self._jira(self.path[len("/rest/api/3") :], body, v2=self.path.startswith("/rest/api/2/"))
                 elif path == f"/repos/{site.repo}/issues" and self.command == "GET":
@@ -416,6 +424,7 @@ def standin() -> Iterator[Standin]:
                     return
                 key = f"{site.project}-{len(site.jira()) + 1}"
                 site.issues[key] = {**body["fields"], "status": "To Do", "created": _now()}
+                site.rank.append(key)  # a new issue goes to the bottom of the backlog
                 self._answer(201, {"id": str(10000 + len(site.issues)), "key": key, "self": f"{site.url}/x/{key}"})
             elif method == "POST" and path == "/issueLink":
                 keys = [(body.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue")]
@@ -448,6 +457,27 @@ def standin() -> Iterator[Standin]:
                 self._answer(204)
             else:
                 self._answer(405, {"errorMessages": ["Method not allowed"]})
+
+        def _jira_rank(self, body: Any) -> None:
+            """Jira Software's rank API: up to 50 issues put, in the order given, just after or before another; 207
+            with an entry per issue it could not move; none on a site without Jira Software."""
+            if not site.jira_software:
+                self._answer(404, {"errorMessages": ["Not found"]})
+                return
+            issues, anchor = body.get("issues") or [], body.get("rankAfterIssue") or body.get("rankBeforeIssue")
+            if not 0 < len(issues) <= 50 or anchor not in site.rank or anchor in issues:
+                self._answer(400, {"errorMessages": ["Give 1 to 50 issues and another issue to rank them by."]})
+                return
+            unknown = [key for key in issues if key not in site.rank]
+            moved = [key for key in issues if key in site.rank]
+            site.rank = [key for key in site.rank if key not in moved]
+            at = site.rank.index(anchor) + ("rankAfterIssue" in body)
+            site.rank[at:at] = moved
+            if unknown:
+                entries = [{"issueKey": key, "status": 404, "errors": ["Issue does not exist"]} for key in unknown]
+                self._answer(207, {"entries": entries})
+            else:
+                self._answer(204)
 
         def _page(self, issues: list[dict[str, Any]], query: dict[str, list[str]], size: str, token: str) -> None:
             """A page of `issues`: Jira Cloud's enhanced search (`nextPageToken`, `isLast`), Jira Data Center's

@@ -350,6 +350,7 @@ class TrackerConnection(ProjectScoped, Base):
     hook_received_at: Mapped[datetime | None]  # the last webhook taken
     hook_last: Mapped[str | None] = mapped_column(String(500))  # what it was and what came of it
     pull_every_minutes: Mapped[int | None]  # pulled on a schedule (service.trackers.schedule); None: only when asked
+    order_sent: Mapped[list[Any] | None] = mapped_column(JSON)  # the issue keys a push last put in the backlog's order
     edition: Mapped[str | None] = mapped_column(String(20))  # Jira: JiraEdition (None: cloud)
 
 
@@ -365,6 +366,7 @@ class PushJob(ProjectScoped, JobColumns, Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    send_order: Mapped[bool] = mapped_column(default=False, server_default=false())  # also rank the issues there
 
 
 class ImportColumns(JobColumns):

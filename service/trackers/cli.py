@@ -170,6 +170,9 @@ def tracker_push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only say what would be created, updated and skipped; send nothing.")
     ] = False,
+    order: Annotated[
+        bool, typer.Option("--order", help="Then put the ranked issues in the backlog's order there (Jira's rank).")
+    ] = False,
 ) -> None:
     """Send items to the tracker: new ones created, ones changed here since updated (progress bar)."""
     import getpass
@@ -181,7 +184,7 @@ def tracker_push(
         return
     runtime = open_runtime()
     with refusals():
-        job = jobs.create_job(runtime, item, getpass.getuser())
+        job = jobs.create_job(runtime, item, getpass.getuser(), order)
     job = follow_job(runtime, job.id, jobs.run_job, jobs.get_job, f"sending {job.total} item(s) to {job.tracker}")
     table = Table("job", "status", "items", "created", "updated", "unchanged", "skipped", "failed")
     table.add_row(*(str(v) for v in (job.id, job.status, job.total, job.created, job.updated, job.unchanged,

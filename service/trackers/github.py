@@ -176,6 +176,10 @@ class GitHub:
         if response.status_code >= 300:
             raise fail(self.name, f"update {self.repo}#{number}", response)
 
+    def rank(self, keys: list[str]) -> list[str]:
+        """GitHub's issues have no order of their own (a Project's views sort them): nothing to send."""
+        return ["GitHub issues have no order to set (a Project's view sorts them): the backlog's order is not sent"]
+
     def close(self) -> None:
         self.http.close()
 

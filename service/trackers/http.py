@@ -60,7 +60,8 @@ class Tracker(Protocol):
     """A tracker's issues: `create` and `update` send an item's fields; `blockers` are the issues the issue `key` is
     blocked by (each as an import names it, `jira:SHOP-3`, with the id of the link for `unblock`), `block` makes the
     issue `key` blocked by the issue `blocker` (a key as `blockers` names it); `made_since` the keys of the issues
-    titled `title` made since `since` (less `CLOCK_SKEW`), to find a create whose answer was lost."""
+    titled `title` made since `since` (less `CLOCK_SKEW`), to find a create whose answer was lost; `rank` puts the
+    issues `keys` in this order there, or says why it cannot."""
 
     kind: TrackerKind
     name: str  # "Jira" | "GitHub" | "Linear", for messages
@@ -75,6 +76,7 @@ class Tracker(Protocol):
     def issues(self) -> Iterator[list[dict[str, Any]]]: ...
     def issue(self, key: str) -> dict[str, Any] | None: ...
     def made_since(self, title: str, since: datetime) -> list[str]: ...
+    def rank(self, keys: list[str]) -> list[str]: ...
     def close(self) -> None: ...
 
 

@@ -16,7 +16,17 @@ import httpx
 from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_jira_json
 from service.backlog.importers import jira_blocked_by
 from service.core.enums import TrackerKind
-from service.trackers.http import CLOCK_SKEW, PAGE, TIMEOUT_S, Http, Sent, fail, same_title
+from service.trackers.http import (
+    CLOCK_SKEW,
+    PAGE,
+    TIMEOUT_S,
+    Http,
+    Refused,
+    Sent,
+    TrackerError,
+    fail,
+    same_title,
+)
 
 FALLBACK_ISSUE_TYPE = "Task"  # every Jira project template has it; "Story" and "Bug" are not everywhere
 BLOCKS = "Blocks"  # the link type every Jira Cloud site starts with: "blocks" outward, "is blocked by" inward
@@ -25,6 +35,7 @@ HIERARCHY = (
     "in Jira, and a pull brings the link back"
 )  # what to do when Jira refuses a parent
 EPIC_LINK = "com.pyxis.greenhopper.jira:gh-epic-link"  # Data Center's Epic Link field, by its type (its id differs)
+RANKED_AT_ONCE = 50  # issues Jira ranks in one call
 EPIC_NAME = "com.pyxis.greenhopper.jira:gh-epic-label"  # Data Center's Epic Name field, which an Epic must have
 
 
@@ -46,6 +57,7 @@ class Jira:
             headers={"Accept": "application/json"} | ({"Authorization": f"Bearer {token}"} if bearer else {}),
         )  # fmt: skip
         self.data_center, self.name = data_center, "Jira Data Center" if data_center else "Jira"
+        self.rank_url = url.rstrip("/") + "/rest/agile/1.0/issue/rank"  # Jira Software's, on Cloud and Data Center
         self.http, self.project = Http(client, self.name), project
         self.points_field = points_field or STORY_POINTS_FIELD
         self._epic: dict[str, str] | None = None  # Data Center: the Epic Link and Epic Name fields' ids, read once
@@ -172,6 +184,47 @@ class Jira:
         if "closed" in changed:
             sent.warnings += self._transition(key, done=item.closed)
         return sent
+
+    def rank(self, keys: list[str]) -> list[str]:
+        """Put the issues `keys` in this order at the top of Jira's rank (the backlog's order there): the first before
+        the project's first issue, then each block of up to 50 just after the issue before it, as Jira Software's rank
+        API takes them; the project's other issues follow in their own order. What Jira refused, said (a 207 names
+        each issue it did not move); a site without Jira Software has no rank to set."""
+        try:
+            top = next((str(i["key"]) for page in self._search(self._by_rank, "summary") for i in page[:1]), None)
+        except Refused:
+            raise
+        except TrackerError as exc:  # a site without Jira Software has no Rank field to order by
+            return [f"{self.name} has no rank to set here ({exc}): order not sent"]
+        said: list[str] = []
+        if top is not None and top != keys[0]:  # the first goes to the top of the project's backlog, the rest after it
+            said += self._rank({"issues": keys[:1], "rankBeforeIssue": top})
+        for start in range(1, len(keys), RANKED_AT_ONCE):
+            said += self._rank({"issues": keys[start : start + RANKED_AT_ONCE], "rankAfterIssue": keys[start - 1]})
+        return said
+
+    def _rank(self, body: dict[str, Any]) -> list[str]:
+        """One call of the rank API; what it did not do, said (a refused credential still stops the push)."""
+        issues, anchor = body["issues"], body.get("rankAfterIssue") or body.get("rankBeforeIssue")
+        try:
+            answer = self.http.call("PUT", self.rank_url, body)
+            if answer.status_code == 207:  # some moved, some not: an entry each
+                refused = [e for e in answer.json().get("entries") or [] if (e.get("status") or 200) >= 300]
+                return [
+                    f"{self.name} did not rank {e.get('issueKey')}: {'; '.join(e.get('errors') or []) or e['status']}"
+                    for e in refused
+                ]
+            if answer.status_code >= 300:
+                raise fail(self.name, f"rank {issues[0]}..{issues[-1]} by {anchor}", answer)
+        except Refused:
+            raise
+        except TrackerError as exc:
+            return [str(exc)]
+        return []
+
+    @property
+    def _by_rank(self) -> str:
+        return f'project = "{self.project}" ORDER BY Rank ASC'
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by, read as a pull reads them (Atlassian's issue linking model)."""

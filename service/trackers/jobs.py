@@ -31,13 +31,17 @@ from service.trackers.service import PLANNED, Outcome
 log = logging.getLogger(__name__)
 
 
-def create_job(runtime: Runtime, item_ids: list[int] | None, actor: str | None) -> PushJob:
-    """Check the request now (no tracker, unknown ids, too many, nothing to send are 4xx) and queue the job."""
+def create_job(runtime: Runtime, item_ids: list[int] | None, actor: str | None, order: bool = False) -> PushJob:
+    """Check the request now (no tracker, unknown ids, too many, nothing to send are 4xx) and queue the job; `order`:
+    then put the ranked issues in the backlog's order there."""
     with runtime.db.session() as session:
         row = service.connection(session)
         items = service.items_to_push(session, row, item_ids)
         jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
-        job = PushJob(item_ids=[i.id for i in items], actor=actor, total=len(items), tracker=service.describe(row))
+        job = PushJob(
+            item_ids=[i.id for i in items], actor=actor, total=len(items), tracker=service.describe(row),
+            send_order=order,
+        )  # fmt: skip
         session.add(job)
         session.flush()
         return job
@@ -84,6 +88,8 @@ def run_job(runtime: Runtime, job_id: int) -> None:
             if said:
                 jobs.append_errors(runtime, PushJob, job_id, said)
                 runtime.db.update(PushJob, job_id, **counts)
+        if job.send_order:  # once every item has its key
+            jobs.append_errors(runtime, PushJob, job_id, service.send_order(runtime, tracker, row))
     except jobs.Cancelled:
         log.info("push job %s stopped: it was cancelled", job_id)
         return

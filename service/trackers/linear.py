@@ -226,5 +226,9 @@ class Linear:
                 return
             after = found["pageInfo"]["endCursor"]
 
+    def rank(self, keys: list[str]) -> list[str]:
+        """Not sent to Linear yet (its manual order is each issue's `sortOrder`, one update per issue moved)."""
+        return ["Linear's order is not set by a push yet: the backlog's order is not sent"]
+
     def close(self) -> None:
         self.http.close()

@@ -111,8 +111,9 @@ def pending(runtime: RuntimeDep, item_ids: list[IdValue] | None = Query(None, ma
 @router.post("/push", status_code=202, response_model=JobCreated, responses=errors(404, 422, 429))
 def push(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: PushRequest | None = None) -> JobCreated:
     """Send items to the tracker as a job: an item of no tracker is created there (and takes the issue's key), an
-    item already there is updated with what changed here since; poll the status URL."""
-    job = jobs.create_job(runtime, body.item_ids if body else None, actor)
+    item already there is updated with what changed here since; `order`: then the ranked issues are put in the
+    backlog's order there (Jira's rank). Poll the status URL."""
+    job = jobs.create_job(runtime, body.item_ids if body else None, actor, body.order if body else False)
     runner.submit(jobs.JOB, job.id)
     return JobCreated(job_id=job.id, status_url=f"/v1/tracker/jobs/{job.id}")
 

@@ -125,6 +125,9 @@ class PushRequest(BaseModel):
         None, min_length=1, max_length=MAX_PUSH,
         description="These items (default: every open item, and every item already in this tracker).",
     )  # fmt: skip
+    order: bool = Field(
+        False, description="Then put the ranked issues in the backlog's order there (Jira's rank; not GitHub, Linear)."
+    )
 
 
 class PushJobPublic(JobPublic):

@@ -464,6 +464,27 @@ def _send(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: i
     return Pushed(Outcome.updated if key else Outcome.created, sent.key, notes)
 
 
+def send_order(runtime: Runtime, tracker: Tracker, row: TrackerConnection) -> list[str]:
+    """Put the project's ranked items that are issues of this tracker in the backlog's order there, unless they are in
+    the order a push last sent; what came of it, said."""
+    with runtime.db.session() as session:
+        ranked = session.execute(
+            select(BacklogItem.external_id)
+            .where(BacklogItem.merged_into_id.is_(None), BacklogItem.priority_rank.is_not(None))
+            .order_by(BacklogItem.priority_rank, BacklogItem.id)
+        )
+        keys = [key for (external_id,) in ranked if (key := key_here(row, external_id))]
+        if len(keys) < 2:
+            return [f"order: {len(keys)} ranked issue(s) in {tracker.name}: no order to set"]
+        if keys == (session.get(TrackerConnection, row.id).order_sent or []):
+            return [f"order: the {len(keys)} ranked issues are in the order last sent"]
+    said = tracker.rank(keys)
+    if said:
+        return said  # sent again by the next push that asks for the order
+    runtime.db.update(TrackerConnection, row.id, order_sent=keys)
+    return [f"order: {len(keys)} ranked issues put in the backlog's order in {tracker.name}"]
+
+
 def with_links(runtime: Runtime, item_ids: list[int]) -> list[int]:
     """Those of the items that wait for others here, or whose issue was last known to be blocked by others: the only
     ones whose links a push may have to change."""

@@ -46,6 +46,7 @@ export async function load() {
     for (const item of pending?.items || []) if (item.outcome === "updated") changedHere.set(item.item_id, item.changed);
   }
   $("#backlog-bulk-send").hidden = !connected;
+  $("#tracker-order-box").hidden = connected?.kind !== "jira";  // GitHub and Linear take no order from a push
   $("#tracker-pull").hidden = !connected;
   $("#tracker-pull-preview").hidden = !connected;
   $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
@@ -133,7 +134,8 @@ function jobView(job) {
 // Send the items `ids` names (all: null) and show the job until it ends.
 export async function send(ids) {
   try {
-    const started = await api("/v1/tracker/push", { method: "POST", json: ids ? { item_ids: ids } : {} });
+    const order = !$("#tracker-order-box").hidden && $("#tracker-order").checked;
+    const started = await api("/v1/tracker/push", { method: "POST", json: { ...(ids ? { item_ids: ids } : {}), ...(order ? { order } : {}) } });
     const job = await pollJob(started.status_url, (j) => $("#tracker-job").replaceChildren(jobView(j)));
     flash(`Sent to ${job.tracker}: ${job.created} created, ${job.updated} updated, ${job.unchanged} unchanged${job.failed ? `, ${job.failed} failed` : ""}.`,
       job.failed || job.status === "failed" ? "error" : undefined);
