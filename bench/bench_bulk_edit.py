@@ -14,7 +14,7 @@ import itertools
 from pathlib import Path
 
 from bench import median_time, publish_by_size, served
-from bench.bench_refine import stories
+from bench.bench_refine import item_rows
 from service.core import outbox
 from service.core.tables import BacklogItem
 
@@ -23,12 +23,7 @@ ROUNDS = 5
 
 
 def measure(n: int) -> list[str]:
-    real = stories(min(n, 5000))
-    rows = [
-        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
-         "labels": []}
-        for k in range(n)
-    ]  # fmt: skip
+    rows = item_rows(n)
     out, rounds = [], itertools.count()  # a new label each bulk call, so every call changes every item
     with served({BacklogItem: rows}) as (_, client):
         for k in (50, 500):

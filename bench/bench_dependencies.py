@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench import median_time, publish_by_size, served
-from bench.bench_refine import stories
+from bench.bench_refine import item_rows
 from service.core.tables import BacklogItem
 
 RESULTS = Path(__file__).parent / "results" / "bench_dependencies.md"
@@ -28,12 +28,7 @@ EXPORTS = 5
 
 
 def measure(n: int) -> list[str]:
-    real = stories(n)
-    rows = [
-        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
-         "labels": [], "external_id": f"jira:BENCH-{k + 1}"}
-        for k in range(n)
-    ]  # fmt: skip
+    rows = item_rows(n, lambda k: {"external_id": f"jira:BENCH-{k + 1}"})
     last = n
 
     def export(_: int) -> object:

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench import median_time, publish_by_size, served
-from bench.bench_refine import stories
+from bench.bench_refine import item_rows
 from service.core.tables import BacklogItem
 from service.prioritization.service import rerank_backlog
 
@@ -27,13 +27,10 @@ BY_HAND = 100
 
 
 def measure(n: int) -> list[str]:
-    real = stories(n)
-    rows = [
-        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
-         "labels": [], "priority_rank": k + 1,
-         **({"priority_score": float(k % 97), "priority_detail": {"framework": "rice"}} if k % 10 == 0 else {})}
-        for k in range(n)
-    ]  # fmt: skip
+    scored = {"priority_detail": {"framework": "rice"}}
+    rows = item_rows(
+        n, lambda k: {"priority_rank": k + 1} | ({"priority_score": float(k % 97)} | scored if k % 10 == 0 else {})
+    )
     with served({BacklogItem: rows}) as (app, client):
 
         def rank(body: dict) -> object:

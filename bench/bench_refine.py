@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench import publish_by_size
 from evals.bug_reports import DATA_DIR
@@ -41,6 +42,17 @@ STORIES = DATA_DIR / "user_stories" / "dalpiaz_global.txt"
 def stories(n: int) -> list[BacklogItemCreate]:
     lines = [line.split("#", 2)[-1].strip() for line in STORIES.read_text(encoding="utf-8").splitlines()]
     return [BacklogItemCreate(title=text[:200], description=text) for text in lines if text][:n]
+
+
+def item_rows(n: int, extra: Callable[[int], dict[str, Any]] = lambda _k: {}) -> list[dict[str, Any]]:
+    """N backlog item rows to write straight in (the default project, no labels) of real user stories, repeated to
+    reach n; `extra(k)` adds or replaces fields of the k-th."""
+    real = stories(n)
+    return [
+        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
+         "labels": []} | extra(k)
+        for k in range(n)
+    ]  # fmt: skip
 
 
 def per_item(runtime: Runtime, items: list[BacklogItem]) -> list[set[int]]:

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import median_time, publish_by_size, served
-from bench.bench_refine import stories
+from bench.bench_refine import item_rows
 from service.backlog.service import import_and_index
 from service.core import scope
 from service.core.tables import BacklogItem
@@ -45,12 +45,7 @@ def timed_job(client, path: str, body: dict | None = None) -> tuple[float, dict]
 
 
 def measure(n: int) -> list[str]:
-    real = stories(min(n, 5000))
-    rows = [
-        {"title": real[k % len(real)].title, "description": real[k % len(real)].description, "project_id": 1,
-         "labels": ["bench"], "story_points": 3}
-        for k in range(n)
-    ]  # fmt: skip
+    rows = item_rows(n, lambda _k: {"labels": ["bench"], "story_points": 3})
     out = []
     with served({BacklogItem: rows}) as (_, client), standin() as site:
         body = {"kind": "jira", "url": site.url, "target": "SHOP", "user": USER, "token": TOKEN}
