@@ -338,6 +338,15 @@ def test_inbox_lists_a_persons_lines_and_marks_them_read_from_the_terminal(tmp_p
     )
     monkeypatch.setattr("getpass.getuser", lambda: "cy")
     assert "Nothing in cy's inbox." in runner.invoke(app, ["inbox"]).output
+    watched = runner.invoke(app, ["inbox", "watch", "1"])
+    assert watched.exit_code == 0 and "Your inbox follows #1 (watching)." in watched.output, watched.output
+    runner.invoke(app, ["review", "comment", "1", "and the taxes", "--as", "ana"])
+    assert "commented on story draft #1" in runner.invoke(app, ["inbox"], terminal_width=200).output
+    muted = runner.invoke(app, ["inbox", "watch", "1", "--mute", "--as", "ana"])
+    assert "Your inbox does not follow #1 (muted)." in muted.output
+    assert "follows #1 (in its thread)" in runner.invoke(app, ["inbox", "watch", "1", "--reset", "--as", "ana"]).output
+    unknown = runner.invoke(app, ["inbox", "watch", "9"])
+    assert unknown.exit_code == 2 and "no suggestion with id 9" in unknown.output
 
 
 def test_webhook_commands_add_ping_list_and_remove_against_a_real_receiver(tmp_path, monkeypatch):

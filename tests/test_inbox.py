@@ -1,6 +1,7 @@
 """A person's inbox (`/v1/inbox`, `refinery inbox`): others' mentions of them, suggestions given to them, comments and
-decisions on those and on threads they are in; one line a person per event, none for what they did themselves; read
-and unread; only the project's members once accounts are on; a deleted comment's line goes with it."""
+decisions on the suggestions they follow (given to them, in the thread, watched; not muted); one line a person per
+event, none for what they did themselves; read and unread; only the project's members once accounts are on; a deleted
+comment's line goes with it."""
 
 from __future__ import annotations
 
@@ -36,13 +37,24 @@ def test_mentions_assignments_comments_and_decisions_reach_the_people_they_conce
         ("assigned", first["id"], "ana"),
     ]
     assert unread == 5
-    assert inbox(client, "cy")[0] == [("mentioned", second["id"], "dee"), ("mentioned", first["id"], "ana")]
-    # ana is in the first thread, so cy's reply is hers too; bo's undo is told to no one (no one else was given it)
-    assert inbox(client, "ana")[0] == [("mentioned", second["id"], "dee"), ("commented", first["id"], "cy")]
+    # ana and cy are in the first thread: its decisions reach them (bo's undo too), its comments the others
+    assert inbox(client, "cy")[0] == [
+        ("decided", first["id"], "bo"),
+        ("mentioned", second["id"], "dee"),
+        ("mentioned", first["id"], "ana"),
+    ]
+    assert inbox(client, "ana")[0] == [
+        ("decided", first["id"], "bo"),
+        ("decided", first["id"], "cy"),
+        ("mentioned", second["id"], "dee"),
+        ("commented", first["id"], "cy"),
+    ]
     assert inbox(client, "dee") == ([], 0)  # nothing she did is in her own inbox
     texts = [n["text"] for n in client.get("/v1/inbox", headers={"X-User": "bo"}).json()]
     assert texts[1] == f"dee mentioned you on story draft #{second['id']} (Dark mode): @cy @ana what about @bo?"
     assert texts[0] == f"cy rejected story draft #{first['id']} (Filter search results by price), given to you"
+    ana_first = client.get("/v1/inbox", headers={"X-User": "ana"}).json()[0]["text"]
+    assert ana_first == f"bo undid the decision on story draft #{first['id']} (Filter search results by price)"
     assert texts[4] == f"ana gave you story draft #{first['id']} (Filter search results by price) to decide"
 
 
@@ -137,3 +149,59 @@ def test_with_accounts_on_only_members_are_told_and_each_reads_their_own(client,
     first = mine.json()[0]["id"]
     assert client.post("/v1/inbox/read", json={"ids": [first]}, headers=as_["viewer"]).json()["marked"] == 1
     assert client.get("/v1/inbox", headers=as_["viewer"]).headers["X-Unread-Count"] == "0"
+
+
+def subscription(client, suggestion_id: int, who: str, watching: bool | None | str = "get") -> dict:
+    headers = {"X-User": who}
+    url = f"/v1/suggestions/{suggestion_id}/subscription"
+    got = (
+        client.get(url, headers=headers)
+        if watching == "get"
+        else client.put(url, json={"watching": watching}, headers=headers)
+    )
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+def test_a_person_watches_a_suggestion_or_mutes_it_and_mentions_and_assignments_reach_them_anyway(client, llm):
+    made = draft(client, llm, "Export invoices as PDF")
+    assert subscription(client, made["id"], "eve") == {
+        "suggestion_id": made["id"], "following": False, "why": "not given to you, not in its thread, not watching"
+    }  # fmt: skip
+    assert subscription(client, made["id"], "eve", True)["why"] == "watching"
+    comment(client, made["id"], "Needs a totals row", **{"X-User": "ana"})
+    assert subscription(client, made["id"], "ana") == {
+        "suggestion_id": made["id"],
+        "following": True,
+        "why": "in its thread",
+    }
+    assert subscription(client, made["id"], "ana", False) == {
+        "suggestion_id": made["id"],
+        "following": False,
+        "why": "muted",
+    }
+    comment(client, made["id"], "Agreed", **{"X-User": "bo"})
+    client.post(f"/v1/suggestions/{made['id']}/reject", json={"reason": "later"}, headers={"X-User": "bo"})
+    assert inbox(client, "eve")[0] == [
+        ("decided", made["id"], "bo"),
+        ("commented", made["id"], "bo"),
+        ("commented", made["id"], "ana"),
+    ]
+    assert inbox(client, "ana") == ([], 0)  # muted: neither the reply nor the decision
+    client.post(f"/v1/suggestions/{made['id']}/undo", headers={"X-User": "bo"})
+    assign(client, made["id"], "ana", **{"X-User": "bo"})
+    comment(client, made["id"], "@ana can you take it?", **{"X-User": "bo"})
+    assert inbox(client, "ana")[0] == [("mentioned", made["id"], "bo"), ("assigned", made["id"], "bo")]
+    assert subscription(client, made["id"], "ana")["why"] == "muted"  # given to her, and still muted
+    assert subscription(client, made["id"], "ana", None) == {
+        "suggestion_id": made["id"],
+        "following": True,
+        "why": "given to you",
+    }
+    assert subscription(client, made["id"], "eve", None)["following"] is False  # back to as the thread says
+    missing = client.put("/v1/suggestions/999/subscription", json={"watching": True}, headers={"X-User": "eve"})
+    assert missing.status_code == 404
+    assert client.put(f"/v1/suggestions/{made['id']}/subscription", json={"watching": True}).status_code == 422  # who?
+    assert (
+        client.put(f"/v1/suggestions/{made['id']}/subscription", json={}, headers={"X-User": "eve"}).status_code == 422
+    )

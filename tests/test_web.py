@@ -270,6 +270,22 @@ def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_i
     expect(page.locator("#inbox-list li.unread")).to_have_count(0)
     expect(page.locator("#inbox-unread")).to_have_text("")
     assert httpx.get(f"{desk}/v1/inbox?unread=true", headers={"X-User": "ana"}).json() == []
+    page.locator("#queue li", has_text="Filter by price").click()
+    follow = page.locator("#comments .follow")
+    expect(follow).to_contain_text("Not in your inbox.")  # mentioned there, not given it, not in its thread
+    follow.get_by_role("button", name="Watch").click()
+    expect(follow).to_contain_text("Your inbox follows it (watching).")
+    reply = {"text": "Sized: 3 points."}
+    assert httpx.post(f"{desk}/v1/suggestions/1/comments", json=reply, headers={"X-User": "bo"}).is_success
+    page.locator("#queue li", has_text="Dark mode").click()
+    expect(page.locator("#comments .follow")).to_contain_text("Your inbox follows it (given to you).")
+    page.locator("#comments .follow").get_by_role("button", name="Mute").click()
+    expect(page.locator("#comments .follow")).to_contain_text("Muted: its comments and decisions do not reach")
+    assert httpx.post(f"{desk}/v1/suggestions/2/comments", json=reply, headers={"X-User": "bo"}).is_success
+    watched = httpx.get(f"{desk}/v1/inbox?unread=true", headers={"X-User": "ana"}).json()
+    assert [(n["reason"], n["suggestion_id"]) for n in watched] == [("commented", 1)]  # the muted one's: none
+    page.click("#inbox-all-read")
+    expect(page.locator("#inbox-unread")).to_have_text("")
     page.check("#inbox-unread-only")
     expect(lines).to_have_count(1)
     expect(lines.first).to_contain_text("Nothing here")

@@ -81,8 +81,8 @@ class NotificationReason(StrEnum):
 
     mentioned = "mentioned"  # named with @ in a comment
     assigned = "assigned"  # given a suggestion to decide
-    commented = "commented"  # a comment on a suggestion given to them, or whose thread they are in
-    decided = "decided"  # someone else decided (or undid) a suggestion given to them
+    commented = "commented"  # a comment on a suggestion they follow (given to them, in its thread, watching it)
+    decided = "decided"  # someone else decided (or undid) a suggestion they follow
 
 
 class DeliveryStatus(StrEnum):

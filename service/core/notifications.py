@@ -1,9 +1,11 @@
 """People's inboxes: what another person did that concerns them, written in the transaction that did it.
 
 The events are the outbox's (`service.core.outbox` queues them on the session; at commit it hands them here too):
-- a comment tells those it mentions (`@bo`), the person the suggestion is given to, and everyone earlier in its thread;
+- a comment tells those it mentions (`@bo`) and the suggestion's followers;
 - a suggestion given to someone tells them;
-- a decision on a suggestion given to someone (accepted, rejected, undone) tells them, if they did not make it.
+- a decision on a suggestion (accepted, rejected, undone) tells its followers.
+A suggestion's followers: the person it is given to, everyone in its thread, and those watching it (`Subscription`),
+less those who muted it. A mention and an assignment reach a person who muted it all the same.
 
 No one is told of what they did themselves, and a person gets one line an event (the strongest reason). Once accounts
 are on, only the project's members are told: a mention of anyone else is a name in the text, nothing more."""
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.core.enums import NotificationReason, WebhookEvent
 from service.core.summaries import summary
-from service.core.tables import Comment, Membership, Notification, Suggestion, User
+from service.core.tables import Comment, Membership, Notification, Subscription, Suggestion, User
 
 
 class Queued(Protocol):
@@ -60,7 +62,7 @@ def write(session: Session, events: Iterable[Queued]) -> None:
                         suggestion_id=suggestion.id,
                         comment_id=comment.id if comment else None,
                         actor=queued.actor,
-                        text=line(reason, queued, suggestion, comment),
+                        text=line(reason, queued, suggestion, comment, recipient),
                     )
                 )
 
@@ -77,18 +79,28 @@ def _recipients(
     if queued.event == WebhookEvent.comment_created and comment is not None:
         for name in comment.mentions:
             told.setdefault(name, NotificationReason.mentioned)
-        if suggestion.assignee:
-            told.setdefault(suggestion.assignee, NotificationReason.commented)
-        earlier = select(Comment.author).where(
-            Comment.suggestion_id == suggestion.id, Comment.id < comment.id, Comment.author.is_not(None)
-        )
-        for author in session.scalars(earlier.order_by(Comment.id)):
-            told.setdefault(author, NotificationReason.commented)
+        for name in followers(session, suggestion, before=comment.id):
+            told.setdefault(name, NotificationReason.commented)
     elif queued.event == WebhookEvent.suggestion_assigned and suggestion.assignee:
         told[suggestion.assignee] = NotificationReason.assigned
-    elif queued.event in DECIDED and suggestion.assignee:
-        told[suggestion.assignee] = NotificationReason.decided
+    elif queued.event in DECIDED:
+        told = dict.fromkeys(followers(session, suggestion), NotificationReason.decided)
     return told
+
+
+def followers(session: Session, suggestion: Suggestion, before: int | None = None) -> list[str]:
+    """Who follows the suggestion: the person it is given to, its thread's authors (those of comments before the one
+    `before`, when given), and those watching it; less those who muted it; each once, in that order."""
+    thread = select(Comment.author).where(Comment.suggestion_id == suggestion.id, Comment.author.is_not(None))
+    if before is not None:
+        thread = thread.where(Comment.id < before)
+    chose = dict(
+        session.execute(
+            select(Subscription.person, Subscription.watching).where(Subscription.suggestion_id == suggestion.id)
+        ).all()
+    )
+    named = [suggestion.assignee, *session.scalars(thread.order_by(Comment.id)), *(p for p, w in chose.items() if w)]
+    return [name for name in dict.fromkeys(named) if name and chose.get(name, True)]
 
 
 def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str] | None:
@@ -103,7 +115,9 @@ def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str
     return set(session.scalars(query))
 
 
-def line(reason: NotificationReason, queued: Queued, suggestion: Suggestion, comment: Comment | None) -> str:
+def line(
+    reason: NotificationReason, queued: Queued, suggestion: Suggestion, comment: Comment | None, recipient: str
+) -> str:
     """The inbox's line: who did what to which suggestion, and what a comment said."""
     who = queued.actor or "Someone"
     subject = f"{suggestion.kind.replace('_', ' ')} #{suggestion.id} ({summary(suggestion)})"
@@ -114,4 +128,5 @@ def line(reason: NotificationReason, queued: Queued, suggestion: Suggestion, com
         return f"{who} {verb} {subject}: {said}"
     if reason == NotificationReason.assigned:
         return f"{who} gave you {subject} to decide"
-    return f"{who} {DECIDED[queued.event]} {subject}, given to you"
+    given = ", given to you" if suggestion.assignee == recipient else ""
+    return f"{who} {DECIDED[queued.event]} {subject}{given}"

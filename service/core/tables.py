@@ -198,6 +198,21 @@ class Notification(ProjectScoped, Base):
     read_at: Mapped[datetime | None]
 
 
+class Subscription(ProjectScoped, Base):
+    """A person's own choice about a suggestion's inbox lines: watching it (told of its comments and decisions though
+    not given it and not in its thread), or muting it (not told of them though they are). Mentions and assignments
+    reach them either way."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("suggestion_id", "person", name="uq_subscriptions_suggestion_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    person: Mapped[str] = mapped_column(String(200))
+    watching: Mapped[bool]  # False: muted
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Webhook(ProjectScoped, Base):
     """A URL told of a project's events (an HTTP POST per event, signed with its secret)."""
 

@@ -66,3 +66,25 @@ def inbox_read(
         marked = service.mark(session, recipient, None if every else ids, not again)
         left = service.count_unread(session, recipient)
     console.print(f"Marked {marked} {'unread' if again else 'read'}; {left} unread.", markup=False, highlight=False)
+
+
+@inbox_app.command("watch")
+def inbox_watch(
+    suggestion_id: Annotated[int, typer.Argument(help="The suggestion's id.")],
+    mute: Annotated[
+        bool, typer.Option("--mute", help="Mute it instead: its comments and decisions do not reach you.")
+    ] = False,
+    reset: Annotated[bool, typer.Option("--reset", help="Neither: as its assignment and thread say.")] = False,
+    person: As = None,
+) -> None:
+    """Watch a suggestion: its comments and decisions reach your inbox (mentions and assignments always do)."""
+    from service.inbox import service
+
+    if mute and reset:
+        raise fail("give --mute or --reset, not both")
+    with refusals(), open_runtime().db.session() as session:
+        following, why = service.subscribe(
+            session, person or getpass.getuser(), suggestion_id, None if reset else not mute
+        )
+    said = "follows" if following else "does not follow"
+    console.print(f"Your inbox {said} #{suggestion_id} ({why}).", markup=False, highlight=False)

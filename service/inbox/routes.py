@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from service.core.deps import ActorDep, RuntimeDep
-from service.core.schemas import MAX_ID, errors
+from service.core.schemas import MAX_ID, IdPath, errors
 from service.inbox import service
-from service.inbox.schemas import Marked, MarkRequest, NotificationPublic
+from service.inbox.schemas import Marked, MarkRequest, NotificationPublic, SubscriptionPublic, SubscriptionSet
 
-router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+router = APIRouter(tags=["inbox"])
 
 
-@router.get("", response_model=list[NotificationPublic], responses=errors(422))
+@router.get("/v1/inbox", response_model=list[NotificationPublic], responses=errors(422))
 def list_inbox(
     runtime: RuntimeDep,
     actor: ActorDep,
@@ -31,7 +31,7 @@ def list_inbox(
         return [NotificationPublic.model_validate(n) for n in found]
 
 
-@router.post("/read", response_model=Marked, responses=errors(422))
+@router.post("/v1/inbox/read", response_model=Marked, responses=errors(422))
 def mark(body: MarkRequest, runtime: RuntimeDep, actor: ActorDep) -> Marked:
     """Mark lines of your inbox read (`"read": false`: unread again): these `ids`, those about a `suggestion_id` (the
     desk marks them when it shows the suggestion), or `"all": true`."""
@@ -39,3 +39,29 @@ def mark(body: MarkRequest, runtime: RuntimeDep, actor: ActorDep) -> Marked:
     with runtime.db.session() as session:
         marked = service.mark(session, recipient, body.ids or None, body.read, body.suggestion_id)
         return Marked(marked=marked, unread=service.count_unread(session, recipient))
+
+
+@router.get(
+    "/v1/suggestions/{suggestion_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 422)
+)
+def get_subscription(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SubscriptionPublic:
+    """Whether the suggestion's comments and decisions reach your inbox, and why."""
+    person = service.whose(actor)
+    with runtime.db.session() as session:
+        following, why = service.subscription(session, person, suggestion_id)
+        return SubscriptionPublic(suggestion_id=suggestion_id, following=following, why=why)
+
+
+@router.put(
+    "/v1/suggestions/{suggestion_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 422)
+)
+def put_subscription(
+    suggestion_id: IdPath, body: SubscriptionSet, runtime: RuntimeDep, actor: ActorDep
+) -> SubscriptionPublic:
+    """Watch the suggestion (`"watching": true`: its comments and decisions reach your inbox though it is not given
+    to you and you are not in its thread), mute it (`false`: they do not, though you are), or `null`: as its
+    assignment and thread say. Mentions and assignments reach you either way."""
+    person = service.whose(actor)
+    with runtime.db.session() as session:
+        following, why = service.subscribe(session, person, suggestion_id, body.watching)
+        return SubscriptionPublic(suggestion_id=suggestion_id, following=following, why=why)

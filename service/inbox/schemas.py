@@ -54,3 +54,18 @@ class MarkRequest(BaseModel):
 class Marked(BaseModel):
     marked: int = Field(description="How many lines changed.")
     unread: int = Field(description="How many lines of your inbox are unread now.")
+
+
+class SubscriptionSet(BaseModel):
+    """Watch a suggestion (told of its comments and decisions), mute it (not told of them), or `null`: follow it as
+    its assignment and thread say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    watching: bool | None
+
+
+class SubscriptionPublic(BaseModel):
+    suggestion_id: int
+    following: bool = Field(description="Whether its comments and decisions reach your inbox.")
+    why: str = Field(description="given to you, in its thread, watching, muted, or none of these.")

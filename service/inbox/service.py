@@ -7,7 +7,9 @@ from sqlalchemy.orm import Session
 
 from service.core import scope
 from service.core.errors import InvalidInput
-from service.core.tables import Notification, utcnow
+from service.core.notifications import followers
+from service.core.suggestions import get_suggestion
+from service.core.tables import Notification, Subscription, utcnow
 
 NO_ONE = (
     "say whose inbox: sign in, or name yourself (the X-User header; the desk's name box; `refinery inbox --as NAME`)"
@@ -66,3 +68,37 @@ def unread_by_project(session: Session, recipient: str) -> dict[int, int]:
     )
     with scope.every_project():
         return {project_id: count for project_id, count in session.execute(query)}
+
+
+def subscription(session: Session, person: str, suggestion_id: int) -> tuple[bool, str]:
+    """Whether the person follows the suggestion (is told of its comments and decisions), and why: given to them, in
+    its thread, watching it, muted, or none of these."""
+    suggestion = get_suggestion(session, suggestion_id)
+    chose = _choice(session, person, suggestion_id)
+    if chose is not None and not chose.watching:
+        return False, "muted"
+    if person not in followers(session, suggestion):
+        return False, "not given to you, not in its thread, not watching"
+    if suggestion.assignee == person:
+        return True, "given to you"
+    return True, "watching" if chose is not None else "in its thread"
+
+
+def subscribe(session: Session, person: str, suggestion_id: int, watching: bool | None) -> tuple[bool, str]:
+    """Watch the suggestion (True), mute it (False), or follow it as its assignment and thread say (None)."""
+    get_suggestion(session, suggestion_id)
+    chose = _choice(session, person, suggestion_id)
+    if watching is None:
+        if chose is not None:
+            session.delete(chose)
+    elif chose is None:
+        session.add(Subscription(suggestion_id=suggestion_id, person=person, watching=watching))
+    else:
+        chose.watching, chose.at = watching, utcnow()
+    session.flush()
+    return subscription(session, person, suggestion_id)
+
+
+def _choice(session: Session, person: str, suggestion_id: int) -> Subscription | None:
+    query = select(Subscription).where(Subscription.suggestion_id == suggestion_id, Subscription.person == person)
+    return session.scalar(query)

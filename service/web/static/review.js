@@ -540,21 +540,40 @@ export function assignTo(who) {
   }, name ? `#${s.id} is assigned to ${name}.` : `#${s.id} is assigned to no one.`, () => state.selected?.id === s.id);
 }
 
+// Whether this suggestion's comments and decisions reach the reader's inbox, and why, with the one switch that changes
+// it: watch it, stop watching, mute it, unmute it (mentions and assignments reach them either way).
+const FOLLOW = { "given to you": ["Mute", false], "in its thread": ["Mute", false], watching: ["Stop watching", null], muted: ["Unmute", null] };
+
+function followView(s, subscribed) {
+  const [label, watching] = FOLLOW[subscribed.why] || ["Watch", true];
+  const said = subscribed.following ? `Your inbox follows it (${subscribed.why}).` : subscribed.why === "muted" ? "Muted: its comments and decisions do not reach your inbox." : "Not in your inbox.";
+  const change = async () => {
+    try {
+      await api(`/v1/suggestions/${s.id}/subscription`, { method: "PUT", json: { watching } });
+      await loadComments(s);
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  };
+  return h("p", { class: "hint follow" }, said, " ", h("button", { type: "button", class: "follow-switch", onclick: change }, label));
+}
+
 // Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it; a
 // comment decides nothing. Its author, or an admin, deletes it (with accounts off, anyone: names are not proven).
 const commentCount = (n) => n ? h("span", { class: "comment-count" }, ` · ${n} comment${n === 1 ? "" : "s"}`) : "";
 
 async function loadComments(s) {
-  const list = await api(`/v1/suggestions/${s.id}/comments`);
+  const me = whoami();
+  const [list, subscribed] = await Promise.all([api(`/v1/suggestions/${s.id}/comments`),
+    me.name ? api(`/v1/suggestions/${s.id}/subscription`).catch(() => null) : null]);
   const slot = $("#comments");
   if (!slot || slot.dataset.id !== String(s.id)) return;  // another suggestion is shown by now
-  const me = whoami();
   const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
   const text = h("textarea", { id: "comment-text", rows: "2", maxlength: "10000", placeholder: "A question to the team, why it is held… (c; Ctrl+Enter sends)" });
   text.value = state.commentDrafts.get(s.id) || "";
   text.addEventListener("input", () => state.commentDrafts.set(s.id, text.value));
   const focused = document.activeElement?.id === "comment-text";
-  slot.replaceChildren(h("h3", {}, `Comments (${list.length})`),
+  slot.replaceChildren(h("h3", {}, `Comments (${list.length})`), subscribed ? followView(s, subscribed) : "",
     list.length ? h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
       h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`),
       mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => deleteComment(s, c) }, "Delete") : "",
