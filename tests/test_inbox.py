@@ -52,7 +52,7 @@ def test_mentions_assignments_comments_and_decisions_reach_the_people_they_conce
     assert inbox(client, "dee") == ([], 0)  # nothing she did is in her own inbox
     texts = [n["text"] for n in client.get("/v1/inbox", headers={"X-User": "bo"}).json()]
     assert texts[1] == f"dee mentioned you on story draft #{second['id']} (Dark mode): @cy @ana what about @bo?"
-    assert texts[0] == f"cy rejected story draft #{first['id']} (Filter search results by price), given to you"
+    assert texts[0] == f"cy rejected story draft #{first['id']} (Filter search results by price), given to you: later"
     ana_first = client.get("/v1/inbox", headers={"X-User": "ana"}).json()[0]["text"]
     assert ana_first == f"bo undid the decision on story draft #{first['id']} (Filter search results by price)"
     assert texts[4] == f"ana gave you story draft #{first['id']} (Filter search results by price) to decide"

@@ -32,7 +32,7 @@ class Queued(Protocol):
     comment_id: int | None
 
 
-SHOWN_TEXT = 300  # of a comment, in its line
+SHOWN_TEXT = 300  # of a comment or a rejection's reason, in its line
 DECIDED = {
     WebhookEvent.suggestion_accepted: "accepted",
     WebhookEvent.suggestion_rejected: "rejected",
@@ -122,11 +122,17 @@ def line(
     who = queued.actor or "Someone"
     subject = f"{suggestion.kind.replace('_', ' ')} #{suggestion.id} ({summary(suggestion)})"
     if comment is not None:
-        said = " ".join(comment.text.split())
-        said = said if len(said) <= SHOWN_TEXT else said[: SHOWN_TEXT - 1] + "…"
         verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
-        return f"{who} {verb} {subject}: {said}"
+        return f"{who} {verb} {subject}: {_cut(comment.text)}"
     if reason == NotificationReason.assigned:
         return f"{who} gave you {subject} to decide"
     given = ", given to you" if suggestion.assignee == recipient else ""
-    return f"{who} {DECIDED[queued.event]} {subject}{given}"
+    why = (
+        f": {_cut(suggestion.reason)}" if queued.event == WebhookEvent.suggestion_rejected and suggestion.reason else ""
+    )
+    return f"{who} {DECIDED[queued.event]} {subject}{given}{why}"
+
+
+def _cut(text: str) -> str:
+    said = " ".join(text.split())
+    return said if len(said) <= SHOWN_TEXT else said[: SHOWN_TEXT - 1] + "…"
