@@ -205,3 +205,17 @@ def test_a_person_watches_a_suggestion_or_mutes_it_and_mentions_and_assignments_
     assert (
         client.put(f"/v1/suggestions/{made['id']}/subscription", json={}, headers={"X-User": "eve"}).status_code == 422
     )
+
+
+def test_two_choices_at_the_same_moment_are_a_conflict_not_an_error(client, llm, monkeypatch):
+    from service.inbox import service
+
+    made = draft(client, llm, "Export invoices as PDF")
+    subscription(client, made["id"], "eve", True)
+    monkeypatch.setattr(service, "_choice", lambda *_: None)  # as if the other tab's choice was not there yet
+    raced = client.put(
+        f"/v1/suggestions/{made['id']}/subscription", json={"watching": False}, headers={"X-User": "eve"}
+    )
+    assert raced.status_code == 409 and "changed just now" in raced.json()["detail"]
+    monkeypatch.undo()
+    assert subscription(client, made["id"], "eve")["why"] == "watching"  # the first choice stands

@@ -53,7 +53,7 @@ def get_subscription(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep
 
 
 @router.put(
-    "/v1/suggestions/{suggestion_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 422)
+    "/v1/suggestions/{suggestion_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 409, 422)
 )
 def put_subscription(
     suggestion_id: IdPath, body: SubscriptionSet, runtime: RuntimeDep, actor: ActorDep

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.core import scope
-from service.core.errors import InvalidInput
+from service.core.errors import Conflict, InvalidInput
 from service.core.notifications import followers
 from service.core.suggestions import get_suggestion
 from service.core.tables import Notification, Subscription, utcnow
@@ -95,7 +96,10 @@ def subscribe(session: Session, person: str, suggestion_id: int, watching: bool 
         session.add(Subscription(suggestion_id=suggestion_id, person=person, watching=watching))
     else:
         chose.watching, chose.at = watching, utcnow()
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same person chose at the same moment elsewhere (another tab)
+        raise Conflict(f"your choice on suggestion {suggestion_id} changed just now: ask again") from exc
     return subscription(session, person, suggestion_id)
 
 
