@@ -272,13 +272,13 @@ def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_i
     assert httpx.get(f"{desk}/v1/inbox?unread=true", headers={"X-User": "ana"}).json() == []
     page.locator("#queue li", has_text="Filter by price").click()
     follow = page.locator("#comments .follow")
-    expect(follow).to_contain_text("Not in your inbox.")  # mentioned there, not given it, not in its thread
+    expect(follow).to_contain_text("do not reach your inbox (mentions of you do)")  # not given it, not in its thread
     follow.get_by_role("button", name="Watch").click()
-    expect(follow).to_contain_text("Your inbox follows it (watching).")
+    expect(follow).to_contain_text("Its comments and decisions reach your inbox (watching).")
     reply = {"text": "Sized: 3 points."}
     assert httpx.post(f"{desk}/v1/suggestions/1/comments", json=reply, headers={"X-User": "bo"}).is_success
     page.locator("#queue li", has_text="Dark mode").click()
-    expect(page.locator("#comments .follow")).to_contain_text("Your inbox follows it (given to you).")
+    expect(page.locator("#comments .follow")).to_contain_text("reach your inbox (given to you).")
     page.locator("#comments .follow").get_by_role("button", name="Mute").click()
     expect(page.locator("#comments .follow")).to_contain_text("Muted: its comments and decisions do not reach")
     assert httpx.post(f"{desk}/v1/suggestions/2/comments", json=reply, headers={"X-User": "bo"}).is_success

@@ -546,7 +546,9 @@ const FOLLOW = { "given to you": ["Mute", false], "in its thread": ["Mute", fals
 
 function followView(s, subscribed) {
   const [label, watching] = FOLLOW[subscribed.why] || ["Watch", true];
-  const said = subscribed.following ? `Your inbox follows it (${subscribed.why}).` : subscribed.why === "muted" ? "Muted: its comments and decisions do not reach your inbox." : "Not in your inbox.";
+  const said = subscribed.following ? `Its comments and decisions reach your inbox (${subscribed.why}).`
+    : subscribed.why === "muted" ? "Muted: its comments and decisions do not reach your inbox."
+      : "Its comments and decisions do not reach your inbox (mentions of you do).";
   const change = async () => {
     try {
       await api(`/v1/suggestions/${s.id}/subscription`, { method: "PUT", json: { watching } });
