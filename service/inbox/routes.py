@@ -1,4 +1,5 @@
-"""`/v1/inbox`: the caller's inbox in the current project."""
+"""`/v1/inbox`: the caller's inbox in the current project; `/v1/suggestions/{id}/subscription`: whether a
+suggestion's comments and decisions reach it."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def list_inbox(
     after: int | None = Query(None, ge=1, le=MAX_ID, description="Only lines older than this one (the next page)."),
 ) -> list[NotificationPublic]:
     """What others did that concerns you, newest first: you were mentioned in a comment, given a suggestion to
-    decide, or someone commented on or decided a suggestion given to you or whose thread you are in.
+    decide, or someone commented on or decided a suggestion you follow (given to you, in its thread, watched).
     `X-Unread-Count` says how many of your lines are unread. Without accounts, name yourself with `X-User`."""
     recipient = service.whose(actor)
     with runtime.db.session() as session:

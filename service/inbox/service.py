@@ -1,4 +1,4 @@
-"""Reading a person's inbox and marking its lines read."""
+"""Reading a person's inbox, marking its lines read, and the suggestions they watch or muted."""
 
 from __future__ import annotations
 
