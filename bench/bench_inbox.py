@@ -55,7 +55,7 @@ def measure(n: int) -> list[str]:
 
         said = "@cy @dee @eve please look"
         ana = {"X-User": "ana"}
-        with mock.patch("service.core.notifications.write", lambda *_: None):
+        with mock.patch("service.core.notifications.write", lambda *_: []):
             before = median_time(commenting(1, said, ana), REQUESTS)  # suggestions 1..51 (index from k=-1)
         now_written = median_time(commenting(REQUESTS + 2, said, ana), REQUESTS)  # 53..103
         quiet_first = REQUESTS * 3 + 4  # past the assigned ones and the threads: no one to tell

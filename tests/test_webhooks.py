@@ -37,7 +37,8 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
         hook = add_hook(client, got.url)
         assert hook["secret"] == SECRET and hook["events"] == [
             "suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened",
-            "suggestion.assigned", "comment.created", "item.created", "item.updated", "job.finished",
+            "suggestion.assigned", "comment.created", "item.created", "item.updated", "notification.created",
+            "job.finished",
         ]  # fmt: skip
         first = draft(client, llm, "Filter search results by price")
         second = draft(client, llm, "Dark mode")
@@ -252,6 +253,37 @@ def test_the_desk_offers_the_events_a_webhook_can_subscribe_to():
     listed = re.search(r"const EVENTS = \[([^\]]*)\]", script)
     assert listed is not None
     assert re.findall(r'"([\w.]+)"', listed.group(1)) == [e.value for e in EVENTS]
+
+
+def test_each_inbox_line_is_told_with_its_recipient_for_a_chat_to_tell_that_person(hooked, llm):
+    client, db = hooked, hooked.app.state.runtime.db
+    with receiver() as got:
+        add_hook(client, got.url, events=["notification.created"])
+        made = draft(client, llm, "Filter search results by price")
+        client.post(f"/v1/suggestions/{made['id']}/assign", json={"assignee": "bo"}, headers={"X-User": "ana"})
+        said = {"text": "@cy can you size it?"}
+        client.post(f"/v1/suggestions/{made['id']}/comments", json=said, headers={"X-User": "ana"})
+        client.post(f"/v1/suggestions/{made['id']}/comments", json={"text": "3 points"}, headers={"X-User": "cy"})
+        client.post(f"/v1/suggestions/{made['id']}/comments", json={"text": "mine"}, headers={"X-User": "dee"})
+        client.put(f"/v1/suggestions/{made['id']}/subscription", json={"watching": False}, headers={"X-User": "cy"})
+        client.post(f"/v1/suggestions/{made['id']}/reject", json={"reason": "later"}, headers={"X-User": "bo"})
+        assert deliver_due(db) == 10
+        told = [r.body["notification"] for r in got.received]
+        assert [(n["recipient"], n["reason"]) for n in told] == [
+            ("bo", "assigned"),
+            ("cy", "mentioned"), ("bo", "commented"),  # ana's comment
+            ("bo", "commented"), ("ana", "commented"),  # cy's reply
+            ("bo", "commented"), ("ana", "commented"), ("cy", "commented"),  # dee's
+            ("ana", "decided"), ("dee", "decided"),  # bo decided it himself; cy muted it
+        ]  # fmt: skip
+        inbox = client.get("/v1/inbox", headers={"X-User": "bo"}).json()
+        assert [n["id"] for n in told if n["recipient"] == "bo"] == sorted(n["id"] for n in inbox)
+        first = got.received[0].body
+        assert first["event"] == "notification.created" and first["actor"] == "ana"
+        assert (
+            first["text"]
+            == f"For bo: ana gave you story draft #{made['id']} (Filter search results by price) to decide"
+        )
 
 
 def test_a_persons_item_added_and_edited_alone_or_in_bulk_are_told_with_the_fields_changed(hooked):

@@ -70,6 +70,7 @@ class WebhookEvent(StrEnum):
     comment_created = "comment.created"
     item_created = "item.created"  # a person added a backlog item of their own
     item_updated = "item.updated"  # a person edited a backlog item (one, or several alike): the fields changed
+    notification_created = "notification.created"  # a line in someone's inbox: for a chat to tell that person
     job_finished = (
         "job.finished"  # a background job (ingest, refine, prioritize, conversation) done, failed or cancelled
     )

@@ -40,8 +40,9 @@ DECIDED = {
 }
 
 
-def write(session: Session, events: Iterable[Queued]) -> None:
-    """Add the inbox lines of this transaction's events."""
+def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
+    """Add the inbox lines of this transaction's events; the lines made (with their ids)."""
+    made: list[Notification] = []
     for queued in events:
         if queued.suggestion_id is None or not _concerns_people(queued.event):
             continue
@@ -52,19 +53,23 @@ def write(session: Session, events: Iterable[Queued]) -> None:
         told = _recipients(session, queued, suggestion, comment)
         told.pop(queued.actor or "", None)
         members = _members(session, suggestion.project_id, told)
-        for recipient, reason in told.items():
-            if members is None or recipient in members:
-                session.add(
-                    Notification(
-                        project_id=suggestion.project_id,
-                        recipient=recipient,
-                        reason=reason,
-                        suggestion_id=suggestion.id,
-                        comment_id=comment.id if comment else None,
-                        actor=queued.actor,
-                        text=line(reason, queued, suggestion, comment, recipient),
-                    )
-                )
+        made += [
+            Notification(
+                project_id=suggestion.project_id,
+                recipient=recipient,
+                reason=reason,
+                suggestion_id=suggestion.id,
+                comment_id=comment.id if comment else None,
+                actor=queued.actor,
+                text=line(reason, queued, suggestion, comment, recipient),
+            )
+            for recipient, reason in told.items()
+            if members is None or recipient in members
+        ]
+    if made:
+        session.add_all(made)
+        session.flush()
+    return made
 
 
 def _concerns_people(event: WebhookEvent) -> bool:

@@ -1,7 +1,7 @@
 """Webhook events, written in the transaction that made them (a transactional outbox), and people's inboxes.
 
 Whatever makes an event (a suggestion created, decided, reopened, assigned: `record_event`; a comment; a person's
-backlog item added or edited; a job's end)
+backlog item added or edited; a job's end; a line written in someone's inbox, by `service.core.notifications`)
 queues it on the session; when that transaction commits, each webhook of the row's project that wants the event gets a
 `WebhookDelivery` row with the event's body, built from the rows as the transaction leaves them. So an event is sent
 only if what it tells of was stored, and is not lost if the process stops before sending: `service.webhooks` sends
@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.core import notifications
 from service.core.enums import SuggestionAction, SuggestionStatus, WebhookEvent
 from service.core.summaries import summary
-from service.core.tables import BacklogItem, Comment, Project, Suggestion, Webhook, WebhookDelivery, utcnow
+from service.core.tables import (
+    BacklogItem,
+    Comment,
+    Notification,
+    Project,
+    Suggestion,
+    Webhook,
+    WebhookDelivery,
+    utcnow,
+)
 
 QUEUED = "refinery_webhook_events"  # session.info key: the events of the transaction under way
 
@@ -47,6 +56,7 @@ class Queued:
     job: tuple[type[Any], int] | None = None  # a job's table and id
     item_id: int | None = None
     changed: dict[str, Any] | None = None  # an item's fields a person changed, as they are now
+    notification: Notification | None = None  # a line just written in someone's inbox
 
 
 def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str | None, comment_id: int | None = None):
@@ -87,8 +97,9 @@ def install(sessions: sessionmaker) -> sessionmaker:
 def _write_events(session: Session) -> None:
     """The transaction's events become webhook deliveries and inbox lines (service.core.notifications)."""
     events = session.info.pop(QUEUED, [])
-    _write_deliveries(session, events)
-    notifications.write(session, events)
+    lines = notifications.write(session, events)
+    told = [Queued(WebhookEvent.notification_created, n.suggestion_id, n.actor, notification=n) for n in lines]
+    _write_deliveries(session, events + told)
 
 
 def _write_deliveries(session: Session, events: list[Queued]) -> None:
@@ -96,6 +107,8 @@ def _write_deliveries(session: Session, events: list[Queued]) -> None:
     for queued in events:
         if queued.job:
             row = session.get(*queued.job, populate_existing=True)
+        elif queued.notification is not None:
+            row = queued.notification
         elif queued.item_id is not None:
             row = session.get(BacklogItem, queued.item_id)
         else:
@@ -111,6 +124,8 @@ def _write_deliveries(session: Session, events: list[Queued]) -> None:
         project = session.get(Project, row.project_id)
         if queued.job:
             body = job_body(row, queued.actor, project)
+        elif queued.notification is not None:
+            body = notification_body(row, project)
         elif queued.item_id is not None:
             body = item_body(queued.event, row, queued.actor, queued.changed or {}, project)
         else:
@@ -128,6 +143,20 @@ def _envelope(what: WebhookEvent, actor: str | None, project: Project | None, te
         "project": project.key if project else None,
         "actor": actor,
         "text": text,
+    }
+
+
+def notification_body(line: Notification, project: Project | None) -> dict[str, Any]:
+    """`notification.created`: a line written in someone's inbox, for a chat to tell that person (`recipient`)."""
+    return _envelope(WebhookEvent.notification_created, line.actor, project, f"For {line.recipient}: {line.text}") | {
+        "notification": {
+            "id": line.id,
+            "recipient": line.recipient,
+            "reason": line.reason,
+            "suggestion_id": line.suggestion_id,
+            "comment_id": line.comment_id,
+            "text": line.text,
+        },
     }
 
 
