@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core.enums import NotificationReason, WebhookEvent
-from service.core.summaries import summary
+from service.core.summaries import one_line, summary
 from service.core.tables import Comment, Membership, Notification, Subscription, Suggestion, User
 
 
@@ -43,6 +43,7 @@ DECIDED = {
 def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
     """Add the inbox lines of this transaction's events; the lines made (with their ids)."""
     made: list[Notification] = []
+    accounts: bool | None = None  # accounts are on: read once, at the first event that tells anyone
     for queued in events:
         if queued.suggestion_id is None or not _concerns_people(queued.event):
             continue
@@ -52,7 +53,9 @@ def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
         comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
         told = _recipients(session, queued, suggestion, comment)
         told.pop(queued.actor or "", None)
-        members = _members(session, suggestion.project_id, told)
+        if accounts is None:
+            accounts = session.scalar(select(User.id).limit(1)) is not None
+        members = _members(session, suggestion.project_id, told) if accounts else None
         made += [
             Notification(
                 project_id=suggestion.project_id,
@@ -108,10 +111,8 @@ def followers(session: Session, suggestion: Suggestion, before: int | None = Non
     return [name for name in dict.fromkeys(named) if name and chose.get(name, True)]
 
 
-def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str] | None:
-    """Which of `names` are members of the project; None while accounts are off (anyone may be told)."""
-    if session.scalar(select(User.id).limit(1)) is None:
-        return None
+def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str]:
+    """Which of `names` are members of the project (once accounts are on; before, anyone may be told)."""
     query = (
         select(User.name)
         .join(Membership, Membership.user_id == User.id)
@@ -128,16 +129,13 @@ def line(
     subject = f"{suggestion.kind.replace('_', ' ')} #{suggestion.id} ({summary(suggestion)})"
     if comment is not None:
         verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
-        return f"{who} {verb} {subject}: {_cut(comment.text)}"
+        return f"{who} {verb} {subject}: {one_line(comment.text, SHOWN_TEXT)}"
     if reason == NotificationReason.assigned:
         return f"{who} gave you {subject} to decide"
     given = ", given to you" if suggestion.assignee == recipient else ""
     why = (
-        f": {_cut(suggestion.reason)}" if queued.event == WebhookEvent.suggestion_rejected and suggestion.reason else ""
+        f": {one_line(suggestion.reason, SHOWN_TEXT)}"
+        if queued.event == WebhookEvent.suggestion_rejected and suggestion.reason
+        else ""
     )
     return f"{who} {DECIDED[queued.event]} {subject}{given}{why}"
-
-
-def _cut(text: str) -> str:
-    said = " ".join(text.split())
-    return said if len(said) <= SHOWN_TEXT else said[: SHOWN_TEXT - 1] + "…"

@@ -46,3 +46,9 @@ def summary(suggestion: Any) -> str:
         return said[0].upper() + said[1:]
     named = _titled(payload, "decision", "task", "title", "item_title", "text") or _titled(given, "title")
     return named or " ".join(str(given.get("text") or suggestion.reason or "").split())[:100]
+
+
+def one_line(text: str, most: int) -> str:
+    """`text` on one line (runs of whitespace as one space), cut to `most` characters with an ellipsis."""
+    said = " ".join(text.split())
+    return said if len(said) <= most else said[: most - 1] + "…"

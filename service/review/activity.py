@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from service.core.enums import ItemAction, SuggestionAction
-from service.core.summaries import summary
+from service.core.summaries import one_line, summary
 from service.core.tables import BacklogItem, Comment, ItemEvent, Suggestion, SuggestionEvent
 from service.review.schemas import ActivityPublic
 
@@ -19,10 +19,7 @@ SHOWN_TEXT = 200  # of a comment or a reason
 
 
 def _cut(text: str | None) -> str | None:
-    if not text:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "…"
+    return one_line(text, SHOWN_TEXT) if text else None
 
 
 class Cursor(NamedTuple):

@@ -35,8 +35,8 @@ HIERARCHY = (
     "in Jira, and a pull brings the link back"
 )  # what to do when Jira refuses a parent
 EPIC_LINK = "com.pyxis.greenhopper.jira:gh-epic-link"  # Data Center's Epic Link field, by its type (its id differs)
-RANKED_AT_ONCE = 50  # issues Jira ranks in one call
 EPIC_NAME = "com.pyxis.greenhopper.jira:gh-epic-label"  # Data Center's Epic Name field, which an Epic must have
+RANKED_AT_ONCE = 50  # issues Jira ranks in one call
 
 
 class Jira:

@@ -1,5 +1,6 @@
 // The reviewer's inbox (on the Review tab, its unread count in the header): mentions, suggestions given to them,
-// comments and decisions on those. A line opens its suggestion and is marked read; "Older" loads the next page.
+// comments and decisions on the suggestions they follow. A line opens its suggestion and is marked read; "Older" loads
+// the next page.
 
 import { api, apiPage, whoami } from "./api.js";
 import { $, flash, h, when } from "./dom.js";
