@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 dev=false
 [ "${1:-}" = "--dev" ] && dev=true
 
-# Debian packages the tests need: PostgreSQL (tests that claim a real server start one) and Chromium (browser tests).
+# Debian packages the tests need: PostgreSQL (tests that claim a real server start one), Chromium (browser tests)
+# and openssl.
 if $dev; then
   wanted=()
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || wanted+=(postgresql)
   command -v chromium >/dev/null || wanted+=(chromium)
+  command -v openssl >/dev/null || wanted+=(openssl)  # tests/test_mail.py: a certificate for the SMTP server's TLS
   if [ ${#wanted[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "Installing Debian's ${wanted[*]} (for the PostgreSQL and browser tests) ..."

@@ -92,7 +92,14 @@ def test_without_users_every_route_is_open_and_x_user_names_the_reviewer(client,
     suggestion = client.post("/v1/drafts", json={"text": "customers want a price filter"}).json()
     reply = client.post(f"/v1/suggestions/{suggestion['id']}/reject", json={"reason": "no"}, headers={"X-User": "ann"})
     assert reply.status_code == 200 and reply.json()["decided_by"] == "ann"
-    assert client.get("/v1/auth/me").json() == {"auth": False, "name": None, "role": None, "csrf_token": None}
+    assert client.get("/v1/auth/me").json() == {
+        "auth": False,
+        "name": None,
+        "role": None,
+        "csrf_token": None,
+        "email": None,
+        "email_notifications": None,
+    }
 
 
 def test_with_users_decisions_record_the_authenticated_user_not_what_the_request_claims(client, llm):

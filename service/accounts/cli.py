@@ -41,6 +41,7 @@ def user_add(
             help=f"Ask for a password for the desk's login (or read {PASSWORD_ENV}); scripts use tokens.",
         ),
     ] = True,  # fmt: skip
+    email: Annotated[str | None, typer.Option(help="Where their unread inbox lines are mailed.")] = None,
 ) -> None:
     """Add a user. The first user must be an admin: from then on every request must sign in."""
     from sqlalchemy import select
@@ -59,6 +60,8 @@ def user_add(
             service.set_role(session, name, role)
         else:
             service.add_user(session, name, role, _password(password))
+        if email is not None:
+            service.set_mail(session, name, {"email": email})
     console.print(f"Added {name} ({role}).")
     if first:
         errors.print(
@@ -74,10 +77,11 @@ def user_list() -> None:
 
     with open_runtime().db.session() as session:
         users = service.list_users(session)
-        table = Table("name", "role", "password", "created", title=f"Users ({len(users)})")
+        table = Table("name", "role", "password", "e-mail", "created", title=f"Users ({len(users)})")
         for user, role in users:
+            mail = f"{user.email}{'' if user.email_notifications else ' (off)'}" if user.email else "-"
             table.add_row(
-                user.name, str(role or "-"), "yes" if user.password_hash else "no", f"{user.created_at:%Y-%m-%d}"
+                user.name, str(role or "-"), "yes" if user.password_hash else "no", mail, f"{user.created_at:%Y-%m-%d}"
             )
     console.print(table)
 
@@ -87,8 +91,12 @@ def user_set(
     name: str,
     role: Annotated[Role | None, typer.Option(help="A new role.")] = None,
     password: Annotated[bool, typer.Option("--password", help="Set a new password (ends their desk logins).")] = False,
+    email: Annotated[str | None, typer.Option(help="Where their unread inbox lines are mailed ('': none).")] = None,
+    email_notifications: Annotated[
+        bool | None, typer.Option("--email-notifications/--no-email-notifications", help="Mail unread inbox lines.")
+    ] = None,
 ) -> None:
-    """Change a user's role or password."""
+    """Change a user's role, password or e-mail settings."""
     from service.accounts import service
 
     with refusals(), open_runtime().db.session() as session:
@@ -96,6 +104,8 @@ def user_set(
             service.set_role(session, name, role)
         if password:
             service.set_password(session, name, _password(True) or "")
+        choice = {} if email is None else {"email": email.strip() or None}
+        service.set_mail(session, name, choice | {"email_notifications": email_notifications})
     console.print(f"Updated {name}.")
 
 

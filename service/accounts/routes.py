@@ -9,6 +9,7 @@ from service.accounts import service
 from service.accounts.access import SESSION_COOKIE, PrincipalDep
 from service.accounts.schemas import (
     LoginRequest,
+    MailChoice,
     Me,
     TokenCreate,
     TokenCreated,
@@ -32,7 +33,22 @@ def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
         with runtime.db.session() as session:
             return Me(auth=service.auth_enabled(session))
     secret = request.cookies.get(SESSION_COOKIE) if principal.via == CredentialKind.session else None
-    return Me(auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret))
+    with runtime.db.session() as session:
+        user = service.get_user(session, principal.name)
+    return Me(
+        auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret),
+        email=user.email, email_notifications=user.email_notifications,
+    )  # fmt: skip
+
+
+@router.patch("/v1/auth/me", response_model=Me, responses={409: {}, 422: {}})
+def update_me(body: MailChoice, request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
+    """Your own e-mail settings: the address unread inbox lines are mailed to, and whether they are."""
+    if principal is None:
+        raise Conflict("accounts are off: e-mail goes to users, so create them first (`refinery user add`)")
+    with runtime.db.session() as session:
+        service.set_mail(session, principal.name, body.model_dump(include=body.model_fields_set))
+    return me(request, runtime, principal)
 
 
 @router.post("/v1/auth/login", response_model=Me, responses={401: {}, 409: {}, 429: {}})
@@ -71,7 +87,10 @@ def logout(response: Response, runtime: RuntimeDep, principal: PrincipalDep) -> 
 
 
 def _public(user, role: Role | None) -> UserPublic:  # noqa: ANN001
-    return UserPublic(name=user.name, role=role, has_password=bool(user.password_hash), created_at=user.created_at)
+    return UserPublic(
+        name=user.name, role=role, has_password=bool(user.password_hash), email=user.email,
+        email_notifications=user.email_notifications, created_at=user.created_at,
+    )  # fmt: skip
 
 
 @router.get("/v1/users", response_model=list[UserPublic])
@@ -97,15 +116,19 @@ def add_user(body: UserCreate, runtime: RuntimeDep) -> UserPublic:
                 raise Conflict(
                     f"{body.name} is a member of this project already: PUT /v1/users/{body.name} changes the role"
                 )
-            if body.password is not None:
-                raise InvalidInput(f"{body.name} has an account already: only they can change its password")
+            if body.password is not None or _mail_choice(body):
+                raise InvalidInput(
+                    f"{body.name} has an account already: only they can change its password or e-mail settings"
+                )
             service.set_role(session, body.name, body.role)
+            return _public(user, body.role)
+        service.set_mail(session, body.name, _mail_choice(body))
         return _public(user, body.role)
 
 
 @router.put("/v1/users/{name}", response_model=UserPublic, responses={404: {}, 409: {}, 422: {}})
 def update_user(name: str, body: UserUpdate, runtime: RuntimeDep, principal: PrincipalDep) -> UserPublic:
-    """Change a member's role in the project, or your own password."""
+    """Change a member's role in the project, or your own password or e-mail settings."""
     with runtime.db.session() as session:
         user = service.get_user(session, name)
         if service.role_of(session, user.id) is None:
@@ -114,10 +137,13 @@ def update_user(name: str, body: UserUpdate, runtime: RuntimeDep, principal: Pri
             if body.role != Role.admin:
                 _keep_an_admin(session, name)
             service.set_role(session, name, body.role)
+        if (body.password is not None or _mail_choice(body)) and principal is not None and principal.name != name:
+            raise InvalidInput(
+                "only the user can change their own password or e-mail settings (`refinery user set NAME --password`)"
+            )
         if body.password is not None:
-            if principal is not None and principal.name != name:
-                raise InvalidInput("only the user can change their own password (`refinery user set NAME --password`)")
             service.set_password(session, name, body.password)
+        service.set_mail(session, name, _mail_choice(body))
         return _public(user, service.role_of(session, user.id))
 
 
@@ -130,6 +156,11 @@ def remove_user(name: str, runtime: RuntimeDep) -> None:
             raise NotFound(f"{name} is not a member of this project")
         _keep_an_admin(session, name)
         service.remove_member(session, name)
+
+
+def _mail_choice(body: MailChoice) -> dict[str, object]:
+    """The e-mail fields a request gave."""
+    return body.model_dump(include=body.model_fields_set & set(MailChoice.model_fields))
 
 
 def _keep_an_admin(session, name: str) -> None:  # noqa: ANN001

@@ -7,10 +7,23 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from service.accounts.service import EMAIL
 from service.core.enums import Role
 
 UserName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=320, pattern=EMAIL.pattern)
+]  # one address (name@host): unread inbox lines are mailed there
+
+
+class MailChoice(BaseModel):
+    """A person's e-mail settings; a field left out stays as it is (`email: null` removes the address)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = None
+    email_notifications: bool | None = Field(None, description="Mail unread inbox lines (needs an address).")
 
 
 class LoginRequest(BaseModel):
@@ -27,19 +40,17 @@ class Me(BaseModel):
     name: str | None = None
     role: Role | None = None
     csrf_token: str | None = None
+    email: str | None = None
+    email_notifications: bool | None = None
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(MailChoice):
     name: UserName
     role: Role
     password: Password | None = Field(None, description="For the desk's login; scripts use tokens.")
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserUpdate(MailChoice):
     role: Role | None = None
     password: Password | None = None
 
@@ -48,6 +59,8 @@ class UserPublic(BaseModel):
     name: str
     role: Role | None
     has_password: bool
+    email: str | None
+    email_notifications: bool
     created_at: datetime
 
 

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.tables import Credential, Membership, User, utcnow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")  # one address, name@host (the server that sends says more)
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # OWASP's minimum for scrypt
 TOKEN_PREFIX = "rfy_"  # tokens are recognisable in logs and secret scanners
 MIN_PASSWORD = 8
@@ -139,6 +141,20 @@ def set_password(session: Session, name: str, password: str) -> None:
     user = get_user(session, name)
     user.password_hash, user.failed_logins, user.locked_until = _password_hash(password), 0, None
     end_credentials(session, user.id, CredentialKind.session)  # other logins end with the old password
+
+
+def set_mail(session: Session, name: str, choice: dict[str, Any]) -> User:
+    """Set user `name`'s e-mail address and whether unread inbox lines are mailed to them, as far as `choice` (the
+    fields a request gave: `email`, `email_notifications`) names them."""
+    user = get_user(session, name)
+    if "email" in choice:
+        address = choice["email"]
+        if address is not None and (len(address) > 320 or not EMAIL.match(address)):
+            raise InvalidInput(f"{address!r} is not one e-mail address: write it as name@example.com")
+        user.email = address
+    if choice.get("email_notifications") is not None:
+        user.email_notifications = choice["email_notifications"]
+    return user
 
 
 def role_of(session: Session, user_id: int) -> Role | None:

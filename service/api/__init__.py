@@ -26,6 +26,7 @@ from service.core.settings import Settings, get_settings
 from service.drafting import routes as drafting
 from service.duplicates import routes as duplicates
 from service.inbox import routes as inbox
+from service.inbox.mail import mailer
 from service.ingest import routes as ingest
 from service.ops import api as ops
 from service.prioritization import routes as prioritization
@@ -58,7 +59,10 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         app.state.jobs.start()  # resumes jobs a previous process left unfinished
         app.state.webhooks.start()  # sends what is due, this process's deliveries and any other's
         app.state.schedule.start()  # pulls the trackers whose connection says how often
+        if app.state.runtime.settings.smtp_host:
+            app.state.mailer.start()  # mails inbox lines still unread a while after they were written
         yield
+        app.state.mailer.stop()
         app.state.schedule.stop()
         app.state.webhooks.stop()
         app.state.jobs.stop()
@@ -74,6 +78,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     )
     app.state.runtime = Runtime(settings or get_settings(), llm)
     app.state.webhooks = sender(app.state.runtime.db)
+    app.state.mailer = mailer(app.state.runtime.db, app.state.runtime.settings)
     app.state.jobs = job_queue(app.state.runtime)  # REFINERY_QUEUE: this process's thread, or worker processes
     app.state.schedule = schedule(app.state.runtime, app.state.jobs)
     for module in ROUTERS:

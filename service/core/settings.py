@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from pipelines.embeddings import DEFAULT_EMBEDDING_MODEL
@@ -44,6 +44,16 @@ class Settings(LLMSettings):
     worker_heartbeat_s: float = Field(5.0, validation_alias="REFINERY_WORKER_HEARTBEAT_S", gt=0)  # stalled after 4x
     piece_attempts: int = Field(8, validation_alias="REFINERY_PIECE_ATTEMPTS", ge=1, le=20)  # then a counted failure
     model_rate_per_minute: int = Field(30, validation_alias="REFINERY_MODEL_RATE_PER_MINUTE", ge=0)  # 0: no limit
+    # E-mail (service.inbox.mail): inbox lines still unread `mail_delay_minutes` after they were written are mailed to
+    # users with an address. No SMTP host: nothing is mailed.
+    smtp_host: str | None = Field(None, validation_alias="REFINERY_SMTP_HOST")
+    smtp_port: int | None = Field(None, validation_alias="REFINERY_SMTP_PORT", ge=1, le=65535)  # None: 587, 465, 25
+    smtp_security: Literal["starttls", "ssl", "none"] = Field("starttls", validation_alias="REFINERY_SMTP_SECURITY")
+    smtp_user: str | None = Field(None, validation_alias="REFINERY_SMTP_USER")
+    smtp_password: SecretStr | None = Field(None, validation_alias="REFINERY_SMTP_PASSWORD")
+    mail_from: str = Field("Refinery <refinery@localhost>", validation_alias="REFINERY_MAIL_FROM")
+    mail_delay_minutes: float = Field(5.0, validation_alias="REFINERY_MAIL_DELAY_MINUTES", ge=0)
+    desk_url: str | None = Field(None, validation_alias="REFINERY_DESK_URL")  # the desk as people reach it: mail links
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

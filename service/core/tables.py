@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
@@ -194,8 +195,9 @@ class Notification(ProjectScoped, Base):
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)  # one line, as it was said then
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]
+    mailed_at: Mapped[datetime | None]  # sent in an e-mail (still unread a while after `at`: service.inbox.mail)
 
 
 class Subscription(ProjectScoped, Base):
@@ -462,6 +464,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(300))  # scrypt; None: tokens only
+    email: Mapped[str | None] = mapped_column(String(320))  # where unread inbox lines are mailed (service.inbox.mail)
+    email_notifications: Mapped[bool] = mapped_column(default=True, server_default=true())  # False: none mailed
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

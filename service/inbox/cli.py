@@ -88,3 +88,30 @@ def inbox_watch(
         )
     said = "follows" if following else "does not follow"
     console.print(f"Your inbox {said} #{suggestion_id} ({why}).", markup=False, highlight=False)
+
+
+@inbox_app.command("mail")
+def inbox_mail(
+    test: Annotated[
+        str | None, typer.Option("--test", metavar="ADDRESS", help="Only send one test message to ADDRESS.")
+    ] = None,
+) -> None:
+    """Mail the inbox lines due now (`refinery serve` does this every 30 s while REFINERY_SMTP_HOST is set), or check
+    the SMTP settings with a test message."""
+    from service.core.settings import get_settings
+    from service.inbox import mail
+
+    settings = get_settings()
+    if test is not None:
+        try:
+            mail.send_test(settings, test)
+        except mail.MailError as exc:
+            raise fail(str(exc)) from exc
+        console.print(f"Sent a test message to {test} through {settings.smtp_host}.")
+        return
+    if not settings.smtp_host:
+        raise fail(mail.NO_SERVER)
+    done = mail.mail_due(open_runtime().db, settings)
+    if done.error:
+        raise fail(f"mailed {done.sent} lines, then: {done.error}")
+    console.print(f"Mailed {done.sent} line{'s' * (done.sent != 1)}.")

@@ -1,0 +1,257 @@
+"""E-mail: inbox lines still unread a while after they were written are mailed to their person, one message per person
+a round, by a thread of the API process (like webhook deliveries). A line read in the desk before then is never
+mailed. Only users with an address and e-mail notifications on get mail (so only while accounts are on), and only
+when an SMTP server is set (REFINERY_SMTP_HOST).
+
+A round claims its lines first (`mailed_at`, in one UPDATE that skips lines another process claimed), then sends; lines
+it could not send are given back for the next round. A line older than a day is not mailed late, so a server given
+SMTP settings today does not send its history."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import quote
+
+from sqlalchemy import select, update
+
+from service.core import scope
+from service.core.db import Database
+from service.core.periodic import Periodic
+from service.core.settings import Settings
+from service.core.summaries import one_line
+from service.core.tables import Notification, Project, User, utcnow
+
+log = logging.getLogger(__name__)
+
+TICK_S = 30.0  # how often the thread looks for lines due
+LATEST = timedelta(days=1)  # lines older than this are not mailed
+BATCH = 500  # lines a round claims at most
+PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+SUBJECT_TEXT = 120
+NO_SERVER = "no SMTP server is set: set REFINERY_SMTP_HOST (and as needed its port, security, user and password)"
+
+
+class MailError(Exception):
+    """The SMTP server could not be used; the message says what to check."""
+
+
+@dataclass
+class Digest:
+    """One person's lines due in this round, oldest first, with their projects' keys and names."""
+
+    recipient: str
+    address: str
+    lines: list[tuple[Notification, str, str]] = field(default_factory=list)  # (line, project key, project name)
+
+
+@dataclass
+class Round:
+    """What one round of mailing did: how many lines the SMTP server took, and why it stopped short (None: it did
+    not)."""
+
+    sent: int = 0
+    error: str | None = None
+
+
+def mail_due(db: Database, settings: Settings, now: datetime | None = None) -> Round:
+    """Mail the lines due (unread for `mail_delay_minutes`); lines it could not send are given back for later."""
+    digests = claim(db, settings, now or utcnow())
+    if not digests:
+        return Round()
+    done = 0  # digests handed to the server, or refused by it for good
+    error = None
+    try:
+        with connect(settings) as smtp:
+            for digest in digests:
+                try:
+                    smtp.send_message(message(digest, settings))
+                except smtplib.SMTPRecipientsRefused as exc:  # this address only: not retried
+                    log.warning("the SMTP server refused %s's address %s: %s", digest.recipient, digest.address, exc)
+                done += 1
+    except (MailError, OSError, smtplib.SMTPException) as exc:
+        error = why(exc, settings)
+    unsent = [line.id for digest in digests[done:] for line, _, _ in digest.lines]
+    if unsent:
+        with db.session() as session, scope.every_project():
+            session.execute(
+                update(Notification).where(Notification.id.in_(unsent)).values(mailed_at=None),
+                execution_options={"synchronize_session": False},
+            )
+    return Round(sum(len(digest.lines) for digest in digests[:done]), error)
+
+
+def claim(db: Database, settings: Settings, now: datetime) -> list[Digest]:
+    """Mark the lines due as mailed (those no other process claimed first), grouped by person."""
+    due = now - timedelta(minutes=settings.mail_delay_minutes)
+    query = (
+        select(Notification.id)
+        .join(User, User.name == Notification.recipient)
+        .where(
+            Notification.read_at.is_(None),
+            Notification.mailed_at.is_(None),
+            Notification.at <= due,
+            Notification.at > now - LATEST,
+            User.email.is_not(None),
+            User.email_notifications.is_(True),
+        )
+        .order_by(Notification.id)
+        .limit(BATCH)
+    )
+    with db.session() as session, scope.every_project():
+        ids = list(session.scalars(query))
+        if not ids:
+            return []
+        claimed = update(Notification).where(
+            Notification.id.in_(ids), Notification.mailed_at.is_(None), Notification.read_at.is_(None)
+        )
+        mine = set(session.scalars(claimed.values(mailed_at=now).returning(Notification.id)))
+        rows = session.execute(
+            select(Notification, Project.key, Project.name, User.email)
+            .join(Project, Project.id == Notification.project_id)
+            .join(User, User.name == Notification.recipient)
+            .where(Notification.id.in_(mine))
+            .order_by(Notification.id)
+        )
+        digests: dict[str, Digest] = defaultdict(lambda: Digest("", ""))
+        for line, key, name, address in rows:
+            digest = digests[line.recipient]
+            digest.recipient, digest.address = line.recipient, address
+            digest.lines.append((line, key, name))
+        session.expunge_all()
+        return list(digests.values())
+
+
+def message(digest: Digest, settings: Settings) -> EmailMessage:
+    """The e-mail of one person's lines: each with its project and a link to its suggestion in the desk."""
+    projects = list(dict.fromkeys(name for _, _, name in digest.lines))
+    count = len(digest.lines)
+    if count == 1:
+        subject = one_line(digest.lines[0][0].text, SUBJECT_TEXT)
+    else:
+        subject = f"{count} unread in {', '.join(projects)}"
+    body = [f"Hello {digest.recipient},", "", "Still unread in your Refinery inbox:", ""]
+    for project in projects:
+        body += [project if len(projects) > 1 else f"In {project}:"]
+        for line, key, name in digest.lines:
+            if name == project:
+                link = desk_link(settings, key, line.suggestion_id)
+                body += [f"- {line.text}"] + ([f"  {link}"] if link else [])
+        body.append("")
+    body += [
+        "--",
+        f"You get this because e-mail notifications are on for {digest.recipient}. Turn them off in the desk's inbox,",
+        f"or with `refinery user set {digest.recipient} --no-email-notifications`.",
+    ]
+    mail = EmailMessage()
+    mail["Subject"] = f"[Refinery] {subject}"
+    mail["From"] = settings.mail_from
+    mail["To"] = digest.address
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = make_msgid(domain="refinery.local")
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders do not answer it
+    mail.set_content("\n".join(body))
+    return mail
+
+
+def desk_link(settings: Settings, project_key: str, suggestion_id: int) -> str | None:
+    """The desk's page of one suggestion (REFINERY_DESK_URL; none without it)."""
+    if not settings.desk_url:
+        return None
+    return f"{settings.desk_url.rstrip('/')}/?project={quote(project_key)}#review/{suggestion_id}"
+
+
+def connect(settings: Settings) -> smtplib.SMTP:
+    """A session with the SMTP server, secured and logged in as the settings say."""
+    if not settings.smtp_host:
+        raise MailError(NO_SERVER)
+    port = settings.smtp_port or PORTS[settings.smtp_security]
+    context = ssl.create_default_context()  # SSL_CERT_FILE names a private CA's certificate
+    if settings.smtp_security == "ssl":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, port, timeout=30, context=context)
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, port, timeout=30)
+    try:
+        if settings.smtp_security == "starttls":
+            smtp.starttls(context=context)
+        if settings.smtp_user:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_user, password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def send_test(settings: Settings, address: str) -> None:
+    """Send one message to `address` with the settings as they are; MailError says what failed."""
+    mail = EmailMessage()
+    mail["Subject"] = "[Refinery] test message"
+    mail["From"], mail["To"], mail["Date"] = settings.mail_from, address, formatdate(localtime=False)
+    mail.set_content("Refinery can send mail with these settings. Unread inbox lines will be mailed like this one.")
+    try:
+        with connect(settings) as smtp:
+            smtp.send_message(mail)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(why(exc, settings)) from exc
+
+
+def why(exc: BaseException, settings: Settings) -> str:
+    """What failed, and which setting to check."""
+    where = f"{settings.smtp_host}:{settings.smtp_port or PORTS[settings.smtp_security]}"
+    if isinstance(exc, MailError):
+        return str(exc)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return (
+            f"the SMTP server refused the login ({exc.smtp_code}): check REFINERY_SMTP_USER and REFINERY_SMTP_PASSWORD"
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return (
+            f"the SMTP server at {where} does not offer {exc}: set REFINERY_SMTP_SECURITY to ssl (or none on a "
+            "trusted network), or leave REFINERY_SMTP_USER empty"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return (
+            f"TLS with {where} failed ({exc.reason or exc}): check REFINERY_SMTP_SECURITY and the port "
+            "(starttls: 587, ssl: 465); a private CA's certificate goes in SSL_CERT_FILE"
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"the SMTP server refused the address: {', '.join(exc.recipients)}"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return (
+            f"the SMTP server refused mail from {exc.sender!r} ({exc.smtp_code} {_said(exc)}): check "
+            "REFINERY_MAIL_FROM, and whether the server wants STARTTLS (REFINERY_SMTP_SECURITY) or a login first"
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"the SMTP server at {where} answered {exc.smtp_code}: {_said(exc)}"
+    if isinstance(exc, (socket.gaierror, ConnectionError, TimeoutError, smtplib.SMTPServerDisconnected)):
+        return f"could not reach the SMTP server at {where} ({exc}): check REFINERY_SMTP_HOST and REFINERY_SMTP_PORT"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _said(exc: smtplib.SMTPResponseException) -> str:
+    said = exc.smtp_error
+    return said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+
+
+def mailer(db: Database, settings: Settings, interval_s: float | None = None) -> Periodic:
+    """A thread of the API process that mails the lines due every `interval_s` seconds (TICK_S)."""
+    interval_s = interval_s or TICK_S
+
+    def send(stop: threading.Event) -> None:
+        while not stop.is_set():
+            done = mail_due(db, settings)
+            if done.error:
+                log.warning("mailing inbox lines failed; trying again in %s s: %s", interval_s, done.error)
+            if done.error or done.sent < BATCH:
+                return  # else a full batch: there may be more
+
+    return Periodic("refinery-mail", interval_s, send)
