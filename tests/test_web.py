@@ -1605,6 +1605,63 @@ def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, 
     app.state.runtime.db.engine.dispose()
 
 
+def test_a_mailed_link_opens_its_suggestion_in_its_project_and_a_person_sets_their_own_mail(
+    browser: Browser, tmp_path: Path, llm: LLM
+):
+    """The link in a mailed inbox line (`/?project=ops#review/2`) opens that suggestion in that project, after the
+    login it asks for; in the inbox a person sets the address their unread lines are mailed to, or stops them."""
+    from service.accounts import service as accounts
+    from service.core import scope
+    from service.core.enums import Role
+
+    settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None)
+    app = create_app(settings, llm)
+    with app.state.runtime.db.session() as session:
+        accounts.add_user(session, "ada", Role.admin, "admin password")
+        accounts.add_user(session, "rey", Role.reviewer, "reviewer password")
+        token = accounts.create_token(session, "ada")[1]
+    ada = {"Authorization": f"Bearer {token}"}
+    with live_server(app) as url:
+        made = httpx.post(f"{url}/v1/projects", json={"key": "ops", "name": "Ops"}, headers=ada, timeout=120)
+        assert made.status_code == 201, made.text
+        with app.state.runtime.db.session() as session:
+            ops = scope.find_project(session, "ops").id
+        with app.state.runtime.db.session() as session, scope.in_project(ops):
+            accounts.set_role(session, "rey", Role.reviewer)
+        for title in ("Rotate logs", "Alert on full disks"):
+            llm.chat.replies.append(story_json(title=title))
+            made = httpx.post(f"{url}/v1/drafts?project=ops", json={"text": title}, headers=ada, timeout=120)
+            assert made.status_code == 201, made.text
+        context = browser.new_context(base_url=url)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        visit(page, "/?project=ops#review/2")
+        expect(page.locator("#login")).to_be_visible()
+        page.fill("#login-name", "rey")
+        page.fill("#login-password", "reviewer password")
+        page.click("#login-submit")
+        expect(page.locator("#detail h2")).to_contain_text("#2")
+        expect(page.locator("#detail")).to_contain_text("Alert on full disks")
+        expect(page.locator("#project")).to_have_value("ops")
+        page.click("#inbox-link")
+        form = page.locator("#inbox-mail")
+        expect(form).to_be_visible()
+        expect(form).to_contain_text("This server sends no mail yet")
+        page.check("#inbox-mail-on")
+        form.get_by_role("button", name="Save").click()
+        expect(page.locator("#flash")).to_contain_text("Type the address")
+        page.fill("#inbox-mail-address", "rey@example.com")
+        form.get_by_role("button", name="Save").click()
+        expect(page.locator("#flash")).to_contain_text("will be mailed to rey@example.com")
+        page.uncheck("#inbox-mail-on")
+        form.get_by_role("button", name="Save").click()
+        expect(page.locator("#flash")).to_contain_text("None of your lines will be mailed")
+        context.close()
+        users = {u["name"]: u for u in httpx.get(f"{url}/v1/users", headers=ada, timeout=120).json()}
+        assert (users["rey"]["email"], users["rey"]["email_notifications"]) == ("rey@example.com", False)
+    app.state.runtime.db.engine.dispose()
+
+
 def test_the_project_picker_switches_the_backlog_and_the_export_links(page: Page, desk: str):
     for key, title in (("shop", "Filter search results by price"), ("mobile", "Offline mode for the Android app")):
         assert httpx.post(f"{desk}/v1/projects", json={"key": key}, timeout=120).status_code == 201

@@ -37,7 +37,7 @@ def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
         user = service.get_user(session, principal.name)
     return Me(
         auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret),
-        email=user.email, email_notifications=user.email_notifications,
+        email=user.email, email_notifications=user.email_notifications, mail=bool(runtime.settings.smtp_host),
     )  # fmt: skip
 
 

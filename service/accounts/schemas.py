@@ -42,6 +42,7 @@ class Me(BaseModel):
     csrf_token: str | None = None
     email: str | None = None
     email_notifications: bool | None = None
+    mail: bool = Field(False, description="This server mails unread inbox lines (it has an SMTP server).")
 
 
 class UserCreate(MailChoice):

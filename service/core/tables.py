@@ -186,7 +186,15 @@ class Notification(ProjectScoped, Base):
     them, a comment or a decision on one), written in the transaction that did it (service.core.notifications)."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_unread", "recipient", "project_id", "read_at"),)  # a person's unread
+    __table_args__ = (
+        Index("ix_notifications_unread", "recipient", "project_id", "read_at"),  # a person's unread
+        Index(  # the lines a mail round looks at: unread, not yet mailed (service.inbox.mail)
+            "ix_notifications_unmailed",
+            "at",
+            sqlite_where=text("read_at IS NULL AND mailed_at IS NULL"),
+            postgresql_where=text("read_at IS NULL AND mailed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(200), index=True)
@@ -195,7 +203,7 @@ class Notification(ProjectScoped, Base):
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)  # one line, as it was said then
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
     mailed_at: Mapped[datetime | None]  # sent in an e-mail (still unread a while after `at`: service.inbox.mail)
 

@@ -23,7 +23,7 @@ function show(hash) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
   }
-  const load = { review: () => review.loadQueue(), refine: () => Promise.all([refine.loadQueue(), refine.loadReadiness()]), backlog: loadBacklog, upload: loadJobs,
+  const load = { review: () => (arg ? review.open(Number(arg)) : review.loadQueue()), refine: () => Promise.all([refine.loadQueue(), refine.loadReadiness()]), backlog: loadBacklog, upload: loadJobs,
     meetings: () => meetings.load(arg), draft: loadDraftLearning }[tab];
   if (load) load().catch((error) => flash(error.message, "error"));
 }
@@ -729,6 +729,8 @@ async function signOut() {
 
 // Wires the page; `body[data-ready]` is set once every form and shortcut answers (the browser tests wait for it).
 async function start() {
+  const linked = new URLSearchParams(location.search).get("project");  // a link (an e-mail's) names its project
+  if (linked !== null) { setProject(linked); history.replaceState(null, "", location.pathname + location.hash); }
   // The reviewer's name is wired first: a name typed while the account and projects load is kept, not overwritten.
   $("#reviewer").value = reviewer();
   $("#reviewer").addEventListener("change", (e) => {

@@ -4,7 +4,7 @@
 
 import { api, apiPage, whoami } from "./api.js";
 import { $, flash, h, when } from "./dom.js";
-import { showSuggestion } from "./review.js";
+import { open } from "./review.js";
 
 const PAGE = 30;
 
@@ -23,7 +23,7 @@ function showUnread(count) {
 async function openLine(n, li) {
   try {
     if (li.classList.contains("unread")) await mark([n.id], true);
-    showSuggestion(await api(`/v1/suggestions/${n.suggestion_id}`));
+    await open(n.suggestion_id);
   } catch (error) {
     flash(error.message, "error");
   }
@@ -67,9 +67,30 @@ export async function load(older = false) {
   showUnread(total);
 }
 
+// Your e-mail settings (with accounts on): the address unread lines are mailed to, and whether they are.
+async function loadMail() {
+  const form = $("#inbox-mail");
+  form.hidden = !whoami().auth;
+  if (form.hidden) return;
+  const me = await api("/v1/auth/me");
+  $("#inbox-mail-address").value = me.email || "";
+  $("#inbox-mail-on").checked = Boolean(me.email && me.email_notifications);
+  $("#inbox-mail-state").textContent = me.mail ? "" : "This server sends no mail yet: an admin sets its SMTP server (REFINERY_SMTP_HOST).";
+}
+
+async function saveMail(event) {
+  event.preventDefault();
+  const email = $("#inbox-mail-address").value.trim() || null;
+  const on = $("#inbox-mail-on").checked;
+  if (on && !email) { flash("Type the address to mail your unread lines to.", "error"); return; }
+  const me = await api("/v1/auth/me", { method: "PATCH", json: { email, email_notifications: on } });
+  flash(me.email && me.email_notifications ? `Lines still unread after a few minutes will be mailed to ${me.email}.` : "None of your lines will be mailed.");
+}
+
 export function start() {
   const reload = (older = false) => { if ($("#inbox").open) load(older).catch((e) => flash(e.message, "error")); };
-  $("#inbox").addEventListener("toggle", () => reload());
+  $("#inbox").addEventListener("toggle", () => { reload(); if ($("#inbox").open) loadMail().catch((e) => flash(e.message, "error")); });
+  $("#inbox-mail").addEventListener("submit", (e) => saveMail(e).catch((error) => flash(error.message, "error")));
   $("#inbox-unread-only").addEventListener("change", () => reload());
   $("#inbox-older").addEventListener("click", () => reload(true));
   $("#inbox-all-read").addEventListener("click", () => mark(null, true).catch((e) => flash(e.message, "error")));

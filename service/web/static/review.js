@@ -636,6 +636,11 @@ export function focusComment() {
   $("#comment-text")?.focus();
 }
 
+// Opens one suggestion by id, whatever its status (an inbox line; a link's `#review/12`).
+export async function open(id) {
+  return showSuggestion(await api(`/v1/suggestions/${id}`));
+}
+
 export function showSuggestion(suggestion) {
   $("#filter-kind").value = "";
   $("#filter-q").value = "";

@@ -22,12 +22,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("email_notifications", sa.Boolean(), server_default=sa.true(), nullable=False))
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("mailed_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f("ix_notifications_at"), ["at"], unique=False)
+        unmailed = sa.text("read_at IS NULL AND mailed_at IS NULL")  # a mail round's lines
+        batch_op.create_index(
+            "ix_notifications_unmailed", ["at"], unique=False, sqlite_where=unmailed, postgresql_where=unmailed
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notifications_at"))
+        batch_op.drop_index("ix_notifications_unmailed")
         batch_op.drop_column("mailed_at")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("email_notifications")
