@@ -70,12 +70,12 @@ export async function load(older = false) {
 // Your e-mail settings (with accounts on): the address unread lines are mailed to, and whether they are.
 async function loadMail() {
   const form = $("#inbox-mail");
-  form.hidden = !whoami().auth;
-  if (form.hidden) return;
+  if (!whoami().auth) { form.hidden = true; return; }
   const me = await api("/v1/auth/me");
   $("#inbox-mail-address").value = me.email || "";
   $("#inbox-mail-on").checked = Boolean(me.email && me.email_notifications);
   $("#inbox-mail-state").textContent = me.mail ? "" : "This server sends no mail yet: an admin sets its SMTP server (REFINERY_SMTP_HOST).";
+  form.hidden = false;  // shown once filled in, so nothing typed is overwritten
 }
 
 async function saveMail(event) {
