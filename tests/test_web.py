@@ -1662,6 +1662,45 @@ def test_a_mailed_link_opens_its_suggestion_in_its_project_and_a_person_sets_the
     app.state.runtime.db.engine.dispose()
 
 
+def test_members_are_managed_in_the_desk_from_the_first_admin_that_turns_accounts_on(page: Page, desk: str):
+    page.on("dialog", lambda dialog: dialog.accept())
+    visit(page, "/#backlog")
+    page.click("#members summary")
+    expect(page.locator("#members-list")).to_contain_text("Accounts are off")
+    expect(page.locator("#member-form [name=role]")).to_have_value("admin")
+    page.fill("#member-form [name=name]", "ada")
+    page.click("#member-add")  # no password: the first admin could never sign in
+    expect(page.locator("#members-list")).to_contain_text("Accounts are off")
+    page.fill("#member-form [name=password]", "admin password")
+    page.click("#member-add")
+    expect(page.locator("#flash")).to_contain_text("ada is the first admin: accounts are on")
+    expect(page.locator("#login")).to_be_visible()  # the desk now asks who is there
+    page.fill("#login-name", "ada")
+    page.fill("#login-password", "admin password")
+    page.click("#login-submit")
+    expect(page.locator("#account-name")).to_have_text("ada (admin)")
+    page.click("nav a[data-tab=backlog]")
+    page.click("#members summary")
+    expect(page.locator("#members summary")).to_have_text("Members (1)")
+    form = page.locator("#member-form")
+    form.locator("[name=name]").fill("cy")
+    expect(form.locator("[name=role]")).to_have_value("reviewer")
+    form.locator("[name=email]").fill("cy@example.com")
+    page.click("#member-add")
+    expect(page.locator("#flash")).to_contain_text("cy added as reviewer")
+    cy = page.locator("#members-list tr", has_text="cy@example.com")
+    expect(cy).to_contain_text("tokens only")
+    cy.locator(".member-role").select_option("viewer")
+    expect(page.locator("#flash")).to_contain_text("cy is now viewer")
+    expect(page.locator("#members-list tr", has_text="ada").locator(".remove-member")).to_have_count(0)  # not oneself
+    form.locator("[name=name]").fill("cy")
+    page.click("#member-add")
+    expect(page.locator("#flash")).to_contain_text("cy is a member of this project already")
+    cy.locator(".remove-member").click()
+    expect(page.locator("#flash")).to_contain_text("cy removed from this project")
+    expect(page.locator("#members summary")).to_have_text("Members (1)")
+
+
 def test_the_project_picker_switches_the_backlog_and_the_export_links(page: Page, desk: str):
     for key, title in (("shop", "Filter search results by price"), ("mobile", "Offline mode for the Android app")):
         assert httpx.post(f"{desk}/v1/projects", json={"key": key}, timeout=120).status_code == 201

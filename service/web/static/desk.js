@@ -8,6 +8,7 @@ import * as activity from "./activity.js";
 import * as inbox from "./inbox.js";
 import * as insights from "./insights.js";
 import * as meetings from "./meetings.js";
+import * as members from "./members.js";
 import * as refine from "./refine.js";
 import * as review from "./review.js";
 import * as webhooks from "./webhooks.js";
@@ -764,6 +765,7 @@ async function start() {
   $("#new-item").append(newItemForm());
   refine.start();
   webhooks.start();
+  members.start();
   tracker.start(() => loadBacklog(), backlogTicked);
   insights.start();
   activity.start();
