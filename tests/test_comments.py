@@ -99,6 +99,6 @@ def test_the_desk_reads_mentions_with_the_servers_pattern():
 
     from service.core.tables import MENTION
 
-    script = (Path(__file__).parents[1] / "service/web/static/review.js").read_text()
+    script = (Path(__file__).parents[1] / "service/web/static/comments.js").read_text()
     found = re.search(r"const MENTION = /(.*)/g;", script)
     assert found is not None and found.group(1) == MENTION.pattern

@@ -12,7 +12,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from service.core.cli import candidates_table, console, errors, fail, follow_job, open_runtime, refusals
+from service.core.cli import (
+    candidates_table,
+    comment_text,
+    console,
+    errors,
+    fail,
+    follow_job,
+    open_runtime,
+    print_thread,
+    refusals,
+)
 
 if TYPE_CHECKING:
     from service.backlog.schemas import BacklogFilter
@@ -259,6 +269,7 @@ def backlog_show(
     from sqlalchemy import select
 
     from service.backlog import service
+    from service.core.comments import Thread, list_comments
     from service.core.enums import ItemAction, SuggestionStatus
     from service.core.schemas import BacklogItemPublic
     from service.core.summaries import summary
@@ -267,6 +278,7 @@ def backlog_show(
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
         found = BacklogItemPublic.model_validate(service.find_item(session, item))
+        thread = [(c.author or "someone", c.at, c.text) for c in list_comments(session, Thread(item_id=found.id))]
         children = select(BacklogItem).where(BacklogItem.parent_id == found.id).order_by(BacklogItem.id)
         kids = [f"child #{c.id} {c.title}" + (" (closed)" if c.closed else "") for c in session.scalars(children)]
         waits, blocks = service.links(session, found)
@@ -293,6 +305,27 @@ def backlog_show(
         console.print(line, markup=False, highlight=False, style="bold" if line is heading else None)
     for suggestion_id, kind, said in on_it:
         console.print(f"pending: #{suggestion_id} {kind}: {said} (refinery review show {suggestion_id})", markup=False)
+    print_thread(thread)
+
+
+@backlog_app.command("comment")
+def backlog_comment(
+    item: ItemArgument,
+    text: Annotated[str, typer.Argument(help="The comment ('-': read it from standard input).")],
+    author: Annotated[str | None, typer.Option("--as", help="Who comments (default: your login name).")] = None,
+) -> None:
+    """Comment on a backlog item (an answer to an open question, what refinement settled); `@name` tells that person.
+    It changes nothing on the item."""
+    import getpass
+
+    from service.backlog import service
+    from service.core.comments import Thread, add_comment
+
+    said = comment_text(text)
+    with refusals(), open_runtime().db.session() as session:
+        found = service.find_item(session, item)
+        comment = add_comment(session, Thread(item_id=found.id), author or getpass.getuser(), said)
+        console.print(f"commented on item #{found.id} as {comment.author}", markup=False, highlight=False)
 
 
 def _linked(waits: list[Any], blocks: list[Any]) -> list[tuple[str, Any]]:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 
 from service import duplicates
+from service.accounts import PrincipalDep
 from service.backlog import jobs, service
 from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, ParsedImport, parse_import
@@ -18,8 +19,20 @@ from service.backlog.schemas import (
     ImportResult,
     ItemEventPublic,
 )
-from service.core.deps import ActorDep, JobsDep, RuntimeDep
-from service.core.schemas import BacklogItemPublic, DryRun, IdPath, JobCreated, Offset, errors
+from service.core import comments
+from service.core.comments import Thread
+from service.core.deps import ActorDep, JobsDep, RuntimeDep, decider
+from service.core.enums import Role
+from service.core.schemas import (
+    BacklogItemPublic,
+    CommentCreate,
+    CommentPublic,
+    DryRun,
+    IdPath,
+    JobCreated,
+    Offset,
+    errors,
+)
 from service.core.tables import ImportJob
 from service.duplicates.schemas import DuplicateCandidatePublic
 
@@ -91,6 +104,36 @@ def backlog_item_history(item_id: IdPath, runtime: RuntimeDep) -> list[ItemEvent
     changes (changes by accepted suggestions are in each suggestion's history)."""
     with runtime.db.session() as session:
         return [ItemEventPublic.model_validate(e) for e in service.item_history(session, item_id)]
+
+
+@router.get("/{item_id}/comments", response_model=list[CommentPublic], responses=errors(404))
+def list_item_comments(item_id: IdPath, runtime: RuntimeDep) -> list[CommentPublic]:
+    """People's comments on the item, oldest first (answers to open questions, what refinement settled)."""
+    with runtime.db.session() as session:
+        return [CommentPublic.model_validate(c) for c in comments.list_comments(session, Thread(item_id=item_id))]
+
+
+@router.post("/{item_id}/comments", status_code=201, response_model=CommentPublic, responses=errors(404, 422))
+def add_item_comment(
+    item_id: IdPath, body: CommentCreate, request: Request, runtime: RuntimeDep, actor: ActorDep
+) -> CommentPublic:
+    """Comment on a backlog item; `@name` tells that person (their inbox), as does any comment in a thread they are
+    in. It changes nothing on the item."""
+    with runtime.db.session() as session:
+        thread = Thread(item_id=item_id)
+        comment = comments.add_comment(session, thread, decider(request, actor, body.author), body.text)
+        return CommentPublic.model_validate(comment)
+
+
+@router.delete("/{item_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
+def delete_item_comment(
+    item_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, principal: PrincipalDep
+) -> Response:
+    """Delete a comment: your own; an admin's, anyone's (while accounts are off, anyone's)."""
+    anyones = principal is None or principal.role == Role.admin
+    with runtime.db.session() as session:
+        comments.delete_comment(session, Thread(item_id=item_id), comment_id, actor, anyones)
+    return Response(status_code=204)
 
 
 @router.post("/items", status_code=201, response_model=ImportResult, responses=errors(400, 413, 422, 503))

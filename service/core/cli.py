@@ -66,6 +66,28 @@ def refusals() -> Iterator[None]:
         raise fail(str(exc)) from exc
 
 
+def comment_text(text: str) -> str:
+    """A comment as given on the command line ('-': read from standard input); refused when empty or too long."""
+    import sys
+
+    from service.core.schemas import MAX_COMMENT
+
+    said = (sys.stdin.read() if text == "-" else text).strip()
+    if not said:
+        raise fail("the comment is empty: write what you want to say")
+    if len(said) > MAX_COMMENT:
+        raise fail(f"the comment has {len(said):,} characters; one takes at most {MAX_COMMENT:,}: shorten it")
+    return said
+
+
+def print_thread(thread: list[tuple[str, Any, str]]) -> None:
+    """A thread's comments, (author, time, text) oldest first, as text (a comment's markup is not read)."""
+    if thread:
+        console.print(f"comments ({len(thread)}):")
+    for author, at, text in thread:
+        console.print(f"  {author}, {at:%Y-%m-%d %H:%M}: ", escape(text), sep="")
+
+
 def candidates_table(title: str, rows: list[dict[str, Any]]) -> Table:
     """Likely duplicates (the duplicate search's candidates), best first, with their verdicts."""
     table = Table("score", "verdict", "kind", "id", "title", title=title)

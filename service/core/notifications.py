@@ -1,11 +1,12 @@
 """People's inboxes: what another person did that concerns them, written in the transaction that did it.
 
 The events are the outbox's (`service.core.outbox` queues them on the session; at commit it hands them here too):
-- a comment tells those it mentions (`@bo`) and the suggestion's followers;
+- a comment tells those it mentions (`@bo`) and the followers of its suggestion or backlog item;
 - a suggestion given to someone tells them;
 - a decision on a suggestion (accepted, rejected, undone) tells its followers.
 A suggestion's followers: the person it is given to, everyone in its thread, and those watching it (`Subscription`),
-less those who muted it. A mention and an assignment reach a person who muted it all the same.
+less those who muted it. A mention and an assignment reach a person who muted it all the same. A backlog item's
+followers: everyone in its thread.
 
 No one is told of what they did themselves, and a person gets one line an event (the strongest reason). Once accounts
 are on, only the project's members are told: a mention of anyone else is a name in the text, nothing more."""
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.core.enums import NotificationReason, WebhookEvent
 from service.core.summaries import one_line, summary
-from service.core.tables import Comment, Membership, Notification, Subscription, Suggestion, User
+from service.core.tables import BacklogItem, Comment, Membership, Notification, Subscription, Suggestion, User
 
 
 class Queued(Protocol):
@@ -30,9 +31,11 @@ class Queued(Protocol):
     suggestion_id: int | None
     actor: str | None
     comment_id: int | None
+    item_id: int | None
 
 
 SHOWN_TEXT = 300  # of a comment or a rejection's reason, in its line
+SHOWN_TITLE = 100  # of a backlog item's title
 DECIDED = {
     WebhookEvent.suggestion_accepted: "accepted",
     WebhookEvent.suggestion_rejected: "rejected",
@@ -45,26 +48,26 @@ def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
     made: list[Notification] = []
     accounts: bool | None = None  # accounts are on: read once, at the first event that tells anyone
     for queued in events:
-        if queued.suggestion_id is None or not _concerns_people(queued.event):
-            continue
-        suggestion = session.get(Suggestion, queued.suggestion_id)
-        if suggestion is None:
+        about = _about(session, queued)
+        if about is None:
             continue
         comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
-        told = _recipients(session, queued, suggestion, comment)
+        told = _recipients(session, queued, about, comment)
         told.pop(queued.actor or "", None)
         if accounts is None:
             accounts = session.scalar(select(User.id).limit(1)) is not None
-        members = _members(session, suggestion.project_id, told) if accounts else None
+        members = _members(session, about.project_id, told) if accounts else None
+        on_item = isinstance(about, BacklogItem)
         made += [
             Notification(
-                project_id=suggestion.project_id,
+                project_id=about.project_id,
                 recipient=recipient,
                 reason=reason,
-                suggestion_id=suggestion.id,
+                suggestion_id=None if on_item else about.id,
+                item_id=about.id if on_item else None,
                 comment_id=comment.id if comment else None,
                 actor=queued.actor,
-                text=line(reason, queued, suggestion, comment, recipient),
+                text=line(reason, queued, about, comment, recipient),
             )
             for recipient, reason in told.items()
             if members is None or recipient in members
@@ -75,30 +78,49 @@ def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
     return made
 
 
+def _about(session: Session, queued: Queued) -> Suggestion | BacklogItem | None:
+    """What the event is about, when it concerns people: a suggestion (a comment, an assignment, a decision) or a
+    backlog item (a comment in its thread; its edits tell no one)."""
+    if queued.item_id is not None:
+        return session.get(BacklogItem, queued.item_id) if queued.event == WebhookEvent.comment_created else None
+    if queued.suggestion_id is None or not _concerns_people(queued.event):
+        return None
+    return session.get(Suggestion, queued.suggestion_id)
+
+
 def _concerns_people(event: WebhookEvent) -> bool:
     return event in DECIDED or event in (WebhookEvent.comment_created, WebhookEvent.suggestion_assigned)
 
 
 def _recipients(
-    session: Session, queued: Queued, suggestion: Suggestion, comment: Comment | None
+    session: Session, queued: Queued, about: Suggestion | BacklogItem, comment: Comment | None
 ) -> dict[str, NotificationReason]:
     """Who is told, each with the strongest reason, in the order they are named."""
     told: dict[str, NotificationReason] = {}
     if queued.event == WebhookEvent.comment_created and comment is not None:
         for name in comment.mentions:
             told.setdefault(name, NotificationReason.mentioned)
-        for name in followers(session, suggestion, before=comment.id):
+        for name in followers(session, about, before=comment.id):
             told.setdefault(name, NotificationReason.commented)
-    elif queued.event == WebhookEvent.suggestion_assigned and suggestion.assignee:
-        told[suggestion.assignee] = NotificationReason.assigned
+    elif isinstance(about, BacklogItem):
+        pass
+    elif queued.event == WebhookEvent.suggestion_assigned and about.assignee:
+        told[about.assignee] = NotificationReason.assigned
     elif queued.event in DECIDED:
-        told = dict.fromkeys(followers(session, suggestion), NotificationReason.decided)
+        told = dict.fromkeys(followers(session, about), NotificationReason.decided)
     return told
 
 
-def followers(session: Session, suggestion: Suggestion, before: int | None = None) -> list[str]:
-    """Who follows the suggestion: the person it is given to, its thread's authors (those of comments before the one
-    `before`, when given), and those watching it; less those who muted it; each once, in that order."""
+def followers(session: Session, about: Suggestion | BacklogItem, before: int | None = None) -> list[str]:
+    """Who follows a suggestion: the person it is given to, its thread's authors (those of comments before the one
+    `before`, when given), and those watching it; less those who muted it; each once, in that order. A backlog
+    item's: its thread's authors."""
+    if isinstance(about, BacklogItem):
+        thread = select(Comment.author).where(Comment.item_id == about.id, Comment.author.is_not(None))
+        if before is not None:
+            thread = thread.where(Comment.id < before)
+        return [name for name in dict.fromkeys(session.scalars(thread.order_by(Comment.id))) if name]
+    suggestion = about
     thread = select(Comment.author).where(Comment.suggestion_id == suggestion.id, Comment.author.is_not(None))
     if before is not None:
         thread = thread.where(Comment.id < before)
@@ -122,14 +144,22 @@ def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str
 
 
 def line(
-    reason: NotificationReason, queued: Queued, suggestion: Suggestion, comment: Comment | None, recipient: str
+    reason: NotificationReason,
+    queued: Queued,
+    about: Suggestion | BacklogItem,
+    comment: Comment | None,
+    recipient: str,
 ) -> str:
-    """The inbox's line: who did what to which suggestion, and what a comment said."""
+    """The inbox's line: who did what to which suggestion or item, and what a comment said."""
     who = queued.actor or "Someone"
-    subject = f"{suggestion.kind.replace('_', ' ')} #{suggestion.id} ({summary(suggestion)})"
+    if isinstance(about, BacklogItem):
+        subject = f"item #{about.id} ({one_line(about.title, SHOWN_TITLE)})"
+    else:
+        subject = f"{about.kind.replace('_', ' ')} #{about.id} ({summary(about)})"
     if comment is not None:
         verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
         return f"{who} {verb} {subject}: {one_line(comment.text, SHOWN_TEXT)}"
+    suggestion = about
     if reason == NotificationReason.assigned:
         return f"{who} gave you {subject} to decide"
     given = ", given to you" if suggestion.assignee == recipient else ""

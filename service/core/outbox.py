@@ -59,9 +59,17 @@ class Queued:
     notification: Notification | None = None  # a line just written in someone's inbox
 
 
-def queue(session: Session, what: WebhookEvent, suggestion_id: int, actor: str | None, comment_id: int | None = None):
-    """Tell the project's webhooks of `what` once this transaction commits."""
-    _enqueue(session, Queued(what, suggestion_id, actor, comment_id))
+def queue(
+    session: Session,
+    what: WebhookEvent,
+    suggestion_id: int | None,
+    actor: str | None,
+    comment_id: int | None = None,
+    item_id: int | None = None,
+) -> None:
+    """Tell the project's webhooks of `what` (about a suggestion, or a comment in an item's thread: `item_id`) once
+    this transaction commits."""
+    _enqueue(session, Queued(what, suggestion_id, actor, comment_id, item_id=item_id))
 
 
 def queue_job_finished(session: Session, table: type[Any], job_id: int, actor: str | None = None) -> None:
@@ -126,11 +134,12 @@ def _write_deliveries(session: Session, events: list[Queued]) -> None:
             body = job_body(row, queued.actor, project)
         elif queued.notification is not None:
             body = notification_body(row, project)
-        elif queued.item_id is not None:
-            body = item_body(queued.event, row, queued.actor, queued.changed or {}, project)
         else:
             comment = session.get(Comment, queued.comment_id) if queued.comment_id else None
-            body = event_body(queued.event, row, queued.actor, comment, project)
+            if queued.item_id is not None:
+                body = item_body(queued.event, row, queued.actor, queued.changed or {}, project, comment)
+            else:
+                body = event_body(queued.event, row, queued.actor, comment, project)
         for hook in wanted:
             session.add(WebhookDelivery(webhook_id=hook.id, project_id=hook.project_id, event=queued.event, body=body))
 
@@ -154,6 +163,7 @@ def notification_body(line: Notification, project: Project | None) -> dict[str, 
             "recipient": line.recipient,
             "reason": line.reason,
             "suggestion_id": line.suggestion_id,
+            "item_id": line.item_id,
             "comment_id": line.comment_id,
             "text": line.text,
         },
@@ -182,31 +192,41 @@ def job_body(job: Any, actor: str | None, project: Project | None) -> dict[str, 
 
 
 def item_body(
-    what: WebhookEvent, item: BacklogItem, actor: str | None, changed: dict[str, Any], project: Project | None
+    what: WebhookEvent,
+    item: BacklogItem,
+    actor: str | None,
+    changed: dict[str, Any],
+    project: Project | None,
+    comment: Comment | None = None,
 ) -> dict[str, Any]:
-    """`item.created` / `item.updated`: the item as it now stands, the fields a person changed (`changed`, their new
-    values), and one line for a chat."""
+    """`item.created` / `item.updated` / `comment.created` in an item's thread: the item as it now stands, the fields
+    a person changed (`changed`, their new values) or the comment, and one line for a chat."""
     who = actor or "someone"
-    text = (
-        f"{who} added item #{item.id}: {item.title}"
-        if what == WebhookEvent.item_created
-        else f"{who} edited item #{item.id} {item.title}: {', '.join(sorted(changed))}"
+    if what == WebhookEvent.item_created:
+        text = f"{who} added item #{item.id}: {item.title}"
+    elif comment is not None:
+        text = f"{who} commented on item #{item.id} ({item.title}): {comment.text[:300]}"
+    else:
+        text = f"{who} edited item #{item.id} {item.title}: {', '.join(sorted(changed))}"
+    return (
+        _envelope(what, actor, project, text)
+        | {
+            "item": {
+                "id": item.id,
+                "title": item.title,
+                "item_type": item.item_type,
+                "labels": list(item.labels or []),
+                "priority": item.priority,
+                "story_points": item.story_points,
+                "parent_id": item.parent_id,
+                "depends_on": list(item.depends_on or []),
+                "closed": item.closed,
+                "external_id": item.external_id,
+            },  # fmt: skip
+            "changed": changed,
+        }
+        | _comment_part(comment)
     )
-    return _envelope(what, actor, project, text) | {
-        "item": {
-            "id": item.id,
-            "title": item.title,
-            "item_type": item.item_type,
-            "labels": list(item.labels or []),
-            "priority": item.priority,
-            "story_points": item.story_points,
-            "parent_id": item.parent_id,
-            "depends_on": list(item.depends_on or []),
-            "closed": item.closed,
-            "external_id": item.external_id,
-        },  # fmt: skip
-        "changed": changed,
-    }
 
 
 def event_body(
@@ -240,12 +260,19 @@ def event_body(
             "assignee": suggestion.assignee,
         },
     }
-    if comment is not None:
-        body["comment"] = {
+    return body | _comment_part(comment)
+
+
+def _comment_part(comment: Comment | None) -> dict[str, Any]:
+    """A body's `comment`, when the event is one."""
+    if comment is None:
+        return {}
+    return {
+        "comment": {
             "id": comment.id,
             "author": comment.author,
             "text": comment.text,
             "mentions": comment.mentions,
             "at": comment.at.isoformat(),
         }
-    return body
+    }

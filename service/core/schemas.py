@@ -1,5 +1,5 @@
-"""Response models more than one feature answers with: suggestions, backlog items, queued jobs, errors; and the
-bounds every id and offset in a request shares."""
+"""Response models more than one feature answers with: suggestions, backlog items, comments, queued jobs, errors; and
+the bounds every id and offset in a request shares."""
 
 from __future__ import annotations
 
@@ -7,10 +7,36 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
 
 from service.core.enums import JobStatus, SuggestionKind, SuggestionStatus
 from service.core.summaries import summary
+
+MAX_COMMENT = 10_000
+Decider = Annotated[
+    str | None, Field(max_length=200, description="Who decides (or comments); ignored once accounts are on.")
+]
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT)]
+    author: Decider = None
+
+
+class CommentPublic(BaseModel):
+    """A comment in a suggestion's thread (`suggestion_id`) or a backlog item's (`item_id`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    suggestion_id: int | None
+    item_id: int | None
+    author: str | None
+    text: str
+    at: datetime
+    mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")
 
 
 class SuggestionPublic(BaseModel):
@@ -73,6 +99,7 @@ class BacklogItemPublic(BaseModel):
     depends_on: list[int] = Field(
         [], description="The ids of the items it waits for: set by a person, imported, or by an accepted priority."
     )
+    comment_count: int = Field(0, description="How many comments its thread has (`/v1/backlog/{id}/comments`).")
     created_at: datetime
     updated_at: datetime
 

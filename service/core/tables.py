@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     false,
     func,
     select,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.core.enums import DeliveryStatus, ImportPhase, JobStatus, SuggestionStatus
 
@@ -152,13 +155,16 @@ class SuggestionEvent(Base):
 
 
 class Comment(ProjectScoped, Base):
-    """A person's remark on a suggestion (a question to the team, why it is held), kept whatever its status; not a
-    change to it, so not in its history."""
+    """A person's remark on a suggestion (a question to the team, why it is held), kept whatever its status, or on a
+    backlog item (an answer to an open question, a decision in refinement); not a change to either, so in neither's
+    history. Exactly one of `suggestion_id` and `item_id` is set: the thread it is in."""
 
     __tablename__ = "comments"
+    __table_args__ = (CheckConstraint("(suggestion_id IS NULL) <> (item_id IS NULL)", name="ck_comments_one_thread"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id"), index=True)
     author: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -179,6 +185,15 @@ Suggestion.comment_count = column_property(
     .scalar_subquery(),
     expire_on_flush=False,
 )
+BacklogItem.comment_count = column_property(
+    select(func.count(Comment.id)).where(Comment.item_id == BacklogItem.id).correlate_except(Comment).scalar_subquery(),
+    expire_on_flush=False,
+)  # likewise, loaded with the item
+
+
+@event.listens_for(BacklogItem, "init")
+def _no_comments_yet(item: BacklogItem, args: object, kwargs: object) -> None:
+    set_committed_value(item, "comment_count", 0)  # a new item's, without a query for it
 
 
 class Notification(ProjectScoped, Base):
@@ -199,7 +214,8 @@ class Notification(ProjectScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(200), index=True)
     reason: Mapped[str] = mapped_column(String(20))  # NotificationReason
-    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"), index=True)
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)  # one line, as it was said then

@@ -131,7 +131,7 @@ def claim(db: Database, settings: Settings, now: datetime) -> list[Digest]:
 
 
 def message(digest: Digest, settings: Settings) -> EmailMessage:
-    """The e-mail of one person's lines: each with its project and a link to its suggestion in the desk."""
+    """The e-mail of one person's lines: each with its project and a link to its suggestion or item in the desk."""
     projects = list(dict.fromkeys(name for _, _, name in digest.lines))
     count = len(digest.lines)
     if count == 1:
@@ -143,7 +143,7 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
         body += [project if len(projects) > 1 else f"In {project}:"]
         for line, key, name in digest.lines:
             if name == project:
-                link = desk_link(settings, key, line.suggestion_id)
+                link = desk_link(settings, key, line)
                 body += [f"- {line.text}"] + ([f"  {link}"] if link else [])
         body.append("")
     body += [
@@ -162,11 +162,13 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
     return mail
 
 
-def desk_link(settings: Settings, project_key: str, suggestion_id: int) -> str | None:
-    """The desk's page of one suggestion (REFINERY_DESK_URL; none without it)."""
+def desk_link(settings: Settings, project_key: str, line: Notification) -> str | None:
+    """The desk's page of a line's suggestion, or of its backlog item's comments (REFINERY_DESK_URL; none without
+    it)."""
     if not settings.desk_url:
         return None
-    return f"{settings.desk_url.rstrip('/')}/?project={quote(project_key)}#review/{suggestion_id}"
+    where = f"review/{line.suggestion_id}" if line.suggestion_id is not None else f"backlog/{line.item_id}"
+    return f"{settings.desk_url.rstrip('/')}/?project={quote(project_key)}#{where}"
 
 
 def connect(settings: Settings) -> smtplib.SMTP:

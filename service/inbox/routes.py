@@ -23,7 +23,8 @@ def list_inbox(
     after: int | None = Query(None, ge=1, le=MAX_ID, description="Only lines older than this one (the next page)."),
 ) -> list[NotificationPublic]:
     """What others did that concerns you, newest first: you were mentioned in a comment, given a suggestion to
-    decide, or someone commented on or decided a suggestion you follow (given to you, in its thread, watched).
+    decide, or someone commented on or decided a suggestion you follow (given to you, in its thread, watched), or
+    commented on a backlog item whose thread you are in.
     `X-Unread-Count` says how many of your lines are unread. Without accounts, name yourself with `X-User`."""
     recipient = service.whose(actor)
     with runtime.db.session() as session:
@@ -35,10 +36,11 @@ def list_inbox(
 @router.post("/v1/inbox/read", response_model=Marked, responses=errors(422))
 def mark(body: MarkRequest, runtime: RuntimeDep, actor: ActorDep) -> Marked:
     """Mark lines of your inbox read (`"read": false`: unread again): these `ids`, those about a `suggestion_id` (the
-    desk marks them when it shows the suggestion), or `"all": true`."""
+    desk marks them when it shows the suggestion) or an `item_id` (when it shows the item's comments), or
+    `"all": true`."""
     recipient = service.whose(actor)
     with runtime.db.session() as session:
-        marked = service.mark(session, recipient, body.ids or None, body.read, body.suggestion_id)
+        marked = service.mark(session, recipient, body.ids or None, body.read, body.suggestion_id, body.item_id)
         return Marked(marked=marked, unread=service.count_unread(session, recipient))
 
 

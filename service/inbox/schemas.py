@@ -17,10 +17,11 @@ class NotificationPublic(BaseModel):
 
     id: int
     reason: NotificationReason = Field(description="Why it is yours: mentioned, assigned, commented or decided.")
-    suggestion_id: int
+    suggestion_id: int | None = Field(description="The suggestion it is about (none: a backlog item's comment).")
+    item_id: int | None = Field(None, description="The backlog item whose thread the comment is in, if so.")
     comment_id: int | None = Field(description="The comment it tells of, if any.")
     actor: str | None = Field(description="Who did it.")
-    text: str = Field(description="One line: who did what to which suggestion.")
+    text: str = Field(description="One line: who did what to which suggestion or item.")
     at: datetime
     read: bool
 
@@ -35,19 +36,21 @@ class NotificationPublic(BaseModel):
 
 
 class MarkRequest(BaseModel):
-    """Mark lines of your inbox read (or unread again): these `ids`, those of one suggestion, or `all` of them."""
+    """Mark lines of your inbox read (or unread again): these `ids`, those of one suggestion or backlog item, or `all`
+    of them."""
 
     model_config = ConfigDict(extra="forbid")
 
     ids: list[IdValue] = Field([], max_length=MAX_MARKED_AT_ONCE, description="The lines' ids.")
     suggestion_id: IdValue | None = Field(None, description="Every line about this suggestion (it was looked at).")
+    item_id: IdValue | None = Field(None, description="Every line about this backlog item's comments.")
     all: bool = Field(False, description="Every line of your inbox in this project.")
     read: bool = Field(True, description="false: mark them unread again.")
 
     @model_validator(mode="after")
     def _one(self) -> MarkRequest:
-        if [bool(self.ids), self.suggestion_id is not None, self.all].count(True) != 1:
-            raise ValueError("give the lines' `ids`, a `suggestion_id`, or `all: true` (one of them)")
+        if [bool(self.ids), self.suggestion_id is not None, self.item_id is not None, self.all].count(True) != 1:
+            raise ValueError("give the lines' `ids`, a `suggestion_id`, an `item_id`, or `all: true` (one of them)")
         return self
 
 

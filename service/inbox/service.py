@@ -44,15 +44,22 @@ def count_unread(session: Session, recipient: str) -> int:
 
 
 def mark(
-    session: Session, recipient: str, ids: list[int] | None, read: bool = True, suggestion_id: int | None = None
+    session: Session,
+    recipient: str,
+    ids: list[int] | None,
+    read: bool = True,
+    suggestion_id: int | None = None,
+    item_id: int | None = None,
 ) -> int:
-    """Mark the person's lines `ids`, or those about `suggestion_id`, or all of them (both None), read or unread; how
-    many changed. Another person's lines and ids that are not lines are left alone."""
+    """Mark the person's lines `ids`, or those about `suggestion_id` or `item_id`, or all of them (none of these),
+    read or unread; how many changed. Another person's lines and ids that are not lines are left alone."""
     query = update(Notification).where(Notification.recipient == recipient)
     if ids is not None:
         query = query.where(Notification.id.in_(ids))
     if suggestion_id is not None:
         query = query.where(Notification.suggestion_id == suggestion_id)
+    if item_id is not None:
+        query = query.where(Notification.item_id == item_id)
     query = query.where(Notification.read_at.is_(None) if read else Notification.read_at.is_not(None))
     changed = session.execute(
         query.values(read_at=utcnow() if read else None), execution_options={"synchronize_session": False}

@@ -1,6 +1,7 @@
 """What people did in a project, newest first: decisions on suggestions (accepted, with edits or not, rejected,
-undone), assignments, regenerated drafts, comments, and their own edits of backlog items (with re-imports that took a
-tracker's changes). What the AI made is not listed: the review queue is where that waits."""
+undone), assignments, regenerated drafts, comments (on suggestions and on backlog items), and their own edits of
+backlog items (with re-imports that took a tracker's changes). What the AI made is not listed: the review queue is
+where that waits."""
 
 from __future__ import annotations
 
@@ -66,7 +67,11 @@ def activity(
     before the time `before` (all, when neither), by `actor` when given (a decision made with no name is nobody's)."""
     after = after or (Cursor(before, -1, 0) if before else None)  # a time alone: everything strictly before it
     decisions = select(SuggestionEvent).where(SuggestionEvent.action != SuggestionAction.created)
-    comments = select(Comment, Suggestion).join(Suggestion, Suggestion.id == Comment.suggestion_id)
+    comments = (
+        select(Comment, Suggestion, BacklogItem)
+        .outerjoin(Suggestion, Suggestion.id == Comment.suggestion_id)
+        .outerjoin(BacklogItem, BacklogItem.id == Comment.item_id)
+    )  # a comment is in a suggestion's thread or an item's
     edits = select(ItemEvent, BacklogItem).join(BacklogItem, BacklogItem.id == ItemEvent.item_id)
     if actor is not None:
         decisions = decisions.where(SuggestionEvent.actor == actor)
@@ -87,17 +92,20 @@ def activity(
                 detail=_decision_detail(event, suggestion),
             )
         )
-    for comment, suggestion in session.execute(_newest(comments, Comment.at, Comment.id, COMMENT, after, limit)):
+    for comment, suggestion, item in session.execute(_newest(comments, Comment.at, Comment.id, COMMENT, after, limit)):
+        on = (
+            {"suggestion_id": suggestion.id, "kind": suggestion.kind, "subject": summary(suggestion)}
+            if suggestion is not None
+            else {"item_id": item.id, "subject": item.title}
+        )
         found.append(
             ActivityPublic(
                 at=comment.at,
                 cursor=str(Cursor(comment.at, COMMENT, comment.id)),
                 actor=comment.author,
                 action="commented",
-                suggestion_id=suggestion.id,
-                kind=suggestion.kind,
-                subject=summary(suggestion),
                 detail=_cut(comment.text),
+                **on,
             )
         )
     for event, item in session.execute(_newest(edits, ItemEvent.at, ItemEvent.id, EDIT, after, limit)):

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from service.core.cli import console, errors, fail, open_runtime, refusals
+from service.core.cli import comment_text, console, errors, fail, open_runtime, print_thread, refusals
 from service.core.summaries import summary
 
 review_app = typer.Typer(help="Review suggestions: nothing enters the backlog until a person accepts it.")
@@ -161,13 +161,13 @@ def review_show(
 ) -> None:
     """One suggestion: what it proposes, its warnings, what it was made from and by which model and prompt."""
     from service.core import suggestions
+    from service.core.comments import Thread, list_comments
     from service.core.schemas import SuggestionPublic
-    from service.review.comments import list_comments
 
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
         shown = SuggestionPublic.model_validate(suggestions.get_suggestion(session, suggestion_id))
-        thread = [(c.author or "someone", c.at, c.text) for c in list_comments(session, suggestion_id)]
+        thread = [(c.author or "someone", c.at, c.text) for c in list_comments(session, Thread(suggestion_id))]
     if as_json:
         print(shown.model_dump_json(indent=2))
         return
@@ -182,10 +182,7 @@ def review_show(
     console.print_json(json.dumps(shown.payload))
     if shown.evidence:
         console.print(f"evidence: {', '.join(sorted(shown.evidence))} (`--json` shows it)")
-    if thread:
-        console.print(f"comments ({len(thread)}):")
-    for author, at, text in thread:
-        console.print(f"  {author}, {at:%Y-%m-%d %H:%M}: ", escape(text), sep="")
+    print_thread(thread)
 
 
 @review_app.command("comment")
@@ -195,19 +192,12 @@ def review_comment(
     author: Annotated[str | None, typer.Option("--as", help="Who comments (default: your login name).")] = None,
 ) -> None:
     """Comment on a suggestion of any status (a question to the team, why it is held); it decides nothing."""
-    import sys
+    from service.core.comments import Thread, add_comment
 
-    from service.review.comments import add_comment
-    from service.review.schemas import MAX_COMMENT
-
-    said = (sys.stdin.read() if text == "-" else text).strip()
-    if not said:
-        raise fail("the comment is empty: write what you want to say")
-    if len(said) > MAX_COMMENT:
-        raise fail(f"the comment has {len(said):,} characters; one takes at most {MAX_COMMENT:,}: shorten it")
+    said = comment_text(text)
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
-        comment = add_comment(session, suggestion_id, author or getpass.getuser(), said)
+        comment = add_comment(session, Thread(suggestion_id), author or getpass.getuser(), said)
         console.print(f"commented on #{suggestion_id} as {comment.author}")
 
 

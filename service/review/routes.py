@@ -7,19 +7,26 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from service.accounts import PrincipalDep
-from service.core import suggestions
+from service.core import comments, suggestions
+from service.core.comments import Thread
 from service.core.deps import ActorDep, RuntimeDep, decider
 from service.core.enums import Role, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput
 from service.core.runtime import Runtime
-from service.core.schemas import BacklogItemPublic, IdPath, Offset, SuggestionPublic, errors
-from service.review import activity, comments, decisions, insights
+from service.core.schemas import (
+    BacklogItemPublic,
+    CommentCreate,
+    CommentPublic,
+    IdPath,
+    Offset,
+    SuggestionPublic,
+    errors,
+)
+from service.review import activity, decisions, insights
 from service.review.schemas import (
     AcceptRequest,
     ActivityPublic,
     AssignRequest,
-    CommentCreate,
-    CommentPublic,
     DecidedMany,
     DecideManyRequest,
     InsightsPublic,
@@ -157,7 +164,7 @@ def undo(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> Suggest
 def list_comments(suggestion_id: IdPath, runtime: RuntimeDep) -> list[CommentPublic]:
     """People's comments on the suggestion, oldest first."""
     with runtime.db.session() as session:
-        return [CommentPublic.model_validate(c) for c in comments.list_comments(session, suggestion_id)]
+        return [CommentPublic.model_validate(c) for c in comments.list_comments(session, Thread(suggestion_id))]
 
 
 @queue.post("/{suggestion_id}/comments", status_code=201, response_model=CommentPublic, responses=errors(404, 422))
@@ -166,7 +173,7 @@ def add_comment(
 ) -> CommentPublic:
     """Comment on a suggestion of any status (a question to the team, why it is held); it decides nothing."""
     with runtime.db.session() as session:
-        comment = comments.add_comment(session, suggestion_id, decider(request, actor, body.author), body.text)
+        comment = comments.add_comment(session, Thread(suggestion_id), decider(request, actor, body.author), body.text)
         return CommentPublic.model_validate(comment)
 
 
@@ -177,7 +184,7 @@ def delete_comment(
     """Delete a comment: your own; an admin's, anyone's (while accounts are off, anyone's)."""
     anyones = principal is None or principal.role == Role.admin
     with runtime.db.session() as session:
-        comments.delete_comment(session, suggestion_id, comment_id, actor, anyones)
+        comments.delete_comment(session, Thread(suggestion_id), comment_id, actor, anyones)
     return Response(status_code=204)
 
 

@@ -10,14 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pipelines.models import StoryDraftEdits
 from pipelines.prioritization import InputEdits
 from service.core.enums import SuggestionAction
-from service.core.schemas import IdValue, SuggestionPublic
+from service.core.schemas import Decider, IdValue, SuggestionPublic
 
 MAX_DECIDED_AT_ONCE = 200
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-MAX_COMMENT = 10_000
-Decider = Annotated[
-    str | None, Field(max_length=200, description="Who decides (or comments); ignored once accounts are on.")
-]
 
 
 class SuggestionEventPublic(BaseModel):
@@ -79,24 +75,6 @@ class Refused(BaseModel):
 class DecidedMany(BaseModel):
     decided: list[SuggestionPublic] = Field(description="The suggestions decided, in the order asked for.")
     refused: list[Refused] = Field(description="Those left as they were: already decided, unknown, stale, ...")
-
-
-class CommentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT)]
-    author: Decider = None
-
-
-class CommentPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    suggestion_id: int
-    author: str | None
-    text: str
-    at: datetime
-    mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")
 
 
 class ReasonCount(BaseModel):

@@ -1,9 +1,10 @@
 // What people did in this project (on the Review tab), newest first: decisions, assignments, comments, edits of
-// items; a suggestion's line opens it in the queue. "Older" loads the next page.
+// items; a suggestion's line opens it in the queue, an item's its row in the backlog. "Older" loads the next page.
 
 import { api, whoami } from "./api.js";
 import { $, flash, h, when } from "./dom.js";
-import { showSuggestion } from "./review.js";
+import { showItem } from "./inbox.js";
+import { open as openSuggestion } from "./review.js";
 
 const PAGE = 30;
 const SAID = { accepted: "accepted", accepted_with_edits: "accepted with edits", rejected: "rejected", reopened: "undid the decision on",
@@ -13,14 +14,14 @@ function line(a) {
   const who = a.actor || (a.action === "imported" ? "A re-import" : "Someone");
   const about = a.suggestion_id
     ? h("a", { href: "#review", class: "activity-subject", onclick: (e) => { e.preventDefault(); open(a.suggestion_id); } }, `#${a.suggestion_id} ${a.subject}`)
-    : h("span", { class: "activity-subject" }, `item #${a.item_id} ${a.subject}`);
+    : h("a", { href: `#backlog/${a.item_id}`, class: "activity-subject", onclick: (e) => { e.preventDefault(); showItem(a.item_id); } }, `item #${a.item_id} ${a.subject}`);
   return h("li", { dataset: { at: a.at, cursor: a.cursor } }, h("span", { class: "hint" }, when(a.at)), ` ${who} ${SAID[a.action] || a.action} `, about,
     a.detail ? h("span", { class: "activity-detail" }, `: ${a.detail}`) : "");
 }
 
 async function open(id) {
   try {
-    showSuggestion(await api(`/v1/suggestions/${id}`));
+    await openSuggestion(id);
   } catch (error) {
     flash(error.message, "error");
   }

@@ -3,6 +3,7 @@
 
 import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
+import { showItemThread } from "./comments.js";
 import { followImport } from "./imports.js";
 import * as activity from "./activity.js";
 import * as inbox from "./inbox.js";
@@ -24,7 +25,8 @@ function show(hash) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
   }
-  const load = { review: () => (arg ? review.open(Number(arg)) : review.loadQueue()), refine: () => Promise.all([refine.loadQueue(), refine.loadReadiness()]), backlog: loadBacklog, upload: loadJobs,
+  const load = { review: () => (arg ? review.open(Number(arg)) : review.loadQueue()), refine: () => Promise.all([refine.loadQueue(), refine.loadReadiness()]),
+    backlog: () => loadBacklog().then(() => arg && openLinkedItem(Number(arg))), upload: loadJobs,
     meetings: () => meetings.load(arg), draft: loadDraftLearning }[tab];
   if (load) load().catch((error) => flash(error.message, "error"));
 }
@@ -269,7 +271,8 @@ function backlogRow(item) {
       item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`)
         : h("p", { class: "item-actions" },
           h("button", { class: "edit edit-item", onclick: (e) => e.target.closest("details").append(editForm(item)) }, "Edit"), " ",
-          h("button", { class: "item-history-button", onclick: (e) => showHistory(item, e.target.closest("details")) }, "History")))),
+          h("button", { class: "item-history-button", onclick: (e) => showHistory(item, e.target.closest("details")) }, "History"), " ",
+          threadButton(item)))),
     h("td", {}, item.item_type), h("td", {}, item.labels.join(", ")), h("td", {}, item.story_points ?? ""),
     h("td", {}, item.priority_score != null ? Number(item.priority_score).toFixed(2) : ""),
     h("td", {}, ev.ticket_count ? `${ev.ticket_count} tickets, ${ev.distinct_customers} customers` : ""),
@@ -435,6 +438,30 @@ async function saveItem(event, item) {
   } catch (error) {
     flash(error.message, "error");
   }
+}
+
+// "Comments (n)": opens the item's thread under its text (comments.js).
+function threadButton(item) {
+  const label = (n) => `Comments${n ? ` (${n})` : ""}`;
+  const button = h("button", { type: "button", class: "item-comments-button" }, label(item.comment_count));
+  button.addEventListener("click", () => openThread(item, button.closest("details")).catch((e) => flash(e.message, "error")));
+  return button;
+}
+
+async function openThread(item, details) {
+  details.open = true;
+  const slot = details.querySelector(".item-comments") || details.appendChild(h("section", { class: "item-comments" }));
+  const button = details.querySelector(".item-comments-button");
+  await showItemThread(item, slot, (n) => { item.comment_count = n; button.textContent = `Comments${n ? ` (${n})` : ""}`; });
+  slot.querySelector("textarea")?.focus();
+}
+
+// A link's `#backlog/12` (an inbox line's, a mailed one's): the item's row, opened at its comments.
+async function openLinkedItem(id) {
+  const row = $(`#backlog tbody tr[data-id="${id}"]`);
+  if (!row) { flash(`Item #${id} is not in this list: clear the filters, or it was merged or deleted.`, "error"); return; }
+  row.scrollIntoView({ block: "center" });
+  await openThread(shownItems.get(id), row.querySelector("details"));
 }
 
 async function showHistory(item, details) {

@@ -8,11 +8,18 @@ import { open } from "./review.js";
 
 const PAGE = 30;
 
+// The Backlog tab at the item's thread (`#backlog/12`), even when that is already the address.
+export function showItem(id) {
+  const target = `#backlog/${id}`;
+  if (location.hash === target) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  else location.hash = target;
+}
+
 function line(n) {
-  const open = h("a", { href: "#review", class: "inbox-text", onclick: (e) => { e.preventDefault(); openLine(n, li); } }, n.text);
+  const link = h("a", { href: n.item_id ? `#backlog/${n.item_id}` : "#review", class: "inbox-text", onclick: (e) => { e.preventDefault(); openLine(n, li); } }, n.text);
   const toggle = h("button", { type: "button", class: "inbox-mark", onclick: () => mark([n.id], li.classList.contains("unread")).catch((e) => flash(e.message, "error")) },
     n.read ? "Mark unread" : "Mark read");
-  const li = h("li", { class: n.read ? "" : "unread", dataset: { id: n.id, suggestion: n.suggestion_id } }, h("span", { class: "hint" }, when(n.at)), " ", open, " ", toggle);
+  const li = h("li", { class: n.read ? "" : "unread", dataset: { id: n.id, suggestion: n.suggestion_id ?? "", item: n.item_id ?? "" } }, h("span", { class: "hint" }, when(n.at)), " ", link, " ", toggle);
   return li;
 }
 
@@ -23,18 +30,21 @@ function showUnread(count) {
 async function openLine(n, li) {
   try {
     if (li.classList.contains("unread")) await mark([n.id], true);
-    await open(n.suggestion_id);
+    if (n.item_id) showItem(n.item_id);  // a comment on a backlog item: its thread there
+    else await open(n.suggestion_id);
   } catch (error) {
     flash(error.message, "error");
   }
 }
 
-// Marks lines read (or unread): `ids`, those about the suggestion `about`, or all of them (neither).
+// Marks lines read (or unread): `ids`, those `about` a suggestion or item (`{ suggestion_id }`, `{ item_id }`), or all
+// of them (neither).
 async function mark(ids, read, about = null) {
-  const json = ids ? { ids, read } : about ? { suggestion_id: about } : { all: true };
+  const json = ids ? { ids, read } : about || { all: true };
   const done = await api("/v1/inbox/read", { method: "POST", json });
+  const concerns = (li) => (about.item_id ? Number(li.dataset.item) === about.item_id : Number(li.dataset.suggestion) === about.suggestion_id);
   for (const li of $("#inbox-list").children) {
-    if (ids ? ids.includes(Number(li.dataset.id)) : !about || Number(li.dataset.suggestion) === about) {
+    if (ids ? ids.includes(Number(li.dataset.id)) : !about || concerns(li)) {
       li.classList.toggle("unread", !read);
       const button = li.querySelector(".inbox-mark");
       if (button) button.textContent = read ? "Mark unread" : "Mark read";
@@ -97,7 +107,10 @@ export function start() {
   $("#inbox-link").addEventListener("click", () => { $("#inbox").open = true; });
   // A suggestion looked at in the queue, however it was reached: its lines are read (when any are unread).
   document.addEventListener("refinery:shown", (event) => {
-    if (whoami().name && $("#inbox-unread").textContent && !$("#tab-review").hidden) mark(null, true, event.detail).catch(() => {});
+    if (whoami().name && $("#inbox-unread").textContent && !$("#tab-review").hidden) mark(null, true, { suggestion_id: event.detail }).catch(() => {});
+  });
+  document.addEventListener("refinery:item-shown", (event) => {  // an item's thread was opened: its lines are read
+    if (whoami().name && $("#inbox-unread").textContent) mark(null, true, { item_id: event.detail }).catch(() => {});
   });
   refresh().catch(() => {});
   setInterval(() => { if (document.visibilityState === "visible") refresh().catch(() => {}); }, 60_000);

@@ -2,6 +2,7 @@
 
 import { api, apiPage, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
+import { commentList, confirmDelete } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
@@ -560,8 +561,8 @@ function followView(s, subscribed) {
   return h("p", { class: "hint follow" }, said, " ", h("button", { type: "button", class: "follow-switch", onclick: change }, label));
 }
 
-// Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it; a
-// comment decides nothing. Its author, or an admin, deletes it (with accounts off, anyone: names are not proven).
+// Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it
+// (comments.js draws the thread).
 const commentCount = (n) => n ? h("span", { class: "comment-count" }, ` · ${n} comment${n === 1 ? "" : "s"}`) : "";
 
 async function loadComments(s) {
@@ -570,16 +571,12 @@ async function loadComments(s) {
     me.name ? api(`/v1/suggestions/${s.id}/subscription`).catch(() => null) : null]);
   const slot = $("#comments");
   if (!slot || slot.dataset.id !== String(s.id)) return;  // another suggestion is shown by now
-  const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
   const text = h("textarea", { id: "comment-text", rows: "2", maxlength: "10000", placeholder: "A question to the team, why it is held… (c; Ctrl+Enter sends)" });
   text.value = state.commentDrafts.get(s.id) || "";
   text.addEventListener("input", () => state.commentDrafts.set(s.id, text.value));
   const focused = document.activeElement?.id === "comment-text";
   slot.replaceChildren(h("h3", {}, `Comments (${list.length})`), subscribed ? followView(s, subscribed) : "",
-    list.length ? h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
-      h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`),
-      mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => deleteComment(s, c) }, "Delete") : "",
-      h("p", { class: "comment-text" }, ...withMentions(c.text, me.name))))) : "",
+    list.length ? commentList(list, (c) => deleteComment(s, c)) : "",
     h("form", { id: "comment-form", onsubmit: (event) => { event.preventDefault(); sendComment(); } },
       text, h("button", { type: "submit" }, "Comment")));
   if (focused) text.focus();
@@ -589,20 +586,6 @@ async function loadComments(s) {
     queueRow(s.id)?.querySelector(".title .comment-count")?.remove();
     queueRow(s.id)?.querySelector(".title")?.append(commentCount(list.length));
   }
-}
-
-// A comment's text as text nodes, each @name (as the server reads them: service/core/tables.py MENTION) in bold, and
-// marked when it names the reader.
-const MENTION = /(?<![\w@.])@([A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9])?)/g;
-function withMentions(text, myName) {
-  const parts = [];
-  let last = 0;
-  for (const match of text.matchAll(MENTION)) {
-    parts.push(text.slice(last, match.index), h("strong", { class: `mention${match[1] === myName ? " me" : ""}` }, match[0]));
-    last = match.index + match[0].length;
-  }
-  parts.push(text.slice(last));
-  return parts;
 }
 
 export async function sendComment() {
@@ -622,7 +605,7 @@ export async function sendComment() {
 }
 
 async function deleteComment(s, c) {
-  if (!confirm(`Delete ${c.author ? `${c.author}'s` : "this"} comment?`)) return;
+  if (!confirmDelete(c)) return;
   try {
     await api(`/v1/suggestions/${s.id}/comments/${c.id}`, { method: "DELETE" });
     await loadComments(s);

@@ -1,0 +1,66 @@
+"""Comments: a person's remarks in a thread, a suggestion's (a question to the team, why it is held; any status) or a
+backlog item's (an answer to an open question, what refinement settled). A comment decides nothing and changes
+nothing, so no history lists it; it is an event (`comment.created`) for webhooks and inboxes."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from service.core import outbox
+from service.core.enums import WebhookEvent
+from service.core.errors import Forbidden, NotFound
+from service.core.suggestions import get_suggestion
+from service.core.tables import BacklogItem, Comment
+
+
+class Thread(NamedTuple):
+    """Where comments are: a suggestion's thread or a backlog item's (exactly one of the two ids)."""
+
+    suggestion_id: int | None = None
+    item_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"suggestion {self.suggestion_id}" if self.suggestion_id is not None else f"backlog item {self.item_id}"
+
+    def of(self) -> ColumnElement[bool]:
+        """The comments of this thread (a WHERE clause)."""
+        if self.suggestion_id is not None:
+            return Comment.suggestion_id == self.suggestion_id
+        return Comment.item_id == self.item_id
+
+    def check(self, session: Session) -> None:
+        """NotFound when the suggestion or item does not exist (in this project)."""
+        if self.suggestion_id is not None:
+            get_suggestion(session, self.suggestion_id)
+        elif session.get(BacklogItem, self.item_id) is None:
+            raise NotFound(f"no backlog item with id {self.item_id}")
+
+
+def list_comments(session: Session, thread: Thread) -> list[Comment]:
+    """A thread's comments, oldest first."""
+    thread.check(session)
+    return list(session.scalars(select(Comment).where(thread.of()).order_by(Comment.id)))
+
+
+def add_comment(session: Session, thread: Thread, author: str | None, text: str) -> Comment:
+    thread.check(session)
+    comment = Comment(suggestion_id=thread.suggestion_id, item_id=thread.item_id, author=author, text=text)
+    session.add(comment)
+    session.flush()
+    outbox.queue(session, WebhookEvent.comment_created, thread.suggestion_id, author, comment.id, thread.item_id)
+    return comment
+
+
+def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str | None, anyones: bool) -> None:
+    """Delete a comment: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off)."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or (comment.suggestion_id, comment.item_id) != thread:
+        raise NotFound(f"{thread} has no comment {comment_id}")
+    if not anyones and comment.author != actor:
+        raise Forbidden(
+            f"comment {comment_id} is {comment.author or 'someone else'}'s: only they or an admin delete it"
+        )
+    session.delete(comment)
