@@ -21,7 +21,8 @@ from tests.test_undo import draft
 
 
 def add_item(client, title: str = "Export invoices as PDF", **headers: str) -> int:  # noqa: ANN001
-    made = client.post("/v1/backlog/items", json={"title": title, "description": "Finance asked for it."}, headers=headers)
+    asked = {"title": title, "description": "Finance asked for it."}
+    made = client.post("/v1/backlog/items", json=asked, headers=headers)
     assert made.status_code == 201, made.text
     return client.get("/v1/backlog", headers=headers).json()[-1]["id"]
 
