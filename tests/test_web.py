@@ -302,6 +302,42 @@ def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_i
     expect(page.locator("#project option[value=default]")).to_have_text("Default project (default)")
 
 
+def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk: str):
+    made = httpx.post(f"{desk}/v1/backlog/items", json={"title": "Export invoices as PDF"}, timeout=120)
+    assert made.status_code == 201
+    asked = {"text": "@ana which currencies? <b>EUR</b>?"}
+    assert httpx.post(f"{desk}/v1/backlog/1/comments", json=asked, headers={"X-User": "bo"}).status_code == 201
+    visit(page, "/#draft")
+    page.fill("#reviewer", "ana")
+    page.locator("#reviewer").dispatch_event("change")
+    expect(page.locator("#inbox-unread")).to_have_text("1")
+    page.click("#inbox-link")
+    line = page.locator("#inbox-list li").first
+    expect(line).to_contain_text("bo mentioned you on item #1 (Export invoices as PDF): @ana which currencies?")
+    line.locator(".inbox-text").click()
+    expect(page.locator("#tab-backlog")).to_be_visible()
+    thread = page.locator('#backlog tr[data-id="1"] .item-comments')
+    expect(thread.locator("h4")).to_have_text("Comments (1)")
+    expect(thread.locator(".comment-text")).to_have_text("@ana which currencies? <b>EUR</b>?")  # text, not markup
+    expect(thread.locator(".mention.me")).to_have_text("@ana")
+    expect(page.locator("#inbox-unread")).to_have_text("")  # the thread was shown: its line is read
+    thread.locator("textarea").fill("EUR only, @bo")
+    thread.locator("textarea").press("Control+Enter")
+    expect(page.locator("#flash")).to_contain_text("Commented on item #1")
+    expect(thread.locator("h4")).to_have_text("Comments (2)")
+    expect(page.locator('#backlog tr[data-id="1"] .item-comments-button')).to_have_text("Comments (2)")
+    told = httpx.get(f"{desk}/v1/inbox", headers={"X-User": "bo"}).json()
+    assert [(n["reason"], n["item_id"]) for n in told] == [("mentioned", 1)]
+    page.on("dialog", lambda dialog: dialog.accept())
+    thread.locator("li", has_text="EUR only").get_by_role("button", name="Delete").click()
+    expect(thread.locator("h4")).to_have_text("Comments (1)")
+    page.click("nav a[data-tab=review]")
+    page.click("#activity summary")
+    expect(page.locator("#activity-list li").first).to_contain_text("bo commented on item #1 Export invoices as PDF")
+    page.locator("#activity-list li").first.locator(".activity-subject").click()
+    expect(thread.locator("h4")).to_have_text("Comments (1)")
+
+
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(
     page: Page, llm: LLM, desk: str
 ):

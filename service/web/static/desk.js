@@ -266,6 +266,7 @@ function backlogRow(item) {
     h("td", {}, h("details", {}, h("summary", { class: "item-title" }, item.title,
       item.closed ? h("span", { class: "hint closed-mark", title: "Done or cancelled in its tracker: history, not work to refine or plan" }, " (closed)") : "",
       open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : "",
+      item.comment_count ? h("span", { class: "comment-count" }, ` · ${item.comment_count} comment${item.comment_count === 1 ? "" : "s"}`) : "",
       tracker.changedMark(item.id)),
       h("pre", { class: "description" }, item.description), ...linksView(item),
       item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`)
