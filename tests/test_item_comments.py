@@ -147,3 +147,13 @@ def test_the_cli_comments_on_an_item_by_id_or_key_and_shows_the_thread(tmp_path,
         assert "Which currencies? [b]@bo[/b]" in shown.output  # text, not markup
     finally:
         get_settings.cache_clear()
+
+
+def test_an_accepted_draft_whose_item_was_commented_on_is_not_undone(client, llm):
+    made = draft(client, llm, "Export invoices as PDF")
+    item = client.post(f"/v1/suggestions/{made['id']}/accept").json()
+    assert say(client, item["id"], "EUR only", **{"X-User": "ana"}).status_code == 201
+    refused = client.post(f"/v1/suggestions/{made['id']}/undo")
+    assert refused.status_code == 409 and "was commented on since it was accepted" in refused.json()["detail"]
+    assert [c["text"] for c in client.get(f"/v1/backlog/{item['id']}/comments").json()] == ["EUR only"]
+    assert client.get(f"/v1/suggestions/{made['id']}").json()["status"] == "accepted"

@@ -22,7 +22,7 @@ from pipelines.models import StoryDraft, StoryDraftEdits, story_markdown
 from service.core import outbox
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.core.tables import BacklogItem, ItemEvent, Suggestion, SuggestionEvent, utcnow
+from service.core.tables import BacklogItem, Comment, ItemEvent, Suggestion, SuggestionEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -224,10 +224,12 @@ def reopen(session: Session, suggestion: Suggestion, actor: str | None, pending_
 
 
 def item_used_since(session: Session, item: BacklogItem, source: Suggestion) -> str | None:
-    """What has happened to an item since the suggestion `source` made it, if anything: edits, a priority set,
-    evidence, a merge or split, another item's dependency on it, or a suggestion made about it."""
+    """What has happened to an item since the suggestion `source` made it, if anything: edits, comments, a priority
+    set, evidence, a merge or split, another item's dependency on it, or a suggestion made about it."""
     if session.scalar(select(ItemEvent.id).where(ItemEvent.item_id == item.id).limit(1)):
         return "was edited"
+    if session.scalar(select(Comment.id).where(Comment.item_id == item.id).limit(1)):
+        return "was commented on"
     if item.merged_into_id or item.priority_set_by or item.evidence:
         return "was merged, prioritized or given evidence"
     linked = or_(BacklogItem.parent_id == item.id, BacklogItem.merged_into_id == item.id)
