@@ -71,6 +71,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data folder (fake LLM) for CLI commands run in this process; settings are read afresh before and after
+    (they are cached per process), so each test's environment counts."""
+    from service.core.settings import get_settings
+
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def llm() -> LLM:
     return fake_llm()
 

@@ -240,27 +240,21 @@ def test_an_unknown_host_name_is_refused(client):
     assert client.get("/v1/backlog", headers={"Host": "localhost:8000"}).status_code == 200
 
 
-def test_cli_makes_the_first_admin_and_a_token_that_the_api_accepts(tmp_path, monkeypatch):
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+def test_cli_makes_the_first_admin_and_a_token_that_the_api_accepts(cli_home, monkeypatch):
     monkeypatch.setenv("REFINERY_PASSWORD", "correct horse")
-    get_settings.cache_clear()
     runner = CliRunner()
-    try:
-        refused = runner.invoke(cli, ["user", "add", "ann", "--role", "viewer"])
-        assert refused.exit_code == 2 and "first user must be an admin" in refused.output
-        assert runner.invoke(cli, ["user", "add", "ann", "--role", "admin"]).exit_code == 0
-        created = runner.invoke(cli, ["token", "create", "ann", "--name", "ci"])
-        assert created.exit_code == 0
-        token = created.stdout.strip().splitlines()[-1]
-        with TestClient(create_app(get_settings(), fake_llm())) as api:
-            assert api.get("/v1/backlog").status_code == 401
-            assert api.get("/v1/backlog", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-            assert api.post("/v1/auth/login", json={"name": "ann", "password": "correct horse"}).status_code == 200
-        assert runner.invoke(cli, ["token", "revoke", "1"]).exit_code == 0
-        assert "ann" in runner.invoke(cli, ["user", "list"]).output
-    finally:
-        get_settings.cache_clear()
+    refused = runner.invoke(cli, ["user", "add", "ann", "--role", "viewer"])
+    assert refused.exit_code == 2 and "first user must be an admin" in refused.output
+    assert runner.invoke(cli, ["user", "add", "ann", "--role", "admin"]).exit_code == 0
+    created = runner.invoke(cli, ["token", "create", "ann", "--name", "ci"])
+    assert created.exit_code == 0
+    token = created.stdout.strip().splitlines()[-1]
+    with TestClient(create_app(get_settings(), fake_llm())) as api:
+        assert api.get("/v1/backlog").status_code == 401
+        assert api.get("/v1/backlog", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert api.post("/v1/auth/login", json={"name": "ann", "password": "correct horse"}).status_code == 200
+    assert runner.invoke(cli, ["token", "revoke", "1"]).exit_code == 0
+    assert "ann" in runner.invoke(cli, ["user", "list"]).output
 
 
 def test_serve_refuses_another_address_without_users_and_says_how_to_make_the_first_admin(tmp_path, monkeypatch):

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.core.settings import get_settings
 from service.core.tables import Comment, Notification, WebhookDelivery, utcnow
 from service.inbox import mail
 from tests.smtp_server import smtp_server
@@ -127,26 +126,20 @@ def test_an_item_line_is_mailed_with_a_link_to_the_items_thread(client):
         assert session.scalars(select(Notification.item_id)).all() == [item]
 
 
-def test_the_cli_comments_on_an_item_by_id_or_key_and_shows_the_thread(tmp_path, monkeypatch):
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+def test_the_cli_comments_on_an_item_and_shows_the_thread(cli_home, monkeypatch):
     monkeypatch.setenv("REFINERY_DUPLICATE_CHECK", "false")
-    get_settings.cache_clear()
     runner = CliRunner()
-    try:
-        added = runner.invoke(app, ["backlog", "add", "Export invoices as PDF"])
-        assert added.exit_code == 0, added.output
-        said = runner.invoke(app, ["backlog", "comment", "1", "Which currencies? [b]@bo[/b]", "--as", "ana"])
-        assert said.exit_code == 0 and "commented on item #1 as ana" in said.output, said.output
-        empty = runner.invoke(app, ["backlog", "comment", "1", "  "])
-        assert empty.exit_code == 2 and "the comment is empty" in empty.output
-        missing = runner.invoke(app, ["backlog", "comment", "99", "hello"])
-        assert missing.exit_code == 2 and "99" in missing.output
-        shown = runner.invoke(app, ["backlog", "show", "1"], env={"COLUMNS": "200"})
-        assert "comments (1):" in shown.output and "ana, " in shown.output
-        assert "Which currencies? [b]@bo[/b]" in shown.output  # text, not markup
-    finally:
-        get_settings.cache_clear()
+    added = runner.invoke(app, ["backlog", "add", "Export invoices as PDF"])
+    assert added.exit_code == 0, added.output
+    said = runner.invoke(app, ["backlog", "comment", "1", "Which currencies? [b]@bo[/b]", "--as", "ana"])
+    assert said.exit_code == 0 and "commented on item #1 as ana" in said.output, said.output
+    empty = runner.invoke(app, ["backlog", "comment", "1", "  "])
+    assert empty.exit_code == 2 and "the comment is empty" in empty.output
+    missing = runner.invoke(app, ["backlog", "comment", "99", "hello"])
+    assert missing.exit_code == 2 and "99" in missing.output
+    shown = runner.invoke(app, ["backlog", "show", "1"], env={"COLUMNS": "200"})
+    assert "comments (1):" in shown.output and "ana, " in shown.output
+    assert "Which currencies? [b]@bo[/b]" in shown.output  # text, not markup
 
 
 def test_an_accepted_draft_whose_item_was_commented_on_is_not_undone(client, llm):

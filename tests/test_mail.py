@@ -191,32 +191,26 @@ def test_the_api_process_mails_what_is_due_by_itself(settings, llm, monkeypatch)
 runner = CliRunner()
 
 
-def test_the_cli_sets_an_address_and_checks_the_smtp_settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REFINERY_LLM_PROVIDER", "fake")
+def test_the_cli_sets_an_address_and_checks_the_smtp_settings(cli_home, monkeypatch):
     monkeypatch.setenv("REFINERY_PASSWORD", "correct horse")
-    get_settings.cache_clear()
-    try:
-        added = runner.invoke(app, ["user", "add", "ana", "--role", "admin", "--email", "ana@example.com"])
-        assert added.exit_code == 0, added.output
-        bad = runner.invoke(app, ["user", "set", "ana", "--email", "ana at example"])
-        assert bad.exit_code == 2 and "is not one e-mail address: write it as name@example.com" in bad.output
-        off = runner.invoke(app, ["user", "set", "ana", "--no-email-notifications"])
-        assert off.exit_code == 0, off.output
-        listed = runner.invoke(app, ["user", "list"], env={"COLUMNS": "200"})
-        assert "ana@example.com (off)" in listed.output
-        unset = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
-        assert unset.exit_code == 2 and "no SMTP server is set: set REFINERY_SMTP_HOST" in unset.output
-        with smtp_server() as (mailbox, port):
-            monkeypatch.setenv("REFINERY_SMTP_HOST", "127.0.0.1")
-            monkeypatch.setenv("REFINERY_SMTP_PORT", str(port))
-            monkeypatch.setenv("REFINERY_SMTP_SECURITY", "none")
-            get_settings.cache_clear()
-            sent = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
-            assert sent.exit_code == 0 and "Sent a test message to ana@example.com" in sent.output, sent.output
-            assert runner.invoke(app, ["inbox", "mail"]).output.strip() == "Mailed 0 lines."
-        assert len(mailbox.to("ana@example.com")) == 1
-        down = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
-        assert down.exit_code == 2 and "could not reach the SMTP server" in down.output
-    finally:
+    added = runner.invoke(app, ["user", "add", "ana", "--role", "admin", "--email", "ana@example.com"])
+    assert added.exit_code == 0, added.output
+    bad = runner.invoke(app, ["user", "set", "ana", "--email", "ana at example"])
+    assert bad.exit_code == 2 and "is not one e-mail address: write it as name@example.com" in bad.output
+    off = runner.invoke(app, ["user", "set", "ana", "--no-email-notifications"])
+    assert off.exit_code == 0, off.output
+    listed = runner.invoke(app, ["user", "list"], env={"COLUMNS": "200"})
+    assert "ana@example.com (off)" in listed.output
+    unset = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
+    assert unset.exit_code == 2 and "no SMTP server is set: set REFINERY_SMTP_HOST" in unset.output
+    with smtp_server() as (mailbox, port):
+        monkeypatch.setenv("REFINERY_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("REFINERY_SMTP_PORT", str(port))
+        monkeypatch.setenv("REFINERY_SMTP_SECURITY", "none")
         get_settings.cache_clear()
+        sent = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
+        assert sent.exit_code == 0 and "Sent a test message to ana@example.com" in sent.output, sent.output
+        assert runner.invoke(app, ["inbox", "mail"]).output.strip() == "Mailed 0 lines."
+    assert len(mailbox.to("ana@example.com")) == 1
+    down = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
+    assert down.exit_code == 2 and "could not reach the SMTP server" in down.output

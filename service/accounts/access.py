@@ -233,3 +233,12 @@ def current(request: Request) -> Principal | None:
 
 
 PrincipalDep = Annotated[Principal | None, Depends(current)]
+
+
+def anyones(request: Request) -> bool:
+    """Whether the caller may delete what anyone wrote (a comment): an admin; everyone while accounts are off."""
+    principal = current(request)
+    return principal is None or principal.role == Role.admin
+
+
+AnyonesDep = Annotated[bool, Depends(anyones)]

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 
 from service import duplicates
-from service.accounts import PrincipalDep
+from service.accounts import AnyonesDep
 from service.backlog import jobs, service
 from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, ParsedImport, parse_import
@@ -22,7 +22,6 @@ from service.backlog.schemas import (
 from service.core import comments
 from service.core.comments import Thread
 from service.core.deps import ActorDep, JobsDep, RuntimeDep, decider
-from service.core.enums import Role
 from service.core.schemas import (
     BacklogItemPublic,
     CommentCreate,
@@ -127,10 +126,9 @@ def add_item_comment(
 
 @router.delete("/{item_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
 def delete_item_comment(
-    item_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, principal: PrincipalDep
+    item_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, anyones: AnyonesDep
 ) -> Response:
     """Delete a comment: your own; an admin's, anyone's (while accounts are off, anyone's)."""
-    anyones = principal is None or principal.role == Role.admin
     with runtime.db.session() as session:
         comments.delete_comment(session, Thread(item_id=item_id), comment_id, actor, anyones)
     return Response(status_code=204)

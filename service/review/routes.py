@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from service.accounts import PrincipalDep
+from service.accounts import AnyonesDep
 from service.core import comments, suggestions
 from service.core.comments import Thread
 from service.core.deps import ActorDep, RuntimeDep, decider
-from service.core.enums import Role, SuggestionKind, SuggestionStatus
+from service.core.enums import SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput
 from service.core.runtime import Runtime
 from service.core.schemas import (
@@ -179,10 +179,9 @@ def add_comment(
 
 @queue.delete("/{suggestion_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
 def delete_comment(
-    suggestion_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, principal: PrincipalDep
+    suggestion_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, anyones: AnyonesDep
 ) -> Response:
     """Delete a comment: your own; an admin's, anyone's (while accounts are off, anyone's)."""
-    anyones = principal is None or principal.role == Role.admin
     with runtime.db.session() as session:
         comments.delete_comment(session, Thread(suggestion_id), comment_id, actor, anyones)
     return Response(status_code=204)
