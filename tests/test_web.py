@@ -321,8 +321,20 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     expect(thread.locator(".comment-text")).to_have_text("@ana which currencies? <b>EUR</b>?")  # text, not markup
     expect(thread.locator(".mention.me")).to_have_text("@ana")
     expect(page.locator("#inbox-unread")).to_have_text("")  # the thread was shown: its line is read
-    thread.locator("textarea").fill("EUR only, @bo")
-    thread.locator("textarea").press("Control+Enter")
+    box = thread.locator("textarea")
+    box.fill("EUR only, ")
+    box.press_sequentially("@x")
+    expect(thread.locator(".mention-menu")).to_be_hidden()  # no one's name starts so
+    box.press("Backspace")
+    menu = thread.locator(".mention-menu")
+    expect(menu.locator("li")).to_have_text(["bo"])  # the names this project has used (accounts are off)
+    box.press("Escape")
+    expect(menu).to_be_hidden()
+    box.press_sequentially("b")
+    expect(menu.locator("li.chosen")).to_have_text("bo")
+    box.press("Enter")  # puts the name in; does not send
+    expect(box).to_have_value("EUR only, @bo ")
+    box.press("Control+Enter")
     expect(page.locator("#flash")).to_contain_text("Commented on item #1")
     expect(thread.locator("h4")).to_have_text("Comments (2)")
     expect(page.locator('#backlog tr[data-id="1"] .item-comments-button')).to_have_text("Comments (2)")
@@ -450,6 +462,10 @@ def test_a_reviewer_takes_a_suggestion_and_filters_the_queue_to_their_own(
         ("ana", {"assignee": "bo"}), ("ana", {"assignee": None})
     ]  # fmt: skip
     page.check("#bulk-all")
+    page.focus("#bulk-assignee")  # offers the names used here: ana is given #2 (bo no longer anything)
+    expect(page.locator("datalist#people option")).to_have_count(1)
+    assert page.locator("#bulk-assignee").get_attribute("list") == "people"
+    assert page.locator("datalist#people option").get_attribute("value") == "ana"
     page.fill("#bulk-assignee", "cy")
     page.click("#bulk-assign")
     expect(page.locator("#flash")).to_contain_text("Assigned 2 of 2 to cy.")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from service.accounts import service
@@ -11,6 +13,7 @@ from service.accounts.schemas import (
     LoginRequest,
     MailChoice,
     Me,
+    PersonPublic,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -91,6 +94,18 @@ def _public(user, role: Role | None) -> UserPublic:  # noqa: ANN001
         name=user.name, role=role, has_password=bool(user.password_hash), email=user.email,
         email_notifications=user.email_notifications, created_at=user.created_at,
     )  # fmt: skip
+
+
+@router.get("/v1/people", response_model=list[PersonPublic])
+def list_people(
+    runtime: RuntimeDep,
+    q: Annotated[str, Query(max_length=100, description="The start of a name, any case.")] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[PersonPublic]:
+    """Whom you can mention (`@name`) or give a suggestion to here, names starting with `q`: the project's members
+    with their roles; while accounts are off, the names its comments, assignments and decisions have used."""
+    with runtime.db.session() as session:
+        return [PersonPublic(name=name, role=role) for name, role in service.people(session, q.strip(), limit)]
 
 
 @router.get("/v1/users", response_model=list[UserPublic])

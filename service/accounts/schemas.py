@@ -56,6 +56,11 @@ class UserUpdate(MailChoice):
     password: Password | None = None
 
 
+class PersonPublic(BaseModel):
+    name: str
+    role: Role | None = Field(description="Their role here; none while accounts are off (names are not proven).")
+
+
 class UserPublic(BaseModel):
     name: str
     role: Role | None

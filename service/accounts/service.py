@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, union, update
 from sqlalchemy.orm import Session
 
 from service.core import scope
 from service.core.enums import Role
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.core.tables import Credential, Membership, User, utcnow
+from service.core.tables import Comment, Credential, ItemEvent, Membership, Suggestion, User, utcnow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")  # one address, name@host (the server that sends says more)
@@ -170,6 +170,33 @@ def list_users(session: Session, members_only: bool = False) -> list[tuple[User,
     here = (Membership.user_id == User.id) & (Membership.project_id == scope.current_project())
     rows = session.execute(select(User, Membership.role).outerjoin(Membership, here).order_by(User.id))
     return [(user, Role(role) if role else None) for user, role in rows if role or not members_only]
+
+
+def people(session: Session, prefix: str = "", limit: int = 20) -> list[tuple[str, Role | None]]:
+    """Whom a person can mention or give a suggestion to in the current project, by name, those starting with `prefix`
+    (any case): its members with their roles once accounts are on; before, the names its comments, assignments,
+    decisions and item edits have used (no role: names are not proven)."""
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if auth_enabled(session):
+        here = (Membership.user_id == User.id) & (Membership.project_id == scope.current_project())
+        rows = session.execute(
+            select(User.name, Membership.role).join(Membership, here).where(User.name.ilike(like, escape="\\"))
+            .order_by(func.lower(User.name)).limit(limit)
+        )  # fmt: skip
+        return [(name, Role(role)) for name, role in rows]
+    seen = union(
+        select(Comment.author.label("name")),
+        select(Suggestion.assignee.label("name")),
+        select(Suggestion.decided_by.label("name")),
+        select(ItemEvent.actor.label("name")),
+    ).subquery()
+    names = (
+        select(seen.c.name)
+        .where(seen.c.name.is_not(None), seen.c.name != "", seen.c.name.ilike(like, escape="\\"))
+        .order_by(func.lower(seen.c.name))
+        .limit(limit)
+    )
+    return [(name, None) for name in session.scalars(names)]
 
 
 def remove_user(session: Session, name: str) -> None:

@@ -29,6 +29,61 @@ export function commentList(list, remove) {
     h("p", { class: "comment-text" }, ...withMentions(c.text, me.name)))));
 }
 
+// Typing @ and the start of a name offers this project's people (GET /v1/people: its members; with accounts off, the
+// names it has used): ↑/↓ choose, Enter or Tab puts the name in, Escape closes, as does a click elsewhere. The
+// textarea comes back in a box that holds the menu under it.
+export function offerMentions(text) {
+  const menu = h("ul", { class: "mention-menu", role: "listbox", hidden: true });
+  let shown = [];
+  let chosen = 0;
+  let asked = 0;
+  const typed = () => /(?:^|[^\w@.])@([A-Za-z0-9._@-]*)$/.exec(text.value.slice(0, text.selectionStart));
+  const close = () => { menu.hidden = true; shown = []; };
+  const put = (name) => {
+    const before = text.value.slice(0, text.selectionStart);
+    const start = before.lastIndexOf("@");
+    text.value = `${before.slice(0, start)}@${name} ${text.value.slice(text.selectionStart)}`;
+    text.setSelectionRange(start + name.length + 2, start + name.length + 2);
+    close();
+    text.dispatchEvent(new Event("input"));  // kept as a draft where drafts are kept
+  };
+  const draw = () => {
+    menu.replaceChildren(...shown.map((p, k) => h("li", { role: "option", class: k === chosen ? "chosen" : "", "aria-selected": String(k === chosen),
+      onmousedown: (event) => { event.preventDefault(); put(p.name); } }, p.name, p.role ? h("span", { class: "hint" }, ` ${p.role}`) : "")));
+    menu.hidden = !shown.length;
+  };
+  text.addEventListener("input", async () => {
+    const match = typed();
+    if (!match) { close(); return; }
+    const mine = ++asked;
+    const found = await api(`/v1/people?${new URLSearchParams({ q: match[1], limit: "8" })}`).catch(() => []);
+    if (mine !== asked || !typed()) return;  // a later keystroke asked again, or the @ is gone
+    [shown, chosen] = [found, 0];
+    draw();
+  });
+  text.addEventListener("keydown", (event) => {
+    if (menu.hidden || event.ctrlKey || event.metaKey) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      chosen = (chosen + (event.key === "ArrowDown" ? 1 : shown.length - 1)) % shown.length;
+      draw();
+    } else if (event.key === "Enter" || event.key === "Tab") put(shown[chosen].name);
+    else if (event.key === "Escape") close();
+    else return;
+    event.preventDefault();
+    event.stopPropagation();  // not the desk's shortcuts
+  });
+  text.addEventListener("blur", close);
+  return h("div", { class: "mention-box" }, text, menu);
+}
+
+// The names an assignee box offers (its `list`): this project's people, asked for when the box is first used.
+export async function offerPeople(input) {
+  if (!document.getElementById("people")) document.body.append(h("datalist", { id: "people" }));
+  input.setAttribute("list", "people");
+  const found = await api("/v1/people?limit=100").catch(() => []);
+  document.getElementById("people").replaceChildren(...found.map((p) => h("option", { value: p.name })));
+}
+
 export const confirmDelete = (c) => confirm(`Delete ${c.author ? `${c.author}'s` : "this"} comment?`);
 
 // A backlog item's thread, shown in `slot` (inside the item's row): its comments and a form to add one. Showing it
@@ -60,7 +115,7 @@ export async function showItemThread(item, slot, counted) {
   };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.stopPropagation(); send(event); } });
   slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), list.length ? commentList(list, remove) : "",
-    h("form", { class: "item-comment-form", onsubmit: send }, text, h("button", { type: "submit" }, "Comment")));
+    h("form", { class: "item-comment-form", onsubmit: send }, offerMentions(text), h("button", { type: "submit" }, "Comment")));
   counted(list.length);
   document.dispatchEvent(new CustomEvent("refinery:item-shown", { detail: item.id }));
 }

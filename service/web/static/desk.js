@@ -3,7 +3,7 @@
 
 import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
-import { showItemThread } from "./comments.js";
+import { offerPeople, showItemThread } from "./comments.js";
 import { followImport } from "./imports.js";
 import * as activity from "./activity.js";
 import * as inbox from "./inbox.js";
@@ -828,6 +828,7 @@ async function start() {
   $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));
   $("#bulk-reject").addEventListener("click", () => review.decideTicked("reject"));
   $("#bulk-assign").addEventListener("click", () => review.assignTicked());
+  $("#bulk-assignee").addEventListener("focus", (e) => offerPeople(e.target));
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
   show(location.hash.slice(1) || "draft");

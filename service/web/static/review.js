@@ -2,7 +2,7 @@
 
 import { api, apiPage, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
-import { commentList, confirmDelete } from "./comments.js";
+import { commentList, confirmDelete, offerMentions, offerPeople } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
@@ -504,7 +504,7 @@ export async function history() {
 // or to no one; anyone may still decide it. The queue filters on it.
 function assignBox(s) {
   return h("span", { class: "assign" },
-    h("input", { id: "assignee", value: s.assignee || "", placeholder: "assign to…", maxlength: "200", "aria-label": "Assignee" }),
+    h("input", { id: "assignee", value: s.assignee || "", placeholder: "assign to…", maxlength: "200", "aria-label": "Assignee", onfocus: (e) => offerPeople(e.target) }),
     h("button", { type: "button", id: "assign", onclick: () => assignTo($("#assignee").value.trim() || null) }, s.assignee ? "Reassign" : "Assign"),
     h("button", { type: "button", id: "assign-me", onclick: () => assignTo("me") }, "To me (m)"),
     s.assignee ? h("button", { type: "button", id: "unassign", onclick: () => assignTo(null) }, "Unassign") : "");
@@ -578,7 +578,7 @@ async function loadComments(s) {
   slot.replaceChildren(h("h3", {}, `Comments (${list.length})`), subscribed ? followView(s, subscribed) : "",
     list.length ? commentList(list, (c) => deleteComment(s, c)) : "",
     h("form", { id: "comment-form", onsubmit: (event) => { event.preventDefault(); sendComment(); } },
-      text, h("button", { type: "submit" }, "Comment")));
+      offerMentions(text), h("button", { type: "submit" }, "Comment")));
   if (focused) text.focus();
   const item = state.items.find((x) => x.id === s.id);
   if (item && item.comment_count !== list.length) {  // someone else commented meanwhile, or this page did
