@@ -185,6 +185,38 @@ def test_desk_login_sets_a_strict_httponly_cookie_and_needs_csrf_for_changes(cli
     assert client.get("/v1/backlog").status_code == 401
 
 
+def test_people_change_their_own_password_and_their_other_logins_end_but_this_one_and_tokens_go_on(client):
+    tokens = make_users(client)
+    open_client = TestClient(client.app)  # another browser: its own cookies
+    signed = client.post("/v1/auth/login", json={"name": "reviewer", "password": "correct horse"}).json()
+    csrf = {"X-CSRF-Token": signed["csrf_token"]}
+    elsewhere = open_client.post("/v1/auth/login", json={"name": "reviewer", "password": "correct horse"})
+    assert elsewhere.status_code == 200  # another browser
+    change = "/v1/auth/password"
+    wrong = client.post(change, json={"current_password": "wrong!!!", "password": "a new horse"}, headers=csrf)
+    assert wrong.status_code == 403 and wrong.json()["detail"] == "the current password is wrong"
+    short = client.post(change, json={"current_password": "correct horse", "password": "short"}, headers=csrf)
+    assert short.status_code == 422 and "at least 8 characters" in short.text
+    done = client.post(change, json={"current_password": "correct horse", "password": "a new horse"}, headers=csrf)
+    assert done.status_code == 200 and done.json()["name"] == "reviewer", done.text
+    assert done.json()["csrf_token"] != signed["csrf_token"]  # a new session for this browser
+    again = client.post("/v1/drafts", json={"text": "x"}, headers={"X-CSRF-Token": done.json()["csrf_token"]})
+    assert again.status_code != 401
+    assert open_client.get("/v1/backlog").status_code == 401  # the other browser's login ended
+    bearer = {"Authorization": f"Bearer {tokens['reviewer']}"}
+    assert client.get("/v1/backlog", headers=bearer).status_code == 200  # tokens are not touched
+    old = open_client.post("/v1/auth/login", json={"name": "reviewer", "password": "correct horse"})
+    assert old.status_code == 401
+    new = open_client.post("/v1/auth/login", json={"name": "reviewer", "password": "a new horse"})
+    assert new.status_code == 200
+    by_token = client.post(change, json={"current_password": "a new horse", "password": "third horse"}, headers=bearer)
+    assert by_token.status_code == 200 and by_token.json()["csrf_token"] is None
+    for _ in range(get_settings().login_attempts):  # wrong guesses count towards the lockout, as at the login
+        client.post(change, json={"current_password": "guess!!!", "password": "fourth horse"}, headers=bearer)
+    locked = client.post(change, json={"current_password": "third horse", "password": "fourth horse"}, headers=bearer)
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+
+
 def test_a_cookie_from_another_instance_is_refused(open_client, tmp_path):
     make_users(open_client)
     other = Settings(REFINERY_DATA_DIR=tmp_path / "other", REFINERY_LLM_PROVIDER="fake", OPENAI_API_KEY=None)

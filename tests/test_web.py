@@ -1657,11 +1657,12 @@ def test_login_and_role_limits_in_the_browser(browser: Browser, tmp_path: Path, 
     app.state.runtime.db.engine.dispose()
 
 
-def test_a_mailed_link_opens_its_suggestion_in_its_project_and_a_person_sets_their_own_mail(
+def test_a_mailed_link_opens_its_suggestion_in_its_project_and_a_person_sets_their_own_mail_and_password(
     browser: Browser, tmp_path: Path, llm: LLM
 ):
     """The link in a mailed inbox line (`/?project=ops#review/2`) opens that suggestion in that project, after the
-    login it asks for; in the inbox a person sets the address their unread lines are mailed to, or stops them."""
+    login it asks for; in the inbox a person sets the address their unread lines are mailed to, or stops them; in the
+    header, their password (the page stays signed in)."""
     from service.accounts import service as accounts
     from service.core import scope
     from service.core.enums import Role
@@ -1708,6 +1709,24 @@ def test_a_mailed_link_opens_its_suggestion_in_its_project_and_a_person_sets_the
         page.uncheck("#inbox-mail-on")
         form.get_by_role("button", name="Save").click()
         expect(page.locator("#flash")).to_contain_text("None of your lines will be mailed")
+        page.click("#change-password")  # then a new password, and this login goes on
+        page.fill("#password-now", "wrong password")
+        page.fill("#password-new", "a better password")
+        page.fill("#password-again", "a better password")
+        page.click("#password-form button[type=submit]")
+        expect(page.locator("#flash")).to_contain_text("the current password is wrong")
+        page.fill("#password-now", "reviewer password")
+        page.click("#password-form button[type=submit]")
+        expect(page.locator("#flash")).to_contain_text("Password changed")
+        expect(page.locator("#password-form")).to_be_hidden()
+        page.click("#inbox-mail button[type=submit]")  # a change with the new session's CSRF token
+        expect(page.locator("#flash")).to_contain_text("None of your lines will be mailed")
+        page.click("#sign-out")
+        expect(page.locator("#login")).to_be_visible()
+        page.fill("#login-name", "rey")
+        page.fill("#login-password", "a better password")
+        page.click("#login-submit")
+        expect(page.locator("#account-name")).to_have_text("rey (reviewer)")
         context.close()
         users = {u["name"]: u for u in httpx.get(f"{url}/v1/users", headers=ada, timeout=120).json()}
         assert (users["rey"]["email"], users["rey"]["email_notifications"]) == ("rey@example.com", False)

@@ -37,6 +37,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/auth/login"): PUBLIC,
     ("GET", "/v1/auth/me"): PUBLIC,
     ("PATCH", "/v1/auth/me"): SIGNED_IN,  # one's own e-mail settings
+    ("POST", "/v1/auth/password"): SIGNED_IN,  # one's own password
     ("POST", "/v1/auth/logout"): SIGNED_IN,
     ("GET", "/v1/projects"): SIGNED_IN,  # the caller's projects
     ("POST", "/v1/projects"): A,

@@ -13,6 +13,7 @@ from service.accounts.schemas import (
     LoginRequest,
     MailChoice,
     Me,
+    PasswordChange,
     PersonPublic,
     TokenCreate,
     TokenCreated,
@@ -25,6 +26,8 @@ from service.accounts.service import CredentialKind, LoginRefused
 from service.core.deps import RuntimeDep
 from service.core.enums import Role
 from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.settings import Settings
+from service.core.tables import User
 
 router = APIRouter(tags=["accounts"])
 
@@ -72,12 +75,49 @@ def login(body: LoginRequest, request: Request, response: Response, runtime: Run
         return JSONResponse(
             {"detail": str(outcome)}, status_code=429, headers={"Retry-After": str(outcome.retry_after_s)}
         )
-    user, secret = outcome
+    return _signed_in(request, response, settings, outcome, role)
+
+
+def _signed_in(
+    request: Request, response: Response, settings: Settings, login: tuple[User, str], role: Role | None
+) -> Me:
+    """A new desk session: its cookie (HttpOnly, SameSite=Strict), and who is in, with its CSRF token."""
+    user, secret = login
     response.set_cookie(
         SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
-    return Me(auth=True, name=user.name, role=role, csrf_token=service.csrf_token(secret))
+    return Me(
+        auth=True, name=user.name, role=role, csrf_token=service.csrf_token(secret), email=user.email,
+        email_notifications=user.email_notifications, mail=bool(settings.smtp_host),
+    )  # fmt: skip
+
+
+@router.post("/v1/auth/password", response_model=Me, responses={403: {}, 409: {}, 422: {}, 429: {}})
+def change_password(
+    body: PasswordChange, request: Request, response: Response, runtime: RuntimeDep, principal: PrincipalDep
+) -> Me | JSONResponse:
+    """Change your own password, given the one you have now. Your other desk logins end; this one goes on (a new
+    session cookie and CSRF token); API tokens are not touched."""
+    if principal is None:
+        raise Conflict("accounts are off: there is no password to change")
+    settings = runtime.settings
+    with runtime.db.session() as session:
+        checked = service.login(
+            session, principal.name, body.current_password, settings.session_hours, settings.login_attempts,
+            settings.lockout_minutes,
+        )  # fmt: skip
+        if not isinstance(checked, LoginRefused):
+            service.set_password(session, principal.name, body.password)  # ends every desk login, this one too
+            renewed = service.login(session, principal.name, body.password, settings.session_hours, 10**6, 0)
+    if isinstance(checked, LoginRefused):  # its failure count is committed
+        status = 403 if checked.retry_after_s is None else 429
+        detail = "the current password is wrong" if status == 403 else str(checked)
+        headers = {"Retry-After": str(checked.retry_after_s)} if status == 429 else None
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    if principal.via != CredentialKind.session:
+        return me(request, runtime, principal)
+    return _signed_in(request, response, settings, renewed, principal.role)
 
 
 @router.post("/v1/auth/logout", status_code=204)

@@ -33,6 +33,13 @@ class LoginRequest(BaseModel):
     password: Password
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password = Field(description="Your password now: a wrong one counts towards a lockout.")
+    password: Password = Field(description="The new one (at least 8 characters).")
+
+
 class Me(BaseModel):
     """Whether accounts are on, and who the caller is. `csrf_token` goes in X-CSRF-Token with the session cookie."""
 

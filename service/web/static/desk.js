@@ -751,6 +751,21 @@ async function signIn(event) {
   }
 }
 
+// Your own password: the one you have now, the new one twice. The server ends your other logins and gives this page a
+// new session (and CSRF token).
+async function changePassword(event) {
+  event.preventDefault();
+  if ($("#password-new").value !== $("#password-again").value) { flash("The new password and its repeat differ.", "error"); return; }
+  try {
+    useAccount(await api("/v1/auth/password", { method: "POST", json: { current_password: $("#password-now").value, password: $("#password-new").value } }));
+    event.target.reset();
+    $("#password-form").hidden = true;
+    flash("Password changed. Your other logins have ended.");
+  } catch (error) {
+    flash(error.message, "error");
+  }
+}
+
 async function signOut() {
   await api("/v1/auth/logout", { method: "POST" }).catch(() => {});
   location.reload();
@@ -770,6 +785,9 @@ async function start() {
   });
   $("#login-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", signOut);
+  $("#change-password").addEventListener("click", () => { $("#password-form").hidden = !$("#password-form").hidden; if (!$("#password-form").hidden) $("#password-now").focus(); });
+  $("#password-cancel").addEventListener("click", () => { $("#password-form").reset(); $("#password-form").hidden = true; });
+  $("#password-form").addEventListener("submit", changePassword);
   document.addEventListener("refinery:signin", showLogin);
   const me = await api("/v1/auth/me").catch(() => ({ auth: false }));
   useAccount(me);
