@@ -12,9 +12,10 @@ import json
 import time
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from service.core.tables import BacklogItem
+from service.backlog.importers import adf_text
+from service.core.tables import BacklogItem, Comment
 from service.trackers import http
 from tests.test_reimport import jira_csv
 from tests.tracker_standin import (
@@ -396,8 +397,11 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         assert list(site.jira()) == ["SHOP-1"]
         runner.invoke(app, ["backlog", "add", "Share a cart", "--anyway"])
         runner.invoke(app, ["rank", "2", "1", "--top"])
+        runner.invoke(app, ["backlog", "comment", "SHOP-1", "EUR only", "--as", "ana"])
         ordered = runner.invoke(app, ["tracker", "push", "--order"])
         assert ordered.exit_code == 0 and "order: 2 ranked issues put in the backlog's order" in ordered.output
+        assert "1 comment(s) on items posted on their issues" in ordered.output, ordered.output
+        assert [key for key, _ in site.comments] == ["SHOP-1"]
         assert site.rank == ["SHOP-2", "SHOP-1"]
         site.issues["SHOP-1"]["summary"] = "Saved carts for a week"
         pulled = runner.invoke(app, ["tracker", "pull"])
@@ -799,3 +803,55 @@ def test_a_push_with_the_order_says_where_there_is_none_to_set(client):
         assert said["created"] == 3 and said["errors"] == [
             "GitHub issues have no order to set (a Project's view sorts them): the backlog's order is not sent"
         ]
+
+
+def comment_on(client, item_id: int, text: str, who: str = "ana") -> None:
+    said = client.post(f"/v1/backlog/{item_id}/comments", json={"text": text}, headers={"X-User": who})
+    assert said.status_code == 201, said.text
+
+
+@pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
+def test_an_items_comments_are_posted_on_its_issue_once_oldest_first_by_the_next_push(client, kind):
+    first, second, _ = add_items(client)
+    comment_on(client, first, "Which currencies?\n\nEUR and USD, @bo?")
+    key = {"jira": "SHOP-1", "jira_dc": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind]
+    with standin() as site:
+        if kind == "jira_dc":
+            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+            assert client.put("/v1/tracker", json=body).status_code == 200
+        else:
+            connect(client, site, kind)
+        job = push(client)  # the issue is made first, then its comment posted on it
+        assert (job["created"], job["comments_sent"], job["failed"]) == (3, 1, 0), job
+        (posted,) = site.comments
+        assert posted[0] == key
+        text = adf_text(posted[1]) if kind == "jira" else posted[1]  # Cloud takes ADF, the others text
+        assert text.replace("\n\n", "\n") == "ana commented in Refinery:\nWhich currencies?\nEUR and USD, @bo?"
+        assert push(client)["comments_sent"] == 0 and len(site.comments) == 1  # each once
+        comment_on(client, first, "EUR only", who="bo")
+        comment_on(client, second, "Safari 17 only?", who="cy")
+        job = push(client)
+        assert (job["comments_sent"], job["unchanged"]) == (2, 3), job
+        assert [(k, "bo" in str(b), "cy" in str(b)) for k, b in site.comments[1:]] == [
+            (key, True, False), ({"jira": "SHOP-2", "jira_dc": "SHOP-2", "github": "2", "linear": "ENG-2"}[kind],
+                                 False, True)]  # fmt: skip
+    with client.app.state.runtime.db.session() as session:
+        sent = session.scalars(select(Comment.sent_as).order_by(Comment.id)).all()
+    assert all(s and s.startswith(f"{'jira' if kind.startswith('jira') else kind}:") for s in sent), sent
+
+
+def test_a_comment_the_tracker_refuses_is_said_and_posted_by_a_later_push(client):
+    (first,) = add_items(client, ITEMS[:1])
+    with standin() as site:
+        connect_jira(client, site)
+        assert push(client)["created"] == 1
+        comment_on(client, first, "one")
+        comment_on(client, first, "two")
+        site.failures = [(400, {"errorMessages": ["Comment body is not valid."]}, {})]  # the first comment only
+        job = push(client)
+        assert job["comments_sent"] == 0 and job["status"] == "done", job
+        assert any("comment" in e and "the next push tries again" in e for e in job["errors"]), job["errors"]
+        assert site.comments == []
+        job = push(client)
+        assert job["comments_sent"] == 2
+        assert [adf_text(body).splitlines()[-1] for _, body in site.comments] == ["one", "two"]

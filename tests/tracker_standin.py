@@ -80,6 +80,7 @@ class Standin:
     github_blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocked number, blocker number)
     relations: dict[str, dict[str, str]] = field(default_factory=dict)  # Linear: id -> type, issueId, relatedIssueId
     rank: list[str] = field(default_factory=list)  # Jira's rank: its issues' keys in the backlog's order there
+    comments: list[tuple[str, Any]] = field(default_factory=list)  # (issue key / number / identifier, body as sent)
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
@@ -207,6 +208,13 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         if site.relations.pop(variables["id"], None) is None:
             return None, "Entity not found"
         return {"issueRelationDelete": {"success": True}}, None
+    if query.startswith("mutation Comment("):
+        wanted = variables["input"]
+        found = {v["id"]: v for v in site.linear().values()}.get(wanted.get("issueId"))
+        if found is None or not str(wanted.get("body", "")).strip():
+            return None, "Entity not found: issueId must be an issue id, and body is required"
+        site.comments.append((found["identifier"], wanted["body"]))
+        return {"commentCreate": {"success": True, "comment": {"id": f"comment-{len(site.comments)}"}}}, None
     if query.startswith("mutation Update("):
         found = issues.get(variables["id"])
         if found is None:
@@ -436,6 +444,8 @@ def standin() -> Iterator[Standin]:
             elif method == "DELETE" and path.startswith("/issueLink/"):
                 gone = site.jira_links.pop(path.removeprefix("/issueLink/"), None)
                 self._answer(204 if gone else 404, None if gone else {"errorMessages": ["No issue link"]})
+            elif method == "POST" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment", path)):
+                self._jira_comment(said[1], body, v2)
             elif (match := re.fullmatch(r"/issue/([A-Z]+-\d+)(/transitions)?", path)) is None:
                 self._answer(404, {"errorMessages": ["Not found"]})
             elif match[1] not in site.issues:
@@ -457,6 +467,19 @@ def standin() -> Iterator[Standin]:
                 self._answer(204)
             else:
                 self._answer(405, {"errorMessages": ["Method not allowed"]})
+
+        def _jira_comment(self, key: str, body: Any, v2: bool) -> None:
+            """Add a comment: its `body` an ADF document (Cloud, REST v3) or a string (Data Center, REST v2)."""
+            said = (body or {}).get("body")
+            if key not in site.issues:
+                self._answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
+            elif not (
+                isinstance(said, str) and said.strip() if v2 else isinstance(said, dict) and _adf().is_valid(said)
+            ):
+                self._answer(400, {"errorMessages": [], "errors": {"comment": "Comment body is not valid."}})
+            else:
+                site.comments.append((key, said))
+                self._answer(201, {"id": str(30000 + len(site.comments)), "body": said, "created": _now()})
 
         def _jira_rank(self, body: Any) -> None:
             """Jira Software's rank API: up to 50 issues put, in the order given, just after or before another; 207
@@ -514,11 +537,20 @@ def standin() -> Iterator[Standin]:
                 self._answer(401, {"message": "Bad credentials"})
                 return
             base, path = f"/repos/{site.repo}", urlsplit(path).path
-            issue = re.fullmatch(rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues?)?(?:/(\d+))?", path)
+            issue = re.fullmatch(
+                rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues?|/comments)?(?:/(\d+))?", path
+            )
             if issue and issue[1] not in site.issues:
                 self._answer(404, {"message": "Not Found"})
             elif issue and issue[2] == "/sub_issues" and self.command == "POST":
                 self._github_sub_issue(issue[1], body)
+            elif issue and issue[2] == "/comments" and self.command == "POST":
+                if not isinstance((body or {}).get("body"), str) or not body["body"].strip():
+                    invalid = [{"resource": "IssueComment", "field": "body", "code": "missing_field"}]
+                    self._answer(422, {"message": "Validation Failed", "errors": invalid})
+                    return
+                site.comments.append((issue[1], body["body"]))
+                self._answer(201, {"id": 40000 + len(site.comments), "body": body["body"]})
             elif issue and issue[2] == "/sub_issue" and self.command == "DELETE":
                 self._github_sub_issue(issue[1], body, remove=True)
             elif issue and issue[2]:

@@ -278,6 +278,12 @@ def _adf_bullet_list(entries: list[str]) -> dict[str, Any]:
     }
 
 
+def adf_document(text: str) -> dict[str, Any]:
+    """Plain text as an ADF document: a paragraph per block of lines (a blank line between blocks)."""
+    blocks = [inline for block in re.split(r"\n\s*\n", text) if (inline := _adf_inline(block))]
+    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": inline} for inline in blocks]}
+
+
 def to_adf(item: ExportItem) -> dict[str, Any]:
     """The item's description as an Atlassian Document Format v1 document (Jira Cloud REST v3)."""
     parts = _parts(item)

@@ -168,6 +168,7 @@ class Comment(ProjectScoped, Base):
     author: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_as: Mapped[str | None] = mapped_column(String(300))  # an item's, posted by a push: "jira:SHOP-3/10001"
 
     @property
     def mentions(self) -> list[str]:
@@ -407,6 +408,7 @@ class PushJob(ProjectScoped, JobColumns, Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    comments_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # posted on the issues there
     send_order: Mapped[bool] = mapped_column(default=False, server_default=false())  # also rank the issues there
 
 

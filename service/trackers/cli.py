@@ -190,6 +190,8 @@ def tracker_push(
     table.add_row(*(str(v) for v in (job.id, job.status, job.total, job.created, job.updated, job.unchanged,
                                      job.skipped, job.failed)))  # fmt: skip
     console.print(table)
+    if job.comments_sent:
+        console.print(f"{job.comments_sent} comment(s) on items posted on their issues")
     for note in job.errors[:20]:
         errors.print(f"[yellow]note:[/] {escape(note)}")
     if job.status != "done" or job.failed:

@@ -100,6 +100,13 @@ class GitHub:
             self._move(key, item.parent, sent)
         return sent
 
+    def comment(self, key: str, text: str) -> str:
+        """Post a comment on the issue `key` (owner/repo#12); its id."""
+        made = self.http.call("POST", f"/repos/{self.repo}/issues/{_number(key)}/comments", {"body": text}, once=True)
+        if made.status_code >= 300:
+            raise fail(self.name, f"comment on {key}", made)
+        return str(made.json()["id"])
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by (GitHub's issue dependencies), with their database ids."""
         return {github_key(issue) or "": str(issue["id"]) for issue in self._blocked_by(_number(key))}

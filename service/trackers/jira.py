@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, to_jira_json
+from service.backlog.exporters import STORY_POINTS_FIELD, ExportItem, adf_document, to_jira_json
 from service.backlog.importers import jira_blocked_by
 from service.core.enums import TrackerKind
 from service.trackers.http import (
@@ -225,6 +225,14 @@ class Jira:
     @property
     def _by_rank(self) -> str:
         return f'project = "{self.project}" ORDER BY Rank ASC'
+
+    def comment(self, key: str, text: str) -> str:
+        """Post a comment on `key` (Cloud: its body in ADF; Data Center: wiki markup, here plain text); its id."""
+        body = text if self.data_center else adf_document(text)
+        made = self.http.call("POST", f"/issue/{key}/comment", {"body": body}, once=True)
+        if made.status_code >= 300:
+            raise fail(self.name, f"comment on {key}", made)
+        return str(made.json()["id"])
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by, read as a pull reads them (Atlassian's issue linking model)."""

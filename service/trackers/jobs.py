@@ -53,7 +53,7 @@ def get_job(runtime: Runtime, job_id: int) -> PushJob:
 
 def run_job(runtime: Runtime, job_id: int) -> None:
     job = get_job(runtime, job_id)
-    counts = {outcome.value: 0 for outcome in PLANNED} | {"failed": 0}
+    counts = {outcome.value: 0 for outcome in PLANNED} | {"failed": 0, "comments_sent": 0}
     if job.status in FINISHED or not jobs.claim(runtime, PushJob, job_id, started_at=utcnow(), processed=0, **counts):
         return
     with runtime.db.session() as session:
@@ -88,6 +88,12 @@ def run_job(runtime: Runtime, job_id: int) -> None:
             if said:
                 jobs.append_errors(runtime, PushJob, job_id, said)
                 runtime.db.update(PushJob, job_id, **counts)
+        for item_id in service.with_comments(runtime, row, job.item_ids):  # once every item has its key
+            jobs.stop_if_cancelled(runtime, PushJob, job_id)
+            posted, said = service.send_comments(runtime, tracker, row, item_id)
+            counts["comments_sent"] += posted
+            jobs.append_errors(runtime, PushJob, job_id, said)
+            runtime.db.update(PushJob, job_id, **counts)
         if job.send_order:  # once every item has its key
             jobs.append_errors(runtime, PushJob, job_id, service.send_order(runtime, tracker, row))
     except jobs.Cancelled:

@@ -174,6 +174,14 @@ class Linear:
             {"id": key, "input": issue}, f"update {key}",
         )  # fmt: skip
 
+    def comment(self, key: str, text: str) -> str:
+        """Post a comment (Markdown) on the issue `key` (ENG-12); its id."""
+        made = self._run(
+            "mutation Comment($input: CommentCreateInput!) { commentCreate(input: $input) { success comment { id } } }",
+            {"input": {"issueId": self._id(key), "body": text}}, f"comment on {key}", once=True,
+        )  # fmt: skip
+        return str(made["commentCreate"]["comment"]["id"])
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by: the `blocks` relations of other issues to it, with their ids."""
         found = self._run(

@@ -41,7 +41,7 @@ from service.core import scope
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, PullJob, TrackerConnection
+from service.core.tables import BacklogItem, Comment, PullJob, TrackerConnection
 from service.trackers.github import GitHub
 from service.trackers.http import Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
@@ -533,6 +533,55 @@ def link_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
             known = set((item.imported or {}).get("depends_on_keys") or [])
             item.imported = {**(item.imported or {}), "depends_on_keys": sorted((known | linked) - unlinked)}
     return said
+
+
+def with_comments(runtime: Runtime, row: TrackerConnection, item_ids: list[int]) -> list[int]:
+    """Those of the items that are issues of this tracker and have comments here no push has posted yet."""
+    with runtime.db.session() as session:
+        query = (
+            select(BacklogItem.id)
+            .join(Comment, Comment.item_id == BacklogItem.id)
+            .where(
+                BacklogItem.id.in_(item_ids),
+                BacklogItem.merged_into_id.is_(None),
+                BacklogItem.external_id.startswith(prefix(row), autoescape=True),
+                Comment.sent_as.is_(None),
+            )
+        )
+        found = set(session.scalars(query))
+    return [i for i in item_ids if i in found]
+
+
+def comment_text(comment: Comment) -> str:
+    """A comment as it is posted on the issue: who wrote it, and where, then its text as written."""
+    return f"{comment.author or 'Someone'} commented in Refinery:\n\n{comment.text}"
+
+
+def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int) -> tuple[int, list[str]]:
+    """Post the item's comments not yet posted on its issue, oldest first, each recorded as sent as soon as the
+    tracker takes it; how many were, and what failed, said (the rest wait for the next push). `Refused` is raised."""
+    with runtime.db.session() as session:
+        item = session.get(BacklogItem, item_id)
+        key = key_here(row, item.external_id) if item is not None else None
+        if item is None or key is None:
+            return 0, []
+        waiting = select(Comment).where(Comment.item_id == item_id, Comment.sent_as.is_(None)).order_by(Comment.id)
+        unsent = [(c.id, comment_text(c)) for c in session.scalars(waiting)]
+        name = f"#{item.id} {item.title[:60]} ({key})"
+    sent = 0
+    for comment_id, text in unsent:
+        try:
+            posted = tracker.comment(key, text)
+        except Refused:
+            raise
+        except TrackerError as exc:
+            return sent, [f"{name}: comment {comment_id} was not posted ({exc}); the next push tries again"]
+        with runtime.db.session() as session:
+            comment = session.get(Comment, comment_id)
+            if comment is not None:
+                comment.sent_as = f"{row.kind}:{key}/{posted}"
+        sent += 1
+    return sent, []
 
 
 def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> ParsedImport:

@@ -126,6 +126,7 @@ function jobView(job) {
   return h("div", { class: `job ${job.status}` },
     h("p", {}, `Sending to ${job.tracker}: `, h("strong", { class: "job-status" }, job.status),
       ` · ${job.processed} of ${job.total}: ${job.created} created, ${job.updated} updated, ${job.unchanged} unchanged, ${job.skipped} skipped, ${job.failed} failed`,
+      job.comments_sent ? `; ${job.comments_sent} comment${job.comments_sent === 1 ? "" : "s"} posted` : "",
       job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton("push", job)),
     h("progress", { max: String(job.total), value: String(job.processed) }),
     job.errors.length ? h("ul", { class: "warnings" }, job.errors.map((e) => h("li", {}, e))) : "");
@@ -137,7 +138,8 @@ export async function send(ids) {
     const order = !$("#tracker-order-box").hidden && $("#tracker-order").checked;
     const started = await api("/v1/tracker/push", { method: "POST", json: { ...(ids ? { item_ids: ids } : {}), ...(order ? { order } : {}) } });
     const job = await pollJob(started.status_url, (j) => $("#tracker-job").replaceChildren(jobView(j)));
-    flash(`Sent to ${job.tracker}: ${job.created} created, ${job.updated} updated, ${job.unchanged} unchanged${job.failed ? `, ${job.failed} failed` : ""}.`,
+    const posted = job.comments_sent ? `; ${job.comments_sent} comment${job.comments_sent === 1 ? "" : "s"} posted` : "";
+    flash(`Sent to ${job.tracker}: ${job.created} created, ${job.updated} updated, ${job.unchanged} unchanged${job.failed ? `, ${job.failed} failed` : ""}${posted}.`,
       job.failed || job.status === "failed" ? "error" : undefined);
     await reload();
   } catch (error) {
