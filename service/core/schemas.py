@@ -37,6 +37,9 @@ class CommentPublic(BaseModel):
     text: str
     at: datetime
     mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")
+    sent_as: str | None = Field(
+        None, description="An item's comment a push posted on its issue: the tracker, issue and comment there."
+    )
 
 
 class SuggestionPublic(BaseModel):

@@ -24,7 +24,8 @@ export function commentList(list, remove) {
   const me = whoami();
   const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
   return h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
-    h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`),
+    h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`,
+      c.sent_as ? ` · posted on ${c.sent_as.split(":").slice(1).join(":").split("/")[0]}` : ""),
     mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => remove(c) }, "Delete") : "",
     h("p", { class: "comment-text" }, ...withMentions(c.text, me.name)))));
 }
