@@ -828,6 +828,8 @@ def test_an_items_comments_are_posted_on_its_issue_once_oldest_first_by_the_next
         text = adf_text(posted[1]) if kind == "jira" else posted[1]  # Cloud takes ADF, the others text
         assert text.replace("\n\n", "\n") == "ana commented in Refinery:\nWhich currencies?\nEUR and USD, @bo?"
         assert push(client)["comments_sent"] == 0 and len(site.comments) == 1  # each once
+        (shown,) = client.get(f"/v1/backlog/{first}/comments").json()
+        assert shown["sent_as"].rsplit("@", 1)[0].endswith(f":{key}" if kind != "github" else f"#{key}"), shown
         comment_on(client, first, "EUR only", who="bo")
         comment_on(client, second, "Safari 17 only?", who="cy")
         job = push(client)

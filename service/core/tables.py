@@ -168,7 +168,7 @@ class Comment(ProjectScoped, Base):
     author: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_as: Mapped[str | None] = mapped_column(String(300))  # an item's, posted by a push: "jira:SHOP-3/10001"
+    sent_as: Mapped[str | None] = mapped_column(String(300))  # an item's, posted by a push: "jira:SHOP-3@10001"
 
     @property
     def mentions(self) -> list[str]:

@@ -579,7 +579,7 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
         with runtime.db.session() as session:
             comment = session.get(Comment, comment_id)
             if comment is not None:
-                comment.sent_as = f"{row.kind}:{key}/{posted}"
+                comment.sent_as = f"{row.kind}:{key}@{posted}"
         sent += 1
     return sent, []
 

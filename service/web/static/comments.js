@@ -25,7 +25,7 @@ export function commentList(list, remove) {
   const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
   return h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
     h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`,
-      c.sent_as ? ` · posted on ${c.sent_as.split(":").slice(1).join(":").split("/")[0]}` : ""),
+      c.sent_as ? ` · posted on ${c.sent_as.slice(c.sent_as.indexOf(":") + 1, c.sent_as.lastIndexOf("@"))}` : ""),
     mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => remove(c) }, "Delete") : "",
     h("p", { class: "comment-text" }, ...withMentions(c.text, me.name)))));
 }
