@@ -160,7 +160,9 @@ def subscription(client, suggestion_id: int, who: str, watching: bool | None | s
         else client.put(url, json={"watching": watching}, headers=headers)
     )
     assert got.status_code == 200, got.text
-    return got.json()
+    body = got.json()
+    assert body.pop("item_id") is None  # a suggestion's, not an item's thread
+    return body
 
 
 def test_a_person_watches_a_suggestion_or_mutes_it_and_mentions_and_assignments_reach_them_anyway(client, llm):

@@ -150,3 +150,48 @@ def test_an_accepted_draft_whose_item_was_commented_on_is_not_undone(client, llm
     assert refused.status_code == 409 and "was commented on since it was accepted" in refused.json()["detail"]
     assert [c["text"] for c in client.get(f"/v1/backlog/{item['id']}/comments").json()] == ["EUR only"]
     assert client.get(f"/v1/suggestions/{made['id']}").json()["status"] == "accepted"
+
+
+def follows(client, item_id: int, who: str, watching: bool | None | str = "get") -> tuple[bool, str]:  # noqa: ANN001
+    url, headers = f"/v1/backlog/{item_id}/subscription", {"X-User": who}
+    got = (
+        client.get(url, headers=headers)
+        if watching == "get"
+        else client.put(url, json={"watching": watching}, headers=headers)
+    )
+    assert got.status_code == 200, got.text
+    assert (got.json()["item_id"], got.json()["suggestion_id"]) == (item_id, None)
+    return got.json()["following"], got.json()["why"]
+
+
+def told(client, who: str) -> list[str]:  # noqa: ANN001
+    return [n["actor"] for n in client.get("/v1/inbox?unread=true", headers={"X-User": who}).json()]
+
+
+def test_a_person_watches_or_mutes_an_items_thread_and_a_mention_reaches_them_anyway(client):
+    item = add_item(client)
+    say(client, item, "Which currencies?", **{"X-User": "bo"})
+    assert follows(client, item, "bo") == (True, "in its thread")
+    assert follows(client, item, "dee") == (False, "not in its thread, not watching")
+    assert follows(client, item, "dee", True) == (True, "watching")
+    assert follows(client, item, "bo", False) == (False, "muted")
+    say(client, item, "EUR only", **{"X-User": "cy"})
+    assert told(client, "bo") == [] and told(client, "dee") == ["cy"]
+    say(client, item, "@bo is that fine?", **{"X-User": "cy"})
+    assert told(client, "bo") == ["cy"]  # a mention reaches a person who muted the thread
+    assert follows(client, item, "bo", None) == (True, "in its thread")
+    assert follows(client, item, "dee", None) == (False, "not in its thread, not watching")
+    assert client.get("/v1/backlog/999/subscription", headers={"X-User": "bo"}).status_code == 404
+    assert client.get(f"/v1/backlog/{item}/subscription").status_code == 422  # whose choice: no one named
+
+
+def test_the_cli_watches_and_mutes_an_items_thread(cli_home, monkeypatch):
+    monkeypatch.setenv("REFINERY_DUPLICATE_CHECK", "false")
+    runner = CliRunner()
+    assert runner.invoke(app, ["backlog", "add", "Export invoices as PDF"]).exit_code == 0
+    watched = runner.invoke(app, ["inbox", "watch", "1", "--item", "--as", "dee"])
+    assert watched.exit_code == 0 and "Your inbox follows item #1 (watching)." in watched.output, watched.output
+    muted = runner.invoke(app, ["inbox", "watch", "1", "--item", "--mute", "--as", "dee"])
+    assert "does not follow item #1 (muted)" in muted.output
+    missing = runner.invoke(app, ["inbox", "watch", "9", "--item", "--as", "dee"])
+    assert missing.exit_code == 2 and "no backlog item with id 9" in missing.output

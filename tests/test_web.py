@@ -331,6 +331,7 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     box.press("Escape")
     expect(menu).to_be_hidden()
     box.press_sequentially("b")
+    expect(menu).to_be_visible()  # its answer has come: Enter now takes the name
     expect(menu.locator("li.chosen")).to_have_text("bo")
     box.press("Enter")  # puts the name in; does not send
     expect(box).to_have_value("EUR only, @bo ")
@@ -338,6 +339,11 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     expect(page.locator("#flash")).to_contain_text("Commented on item #1")
     expect(thread.locator("h4")).to_have_text("Comments (2)")
     expect(page.locator('#backlog tr[data-id="1"] .item-comments-button')).to_have_text("Comments (2)")
+    follow = thread.locator(".follow")
+    expect(follow).to_contain_text("Its comments reach your inbox (in its thread).")
+    follow.get_by_role("button", name="Mute").click()
+    expect(follow).to_contain_text("Muted: its comments do not reach your inbox.")
+    assert httpx.get(f"{desk}/v1/backlog/1/subscription", headers={"X-User": "ana"}).json()["why"] == "muted"
     told = httpx.get(f"{desk}/v1/inbox", headers={"X-User": "bo"}).json()
     assert [(n["reason"], n["item_id"]) for n in told] == [("mentioned", 1)]
     page.on("dialog", lambda dialog: dialog.accept())

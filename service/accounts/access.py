@@ -60,6 +60,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/inbox/read"): V,  # one's own lines only
     ("GET", "/v1/suggestions/{suggestion_id}/subscription"): V,
     ("PUT", "/v1/suggestions/{suggestion_id}/subscription"): V,  # one's own choice only
+    ("GET", "/v1/backlog/{item_id}/subscription"): V,
+    ("PUT", "/v1/backlog/{item_id}/subscription"): V,  # one's own choice only
     ("GET", "/v1/suggestions/{suggestion_id}"): V,
     ("GET", "/v1/suggestions/{suggestion_id}/history"): V,
     ("POST", "/v1/suggestions/{suggestion_id}/undo"): R,

@@ -4,7 +4,7 @@ nothing, so no history lists it; it is an event (`comment.created`) for webhooks
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -25,11 +25,11 @@ class Thread(NamedTuple):
     def __str__(self) -> str:
         return f"suggestion {self.suggestion_id}" if self.suggestion_id is not None else f"backlog item {self.item_id}"
 
-    def of(self) -> ColumnElement[bool]:
-        """The comments of this thread (a WHERE clause)."""
+    def of(self, table: Any = Comment) -> ColumnElement[bool]:
+        """The rows of `table` about this thread (a WHERE clause): its comments; its inbox lines or subscriptions."""
         if self.suggestion_id is not None:
-            return Comment.suggestion_id == self.suggestion_id
-        return Comment.item_id == self.item_id
+            return table.suggestion_id == self.suggestion_id
+        return table.item_id == self.item_id
 
     def check(self, session: Session) -> None:
         """NotFound when the suggestion or item does not exist (in this project)."""

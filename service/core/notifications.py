@@ -6,7 +6,7 @@ The events are the outbox's (`service.core.outbox` queues them on the session; a
 - a decision on a suggestion (accepted, rejected, undone) tells its followers.
 A suggestion's followers: the person it is given to, everyone in its thread, and those watching it (`Subscription`),
 less those who muted it. A mention and an assignment reach a person who muted it all the same. A backlog item's
-followers: everyone in its thread.
+followers: everyone in its thread and those watching it, less those who muted it.
 
 No one is told of what they did themselves, and a person gets one line an event (the strongest reason). Once accounts
 are on, only the project's members are told: a mention of anyone else is a name in the text, nothing more."""
@@ -113,23 +113,16 @@ def _recipients(
 
 def followers(session: Session, about: Suggestion | BacklogItem, before: int | None = None) -> list[str]:
     """Who follows a suggestion: the person it is given to, its thread's authors (those of comments before the one
-    `before`, when given), and those watching it; less those who muted it; each once, in that order. A backlog
-    item's: its thread's authors."""
-    if isinstance(about, BacklogItem):
-        thread = select(Comment.author).where(Comment.item_id == about.id, Comment.author.is_not(None))
-        if before is not None:
-            thread = thread.where(Comment.id < before)
-        return [name for name in dict.fromkeys(session.scalars(thread.order_by(Comment.id))) if name]
-    suggestion = about
-    thread = select(Comment.author).where(Comment.suggestion_id == suggestion.id, Comment.author.is_not(None))
+    `before`, when given), and those watching it; less those who muted it; each once, in that order. A backlog item's
+    likewise, less the assignee (it has none)."""
+    on_item = isinstance(about, BacklogItem)
+    column = (Comment.item_id, Subscription.item_id) if on_item else (Comment.suggestion_id, Subscription.suggestion_id)
+    thread = select(Comment.author).where(column[0] == about.id, Comment.author.is_not(None))
     if before is not None:
         thread = thread.where(Comment.id < before)
-    chose = dict(
-        session.execute(
-            select(Subscription.person, Subscription.watching).where(Subscription.suggestion_id == suggestion.id)
-        ).all()
-    )
-    named = [suggestion.assignee, *session.scalars(thread.order_by(Comment.id)), *(p for p, w in chose.items() if w)]
+    chose = dict(session.execute(select(Subscription.person, Subscription.watching).where(column[1] == about.id)).all())
+    given = [] if on_item else [about.assignee]
+    named = [*given, *session.scalars(thread.order_by(Comment.id)), *(p for p, w in chose.items() if w)]
     return [name for name in dict.fromkeys(named) if name and chose.get(name, True)]
 
 

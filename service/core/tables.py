@@ -227,14 +227,19 @@ class Notification(ProjectScoped, Base):
 
 class Subscription(ProjectScoped, Base):
     """A person's own choice about a suggestion's inbox lines: watching it (told of its comments and decisions though
-    not given it and not in its thread), or muting it (not told of them though they are). Mentions and assignments
-    reach them either way."""
+    not given it and not in its thread), or muting it (not told of them though they are); or likewise about a backlog
+    item's thread (exactly one of the two ids). Mentions and assignments reach them either way."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("suggestion_id", "person", name="uq_subscriptions_suggestion_person"),)
+    __table_args__ = (
+        UniqueConstraint("suggestion_id", "person", name="uq_subscriptions_suggestion_person"),
+        UniqueConstraint("item_id", "person", name="uq_subscriptions_item_person"),
+        CheckConstraint("(suggestion_id IS NULL) <> (item_id IS NULL)", name="ck_subscriptions_one_thread"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"), index=True)
     person: Mapped[str] = mapped_column(String(200))
     watching: Mapped[bool]  # False: muted
     at: Mapped[datetime] = mapped_column(default=utcnow)

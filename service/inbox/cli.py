@@ -70,24 +70,26 @@ def inbox_read(
 
 @inbox_app.command("watch")
 def inbox_watch(
-    suggestion_id: Annotated[int, typer.Argument(help="The suggestion's id.")],
+    number: Annotated[int, typer.Argument(help="The suggestion's id (with --item: the backlog item's).")],
+    item: Annotated[bool, typer.Option("--item", help="A backlog item's thread, not a suggestion.")] = False,
     mute: Annotated[
         bool, typer.Option("--mute", help="Mute it instead: its comments and decisions do not reach you.")
     ] = False,
     reset: Annotated[bool, typer.Option("--reset", help="Neither: as its assignment and thread say.")] = False,
     person: As = None,
 ) -> None:
-    """Watch a suggestion: its comments and decisions reach your inbox (mentions and assignments always do)."""
+    """Watch a suggestion (its comments and decisions reach your inbox; mentions and assignments always do), or with
+    --item a backlog item's thread (its comments)."""
+    from service.core.comments import Thread
     from service.inbox import service
 
     if mute and reset:
         raise fail("give --mute or --reset, not both")
+    thread = Thread(item_id=number) if item else Thread(number)
     with refusals(), open_runtime().db.session() as session:
-        following, why = service.subscribe(
-            session, person or getpass.getuser(), suggestion_id, None if reset else not mute
-        )
+        following, why = service.subscribe(session, person or getpass.getuser(), thread, None if reset else not mute)
     said = "follows" if following else "does not follow"
-    console.print(f"Your inbox {said} #{suggestion_id} ({why}).", markup=False, highlight=False)
+    console.print(f"Your inbox {said} {'item ' if item else ''}#{number} ({why}).", markup=False, highlight=False)
 
 
 @inbox_app.command("mail")

@@ -1,11 +1,13 @@
-"""`/v1/inbox`: the caller's inbox in the current project; `/v1/suggestions/{id}/subscription`: whether a
-suggestion's comments and decisions reach it."""
+"""`/v1/inbox`: the caller's inbox in the current project; `/v1/suggestions/{id}/subscription` and
+`/v1/backlog/{id}/subscription`: whether a suggestion's comments and decisions, or an item's comments, reach it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
+from service.core.comments import Thread
 from service.core.deps import ActorDep, RuntimeDep
+from service.core.runtime import Runtime
 from service.core.schemas import MAX_ID, IdPath, errors
 from service.inbox import service
 from service.inbox.schemas import Marked, MarkRequest, NotificationPublic, SubscriptionPublic, SubscriptionSet
@@ -49,10 +51,7 @@ def mark(body: MarkRequest, runtime: RuntimeDep, actor: ActorDep) -> Marked:
 )
 def get_subscription(suggestion_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SubscriptionPublic:
     """Whether the suggestion's comments and decisions reach your inbox, and why."""
-    person = service.whose(actor)
-    with runtime.db.session() as session:
-        following, why = service.subscription(session, person, suggestion_id)
-        return SubscriptionPublic(suggestion_id=suggestion_id, following=following, why=why)
+    return _followed(runtime, actor, Thread(suggestion_id))
 
 
 @router.put(
@@ -64,7 +63,30 @@ def put_subscription(
     """Watch the suggestion (`"watching": true`: its comments and decisions reach your inbox though it is not given
     to you and you are not in its thread), mute it (`false`: they do not, though you are), or `null`: as its
     assignment and thread say. Mentions and assignments reach you either way."""
+    return _followed(runtime, actor, Thread(suggestion_id), body)
+
+
+@router.get("/v1/backlog/{item_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 422))
+def get_item_subscription(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SubscriptionPublic:
+    """Whether comments on the backlog item reach your inbox, and why."""
+    return _followed(runtime, actor, Thread(item_id=item_id))
+
+
+@router.put("/v1/backlog/{item_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 409, 422))
+def put_item_subscription(
+    item_id: IdPath, body: SubscriptionSet, runtime: RuntimeDep, actor: ActorDep
+) -> SubscriptionPublic:
+    """Watch the item's thread (`"watching": true`: its comments reach your inbox though you are not in it), mute it
+    (`false`: they do not, though you are), or `null`: as the thread says. Mentions reach you either way."""
+    return _followed(runtime, actor, Thread(item_id=item_id), body)
+
+
+def _followed(runtime: Runtime, actor: str | None, thread: Thread, change: SubscriptionSet | None = None):  # noqa: ANN202
+    """The caller's following of the thread, after `change` if one is asked."""
     person = service.whose(actor)
     with runtime.db.session() as session:
-        following, why = service.subscribe(session, person, suggestion_id, body.watching)
-        return SubscriptionPublic(suggestion_id=suggestion_id, following=following, why=why)
+        if change is not None:
+            following, why = service.subscribe(session, person, thread, change.watching)
+        else:
+            following, why = service.subscription(session, person, thread)
+        return SubscriptionPublic(**thread._asdict(), following=following, why=why)

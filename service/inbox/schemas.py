@@ -69,6 +69,7 @@ class SubscriptionSet(BaseModel):
 
 
 class SubscriptionPublic(BaseModel):
-    suggestion_id: int
-    following: bool = Field(description="Whether its comments and decisions reach your inbox.")
+    suggestion_id: int | None = Field(description="The suggestion followed (none: a backlog item's thread).")
+    item_id: int | None = Field(None, description="The backlog item whose thread is followed, if so.")
+    following: bool = Field(description="Whether its comments (and a suggestion's decisions) reach your inbox.")
     why: str = Field(description="given to you, in its thread, watching, muted, or none of these.")

@@ -1,4 +1,4 @@
-"""Reading a person's inbox, marking its lines read, and the suggestions they watch or muted."""
+"""Reading a person's inbox, marking its lines read, and the suggestions and item threads they watch or muted."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.core import scope
+from service.core.comments import Thread
 from service.core.errors import Conflict, InvalidInput
 from service.core.notifications import followers
 from service.core.suggestions import get_suggestion
-from service.core.tables import Notification, Subscription, utcnow
+from service.core.tables import BacklogItem, Notification, Subscription, utcnow
 
 NO_ONE = (
     "say whose inbox: sign in, or name yourself (the X-User header; the desk's name box; `refinery inbox --as NAME`)"
@@ -78,38 +79,43 @@ def unread_by_project(session: Session, recipient: str) -> dict[int, int]:
         return {project_id: count for project_id, count in session.execute(query)}
 
 
-def subscription(session: Session, person: str, suggestion_id: int) -> tuple[bool, str]:
-    """Whether the person follows the suggestion (is told of its comments and decisions), and why: given to them, in
-    its thread, watching it, muted, or none of these."""
-    suggestion = get_suggestion(session, suggestion_id)
-    chose = _choice(session, person, suggestion_id)
+def subscription(session: Session, person: str, thread: Thread) -> tuple[bool, str]:
+    """Whether the person follows a suggestion (is told of its comments and decisions) or an item's thread (of its
+    comments), and why: given to them, in its thread, watching it, muted, or none of these."""
+    thread.check(session)
+    about = (
+        get_suggestion(session, thread.suggestion_id)
+        if thread.suggestion_id is not None
+        else session.get(BacklogItem, thread.item_id)
+    )
+    chose = _choice(session, person, thread)
     if chose is not None and not chose.watching:
         return False, "muted"
-    if person not in followers(session, suggestion):
-        return False, "not given to you, not in its thread, not watching"
-    if suggestion.assignee == person:
+    if person not in followers(session, about):
+        given = "" if thread.item_id else "not given to you, "
+        return False, f"{given}not in its thread, not watching"
+    if getattr(about, "assignee", None) == person:
         return True, "given to you"
     return True, "watching" if chose is not None else "in its thread"
 
 
-def subscribe(session: Session, person: str, suggestion_id: int, watching: bool | None) -> tuple[bool, str]:
-    """Watch the suggestion (True), mute it (False), or follow it as its assignment and thread say (None)."""
-    get_suggestion(session, suggestion_id)
-    chose = _choice(session, person, suggestion_id)
+def subscribe(session: Session, person: str, thread: Thread, watching: bool | None) -> tuple[bool, str]:
+    """Watch the suggestion or item (True), mute it (False), or follow it as its assignment and thread say (None)."""
+    thread.check(session)
+    chose = _choice(session, person, thread)
     if watching is None:
         if chose is not None:
             session.delete(chose)
     elif chose is None:
-        session.add(Subscription(suggestion_id=suggestion_id, person=person, watching=watching))
+        session.add(Subscription(**thread._asdict(), person=person, watching=watching))
     else:
         chose.watching, chose.at = watching, utcnow()
     try:
         session.flush()
     except IntegrityError as exc:  # the same person chose at the same moment elsewhere (another tab)
-        raise Conflict(f"your choice on suggestion {suggestion_id} changed just now: ask again") from exc
-    return subscription(session, person, suggestion_id)
+        raise Conflict(f"your choice on {thread} changed just now: ask again") from exc
+    return subscription(session, person, thread)
 
 
-def _choice(session: Session, person: str, suggestion_id: int) -> Subscription | None:
-    query = select(Subscription).where(Subscription.suggestion_id == suggestion_id, Subscription.person == person)
-    return session.scalar(query)
+def _choice(session: Session, person: str, thread: Thread) -> Subscription | None:
+    return session.scalar(select(Subscription).where(thread.of(Subscription), Subscription.person == person))

@@ -39,7 +39,7 @@ export function offerMentions(text) {
   let chosen = 0;
   let asked = 0;
   const typed = () => /(?:^|[^\w@.])@([A-Za-z0-9._@-]*)$/.exec(text.value.slice(0, text.selectionStart));
-  const close = () => { menu.hidden = true; shown = []; };
+  const close = () => { menu.hidden = true; menu.replaceChildren(); shown = []; };
   const put = (name) => {
     const before = text.value.slice(0, text.selectionStart);
     const start = before.lastIndexOf("@");
@@ -85,12 +85,35 @@ export async function offerPeople(input) {
   document.getElementById("people").replaceChildren(...found.map((p) => h("option", { value: p.name })));
 }
 
+// Whether a thread (`path`: a suggestion's or an item's) reaches the reader's inbox, and why, with the one switch that
+// changes it: watch it, stop watching, mute it, unmute it (mentions and assignments reach them either way); `what`
+// names what reaches them ("Its comments"); `redraw` shows the thread again after a change.
+const FOLLOW = { "given to you": ["Mute", false], "in its thread": ["Mute", false], watching: ["Stop watching", null], muted: ["Unmute", null] };
+
+export function followView(path, what, subscribed, redraw) {
+  const [label, watching] = FOLLOW[subscribed.why] || ["Watch", true];
+  const said = subscribed.following ? `${what} reach your inbox (${subscribed.why}).`
+    : subscribed.why === "muted" ? `Muted: ${what.toLowerCase()} do not reach your inbox.`
+      : `${what} do not reach your inbox (mentions of you do).`;
+  const change = async () => {
+    try {
+      await api(`${path}/subscription`, { method: "PUT", json: { watching } });
+      await redraw();
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  };
+  return h("p", { class: "hint follow" }, said, " ", h("button", { type: "button", class: "follow-switch", onclick: change }, label));
+}
+
 export const confirmDelete = (c) => confirm(`Delete ${c.author ? `${c.author}'s` : "this"} comment?`);
 
 // A backlog item's thread, shown in `slot` (inside the item's row): its comments and a form to add one. Showing it
 // marks the reader's inbox lines about it read; `counted(n)` is told the thread's length.
 export async function showItemThread(item, slot, counted) {
-  const list = await api(`/v1/backlog/${item.id}/comments`);
+  const me = whoami();
+  const [list, subscribed] = await Promise.all([api(`/v1/backlog/${item.id}/comments`),
+    me.name ? api(`/v1/backlog/${item.id}/subscription`).catch(() => null) : null]);
   const text = h("textarea", { class: "item-comment-text", rows: "2", maxlength: "10000", "aria-label": `Comment on #${item.id}`,
     placeholder: "An answer to an open question, what refinement settled… (Ctrl+Enter sends)" });
   const send = async (event) => {
@@ -115,7 +138,8 @@ export async function showItemThread(item, slot, counted) {
     }
   };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.stopPropagation(); send(event); } });
-  slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), list.length ? commentList(list, remove) : "",
+  const follow = subscribed ? followView(`/v1/backlog/${item.id}`, "Its comments", subscribed, () => showItemThread(item, slot, counted)) : "";
+  slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), follow, list.length ? commentList(list, remove) : "",
     h("form", { class: "item-comment-form", onsubmit: send }, offerMentions(text), h("button", { type: "submit" }, "Comment")));
   counted(list.length);
   document.dispatchEvent(new CustomEvent("refinery:item-shown", { detail: item.id }));

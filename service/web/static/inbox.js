@@ -106,12 +106,14 @@ export function start() {
   $("#inbox-all-read").addEventListener("click", () => mark(null, true).catch((e) => flash(e.message, "error")));
   $("#inbox-link").addEventListener("click", () => { $("#inbox").open = true; });
   // A suggestion looked at in the queue, however it was reached: its lines are read (when any are unread).
-  document.addEventListener("refinery:shown", (event) => {
-    if (whoami().name && $("#inbox-unread").textContent && !$("#tab-review").hidden) mark(null, true, { suggestion_id: event.detail }).catch(() => {});
-  });
-  document.addEventListener("refinery:item-shown", (event) => {  // an item's thread was opened: its lines are read
-    if (whoami().name && $("#inbox-unread").textContent) mark(null, true, { item_id: event.detail }).catch(() => {});
-  });
+  // Not asked when the open panel shows none of its lines unread (one opened from the panel is marked read already).
+  const unreadAbout = (about) => !$("#inbox").open || [...$("#inbox-list").querySelectorAll("li.unread")].some((li) =>
+    (about.item_id ? Number(li.dataset.item) === about.item_id : Number(li.dataset.suggestion) === about.suggestion_id));
+  const seen = (about) => {
+    if (whoami().name && $("#inbox-unread").textContent && unreadAbout(about)) mark(null, true, about).catch(() => {});
+  };
+  document.addEventListener("refinery:shown", (event) => { if (!$("#tab-review").hidden) seen({ suggestion_id: event.detail }); });
+  document.addEventListener("refinery:item-shown", (event) => seen({ item_id: event.detail }));  // an item's thread
   refresh().catch(() => {});
   setInterval(() => { if (document.visibilityState === "visible") refresh().catch(() => {}); }, 60_000);
 }

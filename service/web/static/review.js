@@ -2,7 +2,7 @@
 
 import { api, apiPage, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
-import { commentList, confirmDelete, offerMentions, offerPeople } from "./comments.js";
+import { commentList, confirmDelete, followView, offerMentions, offerPeople } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
@@ -541,26 +541,6 @@ export function assignTo(who) {
   }, name ? `#${s.id} is assigned to ${name}.` : `#${s.id} is assigned to no one.`, () => state.selected?.id === s.id);
 }
 
-// Whether this suggestion's comments and decisions reach the reader's inbox, and why, with the one switch that changes
-// it: watch it, stop watching, mute it, unmute it (mentions and assignments reach them either way).
-const FOLLOW = { "given to you": ["Mute", false], "in its thread": ["Mute", false], watching: ["Stop watching", null], muted: ["Unmute", null] };
-
-function followView(s, subscribed) {
-  const [label, watching] = FOLLOW[subscribed.why] || ["Watch", true];
-  const said = subscribed.following ? `Its comments and decisions reach your inbox (${subscribed.why}).`
-    : subscribed.why === "muted" ? "Muted: its comments and decisions do not reach your inbox."
-      : "Its comments and decisions do not reach your inbox (mentions of you do).";
-  const change = async () => {
-    try {
-      await api(`/v1/suggestions/${s.id}/subscription`, { method: "PUT", json: { watching } });
-      await loadComments(s);
-    } catch (error) {
-      flash(error.message, "error");
-    }
-  };
-  return h("p", { class: "hint follow" }, said, " ", h("button", { type: "button", class: "follow-switch", onclick: change }, label));
-}
-
 // Comments: people discuss a suggestion (a question to the team, why it is held) before or after deciding it
 // (comments.js draws the thread).
 const commentCount = (n) => n ? h("span", { class: "comment-count" }, ` · ${n} comment${n === 1 ? "" : "s"}`) : "";
@@ -575,7 +555,8 @@ async function loadComments(s) {
   text.value = state.commentDrafts.get(s.id) || "";
   text.addEventListener("input", () => state.commentDrafts.set(s.id, text.value));
   const focused = document.activeElement?.id === "comment-text";
-  slot.replaceChildren(h("h3", {}, `Comments (${list.length})`), subscribed ? followView(s, subscribed) : "",
+  const follow = subscribed ? followView(`/v1/suggestions/${s.id}`, "Its comments and decisions", subscribed, () => loadComments(s)) : "";
+  slot.replaceChildren(h("h3", {}, `Comments (${list.length})`), follow,
     list.length ? commentList(list, (c) => deleteComment(s, c)) : "",
     h("form", { id: "comment-form", onsubmit: (event) => { event.preventDefault(); sendComment(); } },
       offerMentions(text), h("button", { type: "submit" }, "Comment")));
