@@ -53,7 +53,7 @@ def update_me(body: MailChoice, request: Request, runtime: RuntimeDep, principal
     if principal is None:
         raise Conflict("accounts are off: e-mail goes to users, so create them first (`refinery user add`)")
     with runtime.db.session() as session:
-        service.set_mail(session, principal.name, body.model_dump(include=body.model_fields_set))
+        service.set_mail(session, principal.name, _mail_choice(body))
     return me(request, runtime, principal)
 
 
@@ -109,7 +109,7 @@ def change_password(
         )  # fmt: skip
         if not isinstance(checked, LoginRefused):
             service.set_password(session, principal.name, body.password)  # ends every desk login, this one too
-            renewed = service.login(session, principal.name, body.password, settings.session_hours, 10**6, 0)
+            renewed = checked[0], service.new_session(session, checked[0], settings.session_hours)
     if isinstance(checked, LoginRefused):  # its failure count is committed
         status = 403 if checked.retry_after_s is None else 429
         detail = "the current password is wrong" if status == 403 else str(checked)

@@ -271,14 +271,19 @@ def login(
                 user.failed_logins, user.locked_until = 0, now + timedelta(minutes=lockout_minutes)
         return LoginRefused("wrong user name or password")
     user.failed_logins, user.locked_until = 0, None
+    return user, new_session(session, user, hours)
+
+
+def new_session(session: Session, user: User, hours: float) -> str:
+    """A desk session for the user, `hours` long; its secret (the cookie's value)."""
     secret = secrets.token_urlsafe(32)
-    expires = now + timedelta(hours=hours)
+    expires = utcnow() + timedelta(hours=hours)
     session.add(
         Credential(
             user_id=user.id, kind=CredentialKind.session, name="desk", secret_hash=digest(secret), expires_at=expires
         )
     )
-    return user, secret
+    return secret
 
 
 def logout(session: Session, credential_id: int) -> None:

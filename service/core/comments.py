@@ -13,7 +13,7 @@ from service.core import outbox
 from service.core.enums import WebhookEvent
 from service.core.errors import Forbidden, NotFound
 from service.core.suggestions import get_suggestion
-from service.core.tables import BacklogItem, Comment
+from service.core.tables import BacklogItem, Comment, Suggestion
 
 
 class Thread(NamedTuple):
@@ -31,22 +31,24 @@ class Thread(NamedTuple):
             return table.suggestion_id == self.suggestion_id
         return table.item_id == self.item_id
 
-    def check(self, session: Session) -> None:
-        """NotFound when the suggestion or item does not exist (in this project)."""
+    def get(self, session: Session) -> Suggestion | BacklogItem:
+        """The suggestion or item the thread is on; NotFound when there is none (in this project)."""
         if self.suggestion_id is not None:
-            get_suggestion(session, self.suggestion_id)
-        elif session.get(BacklogItem, self.item_id) is None:
+            return get_suggestion(session, self.suggestion_id)
+        item = session.get(BacklogItem, self.item_id)
+        if item is None:
             raise NotFound(f"no backlog item with id {self.item_id}")
+        return item
 
 
 def list_comments(session: Session, thread: Thread) -> list[Comment]:
     """A thread's comments, oldest first."""
-    thread.check(session)
+    thread.get(session)
     return list(session.scalars(select(Comment).where(thread.of()).order_by(Comment.id)))
 
 
 def add_comment(session: Session, thread: Thread, author: str | None, text: str) -> Comment:
-    thread.check(session)
+    thread.get(session)
     comment = Comment(suggestion_id=thread.suggestion_id, item_id=thread.item_id, author=author, text=text)
     session.add(comment)
     session.flush()

@@ -116,11 +116,12 @@ def followers(session: Session, about: Suggestion | BacklogItem, before: int | N
     `before`, when given), and those watching it; less those who muted it; each once, in that order. A backlog item's
     likewise, less the assignee (it has none)."""
     on_item = isinstance(about, BacklogItem)
-    column = (Comment.item_id, Subscription.item_id) if on_item else (Comment.suggestion_id, Subscription.suggestion_id)
-    thread = select(Comment.author).where(column[0] == about.id, Comment.author.is_not(None))
+    in_thread = (Comment.item_id if on_item else Comment.suggestion_id) == about.id
+    chosen_here = (Subscription.item_id if on_item else Subscription.suggestion_id) == about.id
+    thread = select(Comment.author).where(in_thread, Comment.author.is_not(None))
     if before is not None:
         thread = thread.where(Comment.id < before)
-    chose = dict(session.execute(select(Subscription.person, Subscription.watching).where(column[1] == about.id)).all())
+    chose = dict(session.execute(select(Subscription.person, Subscription.watching).where(chosen_here)).all())
     given = [] if on_item else [about.assignee]
     named = [*given, *session.scalars(thread.order_by(Comment.id)), *(p for p, w in chose.items() if w)]
     return [name for name in dict.fromkeys(named) if name and chose.get(name, True)]

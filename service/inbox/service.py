@@ -10,8 +10,7 @@ from service.core import scope
 from service.core.comments import Thread
 from service.core.errors import Conflict, InvalidInput
 from service.core.notifications import followers
-from service.core.suggestions import get_suggestion
-from service.core.tables import BacklogItem, Notification, Subscription, utcnow
+from service.core.tables import Notification, Subscription, utcnow
 
 NO_ONE = (
     "say whose inbox: sign in, or name yourself (the X-User header; the desk's name box; `refinery inbox --as NAME`)"
@@ -82,12 +81,7 @@ def unread_by_project(session: Session, recipient: str) -> dict[int, int]:
 def subscription(session: Session, person: str, thread: Thread) -> tuple[bool, str]:
     """Whether the person follows a suggestion (is told of its comments and decisions) or an item's thread (of its
     comments), and why: given to them, in its thread, watching it, muted, or none of these."""
-    thread.check(session)
-    about = (
-        get_suggestion(session, thread.suggestion_id)
-        if thread.suggestion_id is not None
-        else session.get(BacklogItem, thread.item_id)
-    )
+    about = thread.get(session)
     chose = _choice(session, person, thread)
     if chose is not None and not chose.watching:
         return False, "muted"
@@ -101,7 +95,7 @@ def subscription(session: Session, person: str, thread: Thread) -> tuple[bool, s
 
 def subscribe(session: Session, person: str, thread: Thread, watching: bool | None) -> tuple[bool, str]:
     """Watch the suggestion or item (True), mute it (False), or follow it as its assignment and thread say (None)."""
-    thread.check(session)
+    thread.get(session)
     chose = _choice(session, person, thread)
     if watching is None:
         if chose is not None:
