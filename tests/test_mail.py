@@ -214,3 +214,31 @@ def test_the_cli_sets_an_address_and_checks_the_smtp_settings(cli_home, monkeypa
     assert len(mailbox.to("ana@example.com")) == 1
     down = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
     assert down.exit_code == 2 and "could not reach the SMTP server" in down.output
+
+
+def test_a_mail_carries_a_one_click_unsubscribe_that_stops_that_persons_mail_without_a_login(client, llm):
+    as_ = people(client)
+    client.patch("/v1/auth/me", json={"email": "viewer@example.com"}, headers=as_["viewer"])
+    draft_with_mentions(client, llm, as_, "@viewer look")
+    db = client.app.state.runtime.db
+    with smtp_server() as (mailbox, port):
+        settings = mail_settings(client, port, desk_url="https://refinery.example.com")
+        assert mail.mail_due(db, settings, utcnow() + LATER).sent == 1
+    (sent,) = mailbox.to("viewer@example.com")
+    link = sent["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://refinery.example.com/v1/mail/unsubscribe?token=")
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f"Stop these e-mails: {link}" in sent.get_content()
+    path = link.removeprefix("https://refinery.example.com")
+    page = client.get(path)  # no login: opening it changes nothing
+    assert page.status_code == 200 and "Stop mailing unread Refinery inbox lines to viewer@example.com?" in page.text
+    assert client.get("/v1/auth/me", headers=as_["viewer"]).json()["email_notifications"] is True
+    one_click = client.post(path, content="List-Unsubscribe=One-Click",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert one_click.status_code == 200 and "No more e-mail to viewer@example.com" in one_click.text, one_click.text
+    assert client.get("/v1/auth/me", headers=as_["viewer"]).json()["email_notifications"] is False
+    draft_with_mentions(client, llm, as_, "@viewer again")
+    assert mail.mail_due(db, mail_settings(client, free_port()), utcnow() + LATER) == mail.Round(0, None)
+    wrong = client.post("/v1/mail/unsubscribe?token=not-a-token")
+    assert wrong.status_code == 404 and "not (or no longer) valid" in wrong.text
+    assert client.get("/v1/mail/unsubscribe").status_code == 404

@@ -41,6 +41,8 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/auth/logout"): SIGNED_IN,
     ("GET", "/v1/projects"): SIGNED_IN,  # the caller's projects
     ("POST", "/v1/projects"): A,
+    ("GET", "/v1/mail/unsubscribe"): PUBLIC,  # a mail's link: its token says whose mail stops
+    ("POST", "/v1/mail/unsubscribe"): PUBLIC,
     ("GET", "/v1/people"): V,  # names to mention or assign: members only, with their roles
     ("GET", "/v1/users"): A,
     ("POST", "/v1/users"): A,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from service.accounts import service
 from service.accounts.access import SESSION_COOKIE, PrincipalDep
@@ -254,3 +255,35 @@ def revoke_token(token_id: int, runtime: RuntimeDep, principal: PrincipalDep) ->
     """Revoke one of your tokens: it stops working at once (`refinery token revoke` revokes anyone's)."""
     with runtime.db.session() as session:
         service.revoke_token(session, token_id, principal)
+
+
+UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Refinery e-mail</title></head>
+<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto"><p>{said}</p>{button}</body></html>"""
+Token = Annotated[str, Query(max_length=100, description="The secret in the mail's link.")]
+
+
+@router.get("/v1/mail/unsubscribe", response_class=HTMLResponse, responses={404: {}})
+def unsubscribe_page(runtime: RuntimeDep, token: Token = "") -> HTMLResponse:
+    """The page a mail's "Stop these e-mails" link opens: one button that stops them (opening it changes nothing)."""
+    try:
+        with runtime.db.session() as session:
+            user = service.mail_owner(session, token)
+    except NotFound as exc:
+        return HTMLResponse(UNSUBSCRIBE_PAGE.format(said=escape(str(exc)), button=""), status_code=404)
+    said = f"Stop mailing unread Refinery inbox lines to {escape(user.email or user.name)}?"
+    button = '<form method="post"><button type="submit">Stop these e-mails</button></form>'  # to this same address
+    return HTMLResponse(UNSUBSCRIBE_PAGE.format(said=said, button=button))
+
+
+@router.post("/v1/mail/unsubscribe", response_class=HTMLResponse, responses={404: {}})
+def unsubscribe(runtime: RuntimeDep, token: Token = "") -> HTMLResponse:
+    """Stop a person's mail: a mail client's one-click unsubscribe (RFC 8058: a POST to the List-Unsubscribe link),
+    or the page's button. No login: the link's token says whose."""
+    try:
+        with runtime.db.session() as session:
+            user = service.mail_owner(session, token)
+            user.email_notifications = False
+    except NotFound as exc:
+        return HTMLResponse(UNSUBSCRIBE_PAGE.format(said=escape(str(exc)), button=""), status_code=404)
+    said = f"No more e-mail to {escape(user.email or user.name)}. Turn it on again in the desk's inbox."
+    return HTMLResponse(UNSUBSCRIBE_PAGE.format(said=said, button=""))

@@ -152,8 +152,17 @@ def set_mail(session: Session, name: str, choice: dict[str, Any]) -> User:
         if address is not None and (len(address) > 320 or not EMAIL.match(address)):
             raise InvalidInput(f"{address!r} is not one e-mail address: write it as name@example.com")
         user.email = address
+        user.mail_token = user.mail_token or secrets.token_urlsafe(32)  # the unsubscribe link's
     if choice.get("email_notifications") is not None:
         user.email_notifications = choice["email_notifications"]
+    return user
+
+
+def mail_owner(session: Session, token: str) -> User:
+    """The user whose mail's unsubscribe link has `token`; NotFound for no one's."""
+    user = session.scalar(select(User).where(User.mail_token == token)) if token else None
+    if user is None:
+        raise NotFound("this link is not (or no longer) valid: turn e-mail off in the desk's inbox")
     return user
 
 

@@ -497,6 +497,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300))  # scrypt; None: tokens only
     email: Mapped[str | None] = mapped_column(String(320))  # where unread inbox lines are mailed (service.inbox.mail)
     email_notifications: Mapped[bool] = mapped_column(default=True, server_default=true())  # False: none mailed
+    mail_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)  # its mail's unsubscribe link
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -50,6 +50,7 @@ class Digest:
 
     recipient: str
     address: str
+    token: str | None = None  # the unsubscribe link's (User.mail_token)
     lines: list[tuple[Notification, str, str]] = field(default_factory=list)  # (line, project key, project name)
 
 
@@ -115,16 +116,16 @@ def claim(db: Database, settings: Settings, now: datetime) -> list[Digest]:
         )
         mine = set(session.scalars(claimed.values(mailed_at=now).returning(Notification.id)))
         rows = session.execute(
-            select(Notification, Project.key, Project.name, User.email)
+            select(Notification, Project.key, Project.name, User.email, User.mail_token)
             .join(Project, Project.id == Notification.project_id)
             .join(User, User.name == Notification.recipient)
             .where(Notification.id.in_(mine))
             .order_by(Notification.id)
         )
         digests: dict[str, Digest] = defaultdict(lambda: Digest("", ""))
-        for line, key, name, address in rows:
+        for line, key, name, address, token in rows:
             digest = digests[line.recipient]
-            digest.recipient, digest.address = line.recipient, address
+            digest.recipient, digest.address, digest.token = line.recipient, address, token
             digest.lines.append((line, key, name))
         session.expunge_all()
         return list(digests.values())
@@ -146,11 +147,12 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
                 link = desk_link(settings, key, line)
                 body += [f"- {line.text}"] + ([f"  {link}"] if link else [])
         body.append("")
+    stop = unsubscribe_link(settings, digest.token)
     body += [
         "--",
         f"You get this because e-mail notifications are on for {digest.recipient}. Turn them off in the desk's inbox,",
         f"or with `refinery user set {digest.recipient} --no-email-notifications`.",
-    ]
+    ] + ([f"Stop these e-mails: {stop}"] if stop else [])
     mail = EmailMessage()
     mail["Subject"] = f"[Refinery] {subject}"
     mail["From"] = settings.mail_from
@@ -158,8 +160,18 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain="refinery.local")
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders do not answer it
+    if stop:  # RFC 2369 and 8058: the mail client's own Unsubscribe button, one click (a POST) and done
+        mail["List-Unsubscribe"] = f"<{stop}>"
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content("\n".join(body))
     return mail
+
+
+def unsubscribe_link(settings: Settings, token: str | None) -> str | None:
+    """Where one click stops a person's mail (`/v1/mail/unsubscribe`; none without REFINERY_DESK_URL)."""
+    if not settings.desk_url or not token:
+        return None
+    return f"{settings.desk_url.rstrip('/')}/v1/mail/unsubscribe?token={quote(token)}"
 
 
 def desk_link(settings: Settings, project_key: str, line: Notification) -> str | None:
