@@ -783,6 +783,25 @@ def test_a_push_with_the_order_ranks_jiras_issues_as_the_backlog_and_only_when_i
         assert push(client, item_ids=[ids[1]], order=True)["errors"][0].startswith("Jira did not rank SHOP-5")
 
 
+def test_a_push_with_the_order_sets_linears_manual_order_above_the_teams_other_issues(client):
+    ids = add_items(client, [{"title": f"Item {k}"} for k in range(1, 6)])
+    with standin() as site:
+        connect(client, site, "linear")
+        assert push(client)["created"] == 5
+        site.issues["linear:made-there"] = {"id": "made-there", "identifier": "ENG-99", "title": "Made in Linear",
+                                            "teamId": "team-1", "sortOrder": -50.0}  # fmt: skip
+        assert site.linear_order()[0] == "ENG-99"
+        client.post("/v1/backlog/rank", json={"item_ids": [ids[4], ids[1], ids[3]], "to": "top"})
+        ranked = push(client, order=True)
+        assert "order: 3 ranked issues put in the backlog's order in Linear" in ranked["errors"], ranked
+        assert site.linear_order()[:4] == ["ENG-5", "ENG-2", "ENG-4", "ENG-99"]  # above the team's others
+        updates = [c for c in site.writes() if "mutation Update(" in str(c.body)]
+        assert len(updates) == 3  # one per ranked issue
+        again = push(client, order=True)
+        assert "order: the 3 ranked issues are in the order last sent" in again["errors"]
+        assert len([c for c in site.writes() if "mutation Update(" in str(c.body)]) == 3
+
+
 def test_a_push_with_the_order_says_where_there_is_none_to_set(client):
     add_items(client)
     with standin() as site:

@@ -95,6 +95,10 @@ class Standin:
         """Linear's issues by identifier (ENG-1)."""
         return {v["identifier"]: v for k, v in self.issues.items() if k.startswith("linear:")}
 
+    def linear_order(self) -> list[str]:
+        """Linear's manual order: its issues' identifiers by `sortOrder`, lowest first (at the top)."""
+        return [k for k, v in sorted(self.linear().items(), key=lambda kv: float(kv[1].get("sortOrder", 0.0)))]
+
     def blocked_by(self) -> set[tuple[str, str]]:
         """Every "blocked by" link, as (blocked, blocker) keys: SHOP-2 / 2 / ENG-2."""
         by_id = {v["id"]: k for k, v in self.linear().items()}
@@ -179,7 +183,8 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         if issue.get("stateId") not in (None, *(state["id"] for state in LINEAR_STATES)):
             return None, "Entity not found: the state"
         identifier = f"{site.team}-{len(site.linear()) + 1}"
-        site.issues[f"linear:{issue['id']}"] = {**issue, "identifier": identifier}
+        bottom = max((float(i.get("sortOrder", 0.0)) for i in site.linear().values()), default=0.0)
+        site.issues[f"linear:{issue['id']}"] = {**issue, "identifier": identifier, "sortOrder": bottom + 1000.0}
         return {"issueCreate": {"success": True, "issue": {"identifier": identifier}}}, None
     if query.startswith("query Issues("):
         found = _linear_issues(site) if variables["key"] == site.team else []
@@ -332,7 +337,7 @@ def _linear_issue(site: Standin, issue: dict[str, Any]) -> dict[str, Any]:
     return (
         {"id": issue["id"], "identifier": issue["identifier"], "title": issue["title"],
          "description": issue.get("description"), "priority": issue.get("priority", 0),
-         "estimate": issue.get("estimate"),
+         "estimate": issue.get("estimate"), "sortOrder": issue.get("sortOrder", 0.0),
          "labels": {"nodes": [{"name": site.labels[label]} for label in issue.get("labelIds", [])]},
          "parent": {"identifier": by_id[issue["parentId"]]["identifier"]} if issue.get("parentId") else None,
          "state": states[issue.get("stateId", "state-todo")],

@@ -220,13 +220,14 @@ class Linear:
             return None  # Linear answers an unknown issue with an error, not a null
         return found if found and (found.get("team") or {}).get("key") == self.team_key else None
 
-    def issues(self) -> Iterator[list[dict[str, Any]]]:
-        """The team's issues, a page at a time, with what the `linear_json` import reads (blocks relations too)."""
+    def issues(self, fields: str = READ) -> Iterator[list[dict[str, Any]]]:
+        """The team's issues, a page at a time, with `fields` (default: what the `linear_json` import reads, blocks
+        relations too)."""
         after = None
         while True:
             found = self._run(
                 "query Issues($key: String!, $after: String) { issues(filter: {team: {key: {eq: $key}}}, "
-                f"first: {PAGE}, after: $after) {{ nodes {{ {READ} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+                f"first: {PAGE}, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}",
                 {"key": self.team_key, "after": after}, f"list the issues of team {self.team_key}",
             )["issues"]  # fmt: skip
             yield found["nodes"]
@@ -235,8 +236,26 @@ class Linear:
             after = found["pageInfo"]["endCursor"]
 
     def rank(self, keys: list[str]) -> list[str]:
-        """Not sent to Linear yet (its manual order is each issue's `sortOrder`, one update per issue moved)."""
-        return ["Linear's order is not set by a push yet: the backlog's order is not sent"]
+        """Put the issues `keys` in this order at the top of the team's manual order: each issue's `sortOrder`, the
+        lowest first (a value below another's puts the issue above it, as Linear's team answered in linear/linear#170),
+        set just below the lowest any other issue of the team has, one update per issue. What Linear refused, said."""
+        try:
+            others = [float(i["sortOrder"]) for page in self.issues("identifier sortOrder") for i in page
+                      if i["identifier"] not in keys and i.get("sortOrder") is not None]  # fmt: skip
+        except Refused:
+            raise
+        except TrackerError as exc:
+            return [f"{self.name}'s order could not be read ({exc}): order not sent"]
+        lowest = min(others, default=0.0)
+        said = []
+        for place, key in enumerate(keys):
+            try:
+                self._update(key, {"sortOrder": lowest - len(keys) + place})
+            except Refused:
+                raise
+            except TrackerError as exc:
+                said.append(str(exc))
+        return said
 
     def close(self) -> None:
         self.http.close()

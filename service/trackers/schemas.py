@@ -126,7 +126,9 @@ class PushRequest(BaseModel):
         description="These items (default: every open item, and every item already in this tracker).",
     )  # fmt: skip
     order: bool = Field(
-        False, description="Then put the ranked issues in the backlog's order there (Jira's rank; not GitHub, Linear)."
+        False,
+        description="Then put the ranked issues in the backlog's order there (Jira's rank, Linear's manual order; "
+        "GitHub has none).",
     )
 
 

@@ -46,7 +46,7 @@ export async function load() {
     for (const item of pending?.items || []) if (item.outcome === "updated") changedHere.set(item.item_id, item.changed);
   }
   $("#backlog-bulk-send").hidden = !connected;
-  $("#tracker-order-box").hidden = connected?.kind !== "jira";  // GitHub and Linear take no order from a push
+  $("#tracker-order-box").hidden = !["jira", "linear"].includes(connected?.kind);  // GitHub issues have no order
   $("#tracker-pull").hidden = !connected;
   $("#tracker-pull-preview").hidden = !connected;
   $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
