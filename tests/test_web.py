@@ -349,6 +349,8 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     page.on("dialog", lambda dialog: dialog.accept())
     thread.locator("li", has_text="EUR only").get_by_role("button", name="Delete").click()
     expect(thread.locator("h4")).to_have_text("Comments (1)")
+    thread.locator("xpath=ancestor::details[1]").locator(".copy-link").click()
+    expect(page.locator("#flash")).to_contain_text(f"{desk}/?project=default#backlog/1")  # a link for a chat
     page.click("nav a[data-tab=review]")
     page.click("#activity summary")
     expect(page.locator("#activity-list li").first).to_contain_text("bo commented on item #1 Export invoices as PDF")
@@ -1702,6 +1704,8 @@ def test_a_mailed_link_opens_its_suggestion_in_its_project_and_a_person_sets_the
         expect(page.locator("#detail h2")).to_contain_text("#2")
         expect(page.locator("#detail")).to_contain_text("Alert on full disks")
         expect(page.locator("#project")).to_have_value("ops")
+        page.click("#detail h2 .copy-link")  # the same link, for a teammate
+        expect(page.locator("#flash")).to_contain_text(f"{url}/?project=ops#review/2")
         page.click("#inbox-link")
         form = page.locator("#inbox-mail")
         expect(form).to_be_visible()

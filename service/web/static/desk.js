@@ -2,7 +2,7 @@
 // shortcuts.
 
 import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
-import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, when } from "./dom.js";
+import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, linkButton, when } from "./dom.js";
 import { offerPeople, showItemThread } from "./comments.js";
 import { followImport } from "./imports.js";
 import * as activity from "./activity.js";
@@ -273,7 +273,7 @@ function backlogRow(item) {
         : h("p", { class: "item-actions" },
           h("button", { class: "edit edit-item", onclick: (e) => e.target.closest("details").append(editForm(item)) }, "Edit"), " ",
           h("button", { class: "item-history-button", onclick: (e) => showHistory(item, e.target.closest("details")) }, "History"), " ",
-          threadButton(item)))),
+          threadButton(item), " ", linkButton(`backlog/${item.id}`, project())))),
     h("td", {}, item.item_type), h("td", {}, item.labels.join(", ")), h("td", {}, item.story_points ?? ""),
     h("td", {}, item.priority_score != null ? Number(item.priority_score).toFixed(2) : ""),
     h("td", {}, ev.ticket_count ? `${ev.ticket_count} tickets, ${ev.distinct_customers} customers` : ""),

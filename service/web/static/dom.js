@@ -100,3 +100,14 @@ export function cancelButton(kind, job) {
   });
   return button;
 }
+
+// A "Link" button: copies the desk's address of `hash` (`review/12`, `backlog/3`) in the chosen project, the address a
+// mailed inbox line uses, to paste in a chat; the flash shows it too (where the clipboard is not allowed).
+export function linkButton(hash, project, label = "Link") {
+  const copy = async () => {
+    const url = `${location.origin}/?project=${encodeURIComponent(project || "default")}#${hash}`;
+    const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
+    flash(`${copied ? "Link copied" : "Link"}: ${url}`);
+  };
+  return h("button", { type: "button", class: "copy-link", title: "Copy a link to this for a chat or an e-mail", onclick: copy }, label);
+}

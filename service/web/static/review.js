@@ -1,7 +1,7 @@
 // The review queue: list suggestions, show one with its input, evidence and provenance, edit it, decide on it.
 
-import { api, apiPage, whoami } from "./api.js";
-import { $, SUPERSEDED, flash, h, latestOnly, table, when } from "./dom.js";
+import { api, apiPage, project, whoami } from "./api.js";
+import { $, SUPERSEDED, flash, h, latestOnly, linkButton, table, when } from "./dom.js";
 import { commentList, confirmDelete, followView, offerMentions, offerPeople } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
 import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
@@ -356,7 +356,8 @@ function render() {
   else if (s.status === "failed") body.push(h("section", { class: "failed" }, h("p", {}, `The model's output failed validation: ${s.reason}`), h("pre", {}, s.payload?.raw_output ?? "")));
   else body.push(refinementView(s) || conversationView(s) || otherPayload(s));
   detail.replaceChildren(
-    h("h2", {}, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), ` #${s.id} `, h("span", { class: `status ${s.status}` }, s.status)),
+    h("h2", {}, h("span", { class: `kind ${s.kind}` }, s.kind.replace("_", " ")), ` #${s.id} `, h("span", { class: `status ${s.status}` }, s.status),
+      " ", linkButton(`review/${s.id}`, project())),
     provenance(s),
     s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
     inputBlock(s), evidenceBlock(s), ...body,
