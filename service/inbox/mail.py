@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import threading
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -122,11 +121,9 @@ def claim(db: Database, settings: Settings, now: datetime) -> list[Digest]:
             .where(Notification.id.in_(mine))
             .order_by(Notification.id)
         )
-        digests: dict[str, Digest] = defaultdict(lambda: Digest("", ""))
+        digests: dict[str, Digest] = {}
         for line, key, name, address, token in rows:
-            digest = digests[line.recipient]
-            digest.recipient, digest.address, digest.token = line.recipient, address, token
-            digest.lines.append((line, key, name))
+            digests.setdefault(line.recipient, Digest(line.recipient, address, token)).lines.append((line, key, name))
         session.expunge_all()
         return list(digests.values())
 
@@ -169,18 +166,19 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
 
 def unsubscribe_link(settings: Settings, token: str | None) -> str | None:
     """Where one click stops a person's mail (`/v1/mail/unsubscribe`; none without REFINERY_DESK_URL)."""
-    if not settings.desk_url or not token:
-        return None
-    return f"{settings.desk_url.rstrip('/')}/v1/mail/unsubscribe?token={quote(token)}"
+    return _on_desk(settings, f"/v1/mail/unsubscribe?token={quote(token)}") if token else None
 
 
 def desk_link(settings: Settings, project_key: str, line: Notification) -> str | None:
     """The desk's page of a line's suggestion, or of its backlog item's comments (REFINERY_DESK_URL; none without
     it)."""
-    if not settings.desk_url:
-        return None
     where = f"review/{line.suggestion_id}" if line.suggestion_id is not None else f"backlog/{line.item_id}"
-    return f"{settings.desk_url.rstrip('/')}/?project={quote(project_key)}#{where}"
+    return _on_desk(settings, f"/?project={quote(project_key)}#{where}")
+
+
+def _on_desk(settings: Settings, path: str) -> str | None:
+    """`path` on the desk as people reach it (REFINERY_DESK_URL); None without it."""
+    return f"{settings.desk_url.rstrip('/')}{path}" if settings.desk_url else None
 
 
 def connect(settings: Settings) -> smtplib.SMTP:
