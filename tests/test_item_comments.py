@@ -106,7 +106,8 @@ def test_the_webhook_carries_the_item_and_the_comment(client):
     assert body["text"] == f"ana commented on item #{item} (Export invoices as PDF): @bo please size it"
     assert body["item"]["id"] == item and body["item"]["title"] == "Export invoices as PDF"
     assert body["comment"] | {"at": None} == {
-        "id": said["id"], "author": "ana", "text": "@bo please size it", "mentions": ["bo"], "at": None
+        "id": said["id"], "author": "ana", "text": "@bo please size it", "mentions": ["bo"], "at": None,
+        "edited_at": None,
     }  # fmt: skip
     assert "suggestion" not in body
 

@@ -861,6 +861,39 @@ def test_an_items_comments_are_posted_on_its_issue_once_oldest_first_by_the_next
     assert all(s and s.startswith(f"{'jira' if kind.startswith('jira') else kind}:") for s in sent), sent
 
 
+@pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
+def test_a_comment_edited_after_a_push_posted_it_is_updated_there_by_the_next(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    comment_on(client, first, "EUR only")
+    with standin() as site:
+        if kind == "jira_dc":
+            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+            assert client.put("/v1/tracker", json=body).status_code == 200
+        else:
+            connect(client, site, kind)
+        assert push(client)["comments_sent"] == 1
+        (said,) = client.get(f"/v1/backlog/{first}/comments").json()
+        url = f"/v1/backlog/{first}/comments/{said['id']}"
+        assert client.patch(url, json={"text": "EUR and USD"}, headers={"X-User": "ana"}).status_code == 200
+        assert client.get("/v1/tracker/pending").json()["unchanged"] == 1  # the item's fields are as sent
+        job = push(client)
+        assert (job["comments_sent"], job["errors"]) == (1, []), job
+        (posted,) = site.comments  # the comment there changed, no second one made
+        text = adf_text(posted[1]) if kind == "jira" else posted[1]
+        assert text.replace("\n\n", "\n") == "ana commented in Refinery:\nEUR and USD"
+        assert push(client)["comments_sent"] == 0  # sent as it now reads: nothing to send
+        assert client.get(f"/v1/backlog/{first}/comments").json()[0]["sent_as"] == said["sent_as"]
+        site.comments_deleted.add(1)  # someone deleted it there
+        assert client.patch(url, json={"text": "EUR, USD, GBP"}, headers={"X-User": "ana"}).status_code == 200
+        job = push(client)
+        assert job["comments_sent"] == 0 and job["status"] == "done", job
+        assert any("is not on the issue any more" in e and "its edit stays here" in e for e in job["errors"]), job
+        again = push(client)  # not tried again at every push
+        assert (again["comments_sent"], again["errors"]) == (0, []), again
+    (kept,) = client.get(f"/v1/backlog/{first}/comments").json()
+    assert kept["text"] == "EUR, USD, GBP"
+
+
 def test_a_comment_the_tracker_refuses_is_said_and_posted_by_a_later_push(client):
     (first,) = add_items(client, ITEMS[:1])
     with standin() as site:

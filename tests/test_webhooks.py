@@ -37,8 +37,8 @@ def test_review_events_are_posted_signed_once_their_transaction_commits(hooked, 
         hook = add_hook(client, got.url)
         assert hook["secret"] == SECRET and hook["events"] == [
             "suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened",
-            "suggestion.assigned", "comment.created", "item.created", "item.updated", "notification.created",
-            "job.finished",
+            "suggestion.assigned", "comment.created", "comment.updated", "item.created", "item.updated",
+            "notification.created", "job.finished",
         ]  # fmt: skip
         first = draft(client, llm, "Filter search results by price")
         second = draft(client, llm, "Dark mode")

@@ -81,6 +81,7 @@ class Standin:
     relations: dict[str, dict[str, str]] = field(default_factory=dict)  # Linear: id -> type, issueId, relatedIssueId
     rank: list[str] = field(default_factory=list)  # Jira's rank: its issues' keys in the backlog's order there
     comments: list[tuple[str, Any]] = field(default_factory=list)  # (issue key / number / identifier, body as sent)
+    comments_deleted: set[int] = field(default_factory=set)  # the ids of comments deleted there (an edit gets a 404)
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
@@ -220,6 +221,12 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
             return None, "Entity not found: issueId must be an issue id, and body is required"
         site.comments.append((found["identifier"], wanted["body"]))
         return {"commentCreate": {"success": True, "comment": {"id": f"comment-{len(site.comments)}"}}}, None
+    if query.startswith("mutation Edit("):
+        number = int(str(variables["id"]).removeprefix("comment-") or 0)
+        if not 0 < number <= len(site.comments) or number in site.comments_deleted:
+            return None, "Entity not found: Could not find referenced Comment."
+        site.comments[number - 1] = (site.comments[number - 1][0], variables["input"]["body"])
+        return {"commentUpdate": {"success": True}}, None
     if query.startswith("mutation Update("):
         found = issues.get(variables["id"])
         if found is None:
@@ -449,8 +456,8 @@ def standin() -> Iterator[Standin]:
             elif method == "DELETE" and path.startswith("/issueLink/"):
                 gone = site.jira_links.pop(path.removeprefix("/issueLink/"), None)
                 self._answer(204 if gone else 404, None if gone else {"errorMessages": ["No issue link"]})
-            elif method == "POST" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment", path)):
-                self._jira_comment(said[1], body, v2)
+            elif method in ("POST", "PUT") and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment(?:/(\d+))?", path)):
+                self._jira_comment(said[1], body, v2, said[2])
             elif (match := re.fullmatch(r"/issue/([A-Z]+-\d+)(/transitions)?", path)) is None:
                 self._answer(404, {"errorMessages": ["Not found"]})
             elif match[1] not in site.issues:
@@ -473,15 +480,22 @@ def standin() -> Iterator[Standin]:
             else:
                 self._answer(405, {"errorMessages": ["Method not allowed"]})
 
-        def _jira_comment(self, key: str, body: Any, v2: bool) -> None:
-            """Add a comment: its `body` an ADF document (Cloud, REST v3) or a string (Data Center, REST v2)."""
+        def _jira_comment(self, key: str, body: Any, v2: bool, edited: str | None) -> None:
+            """Add a comment, or change the comment `edited`: its `body` an ADF document (Cloud, REST v3) or a string
+            (Data Center, REST v2)."""
             said = (body or {}).get("body")
+            number = int(edited) - 30000 if edited else 0
             if key not in site.issues:
                 self._answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
+            elif edited and (not 0 < number <= len(site.comments) or number in site.comments_deleted):
+                self._answer(404, {"errorMessages": [f"Can not find a comment for the id: {edited}."]})
             elif not (
                 isinstance(said, str) and said.strip() if v2 else isinstance(said, dict) and _adf().is_valid(said)
             ):
                 self._answer(400, {"errorMessages": [], "errors": {"comment": "Comment body is not valid."}})
+            elif edited:
+                site.comments[number - 1] = (key, said)
+                self._answer(200, {"id": edited, "body": said, "updated": _now()})
             else:
                 site.comments.append((key, said))
                 self._answer(201, {"id": str(30000 + len(site.comments)), "body": said, "created": _now()})
@@ -545,7 +559,15 @@ def standin() -> Iterator[Standin]:
             issue = re.fullmatch(
                 rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues?|/comments)?(?:/(\d+))?", path
             )
-            if issue and issue[1] not in site.issues:
+            edited = re.fullmatch(rf"{base}/issues/comments/(\d+)", path)
+            if edited and self.command == "PATCH":
+                number = int(edited[1]) - 40000
+                if not 0 < number <= len(site.comments) or number in site.comments_deleted:
+                    self._answer(404, {"message": "Not Found"})
+                    return
+                site.comments[number - 1] = (site.comments[number - 1][0], body["body"])
+                self._answer(200, {"id": int(edited[1]), "body": body["body"]})
+            elif issue and issue[1] not in site.issues:
                 self._answer(404, {"message": "Not Found"})
             elif issue and issue[2] == "/sub_issues" and self.command == "POST":
                 self._github_sub_issue(issue[1], body)

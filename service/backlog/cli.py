@@ -14,6 +14,7 @@ from rich.table import Table
 
 from service.core.cli import (
     candidates_table,
+    comment_in,
     comment_text,
     console,
     errors,
@@ -271,14 +272,14 @@ def backlog_show(
     from service.backlog import service
     from service.core.comments import Thread, list_comments
     from service.core.enums import ItemAction, SuggestionStatus
-    from service.core.schemas import BacklogItemPublic
+    from service.core.schemas import BacklogItemPublic, CommentPublic
     from service.core.summaries import summary
     from service.core.tables import BacklogItem, ItemEvent, Suggestion
 
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
         found = BacklogItemPublic.model_validate(service.find_item(session, item))
-        thread = [(c.author or "someone", c.at, c.text) for c in list_comments(session, Thread(item_id=found.id))]
+        thread = [CommentPublic.model_validate(c) for c in list_comments(session, Thread(item_id=found.id))]
         children = select(BacklogItem).where(BacklogItem.parent_id == found.id).order_by(BacklogItem.id)
         kids = [f"child #{c.id} {c.title}" + (" (closed)" if c.closed else "") for c in session.scalars(children)]
         waits, blocks = service.links(session, found)
@@ -313,19 +314,19 @@ def backlog_comment(
     item: ItemArgument,
     text: Annotated[str, typer.Argument(help="The comment ('-': read it from standard input).")],
     author: Annotated[str | None, typer.Option("--as", help="Who comments (default: your login name).")] = None,
+    edited: Annotated[
+        int | None, typer.Option("--edit", help="Change your comment of this id to TEXT instead.")
+    ] = None,
 ) -> None:
     """Comment on a backlog item (an answer to an open question, what refinement settled); `@name` tells that person.
     It changes nothing on the item."""
-    import getpass
-
     from service.backlog import service
-    from service.core.comments import Thread, add_comment
+    from service.core.comments import Thread
 
     said = comment_text(text)
     with refusals(), open_runtime().db.session() as session:
         found = service.find_item(session, item)
-        comment = add_comment(session, Thread(item_id=found.id), author or getpass.getuser(), said)
-        console.print(f"commented on item #{found.id} as {comment.author}", markup=False, highlight=False)
+        comment_in(session, Thread(item_id=found.id), f"item #{found.id}", said, author, edited)
 
 
 def _linked(waits: list[Any], blocks: list[Any]) -> list[tuple[str, Any]]:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 
 from service import duplicates
-from service.accounts import AnyonesDep
+from service.accounts import AnyonesDep, PrincipalDep
 from service.backlog import jobs, service
 from service.backlog.exporters import ExportFormat
 from service.backlog.importers import IMPORT_FORMATS, ImportFormat, ImportFormatError, ParsedImport, parse_import
@@ -26,6 +26,7 @@ from service.core.schemas import (
     BacklogItemPublic,
     CommentCreate,
     CommentPublic,
+    CommentUpdate,
     DryRun,
     IdPath,
     JobCreated,
@@ -121,6 +122,18 @@ def add_item_comment(
     with runtime.db.session() as session:
         thread = Thread(item_id=item_id)
         comment = comments.add_comment(session, thread, decider(request, actor, body.author), body.text)
+        return CommentPublic.model_validate(comment)
+
+
+@router.patch("/{item_id}/comments/{comment_id}", response_model=CommentPublic, responses=errors(403, 404, 422))
+def edit_item_comment(
+    item_id: IdPath, comment_id: IdPath, body: CommentUpdate, runtime: RuntimeDep, actor: ActorDep, who: PrincipalDep
+) -> CommentPublic:
+    """Change your comment's text (`edited_at` says when; while accounts are off, anyone's). Names newly mentioned are
+    told; a comment a push posted on the issue is updated there by the next push."""
+    with runtime.db.session() as session:
+        thread = Thread(item_id=item_id)
+        comment = comments.edit_comment(session, thread, comment_id, actor, body.text, anyones=who is None)
         return CommentPublic.model_validate(comment)
 
 

@@ -80,12 +80,32 @@ def comment_text(text: str) -> str:
     return said
 
 
-def print_thread(thread: list[tuple[str, Any, str]]) -> None:
-    """A thread's comments, (author, time, text) oldest first, as text (a comment's markup is not read)."""
+def print_thread(thread: list[Any]) -> None:
+    """A thread's comments (`CommentPublic`), oldest first, each with its id, author and time, as text (a comment's
+    markup is not read)."""
     if thread:
         console.print(f"comments ({len(thread)}):")
-    for author, at, text in thread:
-        console.print(f"  {author}, {at:%Y-%m-%d %H:%M}: ", escape(text), sep="")
+    for said in thread:
+        edited = f" (edited {said.edited_at:%Y-%m-%d %H:%M})" if said.edited_at else ""
+        heading = f"  #{said.id} {said.author or 'someone'}, {said.at:%Y-%m-%d %H:%M}{edited}: "
+        console.print(escape(heading), escape(said.text), sep="")
+
+
+def comment_in(session: Any, thread: Any, where: str, text: str, author: str | None, edited: int | None) -> None:
+    """Add `text` to the thread as `author` (default: the login name), or change their comment `edited` to it; say
+    which was done `where` ("#3", "item #3")."""
+    import getpass
+
+    from service.core import comments
+
+    author = author or getpass.getuser()
+    if edited is None:
+        comments.add_comment(session, thread, author, text)
+        said = f"commented on {where} as {author}"
+    else:
+        comments.edit_comment(session, thread, edited, author, text, anyones=False)
+        said = f"edited comment {edited} on {where}"
+    console.print(said, markup=False, highlight=False)
 
 
 def candidates_table(title: str, rows: list[dict[str, Any]]) -> Table:

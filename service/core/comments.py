@@ -1,6 +1,7 @@
 """Comments: a person's remarks in a thread, a suggestion's (a question to the team, why it is held; any status) or a
 backlog item's (an answer to an open question, what refinement settled). A comment decides nothing and changes
-nothing, so no history lists it; it is an event (`comment.created`) for webhooks and inboxes."""
+nothing, so no history lists it; it is an event (`comment.created`, `comment.updated` when its author edits it) for
+webhooks and inboxes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from service.core import outbox
 from service.core.enums import WebhookEvent
 from service.core.errors import Forbidden, NotFound
 from service.core.suggestions import get_suggestion
-from service.core.tables import BacklogItem, Comment, Suggestion
+from service.core.tables import BacklogItem, Comment, Suggestion, utcnow
 
 
 class Thread(NamedTuple):
@@ -56,11 +57,34 @@ def add_comment(session: Session, thread: Thread, author: str | None, text: str)
     return comment
 
 
-def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str | None, anyones: bool) -> None:
-    """Delete a comment: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off)."""
+def get_comment(session: Session, thread: Thread, comment_id: int) -> Comment:
+    """The thread's comment `comment_id`; NotFound when the thread has none such."""
     comment = session.get(Comment, comment_id)
     if comment is None or (comment.suggestion_id, comment.item_id) != thread:
         raise NotFound(f"{thread} has no comment {comment_id}")
+    return comment
+
+
+def edit_comment(
+    session: Session, thread: Thread, comment_id: int, actor: str | None, text: str, anyones: bool
+) -> Comment:
+    """Change a comment's text: one's own, or anyone's where `anyones` (while accounts are off; an admin deletes what
+    others wrote but does not put words in their mouths). Its new `@names` are told; its followers are not told again.
+    An item's comment a push posted is updated there by the next push."""
+    comment = get_comment(session, thread, comment_id)
+    if not anyones and comment.author != actor:
+        raise Forbidden(f"comment {comment_id} is {comment.author or 'someone else'}'s: only they edit it")
+    if text != comment.text:
+        mentioned = tuple(comment.mentions)
+        comment.text, comment.edited_at = text, utcnow()
+        session.flush()
+        outbox.queue_comment_edit(session, comment, actor, mentioned)
+    return comment
+
+
+def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str | None, anyones: bool) -> None:
+    """Delete a comment: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off)."""
+    comment = get_comment(session, thread, comment_id)
     if not anyones and comment.author != actor:
         raise Forbidden(
             f"comment {comment_id} is {comment.author or 'someone else'}'s: only they or an admin delete it"

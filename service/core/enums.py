@@ -68,6 +68,7 @@ class WebhookEvent(StrEnum):
     suggestion_reopened = "suggestion.reopened"  # a decision undone
     suggestion_assigned = "suggestion.assigned"  # given to a person to decide, or to no one
     comment_created = "comment.created"
+    comment_updated = "comment.updated"  # its author changed its text
     item_created = "item.created"  # a person added a backlog item of their own
     item_updated = "item.updated"  # a person edited a backlog item (one, or several alike): the fields changed
     notification_created = "notification.created"  # a line in someone's inbox: for a chat to tell that person

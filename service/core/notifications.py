@@ -1,7 +1,8 @@
 """People's inboxes: what another person did that concerns them, written in the transaction that did it.
 
 The events are the outbox's (`service.core.outbox` queues them on the session; at commit it hands them here too):
-- a comment tells those it mentions (`@bo`) and the followers of its suggestion or backlog item;
+- a comment tells those it mentions (`@bo`) and the followers of its suggestion or backlog item; its author's edit
+  tells only those it mentions now and did not before;
 - a suggestion given to someone tells them;
 - a decision on a suggestion (accepted, rejected, undone) tells its followers.
 A suggestion's followers: the person it is given to, everyone in its thread, and those watching it (`Subscription`),
@@ -32,6 +33,7 @@ class Queued(Protocol):
     actor: str | None
     comment_id: int | None
     item_id: int | None
+    mentioned_before: tuple[str, ...]
 
 
 SHOWN_TEXT = 300  # of a comment or a rejection's reason, in its line
@@ -41,6 +43,7 @@ DECIDED = {
     WebhookEvent.suggestion_rejected: "rejected",
     WebhookEvent.suggestion_reopened: "undid the decision on",
 }
+COMMENTED = (WebhookEvent.comment_created, WebhookEvent.comment_updated)
 
 
 def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
@@ -82,14 +85,14 @@ def _about(session: Session, queued: Queued) -> Suggestion | BacklogItem | None:
     """What the event is about, when it concerns people: a suggestion (a comment, an assignment, a decision) or a
     backlog item (a comment in its thread; its edits tell no one)."""
     if queued.item_id is not None:
-        return session.get(BacklogItem, queued.item_id) if queued.event == WebhookEvent.comment_created else None
+        return session.get(BacklogItem, queued.item_id) if queued.event in COMMENTED else None
     if queued.suggestion_id is None or not _concerns_people(queued.event):
         return None
     return session.get(Suggestion, queued.suggestion_id)
 
 
 def _concerns_people(event: WebhookEvent) -> bool:
-    return event in DECIDED or event in (WebhookEvent.comment_created, WebhookEvent.suggestion_assigned)
+    return event in DECIDED or event in COMMENTED or event == WebhookEvent.suggestion_assigned
 
 
 def _recipients(
@@ -97,11 +100,13 @@ def _recipients(
 ) -> dict[str, NotificationReason]:
     """Who is told, each with the strongest reason, in the order they are named."""
     told: dict[str, NotificationReason] = {}
-    if queued.event == WebhookEvent.comment_created and comment is not None:
+    if queued.event in COMMENTED and comment is not None:
         for name in comment.mentions:
-            told.setdefault(name, NotificationReason.mentioned)
-        for name in followers(session, about, before=comment.id):
-            told.setdefault(name, NotificationReason.commented)
+            if name not in queued.mentioned_before:
+                told.setdefault(name, NotificationReason.mentioned)
+        if queued.event == WebhookEvent.comment_created:
+            for name in followers(session, about, before=comment.id):
+                told.setdefault(name, NotificationReason.commented)
     elif isinstance(about, BacklogItem):
         pass
     elif queued.event == WebhookEvent.suggestion_assigned and about.assignee:

@@ -46,6 +46,8 @@ VERBS = {
     WebhookEvent.suggestion_reopened: "reopened",
 }
 
+COMMENT_VERBS = {WebhookEvent.comment_created: "commented on", WebhookEvent.comment_updated: "edited a comment on"}
+
 
 @dataclass(frozen=True)
 class Queued:
@@ -57,6 +59,7 @@ class Queued:
     item_id: int | None = None
     changed: dict[str, Any] | None = None  # an item's fields a person changed, as they are now
     notification: Notification | None = None  # a line just written in someone's inbox
+    mentioned_before: tuple[str, ...] = ()  # an edited comment's names before the edit: they were told already
 
 
 def queue(
@@ -70,6 +73,19 @@ def queue(
     """Tell the project's webhooks of `what` (about a suggestion, or a comment in an item's thread: `item_id`) once
     this transaction commits."""
     _enqueue(session, Queued(what, suggestion_id, actor, comment_id, item_id=item_id))
+
+
+def queue_comment_edit(
+    session: Session, comment: Comment, actor: str | None, mentioned_before: tuple[str, ...]
+) -> None:
+    """Tell the project's webhooks that a comment's author changed it (`comment.updated`), and its new `@names`."""
+    _enqueue(
+        session,
+        Queued(
+            WebhookEvent.comment_updated, comment.suggestion_id, actor, comment.id, item_id=comment.item_id,
+            mentioned_before=mentioned_before,
+        ),
+    )  # fmt: skip
 
 
 def queue_job_finished(session: Session, table: type[Any], job_id: int, actor: str | None = None) -> None:
@@ -199,13 +215,13 @@ def item_body(
     project: Project | None,
     comment: Comment | None = None,
 ) -> dict[str, Any]:
-    """`item.created` / `item.updated` / `comment.created` in an item's thread: the item as it now stands, the fields
-    a person changed (`changed`, their new values) or the comment, and one line for a chat."""
+    """`item.created` / `item.updated` / `comment.created` (or `.updated`) in an item's thread: the item as it now
+    stands, the fields a person changed (`changed`, their new values) or the comment, and one line for a chat."""
     who = actor or "someone"
     if what == WebhookEvent.item_created:
         text = f"{who} added item #{item.id}: {item.title}"
     elif comment is not None:
-        text = f"{who} commented on item #{item.id} ({item.title}): {comment.text[:300]}"
+        text = f"{who} {COMMENT_VERBS[what]} item #{item.id} ({item.title}): {comment.text[:300]}"
     else:
         text = f"{who} edited item #{item.id} {item.title}: {', '.join(sorted(changed))}"
     return (
@@ -242,8 +258,8 @@ def event_body(
         text = f"{'Failed' if failed else 'New'} {kind} #{suggestion.id}{'' if failed else ' to review'}: {said}"
     elif what == WebhookEvent.suggestion_assigned:
         text = f"{who} assigned {kind} #{suggestion.id} to {suggestion.assignee or 'no one'}: {said}"
-    elif what == WebhookEvent.comment_created and comment is not None:
-        text = f"{who} commented on {kind} #{suggestion.id} ({said}): {comment.text[:300]}"
+    elif what in COMMENT_VERBS and comment is not None:
+        text = f"{who} {COMMENT_VERBS[what]} {kind} #{suggestion.id} ({said}): {comment.text[:300]}"
     else:
         text = f"{who} {VERBS.get(what, what.value)} {kind} #{suggestion.id}: {said}"
         if what == WebhookEvent.suggestion_accepted and suggestion.backlog_item_id:
@@ -274,5 +290,6 @@ def _comment_part(comment: Comment | None) -> dict[str, Any]:
             "text": comment.text,
             "mentions": comment.mentions,
             "at": comment.at.isoformat(),
+            "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
         }
     }

@@ -18,11 +18,22 @@ Decider = Annotated[
 ]
 
 
+CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT)]
+
+
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT)]
+    text: CommentText
     author: Decider = None
+
+
+class CommentUpdate(BaseModel):
+    """A comment's new text (its author's edit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: CommentText
 
 
 class CommentPublic(BaseModel):
@@ -36,6 +47,7 @@ class CommentPublic(BaseModel):
     author: str | None
     text: str
     at: datetime
+    edited_at: datetime | None = Field(None, description="When its author last changed it; null if never.")
     mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")
     sent_as: str | None = Field(
         None, description="An item's comment a push posted on its issue: the tracker, issue and comment there."

@@ -168,7 +168,9 @@ class Comment(ProjectScoped, Base):
     author: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column()  # its author's last change of the text
     sent_as: Mapped[str | None] = mapped_column(String(300))  # an item's, posted by a push: "jira:SHOP-3@10001"
+    sent_at: Mapped[datetime | None] = mapped_column()  # when a push posted (or last updated) it there
 
     @property
     def mentions(self) -> list[str]:

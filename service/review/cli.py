@@ -11,7 +11,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from service.core.cli import comment_text, console, errors, fail, open_runtime, print_thread, refusals
+from service.core.cli import (
+    comment_in,
+    comment_text,
+    console,
+    errors,
+    fail,
+    open_runtime,
+    print_thread,
+    refusals,
+)
 from service.core.summaries import summary
 
 review_app = typer.Typer(help="Review suggestions: nothing enters the backlog until a person accepts it.")
@@ -162,12 +171,12 @@ def review_show(
     """One suggestion: what it proposes, its warnings, what it was made from and by which model and prompt."""
     from service.core import suggestions
     from service.core.comments import Thread, list_comments
-    from service.core.schemas import SuggestionPublic
+    from service.core.schemas import CommentPublic, SuggestionPublic
 
     runtime = open_runtime()
     with refusals(), runtime.db.session() as session:
         shown = SuggestionPublic.model_validate(suggestions.get_suggestion(session, suggestion_id))
-        thread = [(c.author or "someone", c.at, c.text) for c in list_comments(session, Thread(suggestion_id))]
+        thread = [CommentPublic.model_validate(c) for c in list_comments(session, Thread(suggestion_id))]
     if as_json:
         print(shown.model_dump_json(indent=2))
         return
@@ -190,15 +199,16 @@ def review_comment(
     suggestion_id: Annotated[int, typer.Argument(help="The suggestion's id.")],
     text: Annotated[str, typer.Argument(help="The comment ('-': read it from standard input).")],
     author: Annotated[str | None, typer.Option("--as", help="Who comments (default: your login name).")] = None,
+    edited: Annotated[
+        int | None, typer.Option("--edit", help="Change your comment of this id to TEXT instead.")
+    ] = None,
 ) -> None:
     """Comment on a suggestion of any status (a question to the team, why it is held); it decides nothing."""
-    from service.core.comments import Thread, add_comment
+    from service.core.comments import Thread
 
     said = comment_text(text)
-    runtime = open_runtime()
-    with refusals(), runtime.db.session() as session:
-        comment = add_comment(session, Thread(suggestion_id), author or getpass.getuser(), said)
-        console.print(f"commented on #{suggestion_id} as {comment.author}")
+    with refusals(), open_runtime().db.session() as session:
+        comment_in(session, Thread(suggestion_id), f"#{suggestion_id}", said, author, edited)
 
 
 def _decided(runtime: Any, verb: str, ids: list[int], decide: Any, suffix: str = "") -> None:

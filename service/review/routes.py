@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from service.accounts import AnyonesDep
+from service.accounts import AnyonesDep, PrincipalDep
 from service.core import comments, suggestions
 from service.core.comments import Thread
 from service.core.deps import ActorDep, RuntimeDep, decider
@@ -17,6 +17,7 @@ from service.core.schemas import (
     BacklogItemPublic,
     CommentCreate,
     CommentPublic,
+    CommentUpdate,
     IdPath,
     Offset,
     SuggestionPublic,
@@ -174,6 +175,23 @@ def add_comment(
     """Comment on a suggestion of any status (a question to the team, why it is held); it decides nothing."""
     with runtime.db.session() as session:
         comment = comments.add_comment(session, Thread(suggestion_id), decider(request, actor, body.author), body.text)
+        return CommentPublic.model_validate(comment)
+
+
+@queue.patch("/{suggestion_id}/comments/{comment_id}", response_model=CommentPublic, responses=errors(403, 404, 422))
+def edit_comment(
+    suggestion_id: IdPath,
+    comment_id: IdPath,
+    body: CommentUpdate,
+    runtime: RuntimeDep,
+    actor: ActorDep,
+    who: PrincipalDep,
+) -> CommentPublic:
+    """Change your comment's text (`edited_at` says when; while accounts are off, anyone's); names newly mentioned are
+    told."""
+    with runtime.db.session() as session:
+        thread = Thread(suggestion_id)
+        comment = comments.edit_comment(session, thread, comment_id, actor, body.text, anyones=who is None)
         return CommentPublic.model_validate(comment)
 
 

@@ -107,6 +107,12 @@ class GitHub:
             raise fail(self.name, f"comment on {key}", made)
         return str(made.json()["id"])
 
+    def edit_comment(self, key: str, comment_id: str, text: str) -> None:
+        """Change the comment `comment_id` (on the issue `key`) to `text`."""
+        changed = self.http.call("PATCH", f"/repos/{self.repo}/issues/comments/{comment_id}", {"body": text})
+        if changed.status_code >= 300:
+            raise fail(self.name, f"update comment {comment_id} on {key}", changed)
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by (GitHub's issue dependencies), with their database ids."""
         return {github_key(issue) or "": str(issue["id"]) for issue in self._blocked_by(_number(key))}

@@ -58,10 +58,11 @@ class Sent:
 
 class Tracker(Protocol):
     """A tracker's issues: `create` and `update` send an item's fields; `blockers` are the issues the issue `key` is
-    blocked by (each as an import names it, `jira:SHOP-3`, with the id of the link for `unblock`), `block` makes the
-    issue `key` blocked by the issue `blocker` (a key as `blockers` names it); `made_since` the keys of the issues
-    titled `title` made since `since` (less `CLOCK_SKEW`), to find a create whose answer was lost; `rank` puts the
-    issues `keys` in this order there, or says why it cannot."""
+        blocked by (each as an import names it, `jira:SHOP-3`, with the id of the link for `unblock`), `block` makes the
+        issue `key` blocked by the issue `blocker` (a key as `blockers` names it); `made_since` the keys of the issues
+        titled `title` made since `since` (less `CLOCK_SKEW`), to find a create whose answer was lost; `rank` puts the
+        issues `keys` in this order there, or says why it cannot; `comment` posts a comment (its id), `edit_comment`
+    changes one (Gone when it is not there any more)."""
 
     kind: TrackerKind
     name: str  # "Jira" | "GitHub" | "Linear", for messages
@@ -78,6 +79,7 @@ class Tracker(Protocol):
     def made_since(self, title: str, since: datetime) -> list[str]: ...
     def rank(self, keys: list[str]) -> list[str]: ...
     def comment(self, key: str, text: str) -> str: ...
+    def edit_comment(self, key: str, comment_id: str, text: str) -> None: ...
     def close(self) -> None: ...
 
 

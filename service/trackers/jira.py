@@ -234,6 +234,13 @@ class Jira:
             raise fail(self.name, f"comment on {key}", made)
         return str(made.json()["id"])
 
+    def edit_comment(self, key: str, comment_id: str, text: str) -> None:
+        """Change the comment `comment_id` on `key` to `text` (a PUT: sending it twice does no harm)."""
+        body = text if self.data_center else adf_document(text)
+        changed = self.http.call("PUT", f"/issue/{key}/comment/{comment_id}", {"body": body})
+        if changed.status_code >= 300:
+            raise fail(self.name, f"update comment {comment_id} on {key}", changed)
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by, read as a pull reads them (Atlassian's issue linking model)."""
         found = self.http.call("GET", f"/issue/{key}?fields=issuelinks")

@@ -11,7 +11,7 @@ import httpx
 
 from service.backlog.exporters import ExportItem, to_linear_json
 from service.core.enums import TrackerKind
-from service.trackers.http import ATTEMPTS, PAGE, TIMEOUT_S, Http, Refused, Sent, TrackerError, detail, wait_s
+from service.trackers.http import ATTEMPTS, PAGE, TIMEOUT_S, Gone, Http, Refused, Sent, TrackerError, detail, wait_s
 
 LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
 READ = (
@@ -181,6 +181,20 @@ class Linear:
             {"input": {"issueId": self._id(key), "body": text}}, f"comment on {key}", once=True,
         )  # fmt: skip
         return str(made["commentCreate"]["comment"]["id"])
+
+    def edit_comment(self, key: str, comment_id: str, text: str) -> None:
+        """Change the comment `comment_id` (on the issue `key`) to `text` (Markdown); Gone when Linear has no such
+        comment ("Entity not found")."""
+        try:
+            self._run(
+                "mutation Edit($id: String!, $input: CommentUpdateInput!) { commentUpdate(id: $id, input: $input) "
+                "{ success } }",
+                {"id": comment_id, "input": {"body": text}}, f"update comment {comment_id} on {key}",
+            )  # fmt: skip
+        except Refused:
+            raise
+        except TrackerError as exc:
+            raise (Gone(str(exc)) if "Entity not found" in str(exc) else exc) from None
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by: the `blocks` relations of other issues to it, with their ids."""

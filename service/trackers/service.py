@@ -41,9 +41,9 @@ from service.core import scope
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, Comment, PullJob, TrackerConnection
+from service.core.tables import BacklogItem, Comment, PullJob, TrackerConnection, utcnow
 from service.trackers.github import GitHub
-from service.trackers.http import Refused, Sent, Tracker, TrackerError, Unsure
+from service.trackers.http import Gone, Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
 from service.trackers.linear import Linear
 from service.trackers.schemas import DEFAULT_URL, MAX_PUSH, HookSetup, TrackerPublic, TrackerSet
@@ -535,8 +535,12 @@ def link_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
     return said
 
 
+UNSENT = or_(Comment.sent_as.is_(None), Comment.edited_at > Comment.sent_at)  # new here, or edited since it was sent
+
+
 def with_comments(runtime: Runtime, row: TrackerConnection, item_ids: list[int]) -> list[int]:
-    """Those of the items that are issues of this tracker and have comments here no push has posted yet."""
+    """Those of the items that are issues of this tracker and have comments here no push has posted yet, or edited
+    since a push posted them."""
     with runtime.db.session() as session:
         query = (
             select(BacklogItem.id)
@@ -545,7 +549,7 @@ def with_comments(runtime: Runtime, row: TrackerConnection, item_ids: list[int])
                 BacklogItem.id.in_(item_ids),
                 BacklogItem.merged_into_id.is_(None),
                 BacklogItem.external_id.startswith(prefix(row), autoescape=True),
-                Comment.sent_as.is_(None),
+                UNSENT,
             )
         )
         found = set(session.scalars(query))
@@ -558,30 +562,42 @@ def comment_text(comment: Comment) -> str:
 
 
 def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int) -> tuple[int, list[str]]:
-    """Post the item's comments not yet posted on its issue, oldest first, each recorded as sent as soon as the
-    tracker takes it; how many were, and what failed, said (the rest wait for the next push). `Refused` is raised."""
+    """Post the item's comments not yet posted on its issue, oldest first, and update there those edited here since;
+    each recorded as sent as soon as the tracker takes it; how many were, and what failed, said (the rest wait for the
+    next push; an edited comment deleted there stays as it is). `Refused` is raised."""
+    started = utcnow()  # an edit made while this sends is sent by the next push
     with runtime.db.session() as session:
         item = session.get(BacklogItem, item_id)
         key = key_here(row, item.external_id) if item is not None else None
         if item is None or key is None:
             return 0, []
-        waiting = select(Comment).where(Comment.item_id == item_id, Comment.sent_as.is_(None)).order_by(Comment.id)
-        unsent = [(c.id, comment_text(c)) for c in session.scalars(waiting)]
+        waiting = select(Comment).where(Comment.item_id == item_id, UNSENT).order_by(Comment.id)
+        todo = [(c.id, c.sent_as, comment_text(c)) for c in session.scalars(waiting)]
         name = f"#{item.id} {item.title[:60]} ({key})"
-    sent = 0
-    for comment_id, text in unsent:
+    sent, said = 0, []
+    for comment_id, sent_as, text in todo:
         try:
-            posted = tracker.comment(key, text)
+            if sent_as is None:
+                sent_as = f"{row.kind}:{key}@{tracker.comment(key, text)}"
+            else:  # "jira:SHOP-3@10001": the issue and the comment it was posted as
+                there, _, posted = sent_as.rpartition("@")
+                tracker.edit_comment(there.partition(":")[2], posted, text)
         except Refused:
             raise
+        except Gone as exc:
+            if sent_as is None:
+                return sent, [f"{name}: comment {comment_id} was not posted ({exc}); the next push tries again"]
+            said.append(f"{name}: comment {comment_id} is not on the issue any more ({exc}); its edit stays here")
         except TrackerError as exc:
-            return sent, [f"{name}: comment {comment_id} was not posted ({exc}); the next push tries again"]
+            did = "posted" if sent_as is None else "updated"
+            return sent, [*said, f"{name}: comment {comment_id} was not {did} ({exc}); the next push tries again"]
+        else:
+            sent += 1
         with runtime.db.session() as session:
             comment = session.get(Comment, comment_id)
             if comment is not None:
-                comment.sent_as = f"{row.kind}:{key}@{posted}"
-        sent += 1
-    return sent, []
+                comment.sent_as, comment.sent_at = sent_as, started
+    return sent, said
 
 
 def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> ParsedImport:

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { $, flash, h, table, when } from "./dom.js";
 
-const EVENTS = ["suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened", "suggestion.assigned", "comment.created", "item.created", "item.updated", "notification.created", "job.finished"];
+const EVENTS = ["suggestion.created", "suggestion.accepted", "suggestion.rejected", "suggestion.reopened", "suggestion.assigned", "comment.created", "comment.updated", "item.created", "item.updated", "notification.created", "job.finished"];
 
 export async function load() {
   const hooks = await api("/v1/webhooks");
