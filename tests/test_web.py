@@ -346,6 +346,15 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     assert httpx.get(f"{desk}/v1/backlog/1/subscription", headers={"X-User": "ana"}).json()["why"] == "muted"
     told = httpx.get(f"{desk}/v1/inbox", headers={"X-User": "bo"}).json()
     assert [(n["reason"], n["item_id"]) for n in told] == [("mentioned", 1)]
+    reply = thread.locator("li").nth(1)
+    reply.get_by_role("button", name="Edit").click()
+    reply.locator("textarea").fill("EUR only, @bo and @cy")
+    reply.get_by_role("button", name="Save").click()
+    expect(page.locator("#flash")).to_contain_text("Comment edited.")
+    expect(thread.locator(".comment-text").nth(1)).to_have_text("EUR only, @bo and @cy")
+    assert len(httpx.get(f"{desk}/v1/inbox", headers={"X-User": "bo"}).json()) == 1  # told once
+    told = httpx.get(f"{desk}/v1/inbox", headers={"X-User": "cy"}).json()  # newly mentioned: told
+    assert [(n["reason"], n["item_id"]) for n in told] == [("mentioned", 1)]
     page.on("dialog", lambda dialog: dialog.accept())
     thread.locator("li", has_text="EUR only").get_by_role("button", name="Delete").click()
     expect(thread.locator("h4")).to_have_text("Comments (1)")
@@ -389,9 +398,24 @@ def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_
     )
     expect(page.locator("#comments .comment-by").nth(1)).to_contain_text("ana")
     expect(page.locator("#queue li", has_text="Filter search results by price")).to_contain_text("· 2 comments")
+    mine = page.locator("#comments li").nth(1)
+    mine.get_by_role("button", name="Edit").click()  # the comment's text in a box, the desk's keys off
+    editor = mine.locator("textarea.comment-edit-text")
+    expect(editor).to_have_value("After the redesign, I think.")
+    editor.press("Escape")  # cancelled: the text as it was
+    expect(mine.locator(".comment-text")).to_have_text("After the redesign, I think.")
+    mine.get_by_role("button", name="Edit").click()
+    editor.fill("After the redesign, in Q4.")
+    editor.press("Control+Enter")  # saves the edit; does not accept the draft
+    expect(page.locator("#flash")).to_contain_text("Comment edited.")
+    expect(page.locator("#comments .comment-text").nth(1)).to_have_text("After the redesign, in Q4.")
+    expect(page.locator("#comments .comment-by").nth(1)).to_contain_text("· edited")
+    expect(page.locator("#comments .comment-by").nth(0)).not_to_contain_text("edited")
+    (_, edited) = httpx.get(f"{desk}/v1/suggestions/1/comments", timeout=60).json()
+    assert edited["text"] == "After the redesign, in Q4." and edited["edited_at"]
     assert httpx.get(f"{desk}/v1/suggestions/1", timeout=60).json()["status"] == "pending"
     page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("#comments li", has_text="I think.").get_by_role("button", name="Delete").click()
+    page.locator("#comments li", has_text="in Q4.").get_by_role("button", name="Delete").click()
     expect(page.locator("#flash")).to_contain_text("Comment deleted.")
     expect(page.locator("#comments h3")).to_have_text("Comments (1)")
     page.keyboard.press("a")  # the review keys work again once out of the comment box

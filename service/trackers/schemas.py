@@ -145,7 +145,10 @@ class PushJobPublic(JobPublic):
     unchanged: int = Field(description="Items the tracker already has as they are.")
     skipped: int = Field(description="Items not sent (of another tracker, or closed and never sent): see errors.")
     failed: int = Field(description="Items the tracker refused or could not be reached for (see errors).")
-    comments_sent: int = Field(0, description="Comments made here on items, posted on their issues there.")
+    comments_sent: int = Field(
+        0,
+        description="Comments made here on items, posted on their issues there (or updated there, edited here since).",
+    )
     created_at: datetime
 
 

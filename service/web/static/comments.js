@@ -1,6 +1,6 @@
 // Comment threads, a suggestion's (review.js) or a backlog item's (here): each comment with its author, time and
-// text (@names in bold, marked when they name the reader), and Delete for its author or an admin (with accounts off,
-// anyone: names are not proven). A comment decides and changes nothing.
+// text (@names in bold, marked when they name the reader), Edit for its author and Delete for its author or an admin
+// (with accounts off, anyone: names are not proven). A comment decides and changes nothing.
 
 import { api, whoami } from "./api.js";
 import { flash, h, when } from "./dom.js";
@@ -19,15 +19,58 @@ function withMentions(text, myName) {
   return parts;
 }
 
-// The thread's comments, oldest first; `remove(c)` deletes one.
-export function commentList(list, remove) {
+// The thread's comments, oldest first; `remove(c)` deletes one, `edit(c, text)` changes its text (its author's;
+// anyone's with accounts off) and draws the thread again. A comment being edited stays in its box, with what was typed,
+// when the thread is drawn again meanwhile (`editing`, by comment id).
+const editing = new Map();
+
+export function commentList(list, remove, edit) {
   const me = whoami();
   const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
-  return h("ol", { class: "comments" }, list.map((c) => h("li", { dataset: { id: c.id } },
-    h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`,
-      c.sent_as ? ` · posted on ${c.sent_as.slice(c.sent_as.indexOf(":") + 1, c.sent_as.lastIndexOf("@"))}` : ""),
-    mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => remove(c) }, "Delete") : "",
-    h("p", { class: "comment-text" }, ...withMentions(c.text, me.name)))));
+  const mayEdit = (c) => !me.auth || (c.author && c.author === me.name);
+  return h("ol", { class: "comments" }, list.map((c) => {
+    const shown = h("p", { class: "comment-text" }, ...withMentions(c.text, me.name));
+    const item = h("li", { dataset: { id: c.id } },
+      h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`,
+        c.edited_at ? h("span", { class: "edited", title: `edited ${when(c.edited_at)}` }, " · edited") : "",
+        c.sent_as ? ` · posted on ${c.sent_as.slice(c.sent_as.indexOf(":") + 1, c.sent_as.lastIndexOf("@"))}` : ""),
+      mayEdit(c) ? h("button", { type: "button", class: "edit-comment", onclick: () => editor(c, shown, edit) }, "Edit") : "",
+      mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => remove(c) }, "Delete") : "",
+      shown);
+    if (editing.has(c.id)) editor(c, shown, edit, editing.get(c.id));
+    return item;
+  }));
+}
+
+// Puts a box for the comment's new text in place of its text: Save (or Ctrl+Enter), Cancel (or Escape).
+function editor(c, shown, edit, typed = c.text) {
+  const box = h("textarea", { class: "comment-edit-text", rows: "3", maxlength: "10000", "aria-label": "The comment's new text" });
+  box.value = typed;
+  editing.set(c.id, typed);
+  box.addEventListener("input", () => editing.set(c.id, box.value));
+  const cancel = () => { editing.delete(c.id); form.replaceWith(shown); };
+  const save = async (event) => {
+    event?.preventDefault();
+    if (!box.value.trim()) { box.focus(); flash("A comment cannot be empty: delete it instead.", "info"); return; }
+    editing.delete(c.id);  // the thread drawn again shows the comment as saved
+    try {
+      await edit(c, box.value);
+    } catch (error) {
+      editing.set(c.id, box.value);
+      flash(error.message, "error");
+    }
+  };
+  const form = h("form", { class: "comment-edit-form", onsubmit: save }, offerMentions(box),
+    h("button", { type: "submit" }, "Save"), h("button", { type: "button", onclick: cancel }, "Cancel"));
+  box.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented) return;  // the @name menu took it
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) save(event);
+    else if (event.key === "Escape") cancel();
+    else return;
+    event.stopPropagation();  // not the desk's shortcuts
+  });
+  shown.replaceWith(form);
+  box.focus();
 }
 
 // Typing @ and the start of a name offers this project's people (GET /v1/people: its members; with accounts off, the
@@ -137,9 +180,14 @@ export async function showItemThread(item, slot, counted) {
       flash(error.message, "error");
     }
   };
+  const edit = async (c, said) => {
+    await api(`/v1/backlog/${item.id}/comments/${c.id}`, { method: "PATCH", json: { text: said } });
+    await showItemThread(item, slot, counted);
+    flash("Comment edited.");
+  };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.stopPropagation(); send(event); } });
   const follow = subscribed ? followView(`/v1/backlog/${item.id}`, "Its comments", subscribed, () => showItemThread(item, slot, counted)) : "";
-  slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), follow, list.length ? commentList(list, remove) : "",
+  slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), follow, list.length ? commentList(list, remove, edit) : "",
     h("form", { class: "item-comment-form", onsubmit: send }, offerMentions(text), h("button", { type: "submit" }, "Comment")));
   counted(list.length);
   document.dispatchEvent(new CustomEvent("refinery:item-shown", { detail: item.id }));

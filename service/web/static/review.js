@@ -558,7 +558,7 @@ async function loadComments(s) {
   const focused = document.activeElement?.id === "comment-text";
   const follow = subscribed ? followView(`/v1/suggestions/${s.id}`, "Its comments and decisions", subscribed, () => loadComments(s)) : "";
   slot.replaceChildren(h("h3", {}, `Comments (${list.length})`), follow,
-    list.length ? commentList(list, (c) => deleteComment(s, c)) : "",
+    list.length ? commentList(list, (c) => deleteComment(s, c), (c, said) => editComment(s, c, said)) : "",
     h("form", { id: "comment-form", onsubmit: (event) => { event.preventDefault(); sendComment(); } },
       offerMentions(text), h("button", { type: "submit" }, "Comment")));
   if (focused) text.focus();
@@ -584,6 +584,13 @@ export async function sendComment() {
   } catch (error) {
     flash(error.message, "error");
   }
+}
+
+// Throws what the server said (the editor shows it and keeps the text).
+async function editComment(s, c, said) {
+  await api(`/v1/suggestions/${s.id}/comments/${c.id}`, { method: "PATCH", json: { text: said } });
+  await loadComments(s);
+  flash("Comment edited.");
 }
 
 async function deleteComment(s, c) {
