@@ -461,3 +461,37 @@ def test_jira_rest_issues_read_adf_as_markdown_links_as_dependencies_and_the_sit
     assert parse_import(json.dumps(JIRA_SEARCH).encode(), "jira_json", "customfield_10028").items[0].story_points == 8
     one = parse_import(json.dumps(JIRA_SEARCH["issues"][1]).encode(), "jira_json")  # one issue alone
     assert one.items[0].external_id == "jira:SHOP-202"
+
+
+def test_a_jira_issues_comments_are_read_a_bad_one_left_out_and_said():
+    long = "x" * 10_050
+    issue = {"key": "SHOP-7", "fields": {"summary": "Export invoices", "comment": {"total": 4, "comments": [
+        {"id": "10001", "author": {"displayName": "Jo Park"}, "created": "2026-11-02T10:00:00.000+0000",
+         "body": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+             {"type": "text", "text": "EUR first"}]}]}},
+        {"id": "10002", "author": {"displayName": "Kim Lee"}, "body": "Data Center's text", "created": "not a date"},
+        {"id": "10003", "body": "   "},
+        {"id": "10004", "body": long},
+    ]}}}  # fmt: skip
+    parsed = parse_import(json.dumps([issue]).encode(), "jira_json")
+    (item,) = parsed.items
+    assert [(c.id, c.author, c.text[:20]) for c in item.comments] == [
+        ("10001", "Jo Park", "EUR first"), ("10004", None, "x" * 20)
+    ]  # fmt: skip
+    assert item.comments[0].at is not None and len(item.comments[1].text) == 10_000
+    assert any("comment 10004 cut to 10,000 characters" in p for p in parsed.problems), parsed.problems
+    assert sum("a comment (" in p and "left out" in p for p in parsed.problems) == 2, parsed.problems
+
+
+def test_items_sent_with_comments_need_a_key_and_take_each_comment_once(client):
+    said = {"title": "Export invoices", "comments": [{"id": "c1", "author": "Jo", "text": "EUR first"}]}
+    refused = client.post("/v1/backlog/items", json=said)
+    assert refused.status_code == 422 and "comments need the item's external_id" in refused.text
+    keyed = {**said, "external_id": "jira:SHOP-7"}
+    assert client.post("/v1/backlog/items", json=keyed).status_code == 201
+    assert client.post("/v1/backlog/items", json=keyed).status_code == 201  # re-imported: the comment is there once
+    item = client.get("/v1/backlog").json()[0]
+    (comment,) = client.get(f"/v1/backlog/{item['id']}/comments").json()
+    assert (comment["author"], comment["text"], comment["from_tracker"], comment["sent_as"]) == (
+        "Jo", "EUR first", True, "jira:SHOP-7@c1"
+    )  # fmt: skip

@@ -894,6 +894,57 @@ def test_a_comment_edited_after_a_push_posted_it_is_updated_there_by_the_next(cl
     assert kept["text"] == "EUR, USD, GBP"
 
 
+def as_kept(kind: str, text: str) -> object:
+    """A comment's body as the tracker keeps it: Jira Cloud's an ADF document, the others' text."""
+    doc = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return doc if kind == "jira" else text
+
+
+def written_there(site, kind: str, issue: str, text: str, author: str) -> None:
+    """A comment someone wrote on the issue in the tracker."""
+    site.comments.append((issue, as_kept(kind, text)))
+    site.comment_authors[len(site.comments)] = author
+
+
+@pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
+def test_a_pull_reads_the_comments_written_in_the_tracker_into_the_items_thread_once(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    comment_on(client, first, "EUR only")  # posted there by the push: not read back as a second one
+    issue = {"jira": "SHOP-1", "jira_dc": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind]
+    with standin() as site:
+        if kind == "jira_dc":
+            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+            assert client.put("/v1/tracker", json=body).status_code == 200
+        else:
+            connect(client, site, kind)
+        assert push(client)["comments_sent"] == 1
+        for text, author in (("And GBP?", "Jo Park"), ("Finance says EUR first", "Kim Lee"), ("Agreed", "Jo Park")):
+            written_there(site, kind, issue, text, author)  # Jira's search gives 2 of the 4: the rest are asked for
+        assert pull(client)["status"] == "done"
+        thread = client.get(f"/v1/backlog/{first}/comments").json()
+        assert [(c["author"], c["text"], c["from_tracker"]) for c in thread] == [
+            ("ana", "EUR only", False), ("Jo Park", "And GBP?", True), ("Kim Lee", "Finance says EUR first", True),
+            ("Jo Park", "Agreed", True),
+        ]  # fmt: skip
+        assert all(c["sent_as"].startswith(("jira:", "github:", "linear:")) for c in thread)
+        assert thread[1]["at"].startswith("2026-11-0")  # when it was written there
+        assert client.get("/v1/backlog").json()[0]["comment_count"] == 4
+        pull(client)  # again: nothing new
+        assert len(client.get(f"/v1/backlog/{first}/comments").json()) == 4
+        site.comments[2] = (issue, as_kept(kind, "Finance says EUR and GBP"))  # its text changed there
+        pull(client)
+        thread = client.get(f"/v1/backlog/{first}/comments").json()
+        assert [c["text"] for c in thread] == ["EUR only", "And GBP?", "Finance says EUR and GBP", "Agreed"]
+        assert thread[2]["edited_at"] and not thread[1]["edited_at"]
+        url = f"/v1/backlog/{first}/comments/{thread[1]['id']}"
+        refused = client.patch(url, json={"text": "GBP too"}, headers={"X-User": "Jo Park"})
+        assert refused.status_code == 409 and "edit it there" in refused.json()["detail"], refused.text
+        assert client.delete(url).status_code == 409  # it would come back with the next pull
+        assert push(client)["comments_sent"] == 0  # what was read from there is not sent back
+        assert len(site.comments) == 4
+    assert client.get("/v1/inbox", headers={"X-User": "ana"}).json() == []  # a pull is not a person's word here
+
+
 def test_a_comment_the_tracker_refuses_is_said_and_posted_by_a_later_push(client):
     (first,) = add_items(client, ITEMS[:1])
     with standin() as site:

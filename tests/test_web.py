@@ -367,6 +367,24 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     expect(thread.locator("h4")).to_have_text("Comments (1)")
 
 
+def test_a_comment_read_from_the_tracker_says_where_it_was_written_and_changes_there_only(page: Page, desk: str):
+    item = {"title": "Export invoices as PDF", "external_id": "jira:SHOP-7",
+            "comments": [{"id": "10001", "author": "Jo Park", "text": "EUR first"}]}  # fmt: skip
+    assert httpx.post(f"{desk}/v1/backlog/items", json=item, timeout=120).status_code == 201
+    mine = httpx.post(f"{desk}/v1/backlog/1/comments", json={"text": "And GBP?"}, headers={"X-User": "ana"})
+    assert mine.status_code == 201
+    visit(page, "/#backlog/1")
+    thread = page.locator('#backlog tr[data-id="1"] .item-comments')
+    expect(thread.locator("h4")).to_have_text("Comments (2)")
+    theirs = thread.locator("ol.comments > li").nth(0)
+    expect(theirs.locator(".comment-by")).to_contain_text("Jo Park")
+    expect(theirs.locator(".comment-by")).to_contain_text("· from SHOP-7")
+    expect(theirs.get_by_role("button")).to_have_count(0)  # edited or deleted in Jira, not here
+    ours = thread.locator("ol.comments > li").nth(1)
+    expect(ours.get_by_role("button", name="Edit")).to_be_visible()
+    expect(ours.get_by_role("button", name="Delete")).to_be_visible()
+
+
 def test_reviewers_discuss_a_suggestion_in_comments_kept_while_typing_and_shown_as_text(
     page: Page, llm: LLM, desk: str
 ):

@@ -82,6 +82,24 @@ class Standin:
     rank: list[str] = field(default_factory=list)  # Jira's rank: its issues' keys in the backlog's order there
     comments: list[tuple[str, Any]] = field(default_factory=list)  # (issue key / number / identifier, body as sent)
     comments_deleted: set[int] = field(default_factory=set)  # the ids of comments deleted there (an edit gets a 404)
+    comment_authors: dict[int, str] = field(default_factory=dict)  # by id, those not the token's user's
+    jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
+
+    def comment_nodes(self, issue: str, start: int = 0) -> list[dict[str, Any]]:
+        """The comments on `issue` (a key, number or identifier) as a neutral shape: number, author, body, created."""
+        return [
+            {"number": n, "author": self.comment_authors.get(n, "Refinery Bot"), "body": body,
+             "created": f"2026-11-0{1 + n % 9}T10:00:00.000+0000"}
+            for n, (key, body) in enumerate(self.comments, 1)
+            if key == issue and n not in self.comments_deleted
+        ][start:]  # fmt: skip
+
+    def jira_comments(self, key: str, start: int = 0, most: int = 100) -> list[dict[str, Any]]:
+        return [
+            {"id": str(30000 + c["number"]), "author": {"displayName": c["author"]}, "body": c["body"],
+             "created": c["created"]}
+            for c in self.comment_nodes(key, start)[:most]
+        ]  # fmt: skip
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
@@ -138,6 +156,7 @@ def _github_issue(site: Standin, number: str) -> dict[str, Any]:
         "labels": [{"name": name} for name in issue.get("labels", [])],
         "html_url": f"https://github.com/{site.repo}/issues/{number}", "url": url,
         "repository_url": f"{site.url}/repos/{site.repo}", "issue_dependencies_summary": summary,
+        "comments": len(site.comment_nodes(number)),
         "sub_issues_summary": {"total": len(children), "completed": done,
                                "percent_completed": 100 * done // len(children) if children else 0},
     }  # fmt: skip
@@ -296,6 +315,9 @@ def _jira_issues(site: Standin) -> list[dict[str, Any]]:
         done = issue["status"] == "Done"
         fields["status"] = {"name": issue["status"], "statusCategory": {"key": "done" if done else "new"}}
         fields["issuelinks"] = _jira_links(site, key)
+        first = site.jira_comments(key, most=site.jira_search_comments)
+        total = len(site.comment_nodes(key))
+        fields["comment"] = {"comments": first, "startAt": 0, "maxResults": len(first), "total": total}
         found.append({"id": key, "key": key, "fields": fields})
     return found
 
@@ -351,7 +373,10 @@ def _linear_issue(site: Standin, issue: dict[str, Any]) -> dict[str, Any]:
          "relations": {"nodes": [{"type": r["type"], "relatedIssue": {"identifier": by_id[r["relatedIssueId"]]
                                   ["identifier"]}} for r in site.relations.values() if r["issueId"] == issue["id"]]},
          "inverseRelations": {"nodes": [{"type": r["type"], "issue": {"identifier": by_id[r["issueId"]]["identifier"]}}
-                                        for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]}}
+                                        for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]},
+         "comments": {"nodes": [{"id": f"comment-{c['number']}", "body": c["body"], "user": {"name": c["author"]},
+                                 "createdAt": c["created"].replace(".000+0000", "Z")}
+                                for c in site.comment_nodes(issue["identifier"])]}}
     )  # fmt: skip
 
 
@@ -428,7 +453,7 @@ def standin() -> Iterator[Standin]:
         def _jira(self, path: str, body: Any, v2: bool = False) -> None:
             if not self._jira_signed_in(v2):
                 return
-            method, path = self.command, urlsplit(path).path
+            method, query, path = self.command, parse_qs(urlsplit(path).query), urlsplit(path).path
             if method == "GET" and path == "/field" and v2:
                 self._answer(200, DC_FIELDS if site.jira_software else DC_FIELDS[:1])
             elif method == "GET" and path == "/myself":
@@ -456,6 +481,11 @@ def standin() -> Iterator[Standin]:
             elif method == "DELETE" and path.startswith("/issueLink/"):
                 gone = site.jira_links.pop(path.removeprefix("/issueLink/"), None)
                 self._answer(204 if gone else 404, None if gone else {"errorMessages": ["No issue link"]})
+            elif method == "GET" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment", path)):
+                start, most = int(query.get("startAt", ["0"])[0]), int(query.get("maxResults", ["50"])[0])
+                page = site.jira_comments(said[1], start, most)
+                total = len(site.comment_nodes(said[1]))
+                self._answer(200, {"comments": page, "startAt": start, "maxResults": most, "total": total})
             elif method in ("POST", "PUT") and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment(?:/(\d+))?", path)):
                 self._jira_comment(said[1], body, v2, said[2])
             elif (match := re.fullmatch(r"/issue/([A-Z]+-\d+)(/transitions)?", path)) is None:
@@ -571,6 +601,12 @@ def standin() -> Iterator[Standin]:
                 self._answer(404, {"message": "Not Found"})
             elif issue and issue[2] == "/sub_issues" and self.command == "POST":
                 self._github_sub_issue(issue[1], body)
+            elif issue and issue[2] == "/comments" and self.command == "GET":
+                self._answer(200, [
+                    {"id": 40000 + c["number"], "user": {"login": c["author"]}, "body": c["body"],
+                     "created_at": c["created"].replace(".000+0000", "Z")}
+                    for c in site.comment_nodes(issue[1])
+                ])  # fmt: skip
             elif issue and issue[2] == "/comments" and self.command == "POST":
                 if not isinstance((body or {}).get("body"), str) or not body["body"].strip():
                     invalid = [{"resource": "IssueComment", "field": "body", "code": "missing_field"}]

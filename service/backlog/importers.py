@@ -24,9 +24,10 @@ from pydantic import ValidationError
 from pipelines import jsontext
 from pipelines.models import ItemType
 from service.backlog.exporters import STORY_POINTS_FIELD
-from service.backlog.schemas import BacklogItemCreate
+from service.backlog.schemas import BacklogItemCreate, TrackerComment
 from service.backlog.spreadsheet import restore_cell
 from service.core.enums import PRIORITY_LEVELS
+from service.core.schemas import MAX_COMMENT
 
 ImportFormat = Literal["jira_csv", "jira_json", "github_json", "linear_csv", "linear_json"]
 IMPORT_FORMATS: tuple[ImportFormat, ...] = get_args(ImportFormat)
@@ -142,6 +143,25 @@ def _add(result: ParsedImport, where: str, source: str, fields: dict[str, Any]) 
         return None
     result.items.append(item)
     return item
+
+
+def _remarks(raw: Any, where: str, problems: list[str], read: Callable[[dict[str, Any]], dict[str, Any]]) -> list[Any]:
+    """An issue's comments in its tracker (`raw`: a list of the tracker's comment objects, each read by `read` into
+    id, author, text, at), as `comments` takes them; a long one cut, one without an id or text left out, said."""
+    kept = []
+    for node in raw if isinstance(raw, list) else []:
+        fields = read(node) if isinstance(node, dict) else {}
+        text = fields.get("text") if isinstance(fields.get("text"), str) else ""
+        if len(text) > MAX_COMMENT:
+            problems.append(
+                f"{where}: comment {fields.get('id')} cut to {MAX_COMMENT:,} characters (was {len(text):,})"
+            )
+            fields["text"] = text[:MAX_COMMENT]
+        try:
+            kept.append(TrackerComment.model_validate({**fields, "id": str(fields.get("id") or "")}).model_dump())
+        except ValidationError as error:
+            problems.append(f"{where}: a comment ({error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}) left out")
+    return kept
 
 
 def _title(value: Any, where: str, name: str, problems: list[str]) -> str:
@@ -290,6 +310,7 @@ def _jira_issue(record: dict[str, Any], where: str, result: ParsedImport, points
     links = [link for link in fields.get("issuelinks") or [] if isinstance(link, dict) and _is_blocks(link)]
     key = record.get("key") if isinstance(record.get("key"), str) else None
     points = fields.get(points_field)
+    thread = fields.get("comment") if isinstance(fields.get("comment"), dict) else {}
     item = _add(result, where, "jira", {
         "title": title, "item_type": item_type, "labels": labels, "priority": named("priority") or None,
         "description": adf_text(description) if isinstance(description, dict) else str(description or "").strip(),
@@ -298,11 +319,19 @@ def _jira_issue(record: dict[str, Any], where: str, result: ParsedImport, points
         "parent": parent.get("key") if isinstance(parent.get("key"), str) else None,
         "closed": category.get("key") == "done" or bool(fields.get("resolution")),
         "depends_on_keys": list(jira_blocked_by(links)),
+        "comments": _remarks(thread.get("comments"), where, result.problems, _jira_comment) if key else [],
     })  # fmt: skip
     if item is not None and (
         blocked := [link["outwardIssue"]["key"] for link in links if _linked(link, "outwardIssue")]
     ):
         result.blocks.append((item, where, blocked))
+
+
+def _jira_comment(node: dict[str, Any]) -> dict[str, Any]:
+    """A Jira comment: its body ADF (Cloud, REST v3) or text (Data Center), its author's display name."""
+    body, author = node.get("body"), node.get("author") if isinstance(node.get("author"), dict) else {}
+    text = adf_text(body) if isinstance(body, dict) else str(body or "").strip()
+    return {"id": node.get("id"), "author": author.get("displayName"), "text": text, "at": node.get("created")}
 
 
 def jira_blocked_by(links: Iterable[Any]) -> dict[str, str]:
@@ -479,8 +508,17 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
         "parent": parent and f"github:{parent[1]}/{parent[2]}#{parent[3]}",
         "closed": str(record.get("state") or "").lower() == "closed",
         "depends_on_keys": [key for issue in blockers if isinstance(issue, dict) and (key := github_key(issue))],
+        "comments": _remarks(record.get("refinery_comments"), where, result.problems, _github_comment)
+        if github_key(record) else [],
     })  # fmt: skip
     return item, repo or ""
+
+
+def _github_comment(node: dict[str, Any]) -> dict[str, Any]:
+    """A GitHub issue comment (`GET .../issues/{n}/comments`), which a pull adds to its issue as `refinery_comments`."""
+    user = node.get("user") if isinstance(node.get("user"), dict) else {}
+    return {"id": node.get("id"), "author": user.get("login"), "text": str(node.get("body") or "").strip(),
+            "at": node.get("created_at")}  # fmt: skip
 
 
 # --- Linear (CSV export, GraphQL issues JSON, our linear_json export) -----------------------------------------------
@@ -555,10 +593,19 @@ def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> B
         "parent": f"linear:{parent_key}" if isinstance(parent_key, str) and parent_key else None,
         "closed": closed or bool(record.get("completedAt") or record.get("canceledAt")),
         "depends_on_keys": _linear_blocks(record, "inverseRelations", "issue"),
+        "comments": _remarks(_graphql_nodes(record.get("comments")), where, result.problems, _linear_comment)
+        if key else [],
     })  # fmt: skip
     if item is not None and (blocked := _linear_blocks(record, "relations", "relatedIssue")):
         result.blocks.append((item, where, blocked))
     return item
+
+
+def _linear_comment(node: dict[str, Any]) -> dict[str, Any]:
+    """A Linear comment (`comments { nodes { id body createdAt user { name } } }`): its body Markdown."""
+    user = node.get("user") if isinstance(node.get("user"), dict) else {}
+    return {"id": node.get("id"), "author": user.get("name"), "text": str(node.get("body") or "").strip(),
+            "at": node.get("createdAt")}  # fmt: skip
 
 
 def _linear_blocks(record: dict[str, Any], connection: str, side: str) -> list[str]:

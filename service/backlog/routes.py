@@ -125,7 +125,7 @@ def add_item_comment(
         return CommentPublic.model_validate(comment)
 
 
-@router.patch("/{item_id}/comments/{comment_id}", response_model=CommentPublic, responses=errors(403, 404, 422))
+@router.patch("/{item_id}/comments/{comment_id}", response_model=CommentPublic, responses=errors(403, 404, 409, 422))
 def edit_item_comment(
     item_id: IdPath, comment_id: IdPath, body: CommentUpdate, runtime: RuntimeDep, actor: ActorDep, who: PrincipalDep
 ) -> CommentPublic:
@@ -137,7 +137,7 @@ def edit_item_comment(
         return CommentPublic.model_validate(comment)
 
 
-@router.delete("/{item_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
+@router.delete("/{item_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404, 409))
 def delete_item_comment(
     item_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, anyones: AnyonesDep
 ) -> Response:

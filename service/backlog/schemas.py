@@ -5,16 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from pipelines.models import ItemType
 from service.core.enums import ImportPhase
-from service.core.schemas import BacklogItemPublic, IdValue, JobPublic
+from service.core.schemas import BacklogItemPublic, CommentText, IdValue, JobPublic
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 MAX_BULK = 500  # items edited alike at once
 CLEARABLE = ("story_points", "parent_id")  # what an edit may set to null
+
+
+class TrackerComment(BaseModel):
+    """A comment on an item's issue, written in its tracker (as a pull or a file of issues gives it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100, description="The tracker's id of the comment.")
+    author: str | None = Field(None, max_length=200, description="Who wrote it there (their name in the tracker).")
+    text: CommentText
+    at: AwareDatetime | None = Field(None, description="When it was written there.")
 
 
 class BacklogItemCreate(BaseModel):
@@ -49,6 +60,18 @@ class BacklogItemCreate(BaseModel):
         description="Done or cancelled in its tracker: kept as history (comparables for estimates, duplicates), left "
         "out of refinement runs, prioritization of the whole backlog, the refinement queue and sprint plans.",
     )
+    comments: list[TrackerComment] = Field(
+        [],
+        max_length=1000,
+        description="Its comments in the tracker: each added to its thread once (by `external_id` and the comment's "
+        "`id`), and changed here when its text changed there. Needs `external_id`.",
+    )
+
+    @model_validator(mode="after")
+    def _comments_need_a_key(self) -> BacklogItemCreate:
+        if self.comments and not self.external_id:
+            raise ValueError("comments need the item's external_id, so that a re-import does not add them again")
+        return self
 
 
 class BacklogFilter(BaseModel):

@@ -24,13 +24,14 @@ from service.backlog.schemas import (
     BulkRefused,
     ImportSkipped,
     ImportUpdated,
+    TrackerComment,
 )
 from service.core import outbox
 from service.core.enums import ItemAction, SuggestionStatus, WebhookEvent
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic
-from service.core.tables import BacklogItem, ItemEvent, Suggestion
+from service.core.tables import BacklogItem, Comment, ItemEvent, Suggestion, utcnow
 
 # The fields an import sets. A re-import merges the tracker's changes to them into the item, three-way against the
 # fields as the last import gave them (`BacklogItem.imported`): a field the tracker changed is updated, unless it was
@@ -161,11 +162,14 @@ def import_items(
     links: list[tuple[BacklogItem, str | None]] = []
     waits: list[tuple[BacklogItem, list[str]]] = []
     seen: set[str] = set()
+    remarks: list[tuple[BacklogItem, list[TrackerComment]]] = []  # the tracker's comments, by item
     for data in items:
         key = data.external_id
         if key and key in existing:
             item = existing[key]
             outcome = REPEATED if key in seen else _reimport(session, item, tracked(data), links, waits)
+            if key not in seen and data.comments:
+                remarks.append((item, data.comments))
             seen.add(key)
             if isinstance(outcome, ImportUpdated):
                 updated.append(outcome)
@@ -192,12 +196,35 @@ def import_items(
         created.append(item)
         links.append((item, data.parent))
         waits.append((item, data.depends_on_keys))
+        if data.comments:
+            remarks.append((item, data.comments))
         if key:
             existing[key] = item
             seen.add(key)
     _link_parents(session, links)
     _link_dependencies(session, waits)
+    _take_comments(session, remarks)
     return created, updated, skipped
+
+
+def _take_comments(session: Session, remarks: list[tuple[BacklogItem, list[TrackerComment]]]) -> None:
+    """Add the tracker's comments to their items' threads, each once (known by the tracker's name for it, as a push
+    names a comment it posted, so those come back as nothing new); one read here and changed there since takes the
+    new text. They tell no one: an import is not a person's word here."""
+    named = {f"{item.external_id}@{said.id}": (item, said) for item, remarks_of in remarks for said in remarks_of}
+    known: dict[str, Comment] = {}
+    names = list(named)
+    for start in range(0, len(names), 500):
+        query = select(Comment).where(Comment.sent_as.in_(names[start : start + 500]))
+        known |= {comment.sent_as: comment for comment in session.scalars(query)}
+    for name, (item, said) in named.items():
+        if (comment := known.get(name)) is None:
+            at = said.at or utcnow()
+            session.add(Comment(project_id=item.project_id, item_id=item.id, author=said.author, text=said.text,
+                                at=at, sent_as=name, sent_at=at, from_tracker=True))  # fmt: skip
+        elif comment.from_tracker and comment.text != said.text:
+            comment.text, comment.edited_at = said.text, utcnow()
+            comment.sent_at = comment.edited_at  # not to be sent back
 
 
 def tracked(data: BacklogItemCreate) -> dict[str, Any]:

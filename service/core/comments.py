@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.core import outbox
 from service.core.enums import WebhookEvent
-from service.core.errors import Forbidden, NotFound
+from service.core.errors import Conflict, Forbidden, NotFound
 from service.core.suggestions import get_suggestion
 from service.core.tables import BacklogItem, Comment, Suggestion, utcnow
 
@@ -57,11 +57,18 @@ def add_comment(session: Session, thread: Thread, author: str | None, text: str)
     return comment
 
 
-def get_comment(session: Session, thread: Thread, comment_id: int) -> Comment:
-    """The thread's comment `comment_id`; NotFound when the thread has none such."""
+def get_comment(session: Session, thread: Thread, comment_id: int, changing: str | None = None) -> Comment:
+    """The thread's comment `comment_id`; NotFound when the thread has none such. Conflict when it is to be changed
+    (`changing`: "edit", "delete") and was written in the tracker: there is where it changes (a pull brings it)."""
     comment = session.get(Comment, comment_id)
     if comment is None or (comment.suggestion_id, comment.item_id) != thread:
         raise NotFound(f"{thread} has no comment {comment_id}")
+    if changing and comment.from_tracker:
+        where = (comment.sent_as or "").rpartition("@")[0].partition(":")[2]
+        raise Conflict(
+            f"comment {comment_id} was written on {where} in the tracker, not here: {changing} it there; the next "
+            "pull brings the change"
+        )
     return comment
 
 
@@ -71,7 +78,7 @@ def edit_comment(
     """Change a comment's text: one's own, or anyone's where `anyones` (while accounts are off; an admin deletes what
     others wrote but does not put words in their mouths). Its new `@names` are told; its followers are not told again.
     An item's comment a push posted is updated there by the next push."""
-    comment = get_comment(session, thread, comment_id)
+    comment = get_comment(session, thread, comment_id, "edit")
     if not anyones and comment.author != actor:
         raise Forbidden(f"comment {comment_id} is {comment.author or 'someone else'}'s: only they edit it")
     if text != comment.text:
@@ -84,7 +91,7 @@ def edit_comment(
 
 def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str | None, anyones: bool) -> None:
     """Delete a comment: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off)."""
-    comment = get_comment(session, thread, comment_id)
+    comment = get_comment(session, thread, comment_id, "delete")
     if not anyones and comment.author != actor:
         raise Forbidden(
             f"comment {comment_id} is {comment.author or 'someone else'}'s: only they or an admin delete it"

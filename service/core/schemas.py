@@ -50,8 +50,11 @@ class CommentPublic(BaseModel):
     edited_at: datetime | None = Field(None, description="When its author last changed it; null if never.")
     mentions: list[str] = Field(description="The names it mentions with @ (`@bo`), each once.")
     sent_as: str | None = Field(
-        None, description="An item's comment a push posted on its issue: the tracker, issue and comment there."
+        None,
+        description="An item's comment a push posted on its issue, or one read from there: the tracker, issue and "
+        "comment there.",
     )
+    from_tracker: bool = Field(False, description="Written in the tracker, read by a pull: edited or deleted there.")
 
 
 class SuggestionPublic(BaseModel):

@@ -169,8 +169,10 @@ class Comment(ProjectScoped, Base):
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column()  # its author's last change of the text
-    sent_as: Mapped[str | None] = mapped_column(String(300))  # an item's, posted by a push: "jira:SHOP-3@10001"
+    # an item's comment as its tracker names it, "jira:SHOP-3@10001": posted there by a push, or read from there
+    sent_as: Mapped[str | None] = mapped_column(String(300), index=True)
     sent_at: Mapped[datetime | None] = mapped_column()  # when a push posted (or last updated) it there
+    from_tracker: Mapped[bool] = mapped_column(default=False, server_default=false())  # written there, read by a pull
 
     @property
     def mentions(self) -> list[str]:

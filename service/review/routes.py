@@ -178,7 +178,9 @@ def add_comment(
         return CommentPublic.model_validate(comment)
 
 
-@queue.patch("/{suggestion_id}/comments/{comment_id}", response_model=CommentPublic, responses=errors(403, 404, 422))
+@queue.patch(
+    "/{suggestion_id}/comments/{comment_id}", response_model=CommentPublic, responses=errors(403, 404, 409, 422)
+)
 def edit_comment(
     suggestion_id: IdPath,
     comment_id: IdPath,
@@ -195,7 +197,7 @@ def edit_comment(
         return CommentPublic.model_validate(comment)
 
 
-@queue.delete("/{suggestion_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404))
+@queue.delete("/{suggestion_id}/comments/{comment_id}", status_code=204, responses=errors(403, 404, 409))
 def delete_comment(
     suggestion_id: IdPath, comment_id: IdPath, runtime: RuntimeDep, actor: ActorDep, anyones: AnyonesDep
 ) -> Response:

@@ -150,7 +150,7 @@ class GitHub:
             if found.status_code != 200:
                 raise fail(self.name, f"list the issues of {self.repo}", found)
             issues = found.json()
-            yield [self._with_blockers(issue) for issue in issues if not issue.get("pull_request")]
+            yield [self._with_comments(self._with_blockers(issue)) for issue in issues if not issue.get("pull_request")]
             if len(issues) < PAGE:
                 return
             page += 1
@@ -176,13 +176,28 @@ class GitHub:
         if found.status_code != 200:
             raise fail(self.name, f"read {key}", found)
         issue = found.json()
-        return None if issue.get("pull_request") else self._with_blockers(issue)
+        return None if issue.get("pull_request") else self._with_comments(self._with_blockers(issue))
 
     def _with_blockers(self, issue: dict[str, Any]) -> dict[str, Any]:
         """The issue with the issues it is blocked by as `blocked_by` (read only when its summary counts some)."""
         if (issue.get("issue_dependencies_summary") or {}).get("total_blocked_by"):
             issue["blocked_by"] = self._blocked_by(issue["number"])
         return issue
+
+    def _with_comments(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """The issue with its comments as `refinery_comments` (read only when it counts some: a call a page)."""
+        if not issue.get("comments"):
+            return issue
+        issue["refinery_comments"], page = [], 1
+        while True:
+            path = f"/repos/{self.repo}/issues/{issue['number']}/comments?per_page={PAGE}&page={page}"
+            found = self.http.call("GET", path)
+            if found.status_code != 200:
+                raise fail(self.name, f"read the comments of {self.repo}#{issue['number']}", found)
+            issue["refinery_comments"] += found.json()
+            if len(found.json()) < PAGE:
+                return issue
+            page += 1
 
     def _patch(self, number: int, body: dict[str, Any]) -> None:
         response = self.http.call("PATCH", f"/repos/{self.repo}/issues/{number}", body)

@@ -265,16 +265,30 @@ class Jira:
 
     def _read(self) -> str:
         """The fields the jira_json import reads (and Data Center's Epic Link, read as the parent)."""
-        read = f"summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,{self.points_field}"
+        read = (
+            "summary,issuetype,priority,labels,description,status,resolution,parent,issuelinks,comment,"
+            f"{self.points_field}"
+        )
         link = self.epic_fields().get("link")
         return f"{read},{link}" if link else read
 
     def _as_read(self, issue: dict[str, Any]) -> dict[str, Any]:
-        """An issue as the jira_json import reads it: on Data Center, its Epic Link's key as its `parent`."""
+        """An issue as the jira_json import reads it: on Data Center, its Epic Link's key as its `parent`; all its
+        comments (a search gives the first ones, and how many there are: the rest are read, a call a page)."""
         fields = issue.get("fields") or {}
         link = self.epic_fields().get("link")
         if link and isinstance(fields.get(link), str) and not fields.get("parent"):
             fields["parent"] = {"key": fields[link]}
+        thread = fields.get("comment") if isinstance(fields.get("comment"), dict) else None
+        while thread and len(thread.get("comments") or []) < int(thread.get("total") or 0):
+            start = len(thread.get("comments") or [])
+            found = self.http.call("GET", f"/issue/{issue['key']}/comment?startAt={start}&maxResults={PAGE}")
+            if found.status_code != 200:
+                raise fail(self.name, f"read the comments of {issue['key']}", found)
+            more = found.json().get("comments") or []
+            thread["comments"] = [*(thread.get("comments") or []), *more]
+            if not more:
+                break
         return issue
 
     def issue(self, key: str) -> dict[str, Any] | None:

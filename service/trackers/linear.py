@@ -17,8 +17,9 @@ LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
 READ = (
     "id identifier title description priority estimate labels { nodes { name } } parent { identifier } "
     "state { type name } relations { nodes { type relatedIssue { identifier } } } "
-    "inverseRelations { nodes { type issue { identifier } } }"
-)  # an issue's fields the linear_json import reads
+    "inverseRelations { nodes { type issue { identifier } } } "
+    "comments { nodes { id body createdAt user { name } } }"
+)  # an issue's fields the linear_json import reads (the first 50 relations and comments of each)
 
 
 class Linear:

@@ -1,6 +1,7 @@
 // Comment threads, a suggestion's (review.js) or a backlog item's (here): each comment with its author, time and
 // text (@names in bold, marked when they name the reader), Edit for its author and Delete for its author or an admin
-// (with accounts off, anyone: names are not proven). A comment decides and changes nothing.
+// (with accounts off, anyone: names are not proven); one read from the tracker ("from SHOP-12") changes there only.
+// A comment decides and changes nothing.
 
 import { api, whoami } from "./api.js";
 import { flash, h, when } from "./dom.js";
@@ -26,14 +27,15 @@ const editing = new Map();
 
 export function commentList(list, remove, edit) {
   const me = whoami();
-  const mayDelete = (c) => !me.auth || me.role === "admin" || (c.author && c.author === me.name);
-  const mayEdit = (c) => !me.auth || (c.author && c.author === me.name);
+  const mayDelete = (c) => !c.from_tracker && (!me.auth || me.role === "admin" || (c.author && c.author === me.name));
+  const mayEdit = (c) => !c.from_tracker && (!me.auth || (c.author && c.author === me.name));
+  const issue = (c) => c.sent_as.slice(c.sent_as.indexOf(":") + 1, c.sent_as.lastIndexOf("@"));
   return h("ol", { class: "comments" }, list.map((c) => {
     const shown = h("p", { class: "comment-text" }, ...withMentions(c.text, me.name));
     const item = h("li", { dataset: { id: c.id } },
       h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`,
         c.edited_at ? h("span", { class: "edited", title: `edited ${when(c.edited_at)}` }, " · edited") : "",
-        c.sent_as ? ` · posted on ${c.sent_as.slice(c.sent_as.indexOf(":") + 1, c.sent_as.lastIndexOf("@"))}` : ""),
+        c.sent_as ? ` · ${c.from_tracker ? "from" : "posted on"} ${issue(c)}` : ""),
       mayEdit(c) ? h("button", { type: "button", class: "edit-comment", onclick: () => editor(c, shown, edit) }, "Edit") : "",
       mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => remove(c) }, "Delete") : "",
       shown);
