@@ -6,7 +6,9 @@ Then, in this process:
 - the baseline: the desk's unread badge of one person (`count_unread`, the query each open desk runs each minute);
 - a round with nothing due (what almost every tick is);
 - a round that mails 100 lines to the 20 people (20 messages) through a real SMTP server on loopback (aiosmtpd), the
-  lines made due again before each call.
+  lines made due again before each call;
+- a round with nothing due while every unread line waits for its person's daily message (all 20 people `daily`,
+  mailed a moment ago, and the N/2 unread lines not mailed): the worst case of the waiting that `mail_every` adds.
 Medians of 30 calls (10 for the mailing round) after a warm-up; ratios against the baseline at the same size.
 Run: .venv/bin/python -m bench.bench_mail --items 10000 100000
 """
@@ -76,6 +78,12 @@ def measure(n: int) -> list[str]:
             (f"a mail round, {DUE} lines to {PEOPLE} people", median_time(mailing, MAILINGS)),
         ]
         assert len(box.received) == PEOPLE * (MAILINGS + 1)  # one message a person a round, the warm-up's too
+        with db.session() as session:
+            session.execute(update(User).values(mail_every="daily", last_mailed_at=utcnow()))
+            session.execute(update(Notification).where(Notification.read_at.is_(None)).values(mailed_at=None))
+        rows.append(
+            (f"a mail round, nothing due, {n // 2} unread lines waiting for daily", median_time(idle, REQUESTS))
+        )
     return [f"| {n} | {name} | {1000 * t:.2f} | {t / floor:.2f} |" for name, t in rows]
 
 

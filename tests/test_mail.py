@@ -103,6 +103,30 @@ def test_people_with_notifications_off_or_old_lines_get_no_mail_and_a_digest_gro
     assert mailbox.to("admin@example.com") == []
 
 
+def test_hourly_and_daily_people_get_at_most_one_message_an_hour_or_a_day_with_what_came_meanwhile(client, llm):
+    as_ = people(client)
+    for who, every in (("viewer", "daily"), ("admin", "hourly")):
+        chose = client.patch("/v1/auth/me", json={"email": f"{who}@example.com", "mail_every": every}, headers=as_[who])
+        assert chose.status_code == 200 and chose.json()["mail_every"] == every, chose.text
+    refused = client.patch("/v1/auth/me", json={"mail_every": "weekly"}, headers=as_["viewer"])
+    assert refused.status_code == 422 and "soon" in refused.text
+    draft_with_mentions(client, llm, as_, "@viewer @admin first")
+    db, start = client.app.state.runtime.db, utcnow() + LATER
+    with smtp_server() as (mailbox, port):
+        settings = mail_settings(client, port)
+        assert mail.mail_due(db, settings, start).sent == 2  # the first message of each goes after the delay
+        draft_with_mentions(client, llm, as_, "@viewer @admin second")
+        draft_with_mentions(client, llm, as_, "@viewer @admin third")
+        assert mail.mail_due(db, settings, start + timedelta(minutes=10)).sent == 0  # both wait
+        assert mail.mail_due(db, settings, start + timedelta(minutes=61)).sent == 2  # the hour has passed: admin's
+        assert mail.mail_due(db, settings, start + timedelta(hours=3)).sent == 0
+        assert mail.mail_due(db, settings, start + timedelta(days=1, minutes=1)).sent == 2  # the day: viewer's
+    assert [m["Subject"] for m in mailbox.to("admin@example.com")][1] == "[Refinery] 2 unread in Default project"
+    first, then = mailbox.to("viewer@example.com")
+    assert "at most once a day" in then.get_content() and "--mail-every daily" in then.get_content()
+    assert [line[-6:] for line in then.get_content().splitlines() if line.startswith("- ")] == ["second", " third"]
+
+
 def test_a_server_that_is_down_keeps_the_lines_and_a_refused_address_does_not_stop_the_others(client, llm):
     as_ = people(client)
     client.patch("/v1/auth/me", json={"email": "viewer@refused.example"}, headers=as_["viewer"])
@@ -201,6 +225,10 @@ def test_the_cli_sets_an_address_and_checks_the_smtp_settings(cli_home, monkeypa
     assert off.exit_code == 0, off.output
     listed = runner.invoke(app, ["user", "list"], env={"COLUMNS": "200"})
     assert "ana@example.com (off)" in listed.output
+    daily = runner.invoke(app, ["user", "set", "ana", "--mail-every", "daily", "--email-notifications"])
+    assert daily.exit_code == 0, daily.output
+    assert "ana@example.com (daily)" in runner.invoke(app, ["user", "list"], env={"COLUMNS": "200"}).output
+    assert runner.invoke(app, ["user", "set", "ana", "--mail-every", "weekly"]).exit_code == 2
     unset = runner.invoke(app, ["inbox", "mail", "--test", "ana@example.com"])
     assert unset.exit_code == 2 and "no SMTP server is set: set REFINERY_SMTP_HOST" in unset.output
     with smtp_server() as (mailbox, port):

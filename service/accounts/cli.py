@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from service.core.cli import console, errors, fail, open_runtime, refusals
-from service.core.enums import Role
+from service.core.enums import MailEvery, Role
 
 user_app = typer.Typer(help="Users and their roles (the first user turns accounts on).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for scripts: `Authorization: Bearer <token>`.", no_args_is_help=True)
@@ -79,7 +79,8 @@ def user_list() -> None:
         users = service.list_users(session)
         table = Table("name", "role", "password", "e-mail", "created", title=f"Users ({len(users)})")
         for user, role in users:
-            mail = f"{user.email}{'' if user.email_notifications else ' (off)'}" if user.email else "-"
+            often = "" if user.mail_every == MailEvery.soon else f" ({user.mail_every})"
+            mail = f"{user.email}{often if user.email_notifications else ' (off)'}" if user.email else "-"
             table.add_row(
                 user.name, str(role or "-"), "yes" if user.password_hash else "no", mail, f"{user.created_at:%Y-%m-%d}"
             )
@@ -95,6 +96,10 @@ def user_set(
     email_notifications: Annotated[
         bool | None, typer.Option("--email-notifications/--no-email-notifications", help="Mail unread inbox lines.")
     ] = None,
+    mail_every: Annotated[
+        MailEvery | None,
+        typer.Option(help="soon: each after the delay; hourly, daily: at most one message an hour, a day."),
+    ] = None,
 ) -> None:
     """Change a user's role, password or e-mail settings."""
     from service.accounts import service
@@ -105,7 +110,7 @@ def user_set(
         if password:
             service.set_password(session, name, _password(True) or "")
         choice = {} if email is None else {"email": email.strip() or None}
-        service.set_mail(session, name, choice | {"email_notifications": email_notifications})
+        service.set_mail(session, name, choice | {"email_notifications": email_notifications, "mail_every": mail_every})
     console.print(f"Updated {name}.")
 
 

@@ -44,7 +44,8 @@ def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
         user = service.get_user(session, principal.name)
     return Me(
         auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret),
-        email=user.email, email_notifications=user.email_notifications, mail=bool(runtime.settings.smtp_host),
+        email=user.email, email_notifications=user.email_notifications, mail_every=user.mail_every,
+        mail=bool(runtime.settings.smtp_host),
     )  # fmt: skip
 
 
@@ -90,7 +91,7 @@ def _signed_in(
     )  # fmt: skip
     return Me(
         auth=True, name=user.name, role=role, csrf_token=service.csrf_token(secret), email=user.email,
-        email_notifications=user.email_notifications, mail=bool(settings.smtp_host),
+        email_notifications=user.email_notifications, mail_every=user.mail_every, mail=bool(settings.smtp_host),
     )  # fmt: skip
 
 
@@ -133,7 +134,7 @@ def logout(response: Response, runtime: RuntimeDep, principal: PrincipalDep) -> 
 def _public(user, role: Role | None) -> UserPublic:  # noqa: ANN001
     return UserPublic(
         name=user.name, role=role, has_password=bool(user.password_hash), email=user.email,
-        email_notifications=user.email_notifications, created_at=user.created_at,
+        email_notifications=user.email_notifications, mail_every=user.mail_every, created_at=user.created_at,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.accounts.service import EMAIL
-from service.core.enums import Role
+from service.core.enums import MailEvery, Role
 
 UserName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -24,6 +24,9 @@ class MailChoice(BaseModel):
 
     email: Email | None = None
     email_notifications: bool | None = Field(None, description="Mail unread inbox lines (needs an address).")
+    mail_every: MailEvery | None = Field(
+        None, description="soon: each after the delay; hourly, daily: at most one message an hour or a day."
+    )
 
 
 class LoginRequest(BaseModel):
@@ -49,6 +52,7 @@ class Me(BaseModel):
     csrf_token: str | None = None
     email: str | None = None
     email_notifications: bool | None = None
+    mail_every: MailEvery | None = None
     mail: bool = Field(False, description="This server mails unread inbox lines (it has an SMTP server).")
 
 
@@ -74,6 +78,7 @@ class UserPublic(BaseModel):
     has_password: bool
     email: str | None
     email_notifications: bool
+    mail_every: MailEvery
     created_at: datetime
 
 

@@ -145,7 +145,7 @@ def set_password(session: Session, name: str, password: str) -> None:
 
 def set_mail(session: Session, name: str, choice: dict[str, Any]) -> User:
     """Set user `name`'s e-mail address and whether unread inbox lines are mailed to them, as far as `choice` (the
-    fields a request gave: `email`, `email_notifications`) names them."""
+    fields a request gave: `email`, `email_notifications`, `mail_every`) names them."""
     user = get_user(session, name)
     if "email" in choice:
         address = choice["email"]
@@ -155,6 +155,8 @@ def set_mail(session: Session, name: str, choice: dict[str, Any]) -> User:
         user.mail_token = user.mail_token or secrets.token_urlsafe(32)  # the unsubscribe link's
     if choice.get("email_notifications") is not None:
         user.email_notifications = choice["email_notifications"]
+    if choice.get("mail_every") is not None:
+        user.mail_every = choice["mail_every"]
     return user
 
 

@@ -135,6 +135,15 @@ FINISHED = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
 PRIORITY_LEVELS = ("Highest", "High", "Medium", "Low", "Lowest")  # an item's priority, Jira's names, highest first
 
 
+class MailEvery(StrEnum):
+    """How often a person's unread inbox lines may be mailed: each message after the delay (`soon`), or at most one an
+    hour or a day, gathering what came meanwhile."""
+
+    soon = "soon"
+    hourly = "hourly"
+    daily = "daily"
+
+
 class Role(StrEnum):
     """A member's role in a project, weakest first: each role may do everything the roles before it may."""
 

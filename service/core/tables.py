@@ -208,8 +208,9 @@ class Notification(ProjectScoped, Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_unread", "recipient", "project_id", "read_at"),  # a person's unread
-        Index(  # the lines a mail round looks at: unread, not yet mailed (service.inbox.mail)
+        Index(  # the lines a mail round looks at: unread, not yet mailed, of the people due (service.inbox.mail)
             "ix_notifications_unmailed",
+            "recipient",
             "at",
             sqlite_where=text("read_at IS NULL AND mailed_at IS NULL"),
             postgresql_where=text("read_at IS NULL AND mailed_at IS NULL"),
@@ -502,6 +503,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))  # where unread inbox lines are mailed (service.inbox.mail)
     email_notifications: Mapped[bool] = mapped_column(default=True, server_default=true())  # False: none mailed
     mail_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)  # its mail's unsubscribe link
+    mail_every: Mapped[str] = mapped_column(String(10), default="soon", server_default="soon")  # core.enums.MailEvery
+    last_mailed_at: Mapped[datetime | None]  # when a message last went to them (hourly, daily: the next waits)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

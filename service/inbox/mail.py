@@ -3,9 +3,12 @@ a round, by a thread of the API process (like webhook deliveries). A line read i
 mailed. Only users with an address and e-mail notifications on get mail (so only while accounts are on), and only
 when an SMTP server is set (REFINERY_SMTP_HOST).
 
+A person who chose `hourly` or `daily` (`User.mail_every`) gets at most one message an hour or a day: their lines
+wait until that long after their last message, and go together.
+
 A round claims its lines first (`mailed_at`, in one UPDATE that skips lines another process claimed), then sends; lines
-it could not send are given back for the next round. A line older than a day is not mailed late, so a server given
-SMTP settings today does not send its history."""
+it could not send are given back for the next round. A line older than a day (plus the person's period) is not mailed
+late, so a server given SMTP settings today does not send its history."""
 
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import quote
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from service.core import scope
 from service.core.db import Database
+from service.core.enums import MailEvery
 from service.core.periodic import Periodic
 from service.core.settings import Settings
 from service.core.summaries import one_line
@@ -32,7 +36,8 @@ from service.core.tables import Notification, Project, User, utcnow
 log = logging.getLogger(__name__)
 
 TICK_S = 30.0  # how often the thread looks for lines due
-LATEST = timedelta(days=1)  # lines older than this are not mailed
+LATEST = timedelta(days=1)  # lines older than this (and a person's period) are not mailed
+PERIODS = {MailEvery.soon: timedelta(0), MailEvery.hourly: timedelta(hours=1), MailEvery.daily: timedelta(days=1)}
 BATCH = 500  # lines a round claims at most
 PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SUBJECT_TEXT = 120
@@ -50,6 +55,7 @@ class Digest:
     recipient: str
     address: str
     token: str | None = None  # the unsubscribe link's (User.mail_token)
+    every: str = MailEvery.soon  # how often they may be mailed (User.mail_every)
     lines: list[tuple[Notification, str, str]] = field(default_factory=list)  # (line, project key, project name)
 
 
@@ -64,7 +70,8 @@ class Round:
 
 def mail_due(db: Database, settings: Settings, now: datetime | None = None) -> Round:
     """Mail the lines due (unread for `mail_delay_minutes`); lines it could not send are given back for later."""
-    digests = claim(db, settings, now or utcnow())
+    now = now or utcnow()
+    digests = claim(db, settings, now)
     if not digests:
         return Round()
     done = 0  # digests handed to the server, or refused by it for good
@@ -80,33 +87,50 @@ def mail_due(db: Database, settings: Settings, now: datetime | None = None) -> R
     except (MailError, OSError, smtplib.SMTPException) as exc:
         error = why(exc, settings)
     unsent = [line.id for digest in digests[done:] for line, _, _ in digest.lines]
-    if unsent:
-        with db.session() as session, scope.every_project():
+    with db.session() as session, scope.every_project():
+        if unsent:
             session.execute(
                 update(Notification).where(Notification.id.in_(unsent)).values(mailed_at=None),
+                execution_options={"synchronize_session": False},
+            )
+        if mailed := [digest.recipient for digest in digests[:done]]:
+            session.execute(
+                update(User).where(User.name.in_(mailed)).values(last_mailed_at=now),
                 execution_options={"synchronize_session": False},
             )
     return Round(sum(len(digest.lines) for digest in digests[:done]), error)
 
 
 def claim(db: Database, settings: Settings, now: datetime) -> list[Digest]:
-    """Mark the lines due as mailed (those no other process claimed first), grouped by person."""
+    """Mark the lines due as mailed (those no other process claimed first), grouped by person: lines unread for the
+    delay, of people whose period since their last message has passed."""
     due = now - timedelta(minutes=settings.mail_delay_minutes)
-    query = (
-        select(Notification.id)
-        .join(User, User.name == Notification.recipient)
-        .where(
-            Notification.read_at.is_(None),
-            Notification.mailed_at.is_(None),
-            Notification.at <= due,
-            Notification.at > now - LATEST,
-            User.email.is_not(None),
-            User.email_notifications.is_(True),
-        )
-        .order_by(Notification.id)
-        .limit(BATCH)
+    waited = [and_(User.mail_every == every, User.last_mailed_at <= now - period) for every, period in PERIODS.items()]
+    people = select(User.name, User.mail_every).where(
+        User.email.is_not(None), User.email_notifications.is_(True), or_(User.last_mailed_at.is_(None), *waited)
     )
     with db.session() as session, scope.every_project():
+        # the people whose message may go now (a row each: up to some thousands, named in the query's IN lists); the
+        # lines of those who wait for their hour or day are not read
+        often_of: dict[str, str] = {name: often for name, often in session.execute(people)}
+        fresh = [
+            and_(Notification.recipient.in_(names), Notification.at > now - LATEST - period)
+            for period, names in _by_period(often_of).items()
+        ]
+        if not fresh:
+            return []
+        query = (
+            select(Notification.id)
+            .where(
+                Notification.read_at.is_(None),
+                Notification.mailed_at.is_(None),
+                Notification.at <= due,
+                Notification.at > now - LATEST - max(PERIODS.values()),  # a range of the index of lines not mailed
+                or_(*fresh),
+            )
+            .order_by(Notification.id)
+            .limit(BATCH)
+        )
         ids = list(session.scalars(query))
         if not ids:
             return []
@@ -115,17 +139,26 @@ def claim(db: Database, settings: Settings, now: datetime) -> list[Digest]:
         )
         mine = set(session.scalars(claimed.values(mailed_at=now).returning(Notification.id)))
         rows = session.execute(
-            select(Notification, Project.key, Project.name, User.email, User.mail_token)
+            select(Notification, Project.key, Project.name, User.email, User.mail_token, User.mail_every)
             .join(Project, Project.id == Notification.project_id)
             .join(User, User.name == Notification.recipient)
             .where(Notification.id.in_(mine))
             .order_by(Notification.id)
         )
         digests: dict[str, Digest] = {}
-        for line, key, name, address, token in rows:
-            digests.setdefault(line.recipient, Digest(line.recipient, address, token)).lines.append((line, key, name))
+        for line, key, name, address, token, every in rows:
+            digest = digests.setdefault(line.recipient, Digest(line.recipient, address, token, every))
+            digest.lines.append((line, key, name))
         session.expunge_all()
         return list(digests.values())
+
+
+def _by_period(often_of: dict[str, str]) -> dict[timedelta, list[str]]:
+    """People's names by their period (how long their lines wait, past a day, before they are too old to mail)."""
+    names: dict[timedelta, list[str]] = {}
+    for name, often in often_of.items():
+        names.setdefault(PERIODS[MailEvery(often)], []).append(name)
+    return names
 
 
 def message(digest: Digest, settings: Settings) -> EmailMessage:
@@ -145,10 +178,12 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
                 body += [f"- {line.text}"] + ([f"  {link}"] if link else [])
         body.append("")
     stop = unsubscribe_link(settings, digest.token)
+    often = {MailEvery.hourly: " at most once an hour", MailEvery.daily: " at most once a day"}.get(digest.every, "")
     body += [
         "--",
-        f"You get this because e-mail notifications are on for {digest.recipient}. Turn them off in the desk's inbox,",
-        f"or with `refinery user set {digest.recipient} --no-email-notifications`.",
+        f"You get this{often} because e-mail notifications are on for {digest.recipient}. Change how often, or turn",
+        f"them off, in the desk's inbox, or with `refinery user set {digest.recipient} --mail-every daily` or",
+        "`--no-email-notifications`.",
     ] + ([f"Stop these e-mails: {stop}"] if stop else [])
     mail = EmailMessage()
     mail["Subject"] = f"[Refinery] {subject}"

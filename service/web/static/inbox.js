@@ -84,6 +84,7 @@ async function loadMail() {
   const me = await api("/v1/auth/me");
   $("#inbox-mail-address").value = me.email || "";
   $("#inbox-mail-on").checked = Boolean(me.email && me.email_notifications);
+  $("#inbox-mail-every").value = me.mail_every || "soon";
   $("#inbox-mail-state").textContent = me.mail ? "" : "This server sends no mail yet: an admin sets its SMTP server (REFINERY_SMTP_HOST).";
   form.hidden = false;  // shown once filled in, so nothing typed is overwritten
 }
@@ -93,8 +94,9 @@ async function saveMail(event) {
   const email = $("#inbox-mail-address").value.trim() || null;
   const on = $("#inbox-mail-on").checked;
   if (on && !email) { flash("Type the address to mail your unread lines to.", "error"); return; }
-  const me = await api("/v1/auth/me", { method: "PATCH", json: { email, email_notifications: on } });
-  flash(me.email && me.email_notifications ? `Lines still unread after a few minutes will be mailed to ${me.email}.` : "None of your lines will be mailed.");
+  const me = await api("/v1/auth/me", { method: "PATCH", json: { email, email_notifications: on, mail_every: $("#inbox-mail-every").value } });
+  const often = { hourly: ", at most once an hour", daily: ", at most once a day" }[me.mail_every] || "";
+  flash(me.email && me.email_notifications ? `Lines still unread after a few minutes will be mailed to ${me.email}${often}.` : "None of your lines will be mailed.");
 }
 
 export function start() {
