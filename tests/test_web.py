@@ -1106,6 +1106,45 @@ def test_the_backlog_tab_searches_and_filters_and_counts_what_matches(page: Page
     assert [row["Summary"] for row in csv.DictReader(io.StringIO(exported))] == ["Export invoices to CSV"]
 
 
+def test_a_views_filters_are_in_its_address_so_a_link_or_a_reload_shows_the_same_view(
+    page: Page, llm: LLM, desk: str
+):
+    items = [
+        {"title": "Export invoices to CSV", "labels": ["billing"]},
+        {"title": "Refund fails for PayPal", "type": "bug", "labels": ["billing"]},
+        {"title": "Old invoice export", "labels": ["billing"], "closed": True},
+    ]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    visit(page, "/#backlog?label=billing&state=open")  # a link someone sent
+    titles = page.locator("#backlog tbody .item-title")
+    expect(titles).to_have_text(["Export invoices to CSV", "Refund fails for PayPal"])
+    expect(page.locator("#backlog-label")).to_have_value("billing")
+    expect(page.locator("#backlog-state")).to_have_value("open")
+    page.select_option("#backlog-type", "bug")
+    expect(titles).to_have_text(["Refund fails for PayPal"])
+    page.wait_for_function("location.hash === '#backlog?type=bug&label=billing&state=open'")  # follows the filters
+    page.click("#backlog-filter .view-link")
+    expect(page.locator("#flash")).to_contain_text(f"{desk}/?project=default#backlog?type=bug&label=billing&state=open")
+    page.reload()
+    page.wait_for_selector("body[data-ready]", state="attached")
+    expect(titles).to_have_text(["Refund fails for PayPal"])  # the same view after a reload
+    page.click("nav a[data-tab=review]")  # the review queue keeps its own
+    llm.chat.replies.append(story_json(title="Dark mode"))
+    assert httpx.post(f"{desk}/v1/drafts", json={"text": "a dark mode"}, timeout=120).status_code == 201
+    visit(page, "/#review?status=rejected&kind=merge&assigned=nobody")  # a value not offered: its default
+    expect(page.locator("#filter-status")).to_have_value("rejected")
+    expect(page.locator("#filter-kind")).to_have_value("merge")
+    expect(page.locator("#filter-assignee")).to_have_value("")
+    expect(page.locator("#queue li")).to_have_count(0)
+    page.select_option("#filter-status", "pending")
+    page.select_option("#filter-kind", "")
+    expect(page.locator("#queue li")).to_have_count(1)
+    page.wait_for_function("location.hash === '#review'")  # the defaults: nothing to say
+    page.click("nav a[data-tab=backlog]")
+    page.wait_for_function("location.hash === '#backlog?type=bug&label=billing&state=open'")  # as left
+    expect(titles).to_have_text(["Refund fails for PayPal"])
+
+
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):
     tickets = tmp_path / "tickets.csv"
     tickets.write_text(

@@ -14,13 +14,17 @@ import * as refine from "./refine.js";
 import * as review from "./review.js";
 import * as webhooks from "./webhooks.js";
 import * as tracker from "./tracker.js";
+import * as views from "./views.js";
 
 const TABS = ["draft", "upload", "meetings", "review", "refine", "backlog"];
 
 // Show a tab, from a hash like "review" or "meetings/12" (a tab and what to open in it).
 function show(hash) {
-  let [tab, arg] = hash.split("/");
+  const [path, query] = hash.split("?");  // `backlog?label=billing`: a view's filters (views.js)
+  let [tab, arg] = path.split("/");
   if (!TABS.includes(tab)) [tab, arg] = ["review", undefined];
+  if (query !== undefined) views.apply(tab, query);
+  else if (!arg && ["review", "backlog"].includes(tab)) views.follow(tab);  // the address shows the filters set
   for (const name of TABS) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
@@ -833,14 +837,18 @@ async function start() {
   $("#backlog-bulk-score").addEventListener("click", () => rankItems(backlogTicked(), { to: "score" }));
   $("#backlog-bulk-above").addEventListener("click", () => rankTickedAbove($("#backlog-bulk-anchor").value));
   let typing;  // a search waits for a pause in typing; the other filters apply at once
+  const filtered = () => { views.follow("backlog"); return loadBacklog(); };
   for (const id of ["#backlog-q", "#backlog-label"]) {
-    $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadBacklog(), 250); });
+    $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(filtered, 250); });
   }
-  for (const id of ["#backlog-type", "#backlog-state", "#backlog-parent"]) $(id).addEventListener("change", () => loadBacklog());
-  $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); loadBacklog(); });
-  for (const id of ["#filter-kind", "#filter-status", "#filter-assignee"]) $(id).addEventListener("change", () => review.loadQueue());
+  for (const id of ["#backlog-type", "#backlog-state", "#backlog-parent"]) $(id).addEventListener("change", filtered);
+  $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); filtered(); });
+  $("#backlog-filter").append(views.viewLink("backlog"));
+  const queued = () => { views.follow("review"); return review.loadQueue(); };
+  for (const id of ["#filter-kind", "#filter-status", "#filter-assignee"]) $(id).addEventListener("change", queued);
   let searching;  // the queue's search waits for a pause in typing
-  $("#filter-q").addEventListener("input", () => { clearTimeout(searching); searching = setTimeout(() => review.loadQueue(), 250); });
+  $("#filter-q").addEventListener("input", () => { clearTimeout(searching); searching = setTimeout(queued, 250); });
+  $("#tab-review .filters .hint").before(views.viewLink("review"), " ");
   $("#bulk-all").addEventListener("change", (event) => review.tickAll(event.target.checked));
   window.addEventListener("beforeunload", (event) => { if (review.holdsUnsavedEdits()) event.preventDefault(); });
   $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));

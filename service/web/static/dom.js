@@ -105,7 +105,9 @@ export function cancelButton(kind, job) {
 // mailed inbox line uses, to paste in a chat; the flash shows it too (where the clipboard is not allowed).
 export function linkButton(hash, project, label = "Link") {
   const copy = async () => {
-    const url = `${location.origin}/?project=${encodeURIComponent(project || "default")}#${hash}`;
+    const where = typeof hash === "function" ? hash() : hash;  // a view's: as it stands when clicked
+    const key = typeof project === "function" ? project() : project;
+    const url = `${location.origin}/?project=${encodeURIComponent(key || "default")}#${where}`;
     const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
     flash(`${copied ? "Link copied" : "Link"}: ${url}`);
   };
