@@ -380,6 +380,16 @@ def test_a_comment_read_from_the_tracker_says_where_it_was_written_and_changes_t
     expect(theirs.locator(".comment-by")).to_contain_text("Jo Park")
     expect(theirs.locator(".comment-by")).to_contain_text("· from SHOP-7")
     expect(theirs.get_by_role("button")).to_have_count(0)  # edited or deleted in Jira, not here
+    linked = "See https://wiki.example.com/Spec_(v2)). Ask @bo, not https://social.example.com/@ana."
+    assert httpx.post(f"{desk}/v1/backlog/1/comments", json={"text": linked}).status_code == 201
+    page.locator('#backlog tr[data-id="1"] .item-comments-button').click()  # drawn again
+    said = thread.locator("ol.comments > li").nth(2).locator(".comment-text")
+    expect(said).to_have_text(linked)
+    expect(said.locator("a")).to_have_count(2)
+    assert said.locator("a").first.get_attribute("href") == "https://wiki.example.com/Spec_(v2)"
+    assert said.locator("a").nth(1).get_attribute("href") == "https://social.example.com/@ana"
+    assert said.locator("a").first.get_attribute("rel") == "noopener noreferrer"
+    expect(said.locator(".mention")).to_have_text(["@bo"])  # an @ inside an address is not a mention
     ours = thread.locator("ol.comments > li").nth(1)
     expect(ours.get_by_role("button", name="Edit")).to_be_visible()
     expect(ours.get_by_role("button", name="Delete")).to_be_visible()

@@ -4,12 +4,12 @@
 // A comment decides and changes nothing.
 
 import { api, whoami } from "./api.js";
-import { flash, h, when } from "./dom.js";
+import { flash, h, when, withLinks } from "./dom.js";
 
 // A comment's text as text nodes, each @name (as the server reads them: service/core/tables.py MENTION) in bold, and
 // marked when it names the reader.
 const MENTION = /(?<![\w@.])@([A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9])?)/g;
-function withMentions(text, myName) {
+function mentions(text, myName) {
   const parts = [];
   let last = 0;
   for (const match of text.matchAll(MENTION)) {
@@ -19,6 +19,9 @@ function withMentions(text, myName) {
   parts.push(text.slice(last));
   return parts;
 }
+
+// ... and its web addresses as links (an @ inside an address is not a mention).
+const withMentions = (text, myName) => withLinks(text, (piece) => mentions(piece, myName));
 
 // The thread's comments, oldest first; `remove(c)` deletes one, `edit(c, text)` changes its text (its author's;
 // anyone's with accounts off) and draws the thread again. A comment being edited stays in its box, with what was typed,

@@ -101,6 +101,25 @@ export function cancelButton(kind, job) {
   return button;
 }
 
+// Text as nodes, each web address in it (http or https) a link that opens in a new tab; a closing bracket or a
+// sentence's last punctuation after an address is left out of it. `rest(piece)` turns the text between addresses into
+// nodes (default: as it is).
+const ADDRESS = /\bhttps?:\/\/[^\s<>"'`]+/g;
+export function withLinks(said, rest = (piece) => [piece]) {
+  const text = String(said ?? "");
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(ADDRESS)) {
+    let url = match[0].replace(/[.,;:!?'"\]]+$/, "");
+    const count = (mark) => url.split(mark).length - 1;
+    while (url.endsWith(")") && count("(") < count(")")) url = url.slice(0, -1).replace(/[.,;:!?'"\]]+$/, "");
+    parts.push(...rest(text.slice(last, match.index)), h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
+    last = match.index + url.length;
+  }
+  parts.push(...rest(text.slice(last)));
+  return parts;
+}
+
 // A "Link" button: copies the desk's address of `hash` (`review/12`, `backlog/3`) in the chosen project, the address a
 // mailed inbox line uses, to paste in a chat; the flash shows it too (where the clipboard is not allowed).
 export function linkButton(hash, project, label = "Link") {
