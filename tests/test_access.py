@@ -99,6 +99,7 @@ def test_without_users_every_route_is_open_and_x_user_names_the_reviewer(client,
         "csrf_token": None,
         "email": None,
         "email_notifications": None,
+        "mail_every": None,
         "mail": False,
     }
 
