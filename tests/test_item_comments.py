@@ -196,3 +196,35 @@ def test_the_cli_watches_and_mutes_an_items_thread(cli_home, monkeypatch):
     assert "does not follow item #1 (muted)" in muted.output
     missing = runner.invoke(app, ["inbox", "watch", "9", "--item", "--as", "dee"])
     assert missing.exit_code == 2 and "no backlog item with id 9" in missing.output
+
+
+def test_a_persons_edit_of_an_item_tells_its_followers_which_fields_changed(client):
+    item = add_item(client)
+    say(client, item, "Which currencies?", **{"X-User": "bo"})  # in its thread
+    assert follows(client, item, "dee", True) == (True, "watching")
+    assert follows(client, item, "eve", True) == (True, "watching")
+    assert follows(client, item, "eve", False) == (False, "muted")
+    edited = client.patch(f"/v1/backlog/{item}", json={"title": "Export invoices", "story_points": 3},
+                          headers={"X-User": "cy"})  # fmt: skip
+    assert edited.status_code == 200, edited.text
+    assert told(client, "bo") == ["cy"] and told(client, "dee") == ["cy"] and told(client, "eve") == []
+    assert told(client, "cy") == []  # not told of what one did oneself
+    (line,) = client.get("/v1/inbox", headers={"X-User": "dee"}).json()
+    assert (line["reason"], line["item_id"]) == ("edited", item)
+    assert line["text"] == f"cy edited item #{item} (Export invoices): title, points"
+    bulk = client.post("/v1/backlog/edit", json={"item_ids": [item], "closed": True, "add_labels": ["q3"]},
+                       headers={"X-User": "bo"})  # fmt: skip
+    assert bulk.status_code == 200, bulk.text
+    newest = client.get("/v1/inbox", headers={"X-User": "dee"}).json()[0]["text"]
+    assert (
+        newest.startswith(f"bo edited item #{item} (Export invoices): ") and "closed" in newest and "labels" in newest
+    )
+    unchanged = client.patch(f"/v1/backlog/{item}", json={"story_points": 3}, headers={"X-User": "cy"})
+    assert unchanged.status_code == 200 and len(client.get("/v1/inbox", headers={"X-User": "dee"}).json()) == 2
+    keyed = {"title": "Export invoices", "description": "Changed in Jira", "external_id": "jira:SHOP-9"}
+    client.post("/v1/backlog/items", json=keyed)
+    tracked = client.get("/v1/backlog?q=SHOP-9").json()[0]["id"]
+    assert follows(client, tracked, "dee", True) == (True, "watching")
+    again = client.post("/v1/backlog/items", json=keyed | {"title": "Export all invoices"})  # a re-import
+    assert again.json()["updated"], again.text
+    assert len(client.get("/v1/inbox", headers={"X-User": "dee"}).json()) == 2  # no one's word: no line

@@ -340,9 +340,9 @@ def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk
     expect(thread.locator("h4")).to_have_text("Comments (2)")
     expect(page.locator('#backlog tr[data-id="1"] .item-comments-button')).to_have_text("Comments (2)")
     follow = thread.locator(".follow")
-    expect(follow).to_contain_text("Its comments reach your inbox (in its thread).")
+    expect(follow).to_contain_text("Its comments and edits reach your inbox (in its thread).")
     follow.get_by_role("button", name="Mute").click()
-    expect(follow).to_contain_text("Muted: its comments do not reach your inbox.")
+    expect(follow).to_contain_text("Muted: its comments and edits do not reach your inbox.")
     assert httpx.get(f"{desk}/v1/backlog/1/subscription", headers={"X-User": "ana"}).json()["why"] == "muted"
     told = httpx.get(f"{desk}/v1/inbox", headers={"X-User": "bo"}).json()
     assert [(n["reason"], n["item_id"]) for n in told] == [("mentioned", 1)]
@@ -1116,9 +1116,7 @@ def test_the_backlog_tab_searches_and_filters_and_counts_what_matches(page: Page
     assert [row["Summary"] for row in csv.DictReader(io.StringIO(exported))] == ["Export invoices to CSV"]
 
 
-def test_a_views_filters_are_in_its_address_so_a_link_or_a_reload_shows_the_same_view(
-    page: Page, llm: LLM, desk: str
-):
+def test_a_views_filters_are_in_its_address_so_a_link_or_a_reload_shows_the_same_view(page: Page, llm: LLM, desk: str):
     items = [
         {"title": "Export invoices to CSV", "labels": ["billing"]},
         {"title": "Refund fails for PayPal", "type": "bug", "labels": ["billing"]},

@@ -85,6 +85,7 @@ class NotificationReason(StrEnum):
     assigned = "assigned"  # given a suggestion to decide
     commented = "commented"  # a comment on a suggestion they follow (given to them, in its thread, watching it)
     decided = "decided"  # someone else decided (or undid) a suggestion they follow
+    edited = "edited"  # someone else edited a backlog item they follow (in its thread, watching it)
 
 
 class DeliveryStatus(StrEnum):

@@ -4,7 +4,8 @@ The events are the outbox's (`service.core.outbox` queues them on the session; a
 - a comment tells those it mentions (`@bo`) and the followers of its suggestion or backlog item; its author's edit
   tells only those it mentions now and did not before;
 - a suggestion given to someone tells them;
-- a decision on a suggestion (accepted, rejected, undone) tells its followers.
+- a decision on a suggestion (accepted, rejected, undone) tells its followers;
+- a person's edit of a backlog item (alone or in a bulk edit) tells the item's followers, naming the fields.
 A suggestion's followers: the person it is given to, everyone in its thread, and those watching it (`Subscription`),
 less those who muted it. A mention and an assignment reach a person who muted it all the same. A backlog item's
 followers: everyone in its thread and those watching it, less those who muted it.
@@ -15,7 +16,7 @@ are on, only the project's members are told: a mention of anyone else is a name 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ class Queued(Protocol):
     actor: str | None
     comment_id: int | None
     item_id: int | None
+    changed: dict[str, Any] | None
     mentioned_before: tuple[str, ...]
 
 
@@ -44,6 +46,8 @@ DECIDED = {
     WebhookEvent.suggestion_reopened: "undid the decision on",
 }
 COMMENTED = (WebhookEvent.comment_created, WebhookEvent.comment_updated)
+ON_ITEMS = (*COMMENTED, WebhookEvent.item_updated)  # an item's events that concern people
+FIELD_WORDS = {"item_type": "type", "story_points": "points", "depends_on": "dependencies", "parent_id": "parent"}
 
 
 def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
@@ -83,9 +87,9 @@ def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
 
 def _about(session: Session, queued: Queued) -> Suggestion | BacklogItem | None:
     """What the event is about, when it concerns people: a suggestion (a comment, an assignment, a decision) or a
-    backlog item (a comment in its thread; its edits tell no one)."""
+    backlog item (a comment in its thread, a person's edit)."""
     if queued.item_id is not None:
-        return session.get(BacklogItem, queued.item_id) if queued.event in COMMENTED else None
+        return session.get(BacklogItem, queued.item_id) if queued.event in ON_ITEMS else None
     if queued.suggestion_id is None or not _concerns_people(queued.event):
         return None
     return session.get(Suggestion, queued.suggestion_id)
@@ -108,7 +112,8 @@ def _recipients(
             for name in followers(session, about, before=comment.id):
                 told.setdefault(name, NotificationReason.commented)
     elif isinstance(about, BacklogItem):
-        pass
+        if queued.event == WebhookEvent.item_updated:
+            told = dict.fromkeys(followers(session, about), NotificationReason.edited)
     elif queued.event == WebhookEvent.suggestion_assigned and about.assignee:
         told[about.assignee] = NotificationReason.assigned
     elif queued.event in DECIDED:
@@ -158,6 +163,11 @@ def line(
     if comment is not None:
         verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
         return f"{who} {verb} {subject}: {one_line(comment.text, SHOWN_TEXT)}"
+    if isinstance(about, BacklogItem):  # an edit
+        changed = queued.changed or {}
+        words = [("closed" if value else "reopened") if name == "closed" else FIELD_WORDS.get(name, name)
+                 for name, value in changed.items()]  # fmt: skip
+        return f"{who} edited {subject}: {', '.join(words)}"
     suggestion = about
     if reason == NotificationReason.assigned:
         return f"{who} gave you {subject} to decide"

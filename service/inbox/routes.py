@@ -1,5 +1,6 @@
 """`/v1/inbox`: the caller's inbox in the current project; `/v1/suggestions/{id}/subscription` and
-`/v1/backlog/{id}/subscription`: whether a suggestion's comments and decisions, or an item's comments, reach it."""
+`/v1/backlog/{id}/subscription`: whether a suggestion's comments and decisions, or an item's comments and edits,
+reach it."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def put_subscription(
 
 @router.get("/v1/backlog/{item_id}/subscription", response_model=SubscriptionPublic, responses=errors(404, 422))
 def get_item_subscription(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SubscriptionPublic:
-    """Whether comments on the backlog item reach your inbox, and why."""
+    """Whether comments on the backlog item, and people's edits of it, reach your inbox, and why."""
     return _followed(runtime, actor, Thread(item_id=item_id))
 
 
@@ -76,8 +77,8 @@ def get_item_subscription(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep)
 def put_item_subscription(
     item_id: IdPath, body: SubscriptionSet, runtime: RuntimeDep, actor: ActorDep
 ) -> SubscriptionPublic:
-    """Watch the item's thread (`"watching": true`: its comments reach your inbox though you are not in it), mute it
-    (`false`: they do not, though you are), or `null`: as the thread says. Mentions reach you either way."""
+    """Watch the item (`"watching": true`: its comments and edits reach your inbox though you are not in its thread),
+    mute it (`false`: they do not, though you are), or `null`: as the thread says. Mentions reach you either way."""
     return _followed(runtime, actor, Thread(item_id=item_id), body)
 
 

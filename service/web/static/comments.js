@@ -191,7 +191,7 @@ export async function showItemThread(item, slot, counted) {
     flash("Comment edited.");
   };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.stopPropagation(); send(event); } });
-  const follow = subscribed ? followView(`/v1/backlog/${item.id}`, "Its comments", subscribed, () => showItemThread(item, slot, counted)) : "";
+  const follow = subscribed ? followView(`/v1/backlog/${item.id}`, "Its comments and edits", subscribed, () => showItemThread(item, slot, counted)) : "";
   slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), follow, list.length ? commentList(list, remove, edit) : "",
     h("form", { class: "item-comment-form", onsubmit: send }, offerMentions(text), h("button", { type: "submit" }, "Comment")));
   counted(list.length);
