@@ -945,6 +945,34 @@ def test_a_pull_reads_the_comments_written_in_the_tracker_into_the_items_thread_
     assert client.get("/v1/inbox", headers={"X-User": "ana"}).json() == []  # a pull is not a person's word here
 
 
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_a_comment_whose_posts_answer_was_lost_is_found_on_the_issue_not_posted_twice(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    with standin() as site:
+        connect(client, site, kind)
+        assert push(client)["created"] == 1
+        comment_on(client, first, "EUR only")
+        comment_on(client, first, "And GBP")
+        site.lose_comments = 1  # the first is posted there, but its answer is lost
+        job = push(client)
+        assert job["comments_sent"] == 0 and any("may not have been posted" in e for e in job["errors"]), job
+        assert len(site.comments) == 1
+        (unsure, waiting) = client.get(f"/v1/backlog/{first}/comments").json()
+        assert unsure["sent_as"].endswith("@?") and waiting["sent_as"] is None
+        job = push(client)  # finds the first on the issue, posts the second
+        assert (job["comments_sent"], job["errors"]) == (2, []), job
+        assert len(site.comments) == 2
+        thread = client.get(f"/v1/backlog/{first}/comments").json()
+        assert thread[0]["sent_as"].endswith(("@30001", "@40001", "@comment-1")), thread
+        comment_on(client, first, "Or USD")
+        site.lose_comments = 1
+        assert push(client)["comments_sent"] == 0 and len(site.comments) == 3
+        site.comments_deleted.add(3)  # as if that post had not been made after all: the next push makes it
+        assert push(client)["comments_sent"] == 1 and len(site.comments) == 4
+        assert pull(client)["status"] == "done"  # read back: nothing new
+    assert [c["text"] for c in client.get(f"/v1/backlog/{first}/comments").json()] == ["EUR only", "And GBP", "Or USD"]
+
+
 def test_a_comment_the_tracker_refuses_is_said_and_posted_by_a_later_push(client):
     (first,) = add_items(client, ITEMS[:1])
     with standin() as site:

@@ -72,6 +72,7 @@ class Standin:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # for the next writes
     lose_creates: int = 0  # the next creates are carried out, then answered 502 (the answer lost on the way)
+    lose_comments: int = 0  # the same for the next comments posted
     jira_software: bool = True  # Data Center: its Epic Link and Epic Name fields exist
     team: str = "ENG"
     labels: dict[str, str] = field(default_factory=lambda: {"label-feature": "Feature", "label-bug": "Bug"})
@@ -411,6 +412,13 @@ def standin() -> Iterator[Standin]:
                 )
                 lose = creating and site.lose_creates > 0
                 site.lose_creates -= lose
+                commenting = self.command == "POST" and (
+                    self.path.endswith(("/comment", "/comments"))
+                    or str((body or {}).get("query", "")).startswith("mutation Comment(")
+                )
+                lost_comment = commenting and site.lose_comments > 0
+                site.lose_comments -= lost_comment
+                lose = lose or lost_comment
                 answer = self._answer
                 if lose:
                     self._answer = lambda *_args: answer(502, {"message": "Bad Gateway"})  # type: ignore[method-assign]

@@ -535,7 +535,10 @@ def link_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
     return said
 
 
-UNSENT = or_(Comment.sent_as.is_(None), Comment.edited_at > Comment.sent_at)  # new here, or edited since it was sent
+UNSURE = "?"  # a comment whose post's answer was lost: "jira:SHOP-3@?" until the next push finds it there (or not)
+UNSENT = or_(  # new here, perhaps posted, or edited since it was sent
+    Comment.sent_as.is_(None), Comment.sent_as.endswith(f"@{UNSURE}"), Comment.edited_at > Comment.sent_at
+)
 
 
 def with_comments(runtime: Runtime, row: TrackerConnection, item_ids: list[int]) -> list[int]:
@@ -575,29 +578,60 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
         todo = [(c.id, c.sent_as, comment_text(c)) for c in session.scalars(waiting)]
         name = f"#{item.id} {item.title[:60]} ({key})"
     sent, said = 0, []
+    there_now: dict[str, str] | None = None  # the issue's comments by id, read once an unsure post needs them
     for comment_id, sent_as, text in todo:
         try:
+            if sent_as is not None and sent_as.endswith(f"@{UNSURE}"):
+                there_now = _comments_there(tracker, row, key) if there_now is None else there_now
+                found = next((i for i, body in there_now.items() if _same(body, text)), None)
+                if found is not None:  # the lost post was made: recorded, not made twice
+                    del there_now[found]
+                    _record(runtime, comment_id, f"{row.kind}:{key}@{found}", started)
+                    sent += 1
+                    continue
+                sent_as = None
             if sent_as is None:
+                sent_as = f"{row.kind}:{key}@{UNSURE}"
                 sent_as = f"{row.kind}:{key}@{tracker.comment(key, text)}"
             else:  # "jira:SHOP-3@10001": the issue and the comment it was posted as
                 there, _, posted = sent_as.rpartition("@")
                 tracker.edit_comment(there.partition(":")[2], posted, text)
         except Refused:
             raise
+        except Unsure as exc:  # perhaps posted: the next push looks for it on the issue first
+            _record(runtime, comment_id, sent_as, started)
+            return sent, [*said, f"{name}: comment {comment_id} may not have been posted ({exc})"]
         except Gone as exc:
-            if sent_as is None:
+            if sent_as.endswith(f"@{UNSURE}"):
                 return sent, [f"{name}: comment {comment_id} was not posted ({exc}); the next push tries again"]
             said.append(f"{name}: comment {comment_id} is not on the issue any more ({exc}); its edit stays here")
         except TrackerError as exc:
-            did = "posted" if sent_as is None else "updated"
+            did = "posted" if sent_as.endswith(f"@{UNSURE}") else "updated"
             return sent, [*said, f"{name}: comment {comment_id} was not {did} ({exc}); the next push tries again"]
         else:
             sent += 1
-        with runtime.db.session() as session:
-            comment = session.get(Comment, comment_id)
-            if comment is not None:
-                comment.sent_as, comment.sent_at = sent_as, started
+        _record(runtime, comment_id, sent_as, started)
     return sent, said
+
+
+def _record(runtime: Runtime, comment_id: int, sent_as: str, at: datetime) -> None:
+    """The comment is on its issue as `sent_as` ("jira:SHOP-3@10001"; "...@?": perhaps), as it read at `at`."""
+    with runtime.db.session() as session:
+        comment = session.get(Comment, comment_id)
+        if comment is not None:
+            comment.sent_as, comment.sent_at = sent_as, at
+
+
+def _comments_there(tracker: Tracker, row: TrackerConnection, key: str) -> dict[str, str]:
+    """The comments on the issue `key` as a pull reads them: their text by the tracker's id."""
+    issue = tracker.issue(key)
+    items = as_import(row, tracker, [issue]).items if issue is not None else []
+    return {said.id: said.text for item in items for said in item.comments}
+
+
+def _same(there: str, here: str) -> bool:
+    """Whether the tracker's text of a comment is the one posted (whitespace as the tracker may have changed it)."""
+    return " ".join(there.split()) == " ".join(here.split())
 
 
 def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> ParsedImport:

@@ -38,7 +38,7 @@ export function commentList(list, remove, edit) {
     const item = h("li", { dataset: { id: c.id } },
       h("span", { class: "comment-by" }, `${c.author || "someone"}, ${when(c.at)}`,
         c.edited_at ? h("span", { class: "edited", title: `edited ${when(c.edited_at)}` }, " · edited") : "",
-        c.sent_as ? ` · ${c.from_tracker ? "from" : "posted on"} ${issue(c)}` : ""),
+        c.sent_as ? ` · ${c.from_tracker ? "from" : c.sent_as.endsWith("@?") ? "perhaps posted on" : "posted on"} ${issue(c)}` : ""),
       mayEdit(c) ? h("button", { type: "button", class: "edit-comment", onclick: () => editor(c, shown, edit) }, "Edit") : "",
       mayDelete(c) ? h("button", { type: "button", class: "delete-comment", onclick: () => remove(c) }, "Delete") : "",
       shown);
