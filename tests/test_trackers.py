@@ -973,6 +973,34 @@ def test_a_comment_whose_posts_answer_was_lost_is_found_on_the_issue_not_posted_
     assert [c["text"] for c in client.get(f"/v1/backlog/{first}/comments").json()] == ["EUR only", "And GBP", "Or USD"]
 
 
+@pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
+def test_a_comment_deleted_here_after_a_push_posted_it_is_deleted_there_by_the_next(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    comment_on(client, first, "EUR only")
+    comment_on(client, first, "Not sent yet")
+    with standin() as site:
+        if kind == "jira_dc":
+            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+            assert client.put("/v1/tracker", json=body).status_code == 200
+        else:
+            connect(client, site, kind)
+        assert push(client)["comments_sent"] == 2
+        posted, other = client.get(f"/v1/backlog/{first}/comments").json()
+        assert client.delete(f"/v1/backlog/{first}/comments/{posted['id']}").status_code == 204
+        site.failures = [(500, {"message": "boom"}, {})] * 4  # the tracker fails: kept for the next push
+        job = push(client)
+        assert any("was not deleted there" in e for e in job["errors"]), job
+        assert site.comment_nodes({"jira": "SHOP-1", "jira_dc": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind])
+        site.failures = []
+        assert push(client)["comments_sent"] == 1
+        assert site.comments_deleted == {1}  # that one, not the other
+        assert push(client)["comments_sent"] == 0  # once
+        assert client.delete(f"/v1/backlog/{first}/comments/{other['id']}").status_code == 204
+        site.comments_deleted.add(2)  # deleted there too meanwhile: nothing to do, nothing said
+        job = push(client)
+        assert (job["comments_sent"], job["errors"]) == (0, []), job
+
+
 def test_a_comment_the_tracker_refuses_is_said_and_posted_by_a_later_push(client):
     (first,) = add_items(client, ITEMS[:1])
     with standin() as site:

@@ -247,6 +247,12 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
             return None, "Entity not found: Could not find referenced Comment."
         site.comments[number - 1] = (site.comments[number - 1][0], variables["input"]["body"])
         return {"commentUpdate": {"success": True}}, None
+    if query.startswith("mutation Uncomment("):
+        number = int(str(variables["id"]).removeprefix("comment-") or 0)
+        if not 0 < number <= len(site.comments) or number in site.comments_deleted:
+            return None, "Entity not found: Could not find referenced Comment."
+        site.comments_deleted.add(number)
+        return {"commentDelete": {"success": True}}, None
     if query.startswith("mutation Update("):
         found = issues.get(variables["id"])
         if found is None:
@@ -494,6 +500,11 @@ def standin() -> Iterator[Standin]:
                 page = site.jira_comments(said[1], start, most)
                 total = len(site.comment_nodes(said[1]))
                 self._answer(200, {"comments": page, "startAt": start, "maxResults": most, "total": total})
+            elif method == "DELETE" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment/(\d+)", path)):
+                number = int(said[2]) - 30000
+                found = 0 < number <= len(site.comments) and number not in site.comments_deleted
+                site.comments_deleted.add(number)
+                self._answer(204 if found else 404, None if found else {"errorMessages": ["Comment not found"]})
             elif method in ("POST", "PUT") and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment(?:/(\d+))?", path)):
                 self._jira_comment(said[1], body, v2, said[2])
             elif (match := re.fullmatch(r"/issue/([A-Z]+-\d+)(/transitions)?", path)) is None:
@@ -598,7 +609,12 @@ def standin() -> Iterator[Standin]:
                 rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues?|/comments)?(?:/(\d+))?", path
             )
             edited = re.fullmatch(rf"{base}/issues/comments/(\d+)", path)
-            if edited and self.command == "PATCH":
+            if edited and self.command == "DELETE":
+                number = int(edited[1]) - 40000
+                found = 0 < number <= len(site.comments) and number not in site.comments_deleted
+                site.comments_deleted.add(number)
+                self._answer(204 if found else 404, None if found else {"message": "Not Found"})
+            elif edited and self.command == "PATCH":
                 number = int(edited[1]) - 40000
                 if not 0 < number <= len(site.comments) or number in site.comments_deleted:
                     self._answer(404, {"message": "Not Found"})

@@ -14,7 +14,7 @@ from service.core import outbox
 from service.core.enums import WebhookEvent
 from service.core.errors import Conflict, Forbidden, NotFound
 from service.core.suggestions import get_suggestion
-from service.core.tables import BacklogItem, Comment, Suggestion, utcnow
+from service.core.tables import BacklogItem, Comment, CommentRemoval, Suggestion, utcnow
 
 
 class Thread(NamedTuple):
@@ -90,10 +90,13 @@ def edit_comment(
 
 
 def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str | None, anyones: bool) -> None:
-    """Delete a comment: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off)."""
+    """Delete a comment: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off). One a push
+    posted on its item's issue is deleted there by the next push."""
     comment = get_comment(session, thread, comment_id, "delete")
     if not anyones and comment.author != actor:
         raise Forbidden(
             f"comment {comment_id} is {comment.author or 'someone else'}'s: only they or an admin delete it"
         )
+    if comment.item_id is not None and comment.sent_as and not comment.sent_as.endswith("@?"):
+        session.add(CommentRemoval(item_id=comment.item_id, sent_as=comment.sent_as))  # posted there: deleted by a push
     session.delete(comment)

@@ -230,6 +230,17 @@ class Notification(ProjectScoped, Base):
     mailed_at: Mapped[datetime | None]  # sent in an e-mail (still unread a while after `at`: service.inbox.mail)
 
 
+class CommentRemoval(ProjectScoped, Base):
+    """A comment deleted here that a push had posted on its item's issue: the next push deletes it there too."""
+
+    __tablename__ = "comment_removals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"), index=True)
+    sent_as: Mapped[str] = mapped_column(String(300))  # as the comment was posted: "jira:SHOP-3@10001"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Subscription(ProjectScoped, Base):
     """A person's own choice about a suggestion's inbox lines: watching it (told of its comments and decisions though
     not given it and not in its thread), or muting it (not told of them though they are); or likewise about a backlog

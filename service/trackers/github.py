@@ -113,6 +113,12 @@ class GitHub:
         if changed.status_code >= 300:
             raise fail(self.name, f"update comment {comment_id} on {key}", changed)
 
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        """Delete the comment `comment_id` (on the issue `key`)."""
+        gone = self.http.call("DELETE", f"/repos/{self.repo}/issues/comments/{comment_id}")
+        if gone.status_code >= 300:
+            raise fail(self.name, f"delete comment {comment_id} on {key}", gone)
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by (GitHub's issue dependencies), with their database ids."""
         return {github_key(issue) or "": str(issue["id"]) for issue in self._blocked_by(_number(key))}

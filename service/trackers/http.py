@@ -62,7 +62,7 @@ class Tracker(Protocol):
         issue `key` blocked by the issue `blocker` (a key as `blockers` names it); `made_since` the keys of the issues
         titled `title` made since `since` (less `CLOCK_SKEW`), to find a create whose answer was lost; `rank` puts the
         issues `keys` in this order there, or says why it cannot; `comment` posts a comment (its id), `edit_comment`
-    changes one (Gone when it is not there any more)."""
+    changes one and `delete_comment` deletes one (Gone when it is not there any more)."""
 
     kind: TrackerKind
     name: str  # "Jira" | "GitHub" | "Linear", for messages
@@ -80,6 +80,7 @@ class Tracker(Protocol):
     def rank(self, keys: list[str]) -> list[str]: ...
     def comment(self, key: str, text: str) -> str: ...
     def edit_comment(self, key: str, comment_id: str, text: str) -> None: ...
+    def delete_comment(self, key: str, comment_id: str) -> None: ...
     def close(self) -> None: ...
 
 

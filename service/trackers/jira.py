@@ -241,6 +241,12 @@ class Jira:
         if changed.status_code >= 300:
             raise fail(self.name, f"update comment {comment_id} on {key}", changed)
 
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        """Delete the comment `comment_id` on `key`."""
+        gone = self.http.call("DELETE", f"/issue/{key}/comment/{comment_id}")
+        if gone.status_code >= 300:
+            raise fail(self.name, f"delete comment {comment_id} on {key}", gone)
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by, read as a pull reads them (Atlassian's issue linking model)."""
         found = self.http.call("GET", f"/issue/{key}?fields=issuelinks")

@@ -197,6 +197,16 @@ class Linear:
         except TrackerError as exc:
             raise (Gone(str(exc)) if "Entity not found" in str(exc) else exc) from None
 
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        """Delete the comment `comment_id` (on the issue `key`); Gone when Linear has no such comment."""
+        try:
+            self._run("mutation Uncomment($id: String!) { commentDelete(id: $id) { success } }",
+                      {"id": comment_id}, f"delete comment {comment_id} on {key}")  # fmt: skip
+        except Refused:
+            raise
+        except TrackerError as exc:
+            raise (Gone(str(exc)) if "Entity not found" in str(exc) else exc) from None
+
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by: the `blocks` relations of other issues to it, with their ids."""
         found = self._run(

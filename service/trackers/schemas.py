@@ -147,7 +147,8 @@ class PushJobPublic(JobPublic):
     failed: int = Field(description="Items the tracker refused or could not be reached for (see errors).")
     comments_sent: int = Field(
         0,
-        description="Comments made here on items, posted on their issues there (or updated there, edited here since).",
+        description="Comments made here on items, posted on their issues there (or updated or deleted there, as "
+        "they were edited or deleted here since).",
     )
     created_at: datetime
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from service.backlog.exporters import (
@@ -41,7 +41,7 @@ from service.core import scope
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, Comment, PullJob, TrackerConnection, utcnow
+from service.core.tables import BacklogItem, Comment, CommentRemoval, PullJob, TrackerConnection, utcnow
 from service.trackers.github import GitHub
 from service.trackers.http import Gone, Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
@@ -542,20 +542,17 @@ UNSENT = or_(  # new here, perhaps posted, or edited since it was sent
 
 
 def with_comments(runtime: Runtime, row: TrackerConnection, item_ids: list[int]) -> list[int]:
-    """Those of the items that are issues of this tracker and have comments here no push has posted yet, or edited
-    since a push posted them."""
+    """Those of the items that are issues of this tracker and have comments here no push has posted yet, edited since
+    a push posted them, or deleted here since."""
+    mine = (
+        BacklogItem.id.in_(item_ids),
+        BacklogItem.merged_into_id.is_(None),
+        BacklogItem.external_id.startswith(prefix(row), autoescape=True),
+    )
     with runtime.db.session() as session:
-        query = (
-            select(BacklogItem.id)
-            .join(Comment, Comment.item_id == BacklogItem.id)
-            .where(
-                BacklogItem.id.in_(item_ids),
-                BacklogItem.merged_into_id.is_(None),
-                BacklogItem.external_id.startswith(prefix(row), autoescape=True),
-                UNSENT,
-            )
-        )
-        found = set(session.scalars(query))
+        waiting = select(BacklogItem.id).join(Comment, Comment.item_id == BacklogItem.id).where(*mine, UNSENT)
+        removed = select(BacklogItem.id).join(CommentRemoval, CommentRemoval.item_id == BacklogItem.id).where(*mine)
+        found = set(session.scalars(waiting)) | set(session.scalars(removed))
     return [i for i in item_ids if i in found]
 
 
@@ -565,9 +562,9 @@ def comment_text(comment: Comment) -> str:
 
 
 def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int) -> tuple[int, list[str]]:
-    """Post the item's comments not yet posted on its issue, oldest first, and update there those edited here since;
-    each recorded as sent as soon as the tracker takes it; how many were, and what failed, said (the rest wait for the
-    next push; an edited comment deleted there stays as it is). `Refused` is raised."""
+    """Delete on the item's issue the comments deleted here, post those not yet posted, oldest first, and update there
+    those edited here since; each recorded as sent as soon as the tracker takes it; how many were, and what failed,
+    said (the rest wait for the next push; an edited comment deleted there stays as it is). `Refused` is raised."""
     started = utcnow()  # an edit made while this sends is sent by the next push
     with runtime.db.session() as session:
         item = session.get(BacklogItem, item_id)
@@ -576,8 +573,12 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
             return 0, []
         waiting = select(Comment).where(Comment.item_id == item_id, UNSENT).order_by(Comment.id)
         todo = [(c.id, c.sent_as, comment_text(c)) for c in session.scalars(waiting)]
+        removed = select(CommentRemoval).where(CommentRemoval.item_id == item_id).order_by(CommentRemoval.id)
+        removals = [(r.id, r.sent_as) for r in session.scalars(removed)]
         name = f"#{item.id} {item.title[:60]} ({key})"
-    sent, said = 0, []
+    sent, said = _remove_comments(runtime, tracker, removals, name)
+    if said:
+        return sent, said
     there_now: dict[str, str] | None = None  # the issue's comments by id, read once an unsure post needs them
     for comment_id, sent_as, text in todo:
         try:
@@ -612,6 +613,28 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
             sent += 1
         _record(runtime, comment_id, sent_as, started)
     return sent, said
+
+
+def _remove_comments(
+    runtime: Runtime, tracker: Tracker, removals: list[tuple[int, str]], name: str
+) -> tuple[int, list[str]]:
+    """Delete on the issue the comments deleted here (each as it was posted, "jira:SHOP-3@10001"); one gone there
+    already is done too; how many were deleted, and what failed (tried by the next push)."""
+    done = 0
+    for removal_id, sent_as in removals:
+        there, _, posted = sent_as.rpartition("@")
+        try:
+            tracker.delete_comment(there.partition(":")[2], posted)
+            done += 1
+        except Refused:
+            raise
+        except Gone:
+            pass
+        except TrackerError as exc:
+            return done, [f"{name}: a comment deleted here was not deleted there ({exc}); the next push tries again"]
+        with runtime.db.session() as session:
+            session.execute(delete(CommentRemoval).where(CommentRemoval.id == removal_id))
+    return done, []
 
 
 def _record(runtime: Runtime, comment_id: int, sent_as: str, at: datetime) -> None:
