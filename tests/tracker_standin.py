@@ -609,7 +609,17 @@ def standin() -> Iterator[Standin]:
                 rf"{base}/issues/(\d+)(/dependencies/blocked_by|/sub_issues?|/comments)?(?:/(\d+))?", path
             )
             edited = re.fullmatch(rf"{base}/issues/comments/(\d+)", path)
-            if edited and self.command == "DELETE":
+            if path == f"{base}/issues/comments" and self.command == "GET":
+                every = [
+                    {"id": 40000 + c["number"], "user": {"login": c["author"]}, "body": c["body"],
+                     "created_at": c["created"].replace(".000+0000", "Z"),
+                     "issue_url": f"{site.url}{base}/issues/{number}"}
+                    for number in site.github() for c in site.comment_nodes(number)
+                ]  # fmt: skip
+                self._page(
+                    sorted(every, key=lambda c: c["id"]), parse_qs(urlsplit(self.path).query), "per_page", "page"
+                )
+            elif edited and self.command == "DELETE":
                 number = int(edited[1]) - 40000
                 found = 0 < number <= len(site.comments) and number not in site.comments_deleted
                 site.comments_deleted.add(number)

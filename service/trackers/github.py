@@ -149,16 +149,40 @@ class GitHub:
 
     def issues(self) -> Iterator[list[dict[str, Any]]]:
         """The repository's issues, open and closed, a page at a time; pull requests left out. An issue blocked by
-        others gets them as `blocked_by` (a call each, only for those: the list gives their count alone)."""
+        others gets them as `blocked_by` (a call each, only for those: the list gives their count alone). Comments
+        are read first, the whole repository's in one listing (100 a call, pull requests' too), not a call an issue,
+        and each issue that counts some gets its own as `refinery_comments`."""
+        said = self._all_comments()
         page = 1
         while True:
             found = self.http.call("GET", f"/repos/{self.repo}/issues?state=all&per_page={PAGE}&page={page}")
             if found.status_code != 200:
                 raise fail(self.name, f"list the issues of {self.repo}", found)
             issues = found.json()
-            yield [self._with_comments(self._with_blockers(issue)) for issue in issues if not issue.get("pull_request")]
+            mine = [issue for issue in issues if not issue.get("pull_request")]
+            for issue in mine:
+                if issue.get("comments"):
+                    issue["refinery_comments"] = said.get(issue["number"], [])
+            yield [self._with_blockers(issue) for issue in mine]
             if len(issues) < PAGE:
                 return
+            page += 1
+
+    def _all_comments(self) -> dict[int, list[dict[str, Any]]]:
+        """Every issue comment of the repository (`GET /repos/{repo}/issues/comments`, oldest first), by its issue's
+        number."""
+        by_issue: dict[int, list[dict[str, Any]]] = {}
+        page = 1
+        while True:
+            found = self.http.call("GET", f"/repos/{self.repo}/issues/comments?per_page={PAGE}&page={page}")
+            if found.status_code != 200:
+                raise fail(self.name, f"list the comments of {self.repo}", found)
+            for comment in found.json():
+                number = str(comment.get("issue_url") or "").rstrip("/").rpartition("/")[2]
+                if number.isdigit():
+                    by_issue.setdefault(int(number), []).append(comment)
+            if len(found.json()) < PAGE:
+                return by_issue
             page += 1
 
     def made_since(self, title: str, since: datetime) -> list[str]:
