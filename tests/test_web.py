@@ -461,7 +461,7 @@ def test_an_admin_adds_a_webhook_pings_it_sees_its_deliveries_and_removes_it(pag
         page.fill("#webhook-form input[name=url]", got.url)
         page.uncheck("#webhook-form input[value='suggestion.created']")
         page.click("#webhook-add")
-        expect(page.locator("#flash")).to_contain_text(f"Webhook 1 added: 9 events to {got.url}")
+        expect(page.locator("#flash")).to_contain_text(f"Webhook 1 added: 10 events to {got.url}")
         expect(page.locator("#webhook-secret code")).to_have_text(re.compile(r"^[\w-]{40,}$"))
         page.click("#webhooks-list .ping-webhook")
         expect(page.locator("#flash")).to_contain_text("Ping delivered: the receiver answered 200.")
