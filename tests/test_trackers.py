@@ -419,8 +419,13 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
 
 
 def connect(client, site, kind: str) -> None:
+    """Connect the project to the stand-in as `kind`: jira (Cloud), jira_dc (Data Center), github or linear."""
     if kind == "jira":
         connect_jira(client, site)
+        return
+    if kind == "jira_dc":
+        body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
+        assert client.put("/v1/tracker", json=body).status_code == 200
         return
     target, token = ("acme/shop", GITHUB_TOKEN) if kind == "github" else ("ENG", LINEAR_KEY)
     connected = client.put("/v1/tracker", json={"kind": kind, "url": site.url, "target": target, "token": token})
@@ -835,11 +840,7 @@ def test_an_items_comments_are_posted_on_its_issue_once_oldest_first_by_the_next
     comment_on(client, first, "Which currencies?\n\nEUR and USD, @bo?")
     key = {"jira": "SHOP-1", "jira_dc": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind]
     with standin() as site:
-        if kind == "jira_dc":
-            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
-            assert client.put("/v1/tracker", json=body).status_code == 200
-        else:
-            connect(client, site, kind)
+        connect(client, site, kind)
         job = push(client)  # the issue is made first, then its comment posted on it
         assert (job["created"], job["comments_sent"], job["failed"]) == (3, 1, 0), job
         (posted,) = site.comments
@@ -866,11 +867,7 @@ def test_a_comment_edited_after_a_push_posted_it_is_updated_there_by_the_next(cl
     (first,) = add_items(client, ITEMS[:1])
     comment_on(client, first, "EUR only")
     with standin() as site:
-        if kind == "jira_dc":
-            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
-            assert client.put("/v1/tracker", json=body).status_code == 200
-        else:
-            connect(client, site, kind)
+        connect(client, site, kind)
         assert push(client)["comments_sent"] == 1
         (said,) = client.get(f"/v1/backlog/{first}/comments").json()
         url = f"/v1/backlog/{first}/comments/{said['id']}"
@@ -912,11 +909,7 @@ def test_a_pull_reads_the_comments_written_in_the_tracker_into_the_items_thread_
     comment_on(client, first, "EUR only")  # posted there by the push: not read back as a second one
     issue = {"jira": "SHOP-1", "jira_dc": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind]
     with standin() as site:
-        if kind == "jira_dc":
-            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
-            assert client.put("/v1/tracker", json=body).status_code == 200
-        else:
-            connect(client, site, kind)
+        connect(client, site, kind)
         assert push(client)["comments_sent"] == 1
         for text, author in (("And GBP?", "Jo Park"), ("Finance says EUR first", "Kim Lee"), ("Agreed", "Jo Park")):
             written_there(site, kind, issue, text, author)  # Jira's search gives 2 of the 4: the rest are asked for
@@ -983,11 +976,7 @@ def test_a_comment_deleted_here_after_a_push_posted_it_is_deleted_there_by_the_n
     comment_on(client, first, "EUR only")
     comment_on(client, first, "Not sent yet")
     with standin() as site:
-        if kind == "jira_dc":
-            body = {"kind": "jira", "edition": "data_center", "url": site.url, "target": "SHOP", "token": DC_PAT}
-            assert client.put("/v1/tracker", json=body).status_code == 200
-        else:
-            connect(client, site, kind)
+        connect(client, site, kind)
         assert push(client)["comments_sent"] == 2
         posted, other = client.get(f"/v1/backlog/{first}/comments").json()
         assert client.delete(f"/v1/backlog/{first}/comments/{posted['id']}").status_code == 204

@@ -109,15 +109,14 @@ class GitHub:
 
     def edit_comment(self, key: str, comment_id: str, text: str) -> None:
         """Change the comment `comment_id` (on the issue `key`) to `text`."""
-        changed = self.http.call("PATCH", f"/repos/{self.repo}/issues/comments/{comment_id}", {"body": text})
-        if changed.status_code >= 300:
-            raise fail(self.name, f"update comment {comment_id} on {key}", changed)
+        path = f"/repos/{self.repo}/issues/comments/{comment_id}"
+        self.http.done("PATCH", path, f"update comment {comment_id} on {key}", {"body": text})
 
     def delete_comment(self, key: str, comment_id: str) -> None:
         """Delete the comment `comment_id` (on the issue `key`)."""
-        gone = self.http.call("DELETE", f"/repos/{self.repo}/issues/comments/{comment_id}")
-        if gone.status_code >= 300:
-            raise fail(self.name, f"delete comment {comment_id} on {key}", gone)
+        self.http.done(
+            "DELETE", f"/repos/{self.repo}/issues/comments/{comment_id}", f"delete comment {comment_id} on {key}"
+        )
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by (GitHub's issue dependencies), with their database ids."""
@@ -174,14 +173,13 @@ class GitHub:
         by_issue: dict[int, list[dict[str, Any]]] = {}
         page = 1
         while True:
-            found = self.http.call("GET", f"/repos/{self.repo}/issues/comments?per_page={PAGE}&page={page}")
-            if found.status_code != 200:
-                raise fail(self.name, f"list the comments of {self.repo}", found)
-            for comment in found.json():
+            path = f"/repos/{self.repo}/issues/comments?per_page={PAGE}&page={page}"
+            found = self.http.done("GET", path, f"list the comments of {self.repo}").json()
+            for comment in found:
                 number = str(comment.get("issue_url") or "").rstrip("/").rpartition("/")[2]
                 if number.isdigit():
                     by_issue.setdefault(int(number), []).append(comment)
-            if len(found.json()) < PAGE:
+            if len(found) < PAGE:
                 return by_issue
             page += 1
 
@@ -221,11 +219,9 @@ class GitHub:
         issue["refinery_comments"], page = [], 1
         while True:
             path = f"/repos/{self.repo}/issues/{issue['number']}/comments?per_page={PAGE}&page={page}"
-            found = self.http.call("GET", path)
-            if found.status_code != 200:
-                raise fail(self.name, f"read the comments of {self.repo}#{issue['number']}", found)
-            issue["refinery_comments"] += found.json()
-            if len(found.json()) < PAGE:
+            found = self.http.done("GET", path, f"read the comments of {self.repo}#{issue['number']}").json()
+            issue["refinery_comments"] += found
+            if len(found) < PAGE:
                 return issue
             page += 1
 

@@ -158,6 +158,13 @@ class Http:
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def done(self, method: str, path: str, what: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """`call`, and its answer when the tracker did it; `fail` (saying it did not `what`) when not."""
+        response = self.call(method, path, body)
+        if response.status_code >= 300:
+            raise fail(self.name, what, response)
+        return response
+
     def close(self) -> None:
         self.client.close()
 

@@ -237,15 +237,13 @@ class Jira:
     def edit_comment(self, key: str, comment_id: str, text: str) -> None:
         """Change the comment `comment_id` on `key` to `text` (a PUT: sending it twice does no harm)."""
         body = text if self.data_center else adf_document(text)
-        changed = self.http.call("PUT", f"/issue/{key}/comment/{comment_id}", {"body": body})
-        if changed.status_code >= 300:
-            raise fail(self.name, f"update comment {comment_id} on {key}", changed)
+        self.http.done(
+            "PUT", f"/issue/{key}/comment/{comment_id}", f"update comment {comment_id} on {key}", {"body": body}
+        )
 
     def delete_comment(self, key: str, comment_id: str) -> None:
         """Delete the comment `comment_id` on `key`."""
-        gone = self.http.call("DELETE", f"/issue/{key}/comment/{comment_id}")
-        if gone.status_code >= 300:
-            raise fail(self.name, f"delete comment {comment_id} on {key}", gone)
+        self.http.done("DELETE", f"/issue/{key}/comment/{comment_id}", f"delete comment {comment_id} on {key}")
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by, read as a pull reads them (Atlassian's issue linking model)."""
@@ -288,10 +286,8 @@ class Jira:
         thread = fields.get("comment") if isinstance(fields.get("comment"), dict) else None
         while thread and len(thread.get("comments") or []) < int(thread.get("total") or 0):
             start = len(thread.get("comments") or [])
-            found = self.http.call("GET", f"/issue/{issue['key']}/comment?startAt={start}&maxResults={PAGE}")
-            if found.status_code != 200:
-                raise fail(self.name, f"read the comments of {issue['key']}", found)
-            more = found.json().get("comments") or []
+            path = f"/issue/{issue['key']}/comment?startAt={start}&maxResults={PAGE}"
+            more = self.http.done("GET", path, f"read the comments of {issue['key']}").json().get("comments") or []
             thread["comments"] = [*(thread.get("comments") or []), *more]
             if not more:
                 break
