@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from service.backlog.importers import adf_text
-from service.core.tables import BacklogItem, Comment
+from service.core.tables import BacklogItem, Comment, WebhookDelivery
 from service.trackers import http
 from tests.test_reimport import jira_csv
 from tests.tracker_standin import (
@@ -992,6 +992,32 @@ def test_a_comment_deleted_here_after_a_push_posted_it_is_deleted_there_by_the_n
         site.comments_deleted.add(2)  # deleted there too meanwhile: nothing to do, nothing said
         job = push(client)
         assert (job["comments_sent"], job["errors"]) == (0, []), job
+
+
+@pytest.mark.parametrize("kind", ["jira", "github"])
+def test_a_new_comment_from_the_tracker_tells_the_items_followers_but_not_the_webhooks(client, kind):
+    from datetime import UTC, datetime
+
+    (first,) = add_items(client, ITEMS[:1])
+    comment_on(client, first, "Which currencies, @kim?", who="ana")  # ana follows the thread
+    hook = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+    assert hook.status_code == 201, hook.text
+    issue = {"jira": "SHOP-1", "github": "1"}[kind]
+    with standin() as site:
+        connect(client, site, kind)
+        push(client)
+        written_there(site, kind, issue, "EUR and GBP, @ana", "Kim Lee")
+        site.comment_times[2] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        written_there(site, kind, issue, "An old remark", "Jo Park")  # written weeks ago: read, told to no one
+        assert pull(client)["status"] == "done"
+    lines = client.get("/v1/inbox", headers={"X-User": "ana"}).json()
+    where = {"jira": "Jira", "github": "GitHub"}[kind]
+    assert [(n["reason"], n["text"]) for n in lines] == [
+        ("commented", f"Kim Lee commented in {where} on item #{first} (Saved carts): EUR and GBP, @ana")
+    ], lines
+    with client.app.state.runtime.db.session() as session:
+        events = session.scalars(select(WebhookDelivery.event).order_by(WebhookDelivery.id)).all()
+    assert events == ["job.finished", "notification.created", "job.finished"], events  # the push, ana told, the pull
 
 
 def test_a_comment_the_tracker_refuses_is_said_and_posted_by_a_later_push(client):

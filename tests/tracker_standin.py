@@ -84,13 +84,14 @@ class Standin:
     comments: list[tuple[str, Any]] = field(default_factory=list)  # (issue key / number / identifier, body as sent)
     comments_deleted: set[int] = field(default_factory=set)  # the ids of comments deleted there (an edit gets a 404)
     comment_authors: dict[int, str] = field(default_factory=dict)  # by id, those not the token's user's
+    comment_times: dict[int, str] = field(default_factory=dict)  # by id, when written ("2026-11-29T10:00:00.000+0000")
     jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
 
     def comment_nodes(self, issue: str, start: int = 0) -> list[dict[str, Any]]:
         """The comments on `issue` (a key, number or identifier) as a neutral shape: number, author, body, created."""
         return [
             {"number": n, "author": self.comment_authors.get(n, "Refinery Bot"), "body": body,
-             "created": f"2026-11-0{1 + n % 9}T10:00:00.000+0000"}
+             "created": self.comment_times.get(n, f"2026-11-0{1 + n % 9}T10:00:00.000+0000")}
             for n, (key, body) in enumerate(self.comments, 1)
             if key == issue and n not in self.comments_deleted
         ][start:]  # fmt: skip

@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
@@ -39,6 +40,7 @@ from service.core.tables import BacklogItem, Comment, ItemEvent, Suggestion, utc
 KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*-\d+)|#\d+")  # SHOP-12 (Jira, Linear), #12 (GitHub)
 SYNCED = ("title", "description", "item_type", "labels", "priority", "story_points", "closed")
 REPEATED = "repeats an earlier record of this import with the same external_id"
+TOLD_WITHIN = timedelta(days=7)  # a tracker's comment older than this, read for the first time, tells no one
 PARENT_MOVED = "parent_moved"  # kept in `BacklogItem.imported` from a person's move here until the tracker has it
 INDEXED = frozenset(("title", "description"))  # what the duplicate index reads of an item (`item_document`)
 
@@ -203,14 +205,17 @@ def import_items(
             seen.add(key)
     _link_parents(session, links)
     _link_dependencies(session, waits)
-    _take_comments(session, remarks)
+    _take_comments(session, remarks, {item.id for item in created})
     return created, updated, skipped
 
 
-def _take_comments(session: Session, remarks: list[tuple[BacklogItem, list[TrackerComment]]]) -> None:
+def _take_comments(
+    session: Session, remarks: list[tuple[BacklogItem, list[TrackerComment]]], new_items: set[int]
+) -> None:
     """Add the tracker's comments to their items' threads, each once (known by the tracker's name for it, as a push
     names a comment it posted, so those come back as nothing new); one read here and changed there since takes the
-    new text. They tell no one: an import is not a person's word here."""
+    new text. A new one on an item that was here before (not `new_items`), written in the last week, tells the item's
+    followers (their inbox; not the webhooks: the tracker tells of its own comments)."""
     named = {f"{item.external_id}@{said.id}": (item, said) for item, remarks_of in remarks for said in remarks_of}
     known: dict[str, Comment] = {}
     names = list(named)
@@ -220,8 +225,12 @@ def _take_comments(session: Session, remarks: list[tuple[BacklogItem, list[Track
     for name, (item, said) in named.items():
         if (comment := known.get(name)) is None:
             at = said.at or utcnow()
-            session.add(Comment(project_id=item.project_id, item_id=item.id, author=said.author, text=said.text,
-                                at=at, sent_as=name, sent_at=at, from_tracker=True))  # fmt: skip
+            comment = Comment(project_id=item.project_id, item_id=item.id, author=said.author, text=said.text,
+                              at=at, sent_as=name, sent_at=at, from_tracker=True)  # fmt: skip
+            session.add(comment)
+            if item.id not in new_items and at > utcnow() - TOLD_WITHIN:  # not an old item's history, read at last
+                session.flush()
+                outbox.queue_tracker_comment(session, comment)
         elif comment.from_tracker and comment.text != said.text:
             comment.text, comment.edited_at = said.text, utcnow()
             comment.sent_at = comment.edited_at  # not to be sent back

@@ -47,6 +47,7 @@ DECIDED = {
 }
 COMMENTED = (WebhookEvent.comment_created, WebhookEvent.comment_updated)
 ON_ITEMS = (*COMMENTED, WebhookEvent.item_updated)  # an item's events that concern people
+TRACKER_NAMES = {"jira": "Jira", "github": "GitHub", "linear": "Linear"}  # by the prefix of a comment's `sent_as`
 FIELD_WORDS = {"item_type": "type", "story_points": "points", "depends_on": "dependencies", "parent_id": "parent"}
 
 
@@ -105,7 +106,7 @@ def _recipients(
     """Who is told, each with the strongest reason, in the order they are named."""
     told: dict[str, NotificationReason] = {}
     if queued.event in COMMENTED and comment is not None:
-        for name in comment.mentions:
+        for name in [] if comment.from_tracker else comment.mentions:  # a tracker's @names are its people's
             if name not in queued.mentioned_before:
                 told.setdefault(name, NotificationReason.mentioned)
         if queued.event == WebhookEvent.comment_created:
@@ -162,6 +163,8 @@ def line(
         subject = f"{about.kind.replace('_', ' ')} #{about.id} ({summary(about)})"
     if comment is not None:
         verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
+        if comment.from_tracker:  # read by a pull: it names no one here
+            verb = f"commented in {TRACKER_NAMES.get(str(comment.sent_as).partition(':')[0], 'the tracker')} on"
         return f"{who} {verb} {subject}: {one_line(comment.text, SHOWN_TEXT)}"
     if isinstance(about, BacklogItem):  # an edit
         changed = queued.changed or {}

@@ -60,6 +60,7 @@ class Queued:
     changed: dict[str, Any] | None = None  # an item's fields a person changed, as they are now
     notification: Notification | None = None  # a line just written in someone's inbox
     mentioned_before: tuple[str, ...] = ()  # an edited comment's names before the edit: they were told already
+    inbox_only: bool = False  # tells people (their inbox, and so `notification.created`), not the event's webhooks
 
 
 def queue(
@@ -86,6 +87,17 @@ def queue_comment_edit(
             mentioned_before=mentioned_before,
         ),
     )  # fmt: skip
+
+
+def queue_tracker_comment(session: Session, comment: Comment) -> None:
+    """Tell the followers of a comment's item that it was written in the tracker (a pull read it), once this
+    transaction commits; its own event is not sent to webhooks (the tracker tells of its comments itself)."""
+    _enqueue(
+        session,
+        Queued(
+            WebhookEvent.comment_created, None, comment.author, comment.id, item_id=comment.item_id, inbox_only=True
+        ),
+    )
 
 
 def queue_job_finished(session: Session, table: type[Any], job_id: int, actor: str | None = None) -> None:
@@ -123,7 +135,7 @@ def _write_events(session: Session) -> None:
     events = session.info.pop(QUEUED, [])
     lines = notifications.write(session, events)
     told = [Queued(WebhookEvent.notification_created, n.suggestion_id, n.actor, notification=n) for n in lines]
-    _write_deliveries(session, events + told)
+    _write_deliveries(session, [queued for queued in events if not queued.inbox_only] + told)
 
 
 def _write_deliveries(session: Session, events: list[Queued]) -> None:
