@@ -16,6 +16,8 @@ from service.core.errors import Conflict, Forbidden, NotFound
 from service.core.suggestions import get_suggestion
 from service.core.tables import BacklogItem, Comment, CommentRemoval, Suggestion, utcnow
 
+PERHAPS = "?"  # the comment id of an item's comment whose post's answer was lost: "jira:SHOP-3@?" (perhaps posted)
+
 
 class Thread(NamedTuple):
     """Where comments are: a suggestion's thread or a backlog item's (exactly one of the two ids)."""
@@ -97,6 +99,6 @@ def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str
         raise Forbidden(
             f"comment {comment_id} is {comment.author or 'someone else'}'s: only they or an admin delete it"
         )
-    if comment.item_id is not None and comment.sent_as and not comment.sent_as.endswith("@?"):
+    if comment.item_id is not None and comment.sent_as and not comment.sent_as.endswith(f"@{PERHAPS}"):
         session.add(CommentRemoval(item_id=comment.item_id, sent_as=comment.sent_as))  # posted there: deleted by a push
     session.delete(comment)

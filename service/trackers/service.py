@@ -38,6 +38,7 @@ from service.backlog.service import (
     tracker_fields,
 )
 from service.core import scope
+from service.core.comments import PERHAPS
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
@@ -535,9 +536,8 @@ def link_item(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_i
     return said
 
 
-UNSURE = "?"  # a comment whose post's answer was lost: "jira:SHOP-3@?" until the next push finds it there (or not)
 UNSENT = or_(  # new here, perhaps posted, or edited since it was sent
-    Comment.sent_as.is_(None), Comment.sent_as.endswith(f"@{UNSURE}"), Comment.edited_at > Comment.sent_at
+    Comment.sent_as.is_(None), Comment.sent_as.endswith(f"@{PERHAPS}"), Comment.edited_at > Comment.sent_at
 )
 
 
@@ -579,35 +579,31 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
     sent, said = _remove_comments(runtime, tracker, removals, name)
     if said:
         return sent, said
-    there_now: dict[str, str] | None = None  # the issue's comments by id, read once an unsure post needs them
+    there_now: dict[str, str] | None = None  # the issue's comments by id, read once a post perhaps made needs them
     for comment_id, sent_as, text in todo:
+        posting = sent_as is None or sent_as.endswith(f"@{PERHAPS}")
         try:
-            if sent_as is not None and sent_as.endswith(f"@{UNSURE}"):
+            if sent_as is not None and posting:  # its answer was lost: looked for on the issue before posting again
                 there_now = _comments_there(tracker, row, key) if there_now is None else there_now
                 found = next((i for i, body in there_now.items() if _same(body, text)), None)
-                if found is not None:  # the lost post was made: recorded, not made twice
-                    del there_now[found]
-                    _record(runtime, comment_id, f"{row.kind}:{key}@{found}", started)
-                    sent += 1
-                    continue
-                sent_as = None
+                sent_as = None if found is None else f"{row.kind}:{key}@{found}"
+                there_now.pop(found or "", None)
             if sent_as is None:
-                sent_as = f"{row.kind}:{key}@{UNSURE}"
                 sent_as = f"{row.kind}:{key}@{tracker.comment(key, text)}"
-            else:  # "jira:SHOP-3@10001": the issue and the comment it was posted as
+            elif not posting:  # "jira:SHOP-3@10001": the issue and the comment it was posted as
                 there, _, posted = sent_as.rpartition("@")
                 tracker.edit_comment(there.partition(":")[2], posted, text)
         except Refused:
             raise
         except Unsure as exc:  # perhaps posted: the next push looks for it on the issue first
-            _record(runtime, comment_id, sent_as, started)
+            _record(runtime, comment_id, f"{row.kind}:{key}@{PERHAPS}", started)
             return sent, [*said, f"{name}: comment {comment_id} may not have been posted ({exc})"]
         except Gone as exc:
-            if sent_as.endswith(f"@{UNSURE}"):
-                return sent, [f"{name}: comment {comment_id} was not posted ({exc}); the next push tries again"]
+            if posting:
+                return sent, [*said, f"{name}: comment {comment_id} was not posted ({exc}); the next push tries again"]
             said.append(f"{name}: comment {comment_id} is not on the issue any more ({exc}); its edit stays here")
         except TrackerError as exc:
-            did = "posted" if sent_as.endswith(f"@{UNSURE}") else "updated"
+            did = "posted" if posting else "updated"
             return sent, [*said, f"{name}: comment {comment_id} was not {did} ({exc}); the next push tries again"]
         else:
             sent += 1
