@@ -38,6 +38,10 @@ def test_with_accounts_off_the_names_used_in_the_project_are_offered(client, llm
     assert names(client, "?project=ops") == [("dee", None)]
     assert ("dee", None) not in names(client)
     assert client.get("/v1/people?limit=0").status_code == 422
+    tracked = {"title": "Rotate logs", "external_id": "jira:OPS-1", "comments": [{"id": "1", "author": "Kim Lee",
+                                                                                  "text": "Daily?"}]}  # fmt: skip
+    assert client.post("/v1/backlog/items", json=tracked).status_code == 201
+    assert ("Kim Lee", None) not in names(client)  # a tracker's people are not this project's to mention
 
 
 def test_with_accounts_on_members_are_offered_with_their_roles_and_no_one_else(client, llm):

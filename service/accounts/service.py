@@ -196,7 +196,7 @@ def people(session: Session, prefix: str = "", limit: int = 20) -> list[tuple[st
         )  # fmt: skip
         return [(name, Role(role)) for name, role in rows]
     seen = union(
-        select(Comment.author.label("name")),
+        select(Comment.author.label("name")).where(Comment.from_tracker.is_(False)),  # not the tracker's people
         select(Suggestion.assignee.label("name")),
         select(Suggestion.decided_by.label("name")),
         select(ItemEvent.actor.label("name")),
