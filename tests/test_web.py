@@ -1130,7 +1130,7 @@ def test_a_views_filters_are_in_its_address_so_a_link_or_a_reload_shows_the_same
     expect(page.locator("#backlog-state")).to_have_value("open")
     page.select_option("#backlog-type", "bug")
     expect(titles).to_have_text(["Refund fails for PayPal"])
-    page.wait_for_function("location.hash === '#backlog?type=bug&label=billing&state=open'")  # follows the filters
+    expect(page).to_have_url(f"{desk}/#backlog?type=bug&label=billing&state=open")  # follows the filters
     page.click("#backlog-filter .view-link")
     expect(page.locator("#flash")).to_contain_text(f"{desk}/?project=default#backlog?type=bug&label=billing&state=open")
     page.reload()
@@ -1147,9 +1147,9 @@ def test_a_views_filters_are_in_its_address_so_a_link_or_a_reload_shows_the_same
     page.select_option("#filter-status", "pending")
     page.select_option("#filter-kind", "")
     expect(page.locator("#queue li")).to_have_count(1)
-    page.wait_for_function("location.hash === '#review'")  # the defaults: nothing to say
+    expect(page).to_have_url(f"{desk}/#review")  # the defaults: nothing to say
     page.click("nav a[data-tab=backlog]")
-    page.wait_for_function("location.hash === '#backlog?type=bug&label=billing&state=open'")  # as left
+    expect(page).to_have_url(f"{desk}/#backlog?type=bug&label=billing&state=open")  # as left
     expect(titles).to_have_text(["Refund fails for PayPal"])
 
 
