@@ -87,20 +87,28 @@ class Standin:
     comment_times: dict[int, str] = field(default_factory=dict)  # by id, when written ("2026-11-29T10:00:00.000+0000")
     jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
 
-    def comment_nodes(self, issue: str, start: int = 0) -> list[dict[str, Any]]:
-        """The comments on `issue` (a key, number or identifier) as a neutral shape: number, author, body, created."""
-        return [
-            {"number": n, "author": self.comment_authors.get(n, "Refinery Bot"), "body": body,
-             "created": self.comment_times.get(n, f"2026-11-0{1 + n % 9}T10:00:00.000+0000")}
-            for n, (key, body) in enumerate(self.comments, 1)
-            if key == issue and n not in self.comments_deleted
-        ][start:]  # fmt: skip
+    def comments_by_issue(self) -> dict[str, list[dict[str, Any]]]:
+        """The comments not deleted, by issue (a key, number or identifier), oldest first, in a neutral shape:
+        number, author, body, created."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for n, (key, body) in enumerate(self.comments, 1):
+            if n not in self.comments_deleted:
+                found.setdefault(key, []).append(
+                    {"number": n, "author": self.comment_authors.get(n, "Refinery Bot"), "body": body,
+                     "created": self.comment_times.get(n, f"2026-11-0{1 + n % 9}T10:00:00.000+0000")}
+                )  # fmt: skip
+        return found
 
-    def jira_comments(self, key: str, start: int = 0, most: int = 100) -> list[dict[str, Any]]:
+    def comment_nodes(self, issue: str, start: int = 0) -> list[dict[str, Any]]:
+        return self.comments_by_issue().get(issue, [])[start:]
+
+    @staticmethod
+    def jira_comments(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Comments as Jira gives them."""
         return [
             {"id": str(30000 + c["number"]), "author": {"displayName": c["author"]}, "body": c["body"],
              "created": c["created"]}
-            for c in self.comment_nodes(key, start)[:most]
+            for c in nodes
         ]  # fmt: skip
 
     def writes(self) -> list[Call]:
@@ -317,14 +325,14 @@ def _jira_field_errors(site: Standin, fields: dict[str, Any], creating: bool, v2
 
 def _jira_issues(site: Standin) -> list[dict[str, Any]]:
     """Jira's issues as its search gives them: key and fields, the status with its category."""
-    found = []
+    found, said = [], site.comments_by_issue()
     for key, issue in sorted(site.jira().items(), key=lambda pair: int(pair[0].split("-")[1])):
         fields = {name: value for name, value in issue.items() if name not in ("project", "status")}
         done = issue["status"] == "Done"
         fields["status"] = {"name": issue["status"], "statusCategory": {"key": "done" if done else "new"}}
         fields["issuelinks"] = _jira_links(site, key)
-        first = site.jira_comments(key, most=site.jira_search_comments)
-        total = len(site.comment_nodes(key))
+        first = site.jira_comments(said.get(key, [])[: site.jira_search_comments])
+        total = len(said.get(key, []))
         fields["comment"] = {"comments": first, "startAt": 0, "maxResults": len(first), "total": total}
         found.append({"id": key, "key": key, "fields": fields})
     return found
@@ -498,8 +506,8 @@ def standin() -> Iterator[Standin]:
                 self._answer(204 if gone else 404, None if gone else {"errorMessages": ["No issue link"]})
             elif method == "GET" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment", path)):
                 start, most = int(query.get("startAt", ["0"])[0]), int(query.get("maxResults", ["50"])[0])
-                page = site.jira_comments(said[1], start, most)
-                total = len(site.comment_nodes(said[1]))
+                nodes = site.comment_nodes(said[1])
+                page, total = site.jira_comments(nodes[start : start + most]), len(nodes)
                 self._answer(200, {"comments": page, "startAt": start, "maxResults": most, "total": total})
             elif method == "DELETE" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment/(\d+)", path)):
                 number = int(said[2]) - 30000
@@ -615,7 +623,7 @@ def standin() -> Iterator[Standin]:
                     {"id": 40000 + c["number"], "user": {"login": c["author"]}, "body": c["body"],
                      "created_at": c["created"].replace(".000+0000", "Z"),
                      "issue_url": f"{site.url}{base}/issues/{number}"}
-                    for number in site.github() for c in site.comment_nodes(number)
+                    for number, nodes in site.comments_by_issue().items() if number in site.github() for c in nodes
                 ]  # fmt: skip
                 self._page(
                     sorted(every, key=lambda c: c["id"]), parse_qs(urlsplit(self.path).query), "per_page", "page"

@@ -217,13 +217,15 @@ def _take_comments(
     new text. A new one on an item that was here before (not `new_items`), written in the last week, tells the item's
     followers (their inbox; not the webhooks: the tracker tells of its own comments)."""
     named = {f"{item.external_id}@{said.id}": (item, said) for item, remarks_of in remarks for said in remarks_of}
-    known: dict[str, Comment] = {}
+    known: dict[str, tuple[int, str | None]] = {}  # by name: the comment's id, and its text when read from there
     names = list(named)
     for start in range(0, len(names), 500):
-        query = select(Comment).where(Comment.sent_as.in_(names[start : start + 500]))
-        known |= {comment.sent_as: comment for comment in session.scalars(query)}
+        query = select(Comment.sent_as, Comment.id, Comment.text, Comment.from_tracker).where(
+            Comment.sent_as.in_(names[start : start + 500])
+        )  # columns, not rows: a pull reads every comment again, and nearly all are as they were
+        known |= {name: (id_, text if ours else None) for name, id_, text, ours in session.execute(query)}
     for name, (item, said) in named.items():
-        if (comment := known.get(name)) is None:
+        if name not in known:
             at = said.at or utcnow()
             comment = Comment(project_id=item.project_id, item_id=item.id, author=said.author, text=said.text,
                               at=at, sent_as=name, sent_at=at, from_tracker=True)  # fmt: skip
@@ -231,7 +233,7 @@ def _take_comments(
             if item.id not in new_items and at > utcnow() - TOLD_WITHIN:  # not an old item's history, read at last
                 session.flush()
                 outbox.queue_tracker_comment(session, comment)
-        elif comment.from_tracker and comment.text != said.text:
+        elif known[name][1] not in (None, said.text) and (comment := session.get(Comment, known[name][0])):
             comment.text, comment.edited_at = said.text, utcnow()
             comment.sent_at = comment.edited_at  # not to be sent back
 
