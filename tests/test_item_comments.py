@@ -228,3 +228,16 @@ def test_a_persons_edit_of_an_item_tells_its_followers_which_fields_changed(clie
     again = client.post("/v1/backlog/items", json=keyed | {"title": "Export all invoices"})  # a re-import
     assert again.json()["updated"], again.text
     assert len(client.get("/v1/inbox", headers={"X-User": "dee"}).json()) == 2  # no one's word: no line
+
+
+def test_a_markdown_export_carries_each_items_discussion_and_the_trackers_formats_do_not(client):
+    item = add_item(client)
+    say(client, item, "Which currencies?", **{"X-User": "ana"})
+    say(client, item, "EUR only.\n=SUM(A1) is not a formula here", **{"X-User": "bo"})
+    text = client.get("/v1/backlog/export?format=markdown").text
+    discussion = text.split("**Discussion**\n", 1)[1].splitlines()
+    assert discussion[0].startswith("* ana, ") and discussion[0].endswith(": Which currencies?")
+    assert discussion[1].endswith(": EUR only.") and discussion[2].strip().endswith("is not a formula here")
+    assert discussion[2].startswith("  ")  # the comment's next line, under its bullet: no line starts a formula
+    for fmt in ("jira_csv", "jira_json", "github_json", "linear_json"):
+        assert "Which currencies?" not in client.get(f"/v1/backlog/export?format={fmt}").text, fmt

@@ -95,6 +95,7 @@ class ExportItem(BaseModel):
     blocks: list[str] = []  # the keys of the items waiting for it
     story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
     closed: bool = False  # done or cancelled in its tracker
+    comments: list[tuple[str, str, str]] = []  # its thread, oldest first: (author, day, text); a Markdown export's
 
 
 _CRITERION_RE = re.compile(
@@ -424,8 +425,8 @@ def to_github_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
 
 
 def to_markdown(items: Sequence[ExportItem]) -> str:
-    """A readable Markdown document: one '## <title>' section per item with its metadata and checklist; `*`
-    bullets, and no line starts as a spreadsheet formula."""
+    """A readable Markdown document: one '## <title>' section per item with its metadata, checklist and discussion
+    (its comments); `*` bullets, and no line starts as a spreadsheet formula."""
     sections = ["# Backlog export"]
     for item in items:
         meta = [
@@ -441,7 +442,11 @@ def to_markdown(items: Sequence[ExportItem]) -> str:
         if item.closed:
             meta.append("- **Status:** Done")
         body = _markdown_body(item)
-        sections.append("\n\n".join(filter(None, [f"## {_one_line(item.title)}", "\n".join(meta), body])))
+        thread = "\n".join(
+            f"* {_one_line(author)}, {day}: " + "\n  ".join(text.splitlines()) for author, day, text in item.comments
+        )
+        discussion = f"**Discussion**\n{thread}" if thread else ""
+        sections.append("\n\n".join(filter(None, [f"## {_one_line(item.title)}", "\n".join(meta), body, discussion])))
     return neutralise_markdown("\n\n".join(sections)) + "\n"
 
 
@@ -475,11 +480,13 @@ def export_item(
     children: list[str] | None = None,
     depends_on: list[str] | None = None,
     blocks: list[str] | None = None,
+    comments: list[tuple[str, str, str]] | None = None,
 ) -> ExportItem:
     """An ExportItem from a backlog item row (service.core.tables.BacklogItem); `parent`: its parent's key,
     `children`: the titles of its child stories, `depends_on` and `blocks`: the keys of the items it waits for and
-    of those waiting for it."""
+    of those waiting for it, `comments`: its thread (author, day, text)."""
     return ExportItem(
+        comments=comments or [],
         parent=parent,
         depends_on=depends_on or [],
         blocks=blocks or [],

@@ -581,6 +581,17 @@ def item_key(item: BacklogItem | BacklogItemPublic) -> str:
     return item.external_id.split(":", 1)[-1] if item.external_id else str(item.id)
 
 
+def _threads(session: Session, item_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+    """The items' comments, oldest first, as a Markdown export shows them: (author, day, text)."""
+    found: dict[int, list[tuple[str, str, str]]] = {}
+    for start in range(0, len(item_ids), 500):
+        query = select(Comment).where(Comment.item_id.in_(item_ids[start : start + 500])).order_by(Comment.id)
+        for comment in session.scalars(query):
+            said = (comment.author or "someone", f"{comment.at:%Y-%m-%d}", comment.text)
+            found.setdefault(comment.item_id, []).append(said)
+    return found
+
+
 def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter | None = None) -> tuple[str, str, int]:
     """Every backlog item `shown` asks for (default: all; merged ones left out) by priority rank in `format`, none
     cut off (an export that silently left items out would lose work): (content, media type, items). A child whose
@@ -597,6 +608,7 @@ def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter 
         for row in rows:
             if row.parent_id:
                 children.setdefault(row.parent_id, []).append(row.title)
+        threads = _threads(session, [row.id for row in rows]) if format == "markdown" else {}
         items = [
             export_item(
                 row,
@@ -604,6 +616,7 @@ def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter 
                 children.get(row.id),
                 [keys[i] for i in row.depends_on or [] if i in keys],
                 [keys[i] for i in blocks[row.id] if i in keys],
+                threads.get(row.id),
             )
             for row in rows
         ]
