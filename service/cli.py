@@ -27,6 +27,7 @@ from service.projects import cli as projects
 from service.refinement import cli as refinement
 from service.review import cli as review
 from service.trackers import cli as trackers
+from service.views import cli as views
 from service.webhooks import cli as webhooks
 from service.worker import cli as worker
 
@@ -181,6 +182,7 @@ app.add_typer(accounts.user_app, name="user")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(projects.project_app, name="project")
 app.add_typer(webhooks.webhook_app, name="webhook")
+app.add_typer(views.view_app, name="view")
 app.add_typer(trackers.tracker_app, name="tracker")
 app.add_typer(db.db_app, name="db")
 

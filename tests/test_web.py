@@ -1153,6 +1153,39 @@ def test_a_views_filters_are_in_its_address_so_a_link_or_a_reload_shows_the_same
     expect(titles).to_have_text(["Refund fails for PayPal"])
 
 
+def test_a_saved_view_is_chosen_from_the_list_by_anyone_in_the_project_and_removed(page: Page, desk: str):
+    items = [
+        {"title": "Export invoices to CSV", "labels": ["billing"]},
+        {"title": "Refund fails for PayPal", "type": "bug", "labels": ["billing"]},
+    ]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=items, timeout=120).status_code == 201
+    theirs = {"name": "Billing bugs", "tab": "backlog", "query": "type=bug&label=billing"}
+    assert httpx.post(f"{desk}/v1/views", json=theirs, timeout=60).status_code == 201  # a teammate's
+    visit(page, "/#backlog")
+    titles = page.locator("#backlog tbody .item-title")
+    expect(titles).to_have_count(2)
+    views = page.locator("#backlog-filter .saved-views")
+    expect(views.locator("option")).to_have_text(["Saved views…", "Billing bugs"])
+    views.select_option(label="Billing bugs")
+    expect(titles).to_have_text(["Refund fails for PayPal"])
+    expect(page).to_have_url(f"{desk}/#backlog?type=bug&label=billing")
+    page.select_option("#backlog-type", "")  # the filters changed: no saved view is shown any more
+    expect(views).to_have_value("")
+    expect(page.locator("#backlog-filter .remove-view")).to_be_hidden()
+    page.once("dialog", lambda dialog: dialog.accept("Billing"))
+    page.click("#backlog-filter .save-view")
+    expect(page.locator("#flash")).to_contain_text('View "Billing" saved.')
+    expect(views.locator("option")).to_have_text(["Saved views…", "Billing", "Billing bugs"])
+    expect(views.locator("option:checked")).to_have_text("Billing")
+    saved = {v["name"]: v["query"] for v in httpx.get(f"{desk}/v1/views", timeout=60).json()}
+    assert saved == {"Billing": "label=billing", "Billing bugs": "type=bug&label=billing"}
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#backlog-filter .remove-view")
+    expect(page.locator("#flash")).to_contain_text('View "Billing" removed.')
+    expect(views.locator("option")).to_have_text(["Saved views…", "Billing bugs"])
+    expect(page.locator("#tab-review .saved-views option")).to_have_text(["No saved views yet"])  # the queue's own
+
+
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):
     tickets = tmp_path / "tickets.csv"
     tickets.write_text(

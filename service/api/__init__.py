@@ -35,6 +35,7 @@ from service.refinement import routes as refinement
 from service.review import routes as review
 from service.trackers import routes as trackers
 from service.trackers.schedule import schedule
+from service.views import routes as views
 from service.webhooks import routes as webhooks
 from service.webhooks.delivery import sender
 from service.worker import job_queue
@@ -42,7 +43,7 @@ from service.worker import job_queue
 WEB = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
     drafting, review, inbox, refinement, conversations, backlog, duplicates, ingest, prioritization, accounts, projects,
-    webhooks, trackers, health,
+    webhooks, trackers, views, health,
 )  # fmt: skip
 ACCESS_RESPONSES = {
     401: {"description": "Accounts are on and the request did not prove who sent it."},

@@ -136,6 +136,13 @@ FINISHED = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
 PRIORITY_LEVELS = ("Highest", "High", "Medium", "Low", "Lowest")  # an item's priority, Jira's names, highest first
 
 
+class ViewTab(StrEnum):
+    """Where a saved view applies: the review queue's filters or the backlog's."""
+
+    review = "review"
+    backlog = "backlog"
+
+
 class MailEvery(StrEnum):
     """How often a person's unread inbox lines may be mailed: each message after the delay (`soon`), or at most one an
     hour or a day, gathering what came meanwhile."""

@@ -261,6 +261,21 @@ class Subscription(ProjectScoped, Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SavedView(ProjectScoped, Base):
+    """A named view of the review queue or the backlog, shared with the project: a tab and its filters, as the desk's
+    address writes them (`label=billing&state=open`)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_saved_views_project_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    tab: Mapped[str] = mapped_column(String(20))  # core.enums.ViewTab
+    query: Mapped[str] = mapped_column(String(1000))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Webhook(ProjectScoped, Base):
     """A URL told of a project's events (an HTTP POST per event, signed with its secret)."""
 

@@ -25,6 +25,7 @@ function show(hash) {
   if (!TABS.includes(tab)) [tab, arg] = ["review", undefined];
   if (query !== undefined) views.apply(tab, query);
   else if (!arg && ["review", "backlog"].includes(tab)) views.follow(tab);  // the address shows the filters set
+  views.refresh(tab).catch(() => {});  // the project's saved views (it may have changed)
   for (const name of TABS) {
     $(`#tab-${name}`).hidden = name !== tab;
     $(`nav a[data-tab=${name}]`).classList.toggle("active", name === tab);
@@ -837,18 +838,18 @@ async function start() {
   $("#backlog-bulk-score").addEventListener("click", () => rankItems(backlogTicked(), { to: "score" }));
   $("#backlog-bulk-above").addEventListener("click", () => rankTickedAbove($("#backlog-bulk-anchor").value));
   let typing;  // a search waits for a pause in typing; the other filters apply at once
-  const filtered = () => { views.follow("backlog"); return loadBacklog(); };
+  const filtered = () => { views.follow("backlog"); views.mark("backlog"); return loadBacklog(); };
   for (const id of ["#backlog-q", "#backlog-label"]) {
     $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(filtered, 250); });
   }
   for (const id of ["#backlog-type", "#backlog-state", "#backlog-parent"]) $(id).addEventListener("change", filtered);
   $("#backlog-filter").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(typing); filtered(); });
-  $("#backlog-filter").append(views.viewLink("backlog"));
-  const queued = () => { views.follow("review"); return review.loadQueue(); };
+  $("#backlog-filter").append(views.viewLink("backlog"), " ", views.savedViews("backlog"));
+  const queued = () => { views.follow("review"); views.mark("review"); return review.loadQueue(); };
   for (const id of ["#filter-kind", "#filter-status", "#filter-assignee"]) $(id).addEventListener("change", queued);
   let searching;  // the queue's search waits for a pause in typing
   $("#filter-q").addEventListener("input", () => { clearTimeout(searching); searching = setTimeout(queued, 250); });
-  $("#tab-review .filters .hint").before(views.viewLink("review"), " ");
+  $("#tab-review .filters .hint").before(views.viewLink("review"), " ", views.savedViews("review"), " ");
   $("#bulk-all").addEventListener("change", (event) => review.tickAll(event.target.checked));
   window.addEventListener("beforeunload", (event) => { if (review.holdsUnsavedEdits()) event.preventDefault(); });
   $("#bulk-accept").addEventListener("click", () => review.decideTicked("accept"));

@@ -2,8 +2,8 @@
 // so it is bookmarked, reloaded, or sent to someone as a link (in its project: the *Link* beside the filters). The
 // address follows each change of a filter without a new history entry; an address with filters sets them.
 
-import { project } from "./api.js";
-import { $, linkButton } from "./dom.js";
+import { api, project } from "./api.js";
+import { $, flash, h, linkButton } from "./dom.js";
 
 const FILTERS = {
   review: { kind: "#filter-kind", status: "#filter-status", q: "#filter-q", assigned: "#filter-assignee" },
@@ -45,4 +45,66 @@ export function viewLink(tab) {
   const button = linkButton(() => hashOf(tab), project, "Link to this view");
   button.classList.add("view-link");
   return button;
+}
+
+// Saved views (`/v1/views`): the project's named views of a tab, shared with everyone in it. Choosing one opens its
+// address; *Save view* names the filters as they stand; *Remove view* removes the one chosen (its author's or an
+// admin's to remove: the server says so otherwise).
+const lists = {};
+
+export function savedViews(tab) {
+  const pick = h("select", { class: "saved-views", "aria-label": "Saved views" });
+  const remove = h("button", { type: "button", class: "remove-view", hidden: true }, "Remove view");
+  const chosen = () => (lists[tab]?.views || []).find((v) => String(v.id) === pick.value);
+  pick.addEventListener("change", () => {
+    const view = chosen();
+    remove.hidden = !view;
+    if (view) location.hash = view.query ? `#${tab}?${view.query}` : `#${tab}`;
+  });
+  const save = async () => {
+    const name = prompt("Name this view (everyone in the project sees it):");
+    if (!name?.trim()) return;
+    try {
+      const query = hashOf(tab).split("?")[1] || "";
+      const view = await api("/v1/views", { method: "POST", json: { name: name.trim(), tab, query } });
+      await refresh(tab);
+      flash(`View "${view.name}" saved.`);
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  };
+  remove.addEventListener("click", async () => {
+    const view = chosen();
+    if (!view || !confirm(`Remove the view "${view.name}" for everyone?`)) return;
+    try {
+      await api(`/v1/views/${view.id}`, { method: "DELETE" });
+      await refresh(tab);
+      flash(`View "${view.name}" removed.`);
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  });
+  lists[tab] = { pick, remove, views: [] };
+  refresh(tab).catch(() => {});
+  return h("span", { class: "views" }, pick, h("button", { type: "button", class: "save-view", onclick: save }, "Save view"), remove);
+}
+
+// The tab's list of saved views read again (the project may have changed, or one was saved), the one whose filters
+// are those shown chosen in it.
+export async function refresh(tab) {
+  const list = lists[tab];
+  if (!list) return;
+  list.views = await api(`/v1/views?tab=${tab}`).catch(() => []);
+  list.pick.replaceChildren(h("option", { value: "" }, list.views.length ? "Saved views…" : "No saved views yet"),
+    ...list.views.map((v) => h("option", { value: String(v.id) }, v.name)));
+  mark(tab);
+}
+
+// Chooses in the list the saved view whose filters are those shown (none: "Saved views…").
+export function mark(tab) {
+  const list = lists[tab];
+  if (!list) return;
+  const shown = list.views.find((v) => v.query === (hashOf(tab).split("?")[1] || ""));
+  list.pick.value = shown ? String(shown.id) : "";
+  list.remove.hidden = !shown;
 }

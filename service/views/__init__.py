@@ -1,0 +1,1 @@
+"""Saved views: named views of the review queue or the backlog (a tab and its filters), shared with the project."""
