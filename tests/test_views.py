@@ -88,3 +88,21 @@ def test_the_cli_saves_lists_and_removes_views(cli_home):
     assert runner.invoke(app, ["view", "remove", "Billing"]).exit_code == 0
     missing = runner.invoke(app, ["view", "remove", "Billing"])
     assert missing.exit_code == 2 and "no view 'Billing'" in missing.output
+
+
+def test_the_cli_lists_the_backlog_and_the_queue_through_a_saved_view(cli_home, monkeypatch):
+    monkeypatch.setenv("REFINERY_DUPLICATE_CHECK", "false")
+    runner = CliRunner()
+    for title, label in (("Export invoices", "billing"), ("Dark mode", "ui")):
+        assert runner.invoke(app, ["backlog", "add", title, "--label", label]).exit_code == 0
+    runner.invoke(app, ["view", "add", "Billing", "--tab", "backlog", "label=billing"])
+    runner.invoke(app, ["view", "add", "Failed", "--tab", "review", "status=failed"])
+    shown = runner.invoke(app, ["backlog", "list", "--view", "Billing"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "Export invoices" in shown.output and "Dark mode" not in shown.output, shown.output
+    both = runner.invoke(app, ["backlog", "list", "--view", "Billing", "--label", "ui"], env={"COLUMNS": "200"})
+    assert "Dark mode" in both.output and "Export invoices" not in both.output  # an option given wins
+    wrong = runner.invoke(app, ["backlog", "list", "--view", "Failed"])
+    assert wrong.exit_code == 2 and "filters the review tab, not the backlog" in wrong.output
+    queue = runner.invoke(app, ["review", "list", "--view", "Failed"])
+    assert queue.exit_code == 0, queue.output
+    assert runner.invoke(app, ["review", "list", "--view", "Nothing"]).exit_code == 2

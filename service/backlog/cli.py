@@ -346,12 +346,23 @@ def backlog_list(
         bool,
         typer.Option("--by-rank", help="In the backlog's order (ranked first), with each rank ('by hand' marked)."),
     ] = False,
+    view: Annotated[
+        str | None, typer.Option("--view", help="A saved view's filters (`refinery view list`); options given win.")
+    ] = None,
 ) -> None:
     """List backlog items (filtered by words, type, label, state and the item they are under)."""
     from service.backlog import service
+    from service.core.enums import ViewTab
     from service.core.schemas import BacklogItemPublic
+    from service.views.service import view_filters
 
     runtime = open_runtime()
+    if view is not None:
+        with refusals(), runtime.db.session() as session:
+            saved = view_filters(session, view, ViewTab.backlog)
+        search, label, parent = search or saved.get("q"), label or saved.get("label"), parent or saved.get("under")
+        item_type = item_type or saved.get("type")  # type: ignore[assignment]
+        state = saved.get("state", state) if state == "all" else state  # type: ignore[assignment]
     shown = backlog_filter(runtime, search, item_type, label, state, parent)
     with runtime.db.session() as session:
         found = service.list_items(session, limit, order="priority" if by_rank else "id", shown=shown)

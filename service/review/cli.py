@@ -38,10 +38,22 @@ def review_list(
     ] = None,
     assignee: Annotated[str | None, typer.Option(help="Given to this person ('me': your login name).")] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Given to no one.")] = False,
+    view: Annotated[
+        str | None, typer.Option("--view", help="A saved view's filters (`refinery view list`); options given win.")
+    ] = None,
 ) -> None:
     """Suggestions, newest first (pending ones by default)."""
     from service.core import suggestions
-    from service.core.enums import SuggestionKind, SuggestionStatus
+    from service.core.enums import SuggestionKind, SuggestionStatus, ViewTab
+    from service.views.service import view_filters
+
+    if view is not None:
+        with refusals(), open_runtime().db.session() as session:
+            saved = view_filters(session, view, ViewTab.review)
+        status = (saved.get("status", "pending") or "all") if status == "pending" else status
+        kind, search = kind or saved.get("kind"), search or saved.get("q")
+        assignee = assignee or ("me" if saved.get("assigned") == "me" else None)
+        unassigned = unassigned or saved.get("assigned") == "none"
 
     statuses, kinds = [*SuggestionStatus, "all"], list(SuggestionKind)
     if status not in statuses:

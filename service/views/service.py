@@ -74,6 +74,16 @@ def find_view(session: Session, ref: int | str) -> SavedView:
     return view
 
 
+def view_filters(session: Session, name: str, tab: ViewTab) -> dict[str, str]:
+    """The filters of the saved view `name`, which must be one of `tab`'s; NotFound or InvalidInput saying why."""
+    view = find_view(session, name)
+    if view.tab != tab:
+        raise InvalidInput(
+            f"the view {name!r} filters the {view.tab} tab, not the {tab}: `refinery view list --tab {tab}`"
+        )
+    return dict(parse_qsl(view.query, keep_blank_values=True))
+
+
 def remove_view(session: Session, ref: int | str, actor: str | None, anyones: bool) -> None:
     """Remove a view: one's own, or anyone's where `anyones` (an admin; everyone while accounts are off)."""
     view = find_view(session, ref)
