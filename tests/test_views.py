@@ -101,6 +101,8 @@ def test_the_cli_lists_the_backlog_and_the_queue_through_a_saved_view(cli_home, 
     assert shown.exit_code == 0 and "Export invoices" in shown.output and "Dark mode" not in shown.output, shown.output
     both = runner.invoke(app, ["backlog", "list", "--view", "Billing", "--label", "ui"], env={"COLUMNS": "200"})
     assert "Dark mode" in both.output and "Export invoices" not in both.output  # an option given wins
+    exported = runner.invoke(app, ["export", "--format", "markdown", "--view", "Billing"])
+    assert "## Export invoices" in exported.output and "## Dark mode" not in exported.output, exported.output
     wrong = runner.invoke(app, ["backlog", "list", "--view", "Failed"])
     assert wrong.exit_code == 2 and "filters the review tab, not the backlog" in wrong.output
     queue = runner.invoke(app, ["review", "list", "--view", "Failed"])

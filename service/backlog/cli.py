@@ -37,6 +37,9 @@ ItemTypeOption = Annotated[str | None, typer.Option("--type", help="feature, bug
 LabelOption = Annotated[str | None, typer.Option("--label", help="Only items with this label.")]
 StateOption = Annotated[str, typer.Option("--state", help="open, closed or all.")]
 ParentOption = Annotated[str | None, typer.Option("--parent", help="Only the items under this one, by id or key.")]
+ViewOption = Annotated[
+    str | None, typer.Option("--view", help="A saved view's filters (`refinery view list`); options given win.")
+]
 MoveUnder = Annotated[str | None, typer.Option("--parent", help="The item it goes under (an epic), by id or key.")]
 NoParent = Annotated[bool, typer.Option("--no-parent", help="Under no item.")]
 
@@ -68,12 +71,26 @@ def with_options(model: type[Any], names: dict[str, str] | None = None, **fields
 
 
 def backlog_filter(
-    runtime: Runtime, search: str | None, item_type: str | None, label: str | None, state: str, parent: str | None
+    runtime: Runtime,
+    search: str | None,
+    item_type: str | None,
+    label: str | None,
+    state: str,
+    parent: str | None,
+    view: str | None = None,
 ) -> BacklogFilter:
-    """The filter the options ask for (`parent`: an item's id or key); a CLI error naming each option at fault."""
+    """The filter the options ask for (`parent`: an item's id or key), over the saved view `view`'s when given (an
+    option given wins); a CLI error naming each option at fault."""
     from service.backlog import service
     from service.backlog.schemas import BacklogFilter
+    from service.core.enums import ViewTab
+    from service.views.service import view_filters
 
+    if view is not None:
+        with refusals(), runtime.db.session() as session:
+            saved = view_filters(session, view, ViewTab.backlog)
+        search, label, parent = search or saved.get("q"), label or saved.get("label"), parent or saved.get("under")
+        item_type, state = item_type or saved.get("type"), saved.get("state", state) if state == "all" else state
     under = None
     if parent:
         with refusals(), runtime.db.session() as session:
@@ -346,24 +363,14 @@ def backlog_list(
         bool,
         typer.Option("--by-rank", help="In the backlog's order (ranked first), with each rank ('by hand' marked)."),
     ] = False,
-    view: Annotated[
-        str | None, typer.Option("--view", help="A saved view's filters (`refinery view list`); options given win.")
-    ] = None,
+    view: ViewOption = None,
 ) -> None:
     """List backlog items (filtered by words, type, label, state and the item they are under)."""
     from service.backlog import service
-    from service.core.enums import ViewTab
     from service.core.schemas import BacklogItemPublic
-    from service.views.service import view_filters
 
     runtime = open_runtime()
-    if view is not None:
-        with refusals(), runtime.db.session() as session:
-            saved = view_filters(session, view, ViewTab.backlog)
-        search, label, parent = search or saved.get("q"), label or saved.get("label"), parent or saved.get("under")
-        item_type = item_type or saved.get("type")  # type: ignore[assignment]
-        state = saved.get("state", state) if state == "all" else state  # type: ignore[assignment]
-    shown = backlog_filter(runtime, search, item_type, label, state, parent)
+    shown = backlog_filter(runtime, search, item_type, label, state, parent, view)
     with runtime.db.session() as session:
         found = service.list_items(session, limit, order="priority" if by_rank else "id", shown=shown)
         items = [BacklogItemPublic.model_validate(i) for i in found]
@@ -397,13 +404,14 @@ def export(
     label: LabelOption = None,
     state: StateOption = "all",
     parent: ParentOption = None,
+    view: ViewOption = None,
 ) -> None:
     """Export the backlog (by priority rank), or the items the filters ask for, in a format Jira, Linear or GitHub
     imports."""
     from service.backlog import service
 
     runtime = open_runtime()
-    shown = backlog_filter(runtime, search, item_type, label, state, parent)
+    shown = backlog_filter(runtime, search, item_type, label, state, parent, view)
     try:
         content, _, count = service.export_backlog(runtime, format, shown)  # type: ignore[arg-type]
     except ValueError as exc:
