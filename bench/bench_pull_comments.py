@@ -18,11 +18,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench import publish_by_size, served
-from bench.bench_refine import item_rows
-from bench.bench_tracker import timed_job
-from service.core.tables import BacklogItem
-from tests.tracker_standin import TOKEN, USER, standin
+from bench import publish_by_size
+from bench.bench_tracker import connected, timed_job
 
 RESULTS = Path(__file__).parent / "results" / "bench_pull_comments.md"
 PER_ISSUE = 3
@@ -30,11 +27,8 @@ RUNS = 5  # pulls of each kind that can be repeated; the median is shown
 
 
 def measure(n: int) -> list[str]:
-    rows = item_rows(n, lambda _k: {"labels": ["bench"], "story_points": 3})
     out = []
-    with served({BacklogItem: rows}) as (_, client), standin() as site:
-        body = {"kind": "jira", "url": site.url, "target": "SHOP", "user": USER, "token": TOKEN}
-        client.put("/v1/tracker", json=body).raise_for_status()
+    with connected(n) as (client, site):
         assert timed_job(client, "/v1/tracker/push")[1]["created"] == n
         client.post("/v1/duplicates/search", json={"text": "warm up"}).raise_for_status()  # the index opened first
         site.jira_search_comments = 20

@@ -20,8 +20,11 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench import median_time, publish_by_size, served
 from bench.bench_refine import item_rows
@@ -44,12 +47,20 @@ def timed_job(client, path: str, body: dict | None = None) -> tuple[float, dict]
     return time.perf_counter() - started, job
 
 
-def measure(n: int) -> list[str]:
+@contextmanager
+def connected(n: int) -> Iterator[tuple[Any, Any]]:
+    """(client, stand-in) of a fresh database of N backlog items (real user stories), connected to a stand-in of
+    Jira Cloud on loopback."""
     rows = item_rows(n, lambda _k: {"labels": ["bench"], "story_points": 3})
-    out = []
     with served({BacklogItem: rows}) as (_, client), standin() as site:
         body = {"kind": "jira", "url": site.url, "target": "SHOP", "user": USER, "token": TOKEN}
         client.put("/v1/tracker", json=body).raise_for_status()
+        yield client, site
+
+
+def measure(n: int) -> list[str]:
+    out = []
+    with connected(n) as (client, site):
         bodies = median_time(lambda _r: client.get("/v1/backlog/export", params={"format": "jira_json"}), 3)
         out.append(f"| {n} | build the {n} Jira bodies (export jira_json) | - | {1000 * bodies:.0f} | 1.00 |")
         before = median_time(lambda _r: client.get("/v1/tracker/pending"), 5)

@@ -87,6 +87,10 @@ class Standin:
     comment_times: dict[int, str] = field(default_factory=dict)  # by id, when written ("2026-11-29T10:00:00.000+0000")
     jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
 
+    def has_comment(self, number: int) -> bool:
+        """Whether the comment `number` (its place, from 1, in `comments`) is there: made, and not deleted."""
+        return 0 < number <= len(self.comments) and number not in self.comments_deleted
+
     def comments_by_issue(self) -> dict[str, list[dict[str, Any]]]:
         """The comments not deleted, by issue (a key, number or identifier), oldest first, in a neutral shape:
         number, author, body, created."""
@@ -252,13 +256,13 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         return {"commentCreate": {"success": True, "comment": {"id": f"comment-{len(site.comments)}"}}}, None
     if query.startswith("mutation Edit("):
         number = int(str(variables["id"]).removeprefix("comment-") or 0)
-        if not 0 < number <= len(site.comments) or number in site.comments_deleted:
+        if not site.has_comment(number):
             return None, "Entity not found: Could not find referenced Comment."
         site.comments[number - 1] = (site.comments[number - 1][0], variables["input"]["body"])
         return {"commentUpdate": {"success": True}}, None
     if query.startswith("mutation Uncomment("):
         number = int(str(variables["id"]).removeprefix("comment-") or 0)
-        if not 0 < number <= len(site.comments) or number in site.comments_deleted:
+        if not site.has_comment(number):
             return None, "Entity not found: Could not find referenced Comment."
         site.comments_deleted.add(number)
         return {"commentDelete": {"success": True}}, None
@@ -511,7 +515,7 @@ def standin() -> Iterator[Standin]:
                 self._answer(200, {"comments": page, "startAt": start, "maxResults": most, "total": total})
             elif method == "DELETE" and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment/(\d+)", path)):
                 number = int(said[2]) - 30000
-                found = 0 < number <= len(site.comments) and number not in site.comments_deleted
+                found = site.has_comment(number)
                 site.comments_deleted.add(number)
                 self._answer(204 if found else 404, None if found else {"errorMessages": ["Comment not found"]})
             elif method in ("POST", "PUT") and (said := re.fullmatch(r"/issue/([A-Z]+-\d+)/comment(?:/(\d+))?", path)):
@@ -545,7 +549,7 @@ def standin() -> Iterator[Standin]:
             number = int(edited) - 30000 if edited else 0
             if key not in site.issues:
                 self._answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
-            elif edited and (not 0 < number <= len(site.comments) or number in site.comments_deleted):
+            elif edited and (not site.has_comment(number)):
                 self._answer(404, {"errorMessages": [f"Can not find a comment for the id: {edited}."]})
             elif not (
                 isinstance(said, str) and said.strip() if v2 else isinstance(said, dict) and _adf().is_valid(said)
@@ -630,12 +634,12 @@ def standin() -> Iterator[Standin]:
                 )
             elif edited and self.command == "DELETE":
                 number = int(edited[1]) - 40000
-                found = 0 < number <= len(site.comments) and number not in site.comments_deleted
+                found = site.has_comment(number)
                 site.comments_deleted.add(number)
                 self._answer(204 if found else 404, None if found else {"message": "Not Found"})
             elif edited and self.command == "PATCH":
                 number = int(edited[1]) - 40000
-                if not 0 < number <= len(site.comments) or number in site.comments_deleted:
+                if not site.has_comment(number):
                     self._answer(404, {"message": "Not Found"})
                     return
                 site.comments[number - 1] = (site.comments[number - 1][0], body["body"])

@@ -42,11 +42,7 @@ def me(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Me:
     secret = request.cookies.get(SESSION_COOKIE) if principal.via == CredentialKind.session else None
     with runtime.db.session() as session:
         user = service.get_user(session, principal.name)
-    return Me(
-        auth=True, name=principal.name, role=principal.role, csrf_token=secret and service.csrf_token(secret),
-        email=user.email, email_notifications=user.email_notifications, mail_every=user.mail_every,
-        mail=bool(runtime.settings.smtp_host),
-    )  # fmt: skip
+    return _me(user, principal.role, secret, runtime.settings)
 
 
 @router.patch("/v1/auth/me", response_model=Me, responses={409: {}, 422: {}})
@@ -89,8 +85,13 @@ def _signed_in(
         SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
+    return _me(user, role, secret, settings)
+
+
+def _me(user: User, role: Role | None, secret: str | None, settings: Settings) -> Me:
+    """Who is signed in, and their e-mail settings; with a desk session's `secret`, its CSRF token."""
     return Me(
-        auth=True, name=user.name, role=role, csrf_token=service.csrf_token(secret), email=user.email,
+        auth=True, name=user.name, role=role, csrf_token=secret and service.csrf_token(secret), email=user.email,
         email_notifications=user.email_notifications, mail_every=user.mail_every, mail=bool(settings.smtp_host),
     )  # fmt: skip
 

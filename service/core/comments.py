@@ -14,7 +14,7 @@ from service.core import outbox
 from service.core.enums import WebhookEvent
 from service.core.errors import Conflict, Forbidden, NotFound
 from service.core.suggestions import get_suggestion
-from service.core.tables import BacklogItem, Comment, CommentRemoval, Suggestion, utcnow
+from service.core.tables import BacklogItem, Comment, CommentRemoval, Suggestion, sent_where, utcnow
 
 PERHAPS = "?"  # the comment id of an item's comment whose post's answer was lost: "jira:SHOP-3@?" (perhaps posted)
 
@@ -66,10 +66,9 @@ def get_comment(session: Session, thread: Thread, comment_id: int, changing: str
     if comment is None or (comment.suggestion_id, comment.item_id) != thread:
         raise NotFound(f"{thread} has no comment {comment_id}")
     if changing and comment.from_tracker:
-        where = (comment.sent_as or "").rpartition("@")[0].partition(":")[2]
         raise Conflict(
-            f"comment {comment_id} was written on {where} in the tracker, not here: {changing} it there; the next "
-            "pull brings the change"
+            f"comment {comment_id} was written on {sent_where(comment.sent_as or '')[1]} in the tracker, not here: "
+            f"{changing} it there; the next pull brings the change"
         )
     return comment
 

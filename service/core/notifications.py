@@ -23,7 +23,16 @@ from sqlalchemy.orm import Session
 
 from service.core.enums import NotificationReason, WebhookEvent
 from service.core.summaries import one_line, summary
-from service.core.tables import BacklogItem, Comment, Membership, Notification, Subscription, Suggestion, User
+from service.core.tables import (
+    BacklogItem,
+    Comment,
+    Membership,
+    Notification,
+    Subscription,
+    Suggestion,
+    User,
+    sent_where,
+)
 
 
 class Queued(Protocol):
@@ -55,7 +64,11 @@ def write(session: Session, events: Iterable[Queued]) -> list[Notification]:
     """Add the inbox lines of this transaction's events; the lines made (with their ids)."""
     made: list[Notification] = []
     accounts: bool | None = None  # accounts are on: read once, at the first event that tells anyone
+    events = list(events)
+    followed = _followed_items(session, [q.item_id for q in events if q.event == WebhookEvent.item_updated])
     for queued in events:
+        if queued.event == WebhookEvent.item_updated and queued.item_id not in followed:
+            continue  # no one follows it: nothing to look up (a bulk edit's items, mostly)
         about = _about(session, queued)
         if about is None:
             continue
@@ -138,6 +151,17 @@ def followers(session: Session, about: Suggestion | BacklogItem, before: int | N
     return [name for name in dict.fromkeys(named) if name and chose.get(name, True)]
 
 
+def _followed_items(session: Session, item_ids: list[int | None]) -> set[int]:
+    """Those of the items someone may follow (a comment with an author in its thread, or someone watching it), read
+    for all at once."""
+    ids = [i for i in item_ids if i is not None]
+    if not ids:
+        return set()
+    authored = select(Comment.item_id).where(Comment.item_id.in_(ids), Comment.author.is_not(None))
+    watched = select(Subscription.item_id).where(Subscription.item_id.in_(ids), Subscription.watching.is_(True))
+    return set(session.scalars(authored)) | set(session.scalars(watched))
+
+
 def _members(session: Session, project_id: int, names: Iterable[str]) -> set[str]:
     """Which of `names` are members of the project (once accounts are on; before, anyone may be told)."""
     query = (
@@ -164,7 +188,7 @@ def line(
     if comment is not None:
         verb = "mentioned you on" if reason == NotificationReason.mentioned else "commented on"
         if comment.from_tracker:  # read by a pull: it names no one here
-            verb = f"commented in {TRACKER_NAMES.get(str(comment.sent_as).partition(':')[0], 'the tracker')} on"
+            verb = f"commented in {TRACKER_NAMES.get(sent_where(comment.sent_as or '')[0], 'the tracker')} on"
         return f"{who} {verb} {subject}: {one_line(comment.text, SHOWN_TEXT)}"
     if isinstance(about, BacklogItem):  # an edit
         changed = queued.changed or {}

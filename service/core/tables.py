@@ -154,6 +154,14 @@ class SuggestionEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def sent_where(sent_as: str) -> tuple[str, str, str]:
+    """Where a comment is in its tracker, as `Comment.sent_as` names it: ("jira", "SHOP-3", "10001") of
+    "jira:SHOP-3@10001"."""
+    there, _, comment_id = sent_as.rpartition("@")
+    kind, _, key = there.partition(":")
+    return kind, key, comment_id
+
+
 class Comment(ProjectScoped, Base):
     """A person's remark on a suggestion (a question to the team, why it is held), kept whatever its status, or on a
     backlog item (an answer to an open question, a decision in refinement); not a change to either, so in neither's

@@ -38,8 +38,8 @@ class Linear:
         self._team: dict[str, Any] | None = None
 
     def _run(self, query: str, variables: dict[str, Any], what: str, once: bool = False) -> dict[str, Any]:
-        """The query's `data`; GraphQL errors as TrackerError (Refused for credentials), rate limits retried; `once`
-        as `Http.call` has it."""
+        """The query's `data`; GraphQL errors as TrackerError (Refused for credentials, Gone for an id Linear does not
+        know), rate limits retried; `once` as `Http.call` has it."""
         for attempt in range(ATTEMPTS):
             response = self.http.call("POST", "/graphql", {"query": query, "variables": variables}, once=once)
             body = response.json() if "json" in response.headers.get("content-type", "") else {}
@@ -54,7 +54,9 @@ class Linear:
             if kinds & LINEAR_REFUSED:
                 raise Refused(f"Linear refused the request ({said}): check the API key and its team access")
             if errors or response.status_code >= 300 or not body.get("data"):
-                raise TrackerError(f"Linear did not {what} ({response.status_code}: {said or detail(response)})")
+                gone = any(str(e.get("message") or "").startswith("Entity not found") for e in errors)
+                failed = Gone if gone else TrackerError  # Linear's answer for an id it does not know
+                raise failed(f"Linear did not {what} ({response.status_code}: {said or detail(response)})")
             return body["data"]
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -184,28 +186,17 @@ class Linear:
         return str(made["commentCreate"]["comment"]["id"])
 
     def edit_comment(self, key: str, comment_id: str, text: str) -> None:
-        """Change the comment `comment_id` (on the issue `key`) to `text` (Markdown); Gone when Linear has no such
-        comment ("Entity not found")."""
-        try:
-            self._run(
-                "mutation Edit($id: String!, $input: CommentUpdateInput!) { commentUpdate(id: $id, input: $input) "
-                "{ success } }",
-                {"id": comment_id, "input": {"body": text}}, f"update comment {comment_id} on {key}",
-            )  # fmt: skip
-        except Refused:
-            raise
-        except TrackerError as exc:
-            raise (Gone(str(exc)) if "Entity not found" in str(exc) else exc) from None
+        """Change the comment `comment_id` (on the issue `key`) to `text` (Markdown)."""
+        self._run(
+            "mutation Edit($id: String!, $input: CommentUpdateInput!) { commentUpdate(id: $id, input: $input) "
+            "{ success } }",
+            {"id": comment_id, "input": {"body": text}}, f"update comment {comment_id} on {key}",
+        )  # fmt: skip
 
     def delete_comment(self, key: str, comment_id: str) -> None:
-        """Delete the comment `comment_id` (on the issue `key`); Gone when Linear has no such comment."""
-        try:
-            self._run("mutation Uncomment($id: String!) { commentDelete(id: $id) { success } }",
-                      {"id": comment_id}, f"delete comment {comment_id} on {key}")  # fmt: skip
-        except Refused:
-            raise
-        except TrackerError as exc:
-            raise (Gone(str(exc)) if "Entity not found" in str(exc) else exc) from None
+        """Delete the comment `comment_id` (on the issue `key`)."""
+        self._run("mutation Uncomment($id: String!) { commentDelete(id: $id) { success } }",
+                  {"id": comment_id}, f"delete comment {comment_id} on {key}")  # fmt: skip
 
     def blockers(self, key: str) -> dict[str, str]:
         """The issues `key` is blocked by: the `blocks` relations of other issues to it, with their ids."""

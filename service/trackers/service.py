@@ -42,7 +42,15 @@ from service.core.comments import PERHAPS
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
-from service.core.tables import BacklogItem, Comment, CommentRemoval, PullJob, TrackerConnection, utcnow
+from service.core.tables import (
+    BacklogItem,
+    Comment,
+    CommentRemoval,
+    PullJob,
+    TrackerConnection,
+    sent_where,
+    utcnow,
+)
 from service.trackers.github import GitHub
 from service.trackers.http import Gone, Refused, Sent, Tracker, TrackerError, Unsure
 from service.trackers.jira import Jira
@@ -590,9 +598,9 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
                 there_now.pop(found or "", None)
             if sent_as is None:
                 sent_as = f"{row.kind}:{key}@{tracker.comment(key, text)}"
-            elif not posting:  # "jira:SHOP-3@10001": the issue and the comment it was posted as
-                there, _, posted = sent_as.rpartition("@")
-                tracker.edit_comment(there.partition(":")[2], posted, text)
+            elif not posting:
+                _, there, posted = sent_where(sent_as)
+                tracker.edit_comment(there, posted, text)
         except Refused:
             raise
         except Unsure as exc:  # perhaps posted: the next push looks for it on the issue first
@@ -618,9 +626,8 @@ def _remove_comments(
     already is done too; how many were deleted, and what failed (tried by the next push)."""
     done = 0
     for removal_id, sent_as in removals:
-        there, _, posted = sent_as.rpartition("@")
         try:
-            tracker.delete_comment(there.partition(":")[2], posted)
+            tracker.delete_comment(*sent_where(sent_as)[1:])
             done += 1
         except Refused:
             raise

@@ -24,14 +24,19 @@ export function apply(tab, query) {
   }
 }
 
-// The tab's address as its filters now stand: only those not at their defaults.
-export function hashOf(tab) {
+// The tab's filters as they now stand, as an address writes them: only those not at their defaults.
+function queryOf(tab) {
   const params = new URLSearchParams();
   for (const [name, id] of Object.entries(FILTERS[tab] || {})) {
     const value = $(id).value.trim();
     if (value !== initial(tab, name)) params.set(name, value);
   }
-  const query = params.toString();
+  return params.toString();
+}
+
+// The tab's address as its filters now stand.
+export function hashOf(tab) {
+  const query = queryOf(tab);
   return query ? `${tab}?${query}` : tab;
 }
 
@@ -65,8 +70,7 @@ export function savedViews(tab) {
     const name = prompt("Name this view (everyone in the project sees it):");
     if (!name?.trim()) return;
     try {
-      const query = hashOf(tab).split("?")[1] || "";
-      const view = await api("/v1/views", { method: "POST", json: { name: name.trim(), tab, query } });
+      const view = await api("/v1/views", { method: "POST", json: { name: name.trim(), tab, query: queryOf(tab) } });
       await refresh(tab);
       flash(`View "${view.name}" saved.`);
     } catch (error) {
@@ -104,7 +108,7 @@ export async function refresh(tab) {
 export function mark(tab) {
   const list = lists[tab];
   if (!list) return;
-  const shown = list.views.find((v) => v.query === (hashOf(tab).split("?")[1] || ""));
+  const shown = list.views.find((v) => v.query === queryOf(tab));
   list.pick.value = shown ? String(shown.id) : "";
   list.remove.hidden = !shown;
 }
