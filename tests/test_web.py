@@ -1184,6 +1184,10 @@ def test_a_saved_view_is_chosen_from_the_list_by_anyone_in_the_project_and_remov
     expect(page.locator("#flash")).to_contain_text('View "Billing" removed.')
     expect(views.locator("option")).to_have_text(["Saved views…", "Billing bugs"])
     expect(page.locator("#tab-review .saved-views option")).to_have_text(["No saved views yet"])  # the queue's own
+    starred = {"name": "Exports", "tab": "backlog", "query": "q=export*"}  # stored as q=export%2A: still marked
+    assert httpx.post(f"{desk}/v1/views", json=starred, timeout=60).json()["query"] == "q=export%2A"
+    visit(page, "/#backlog?q=export*")
+    expect(views.locator("option:checked")).to_have_text("Exports")
 
 
 def test_upload_shows_job_progress_and_a_bad_file_shows_what_to_fix(page: Page, tmp_path):

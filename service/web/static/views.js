@@ -104,11 +104,16 @@ export async function refresh(tab) {
   mark(tab);
 }
 
+// A query's filters in one form whatever its order and encoding (the server writes "*" as "%2A", a browser "~" as
+// "%7E"), to compare a saved view's with those shown.
+const filtersOf = (query) => [...new URLSearchParams(query)].map(([k, v]) => `${k}=${v}`).sort().join("\n");
+
 // Chooses in the list the saved view whose filters are those shown (none: "Saved views…").
 export function mark(tab) {
   const list = lists[tab];
   if (!list) return;
-  const shown = list.views.find((v) => v.query === queryOf(tab));
+  const showing = filtersOf(queryOf(tab));
+  const shown = list.views.find((v) => filtersOf(v.query) === showing);
   list.pick.value = shown ? String(shown.id) : "";
   list.remove.hidden = !shown;
 }
