@@ -912,12 +912,15 @@ def test_a_pull_reads_the_comments_written_in_the_tracker_into_the_items_thread_
         connect(client, site, kind)
         assert push(client)["comments_sent"] == 1
         for text, author in (("And GBP?", "Jo Park"), ("Finance says EUR first", "Kim Lee"), ("Agreed", "Jo Park")):
-            written_there(site, kind, issue, text, author)  # Jira's search gives 2 of the 4: the rest are asked for
+            written_there(site, kind, issue, text, author)  # Jira's search (and Linear's page) gives 2 of the 4
         site.calls.clear()
         assert pull(client)["status"] == "done"
         if kind == "github":  # the repository's comments in one listing, not a call an issue
             read = [c.path.split("?")[0] for c in site.calls if c.method == "GET" and "comments" in c.path]
             assert read == ["/repos/acme/shop/issues/comments"], read
+        if kind == "linear":  # the rest of the thread: one more page
+            pages = [c.body for c in site.calls if str(c.body.get("query", "")).startswith("query Comments(")]
+            assert len(pages) == 1 and pages[0]["variables"]["after"] == "2", pages
         thread = client.get(f"/v1/backlog/{first}/comments").json()
         assert [(c["author"], c["text"], c["from_tracker"]) for c in thread] == [
             ("ana", "EUR only", False), ("Jo Park", "And GBP?", True), ("Kim Lee", "Finance says EUR first", True),

@@ -86,6 +86,7 @@ class Standin:
     comment_authors: dict[int, str] = field(default_factory=dict)  # by id, those not the token's user's
     comment_times: dict[int, str] = field(default_factory=dict)  # by id, when written ("2026-11-29T10:00:00.000+0000")
     jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
+    linear_comment_page: int = 2  # how many comments a page of Linear's has (Linear's own: 50 unless asked)
 
     def has_comment(self, number: int) -> bool:
         """Whether the comment `number` (its place, from 1, in `comments`) is there: made, and not deleted."""
@@ -228,6 +229,11 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         if found is None:
             return None, "Entity not found: Issue"
         return {"issue": {**_linear_issue(site, found), "team": {"key": site.team}}}, None
+    if query.startswith("query Comments("):
+        found = issues.get(variables["id"])
+        if found is None:
+            return None, "Entity not found"
+        return {"issue": {"comments": _linear_comments(site, found["identifier"], int(variables["after"]))}}, None
     if query.startswith("query Blockers("):
         found = issues.get(variables["id"])
         if found is None:
@@ -394,10 +400,19 @@ def _linear_issue(site: Standin, issue: dict[str, Any]) -> dict[str, Any]:
                                   ["identifier"]}} for r in site.relations.values() if r["issueId"] == issue["id"]]},
          "inverseRelations": {"nodes": [{"type": r["type"], "issue": {"identifier": by_id[r["issueId"]]["identifier"]}}
                                         for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]},
-         "comments": {"nodes": [{"id": f"comment-{c['number']}", "body": c["body"], "user": {"name": c["author"]},
-                                 "createdAt": c["created"].replace(".000+0000", "Z")}
-                                for c in site.comment_nodes(issue["identifier"])]}}
+         "comments": _linear_comments(site, issue["identifier"], 0)}
     )  # fmt: skip
+
+
+def _linear_comments(site: Standin, identifier: str, start: int) -> dict[str, Any]:
+    """A page of an issue's comments from the `start`-th, as Linear gives it (the cursor: where the next starts)."""
+    nodes = site.comment_nodes(identifier, start)
+    page = nodes[: site.linear_comment_page]
+    return {
+        "nodes": [{"id": f"comment-{c['number']}", "body": c["body"], "user": {"name": c["author"]},
+                   "createdAt": c["created"].replace(".000+0000", "Z")} for c in page],
+        "pageInfo": {"hasNextPage": len(nodes) > len(page), "endCursor": str(start + len(page))},
+    }  # fmt: skip
 
 
 @contextmanager

@@ -14,12 +14,13 @@ from service.core.enums import TrackerKind
 from service.trackers.http import ATTEMPTS, PAGE, TIMEOUT_S, Gone, Http, Refused, Sent, TrackerError, detail, wait_s
 
 LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
+COMMENTS = "nodes { id body createdAt user { name } } pageInfo { hasNextPage endCursor }"  # a page of an issue's
 READ = (
     "id identifier title description priority estimate labels { nodes { name } } parent { identifier } "
     "state { type name } relations { nodes { type relatedIssue { identifier } } } "
     "inverseRelations { nodes { type issue { identifier } } } "
-    "comments { nodes { id body createdAt user { name } } }"
-)  # an issue's fields the linear_json import reads (the first 50 relations and comments of each)
+    f"comments {{ {COMMENTS} }}"
+)  # an issue's fields the linear_json import reads (the first 50 relations of each; its comments, all: _thread)
 
 
 class Linear:
@@ -234,7 +235,23 @@ class Linear:
             raise
         except TrackerError:
             return None  # Linear answers an unknown issue with an error, not a null
-        return found if found and (found.get("team") or {}).get("key") == self.team_key else None
+        if not found or (found.get("team") or {}).get("key") != self.team_key:
+            return None
+        return self._thread(found)
+
+    def _thread(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """The issue with every comment: the rest of a thread longer than the page the issue came with is read, a
+        page per call."""
+        thread = issue.get("comments") or {"nodes": []}
+        while (thread.get("pageInfo") or {}).get("hasNextPage"):
+            more = self._run(
+                "query Comments($id: String!, $after: String) { issue(id: $id) { "
+                f"comments(first: {PAGE}, after: $after) {{ {COMMENTS} }} }} }}",
+                {"id": issue["id"], "after": thread["pageInfo"]["endCursor"]},
+                f"read the comments of {issue.get('identifier')}",
+            )["issue"]["comments"]
+            thread = {"nodes": [*thread["nodes"], *more["nodes"]], "pageInfo": more["pageInfo"]}
+        return issue | {"comments": thread}
 
     def issues(self, fields: str = READ) -> Iterator[list[dict[str, Any]]]:
         """The team's issues, a page at a time, with `fields` (default: what the `linear_json` import reads, blocks
@@ -246,7 +263,7 @@ class Linear:
                 f"first: {PAGE}, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}",
                 {"key": self.team_key, "after": after}, f"list the issues of team {self.team_key}",
             )["issues"]  # fmt: skip
-            yield found["nodes"]
+            yield [self._thread(i) for i in found["nodes"]] if "comments {" in fields else found["nodes"]
             if not found["pageInfo"]["hasNextPage"]:
                 return
             after = found["pageInfo"]["endCursor"]
