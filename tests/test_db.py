@@ -47,7 +47,8 @@ def test_what_an_older_database_lacks_is_added_and_its_rows_kept(settings):
         ]
         assert connection.execute(text("SELECT count(*) FROM suggestions WHERE evidence IS NULL")).scalar() == 4
         assert connection.execute(text("SELECT count(*) FROM conversations")).scalar() == 0
-    assert "ix_backlog_items_parent_id" in {i["name"] for i in inspect(database.engine).get_indexes("backlog_items")}
+    indexes = {i["name"] for i in inspect(database.engine).get_indexes("backlog_items")}
+    assert "ix_backlog_items_parent_id_project_id" in indexes  # by the item's epic in the project (0027)
     database.engine.dispose()
 
 
@@ -59,3 +60,27 @@ def test_an_older_database_without_a_required_column_is_refused_unchanged(settin
     engine = create_engine(settings.db_url.replace("postgresql://", "postgresql+psycopg://", 1))
     assert "conversations" not in inspect(engine).get_table_names()  # nothing was changed: all or nothing
     engine.dispose()
+
+
+PARENTS = {"backlog_items.parent_id", "tickets.theme_id", "comments.sent_as"}  # lookups that are not foreign keys
+
+
+def test_a_lookup_by_a_rows_parent_in_the_project_reads_that_parents_rows_only(tmp_path):
+    """The project scope adds `project_id = ?` to every query; by a row's parent (its item, suggestion, thread,
+    webhook, job), SQLite must not read it through the project's own index, every row of the project (0027)."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'plans.db'}")
+    Base.metadata.create_all(engine)
+    walked = []
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            if "project_id" not in table.c:
+                continue
+            for column in table.c:
+                if column.name == "project_id" or not (column.foreign_keys or f"{table.name}.{column.name}" in PARENTS):
+                    continue
+                query = f"EXPLAIN QUERY PLAN SELECT * FROM {table.name} WHERE {column.name} = 1 AND project_id = 1"
+                plan = connection.execute(text(query)).fetchall()[0][3]
+                if f"ix_{table.name}_project_id " in plan or "SCAN" in plan:
+                    walked.append(f"{table.name}.{column.name}: {plan}")
+    engine.dispose()
+    assert walked == []

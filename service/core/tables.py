@@ -66,11 +66,23 @@ class ProjectScoped:
     )
 
 
+def scoped_index(table: str, column: str) -> Index:
+    """An index on a project's rows by `column` (their item, suggestion, thread, webhook): the project scope adds
+    `project_id = ?` to every query, and SQLite without statistics then reads a lookup by the parent through the
+    project's own index, every row of the project (an item list's comment counts: 0.19 s at 1,000 items and 3,000
+    comments, 0.004 s with this; `bench/bench_refine.py`)."""
+    return Index(f"ix_{table}_{column}_project_id", column, "project_id")
+
+
 class BacklogItem(ProjectScoped, Base):
     """Accepted work. Rows are created only by a person accepting a suggestion, or by an import."""
 
     __tablename__ = "backlog_items"
-    __table_args__ = (UniqueConstraint("project_id", "external_id", name="uq_backlog_items_project_external_id"),)
+    __table_args__ = (
+        scoped_index("backlog_items", "parent_id"),
+        scoped_index("backlog_items", "source_suggestion_id"),
+        UniqueConstraint("project_id", "external_id", name="uq_backlog_items_project_external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -82,7 +94,7 @@ class BacklogItem(ProjectScoped, Base):
     story: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source_suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
     merged_into_id: Mapped[int | None] = mapped_column(Integer)
-    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the epic a split made this a child of
+    parent_id: Mapped[int | None] = mapped_column(Integer)  # the epic a split made this a child of
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # customer evidence attached by review
     priority_score: Mapped[float | None]
     priority_rank: Mapped[int | None] = mapped_column(Integer)
@@ -103,9 +115,10 @@ class ItemEvent(ProjectScoped, Base):
     changes), with the changed fields before and after."""
 
     __tablename__ = "item_events"
+    __table_args__ = (scoped_index("item_events", "item_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id"))
     action: Mapped[str] = mapped_column(String(20))  # ItemAction
     actor: Mapped[str | None] = mapped_column(String(200))
     before: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -168,17 +181,22 @@ class Comment(ProjectScoped, Base):
     history. Exactly one of `suggestion_id` and `item_id` is set: the thread it is in."""
 
     __tablename__ = "comments"
-    __table_args__ = (CheckConstraint("(suggestion_id IS NULL) <> (item_id IS NULL)", name="ck_comments_one_thread"),)
+    __table_args__ = (
+        scoped_index("comments", "suggestion_id"),
+        scoped_index("comments", "item_id"),
+        scoped_index("comments", "sent_as"),
+        CheckConstraint("(suggestion_id IS NULL) <> (item_id IS NULL)", name="ck_comments_one_thread"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id"))
     author: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column()  # its author's last change of the text
     # an item's comment as its tracker names it, "jira:SHOP-3@10001": posted there by a push, or read from there
-    sent_as: Mapped[str | None] = mapped_column(String(300), index=True)
+    sent_as: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None] = mapped_column()  # when a push posted (or last updated) it there
     from_tracker: Mapped[bool] = mapped_column(default=False, server_default=false())  # written there, read by a pull
 
@@ -215,6 +233,9 @@ class Notification(ProjectScoped, Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
+        scoped_index("notifications", "suggestion_id"),
+        scoped_index("notifications", "item_id"),
+        scoped_index("notifications", "comment_id"),
         Index("ix_notifications_unread", "recipient", "project_id", "read_at"),  # a person's unread
         Index(  # the lines a mail round looks at: unread, not yet mailed, of the people due (service.inbox.mail)
             "ix_notifications_unmailed",
@@ -228,9 +249,9 @@ class Notification(ProjectScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(200), index=True)
     reason: Mapped[str] = mapped_column(String(20))  # NotificationReason
-    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"), index=True)
-    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     actor: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)  # one line, as it was said then
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -242,9 +263,10 @@ class CommentRemoval(ProjectScoped, Base):
     """A comment deleted here that a push had posted on its item's issue: the next push deletes it there too."""
 
     __tablename__ = "comment_removals"
+    __table_args__ = (scoped_index("comment_removals", "item_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"))
     sent_as: Mapped[str] = mapped_column(String(300))  # as the comment was posted: "jira:SHOP-3@10001"
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -256,14 +278,16 @@ class Subscription(ProjectScoped, Base):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
+        scoped_index("subscriptions", "suggestion_id"),
+        scoped_index("subscriptions", "item_id"),
         UniqueConstraint("suggestion_id", "person", name="uq_subscriptions_suggestion_person"),
         UniqueConstraint("item_id", "person", name="uq_subscriptions_item_person"),
         CheckConstraint("(suggestion_id IS NULL) <> (item_id IS NULL)", name="ck_subscriptions_one_thread"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"))
     person: Mapped[str] = mapped_column(String(200))
     watching: Mapped[bool]  # False: muted
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -301,9 +325,10 @@ class WebhookDelivery(ProjectScoped, Base):
     """One event for one webhook: written in the transaction that made the event, sent (and retried) afterwards."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (scoped_index("webhook_deliveries", "webhook_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(40))  # WebhookEvent
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), index=True, default=DeliveryStatus.pending)
@@ -351,11 +376,15 @@ class TicketRow(ProjectScoped, Base):
     """A customer ticket or review. The original text stays here; only `redacted` ever reaches a model."""
 
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("project_id", "key", name="uq_tickets_project_key"),)
+    __table_args__ = (
+        scoped_index("tickets", "job_id"),
+        scoped_index("tickets", "theme_id"),
+        UniqueConstraint("project_id", "key", name="uq_tickets_project_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400))  # source:id, or hash:<sha256> of the text; unique in its project
-    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"))
     source: Mapped[str] = mapped_column(String(300))
     external_id: Mapped[str | None] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(Text, default="")
@@ -366,7 +395,7 @@ class TicketRow(ProjectScoped, Base):
     redactions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     category: Mapped[str | None] = mapped_column(String(20))
     category_score: Mapped[float | None]
-    theme_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    theme_id: Mapped[int | None] = mapped_column(Integer)
     processed_at: Mapped[datetime | None]
 
 
@@ -374,9 +403,10 @@ class ThemeRow(ProjectScoped, Base):
     """A group of a job's tickets about one thing, and the suggestion made from it (exactly once)."""
 
     __tablename__ = "themes"
+    __table_args__ = (scoped_index("themes", "job_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"), index=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id"))
     ticket_ids: Mapped[list[Any]] = mapped_column(JSON)  # most typical first
     cohesion: Mapped[float]
     suggestion_id: Mapped[int | None] = mapped_column(Integer)
@@ -505,8 +535,9 @@ class ConversationJob(ProjectScoped, JobColumns, Base):
     """Reading one conversation: chunks done (`processed` of `total`), suggestions made, quotes checked."""
 
     __tablename__ = "conversation_jobs"
+    __table_args__ = (scoped_index("conversation_jobs", "conversation_id"),)
 
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     suggestions: Mapped[int] = mapped_column(Integer, default=0)
     quotes_checked: Mapped[int] = mapped_column(Integer, default=0)
     quotes_dropped: Mapped[int] = mapped_column(Integer, default=0)
