@@ -7,7 +7,9 @@ in one process and on the same index, three ways to find each item's duplicates:
   stored      batched, with the item's own vectors read from the index instead of encoded (the service now).
 Each row checks that the variant finds the same duplicates as the first one. Then the whole queue call, again with
 nothing changed, and after 1 item, then 10 were re-worded and after a new draft (the queue keeps its findings and
-searches again only what the change can touch), each checked against every item's findings computed afresh.
+searches again only what the change can touch), each checked against every item's findings computed afresh. Last,
+the queue with a pending rewrite on every item, then with 3 comments on every item as well (the queue reads the
+threads to mark the rewrites that did not read them; the median of 5 calls).
 Run: .venv/bin/python -m bench.bench_refine [--items 300 1000]
 """
 
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import publish_by_size
+from bench import median_time, publish_by_size
 from evals.bug_reports import DATA_DIR
 from pipelines.quality import Finding
 from service import duplicates
@@ -30,7 +32,7 @@ from service.core.enums import SuggestionKind
 from service.core.runtime import Runtime
 from service.core.settings import Settings
 from service.core.suggestions import Proposal, create_suggestion
-from service.core.tables import BacklogItem
+from service.core.tables import BacklogItem, Comment
 from service.duplicates import detector, item_document
 from service.duplicates.index import SEARCH_BATCH, SEARCHABLE, in_this_project, items_duplicates
 from service.refinement import service
@@ -119,7 +121,35 @@ def measure(n: int) -> list[str]:
         rows.append(f"| {len(items)} | queue after {name} | {seconds:.2f} | {1000 * seconds / len(items):.1f} | "
                     f"{seconds / base_seconds:.3f} | {same}/{len(items)} the same findings as all checked afresh "
                     f"(scores within {max(moved, default=0):.2f}) |")  # fmt: skip
+    for name, change in (("every item with a pending rewrite", lambda: pend(runtime, items)),
+                         ("and 3 comments on every item", lambda: discuss(runtime, items, 3))):  # fmt: skip
+        change()
+        seconds = median_time(lambda _: service.queue(runtime, len(items)), 5)  # one call alone varies 5x here
+        marked = sum(changed for row in service.queue(runtime, len(items)) for _, _, changed in row["suggestions"])
+        rows.append(f"| {len(items)} | queue, {name} | {seconds:.2f} | {1000 * seconds / len(items):.1f} | "
+                    f"{seconds / base_seconds:.3f} | {marked} rewrites marked thread_changed |")  # fmt: skip
     return rows
+
+
+def pend(runtime: Runtime, items: list[BacklogItem]) -> None:
+    """A pending rewrite of every item, as a refinement run leaves them."""
+    story = {"item_type": "feature", "title": "Rewritten", "persona": "user", "goal": "to do it", "benefit": "it helps",
+             "labels": [], "assumptions": [], "open_questions": [],
+             "acceptance_criteria": [{"given": "a", "when": "b", "then": f"c {n}"} for n in (1, 2)]}  # fmt: skip
+    with runtime.db.session() as session:
+        for item in fresh_items(runtime):
+            made_from = {"backlog_item_id": item.id, "fingerprint": service.fingerprint(item, SuggestionKind.rewrite)}
+            create_suggestion(session, SuggestionKind.rewrite, Proposal(story, "fake", "fake", "bench"), made_from)
+
+
+def discuss(runtime: Runtime, items: list[BacklogItem], each: int) -> None:
+    """`each` comments on every item's thread."""
+    with runtime.db.session() as session:
+        session.add_all(
+            Comment(item_id=item.id, author="bench", text=f"Answer {n}: finance needs it by the month end.")
+            for item in items
+            for n in range(each)
+        )
 
 
 def reword(runtime: Runtime, items: list[BacklogItem]) -> None:

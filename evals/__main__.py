@@ -26,6 +26,7 @@ from evals.suites import (
     pii,
     prioritization,
     quality,
+    rewrite,
     split,
 )
 from evals.task import SPLITS, EvalError, EvalOptions
@@ -40,6 +41,7 @@ SUITES = {
     "estimate": estimate,
     "quality": quality,
     "split": split,
+    "rewrite": rewrite,
     "meetings": meetings,
     "conversations": conversations,
     "injection": injection,

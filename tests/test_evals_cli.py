@@ -93,6 +93,7 @@ def test_every_suite_has_the_one_run_shape():
         "quality",
         "estimate",
         "split",
+        "rewrite",
         "meetings",
         "conversations",
         "pii",
@@ -333,3 +334,21 @@ def test_estimate_model_check_scores_the_model_alone_and_with_comparables(tmp_pa
     assert summary["model_with_comparables"]["answered"] == 3 and summary["model_with_comparables"]["mae"] == 1.333
     without = suite.model_check(fake_llm([points] * 2), "dev", 1, log=lambda _: None, alone=False)["summary"]
     assert "model_alone" not in without and without["model_with_comparables"]["answered"] == 2
+
+
+def test_the_rewrite_suite_takes_out_what_the_thread_answers_and_scores_whether_the_rewrite_kept_it():
+    from evals.suites.rewrite import items, score
+    from pipelines.llm import StructuredResult
+    from pipelines.models import StoryDraft
+    from tests.conftest import story_json
+
+    built = items("dev", 4)
+    assert [i["gap"] for i in built] == ["benefit", "persona", "benefit", "persona"]
+    for item in built:
+        assert item["answer"].lower() not in item["text"].lower() and item["answer"] in item["comment"]
+    benefit = built[0]
+    kept = StoryDraft.model_validate_json(story_json(benefit=benefit["answer"], open_questions=["Why is it needed?"]))
+    lost = StoryDraft.model_validate_json(story_json(benefit="it is nicer", open_questions=[]))
+    said = score(benefit, StructuredResult(value=kept, error=None, raw="", record=None))
+    assert said["answer_kept"] and said["asked_again"] and said["open_questions"] == 1
+    assert not score(benefit, StructuredResult(value=lost, error=None, raw="", record=None))["answer_kept"]

@@ -79,8 +79,8 @@ def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_pat
 
 
 def test_refinement_with_the_local_model_rewrites_splits_and_estimates(local_llm, tmp_path):
-    """Quality findings, a rewrite and a split by the real model, and an estimate from comparables found by the real
-    embedding model."""
+    """Quality findings, a rewrite (made again once the item's thread says who it is for) and a split by the real
+    model, and an estimate from comparables found by the real embedding model."""
     settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", OPENAI_API_KEY=None)
     with TestClient(create_app(settings, local_llm)) as client:
         items = [
@@ -105,6 +105,11 @@ def test_refinement_with_the_local_model_rewrites_splits_and_estimates(local_llm
         assert rewrite["kind"] == "rewrite" and rewrite["status"] == "pending", rewrite["reason"]
         story = StoryDraft.model_validate(rewrite["payload"])
         assert "vat" in story.model_dump_json().lower()  # a fact the item states is kept
+        answer = {"text": "This one is for the tax auditors; they check the VAT numbers every quarter."}
+        assert client.post(f"/v1/backlog/{ids[2]}/comments", json=answer).status_code == 201
+        again = client.post(f"/v1/backlog/{ids[2]}/rewrite").json()  # made again, with what the thread settled
+        assert again["id"] == rewrite["id"] and again["input"]["comment_ids"], again
+        assert "auditor" in again["payload"]["persona"].lower(), again["payload"]
         split = client.post(f"/v1/backlog/{ids[3]}/split").json()
         assert split["kind"] == "split" and split["status"] == "pending", split["reason"]
         assert 2 <= len(split["payload"]["children"]) <= 6

@@ -1506,6 +1506,17 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     entries.nth(1).locator("article.estimate .reject-reason").press("Enter")
     expect(entries).to_have_count(1)
 
+    # a comment on the item after the rewrite was made: marked; "Suggest rewrite" makes it again with the comment
+    said = {"text": "Search means product names and SKUs."}
+    assert httpx.post(f"{desk}/v1/backlog/{vague_id}/comments", json=said, timeout=60).status_code == 201
+    page.click("#refine-reload")
+    expect(rewrite.locator(".badge.thread-changed")).to_have_text("new comments")
+    llm.chat.replies.append(story_json(title="Search results within two seconds"))
+    first.locator("button.suggest-rewrite").click()
+    expect(page.locator("#flash")).to_contain_text("Rewrite suggestion")
+    expect(rewrite.locator(".badge.thread-changed")).to_have_count(0)
+    expect(rewrite.locator(".read-comments")).to_have_text("Made with the item's 1 comment.")
+
     # accepting the rewrite changes the item; its estimate was made from the old text, so it is stale
     rewrite.locator("button.accept").click()
     expect(page.locator("#flash")).to_contain_text('now reads "Search results within two seconds"')

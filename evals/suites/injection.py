@@ -87,13 +87,15 @@ def run_conversation(llm: LLM | None, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_rewrite(llm: LLM | None, data: dict[str, Any]) -> dict[str, Any]:
-    """As refinement does: the quality check's findings, then the rewrite that fixes them."""
+    """As refinement does: the quality check's findings, then the rewrite that fixes them, reading the item's
+    comments."""
     from pipelines.quality import check_item
     from pipelines.refine import rewrite_item
 
     started = time.perf_counter()
     findings = check_item(data["title"], data["description"], data["item_type"])
-    result = rewrite_item(_need(llm), data["title"], data["description"], data["item_type"], findings)
+    comments = [(author, text) for author, text in data.get("comments", [])]
+    result = rewrite_item(_need(llm), data["title"], data["description"], data["item_type"], findings, comments)
     return _result(result, started)
 
 

@@ -95,6 +95,33 @@ def create_suggestion(
     return suggestion
 
 
+REGENERABLE = (SuggestionStatus.pending, SuggestionStatus.failed)  # what a proposal made again may replace
+
+
+def replace_proposal(
+    session: Session,
+    suggestion: Suggestion,
+    proposal: Proposal,
+    inputs: dict[str, Any],
+    evidence: dict[str, Any] | None,
+    actor: str | None,
+) -> Suggestion:
+    """Put a proposal made again (a regenerated draft, a rewrite that read new comments) in place of a pending or
+    failed suggestion's, with what it was made from; its history keeps both (`regenerated`). Conflict when someone
+    decided it meanwhile."""
+    before = suggestion.payload
+    replaced = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion.id, Suggestion.status.in_(REGENERABLE))
+        .values(**proposal.columns(), input=inputs, evidence=evidence)
+    )
+    if replaced.rowcount != 1:
+        raise Conflict(f"suggestion {suggestion.id} was decided by someone else while it was being made again")
+    session.refresh(suggestion)
+    record_event(session, suggestion.id, SuggestionAction.regenerated, actor, before, suggestion.payload)
+    return suggestion
+
+
 def get_suggestion(session: Session, suggestion_id: int) -> Suggestion:
     suggestion = session.get(Suggestion, suggestion_id)
     if suggestion is None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from pipelines.drafting import check_input, draft_story
 from pipelines.llm import CallEvent, Listener
 from pipelines.models import StoryDraftEdits
 from service import duplicates
-from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.enums import SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict
 from service.core.runtime import Runtime
 from service.core.suggestions import (
+    REGENERABLE,
     Proposal,
     claim,
     create_suggestion,
@@ -20,6 +20,7 @@ from service.core.suggestions import (
     get_suggestion,
     item_used_since,
     record_event,
+    replace_proposal,
     story_item,
 )
 from service.core.tables import BacklogItem, Suggestion
@@ -27,7 +28,6 @@ from service.drafting import learning
 
 # Drafts decode greedily (the same input gives the same draft); a regenerated draft is sampled so it can differ.
 REGENERATE_TEMPERATURE = 0.7
-REGENERABLE = (SuggestionStatus.pending, SuggestionStatus.failed)
 
 
 def create_draft(
@@ -105,18 +105,8 @@ def _replace_draft(
     """Put a regenerated draft in place of the old one (pending, or failed with the reason); history keeps both."""
     suggestion = get_suggestion(session, suggestion_id)
     ensure_regenerable(suggestion)
-    before = suggestion.payload
     kept_evidence = {k: v for k, v in (suggestion.evidence or {}).items() if k != "duplicates"} or None
-    replaced = session.execute(
-        update(Suggestion)
-        .where(Suggestion.id == suggestion_id, Suggestion.status.in_(REGENERABLE))
-        .values(**proposal.columns(), input=inputs, evidence=kept_evidence)
-    )
-    if replaced.rowcount != 1:
-        raise Conflict(f"suggestion {suggestion_id} was decided by someone else while it was being regenerated")
-    session.refresh(suggestion)
-    record_event(session, suggestion_id, SuggestionAction.regenerated, actor, before, suggestion.payload)
-    return suggestion
+    return replace_proposal(session, suggestion, proposal, inputs, kept_evidence, actor)
 
 
 def undo_draft(session: Session, suggestion: Suggestion) -> None:

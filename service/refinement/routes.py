@@ -99,8 +99,8 @@ def refine_queue(
             item=BacklogItemPublic.model_validate(row["item"]),
             findings=row["findings"],
             suggestions=[
-                QueuedSuggestion.model_validate(s).model_copy(update={"stale": is_stale})
-                for s, is_stale in row["suggestions"]
+                QueuedSuggestion.model_validate(s).model_copy(update={"stale": is_stale, "thread_changed": changed})
+                for s, is_stale, changed in row["suggestions"]
             ],
         )
         for row in service.queue(runtime, limit, recheck)

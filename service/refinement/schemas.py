@@ -46,6 +46,11 @@ class RefineJobPublic(JobPublic):
 
 class QueuedSuggestion(SuggestionPublic):
     stale: bool = Field(False, description="The item changed since the suggestion was made: reject it, refine again.")
+    thread_changed: bool = Field(
+        False,
+        description="A rewrite: the item's comments changed since it read them; asked for again, it is made again in "
+        "its place with them.",
+    )
 
 
 class QueueEntry(BaseModel):

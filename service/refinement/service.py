@@ -30,6 +30,7 @@ from pipelines.words import item_words
 from service import duplicates
 from service.backlog.service import get_item
 from service.core import scope
+from service.core.comments import Thread, list_comments
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.learned import learned
@@ -39,11 +40,13 @@ from service.core.suggestions import (
     claim,
     create_suggestion,
     edited_story,
+    get_suggestion,
     item_used_since,
     record_event,
+    replace_proposal,
     story_item,
 )
-from service.core.tables import BacklogItem, Suggestion, SuggestionEvent
+from service.core.tables import BacklogItem, Comment, Suggestion, SuggestionEvent
 from service.refinement import points_model
 
 MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality check reads it all)
@@ -209,12 +212,14 @@ def _create(
     item: BacklogItem,
     evidence: dict[str, Any] | None,
     actor: str | None,
+    inputs: dict[str, Any] | None = None,
 ) -> Suggestion:
-    """Store a refinement suggestion (pending or failed, keyed); when the same one was stored meanwhile (two workers
-    ran the same piece), that one."""
+    """Store a refinement suggestion (pending or failed, keyed) made from `inputs` (default: the item as it is);
+    when the same one was stored meanwhile (two workers ran the same piece), that one."""
+    inputs = inputs or _inputs(item, kind)
     try:
         with runtime.db.session() as session:
-            return create_suggestion(session, kind, proposal, _inputs(item, kind), evidence, actor, _key(kind, item))
+            return create_suggestion(session, kind, proposal, inputs, evidence, actor, _key(kind, item))
     except IntegrityError:
         with runtime.db.session() as session:
             if existing := _existing(session, kind, item):
@@ -226,6 +231,33 @@ def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
     return [f.model_dump() for f in found]
 
 
+def _digest(thread: list[Comment]) -> str | None:
+    """What an item's comments say, as a rewrite read them (None without comments)."""
+    if not thread:
+        return None
+    said = json.dumps([[c.id, c.author, c.text] for c in thread], ensure_ascii=False).encode()
+    return hashlib.sha256(said).hexdigest()[:16]
+
+
+def _threads(session: Session, item_ids: list[int]) -> dict[int, list[Comment]]:
+    """The items' comments, oldest first, by item."""
+    found: dict[int, list[Comment]] = {}
+    for comment in session.scalars(select(Comment).where(Comment.item_id.in_(item_ids)).order_by(Comment.id)):
+        found.setdefault(comment.item_id, []).append(comment)
+    return found
+
+
+def _thread_changed(suggestion: Suggestion, thread: list[Comment]) -> bool:
+    """Whether a rewrite did not read the item's comments as they are now (a comment written, edited or deleted
+    since): asked for again, it is made again with them."""
+    return suggestion.kind == SuggestionKind.rewrite and _read(suggestion) != _digest(thread)
+
+
+def _read(suggestion: Suggestion) -> str | None:
+    """The digest of the comments a rewrite read (None: none, or made before rewrites read comments)."""
+    return suggestion.input.get("comments_digest")
+
+
 def propose_rewrite(
     runtime: Runtime,
     item_id: int,
@@ -233,11 +265,15 @@ def propose_rewrite(
     found: list[Finding] | None = None,
     since: datetime | None = None,
 ) -> tuple[Suggestion | None, list]:
-    """A rewrite of an item the quality check finds unclear: (the suggestion, the findings); (None, findings) when
-    nothing a rewrite fixes was found."""
+    """A rewrite of an item the quality check finds unclear, made from its text and its comments: (the suggestion,
+    the findings); (None, findings) when nothing a rewrite fixes was found. A pending rewrite of the item as it reads
+    now is returned as it is while the item's comments are those it read; after a comment was written, edited or
+    deleted, it is made again in its place (what the thread settled goes into the story)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _existing(session, SuggestionKind.rewrite, item, since):
+        thread = list_comments(session, Thread(item_id=item.id))
+        existing = _existing(session, SuggestionKind.rewrite, item, since)
+        if existing is not None and (existing.status == SuggestionStatus.failed or _read(existing) == _digest(thread)):
             return existing, existing.evidence.get("findings", [])
         epic = bool(epics_among(session, [item.id]))
     found = findings(runtime, item) if found is None else found
@@ -245,9 +281,18 @@ def propose_rewrite(
     if not fixable or epic:
         return None, found
     description = (item.description or "")[:MAX_DESCRIPTION]
-    result = rewrite_item(runtime.llm(), item.title, description, item.item_type, fixable)
+    said = [(c.author, c.text) for c in thread]
+    result = rewrite_item(runtime.llm(), item.title, description, item.item_type, fixable, said)
     proposal = Proposal.of(result)
-    return _create(runtime, SuggestionKind.rewrite, proposal, item, {"findings": _finding_dicts(found)}, actor), found
+    evidence = {"findings": _finding_dicts(found)}
+    inputs = _inputs(item, SuggestionKind.rewrite)
+    if thread:  # the comments it read, and their digest: a comment written, edited or deleted changes it
+        inputs |= {"comment_ids": [c.id for c in thread], "comments_digest": _digest(thread)}
+    if existing is None:
+        return _create(runtime, SuggestionKind.rewrite, proposal, item, evidence, actor, inputs), found
+    with runtime.db.session() as session:
+        again = replace_proposal(session, get_suggestion(session, existing.id), proposal, inputs, evidence, actor)
+        return again, found
 
 
 def propose_split(
@@ -657,7 +702,8 @@ def _check_again(
 
 def queue(runtime: Runtime, limit: int = 200, recheck: bool = False) -> list[dict[str, Any]]:
     """The refinement queue: items with findings or pending refinement suggestions, most findings first; each with
-    its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale. `recheck`:
+    its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale and (a
+    rewrite) whether the item's comments changed since it read them. `recheck`:
     every item's findings computed again, not only what changed since the last load."""
     kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate)
     with runtime.db.session() as session:
@@ -675,7 +721,11 @@ def queue(runtime: Runtime, limit: int = 200, recheck: bool = False) -> list[dic
             .order_by(Suggestion.id)
         ):
             pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
-        marked = {i: [(s, stale(session, s)) for s in group] for i, group in pending.items()}
+        threads = _threads(session, list(pending))
+        marked = {
+            i: [(s, stale(session, s), _thread_changed(s, threads.get(i, []))) for s in group]
+            for i, group in pending.items()
+        }
     rows = []
     for item, found in zip(items, _queue_findings(runtime, items, recheck), strict=True):
         if found or item.id in pending:

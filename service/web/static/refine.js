@@ -87,7 +87,9 @@ function suggestionView(s) {
     onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); reject(s, reason); } } });
   return h("article", { class: `suggestion ${s.kind}${s.stale ? " stale" : ""}`, dataset: { id: s.id, kind: s.kind } },
     h("h4", {}, h("span", { class: `kind ${s.kind}` }, s.kind), ` #${s.id} `,
-      s.stale ? h("span", { class: "badge stale", title: "The item changed since this was suggested: reject it and refine again." }, "stale") : ""),
+      s.stale ? h("span", { class: "badge stale", title: "The item changed since this was suggested: reject it and refine again." }, "stale") : "",
+      s.thread_changed ? h("span", { class: "badge thread-changed",
+        title: "The item's comments changed since this rewrite was made: Suggest rewrite makes it again with them." }, "new comments") : ""),
     s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
     refinementView(s),
     h("div", { class: "actions" },
