@@ -122,7 +122,7 @@ def test_an_item_line_is_mailed_with_a_link_to_the_items_thread(client):
         assert mail.mail_due(client.app.state.runtime.db, settings, utcnow() + LATER) == mail.Round(1, None)
     (sent,) = mailbox.to("viewer@example.com")
     assert f"reviewer mentioned you on item #{item} (Export invoices as PDF)" in sent["Subject"]
-    assert f"https://refinery.example.com/?project=default#backlog/{item}" in sent.get_content()
+    assert f"https://refinery.example.com/?project=default#backlog/{item}" in sent.get_body(("plain",)).get_content()
     with client.app.state.runtime.db.session() as session:
         assert session.scalars(select(Notification.item_id)).all() == [item]
 

@@ -25,6 +25,11 @@ from tests.test_assign import assign
 LATER = timedelta(minutes=6)  # past the default delay of 5 minutes
 
 
+def plain(message) -> str:  # noqa: ANN001
+    """A mail's text part (each has an HTML one too)."""
+    return message.get_body(("plain",)).get_content()
+
+
 def people(client) -> dict[str, dict[str, str]]:  # noqa: ANN001
     """Accounts on (tests.test_access.make_users): each role's bearer header."""
     tokens = make_users(client)
@@ -69,12 +74,12 @@ def test_unread_lines_are_mailed_once_per_person_and_read_or_unaddressed_ones_ne
         "@outsider @reviewer please size this"
     )
     assert to_viewer["Auto-Submitted"] == "auto-generated" and "Refinery" in to_viewer["From"]
-    body = to_viewer.get_content()
+    body = plain(to_viewer)
     assert "Hello viewer," in body and "In Default project:" in body
     assert f"https://refinery.example.com/?project=default#review/{made['id']}" in body
     (to_admin,) = mailbox.to("admin@example.com")
-    assert f"reviewer gave you story draft #{made['id']}" in to_admin.get_content()
-    assert "mentioned you" not in to_admin.get_content()  # read before the round: not mailed
+    assert f"reviewer gave you story draft #{made['id']}" in plain(to_admin)
+    assert "mentioned you" not in plain(to_admin)  # read before the round: not mailed
     with db.session() as session:
         mailed = dict(session.execute(select(Notification.recipient, Notification.mailed_at)).all())
     assert mailed.keys() == {"viewer", "admin"} and mailed["viewer"] is not None  # the outsider is not a member
@@ -95,11 +100,11 @@ def test_people_with_notifications_off_or_old_lines_get_no_mail_and_a_digest_gro
         assert mail.mail_due(db, settings, utcnow() + LATER).sent == 3
     (digest,) = mailbox.to("viewer@example.com")
     assert digest["Subject"] == "[Refinery] 3 unread in Default project"
-    assert [line for line in digest.get_content().splitlines() if line.startswith("- ")] == [
+    assert [line for line in plain(digest).splitlines() if line.startswith("- ")] == [
         f"- reviewer mentioned you on story draft #{n} (Export invoices as PDF): @viewer @admin note {k}"
         for k, n in enumerate(range(1, 4))
     ]
-    assert "#review/" not in digest.get_content()  # no REFINERY_DESK_URL: no links
+    assert "#review/" not in plain(digest)  # no REFINERY_DESK_URL: no links
     assert mailbox.to("admin@example.com") == []
 
 
@@ -123,8 +128,11 @@ def test_hourly_and_daily_people_get_at_most_one_message_an_hour_or_a_day_with_w
         assert mail.mail_due(db, settings, start + timedelta(days=1, minutes=1)).sent == 2  # the day: viewer's
     assert [m["Subject"] for m in mailbox.to("admin@example.com")][1] == "[Refinery] 2 unread in Default project"
     first, then = mailbox.to("viewer@example.com")
-    assert "at most once a day" in then.get_content() and "--mail-every daily" in then.get_content()
-    assert [line[-6:] for line in then.get_content().splitlines() if line.startswith("- ")] == ["second", " third"]
+    assert "at most once a day" in plain(then) and "--mail-every daily" in plain(then)
+    assert [line[-6:] for line in plain(then).splitlines() if line.startswith("- ")] == [
+        "second",
+        " third",
+    ]
 
 
 def test_a_server_that_is_down_keeps_the_lines_and_a_refused_address_does_not_stop_the_others(client, llm):
@@ -256,7 +264,7 @@ def test_a_mail_carries_a_one_click_unsubscribe_that_stops_that_persons_mail_wit
     link = sent["List-Unsubscribe"].strip("<>")
     assert link.startswith("https://refinery.example.com/v1/mail/unsubscribe?token=")
     assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert f"Stop these e-mails: {link}" in sent.get_content()
+    assert f"Stop these e-mails: {link}" in plain(sent)
     path = link.removeprefix("https://refinery.example.com")
     page = client.get(path)  # no login: opening it changes nothing
     assert page.status_code == 200 and "Stop mailing unread Refinery inbox lines to viewer@example.com?" in page.text
@@ -270,3 +278,16 @@ def test_a_mail_carries_a_one_click_unsubscribe_that_stops_that_persons_mail_wit
     wrong = client.post("/v1/mail/unsubscribe?token=not-a-token")
     assert wrong.status_code == 404 and "not (or no longer) valid" in wrong.text
     assert client.get("/v1/mail/unsubscribe").status_code == 404
+
+
+def test_a_mail_has_an_html_part_whose_lines_are_links_and_whose_text_is_escaped(settings):
+    line = Notification(text="ana commented on #3 (Export): <script>alert(1)</script> & more", suggestion_id=3)
+    digest = mail.Digest("kim", "kim@example.com", "tok", "soon", [(line, "ops", "Ops")])
+    sent = mail.message(digest, settings.model_copy(update={"desk_url": "https://refinery.example.com"}))
+    assert sent.get_content_type() == "multipart/alternative"
+    text = plain(sent)
+    assert "- ana commented on #3 (Export): <script>alert(1)</script> & more\n  https://refinery.example.com/" in text
+    html = sent.get_body(("html",)).get_content()
+    assert '<a href="https://refinery.example.com/?project=ops#review/3">' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</a>" in html and "<script>" not in html
+    assert '<a href="https://refinery.example.com/v1/mail/unsubscribe?token=tok">Stop these e-mails</a>' in html

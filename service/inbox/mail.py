@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from html import escape
 from urllib.parse import quote
 
 from sqlalchemy import and_, or_, select, update
@@ -169,22 +170,22 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
         subject = one_line(digest.lines[0][0].text, SUBJECT_TEXT)
     else:
         subject = f"{count} unread in {', '.join(projects)}"
-    body = [f"Hello {digest.recipient},", "", "Still unread in your Refinery inbox:", ""]
-    for project in projects:
-        body += [project if len(projects) > 1 else f"In {project}:"]
-        for line, key, name in digest.lines:
-            if name == project:
-                link = desk_link(settings, key, line)
-                body += [f"- {line.text}"] + ([f"  {link}"] if link else [])
-        body.append("")
+    groups = [
+        (project if len(projects) > 1 else f"In {project}:",
+         [(line.text, desk_link(settings, key, line)) for line, key, name in digest.lines if name == project])
+        for project in projects
+    ]  # fmt: skip
     stop = unsubscribe_link(settings, digest.token)
     often = {MailEvery.hourly: " at most once an hour", MailEvery.daily: " at most once a day"}.get(digest.every, "")
-    body += [
-        "--",
-        f"You get this{often} because e-mail notifications are on for {digest.recipient}. Change how often, or turn",
-        f"them off, in the desk's inbox, or with `refinery user set {digest.recipient} --mail-every daily` or",
-        "`--no-email-notifications`.",
-    ] + ([f"Stop these e-mails: {stop}"] if stop else [])
+    why = (
+        f"You get this{often} because e-mail notifications are on for {digest.recipient}. Change how often, or turn\n"
+        f"them off, in the desk's inbox, or with `refinery user set {digest.recipient} --mail-every daily` or\n"
+        "`--no-email-notifications`."
+    )
+    body = [f"Hello {digest.recipient},", "", "Still unread in your Refinery inbox:", ""]
+    for heading, lines in groups:
+        body += [heading] + [f"- {text}" + (f"\n  {link}" if link else "") for text, link in lines] + [""]
+    body += ["--", why] + ([f"Stop these e-mails: {stop}"] if stop else [])
     mail = EmailMessage()
     mail["Subject"] = f"[Refinery] {subject}"
     mail["From"] = settings.mail_from
@@ -196,7 +197,25 @@ def message(digest: Digest, settings: Settings) -> EmailMessage:
         mail["List-Unsubscribe"] = f"<{stop}>"
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content("\n".join(body))
+    mail.add_alternative(_html(digest.recipient, groups, why, stop), subtype="html")
     return mail
+
+
+def _html(recipient: str, groups: list[tuple[str, list[tuple[str, str | None]]]], why: str, stop: str | None) -> str:
+    """The same message as HTML, for mail clients that show it: each line a link to its page in the desk (all text
+    escaped: a line quotes what people wrote)."""
+
+    def line(text: str, link: str | None) -> str:
+        return f'<li><a href="{escape(link)}">{escape(text)}</a></li>' if link else f"<li>{escape(text)}</li>"
+
+    parts = [f"<p>Hello {escape(recipient)},</p>", "<p>Still unread in your Refinery inbox:</p>"]
+    for heading, lines in groups:
+        parts += [f"<p><strong>{escape(heading)}</strong></p>", "<ul>", *(line(t, k) for t, k in lines), "</ul>"]
+    footer = escape(why).replace("\n", " ")
+    if stop:
+        footer += f' <a href="{escape(stop)}">Stop these e-mails</a>.'
+    parts.append(f'<hr><p style="color:#666;font-size:smaller">{footer}</p>')
+    return f'<!DOCTYPE html><html><body style="font-family:sans-serif">{"".join(parts)}</body></html>\n'
 
 
 def unsubscribe_link(settings: Settings, token: str | None) -> str | None:
