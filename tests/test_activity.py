@@ -93,3 +93,25 @@ def test_a_rejections_line_keeps_the_reason_it_was_given(client, llm):
     assert client.post(f"/v1/suggestions/{made}/reject", json={"reason": "Duplicate of #3"}).status_code == 200
     said = [a["detail"] for a in client.get("/v1/activity").json() if a["action"] == "rejected"]
     assert said == ["Duplicate of #3", "Not now"]  # each as given, newest first
+
+
+def test_a_comments_last_edit_is_a_line_of_its_own_paged_with_the_rest(client):
+    (item,) = [i["id"] for i in client.post("/v1/backlog/items", json=[{"title": "Export"}]).json()["created"]]
+    ana = {"X-User": "ana"}
+    first = client.post(f"/v1/backlog/{item}/comments", json={"text": "EUR only"}, headers=ana).json()
+    client.post(f"/v1/backlog/{item}/comments", json={"text": "And GBP?"}, headers={"X-User": "bo"})
+    edited = client.patch(f"/v1/backlog/{item}/comments/{first['id']}", json={"text": "EUR and GBP"}, headers=ana)
+    assert edited.status_code == 200, edited.text
+    lines = client.get("/v1/activity").json()
+    assert [(a["actor"], a["action"], a["detail"]) for a in lines[:3]] == [
+        ("ana", "edited_comment", "EUR and GBP"),
+        ("bo", "commented", "And GBP?"),
+        ("ana", "commented", "EUR and GBP"),  # a comment keeps one text: its line shows it as it reads now
+    ]
+    assert lines[0]["item_id"] == item and lines[0]["subject"] == "Export"
+    paged, after = [], None
+    while page := client.get("/v1/activity", params={"limit": 1} | ({"after": after} if after else {})).json():
+        paged += page
+        after = page[-1]["cursor"]
+    assert [a["cursor"] for a in paged] == [a["cursor"] for a in lines]
+    assert [a["action"] for a in client.get("/v1/activity?actor=bo").json()] == ["commented"]

@@ -1,12 +1,12 @@
 """What people did in a project, newest first: decisions on suggestions (accepted, with edits or not, rejected,
-undone), assignments, regenerated drafts, comments (on suggestions and on backlog items), and their own edits of
-backlog items (with re-imports that took a tracker's changes). What the AI made is not listed: the review queue is
-where that waits."""
+undone), assignments, regenerated drafts, comments (on suggestions and on backlog items) and each one's last edit,
+and their own edits of backlog items (with re-imports that took a tracker's changes). What the AI made is not listed:
+the review queue is where that waits."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ class Cursor(NamedTuple):
     then id, newest first, so lines stored in the same microsecond (a bulk edit's) are neither skipped nor repeated."""
 
     at: datetime
-    source: int  # DECISION, COMMENT or EDIT
+    source: int  # DECISION, COMMENT, EDIT or COMMENT_EDIT
     row: int
 
     def __str__(self) -> str:
@@ -41,7 +41,8 @@ class Cursor(NamedTuple):
         return cls(datetime.fromisoformat(at), int(source), int(row))
 
 
-DECISION, COMMENT, EDIT = 0, 1, 2  # each line's source, in the order ties in time are shown (newest first: EDIT first)
+# each line's source, in the order ties in time are shown (newest first: COMMENT_EDIT first)
+DECISION, COMMENT, EDIT, COMMENT_EDIT = 0, 1, 2, 3
 
 
 def _older(at: ColumnElement, row: ColumnElement, source: int, after: Cursor) -> ColumnElement[bool]:
@@ -93,11 +94,6 @@ def activity(
             )
         )
     for comment, suggestion, item in session.execute(_newest(comments, Comment.at, Comment.id, COMMENT, after, limit)):
-        on = (
-            {"suggestion_id": suggestion.id, "kind": suggestion.kind, "subject": summary(suggestion)}
-            if suggestion is not None
-            else {"item_id": item.id, "subject": item.title}
-        )
         found.append(
             ActivityPublic(
                 at=comment.at,
@@ -105,7 +101,22 @@ def activity(
                 actor=comment.author,
                 action="commented",
                 detail=_cut(comment.text),
-                **on,
+                **_on(suggestion, item),
+            )
+        )
+    edited = comments.where(Comment.edited_at.is_not(None))  # its last edit: by its author, here or in the tracker
+    edited = (edited.where(_older(Comment.edited_at, Comment.id, COMMENT_EDIT, after)) if after else edited).order_by(
+        Comment.edited_at.desc(), Comment.id.desc()
+    )
+    for comment, suggestion, item in session.execute(edited.limit(limit)):
+        found.append(
+            ActivityPublic(
+                at=comment.edited_at,
+                cursor=str(Cursor(comment.edited_at, COMMENT_EDIT, comment.id)),
+                actor=comment.author,
+                action="edited_comment",
+                detail=_cut(comment.text),
+                **_on(suggestion, item),
             )
         )
     for event, item in session.execute(_newest(edits, ItemEvent.at, ItemEvent.id, EDIT, after, limit)):
@@ -126,6 +137,13 @@ def activity(
             )
         )
     return sorted(found, key=lambda a: Cursor.parse(a.cursor), reverse=True)[:limit]
+
+
+def _on(suggestion: Suggestion | None, item: BacklogItem | None) -> dict[str, Any]:
+    """What a comment's line is about: its suggestion, or its item."""
+    if suggestion is not None:
+        return {"suggestion_id": suggestion.id, "kind": suggestion.kind, "subject": summary(suggestion)}
+    return {"item_id": item.id, "subject": item.title} if item is not None else {"subject": ""}
 
 
 def _in_this_project(session: Session, newest: Select, limit: int) -> list[tuple[SuggestionEvent, Suggestion]]:

@@ -147,7 +147,8 @@ class ActivityPublic(BaseModel):
     actor: str | None = Field(description="Who did it; null for no name (accounts off) or a re-import.")
     action: str = Field(
         description="accepted | accepted_with_edits | rejected | reopened | assigned | regenerated | merged | "
-        "commented (on a suggestion); added | edited | imported (a backlog item)"
+        "commented | edited_comment (its last edit; on a suggestion or an item); added | edited | imported (a backlog "
+        "item)"
     )
     suggestion_id: int | None = None
     item_id: int | None = None

@@ -8,7 +8,7 @@ import { open as openSuggestion } from "./review.js";
 
 const PAGE = 30;
 const SAID = { accepted: "accepted", accepted_with_edits: "accepted with edits", rejected: "rejected", reopened: "undid the decision on",
-  assigned: "assigned", regenerated: "regenerated", merged: "merged", commented: "commented on", added: "added", edited: "edited", imported: "re-imported", sent: "sent to the tracker", ranked: "ranked" };
+  assigned: "assigned", regenerated: "regenerated", merged: "merged", commented: "commented on", edited_comment: "edited a comment on", added: "added", edited: "edited", imported: "re-imported", sent: "sent to the tracker", ranked: "ranked" };
 
 function line(a) {
   const who = a.actor || (a.action === "imported" ? "A re-import" : "Someone");
