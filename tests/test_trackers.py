@@ -829,9 +829,10 @@ def test_a_push_with_the_order_says_where_there_is_none_to_set(client):
         ]
 
 
-def comment_on(client, item_id: int, text: str, who: str = "ana") -> None:
+def comment_on(client, item_id: int, text: str, who: str = "ana") -> dict:
     said = client.post(f"/v1/backlog/{item_id}/comments", json={"text": text}, headers={"X-User": who})
     assert said.status_code == 201, said.text
+    return said.json()
 
 
 @pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
@@ -971,6 +972,46 @@ def test_a_comment_whose_posts_answer_was_lost_is_found_on_the_issue_not_posted_
         assert push(client)["comments_sent"] == 1 and len(site.comments) == 4
         assert pull(client)["status"] == "done"  # read back: nothing new
     assert [c["text"] for c in client.get(f"/v1/backlog/{first}/comments").json()] == ["EUR only", "And GBP", "Or USD"]
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_a_comment_edited_after_its_posts_answer_was_lost_is_updated_there_not_posted_again(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    with standin() as site:
+        connect(client, site, kind)
+        push(client)
+        said = comment_on(client, first, "EUR only")
+        site.lose_comments = 1  # posted there, its answer lost: perhaps posted
+        assert push(client)["comments_sent"] == 0 and len(site.comments) == 1
+        url = f"/v1/backlog/{first}/comments/{said['id']}"
+        assert client.patch(url, json={"text": "EUR and GBP"}).status_code == 200
+        job = push(client)  # found by who wrote it, though its text changed: updated, not posted twice
+        assert (job["comments_sent"], job["errors"]) == (1, []), job
+        (there,) = [json.dumps(body) for _, body in site.comments]
+        assert "EUR and GBP" in there and "EUR only" not in there
+        assert (
+            client.get(f"/v1/backlog/{first}/comments")
+            .json()[0]["sent_as"]
+            .endswith(("@30001", "@40001", "@comment-1"))
+        )
+        assert push(client)["comments_sent"] == 0
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_a_comment_deleted_after_its_posts_answer_was_lost_is_deleted_there_if_it_was_posted(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    with standin() as site:
+        connect(client, site, kind)
+        push(client)
+        posted, not_posted = comment_on(client, first, "EUR only"), comment_on(client, first, "Or USD")
+        site.lose_comments = 1  # the first is posted, its answer lost: the push stops there
+        assert push(client)["comments_sent"] == 0 and len(site.comments) == 1
+        for said in (posted, not_posted):
+            assert client.delete(f"/v1/backlog/{first}/comments/{said['id']}").status_code == 204
+        job = push(client)  # found on the issue by its text and deleted; the other was never posted: nothing to do
+        assert (job["comments_sent"], job["errors"]) == (1, []), job
+        assert site.comments_deleted == {1} and len(site.comments) == 1
+        assert push(client)["comments_sent"] == 0
 
 
 @pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])

@@ -19,6 +19,11 @@ from service.core.tables import BacklogItem, Comment, CommentRemoval, Suggestion
 PERHAPS = "?"  # the comment id of an item's comment whose post's answer was lost: "jira:SHOP-3@?" (perhaps posted)
 
 
+def posted_text(author: str | None, text: str) -> str:
+    """An item's comment as a push posts it on the issue: who wrote it, and where, then its text as written."""
+    return f"{author or 'Someone'} commented in Refinery:\n\n{text}"
+
+
 class Thread(NamedTuple):
     """Where comments are: a suggestion's thread or a backlog item's (exactly one of the two ids)."""
 
@@ -98,6 +103,7 @@ def delete_comment(session: Session, thread: Thread, comment_id: int, actor: str
         raise Forbidden(
             f"comment {comment_id} is {comment.author or 'someone else'}'s: only they or an admin delete it"
         )
-    if comment.item_id is not None and comment.sent_as and not comment.sent_as.endswith(f"@{PERHAPS}"):
-        session.add(CommentRemoval(item_id=comment.item_id, sent_as=comment.sent_as))  # posted there: deleted by a push
+    if comment.item_id is not None and comment.sent_as:  # posted there (or perhaps): deleted there by the next push
+        said = posted_text(comment.author, comment.text)
+        session.add(CommentRemoval(item_id=comment.item_id, sent_as=comment.sent_as, text=said))
     session.delete(comment)

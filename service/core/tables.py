@@ -268,6 +268,7 @@ class CommentRemoval(ProjectScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("backlog_items.id", ondelete="CASCADE"))
     sent_as: Mapped[str] = mapped_column(String(300))  # as the comment was posted: "jira:SHOP-3@10001"
+    text: Mapped[str | None] = mapped_column(Text)  # as it was posted: a post whose answer was lost is found by it
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -38,7 +38,7 @@ from service.backlog.service import (
     tracker_fields,
 )
 from service.core import scope
-from service.core.comments import PERHAPS
+from service.core.comments import PERHAPS, posted_text
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
 from service.core.errors import InvalidInput, NotFound, TooLarge
 from service.core.runtime import Runtime
@@ -564,11 +564,6 @@ def with_comments(runtime: Runtime, row: TrackerConnection, item_ids: list[int])
     return [i for i in item_ids if i in found]
 
 
-def comment_text(comment: Comment) -> str:
-    """A comment as it is posted on the issue: who wrote it, and where, then its text as written."""
-    return f"{comment.author or 'Someone'} commented in Refinery:\n\n{comment.text}"
-
-
 def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, item_id: int) -> tuple[int, list[str]]:
     """Delete on the item's issue the comments deleted here, post those not yet posted, oldest first, and update there
     those edited here since; each recorded as sent as soon as the tracker takes it; how many were, and what failed,
@@ -580,25 +575,29 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
         if item is None or key is None:
             return 0, []
         waiting = select(Comment).where(Comment.item_id == item_id, UNSENT).order_by(Comment.id)
-        todo = [(c.id, c.sent_as, comment_text(c)) for c in session.scalars(waiting)]
+        todo = [(c.id, c.sent_as, posted_text(c.author, c.text)) for c in session.scalars(waiting)]
+        placed = select(Comment.sent_as).where(Comment.item_id == item_id, Comment.sent_as.is_not(None))
+        known = {sent_where(sent_as)[2] for sent_as in session.scalars(placed)}  # the issue's comments known here
         removed = select(CommentRemoval).where(CommentRemoval.item_id == item_id).order_by(CommentRemoval.id)
-        removals = [(r.id, r.sent_as) for r in session.scalars(removed)]
+        removals = [(r.id, r.sent_as, r.text) for r in session.scalars(removed)]
         name = f"#{item.id} {item.title[:60]} ({key})"
-    sent, said = _remove_comments(runtime, tracker, removals, name)
+    sent, said = _remove_comments(runtime, tracker, row, removals, known, name)
     if said:
         return sent, said
     there_now: dict[str, str] | None = None  # the issue's comments by id, read once a post perhaps made needs them
     for comment_id, sent_as, text in todo:
         posting = sent_as is None or sent_as.endswith(f"@{PERHAPS}")
+        editing = not posting  # posted, and edited here since
         try:
             if sent_as is not None and posting:  # its answer was lost: looked for on the issue before posting again
                 there_now = _comments_there(tracker, row, key) if there_now is None else there_now
-                found = next((i for i, body in there_now.items() if _same(body, text)), None)
+                found = _perhaps_posted(there_now, known, text)
                 sent_as = None if found is None else f"{row.kind}:{key}@{found}"
-                there_now.pop(found or "", None)
+                posting = found is None
+                editing = not posting and not _same(there_now.pop(found), text)  # edited here after that post
             if sent_as is None:
                 sent_as = f"{row.kind}:{key}@{tracker.comment(key, text)}"
-            elif not posting:
+            elif editing:
                 _, there, posted = sent_where(sent_as)
                 tracker.edit_comment(there, posted, text)
         except Refused:
@@ -620,15 +619,28 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
 
 
 def _remove_comments(
-    runtime: Runtime, tracker: Tracker, removals: list[tuple[int, str]], name: str
+    runtime: Runtime,
+    tracker: Tracker,
+    row: TrackerConnection,
+    removals: list[tuple[int, str, str | None]],
+    known: set[str],
+    name: str,
 ) -> tuple[int, list[str]]:
-    """Delete on the issue the comments deleted here (each as it was posted, "jira:SHOP-3@10001"); one gone there
-    already is done too; how many were deleted, and what failed (tried by the next push)."""
+    """Delete on the issue the comments deleted here (each as it was posted, "jira:SHOP-3@10001", and its text);
+    one whose post's answer was lost is looked for there first (not there: nothing to delete); one gone there already
+    is done too; how many were deleted, and what failed (tried by the next push)."""
     done = 0
-    for removal_id, sent_as in removals:
+    there_now: dict[str, str] | None = None
+    for removal_id, sent_as, text in removals:
         try:
-            tracker.delete_comment(*sent_where(sent_as)[1:])
-            done += 1
+            _, there, posted = sent_where(sent_as)
+            if posted == PERHAPS:
+                there_now = _comments_there(tracker, row, there) if there_now is None else there_now
+                posted = _perhaps_posted(there_now, known, text or "")
+                there_now.pop(posted or "", None)
+            if posted is not None:
+                tracker.delete_comment(there, posted)
+                done += 1
         except Refused:
             raise
         except Gone:
@@ -653,6 +665,17 @@ def _comments_there(tracker: Tracker, row: TrackerConnection, key: str) -> dict[
     issue = tracker.issue(key)
     items = as_import(row, tracker, [issue]).items if issue is not None else []
     return {said.id: said.text for item in items for said in item.comments}
+
+
+def _perhaps_posted(there: dict[str, str], known: set[str], text: str) -> str | None:
+    """The id of the issue's comment that a post whose answer was lost made, or None (it was not made): one with the
+    same text (`posted_text`); else (the comment was edited here since) the first one no comment here is known by
+    whose first line, who wrote it, is the same."""
+    same = next((i for i, body in there.items() if _same(body, text)), None)
+    if same is not None:
+        return same
+    header = text.split("\n", 1)[0]
+    return next((i for i, body in there.items() if i not in known and body.split("\n", 1)[0] == header), None)
 
 
 def _same(there: str, here: str) -> bool:
