@@ -1516,6 +1516,16 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     expect(page.locator("#flash")).to_contain_text("Rewrite suggestion")
     expect(rewrite.locator(".badge.thread-changed")).to_have_count(0)
     expect(rewrite.locator(".read-comments")).to_have_text("Made with the item's 1 comment.")
+    # an open question answered in the item's thread: the rewrite is made again with the answer
+    answer = rewrite.get_by_label("Answer: Should the filter also apply to sale prices?")
+    answer.fill("Yes, sale prices too.")
+    llm.chat.replies.append(story_json(title="Search results within two seconds"))
+    answer.press("Enter")
+    expect(page.locator("#flash")).to_contain_text(f"Answered in item #{vague_id}'s thread; rewrite #")
+    expect(rewrite.locator(".read-comments")).to_have_text("Made with the item's 2 comments.")
+    thread = httpx.get(f"{desk}/v1/backlog/{vague_id}/comments", timeout=60).json()
+    assert thread[-1]["text"] == "Q: Should the filter also apply to sale prices?\nA: Yes, sale prices too."
+    assert thread[-1]["author"] == "pat@example.com"
 
     # accepting the rewrite changes the item; its estimate was made from the old text, so it is stale
     rewrite.locator("button.accept").click()

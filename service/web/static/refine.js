@@ -82,6 +82,32 @@ function suggest(item, kind) {
   });
 }
 
+// A rewrite's open questions, each answered in the item's thread (a comment "Q: ... A: ...") and the rewrite then
+// made again, reading it: what the team settles goes into the story.
+function answersView(s) {
+  const questions = s.kind === "rewrite" ? s.payload?.open_questions || [] : [];
+  if (!questions.length) return "";
+  const itemId = s.input?.backlog_item_id;
+  return h("div", { class: "answers" }, h("h5", {}, "Answer in the item's thread"),
+    ...questions.map((question) => {
+      const box = h("input", { class: "answer", placeholder: question, "aria-label": `Answer: ${question}`, maxlength: "2000",
+        onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); answer(itemId, question, box); } } });
+      return box;
+    }));
+}
+
+function answer(itemId, question, box) {
+  const text = box.value.trim();
+  if (!text) { box.focus(); flash("Write the answer, then press Enter.", "info"); return; }
+  return act(async () => {
+    await api(`/v1/backlog/${itemId}/comments`, { method: "POST", json: { text: `Q: ${question}\nA: ${text}` } });
+    const made = await api(`/v1/backlog/${itemId}/rewrite`, { method: "POST" });
+    if (!made?.id) return `Answered in item #${itemId}'s thread.`;
+    return made.status === "failed" ? `Answered in item #${itemId}'s thread; the rewrite failed: ${made.reason}`
+      : `Answered in item #${itemId}'s thread; rewrite #${made.id} made again with it.`;
+  });
+}
+
 function suggestionView(s) {
   const reason = h("input", { class: "reject-reason", placeholder: "Reason for rejecting", maxlength: "2000",
     onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); reject(s, reason); } } });
@@ -92,6 +118,7 @@ function suggestionView(s) {
         title: "The item's comments changed since this rewrite was made: Suggest rewrite makes it again with them." }, "new comments") : ""),
     s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
     refinementView(s),
+    answersView(s),
     h("div", { class: "actions" },
       h("button", { class: "primary accept", onclick: () => accept(s) }, "Accept"),
       s.kind === "rewrite" ? h("button", { class: "edit", title: "Edit the story in the review queue, then accept it",
