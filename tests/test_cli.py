@@ -284,6 +284,20 @@ def test_review_comment_adds_to_a_suggestions_thread_which_show_and_list_print(t
     assert json.loads(runner.invoke(app, ["review", "show", "1", "--json"]).output)["comment_count"] == 2
 
 
+def test_review_show_says_how_many_of_its_items_comments_a_rewrite_read(tmp_path, monkeypatch):
+    from service.core.enums import SuggestionKind
+    from service.core.suggestions import Proposal, create_suggestion
+    from tests.conftest import story
+
+    runtime = drafts_in(tmp_path, monkeypatch)
+    with runtime.db.session() as session:
+        made = Proposal(story(title="Export invoices"), "fake", "fake", "rewrite_story@test")
+        inputs = {"backlog_item_id": 4, "fingerprint": "f", "title": "Export", "comment_ids": [7, 9]}
+        create_suggestion(session, SuggestionKind.rewrite, made, inputs)
+    shown = runner.invoke(app, ["review", "show", "1"], terminal_width=200)
+    assert shown.exit_code == 0 and "made with item #4's 2 comments" in shown.output, shown.output
+
+
 def test_rank_moves_items_by_id_or_key_and_refuses_an_unclear_place(tmp_path, monkeypatch):
     """`refinery rank`: items (ids or tracker keys) before or after another, to the top or bottom, or back to their
     scores; no place, two places or an unknown item are CLI errors."""
