@@ -1547,6 +1547,9 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     page.select_option("#filter-kind", "estimate")
     expect(page.locator("#queue li")).to_have_count(1)
     expect(page.locator("#detail .estimate .points")).to_have_text("2 points")
+    page.select_option("#filter-status", "accepted")
+    page.select_option("#filter-kind", "rewrite")
+    expect(page.locator("#detail .input .read-comments")).to_contain_text("with its 2 comments (thread)")
 
 
 def test_the_definition_of_ready_chooses_what_the_refine_queue_finds(page: Page, desk: str):

@@ -211,7 +211,9 @@ function inputBlock(s) {
   }
   if ("backlog_item_id" in input && "fingerprint" in input) {  // a rewrite, split or estimate of a backlog item
     return h("section", { class: "input" }, h("h3", {}, "Input"),
-      h("p", {}, `Backlog item #${input.backlog_item_id} as it was: `, h("strong", {}, input.title || "")));
+      h("p", {}, `Backlog item #${input.backlog_item_id} as it was: `, h("strong", {}, input.title || ""),
+        input.comment_ids?.length ? h("span", { class: "read-comments" }, `, with its ${input.comment_ids.length} comment${input.comment_ids.length === 1 ? "" : "s"} `,
+          h("a", { href: `#backlog/${input.backlog_item_id}` }, "(thread)")) : ""));
   }
   if (s.kind !== "story_draft") return h("details", {}, h("summary", {}, "Input"), h("pre", {}, JSON.stringify(input, null, 2)));
   return h("section", { class: "input" }, h("h3", {}, "Input"),
