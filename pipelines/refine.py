@@ -166,13 +166,18 @@ def _discussion(discussion: Discussion) -> tuple[str, list[str], list[str]]:
         if size + len(line) > MAX_DISCUSSION_CHARS and lines:
             warnings.append(f"the model read the newest {len(lines)} of the item's {len(discussion)} comments")
             break
-        lines.append(line[:MAX_DISCUSSION_CHARS])
+        if len(line) > MAX_DISCUSSION_CHARS:  # one comment longer than all the model reads: its start
+            warnings.append(
+                f"the model read the first {MAX_DISCUSSION_CHARS:,} of a comment's {len(text):,} characters"
+            )
+            line, text = line[:MAX_DISCUSSION_CHARS], text[: MAX_DISCUSSION_CHARS - len(line) + len(text)]
+        lines.append(line)
         read.append(text)
         size += len(line)
     if not lines:
         return "", [], warnings
     block = "\n".join(reversed(lines))
-    return f"\n<discussion>\n{block}\n</discussion>\n{DISCUSSION_NOTE}", read, warnings
+    return f"\n<discussion>\n{block}\n</discussion>\n{DISCUSSION_NOTE}", read[::-1], warnings
 
 
 def _rewrite(llm: LLM, item_type: str, problems: str, text: str, discussion: str = "") -> StructuredResult[StoryDraft]:
