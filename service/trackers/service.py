@@ -575,7 +575,7 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
         if item is None or key is None:
             return 0, []
         waiting = select(Comment).where(Comment.item_id == item_id, UNSENT).order_by(Comment.id)
-        todo = [(c.id, c.sent_as, posted_text(c.author, c.text)) for c in session.scalars(waiting)]
+        todo = [(c.id, c.sent_as, posted_text(c.author, c.text), _edited_since(c)) for c in session.scalars(waiting)]
         placed = select(Comment.sent_as).where(Comment.item_id == item_id, Comment.sent_as.is_not(None))
         known = {sent_where(sent_as)[2] for sent_as in session.scalars(placed)}  # the issue's comments known here
         removed = select(CommentRemoval).where(CommentRemoval.item_id == item_id).order_by(CommentRemoval.id)
@@ -585,13 +585,13 @@ def send_comments(runtime: Runtime, tracker: Tracker, row: TrackerConnection, it
     if said:
         return sent, said
     there_now: dict[str, str] | None = None  # the issue's comments by id, read once a post perhaps made needs them
-    for comment_id, sent_as, text in todo:
+    for comment_id, sent_as, text, edited in todo:
         posting = sent_as is None or sent_as.endswith(f"@{PERHAPS}")
         editing = not posting  # posted, and edited here since
         try:
             if sent_as is not None and posting:  # its answer was lost: looked for on the issue before posting again
                 there_now = _comments_there(tracker, row, key) if there_now is None else there_now
-                found = _perhaps_posted(there_now, known, text)
+                found = _perhaps_posted(there_now, known, text, by_author=edited)
                 sent_as = None if found is None else f"{row.kind}:{key}@{found}"
                 posting = found is None
                 editing = not posting and not _same(there_now.pop(found), text)  # edited here after that post
@@ -667,12 +667,17 @@ def _comments_there(tracker: Tracker, row: TrackerConnection, key: str) -> dict[
     return {said.id: said.text for item in items for said in item.comments}
 
 
-def _perhaps_posted(there: dict[str, str], known: set[str], text: str) -> str | None:
+def _edited_since(comment: Comment) -> bool:
+    """Whether the comment was edited here after a push last sent it (or perhaps did)."""
+    return comment.edited_at is not None and comment.sent_at is not None and comment.edited_at > comment.sent_at
+
+
+def _perhaps_posted(there: dict[str, str], known: set[str], text: str, by_author: bool = False) -> str | None:
     """The id of the issue's comment that a post whose answer was lost made, or None (it was not made): one with the
-    same text (`posted_text`); else (the comment was edited here since) the first one no comment here is known by
-    whose first line, who wrote it, is the same."""
+    same text (`posted_text`); else, `by_author` (the comment was edited here since), the first one no comment here is
+    known by whose first line, who wrote it, is the same."""
     same = next((i for i, body in there.items() if _same(body, text)), None)
-    if same is not None:
+    if same is not None or not by_author:
         return same
     header = text.split("\n", 1)[0]
     return next((i for i, body in there.items() if i not in known and body.split("\n", 1)[0] == header), None)
