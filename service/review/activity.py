@@ -93,32 +93,25 @@ def activity(
                 detail=_decision_detail(event, suggestion),
             )
         )
-    for comment, suggestion, item in session.execute(_newest(comments, Comment.at, Comment.id, COMMENT, after, limit)):
-        found.append(
-            ActivityPublic(
-                at=comment.at,
-                cursor=str(Cursor(comment.at, COMMENT, comment.id)),
-                actor=comment.author,
-                action="commented",
-                detail=_cut(comment.text),
-                **_on(suggestion, item),
-            )
-        )
     edited = comments.where(Comment.edited_at.is_not(None))  # its last edit: by its author, here or in the tracker
     edited = (edited.where(_older(Comment.edited_at, Comment.id, COMMENT_EDIT, after)) if after else edited).order_by(
         Comment.edited_at.desc(), Comment.id.desc()
     )
-    for comment, suggestion, item in session.execute(edited.limit(limit)):
-        found.append(
-            ActivityPublic(
-                at=comment.edited_at,
-                cursor=str(Cursor(comment.edited_at, COMMENT_EDIT, comment.id)),
-                actor=comment.author,
-                action="edited_comment",
-                detail=_cut(comment.text),
-                **_on(suggestion, item),
+    written = _newest(comments, Comment.at, Comment.id, COMMENT, after, limit)
+    sources = ((COMMENT, written, "commented"), (COMMENT_EDIT, edited.limit(limit), "edited_comment"))
+    for source, query, action in sources:
+        for comment, suggestion, item in session.execute(query):
+            at = comment.at if source == COMMENT else comment.edited_at
+            found.append(
+                ActivityPublic(
+                    at=at,
+                    cursor=str(Cursor(at, source, comment.id)),
+                    actor=comment.author,
+                    action=action,
+                    detail=_cut(comment.text),
+                    **_on(suggestion, item),
+                )
             )
-        )
     for event, item in session.execute(_newest(edits, ItemEvent.at, ItemEvent.id, EDIT, after, limit)):
         changed = ", ".join(sorted(event.after)) if event.action != ItemAction.added else None
         if event.action == ItemAction.sent:  # the issue it is in the tracker
