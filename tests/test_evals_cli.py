@@ -336,12 +336,20 @@ def test_estimate_model_check_scores_the_model_alone_and_with_comparables(tmp_pa
     assert "model_alone" not in without and without["model_with_comparables"]["answered"] == 2
 
 
-def test_the_rewrite_suite_takes_out_what_the_thread_answers_and_scores_whether_the_rewrite_kept_it():
+def test_the_rewrite_suite_takes_out_what_the_thread_answers_and_scores_whether_the_rewrite_kept_it(monkeypatch):
+    from evals.suites import rewrite
     from evals.suites.rewrite import items, score
     from pipelines.llm import StructuredResult
     from pipelines.models import StoryDraft
     from tests.conftest import story_json
 
+    stories = [
+        "As a moderator, I want to select an item to be estimated, so that the team sees that item.",
+        "As a user, I want to search datasets by title, so that I can find the datasets I need.",
+        "As an archivist, I want to create access copies of files, so that I don't have to do this manually.",
+        "As a funder, I want to check the repositories in a DMP, so that I can verify the funding rules were followed.",
+    ]
+    monkeypatch.setattr(rewrite, "load_stories", lambda split: [("G02", s) for s in stories])
     built = items("dev", 4)
     assert [i["gap"] for i in built] == ["benefit", "persona", "benefit", "persona"]
     for item in built:
