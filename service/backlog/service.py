@@ -28,6 +28,7 @@ from service.backlog.schemas import (
     TrackerComment,
 )
 from service.core import outbox
+from service.core.comments import item_threads
 from service.core.enums import ItemAction, SuggestionStatus, WebhookEvent
 from service.core.errors import InvalidInput, NotFound, check_rows
 from service.core.runtime import Runtime
@@ -583,13 +584,10 @@ def item_key(item: BacklogItem | BacklogItemPublic) -> str:
 
 def _threads(session: Session, item_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
     """The items' comments, oldest first, as a Markdown export shows them: (author, day, text)."""
-    found: dict[int, list[tuple[str, str, str]]] = {}
-    for start in range(0, len(item_ids), 500):
-        query = select(Comment).where(Comment.item_id.in_(item_ids[start : start + 500])).order_by(Comment.id)
-        for comment in session.scalars(query):
-            said = (comment.author or "someone", f"{comment.at:%Y-%m-%d}", comment.text)
-            found.setdefault(comment.item_id, []).append(said)
-    return found
+    return {
+        item_id: [(c.author or "someone", f"{c.at:%Y-%m-%d}", c.text) for c in thread]
+        for item_id, thread in item_threads(session, item_ids).items()
+    }
 
 
 def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter | None = None) -> tuple[str, str, int]:

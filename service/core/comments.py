@@ -55,6 +55,16 @@ def list_comments(session: Session, thread: Thread) -> list[Comment]:
     return list(session.scalars(select(Comment).where(thread.of()).order_by(Comment.id)))
 
 
+def item_threads(session: Session, item_ids: list[int]) -> dict[int, list[Comment]]:
+    """The items' comments, oldest first, by item (read 500 items at a time)."""
+    found: dict[int, list[Comment]] = {}
+    for start in range(0, len(item_ids), 500):
+        query = select(Comment).where(Comment.item_id.in_(item_ids[start : start + 500])).order_by(Comment.id)
+        for comment in session.scalars(query):
+            found.setdefault(comment.item_id, []).append(comment)
+    return found
+
+
 def add_comment(session: Session, thread: Thread, author: str | None, text: str) -> Comment:
     thread.get(session)
     comment = Comment(suggestion_id=thread.suggestion_id, item_id=thread.item_id, author=author, text=text)

@@ -30,7 +30,7 @@ from pipelines.words import item_words
 from service import duplicates
 from service.backlog.service import get_item
 from service.core import scope
-from service.core.comments import Thread, list_comments
+from service.core.comments import Thread, item_threads, list_comments
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
 from service.core.learned import learned
@@ -237,14 +237,6 @@ def _digest(thread: list[Comment]) -> str | None:
         return None
     said = json.dumps([[c.id, c.author, c.text] for c in thread], ensure_ascii=False).encode()
     return hashlib.sha256(said).hexdigest()[:16]
-
-
-def _threads(session: Session, item_ids: list[int]) -> dict[int, list[Comment]]:
-    """The items' comments, oldest first, by item."""
-    found: dict[int, list[Comment]] = {}
-    for comment in session.scalars(select(Comment).where(Comment.item_id.in_(item_ids)).order_by(Comment.id)):
-        found.setdefault(comment.item_id, []).append(comment)
-    return found
 
 
 def _thread_changed(suggestion: Suggestion, thread: list[Comment]) -> bool:
@@ -721,7 +713,7 @@ def queue(runtime: Runtime, limit: int = 200, recheck: bool = False) -> list[dic
             .order_by(Suggestion.id)
         ):
             pending.setdefault(suggestion.input.get("backlog_item_id"), []).append(suggestion)
-        threads = _threads(session, list(pending))
+        threads = item_threads(session, list(pending))
         marked = {
             i: [(s, stale(session, s), _thread_changed(s, threads.get(i, []))) for s in group]
             for i, group in pending.items()
