@@ -31,7 +31,7 @@ from bench.bench_refine import item_rows
 from service.backlog.service import import_and_index
 from service.core import scope
 from service.core.tables import BacklogItem
-from service.trackers import service
+from service.trackers import pulls, service
 from tests.tracker_standin import TOKEN, USER, standin
 
 RESULTS = Path(__file__).parent / "results" / "bench_tracker.md"
@@ -102,7 +102,7 @@ def measure(n: int) -> list[str]:
                    f"{1000 * own:.0f} | {own / bodies:.2f} |")  # fmt: skip
         runtime, started = client.app.state.runtime, time.perf_counter()
         with scope.in_project(1):  # as a pull ran before this stop: read and imported within its request
-            parsed = service.read(runtime)
+            parsed = pulls.read(runtime)
             import_and_index(runtime, parsed.items, parsed.problems)
         inline = time.perf_counter() - started
         out.append(f"| {n} | the same pull within one call, as before pulls were jobs | {1000 * inline / n:.1f} | "

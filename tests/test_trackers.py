@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
+from urllib.parse import unquote_plus
 
 import pytest
 from sqlalchemy import select, update
 
 from service.backlog.importers import adf_text
-from service.core.tables import BacklogItem, Comment, WebhookDelivery
+from service.core.tables import BacklogItem, Comment, PullJob, WebhookDelivery, utcnow
 from service.trackers import http
 from tests.test_reimport import jira_csv
 from tests.tracker_standin import (
@@ -300,9 +302,9 @@ def test_linear_gets_items_with_their_labels_parent_and_state_and_a_lost_answer_
         assert job["status"] == "failed" and "Linear refused the request (401" in job["errors"][0]
 
 
-def pull(client) -> dict:
-    """A pull job, once done."""
-    started = client.post("/v1/tracker/pull")
+def pull(client, full: bool = False) -> dict:
+    """A pull job (`full`: of every issue), once done."""
+    started = client.post("/v1/tracker/pull", params={"full": "true"} if full else None)
     assert started.status_code == 202, started.text
     job = finished(client, started.json()["status_url"])
     assert job["status"] == "done", job
@@ -406,6 +408,12 @@ def test_the_cli_connects_checks_and_pushes_with_a_progress_bar(tmp_path, monkey
         site.issues["SHOP-1"]["summary"] = "Saved carts for a week"
         pulled = runner.invoke(app, ["tracker", "pull"])
         assert pulled.exit_code == 0 and "0 imported, 1 updated from the tracker" in pulled.output, pulled.output
+        last = " ".join(runner.invoke(app, ["tracker", "show"]).output.split())
+        assert "(every issue): done, 0 imported, 1 updated" in last, last  # the first pull
+        assert runner.invoke(app, ["tracker", "pull"]).exit_code == 0
+        assert "(the issues changed since " in " ".join(runner.invoke(app, ["tracker", "show"]).output.split())
+        assert runner.invoke(app, ["tracker", "pull", "--full"]).exit_code == 0
+        assert "(every issue): done" in " ".join(runner.invoke(app, ["tracker", "show"]).output.split())
         hook = runner.invoke(app, ["tracker", "hook", "--url", "https://refinery.acme.test"])
         assert hook.exit_code == 0 and "address: https://refinery.acme.test/v1/tracker/hook?project=default" in (
             hook.output) and "System > WebHooks" in hook.output, hook.output  # fmt: skip
@@ -603,8 +611,9 @@ def test_a_pull_dry_run_lists_what_changed_in_the_tracker_and_changes_nothing(cl
         assert (pulled["created"], pulled["updated"]) == (1, 1) and items(client)[first]["title"] != "Saved carts"
         assert client.get("/v1/tracker").json()["last_pull"].endswith("done, 1 imported, 1 updated")
         third = next(i for i in items(client).values() if i["external_id"] == "jira:SHOP-3")
-        del site.issues["SHOP-3"]  # deleted in Jira: a pull says so and leaves the item open
-        said = pull(client)["problems"]
+        del site.issues["SHOP-3"]  # deleted in Jira: a pull of every issue says so and leaves the item open
+        assert pull(client)["problems"] == []  # one of the issues changed since the last pull cannot tell
+        said = pull(client, full=True)["problems"]
         assert len(said) == 1 and said[0].startswith("1 open item(s) here are not among Jira project SHOP") and (
             said[0].endswith(": SHOP-3; they are left as they are")), said  # fmt: skip
         assert items(client)[third["id"]]["closed"] is False
@@ -944,6 +953,62 @@ def test_a_pull_reads_the_comments_written_in_the_tracker_into_the_items_thread_
         assert push(client)["comments_sent"] == 0  # what was read from there is not sent back
         assert len(site.comments) == 4
     assert client.get("/v1/inbox", headers={"X-User": "ana"}).json() == []  # a pull is not a person's word here
+
+
+def retitled_there(site, kind: str, key: str, title: str) -> None:
+    """The issue `key` (SHOP-1, 1, ENG-1) retitled in the tracker."""
+    issue = site.linear()[key] if kind == "linear" else site.issues[key]
+    issue["summary" if kind.startswith("jira") else "title"] = title
+
+
+@pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
+def test_a_pull_reads_the_issues_changed_since_the_last_pull_and_every_issue_once_a_day(client, kind):
+    first, second, third = add_items(client)
+    keys = {"jira": "SHOP-{}", "jira_dc": "SHOP-{}", "github": "{}", "linear": "ENG-{}"}[kind]
+    with standin() as site:
+        connect(client, site, kind)
+        push(client)
+        whole = pull(client)
+        assert (whole["since"], whole["unchanged"]) == (None, 3)  # the first pull reads every issue
+        site.age()  # ... then a while passes
+        retitled_there(site, kind, keys.format(1), "Saved carts for a week")
+        written_there(site, kind, keys.format(2), "Safari 17 only?", "Jo Park")
+        site.calls.clear()
+        job = pull(client)
+        assert job["since"] == whole["started_at"], (job, whole)  # the start of the last pull that ended well
+        assert (job["created"], job["updated"], job["unchanged"]) == (0, 1, 1), job  # 2 issues read, not 3
+        assert items(client)[first]["title"] == "Saved carts for a week"
+        assert [c["text"] for c in client.get(f"/v1/backlog/{second}/comments").json()] == ["Safari 17 only?"]
+        asked = " ".join(f"{c.path} {json.dumps(c.body)}" for c in site.calls)
+        assert {"jira": 'updated >= "-', "jira_dc": 'updated >= "-', "github": "since=", "linear": '"or": ['}[kind] in (
+            unquote_plus(asked)), asked  # fmt: skip
+        assert (pull(client)["unchanged"], pull(client, full=True)["unchanged"]) == (2, 3)  # read again: 10 min back
+        gone = next(k for k, v in site.issues.items() if k == keys.format(3) or v.get("identifier") == "ENG-3")
+        del site.issues[gone]
+        assert pull(client)["problems"] == []  # the issues changed since cannot tell an issue deleted there
+        with client.app.state.runtime.db.session() as session:  # a day later
+            session.execute(update(PullJob).values(started_at=utcnow() - timedelta(hours=25)))
+        job = pull(client)
+        assert job["since"] is None and len(job["problems"]) == 1, job
+        assert "1 open item(s) here are not among" in job["problems"][0] and keys.format(3) in job["problems"][0]
+        assert items(client)[third]["closed"] is False
+
+
+def test_a_pull_reads_every_issue_of_a_tracker_it_has_not_pulled_and_goes_on_from_the_last_of_one_it_has(client):
+    add_items(client)
+    with standin() as site:
+        connect(client, site, "jira")
+        push(client)
+        assert [pull(client)["since"] is None for _ in range(2)] == [True, False]
+        connect(client, site, "github")  # another tracker: every issue
+        push(client)
+        assert [pull(client)["since"] is None for _ in range(2)] == [True, False]
+        connect(client, site, "jira")  # Jira again: the issues changed since its last pull
+        last = client.get("/v1/tracker/pulls/2").json()
+        assert pull(client)["since"] == last["started_at"]
+        dry = client.post("/v1/tracker/pull?dry_run=true&full=true")
+        assert finished(client, dry.json()["status_url"])["since"] is None
+        assert pull(client)["since"] != last["started_at"]  # a dry run is not a pull: the one before it counts
 
 
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])

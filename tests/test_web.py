@@ -1022,11 +1022,24 @@ def test_an_admin_connects_jira_sends_the_ticked_items_then_all_and_pulls_a_chan
         expect(page.locator("#flash")).to_contain_text(would)
         expect(page.locator("#backlog tbody tr[data-id='2']")).not_to_contain_text("Payments SDK v2")
         page.click("#tracker-pull")
-        expect(page.locator("#flash")).to_contain_text(
-            "0 imported, 1 updated from the tracker, 2 already in the backlog."
+        expect(page.locator("#flash")).to_contain_text(  # the first pull reads every issue
+            "0 imported, 1 updated from the tracker, 2 already in the backlog (every issue)."
         )
         expect(page.locator("#tracker-pull")).to_have_text("Pull from Jira SHOP")
         expect(page.locator("#backlog tbody tr[data-id='2']")).to_contain_text("Payments SDK v2")
+        site.age()  # a while later
+        site.issues["SHOP-3"]["summary"] = "Dark mode everywhere"
+        page.click("#tracker-pull")  # the next, only the issues changed since
+        expect(page.locator("#flash")).to_contain_text(
+            "0 imported, 1 updated from the tracker, 0 already in the backlog (the issues changed there since "
+        )
+        expect(page.locator("#tracker-state")).to_contain_text("(the issues changed since ")
+        page.check("#tracker-full")
+        page.click("#tracker-pull")
+        expect(page.locator("#flash")).to_contain_text(
+            "0 imported, 0 updated from the tracker, 3 already in the backlog (every issue)."
+        )
+        page.uncheck("#tracker-full")
 
         page.click("#tracker-hook-show")  # live updates: the webhook Jira is to send its changes to
         expect(page.locator("#tracker-hook .hook-url")).to_have_text(f"{desk}/v1/tracker/hook?project=default")

@@ -46,6 +46,7 @@ LINEAR_STATES = [
     {"id": "state-todo", "name": "Todo", "type": "unstarted"},
     {"id": "state-done", "name": "Done", "type": "completed"},
 ]
+LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)  # when what a stand-in's first listing finds was last updated
 PRIORITIES = {"Highest", "High", "Medium", "Low", "Lowest"}
 TRANSITIONS = [
     {"id": "11", "name": "To Do", "to": {"name": "To Do", "statusCategory": {"key": "new"}}},
@@ -87,6 +88,22 @@ class Standin:
     comment_times: dict[int, str] = field(default_factory=dict)  # by id, when written ("2026-11-29T10:00:00.000+0000")
     jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
     linear_comment_page: int = 2  # how many comments a page of Linear's has (Linear's own: 50 unless asked)
+    stamps: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # by issue or comment: as read, and since
+
+    def updated(self, name: str, shown: Any) -> datetime:
+        """When the issue or comment `name` was last updated: when it was first read as `shown` (all it is there now),
+        or long ago for what the first listing finds. A change a test makes straight in the stand-in, or an issue it
+        adds, counts from the next listing, after the change, as a real tracker's update time would."""
+        said = json.dumps(shown, sort_keys=True, default=str)
+        if name not in self.stamps:
+            self.stamps[name] = (said, datetime.now(UTC) if self.stamps else LONG_AGO)
+        elif self.stamps[name][0] != said:
+            self.stamps[name] = (said, datetime.now(UTC))
+        return self.stamps[name][1]
+
+    def age(self) -> None:
+        """As if all read so far was last updated long ago, beyond what a pull looks back to."""
+        self.stamps = {name: (said, LONG_AGO) for name, (said, _at) in self.stamps.items()}
 
     def has_comment(self, number: int) -> bool:
         """Whether the comment `number` (its place, from 1, in `comments`) is there: made, and not deleted."""
@@ -222,7 +239,12 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         site.issues[f"linear:{issue['id']}"] = {**issue, "identifier": identifier, "sortOrder": bottom + 1000.0}
         return {"issueCreate": {"success": True, "issue": {"identifier": identifier}}}, None
     if query.startswith("query Issues("):
-        found = _linear_issues(site) if variables["key"] == site.team else []
+        wanted = variables["filter"]
+        found = _linear_issues(site) if wanted["team"]["key"]["eq"] == site.team else []
+        changed = {i["id"]: _linear_updated(site, i) for i in found}
+        if "or" in wanted:  # updated since, or with a comment updated since
+            start = datetime.fromisoformat(wanted["or"][0]["updatedAt"]["gte"])
+            found = [i for i in found if changed[i["id"]] >= start]
         return {"issues": {"nodes": found, "pageInfo": {"hasNextPage": False, "endCursor": None}}}, None
     if query.startswith("query OneIssue("):
         found = issues.get(variables["id"])
@@ -354,24 +376,30 @@ def _now() -> str:
 
 def _jira_found(site: Standin, query: dict[str, list[str]]) -> list[dict[str, Any]]:
     """The issues a search's JQL finds: the project's, made in the last N minutes when it says `created >= "-Nm"`
-    (an issue put in by a test without `created` is older), newest first when it orders by `created DESC`."""
+    (an issue put in by a test without `created` is older), updated in them when it says `updated >= "-Nm"` (its
+    fields, links or comments changed: `Standin.updated`), newest first when it orders by `created DESC`."""
     jql = query.get("jql", [""])[0]
-    found = _jira_issues(site)
+    found, said = _jira_issues(site), site.comments_by_issue()
+    changed = {i["key"]: site.updated(f"jira:{i['key']}", [i, said.get(i["key"])]) for i in found}
     if within := re.search(r'created >= "-(\d+)m"', jql):
         start = datetime.now(UTC) - timedelta(minutes=int(within[1]))
         found = [i for i in found if datetime.fromisoformat(i["fields"].get("created") or "1970-01-01T00:00Z") >= start]
+    if within := re.search(r'updated >= "-(\d+)m"', jql):
+        start = datetime.now(UTC) - timedelta(minutes=int(within[1]))
+        found = [i for i in found if changed[i["key"]] >= start]
     if "ORDER BY Rank ASC" in jql:  # issues put in by a test, not in the rank, come last
         return sorted(found, key=lambda i: site.rank.index(i["key"]) if i["key"] in site.rank else len(site.rank))
     return found[::-1] if "ORDER BY created DESC" in jql else found
 
 
 def _github_found(site: Standin, query: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The issues GitHub's list gives: updated since `since` (an issue put in by a test without times is older),
+    """The issues GitHub's list gives: updated since `since` (its fields or comments changed: `Standin.updated`),
     newest first for `sort=created&direction=desc`."""
-    found = _github_issues(site)
+    found, said = _github_issues(site), site.comments_by_issue()
+    changed = {i["number"]: site.updated(f"github:{i['number']}", [i, said.get(str(i["number"]))]) for i in found}
     if since := query.get("since", [""])[0]:
         start = datetime.fromisoformat(since)
-        found = [i for i in found if datetime.fromisoformat(i.get("updated_at") or "1970-01-01T00:00Z") >= start]
+        found = [i for i in found if changed[i["number"]] >= start]
     return found[::-1] if query.get("direction") == ["desc"] else found
 
 
@@ -402,6 +430,14 @@ def _linear_issue(site: Standin, issue: dict[str, Any]) -> dict[str, Any]:
                                         for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]},
          "comments": _linear_comments(site, issue["identifier"], 0)}
     )  # fmt: skip
+
+
+def _linear_updated(site: Standin, issue: dict[str, Any]) -> datetime:
+    """When an issue or one of its comments was last updated (its relations are not counted, as Linear's own
+    `updatedAt` is not asked to count them)."""
+    own = {name: value for name, value in issue.items() if name not in ("comments", "relations", "inverseRelations")}
+    comments = [site.updated(f"comment:{c['number']}", c) for c in site.comment_nodes(issue["identifier"])]
+    return max([site.updated(f"linear:{issue['id']}", own), *comments])
 
 
 def _linear_comments(site: Standin, identifier: str, start: int) -> dict[str, Any]:
@@ -644,6 +680,9 @@ def standin() -> Iterator[Standin]:
                      "issue_url": f"{site.url}{base}/issues/{number}"}
                     for number, nodes in site.comments_by_issue().items() if number in site.github() for c in nodes
                 ]  # fmt: skip
+                changed = {c["id"]: site.updated(f"github-comment:{c['id']}", c) for c in every}
+                if since := parse_qs(urlsplit(self.path).query).get("since", [""])[0]:  # updated since
+                    every = [c for c in every if changed[c["id"]] >= datetime.fromisoformat(since)]
                 self._page(
                     sorted(every, key=lambda c: c["id"]), parse_qs(urlsplit(self.path).query), "per_page", "page"
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from service.core.runtime import Runtime
 from service.core.tables import ImportJob
 
 log = logging.getLogger(__name__)
+Shown = TypeVar("Shown", bound=ImportJobPublic)
 Read = Callable[[Callable[[int], None]], ParsedImport]  # a pull's reader: hears how many issues were read so far
 
 
@@ -128,9 +129,10 @@ def _made(session: Session, items: list[BacklogItemCreate], dry_run: bool) -> di
     }  # fmt: skip
 
 
-def public(job: Any) -> ImportJobPublic:
-    """The job's status as clients see it: the time left only while it embeds (reading has no known end)."""
-    status = jobs.shown(ImportJobPublic, job)
+def public(job: Any, model: type[Shown] = ImportJobPublic) -> Shown:
+    """The job's status as clients see it (as `model`, an ImportJobPublic): the time left only while it embeds
+    (reading has no known end)."""
+    status = jobs.shown(model, job)
     return status if job.phase == ImportPhase.indexing else status.model_copy(update={"eta_s": None})
 
 

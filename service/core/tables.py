@@ -515,6 +515,8 @@ class PullJob(ProjectScoped, ImportColumns, Base):
 
     __tablename__ = "pull_jobs"
 
+    since: Mapped[datetime | None]  # only the issues changed there since then were read; None: every issue
+
 
 class Conversation(ProjectScoped, Base):
     """An uploaded meeting transcript or chat export, as speaker turns, and the summary its job made."""

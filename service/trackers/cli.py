@@ -201,16 +201,21 @@ def tracker_push(
 @tracker_app.command("pull")
 def tracker_pull(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what it would add and update.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read every issue, not only those changed since the last pull.")
+    ] = False,
 ) -> None:
     """Import the tracker's issues, as its export file would be: new ones added, ones changed there updated, fields
-    changed here too kept (and listed)."""
+    changed here too kept (and listed). It reads the issues changed there since the last pull; every issue with
+    --full, the first time, and once a day."""
     from service.backlog.cli import print_imported
     from service.trackers import jobs
 
     runtime = open_runtime()
     with refusals():
-        job = jobs.create_pull(runtime, getpass.getuser(), dry_run)
-    print_imported(follow_job(runtime, job.id, jobs.PULL_JOB.run, jobs.get_pull, f"pulling from {job.source}"))
+        job = jobs.create_pull(runtime, getpass.getuser(), dry_run, full)
+    what = f"the issues changed since {job.since:%Y-%m-%d %H:%M} UTC" if job.since else "every issue"
+    print_imported(follow_job(runtime, job.id, jobs.PULL_JOB.run, jobs.get_pull, f"pulling {what} from {job.source}"))
 
 
 def _preview(item_ids: list[int] | None) -> None:

@@ -146,15 +146,18 @@ class GitHub:
         if gone.status_code >= 300 and gone.status_code != 404:
             raise fail(self.name, f"remove a dependency of {key}", gone)
 
-    def issues(self) -> Iterator[list[dict[str, Any]]]:
-        """The repository's issues, open and closed, a page at a time; pull requests left out. An issue blocked by
-        others gets them as `blocked_by` (a call each, only for those: the list gives their count alone). Comments
-        are read first, the whole repository's in one listing (100 a call, pull requests' too), not a call an issue,
-        and each issue that counts some gets its own as `refinery_comments`."""
-        said = self._all_comments()
+    def issues(self, since: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The repository's issues, open and closed, a page at a time; pull requests left out; with `since`, those
+        updated since then (a comment counts) and their comments written or edited since. An issue blocked by others
+        gets them as `blocked_by` (a call each, only for those: the list gives their count alone). Comments are read
+        first, the whole repository's in one listing (100 a call, pull requests' too), not a call an issue, and each
+        issue that counts some gets its own as `refinery_comments`."""
+        changed = {"since": (since - CLOCK_SKEW).isoformat()} if since else {}
+        said = self._all_comments(changed)
         page = 1
         while True:
-            found = self.http.call("GET", f"/repos/{self.repo}/issues?state=all&per_page={PAGE}&page={page}")
+            query = {"state": "all", "per_page": PAGE, "page": page} | changed
+            found = self.http.call("GET", f"/repos/{self.repo}/issues?" + urlencode(query))
             if found.status_code != 200:
                 raise fail(self.name, f"list the issues of {self.repo}", found)
             issues = found.json()
@@ -167,13 +170,13 @@ class GitHub:
                 return
             page += 1
 
-    def _all_comments(self) -> dict[int, list[dict[str, Any]]]:
-        """Every issue comment of the repository (`GET /repos/{repo}/issues/comments`, oldest first), by its issue's
-        number."""
+    def _all_comments(self, changed: dict[str, str]) -> dict[int, list[dict[str, Any]]]:
+        """Every issue comment of the repository (`GET /repos/{repo}/issues/comments`, oldest first; `changed`: those
+        updated since), by its issue's number."""
         by_issue: dict[int, list[dict[str, Any]]] = {}
         page = 1
         while True:
-            path = f"/repos/{self.repo}/issues/comments?per_page={PAGE}&page={page}"
+            path = f"/repos/{self.repo}/issues/comments?" + urlencode({"per_page": PAGE, "page": page} | changed)
             found = self.http.done("GET", path, f"list the comments of {self.repo}").json()
             for comment in found:
                 number = str(comment.get("issue_url") or "").rstrip("/").rpartition("/")[2]

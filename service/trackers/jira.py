@@ -303,16 +303,16 @@ class Jira:
         issue = found.json()
         return self._as_read(issue) if str(issue.get("key", "")).startswith(f"{self.project}-") else None
 
-    def issues(self) -> Iterator[list[dict[str, Any]]]:
-        """The project's issues, a page at a time."""
-        for page in self._search(f'project = "{self.project}" ORDER BY key ASC', self._read()):
+    def issues(self, since: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The project's issues, a page at a time; with `since`, those updated since then (a comment, a link or a
+        field changed: Jira counts each as an update)."""
+        changed = f' AND updated >= "-{_minutes_ago(since)}m"' if since else ""
+        for page in self._search(f'project = "{self.project}"{changed} ORDER BY key ASC', self._read()):
             yield [self._as_read(issue) for issue in page]
 
     def made_since(self, title: str, since: datetime) -> list[str]:
-        """The keys of the project's issues titled `title` created since `since`, asked for in minutes before now (a
-        JQL date would be read in the token's user's time zone)."""
-        minutes = math.ceil((datetime.now(UTC) - since + CLOCK_SKEW).total_seconds() / 60)
-        jql = f'project = "{self.project}" AND created >= "-{minutes}m" ORDER BY created DESC'
+        """The keys of the project's issues titled `title` created since `since`."""
+        jql = f'project = "{self.project}" AND created >= "-{_minutes_ago(since)}m" ORDER BY created DESC'
         found = (issue for page in self._search(jql, "summary") for issue in page)
         return [str(i["key"]) for i in found if same_title(str((i.get("fields") or {}).get("summary") or ""), title)]
 
@@ -367,3 +367,9 @@ class Jira:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _minutes_ago(since: datetime) -> int:
+    """`since` as minutes before now, and the clocks' skew (a JQL date would be read in the token's user's time
+    zone)."""
+    return math.ceil((datetime.now(UTC) - since + CLOCK_SKEW).total_seconds() / 60)

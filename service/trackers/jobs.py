@@ -17,15 +17,17 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
 from service.backlog import jobs as import_jobs
 from service.backlog.importers import ParsedImport
 from service.core import jobs
 from service.core.enums import FINISHED, JobStatus
 from service.core.runtime import Runtime
-from service.core.tables import PullJob, PushJob, utcnow
-from service.trackers import service
+from service.core.tables import PullJob, PushJob, TrackerConnection, utcnow
+from service.trackers import pulls, service
 from service.trackers.http import Refused, TrackerError
-from service.trackers.schemas import PushJobPublic
+from service.trackers.schemas import PullJobPublic, PushJobPublic
 from service.trackers.service import PLANNED, Outcome
 
 log = logging.getLogger(__name__)
@@ -120,18 +122,31 @@ def public(job: PushJob) -> PushJobPublic:
 JOB = jobs.JobKind("push", PushJob, run_job, public, light=True)
 
 
-def create_pull(runtime: Runtime, actor: str | None, dry_run: bool = False) -> PullJob:
-    """Queue a pull of the tracker's issues (404 with none connected, 429 with too many jobs); a `dry_run` only says
-    what it would do."""
+def create_pull(runtime: Runtime, actor: str | None, dry_run: bool = False, full: bool = False) -> PullJob:
+    """Queue a pull of the tracker's issues changed since the last pull, or of every issue (`full`, and as
+    `pulls.changes_since` says); 404 with none connected, 429 with too many jobs; a `dry_run` only says what it would
+    do."""
     with runtime.db.session() as session:
-        source = service.describe(service.connection(session))
-    return import_jobs.create_job(runtime, PullJob, source, None, actor, dry_run)
+        row = service.connection(session)
+        jobs.ensure_capacity(session, runtime.settings.max_active_jobs)
+        return add_pull(session, row, actor, dry_run, full)
+
+
+def add_pull(
+    session: Session, row: TrackerConnection, actor: str | None, dry_run: bool = False, full: bool = False
+) -> PullJob:
+    """A new queued pull in `session` (nothing checked: see `create_pull`)."""
+    job = import_jobs.add_job(session, PullJob, service.describe(row), None, actor, dry_run)
+    job.since = pulls.changes_since(session, row, full)
+    return job
 
 
 def run_pull(runtime: Runtime, job_id: int) -> None:
+    since = get_pull(runtime, job_id).since
+
     def read(heard: Callable[[int], None]) -> ParsedImport:
         try:
-            return service.read(runtime, heard)
+            return pulls.read(runtime, since, heard)
         except TrackerError as exc:
             raise import_jobs.ReadFailed(str(exc)) from exc
 
@@ -142,4 +157,9 @@ def get_pull(runtime: Runtime, job_id: int) -> PullJob:
     return jobs.get_job(runtime, PullJob, job_id, "pull")
 
 
-PULL_JOB = jobs.JobKind("pull", PullJob, run_pull, import_jobs.public, light=True)
+def public_pull(job: PullJob) -> PullJobPublic:
+    """A pull's status as clients see it."""
+    return import_jobs.public(job, PullJobPublic)
+
+
+PULL_JOB = jobs.JobKind("pull", PullJob, run_pull, public_pull, light=True)

@@ -11,7 +11,19 @@ import httpx
 
 from service.backlog.exporters import ExportItem, to_linear_json
 from service.core.enums import TrackerKind
-from service.trackers.http import ATTEMPTS, PAGE, TIMEOUT_S, Gone, Http, Refused, Sent, TrackerError, detail, wait_s
+from service.trackers.http import (
+    ATTEMPTS,
+    CLOCK_SKEW,
+    PAGE,
+    TIMEOUT_S,
+    Gone,
+    Http,
+    Refused,
+    Sent,
+    TrackerError,
+    detail,
+    wait_s,
+)
 
 LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
 COMMENTS = "nodes { id body createdAt user { name } } pageInfo { hasNextPage endCursor }"  # a page of an issue's
@@ -253,15 +265,20 @@ class Linear:
             thread = {"nodes": [*thread["nodes"], *more["nodes"]], "pageInfo": more["pageInfo"]}
         return issue | {"comments": thread}
 
-    def issues(self, fields: str = READ) -> Iterator[list[dict[str, Any]]]:
+    def issues(self, since: datetime | None = None, fields: str = READ) -> Iterator[list[dict[str, Any]]]:
         """The team's issues, a page at a time, with `fields` (default: what the `linear_json` import reads, blocks
-        relations too)."""
+        relations too); with `since`, those updated since then or with a comment written or edited since (a relation
+        alone is not asked for: Linear's filter has no such field)."""
+        wanted: dict[str, Any] = {"team": {"key": {"eq": self.team_key}}}
+        if since:
+            start = {"gte": (since - CLOCK_SKEW).isoformat()}
+            wanted["or"] = [{"updatedAt": start}, {"comments": {"some": {"updatedAt": start}}}]
         after = None
         while True:
             found = self._run(
-                "query Issues($key: String!, $after: String) { issues(filter: {team: {key: {eq: $key}}}, "
+                "query Issues($filter: IssueFilter!, $after: String) { issues(filter: $filter, "
                 f"first: {PAGE}, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}",
-                {"key": self.team_key, "after": after}, f"list the issues of team {self.team_key}",
+                {"filter": wanted, "after": after}, f"list the issues of team {self.team_key}",
             )["issues"]  # fmt: skip
             yield [self._thread(i) for i in found["nodes"]] if "comments {" in fields else found["nodes"]
             if not found["pageInfo"]["hasNextPage"]:
@@ -273,7 +290,7 @@ class Linear:
         lowest first (a value below another's puts the issue above it, as Linear's team answered in linear/linear#170),
         set just below the lowest any other issue of the team has, one update per issue. What Linear refused, said."""
         try:
-            others = [float(i["sortOrder"]) for page in self.issues("identifier sortOrder") for i in page
+            others = [float(i["sortOrder"]) for page in self.issues(fields="identifier sortOrder") for i in page
                       if i["identifier"] not in keys and i.get("sortOrder") is not None]  # fmt: skip
         except Refused:
             raise

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from service.backlog import jobs as import_jobs
-from service.backlog.schemas import ImportJobPublic
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import DryRun, IdPath, IdValue, JobCreated, errors
 from service.trackers import hooks, jobs, service
@@ -17,6 +17,7 @@ from service.trackers.schemas import (
     HookSecret,
     HookSetup,
     PlannedPublic,
+    PullJobPublic,
     PushJobPublic,
     PushPreview,
     PushRequest,
@@ -119,20 +120,25 @@ def push(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, body: PushReques
 
 
 @router.post("/pull", status_code=202, response_model=JobCreated, responses=errors(404, 429))
-def pull(runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, dry_run: DryRun = False) -> JobCreated:
+def pull(
+    runtime: RuntimeDep, runner: JobsDep, actor: ActorDep, dry_run: DryRun = False,
+    full: Annotated[bool, Query(description="Read every issue, not only those changed since the last pull.")] = False,
+) -> JobCreated:  # fmt: skip
     """Read the tracker's issues and import them, as its export file would be, as a background job: new issues added,
     issues changed there since the last import or push updated, fields a person changed here too kept (`updates` says
-    which). Poll the status URL; a tracker that cannot be read fails the job with its answer. `dry_run`: what the pull
-    would do, nothing written."""
-    job = jobs.create_pull(runtime, actor, dry_run)
+    which). It reads the issues changed there since the last pull that ended well (`since` in its status); every
+    issue with `full`, the first time, and once a day, which also says which items here are not there any more. Poll
+    the status URL; a tracker that cannot be read fails the job with its answer. `dry_run`: what the pull would do,
+    nothing written."""
+    job = jobs.create_pull(runtime, actor, dry_run, full)
     runner.submit(jobs.PULL_JOB, job.id)
     return JobCreated(job_id=job.id, status_url=f"/v1/tracker/pulls/{job.id}")
 
 
-@router.get("/pulls/{job_id}", response_model=ImportJobPublic, responses=errors(404))
-def get_pull_job(job_id: IdPath, runtime: RuntimeDep) -> ImportJobPublic:
+@router.get("/pulls/{job_id}", response_model=PullJobPublic, responses=errors(404))
+def get_pull_job(job_id: IdPath, runtime: RuntimeDep) -> PullJobPublic:
     """A pull's phase (reading the tracker, importing, embedding) and counts; once done, what came of it."""
-    return import_jobs.public(jobs.get_pull(runtime, job_id))
+    return jobs.public_pull(jobs.get_pull(runtime, job_id))
 
 
 @router.get("/jobs/{job_id}", response_model=PushJobPublic, responses=errors(404))

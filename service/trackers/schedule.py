@@ -12,15 +12,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from service.backlog import jobs as import_jobs
 from service.core import scope
 from service.core.enums import UNFINISHED
 from service.core.jobs import JobQueue, TooManyJobs, ensure_capacity
 from service.core.periodic import Periodic
 from service.core.runtime import Runtime
 from service.core.tables import PullJob, TrackerConnection, utcnow
-from service.trackers import service
-from service.trackers.jobs import PULL_JOB
+from service.trackers.jobs import PULL_JOB, add_pull
 
 log = logging.getLogger(__name__)
 ACTOR = "schedule"  # who a scheduled pull says started it
@@ -43,7 +41,7 @@ def start_if_due(runtime: Runtime, project_id: int) -> PullJob | None:
             ensure_capacity(session, runtime.settings.max_active_jobs)
         except TooManyJobs:
             return None
-        return import_jobs.add_job(session, PullJob, service.describe(row), None, ACTOR)
+        return add_pull(session, row, ACTOR)
 
 
 def start_due(runtime: Runtime, runner: JobQueue) -> list[int]:

@@ -8,6 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, model_validator
 
+from service.backlog.schemas import ImportJobPublic
 from service.core.enums import JiraEdition, TrackerKind
 from service.core.schemas import IdValue, JobPublic
 
@@ -178,3 +179,12 @@ class PushPreview(BaseModel):
     unchanged: int
     skipped: int
     items: list[PlannedPublic]
+
+
+class PullJobPublic(ImportJobPublic):
+    """A pull's progress and, once done, what came of it."""
+
+    since: datetime | None = Field(
+        description="Only the issues changed in the tracker since then were read; null: every issue (the first pull, "
+        "one asked for with `full`, or the first in a day)."
+    )

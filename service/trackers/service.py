@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,7 +40,7 @@ from service.backlog.service import (
 from service.core import scope
 from service.core.comments import PERHAPS, posted_text
 from service.core.enums import DEFAULT_PROJECT, JiraEdition, TrackerKind
-from service.core.errors import InvalidInput, NotFound, TooLarge
+from service.core.errors import InvalidInput, NotFound
 from service.core.runtime import Runtime
 from service.core.tables import (
     BacklogItem,
@@ -138,15 +138,16 @@ def hook_setup(session: Session, row: TrackerConnection, base_url: str) -> HookS
 
 
 def last_pull(session: Session) -> str | None:
-    """The last pull that ended (not a dry run), in a line: "2026-11-28 14:05 UTC by schedule: done, 2 imported, 1
-    updated"."""
+    """The last pull that ended (not a dry run), in a line: "2026-11-28 14:05 UTC by schedule (the issues changed since
+    13:50): done, 2 imported, 1 updated"."""
     ended = select(PullJob).where(PullJob.finished_at.is_not(None), PullJob.dry_run.is_(False))
     ended = ended.order_by(PullJob.id.desc()).limit(1)
     job = session.scalars(ended).first()
     if job is None or job.finished_at is None:
         return None
     what = f"{job.created} imported, {job.updated} updated" if job.status == "done" else "; ".join(job.errors[-1:])
-    return f"{job.finished_at:%Y-%m-%d %H:%M} UTC by {job.actor or 'someone'}: {job.status}, {what}"
+    read = f"the issues changed since {job.since:%H:%M}" if job.since else "every issue"
+    return f"{job.finished_at:%Y-%m-%d %H:%M} UTC by {job.actor or 'someone'} ({read}): {job.status}, {what}"
 
 
 def public(row: TrackerConnection, session: Session | None = None) -> TrackerPublic:
@@ -686,43 +687,6 @@ def _perhaps_posted(there: dict[str, str], known: set[str], text: str, by_author
 def _same(there: str, here: str) -> bool:
     """Whether the tracker's text of a comment is the one posted (whitespace as the tracker may have changed it)."""
     return " ".join(there.split()) == " ".join(here.split())
-
-
-def read(runtime: Runtime, progress: Callable[[int], None] = lambda _n: None) -> ParsedImport:
-    """Every issue of the tracker's project, repository or team, parsed as a file of them would be; `progress` hears
-    how many have been read. TrackerError (Refused too) when the tracker cannot be read."""
-    with runtime.db.session() as session:
-        row = connection(session)
-    tracker = client(row)
-    records: list[dict[str, Any]] = []
-    try:
-        for page in tracker.issues():
-            records += page
-            if len(records) > runtime.settings.max_rows:
-                raise TooLarge(f"{describe(row)} has more than {runtime.settings.max_rows:,} issues, more than a pull "
-                               "takes (REFINERY_MAX_ROWS)")  # fmt: skip
-            progress(len(records))
-    finally:
-        tracker.close()
-    parsed = as_import(row, tracker, records)
-    if missing := _not_read(runtime, row, {item.external_id for item in parsed.items}):
-        shown = ", ".join(key.split(":", 1)[1] for key in missing[:10]) + (", ..." if len(missing) > 10 else "")
-        parsed.problems.append(
-            f"{len(missing)} open item(s) here are not among {describe(row)}'s issues any more (deleted there, moved, "
-            f"or hidden from this token): {shown}; they are left as they are"
-        )
-    return parsed
-
-
-def _not_read(runtime: Runtime, row: TrackerConnection, read: set[str | None]) -> list[str]:
-    """The external ids of this tracker's open items here that a pull of all its issues did not find."""
-    with runtime.db.session() as session:
-        mine = select(BacklogItem.external_id).where(
-            BacklogItem.external_id.startswith(prefix(row), autoescape=True),
-            BacklogItem.merged_into_id.is_(None),
-            BacklogItem.closed.is_(False),
-        )
-        return sorted(key for key in session.scalars(mine) if key and key not in read)
 
 
 def as_import(row: TrackerConnection, tracker: Tracker, records: list[dict[str, Any]]) -> ParsedImport:

@@ -2,14 +2,20 @@
 // while they run, then what came of them, said the same way for both.
 
 import { pollJob } from "./api.js";
-import { cancelButton, flash, h } from "./dom.js";
+import { cancelButton, flash, h, when } from "./dom.js";
 
 const PHASES = { reading: "reading the tracker's issues", importing: "importing", indexing: "embedding for the duplicate check" };
+
+// What a pull read: the issues changed since its `since`, or every issue; nothing for a file.
+function scope(job) {
+  if (job.since === undefined) return "";
+  return job.since ? ` (the issues changed there since ${when(job.since)})` : " (every issue)";
+}
 
 function importView(job, kind) {
   const reading = job.phase === "reading";
   return h("div", { class: `job ${job.status}` },
-    h("p", {}, `Importing ${job.source}: `, h("strong", { class: "job-status" }, job.status === "running" ? PHASES[job.phase] : job.status),
+    h("p", {}, `Importing ${job.source}${scope(job)}: `, h("strong", { class: "job-status" }, job.status === "running" ? PHASES[job.phase] : job.status),
       reading ? ` · ${job.processed} issues read` : ` · ${job.processed} of ${job.total}`,
       job.eta_s ? ` · about ${Math.round(job.eta_s)} s left` : "", " ", cancelButton(kind, job)),
     reading ? "" : h("progress", { max: String(job.total), value: String(job.processed) }),
@@ -26,9 +32,9 @@ export async function followImport(statusUrl, place, kind) {
   const problems = job.problems.length ? ` ${job.problems.length} skipped or cut: ${job.problems.slice(0, 3).join("; ")}` : "";
   if (job.dry_run) {
     const changes = job.updates.filter((u) => u.changed.length).slice(0, 3).map((u) => `${u.external_id} (${u.changed.join(", ")})`);
-    flash(`Dry run, nothing written: would import ${job.created}, update ${job.updated} from the tracker${changes.length ? ` (${changes.join("; ")})` : ""}, leave ${job.unchanged} unchanged.${conflicts}${problems}`);
+    flash(`Dry run, nothing written: would import ${job.created}, update ${job.updated} from the tracker${changes.length ? ` (${changes.join("; ")})` : ""}, leave ${job.unchanged} unchanged${scope(job)}.${conflicts}${problems}`);
     return job;
   }
-  flash(`${job.created} imported, ${job.updated} updated from the tracker, ${job.unchanged} already in the backlog.${conflicts}${problems}`);
+  flash(`${job.created} imported, ${job.updated} updated from the tracker, ${job.unchanged} already in the backlog${scope(job)}.${conflicts}${problems}`);
   return job;
 }

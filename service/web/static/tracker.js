@@ -49,6 +49,7 @@ export async function load() {
   $("#tracker-order-box").hidden = !["jira", "linear"].includes(connected?.kind);  // GitHub issues have no order
   $("#tracker-pull").hidden = !connected;
   $("#tracker-pull-preview").hidden = !connected;
+  $("#tracker-full-box").hidden = !connected;
   $("#tracker-pull").textContent = connected ? `Pull from ${where}` : "";
   $("#tracker-state").replaceChildren(connected
     ? h("span", {}, `Items go to ${where}${connected.user ? ` as ${connected.user}` : ""} (set by ${connected.updated_by || "someone"}). `,
@@ -153,7 +154,8 @@ async function pull(dry = false) {
   const button = $(dry ? "#tracker-pull-preview" : "#tracker-pull");
   button.disabled = true;
   try {
-    const started = await api(`/v1/tracker/pull${dry ? "?dry_run=true" : ""}`, { method: "POST" });
+    const query = new URLSearchParams({ ...(dry ? { dry_run: "true" } : {}), ...($("#tracker-full").checked ? { full: "true" } : {}) });
+    const started = await api(`/v1/tracker/pull${query.size ? `?${query}` : ""}`, { method: "POST" });
     await followImport(started.status_url, $("#tracker-job"), "pull");
     await reload();
   } catch (error) {
