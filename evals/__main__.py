@@ -28,6 +28,7 @@ from evals.suites import (
     quality,
     rewrite,
     split,
+    split_thread,
 )
 from evals.task import SPLITS, EvalError, EvalOptions
 from pipelines.llm import LLM, LLMSettings, LLMUnavailable, build_llm
@@ -41,6 +42,7 @@ SUITES = {
     "estimate": estimate,
     "quality": quality,
     "split": split,
+    "split_thread": split_thread,
     "rewrite": rewrite,
     "meetings": meetings,
     "conversations": conversations,

@@ -93,6 +93,7 @@ def test_every_suite_has_the_one_run_shape():
         "quality",
         "estimate",
         "split",
+        "split_thread",
         "rewrite",
         "meetings",
         "conversations",

@@ -102,6 +102,35 @@ def test_a_split_creates_children_linked_to_the_epic_and_exports_carry_the_link(
     assert [row["Parent"] for row in rows].count("E") == 2  # each child names its parent's key
 
 
+def test_a_split_reads_the_items_comments_and_is_made_again_after_a_new_one(client, llm):
+    """What the thread settles goes to the split's model as data; a number only a comment gives is said on the child
+    that takes it; a comment written since makes the pending split again in its place (history: regenerated)."""
+    (epic,) = add(client, EPIC)
+    children = [CHILD | {"covers": [0]}, CHILD | {"title": "Reset a forgotten password", "covers": [1, 2]}]
+    llm.chat.replies.append(json.dumps({"pattern": "crud_operations", "children": children}))
+    first = client.post(f"/v1/backlog/{epic}/split").json()
+    assert "comment_ids" not in first["input"] and "<discussion>" not in str(llm.chat.calls[-1][-1].content)
+    said = client.post(f"/v1/backlog/{epic}/comments", json={"text": "Agreed: a reset link lasts 30 minutes."})
+    assert said.status_code == 201, said.text
+    queued = [s for e in client.get("/v1/refine/queue").json() for s in e["suggestions"] if s["kind"] == "split"]
+    assert [s["thread_changed"] for s in queued] == [True]
+    reset = CHILD | {"title": "Reset a forgotten password", "covers": [1, 2], "acceptance_criteria": [
+        {"given": "a reset link", "when": "30 minutes have passed", "then": "the link no longer works"},
+        {"given": "a known email", "when": "I ask for a reset", "then": "a link is mailed"}]}  # fmt: skip
+    llm.chat.replies.append(json.dumps({"pattern": "crud_operations", "children": [children[0], reset]}))
+    again = client.post(f"/v1/backlog/{epic}/split").json()
+    assert again["id"] == first["id"] and again["input"]["comment_ids"] == [said.json()["id"]]
+    prompt = str(llm.chat.calls[-1][-1].content)
+    assert "<discussion>\n- " in prompt and "a reset link lasts 30 minutes" in prompt and "the children cover" in prompt
+    assert "child 2: the split takes '30' from the item's comments, not the item: confirm it was agreed" in (
+        again["warnings"]), again["warnings"]  # fmt: skip
+    assert not any("does not give" in w for w in again["warnings"]), again["warnings"]  # the thread gave it
+    history = client.get(f"/v1/suggestions/{first['id']}/history").json()
+    assert [h["action"] for h in history] == ["created", "regenerated"]
+    calls = len(llm.chat.calls)
+    assert client.post(f"/v1/backlog/{epic}/split").json()["id"] == first["id"] and len(llm.chat.calls) == calls
+
+
 def test_an_epic_with_children_is_not_split_rewritten_or_estimated_again(client, llm):
     """Once split (here, or in the tracker), an item's stories, criteria and size are its children's: a second
     refinement run proposes nothing for it, and its findings are only vague words (and duplicates)."""

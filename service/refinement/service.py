@@ -53,6 +53,7 @@ MAX_DESCRIPTION = 20_000  # more is cut before the model sees it (the quality ch
 COMPARABLES = 20
 # Findings a rewrite fixes; a duplicate is merged and a too-large item split instead.
 REWRITE_FOR = {"well_formed", "atomic", "minimal", "unambiguous", "testable"}
+READS_THREAD = frozenset({SuggestionKind.rewrite, SuggestionKind.split})  # made with the item's comments
 # An item with children (split here or in the tracker) is their epic: the persona, criteria and size are its
 # children's, so only vague words and duplicates are findings on it, and it is not rewritten, split or estimated
 # again by a refinement.
@@ -232,7 +233,7 @@ def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
 
 
 def _digest(thread: list[Comment]) -> str | None:
-    """What an item's comments say, as a rewrite read them (None without comments)."""
+    """What an item's comments say, as a rewrite or split read them (None without comments)."""
     if not thread:
         return None
     said = json.dumps([[c.id, c.author, c.text] for c in thread], ensure_ascii=False).encode()
@@ -240,14 +241,34 @@ def _digest(thread: list[Comment]) -> str | None:
 
 
 def _thread_changed(suggestion: Suggestion, thread: list[Comment]) -> bool:
-    """Whether a rewrite did not read the item's comments as they are now (a comment written, edited or deleted
-    since): asked for again, it is made again with them."""
-    return suggestion.kind == SuggestionKind.rewrite and _read(suggestion) != _digest(thread)
+    """Whether a rewrite or split did not read the item's comments as they are now (a comment written, edited or
+    deleted since): asked for again, it is made again with them."""
+    return suggestion.kind in READS_THREAD and _read(suggestion) != _digest(thread)
 
 
 def _read(suggestion: Suggestion) -> str | None:
-    """The digest of the comments a rewrite read (None: none, or made before rewrites read comments)."""
+    """The digest of the comments a rewrite or split read (None: none, or made before they read comments)."""
     return suggestion.input.get("comments_digest")
+
+
+def _thread_inputs(item: BacklogItem, kind: SuggestionKind, thread: list[Comment]) -> dict[str, Any]:
+    """What a rewrite or split is made from: the item, and the comments it read with their digest (a comment
+    written, edited or deleted changes it)."""
+    inputs = _inputs(item, kind)
+    if thread:
+        inputs |= {"comment_ids": [c.id for c in thread], "comments_digest": _digest(thread)}
+    return inputs
+
+
+def _store(
+    runtime: Runtime, kind: SuggestionKind, proposal: Proposal, item: BacklogItem, evidence: dict[str, Any],
+    actor: str | None, inputs: dict[str, Any], existing: Suggestion | None,
+) -> Suggestion:  # fmt: skip
+    """A new suggestion, or `existing` (made before the thread changed) made again in its place."""
+    if existing is None:
+        return _create(runtime, kind, proposal, item, evidence, actor, inputs)
+    with runtime.db.session() as session:
+        return replace_proposal(session, get_suggestion(session, existing.id), proposal, inputs, evidence, actor)
 
 
 def propose_rewrite(
@@ -275,16 +296,8 @@ def propose_rewrite(
     description = (item.description or "")[:MAX_DESCRIPTION]
     said = [(c.author, c.text) for c in thread]
     result = rewrite_item(runtime.llm(), item.title, description, item.item_type, fixable, said)
-    proposal = Proposal.of(result)
-    evidence = {"findings": _finding_dicts(found)}
-    inputs = _inputs(item, SuggestionKind.rewrite)
-    if thread:  # the comments it read, and their digest: a comment written, edited or deleted changes it
-        inputs |= {"comment_ids": [c.id for c in thread], "comments_digest": _digest(thread)}
-    if existing is None:
-        return _create(runtime, SuggestionKind.rewrite, proposal, item, evidence, actor, inputs), found
-    with runtime.db.session() as session:
-        again = replace_proposal(session, get_suggestion(session, existing.id), proposal, inputs, evidence, actor)
-        return again, found
+    inputs, evidence = _thread_inputs(item, SuggestionKind.rewrite, thread), {"findings": _finding_dicts(found)}
+    return _store(runtime, SuggestionKind.rewrite, Proposal.of(result), item, evidence, actor, inputs, existing), found
 
 
 def propose_split(
@@ -294,10 +307,13 @@ def propose_split(
     found: list[Finding] | None = None,
     since: datetime | None = None,
 ) -> tuple[Suggestion | None, list]:
-    """A split of an item too large for a sprint, or (None, findings) when it is not."""
+    """A split of an item too large for a sprint, made from its text and its comments, or (None, findings) when it is
+    not. A pending split is made again in its place once the item's comments changed, as a rewrite is."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        if existing := _existing(session, SuggestionKind.split, item, since):
+        thread = list_comments(session, Thread(item_id=item.id))
+        existing = _existing(session, SuggestionKind.split, item, since)
+        if existing is not None and (existing.status == SuggestionStatus.failed or _read(existing) == _digest(thread)):
             return existing, existing.evidence.get("findings", [])
         epic = bool(epics_among(session, [item.id]))
         max_points = readiness(session).max_points
@@ -306,13 +322,15 @@ def propose_split(
     if reason is None:
         return None, found
     description = (item.description or "")[:MAX_DESCRIPTION]
-    result = split_item(runtime.llm(), item.title, description, item.item_type)
+    said = [(c.author, c.text) for c in thread]
+    result = split_item(runtime.llm(), item.title, description, item.item_type, said)
     evidence = {
         "findings": _finding_dicts(found),
         "why": reason,
         "requirements": item_requirements(item.title, description),
     }
-    return _create(runtime, SuggestionKind.split, Proposal.of(result), item, evidence, actor), found
+    inputs = _thread_inputs(item, SuggestionKind.split, thread)
+    return _store(runtime, SuggestionKind.split, Proposal.of(result), item, evidence, actor, inputs, existing), found
 
 
 def comparables(runtime: Runtime, item: BacklogItem) -> tuple[list[Comparable], float | None]:

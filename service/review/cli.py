@@ -194,7 +194,7 @@ def review_show(
         return
     console.print(f"[bold]#{shown.id} {shown.kind}[/] ({shown.status}): {summary(shown)}")
     console.print(f"model {shown.model} ({shown.provider}), prompt {shown.prompt_version}")
-    if read := len(shown.input.get("comment_ids") or []):  # a rewrite made with its item's thread
+    if read := len(shown.input.get("comment_ids") or []):  # a rewrite or split made with its item's thread
         console.print(f"made with item #{shown.input['backlog_item_id']}'s {read} comment{'s' * (read != 1)}")
     for warning in shown.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

@@ -130,7 +130,7 @@ function teamModelNote(evidence) {
     "The team's own model is being fitted on its items with points; estimates made after it ends take it into account.") : "";
 }
 
-// How many of the item's comments a rewrite read (what the thread settled goes into the story).
+// How many of the item's comments a rewrite or split read (what the thread settled goes into it).
 function readComments(input) {
   const n = input?.comment_ids?.length || 0;
   return n ? h("p", { class: "read-comments hint" }, `Made with the item's ${n} comment${n === 1 ? "" : "s"}.`) : "";
@@ -140,7 +140,7 @@ function readComments(input) {
 export function refinementView(s) {
   const p = s.payload || {};
   if (s.kind === "rewrite") return h("div", {}, storyView(p), readComments(s.input));
-  if (s.kind === "split") return splitView(p, s.evidence);
+  if (s.kind === "split") return h("div", {}, splitView(p, s.evidence), readComments(s.input));
   if (s.kind === "estimate") return estimateView(p, s.evidence);
   return null;
 }

@@ -115,7 +115,7 @@ function suggestionView(s) {
     h("h4", {}, h("span", { class: `kind ${s.kind}` }, s.kind), ` #${s.id} `,
       s.stale ? h("span", { class: "badge stale", title: "The item changed since this was suggested: reject it and refine again." }, "stale") : "",
       s.thread_changed ? h("span", { class: "badge thread-changed",
-        title: "The item's comments changed since this rewrite was made: Suggest rewrite makes it again with them." }, "new comments") : ""),
+        title: `The item's comments changed since this ${s.kind} was made: Suggest ${s.kind} makes it again with them.` }, "new comments") : ""),
     s.warnings?.length ? h("ul", { class: "warnings" }, s.warnings.map((w) => h("li", {}, w))) : "",
     refinementView(s),
     answersView(s),
