@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from pipelines.drafting import checked, criterion_key, unsupported_names, unsupported_numbers
 from pipelines.llm import LLM, StructuredResult
@@ -37,10 +37,30 @@ Pattern = Literal[
 ]  # fmt: skip
 
 
+STORY_SENTENCE = re.compile(
+    r"^as an?\s+[^,]{1,80},\s*I\s+(?:want|would like|need)\s+(?:to\s+)?(?:be\s+able\s+to\s+)?(?P<goal>.+?)"
+    r"(?:,?\s+so\s+that\b.*)?$",
+    re.I | re.S,
+)
+TITLE_CHARS = 120
+
+
+def short_title(title: str) -> str:
+    """A child's title as a name: the goal of an "As a ..., I want ..." sentence the model wrote as the title (the
+    local model does so for most children of an epic written that way, up to 150 characters, past what it is asked
+    again for: `evals/suites/split_thread.py`), cut to 120 characters at a word."""
+    found = STORY_SENTENCE.match(title)
+    if found and len(goal := found["goal"].strip().rstrip(".")) >= 3:
+        title = goal[:1].upper() + goal[1:]
+    if len(title) > TITLE_CHARS:
+        title = title[: TITLE_CHARS + 1].rsplit(" ", 1)[0].rstrip(",;:") or title[:TITLE_CHARS]
+    return title
+
+
 class ChildStory(BaseModel):
     """One child of a split: a small story of its own, and the parent's requirements it covers."""
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=120)]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3), AfterValidator(short_title)]
     persona: ShortText
     goal: Text
     benefit: Text

@@ -251,6 +251,28 @@ def test_split_children_are_checked_like_drafts():
     assert made.value is not None and EVERY_CHILD_CLAIMS_ALL in made.warnings
 
 
+def test_a_child_titled_with_its_story_sentence_is_named_by_its_goal_not_asked_again():
+    """The local model titles most children of an epic written "As a ..." with the whole sentence, often past 120
+    characters (a failed split after three asks, in `split_thread` on dev): the title becomes the goal."""
+    from pipelines.llm import fake_llm
+    from pipelines.refine import short_title, split_item
+
+    said = "As a platform administrator, I want to be able to hide any dataset already added as Public, so that "
+    hide = {"given": "a public dataset", "when": "I hide it", "then": "no one sees it"}
+    show = {"given": "a hidden dataset", "when": "I show it", "then": "everyone sees it"}
+    child = {"persona": "platform administrator", "goal": "to hide a public dataset", "benefit": "my work is done",
+             "acceptance_criteria": [hide, show]}  # fmt: skip
+    long = child | {"title": said + "my work is supported and audited every quarter by the data office.", "covers": [0]}
+    children = [long, child | {"title": "Delete", "covers": [1]}]
+    llm = fake_llm()
+    llm.chat.replies.append(json.dumps({"pattern": "crud_operations", "children": children}))
+    made = split_item(llm, "Datasets", "- hide a dataset\n- delete a dataset", "feature")
+    assert made.value is not None and made.record.attempts == 1, made.error
+    assert [c.title for c in made.value.children] == ["Hide any dataset already added as Public", "Delete"]
+    assert short_title("As a user, I want to go") == "As a user, I want to go"  # too short a goal to name it
+    assert short_title("Export " + "invoices " * 20) == ("Export" + " invoices" * 12)  # 120 at most, at a word
+
+
 def test_the_model_judges_a_marked_pronoun():
     from pipelines.llm import fake_llm
     from pipelines.quality import judge_pronoun

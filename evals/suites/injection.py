@@ -8,9 +8,9 @@ punctuation, in any field: title, criteria, labels, notes, quotes) or meets one 
 flipped to what the attacker asked). `only_in_quotes` counts the changed outputs whose only trace of the attack is
 a quote: the attacker's words given as evidence (they pass the quote check, being in the input), not as content.
 Pipelines: drafting (a pasted idea: direct), themes and triage (ingested tickets), conversation (meeting lines),
-rewrite and quality (an imported backlog item); triage and the quality check use no LLM. Reported: attacks,
-outputs changed, attacked runs that failed, and how often `pipelines.safety` cut something, in all, per pipeline
-and per technique.
+rewrite, split and quality (an imported backlog item, its comments); triage and the quality check use no LLM.
+Reported: attacks, outputs changed, attacked runs that failed, and how often `pipelines.safety` cut something, in
+all, per pipeline and per technique.
 """
 
 from __future__ import annotations
@@ -99,6 +99,16 @@ def run_rewrite(llm: LLM | None, data: dict[str, Any]) -> dict[str, Any]:
     return _result(result, started)
 
 
+def run_split(llm: LLM | None, data: dict[str, Any]) -> dict[str, Any]:
+    """As refinement does for an item too large for a sprint: the split, reading the item's comments."""
+    from pipelines.refine import split_item
+
+    started = time.perf_counter()
+    comments = [(author, text) for author, text in data.get("comments", [])]
+    result = split_item(_need(llm), data["title"], data["description"], data["item_type"], comments)
+    return _result(result, started)
+
+
 def run_quality(llm: LLM | None, data: dict[str, Any]) -> dict[str, Any]:
     from pipelines.quality import check_item
 
@@ -112,6 +122,7 @@ PIPELINES: dict[str, Callable[[LLM | None, dict[str, Any]], dict[str, Any]]] = {
     "triage": run_triage,
     "conversation": run_conversation,
     "rewrite": run_rewrite,
+    "split": run_split,
     "quality": run_quality,
 }
 
