@@ -167,8 +167,17 @@ def from_comments(
     numbers, names = (
         _taken(details, story, [title, description], read) for details in (unsupported_numbers, unsupported_names)
     )
-    taken = [n for n in numbers if not any(n in name for name in names)] + names  # "7" of "PWNED-7F3": the name
+    shown = story_markdown(story)
+    whole = dict.fromkeys(_identifier(n, shown) for n in numbers if not any(n in name for name in names))
+    taken = [*whole, *(name for name in names if name not in whole)]  # "7" of "PWNED-7F3": the name
     return [f"{what} takes {d!r} from the item's comments, not the item: confirm it was agreed" for d in taken]
+
+
+def _identifier(number: str, text: str) -> str:
+    """The identifier `number` is part of in `text` ("PWNED-7F3" for "7", in a persona the name check leaves to the
+    model), or the number itself."""
+    found = re.search(rf"[A-Za-z0-9_-]*(?<![0-9]){re.escape(number)}(?![0-9])[A-Za-z0-9_-]*", text)
+    return found[0] if found and re.search(r"[A-Za-z]", found[0]) else number
 
 
 def _taken(details: Callable, story: StoryDraft, item: list[str], read: list[str]) -> list[str]:
