@@ -79,8 +79,9 @@ def test_api_drafts_with_the_local_model_and_a_person_accepts(local_llm, tmp_pat
 
 
 def test_refinement_with_the_local_model_rewrites_splits_and_estimates(local_llm, tmp_path):
-    """Quality findings, a rewrite (made again once the item's thread says who it is for) and a split by the real
-    model, and an estimate from comparables found by the real embedding model."""
+    """Quality findings, a rewrite (made again once the item's thread says who it is for) and a split (made again
+    once its thread settles a detail) by the real model, and an estimate from comparables found by the real embedding
+    model."""
     settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", OPENAI_API_KEY=None)
     with TestClient(create_app(settings, local_llm)) as client:
         items = [
@@ -113,6 +114,11 @@ def test_refinement_with_the_local_model_rewrites_splits_and_estimates(local_llm
         split = client.post(f"/v1/backlog/{ids[3]}/split").json()
         assert split["kind"] == "split" and split["status"] == "pending", split["reason"]
         assert 2 <= len(split["payload"]["children"]) <= 6
+        settled = {"text": "Agreed in refinement: a reset link lasts 30 minutes; signing in with Google comes later."}
+        assert client.post(f"/v1/backlog/{ids[3]}/comments", json=settled).status_code == 201
+        again = client.post(f"/v1/backlog/{ids[3]}/split").json()  # made again with the thread, in its place
+        assert again["id"] == split["id"] and again["status"] == "pending", again["reason"]  # 4 of 6 failed before
+        assert again["input"]["comment_ids"] and 2 <= len(again["payload"]["children"]) <= 6, again
         estimate = client.post(f"/v1/backlog/{ids[2]}/estimate").json()["payload"]
         assert estimate["method"] == "comparables"
         assert estimate["comparables"][0]["title"] == "Export invoices to CSV", estimate["comparables"]
