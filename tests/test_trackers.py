@@ -1011,6 +1011,32 @@ def test_a_pull_reads_every_issue_of_a_tracker_it_has_not_pulled_and_goes_on_fro
         assert pull(client)["since"] != last["started_at"]  # a dry run is not a pull: the one before it counts
 
 
+@pytest.mark.parametrize("kind", ["jira", "jira_dc", "github", "linear"])
+def test_a_comment_deleted_in_the_tracker_is_deleted_here_by_a_pull_that_reads_the_whole_thread(client, kind):
+    (first,) = add_items(client, ITEMS[:1])
+    comment_on(client, first, "EUR only")  # written here, posted there by the push
+    issue = {"jira": "SHOP-1", "jira_dc": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind]
+
+    def thread() -> list[str]:
+        return [c["text"] for c in client.get(f"/v1/backlog/{first}/comments").json()]
+
+    with standin() as site:
+        connect(client, site, kind)
+        assert push(client)["comments_sent"] == 1
+        for text, author in (("And GBP?", "Jo Park"), ("Buy cheap watches", "Spam Bot"), ("Agreed", "Jo Park")):
+            written_there(site, kind, issue, text, author)
+        pull(client)
+        assert thread() == ["EUR only", "And GBP?", "Buy cheap watches", "Agreed"]
+        site.comments_deleted.add(3)  # the spam, deleted there
+        pull(client)  # the issues changed since: GitHub gives only the comments changed since, not the whole thread
+        kept = ["EUR only", "And GBP?", "Agreed"]
+        assert thread() == (["EUR only", "And GBP?", "Buy cheap watches", "Agreed"] if kind == "github" else kept)
+        site.comments_deleted.add(1)  # one written here, deleted there: a pull leaves it
+        pull(client, full=True)
+        assert thread() == kept
+        assert client.get("/v1/backlog").json()[0]["comment_count"] == 3
+
+
 @pytest.mark.parametrize("kind", ["jira", "github", "linear"])
 def test_a_comment_whose_posts_answer_was_lost_is_found_on_the_issue_not_posted_twice(client, kind):
     (first,) = add_items(client, ITEMS[:1])

@@ -320,6 +320,8 @@ def _jira_issue(record: dict[str, Any], where: str, result: ParsedImport, points
         "closed": category.get("key") == "done" or bool(fields.get("resolution")),
         "depends_on_keys": list(jira_blocked_by(links)),
         "comments": _remarks(thread.get("comments"), where, result.problems, _jira_comment) if key else [],
+        "comments_whole": isinstance(thread.get("comments"), list)
+        and len(thread["comments"]) >= int(thread.get("total") or 0),
     })  # fmt: skip
     if item is not None and (
         blocked := [link["outwardIssue"]["key"] for link in links if _linked(link, "outwardIssue")]
@@ -510,6 +512,8 @@ def _github_issue(record: dict[str, Any], index: int, result: ParsedImport) -> t
         "depends_on_keys": [key for issue in blockers if isinstance(issue, dict) and (key := github_key(issue))],
         "comments": _remarks(record.get("refinery_comments"), where, result.problems, _github_comment)
         if github_key(record) else [],
+        "comments_whole": record.get("comments") == 0  # none there, or all a pull read (not only those changed)
+        or (isinstance(record.get("refinery_comments"), list) and not record.get("refinery_comments_partial")),
     })  # fmt: skip
     return item, repo or ""
 
@@ -595,6 +599,8 @@ def _linear_issue(record: dict[str, Any], where: str, result: ParsedImport) -> B
         "depends_on_keys": _linear_blocks(record, "inverseRelations", "issue"),
         "comments": _remarks(_graphql_nodes(record.get("comments")), where, result.problems, _linear_comment)
         if key else [],
+        "comments_whole": isinstance(thread := record.get("comments"), dict) and isinstance(thread.get("nodes"), list)
+        and not (thread.get("pageInfo") or {}).get("hasNextPage"),
     })  # fmt: skip
     if item is not None and (blocked := _linear_blocks(record, "relations", "relatedIssue")):
         result.blocks.append((item, where, blocked))

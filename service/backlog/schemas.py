@@ -66,6 +66,11 @@ class BacklogItemCreate(BaseModel):
         description="Its comments in the tracker: each added to its thread once (by `external_id` and the comment's "
         "`id`), and changed here when its text changed there. Needs `external_id`.",
     )
+    comments_whole: bool = Field(
+        False,
+        description="Whether `comments` is the issue's whole thread in the tracker (as a pull reads it): a comment "
+        "read from the tracker before and not among them was deleted there, and is deleted here too.",
+    )
 
     @model_validator(mode="after")
     def _comments_need_a_key(self) -> BacklogItemCreate:

@@ -166,6 +166,7 @@ def import_items(
     waits: list[tuple[BacklogItem, list[str]]] = []
     seen: set[str] = set()
     remarks: list[tuple[BacklogItem, list[TrackerComment]]] = []  # the tracker's comments, by item
+    whole: list[tuple[BacklogItem, list[TrackerComment]]] = []  # the items whose thread was read whole
     for data in items:
         key = data.external_id
         if key and key in existing:
@@ -173,6 +174,8 @@ def import_items(
             outcome = REPEATED if key in seen else _reimport(session, item, tracked(data), links, waits)
             if key not in seen and data.comments:
                 remarks.append((item, data.comments))
+            if key not in seen and data.comments_whole:
+                whole.append((item, data.comments))
             seen.add(key)
             if isinstance(outcome, ImportUpdated):
                 updated.append(outcome)
@@ -207,6 +210,7 @@ def import_items(
     _link_parents(session, links)
     _link_dependencies(session, waits)
     _take_comments(session, remarks, {item.id for item in created})
+    _drop_comments(session, whole)
     return created, updated, skipped
 
 
@@ -237,6 +241,20 @@ def _take_comments(
         elif known[name][1] not in (None, said.text) and (comment := session.get(Comment, known[name][0])):
             comment.text, comment.edited_at = said.text, utcnow()
             comment.sent_at = comment.edited_at  # not to be sent back
+
+
+def _drop_comments(session: Session, whole: list[tuple[BacklogItem, list[TrackerComment]]]) -> None:
+    """Delete here the comments read from the tracker before that an item's whole thread there no longer has (deleted
+    there). Comments written here are left alone: a push deletes them there, not a pull here."""
+    for start in range(0, len(whole), 500):
+        batch = {
+            item.id: {f"{item.external_id}@{said.id}" for said in said_there}
+            for item, said_there in whole[start : start + 500]
+        }
+        read = select(Comment).where(Comment.item_id.in_(batch), Comment.from_tracker.is_(True))
+        for comment in session.scalars(read):
+            if comment.sent_as not in batch[comment.item_id]:
+                session.delete(comment)
 
 
 def tracked(data: BacklogItemCreate) -> dict[str, Any]:

@@ -165,6 +165,7 @@ class GitHub:
             for issue in mine:
                 if issue.get("comments"):
                     issue["refinery_comments"] = said.get(issue["number"], [])
+                    issue["refinery_comments_partial"] = since is not None  # only those changed since: not whole
             yield [self._with_blockers(issue) for issue in mine]
             if len(issues) < PAGE:
                 return
