@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import mean
 from typing import Any, Literal, get_args
 
 from pipelines.llm import LLM
@@ -26,6 +27,12 @@ def require_data(*paths: Path) -> None:
     for path in paths:
         if not path.exists():
             raise EvalError(f"{path} not found; set REFINERY_SHARED_DATA to the shared data folder")
+
+
+def means(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    """How many `rows` are valid (no "error"), and the mean of each of `keys` over those (None when none is)."""
+    ok = [r for r in rows if "error" not in r]
+    return {"valid": len(ok)} | {k: round(mean(float(r[k]) for r in ok), 3) if ok else None for k in keys}
 
 
 def _ignore(*_: Any) -> None:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import random
 import re
-from statistics import mean
 from typing import Any
 
 from evals.suites.quality import STORIES, load_stories
 from evals.suites.split import covered_by
-from evals.task import EvalOptions, EvalResult, require_data
+from evals.task import EvalOptions, EvalResult, means, require_data
 from pipelines.drafting import UNSUPPORTED
 from pipelines.quality import check_item, story_statement
 from pipelines.refine import Discussion, rewrite_item
@@ -78,9 +77,7 @@ def score(item: dict[str, Any], result: Any) -> dict[str, Any]:
 
 
 def _rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r for r in rows if "error" not in r]
-    keys = ("answer_kept", "asked_again", "open_questions", "unsupported")
-    return {"valid": len(ok)} | {k: round(mean(float(r[k]) for r in ok), 3) if ok else None for k in keys}
+    return means(rows, ("answer_kept", "asked_again", "open_questions", "unsupported"))
 
 
 def run(options: EvalOptions) -> EvalResult:

@@ -14,12 +14,11 @@ baseline, same run). Per way, over the valid splits:
 
 from __future__ import annotations
 
-from statistics import mean
 from typing import Any
 
 from evals.suites.quality import STORIES
 from evals.suites.split import child_text, covered_by, parents, score, words
-from evals.task import EvalOptions, EvalResult, require_data
+from evals.task import EvalOptions, EvalResult, means, require_data
 from pipelines.refine import Discussion, split_item
 
 SUITE = "split_thread"
@@ -64,9 +63,9 @@ def _scores(item: dict[str, Any], result: Any) -> dict[str, Any]:
 
 
 def _rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r for r in rows if "error" not in r]
-    keys = ("thread_goal_covered", "coverage_any_child", "children", "children_over_limit", "from_comments")
-    return {"valid": len(ok)} | {k: round(mean(float(r[k]) for r in ok), 3) if ok else None for k in keys}
+    return means(
+        rows, ("thread_goal_covered", "coverage_any_child", "children", "children_over_limit", "from_comments")
+    )
 
 
 def run(options: EvalOptions) -> EvalResult:
