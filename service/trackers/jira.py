@@ -304,8 +304,8 @@ class Jira:
         return self._as_read(issue) if str(issue.get("key", "")).startswith(f"{self.project}-") else None
 
     def issues(self, since: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
-        """The project's issues, a page at a time; with `since`, those updated since then (a comment, a link or a
-        field changed: Jira counts each as an update)."""
+        """The project's issues, a page at a time; with `since`, those updated since then (a field changed or a
+        comment written moves an issue's update time)."""
         changed = f' AND updated >= "-{_minutes_ago(since)}m"' if since else ""
         for page in self._search(f'project = "{self.project}"{changed} ORDER BY key ASC', self._read()):
             yield [self._as_read(issue) for issue in page]
