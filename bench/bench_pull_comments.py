@@ -10,6 +10,8 @@ database and pushed (every issue made); then, each a pull job timed from its req
 - the next pull, the same 3N comments there and here (nothing new: each known by its id);
 - the same with a search that gives only the first 2 of each issue's comments, so each issue costs one call more (as a
   long thread does on a real Jira).
+Every pull here reads every issue (`?full=true`; since 2026-11-29 a pull reads only the issues changed since the last,
+`bench_pull_since`).
 Run: .venv/bin/python -m bench.bench_pull_comments --items 100 500
 """
 
@@ -37,7 +39,7 @@ def measure(n: int) -> list[str]:
             times = []
             for _ in range(runs):
                 calls = len(site.calls)
-                took, job = timed_job(client, "/v1/tracker/pull")
+                took, job = timed_job(client, "/v1/tracker/pull?full=true")
                 assert job["status"] == "done", job
                 times.append(took)
             here = sum(item["comment_count"] for item in client.get("/v1/backlog", params={"limit": 1000}).json())
@@ -45,7 +47,7 @@ def measure(n: int) -> list[str]:
             out.append((what, len(site.calls) - calls, statistics.median(times)))
             return statistics.median(times)
 
-        timed_job(client, "/v1/tracker/pull")  # the first pull after the push: its records taken as they stand
+        timed_job(client, "/v1/tracker/pull?full=true")  # the first pull after the push: its records as they stand
         baseline = pull("a pull, no comments anywhere (the baseline)", 0)
         for key in list(site.jira()):
             for k in range(PER_ISSUE):
