@@ -12,13 +12,25 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.backlog import service as backlog_service
 from service.core.tables import PullJob, utcnow
 from service.trackers import http, schedule
-from tests.test_trackers import GITHUB_TOKEN, LINEAR_KEY, add_items, connect_jira, finished, items, push
+from tests.test_trackers import (
+    GITHUB_TOKEN,
+    ITEMS,
+    LINEAR_KEY,
+    add_items,
+    connect,
+    connect_jira,
+    finished,
+    items,
+    push,
+    written_there,
+)
 from tests.tracker_standin import TOKEN, USER, standin
 
 
@@ -154,6 +166,56 @@ def test_github_and_linear_events_are_checked_by_their_own_signatures(client, mo
         replayed = send(client, stale, own, "Linear-Signature", prefix="")
         assert replayed.status_code == 401 and "replay" in replayed.json()["detail"]
         assert send(client, event, own, "X-Hub-Signature").status_code == 401  # Linear's own header only
+
+
+@pytest.mark.parametrize("kind", ["jira", "github", "linear"])
+def test_a_comment_event_brings_its_issues_whole_thread_and_a_deletion_there_deletes_it_here(client, kind, monkeypatch):
+    monkeypatch.setattr(http.Http, "sleep", staticmethod(lambda _s: None))
+    (first,) = add_items(client, ITEMS[:1])
+    issue = {"jira": "SHOP-1", "github": "1", "linear": "ENG-1"}[kind]
+    with standin() as site:
+        connect(client, site, kind)
+        push(client)
+        if kind == "linear":
+            own = "lin_wh_" + "b2" * 20
+            secret = client.put("/v1/tracker/hook", json={"secret": own}).json()["secret"]
+        else:
+            secret = client.get("/v1/tracker/hook").json()["secret"]
+        linear_id = next((v["id"] for v in site.linear().values() if v["identifier"] == issue), None)
+
+        def event(action: str) -> dict:  # the tracker's own comment event (the comment itself is not read from it)
+            return {
+                "jira": {"webhookEvent": f"comment_{action}", "issue": {"key": issue}, "comment": {"id": "1"}},
+                "github": {"action": action, "issue": {"number": 1}, "comment": {"id": 1},
+                           "repository": {"full_name": "acme/shop"}},
+                "linear": {"action": action, "type": "Comment", "data": {"id": "c1", "issueId": linear_id},
+                           "webhookTimestamp": int(time.time() * 1000)},
+            }[kind]  # fmt: skip
+
+        def hear(action: str) -> dict:
+            header, prefix, extra = {
+                "jira": ("X-Hub-Signature", "sha256=", {}),
+                "github": ("X-Hub-Signature-256", "sha256=", {"X-GitHub-Event": "issue_comment"}),
+                "linear": ("Linear-Signature", "", {}),
+            }[kind]
+            heard = send(client, event(action), secret, header, prefix=prefix, **extra)
+            assert heard.status_code == 200 and heard.json()["imported"], heard.text
+            return heard.json()
+
+        def thread() -> list[str]:
+            return [c["text"] for c in client.get(f"/v1/backlog/{first}/comments").json()]
+
+        for text in ("And GBP?", "Buy cheap watches"):
+            written_there(site, kind, issue, text, "Jo Park")
+        hear("created")
+        assert thread() == ["And GBP?", "Buy cheap watches"]
+        site.comments_deleted.add(2)
+        hear("deleted" if kind != "linear" else "remove")
+        assert thread() == ["And GBP?"]
+    if kind == "github":  # a pull request's comment names no issue here
+        pr = {"action": "created", "issue": {"number": 9, "pull_request": {}}, "repository": {"full_name": "acme/shop"}}
+        said = send(client, pr, secret, "X-Hub-Signature-256", **{"X-GitHub-Event": "issue_comment"}).json()
+        assert said["imported"] is False and "pull request" in said["detail"]
 
 
 def test_a_schedule_pulls_the_tracker_that_often_and_starts_one_pull_at_a_time(client, monkeypatch):

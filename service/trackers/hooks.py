@@ -2,8 +2,10 @@
 of that issue alone would, so a change made in Jira, GitHub or Linear shows without anyone pulling.
 
 An admin sets it up once per project: `GET /v1/tracker/hook` gives the address and a secret, which the tracker's
-admin enters in a webhook there (Jira: System > WebHooks, issue created and updated; GitHub: the repository's
-Settings > Webhooks, `application/json`, Issues; Linear: Settings > API > Webhooks, Issues). Each event must carry the
+admin enters in a webhook there (Jira: System > WebHooks, issue created and updated, comment created, updated and
+deleted; GitHub: the repository's Settings > Webhooks, `application/json`, Issues and Issue comments; Linear: Settings >
+API > Webhooks, Issues and Comments). An event about a comment brings its issue, whole thread and all, as one about
+the issue does (since 2026-11-29: a comment deleted there is deleted here). Each event must carry the
 tracker's own signature of its body with that secret (HMAC-SHA256: Jira's `X-Hub-Signature` and GitHub's
 `X-Hub-Signature-256` as `sha256=<hex>`, Linear's `Linear-Signature` as `<hex>`, and a Linear event older than
 `MAX_AGE_S` is refused). An event only names an issue: its state is read from the tracker's API with the kept token,
@@ -66,24 +68,30 @@ def named_issue(row: TrackerConnection, event: dict[str, Any], headers: Mapping[
     or None and why the event is left alone."""
     if row.kind == TrackerKind.jira:
         what, key = str(event.get("webhookEvent") or "an event"), (event.get("issue") or {}).get("key")
-        if not what.startswith("jira:issue_") or not isinstance(key, str):
-            return None, f"{what}: only issue events are read"
+        if not what.startswith(("jira:issue_", "comment_")) or not isinstance(key, str):
+            return None, f"{what}: only issue and comment events that name an issue are read"
         return (key, what) if key.startswith(f"{row.target}-") else (None, f"{key} is not in project {row.target}")
     if row.kind == TrackerKind.github:
         what, action = headers.get("x-github-event", ""), str(event.get("action") or "")
         if what == "ping":
             return None, "ping: GitHub reaches Refinery"
-        number, repo = (event.get("issue") or {}).get("number"), (event.get("repository") or {}).get("full_name")
-        if what != "issues" or not isinstance(number, int):
-            return None, f"{what or 'an event'}: only issues events are read"
+        issue, repo = event.get("issue") or {}, (event.get("repository") or {}).get("full_name")
+        number = issue.get("number")
+        if what not in ("issues", "issue_comment") or not isinstance(number, int):
+            return None, f"{what or 'an event'}: only issues and issue_comment events are read"
+        if "pull_request" in issue:
+            return None, f"{what}: a pull request's, not an issue's"
         if str(repo).lower() != row.target.lower():
             return None, f"{repo} is not {row.target}"
-        return f"{row.target}#{number}", f"issues {action}"
+        return f"{row.target}#{number}", f"{what} {action}"
     what, action, data = event.get("type"), event.get("action"), event.get("data") or {}
-    key = data.get("identifier") or data.get("id")
-    if what != "Issue" or not isinstance(key, str):
-        return None, f"{what or 'an event'}: only Issue events are read"
-    return key, f"Issue {action}"
+    if what == "Comment":  # a comment's event names its issue
+        key = (data.get("issue") or {}).get("identifier") or data.get("issueId")
+    else:
+        key = data.get("identifier") or data.get("id")
+    if what not in ("Issue", "Comment") or not isinstance(key, str):
+        return None, f"{what or 'an event'}: only Issue and Comment events that name an issue are read"
+    return key, f"{what} {action}"
 
 
 def receive(runtime: Runtime, body: bytes, headers: Mapping[str, str]) -> Heard:

@@ -117,12 +117,12 @@ def new_hook_secret() -> str:
 
 
 HOOK_EVENTS = {
-    TrackerKind.jira: "Jira: Settings > System > WebHooks > Create a WebHook; events: Issue created and updated "
-    "(JQL: project = {target}); paste the secret into Secret.",
+    TrackerKind.jira: "Jira: Settings > System > WebHooks > Create a WebHook; events: Issue created and updated, "
+    "Comment created, updated and deleted (JQL: project = {target}); paste the secret into Secret.",
     TrackerKind.github: "GitHub: the repository's Settings > Webhooks > Add webhook; content type application/json; "
-    "the secret; events: Issues.",
+    "the secret; events: Issues and Issue comments.",
     TrackerKind.linear: "Linear: Settings > API > Webhooks > New webhook; the team {target}; data change events: "
-    "Issues; Linear shows its own signing secret: set it here with refinery tracker hook --secret.",
+    "Issues and Comments; Linear shows its own signing secret: set it here with refinery tracker hook --secret.",
 }
 
 
