@@ -137,7 +137,7 @@ def add_pull(
 ) -> PullJob:
     """A new queued pull in `session` (nothing checked: see `create_pull`)."""
     job = import_jobs.add_job(session, PullJob, service.describe(row), None, actor, dry_run)
-    job.since = pulls.changes_since(session, row, full)
+    job.since = pulls.changes_since(session, job.source, full)
     return job
 
 

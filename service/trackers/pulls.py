@@ -2,9 +2,9 @@
 
 A pull reads every issue when asked (`full`), the first time, when the tracker connected is not the one the last pull
 read, and when the last pull of every issue is a day old or more (`FULL_EVERY`): only such a pull sees an issue
-deleted or moved out there, and what a tracker's "updated" does not count (a Linear relation, a GitHub sub-issue or
-dependency). Otherwise it asks for the issues updated since the start of the last pull that ended well (each
-tracker looks back `http.CLOCK_SKEW` more): an issue changed while that pull read is read again."""
+deleted or moved out there, and what a tracker's "updated" may not count (a link, relation, sub-issue or dependency
+changed alone: not relied on). Otherwise it asks for the issues updated since the start of the last pull that ended
+well (each tracker looks back `http.CLOCK_SKEW` more): an issue changed while that pull read is read again."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ from service.trackers.service import as_import, client, connection, describe, pr
 FULL_EVERY = timedelta(days=1)  # a pull reads every issue at least this often
 
 
-def changes_since(session: Session, row: TrackerConnection, full: bool = False) -> datetime | None:
-    """Where a pull of `row`'s tracker starts reading: the start of the last pull of it that ended well, or None (every
-    issue; see the module)."""
+def changes_since(session: Session, source: str, full: bool = False) -> datetime | None:
+    """Where a pull of the tracker `source` names (a pull job's: the project, repository or team, and the site) starts
+    reading: the start of the last pull of it that ended well, or None (every issue; see the module)."""
     if full:
         return None
     ended = select(PullJob).where(
-        PullJob.status == JobStatus.done, PullJob.dry_run.is_(False), PullJob.source == describe(row)[:300]
-    )  # the same project, repository or team at the same site: its pulls' source names it
+        PullJob.status == JobStatus.done, PullJob.dry_run.is_(False), PullJob.source == source
+    )
     ended = ended.order_by(PullJob.id.desc()).limit(1)
     last, whole = session.scalars(ended).first(), session.scalars(ended.where(PullJob.since.is_(None))).first()
     if last is None or whole is None or whole.started_at is None or whole.started_at < utcnow() - FULL_EVERY:

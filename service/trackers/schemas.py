@@ -186,5 +186,5 @@ class PullJobPublic(ImportJobPublic):
 
     since: datetime | None = Field(
         description="Only the issues changed in the tracker since then were read; null: every issue (the first pull, "
-        "one asked for with `full`, or the first in a day)."
+        "the first of another tracker, one asked for with `full`, or the first in a day)."
     )
