@@ -694,3 +694,71 @@ def test_a_rewrite_reads_the_items_comments_and_is_made_again_after_a_new_one(cl
     assert edited["id"] == first["id"] and edited["payload"]["title"] == "Search 6,000 products"
     assert client.post(f"/v1/suggestions/{first['id']}/accept").status_code == 201
     assert client.get(f"/v1/backlog/{vague}").json()["title"] == "Search 6,000 products"
+
+
+BILLING = [
+    {"title": "Export invoices to CSV", "description": "Finance exports invoices.", "labels": ["billing"]},
+    {"title": "Email invoices to customers", "description": "Invoices go out by email.", "labels": ["billing"]},
+    {"title": "Invoice numbering per country", "description": "Invoice numbers restart.", "labels": ["billing", "eu"]},
+    {"title": "Refund an invoice in part", "description": "Support refunds part of an invoice.", "labels": ["billing"]},
+    {"title": "Dark mode for the mobile app", "description": "Night theme.", "labels": ["mobile"]},
+]
+
+
+def test_labels_come_from_similar_labelled_items_and_accepting_adds_those_kept(client, llm):
+    add(client, *BILLING)
+    (item,) = add(client, {"title": "Export credit notes to CSV", "description": "Finance exports invoices' notes."})
+    made = client.post(f"/v1/backlog/{item}/labels")
+    assert made.status_code == 201, made.text
+    suggestion = made.json()
+    payload = suggestion["payload"]
+    assert suggestion["kind"] == "labels" and payload["labels"][0] == "billing", payload
+    assert payload["shares"][0]["label"] == "billing" and len(payload["shares"][0]["items"]) >= 2
+    assert all("labels" in c and "score" in c for c in payload["comparables"]) and payload["rationale"]
+    assert suggestion["summary"].startswith('Label "Export credit notes to CSV" billing')
+    assert client.post(f"/v1/backlog/{item}/labels").json()["id"] == suggestion["id"]  # not made twice
+    wrong = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"labels": ["mobile"]}})
+    assert wrong.status_code == 422 and "not suggested" in wrong.json()["detail"]
+    title = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"title": "x"}})
+    assert title.status_code == 422 and "only edits.labels" in title.json()["detail"]
+    accepted = client.post(f"/v1/suggestions/{suggestion['id']}/accept", json={"edits": {"labels": ["billing"]}})
+    assert accepted.status_code == 201 and accepted.json()["labels"] == ["billing"], accepted.text
+    history = client.get(f"/v1/suggestions/{suggestion['id']}/history").json()
+    assert history[-1]["before"] == {"labels": []} and history[-1]["after"] == {"labels": ["billing"]}
+    assert client.post(f"/v1/suggestions/{suggestion['id']}/undo").status_code == 200
+    assert client.get(f"/v1/backlog/{item}").json()["labels"] == []
+
+
+def test_no_labels_are_suggested_when_few_items_have_labels_or_they_disagree(client, llm):
+    add(client, *BILLING[:2])
+    (item,) = add(client, {"title": "Export credit notes to CSV", "description": "Finance exports credit notes."})
+    few = client.post(f"/v1/backlog/{item}/labels")
+    assert few.status_code == 200 and few.json()["labels"] == [] and "fewer than 5 labelled items" in few.json()["why"]
+    add(client, *[{"title": f"Export {what} to CSV", "description": f"Ops exports {what}.", "labels": [what]}
+                  for what in ("orders", "stock", "refunds", "payouts")])  # fmt: skip
+    split = client.post(f"/v1/backlog/{item}/labels")
+    assert split.status_code == 200 and "agree on no label" in split.json()["why"], split.text
+    assert client.get("/v1/suggestions").json() == []
+    assert client.post("/v1/backlog/999/labels").status_code == 404
+
+
+def test_a_refinement_run_suggests_labels_for_an_unlabelled_item_only(client, llm):
+    add(client, *BILLING)
+    unlabelled, labelled = add(
+        client,
+        {"title": "Export credit notes to CSV", "description": "Finance exports invoices' credit notes.",
+         "story_points": 3},
+        {"title": "Export invoice drafts to CSV", "description": "Finance exports invoices.", "story_points": 3,
+         "labels": ["finance"]},
+    )  # fmt: skip
+    llm.chat.replies.extend([story_json(), story_json()])  # their rewrites (no persona)
+    started = client.post("/v1/refine", json={"item_ids": [unlabelled, labelled]})
+    deadline = time.monotonic() + 60
+    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert job["status"] == "done", job
+    made = [s for s in client.get("/v1/suggestions").json() if s["kind"] == "labels"]
+    assert [s["input"]["backlog_item_id"] for s in made] == [unlabelled]
+    queued = {e["item"]["id"]: [s["kind"] for s in e["suggestions"]] for e in client.get("/v1/refine/queue").json()}
+    assert "labels" in queued[unlabelled]

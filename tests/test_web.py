@@ -1609,6 +1609,33 @@ def test_an_estimate_the_teams_words_joined_shows_what_they_suggest(page: Page, 
     expect(page.locator("#detail section.evidence")).to_contain_text("shown with the estimate below")
 
 
+def test_labels_suggested_in_the_refine_queue_are_added_as_the_reviewer_ticks_them(page: Page, desk: str):
+    history = [
+        {"title": f"Export {w} invoices to CSV", "description": "Finance exports them.", "labels": ["billing", "csv"]}
+        for w in ("paid", "open", "overdue")
+    ] + [
+        {"title": "Email invoices to customers", "description": "Invoices go out.", "labels": ["billing"]},
+        {"title": "Dark mode for the mobile app", "description": "Night theme.", "labels": ["mobile"]},
+    ]
+    item = {"title": "Export refunded invoices to CSV", "description": "Finance exports invoices.", "story_points": 2}
+    created = httpx.post(f"{desk}/v1/backlog/items", json=[*history, item], timeout=120)
+    assert created.status_code == 201, created.text
+    item_id = created.json()["created"][-1]["id"]
+    visit(page, "/#refine")
+    entry = page.locator(f"#refine-queue li[data-id='{item_id}']")  # listed for its findings (no persona, no criteria)
+    entry.locator("button.suggest-labels").click()
+    expect(page.locator("#flash")).to_contain_text(f"for item #{item_id} is ready")
+    view = entry.locator("article.labels")
+    expect(view.locator(".label-choice")).to_have_count(2)
+    expect(view.locator(".label-choices")).to_contain_text("billing")
+    expect(view.locator(".label-choices")).to_contain_text("csv")
+    expect(view.locator("table")).to_contain_text("Export paid invoices to CSV")
+    view.locator(".label-choice[data-label='csv']").uncheck()
+    view.locator("button.accept").click()
+    expect(page.locator("#flash")).to_contain_text(f"item #{item_id} is labelled billing")
+    assert httpx.get(f"{desk}/v1/backlog/{item_id}", timeout=60).json()["labels"] == ["billing"]
+
+
 def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk: str, tmp_path: Path, monkeypatch):
     monkeypatch.setattr("service.refinement.points_model.MIN_ITEMS", 6)  # the server runs in this process
     history = [

@@ -87,6 +87,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/backlog/{item_id}/rewrite"): R,
     ("POST", "/v1/backlog/{item_id}/split"): R,
     ("POST", "/v1/backlog/{item_id}/estimate"): R,
+    ("POST", "/v1/backlog/{item_id}/labels"): R,
     ("POST", "/v1/refine"): R,
     ("GET", "/v1/refine/jobs/{job_id}"): V,
     ("GET", "/v1/refine/queue"): V,

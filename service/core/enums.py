@@ -14,6 +14,7 @@ class SuggestionKind(StrEnum):
     rewrite = "rewrite"
     split = "split"
     estimate = "estimate"
+    labels = "labels"
     decision = "decision"
     action_item = "action_item"
     item_change = "item_change"

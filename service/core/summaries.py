@@ -33,6 +33,7 @@ PROPOSES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str | None]] = {
     "priority": _priority,
     "sprint_plan": lambda p, g: f"sprint plan: {p.get('points_used')} of {p.get('capacity_points')} points",
     "estimate": lambda p, g: f'{p.get("points", "?")} points for "{g.get("title", "")}"',
+    "labels": lambda p, g: f'label "{g.get("title", "")}" {", ".join(p.get("labels") or [])}',
     "rewrite": lambda p, g: f'rewrite "{g.get("title", "")}" as "{p["title"]}"' if "title" in p else None,
     "evidence": lambda p, g: f'evidence for "{_titled(p, "title", "backlog_item_title") or g.get("title", "")}"',
     "item_change": lambda p, g: f'change to "{p.get("item_title", "")}": {p.get("detail", "")}',

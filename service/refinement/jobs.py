@@ -1,5 +1,6 @@
 """A refinement run as a background job: per item, the quality check, then a rewrite (unclear items), a split (items
-too large for a sprint) and an estimate (items without points). Items are refined several at once on the model's
+too large for a sprint), an estimate (items without points) and labels (items without labels, when similar items
+agree on some). Items are refined several at once on the model's
 parallel slots; the job's status counts items done, findings and suggestions made. Each item is a piece: a cancelled
 job refines no more items (those in progress finish and are kept). An item whose suggestion failed counts as failed,
 with why in the errors; a run where every item failed has failed."""
@@ -51,11 +52,13 @@ def refine_item(
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
         sized = item.story_points is not None or bool(service.epics_among(session, [item_id]))  # epics: by children
+        labelled = bool(item.labels)
     found = service.findings(runtime, item)  # once for both: the duplicate search is not free
     rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found, since)
     split, _ = service.propose_split(runtime, item_id, actor, found, since)
     estimate = None if sized else service.propose_estimate(runtime, item_id, actor, since)
-    made = [s for s in (rewrite, split, estimate) if s is not None]
+    labels = None if labelled else service.propose_labels(runtime, item_id, actor, since)[0]
+    made = [s for s in (rewrite, split, estimate, labels) if s is not None]
     failures = [
         f"item {item_id}: the {s.kind} suggestion failed: {s.reason} (suggestion {s.id})"
         for s in made

@@ -11,6 +11,7 @@ from service.core.streaming import in_model_pool
 from service.refinement import jobs, points_model, service
 from service.refinement.schemas import (
     EstimateLearningPublic,
+    NoLabels,
     QualityReport,
     QueuedSuggestion,
     QueueEntry,
@@ -72,6 +73,23 @@ async def estimate(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> Sug
     return SuggestionPublic.model_validate(
         await in_model_pool(runtime, lambda: service.propose_estimate(runtime, item_id, actor))
     )
+
+
+@router.post(
+    "/v1/backlog/{item_id}/labels",
+    status_code=201,
+    response_model=SuggestionPublic,
+    responses={200: {"model": NoLabels, "description": "No label stands out, and why."}} | errors(404, 409, 422, 429),
+    dependencies=MODEL_WORK["dependencies"],
+)
+async def labels(item_id: IdPath, runtime: RuntimeDep, actor: ActorDep) -> SuggestionPublic | JSONResponse:
+    """A `labels` suggestion: the labels the item lacks that its most similar labelled items agree on, `{labels,
+    shares: [{label, share, items}], rationale, comparables: [{item_id, title, labels, score}]}`. When none stands
+    out (too few labelled items like it, or they disagree), 200 with no labels and why."""
+    suggestion, why = await in_model_pool(runtime, lambda: service.propose_labels(runtime, item_id, actor))
+    if suggestion is None:
+        return JSONResponse(status_code=200, content=NoLabels(why=why).model_dump(mode="json"))
+    return SuggestionPublic.model_validate(suggestion)
 
 
 @router.post("/v1/refine", status_code=202, response_model=JobCreated, responses=errors(400, 404, 413, 422, 429))

@@ -27,6 +27,13 @@ class QualityReport(BaseModel):
     findings: list[Finding]
 
 
+class NoLabels(BaseModel):
+    """No label stands out for the item: no suggestion was made."""
+
+    labels: list[str] = Field(default_factory=list)
+    why: str
+
+
 class RefineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,7 +47,7 @@ class RefineJobPublic(JobPublic):
     processed: int = Field(description="Items refined so far.")
     failed: int = Field(description="Items that could not be refined (see errors).")
     findings: int = Field(description="Quality findings on the items refined so far.")
-    suggestions: int = Field(description="Rewrite, split and estimate suggestions made.")
+    suggestions: int = Field(description="Rewrite, split, estimate and labels suggestions made.")
     created_at: datetime
 
 

@@ -1,4 +1,4 @@
-"""Refining the backlog a team already has: quality findings, and rewrite, split and estimate suggestions.
+"""Refining the backlog a team already has: quality findings, and rewrite, split, estimate and labels suggestions.
 
 A suggestion records the item's fingerprint when it is made (title, description and type; an estimate also the
 points): accepting it after that changed is refused as stale, and refining an unchanged item again returns the
@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session
 
 from pipelines.duplicates import BACKGROUND
 from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
+from pipelines.labels import MIN_ITEMS as LABELS_MIN_ITEMS
+from pipelines.labels import K as LABELS_K
+from pipelines.labels import LabelledItem, suggest_labels
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.points_model import joined
 from pipelines.prioritization import estimate_inputs
@@ -32,7 +35,7 @@ from service.backlog.service import get_item
 from service.core import scope
 from service.core.comments import Thread, item_threads, list_comments
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.errors import Conflict, NotFound
+from service.core.errors import Conflict, InvalidInput, NotFound
 from service.core.learned import learned
 from service.core.runtime import Runtime
 from service.core.suggestions import (
@@ -436,6 +439,49 @@ def propose_estimate(
     return _create(runtime, SuggestionKind.estimate, proposal, item, evidence or None, actor)
 
 
+def label_comparables(runtime: Runtime, item: BacklogItem) -> list[LabelledItem]:
+    """The most similar other items with labels, best first (the duplicate detector's hybrid score, as estimates);
+    only the candidates' labels are read."""
+    found = [
+        c for c in duplicates.item_duplicates(runtime, item, min(100, 5 * LABELS_K)) if c["kind"] == "backlog_item"
+    ]
+    with runtime.db.session() as session:
+        query = select(BacklogItem.id, BacklogItem.labels).where(
+            BacklogItem.id.in_([c["item_id"] for c in found]), BacklogItem.merged_into_id.is_(None)
+        )
+        labels = {item_id: labelled for item_id, labelled in session.execute(query)}
+    return [
+        LabelledItem(item_id=c["item_id"], title=c["title"], labels=labels[c["item_id"]],
+                     score=min(max(c["score"], 0.0), 1.0))
+        for c in found
+        if labels.get(c["item_id"])
+    ][:LABELS_K]  # fmt: skip
+
+
+def propose_labels(
+    runtime: Runtime, item_id: int, actor: str | None = None, since: datetime | None = None
+) -> tuple[Suggestion | None, str]:
+    """A `labels` suggestion: the labels the item lacks that its most similar labelled items agree on, with them as
+    the reason; or None and why none stands out."""
+    with runtime.db.session() as session:
+        item = get_item(session, item_id, merged=False)
+        if existing := _existing(session, SuggestionKind.labels, item, since):
+            return existing, ""
+    similar = label_comparables(runtime, item)
+    made = suggest_labels(similar, item.labels or [])
+    if made is None:
+        if len(similar) < LABELS_MIN_ITEMS:
+            return None, (
+                f"fewer than {LABELS_MIN_ITEMS} labelled items are like it ({len(similar)}): label a few items and "
+                "ask again"
+            )
+        return None, f"its {len(similar)} most similar labelled items agree on no label it lacks"
+    shown = made.model_dump(mode="json")  # each label's share and carriers under "shares"; "labels", the names
+    payload = {**shown, "labels": [v.label for v in made.labels], "shares": shown["labels"]}
+    proposal = Proposal(payload, model="weighted-vote-of-comparables", provider="refinery", prompt_version="labels@1")
+    return _create(runtime, SuggestionKind.labels, proposal, item, None, actor), ""
+
+
 def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:
     """The item a refinement suggestion is about, unchanged since it was made (else Conflict: stale)."""
     item = get_item(session, suggestion.input["backlog_item_id"], merged=False)
@@ -547,6 +593,43 @@ def reverted(runtime: Runtime, suggestion: Suggestion, item_id: int | None) -> N
         item = session.get(BacklogItem, item_id or 0)
     if item is not None:
         duplicates.index(runtime, [duplicates.item_document(item)])
+
+
+def accept_labels(
+    session: Session, suggestion: Suggestion, edits: StoryDraftEdits | None, actor: str | None
+) -> BacklogItem:
+    """The item takes the suggested labels it lacks (or those the reviewer kept: `edits.labels`, nothing else)."""
+    item = _current_item(session, suggestion)
+    chosen = list(suggestion.payload["labels"])
+    action = SuggestionAction.accepted
+    if edits is not None:
+        if edits.model_fields_set - {"labels"} or edits.labels is None:
+            raise InvalidInput("a labels suggestion takes only edits.labels: the labels to add, from those suggested")
+        if unknown := [label for label in edits.labels if label not in chosen]:
+            raise InvalidInput(f"{unknown} were not suggested; choose among {chosen}, or edit the item instead")
+        if not edits.labels:
+            raise InvalidInput("keep at least one label, or reject the suggestion")
+        chosen, action = list(edits.labels), SuggestionAction.accepted_with_edits
+    had = {label.casefold() for label in item.labels or []}
+    if not (added := [label for label in chosen if label.casefold() not in had]):
+        raise Conflict(f"backlog item {item.id} already has {chosen}: reject the suggestion")
+    claim(session, suggestion, SuggestionStatus.accepted, actor, None)
+    before = {"labels": list(item.labels or [])}
+    item.labels = [*(item.labels or []), *added]
+    suggestion.backlog_item_id = item.id
+    record_event(session, suggestion.id, action, actor, before, {"labels": item.labels})
+    return item
+
+
+def undo_labels(session: Session, suggestion: Suggestion) -> None:
+    """Undo a labels suggestion's acceptance: the item takes back its labels, if they are still as it left them."""
+    accepted = _accepted(session, suggestion)
+    item = get_item(session, suggestion.backlog_item_id or 0)
+    if list(item.labels or []) != accepted.after["labels"]:
+        raise Conflict(
+            f"backlog item {item.id}'s labels changed since this suggestion added some: edit the item's labels instead"
+        )
+    item.labels = accepted.before["labels"]
 
 
 def undo_estimate(session: Session, suggestion: Suggestion) -> None:
@@ -715,7 +798,7 @@ def queue(runtime: Runtime, limit: int = 200, recheck: bool = False) -> list[dic
     its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale and (a
     rewrite) whether the item's comments changed since it read them. `recheck`:
     every item's findings computed again, not only what changed since the last load."""
-    kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate)
+    kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate, SuggestionKind.labels)
     with runtime.db.session() as session:
         items = list(
             session.scalars(

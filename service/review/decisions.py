@@ -84,12 +84,15 @@ HANDLERS: dict[SuggestionKind, Handler] = {
     SuggestionKind.estimate: Handler(
         refinement.accept_estimate, undo=refinement.undo_estimate, pending_key=refinement.pending_key
     ),
+    SuggestionKind.labels: Handler(
+        refinement.accept_labels, "edits", undo=refinement.undo_labels, pending_key=refinement.pending_key
+    ),
     SuggestionKind.decision: Handler(conversations.accept_note),
     SuggestionKind.action_item: Handler(conversations.accept_note),
     SuggestionKind.item_change: Handler(conversations.accept_item_change, None, conversations.changed_item),
 }
 EDIT_HINTS = {
-    "edits": "a story draft's fields (title, persona, goal, ...)",
+    "edits": "a story draft's fields (title, persona, goal, ...), or the labels a labels suggestion adds",
     "input_edits": "a priority suggestion's estimated inputs (reach, impact, effort, ...)",
 }
 

@@ -1,5 +1,5 @@
 // Views of refinement data, shared by the Refine tab and the review queue: an item's text with the spans its
-// findings point at highlighted, the findings, and rewrite, split and estimate suggestions. Text goes in as text.
+// findings point at highlighted, the findings, and rewrite, split, estimate and labels suggestions. Text goes in as text.
 
 import { h, table } from "./dom.js";
 
@@ -130,6 +130,28 @@ function teamModelNote(evidence) {
     "The team's own model is being fitted on its items with points; estimates made after it ends take it into account.") : "";
 }
 
+// A labels suggestion's payload: each label with a box (ticked: added on accept), its share of the comparables' vote
+// and how many carry it, why, and the comparable items with their labels.
+export function labelsView(p) {
+  const comparables = p.comparables || [];
+  return h("div", { class: "labels-view" },
+    h("ul", { class: "label-choices" }, (p.shares || []).map((v) => h("li", {},
+      h("label", {}, h("input", { type: "checkbox", class: "label-choice", checked: true, dataset: { label: v.label } }),
+        " ", h("strong", { class: "label" }, v.label),
+        h("span", { class: "hint" }, ` · ${Math.round(Number(v.share) * 100)}% of the vote, on ${v.items.length} of the ${comparables.length} comparable items`))))),
+    h("p", { class: "rationale" }, p.rationale),
+    comparables.length ? table(["Comparable item", "Labels", "Score"], comparables.map((c) => [
+      `#${c.item_id} ${c.title}`, (c.labels || []).join(", "), Number(c.score).toFixed(2)])) : "");
+}
+
+// The labels a reviewer kept ticked in a labels suggestion's view under `root`, as the accept request's edits; null
+// when every one is (accepted as made).
+export function keptLabels(root) {
+  const boxes = [...(root?.querySelectorAll(".label-choice") || [])];
+  const kept = boxes.filter((b) => b.checked).map((b) => b.dataset.label);
+  return kept.length === boxes.length ? null : { labels: kept };
+}
+
 // How many of the item's comments a rewrite or split read (what the thread settled goes into it).
 function readComments(input) {
   const n = input?.comment_ids?.length || 0;
@@ -142,6 +164,7 @@ export function refinementView(s) {
   if (s.kind === "rewrite") return h("div", {}, storyView(p), readComments(s.input));
   if (s.kind === "split") return h("div", {}, splitView(p, s.evidence), readComments(s.input));
   if (s.kind === "estimate") return estimateView(p, s.evidence);
+  if (s.kind === "labels") return labelsView(p);
   return null;
 }
 

@@ -1,12 +1,12 @@
 // The Refine tab: run a refinement over the backlog, then work through the refinement queue: each item's findings
-// with their spans marked in its text, and its pending rewrite, split and estimate suggestions side by side.
+// with their spans marked in its text, and its pending rewrite, split, estimate and labels suggestions side by side.
 
 import { api, pollJob } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, oneAtATime } from "./dom.js";
-import { findingsList, highlightedText, refinementView } from "./payloads.js";
+import { findingsList, highlightedText, keptLabels, refinementView } from "./payloads.js";
 import * as review from "./review.js";
 
-const KINDS = { rewrite: "Rewrite", split: "Split", estimate: "Estimate" };
+const KINDS = { rewrite: "Rewrite", split: "Split", estimate: "Estimate", labels: "Labels" };
 const NOT_NEEDED = { rewrite: "no rewrite needed: nothing a rewrite fixes was found", split: "no split needed: it fits a sprint" };
 const state = { busy: false, running: false };
 
@@ -55,10 +55,12 @@ const undoButton = (s) => h("button", { type: "button", class: "undo", onclick: 
   return `Undone: ${s.kind} #${s.id} is pending again.`;
 }) }, "Undo");
 
-function accept(s) {
+function accept(s, view) {
+  const edits = s.kind === "labels" ? keptLabels(view) : null;
   return act(async () => {
-    const item = await api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: {} });
+    const item = await api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: edits ? { edits } : {} });
     const what = { rewrite: `item #${item?.id} now reads "${item?.title}"`, estimate: `item #${item?.id} is ${item?.story_points} points`,
+      labels: `item #${item?.id} is labelled ${(item?.labels || []).join(", ")}`,
       split: `item #${item?.id} is an epic with ${s.payload?.children?.length ?? 0} child stories` }[s.kind];
     return `Accepted ${s.kind} #${s.id}${what ? `: ${what}` : ""}.`;
   }, review.UNDONE_ACCEPTS.includes(s.kind) ? undoButton(s) : null);
@@ -76,7 +78,7 @@ function reject(s, input) {
 function suggest(item, kind) {
   return act(async () => {
     const made = await api(`/v1/backlog/${item.id}/${kind}`, { method: "POST" });
-    if (!made?.id) return `Item #${item.id}: ${NOT_NEEDED[kind] || "nothing to suggest"}.`;
+    if (!made?.id) return `Item #${item.id}: ${made?.why || NOT_NEEDED[kind] || "nothing to suggest"}.`;
     return made.status === "failed" ? `The ${kind} for item #${item.id} failed: ${made.reason}`
       : `${KINDS[kind]} suggestion #${made.id} for item #${item.id} is ready.`;
   });
@@ -111,7 +113,7 @@ function answer(itemId, question, box) {
 function suggestionView(s) {
   const reason = h("input", { class: "reject-reason", placeholder: "Reason for rejecting", maxlength: "2000",
     onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); reject(s, reason); } } });
-  return h("article", { class: `suggestion ${s.kind}${s.stale ? " stale" : ""}`, dataset: { id: s.id, kind: s.kind } },
+  const view = h("article", { class: `suggestion ${s.kind}${s.stale ? " stale" : ""}`, dataset: { id: s.id, kind: s.kind } },
     h("h4", {}, h("span", { class: `kind ${s.kind}` }, s.kind), ` #${s.id} `,
       s.stale ? h("span", { class: "badge stale", title: "The item changed since this was suggested: reject it and refine again." }, "stale") : "",
       s.thread_changed ? h("span", { class: "badge thread-changed",
@@ -120,10 +122,11 @@ function suggestionView(s) {
     refinementView(s),
     answersView(s),
     h("div", { class: "actions" },
-      h("button", { class: "primary accept", onclick: () => accept(s) }, "Accept"),
+      h("button", { class: "primary accept", onclick: () => accept(s, view) }, "Accept"),
       s.kind === "rewrite" ? h("button", { class: "edit", title: "Edit the story in the review queue, then accept it",
         onclick: () => { location.hash = "#review"; review.showSuggestion(s).catch((e) => flash(e.message, "error")); } }, "Edit") : "",
       reason, h("button", { class: "reject", onclick: () => reject(s, reason) }, "Reject")));
+  return view;
 }
 
 function entryView(entry) {
@@ -141,7 +144,8 @@ function entryView(entry) {
       h("div", { class: "item-actions" },
         h("button", { class: "suggest-rewrite", onclick: () => suggest(item, "rewrite") }, "Suggest rewrite"),
         h("button", { class: "suggest-split", onclick: () => suggest(item, "split") }, "Suggest split"),
-        h("button", { class: "suggest-estimate", onclick: () => suggest(item, "estimate") }, "Estimate"))),
+        h("button", { class: "suggest-estimate", onclick: () => suggest(item, "estimate") }, "Estimate"),
+        h("button", { class: "suggest-labels", onclick: () => suggest(item, "labels") }, "Suggest labels"))),
     h("div", { class: "suggestions" }, suggestions.length ? suggestions.map(suggestionView)
       : h("p", { class: "empty" }, "No pending suggestions for this item.")));
 }

@@ -4,7 +4,7 @@ import { api, apiPage, project, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, linkButton, table, when } from "./dom.js";
 import { commentList, confirmDelete, followView, offerMentions, offerPeople } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
-import { conversationView, findingsList, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
+import { conversationView, findingsList, keptLabels, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
@@ -19,7 +19,7 @@ const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const STORIES = ["story_draft", "rewrite"];  // kinds whose payload is a story the reviewer can edit before accepting
 // Kinds whose acceptance can be undone (service/review/decisions.py: HANDLERS with an `undo`); any rejection can be.
-export const UNDONE_ACCEPTS = ["story_draft", "rewrite", "split", "estimate"];
+export const UNDONE_ACCEPTS = ["story_draft", "rewrite", "split", "estimate", "labels"];
 export const undoable = (s) => s.status === "rejected" || (s.status === "accepted" && UNDONE_ACCEPTS.includes(s.kind));
 const queueRow = (id) => document.querySelector(`#queue li[data-id="${id}"]`);
 
@@ -422,6 +422,8 @@ export function accept() {
     const edits = readStoryEdits(s.payload);
     if (Object.keys(edits).length) body.edits = edits;
   }
+  const kept = s.kind === "labels" ? keptLabels($("#detail .labels-view")) : null;
+  if (kept) body.edits = kept;
   if (s.kind === "priority" && $("#priority-form")) {  // a conversation's priority signal has no inputs to edit
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) body.input_edits = edits;
