@@ -15,6 +15,7 @@ K = 15
 MIN_SHARE = 0.6
 MIN_ITEMS = 5  # labelled items to compare with, at least: fewer say too little
 MIN_CARRIERS = 2  # a label one comparable carries is that item's, not the neighbourhood's
+POOL = 5 * K  # the search's candidates, of which those with labels are compared with
 
 
 class LabelledItem(BaseModel):

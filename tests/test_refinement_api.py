@@ -762,3 +762,15 @@ def test_a_refinement_run_suggests_labels_for_an_unlabelled_item_only(client, ll
     assert [s["input"]["backlog_item_id"] for s in made] == [unlabelled]
     queued = {e["item"]["id"]: [s["kind"] for s in e["suggestions"]] for e in client.get("/v1/refine/queue").json()}
     assert "labels" in queued[unlabelled]
+
+
+def test_a_draft_lists_the_labels_its_similar_items_agree_on_that_it_lacks(client, llm):
+    add(client, *BILLING)
+    invoice = story(title="Export credit notes to CSV", goal="to export invoices' credit notes to CSV", labels=["csv"])
+    llm.chat.replies.extend([json.dumps(invoice), json.dumps(invoice | {"labels": ["billing"]})])
+    draft = client.post("/v1/drafts", json={"text": "finance wants to export invoices' credit notes to CSV"}).json()
+    team = draft["evidence"]["team_labels"]
+    assert [v["label"] for v in team["labels"]] == ["billing"] and "most similar labelled items" in team["rationale"]
+    assert len(draft["evidence"]["duplicates"]) <= 5
+    again = client.post(f"/v1/suggestions/{draft['id']}/regenerate", json={}).json()
+    assert again["payload"]["labels"] == ["billing"] and "team_labels" not in again["evidence"]  # it has it now

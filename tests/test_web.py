@@ -1636,6 +1636,26 @@ def test_labels_suggested_in_the_refine_queue_are_added_as_the_reviewer_ticks_th
     assert httpx.get(f"{desk}/v1/backlog/{item_id}", timeout=60).json()["labels"] == ["billing"]
 
 
+def test_a_draft_offers_the_labels_its_similar_items_agree_on(page: Page, llm: LLM, desk: str):
+    history = [
+        {"title": f"Export {w} invoices to CSV", "description": "Finance exports them.", "labels": ["billing"]}
+        for w in ("paid", "open", "overdue", "refunded")
+    ] + [{"title": "Dark mode for the mobile app", "description": "Night theme.", "labels": ["mobile"]}]
+    assert httpx.post(f"{desk}/v1/backlog/items", json=history, timeout=120).status_code == 201
+    llm.chat.replies.append(story_json(title="Export credit note invoices to CSV", labels=["csv"]))
+    visit(page, "/")
+    draft_idea(page, "finance wants to export credit note invoices to CSV")
+    offered = page.locator("#story-form .team-labels button.add-label")
+    expect(offered).to_have_text(["+ billing"])
+    offered.click()
+    offered.click()  # a label already there is not added twice
+    assert page.input_value("#story-form [name=labels]") == "csv, billing"
+    page.click("#accept")
+    expect(page.locator("#flash")).to_contain_text("with your edits")
+    items = httpx.get(f"{desk}/v1/backlog", timeout=60).json()
+    assert [i["labels"] for i in items if i["title"] == "Export credit note invoices to CSV"] == [["csv", "billing"]]
+
+
 def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk: str, tmp_path: Path, monkeypatch):
     monkeypatch.setattr("service.refinement.points_model.MIN_ITEMS", 6)  # the server runs in this process
     history = [

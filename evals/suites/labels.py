@@ -27,14 +27,13 @@ from evals.suites.ingest import GOLDEN, HELD_OUT
 from evals.task import EvalError, EvalOptions, EvalResult, require_data
 from pipelines.duplicates import Document, DuplicateDetector, load_calibration
 from pipelines.embeddings import get_embedder
-from pipelines.labels import MIN_SHARE, K, LabelledItem, suggest_labels
+from pipelines.labels import MIN_SHARE, POOL, K, LabelledItem, suggest_labels
 from pipelines.redact import redact
 from pipelines.vectorstore import VectorStore, open_client
 
 SUITE = "labels"
 NEEDS_LLM = False
 TOPICS = ("class1", "class2", "class3", "class4", "class5")
-POOL = 5 * K  # the candidates the service reads (min(100, 5 * K)), before keeping those with labels
 KS = (5, 10, 15, 20)
 SHARES = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7)
 MIN_PRECISION = 0.7  # --calibrate: the highest F1 among the settings at least this precise

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipelines.duplicates import Candidate, Document, DuplicateCalibration, DuplicateDetector
+from pipelines.labels import LabelledItem
 from pipelines.models import StoryDraft, story_markdown
 from service.core import scope
 from service.core.enums import SuggestionKind, SuggestionStatus
@@ -151,6 +152,22 @@ def candidate_public(candidate: Candidate) -> dict[str, Any]:
         "probability": candidate.probability,
         "stand_out": candidate.stand_out.model_dump(),
     }
+
+
+def labelled_candidates(session: Session, found: list[dict[str, Any]]) -> list[LabelledItem]:
+    """The backlog items among public candidates (`candidate_public`) that have labels, best first, with their labels
+    (read for those candidates only): what a labels vote compares with."""
+    items = [c for c in found if c["kind"] == "backlog_item"]
+    query = select(BacklogItem.id, BacklogItem.labels).where(
+        BacklogItem.id.in_([c["item_id"] for c in items]), BacklogItem.merged_into_id.is_(None)
+    )
+    labels = {item_id: labelled for item_id, labelled in session.execute(query)}
+    return [
+        LabelledItem(item_id=c["item_id"], title=c["title"], labels=labels[c["item_id"]],
+                     score=min(max(c["score"], 0.0), 1.0))
+        for c in items
+        if labels.get(c["item_id"])
+    ]  # fmt: skip
 
 
 def mark_closed(runtime: Runtime, lists: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:

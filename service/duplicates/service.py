@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipelines import labels as labelling
 from pipelines.duplicates import DuplicateCalibration
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import Conflict, NotFound
@@ -25,6 +26,7 @@ from service.duplicates.index import (
     index,
     item_document,
     item_document_id,
+    labelled_candidates,
     mark_closed,
     suggestion_document,
     suggestion_document_id,
@@ -32,6 +34,7 @@ from service.duplicates.index import (
 )
 
 log = logging.getLogger(__name__)
+SHOWN = 5  # the likely duplicates listed on a new draft
 
 
 def detector_proposal(runtime: Runtime, used: DuplicateCalibration, payload: dict[str, Any]) -> Proposal:
@@ -47,7 +50,9 @@ def detector_proposal(runtime: Runtime, used: DuplicateCalibration, payload: dic
 
 def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = None) -> None:
     """List a new draft's likely duplicates on it, propose a merge for a backlog item judged a duplicate, and
-    index the draft. A failure here (e.g. the vector store is down) becomes a warning on the draft."""
+    index the draft; from the same search, the labels its most similar labelled items agree on that it lacks
+    (`evidence.team_labels`, as a labels suggestion's vote). A failure here (e.g. the vector store is down) becomes a
+    warning on the draft."""
     if not runtime.settings.duplicate_check:
         return
     with runtime.db.session() as session:
@@ -58,7 +63,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
     try:
         found_by = detector(runtime)
         where, used = in_this_project(*SEARCHABLE), calibration(runtime)
-        found = found_by.search(document.title, document.body, 5, where, {document.id}, used)
+        found = found_by.search(document.title, document.body, labelling.POOL, where, {document.id}, used)
         found_by.add([document])
     except Exception as exc:  # the draft is kept whatever happens to the index
         log.exception("duplicate check failed for suggestion %s", suggestion_id)
@@ -66,10 +71,15 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
             suggestion = get_suggestion(session, suggestion_id)
             suggestion.warnings = [*suggestion.warnings, f"duplicate check failed: {exc}"]
         return
-    listed = mark_closed(runtime, [[candidate_public(c) for c in found if c.verdict != "distinct"]])[0]
+    shown = [candidate_public(c) for c in found]
+    listed = mark_closed(runtime, [[c for c in shown[:SHOWN] if c["verdict"] != "distinct"]])[0]
     with runtime.db.session() as session:
         suggestion = get_suggestion(session, suggestion_id)
-        suggestion.evidence = {**(suggestion.evidence or {}), "duplicates": listed}
+        evidence = {k: v for k, v in (suggestion.evidence or {}).items() if k != "team_labels"}  # a regenerated one's
+        present = (suggestion.payload or {}).get("labels") or []
+        if labels := labelling.suggest_labels(labelled_candidates(session, shown)[: labelling.K], present):
+            evidence["team_labels"] = labels.model_dump(mode="json", exclude={"comparables"})
+        suggestion.evidence = {**evidence, "duplicates": listed}
         best = next((c for c in listed if c["verdict"] == "duplicate" and c["kind"] == "backlog_item"), None)
         if best and not _merge_pending(session, suggestion_id, best["item_id"]):
             _propose_merge(session, best["item_id"], suggestion, best, detector_proposal(runtime, used, {}), actor)

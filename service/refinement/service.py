@@ -19,11 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pipelines import labels as labelling
 from pipelines.duplicates import BACKGROUND
 from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
-from pipelines.labels import MIN_ITEMS as LABELS_MIN_ITEMS
-from pipelines.labels import K as LABELS_K
-from pipelines.labels import LabelledItem, suggest_labels
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.points_model import joined
 from pipelines.prioritization import estimate_inputs
@@ -439,23 +437,11 @@ def propose_estimate(
     return _create(runtime, SuggestionKind.estimate, proposal, item, evidence or None, actor)
 
 
-def label_comparables(runtime: Runtime, item: BacklogItem) -> list[LabelledItem]:
-    """The most similar other items with labels, best first (the duplicate detector's hybrid score, as estimates);
-    only the candidates' labels are read."""
-    found = [
-        c for c in duplicates.item_duplicates(runtime, item, min(100, 5 * LABELS_K)) if c["kind"] == "backlog_item"
-    ]
+def label_comparables(runtime: Runtime, item: BacklogItem) -> list[labelling.LabelledItem]:
+    """The most similar other items with labels, best first (the duplicate detector's hybrid score, as estimates)."""
+    found = duplicates.item_duplicates(runtime, item, labelling.POOL)
     with runtime.db.session() as session:
-        query = select(BacklogItem.id, BacklogItem.labels).where(
-            BacklogItem.id.in_([c["item_id"] for c in found]), BacklogItem.merged_into_id.is_(None)
-        )
-        labels = {item_id: labelled for item_id, labelled in session.execute(query)}
-    return [
-        LabelledItem(item_id=c["item_id"], title=c["title"], labels=labels[c["item_id"]],
-                     score=min(max(c["score"], 0.0), 1.0))
-        for c in found
-        if labels.get(c["item_id"])
-    ][:LABELS_K]  # fmt: skip
+        return duplicates.labelled_candidates(session, found)[: labelling.K]
 
 
 def propose_labels(
@@ -468,11 +454,11 @@ def propose_labels(
         if existing := _existing(session, SuggestionKind.labels, item, since):
             return existing, ""
     similar = label_comparables(runtime, item)
-    made = suggest_labels(similar, item.labels or [])
+    made = labelling.suggest_labels(similar, item.labels or [])
     if made is None:
-        if len(similar) < LABELS_MIN_ITEMS:
+        if len(similar) < labelling.MIN_ITEMS:
             return None, (
-                f"fewer than {LABELS_MIN_ITEMS} labelled items are like it ({len(similar)}): label a few items and "
+                f"fewer than {labelling.MIN_ITEMS} labelled items are like it ({len(similar)}): label a few items and "
                 "ask again"
             )
         return None, f"its {len(similar)} most similar labelled items agree on no label it lacks"

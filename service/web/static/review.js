@@ -230,7 +230,25 @@ function criterionRow(c = { given: "", when: "", then: "" }) {
   return row;
 }
 
-function storyForm(p, editable) {
+// The labels a draft's most similar labelled items agree on (evidence.team_labels), each a button that adds it to
+// the draft's labels: drafts take the team's own labels.
+function teamLabels(evidence, editable) {
+  const shares = evidence?.team_labels?.labels || [];
+  if (!shares.length) return "";
+  const add = (label) => {
+    const input = $("#story-form").elements.labels;
+    const now = input.value.split(",").map((x) => x.trim()).filter(Boolean);
+    if (now.map((x) => x.toLowerCase()).includes(label.toLowerCase())) return;
+    input.value = [...now, label].join(", ");
+    input.dispatchEvent(new Event("input", { bubbles: true }));  // kept as an edit, like typing
+  };
+  return h("p", { class: "team-labels hint" }, "Similar items are labelled: ", ...shares.map((v) => h("button", {
+    type: "button", class: "add-label", disabled: !editable, dataset: { label: v.label },
+    title: `${Math.round(Number(v.share) * 100)}% of the vote of the most similar labelled items, on ${v.items.length} of them`,
+    onclick: () => add(v.label) }, `+ ${v.label}`)));
+}
+
+function storyForm(p, editable, evidence = null) {
   const field = (name, label, value) => h("label", {}, label, h("input", { name, value: value || "", disabled: !editable }));
   const area = (name, label, values) => h("label", {}, label, h("textarea", { name, rows: "2", disabled: !editable }, (values || []).join("\n")));
   const criteria = h("div", { id: "criteria" }, (p.acceptance_criteria || []).map(criterionRow));
@@ -242,7 +260,7 @@ function storyForm(p, editable) {
     field("persona", "As a", p.persona), field("goal", "I want", p.goal), field("benefit", "so that", p.benefit),
     h("fieldset", {}, h("legend", {}, "Acceptance criteria"), criteria,
       editable ? h("button", { type: "button", id: "add-criterion", onclick: () => criteria.append(criterionRow()) }, "+ criterion") : ""),
-    field("labels", "Labels (comma-separated)", (p.labels || []).join(", ")),
+    field("labels", "Labels (comma-separated)", (p.labels || []).join(", ")), teamLabels(evidence, editable),
     area("assumptions", "Assumptions (one per line)", p.assumptions),
     area("open_questions", "Open questions (one per line)", p.open_questions));
 }
@@ -353,7 +371,7 @@ function render() {
   const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
   const body = [];
   if (unsaved) body.push(h("p", { class: "unsaved" }, "Your edits, not yet accepted, are kept: accept to keep them, or edit them back."));
-  if (STORIES.includes(s.kind) && s.status !== "failed") body.push(storyForm(payload, pending));
+  if (STORIES.includes(s.kind) && s.status !== "failed") body.push(storyForm(payload, pending, s.evidence));
   else if (s.kind === "priority" && !prioritySignal(s)) body.push(priorityForm(payload, pending));
   else if (s.status === "failed") body.push(h("section", { class: "failed" }, h("p", {}, `The model's output failed validation: ${s.reason}`), h("pre", {}, s.payload?.raw_output ?? "")));
   else body.push(refinementView(s) || conversationView(s) || otherPayload(s));
