@@ -229,6 +229,26 @@ def test_conversation_reports_a_file_without_speakers_and_a_model_that_fails(tmp
     assert "no scripted reply" in result.output  # the reason the chunk failed is shown
 
 
+def test_conversation_reads_an_items_comments_with_item(tmp_path, monkeypatch):
+    runtime = drafts_in(tmp_path, monkeypatch)
+    from service.backlog.schemas import BacklogItemCreate
+    from service.backlog.service import import_and_index
+    from service.core.comments import Thread, add_comment
+
+    (item,) = import_and_index(runtime, [BacklogItemCreate(title="Export invoices", external_id="SHOP-7")]).created
+    item_id = item.id
+    assert runner.invoke(app, ["conversation", "--item", "SHOP-7"]).exit_code == 2  # no comments yet
+    with runtime.db.session() as session:
+        add_comment(session, Thread(item_id=item_id), "ana", "Shall we ship the export on Friday?")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Anna: ship on Friday?\n")
+    both = runner.invoke(app, ["conversation", str(notes), "--item", "SHOP-7"])
+    assert both.exit_code == 2 and "not both" in both.output
+    result = runner.invoke(app, ["conversation", "--item", "SHOP-7"])  # the fake model has no reply: the chunk fails
+    assert result.exit_code == 1 and "1/1" in result.output and "no scripted reply" in result.output, result.output
+    assert runner.invoke(app, ["conversation", "--item", "SHOP-99"]).exit_code == 2
+
+
 def test_review_lists_shows_accepts_and_rejects_suggestions_from_the_terminal(tmp_path, monkeypatch):
     """`refinery review`: each decision is its own (one refused says why and the exit code is 1); who decided is
     --as; nothing is decided twice."""

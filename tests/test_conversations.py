@@ -444,3 +444,38 @@ def test_new_work_that_is_a_listed_item_and_a_change_that_restates_its_item_are_
     assert [(c.item, c.change) for c in result.value.changes] == [(11, "priority"), (10, "scope_cut")]
     assert any("is backlog item #11" in w for w in result.warnings)
     assert any("only restated the item" in w for w in result.warnings)
+
+
+def test_an_items_comments_are_read_as_a_conversation_that_changes_the_item(client, llm):
+    (item,) = client.post("/v1/backlog/items", json=[INVOICES]).json()["created"]
+    assert client.post(f"/v1/backlog/{item['id']}/discussion").status_code == 422  # no comments yet
+    for author, text in (("ana", "Finance needs the VAT number on every invoice."),
+                         ("bo", "Agreed, the export adds a VAT number column."),
+                         ("ana", "Who checks the PDF layout? Nobody knows yet.")):  # fmt: skip
+        posted = client.post(f"/v1/backlog/{item['id']}/comments", json={"text": text}, headers={"X-User": author})
+        assert posted.status_code == 201, posted.text
+    lines = [quote(0, "Finance needs the VAT number on every invoice"), quote(1, "the export adds a VAT number column")]
+    llm.chat.replies.append(json.dumps({
+        "decisions": [{"decision": "The export adds a VAT number column.", "decided_by": "bo", "quotes": lines[1:]}],
+        "changes": [{"item": item["id"], "change": "criteria", "detail": "Every invoice shows the VAT number.",
+                     "quotes": lines}],
+        "open_questions": [{"question": "Who checks the PDF layout?",
+                            "quotes": [quote(2, "Who checks the PDF layout?")]}],
+    }))  # fmt: skip
+    started = client.post(f"/v1/backlog/{item['id']}/discussion")
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert job["status"] == "done" and job["suggestions"] == 2, job
+    conversation = client.get(started.json()["conversation_url"]).json()
+    assert conversation["item_id"] == item["id"] and conversation["title"] == "Comments on B: Export invoices as PDF"
+    assert [t["speaker"] for t in conversation["turns"]] == ["ana", "bo", "ana"]
+    shown = llm.chat.calls[0][-1].content
+    assert f"#{item['id']}" in shown and "[1] bo: Agreed, the export adds a VAT number column." in shown
+    (change,) = client.get("/v1/suggestions?kind=item_change").json()
+    assert change["payload"]["backlog_item_id"] == item["id"]
+    assert [q["speaker"] for q in change["payload"]["quotes"]] == ["ana", "bo"]
+    assert [q["text"] for q in conversation["summary"]["open_questions"]] == ["Who checks the PDF layout?"]
+    assert client.post("/v1/backlog/999/discussion").status_code == 404

@@ -302,6 +302,25 @@ def test_the_inbox_counts_what_others_asked_of_the_reviewer_opens_it_and_marks_i
     expect(page.locator("#project option[value=default]")).to_have_text("Default project (default)")
 
 
+def test_an_items_comments_are_read_as_a_meeting_from_its_thread(page: Page, llm: LLM, desk: str):
+    made = httpx.post(f"{desk}/v1/backlog/items", json={"title": "Export invoices as PDF"}, timeout=120)
+    assert made.status_code == 201
+    for author, text in (("ana", "Finance needs the VAT number on every invoice."),
+                         ("bo", "Agreed, the export adds a VAT number column.")):  # fmt: skip
+        assert httpx.post(f"{desk}/v1/backlog/1/comments", json={"text": text}, headers={"X-User": author}).is_success
+    llm.chat.replies.append(json.dumps({"decisions": [{"decision": "The export adds a VAT number column.",
+        "decided_by": "bo", "quotes": [{"turn": 1, "text": "the export adds a VAT number column"}]}]}))  # fmt: skip
+    visit(page, "/#backlog/1")  # the item's thread opened
+    thread = page.locator('#backlog tr[data-id="1"] .item-comments')
+    expect(thread.locator("h4")).to_have_text("Comments (2)")
+    thread.get_by_role("button", name="Read the discussion").click()
+    expect(page.locator("#tab-meetings")).to_be_visible()
+    meeting = page.locator("#meeting-view article.meeting")
+    expect(meeting.locator(".meeting-title")).to_have_text("Comments on #1: Export invoices as PDF")
+    expect(meeting).to_contain_text("The export adds a VAT number column.")
+    expect(page.locator("#flash")).to_contain_text("done: 1 suggestion")
+
+
 def test_an_items_thread_opens_from_the_inbox_and_takes_a_reply(page: Page, desk: str):
     made = httpx.post(f"{desk}/v1/backlog/items", json={"title": "Export invoices as PDF"}, timeout=120)
     assert made.status_code == 201

@@ -94,6 +94,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/v1/refine/readiness"): V,
     ("PUT", "/v1/refine/readiness"): A,
     ("POST", "/v1/conversations"): R,
+    ("POST", "/v1/backlog/{item_id}/discussion"): R,
     ("GET", "/v1/conversations/jobs/{job_id}"): V,
     ("GET", "/v1/conversations/{conversation_id}"): V,
     ("GET", "/v1/backlog"): V,

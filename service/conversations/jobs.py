@@ -5,6 +5,7 @@ chunk is a piece: a cancelled job reads no more chunks and makes no suggestion (
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from pipelines.conversation import chunks, extract
 from pipelines.llm import LLMUnavailable
@@ -38,7 +39,8 @@ def run_job(runtime: Runtime, job_id: int) -> None:
 
     try:
         llm = runtime.llm()
-        result = extract(llm, turns, lambda piece: service.backlog_for(runtime, piece), conversation.title, progress)
+        items = partial(service.backlog_for, runtime, item_id=conversation.item_id)
+        result = extract(llm, turns, items, conversation.title, progress)
         made = service.make_suggestions(runtime, conversation.id, result, conversation.actor) if result.calls else 0
     except jobs.Cancelled:
         log.info("conversation job %s stopped: it was cancelled", job_id)

@@ -9,6 +9,7 @@ from service.conversations import jobs, service
 from service.conversations.schemas import ConversationCreated, ConversationJobPublic, ConversationPublic
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.schemas import IdPath, errors
+from service.core.tables import ConversationJob
 
 router = APIRouter(tags=["conversations"])
 MAX_UPLOAD_BYTES = 20_000_000  # a two-hour meeting is about 150 kB of text; a Slack day file rarely 5 MB
@@ -37,7 +38,23 @@ def post_conversation(
             status_code=413,
             detail=f"the file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB; upload one meeting or channel a time",
         )
-    job = service.store(runtime, data, format, title, file.filename or "conversation", actor)
+    return _started(runner, service.store(runtime, data, format, title, file.filename or "conversation", actor))
+
+
+@router.post(
+    "/v1/backlog/{item_id}/discussion",
+    status_code=202,
+    response_model=ConversationCreated,
+    responses=errors(404, 422, 429),
+)
+def post_discussion(item_id: IdPath, runtime: RuntimeDep, runner: JobsDep, actor: ActorDep) -> ConversationCreated:
+    """Read the item's comments as a conversation, in the background: what the thread decided, assigned or left open,
+    changes to this item and new work become suggestions, each with the comments it rests on, as a meeting's do.
+    An item without comments is a 422."""
+    return _started(runner, service.store_thread(runtime, item_id, actor))
+
+
+def _started(runner: JobsDep, job: ConversationJob) -> ConversationCreated:
     runner.submit(jobs.JOB, job.id)
     return ConversationCreated(
         job_id=job.id,

@@ -47,6 +47,7 @@ class ConversationPublic(BaseModel):
     format: str
     filename: str
     created_at: datetime
+    item_id: int | None = Field(None, description="The backlog item whose comments it is, if it is an item's.")
     problems: list[str]
     summary: dict[str, Any]
     turns: list[TurnPublic]

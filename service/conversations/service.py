@@ -1,4 +1,5 @@
-"""Conversations: store an uploaded transcript, turn its notes into suggestions, and accept them.
+"""Conversations: store an uploaded transcript (or read a backlog item's comments as one), turn its notes into
+suggestions, and accept them.
 
 Each note becomes a suggestion with the verbatim lines it rests on (`quotes: [{speaker, text, turn}]`): a
 `decision` or `action_item` (accepting records it in the conversation's decision log), a `story_draft` for work
@@ -28,6 +29,7 @@ from pipelines.redact import redact
 from pipelines.transcripts import TranscriptError, Turn, parse_transcript
 from service import duplicates
 from service.backlog.service import get_item
+from service.core.comments import Thread, list_comments
 from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound
 from service.core.jobs import ensure_capacity
@@ -51,21 +53,51 @@ def store(
         transcript = parse_transcript(data, format, filename)  # type: ignore[arg-type]
     except TranscriptError as exc:
         raise InvalidInput(str(exc)) from exc
-    share = english_share(transcript.turns)
+    title = (title or filename or "conversation").strip()
+    return _queue(runtime, title, transcript.format, filename, transcript.turns, transcript.problems, actor)
+
+
+def store_thread(runtime: Runtime, item_id: int, actor: str | None) -> ConversationJob:
+    """Read a backlog item's comments as a conversation (each comment a turn by its author) and queue its job: what
+    the thread decided, assigned or left open, changes to the item (shown to the model first among the items it may
+    change) and new work become suggestions like a meeting's. An item without comments is InvalidInput."""
+    with runtime.db.session() as session:
+        item = get_item(session, item_id, merged=False)
+        said = list_comments(session, Thread(item_id=item.id))
+        title = f"Comments on {item.external_id or f'#{item.id}'}: {item.title}"
+    if not said:
+        raise InvalidInput(f"backlog item {item_id} has no comments to read: comment on it first")
+    turns = [Turn(index=n, speaker=c.author or "someone", text=c.text, at=c.at.isoformat()) for n, c in enumerate(said)]
+    return _queue(runtime, title, "json", f"item {item_id} comments", turns, [], actor, item_id)
+
+
+def _queue(
+    runtime: Runtime,
+    title: str,
+    format: str,
+    filename: str,
+    turns: list[Turn],
+    problems: list[str],
+    actor: str | None,
+    item_id: int | None = None,
+) -> ConversationJob:
+    """Store the conversation and queue its job (TooManyJobs, 429, at the limit)."""
+    share = english_share(turns)
     if share is not None and share < ENGLISH_SHARE:
-        transcript.problems.append(
+        problems.append(
             f"the conversation does not look like English ({share:.0%} common English words): the model reads "
             "English best, so expect few or poor notes"
         )
     with runtime.db.session() as session:
-        ensure_capacity(session, runtime.settings.max_active_jobs)  # TooManyJobs (429) at the limit
+        ensure_capacity(session, runtime.settings.max_active_jobs)
         conversation = Conversation(
-            title=(title or filename or "conversation").strip()[:300],
-            format=transcript.format,
+            title=title[:300],
+            format=format,
             filename=filename[:300],
-            turns=[turn.model_dump() for turn in transcript.turns],
-            problems=transcript.problems,
+            turns=[turn.model_dump() for turn in turns],
+            problems=problems,
             actor=actor,
+            item_id=item_id,
         )
         session.add(conversation)
         session.flush()
@@ -87,13 +119,21 @@ def redacted_turns(conversation: Conversation) -> list[Turn]:
     return [Turn.model_validate(turn | {"text": redact(turn["text"]).text}) for turn in conversation.turns]
 
 
-def backlog_for(runtime: Runtime, turns: list[Turn], k: int = 6) -> list[tuple[int, str]]:
-    """The backlog items a chunk may discuss: those most like its text (the duplicate detector's search)."""
+def backlog_for(runtime: Runtime, turns: list[Turn], k: int = 6, item_id: int | None = None) -> list[tuple[int, str]]:
+    """The backlog items a chunk may discuss: those most like its text (the duplicate detector's search); the item
+    whose comments it is (`item_id`) first, whatever the search finds."""
+    found: list[tuple[int, str]] = []
+    if item_id is not None:
+        with runtime.db.session() as session:
+            item = session.get(BacklogItem, item_id)
+            if item is not None and item.merged_into_id is None:
+                found.append((item.id, item.title))
     if not runtime.settings.duplicate_check:
-        return []
+        return found
     text = " ".join(turn.text for turn in turns)
-    found = duplicates.search_text(runtime, "", k, title=text[:4000])  # the whole chunk as one line
-    return [(c["item_id"], c["title"]) for c in found if c["kind"] == "backlog_item"]
+    near = duplicates.search_text(runtime, "", k, title=text[:4000])  # the whole chunk as one line
+    found += [(c["item_id"], c["title"]) for c in near if c["kind"] == "backlog_item" and c["item_id"] != item_id]
+    return found[:k]
 
 
 def _quotes(quotes: list[TurnQuote]) -> list[dict[str, Any]]:

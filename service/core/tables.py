@@ -519,9 +519,11 @@ class PullJob(ProjectScoped, ImportColumns, Base):
 
 
 class Conversation(ProjectScoped, Base):
-    """An uploaded meeting transcript or chat export, as speaker turns, and the summary its job made."""
+    """An uploaded meeting transcript or chat export, or a backlog item's comments, as speaker turns, and the summary
+    its job made."""
 
     __tablename__ = "conversations"
+    __table_args__ = (scoped_index("conversations", "item_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -532,6 +534,7 @@ class Conversation(ProjectScoped, Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # notes by list, with suggestion ids
     actor: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    item_id: Mapped[int | None] = mapped_column(Integer)  # a backlog item's comments read as a conversation: the item
 
 
 class ConversationJob(ProjectScoped, JobColumns, Base):

@@ -191,8 +191,20 @@ export async function showItemThread(item, slot, counted) {
     flash("Comment edited.");
   };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.stopPropagation(); send(event); } });
+  const discuss = async () => {  // the thread read as a conversation: its decisions and changes become suggestions
+    try {
+      const created = await api(`/v1/backlog/${item.id}/discussion`, { method: "POST" });
+      location.hash = `#meetings/${created.conversation_id}`;  // the tab opens on the next task, the job followed by then
+      document.dispatchEvent(new CustomEvent("refinery:conversation-started", { detail: created }));
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  };
   const follow = subscribed ? followView(`/v1/backlog/${item.id}`, "Its comments and edits", subscribed, () => showItemThread(item, slot, counted)) : "";
-  slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), follow, list.length ? commentList(list, remove, edit) : "",
+  const read = list.length ? h("button", { type: "button", class: "read-discussion",
+    title: "Read the comments as a meeting: what they decided, assigned, left open or changed becomes suggestions" }, "Read the discussion") : "";
+  if (read) read.addEventListener("click", discuss);
+  slot.replaceChildren(h("h4", {}, `Comments (${list.length})`), follow, list.length ? commentList(list, remove, edit) : "", read,
     h("form", { class: "item-comment-form", onsubmit: send }, offerMentions(text), h("button", { type: "submit" }, "Comment")));
   counted(list.length);
   document.dispatchEvent(new CustomEvent("refinery:item-shown", { detail: item.id }));

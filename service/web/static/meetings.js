@@ -219,6 +219,17 @@ async function submit(event) {
     return;
   }
   try {
+    await follow(created);
+    $("#meeting-form").reset();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// Show a conversation being read (an upload, or an item's comments: `created` as the API answered), its job chunk by
+// chunk, then its notes and suggestions.
+async function follow(created) {
+  try {
     state.conversationId = created.conversation_id;
     state.watching = created.conversation_id;
     history.replaceState(null, "", `#meetings/${created.conversation_id}`);  // a reload shows this meeting again
@@ -229,14 +240,12 @@ async function submit(event) {
       if (state.conversationId === j.conversation_id) $("#meeting-job").replaceChildren(jobView(j));
     });
     flash(`Meeting #${job.conversation_id} ${job.status}: ${plural(job.suggestions, "suggestion")}.`, job.status === "failed" ? "error" : "info");
-    $("#meeting-form").reset();
     await showConversation(created.conversation_id);
     review.refreshCount().catch(() => {});
   } catch (error) {
     flash(error.message, "error");
   } finally {
     state.watching = null;
-    button.disabled = false;
   }
 }
 
@@ -258,4 +267,6 @@ export async function load(id) {
 
 export function start() {
   $("#meeting-form").addEventListener("submit", submit);
+  // An item's comments sent to be read (comments.js): followed here like an upload.
+  document.addEventListener("refinery:conversation-started", (event) => { follow(event.detail); });
 }
