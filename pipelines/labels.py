@@ -9,6 +9,8 @@ them on the held-out apps.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 K = 15
@@ -73,3 +75,13 @@ def suggest_labels(
     said = "; ".join(f"'{v.label}' on {len(v.items)} of them ({v.share:.0%} of the vote)" for v in chosen)
     rationale = f"the {len(comparables)} most similar labelled items: {said}"
     return LabelSuggestion(labels=chosen, rationale=rationale, comparables=comparables)
+
+
+def shown(made: LabelSuggestion) -> dict[str, Any]:
+    """How a suggestion and a draft's evidence show a vote: each label's share and carriers (`shares`), why, and the
+    comparables."""
+    return {
+        "shares": [v.model_dump() for v in made.labels],
+        "rationale": made.rationale,
+        "comparables": [c.model_dump() for c in made.comparables],
+    }

@@ -770,7 +770,7 @@ def test_a_draft_lists_the_labels_its_similar_items_agree_on_that_it_lacks(clien
     llm.chat.replies.extend([json.dumps(invoice), json.dumps(invoice | {"labels": ["billing"]})])
     draft = client.post("/v1/drafts", json={"text": "finance wants to export invoices' credit notes to CSV"}).json()
     team = draft["evidence"]["team_labels"]
-    assert [v["label"] for v in team["labels"]] == ["billing"] and "most similar labelled items" in team["rationale"]
+    assert [v["label"] for v in team["shares"]] == ["billing"] and "most similar labelled items" in team["rationale"]
     assert len(draft["evidence"]["duplicates"]) <= 5
     again = client.post(f"/v1/suggestions/{draft['id']}/regenerate", json={}).json()
     assert again["payload"]["labels"] == ["billing"] and "team_labels" not in again["evidence"]  # it has it now

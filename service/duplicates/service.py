@@ -78,7 +78,7 @@ def check_new_draft(runtime: Runtime, suggestion_id: int, actor: str | None = No
         evidence = {k: v for k, v in (suggestion.evidence or {}).items() if k != "team_labels"}  # a regenerated one's
         present = (suggestion.payload or {}).get("labels") or []
         if labels := labelling.suggest_labels(labelled_candidates(session, shown)[: labelling.K], present):
-            evidence["team_labels"] = labels.model_dump(mode="json", exclude={"comparables"})
+            evidence["team_labels"] = {k: v for k, v in labelling.shown(labels).items() if k != "comparables"}
         suggestion.evidence = {**evidence, "duplicates": listed}
         best = next((c for c in listed if c["verdict"] == "duplicate" and c["kind"] == "backlog_item"), None)
         if best and not _merge_pending(session, suggestion_id, best["item_id"]):

@@ -462,8 +462,7 @@ def propose_labels(
                 "ask again"
             )
         return None, f"its {len(similar)} most similar labelled items agree on no label it lacks"
-    shown = made.model_dump(mode="json")  # each label's share and carriers under "shares"; "labels", the names
-    payload = {**shown, "labels": [v.label for v in made.labels], "shares": shown["labels"]}
+    payload = {"labels": [v.label for v in made.labels], **labelling.shown(made)}
     proposal = Proposal(payload, model="weighted-vote-of-comparables", provider="refinery", prompt_version="labels@1")
     return _create(runtime, SuggestionKind.labels, proposal, item, None, actor), ""
 
@@ -595,7 +594,8 @@ def accept_labels(
             raise InvalidInput(f"{unknown} were not suggested; choose among {chosen}, or edit the item instead")
         if not edits.labels:
             raise InvalidInput("keep at least one label, or reject the suggestion")
-        chosen, action = list(edits.labels), SuggestionAction.accepted_with_edits
+        if set(edits.labels) != set(chosen):
+            chosen, action = list(edits.labels), SuggestionAction.accepted_with_edits
     had = {label.casefold() for label in item.labels or []}
     if not (added := [label for label in chosen if label.casefold() not in had]):
         raise Conflict(f"backlog item {item.id} already has {chosen}: reject the suggestion")

@@ -233,7 +233,7 @@ function criterionRow(c = { given: "", when: "", then: "" }) {
 // The labels a draft's most similar labelled items agree on (evidence.team_labels), each a button that adds it to
 // the draft's labels: drafts take the team's own labels.
 function teamLabels(evidence, editable) {
-  const shares = evidence?.team_labels?.labels || [];
+  const shares = evidence?.team_labels?.shares || [];
   if (!shares.length) return "";
   const add = (label) => {
     const input = $("#story-form").elements.labels;
