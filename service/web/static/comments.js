@@ -191,12 +191,15 @@ export async function showItemThread(item, slot, counted) {
     flash("Comment edited.");
   };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.stopPropagation(); send(event); } });
-  const discuss = async () => {  // the thread read as a conversation: its decisions and changes become suggestions
+  const discuss = async (event) => {  // the thread read as a conversation: its decisions and changes become suggestions
+    const button = event.currentTarget;
+    button.disabled = true;  // one reading per click
     try {
       const created = await api(`/v1/backlog/${item.id}/discussion`, { method: "POST" });
       location.hash = `#meetings/${created.conversation_id}`;  // the tab opens on the next task, the job followed by then
       document.dispatchEvent(new CustomEvent("refinery:conversation-started", { detail: created }));
     } catch (error) {
+      button.disabled = false;
       flash(error.message, "error");
     }
   };
