@@ -774,3 +774,31 @@ def test_a_draft_lists_the_labels_its_similar_items_agree_on_that_it_lacks(clien
     assert len(draft["evidence"]["duplicates"]) <= 5
     again = client.post(f"/v1/suggestions/{draft['id']}/regenerate", json={}).json()
     assert again["payload"]["labels"] == ["billing"] and "team_labels" not in again["evidence"]  # it has it now
+
+
+def refined(client, item_ids: list[int]) -> dict:
+    started = client.post("/v1/refine", json={"item_ids": item_ids})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job
+
+
+def test_a_run_does_not_make_again_what_a_person_rejected_for_the_item_as_it_is(client, llm):
+    (vague,) = add(client, VAGUE)
+    llm.chat.replies.extend([story_json(), estimate(effort=2)])
+    assert refined(client, [vague])["suggestions"] == 2
+    for made in client.get("/v1/suggestions").json():
+        assert client.post(f"/v1/suggestions/{made['id']}/reject", json={"reason": "not now"}).status_code == 200
+    again = refined(client, [vague])  # the fake model has no reply left: asking it would fail the item
+    assert again["status"] == "done" and again["suggestions"] == 0 and again["failed"] == 0, again
+    assert client.post(f"/v1/backlog/{vague}/comments", json={"text": "Search means the product search."}).is_success
+    llm.chat.replies.append(story_json(title="Search products quickly"))
+    assert refined(client, [vague])["suggestions"] == 1  # the rewrite reads the new comment; the estimate stays out
+    pending = client.get("/v1/suggestions", params={"status": "pending"}).json()
+    assert [(s["kind"], s["payload"]["title"]) for s in pending] == [("rewrite", "Search products quickly")]
+    llm.chat.replies.append(estimate(effort=3))
+    asked = client.post(f"/v1/backlog/{vague}/estimate")  # asking on the item still makes one
+    assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text

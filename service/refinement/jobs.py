@@ -1,9 +1,9 @@
 """A refinement run as a background job: per item, the quality check, then a rewrite (unclear items), a split (items
 too large for a sprint), an estimate (items without points) and labels (items without labels, when similar items
-agree on some). Items are refined several at once on the model's
-parallel slots; the job's status counts items done, findings and suggestions made. Each item is a piece: a cancelled
-job refines no more items (those in progress finish and are kept). An item whose suggestion failed counts as failed,
-with why in the errors; a run where every item failed has failed."""
+agree on some); what a person rejected for the item as it is now is not made again. Items are refined several at
+once on the model's parallel slots; the job's status counts items done, findings and suggestions made. Each item is a
+piece: a cancelled job refines no more items (those in progress finish and are kept). An item whose suggestion failed
+counts as failed, with why in the errors; a run where every item failed has failed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from pipelines.llm import LLMUnavailable
 from service.backlog.service import get_item, select_items
 from service.core import jobs
-from service.core.enums import FINISHED, JobStatus, SuggestionStatus
+from service.core.enums import FINISHED, JobStatus, SuggestionKind, SuggestionStatus
 from service.core.errors import DomainError
 from service.core.runtime import ContextThreadPool, Runtime
 from service.core.tables import RefineJob, utcnow
@@ -51,14 +51,19 @@ def refine_item(
     current suggestions)."""
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
-        sized = item.story_points is not None or bool(service.epics_among(session, [item_id]))  # epics: by children
-        labelled = bool(item.labels)
+        skip = service.dismissed(session, item)  # what a person rejected for the item as it is: not made again
+        if item.story_points is not None or service.epics_among(session, [item_id]):  # an epic: sized by its children
+            skip.add(SuggestionKind.estimate)
+        if item.labels:
+            skip.add(SuggestionKind.labels)
     found = service.findings(runtime, item)  # once for both: the duplicate search is not free
-    rewrite, _ = service.propose_rewrite(runtime, item_id, actor, found, since)
-    split, _ = service.propose_split(runtime, item_id, actor, found, since)
-    estimate = None if sized else service.propose_estimate(runtime, item_id, actor, since)
-    labels = None if labelled else service.propose_labels(runtime, item_id, actor, since)[0]
-    made = [s for s in (rewrite, split, estimate, labels) if s is not None]
+    proposals = {
+        SuggestionKind.rewrite: lambda: service.propose_rewrite(runtime, item_id, actor, found, since)[0],
+        SuggestionKind.split: lambda: service.propose_split(runtime, item_id, actor, found, since)[0],
+        SuggestionKind.estimate: lambda: service.propose_estimate(runtime, item_id, actor, since),
+        SuggestionKind.labels: lambda: service.propose_labels(runtime, item_id, actor, since)[0],
+    }
+    made = [s for kind, propose in proposals.items() if kind not in skip and (s := propose()) is not None]
     failures = [
         f"item {item_id}: the {s.kind} suggestion failed: {s.reason} (suggestion {s.id})"
         for s in made

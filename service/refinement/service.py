@@ -252,6 +252,32 @@ def _read(suggestion: Suggestion) -> str | None:
     return suggestion.input.get("comments_digest")
 
 
+REFINED = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate, SuggestionKind.labels)
+
+
+def dismissed(session: Session, item: BacklogItem) -> set[SuggestionKind]:
+    """The kinds of refinement suggestion a person rejected for the item as it is now (its text unchanged since, and
+    for a rewrite or split its comments too): a refinement run does not make them again; asking on the item does."""
+    rejected = session.scalars(
+        select(Suggestion).where(
+            Suggestion.kind.in_(REFINED),
+            Suggestion.status == SuggestionStatus.rejected,
+            Suggestion.input["backlog_item_id"].as_integer() == item.id,
+        )
+    )
+    kinds: set[SuggestionKind] = set()
+    thread: list[Comment] | None = None
+    for suggestion in rejected:
+        if suggestion.input.get("fingerprint") not in _made_from(item, suggestion.kind):
+            continue
+        if suggestion.kind in READS_THREAD:
+            thread = list_comments(session, Thread(item_id=item.id)) if thread is None else thread
+            if _read(suggestion) != _digest(thread):
+                continue
+        kinds.add(SuggestionKind(suggestion.kind))
+    return kinds
+
+
 def _thread_inputs(item: BacklogItem, kind: SuggestionKind, thread: list[Comment]) -> dict[str, Any]:
     """What a rewrite or split is made from: the item, and the comments it read with their digest (a comment
     written, edited or deleted changes it)."""
