@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,15 @@ def story(**overrides: Any) -> dict[str, Any]:
 
 def story_json(**overrides: Any) -> str:
     return json.dumps(story(**overrides))
+
+
+def finished(client: TestClient, status_url: str, timeout_s: float = 60) -> dict[str, Any]:
+    """A job's status once it is no longer queued or running (polled through the API)."""
+    deadline = time.monotonic() + timeout_s
+    while (job := client.get(status_url).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from service.core.tables import BacklogItem
+from tests.conftest import finished
 
 ITEMS = [
     {"title": "Fix crash on photo upload", "type": "bug", "external_id": "A"},
@@ -46,11 +47,7 @@ def run_prioritize(client, body: dict, headers: dict | None = None) -> dict:
     """Start a prioritization job and wait for it; returns the finished job."""
     started = client.post("/v1/prioritize", json=body, headers=headers or {})
     assert started.status_code == 202, started.text
-    deadline = time.monotonic() + 60
-    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-    return job
+    return finished(client, started.json()["status_url"])
 
 
 def setup_backlog(client, items: list[dict] = ITEMS) -> list[int]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from pipelines.points_model import joined
 from pipelines.quality import CRITERIA
-from tests.conftest import story, story_json
+from tests.conftest import finished, story, story_json
 from tests.test_prioritization_api import estimate
 
 VAGUE = {"title": "Fast search", "description": "Search should be fast and user-friendly.", "external_id": "V"}
@@ -752,12 +752,7 @@ def test_a_refinement_run_suggests_labels_for_an_unlabelled_item_only(client, ll
          "labels": ["finance"]},
     )  # fmt: skip
     llm.chat.replies.extend([story_json(), story_json()])  # their rewrites (no persona)
-    started = client.post("/v1/refine", json={"item_ids": [unlabelled, labelled]})
-    deadline = time.monotonic() + 60
-    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-    assert job["status"] == "done", job
+    assert refined(client, [unlabelled, labelled])["status"] == "done"
     made = [s for s in client.get("/v1/suggestions").json() if s["kind"] == "labels"]
     assert [s["input"]["backlog_item_id"] for s in made] == [unlabelled]
     queued = {e["item"]["id"]: [s["kind"] for s in e["suggestions"]] for e in client.get("/v1/refine/queue").json()}
@@ -779,11 +774,7 @@ def test_a_draft_lists_the_labels_its_similar_items_agree_on_that_it_lacks(clien
 def refined(client, item_ids: list[int]) -> dict:
     started = client.post("/v1/refine", json={"item_ids": item_ids})
     assert started.status_code == 202, started.text
-    deadline = time.monotonic() + 60
-    while (job := client.get(started.json()["status_url"]).json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-    return job
+    return finished(client, started.json()["status_url"])
 
 
 def test_a_run_does_not_make_again_what_a_person_rejected_for_the_item_as_it_is(client, llm):
