@@ -475,6 +475,21 @@ def test_dependencies_become_the_trackers_blocked_by_links_and_a_pull_finds_them
         assert (untouched["created"], untouched["updated"]) == (0, 0), untouched
 
 
+def test_a_linear_issue_with_more_relations_than_a_page_is_read_whole(client):
+    first, second, third = add_items(client)
+    waits(client, first, [second, third])
+    with standin() as site:
+        connect(client, site, "linear")
+        assert push(client)["failed"] == 0
+        site.linear_relation_page = 1  # each list of relations comes a relation a page
+        site.calls.clear()
+        untouched = pull(client, full=True)
+        assert (untouched["created"], untouched["updated"]) == (0, 0), untouched
+        assert sorted(items(client)[first]["depends_on"]) == sorted([second, third])
+        more = [c.body["query"] for c in site.calls if str(c.body.get("query", "")).startswith("query More(")]
+        assert more and all("relations(first:" in q or "inverseRelations(first:" in q for q in more), more
+
+
 def test_jira_links_name_the_blocker_as_inward_a_link_made_there_is_kept_and_a_refused_link_is_retried(client):
     first, second, third = add_items(client)
     waits(client, second, [first])
@@ -929,7 +944,7 @@ def test_a_pull_reads_the_comments_written_in_the_tracker_into_the_items_thread_
             read = [c.path.split("?")[0] for c in site.calls if c.method == "GET" and "comments" in c.path]
             assert read == ["/repos/acme/shop/issues/comments"], read
         if kind == "linear":  # the rest of the thread: one more page
-            pages = [c.body for c in site.calls if str(c.body.get("query", "")).startswith("query Comments(")]
+            pages = [c.body for c in site.calls if str(c.body.get("query", "")).startswith("query More(")]
             assert len(pages) == 1 and pages[0]["variables"]["after"] == "2", pages
         thread = client.get(f"/v1/backlog/{first}/comments").json()
         assert [(c["author"], c["text"], c["from_tracker"]) for c in thread] == [

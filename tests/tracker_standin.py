@@ -88,6 +88,7 @@ class Standin:
     comment_times: dict[int, str] = field(default_factory=dict)  # by id, when written ("2026-11-29T10:00:00.000+0000")
     jira_search_comments: int = 2  # how many of an issue's comments Jira's search gives (the rest: a call a page)
     linear_comment_page: int = 2  # how many comments a page of Linear's has (Linear's own: 50 unless asked)
+    linear_relation_page: int = 50  # and how many relations (either way)
     stamps: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # by issue or comment: as read, and since
 
     def updated(self, name: str, shown: Any) -> datetime:
@@ -251,11 +252,15 @@ def _linear(site: Standin, query: str, variables: dict[str, Any]) -> tuple[dict[
         if found is None:
             return None, "Entity not found: Issue"
         return {"issue": {**_linear_issue(site, found), "team": {"key": site.team}}}, None
-    if query.startswith("query Comments("):
+    if query.startswith("query More("):  # the next page of an issue's relations or comments
         found = issues.get(variables["id"])
         if found is None:
             return None, "Entity not found"
-        return {"issue": {"comments": _linear_comments(site, found["identifier"], int(variables["after"]))}}, None
+        name = re.search(r"\{ (\w+)\(first:", query).group(1)
+        start = int(variables["after"])
+        if name == "comments":
+            return {"issue": {"comments": _linear_comments(site, found["identifier"], start)}}, None
+        return {"issue": {name: _linear_relations(site, found, name, start)}}, None
     if query.startswith("query Blockers("):
         found = issues.get(variables["id"])
         if found is None:
@@ -424,12 +429,25 @@ def _linear_issue(site: Standin, issue: dict[str, Any]) -> dict[str, Any]:
          "labels": {"nodes": [{"name": site.labels[label]} for label in issue.get("labelIds", [])]},
          "parent": {"identifier": by_id[issue["parentId"]]["identifier"]} if issue.get("parentId") else None,
          "state": states[issue.get("stateId", "state-todo")],
-         "relations": {"nodes": [{"type": r["type"], "relatedIssue": {"identifier": by_id[r["relatedIssueId"]]
-                                  ["identifier"]}} for r in site.relations.values() if r["issueId"] == issue["id"]]},
-         "inverseRelations": {"nodes": [{"type": r["type"], "issue": {"identifier": by_id[r["issueId"]]["identifier"]}}
-                                        for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]},
+         "relations": _linear_relations(site, issue, "relations", 0),
+         "inverseRelations": _linear_relations(site, issue, "inverseRelations", 0),
          "comments": _linear_comments(site, issue["identifier"], 0)}
     )  # fmt: skip
+
+
+def _linear_relations(site: Standin, issue: dict[str, Any], name: str, start: int) -> dict[str, Any]:
+    """A page of an issue's relations (`relations`: those it has to others; `inverseRelations`: others' to it) from
+    the `start`-th, as Linear gives it."""
+    by_id = {i["id"]: i for i in site.linear().values()}
+    if name == "relations":
+        nodes = [{"type": r["type"], "relatedIssue": {"identifier": by_id[r["relatedIssueId"]]["identifier"]}}
+                 for r in site.relations.values() if r["issueId"] == issue["id"]]  # fmt: skip
+    else:
+        nodes = [{"type": r["type"], "issue": {"identifier": by_id[r["issueId"]]["identifier"]}}
+                 for r in site.relations.values() if r["relatedIssueId"] == issue["id"]]  # fmt: skip
+    page = nodes[start : start + site.linear_relation_page]
+    more = len(nodes) > start + len(page)
+    return {"nodes": page, "pageInfo": {"hasNextPage": more, "endCursor": str(start + len(page))}}
 
 
 def _linear_updated(site: Standin, issue: dict[str, Any]) -> datetime:

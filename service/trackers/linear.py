@@ -27,12 +27,16 @@ from service.trackers.http import (
 
 LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
 COMMENTS = "nodes { id body createdAt user { name } } pageInfo { hasNextPage endCursor }"  # a page of an issue's
+NEXT = "pageInfo { hasNextPage endCursor }"
+LISTS = {  # an issue's lists that come a page at a time (Linear's: 50 unless asked), each with the fields read
+    "relations": f"nodes {{ type relatedIssue {{ identifier }} }} {NEXT}",
+    "inverseRelations": f"nodes {{ type issue {{ identifier }} }} {NEXT}",
+    "comments": COMMENTS,
+}
 READ = (
     "id identifier title description priority estimate labels { nodes { name } } parent { identifier } "
-    "state { type name } relations { nodes { type relatedIssue { identifier } } } "
-    "inverseRelations { nodes { type issue { identifier } } } "
-    f"comments {{ {COMMENTS} }}"
-)  # an issue's fields the linear_json import reads (the first 50 relations of each; its comments, all: _thread)
+    "state { type name } " + " ".join(f"{name} {{ {fields} }}" for name, fields in LISTS.items())
+)  # an issue's fields the linear_json import reads (its relations and comments, all: _whole)
 
 
 class Linear:
@@ -249,21 +253,24 @@ class Linear:
             return None  # Linear answers an unknown issue with an error, not a null
         if not found or (found.get("team") or {}).get("key") != self.team_key:
             return None
-        return self._thread(found)
+        return self._whole(found)
 
-    def _thread(self, issue: dict[str, Any]) -> dict[str, Any]:
-        """The issue with every comment: the rest of a thread longer than the page the issue came with is read, a
-        page per call."""
-        thread = issue.get("comments") or {"nodes": []}
-        while (thread.get("pageInfo") or {}).get("hasNextPage"):
-            more = self._run(
-                "query Comments($id: String!, $after: String) { issue(id: $id) { "
-                f"comments(first: {PAGE}, after: $after) {{ {COMMENTS} }} }} }}",
-                {"id": issue["id"], "after": thread["pageInfo"]["endCursor"]},
-                f"read the comments of {issue.get('identifier')}",
-            )["issue"]["comments"]
-            thread = {"nodes": [*thread["nodes"], *more["nodes"]], "pageInfo": more["pageInfo"]}
-        return issue | {"comments": thread}
+    def _whole(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """The issue with every relation and comment: the rest of a list longer than the page the issue came with is
+        read, a page per call."""
+        whole = dict(issue)
+        for name, fields in LISTS.items():
+            listed = issue.get(name) or {"nodes": []}
+            while (listed.get("pageInfo") or {}).get("hasNextPage"):
+                more = self._run(
+                    "query More($id: String!, $after: String) { issue(id: $id) { "
+                    f"{name}(first: {PAGE}, after: $after) {{ {fields} }} }} }}",
+                    {"id": issue["id"], "after": listed["pageInfo"]["endCursor"]},
+                    f"read the {name} of {issue.get('identifier')}",
+                )["issue"][name]
+                listed = {"nodes": [*listed["nodes"], *more["nodes"]], "pageInfo": more["pageInfo"]}
+            whole[name] = listed
+        return whole
 
     def issues(self, since: datetime | None = None, fields: str = READ) -> Iterator[list[dict[str, Any]]]:
         """The team's issues, a page at a time, with `fields` (default: what the `linear_json` import reads, blocks
@@ -280,7 +287,7 @@ class Linear:
                 f"first: {PAGE}, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}",
                 {"filter": wanted, "after": after}, f"list the issues of team {self.team_key}",
             )["issues"]  # fmt: skip
-            yield [self._thread(i) for i in found["nodes"]] if "comments {" in fields else found["nodes"]
+            yield [self._whole(i) for i in found["nodes"]] if fields == READ else found["nodes"]
             if not found["pageInfo"]["hasNextPage"]:
                 return
             after = found["pageInfo"]["endCursor"]
