@@ -793,3 +793,15 @@ def test_a_run_does_not_make_again_what_a_person_rejected_for_the_item_as_it_is(
     llm.chat.replies.append(estimate(effort=3))
     asked = client.post(f"/v1/backlog/{vague}/estimate")  # asking on the item still makes one
     assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+
+
+def test_the_labels_in_use_are_counted_once_per_item_in_any_case_most_used_first(client):
+    from service.core.tables import BacklogItem
+
+    kept, folded = add(client, *BILLING[:2], {"title": "Billing page", "labels": ["Billing", "ui", "billing"]},
+                       {"title": "Old billing page", "labels": ["legacy", "ui"]})[2:]  # fmt: skip
+    assert client.get("/v1/backlog/labels").json() == [
+        {"label": "billing", "items": 3}, {"label": "ui", "items": 2}, {"label": "legacy", "items": 1}]  # fmt: skip
+    with client.app.state.runtime.db.session() as session:
+        session.get(BacklogItem, folded).merged_into_id = kept  # as a merge leaves it
+    assert client.get("/v1/backlog/labels").json() == [{"label": "billing", "items": 3}, {"label": "ui", "items": 1}]

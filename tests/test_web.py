@@ -1666,13 +1666,20 @@ def test_a_draft_offers_the_labels_its_similar_items_agree_on(page: Page, llm: L
     draft_idea(page, "finance wants to export credit note invoices to CSV")
     offered = page.locator("#story-form .team-labels button.add-label")
     expect(offered).to_have_text(["+ billing"])
+    new_here = page.locator("#story-form .new-labels")
+    expect(new_here).to_have_text("New to this project: csv (no item has it yet)")
     offered.click()
     offered.click()  # a label already there is not added twice
     assert page.input_value("#story-form [name=labels]") == "csv, billing"
+    expect(new_here).to_have_text("New to this project: csv (no item has it yet)")  # billing is the team's
     page.click("#accept")
     expect(page.locator("#flash")).to_contain_text("with your edits")
     items = httpx.get(f"{desk}/v1/backlog", timeout=60).json()
     assert [i["labels"] for i in items if i["title"] == "Export credit note invoices to CSV"] == [["csv", "billing"]]
+    page.click("nav a[data-tab=backlog]")  # the label filter offers the labels in use, most used first
+    options = page.locator("#project-labels option")
+    expect(options).to_have_count(3)
+    assert [options.nth(n).get_attribute("value") for n in range(3)] == ["billing", "csv", "mobile"]
 
 
 def test_an_estimate_the_teams_model_joined_shows_what_it_said(page: Page, desk: str, tmp_path: Path, monkeypatch):

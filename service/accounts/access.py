@@ -97,6 +97,7 @@ ACCESS: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/v1/backlog/{item_id}/discussion"): R,
     ("GET", "/v1/conversations/jobs/{job_id}"): V,
     ("GET", "/v1/conversations/{conversation_id}"): V,
+    ("GET", "/v1/backlog/labels"): V,
     ("GET", "/v1/backlog"): V,
     ("GET", "/v1/backlog/export"): V,
     ("GET", "/v1/backlog/{item_id}"): V,

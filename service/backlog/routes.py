@@ -18,6 +18,7 @@ from service.backlog.schemas import (
     ImportJobPublic,
     ImportResult,
     ItemEventPublic,
+    LabelCount,
 )
 from service.core import comments
 from service.core.comments import Thread
@@ -55,6 +56,14 @@ def list_backlog(
         found = service.list_items(session, limit, offset, include_merged, order, shown)
         response.headers["X-Total-Count"] = str(service.count_items(session, include_merged, shown))
         return [BacklogItemPublic.model_validate(i) for i in found]
+
+
+@router.get("/labels", response_model=list[LabelCount])
+def backlog_labels(runtime: RuntimeDep) -> list[LabelCount]:
+    """The labels the project's items use, each with how many items carry it, most used first (the desk offers them
+    where a label is typed, and marks a draft's labels no item has)."""
+    with runtime.db.session() as session:
+        return [LabelCount(label=label, items=n) for label, n in service.label_counts(session)]
 
 
 @router.get("/export", response_class=Response)

@@ -157,6 +157,13 @@ class BulkRefused(BaseModel):
     detail: str
 
 
+class LabelCount(BaseModel):
+    """A label the project's items use, and how many carry it."""
+
+    label: str
+    items: int
+
+
 class BulkEdited(BaseModel):
     changed: list[int] = Field([], description="Items the edit changed (each change is in the item's history).")
     unchanged: list[int] = Field([], description="Items that already were so.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -262,6 +262,17 @@ def tracked(data: BacklogItemCreate) -> dict[str, Any]:
     synced = data.model_dump(include=set(SYNCED))
     waits = sorted(set(data.depends_on_keys))
     return {**synced, "labels": _label_set(data.labels), "parent": data.parent, "depends_on_keys": waits}
+
+
+def label_counts(session: Session) -> list[tuple[str, int]]:
+    """The labels the project's items use (merged ones left out), each with how many items carry it, most used first;
+    spellings that differ only in case count as one label, shown as most items spell it."""
+    spellings: dict[str, Counter[str]] = {}
+    for labels in session.scalars(select(BacklogItem.labels).where(BacklogItem.merged_into_id.is_(None))):
+        for label in {label.casefold(): label for label in labels or []}.values():
+            spellings.setdefault(label.casefold(), Counter())[label] += 1
+    counted = [(spelled.most_common(1)[0][0], spelled.total()) for spelled in spellings.values()]
+    return sorted(counted, key=lambda pair: (-pair[1], pair[0].casefold()))
 
 
 def _label_set(labels: list[str]) -> list[str]:

@@ -124,3 +124,14 @@ export async function streamEvents(path, json, onEvent) {
     if (done) throw new Error("the connection closed before the server was done");
   }
 }
+
+// The labels this project's items use, most used first ([{label, items}]): read again after a minute, or when `fresh`.
+let labelsRead = { at: 0, key: null, found: null };
+export function labelsInUse(fresh = false) {
+  const now = Date.now();
+  if (!fresh && labelsRead.found && labelsRead.key === project() && now - labelsRead.at < 60_000) return labelsRead.found;
+  const found = api("/v1/backlog/labels");
+  labelsRead = { at: now, key: project(), found };
+  found.catch(() => { labelsRead = { at: 0, key: null, found: null }; });
+  return found;
+}

@@ -1,7 +1,7 @@
 // The review desk: tabs, drafting, uploads with job progress, meetings, the backlog, refinement, and keyboard
 // shortcuts.
 
-import { api, apiPage, inProject, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
+import { api, apiPage, inProject, labelsInUse, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, linkButton, when, withLinks } from "./dom.js";
 import { offerPeople, showItemThread } from "./comments.js";
 import { followImport } from "./imports.js";
@@ -625,7 +625,14 @@ async function oneNamed(named, what, act) {
   }
 }
 
+// The label filter offers the labels the project's items use, with how many carry each.
+async function loadLabels() {
+  const labels = await labelsInUse(true);
+  $("#project-labels").replaceChildren(...labels.map((l) => h("option", { value: l.label }, `${l.items} item${l.items === 1 ? "" : "s"}`)));
+}
+
 async function loadBacklog() {
+  loadLabels().catch(() => $("#project-labels").replaceChildren());
   loadDuplicateLearning().catch(() => $("#duplicate-learning").replaceChildren());
   loadEstimateLearning().catch(() => $("#estimate-learning").replaceChildren());
   const query = await backlogQuery();

@@ -1,6 +1,6 @@
 // The review queue: list suggestions, show one with its input, evidence and provenance, edit it, decide on it.
 
-import { api, apiPage, project, whoami } from "./api.js";
+import { api, apiPage, labelsInUse, project, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, linkButton, table, when } from "./dom.js";
 import { commentList, confirmDelete, followView, offerMentions, offerPeople } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
@@ -248,10 +248,25 @@ function teamLabels(evidence, editable) {
     onclick: () => add(v.label) }, `+ ${v.label}`)));
 }
 
+// The labels in `input` that no item of the project has yet (each would be a new label in the tracker once sent),
+// said under it as it changes; nothing while the project has no labels at all.
+function newLabels(input) {
+  const hint = h("p", { class: "new-labels hint" });
+  const update = async () => {
+    const known = new Set((await labelsInUse()).map((l) => l.label.toLowerCase()));
+    const added = known.size ? input.value.split(",").map((x) => x.trim()).filter((x) => x && !known.has(x.toLowerCase())) : [];
+    hint.textContent = added.length ? `New to this project: ${added.join(", ")} (no item has ${added.length === 1 ? "it" : "them"} yet)` : "";
+  };
+  input.addEventListener("input", () => update().catch(() => {}));
+  update().catch(() => {});
+  return hint;
+}
+
 function storyForm(p, editable, evidence = null) {
   const field = (name, label, value) => h("label", {}, label, h("input", { name, value: value || "", disabled: !editable }));
   const area = (name, label, values) => h("label", {}, label, h("textarea", { name, rows: "2", disabled: !editable }, (values || []).join("\n")));
   const criteria = h("div", { id: "criteria" }, (p.acceptance_criteria || []).map(criterionRow));
+  const labelsField = field("labels", "Labels (comma-separated)", (p.labels || []).join(", "));
   if (!editable) criteria.querySelectorAll("textarea, button").forEach((x) => { x.disabled = true; });
   return h("form", { id: "story-form", onsubmit: (e) => e.preventDefault() },
     field("title", "Title", p.title),
@@ -260,7 +275,7 @@ function storyForm(p, editable, evidence = null) {
     field("persona", "As a", p.persona), field("goal", "I want", p.goal), field("benefit", "so that", p.benefit),
     h("fieldset", {}, h("legend", {}, "Acceptance criteria"), criteria,
       editable ? h("button", { type: "button", id: "add-criterion", onclick: () => criteria.append(criterionRow()) }, "+ criterion") : ""),
-    field("labels", "Labels (comma-separated)", (p.labels || []).join(", ")), teamLabels(evidence, editable),
+    labelsField, teamLabels(evidence, editable), newLabels(labelsField.querySelector("input")),
     area("assumptions", "Assumptions (one per line)", p.assumptions),
     area("open_questions", "Open questions (one per line)", p.open_questions));
 }
