@@ -657,3 +657,16 @@ def test_review_list_says_what_each_kind_proposes():
         'Split "Login" into 2 stories (crud_operations)'
     )
     assert said("story_draft", {"raw_output": "{"}, {"text": "an idea\n  with  lines"}) == "an idea with lines"
+
+
+def test_backlog_labels_lists_the_labels_in_use(tmp_path, monkeypatch):
+    runtime = drafts_in(tmp_path, monkeypatch)
+    from service.backlog.schemas import BacklogItemCreate
+    from service.backlog.service import import_and_index
+
+    import_and_index(runtime, [BacklogItemCreate(title="Export invoices", labels=["billing", "csv"]),
+                               BacklogItemCreate(title="Email invoices", labels=["Billing"])])  # fmt: skip
+    shown = runner.invoke(app, ["backlog", "labels"], terminal_width=120)
+    assert shown.exit_code == 0 and "Labels (2)" in shown.output and "billing" in shown.output, shown.output
+    listed = json.loads(runner.invoke(app, ["backlog", "labels", "--json"]).output)
+    assert listed == [{"label": "billing", "items": 2}, {"label": "csv", "items": 1}]

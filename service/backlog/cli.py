@@ -350,6 +350,23 @@ def _linked(waits: list[Any], blocks: list[Any]) -> list[tuple[str, Any]]:
     return [("waits for", i) for i in waits] + [("blocks", i) for i in blocks]
 
 
+@backlog_app.command("labels")
+def backlog_labels(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The labels the items use, each with how many items carry it, most used first."""
+    from service.backlog import service
+
+    runtime = open_runtime()
+    with runtime.db.session() as session:
+        counted = service.label_counts(session)
+    if as_json:
+        print(json.dumps([{"label": label, "items": n} for label, n in counted], indent=2))
+        return
+    table = Table("label", "items", title=f"Labels ({len(counted)})")
+    for label, n in counted:
+        table.add_row(label, str(n))
+    console.print(table)
+
+
 @backlog_app.command("list")
 def backlog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
