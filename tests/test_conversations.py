@@ -478,4 +478,11 @@ def test_an_items_comments_are_read_as_a_conversation_that_changes_the_item(clie
     assert change["payload"]["backlog_item_id"] == item["id"]
     assert [q["speaker"] for q in change["payload"]["quotes"]] == ["ana", "bo"]
     assert [q["text"] for q in conversation["summary"]["open_questions"]] == ["Who checks the PDF layout?"]
+    again = client.post(f"/v1/backlog/{item['id']}/discussion")  # the same comments: the reading stands
+    assert again.status_code == 202 and again.json() == started.json()
+    assert client.post(f"/v1/backlog/{item['id']}/comments", json={"text": "Layout: design team."}).is_success
+    llm.chat.replies.append(json.dumps({}))
+    newer = client.post(f"/v1/backlog/{item['id']}/discussion").json()
+    assert newer["conversation_id"] != started.json()["conversation_id"]
+    assert len(client.get(newer["conversation_url"]).json()["turns"]) == 4
     assert client.post("/v1/backlog/999/discussion").status_code == 404

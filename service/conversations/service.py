@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipelines.conversation import (
@@ -30,7 +31,7 @@ from pipelines.transcripts import TranscriptError, Turn, parse_transcript
 from service import duplicates
 from service.backlog.service import get_item
 from service.core.comments import Thread, list_comments
-from service.core.enums import PRIORITY_LEVELS, SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.enums import PRIORITY_LEVELS, JobStatus, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound
 from service.core.jobs import ensure_capacity
 from service.core.runtime import Runtime
@@ -68,7 +69,24 @@ def store_thread(runtime: Runtime, item_id: int, actor: str | None) -> Conversat
     if not said:
         raise InvalidInput(f"backlog item {item_id} has no comments to read: comment on it first")
     turns = [Turn(index=n, speaker=c.author or "someone", text=c.text, at=c.at.isoformat()) for n, c in enumerate(said)]
+    with runtime.db.session() as session:
+        if (read := _read_before(session, item_id, turns)) is not None:
+            return read
     return _queue(runtime, title, "json", f"item {item_id} comments", turns, [], actor, item_id)
+
+
+def _read_before(session: Session, item_id: int, turns: list[Turn]) -> ConversationJob | None:
+    """The job of the item's last reading when it read these very comments and did not fail: its suggestions stand,
+    so reading them again would only repeat them."""
+    last = session.scalars(
+        select(Conversation).where(Conversation.item_id == item_id).order_by(Conversation.id.desc()).limit(1)
+    ).first()
+    if last is None or last.turns != [turn.model_dump() for turn in turns]:
+        return None
+    job = session.scalars(
+        select(ConversationJob).where(ConversationJob.conversation_id == last.id).order_by(ConversationJob.id.desc())
+    ).first()
+    return job if job is not None and job.status != JobStatus.failed else None
 
 
 def _queue(
