@@ -317,6 +317,7 @@ def test_an_items_comments_are_read_as_a_meeting_from_its_thread(page: Page, llm
     expect(page.locator("#tab-meetings")).to_be_visible()
     meeting = page.locator("#meeting-view article.meeting")
     expect(meeting.locator(".meeting-title")).to_have_text("Comments on #1: Export invoices as PDF")
+    expect(meeting.locator("a.meeting-item")).to_have_attribute("href", "#backlog/1")  # back to the item's thread
     expect(meeting).to_contain_text("The export adds a VAT number column.")
     expect(page.locator("#flash")).to_contain_text("done: 1 suggestion")
 

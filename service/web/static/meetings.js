@@ -179,8 +179,11 @@ function conversationView(conversation, suggestions) {
   const running = job && (job.status === "queued" || job.status === "running");
   return h("article", { class: "meeting", dataset: { id: conversation.id } },
     h("h3", {}, h("span", { class: "meeting-title" }, conversation.title), h("span", { class: "hint" },
-      ` · meeting #${conversation.id} · ${conversation.format} · ${conversation.filename} · ${plural(conversation.turns.length, "line")}`,
-      ` · uploaded ${when(conversation.created_at)}`)),
+      conversation.item_id != null
+        ? [` · meeting #${conversation.id} · the comments of `, h("a", { class: "meeting-item", href: `#backlog/${conversation.item_id}` },
+          `item #${conversation.item_id}`), ` · ${plural(conversation.turns.length, "comment")} · read ${when(conversation.created_at)}`]
+        : [` · meeting #${conversation.id} · ${conversation.format} · ${conversation.filename} · ${plural(conversation.turns.length, "line")}`,
+          ` · uploaded ${when(conversation.created_at)}`])),
     conversation.problems?.length ? h("div", { class: "problems" }, h("h4", {}, "Problems reading the file"),
       h("ul", { class: "warnings" }, conversation.problems.map((p) => h("li", {}, p)))) : "",
     rows.length ? h("ol", { id: "meeting-summary", "aria-label": "What was said, in order" }, rows.map(rowView))
