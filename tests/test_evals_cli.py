@@ -92,6 +92,7 @@ def test_every_suite_has_the_one_run_shape():
         "dependencies",
         "quality",
         "estimate",
+        "labels",
         "split",
         "split_thread",
         "rewrite",
