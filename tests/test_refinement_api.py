@@ -727,6 +727,13 @@ def test_labels_come_from_similar_labelled_items_and_accepting_adds_those_kept(c
     assert history[-1]["before"] == {"labels": []} and history[-1]["after"] == {"labels": ["billing"]}
     assert client.post(f"/v1/suggestions/{suggestion['id']}/undo").status_code == 200
     assert client.get(f"/v1/backlog/{item}").json()["labels"] == []
+    queued = {s["id"]: s["stale"] for e in client.get("/v1/refine/queue").json() for s in e["suggestions"]}
+    assert queued[suggestion["id"]] is False
+    assert client.patch(f"/v1/backlog/{item}", json={"labels": ["Billing"]}).status_code == 200  # a person labelled it
+    queued = {s["id"]: s["stale"] for e in client.get("/v1/refine/queue").json() for s in e["suggestions"]}
+    assert queued[suggestion["id"]] is True  # it would add nothing now
+    moot = client.post(f"/v1/suggestions/{suggestion['id']}/accept")
+    assert moot.status_code == 409 and "already has" in moot.json()["detail"]
 
 
 def test_no_labels_are_suggested_when_few_items_have_labels_or_they_disagree(client, llm):

@@ -685,11 +685,15 @@ def item_changed(runtime: Runtime, suggestion: Suggestion, item: BacklogItem | N
 
 
 def stale(session: Session, suggestion: Suggestion) -> bool:
-    """Whether a pending refinement suggestion's item changed (or went) since it was made."""
+    """Whether a pending refinement suggestion's item changed (or went) since it was made; for labels, also whether
+    the item has every label it suggests by now (accepting it would add nothing)."""
     try:
-        _current_item(session, suggestion)
+        item = _current_item(session, suggestion)
     except (Conflict, NotFound):
         return True
+    if suggestion.kind == SuggestionKind.labels:
+        had = {label.casefold() for label in item.labels or []}
+        return all(label.casefold() in had for label in (suggestion.payload or {}).get("labels", []))
     return False
 
 
