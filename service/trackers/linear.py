@@ -26,12 +26,11 @@ from service.trackers.http import (
 )
 
 LINEAR_REFUSED = frozenset({"authentication_error", "forbidden"})
-COMMENTS = "nodes { id body createdAt user { name } } pageInfo { hasNextPage endCursor }"  # a page of an issue's
 NEXT = "pageInfo { hasNextPage endCursor }"
 LISTS = {  # an issue's lists that come a page at a time (Linear's: 50 unless asked), each with the fields read
     "relations": f"nodes {{ type relatedIssue {{ identifier }} }} {NEXT}",
     "inverseRelations": f"nodes {{ type issue {{ identifier }} }} {NEXT}",
-    "comments": COMMENTS,
+    "comments": f"nodes {{ id body createdAt user {{ name }} }} {NEXT}",
 }
 READ = (
     "id identifier title description priority estimate labels { nodes { name } } parent { identifier } "
