@@ -9,6 +9,7 @@ history (`python -m evals estimate --split dev --calibrate`) and are reported on
 
 from __future__ import annotations
 
+import re
 from statistics import median
 
 from pydantic import BaseModel, Field
@@ -114,3 +115,15 @@ def estimate_from_comparables(
 
 def team_median(points: list[float]) -> float | None:
     return median(points) if points else None
+
+
+POINTS_SAID = re.compile(
+    r"\b(\d{1,3})\s*(?:story[ -]?points?|points?|pts?|sp)\b|\b(?:story[ -]?)?points?\s*[:=]\s*(\d{1,3})\b",
+    re.IGNORECASE,
+)
+
+
+def points_said(text: str) -> list[int]:
+    """The story points a comment states ("5 points", "8 pts", "3 SP", "13 story points", "points: 5"), each once, in
+    order: what a team said in planning, shown beside the estimate (not joined to it: no eval measures it)."""
+    return list(dict.fromkeys(int(before or after) for before, after in POINTS_SAID.findall(text)))

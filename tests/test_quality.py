@@ -5,7 +5,15 @@ import json
 
 import pytest
 
-from pipelines.estimate import WORDS_MIN_ITEMS, Comparable, TeamPoints, estimate_from_comparables, snap, weighted_median
+from pipelines.estimate import (
+    WORDS_MIN_ITEMS,
+    Comparable,
+    TeamPoints,
+    estimate_from_comparables,
+    points_said,
+    snap,
+    weighted_median,
+)
 from pipelines.quality import check_item, pronoun_is_unclear, story_statement
 from pipelines.refine import SplitPlan, SplitReply, requirements
 
@@ -318,3 +326,9 @@ def test_a_rewrite_reads_the_newest_comments_that_fit_and_says_what_it_left_out(
         "the model read the newest 1 of the item's 2 comments",
     ]
     assert _discussion([]) == ("", [], [])  # no comments: the prompt as it was before comments were read
+
+
+def test_the_points_a_comment_states_are_read_and_other_numbers_are_not():
+    assert points_said("I'd say 5 points, maybe 8pts; Jo said 13 story points") == [5, 8, 13]
+    assert points_said("Points: 3. Estimate 3 SP") == [3]
+    assert points_said("the 2 endpoints return 404 errors in v2 sp") == []

@@ -170,8 +170,19 @@ def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, l
     payload = made.json()["payload"]
     assert payload["method"] == "comparables" and payload["points"] == 5
     assert payload["comparables"][0]["title"].startswith("Export") and payload["comparables"][0]["points"] == 5
+    assert "thread_points" not in (made.json()["evidence"] or {})  # no comments
     client.post(f"/v1/suggestions/{made.json()['id']}/accept")
     assert client.get(f"/v1/backlog/{item}").json()["story_points"] == 5
+
+
+def test_an_estimate_shows_the_points_the_items_comments_state(client, llm):
+    add(client, {"title": "Export invoices to CSV", "description": "Finance exports invoices.", "story_points": 5})
+    (item,) = add(client, {"title": "Export refunds to CSV", "description": "Finance exports refunds."})
+    for author, text in (("ana", "Planning poker: 8 points from me"), ("bo", "I'd say 3 pts"), ("cy", "Ship it by v2")):
+        assert client.post(f"/v1/backlog/{item}/comments", json={"text": text}, headers={"X-User": author}).is_success
+    made = client.post(f"/v1/backlog/{item}/estimate").json()
+    said = [(s["author"], s["points"]) for s in made["evidence"]["thread_points"]]
+    assert said == [("ana", 8), ("bo", 3)] and made["payload"]["points"] == 5  # shown beside it, not joined to it
 
 
 def test_once_the_team_has_estimated_enough_items_its_words_join_the_comparables(client, llm, monkeypatch):

@@ -1615,6 +1615,8 @@ def test_an_estimate_the_teams_words_joined_shows_what_they_suggest(page: Page, 
     created = httpx.post(f"{desk}/v1/backlog/items", json=[*history, item], timeout=120)
     assert created.status_code == 201, created.text
     item_id = created.json()["created"][-1]["id"]
+    poker = {"text": "Planning poker: 8 points from me."}
+    assert httpx.post(f"{desk}/v1/backlog/{item_id}/comments", json=poker, headers={"X-User": "ana"}).is_success
     made = httpx.post(f"{desk}/v1/backlog/{item_id}/estimate", timeout=120).json()
     assert made["evidence"]["team_words"]["items"] == 6 and made["evidence"]["team_words"]["likely"][0]["points"] == 13
 
@@ -1623,6 +1625,7 @@ def test_an_estimate_the_teams_words_joined_shows_what_they_suggest(page: Page, 
     estimate = page.locator(f"#refine-queue li[data-id='{item_id}'] article.estimate")
     expect(estimate.locator(".team-words")).to_have_text(team_words)
     expect(estimate.locator("table")).to_contain_text("Migrate the payment provider")  # beside the comparables
+    expect(estimate.locator(".thread-points")).to_have_text("The item's comments say: 8 points (ana).")
     page.click("nav a[data-tab=review]")
     page.select_option("#filter-kind", "estimate")
     expect(page.locator("#detail .estimate .team-words")).to_have_text(team_words)

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from pipelines import labels as labelling
 from pipelines.duplicates import BACKGROUND
-from pipelines.estimate import WORDS_MAX_ITEMS, Comparable, TeamPoints, estimate_from_comparables, team_median
+from pipelines.estimate import (
+    WORDS_MAX_ITEMS,
+    Comparable,
+    TeamPoints,
+    estimate_from_comparables,
+    points_said,
+    team_median,
+)
 from pipelines.models import StoryDraftEdits, story_markdown
 from pipelines.points_model import joined
 from pipelines.prioritization import estimate_inputs
@@ -428,6 +435,8 @@ def propose_estimate(
         item = get_item(session, item_id, merged=False)
         if existing := _existing(session, SuggestionKind.estimate, item, since):
             return existing
+        said = [{"comment_id": c.id, "author": c.author, "points": points}
+                for c in list_comments(session, Thread(item_id=item.id)) for points in points_said(c.text)]  # fmt: skip
     similar, prior = comparables(runtime, item)
     team = team_points(runtime, item) if similar else None
     words = team.distribution(item_words(item.title, item.description or "")) if team else None
@@ -460,6 +469,8 @@ def propose_estimate(
                 "method": "model",
             }
             proposal = proposal.with_payload(payload)
+    if said:  # what the item's comments said, beside the estimate (not joined to it)
+        evidence = {**(evidence or {}), "thread_points": said}
     return _create(runtime, SuggestionKind.estimate, proposal, item, evidence or None, actor)
 
 

@@ -112,7 +112,15 @@ export function estimateView(p, evidence) {
       `#${c.item_id} ${c.title}`, String(c.points), Number(c.score).toFixed(2)])) : "",
     team?.likely?.length ? h("p", { class: "team-words" }, `Team's words (learned from ${team.items} items with points): `,
       team.likely.map((l) => `${l.points} (${Math.round(Number(l.p) * 100)}%)`).join(", ")) : "",
-    teamModelNote(evidence));
+    teamModelNote(evidence),
+    threadPoints(evidence?.thread_points));
+}
+
+// The points the item's comments stated (evidence.thread_points), by whom: what the team said, beside the estimate.
+function threadPoints(said) {
+  if (!said?.length) return "";
+  return h("p", { class: "thread-points" }, "The item's comments say: ",
+    said.map((s) => `${s.points} points (${s.author || "someone"})`).join(", "), ".");
 }
 
 // What the team's fine-tuned points model said (evidence.team_model), that it is being fitted, or that it is left out
