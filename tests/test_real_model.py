@@ -222,15 +222,18 @@ def test_the_openai_provider_drafts_through_a_real_llama_cpp_server(local_llm):
 def test_killing_the_model_process_in_the_middle_of_a_real_draft_loses_nothing(local_llm, tmp_path):
     settings = Settings(REFINERY_DATA_DIR=tmp_path, REFINERY_LLM_PROVIDER="local", REFINERY_DUPLICATE_CHECK=False)
     idea = {"text": "Let customers pause their subscription for up to three months", "context": "meal-kit delivery"}
+    local_llm.host.ensure_ready()
     with live_server(create_app(settings, local_llm)) as url:
-        events = []
+        pid = httpx.get(f"{url}/healthz", timeout=60).json()["llm"]["pid"]
+        events, during = [], None
         with httpx.stream("POST", f"{url}/v1/drafts", json=idea | {"stream": True}, timeout=600) as response:
             for event, data in read_events(response.iter_lines()):
                 events.append((event, data))
                 if event == "field" and sum(e == "field" for e, _ in events) == 1:
-                    health = httpx.get(f"{url}/healthz", timeout=5).json()  # the API answers during a draft
-                    os.kill(health["llm"]["pid"], signal.SIGKILL)
-        health = httpx.get(f"{url}/healthz", timeout=5).json()["llm"]
+                    os.kill(pid, signal.SIGKILL)  # the pid came from the API before the draft, so no wait here
+                    during = httpx.get(f"{url}/healthz", timeout=120).json()["llm"]  # it answers during the draft
+        health = httpx.get(f"{url}/healthz", timeout=60).json()["llm"]
+        assert during is not None and during["state"] in ("ready", "restarting", "starting"), during
         done = events[-1][1]
         assert events[-1][0] == "done" and done["status"] == "pending", done
         assert done["input"] == idea
