@@ -504,6 +504,28 @@ def test_review_edit_accepts_a_story_with_the_fields_changed_in_the_editor(tmp_p
     assert runner.invoke(app, ["review", "edit", "2", "--file", str(edits)]).exit_code == 2
 
 
+def test_review_edit_accepts_an_estimate_with_the_points_the_team_settled_on(tmp_path, monkeypatch):
+    from service.backlog.schemas import BacklogItemCreate
+    from service.backlog.service import import_and_index
+    from service.core.enums import SuggestionKind
+    from service.core.suggestions import Proposal
+    from service.refinement.service import _create
+
+    runtime = drafts_in(tmp_path, monkeypatch)
+    (item,) = import_and_index(runtime, [BacklogItemCreate(title="Export invoices")]).created
+    proposal = Proposal({"points": 8, "rationale": "r", "comparables": []}, "m", "refinery", "estimate@3")
+    made = _create(runtime, SuggestionKind.estimate, proposal, item, None, None)
+    edits = tmp_path / "points.json"
+    for bad, said in (('{"points": 0.5}', "points"), ('{"points": 5000}', "points"), ('{"title": "x"}', "title")):
+        edits.write_text(bad)
+        refused = runner.invoke(app, ["review", "edit", str(made.id), "--file", str(edits)])
+        assert refused.exit_code == 2 and said in refused.output and "stays pending" in refused.output, refused.output
+    edits.write_text('{"points": 5}')
+    settled = runner.invoke(app, ["review", "edit", str(made.id), "--file", str(edits)])
+    assert settled.exit_code == 0 and f"accepted #{made.id} with your edits (points)" in settled.output, settled.output
+    assert json.loads(runner.invoke(app, ["backlog", "list", "--json"]).output)[0]["story_points"] == 5
+
+
 def test_backlog_show_finds_an_item_by_id_or_tracker_key_with_its_children_and_pending_suggestions(
     tmp_path, monkeypatch
 ):

@@ -175,6 +175,49 @@ def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, l
     assert client.get(f"/v1/backlog/{item}").json()["story_points"] == 5
 
 
+def test_a_reviewer_settles_on_other_points_and_the_record_counts_each_decision(client, llm):
+    """Accepting an estimate with `points` writes the team's value (accepted with edits); the record compares what
+    was suggested with what was settled, and an undone decision leaves it."""
+    add(
+        client,
+        {"title": "Export invoices to CSV", "description": "Finance exports invoices.", "story_points": 5},
+        {"title": "Export orders to CSV", "description": "Ops exports orders.", "story_points": 5},
+    )
+    items = add(
+        client, *({"title": f"Export {what} to CSV", "description": "Finance."} for what in ("refunds", "fees"))
+    )
+    made = [client.post(f"/v1/backlog/{i}/estimate").json() for i in items]
+    assert [m["payload"]["points"] for m in made] == [5, 5]
+    empty = client.get("/v1/estimates/learning").json()["record"]
+    assert empty == {"kept": 0, "changed": 0, "lower": 0, "higher": 0, "rejected": 0, "mean_change": None,
+                     "within_one_step": None}  # fmt: skip
+    for bad in ({"points": -1}, {"points": 2.5}, {"points": "many"}):
+        refused = client.post(f"/v1/suggestions/{made[0]['id']}/accept", json=bad)
+        assert refused.status_code == 422 and "points" in refused.text, refused.text
+    settled = client.post(f"/v1/suggestions/{made[0]['id']}/accept", json={"points": 2})
+    assert settled.status_code == 201 and settled.json()["story_points"] == 2
+    history = client.get(f"/v1/suggestions/{made[0]['id']}/history").json()
+    assert [e["action"] for e in history][-1] == "accepted_with_edits"
+    assert client.post(f"/v1/suggestions/{made[1]['id']}/accept", json={"points": 5}).json()["story_points"] == 5
+    record = client.get("/v1/estimates/learning").json()["record"]
+    assert record == {"kept": 1, "changed": 1, "lower": 1, "higher": 0, "rejected": 0, "mean_change": 3.0,
+                      "within_one_step": 0.5}  # fmt: skip  # 5 -> 2 is two steps down the scale
+    assert client.post(f"/v1/suggestions/{made[0]['id']}/undo").is_success
+    assert client.get(f"/v1/backlog/{items[0]}").json()["story_points"] is None
+    client.post(f"/v1/suggestions/{made[0]['id']}/reject", json={"reason": "we do not estimate exports"})
+    record = client.get("/v1/estimates/learning").json()["record"]
+    assert (record["kept"], record["changed"], record["rejected"], record["mean_change"]) == (1, 0, 1, None)
+    assert client.post(f"/v1/suggestions/{made[1]['id']}/accept", json={"points": 3}).status_code == 409  # decided
+
+
+def test_points_apply_to_estimates_only(client, llm):
+    llm.chat.replies.append(story_json())
+    draft = client.post("/v1/drafts", json={"text": "Customers export their invoices"}).json()
+    refused = client.post(f"/v1/suggestions/{draft['id']}/accept", json={"points": 3})
+    assert refused.status_code == 422 and "an estimate's story points" in refused.json()["detail"], refused.text
+    assert client.get(f"/v1/suggestions/{draft['id']}").json()["status"] == "pending"
+
+
 def test_an_estimate_shows_the_points_the_items_comments_state(client, llm):
     add(client, {"title": "Export invoices to CSV", "description": "Finance exports invoices.", "story_points": 5})
     (item,) = add(client, {"title": "Export refunds to CSV", "description": "Finance exports refunds."})

@@ -1392,6 +1392,28 @@ def two_pending_estimates(desk: str) -> None:
         assert httpx.post(f"{desk}/v1/backlog/{made['id']}/estimate", timeout=120).status_code == 201
 
 
+def test_a_reviewer_accepts_an_estimate_with_the_points_the_team_settled_on(page: Page, desk: str):
+    """Review tab and Refine tab: the estimate's points are a choice on the scale; accepting another value writes it,
+    and the Backlog tab's estimates line counts it as changed."""
+    two_pending_estimates(desk)
+    visit(page, "/#review")
+    page.select_option("#filter-kind", "estimate")
+    choice = page.locator("#detail .estimate .points-choice")
+    expect(choice).to_have_value("2")
+    choice.select_option("3")
+    page.click("#accept")
+    expect(page.locator("#flash")).to_contain_text("Accepted #1 with 3 points")
+    visit(page, "/#refine")
+    estimate = page.locator("#refine-queue article.suggestion.estimate")
+    expect(estimate).to_have_count(1)
+    estimate.locator("button.accept").click()  # as suggested
+    expect(page.locator("#flash")).to_contain_text("is 2 points")
+    points = [i["story_points"] for i in httpx.get(f"{desk}/v1/backlog", timeout=60).json()]
+    assert sorted(points) == [2, 2, 3], points
+    visit(page, "/#backlog")
+    expect(page.locator("#estimate-learning")).to_contain_text("Reviewers kept 1 estimate as suggested and changed 1")
+
+
 def test_a_slow_reload_does_not_overwrite_the_queue_a_filter_asked_for(page: Page, desk: str):
     """The queue's first load (every kind) answers after the load a filter change started: the filtered list stays,
     and a decision made meanwhile is not held up by the outdated load."""

@@ -6,9 +6,11 @@ from fastapi.responses import JSONResponse
 from pipelines.quality import Readiness
 from service.core.deps import ActorDep, JobsDep, RuntimeDep
 from service.core.ratelimit import ModelCallLimit
+from service.core.runtime import Runtime
 from service.core.schemas import BacklogItemPublic, IdPath, JobCreated, SuggestionPublic, errors
 from service.core.streaming import in_model_pool
 from service.refinement import jobs, points_model, service
+from service.refinement.record import estimate_record
 from service.refinement.schemas import (
     EstimateLearningPublic,
     NoLabels,
@@ -128,15 +130,21 @@ def refine_queue(
 @router.get("/v1/estimates/learning", response_model=EstimateLearningPublic)
 def estimate_learning(runtime: RuntimeDep) -> EstimateLearningPublic:
     """What this project's items with points taught its estimates: the team's own points model, when and on how
-    many items it was fitted, whether a fit is running, and when it will be fitted again."""
-    return EstimateLearningPublic(**points_model.learned(runtime))
+    many items it was fitted, whether a fit is running, and when it will be fitted again; and how its reviewers
+    decided its estimates (kept, changed lower or higher and by how much, rejected)."""
+    return _learning(runtime, points_model.learned(runtime))
+
+
+def _learning(runtime: Runtime, learned: dict) -> EstimateLearningPublic:
+    with runtime.db.session() as session:
+        return EstimateLearningPublic(**learned, record=estimate_record(session))
 
 
 @router.delete("/v1/estimates/learning", response_model=EstimateLearningPublic, responses=errors(409))
 def refit_estimate_learning(runtime: RuntimeDep) -> EstimateLearningPublic:
     """Forget the team's points model and fit it again on the items with points as they are now (admins); 409 while
     a fit is running."""
-    return EstimateLearningPublic(**points_model.refit(runtime))
+    return _learning(runtime, points_model.refit(runtime))
 
 
 @router.get("/v1/refine/readiness", response_model=ReadinessPublic)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from pipelines.quality import CRITERIA, Criterion, Finding, Readiness
 from service.core.schemas import BacklogItemPublic, IdValue, JobPublic, SuggestionPublic
+from service.refinement.record import EstimateRecord
 
 
 class ReadinessPublic(Readiness):
@@ -90,3 +91,4 @@ class EstimateLearningPublic(BaseModel):
     )
     refit_below: int | None = Field(description="Fitted again once the items with points fall below this count...")
     refit_from: int | None = Field(description="... or reach this one (a tenth more or fewer than `fitted_on`).")
+    record: EstimateRecord = Field(description="How the project's reviewers decided its estimates so far.")

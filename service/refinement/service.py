@@ -676,13 +676,18 @@ def pending_key(suggestion: Suggestion) -> str | None:
     return _keyed(suggestion.kind, made["backlog_item_id"], made["fingerprint"])
 
 
-def accept_estimate(session: Session, suggestion: Suggestion, edits: None, actor: str | None) -> BacklogItem:
+def accept_estimate(session: Session, suggestion: Suggestion, points: int | None, actor: str | None) -> BacklogItem:
+    """The item takes the estimate's points, or the `points` the reviewer settled on instead (accepted with edits:
+    what the team decided, which the estimates' record compares with what was suggested)."""
     item = _current_item(session, suggestion)
+    suggested = int(suggestion.payload["points"])
+    settled = suggested if points is None else points
+    action = SuggestionAction.accepted if settled == suggested else SuggestionAction.accepted_with_edits
     claim(session, suggestion, SuggestionStatus.accepted, actor, None)
     before = {"story_points": item.story_points}
-    item.story_points = int(suggestion.payload["points"])
+    item.story_points = settled
     suggestion.backlog_item_id = item.id
-    record_event(session, suggestion.id, SuggestionAction.accepted, actor, before, {"story_points": item.story_points})
+    record_event(session, suggestion.id, action, actor, before, {"story_points": item.story_points})
     return item
 
 

@@ -285,7 +285,7 @@ def review_undo(ids: Ids, undone_by: As = None) -> None:
 
 
 def _editable(runtime: Any, suggestion_id: int) -> tuple[str, dict[str, Any]]:
-    """Which edits a pending suggestion takes ("edits" or "input_edits") and its current values of them."""
+    """Which edits a pending suggestion takes ("edits", "input_edits" or "points") and its current values of them."""
     from pipelines.models import StoryDraftEdits
     from pipelines.prioritization import InputEdits
     from service.core.enums import SuggestionKind
@@ -300,6 +300,8 @@ def _editable(runtime: Any, suggestion_id: int) -> tuple[str, dict[str, Any]]:
             raise fail(f"#{suggestion_id} is a {suggestion.kind}: it has nothing to edit; accept or reject it")
     if field == "edits":
         return field, {k: payload[k] for k in StoryDraftEdits.model_fields if k in payload}
+    if field == "points":
+        return field, {"points": payload.get("points")}
     inputs = payload.get("inputs") or {}
     return field, {k: inputs[k] for k in InputEdits.model_fields if k in inputs}
 
@@ -321,8 +323,8 @@ def review_edit(
     ] = None,
     decided_by: As = None,
 ) -> None:
-    """Edit a story (draft or rewrite) or a priority's inputs in your $EDITOR, as JSON, then accept it with the
-    edits. Leaving it unchanged accepts nothing."""
+    """Edit a story (draft or rewrite), a priority's inputs or an estimate's points in your $EDITOR, as JSON, then
+    accept it with the edits. Leaving it unchanged accepts nothing."""
     from pydantic import ValidationError
 
     from pipelines.llm.core import describe_validation_error
@@ -330,6 +332,7 @@ def review_edit(
     from pipelines.prioritization import InputEdits
     from service.core.errors import DomainError
     from service.review import decisions
+    from service.review.schemas import AcceptRequest
 
     runtime = open_runtime(index=True)
     field, before = _editable(runtime, suggestion_id)
@@ -343,8 +346,10 @@ def review_edit(
         if not isinstance(after, dict):
             raise ValueError("the edits must be one object of fields, as shown")
         changed = {k: v for k, v in after.items() if v != before.get(k)}
-        model = StoryDraftEdits if field == "edits" else InputEdits
-        edits = model.model_validate(changed)
+        if field == "points":
+            edits = AcceptRequest.model_validate(changed).points
+        else:
+            edits = (StoryDraftEdits if field == "edits" else InputEdits).model_validate(changed)
     except (ValueError, ValidationError) as exc:
         said = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"not valid JSON: {exc}"
         raise fail(f"{said}; #{suggestion_id} stays pending, your edits are in {_kept(text, suggestion_id)}") from exc

@@ -34,7 +34,7 @@ from service.refinement import service as refinement
 log = logging.getLogger(__name__)
 Accept = Callable[[Session, Suggestion, Any, str | None], BacklogItem | None]
 Follow = Callable[[Runtime, Suggestion, BacklogItem | None], None]
-EditsField = Literal["edits", "input_edits"]
+EditsField = Literal["edits", "input_edits", "points"]
 Undo = Callable[[Session, Suggestion], None]
 Reopened = Callable[[Runtime, Suggestion, int | None], None]
 
@@ -82,7 +82,7 @@ HANDLERS: dict[SuggestionKind, Handler] = {
         refinement.pending_key,
     ),
     SuggestionKind.estimate: Handler(
-        refinement.accept_estimate, undo=refinement.undo_estimate, pending_key=refinement.pending_key
+        refinement.accept_estimate, "points", undo=refinement.undo_estimate, pending_key=refinement.pending_key
     ),
     SuggestionKind.labels: Handler(
         refinement.accept_labels, "edits", undo=refinement.undo_labels, pending_key=refinement.pending_key
@@ -94,6 +94,7 @@ HANDLERS: dict[SuggestionKind, Handler] = {
 EDIT_HINTS = {
     "edits": "a story draft's fields (title, persona, goal, ...), or the labels a labels suggestion adds",
     "input_edits": "a priority suggestion's estimated inputs (reach, impact, effort, ...)",
+    "points": "an estimate's story points (the points the reviewer settled on instead)",
 }
 
 
@@ -111,10 +112,11 @@ def accept(
     edits: StoryDraftEdits | None = None,
     input_edits: InputEdits | None = None,
     actor: str | None = None,
+    points: int | None = None,
 ) -> BacklogItem | None:
     """Accept a pending suggestion with the reviewer's edits, if its kind takes them. Returns the backlog item it
     created or changed (a story draft's new item, a merge's kept item, ...), or None (a sprint plan)."""
-    given: dict[EditsField, Any] = {"edits": edits, "input_edits": input_edits}
+    given: dict[EditsField, Any] = {"edits": edits, "input_edits": input_edits, "points": points}
     with runtime.db.session() as session:
         suggestion = get_suggestion(session, suggestion_id)
         handler = HANDLERS[SuggestionKind(suggestion.kind)]

@@ -126,10 +126,11 @@ def accept(
 ) -> BacklogItemPublic | None:
     """Accept a pending suggestion. A story draft (optionally edited) creates and returns its backlog item; a merge
     folds the duplicate into the kept item and returns that item; evidence attaches tickets to the item; a
-    priority (optionally with `input_edits`, re-scored) is written to the item; a sprint plan returns null."""
+    priority (optionally with `input_edits`, re-scored) is written to the item; an estimate (or the `points` the
+    reviewer settled on instead) sets the item's points; a sprint plan returns null."""
     body = body or AcceptRequest()
     item = decisions.accept(
-        runtime, suggestion_id, body.edits, body.input_edits, decider(request, actor, body.decided_by)
+        runtime, suggestion_id, body.edits, body.input_edits, decider(request, actor, body.decided_by), body.points
     )
     return BacklogItemPublic.model_validate(item) if item is not None else None
 

@@ -33,6 +33,9 @@ class AcceptRequest(BaseModel):
     input_edits: InputEdits | None = Field(
         None, description="Priority suggestions: estimated inputs changed by the reviewer; the score is recomputed."
     )
+    points: int | None = Field(
+        None, ge=0, le=1000, description="Estimate suggestions: the story points the reviewer settled on instead."
+    )
     decided_by: Decider = None
 
 

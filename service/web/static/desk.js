@@ -521,6 +521,16 @@ async function loadDuplicateLearning() {
     learned.decisions ? h("button", { type: "button", onclick: () => resetLearning("/v1/duplicates/learning", loadDuplicateLearning) }, "Reset what was learned") : "");
 }
 
+// How the project's reviewers decided its estimates (GET /v1/estimates/learning's `record`): how far to trust them here.
+function estimateRecord(r) {
+  const accepted = r.kept + r.changed;
+  if (!accepted && !r.rejected) return "";
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const changed = r.changed ? ` (${r.lower} lower, ${r.higher} higher, by ${r.mean_change} points on average)` : "";
+  const close = r.within_one_step != null ? ` ${Math.round(100 * r.within_one_step)}% of the accepted ones were kept or moved one step on the scale.` : "";
+  return `Reviewers kept ${plural(r.kept, "estimate")} as suggested and changed ${r.changed}${changed}; ${r.rejected} rejected.${close} `;
+}
+
 // What the items with points taught the estimates: the team's own points model (fitted, fitting, or how many
 // items with points it still needs), with "Fit again" for admins.
 async function loadEstimateLearning() {
@@ -534,6 +544,7 @@ async function loadEstimateLearning() {
     : `fitted once ${l.min_items} items have points`;
   $("#estimate-learning").replaceChildren(
     `Story points: ${l.items_with_points} items with points; the team's own points model is ${state}. `,
+    estimateRecord(l.record),
     l.failed_on ? h("strong", { class: "warning" }, `Its fit on ${l.failed_on} items failed (see the server log). `) : "",
     l.fitted_on && !l.fitting ? h("button", { type: "button", class: "admin-only", onclick: () => resetLearning(
       "/v1/estimates/learning", loadEstimateLearning,

@@ -107,6 +107,7 @@ export function estimateView(p, evidence) {
   const team = evidence?.team_words;
   return h("div", { class: "estimate" },
     h("p", {}, h("strong", { class: "points" }, `${p.points} points`), ` · ${p.method === "model" ? "the model alone" : "from comparable items"}`),
+    pointsChoice(p.points),
     h("p", { class: "rationale" }, p.rationale),
     comparables.length ? table(["Comparable item", "Points", "Score"], comparables.map((c) => [
       `#${c.item_id} ${c.title}`, String(c.points), Number(c.score).toFixed(2)])) : "",
@@ -114,6 +115,43 @@ export function estimateView(p, evidence) {
       team.likely.map((l) => `${l.points} (${Math.round(Number(l.p) * 100)}%)`).join(", ")) : "",
     teamModelNote(evidence),
     threadPoints(evidence?.thread_points));
+}
+
+const SCALE = [1, 2, 3, 5, 8, 13, 20, 40, 100];  // pipelines.estimate.SCALE
+
+// The points accepting sets: the suggested ones, or another value on the scale the team settles on instead.
+function pointsChoice(points) {
+  const values = SCALE.includes(Number(points)) ? SCALE : [...SCALE, Number(points)].sort((a, b) => a - b);
+  return h("label", { class: "points-choice-label" }, "Accept with ",
+    h("select", { class: "points-choice", dataset: { suggested: String(points) } },
+      values.map((v) => h("option", { value: String(v), selected: v === Number(points) }, String(v)))),
+    " points");
+}
+
+// The points a reviewer chose in an estimate's view under `root`, as the accept request's `points`; null when they
+// are the suggested ones (accepted as made).
+export function chosenPoints(root) {
+  const choice = root?.querySelector(".points-choice");
+  if (!choice || choice.value === choice.dataset.suggested) return null;
+  return Number(choice.value);
+}
+
+// The choices made in a suggestion's view under `root` (an estimate's points, a labels suggestion's boxes), to be
+// put back with `restoreChoices` when the same suggestion is drawn again (a queue reload must not undo them).
+export function keptChoices(root) {
+  return {
+    points: root.querySelector(".points-choice")?.value,
+    labels: [...root.querySelectorAll(".label-choice")].map((b) => [b.dataset.label, b.checked]),
+  };
+}
+
+export function restoreChoices(root, kept) {
+  const choice = root.querySelector(".points-choice");
+  if (choice && kept.points !== undefined) choice.value = kept.points;
+  const checked = new Map(kept.labels);
+  for (const box of root.querySelectorAll(".label-choice")) {
+    if (checked.has(box.dataset.label)) box.checked = checked.get(box.dataset.label);
+  }
 }
 
 // The points the item's comments stated (evidence.thread_points), by whom: what the team said, beside the estimate.

@@ -3,7 +3,7 @@
 
 import { api, pollJob } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, oneAtATime } from "./dom.js";
-import { findingsList, highlightedText, keptLabels, refinementView } from "./payloads.js";
+import { chosenPoints, findingsList, highlightedText, keptLabels, refinementView } from "./payloads.js";
 import * as review from "./review.js";
 
 const KINDS = { rewrite: "Rewrite", split: "Split", estimate: "Estimate", labels: "Labels" };
@@ -57,8 +57,10 @@ const undoButton = (s) => h("button", { type: "button", class: "undo", onclick: 
 
 function accept(s, view) {
   const edits = s.kind === "labels" ? keptLabels(view) : null;
+  const points = s.kind === "estimate" ? chosenPoints(view) : null;
+  const body = { ...(edits ? { edits } : {}), ...(points !== null ? { points } : {}) };
   return act(async () => {
-    const item = await api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: edits ? { edits } : {} });
+    const item = await api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body });
     const what = { rewrite: `item #${item?.id} now reads "${item?.title}"`, estimate: `item #${item?.id} is ${item?.story_points} points`,
       labels: `item #${item?.id} is labelled ${(item?.labels || []).join(", ")}`,
       split: `item #${item?.id} is an epic with ${s.payload?.children?.length ?? 0} child stories` }[s.kind];

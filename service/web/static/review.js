@@ -4,7 +4,10 @@ import { api, apiPage, labelsInUse, project, whoami } from "./api.js";
 import { $, SUPERSEDED, flash, h, latestOnly, linkButton, table, when } from "./dom.js";
 import { commentList, confirmDelete, followView, offerMentions, offerPeople } from "./comments.js";
 import { valueEffortMatrix } from "./matrix.js";
-import { conversationView, findingsList, keptLabels, prioritySignal, quotesList, refinementView, saidQuotes } from "./payloads.js";
+import {
+  chosenPoints, conversationView, findingsList, keptChoices, keptLabels, prioritySignal, quotesList, refinementView, restoreChoices,
+  saidQuotes,
+} from "./payloads.js";
 
 const TYPES = ["feature", "bug", "tech_debt", "research"];
 const PRIORITY_INPUTS = ["reach", "impact", "confidence", "effort", "business_value", "time_criticality", "risk_reduction", "moscow"];
@@ -381,6 +384,7 @@ function render() {
   // focus would send the rest of the reason to the review shortcuts (an "a" in it would accept).
   const typed = $("#reject-reason");
   const kept = typed && detail.dataset.id === String(s.id) ? { value: typed.value, focused: document.activeElement === typed } : null;
+  const choices = detail.dataset.id === String(s.id) && s.status === "pending" ? keptChoices(detail) : null;  // points, labels
   detail.dataset.id = String(s.id);
   const pending = s.status === "pending";
   const regenerable = s.kind === "story_draft" && "text" in (s.input || {}) && (pending || s.status === "failed");
@@ -410,6 +414,7 @@ function render() {
     h("section", { id: "comments", dataset: { id: s.id } }),
     h("div", { id: "history" }));
   loadComments(s).catch((error) => flash(error.message, "error"));
+  if (choices) restoreChoices(detail, choices);
   const reason = $("#reject-reason");
   if (kept && reason) {
     reason.value = kept.value;
@@ -457,12 +462,14 @@ export function accept() {
   }
   const kept = s.kind === "labels" ? keptLabels($("#detail .labels-view")) : null;
   if (kept) body.edits = kept;
+  const points = s.kind === "estimate" ? chosenPoints($("#detail div.estimate")) : null;
+  if (points !== null) body.points = points;
   if (s.kind === "priority" && $("#priority-form")) {  // a conversation's priority signal has no inputs to edit
     const edits = readInputEdits(s.payload);
     if (Object.keys(edits).length) body.input_edits = edits;
   }
   return decide(() => api(`/v1/suggestions/${s.id}/accept`, { method: "POST", json: body }).then(() => decided([s], "accept")),
-    `Accepted #${s.id}${body.edits ? " with your edits" : ""}.`, stillShown(s));
+    `Accepted #${s.id}${body.edits ? " with your edits" : body.points !== undefined ? ` with ${body.points} points` : ""}.`, stillShown(s));
 }
 
 export function reject() {

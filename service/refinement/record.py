@@ -1,0 +1,75 @@
+"""How the project's reviewers decided its estimates: the team's own measure of how far to trust them.
+
+Every accepted estimate says "these points" (as suggested, or the points the reviewer settled on instead) and every
+rejected one "not these". Counted over decisions that stand (an undone one is pending again), it answers what the
+estimate eval answers for other teams' data, on this team's: how often the suggested points were kept, and how far
+off they were when the team changed them.
+"""
+
+from __future__ import annotations
+
+from statistics import mean
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.estimate import SCALE, snap
+from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
+from service.core.tables import Suggestion, SuggestionEvent
+
+ACCEPTS = (SuggestionAction.accepted, SuggestionAction.accepted_with_edits)
+
+
+class EstimateRecord(BaseModel):
+    """The project's decided estimates: kept as suggested, changed (lower or higher), or rejected."""
+
+    kept: int = Field(description="Accepted with the suggested points.")
+    changed: int = Field(description="Accepted with other points the reviewer settled on.")
+    lower: int = Field(description="Of those changed, how many the team set lower than suggested.")
+    higher: int
+    rejected: int
+    mean_change: float | None = Field(
+        description="Mean points between the suggested and the settled points over the changed estimates."
+    )
+    within_one_step: float | None = Field(
+        description="Share of accepted estimates whose settled points are the suggested ones or a neighbour on the "
+        "scale (1, 2, 3, 5, 8, 13, 20, 40, 100)."
+    )
+
+
+def _step(points: float) -> int:
+    """The scale position nearest `points` (values between two count as the nearer)."""
+    return SCALE.index(snap(points))
+
+
+def estimate_record(session: Session) -> EstimateRecord:
+    """How the current project's estimates were decided, counting each suggestion's decision that stands."""
+    decided = list(
+        session.scalars(
+            select(Suggestion).where(
+                Suggestion.kind == SuggestionKind.estimate,
+                Suggestion.status.in_((SuggestionStatus.accepted, SuggestionStatus.rejected)),
+            )
+        )
+    )
+    accepted = {s.id: s for s in decided if s.status == SuggestionStatus.accepted}
+    settled: dict[int, int] = {}
+    if accepted:
+        events = session.scalars(
+            select(SuggestionEvent)
+            .where(SuggestionEvent.suggestion_id.in_(accepted), SuggestionEvent.action.in_(ACCEPTS))
+            .order_by(SuggestionEvent.id)
+        )
+        settled = {e.suggestion_id: int((e.after or {})["story_points"]) for e in events}  # the latest decision
+    pairs = [(int(accepted[i].payload["points"]), points) for i, points in settled.items()]
+    changes = [abs(after - before) for before, after in pairs if after != before]
+    return EstimateRecord(
+        kept=len(pairs) - len(changes),
+        changed=len(changes),
+        lower=sum(after < before for before, after in pairs),
+        higher=sum(after > before for before, after in pairs),
+        rejected=len(decided) - len(accepted),
+        mean_change=round(mean(changes), 2) if changes else None,
+        within_one_step=round(mean(abs(_step(a) - _step(b)) <= 1 for b, a in pairs), 3) if pairs else None,
+    )
