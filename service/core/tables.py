@@ -437,7 +437,7 @@ class PrioritizeJob(ProjectScoped, JobColumns, Base):
 
 
 class RefineJob(ProjectScoped, JobColumns, Base):
-    """One refinement run over backlog items: quality check, then rewrite, split and estimate suggestions."""
+    """One refinement run over backlog items: quality check, then rewrite, split, estimate and labels suggestions."""
 
     __tablename__ = "refine_jobs"
 

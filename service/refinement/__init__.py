@@ -1,1 +1,1 @@
-"""Refinement of the existing backlog: quality findings, rewrites, splits and estimates for review."""
+"""Refinement of the existing backlog: quality findings, rewrites, splits, estimates and labels for review."""

@@ -20,7 +20,7 @@ def refine(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --check: print the findings as JSON.")] = False,
 ) -> None:
-    """Check the quality of backlog items and suggest rewrites, splits and estimates for review."""
+    """Check the quality of backlog items and suggest rewrites, splits, estimates and labels for review."""
     from service.refinement import jobs
 
     if check:

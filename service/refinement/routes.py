@@ -113,7 +113,7 @@ def refine_queue(
     limit: int = Query(200, ge=1, le=1000),
     recheck: bool = Query(False, description="Check every item again instead of what changed since the last load."),
 ) -> list[QueueEntry]:
-    """Items with findings or pending rewrite, split or estimate suggestions, most findings first."""
+    """Items with findings or pending rewrite, split, estimate or labels suggestions, most findings first."""
     return [
         QueueEntry(
             item=BacklogItemPublic.model_validate(row["item"]),

@@ -827,7 +827,7 @@ def _check_again(
 
 def queue(runtime: Runtime, limit: int = 200, recheck: bool = False) -> list[dict[str, Any]]:
     """The refinement queue: items with findings or pending refinement suggestions, most findings first; each with
-    its findings and its pending rewrite, split and estimate suggestions, each with whether it is stale and (a
+    its findings and its pending rewrite, split, estimate and labels suggestions, each with whether it is stale and (a
     rewrite) whether the item's comments changed since it read them. `recheck`:
     every item's findings computed again, not only what changed since the last load."""
     kinds = (SuggestionKind.rewrite, SuggestionKind.split, SuggestionKind.estimate, SuggestionKind.labels)
