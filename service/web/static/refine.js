@@ -3,7 +3,7 @@
 
 import { api, pollJob } from "./api.js";
 import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, oneAtATime } from "./dom.js";
-import { chosenPoints, findingsList, highlightedText, keptLabels, refinementView } from "./payloads.js";
+import { chosenPoints, findingsList, highlightedText, keptChoices, keptLabels, refinementView, restoreChoices } from "./payloads.js";
 import * as review from "./review.js";
 
 const KINDS = { rewrite: "Rewrite", split: "Split", estimate: "Estimate", labels: "Labels" };
@@ -158,8 +158,18 @@ const fetchQueue = latestOnly((recheck) => api(`/v1/refine/queue?limit=200${rech
 export async function loadQueue(recheck = false) {
   const entries = await fetchQueue(recheck);
   if (entries === SUPERSEDED) return;
-  $("#refine-queue").replaceChildren(...(entries.length ? entries.map(entryView)
+  const queue = $("#refine-queue");
+  const kept = new Map([...queue.querySelectorAll("article.suggestion")].map((a) => [a.dataset.id, {
+    choices: keptChoices(a), reason: a.querySelector(".reject-reason")?.value || "" }]));
+  queue.replaceChildren(...(entries.length ? entries.map(entryView)
     : [h("li", { class: "empty" }, "Nothing to refine: no item has findings or pending suggestions. Run a refinement after importing items.")]));
+  for (const article of queue.querySelectorAll("article.suggestion")) {  // a decision elsewhere keeps what was chosen here
+    const was = kept.get(article.dataset.id);
+    if (!was) continue;
+    restoreChoices(article, was.choices);
+    const reason = article.querySelector(".reject-reason");
+    if (reason && was.reason) reason.value = was.reason;
+  }
 }
 
 // The project's Definition of Ready: the criteria the quality check applies and the most points that fit a sprint;
