@@ -512,11 +512,13 @@ def test_review_edit_accepts_an_estimate_with_the_points_the_team_settled_on(tmp
     from service.refinement.service import _create
 
     runtime = drafts_in(tmp_path, monkeypatch)
+    monkeypatch.setenv("COLUMNS", "300")  # the messages on one line
     (item,) = import_and_index(runtime, [BacklogItemCreate(title="Export invoices")]).created
     proposal = Proposal({"points": 8, "rationale": "r", "comparables": []}, "m", "refinery", "estimate@3")
     made = _create(runtime, SuggestionKind.estimate, proposal, item, None, None)
     edits = tmp_path / "points.json"
-    for bad, said in (('{"points": 0.5}', "points"), ('{"points": 5000}', "points"), ('{"title": "x"}', "title")):
+    refusals = (('{"points": 0.5}', "points"), ('{"points": 5000}', "points"), ('{"points": null}', "0-1000"))
+    for bad, said in (*refusals, ('{"title": "x"}', "title")):
         edits.write_text(bad)
         refused = runner.invoke(app, ["review", "edit", str(made.id), "--file", str(edits)])
         assert refused.exit_code == 2 and said in refused.output and "stays pending" in refused.output, refused.output

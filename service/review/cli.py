@@ -348,10 +348,16 @@ def review_edit(
         changed = {k: v for k, v in after.items() if v != before.get(k)}
         if field == "points":
             edits = AcceptRequest.model_validate(changed).points
+            if edits is None:
+                raise ValueError("points must be a whole number of points, 0-1000")
         else:
             edits = (StoryDraftEdits if field == "edits" else InputEdits).model_validate(changed)
     except (ValueError, ValidationError) as exc:
-        said = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"not valid JSON: {exc}"
+        said = (
+            describe_validation_error(exc) if isinstance(exc, ValidationError)
+            else f"not valid JSON: {exc}" if isinstance(exc, json.JSONDecodeError)
+            else str(exc)
+        )  # fmt: skip
         raise fail(f"{said}; #{suggestion_id} stays pending, your edits are in {_kept(text, suggestion_id)}") from exc
     if not changed:
         console.print(f"Nothing changed: #{suggestion_id} stays pending.")
