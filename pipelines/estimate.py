@@ -24,6 +24,9 @@ WORDS_MIN_ITEMS = 200  # the smallest history measured (the eval's smallest proj
 # The newest items it learns from: the eval's largest history is 3,733 items (its fit: 1.9 s; all 16,913 of the
 # eval's projects pooled: 12 s; README), and the first estimate waits for the fit.
 WORDS_MAX_ITEMS = 4_000
+# The likely range: the vote between its RANGE_TAIL and 1 - RANGE_TAIL weighted quantiles. Chosen on dev as the
+# narrowest range that held the team's points for at least 8 items in 10 (0.83; README: estimate range).
+RANGE_TAIL = 0.2
 
 
 class Comparable(BaseModel):
@@ -39,6 +42,8 @@ class Estimate(BaseModel):
     points: int = Field(description="On the planning-poker scale 1, 2, 3, 5, 8, 13, 20, 40, 100.")
     rationale: str
     comparables: list[Comparable]
+    low: int | None = Field(None, description="The likely range's low end, on the scale (None: no range).")
+    high: int | None = Field(None, description="Its high end.")
 
 
 def snap(value: float) -> int:
@@ -46,16 +51,20 @@ def snap(value: float) -> int:
     return min(SCALE, key=lambda s: (abs(s - value), s))
 
 
-def weighted_median(values: list[float], weights: list[float]) -> float:
-    """The smallest value at which the cumulative weight reaches half the total."""
+def weighted_quantile(values: list[float], weights: list[float], q: float) -> float:
+    """The smallest value at which the cumulative weight reaches `q` of the total."""
     pairs = sorted(zip(values, weights, strict=True))
-    half = sum(weights) / 2
+    share = sum(weights) * q
     running = 0.0
     for value, weight in pairs:
         running += weight
-        if running >= half:
+        if running >= share:
             return value
     return pairs[-1][0]
+
+
+def weighted_median(values: list[float], weights: list[float]) -> float:
+    return weighted_quantile(values, weights, 0.5)
 
 
 class TeamPoints:
@@ -87,9 +96,11 @@ def estimate_from_comparables(
     prior_weight: float = PRIOR_WEIGHT,
     words: dict[float, float] | None = None,
     words_weight: float = WORDS_WEIGHT,
+    tail: float = RANGE_TAIL,
 ) -> Estimate | None:
     """The estimate from the `k` most similar comparables, the team median and the team's `words` distribution
-    (`TeamPoints.distribution`), or None when there are no comparables."""
+    (`TeamPoints.distribution`), with the likely range (the same vote's `tail` and 1 - `tail` quantiles), or None
+    when there are no comparables."""
     nearest = sorted(comparables, key=lambda c: -c.score)[:k]
     if not nearest:
         return None
@@ -108,9 +119,11 @@ def estimate_from_comparables(
         likely = max(words, key=lambda value: words[value])
         reasons.append(f"items worded like this one most often got {likely:g} ({words[likely]:.0%})")
     points = snap(weighted_median(values, weights))
+    low, high = (snap(weighted_quantile(values, weights, q)) for q in (tail, 1 - tail))
     top = ", ".join(f"#{c.item_id} ({c.points:g} pts, {c.score:.2f})" for c in nearest[:3])
-    rationale = f"weighted median of {'; '.join(reasons)}; closest: {top}"
-    return Estimate(points=points, rationale=rationale, comparables=nearest)
+    likely = f"{low}" if low == high else f"{low}-{high}"
+    rationale = f"weighted median of {'; '.join(reasons)}; likely {likely}; closest: {top}"
+    return Estimate(points=points, rationale=rationale, comparables=nearest, low=low, high=high)
 
 
 def team_median(points: list[float]) -> float | None:

@@ -677,6 +677,10 @@ def test_review_list_says_what_each_kind_proposes():
     assert said("decision", {"decision": "Ship SSO first"}) == "Ship SSO first"
     assert said("action_item", {"task": "Ana drafts the SSO spec"}) == "Ana drafts the SSO spec"
     assert said("estimate", {"points": 5}, {"title": "Login"}) == '5 points for "Login"'
+    assert (
+        said("estimate", {"points": 5, "low": 3, "high": 8}, {"title": "Login"}) == '5 points (likely 3-8) for "Login"'
+    )
+    assert said("estimate", {"points": 5, "low": 5, "high": 5}, {"title": "Login"}) == '5 points for "Login"'
     assert said("split", {"children": [{}, {}], "pattern": "crud_operations"}, {"title": "Login"}) == (
         'Split "Login" into 2 stories (crud_operations)'
     )

@@ -13,6 +13,7 @@ from pipelines.estimate import (
     points_said,
     snap,
     weighted_median,
+    weighted_quantile,
 )
 from pipelines.quality import check_item, pronoun_is_unclear, story_statement
 from pipelines.refine import SplitPlan, SplitReply, requirements
@@ -161,6 +162,20 @@ def test_estimate_from_comparables_is_a_weighted_median_snapped_to_the_scale():
     estimate = estimate_from_comparables(similar, team_median=2, k=4, prior_weight=1)
     assert estimate.points == 5 and "#0 (5 pts" in estimate.rationale
     assert estimate_from_comparables([], team_median=3) is None
+
+
+def test_the_likely_range_is_the_votes_central_share():
+    """Four comparables (1, 3, 5, 13) and the team median 3, equal weights: the 10% and 90% quantiles are 1 and 13;
+    at 30% the range narrows to 3-5, and a unanimous vote is a single value."""
+    assert weighted_quantile([1, 3, 5, 13], [1, 1, 1, 1], 0.25) == 1 and weighted_quantile([1, 3], [1, 3], 0.3) == 3
+    similar = [Comparable(item_id=i, title="", points=p, score=0.5) for i, p in enumerate([1, 3, 5, 13])]
+    wide = estimate_from_comparables(similar, team_median=3, prior_weight=1, tail=0.1)
+    assert (wide.low, wide.points, wide.high) == (1, 3, 13) and "likely 1-13" in wide.rationale
+    narrow = estimate_from_comparables(similar, team_median=3, prior_weight=1, tail=0.3)
+    assert (narrow.low, narrow.points, narrow.high) == (3, 3, 5)
+    same = [Comparable(item_id=i, title="", points=8, score=0.5) for i in range(3)]
+    single = estimate_from_comparables(same, team_median=8)
+    assert (single.low, single.high) == (8, 8) and "likely 8;" in single.rationale
 
 
 def test_the_teams_words_pull_the_estimate_toward_what_such_items_got():

@@ -169,6 +169,7 @@ def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, l
     assert made.status_code == 201, made.text
     payload = made.json()["payload"]
     assert payload["method"] == "comparables" and payload["points"] == 5
+    assert payload["low"] <= 5 <= payload["high"] and "likely" in payload["rationale"]
     assert payload["comparables"][0]["title"].startswith("Export") and payload["comparables"][0]["points"] == 5
     assert "thread_points" not in (made.json()["evidence"] or {})  # no comments
     client.post(f"/v1/suggestions/{made.json()['id']}/accept")
@@ -532,6 +533,8 @@ def test_once_enough_items_have_points_the_teams_fitted_model_joins_the_estimate
     assert later["payload"]["method"] == "comparables+team-model" and later["model"].endswith("+team-model")
     said = later["evidence"]["team_model"]
     assert said["items"] == 6 and later["payload"]["points"] == joined(said["rule_points"], said["points"])
+    low, high = later["payload"]["low"], later["payload"]["high"]
+    assert low <= min(said["rule_points"], later["payload"]["points"]) and high >= later["payload"]["points"]
     assert "the team's own model (fine-tuned on 6 estimated items" in later["payload"]["rationale"]
     learned_from = json.loads((root / "000006" / points_model.ITEMS).read_text())
     assert len(learned_from) == 6 and first not in learned_from and second not in learned_from
@@ -542,6 +545,20 @@ def test_once_enough_items_have_points_the_teams_fitted_model_joins_the_estimate
     refitted, _ = points_model.team_model(runtime, wait=True)
     assert refitted is not fitted and refitted.model.size == 7 and [p.name for p in root.iterdir()] == ["000007"]
     assert [p.name for p in points_model._loaded if p.parent == root] == ["000007"]  # the old fit left memory
+
+
+def test_the_likely_range_takes_in_points_the_teams_model_moved_outside_it(client, monkeypatch):
+    from types import SimpleNamespace
+
+    from service.refinement import points_model
+
+    fit = SimpleNamespace(items=set(), model=SimpleNamespace(size=300, predict=lambda texts: [100.0] * len(texts)))
+    monkeypatch.setattr(points_model, "team_model", lambda runtime, wait=False: (fit, False))
+    add(client, *({"title": f"Export {w} to CSV", "description": "Finance.", "story_points": 3} for w in "AB"))
+    (item,) = add(client, {"title": "Export C to CSV", "description": "Finance."})
+    payload = client.post(f"/v1/backlog/{item}/estimate").json()["payload"]
+    assert (payload["low"], payload["points"], payload["high"]) == (3, joined(3, 100), 20)  # sqrt(300) -> 20
+    assert payload["rationale"].endswith("by their geometric mean, so likely 3-20")
 
 
 def test_a_fit_left_by_a_process_that_ended_is_taken_over_and_a_failed_fit_is_not_retried(client, monkeypatch):

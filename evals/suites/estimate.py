@@ -29,7 +29,18 @@ from pydantic import BaseModel
 from evals.bug_reports import DATA_DIR
 from evals.task import EvalOptions, EvalResult, require_data
 from pipelines.embeddings import get_embedder
-from pipelines.estimate import PRIOR_WEIGHT, WORDS_WEIGHT, Comparable, K, TeamPoints, estimate_from_comparables
+from pipelines.estimate import (
+    PRIOR_WEIGHT,
+    RANGE_TAIL,
+    SCALE,
+    WORDS_WEIGHT,
+    Comparable,
+    Estimate,
+    K,
+    TeamPoints,
+    estimate_from_comparables,
+    snap,
+)
 from pipelines.llm import LLM
 from pipelines.points_model import MIN_ITEMS, PointsModel, joined
 from pipelines.prioritization import estimate_inputs
@@ -77,7 +88,7 @@ def _norm(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def predictions(
+def estimates(
     history_vectors: np.ndarray,
     history_points: list[float],
     query_vectors: np.ndarray,
@@ -86,9 +97,10 @@ def predictions(
     recent: int | None = None,
     words: list[dict[float, float]] | None = None,
     words_weight: float = WORDS_WEIGHT,
-) -> list[int]:
-    """The rule's estimates; `recent`: the prior is the median of the last `recent` history items (in time order)
-    instead of all of them; `words`: the team's words' distribution for each query."""
+    tail: float = RANGE_TAIL,
+) -> list[Estimate]:
+    """The rule's estimates, with their likely ranges; `recent`: the prior is the median of the last `recent`
+    history items (in time order) instead of all of them; `words`: the team's words' distribution for each query."""
     prior = median(history_points[-recent:] if recent else history_points)
     similarity = query_vectors @ history_vectors.T
     out = []
@@ -99,8 +111,26 @@ def predictions(
             for i in top
         ]
         said = words[n] if words else None
-        out.append(estimate_from_comparables(comparables, prior, k, prior_weight, said, words_weight).points)
+        out.append(estimate_from_comparables(comparables, prior, k, prior_weight, said, words_weight, tail))
     return out
+
+
+def predictions(*args: Any, **kwargs: Any) -> list[int]:
+    """The points of `estimates(...)`."""
+    return [e.points for e in estimates(*args, **kwargs)]
+
+
+def steps(low: float, high: float) -> int:
+    """How many steps of the scale a range spans (0: a single value)."""
+    return SCALE.index(snap(high)) - SCALE.index(snap(low))
+
+
+def range_scores(made: list[Estimate], points: list[int], truth: np.ndarray) -> tuple[float, float]:
+    """The share of items whose team points lie in the likely range (widened to take in `points`, the estimate
+    given, as the service widens it once the team's model joins), and the range's mean width in scale steps."""
+    spans = [(min(e.low, p), max(e.high, p)) for e, p in zip(made, points, strict=True)]
+    held = np.mean([low <= t <= high for (low, high), t in zip(spans, truth, strict=True)])
+    return float(held), float(np.mean([steps(low, high) for low, high in spans]))
 
 
 def points_model_joined(history: list[dict[str, Any]], queries: list[dict[str, Any]], rule: list[int]) -> list[int]:
@@ -161,10 +191,11 @@ def run(options: EvalOptions) -> EvalResult:
         team = TeamPoints.fit([item_words(i["title"], i["description"]) for i in history], history_points)
         said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
         for weight in WORDS_WEIGHTS if options.calibrate else (WORDS_WEIGHT,):
-            guess = predictions(history_vectors, history_points, query_vectors, K, PRIOR_WEIGHT, None, said, weight)
+            made = estimates(history_vectors, history_points, query_vectors, K, PRIOR_WEIGHT, None, said, weight)
+            guess = [e.points for e in made]
             worded.setdefault(weight, []).append(float(np.mean(np.abs(truth - np.array(guess)))) / baseline)
             if weight == WORDS_WEIGHT:
-                rule = guess  # as the service runs it, before the team's model joins
+                rule, ranged = guess, made  # as the service runs it, before the team's model joins
         if options.calibrate:
             for recent in RECENT:
                 for weight in RECENT_WEIGHTS:
@@ -178,6 +209,7 @@ def run(options: EvalOptions) -> EvalResult:
         service = points_model_joined(history, queries, rule) if len(history) >= MIN_ITEMS else rule
         fitted = time.perf_counter() - fit_started
         mae = float(np.mean(np.abs(truth - np.array(service))))  # as the service runs it
+        held, steps = range_scores(ranged, service, truth)
         paper = papers.get(_norm(path.stem), {})
         rows.append(
             {
@@ -188,6 +220,8 @@ def run(options: EvalOptions) -> EvalResult:
                 "mae_rule_alone": round(alone, 3),
                 "mae_without_points_model": round(worded_mae, 3),
                 "median_baseline_mae": round(baseline, 3),
+                "range_holds_points": round(held, 3),
+                "range_steps": round(steps, 2),
                 "points_model_seconds": round(fitted, 1),
                 "beats_median": mae < baseline,
                 "rule_alone_beats_median": alone < baseline,
@@ -201,6 +235,7 @@ def run(options: EvalOptions) -> EvalResult:
         )
         options.on_sample(done, len(files))
     deep_se = [r.get("published_deepse") for r in rows]
+    queried = sum(r["queries"] for r in rows)
     summary: dict[str, Any] = {
         "projects": len(rows),
         "beats_median_baseline": sum(r["beats_median"] for r in rows),
@@ -212,6 +247,9 @@ def run(options: EvalOptions) -> EvalResult:
             r["mae_without_points_model"] < r["median_baseline_mae"] for r in rows
         ),
         "without_points_model_mae_mean": round(mean(r["mae_without_points_model"] for r in rows), 3),
+        "range_holds_points": round(sum(r["range_holds_points"] * r["queries"] for r in rows) / queried, 3),
+        "range_steps": round(sum(r["range_steps"] * r["queries"] for r in rows) / queried, 2),
+        "range_tail": RANGE_TAIL,
         "k": K,
         "prior_weight": PRIOR_WEIGHT,
         "words_weight": WORDS_WEIGHT,

@@ -26,13 +26,19 @@ def _priority(p: dict[str, Any], g: dict[str, Any]) -> str | None:
     return f'priority of "{_titled(p, "item_title", "title")}": {p["proposed_priority"]}'
 
 
+def _likely(p: dict[str, Any]) -> str:
+    """An estimate's likely range, when it has one that is not a single value."""
+    low, high = p.get("low"), p.get("high")
+    return f" (likely {low}-{high})" if low is not None and high is not None and low != high else ""
+
+
 # What each kind proposes, from its payload and input; None: the payload lacks it (a failed suggestion's raw output).
 PROPOSES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str | None]] = {
     "merge": _merge,
     "split": _split,
     "priority": _priority,
     "sprint_plan": lambda p, g: f"sprint plan: {p.get('points_used')} of {p.get('capacity_points')} points",
-    "estimate": lambda p, g: f'{p.get("points", "?")} points for "{g.get("title", "")}"',
+    "estimate": lambda p, g: f'{p.get("points", "?")} points{_likely(p)} for "{g.get("title", "")}"',
     "labels": lambda p, g: f'label "{g.get("title", "")}" {", ".join(p.get("labels") or [])}',
     "rewrite": lambda p, g: f'rewrite "{g.get("title", "")}" as "{p["title"]}"' if "title" in p else None,
     "evidence": lambda p, g: f'evidence for "{_titled(p, "title", "backlog_item_title") or g.get("title", "")}"',

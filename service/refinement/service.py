@@ -423,7 +423,13 @@ def _join_team_model(
         f"{payload['rationale']}; joined to the team's own model (fine-tuned on {fit.model.size} estimated items: "
         f"{said:.1f}) by their geometric mean"
     )
-    payload = {**payload, "points": points, "rationale": rationale, "method": f"{payload['method']}+team-model"}
+    low, high = min(payload["low"], points), max(payload["high"], points)  # the range takes in the joined points
+    if (low, high) != (payload["low"], payload["high"]):
+        rationale += f", so likely {low}-{high}"
+    payload = {
+        **payload, "points": points, "low": low, "high": high, "rationale": rationale,
+        "method": f"{payload['method']}+team-model",
+    }  # fmt: skip
     return payload, f"{model}+team-model"
 
 

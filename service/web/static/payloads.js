@@ -106,7 +106,8 @@ export function estimateView(p, evidence) {
   const comparables = p.comparables || [];
   const team = evidence?.team_words;
   return h("div", { class: "estimate" },
-    h("p", {}, h("strong", { class: "points" }, `${p.points} points`), ` · ${p.method === "model" ? "the model alone" : "from comparable items"}`),
+    h("p", {}, h("strong", { class: "points" }, `${p.points} points`), likelyRange(p),
+      ` · ${p.method === "model" ? "the model alone" : "from comparable items"}`),
     pointsChoice(p.points),
     h("p", { class: "rationale" }, p.rationale),
     comparables.length ? table(["Comparable item", "Points", "Score"], comparables.map((c) => [
@@ -118,6 +119,15 @@ export function estimateView(p, evidence) {
 }
 
 const SCALE = [1, 2, 3, 5, 8, 13, 20, 40, 100];  // pipelines.estimate.SCALE
+
+// An estimate's likely range (payload low and high), when it spans more than its points.
+function likelyRange(p) {
+  if (p.low == null || p.high == null || p.low === p.high) return "";
+  return h("span", { class: "likely", title: LIKELY_SAID }, ` (likely ${p.low}-${p.high})`);
+}
+const LIKELY_SAID = "The middle of the vote of the comparable items, the team median and the team's words (its 20th to "
+  + "80th percentile). On other teams' data (README: estimate range) such a range held the points the team gave for "
+  + "about 8 items in 10.";
 
 // The points accepting sets: the suggested ones, or another value on the scale the team settles on instead.
 function pointsChoice(points) {
