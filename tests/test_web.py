@@ -1403,23 +1403,31 @@ def test_a_reviewer_accepts_an_estimate_with_the_points_the_team_settled_on(page
     choice.select_option("3")
     page.click("#accept")
     expect(page.locator("#flash")).to_contain_text("Accepted #1 with 3 points")
+    wider = [{"title": f"Reset a forgotten {w}", "description": "By SMS.", "story_points": 8} for w in ("code", "key")]
     extra = httpx.post(
-        f"{desk}/v1/backlog/items", json=[{"title": "Reset a forgotten hint", "description": "By email."}]
+        f"{desk}/v1/backlog/items", json=[*wider, {"title": "Reset a forgotten hint", "description": "By email."}]
     )
-    third = extra.json()["created"][0]["id"]
+    third = extra.json()["created"][-1]["id"]
     assert httpx.post(f"{desk}/v1/backlog/{third}/estimate", timeout=120).status_code == 201
     visit(page, "/#refine")
     estimates = page.locator("#refine-queue article.suggestion.estimate")
     expect(estimates).to_have_count(2)
-    estimates.nth(1).locator(".points-choice").select_option("5")
+    estimates.nth(1).locator(".points-choice").select_option("13")
+    pending = httpx.get(f"{desk}/v1/suggestions", params={"kind": "estimate", "status": "pending"}, timeout=60).json()
+    ranged = [s for s in pending if s["payload"]["low"] != s["payload"]["high"]]  # a range shown beside the points
+    assert len(ranged) == 1, pending  # the third item's comparables have 2, 3 and 8 points
+    expect(page.locator("#refine-queue article.estimate .likely")).to_have_count(1)
+    for s in ranged:
+        said = f"(likely {s['payload']['low']}-{s['payload']['high']})"
+        expect(page.locator(f"#refine-queue article[data-id='{s['id']}'] .likely")).to_have_text(said)
     estimates.nth(0).locator("button.accept").click()  # as suggested; the queue reloads and keeps the choice made
     expect(page.locator("#flash")).to_contain_text("Accepted estimate #")
     expect(estimates).to_have_count(1)
-    expect(estimates.locator(".points-choice")).to_have_value("5")
+    expect(estimates.locator(".points-choice")).to_have_value("13")
     estimates.locator("button.accept").click()
-    expect(page.locator("#flash")).to_contain_text("is 5 points")
+    expect(page.locator("#flash")).to_contain_text("is 13 points")
     points = [i["story_points"] for i in httpx.get(f"{desk}/v1/backlog", timeout=60).json()]
-    assert None not in points and {3, 5} <= set(points), points
+    assert None not in points and {3, 8, 13} <= set(points), points
     visit(page, "/#backlog")
     learned = page.locator("#estimate-learning")
     expect(learned).to_contain_text("Reviewers kept 1 estimate as suggested and changed 2 (0 lower, 2 higher")

@@ -526,7 +526,7 @@ function estimateRecord(r) {
   const accepted = r.kept + r.changed;
   if (!accepted && !r.rejected) return "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  const changed = r.changed ? ` (${r.lower} lower, ${r.higher} higher, by ${r.mean_change} points on average)` : "";
+  const changed = r.changed ? ` (${r.lower} lower, ${r.higher} higher, by ${plural(r.mean_change, "point")} on average)` : "";
   const close = r.within_one_step != null ? ` ${Math.round(100 * r.within_one_step)}% of the accepted ones were kept or moved one step on the scale.` : "";
   return `Reviewers kept ${plural(r.kept, "estimate")} as suggested and changed ${r.changed}${changed}; ${r.rejected} rejected.${close} `;
 }
