@@ -170,6 +170,7 @@ def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, l
     payload = made.json()["payload"]
     assert payload["method"] == "comparables" and payload["points"] == 5
     assert payload["low"] <= 5 <= payload["high"] and "likely" in payload["rationale"]
+    assert made.json()["prompt_version"] == "estimate@4"  # the method's version: 4 gives the likely range
     assert payload["comparables"][0]["title"].startswith("Export") and payload["comparables"][0]["points"] == 5
     assert "thread_points" not in (made.json()["evidence"] or {})  # no comments
     client.post(f"/v1/suggestions/{made.json()['id']}/accept")

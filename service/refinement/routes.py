@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
@@ -135,7 +137,7 @@ def estimate_learning(runtime: RuntimeDep) -> EstimateLearningPublic:
     return _learning(runtime, points_model.learned(runtime))
 
 
-def _learning(runtime: Runtime, learned: dict) -> EstimateLearningPublic:
+def _learning(runtime: Runtime, learned: dict[str, Any]) -> EstimateLearningPublic:
     with runtime.db.session() as session:
         return EstimateLearningPublic(**learned, record=estimate_record(session))
 

@@ -74,6 +74,9 @@ MODEL_ALONE_WARNING = (
 )
 
 
+ESTIMATE_METHOD = "estimate@4"  # the method's version on its suggestions (4: with the likely range)
+
+
 def fingerprint(item: BacklogItem, kind: SuggestionKind = SuggestionKind.estimate) -> str:
     """What a refinement suggestion of `kind` was made from; a change to any of it makes the suggestion stale. The
     points count for an estimate only (and for every suggestion stored before 2026-11-27: `_current_item`)."""
@@ -459,7 +462,7 @@ def propose_estimate(
                 "items": team.size, "likely": [{"points": v, "p": round(p, 3)} for v, p in likely]
             }  # fmt: skip
         payload, model = _join_team_model(runtime, item, payload, model, evidence)
-        proposal = Proposal(payload, model=model, provider="refinery", prompt_version="estimate@3")
+        proposal = Proposal(payload, model=model, provider="refinery", prompt_version=ESTIMATE_METHOD)
     else:
         result = estimate_inputs(
             runtime.llm(), item.title, item.item_type, (item.description or "")[:MAX_DESCRIPTION], None, "", []
