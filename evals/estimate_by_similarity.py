@@ -13,34 +13,22 @@ from statistics import median
 
 import numpy as np
 
-from evals.suites.estimate import HISTORY, QUERIES, load_project, predictions, project_files
-from pipelines.embeddings import get_embedder
-from pipelines.estimate import PRIOR_WEIGHT, WORDS_WEIGHT, K, TeamPoints
-from pipelines.words import item_words
+from evals.suites.estimate import projects
 
 BUCKETS = ((0.0, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 1.01))
 
 
 def rows(split: str) -> list[dict[str, float | str]]:
     """Per estimated row: its project, the nearest history item's cosine, the estimate's and the median's error."""
-    embedder = get_embedder()
     out: list[dict[str, float | str]] = []
-    for path in project_files():
-        items = load_project(path)
-        history = [i for i in items if i["split"] in HISTORY[split]]
-        queries = [i for i in items if i["split"] == QUERIES[split]]
-        vectors = embedder.encode([i["text"] for i in history + queries])
-        history_vectors, query_vectors = vectors[: len(history)], vectors[len(history) :]
-        points = [i["points"] for i in history]
-        team = TeamPoints.fit([item_words(i["title"], i["description"]) for i in history], points)
-        said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
-        guess = predictions(history_vectors, points, query_vectors, K, PRIOR_WEIGHT, None, said, WORDS_WEIGHT)
-        nearest = (query_vectors @ history_vectors.T).max(axis=1)
-        centre = median(points)
-        for query, estimate, best in zip(queries, guess, nearest, strict=True):
-            out.append({"project": path.stem, "best": float(best), "error": abs(query["points"] - estimate),
+    for project in projects(split):
+        guess = [e.points for e in project.rule()]
+        nearest = (project.query_vectors @ project.history_vectors.T).max(axis=1)
+        centre = median(project.points)
+        for query, estimate, best in zip(project.queries, guess, nearest, strict=True):
+            out.append({"project": project.name, "best": float(best), "error": abs(query["points"] - estimate),
                         "median_error": abs(query["points"] - centre)})  # fmt: skip
-        print(path.stem, len(queries), flush=True)
+        print(project.name, len(project.queries), flush=True)
     return out
 
 

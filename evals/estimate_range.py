@@ -18,10 +18,8 @@ from statistics import mean
 
 import numpy as np
 
-from evals.suites.estimate import HISTORY, QUERIES, estimates, load_project, project_files, steps
-from pipelines.embeddings import get_embedder
-from pipelines.estimate import PRIOR_WEIGHT, RANGE_TAIL, WORDS_WEIGHT, K, TeamPoints, snap
-from pipelines.words import item_words
+from evals.suites.estimate import projects, steps
+from pipelines.estimate import RANGE_TAIL, snap
 
 TAILS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 TARGET = 0.8
@@ -30,30 +28,21 @@ TARGET = 0.8
 def measure(split: str, tails: tuple[float, ...]) -> list[dict[str, object]]:
     """Per project and tail: items, the share held and mean width (steps) of the estimate's range and of the
     history's own range."""
-    embedder = get_embedder()
     out: list[dict[str, object]] = []
-    for path in project_files():
-        items = load_project(path)
-        history = [i for i in items if i["split"] in HISTORY[split]]
-        queries = [i for i in items if i["split"] == QUERIES[split]]
-        vectors = embedder.encode([i["text"] for i in history + queries])
-        history_vectors, query_vectors = vectors[: len(history)], vectors[len(history) :]
-        points = [i["points"] for i in history]
-        truth = [i["points"] for i in queries]
-        team = TeamPoints.fit([item_words(i["title"], i["description"]) for i in history], points)
-        said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
+    for project in projects(split):
+        truth = [i["points"] for i in project.queries]
         for tail in tails:
-            made = estimates(history_vectors, points, query_vectors, K, PRIOR_WEIGHT, None, said, WORDS_WEIGHT, tail)
-            low, high = (snap(float(np.quantile(points, q, method="inverted_cdf"))) for q in (tail, 1 - tail))
+            made = project.rule(tail)
+            low, high = (snap(float(np.quantile(project.points, q, method="inverted_cdf"))) for q in (tail, 1 - tail))
             out.append({
-                "project": path.stem, "tail": tail, "items": len(queries),
+                "project": project.name, "tail": tail, "items": len(truth),
                 "held": float(np.mean([e.low <= t <= e.high for e, t in zip(made, truth, strict=True)])),
                 "steps": float(np.mean([steps(e.low, e.high) for e in made])),
                 "single": float(np.mean([e.low == e.high for e in made])),
                 "history_held": float(np.mean([low <= t <= high for t in truth])),
                 "history_steps": float(steps(low, high)),
             })  # fmt: skip
-        print(path.stem, len(queries), flush=True)
+        print(project.name, len(truth), flush=True)
     return out
 
 

@@ -19,6 +19,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, median
 from typing import Any, Literal
@@ -118,6 +120,43 @@ def estimates(
 def predictions(*args: Any, **kwargs: Any) -> list[int]:
     """The points of `estimates(...)`."""
     return [e.points for e in estimates(*args, **kwargs)]
+
+
+@dataclass
+class Project:
+    """One project of the story-point data as a split sees it: the history (its vectors and points), the rows
+    estimated (their vectors), and the team's words' distribution for each of those rows (None: too few items)."""
+
+    name: str
+    history: list[dict[str, Any]]
+    queries: list[dict[str, Any]]
+    history_vectors: np.ndarray
+    query_vectors: np.ndarray
+    words: list[dict[float, float]] | None
+
+    @property
+    def points(self) -> list[float]:
+        return [i["points"] for i in self.history]
+
+    def rule(self, tail: float = RANGE_TAIL) -> list[Estimate]:
+        """The service's estimates of the rows before the team's model joins (comparables, median, words)."""
+        return estimates(
+            self.history_vectors, self.points, self.query_vectors, K, PRIOR_WEIGHT, None, self.words, WORDS_WEIGHT, tail
+        )
+
+
+def projects(split: str) -> Iterator[Project]:
+    """Every project of the data, embedded and with the team's words fitted on its history, for `split`."""
+    embedder = get_embedder()
+    for path in project_files():
+        items = load_project(path)
+        history = [i for i in items if i["split"] in HISTORY[split]]
+        queries = [i for i in items if i["split"] == QUERIES[split]]
+        vectors = embedder.encode([i["text"] for i in history + queries])
+        words = [item_words(i["title"], i["description"]) for i in history]
+        team = TeamPoints.fit(words, [i["points"] for i in history])
+        said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
+        yield Project(path.stem, history, queries, vectors[: len(history)], vectors[len(history) :], said)
 
 
 def steps(low: float, high: float) -> int:
