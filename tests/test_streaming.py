@@ -154,3 +154,21 @@ def test_a_listener_hears_the_stored_fields_in_order(tmp_path):
     streamed = {d["field"]: d["value"] for e, d in heard if e == CallEvent.field}
     assert streamed["open_questions"] == result.value.open_questions
     assert json.loads(story_json())["title"] == streamed["title"]
+
+
+def test_a_stopped_app_lets_its_model_call_threads_end_and_a_restart_gets_new_ones(fake_settings):
+    """A draft's work still runs to its end (the threads are not killed); idle threads go, so an app started and
+    stopped many times (tests, a reloading server) does not pile them up."""
+    llm = fake_llm([story_json()])
+    app = create_app(fake_settings, llm)
+    with live_server(app) as url:
+        pool = app.state.runtime.model_calls
+        assert [e for e, _ in stream(url, IDEA | {"stream": True})][-1] == "done"
+        threads = list(pool._threads)
+    assert threads and app.state.runtime.model_calls is not pool
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
+    llm.chat.replies.append(story_json())
+    with live_server(app) as url:  # started again: model calls run on the new pool
+        assert [e for e, _ in stream(url, IDEA | {"stream": True})][-1] == "done"

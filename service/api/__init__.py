@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         app.state.schedule.stop()
         app.state.webhooks.stop()
         app.state.jobs.stop()
+        app.state.runtime.release_model_calls()
 
     app = FastAPI(
         lifespan=lifespan,

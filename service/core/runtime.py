@@ -62,6 +62,12 @@ class Runtime:
         self.model_calls = ContextThreadPool(max_workers=64, thread_name_prefix="model-call")
         self.model_call_observers: list[ModelCallObserver] = []  # each structured call's result (metrics)
 
+    def release_model_calls(self) -> None:
+        """The app is stopping: the model-call threads end once their work is done (a streamed draft still stores
+        its result), and a fresh pool, which starts no thread until used, takes their place for a later start."""
+        self.model_calls.shutdown(wait=False)
+        self.model_calls = ContextThreadPool(max_workers=64, thread_name_prefix="model-call")
+
     def llm(self) -> LLM:
         """The configured LLM, built on first use (raises LLMUnavailable with what to fix)."""
         with self._lock:
