@@ -30,7 +30,8 @@ class EstimateRecord(BaseModel):
     higher: int
     rejected: int
     mean_change: float | None = Field(
-        description="Mean points between the suggested and the settled points over the changed estimates."
+        description="The mean difference in points between the suggested and the settled points, over the changed "
+        "estimates."
     )
     within_one_step: float | None = Field(
         description="Share of accepted estimates whose settled points are the suggested ones or a neighbour on the "
