@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -246,7 +245,7 @@ def test_healthz_answers_while_an_import_is_being_parsed(client, monkeypatch):
 
     def slow_parse(data: bytes, format: str):
         parsing.set()
-        release.wait(20)
+        release.wait(300)
         return parse(data, format)
 
     monkeypatch.setattr(backlog_routes, "parse_import", slow_parse)
@@ -257,14 +256,13 @@ def test_healthz_answers_while_an_import_is_being_parsed(client, monkeypatch):
     )
     importer.start()
     try:
-        assert parsing.wait(10)
+        assert parsing.wait(60)
         health: dict[str, Any] = {}
-        started = time.monotonic()
         checker = threading.Thread(target=lambda: health.update(r=client.get("/healthz")))
         checker.start()
-        checker.join(5)
+        checker.join(120)  # however slow the machine: the import stays held until healthz has answered
         assert "r" in health and health["r"].status_code == 200, "healthz waited for the import"
-        assert time.monotonic() - started < 5
+        assert importer.is_alive() and "r" not in imported  # answered while the import was still being parsed
     finally:
         release.set()
         importer.join(30)

@@ -103,14 +103,13 @@ def test_a_draft_asked_for_while_the_model_is_busy_hears_its_place_and_other_rou
         waiting.start()
         while llm.gate.waiting == 0:
             time.sleep(0.01)
-        started = time.perf_counter()
-        health = httpx.get(f"{url}/healthz").json()
-        assert httpx.get(f"{url}/v1/suggestions").status_code == 200
-        answered_in = time.perf_counter() - started
+        health = httpx.get(f"{url}/healthz", timeout=60).json()
+        listed = httpx.get(f"{url}/v1/suggestions", params={"status": "pending"}, timeout=60).json()
         first.join()
         waiting.join()
-    assert answered_in < 1.0  # other routes do not wait for the model (a draft takes ~2.5 s here)
+    # other routes do not wait for the model: they answered while the first draft ran and the second waited
     assert health["llm"]["running"] == 1 and health["llm"]["waiting"] == 1 and health["llm"]["slots"] == 1
+    assert len(listed) < 2  # listed before both drafts were stored
     assert second[0] == ("queued", {"position": 1, "running": 1}) and second[1][0] == "started"
     assert [name for name, _ in second][-2:] == ["checking", "done"]
 
@@ -125,7 +124,7 @@ def test_the_gate_serves_calls_first_come_first_served_and_tells_each_its_place(
         with gate.slot(places[number].append):
             order.append(number)
             if number == 0:
-                release.wait(5)
+                release.wait(120)
 
     threads = [threading.Thread(target=call, args=(0,))]
     threads[0].start()
@@ -138,7 +137,7 @@ def test_the_gate_serves_calls_first_come_first_served_and_tells_each_its_place(
             time.sleep(0.01)
     release.set()
     for thread in threads:
-        thread.join(5)
+        thread.join(120)
     assert order == [0, 1, 2, 3]
     assert places[0] == []  # it never waited
     for number in (1, 2, 3):  # each heard its place on arrival, then only better places as the line moved
