@@ -18,8 +18,8 @@ from statistics import mean
 
 import numpy as np
 
-from evals.suites.estimate import projects, steps
-from pipelines.estimate import RANGE_TAIL, snap
+from evals.suites.estimate import projects
+from pipelines.estimate import RANGE_TAIL, scale_steps, snap
 
 TAILS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 TARGET = 0.8
@@ -37,10 +37,10 @@ def measure(split: str, tails: tuple[float, ...]) -> list[dict[str, object]]:
             out.append({
                 "project": project.name, "tail": tail, "items": len(truth),
                 "held": float(np.mean([e.low <= t <= e.high for e, t in zip(made, truth, strict=True)])),
-                "steps": float(np.mean([steps(e.low, e.high) for e in made])),
+                "steps": float(np.mean([scale_steps(e.low, e.high) for e in made])),
                 "single": float(np.mean([e.low == e.high for e in made])),
                 "history_held": float(np.mean([low <= t <= high for t in truth])),
-                "history_steps": float(steps(low, high)),
+                "history_steps": float(scale_steps(low, high)),
             })  # fmt: skip
         print(project.name, len(truth), flush=True)
     return out

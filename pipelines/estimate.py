@@ -51,6 +51,12 @@ def snap(value: float) -> int:
     return min(SCALE, key=lambda s: (abs(s - value), s))
 
 
+def scale_steps(low: float, high: float) -> int:
+    """How many steps of the scale lie from `low` up to `high`, each snapped to it (0: the same value; negative when
+    `high` is the lower)."""
+    return SCALE.index(snap(high)) - SCALE.index(snap(low))
+
+
 def weighted_quantile(values: list[float], weights: list[float], q: float) -> float:
     """The smallest value at which the cumulative weight reaches `q` of the total."""
     pairs = sorted(zip(values, weights, strict=True))

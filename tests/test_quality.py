@@ -11,6 +11,7 @@ from pipelines.estimate import (
     TeamPoints,
     estimate_from_comparables,
     points_said,
+    scale_steps,
     snap,
     weighted_median,
     weighted_quantile,
@@ -176,6 +177,7 @@ def test_the_likely_range_is_the_votes_central_share():
     same = [Comparable(item_id=i, title="", points=8, score=0.5) for i in range(3)]
     single = estimate_from_comparables(same, team_median=8)
     assert (single.low, single.high) == (8, 8) and "likely 8;" in single.rationale
+    assert (scale_steps(3, 8), scale_steps(4, 3), scale_steps(13, 5)) == (2, 0, -2)  # 4 snaps to 3
 
 
 def test_the_teams_words_pull_the_estimate_toward_what_such_items_got():

@@ -34,14 +34,13 @@ from pipelines.embeddings import get_embedder
 from pipelines.estimate import (
     PRIOR_WEIGHT,
     RANGE_TAIL,
-    SCALE,
     WORDS_WEIGHT,
     Comparable,
     Estimate,
     K,
     TeamPoints,
     estimate_from_comparables,
-    snap,
+    scale_steps,
 )
 from pipelines.llm import LLM
 from pipelines.points_model import MIN_ITEMS, PointsModel, joined
@@ -145,13 +144,14 @@ class Project:
         )
 
 
-def projects(split: str) -> Iterator[Project]:
-    """Every project of the data, embedded and with the team's words fitted on its history, for `split`."""
+def projects(split: str, limit: int | None = None) -> Iterator[Project]:
+    """Every project of the data, embedded and with the team's words fitted on its history, for `split` (its first
+    `limit` rows estimated, if given)."""
     embedder = get_embedder()
     for path in project_files():
         items = load_project(path)
         history = [i for i in items if i["split"] in HISTORY[split]]
-        queries = [i for i in items if i["split"] == QUERIES[split]]
+        queries = [i for i in items if i["split"] == QUERIES[split]][:limit]
         vectors = embedder.encode([i["text"] for i in history + queries])
         words = [item_words(i["title"], i["description"]) for i in history]
         team = TeamPoints.fit(words, [i["points"] for i in history])
@@ -159,17 +159,12 @@ def projects(split: str) -> Iterator[Project]:
         yield Project(path.stem, history, queries, vectors[: len(history)], vectors[len(history) :], said)
 
 
-def steps(low: float, high: float) -> int:
-    """How many steps of the scale a range spans (0: a single value)."""
-    return SCALE.index(snap(high)) - SCALE.index(snap(low))
-
-
 def range_scores(made: list[Estimate], points: list[int], truth: np.ndarray) -> tuple[float, float]:
     """The share of items whose team points lie in the likely range (widened to take in `points`, the estimate
     given, as the service widens it once the team's model joins), and the range's mean width in scale steps."""
     spans = [(min(e.low, p), max(e.high, p)) for e, p in zip(made, points, strict=True)]
     held = np.mean([low <= t <= high for (low, high), t in zip(spans, truth, strict=True)])
-    return float(held), float(np.mean([steps(low, high) for low, high in spans]))
+    return float(held), float(np.mean([scale_steps(low, high) for low, high in spans]))
 
 
 def points_model_joined(history: list[dict[str, Any]], queries: list[dict[str, Any]], rule: list[int]) -> list[int]:
@@ -203,7 +198,6 @@ def learned(history_vectors: np.ndarray, history_points: list[float], query_vect
 
 def run(options: EvalOptions) -> EvalResult:
     require_data(FOLDER / "published_mae.csv")
-    embedder = get_embedder()
     started = time.perf_counter()
     history_splits, query_split = HISTORY[options.split], QUERIES[options.split]
     grid = [(k, w) for k in KS for w in PRIOR_WEIGHTS] if options.calibrate else [(K, PRIOR_WEIGHT)]
@@ -213,13 +207,9 @@ def run(options: EvalOptions) -> EvalResult:
     recents: dict[tuple[int, float], list[float]] = {}  # --calibrate: the rule with a recent prior, the same
     worded: dict[float, list[float]] = {}  # --calibrate: the rule with the team's words at each weight, the same
     files = project_files()
-    for done, path in enumerate(files, 1):
-        items = load_project(path)
-        history = [i for i in items if i["split"] in history_splits]
-        queries = [i for i in items if i["split"] == query_split][: options.limit]
-        vectors = embedder.encode([i["text"] for i in history + queries])
-        history_vectors, query_vectors = vectors[: len(history)], vectors[len(history) :]
-        history_points = [i["points"] for i in history]
+    for done, project in enumerate(projects(options.split, options.limit), 1):
+        history, queries, said = project.history, project.queries, project.words
+        history_vectors, query_vectors, history_points = project.history_vectors, project.query_vectors, project.points
         truth = np.array([i["points"] for i in queries])
         baseline = float(np.mean(np.abs(truth - median(history_points))))
         maes = {}
@@ -227,8 +217,6 @@ def run(options: EvalOptions) -> EvalResult:
             predicted = np.array(predictions(history_vectors, history_points, query_vectors, *pair))
             maes[pair] = float(np.mean(np.abs(truth - predicted)))
             sweep[pair].append(maes[pair] / baseline)
-        team = TeamPoints.fit([item_words(i["title"], i["description"]) for i in history], history_points)
-        said = [team.distribution(item_words(i["title"], i["description"])) for i in queries] if team else None
         for weight in WORDS_WEIGHTS if options.calibrate else (WORDS_WEIGHT,):
             made = estimates(history_vectors, history_points, query_vectors, K, PRIOR_WEIGHT, None, said, weight)
             guess = [e.points for e in made]
@@ -248,11 +236,11 @@ def run(options: EvalOptions) -> EvalResult:
         service = points_model_joined(history, queries, rule) if len(history) >= MIN_ITEMS else rule
         fitted = time.perf_counter() - fit_started
         mae = float(np.mean(np.abs(truth - np.array(service))))  # as the service runs it
-        held, steps = range_scores(ranged, service, truth)
-        paper = papers.get(_norm(path.stem), {})
+        held, width = range_scores(ranged, service, truth)
+        paper = papers.get(_norm(project.name), {})
         rows.append(
             {
-                "project": path.stem,
+                "project": project.name,
                 "history": len(history),
                 "queries": len(queries),
                 "mae": round(mae, 3),
@@ -260,16 +248,16 @@ def run(options: EvalOptions) -> EvalResult:
                 "mae_without_points_model": round(worded_mae, 3),
                 "median_baseline_mae": round(baseline, 3),
                 "range_holds_points": round(held, 3),
-                "range_steps": round(steps, 2),
+                "range_steps": round(width, 2),
                 "points_model_seconds": round(fitted, 1),
                 "beats_median": mae < baseline,
                 "rule_alone_beats_median": alone < baseline,
-                "team_words": team is not None,
+                "team_words": said is not None,  # the team's words were fitted
                 **{f"published_{k.lower().replace(' ', '_')}": v for k, v in paper.items()},
             }
         )
         options.log(
-            f"{path.stem}: MAE {mae:.2f} (without the team's model {worded_mae:.2f}, rule alone {alone:.2f}) vs "
+            f"{project.name}: MAE {mae:.2f} (without the team's model {worded_mae:.2f}, rule alone {alone:.2f}) vs "
             f"median baseline {baseline:.2f} ({len(queries)} items; the model fitted in {fitted:.0f} s)"
         )
         options.on_sample(done, len(files))

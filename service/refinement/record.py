@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.estimate import SCALE, snap
+from pipelines.estimate import scale_steps
 from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.tables import Suggestion, SuggestionEvent
 
@@ -37,11 +37,6 @@ class EstimateRecord(BaseModel):
         description="Share of accepted estimates whose settled points are the suggested ones or a neighbour on the "
         "scale (1, 2, 3, 5, 8, 13, 20, 40, 100)."
     )
-
-
-def _step(points: float) -> int:
-    """The scale position nearest `points` (values between two count as the nearer)."""
-    return SCALE.index(snap(points))
 
 
 def estimate_record(session: Session) -> EstimateRecord:
@@ -72,5 +67,5 @@ def estimate_record(session: Session) -> EstimateRecord:
         higher=sum(after > before for before, after in pairs),
         rejected=len(decided) - len(accepted),
         mean_change=round(mean(changes), 2) if changes else None,
-        within_one_step=round(mean(abs(_step(a) - _step(b)) <= 1 for b, a in pairs), 3) if pairs else None,
+        within_one_step=round(mean(abs(scale_steps(b, a)) <= 1 for b, a in pairs), 3) if pairs else None,
     )
