@@ -142,7 +142,7 @@ def test_export_command(tmp_path, monkeypatch):
     with Runtime(get_settings()).db.session() as session:
         backlog.import_items(session, [BacklogItemCreate(title="Dark mode", labels=["ui"])])
     result = runner.invoke(app, ["export", "--format", "jira_csv"])
-    assert result.exit_code == 0 and result.output.startswith("Summary,Issue Type,Description,Priority,Labels")
+    assert result.exit_code == 0 and result.output.startswith("Issue key,Issue ID,Summary,Issue Type,Description")
     assert "Dark mode,Story" in result.output
     out = tmp_path / "issues.json"
     assert runner.invoke(app, ["export", "--format", "github_json", "-o", str(out)]).exit_code == 0

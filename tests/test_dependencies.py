@@ -114,10 +114,15 @@ def test_a_jira_export_s_blocks_links_come_in_both_ways_and_a_link_to_an_issue_n
     assert items["SHOP-3"]["depends_on"] == sorted([items["SHOP-1"]["id"], items["SHOP-2"]["id"]])
     assert [items[k]["depends_on"] for k in ("SHOP-1", "SHOP-2", "SHOP-4")] == [[], [], []]
     # exported: each blocker names what it blocks (Jira's importer reads a link from the row's own issue)
-    rows = list(csv.reader(io.StringIO(client.get("/v1/backlog/export?format=jira_csv").text)))
-    header, body = rows[0], {row[0]: row[8:] for row in rows[1:]}
-    assert header[8:] == ["Outward issue link (Blocks)"]
-    assert (body["Checkout API"], body["Payments SDK"], body["Checkout page"]) == (["SHOP-3"], ["SHOP-3"], [""])
+    # by its Issue ID, as the file names a row in it; a re-import reads the same links back
+    exported = client.get("/v1/backlog/export?format=jira_csv").text
+    rows = list(csv.reader(io.StringIO(exported)))
+    header, body = rows[0], {row[2]: row[10:] for row in rows[1:]}
+    assert header[:3] == ["Issue key", "Issue ID", "Summary"] and header[10:] == ["Outward issue link (Blocks)"]
+    page = str(items["SHOP-3"]["id"])
+    assert (body["Checkout API"], body["Payments SDK"], body["Checkout page"]) == ([page], [page], [""])
+    parsed = {i.external_id: i.depends_on_keys for i in parse_import(exported.encode(), "jira_csv").items}
+    assert sorted(parsed["jira:SHOP-3"]) == ["jira:SHOP-1", "jira:SHOP-2"]
     markdown = client.get("/v1/backlog/export?format=markdown").text
     assert "* **Depends on:** SHOP-1, SHOP-2" in markdown  # bullets as `*`: no line starts as a formula
 

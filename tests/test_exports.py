@@ -152,7 +152,10 @@ def test_broken_adf_fails_validation(adf_validator: jsonschema.protocols.Validat
 
 
 def test_jira_csv_header_is_exact(item: ExportItem) -> None:
-    header = "Summary,Issue Type,Description,Priority,Labels,Story Points,Parent,Status,Outward issue link (Blocks)"
+    header = (
+        "Issue key,Issue ID,Summary,Issue Type,Description,Priority,Labels,Story Points,Parent,Status,"
+        "Outward issue link (Blocks)"
+    )
     assert to_jira_csv([item]).splitlines()[0] == header
 
 

@@ -3,13 +3,15 @@ BacklogItemCreate, story points and parent links included."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
 from typing import Any
 
 import pytest
 
-from service.backlog.exporters import EXPORT_FORMATS, ExportItem, export, linear_id
+from service.backlog.exporters import EXPORT_FORMATS, JIRA_BLOCKS_COLUMN, ExportItem, export, linear_id
 from service.backlog.importers import IMPORT_FORMATS, ImportFormatError, parse_import
 
 # A Jira Cloud "Export CSV (all fields)" file, trimmed: repeated Labels and Sprint columns, a multi-line quoted
@@ -313,16 +315,61 @@ def test_linear_export_gives_stable_v4_ids_parents_first_and_parent_ids() -> Non
     assert linear_id(EPIC[0].model_copy(update={"uid": f"linear:{own}"})) == own  # imported from Linear: its id
 
 
-@pytest.mark.parametrize("fmt", ["linear_json", "github_json"])
+@pytest.mark.parametrize("fmt", ["linear_json", "github_json", "jira_csv"])
 def test_own_export_round_trips_parent_links(fmt: str) -> None:
     parsed = parse_import(export(EPIC, fmt)[0].encode(), fmt)
 
     accounts, sign_up, sign_in = parsed.items
     assert accounts.parent is None
     assert sign_up.parent == sign_in.parent == accounts.external_id
+    if fmt in ("linear_json", "jira_csv"):
+        assert [i.story_points for i in parsed.items] == [20, 3, None]
     if fmt == "linear_json":
         assert accounts.external_id == f"linear:{linear_id(EPIC[0])}"
-        assert [i.story_points for i in parsed.items] == [20, 3, None]
+
+
+def test_jira_csv_lists_parents_first_and_links_a_new_parent_by_issue_id() -> None:
+    """Jira's CSV importer links a child to a row above it whose Issue ID its Parent names; a parent Jira already
+    has (imported from it, not in the file) is named by its key."""
+    imported = EPIC[1].model_copy(update={"id": 4, "uid": "jira:SHOP-7", "parent_id": 9, "parent": "SHOP-1"})
+    rows = list(csv.DictReader(io.StringIO(export([*reversed(EPIC), imported], "jira_csv")[0])))
+
+    assert [(r["Summary"], r["Issue key"], r["Issue ID"], r["Parent"]) for r in rows] == [
+        ("Accounts", "", "1", ""),
+        ("Sign up", "SHOP-7", "4", "SHOP-1"),  # its parent is not in the file: a top row, like the epic
+        ("Sign in", "", "3", "1"),
+        ("Sign up", "", "2", "1"),
+    ]
+    assert rows[0]["Issue Type"] == "Epic"
+
+
+def test_our_jira_csv_reads_back_a_link_between_items_jira_has_not_seen() -> None:
+    """Sign up blocks Sign in: the file names Sign in by its Issue ID, and reading the file back links them."""
+    items = [EPIC[0], EPIC[1].model_copy(update={"blocks": ["3"], "blocks_ids": [3]}), EPIC[2]]
+    exported = export(items, "jira_csv")[0]
+
+    assert next(r for r in csv.DictReader(io.StringIO(exported)) if r["Issue ID"] == "2")[JIRA_BLOCKS_COLUMN] == "3"
+    _, sign_up, sign_in = parse_import(exported.encode(), "jira_csv").items
+    assert sign_in.depends_on_keys == [sign_up.external_id] and sign_up.depends_on_keys == []
+
+
+def test_a_jira_cloud_export_naming_parents_by_issue_id_links_them() -> None:
+    """Jira Cloud's "Export CSV (all fields)" writes a child's Parent as the parent's numeric Issue id."""
+    text = (
+        "Summary,Issue key,Issue id,Issue Type,Parent,Parent summary\r\n"
+        "Accounts,SHOP-1,10001,Epic,,\r\n"
+        "Sign up,SHOP-2,10002,Story,10001,Accounts\r\n"
+        "Orphan,SHOP-3,10003,Story,10999,Gone\r\n"
+        "Keyed,SHOP-4,10004,Story,SHOP-1,Accounts\r\n"
+    )
+    parents = [(i.external_id, i.parent) for i in parse_import(text.encode(), "jira_csv").items]
+
+    assert parents == [
+        ("jira:SHOP-1", None),
+        ("jira:SHOP-2", "jira:SHOP-1"),
+        ("jira:SHOP-3", "10999"),  # a parent not in the file, by a number: looked up as a key, so not linked
+        ("jira:SHOP-4", "SHOP-1"),
+    ]
 
 
 def test_github_sub_issues_and_task_lists_name_parents() -> None:

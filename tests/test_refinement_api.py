@@ -98,8 +98,10 @@ def test_a_split_creates_children_linked_to_the_epic_and_exports_carry_the_link(
     children = [i for i in client.get("/v1/backlog").json() if i["parent_id"] == epic]
     assert [c["title"] for c in children] == ["Sign up with email", "Reset a forgotten password"]
     exported = client.get("/v1/backlog/export", params={"format": "jira_csv"}).text
-    rows = csv.DictReader(io.StringIO(exported))
-    assert [row["Parent"] for row in rows].count("E") == 2  # each child names its parent's key
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert rows[0]["Summary"] == parent["title"] and rows[0]["Issue Type"] == "Epic"  # parents first
+    assert [row["Parent"] for row in rows].count(str(epic)) == 2  # each child names its parent's Issue ID
+    assert rows[0]["Issue ID"] == str(epic)
 
 
 def test_a_split_reads_the_items_comments_and_is_made_again_after_a_new_one(client, llm):

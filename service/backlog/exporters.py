@@ -69,7 +69,13 @@ LINEAR_TYPE_LABELS: dict[str, str] = {
     "research": "research",
 }
 
-JIRA_CSV_HEADER = ("Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent", "Status")
+# Issue key: the Jira issue an item came from, if any; Issue ID: a number for the row (the item's id), which a child's
+# Parent names when its parent is in the file too, as Jira's CSV importer links them (parents come first).
+JIRA_CSV_HEADER = (
+    "Issue key", "Issue ID", "Summary", "Issue Type", "Description", "Priority", "Labels", "Story Points", "Parent",
+    "Status",
+)  # fmt: skip
+_JIRA_KEY_RE = re.compile(r"(?:jira:)?([A-Z][A-Z0-9_]*-\d+)")
 # One column per item an item blocks, repeated as Jira's own export does. Outward, because Jira's CSV importer reads a
 # link column from the row's own issue ("X blocks K"); `importers` reads these back, and the inward ones too.
 JIRA_BLOCKS_COLUMN = "Outward issue link (Blocks)"
@@ -93,6 +99,7 @@ class ExportItem(BaseModel):
     children: list[str] = []  # the titles of the stories a split made of this one
     depends_on: list[str] = []  # the keys of the items it waits for, as `parent` names its parent
     blocks: list[str] = []  # the keys of the items waiting for it
+    blocks_ids: list[int] = []  # their `id`s, in the same order (a Jira CSV names one in the file by its Issue ID)
     story: dict | None = None  # persona, goal, benefit, acceptance_criteria, assumptions, open_questions
     closed: bool = False  # done or cancelled in its tracker
     comments: list[tuple[str, str, str]] = []  # its thread, oldest first: (author, day, text); a Markdown export's
@@ -203,6 +210,20 @@ def _jira_issue_type(item: ExportItem) -> str:
     return "Epic" if item.children else JIRA_ISSUE_TYPES.get(item.item_type.strip().lower(), "Task")
 
 
+def parents_first(items: Sequence[ExportItem]) -> list[ExportItem]:
+    """The items with each parent before its children (a tracker links a child only to an issue it already made),
+    in their order within a level (the rank order)."""
+    parents = {item.id: item.parent_id for item in items if item.parent_id in {i.id for i in items}}
+
+    def depth(item_id: int) -> int:
+        seen = {item_id}
+        while (item_id := parents.get(item_id, item_id)) not in seen:
+            seen.add(item_id)
+        return len(seen) - 1
+
+    return sorted(items, key=lambda item: depth(item.id))  # stable
+
+
 def _one_line(text: str) -> str:
     """Text with whitespace runs (newlines included) collapsed, for titles and summaries."""
     return " ".join(text.split())
@@ -229,15 +250,26 @@ def _jira_wiki_description(item: ExportItem) -> str:
     return _text_body(item, "*", "*")
 
 
+def jira_key(item: ExportItem) -> str:
+    """The key of the Jira issue the item came from (SHOP-12), or "" for an item Jira has not seen."""
+    found = _JIRA_KEY_RE.fullmatch(item.uid)
+    return found[1] if found else ""
+
+
 def to_jira_csv(items: Sequence[ExportItem]) -> str:
-    """Jira CSV import file: one row per item; labels space-separated (Jira's CSV convention), spaces become "-".
-    Text cells that would start a spreadsheet formula get a leading quote; story points stay numbers."""
+    """Jira CSV import file: one row per item, parents first; labels space-separated (Jira's CSV convention), spaces
+    become "-". A child's Parent is its parent's Issue ID when the parent is in the file, else the parent's key. Text
+    cells that would start a spreadsheet formula get a leading quote; story points stay numbers."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     links = max((len(item.blocks) for item in items), default=0) or 1
     writer.writerow((*JIRA_CSV_HEADER, *[JIRA_BLOCKS_COLUMN] * links))
-    for item in items:
+    exported = {item.id for item in items}
+    for item in parents_first(items):
+        parent = str(item.parent_id) if item.parent_id in exported else item.parent or ""
         text = [
+            jira_key(item),
+            str(item.id),
             _one_line(item.title),
             _jira_issue_type(item),
             _jira_wiki_description(item),
@@ -246,8 +278,10 @@ def to_jira_csv(items: Sequence[ExportItem]) -> str:
         ]
         points = "" if item.story_points is None else item.story_points
         status = "Done" if item.closed else ""  # empty: the project's first status, as Jira's importer does
-        blocks = [neutralise_cell(key) for key in item.blocks] + [""] * (links - len(item.blocks))
-        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(item.parent or ""), status, *blocks])
+        ids = item.blocks_ids or [None] * len(item.blocks)
+        waiting = [str(i) if i in exported else key for key, i in zip(item.blocks, ids, strict=True)]
+        blocks = [neutralise_cell(key) for key in waiting] + [""] * (links - len(waiting))
+        writer.writerow([*map(neutralise_cell, text), points, neutralise_cell(parent), status, *blocks])
     return buffer.getvalue()
 
 
@@ -374,15 +408,8 @@ def to_linear_json(items: Sequence[ExportItem]) -> list[dict[str, Any]]:
     """
     ids = {item.id: linear_id(item) for item in items}
     parents = {item.id: item.parent_id for item in items if item.parent_id in ids}
-
-    def depth(item_id: int) -> int:
-        seen = {item_id}
-        while (item_id := parents.get(item_id, item_id)) not in seen:
-            seen.add(item_id)
-        return len(seen) - 1
-
     issues = []
-    for item in sorted(items, key=lambda item: depth(item.id)):  # stable: keeps the rank order within a level
+    for item in parents_first(items):
         issue: dict[str, Any] = {
             "id": ids[item.id],
             "title": _one_line(item.title),
@@ -481,15 +508,17 @@ def export_item(
     depends_on: list[str] | None = None,
     blocks: list[str] | None = None,
     comments: list[tuple[str, str, str]] | None = None,
+    blocks_ids: list[int] | None = None,
 ) -> ExportItem:
     """An ExportItem from a backlog item row (service.core.tables.BacklogItem); `parent`: its parent's key,
     `children`: the titles of its child stories, `depends_on` and `blocks`: the keys of the items it waits for and
-    of those waiting for it, `comments`: its thread (author, day, text)."""
+    of those waiting for it (`blocks_ids`: the latter's ids), `comments`: its thread (author, day, text)."""
     return ExportItem(
         comments=comments or [],
         parent=parent,
         depends_on=depends_on or [],
         blocks=blocks or [],
+        blocks_ids=blocks_ids or [],
         parent_id=item.parent_id,
         uid=item.external_id or f"{item.id}@{item.created_at.isoformat()}",
         children=children or [],

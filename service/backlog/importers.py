@@ -251,14 +251,26 @@ def _first(cells: Cells, *names: str) -> str:
 
 
 def _parse_jira_csv(text: str) -> ParsedImport:
-    """Jira Cloud "Export CSV (all fields)" or our jira_csv export."""
-    return _parse_csv(text, "Summary", "Jira", _jira_row)
+    """Jira Cloud "Export CSV (all fields)" or our jira_csv export. A Parent or issue link may name the other row's
+    Issue id (a number, as both write it when that row is in the file) instead of its key."""
+    ids: dict[str, str] = {}  # a row's Issue id -> its external id
+
+    def row(cells: Cells, where: str, result: ParsedImport) -> None:
+        if (item := _jira_row(cells, where, result)) and item.external_id and (issue_id := _first(cells, "issue id")):
+            ids[issue_id] = item.external_id
+
+    result = _parse_csv(text, "Summary", "Jira", row)
+    for item in result.items:  # links to a row by its Issue id: to that row's external id
+        item.parent = ids.get(item.parent or "", item.parent)
+        item.depends_on_keys = [ids.get(key.removeprefix("jira:"), key) for key in item.depends_on_keys]
+    result.blocks = [(item, where, [ids.get(key, key) for key in keys]) for item, where, keys in result.blocks]
+    return result
 
 
-def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
+def _jira_row(cells: Cells, where: str, result: ParsedImport) -> BacklogItemCreate | None:
     title = _title(_first(cells, "summary"), where, "Summary", result.problems)
     if not title:
-        return
+        return None
     # Jira Cloud repeats the Labels column (one label each); our exporter writes one space-separated column.
     labels = _labels((label for cell in cells("labels") for label in re.split(r"[\s,]+", cell)), where, result.problems)
     issue_type = _norm(_first(cells, "issue type"))
@@ -272,12 +284,13 @@ def _jira_row(cells: Cells, where: str, result: ParsedImport) -> None:
         "title": title, "description": _first(cells, "description"), "item_type": item_type, "labels": labels,
         "priority": _first(cells, "priority") or None, "external_id": key and f"jira:{key}",
         "story_points": _points(_first(cells, "story points", "custom field (story points)"), where, result.problems),
-        "parent": _first(cells, "parent key", "parent") or None,
+        "parent": _first(cells, "parent key", "parent", "parent id") or None,
         "closed": closed or resolution not in ("", "unresolved"),
         "depends_on_keys": [f"jira:{key}" for key in cells(JIRA_BLOCKED_BY)],
     })  # fmt: skip
     if item is not None and (blocked := cells(JIRA_BLOCKS)):
         result.blocks.append((item, where, blocked))
+    return item
 
 
 def _parse_jira_json(text: str, points_field: str) -> ParsedImport:

@@ -644,6 +644,7 @@ def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter 
                 [keys[i] for i in row.depends_on or [] if i in keys],
                 [keys[i] for i in blocks[row.id] if i in keys],
                 threads.get(row.id),
+                [i for i in blocks[row.id] if i in keys],
             )
             for row in rows
         ]
