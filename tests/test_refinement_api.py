@@ -74,6 +74,8 @@ def test_a_rewrite_updates_the_item_on_accept_and_is_not_made_twice(client, llm)
     assert made.status_code == 201 and made.json()["kind"] == "rewrite", made.text
     suggestion = made.json()
     assert suggestion["input"]["backlog_item_id"] == vague and suggestion["evidence"]["findings"]
+    said = 'Rewrite "Fast search" as "Search results within two seconds" (2 criteria, 1 open question)'
+    assert suggestion["summary"] == said
     again = client.post(f"/v1/backlog/{vague}/rewrite")
     assert again.json()["id"] == suggestion["id"]  # unchanged item: the pending suggestion, not a second one
     accepted = client.post(f"/v1/suggestions/{suggestion['id']}/accept")
@@ -886,3 +888,13 @@ def test_the_labels_in_use_are_counted_once_per_item_in_any_case_most_used_first
     with client.app.state.runtime.db.session() as session:
         session.get(BacklogItem, folded).merged_into_id = kept  # as a merge leaves it
     assert client.get("/v1/backlog/labels").json() == [{"label": "billing", "items": 3}, {"label": "ui", "items": 1}]
+
+
+def test_a_rewrite_that_keeps_the_title_is_summed_up_by_what_the_story_has():
+    from types import SimpleNamespace
+
+    from service.core.summaries import summary
+
+    payload = story(title="Fast search", open_questions=[])
+    rewrite = SimpleNamespace(kind="rewrite", payload=payload, input={"title": "Fast search"}, reason=None)
+    assert summary(rewrite) == 'Rewrite "Fast search" (2 criteria)'  # not 'Rewrite "Fast search" as "Fast search"'

@@ -26,6 +26,19 @@ def _priority(p: dict[str, Any], g: dict[str, Any]) -> str | None:
     return f'priority of "{_titled(p, "item_title", "title")}": {p["proposed_priority"]}'
 
 
+def _rewrite(p: dict[str, Any], g: dict[str, Any]) -> str | None:
+    """The new title when it changes, and what the story now has (its title often stays: the text is rewritten)."""
+    if "title" not in p:
+        return None
+    old, criteria, questions = (
+        g.get("title", ""),
+        len(p.get("acceptance_criteria") or []),
+        len(p.get("open_questions") or []),
+    )
+    has = [f"{criteria} criteria"] + ([f"{questions} open question{'s' * (questions != 1)}"] if questions else [])
+    return f'rewrite "{old}"' + (f' as "{p["title"]}"' if p["title"] != old else "") + f" ({', '.join(has)})"
+
+
 def _likely(p: dict[str, Any]) -> str:
     """An estimate's likely range, when it has one that is not a single value."""
     low, high = p.get("low"), p.get("high")
@@ -40,7 +53,7 @@ PROPOSES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str | None]] = {
     "sprint_plan": lambda p, g: f"sprint plan: {p.get('points_used')} of {p.get('capacity_points')} points",
     "estimate": lambda p, g: f'{p.get("points", "?")} points{_likely(p)} for "{g.get("title", "")}"',
     "labels": lambda p, g: f'label "{g.get("title", "")}" {", ".join(p.get("labels") or [])}',
-    "rewrite": lambda p, g: f'rewrite "{g.get("title", "")}" as "{p["title"]}"' if "title" in p else None,
+    "rewrite": _rewrite,
     "evidence": lambda p, g: f'evidence for "{_titled(p, "title", "backlog_item_title") or g.get("title", "")}"',
     "item_change": lambda p, g: f'change to "{p.get("item_title", "")}": {p.get("detail", "")}',
 }
