@@ -7,9 +7,9 @@ it cannot close, and instruction-like sentences are cut first (`pipelines.safety
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from pipelines.drafting import checked
 from pipelines.llm import LLM, StructuredResult
@@ -21,7 +21,23 @@ PROMPT_ID = "theme_story"
 MAX_SHOWN = 6
 MAX_TICKET_CHARS = 600
 
-Quote = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=400)]
+MAX_QUOTE = 400
+
+
+def _shortened(text: Any) -> Any:
+    """A quote longer than MAX_QUOTE, cut at its last sentence end within the limit (else its last word): the 1.5B
+    model copies a whole review as a quote and, asked again, copies it again; a start of a quote still occurs in the
+    ticket, where the whole one failed the draft."""
+    if not isinstance(text, str) or len(said := text.strip()) <= MAX_QUOTE:
+        return text
+    head = said[:MAX_QUOTE]
+    end = max(head.rfind(mark) for mark in (". ", "! ", "? "))
+    return head[: end + 1] if end >= MAX_QUOTE // 4 else head.rsplit(None, 1)[0]
+
+
+Quote = Annotated[
+    str, BeforeValidator(_shortened), StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_QUOTE)
+]
 
 
 class ThemeStory(StoryDraft):

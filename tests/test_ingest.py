@@ -283,3 +283,18 @@ def test_a_theme_draft_is_warned_of_a_number_or_name_the_tickets_do_not_give():
     padded = draft_theme(fake_llm([theme_reply(acceptance_criteria=[*criteria, criteria[0]])]), CRASH, 4, "photos")
     assert len(padded.value.acceptance_criteria) == 2 and type(padded.value).__name__ == "ThemeStory"
     assert any("a criterion that tests nothing was dropped" in w for w in padded.warnings), padded.warnings
+
+
+def test_a_whole_long_review_copied_as_a_quote_is_cut_to_its_start_not_failed():
+    """The local model quoted a 500-character review whole, three times over, and the theme's draft failed."""
+    from pipelines.llm import fake_llm
+    from pipelines.themes import MAX_QUOTE, draft_theme
+
+    review = "The lock screen crashes when a notification arrives. " * 6 + "Please fix it, " * 20
+    tickets = [review, *CRASH]
+    result = draft_theme(fake_llm([theme_reply(quotes=[review, "x" * 450])]), tickets, 5, "lock screen app")
+
+    assert result.ok and result.record.attempts == 1, result.warnings
+    kept = result.value.quotes[0]
+    assert len(kept) <= MAX_QUOTE and review.startswith(kept) and kept.endswith("arrives.")
+    assert result.value.quotes[1:] == [] and any("x" * MAX_QUOTE in w for w in result.warnings)  # cut, not found
