@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 ItemType = Literal["feature", "bug", "tech_debt", "research"]
 ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
@@ -16,15 +16,31 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40)]
 
+# Words a criterion's clause may start with that are not names: written after "Given", "when" or "then" in lower case.
+_LEADING = frozenset({
+    "the", "a", "an", "one", "some", "any", "all", "each", "every", "no", "there", "this", "that", "these", "those",
+    "they", "he", "she", "it", "we", "you", "my", "our", "your", "their", "his", "her", "its",
+})  # fmt: skip
+
+
+def _clause(text: str) -> str:
+    """A clause as it reads after "Given", "when" or "then": "Given the user ...", not "Given The user ..." (as the
+    model often writes it); a name or an acronym keeps its capitals."""
+    word = text.split(None, 1)[0] if text else ""
+    return text[0].lower() + text[1:] if word == word.capitalize() and word.lower() in _LEADING else text
+
+
+Clause = Annotated[Text, AfterValidator(_clause)]
+
 
 class AcceptanceCriterion(BaseModel):
     """One testable acceptance criterion in Given/When/Then form."""
 
     model_config = ConfigDict(extra="forbid")
 
-    given: Text = Field(description="The starting state or precondition (for a bug: the steps to reproduce).")
-    when: Text = Field(description="The action the user or system takes.")
-    then: Text = Field(description="The observable, testable outcome (for a bug: the correct behaviour).")
+    given: Clause = Field(description="The starting state or precondition (for a bug: the steps to reproduce).")
+    when: Clause = Field(description="The action the user or system takes.")
+    then: Clause = Field(description="The observable, testable outcome (for a bug: the correct behaviour).")
 
 
 class StoryDraft(BaseModel):

@@ -53,6 +53,20 @@ def test_transport_error_is_a_failure_not_an_exception():
     assert "APIConnectionError" in result.error
 
 
+def test_a_criterion_s_clauses_start_in_lower_case_after_given_when_then_unless_a_name():
+    """The model writes "Given The user ..., when They ...": exports and the desk read "Given the user ..., when they".
+    A name, an acronym or "I" keeps its capitals."""
+    criteria = [
+        {"given": "The user is on the checkout page", "when": "They pick a saved card", "then": "A receipt is sent"},
+        {"given": "Alice is signed in", "when": "API returns 500", "then": "I see an error"},
+    ]
+    draft = StoryDraft.model_validate(story(acceptance_criteria=criteria))
+    assert [(c.given, c.when, c.then) for c in draft.acceptance_criteria] == [
+        ("the user is on the checkout page", "they pick a saved card", "a receipt is sent"),
+        ("Alice is signed in", "API returns 500", "I see an error"),
+    ]
+
+
 def test_extra_fields_from_the_model_are_rejected_not_silently_dropped():
     result = draft_story(fake_llm([json.dumps(story(priority="P0"))] * 3), "x")
     assert not result.ok and "priority" in result.error
