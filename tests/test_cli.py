@@ -1,5 +1,6 @@
 import getpass
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,7 @@ def test_ingest_runs_a_job_with_progress_and_reports_counts(tmp_path, monkeypatc
     result = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
     assert result.exit_code == 0, result.output
     assert "done" in result.output and "row 2: no usable text" in result.output
+    assert re.search(r"skipped \(no text\)\s*│\s*1\s", result.output)  # a row per count: readable in 80 columns
     refused = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message"])
     assert refused.exit_code == 2 and "already uploaded as ingest job 1" in refused.output
     again = runner.invoke(app, ["ingest", str(tickets), "--map", "body=Message", "--force"])

@@ -47,30 +47,14 @@ def ingest(
                 progress.update(themes, completed=service.themes_done(current), total=current.themes, visible=True)
 
         job = jobs.run_job(runtime, job.id, show)
-    table = Table(
-        "job",
-        "status",
-        "rows",
-        "processed",
-        "skipped",
-        "already ingested",
-        "themes",
-        "suggestions",
-        "failed drafts",
-        "LLM calls",
-    )
-    table.add_row(
-        str(job.id),
-        job.status,
-        str(job.total),
-        str(job.processed),
-        str(job.skipped),
-        str(job.already_ingested),
-        str(job.themes),
-        str(job.suggestions),
-        str(job.failed),
-        str(job.llm_calls),
-    )
+    table = Table(title=f"Ingest job {job.id}: {job.status}", show_header=False)  # one job: a row per count
+    counts = (
+        ("rows", job.total), ("processed", job.processed), ("skipped (no text)", job.skipped),
+        ("already ingested", job.already_ingested), ("themes", job.themes), ("suggestions", job.suggestions),
+        ("failed drafts", job.failed), ("LLM calls", job.llm_calls),
+    )  # fmt: skip
+    for name, count in counts:
+        table.add_row(name, str(count))
     console.print(table)
     public = service.public(job)
     if public.unthemed:
