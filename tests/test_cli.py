@@ -528,6 +528,11 @@ def test_review_edit_accepts_an_estimate_with_the_points_the_team_settled_on(tmp
     settled = runner.invoke(app, ["review", "edit", str(made.id), "--file", str(edits)])
     assert settled.exit_code == 0 and f"accepted #{made.id} with your edits (points)" in settled.output, settled.output
     assert json.loads(runner.invoke(app, ["backlog", "list", "--json"]).output)[0]["story_points"] == 5
+    listed = runner.invoke(app, ["review", "list", "--status", "accepted"]).output
+    assert "accepted with edits" in listed and '8 points for "Export invoices"; settled at 5' in listed, listed
+    assert "(accepted with edits): 8 points" in runner.invoke(app, ["review", "show", str(made.id)]).output
+    assert runner.invoke(app, ["review", "undo", str(made.id)]).exit_code == 0
+    assert "with edits" not in runner.invoke(app, ["review", "list", "--status", "all"]).output  # pending again
 
 
 def test_backlog_show_finds_an_item_by_id_or_tracker_key_with_its_children_and_pending_suggestions(
@@ -683,6 +688,8 @@ def test_review_list_says_what_each_kind_proposes():
         said("estimate", {"points": 5, "low": 3, "high": 8}, {"title": "Login"}) == '5 points (likely 3-8) for "Login"'
     )
     assert said("estimate", {"points": 5, "low": 5, "high": 5}, {"title": "Login"}) == '5 points for "Login"'
+    rewrite = {"title": "Login", "acceptance_criteria": [{}, {}, {}], "open_questions": []}
+    assert said("rewrite", rewrite, {"title": "Login"}) == 'Rewrite "Login" (3 criteria)'  # not 'as "Login"'
     assert said("split", {"children": [{}, {}], "pattern": "crud_operations"}, {"title": "Login"}) == (
         'Split "Login" into 2 stories (crud_operations)'
     )

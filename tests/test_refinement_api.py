@@ -889,12 +889,3 @@ def test_the_labels_in_use_are_counted_once_per_item_in_any_case_most_used_first
         session.get(BacklogItem, folded).merged_into_id = kept  # as a merge leaves it
     assert client.get("/v1/backlog/labels").json() == [{"label": "billing", "items": 3}, {"label": "ui", "items": 1}]
 
-
-def test_a_rewrite_that_keeps_the_title_is_summed_up_by_what_the_story_has():
-    from types import SimpleNamespace
-
-    from service.core.summaries import summary
-
-    payload = story(title="Fast search", open_questions=[])
-    rewrite = SimpleNamespace(kind="rewrite", payload=payload, input={"title": "Fast search"}, reason=None)
-    assert summary(rewrite) == 'Rewrite "Fast search" (2 criteria)'  # not 'Rewrite "Fast search" as "Fast search"'

@@ -186,6 +186,20 @@ def history(session: Session, suggestion_id: int) -> list[SuggestionEvent]:
     return list(session.scalars(query))
 
 
+ACCEPTS = (SuggestionAction.accepted, SuggestionAction.accepted_with_edits)
+
+
+def acceptances(session: Session, suggestion_ids: list[int]) -> dict[int, SuggestionEvent]:
+    """The latest acceptance of each of these suggestions that has one: for one accepted now, the acceptance that
+    stands, with what it wrote (`after`; an estimate's: the points the team settled on) and whether with edits."""
+    query = (
+        select(SuggestionEvent)
+        .where(SuggestionEvent.suggestion_id.in_(suggestion_ids), SuggestionEvent.action.in_(ACCEPTS))
+        .order_by(SuggestionEvent.id)
+    )
+    return {event.suggestion_id: event for event in session.scalars(query)}
+
+
 def assign(session: Session, suggestion: Suggestion, assignee: str | None, actor: str | None) -> bool:
     """Give an undecided (pending or failed) suggestion to a person to decide, or to no one; its history records who
     did. False when it was theirs already (nothing recorded)."""

@@ -15,10 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipelines.estimate import scale_steps
-from service.core.enums import SuggestionAction, SuggestionKind, SuggestionStatus
-from service.core.tables import Suggestion, SuggestionEvent
-
-ACCEPTS = (SuggestionAction.accepted, SuggestionAction.accepted_with_edits)
+from service.core.enums import SuggestionKind, SuggestionStatus
+from service.core.suggestions import acceptances
+from service.core.tables import Suggestion
 
 
 class EstimateRecord(BaseModel):
@@ -50,14 +49,8 @@ def estimate_record(session: Session) -> EstimateRecord:
         )
     )
     accepted = {s.id: s for s in decided if s.status == SuggestionStatus.accepted}
-    settled: dict[int, int] = {}
-    if accepted:
-        events = session.scalars(
-            select(SuggestionEvent)
-            .where(SuggestionEvent.suggestion_id.in_(accepted), SuggestionEvent.action.in_(ACCEPTS))
-            .order_by(SuggestionEvent.id)
-        )
-        settled = {e.suggestion_id: int((e.after or {})["story_points"]) for e in events}  # the latest decision
+    standing = acceptances(session, list(accepted)) if accepted else {}
+    settled = {i: int((e.after or {})["story_points"]) for i, e in standing.items()}
     pairs = [(int(accepted[i].payload["points"]), points) for i, points in settled.items()]
     changes = [abs(after - before) for before, after in pairs if after != before]
     return EstimateRecord(

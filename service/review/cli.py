@@ -68,12 +68,12 @@ def review_list(
         found = suggestions.list_suggestions(
             session, suggestions.Filter(wanted, of_kind, search, who, unassigned), limit
         )
+        accepted = suggestions.acceptances(session, [s.id for s in found if s.status == SuggestionStatus.accepted])
         rows = [
             (
                 str(s.id),
                 s.kind,
-                s.status,
-                summary(s),
+                *_as_decided(s.status, summary(s), accepted.get(s.id)),
                 s.assignee or "",
                 str(s.comment_count or ""),
                 s.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -162,6 +162,15 @@ def activity(
         console.print(said, markup=False, highlight=False)
 
 
+def _as_decided(status: str, said: str, accepted: Any) -> tuple[str, str]:
+    """(status, summary) as the CLI says them: "accepted with edits" for an acceptance with the reviewer's edits (its
+    SuggestionEvent), and for an estimate accepted with other points, the points the team settled on."""
+    if status != "accepted" or accepted is None or accepted.action != "accepted_with_edits":
+        return status, said
+    wrote = accepted.after or {}
+    return f"{status} with edits", said + (f"; settled at {wrote['story_points']}" if "story_points" in wrote else "")
+
+
 def _person(name: str | None) -> str | None:
     """A name an option gives; "me" is your login name."""
     return getpass.getuser() if name == "me" else name
@@ -189,10 +198,12 @@ def review_show(
     with refusals(), runtime.db.session() as session:
         shown = SuggestionPublic.model_validate(suggestions.get_suggestion(session, suggestion_id))
         thread = [CommentPublic.model_validate(c) for c in list_comments(session, Thread(suggestion_id))]
+        accepted = suggestions.acceptances(session, [suggestion_id]).get(suggestion_id)
     if as_json:
         print(shown.model_dump_json(indent=2))
         return
-    console.print(f"[bold]#{shown.id} {shown.kind}[/] ({shown.status}): {summary(shown)}")
+    status, said = _as_decided(shown.status, summary(shown), accepted)
+    console.print(f"[bold]#{shown.id} {shown.kind}[/] ({status}): {said}")
     console.print(f"model {shown.model} ({shown.provider}), prompt {shown.prompt_version}")
     if read := len(shown.input.get("comment_ids") or []):  # a rewrite or split made with its item's thread
         console.print(f"made with item #{shown.input['backlog_item_id']}'s {read} comment{'s' * (read != 1)}")
