@@ -1552,6 +1552,8 @@ def test_refine_tab_runs_a_refinement_marks_the_spans_and_accepts_a_rewrite(page
     expect(first.locator(".item-title")).to_have_text("Fast search")  # most findings first
     expect(second.locator(".item-title")).to_have_text(clear["title"])
     expect(second.locator(".finding-count")).to_have_text("0 findings")
+    expect(second.locator(".item-text strong")).to_have_text("Acceptance criteria")  # its Markdown, as read
+    expect(second.locator(".item-text")).to_contain_text("☐ Given invoices exist, when I choose Download all")
     expect(first.locator(".item-text mark.unambiguous").first).to_have_text(re.compile("^fast$", re.I))
     user_friendly = first.locator(".item-text mark", has_text="user-friendly")
     expect(user_friendly).to_have_attribute("title", re.compile("^unambiguous: 'user-friendly' means"))

@@ -2,7 +2,7 @@
 // shortcuts.
 
 import { api, apiPage, inProject, labelsInUse, pollJob, project, reviewer, setProject, setReviewer, streamEvents, useAccount } from "./api.js";
-import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, linkButton, when, withLinks } from "./dom.js";
+import { $, SUPERSEDED, cancelButton, flash, h, latestOnly, lightMarkdown, linkButton, when, withLinks } from "./dom.js";
 import { offerPeople, showItemThread } from "./comments.js";
 import { followImport } from "./imports.js";
 import * as activity from "./activity.js";
@@ -273,7 +273,7 @@ function backlogRow(item) {
       open.length && !item.closed ? h("span", { class: "hint waits-mark", title: "Ranks and sprint plans put what it waits for first" }, ` (waits for ${open.map(itemName).join(", ")})`) : "",
       item.comment_count ? h("span", { class: "comment-count" }, ` · ${item.comment_count} comment${item.comment_count === 1 ? "" : "s"}`) : "",
       tracker.changedMark(item.id)),
-      h("pre", { class: "description" }, ...withLinks(item.description)), ...linksView(item),
+      h("pre", { class: "description" }, ...withLinks(item.description, lightMarkdown)), ...linksView(item),
       item.merged_into_id ? h("p", {}, `merged into #${item.merged_into_id}`)
         : h("p", { class: "item-actions" },
           h("button", { class: "edit edit-item", onclick: (e) => e.target.closest("details").append(editForm(item)) }, "Edit"), " ",

@@ -120,6 +120,21 @@ export function withLinks(said, rest = (piece) => [piece]) {
   return parts;
 }
 
+// A description's light Markdown as nodes: **bold** in bold, and a task list's boxes ("- [ ]", "* [x]") as ☐ and ☑;
+// the rest as written (drafted stories are stored as Markdown; the desk shows them as read, not as typed).
+const BOLD = /\*\*([^*\n]+?)\*\*/g;
+export function lightMarkdown(piece) {
+  const text = String(piece ?? "").replace(/^(\s*)[-*] \[ \] /gm, "$1☐ ").replace(/^(\s*)[-*] \[[xX]\] /gm, "$1☑ ");
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(BOLD)) {
+    nodes.push(text.slice(last, match.index), h("strong", {}, match[1]));
+    last = match.index + match[0].length;
+  }
+  nodes.push(text.slice(last));
+  return nodes.filter((node) => node !== "");
+}
+
 // A "Link" button: copies the desk's address of `hash` (`review/12`, `backlog/3`) in the chosen project, the address a
 // mailed inbox line uses, to paste in a chat; the flash shows it too (where the clipboard is not allowed).
 export function linkButton(hash, project, label = "Link") {

@@ -1,7 +1,7 @@
 // Views of refinement data, shared by the Refine tab and the review queue: an item's text with the spans its
 // findings point at highlighted, the findings, and rewrite, split, estimate and labels suggestions. Text goes in as text.
 
-import { h, table } from "./dom.js";
+import { h, lightMarkdown, table } from "./dom.js";
 
 const words = (value) => String(value ?? "").replace(/_/g, " ");
 
@@ -36,12 +36,12 @@ function marked(text, start, end, ranges) {
   let rest = clip(ranges, start, end);
   while (rest.length) {
     const [s, e, finding] = rest[0];
-    if (s > at) nodes.push(text.slice(at, s));
+    if (s > at) nodes.push(...lightMarkdown(text.slice(at, s)));
     nodes.push(mark(finding, marked(text, s, e, rest.slice(1))));
     at = e;
     rest = clip(rest.slice(1), at, end);
   }
-  if (at < end) nodes.push(text.slice(at, end));
+  if (at < end) nodes.push(...lightMarkdown(text.slice(at, end)));
   return nodes;
 }
 
