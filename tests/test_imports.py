@@ -542,3 +542,15 @@ def test_items_sent_with_comments_need_a_key_and_take_each_comment_once(client):
     assert (comment["author"], comment["text"], comment["from_tracker"], comment["sent_as"]) == (
         "Jo", "EUR first", True, "jira:SHOP-7@c1"
     )  # fmt: skip
+
+
+def test_a_jira_csv_s_rank_orders_its_items_as_jira_s_backlog_does():
+    """Exported sorted by key, ranked otherwise: the items come in rank order (LexoRank sorts as text), unranked last."""
+    text = (
+        "Summary,Issue key,Custom field (Rank)\r\n"
+        "Login,SHOP-1,0|i0000f:\r\n"
+        "Search,SHOP-2,0|i00007:\r\n"
+        "Typo,SHOP-3,\r\n"
+        "Export,SHOP-4,0|i0000a:\r\n"
+    )
+    assert [i.title for i in parse_import(text.encode(), "jira_csv").items] == ["Search", "Export", "Login", "Typo"]

@@ -252,14 +252,22 @@ def _first(cells: Cells, *names: str) -> str:
 
 def _parse_jira_csv(text: str) -> ParsedImport:
     """Jira Cloud "Export CSV (all fields)" or our jira_csv export. A Parent or issue link may name the other row's
-    Issue id (a number, as both write it when that row is in the file) instead of its key."""
+    Issue id (a number, as both write it when that row is in the file) instead of its key. Rows with a Rank (Jira's
+    backlog order, LexoRank strings that sort as text) come in that order, whatever the file's sort, so new items
+    take the backlog's order; rows without one follow, in file order."""
     ids: dict[str, str] = {}  # a row's Issue id -> its external id
+    ranks: dict[int, str] = {}  # id(item) -> its Rank
 
     def row(cells: Cells, where: str, result: ParsedImport) -> None:
-        if (item := _jira_row(cells, where, result)) and item.external_id and (issue_id := _first(cells, "issue id")):
+        if (item := _jira_row(cells, where, result)) is None:
+            return
+        if item.external_id and (issue_id := _first(cells, "issue id")):
             ids[issue_id] = item.external_id
+        if rank := _first(cells, "rank", "custom field (rank)"):
+            ranks[id(item)] = rank
 
     result = _parse_csv(text, "Summary", "Jira", row)
+    result.items.sort(key=lambda item: (id(item) not in ranks, ranks.get(id(item), "")))  # stable
     for item in result.items:  # links to a row by its Issue id: to that row's external id
         item.parent = ids.get(item.parent or "", item.parent)
         item.depends_on_keys = [ids.get(key.removeprefix("jira:"), key) for key in item.depends_on_keys]
