@@ -241,7 +241,7 @@ def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
             elif isinstance(note, OpenQuestion) and not any(_asks(by_index.get(q.turn)) for q in note.quotes):
                 result.warnings.append(f"a question that no quoted line asks was dropped: {note.question!r}")
             elif (refiled := _refiled(note, by_index, speakers)) is None:
-                result.warnings.append(f"new work that no quoted line agrees to build was dropped: {_headline(note)!r}")
+                result.warnings.append(f"new work that no one agrees to build was dropped: {_headline(note)!r}")
             else:
                 kept[_LIST_OF.get(type(refiled), name)].append(refiled)
     return ConversationNotes.model_construct(**kept)  # type: ignore[arg-type]
@@ -249,15 +249,16 @@ def ground(notes: ConversationNotes, turns: list[Turn], result: ConversationResu
 
 def _refiled(note: Note, by_index: dict[int, Turn], speakers: dict[str, str]) -> Note | None:
     """The note as its lines file it: work the group agrees to build ("let's build saved addresses") that the model
-    wrote as nobody's task, or as a decision "as its own story", is new work; new work no quoted line agrees to is
-    the action item of a speaker who takes it on ("I'll ask the platform team"), or None (dropped)."""
+    wrote as nobody's task, or as a decision "as its own story", is new work; new work that neither a quoted line nor
+    another speaker's answer to one agrees to is the action item of a speaker who takes it on ("I'll ask the platform
+    team"), or None (dropped)."""
     if isinstance(note, ActionItem) and not (note.owner and note.due):
         note = note.model_copy(update=_owner_and_due(note, by_index, speakers))
     if isinstance(note, ActionItem) and not note.owner and _said(note, by_index, _BUILDS):
         return NewWork(what=note.task, quotes=note.quotes)
     if isinstance(note, Decision) and _said(note, by_index, _STORY):
         return NewWork(what=note.decision, quotes=note.quotes)
-    if isinstance(note, NewWork) and not (_said(note, by_index, _BUILDS) or _said(note, by_index, _AGREES)):
+    if isinstance(note, NewWork) and not (_said(note, by_index, _AGREED) or _answered(note, by_index, _AGREED)):
         owner = _owner_and_due(ActionItem(task=note.what, quotes=note.quotes), by_index, speakers)
         return ActionItem(task=note.what, quotes=note.quotes, **owner) if "owner" in owner else None
     return note
@@ -268,6 +269,8 @@ _LIST_OF: dict[type, str] = {NewWork: "new_work", ActionItem: "action_items"}  #
 _STORY = re.compile(r"\b(?:new|own|separate) stor(?:y|ies)\b")
 _BUILDS = re.compile(rf"\b(?:let s|we ll|we will|we should|going to) (?:build|add|do|make)\b|{_STORY.pattern}")
 _AGREES = re.compile(r"\b(?:agreed|sounds good|let s do (?:it|that|both))\b")
+_AGREED = re.compile(f"{_BUILDS.pattern}|{_AGREES.pattern}")
+REPLY_LINES = 2  # how far after a request another speaker's "let's add that" is looked for
 _UNSETTLED = re.compile(r"\b(?:not sure|no idea|don t know|do not know|unclear|open question|tbd)\b")
 
 
@@ -314,6 +317,14 @@ def _asks(turn: Turn | None) -> bool:
 def _said(note: Note, by_index: dict[int, Turn], pattern: re.Pattern[str]) -> bool:
     """Whether one of the note's quoted lines says `pattern` (the whole line, not only the quoted words)."""
     return any(pattern.search(plain_words(by_index[q.turn].text)) for q in note.quotes if q.turn in by_index)
+
+
+def _answered(note: Note, by_index: dict[int, Turn], pattern: re.Pattern[str]) -> bool:
+    """Whether another speaker answers one of the note's quoted lines with `pattern` within REPLY_LINES lines after it
+    ("Support asked for a way to resend the receipt." / "Let's add that as a new story.")."""
+    quoted = {_voice(by_index[q.turn]) for q in note.quotes if q.turn in by_index}
+    replies = (by_index.get(q.turn + step) for q in note.quotes for step in range(1, REPLY_LINES + 1))
+    return any(t is not None and _voice(t) not in quoted and pattern.search(plain_words(t.text)) for t in replies)
 
 
 def _owner_and_due(item: ActionItem, by_index: dict[int, Turn], speakers: dict[str, str]) -> dict[str, str]:

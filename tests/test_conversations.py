@@ -419,7 +419,29 @@ def test_work_the_group_agrees_to_build_is_new_work_and_an_idea_nobody_agreed_to
     assert notes.decisions == []
     assert sorted(w.what for w in notes.new_work) == ["Build saved addresses.", "Log out of all devices."]
     assert [(a.task, a.owner) for a in notes.action_items] == [("Ask the platform team about the deprecation.", "Mia")]
-    assert any("no quoted line agrees to build" in w for w in result.warnings)
+    assert any("no one agrees to build" in w for w in result.warnings)
+
+
+def test_new_work_another_speaker_agrees_to_within_two_lines_is_kept() -> None:
+    """A request is often quoted alone, and the agreement is the next speaker's ("Let's add that as a new story")."""
+    lines = spoken(
+        ("Cara", "Support asked for a way to resend the receipt email from the order page."),
+        ("Ana", "Let's add that as a new story."),
+        ("Cara", "We could also do gift wrapping."),
+        ("Cara", "Let's add that too."),  # the same speaker: no one else agreed
+        ("Ben", "Someone wants dark mode."),
+        ("Ana", "Hm."),
+        ("Cara", "Right."),
+        ("Ana", "Agreed, we will do that."),  # three lines on: an answer to something else
+    )
+    notes, result = grounded({"new_work": [
+        {"what": "Resend the receipt email.", "quotes": [quote(0, "a way to resend the receipt email")]},
+        {"what": "Gift wrapping.", "quotes": [quote(2, "We could also do gift wrapping")]},
+        {"what": "Dark mode.", "quotes": [quote(4, "Someone wants dark mode")]},
+    ]}, lines)  # fmt: skip
+
+    assert [w.what for w in notes.new_work] == ["Resend the receipt email."]
+    assert sum("no one agrees to build" in w for w in result.warnings) == 2
 
 
 def test_new_work_that_is_a_listed_item_and_a_change_that_restates_its_item_are_dropped() -> None:
