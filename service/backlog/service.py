@@ -636,15 +636,16 @@ def export_backlog(runtime: Runtime, format: ExportFormat, shown: BacklogFilter 
             if row.parent_id:
                 children.setdefault(row.parent_id, []).append(row.title)
         threads = _threads(session, [row.id for row in rows]) if format == "markdown" else {}
+        waiting = {row.id: [i for i in blocks[row.id] if i in keys] for row in rows}  # the items each one blocks
         items = [
             export_item(
                 row,
                 keys.get(row.parent_id) if row.parent_id else None,
                 children.get(row.id),
                 [keys[i] for i in row.depends_on or [] if i in keys],
-                [keys[i] for i in blocks[row.id] if i in keys],
+                [keys[i] for i in waiting[row.id]],
                 threads.get(row.id),
-                [i for i in blocks[row.id] if i in keys],
+                waiting[row.id],
             )
             for row in rows
         ]

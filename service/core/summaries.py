@@ -30,11 +30,8 @@ def _rewrite(p: dict[str, Any], g: dict[str, Any]) -> str | None:
     """The new title when it changes, and what the story now has (its title often stays: the text is rewritten)."""
     if "title" not in p:
         return None
-    old, criteria, questions = (
-        g.get("title", ""),
-        len(p.get("acceptance_criteria") or []),
-        len(p.get("open_questions") or []),
-    )
+    old = g.get("title", "")
+    criteria, questions = len(p.get("acceptance_criteria") or []), len(p.get("open_questions") or [])
     has = [f"{criteria} criteria"] + ([f"{questions} open question{'s' * (questions != 1)}"] if questions else [])
     return f'rewrite "{old}"' + (f' as "{p["title"]}"' if p["title"] != old else "") + f" ({', '.join(has)})"
 

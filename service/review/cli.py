@@ -165,7 +165,13 @@ def activity(
 def _as_decided(status: str, said: str, accepted: Any) -> tuple[str, str]:
     """(status, summary) as the CLI says them: "accepted with edits" for an acceptance with the reviewer's edits (its
     SuggestionEvent), and for an estimate accepted with other points, the points the team settled on."""
-    if status != "accepted" or accepted is None or accepted.action != "accepted_with_edits":
+    from service.core.enums import SuggestionAction, SuggestionStatus
+
+    if (
+        status != SuggestionStatus.accepted
+        or accepted is None
+        or accepted.action != SuggestionAction.accepted_with_edits
+    ):
         return status, said
     wrote = accepted.after or {}
     return f"{status} with edits", said + (f"; settled at {wrote['story_points']}" if "story_points" in wrote else "")
