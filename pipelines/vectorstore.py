@@ -133,6 +133,11 @@ class VectorStore:
             for field in FIELDS
         }
 
+    def close(self) -> None:
+        """Let go of the Chroma client: an embedded store's threads and open files end (a process that opens many
+        stores, as the tests do, would otherwise keep a few threads for each)."""
+        self.client.close()
+
     def upsert(self, ids: list[str], vectors: dict[str, np.ndarray], documents: list[str], metadatas: list[dict]):
         """Store precomputed vectors for each field; `documents` are the texts the lexical index is built from."""
         if not ids:

@@ -4,6 +4,7 @@ import itertools
 import json
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from pipelines.llm import LLM, fake_llm
 from service.api import create_app
+from service.core.runtime import Runtime
 from service.core.settings import Settings
 from tests.postgres import postgres_server
 
@@ -91,6 +93,29 @@ def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+# Every Runtime a test makes (an app's, a CLI command's) is closed when the test ends: each opens an embedded vector
+# store whose few threads and files would otherwise stay for the rest of the run (2,500 threads and 10 GB at the end
+# of a full run, and minutes to exit). Runtimes made before the test (a module's app) are left to their fixtures.
+_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+_made = Runtime.__init__
+
+
+def _tracked(self: Runtime, *args: Any, **kwargs: Any) -> None:
+    _made(self, *args, **kwargs)
+    _runtimes.add(self)
+
+
+Runtime.__init__ = _tracked  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _close_runtimes() -> Any:
+    before = set(_runtimes)
+    yield
+    for runtime in set(_runtimes) - before:
+        runtime.close()
 
 
 @pytest.fixture

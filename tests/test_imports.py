@@ -545,7 +545,8 @@ def test_items_sent_with_comments_need_a_key_and_take_each_comment_once(client):
 
 
 def test_a_jira_csv_s_rank_orders_its_items_as_jira_s_backlog_does():
-    """Exported sorted by key, ranked otherwise: the items come in rank order (LexoRank sorts as text), unranked last."""
+    """Exported sorted by key, ranked otherwise: the items come in rank order (LexoRank sorts as text), unranked
+    last."""
     text = (
         "Summary,Issue key,Custom field (Rank)\r\n"
         "Login,SHOP-1,0|i0000f:\r\n"

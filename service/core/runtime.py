@@ -68,6 +68,17 @@ class Runtime:
         self.model_calls.shutdown(wait=False)
         self.model_calls = ContextThreadPool(max_workers=64, thread_name_prefix="model-call")
 
+    def close(self) -> None:
+        """Let go of what this runtime opened: the vector store's client, the database's connections, the idle
+        model-call threads. For a process that outlives its runtimes (the tests); a stopping app does not call it,
+        since a job of its may still be writing when it stops (the process's end closes everything)."""
+        with self._detector_lock:
+            if self._detector is not None:
+                self._detector.store.close()
+                self._detector = None
+        self.db.engine.dispose()
+        self.model_calls.shutdown(wait=False)
+
     def llm(self) -> LLM:
         """The configured LLM, built on first use (raises LLMUnavailable with what to fix)."""
         with self._lock:
