@@ -161,6 +161,24 @@ def test_an_epic_with_children_is_not_split_rewritten_or_estimated_again(client,
     assert client.post(f"/v1/backlog/{parent}/split").json() == {"findings": found}
 
 
+def test_a_rewrite_made_before_the_item_was_split_is_stale_once_it_has_children(client, llm):
+    """Accepting it would replace the requirements the children's coverage refers to."""
+    (epic,) = add(client, EPIC | {"description": EPIC["description"] + "\nAnd so on, etc."})
+    llm.chat.replies.append(story_json(title="Accounts"))
+    rewrite = client.post(f"/v1/backlog/{epic}/rewrite").json()
+    assert rewrite["kind"] == "rewrite", rewrite
+    children = [CHILD | {"covers": [0]}, CHILD | {"title": "Reset a forgotten password", "covers": [1, 2]}]
+    llm.chat.replies.append(json.dumps({"pattern": "crud_operations", "children": children}))
+    split = client.post(f"/v1/backlog/{epic}/split").json()
+    assert client.get(f"/v1/suggestions/{rewrite['id']}").json()["status"] == "pending"
+    assert client.post(f"/v1/suggestions/{split['id']}/accept").status_code == 201
+
+    refused = client.post(f"/v1/suggestions/{rewrite['id']}/accept")
+    assert refused.status_code == 409 and "has children now" in refused.text, refused.text
+    assert client.get(f"/v1/backlog/{epic}").json()["description"].endswith("etc.")  # nothing changed
+    assert client.post(f"/v1/suggestions/{rewrite['id']}/reject", json={"reason": "split instead"}).status_code == 200
+
+
 def test_an_estimate_shows_comparables_and_accepting_writes_the_points(client, llm):
     add(
         client,

@@ -66,6 +66,7 @@ READS_THREAD = frozenset({SuggestionKind.rewrite, SuggestionKind.split})  # made
 # children's, so only vague words and duplicates are findings on it, and it is not rewritten, split or estimated
 # again by a refinement.
 EPIC_CRITERIA = {"unambiguous", "duplicate"}
+NOT_FOR_EPICS = frozenset({SuggestionKind.rewrite, SuggestionKind.split})  # one made before its split is stale
 # What the estimate eval measured for the model alone (README, "the model, measured"): said on each such estimate.
 MODEL_ALONE_WARNING = (
     "no item in this project has story points yet, so these are the model's points alone: on 56 real Jira items "
@@ -520,6 +521,11 @@ def _current_item(session: Session, suggestion: Suggestion) -> BacklogItem:
         raise Conflict(
             f"suggestion {suggestion.id} is stale: backlog item {item.id} changed after it was made; "
             "reject it and refine the item again"
+        )
+    if suggestion.kind in NOT_FOR_EPICS and epics_among(session, [item.id]):
+        raise Conflict(
+            f"suggestion {suggestion.id} is stale: backlog item {item.id} has children now, which carry its stories "
+            "(an epic is not rewritten or split); reject it"
         )
     return item
 
