@@ -96,8 +96,8 @@ def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # Every Runtime a test makes (an app's, a CLI command's) is closed when the test ends: each opens an embedded vector
-# store whose few threads and files would otherwise stay for the rest of the run (2,500 threads and 10 GB at the end
-# of a full run, and minutes to exit). Runtimes made before the test (a module's app) are left to their fixtures.
+# store whose few threads and files would otherwise stay for the rest of the run (2,500 threads at the end of a full
+# run). Runtimes made before the test (a module's app) are left to their fixtures.
 _runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
 _made = Runtime.__init__
 
