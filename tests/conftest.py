@@ -126,5 +126,4 @@ def llm() -> LLM:
 @pytest.fixture
 def client(settings: Settings, llm: LLM) -> TestClient:
     with TestClient(create_app(settings, llm)) as test_client:
-        yield test_client
-    test_client.app.state.runtime.db.engine.dispose()
+        yield test_client  # its runtime is closed by _close_runtimes
