@@ -906,4 +906,3 @@ def test_the_labels_in_use_are_counted_once_per_item_in_any_case_most_used_first
     with client.app.state.runtime.db.session() as session:
         session.get(BacklogItem, folded).merged_into_id = kept  # as a merge leaves it
     assert client.get("/v1/backlog/labels").json() == [{"label": "billing", "items": 3}, {"label": "ui", "items": 1}]
-

@@ -24,15 +24,21 @@ def test_views_are_saved_listed_by_tab_and_name_and_their_filters_written_in_one
     assert save(client, "Failed estimates", "review", "?status=failed&kind=estimate").json()["query"] == (
         "kind=estimate&status=failed"
     )
-    assert save(client, "Everything", "review", "status=").json()["query"] == "status="  # "": all statuses
+    assert save(client, "Everything", "review", "status=all").json()["query"] == "status=all"
+    assert save(client, "Everything too", "review", "status=").json()["query"] == "status=all"  # as written before
     assert save(client, "Search", "backlog", "q=export+pdf").json()["query"] == "q=export+pdf"
     assert [v["name"] for v in client.get("/v1/views").json()] == [
         "Billing, open",
         "Everything",
+        "Everything too",
         "Failed estimates",
         "Search",
     ]
-    assert [v["name"] for v in client.get("/v1/views?tab=review").json()] == ["Everything", "Failed estimates"]
+    assert [v["name"] for v in client.get("/v1/views?tab=review").json()] == [
+        "Everything",
+        "Everything too",
+        "Failed estimates",
+    ]
     taken = save(client, "Billing, open", "review")
     assert taken.status_code == 409 and "a view named 'Billing, open' already" in taken.json()["detail"]
 
@@ -41,7 +47,7 @@ def test_bad_views_are_refused_saying_what_to_fix(client):
     cases = {
         ("backlog", "colour=red"): "'colour' is not a filter of the backlog tab: use q, type, label, under, state",
         ("review", "kind=story&kind=merge"): "'story' is not a value of 'kind': use one of action_item,",
-        ("review", "status=done"): "'done' is not a value of 'status'",
+        ("review", "status=done"): "'done' is not a value of 'status': use one of accepted, all, failed,",
         ("backlog", "label=a&label=b"): "the filter 'label' is given twice",
         ("backlog", "q=" + "x" * 201): "at most 200",
     }

@@ -701,8 +701,13 @@ def test_ticked_suggestions_are_rejected_for_one_reason_then_the_rest_accepted_a
         ("Price filter", "not this quarter"),
     ]
     assert [i["title"] for i in httpx.get(f"{desk}/v1/backlog", timeout=120).json()] == ["Dark mode"]
-    page.select_option("#filter-status", "")
+    page.select_option("#filter-status", "all")
     expect(queue).to_have_count(3)
+    expect(page).to_have_url(f"{desk}/#review?status=all")  # "all", as the CLI and the backlog's filter say it
+    for address in ("/#review?status=all", "/#review?status="):  # a view saved before "all" was named says ""
+        visit(page, address)
+        expect(page.locator("#filter-status")).to_have_value("all")
+        expect(queue).to_have_count(3)
     page.fill("#filter-q", "dark MODE")  # words in what it proposes, any case
     expect(queue).to_have_text([re.compile("Dark mode")])
     page.fill("#filter-q", "csv")

@@ -17,7 +17,7 @@ from service.core.tables import SavedView
 FILTERS: dict[ViewTab, dict[str, frozenset[str] | None]] = {
     ViewTab.review: {
         "kind": frozenset(SuggestionKind),
-        "status": frozenset(SuggestionStatus) | {""},  # "": all
+        "status": frozenset(SuggestionStatus) | {"all", ""},  # "": all, as the desk wrote it until 2026-11-29
         "q": None,
         "assigned": frozenset({"me", "none"}),
     },
@@ -43,10 +43,10 @@ def filters(tab: ViewTab, query: str) -> str:
             raise InvalidInput(f"the filter {name!r} is given twice: give it once")
         allowed = wanted[name]
         if allowed is not None and value not in allowed:
-            raise InvalidInput(f"{value!r} is not a value of {name!r}: use one of {', '.join(sorted(allowed))}")
+            raise InvalidInput(f"{value!r} is not a value of {name!r}: use one of {', '.join(sorted(allowed - {''}))}")
         if len(value) > 200:
             raise InvalidInput(f"the filter {name!r} has {len(value)} characters; at most 200")
-        given[name] = value
+        given[name] = value or ("all" if name == "status" else value)
     return urlencode([(name, given[name]) for name in wanted if name in given])
 
 

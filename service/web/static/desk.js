@@ -167,7 +167,7 @@ function themesView(themes) {
   return h("table", { id: "themes" }, h("caption", {}, "Themes: tickets per week"),
     h("thead", {}, h("tr", {}, h("th", {}, "Theme"), h("th", {}, "Tickets"), h("th", {}, "Per week (oldest first)"))),
     h("tbody", {}, themes.map((t) => h("tr", { dataset: { theme: t.id } },
-      h("td", {}, t.suggestion_id ? h("a", { href: "#review", onclick: () => review.showSuggestion({ id: t.suggestion_id, status: "" }) }, t.title || `#${t.suggestion_id}`) : (t.title || "-")),
+      h("td", {}, t.suggestion_id ? h("a", { href: "#review", onclick: () => review.showSuggestion({ id: t.suggestion_id, status: "all" }) }, t.title || `#${t.suggestion_id}`) : (t.title || "-")),
       h("td", {}, String(t.tickets)),
       h("td", {}, h("span", { class: "bars", "aria-label": t.weeks.map((w) => `${w.week}: ${w.tickets}`).join(", ") },
         t.weeks.map((w) => {
@@ -185,7 +185,7 @@ function unthemedView(unthemed) {
     h("thead", {}, h("tr", {}, h("th", {}, "Ticket"), h("th", {}, "Category"), h("th", {}, "Suggestion"))),
     h("tbody", {}, unthemed.tickets.map((t) => h("tr", { dataset: { ticket: t.id } },
       h("td", {}, t.text), h("td", {}, t.category.replace("_", " ")),
-      h("td", {}, t.suggestion_id ? h("a", { href: "#review", onclick: () => review.showSuggestion({ id: t.suggestion_id, status: "" }) }, `evidence #${t.suggestion_id}`) : "-")))));
+      h("td", {}, t.suggestion_id ? h("a", { href: "#review", onclick: () => review.showSuggestion({ id: t.suggestion_id, status: "all" }) }, `evidence #${t.suggestion_id}`) : "-")))));
 }
 
 async function watchJob(id) {

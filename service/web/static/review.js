@@ -30,7 +30,8 @@ export async function loadQueue(selectId) {
   if (selectId !== undefined) state.selectId = selectId; // a later reload that supersedes this one selects it
   const params = new URLSearchParams({ limit: String(QUEUE_PAGE) });
   if ($("#filter-kind").value) params.set("kind", $("#filter-kind").value);
-  if ($("#filter-status").value) params.set("status", $("#filter-status").value);
+  const status = $("#filter-status").value;
+  if (status !== "all") params.set("status", status);
   if ($("#filter-q").value.trim()) params.set("q", $("#filter-q").value.trim());
   const assigned = $("#filter-assignee").value;
   if (assigned === "none") params.set("unassigned", "true");

@@ -13,13 +13,15 @@ const DEFAULTS = { review: { status: "pending" }, backlog: { state: "all" } };
 const initial = (tab, name) => DEFAULTS[tab][name] ?? "";
 
 // Sets the tab's filters from an address's query (the part after "?"): those it does not name go back to their
-// defaults. A value a select does not offer leaves it at its default.
+// defaults. A value a select does not offer leaves it at its default; an empty one is its "all" (as the review
+// queue's status was written before it was named "all", like the CLI's and the backlog's).
 export function apply(tab, query) {
   if (!FILTERS[tab]) return;
   const params = new URLSearchParams(query);
   for (const [name, id] of Object.entries(FILTERS[tab])) {
     const box = $(id);
     box.value = params.get(name) ?? initial(tab, name);
+    if (box.tagName === "SELECT" && box.selectedIndex < 0) box.value = params.get(name) === "" ? "all" : initial(tab, name);
     if (box.tagName === "SELECT" && box.selectedIndex < 0) box.value = initial(tab, name);
   }
 }
