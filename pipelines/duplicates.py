@@ -42,6 +42,7 @@ CALIBRATION_FILE = Path(__file__).with_name("duplicate_calibration.json")
 
 BACKGROUND = slice(5, 20)  # a query's candidates ranked 6-20: what an unrelated report scores against it
 MIN_BACKGROUND = 8  # fewer (a small index): the calibration's reference background stands in
+SMALL_INDEX = BACKGROUND.start + MIN_BACKGROUND + 1  # fewer items: no query has a background of its own
 PRIOR_SD = 1.0  # how far a project's decisions may move the dev calibration's slope and offset, per unit of evidence
 
 
@@ -184,6 +185,11 @@ def judge(candidates: list[Candidate], calibration: DuplicateCalibration) -> lis
         candidate.probability = round(calibration.probability(how_far), 4)
         candidate.verdict = calibration.verdict(candidate)
     return candidates
+
+
+def _weight(candidate: Candidate) -> tuple[bool, float]:
+    """How a scan orders pairs: judged duplicates first (from either side), then by score."""
+    return candidate.verdict == "duplicate", candidate.score
 
 
 def semantic_texts(title: str, body: str) -> dict[str, str]:
@@ -347,9 +353,14 @@ class DuplicateDetector:
         return np.stack([stored[own[q]] if own[q] in stored else encoded[q] for q in range(len(texts))])
 
     def scan(
-        self, where: dict[str, list[Any]] | None = None, k: int = 10, calibration: DuplicateCalibration | None = None
+        self,
+        where: dict[str, list[Any]] | None = None,
+        k: int = 10,
+        calibration: DuplicateCalibration | None = None,
+        verdicts: frozenset[Verdict] = frozenset({"duplicate"}),
     ) -> list[tuple[Candidate, Candidate]]:
-        """Every pair of stored items (matching `where`) whose verdict is `duplicate`, each pair once, best first."""
+        """Every pair of stored items (matching `where`) whose verdict is one of `verdicts`, each pair once, best
+        first."""
         lexical = self._lexical_index()
         ids = [i for i in lexical.ids if _matches(self._metadata.get(i, {}), where)]
         documents = dict(zip(*self.store.documents()[:2], strict=True))
@@ -359,11 +370,11 @@ class DuplicateDetector:
         pairs: dict[tuple[str, str], tuple[Candidate, Candidate]] = {}
         for doc_id, candidates in zip(ids, found, strict=True):
             for candidate in candidates:
-                if candidate.verdict != "duplicate":
+                if candidate.verdict not in verdicts:
                     continue
                 key = tuple(sorted((doc_id, candidate.id)))
-                if key not in pairs or pairs[key][1].score < candidate.score:
+                if key not in pairs or _weight(pairs[key][1]) < _weight(candidate):
                     meta = self._metadata[doc_id]
                     source = Candidate(doc_id, str(meta.get("title", "")), 1.0, "duplicate", 1.0, 1.0, meta)
                     pairs[key] = (source, candidate)
-        return sorted(pairs.values(), key=lambda pair: -pair[1].score)
+        return sorted(pairs.values(), key=lambda pair: _weight(pair[1]), reverse=True)

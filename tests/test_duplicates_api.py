@@ -164,6 +164,11 @@ def test_cli_search_scan_and_reindex(client, settings, monkeypatch):
         "/v1/backlog/items",
         json={"title": "Password reset email never arrives", "description": "Users do not get the reset link."},
     )
+    reworded = {
+        "title": "Reset password mail not received for Outlook users",
+        "description": "Several Outlook customers report that the password reset message does not arrive.",
+    }  # alike, but under the score a backlog this small needs for a duplicate
+    client.post("/v1/backlog/items", json=reworded)
     client.app.state.runtime.db.engine.dispose()
     monkeypatch.setenv("REFINERY_DATA_DIR", str(settings.data_dir))
     if settings.database_url:
@@ -175,8 +180,8 @@ def test_cli_search_scan_and_reindex(client, settings, monkeypatch):
     try:
         result = runner.invoke(app, ["reindex"])
         assert result.exit_code == 0, result.output
-        assert "Indexed 4 documents" in result.output
-        result = runner.invoke(app, ["duplicates", "reset mail missing", "--json", "--k", "2"])
+        assert "Indexed 5 documents" in result.output
+        result = runner.invoke(app, ["duplicates", "reset link missing", "--json", "--k", "2"])
         assert result.exit_code == 0, result.output
         assert [c["title"] for c in json.loads(result.output)] == ["Password reset email never arrives"] * 2
         result = runner.invoke(app, ["duplicates", "--scan", "--json"])
@@ -184,6 +189,16 @@ def test_cli_search_scan_and_reindex(client, settings, monkeypatch):
         pairs = json.loads(result.output)
         assert len(pairs) == 1
         assert pairs[0]["keep"]["title"] == pairs[0]["duplicate"]["title"] == "Password reset email never arrives"
+        result = runner.invoke(app, ["duplicates", "--scan"])
+        assert "Duplicate pairs in the backlog: 1" in result.output
+        assert "2 more pair(s) look alike below the duplicate bar: --related lists them" in result.output
+        result = runner.invoke(app, ["duplicates", "--scan", "--related", "--json"])
+        pairs = json.loads(result.output)
+        assert [p["verdict"] for p in pairs] == ["duplicate", "related", "related"]  # duplicates first
+        assert {p["keep"]["title"] for p in pairs[1:]} | {p["duplicate"]["title"] for p in pairs[1:]} == {
+            "Password reset email never arrives",
+            reworded["title"],
+        }
         result = runner.invoke(app, ["duplicates"])
         assert result.exit_code == 2 and "either a text" in result.output
     finally:
