@@ -329,10 +329,21 @@ def _normalise(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
+def written_key(external_id: str | None) -> str | None:
+    """How a text names the tracker issue an item came from: SHOP-12 for `jira:SHOP-12` (or `SHOP-12`), #12 for
+    `github:owner/repo#12`; None for an item no tracker has."""
+    if not external_id:
+        return None
+    key = external_id.split(":", 1)[-1]
+    return f"#{key.rsplit('#', 1)[1]}" if "#" in key else key
+
+
 def dependency_evidence(text: str, other_id: int, other_title: str, other_key: str | None = None) -> str | None:
-    """The words of an item's `text` that name another item: its key (SHOP-12), `#id`, or its whole title (two
-    words or more); None when the text does not name it. A dependency is proposed only with such evidence."""
-    if other_key and (found := re.search(rf"(?<![\w-]){re.escape(other_key)}(?![\w-])", text, re.IGNORECASE)):
+    """The words of an item's `text` that name another item: its tracker key (`other_key`, its external id:
+    `written_key`), `#id`, or its whole title (two words or more); None when the text does not name it. A
+    dependency is proposed only with such evidence."""
+    key = written_key(other_key)
+    if key and (found := re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", text, re.IGNORECASE)):
         return found.group(0)
     if found := re.search(rf"#{other_id}\b", text):
         return found.group(0)

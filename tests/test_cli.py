@@ -135,6 +135,35 @@ def test_strategy_and_prioritize_commands(tmp_path, monkeypatch):
     assert runner.invoke(app, ["prioritize", "--framework", "kano"]).exit_code == 2
 
 
+def test_prioritize_prints_a_narrow_ranking_with_dependencies_and_says_which_estimates_failed(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
+    from pipelines.llm.fake import fake_llm
+    from service.backlog import service as backlog
+    from service.backlog.schemas import BacklogItemCreate
+    from service.core.runtime import Runtime
+    from tests.test_prioritization_api import estimate
+
+    items = [
+        BacklogItemCreate(
+            title="Save cards for faster checkout", description="Depends on SHOP-8.", external_id="jira:SHOP-7"
+        ),
+        BacklogItemCreate(title="PCI review of card storage", external_id="jira:SHOP-8"),
+        BacklogItemCreate(title="Dark mode"),
+    ]
+    with Runtime(get_settings()).db.session() as session:
+        cards, pci, dark = (i.id for i in backlog.import_items(session, items)[0])
+    # one call at a time, in the items' order; none left for dark mode, whose estimate fails
+    llm = fake_llm([estimate(reach=1000, depends_on=[pci]), estimate(reach=10)], max_attempts=1)
+    monkeypatch.setattr(Runtime, "llm", lambda self: llm)
+    result = runner.invoke(app, ["prioritize", "--item", str(cards), "--item", str(pci), "--item", str(dark)])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80  # the test runner's terminal
+    rows = [line for line in result.output.splitlines() if re.match(r"│ \d", line)]
+    assert [row.split("│")[2].strip() for row in rows] == [str(pci), str(cards)]  # the prerequisite first
+    assert rows[1].split("│")[6].strip() == str(pci)  # the column of what it comes after
+    assert f"1 estimate(s) failed (items {dark}) and are not ranked" in result.output
+
+
 def test_export_command(tmp_path, monkeypatch):
     monkeypatch.setenv("REFINERY_DATA_DIR", str(tmp_path))
     from service.backlog import service as backlog

@@ -219,6 +219,26 @@ def test_a_dependency_the_item_does_not_name_is_not_proposed(client, llm):
     assert any("does not name were dropped" in w and str(dark) in w for w in warnings), warnings
 
 
+def test_a_dependency_named_by_its_tracker_key_is_kept_for_items_imported_from_a_tracker(client, llm):
+    """Imported items' ids are `jira:SHOP-8` and `github:acme/shop#12`; their texts say SHOP-8 and #12. Every such
+    dependency was dropped as not named (the key looked for was the whole id)."""
+    items = [
+        {"title": "Save cards for faster checkout", "description": "Depends on the PCI review (SHOP-8).",
+         "external_id": "jira:SHOP-7"},
+        {"title": "PCI compliance review of card storage", "external_id": "jira:SHOP-8"},
+        {"title": "Resend the receipt", "description": "After #12 ships.", "external_id": "github:acme/shop#13"},
+        {"title": "Receipt e-mail template", "external_id": "github:acme/shop#12"},
+    ]  # fmt: skip
+    cards, pci, resend, template = setup_backlog(client, items)
+    llm.chat.replies.extend(
+        [estimate(reach=1000, depends_on=[pci]), estimate(), estimate(depends_on=[template]), estimate(reach=10)]
+    )
+    view = {row["backlog_item_id"]: row for row in run_prioritize(client, {"framework": "rice"})["ranked"]}
+    assert [(d["item_id"], d["evidence"]) for d in view[cards]["dependencies"]] == [(pci, "SHOP-8")]
+    assert [(d["item_id"], d["evidence"]) for d in view[resend]["dependencies"]] == [(template, "#12")]
+    assert view[pci]["proposed_rank"] < view[cards]["proposed_rank"]
+
+
 def test_a_priority_suggestion_shows_similar_items_whose_priority_the_team_already_set(client, llm):
     crash, dark, _ = setup_backlog(client)
     llm.chat.replies.append(estimate(time_criticality=13))

@@ -50,38 +50,48 @@ def prioritize(
     if framework not in FRAMEWORKS:
         raise fail(f"unknown framework {framework!r}; use one of {', '.join(FRAMEWORKS)}")
     runtime = open_runtime()
+    asked: list[int] = []  # how many items the run estimates, as its progress says
     try:
         with Progress(console=errors) as progress:
             task = progress.add_task(f"Estimating inputs ({framework})", total=None)
-            view = service.prioritize(
-                runtime, framework, item, None, lambda done, total: progress.update(task, completed=done, total=total)
-            )
+
+            def step(done: int, total: int) -> None:
+                asked[:] = [total]
+                progress.update(task, completed=done, total=total)
+
+            view = service.prioritize(runtime, framework, item, None, step)
     except (DomainError, LLMUnavailable) as exc:
         raise fail(str(exc)) from exc
-    table = Table(
-        "rank",
-        "item",
-        "title",
-        "score",
-        "priority",
-        "goal",
-        "reach from",
-        "suggestion",
-        title=f"Suggested ranking ({framework}): pending review",
-    )
-    for row in view:
-        table.add_row(
-            str(row["proposed_rank"]),
-            str(row["backlog_item_id"]),
-            row["title"],
-            row["score_text"],
-            row["proposed_priority"],
-            row["goal"] or "-",
-            row["reach_source"],
-            str(row["suggestion_id"]),
+    console.print(ranking_table(framework, view))
+    failed = (asked[0] if asked else len(view)) - len(view)
+    if failed:
+        missing = sorted(set(item or []) - {row["backlog_item_id"] for row in view})
+        which = f" (items {', '.join(map(str, missing))})" if missing else ""
+        console.print(
+            f"[red]{failed} estimate(s) failed{which} and are not ranked[/]: why is on each failed suggestion "
+            "(refinery review list --kind priority --status failed); run again with --item for those items."
         )
-    console.print(table)
-    console.print("Accept or edit each: POST /v1/suggestions/{id}/accept (input_edits re-score).")
+    console.print(
+        "How each score was made, and why: refinery review show SUGGESTION. Accept or edit each: refinery review "
+        "accept SUGGESTION, refinery review edit SUGGESTION (the inputs, scored again)."
+    )
+
+
+def ranking_table(framework: str, view: list[dict]) -> Table:
+    """The ranked view, narrow enough for a terminal: the goal column only when a strategy gave goals, where the
+    reach came from (tickets' evidence or the model's estimate) only for RICE, the only framework that reads it."""
+    goals = any(row["goal"] for row in view)
+    columns = ["rank", "item", "title", "priority", "score", "after"]
+    columns += ["goal"] * goals + ["reach"] * (framework == "rice") + ["suggestion"]
+    table = Table(*columns, title=f"Suggested ranking ({framework}): pending review")
+    for row in view:
+        cells = [
+            str(row["proposed_rank"]), str(row["backlog_item_id"]), row["title"], row["proposed_priority"],
+            f"{row['score']:.4g}", ", ".join(str(d["item_id"]) for d in row["dependencies"]) or "-",
+        ]  # fmt: skip
+        cells += [row["goal"] or "-"] * goals + [row["reach_source"]] * (framework == "rice")
+        table.add_row(*cells, str(row["suggestion_id"]))
+    return table
 
 
 def rank(
