@@ -46,7 +46,7 @@ def filters(tab: ViewTab, query: str) -> str:
             raise InvalidInput(f"{value!r} is not a value of {name!r}: use one of {', '.join(sorted(allowed - {''}))}")
         if len(value) > 200:
             raise InvalidInput(f"the filter {name!r} has {len(value)} characters; at most 200")
-        given[name] = value or ("all" if name == "status" else value)
+        given[name] = "all" if (name, value) == ("status", "") else value
     return urlencode([(name, given[name]) for name in wanted if name in given])
 
 
