@@ -1,7 +1,8 @@
 """A stand-in for llama-server in supervision tests: same arguments, /health, and /v1/chat/completions (plain or
 streamed) answering the reply in FAKE_LLAMA_REPLY. Faults on demand, each once, by a file that exists:
 FAKE_LLAMA_CRASH (SIGSEGV in the middle of a reply), FAKE_LLAMA_HANG (no reply at all). FAKE_LLAMA_FAIL_START
-makes every start fail the way llama-server does when a model will not load."""
+makes every start fail the way llama-server does when a model will not load. FAKE_LLAMA_PIECE_S: seconds each
+8-character piece of a reply takes (a busy machine: a plain reply comes after all of them)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,10 @@ class Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": 100, "completion_tokens": len(reply) // 4, "total_tokens": 100 + len(reply) // 4}
         if take("FAKE_LLAMA_HANG"):
             time.sleep(3600)
+        piece_s = float(os.environ.get("FAKE_LLAMA_PIECE_S", "0.01"))
+        pieces = [reply[i : i + 8] for i in range(0, len(reply), 8)]
         if not request.get("stream"):
+            time.sleep(piece_s * len(pieces))
             if take("FAKE_LLAMA_CRASH"):
                 crash()
             message = {"role": "assistant", "content": reply}
@@ -67,7 +71,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
         crashing = take("FAKE_LLAMA_CRASH")
-        pieces = [reply[i : i + 8] for i in range(0, len(reply), 8)]
         for number, piece in enumerate(pieces):
             if crashing and number == len(pieces) // 2:
                 crash()
@@ -75,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
                      "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}}]}  # fmt: skip
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
-            time.sleep(0.01)
+            time.sleep(piece_s)
         last = {"id": "1", "object": "chat.completion.chunk", "created": 0, "model": "m",
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}  # fmt: skip
         self.wfile.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())

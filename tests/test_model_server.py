@@ -102,6 +102,22 @@ def test_a_hang_past_the_timeout_kills_the_server_and_the_call_is_sent_again(
     assert status.restarts == 1 and status.state == ServerState.ready
 
 
+def test_a_reply_that_keeps_coming_past_the_timeout_is_not_a_hang(tmp_path, monkeypatch, fake_binary, model_file):
+    """A busy machine: each piece of the reply comes well within the timeout, the whole reply after it. A job's call
+    (no listener) is streamed too, so the server is not killed for it (it was: a priority run lost 2 of 6 items)."""
+    monkeypatch.setenv("FAKE_LLAMA_PIECE_S", "0.05")  # a story of about 100 pieces: 5 s, against a 2 s timeout
+    llm = build_llm(local_config(tmp_path, fake_binary, model_file, timeout_s=2))
+    try:
+        started = time.monotonic()
+        result = draft_story(llm, "customers want a price filter")
+        took = time.monotonic() - started
+        status = llm.host.status()
+    finally:
+        llm.host.stop()
+    assert result.ok, result.error
+    assert took > 2 and result.warnings == [] and status.restarts == 0
+
+
 def test_a_server_that_cannot_load_its_model_is_broken_and_the_draft_fails_saying_what_to_do(
     tmp_path, monkeypatch, fake_binary, model_file
 ):

@@ -284,10 +284,13 @@ class LLM:
         return self.pool.send(lambda chat: self._ask(chat.bind(**options), messages, record, emit), resent)
 
     def _ask(self, bound: Any, messages: list[BaseMessage], record: CallRecord, emit: Listener) -> str:
-        if emit is _quiet:
+        if emit is _quiet and self.host is None:
             reply = bound.invoke(messages)
             _add_usage(record, reply)
             return reply.content if isinstance(reply.content, str) else str(reply.content)
+        if emit is _quiet:  # the local server's reply is streamed all the same: its timeout is then the longest wait
+            # for the next token, so a long reply on a busy machine is not taken for a hang and the server killed
+            return "".join(_chunks(bound, messages, record))
         fields = FieldStream()
         text = ""
         for chunk in _chunks(bound, messages, record):

@@ -49,7 +49,9 @@ class LLMConfig(BaseModel):
     context_tokens: int = Field(4096, ge=512, description="Per call (per server slot).")
     max_output_tokens: int = Field(768, ge=64)
     max_attempts: int = Field(3, ge=1, le=10)
-    timeout_s: float = Field(300.0, gt=0, description="One request; past it the local server counts as hung.")
+    timeout_s: float = Field(
+        300.0, gt=0, description="One request (local: the longest wait for its next token); then a hang."
+    )
     concurrency: int = Field(4, ge=1, description="Calls at once per server (local: the server's parallel slots).")
     retries: int = Field(2, ge=0, le=10, description="openai: resends after a 429, 5xx, timeout, lost connection.")
     backoff_s: float = Field(0.5, gt=0, le=60, description="openai: the first wait before a resend; doubled each time.")
