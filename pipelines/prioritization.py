@@ -208,6 +208,16 @@ def evidence_reach(evidence: dict | None) -> tuple[int, str] | None:
     return reach, f"From evidence: {tickets} tickets from {customers or 'unknown'} customers."
 
 
+def points_effort(points: float | None) -> tuple[int, str] | None:
+    """Effort from the team's own story points on the item (the scale's nearest value, 1 to 20), with the sentence
+    that says so; None for an item without points."""
+    if points is None:
+        return None
+    effort = min(FIBONACCI, key=lambda value: (abs(value - points), value))
+    on_scale = "" if effort == points else f", as {effort} on the 1-20 scale"
+    return effort, f"The item's story points: {points:g}{on_scale}."
+
+
 def item_text(title: str, item_type: str, description: str, evidence: dict | None) -> str:
     lines = [f"Title: {title}", f"Type: {item_type}"]
     if evidence and evidence.get("ticket_count"):
@@ -362,8 +372,10 @@ def estimate_inputs(
     strategy: str = "",
     others: list[tuple[int, str]] | list[tuple[int, str, str | None]] | None = None,
     team: TeamPriorities | None = None,
+    points: float | None = None,
 ) -> StructuredResult[PriorityInputs]:
-    """One LLM call: the framework inputs for one item. Reach is taken from evidence when there is some. `others`:
+    """One LLM call: the framework inputs for one item. Reach is taken from evidence when there is some, effort from
+    the item's story `points` when it has them (the team's estimate, not the model's guess). `others`:
     the other items (id, title, optionally key); a dependency on one is kept only when the item's text names it
     (`dependency_evidence`), else dropped with a warning. The urgency is blended with what the `team`'s own
     priorities suggest (if given), then bounded by the item's words."""
@@ -381,6 +393,8 @@ def estimate_inputs(
         reach = evidence_reach(evidence)
         if reach is not None:
             result.value.reach, result.value.reach_rationale = reach
+        if (effort := points_effort(points)) is not None:
+            result.value.effort, result.value.effort_rationale = effort
         if team is not None and (moved := blend_with_team(result.value, team.level(item_words(title, description)))):
             result.warnings.append(moved)
         if moved := bound_by_words(result.value, f"{title}\n{description}"):

@@ -99,6 +99,28 @@ def test_rice_suggestions_rank_items_and_accepting_writes_the_priority(client, l
     assert ordered == [c, b, a]  # accepted items by score (266.7 > 100), unranked last
 
 
+def test_the_items_own_story_points_are_its_effort_and_accepting_a_priority_keeps_them(client, llm):
+    """Accepting a priority wrote the model's effort over the points a team had given (3 became 5, 40 became 13)."""
+    items = [
+        {"title": "Password reset email never arrives", "type": "bug", "story_points": 3},
+        {"title": "Rebuild the search index", "story_points": 40},
+        {"title": "Dark mode"},
+    ]
+    reset, search, dark = setup_backlog(client, items)
+    llm.chat.replies.extend([estimate(effort=5), estimate(effort=13), estimate(effort=8)])
+    view = {row["backlog_item_id"]: row for row in run_prioritize(client, {"framework": "wsjf"})["ranked"]}
+    assert view[reset]["inputs"]["effort"] == 3 and "story points: 3." in view[reset]["inputs"]["effort_rationale"]
+    assert (
+        view[search]["inputs"]["effort"] == 20
+        and "40, as 20 on the 1-20 scale" in view[search]["inputs"]["effort_rationale"]
+    )
+    assert view[dark]["inputs"]["effort"] == 8 and view[dark]["inputs"]["effort_rationale"] == "Points."  # the model's
+    for row in view.values():
+        assert client.post(f"/v1/suggestions/{row['suggestion_id']}/accept", json={}).status_code == 201
+    points = {i["id"]: i["story_points"] for i in client.get("/v1/backlog").json()}
+    assert points == {reset: 3, search: 40, dark: 8}  # the team's kept; the effort stands in where there were none
+
+
 def test_a_priority_set_by_hand_is_never_overwritten_by_an_older_suggestion(client, llm):
     a, *_ = setup_backlog(client)
     llm.chat.replies.append(estimate())

@@ -125,7 +125,7 @@ def estimate_item(
     others = [(i.id, i.title, i.external_id) for i in items if i.id != item.id]
     strategy_text = strategy.text if strategy else ""
     return estimate_inputs(
-        llm, item.title, item.item_type, item.description, item.evidence, strategy_text, others, team
+        llm, item.title, item.item_type, item.description, item.evidence, strategy_text, others, team, item.story_points
     )
 
 
@@ -318,7 +318,8 @@ def _accept_priority(
     item.priority_detail = {k: payload[k] for k in ("framework", "score_text", "goal", "reach_source", "inputs")}
     item.priority_set_by = actor or "reviewer"
     item.priority_set_at = utcnow()
-    item.story_points = inputs.effort
+    if item.story_points is None:  # the effort stands in for points the team has not given (a sprint plan fits them)
+        item.story_points = inputs.effort
     # the dependencies the reviewer accepted join the item's own (a person's, its tracker's), never replace them
     item.depends_on = sorted(set(item.depends_on or []) | set(inputs.depends_on)) or None
     rerank_backlog(session, payload["framework"])
