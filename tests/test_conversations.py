@@ -469,7 +469,7 @@ def test_new_work_that_is_a_listed_item_and_a_change_that_restates_its_item_are_
 
 
 def test_an_items_comments_are_read_as_a_conversation_that_changes_the_item(client, llm):
-    (item,) = client.post("/v1/backlog/items", json=[INVOICES]).json()["created"]
+    (item,) = client.post("/v1/backlog/items", json=[{**INVOICES, "external_id": "jira:SHOP-2"}]).json()["created"]
     assert client.post(f"/v1/backlog/{item['id']}/discussion").status_code == 422  # no comments yet
     for author, text in (("ana", "Finance needs the VAT number on every invoice."),
                          ("bo", "Agreed, the export adds a VAT number column."),
@@ -492,7 +492,8 @@ def test_an_items_comments_are_read_as_a_conversation_that_changes_the_item(clie
         time.sleep(0.05)
     assert job["status"] == "done" and job["suggestions"] == 2, job
     conversation = client.get(started.json()["conversation_url"]).json()
-    assert conversation["item_id"] == item["id"] and conversation["title"] == "Comments on B: Export invoices as PDF"
+    assert conversation["item_id"] == item["id"]
+    assert conversation["title"] == "Comments on SHOP-2: Export invoices as PDF"  # its key, not jira:SHOP-2
     assert [t["speaker"] for t in conversation["turns"]] == ["ana", "bo", "ana"]
     shown = llm.chat.calls[0][-1].content
     assert f"#{item['id']}" in shown and "[1] bo: Agreed, the export adds a VAT number column." in shown

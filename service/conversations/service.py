@@ -29,7 +29,7 @@ from pipelines.drafting import draft_story
 from pipelines.redact import redact
 from pipelines.transcripts import TranscriptError, Turn, parse_transcript
 from service import duplicates
-from service.backlog.service import get_item
+from service.backlog.service import get_item, item_key
 from service.core.comments import Thread, list_comments
 from service.core.enums import PRIORITY_LEVELS, JobStatus, SuggestionAction, SuggestionKind, SuggestionStatus
 from service.core.errors import InvalidInput, NotFound
@@ -65,7 +65,7 @@ def store_thread(runtime: Runtime, item_id: int, actor: str | None) -> Conversat
     with runtime.db.session() as session:
         item = get_item(session, item_id, merged=False)
         said = list_comments(session, Thread(item_id=item.id))
-        title = f"Comments on {item.external_id or f'#{item.id}'}: {item.title}"
+        title = f"Comments on {item_key(item) if item.external_id else f'#{item.id}'}: {item.title}"
     if not said:
         raise InvalidInput(f"backlog item {item_id} has no comments to read: comment on it first")
     turns = [Turn(index=n, speaker=c.author or "someone", text=c.text, at=c.at.isoformat()) for n, c in enumerate(said)]
