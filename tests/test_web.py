@@ -1319,6 +1319,19 @@ def test_priority_inputs_are_edited_in_the_page_and_the_backlog_shows_the_rankin
     expect(comparables).to_contain_text("Highest")
     expect(page.locator("#detail section.evidence")).to_contain_text("Similar items the team already prioritized")
     assert job["status"] == "done"
+    # the same item estimated by a second run: the matrix shows the later run's point; the earlier one is stale
+    earlier = httpx.get(f"{desk}/v1/suggestions?kind=priority&status=pending", timeout=60).json()
+    llm.chat.replies.append(estimate(reach=900))
+    started = httpx.post(f"{desk}/v1/prioritize", json={"framework": "rice", "item_ids": [created["id"]]}, timeout=60)
+    job_url = f"{desk}{started.json()['status_url']}"
+    while (job := httpx.get(job_url, timeout=60).json())["status"] in ("queued", "running"):
+        time.sleep(0.1)
+    page.reload()
+    expect(page.locator("#queue li", has_text="Crash when uploading")).to_have_count(2)
+    expect(page.locator("#priority-matrix .point")).to_have_count(1)
+    expect(page.locator("#priority-matrix")).to_contain_text("1 made for the same items by an earlier run is not shown")
+    refused = httpx.post(f"{desk}/v1/suggestions/{earlier[0]['id']}/accept", json={}, timeout=60)
+    assert refused.status_code == 409 and "a later prioritize run made suggestion" in refused.json()["detail"]
 
 
 def test_a_priority_suggestion_says_what_the_teams_own_priorities_suggest(page: Page, llm: LLM, desk: str, monkeypatch):

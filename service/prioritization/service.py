@@ -276,6 +276,21 @@ def accept_priority(
         raise InvalidInput(f"the edited inputs are not valid: {describe_validation_error(exc)}") from exc
 
 
+def later_run(session: Session, suggestion: Suggestion) -> int | None:
+    """The id of a priority suggestion a later prioritize run made for the same item, pending or accepted, if any:
+    the ranks of two runs do not mix, so the later one stands."""
+    item_id = suggestion.payload["backlog_item_id"]
+    later = select(Suggestion).where(
+        Suggestion.kind == SuggestionKind.priority,
+        Suggestion.id > suggestion.id,
+        Suggestion.status.in_([SuggestionStatus.pending, SuggestionStatus.accepted]),
+    )
+    for other in session.scalars(later.order_by(Suggestion.id.desc())):
+        if other.payload and "framework" in other.payload and other.payload.get("backlog_item_id") == item_id:
+            return other.id
+    return None
+
+
 def _accept_priority_signal(
     session: Session, suggestion: Suggestion, item: BacklogItem, actor: str | None
 ) -> BacklogItem:
@@ -301,6 +316,11 @@ def _accept_priority(
         raise Conflict(
             f"{item.priority_set_by} set this item's priority at {item.priority_set_at:%Y-%m-%d %H:%M} UTC, after "
             "this suggestion was made; run prioritize again to get a suggestion that accounts for it"
+        )
+    if "framework" in suggestion.payload and (later := later_run(session, suggestion)) is not None:
+        raise Conflict(
+            f"suggestion {suggestion.id} is stale: a later prioritize run made suggestion {later} for this item, "
+            "ranked among that run's items; decide that one"
         )
     if "framework" not in suggestion.payload:  # a signal from a conversation: the proposed level, its quote
         if edits is not None:
