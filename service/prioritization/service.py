@@ -317,15 +317,15 @@ def _accept_priority(
             f"{item.priority_set_by} set this item's priority at {item.priority_set_at:%Y-%m-%d %H:%M} UTC, after "
             "this suggestion was made; run prioritize again to get a suggestion that accounts for it"
         )
-    if "framework" in suggestion.payload and (later := later_run(session, suggestion)) is not None:
-        raise Conflict(
-            f"suggestion {suggestion.id} is stale: a later prioritize run made suggestion {later} for this item, "
-            "ranked among that run's items; decide that one"
-        )
     if "framework" not in suggestion.payload:  # a signal from a conversation: the proposed level, its quote
         if edits is not None:
             raise InvalidInput("a priority signal from a conversation has no estimated inputs to edit")
         return _accept_priority_signal(session, suggestion, item, actor)
+    if (later := later_run(session, suggestion)) is not None:
+        raise Conflict(
+            f"suggestion {suggestion.id} is stale: a later prioritize run made suggestion {later} for this item, "
+            "ranked among that run's items; decide that one"
+        )
     payload = dict(suggestion.payload)
     if edits is not None:
         inputs = edits.apply(PriorityInputs.model_validate(payload["inputs"]))
